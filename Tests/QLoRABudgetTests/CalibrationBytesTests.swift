@@ -102,7 +102,7 @@ import Testing
       #expect(estimate.trainableParameters == params, "\(key)")
       #expect(estimate.bytes(of: .adapters) == ByteCount(bytes), "\(key)")
       let expectedTargets = try #require(figures["targets"] as? [String])
-      let adapted = Set(try model.adaptedModules(configuration.targets).map(\.name))
+      let adapted = Set(try model.adaptedModules(configuration.targets, roles: setup.recipe.linearRoles).map(\.name))
       #expect(adapted == Set(expectedTargets), "\(key)")
     }
   }

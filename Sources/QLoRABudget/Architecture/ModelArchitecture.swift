@@ -64,9 +64,13 @@ extension ModuleInventory {
     intermediate: Int64, vocabulary: Int64, tied: Bool, layout: DecoderLayout
   ) -> ModuleInventory {
     var linears: [LinearModule] = []
-    func linear(_ path: String, _ input: Int64, _ output: Int64, bias: Bool = false, count: Int64 = layers) {
+    func linear(
+      _ path: String, _ input: Int64, _ output: Int64, bias: Bool = false, count: Int64 = layers,
+      role: LinearModule.Role = .projection
+    ) {
       guard count > 0 else { return }
-      linears.append(LinearModule(path: path, inFeatures: input, outFeatures: output, hasBias: bias, instanceCount: count))
+      linears.append(
+        LinearModule(path: path, inFeatures: input, outFeatures: output, hasBias: bias, instanceCount: count, role: role))
     }
 
     switch layout.attention {
@@ -99,16 +103,16 @@ extension ModuleInventory {
     }
     if let moe = layout.mixtureOfExperts, sparseLayers > 0 {
       let experts = sparseLayers * moe.expertCount
-      linear(moe.routerPath, h, moe.expertCount, count: sparseLayers)
+      linear(moe.routerPath, h, moe.expertCount, count: sparseLayers, role: .router)
       let paths = moe.expertPaths
-      linear(paths.gate, h, moe.expertIntermediateSize, count: experts)
-      linear(paths.up, h, moe.expertIntermediateSize, count: experts)
-      linear(paths.down, moe.expertIntermediateSize, h, count: experts)
+      linear(paths.gate, h, moe.expertIntermediateSize, count: experts, role: .expert)
+      linear(paths.up, h, moe.expertIntermediateSize, count: experts, role: .expert)
+      linear(paths.down, moe.expertIntermediateSize, h, count: experts, role: .expert)
       if moe.sharedExpertIntermediateSize > 0 {
         linear("mlp.shared_expert.gate_proj", h, moe.sharedExpertIntermediateSize, count: sparseLayers)
         linear("mlp.shared_expert.up_proj", h, moe.sharedExpertIntermediateSize, count: sparseLayers)
         linear("mlp.shared_expert.down_proj", moe.sharedExpertIntermediateSize, h, count: sparseLayers)
-        linear("mlp.shared_expert_gate", h, 1, count: sparseLayers)
+        linear("mlp.shared_expert_gate", h, 1, count: sparseLayers, role: .router)
       }
     }
 

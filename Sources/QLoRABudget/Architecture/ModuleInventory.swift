@@ -2,6 +2,19 @@
 ///
 /// These are the modules bitsandbytes replaces with `Linear4bit` and peft can adapt with LoRA.
 public struct LinearModule: Hashable, Sendable {
+  /// What the matrix does; frameworks differ in which roles are `nn.Linear` modules.
+  public enum Role: String, Hashable, Sendable {
+    /// Attention and dense-MLP projections, shared experts: `nn.Linear` everywhere.
+    case projection
+    /// MoE experts: one `nn.Linear` per expert in transformers 4.x; one fused 3-D parameter
+    /// per layer in transformers 5, which bitsandbytes does not quantize and peft's
+    /// `all-linear` does not target.
+    case expert
+    /// MoE routers (`mlp.gate`, `block_sparse_moe.gate`, `shared_expert_gate`): `nn.Linear`
+    /// in transformers 4.x, `TopKRouter` modules in transformers 5.
+    case router
+  }
+
   /// The module's path inside a decoder layer, e.g. `self_attn.q_proj`, `mlp.experts.gate_proj`.
   public let path: String
   public let inFeatures: Int64
@@ -9,9 +22,14 @@ public struct LinearModule: Hashable, Sendable {
   public let hasBias: Bool
   /// How many such modules the whole model has (layers x experts).
   public let instanceCount: Int64
+  public let role: Role
 
-  public init(path: String, inFeatures: Int64, outFeatures: Int64, hasBias: Bool = false, instanceCount: Int64) {
+  public init(
+    path: String, inFeatures: Int64, outFeatures: Int64, hasBias: Bool = false, instanceCount: Int64,
+    role: Role = .projection
+  ) {
     self.path = path
+    self.role = role
     self.inFeatures = inFeatures
     self.outFeatures = outFeatures
     self.hasBias = hasBias
@@ -69,8 +87,13 @@ public struct ModuleInventory: Hashable, Sendable {
     self.bufferBytes = bufferBytes
   }
 
-  /// Elements of all decoder linear weights (what bitsandbytes quantizes).
-  public var linearWeightElements: Int64 { linears.reduce(0) { $0 + $1.weightElements * $1.instanceCount } }
+  /// Elements of all decoder linear weights (experts and routers included).
+  public var linearWeightElements: Int64 { Self.weightElements(linears) }
+
+  /// Elements of the weights of `modules`.
+  public static func weightElements(_ modules: [LinearModule]) -> Int64 {
+    modules.reduce(0) { $0 + $1.weightElements * $1.instanceCount }
+  }
 
   /// Elements of all linear biases.
   public var linearBiasElements: Int64 {
@@ -89,9 +112,14 @@ public struct ModuleInventory: Hashable, Sendable {
     linearWeightElements + linearBiasElements + normElements + embeddingElements
   }
 
-  /// The distinct module names (`q_proj`, `gate_up_proj`, ...) in first-seen order.
-  public var linearNames: [String] {
+  /// The linear layers that are `nn.Linear` modules when the framework treats `roles` so.
+  public func linears(in roles: Set<LinearModule.Role>) -> [LinearModule] {
+    linears.filter { roles.contains($0.role) }
+  }
+
+  /// The distinct module names (`q_proj`, `gate_up_proj`, ...) of `modules`, in first-seen order.
+  public static func names(of modules: [LinearModule]) -> [String] {
     var seen = Set<String>()
-    return linears.map(\.name).filter { seen.insert($0).inserted }
+    return modules.map(\.name).filter { seen.insert($0).inserted }
   }
 }

@@ -7,9 +7,9 @@ enum BaseWeights {
   /// - int8 (`Linear8bitLt`): `n` int8 bytes + one fp32 scale (SCB) per output row.
   /// - none / full fine-tuning: nothing here; the weights are counted as unquantized.
   static func quantized(_ model: ModelArchitecture, _ setup: TrainingSetup) -> MemoryComponent {
-    let linears = model.inventory.linears
+    let linears = model.inventory.linears(in: setup.recipe.linearRoles)
     let weights = NumberText.grouped(linears.reduce(0) { $0 + $1.instanceCount })
-    let elements = NumberText.grouped(model.inventory.linearWeightElements)
+    let elements = NumberText.grouped(ModuleInventory.weightElements(linears))
     switch setup.effectiveQuantization {
     case .nf4, .fp4:
       let bytes = ByteCount.sum(linears.map { module in
@@ -63,7 +63,13 @@ enum BaseWeights {
       ("norms", inventory.normElements, dtypes.norms.resolved(compute)),
       ("biases", inventory.linearBiasElements, dtypes.biases.resolved(compute)),
     ]
-    if !setup.effectiveQuantization.isQuantized {
+    if setup.effectiveQuantization.isQuantized {
+      // MoE experts and routers that are not nn.Linear in the recipe's framework stay
+      // unquantized parameters, treated like the embeddings (upcast by prepare_model_for_kbit_training).
+      let roles = Set([LinearModule.Role.expert, .router]).subtracting(setup.recipe.linearRoles)
+      let fused = ModuleInventory.weightElements(inventory.linears(in: roles))
+      parts.append(("unquantized expert/router weights", fused, dtypes.embeddings.resolved(compute)))
+    } else {
       parts.append(("linear weights", inventory.linearWeightElements, compute.tensorDtype))
     }
     parts = parts.filter { $0.elements > 0 }

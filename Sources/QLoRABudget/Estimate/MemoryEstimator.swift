@@ -33,7 +33,7 @@ public enum MemoryEstimator {
     if setup.isFullFineTune {
       return model.allParameterTensors(dtype: setup.computeDtype.tensorDtype)
     }
-    let modules = try model.adaptedModules(setup.lora.targets)
+    let modules = try model.adaptedModules(setup.lora.targets, roles: setup.recipe.linearRoles)
     return model.loraTensors(
       on: modules, configuration: setup.lora, dtype: setup.recipe.adapters.resolved(setup.computeDtype))
   }

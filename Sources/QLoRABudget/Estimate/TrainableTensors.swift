@@ -13,25 +13,29 @@ public struct TrainableTensorGroup: Hashable, Sendable {
 }
 
 extension ModelArchitecture {
-  /// The linear modules LoRA adapts for `targets`.
+  /// The linear modules LoRA adapts for `targets`, among the modules that are `nn.Linear`
+  /// in the recipe's framework (`roles`; MoE experts are fused parameters in transformers 5).
   ///
   /// - Throws: ``SetupError/unknownTargetModule(name:model:available:)`` when a named module
   ///   is not a linear layer of this model (peft raises `ValueError` the same way).
-  public func adaptedModules(_ targets: LoRATargets) throws(SetupError) -> [LinearModule] {
+  public func adaptedModules(
+    _ targets: LoRATargets, roles: Set<LinearModule.Role> = Recipe.hfPeft.linearRoles
+  ) throws(SetupError) -> [LinearModule] {
+    let candidates = inventory.linears(in: roles)
+    let available = ModuleInventory.names(of: candidates)
     let names: Set<String>
     switch targets {
     case .allLinear:
-      names = Set(inventory.linearNames)
+      names = Set(available)
     case .peftDefault:
       names = Set(peftDefaultTargets)
     case .modules(let requested):
-      let available = inventory.linearNames
       for name in requested where !available.contains(name) {
         throw .unknownTargetModule(name: name, model: self.name, available: available)
       }
       names = Set(requested)
     }
-    let adapted = inventory.linears.filter { names.contains($0.name) }
+    let adapted = candidates.filter { names.contains($0.name) }
     guard !adapted.isEmpty else { throw .noTargetModules(model: name) }
     return adapted
   }

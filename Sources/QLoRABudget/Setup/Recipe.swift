@@ -18,6 +18,10 @@ public struct Recipe: Hashable, Sendable {
   /// The base when it is not quantized (16-bit LoRA).
   public let withSixteenBitBase: UnquantizedDtypes
   public let adapters: DtypeRule
+  /// The linear roles that are `nn.Linear` modules in the recipe's framework: what
+  /// bitsandbytes quantizes and peft's `all-linear` targets. Other expert/router weights
+  /// stay unquantized parameters with the embeddings' dtype rule.
+  public let linearRoles: Set<LinearModule.Role>
   /// Whether the recipe turns gradient checkpointing on unless told otherwise.
   public let checkpointsByDefault: Bool
   /// Whether the loss is computed in chunks without materialising fp32 logits (Unsloth, Liger).
@@ -27,13 +31,14 @@ public struct Recipe: Hashable, Sendable {
 
   public init(
     name: String, summary: String, withQuantizedBase: UnquantizedDtypes, withSixteenBitBase: UnquantizedDtypes,
-    adapters: DtypeRule, checkpointsByDefault: Bool, usesChunkedCrossEntropy: Bool, sources: [String]
+    adapters: DtypeRule, linearRoles: Set<LinearModule.Role>, checkpointsByDefault: Bool, usesChunkedCrossEntropy: Bool, sources: [String]
   ) {
     self.name = name
     self.summary = summary
     self.withQuantizedBase = withQuantizedBase
     self.withSixteenBitBase = withSixteenBitBase
     self.adapters = adapters
+    self.linearRoles = linearRoles
     self.checkpointsByDefault = checkpointsByDefault
     self.usesChunkedCrossEntropy = usesChunkedCrossEntropy
     self.sources = sources
