@@ -1,6 +1,6 @@
 /// Integers with thousands separators for formulas (`14,768,307,200`), locale-independent.
-enum NumberText {
-  static func grouped(_ value: Int64) -> String {
+public enum NumberText {
+  public static func grouped(_ value: Int64) -> String {
     let digits = String(value.magnitude)
     var result = ""
     for (offset, character) in digits.enumerated() {
