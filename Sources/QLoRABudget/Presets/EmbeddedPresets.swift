@@ -2,7 +2,2893 @@
 
 /// The presets compiled into the binary; see ``PresetCatalog/bundled``.
 enum EmbeddedPresets {
-  static let models: [String: String] = [:]
+  static let models: [String: String] = [
+    "deepseek-coder-1.3b": #"""
+{
+  "name": "deepseek-coder-1.3b",
+  "display_name": "deepseek-coder-1.3b-base",
+  "hf_repo": "deepseek-ai/deepseek-coder-1.3b-base",
+  "source": "https://huggingface.co/deepseek-ai/deepseek-coder-1.3b-base/blob/main/config.json. 2048/5504/16 heads (head_dim 128)/24 layers; dimensions match /work/shared/calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model) (the -instruct variant, same shapes). llama architecture, MHA, vocab 32256, 16384 context via linear RoPE scaling x4, rope_theta 100000. Non-dimension keys from memory of the repo (medium-high confidence). Token ids dropped.",
+  "parameter_count": 1346471936,
+  "parameter_count_source": "/work/shared/calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model) for deepseek-coder-1.3b-instruct (same tensor shapes).",
+  "architectures": [
+    "LlamaForCausalLM"
+  ],
+  "hidden_act": "silu",
+  "hidden_size": 2048,
+  "initializer_range": 0.02,
+  "intermediate_size": 5504,
+  "max_position_embeddings": 16384,
+  "model_type": "llama",
+  "num_attention_heads": 16,
+  "num_hidden_layers": 24,
+  "num_key_value_heads": 16,
+  "pretraining_tp": 1,
+  "rms_norm_eps": 1e-06,
+  "rope_scaling": {
+    "factor": 4.0,
+    "type": "linear"
+  },
+  "rope_theta": 100000,
+  "tie_word_embeddings": false,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "vocab_size": 32256
+}
 
-  static let gpus: [String: String] = [:]
+"""#,
+    "deepseek-coder-6.7b": #"""
+{
+  "name": "deepseek-coder-6.7b",
+  "display_name": "deepseek-coder-6.7b-base",
+  "hf_repo": "deepseek-ai/deepseek-coder-6.7b-base",
+  "aliases": [
+    "deepseek-coder-6.7b-instruct"
+  ],
+  "source": "https://huggingface.co/deepseek-ai/deepseek-coder-6.7b-base/blob/main/config.json. 4096/11008/32 heads/32 layers (Llama-2-7B trunk with a 32256 vocabulary). High confidence on the dimensions. llama architecture, MHA, vocab 32256, 16384 context via linear RoPE scaling x4, rope_theta 100000. Non-dimension keys from memory of the repo (medium-high confidence). Token ids dropped.",
+  "architectures": [
+    "LlamaForCausalLM"
+  ],
+  "hidden_act": "silu",
+  "hidden_size": 4096,
+  "initializer_range": 0.02,
+  "intermediate_size": 11008,
+  "max_position_embeddings": 16384,
+  "model_type": "llama",
+  "num_attention_heads": 32,
+  "num_hidden_layers": 32,
+  "num_key_value_heads": 32,
+  "pretraining_tp": 1,
+  "rms_norm_eps": 1e-06,
+  "rope_scaling": {
+    "factor": 4.0,
+    "type": "linear"
+  },
+  "rope_theta": 100000,
+  "tie_word_embeddings": false,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "vocab_size": 32256
+}
+
+"""#,
+    "gemma-2-27b": #"""
+{
+  "name": "gemma-2-27b",
+  "display_name": "Gemma-2-27B",
+  "hf_repo": "google/gemma-2-27b",
+  "source": "https://huggingface.co/google/gemma-2-27b/blob/main/config.json (gated). 4608/36864/32 heads/16 KV/46 layers, head_dim 128, query_pre_attn_scalar 144 (= 4608/32), as in maxtext's HF config table and other stored config tables. High confidence on the dimensions; sliding_window_size key assumed present as in 9B. gemma2: four RMSNorms per layer (input, post_attention, pre_feedforward, post_feedforward), alternating 4096-token sliding-window and global layers, attention and final logit soft-capping. No tie_word_embeddings key: Gemma2Config's default is true. Token ids dropped.",
+  "architectures": [
+    "Gemma2ForCausalLM"
+  ],
+  "attention_bias": false,
+  "attention_dropout": 0.0,
+  "attn_logit_softcapping": 50.0,
+  "cache_implementation": "hybrid",
+  "final_logit_softcapping": 30.0,
+  "head_dim": 128,
+  "hidden_act": "gelu_pytorch_tanh",
+  "hidden_activation": "gelu_pytorch_tanh",
+  "hidden_size": 4608,
+  "initializer_range": 0.02,
+  "intermediate_size": 36864,
+  "max_position_embeddings": 8192,
+  "model_type": "gemma2",
+  "num_attention_heads": 32,
+  "num_hidden_layers": 46,
+  "num_key_value_heads": 16,
+  "query_pre_attn_scalar": 144,
+  "rms_norm_eps": 1e-06,
+  "rope_theta": 10000.0,
+  "sliding_window": 4096,
+  "sliding_window_size": 4096,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "vocab_size": 256000
+}
+
+"""#,
+    "gemma-2-2b": #"""
+{
+  "name": "gemma-2-2b",
+  "display_name": "Gemma-2-2B",
+  "hf_repo": "google/gemma-2-2b",
+  "source": "https://huggingface.co/google/gemma-2-2b/blob/main/config.json (gated). 2304/9216/8 heads/4 KV/26 layers/head_dim 256, torch_dtype float32 (the checkpoint was published in fp32). Dimensions corroborated by LitGPT configs of gemma-2-2b and maxtext's HF config table. High confidence on the dimensions; whether the real file also carries the legacy sliding_window_size key is not verified (omitted). gemma2: four RMSNorms per layer (input, post_attention, pre_feedforward, post_feedforward), alternating 4096-token sliding-window and global layers, attention and final logit soft-capping. No tie_word_embeddings key: Gemma2Config's default is true. Token ids dropped.",
+  "architectures": [
+    "Gemma2ForCausalLM"
+  ],
+  "attention_bias": false,
+  "attention_dropout": 0.0,
+  "attn_logit_softcapping": 50.0,
+  "cache_implementation": "hybrid",
+  "final_logit_softcapping": 30.0,
+  "head_dim": 256,
+  "hidden_act": "gelu_pytorch_tanh",
+  "hidden_activation": "gelu_pytorch_tanh",
+  "hidden_size": 2304,
+  "initializer_range": 0.02,
+  "intermediate_size": 9216,
+  "max_position_embeddings": 8192,
+  "model_type": "gemma2",
+  "num_attention_heads": 8,
+  "num_hidden_layers": 26,
+  "num_key_value_heads": 4,
+  "query_pre_attn_scalar": 256,
+  "rms_norm_eps": 1e-06,
+  "rope_theta": 10000.0,
+  "sliding_window": 4096,
+  "torch_dtype": "float32",
+  "use_cache": true,
+  "vocab_size": 256000
+}
+
+"""#,
+    "gemma-2-9b": #"""
+{
+  "name": "gemma-2-9b",
+  "display_name": "Gemma-2-9B",
+  "hf_repo": "google/gemma-2-9b",
+  "source": "https://huggingface.co/google/gemma-2-9b/blob/main/config.json (gated). Checked against several stored copies (e.g. a commit 'Copy config.json from google/gemma-2-9b-it' and fine-tunes naming google/gemma-2-9b). query_pre_attn_scalar is 256 in the HF config (a Hub discussion notes the paper's 224; the file says 256). High confidence. gemma2: four RMSNorms per layer (input, post_attention, pre_feedforward, post_feedforward), alternating 4096-token sliding-window and global layers, attention and final logit soft-capping. No tie_word_embeddings key: Gemma2Config's default is true. Token ids dropped.",
+  "architectures": [
+    "Gemma2ForCausalLM"
+  ],
+  "attention_bias": false,
+  "attention_dropout": 0.0,
+  "attn_logit_softcapping": 50.0,
+  "cache_implementation": "hybrid",
+  "final_logit_softcapping": 30.0,
+  "head_dim": 256,
+  "hidden_act": "gelu_pytorch_tanh",
+  "hidden_activation": "gelu_pytorch_tanh",
+  "hidden_size": 3584,
+  "initializer_range": 0.02,
+  "intermediate_size": 14336,
+  "max_position_embeddings": 8192,
+  "model_type": "gemma2",
+  "num_attention_heads": 16,
+  "num_hidden_layers": 42,
+  "num_key_value_heads": 8,
+  "query_pre_attn_scalar": 256,
+  "rms_norm_eps": 1e-06,
+  "rope_theta": 10000.0,
+  "sliding_window": 4096,
+  "sliding_window_size": 4096,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "vocab_size": 256000
+}
+
+"""#,
+    "gemma-2b": #"""
+{
+  "name": "gemma-2b",
+  "display_name": "Gemma-2B",
+  "hf_repo": "google/gemma-2b",
+  "aliases": [
+    "gemma-1-2b"
+  ],
+  "source": "https://huggingface.co/google/gemma-2b/blob/main/config.json (gated). Multi-query attention (1 KV head), head_dim 256 (8 x 256 = 2048). Checked against stored copies of derived repos (_name_or_path google/gemma-2b / gemma-2b-it, 2048/16384/8/1/18). High confidence. No tie_word_embeddings key: GemmaConfig's default is true (lm_head shares the 256000-row embedding). Embeddings are scaled by sqrt(hidden_size) at run time (no parameter). Token ids dropped.",
+  "architectures": [
+    "GemmaForCausalLM"
+  ],
+  "attention_bias": false,
+  "attention_dropout": 0.0,
+  "head_dim": 256,
+  "hidden_act": "gelu",
+  "hidden_size": 2048,
+  "initializer_range": 0.02,
+  "intermediate_size": 16384,
+  "max_position_embeddings": 8192,
+  "model_type": "gemma",
+  "num_attention_heads": 8,
+  "num_hidden_layers": 18,
+  "num_key_value_heads": 1,
+  "rms_norm_eps": 1e-06,
+  "rope_scaling": null,
+  "rope_theta": 10000.0,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "vocab_size": 256000
+}
+
+"""#,
+    "gemma-3-12b": #"""
+{
+  "name": "gemma-3-12b",
+  "display_name": "Gemma-3-12B (text)",
+  "hf_repo": "google/gemma-3-12b-pt",
+  "source": "https://huggingface.co/google/gemma-3-12b-pt/blob/main/config.json (gated). text_config: 3840/15360/16 heads/8 KV/48 layers; corroborated by stored public config tables and a stored text_config copy of the -it variant. Multimodal repo: the real config.json has model_type gemma3 and nests the text model under text_config, which lists only the keys that differ from Gemma3TextConfig's defaults. Written here at top level with model_type gemma3_text: the text_config keys verbatim (hidden_size, intermediate_size, num_attention_heads, num_hidden_layers, num_key_value_heads, rope_scaling, sliding_window), the rest filled from Gemma3TextConfig defaults in transformers (configuration_gemma3.py: vocab_size 262208, max_position_embeddings 131072, rms_norm_eps 1e-6, rope_theta 1e6, rope_local_base_freq 10000, query_pre_attn_scalar 256 unless given, tie_word_embeddings true, hidden_activation gelu_pytorch_tanh). architectures kept as the repo's. The SigLIP vision tower (roughly 0.4B parameters) and the multimodal projector are NOT included: QLoRA text fine-tuning loads them too unless the text model is extracted, so memory for the full repo is somewhat higher. High confidence on the text dimensions. Token ids dropped.",
+  "architectures": [
+    "Gemma3ForConditionalGeneration"
+  ],
+  "attention_bias": false,
+  "attention_dropout": 0.0,
+  "attn_logit_softcapping": null,
+  "final_logit_softcapping": null,
+  "head_dim": 256,
+  "hidden_activation": "gelu_pytorch_tanh",
+  "hidden_size": 3840,
+  "initializer_range": 0.02,
+  "intermediate_size": 15360,
+  "max_position_embeddings": 131072,
+  "model_type": "gemma3_text",
+  "num_attention_heads": 16,
+  "num_hidden_layers": 48,
+  "num_key_value_heads": 8,
+  "query_pre_attn_scalar": 256,
+  "rms_norm_eps": 1e-06,
+  "rope_local_base_freq": 10000.0,
+  "rope_scaling": {
+    "factor": 8.0,
+    "rope_type": "linear"
+  },
+  "rope_theta": 1000000.0,
+  "sliding_window": 1024,
+  "sliding_window_pattern": 6,
+  "tie_word_embeddings": true,
+  "torch_dtype": "bfloat16",
+  "vocab_size": 262208
+}
+
+"""#,
+    "gemma-3-1b": #"""
+{
+  "name": "gemma-3-1b",
+  "display_name": "Gemma-3-1B",
+  "hf_repo": "google/gemma-3-1b-pt",
+  "source": "https://huggingface.co/google/gemma-3-1b-pt/blob/main/config.json (gated). Text-only model (Gemma3ForCausalLM, model_type gemma3_text), vocab 262144, 32768 context, sliding_window 512. Checked against stored copies in public test fixtures (1152/6912/4 heads/1 KV/26 layers/head_dim 256). High confidence. gemma3_text: q_norm/k_norm per layer plus gemma2's four norms, 5 local (sliding) layers to 1 global, no soft-capping, tied embeddings (Gemma3TextConfig default true). Token ids dropped.",
+  "architectures": [
+    "Gemma3ForCausalLM"
+  ],
+  "attention_bias": false,
+  "attention_dropout": 0.0,
+  "attn_logit_softcapping": null,
+  "cache_implementation": "hybrid",
+  "final_logit_softcapping": null,
+  "head_dim": 256,
+  "hidden_activation": "gelu_pytorch_tanh",
+  "hidden_size": 1152,
+  "initializer_range": 0.02,
+  "intermediate_size": 6912,
+  "max_position_embeddings": 32768,
+  "model_type": "gemma3_text",
+  "num_attention_heads": 4,
+  "num_hidden_layers": 26,
+  "num_key_value_heads": 1,
+  "query_pre_attn_scalar": 256,
+  "rms_norm_eps": 1e-06,
+  "rope_local_base_freq": 10000,
+  "rope_scaling": null,
+  "rope_theta": 1000000,
+  "sliding_window": 512,
+  "sliding_window_pattern": 6,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "vocab_size": 262144
+}
+
+"""#,
+    "gemma-3-27b": #"""
+{
+  "name": "gemma-3-27b",
+  "display_name": "Gemma-3-27B (text)",
+  "hf_repo": "google/gemma-3-27b-pt",
+  "source": "https://huggingface.co/google/gemma-3-27b-pt/blob/main/config.json (gated). text_config copied verbatim in stored public code (TensorRT-LLM tests and others, 'matches google/gemma-3-27b-it/config.json'): head_dim 128, 5376/21504/32 heads/16 KV/62 layers, query_pre_attn_scalar 168 (not head_dim). Multimodal repo: the real config.json has model_type gemma3 and nests the text model under text_config, which lists only the keys that differ from Gemma3TextConfig's defaults. Written here at top level with model_type gemma3_text: the text_config keys verbatim (head_dim, hidden_size, intermediate_size, num_attention_heads, num_hidden_layers, num_key_value_heads, query_pre_attn_scalar, rope_scaling, sliding_window), the rest filled from Gemma3TextConfig defaults in transformers (configuration_gemma3.py: vocab_size 262208, max_position_embeddings 131072, rms_norm_eps 1e-6, rope_theta 1e6, rope_local_base_freq 10000, query_pre_attn_scalar 256 unless given, tie_word_embeddings true, hidden_activation gelu_pytorch_tanh). architectures kept as the repo's. The SigLIP vision tower (roughly 0.4B parameters) and the multimodal projector are NOT included: QLoRA text fine-tuning loads them too unless the text model is extracted, so memory for the full repo is somewhat higher. High confidence on the text dimensions. Token ids dropped.",
+  "architectures": [
+    "Gemma3ForConditionalGeneration"
+  ],
+  "attention_bias": false,
+  "attention_dropout": 0.0,
+  "attn_logit_softcapping": null,
+  "final_logit_softcapping": null,
+  "head_dim": 128,
+  "hidden_activation": "gelu_pytorch_tanh",
+  "hidden_size": 5376,
+  "initializer_range": 0.02,
+  "intermediate_size": 21504,
+  "max_position_embeddings": 131072,
+  "model_type": "gemma3_text",
+  "num_attention_heads": 32,
+  "num_hidden_layers": 62,
+  "num_key_value_heads": 16,
+  "query_pre_attn_scalar": 168,
+  "rms_norm_eps": 1e-06,
+  "rope_local_base_freq": 10000.0,
+  "rope_scaling": {
+    "factor": 8.0,
+    "rope_type": "linear"
+  },
+  "rope_theta": 1000000.0,
+  "sliding_window": 1024,
+  "sliding_window_pattern": 6,
+  "tie_word_embeddings": true,
+  "torch_dtype": "bfloat16",
+  "vocab_size": 262208
+}
+
+"""#,
+    "gemma-3-4b": #"""
+{
+  "name": "gemma-3-4b",
+  "display_name": "Gemma-3-4B (text)",
+  "hf_repo": "google/gemma-3-4b-pt",
+  "source": "https://huggingface.co/google/gemma-3-4b-pt/blob/main/config.json (gated). text_config: hidden 2560, intermediate 10240, 34 layers, rope_scaling linear 8, sliding_window 1024 (8 heads / 4 KV / head_dim 256 are the defaults); dimensions corroborated by a stored public config table. Multimodal repo: the real config.json has model_type gemma3 and nests the text model under text_config, which lists only the keys that differ from Gemma3TextConfig's defaults. Written here at top level with model_type gemma3_text: the text_config keys verbatim (hidden_size, intermediate_size, num_hidden_layers, rope_scaling, sliding_window), the rest filled from Gemma3TextConfig defaults in transformers (configuration_gemma3.py: vocab_size 262208, max_position_embeddings 131072, rms_norm_eps 1e-6, rope_theta 1e6, rope_local_base_freq 10000, query_pre_attn_scalar 256 unless given, tie_word_embeddings true, hidden_activation gelu_pytorch_tanh). architectures kept as the repo's. The SigLIP vision tower (roughly 0.4B parameters) and the multimodal projector are NOT included: QLoRA text fine-tuning loads them too unless the text model is extracted, so memory for the full repo is somewhat higher. High confidence on the text dimensions. Token ids dropped.",
+  "architectures": [
+    "Gemma3ForConditionalGeneration"
+  ],
+  "attention_bias": false,
+  "attention_dropout": 0.0,
+  "attn_logit_softcapping": null,
+  "final_logit_softcapping": null,
+  "head_dim": 256,
+  "hidden_activation": "gelu_pytorch_tanh",
+  "hidden_size": 2560,
+  "initializer_range": 0.02,
+  "intermediate_size": 10240,
+  "max_position_embeddings": 131072,
+  "model_type": "gemma3_text",
+  "num_attention_heads": 8,
+  "num_hidden_layers": 34,
+  "num_key_value_heads": 4,
+  "query_pre_attn_scalar": 256,
+  "rms_norm_eps": 1e-06,
+  "rope_local_base_freq": 10000.0,
+  "rope_scaling": {
+    "factor": 8.0,
+    "rope_type": "linear"
+  },
+  "rope_theta": 1000000.0,
+  "sliding_window": 1024,
+  "sliding_window_pattern": 6,
+  "tie_word_embeddings": true,
+  "torch_dtype": "bfloat16",
+  "vocab_size": 262208
+}
+
+"""#,
+    "gemma-7b": #"""
+{
+  "name": "gemma-7b",
+  "display_name": "Gemma-7B",
+  "hf_repo": "google/gemma-7b",
+  "aliases": [
+    "gemma-1-7b"
+  ],
+  "source": "https://huggingface.co/google/gemma-7b/blob/main/config.json (gated). head_dim 256 with 16 heads: q_proj is 3072 -> 4096 (wider than hidden). Checked against stored copies of derived repos (_name_or_path google/gemma-7b-it, 3072/24576/16/16/28). High confidence. No tie_word_embeddings key: GemmaConfig's default is true (lm_head shares the 256000-row embedding). Embeddings are scaled by sqrt(hidden_size) at run time (no parameter). Token ids dropped.",
+  "architectures": [
+    "GemmaForCausalLM"
+  ],
+  "attention_bias": false,
+  "attention_dropout": 0.0,
+  "head_dim": 256,
+  "hidden_act": "gelu",
+  "hidden_size": 3072,
+  "initializer_range": 0.02,
+  "intermediate_size": 24576,
+  "max_position_embeddings": 8192,
+  "model_type": "gemma",
+  "num_attention_heads": 16,
+  "num_hidden_layers": 28,
+  "num_key_value_heads": 16,
+  "rms_norm_eps": 1e-06,
+  "rope_scaling": null,
+  "rope_theta": 10000.0,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "vocab_size": 256000
+}
+
+"""#,
+    "gpt2-xl": #"""
+{
+  "name": "gpt2-xl",
+  "display_name": "GPT-2 XL (1.5B)",
+  "hf_repo": "openai-community/gpt2-xl",
+  "source": "https://huggingface.co/openai-community/gpt2-xl/blob/main/config.json. 1600/25 heads/48 layers/1024 positions/vocab 50257 (head_dim 64). The repo config also has output_past true (kept). High confidence on the dimensions. gpt2 naming: n_embd = hidden size, n_layer, n_head, n_positions = learned position-embedding rows (wpe, n_positions x n_embd). No n_inner key: GPT2Config's default n_inner=None means 4*n_embd. No tie_word_embeddings key: the default (true) applies, lm_head shares wte. Attention and MLP are Conv1D layers (weights stored (in, out)) with biases: c_attn n_embd -> 3*n_embd, c_proj, c_fc n_embd -> 4*n_embd, mlp c_proj; LayerNorms with bias (ln_1, ln_2, ln_f). bitsandbytes quantizes nn.Linear only: transformers' bnb integration does handle Conv1D for GPT-2 (it transposes), so they are quantized too. task_specific_params and token ids dropped.",
+  "activation_function": "gelu_new",
+  "architectures": [
+    "GPT2LMHeadModel"
+  ],
+  "attn_pdrop": 0.1,
+  "embd_pdrop": 0.1,
+  "initializer_range": 0.02,
+  "layer_norm_epsilon": 1e-05,
+  "model_type": "gpt2",
+  "n_ctx": 1024,
+  "n_embd": 1600,
+  "n_head": 25,
+  "n_layer": 48,
+  "n_positions": 1024,
+  "output_past": true,
+  "resid_pdrop": 0.1,
+  "summary_activation": null,
+  "summary_first_dropout": 0.1,
+  "summary_proj_to_labels": true,
+  "summary_type": "cls_index",
+  "summary_use_proj": true,
+  "vocab_size": 50257
+}
+
+"""#,
+    "gpt2": #"""
+{
+  "name": "gpt2",
+  "display_name": "GPT-2 (124M)",
+  "hf_repo": "openai-community/gpt2",
+  "aliases": [
+    "gpt2-small"
+  ],
+  "source": "https://huggingface.co/openai-community/gpt2/blob/main/config.json (formerly 'gpt2'). Classic config, keys from memory of the repo; dimensions 768/12 heads/12 layers/1024 positions/vocab 50257 are the published ones. High confidence. gpt2 naming: n_embd = hidden size, n_layer, n_head, n_positions = learned position-embedding rows (wpe, n_positions x n_embd). No n_inner key: GPT2Config's default n_inner=None means 4*n_embd. No tie_word_embeddings key: the default (true) applies, lm_head shares wte. Attention and MLP are Conv1D layers (weights stored (in, out)) with biases: c_attn n_embd -> 3*n_embd, c_proj, c_fc n_embd -> 4*n_embd, mlp c_proj; LayerNorms with bias (ln_1, ln_2, ln_f). bitsandbytes quantizes nn.Linear only: transformers' bnb integration does handle Conv1D for GPT-2 (it transposes), so they are quantized too. task_specific_params and token ids dropped.",
+  "activation_function": "gelu_new",
+  "architectures": [
+    "GPT2LMHeadModel"
+  ],
+  "attn_pdrop": 0.1,
+  "embd_pdrop": 0.1,
+  "initializer_range": 0.02,
+  "layer_norm_epsilon": 1e-05,
+  "model_type": "gpt2",
+  "n_ctx": 1024,
+  "n_embd": 768,
+  "n_head": 12,
+  "n_layer": 12,
+  "n_positions": 1024,
+  "resid_pdrop": 0.1,
+  "summary_activation": null,
+  "summary_first_dropout": 0.1,
+  "summary_proj_to_labels": true,
+  "summary_type": "cls_index",
+  "summary_use_proj": true,
+  "vocab_size": 50257
+}
+
+"""#,
+    "llama-13b": #"""
+{
+  "name": "llama-13b",
+  "display_name": "LLaMA-13B",
+  "hf_repo": "huggyllama/llama-13b",
+  "aliases": [
+    "llama1-13b"
+  ],
+  "source": "https://huggingface.co/huggyllama/llama-13b/blob/main/config.json. LLaMA (v1) as used by the QLoRA paper. Checked against stored copies of derived repos naming huggyllama/llama-13b as _name_or_path (5120/13824/40/40, rms_norm_eps 1e-06). High confidence. The original huggyllama config (transformers 4.28.0.dev0 era) has no max_position_embeddings and no num_key_value_heads: LlamaConfig's defaults apply (max_position_embeddings 2048, num_key_value_heads = num_attention_heads, i.e. MHA). Token ids dropped.",
+  "parameter_count": 13015864320,
+  "parameter_count_source": "Same tensor shapes as Llama-2-13B; /work/shared/calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23) key llama-2-13b.",
+  "architectures": [
+    "LlamaForCausalLM"
+  ],
+  "hidden_act": "silu",
+  "hidden_size": 5120,
+  "initializer_range": 0.02,
+  "intermediate_size": 13824,
+  "max_sequence_length": 2048,
+  "model_type": "llama",
+  "num_attention_heads": 40,
+  "num_hidden_layers": 40,
+  "rms_norm_eps": 1e-06,
+  "tie_word_embeddings": false,
+  "torch_dtype": "float16",
+  "use_cache": true,
+  "vocab_size": 32000
+}
+
+"""#,
+    "llama-2-13b": #"""
+{
+  "name": "llama-2-13b",
+  "display_name": "Llama-2-13B",
+  "hf_repo": "meta-llama/Llama-2-13b-hf",
+  "aliases": [
+    "llama2-13b"
+  ],
+  "source": "https://huggingface.co/meta-llama/Llama-2-13b-hf/blob/main/config.json (gated). Dimensions match the config recorded in /work/shared/calibration/hf-peft-bnb-bytes.json (5120/13824/40/40, MHA). High confidence. Llama 2 configs have no rope_theta (LlamaConfig default 10000.0), no attention_bias/mlp_bias (default false). Token ids dropped.",
+  "parameter_count": 13015864320,
+  "parameter_count_source": "/work/shared/calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23)",
+  "architectures": [
+    "LlamaForCausalLM"
+  ],
+  "hidden_act": "silu",
+  "hidden_size": 5120,
+  "initializer_range": 0.02,
+  "intermediate_size": 13824,
+  "max_position_embeddings": 4096,
+  "model_type": "llama",
+  "num_attention_heads": 40,
+  "num_hidden_layers": 40,
+  "num_key_value_heads": 40,
+  "pretraining_tp": 1,
+  "rms_norm_eps": 1e-05,
+  "rope_scaling": null,
+  "tie_word_embeddings": false,
+  "torch_dtype": "float16",
+  "use_cache": true,
+  "vocab_size": 32000
+}
+
+"""#,
+    "llama-2-70b": #"""
+{
+  "name": "llama-2-70b",
+  "display_name": "Llama-2-70B",
+  "hf_repo": "meta-llama/Llama-2-70b-hf",
+  "aliases": [
+    "llama2-70b"
+  ],
+  "source": "https://huggingface.co/meta-llama/Llama-2-70b-hf/blob/main/config.json (gated). 8192/28672/64 heads/80 layers/8 KV heads (GQA) checked against several stored model-config tables in public repos. High confidence for the dimensions. Llama 2 configs have no rope_theta (LlamaConfig default 10000.0), no attention_bias/mlp_bias (default false). Token ids dropped.",
+  "architectures": [
+    "LlamaForCausalLM"
+  ],
+  "hidden_act": "silu",
+  "hidden_size": 8192,
+  "initializer_range": 0.02,
+  "intermediate_size": 28672,
+  "max_position_embeddings": 4096,
+  "model_type": "llama",
+  "num_attention_heads": 64,
+  "num_hidden_layers": 80,
+  "num_key_value_heads": 8,
+  "pretraining_tp": 1,
+  "rms_norm_eps": 1e-05,
+  "rope_scaling": null,
+  "tie_word_embeddings": false,
+  "torch_dtype": "float16",
+  "use_cache": true,
+  "vocab_size": 32000
+}
+
+"""#,
+    "llama-2-7b": #"""
+{
+  "name": "llama-2-7b",
+  "display_name": "Llama-2-7B",
+  "hf_repo": "meta-llama/Llama-2-7b-hf",
+  "aliases": [
+    "llama2-7b"
+  ],
+  "source": "https://huggingface.co/meta-llama/Llama-2-7b-hf/blob/main/config.json (gated). Checked against stored copies of repos that copied it unchanged (_name_or_path meta-llama/Llama-2-7b-hf) and against the config recorded in /work/shared/calibration/hf-peft-bnb-bytes.json. High confidence. Llama 2 configs have no rope_theta (LlamaConfig default 10000.0), no attention_bias/mlp_bias (default false). Token ids dropped.",
+  "parameter_count": 6738415616,
+  "parameter_count_source": "/work/shared/calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23); also the figure published for Llama-2-7B.",
+  "architectures": [
+    "LlamaForCausalLM"
+  ],
+  "hidden_act": "silu",
+  "hidden_size": 4096,
+  "initializer_range": 0.02,
+  "intermediate_size": 11008,
+  "max_position_embeddings": 4096,
+  "model_type": "llama",
+  "num_attention_heads": 32,
+  "num_hidden_layers": 32,
+  "num_key_value_heads": 32,
+  "pretraining_tp": 1,
+  "rms_norm_eps": 1e-05,
+  "rope_scaling": null,
+  "tie_word_embeddings": false,
+  "torch_dtype": "float16",
+  "use_cache": true,
+  "vocab_size": 32000
+}
+
+"""#,
+    "llama-3-70b": #"""
+{
+  "name": "llama-3-70b",
+  "display_name": "Meta-Llama-3-70B",
+  "hf_repo": "meta-llama/Meta-Llama-3-70B",
+  "aliases": [
+    "llama3-70b"
+  ],
+  "source": "https://huggingface.co/meta-llama/Meta-Llama-3-70B/blob/main/config.json (gated). 8192/28672/64/80/8 KV, vocab 128256, rope_theta 500000, 8192 context. High confidence. Token ids dropped.",
+  "architectures": [
+    "LlamaForCausalLM"
+  ],
+  "attention_bias": false,
+  "attention_dropout": 0.0,
+  "hidden_act": "silu",
+  "hidden_size": 8192,
+  "initializer_range": 0.02,
+  "intermediate_size": 28672,
+  "max_position_embeddings": 8192,
+  "model_type": "llama",
+  "num_attention_heads": 64,
+  "num_hidden_layers": 80,
+  "num_key_value_heads": 8,
+  "pretraining_tp": 1,
+  "rms_norm_eps": 1e-05,
+  "rope_scaling": null,
+  "rope_theta": 500000.0,
+  "tie_word_embeddings": false,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "vocab_size": 128256
+}
+
+"""#,
+    "llama-3-8b": #"""
+{
+  "name": "llama-3-8b",
+  "display_name": "Meta-Llama-3-8B",
+  "hf_repo": "meta-llama/Meta-Llama-3-8B",
+  "aliases": [
+    "llama3-8b"
+  ],
+  "source": "https://huggingface.co/meta-llama/Meta-Llama-3-8B/blob/main/config.json (gated). Same shapes as Llama-3.1-8B; max_position_embeddings 8192, no rope_scaling, no mlp_bias key. High confidence. Token ids dropped.",
+  "parameter_count": 8030261248,
+  "parameter_count_source": "Same tensor shapes as Llama-3.1-8B; /work/shared/calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23) key llama-3.1-8b.",
+  "architectures": [
+    "LlamaForCausalLM"
+  ],
+  "attention_bias": false,
+  "attention_dropout": 0.0,
+  "hidden_act": "silu",
+  "hidden_size": 4096,
+  "initializer_range": 0.02,
+  "intermediate_size": 14336,
+  "max_position_embeddings": 8192,
+  "model_type": "llama",
+  "num_attention_heads": 32,
+  "num_hidden_layers": 32,
+  "num_key_value_heads": 8,
+  "pretraining_tp": 1,
+  "rms_norm_eps": 1e-05,
+  "rope_scaling": null,
+  "rope_theta": 500000.0,
+  "tie_word_embeddings": false,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "vocab_size": 128256
+}
+
+"""#,
+    "llama-3.1-405b": #"""
+{
+  "name": "llama-3.1-405b",
+  "display_name": "Llama-3.1-405B",
+  "hf_repo": "meta-llama/Llama-3.1-405B",
+  "aliases": [
+    "llama3.1-405b"
+  ],
+  "source": "https://huggingface.co/meta-llama/Llama-3.1-405B/blob/main/config.json (gated). 16384 hidden / 53248 intermediate / 128 heads / 8 KV heads / 126 layers; hidden, intermediate and heads cross-checked in stored public config tables, 126 layers from Meta's Llama 3 paper (Table 3). High confidence for the dimensions. Token ids dropped.",
+  "architectures": [
+    "LlamaForCausalLM"
+  ],
+  "attention_bias": false,
+  "attention_dropout": 0.0,
+  "hidden_act": "silu",
+  "hidden_size": 16384,
+  "initializer_range": 0.02,
+  "intermediate_size": 53248,
+  "max_position_embeddings": 131072,
+  "mlp_bias": false,
+  "model_type": "llama",
+  "num_attention_heads": 128,
+  "num_hidden_layers": 126,
+  "num_key_value_heads": 8,
+  "pretraining_tp": 1,
+  "rms_norm_eps": 1e-05,
+  "rope_scaling": {
+    "factor": 8.0,
+    "low_freq_factor": 1.0,
+    "high_freq_factor": 4.0,
+    "original_max_position_embeddings": 8192,
+    "rope_type": "llama3"
+  },
+  "rope_theta": 500000.0,
+  "tie_word_embeddings": false,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "vocab_size": 128256
+}
+
+"""#,
+    "llama-3.1-70b": #"""
+{
+  "name": "llama-3.1-70b",
+  "display_name": "Llama-3.1-70B",
+  "hf_repo": "meta-llama/Llama-3.1-70B",
+  "aliases": [
+    "llama3.1-70b"
+  ],
+  "source": "https://huggingface.co/meta-llama/Llama-3.1-70B/blob/main/config.json (gated). Same keys as Llama-3.1-8B with 8192/28672/64 heads/80 layers/8 KV heads; dimensions cross-checked in stored public config tables. High confidence. Token ids dropped.",
+  "architectures": [
+    "LlamaForCausalLM"
+  ],
+  "attention_bias": false,
+  "attention_dropout": 0.0,
+  "hidden_act": "silu",
+  "hidden_size": 8192,
+  "initializer_range": 0.02,
+  "intermediate_size": 28672,
+  "max_position_embeddings": 131072,
+  "mlp_bias": false,
+  "model_type": "llama",
+  "num_attention_heads": 64,
+  "num_hidden_layers": 80,
+  "num_key_value_heads": 8,
+  "pretraining_tp": 1,
+  "rms_norm_eps": 1e-05,
+  "rope_scaling": {
+    "factor": 8.0,
+    "low_freq_factor": 1.0,
+    "high_freq_factor": 4.0,
+    "original_max_position_embeddings": 8192,
+    "rope_type": "llama3"
+  },
+  "rope_theta": 500000.0,
+  "tie_word_embeddings": false,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "vocab_size": 128256
+}
+
+"""#,
+    "llama-3.1-8b": #"""
+{
+  "name": "llama-3.1-8b",
+  "display_name": "Llama-3.1-8B",
+  "hf_repo": "meta-llama/Llama-3.1-8B",
+  "aliases": [
+    "llama3.1-8b"
+  ],
+  "source": "https://huggingface.co/meta-llama/Llama-3.1-8B/blob/main/config.json (gated). Verbatim copy stored in a public GitHub repo (a collection of config.json files) and /work/shared/calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23) config. High confidence. Token ids and transformers_version dropped.",
+  "parameter_count": 8030261248,
+  "parameter_count_source": "/work/shared/calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23); also the published figure.",
+  "architectures": [
+    "LlamaForCausalLM"
+  ],
+  "attention_bias": false,
+  "attention_dropout": 0.0,
+  "hidden_act": "silu",
+  "hidden_size": 4096,
+  "initializer_range": 0.02,
+  "intermediate_size": 14336,
+  "max_position_embeddings": 131072,
+  "mlp_bias": false,
+  "model_type": "llama",
+  "num_attention_heads": 32,
+  "num_hidden_layers": 32,
+  "num_key_value_heads": 8,
+  "pretraining_tp": 1,
+  "rms_norm_eps": 1e-05,
+  "rope_scaling": {
+    "factor": 8.0,
+    "low_freq_factor": 1.0,
+    "high_freq_factor": 4.0,
+    "original_max_position_embeddings": 8192,
+    "rope_type": "llama3"
+  },
+  "rope_theta": 500000.0,
+  "tie_word_embeddings": false,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "vocab_size": 128256
+}
+
+"""#,
+    "llama-3.2-1b": #"""
+{
+  "name": "llama-3.2-1b",
+  "display_name": "Llama-3.2-1B",
+  "hf_repo": "meta-llama/Llama-3.2-1B",
+  "aliases": [
+    "llama3.2-1b"
+  ],
+  "source": "https://huggingface.co/meta-llama/Llama-3.2-1B/blob/main/config.json (gated). Dimensions match the config recorded in /work/shared/calibration/hf-peft-bnb-bytes.json (head_dim 64, tied embeddings). rope_scaling factor 32 as in the 3B config. High confidence. Token ids dropped.",
+  "parameter_count": 1235814400,
+  "parameter_count_source": "/work/shared/calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23) (tied embedding counted once).",
+  "architectures": [
+    "LlamaForCausalLM"
+  ],
+  "attention_bias": false,
+  "attention_dropout": 0.0,
+  "head_dim": 64,
+  "hidden_act": "silu",
+  "hidden_size": 2048,
+  "initializer_range": 0.02,
+  "intermediate_size": 8192,
+  "max_position_embeddings": 131072,
+  "mlp_bias": false,
+  "model_type": "llama",
+  "num_attention_heads": 32,
+  "num_hidden_layers": 16,
+  "num_key_value_heads": 8,
+  "pretraining_tp": 1,
+  "rms_norm_eps": 1e-05,
+  "rope_scaling": {
+    "factor": 32.0,
+    "high_freq_factor": 4.0,
+    "low_freq_factor": 1.0,
+    "original_max_position_embeddings": 8192,
+    "rope_type": "llama3"
+  },
+  "rope_theta": 500000.0,
+  "tie_word_embeddings": true,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "vocab_size": 128256
+}
+
+"""#,
+    "llama-3.2-3b": #"""
+{
+  "name": "llama-3.2-3b",
+  "display_name": "Llama-3.2-3B",
+  "hf_repo": "meta-llama/Llama-3.2-3B",
+  "aliases": [
+    "llama3.2-3b"
+  ],
+  "source": "https://huggingface.co/meta-llama/Llama-3.2-3B/blob/main/config.json (gated). Verbatim copy stored in a public GitHub repo (collection of config.json files) and /work/shared/calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23) config. High confidence. Token ids dropped.",
+  "parameter_count": 3212749824,
+  "parameter_count_source": "/work/shared/calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23) (tied embedding counted once).",
+  "architectures": [
+    "LlamaForCausalLM"
+  ],
+  "attention_bias": false,
+  "attention_dropout": 0.0,
+  "head_dim": 128,
+  "hidden_act": "silu",
+  "hidden_size": 3072,
+  "initializer_range": 0.02,
+  "intermediate_size": 8192,
+  "max_position_embeddings": 131072,
+  "mlp_bias": false,
+  "model_type": "llama",
+  "num_attention_heads": 24,
+  "num_hidden_layers": 28,
+  "num_key_value_heads": 8,
+  "pretraining_tp": 1,
+  "rms_norm_eps": 1e-05,
+  "rope_scaling": {
+    "factor": 32.0,
+    "high_freq_factor": 4.0,
+    "low_freq_factor": 1.0,
+    "original_max_position_embeddings": 8192,
+    "rope_type": "llama3"
+  },
+  "rope_theta": 500000.0,
+  "tie_word_embeddings": true,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "vocab_size": 128256
+}
+
+"""#,
+    "llama-3.3-70b": #"""
+{
+  "name": "llama-3.3-70b",
+  "display_name": "Llama-3.3-70B-Instruct",
+  "hf_repo": "meta-llama/Llama-3.3-70B-Instruct",
+  "aliases": [
+    "llama3.3-70b"
+  ],
+  "source": "https://huggingface.co/meta-llama/Llama-3.3-70B-Instruct/blob/main/config.json (gated; Llama 3.3 ships only as Instruct). Same architecture as Llama-3.1-70B. High confidence for the dimensions. Token ids dropped.",
+  "architectures": [
+    "LlamaForCausalLM"
+  ],
+  "attention_bias": false,
+  "attention_dropout": 0.0,
+  "hidden_act": "silu",
+  "hidden_size": 8192,
+  "initializer_range": 0.02,
+  "intermediate_size": 28672,
+  "max_position_embeddings": 131072,
+  "mlp_bias": false,
+  "model_type": "llama",
+  "num_attention_heads": 64,
+  "num_hidden_layers": 80,
+  "num_key_value_heads": 8,
+  "pretraining_tp": 1,
+  "rms_norm_eps": 1e-05,
+  "rope_scaling": {
+    "factor": 8.0,
+    "low_freq_factor": 1.0,
+    "high_freq_factor": 4.0,
+    "original_max_position_embeddings": 8192,
+    "rope_type": "llama3"
+  },
+  "rope_theta": 500000.0,
+  "tie_word_embeddings": false,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "vocab_size": 128256
+}
+
+"""#,
+    "llama-33b": #"""
+{
+  "name": "llama-33b",
+  "display_name": "LLaMA-33B (llama-30b)",
+  "hf_repo": "huggyllama/llama-30b",
+  "aliases": [
+    "llama-30b",
+    "llama1-33b"
+  ],
+  "source": "https://huggingface.co/huggyllama/llama-30b/blob/main/config.json (the QLoRA paper calls this model 33B; the HF repo is named 30b). Verbatim copy of the huggyllama page (initial commit c11bcb2) read in the search index's docs corpus. High confidence. The original huggyllama config (transformers 4.28.0.dev0 era) has no max_position_embeddings and no num_key_value_heads: LlamaConfig's defaults apply (max_position_embeddings 2048, num_key_value_heads = num_attention_heads, i.e. MHA). Token ids dropped.",
+  "architectures": [
+    "LlamaForCausalLM"
+  ],
+  "hidden_act": "silu",
+  "hidden_size": 6656,
+  "initializer_range": 0.02,
+  "intermediate_size": 17920,
+  "max_sequence_length": 2048,
+  "model_type": "llama",
+  "num_attention_heads": 52,
+  "num_hidden_layers": 60,
+  "rms_norm_eps": 1e-06,
+  "tie_word_embeddings": false,
+  "torch_dtype": "float16",
+  "use_cache": true,
+  "vocab_size": 32000
+}
+
+"""#,
+    "llama-65b": #"""
+{
+  "name": "llama-65b",
+  "display_name": "LLaMA-65B",
+  "hf_repo": "huggyllama/llama-65b",
+  "aliases": [
+    "llama1-65b"
+  ],
+  "source": "https://huggingface.co/huggyllama/llama-65b/blob/main/config.json. Verbatim copy of the huggyllama page (initial commit 96fa81c) read in the search index's docs corpus; note rms_norm_eps is 1e-05 here, 1e-06 for 7B/13B/30B. High confidence. The original huggyllama config (transformers 4.28.0.dev0 era) has no max_position_embeddings and no num_key_value_heads: LlamaConfig's defaults apply (max_position_embeddings 2048, num_key_value_heads = num_attention_heads, i.e. MHA). Token ids dropped.",
+  "architectures": [
+    "LlamaForCausalLM"
+  ],
+  "hidden_act": "silu",
+  "hidden_size": 8192,
+  "initializer_range": 0.02,
+  "intermediate_size": 22016,
+  "max_sequence_length": 2048,
+  "model_type": "llama",
+  "num_attention_heads": 64,
+  "num_hidden_layers": 80,
+  "rms_norm_eps": 1e-05,
+  "tie_word_embeddings": false,
+  "torch_dtype": "float16",
+  "use_cache": true,
+  "vocab_size": 32000
+}
+
+"""#,
+    "llama-7b": #"""
+{
+  "name": "llama-7b",
+  "display_name": "LLaMA-7B",
+  "hf_repo": "huggyllama/llama-7b",
+  "aliases": [
+    "llama1-7b"
+  ],
+  "source": "https://huggingface.co/huggyllama/llama-7b/blob/main/config.json. The LLaMA (v1) conversion the QLoRA paper (Dettmers et al. 2023) used. Values checked against stored copies of derived repos whose config names huggyllama/llama-7b as _name_or_path (4096/11008/32 heads/32 layers, rms_norm_eps 1e-06); same format as the verbatim huggyllama/llama-30b and -65b pages. High confidence. The original huggyllama config (transformers 4.28.0.dev0 era) has no max_position_embeddings and no num_key_value_heads: LlamaConfig's defaults apply (max_position_embeddings 2048, num_key_value_heads = num_attention_heads, i.e. MHA). Token ids dropped.",
+  "parameter_count": 6738415616,
+  "parameter_count_source": "Same tensor shapes as Llama-2-7B (hidden 4096, intermediate 11008, 32 layers, vocab 32000, untied); /work/shared/calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23) key llama-2-7b; widely published LLaMA-7B total.",
+  "architectures": [
+    "LlamaForCausalLM"
+  ],
+  "hidden_act": "silu",
+  "hidden_size": 4096,
+  "initializer_range": 0.02,
+  "intermediate_size": 11008,
+  "max_sequence_length": 2048,
+  "model_type": "llama",
+  "num_attention_heads": 32,
+  "num_hidden_layers": 32,
+  "rms_norm_eps": 1e-06,
+  "tie_word_embeddings": false,
+  "torch_dtype": "float16",
+  "use_cache": true,
+  "vocab_size": 32000
+}
+
+"""#,
+    "mistral-7b-v0.1": #"""
+{
+  "name": "mistral-7b-v0.1",
+  "display_name": "Mistral-7B-v0.1",
+  "hf_repo": "mistralai/Mistral-7B-v0.1",
+  "aliases": [
+    "mistral-7b"
+  ],
+  "source": "https://huggingface.co/mistralai/Mistral-7B-v0.1/blob/main/config.json. Checked against stored copies (e.g. aws-neuron/Mistral-neuron, a copy of Mistral-7B-Instruct-v0.1: sliding_window 4096, rope_theta 10000.0, vocab 32000). High confidence. Token ids dropped.",
+  "parameter_count": 7241732096,
+  "parameter_count_source": "model.safetensors.index.json metadata.total_size 14483464192 / 2 (bf16), as stored for mistralai/Mistral-7B-Instruct-v0.2 in several public repos' test fixtures; v0.2 has the same tensor shapes as v0.1 (vocab 32000).",
+  "architectures": [
+    "MistralForCausalLM"
+  ],
+  "hidden_act": "silu",
+  "hidden_size": 4096,
+  "initializer_range": 0.02,
+  "intermediate_size": 14336,
+  "max_position_embeddings": 32768,
+  "model_type": "mistral",
+  "num_attention_heads": 32,
+  "num_hidden_layers": 32,
+  "num_key_value_heads": 8,
+  "rms_norm_eps": 1e-05,
+  "rope_theta": 10000.0,
+  "sliding_window": 4096,
+  "tie_word_embeddings": false,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "vocab_size": 32000
+}
+
+"""#,
+    "mistral-7b-v0.3": #"""
+{
+  "name": "mistral-7b-v0.3",
+  "display_name": "Mistral-7B-v0.3",
+  "hf_repo": "mistralai/Mistral-7B-v0.3",
+  "source": "https://huggingface.co/mistralai/Mistral-7B-v0.3/blob/main/config.json. vocab 32768, rope_theta 1e6, no sliding window. Dimensions match the config recorded in /work/shared/calibration/hf-peft-bnb-bytes.json. High confidence. Token ids dropped.",
+  "parameter_count": 7248023552,
+  "parameter_count_source": "/work/shared/calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23); also /work/shared/calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model) for Mistral-7B-Instruct-v0.3.",
+  "architectures": [
+    "MistralForCausalLM"
+  ],
+  "attention_dropout": 0.0,
+  "head_dim": 128,
+  "hidden_act": "silu",
+  "hidden_size": 4096,
+  "initializer_range": 0.02,
+  "intermediate_size": 14336,
+  "max_position_embeddings": 32768,
+  "model_type": "mistral",
+  "num_attention_heads": 32,
+  "num_hidden_layers": 32,
+  "num_key_value_heads": 8,
+  "rms_norm_eps": 1e-05,
+  "rope_theta": 1000000.0,
+  "sliding_window": null,
+  "tie_word_embeddings": false,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "vocab_size": 32768
+}
+
+"""#,
+    "mistral-nemo-12b": #"""
+{
+  "name": "mistral-nemo-12b",
+  "display_name": "Mistral-Nemo-Base-2407 (12B)",
+  "hf_repo": "mistralai/Mistral-Nemo-Base-2407",
+  "aliases": [
+    "mistral-nemo",
+    "nemo-12b"
+  ],
+  "source": "https://huggingface.co/mistralai/Mistral-Nemo-Base-2407/blob/main/config.json. head_dim 128 is explicit and differs from hidden_size/heads (5120/32 = 160): q_proj is 5120->4096. Checked against stored copies of fine-tunes whose _name_or_path is Mistral-Nemo-Base-2407 (max_position_embeddings 1024000; the Instruct repo was later edited to 131072). High confidence for the dimensions. Token ids dropped.",
+  "architectures": [
+    "MistralForCausalLM"
+  ],
+  "attention_dropout": 0.0,
+  "head_dim": 128,
+  "hidden_act": "silu",
+  "hidden_size": 5120,
+  "initializer_range": 0.02,
+  "intermediate_size": 14336,
+  "max_position_embeddings": 1024000,
+  "model_type": "mistral",
+  "num_attention_heads": 32,
+  "num_hidden_layers": 40,
+  "num_key_value_heads": 8,
+  "rms_norm_eps": 1e-05,
+  "rope_theta": 1000000.0,
+  "sliding_window": null,
+  "tie_word_embeddings": false,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "vocab_size": 131072
+}
+
+"""#,
+    "mistral-small-24b": #"""
+{
+  "name": "mistral-small-24b",
+  "display_name": "Mistral-Small-24B-Base-2501",
+  "hf_repo": "mistralai/Mistral-Small-24B-Base-2501",
+  "aliases": [
+    "mistral-small-3",
+    "mistral-small"
+  ],
+  "source": "https://huggingface.co/mistralai/Mistral-Small-24B-Base-2501/blob/main/config.json. Checked against stored copies of repos fine-tuned from it (_name_or_path mistralai/Mistral-Small-24B-Base-2501; rope_theta 1e8, head_dim 128, 32768 context). High confidence. Token ids dropped.",
+  "architectures": [
+    "MistralForCausalLM"
+  ],
+  "attention_dropout": 0.0,
+  "head_dim": 128,
+  "hidden_act": "silu",
+  "hidden_size": 5120,
+  "initializer_range": 0.02,
+  "intermediate_size": 32768,
+  "max_position_embeddings": 32768,
+  "model_type": "mistral",
+  "num_attention_heads": 32,
+  "num_hidden_layers": 40,
+  "num_key_value_heads": 8,
+  "rms_norm_eps": 1e-05,
+  "rope_theta": 100000000.0,
+  "sliding_window": null,
+  "tie_word_embeddings": false,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "vocab_size": 131072
+}
+
+"""#,
+    "mixtral-8x22b": #"""
+{
+  "name": "mixtral-8x22b",
+  "display_name": "Mixtral-8x22B-v0.1",
+  "hf_repo": "mistralai/Mixtral-8x22B-v0.1",
+  "source": "https://huggingface.co/mistralai/Mixtral-8x22B-v0.1/blob/main/config.json. 6144/16384 per expert/48 heads/8 KV/56 layers, 8 experts top-2, 65536 context, vocab 32000 (v0.1; the later Instruct/v0.3 tokenizer has 32768). Dimensions corroborated by a stored copy of Vezora/Mistral-22B-v0.1 (a dense extraction with the same attention/MLP shapes). router_aux_loss_coef 0.001 from memory of the repo; medium-high confidence on the non-dimension keys. Token ids dropped.",
+  "architectures": [
+    "MixtralForCausalLM"
+  ],
+  "attention_dropout": 0.0,
+  "hidden_act": "silu",
+  "hidden_size": 6144,
+  "initializer_range": 0.02,
+  "intermediate_size": 16384,
+  "max_position_embeddings": 65536,
+  "model_type": "mixtral",
+  "num_attention_heads": 48,
+  "num_experts_per_tok": 2,
+  "num_hidden_layers": 56,
+  "num_key_value_heads": 8,
+  "num_local_experts": 8,
+  "output_router_logits": false,
+  "rms_norm_eps": 1e-05,
+  "rope_theta": 1000000.0,
+  "router_aux_loss_coef": 0.001,
+  "sliding_window": null,
+  "tie_word_embeddings": false,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "vocab_size": 32000
+}
+
+"""#,
+    "mixtral-8x7b": #"""
+{
+  "name": "mixtral-8x7b",
+  "display_name": "Mixtral-8x7B-v0.1",
+  "hf_repo": "mistralai/Mixtral-8x7B-v0.1",
+  "source": "https://huggingface.co/mistralai/Mixtral-8x7B-v0.1/blob/main/config.json. 8 experts (num_local_experts), top-2; each expert is a full 4096x14336 SwiGLU MLP (w1/w2/w3 in HF naming); the router (gate) is a 4096x8 Linear. Checked against a stored copy in a public repo's tests. High confidence. Token ids dropped.",
+  "parameter_count": 46702792704,
+  "parameter_count_source": "model.safetensors.index.json metadata.total_size 93405585408 / 2 (bf16), as written for Mixtral-8x7B by a public expert-selection script.",
+  "architectures": [
+    "MixtralForCausalLM"
+  ],
+  "attention_dropout": 0.0,
+  "hidden_act": "silu",
+  "hidden_size": 4096,
+  "initializer_range": 0.02,
+  "intermediate_size": 14336,
+  "max_position_embeddings": 32768,
+  "model_type": "mixtral",
+  "num_attention_heads": 32,
+  "num_experts_per_tok": 2,
+  "num_hidden_layers": 32,
+  "num_key_value_heads": 8,
+  "num_local_experts": 8,
+  "output_router_logits": false,
+  "rms_norm_eps": 1e-05,
+  "rope_theta": 1000000.0,
+  "router_aux_loss_coef": 0.02,
+  "sliding_window": null,
+  "tie_word_embeddings": false,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "vocab_size": 32000
+}
+
+"""#,
+    "olmo-2-7b": #"""
+{
+  "name": "olmo-2-7b",
+  "display_name": "OLMo-2-1124-7B",
+  "hf_repo": "allenai/OLMo-2-1124-7B",
+  "aliases": [
+    "olmo2-7b"
+  ],
+  "source": "https://huggingface.co/allenai/OLMo-2-1124-7B/blob/main/config.json. olmo2: 4096/11008/32 heads/32 KV/32 layers, vocab 100352, rope_theta 500000, rms_norm_eps 1e-06, 4096 context, fp32 checkpoint. Same key layout as the verbatim OLMo-2-0425-1B config stored in a public repo's tests. Architecture notes for the decoder: no input_layernorm; post_attention_layernorm and post_feedforward_layernorm are applied to the sub-layer outputs; q_norm is an RMSNorm over the full q projection (hidden_size) and k_norm over kv_heads*head_dim. Medium-high confidence on the non-dimension keys. Token ids dropped.",
+  "architectures": [
+    "Olmo2ForCausalLM"
+  ],
+  "attention_bias": false,
+  "attention_dropout": 0.0,
+  "hidden_act": "silu",
+  "hidden_size": 4096,
+  "initializer_range": 0.02,
+  "intermediate_size": 11008,
+  "max_position_embeddings": 4096,
+  "model_type": "olmo2",
+  "num_attention_heads": 32,
+  "num_hidden_layers": 32,
+  "num_key_value_heads": 32,
+  "rms_norm_eps": 1e-06,
+  "rope_scaling": null,
+  "rope_theta": 500000,
+  "tie_word_embeddings": false,
+  "torch_dtype": "float32",
+  "use_cache": true,
+  "vocab_size": 100352
+}
+
+"""#,
+    "phi-3-medium-4k": #"""
+{
+  "name": "phi-3-medium-4k",
+  "display_name": "Phi-3-medium-4k-instruct",
+  "hf_repo": "microsoft/Phi-3-medium-4k-instruct",
+  "aliases": [
+    "phi-3-medium"
+  ],
+  "source": "https://huggingface.co/microsoft/Phi-3-medium-4k-instruct/blob/main/config.json. 5120/17920/40 heads/10 KV heads/40 layers, vocab 32064, sliding_window 2047. High confidence on the dimensions (from memory of the repo, corroborated by Phi-4, which reuses the same trunk shapes). phi3: fused qkv_proj (hidden -> (heads + 2*kv_heads)*head_dim) and fused gate_up_proj (hidden -> 2*intermediate); o_proj, down_proj; no biases. auto_map and token ids dropped.",
+  "architectures": [
+    "Phi3ForCausalLM"
+  ],
+  "attention_bias": false,
+  "attention_dropout": 0.0,
+  "embd_pdrop": 0.0,
+  "hidden_act": "silu",
+  "hidden_size": 5120,
+  "initializer_range": 0.02,
+  "intermediate_size": 17920,
+  "max_position_embeddings": 4096,
+  "model_type": "phi3",
+  "num_attention_heads": 40,
+  "num_hidden_layers": 40,
+  "num_key_value_heads": 10,
+  "original_max_position_embeddings": 4096,
+  "resid_pdrop": 0.0,
+  "rms_norm_eps": 1e-05,
+  "rope_scaling": null,
+  "rope_theta": 10000.0,
+  "sliding_window": 2047,
+  "tie_word_embeddings": false,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "vocab_size": 32064
+}
+
+"""#,
+    "phi-3-mini-128k": #"""
+{
+  "name": "phi-3-mini-128k",
+  "display_name": "Phi-3-mini-128k-instruct",
+  "hf_repo": "microsoft/Phi-3-mini-128k-instruct",
+  "source": "https://huggingface.co/microsoft/Phi-3-mini-128k-instruct/blob/main/config.json. Same shapes as Phi-3-mini-4k; max_position_embeddings 131072, sliding_window 262144. High confidence on the dimensions. The real rope_scaling is a longrope dict with 48-entry long_factor/short_factor lists; it is OMITTED here (it changes no tensor shape). Do not read its absence as 'no RoPE scaling'. phi3: fused qkv_proj (hidden -> (heads + 2*kv_heads)*head_dim) and fused gate_up_proj (hidden -> 2*intermediate); o_proj, down_proj; no biases. auto_map and token ids dropped.",
+  "parameter_count": 3821079552,
+  "parameter_count_source": "Same tensor shapes as Phi-3-mini-4k-instruct; /work/shared/calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23) key phi-3-mini-4k.",
+  "architectures": [
+    "Phi3ForCausalLM"
+  ],
+  "attention_bias": false,
+  "attention_dropout": 0.0,
+  "embd_pdrop": 0.0,
+  "hidden_act": "silu",
+  "hidden_size": 3072,
+  "initializer_range": 0.02,
+  "intermediate_size": 8192,
+  "max_position_embeddings": 131072,
+  "model_type": "phi3",
+  "num_attention_heads": 32,
+  "num_hidden_layers": 32,
+  "num_key_value_heads": 32,
+  "original_max_position_embeddings": 4096,
+  "resid_pdrop": 0.0,
+  "rms_norm_eps": 1e-05,
+  "rope_theta": 10000.0,
+  "sliding_window": 262144,
+  "tie_word_embeddings": false,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "vocab_size": 32064
+}
+
+"""#,
+    "phi-3-mini-4k": #"""
+{
+  "name": "phi-3-mini-4k",
+  "display_name": "Phi-3-mini-4k-instruct",
+  "hf_repo": "microsoft/Phi-3-mini-4k-instruct",
+  "aliases": [
+    "phi-3-mini"
+  ],
+  "source": "https://huggingface.co/microsoft/Phi-3-mini-4k-instruct/blob/main/config.json. Verbatim copy stored in a public repo (graph-builder test data, _name_or_path Phi-3-mini-4k-instruct, transformers 4.40.2); dimensions match the config recorded in /work/shared/calibration/hf-peft-bnb-bytes.json. High confidence. phi3: fused qkv_proj (hidden -> (heads + 2*kv_heads)*head_dim) and fused gate_up_proj (hidden -> 2*intermediate); o_proj, down_proj; no biases. auto_map and token ids dropped.",
+  "parameter_count": 3821079552,
+  "parameter_count_source": "/work/shared/calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23)",
+  "architectures": [
+    "Phi3ForCausalLM"
+  ],
+  "attention_bias": false,
+  "attention_dropout": 0.0,
+  "embd_pdrop": 0.0,
+  "hidden_act": "silu",
+  "hidden_size": 3072,
+  "initializer_range": 0.02,
+  "intermediate_size": 8192,
+  "max_position_embeddings": 4096,
+  "model_type": "phi3",
+  "num_attention_heads": 32,
+  "num_hidden_layers": 32,
+  "num_key_value_heads": 32,
+  "original_max_position_embeddings": 4096,
+  "resid_pdrop": 0.0,
+  "rms_norm_eps": 1e-05,
+  "rope_scaling": null,
+  "rope_theta": 10000.0,
+  "sliding_window": 2047,
+  "tie_word_embeddings": false,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "vocab_size": 32064
+}
+
+"""#,
+    "phi-3.5-mini": #"""
+{
+  "name": "phi-3.5-mini",
+  "display_name": "Phi-3.5-mini-instruct",
+  "hf_repo": "microsoft/Phi-3.5-mini-instruct",
+  "source": "https://huggingface.co/microsoft/Phi-3.5-mini-instruct/blob/main/config.json. Same shapes as Phi-3-mini (3072/8192/32/32/32, vocab 32064), 131072 context, sliding_window 262144. High confidence on the dimensions. The real rope_scaling is a longrope dict with 48-entry long_factor/short_factor lists; it is OMITTED here (it changes no tensor shape). Do not read its absence as 'no RoPE scaling'. phi3: fused qkv_proj (hidden -> (heads + 2*kv_heads)*head_dim) and fused gate_up_proj (hidden -> 2*intermediate); o_proj, down_proj; no biases. auto_map and token ids dropped.",
+  "parameter_count": 3821079552,
+  "parameter_count_source": "Same tensor shapes as Phi-3-mini-4k-instruct; /work/shared/calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23) key phi-3-mini-4k.",
+  "architectures": [
+    "Phi3ForCausalLM"
+  ],
+  "attention_bias": false,
+  "attention_dropout": 0.0,
+  "embd_pdrop": 0.0,
+  "hidden_act": "silu",
+  "hidden_size": 3072,
+  "initializer_range": 0.02,
+  "intermediate_size": 8192,
+  "max_position_embeddings": 131072,
+  "model_type": "phi3",
+  "num_attention_heads": 32,
+  "num_hidden_layers": 32,
+  "num_key_value_heads": 32,
+  "original_max_position_embeddings": 4096,
+  "resid_pdrop": 0.0,
+  "rms_norm_eps": 1e-05,
+  "rope_theta": 10000.0,
+  "sliding_window": 262144,
+  "tie_word_embeddings": false,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "vocab_size": 32064
+}
+
+"""#,
+    "phi-4": #"""
+{
+  "name": "phi-4",
+  "display_name": "Phi-4 (14B)",
+  "hf_repo": "microsoft/phi-4",
+  "source": "https://huggingface.co/microsoft/phi-4/blob/main/config.json. model_type phi3 with vocab 100352, 16384 context, rope_theta 250000, no sliding window. Checked against an annotated verbatim copy stored in a public repo (5120/17920/40/10 KV/40 layers). High confidence. phi3: fused qkv_proj (hidden -> (heads + 2*kv_heads)*head_dim) and fused gate_up_proj (hidden -> 2*intermediate); o_proj, down_proj; no biases. auto_map and token ids dropped.",
+  "architectures": [
+    "Phi3ForCausalLM"
+  ],
+  "attention_bias": false,
+  "attention_dropout": 0.0,
+  "embd_pdrop": 0.0,
+  "hidden_act": "silu",
+  "hidden_size": 5120,
+  "initializer_range": 0.02,
+  "intermediate_size": 17920,
+  "max_position_embeddings": 16384,
+  "model_type": "phi3",
+  "num_attention_heads": 40,
+  "num_hidden_layers": 40,
+  "num_key_value_heads": 10,
+  "original_max_position_embeddings": 16384,
+  "resid_pdrop": 0.0,
+  "rms_norm_eps": 1e-05,
+  "rope_scaling": null,
+  "rope_theta": 250000,
+  "sliding_window": null,
+  "tie_word_embeddings": false,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "vocab_size": 100352
+}
+
+"""#,
+    "qwen1.5-moe-a2.7b": #"""
+{
+  "name": "qwen1.5-moe-a2.7b",
+  "display_name": "Qwen1.5-MoE-A2.7B",
+  "hf_repo": "Qwen/Qwen1.5-MoE-A2.7B",
+  "aliases": [
+    "qwen-moe-a2.7b"
+  ],
+  "source": "https://huggingface.co/Qwen/Qwen1.5-MoE-A2.7B/blob/main/config.json. Verbatim copy stored in a public repo's tests (max_position_embeddings 8192, max_window_layers 21). qwen2_moe: 60 routed experts (moe_intermediate_size 1408) top-4 without renormalisation (norm_topk_prob false), plus one shared expert of shared_expert_intermediate_size 5632 with a sigmoid gate (shared_expert_gate: hidden x 1 Linear); router hidden x 60. qkv biases as in qwen2. High confidence. Token ids dropped.",
+  "architectures": [
+    "Qwen2MoeForCausalLM"
+  ],
+  "attention_dropout": 0.0,
+  "decoder_sparse_step": 1,
+  "hidden_act": "silu",
+  "hidden_size": 2048,
+  "initializer_range": 0.02,
+  "intermediate_size": 5632,
+  "max_position_embeddings": 8192,
+  "max_window_layers": 21,
+  "model_type": "qwen2_moe",
+  "moe_intermediate_size": 1408,
+  "norm_topk_prob": false,
+  "num_attention_heads": 16,
+  "num_experts": 60,
+  "num_experts_per_tok": 4,
+  "num_hidden_layers": 24,
+  "num_key_value_heads": 16,
+  "output_router_logits": false,
+  "rms_norm_eps": 1e-06,
+  "rope_theta": 1000000.0,
+  "router_aux_loss_coef": 0.001,
+  "shared_expert_intermediate_size": 5632,
+  "sliding_window": 32768,
+  "tie_word_embeddings": false,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "use_sliding_window": false,
+  "vocab_size": 151936
+}
+
+"""#,
+    "qwen2.5-0.5b": #"""
+{
+  "name": "qwen2.5-0.5b",
+  "display_name": "Qwen2.5-0.5B",
+  "hf_repo": "Qwen/Qwen2.5-0.5B",
+  "source": "https://huggingface.co/Qwen/Qwen2.5-0.5B/blob/main/config.json. Checked against stored copies of the config (e.g. osllmai-community/Qwen2.5-0.5B, _name_or_path Qwen/Qwen2.5-0.5B) and /work/shared/calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23) config. sliding_window is 32768 in the original upload. High confidence. qwen2 has biases on q_proj/k_proj/v_proj (hard-wired in transformers' Qwen2Attention, no config key); o_proj and the MLP have none. Token ids and transformers_version dropped.",
+  "parameter_count": 494032768,
+  "parameter_count_source": "/work/shared/calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23) (tied embedding counted once).",
+  "architectures": [
+    "Qwen2ForCausalLM"
+  ],
+  "attention_dropout": 0.0,
+  "hidden_act": "silu",
+  "hidden_size": 896,
+  "initializer_range": 0.02,
+  "intermediate_size": 4864,
+  "max_position_embeddings": 32768,
+  "max_window_layers": 24,
+  "model_type": "qwen2",
+  "num_attention_heads": 14,
+  "num_hidden_layers": 24,
+  "num_key_value_heads": 2,
+  "rms_norm_eps": 1e-06,
+  "rope_theta": 1000000.0,
+  "sliding_window": 32768,
+  "tie_word_embeddings": true,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "use_mrope": false,
+  "use_sliding_window": false,
+  "vocab_size": 151936
+}
+
+"""#,
+    "qwen2.5-1.5b": #"""
+{
+  "name": "qwen2.5-1.5b",
+  "display_name": "Qwen2.5-1.5B",
+  "hf_repo": "Qwen/Qwen2.5-1.5B",
+  "source": "https://huggingface.co/Qwen/Qwen2.5-1.5B/blob/main/config.json. Dimensions match /work/shared/calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model) (Qwen2.5-1.5B-Instruct, identical shapes). max_position_embeddings 131072 / max_window_layers 28 / sliding_window 131072 as in the base upload (the Instruct repo has 32768/21/32768): medium-high confidence on those three, high on the dimensions. qwen2 has biases on q_proj/k_proj/v_proj (hard-wired in transformers' Qwen2Attention, no config key); o_proj and the MLP have none. Token ids and transformers_version dropped.",
+  "parameter_count": 1543714304,
+  "parameter_count_source": "/work/shared/calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model) for Qwen2.5-1.5B-Instruct (same tensor shapes).",
+  "architectures": [
+    "Qwen2ForCausalLM"
+  ],
+  "attention_dropout": 0.0,
+  "hidden_act": "silu",
+  "hidden_size": 1536,
+  "initializer_range": 0.02,
+  "intermediate_size": 8960,
+  "max_position_embeddings": 131072,
+  "max_window_layers": 28,
+  "model_type": "qwen2",
+  "num_attention_heads": 12,
+  "num_hidden_layers": 28,
+  "num_key_value_heads": 2,
+  "rms_norm_eps": 1e-06,
+  "rope_theta": 1000000.0,
+  "sliding_window": 131072,
+  "tie_word_embeddings": true,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "use_mrope": false,
+  "use_sliding_window": false,
+  "vocab_size": 151936
+}
+
+"""#,
+    "qwen2.5-14b": #"""
+{
+  "name": "qwen2.5-14b",
+  "display_name": "Qwen2.5-14B",
+  "hf_repo": "Qwen/Qwen2.5-14B",
+  "source": "https://huggingface.co/Qwen/Qwen2.5-14B/blob/main/config.json. Values from a verbatim copy stored in a public GitHub repository (a text file collecting several official config.json files, found with the search index's find_string) (no use_mrope key in this one); dimensions match the config recorded in /work/shared/calibration/hf-peft-bnb-bytes.json. High confidence. qwen2 has biases on q_proj/k_proj/v_proj (hard-wired in transformers' Qwen2Attention, no config key); o_proj and the MLP have none. Token ids and transformers_version dropped.",
+  "parameter_count": 14770033664,
+  "parameter_count_source": "/work/shared/calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23)",
+  "architectures": [
+    "Qwen2ForCausalLM"
+  ],
+  "attention_dropout": 0.0,
+  "hidden_act": "silu",
+  "hidden_size": 5120,
+  "initializer_range": 0.02,
+  "intermediate_size": 13824,
+  "max_position_embeddings": 131072,
+  "max_window_layers": 48,
+  "model_type": "qwen2",
+  "num_attention_heads": 40,
+  "num_hidden_layers": 48,
+  "num_key_value_heads": 8,
+  "rms_norm_eps": 1e-05,
+  "rope_theta": 1000000.0,
+  "sliding_window": 131072,
+  "tie_word_embeddings": false,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "use_sliding_window": false,
+  "vocab_size": 152064
+}
+
+"""#,
+    "qwen2.5-32b": #"""
+{
+  "name": "qwen2.5-32b",
+  "display_name": "Qwen2.5-32B",
+  "hf_repo": "Qwen/Qwen2.5-32B",
+  "source": "https://huggingface.co/Qwen/Qwen2.5-32B/blob/main/config.json. Values from a verbatim copy stored in a public GitHub repository (a text file collecting several official config.json files, found with the search index's find_string). High confidence. qwen2 has biases on q_proj/k_proj/v_proj (hard-wired in transformers' Qwen2Attention, no config key); o_proj and the MLP have none. Token ids and transformers_version dropped.",
+  "architectures": [
+    "Qwen2ForCausalLM"
+  ],
+  "attention_dropout": 0.0,
+  "hidden_act": "silu",
+  "hidden_size": 5120,
+  "initializer_range": 0.02,
+  "intermediate_size": 27648,
+  "max_position_embeddings": 131072,
+  "max_window_layers": 64,
+  "model_type": "qwen2",
+  "num_attention_heads": 40,
+  "num_hidden_layers": 64,
+  "num_key_value_heads": 8,
+  "rms_norm_eps": 1e-05,
+  "rope_theta": 1000000.0,
+  "sliding_window": 131072,
+  "tie_word_embeddings": false,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "use_sliding_window": false,
+  "vocab_size": 152064
+}
+
+"""#,
+    "qwen2.5-3b": #"""
+{
+  "name": "qwen2.5-3b",
+  "display_name": "Qwen2.5-3B",
+  "hf_repo": "Qwen/Qwen2.5-3B",
+  "source": "https://huggingface.co/Qwen/Qwen2.5-3B/blob/main/config.json. Values from a verbatim copy stored in a public GitHub repository (a text file collecting several official config.json files, found with the search index's find_string). High confidence. qwen2 has biases on q_proj/k_proj/v_proj (hard-wired in transformers' Qwen2Attention, no config key); o_proj and the MLP have none. Token ids and transformers_version dropped.",
+  "architectures": [
+    "Qwen2ForCausalLM"
+  ],
+  "attention_dropout": 0.0,
+  "hidden_act": "silu",
+  "hidden_size": 2048,
+  "initializer_range": 0.02,
+  "intermediate_size": 11008,
+  "max_position_embeddings": 32768,
+  "max_window_layers": 36,
+  "model_type": "qwen2",
+  "num_attention_heads": 16,
+  "num_hidden_layers": 36,
+  "num_key_value_heads": 2,
+  "rms_norm_eps": 1e-06,
+  "rope_theta": 1000000.0,
+  "sliding_window": 32768,
+  "tie_word_embeddings": true,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "use_mrope": false,
+  "use_sliding_window": false,
+  "vocab_size": 151936
+}
+
+"""#,
+    "qwen2.5-72b": #"""
+{
+  "name": "qwen2.5-72b",
+  "display_name": "Qwen2.5-72B-Instruct",
+  "hf_repo": "Qwen/Qwen2.5-72B-Instruct",
+  "aliases": [
+    "qwen2.5-72b-instruct"
+  ],
+  "source": "https://huggingface.co/Qwen/Qwen2.5-72B-Instruct/blob/main/config.json. The Instruct config, copied verbatim in a public repo's model report (max_position_embeddings 32768, max_window_layers 70, rms_norm_eps 1e-06); the base Qwen/Qwen2.5-72B has the same tensor shapes. High confidence. qwen2 has biases on q_proj/k_proj/v_proj (hard-wired in transformers' Qwen2Attention, no config key); o_proj and the MLP have none. Token ids and transformers_version dropped.",
+  "architectures": [
+    "Qwen2ForCausalLM"
+  ],
+  "attention_dropout": 0.0,
+  "hidden_act": "silu",
+  "hidden_size": 8192,
+  "initializer_range": 0.02,
+  "intermediate_size": 29568,
+  "max_position_embeddings": 32768,
+  "max_window_layers": 70,
+  "model_type": "qwen2",
+  "num_attention_heads": 64,
+  "num_hidden_layers": 80,
+  "num_key_value_heads": 8,
+  "rms_norm_eps": 1e-06,
+  "rope_theta": 1000000.0,
+  "sliding_window": 131072,
+  "tie_word_embeddings": false,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "use_sliding_window": false,
+  "vocab_size": 152064
+}
+
+"""#,
+    "qwen2.5-7b": #"""
+{
+  "name": "qwen2.5-7b",
+  "display_name": "Qwen2.5-7B",
+  "hf_repo": "Qwen/Qwen2.5-7B",
+  "source": "https://huggingface.co/Qwen/Qwen2.5-7B/blob/main/config.json. Values from a verbatim copy stored in a public GitHub repository (a text file collecting several official config.json files, found with the search index's find_string); dimensions match the config recorded in /work/shared/calibration/hf-peft-bnb-bytes.json. High confidence. qwen2 has biases on q_proj/k_proj/v_proj (hard-wired in transformers' Qwen2Attention, no config key); o_proj and the MLP have none. Token ids and transformers_version dropped.",
+  "parameter_count": 7615616512,
+  "parameter_count_source": "/work/shared/calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23)",
+  "architectures": [
+    "Qwen2ForCausalLM"
+  ],
+  "attention_dropout": 0.0,
+  "hidden_act": "silu",
+  "hidden_size": 3584,
+  "initializer_range": 0.02,
+  "intermediate_size": 18944,
+  "max_position_embeddings": 131072,
+  "max_window_layers": 28,
+  "model_type": "qwen2",
+  "num_attention_heads": 28,
+  "num_hidden_layers": 28,
+  "num_key_value_heads": 4,
+  "rms_norm_eps": 1e-06,
+  "rope_theta": 1000000.0,
+  "sliding_window": 131072,
+  "tie_word_embeddings": false,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "use_mrope": false,
+  "use_sliding_window": false,
+  "vocab_size": 152064
+}
+
+"""#,
+    "qwen3-0.6b": #"""
+{
+  "name": "qwen3-0.6b",
+  "display_name": "Qwen3-0.6B",
+  "hf_repo": "Qwen/Qwen3-0.6B",
+  "source": "https://huggingface.co/Qwen/Qwen3-0.6B/blob/main/config.json. 1024/3072/16 heads/8 KV/28 layers, tied. Same key set as the verbatim Qwen3 configs in a verbatim copy stored in a public GitHub repository (a text file collecting several official config.json files, found with the search index's find_string); dimensions cross-checked in stored public config tables. High confidence on the dimensions. qwen3: explicit head_dim 128 (q_proj out = heads*128, which differs from hidden_size for 0.6B/4B/32B...), RMSNorm q_norm/k_norm of head_dim per layer, no qkv bias. Token ids and transformers_version dropped.",
+  "architectures": [
+    "Qwen3ForCausalLM"
+  ],
+  "attention_bias": false,
+  "attention_dropout": 0.0,
+  "head_dim": 128,
+  "hidden_act": "silu",
+  "hidden_size": 1024,
+  "initializer_range": 0.02,
+  "intermediate_size": 3072,
+  "max_position_embeddings": 40960,
+  "max_window_layers": 28,
+  "model_type": "qwen3",
+  "num_attention_heads": 16,
+  "num_hidden_layers": 28,
+  "num_key_value_heads": 8,
+  "rms_norm_eps": 1e-06,
+  "rope_scaling": null,
+  "rope_theta": 1000000,
+  "sliding_window": null,
+  "tie_word_embeddings": true,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "use_sliding_window": false,
+  "vocab_size": 151936
+}
+
+"""#,
+    "qwen3-1.7b": #"""
+{
+  "name": "qwen3-1.7b",
+  "display_name": "Qwen3-1.7B",
+  "hf_repo": "Qwen/Qwen3-1.7B",
+  "source": "https://huggingface.co/Qwen/Qwen3-1.7B/blob/main/config.json. 2048/6144/16 heads/8 KV/28 layers, tied; dimensions cross-checked in a stored public test fixture. High confidence on the dimensions. qwen3: explicit head_dim 128 (q_proj out = heads*128, which differs from hidden_size for 0.6B/4B/32B...), RMSNorm q_norm/k_norm of head_dim per layer, no qkv bias. Token ids and transformers_version dropped.",
+  "architectures": [
+    "Qwen3ForCausalLM"
+  ],
+  "attention_bias": false,
+  "attention_dropout": 0.0,
+  "head_dim": 128,
+  "hidden_act": "silu",
+  "hidden_size": 2048,
+  "initializer_range": 0.02,
+  "intermediate_size": 6144,
+  "max_position_embeddings": 40960,
+  "max_window_layers": 28,
+  "model_type": "qwen3",
+  "num_attention_heads": 16,
+  "num_hidden_layers": 28,
+  "num_key_value_heads": 8,
+  "rms_norm_eps": 1e-06,
+  "rope_scaling": null,
+  "rope_theta": 1000000,
+  "sliding_window": null,
+  "tie_word_embeddings": true,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "use_sliding_window": false,
+  "vocab_size": 151936
+}
+
+"""#,
+    "qwen3-14b": #"""
+{
+  "name": "qwen3-14b",
+  "display_name": "Qwen3-14B",
+  "hf_repo": "Qwen/Qwen3-14B",
+  "source": "https://huggingface.co/Qwen/Qwen3-14B/blob/main/config.json. Values from a verbatim copy stored in a public GitHub repository (a text file collecting several official config.json files, found with the search index's find_string); dimensions match the config recorded in /work/shared/calibration/hf-peft-bnb-bytes.json. High confidence. qwen3: explicit head_dim 128 (q_proj out = heads*128, which differs from hidden_size for 0.6B/4B/32B...), RMSNorm q_norm/k_norm of head_dim per layer, no qkv bias. Token ids and transformers_version dropped.",
+  "parameter_count": 14768307200,
+  "parameter_count_source": "/work/shared/calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23); also the published figure.",
+  "architectures": [
+    "Qwen3ForCausalLM"
+  ],
+  "attention_bias": false,
+  "attention_dropout": 0.0,
+  "head_dim": 128,
+  "hidden_act": "silu",
+  "hidden_size": 5120,
+  "initializer_range": 0.02,
+  "intermediate_size": 17408,
+  "max_position_embeddings": 40960,
+  "max_window_layers": 40,
+  "model_type": "qwen3",
+  "num_attention_heads": 40,
+  "num_hidden_layers": 40,
+  "num_key_value_heads": 8,
+  "rms_norm_eps": 1e-06,
+  "rope_scaling": null,
+  "rope_theta": 1000000,
+  "sliding_window": null,
+  "tie_word_embeddings": false,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "use_sliding_window": false,
+  "vocab_size": 151936
+}
+
+"""#,
+    "qwen3-235b-a22b": #"""
+{
+  "name": "qwen3-235b-a22b",
+  "display_name": "Qwen3-235B-A22B",
+  "hf_repo": "Qwen/Qwen3-235B-A22B",
+  "source": "https://huggingface.co/Qwen/Qwen3-235B-A22B/blob/main/config.json. Dimensions from a stored copy in a public repo's tests (4096/12288/moe 1536/64 heads/4 KV/94 layers/128 experts top-8), corroborated by a Megatron launch script for the same model; remaining keys as in Qwen3-30B-A3B. High confidence on the dimensions. qwen3_moe: every layer is sparse (decoder_sparse_step 1, mlp_only_layers []), 128 experts of moe_intermediate_size each, top-8, no shared expert; intermediate_size is unused by these layers (it would size dense mlp_only_layers). Router: hidden x 128 Linear, no bias. Token ids dropped.",
+  "architectures": [
+    "Qwen3MoeForCausalLM"
+  ],
+  "attention_bias": false,
+  "attention_dropout": 0.0,
+  "decoder_sparse_step": 1,
+  "head_dim": 128,
+  "hidden_act": "silu",
+  "hidden_size": 4096,
+  "initializer_range": 0.02,
+  "intermediate_size": 12288,
+  "max_position_embeddings": 40960,
+  "max_window_layers": 94,
+  "mlp_only_layers": [],
+  "model_type": "qwen3_moe",
+  "moe_intermediate_size": 1536,
+  "norm_topk_prob": true,
+  "num_attention_heads": 64,
+  "num_experts": 128,
+  "num_experts_per_tok": 8,
+  "num_hidden_layers": 94,
+  "num_key_value_heads": 4,
+  "output_router_logits": false,
+  "rms_norm_eps": 1e-06,
+  "rope_scaling": null,
+  "rope_theta": 1000000.0,
+  "router_aux_loss_coef": 0.001,
+  "sliding_window": null,
+  "tie_word_embeddings": false,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "use_sliding_window": false,
+  "vocab_size": 151936
+}
+
+"""#,
+    "qwen3-30b-a3b": #"""
+{
+  "name": "qwen3-30b-a3b",
+  "display_name": "Qwen3-30B-A3B",
+  "hf_repo": "Qwen/Qwen3-30B-A3B",
+  "source": "https://huggingface.co/Qwen/Qwen3-30B-A3B/blob/main/config.json. Values from a verbatim copy stored in a public GitHub repository (a text file collecting several official config.json files, found with the search index's find_string) and a second stored copy in a public repo's tests. High confidence. qwen3_moe: every layer is sparse (decoder_sparse_step 1, mlp_only_layers []), 128 experts of moe_intermediate_size each, top-8, no shared expert; intermediate_size is unused by these layers (it would size dense mlp_only_layers). Router: hidden x 128 Linear, no bias. Token ids dropped.",
+  "architectures": [
+    "Qwen3MoeForCausalLM"
+  ],
+  "attention_bias": false,
+  "attention_dropout": 0.0,
+  "decoder_sparse_step": 1,
+  "head_dim": 128,
+  "hidden_act": "silu",
+  "hidden_size": 2048,
+  "initializer_range": 0.02,
+  "intermediate_size": 6144,
+  "max_position_embeddings": 40960,
+  "max_window_layers": 48,
+  "mlp_only_layers": [],
+  "model_type": "qwen3_moe",
+  "moe_intermediate_size": 768,
+  "norm_topk_prob": true,
+  "num_attention_heads": 32,
+  "num_experts": 128,
+  "num_experts_per_tok": 8,
+  "num_hidden_layers": 48,
+  "num_key_value_heads": 4,
+  "output_router_logits": false,
+  "rms_norm_eps": 1e-06,
+  "rope_scaling": null,
+  "rope_theta": 1000000.0,
+  "router_aux_loss_coef": 0.001,
+  "sliding_window": null,
+  "tie_word_embeddings": false,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "use_sliding_window": false,
+  "vocab_size": 151936
+}
+
+"""#,
+    "qwen3-32b": #"""
+{
+  "name": "qwen3-32b",
+  "display_name": "Qwen3-32B",
+  "hf_repo": "Qwen/Qwen3-32B",
+  "source": "https://huggingface.co/Qwen/Qwen3-32B/blob/main/config.json. Values from a verbatim copy stored in a public GitHub repository (a text file collecting several official config.json files, found with the search index's find_string). 64 query heads x 128 = 8192 > hidden 5120. High confidence. qwen3: explicit head_dim 128 (q_proj out = heads*128, which differs from hidden_size for 0.6B/4B/32B...), RMSNorm q_norm/k_norm of head_dim per layer, no qkv bias. Token ids and transformers_version dropped.",
+  "architectures": [
+    "Qwen3ForCausalLM"
+  ],
+  "attention_bias": false,
+  "attention_dropout": 0.0,
+  "head_dim": 128,
+  "hidden_act": "silu",
+  "hidden_size": 5120,
+  "initializer_range": 0.02,
+  "intermediate_size": 25600,
+  "max_position_embeddings": 40960,
+  "max_window_layers": 64,
+  "model_type": "qwen3",
+  "num_attention_heads": 64,
+  "num_hidden_layers": 64,
+  "num_key_value_heads": 8,
+  "rms_norm_eps": 1e-06,
+  "rope_scaling": null,
+  "rope_theta": 1000000,
+  "sliding_window": null,
+  "tie_word_embeddings": false,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "use_sliding_window": false,
+  "vocab_size": 151936
+}
+
+"""#,
+    "qwen3-4b": #"""
+{
+  "name": "qwen3-4b",
+  "display_name": "Qwen3-4B",
+  "hf_repo": "Qwen/Qwen3-4B",
+  "source": "https://huggingface.co/Qwen/Qwen3-4B/blob/main/config.json. Values from a verbatim copy stored in a public GitHub repository (a text file collecting several official config.json files, found with the search index's find_string) (there: attention_dropout 0, rms_norm_eps written 0.000001, use_cache false; normalised here). High confidence. qwen3: explicit head_dim 128 (q_proj out = heads*128, which differs from hidden_size for 0.6B/4B/32B...), RMSNorm q_norm/k_norm of head_dim per layer, no qkv bias. Token ids and transformers_version dropped.",
+  "architectures": [
+    "Qwen3ForCausalLM"
+  ],
+  "attention_bias": false,
+  "attention_dropout": 0.0,
+  "head_dim": 128,
+  "hidden_act": "silu",
+  "hidden_size": 2560,
+  "initializer_range": 0.02,
+  "intermediate_size": 9728,
+  "max_position_embeddings": 40960,
+  "max_window_layers": 36,
+  "model_type": "qwen3",
+  "num_attention_heads": 32,
+  "num_hidden_layers": 36,
+  "num_key_value_heads": 8,
+  "rms_norm_eps": 1e-06,
+  "rope_scaling": null,
+  "rope_theta": 1000000,
+  "sliding_window": null,
+  "tie_word_embeddings": true,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "use_sliding_window": false,
+  "vocab_size": 151936
+}
+
+"""#,
+    "qwen3-8b": #"""
+{
+  "name": "qwen3-8b",
+  "display_name": "Qwen3-8B",
+  "hf_repo": "Qwen/Qwen3-8B",
+  "source": "https://huggingface.co/Qwen/Qwen3-8B/blob/main/config.json. Values from a verbatim copy stored in a public GitHub repository (a text file collecting several official config.json files, found with the search index's find_string); dimensions match the config recorded in /work/shared/calibration/hf-peft-bnb-bytes.json. High confidence. qwen3: explicit head_dim 128 (q_proj out = heads*128, which differs from hidden_size for 0.6B/4B/32B...), RMSNorm q_norm/k_norm of head_dim per layer, no qkv bias. Token ids and transformers_version dropped.",
+  "parameter_count": 8190735360,
+  "parameter_count_source": "/work/shared/calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23)",
+  "architectures": [
+    "Qwen3ForCausalLM"
+  ],
+  "attention_bias": false,
+  "attention_dropout": 0.0,
+  "head_dim": 128,
+  "hidden_act": "silu",
+  "hidden_size": 4096,
+  "initializer_range": 0.02,
+  "intermediate_size": 12288,
+  "max_position_embeddings": 40960,
+  "max_window_layers": 36,
+  "model_type": "qwen3",
+  "num_attention_heads": 32,
+  "num_hidden_layers": 36,
+  "num_key_value_heads": 8,
+  "rms_norm_eps": 1e-06,
+  "rope_scaling": null,
+  "rope_theta": 1000000,
+  "sliding_window": null,
+  "tie_word_embeddings": false,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "use_sliding_window": false,
+  "vocab_size": 151936
+}
+
+"""#,
+    "smollm2-1.7b": #"""
+{
+  "name": "smollm2-1.7b",
+  "display_name": "SmolLM2-1.7B",
+  "hf_repo": "HuggingFaceTB/SmolLM2-1.7B",
+  "source": "https://huggingface.co/HuggingFaceTB/SmolLM2-1.7B/blob/main/config.json. Dimensions (2048/8192/32/32/24, vocab 49152, tied) match /work/shared/calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model); rope_theta 130000 from memory of the repo (medium confidence; no effect on memory). The 1.7B config has no is_llama_config/rope_interleaved keys in my recollection; they are omitted here. head_dim 64 equals hidden_size/num_attention_heads; it appears in copies saved by transformers >= 4.46 and may be absent from the original upload. Tied embeddings. Token ids dropped.",
+  "parameter_count": 1711376384,
+  "parameter_count_source": "/work/shared/calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model)",
+  "architectures": [
+    "LlamaForCausalLM"
+  ],
+  "attention_bias": false,
+  "attention_dropout": 0.0,
+  "head_dim": 64,
+  "hidden_act": "silu",
+  "hidden_size": 2048,
+  "initializer_range": 0.02,
+  "intermediate_size": 8192,
+  "max_position_embeddings": 8192,
+  "mlp_bias": false,
+  "model_type": "llama",
+  "num_attention_heads": 32,
+  "num_hidden_layers": 24,
+  "num_key_value_heads": 32,
+  "pretraining_tp": 1,
+  "rms_norm_eps": 1e-05,
+  "rope_scaling": null,
+  "rope_theta": 130000,
+  "tie_word_embeddings": true,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "vocab_size": 49152
+}
+
+"""#,
+    "smollm2-135m": #"""
+{
+  "name": "smollm2-135m",
+  "display_name": "SmolLM2-135M",
+  "hf_repo": "HuggingFaceTB/SmolLM2-135M",
+  "source": "https://huggingface.co/HuggingFaceTB/SmolLM2-135M/blob/main/config.json. Checked against several stored copies of fine-tunes naming HuggingFaceTB/SmolLM2-135M (576/1536/9 heads/3 KV/30 layers, rope_theta 100000, initializer_range 0.041666666666666664, 8192 context) and /work/shared/calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model). High confidence. head_dim 64 equals hidden_size/num_attention_heads; it appears in copies saved by transformers >= 4.46 and may be absent from the original upload. is_llama_config / rope_interleaved are nanotron leftovers, ignored by transformers. Tied embeddings. Token ids dropped.",
+  "parameter_count": 134515008,
+  "parameter_count_source": "/work/shared/calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model)",
+  "architectures": [
+    "LlamaForCausalLM"
+  ],
+  "attention_bias": false,
+  "attention_dropout": 0.0,
+  "head_dim": 64,
+  "hidden_act": "silu",
+  "hidden_size": 576,
+  "initializer_range": 0.041666666666666664,
+  "intermediate_size": 1536,
+  "is_llama_config": true,
+  "max_position_embeddings": 8192,
+  "mlp_bias": false,
+  "model_type": "llama",
+  "num_attention_heads": 9,
+  "num_hidden_layers": 30,
+  "num_key_value_heads": 3,
+  "pretraining_tp": 1,
+  "rms_norm_eps": 1e-05,
+  "rope_interleaved": false,
+  "rope_scaling": null,
+  "rope_theta": 100000,
+  "tie_word_embeddings": true,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "vocab_size": 49152
+}
+
+"""#,
+    "smollm2-360m": #"""
+{
+  "name": "smollm2-360m",
+  "display_name": "SmolLM2-360M",
+  "hf_repo": "HuggingFaceTB/SmolLM2-360M",
+  "source": "https://huggingface.co/HuggingFaceTB/SmolLM2-360M/blob/main/config.json. Dimensions (960/2560/15 heads/5 KV/32 layers, vocab 49152, tied) match /work/shared/calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model); rope_theta 100000 and initializer_range 0.02 from memory of the repo (medium confidence on those two; they do not affect memory). head_dim 64 equals hidden_size/num_attention_heads; it appears in copies saved by transformers >= 4.46 and may be absent from the original upload. is_llama_config / rope_interleaved are nanotron leftovers, ignored by transformers. Tied embeddings. Token ids dropped.",
+  "parameter_count": 361821120,
+  "parameter_count_source": "/work/shared/calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model)",
+  "architectures": [
+    "LlamaForCausalLM"
+  ],
+  "attention_bias": false,
+  "attention_dropout": 0.0,
+  "head_dim": 64,
+  "hidden_act": "silu",
+  "hidden_size": 960,
+  "initializer_range": 0.02,
+  "intermediate_size": 2560,
+  "is_llama_config": true,
+  "max_position_embeddings": 8192,
+  "mlp_bias": false,
+  "model_type": "llama",
+  "num_attention_heads": 15,
+  "num_hidden_layers": 32,
+  "num_key_value_heads": 5,
+  "pretraining_tp": 1,
+  "rms_norm_eps": 1e-05,
+  "rope_interleaved": false,
+  "rope_scaling": null,
+  "rope_theta": 100000,
+  "tie_word_embeddings": true,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "vocab_size": 49152
+}
+
+"""#,
+    "tinyllama-1.1b": #"""
+{
+  "name": "tinyllama-1.1b",
+  "display_name": "TinyLlama-1.1B-Chat-v1.0",
+  "hf_repo": "TinyLlama/TinyLlama-1.1B-Chat-v1.0",
+  "aliases": [
+    "tinyllama"
+  ],
+  "source": "https://huggingface.co/TinyLlama/TinyLlama-1.1B-Chat-v1.0/blob/main/config.json. 2048/5632/32 heads/4 KV/22 layers, vocab 32000, untied, 2048 context; dimensions match /work/shared/calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model). High confidence on the dimensions. Token ids dropped.",
+  "parameter_count": 1100048384,
+  "parameter_count_source": "/work/shared/calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model)",
+  "architectures": [
+    "LlamaForCausalLM"
+  ],
+  "attention_bias": false,
+  "hidden_act": "silu",
+  "hidden_size": 2048,
+  "initializer_range": 0.02,
+  "intermediate_size": 5632,
+  "max_position_embeddings": 2048,
+  "model_type": "llama",
+  "num_attention_heads": 32,
+  "num_hidden_layers": 22,
+  "num_key_value_heads": 4,
+  "pretraining_tp": 1,
+  "rms_norm_eps": 1e-05,
+  "rope_scaling": null,
+  "rope_theta": 10000.0,
+  "tie_word_embeddings": false,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "vocab_size": 32000
+}
+
+"""#,
+    "yi-34b": #"""
+{
+  "name": "yi-34b",
+  "display_name": "Yi-34B",
+  "hf_repo": "01-ai/Yi-34B",
+  "source": "https://huggingface.co/01-ai/Yi-34B/blob/main/config.json. 7168/20480/56 heads/8 KV/60 layers, vocab 64000, rope_theta 5e6, 4096 context; dimensions checked against stored copies of Yi-34B / Yi-1.5-34B configs in public repos (same shapes). High confidence on the dimensions. rms_norm_eps 1e-05 is NOT verified: it is from memory of the original upload, and stored copies of the later Yi-1.5-34B config show 1e-06; it has no effect on memory. Token ids dropped.",
+  "architectures": [
+    "LlamaForCausalLM"
+  ],
+  "attention_bias": false,
+  "hidden_act": "silu",
+  "hidden_size": 7168,
+  "initializer_range": 0.02,
+  "intermediate_size": 20480,
+  "max_position_embeddings": 4096,
+  "model_type": "llama",
+  "num_attention_heads": 56,
+  "num_hidden_layers": 60,
+  "num_key_value_heads": 8,
+  "pretraining_tp": 1,
+  "rms_norm_eps": 1e-05,
+  "rope_scaling": null,
+  "rope_theta": 5000000.0,
+  "tie_word_embeddings": false,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "vocab_size": 64000
+}
+
+"""#,
+    "yi-6b": #"""
+{
+  "name": "yi-6b",
+  "display_name": "Yi-6B",
+  "hf_repo": "01-ai/Yi-6B",
+  "source": "https://huggingface.co/01-ai/Yi-6B/blob/main/config.json. llama architecture: 4096/11008/32 heads/4 KV heads/32 layers, vocab 64000, rope_theta 5e6, 4096 context. High confidence on the dimensions (from memory of the repo; widely reproduced). rms_norm_eps 1e-05 is NOT verified: it is from memory of the original upload, and stored copies of the later Yi-1.5-34B config show 1e-06; it has no effect on memory. Token ids dropped.",
+  "architectures": [
+    "LlamaForCausalLM"
+  ],
+  "attention_bias": false,
+  "hidden_act": "silu",
+  "hidden_size": 4096,
+  "initializer_range": 0.02,
+  "intermediate_size": 11008,
+  "max_position_embeddings": 4096,
+  "model_type": "llama",
+  "num_attention_heads": 32,
+  "num_hidden_layers": 32,
+  "num_key_value_heads": 4,
+  "pretraining_tp": 1,
+  "rms_norm_eps": 1e-05,
+  "rope_scaling": null,
+  "rope_theta": 5000000.0,
+  "tie_word_embeddings": false,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "vocab_size": 64000
+}
+
+"""#,
+  ]
+
+  static let gpus: [String: String] = [
+    "a10": #"""
+{
+  "name": "a10",
+  "display_name": "NVIDIA A10",
+  "vendor": "nvidia",
+  "architecture": "Ampere",
+  "compute_capability": "8.6",
+  "memory_mib": 23028,
+  "memory_mib_basis": "nvidia_smi_memory_total",
+  "nvidia_smi_total_mib": 23028,
+  "marketed_memory": "24 GB GDDR6 (ECC on by default)",
+  "supports_bf16": true,
+  "unified_memory": false,
+  "source": "memory_mib here is nvidia-smi's memory.total (found in stored nvidia-smi tables in public repos): no torch total_memory reading for this card was found. torch's total_memory is usually somewhat lower (0-3 %: e.g. A10G 22587 vs 23028, L40S 45589 vs 46068, RTX 4090 24563 vs 24564), so treat this figure as an upper bound. A10: 23028MiB in stored nvidia-smi tables with ECC on (the same board memory as the A10G, whose torch reading is 22587 MB); one stored table of an A10 with ECC off shows 24564MiB."
+}
+
+"""#,
+    "a100-40gb": #"""
+{
+  "name": "a100-40gb",
+  "display_name": "NVIDIA A100 40GB",
+  "vendor": "nvidia",
+  "architecture": "Ampere",
+  "compute_capability": "8.0",
+  "memory_mib": 40448,
+  "memory_mib_basis": "torch_oom_message",
+  "nvidia_smi_total_mib": 40960,
+  "observed_total_mib": [
+    40448,
+    40536
+  ],
+  "marketed_memory": "40 GB HBM2",
+  "supports_bf16": true,
+  "unified_memory": false,
+  "aliases": [
+    "a100-40"
+  ],
+  "source": "memory_mib from torch's own figure in a stored OOM message on an A100 40GB ('GPU 0 has a total capacity of 39.50 GiB', 2025), i.e. 40448 MiB +/- 5 (the message rounds to 0.01 GiB). PaddlePaddle's docs show total_memory=40536MB for A100-SXM4-40GB (another driver). nvidia-smi 40960MiB (many stored tables, SXM4 and PCIe). No torch _CudaDeviceProperties reading was found. Medium confidence."
+}
+
+"""#,
+    "a100-80gb": #"""
+{
+  "name": "a100-80gb",
+  "display_name": "NVIDIA A100 80GB",
+  "vendor": "nvidia",
+  "architecture": "Ampere",
+  "compute_capability": "8.0",
+  "memory_mib": 81039,
+  "memory_mib_basis": "torch_oom_message",
+  "nvidia_smi_total_mib": 81920,
+  "observed_total_mib": [
+    81039,
+    81152
+  ],
+  "marketed_memory": "80 GB HBM2e",
+  "supports_bf16": true,
+  "unified_memory": false,
+  "aliases": [
+    "a100",
+    "a100-80"
+  ],
+  "source": "memory_mib from torch's own figure in a stored OOM message on a single A100 80GB ('GPU 0 has a total capacity of 79.14 GiB', 2025): 81039 MiB +/- 5. Another stored OOM message shows '79.25 GiB total capacity' (81152 MiB) under a different driver; the lower figure is kept. nvidia-smi shows 81920MiB (many stored tables, SXM4 and PCIe). One stored doc claims total_memory=81920MB, which contradicts every OOM message and is not used. Medium confidence (+/- ~120 MiB across drivers)."
+}
+
+"""#,
+    "a10g": #"""
+{
+  "name": "a10g",
+  "display_name": "NVIDIA A10G",
+  "vendor": "nvidia",
+  "architecture": "Ampere",
+  "compute_capability": "8.6",
+  "memory_mib": 22587,
+  "memory_mib_basis": "torch_total_memory",
+  "nvidia_smi_total_mib": 23028,
+  "marketed_memory": "24 GB GDDR6 (ECC on)",
+  "supports_bf16": true,
+  "unified_memory": false,
+  "aliases": [
+    "aws-g5"
+  ],
+  "source": "memory_mib is torch.cuda.get_device_properties(0).total_memory (CUDA totalGlobalMem) as printed by torch's _CudaDeviceProperties repr ('total_memory=NNNNNMB', whole MiB rounded down), found in stored public code/docs with the search index's find_string. This is the ceiling a training process can allocate from (before the CUDA context, cuBLAS workspace and allocator overhead). nvidia-smi's memory.total is larger on most cards (firmware/driver-reserved memory; ECC on datacenter cards), so it is recorded separately and is NOT what torch sees. The figure varies by driver version, ECC state and OS (WSL/Windows report less). A10G (AWS g5): total_memory=22587MB in one stored log; nvidia-smi 23028MiB in many stored tables. ECC on."
+}
+
+"""#,
+    "apple-m1-max-32gb": #"""
+{
+  "name": "apple-m1-max-32gb",
+  "display_name": "Apple M1 Max (32 GB)",
+  "vendor": "apple",
+  "architecture": "Apple M1 Max GPU",
+  "compute_capability": null,
+  "memory_mib": 21845,
+  "memory_mib_basis": "metal_recommended_max_working_set_size",
+  "total_system_memory_mib": 32768,
+  "marketed_memory": "32 GB unified LPDDR5",
+  "supports_bf16": false,
+  "unified_memory": true,
+  "aliases": [
+    "apple-32gb"
+  ],
+  "source": "Unified memory: memory_mib is Metal's default MTLDevice.recommendedMaxWorkingSetSize for this RAM size, the GPU working-set limit macOS applies (about 2/3 of RAM up to 32 GB, 3/4 above; raisable with 'sudo sysctl iogpu.wired_limit_mb=...', at the OS's expense). Readings come from llama.cpp's ggml_metal_init log line, stored in public issues/docs, which prints the value in decimal MB (bytes/1e6): e.g. 103079.22 MB = 98304 MiB. bitsandbytes' 4-bit QLoRA is CUDA/ROCm-first: on Apple silicon, 4-bit LoRA training usually means MLX (mlx-lm LoRA on a quantized model) or PyTorch MPS without bnb, whose memory behaviour differs from the CUDA recipe this tool models. 32 GB: recommendedMaxWorkingSetSize = 22906.50 MB (= 21845.33 MiB, 2/3 of RAM) in many stored llama.cpp/Ollama logs; rounded down. Same for any 32 GB Mac (M1 Max, M2 Pro/Max, ...). M1 has no native bf16 (MPS bf16 needs macOS 14 and M2 or later)."
+}
+
+"""#,
+    "apple-m1-pro-16gb": #"""
+{
+  "name": "apple-m1-pro-16gb",
+  "display_name": "Apple M1 Pro (16 GB)",
+  "vendor": "apple",
+  "architecture": "Apple M1 Pro GPU",
+  "compute_capability": null,
+  "memory_mib": 10922,
+  "memory_mib_basis": "metal_recommended_max_working_set_size",
+  "total_system_memory_mib": 16384,
+  "marketed_memory": "16 GB unified LPDDR5",
+  "supports_bf16": false,
+  "unified_memory": true,
+  "source": "Unified memory: memory_mib is Metal's default MTLDevice.recommendedMaxWorkingSetSize for this RAM size, the GPU working-set limit macOS applies (about 2/3 of RAM up to 32 GB, 3/4 above; raisable with 'sudo sysctl iogpu.wired_limit_mb=...', at the OS's expense). Readings come from llama.cpp's ggml_metal_init log line, stored in public issues/docs, which prints the value in decimal MB (bytes/1e6): e.g. 103079.22 MB = 98304 MiB. bitsandbytes' 4-bit QLoRA is CUDA/ROCm-first: on Apple silicon, 4-bit LoRA training usually means MLX (mlx-lm LoRA on a quantized model) or PyTorch MPS without bnb, whose memory behaviour differs from the CUDA recipe this tool models. 16 GB: recommendedMaxWorkingSetSize = 11453.25 MB (= 10922.67 MiB, 2/3 of RAM) in many stored llama.cpp logs, one naming 'Apple M1 Pro' with '10922 MiB free'. Rounded down. M1 has no native bf16 (MPS bf16 needs macOS 14 and M2 or later)."
+}
+
+"""#,
+    "apple-m2-max-64gb": #"""
+{
+  "name": "apple-m2-max-64gb",
+  "display_name": "Apple M2 Max (64 GB)",
+  "vendor": "apple",
+  "architecture": "Apple M2 Max GPU",
+  "compute_capability": null,
+  "memory_mib": 49152,
+  "memory_mib_basis": "metal_recommended_max_working_set_size",
+  "total_system_memory_mib": 65536,
+  "marketed_memory": "64 GB unified LPDDR5",
+  "supports_bf16": true,
+  "unified_memory": true,
+  "aliases": [
+    "apple-m1-max-64gb",
+    "apple-64gb"
+  ],
+  "source": "Unified memory: memory_mib is Metal's default MTLDevice.recommendedMaxWorkingSetSize for this RAM size, the GPU working-set limit macOS applies (about 2/3 of RAM up to 32 GB, 3/4 above; raisable with 'sudo sysctl iogpu.wired_limit_mb=...', at the OS's expense). Readings come from llama.cpp's ggml_metal_init log line, stored in public issues/docs, which prints the value in decimal MB (bytes/1e6): e.g. 103079.22 MB = 98304 MiB. bitsandbytes' 4-bit QLoRA is CUDA/ROCm-first: on Apple silicon, 4-bit LoRA training usually means MLX (mlx-lm LoRA on a quantized model) or PyTorch MPS without bnb, whose memory behaviour differs from the CUDA recipe this tool models. 64 GB: recommendedMaxWorkingSetSize = 51539.61 MB (= 49152 MiB, 3/4 of RAM) in stored whisper.cpp/llama.cpp logs naming 'Apple M2 Max'."
+}
+
+"""#,
+    "apple-m2-max-96gb": #"""
+{
+  "name": "apple-m2-max-96gb",
+  "display_name": "Apple M2 Max (96 GB)",
+  "vendor": "apple",
+  "architecture": "Apple M2 Max GPU",
+  "compute_capability": null,
+  "memory_mib": 73728,
+  "memory_mib_basis": "metal_recommended_max_working_set_size",
+  "total_system_memory_mib": 98304,
+  "marketed_memory": "96 GB unified LPDDR5",
+  "supports_bf16": true,
+  "unified_memory": true,
+  "source": "Unified memory: memory_mib is Metal's default MTLDevice.recommendedMaxWorkingSetSize for this RAM size, the GPU working-set limit macOS applies (about 2/3 of RAM up to 32 GB, 3/4 above; raisable with 'sudo sysctl iogpu.wired_limit_mb=...', at the OS's expense). Readings come from llama.cpp's ggml_metal_init log line, stored in public issues/docs, which prints the value in decimal MB (bytes/1e6): e.g. 103079.22 MB = 98304 MiB. bitsandbytes' 4-bit QLoRA is CUDA/ROCm-first: on Apple silicon, 4-bit LoRA training usually means MLX (mlx-lm LoRA on a quantized model) or PyTorch MPS without bnb, whose memory behaviour differs from the CUDA recipe this tool models. 96 GB: recommendedMaxWorkingSetSize = 73728,00 MB in a stored llama.cpp issue (#3213, 'M2 max 96 Gb'; that older llama.cpp printed MiB labelled MB) = 3/4 of RAM."
+}
+
+"""#,
+    "apple-m2-ultra-192gb": #"""
+{
+  "name": "apple-m2-ultra-192gb",
+  "display_name": "Apple M2 Ultra (192 GB)",
+  "vendor": "apple",
+  "architecture": "Apple M2 Ultra GPU",
+  "compute_capability": null,
+  "memory_mib": 147456,
+  "memory_mib_basis": "metal_recommended_max_working_set_size",
+  "total_system_memory_mib": 196608,
+  "marketed_memory": "192 GB unified LPDDR5",
+  "supports_bf16": true,
+  "unified_memory": true,
+  "aliases": [
+    "m2-ultra"
+  ],
+  "source": "Unified memory: memory_mib is Metal's default MTLDevice.recommendedMaxWorkingSetSize for this RAM size, the GPU working-set limit macOS applies (about 2/3 of RAM up to 32 GB, 3/4 above; raisable with 'sudo sysctl iogpu.wired_limit_mb=...', at the OS's expense). Readings come from llama.cpp's ggml_metal_init log line, stored in public issues/docs, which prints the value in decimal MB (bytes/1e6): e.g. 103079.22 MB = 98304 MiB. bitsandbytes' 4-bit QLoRA is CUDA/ROCm-first: on Apple silicon, 4-bit LoRA training usually means MLX (mlx-lm LoRA on a quantized model) or PyTorch MPS without bnb, whose memory behaviour differs from the CUDA recipe this tool models. 192 GB: 147456 MiB is the 3/4 rule, which the stored readings confirm exactly at 36, 48, 64, 96 and 128 GB; no direct 192 GB reading was found (medium confidence). A stored Ollama log on an M2 Ultra 192 GB showed only 115.4 GiB 'available', after its own reservations."
+}
+
+"""#,
+    "apple-m3-max-128gb": #"""
+{
+  "name": "apple-m3-max-128gb",
+  "display_name": "Apple M3 Max (128 GB)",
+  "vendor": "apple",
+  "architecture": "Apple M3 Max GPU",
+  "compute_capability": null,
+  "memory_mib": 98304,
+  "memory_mib_basis": "metal_recommended_max_working_set_size",
+  "total_system_memory_mib": 131072,
+  "marketed_memory": "128 GB unified LPDDR5",
+  "supports_bf16": true,
+  "unified_memory": true,
+  "aliases": [
+    "m3-max"
+  ],
+  "source": "Unified memory: memory_mib is Metal's default MTLDevice.recommendedMaxWorkingSetSize for this RAM size, the GPU working-set limit macOS applies (about 2/3 of RAM up to 32 GB, 3/4 above; raisable with 'sudo sysctl iogpu.wired_limit_mb=...', at the OS's expense). Readings come from llama.cpp's ggml_metal_init log line, stored in public issues/docs, which prints the value in decimal MB (bytes/1e6): e.g. 103079.22 MB = 98304 MiB. bitsandbytes' 4-bit QLoRA is CUDA/ROCm-first: on Apple silicon, 4-bit LoRA training usually means MLX (mlx-lm LoRA on a quantized model) or PyTorch MPS without bnb, whose memory behaviour differs from the CUDA recipe this tool models. 128 GB: recommendedMaxWorkingSetSize = 103079.22 MB (= 98304 MiB, 3/4 of RAM) in stored llama.cpp logs, one also printing '(... / 98304.00)' MiB. The value depends on the RAM size, not the chip: the M4 Max 128 GB preset has the same figure."
+}
+
+"""#,
+    "apple-m3-pro-36gb": #"""
+{
+  "name": "apple-m3-pro-36gb",
+  "display_name": "Apple M3 Pro / M3 Max (36 GB)",
+  "vendor": "apple",
+  "architecture": "Apple M3 Pro GPU",
+  "compute_capability": null,
+  "memory_mib": 27648,
+  "memory_mib_basis": "metal_recommended_max_working_set_size",
+  "total_system_memory_mib": 36864,
+  "marketed_memory": "36 GB unified LPDDR5",
+  "supports_bf16": true,
+  "unified_memory": true,
+  "source": "Unified memory: memory_mib is Metal's default MTLDevice.recommendedMaxWorkingSetSize for this RAM size, the GPU working-set limit macOS applies (about 2/3 of RAM up to 32 GB, 3/4 above; raisable with 'sudo sysctl iogpu.wired_limit_mb=...', at the OS's expense). Readings come from llama.cpp's ggml_metal_init log line, stored in public issues/docs, which prints the value in decimal MB (bytes/1e6): e.g. 103079.22 MB = 98304 MiB. bitsandbytes' 4-bit QLoRA is CUDA/ROCm-first: on Apple silicon, 4-bit LoRA training usually means MLX (mlx-lm LoRA on a quantized model) or PyTorch MPS without bnb, whose memory behaviour differs from the CUDA recipe this tool models. 36 GB: recommendedMaxWorkingSetSize = 28991.03 MB (= 27648 MiB, 3/4 of RAM) in a stored llama.cpp log. 36 GB is sold with the M3 Pro and the binned M3 Max."
+}
+
+"""#,
+    "apple-m4-max-128gb": #"""
+{
+  "name": "apple-m4-max-128gb",
+  "display_name": "Apple M4 Max (128 GB)",
+  "vendor": "apple",
+  "architecture": "Apple M4 Max GPU",
+  "compute_capability": null,
+  "memory_mib": 98304,
+  "memory_mib_basis": "metal_recommended_max_working_set_size",
+  "total_system_memory_mib": 131072,
+  "marketed_memory": "128 GB unified LPDDR5X",
+  "supports_bf16": true,
+  "unified_memory": true,
+  "aliases": [
+    "m4-max"
+  ],
+  "source": "Unified memory: memory_mib is Metal's default MTLDevice.recommendedMaxWorkingSetSize for this RAM size, the GPU working-set limit macOS applies (about 2/3 of RAM up to 32 GB, 3/4 above; raisable with 'sudo sysctl iogpu.wired_limit_mb=...', at the OS's expense). Readings come from llama.cpp's ggml_metal_init log line, stored in public issues/docs, which prints the value in decimal MB (bytes/1e6): e.g. 103079.22 MB = 98304 MiB. bitsandbytes' 4-bit QLoRA is CUDA/ROCm-first: on Apple silicon, 4-bit LoRA training usually means MLX (mlx-lm LoRA on a quantized model) or PyTorch MPS without bnb, whose memory behaviour differs from the CUDA recipe this tool models. 128 GB: same default as any 128 GB Mac, recommendedMaxWorkingSetSize = 103079.22 MB (= 98304 MiB) in stored llama.cpp logs."
+}
+
+"""#,
+    "apple-m4-pro-48gb": #"""
+{
+  "name": "apple-m4-pro-48gb",
+  "display_name": "Apple M4 Pro (48 GB)",
+  "vendor": "apple",
+  "architecture": "Apple M4 Pro GPU",
+  "compute_capability": null,
+  "memory_mib": 36864,
+  "memory_mib_basis": "metal_recommended_max_working_set_size",
+  "total_system_memory_mib": 49152,
+  "marketed_memory": "48 GB unified LPDDR5X",
+  "supports_bf16": true,
+  "unified_memory": true,
+  "aliases": [
+    "m4-pro"
+  ],
+  "source": "Unified memory: memory_mib is Metal's default MTLDevice.recommendedMaxWorkingSetSize for this RAM size, the GPU working-set limit macOS applies (about 2/3 of RAM up to 32 GB, 3/4 above; raisable with 'sudo sysctl iogpu.wired_limit_mb=...', at the OS's expense). Readings come from llama.cpp's ggml_metal_init log line, stored in public issues/docs, which prints the value in decimal MB (bytes/1e6): e.g. 103079.22 MB = 98304 MiB. bitsandbytes' 4-bit QLoRA is CUDA/ROCm-first: on Apple silicon, 4-bit LoRA training usually means MLX (mlx-lm LoRA on a quantized model) or PyTorch MPS without bnb, whose memory behaviour differs from the CUDA recipe this tool models. 48 GB: recommendedMaxWorkingSetSize = 38654.71 MB (= 36864 MiB, 3/4 of RAM) in a stored llama.cpp log."
+}
+
+"""#,
+    "b200": #"""
+{
+  "name": "b200",
+  "display_name": "NVIDIA B200",
+  "vendor": "nvidia",
+  "architecture": "Blackwell",
+  "compute_capability": "10.0",
+  "memory_mib": 182631,
+  "memory_mib_basis": "torch_total_memory",
+  "nvidia_smi_total_mib": 183359,
+  "observed_total_mib": [
+    182631,
+    182642
+  ],
+  "marketed_memory": "180 GB HBM3e (early announcements said 192 GB)",
+  "supports_bf16": true,
+  "unified_memory": false,
+  "source": "memory_mib is torch.cuda.get_device_properties(0).total_memory (CUDA totalGlobalMem) as printed by torch's _CudaDeviceProperties repr ('total_memory=NNNNNMB', whole MiB rounded down), found in stored public code/docs with the search index's find_string. This is the ceiling a training process can allocate from (before the CUDA context, cuBLAS workspace and allocator overhead). nvidia-smi's memory.total is larger on most cards (firmware/driver-reserved memory; ECC on datacenter cards), so it is recorded separately and is NOT what torch sees. The figure varies by driver version, ECC state and OS (WSL/Windows report less). B200: total_memory=182642MB and 182631MB in two stored logs (the lower kept); nvidia-smi 183359MiB in many stored tables."
+}
+
+"""#,
+    "h100-80gb": #"""
+{
+  "name": "h100-80gb",
+  "display_name": "NVIDIA H100 80GB HBM3 (SXM)",
+  "vendor": "nvidia",
+  "architecture": "Hopper",
+  "compute_capability": "9.0",
+  "memory_mib": 81089,
+  "memory_mib_basis": "torch_total_memory",
+  "nvidia_smi_total_mib": 81559,
+  "observed_total_mib": [
+    81082,
+    81089,
+    81090
+  ],
+  "marketed_memory": "80 GB HBM3",
+  "supports_bf16": true,
+  "unified_memory": false,
+  "aliases": [
+    "h100",
+    "h100-sxm"
+  ],
+  "source": "memory_mib is torch.cuda.get_device_properties(0).total_memory (CUDA totalGlobalMem) as printed by torch's _CudaDeviceProperties repr ('total_memory=NNNNNMB', whole MiB rounded down), found in stored public code/docs with the search index's find_string. This is the ceiling a training process can allocate from (before the CUDA context, cuBLAS workspace and allocator overhead). nvidia-smi's memory.total is larger on most cards (firmware/driver-reserved memory; ECC on datacenter cards), so it is recorded separately and is NOT what torch sees. The figure varies by driver version, ECC state and OS (WSL/Windows report less). H100 80GB HBM3 (SXM5): total_memory=81089MB (torch 2.7/CUDA 12.8), 81090MB and 81082MB (torch 2.0.1) in stored logs. nvidia-smi 81559MiB in many stored tables. The H100 PCIe (80 GB HBM2e) reports 81008 MB in torch and the same 81559MiB in nvidia-smi: see preset h100-pcie, 81 MiB less."
+}
+
+"""#,
+    "h100-nvl": #"""
+{
+  "name": "h100-nvl",
+  "display_name": "NVIDIA H100 NVL",
+  "vendor": "nvidia",
+  "architecture": "Hopper",
+  "compute_capability": "9.0",
+  "memory_mib": 95830,
+  "memory_mib_basis": "nvidia_smi_memory_total",
+  "nvidia_smi_total_mib": 95830,
+  "marketed_memory": "94 GB HBM3",
+  "supports_bf16": true,
+  "unified_memory": false,
+  "source": "memory_mib here is nvidia-smi's memory.total (found in stored nvidia-smi tables in public repos): no torch total_memory reading for this card was found. torch's total_memory is usually somewhat lower (0-3 %: e.g. A10G 22587 vs 23028, L40S 45589 vs 46068, RTX 4090 24563 vs 24564), so treat this figure as an upper bound. H100 NVL: 95830MiB in many stored nvidia-smi tables."
+}
+
+"""#,
+    "h100-pcie": #"""
+{
+  "name": "h100-pcie",
+  "display_name": "NVIDIA H100 PCIe",
+  "vendor": "nvidia",
+  "architecture": "Hopper",
+  "compute_capability": "9.0",
+  "memory_mib": 81008,
+  "memory_mib_basis": "torch_total_memory",
+  "nvidia_smi_total_mib": 81559,
+  "marketed_memory": "80 GB HBM2e",
+  "supports_bf16": true,
+  "unified_memory": false,
+  "source": "memory_mib is torch.cuda.get_device_properties(0).total_memory (CUDA totalGlobalMem) as printed by torch's _CudaDeviceProperties repr ('total_memory=NNNNNMB', whole MiB rounded down), found in stored public code/docs with the search index's find_string. This is the ceiling a training process can allocate from (before the CUDA context, cuBLAS workspace and allocator overhead). nvidia-smi's memory.total is larger on most cards (firmware/driver-reserved memory; ECC on datacenter cards), so it is recorded separately and is NOT what torch sees. The figure varies by driver version, ECC state and OS (WSL/Windows report less). H100 PCIe: total_memory=81008MB in a stored log; nvidia-smi 81559MiB (stored tables)."
+}
+
+"""#,
+    "h200": #"""
+{
+  "name": "h200",
+  "display_name": "NVIDIA H200",
+  "vendor": "nvidia",
+  "architecture": "Hopper",
+  "compute_capability": "9.0",
+  "memory_mib": 143156,
+  "memory_mib_basis": "torch_total_memory",
+  "nvidia_smi_total_mib": 143771,
+  "marketed_memory": "141 GB HBM3e",
+  "supports_bf16": true,
+  "unified_memory": false,
+  "source": "memory_mib is torch.cuda.get_device_properties(0).total_memory (CUDA totalGlobalMem) as printed by torch's _CudaDeviceProperties repr ('total_memory=NNNNNMB', whole MiB rounded down), found in stored public code/docs with the search index's find_string. This is the ceiling a training process can allocate from (before the CUDA context, cuBLAS workspace and allocator overhead). nvidia-smi's memory.total is larger on most cards (firmware/driver-reserved memory; ECC on datacenter cards), so it is recorded separately and is NOT what torch sees. The figure varies by driver version, ECC state and OS (WSL/Windows report less). H200: total_memory=143156MB in a stored log; nvidia-smi 143771MiB in many stored tables (H200 SXM and H200 NVL alike)."
+}
+
+"""#,
+    "l4": #"""
+{
+  "name": "l4",
+  "display_name": "NVIDIA L4",
+  "vendor": "nvidia",
+  "architecture": "Ada Lovelace",
+  "compute_capability": "8.9",
+  "memory_mib": 23034,
+  "memory_mib_basis": "nvidia_smi_memory_total",
+  "nvidia_smi_total_mib": 23034,
+  "marketed_memory": "24 GB GDDR6 (ECC on)",
+  "supports_bf16": true,
+  "unified_memory": false,
+  "source": "memory_mib here is nvidia-smi's memory.total (found in stored nvidia-smi tables in public repos): no torch total_memory reading for this card was found. torch's total_memory is usually somewhat lower (0-3 %: e.g. A10G 22587 vs 23028, L40S 45589 vs 46068, RTX 4090 24563 vs 24564), so treat this figure as an upper bound. L4: 23034MiB in many stored nvidia-smi tables (GCP g2 instances, Colab L4). ECC on by default."
+}
+
+"""#,
+    "l40s": #"""
+{
+  "name": "l40s",
+  "display_name": "NVIDIA L40S",
+  "vendor": "nvidia",
+  "architecture": "Ada Lovelace",
+  "compute_capability": "8.9",
+  "memory_mib": 45589,
+  "memory_mib_basis": "torch_total_memory",
+  "nvidia_smi_total_mib": 46068,
+  "marketed_memory": "48 GB GDDR6 (ECC on)",
+  "supports_bf16": true,
+  "unified_memory": false,
+  "source": "memory_mib is torch.cuda.get_device_properties(0).total_memory (CUDA totalGlobalMem) as printed by torch's _CudaDeviceProperties repr ('total_memory=NNNNNMB', whole MiB rounded down), found in stored public code/docs with the search index's find_string. This is the ceiling a training process can allocate from (before the CUDA context, cuBLAS workspace and allocator overhead). nvidia-smi's memory.total is larger on most cards (firmware/driver-reserved memory; ECC on datacenter cards), so it is recorded separately and is NOT what torch sees. The figure varies by driver version, ECC state and OS (WSL/Windows report less). L40S: total_memory=45589MB in a stored log; nvidia-smi 46068MiB in stored tables (ECC on by default)."
+}
+
+"""#,
+    "mi300x": #"""
+{
+  "name": "mi300x",
+  "display_name": "AMD Instinct MI300X",
+  "vendor": "amd",
+  "architecture": "CDNA 3",
+  "compute_capability": "gfx942",
+  "memory_mib": 196592,
+  "memory_mib_basis": "torch_total_memory",
+  "marketed_memory": "192 GB HBM3",
+  "supports_bf16": true,
+  "unified_memory": false,
+  "aliases": [
+    "mi300"
+  ],
+  "source": "ROCm build of torch: _CudaDeviceProperties(name='AMD Instinct MI300X', major=9, minor=4, gcnArchName='gfx942:sramecc+:xnack-', total_memory=196592MB) in stored public docs/logs (196592 MiB = 191.98 GiB). compute_capability holds the gfx target (torch reports 9.4). bitsandbytes' ROCm support is newer and less exercised than CUDA: check its docs for the 4-bit paths on gfx942."
+}
+
+"""#,
+    "rtx-3060-12gb": #"""
+{
+  "name": "rtx-3060-12gb",
+  "display_name": "NVIDIA GeForce RTX 3060 12GB",
+  "vendor": "nvidia",
+  "architecture": "Ampere",
+  "compute_capability": "8.6",
+  "memory_mib": 12044,
+  "memory_mib_basis": "torch_total_memory",
+  "nvidia_smi_total_mib": 12288,
+  "observed_total_mib": [
+    11931,
+    11938,
+    12011,
+    12044
+  ],
+  "marketed_memory": "12 GB GDDR6",
+  "supports_bf16": true,
+  "unified_memory": false,
+  "aliases": [
+    "3060",
+    "rtx-3060"
+  ],
+  "source": "memory_mib is torch.cuda.get_device_properties(0).total_memory (CUDA totalGlobalMem) as printed by torch's _CudaDeviceProperties repr ('total_memory=NNNNNMB', whole MiB rounded down), found in stored public code/docs with the search index's find_string. This is the ceiling a training process can allocate from (before the CUDA context, cuBLAS workspace and allocator overhead). nvidia-smi's memory.total is larger on most cards (firmware/driver-reserved memory; ECC on datacenter cards), so it is recorded separately and is NOT what torch sees. The figure varies by driver version, ECC state and OS (WSL/Windows report less). RTX 3060: readings 12044 MB (a multi-GPU Linux server listing), 12011, 11938, 11931 (desktops; a display and the OS take some). nvidia-smi 12288MiB (stored table, driver 580). Expect less if the card also drives a display."
+}
+
+"""#,
+    "rtx-3080": #"""
+{
+  "name": "rtx-3080",
+  "display_name": "NVIDIA GeForce RTX 3080 (10 GB)",
+  "vendor": "nvidia",
+  "architecture": "Ampere",
+  "compute_capability": "8.6",
+  "memory_mib": 10240,
+  "memory_mib_basis": "torch_total_memory",
+  "marketed_memory": "10 GB GDDR6X",
+  "supports_bf16": true,
+  "unified_memory": false,
+  "aliases": [
+    "3080"
+  ],
+  "source": "memory_mib is torch.cuda.get_device_properties(0).total_memory (CUDA totalGlobalMem) as printed by torch's _CudaDeviceProperties repr ('total_memory=NNNNNMB', whole MiB rounded down), found in stored public code/docs with the search index's find_string. This is the ceiling a training process can allocate from (before the CUDA context, cuBLAS workspace and allocator overhead). nvidia-smi's memory.total is larger on most cards (firmware/driver-reserved memory; ECC on datacenter cards), so it is recorded separately and is NOT what torch sees. The figure varies by driver version, ECC state and OS (WSL/Windows report less). RTX 3080 10GB: total_memory=10240MB in one stored log (single reading; medium confidence). The 12 GB variant is a different card."
+}
+
+"""#,
+    "rtx-3090": #"""
+{
+  "name": "rtx-3090",
+  "display_name": "NVIDIA GeForce RTX 3090",
+  "vendor": "nvidia",
+  "architecture": "Ampere",
+  "compute_capability": "8.6",
+  "memory_mib": 24259,
+  "memory_mib_basis": "torch_total_memory",
+  "nvidia_smi_total_mib": 24576,
+  "observed_total_mib": [
+    24259,
+    24268
+  ],
+  "marketed_memory": "24 GB GDDR6X",
+  "supports_bf16": true,
+  "unified_memory": false,
+  "aliases": [
+    "3090"
+  ],
+  "source": "memory_mib is torch.cuda.get_device_properties(0).total_memory (CUDA totalGlobalMem) as printed by torch's _CudaDeviceProperties repr ('total_memory=NNNNNMB', whole MiB rounded down), found in stored public code/docs with the search index's find_string. This is the ceiling a training process can allocate from (before the CUDA context, cuBLAS workspace and allocator overhead). nvidia-smi's memory.total is larger on most cards (firmware/driver-reserved memory; ECC on datacenter cards), so it is recorded separately and is NOT what torch sees. The figure varies by driver version, ECC state and OS (WSL/Windows report less). RTX 3090: 24259 MB with recent drivers (name 'NVIDIA GeForce RTX 3090'), 24268 MB in many logs from older drivers (name 'GeForce RTX 3090'). nvidia-smi 24576MiB (stored tables, driver 595)."
+}
+
+"""#,
+    "rtx-4060-ti-16gb": #"""
+{
+  "name": "rtx-4060-ti-16gb",
+  "display_name": "NVIDIA GeForce RTX 4060 Ti 16GB",
+  "vendor": "nvidia",
+  "architecture": "Ada Lovelace",
+  "compute_capability": "8.9",
+  "memory_mib": 16380,
+  "memory_mib_basis": "nvidia_smi_memory_total",
+  "nvidia_smi_total_mib": 16380,
+  "marketed_memory": "16 GB GDDR6",
+  "supports_bf16": true,
+  "unified_memory": false,
+  "aliases": [
+    "4060-ti-16gb"
+  ],
+  "source": "memory_mib here is nvidia-smi's memory.total (found in stored nvidia-smi tables in public repos): no torch total_memory reading for this card was found. torch's total_memory is usually somewhat lower (0-3 %: e.g. A10G 22587 vs 23028, L40S 45589 vs 46068, RTX 4090 24563 vs 24564), so treat this figure as an upper bound. RTX 4060 Ti 16GB: 16380MiB in stored nvidia-smi tables (the 8 GB variant shows 8188MiB)."
+}
+
+"""#,
+    "rtx-4070-ti-super": #"""
+{
+  "name": "rtx-4070-ti-super",
+  "display_name": "NVIDIA GeForce RTX 4070 Ti SUPER",
+  "vendor": "nvidia",
+  "architecture": "Ada Lovelace",
+  "compute_capability": "8.9",
+  "memory_mib": 15934,
+  "memory_mib_basis": "torch_total_memory",
+  "marketed_memory": "16 GB GDDR6X",
+  "supports_bf16": true,
+  "unified_memory": false,
+  "aliases": [
+    "4070-ti-super"
+  ],
+  "source": "memory_mib is torch.cuda.get_device_properties(0).total_memory (CUDA totalGlobalMem) as printed by torch's _CudaDeviceProperties repr ('total_memory=NNNNNMB', whole MiB rounded down), found in stored public code/docs with the search index's find_string. This is the ceiling a training process can allocate from (before the CUDA context, cuBLAS workspace and allocator overhead). nvidia-smi's memory.total is larger on most cards (firmware/driver-reserved memory; ECC on datacenter cards), so it is recorded separately and is NOT what torch sees. The figure varies by driver version, ECC state and OS (WSL/Windows report less). RTX 4070 Ti SUPER: total_memory=15934MB in one stored log (single reading, likely a desktop with a display; medium confidence)."
+}
+
+"""#,
+    "rtx-4080": #"""
+{
+  "name": "rtx-4080",
+  "display_name": "NVIDIA GeForce RTX 4080",
+  "vendor": "nvidia",
+  "architecture": "Ada Lovelace",
+  "compute_capability": "8.9",
+  "memory_mib": 16049,
+  "memory_mib_basis": "torch_total_memory",
+  "marketed_memory": "16 GB GDDR6X",
+  "supports_bf16": true,
+  "unified_memory": false,
+  "aliases": [
+    "4080"
+  ],
+  "source": "memory_mib is torch.cuda.get_device_properties(0).total_memory (CUDA totalGlobalMem) as printed by torch's _CudaDeviceProperties repr ('total_memory=NNNNNMB', whole MiB rounded down), found in stored public code/docs with the search index's find_string. This is the ceiling a training process can allocate from (before the CUDA context, cuBLAS workspace and allocator overhead). nvidia-smi's memory.total is larger on most cards (firmware/driver-reserved memory; ECC on datacenter cards), so it is recorded separately and is NOT what torch sees. The figure varies by driver version, ECC state and OS (WSL/Windows report less). RTX 4080: total_memory=16049MB in one stored log (single reading, likely a desktop; medium confidence)."
+}
+
+"""#,
+    "rtx-4090": #"""
+{
+  "name": "rtx-4090",
+  "display_name": "NVIDIA GeForce RTX 4090",
+  "vendor": "nvidia",
+  "architecture": "Ada Lovelace",
+  "compute_capability": "8.9",
+  "memory_mib": 24563,
+  "memory_mib_basis": "torch_total_memory",
+  "nvidia_smi_total_mib": 24564,
+  "marketed_memory": "24 GB GDDR6X",
+  "supports_bf16": true,
+  "unified_memory": false,
+  "aliases": [
+    "4090"
+  ],
+  "source": "memory_mib is torch.cuda.get_device_properties(0).total_memory (CUDA totalGlobalMem) as printed by torch's _CudaDeviceProperties repr ('total_memory=NNNNNMB', whole MiB rounded down), found in stored public code/docs with the search index's find_string. This is the ceiling a training process can allocate from (before the CUDA context, cuBLAS workspace and allocator overhead). nvidia-smi's memory.total is larger on most cards (firmware/driver-reserved memory; ECC on datacenter cards), so it is recorded separately and is NOT what torch sees. The figure varies by driver version, ECC state and OS (WSL/Windows report less). RTX 4090: total_memory=24563MB in a stored Linux log; nvidia-smi 24564MiB in many stored tables. Under WSL2/Windows torch reports less (OOM messages with '23.65 GiB' / '23.68 GiB total capacity' exist)."
+}
+
+"""#,
+    "rtx-5080": #"""
+{
+  "name": "rtx-5080",
+  "display_name": "NVIDIA GeForce RTX 5080",
+  "vendor": "nvidia",
+  "architecture": "Blackwell",
+  "compute_capability": "12.0",
+  "memory_mib": 16302,
+  "memory_mib_basis": "torch_total_memory",
+  "marketed_memory": "16 GB GDDR7",
+  "supports_bf16": true,
+  "unified_memory": false,
+  "aliases": [
+    "5080"
+  ],
+  "source": "memory_mib is torch.cuda.get_device_properties(0).total_memory (CUDA totalGlobalMem) as printed by torch's _CudaDeviceProperties repr ('total_memory=NNNNNMB', whole MiB rounded down), found in stored public code/docs with the search index's find_string. This is the ceiling a training process can allocate from (before the CUDA context, cuBLAS workspace and allocator overhead). nvidia-smi's memory.total is larger on most cards (firmware/driver-reserved memory; ECC on datacenter cards), so it is recorded separately and is NOT what torch sees. The figure varies by driver version, ECC state and OS (WSL/Windows report less). RTX 5080: total_memory=16302MB in one stored log (single reading). Needs a CUDA 12.8+ build of torch and bitsandbytes for sm_120."
+}
+
+"""#,
+    "rtx-5090": #"""
+{
+  "name": "rtx-5090",
+  "display_name": "NVIDIA GeForce RTX 5090",
+  "vendor": "nvidia",
+  "architecture": "Blackwell",
+  "compute_capability": "12.0",
+  "memory_mib": 32607,
+  "memory_mib_basis": "nvidia_smi_memory_total",
+  "nvidia_smi_total_mib": 32607,
+  "marketed_memory": "32 GB GDDR7",
+  "supports_bf16": true,
+  "unified_memory": false,
+  "aliases": [
+    "5090"
+  ],
+  "source": "memory_mib here is nvidia-smi's memory.total (found in stored nvidia-smi tables in public repos): no torch total_memory reading for this card was found. torch's total_memory is usually somewhat lower (0-3 %: e.g. A10G 22587 vs 23028, L40S 45589 vs 46068, RTX 4090 24563 vs 24564), so treat this figure as an upper bound. RTX 5090: 32607MiB in many stored nvidia-smi tables (drivers 595-610). Needs CUDA 12.8+ builds for sm_120."
+}
+
+"""#,
+    "rtx-6000-ada": #"""
+{
+  "name": "rtx-6000-ada",
+  "display_name": "NVIDIA RTX 6000 Ada Generation",
+  "vendor": "nvidia",
+  "architecture": "Ada Lovelace",
+  "compute_capability": "8.9",
+  "memory_mib": 48622,
+  "memory_mib_basis": "torch_total_memory",
+  "nvidia_smi_total_mib": 49140,
+  "marketed_memory": "48 GB GDDR6 (ECC optional)",
+  "supports_bf16": true,
+  "unified_memory": false,
+  "aliases": [
+    "6000-ada"
+  ],
+  "source": "memory_mib is torch.cuda.get_device_properties(0).total_memory (CUDA totalGlobalMem) as printed by torch's _CudaDeviceProperties repr ('total_memory=NNNNNMB', whole MiB rounded down), found in stored public code/docs with the search index's find_string. This is the ceiling a training process can allocate from (before the CUDA context, cuBLAS workspace and allocator overhead). nvidia-smi's memory.total is larger on most cards (firmware/driver-reserved memory; ECC on datacenter cards), so it is recorded separately and is NOT what torch sees. The figure varies by driver version, ECC state and OS (WSL/Windows report less). RTX 6000 Ada: total_memory=48622MB in a stored log; nvidia-smi 49140MiB (stored table, ECC off)."
+}
+
+"""#,
+    "rtx-a6000": #"""
+{
+  "name": "rtx-a6000",
+  "display_name": "NVIDIA RTX A6000",
+  "vendor": "nvidia",
+  "architecture": "Ampere",
+  "compute_capability": "8.6",
+  "memory_mib": 48676,
+  "memory_mib_basis": "torch_total_memory",
+  "nvidia_smi_total_mib": 49140,
+  "marketed_memory": "48 GB GDDR6 (ECC optional)",
+  "supports_bf16": true,
+  "unified_memory": false,
+  "aliases": [
+    "a6000"
+  ],
+  "source": "memory_mib is torch.cuda.get_device_properties(0).total_memory (CUDA totalGlobalMem) as printed by torch's _CudaDeviceProperties repr ('total_memory=NNNNNMB', whole MiB rounded down), found in stored public code/docs with the search index's find_string. This is the ceiling a training process can allocate from (before the CUDA context, cuBLAS workspace and allocator overhead). nvidia-smi's memory.total is larger on most cards (firmware/driver-reserved memory; ECC on datacenter cards), so it is recorded separately and is NOT what torch sees. The figure varies by driver version, ECC state and OS (WSL/Windows report less). RTX A6000: total_memory=48676MB in stored logs; nvidia-smi 49140MiB in many stored tables with ECC off (the default on this workstation card). Enabling ECC reduces both."
+}
+
+"""#,
+    "t4": #"""
+{
+  "name": "t4",
+  "display_name": "NVIDIA Tesla T4",
+  "vendor": "nvidia",
+  "architecture": "Turing",
+  "compute_capability": "7.5",
+  "memory_mib": 15102,
+  "memory_mib_basis": "torch_total_memory",
+  "nvidia_smi_total_mib": 15360,
+  "observed_total_mib": [
+    14930,
+    15079,
+    15095,
+    15102,
+    15109
+  ],
+  "marketed_memory": "16 GB GDDR6 (ECC on)",
+  "supports_bf16": false,
+  "unified_memory": false,
+  "aliases": [
+    "tesla-t4"
+  ],
+  "source": "memory_mib is torch.cuda.get_device_properties(0).total_memory (CUDA totalGlobalMem) as printed by torch's _CudaDeviceProperties repr ('total_memory=NNNNNMB', whole MiB rounded down), found in stored public code/docs with the search index's find_string. This is the ceiling a training process can allocate from (before the CUDA context, cuBLAS workspace and allocator overhead). nvidia-smi's memory.total is larger on most cards (firmware/driver-reserved memory; ECC on datacenter cards), so it is recorded separately and is NOT what torch sees. The figure varies by driver version, ECC state and OS (WSL/Windows report less). T4 readings found: 15102 MB (Colab and others; the '14.75 GiB total capacity' of countless Colab OOM messages), 15109, 15095, 15079 (torch 1.6/cu101), 14930 (a 2025 log). 15102 chosen as the Colab figure. /work/shared/calibration/gpu-measured/fitcheck-t4 describes its T4 as 14,912 MiB, near the 14930 reading: a newer driver reserving more. nvidia-smi shows 15360MiB (many stored nvidia-smi tables); ECC is on by default and its ~1/16 overhead is already excluded from both figures. No bf16 tensor cores (pre-Ampere): QLoRA runs with fp16 compute (bnb_4bit_compute_dtype=float16, fp16=True); newer torch may report bf16 as 'supported' through emulation, which is slow."
+}
+
+"""#,
+    "v100-16gb": #"""
+{
+  "name": "v100-16gb",
+  "display_name": "NVIDIA Tesla V100 16GB (SXM2)",
+  "vendor": "nvidia",
+  "architecture": "Volta",
+  "compute_capability": "7.0",
+  "memory_mib": 16160,
+  "memory_mib_basis": "torch_total_memory",
+  "observed_total_mib": [
+    16130,
+    16160
+  ],
+  "marketed_memory": "16 GB HBM2",
+  "supports_bf16": false,
+  "unified_memory": false,
+  "aliases": [
+    "v100"
+  ],
+  "source": "memory_mib is torch.cuda.get_device_properties(0).total_memory (CUDA totalGlobalMem) as printed by torch's _CudaDeviceProperties repr ('total_memory=NNNNNMB', whole MiB rounded down), found in stored public code/docs with the search index's find_string. This is the ceiling a training process can allocate from (before the CUDA context, cuBLAS workspace and allocator overhead). nvidia-smi's memory.total is larger on most cards (firmware/driver-reserved memory; ECC on datacenter cards), so it is recorded separately and is NOT what torch sees. The figure varies by driver version, ECC state and OS (WSL/Windows report less). V100-SXM2-16GB: total_memory=16160MB in many stored logs (16130MB in one). Also typical of the PCIe 16GB board. No bf16 tensor cores (pre-Ampere): QLoRA runs with fp16 compute (bnb_4bit_compute_dtype=float16, fp16=True); newer torch may report bf16 as 'supported' through emulation, which is slow."
+}
+
+"""#,
+    "v100-32gb": #"""
+{
+  "name": "v100-32gb",
+  "display_name": "NVIDIA Tesla V100 32GB",
+  "vendor": "nvidia",
+  "architecture": "Volta",
+  "compute_capability": "7.0",
+  "memory_mib": 32510,
+  "memory_mib_basis": "torch_total_memory",
+  "marketed_memory": "32 GB HBM2",
+  "supports_bf16": false,
+  "unified_memory": false,
+  "source": "memory_mib is torch.cuda.get_device_properties(0).total_memory (CUDA totalGlobalMem) as printed by torch's _CudaDeviceProperties repr ('total_memory=NNNNNMB', whole MiB rounded down), found in stored public code/docs with the search index's find_string. This is the ceiling a training process can allocate from (before the CUDA context, cuBLAS workspace and allocator overhead). nvidia-smi's memory.total is larger on most cards (firmware/driver-reserved memory; ECC on datacenter cards), so it is recorded separately and is NOT what torch sees. The figure varies by driver version, ECC state and OS (WSL/Windows report less). V100-PCIE-32GB: total_memory=32510MB in a stored log, consistent with the '31.75 GiB total capacity' of many stored OOM messages. No bf16 tensor cores (pre-Ampere): QLoRA runs with fp16 compute (bnb_4bit_compute_dtype=float16, fp16=True); newer torch may report bf16 as 'supported' through emulation, which is slow."
+}
+
+"""#,
+  ]
 }
