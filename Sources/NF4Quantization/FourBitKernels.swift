@@ -79,25 +79,40 @@ enum FourBitKernels {
     return divisor
   }
 
-  /// Dequantizes blocks `blocks`: `T(codebook[q] * absmax[block])`, one 16-entry table per block.
+  /// Dequantizes blocks `blocks`: `T(codebook[q] * absmax[block])`.
+  ///
+  /// Full blocks: 8 bytes -> the 16 code values (a 256-entry table of code pairs) -> one
+  /// multiply by the block's absmax -> 16 rounded stores. The product is the same float32
+  /// multiply as the reference, so the results are identical. The partial last block goes
+  /// element by element.
   static func dequantize<T: FourBitScalar>(
-    _ packed: UnsafePointer<UInt8>, count: Int, blockSize: Int, codebook: UnsafePointer<Float>,
+    _ packed: UnsafePointer<UInt8>, count: Int, blockSize: Int, type: FourBitType,
     absmax: UnsafePointer<Float>, blocks: Range<Int>, into out: UnsafeMutablePointer<T>
   ) {
-    withUnsafeTemporaryAllocation(of: T.self, capacity: 16) { table in
+    let pairs = type.codePairs
+    let codebook = type.codebook
+    pairs.withUnsafeBufferPointer { pairs in
       for block in blocks {
-        let a = absmax[block]
-        for k in 0..<16 { table[k] = T(roundingFloat: codebook[k] * a) }
         let start = block * blockSize
-        let length = min(blockSize, count - start)
-        let source = packed + start / 2
-        let target = out + start
-        for j in 0..<(length / 2) {
-          let byte = Int(source[j])
-          target[2 * j] = table[byte >> 4]
-          target[2 * j + 1] = table[byte & 15]
+        let a = absmax[block]
+        guard start + blockSize <= count else {
+          for i in start..<count {
+            let byte = packed[i / 2]
+            (out + i).initialize(to: T(roundingFloat: codebook[Int(i % 2 == 0 ? byte >> 4 : byte & 15)] * a))
+          }
+          continue
         }
-        if length % 2 == 1 { target[length - 1] = table[Int(source[length / 2] >> 4)] }
+        let scale = SIMD16<Float>(repeating: a)
+        for offset in stride(from: start, to: start + blockSize, by: 16) {
+          let bytes = UnsafeRawPointer(packed + offset / 2).loadUnaligned(as: SIMD8<UInt8>.self)
+          var values = SIMD16<Float>()
+          for k in 0..<8 {
+            let pair = pairs[Int(bytes[k])]
+            values[2 * k] = pair.x
+            values[2 * k + 1] = pair.y
+          }
+          T.narrow16(values * scale, to: out + offset)
+        }
       }
     }
   }

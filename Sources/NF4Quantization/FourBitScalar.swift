@@ -41,6 +41,9 @@ public protocol FourBitScalar: Sendable {
   /// Sixteen consecutive elements at `pointer` (any alignment), widened exactly to float32:
   /// the load the quantize kernel runs on.
   static func widen16(_ pointer: UnsafePointer<Self>) -> SIMD16<Float>
+  /// Stores sixteen float32 values at `pointer` (any alignment), each rounded as
+  /// ``init(roundingFloat:)`` rounds: the store the dequantize kernel runs on.
+  static func narrow16(_ values: SIMD16<Float>, to pointer: UnsafeMutablePointer<Self>)
 }
 
 extension Float: FourBitScalar {
@@ -49,6 +52,9 @@ extension Float: FourBitScalar {
   public static var dtypeName: String { "float32" }
   @inline(__always) public static func widen16(_ pointer: UnsafePointer<Float>) -> SIMD16<Float> {
     UnsafeRawPointer(pointer).loadUnaligned(as: SIMD16<Float>.self)
+  }
+  @inline(__always) public static func narrow16(_ values: SIMD16<Float>, to pointer: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(pointer).storeBytes(of: values, as: SIMD16<Float>.self)
   }
 }
 
@@ -59,6 +65,9 @@ extension Float16: FourBitScalar {
   @inline(__always) public static func widen16(_ pointer: UnsafePointer<Float16>) -> SIMD16<Float> {
     SIMD16<Float>(UnsafeRawPointer(pointer).loadUnaligned(as: SIMD16<Float16>.self))
   }
+  @inline(__always) public static func narrow16(_ values: SIMD16<Float>, to pointer: UnsafeMutablePointer<Float16>) {
+    UnsafeMutableRawPointer(pointer).storeBytes(of: SIMD16<Float16>(values), as: SIMD16<Float16>.self)
+  }
 }
 
 extension BFloat16: FourBitScalar {
@@ -67,5 +76,12 @@ extension BFloat16: FourBitScalar {
   @inline(__always) public static func widen16(_ pointer: UnsafePointer<BFloat16>) -> SIMD16<Float> {
     let raw = UnsafeRawPointer(pointer).loadUnaligned(as: SIMD16<UInt16>.self)
     return unsafeBitCast(SIMD16<UInt32>(truncatingIfNeeded: raw) &<< 16, to: SIMD16<Float>.self)
+  }
+  /// Lane-wise ``BFloat16/init(_:)``: round to nearest even, NaN kept quiet.
+  @inline(__always) public static func narrow16(_ values: SIMD16<Float>, to pointer: UnsafeMutablePointer<BFloat16>) {
+    let bits = unsafeBitCast(values, to: SIMD16<UInt32>.self)
+    var rounded = (bits &+ 0x7FFF &+ ((bits &>> 16) & 1)) &>> 16
+    rounded.replace(with: (bits &>> 16) | 0x0040, where: (bits & 0x7FFF_FFFF) .> 0x7F80_0000)
+    UnsafeMutableRawPointer(pointer).storeBytes(of: SIMD16<UInt16>(truncatingIfNeeded: rounded), as: SIMD16<UInt16>.self)
   }
 }

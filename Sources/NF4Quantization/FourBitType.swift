@@ -65,6 +65,21 @@ public enum FourBitType: String, CaseIterable, Hashable, Sendable {
     }
   }
 
+  /// The code values of both nibbles of every byte: `(codebook[b >> 4], codebook[b & 15])`.
+  var codePairs: [SIMD2<Float>] {
+    switch self {
+    case .nf4: Self.nf4CodePairs
+    case .fp4: Self.fp4CodePairs
+    }
+  }
+
+  static let nf4CodePairs = pairs(nf4Codebook)
+  static let fp4CodePairs = pairs(fp4Codebook)
+
+  private static func pairs(_ book: [Float]) -> [SIMD2<Float>] {
+    (0..<256).map { SIMD2(book[$0 >> 4], book[$0 & 15]) }
+  }
+
   static let nf4Codebook: [Float] = [
     -1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453,
     -0.28444138169288635, -0.18477343022823334, -0.09105003625154495, 0.0,

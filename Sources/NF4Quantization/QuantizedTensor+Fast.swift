@@ -49,23 +49,27 @@ extension QuantizedTensor {
   /// where a double-quantized absmax is first ``DoubleQuantizedAbsmax/dequantized()``.
   /// Bit-identical to bitsandbytes' `dequantize_4bit`.
   public func dequantized<T: FourBitScalar>(as _: T.Type = Float.self, threads: Int = 1) -> [T] {
+    [T](unsafeUninitializedCapacity: count) { out, initialized in
+      dequantize(into: out, threads: threads)
+      initialized = count
+    }
+  }
+
+  /// Dequantizes into `out` (exactly ``count`` elements; a smaller buffer is a programmer error),
+  /// so a caller can reuse one buffer across tensors. Same values as ``dequantized(as:threads:)``.
+  public func dequantize<T: FourBitScalar>(into out: UnsafeMutableBufferPointer<T>, threads: Int = 1) {
+    precondition(out.count == count, "dequantize(into:) needs a buffer of exactly \(count) elements")
     let absmax = scales.absmax()
-    let codebook = type.codebook
-    return [T](unsafeUninitializedCapacity: count) { out, initialized in
-      packed.withUnsafeBufferPointer { packed in
-        absmax.withUnsafeBufferPointer { absmax in
-          codebook.withUnsafeBufferPointer { codebook in
-            let (packed, absmax, codebook, out) = (SharedPointer(packed), SharedPointer(absmax), SharedPointer(codebook), SharedPointer(out))
-            let (count, blockSize) = (count, blockSize)
-            FourBitKernels.forEachBlockRange(blockCount: blockCount, threads: threads) { blocks in
-              FourBitKernels.dequantize(
-                packed.base, count: count, blockSize: blockSize, codebook: codebook.base,
-                absmax: absmax.base, blocks: blocks, into: out.base)
-            }
-          }
+    let (count, blockSize, type) = (count, blockSize, type)
+    packed.withUnsafeBufferPointer { packed in
+      absmax.withUnsafeBufferPointer { absmax in
+        let (packed, absmax, out) = (SharedPointer(packed), SharedPointer(absmax), SharedPointer(out))
+        FourBitKernels.forEachBlockRange(blockCount: blockCount, threads: threads) { blocks in
+          FourBitKernels.dequantize(
+            packed.base, count: count, blockSize: blockSize, type: type, absmax: absmax.base,
+            blocks: blocks, into: out.base)
         }
       }
-      initialized = count
     }
   }
 
