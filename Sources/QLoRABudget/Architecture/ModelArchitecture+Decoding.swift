@@ -139,8 +139,10 @@ extension ModelArchitecture {
     // Qwen2-MoE / Qwen3-MoE: layer i is sparse when it is not in mlp_only_layers and
     // (i + 1) % decoder_sparse_step == 0 (modeling_qwen2_moe.py, Qwen2MoeDecoderLayer).
     let step = try reader.optionalDimension("decoder_sparse_step") ?? 1
+    // Counted, not enumerated: layers may be 2^26, and a filtered array of them is 512 MB.
+    // The layers with (i + 1) % step == 0 are floor(layers / step); minus the dense-only ones among them.
     let denseOnly = Set(try reader.indices("mlp_only_layers"))
-    let sparse = (0..<layers).filter { !denseOnly.contains($0) && ($0 + 1) % step == 0 }.count
+    let sparse = layers / step - Int64(denseOnly.filter { $0 < layers && ($0 + 1) % step == 0 }.count)
     return MixtureOfExperts(
       expertCount: try reader.dimension("num_experts"),
       expertsPerToken: try reader.dimension("num_experts_per_tok"),
@@ -161,7 +163,8 @@ extension ModelArchitecture {
       + inventory.norms.map { ($0.elements, $0.instanceCount) }
     for (elements, count) in groups {
       let (product, overflow) = elements.multipliedReportingOverflow(by: count)
-      guard !overflow else { return false }
+      // product <= limit too: total + product could otherwise overflow and trap.
+      guard !overflow, product <= maximumParameterCount else { return false }
       total += product
       guard total <= maximumParameterCount else { return false }
     }
