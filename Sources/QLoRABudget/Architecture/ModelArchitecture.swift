@@ -1,0 +1,148 @@
+/// The shape of a decoder-only language model, as its Hugging Face `config.json` describes it.
+///
+/// Build one from a config with ``init(config:name:)`` (or from a preset through
+/// ``PresetCatalog``). Everything the estimator needs is derived from these dimensions and the
+/// family's ``DecoderLayout``: the ``inventory`` of every parameter tensor with its shape.
+public struct ModelArchitecture: Hashable, Sendable {
+  /// The preset or folder name the model was loaded as.
+  public let name: String
+  /// The config's `model_type` (e.g. `qwen3`).
+  public let modelType: String
+  public let hiddenSize: Int64
+  public let layerCount: Int64
+  public let attentionHeadCount: Int64
+  public let keyValueHeadCount: Int64
+  public let headDimension: Int64
+  /// The dense MLP's intermediate size (the experts' size is in ``DecoderLayout/mixtureOfExperts``).
+  public let intermediateSize: Int64
+  public let vocabularySize: Int64
+  public let tiesWordEmbeddings: Bool
+  public let layout: DecoderLayout
+  /// Things a person should know about how the config was read (unknown `model_type`, ...).
+  public let warnings: [String]
+
+  /// Every parameter tensor, grouped by role, derived from the dimensions and the layout.
+  public let inventory: ModuleInventory
+
+  /// The total number of parameters (tied embeddings counted once).
+  public var parameterCount: Int64 { inventory.parameterCount }
+
+  /// Projection widths: queries (`heads x head_dim`) and keys/values (`kv heads x head_dim`).
+  public var queryWidth: Int64 { attentionHeadCount * headDimension }
+  public var keyValueWidth: Int64 { keyValueHeadCount * headDimension }
+
+  init(
+    name: String, modelType: String, hiddenSize: Int64, layerCount: Int64,
+    attentionHeadCount: Int64, keyValueHeadCount: Int64, headDimension: Int64,
+    intermediateSize: Int64, vocabularySize: Int64, tiesWordEmbeddings: Bool,
+    layout: DecoderLayout, warnings: [String]
+  ) {
+    self.name = name
+    self.modelType = modelType
+    self.hiddenSize = hiddenSize
+    self.layerCount = layerCount
+    self.attentionHeadCount = attentionHeadCount
+    self.keyValueHeadCount = keyValueHeadCount
+    self.headDimension = headDimension
+    self.intermediateSize = intermediateSize
+    self.vocabularySize = vocabularySize
+    self.tiesWordEmbeddings = tiesWordEmbeddings
+    self.layout = layout
+    self.warnings = warnings
+    self.inventory = ModuleInventory.build(
+      hidden: hiddenSize, layers: layerCount, queryWidth: attentionHeadCount * headDimension,
+      keyValueWidth: keyValueHeadCount * headDimension, headDimension: headDimension,
+      intermediate: intermediateSize, vocabulary: vocabularySize, tied: tiesWordEmbeddings, layout: layout)
+  }
+}
+
+extension ModuleInventory {
+  /// The inventory of a decoder-only model: per-layer modules times the layer count, plus
+  /// embeddings, the final norm and lm_head.
+  static func build(
+    hidden h: Int64, layers: Int64, queryWidth q: Int64, keyValueWidth kv: Int64, headDimension d: Int64,
+    intermediate: Int64, vocabulary: Int64, tied: Bool, layout: DecoderLayout
+  ) -> ModuleInventory {
+    var linears: [LinearModule] = []
+    func linear(
+      _ path: String, _ input: Int64, _ output: Int64, bias: Bool = false, count: Int64 = layers,
+      role: LinearModule.Role = .projection
+    ) {
+      guard count > 0 else { return }
+      linears.append(
+        LinearModule(path: path, inFeatures: input, outFeatures: output, hasBias: bias, instanceCount: count, role: role))
+    }
+
+    switch layout.attention {
+    case let .separate(qkvBias, outputBias):
+      linear("self_attn.q_proj", h, q, bias: qkvBias)
+      linear("self_attn.k_proj", h, kv, bias: qkvBias)
+      linear("self_attn.v_proj", h, kv, bias: qkvBias)
+      linear("self_attn.o_proj", q, h, bias: outputBias)
+    case .fusedQueryKeyValue:
+      linear("self_attn.qkv_proj", h, q + 2 * kv)
+      linear("self_attn.o_proj", q, h)
+    case .gpt2:
+      linear("attn.c_attn", h, 3 * h, bias: true)
+      linear("attn.c_proj", h, h, bias: true)
+    }
+
+    let sparseLayers = layout.mixtureOfExperts?.sparseLayerCount ?? 0
+    let denseLayers = layers - sparseLayers
+    switch layout.feedForward {
+    case .gated(let bias):
+      linear("mlp.gate_proj", h, intermediate, bias: bias, count: denseLayers)
+      linear("mlp.up_proj", h, intermediate, bias: bias, count: denseLayers)
+      linear("mlp.down_proj", intermediate, h, bias: bias, count: denseLayers)
+    case .fusedGateUp:
+      linear("mlp.gate_up_proj", h, 2 * intermediate, count: denseLayers)
+      linear("mlp.down_proj", intermediate, h, count: denseLayers)
+    case .plain:
+      linear("mlp.c_fc", h, intermediate, bias: true, count: denseLayers)
+      linear("mlp.c_proj", intermediate, h, bias: true, count: denseLayers)
+    }
+    if let moe = layout.mixtureOfExperts, sparseLayers > 0 {
+      let experts = sparseLayers * moe.expertCount
+      linear(moe.routerPath, h, moe.expertCount, count: sparseLayers, role: .router)
+      let paths = moe.expertPaths
+      linear(paths.gate, h, moe.expertIntermediateSize, count: experts, role: .expert)
+      linear(paths.up, h, moe.expertIntermediateSize, count: experts, role: .expert)
+      linear(paths.down, moe.expertIntermediateSize, h, count: experts, role: .expert)
+      if moe.sharedExpertIntermediateSize > 0 {
+        linear("mlp.shared_expert.gate_proj", h, moe.sharedExpertIntermediateSize, count: sparseLayers)
+        linear("mlp.shared_expert.up_proj", h, moe.sharedExpertIntermediateSize, count: sparseLayers)
+        linear("mlp.shared_expert.down_proj", moe.sharedExpertIntermediateSize, h, count: sparseLayers)
+        linear("mlp.shared_expert_gate", h, 1, count: sparseLayers, role: .router)
+      }
+    }
+
+    let normWidth = layout.normHasBias ? 2 * h : h
+    var norms = layout.normsPerLayer.map { VectorParameter(path: $0, elements: normWidth, instanceCount: layers) }
+    switch layout.queryKeyNorm {
+    case .none: break
+    case .perHead:
+      norms.append(VectorParameter(path: "self_attn.q_norm", elements: d, instanceCount: layers))
+      norms.append(VectorParameter(path: "self_attn.k_norm", elements: d, instanceCount: layers))
+    case .perProjection:
+      norms.append(VectorParameter(path: "self_attn.q_norm", elements: q, instanceCount: layers))
+      norms.append(VectorParameter(path: "self_attn.k_norm", elements: kv, instanceCount: layers))
+    }
+    norms.append(VectorParameter(path: "final_norm", elements: normWidth, instanceCount: 1))
+
+    let positions: Int64
+    let buffers: ByteCount
+    switch layout.positionEmbedding {
+    case let .rotary(dimension, embeddingCount):
+      positions = 0
+      // inv_freq and original_inv_freq: dimension / 2 fp32 values each, per rotary module.
+      buffers = .elements(2 * embeddingCount * (dimension / 2), bytesEach: 4)
+    case .learned(let count):
+      positions = count * h
+      buffers = .zero
+    }
+    let embedding = vocabulary * h
+    return ModuleInventory(
+      linears: linears, norms: norms, tokenEmbeddingElements: embedding,
+      positionEmbeddingElements: positions, lmHeadElements: tied ? 0 : embedding, bufferBytes: buffers)
+  }
+}

@@ -1,0 +1,125 @@
+/// One kind of linear layer (`nn.Linear`, or GPT-2's `Conv1D`) and how many of it the model has.
+///
+/// These are the modules bitsandbytes replaces with `Linear4bit` and peft can adapt with LoRA.
+public struct LinearModule: Hashable, Sendable {
+  /// What the matrix does; frameworks differ in which roles are `nn.Linear` modules.
+  public enum Role: String, Hashable, Sendable {
+    /// Attention and dense-MLP projections, shared experts: `nn.Linear` everywhere.
+    case projection
+    /// MoE experts: one `nn.Linear` per expert in transformers 4.x; one fused 3-D parameter
+    /// per layer in transformers 5, which bitsandbytes does not quantize and peft's
+    /// `all-linear` does not target.
+    case expert
+    /// MoE routers (`mlp.gate`, `block_sparse_moe.gate`, `shared_expert_gate`): `nn.Linear`
+    /// in transformers 4.x, `TopKRouter` modules in transformers 5.
+    case router
+  }
+
+  /// The module's path inside a decoder layer, e.g. `self_attn.q_proj`, `mlp.experts.gate_proj`.
+  public let path: String
+  public let inFeatures: Int64
+  public let outFeatures: Int64
+  public let hasBias: Bool
+  /// How many such modules the whole model has (layers x experts).
+  public let instanceCount: Int64
+  public let role: Role
+
+  public init(
+    path: String, inFeatures: Int64, outFeatures: Int64, hasBias: Bool = false, instanceCount: Int64,
+    role: Role = .projection
+  ) {
+    self.path = path
+    self.role = role
+    self.inFeatures = inFeatures
+    self.outFeatures = outFeatures
+    self.hasBias = hasBias
+    self.instanceCount = instanceCount
+  }
+
+  /// The last path component, which is what peft's `target_modules` names match.
+  public var name: String { String(path.split(separator: ".").last ?? Substring(path)) }
+
+  /// Elements of one instance's weight matrix (`out x in`).
+  public var weightElements: Int64 { inFeatures * outFeatures }
+}
+
+/// A small parameter that is never quantized: a norm's weight (and bias), a per-head norm.
+public struct VectorParameter: Hashable, Sendable {
+  public let path: String
+  /// Elements of one instance (a LayerNorm with bias counts weight and bias).
+  public let elements: Int64
+  public let instanceCount: Int64
+
+  public init(path: String, elements: Int64, instanceCount: Int64) {
+    self.path = path
+    self.elements = elements
+    self.instanceCount = instanceCount
+  }
+
+  public var totalElements: Int64 { elements * instanceCount }
+}
+
+/// Every parameter tensor of a causal language model, grouped by what the recipes treat
+/// differently: decoder linear weights (quantized), their biases, norms, embeddings, lm_head.
+public struct ModuleInventory: Hashable, Sendable {
+  /// Linear layers inside the decoder stack (including MoE experts and routers).
+  public let linears: [LinearModule]
+  /// Norm weights (and LayerNorm biases), including the final norm.
+  public let norms: [VectorParameter]
+  /// `vocab x hidden` token embedding elements.
+  public let tokenEmbeddingElements: Int64
+  /// Learned absolute position embedding elements (GPT-2's `wpe`); 0 for rotary models.
+  public let positionEmbeddingElements: Int64
+  /// `vocab x hidden` output projection elements; 0 when tied to the token embedding.
+  public let lmHeadElements: Int64
+  /// Non-parameter buffers (rotary `inv_freq` and `original_inv_freq`, fp32).
+  public let bufferBytes: ByteCount
+
+  public init(
+    linears: [LinearModule], norms: [VectorParameter], tokenEmbeddingElements: Int64,
+    positionEmbeddingElements: Int64, lmHeadElements: Int64, bufferBytes: ByteCount
+  ) {
+    self.linears = linears
+    self.norms = norms
+    self.tokenEmbeddingElements = tokenEmbeddingElements
+    self.positionEmbeddingElements = positionEmbeddingElements
+    self.lmHeadElements = lmHeadElements
+    self.bufferBytes = bufferBytes
+  }
+
+  /// Elements of all decoder linear weights (experts and routers included).
+  public var linearWeightElements: Int64 { Self.weightElements(linears) }
+
+  /// Elements of the weights of `modules`.
+  public static func weightElements(_ modules: [LinearModule]) -> Int64 {
+    modules.reduce(0) { $0 + $1.weightElements * $1.instanceCount }
+  }
+
+  /// Elements of all linear biases.
+  public var linearBiasElements: Int64 {
+    linears.reduce(0) { $0 + ($1.hasBias ? $1.outFeatures * $1.instanceCount : 0) }
+  }
+
+  public var normElements: Int64 { norms.reduce(0) { $0 + $1.totalElements } }
+
+  /// Embeddings, position embeddings and lm_head: the large tensors bitsandbytes never quantizes.
+  public var embeddingElements: Int64 {
+    tokenEmbeddingElements + positionEmbeddingElements + lmHeadElements
+  }
+
+  /// Every parameter of the model.
+  public var parameterCount: Int64 {
+    linearWeightElements + linearBiasElements + normElements + embeddingElements
+  }
+
+  /// The linear layers that are `nn.Linear` modules when the framework treats `roles` so.
+  public func linears(in roles: Set<LinearModule.Role>) -> [LinearModule] {
+    linears.filter { roles.contains($0.role) }
+  }
+
+  /// The distinct module names (`q_proj`, `gate_up_proj`, ...) of `modules`, in first-seen order.
+  public static func names(of modules: [LinearModule]) -> [String] {
+    var seen = Set<String>()
+    return modules.map(\.name).filter { seen.insert($0).inserted }
+  }
+}

@@ -1,0 +1,58 @@
+/// One line of the breakdown: what it is, where it lives, how many bytes, and why.
+public struct MemoryComponent: Hashable, Sendable {
+  /// The components of a training step, in display order. The raw values are the JSON ids.
+  public enum Kind: String, CaseIterable, Hashable, Sendable {
+    case quantizedWeights = "quantized_weights"
+    case unquantizedWeights = "unquantized_weights"
+    case adapters
+    case gradients
+    case optimizerState = "optimizer_state"
+    case activations
+    case logits
+    case dequantBuffers = "dequant_buffers"
+    case runtime
+    case allocatorReserve = "allocator_reserve"
+
+    /// A short label for tables.
+    public var label: String {
+      switch self {
+      case .quantizedWeights: return "Quantized weights"
+      case .unquantizedWeights: return "Unquantized weights"
+      case .adapters: return "LoRA adapters"
+      case .gradients: return "Gradients"
+      case .optimizerState: return "Optimizer state"
+      case .activations: return "Activations"
+      case .logits: return "Logits and loss"
+      case .dequantBuffers: return "Dequantization buffers"
+      case .runtime: return "CUDA runtime"
+      case .allocatorReserve: return "Allocator reserve"
+      }
+    }
+  }
+
+  public enum Device: String, Hashable, Sendable { case gpu, host }
+
+  /// Whether the bytes stay allocated for the whole run or only for part of a step.
+  public enum Lifetime: String, Hashable, Sendable { case resident, transient }
+
+  public let kind: Kind
+  public let device: Device
+  public let lifetime: Lifetime
+  /// nil when this part is not modelled yet (never a made-up number).
+  public let bytes: ByteCount?
+  /// The formula with its inputs, e.g. `64,225,280 params x 4 B (fp32)`.
+  public let formula: String
+  /// Where the formula comes from.
+  public let source: String
+
+  public init(
+    _ kind: Kind, device: Device = .gpu, lifetime: Lifetime, bytes: ByteCount?, formula: String, source: String
+  ) {
+    self.kind = kind
+    self.device = device
+    self.lifetime = lifetime
+    self.bytes = bytes
+    self.formula = formula
+    self.source = source
+  }
+}

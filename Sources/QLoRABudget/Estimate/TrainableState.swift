@@ -1,0 +1,47 @@
+/// The bytes that follow the trainable parameters: the adapters (or, for full fine-tuning,
+/// nothing extra: the weights are trained in place), their gradients and the optimizer state.
+enum TrainableState {
+  static func adapters(_ tensors: [TrainableTensorGroup], _ setup: TrainingSetup) -> MemoryComponent {
+    guard !setup.isFullFineTune else {
+      return MemoryComponent(
+        .adapters, lifetime: .resident, bytes: .zero,
+        formula: "full fine-tuning: no adapters; the weights themselves are trained", source: "")
+    }
+    let elements = tensors.reduce(0) { $0 + $1.elements }
+    let dtype = tensors.first?.dtype ?? .float32
+    let lora = setup.lora
+    return MemoryComponent(
+      .adapters, lifetime: .resident, bytes: ByteCount.sum(tensors.map(\.bytes)),
+      formula: "\(NumberText.grouped(elements)) params = sum over adapted modules of r*(in+out)"
+        + (lora.usesDoRA ? " + out (DoRA magnitude)" : "") + ", r = \(lora.rank); x \(dtype.byteWidth) B (\(dtype.rawValue))",
+      source: "peft tuners/lora/layer.py (lora_A: r x in, lora_B: out x r); recipe '\(setup.recipe.name)' adapter dtype")
+  }
+
+  /// One gradient per trainable element, in the parameter's dtype; alive from backward until
+  /// `zero_grad(set_to_none=True)` after the optimizer step.
+  static func gradients(_ tensors: [TrainableTensorGroup]) -> MemoryComponent {
+    let elements = tensors.reduce(0) { $0 + $1.elements }
+    let dtype = tensors.first?.dtype ?? .float32
+    return MemoryComponent(
+      .gradients, lifetime: .transient, bytes: ByteCount.sum(tensors.map(\.bytes)),
+      formula: "\(NumberText.grouped(elements)) trainable params x \(dtype.byteWidth) B (\(dtype.rawValue) .grad)",
+      source: "PyTorch autograd: .grad matches the parameter's dtype; freed by zero_grad(set_to_none=True)")
+  }
+
+  /// Optimizer state split into the part on the GPU and the part paged to host memory.
+  static func optimizerState(_ tensors: [TrainableTensorGroup], _ optimizer: Optimizer) -> [MemoryComponent] {
+    let split = OptimizerStateLayout(tensors: tensors, optimizer: optimizer)
+    var components = [
+      MemoryComponent(
+        .optimizerState, device: .gpu, lifetime: .resident, bytes: split.gpu,
+        formula: split.gpuFormula, source: OptimizerStateLayout.source)
+    ]
+    if optimizer.isPaged {
+      components.append(
+        MemoryComponent(
+          .optimizerState, device: .host, lifetime: .resident, bytes: split.paged,
+          formula: split.pagedFormula, source: OptimizerStateLayout.source))
+    }
+    return components
+  }
+}

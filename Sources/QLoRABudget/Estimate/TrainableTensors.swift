@@ -1,0 +1,96 @@
+/// A group of identical trainable tensors (e.g. the `lora_A` of every `q_proj`).
+///
+/// Optimizers treat tensors one by one (bitsandbytes' 4,096- and 100,000-element rules), so
+/// the estimator keeps tensors grouped by shape rather than as one parameter total.
+public struct TrainableTensorGroup: Hashable, Sendable {
+  public let path: String
+  public let elementsPerTensor: Int64
+  public let tensorCount: Int64
+  public let dtype: TensorDtype
+
+  public var elements: Int64 { elementsPerTensor * tensorCount }
+  public var bytes: ByteCount { .elements(elements, bytesEach: dtype.byteWidth) }
+}
+
+extension ModelArchitecture {
+  /// The linear modules LoRA adapts for `targets`, among the modules that are `nn.Linear`
+  /// in the recipe's framework (`roles`; MoE experts are fused parameters in transformers 5).
+  ///
+  /// - Throws: ``SetupError/unknownTargetModule(name:model:available:)`` when a named module
+  ///   is not a linear layer of this model (peft raises `ValueError` the same way).
+  public func adaptedModules(
+    _ targets: LoRATargets, roles: Set<LinearModule.Role> = Recipe.hfPeft.linearRoles
+  ) throws(SetupError) -> [LinearModule] {
+    let candidates = inventory.linears(in: roles)
+    let available = ModuleInventory.names(of: candidates)
+    let names: Set<String>
+    switch targets {
+    case .allLinear:
+      names = Set(available)
+    case .peftDefault:
+      names = Set(peftDefaultTargets)
+    case .modules(let requested):
+      for name in requested where !available.contains(name) {
+        throw .unknownTargetModule(name: name, model: self.name, available: available)
+      }
+      names = Set(requested)
+    }
+    let adapted = candidates.filter { names.contains($0.name) }
+    guard !adapted.isEmpty else { throw .noTargetModules(model: name) }
+    return adapted
+  }
+
+  /// peft's `TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING` for this layout.
+  var peftDefaultTargets: [String] {
+    switch layout.attention {
+    case .separate: return ["q_proj", "v_proj"]
+    case .fusedQueryKeyValue: return ["qkv_proj"]
+    case .gpt2: return ["c_attn"]
+    }
+  }
+
+  /// The trainable tensors of LoRA on `modules`: `lora_A` (`r x in`), `lora_B` (`out x r`), and
+  /// with DoRA the magnitude vector (`out`), per adapted module instance.
+  public func loraTensors(
+    on modules: [LinearModule], configuration lora: LoRAConfiguration, dtype: TensorDtype
+  ) -> [TrainableTensorGroup] {
+    modules.flatMap { module -> [TrainableTensorGroup] in
+      var groups = [
+        TrainableTensorGroup(
+          path: module.path + ".lora_A", elementsPerTensor: lora.rank * module.inFeatures,
+          tensorCount: module.instanceCount, dtype: dtype),
+        TrainableTensorGroup(
+          path: module.path + ".lora_B", elementsPerTensor: module.outFeatures * lora.rank,
+          tensorCount: module.instanceCount, dtype: dtype),
+      ]
+      if lora.usesDoRA {
+        groups.append(
+          TrainableTensorGroup(
+            path: module.path + ".lora_magnitude_vector", elementsPerTensor: module.outFeatures,
+            tensorCount: module.instanceCount, dtype: dtype))
+      }
+      return groups
+    }
+  }
+
+  /// Every parameter tensor, for full fine-tuning.
+  public func allParameterTensors(dtype: TensorDtype) -> [TrainableTensorGroup] {
+    var groups: [TrainableTensorGroup] = []
+    for module in inventory.linears {
+      groups.append(.init(path: module.path + ".weight", elementsPerTensor: module.weightElements, tensorCount: module.instanceCount, dtype: dtype))
+      if module.hasBias {
+        groups.append(.init(path: module.path + ".bias", elementsPerTensor: module.outFeatures, tensorCount: module.instanceCount, dtype: dtype))
+      }
+    }
+    for norm in inventory.norms {
+      groups.append(.init(path: norm.path, elementsPerTensor: norm.elements, tensorCount: norm.instanceCount, dtype: dtype))
+    }
+    for (path, elements) in [
+      ("embed_tokens", inventory.tokenEmbeddingElements), ("embed_positions", inventory.positionEmbeddingElements),
+      ("lm_head", inventory.lmHeadElements),
+    ] where elements > 0 {
+      groups.append(.init(path: path, elementsPerTensor: elements, tensorCount: 1, dtype: dtype))
+    }
+    return groups
+  }
+}

@@ -1,0 +1,42 @@
+/// Which linear modules get LoRA adapters (peft's `target_modules`).
+public enum LoRATargets: Hashable, Sendable {
+  /// peft's `all-linear`: every linear layer of the decoder (not lm_head).
+  case allLinear
+  /// peft's default when no targets are given: `q_proj` and `v_proj` for llama-style models
+  /// (`TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING`; `qkv_proj` for phi3, `c_attn` for gpt2).
+  case peftDefault
+  /// Module names matched against the last component of each module path, as peft does.
+  case modules([String])
+
+  /// The spelling used on the command line and in JSON.
+  public var description: String {
+    switch self {
+    case .allLinear: return "all-linear"
+    case .peftDefault: return "peft-default"
+    case .modules(let names): return names.joined(separator: ",")
+    }
+  }
+}
+
+/// The LoRA adapters: rank, scaling, targets, DoRA and dropout.
+public struct LoRAConfiguration: Hashable, Sendable {
+  /// The largest rank accepted (2^16): beyond it no adapter is smaller than the weight it adapts.
+  public static let maximumRank: Int64 = 65_536
+
+  public var rank: Int64
+  /// `lora_alpha`; changes no byte, carried so the setup is complete.
+  public var alpha: Double
+  public var targets: LoRATargets
+  /// DoRA adds a magnitude vector of `out` elements per adapted module.
+  public var usesDoRA: Bool
+  /// `lora_dropout`; above 0 the branch keeps a dropped-out copy of its input for backward.
+  public var dropout: Double
+
+  public init(rank: Int64 = 16, alpha: Double? = nil, targets: LoRATargets = .allLinear, usesDoRA: Bool = false, dropout: Double = 0.05) {
+    self.rank = rank
+    self.alpha = alpha ?? Double(2 * rank)
+    self.targets = targets
+    self.usesDoRA = usesDoRA
+    self.dropout = dropout
+  }
+}

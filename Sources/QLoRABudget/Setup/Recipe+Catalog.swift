@@ -1,0 +1,96 @@
+extension Recipe {
+  /// transformers 5 + peft with `prepare_model_for_kbit_training`, as the peft and transformers
+  /// QLoRA guides run it. The default.
+  public static let hfPeft = Recipe(
+    name: "hf-peft",
+    summary: "transformers + peft: prepare_model_for_kbit_training upcasts every non-4-bit parameter to fp32; "
+      + "adapters fp32; gradient checkpointing on; MoE experts are fused parameters, not quantized",
+    withQuantizedBase: .allFloat32,
+    withSixteenBitBase: .allCompute,
+    adapters: .float32,
+    linearRoles: [.projection],
+    checkpointsByDefault: true,
+    usesChunkedCrossEntropy: false,
+    sources: [
+      "peft 0.21.2 utils/other.py prepare_model_for_kbit_training: casts fp16/bf16 params that are not "
+        + "Params4bit to float32; turns gradient checkpointing on",
+      "peft tuners/tuners_utils.py cast_adapter_dtype (autocast_adapter_dtype=True): adapters in float32",
+      "transformers 5.23 integrations/bitsandbytes.py: only nn.Linear/Conv1D become Linear4bit; MoE experts are "
+        + "fused 3-D parameters and routers TopKRouter modules (bitsandbytes issue #1849)",
+      "checked to the byte against ../shared/calibration/hf-peft-bnb-bytes.json; docs/recipes.md",
+    ])
+
+  /// The QLoRA paper's `qlora.py` (artidoro/qlora), on the transformers 4.x of its time.
+  public static let qloraPaper = Recipe(
+    name: "qlora-paper",
+    summary: "artidoro/qlora qlora.py: after prepare_model_for_kbit_training, LoRA layers to bf16, "
+      + "norms to fp32, embed_tokens/lm_head back to bf16",
+    withQuantizedBase: .init(embeddings: .compute, norms: .float32, biases: .compute),
+    withSixteenBitBase: .init(embeddings: .compute, norms: .float32, biases: .compute),
+    adapters: .compute,
+    linearRoles: [.projection, .expert, .router],
+    checkpointsByDefault: true,
+    usesChunkedCrossEntropy: false,
+    sources: [
+      "artidoro/qlora qlora.py get_accelerate_model: `if isinstance(module, LoraLayer): module.to(torch.bfloat16)`; "
+        + "`if 'norm' in name: module.to(torch.float32)`; lm_head/embed_tokens to bf16",
+      "QLoRA paper (arXiv 2305.14314): NF4, double quantization, paged optimizers; docs/recipes.md",
+    ])
+
+  /// Unsloth's `FastLanguageModel`: no fp32 upcast of the base, fused chunked cross-entropy.
+  public static let unsloth = Recipe(
+    name: "unsloth",
+    summary: "Unsloth FastLanguageModel: base tensors stay bf16/fp16, adapters fp32, MoE experts 4-bit "
+      + "(routers not), chunked cross-entropy never materialises full logits",
+    withQuantizedBase: .allCompute,
+    withSixteenBitBase: .allCompute,
+    adapters: .float32,
+    linearRoles: [.projection, .expert],
+    checkpointsByDefault: true,
+    usesChunkedCrossEntropy: true,
+    sources: [
+      "unsloth 2026.10.9 models/_utils.py prepare_model_for_kbit_training (no base upcast); "
+        + "llm_int8_skip_modules lists lm_head and the routers",
+      "unsloth_zoo loss_utils / kernels cross_entropy_loss.py: chunked fused cross-entropy; docs/recipes.md",
+    ])
+
+  /// LLaMA-Factory: its own model preparation instead of peft's.
+  public static let llamaFactory = Recipe(
+    name: "llama-factory",
+    summary: "LLaMA-Factory: no prepare_model_for_kbit_training; embeddings, lm_head and norms stay in the "
+      + "compute dtype (upcast_layernorm off); trainable params cast to fp32; gradient checkpointing on",
+    withQuantizedBase: .allCompute,
+    withSixteenBitBase: .allCompute,
+    adapters: .float32,
+    linearRoles: [.projection],
+    checkpointsByDefault: true,
+    usesChunkedCrossEntropy: false,
+    sources: [
+      "llamafactory 0.9.5 model/model_utils/checkpointing.py prepare_model_for_training "
+        + "(upcast_layernorm=False, upcast_lmhead_output=False)",
+      "model/adapter.py: cast_trainable_params_to_fp32; hparams/finetuning_args.py; docs/recipes.md",
+    ])
+
+  /// ms-swift (`swift sft --train_type lora --quant_method bnb --quant_bits 4`).
+  public static let msSwift = Recipe(
+    name: "ms-swift",
+    summary: "ms-swift: no upcast of the base; adapters fp32 (lora_dtype unset); gradient checkpointing on; "
+      + "MoE routers and shared_expert_gate skipped from quantization",
+    withQuantizedBase: .allCompute,
+    withSixteenBitBase: .allCompute,
+    adapters: .float32,
+    linearRoles: [.projection],
+    checkpointsByDefault: true,
+    usesChunkedCrossEntropy: false,
+    sources: [
+      "ms-swift 4.6.0 swift/llm/model/register.py (bnb config, skip modules) and swift/llm/train/tuner.py "
+        + "prepare_adapter (lora_dtype=None keeps peft's fp32 adapters); docs/recipes.md",
+      "note: without --quant_method bnb, --quant_bits 4 does not quantize",
+    ])
+
+  /// Every recipe, in the order help text lists them.
+  public static let all: [Recipe] = [.hfPeft, .qloraPaper, .unsloth, .llamaFactory, .msSwift]
+
+  /// The recipe with this name, or nil.
+  public static func named(_ name: String) -> Recipe? { all.first { $0.name == name } }
+}

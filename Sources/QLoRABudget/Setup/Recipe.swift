@@ -1,0 +1,51 @@
+/// What a training framework does to the model around bitsandbytes and peft: which dtype the
+/// unquantized tensors and the adapters end up in, and its defaults. Recipes are data; the
+/// estimator reads them and never asks which framework it is.
+public struct Recipe: Hashable, Sendable {
+  /// The dtypes of the tensors bitsandbytes does not quantize.
+  public struct UnquantizedDtypes: Hashable, Sendable {
+    /// Token and position embeddings, and lm_head.
+    public var embeddings: DtypeRule
+    public var norms: DtypeRule
+    /// Biases of the linear layers.
+    public var biases: DtypeRule
+  }
+
+  public let name: String
+  public let summary: String
+  /// Unquantized tensors when the base is 4- or 8-bit.
+  public let withQuantizedBase: UnquantizedDtypes
+  /// The base when it is not quantized (16-bit LoRA).
+  public let withSixteenBitBase: UnquantizedDtypes
+  public let adapters: DtypeRule
+  /// The linear roles that are `nn.Linear` modules in the recipe's framework: what
+  /// bitsandbytes quantizes and peft's `all-linear` targets. Other expert/router weights
+  /// stay unquantized parameters with the embeddings' dtype rule.
+  public let linearRoles: Set<LinearModule.Role>
+  /// Whether the recipe turns gradient checkpointing on unless told otherwise.
+  public let checkpointsByDefault: Bool
+  /// Whether the loss is computed in chunks without materialising fp32 logits (Unsloth, Liger).
+  public let usesChunkedCrossEntropy: Bool
+  /// Where each fact comes from.
+  public let sources: [String]
+
+  public init(
+    name: String, summary: String, withQuantizedBase: UnquantizedDtypes, withSixteenBitBase: UnquantizedDtypes,
+    adapters: DtypeRule, linearRoles: Set<LinearModule.Role>, checkpointsByDefault: Bool, usesChunkedCrossEntropy: Bool, sources: [String]
+  ) {
+    self.name = name
+    self.summary = summary
+    self.withQuantizedBase = withQuantizedBase
+    self.withSixteenBitBase = withSixteenBitBase
+    self.adapters = adapters
+    self.linearRoles = linearRoles
+    self.checkpointsByDefault = checkpointsByDefault
+    self.usesChunkedCrossEntropy = usesChunkedCrossEntropy
+    self.sources = sources
+  }
+}
+
+extension Recipe.UnquantizedDtypes {
+  static let allFloat32 = Self(embeddings: .float32, norms: .float32, biases: .float32)
+  static let allCompute = Self(embeddings: .compute, norms: .compute, biases: .compute)
+}

@@ -1,0 +1,55 @@
+/// A training setup that cannot be estimated: the field and the value, and why.
+public enum SetupError: Error, Hashable, Sendable, CustomStringConvertible {
+  case outOfRange(field: String, value: String, allowed: String)
+  case unknownTargetModule(name: String, model: String, available: [String])
+  case noTargetModules(model: String)
+  /// An estimate whose byte counts would not fit in 63 bits.
+  case overflow(component: String)
+
+  public var description: String {
+    switch self {
+    case let .outOfRange(field, value, allowed):
+      return "\(field) \(value) is out of range: \(allowed)"
+    case let .unknownTargetModule(name, model, available):
+      return "target module '\(name)' is not a linear layer of '\(model)'; its linear layers are "
+        + available.joined(separator: ", ")
+    case .noTargetModules(let model):
+      return "no LoRA target modules match any linear layer of '\(model)'"
+    case .overflow(let component):
+      return "the \(component) bytes of this setup overflow a 64-bit count; the setup is too large to estimate"
+    }
+  }
+}
+
+extension TrainingSetup {
+  /// The largest sequence length accepted (2^24 tokens) and batch size (2^16).
+  public static let maximumSequenceLength: Int64 = 1 << 24
+  public static let maximumBatchSize: Int64 = 1 << 16
+
+  /// Checks every numeric field; the estimator calls this before computing anything.
+  public func validate() throws(SetupError) {
+    if !isFullFineTune {
+      try Self.check("--rank", lora.rank, 1...LoRAConfiguration.maximumRank)
+      guard lora.dropout.isFinite, (0..<1).contains(lora.dropout) else {
+        throw .outOfRange(field: "--lora-dropout", value: String(lora.dropout), allowed: "a number in [0, 1)")
+      }
+      guard lora.alpha.isFinite, lora.alpha > 0 else {
+        throw .outOfRange(field: "--alpha", value: String(lora.alpha), allowed: "a positive number")
+      }
+      if quantization.isFourBit {
+        guard (32...4096).contains(blockSize), blockSize & (blockSize - 1) == 0 else {
+          throw .outOfRange(
+            field: "--blocksize", value: String(blockSize), allowed: "a power of two from 32 to 4096 (bitsandbytes)")
+        }
+      }
+    }
+    try Self.check("--seq-len", sequenceLength, 1...Self.maximumSequenceLength)
+    try Self.check("--batch", batchSize, 1...Self.maximumBatchSize)
+  }
+
+  private static func check(_ field: String, _ value: Int64, _ range: ClosedRange<Int64>) throws(SetupError) {
+    guard range.contains(value) else {
+      throw .outOfRange(field: field, value: String(value), allowed: "\(range.lowerBound) to \(range.upperBound)")
+    }
+  }
+}

@@ -1,0 +1,34 @@
+/// Everything about a fine-tuning run that decides its memory, except the model and the GPU.
+///
+/// The defaults are the QLoRA setup most guides run: NF4 with double quantization, block 64,
+/// bf16 compute, LoRA rank 16 on all linear layers, AdamW, 2,048 tokens, batch 1, SDPA,
+/// under autocast, with the `hf-peft` recipe (which turns gradient checkpointing on).
+public struct TrainingSetup: Hashable, Sendable {
+  public var quantization: BaseQuantization = .nf4
+  public var usesDoubleQuantization: Bool = true
+  /// Elements per absmax block of the 4-bit weights (bitsandbytes accepts 32...4096).
+  public var blockSize: Int64 = 64
+  public var lora = LoRAConfiguration()
+  public var optimizer: Optimizer = .adamw
+  public var computeDtype: ComputeDtype = .bf16
+  public var recipe: Recipe = .hfPeft
+  public var sequenceLength: Int64 = 2048
+  public var batchSize: Int64 = 1
+  /// nil: the recipe's default.
+  public var gradientCheckpointing: Bool? = nil
+  public var attention: AttentionImplementation = .sdpa
+  /// Forward and loss under `torch.autocast` (HF Trainer with bf16/fp16=True). Without it peft
+  /// casts the LoRA branch's input to the adapters' dtype.
+  public var usesAutocast: Bool = true
+  /// Full fine-tuning of every parameter in the compute dtype, for comparison; LoRA and
+  /// quantization settings are then ignored.
+  public var isFullFineTune: Bool = false
+
+  public init() {}
+
+  /// Whether gradient checkpointing is on, after the recipe's default.
+  public var usesGradientCheckpointing: Bool { gradientCheckpointing ?? recipe.checkpointsByDefault }
+
+  /// The quantization actually applied (none for full fine-tuning).
+  public var effectiveQuantization: BaseQuantization { isFullFineTune ? .none : quantization }
+}

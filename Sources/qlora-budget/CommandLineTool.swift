@@ -1,0 +1,74 @@
+import Foundation
+import QLoRABudget
+
+/// Dispatches `qlora-budget <command> ...` to a ``Command`` and turns every error into a
+/// message on stderr and an exit code. The only place that decides exit codes.
+enum CommandLineTool {
+  static func run(_ arguments: [String], context: CommandContext) -> ExitStatus {
+    var arguments = arguments
+    var context = context
+    do {
+      if let index = arguments.firstIndex(of: "--presets"), index + 1 < arguments.count {
+        context.presets = try PresetCatalog(directory: URL(fileURLWithPath: arguments[index + 1]))
+        arguments.removeSubrange(index...(index + 1))
+      }
+    } catch {
+      context.standardError("Error: \(error)\n")
+      return .failure
+    }
+    guard let name = arguments.first, !["help", "--help", "-h"].contains(name) else {
+      if arguments.count > 1, let command = CommandTable.command(named: arguments[1]) {
+        context.standardOutput(HelpText.command(command))
+      } else {
+        context.standardOutput(HelpText.overview)
+      }
+      return .success
+    }
+    if name == "--version" {
+      context.print(HelpText.version)
+      return .success
+    }
+    guard let command = CommandTable.command(named: name) else {
+      let hint = Suggestions.closest(to: name, among: CommandTable.all.map { $0.name }, limit: 1).first
+        .map { " Did you mean '\($0)'?" } ?? ""
+      context.standardError("Error: Unknown command '\(name)'.\(hint)\nSee 'qlora-budget help'.\n")
+      return .usage
+    }
+    let rest = Array(arguments.dropFirst())
+    if rest.contains("--help") || rest.contains("-h") {
+      context.standardOutput(HelpText.command(command))
+      return .success
+    }
+    do {
+      let parsed = try ParsedArguments(rest, command: command.name, options: command.options)
+      return try command.run(parsed, context)
+    } catch let error as UsageError {
+      context.standardError(
+        "Error: \(error.message)\nUsage: \(HelpText.usageLine(command))\n  See 'qlora-budget \(command.name) --help'.\n")
+      return .usage
+    } catch let error as PresetError {
+      context.standardError("Error: \(error)\n")
+      switch error {
+      case .unknownModel, .unknownGPU: return .usage
+      default: return .failure
+      }
+    } catch {
+      context.standardError("Error: \(error)\n")
+      return .failure
+    }
+  }
+}
+
+@main
+struct QLoRABudgetTool {
+  static func main() {
+    let environment = ProcessInfo.processInfo.environment
+    let context = CommandContext(
+      standardOutput: { FileHandle.standardOutput.write(Data($0.utf8)) },
+      standardError: { FileHandle.standardError.write(Data($0.utf8)) },
+      environment: environment, presets: .bundled,
+      usesColor: isatty(STDOUT_FILENO) == 1 && environment["NO_COLOR"] == nil)
+    let status = CommandLineTool.run(Array(CommandLine.arguments.dropFirst()), context: context)
+    exit(status.rawValue)
+  }
+}

@@ -1,0 +1,38 @@
+import QLoRABudget
+
+/// A subcommand: its name, help, options and what it does. Register new ones in
+/// ``CommandTable/all``.
+protocol Command: Sendable {
+  static var name: String { get }
+  /// One line for the command list.
+  static var summary: String { get }
+  /// The arguments after the command name, e.g. `<model> --gpu <gpu|size> [options]`.
+  static var arguments: String { get }
+  static var options: [OptionSpec] { get }
+  /// Runs the command; the returned status is the process's exit code.
+  static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws -> ExitStatus
+}
+
+/// What a command may touch: its output streams, the environment and the presets.
+struct CommandContext {
+  var standardOutput: (String) -> Void
+  var standardError: (String) -> Void
+  var environment: [String: String]
+  var presets: PresetCatalog
+  /// Whether stdout is a terminal and NO_COLOR is unset.
+  var usesColor: Bool
+
+  func print(_ text: String) { standardOutput(text + "\n") }
+  func warn(_ text: String) { standardError("warning: " + text + "\n") }
+}
+
+/// The process exit codes (documented in docs/cli.md).
+enum ExitStatus: Int32 {
+  case success = 0
+  /// Any failure that is not a usage error: unreadable file, invalid config, estimate refused.
+  case failure = 1
+  /// `fit`: the run does not fit the GPU.
+  case doesNotFit = 3
+  /// EX_USAGE: the command line itself is wrong.
+  case usage = 64
+}

@@ -1,0 +1,12 @@
+/// Every subcommand, in the order `qlora-budget help` lists them. One line per command.
+enum CommandTable {
+  static let all: [any Command.Type] = [
+    FitCommand.self,
+    EstimateCommand.self,
+    PresetsCommand.self,
+  ]
+
+  static func command(named name: String) -> (any Command.Type)? {
+    all.first { $0.name == name }
+  }
+}

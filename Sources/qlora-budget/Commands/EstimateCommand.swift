@@ -1,0 +1,81 @@
+import QLoRABudget
+
+/// `qlora-budget estimate MODEL [options]`: the breakdown, with or without a GPU.
+enum EstimateCommand: Command {
+  static let name = "estimate"
+  static let summary = "Show where every byte of a training step goes."
+  static let arguments = "<model> [--gpu <gpu|size>] [options]"
+  static let options: [OptionSpec] =
+    [.value("--gpu", "gpu|size", "A GPU preset or a capacity such as 24GB or 24GiB.")]
+    + SetupOptions.specs + OutputOptions.specs
+
+  static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws -> ExitStatus {
+    let estimate = try EstimateRequest(arguments, context, requiresGPU: false).estimate()
+    OutputOptions.write(estimate, arguments, context)
+    return .success
+  }
+}
+
+/// `qlora-budget fit MODEL --gpu GPU|SIZE [options]`: fits, tight or does not fit (exit 3).
+enum FitCommand: Command {
+  static let name = "fit"
+  static let summary = "Say whether a fine-tune fits a GPU, with headroom and the breakdown."
+  static let arguments = "<model> --gpu <gpu|size> [options]"
+  static let options: [OptionSpec] =
+    [.value("--gpu", "gpu|size", "A GPU preset (see 'presets gpus') or a capacity such as 24GB or 24GiB.")]
+    + SetupOptions.specs + OutputOptions.specs
+
+  static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws -> ExitStatus {
+    let estimate = try EstimateRequest(arguments, context, requiresGPU: true).estimate()
+    OutputOptions.write(estimate, arguments, context)
+    return estimate.verdict == .doesNotFit ? .doesNotFit : .success
+  }
+}
+
+/// The model, setup and GPU a command line asks about.
+struct EstimateRequest {
+  let model: ModelArchitecture
+  let setup: TrainingSetup
+  let gpu: GPU?
+
+  init(_ arguments: ParsedArguments, _ context: CommandContext, requiresGPU: Bool) throws {
+    try arguments.expectPositionals(atMost: 1)
+    model = try context.presets.model(from: try arguments.positional(0, named: "model"))
+    setup = try SetupOptions.setup(from: arguments)
+    if let gpuName = arguments.value("--gpu") {
+      gpu = try SetupOptions.gpu(gpuName, presets: context.presets)
+    } else if requiresGPU {
+      throw UsageError("Missing '--gpu <gpu|size>': a GPU preset or a capacity such as 24GB.", command: arguments.command)
+    } else {
+      gpu = nil
+    }
+  }
+
+  func estimate() throws -> MemoryEstimate {
+    do {
+      return try MemoryEstimator.estimate(model: model, setup: setup, gpu: gpu)
+    } catch .overflow(let component) {
+      throw SetupError.overflow(component: component)
+    } catch {
+      // Every other setup error is about a value on the command line.
+      throw UsageError(error.description)
+    }
+  }
+}
+
+/// `--json` and `--explain`, and how an estimate is written with them.
+enum OutputOptions {
+  static let specs: [OptionSpec] = [
+    .flag("--json", "Print one JSON object (see docs/cli.md)."),
+    .flag("--explain", "Show each component's formula, inputs and source."),
+  ]
+
+  static func write(_ estimate: MemoryEstimate, _ arguments: ParsedArguments, _ context: CommandContext) {
+    for warning in estimate.warnings { context.warn(warning) }
+    if arguments.has("--json") {
+      context.print(EstimateJSON.object(estimate).rendered())
+    } else {
+      context.standardOutput(EstimateText.render(estimate, explain: arguments.has("--explain"), color: context.usesColor))
+    }
+  }
+}

@@ -1,0 +1,105 @@
+import QLoRABudget
+
+/// The human-readable breakdown of `fit` and `estimate`, within 80 columns.
+enum EstimateText {
+  static func render(_ estimate: MemoryEstimate, explain: Bool, color: Bool) -> String {
+    var lines = header(estimate)
+    lines.append("")
+    lines.append(row("Component", "Where", "GiB", "GB"))
+    lines.append(String(repeating: "-", count: 66))
+    for component in estimate.components {
+      let label = component.kind.label + (component.device == .host ? " (paged)" : "")
+      let place = component.device == .host ? "host" : component.lifetime == .resident ? "gpu" : "gpu step"
+      lines.append(row(label, place, gib(component.bytes), gb(component.bytes)))
+      if explain {
+        lines += HelpText.wrap("= " + component.formula, width: 72).map { "      " + $0 }
+        if !component.source.isEmpty {
+          lines += HelpText.wrap("source: " + component.source, width: 72).map { "      " + $0 }
+        }
+      }
+    }
+    lines.append(String(repeating: "-", count: 66))
+    lines.append(row("Resident on the GPU", "gpu", gib(estimate.residentBytes), gb(estimate.residentBytes)))
+    if let peak = estimate.peak {
+      lines.append(row("Peak allocated (\(peak.phase))", "gpu", gib(peak.allocated), gb(peak.allocated)))
+      lines.append(row("Peak reserved", "gpu", gib(peak.reserved), gb(peak.reserved)))
+      lines.append(row("Peak process (nvidia-smi)", "gpu", gib(peak.process), gb(peak.process)))
+    } else {
+      lines.append("Peak: not yet modelled (activations, logits and runtime are not estimated yet)")
+    }
+    if estimate.hostBytes > .zero {
+      lines.append(row("Host memory (paged state)", "host", gib(estimate.hostBytes), gb(estimate.hostBytes)))
+    }
+    lines += verdict(estimate, color: color)
+    lines.append("")
+    lines.append("Assumptions:")
+    lines += estimate.assumptions.flatMap { HelpText.wrap($0, width: 76).enumerated().map { ($0 == 0 ? "- " : "  ") + $1 } }
+    return lines.joined(separator: "\n") + "\n"
+  }
+
+  static func header(_ estimate: MemoryEstimate) -> [String] {
+    let model = estimate.model
+    let setup = estimate.setup
+    var lines = ["\(model.name): \(NumberText.grouped(model.parameterCount)) parameters (\(model.modelType))"]
+    if setup.isFullFineTune {
+      lines.append("full fine-tuning, \(setup.computeDtype.rawValue), optimizer \(setup.optimizer.rawValue)")
+    } else {
+      let quant: String
+      switch setup.quantization {
+      case .nf4, .fp4:
+        quant = setup.quantization.rawValue.uppercased() + (setup.usesDoubleQuantization ? " + double quant" : "")
+          + ", block \(setup.blockSize)"
+      case .int8: quant = "int8"
+      case .none: quant = "16-bit base"
+      }
+      lines.append(
+        "\(quant); LoRA r=\(setup.lora.rank) on \(setup.lora.targets.description)"
+          + (setup.lora.usesDoRA ? " (DoRA)" : "") + ", \(NumberText.grouped(estimate.trainableParameters)) trainable")
+    }
+    lines.append(
+      "\(setup.sequenceLength) tokens x batch \(setup.batchSize), \(setup.optimizer.rawValue), "
+        + "\(setup.computeDtype.rawValue), \(setup.attention.rawValue), checkpointing "
+        + (setup.usesGradientCheckpointing ? "on" : "off") + ", recipe \(setup.recipe.name)")
+    return lines
+  }
+
+  static func verdict(_ estimate: MemoryEstimate, color: Bool) -> [String] {
+    guard let gpu = estimate.gpu else { return [] }
+    var lines = [
+      "GPU: \(gpu.displayName), usable \(gpu.capacity.formatted(.binary)) (\(gpu.capacity.formatted(.decimal)))"
+    ]
+    guard let verdict = estimate.verdict, let peak = estimate.peak else {
+      lines.append("Verdict: not available until the peak is modelled")
+      return lines
+    }
+    let headroom = gpu.capacity.bytes - peak.process.bytes
+    let amount = ByteCount(headroom.magnitude > UInt64(Int64.max) ? Int64.max : Int64(headroom.magnitude))
+    let text: String
+    switch verdict {
+    case .fits: text = "FITS, \(amount.formatted(.binary)) headroom"
+    case .tight: text = "TIGHT: within the estimate's uncertainty (\(headroom >= 0 ? "" : "-")\(amount.formatted(.binary)) headroom)"
+    case .doesNotFit: text = "DOES NOT FIT: \(amount.formatted(.binary)) over"
+    }
+    let code = verdict == .fits ? "32" : verdict == .tight ? "33" : "31"
+    lines.append("Verdict: " + (color ? "\u{1B}[1;\(code)m\(text)\u{1B}[0m" : text))
+    return lines
+  }
+
+  static func row(_ label: String, _ place: String, _ gib: String, _ gb: String) -> String {
+    HelpText.pad(String(label.prefix(36)), 36) + HelpText.pad(place, 9) + leftPad(gib, 10) + leftPad(gb, 11)
+  }
+
+  static func leftPad(_ text: String, _ width: Int) -> String {
+    String(repeating: " ", count: max(0, width - text.count)) + text
+  }
+
+  static func gib(_ bytes: ByteCount?) -> String {
+    guard let bytes else { return "n/m" }
+    return ByteCount.fixed(bytes.gibibytes, decimals: 2)
+  }
+
+  static func gb(_ bytes: ByteCount?) -> String {
+    guard let bytes else { return "n/m" }
+    return ByteCount.fixed(bytes.gigabytes, decimals: 2)
+  }
+}

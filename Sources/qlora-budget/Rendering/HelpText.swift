@@ -1,0 +1,67 @@
+/// Help generated from the command table and the option specs, so it cannot drift from the code.
+enum HelpText {
+  static let version = "qlora-budget 0.1.0"
+
+  static var overview: String {
+    let width = CommandTable.all.map { $0.name.count }.max() ?? 0
+    let commands = CommandTable.all.map { "  " + pad($0.name, width) + "  " + $0.summary }
+    return """
+      OVERVIEW: How much GPU and host memory a QLoRA fine-tune takes, where every byte goes,
+      and whether it fits.
+
+      USAGE: qlora-budget <command> [arguments] [options]
+
+      COMMANDS:
+      \(commands.joined(separator: "\n"))
+
+      OPTIONS:
+        --presets <dir>   Read presets from a folder laid out like Presets/ instead of the built-in ones.
+        --version         Show the version.
+        -h, --help        Show help for the tool or, after a command, for that command.
+
+      EXAMPLE:
+        qlora-budget fit qwen3-14b --gpu rtx-4090 --rank 32
+
+      See 'qlora-budget help <command>' for a command's options.
+
+      """
+  }
+
+  static func usageLine(_ command: any Command.Type) -> String {
+    "qlora-budget \(command.name) \(command.arguments)"
+  }
+
+  /// A command's help: every option with its values and default, wrapped to 80 columns.
+  static func command(_ command: any Command.Type) -> String {
+    var lines = ["OVERVIEW: \(command.summary)", "", "USAGE: \(usageLine(command))", "", "OPTIONS:"]
+    for option in command.options {
+      lines.append("  " + option.synopsis)
+      var help = option.help
+      if !option.values.isEmpty { help += " (values: \(option.values.joined(separator: ", ")))" }
+      if let defaultValue = option.defaultValue { help += " (default: \(defaultValue))" }
+      lines += wrap(help, width: 74).map { "      " + $0 }
+    }
+    lines.append("  -h, --help")
+    lines.append("      Show this help.")
+    return lines.joined(separator: "\n") + "\n"
+  }
+
+  static func pad(_ text: String, _ width: Int) -> String {
+    text + String(repeating: " ", count: max(0, width - text.count))
+  }
+
+  /// Greedy word wrap.
+  static func wrap(_ text: String, width: Int) -> [String] {
+    var lines: [String] = []
+    var current = ""
+    for word in text.split(separator: " ") {
+      if !current.isEmpty, current.count + 1 + word.count > width {
+        lines.append(current)
+        current = ""
+      }
+      current += (current.isEmpty ? "" : " ") + word
+    }
+    if !current.isEmpty { lines.append(current) }
+    return lines
+  }
+}

@@ -1,0 +1,69 @@
+import Foundation
+import QLoRABudget
+import Testing
+
+@Suite struct PresetCatalogTests {
+  static let folder = TestData.packageRoot.appendingPathComponent("Presets")
+
+  static func presetJSON(_ kind: String, _ name: String) throws -> [String: Any] {
+    let data = try Data(contentsOf: folder.appendingPathComponent("\(kind)/\(name).json"))
+    return try TestData.json(data)
+  }
+
+  @Test func theBinaryCarriesExactlyThePresetsFolder() throws {
+    let fromFolder = try PresetCatalog(directory: Self.folder)
+    // If this fails, run `swift run embed-presets` and commit the regenerated file.
+    #expect(PresetCatalog.bundled.modelTexts == fromFolder.modelTexts)
+    #expect(PresetCatalog.bundled.gpuTexts == fromFolder.gpuTexts)
+  }
+
+  @Test func coversTheFamiliesAndCardsOurUsersAskAbout() {
+    let catalog = PresetCatalog.bundled
+    #expect(catalog.modelNames.count >= 40)
+    #expect(catalog.gpuNames.count >= 25)
+    for required in ["qwen3-14b", "llama-65b", "mixtral-8x7b", "qwen3-30b-a3b", "phi-3-mini-4k", "gemma-2-9b", "gpt2"] {
+      #expect(catalog.modelNames.contains(required), "\(required)")
+    }
+    for required in ["t4", "l4", "a10g", "rtx-4090", "a100-80gb", "h100-80gb", "mi300x"] {
+      #expect(catalog.gpuNames.contains(required), "\(required)")
+    }
+  }
+
+  @Test(arguments: PresetCatalog.bundled.modelNames)
+  func everyModelPresetDecodesWithoutWarnings(_ name: String) throws {
+    let model = try PresetCatalog.bundled.model(named: name)
+    #expect(model.warnings.isEmpty)
+    let json = try Self.presetJSON("models", name)
+    #expect((json["source"] as? String)?.isEmpty == false)
+    // Where the preset states a published total, the architecture must reproduce it exactly.
+    if let published = json["parameter_count"] as? Int64 {
+      #expect(model.parameterCount == published)
+    }
+  }
+
+  @Test(arguments: PresetCatalog.bundled.gpuNames)
+  func everyGPUPresetStatesItsCapacityInMiBWithASource(_ name: String) throws {
+    let gpu = try PresetCatalog.bundled.gpu(named: name)
+    let json = try Self.presetJSON("gpus", name)
+    let mib = try #require(json["memory_mib"] as? Int64)
+    #expect(gpu.capacity == ByteCount(mib * 1_048_576))
+    #expect(!gpu.source.isEmpty)
+  }
+
+  /// Totals published by the model authors, written out here (not read from the presets).
+  @Test(arguments: [
+    ("llama-2-7b", 6_738_415_616), ("llama-3.1-8b", 8_030_261_248), ("qwen3-14b", 14_768_307_200),
+    ("gpt2", 124_439_808), ("mixtral-8x7b", 46_702_792_704), ("llama-2-70b", 68_976_648_192),
+    ("llama-3.1-405b", 405_853_388_800), ("gemma-7b", 8_537_680_896),
+  ] as [(String, Int64)])
+  func publishedParameterTotals(_ name: String, _ total: Int64) throws {
+    #expect(try PresetCatalog.bundled.model(named: name).parameterCount == total)
+  }
+
+  @Test func unknownNamesSuggestTheClosestPreset() {
+    #expect(throws: PresetError.unknownModel(name: "qwen3-14", suggestions: ["qwen3-14b", "qwen3-4b"])) {
+      try PresetCatalog.bundled.model(named: "qwen3-14")
+    }
+    #expect(throws: PresetError.self) { try PresetCatalog.bundled.gpu(named: "rtx-9090") }
+  }
+}
