@@ -92,6 +92,19 @@ public struct CheckpointQuantizer: Sendable {
     default: throw QuantizationError.unsupportedDType(info.dtype.rawValue)
     }
   }
+
+  /// The raw little-endian bytes of a float32/float16/bfloat16 tensor, widened exactly to float32.
+  public static func floatValues(_ data: Data, dtype: SafetensorsDType) throws -> [Float] {
+    func widen<T: FourBitScalar>(_: T.Type) throws -> [Float] {
+      try withElements(of: data, as: T.self) { $0.map(\.floatValue) }
+    }
+    switch dtype {
+    case .f32: return try widen(Float.self)
+    case .f16: return try widen(Float16.self)
+    case .bf16: return try widen(BFloat16.self)
+    default: throw QuantizationError.unsupportedDType(dtype.rawValue)
+    }
+  }
 }
 
 /// Runs `body` on `data` viewed as elements of `T` (little-endian host), copying only if the

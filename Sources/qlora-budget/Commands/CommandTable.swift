@@ -4,6 +4,7 @@ enum CommandTable {
     FitCommand.self,
     EstimateCommand.self,
     PresetsCommand.self,
+    InspectCommand.self, QuantizeCommand.self, QuantizeCheckCommand.self,
   ]
 
   static func command(named name: String) -> (any Command.Type)? {
