@@ -56,6 +56,32 @@ import Testing
     #expect(packed["bytes"] as? Int64 == packedBytes)
   }
 
+  @Test func inspectFindsQuantStateInAnotherShard() throws {
+    let (input, quantized) = (Self.temporaryURL(), Self.temporaryURL())
+    let folder = Self.temporaryURL("")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    defer { [input, quantized, folder].forEach { try? FileManager.default.removeItem(at: $0) } }
+    try Self.writeModel(to: input)
+    #expect(try BinaryRunner.run(["quantize", input.path, quantized.path, "--double-quant", "false"]).status == 0)
+    // Shard 1: the packed codes; shard 2: everything else, including their quant state.
+    let source = try SafetensorsFile(url: quantized)
+    let packedNames: Set = ["model.layers.0.self_attn.q_proj.weight", "model.layers.0.mlp.up_proj.weight"]
+    for (index, group) in [source.header.tensors.filter { packedNames.contains($0.name) },
+                           source.header.tensors.filter { !packedNames.contains($0.name) }].enumerated() {
+      let shard = folder.appendingPathComponent("model-0000\(index + 1)-of-00002.safetensors")
+      let writer = try SafetensorsWriter(url: shard, tensors: group.map { .init(name: $0.name, dtype: $0.dtype, shape: $0.shape) })
+      for info in group { try writer.write(info.name, bytes: source.data(for: info)) }
+      try writer.finish()
+    }
+    let json = try BinaryRunner.json(try BinaryRunner.run(["inspect", folder.path, "--json"]))
+    let fourBit = try #require(json["four_bit"] as? [String: Any])
+    #expect(fourBit["weights"] as? Int64 == 2)
+    #expect(fourBit["parameters"] as? Int64 == 12_288)
+    let formula = FourBitWeightBuffers(elementCount: 4096, blockSize: 64, doubleQuantization: false).total.bytes
+      + FourBitWeightBuffers(elementCount: 8192, blockSize: 64, doubleQuantization: false).total.bytes
+    #expect(fourBit["bytes"] as? Int64 == formula)
+  }
+
   @Test func inspectListsAnUnquantizedFolderByRole() throws {
     let folder = Self.temporaryURL("")
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)

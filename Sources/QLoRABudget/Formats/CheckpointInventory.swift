@@ -69,16 +69,24 @@ public struct CheckpointInventory: Sendable {
     } else {
       files = [path]
     }
+    // A weight's quant state may sit in another shard than its packed codes: index every shard first.
+    let opened = try files.map { try SafetensorsFile(url: $0) }
+    var located: [String: (file: SafetensorsFile, info: SafetensorsTensorInfo)] = [:]
+    for file in opened {
+      for info in file.header.tensors { located[info.name] = (file, info) }
+    }
+    let names = Set(located.keys)
     var tensors: [Tensor] = []
     var fourBit: [FourBitWeight] = []
-    for url in files {
-      let file = try SafetensorsFile(url: url)
-      let names = Set(file.header.tensors.map(\.name))
+    for file in opened {
       for info in file.header.tensors {
         let role = Self.role(of: info, names: names)
         tensors.append(Tensor(name: info.name, role: role, dtype: info.dtype, shape: info.shape,
-                              bytes: ByteCount(info.byteCount), file: url.lastPathComponent))
-        if role == .fourBitPacked { fourBit.append(try Self.fourBitWeight(info, file)) }
+                              bytes: ByteCount(info.byteCount), file: file.url.lastPathComponent))
+        if role == .fourBitPacked {
+          let state = located.values.filter { $0.info.name.hasPrefix(info.name + ".") }
+          fourBit.append(try Self.fourBitWeight(info, state: state))
+        }
       }
     }
     self.tensors = tensors
@@ -110,7 +118,7 @@ public struct CheckpointInventory: Sendable {
     return result
   }
 
-  /// The role of one tensor; `names` are the names in the same file.
+  /// The role of one tensor; `names` are all tensor names of the checkpoint.
   public static func role(of info: SafetensorsTensorInfo, names: Set<String>) -> CheckpointTensorRole {
     let name = info.name
     if let range = name.range(of: ".weight.") {
@@ -133,15 +141,16 @@ public struct CheckpointInventory: Sendable {
   }
 
   /// The parameters and buffer bytes of a 4-bit weight, from its quant-state JSON.
-  private static func fourBitWeight(_ packed: SafetensorsTensorInfo, _ file: SafetensorsFile) throws -> FourBitWeight {
-    let state = file.header.tensors.filter { $0.name.hasPrefix(packed.name + ".") }
-    let json = state.first { $0.name.contains(CheckpointTensorNames.packedStatePrefix) }
+  private static func fourBitWeight(
+    _ packed: SafetensorsTensorInfo, state: [(file: SafetensorsFile, info: SafetensorsTensorInfo)]
+  ) throws -> FourBitWeight {
+    let json = state.first { $0.info.name.contains(CheckpointTensorNames.packedStatePrefix) }
     var parameters: Int64 = 0
-    if let json, let object = try JSONSerialization.jsonObject(with: file.data(for: json)) as? [String: Any],
+    if let json, let object = try JSONSerialization.jsonObject(with: json.file.data(for: json.info)) as? [String: Any],
       let shape = object["shape"] as? [NSNumber] {
       parameters = shape.reduce(Int64(1)) { $0 * $1.int64Value }
     }
-    let buffers = state.filter { $0.name != json?.name }
+    let buffers = state.map(\.info).filter { $0.name != json?.info.name }
     let offset = ByteCount(buffers.contains { $0.name.hasSuffix(".nested_absmax") } ? 4 : 0)
     let bytes = ByteCount(packed.byteCount) + ByteCount.sum(buffers.map { ByteCount($0.byteCount) }) + offset
     return FourBitWeight(name: packed.name, parameters: parameters, bytes: bytes)
