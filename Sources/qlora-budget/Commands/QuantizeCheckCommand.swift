@@ -40,10 +40,10 @@ enum QuantizeCheckCommand: Command {
         ])
       }).rendered())
     } else {
-      context.print(HelpText.pad("tensor", 48) + HelpText.pad("format", 8) + EstimateText.leftPad("MSE", 14)
+      context.print(HelpText.pad("tensor", 32) + HelpText.pad("format", 8) + EstimateText.leftPad("MSE", 14)
         + EstimateText.leftPad("max |error|", 14) + EstimateText.leftPad("SNR dB", 10))
       for row in rows {
-        context.print(HelpText.pad(row.tensor, 48) + HelpText.pad(row.format, 8)
+        context.print(HelpText.pad(Self.abbreviated(row.tensor, 31), 32) + HelpText.pad(row.format, 8)
           + EstimateText.leftPad(scientific(row.statistics.meanSquaredError), 14)
           + EstimateText.leftPad(scientific(row.statistics.maxAbsoluteError), 14)
           + EstimateText.leftPad(ByteCount.fixed(row.statistics.signalToNoiseDecibels, decimals: 2), 10))
@@ -73,6 +73,11 @@ enum QuantizeCheckCommand: Command {
     return try file.header.tensors.filter(CheckpointQuantizer.quantizes).map { info in
       Weights(name: info.name, values: try CheckpointQuantizer.floatValues(file.data(for: info), dtype: info.dtype))
     }
+  }
+
+  /// Long tensor names keep their informative end: `…layers.31.mlp.down_proj.weight`.
+  private static func abbreviated(_ name: String, _ width: Int) -> String {
+    name.count <= width ? name : "…" + name.suffix(width - 1)
   }
 
   private static func scientific(_ value: Double) -> String { String(format: "%.3e", value) }
