@@ -4,6 +4,7 @@ enum CommandTable {
     FitCommand.self,
     EstimateCommand.self,
     PresetsCommand.self,
+    ValidateCommand.self,
   ]
 
   static func command(named name: String) -> (any Command.Type)? {
