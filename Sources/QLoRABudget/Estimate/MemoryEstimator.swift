@@ -28,6 +28,12 @@ public enum MemoryEstimator {
       components.filter { $0.device == .gpu && $0.lifetime == .resident }.compactMap(\.bytes))
     let peak = transient.peak(resident: resident)
     if peak.process.isOverflow { throw .overflow(component: "peak") }
+    components = components.map { component in
+      guard component.kind == .allocatorReserve else { return component }
+      return MemoryComponent(
+        .allocatorReserve, lifetime: .transient, bytes: peak.reserved - peak.allocated,
+        formula: component.formula, source: component.source)
+    }
     return MemoryEstimate(
       model: model, setup: setup, gpu: gpu, components: components,
       trainableParameters: trainable.reduce(0) { $0 + $1.elements }, peak: peak,

@@ -35,11 +35,10 @@ struct TransientComponents {
         .runtime, lifetime: .transient, bytes: runtime.bytes, formula: runtime.formula, source: runtime.source),
       MemoryComponent(
         .allocatorReserve, lifetime: .transient, bytes: nil,
-        formula: "12.6% of peak allocated (median reserved/allocated - 1 over the 22 fitcheck-t4 runs); "
-          + "see the peak reserved line", source: "../shared/calibration/gpu-measured/fitcheck-t4"),
+        formula: "12.6% of peak allocated (median reserved/allocated - 1 over the 22 fitcheck-t4 runs)", source: "../shared/calibration/gpu-measured/fitcheck-t4"),
     ]
     var lines = [
-      "peak = the largest moment of a steady step (\(peak.name)): forward "
+      "peak = the largest moment of a steady step (\(peak.name)): "
         + step.profile.phases.map { "\($0.name) \(g($0.bytes.bytes)) B" }.joined(separator: ", ")
         + " above resident",
       "a plain loop keeps the model output (logits) between steps; the loss's fp32 copies are freed after backward",
