@@ -1,0 +1,102 @@
+import Foundation
+import Testing
+
+/// `fit` and `estimate` through the real binary: output, errors and exit codes.
+@Suite struct FitEstimateTests {
+  @Test func estimateJSONCarriesTheContract() throws {
+    let result = try BinaryRunner.run(["estimate", "qwen3-14b", "--rank", "8", "--json"])
+    #expect(result.status == 0)
+    let json = try BinaryRunner.json(result)
+    let model = try #require(json["model"] as? [String: Any])
+    #expect(model["parameters"] as? Int64 == 14_768_307_200)
+    // r=8 on all seven projections of Qwen3-14B: 40 layers x 8 x sum(in + out) over
+    // q (5120+5120), k (5120+1024), v (5120+1024), o (5120+5120), gate/up/down (5120+17408 each).
+    let perLayer: Int64 = 8 * (10240 + 6144 + 6144 + 10240 + 3 * 22528)
+    #expect(json["trainable_parameters"] as? Int64 == 40 * perLayer)
+    #expect(40 * perLayer == 32_112_640)  // the figure SEEDS.md quotes
+    let components = try #require(json["components"] as? [[String: Any]])
+    let ids = Set(components.compactMap { $0["id"] as? String })
+    #expect(ids.isSuperset(of: ["quantized_weights", "unquantized_weights", "adapters", "gradients", "optimizer_state"]))
+    for component in components {
+      #expect(["gpu", "host"].contains(component["device"] as? String))
+      #expect(component["formula"] is String)
+    }
+    let setup = try #require(json["setup"] as? [String: Any])
+    #expect(setup["rank"] as? Int64 == 8)
+    #expect(setup["quant"] as? String == "nf4")
+  }
+
+  @Test func residentBytesAreTheSumOfResidentGPUComponents() throws {
+    let json = try BinaryRunner.json(try BinaryRunner.run(["estimate", "llama-2-7b", "--json"]))
+    let components = try #require(json["components"] as? [[String: Any]])
+    let resident = components.filter { $0["device"] as? String == "gpu" && $0["lifetime"] as? String == "resident" }
+      .compactMap { $0["bytes"] as? Int64 }.reduce(0, +)
+    #expect(json["resident_bytes"] as? Int64 == resident)
+  }
+
+  @Test(arguments: [
+    (["fit", "qwen3-14b", "--gpu", "24"], "'24GiB'"),
+    (["fit", "qwen3-14b", "--gpu", "rtx-4090", "--rnak", "3"], "Did you mean '--rank'?"),
+    (["fit", "qwen3-14b", "--gpu", "rtx-4090", "--rank", "-4"], "'--rank'"),
+    (["fit", "qwen3-14b", "--gpu", "rtx-4090", "--rank", "1000000"], "'--rank'"),
+    (["fit", "qwen3-14c", "--gpu", "rtx-4090"], "did you mean 'qwen3-14b'"),
+    (["fit", "qwen3-14b", "--gpu", "rtx-4900"], "did you mean 'rtx-4090'"),
+    (["fit", "qwen3-14b"], "--gpu"),
+    (["estimate", "qwen3-14b", "--targets", "q_proj,wq"], "'wq'"),
+    (["estimate", "qwen3-14b", "--blocksize", "48"], "--blocksize"),
+    (["estimate", "qwen3-14b", "--lora-dropout", "nan"], "--lora-dropout"),
+    (["estimate", "qwen3-14b", "--optimizer", "adam"], "--optimizer"),
+    (["frobnicate"], "Unknown command"),
+  ])
+  func usageErrorsExitWith64AndNameTheField(_ arguments: [String], _ expected: String) throws {
+    let result = try BinaryRunner.run(arguments)
+    #expect(result.status == 64)
+    #expect(result.standardOutput.isEmpty)
+    #expect(result.standardError.hasPrefix("Error: "))
+    #expect(result.standardError.contains(expected))
+  }
+
+  @Test func aMalformedConfigIsAnErrorNamingTheProblem() throws {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("qb-config-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let config = folder.appendingPathComponent("config.json")
+
+    try Data("{\"model_type\": \"llama\", \"hidden_size\": 4096".utf8).write(to: config)
+    let truncated = try BinaryRunner.run(["estimate", folder.path])
+    #expect(truncated.status == 1)
+    #expect(truncated.standardError.contains("cannot be read"))
+
+    try Data(#"{"model_type": "llama", "hidden_size": 4096, "num_attention_heads": 32}"#.utf8).write(to: config)
+    let missing = try BinaryRunner.run(["estimate", config.path])
+    #expect(missing.status == 1)
+    #expect(missing.standardError.contains("'num_hidden_layers'"))
+
+    try Data(#"{"model_type": "llama", "hidden_size": -4096, "num_hidden_layers": 2, "num_attention_heads": 32}"#.utf8)
+      .write(to: config)
+    let negative = try BinaryRunner.run(["estimate", config.path])
+    #expect(negative.status == 1)
+    #expect(negative.standardError.contains("'hidden_size' is -4096"))
+  }
+
+  @Test func theBinaryCopiedAloneStillKnowsItsPresets() throws {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("qb-alone-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let copy = folder.appendingPathComponent("qlora-budget")
+    try FileManager.default.copyItem(at: BinaryRunner.binary, to: copy)
+    let result = try BinaryRunner.run(["estimate", "llama-2-7b", "--json"], executable: copy, currentDirectory: folder)
+    #expect(result.status == 0)
+    let model = try #require(try BinaryRunner.json(result)["model"] as? [String: Any])
+    #expect(model["parameters"] as? Int64 == 6_738_415_616)
+  }
+
+  @Test func helpListsEveryOptionWithValuesAndDefaults() throws {
+    let result = try BinaryRunner.run(["fit", "--help"])
+    #expect(result.status == 0)
+    for fragment in ["--quant <type>", "values: nf4, fp4, int8, none", "--rank <n>", "default: 16", "--recipe <name>"] {
+      #expect(result.standardOutput.contains(fragment), "\(fragment)")
+    }
+    #expect(result.standardOutput.split(separator: "\n").allSatisfy { $0.count <= 80 })
+  }
+}
