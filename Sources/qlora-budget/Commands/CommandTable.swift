@@ -4,6 +4,7 @@ enum CommandTable {
     FitCommand.self,
     EstimateCommand.self,
     PresetsCommand.self,
+    InspectCommand.self, QuantizeCommand.self, QuantizeCheckCommand.self,
     ValidateCommand.self,
   ]
 
