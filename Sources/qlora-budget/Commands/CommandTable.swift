@@ -5,6 +5,7 @@ enum CommandTable {
     EstimateCommand.self,
     PresetsCommand.self,
     InspectCommand.self, QuantizeCommand.self, QuantizeCheckCommand.self,
+    ValidateCommand.self,
   ]
 
   static func command(named name: String) -> (any Command.Type)? {
