@@ -39,7 +39,7 @@ struct LogitsAndLoss {
     let vocabulary = model.vocabularySize
     finalNorm = context.perToken(model.hiddenSize, context.residual) + context.perToken(1, 4)
     labels = context.perToken(1, 8)
-    isChunked = context.setup.recipe.usesChunkedCrossEntropy
+    isChunked = context.setup.usesChunkedCrossEntropy
     let width = context.autocast ? context.compute : context.normOutput
     logitsWidth = width
     weightCopy = context.autocast && context.lmHead != context.compute
