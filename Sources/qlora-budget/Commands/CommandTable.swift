@@ -3,6 +3,7 @@ enum CommandTable {
   static let all: [any Command.Type] = [
     FitCommand.self,
     EstimateCommand.self,
+    SolveCommand.self,
     PresetsCommand.self,
   ]
 
