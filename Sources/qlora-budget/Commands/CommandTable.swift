@@ -4,6 +4,7 @@ enum CommandTable {
     FitCommand.self,
     EstimateCommand.self,
     SolveCommand.self,
+    CompareCommand.self,
     PresetsCommand.self,
   ]
 

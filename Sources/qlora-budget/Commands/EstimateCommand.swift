@@ -51,7 +51,10 @@ struct EstimateRequest {
     }
   }
 
-  func estimate() throws -> MemoryEstimate {
+  func estimate() throws -> MemoryEstimate { try Self.estimate(model, setup, gpu) }
+
+  /// The estimate, with a refused setup reported as a usage error (a value on the command line).
+  static func estimate(_ model: ModelArchitecture, _ setup: TrainingSetup, _ gpu: GPU?) throws -> MemoryEstimate {
     do {
       return try MemoryEstimator.estimate(model: model, setup: setup, gpu: gpu)
     } catch .overflow(let component) {
