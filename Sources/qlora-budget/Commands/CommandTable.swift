@@ -5,6 +5,8 @@ enum CommandTable {
     EstimateCommand.self,
     SolveCommand.self,
     CompareCommand.self,
+    TableCommand.self,
+    CompletionsCommand.self,
     PresetsCommand.self,
   ]
 

@@ -5,8 +5,8 @@ import QLoRABudget
 /// on/off, optimizers, recipes) on one or more GPUs.
 enum CompareCommand: Command {
   static let name = "compare"
-  static let summary = "Compare one setup on several GPUs, or several setups side by side."
-  static let arguments = "<model> --gpu <gpu,gpu...> [--setups <setup,setup...>] [options]"
+  static let summary = "Compare one setup on several GPUs, or several setups."
+  static let arguments = "<model> --gpu <gpu,...> [--setups <s,...>] [options]"
   static let options: [OptionSpec] =
     [
       .value("--gpu", "gpus", "GPU presets or capacities joined by commas, e.g. rtx-4090,a100-80gb,24GB."),

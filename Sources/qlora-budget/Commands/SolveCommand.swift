@@ -5,7 +5,7 @@ import QLoRABudget
 /// a run fit.
 enum SolveCommand: Command {
   static let name = "solve"
-  static let summary = "Find the largest rank, sequence or batch, the smallest GPU, what to change."
+  static let summary = "Largest rank, seq-len or batch; smallest GPU; what to change."
   static let arguments = "<model> [--gpu <gpu|size>] [--find <what>] [options]"
   static let findValues = ["all", "rank", "seq-len", "batch", "gpus", "gpu", "changes"]
   static let options: [OptionSpec] =

@@ -56,13 +56,16 @@ enum SVGChart {
       body.append(text(x: x + 35, y: y(base) - 6, ByteCount.fixed(base, decimals: 1), anchor: "middle", size: 11))
       body.append(text(x: x + 35, y: plotBottom + 18, String(bar.label.prefix(16)), anchor: "middle", size: 11))
     }
-    for (index, (name, capacity)) in capacities.enumerated() {
+    var lastLabelY = -Double.infinity
+    for (name, capacity) in capacities.sorted(by: { $0.1 > $1.1 }) {
       let lineY = y(capacity.gibibytes)
+      let labelY = max(lineY + 4, lastLabelY + 13)
+      lastLabelY = labelY
       let right = plotLeft + 110 * Double(max(1, bars.count)) + 20
       body.append(
         "<line class=\"capacity\" x1=\"\(f(plotLeft))\" y1=\"\(f(lineY))\" x2=\"\(f(right))\" y2=\"\(f(lineY))\" "
           + "stroke=\"#D00000\" stroke-width=\"2\" stroke-dasharray=\"6 4\"/>")
-      body.append(text(x: right + 4, y: lineY + 4 + Double(index % 2) * 12,
+      body.append(text(x: right + 4, y: labelY,
         "\(name) \(capacity.formatted(.binary))", anchor: "start", size: 11, fill: "#D00000"))
     }
     let legendX = plotLeft + 110 * Double(max(1, bars.count)) + 40
@@ -146,7 +149,7 @@ enum SVGChart {
     var magnitude = 1.0
     while magnitude * 10 <= value { magnitude *= 10 }
     while magnitude > value { magnitude /= 10 }
-    for step in [1.0, 2.0, 2.5, 5.0, 10.0] where step * magnitude >= value * 1.05 { return step * magnitude }
+    for step in [1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0] where step * magnitude >= value * 1.05 { return step * magnitude }
     return 10 * magnitude
   }
 
