@@ -28,7 +28,7 @@ let package = Package(
 
     // Tests
     .testTarget(name: "QLoRABudgetTests", dependencies: ["QLoRABudget"], exclude: ["Fixtures"]),
-    .testTarget(name: "NF4QuantizationTests", dependencies: ["NF4Quantization"]),
+    .testTarget(name: "NF4QuantizationTests", dependencies: ["NF4Quantization"], exclude: ["Fixtures"]),
     .testTarget(name: "SafetensorsTests", dependencies: ["Safetensors"]),
     /// Where both libraries are visible: the engine's buffers against the estimator's formula.
     .testTarget(name: "CrossCheckTests", dependencies: ["QLoRABudget", "NF4Quantization"]),

@@ -1,0 +1,86 @@
+import Foundation
+
+/// One benchmark: runs and returns its figures. Add a benchmark as a new file and list it in main.swift.
+protocol Benchmark {
+  func run(_ options: BenchmarkOptions) -> BenchmarkResult
+}
+
+/// The figures of one benchmark, in the order they were measured.
+struct BenchmarkResult {
+  var title: String
+  /// Context printed above the figures (sizes, settings, thread counts).
+  var notes: [String] = []
+  /// Named figures; the JSON keys. Names say their unit (`_gbps`, `_elements_per_second`).
+  var figures: [(name: String, value: Double)] = []
+}
+
+/// Command-line flags of the bench.
+struct BenchmarkOptions {
+  static let usage = """
+    USAGE: qlora-budget-bench [--json] [--quick]
+
+    OPTIONS:
+      --json    Print one JSON object of all figures.
+      --quick   A short smoke run (small tensors, few repetitions).
+      --help    Show this help.
+    """
+
+  var json = false
+  var quick = false
+  var showHelp = false
+  var unknownArguments: [String] = []
+
+  init(arguments: [String]) {
+    for argument in arguments {
+      switch argument {
+      case "--json": json = true
+      case "--quick": quick = true
+      case "--help", "-h": showHelp = true
+      default: unknownArguments.append(argument)
+      }
+    }
+  }
+}
+
+/// Wall-clock timing: the median of several runs.
+enum Stopwatch {
+  /// Seconds taken by `body`, the median of `runs` runs after one warm-up run.
+  static func median(runs: Int, _ body: () -> Void) -> Double {
+    body()
+    var times: [Double] = []
+    for _ in 0..<runs {
+      let start = DispatchTime.now().uptimeNanoseconds
+      body()
+      times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+    }
+    times.sort()
+    return times.count % 2 == 1
+      ? times[times.count / 2] : (times[times.count / 2 - 1] + times[times.count / 2]) / 2
+  }
+}
+
+/// Text and JSON output.
+enum BenchmarkReport {
+  static func text(_ results: [BenchmarkResult]) -> String {
+    results.map { result in
+      let width = result.figures.map(\.name.count).max() ?? 0
+      let lines = result.figures.map { figure in
+        figure.name.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + format(figure.value)
+      }
+      return ([result.title] + result.notes.map { "  " + $0 } + lines.map { "  " + $0 }).joined(separator: "\n")
+    }.joined(separator: "\n\n")
+  }
+
+  static func json(_ results: [BenchmarkResult]) -> String {
+    let pairs = results.flatMap(\.figures).map { "  \"\($0.name)\": \(jsonNumber($0.value))" }
+    return "{\n" + pairs.joined(separator: ",\n") + "\n}"
+  }
+
+  private static func format(_ value: Double) -> String {
+    value >= 1e6 ? String(format: "%.4g", value) : String(format: "%.3f", value)
+  }
+
+  private static func jsonNumber(_ value: Double) -> String {
+    value.isFinite ? String(format: "%.6g", value) : "null"
+  }
+}

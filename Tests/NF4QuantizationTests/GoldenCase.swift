@@ -1,0 +1,78 @@
+import Foundation
+import NF4Quantization
+import Testing
+
+/// One golden file of ../shared/golden/bnb-4bit: a `quantize_4bit` + `dequantize_4bit` call of
+/// bitsandbytes 0.50.2 on the CPU, every array base64 of little-endian bytes.
+struct GoldenCase: Decodable, CustomTestStringConvertible {
+  let name: String
+  let quantType: String
+  let blocksize: Int
+  let doubleQuant: Bool
+  let count: Int
+  let inputDtype: String
+  let input: Data
+  let code: Data
+  let packed: Data
+  let dequantizedFloat32: Data
+  let absmaxFloat32: Data?
+  let absmaxUint8: Data?
+  let offsetFloat32: Float?
+  let nestedBlocksize: Int?
+  let nestedAbsmaxFloat32: Data?
+  let nestedCodeFloat32: Data?
+
+  var testDescription: String { name }
+
+  /// The folder of the full golden set, beside the package.
+  static let sharedDirectory = packageRoot.deletingLastPathComponent()
+    .appendingPathComponent("shared/golden/bnb-4bit")
+  /// The copies kept in this test target, so some golden tests always run.
+  static let fixtureDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .appendingPathComponent("Fixtures/bnb-4bit")
+  static var packageRoot: URL {
+    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+      .deletingLastPathComponent()
+  }
+
+  static let sharedAvailable = FileManager.default.fileExists(atPath: sharedDirectory.path)
+  static let skipMessage = "../shared/golden/bnb-4bit is not beside the package; only the fixture copies run"
+
+  static func files(in directory: URL) -> [URL] {
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+    return names.filter { $0.hasSuffix(".json") }.sorted().map { directory.appendingPathComponent($0) }
+  }
+
+  static let fixtureFiles = files(in: fixtureDirectory)
+  static let sharedFiles = files(in: sharedDirectory)
+
+  static func load(_ url: URL) throws -> GoldenCase {
+    let decoder = JSONDecoder()
+    decoder.keyDecodingStrategy = .convertFromSnakeCase
+    return try decoder.decode(GoldenCase.self, from: Data(contentsOf: url))
+  }
+
+  var type: FourBitType { FourBitType(rawValue: quantType)! }
+  var settings: QuantizationSettings {
+    get throws { try QuantizationSettings(type: type, blockSize: blocksize, doubleQuantization: doubleQuant) }
+  }
+
+  /// The input as float32 (16-bit inputs widened exactly).
+  var inputAsFloat: [Float] {
+    switch inputDtype {
+    case "float32": Self.array(input, of: Float.self)
+    case "float16": Self.array(input, of: Float16.self).map(Float.init)
+    default: Self.array(input, of: UInt16.self).map { BFloat16(bitPattern: $0).floatValue }
+    }
+  }
+
+  /// Reinterprets little-endian bytes as an array.
+  static func array<T>(_ data: Data, of _: T.Type) -> [T] {
+    data.withUnsafeBytes { raw in
+      (0..<(raw.count / MemoryLayout<T>.size)).map { raw.loadUnaligned(fromByteOffset: $0 * MemoryLayout<T>.size, as: T.self) }
+    }
+  }
+
+  /// Bit patterns of float32 arrays, for exact comparison (NaN included).
+  static func bits(_ values: [Float]) -> [UInt32] { values.map(\.bitPattern) }
+}

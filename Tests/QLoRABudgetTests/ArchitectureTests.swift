@@ -1,0 +1,135 @@
+import Foundation
+import Testing
+
+@testable import QLoRABudget
+
+@Suite struct ArchitectureTests {
+  static var llamaLike: [String: Any] {
+    [
+    "model_type": "llama", "hidden_size": 64, "intermediate_size": 176, "num_hidden_layers": 3,
+    "num_attention_heads": 8, "num_key_value_heads": 2, "vocab_size": 1000,
+    ]
+  }
+
+  @Test func aLlamaLayerIsSevenProjectionsAndTwoNorms() throws {
+    let model = try TestData.model(Self.llamaLike)
+    // Per layer: q 64x64, k 64x16, v 64x16, o 64x64, gate/up/down 64x176; norms 2x64.
+    let layer: Int64 = 64 * 64 * 2 + 64 * 16 * 2 + 3 * 64 * 176 + 2 * 64
+    let embeddings: Int64 = 2 * 1000 * 64  // untied: embed_tokens and lm_head
+    #expect(model.parameterCount == 3 * layer + embeddings + 64)
+    #expect(ModuleInventory.names(of: model.inventory.linears) == ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
+    #expect(model.inventory.bufferBytes == ByteCount(2 * 4 * 4))  // inv_freq + original, head_dim/2 fp32 each
+  }
+
+  @Test func anUnknownModelTypeIsReadAsLlamaStyleWithAWarning() throws {
+    var config = Self.llamaLike
+    config["model_type"] = "granite"
+    let unknown = try TestData.model(config)
+    let llama = try TestData.model(Self.llamaLike)
+    #expect(unknown.parameterCount == llama.parameterCount)
+    #expect(unknown.warnings.count == 1)
+    #expect(unknown.warnings.first?.contains("granite") == true)
+    #expect(llama.warnings.isEmpty)
+  }
+
+  @Test(arguments: ["hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "vocab_size"])
+  func aMissingKeyIsNamed(_ key: String) throws {
+    var config = Self.llamaLike
+    config.removeValue(forKey: key)
+    #expect(throws: ArchitectureError.missingKey(key, model: "test")) { try TestData.model(config) }
+  }
+
+  /// Values as JSON text.
+  @Test(arguments: [
+    ("hidden_size", "64.5"), ("hidden_size", "\"64\""), ("num_hidden_layers", "0"),
+    ("vocab_size", "1e12"), ("num_key_value_heads", "3"), ("tie_word_embeddings", "\"yes\""),
+  ])
+  func anInvalidValueIsNamed(_ key: String, _ json: String) throws {
+    var config = Self.llamaLike
+    let value = try JSONSerialization.jsonObject(with: Data(json.utf8), options: .fragmentsAllowed)
+    config[key] = value
+    do {
+      _ = try TestData.model(config)
+      Issue.record("accepted \(key) = \(value)")
+    } catch let error as ArchitectureError {
+      #expect(error.description.contains("'\(key)'"))
+    }
+  }
+
+  @Test func malformedJSONIsAnErrorNotACrash() {
+    for text in ["", "{", "[1, 2]", "{\"model_type\": }", "null", "\u{FF}\u{FE}"] {
+      #expect(throws: ArchitectureError.self) { try ModelArchitecture(configData: Data(text.utf8), name: "x") }
+    }
+  }
+
+  @Test func qwen2AlwaysHasQueryKeyValueBiases() throws {
+    var config = Self.llamaLike
+    config["model_type"] = "qwen2"
+    let model = try TestData.model(config)
+    // q (64) + k (16) + v (16) biases per layer; o_proj has none.
+    #expect(model.inventory.linearBiasElements == 3 * (64 + 16 + 16))
+  }
+
+  @Test func phi3FusesQueryKeyValueAndGateUp() throws {
+    var config = Self.llamaLike
+    config["model_type"] = "phi3"
+    let model = try TestData.model(config)
+    let shapes = model.inventory.linears.map { "\($0.name) \($0.inFeatures)x\($0.outFeatures)" }
+    #expect(shapes == ["qkv_proj 64x96", "o_proj 64x64", "gate_up_proj 64x352", "down_proj 176x64"])
+    #expect(model.peftDefaultTargets == ["qkv_proj"])
+  }
+
+  @Test func gemma3HasFourNormsPerLayerAndPerHeadQueryKeyNorms() throws {
+    var config = Self.llamaLike
+    config["model_type"] = "gemma3_text"
+    config["head_dim"] = 16
+    let model = try TestData.model(config)
+    // 4 hidden-size norms + q_norm and k_norm of head_dim, per layer; final norm; tied embeddings.
+    #expect(model.inventory.normElements == 3 * (4 * 64 + 2 * 16) + 64)
+    #expect(model.inventory.lmHeadElements == 0)
+  }
+
+  @Test func qwenMoESparseLayersFollowStepAndDenseOnlyList() throws {
+    let config: [String: Any] = [
+      "model_type": "qwen2_moe", "hidden_size": 32, "intermediate_size": 96, "moe_intermediate_size": 16,
+      "shared_expert_intermediate_size": 48, "num_experts": 4, "num_experts_per_tok": 2,
+      "num_hidden_layers": 6, "decoder_sparse_step": 2, "mlp_only_layers": [3],
+      "num_attention_heads": 4, "vocab_size": 100,
+    ]
+    let model = try TestData.model(config)
+    // Sparse when (i + 1) % 2 == 0 and i not in [3]: layers 1 and 5; dense: 0, 2, 3, 4.
+    let moe = try #require(model.layout.mixtureOfExperts)
+    #expect(moe.sparseLayerCount == 2)
+    let experts = model.inventory.linears.filter { $0.role == .expert }
+    #expect(experts.allSatisfy { $0.instanceCount == 2 * 4 })
+    let dense = model.inventory.linears.first { $0.path == "mlp.gate_proj" }
+    #expect(dense?.instanceCount == 4)
+    let shared = model.inventory.linears.first { $0.path == "mlp.shared_expert.up_proj" }
+    #expect(shared?.outFeatures == 48)
+  }
+
+  @Test func multimodalConfigsAreReadFromTextConfig() throws {
+    let config: [String: Any] = ["model_type": "gemma3", "text_config": Self.llamaLike.merging(["model_type": "gemma3_text", "head_dim": 8]) { $1 }]
+    let model = try TestData.model(config)
+    #expect(model.modelType == "gemma3_text")
+    #expect(model.hiddenSize == 64)
+  }
+
+  @Test func explicitHeadDimensionWins() throws {
+    var config = Self.llamaLike
+    config["head_dim"] = 32  // 8 heads x 32 = 256 != hidden 64, as in Qwen3-0.6B
+    let model = try TestData.model(config)
+    let q = try #require(model.inventory.linears.first { $0.name == "q_proj" })
+    #expect(q.outFeatures == 256)
+  }
+
+  @Test func absurdlyLargeModelsAreRefused() {
+    var config = Self.llamaLike
+    config["hidden_size"] = 1 << 26
+    config["intermediate_size"] = 1 << 26
+    config["num_hidden_layers"] = 1 << 20
+    config["num_attention_heads"] = 1 << 10
+    config["num_key_value_heads"] = 1 << 10
+    #expect(throws: ArchitectureError.self) { try TestData.model(config) }
+  }
+}
