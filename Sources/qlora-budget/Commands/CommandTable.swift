@@ -3,6 +3,10 @@ enum CommandTable {
   static let all: [any Command.Type] = [
     FitCommand.self,
     EstimateCommand.self,
+    SolveCommand.self,
+    CompareCommand.self,
+    TableCommand.self,
+    CompletionsCommand.self,
     PresetsCommand.self,
     InspectCommand.self, QuantizeCommand.self, QuantizeCheckCommand.self,
     ValidateCommand.self,
