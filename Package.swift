@@ -28,11 +28,11 @@ let package = Package(
 
     // Tests
     .testTarget(name: "QLoRABudgetTests", dependencies: ["QLoRABudget"], exclude: ["Fixtures"]),
-    .testTarget(name: "NF4QuantizationTests", dependencies: ["NF4Quantization"], exclude: ["Fixtures"]),
+    .testTarget(name: "NF4QuantizationTests", dependencies: ["NF4Quantization", "Safetensors"], exclude: ["Fixtures"]),
     .testTarget(name: "SafetensorsTests", dependencies: ["Safetensors"]),
     /// Where both libraries are visible: the engine's buffers against the estimator's formula.
     .testTarget(name: "CrossCheckTests", dependencies: ["QLoRABudget", "NF4Quantization"]),
     /// Runs the built binary and the command layer in-process.
-    .testTarget(name: "CLITests", dependencies: ["qlora-budget", "QLoRABudget"]),
+    .testTarget(name: "CLITests", dependencies: ["qlora-budget", "QLoRABudget", "NF4Quantization", "Safetensors"]),
   ]
 )

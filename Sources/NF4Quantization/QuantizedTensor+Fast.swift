@@ -35,7 +35,7 @@ extension QuantizedTensor {
     self.init(unchecked: settings, shape: shape, count: count, packed: packed, scales: scales)
   }
 
-  /// Quantizes an array; see ``init(quantizing:shape:settings:threads:)-(UnsafeBufferPointer<T>,_,_,_)``.
+  /// Quantizes an array: the buffer initializer above, on the array's storage.
   public init<T: FourBitScalar>(
     quantizing values: [T], shape: [Int], settings: QuantizationSettings, threads: Int = 1
   ) throws(QuantizationError) {

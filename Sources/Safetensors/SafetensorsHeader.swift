@@ -8,6 +8,13 @@ public struct SafetensorsTensorInfo: Hashable, Sendable {
   /// Byte range relative to the start of the data section (`data_offsets`).
   public let dataOffsets: Range<Int64>
 
+  public init(name: String, dtype: SafetensorsDType, shape: [Int64], dataOffsets: Range<Int64>) {
+    self.name = name
+    self.dtype = dtype
+    self.shape = shape
+    self.dataOffsets = dataOffsets
+  }
+
   /// The product of the dimensions (1 for a scalar).
   public var elementCount: Int64 { shape.reduce(1, *) }
   /// The bytes of the tensor's data.

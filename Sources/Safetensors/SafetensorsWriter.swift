@@ -112,8 +112,8 @@ public final class SafetensorsWriter {
     }
   }
 
-  /// A JSON string literal.
-  static func quoted(_ text: String) -> String {
+  /// `text` as a JSON string literal (quotes, backslashes and control characters escaped).
+  public static func quoted(_ text: String) -> String {
     var result = "\""
     for scalar in text.unicodeScalars {
       switch scalar {

@@ -15,7 +15,7 @@ if options.showHelp {
   FileHandle.standardError.write(Data("Error: Unknown option '\(unknown)'.\n\(BenchmarkOptions.usage)\n".utf8))
   exit(64)
 } else {
-  let benchmarks: [any Benchmark] = [NF4Benchmark()]
+  let benchmarks: [any Benchmark] = [NF4Benchmark(), EstimatorBenchmark()]
   let results = benchmarks.map { $0.run(options) }
   print(options.json ? BenchmarkReport.json(results) : BenchmarkReport.text(results))
 }

@@ -1,5 +1,6 @@
 import Foundation
 import NF4Quantization
+import Safetensors
 import Testing
 
 /// The engine against bitsandbytes 0.50.2's own output, bit for bit (DESIGN.md section 5).
@@ -146,6 +147,34 @@ import Testing
     case "float32": return run(Float.self)
     case "float16": return run(Float16.self).map(Float.init)
     default: return run(BFloat16.self).map(\.floatValue)
+    }
+  }
+}
+
+/// `CheckpointQuantizer` on a checkpoint holding a golden input as a [1, n] weight stores
+/// bitsandbytes' bytes: packed codes, and absmax (float32) or the offset and nested scales.
+@Suite struct CheckpointGoldenTests {
+  @Test(arguments: GoldenCase.fixtureFiles + (GoldenCase.sharedAvailable ? GoldenCase.sharedFiles : []))
+  func checkpointBuffersAreBitsandbytesBuffers(file: URL) throws {
+    let golden = try GoldenCase.load(file)
+    let dtype: SafetensorsDType = ["float32": .f32, "float16": .f16, "bfloat16": .bf16][golden.inputDtype]!
+    let (input, output) = (CheckpointTests.temporaryURL(), CheckpointTests.temporaryURL())
+    defer { [input, output].forEach { try? FileManager.default.removeItem(at: $0) } }
+    let name = "model.layers.0.mlp.down_proj.weight"
+    let writer = try SafetensorsWriter(url: input, tensors: [.init(name: name, dtype: dtype, shape: [1, Int64(golden.count)])])
+    try writer.write(name, bytes: golden.input)
+    try writer.finish()
+
+    try CheckpointQuantizer(settings: golden.settings, threads: 2).quantize(input: input, output: output)
+    let result = try SafetensorsFile(url: output)
+    #expect([UInt8](try result.data(named: name)) == [UInt8](golden.packed))
+    if golden.doubleQuant {
+      #expect(try result.data(named: "\(name).nested_absmax") == golden.nestedAbsmaxFloat32!)
+      let (tensor, _) = try BnbCheckpointLayout.read(weightName: name, from: result)
+      guard case let .doubleQuantized(state) = tensor.scales else { Issue.record("expected DQ"); return }
+      #expect(state.offset.bitPattern == golden.offsetFloat32!.bitPattern)
+    } else {
+      #expect(try result.data(named: "\(name).absmax") == golden.absmaxFloat32!)
     }
   }
 }

@@ -18,14 +18,50 @@ public enum MemoryEstimator {
       TrainableState.gradients(trainable),
     ]
     components += TrainableState.optimizerState(trainable, setup.optimizer)
-    components += notYetModelled
+    let step = try stepPeak(model, setup, trainable, platform: .cuda)
+    let transient = TransientComponents(step: step, setup: setup, gpu: gpu)
+    components += transient.components
     if let overflowed = components.first(where: { $0.bytes?.isOverflow == true }) {
       throw .overflow(component: overflowed.kind.label.lowercased())
     }
+    let resident = ByteCount.sum(
+      components.filter { $0.device == .gpu && $0.lifetime == .resident }.compactMap(\.bytes))
+    let peak = transient.peak(resident: resident)
+    if peak.process.isOverflow { throw .overflow(component: "peak") }
+    components = components.map { component in
+      guard component.kind == .allocatorReserve else { return component }
+      return MemoryComponent(
+        .allocatorReserve, lifetime: .transient, bytes: peak.reserved - peak.allocated,
+        formula: component.formula, source: component.source)
+    }
     return MemoryEstimate(
       model: model, setup: setup, gpu: gpu, components: components,
-      trainableParameters: trainable.reduce(0) { $0 + $1.elements }, peak: nil,
-      assumptions: assumptions(setup), warnings: model.warnings)
+      trainableParameters: trainable.reduce(0) { $0 + $1.elements }, peak: peak,
+      assumptions: assumptions(setup) + transient.assumptions, warnings: model.warnings)
+  }
+
+  /// The step's moments above the resident bytes, on `platform` (validation compares `.cpu`
+  /// against PyTorch's CPU allocator).
+  public static func stepProfile(
+    model: ModelArchitecture, setup: TrainingSetup, platform: KernelPlatform
+  ) throws(SetupError) -> StepProfile {
+    try setup.validate()
+    let trainable = try trainableTensors(model, setup)
+    return try stepPeak(model, setup, trainable, platform: platform).profile
+  }
+
+  static func stepPeak(
+    _ model: ModelArchitecture, _ setup: TrainingSetup, _ trainable: [TrainableTensorGroup], platform: KernelPlatform
+  ) throws(SetupError) -> StepPeak {
+    let adapted: Set<String>
+    if setup.isFullFineTune {
+      adapted = []
+    } else {
+      adapted = Set(try model.adaptedModules(setup.lora.targets, roles: setup.recipe.linearRoles).map(\.path))
+    }
+    let context = StepContext(model: model, setup: setup, platform: platform)
+    let gradients = ByteCount.sum(trainable.map(\.bytes))
+    return StepPeak(context, adapted: adapted, gradients: gradients)
   }
 
   /// The tensors the optimizer updates: LoRA adapters, or every parameter for full fine-tuning.
@@ -37,11 +73,6 @@ public enum MemoryEstimator {
     return model.loraTensors(
       on: modules, configuration: setup.lora, dtype: setup.recipe.adapters.resolved(setup.computeDtype))
   }
-
-  /// The transient part of the step, until the activation model lands: shown, never guessed.
-  private static let notYetModelled: [MemoryComponent] = [
-    MemoryComponent.Kind.activations, .logits, .dequantBuffers, .runtime, .allocatorReserve,
-  ].map { MemoryComponent($0, lifetime: .transient, bytes: nil, formula: "not yet modelled", source: "") }
 
   private static func assumptions(_ setup: TrainingSetup) -> [String] {
     var lines = ["recipe \(setup.recipe.name): \(setup.recipe.summary)"]

@@ -20,6 +20,9 @@ public struct TrainingSetup: Hashable, Sendable {
   /// Forward and loss under `torch.autocast` (HF Trainer with bf16/fp16=True). Without it peft
   /// casts the LoRA branch's input to the adapters' dtype.
   public var usesAutocast: Bool = true
+  /// Chunked (fused) cross-entropy that never materialises the full logits (Liger, Unsloth,
+  /// `--loss chunked`); nil: the recipe's default.
+  public var chunkedCrossEntropy: Bool? = nil
   /// Full fine-tuning of every parameter in the compute dtype, for comparison; LoRA and
   /// quantization settings are then ignored.
   public var isFullFineTune: Bool = false
@@ -28,6 +31,9 @@ public struct TrainingSetup: Hashable, Sendable {
 
   /// Whether gradient checkpointing is on, after the recipe's default.
   public var usesGradientCheckpointing: Bool { gradientCheckpointing ?? recipe.checkpointsByDefault }
+
+  /// Whether the loss is chunked, after the recipe's default.
+  public var usesChunkedCrossEntropy: Bool { chunkedCrossEntropy ?? recipe.usesChunkedCrossEntropy }
 
   /// The quantization actually applied (none for full fine-tuning).
   public var effectiveQuantization: BaseQuantization { isFullFineTune ? .none : quantization }

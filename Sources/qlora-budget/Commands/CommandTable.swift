@@ -3,7 +3,13 @@ enum CommandTable {
   static let all: [any Command.Type] = [
     FitCommand.self,
     EstimateCommand.self,
+    SolveCommand.self,
+    CompareCommand.self,
+    TableCommand.self,
+    CompletionsCommand.self,
     PresetsCommand.self,
+    InspectCommand.self, QuantizeCommand.self, QuantizeCheckCommand.self,
+    ValidateCommand.self,
   ]
 
   static func command(named name: String) -> (any Command.Type)? {

@@ -7,11 +7,15 @@ enum EstimateCommand: Command {
   static let arguments = "<model> [--gpu <gpu|size>] [options]"
   static let options: [OptionSpec] =
     [.value("--gpu", "gpu|size", "A GPU preset or a capacity such as 24GB or 24GiB.")]
-    + SetupOptions.specs + OutputOptions.specs
+    + SetupOptions.specs + HostOptions.specs + OutputOptions.specs
 
   static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws -> ExitStatus {
     let estimate = try EstimateRequest(arguments, context, requiresGPU: false).estimate()
-    OutputOptions.write(estimate, arguments, context)
+    let (host, _) = try HostOptions.host(estimate, arguments)
+    try OutputOptions.writeSVG(estimate, arguments)
+    OutputOptions.write(
+      estimate, arguments, context, extraJSON: [("host", HostOptions.json(host, capacity: nil))],
+      extraText: HostOptions.text(host, capacity: nil))
     return .success
   }
 }
@@ -19,16 +23,21 @@ enum EstimateCommand: Command {
 /// `qlora-budget fit MODEL --gpu GPU|SIZE [options]`: fits, tight or does not fit (exit 3).
 enum FitCommand: Command {
   static let name = "fit"
-  static let summary = "Say whether a fine-tune fits a GPU, with headroom and the breakdown."
+  static let summary = "Say whether a fine-tune fits a GPU, with headroom and breakdown."
   static let arguments = "<model> --gpu <gpu|size> [options]"
   static let options: [OptionSpec] =
     [.value("--gpu", "gpu|size", "A GPU preset (see 'presets gpus') or a capacity such as 24GB or 24GiB.")]
-    + SetupOptions.specs + OutputOptions.specs
+    + SetupOptions.specs + HostOptions.specs + OutputOptions.specs
 
   static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws -> ExitStatus {
     let estimate = try EstimateRequest(arguments, context, requiresGPU: true).estimate()
-    OutputOptions.write(estimate, arguments, context)
-    return estimate.verdict == .doesNotFit ? .doesNotFit : .success
+    let (host, hostCapacity) = try HostOptions.host(estimate, arguments)
+    try OutputOptions.writeSVG(estimate, arguments)
+    OutputOptions.write(
+      estimate, arguments, context, extraJSON: [("host", HostOptions.json(host, capacity: hostCapacity))],
+      extraText: HostOptions.text(host, capacity: hostCapacity))
+    let hostFits = hostCapacity.map { host.fits(in: $0) } ?? true
+    return estimate.verdict == .doesNotFit || !hostFits ? .doesNotFit : .success
   }
 }
 
@@ -51,7 +60,10 @@ struct EstimateRequest {
     }
   }
 
-  func estimate() throws -> MemoryEstimate {
+  func estimate() throws -> MemoryEstimate { try Self.estimate(model, setup, gpu) }
+
+  /// The estimate, with a refused setup reported as a usage error (a value on the command line).
+  static func estimate(_ model: ModelArchitecture, _ setup: TrainingSetup, _ gpu: GPU?) throws -> MemoryEstimate {
     do {
       return try MemoryEstimator.estimate(model: model, setup: setup, gpu: gpu)
     } catch .overflow(let component) {
@@ -68,14 +80,30 @@ enum OutputOptions {
   static let specs: [OptionSpec] = [
     .flag("--json", "Print one JSON object (see docs/cli.md)."),
     .flag("--explain", "Show each component's formula, inputs and source."),
+    PlanningOptions.svg,
   ]
 
-  static func write(_ estimate: MemoryEstimate, _ arguments: ParsedArguments, _ context: CommandContext) {
+  static func write(
+    _ estimate: MemoryEstimate, _ arguments: ParsedArguments, _ context: CommandContext,
+    extraJSON: [(String, JSONOutput)] = [], extraText: [String] = []
+  ) {
     for warning in estimate.warnings { context.warn(warning) }
     if arguments.has("--json") {
-      context.print(EstimateJSON.object(estimate).rendered())
+      var object = EstimateJSON.object(estimate)
+      if case .object(let members) = object { object = .object(members + extraJSON) }
+      context.print(object.rendered())
     } else {
       context.standardOutput(EstimateText.render(estimate, explain: arguments.has("--explain"), color: context.usesColor))
+      if !extraText.isEmpty { context.standardOutput(extraText.joined(separator: "\n") + "\n") }
     }
+  }
+
+  /// `--svg FILE`: the GPU breakdown as a stacked bar against the GPU's capacity.
+  static func writeSVG(_ estimate: MemoryEstimate, _ arguments: ParsedArguments) throws {
+    guard let path = arguments.value("--svg") else { return }
+    let bar = SVGChart.Bar(label: estimate.gpu?.name ?? estimate.model.name, segments: SVGChart.segments(estimate))
+    let capacities = estimate.gpu.map { [($0.name, $0.capacity)] } ?? []
+    try PlanningOptions.write(
+      SVGChart.stackedBars(title: "\(estimate.model.name): GPU memory by component", bars: [bar], capacities: capacities), to: path)
   }
 }

@@ -20,6 +20,7 @@ enum SetupOptions {
     .value("--batch", "n", "Micro-batch size per GPU.", default: "1"),
     .value("--grad-ckpt", "bool", "Gradient checkpointing.", default: "the recipe's (on)"),
     .value("--attn", "impl", "Attention implementation.", values: AttentionImplementation.allCases.map(\.rawValue), default: "sdpa"),
+    .value("--loss", "kind", "Cross-entropy: standard (full fp32 logits) or chunked (Liger/Unsloth fused).", values: ["standard", "chunked"], default: "the recipe's (standard)"),
     .value("--autocast", "bool", "Mixed-precision autocast (HF Trainer bf16/fp16=True).", default: "true"),
     .flag("--full-finetune", "Full fine-tuning in the compute dtype with fp32 optimizer state, for comparison."),
   ]
@@ -53,6 +54,13 @@ enum SetupOptions {
     setup.gradientCheckpointing = try arguments.boolean("--grad-ckpt")
     if let attention = try arguments.choice("--attn", as: AttentionImplementation.self) { setup.attention = attention }
     if let autocast = try arguments.boolean("--autocast") { setup.usesAutocast = autocast }
+    if let loss = arguments.value("--loss") {
+      switch loss.lowercased() {
+      case "standard": setup.chunkedCrossEntropy = false
+      case "chunked": setup.chunkedCrossEntropy = true
+      default: throw .invalidValue(loss, for: "--loss", "use one of standard, chunked")
+      }
+    }
     setup.isFullFineTune = arguments.has("--full-finetune")
     return setup
   }

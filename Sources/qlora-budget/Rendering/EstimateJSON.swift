@@ -51,6 +51,7 @@ enum EstimateJSON {
       ("grad_ckpt", .bool(setup.usesGradientCheckpointing)),
       ("attn", .string(setup.attention.rawValue)),
       ("autocast", .bool(setup.usesAutocast)),
+      ("loss", .string(setup.usesChunkedCrossEntropy ? "chunked" : "standard")),
       ("full_finetune", .bool(setup.isFullFineTune)),
     ])
   }

@@ -6,8 +6,8 @@ enum HelpText {
     let width = CommandTable.all.map { $0.name.count }.max() ?? 0
     let commands = CommandTable.all.map { "  " + pad($0.name, width) + "  " + $0.summary }
     return """
-      OVERVIEW: How much GPU and host memory a QLoRA fine-tune takes, where every byte goes,
-      and whether it fits.
+      OVERVIEW: How much GPU and host memory a QLoRA fine-tune takes, where every byte
+      goes, and whether it fits.
 
       USAGE: qlora-budget <command> [arguments] [options]
 
@@ -15,9 +15,9 @@ enum HelpText {
       \(commands.joined(separator: "\n"))
 
       OPTIONS:
-        --presets <dir>   Read presets from a folder laid out like Presets/ instead of the built-in ones.
+        --presets <dir>   Read presets from a folder laid out like Presets/.
         --version         Show the version.
-        -h, --help        Show help for the tool or, after a command, for that command.
+        -h, --help        Show help for the tool or, after a command, for the command.
 
       EXAMPLE:
         qlora-budget fit qwen3-14b --gpu rtx-4090 --rank 32

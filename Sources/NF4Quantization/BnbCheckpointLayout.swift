@@ -1,0 +1,113 @@
+import Foundation
+import Safetensors
+
+/// bitsandbytes' safetensors layout of a 4-bit weight (what `Linear4bit` saves and
+/// transformers loads as a pre-quantized checkpoint).
+///
+/// For a weight `W = "<module>.weight"` of shape `S` and dtype `D`, `n` elements, `nb` blocks:
+///
+/// | key | dtype | shape | content |
+/// | --- | --- | --- | --- |
+/// | `W` | U8 | [ceil(n/2), 1] | packed codes |
+/// | `W.absmax` | F32 or U8 (DQ) | [nb] | absmax, or its 8-bit codes |
+/// | `W.quant_map` | F32 | [16] | the 4-bit codebook |
+/// | `W.nested_absmax` (DQ) | F32 | [ceil(nb/256)] | nested scales |
+/// | `W.nested_quant_map` (DQ) | F32 | [256] | the dynamic map |
+/// | `W.quant_state.bitsandbytes__nf4` (or `__fp4`) | U8 | [length] | UTF-8 JSON |
+///
+/// The JSON is `QuantState.as_dict(packed=True)`'s non-tensor part, serialized by `json.dumps`:
+/// `{"quant_type": "nf4", "blocksize": 64, "dtype": "bfloat16", "shape": [4096, 14336]}`, plus
+/// with DQ `"nested_blocksize": 256, "nested_dtype": "float32", "nested_offset": <offset>`.
+/// Source: bitsandbytes 0.50.2 `functional.QuantState.as_dict` / `from_dict`, `utils.pack_dict_to_tensor`.
+public enum BnbCheckpointLayout {
+  /// One tensor of the layout: its header entry and little-endian bytes.
+  public struct Entry: Sendable {
+    public let spec: SafetensorsTensorSpec
+    public let bytes: [UInt8]
+  }
+
+  /// The entries of `tensor` saved as `weightName` whose original dtype was `dtype`
+  /// (`float32`, `float16` or `bfloat16`), in bitsandbytes' state-dict order.
+  public static func entries(weightName: String, tensor: QuantizedTensor, dtype: String) -> [Entry] {
+    var entries = [
+      Entry(spec: .init(name: weightName, dtype: .u8, shape: [Int64(tensor.packed.count), 1]), bytes: tensor.packed)
+    ]
+    func add(_ suffix: String, _ dtype: SafetensorsDType, _ bytes: [UInt8]) {
+      let count = Int64(bytes.count) / dtype.byteSize
+      entries.append(Entry(spec: .init(name: "\(weightName).\(suffix)", dtype: dtype, shape: [count]), bytes: bytes))
+    }
+    var state: [(String, String)] = [
+      ("quant_type", json(tensor.type.rawValue)), ("blocksize", "\(tensor.blockSize)"),
+      ("dtype", json(dtype)), ("shape", "[\(tensor.shape.map(String.init).joined(separator: ", "))]"),
+    ]
+    switch tensor.scales {
+    case let .float32(absmax):
+      add("absmax", .f32, littleEndianBytes(absmax))
+      add("quant_map", .f32, littleEndianBytes(tensor.type.codebook))
+    case let .doubleQuantized(nested):
+      add("absmax", .u8, nested.codes)
+      add("quant_map", .f32, littleEndianBytes(tensor.type.codebook))
+      add("nested_absmax", .f32, littleEndianBytes(nested.nestedAbsmax))
+      add("nested_quant_map", .f32, littleEndianBytes(DynamicMap.values))
+      state += [
+        ("nested_blocksize", "\(DoubleQuantizedAbsmax.nestedBlockSize)"), ("nested_dtype", json("float32")),
+        ("nested_offset", "\(Double(nested.offset))"),
+      ]
+    }
+    let text = "{" + state.map { "\(json($0.0)): \($0.1)" }.joined(separator: ", ") + "}"
+    add(CheckpointTensorNames.packedStatePrefix + tensor.type.rawValue, .u8, Array(text.utf8))
+    return entries
+  }
+
+  /// Reads the 4-bit weight `weightName` from `file`, validating every buffer.
+  ///
+  /// - Returns: the tensor and the original dtype recorded in its state.
+  /// - Throws: ``SafetensorsError`` for a missing tensor, ``QuantizationError`` for state that
+  ///   does not fit together or a codebook other than bitsandbytes'.
+  public static func read(weightName: String, from file: SafetensorsFile) throws -> (tensor: QuantizedTensor, dtype: String) {
+    let stateName = file.header.tensors.map(\.name).first { $0.hasPrefix("\(weightName).\(CheckpointTensorNames.packedStatePrefix)") }
+    guard let stateName else { throw SafetensorsError.unknownTensor("\(weightName).\(CheckpointTensorNames.packedStatePrefix)nf4") }
+    let stateObject = try? JSONSerialization.jsonObject(with: file.data(named: stateName))
+    guard let state = stateObject as? [String: Any] else {
+      throw SafetensorsError.invalidField(tensor: stateName, field: "quant_state", value: "(not a JSON object)")
+    }
+    let typeName = state["quant_type"] as? String ?? "?"
+    guard let type = FourBitType(rawValue: typeName) else { throw QuantizationError.unknownQuantType(typeName) }
+    guard let blockSize = (state["blocksize"] as? NSNumber)?.intValue, let shape = state["shape"] as? [NSNumber] else {
+      throw SafetensorsError.invalidField(tensor: stateName, field: "blocksize/shape", value: "(missing)")
+    }
+    let dtype = state["dtype"] as? String ?? "float32"
+    let codebook: [Float] = try floats(file, "\(weightName).quant_map")
+    guard codebook.map(\.bitPattern) == type.codebook.map(\.bitPattern) else { throw QuantizationError.unknownCodebook(buffer: "quant_map") }
+    let packed = [UInt8](try file.data(named: weightName))
+    let scales: BlockScales
+    if file.header.tensor(named: "\(weightName).nested_absmax") != nil {
+      let map = try floats(file, "\(weightName).nested_quant_map")
+      guard map.map(\.bitPattern) == DynamicMap.values.map(\.bitPattern) else {
+        throw QuantizationError.unknownCodebook(buffer: "nested_quant_map")
+      }
+      let offset = Float((state["nested_offset"] as? NSNumber)?.doubleValue ?? .nan)
+      scales = .doubleQuantized(
+        try DoubleQuantizedAbsmax(
+          codes: [UInt8](try file.data(named: "\(weightName).absmax")),
+          nestedAbsmax: try floats(file, "\(weightName).nested_absmax"), offset: offset))
+    } else {
+      scales = .float32(try floats(file, "\(weightName).absmax"))
+    }
+    let tensor = try QuantizedTensor(type: type, blockSize: blockSize, shape: shape.map(\.intValue), packed: packed, scales: scales)
+    return (tensor, dtype)
+  }
+
+  private static func floats(_ file: SafetensorsFile, _ name: String) throws -> [Float] {
+    let info = try file.tensor(named: name)
+    guard info.dtype == .f32 else { throw SafetensorsError.invalidField(tensor: name, field: "dtype", value: "'\(info.dtype.rawValue)'") }
+    let data = try file.data(for: info)
+    return data.withUnsafeBytes { raw in (0..<(raw.count / 4)).map { raw.loadUnaligned(fromByteOffset: 4 * $0, as: Float.self) } }
+  }
+
+  static func littleEndianBytes(_ values: [Float]) -> [UInt8] {
+    values.withUnsafeBytes { Array($0) }
+  }
+
+  private static func json(_ text: String) -> String { SafetensorsWriter.quoted(text) }
+}

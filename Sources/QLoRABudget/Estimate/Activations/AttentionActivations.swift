@@ -1,0 +1,78 @@
+/// What self-attention saves for backward, and what it holds for a moment, by implementation.
+///
+/// q, k, v arrive in the projections' output dtype `p` (fp32 when the residual stream is fp32:
+/// bitsandbytes casts its output back to the input dtype). Rotary embedding saves only the shared
+/// cos/sin tables (`q * cos + rotate_half(q) * sin`; the multipliers do not require grad), so it
+/// adds nothing per layer. Per-head q/k norms (Qwen3, Gemma 3) save their inputs.
+/// - `sdpa`: under autocast SDPA runs in the compute dtype (autocast casts q, k, v); it saves
+///   q, k, v, the output and the log-sum-exp (`b x heads x s` fp32). transformers expands GQA
+///   keys/values to every head first (`repeat_kv`; fitcheck's T4 runs report the "GQA expand
+///   shim"), so k and v are `heads x head_dim` wide.
+/// - `flash`: flash-attention 2 casts q, k, v to the compute dtype, supports GQA natively, and
+///   saves q, k, v, the output and the log-sum-exp.
+/// - `eager`: `softmax(q k^T * scale + mask, dtype=float32)` then `probs @ v`. Saves q, the
+///   expanded k and v, the fp32 probabilities (`b x heads x s x s x 4`) and, when the second
+///   matmul runs in another dtype (autocast, or a 16-bit query), the probabilities' cast copy.
+///   The forward holds scores and masked scores for a moment; backward holds the gradients of
+///   the probabilities, of the masked scores and of the scaled scores next to the probabilities,
+///   which a recomputed (checkpointed) layer frees only after its backward.
+/// Sources: transformers 5.23 `integrations/sdpa_attention.py`, `modeling_llama.py`
+/// `eager_attention_forward`; PyTorch derivatives.yaml (`_softmax`, `bmm`, `_scaled_dot_product_*`).
+/// Checked: the eager layer of cpu-step-peaks.json `qwen2.5-0.5b-s512-b1-r8qv-nogc-eager`.
+struct AttentionActivations {
+  let saved: [TensorTerm]
+  let forwardTransient: ByteCount
+  let backwardTransient: ByteCount
+  /// The dtype width of the attention output that o_proj reads.
+  let outputWidth: Int64
+
+  init(_ context: StepContext, projectionWidth p: Int64) {
+    let model = context.model
+    let heads = model.attentionHeadCount
+    let queryWidth = model.queryWidth
+    let batch = context.setup.batchSize
+    let seq = context.setup.sequenceLength
+    var saved: [TensorTerm] = []
+    switch model.layout.queryKeyNorm {
+    case .none: break
+    case .perHead, .perProjection:
+      saved.append(TensorTerm("q/k norm inputs", context.perToken(queryWidth + model.keyValueWidth, p)))
+    }
+    let logSumExp = StepContext.bytes(batch, heads, seq, width: 4)
+    switch context.setup.attention {
+    case .sdpa:
+      let a = context.autocast ? context.compute : p
+      saved.append(TensorTerm("q, k, v (k, v expanded to every head)", 3 * context.perToken(queryWidth, a)))
+      saved.append(TensorTerm("attention output", context.perToken(queryWidth, a)))
+      saved.append(TensorTerm("log-sum-exp", logSumExp))
+      forwardTransient = .zero
+      backwardTransient = 4 * context.perToken(queryWidth, a)
+      outputWidth = a
+    case .flash:
+      let a = context.compute
+      saved.append(TensorTerm("q", context.perToken(queryWidth, a)))
+      saved.append(TensorTerm("k, v (GQA native)", 2 * context.perToken(model.keyValueWidth, a)))
+      saved.append(TensorTerm("attention output", context.perToken(queryWidth, a)))
+      saved.append(TensorTerm("log-sum-exp", logSumExp))
+      forwardTransient = .zero
+      backwardTransient = 2 * context.perToken(queryWidth, a) + 2 * context.perToken(model.keyValueWidth, a)
+      outputWidth = a
+    case .eager:
+      let a = context.autocast ? context.compute : p
+      let scores = a
+      let masked = max(scores, context.residual)
+      let square = StepContext.bytes(batch, heads, seq, seq, width: 1)
+      saved.append(TensorTerm("q, expanded k and v", 3 * context.perToken(queryWidth, a)))
+      saved.append(TensorTerm("softmax probabilities (fp32)", 4 * square))
+      if context.autocast {
+        saved.append(TensorTerm("probabilities cast for probs @ v", context.compute * square))
+      } else if p != 4 {
+        saved.append(TensorTerm("probabilities cast to the query dtype", p * square))
+      }
+      forwardTransient = (scores + masked) * square
+      backwardTransient = (a + masked + scores) * square
+      outputWidth = a
+    }
+    self.saved = saved
+  }
+}

@@ -1,0 +1,27 @@
+/// The temporary dequantized weight of a 4-bit matmul.
+///
+/// bitsandbytes' `MatMul4Bit` dequantizes the whole `out x in` weight, then runs a dense matmul
+/// (forward, and again in backward for the input's gradient); one exists at a time, so the
+/// largest 4-bit weight sets the term. It dequantizes to the layer's compute dtype, which
+/// `Linear4bit.set_compute_type` silently sets to the first input's dtype when that is fp32 or
+/// bf16 (fp32 when the residual stream was upcast); under autocast the dense matmul then casts
+/// the fp32 weight to the compute dtype (one more copy).
+/// Sources: bitsandbytes 0.50.2 `autograd/_functions.py` MatMul4Bit, `nn/modules.py` L575-637.
+enum DequantBuffers {
+  static func bytes(_ context: StepContext) -> (bytes: ByteCount, formula: String) {
+    guard context.setup.effectiveQuantization.isFourBit else {
+      return (.zero, "no 4-bit weights: no dequantization buffer")
+    }
+    let modules = context.model.inventory.linears(in: context.setup.recipe.linearRoles)
+    guard let largest = modules.max(by: { $0.weightElements < $1.weightElements }) else {
+      return (.zero, "no 4-bit weights")
+    }
+    let width = context.normOutput
+    let cast: Int64 = context.autocast && width != context.compute ? context.compute : 0
+    let bytes = StepContext.bytes(largest.weightElements, width: width + cast)
+    let formula = "largest 4-bit weight \(largest.path) \(largest.outFeatures) x \(largest.inFeatures) "
+      + "dequantized to \(width) B" + (cast > 0 ? " + its \(cast) B autocast copy" : "")
+      + " = \(NumberText.grouped(bytes.bytes))"
+    return (bytes, formula)
+  }
+}

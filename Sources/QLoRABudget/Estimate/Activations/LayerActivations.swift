@@ -1,0 +1,119 @@
+/// The activations of one decoder layer, tensor by tensor: what it saves for backward and the
+/// largest thing it holds for a moment in forward and in backward.
+///
+/// RMSNorm (`hs.float() * rsqrt(mean(hs^2) + eps)`, then `weight * hs.to(input_dtype)` with a
+/// frozen weight) saves its input and the `tokens x 1` fp32 rsqrt. Projections, LoRA branches,
+/// attention and MLP: see ``LoRABranch``, ``AttentionActivations``, ``FeedForwardActivations``.
+/// A LoRA branch that saves its input tensor itself shares it with every branch reading the
+/// same tensor (q/k/v read one norm output): it is counted once.
+struct LayerActivations {
+  let saved: [TensorTerm]
+  let forwardTransient: ByteCount
+  let backwardTransient: ByteCount
+  var savedBytes: ByteCount { saved.total }
+
+  /// The dense layer, and the sparse (MoE) layer when the model has one.
+  static func layers(_ context: StepContext, adapted: Set<String>) -> (dense: LayerActivations, sparse: LayerActivations?) {
+    let dense = LayerActivations(context, adapted: adapted, sparse: false)
+    let sparse = (context.model.layout.mixtureOfExperts?.sparseLayerCount ?? 0) > 0
+      ? LayerActivations(context, adapted: adapted, sparse: true) : nil
+    return (dense, sparse)
+  }
+
+  private init(_ context: StepContext, adapted: Set<String>, sparse: Bool) {
+    let model = context.model
+    let hidden = model.hiddenSize
+    let n = context.normOutput
+    var saved: [TensorTerm] = []
+    let normCount = Int64(model.layout.normsPerLayer.count)
+    saved.append(TensorTerm(
+      "\(normCount) norms: input + rsqrt", normCount * (context.perToken(hidden, context.residual) + context.perToken(1, 4))))
+
+    let linears = model.inventory.linears.filter { $0.role != .expert && $0.role != .router }
+    func lora(_ prefix: [String], input features: Int64, width: Int64, label: String) {
+      let modules = linears.filter { module in prefix.contains { module.path.hasSuffix($0) } && adapted.contains(module.path) }
+      var shared = false
+      for module in modules {
+        let branch = LoRABranch(context, inFeatures: features, inputWidth: width)
+        saved += branch.own.map { TensorTerm("\(module.name) LoRA: \($0.name)", $0.bytes) }
+        shared = shared || branch.savesSharedInput
+      }
+      if shared { saved.append(TensorTerm("\(label), kept for the LoRA branches", context.perToken(features, width))) }
+    }
+
+    // Attention: q/k/v read the first norm's output.
+    lora(["q_proj", "k_proj", "v_proj", "qkv_proj", "c_attn"], input: hidden, width: n, label: "attention input (norm output)")
+    let projection = context.projectionOutput(input: n)
+    let attention = AttentionActivations(context, projectionWidth: projection)
+    saved += attention.saved
+    let oPath = model.layout.attention == .gpt2 ? "attn.c_proj" : "o_proj"
+    lora([oPath], input: model.queryWidth, width: attention.outputWidth, label: "attention output (o_proj input)")
+
+    // MLP: gate/up read the second norm's output.
+    var transient = attention.backwardTransient
+    lora(["gate_proj", "up_proj", "gate_up_proj", "mlp.c_fc"], input: hidden, width: n, label: "MLP input (norm output)")
+    let mlpWidth = context.projectionOutput(input: n)
+    if sparse, let moe = model.layout.mixtureOfExperts {
+      let experts = FeedForwardActivations.experts(context, moe, outputWidth: mlpWidth)
+      saved += experts.saved
+      transient = max(transient, experts.transient)
+      if moe.sharedExpertIntermediateSize > 0 {
+        let shared = FeedForwardActivations(context, intermediate: moe.sharedExpertIntermediateSize, outputWidth: mlpWidth)
+        saved += shared.saved.map { TensorTerm("shared expert: " + $0.name, $0.bytes) }
+        lora(["shared_expert.down_proj"], input: moe.sharedExpertIntermediateSize, width: mlpWidth, label: "shared expert down input")
+      }
+    } else {
+      let mlp = FeedForwardActivations(context, intermediate: model.intermediateSize, outputWidth: mlpWidth)
+      saved += mlp.saved
+      transient = max(transient, mlp.backwardTransient)
+      lora(["mlp.down_proj", "mlp.c_proj"], input: mlp.downInput.features, width: mlp.downInput.width, label: "down_proj input")
+    }
+    self.saved = saved.filter { $0.bytes > .zero }
+    forwardTransient = attention.forwardTransient
+    backwardTransient = transient
+  }
+}
+
+/// Activations of the whole decoder stack, with and without gradient checkpointing.
+///
+/// Without checkpointing every layer keeps what it saves until its backward. With it
+/// (transformers `GradientCheckpointingLayer`, reentrant or not) each layer keeps only its input
+/// (`tokens x hidden` in the residual dtype); during backward one layer at a time is recomputed,
+/// so that layer's saved tensors and its backward transients exist on top of the kept inputs.
+/// Reentrant and non-reentrant checkpointing keep the same tensors here: the layer input (and the
+/// shared rotary cos/sin); they differ in when the recomputed tensors are freed within the layer,
+/// which the one-layer term already bounds.
+struct StackActivations {
+  /// Bytes held across the step until backward reaches each layer.
+  let kept: ByteCount
+  /// The largest recomputed layer (checkpointing) or zero.
+  let recomputedLayer: ByteCount
+  let forwardTransient: ByteCount
+  let backwardTransient: ByteCount
+  let terms: [TensorTerm]
+  let formula: String
+
+  init(_ context: StepContext, adapted: Set<String>) {
+    let model = context.model
+    let layers = LayerActivations.layers(context, adapted: adapted)
+    let sparseCount = layers.sparse == nil ? 0 : (model.layout.mixtureOfExperts?.sparseLayerCount ?? 0)
+    let denseCount = model.layerCount - sparseCount
+    let largest = max(layers.dense.savedBytes, layers.sparse?.savedBytes ?? .zero)
+    forwardTransient = max(layers.dense.forwardTransient, layers.sparse?.forwardTransient ?? .zero)
+    backwardTransient = max(layers.dense.backwardTransient, layers.sparse?.backwardTransient ?? .zero)
+    let perLayer = layers.dense.saved.map { "\($0.name) \(NumberText.grouped($0.bytes.bytes))" }.joined(separator: "; ")
+    if context.setup.usesGradientCheckpointing {
+      let input = context.perToken(model.hiddenSize, context.residual)
+      kept = model.layerCount * input
+      recomputedLayer = largest
+      terms = [TensorTerm("kept layer inputs", kept), TensorTerm("one recomputed layer", largest)]
+      formula = "checkpointing: \(model.layerCount) layer inputs x b*s*h*\(context.residual) B = "
+        + "\(NumberText.grouped(kept.bytes)) + one recomputed layer \(NumberText.grouped(largest.bytes)) [\(perLayer)]"
+    } else {
+      kept = denseCount * layers.dense.savedBytes + sparseCount * (layers.sparse?.savedBytes ?? .zero)
+      recomputedLayer = .zero
+      terms = [TensorTerm("every layer's saved tensors", kept)]
+      formula = "no checkpointing: \(model.layerCount) layers x saved per layer \(NumberText.grouped(largest.bytes)) [\(perLayer)]"
+    }
+  }
+}

@@ -1,0 +1,85 @@
+/// The final norm, lm_head's logits and the cross-entropy loss.
+///
+/// - lm_head reads the final norm's output; the norm saves its input (`tokens x hidden`).
+/// - Under autocast, lm_head's weight (fp32 after prepare_model_for_kbit_training) is cast to
+///   the compute dtype and that copy (`vocab x hidden`) is saved for backward (autocast caches
+///   casts only for leaf tensors that require grad; lm_head is frozen).
+/// - Logits are `tokens x vocab` in the compute dtype under autocast, else in the hidden dtype.
+/// - transformers' `ForCausalLMLoss` does `logits.float()` (a fp32 copy unless already fp32),
+///   pads the labels instead of shifting the logits, then `cross_entropy` = `log_softmax` (its
+///   fp32 output is saved) + `nll_loss` (saves the int64 labels).
+/// - Backward: `nll_loss` makes a `tokens x vocab` fp32 gradient, `log_softmax`'s backward
+///   another, next to the saved log-probabilities.
+/// - A plain loop keeps the output (`out = model(...)`), so logits already in fp32 are the loss
+///   input and stay live through backward; cpu-step-peaks.json's autocast cases show the
+///   compute-dtype logits are not live at the loss-backward moment (their peak is the forward's).
+/// - HF Trainer under bf16: accelerate's `convert_outputs_to_fp32` makes one more fp32 copy of
+///   the logits after the loss's upcast is freed: the same size at a later moment, so the peak
+///   does not change.
+/// - Chunked cross-entropy (Unsloth's fused kernel): logits in the compute dtype, the loss in
+///   chunks keeping one log-sum-exp per token, the gradient written into the logits in place.
+/// Sources: transformers 5.23 `loss/loss_utils.py` L51-73, `modeling_llama.py` L466-472;
+/// accelerate 1.15 `utils/operations.py` L889-948; PyTorch derivatives.yaml (`_log_softmax`,
+/// `nll_loss`); unsloth_zoo `cross_entropy_loss.py`; docs/recipes.md §8.
+struct LogitsAndLoss {
+  let finalNorm: ByteCount
+  let weightCopy: ByteCount
+  let logits: ByteCount
+  let upcast: ByteCount
+  let logProbabilities: ByteCount
+  let gradient: ByteCount
+  let labels: ByteCount
+  /// Logits that stay live through backward (they are the loss's input).
+  let heldInBackward: ByteCount
+  let isChunked: Bool
+  let logitsWidth: Int64
+
+  init(_ context: StepContext) {
+    let model = context.model
+    let vocabulary = model.vocabularySize
+    finalNorm = context.perToken(model.hiddenSize, context.residual) + context.perToken(1, 4)
+    labels = context.perToken(1, 8)
+    isChunked = context.setup.usesChunkedCrossEntropy
+    let width = context.autocast ? context.compute : context.normOutput
+    logitsWidth = width
+    weightCopy = context.autocast && context.lmHead != context.compute
+      ? StepContext.bytes(vocabulary, model.hiddenSize, width: context.compute) : .zero
+    logits = context.perToken(vocabulary, width)
+    if isChunked {
+      upcast = .zero
+      logProbabilities = context.perToken(1, 4)
+      gradient = .zero
+      heldInBackward = logits
+    } else {
+      upcast = width == 4 ? .zero : context.perToken(vocabulary, 4)
+      logProbabilities = context.perToken(vocabulary, 4)
+      gradient = context.perToken(vocabulary, 4)
+      heldInBackward = width == 4 ? logits : .zero
+    }
+  }
+
+  /// What autograd holds for the loss at the end of forward.
+  var saved: ByteCount { finalNorm + weightCopy + logProbabilities + labels }
+
+  /// The loss's forward moment: logits, their fp32 copy and the log-probabilities together.
+  var forwardMoment: ByteCount { finalNorm + weightCopy + logits + upcast + logProbabilities + labels }
+
+  /// The loss's backward moment: log-probabilities and two gradients (chunked: in place).
+  var backwardMoment: ByteCount {
+    isChunked ? finalNorm + weightCopy + logits + logProbabilities
+      : finalNorm + weightCopy + logProbabilities + 2 * gradient + heldInBackward + labels
+  }
+
+  var formula: String {
+    let g = NumberText.grouped
+    if isChunked {
+      return "chunked cross-entropy: logits b*s*V*\(logitsWidth) B = \(g(logits.bytes)), gradient in place; "
+        + "final norm input \(g(finalNorm.bytes))"
+    }
+    return "logits b*s*V*\(logitsWidth) B = \(g(logits.bytes))"
+      + (upcast > .zero ? " + fp32 upcast \(g(upcast.bytes))" : "")
+      + " + log-softmax fp32 \(g(logProbabilities.bytes)) (saved); backward: 2 fp32 gradients of \(g(gradient.bytes))"
+      + (weightCopy > .zero ? "; lm_head weight cast by autocast \(g(weightCopy.bytes)) (saved)" : "")
+      + "; final norm input \(g(finalNorm.bytes))"
+  }
+}

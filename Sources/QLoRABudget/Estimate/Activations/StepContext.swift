@@ -1,0 +1,97 @@
+/// Where the step's kernels run. It changes what a few ops save: CUDA's fused dropout keeps a
+/// 1-byte mask, the CPU's dropout a scaling tensor in the input's dtype (ATen `_dropout_impl`:
+/// `noise = empty_like(input).bernoulli_(1 - p)`). Validation against the CPU allocator
+/// measurements (../shared/calibration/cpu-step-peaks.json) uses `.cpu`; every estimate uses `.cuda`.
+public enum KernelPlatform: String, Hashable, Sendable { case cuda, cpu }
+
+/// One named tensor (or group of identical tensors) of the step, with its bytes.
+public struct TensorTerm: Hashable, Sendable {
+  public let name: String
+  public let bytes: ByteCount
+  public init(_ name: String, _ bytes: ByteCount) {
+    self.name = name
+    self.bytes = bytes
+  }
+}
+
+extension Array where Element == TensorTerm {
+  var total: ByteCount { ByteCount.sum(map(\.bytes)) }
+}
+
+/// What every activation formula needs: token count, the dtypes tensors take in this recipe
+/// and setup, and the platform. Built once per estimate.
+struct StepContext {
+  let model: ModelArchitecture
+  let setup: TrainingSetup
+  let platform: KernelPlatform
+  /// Tokens in the micro-batch, b*s.
+  let tokens: Int64
+  /// The compute dtype's width (2 for bf16/fp16).
+  let compute: Int64
+  /// The residual stream's dtype width: the embeddings' dtype (fp32 when the recipe upcast them,
+  /// as peft's prepare_model_for_kbit_training does), since every layer adds into it.
+  let residual: Int64
+  /// A norm's output width: the norm weight times the input (`weight * hs.to(input_dtype)`),
+  /// promoted to the wider of the two.
+  let normOutput: Int64
+  /// The width of a 4-bit projection's output for an input of width w: bitsandbytes casts the
+  /// result back to the input dtype (`Linear4bit.forward ... .to(inp_dtype)`); a 16-bit base
+  /// under autocast computes in the compute dtype.
+  let isQuantized: Bool
+  let autocast: Bool
+  /// The adapters' dtype width (fp32 in peft by default).
+  let adapter: Int64
+  /// The lm_head weight's width.
+  let lmHead: Int64
+
+  init(model: ModelArchitecture, setup: TrainingSetup, platform: KernelPlatform) {
+    self.model = model
+    self.setup = setup
+    self.platform = platform
+    tokens = Self.product([setup.batchSize, setup.sequenceLength]) ?? Int64.max
+    let computeDtype = setup.computeDtype
+    compute = computeDtype.tensorDtype.byteWidth
+    let dtypes: Recipe.UnquantizedDtypes
+    if setup.isFullFineTune {
+      dtypes = .allCompute
+    } else if setup.quantization.isQuantized {
+      dtypes = setup.recipe.withQuantizedBase
+    } else {
+      dtypes = setup.recipe.withSixteenBitBase
+    }
+    residual = dtypes.embeddings.resolved(computeDtype).byteWidth
+    normOutput = max(residual, dtypes.norms.resolved(computeDtype).byteWidth)
+    lmHead = dtypes.embeddings.resolved(computeDtype).byteWidth
+    isQuantized = setup.effectiveQuantization.isQuantized
+    autocast = setup.usesAutocast
+    adapter = setup.recipe.adapters.resolved(computeDtype).byteWidth
+  }
+
+  /// The output width of a frozen base projection fed an input of width `input`.
+  func projectionOutput(input: Int64) -> Int64 {
+    if isQuantized { return input }
+    return autocast ? compute : input
+  }
+
+  /// `factors` multiplied, or nil on overflow.
+  static func product(_ factors: [Int64]) -> Int64? {
+    var result: Int64 = 1
+    for factor in factors {
+      let (value, overflowed) = result.multipliedReportingOverflow(by: factor)
+      if overflowed { return nil }
+      result = value
+    }
+    return result
+  }
+
+  /// Bytes of a tensor with these dimensions and element width; overflow absorbs.
+  static func bytes(_ dimensions: Int64..., width: Int64) -> ByteCount {
+    guard let count = product(dimensions + [width]), count < Int64.max else { return .overflow }
+    return ByteCount(count)
+  }
+
+  /// Bytes of a `tokens x width` activation of `bytesEach` per element.
+  func perToken(_ width: Int64, _ bytesEach: Int64) -> ByteCount {
+    Self.bytes(tokens, width, width: bytesEach)
+  }
+}

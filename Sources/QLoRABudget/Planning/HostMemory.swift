@@ -1,0 +1,52 @@
+/// Host (CPU) memory a QLoRA run needs, at load time and in steady state.
+///
+/// - **Paged optimizer state** (``MemoryEstimate/hostBytes``): bitsandbytes' paged moments live
+///   in cudaMallocManaged memory that the driver can evict to the host, so the host must be
+///   able to hold all of it.
+/// - **Load-time peak**: transformers reads the checkpoint one safetensors shard at a time and
+///   materialises each tensor in 16-bit on the CPU before bitsandbytes quantizes it on the GPU,
+///   so the host holds up to one shard in 16-bit: `min(shard size, 16-bit model)`. The shard
+///   size is what `save_pretrained(max_shard_size=...)` wrote: 5 GB by default in recent
+///   transformers (older checkpoints use 10 GB or 2 GB shards); give the real one when known.
+/// - **CPU-offloaded state**: optimizer state or parameters moved to the CPU (DeepSpeed
+///   ZeRO-Offload). No setup here offloads, so it is zero unless given.
+/// - **Process baseline**: the resident memory of the Python process with torch, CUDA,
+///   transformers and bitsandbytes loaded. An assumption, not a measurement of this project:
+///   ``defaultBaseline`` unless given.
+///
+/// The host needs `baseline + offloaded + max(load-time shard, paged state)`: loading ends
+/// before the optimizer allocates its state.
+public struct HostMemory: Hashable, Sendable {
+  /// `save_pretrained`'s default `max_shard_size` in transformers 4.x and 5 ("5GB").
+  public static let defaultShardSize = ByteCount.gigabytes(5)
+  /// The assumed baseline of a training process (Python, torch with CUDA initialised,
+  /// transformers, bitsandbytes): 3 GiB. Order of magnitude only; set it when measured.
+  public static let defaultBaseline = ByteCount.gibibytes(3)
+
+  public let pagedOptimizerState: ByteCount
+  public let loadTimeShard: ByteCount
+  public let offloaded: ByteCount
+  public let baseline: ByteCount
+
+  /// Host memory while the model loads: the baseline, offloaded state, and one shard in 16-bit.
+  public var atLoad: ByteCount { baseline + offloaded + loadTimeShard }
+  /// Host memory while training: the baseline, offloaded state, and the paged optimizer state.
+  public var whileTraining: ByteCount { baseline + offloaded + pagedOptimizerState }
+  /// The most the host holds at any time.
+  public var peak: ByteCount { max(atLoad, whileTraining) }
+
+  /// The host side of `estimate`.
+  public init(
+    _ estimate: MemoryEstimate, shardSize: ByteCount = defaultShardSize, offloaded: ByteCount = .zero,
+    baseline: ByteCount = defaultBaseline
+  ) {
+    pagedOptimizerState = estimate.hostBytes
+    let sixteenBit = ByteCount.elements(estimate.model.parameterCount, bytesEach: estimate.setup.computeDtype.tensorDtype.byteWidth)
+    loadTimeShard = min(shardSize, sixteenBit)
+    self.offloaded = offloaded
+    self.baseline = baseline
+  }
+
+  /// Whether a host with `capacity` of RAM holds the run.
+  public func fits(in capacity: ByteCount) -> Bool { peak <= capacity }
+}

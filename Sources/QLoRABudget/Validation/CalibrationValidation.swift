@@ -1,0 +1,192 @@
+import Foundation
+
+/// One measured figure against its estimate.
+public struct ValidationRow: Hashable, Sendable {
+  public let dataSet: String
+  public let caseName: String
+  public let setup: String
+  public let figure: String
+  public let measured: Int64
+  public let estimated: Int64
+  /// `(estimated - measured) / measured * 100`.
+  public var errorPercent: Double { Double(estimated - measured) / Double(measured) * 100 }
+}
+
+/// Every comparison of the estimator against ../shared/calibration, and the summary statistics.
+public struct ValidationReport: Sendable {
+  public var rows: [ValidationRow] = []
+  /// GPU cases whose estimate says `fits` although the measured process peak exceeded the GPU.
+  public var wrongFits: [String] = []
+  /// GPU cases checked for the verdict.
+  public var verdictCases = 0
+  /// Published figures shown as context (not compared).
+  public var context: [[String: String]] = []
+  /// Cases that could not be estimated, with the reason.
+  public var skipped: [String] = []
+
+  /// Absolute errors (percent) of one figure of one data set.
+  public func absoluteErrors(dataSet: String, figure: String) -> [Double] {
+    rows.filter { $0.dataSet == dataSet && $0.figure == figure }.map { abs($0.errorPercent) }
+  }
+
+  public static func median(_ values: [Double]) -> Double {
+    let sorted = values.sorted()
+    guard !sorted.isEmpty else { return .nan }
+    let mid = sorted.count / 2
+    return sorted.count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+  }
+}
+
+/// Runs the estimator on every calibration case. Pure apart from reading the files given.
+public enum CalibrationValidation {
+  public static let cpuDataSet = "cpu-step-peaks"
+  public static let gpuDataSet = "fitcheck-t4"
+
+  /// Reads `directory` (../shared/calibration or a copy with the same layout).
+  public static func run(directory: URL) throws -> ValidationReport {
+    func data(_ path: String) -> Data? { try? Data(contentsOf: directory.appendingPathComponent(path)) }
+    let gpuFolder = "gpu-measured/fitcheck-t4/"
+    return try run(
+      cpuStepPeaks: data("cpu-step-peaks.json"),
+      gpuRuns: ["final-t4-20260921.json", "t4-qlora-2026-09-01.json"].compactMap { data(gpuFolder + $0) },
+      gpuModels: data(gpuFolder + "models.json"),
+      published: data("published/measurements.json"))
+  }
+
+  public static func run(cpuStepPeaks: Data?, gpuRuns: [Data], gpuModels: Data?, published: Data?) throws -> ValidationReport {
+    var report = ValidationReport()
+    if let cpuStepPeaks { try cpu(cpuStepPeaks, &report) }
+    let models = try gpuModels.flatMap { try JSONSerialization.jsonObject(with: $0) as? [String: [String: Any]] } ?? [:]
+    for file in gpuRuns { try gpu(file, models: models, &report) }
+    if let published { try context(published, &report) }
+    return report
+  }
+
+  // MARK: CPU step peaks
+
+  static func cpu(_ data: Data, _ report: inout ValidationReport) throws {
+    guard let root = try JSONSerialization.jsonObject(with: data) as? [String: [String: Any]] else { return }
+    for (name, entry) in root.sorted(by: { $0.key < $1.key }) {
+      guard var config = entry["model_config"] as? [String: Any], let full = entry["full_model"] as? [String: Any],
+        let lora = entry["lora"] as? [String: Any]
+      else { report.skipped.append("\(name): missing fields"); continue }
+      config["model_type"] = entry["model_type"]
+      do {
+        let model = try ModelArchitecture(configData: try JSONSerialization.data(withJSONObject: config), name: name)
+        var setup = TrainingSetup()
+        setup.quantization = (entry["quantized"] as? Bool ?? true) ? .nf4 : .none
+        setup.usesDoubleQuantization = true
+        setup.computeDtype = .bf16
+        setup.lora = LoRAConfiguration(
+          rank: int(lora["r"]), alpha: (lora["lora_alpha"] as? NSNumber)?.doubleValue, targets: targets(lora["target_modules"]),
+          dropout: (lora["lora_dropout"] as? NSNumber)?.doubleValue ?? 0)
+        setup.sequenceLength = int(entry["seq_len"])
+        setup.batchSize = int(entry["batch"])
+        setup.gradientCheckpointing = entry["gradient_checkpointing"] as? Bool
+        setup.attention = AttentionImplementation(rawValue: entry["attn_implementation"] as? String ?? "sdpa") ?? .sdpa
+        setup.usesAutocast = entry["autocast"] as? Bool ?? true
+        let profile = try MemoryEstimator.stepProfile(model: model, setup: setup, platform: .cpu)
+        // The recorded step starts with the previous step's output live; it is freed once the
+        // new forward returns, so backward and optimizer moments are measured net of it.
+        let held = profile.heldOutput
+        let above = profile.phases.map { $0.name == "forward" ? $0.bytes : $0.bytes - held }.max() ?? .zero
+        let summary = describe(setup, model: model)
+        report.rows.append(ValidationRow(
+          dataSet: cpuDataSet, caseName: name, setup: summary, figure: "saved_for_backward",
+          measured: int(full["saved_for_backward"]), estimated: profile.savedForBackward.bytes))
+        report.rows.append(ValidationRow(
+          dataSet: cpuDataSet, caseName: name, setup: summary, figure: "step_peak_above_start",
+          measured: int(full["step_peak_above_start"]), estimated: above.bytes))
+      } catch {
+        report.skipped.append("\(name): \(error)")
+      }
+    }
+  }
+
+  // MARK: GPU (fitcheck on a Tesla T4)
+
+  /// The T4 of these runs: 14,912 MiB usable (calibration README).
+  public static let fitcheckT4 = GPU(
+    name: "t4", displayName: "Tesla T4 (fitcheck, 14,912 MiB)", vendor: "nvidia", architecture: "Turing",
+    capacity: .mebibytes(14_912), supportsBFloat16: false, hasUnifiedMemory: false, aliases: [],
+    source: "../shared/calibration/README.md")
+
+  static func gpu(_ data: Data, models: [String: [String: Any]], _ report: inout ValidationReport) throws {
+    guard let root = try JSONSerialization.jsonObject(with: data) as? [String: Any],
+      let runs = root["runs"] as? [[String: Any]]
+    else { return }
+    for entry in runs {
+      let id = entry["model_id"] as? String ?? "?"
+      let label = "\(id) | \(entry["config"] as? String ?? "")"
+      guard let run = entry["run"] as? [String: Any], let measured = entry["measured"] as? [String: Any],
+        var config = models[id]
+      else { report.skipped.append("\(label): no run, measurement or model config"); continue }
+      config.removeValue(forKey: "parameters")
+      do {
+        let model = try ModelArchitecture(configData: try JSONSerialization.data(withJSONObject: config), name: id)
+        var setup = TrainingSetup()
+        setup.quantization = (run["quantization"] as? String) == "nf4" ? .nf4 : .none
+        setup.usesDoubleQuantization = run["double_quant"] as? Bool ?? false
+        setup.computeDtype = (run["precision"] as? String) == "bf16" ? .bf16 : .fp16
+        let rank = int(run["lora_rank"])
+        setup.lora = LoRAConfiguration(rank: rank, alpha: Double(2 * rank), targets: targets(run["lora_targets"]), dropout: 0)
+        setup.sequenceLength = int(run["seq_len"])
+        setup.batchSize = int(run["batch_size"])
+        setup.gradientCheckpointing = run["grad_checkpoint"] as? Bool
+        setup.attention = (run["attn_impl"] as? String) == "sdpa" ? .sdpa : .eager
+        setup.usesAutocast = false
+        setup.optimizer = .adamw
+        let estimate = try MemoryEstimator.estimate(model: model, setup: setup, gpu: fitcheckT4)
+        guard let peak = estimate.peak else { continue }
+        let summary = describe(setup, model: model)
+        func mib(_ key: String) -> Int64? {
+          (measured[key] as? NSNumber).map { Int64(($0.doubleValue * 1_048_576).rounded()) }
+        }
+        for (figure, key, value) in [
+          ("peak_allocated", "peak_allocated_mib", peak.allocated), ("peak_reserved", "peak_reserved_mib", peak.reserved),
+          ("process", "process_mib", peak.process),
+        ] {
+          guard let m = mib(key) else { continue }
+          report.rows.append(ValidationRow(
+            dataSet: gpuDataSet, caseName: label, setup: summary, figure: figure, measured: m, estimated: value.bytes))
+        }
+        if let process = mib("process_mib") {
+          report.verdictCases += 1
+          if process > fitcheckT4.capacity.bytes, estimate.verdict == .fits { report.wrongFits.append(label) }
+        }
+      } catch {
+        report.skipped.append("\(label): \(error)")
+      }
+    }
+  }
+
+  // MARK: Published figures (context)
+
+  static func context(_ data: Data, _ report: inout ValidationReport) throws {
+    guard let rows = try JSONSerialization.jsonObject(with: data) as? [[String: Any]] else { return }
+    for row in rows {
+      var fields: [String: String] = [:]
+      for key in ["id", "model", "quantization", "framework", "gpu", "value", "unit", "metric", "trust", "seq_len", "batch_size", "lora_rank"] {
+        if let value = row[key], !(value is NSNull) { fields[key] = "\(value)" }
+      }
+      report.context.append(fields)
+    }
+  }
+
+  // MARK: Helpers
+
+  static func int(_ value: Any?) -> Int64 { (value as? NSNumber)?.int64Value ?? 0 }
+
+  static func targets(_ value: Any?) -> LoRATargets {
+    if let names = value as? [String] { return .modules(names) }
+    if let name = value as? String, name != "all-linear" { return .modules([name]) }
+    return .allLinear
+  }
+
+  static func describe(_ setup: TrainingSetup, model: ModelArchitecture) -> String {
+    "\(setup.effectiveQuantization.rawValue)\(setup.usesDoubleQuantization ? "+dq" : ""), r\(setup.lora.rank) "
+      + "\(setup.lora.targets.description), drop \(setup.lora.dropout), s\(setup.sequenceLength) b\(setup.batchSize), "
+      + "\(setup.attention.rawValue), gc \(setup.usesGradientCheckpointing ? "on" : "off"), "
+      + "autocast \(setup.usesAutocast ? "on" : "off"), \(setup.computeDtype.rawValue), L\(model.layerCount)"
+  }
+}

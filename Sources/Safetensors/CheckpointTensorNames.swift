@@ -1,0 +1,38 @@
+/// Naming conventions of Hugging Face checkpoints that both the quantizer and the inventory
+/// rely on: which tensors are embeddings or the output head, and bitsandbytes' 4-bit keys.
+///
+/// Sources: transformers `integrations/bitsandbytes.py` (`get_keys_to_not_convert`: the output
+/// embedding and tied weights stay unquantized; only `nn.Linear` layers are replaced) and the
+/// module names of the Llama, Qwen, Mistral, Gemma, GPT-2, GPT-NeoX, OPT, BERT and T5 families.
+public enum CheckpointTensorNames {
+  /// Module names of input and position embeddings.
+  public static let embeddingModules: Set<String> = [
+    "embed_tokens", "wte", "wpe", "embed_positions", "embed_in", "word_embeddings",
+    "position_embeddings", "token_type_embeddings", "shared", "tok_embeddings",
+  ]
+  /// Module names of the output projection to the vocabulary.
+  public static let outputHeadModules: Set<String> = ["lm_head", "embed_out", "output"]
+
+  /// bitsandbytes' per-weight state keys, after `<module>.weight.`.
+  public static let quantStateSuffixes = ["absmax", "quant_map", "nested_absmax", "nested_quant_map"]
+  /// The key of the packed JSON state: `<module>.weight.quant_state.bitsandbytes__<type>`.
+  public static let packedStatePrefix = "quant_state.bitsandbytes__"
+
+  /// The module path components of a tensor name (`model.layers.0.mlp.up_proj.weight` ->
+  /// `[model, layers, 0, mlp, up_proj]`).
+  public static func modulePath(_ name: String) -> [Substring] {
+    Array(name.split(separator: ".").dropLast())
+  }
+
+  /// Whether the tensor belongs to an input or position embedding.
+  public static func isEmbedding(_ name: String) -> Bool {
+    modulePath(name).contains { embeddingModules.contains(String($0)) }
+  }
+
+  /// Whether the tensor belongs to the output head (`lm_head`, GPT-NeoX's `embed_out`, or a
+  /// top-level `output`).
+  public static func isOutputHead(_ name: String) -> Bool {
+    let path = modulePath(name)
+    return path.last.map { outputHeadModules.contains(String($0)) } == true && (path.count <= 2 || path.last != "output")
+  }
+}

@@ -1,0 +1,75 @@
+import Foundation
+import QLoRABudget
+
+/// How fast planning is: estimates per second in the library on one core, a rank solve by
+/// bisection, and the wall time of a cold `qlora-budget fit` process (the binary beside this
+/// one in the build folder), each the median of several runs.
+struct EstimatorBenchmark: Benchmark {
+  func run(_ options: BenchmarkOptions) -> BenchmarkResult {
+    let runs = options.quick ? 3 : 11
+    let batch = options.quick ? 2_000 : 20_000
+    var result = BenchmarkResult(title: "Estimator and planner (\(runs) runs, medians, one thread)")
+    guard let model = try? PresetCatalog.bundled.model(named: "qwen3-14b"),
+      let gpu = try? PresetCatalog.bundled.gpu(named: "rtx-4090")
+    else {
+      result.notes = ["presets missing"]
+      return result
+    }
+    var setup = TrainingSetup()
+    setup.lora.rank = 32
+    result.notes = ["qwen3-14b, NF4+DQ, r=32 all-linear, rtx-4090; \(batch) estimates per run"]
+
+    var sink = Int64(0)
+    let estimateSeconds = Stopwatch.median(runs: runs) {
+      for index in 0..<batch {
+        var varied = setup
+        varied.lora.rank = 8 + Int64(index & 63)
+        if let estimate = try? MemoryEstimator.estimate(model: model, setup: varied, gpu: gpu) {
+          sink &+= estimate.residentBytes.bytes
+        }
+      }
+    }
+    result.figures.append(("estimates_per_second_1_thread", Double(batch) / estimateSeconds))
+    result.figures.append(("estimate_microseconds", estimateSeconds / Double(batch) * 1e6))
+
+    let planner = Planner(model: model, setup: setup, gpu: gpu)
+    var probes = 0
+    let solveSeconds = Stopwatch.median(runs: runs) {
+      if let answer = try? planner.largest(.rank) { probes = answer.probes }
+    }
+    result.figures.append(("solve_rank_milliseconds", solveSeconds * 1e3))
+    result.figures.append(("solve_rank_estimates", Double(probes)))
+
+    let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+      .appendingPathComponent("qlora-budget")
+    if FileManager.default.isExecutableFile(atPath: binary.path) {
+      let fitRuns = options.quick ? 5 : 21
+      let fit = Stopwatch.median(runs: fitRuns) {
+        Self.spawn(binary.path, ["fit", "qwen3-14b", "--gpu", "rtx-4090", "--rank", "32"])
+      }
+      let version = Stopwatch.median(runs: fitRuns) { Self.spawn(binary.path, ["--version"]) }
+      result.figures.append(("cold_fit_process_milliseconds", fit * 1e3))
+      result.figures.append(("cold_version_process_milliseconds", version * 1e3))
+      result.notes.append("cold processes started with posix_spawn, output to /dev/null; --version is the start-up floor")
+    } else {
+      result.notes.append("no qlora-budget binary beside the bench: build it to time a cold fit")
+    }
+    if sink == 42 { result.notes.append("") }  // keeps the estimates from being optimized away
+    return result
+  }
+
+  /// Runs a process to completion with posix_spawn (Foundation's Process adds tens of ms on Linux).
+  static func spawn(_ path: String, _ arguments: [String]) {
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+    let argv = ([path] + arguments).map { strdup($0) } + [nil]
+    defer { for pointer in argv { free(pointer) } }
+    var pid: pid_t = 0
+    guard posix_spawn(&pid, path, &actions, nil, argv, environ) == 0 else { return }
+    var status: Int32 = 0
+    waitpid(pid, &status, 0)
+  }
+}

@@ -1,0 +1,46 @@
+import Foundation
+import QLoRABudget
+
+/// `qlora-budget validate [--calibration DIR] [--output FILE]`: regenerates docs/validation.md.
+enum ValidateCommand: Command {
+  static let name = "validate"
+  static let summary = "Compare estimates with the calibration measurements; write docs/validation.md."
+  static let arguments = "[--calibration <dir>] [--output <file>]"
+  static let options: [OptionSpec] = [
+    .value("--calibration", "dir", "The calibration folder.", default: "../shared/calibration beside the package root"),
+    .value("--output", "file", "Where to write the report ('-' for stdout).", default: "docs/validation.md"),
+  ]
+
+  static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws -> ExitStatus {
+    try arguments.expectPositionals(atMost: 0)
+    let root = packageRoot()
+    let directory = arguments.value("--calibration").map { URL(fileURLWithPath: $0) }
+      ?? root.deletingLastPathComponent().appendingPathComponent("shared/calibration")
+    guard FileManager.default.fileExists(atPath: directory.appendingPathComponent("cpu-step-peaks.json").path) else {
+      throw UsageError("No calibration data at \(directory.path): pass '--calibration <dir>'.", command: arguments.command)
+    }
+    let report = try CalibrationValidation.run(directory: directory)
+    let text = report.markdown()
+    let output = arguments.value("--output") ?? root.appendingPathComponent("docs/validation.md").path
+    if output == "-" {
+      context.standardOutput(text)
+    } else {
+      try text.write(toFile: output, atomically: true, encoding: .utf8)
+      context.print("wrote \(output)")
+    }
+    let allocated = report.absoluteErrors(dataSet: CalibrationValidation.gpuDataSet, figure: "peak_allocated")
+    context.print(String(format: "peak allocated: median %.2f%%, max %.2f%% over %d GPU cases; %d wrong fits",
+      ValidationReport.median(allocated), allocated.max() ?? 0, allocated.count, report.wrongFits.count))
+    return .success
+  }
+
+  /// The package root: the current directory when it holds Package.swift, else its parents.
+  static func packageRoot() -> URL {
+    var url = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+    for _ in 0..<6 {
+      if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url }
+      url.deleteLastPathComponent()
+    }
+    return URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+  }
+}

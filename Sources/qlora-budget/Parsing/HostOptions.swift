@@ -1,0 +1,50 @@
+import QLoRABudget
+
+/// `--host-memory`, `--shard-size`, `--host-baseline`: the host side of `fit` and `estimate`.
+enum HostOptions {
+  static let specs: [OptionSpec] = [
+    .value("--host-memory", "size", "Host RAM, e.g. 64GiB: fit then also says whether the host holds the run."),
+    .value("--shard-size", "size", "The checkpoint's largest safetensors shard (read whole in 16-bit while quantizing).", default: "5GB"),
+    .value("--host-baseline", "size", "Host memory of the training process itself (Python, torch, CUDA; an assumption).", default: "3GiB"),
+  ]
+
+  static func size(_ arguments: ParsedArguments, _ option: String) throws(UsageError) -> ByteCount? {
+    guard let text = arguments.value(option) else { return nil }
+    do {
+      return try ByteCount(parsing: text)
+    } catch {
+      throw .invalidValue(text, for: option, error.description)
+    }
+  }
+
+  /// The host estimate and, when --host-memory is given, whether it suffices.
+  static func host(_ estimate: MemoryEstimate, _ arguments: ParsedArguments) throws(UsageError) -> (HostMemory, ByteCount?) {
+    let host = HostMemory(
+      estimate, shardSize: try size(arguments, "--shard-size") ?? HostMemory.defaultShardSize,
+      baseline: try size(arguments, "--host-baseline") ?? HostMemory.defaultBaseline)
+    return (host, try size(arguments, "--host-memory"))
+  }
+
+  static func text(_ host: HostMemory, capacity: ByteCount?) -> [String] {
+    var lines = [
+      "Host memory: \(host.peak.formatted(.binary)) at most "
+        + "(loading \(host.atLoad.formatted(.binary)), training \(host.whileTraining.formatted(.binary)))",
+      "  = baseline \(host.baseline.formatted(.binary)) + max(one shard in 16-bit "
+        + "\(host.loadTimeShard.formatted(.binary)), paged state \(host.pagedOptimizerState.formatted(.binary)))",
+    ]
+    if let capacity {
+      lines.append("Host RAM \(capacity.formatted(.binary)): " + (host.fits(in: capacity) ? "enough" : "NOT ENOUGH"))
+    }
+    return lines
+  }
+
+  static func json(_ host: HostMemory, capacity: ByteCount?) -> JSONOutput {
+    .object([
+      ("paged_optimizer_bytes", .bytes(host.pagedOptimizerState)), ("load_shard_bytes", .bytes(host.loadTimeShard)),
+      ("offloaded_bytes", .bytes(host.offloaded)), ("baseline_bytes", .bytes(host.baseline)),
+      ("at_load_bytes", .bytes(host.atLoad)), ("while_training_bytes", .bytes(host.whileTraining)),
+      ("peak_bytes", .bytes(host.peak)), ("capacity_bytes", .bytes(capacity)),
+      ("fits", capacity.map { .bool(host.fits(in: $0)) } ?? .null),
+    ])
+  }
+}
