@@ -44,6 +44,7 @@ build() {
   local harness="$1" src="$ROOT/Tests/Fuzz/harnesses/$1.swift"
   [ -f "$src" ] || { echo "no harness '$harness' (Tests/Fuzz/harnesses/$harness.swift)" >&2; exit 64; }
   mkdir -p "$OUT"
+  cd "$OUT"  # swiftc leaves module and debug files in the current folder
   module Safetensors "$ROOT/Sources/Safetensors"
   module QLoRABudget "$ROOT/Sources/QLoRABudget"
   module NF4Quantization "$ROOT/Sources/NF4Quantization"

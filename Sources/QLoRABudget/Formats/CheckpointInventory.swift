@@ -148,7 +148,22 @@ public struct CheckpointInventory: Sendable {
     var parameters: Int64 = 0
     if let json, let object = try JSONSerialization.jsonObject(with: json.file.data(for: json.info)) as? [String: Any],
       let shape = object["shape"] as? [NSNumber] {
-      parameters = shape.reduce(Int64(1)) { $0 * $1.int64Value }
+      // Checked: the JSON is untrusted. Whole non-negative dimensions (1e30 or 2^64 read back as
+      // other digits), no overflow, and no more elements than the packed codes hold (2 a byte).
+      var product: Int64 = 1
+      for number in shape {
+        let dimension = number.int64Value
+        let (next, overflow) = product.multipliedReportingOverflow(by: dimension)
+        guard dimension >= 0, "\(number)" == "\(dimension)", !overflow else {
+          throw SafetensorsError.invalidField(tensor: json.info.name, field: "shape", value: "\(shape)")
+        }
+        product = next
+      }
+      guard product <= 2 * packed.byteCount else {
+        throw SafetensorsError.invalidField(
+          tensor: json.info.name, field: "shape", value: "\(shape) (\(product) elements, \(packed.byteCount) packed bytes)")
+      }
+      parameters = product
     }
     let buffers = state.map(\.info).filter { $0.name != json?.info.name }
     let offset = ByteCount(buffers.contains { $0.name.hasSuffix(".nested_absmax") } ? 4 : 0)
