@@ -40,7 +40,7 @@ module() { # module NAME SOURCE_DIR: compile one library module to NAME.o + NAME
     -c $(find "$dir" -name '*.swift' | sort) -o "$OUT/$name.o"
 }
 
-build() {
+build() (  # a subshell: it changes the current folder
   local harness="$1" src="$ROOT/Tests/Fuzz/harnesses/$1.swift"
   [ -f "$src" ] || { echo "no harness '$harness' (Tests/Fuzz/harnesses/$harness.swift)" >&2; exit 64; }
   mkdir -p "$OUT"
@@ -57,13 +57,13 @@ build() {
       quiet "$SWIFTC" "${FLAGS[@]}" -module-name qlora_budget -I "$OUT" \
         -Xfrontend -entry-point-function-name -Xfrontend qlora_budget_main \
         $(find "$ROOT/Sources/qlora-budget" -name '*.swift' | sort) "$src" \
-        "$OUT/QLoRABudget.o" "$OUT/Safetensors.o" -o "$OUT/fuzz-$harness" ;;
+        "$OUT/QLoRABudget.o" "$OUT/Safetensors.o" "$OUT/NF4Quantization.o" -o "$OUT/fuzz-$harness" ;;
     *)
       quiet "$SWIFTC" "${FLAGS[@]}" -module-name "Fuzz_$harness" -I "$OUT" "$src" \
         "$OUT/QLoRABudget.o" "$OUT/Safetensors.o" "$OUT/NF4Quantization.o" -o "$OUT/fuzz-$harness" ;;
   esac
   echo "$OUT/fuzz-$harness"
-}
+)
 
 [ $# -ge 2 ] || usage
 case "$1" in
@@ -71,7 +71,9 @@ case "$1" in
   replay)
     harness="$2"; shift 2
     build "$harness" >/dev/null
-    SWIFT_BACKTRACE=enable=no "$OUT/fuzz-$harness" -runs=1 "$@" ;;
+    files=()  # absolute: the cli harness changes the current folder
+    for file in "$@"; do case "$file" in -*) files+=("$file") ;; *) files+=("$(realpath "$file")") ;; esac; done
+    SWIFT_BACKTRACE=enable=no "$OUT/fuzz-$harness" -runs=1 "${files[@]}" ;;
   *)
     harness="$1" seconds="$2"; shift 2
     build "$harness" >/dev/null

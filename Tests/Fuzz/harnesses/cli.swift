@@ -27,6 +27,9 @@ public func fuzzCLI(_ start: UnsafePointer<UInt8>, _ count: Int) -> CInt {
   let arguments = bytes.split(separator: 0, maxSplits: 32, omittingEmptySubsequences: false)
     .map { String(decoding: $0, as: UTF8.self) }
   guard arguments.count <= 32, !arguments.contains(where: { $0.contains("/") || $0.hasPrefix(".") }) else { return -1 }
+  // `quantize-check --shape RxC` quantizes R x C synthetic weights by design (up to 2^28): keep
+  // them small so that the fuzzer's 64 MB allocation limit flags only unintended allocations.
+  if let shape = syntheticShapeElements(arguments), shape > 1 << 16 { return -1 }
   let capture = Capture()
   let context = CommandContext(
     standardOutput: { capture.out += $0 }, standardError: { capture.err += $0 },
@@ -43,6 +46,22 @@ public func fuzzCLI(_ start: UnsafePointer<UInt8>, _ count: Int) -> CInt {
     require(capture.err.hasPrefix("Error: "), "\(arguments): exit \(status.rawValue) without an error message")
   }
   return 0
+}
+
+/// The element count a `--shape RxC` argument asks for, if any (nil when there is none).
+func syntheticShapeElements(_ arguments: [String]) -> Int? {
+  var values: [String] = []
+  for (index, argument) in arguments.enumerated() {
+    if argument == "--shape", index + 1 < arguments.count { values.append(arguments[index + 1]) }
+    if argument.hasPrefix("--shape=") { values.append(String(argument.dropFirst(8))) }
+  }
+  guard !values.isEmpty else { return nil }
+  return values.map { value in
+    value.lowercased().split(separator: "x").reduce(1) { product, part in
+      let (next, overflow) = product.multipliedReportingOverflow(by: max(1, Int(part) ?? 1))
+      return overflow ? Int.max : next
+    }
+  }.max()
 }
 
 /// Reports a broken invariant with its message (kept in optimized builds) and aborts.
