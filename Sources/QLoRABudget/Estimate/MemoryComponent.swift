@@ -12,6 +12,8 @@ public struct MemoryComponent: Hashable, Sendable {
     case dequantBuffers = "dequant_buffers"
     case runtime
     case allocatorReserve = "allocator_reserve"
+    /// FSDP's all-gathered layer parameters and unsharded layer gradients (`--gpus` > 1).
+    case shardingBuffers = "fsdp_gather"
 
     /// A short label for tables.
     public var label: String {
@@ -26,6 +28,7 @@ public struct MemoryComponent: Hashable, Sendable {
       case .dequantBuffers: return "Dequantization buffers"
       case .runtime: return "CUDA runtime"
       case .allocatorReserve: return "Allocator reserve"
+      case .shardingBuffers: return "FSDP gather buffers"
       }
     }
   }

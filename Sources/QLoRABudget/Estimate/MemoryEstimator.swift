@@ -18,15 +18,19 @@ public enum MemoryEstimator {
       TrainableState.gradients(trainable),
     ]
     components += TrainableState.optimizerState(trainable, setup.optimizer)
+    let gather = FSDPSharding.gatherBuffer(components, model: model, gpuCount: setup.gpuCount)
+    components = FSDPSharding.shard(components, over: setup.gpuCount)
     let step = try stepPeak(model, setup, trainable, platform: .cuda)
     let transient = TransientComponents(step: step, setup: setup, gpu: gpu)
     components += transient.components
+    if let gather { components.append(gather) }
     if let overflowed = components.first(where: { $0.bytes?.isOverflow == true }) {
       throw .overflow(component: overflowed.kind.label.lowercased())
     }
     let resident = ByteCount.sum(
       components.filter { $0.device == .gpu && $0.lifetime == .resident }.compactMap(\.bytes))
-    let peak = transient.peak(resident: resident)
+    // FSDP's gather buffers are in use whenever a layer computes: count them with the base.
+    let peak = transient.peak(resident: resident + (gather?.bytes ?? .zero))
     if peak.process.isOverflow { throw .overflow(component: "peak") }
     components = components.map { component in
       guard component.kind == .allocatorReserve else { return component }
@@ -60,7 +64,8 @@ public enum MemoryEstimator {
       adapted = Set(try model.adaptedModules(setup.lora.targets, roles: setup.recipe.linearRoles).map(\.path))
     }
     let context = StepContext(model: model, setup: setup, platform: platform)
-    let gradients = ByteCount.sum(trainable.map(\.bytes))
+    // With FSDP each GPU keeps its shard of the gradients (the full layer is in the gather buffer).
+    let gradients = FSDPSharding.share(ByteCount.sum(trainable.map(\.bytes)), setup.gpuCount)
     return StepPeak(context, adapted: adapted, gradients: gradients)
   }
 
