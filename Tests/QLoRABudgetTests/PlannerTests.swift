@@ -142,17 +142,22 @@ import Testing
     let model = try Self.presets.model(named: "llama-65b")
     var setup = TrainingSetup()
     setup.isFullFineTune = true
-    let estimate = try MemoryEstimator.estimate(model: model, setup: setup, gpu: nil)
-    let resident = estimate.residentBytes
-    #expect(Sharding.perGPU(estimate, measured: resident, gpuCount: 1, countsGradients: false) == resident)
+    let one = try MemoryEstimator.estimate(model: model, setup: setup, gpu: nil)
+    setup.gpuCount = 4
+    let four = try MemoryEstimator.estimate(model: model, setup: setup, gpu: nil)
     // Full fine-tuning: every resident byte is a parameter or optimizer state, so all of it shards.
-    let weights = try #require(estimate.bytes(of: .unquantizedWeights))
-    let moments = try #require(estimate.bytes(of: .optimizerState))
-    #expect(weights + moments == resident)
-    let four = Sharding.perGPU(estimate, measured: resident, gpuCount: 4, countsGradients: false)
-    let layer = weights.bytes / 80  // llama-65b has 80 layers; no quantized weights, no adapters
-    let expected = (resident.bytes + 3) / 4 + 2 * layer
-    #expect(four.bytes == expected)
+    let weights = try #require(one.bytes(of: .unquantizedWeights))
+    let moments = try #require(one.bytes(of: .optimizerState))
+    #expect(weights + moments == one.residentBytes)
+    #expect(four.bytes(of: .unquantizedWeights) == ByteCount((weights.bytes + 3) / 4))
+    #expect(four.bytes(of: .optimizerState) == ByteCount((moments.bytes + 3) / 4))
+    // Gather: two layers' parameters (llama-65b has 80 layers) and one layer's gradients.
+    let gradients = try #require(one.bytes(of: .gradients))
+    #expect(four.bytes(of: .shardingBuffers) == ByteCount(2 * (weights.bytes / 80) + gradients.bytes / 80))
+    // The reserve follows the sharded bytes, so four GPUs need well under half of one.
+    let onePeak = try #require(one.peak?.process)
+    let fourPeak = try #require(four.peak?.process)
+    #expect(fourPeak.bytes < onePeak.bytes / 2)
   }
 
   @Test func fewestGPUsIsExact() throws {

@@ -66,53 +66,54 @@ extension ModuleInventory {
     var linears: [LinearModule] = []
     func linear(
       _ path: String, _ input: Int64, _ output: Int64, bias: Bool = false, count: Int64 = layers,
-      role: LinearModule.Role = .projection
+      role: LinearModule.Role = .projection, reads: LinearModule.Input
     ) {
       guard count > 0 else { return }
       linears.append(
-        LinearModule(path: path, inFeatures: input, outFeatures: output, hasBias: bias, instanceCount: count, role: role))
+        LinearModule(
+          path: path, inFeatures: input, outFeatures: output, hasBias: bias, instanceCount: count, role: role, input: reads))
     }
 
     switch layout.attention {
     case let .separate(qkvBias, outputBias):
-      linear("self_attn.q_proj", h, q, bias: qkvBias)
-      linear("self_attn.k_proj", h, kv, bias: qkvBias)
-      linear("self_attn.v_proj", h, kv, bias: qkvBias)
-      linear("self_attn.o_proj", q, h, bias: outputBias)
+      linear("self_attn.q_proj", h, q, bias: qkvBias, reads: .attentionInput)
+      linear("self_attn.k_proj", h, kv, bias: qkvBias, reads: .attentionInput)
+      linear("self_attn.v_proj", h, kv, bias: qkvBias, reads: .attentionInput)
+      linear("self_attn.o_proj", q, h, bias: outputBias, reads: .attentionOutput)
     case .fusedQueryKeyValue:
-      linear("self_attn.qkv_proj", h, q + 2 * kv)
-      linear("self_attn.o_proj", q, h)
+      linear("self_attn.qkv_proj", h, q + 2 * kv, reads: .attentionInput)
+      linear("self_attn.o_proj", q, h, reads: .attentionOutput)
     case .gpt2:
-      linear("attn.c_attn", h, 3 * h, bias: true)
-      linear("attn.c_proj", h, h, bias: true)
+      linear("attn.c_attn", h, 3 * h, bias: true, reads: .attentionInput)
+      linear("attn.c_proj", h, h, bias: true, reads: .attentionOutput)
     }
 
     let sparseLayers = layout.mixtureOfExperts?.sparseLayerCount ?? 0
     let denseLayers = layers - sparseLayers
     switch layout.feedForward {
     case .gated(let bias):
-      linear("mlp.gate_proj", h, intermediate, bias: bias, count: denseLayers)
-      linear("mlp.up_proj", h, intermediate, bias: bias, count: denseLayers)
-      linear("mlp.down_proj", intermediate, h, bias: bias, count: denseLayers)
+      linear("mlp.gate_proj", h, intermediate, bias: bias, count: denseLayers, reads: .feedForwardInput)
+      linear("mlp.up_proj", h, intermediate, bias: bias, count: denseLayers, reads: .feedForwardInput)
+      linear("mlp.down_proj", intermediate, h, bias: bias, count: denseLayers, reads: .feedForwardIntermediate)
     case .fusedGateUp:
-      linear("mlp.gate_up_proj", h, 2 * intermediate, count: denseLayers)
-      linear("mlp.down_proj", intermediate, h, count: denseLayers)
+      linear("mlp.gate_up_proj", h, 2 * intermediate, count: denseLayers, reads: .feedForwardInput)
+      linear("mlp.down_proj", intermediate, h, count: denseLayers, reads: .feedForwardIntermediate)
     case .plain:
-      linear("mlp.c_fc", h, intermediate, bias: true, count: denseLayers)
-      linear("mlp.c_proj", intermediate, h, bias: true, count: denseLayers)
+      linear("mlp.c_fc", h, intermediate, bias: true, count: denseLayers, reads: .feedForwardInput)
+      linear("mlp.c_proj", intermediate, h, bias: true, count: denseLayers, reads: .feedForwardIntermediate)
     }
     if let moe = layout.mixtureOfExperts, sparseLayers > 0 {
       let experts = sparseLayers * moe.expertCount
-      linear(moe.routerPath, h, moe.expertCount, count: sparseLayers, role: .router)
+      linear(moe.routerPath, h, moe.expertCount, count: sparseLayers, role: .router, reads: .sparseInput)
       let paths = moe.expertPaths
-      linear(paths.gate, h, moe.expertIntermediateSize, count: experts, role: .expert)
-      linear(paths.up, h, moe.expertIntermediateSize, count: experts, role: .expert)
-      linear(paths.down, moe.expertIntermediateSize, h, count: experts, role: .expert)
+      linear(paths.gate, h, moe.expertIntermediateSize, count: experts, role: .expert, reads: .sparseInput)
+      linear(paths.up, h, moe.expertIntermediateSize, count: experts, role: .expert, reads: .sparseInput)
+      linear(paths.down, moe.expertIntermediateSize, h, count: experts, role: .expert, reads: .expertIntermediate)
       if moe.sharedExpertIntermediateSize > 0 {
-        linear("mlp.shared_expert.gate_proj", h, moe.sharedExpertIntermediateSize, count: sparseLayers)
-        linear("mlp.shared_expert.up_proj", h, moe.sharedExpertIntermediateSize, count: sparseLayers)
-        linear("mlp.shared_expert.down_proj", moe.sharedExpertIntermediateSize, h, count: sparseLayers)
-        linear("mlp.shared_expert_gate", h, 1, count: sparseLayers, role: .router)
+        linear("mlp.shared_expert.gate_proj", h, moe.sharedExpertIntermediateSize, count: sparseLayers, reads: .sparseInput)
+        linear("mlp.shared_expert.up_proj", h, moe.sharedExpertIntermediateSize, count: sparseLayers, reads: .sparseInput)
+        linear("mlp.shared_expert.down_proj", moe.sharedExpertIntermediateSize, h, count: sparseLayers, reads: .sharedExpertIntermediate)
+        linear("mlp.shared_expert_gate", h, 1, count: sparseLayers, role: .router, reads: .sparseInput)
       }
     }
 

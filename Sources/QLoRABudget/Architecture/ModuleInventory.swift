@@ -15,6 +15,25 @@ public struct LinearModule: Hashable, Sendable {
     case router
   }
 
+  /// Which activation of the layer the module reads: LoRA branches reading the same tensor
+  /// share it (q/k/v all read the first norm's output).
+  public enum Input: Hashable, Sendable {
+    /// The first norm's output: q/k/v, `qkv_proj`, `c_attn`.
+    case attentionInput
+    /// The attention output: `o_proj`, `attn.c_proj`.
+    case attentionOutput
+    /// The second norm's output in a dense layer: gate/up, `gate_up_proj`, `c_fc`.
+    case feedForwardInput
+    /// The gated product (or GELU output) of a dense MLP: `down_proj`, `mlp.c_proj`.
+    case feedForwardIntermediate
+    /// The second norm's output in a sparse layer: shared-expert gate/up, routers, experts.
+    case sparseInput
+    /// The shared expert's gated product: `shared_expert.down_proj`.
+    case sharedExpertIntermediate
+    /// An expert's gated product (expert down projections).
+    case expertIntermediate
+  }
+
   /// The module's path inside a decoder layer, e.g. `self_attn.q_proj`, `mlp.experts.gate_proj`.
   public let path: String
   public let inFeatures: Int64
@@ -23,12 +42,15 @@ public struct LinearModule: Hashable, Sendable {
   /// How many such modules the whole model has (layers x experts).
   public let instanceCount: Int64
   public let role: Role
+  public let input: Input
 
   public init(
     path: String, inFeatures: Int64, outFeatures: Int64, hasBias: Bool = false, instanceCount: Int64,
-    role: Role = .projection
+    role: Role = .projection, input: Input
   ) {
+    self.input = input
     self.path = path
+    self.name = String(path.split(separator: ".").last ?? Substring(path))
     self.role = role
     self.inFeatures = inFeatures
     self.outFeatures = outFeatures
@@ -37,7 +59,7 @@ public struct LinearModule: Hashable, Sendable {
   }
 
   /// The last path component, which is what peft's `target_modules` names match.
-  public var name: String { String(path.split(separator: ".").last ?? Substring(path)) }
+  public let name: String
 
   /// Elements of one instance's weight matrix (`out x in`).
   public var weightElements: Int64 { inFeatures * outFeatures }

@@ -72,15 +72,20 @@ enum BaseWeights {
     } else {
       parts.append(("linear weights", inventory.linearWeightElements, compute.tensorDtype))
     }
-    parts = parts.filter { $0.elements > 0 }
-    let bytes =
-      ByteCount.sum(parts.map { .elements($0.elements, bytesEach: $0.dtype.byteWidth) }) + inventory.bufferBytes
-    var terms = parts.map { "\(NumberText.grouped($0.elements)) \($0.name) x \($0.dtype.byteWidth) B (\($0.dtype.rawValue))" }
-    if inventory.bufferBytes > .zero {
-      terms.append("\(NumberText.grouped(inventory.bufferBytes.bytes)) B rotary inv_freq buffers (fp32)")
-    }
+    let present = parts.filter { $0.elements > 0 }
+    let buffers = inventory.bufferBytes
+    let bytes = ByteCount.sum(present.map { .elements($0.elements, bytesEach: $0.dtype.byteWidth) }) + buffers
     return MemoryComponent(
-      .unquantizedWeights, lifetime: .resident, bytes: bytes, formula: terms.joined(separator: " + "),
+      .unquantizedWeights, lifetime: .resident, bytes: bytes, formula: Self.terms(present, buffers: buffers),
       source: "recipe '\(setup.recipe.name)': " + setup.recipe.summary)
+  }
+
+  /// `1,555,824,640 embeddings + lm_head x 4 B (fp32) + ...`.
+  private static func terms(_ parts: [(name: String, elements: Int64, dtype: TensorDtype)], buffers: ByteCount) -> String {
+    var terms = parts.map { "\(NumberText.grouped($0.elements)) \($0.name) x \($0.dtype.byteWidth) B (\($0.dtype.rawValue))" }
+    if buffers > .zero {
+      terms.append("\(NumberText.grouped(buffers.bytes)) B rotary inv_freq buffers (fp32)")
+    }
+    return terms.joined(separator: " + ")
   }
 }

@@ -12,6 +12,8 @@ public struct MemoryComponent: Hashable, Sendable {
     case dequantBuffers = "dequant_buffers"
     case runtime
     case allocatorReserve = "allocator_reserve"
+    /// FSDP's all-gathered layer parameters and unsharded layer gradients (`--gpus` > 1).
+    case shardingBuffers = "fsdp_gather"
 
     /// A short label for tables.
     public var label: String {
@@ -26,6 +28,7 @@ public struct MemoryComponent: Hashable, Sendable {
       case .dequantBuffers: return "Dequantization buffers"
       case .runtime: return "CUDA runtime"
       case .allocatorReserve: return "Allocator reserve"
+      case .shardingBuffers: return "FSDP gather buffers"
       }
     }
   }
@@ -40,19 +43,25 @@ public struct MemoryComponent: Hashable, Sendable {
   public let lifetime: Lifetime
   /// nil when this part is not modelled yet (never a made-up number).
   public let bytes: ByteCount?
-  /// The formula with its inputs, e.g. `64,225,280 params x 4 B (fp32)`.
-  public let formula: String
-  /// Where the formula comes from.
-  public let source: String
+  private let formulaText: Deferred<String>
+  private let sourceText: Deferred<String>
 
+  /// The formula with its inputs, e.g. `64,225,280 params x 4 B (fp32)`.
+  public var formula: String { formulaText.value }
+  /// Where the formula comes from.
+  public var source: String { sourceText.value }
+
+  /// A component; `formula` and `source` are built only when read (planners make millions of
+  /// estimates and read no formula).
   public init(
-    _ kind: Kind, device: Device = .gpu, lifetime: Lifetime, bytes: ByteCount?, formula: String, source: String
+    _ kind: Kind, device: Device = .gpu, lifetime: Lifetime, bytes: ByteCount?,
+    formula: @autoclosure @escaping @Sendable () -> String, source: @autoclosure @escaping @Sendable () -> String
   ) {
     self.kind = kind
     self.device = device
     self.lifetime = lifetime
     self.bytes = bytes
-    self.formula = formula
-    self.source = source
+    self.formulaText = Deferred(formula)
+    self.sourceText = Deferred(source)
   }
 }

@@ -9,9 +9,26 @@ public struct MemoryEstimate: Hashable, Sendable {
   public let trainableParameters: Int64
   /// The highest point of a steady-state step; nil while the transient part is not modelled.
   public let peak: PeakMemory?
-  /// What the estimate assumes, in words (recipe, checkpointing, what is not modelled).
-  public let assumptions: [String]
+  private let assumptionLines: Deferred<[String]>
   public let warnings: [String]
+
+  /// What the estimate assumes, in words (recipe, checkpointing, the step's phases).
+  public var assumptions: [String] { assumptionLines.value }
+
+  init(
+    model: ModelArchitecture, setup: TrainingSetup, gpu: GPU?, components: [MemoryComponent],
+    trainableParameters: Int64, peak: PeakMemory?, assumptions: @autoclosure @escaping @Sendable () -> [String],
+    warnings: [String]
+  ) {
+    self.model = model
+    self.setup = setup
+    self.gpu = gpu
+    self.components = components
+    self.trainableParameters = trainableParameters
+    self.peak = peak
+    self.assumptionLines = Deferred(assumptions)
+    self.warnings = warnings
+  }
 
   /// The GPU bytes that stay allocated for the whole run.
   public var residentBytes: ByteCount {

@@ -10,7 +10,8 @@ public enum MemoryEstimator {
     model: ModelArchitecture, setup: TrainingSetup, gpu: GPU?
   ) throws(SetupError) -> MemoryEstimate {
     try setup.validate()
-    let trainable = try trainableTensors(model, setup)
+    let adapted = try adaptedModules(model, setup)
+    let trainable = trainableTensors(model, setup, adapted: adapted)
     var components = [
       BaseWeights.quantized(model, setup),
       BaseWeights.unquantized(model, setup),
@@ -18,15 +19,19 @@ public enum MemoryEstimator {
       TrainableState.gradients(trainable),
     ]
     components += TrainableState.optimizerState(trainable, setup.optimizer)
-    let step = try stepPeak(model, setup, trainable, platform: .cuda)
+    let gather = FSDPSharding.gatherBuffer(components, model: model, gpuCount: setup.gpuCount)
+    components = FSDPSharding.shard(components, over: setup.gpuCount)
+    let step = stepPeak(model, setup, trainable, adapted: adapted, platform: .cuda)
     let transient = TransientComponents(step: step, setup: setup, gpu: gpu)
     components += transient.components
+    if let gather { components.append(gather) }
     if let overflowed = components.first(where: { $0.bytes?.isOverflow == true }) {
       throw .overflow(component: overflowed.kind.label.lowercased())
     }
     let resident = ByteCount.sum(
       components.filter { $0.device == .gpu && $0.lifetime == .resident }.compactMap(\.bytes))
-    let peak = transient.peak(resident: resident)
+    // FSDP's gather buffers are in use whenever a layer computes: count them with the base.
+    let peak = transient.peak(resident: resident + (gather?.bytes ?? .zero))
     if peak.process.isOverflow { throw .overflow(component: "peak") }
     components = components.map { component in
       guard component.kind == .allocatorReserve else { return component }
@@ -46,32 +51,36 @@ public enum MemoryEstimator {
     model: ModelArchitecture, setup: TrainingSetup, platform: KernelPlatform
   ) throws(SetupError) -> StepProfile {
     try setup.validate()
-    let trainable = try trainableTensors(model, setup)
-    return try stepPeak(model, setup, trainable, platform: platform).profile
+    let adapted = try adaptedModules(model, setup)
+    let trainable = trainableTensors(model, setup, adapted: adapted)
+    return stepPeak(model, setup, trainable, adapted: adapted, platform: platform).profile
   }
 
   static func stepPeak(
-    _ model: ModelArchitecture, _ setup: TrainingSetup, _ trainable: [TrainableTensorGroup], platform: KernelPlatform
-  ) throws(SetupError) -> StepPeak {
-    let adapted: Set<String>
-    if setup.isFullFineTune {
-      adapted = []
-    } else {
-      adapted = Set(try model.adaptedModules(setup.lora.targets, roles: setup.recipe.linearRoles).map(\.path))
-    }
+    _ model: ModelArchitecture, _ setup: TrainingSetup, _ trainable: [TrainableTensorGroup], adapted: [LinearModule],
+    platform: KernelPlatform
+  ) -> StepPeak {
     let context = StepContext(model: model, setup: setup, platform: platform)
-    let gradients = ByteCount.sum(trainable.map(\.bytes))
+    // With FSDP each GPU keeps its shard of the gradients (the full layer is in the gather buffer).
+    let gradients = FSDPSharding.share(ByteCount.sum(trainable.map(\.bytes)), setup.gpuCount)
     return StepPeak(context, adapted: adapted, gradients: gradients)
   }
 
+  /// The modules LoRA adapts (none for full fine-tuning).
+  static func adaptedModules(_ model: ModelArchitecture, _ setup: TrainingSetup) throws(SetupError) -> [LinearModule] {
+    guard !setup.isFullFineTune else { return [] }
+    return try model.adaptedModules(setup.lora.targets, roles: setup.recipe.linearRoles)
+  }
+
   /// The tensors the optimizer updates: LoRA adapters, or every parameter for full fine-tuning.
-  static func trainableTensors(_ model: ModelArchitecture, _ setup: TrainingSetup) throws(SetupError) -> [TrainableTensorGroup] {
+  static func trainableTensors(
+    _ model: ModelArchitecture, _ setup: TrainingSetup, adapted: [LinearModule]
+  ) -> [TrainableTensorGroup] {
     if setup.isFullFineTune {
       return model.allParameterTensors(dtype: setup.computeDtype.tensorDtype)
     }
-    let modules = try model.adaptedModules(setup.lora.targets, roles: setup.recipe.linearRoles)
     return model.loraTensors(
-      on: modules, configuration: setup.lora, dtype: setup.recipe.adapters.resolved(setup.computeDtype))
+      on: adapted, configuration: setup.lora, dtype: setup.recipe.adapters.resolved(setup.computeDtype))
   }
 
   private static func assumptions(_ setup: TrainingSetup) -> [String] {

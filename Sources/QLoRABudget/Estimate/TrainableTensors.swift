@@ -22,14 +22,15 @@ extension ModelArchitecture {
     _ targets: LoRATargets, roles: Set<LinearModule.Role> = Recipe.hfPeft.linearRoles
   ) throws(SetupError) -> [LinearModule] {
     let candidates = inventory.linears(in: roles)
-    let available = ModuleInventory.names(of: candidates)
     let names: Set<String>
     switch targets {
     case .allLinear:
-      names = Set(available)
+      guard !candidates.isEmpty else { throw .noTargetModules(model: name) }
+      return candidates
     case .peftDefault:
       names = Set(peftDefaultTargets)
     case .modules(let requested):
+      let available = ModuleInventory.names(of: candidates)
       for name in requested where !available.contains(name) {
         throw .unknownTargetModule(name: name, model: self.name, available: available)
       }

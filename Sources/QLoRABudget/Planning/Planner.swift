@@ -14,7 +14,7 @@ public struct Planner: Sendable {
   public let setup: TrainingSetup
   public let gpu: GPU
   public let criterion: FitCriterion
-  /// GPUs the run is sharded over (FSDP-QLoRA, see ``Sharding``); 1 for a single GPU.
+  /// GPUs the run is sharded over (FSDP-QLoRA, see ``TrainingSetup/gpuCount``); 1 for a single GPU.
   public let gpuCount: Int64
 
   public init(
@@ -37,11 +37,19 @@ public struct Planner: Sendable {
     public let bytes: ByteCount
     public let measure: FitCriterion.Measure
     public let fits: Bool
+
+    /// In words: `fits`, `tight` (the peak's uncertainty band holds the capacity; it counts as
+    /// fitting only when the criterion allows tight) or `does not fit`.
+    public var outcome: String {
+      if measure == .peak, estimate?.verdict == .tight { return "tight" }
+      return fits ? "fits" : "does not fit"
+    }
   }
 
   /// Estimates `setup` on this planner's GPU(s).
   public func evaluate(_ setup: TrainingSetup, gpuCount: Int64? = nil) throws(PlanningError) -> Evaluation {
-    let count = gpuCount ?? self.gpuCount
+    var setup = setup
+    setup.gpuCount = gpuCount ?? self.gpuCount
     let estimate: MemoryEstimate
     do {
       estimate = try MemoryEstimator.estimate(model: model, setup: setup, gpu: gpu)
@@ -51,8 +59,7 @@ public struct Planner: Sendable {
       throw .setup(error)
     }
     let measure = criterion.resolvedMeasure(for: estimate)
-    let (measured, uncertainty) = try criterion.bytes(of: estimate)
-    let bytes = Sharding.perGPU(estimate, measured: measured, gpuCount: count, countsGradients: measure == .peak)
+    let (bytes, uncertainty) = try criterion.bytes(of: estimate)
     return Evaluation(
       setup: setup, estimate: estimate, bytes: bytes, measure: measure,
       fits: criterion.fits(bytes, uncertainty: uncertainty, capacity: gpu.capacity))

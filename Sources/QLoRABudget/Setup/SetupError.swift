@@ -25,6 +25,8 @@ extension TrainingSetup {
   /// The largest sequence length accepted (2^24 tokens) and batch size (2^16).
   public static let maximumSequenceLength: Int64 = 1 << 24
   public static let maximumBatchSize: Int64 = 1 << 16
+  /// The most GPUs a run may be sharded over.
+  public static let maximumGPUCount: Int64 = 4096
 
   /// Checks every numeric field; the estimator calls this before computing anything.
   public func validate() throws(SetupError) {
@@ -45,6 +47,7 @@ extension TrainingSetup {
     }
     try Self.check("--seq-len", sequenceLength, 1...Self.maximumSequenceLength)
     try Self.check("--batch", batchSize, 1...Self.maximumBatchSize)
+    try Self.check("--gpus", gpuCount, 1...Self.maximumGPUCount)
   }
 
   private static func check(_ field: String, _ value: Int64, _ range: ClosedRange<Int64>) throws(SetupError) {

@@ -23,6 +23,8 @@ public struct TrainingSetup: Hashable, Sendable {
   /// Chunked (fused) cross-entropy that never materialises the full logits (Liger, Unsloth,
   /// `--loss chunked`); nil: the recipe's default.
   public var chunkedCrossEntropy: Bool? = nil
+  /// GPUs the run is sharded over with FSDP (fsdp_qlora, ZeRO-3); every figure is per GPU.
+  public var gpuCount: Int64 = 1
   /// Full fine-tuning of every parameter in the compute dtype, for comparison; LoRA and
   /// quantization settings are then ignored.
   public var isFullFineTune: Bool = false

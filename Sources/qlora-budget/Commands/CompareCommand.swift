@@ -101,7 +101,8 @@ enum CompareCommand: Command {
       rows.append((group.map { "Fits \($0.name)" } ?? "Fits", judged.map { cells in
         let cell = group.map { g in cells.first { $0.0.name == g.name } } ?? cells.first
         guard let (_, evaluation, _) = cell else { return "-" }
-        return colour(evaluation.fits ? "yes" : "no", evaluation.fits ? "32" : "31", context.usesColor)
+        let word = evaluation.outcome == "tight" ? "tight" : evaluation.fits ? "yes" : "no"
+        return colour(word, evaluation.fits ? "32" : word == "tight" ? "33" : "31", context.usesColor)
       }))
       rows.append((group == nil ? "GPUs needed (FSDP)" : "  GPUs needed (FSDP)", judged.map { cells in
         let cell = group.map { g in cells.first { $0.0.name == g.name } } ?? cells.first

@@ -45,7 +45,7 @@ enum SolveCommand: Command {
       lines.append("GPU: \(shards)\(gpu.displayName), usable \(gpu.capacity.formatted(.binary)) each")
       lines.append("Fit by: \(current.measure.label)" + (criterion.allowsTight ? ", tight counts" : ""))
       lines.append("As given: \(current.bytes.formatted(.binary))" + (gpuCount > 1 ? " per GPU" : "") + ", "
-        + (current.fits ? "fits" : "does not fit"))
+        + current.outcome)
       lines.append("")
       json += [
         ("gpu", EstimateJSON.gpu(gpu)), ("gpu_count", .integer(gpuCount)), ("measure", .string(current.measure.rawValue)),

@@ -10,10 +10,9 @@ enum PlanningOptions {
       + "bound); auto takes the peak when the estimator models it.",
     values: ["auto", "peak", "resident"], default: "auto")
   static let allowTight = OptionSpec.flag("--allow-tight", "Count a 'tight' verdict (capacity inside the estimate's uncertainty) as fitting.")
-  static let gpus = OptionSpec.value("--gpus", "n", "GPUs the run is sharded over with FSDP (FSDP-QLoRA); each holds its share.", default: "1")
   static let svg = OptionSpec.value("--svg", "file", "Also write a chart as an SVG file.")
 
-  static let specs: [OptionSpec] = [fitBy, allowTight, gpus]
+  static let specs: [OptionSpec] = [fitBy, allowTight]
 
   static func criterion(_ arguments: ParsedArguments) throws(UsageError) -> FitCriterion {
     var criterion = FitCriterion(allowsTight: arguments.has("--allow-tight"))
@@ -30,7 +29,7 @@ enum PlanningOptions {
   }
 
   static func gpuCount(_ arguments: ParsedArguments) throws(UsageError) -> Int64 {
-    try arguments.integer("--gpus", in: 1...4096) ?? 1
+    try arguments.integer("--gpus", in: 1...TrainingSetup.maximumGPUCount) ?? 1
   }
 
   /// Runs a planner call, turning a refused setup into a usage error (a value on the command line).

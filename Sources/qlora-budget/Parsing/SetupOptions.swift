@@ -22,6 +22,7 @@ enum SetupOptions {
     .value("--attn", "impl", "Attention implementation.", values: AttentionImplementation.allCases.map(\.rawValue), default: "sdpa"),
     .value("--loss", "kind", "Cross-entropy: standard (full fp32 logits) or chunked (Liger/Unsloth fused).", values: ["standard", "chunked"], default: "the recipe's (standard)"),
     .value("--autocast", "bool", "Mixed-precision autocast (HF Trainer bf16/fp16=True).", default: "true"),
+    .value("--gpus", "n", "GPUs the run is sharded over with FSDP (fsdp_qlora); figures are per GPU.", default: "1"),
     .flag("--full-finetune", "Full fine-tuning in the compute dtype with fp32 optimizer state, for comparison."),
   ]
 
@@ -61,6 +62,7 @@ enum SetupOptions {
       default: throw .invalidValue(loss, for: "--loss", "use one of standard, chunked")
       }
     }
+    setup.gpuCount = try PlanningOptions.gpuCount(arguments)
     setup.isFullFineTune = arguments.has("--full-finetune")
     return setup
   }

@@ -52,6 +52,7 @@ enum EstimateJSON {
       ("attn", .string(setup.attention.rawValue)),
       ("autocast", .bool(setup.usesAutocast)),
       ("loss", .string(setup.usesChunkedCrossEntropy ? "chunked" : "standard")),
+      ("gpus", .integer(setup.gpuCount)),
       ("full_finetune", .bool(setup.isFullFineTune)),
     ])
   }

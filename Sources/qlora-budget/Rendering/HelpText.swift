@@ -4,7 +4,13 @@ enum HelpText {
 
   static var overview: String {
     let width = CommandTable.all.map { $0.name.count }.max() ?? 0
-    let commands = CommandTable.all.map { "  " + pad($0.name, width) + "  " + $0.summary }
+    // Summaries wrap under themselves so every line stays within 80 columns.
+    let indent = String(repeating: " ", count: width + 4)
+    let commands = CommandTable.all.map { command in
+      wrap(command.summary, width: 80 - indent.count).enumerated()
+        .map { ($0 == 0 ? "  " + pad(command.name, width) + "  " : indent) + $1 }
+        .joined(separator: "\n")
+    }
     return """
       OVERVIEW: How much GPU and host memory a QLoRA fine-tune takes, where every byte
       goes, and whether it fits.

@@ -7,21 +7,29 @@
 /// bf16 (fp32 when the residual stream was upcast); under autocast the dense matmul then casts
 /// the fp32 weight to the compute dtype (one more copy).
 /// Sources: bitsandbytes 0.50.2 `autograd/_functions.py` MatMul4Bit, `nn/modules.py` L575-637.
-enum DequantBuffers {
-  static func bytes(_ context: StepContext) -> (bytes: ByteCount, formula: String) {
-    guard context.setup.effectiveQuantization.isFourBit else {
-      return (.zero, "no 4-bit weights: no dequantization buffer")
-    }
-    let modules = context.model.inventory.linears(in: context.setup.recipe.linearRoles)
-    guard let largest = modules.max(by: { $0.weightElements < $1.weightElements }) else {
-      return (.zero, "no 4-bit weights")
-    }
+struct DequantBuffers: Sendable {
+  let bytes: ByteCount
+  /// The largest 4-bit weight; nil without 4-bit weights.
+  private let largest: LinearModule?
+  private let width: Int64
+  private let cast: Int64
+
+  init(_ context: StepContext) {
+    let modules =
+      context.setup.effectiveQuantization.isFourBit ? context.model.inventory.linears(in: context.setup.recipe.linearRoles) : []
+    let largest = modules.max(by: { $0.weightElements < $1.weightElements })
     let width = context.normOutput
     let cast: Int64 = context.autocast && width != context.compute ? context.compute : 0
-    let bytes = StepContext.bytes(largest.weightElements, width: width + cast)
-    let formula = "largest 4-bit weight \(largest.path) \(largest.outFeatures) x \(largest.inFeatures) "
+    self.largest = largest
+    self.width = width
+    self.cast = cast
+    bytes = largest.map { StepContext.bytes($0.weightElements, width: width + cast) } ?? .zero
+  }
+
+  var formula: String {
+    guard let largest else { return "no 4-bit weights: no dequantization buffer" }
+    return "largest 4-bit weight \(largest.path) \(largest.outFeatures) x \(largest.inFeatures) "
       + "dequantized to \(width) B" + (cast > 0 ? " + its \(cast) B autocast copy" : "")
       + " = \(NumberText.grouped(bytes.bytes))"
-    return (bytes, formula)
   }
 }

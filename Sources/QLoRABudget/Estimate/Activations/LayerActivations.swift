@@ -13,14 +13,14 @@ struct LayerActivations {
   var savedBytes: ByteCount { saved.total }
 
   /// The dense layer, and the sparse (MoE) layer when the model has one.
-  static func layers(_ context: StepContext, adapted: Set<String>) -> (dense: LayerActivations, sparse: LayerActivations?) {
+  static func layers(_ context: StepContext, adapted: [LinearModule]) -> (dense: LayerActivations, sparse: LayerActivations?) {
     let dense = LayerActivations(context, adapted: adapted, sparse: false)
     let sparse = (context.model.layout.mixtureOfExperts?.sparseLayerCount ?? 0) > 0
       ? LayerActivations(context, adapted: adapted, sparse: true) : nil
     return (dense, sparse)
   }
 
-  private init(_ context: StepContext, adapted: Set<String>, sparse: Bool) {
+  private init(_ context: StepContext, adapted: [LinearModule], sparse: Bool) {
     let model = context.model
     let hidden = model.hiddenSize
     let n = context.normOutput
@@ -29,9 +29,9 @@ struct LayerActivations {
     saved.append(TensorTerm(
       "\(normCount) norms: input + rsqrt", normCount * (context.perToken(hidden, context.residual) + context.perToken(1, 4))))
 
-    let linears = model.inventory.linears.filter { $0.role != .expert && $0.role != .router }
-    func lora(_ prefix: [String], input features: Int64, width: Int64, label: String) {
-      let modules = linears.filter { module in prefix.contains { module.path.hasSuffix($0) } && adapted.contains(module.path) }
+    // Expert and router LoRA branches are not modelled (not nn.Linear in transformers 5).
+    func lora(_ slot: LinearModule.Input, input features: Int64, width: Int64, label: String) {
+      let modules = adapted.filter { $0.input == slot && $0.role == .projection }
       var shared = false
       for module in modules {
         let branch = LoRABranch(context, inFeatures: features, inputWidth: width)
@@ -42,16 +42,15 @@ struct LayerActivations {
     }
 
     // Attention: q/k/v read the first norm's output.
-    lora(["q_proj", "k_proj", "v_proj", "qkv_proj", "c_attn"], input: hidden, width: n, label: "attention input (norm output)")
+    lora(.attentionInput, input: hidden, width: n, label: "attention input (norm output)")
     let projection = context.projectionOutput(input: n)
     let attention = AttentionActivations(context, projectionWidth: projection)
     saved += attention.saved
-    let oPath = model.layout.attention == .gpt2 ? "attn.c_proj" : "o_proj"
-    lora([oPath], input: model.queryWidth, width: attention.outputWidth, label: "attention output (o_proj input)")
+    lora(.attentionOutput, input: model.queryWidth, width: attention.outputWidth, label: "attention output (o_proj input)")
 
     // MLP: gate/up read the second norm's output.
     var transient = attention.backwardTransient
-    lora(["gate_proj", "up_proj", "gate_up_proj", "mlp.c_fc"], input: hidden, width: n, label: "MLP input (norm output)")
+    lora(sparse ? .sparseInput : .feedForwardInput, input: hidden, width: n, label: "MLP input (norm output)")
     let mlpWidth = context.projectionOutput(input: n)
     if sparse, let moe = model.layout.mixtureOfExperts {
       let experts = FeedForwardActivations.experts(context, moe, outputWidth: mlpWidth)
@@ -60,13 +59,13 @@ struct LayerActivations {
       if moe.sharedExpertIntermediateSize > 0 {
         let shared = FeedForwardActivations(context, intermediate: moe.sharedExpertIntermediateSize, outputWidth: mlpWidth)
         saved += shared.saved.map { TensorTerm("shared expert: " + $0.name, $0.bytes) }
-        lora(["shared_expert.down_proj"], input: moe.sharedExpertIntermediateSize, width: mlpWidth, label: "shared expert down input")
+        lora(.sharedExpertIntermediate, input: moe.sharedExpertIntermediateSize, width: mlpWidth, label: "shared expert down input")
       }
     } else {
       let mlp = FeedForwardActivations(context, intermediate: model.intermediateSize, outputWidth: mlpWidth)
       saved += mlp.saved
       transient = max(transient, mlp.backwardTransient)
-      lora(["mlp.down_proj", "mlp.c_proj"], input: mlp.downInput.features, width: mlp.downInput.width, label: "down_proj input")
+      lora(.feedForwardIntermediate, input: mlp.downInput.features, width: mlp.downInput.width, label: "down_proj input")
     }
     self.saved = saved.filter { $0.bytes > .zero }
     forwardTransient = attention.forwardTransient
@@ -91,9 +90,14 @@ struct StackActivations {
   let forwardTransient: ByteCount
   let backwardTransient: ByteCount
   let terms: [TensorTerm]
-  let formula: String
+  /// What the formula text needs; the text itself is built only when read.
+  private let perLayer: [TensorTerm]
+  private let largest: ByteCount
+  private let layerCount: Int64
+  private let residualWidth: Int64
+  private let checkpointing: Bool
 
-  init(_ context: StepContext, adapted: Set<String>) {
+  init(_ context: StepContext, adapted: [LinearModule]) {
     let model = context.model
     let layers = LayerActivations.layers(context, adapted: adapted)
     let sparseCount = layers.sparse == nil ? 0 : (model.layout.mixtureOfExperts?.sparseLayerCount ?? 0)
@@ -101,19 +105,29 @@ struct StackActivations {
     let largest = max(layers.dense.savedBytes, layers.sparse?.savedBytes ?? .zero)
     forwardTransient = max(layers.dense.forwardTransient, layers.sparse?.forwardTransient ?? .zero)
     backwardTransient = max(layers.dense.backwardTransient, layers.sparse?.backwardTransient ?? .zero)
-    let perLayer = layers.dense.saved.map { "\($0.name) \(NumberText.grouped($0.bytes.bytes))" }.joined(separator: "; ")
+    perLayer = layers.dense.saved
+    self.largest = largest
+    layerCount = model.layerCount
+    residualWidth = context.residual
+    checkpointing = context.setup.usesGradientCheckpointing
     if context.setup.usesGradientCheckpointing {
       let input = context.perToken(model.hiddenSize, context.residual)
       kept = model.layerCount * input
       recomputedLayer = largest
       terms = [TensorTerm("kept layer inputs", kept), TensorTerm("one recomputed layer", largest)]
-      formula = "checkpointing: \(model.layerCount) layer inputs x b*s*h*\(context.residual) B = "
-        + "\(NumberText.grouped(kept.bytes)) + one recomputed layer \(NumberText.grouped(largest.bytes)) [\(perLayer)]"
     } else {
       kept = denseCount * layers.dense.savedBytes + sparseCount * (layers.sparse?.savedBytes ?? .zero)
       recomputedLayer = .zero
       terms = [TensorTerm("every layer's saved tensors", kept)]
-      formula = "no checkpointing: \(model.layerCount) layers x saved per layer \(NumberText.grouped(largest.bytes)) [\(perLayer)]"
     }
+  }
+
+  var formula: String {
+    let perLayer = perLayer.map { "\($0.name) \(NumberText.grouped($0.bytes.bytes))" }.joined(separator: "; ")
+    if checkpointing {
+      return "checkpointing: \(layerCount) layer inputs x b*s*h*\(residualWidth) B = "
+        + "\(NumberText.grouped(kept.bytes)) + one recomputed layer \(NumberText.grouped(largest.bytes)) [\(perLayer)]"
+    }
+    return "no checkpointing: \(layerCount) layers x saved per layer \(NumberText.grouped(largest.bytes)) [\(perLayer)]"
   }
 }

@@ -6,10 +6,13 @@ public enum KernelPlatform: String, Hashable, Sendable { case cuda, cpu }
 
 /// One named tensor (or group of identical tensors) of the step, with its bytes.
 public struct TensorTerm: Hashable, Sendable {
-  public let name: String
+  private let label: Deferred<String>
   public let bytes: ByteCount
-  public init(_ name: String, _ bytes: ByteCount) {
-    self.name = name
+  /// What the tensor is, for formulas (built only when read).
+  public var name: String { label.value }
+
+  public init(_ name: @autoclosure @escaping @Sendable () -> String, _ bytes: ByteCount) {
+    self.label = Deferred(name)
     self.bytes = bytes
   }
 }

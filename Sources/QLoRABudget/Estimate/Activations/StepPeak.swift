@@ -33,15 +33,15 @@ public struct StepProfile: Hashable, Sendable {
 struct StepPeak {
   let stack: StackActivations
   let loss: LogitsAndLoss
-  let dequant: (bytes: ByteCount, formula: String)
+  let dequant: DequantBuffers
   let gradients: ByteCount
   let keyValueCache: ByteCount
   let profile: StepProfile
 
-  init(_ context: StepContext, adapted: Set<String>, gradients: ByteCount) {
+  init(_ context: StepContext, adapted: [LinearModule], gradients: ByteCount) {
     stack = StackActivations(context, adapted: adapted)
     loss = LogitsAndLoss(context)
-    dequant = DequantBuffers.bytes(context)
+    dequant = DequantBuffers(context)
     self.gradients = gradients
     let model = context.model
     // Without checkpointing transformers keeps use_cache on: the output's DynamicCache holds

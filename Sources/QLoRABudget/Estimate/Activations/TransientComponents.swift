@@ -1,7 +1,7 @@
 /// The transient rows of the breakdown and the peak, from a ``StepPeak``.
 struct TransientComponents {
   let components: [MemoryComponent]
-  let assumptions: [String]
+  private let setup: TrainingSetup
   private let step: StepPeak
   private let context: ByteCount
 
@@ -13,9 +13,9 @@ struct TransientComponents {
 
   init(step: StepPeak, setup: TrainingSetup, gpu: GPU?) {
     self.step = step
+    self.setup = setup
     let runtime = RuntimeOverhead.context(for: gpu)
     context = runtime.bytes
-    let peak = step.profile.peak
     let g = NumberText.grouped
     components = [
       MemoryComponent(
@@ -37,6 +37,12 @@ struct TransientComponents {
         .allocatorReserve, lifetime: .transient, bytes: nil,
         formula: "12.6% of peak allocated (median reserved/allocated - 1 over the 22 fitcheck-t4 runs)", source: "../shared/calibration/gpu-measured/fitcheck-t4"),
     ]
+  }
+
+  /// The assumptions behind the transient figures, in words.
+  var assumptions: [String] {
+    let peak = step.profile.peak
+    let g = NumberText.grouped
     var lines = [
       "peak = the largest moment of a steady step (\(peak.name)): "
         + step.profile.phases.map { "\($0.name) \(g($0.bytes.bytes)) B" }.joined(separator: ", ")
@@ -47,7 +53,7 @@ struct TransientComponents {
       lines.append("checkpointing keeps each layer's input and recomputes one layer at a time (reentrant or not: same bytes)")
     }
     if setup.lora.dropout > 0 { lines.append("lora_dropout > 0: each LoRA branch keeps its own dropped-out input and mask") }
-    assumptions = lines
+    return lines
   }
 
   /// Allocated, reserved and process peaks on top of `resident`.
