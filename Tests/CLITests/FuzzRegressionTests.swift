@@ -30,6 +30,29 @@ import Testing
     return (CommandLineTool.run(arguments, context: context), capture)
   }
 
+  /// The arguments with every file a command would write moved to a temporary folder (the
+  /// harness runs in one; these tests run in the package root).
+  static func confined(_ arguments: [String]) -> [String] {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("cli-fuzz-\(UUID().uuidString)")
+    try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    var result: [String] = []
+    var writesNext = false
+    for argument in arguments {
+      if writesNext {
+        result.append(folder.appendingPathComponent(argument.isEmpty ? "x" : argument.replacingOccurrences(of: "/", with: "_")).path)
+      } else if let equals = argument.firstIndex(of: "="), ["--svg", "--output"].contains(argument[..<equals]) {
+        result.append(String(argument[...equals]) + folder.appendingPathComponent("out").path)
+      } else {
+        result.append(argument)
+      }
+      writesNext = !writesNext && ["--svg", "--output"].contains(argument)
+    }
+    if result.first == "validate", !result.contains(where: { $0.hasPrefix("--output") }) {
+      result += ["--output", folder.appendingPathComponent("validation.md").path]
+    }
+    return result
+  }
+
   /// The harness's checks (Tests/Fuzz/harnesses/cli.swift).
   static func expectSound(_ arguments: [String]) throws {
     let (status, capture) = run(arguments)
@@ -53,7 +76,7 @@ import Testing
     let url = try #require(Self.allInputs.first { $0.lastPathComponent == name })
     let bytes = [UInt8](try Data(contentsOf: url))
     let arguments = bytes.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
-    try Self.expectSound(arguments)
+    try Self.expectSound(Self.confined(arguments))
   }
 
   /// Every size seed as `--gpu`: a capacity or a preset, else a usage error naming the value.
