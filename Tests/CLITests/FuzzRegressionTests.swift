@@ -59,7 +59,9 @@ import Testing
     switch status {
     case .success, .doesNotFit:
       #expect(!capture.out.isEmpty, "\(arguments)")
-      if arguments.contains("--json"), ["estimate", "fit"].contains(arguments.first ?? "") {
+      if arguments.contains("--json"), ["estimate", "fit"].contains(arguments.first ?? ""),
+        !arguments.dropFirst().contains(where: { $0 == "--help" || $0 == "-h" })
+      {
         #expect((try? JSONSerialization.jsonObject(with: Data(capture.out.utf8))) != nil, "\(arguments)")
       }
     case .failure, .usage:

@@ -5,7 +5,8 @@
 // harness runs in an empty temporary folder and skips inputs with an argument that names a
 // path ('/' or a leading '.'), so a model argument is always a preset name, never a file.
 // Checks: the exit status is one of the documented ones; a failure writes 'Error: ' first on
-// stderr; success writes something on stdout; `--json` output of estimate/fit is valid JSON.
+// stderr; success writes something on stdout; `--json` output of estimate/fit is valid JSON
+// (unless `--help` follows the command: then its help is printed, as documented).
 import Foundation
 import QLoRABudget
 
@@ -38,7 +39,10 @@ public func fuzzCLI(_ start: UnsafePointer<UInt8>, _ count: Int) -> CInt {
   switch status {
   case .success, .doesNotFit:
     require(!capture.out.isEmpty, "\(arguments): exit \(status.rawValue) with nothing on stdout")
-    if arguments.contains("--json"), ["estimate", "fit"].contains(arguments.first ?? "") {
+    // `--help` anywhere after the command prints the command's help instead, even with --json.
+    if arguments.contains("--json"), ["estimate", "fit"].contains(arguments.first ?? ""),
+      !arguments.dropFirst().contains(where: { $0 == "--help" || $0 == "-h" })
+    {
       let json = Data(capture.out.utf8)
       require((try? JSONSerialization.jsonObject(with: json)) != nil, "\(arguments): --json output is not JSON")
     }
