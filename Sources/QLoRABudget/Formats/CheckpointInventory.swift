@@ -146,13 +146,30 @@ public struct CheckpointInventory: Sendable {
   ) throws -> FourBitWeight {
     let json = state.first { $0.info.name.contains(CheckpointTensorNames.packedStatePrefix) }
     var parameters: Int64 = 0
-    if let json, let object = try JSONSerialization.jsonObject(with: json.file.data(for: json.info)) as? [String: Any],
+    if let json, let object = try? JSONSerialization.jsonObject(with: json.file.data(for: json.info)) as? [String: Any],
       let shape = object["shape"] as? [NSNumber] {
-      parameters = shape.reduce(Int64(1)) { $0 * $1.int64Value }
+      parameters = try elementCount(shape, tensor: json.info.name)
     }
     let buffers = state.map(\.info).filter { $0.name != json?.info.name }
     let offset = ByteCount(buffers.contains { $0.name.hasSuffix(".nested_absmax") } ? 4 : 0)
     let bytes = ByteCount(packed.byteCount) + ByteCount.sum(buffers.map { ByteCount($0.byteCount) }) + offset
     return FourBitWeight(name: packed.name, parameters: parameters, bytes: bytes)
+  }
+
+  /// The element count of a quant state's `shape`: whole, non-negative, and without overflow.
+  private static func elementCount(_ shape: [NSNumber], tensor: String) throws -> Int64 {
+    var count: Int64 = 1
+    for dimension in shape {
+      let value = dimension.doubleValue
+      guard let whole = Int64(exactly: value), whole >= 0 else {
+        throw SafetensorsError.invalidField(tensor: tensor, field: "shape", value: "\(dimension)")
+      }
+      let (product, overflow) = count.multipliedReportingOverflow(by: whole)
+      guard !overflow else {
+        throw SafetensorsError.invalidField(tensor: tensor, field: "shape", value: shape.map { "\($0)" }.joined(separator: "x"))
+      }
+      count = product
+    }
+    return count
   }
 }
