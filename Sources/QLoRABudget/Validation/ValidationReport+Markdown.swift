@@ -44,26 +44,84 @@ extension ValidationReport {
     if !skipped.isEmpty {
       out += "\n## Not estimated\n\n" + skipped.map { "- \($0)\n" }.joined()
     }
+    out += publishedMarkdown()
+    return out
+  }
+
+  /// The "Published measurements" section: mapped rows, their summary by trust, then the rest.
+  func publishedMarkdown() -> String {
+    var out = """
+
+      ## Published measurements
+
+      ../shared/calibration/published/measurements.json, row by row (Sources/QLoRABudget/Validation/PublishedMapping.swift).
+      A row is mapped when its setup is one we model: bitsandbytes 4-bit under transformers + peft in one of our
+      recipes, a preset model, and enough of the setup; FSDP/ZeRO-3 rows map onto `--gpus N`. Unstated settings
+      take the framework's documented default (docs/recipes.md), written under the row. Our figure is the one the
+      row measured: peak allocated, peak reserved, or process (nvidia-smi; also used when the metric is unstated).
+      A `budget` row gives the largest setup that fitted a card of that size: our process peak should be just
+      under it. GB = 10^9 bytes, GiB = 2^30 bytes; an unstated unit is shown both ways. Trust groups: high =
+      "high" or "medium-high", medium = "medium", low = the rest. Nothing here is fitted to these rows.
+
+      ### Summary of mapped rows
+
+      | trust | rows | median abs error (GB reading) | max abs error (GB) | median abs error (GiB reading) | max abs error (GiB) | wrong `fits` |
+      | --- | ---: | ---: | ---: | ---: | ---: | ---: |
+
+      """
+    for group in ["high", "medium", "low", "all"] {
+      let rows = published.filter { group == "all" || $0.trustGroup == group }
+      guard !rows.isEmpty else { continue }
+      var cells = ["\(group)", "\(rows.count)"]
+      for unit in ["GB", "GiB"] {
+        let errors = rows.compactMap { $0.errorPercent(reading: unit) }.map(abs)
+        cells += [Self.percent(Self.median(errors)), Self.percent(errors.max() ?? .nan)]
+      }
+      cells.append("\(rows.filter(\.isWrongFit).count)")
+      out += "| " + cells.joined(separator: " | ") + " |\n"
+    }
+    out += "\nA row with a stated unit counts in both columns with its one reading.\n"
     out += """
 
-      ## Published figures (context, not compared)
+      ### Mapped rows
 
-      ../shared/calibration/published/measurements.json gathers figures from other frameworks and quantizers,
-      often with the unit or the metric unstated. None is used to fit anything. Mapping the rows whose setup
-      matches a modelled recipe (single GPU, bitsandbytes NF4, transformers + peft) onto presets is not done yet;
-      they are listed for context.
+      | id | model | trust | setup as mapped | measured | figure | ours | error | verdict |
+      | --- | --- | --- | --- | ---: | --- | ---: | ---: | --- |
 
-      | id | model | quantization | framework | GPU | seq | batch | r | value | unit | metric | trust |
-      | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+      """
+    for row in published {
+      let measured = "\(row.value) \(row.unit == .unstated ? "GB/GiB?" : row.unit.rawValue)"
+      let ours = String(format: "%.2f GB = %.2f GiB", Double(row.estimated) / 1e9, Double(row.estimated) / 1_073_741_824)
+      let errors = row.errors.map { "\(Self.signedPercent($0.percent)) (\($0.unit))" }.joined(separator: ", ")
+      let verdict = row.verdict.map { "\($0.rawValue)" + (row.capacity.map { " on \(Self.gib($0.bytes)) GiB" } ?? "") } ?? "no GPU"
+      out += "| \(row.id) | \(Self.cell(row.model)) | \(Self.cell(row.trust)) | \(Self.cell(row.setup)) | \(measured) | "
+        + "\(row.figure.rawValue) | \(ours) | \(errors) | \(verdict)\(row.isWrongFit ? " (WRONG)" : "") |\n"
+    }
+    out += "\n#### Assumptions per mapped row\n\n"
+    for row in published {
+      out += "- **\(row.id)**: " + row.assumptions.map(Self.cell).joined(separator: "; ") + "\n"
+    }
+    out += """
+
+      ### Not mapped (context)
+
+      | id | model | quantization | framework | GPU | seq | batch | r | value | unit | metric | trust | why not mapped |
+      | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 
       """
     for row in context {
-      let cells = ["id", "model", "quantization", "framework", "gpu", "seq_len", "batch_size", "lora_rank", "value", "unit", "metric", "trust"]
-        .map { (row[$0] ?? "").replacingOccurrences(of: "|", with: "/").replacingOccurrences(of: "\n", with: " ") }
+      let cells = ["id", "model", "quantization", "framework", "gpu", "seq_len", "batch_size", "lora_rank", "value", "unit", "metric", "trust", "reason"]
+        .map { Self.cell(row[$0] ?? "") }
       out += "| " + cells.joined(separator: " | ") + " |\n"
     }
     return out
   }
+
+  static func cell(_ text: String) -> String {
+    text.replacingOccurrences(of: "|", with: "/").replacingOccurrences(of: "\n", with: " ")
+  }
+
+  static func gib(_ bytes: Int64) -> String { String(format: "%.2f", Double(bytes) / 1_073_741_824) }
 
   static func mib(_ bytes: Int64) -> String { String(format: "%.1f", Double(bytes) / 1_048_576) }
   static func percent(_ value: Double) -> String { String(format: "%.2f%%", value) }
