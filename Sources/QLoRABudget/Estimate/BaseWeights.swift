@@ -50,14 +50,7 @@ enum BaseWeights {
   static func unquantized(_ model: ModelArchitecture, _ setup: TrainingSetup) -> MemoryComponent {
     let inventory = model.inventory
     let compute = setup.computeDtype
-    let dtypes: Recipe.UnquantizedDtypes
-    if setup.isFullFineTune {
-      dtypes = .allCompute
-    } else if setup.quantization.isQuantized {
-      dtypes = setup.recipe.withQuantizedBase
-    } else {
-      dtypes = setup.recipe.withSixteenBitBase
-    }
+    let dtypes = setup.unquantizedDtypes
     var parts: [(name: String, elements: Int64, dtype: TensorDtype)] = [
       ("embeddings + lm_head", inventory.embeddingElements, dtypes.embeddings.resolved(compute)),
       ("norms", inventory.normElements, dtypes.norms.resolved(compute)),

@@ -54,14 +54,7 @@ struct StepContext {
     tokens = Self.product([setup.batchSize, setup.sequenceLength]) ?? Int64.max
     let computeDtype = setup.computeDtype
     compute = computeDtype.tensorDtype.byteWidth
-    let dtypes: Recipe.UnquantizedDtypes
-    if setup.isFullFineTune {
-      dtypes = .allCompute
-    } else if setup.quantization.isQuantized {
-      dtypes = setup.recipe.withQuantizedBase
-    } else {
-      dtypes = setup.recipe.withSixteenBitBase
-    }
+    let dtypes = setup.unquantizedDtypes
     residual = dtypes.embeddings.resolved(computeDtype).byteWidth
     normOutput = max(residual, dtypes.norms.resolved(computeDtype).byteWidth)
     lmHead = dtypes.embeddings.resolved(computeDtype).byteWidth
