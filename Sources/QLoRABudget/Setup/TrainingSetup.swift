@@ -44,6 +44,11 @@ public struct TrainingSetup: Hashable, Sendable {
     return quantization.isQuantized ? recipe.withQuantizedBase : recipe.withSixteenBitBase
   }
 
+  /// Whether the run needs bitsandbytes: a quantized base, or an 8-bit or paged optimizer.
+  public var needsBitsandbytes: Bool {
+    effectiveQuantization.isQuantized || optimizer.isEightBit || optimizer.isPaged
+  }
+
   /// The quantization actually applied (none for full fine-tuning).
   public var effectiveQuantization: BaseQuantization { isFullFineTune ? .none : quantization }
 }

@@ -20,8 +20,10 @@
 ///   materialised (Unsloth returns `EMPTY_LOGITS`); lm_head and the loss run over chunks of
 ///   tokens, each chunk holding at most `min(b*s*V*16 B, 4 GiB)`: Unsloth sizes chunks at 16 B
 ///   per logit (bf16 logits + fp32 upcast + saved log-softmax + gradient) with a target of
-///   `min(free/2, 4 GiB)`, so 4 GiB bounds a chunk from above on any GPU. One log-sum-exp per
-///   token is kept. Sources: unsloth/models/llama.py CausalLM_fast_forward (L2083-2140),
+///   `min(free/2, 4 GiB)`, so 4 GiB bounds a chunk from above on any GPU. (The total is split
+///   into `ceil(total / target)` equal chunks, so a real chunk lies between half the target and
+///   the target; the bound keeps the estimate monotone in tokens, which the planners' bisection
+///   needs, and errs on the safe side.) One log-sum-exp per token is kept. Sources: unsloth/models/llama.py CausalLM_fast_forward (L2083-2140),
 ///   unsloth_zoo/fused_losses/cross_entropy_loss.py (`_CE_BYTES_PER_LOGIT = 16.0`,
 ///   `_CE_TARGET_GB_CAP = 4.0`, L225-300), read in the 2026.10.9 wheels (docs/recipes.md §3).
 /// Sources: transformers 5.23 `loss/loss_utils.py` L51-73, `modeling_llama.py` L466-472;
