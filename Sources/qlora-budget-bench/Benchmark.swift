@@ -2,6 +2,8 @@ import Foundation
 
 /// One benchmark: runs and returns its figures. Add a benchmark as a new file and list it in main.swift.
 protocol Benchmark {
+  /// What `--only` selects it by.
+  var name: String { get }
   func run(_ options: BenchmarkOptions) -> BenchmarkResult
 }
 
@@ -17,25 +19,35 @@ struct BenchmarkResult {
 /// Command-line flags of the bench.
 struct BenchmarkOptions {
   static let usage = """
-    USAGE: qlora-budget-bench [--json] [--quick]
+    USAGE: qlora-budget-bench [--json] [--quick] [--only nf4|estimator]
 
     OPTIONS:
-      --json    Print one JSON object of all figures.
-      --quick   A short smoke run (small tensors, few repetitions).
-      --help    Show this help.
+      --json          Print one JSON object of all figures.
+      --quick         A short smoke run (small tensors, few repetitions).
+      --only <name>   Run one benchmark: nf4 or estimator.
+      --help          Show this help.
     """
 
   var json = false
   var quick = false
   var showHelp = false
+  /// The one benchmark to run; nil runs all.
+  var only: String?
   var unknownArguments: [String] = []
 
   init(arguments: [String]) {
-    for argument in arguments {
+    var remaining = arguments[...]
+    while let argument = remaining.popFirst() {
       switch argument {
       case "--json": json = true
       case "--quick": quick = true
       case "--help", "-h": showHelp = true
+      case "--only":
+        guard let name = remaining.popFirst() else {
+          unknownArguments.append("--only (needs a name)")
+          continue
+        }
+        only = name
       default: unknownArguments.append(argument)
       }
     }

@@ -5,6 +5,8 @@ import QLoRABudget
 /// bisection, and the wall time of a cold `qlora-budget fit` process (the binary beside this
 /// one in the build folder), each the median of several runs.
 struct EstimatorBenchmark: Benchmark {
+  let name = "estimator"
+
   func run(_ options: BenchmarkOptions) -> BenchmarkResult {
     let runs = options.quick ? 3 : 11
     let batch = options.quick ? 2_000 : 20_000

@@ -7,6 +7,8 @@ import NF4Quantization
 /// Settings: NF4, blocks of 64, without double quantization (the kernels; double quantization
 /// adds a serial pass over the absmax values, reported separately as `quantize_dq_gbps_1_thread`).
 struct NF4Benchmark: Benchmark {
+  let name = "nf4"
+
   func run(_ options: BenchmarkOptions) -> BenchmarkResult {
     let count = options.quick ? 1 << 20 : 1 << 24
     let runs = options.quick ? 3 : 9

@@ -16,6 +16,11 @@ if options.showHelp {
   exit(64)
 } else {
   let benchmarks: [any Benchmark] = [NF4Benchmark(), EstimatorBenchmark()]
-  let results = benchmarks.map { $0.run(options) }
+  let selected = benchmarks.filter { options.only == nil || $0.name == options.only }
+  if selected.isEmpty {
+    FileHandle.standardError.write(Data("Error: no benchmark named '\(options.only ?? "")'.\n\(BenchmarkOptions.usage)\n".utf8))
+    exit(64)
+  }
+  let results = selected.map { $0.run(options) }
   print(options.json ? BenchmarkReport.json(results) : BenchmarkReport.text(results))
 }

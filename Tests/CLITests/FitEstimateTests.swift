@@ -85,10 +85,27 @@ import Testing
     defer { try? FileManager.default.removeItem(at: folder) }
     let copy = folder.appendingPathComponent("qlora-budget")
     try FileManager.default.copyItem(at: BinaryRunner.binary, to: copy)
-    let result = try BinaryRunner.run(["estimate", "llama-2-7b", "--json"], executable: copy, currentDirectory: folder)
+    // Tests run in parallel: a process forked by another test while the copy's write descriptor
+    // was open may still hold it, and exec then fails with ETXTBSY until that child execs. Retry.
+    var attempt = 0
+    var launched: BinaryRunner.Result?
+    while launched == nil {
+      do {
+        launched = try BinaryRunner.run(["estimate", "llama-2-7b", "--json"], executable: copy, currentDirectory: folder)
+      } catch let error as NSError where attempt < 20 && Self.isTextFileBusy(error) {
+        attempt += 1
+        usleep(50_000)
+      }
+    }
+    let result = try #require(launched)
     #expect(result.status == 0)
     let model = try #require(try BinaryRunner.json(result)["model"] as? [String: Any])
     #expect(model["parameters"] as? Int64 == 6_738_415_616)
+  }
+
+  static func isTextFileBusy(_ error: NSError) -> Bool {
+    let underlying = error.userInfo[NSUnderlyingErrorKey] as? NSError
+    return error.code == Int(ETXTBSY) || underlying?.code == Int(ETXTBSY)
   }
 
   @Test func helpListsEveryOptionWithValuesAndDefaults() throws {

@@ -39,7 +39,9 @@ import FoundationXML
     let name = try #require(found["name"] as? String)
     #expect(try Self.residentFits("qwen3-32b", name) { $0.lora.rank = 64 })
     let chosen = try Self.presets.gpu(named: name)
-    for gpu in try Self.presets.allGPUs() where (gpu.capacity, gpu.name) < (chosen.capacity, chosen.name) {
+    #expect(chosen.runsBitsandbytes)
+    // An NF4 run needs bitsandbytes: Apple's unified-memory presets are not candidates.
+    for gpu in try Self.presets.allGPUs() where gpu.runsBitsandbytes && (gpu.capacity, gpu.name) < (chosen.capacity, chosen.name) {
       #expect(try !Self.residentFits("qwen3-32b", gpu.name) { $0.lora.rank = 64 }, "\(gpu.name)")
     }
   }

@@ -80,6 +80,31 @@ import Testing
     }
   }
 
+  /// Two weights whose quant states each claim 2^62 elements: each count fits in Int64, their
+  /// sum in `fourBitBitsPerParameter` does not and trapped. A state claiming more elements than
+  /// its packed codes hold (2 a byte) is now refused when the checkpoint is read.
+  @Test func quantStatesClaimingMoreThanThePackedCodesAreRefused() throws {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("quantstate-\(UUID().uuidString).safetensors")
+    defer { try? FileManager.default.removeItem(at: url) }
+    let state = Array(#"{"quant_type": "nf4", "blocksize": 64, "dtype": "bfloat16", "shape": [4611686018427387904]}"#.utf8)
+    var entries: [(SafetensorsTensorSpec, [UInt8])] = []
+    for layer in 0..<2 {
+      let weight = "model.layers.\(layer).mlp.down_proj.weight"
+      entries.append((SafetensorsTensorSpec(name: weight, dtype: .u8, shape: [4, 1]), [0x12, 0x34, 0x56, 0x78]))
+      entries.append((SafetensorsTensorSpec(name: weight + ".absmax", dtype: .f32, shape: [1]), [0, 0, 128, 63]))
+      entries.append((SafetensorsTensorSpec(name: weight + ".quant_state.bitsandbytes__nf4", dtype: .u8,
+                                            shape: [Int64(state.count)]), state))
+    }
+    let writer = try SafetensorsWriter(url: url, tensors: entries.map(\.0))
+    for (spec, bytes) in entries { try writer.write(spec.name, bytes: bytes) }
+    try writer.finish()
+    #expect {
+      _ = try CheckpointInventory(path: url).fourBitBitsPerParameter
+    } throws: { error in
+      "\(error)".contains("4611686018427387904") && "\(error)".contains("packed")
+    }
+  }
+
   /// Found by the quantstate harness (regressions/quantstate/crash-inventory-shape-overflow):
   /// a quant state whose shape is [2^40, 2^40] made CheckpointInventory multiply the dimensions
   /// unchecked and trap. Now: a one-line error naming the tensor and the shape; so are

@@ -5,7 +5,7 @@ import Testing
 /// bitsandbytes' per-tensor rules, with the expected bytes written out.
 @Suite struct OptimizerStateTests {
   static func group(_ elements: Int64, count: Int64 = 1) -> TrainableTensorGroup {
-    TrainableTensorGroup(path: "t", elementsPerTensor: elements, tensorCount: count, dtype: .float32)
+    TrainableTensorGroup(module: "t", elementsPerTensor: elements, tensorCount: count, dtype: .float32)
   }
 
   @Test func adamKeepsTwoFP32Moments() {

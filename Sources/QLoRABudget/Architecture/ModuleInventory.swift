@@ -96,6 +96,8 @@ public struct ModuleInventory: Hashable, Sendable {
   public let lmHeadElements: Int64
   /// Non-parameter buffers (rotary `inv_freq` and `original_inv_freq`, fp32).
   public let bufferBytes: ByteCount
+  /// Whether every linear layer is a projection (no MoE experts or routers).
+  private let isDense: Bool
 
   public init(
     linears: [LinearModule], norms: [VectorParameter], tokenEmbeddingElements: Int64,
@@ -107,6 +109,7 @@ public struct ModuleInventory: Hashable, Sendable {
     self.positionEmbeddingElements = positionEmbeddingElements
     self.lmHeadElements = lmHeadElements
     self.bufferBytes = bufferBytes
+    self.isDense = linears.allSatisfy { $0.role == .projection }
   }
 
   /// Elements of all decoder linear weights (experts and routers included).
@@ -136,7 +139,9 @@ public struct ModuleInventory: Hashable, Sendable {
 
   /// The linear layers that are `nn.Linear` modules when the framework treats `roles` so.
   public func linears(in roles: Set<LinearModule.Role>) -> [LinearModule] {
-    linears.filter { roles.contains($0.role) }
+    // Dense models have projections only: no filtered copy per estimate.
+    if isDense, roles.contains(.projection) { return linears }
+    return linears.filter { roles.contains($0.role) }
   }
 
   /// The distinct module names (`q_proj`, `gate_up_proj`, ...) of `modules`, in first-seen order.

@@ -8,8 +8,8 @@ enum BaseWeights {
   /// - none / full fine-tuning: nothing here; the weights are counted as unquantized.
   static func quantized(_ model: ModelArchitecture, _ setup: TrainingSetup) -> MemoryComponent {
     let linears = model.inventory.linears(in: setup.recipe.linearRoles)
-    let weights = NumberText.grouped(linears.reduce(0) { $0 + $1.instanceCount })
-    let elements = NumberText.grouped(ModuleInventory.weightElements(linears))
+    let weightCount = linears.reduce(0) { $0 + $1.instanceCount }
+    let elementCount = ModuleInventory.weightElements(linears)
     switch setup.effectiveQuantization {
     case .nf4, .fp4:
       let bytes = ByteCount.sum(linears.map { module in
@@ -25,7 +25,7 @@ enum BaseWeights {
         : "4*nb (fp32 absmax)"
       return MemoryComponent(
         .quantizedWeights, lifetime: .resident, bytes: bytes,
-        formula: "\(weights) \(setup.quantization.rawValue) weights, \(elements) elements: per weight of n elements, "
+        formula: "\(NumberText.grouped(weightCount)) \(setup.quantization.rawValue) weights, \(NumberText.grouped(elementCount)) elements: per weight of n elements, "
           + "nb = ceil(n/\(setup.blockSize)): ceil(n/2) packed + \(state) + 64 (code)",
         source: "bitsandbytes functional.quantize_4bit / QuantState; matches hf-peft-bnb-bytes.json to the byte")
     case .int8:
@@ -35,7 +35,7 @@ enum BaseWeights {
       })
       return MemoryComponent(
         .quantizedWeights, lifetime: .resident, bytes: bytes,
-        formula: "\(weights) int8 weights, \(elements) elements: n int8 + 4*out (fp32 SCB row scales)",
+        formula: "\(NumberText.grouped(weightCount)) int8 weights, \(NumberText.grouped(elementCount)) elements: n int8 + 4*out (fp32 SCB row scales)",
         source: "bitsandbytes Int8Params / Linear8bitLt (LLM.int8())")
     case .none:
       return MemoryComponent(
@@ -50,14 +50,7 @@ enum BaseWeights {
   static func unquantized(_ model: ModelArchitecture, _ setup: TrainingSetup) -> MemoryComponent {
     let inventory = model.inventory
     let compute = setup.computeDtype
-    let dtypes: Recipe.UnquantizedDtypes
-    if setup.isFullFineTune {
-      dtypes = .allCompute
-    } else if setup.quantization.isQuantized {
-      dtypes = setup.recipe.withQuantizedBase
-    } else {
-      dtypes = setup.recipe.withSixteenBitBase
-    }
+    let dtypes = setup.unquantizedDtypes
     var parts: [(name: String, elements: Int64, dtype: TensorDtype)] = [
       ("embeddings + lm_head", inventory.embeddingElements, dtypes.embeddings.resolved(compute)),
       ("norms", inventory.normElements, dtypes.norms.resolved(compute)),
@@ -66,8 +59,10 @@ enum BaseWeights {
     if setup.effectiveQuantization.isQuantized {
       // MoE experts and routers that are not nn.Linear in the recipe's framework stay
       // unquantized parameters, treated like the embeddings (upcast by prepare_model_for_kbit_training).
-      let roles = Set([LinearModule.Role.expert, .router]).subtracting(setup.recipe.linearRoles)
-      let fused = ModuleInventory.weightElements(inventory.linears(in: roles))
+      let roles = setup.recipe.linearRoles
+      let fused = inventory.linears.reduce(Int64(0)) {
+        roles.contains($1.role) ? $0 : $0 + $1.weightElements * $1.instanceCount
+      }
       parts.append(("unquantized expert/router weights", fused, dtypes.embeddings.resolved(compute)))
     } else {
       parts.append(("linear weights", inventory.linearWeightElements, compute.tensorDtype))

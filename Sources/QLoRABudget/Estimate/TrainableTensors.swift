@@ -3,10 +3,24 @@
 /// Optimizers treat tensors one by one (bitsandbytes' 4,096- and 100,000-element rules), so
 /// the estimator keeps tensors grouped by shape rather than as one parameter total.
 public struct TrainableTensorGroup: Hashable, Sendable {
-  public let path: String
+  /// The owning module's path and the tensor's name in it (`.lora_A`, `.weight`, or empty),
+  /// joined only when ``path`` is read: estimates are made by the thousand.
+  private let module: String
+  private let tensor: String
   public let elementsPerTensor: Int64
   public let tensorCount: Int64
   public let dtype: TensorDtype
+
+  init(module: String, tensor: String = "", elementsPerTensor: Int64, tensorCount: Int64, dtype: TensorDtype) {
+    self.module = module
+    self.tensor = tensor
+    self.elementsPerTensor = elementsPerTensor
+    self.tensorCount = tensorCount
+    self.dtype = dtype
+  }
+
+  /// e.g. `self_attn.q_proj.lora_A`.
+  public var path: String { module + tensor }
 
   public var elements: Int64 { elementsPerTensor * tensorCount }
   public var bytes: ByteCount { .elements(elements, bytesEach: dtype.byteWidth) }
@@ -58,16 +72,16 @@ extension ModelArchitecture {
     modules.flatMap { module -> [TrainableTensorGroup] in
       var groups = [
         TrainableTensorGroup(
-          path: module.path + ".lora_A", elementsPerTensor: lora.rank * module.inFeatures,
+          module: module.path, tensor: ".lora_A", elementsPerTensor: lora.rank * module.inFeatures,
           tensorCount: module.instanceCount, dtype: dtype),
         TrainableTensorGroup(
-          path: module.path + ".lora_B", elementsPerTensor: module.outFeatures * lora.rank,
+          module: module.path, tensor: ".lora_B", elementsPerTensor: module.outFeatures * lora.rank,
           tensorCount: module.instanceCount, dtype: dtype),
       ]
       if lora.usesDoRA {
         groups.append(
           TrainableTensorGroup(
-            path: module.path + ".lora_magnitude_vector", elementsPerTensor: module.outFeatures,
+            module: module.path, tensor: ".lora_magnitude_vector", elementsPerTensor: module.outFeatures,
             tensorCount: module.instanceCount, dtype: dtype))
       }
       return groups
@@ -78,19 +92,19 @@ extension ModelArchitecture {
   public func allParameterTensors(dtype: TensorDtype) -> [TrainableTensorGroup] {
     var groups: [TrainableTensorGroup] = []
     for module in inventory.linears {
-      groups.append(.init(path: module.path + ".weight", elementsPerTensor: module.weightElements, tensorCount: module.instanceCount, dtype: dtype))
+      groups.append(.init(module: module.path, tensor: ".weight", elementsPerTensor: module.weightElements, tensorCount: module.instanceCount, dtype: dtype))
       if module.hasBias {
-        groups.append(.init(path: module.path + ".bias", elementsPerTensor: module.outFeatures, tensorCount: module.instanceCount, dtype: dtype))
+        groups.append(.init(module: module.path, tensor: ".bias", elementsPerTensor: module.outFeatures, tensorCount: module.instanceCount, dtype: dtype))
       }
     }
     for norm in inventory.norms {
-      groups.append(.init(path: norm.path, elementsPerTensor: norm.elements, tensorCount: norm.instanceCount, dtype: dtype))
+      groups.append(.init(module: norm.path, elementsPerTensor: norm.elements, tensorCount: norm.instanceCount, dtype: dtype))
     }
     for (path, elements) in [
       ("embed_tokens", inventory.tokenEmbeddingElements), ("embed_positions", inventory.positionEmbeddingElements),
       ("lm_head", inventory.lmHeadElements),
     ] where elements > 0 {
-      groups.append(.init(path: path, elementsPerTensor: elements, tensorCount: 1, dtype: dtype))
+      groups.append(.init(module: path, elementsPerTensor: elements, tensorCount: 1, dtype: dtype))
     }
     return groups
   }

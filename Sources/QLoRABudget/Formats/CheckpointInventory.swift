@@ -146,28 +146,37 @@ public struct CheckpointInventory: Sendable {
   ) throws -> FourBitWeight {
     let json = state.first { $0.info.name.contains(CheckpointTensorNames.packedStatePrefix) }
     var parameters: Int64 = 0
-    if let json, let object = try JSONSerialization.jsonObject(with: json.file.data(for: json.info)) as? [String: Any],
+    if let json, let object = try? JSONSerialization.jsonObject(with: json.file.data(for: json.info)) as? [String: Any],
       let shape = object["shape"] as? [NSNumber] {
-      // Checked: the JSON is untrusted. Whole non-negative dimensions (1e30 or 2^64 read back as
-      // other digits), no overflow, and no more elements than the packed codes hold (2 a byte).
-      var product: Int64 = 1
-      for number in shape {
-        let dimension = number.int64Value
-        let (next, overflow) = product.multipliedReportingOverflow(by: dimension)
-        guard dimension >= 0, "\(number)" == "\(dimension)", !overflow else {
-          throw SafetensorsError.invalidField(tensor: json.info.name, field: "shape", value: "\(shape)")
-        }
-        product = next
-      }
-      guard product <= 2 * packed.byteCount else {
+      parameters = try elementCount(shape, tensor: json.info.name)
+      // No more elements than the packed codes hold (2 a byte): also keeps sums over weights
+      // (fourBitBitsPerParameter) far from overflow.
+      guard parameters <= 2 * packed.byteCount else {
         throw SafetensorsError.invalidField(
-          tensor: json.info.name, field: "shape", value: "\(shape) (\(product) elements, \(packed.byteCount) packed bytes)")
+          tensor: json.info.name, field: "shape",
+          value: "\(shape.map { "\($0)" }.joined(separator: "x")) (\(parameters) elements, \(packed.byteCount) packed bytes)")
       }
-      parameters = product
     }
     let buffers = state.map(\.info).filter { $0.name != json?.info.name }
     let offset = ByteCount(buffers.contains { $0.name.hasSuffix(".nested_absmax") } ? 4 : 0)
     let bytes = ByteCount(packed.byteCount) + ByteCount.sum(buffers.map { ByteCount($0.byteCount) }) + offset
     return FourBitWeight(name: packed.name, parameters: parameters, bytes: bytes)
+  }
+
+  /// The element count of a quant state's `shape`: whole, non-negative, and without overflow.
+  private static func elementCount(_ shape: [NSNumber], tensor: String) throws -> Int64 {
+    var count: Int64 = 1
+    for dimension in shape {
+      let value = dimension.doubleValue
+      guard let whole = Int64(exactly: value), whole >= 0 else {
+        throw SafetensorsError.invalidField(tensor: tensor, field: "shape", value: "\(dimension)")
+      }
+      let (product, overflow) = count.multipliedReportingOverflow(by: whole)
+      guard !overflow else {
+        throw SafetensorsError.invalidField(tensor: tensor, field: "shape", value: shape.map { "\($0)" }.joined(separator: "x"))
+      }
+      count = product
+    }
+    return count
   }
 }

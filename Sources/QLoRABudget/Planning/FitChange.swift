@@ -5,7 +5,7 @@ public struct FitChange: Hashable, Sendable {
   ///
   /// | cost | meaning | changes |
   /// | --- | --- | --- |
-  /// | `nothing` | the same training, numerically | SDPA/flash attention instead of eager; paged optimizer; double quantization |
+  /// | `nothing` | the same training, numerically | SDPA/flash attention instead of eager; paged optimizer; double quantization; chunked cross-entropy |
   /// | `speed` | the same updates, slower | gradient accumulation with a smaller micro-batch (same effective batch); gradient checkpointing (one extra forward, about a third more compute) |
   /// | `precision` | close to the same updates, less precise state or weights | 8-bit optimizer (bitsandbytes reports parity with 32-bit Adam); quantizing a 16-bit base to NF4 |
   /// | `capacity` | trains a smaller adapter or on shorter text | lower rank; shorter sequences |
@@ -28,6 +28,7 @@ public struct FitChange: Hashable, Sendable {
     case attention
     case pagedOptimizer = "paged-optimizer"
     case doubleQuantization = "double-quant"
+    case chunkedLoss = "chunked-loss"
     case gradientAccumulation = "grad-accumulation"
     case checkpointing = "grad-ckpt"
     case eightBitOptimizer = "8bit-optimizer"
@@ -61,7 +62,7 @@ extension Planner {
   ///
   /// Candidates: attention `sdpa` or `flash` instead of `eager`; the paged variant of the
   /// optimizer; double quantization on; the largest micro-batch that fits with gradient
-  /// accumulation keeping the effective batch (batch x steps >= the batch asked for);
+  /// accumulation keeping the effective batch; chunked cross-entropy (batch x steps >= the batch asked for);
   /// gradient checkpointing on; the 8-bit variant of the optimizer; NF4 instead of a 16-bit or
   /// int8 base; the largest rank and the longest sequence that fit (found by bisection).
   public func changes() throws(PlanningError) -> [FitChange] {
@@ -97,6 +98,13 @@ extension Planner {
       changed.usesDoubleQuantization = true
       try consider(
         .doubleQuantization, "--double-quant true", "quantizes the absmax constants (no loss reported, QLoRA paper)",
+        .nothing, changed)
+    }
+    if !setup.usesChunkedCrossEntropy {
+      changed = setup
+      changed.chunkedCrossEntropy = true
+      try consider(
+        .chunkedLoss, "--loss chunked", "the same loss from fused chunked cross-entropy (Liger, Unsloth) without full fp32 logits",
         .nothing, changed)
     }
     if setup.batchSize > 1 {

@@ -27,6 +27,10 @@ public struct GPU: Hashable, Sendable {
     self.source = source
   }
 
+  /// Whether bitsandbytes' 4-bit layers and optimizers run on it (CUDA, and ROCm on AMD
+  /// Instinct); Apple's unified-memory GPUs have no bitsandbytes backend for training.
+  public var runsBitsandbytes: Bool { !hasUnifiedMemory && vendor != "apple" }
+
   /// A device known only by its capacity (`--gpu 24GB`).
   public static func custom(capacity: ByteCount, label: String) -> GPU {
     GPU(

@@ -52,7 +52,11 @@ extension Recipe {
       "unsloth 2026.10.9 models/_utils.py prepare_model_for_kbit_training (no base upcast); "
         + "llm_int8_skip_modules lists lm_head and the routers",
       "unsloth_zoo loss_utils / kernels cross_entropy_loss.py: chunked fused cross-entropy; docs/recipes.md",
-    ])
+      "unsloth_zoo gradient_checkpointing.py UnslothCheckpointFunction: each checkpointed layer's input is copied to "
+        + "pinned host buffers when larger than MINIMUM_SIZE (2 MiB), except the last layer's; backward copies it back "
+        + "into reusable GPU buffers (double-buffered when > 512 MiB is free); docs/recipes.md section 3",
+    ],
+    offloadsCheckpointInputs: true)
 
   /// LLaMA-Factory: its own model preparation instead of peft's.
   public static let llamaFactory = Recipe(

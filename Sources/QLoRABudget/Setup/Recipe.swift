@@ -26,12 +26,15 @@ public struct Recipe: Hashable, Sendable {
   public let checkpointsByDefault: Bool
   /// Whether the loss is computed in chunks without materialising fp32 logits (Unsloth, Liger).
   public let usesChunkedCrossEntropy: Bool
+  /// Whether gradient checkpointing copies each checkpointed layer's input to host memory and
+  /// back in backward (Unsloth's `use_gradient_checkpointing="unsloth"`).
+  public let offloadsCheckpointInputs: Bool
   /// Where each fact comes from.
   public let sources: [String]
 
   public init(
     name: String, summary: String, withQuantizedBase: UnquantizedDtypes, withSixteenBitBase: UnquantizedDtypes,
-    adapters: DtypeRule, linearRoles: Set<LinearModule.Role>, checkpointsByDefault: Bool, usesChunkedCrossEntropy: Bool, sources: [String]
+    adapters: DtypeRule, linearRoles: Set<LinearModule.Role>, checkpointsByDefault: Bool, usesChunkedCrossEntropy: Bool, sources: [String], offloadsCheckpointInputs: Bool = false
   ) {
     self.name = name
     self.summary = summary
@@ -42,6 +45,7 @@ public struct Recipe: Hashable, Sendable {
     self.checkpointsByDefault = checkpointsByDefault
     self.usesChunkedCrossEntropy = usesChunkedCrossEntropy
     self.sources = sources
+    self.offloadsCheckpointInputs = offloadsCheckpointInputs
   }
 }
 

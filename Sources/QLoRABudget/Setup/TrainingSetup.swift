@@ -37,6 +37,18 @@ public struct TrainingSetup: Hashable, Sendable {
   /// Whether the loss is chunked, after the recipe's default.
   public var usesChunkedCrossEntropy: Bool { chunkedCrossEntropy ?? recipe.usesChunkedCrossEntropy }
 
+  /// The dtypes of the tensors bitsandbytes does not quantize, after the recipe: every
+  /// tensor in the compute dtype for full fine-tuning.
+  public var unquantizedDtypes: Recipe.UnquantizedDtypes {
+    if isFullFineTune { return .allCompute }
+    return quantization.isQuantized ? recipe.withQuantizedBase : recipe.withSixteenBitBase
+  }
+
+  /// Whether the run needs bitsandbytes: a quantized base, or an 8-bit or paged optimizer.
+  public var needsBitsandbytes: Bool {
+    effectiveQuantization.isQuantized || optimizer.isEightBit || optimizer.isPaged
+  }
+
   /// The quantization actually applied (none for full fine-tuning).
   public var effectiveQuantization: BaseQuantization { isFullFineTune ? .none : quantization }
 }

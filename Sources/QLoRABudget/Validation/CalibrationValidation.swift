@@ -12,6 +12,54 @@ public struct ValidationRow: Hashable, Sendable {
   public var errorPercent: Double { Double(estimated - measured) / Double(measured) * 100 }
 }
 
+/// One published row (../shared/calibration/published) against our estimate of its mapped setup.
+public struct PublishedComparison: Sendable {
+  public let id: String
+  public let model: String
+  public let trust: String
+  public let setup: String
+  public let assumptions: [String]
+  public let figure: PublishedMapping.Figure
+  /// The figure as published, in `unit`.
+  public let value: Double
+  public let unit: PublishedMapping.Unit
+  /// The figure in bytes: one reading when the unit is stated, GB and GiB when it is not.
+  public let readings: [(unit: String, bytes: Int64)]
+  /// Our matching figure (allocated, reserved or process), bytes.
+  public let estimated: Int64
+  public let verdict: Verdict?
+  public let capacity: ByteCount?
+  public let reportsOOM: Bool
+
+  /// `(estimated - measured) / measured * 100`, per reading.
+  public var errors: [(unit: String, percent: Double)] {
+    readings.map { ($0.unit, Double(estimated - $0.bytes) / Double($0.bytes) * 100) }
+  }
+
+  /// The error with the figure read as `unit` ("GB" or "GiB"): the stated unit when there is one.
+  public func errorPercent(reading unit: String) -> Double? {
+    let all = errors
+    return (all.first { $0.unit == unit } ?? (all.count == 1 ? all.first : nil))?.percent
+  }
+
+  /// high (trust "high..." or "medium-high..."), medium ("medium ..."), low (everything else).
+  public var trustGroup: String {
+    let t = trust.lowercased()
+    if t.hasPrefix("high") || t.hasPrefix("medium-high") { return "high" }
+    if t.hasPrefix("medium") && !t.hasPrefix("medium-low") { return "medium" }
+    return "low"
+  }
+
+  /// Our verdict says `fits` although the row ran out of memory or measured more than the GPU
+  /// (the smaller reading, so an unstated unit cannot make it so).
+  public var isWrongFit: Bool {
+    guard verdict == .fits, figure != .budget else { return false }
+    if reportsOOM { return true }
+    guard let capacity, let smallest = readings.map(\.bytes).min() else { return false }
+    return smallest > capacity.bytes
+  }
+}
+
 /// Every comparison of the estimator against ../shared/calibration, and the summary statistics.
 public struct ValidationReport: Sendable {
   public var rows: [ValidationRow] = []
@@ -19,7 +67,9 @@ public struct ValidationReport: Sendable {
   public var wrongFits: [String] = []
   /// GPU cases checked for the verdict.
   public var verdictCases = 0
-  /// Published figures shown as context (not compared).
+  /// Published rows compared with our estimate (see ``PublishedMapping``).
+  public var published: [PublishedComparison] = []
+  /// Published rows that do not map, shown as context with the reason (`reason`).
   public var context: [[String: String]] = []
   /// Cases that could not be estimated, with the reason.
   public var skipped: [String] = []
@@ -58,7 +108,7 @@ public enum CalibrationValidation {
     if let cpuStepPeaks { try cpu(cpuStepPeaks, &report) }
     let models = try gpuModels.flatMap { try JSONSerialization.jsonObject(with: $0) as? [String: [String: Any]] } ?? [:]
     for file in gpuRuns { try gpu(file, models: models, &report) }
-    if let published { try context(published, &report) }
+    if let published { try self.published(published, &report) }
     return report
   }
 
@@ -160,17 +210,63 @@ public enum CalibrationValidation {
     }
   }
 
-  // MARK: Published figures (context)
+  // MARK: Published figures
 
-  static func context(_ data: Data, _ report: inout ValidationReport) throws {
+  static func published(_ data: Data, _ report: inout ValidationReport) throws {
     guard let rows = try JSONSerialization.jsonObject(with: data) as? [[String: Any]] else { return }
+    let mappings = Dictionary(uniqueKeysWithValues: PublishedMapping.all.map { ($0.id, $0) })
     for row in rows {
-      var fields: [String: String] = [:]
-      for key in ["id", "model", "quantization", "framework", "gpu", "value", "unit", "metric", "trust", "seq_len", "batch_size", "lora_rank"] {
-        if let value = row[key], !(value is NSNull) { fields[key] = "\(value)" }
+      let id = row["id"] as? String ?? "?"
+      guard let mapping = mappings[id] else {
+        var fields = ["reason": PublishedMapping.reason(row)]
+        for key in ["id", "model", "quantization", "framework", "gpu", "value", "unit", "metric", "trust", "seq_len", "batch_size", "lora_rank"] {
+          if let value = row[key], !(value is NSNull) { fields[key] = "\(value)" }
+        }
+        report.context.append(fields)
+        continue
       }
-      report.context.append(fields)
+      do {
+        report.published.append(try compare(row, mapping))
+      } catch {
+        report.skipped.append("published \(id): \(error)")
+      }
     }
+  }
+
+  struct MappingMismatch: Error, CustomStringConvertible { let description: String }
+
+  static func compare(_ row: [String: Any], _ mapping: PublishedMapping) throws -> PublishedComparison {
+    // The mapping restates the row's length and batch; a transcription slip is an error, not a case.
+    for (key, mapped) in [("seq_len", mapping.setup.sequenceLength), ("batch_size", mapping.setup.batchSize)] {
+      guard int(row[key]) == mapped else { throw MappingMismatch(description: "\(key) \(row[key] ?? "nil") != mapped \(mapped)") }
+    }
+    guard let value = (row["value"] as? NSNumber)?.doubleValue else { throw MappingMismatch(description: "no numeric value") }
+    let model = try PresetCatalog.bundled.model(named: mapping.model)
+    var gpu: GPU? = nil
+    if let name = mapping.gpu {
+      gpu = name.hasSuffix("GB")
+        ? GPU.custom(capacity: ByteCount(Int64(name.dropLast(2))! * 1_000_000_000), label: name)
+        : try PresetCatalog.bundled.gpu(named: name)
+    }
+    let estimate = try MemoryEstimator.estimate(model: model, setup: mapping.setup, gpu: gpu)
+    guard let peak = estimate.peak else { throw MappingMismatch(description: "no peak") }
+    let ours: ByteCount
+    switch mapping.figure {
+    case .allocated: ours = peak.allocated
+    case .reserved: ours = peak.reserved
+    case .process, .budget: ours = peak.process
+    }
+    var readings: [(unit: String, bytes: Int64)] = []
+    if mapping.unit != .gib { readings.append(("GB", Int64((value * 1e9).rounded()))) }
+    if mapping.unit != .gb { readings.append(("GiB", Int64((value * 1_073_741_824).rounded()))) }
+    return PublishedComparison(
+      id: mapping.id, model: "\(row["model"] ?? mapping.model)", trust: row["trust"] as? String ?? "",
+      setup: "\(mapping.model) on \(gpu?.name ?? "no GPU")\(mapping.setup.gpuCount > 1 ? " x\(mapping.setup.gpuCount)" : ""), "
+        + "\(mapping.setup.recipe.name), " + describe(mapping.setup, model: model)
+        + (mapping.setup.usesChunkedCrossEntropy ? ", chunked loss" : "") + ", \(mapping.setup.optimizer.rawValue)",
+      assumptions: mapping.assumptions, figure: mapping.figure, value: value, unit: mapping.unit, readings: readings,
+      estimated: ours.bytes, verdict: estimate.verdict, capacity: gpu?.capacity,
+      reportsOOM: "\(row["value"] ?? "")".uppercased().contains("OOM"))
   }
 
   // MARK: Helpers

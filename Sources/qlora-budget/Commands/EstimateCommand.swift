@@ -10,12 +10,7 @@ enum EstimateCommand: Command {
     + SetupOptions.specs + HostOptions.specs + OutputOptions.specs
 
   static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws -> ExitStatus {
-    let estimate = try EstimateRequest(arguments, context, requiresGPU: false).estimate()
-    let (host, _) = try HostOptions.host(estimate, arguments)
-    try OutputOptions.writeSVG(estimate, arguments)
-    OutputOptions.write(
-      estimate, arguments, context, extraJSON: [("host", HostOptions.json(host, capacity: nil))],
-      extraText: HostOptions.text(host, capacity: nil))
+    _ = try EstimateRequest.report(arguments, context, requiresGPU: false)
     return .success
   }
 }
@@ -30,13 +25,7 @@ enum FitCommand: Command {
     + SetupOptions.specs + HostOptions.specs + OutputOptions.specs
 
   static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws -> ExitStatus {
-    let estimate = try EstimateRequest(arguments, context, requiresGPU: true).estimate()
-    let (host, hostCapacity) = try HostOptions.host(estimate, arguments)
-    try OutputOptions.writeSVG(estimate, arguments)
-    OutputOptions.write(
-      estimate, arguments, context, extraJSON: [("host", HostOptions.json(host, capacity: hostCapacity))],
-      extraText: HostOptions.text(host, capacity: hostCapacity))
-    let hostFits = hostCapacity.map { host.fits(in: $0) } ?? true
+    let (estimate, hostFits) = try EstimateRequest.report(arguments, context, requiresGPU: true)
     return estimate.verdict == .doesNotFit || !hostFits ? .doesNotFit : .success
   }
 }
@@ -61,6 +50,20 @@ struct EstimateRequest {
   }
 
   func estimate() throws -> MemoryEstimate { try Self.estimate(model, setup, gpu) }
+
+  /// What `fit` and `estimate` do: estimate, host memory, the optional chart, the output.
+  /// Returns the estimate and whether host RAM suffices (true without `--host-memory`).
+  static func report(
+    _ arguments: ParsedArguments, _ context: CommandContext, requiresGPU: Bool
+  ) throws -> (estimate: MemoryEstimate, hostFits: Bool) {
+    let estimate = try EstimateRequest(arguments, context, requiresGPU: requiresGPU).estimate()
+    let (host, hostCapacity) = try HostOptions.host(estimate, arguments)
+    try OutputOptions.writeSVG(estimate, arguments)
+    OutputOptions.write(
+      estimate, arguments, context, extraJSON: [("host", HostOptions.json(host, capacity: hostCapacity))],
+      extraText: HostOptions.text(host, capacity: hostCapacity))
+    return (estimate, hostCapacity.map { host.fits(in: $0) } ?? true)
+  }
 
   /// The estimate, with a refused setup reported as a usage error (a value on the command line).
   static func estimate(_ model: ModelArchitecture, _ setup: TrainingSetup, _ gpu: GPU?) throws -> MemoryEstimate {

@@ -94,7 +94,8 @@ enum SolveCommand: Command {
     }
 
     if wants("gpu") {
-      let gpus = try context.presets.allGPUs()
+      // A bitsandbytes run needs a device bitsandbytes supports (not Apple's unified memory).
+      let gpus = try context.presets.allGPUs().filter { !request.setup.needsBitsandbytes || $0.runsBitsandbytes }
       let found = try PlanningOptions.run { () throws(PlanningError) in
         try Planner.smallestGPU(model: request.model, setup: request.setup, among: gpus, criterion: criterion)
       }

@@ -96,6 +96,21 @@ struct StackActivations {
   private let layerCount: Int64
   private let residualWidth: Int64
   private let checkpointing: Bool
+  private let offloads: Bool
+
+  /// Unsloth's threshold: a checkpointed input of at most 2 MiB stays on the GPU (MINIMUM_SIZE).
+  static let offloadMinimumBytes = ByteCount.mebibytes(2)
+
+  /// The layer inputs on the GPU when the recipe offloads them (Unsloth): the last layer's input
+  /// is never offloaded, and backward copies each input back into one or two reusable GPU
+  /// buffers, so at most 3 inputs; inputs of at most 2 MiB stay on the GPU. As a formula that
+  /// never decreases with the input size (the planner bisects):
+  /// `min(L x input, max(3 x input, L x 2 MiB))`, exact below the threshold and at most
+  /// `L x 2 MiB` high just above it. Source: unsloth_zoo gradient_checkpointing.py
+  /// (UnslothCheckpointFunction), docs/recipes.md section 3.
+  static func keptOnGPUWithOffload(input: ByteCount, layers: Int64) -> ByteCount {
+    min(layers * input, max(3 * input, layers * offloadMinimumBytes))
+  }
 
   init(_ context: StepContext, adapted: [LinearModule]) {
     let model = context.model
@@ -110,9 +125,10 @@ struct StackActivations {
     layerCount = model.layerCount
     residualWidth = context.residual
     checkpointing = context.setup.usesGradientCheckpointing
+    offloads = context.setup.recipe.offloadsCheckpointInputs
     if context.setup.usesGradientCheckpointing {
       let input = context.perToken(model.hiddenSize, context.residual)
-      kept = model.layerCount * input
+      kept = offloads ? Self.keptOnGPUWithOffload(input: input, layers: model.layerCount) : model.layerCount * input
       recomputedLayer = largest
       terms = [TensorTerm("kept layer inputs", kept), TensorTerm("one recomputed layer", largest)]
     } else {
@@ -124,6 +140,11 @@ struct StackActivations {
 
   var formula: String {
     let perLayer = perLayer.map { "\($0.name) \(NumberText.grouped($0.bytes.bytes))" }.joined(separator: "; ")
+    if checkpointing && offloads {
+      return "checkpointing with the layer inputs offloaded to host memory (Unsloth): on the GPU min(\(layerCount) x input, "
+        + "max(3 x input, \(layerCount) x 2 MiB)) with input = b*s*h*\(residualWidth) B: \(NumberText.grouped(kept.bytes)) "
+        + "+ one recomputed layer \(NumberText.grouped(largest.bytes)) [\(perLayer)]"
+    }
     if checkpointing {
       return "checkpointing: \(layerCount) layer inputs x b*s*h*\(residualWidth) B = "
         + "\(NumberText.grouped(kept.bytes)) + one recomputed layer \(NumberText.grouped(largest.bytes)) [\(perLayer)]"

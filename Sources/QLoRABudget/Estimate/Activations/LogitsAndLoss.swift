@@ -16,8 +16,16 @@
 /// - HF Trainer under bf16: accelerate's `convert_outputs_to_fp32` makes one more fp32 copy of
 ///   the logits after the loss's upcast is freed: the same size at a later moment, so the peak
 ///   does not change.
-/// - Chunked cross-entropy (Unsloth's fused kernel): logits in the compute dtype, the loss in
-///   chunks keeping one log-sum-exp per token, the gradient written into the logits in place.
+/// - Chunked cross-entropy (Unsloth's fused loss, `--loss chunked`): the full logits are never
+///   materialised (Unsloth returns `EMPTY_LOGITS`); lm_head and the loss run over chunks of
+///   tokens, each chunk holding at most `min(b*s*V*16 B, 4 GiB)`: Unsloth sizes chunks at 16 B
+///   per logit (bf16 logits + fp32 upcast + saved log-softmax + gradient) with a target of
+///   `min(free/2, 4 GiB)`, so 4 GiB bounds a chunk from above on any GPU. (The total is split
+///   into `ceil(total / target)` equal chunks, so a real chunk lies between half the target and
+///   the target; the bound keeps the estimate monotone in tokens, which the planners' bisection
+///   needs, and errs on the safe side.) One log-sum-exp per token is kept. Sources: unsloth/models/llama.py CausalLM_fast_forward (L2083-2140),
+///   unsloth_zoo/fused_losses/cross_entropy_loss.py (`_CE_BYTES_PER_LOGIT = 16.0`,
+///   `_CE_TARGET_GB_CAP = 4.0`, L225-300), read in the 2026.10.9 wheels (docs/recipes.md §3).
 /// Sources: transformers 5.23 `loss/loss_utils.py` L51-73, `modeling_llama.py` L466-472;
 /// accelerate 1.15 `utils/operations.py` L889-948; PyTorch derivatives.yaml (`_log_softmax`,
 /// `nll_loss`); unsloth_zoo `cross_entropy_loss.py`; docs/recipes.md §8.
@@ -33,6 +41,13 @@ struct LogitsAndLoss {
   let heldInBackward: ByteCount
   let isChunked: Bool
   let logitsWidth: Int64
+  /// One chunk of the chunked loss (zero for the standard loss).
+  let chunk: ByteCount
+
+  /// The largest chunk of Unsloth's fused cross-entropy: its `_CE_TARGET_GB_CAP` (4 GiB).
+  static let chunkCap = ByteCount.gibibytes(4)
+  /// Unsloth's `_CE_BYTES_PER_LOGIT`: bytes per token x vocabulary element while a chunk runs.
+  static let chunkBytesPerLogit: Int64 = 16
 
   init(_ context: StepContext) {
     let model = context.model
@@ -44,13 +59,16 @@ struct LogitsAndLoss {
     logitsWidth = width
     weightCopy = context.autocast && context.lmHead != context.compute
       ? StepContext.bytes(vocabulary, model.hiddenSize, width: context.compute) : .zero
-    logits = context.perToken(vocabulary, width)
     if isChunked {
+      logits = .zero
+      chunk = min(context.perToken(vocabulary, Self.chunkBytesPerLogit), Self.chunkCap)
       upcast = .zero
       logProbabilities = context.perToken(1, 4)
       gradient = .zero
-      heldInBackward = logits
+      heldInBackward = .zero
     } else {
+      logits = context.perToken(vocabulary, width)
+      chunk = .zero
       upcast = width == 4 ? .zero : context.perToken(vocabulary, 4)
       logProbabilities = context.perToken(vocabulary, 4)
       gradient = context.perToken(vocabulary, 4)
@@ -62,19 +80,19 @@ struct LogitsAndLoss {
   var saved: ByteCount { finalNorm + weightCopy + logProbabilities + labels }
 
   /// The loss's forward moment: logits, their fp32 copy and the log-probabilities together.
-  var forwardMoment: ByteCount { finalNorm + weightCopy + logits + upcast + logProbabilities + labels }
+  var forwardMoment: ByteCount { finalNorm + weightCopy + logits + chunk + upcast + logProbabilities + labels }
 
-  /// The loss's backward moment: log-probabilities and two gradients (chunked: in place).
+  /// The loss's backward moment: log-probabilities and two gradients (chunked: one chunk).
   var backwardMoment: ByteCount {
-    isChunked ? finalNorm + weightCopy + logits + logProbabilities
+    isChunked ? finalNorm + weightCopy + chunk + logProbabilities
       : finalNorm + weightCopy + logProbabilities + 2 * gradient + heldInBackward + labels
   }
 
   var formula: String {
     let g = NumberText.grouped
     if isChunked {
-      return "chunked cross-entropy: logits b*s*V*\(logitsWidth) B = \(g(logits.bytes)), gradient in place; "
-        + "final norm input \(g(finalNorm.bytes))"
+      return "chunked cross-entropy: full logits never materialised; one chunk min(b*s*V*16 B, 4 GiB) = "
+        + "\(g(chunk.bytes)) + one fp32 log-sum-exp per token; final norm input \(g(finalNorm.bytes))"
     }
     return "logits b*s*V*\(logitsWidth) B = \(g(logits.bytes))"
       + (upcast > .zero ? " + fp32 upcast \(g(upcast.bytes))" : "")

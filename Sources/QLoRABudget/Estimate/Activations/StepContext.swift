@@ -54,14 +54,7 @@ struct StepContext {
     tokens = Self.product([setup.batchSize, setup.sequenceLength]) ?? Int64.max
     let computeDtype = setup.computeDtype
     compute = computeDtype.tensorDtype.byteWidth
-    let dtypes: Recipe.UnquantizedDtypes
-    if setup.isFullFineTune {
-      dtypes = .allCompute
-    } else if setup.quantization.isQuantized {
-      dtypes = setup.recipe.withQuantizedBase
-    } else {
-      dtypes = setup.recipe.withSixteenBitBase
-    }
+    let dtypes = setup.unquantizedDtypes
     residual = dtypes.embeddings.resolved(computeDtype).byteWidth
     normOutput = max(residual, dtypes.norms.resolved(computeDtype).byteWidth)
     lmHead = dtypes.embeddings.resolved(computeDtype).byteWidth
@@ -88,9 +81,21 @@ struct StepContext {
   }
 
   /// Bytes of a tensor with these dimensions and element width; overflow absorbs.
-  static func bytes(_ dimensions: Int64..., width: Int64) -> ByteCount {
-    guard let count = product(dimensions + [width]), count < Int64.max else { return .overflow }
-    return ByteCount(count)
+  /// (Fixed arities: a variadic array here was a heap allocation per tensor per estimate.)
+  static func bytes(_ a: Int64, width: Int64) -> ByteCount {
+    width * ByteCount(a)
+  }
+
+  static func bytes(_ a: Int64, _ b: Int64, width: Int64) -> ByteCount {
+    b * bytes(a, width: width)
+  }
+
+  static func bytes(_ a: Int64, _ b: Int64, _ c: Int64, width: Int64) -> ByteCount {
+    c * bytes(a, b, width: width)
+  }
+
+  static func bytes(_ a: Int64, _ b: Int64, _ c: Int64, _ d: Int64, width: Int64) -> ByteCount {
+    d * bytes(a, b, c, width: width)
   }
 
   /// Bytes of a `tokens x width` activation of `bytesEach` per element.

@@ -50,7 +50,10 @@ struct TransientComponents {
       "a plain loop keeps the model output (logits) between steps; the loss's fp32 copies are freed after backward",
     ]
     if setup.usesGradientCheckpointing {
-      lines.append("checkpointing keeps each layer's input and recomputes one layer at a time (reentrant or not: same bytes)")
+      lines.append(setup.recipe.offloadsCheckpointInputs
+        ? "checkpointing offloads each layer's input to pinned host memory (Unsloth; not counted in host memory) and "
+          + "recomputes one layer at a time; the GPU keeps the last layer's input and up to two copy-back buffers"
+        : "checkpointing keeps each layer's input and recomputes one layer at a time (reentrant or not: same bytes)")
     }
     if setup.lora.dropout > 0 { lines.append("lora_dropout > 0: each LoRA branch keeps its own dropped-out input and mask") }
     return lines
