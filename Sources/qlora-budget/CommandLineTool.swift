@@ -13,7 +13,7 @@ enum CommandLineTool {
         arguments.removeSubrange(index...(index + 1))
       }
     } catch {
-      context.standardError("Error: \(error)\n")
+      context.standardError("Error: \(oneLine(error))\n")
       return .failure
     }
     guard let name = arguments.first, !["help", "--help", "-h"].contains(name) else {
@@ -31,7 +31,7 @@ enum CommandLineTool {
     guard let command = CommandTable.command(named: name) else {
       let hint = Suggestions.closest(to: name, among: CommandTable.all.map { $0.name }, limit: 1).first
         .map { " Did you mean '\($0)'?" } ?? ""
-      context.standardError("Error: Unknown command '\(name)'.\(hint)\nSee 'qlora-budget help'.\n")
+      context.standardError("Error: Unknown command '\(oneLine(name))'.\(hint)\nSee 'qlora-budget help'.\n")
       return .usage
     }
     let rest = Array(arguments.dropFirst())
@@ -44,18 +44,35 @@ enum CommandLineTool {
       return try command.run(parsed, context)
     } catch let error as UsageError {
       context.standardError(
-        "Error: \(error.message)\nUsage: \(HelpText.usageLine(command))\n  See 'qlora-budget \(command.name) --help'.\n")
+        "Error: \(oneLine(error.message))\nUsage: \(HelpText.usageLine(command))\n  See 'qlora-budget \(command.name) --help'.\n")
       return .usage
     } catch let error as PresetError {
-      context.standardError("Error: \(error)\n")
+      context.standardError("Error: \(oneLine(error))\n")
       switch error {
       case .unknownModel, .unknownGPU: return .usage
       default: return .failure
       }
     } catch {
-      context.standardError("Error: \(error)\n")
+      context.standardError("Error: \(oneLine(error))\n")
       return .failure
     }
+  }
+
+  /// An error message on one line: values people typed or files carried may hold newlines or
+  /// other control characters, which are shown escaped (`\n`, `\u{1B}`).
+  static func oneLine(_ message: Any) -> String {
+    var text = ""
+    for scalar in "\(message)".unicodeScalars {
+      switch scalar {
+      case "\n": text += "\\n"
+      case "\r": text += "\\r"
+      case "\t": text += "\\t"
+      case _ where scalar.value < 0x20 || scalar.value == 0x7F:
+        text += "\\u{" + String(scalar.value, radix: 16) + "}"
+      default: text.unicodeScalars.append(scalar)
+      }
+    }
+    return text
   }
 }
 

@@ -56,6 +56,14 @@ import Testing
     #expect(result.standardError.contains(expected))
   }
 
+  @Test func errorsStayOnOneLineWhateverWasTyped() throws {
+    let result = try BinaryRunner.run(["fit", "qwen\nx\u{1B}[31m", "--gpu", "t4"])
+    #expect(result.status == 64)
+    let lines = result.standardError.split(separator: "\n")
+    #expect(lines.count == 1)
+    #expect(lines.first?.contains(#"'qwen\nx\u{1b}[31m'"#) == true)
+  }
+
   @Test func aMalformedConfigIsAnErrorNamingTheProblem() throws {
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("qb-config-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
