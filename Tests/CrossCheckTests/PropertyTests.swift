@@ -6,24 +6,6 @@ import Testing
 /// The engine against the estimator and against the definition of 4-bit quantization, over
 /// random shapes and values from fixed SplitMix64 seeds (reproducible; failures name the case).
 @Suite struct EnginePropertyTests {
-  struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-      state &+= 0x9E37_79B9_7F4A_7C15
-      var z = state
-      z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-      z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-      return z ^ (z >> 31)
-    }
-    mutating func int(_ range: ClosedRange<Int>) -> Int { Int.random(in: range, using: &self) }
-    mutating func bool() -> Bool { next() & 1 == 1 }
-    /// A roughly normal value (sum of uniforms) times a scale spanning 10^-3 ... 10^3.
-    mutating func weight(scale: Float) -> Float {
-      let sum = (0..<4).reduce(Float(0)) { total, _ in total + Float.random(in: -1...1, using: &self) }
-      return sum * scale
-    }
-  }
 
   static let blockSizes = [32, 64, 128, 256, 512, 1024, 2048, 4096]
 
@@ -162,5 +144,16 @@ import Testing
       let output: [Float] = tensor.dequantized()
       #expect(output.count == 1_000)
     }
+  }
+}
+
+/// Test helpers on the engine's seeded generator.
+extension SplitMix64 {
+  mutating func int(_ range: ClosedRange<Int>) -> Int { Int.random(in: range, using: &self) }
+  mutating func bool() -> Bool { next() & 1 == 1 }
+  /// A roughly normal value (sum of uniforms) times a scale spanning 10^-3 ... 10^3.
+  mutating func weight(scale: Float) -> Float {
+    let sum = (0..<4).reduce(Float(0)) { total, _ in total + Float.random(in: -1...1, using: &self) }
+    return sum * scale
   }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import NF4Quantization
 import Testing
 
 @testable import QLoRABudget
@@ -168,18 +169,9 @@ import Testing
   }
 }
 
-/// SplitMix64 (Steele, Lea, Flood 2014): a tiny seeded generator, so every random test is
-/// reproducible from its seed.
-struct SplitMix64: RandomNumberGenerator {
-  var state: UInt64
-  init(seed: UInt64) { state = seed }
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
+/// Test helpers on the engine's seeded generator (NF4Quantization.SplitMix64), so every random
+/// test is reproducible from its seed.
+extension SplitMix64 {
   mutating func next(in range: ClosedRange<Int>) -> Int { Int.random(in: range, using: &self) }
   mutating func bool() -> Bool { next() & 1 == 1 }
 }

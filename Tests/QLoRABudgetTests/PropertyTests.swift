@@ -1,4 +1,5 @@
 import Foundation
+import NF4Quantization
 import Testing
 
 @testable import QLoRABudget
