@@ -10,12 +10,14 @@
 ///   transformers (older checkpoints use 10 GB or 2 GB shards); give the real one when known.
 /// - **CPU-offloaded state**: optimizer state or parameters moved to the CPU (DeepSpeed
 ///   ZeRO-Offload). No setup here offloads, so it is zero unless given.
+/// - **Offloaded activations** (the host `activations` component): Unsloth's checkpointing
+///   keeps the layer inputs in pinned host memory during each step.
 /// - **Process baseline**: the resident memory of the Python process with torch, CUDA,
 ///   transformers and bitsandbytes loaded. An assumption, not a measurement of this project:
 ///   ``defaultBaseline`` unless given.
 ///
-/// The host needs `baseline + offloaded + max(load-time shard, paged state)`: loading ends
-/// before the optimizer allocates its state.
+/// The host needs `baseline + offloaded + max(load-time shard, paged state + offloaded
+/// activations)`: loading ends before the optimizer allocates its state and the first step runs.
 public struct HostMemory: Hashable, Sendable {
   /// `save_pretrained`'s default `max_shard_size` in transformers 4.x and 5 ("5GB").
   public static let defaultShardSize = ByteCount.gigabytes(5)
@@ -24,14 +26,16 @@ public struct HostMemory: Hashable, Sendable {
   public static let defaultBaseline = ByteCount.gibibytes(3)
 
   public let pagedOptimizerState: ByteCount
+  public let offloadedActivations: ByteCount
   public let loadTimeShard: ByteCount
   public let offloaded: ByteCount
   public let baseline: ByteCount
 
   /// Host memory while the model loads: the baseline, offloaded state, and one shard in 16-bit.
   public var atLoad: ByteCount { baseline + offloaded + loadTimeShard }
-  /// Host memory while training: the baseline, offloaded state, and the paged optimizer state.
-  public var whileTraining: ByteCount { baseline + offloaded + pagedOptimizerState }
+  /// Host memory while training: the baseline, offloaded state, the paged optimizer state and
+  /// offloaded activations.
+  public var whileTraining: ByteCount { baseline + offloaded + pagedOptimizerState + offloadedActivations }
   /// The most the host holds at any time.
   public var peak: ByteCount { max(atLoad, whileTraining) }
 
@@ -40,7 +44,8 @@ public struct HostMemory: Hashable, Sendable {
     _ estimate: MemoryEstimate, shardSize: ByteCount = defaultShardSize, offloaded: ByteCount = .zero,
     baseline: ByteCount = defaultBaseline
   ) {
-    pagedOptimizerState = estimate.hostBytes
+    pagedOptimizerState = estimate.bytes(of: .optimizerState, on: .host) ?? .zero
+    offloadedActivations = estimate.bytes(of: .activations, on: .host) ?? .zero
     let sixteenBit = ByteCount.elements(estimate.model.parameterCount, bytesEach: estimate.setup.computeDtype.tensorDtype.byteWidth)
     loadTimeShard = min(shardSize, sixteenBit)
     self.offloaded = offloaded

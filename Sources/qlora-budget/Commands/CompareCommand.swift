@@ -95,7 +95,7 @@ enum CompareCommand: Command {
     }
     rows.append(("Resident on the GPU", estimates.map { EstimateText.gib($0.residentBytes) }))
     rows.append(("Peak process", estimates.map { EstimateText.gib($0.peak?.process) }))
-    rows.append(("Host memory (paged)", estimates.map { EstimateText.gib($0.hostBytes) }))
+    rows.append(("Host memory of the step", estimates.map { EstimateText.gib($0.hostBytes) }))
     let groups = byGPU ? [nil] : gpus.map { Optional($0) }
     for group in groups {
       rows.append((group.map { "Fits \($0.name)" } ?? "Fits", judged.map { cells in

@@ -30,7 +30,8 @@ enum HostOptions {
       "Host memory: \(host.peak.formatted(.binary)) at most "
         + "(loading \(host.atLoad.formatted(.binary)), training \(host.whileTraining.formatted(.binary)))",
       "  = baseline \(host.baseline.formatted(.binary)) + max(one shard in 16-bit "
-        + "\(host.loadTimeShard.formatted(.binary)), paged state \(host.pagedOptimizerState.formatted(.binary)))",
+        + "\(host.loadTimeShard.formatted(.binary)), paged state \(host.pagedOptimizerState.formatted(.binary))"
+        + (host.offloadedActivations > .zero ? " + offloaded activations \(host.offloadedActivations.formatted(.binary)))" : ")"),
     ]
     if let capacity {
       lines.append("Host RAM \(capacity.formatted(.binary)): " + (host.fits(in: capacity) ? "enough" : "NOT ENOUGH"))
@@ -41,7 +42,8 @@ enum HostOptions {
   static func json(_ host: HostMemory, capacity: ByteCount?) -> JSONOutput {
     .object([
       ("paged_optimizer_bytes", .bytes(host.pagedOptimizerState)), ("load_shard_bytes", .bytes(host.loadTimeShard)),
-      ("offloaded_bytes", .bytes(host.offloaded)), ("baseline_bytes", .bytes(host.baseline)),
+      ("offloaded_bytes", .bytes(host.offloaded)), ("offloaded_activations_bytes", .bytes(host.offloadedActivations)),
+      ("baseline_bytes", .bytes(host.baseline)),
       ("at_load_bytes", .bytes(host.atLoad)), ("while_training_bytes", .bytes(host.whileTraining)),
       ("peak_bytes", .bytes(host.peak)), ("capacity_bytes", .bytes(capacity)),
       ("fits", capacity.map { .bool(host.fits(in: $0)) } ?? .null),

@@ -8,7 +8,8 @@ enum EstimateText {
     lines.append(row("Component", "Where", "GiB", "GB"))
     lines.append(String(repeating: "-", count: 66))
     for component in estimate.components {
-      let label = component.kind.label + (component.device == .host ? " (paged)" : "")
+      let label = component.kind.label
+        + (component.device == .host ? (component.kind == .optimizerState ? " (paged)" : " (host)") : "")
       let place = component.device == .host ? "host" : component.lifetime == .resident ? "gpu" : "gpu step"
       lines.append(row(label, place, gib(component.bytes), gb(component.bytes)))
       if explain {
@@ -28,7 +29,7 @@ enum EstimateText {
       lines.append("Peak: not yet modelled (activations, logits and runtime are not estimated yet)")
     }
     if estimate.hostBytes > .zero {
-      lines.append(row("Host memory (paged state)", "host", gib(estimate.hostBytes), gb(estimate.hostBytes)))
+      lines.append(row("Host memory of the step", "host", gib(estimate.hostBytes), gb(estimate.hostBytes)))
     }
     lines += verdict(estimate, color: color)
     lines.append("")

@@ -90,10 +90,13 @@ struct StackActivations {
   let forwardTransient: ByteCount
   let backwardTransient: ByteCount
   let terms: [TensorTerm]
+  /// Layer inputs held in pinned host memory when the recipe offloads them (Unsloth): every
+  /// checkpointed input but the last layer's, of more than 2 MiB, stored as bf16 when it is fp32.
+  let offloadedToHost: ByteCount
   /// What the formula text needs; the text itself is built only when read.
   private let perLayer: [TensorTerm]
   private let largest: ByteCount
-  private let layerCount: Int64
+  let layerCount: Int64
   private let residualWidth: Int64
   private let checkpointing: Bool
   private let offloads: Bool
@@ -129,10 +132,14 @@ struct StackActivations {
     if context.setup.usesGradientCheckpointing {
       let input = context.perToken(model.hiddenSize, context.residual)
       kept = offloads ? Self.keptOnGPUWithOffload(input: input, layers: model.layerCount) : model.layerCount * input
+      let stored = context.perToken(model.hiddenSize, min(context.residual, 2))
+      offloadedToHost =
+        offloads && input > Self.offloadMinimumBytes ? (model.layerCount - 1) * stored : .zero
       recomputedLayer = largest
       terms = [TensorTerm("kept layer inputs", kept), TensorTerm("one recomputed layer", largest)]
     } else {
       kept = denseCount * layers.dense.savedBytes + sparseCount * (layers.sparse?.savedBytes ?? .zero)
+      offloadedToHost = .zero
       recomputedLayer = .zero
       terms = [TensorTerm("every layer's saved tensors", kept)]
     }

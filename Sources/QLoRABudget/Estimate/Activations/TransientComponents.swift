@@ -1,6 +1,6 @@
 /// The transient rows of the breakdown and the peak, from a ``StepPeak``.
 struct TransientComponents {
-  let components: [MemoryComponent]
+  private(set) var components: [MemoryComponent]
   private let setup: TrainingSetup
   private let step: StepPeak
   private let context: ByteCount
@@ -37,6 +37,15 @@ struct TransientComponents {
         .allocatorReserve, lifetime: .transient, bytes: nil,
         formula: "12.6% of peak allocated (median reserved/allocated - 1 over the 22 fitcheck-t4 runs)", source: "../shared/calibration/gpu-measured/fitcheck-t4"),
     ]
+    if step.stack.offloadedToHost > .zero {
+      components.append(
+        MemoryComponent(
+          .activations, device: .host, lifetime: .transient, bytes: step.stack.offloadedToHost,
+          formula: "\(step.stack.layerCount - 1) checkpointed layer inputs (all but the last) x b*s*h x 2 B "
+            + "(bf16) in pinned host memory",
+          source: "unsloth_zoo gradient_checkpointing.py UnslothCheckpointFunction (MINIMUM_SIZE 2 MiB, "
+            + "last layer kept, fp32 stored as bf16); docs/recipes.md section 3"))
+    }
   }
 
   /// The assumptions behind the transient figures, in words.
