@@ -30,7 +30,8 @@ enum HostOptions {
       "Host memory: \(host.peak.formatted(.binary)) at most "
         + "(loading \(host.atLoad.formatted(.binary)), training \(host.whileTraining.formatted(.binary)))",
       "  = baseline \(host.baseline.formatted(.binary)) + max(one shard in 16-bit "
-        + "\(host.loadTimeShard.formatted(.binary)), paged state \(host.pagedOptimizerState.formatted(.binary))"
+        + "\(host.loadTimeShard.formatted(.binary)),",
+      "    paged state \(host.pagedOptimizerState.formatted(.binary))"
         + (host.offloadedActivations > .zero ? " + offloaded activations \(host.offloadedActivations.formatted(.binary)))" : ")"),
     ]
     if let capacity {

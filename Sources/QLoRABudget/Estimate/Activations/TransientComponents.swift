@@ -60,7 +60,7 @@ struct TransientComponents {
     ]
     if setup.usesGradientCheckpointing {
       lines.append(setup.recipe.offloadsCheckpointInputs
-        ? "checkpointing offloads each layer's input to pinned host memory (Unsloth; not counted in host memory) and "
+        ? "checkpointing offloads each layer's input to pinned host memory (Unsloth; the host activations row) and "
           + "recomputes one layer at a time; the GPU keeps the last layer's input and up to two copy-back buffers"
         : "checkpointing keeps each layer's input and recomputes one layer at a time (reentrant or not: same bytes)")
     }
