@@ -88,7 +88,8 @@ extension ModelArchitecture {
     var warnings: [String] = []
     if family == .unknown {
       warnings.append(
-        "model_type '\(modelType)' is not one of the modelled families; read as a llama-style decoder "
+        "model_type '\(modelType)' is not one of the modelled families (\(Self.knownModelTypes.joined(separator: ", "))); "
+          + "read as a llama-style decoder "
           + "(q/k/v/o and gate/up/down projections, two RMSNorms per layer)")
     }
     let layout = DecoderLayout(
