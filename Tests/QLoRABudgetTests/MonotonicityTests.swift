@@ -30,34 +30,28 @@ import Testing
               base.lora.dropout = dropout
               base.gradientCheckpointing = checkpointing
               base.sequenceLength = 512
-              var previous: Int64 = 0
-              for rank: Int64 in [8, 16, 64, 256] {
-                var setup = base
-                setup.lora.rank = rank
-                let now = try Self.peak(model, setup).allocated
-                #expect(now >= previous, "\(model.name) rank \(rank)")
-                previous = now
-              }
-              previous = 0
-              for tokens: Int64 in [128, 512, 2048, 8192] {
-                var setup = base
-                setup.sequenceLength = tokens
-                let now = try Self.peak(model, setup).allocated
-                #expect(now >= previous, "\(model.name) seq \(tokens)")
-                previous = now
-              }
-              previous = 0
-              for batch: Int64 in [1, 2, 4, 8] {
-                var setup = base
-                setup.batchSize = batch
-                let now = try Self.peak(model, setup).allocated
-                #expect(now >= previous, "\(model.name) batch \(batch)")
-                previous = now
-              }
+              try Self.expectNonDecreasing(model, base, \.lora.rank, [8, 16, 64, 256])
+              try Self.expectNonDecreasing(model, base, \.sequenceLength, [128, 512, 2048, 8192])
+              try Self.expectNonDecreasing(model, base, \.batchSize, [1, 2, 4, 8])
             }
           }
         }
       }
+    }
+  }
+
+  /// The peak allocated bytes never fall as `setting` takes `values` (in increasing order).
+  static func expectNonDecreasing(
+    _ model: ModelArchitecture, _ base: TrainingSetup, _ setting: WritableKeyPath<TrainingSetup, Int64>,
+    _ values: [Int64], sourceLocation: SourceLocation = #_sourceLocation
+  ) throws {
+    var previous: Int64 = 0
+    for value in values {
+      var setup = base
+      setup[keyPath: setting] = value
+      let now = try peak(model, setup).allocated
+      #expect(now >= previous, "\(model.name) \(setting) = \(value)", sourceLocation: sourceLocation)
+      previous = now
     }
   }
 
