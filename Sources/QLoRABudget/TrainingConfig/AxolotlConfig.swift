@@ -1,0 +1,77 @@
+/// Axolotl's YAML (`axolotl train FILE`): src/axolotl/utils/schemas/config.py. Axolotl loads
+/// with transformers + peft and calls peft's prepare_model_for_kbit_training for quantized
+/// bases: the hf-peft recipe.
+extension ConfigReading {
+  mutating func readAxolotl() throws(TrainingConfigError) {
+    useDefault("recipe", "Axolotl (transformers + peft)", .recipe(.hfPeft))
+    try setModel("base_model")
+
+    let fourBit = try bool("load_in_4bit") ?? false
+    let eightBit = try bool("load_in_8bit") ?? false
+    consume("load_in_4bit", "load_in_8bit")
+    let adapter = try text("adapter")
+    switch adapter {
+    case nil:
+      use("adapter", .fullFineTune(true))
+    case "qlora":
+      use("adapter", .fullFineTune(false), .quantization(.nf4))
+      if has("load_in_4bit") { use("load_in_4bit", .quantization(.nf4)) }
+    case "lora":
+      let quantization: BaseQuantization = fourBit ? .nf4 : eightBit ? .int8 : .none
+      use("adapter", .fullFineTune(false), .quantization(quantization))
+      if fourBit { use("load_in_4bit", .quantization(.nf4)) }
+      if eightBit { use("load_in_8bit", .quantization(.int8)) }
+    case let other?:
+      note("adapter", "adapter '\(other)' is not modelled; estimated as lora")
+    }
+    try readRank("lora_r")
+    try readAlpha("lora_alpha")
+    try readDropout("lora_dropout")
+    try readFlag("peft_use_dora") { .dora($0) }
+    if try bool("lora_target_linear") == true {
+      use("lora_target_linear", .targets(.allLinear))
+      consume("lora_target_modules")
+    } else if let modules = try names("lora_target_modules") {
+      if modules.contains(where: { $0.contains(where: { "[]()|*+?\\".contains($0) }) }) {
+        note("lora_target_modules", "a regular expression of module names is not modelled; estimated for all linear layers")
+        useDefault("lora_target_modules", "all-linear", .targets(.allLinear))
+      } else {
+        use("lora_target_modules", .targets(modules == ["all-linear"] ? .allLinear : .modules(modules)))
+      }
+    }
+    try readSequenceLength("sequence_len")
+    try readPacking("sample_packing")
+    try readBatchSize("micro_batch_size")
+    let checkpointing = try text("gradient_checkpointing")?.lowercased()
+    if checkpointing == "unsloth" || checkpointing == "offload" {
+      note("gradient_checkpointing", "offloaded checkpointing is not modelled here; estimated with checkpoints on the GPU")
+      useDefault("gradient_checkpointing", "true", .gradientCheckpointing(true))
+    } else {
+      try readFlag("gradient_checkpointing") { .gradientCheckpointing($0) }
+    }
+    try readAttention()
+    try readHuggingFaceOptimizer("optimizer")
+    try readPrecision()
+    readDeepSpeed("deepspeed")
+    try readFSDP("fsdp", offloadKey: "fsdp_config.fsdp_offload_params")
+    for liger in ["liger_fused_linear_cross_entropy", "cut_cross_entropy"] {
+      try readFlag(liger) { .chunkedCrossEntropy($0) }
+    }
+  }
+
+  /// `flash_attention`, `sdp_attention`, `xformers_attention`, `eager_attention`: the first
+  /// that is on (Axolotl's own precedence).
+  private mutating func readAttention() throws(TrainingConfigError) {
+    if try bool("flash_attention") == true {
+      use("flash_attention", .attention(.flash))
+    } else if try bool("sdp_attention") == true {
+      use("sdp_attention", .attention(.sdpa))
+    } else if try bool("xformers_attention") == true {
+      note("xformers_attention", "xformers attention is not modelled; nearest used: sdpa (memory-efficient, no s x s scores)")
+      useDefault("xformers_attention", "sdpa", .attention(.sdpa))
+    } else if try bool("eager_attention") == true {
+      use("eager_attention", .attention(.eager))
+    }
+    consume("flash_attention", "sdp_attention", "xformers_attention", "eager_attention")
+  }
+}

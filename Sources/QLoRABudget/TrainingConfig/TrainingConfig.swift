@@ -1,0 +1,134 @@
+import Foundation
+
+/// A training run as its framework's config file defines it (LLaMA-Factory, Axolotl, HF
+/// `TrainingArguments` / TRL `SFTConfig` JSON with PEFT and `BitsAndBytesConfig` fields, PEFT's
+/// `adapter_config.json`, torchtune), mapped onto the estimator's settings.
+///
+/// Every key is accounted for: ``used`` (with the setting it gave), ``notModelled`` (recognised,
+/// but the estimator does not model it: the note says what was estimated instead), or
+/// ``ignored`` (no bearing on memory, or unknown). The framework's own defaults for keys the
+/// file leaves out are in ``defaults``. Values of the wrong type or out of range are errors
+/// naming the file, the line and the key.
+public struct TrainingConfig: Hashable, Sendable {
+  public enum Format: String, Hashable, Sendable, CaseIterable {
+    case llamaFactory = "LLaMA-Factory"
+    case axolotl = "Axolotl"
+    case huggingFace = "HF TrainingArguments/SFTConfig"
+    case peftAdapter = "PEFT adapter_config.json"
+    case torchtune = "torchtune"
+  }
+
+  /// A key as it appears in the file: nested keys joined with dots (`model.lora_rank`).
+  public struct Key: Hashable, Sendable {
+    public let name: String
+    /// 1-based line; 0 for a framework default (no line in the file).
+    public let line: Int
+  }
+
+  /// A key the estimate uses, and what it set.
+  public struct Use: Hashable, Sendable {
+    public let key: Key
+    /// The value as written.
+    public let value: String
+    public let settings: [ConfigSetting]
+  }
+
+  /// A key recognised but not modelled, and what the estimate does instead.
+  public struct Note: Hashable, Sendable {
+    public let key: Key
+    public let note: String
+  }
+
+  public let path: String
+  public let format: Format
+  /// The model the config names (a Hub id or a path), if any.
+  public internal(set) var model: String?
+  public internal(set) var modelKey: Key?
+  public internal(set) var used: [Use] = []
+  /// The framework's defaults for settings the file leaves out, applied before ``used``.
+  public internal(set) var defaults: [Use] = []
+  public internal(set) var notModelled: [Note] = []
+  public internal(set) var ignored: [Key] = []
+  /// Keys whose value is empty (`key:` or `null`): treated as not given.
+  public internal(set) var emptyKeys: [Key] = []
+  /// The config shards the model with FSDP over GPUs it does not count (the launcher does):
+  /// the estimate is per GPU for the number given with `--gpus`.
+  public internal(set) var shardsWithFSDP = false
+
+  /// Reads a config; `path` names the file in messages and picks nothing else (the format is
+  /// recognised from the keys).
+  public init(data: Data, path: String) throws(TrainingConfigError) {
+    let root: YAMLNode
+    do {
+      root = try YAMLReader.parse(data)
+    } catch {
+      throw TrainingConfigError(path: path, line: error.line, error.message)
+    }
+    guard let entries = root.entries else {
+      throw TrainingConfigError(path: path, line: root.line, "the top level is not a mapping of keys to values")
+    }
+    let format = try Self.format(of: root, path: path)
+    self.path = path
+    self.format = format
+    var reading = ConfigReading(path: path, root: entries)
+    switch format {
+    case .llamaFactory: try reading.readLlamaFactory()
+    case .axolotl: try reading.readAxolotl()
+    case .huggingFace: try reading.readHuggingFace()
+    case .peftAdapter: try reading.readPeftAdapter(prefix: "")
+    case .torchtune: try reading.readTorchtune()
+    }
+    model = reading.model
+    modelKey = reading.modelKey
+    used = reading.used
+    defaults = reading.defaults
+    notModelled = reading.notModelled
+    shardsWithFSDP = reading.shardsWithFSDP
+    (ignored, emptyKeys) = reading.unusedKeys()
+  }
+
+  /// Reads the file at `path`.
+  public init(contentsOf path: String) throws(TrainingConfigError) {
+    let data: Data
+    do {
+      data = try Data(contentsOf: URL(fileURLWithPath: path))
+    } catch {
+      throw TrainingConfigError(path: path, "cannot read the file (no such file or not readable)")
+    }
+    try self.init(data: data, path: path)
+  }
+
+  /// Applies the framework's defaults, then every used key, in the file's order.
+  public func apply(to setup: inout TrainingSetup) {
+    for use in defaults + used {
+      for setting in use.settings { setting.apply(to: &setup) }
+    }
+  }
+
+  /// The setup the config describes, from the tool's defaults.
+  public var setup: TrainingSetup {
+    var setup = TrainingSetup()
+    apply(to: &setup)
+    return setup
+  }
+
+  /// Which framework wrote the config, from the keys only it uses.
+  static func format(of root: YAMLNode, path: String) throws(TrainingConfigError) -> Format {
+    let has = { (key: String) in root[key].map { !$0.isNull } ?? false }
+    if root["model"]?["_component_"] != nil { return .torchtune }
+    if has("peft_type") { return .peftAdapter }
+    if has("base_model") || has("adapter") || has("sequence_len") || has("micro_batch_size") { return .axolotl }
+    let llamaFactoryKeys = ["finetuning_type", "stage", "lora_target", "quantization_bit", "cutoff_len", "template"]
+    if llamaFactoryKeys.contains(where: has) { return .llamaFactory }
+    let huggingFaceKeys = [
+      "per_device_train_batch_size", "output_dir", "optim", "gradient_checkpointing", "max_seq_length", "max_length",
+      "quantization_config", "peft_config", "model_name_or_path",
+    ]
+    if huggingFaceKeys.contains(where: has) { return .huggingFace }
+    throw TrainingConfigError(
+      path: path, line: root.line,
+      "not a config this tool reads: no key of LLaMA-Factory (model_name_or_path, finetuning_type, ...), Axolotl "
+        + "(base_model, adapter, ...), HF TrainingArguments/SFTConfig (per_device_train_batch_size, ...), PEFT "
+        + "(peft_type) or torchtune (model._component_)")
+  }
+}
