@@ -14,11 +14,12 @@ extension ConfigReading {
     case nil:
       use("adapter", .fullFineTune(true))
     case "qlora":
-      use("adapter", .fullFineTune(false), .quantization(.nf4))
+      // Axolotl's BitsAndBytesConfig for qlora: nf4 with double quantization.
+      use("adapter", .fullFineTune(false), .quantization(.nf4), .doubleQuantization(true))
       if has("load_in_4bit") { use("load_in_4bit", .quantization(.nf4)) }
     case "lora":
       let quantization: BaseQuantization = fourBit ? .nf4 : eightBit ? .int8 : .none
-      use("adapter", .fullFineTune(false), .quantization(quantization))
+      use("adapter", .fullFineTune(false), .quantization(quantization), .doubleQuantization(true))
       if fourBit { use("load_in_4bit", .quantization(.nf4)) }
       if eightBit { use("load_in_8bit", .quantization(.int8)) }
     case let other?:
