@@ -8,6 +8,10 @@ enum EmbeddedPresets {
   "name": "deepseek-coder-1.3b",
   "display_name": "deepseek-coder-1.3b-base",
   "hf_repo": "deepseek-ai/deepseek-coder-1.3b-base",
+  "hub_ids": [
+    "deepseek-ai/deepseek-coder-1.3b-base",
+    "deepseek-ai/deepseek-coder-1.3b-instruct"
+  ],
   "source": "https://huggingface.co/deepseek-ai/deepseek-coder-1.3b-base/blob/main/config.json. 2048/5504/16 heads (head_dim 128)/24 layers; dimensions match /work/shared/calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model) (the -instruct variant, same shapes). llama architecture, MHA, vocab 32256, 16384 context via linear RoPE scaling x4, rope_theta 100000. Non-dimension keys from memory of the repo (medium-high confidence). Token ids dropped.",
   "parameter_count": 1346471936,
   "parameter_count_source": "/work/shared/calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model) for deepseek-coder-1.3b-instruct (same tensor shapes).",
@@ -42,6 +46,10 @@ enum EmbeddedPresets {
   "name": "deepseek-coder-6.7b",
   "display_name": "deepseek-coder-6.7b-base",
   "hf_repo": "deepseek-ai/deepseek-coder-6.7b-base",
+  "hub_ids": [
+    "deepseek-ai/deepseek-coder-6.7b-base",
+    "deepseek-ai/deepseek-coder-6.7b-instruct"
+  ],
   "aliases": [
     "deepseek-coder-6.7b-instruct"
   ],
@@ -77,6 +85,10 @@ enum EmbeddedPresets {
   "name": "gemma-2-27b",
   "display_name": "Gemma-2-27B",
   "hf_repo": "google/gemma-2-27b",
+  "hub_ids": [
+    "google/gemma-2-27b",
+    "google/gemma-2-27b-it"
+  ],
   "source": "https://huggingface.co/google/gemma-2-27b/blob/main/config.json (gated). 4608/36864/32 heads/16 KV/46 layers, head_dim 128, query_pre_attn_scalar 144 (= 4608/32), as in maxtext's HF config table and other stored config tables. High confidence on the dimensions; sliding_window_size key assumed present as in 9B. gemma2: four RMSNorms per layer (input, post_attention, pre_feedforward, post_feedforward), alternating 4096-token sliding-window and global layers, attention and final logit soft-capping. No tie_word_embeddings key: Gemma2Config's default is true. Token ids dropped.",
   "architectures": [
     "Gemma2ForCausalLM"
@@ -113,6 +125,10 @@ enum EmbeddedPresets {
   "name": "gemma-2-2b",
   "display_name": "Gemma-2-2B",
   "hf_repo": "google/gemma-2-2b",
+  "hub_ids": [
+    "google/gemma-2-2b",
+    "google/gemma-2-2b-it"
+  ],
   "source": "https://huggingface.co/google/gemma-2-2b/blob/main/config.json (gated). 2304/9216/8 heads/4 KV/26 layers/head_dim 256, torch_dtype float32 (the checkpoint was published in fp32). Dimensions corroborated by LitGPT configs of gemma-2-2b and maxtext's HF config table. High confidence on the dimensions; whether the real file also carries the legacy sliding_window_size key is not verified (omitted). gemma2: four RMSNorms per layer (input, post_attention, pre_feedforward, post_feedforward), alternating 4096-token sliding-window and global layers, attention and final logit soft-capping. No tie_word_embeddings key: Gemma2Config's default is true. Token ids dropped.",
   "architectures": [
     "Gemma2ForCausalLM"
@@ -148,6 +164,10 @@ enum EmbeddedPresets {
   "name": "gemma-2-9b",
   "display_name": "Gemma-2-9B",
   "hf_repo": "google/gemma-2-9b",
+  "hub_ids": [
+    "google/gemma-2-9b",
+    "google/gemma-2-9b-it"
+  ],
   "source": "https://huggingface.co/google/gemma-2-9b/blob/main/config.json (gated). Checked against several stored copies (e.g. a commit 'Copy config.json from google/gemma-2-9b-it' and fine-tunes naming google/gemma-2-9b). query_pre_attn_scalar is 256 in the HF config (a Hub discussion notes the paper's 224; the file says 256). High confidence. gemma2: four RMSNorms per layer (input, post_attention, pre_feedforward, post_feedforward), alternating 4096-token sliding-window and global layers, attention and final logit soft-capping. No tie_word_embeddings key: Gemma2Config's default is true. Token ids dropped.",
   "architectures": [
     "Gemma2ForCausalLM"
@@ -184,6 +204,10 @@ enum EmbeddedPresets {
   "name": "gemma-2b",
   "display_name": "Gemma-2B",
   "hf_repo": "google/gemma-2b",
+  "hub_ids": [
+    "google/gemma-2b",
+    "google/gemma-2b-it"
+  ],
   "aliases": [
     "gemma-1-2b"
   ],
@@ -217,6 +241,10 @@ enum EmbeddedPresets {
   "name": "gemma-3-12b",
   "display_name": "Gemma-3-12B (text)",
   "hf_repo": "google/gemma-3-12b-pt",
+  "hub_ids": [
+    "google/gemma-3-12b-pt",
+    "google/gemma-3-12b-it"
+  ],
   "source": "https://huggingface.co/google/gemma-3-12b-pt/blob/main/config.json (gated). text_config: 3840/15360/16 heads/8 KV/48 layers; corroborated by stored public config tables and a stored text_config copy of the -it variant. Multimodal repo: the real config.json has model_type gemma3 and nests the text model under text_config, which lists only the keys that differ from Gemma3TextConfig's defaults. Written here at top level with model_type gemma3_text: the text_config keys verbatim (hidden_size, intermediate_size, num_attention_heads, num_hidden_layers, num_key_value_heads, rope_scaling, sliding_window), the rest filled from Gemma3TextConfig defaults in transformers (configuration_gemma3.py: vocab_size 262208, max_position_embeddings 131072, rms_norm_eps 1e-6, rope_theta 1e6, rope_local_base_freq 10000, query_pre_attn_scalar 256 unless given, tie_word_embeddings true, hidden_activation gelu_pytorch_tanh). architectures kept as the repo's. The SigLIP vision tower (roughly 0.4B parameters) and the multimodal projector are NOT included: QLoRA text fine-tuning loads them too unless the text model is extracted, so memory for the full repo is somewhat higher. High confidence on the text dimensions. Token ids dropped.",
   "architectures": [
     "Gemma3ForConditionalGeneration"
@@ -256,6 +284,10 @@ enum EmbeddedPresets {
   "name": "gemma-3-1b",
   "display_name": "Gemma-3-1B",
   "hf_repo": "google/gemma-3-1b-pt",
+  "hub_ids": [
+    "google/gemma-3-1b-pt",
+    "google/gemma-3-1b-it"
+  ],
   "source": "https://huggingface.co/google/gemma-3-1b-pt/blob/main/config.json (gated). Text-only model (Gemma3ForCausalLM, model_type gemma3_text), vocab 262144, 32768 context, sliding_window 512. Checked against stored copies in public test fixtures (1152/6912/4 heads/1 KV/26 layers/head_dim 256). High confidence. gemma3_text: q_norm/k_norm per layer plus gemma2's four norms, 5 local (sliding) layers to 1 global, no soft-capping, tied embeddings (Gemma3TextConfig default true). Token ids dropped.",
   "architectures": [
     "Gemma3ForCausalLM"
@@ -293,6 +325,10 @@ enum EmbeddedPresets {
   "name": "gemma-3-27b",
   "display_name": "Gemma-3-27B (text)",
   "hf_repo": "google/gemma-3-27b-pt",
+  "hub_ids": [
+    "google/gemma-3-27b-pt",
+    "google/gemma-3-27b-it"
+  ],
   "source": "https://huggingface.co/google/gemma-3-27b-pt/blob/main/config.json (gated). text_config copied verbatim in stored public code (TensorRT-LLM tests and others, 'matches google/gemma-3-27b-it/config.json'): head_dim 128, 5376/21504/32 heads/16 KV/62 layers, query_pre_attn_scalar 168 (not head_dim). Multimodal repo: the real config.json has model_type gemma3 and nests the text model under text_config, which lists only the keys that differ from Gemma3TextConfig's defaults. Written here at top level with model_type gemma3_text: the text_config keys verbatim (head_dim, hidden_size, intermediate_size, num_attention_heads, num_hidden_layers, num_key_value_heads, query_pre_attn_scalar, rope_scaling, sliding_window), the rest filled from Gemma3TextConfig defaults in transformers (configuration_gemma3.py: vocab_size 262208, max_position_embeddings 131072, rms_norm_eps 1e-6, rope_theta 1e6, rope_local_base_freq 10000, query_pre_attn_scalar 256 unless given, tie_word_embeddings true, hidden_activation gelu_pytorch_tanh). architectures kept as the repo's. The SigLIP vision tower (roughly 0.4B parameters) and the multimodal projector are NOT included: QLoRA text fine-tuning loads them too unless the text model is extracted, so memory for the full repo is somewhat higher. High confidence on the text dimensions. Token ids dropped.",
   "architectures": [
     "Gemma3ForConditionalGeneration"
@@ -332,6 +368,10 @@ enum EmbeddedPresets {
   "name": "gemma-3-4b",
   "display_name": "Gemma-3-4B (text)",
   "hf_repo": "google/gemma-3-4b-pt",
+  "hub_ids": [
+    "google/gemma-3-4b-pt",
+    "google/gemma-3-4b-it"
+  ],
   "source": "https://huggingface.co/google/gemma-3-4b-pt/blob/main/config.json (gated). text_config: hidden 2560, intermediate 10240, 34 layers, rope_scaling linear 8, sliding_window 1024 (8 heads / 4 KV / head_dim 256 are the defaults); dimensions corroborated by a stored public config table. Multimodal repo: the real config.json has model_type gemma3 and nests the text model under text_config, which lists only the keys that differ from Gemma3TextConfig's defaults. Written here at top level with model_type gemma3_text: the text_config keys verbatim (hidden_size, intermediate_size, num_hidden_layers, rope_scaling, sliding_window), the rest filled from Gemma3TextConfig defaults in transformers (configuration_gemma3.py: vocab_size 262208, max_position_embeddings 131072, rms_norm_eps 1e-6, rope_theta 1e6, rope_local_base_freq 10000, query_pre_attn_scalar 256 unless given, tie_word_embeddings true, hidden_activation gelu_pytorch_tanh). architectures kept as the repo's. The SigLIP vision tower (roughly 0.4B parameters) and the multimodal projector are NOT included: QLoRA text fine-tuning loads them too unless the text model is extracted, so memory for the full repo is somewhat higher. High confidence on the text dimensions. Token ids dropped.",
   "architectures": [
     "Gemma3ForConditionalGeneration"
@@ -371,6 +411,10 @@ enum EmbeddedPresets {
   "name": "gemma-7b",
   "display_name": "Gemma-7B",
   "hf_repo": "google/gemma-7b",
+  "hub_ids": [
+    "google/gemma-7b",
+    "google/gemma-7b-it"
+  ],
   "aliases": [
     "gemma-1-7b"
   ],
@@ -404,6 +448,9 @@ enum EmbeddedPresets {
   "name": "gpt2-xl",
   "display_name": "GPT-2 XL (1.5B)",
   "hf_repo": "openai-community/gpt2-xl",
+  "hub_ids": [
+    "openai-community/gpt2-xl"
+  ],
   "source": "https://huggingface.co/openai-community/gpt2-xl/blob/main/config.json. 1600/25 heads/48 layers/1024 positions/vocab 50257 (head_dim 64). The repo config also has output_past true (kept). High confidence on the dimensions. gpt2 naming: n_embd = hidden size, n_layer, n_head, n_positions = learned position-embedding rows (wpe, n_positions x n_embd). No n_inner key: GPT2Config's default n_inner=None means 4*n_embd. No tie_word_embeddings key: the default (true) applies, lm_head shares wte. Attention and MLP are Conv1D layers (weights stored (in, out)) with biases: c_attn n_embd -> 3*n_embd, c_proj, c_fc n_embd -> 4*n_embd, mlp c_proj; LayerNorms with bias (ln_1, ln_2, ln_f). bitsandbytes quantizes nn.Linear only: transformers' bnb integration does handle Conv1D for GPT-2 (it transposes), so they are quantized too. task_specific_params and token ids dropped.",
   "activation_function": "gelu_new",
   "architectures": [
@@ -435,6 +482,9 @@ enum EmbeddedPresets {
   "name": "gpt2",
   "display_name": "GPT-2 (124M)",
   "hf_repo": "openai-community/gpt2",
+  "hub_ids": [
+    "openai-community/gpt2"
+  ],
   "aliases": [
     "gpt2-small"
   ],
@@ -468,6 +518,9 @@ enum EmbeddedPresets {
   "name": "llama-13b",
   "display_name": "LLaMA-13B",
   "hf_repo": "huggyllama/llama-13b",
+  "hub_ids": [
+    "huggyllama/llama-13b"
+  ],
   "aliases": [
     "llama1-13b"
   ],
@@ -498,6 +551,12 @@ enum EmbeddedPresets {
   "name": "llama-2-13b",
   "display_name": "Llama-2-13B",
   "hf_repo": "meta-llama/Llama-2-13b-hf",
+  "hub_ids": [
+    "meta-llama/Llama-2-13b-hf",
+    "meta-llama/Llama-2-13b-chat-hf",
+    "NousResearch/Llama-2-13b-hf",
+    "NousResearch/Llama-2-13b-chat-hf"
+  ],
   "aliases": [
     "llama2-13b"
   ],
@@ -531,6 +590,12 @@ enum EmbeddedPresets {
   "name": "llama-2-70b",
   "display_name": "Llama-2-70B",
   "hf_repo": "meta-llama/Llama-2-70b-hf",
+  "hub_ids": [
+    "meta-llama/Llama-2-70b-hf",
+    "meta-llama/Llama-2-70b-chat-hf",
+    "NousResearch/Llama-2-70b-hf",
+    "NousResearch/Llama-2-70b-chat-hf"
+  ],
   "aliases": [
     "llama2-70b"
   ],
@@ -562,6 +627,12 @@ enum EmbeddedPresets {
   "name": "llama-2-7b",
   "display_name": "Llama-2-7B",
   "hf_repo": "meta-llama/Llama-2-7b-hf",
+  "hub_ids": [
+    "meta-llama/Llama-2-7b-hf",
+    "meta-llama/Llama-2-7b-chat-hf",
+    "NousResearch/Llama-2-7b-hf",
+    "NousResearch/Llama-2-7b-chat-hf"
+  ],
   "aliases": [
     "llama2-7b"
   ],
@@ -595,6 +666,13 @@ enum EmbeddedPresets {
   "name": "llama-3-70b",
   "display_name": "Meta-Llama-3-70B",
   "hf_repo": "meta-llama/Meta-Llama-3-70B",
+  "hub_ids": [
+    "meta-llama/Meta-Llama-3-70B",
+    "meta-llama/Meta-Llama-3-70B-Instruct",
+    "NousResearch/Meta-Llama-3-70B",
+    "NousResearch/Meta-Llama-3-70B-Instruct",
+    "casperhansen/llama-3-70b-fp16"
+  ],
   "aliases": [
     "llama3-70b"
   ],
@@ -629,6 +707,12 @@ enum EmbeddedPresets {
   "name": "llama-3-8b",
   "display_name": "Meta-Llama-3-8B",
   "hf_repo": "meta-llama/Meta-Llama-3-8B",
+  "hub_ids": [
+    "meta-llama/Meta-Llama-3-8B",
+    "meta-llama/Meta-Llama-3-8B-Instruct",
+    "NousResearch/Meta-Llama-3-8B",
+    "NousResearch/Meta-Llama-3-8B-Instruct"
+  ],
   "aliases": [
     "llama3-8b"
   ],
@@ -665,6 +749,12 @@ enum EmbeddedPresets {
   "name": "llama-3.1-405b",
   "display_name": "Llama-3.1-405B",
   "hf_repo": "meta-llama/Llama-3.1-405B",
+  "hub_ids": [
+    "meta-llama/Llama-3.1-405B",
+    "meta-llama/Llama-3.1-405B-Instruct",
+    "meta-llama/Meta-Llama-3.1-405B",
+    "meta-llama/Meta-Llama-3.1-405B-Instruct"
+  ],
   "aliases": [
     "llama3.1-405b"
   ],
@@ -706,6 +796,12 @@ enum EmbeddedPresets {
   "name": "llama-3.1-70b",
   "display_name": "Llama-3.1-70B",
   "hf_repo": "meta-llama/Llama-3.1-70B",
+  "hub_ids": [
+    "meta-llama/Llama-3.1-70B",
+    "meta-llama/Llama-3.1-70B-Instruct",
+    "meta-llama/Meta-Llama-3.1-70B",
+    "meta-llama/Meta-Llama-3.1-70B-Instruct"
+  ],
   "aliases": [
     "llama3.1-70b"
   ],
@@ -747,6 +843,12 @@ enum EmbeddedPresets {
   "name": "llama-3.1-8b",
   "display_name": "Llama-3.1-8B",
   "hf_repo": "meta-llama/Llama-3.1-8B",
+  "hub_ids": [
+    "meta-llama/Llama-3.1-8B",
+    "meta-llama/Llama-3.1-8B-Instruct",
+    "meta-llama/Meta-Llama-3.1-8B",
+    "meta-llama/Meta-Llama-3.1-8B-Instruct"
+  ],
   "aliases": [
     "llama3.1-8b"
   ],
@@ -790,6 +892,10 @@ enum EmbeddedPresets {
   "name": "llama-3.2-1b",
   "display_name": "Llama-3.2-1B",
   "hf_repo": "meta-llama/Llama-3.2-1B",
+  "hub_ids": [
+    "meta-llama/Llama-3.2-1B",
+    "meta-llama/Llama-3.2-1B-Instruct"
+  ],
   "aliases": [
     "llama3.2-1b"
   ],
@@ -834,6 +940,10 @@ enum EmbeddedPresets {
   "name": "llama-3.2-3b",
   "display_name": "Llama-3.2-3B",
   "hf_repo": "meta-llama/Llama-3.2-3B",
+  "hub_ids": [
+    "meta-llama/Llama-3.2-3B",
+    "meta-llama/Llama-3.2-3B-Instruct"
+  ],
   "aliases": [
     "llama3.2-3b"
   ],
@@ -878,6 +988,9 @@ enum EmbeddedPresets {
   "name": "llama-3.3-70b",
   "display_name": "Llama-3.3-70B-Instruct",
   "hf_repo": "meta-llama/Llama-3.3-70B-Instruct",
+  "hub_ids": [
+    "meta-llama/Llama-3.3-70B-Instruct"
+  ],
   "aliases": [
     "llama3.3-70b"
   ],
@@ -919,6 +1032,9 @@ enum EmbeddedPresets {
   "name": "llama-33b",
   "display_name": "LLaMA-33B (llama-30b)",
   "hf_repo": "huggyllama/llama-30b",
+  "hub_ids": [
+    "huggyllama/llama-30b"
+  ],
   "aliases": [
     "llama-30b",
     "llama1-33b"
@@ -948,6 +1064,9 @@ enum EmbeddedPresets {
   "name": "llama-65b",
   "display_name": "LLaMA-65B",
   "hf_repo": "huggyllama/llama-65b",
+  "hub_ids": [
+    "huggyllama/llama-65b"
+  ],
   "aliases": [
     "llama1-65b"
   ],
@@ -976,6 +1095,9 @@ enum EmbeddedPresets {
   "name": "llama-7b",
   "display_name": "LLaMA-7B",
   "hf_repo": "huggyllama/llama-7b",
+  "hub_ids": [
+    "huggyllama/llama-7b"
+  ],
   "aliases": [
     "llama1-7b"
   ],
@@ -1006,6 +1128,10 @@ enum EmbeddedPresets {
   "name": "mistral-7b-v0.1",
   "display_name": "Mistral-7B-v0.1",
   "hf_repo": "mistralai/Mistral-7B-v0.1",
+  "hub_ids": [
+    "mistralai/Mistral-7B-v0.1",
+    "mistralai/Mistral-7B-Instruct-v0.1"
+  ],
   "aliases": [
     "mistral-7b"
   ],
@@ -1039,6 +1165,10 @@ enum EmbeddedPresets {
   "name": "mistral-7b-v0.3",
   "display_name": "Mistral-7B-v0.3",
   "hf_repo": "mistralai/Mistral-7B-v0.3",
+  "hub_ids": [
+    "mistralai/Mistral-7B-v0.3",
+    "mistralai/Mistral-7B-Instruct-v0.3"
+  ],
   "source": "https://huggingface.co/mistralai/Mistral-7B-v0.3/blob/main/config.json. vocab 32768, rope_theta 1e6, no sliding window. Dimensions match the config recorded in /work/shared/calibration/hf-peft-bnb-bytes.json. High confidence. Token ids dropped.",
   "parameter_count": 7248023552,
   "parameter_count_source": "/work/shared/calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23); also /work/shared/calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model) for Mistral-7B-Instruct-v0.3.",
@@ -1071,6 +1201,10 @@ enum EmbeddedPresets {
   "name": "mistral-nemo-12b",
   "display_name": "Mistral-Nemo-Base-2407 (12B)",
   "hf_repo": "mistralai/Mistral-Nemo-Base-2407",
+  "hub_ids": [
+    "mistralai/Mistral-Nemo-Base-2407",
+    "mistralai/Mistral-Nemo-Instruct-2407"
+  ],
   "aliases": [
     "mistral-nemo",
     "nemo-12b"
@@ -1105,6 +1239,10 @@ enum EmbeddedPresets {
   "name": "mistral-small-24b",
   "display_name": "Mistral-Small-24B-Base-2501",
   "hf_repo": "mistralai/Mistral-Small-24B-Base-2501",
+  "hub_ids": [
+    "mistralai/Mistral-Small-24B-Base-2501",
+    "mistralai/Mistral-Small-24B-Instruct-2501"
+  ],
   "aliases": [
     "mistral-small-3",
     "mistral-small"
@@ -1139,6 +1277,9 @@ enum EmbeddedPresets {
   "name": "mixtral-8x22b",
   "display_name": "Mixtral-8x22B-v0.1",
   "hf_repo": "mistralai/Mixtral-8x22B-v0.1",
+  "hub_ids": [
+    "mistralai/Mixtral-8x22B-v0.1"
+  ],
   "source": "https://huggingface.co/mistralai/Mixtral-8x22B-v0.1/blob/main/config.json. 6144/16384 per expert/48 heads/8 KV/56 layers, 8 experts top-2, 65536 context, vocab 32000 (v0.1; the later Instruct/v0.3 tokenizer has 32768). Dimensions corroborated by a stored copy of Vezora/Mistral-22B-v0.1 (a dense extraction with the same attention/MLP shapes). router_aux_loss_coef 0.001 from memory of the repo; medium-high confidence on the non-dimension keys. Token ids dropped.",
   "architectures": [
     "MixtralForCausalLM"
@@ -1172,6 +1313,10 @@ enum EmbeddedPresets {
   "name": "mixtral-8x7b",
   "display_name": "Mixtral-8x7B-v0.1",
   "hf_repo": "mistralai/Mixtral-8x7B-v0.1",
+  "hub_ids": [
+    "mistralai/Mixtral-8x7B-v0.1",
+    "mistralai/Mixtral-8x7B-Instruct-v0.1"
+  ],
   "source": "https://huggingface.co/mistralai/Mixtral-8x7B-v0.1/blob/main/config.json. 8 experts (num_local_experts), top-2; each expert is a full 4096x14336 SwiGLU MLP (w1/w2/w3 in HF naming); the router (gate) is a 4096x8 Linear. Checked against a stored copy in a public repo's tests. High confidence. Token ids dropped.",
   "parameter_count": 46702792704,
   "parameter_count_source": "model.safetensors.index.json metadata.total_size 93405585408 / 2 (bf16), as written for Mixtral-8x7B by a public expert-selection script.",
@@ -1207,6 +1352,9 @@ enum EmbeddedPresets {
   "name": "olmo-2-7b",
   "display_name": "OLMo-2-1124-7B",
   "hf_repo": "allenai/OLMo-2-1124-7B",
+  "hub_ids": [
+    "allenai/OLMo-2-1124-7B"
+  ],
   "aliases": [
     "olmo2-7b"
   ],
@@ -1240,6 +1388,9 @@ enum EmbeddedPresets {
   "name": "phi-3-medium-4k",
   "display_name": "Phi-3-medium-4k-instruct",
   "hf_repo": "microsoft/Phi-3-medium-4k-instruct",
+  "hub_ids": [
+    "microsoft/Phi-3-medium-4k-instruct"
+  ],
   "aliases": [
     "phi-3-medium"
   ],
@@ -1277,6 +1428,9 @@ enum EmbeddedPresets {
   "name": "phi-3-mini-128k",
   "display_name": "Phi-3-mini-128k-instruct",
   "hf_repo": "microsoft/Phi-3-mini-128k-instruct",
+  "hub_ids": [
+    "microsoft/Phi-3-mini-128k-instruct"
+  ],
   "source": "https://huggingface.co/microsoft/Phi-3-mini-128k-instruct/blob/main/config.json. Same shapes as Phi-3-mini-4k; max_position_embeddings 131072, sliding_window 262144. High confidence on the dimensions. The real rope_scaling is a longrope dict with 48-entry long_factor/short_factor lists; it is OMITTED here (it changes no tensor shape). Do not read its absence as 'no RoPE scaling'. phi3: fused qkv_proj (hidden -> (heads + 2*kv_heads)*head_dim) and fused gate_up_proj (hidden -> 2*intermediate); o_proj, down_proj; no biases. auto_map and token ids dropped.",
   "parameter_count": 3821079552,
   "parameter_count_source": "Same tensor shapes as Phi-3-mini-4k-instruct; /work/shared/calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23) key phi-3-mini-4k.",
@@ -1312,6 +1466,9 @@ enum EmbeddedPresets {
   "name": "phi-3-mini-4k",
   "display_name": "Phi-3-mini-4k-instruct",
   "hf_repo": "microsoft/Phi-3-mini-4k-instruct",
+  "hub_ids": [
+    "microsoft/Phi-3-mini-4k-instruct"
+  ],
   "aliases": [
     "phi-3-mini"
   ],
@@ -1351,6 +1508,9 @@ enum EmbeddedPresets {
   "name": "phi-3.5-mini",
   "display_name": "Phi-3.5-mini-instruct",
   "hf_repo": "microsoft/Phi-3.5-mini-instruct",
+  "hub_ids": [
+    "microsoft/Phi-3.5-mini-instruct"
+  ],
   "source": "https://huggingface.co/microsoft/Phi-3.5-mini-instruct/blob/main/config.json. Same shapes as Phi-3-mini (3072/8192/32/32/32, vocab 32064), 131072 context, sliding_window 262144. High confidence on the dimensions. The real rope_scaling is a longrope dict with 48-entry long_factor/short_factor lists; it is OMITTED here (it changes no tensor shape). Do not read its absence as 'no RoPE scaling'. phi3: fused qkv_proj (hidden -> (heads + 2*kv_heads)*head_dim) and fused gate_up_proj (hidden -> 2*intermediate); o_proj, down_proj; no biases. auto_map and token ids dropped.",
   "parameter_count": 3821079552,
   "parameter_count_source": "Same tensor shapes as Phi-3-mini-4k-instruct; /work/shared/calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23) key phi-3-mini-4k.",
@@ -1386,6 +1546,9 @@ enum EmbeddedPresets {
   "name": "phi-4",
   "display_name": "Phi-4 (14B)",
   "hf_repo": "microsoft/phi-4",
+  "hub_ids": [
+    "microsoft/phi-4"
+  ],
   "source": "https://huggingface.co/microsoft/phi-4/blob/main/config.json. model_type phi3 with vocab 100352, 16384 context, rope_theta 250000, no sliding window. Checked against an annotated verbatim copy stored in a public repo (5120/17920/40/10 KV/40 layers). High confidence. phi3: fused qkv_proj (hidden -> (heads + 2*kv_heads)*head_dim) and fused gate_up_proj (hidden -> 2*intermediate); o_proj, down_proj; no biases. auto_map and token ids dropped.",
   "architectures": [
     "Phi3ForCausalLM"
@@ -1420,6 +1583,10 @@ enum EmbeddedPresets {
   "name": "qwen1.5-moe-a2.7b",
   "display_name": "Qwen1.5-MoE-A2.7B",
   "hf_repo": "Qwen/Qwen1.5-MoE-A2.7B",
+  "hub_ids": [
+    "Qwen/Qwen1.5-MoE-A2.7B",
+    "Qwen/Qwen1.5-MoE-A2.7B-Chat"
+  ],
   "aliases": [
     "qwen-moe-a2.7b"
   ],
@@ -1462,6 +1629,10 @@ enum EmbeddedPresets {
   "name": "qwen2.5-0.5b",
   "display_name": "Qwen2.5-0.5B",
   "hf_repo": "Qwen/Qwen2.5-0.5B",
+  "hub_ids": [
+    "Qwen/Qwen2.5-0.5B",
+    "Qwen/Qwen2.5-0.5B-Instruct"
+  ],
   "source": "https://huggingface.co/Qwen/Qwen2.5-0.5B/blob/main/config.json. Checked against stored copies of the config (e.g. osllmai-community/Qwen2.5-0.5B, _name_or_path Qwen/Qwen2.5-0.5B) and /work/shared/calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23) config. sliding_window is 32768 in the original upload. High confidence. qwen2 has biases on q_proj/k_proj/v_proj (hard-wired in transformers' Qwen2Attention, no config key); o_proj and the MLP have none. Token ids and transformers_version dropped.",
   "parameter_count": 494032768,
   "parameter_count_source": "/work/shared/calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23) (tied embedding counted once).",
@@ -1496,6 +1667,10 @@ enum EmbeddedPresets {
   "name": "qwen2.5-1.5b",
   "display_name": "Qwen2.5-1.5B",
   "hf_repo": "Qwen/Qwen2.5-1.5B",
+  "hub_ids": [
+    "Qwen/Qwen2.5-1.5B",
+    "Qwen/Qwen2.5-1.5B-Instruct"
+  ],
   "source": "https://huggingface.co/Qwen/Qwen2.5-1.5B/blob/main/config.json. Dimensions match /work/shared/calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model) (Qwen2.5-1.5B-Instruct, identical shapes). max_position_embeddings 131072 / max_window_layers 28 / sliding_window 131072 as in the base upload (the Instruct repo has 32768/21/32768): medium-high confidence on those three, high on the dimensions. qwen2 has biases on q_proj/k_proj/v_proj (hard-wired in transformers' Qwen2Attention, no config key); o_proj and the MLP have none. Token ids and transformers_version dropped.",
   "parameter_count": 1543714304,
   "parameter_count_source": "/work/shared/calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model) for Qwen2.5-1.5B-Instruct (same tensor shapes).",
@@ -1530,6 +1705,10 @@ enum EmbeddedPresets {
   "name": "qwen2.5-14b",
   "display_name": "Qwen2.5-14B",
   "hf_repo": "Qwen/Qwen2.5-14B",
+  "hub_ids": [
+    "Qwen/Qwen2.5-14B",
+    "Qwen/Qwen2.5-14B-Instruct"
+  ],
   "source": "https://huggingface.co/Qwen/Qwen2.5-14B/blob/main/config.json. Values from a verbatim copy stored in a public GitHub repository (a text file collecting several official config.json files, found with the search index's find_string) (no use_mrope key in this one); dimensions match the config recorded in /work/shared/calibration/hf-peft-bnb-bytes.json. High confidence. qwen2 has biases on q_proj/k_proj/v_proj (hard-wired in transformers' Qwen2Attention, no config key); o_proj and the MLP have none. Token ids and transformers_version dropped.",
   "parameter_count": 14770033664,
   "parameter_count_source": "/work/shared/calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23)",
@@ -1563,6 +1742,10 @@ enum EmbeddedPresets {
   "name": "qwen2.5-32b",
   "display_name": "Qwen2.5-32B",
   "hf_repo": "Qwen/Qwen2.5-32B",
+  "hub_ids": [
+    "Qwen/Qwen2.5-32B",
+    "Qwen/Qwen2.5-32B-Instruct"
+  ],
   "source": "https://huggingface.co/Qwen/Qwen2.5-32B/blob/main/config.json. Values from a verbatim copy stored in a public GitHub repository (a text file collecting several official config.json files, found with the search index's find_string). High confidence. qwen2 has biases on q_proj/k_proj/v_proj (hard-wired in transformers' Qwen2Attention, no config key); o_proj and the MLP have none. Token ids and transformers_version dropped.",
   "architectures": [
     "Qwen2ForCausalLM"
@@ -1594,6 +1777,10 @@ enum EmbeddedPresets {
   "name": "qwen2.5-3b",
   "display_name": "Qwen2.5-3B",
   "hf_repo": "Qwen/Qwen2.5-3B",
+  "hub_ids": [
+    "Qwen/Qwen2.5-3B",
+    "Qwen/Qwen2.5-3B-Instruct"
+  ],
   "source": "https://huggingface.co/Qwen/Qwen2.5-3B/blob/main/config.json. Values from a verbatim copy stored in a public GitHub repository (a text file collecting several official config.json files, found with the search index's find_string). High confidence. qwen2 has biases on q_proj/k_proj/v_proj (hard-wired in transformers' Qwen2Attention, no config key); o_proj and the MLP have none. Token ids and transformers_version dropped.",
   "architectures": [
     "Qwen2ForCausalLM"
@@ -1626,6 +1813,10 @@ enum EmbeddedPresets {
   "name": "qwen2.5-72b",
   "display_name": "Qwen2.5-72B-Instruct",
   "hf_repo": "Qwen/Qwen2.5-72B-Instruct",
+  "hub_ids": [
+    "Qwen/Qwen2.5-72B",
+    "Qwen/Qwen2.5-72B-Instruct"
+  ],
   "aliases": [
     "qwen2.5-72b-instruct"
   ],
@@ -1660,6 +1851,10 @@ enum EmbeddedPresets {
   "name": "qwen2.5-7b",
   "display_name": "Qwen2.5-7B",
   "hf_repo": "Qwen/Qwen2.5-7B",
+  "hub_ids": [
+    "Qwen/Qwen2.5-7B",
+    "Qwen/Qwen2.5-7B-Instruct"
+  ],
   "source": "https://huggingface.co/Qwen/Qwen2.5-7B/blob/main/config.json. Values from a verbatim copy stored in a public GitHub repository (a text file collecting several official config.json files, found with the search index's find_string); dimensions match the config recorded in /work/shared/calibration/hf-peft-bnb-bytes.json. High confidence. qwen2 has biases on q_proj/k_proj/v_proj (hard-wired in transformers' Qwen2Attention, no config key); o_proj and the MLP have none. Token ids and transformers_version dropped.",
   "parameter_count": 7615616512,
   "parameter_count_source": "/work/shared/calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23)",
@@ -1694,6 +1889,10 @@ enum EmbeddedPresets {
   "name": "qwen3-0.6b",
   "display_name": "Qwen3-0.6B",
   "hf_repo": "Qwen/Qwen3-0.6B",
+  "hub_ids": [
+    "Qwen/Qwen3-0.6B",
+    "Qwen/Qwen3-0.6B-Base"
+  ],
   "source": "https://huggingface.co/Qwen/Qwen3-0.6B/blob/main/config.json. 1024/3072/16 heads/8 KV/28 layers, tied. Same key set as the verbatim Qwen3 configs in a verbatim copy stored in a public GitHub repository (a text file collecting several official config.json files, found with the search index's find_string); dimensions cross-checked in stored public config tables. High confidence on the dimensions. qwen3: explicit head_dim 128 (q_proj out = heads*128, which differs from hidden_size for 0.6B/4B/32B...), RMSNorm q_norm/k_norm of head_dim per layer, no qkv bias. Token ids and transformers_version dropped.",
   "architectures": [
     "Qwen3ForCausalLM"
@@ -1728,6 +1927,10 @@ enum EmbeddedPresets {
   "name": "qwen3-1.7b",
   "display_name": "Qwen3-1.7B",
   "hf_repo": "Qwen/Qwen3-1.7B",
+  "hub_ids": [
+    "Qwen/Qwen3-1.7B",
+    "Qwen/Qwen3-1.7B-Base"
+  ],
   "source": "https://huggingface.co/Qwen/Qwen3-1.7B/blob/main/config.json. 2048/6144/16 heads/8 KV/28 layers, tied; dimensions cross-checked in a stored public test fixture. High confidence on the dimensions. qwen3: explicit head_dim 128 (q_proj out = heads*128, which differs from hidden_size for 0.6B/4B/32B...), RMSNorm q_norm/k_norm of head_dim per layer, no qkv bias. Token ids and transformers_version dropped.",
   "architectures": [
     "Qwen3ForCausalLM"
@@ -1762,6 +1965,10 @@ enum EmbeddedPresets {
   "name": "qwen3-14b",
   "display_name": "Qwen3-14B",
   "hf_repo": "Qwen/Qwen3-14B",
+  "hub_ids": [
+    "Qwen/Qwen3-14B",
+    "Qwen/Qwen3-14B-Base"
+  ],
   "source": "https://huggingface.co/Qwen/Qwen3-14B/blob/main/config.json. Values from a verbatim copy stored in a public GitHub repository (a text file collecting several official config.json files, found with the search index's find_string); dimensions match the config recorded in /work/shared/calibration/hf-peft-bnb-bytes.json. High confidence. qwen3: explicit head_dim 128 (q_proj out = heads*128, which differs from hidden_size for 0.6B/4B/32B...), RMSNorm q_norm/k_norm of head_dim per layer, no qkv bias. Token ids and transformers_version dropped.",
   "parameter_count": 14768307200,
   "parameter_count_source": "/work/shared/calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23); also the published figure.",
@@ -1798,6 +2005,9 @@ enum EmbeddedPresets {
   "name": "qwen3-235b-a22b",
   "display_name": "Qwen3-235B-A22B",
   "hf_repo": "Qwen/Qwen3-235B-A22B",
+  "hub_ids": [
+    "Qwen/Qwen3-235B-A22B"
+  ],
   "source": "https://huggingface.co/Qwen/Qwen3-235B-A22B/blob/main/config.json. Dimensions from a stored copy in a public repo's tests (4096/12288/moe 1536/64 heads/4 KV/94 layers/128 experts top-8), corroborated by a Megatron launch script for the same model; remaining keys as in Qwen3-30B-A3B. High confidence on the dimensions. qwen3_moe: every layer is sparse (decoder_sparse_step 1, mlp_only_layers []), 128 experts of moe_intermediate_size each, top-8, no shared expert; intermediate_size is unused by these layers (it would size dense mlp_only_layers). Router: hidden x 128 Linear, no bias. Token ids dropped.",
   "architectures": [
     "Qwen3MoeForCausalLM"
@@ -1840,6 +2050,10 @@ enum EmbeddedPresets {
   "name": "qwen3-30b-a3b",
   "display_name": "Qwen3-30B-A3B",
   "hf_repo": "Qwen/Qwen3-30B-A3B",
+  "hub_ids": [
+    "Qwen/Qwen3-30B-A3B",
+    "Qwen/Qwen3-30B-A3B-Base"
+  ],
   "source": "https://huggingface.co/Qwen/Qwen3-30B-A3B/blob/main/config.json. Values from a verbatim copy stored in a public GitHub repository (a text file collecting several official config.json files, found with the search index's find_string) and a second stored copy in a public repo's tests. High confidence. qwen3_moe: every layer is sparse (decoder_sparse_step 1, mlp_only_layers []), 128 experts of moe_intermediate_size each, top-8, no shared expert; intermediate_size is unused by these layers (it would size dense mlp_only_layers). Router: hidden x 128 Linear, no bias. Token ids dropped.",
   "architectures": [
     "Qwen3MoeForCausalLM"
@@ -1882,6 +2096,9 @@ enum EmbeddedPresets {
   "name": "qwen3-32b",
   "display_name": "Qwen3-32B",
   "hf_repo": "Qwen/Qwen3-32B",
+  "hub_ids": [
+    "Qwen/Qwen3-32B"
+  ],
   "source": "https://huggingface.co/Qwen/Qwen3-32B/blob/main/config.json. Values from a verbatim copy stored in a public GitHub repository (a text file collecting several official config.json files, found with the search index's find_string). 64 query heads x 128 = 8192 > hidden 5120. High confidence. qwen3: explicit head_dim 128 (q_proj out = heads*128, which differs from hidden_size for 0.6B/4B/32B...), RMSNorm q_norm/k_norm of head_dim per layer, no qkv bias. Token ids and transformers_version dropped.",
   "architectures": [
     "Qwen3ForCausalLM"
@@ -1916,6 +2133,10 @@ enum EmbeddedPresets {
   "name": "qwen3-4b",
   "display_name": "Qwen3-4B",
   "hf_repo": "Qwen/Qwen3-4B",
+  "hub_ids": [
+    "Qwen/Qwen3-4B",
+    "Qwen/Qwen3-4B-Base"
+  ],
   "source": "https://huggingface.co/Qwen/Qwen3-4B/blob/main/config.json. Values from a verbatim copy stored in a public GitHub repository (a text file collecting several official config.json files, found with the search index's find_string) (there: attention_dropout 0, rms_norm_eps written 0.000001, use_cache false; normalised here). High confidence. qwen3: explicit head_dim 128 (q_proj out = heads*128, which differs from hidden_size for 0.6B/4B/32B...), RMSNorm q_norm/k_norm of head_dim per layer, no qkv bias. Token ids and transformers_version dropped.",
   "architectures": [
     "Qwen3ForCausalLM"
@@ -1950,6 +2171,10 @@ enum EmbeddedPresets {
   "name": "qwen3-8b",
   "display_name": "Qwen3-8B",
   "hf_repo": "Qwen/Qwen3-8B",
+  "hub_ids": [
+    "Qwen/Qwen3-8B",
+    "Qwen/Qwen3-8B-Base"
+  ],
   "source": "https://huggingface.co/Qwen/Qwen3-8B/blob/main/config.json. Values from a verbatim copy stored in a public GitHub repository (a text file collecting several official config.json files, found with the search index's find_string); dimensions match the config recorded in /work/shared/calibration/hf-peft-bnb-bytes.json. High confidence. qwen3: explicit head_dim 128 (q_proj out = heads*128, which differs from hidden_size for 0.6B/4B/32B...), RMSNorm q_norm/k_norm of head_dim per layer, no qkv bias. Token ids and transformers_version dropped.",
   "parameter_count": 8190735360,
   "parameter_count_source": "/work/shared/calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23)",
@@ -1986,6 +2211,10 @@ enum EmbeddedPresets {
   "name": "smollm2-1.7b",
   "display_name": "SmolLM2-1.7B",
   "hf_repo": "HuggingFaceTB/SmolLM2-1.7B",
+  "hub_ids": [
+    "HuggingFaceTB/SmolLM2-1.7B",
+    "HuggingFaceTB/SmolLM2-1.7B-Instruct"
+  ],
   "source": "https://huggingface.co/HuggingFaceTB/SmolLM2-1.7B/blob/main/config.json. Dimensions (2048/8192/32/32/24, vocab 49152, tied) match /work/shared/calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model); rope_theta 130000 from memory of the repo (medium confidence; no effect on memory). The 1.7B config has no is_llama_config/rope_interleaved keys in my recollection; they are omitted here. head_dim 64 equals hidden_size/num_attention_heads; it appears in copies saved by transformers >= 4.46 and may be absent from the original upload. Tied embeddings. Token ids dropped.",
   "parameter_count": 1711376384,
   "parameter_count_source": "/work/shared/calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model)",
@@ -2021,6 +2250,10 @@ enum EmbeddedPresets {
   "name": "smollm2-135m",
   "display_name": "SmolLM2-135M",
   "hf_repo": "HuggingFaceTB/SmolLM2-135M",
+  "hub_ids": [
+    "HuggingFaceTB/SmolLM2-135M",
+    "HuggingFaceTB/SmolLM2-135M-Instruct"
+  ],
   "source": "https://huggingface.co/HuggingFaceTB/SmolLM2-135M/blob/main/config.json. Checked against several stored copies of fine-tunes naming HuggingFaceTB/SmolLM2-135M (576/1536/9 heads/3 KV/30 layers, rope_theta 100000, initializer_range 0.041666666666666664, 8192 context) and /work/shared/calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model). High confidence. head_dim 64 equals hidden_size/num_attention_heads; it appears in copies saved by transformers >= 4.46 and may be absent from the original upload. is_llama_config / rope_interleaved are nanotron leftovers, ignored by transformers. Tied embeddings. Token ids dropped.",
   "parameter_count": 134515008,
   "parameter_count_source": "/work/shared/calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model)",
@@ -2058,6 +2291,10 @@ enum EmbeddedPresets {
   "name": "smollm2-360m",
   "display_name": "SmolLM2-360M",
   "hf_repo": "HuggingFaceTB/SmolLM2-360M",
+  "hub_ids": [
+    "HuggingFaceTB/SmolLM2-360M",
+    "HuggingFaceTB/SmolLM2-360M-Instruct"
+  ],
   "source": "https://huggingface.co/HuggingFaceTB/SmolLM2-360M/blob/main/config.json. Dimensions (960/2560/15 heads/5 KV/32 layers, vocab 49152, tied) match /work/shared/calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model); rope_theta 100000 and initializer_range 0.02 from memory of the repo (medium confidence on those two; they do not affect memory). head_dim 64 equals hidden_size/num_attention_heads; it appears in copies saved by transformers >= 4.46 and may be absent from the original upload. is_llama_config / rope_interleaved are nanotron leftovers, ignored by transformers. Tied embeddings. Token ids dropped.",
   "parameter_count": 361821120,
   "parameter_count_source": "/work/shared/calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model)",
@@ -2095,6 +2332,9 @@ enum EmbeddedPresets {
   "name": "tinyllama-1.1b",
   "display_name": "TinyLlama-1.1B-Chat-v1.0",
   "hf_repo": "TinyLlama/TinyLlama-1.1B-Chat-v1.0",
+  "hub_ids": [
+    "TinyLlama/TinyLlama-1.1B-Chat-v1.0"
+  ],
   "aliases": [
     "tinyllama"
   ],
@@ -2130,6 +2370,10 @@ enum EmbeddedPresets {
   "name": "yi-34b",
   "display_name": "Yi-34B",
   "hf_repo": "01-ai/Yi-34B",
+  "hub_ids": [
+    "01-ai/Yi-34B",
+    "01-ai/Yi-34B-Chat"
+  ],
   "source": "https://huggingface.co/01-ai/Yi-34B/blob/main/config.json. 7168/20480/56 heads/8 KV/60 layers, vocab 64000, rope_theta 5e6, 4096 context; dimensions checked against stored copies of Yi-34B / Yi-1.5-34B configs in public repos (same shapes). High confidence on the dimensions. rms_norm_eps 1e-05 is NOT verified: it is from memory of the original upload, and stored copies of the later Yi-1.5-34B config show 1e-06; it has no effect on memory. Token ids dropped.",
   "architectures": [
     "LlamaForCausalLM"
@@ -2160,6 +2404,10 @@ enum EmbeddedPresets {
   "name": "yi-6b",
   "display_name": "Yi-6B",
   "hf_repo": "01-ai/Yi-6B",
+  "hub_ids": [
+    "01-ai/Yi-6B",
+    "01-ai/Yi-6B-Chat"
+  ],
   "source": "https://huggingface.co/01-ai/Yi-6B/blob/main/config.json. llama architecture: 4096/11008/32 heads/4 KV heads/32 layers, vocab 64000, rope_theta 5e6, 4096 context. High confidence on the dimensions (from memory of the repo; widely reproduced). rms_norm_eps 1e-05 is NOT verified: it is from memory of the original upload, and stored copies of the later Yi-1.5-34B config show 1e-06; it has no effect on memory. Token ids dropped.",
   "architectures": [
     "LlamaForCausalLM"
