@@ -52,6 +52,12 @@ enum CommandLineTool {
       case .unknownModel, .unknownGPU: return .usage
       default: return .failure
       }
+    } catch let error as ModelSourceError {
+      context.standardError("Error: \(oneLine(error))\n")
+      switch error {
+      case .notFound, .preset(.unknownModel), .preset(.unknownGPU): return .usage
+      default: return .failure
+      }
     } catch {
       context.standardError("Error: \(oneLine(error))\n")
       return .failure

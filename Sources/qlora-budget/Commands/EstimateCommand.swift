@@ -7,7 +7,7 @@ enum EstimateCommand: Command {
   static let arguments = "<model> [--gpu <gpu|size>] [options]"
   static let options: [OptionSpec] =
     [.value("--gpu", "gpu|size", "A GPU preset or a capacity such as 24GB or 24GiB.")]
-    + SetupOptions.specs + HostOptions.specs + OutputOptions.specs
+    + ModelSourceOptions.specs + SetupOptions.specs + HostOptions.specs + OutputOptions.specs
 
   static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws -> ExitStatus {
     _ = try EstimateRequest.report(arguments, context, requiresGPU: false)
@@ -22,7 +22,7 @@ enum FitCommand: Command {
   static let arguments = "<model> --gpu <gpu|size> [options]"
   static let options: [OptionSpec] =
     [.value("--gpu", "gpu|size", "A GPU preset (see 'presets gpus') or a capacity such as 24GB or 24GiB.")]
-    + SetupOptions.specs + HostOptions.specs + OutputOptions.specs
+    + ModelSourceOptions.specs + SetupOptions.specs + HostOptions.specs + OutputOptions.specs
 
   static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws -> ExitStatus {
     let (estimate, hostFits) = try EstimateRequest.report(arguments, context, requiresGPU: true)
@@ -35,11 +35,18 @@ struct EstimateRequest {
   let model: ModelArchitecture
   let setup: TrainingSetup
   let gpu: GPU?
+  /// Where the model came from, and the training config read (`--config`).
+  let source: ModelResolver.Source
+  let config: TrainingConfig?
 
   init(_ arguments: ParsedArguments, _ context: CommandContext, requiresGPU: Bool) throws {
     try arguments.expectPositionals(atMost: 1)
-    model = try context.presets.model(from: try arguments.positional(0, named: "model"))
-    setup = try SetupOptions.setup(from: arguments)
+    config = try ModelSourceOptions.config(arguments)
+    (model, source) = try ModelSourceOptions.model(arguments, context, config: config)
+    setup = try SetupOptions.setup(from: arguments, base: config?.setup ?? TrainingSetup())
+    if config?.shardsWithFSDP == true, arguments.value("--gpus") == nil {
+      context.warn("the config shards the model with FSDP over GPUs the launcher decides; give --gpus N for the per-GPU figure (estimated for 1 GPU)")
+    }
     if let gpuName = arguments.value("--gpu") {
       gpu = try SetupOptions.gpu(gpuName, presets: context.presets)
     } else if requiresGPU {
@@ -56,12 +63,17 @@ struct EstimateRequest {
   static func report(
     _ arguments: ParsedArguments, _ context: CommandContext, requiresGPU: Bool
   ) throws -> (estimate: MemoryEstimate, hostFits: Bool) {
-    let estimate = try EstimateRequest(arguments, context, requiresGPU: requiresGPU).estimate()
+    let request = try EstimateRequest(arguments, context, requiresGPU: requiresGPU)
+    let estimate = try request.estimate()
     let (host, hostCapacity) = try HostOptions.host(estimate, arguments)
     try OutputOptions.writeSVG(estimate, arguments)
+    let argument = arguments.positionals.first ?? request.config?.model
     OutputOptions.write(
-      estimate, arguments, context, extraJSON: [("host", HostOptions.json(host, capacity: hostCapacity))],
-      extraText: HostOptions.text(host, capacity: hostCapacity))
+      estimate, arguments, context,
+      extraJSON: [("host", HostOptions.json(host, capacity: hostCapacity)), ("model_source", .string(request.source.description))]
+        + (request.config.map { [("config", ConfigSummary.json($0))] } ?? []),
+      extraText: HostOptions.text(host, capacity: hostCapacity)
+        + ModelSourceOptions.text(request.source, argument: argument, config: request.config))
     return (estimate, hostCapacity.map { host.fits(in: $0) } ?? true)
   }
 

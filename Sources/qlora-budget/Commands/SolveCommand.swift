@@ -16,7 +16,7 @@ enum SolveCommand: Command {
         "What to solve for: the largest rank, seq-len or batch that fits, the fewest GPUs with FSDP, the "
           + "smallest GPU preset, the single changes that make the run fit, or all of them.",
         values: findValues, default: "all"),
-    ] + PlanningOptions.specs + [PlanningOptions.svg] + SetupOptions.specs
+    ] + PlanningOptions.specs + [PlanningOptions.svg] + ModelSourceOptions.specs + SetupOptions.specs
     + [.flag("--json", "Print one JSON object (see docs/planning.md).")]
 
   static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws -> ExitStatus {

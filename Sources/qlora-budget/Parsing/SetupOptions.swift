@@ -26,18 +26,20 @@ enum SetupOptions {
     .flag("--full-finetune", "Full fine-tuning in the compute dtype with fp32 optimizer state, for comparison."),
   ]
 
-  /// The setup the options describe; every value is checked and named in the error.
-  static func setup(from arguments: ParsedArguments) throws(UsageError) -> TrainingSetup {
-    var setup = TrainingSetup()
+  /// The setup the options describe, over `base` (a training config's, or the defaults); every
+  /// value is checked and named in the error.
+  static func setup(from arguments: ParsedArguments, base: TrainingSetup = TrainingSetup()) throws(UsageError) -> TrainingSetup {
+    var setup = base
     if let quant = try arguments.choice("--quant", as: BaseQuantization.self) { setup.quantization = quant }
     if let dq = try arguments.boolean("--double-quant") { setup.usesDoubleQuantization = dq }
     if let block = try arguments.integer("--blocksize", in: 32...4096) { setup.blockSize = block }
     let rank = try arguments.integer("--rank", in: 1...LoRAConfiguration.maximumRank) ?? setup.lora.rank
-    let alpha = try arguments.number("--alpha", in: 1e-6...1e9)
-    let dropout = try arguments.number("--lora-dropout", in: 0...0.999) ?? 0.05
+    // Without --alpha: the base's alpha, unless --rank changes the rank (alpha then follows it).
+    let alpha = try arguments.number("--alpha", in: 1e-6...1e9) ?? (arguments.value("--rank") == nil ? base.lora.alpha : nil)
+    let dropout = try arguments.number("--lora-dropout", in: 0...0.999) ?? base.lora.dropout
     setup.lora = LoRAConfiguration(
-      rank: rank, alpha: alpha, targets: try targets(arguments.value("--targets")),
-      usesDoRA: arguments.has("--dora"), dropout: dropout)
+      rank: rank, alpha: alpha, targets: arguments.value("--targets") == nil ? base.lora.targets : try targets(arguments.value("--targets")),
+      usesDoRA: arguments.has("--dora") || base.lora.usesDoRA, dropout: dropout)
     if let optimizer = try arguments.choice("--optimizer", as: Optimizer.self) { setup.optimizer = optimizer }
     if let dtype = try arguments.choice("--dtype", as: ComputeDtype.self) { setup.computeDtype = dtype }
     if let name = arguments.value("--recipe") {
@@ -52,7 +54,7 @@ enum SetupOptions {
       setup.sequenceLength = tokens
     }
     if let batch = try arguments.integer("--batch", in: 1...TrainingSetup.maximumBatchSize) { setup.batchSize = batch }
-    setup.gradientCheckpointing = try arguments.boolean("--grad-ckpt")
+    if let checkpointing = try arguments.boolean("--grad-ckpt") { setup.gradientCheckpointing = checkpointing }
     if let attention = try arguments.choice("--attn", as: AttentionImplementation.self) { setup.attention = attention }
     if let autocast = try arguments.boolean("--autocast") { setup.usesAutocast = autocast }
     if let loss = arguments.value("--loss") {
@@ -63,7 +65,7 @@ enum SetupOptions {
       }
     }
     setup.gpuCount = try PlanningOptions.gpuCount(arguments)
-    setup.isFullFineTune = arguments.has("--full-finetune")
+    setup.isFullFineTune = arguments.has("--full-finetune") || base.isFullFineTune
     return setup
   }
 

@@ -1,0 +1,52 @@
+import QLoRABudget
+
+/// `--config FILE` and `--download`: where fit, estimate and solve take the model and the run
+/// from. Resolution and config mapping live in the library (ModelResolver, TrainingConfig);
+/// this reads the options and hands over.
+enum ModelSourceOptions {
+  static let specs: [OptionSpec] = [
+    .value(
+      "--config", "file",
+      "The run's own training config (LLaMA-Factory, Axolotl or torchtune YAML; TrainingArguments/SFTConfig or "
+        + "adapter_config.json JSON): its model and settings. Flags given beside it override it."),
+    .flag(
+      "--download",
+      "Fetch a Hub model's config.json (HTTPS, HF_TOKEN, HF_ENDPOINT) into the HF cache when it is neither a preset "
+        + "nor cached (also QLORA_BUDGET_DOWNLOAD=1)."),
+  ]
+
+  /// The config named by `--config`, if any.
+  static func config(_ arguments: ParsedArguments) throws -> TrainingConfig? {
+    guard let path = arguments.value("--config") else { return nil }
+    return try TrainingConfig(contentsOf: path)
+  }
+
+  /// The model: the positional argument, else the one the config names.
+  static func model(
+    _ arguments: ParsedArguments, _ context: CommandContext, config: TrainingConfig?
+  ) throws -> (model: ModelArchitecture, source: ModelResolver.Source) {
+    let argument: String
+    if let positional = arguments.positionals.first {
+      argument = positional
+    } else if let named = config?.model {
+      argument = named
+    } else if config != nil {
+      throw UsageError("The config names no model: give it as the first argument.", command: arguments.command)
+    } else {
+      argument = try arguments.positional(0, named: "model")
+    }
+    let resolver = ModelResolver(presets: context.presets, environment: context.environment, allowsDownload: arguments.has("--download"))
+    return try resolver.resolve(argument)
+  }
+
+  /// What `fit` and `estimate` add to their text output: where the model came from (when not
+  /// a preset named directly) and the config's keys.
+  static func text(_ source: ModelResolver.Source, argument: String?, config: TrainingConfig?) -> [String] {
+    var lines: [String] = []
+    var namedDirectly = false
+    if case .preset = source { namedDirectly = !(argument ?? "").contains("/") }
+    if !namedDirectly { lines.append("Model: \(argument ?? "") from \(source)") }
+    if let config { lines += ConfigSummary.text(config) }
+    return lines
+  }
+}
