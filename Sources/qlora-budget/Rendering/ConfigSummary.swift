@@ -7,7 +7,7 @@ enum ConfigSummary {
     var lines = ["Config: \(config.path) (\(config.format.rawValue))"]
     if let key = config.modelKey, let model = config.model { lines.append("  model    \(place(key)) \(model)") }
     for use in config.used {
-      lines.append(clipped("  used     \(place(use.key)) \(use.value) -> " + use.settings.map(\.description).joined(separator: ", ")))
+      lines += wrapped("  used     ", "\(place(use.key)) \(use.value) -> " + use.settings.map(\.description).joined(separator: ", "))
     }
     if !config.defaults.isEmpty {
       let defaults = config.defaults.map { "\($0.key.name) \($0.value)" }.joined(separator: ", ")
@@ -42,8 +42,6 @@ enum ConfigSummary {
   }
 
   private static func place(_ key: TrainingConfig.Key) -> String { "\(key.name) (line \(key.line))" }
-
-  private static func clipped(_ line: String) -> String { line.count > 80 ? String(line.prefix(77)) + "..." : line }
 
   /// `text` wrapped to 80 columns after `label`, continuation lines indented under it.
   private static func wrapped(_ label: String, _ text: String) -> [String] {
