@@ -75,8 +75,8 @@ public struct ModelResolver: Sendable {
       let hint = offline
         ? "HF_HUB_OFFLINE is set, so nothing is downloaded"
         : cache == nil
-          ? "set HF_HOME to download into a cache"
-          : "not downloaded: pass --download (or set \(Self.downloadVariable)=1) to fetch its config.json from the Hub"
+          ? "Set HF_HOME to download into a cache"
+          : "Not downloaded: pass --download (or set \(Self.downloadVariable)=1) to fetch its config.json from the Hub"
       throw .notFound(id: argument, looked: looked, downloadHint: hint)
     }
     let downloader = try HubDownloader(environment: environment, timeout: timeout)
