@@ -63,6 +63,7 @@ public struct ModelResolver: Sendable {
       }
     }
     var looked = ["the presets' Hub ids (see 'qlora-budget presets models')"]
+    if argument.hasSuffix(".json") { looked.insert("the files (no such file)", at: 0) }
     let cache = HubCache(environment: environment)
     if let cache {
       looked.append("the HF cache at \(cache.describeLocation(of: id))")

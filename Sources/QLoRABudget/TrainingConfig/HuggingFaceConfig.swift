@@ -14,6 +14,11 @@ extension ConfigReading {
     try readFlag("gradient_checkpointing") { .gradientCheckpointing($0) }
     try readHuggingFaceOptimizer("optim")
     try readPrecision()
+    if try bool("bf16") != true, try bool("fp16") != true {
+      note(
+        has("bf16") ? "bf16" : "fp16",
+        "neither bf16 nor fp16: fp32 training is not modelled; estimated with bf16 autocast (a lower bound)")
+    }
     // SFTConfig: max_length (TRL >= 0.20), max_seq_length before.
     try readSequenceLength("max_length")
     try readSequenceLength("max_seq_length")

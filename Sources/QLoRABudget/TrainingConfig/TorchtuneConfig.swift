@@ -5,7 +5,7 @@ extension ConfigReading {
     // torchtune builds the model in `dtype` (bf16) and keeps the LoRA weights in it too, with
     // NF4 bases from torchao; no recipe here does exactly that.
     note(
-      "dtype",
+      has("dtype") ? "dtype" : "model._component_",
       "torchtune's recipe is not modelled: it keeps LoRA weights and norms in the training dtype; nearest used: "
         + "qlora-paper (adapters and embeddings in the compute dtype, norms fp32)")
     useDefault("recipe", "qlora-paper (nearest to torchtune)", .recipe(.qloraPaper))

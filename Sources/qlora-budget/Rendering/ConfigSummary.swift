@@ -41,7 +41,9 @@ enum ConfigSummary {
     ])
   }
 
-  private static func place(_ key: TrainingConfig.Key) -> String { "\(key.name) (line \(key.line))" }
+  private static func place(_ key: TrainingConfig.Key) -> String {
+    key.line > 0 ? "\(key.name) (line \(key.line))" : "\(key.name) (not in the file)"
+  }
 
   /// `text` wrapped to 80 columns after `label`, continuation lines indented under it.
   private static func wrapped(_ label: String, _ text: String) -> [String] {
