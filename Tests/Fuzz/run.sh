@@ -5,7 +5,7 @@
 #   Tests/Fuzz/run.sh build HARNESS                            build only
 #   Tests/Fuzz/run.sh replay HARNESS FILE...                   run the harness once on each FILE
 #
-# HARNESS is one of: config safetensors size cli quantstate (see Tests/Fuzz/harnesses/).
+# HARNESS is one of: config safetensors size cli quantstate yaml (see Tests/Fuzz/harnesses/).
 # One fuzzer process, one worker: the machine is shared. Build output, the working corpus
 # (new inputs the fuzzer finds) and crash artifacts go under .build/fuzz/; the seed corpus in
 # Tests/Fuzz/corpus/HARNESS is read, never written. A finding is saved as
