@@ -167,6 +167,19 @@ import Testing
     #expect(failure(String(repeating: "- ", count: 100) + "x\n")?.message.contains("nesting deeper") == true)
   }
 
+  /// Found by the yaml harness (regressions/yaml/crash-key-with-escaped-newline-in-error): a
+  /// quoted key holding an escaped line break was echoed into the error, which then spanned two
+  /// lines. Keys in errors now show control characters as '?'.
+  @Test func aKeyWithAnEscapedLineBreakKeepsTheErrorOnOneLine() throws {
+    let url = TestData.packageRoot.appendingPathComponent("Tests/Fuzz/regressions/yaml/crash-key-with-escaped-newline-in-error")
+    #expect(throws: YAMLError.self) { try YAMLReader.parse(try Data(contentsOf: url)) }
+    let error = failure("{\"a\\nb\" 1}")
+    #expect(error?.description == "line 1: expected ':' after the key 'a?b'")
+    #expect(failure("\"k\\te\": 1\n\"k\\te\": 2\n")?.description == "line 2: duplicate key 'k?e' (first on line 1)")
+    let config = try TrainingConfig(data: Data("model_name_or_path: m\nfinetuning_type: lora\noptim: \"a\\nb\"\n".utf8), path: "x.yaml")
+    #expect(config.notModelled.first?.note.contains("'a?b'") == true)
+  }
+
   @Test func notUTF8IsRefused() {
     #expect(throws: YAMLError.self) { try YAMLReader.parse(Data([0x61, 0x3A, 0x20, 0xFF, 0xFE])) }
   }

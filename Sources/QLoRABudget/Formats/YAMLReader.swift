@@ -583,8 +583,10 @@ struct YAMLParser {
     String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: CharacterSet(charactersIn: " \t"))
   }
 
-  /// A key as an error shows it: at most 40 characters.
+  /// A key as an error shows it: at most 40 characters, control characters (which a quoted
+  /// key can hold through escapes) as `?`, so the error stays on one line.
   static func shown(_ key: String) -> String {
-    key.count > 40 ? String(key.prefix(40)) + "..." : key
+    let printable = String(String.UnicodeScalarView(key.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "?" : $0 }))
+    return printable.count > 40 ? String(printable.prefix(40)) + "..." : printable
   }
 }

@@ -120,7 +120,9 @@ struct ConfigReading {
   /// Records the key as recognised but not modelled.
   mutating func note(_ keyPath: String, _ note: String) {
     consumed.insert(keyPath)
-    notModelled.append(TrainingConfig.Note(key: key(keyPath), note: note))
+    // A value quoted into the note may hold escaped control characters: keep the note one line.
+    let printable = String(String.UnicodeScalarView(note.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "?" : $0 }))
+    notModelled.append(TrainingConfig.Note(key: key(keyPath), note: printable))
   }
 
   /// Marks keys as read without recording a use (a value that only matters with another key).
