@@ -118,6 +118,14 @@ import Testing
     #expect(text.contains("ignored  model_type (3), tokenizer_type (4)"))
     #expect(result.standardError.contains("give --gpus N"))
     for line in text.split(separator: "\n") where line.hasPrefix("  ") { #expect(line.count <= 80, "\(line)") }
+    // fsdp: full_shard maps onto the FSDP model once the GPU count is given.
+    let sharded = try BinaryRunner.run(
+      ["estimate", "--config", Self.fixture("axolotl-llama-3-qlora-fsdp-70b.yaml"), "--gpus", "2", "--json"])
+    #expect(!sharded.standardError.contains("give --gpus N"))
+    let setup = try #require(try BinaryRunner.json(sharded)["setup"] as? [String: Any])
+    #expect(setup["gpus"] as? Int64 == 2)
+    let components = try #require(try BinaryRunner.json(sharded)["components"] as? [[String: Any]])
+    #expect(components.contains { $0["id"] as? String == "fsdp_gather" })
   }
 
   @Test func anInvalidValueNamesTheFileTheLineAndTheKey() throws {
