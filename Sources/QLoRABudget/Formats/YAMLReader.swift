@@ -330,10 +330,10 @@ struct YAMLParser {
         break
       }
       if isSequence {
-        elements.append(try flowValue(&cursor, depth: depth + 1, openedOn: startLine))
+        elements.append(try flowValue(&cursor, depth: depth + 1))
       } else {
         let keyLine = lines[cursor.line].number
-        let keyNode = try flowValue(&cursor, depth: depth + 1, openedOn: startLine, isKey: true)
+        let keyNode = try flowValue(&cursor, depth: depth + 1, isKey: true)
         guard case .scalar(let key, _) = keyNode.content else {
           throw YAMLError(line: keyLine, "a flow mapping key must be a scalar")
         }
@@ -348,7 +348,7 @@ struct YAMLParser {
         let next = try skipFlowSpace(&cursor, openedOn: startLine)
         let value = next == UInt8(ascii: ",") || next == close
           ? YAMLNode(.scalar("", isQuoted: false), line: lines[cursor.line].number)
-          : try flowValue(&cursor, depth: depth + 1, openedOn: startLine)
+          : try flowValue(&cursor, depth: depth + 1)
         entries.append(YAMLEntry(key: key, line: keyLine, value: value))
       }
       byte = try skipFlowSpace(&cursor, openedOn: startLine)
@@ -363,7 +363,7 @@ struct YAMLParser {
   }
 
   /// A scalar or nested collection inside a flow collection.
-  private func flowValue(_ cursor: inout FlowCursor, depth: Int, openedOn: Int, isKey: Bool = false) throws(YAMLError) -> YAMLNode {
+  private func flowValue(_ cursor: inout FlowCursor, depth: Int, isKey: Bool = false) throws(YAMLError) -> YAMLNode {
     let line = lines[cursor.line]
     let bytes = line.bytes
     let position = cursor.column
