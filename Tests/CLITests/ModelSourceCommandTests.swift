@@ -86,6 +86,12 @@ import Testing
       ["llama-3.1-8b", "--rank", "8", "--alpha", "16", "--lora-dropout", "0", "--batch", "2", "--recipe", "qlora-paper",
        "--targets", "q_proj,v_proj,k_proj,o_proj,gate_proj,up_proj,down_proj", "--grad-ckpt", "true"]
     ),
+    (
+      "axolotl-qwen3-32b-qlora.yaml",
+      ["qwen3-32b", "--rank", "16", "--alpha", "32", "--targets", "q_proj,k_proj,v_proj,o_proj,down_proj,up_proj",
+       "--attn", "flash", "--grad-ckpt", "true", "--loss", "chunked"]
+    ),
+    ("llama-factory-qwen3_lora_sft_otfq.yaml", ["qwen3-4b", "--rank", "8", "--lora-dropout", "0", "--recipe", "llama-factory"]),
   ] as [(String, [String])])
   func aConfigGivesTheEstimateOfItsRun(_ name: String, _ flags: [String]) throws {
     let fromConfig = try BinaryRunner.run(["fit", "--config", Self.fixture(name), "--gpu", "rtx-4090", "--json"])

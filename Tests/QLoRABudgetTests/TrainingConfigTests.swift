@@ -113,6 +113,43 @@ import Testing
     #expect(names(config.ignored).isSuperset(of: ["checkpointer", "dataset", "epochs", "optimizer.lr", "profiler"]))
   }
 
+  @Test func llamaFactoryQwen3() throws {
+    let config = try config("llama-factory-qwen3_lora_sft_otfq.yaml")
+    #expect(config.model == "Qwen/Qwen3-4B-Instruct-2507")
+    var expected = TrainingSetup()
+    expected.recipe = .llamaFactory
+    expected.lora = LoRAConfiguration(rank: 8, alpha: 16, targets: .allLinear, dropout: 0)  // lora_rank: 8 (line 11)
+    expected.quantization = .nf4  // quantization_bit: 4 (line 3), method bnb (line 4)
+    expected.usesDoubleQuantization = true
+    expected.batchSize = 1  // line 32
+    #expect(config.setup == expected)
+    #expect(usedKeys(config).isSuperset(of: ["quantization_bit@3", "quantization_method@4", "lora_rank@11", "cutoff_len@17", "bf16@38"]))
+    #expect(names(config.ignored).isSuperset(of: ["trust_remote_code", "report_to", "dataloader_num_workers"]))
+  }
+
+  /// Axolotl's Qwen3-32B example: a plugin, an optimizer and offloaded checkpointing the
+  /// estimator does not model, each said, with what was used instead.
+  @Test func axolotlQwen3WithCutCrossEntropy() throws {
+    let config = try config("axolotl-qwen3-32b-qlora.yaml")
+    #expect(config.model == "Qwen/Qwen3-32B")
+    var expected = TrainingSetup()
+    expected.quantization = .nf4
+    expected.usesDoubleQuantization = true
+    expected.lora = LoRAConfiguration(
+      rank: 16, alpha: 32, targets: .modules(["q_proj", "k_proj", "v_proj", "o_proj", "down_proj", "up_proj"]), dropout: 0.05)
+    expected.sequenceLength = 2048
+    expected.batchSize = 1
+    expected.attention = .flash
+    expected.gradientCheckpointing = true  // offload: estimated with checkpoints on the GPU
+    expected.chunkedCrossEntropy = true  // CutCrossEntropyPlugin (line 5)
+    #expect(config.setup == expected)
+    #expect(usedKeys(config).isSuperset(of: ["plugins@5", "sequence_len@22", "lora_r@29", "lora_target_modules@31", "flash_attention@63"]))
+    let notes = Dictionary(uniqueKeysWithValues: config.notModelled.map { ($0.key.name, $0) })
+    #expect(notes["optimizer"]?.key.line == 51 && notes["optimizer"]?.note.contains("nearest used: adamw") == true)
+    #expect(notes["gradient_checkpointing"]?.key.line == 58)
+    #expect(names(config.ignored).isSuperset(of: ["lora_mlp_kernel", "chat_template", "tf32", "eval_sample_packing"]))
+  }
+
   @Test func trainingArgumentsWithBitsAndBytesAndPeft() throws {
     let json = """
       {

@@ -2135,7 +2135,8 @@ enum EmbeddedPresets {
   "hf_repo": "Qwen/Qwen3-4B",
   "hub_ids": [
     "Qwen/Qwen3-4B",
-    "Qwen/Qwen3-4B-Base"
+    "Qwen/Qwen3-4B-Base",
+    "Qwen/Qwen3-4B-Instruct-2507"
   ],
   "source": "https://huggingface.co/Qwen/Qwen3-4B/blob/main/config.json. Values from a verbatim copy stored in a public GitHub repository (a text file collecting several official config.json files, found with the search index's find_string) (there: attention_dropout 0, rms_norm_eps written 0.000001, use_cache false; normalised here). High confidence. qwen3: explicit head_dim 128 (q_proj out = heads*128, which differs from hidden_size for 0.6B/4B/32B...), RMSNorm q_norm/k_norm of head_dim per layer, no qkv bias. Token ids and transformers_version dropped.",
   "architectures": [

@@ -58,6 +58,10 @@ extension ConfigReading {
     for liger in ["liger_fused_linear_cross_entropy", "cut_cross_entropy"] {
       try readFlag(liger) { .chunkedCrossEntropy($0) }
     }
+    // Cut Cross-Entropy never materialises the logits: the chunked loss is the nearest model.
+    if try names("plugins")?.contains(where: { $0.hasSuffix("CutCrossEntropyPlugin") }) == true {
+      use("plugins", .chunkedCrossEntropy(true))
+    }
   }
 
   /// `flash_attention`, `sdp_attention`, `xformers_attention`, `eager_attention`: the first
