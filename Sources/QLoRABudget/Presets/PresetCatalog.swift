@@ -29,13 +29,16 @@ public struct PresetCatalog: Sendable {
   public var modelNames: [String] { modelTexts.keys.sorted() }
   public var gpuNames: [String] { gpuTexts.keys.sorted() }
 
-  /// The model preset with this name or alias (case-insensitive).
-  public func model(named name: String) throws(PresetError) -> ModelArchitecture {
+  /// The model preset with this name or alias (case-insensitive); `readAs` as in
+  /// ``ModelArchitecture/init(configData:name:readAs:)``.
+  public func model(named name: String, readAs: String? = nil) throws(PresetError) -> ModelArchitecture {
     guard let key = try resolve(name, in: modelTexts) else {
       throw .unknownModel(name: name, suggestions: Suggestions.closest(to: name, among: modelNames))
     }
     do {
-      return try ModelArchitecture(configData: Data(modelTexts[key, default: ""].utf8), name: key)
+      return try ModelArchitecture(configData: Data(modelTexts[key, default: ""].utf8), name: key, readAs: readAs)
+    } catch .unknownFamily(let family) {
+      throw .invalidConfig(.unknownFamily(family))
     } catch {
       throw .malformedPreset(name: key, reason: error.description)
     }
@@ -56,11 +59,12 @@ public struct PresetCatalog: Sendable {
     return gpus.sorted { ($0.capacity, $0.name) < ($1.capacity, $1.name) }
   }
 
-  /// A model from a preset name, a `config.json` path, or a folder holding `config.json`.
-  public func model(from argument: String) throws(PresetError) -> ModelArchitecture {
+  /// A model from a preset name, a `config.json` path, or a folder holding `config.json`;
+  /// `readAs` as in ``ModelArchitecture/init(configData:name:readAs:)``.
+  public func model(from argument: String, readAs: String? = nil) throws(PresetError) -> ModelArchitecture {
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: argument, isDirectory: &isDirectory) else {
-      return try model(named: argument)
+      return try model(named: argument, readAs: readAs)
     }
     let url = URL(fileURLWithPath: argument)
     let file = isDirectory.boolValue ? url.appendingPathComponent("config.json") : url
@@ -72,7 +76,7 @@ public struct PresetCatalog: Sendable {
       throw .unreadableFile(path: file.path, reason: "no such file or not readable")
     }
     do {
-      return try ModelArchitecture(configData: data, name: name.isEmpty ? "model" : name)
+      return try ModelArchitecture(configData: data, name: name.isEmpty ? "model" : name, readAs: readAs)
     } catch {
       throw .invalidConfig(error)
     }

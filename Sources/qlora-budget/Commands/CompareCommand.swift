@@ -20,7 +20,7 @@ enum CompareCommand: Command {
 
   static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws -> ExitStatus {
     try arguments.expectPositionals(atMost: 1)
-    let model = try context.presets.model(from: try arguments.positional(0, named: "model"))
+    let model = try SetupOptions.model(try arguments.positional(0, named: "model"), arguments, presets: context.presets)
     let base = try SetupOptions.setup(from: arguments)
     guard let gpuNames = try PlanningOptions.list(arguments, "--gpu") else {
       throw UsageError("Missing '--gpu <gpu,gpu...>': one or more GPU presets or capacities.", command: name)

@@ -38,7 +38,7 @@ struct EstimateRequest {
 
   init(_ arguments: ParsedArguments, _ context: CommandContext, requiresGPU: Bool) throws {
     try arguments.expectPositionals(atMost: 1)
-    model = try context.presets.model(from: try arguments.positional(0, named: "model"))
+    model = try SetupOptions.model(try arguments.positional(0, named: "model"), arguments, presets: context.presets)
     setup = try SetupOptions.setup(from: arguments)
     if let gpuName = arguments.value("--gpu") {
       gpu = try SetupOptions.gpu(gpuName, presets: context.presets)

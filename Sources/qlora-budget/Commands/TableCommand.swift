@@ -50,7 +50,7 @@ enum TableCommand: Command {
     let criterion = try PlanningOptions.criterion(arguments)
     let gpuCount = try PlanningOptions.gpuCount(arguments)
     var models: [ModelArchitecture] = []
-    for modelName in modelNames { models.append(try context.presets.model(from: modelName)) }
+    for modelName in modelNames { models.append(try SetupOptions.model(modelName, arguments, presets: context.presets)) }
     var gpus: [GPU] = []
     for gpuName in gpuNames { gpus.append(try SetupOptions.gpu(gpuName, presets: context.presets)) }
     for model in models { for warning in model.warnings { context.warn(warning) } }

@@ -5,6 +5,9 @@ import QLoRABudget
 /// and how they become a ``TrainingSetup``. Help text is generated from these specs.
 enum SetupOptions {
   static let specs: [OptionSpec] = [
+    .value(
+      "--read-as", "family", "Read a config whose model_type is not modelled as this family (otherwise refused).",
+      values: ModelArchitecture.knownModelTypes),
     .value("--quant", "type", "Base weight quantization.", values: BaseQuantization.allCases.map(\.rawValue), default: "nf4"),
     .value("--double-quant", "bool", "Quantize the 4-bit absmax again (bnb_4bit_use_double_quant).", default: "true"),
     .value("--blocksize", "n", "Elements per 4-bit absmax block (32...4096).", default: "64"),
@@ -79,6 +82,16 @@ enum SetupOptions {
       }
       return .modules(names)
     }
+  }
+
+  /// The model `argument` names (a preset, a config.json or a folder), read as `--read-as` says.
+  static func model(_ argument: String, _ arguments: ParsedArguments, presets: PresetCatalog) throws -> ModelArchitecture {
+    let readAs = arguments.value("--read-as")?.lowercased()
+    if let readAs, !ModelArchitecture.knownModelTypes.contains(readAs) {
+      throw UsageError.invalidValue(
+        readAs, for: "--read-as", "use one of \(ModelArchitecture.knownModelTypes.joined(separator: ", "))")
+    }
+    return try presets.model(from: argument, readAs: readAs)
   }
 
   /// A GPU preset name or a capacity such as `24GB` / `24GiB`.

@@ -14,6 +14,7 @@ enum EstimateJSON {
       ("model", .object([
         ("name", .string(estimate.model.name)),
         ("model_type", .string(estimate.model.modelType)),
+        ("read_as", estimate.model.readAs.map { .string($0) } ?? .null),
         ("parameters", .integer(estimate.model.parameterCount)),
       ])),
       ("setup", self.setup(setup)),

@@ -41,7 +41,8 @@ enum EstimateText {
   static func header(_ estimate: MemoryEstimate) -> [String] {
     let model = estimate.model
     let setup = estimate.setup
-    var lines = ["\(model.name): \(NumberText.grouped(model.parameterCount)) parameters (\(model.modelType))"]
+    let type = model.modelType + (model.readAs.map { " read as \($0)" } ?? "")
+    var lines = ["\(model.name): \(NumberText.grouped(model.parameterCount)) parameters (\(type))"]
     if setup.isFullFineTune {
       lines.append("full fine-tuning, \(setup.computeDtype.rawValue), optimizer \(setup.optimizer.rawValue)")
     } else {
