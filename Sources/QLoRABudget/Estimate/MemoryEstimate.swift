@@ -10,7 +10,12 @@ public struct MemoryEstimate: Hashable, Sendable {
   /// The highest point of a steady-state step; nil while the transient part is not modelled.
   public let peak: PeakMemory?
   private let assumptionLines: Deferred<[String]>
-  public let warnings: [String]
+  /// What the setup asks of ``gpu`` that it cannot do (bf16 before Ampere, bitsandbytes on
+  /// Apple): the bytes are still counted, but the run would not go as configured.
+  public let incompatibilities: [HardwareIncompatibility]
+  /// Everything a person should be told: the model's warnings, then the incompatibilities.
+  public var warnings: [String] { modelWarnings + incompatibilities.map(\.description) }
+  private let modelWarnings: [String]
 
   /// What the estimate assumes, in words (recipe, checkpointing, the step's phases).
   public var assumptions: [String] { assumptionLines.value }
@@ -18,7 +23,7 @@ public struct MemoryEstimate: Hashable, Sendable {
   init(
     model: ModelArchitecture, setup: TrainingSetup, gpu: GPU?, components: [MemoryComponent],
     trainableParameters: Int64, peak: PeakMemory?, assumptions: @autoclosure @escaping @Sendable () -> [String],
-    warnings: [String]
+    warnings: [String], incompatibilities: [HardwareIncompatibility]
   ) {
     self.model = model
     self.setup = setup
@@ -27,7 +32,8 @@ public struct MemoryEstimate: Hashable, Sendable {
     self.trainableParameters = trainableParameters
     self.peak = peak
     self.assumptionLines = Deferred(assumptions)
-    self.warnings = warnings
+    self.modelWarnings = warnings
+    self.incompatibilities = incompatibilities
   }
 
   /// The GPU bytes that stay allocated for the whole run.

@@ -104,11 +104,12 @@ public struct Planner: Sendable {
     return (count, try evaluate(setup, gpuCount: count))
   }
 
-  /// The smallest of `gpus` (by capacity, then name) that fits the run on one GPU.
+  /// The smallest of `gpus` (by capacity, then name) that fits the run on one GPU and can run
+  /// it as configured (``GPU/incompatibilities(with:)`` is empty).
   public static func smallestGPU(
     model: ModelArchitecture, setup: TrainingSetup, among gpus: [GPU], criterion: FitCriterion = .automatic
   ) throws(PlanningError) -> Evaluation? {
-    let ordered = gpus.sorted { ($0.capacity, $0.name) < ($1.capacity, $1.name) }
+    let ordered = gpus.filter { $0.incompatibilities(with: setup).isEmpty }.sorted { ($0.capacity, $0.name) < ($1.capacity, $1.name) }
     for gpu in ordered {
       let evaluation = try Planner(model: model, setup: setup, gpu: gpu, criterion: criterion).evaluate(setup)
       if evaluation.fits { return evaluation }

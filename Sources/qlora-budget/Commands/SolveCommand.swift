@@ -94,8 +94,8 @@ enum SolveCommand: Command {
     }
 
     if wants("gpu") {
-      // A bitsandbytes run needs a device bitsandbytes supports (not Apple's unified memory).
-      let gpus = try context.presets.allGPUs().filter { !request.setup.needsBitsandbytes || $0.runsBitsandbytes }
+      // The planner skips GPUs that cannot run the setup (GPU.incompatibilities(with:)).
+      let gpus = try context.presets.allGPUs()
       let found = try PlanningOptions.run { () throws(PlanningError) in
         try Planner.smallestGPU(model: request.model, setup: request.setup, among: gpus, criterion: criterion)
       }

@@ -31,6 +31,9 @@ enum EstimateJSON {
       ("verdict", estimate.verdict.map { .string($0.rawValue) } ?? .null),
       ("assumptions", .array(estimate.assumptions.map { .string($0) })),
       ("warnings", .array(estimate.warnings.map { .string($0) })),
+      ("incompatibilities", .array(estimate.incompatibilities.map { incompatibility in
+        .object([("kind", .string(incompatibility.kind)), ("message", .string(incompatibility.description))])
+      })),
     ])
   }
 
@@ -74,6 +77,11 @@ enum EstimateJSON {
       ("name", .string(gpu.name)),
       ("display_name", .string(gpu.displayName)),
       ("capacity_bytes", .integer(gpu.capacity.bytes)),
+      ("vendor", .string(gpu.vendor.rawValue)),
+      ("architecture", gpu.architecture.map { .string($0.rawValue) } ?? .null),
+      ("compute_capability", gpu.computeCapability.map { .string($0.description) } ?? .null),
+      ("supports_bf16", .bool(gpu.supportsBFloat16)),
+      ("unified_memory", .bool(gpu.hasUnifiedMemory)),
     ])
   }
 }

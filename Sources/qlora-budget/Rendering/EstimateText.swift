@@ -24,7 +24,8 @@ enum EstimateText {
     if let peak = estimate.peak {
       lines.append(row("Peak allocated (\(peak.phase))", "gpu", gib(peak.allocated), gb(peak.allocated)))
       lines.append(row("Peak reserved", "gpu", gib(peak.reserved), gb(peak.reserved)))
-      lines.append(row("Peak process (nvidia-smi)", "gpu", gib(peak.process), gb(peak.process)))
+      let tool = (estimate.gpu?.vendor ?? .unknown).processMemoryTool.map { " (\($0))" } ?? ""
+      lines.append(row("Peak process" + tool, "gpu", gib(peak.process), gb(peak.process)))
     } else {
       lines.append("Peak: not yet modelled (activations, logits and runtime are not estimated yet)")
     }

@@ -35,7 +35,7 @@ struct TransientComponents {
         .runtime, lifetime: .transient, bytes: runtime.bytes, formula: runtime.formula, source: runtime.source),
       MemoryComponent(
         .allocatorReserve, lifetime: .transient, bytes: nil,
-        formula: "12.6% of peak allocated (median reserved/allocated - 1 over the 22 fitcheck-t4 runs)", source: "../shared/calibration/gpu-measured/fitcheck-t4"),
+        formula: "12.6% of peak allocated (median reserved/allocated - 1 over the 22 fitcheck-t4 runs)", source: "calibration/gpu-measured/fitcheck-t4"),
     ]
     if step.stack.offloadedToHost > .zero {
       components.append(
