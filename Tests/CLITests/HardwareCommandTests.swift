@@ -1,0 +1,44 @@
+import Foundation
+import Testing
+
+/// Hardware sanity through the real binary: the incompatibilities in text and JSON, and the
+/// peak's label on a device without nvidia-smi.
+@Suite struct HardwareCommandTests {
+  @Test func bf16OnATeslaT4IsAWarningInTextAndJSON() throws {
+    let text = try BinaryRunner.run(["fit", "smollm2-135m", "--gpu", "t4"])
+    #expect(text.status == 0)
+    #expect(text.standardError.contains("warning: NVIDIA Tesla T4 has no native bf16 compute"))
+    let json = try BinaryRunner.json(try BinaryRunner.run(["fit", "smollm2-135m", "--gpu", "t4", "--json"]))
+    let found = try #require(json["incompatibilities"] as? [[String: Any]])
+    #expect(found.compactMap { $0["kind"] as? String } == ["compute_dtype_unsupported"])
+    #expect((json["warnings"] as? [String])?.contains { $0.contains("no native bf16") } == true)
+    let gpu = try #require(json["gpu"] as? [String: Any])
+    #expect(gpu["architecture"] as? String == "Turing")
+    #expect(gpu["compute_capability"] as? String == "7.5")
+    #expect(gpu["supports_bf16"] as? Bool == false)
+
+    let fp16 = try BinaryRunner.run(["fit", "smollm2-135m", "--gpu", "t4", "--dtype", "fp16", "--json"])
+    #expect(fp16.standardError.isEmpty)
+    #expect((try BinaryRunner.json(fp16)["incompatibilities"] as? [Any])?.isEmpty == true)
+  }
+
+  @Test func appleDevicesGetABitsandbytesWarningAndNoNvidiaSmiLabel() throws {
+    let apple = try BinaryRunner.run(["fit", "smollm2-135m", "--gpu", "apple-m4-max-128gb"])
+    #expect(apple.standardError.contains("bitsandbytes has no training backend"))
+    #expect(!apple.standardOutput.contains("nvidia-smi"))
+    #expect(apple.standardOutput.contains("Peak process "))
+    let cuda = try BinaryRunner.run(["fit", "smollm2-135m", "--gpu", "a10g"])
+    #expect(cuda.standardError.isEmpty)
+    #expect(cuda.standardOutput.contains("Peak process (nvidia-smi)"))
+  }
+
+  @Test func solveNeverProposesAGPUThatCannotRunTheSetup() throws {
+    let bf16 = try BinaryRunner.json(try BinaryRunner.run(["solve", "smollm2-135m", "--find", "gpu", "--json"]))
+    let chosen = try #require((bf16["smallest_gpu"] as? [String: Any])?["name"] as? String)
+    // The smallest presets that fit a 135M model: the 8 GB cards; the RTX 2080 (Turing) has no bf16.
+    #expect(chosen != "rtx-2080")
+    #expect(!chosen.hasPrefix("apple"))
+    let fp16 = try BinaryRunner.json(try BinaryRunner.run(["solve", "smollm2-135m", "--find", "gpu", "--dtype", "fp16", "--json"]))
+    #expect((fp16["smallest_gpu"] as? [String: Any])?["name"] as? String == "rtx-4060")
+  }
+}
