@@ -33,7 +33,10 @@ import Testing
     let url = packageRoot.appendingPathComponent(path)
     let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString)")
     try Data(text.utf8).write(to: temporary)
-    _ = try FileManager.default.replaceItemAt(url, withItemAt: temporary)
+    // rename(2) replaces atomically; Foundation's replaceItemAt removes the original on Linux.
+    guard rename(temporary.path, url.path) == 0 else {
+      throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: url.path])
+    }
   }
 
   /// What a person sees in a terminal: warnings (stderr) first, then the result (stdout).
@@ -174,7 +177,7 @@ enum GeneratedOptionTables {
       let values: String
       switch option.kind {
       case .flag: values = "flag"
-      case .value(let name): values = option.values.isEmpty ? "<\(name)>" : option.values.joined(separator: ", ")
+      case .value(let name): values = option.values.isEmpty ? "`<\(name)>`" : option.values.joined(separator: ", ")
       }
       let cells = ["`\(option.name)`", values, option.defaultValue ?? "", option.help]
       rows.append("| " + cells.map { $0.replacingOccurrences(of: "|", with: "\\|") }.joined(separator: " | ") + " |")
@@ -210,11 +213,14 @@ struct JSONKeyTable {
 
   var keys: [String] { rows.map(\.key) }
 
-  /// The backticked words of a row's meaning up to its first parenthesis-free sentence end,
-  /// excluding quoted values (`"..."`): the object's keys.
+  /// The backticked words of a row's meaning that look like keys (lowercase, digits, underscores):
+  /// the object's keys.
   func namedKeys(of key: String) -> Set<String> {
     guard let meaning = rows.first(where: { $0.key == key })?.meaning else { return [] }
     let parts = meaning.components(separatedBy: "`")
-    return Set(stride(from: 1, to: parts.count, by: 2).map { parts[$0] }.filter { !$0.contains(" ") && !$0.contains("\"") })
+    let keyCharacters = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyz0123456789_")
+    return Set(stride(from: 1, to: parts.count, by: 2).map { parts[$0] }.filter {
+      !$0.isEmpty && $0.unicodeScalars.allSatisfy(keyCharacters.contains)
+    })
   }
 }
