@@ -41,4 +41,15 @@ import Testing
     let fp16 = try BinaryRunner.json(try BinaryRunner.run(["solve", "smollm2-135m", "--find", "gpu", "--dtype", "fp16", "--json"]))
     #expect((fp16["smallest_gpu"] as? [String: Any])?["name"] as? String == "rtx-4060")
   }
+
+  /// compare and table judge setups on GPUs too: each incompatibility is warned once.
+  @Test func compareAndTableWarnOnceAboutEachIncompatibility() throws {
+    let compare = try BinaryRunner.run(["compare", "smollm2-135m", "--gpu", "t4,v100-16gb,a10g", "--setups", "qlora,lora-16bit"])
+    #expect(compare.status == 0)
+    let lines = compare.standardError.split(separator: "\n")
+    #expect(lines.count == 2)
+    #expect(lines.allSatisfy { $0.contains("no native bf16") })
+    let table = try BinaryRunner.run(["table", "--models", "smollm2-135m,smollm2-360m", "--gpu", "t4", "--ranks", "8,16"])
+    #expect(table.standardError.split(separator: "\n").count == 1)
+  }
 }

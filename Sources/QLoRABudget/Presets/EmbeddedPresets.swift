@@ -2657,6 +2657,7 @@ enum EmbeddedPresets {
     11931,
     11938,
     12011,
+    12032,
     12044
   ],
   "marketed_memory": "12 GB GDDR6",
@@ -2666,7 +2667,7 @@ enum EmbeddedPresets {
     "3060",
     "rtx-3060"
   ],
-  "source": "memory_mib is torch.cuda.get_device_properties(0).total_memory (CUDA totalGlobalMem) as printed by torch's _CudaDeviceProperties repr ('total_memory=NNNNNMB', whole MiB rounded down), found in stored public code/docs with the search index's find_string. This is the ceiling a training process can allocate from (before the CUDA context, cuBLAS workspace and allocator overhead). nvidia-smi's memory.total is larger on most cards (firmware/driver-reserved memory; ECC on datacenter cards), so it is recorded separately and is NOT what torch sees. The figure varies by driver version, ECC state and OS (WSL/Windows report less). RTX 3060: readings 12044 MB (a multi-GPU Linux server listing), 12011, 11938, 11931 (desktops; a display and the OS take some). nvidia-smi 12288MiB (stored table, driver 580). Expect less if the card also drives a display."
+  "source": "memory_mib is torch.cuda.get_device_properties(0).total_memory (CUDA totalGlobalMem) as printed by torch's _CudaDeviceProperties repr ('total_memory=NNNNNMB', whole MiB rounded down), found in stored public code/docs with the search index's find_string. This is the ceiling a training process can allocate from (before the CUDA context, cuBLAS workspace and allocator overhead). nvidia-smi's memory.total is larger on most cards (firmware/driver-reserved memory; ECC on datacenter cards), so it is recorded separately and is NOT what torch sees. The figure varies by driver version, ECC state and OS (WSL/Windows report less). RTX 3060: readings 12044 MB (a multi-GPU Linux server listing), '11.75 GiB total capacity' = 12032 MiB on native Ubuntu (github.com/meta-llama/llama issue 455), 12011, 11938, 11931 (desktops; a display and the OS take some). nvidia-smi 12288MiB (stored table, driver 580). Expect less if the card also drives a display."
 }
 
 """#,
@@ -2839,7 +2840,7 @@ enum EmbeddedPresets {
   "aliases": [
     "4080"
   ],
-  "source": "memory_mib is torch.cuda.get_device_properties(0).total_memory (CUDA totalGlobalMem) as printed by torch's _CudaDeviceProperties repr ('total_memory=NNNNNMB', whole MiB rounded down), found in stored public code/docs with the search index's find_string. This is the ceiling a training process can allocate from (before the CUDA context, cuBLAS workspace and allocator overhead). nvidia-smi's memory.total is larger on most cards (firmware/driver-reserved memory; ECC on datacenter cards), so it is recorded separately and is NOT what torch sees. The figure varies by driver version, ECC state and OS (WSL/Windows report less). RTX 4080: total_memory=16049MB in one stored log (single reading, likely a desktop; medium confidence)."
+  "source": "memory_mib is torch.cuda.get_device_properties(0).total_memory (CUDA totalGlobalMem) as printed by torch's _CudaDeviceProperties repr ('total_memory=NNNNNMB', whole MiB rounded down), found in stored public code/docs with the search index's find_string. This is the ceiling a training process can allocate from (before the CUDA context, cuBLAS workspace and allocator overhead). nvidia-smi's memory.total is larger on most cards (firmware/driver-reserved memory; ECC on datacenter cards), so it is recorded separately and is NOT what torch sees. The figure varies by driver version, ECC state and OS (WSL/Windows report less). RTX 4080: total_memory=16049MB in one stored log (single reading, OS not stated; medium confidence). Windows reports more: '15.99 GiB total capacity' (16374 MiB) in a Windows OOM message (github.com/aigc-apps/sd-webui-EasyPhoto issue 281), so 16049 is not a Windows figure."
 }
 
 """#,

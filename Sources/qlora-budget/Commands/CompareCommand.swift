@@ -39,6 +39,7 @@ enum CompareCommand: Command {
     let byGPU = setups.count == 1 && gpus.count > 1
     let columns: [(label: String, setup: TrainingSetup, gpus: [GPU])] =
       byGPU ? gpus.map { ($0.name, setups[0].1, [$0]) } : setups.map { ($0.0, $0.1, gpus) }
+    PlanningOptions.warnIncompatibilities(columns.flatMap { column in column.gpus.map { (column.setup, $0) } }, context)
     var estimates: [MemoryEstimate] = []
     var judged: [[(GPU, Planner.Evaluation, Int64?)]] = []
     for column in columns {

@@ -54,6 +54,7 @@ enum TableCommand: Command {
     var gpus: [GPU] = []
     for gpuName in gpuNames { gpus.append(try SetupOptions.gpu(gpuName, presets: context.presets)) }
     for model in models { for warning in model.warnings { context.warn(warning) } }
+    PlanningOptions.warnIncompatibilities(gpus.map { (base, $0) }, context)
 
     var rows: [Row] = []
     for model in models {

@@ -33,6 +33,16 @@ enum PlanningOptions {
   }
 
   /// Runs a planner call, turning a refused setup into a usage error (a value on the command line).
+  /// Warns, once each, what any of the setups asks of a GPU it is judged on that the GPU cannot do.
+  static func warnIncompatibilities(_ pairs: [(setup: TrainingSetup, gpu: GPU)], _ context: CommandContext) {
+    var warned: Set<HardwareIncompatibility> = []
+    for (setup, gpu) in pairs {
+      for incompatibility in gpu.incompatibilities(with: setup) where warned.insert(incompatibility).inserted {
+        context.warn(incompatibility.description)
+      }
+    }
+  }
+
   static func run<T>(_ body: () throws(PlanningError) -> T) throws -> T {
     do {
       return try body()
