@@ -4,8 +4,8 @@ import Foundation
 /// which every line starting with `$ qlora-budget ` is a command (a line ending in `\` continues
 /// on the next) and the lines after it, up to the next command or the end of the block, are
 /// what it prints: standard error first (warnings come before the result), then standard output.
-/// Other fenced blocks are prose and never run. docs/README-style guide: docs/cli.md, "Examples
-/// that cannot drift".
+/// Other fenced blocks are prose and never run. The convention is documented in docs/cli.md,
+/// "Examples that cannot drift".
 struct RunnableDocs {
   /// One command and the output the document shows for it.
   struct Example {
