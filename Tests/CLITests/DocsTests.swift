@@ -74,7 +74,7 @@ import Testing
   @Test func cliOptionTablesAreTheOptionSpecs() throws {
     let text = try Self.read("docs/cli.md")
     let regenerated = try GeneratedOptionTables.regenerate(text)
-    #expect(regenerated.commands.contains("fit"))
+    #expect(regenerated.commands == ["fit", "validate"])
     if Self.updating {
       if regenerated.text != text { try Self.write(regenerated.text, to: "docs/cli.md") }
     } else {
