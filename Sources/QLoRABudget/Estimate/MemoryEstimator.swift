@@ -25,20 +25,17 @@ public enum MemoryEstimator {
     let transient = TransientComponents(step: step, setup: setup, gpu: gpu)
     components += transient.components
     if let gather { components.append(gather) }
-    if let overflowed = components.first(where: { $0.bytes?.isOverflow == true }) {
+    if let overflowed = components.first(where: { $0.bytes.isOverflow }) {
       throw .overflow(component: overflowed.kind.label.lowercased())
     }
     let resident = ByteCount.sum(
-      components.filter { $0.device == .gpu && $0.lifetime == .resident }.compactMap(\.bytes))
+      components.filter { $0.device == .gpu && $0.lifetime == .resident }.map(\.bytes))
     // FSDP's gather buffers are in use whenever a layer computes: count them with the base.
     let peak = transient.peak(resident: resident + (gather?.bytes ?? .zero))
     if peak.process.isOverflow { throw .overflow(component: "peak") }
-    components = components.map { component in
-      guard component.kind == .allocatorReserve else { return component }
-      return MemoryComponent(
-        .allocatorReserve, lifetime: .transient, bytes: peak.reserved - peak.allocated,
-        formula: component.formula, source: component.source)
-    }
+    components.insert(
+      TransientComponents.allocatorReserve(at: peak),
+      at: components.firstIndex { $0.kind == .runtime }.map { $0 + 1 } ?? components.endIndex)
     return MemoryEstimate(
       model: model, setup: setup, gpu: gpu, components: components,
       trainableParameters: trainable.reduce(0) { $0 + $1.elements }, peak: peak,
