@@ -78,7 +78,7 @@ enum SolveCommand: Command {
           if let found {
             lines.append(row(label, NumberText.grouped(found.value), "\(gib(found.evaluation.bytes)) per GPU"))
           } else {
-            lines.append(row(label, "none", "up to \(TrainingSetup.maximumGPUCount): the replicated part alone is too large"))
+            lines.append(row(label, "none", "up to \(TrainingSetup.maximumGPUCount) (the replicated part is too large)"))
           }
           fewest.append((worst.rawValue, found.map(foundJSON) ?? .null))
         }
@@ -112,11 +112,11 @@ enum SolveCommand: Command {
         let found = try PlanningOptions.run { () throws(PlanningError) in
           try Planner.smallestGPU(model: request.model, setup: request.setup, among: gpus, accepting: worst)
         }
-        let label = worst == .fits ? "Smallest GPU preset that fits" : "  may fit (tight)"
+        let label = worst == .fits ? "Smallest GPU that fits" : "  may fit (tight)"
         if let found {
           lines.append(row(label, found.gpu.name, "\(gib(found.bytes)) of \(found.gpu.capacity.formatted(.binary))"))
         } else {
-          lines.append(row(label, "none", "no preset that can run this setup has room on one GPU"))
+          lines.append(row(label, "none", "no preset that can run it has room"))
         }
         smallest.append((worst.rawValue, found.map(EstimateJSON.evaluation) ?? .null))
       }
@@ -145,7 +145,7 @@ enum SolveCommand: Command {
 
   /// `label  value  detail` in 80 columns.
   static func row(_ label: String, _ value: String, _ detail: String) -> String {
-    String((HelpText.pad(label, 28) + EstimateText.leftPad(value, 9) + "  " + detail).prefix(80))
+    String((HelpText.pad(label, 34) + EstimateText.leftPad(value, 9) + "  " + detail).prefix(80))
   }
 
   static func describe(_ answer: Planner.Answer) -> [String] {
@@ -158,7 +158,7 @@ enum SolveCommand: Command {
     }
     let next: String
     if let beyond = answer.beyond, let value = answer.setting.integer(in: beyond.setup) {
-      next = "; \(NumberText.grouped(value)) \(beyond.verdict.label) (\(gib(beyond.bytes)))"
+      next = "; \(NumberText.grouped(value)) \(beyond.verdict.label)"
     } else {
       next = answer.mayFit == nil ? "" : "; the largest value accepted"
     }
