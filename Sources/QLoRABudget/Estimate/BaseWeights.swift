@@ -65,7 +65,9 @@ enum BaseWeights {
       }
       parts.append(("unquantized expert/router weights", fused, dtypes.embeddings.resolved(compute)))
     } else {
-      parts.append(("linear weights", inventory.linearWeightElements, compute.tensorDtype))
+      parts.append((
+        "linear weights", inventory.linearWeightElements,
+        setup.isFullFineTune ? setup.fullFineTuneParameterDtype : compute.tensorDtype))
     }
     let present = parts.filter { $0.elements > 0 }
     let buffers = inventory.bufferBytes

@@ -74,7 +74,7 @@ public enum MemoryEstimator {
     _ model: ModelArchitecture, _ setup: TrainingSetup, adapted: [LinearModule]
   ) -> [TrainableTensorGroup] {
     if setup.isFullFineTune {
-      return model.allParameterTensors(dtype: setup.computeDtype.tensorDtype)
+      return model.allParameterTensors(dtype: setup.fullFineTuneParameterDtype)
     }
     return model.loraTensors(
       on: adapted, configuration: setup.lora, dtype: setup.recipe.adapters.resolved(setup.computeDtype))
@@ -83,8 +83,14 @@ public enum MemoryEstimator {
   private static func assumptions(_ setup: TrainingSetup) -> [String] {
     var lines = ["recipe \(setup.recipe.name): \(setup.recipe.summary)"]
     if setup.isFullFineTune {
-      lines.append("full fine-tuning: weights and gradients in \(setup.computeDtype.rawValue), "
-        + "optimizer moments in fp32 (no fp32 master copy; HF Trainer loading in fp32 would add 4 B/param)")
+      switch setup.fullFineTunePrecision {
+      case .pure:
+        lines.append("full fine-tuning, pure \(setup.computeDtype.rawValue) (the default; --precision): weights, "
+          + "gradients and torch AdamW moments in \(setup.computeDtype.rawValue) (zeros_like(param)), 8 B/param with AdamW")
+      case .mixed:
+        lines.append("full fine-tuning, mixed precision (--precision mixed): fp32 master weights, gradients and AdamW "
+          + "moments, 16 B/param, the forward under autocast in \(setup.computeDtype.rawValue)")
+      }
     }
     lines.append("gradient checkpointing " + (setup.usesGradientCheckpointing ? "on" : "off"))
     return lines

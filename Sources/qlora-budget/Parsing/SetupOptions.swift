@@ -46,6 +46,9 @@ enum SetupOptions {
       help: "GPUs the run is sharded over with FSDP (fsdp_qlora); figures are per GPU.", defaultText: "1"),
     Flag(setting: .fullFineTune, name: "--full-finetune", valueName: "",
       help: "Full fine-tuning of every parameter instead of LoRA, for comparison.", defaultText: nil, isSwitch: true),
+    Flag(setting: .fullFineTunePrecision, name: "--precision", valueName: "mode",
+      help: "Full fine-tuning: pure (weights, gradients, AdamW moments in --dtype: 8 B/param) or mixed (fp32 master "
+        + "weights, gradients and moments: 16 B/param).", defaultText: "pure"),
   ]
 
   static let specs: [OptionSpec] = flags.map { flag in

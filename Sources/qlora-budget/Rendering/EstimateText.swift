@@ -40,7 +40,9 @@ enum EstimateText {
     let setup = estimate.setup
     var lines = ["\(model.name): \(NumberText.grouped(model.parameterCount)) parameters (\(model.modelType))"]
     if setup.isFullFineTune {
-      lines.append("full fine-tuning, \(setup.computeDtype.rawValue), optimizer \(setup.optimizer.rawValue)")
+      let precision = setup.fullFineTunePrecision == .mixed
+        ? "mixed precision (fp32 master, \(setup.computeDtype.rawValue) autocast)" : "pure \(setup.computeDtype.rawValue)"
+      lines.append("full fine-tuning, \(precision), optimizer \(setup.optimizer.rawValue)")
     } else {
       let quant: String
       switch setup.quantization {

@@ -73,6 +73,7 @@ extension Setting {
     case .recipe: return Recipe.named(key).map { .recipe($0) }
     case .attention: return AttentionImplementation(rawValue: key).map { .attention($0) }
     case .loss: return LossKind(rawValue: key).map { .loss($0) }
+    case .fullFineTunePrecision: return FullFineTunePrecision(rawValue: key).map { .fullFineTunePrecision($0) }
     default: return nil
     }
   }

@@ -27,6 +27,7 @@ public enum Setting: String, CaseIterable, Hashable, Sendable {
   case autocast
   case gpuCount = "gpus"
   case fullFineTune = "full_finetune"
+  case fullFineTunePrecision = "precision"
 
   /// The setting in words, e.g. "LoRA rank".
   public var label: String {
@@ -50,6 +51,7 @@ public enum Setting: String, CaseIterable, Hashable, Sendable {
     case .autocast: return "autocast"
     case .gpuCount: return "GPU count"
     case .fullFineTune: return "full fine-tuning"
+    case .fullFineTunePrecision: return "full fine-tuning precision"
     }
   }
 
@@ -90,6 +92,7 @@ public enum Setting: String, CaseIterable, Hashable, Sendable {
     case .attention: return .choices(AttentionImplementation.allCases.map(\.rawValue))
     case .loss: return .choices(LossKind.allCases.map(\.rawValue))
     case .gpuCount: return .integers(1...TrainingSetup.maximumGPUCount)
+    case .fullFineTunePrecision: return .choices(FullFineTunePrecision.allCases.map(\.rawValue))
     case .doubleQuantization, .dora, .gradientCheckpointing, .autocast, .fullFineTune: return .boolean
     }
   }
@@ -137,6 +140,7 @@ public enum Setting: String, CaseIterable, Hashable, Sendable {
     case .autocast: return .autocast(setup.usesAutocast)
     case .gpuCount: return .gpuCount(setup.gpuCount)
     case .fullFineTune: return .fullFineTune(setup.isFullFineTune)
+    case .fullFineTunePrecision: return .fullFineTunePrecision(setup.fullFineTunePrecision)
     }
   }
 

@@ -20,6 +20,7 @@ public enum SettingChange: Hashable, Sendable {
   case autocast(Bool)
   case gpuCount(Int64)
   case fullFineTune(Bool)
+  case fullFineTunePrecision(FullFineTunePrecision)
 
   public var setting: Setting {
     switch self {
@@ -42,6 +43,7 @@ public enum SettingChange: Hashable, Sendable {
     case .autocast: return .autocast
     case .gpuCount: return .gpuCount
     case .fullFineTune: return .fullFineTune
+    case .fullFineTunePrecision: return .fullFineTunePrecision
     }
   }
 
@@ -54,6 +56,7 @@ public enum SettingChange: Hashable, Sendable {
     case .recipe(let r): return r.name
     case .attention(let a): return a.rawValue
     case .loss(let l): return l.rawValue
+    case .fullFineTunePrecision(let p): return p.rawValue
     case .targets(let t): return t.description
     case .doubleQuantization(let b), .dora(let b), .gradientCheckpointing(let b), .autocast(let b), .fullFineTune(let b):
       return b ? "true" : "false"
@@ -93,6 +96,7 @@ public enum SettingChange: Hashable, Sendable {
     case .autocast(let b): changed.usesAutocast = b
     case .gpuCount(let v): changed.gpuCount = v
     case .fullFineTune(let b): changed.isFullFineTune = b
+    case .fullFineTunePrecision(let p): changed.fullFineTunePrecision = p
     }
     return changed
   }
