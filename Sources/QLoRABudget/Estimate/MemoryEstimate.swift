@@ -11,6 +11,8 @@ public struct MemoryEstimate: Hashable, Sendable {
   public let peak: PeakMemory
   private let assumptionLines: Deferred<[String]>
   public let warnings: [String]
+  /// Figures that are large because of a library version's behaviour, with the alternative.
+  public let notes: [String]
 
   /// What the estimate assumes, in words (recipe, checkpointing, the step's phases).
   public var assumptions: [String] { assumptionLines.value }
@@ -18,7 +20,7 @@ public struct MemoryEstimate: Hashable, Sendable {
   init(
     model: ModelArchitecture, setup: TrainingSetup, gpu: GPU?, components: [MemoryComponent],
     trainableParameters: Int64, peak: PeakMemory, assumptions: @autoclosure @escaping @Sendable () -> [String],
-    warnings: [String]
+    warnings: [String], notes: [String]
   ) {
     self.model = model
     self.setup = setup
@@ -28,6 +30,7 @@ public struct MemoryEstimate: Hashable, Sendable {
     self.peak = peak
     self.assumptionLines = Deferred(assumptions)
     self.warnings = warnings
+    self.notes = notes
   }
 
   /// The GPU bytes that stay allocated for the whole run.

@@ -39,7 +39,8 @@ public enum MemoryEstimator {
     return MemoryEstimate(
       model: model, setup: setup, gpu: gpu, components: components,
       trainableParameters: trainable.reduce(0) { $0 + $1.elements }, peak: peak,
-      assumptions: assumptions(setup) + transient.assumptions, warnings: model.warnings)
+      assumptions: assumptions(setup) + transient.assumptions, warnings: model.warnings,
+      notes: VersionNotes.notes(model, setup))
   }
 
   /// The step's moments above the resident bytes, on `platform` (validation compares `.cpu`

@@ -28,6 +28,7 @@ enum EstimateJSON {
       ("margin", margin()),
       ("assumptions", .array(estimate.assumptions.map { .string($0) })),
       ("warnings", .array(estimate.warnings.map { .string($0) })),
+      ("notes", .array(estimate.notes.map { .string($0) })),
     ])
   }
 

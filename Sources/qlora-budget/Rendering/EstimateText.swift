@@ -77,7 +77,7 @@ enum EstimateText {
     return [
       "GPU: \(gpu.displayName), usable \(gpu.capacity.formatted(.binary)) (\(gpu.capacity.formatted(.decimal)))",
       "Verdict: " + VerdictText.colored(text, verdict, color),
-    ]
+    ] + estimate.notes.flatMap { HelpText.wrap("Note: " + $0, width: 78) }
   }
 
   /// A fraction as a percentage with two decimals, e.g. `10.13%`.
