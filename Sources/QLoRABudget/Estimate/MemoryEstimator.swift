@@ -86,10 +86,10 @@ public enum MemoryEstimator {
     if setup.isFullFineTune {
       switch setup.fullFineTunePrecision {
       case .pure:
-        lines.append("full fine-tuning, pure \(setup.computeDtype.rawValue) (the default; --precision): weights, "
+        lines.append("full fine-tuning, pure \(setup.computeDtype.rawValue) (the default precision): weights, "
           + "gradients and torch AdamW moments in \(setup.computeDtype.rawValue) (zeros_like(param)), 8 B/param with AdamW")
       case .mixed:
-        lines.append("full fine-tuning, mixed precision (--precision mixed): fp32 master weights, gradients and AdamW "
+        lines.append("full fine-tuning, mixed precision: fp32 master weights, gradients and AdamW "
           + "moments, 16 B/param, the forward under autocast in \(setup.computeDtype.rawValue)")
       }
     }

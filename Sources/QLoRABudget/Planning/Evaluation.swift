@@ -19,7 +19,7 @@ public struct Evaluation: Hashable, Sendable {
       let estimate = try MemoryEstimator.estimate(model: model, setup: setup, gpu: gpu)
       self.estimate = estimate
       bytes = estimate.peak.process
-      verdict = estimate.verdict ?? Verdict(peak: bytes, capacity: gpu.capacity)
+      verdict = Verdict(peak: bytes, capacity: gpu.capacity)
     } catch .overflow {
       estimate = nil
       bytes = .overflow

@@ -1,7 +1,7 @@
 import QLoRABudget
 
 /// The `--json` object of `fit` and `estimate`: the library's contract with scripts
-/// (documented field by field in docs/cli.md). Bytes are integers; null means not modelled.
+/// (documented field by field in docs/cli.md). Bytes are integers; null means absent (no GPU given).
 enum EstimateJSON {
   static func object(_ estimate: MemoryEstimate) -> JSONOutput {
     let setup = estimate.setup
