@@ -1,4 +1,5 @@
 import Foundation
+import QLoRABudget
 import Testing
 
 /// Hardware sanity through the real binary: the incompatibilities in text and JSON, and the
@@ -33,13 +34,18 @@ import Testing
   }
 
   @Test func solveNeverProposesAGPUThatCannotRunTheSetup() throws {
-    let bf16 = try BinaryRunner.json(try BinaryRunner.run(["solve", "smollm2-135m", "--find", "gpu", "--json"]))
-    let chosen = try #require((bf16["smallest_gpu"] as? [String: Any])?["name"] as? String)
-    // The smallest presets that fit a 135M model: the 8 GB cards; the RTX 2080 (Turing) has no bf16.
-    #expect(chosen != "rtx-2080")
-    #expect(!chosen.hasPrefix("apple"))
-    let fp16 = try BinaryRunner.json(try BinaryRunner.run(["solve", "smollm2-135m", "--find", "gpu", "--dtype", "fp16", "--json"]))
-    #expect((fp16["smallest_gpu"] as? [String: Any])?["name"] as? String == "rtx-4060")
+    func smallest(_ extra: [String]) throws -> GPU {
+      let json = try BinaryRunner.json(try BinaryRunner.run(["solve", "qwen3-4b", "--find", "gpu", "--json"] + extra))
+      let name = try #require(((json["smallest_gpu"] as? [String: Any])?["fits"] as? [String: Any])?["gpu"] as? String)
+      return try PresetCatalog.bundled.gpu(named: name)
+    }
+    // In fp16 the smallest card that fits Qwen3-4B has no bf16 (a Turing card); in bf16 the
+    // search passes over it to a larger card that has bf16.
+    let fp16 = try smallest(["--dtype", "fp16"])
+    let bf16 = try smallest([])
+    #expect(!fp16.supportsBFloat16)
+    #expect(bf16.supportsBFloat16 && bf16.runsBitsandbytes)
+    #expect(bf16.capacity > fp16.capacity)
   }
 
   /// compare and table judge setups on GPUs too: each incompatibility is warned once.

@@ -42,4 +42,8 @@ extension GPU {
     }
     return found
   }
+
+  /// Whether the device can run `setup` as configured: no ``incompatibilities(with:)``. A
+  /// planner never proposes a GPU that cannot.
+  public func canRun(_ setup: TrainingSetup) -> Bool { incompatibilities(with: setup).isEmpty }
 }
