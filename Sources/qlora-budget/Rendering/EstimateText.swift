@@ -69,17 +69,23 @@ enum EstimateText {
     guard let gpu = estimate.gpu, let verdict = estimate.verdict, let headroom = estimate.headroom else { return [] }
     let amount = ByteCount(headroom == Int64.min ? Int64.max : abs(headroom)).formatted(.binary)
     let margin = VerdictMargin.measured
-    let marginText = "the \(percent(margin.relative)) margin"
+    let marginBytes = margin.upperBound(of: estimate.peak.process) - estimate.peak.process
+    let marginText = "the \(percent(margin.relative)) margin (\(marginBytes.formatted(.binary)))"
     let text: String
+    let detail: String
     switch verdict {
-    case .fits: text = "FITS, \(amount) headroom (more than \(marginText))"
-    case .tight: text = "TIGHT: \(amount) headroom, less than \(marginText) real runs have exceeded estimates by"
-    case .doesNotFit: text = "DOES NOT FIT: \(amount) over"
+    case .fits:
+      (text, detail) = ("FITS, \(amount) headroom", "more than \(marginText) by which real runs have exceeded estimates")
+    case .tight:
+      (text, detail) = ("TIGHT, \(amount) headroom", "less than \(marginText) by which real runs have exceeded estimates")
+    case .doesNotFit:
+      (text, detail) = ("DOES NOT FIT, \(amount) over", "the estimated peak exceeds the usable capacity")
     }
     return [
       "GPU: \(gpu.displayName), usable \(gpu.capacity.formatted(.binary)) (\(gpu.capacity.formatted(.decimal)))",
       "Verdict: " + VerdictText.colored(text, verdict, color),
-    ] + estimate.notes.flatMap { HelpText.wrap("Note: " + $0, width: 78) }
+    ] + HelpText.wrap(detail, width: 71).map { "         " + $0 }
+      + estimate.notes.flatMap { HelpText.wrap("Note: " + $0, width: 78) }
   }
 
   /// A fraction as a percentage with two decimals, e.g. `10.13%`.
