@@ -9,6 +9,7 @@ import Testing
     let text = try BinaryRunner.run(["fit", "smollm2-135m", "--gpu", "t4"])
     #expect(text.status == 0)
     #expect(text.standardError.contains("warning: NVIDIA Tesla T4 has no native bf16 compute"))
+    #expect(text.standardError.contains("; use --dtype fp16"))
     let json = try BinaryRunner.json(try BinaryRunner.run(["fit", "smollm2-135m", "--gpu", "t4", "--json"]))
     let found = try #require(json["incompatibilities"] as? [[String: Any]])
     #expect(found.compactMap { $0["kind"] as? String } == ["compute_dtype_unsupported"])

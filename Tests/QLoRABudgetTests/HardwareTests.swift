@@ -42,6 +42,14 @@ import Testing
     #expect(m1.incompatibilities(with: Self.setup(.bf16)).map(\.kind) == ["compute_dtype_unsupported", "bitsandbytes_unavailable"])
   }
 
+  /// The library speaks no flag text: the command line adds its flags to these messages.
+  @Test func incompatibilityMessagesNameNoFlag() {
+    for incompatibility in [HardwareIncompatibility.computeDtypeUnsupported(.bf16, gpu: "g"), .bitsandbytesUnavailable(gpu: "g")] {
+      #expect(!incompatibility.description.contains("--"))
+    }
+    #expect(!ArchitectureError.unmodelledType("deepseek_v3", model: "m").description.contains("--"))
+  }
+
   @Test func theEstimateCarriesTheIncompatibilitiesAsWarnings() throws {
     let model = try Self.presets.model(named: "smollm2-135m")
     let t4 = try Self.presets.gpu(named: "t4")

@@ -23,10 +23,16 @@ public enum ArchitectureError: Error, Hashable, Sendable, CustomStringConvertibl
     case let .unmodelledType(type, model):
       let what = type.isEmpty ? "has no model_type" : "has model_type '\(type)', which is not modelled"
       return "config.json of '\(model)' \(what); the modelled families are \(Self.families). "
-        + "No estimate is given for an unknown layout: to read it as one of these, name it (--read-as <family>)"
+        + "No estimate is given for a layout that is not modelled, unless the family to read it as is named"
     case .unknownFamily(let family):
       return "'\(family)' is not a modelled family to read a config as; use one of \(Self.families)"
     }
+  }
+
+  /// Whether this is the refusal of a `model_type` that is not modelled.
+  public var isUnmodelledType: Bool {
+    if case .unmodelledType = self { return true }
+    return false
   }
 
   private static var families: String { ModelArchitecture.knownModelTypes.joined(separator: ", ") }

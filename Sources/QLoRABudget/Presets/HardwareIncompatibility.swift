@@ -20,10 +20,10 @@ public enum HardwareIncompatibility: Hashable, Sendable, CustomStringConvertible
     switch self {
     case let .computeDtypeUnsupported(dtype, gpu):
       return "\(gpu) has no native \(dtype.rawValue) compute (needs NVIDIA Ampere or later): "
-        + "train with --dtype fp16 (bnb_4bit_compute_dtype=float16, fp16=True)"
+        + "train in fp16 (bnb_4bit_compute_dtype=float16, fp16=True)"
     case .bitsandbytesUnavailable(let gpu):
       return "bitsandbytes has no training backend on \(gpu) (unified memory): its 4-bit layers and "
-        + "8-bit/paged optimizers do not run there; use --quant none with a plain optimizer, or another device"
+        + "8-bit/paged optimizers do not run there; train a 16-bit base with a plain optimizer, or use another device"
     }
   }
 }

@@ -92,7 +92,7 @@ enum OutputOptions {
     _ estimate: MemoryEstimate, _ arguments: ParsedArguments, _ context: CommandContext,
     extraJSON: [(String, JSONOutput)] = [], extraText: [String] = []
   ) {
-    for warning in estimate.warnings { context.warn(warning) }
+    for warning in SetupOptions.warnings(estimate) { context.warn(warning) }
     if arguments.has("--json") {
       var object = EstimateJSON.object(estimate)
       if case .object(let members) = object { object = .object(members + extraJSON) }

@@ -12,7 +12,7 @@ enum PlanningOptions {
     var warned: Set<HardwareIncompatibility> = []
     for (setup, gpu) in pairs {
       for incompatibility in gpu.incompatibilities(with: setup) where warned.insert(incompatibility).inserted {
-        context.warn(incompatibility.description)
+        context.warn(SetupOptions.warning(incompatibility))
       }
     }
   }

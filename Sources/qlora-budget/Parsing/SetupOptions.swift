@@ -106,13 +106,32 @@ enum SetupOptions {
   }
 
   /// The model `argument` names (a preset, a config.json or a folder), read as `--read-as` says.
+  /// A `model_type` that is not modelled is refused (exit 1), naming the flag that overrides it.
   static func model(_ argument: String, _ arguments: ParsedArguments, presets: PresetCatalog) throws -> ModelArchitecture {
     let readAs = arguments.value("--read-as")?.lowercased()
     if let readAs, !ModelArchitecture.knownModelTypes.contains(readAs) {
       throw UsageError.invalidValue(
         readAs, for: "--read-as", "use one of \(ModelArchitecture.knownModelTypes.joined(separator: ", "))")
     }
-    return try presets.model(from: argument, readAs: readAs)
+    do {
+      return try presets.model(from: argument, readAs: readAs)
+    } catch {
+      guard case .invalidConfig(let cause) = error, cause.isUnmodelledType else { throw error }
+      throw RefusedModel(message: cause.description + " (--read-as <family>)")
+    }
+  }
+
+  /// What a warning about `incompatibility` adds on the command line: the flag that avoids it.
+  static func warning(_ incompatibility: HardwareIncompatibility) -> String {
+    switch incompatibility {
+    case .computeDtypeUnsupported: return incompatibility.description + "; use --dtype fp16"
+    case .bitsandbytesUnavailable: return incompatibility.description + "; use --quant none --optimizer adamw"
+    }
+  }
+
+  /// Everything an estimate warns about, as stderr shows it.
+  static func warnings(_ estimate: MemoryEstimate) -> [String] {
+    estimate.model.warnings + estimate.incompatibilities.map(warning)
   }
 
   /// A GPU preset name or a capacity such as `24GB` / `24GiB`.
@@ -126,4 +145,10 @@ enum SetupOptions {
     }
     return try presets.gpu(named: text)
   }
+}
+
+/// A model the estimator will not read as it stands (exit code 1, not a usage error).
+struct RefusedModel: Error, CustomStringConvertible {
+  let message: String
+  var description: String { message }
 }
