@@ -44,10 +44,11 @@ public struct ModelResolver: Sendable {
     self.timeout = timeout
   }
 
-  public func resolve(_ argument: String) throws(ModelSourceError) -> (model: ModelArchitecture, source: Source) {
+  /// `readAs` as in ``ModelArchitecture/init(configData:name:readAs:)``.
+  public func resolve(_ argument: String, readAs: String? = nil) throws(ModelSourceError) -> (model: ModelArchitecture, source: Source) {
     if FileManager.default.fileExists(atPath: argument) || !argument.contains("/") || HubModelID(argument) == nil {
       do {
-        let model = try presets.model(from: argument)
+        let model = try presets.model(from: argument, readAs: readAs)
         let isFile = FileManager.default.fileExists(atPath: argument)
         return (model, isFile ? .file(argument) : .preset(model.name))
       } catch {
@@ -57,7 +58,7 @@ public struct ModelResolver: Sendable {
     guard let id = HubModelID(argument) else { throw .preset(.unknownModel(name: argument, suggestions: [])) }
     if let preset = presets.modelName(forHubID: id.description) {
       do {
-        return (try presets.model(named: preset), .preset(preset))
+        return (try presets.model(named: preset, readAs: readAs), .preset(preset))
       } catch {
         throw .preset(error)
       }
@@ -67,7 +68,7 @@ public struct ModelResolver: Sendable {
     let cache = HubCache(environment: environment)
     if let cache {
       looked.append("the HF cache at \(cache.describeLocation(of: id))")
-      if let file = cache.configFile(for: id) { return (try Self.read(file, id: id), .cache(file.path)) }
+      if let file = cache.configFile(for: id) { return (try Self.read(file, id: id, readAs: readAs), .cache(file.path)) }
     } else {
       looked.append("no HF cache (HF_HUB_CACHE, HF_HOME and HOME are unset)")
     }
@@ -89,10 +90,11 @@ public struct ModelResolver: Sendable {
     } catch {
       throw .download(id: argument, url: url, reason: "cannot write the cache at \(cache.root.path): \(error.localizedDescription)")
     }
-    return (try Self.read(file, id: id), .downloaded(url: url, path: file.path))
+    return (try Self.read(file, id: id, readAs: readAs), .downloaded(url: url, path: file.path))
   }
 
-  private static func read(_ file: URL, id: HubModelID) throws(ModelSourceError) -> ModelArchitecture {
+  /// A cached config.json; an invalid one is the same error as an invalid config.json path.
+  private static func read(_ file: URL, id: HubModelID, readAs: String?) throws(ModelSourceError) -> ModelArchitecture {
     let data: Data
     do {
       data = try Data(contentsOf: file)
@@ -100,9 +102,9 @@ public struct ModelResolver: Sendable {
       throw .cache(path: file.path, reason: "not readable")
     }
     do {
-      return try ModelArchitecture(configData: data, name: id.description)
+      return try ModelArchitecture(configData: data, name: id.description, readAs: readAs)
     } catch {
-      throw .cache(path: file.path, reason: error.description)
+      throw .preset(.invalidConfig(error))
     }
   }
 }

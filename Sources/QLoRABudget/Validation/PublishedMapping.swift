@@ -1,6 +1,6 @@
 import Foundation
 
-/// How one row of ../shared/calibration/published/measurements.json maps onto a setup we
+/// How one row of Tests/Calibration/published/measurements.json maps onto a setup we
 /// model, decided row by row from the row's own fields (setup, framework, quote) and, where
 /// the row is silent, the framework's documented default (docs/recipes.md). Every such choice
 /// is written in `assumptions`; none was chosen to bring an estimate closer to the figure.
@@ -99,7 +99,7 @@ extension PublishedMapping {
       seq: seq, batch: batch, attention: .sdpa, autocast: false, gpus: gpus,
       assumptions: fsdpQLoRA + [gpus == 1
         ? "sharding_strategy 'ddp': a full copy on each GPU, estimated as one GPU"
-        : "FSDP FULL_SHARD over 2 GPUs (--gpus 2)"])
+        : "FSDP FULL_SHARD over 2 GPUs"])
   }
 
   private static let trl: [PublishedMapping] = [
@@ -108,7 +108,7 @@ extension PublishedMapping {
     PublishedMapping(
       id, "llama-2-70b", gpu: "a100-40gb", .process, .unstated, recipe: .llamaFactory, rank: 8, targets: .allLinear,
       dropout: 0.1, seq: 2048, batch: 2, attention: .flash, gpus: 2,
-      assumptions: trlShardedQLoRA + ["\(how) over 2 GPUs (--gpus 2); GPU '>= 40 GB class': a100-40gb"])
+      assumptions: trlShardedQLoRA + ["\(how) over 2 GPUs; GPU '>= 40 GB class': a100-40gb"])
   }
 
   private static let axolotlRows: [PublishedMapping] = [

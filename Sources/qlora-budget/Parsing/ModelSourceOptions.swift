@@ -35,8 +35,7 @@ enum ModelSourceOptions {
     } else {
       argument = try arguments.positional(0, named: "model")
     }
-    let resolver = ModelResolver(presets: context.presets, environment: context.environment, allowsDownload: arguments.has("--download"))
-    return try resolver.resolve(argument)
+    return try SetupOptions.model(argument, arguments, context: context)
   }
 
   /// What `fit` and `estimate` add to their text output: where the model came from (when not
