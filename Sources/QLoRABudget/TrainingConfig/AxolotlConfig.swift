@@ -56,11 +56,11 @@ extension ConfigReading {
     readDeepSpeed("deepspeed")
     try readFSDP("fsdp", offloadKey: "fsdp_config.fsdp_offload_params")
     for liger in ["liger_fused_linear_cross_entropy", "cut_cross_entropy"] {
-      try readFlag(liger) { .chunkedCrossEntropy($0) }
+      try readFlag(liger) { .loss($0 ? .chunked : .standard) }
     }
     // Cut Cross-Entropy never materialises the logits: the chunked loss is the nearest model.
     if try names("plugins")?.contains(where: { $0.hasSuffix("CutCrossEntropyPlugin") }) == true {
-      use("plugins", .chunkedCrossEntropy(true))
+      use("plugins", .loss(.chunked))
     }
   }
 

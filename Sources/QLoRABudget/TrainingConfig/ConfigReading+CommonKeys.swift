@@ -34,7 +34,7 @@ extension ConfigReading {
     guard let words = try names(keyPath)?.flatMap({ $0.split(separator: " ").map(String.init) }) else { return }
     if words.contains("full_shard") || words.contains("hybrid_shard") {
       shardsWithFSDP = true
-      use(keyPath, .noEffect("FSDP full sharding over the GPUs given with --gpus"))
+      use(keyPath, remark: "FSDP full sharding over the GPUs given with --gpus")
     } else if words.contains("shard_grad_op") || words.contains("no_shard") {
       note(keyPath, "FSDP '\(words.joined(separator: " "))' is not modelled; estimated as one GPU holding the whole model")
     } else {
@@ -49,7 +49,7 @@ extension ConfigReading {
   /// already uses, so no byte changes.
   mutating func readPacking(_ keyPath: String) throws(TrainingConfigError) {
     guard let on = try bool(keyPath) else { return }
-    use(keyPath, .noEffect(on ? "packed to the sequence length (the estimate's length)" : "not packed; the sequence length is the longest sample"))
+    use(keyPath, remark: on ? "packed to the sequence length (the estimate's length)" : "not packed; the sequence length is the longest sample")
   }
 
   /// A LoRA rank key.
@@ -62,7 +62,7 @@ extension ConfigReading {
   }
 
   mutating func readDropout(_ keyPath: String) throws(TrainingConfigError) {
-    if let dropout = try number(keyPath, in: 0...0.999) { use(keyPath, .dropout(dropout)) }
+    if let dropout = try number(keyPath, in: 0...0.999) { use(keyPath, .loraDropout(dropout)) }
   }
 
   mutating func readSequenceLength(_ keyPath: String) throws(TrainingConfigError) {
@@ -73,7 +73,7 @@ extension ConfigReading {
     if let batch = try integer(keyPath, in: 1...TrainingSetup.maximumBatchSize) { use(keyPath, .batchSize(batch)) }
   }
 
-  mutating func readFlag(_ keyPath: String, _ setting: (Bool) -> ConfigSetting) throws(TrainingConfigError) {
+  mutating func readFlag(_ keyPath: String, _ setting: (Bool) -> SettingChange) throws(TrainingConfigError) {
     if let on = try bool(keyPath) { use(keyPath, setting(on)) }
   }
 }

@@ -106,15 +106,21 @@ struct ConfigReading {
 
   // MARK: - Accounting
 
-  /// Records the key as used, with the settings it gave.
-  mutating func use(_ keyPath: String, _ settings: ConfigSetting...) {
+  /// Records the key as used, with the settings it changed.
+  mutating func use(_ keyPath: String, _ changes: SettingChange...) {
     consumed.insert(keyPath)
-    used.append(TrainingConfig.Use(key: key(keyPath), value: node(keyPath).map(Self.shown) ?? "", settings: settings))
+    used.append(TrainingConfig.Use(key: key(keyPath), value: node(keyPath).map(Self.shown) ?? "", changes: changes, remark: nil))
+  }
+
+  /// Records the key as used without changing a setting, saying what it means for the estimate.
+  mutating func use(_ keyPath: String, remark: String) {
+    consumed.insert(keyPath)
+    used.append(TrainingConfig.Use(key: key(keyPath), value: node(keyPath).map(Self.shown) ?? "", changes: [], remark: remark))
   }
 
   /// Records a framework default for a key the file leaves out.
-  mutating func useDefault(_ keyName: String, _ value: String, _ settings: ConfigSetting...) {
-    defaults.append(TrainingConfig.Use(key: Key(name: keyName, line: 0), value: value, settings: settings))
+  mutating func useDefault(_ keyName: String, _ value: String, _ changes: SettingChange...) {
+    defaults.append(TrainingConfig.Use(key: Key(name: keyName, line: 0), value: value, changes: changes, remark: nil))
   }
 
   /// Records the key as recognised but not modelled.

@@ -23,7 +23,7 @@ extension ConfigReading {
     try readSequenceLength("max_length")
     try readSequenceLength("max_seq_length")
     try readPacking("packing")
-    try readFlag("use_liger_kernel") { .chunkedCrossEntropy($0) }
+    try readFlag("use_liger_kernel") { .loss($0 ? .chunked : .standard) }
     readDeepSpeed("deepspeed")
     try readFSDP("fsdp")
     if let attention = try text("model_init_kwargs.attn_implementation") {
@@ -63,7 +63,8 @@ extension ConfigReading {
     guard isAdapterFile || has(prefix + "r") || has(prefix + "target_modules") || has(prefix + "lora_alpha") else { return }
     if isAdapterFile { useDefault("recipe", "transformers + peft", .recipe(.hfPeft)) }
     useDefault(prefix + "r", "8", .rank(8))
-    useDefault(prefix + "lora_dropout", "0", .dropout(0))
+    useDefault(prefix + "lora_alpha", "8", .alpha(8))
+    useDefault(prefix + "lora_dropout", "0", .loraDropout(0))
     useDefault(prefix + "target_modules", "peft's default for the architecture", .targets(.peftDefault))
     if let type = try text(prefix + "peft_type") {
       type.uppercased() == "LORA"

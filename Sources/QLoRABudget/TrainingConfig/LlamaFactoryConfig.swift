@@ -6,7 +6,7 @@ extension ConfigReading {
     // finetuning_args.py: lora_rank 8, lora_dropout 0, lora_target "all"; TrainingArguments:
     // per_device_train_batch_size 8; data_args.py: cutoff_len 2048.
     useDefault("lora_rank", "8", .rank(8))
-    useDefault("lora_dropout", "0", .dropout(0))
+    useDefault("lora_dropout", "0", .loraDropout(0))
     useDefault("lora_target", "all", .targets(.allLinear))
     useDefault("per_device_train_batch_size", "8", .batchSize(8))
     useDefault("cutoff_len", "2048", .sequenceLength(2048))
@@ -15,7 +15,7 @@ extension ConfigReading {
 
     if let stage = try text("stage") {
       stage == "sft" || stage == "pt"
-        ? use("stage", .noEffect("one forward and backward per sample"))
+        ? use("stage", remark: "one forward and backward per sample")
         : note("stage", "stage '\(stage)' is not modelled; estimated as sft (one sequence per sample, no reference model)")
     }
     if let type = try text("finetuning_type") {
@@ -51,8 +51,8 @@ extension ConfigReading {
       note("pure_bf16", "pure bf16 (no fp32 copy of the trainable parameters) is not modelled; adapters counted in fp32")
     }
     readDeepSpeed("deepspeed")
-    try readFlag("use_unsloth") { $0 ? .recipe(.unsloth) : .noEffect("Unsloth off") }
-    try readFlag("enable_liger_kernel") { .chunkedCrossEntropy($0) }
+    if try bool("use_unsloth") == true { use("use_unsloth", .recipe(.unsloth)) } else { consume("use_unsloth") }
+    try readFlag("enable_liger_kernel") { .loss($0 ? .chunked : .standard) }
     try readPacking("packing")
   }
 
@@ -61,7 +61,7 @@ extension ConfigReading {
   private mutating func readQuantization() throws(TrainingConfigError) {
     if let method = try text("quantization_method") {
       if ["bitsandbytes", "bnb"].contains(method) {
-        use("quantization_method", .noEffect("bitsandbytes"))
+        use("quantization_method", remark: "bitsandbytes")
       } else {
         note("quantization_method", "'\(method)' is not modelled; nearest used: bitsandbytes with the same bit width")
       }

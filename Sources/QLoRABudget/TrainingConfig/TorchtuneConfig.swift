@@ -17,7 +17,7 @@ extension ConfigReading {
     if let attention = try names("model.lora_attn_modules") {
       let mlp = try bool("model.apply_lora_to_mlp") ?? false
       use("model.lora_attn_modules", .targets(.modules(FrameworkVocabulary.torchtuneTargets(attention: attention, mlp: mlp))))
-      if has("model.apply_lora_to_mlp") { use("model.apply_lora_to_mlp", .noEffect(mlp ? "gate_proj, up_proj, down_proj" : "no MLP adapters")) }
+      if has("model.apply_lora_to_mlp") { use("model.apply_lora_to_mlp", remark: mlp ? "gate_proj, up_proj, down_proj" : "no MLP adapters") }
     }
     if try bool("model.apply_lora_to_output") == true {
       note("model.apply_lora_to_output", "a LoRA adapter on the output projection (lm_head) is not modelled")
@@ -43,7 +43,7 @@ extension ConfigReading {
     if let compiled = try bool("compile") {
       compiled
         ? note("compile", "torch.compile's fused kernels are not modelled; estimated as eager PyTorch")
-        : use("compile", .noEffect("eager PyTorch"))
+        : use("compile", remark: "eager PyTorch")
     }
     if let component = try text("optimizer._component_") {
       if let optimizer = FrameworkVocabulary.optimizer(torchtune: component) {
@@ -56,7 +56,7 @@ extension ConfigReading {
     }
     if let dtype = try text("dtype") {
       if let compute = FrameworkVocabulary.computeDtype(dtype) {
-        used.append(TrainingConfig.Use(key: key("dtype"), value: "'\(dtype)'", settings: [.computeDtype(compute)]))
+        use("dtype", .computeDtype(compute))
       } else {
         throw invalid("dtype", "use bf16 or fp16 (fp32 training is not modelled)")
       }

@@ -30,7 +30,14 @@ public struct TrainingConfig: Hashable, Sendable {
     public let key: Key
     /// The value as written.
     public let value: String
-    public let settings: [ConfigSetting]
+    public let changes: [SettingChange]
+    /// What the key means for the estimate when it changes no setting (e.g. packing).
+    public let remark: String?
+
+    /// `rank 32, quant nf4`, or the remark.
+    public var effect: String {
+      (changes.map { "\($0.setting.rawValue) \($0.valueText)" } + (remark.map { [$0] } ?? [])).joined(separator: ", ")
+    }
   }
 
   /// A key recognised but not modelled, and what the estimate does instead.
@@ -98,10 +105,13 @@ public struct TrainingConfig: Hashable, Sendable {
     try self.init(data: data, path: path)
   }
 
-  /// Applies the framework's defaults, then every used key, in the file's order.
+  /// Applies the framework's defaults, then every used key, in the file's order. Without an
+  /// alpha, alpha follows the rank (2 x rank, as LLaMA-Factory and the tool default it).
   public func apply(to setup: inout TrainingSetup) {
-    for use in defaults + used {
-      for setting in use.settings { setting.apply(to: &setup) }
+    let changes = (defaults + used).flatMap(\.changes)
+    setup = SettingChange.apply(changes, to: setup)
+    if !changes.contains(where: { $0.setting == .alpha }), changes.contains(where: { $0.setting == .rank }) {
+      setup.lora.alpha = Double(2 * setup.lora.rank)
     }
   }
 

@@ -7,7 +7,7 @@ enum ConfigSummary {
     var lines = ["Config: \(config.path) (\(config.format.rawValue))"]
     if let key = config.modelKey, let model = config.model { lines.append("  model    \(place(key)) \(model)") }
     for use in config.used {
-      lines += wrapped("  used     ", "\(place(use.key)) \(use.value) -> " + use.settings.map(\.description).joined(separator: ", "))
+      lines += wrapped("  used     ", "\(place(use.key)) \(use.value) -> " + use.effect)
     }
     if !config.defaults.isEmpty {
       let defaults = config.defaults.map { "\($0.key.name) \($0.value)" }.joined(separator: ", ")
@@ -28,7 +28,7 @@ enum ConfigSummary {
   static func json(_ config: TrainingConfig) -> JSONOutput {
     func key(_ key: TrainingConfig.Key) -> [(String, JSONOutput)] { [("key", .string(key.name)), ("line", .integer(Int64(key.line)))] }
     func uses(_ uses: [TrainingConfig.Use]) -> JSONOutput {
-      .array(uses.map { .object(key($0.key) + [("value", .string($0.value)), ("sets", .array($0.settings.map { .string($0.description) }))]) })
+      .array(uses.map { .object(key($0.key) + [("value", .string($0.value)), ("sets", .string($0.effect))]) })
     }
     return .object([
       ("path", .string(config.path)), ("format", .string(config.format.rawValue)),
