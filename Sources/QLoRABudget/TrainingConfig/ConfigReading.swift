@@ -1,5 +1,5 @@
 /// Reads typed values out of a config's key tree and keeps account of every key: each value
-/// read is recorded as used (with the settings it gave) or not modelled (with a note), and
+/// read is recorded as used (with the settings it changed) or not modelled (with a note), and
 /// ``unusedKeys()`` lists the rest. The framework readers (one file each) are extensions.
 struct ConfigReading {
   typealias Key = TrainingConfig.Key
