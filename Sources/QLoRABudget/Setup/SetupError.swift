@@ -48,6 +48,29 @@ extension TrainingSetup {
     try Self.check("--seq-len", sequenceLength, 1...Self.maximumSequenceLength)
     try Self.check("--batch", batchSize, 1...Self.maximumBatchSize)
     try Self.check("--gpus", gpuCount, 1...Self.maximumGPUCount)
+    try validateEngine()
+  }
+
+  /// The engine options: nodes that divide the GPUs, and offloads the engine has.
+  private func validateEngine() throws(SetupError) {
+    try Self.check("--nodes", nodeCount, 1...gpuCount)
+    guard gpuCount % nodeCount == 0 else {
+      throw .outOfRange(field: "--nodes", value: String(nodeCount), allowed: "a divisor of --gpus \(gpuCount) (the same GPUs in every node)")
+    }
+    if offload.contains(.parameters), engine != .zero3, engine.isDeepSpeed {
+      throw .outOfRange(field: "--offload", value: offload.description, allowed: "params only with zero3, fsdp or fsdp-hybrid (DeepSpeed offload_param is a ZeRO-3 option)")
+    }
+    if offload.contains(.optimizer), !engine.isDeepSpeed {
+      throw .outOfRange(field: "--offload", value: offload.description, allowed: "params with fsdp (CPUOffload moves parameters, gradients and the optimizer step); optimizer needs zero1, zero2 or zero3")
+    }
+    guard engine.isDeepSpeed else { return }
+    let buckets = deepSpeed
+    for (field, value) in [
+      ("--reduce-bucket-size", buckets.reduceBucketSize), ("--stage3-prefetch-bucket-size", buckets.prefetchBucketSize),
+      ("--stage3-max-live-parameters", buckets.maxLiveParameters), ("--stage3-param-persistence-threshold", buckets.persistenceThreshold),
+    ] {
+      try Self.check(field, value, 0...(1 << 50))
+    }
   }
 
   private static func check(_ field: String, _ value: Int64, _ range: ClosedRange<Int64>) throws(SetupError) {

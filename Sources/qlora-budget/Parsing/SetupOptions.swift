@@ -22,9 +22,9 @@ enum SetupOptions {
     .value("--attn", "impl", "Attention implementation.", values: AttentionImplementation.allCases.map(\.rawValue), default: "sdpa"),
     .value("--loss", "kind", "Cross-entropy: standard (full fp32 logits) or chunked (Liger/Unsloth fused).", values: ["standard", "chunked"], default: "the recipe's (standard)"),
     .value("--autocast", "bool", "Mixed-precision autocast (HF Trainer bf16/fp16=True).", default: "true"),
-    .value("--gpus", "n", "GPUs the run is sharded over with FSDP (fsdp_qlora); figures are per GPU.", default: "1"),
+    .value("--gpus", "n", "GPUs the run is spread over (see --engine); figures are per GPU.", default: "1"),
     .flag("--full-finetune", "Full fine-tuning in the compute dtype with fp32 optimizer state, for comparison."),
-  ]
+  ] + EngineOptions.specs
 
   /// The setup the options describe; every value is checked and named in the error.
   static func setup(from arguments: ParsedArguments) throws(UsageError) -> TrainingSetup {
@@ -63,6 +63,7 @@ enum SetupOptions {
       }
     }
     setup.gpuCount = try PlanningOptions.gpuCount(arguments)
+    try EngineOptions.apply(arguments, to: &setup)
     setup.isFullFineTune = arguments.has("--full-finetune")
     return setup
   }
