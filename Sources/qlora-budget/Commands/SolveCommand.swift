@@ -13,7 +13,7 @@ enum SolveCommand: Command {
       .value("--gpu", "gpu|size", "The GPU to plan for: a preset or a capacity such as 24GB (all but --find gpu need it)."),
       .value(
         "--find", "what",
-        "What to solve for: the largest rank, seq-len or batch that fits, the fewest GPUs with FSDP, the "
+        "What to solve for: the largest rank, seq-len or batch that fits, the fewest GPUs (with the engine and offload), the "
           + "smallest GPU preset, the single changes that make the run fit, or all of them.",
         values: findValues, default: "all"),
     ] + PlanningOptions.specs + [PlanningOptions.svg] + SetupOptions.specs
@@ -63,12 +63,19 @@ enum SolveCommand: Command {
       }
       if !largest.isEmpty { json.append(("largest", .object(largest))) }
       if wants("gpus") {
-        let fewest = try PlanningOptions.run { () throws(PlanningError) in try planner.fewestGPUs() }
-        if let (count, evaluation) = fewest {
-          lines.append(row("Fewest GPUs (FSDP)", NumberText.grouped(count), "\(gib(evaluation.bytes)) per GPU"))
-          json.append(("fewest_gpus", .object([("count", .integer(count)), ("bytes_per_gpu", .bytes(evaluation.bytes))])))
+        let plan = try PlanningOptions.run { () throws(PlanningError) in try planner.fewestGPUsWithEngine() }
+        let withoutOffload = try PlanningOptions.run { () throws(PlanningError) in
+          try planner.fewestGPUsWithEngine(over: Planner.EngineChoice.ladder.filter { $0.offload.isEmpty })
+        }
+        if let plan {
+          lines += gpuPlanLines("Fewest GPUs", plan)
+          if let withoutOffload, withoutOffload.choice != plan.choice {
+            lines += gpuPlanLines("Without offload", withoutOffload, among: "no engine without offload")
+          }
+          json.append(("fewest_gpus", gpuPlanJSON(plan)))
+          json.append(("fewest_gpus_without_offload", withoutOffload.map(gpuPlanJSON) ?? .null))
         } else {
-          lines.append("Fewest GPUs (FSDP): none up to 4096; the replicated part alone does not fit")
+          lines.append("Fewest GPUs: none up to 4096 with any engine or offload; the replicated part alone does not fit")
           json.append(("fewest_gpus", .null))
         }
       }
@@ -125,6 +132,27 @@ enum SolveCommand: Command {
   }
 
   static func gib(_ bytes: ByteCount) -> String { bytes.formatted(.binary) }
+
+  /// The fewest-GPUs answer: the count, engine and offload, the host memory it takes, and the
+  /// same engine on one GPU fewer (which does not fit).
+  static func gpuPlanLines(_ label: String, _ plan: Planner.GPUPlan, among: String = "no engine or offload") -> [String] {
+    var lines = [row(label, NumberText.grouped(plan.count), "\(gib(plan.evaluation.bytes)) per GPU, \(plan.evaluation.outcome)")]
+    lines.append("  engine \(plan.choice.description)"
+      + (plan.evaluation.estimate.map { "; host \(gib(HostMemory($0).peak)) per GPU process" } ?? ""))
+    if let fewer = plan.oneFewer {
+      lines.append("  on \(fewer.setup.gpuCount): \(gib(fewer.bytes)) per GPU, \(fewer.outcome) (\(among) fits fewer)")
+    }
+    return lines
+  }
+
+  static func gpuPlanJSON(_ plan: Planner.GPUPlan) -> JSONOutput {
+    .object([
+      ("count", .integer(plan.count)), ("engine", .string(plan.choice.engine.rawValue)),
+      ("offload", .string(plan.choice.offload.description)), ("bytes_per_gpu", .bytes(plan.evaluation.bytes)),
+      ("host_bytes_per_process", plan.evaluation.estimate.map { .bytes(HostMemory($0).peak) } ?? .null),
+      ("one_fewer_bytes_per_gpu", plan.oneFewer.map { .bytes($0.bytes) } ?? .null),
+    ])
+  }
 
   /// `label  value  detail` in 80 columns.
   static func row(_ label: String, _ value: String, _ detail: String) -> String {
