@@ -10,7 +10,8 @@
 /// What runs beside the shards, per engine:
 /// - FSDP: before a layer runs its parameters are all-gathered, and the next layer's gather is
 ///   prefetched while it computes, so two layers' parameters are in flight, plus one layer's
-///   full gradients before their reduce-scatter: `2 x parameters / L + gradients / L`
+///   full gradients before their reduce-scatter, and the root unit (embeddings, lm_head), which
+///   FSDP does not reshard after forward: `root + 2 x (parameters - root) / L + gradients / L`
 ///   (PyTorch FSDP FULL_SHARD with forward/backward prefetch, `fsdp/api.py` BackwardPrefetch:
 ///   "it holds the current set of parameters, next set of parameters, and current set of
 ///   gradients"). With `CPUOffload(offload_params=True)` the shards of the parameters,
@@ -28,8 +29,7 @@
 ///   the optimizer state, that master partition and an fp32 gradient partition are in pinned
 ///   host memory; with `offload_param` (ZeRO-3) the parameter partition is.
 ///
-/// A layer's share spreads the embeddings over the layers (slightly high for a decoder layer,
-/// low for the root unit of a huge vocabulary). Host figures are per GPU process.
+/// A layer's share spreads the norms and biases over the layers. Host figures are per GPU process.
 struct EngineSharding {
   let setup: TrainingSetup
   let model: ModelArchitecture
@@ -163,6 +163,16 @@ struct EngineSharding {
       source: component.source)
   }
 
+  /// The root FSDP unit's parameters: the token and position embeddings and lm_head (in their
+  /// unquantized dtype; a 4-bit head in its 4-bit bytes).
+  private var rootUnitBytes: ByteCount {
+    let inventory = model.inventory
+    let width = setup.unquantizedDtypes.embeddings.resolved(setup.computeDtype).byteWidth
+    let head = BaseWeights.outputHead(model, setup)
+    let unquantized = ByteCount.elements(inventory.embeddingElements - (head ?? 0), bytesEach: width)
+    return unquantized + (head.map { BaseWeights.fourBitBytes($0, setup) } ?? .zero)
+  }
+
   /// The engine's transient buffers on each GPU, from the unsharded components.
   private func buffers(_ components: [MemoryComponent]) -> MemoryComponent? {
     func total(_ kinds: Set<MemoryComponent.Kind>) -> ByteCount {
@@ -180,13 +190,19 @@ struct EngineSharding {
       + "\(gradientWidth) B) = \(g(reduceBucket.bytes))"
     switch engine {
     case .fsdp, .fsdpHybrid:
-      let bytes = 2 * ByteCount(parameters.bytes / layers) + ByteCount(gradients.bytes / layers)
+      // The root unit (embeddings, lm_head, final norm) is not resharded after forward
+      // (`_post_forward_reshard`: `free_unsharded_flat_param = not state._is_root and ...`), so it is
+      // whole on every GPU from the first forward to the end of backward.
+      let root = min(parameters, rootUnitBytes)
+      let layer = ByteCount((parameters - root).bytes / layers)
+      let bytes = root + 2 * layer + ByteCount(gradients.bytes / layers)
       return MemoryComponent(
         .shardingBuffers, lifetime: .transient, bytes: bytes,
-        formula: "2 x \(g(parameters.bytes)) B parameters / \(layers) layers (current and prefetched all-gather) + "
-          + "\(g(gradients.bytes)) B gradients / \(layers) layers (before reduce-scatter)",
-        source: "PyTorch FSDP FULL_SHARD with forward/backward prefetch (torch/distributed/fsdp/api.py BackwardPrefetch); "
-          + "Answer.AI fsdp_qlora")
+        formula: "root unit (embeddings + lm_head) \(g(root.bytes)) kept whole + 2 x \(g((parameters - root).bytes)) B "
+          + "layer parameters / \(layers) layers (current and prefetched all-gather) + \(g(gradients.bytes)) B gradients / "
+          + "\(layers) layers (before reduce-scatter)",
+        source: "PyTorch FSDP FULL_SHARD with forward/backward prefetch (torch/distributed/fsdp/api.py BackwardPrefetch; "
+          + "_runtime_utils.py _post_forward_reshard keeps the root unsharded); Answer.AI fsdp_qlora")
     case .zero3:
       let layer = ByteCount(parameters.bytes / layers)
       let live = min(.elements(buckets.maxLiveParameters, bytesEach: width), layer + .elements(buckets.prefetchBucketSize, bytesEach: width))
