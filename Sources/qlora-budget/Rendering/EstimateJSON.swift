@@ -53,6 +53,9 @@ enum EstimateJSON {
       ("autocast", .bool(setup.usesAutocast)),
       ("loss", .string(setup.usesChunkedCrossEntropy ? "chunked" : "standard")),
       ("gpus", .integer(setup.gpuCount)),
+      ("engine", .string(setup.engine.rawValue)),
+      ("nodes", .integer(setup.nodeCount)),
+      ("offload", .string(setup.offload.description)),
       ("full_finetune", .bool(setup.isFullFineTune)),
     ])
   }
