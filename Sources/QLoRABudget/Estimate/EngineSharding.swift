@@ -51,6 +51,9 @@ struct EngineSharding {
   }
   /// FSDP's CPU offload moves the gradient shards too.
   private var offloadsGradients: Bool { !engine.isDeepSpeed && offloadsParameters }
+  /// ZeRO-Offload copies each reduced gradient partition into its fp32 host buffer for the CPU
+  /// optimizer, so the GPU keeps only the reduce bucket (counted with the buffers).
+  private var gradientsLeaveTheGPU: Bool { offloadsGradients || engine.isDeepSpeed && setup.offload.contains(.optimizer) }
 
   private static let parameterKinds: Set<MemoryComponent.Kind> = [.quantizedWeights, .unquantizedWeights, .adapters]
 
@@ -71,7 +74,7 @@ struct EngineSharding {
   /// The gradient bytes each GPU holds through backward and the optimizer step.
   func gradientsOnGPU(_ total: ByteCount) -> ByteCount {
     guard isActive else { return total }
-    if offloadsGradients { return .zero }
+    if gradientsLeaveTheGPU { return .zero }
     return engine.shardsGradients ? Self.share(total, shardCount) : total
   }
 
@@ -89,6 +92,12 @@ struct EngineSharding {
         placed.append(component)
       case .sharded(let kept):
         placed.append(sharded(component, bytes: bytes, keeping: kept))
+      case .replacedOnHost:
+        placed.append(MemoryComponent(
+          component.kind, lifetime: component.lifetime, bytes: .zero,
+          formula: "moved by \(engine.label) offload_optimizer into the fp32 gradient partition in host memory "
+            + "(the GPU keeps one reduce bucket, in the buffers row)",
+          source: component.source))
       case .host:
         let moved = bytes - persistentPart(component.kind)
         host.append(("\(component.kind.label.lowercased()) \(NumberText.grouped(moved.bytes)) B / \(shardCount)", Self.share(moved, shardCount)))
@@ -130,6 +139,9 @@ struct EngineSharding {
     /// Sharded, except `kept` bytes every GPU keeps whole.
     case sharded(kept: ByteCount)
     case host
+    /// Off the GPU; the host holds it in another form already counted (ZeRO-Offload's fp32
+    /// gradient partition).
+    case replacedOnHost
   }
 
   private func placement(_ kind: MemoryComponent.Kind) -> Placement {
@@ -140,6 +152,7 @@ struct EngineSharding {
       return .sharded(kept: persistentPart(kind))
     case .gradients:
       if offloadsGradients { return .host }
+      if gradientsLeaveTheGPU { return .replacedOnHost }
       return engine.shardsGradients ? .sharded(kept: .zero) : .whole
     case .optimizerState:
       return offloadsOptimizer ? .host : .sharded(kept: .zero)
