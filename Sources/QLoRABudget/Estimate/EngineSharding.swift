@@ -100,7 +100,7 @@ struct EngineSharding {
           source: component.source))
       case .host:
         let moved = bytes - persistentPart(component.kind)
-        host.append(("\(component.kind.label.lowercased()) \(NumberText.grouped(moved.bytes)) B / \(shardCount)", Self.share(moved, shardCount)))
+        if moved > .zero { host.append(("\(component.kind.label.lowercased()) \(NumberText.grouped(moved.bytes)) B / \(shardCount)", Self.share(moved, shardCount))) }
         placed.append(MemoryComponent(
           component.kind, lifetime: component.lifetime, bytes: persistentPart(component.kind),
           formula: "offloaded to host memory by \(engine.label)"
