@@ -56,7 +56,7 @@ extension ValidationReport {
 
       ../shared/calibration/published/measurements.json, row by row (Sources/QLoRABudget/Validation/PublishedMapping.swift).
       A row is mapped when its setup is one we model: bitsandbytes 4-bit under transformers + peft in one of our
-      recipes, a preset model, and enough of the setup; FSDP/ZeRO-3 rows map onto `--gpus N`. Unstated settings
+      recipes, a preset model, and enough of the setup; FSDP/ZeRO-3 rows map onto `--gpus N --engine` (with `--offload`). Unstated settings
       take the framework's documented default (docs/recipes.md), written under the row. Our figure is the one the
       row measured: peak allocated, peak reserved, or process (nvidia-smi; also used when the metric is unstated).
       A `budget` row gives the largest setup that fitted a card of that size: our process peak should be just
