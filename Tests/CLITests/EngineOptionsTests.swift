@@ -54,4 +54,20 @@ import Testing
     #expect(try fits(count))
     #expect(try !fits(count - 1))
   }
+
+  /// `--deepspeed FILE` sets the engine and offload; a flag given beside it wins.
+  @Test func deepSpeedConfigFileOnTheCommandLine() throws {
+    let file = FileManager.default.temporaryDirectory.appendingPathComponent("engines-ds-\(getpid()).json")
+    try Data(#"{"zero_optimization": {"stage": 3, "offload_optimizer": {"device": "cpu"}}}"#.utf8).write(to: file)
+    defer { try? FileManager.default.removeItem(at: file) }
+    let fromFile = try #require(try Self.json(["estimate", "llama-2-70b", "--gpus", "2", "--deepspeed", file.path])["setup"] as? [String: Any])
+    #expect(fromFile["engine"] as? String == "zero3")
+    #expect(fromFile["offload"] as? String == "optimizer")
+    let overridden = try #require(try Self.json(
+      ["estimate", "llama-2-70b", "--gpus", "2", "--deepspeed", file.path, "--engine", "zero2"])["setup"] as? [String: Any])
+    #expect(overridden["engine"] as? String == "zero2")
+    let missing = try BinaryRunner.run(["estimate", "llama-2-70b", "--deepspeed", file.path + ".missing"])
+    #expect(missing.status == 64)
+    #expect(missing.standardError.contains("'--deepspeed'"))
+  }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import QLoRABudget
 
@@ -173,6 +174,42 @@ import Testing
       setup.engine = choice.engine
       setup.offload = choice.offload
       #expect(try !planner.evaluate(setup, gpuCount: plan.count - 1).fits, "\(choice.description)")
+    }
+  }
+
+  /// A DeepSpeed config file: stage 3 with optimizer offload and HF's "auto" buckets, filled from
+  /// llama-2-70b's hidden size 8192 as transformers does (h^2, int(0.9 h^2), 10 h).
+  @Test func deepSpeedConfigFileMapsOntoTheEngine() throws {
+    let json = """
+      {"bf16": {"enabled": true}, "train_micro_batch_size_per_gpu": 2,
+       "zero_optimization": {"stage": 3, "offload_optimizer": {"device": "cpu", "pin_memory": true},
+        "offload_param": {"device": "none"}, "reduce_bucket_size": "auto",
+        "stage3_prefetch_bucket_size": "auto", "stage3_param_persistence_threshold": "auto",
+        "stage3_max_live_parameters": 3e8}}
+      """
+    var setup = TrainingSetup()
+    setup.computeDtype = .fp16
+    try DeepSpeedConfigFile.apply(Data(json.utf8), to: &setup)
+    #expect(setup.engine == .zero3)
+    #expect(setup.offload == .optimizer)
+    #expect(setup.computeDtype == .bf16)
+    #expect(setup.batchSize == 2)
+    #expect(setup.deepSpeed.maxLiveParameters == 300_000_000)
+    let resolved = setup.deepSpeed.resolved(hiddenSize: 8192)
+    #expect(resolved.reduce == 8192 * 8192)  // 67,108,864
+    #expect(resolved.prefetch == 60_397_977)  // int(0.9 x 67,108,864 = 60,397,977.6)
+    #expect(resolved.persistence == 81_920)
+    for (bad, field) in [
+      (#"{"zero_optimization": {"stage": 0}}"#, "zero_optimization.stage"),
+      (#"{"zero_optimization": {"stage": 3, "offload_param": {"device": "nvme"}}}"#, "zero_optimization.offload_param.device"),
+      (#"{"zero_optimization": {"stage": 2, "reduce_bucket_size": -1}}"#, "zero_optimization.reduce_bucket_size"),
+      (#"{"zero_optimization": {"stage": 3, "stage3_max_live_parameters": "auto"}}"#, "zero_optimization.stage3_max_live_parameters"),
+      ("[1", "the file"),
+    ] {
+      var other = TrainingSetup()
+      #expect { try DeepSpeedConfigFile.apply(Data(bad.utf8), to: &other) } throws: { error in
+        (error as? DeepSpeedConfigError)?.field == field
+      }
     }
   }
 }

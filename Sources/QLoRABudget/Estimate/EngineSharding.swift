@@ -60,10 +60,16 @@ struct EngineSharding {
   /// ZeRO-3's unpartitioned adapters: tensors of at most the persistence threshold.
   private var persistentAdapterBytes: ByteCount {
     guard engine == .zero3, !setup.isFullFineTune else { return .zero }
-    return ByteCount.sum(trainable.filter { $0.elementsPerTensor <= setup.deepSpeed.persistenceThreshold }.map(\.bytes))
+    let threshold = buckets.persistence
+    return ByteCount.sum(trainable.filter { $0.elementsPerTensor <= threshold }.map(\.bytes))
   }
 
   private var trainableElements: Int64 { trainable.reduce(0) { $0 + $1.elements } }
+
+  /// The DeepSpeed keys with HF's "auto" filled from the hidden size.
+  private var buckets: (reduce: Int64, prefetch: Int64, maxLive: Int64, persistence: Int64) {
+    setup.deepSpeed.resolved(hiddenSize: model.hiddenSize)
+  }
 
   /// One GPU's share of `bytes` over `count` GPUs, rounded up.
   static func share(_ bytes: ByteCount, _ count: Int64) -> ByteCount {
@@ -197,9 +203,9 @@ struct EngineSharding {
     let g = NumberText.grouped
     let width = setup.computeDtype.tensorDtype.byteWidth
     let gradientWidth = trainable.first?.dtype.byteWidth ?? width
-    let buckets = setup.deepSpeed
-    let reduceBucket = min(gradients, .elements(buckets.reduceBucketSize, bytesEach: gradientWidth))
-    let reduceText = "gradient reduce bucket min(\(g(gradients.bytes)) B, reduce_bucket_size \(g(buckets.reduceBucketSize)) x "
+    let buckets = self.buckets
+    let reduceBucket = min(gradients, .elements(buckets.reduce, bytesEach: gradientWidth))
+    let reduceText = "gradient reduce bucket min(\(g(gradients.bytes)) B, reduce_bucket_size \(g(buckets.reduce)) x "
       + "\(gradientWidth) B) = \(g(reduceBucket.bytes))"
     switch engine {
     case .fsdp, .fsdpHybrid:
@@ -218,11 +224,11 @@ struct EngineSharding {
           + "_runtime_utils.py _post_forward_reshard keeps the root unsharded); Answer.AI fsdp_qlora")
     case .zero3:
       let layer = ByteCount(parameters.bytes / layers)
-      let live = min(.elements(buckets.maxLiveParameters, bytesEach: width), layer + .elements(buckets.prefetchBucketSize, bytesEach: width))
+      let live = min(.elements(buckets.maxLive, bytesEach: width), layer + .elements(buckets.prefetch, bytesEach: width))
       return MemoryComponent(
         .shardingBuffers, lifetime: .transient, bytes: live + reduceBucket,
-        formula: "gathered parameters min(stage3_max_live_parameters \(g(buckets.maxLiveParameters)) x \(width) B, one layer "
-          + "\(g(parameters.bytes)) B / \(layers) + stage3_prefetch_bucket_size \(g(buckets.prefetchBucketSize)) x \(width) B) = "
+        formula: "gathered parameters min(stage3_max_live_parameters \(g(buckets.maxLive)) x \(width) B, one layer "
+          + "\(g(parameters.bytes)) B / \(layers) + stage3_prefetch_bucket_size \(g(buckets.prefetch)) x \(width) B) = "
           + "\(g(live.bytes)) + \(reduceText)",
         source: "DeepSpeed runtime/zero/partitioned_param_coordinator.py L380-382 (prefetch), config.py L109, L208, L231")
     case .zero2:

@@ -71,18 +71,26 @@ public struct EngineOffload: OptionSet, Hashable, Sendable {
 /// The DeepSpeed `zero_optimization` keys that size the buffers on each GPU, in elements, with
 /// DeepSpeed's defaults (`runtime/zero/config.py` L109 `reduce_bucket_size` 5e8, L208
 /// `stage3_prefetch_bucket_size` 5e7, L214 `stage3_param_persistence_threshold` 1e5, L231
-/// `stage3_max_live_parameters` 1e9, at DeepSpeed 38327e07). HF's `"auto"` values (hidden^2,
-/// 0.9 x hidden^2, 10 x hidden) are set by transformers' integration; give them explicitly.
+/// `stage3_max_live_parameters` 1e9, at DeepSpeed 38327e07). nil is HF Trainer's `"auto"`, which
+/// transformers fills from the model's hidden size `h` (`integrations/deepspeed.py`
+/// `HfTrainerDeepSpeedConfig.trainer_config_finalize`): `reduce_bucket_size` h^2,
+/// `stage3_prefetch_bucket_size` int(0.9 h^2), `stage3_param_persistence_threshold` 10 h.
 public struct DeepSpeedBuckets: Hashable, Sendable {
   /// `reduce_bucket_size`: gradient elements reduced at a time (ZeRO-2 and ZeRO-3).
-  public var reduceBucketSize: Int64 = 500_000_000
+  public var reduceBucketSize: Int64? = 500_000_000
   /// `stage3_prefetch_bucket_size`: parameter elements fetched ahead of use.
-  public var prefetchBucketSize: Int64 = 50_000_000
-  /// `stage3_max_live_parameters`: parameter elements gathered on a GPU at once, at most.
+  public var prefetchBucketSize: Int64? = 50_000_000
+  /// `stage3_max_live_parameters`: parameter elements gathered on a GPU at once, at most
+  /// (transformers has no "auto" for it).
   public var maxLiveParameters: Int64 = 1_000_000_000
   /// `stage3_param_persistence_threshold`: tensors of at most this many elements are not
   /// partitioned (each GPU keeps them whole).
-  public var persistenceThreshold: Int64 = 100_000
+  public var persistenceThreshold: Int64? = 100_000
 
   public init() {}
+
+  /// The values for a model of hidden size `hiddenSize` (at most 2^26, so h^2 fits), "auto" filled.
+  public func resolved(hiddenSize h: Int64) -> (reduce: Int64, prefetch: Int64, maxLive: Int64, persistence: Int64) {
+    (reduceBucketSize ?? h * h, prefetchBucketSize ?? 9 * h * h / 10, maxLiveParameters, persistenceThreshold ?? 10 * h)
+  }
 }

@@ -65,11 +65,12 @@ extension TrainingSetup {
     }
     guard engine.isDeepSpeed else { return }
     let buckets = deepSpeed
-    for (field, value) in [
+    let keys: [(String, Int64?)] = [
       ("--reduce-bucket-size", buckets.reduceBucketSize), ("--stage3-prefetch-bucket-size", buckets.prefetchBucketSize),
       ("--stage3-max-live-parameters", buckets.maxLiveParameters), ("--stage3-param-persistence-threshold", buckets.persistenceThreshold),
-    ] {
-      try Self.check(field, value, 0...(1 << 50))
+    ]
+    for (field, value) in keys {
+      if let value { try Self.check(field, value, 0...(1 << 50)) }
     }
   }
 

@@ -1,14 +1,27 @@
+import Foundation
 import QLoRABudget
 
-/// `--engine`, `--nodes`, `--offload` and the DeepSpeed bucket keys: how `--gpus` GPUs share
-/// the model. The keys are spelled as in a DeepSpeed `zero_optimization` config and accept
-/// the same numbers (`5e7` or `50000000`).
+/// `--engine`, `--nodes`, `--offload`, `--deepspeed` and the DeepSpeed bucket keys: how `--gpus`
+/// GPUs share the model. The keys are spelled as in a DeepSpeed `zero_optimization` config and
+/// accept the same values (`5e7`, `50000000`, or `auto` where HF's Trainer fills one in).
 enum EngineOptions {
-  static let bucketKeys: [(option: String, key: any WritableKeyPath<DeepSpeedBuckets, Int64> & Sendable, help: String)] = [
-    ("--reduce-bucket-size", \.reduceBucketSize, "DeepSpeed reduce_bucket_size: gradient elements reduced at a time."),
-    ("--stage3-prefetch-bucket-size", \.prefetchBucketSize, "DeepSpeed ZeRO-3 parameter elements fetched ahead of use."),
-    ("--stage3-max-live-parameters", \.maxLiveParameters, "DeepSpeed ZeRO-3 parameter elements gathered at once, at most."),
-    ("--stage3-param-persistence-threshold", \.persistenceThreshold, "DeepSpeed ZeRO-3: tensors this small are not partitioned."),
+  struct BucketKey: Sendable {
+    let option: String
+    let help: String
+    let allowsAuto: Bool
+    let read: @Sendable (DeepSpeedBuckets) -> Int64?
+    let write: @Sendable (inout DeepSpeedBuckets, Int64?) -> Void
+  }
+
+  static let bucketKeys: [BucketKey] = [
+    BucketKey(option: "--reduce-bucket-size", help: "DeepSpeed reduce_bucket_size: gradient elements reduced at a time.",
+      allowsAuto: true, read: { $0.reduceBucketSize }, write: { $0.reduceBucketSize = $1 }),
+    BucketKey(option: "--stage3-prefetch-bucket-size", help: "DeepSpeed ZeRO-3 parameter elements fetched ahead of use.",
+      allowsAuto: true, read: { $0.prefetchBucketSize }, write: { $0.prefetchBucketSize = $1 }),
+    BucketKey(option: "--stage3-max-live-parameters", help: "DeepSpeed ZeRO-3 parameter elements gathered at once, at most.",
+      allowsAuto: false, read: { $0.maxLiveParameters }, write: { $0.maxLiveParameters = $1 ?? $0.maxLiveParameters }),
+    BucketKey(option: "--stage3-param-persistence-threshold", help: "DeepSpeed ZeRO-3: tensors this small are not partitioned.",
+      allowsAuto: true, read: { $0.persistenceThreshold }, write: { $0.persistenceThreshold = $1 }),
   ]
 
   static let specs: [OptionSpec] = [
@@ -17,19 +30,38 @@ enum EngineOptions {
     .value("--nodes", "n", "Machines the GPUs are in (a divisor of --gpus); fsdp-hybrid shards within one.", default: "1"),
     .value("--offload", "what", "Move to host memory: optimizer (ZeRO offload_optimizer), params (ZeRO-3 offload_param, "
       + "FSDP CPUOffload), or both joined by a comma.", values: ["none", "optimizer", "params", "optimizer,params"], default: "none"),
-  ] + bucketKeys.map { .value($0.option, "elements", $0.help, default: String(DeepSpeedBuckets()[keyPath: $0.key])) }
+    .value("--deepspeed", "file", "A DeepSpeed config JSON: its ZeRO stage, offload devices, bucket keys, bf16/fp16 and "
+      + "micro-batch (the options above and below override it)."),
+  ] + bucketKeys.map {
+    .value($0.option, "elements", $0.help + ($0.allowsAuto ? " 'auto': HF's value from the hidden size." : ""),
+      default: $0.read(DeepSpeedBuckets()).map { String($0) } ?? "auto")
+  }
 
   /// Sets the engine fields of `setup` from the options; the estimator checks the combination.
   static func apply(_ arguments: ParsedArguments, to setup: inout TrainingSetup) throws(UsageError) {
+    if let path = arguments.value("--deepspeed") {
+      guard let data = try? Data(contentsOf: URL(fileURLWithPath: path)) else {
+        throw .invalidValue(path, for: "--deepspeed", "cannot read the file")
+      }
+      do {
+        try DeepSpeedConfigFile.apply(data, to: &setup)
+      } catch {
+        throw UsageError("In the DeepSpeed config '\(path)': \(error.description)")
+      }
+    }
     if let engine = try arguments.choice("--engine", as: ParallelEngine.self) { setup.engine = engine }
     if let nodes = try arguments.integer("--nodes", in: 1...TrainingSetup.maximumGPUCount) { setup.nodeCount = nodes }
     if let text = arguments.value("--offload") { setup.offload = try offload(text) }
-    for bucket in bucketKeys {
-      guard let value = try arguments.number(bucket.option, in: 0...1e15) else { continue }
-      guard value == value.rounded() else {
-        throw .invalidValue(arguments.value(bucket.option) ?? "", for: bucket.option, "expected a whole number of elements")
+    for key in bucketKeys {
+      guard let text = arguments.value(key.option) else { continue }
+      if key.allowsAuto, text.lowercased() == "auto" {
+        key.write(&setup.deepSpeed, nil)
+        continue
       }
-      setup.deepSpeed[keyPath: bucket.key] = Int64(value)
+      guard let value = try arguments.number(key.option, in: 0...1e15), value == value.rounded() else {
+        throw .invalidValue(text, for: key.option, "expected a whole number of elements" + (key.allowsAuto ? " or auto" : ""))
+      }
+      key.write(&setup.deepSpeed, Int64(value))
     }
   }
 
