@@ -104,7 +104,9 @@ enum CompareCommand: Command {
         let word = evaluation.outcome == "tight" ? "tight" : evaluation.fits ? "yes" : "no"
         return colour(word, evaluation.fits ? "32" : word == "tight" ? "33" : "31", context.usesColor)
       }))
-      rows.append((group == nil ? "GPUs needed (FSDP)" : "  GPUs needed (FSDP)", judged.map { cells in
+      let engine = estimates.first?.setup.engine ?? .fsdp
+      let needed = "GPUs needed (\(engine == .fsdp ? "FSDP" : engine.rawValue))"
+      rows.append((group == nil ? needed : "  " + needed, judged.map { cells in
         let cell = group.map { g in cells.first { $0.0.name == g.name } } ?? cells.first
         guard let (_, _, fewest) = cell else { return "-" }
         return fewest.map { NumberText.grouped($0) } ?? ">4096"
