@@ -238,14 +238,17 @@ extension Planner {
   }
 
   /// The fewest GPUs of this kind (in multiples of the setup's node count) that fit the run,
-  /// over every engine and offload in `choices`; ties go to the earlier choice. nil when no
-  /// choice fits on `limit` GPUs.
+  /// over every engine and offload in `choices`; ties go to the setup's own engine and offload
+  /// when they are among `choices`, then to the earlier choice. nil when no choice fits on
+  /// `limit` GPUs.
   public func fewestGPUsWithEngine(
     over choices: [EngineChoice] = EngineChoice.ladder, upTo limit: Int64 = TrainingSetup.maximumGPUCount
   ) throws(PlanningError) -> GPUPlan? {
     let nodes = max(1, setup.nodeCount)
+    let given = EngineChoice(setup.engine, offload: setup.offload)
+    let ordered = choices.contains(given) ? [given] + choices.filter { $0 != given } : choices
     var best: (choice: EngineChoice, count: Int64)?
-    for choice in choices {
+    for choice in ordered {
       var candidate = setup
       candidate.engine = choice.engine
       candidate.offload = choice.offload
