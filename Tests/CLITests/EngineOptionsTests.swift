@@ -13,9 +13,9 @@ import Testing
 
   @Test(arguments: [
     (["fit", "llama-2-7b", "--gpu", "rtx-4090", "--engine", "zero4"], "'--engine'"),
-    (["fit", "llama-2-7b", "--gpu", "rtx-4090", "--gpus", "2", "--offload", "optimizer"], "--offload optimizer"),
-    (["fit", "llama-2-7b", "--gpu", "rtx-4090", "--gpus", "2", "--engine", "zero2", "--offload", "params"], "--offload params"),
-    (["fit", "llama-2-7b", "--gpu", "rtx-4090", "--gpus", "4", "--nodes", "3"], "--nodes 3"),
+    (["fit", "llama-2-7b", "--gpu", "rtx-4090", "--gpus", "2", "--offload", "optimizer"], "'--offload': FSDP offloads parameters"),
+    (["fit", "llama-2-7b", "--gpu", "rtx-4090", "--gpus", "2", "--engine", "zero2", "--offload", "params"], "'--offload': parameter offload needs zero3"),
+    (["fit", "llama-2-7b", "--gpu", "rtx-4090", "--gpus", "4", "--nodes", "3"], "'--nodes': a divisor of the GPU count 4"),
     (["fit", "llama-2-7b", "--gpu", "rtx-4090", "--offload", "cpu"], "'--offload'"),
     (["fit", "llama-2-7b", "--gpu", "rtx-4090", "--engine", "zero3", "--stage3-prefetch-bucket-size", "5.5"],
      "'--stage3-prefetch-bucket-size'"),

@@ -20,7 +20,7 @@ import Testing
   }
 
   static func bytes(_ estimate: MemoryEstimate, _ kind: MemoryComponent.Kind, on device: MemoryComponent.Device = .gpu) -> Int64 {
-    estimate.bytes(of: kind, on: device)?.bytes ?? -1
+    estimate.bytes(of: kind, on: device).bytes
   }
 
   static func ceilDiv(_ a: Int64, _ b: Int64) -> Int64 { (a + b - 1) / b }
@@ -142,19 +142,19 @@ import Testing
   }
 
   @Test(arguments: [
-    (ParallelEngine.fsdp, Int64(4), Int64(3), EngineOffload(), "--nodes"),
-    (.fsdp, 2, 1, .optimizer, "--offload"),
-    (.zero2, 2, 1, .parameters, "--offload"),
-    (.zero1, 2, 4, EngineOffload(), "--nodes"),
+    (ParallelEngine.fsdp, Int64(4), Int64(3), EngineOffload(), EngineOption.nodes),
+    (.fsdp, 2, 1, .optimizer, .offload),
+    (.zero2, 2, 1, .parameters, .offload),
+    (.zero1, 2, 4, EngineOffload(), .nodes),
   ])
-  func invalidEngineOptionsNameTheField(
-    engine: ParallelEngine, gpus: Int64, nodes: Int64, offload: EngineOffload, field: String
+  func invalidEngineOptionsNameTheOption(
+    engine: ParallelEngine, gpus: Int64, nodes: Int64, offload: EngineOffload, option: EngineOption
   ) throws {
     #expect {
       _ = try Self.estimate(engine, gpus: gpus, nodes: nodes, offload: offload)
     } throws: { error in
-      guard case SetupError.outOfRange(let named, _, _) = error else { return false }
-      return named == field
+      guard case SetupError.invalidEngineOption(let named, _, _) = error else { return false }
+      return named == option
     }
   }
 
@@ -165,15 +165,16 @@ import Testing
     let planner = Planner(
       model: try Self.presets.model(named: model), setup: TrainingSetup(), gpu: try Self.presets.gpu(named: gpu))
     let plan = try #require(try planner.fewestGPUsWithEngine())
-    #expect(plan.evaluation.fits)
+    #expect(plan.evaluation.verdict == .fits)
     #expect(plan.evaluation.setup.engine == plan.choice.engine && plan.evaluation.setup.offload == plan.choice.offload)
     guard plan.count > 1 else { return }
-    #expect(plan.oneFewer?.fits == false)
+    #expect(plan.oneFewer.map { $0.verdict != .fits } == true)
     for choice in Planner.EngineChoice.ladder {
       var setup = TrainingSetup()
       setup.engine = choice.engine
       setup.offload = choice.offload
-      #expect(try !planner.evaluate(setup, gpuCount: plan.count - 1).fits, "\(choice.description)")
+      setup.gpuCount = plan.count - 1
+      #expect(try planner.evaluate(setup).verdict != .fits, "\(choice.description)")
     }
   }
 

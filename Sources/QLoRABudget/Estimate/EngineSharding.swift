@@ -92,7 +92,8 @@ struct EngineSharding {
     var placed: [MemoryComponent] = []
     var host: [(String, ByteCount)] = []
     for component in components {
-      guard component.device == .gpu, let bytes = component.bytes else { placed.append(component); continue }
+      guard component.device == .gpu else { placed.append(component); continue }
+      let bytes = component.bytes
       switch placement(component.kind) {
       case .whole:
         placed.append(component)
@@ -195,7 +196,7 @@ struct EngineSharding {
   /// The engine's transient buffers on each GPU, from the unsharded components.
   private func buffers(_ components: [MemoryComponent]) -> MemoryComponent? {
     func total(_ kinds: Set<MemoryComponent.Kind>) -> ByteCount {
-      ByteCount.sum(components.filter { kinds.contains($0.kind) && $0.device == .gpu }.compactMap(\.bytes))
+      ByteCount.sum(components.filter { kinds.contains($0.kind) && $0.device == .gpu }.map(\.bytes))
     }
     let layers = max(1, model.layerCount)
     let parameters = total(Self.parameterKinds)

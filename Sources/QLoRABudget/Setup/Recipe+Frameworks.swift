@@ -75,7 +75,7 @@ extension Recipe {
       "src/axolotl/utils/schemas/config.py L688 sample_packing: rows packed to sequence_len, so every row holds "
         + "sequence_len tokens; gradient_checkpointing is set in every example config",
       "src/axolotl/integrations/liger/args.py L54-55 liger_cross_entropy / liger_fused_linear_cross_entropy and the "
-        + "cut_cross_entropy plugin: fused chunked loss, opt-in (--loss chunked)",
+        + "cut_cross_entropy plugin: fused chunked loss, opt-in (the chunked loss)",
     ])
 
   /// TRL `SFTTrainer` with a peft config on a bitsandbytes 4-bit model.

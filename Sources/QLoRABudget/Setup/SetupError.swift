@@ -1,6 +1,9 @@
 /// A training setup that cannot be estimated: the field and the value, and why.
 public enum SetupError: Error, Hashable, Sendable, CustomStringConvertible {
-  case outOfRange(field: String, value: String, allowed: String)
+  /// A setting's value outside what the estimator accepts.
+  case outOfRange(setting: Setting, value: String, allowed: String)
+  /// An engine option (``EngineOption``) that does not fit the engine or the GPU count.
+  case invalidEngineOption(EngineOption, value: String, allowed: String)
   case unknownTargetModule(name: String, model: String, available: [String])
   case noTargetModules(model: String)
   /// An estimate whose byte counts would not fit in 63 bits.
@@ -8,8 +11,10 @@ public enum SetupError: Error, Hashable, Sendable, CustomStringConvertible {
 
   public var description: String {
     switch self {
-    case let .outOfRange(field, value, allowed):
-      return "\(field) \(value) is out of range: \(allowed)"
+    case let .outOfRange(setting, value, allowed):
+      return "\(setting.label) \(value) is out of range: \(allowed)"
+    case let .invalidEngineOption(option, value, allowed):
+      return "\(option.label) \(value) is out of range: \(allowed)"
     case let .unknownTargetModule(name, model, available):
       return "target module '\(name)' is not a linear layer of '\(model)'; its linear layers are "
         + available.joined(separator: ", ")
@@ -31,52 +36,54 @@ extension TrainingSetup {
   /// Checks every numeric field; the estimator calls this before computing anything.
   public func validate() throws(SetupError) {
     if !isFullFineTune {
-      try Self.check("--rank", lora.rank, 1...LoRAConfiguration.maximumRank)
+      try Self.check(.rank, lora.rank, 1...LoRAConfiguration.maximumRank)
       guard lora.dropout.isFinite, (0..<1).contains(lora.dropout) else {
-        throw .outOfRange(field: "--lora-dropout", value: String(lora.dropout), allowed: "a number in [0, 1)")
+        throw .outOfRange(setting: .loraDropout, value: String(lora.dropout), allowed: "a number in [0, 1)")
       }
       guard lora.alpha.isFinite, lora.alpha > 0 else {
-        throw .outOfRange(field: "--alpha", value: String(lora.alpha), allowed: "a positive number")
+        throw .outOfRange(setting: .alpha, value: String(lora.alpha), allowed: "a positive number")
       }
       if quantization.isFourBit {
         guard (32...4096).contains(blockSize), blockSize & (blockSize - 1) == 0 else {
           throw .outOfRange(
-            field: "--blocksize", value: String(blockSize), allowed: "a power of two from 32 to 4096 (bitsandbytes)")
+            setting: .blockSize, value: String(blockSize), allowed: "a power of two from 32 to 4096 (bitsandbytes)")
         }
       }
     }
-    try Self.check("--seq-len", sequenceLength, 1...Self.maximumSequenceLength)
-    try Self.check("--batch", batchSize, 1...Self.maximumBatchSize)
-    try Self.check("--gpus", gpuCount, 1...Self.maximumGPUCount)
+    try Self.check(.sequenceLength, sequenceLength, 1...Self.maximumSequenceLength)
+    try Self.check(.batchSize, batchSize, 1...Self.maximumBatchSize)
+    try Self.check(.gpuCount, gpuCount, 1...Self.maximumGPUCount)
     try validateEngine()
   }
 
-  /// The engine options: nodes that divide the GPUs, and offloads the engine has.
+  /// The engine options: nodes that divide the GPUs, offloads the engine has, bucket sizes.
   private func validateEngine() throws(SetupError) {
-    try Self.check("--nodes", nodeCount, 1...gpuCount)
-    guard gpuCount % nodeCount == 0 else {
-      throw .outOfRange(field: "--nodes", value: String(nodeCount), allowed: "a divisor of --gpus \(gpuCount) (the same GPUs in every node)")
+    guard (1...gpuCount).contains(nodeCount), gpuCount % nodeCount == 0 else {
+      throw .invalidEngineOption(
+        .nodes, value: String(nodeCount), allowed: "a divisor of the GPU count \(gpuCount) (the same GPUs in every node)")
     }
-    if offload.contains(.parameters), engine != .zero3, engine.isDeepSpeed {
-      throw .outOfRange(field: "--offload", value: offload.description, allowed: "params only with zero3, fsdp or fsdp-hybrid (DeepSpeed offload_param is a ZeRO-3 option)")
+    if offload.contains(.parameters), engine.isDeepSpeed, engine != .zero3 {
+      throw .invalidEngineOption(
+        .offload, value: offload.description, allowed: "parameter offload needs zero3, fsdp or fsdp-hybrid (DeepSpeed's offload_param is a ZeRO-3 option)")
     }
     if offload.contains(.optimizer), !engine.isDeepSpeed {
-      throw .outOfRange(field: "--offload", value: offload.description, allowed: "params with fsdp (CPUOffload moves parameters, gradients and the optimizer step); optimizer needs zero1, zero2 or zero3")
+      throw .invalidEngineOption(
+        .offload, value: offload.description, allowed: "FSDP offloads parameters (CPUOffload also moves the gradients and the optimizer step); optimizer offload needs zero1, zero2 or zero3")
     }
     guard engine.isDeepSpeed else { return }
     let buckets = deepSpeed
-    let keys: [(String, Int64?)] = [
-      ("--reduce-bucket-size", buckets.reduceBucketSize), ("--stage3-prefetch-bucket-size", buckets.prefetchBucketSize),
-      ("--stage3-max-live-parameters", buckets.maxLiveParameters), ("--stage3-param-persistence-threshold", buckets.persistenceThreshold),
+    let keys: [(EngineOption, Int64?)] = [
+      (.reduceBucketSize, buckets.reduceBucketSize), (.prefetchBucketSize, buckets.prefetchBucketSize),
+      (.maxLiveParameters, buckets.maxLiveParameters), (.persistenceThreshold, buckets.persistenceThreshold),
     ]
-    for (field, value) in keys {
-      if let value { try Self.check(field, value, 0...(1 << 50)) }
+    for case let (option, value?) in keys where !(0...(Int64(1) << 50)).contains(value) {
+      throw .invalidEngineOption(option, value: String(value), allowed: "0 to \(Int64(1) << 50) elements")
     }
   }
 
-  private static func check(_ field: String, _ value: Int64, _ range: ClosedRange<Int64>) throws(SetupError) {
+  private static func check(_ setting: Setting, _ value: Int64, _ range: ClosedRange<Int64>) throws(SetupError) {
     guard range.contains(value) else {
-      throw .outOfRange(field: field, value: String(value), allowed: "\(range.lowerBound) to \(range.upperBound)")
+      throw .outOfRange(setting: setting, value: String(value), allowed: "\(range.lowerBound) to \(range.upperBound)")
     }
   }
 }

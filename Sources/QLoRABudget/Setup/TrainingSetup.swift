@@ -33,9 +33,11 @@ public struct TrainingSetup: Hashable, Sendable {
   public var offload: EngineOffload = []
   /// DeepSpeed's bucket and threshold keys (ZeRO engines only).
   public var deepSpeed = DeepSpeedBuckets()
-  /// Full fine-tuning of every parameter in the compute dtype, for comparison; LoRA and
-  /// quantization settings are then ignored.
+  /// Full fine-tuning of every parameter, for comparison; LoRA and quantization settings are
+  /// then ignored.
   public var isFullFineTune: Bool = false
+  /// How full fine-tuning holds its parameters (ignored for LoRA).
+  public var fullFineTunePrecision: FullFineTunePrecision = .pure
 
   public init() {}
 
@@ -48,8 +50,10 @@ public struct TrainingSetup: Hashable, Sendable {
   /// The dtypes of the tensors bitsandbytes does not quantize, after the recipe: every
   /// tensor in the compute dtype for full fine-tuning.
   public var unquantizedDtypes: Recipe.UnquantizedDtypes {
-    // DeepSpeed casts the module to the compute dtype (engine.py: self.module.bfloat16()).
-    if isFullFineTune || engine.isDeepSpeed { return .allCompute }
+    // DeepSpeed casts the module to the compute dtype (engine.py: self.module.bfloat16()); its
+    // fp32 master copy is the optimizer's (EngineSharding).
+    if engine.isDeepSpeed { return .allCompute }
+    if isFullFineTune { return fullFineTunePrecision == .mixed ? .allFloat32 : .allCompute }
     return quantization.isQuantized ? recipe.withQuantizedBase : recipe.withSixteenBitBase
   }
 
@@ -60,6 +64,12 @@ public struct TrainingSetup: Hashable, Sendable {
   /// Whether the run needs bitsandbytes: a quantized base, or an 8-bit or paged optimizer.
   public var needsBitsandbytes: Bool {
     effectiveQuantization.isQuantized || optimizer.isEightBit || optimizer.isPaged
+  }
+
+  /// The dtype of full fine-tuning's parameters and gradients: fp32 master weights with mixed
+  /// precision, else the compute dtype.
+  public var fullFineTuneParameterDtype: TensorDtype {
+    fullFineTunePrecision == .mixed && !engine.isDeepSpeed ? .float32 : computeDtype.tensorDtype
   }
 
   /// The quantization actually applied (none for full fine-tuning).

@@ -142,7 +142,7 @@ public enum CalibrationValidation {
         // The recorded step starts with the previous step's output live; it is freed once the
         // new forward returns, so backward and optimizer moments are measured net of it.
         let held = profile.heldOutput
-        let above = profile.phases.map { $0.name == "forward" ? $0.bytes : $0.bytes - held }.max() ?? .zero
+        let above = profile.phases.map { $0.name == .forward ? $0.bytes : $0.bytes - held }.max() ?? .zero
         let summary = describe(setup, model: model)
         report.rows.append(ValidationRow(
           dataSet: cpuDataSet, caseName: name, setup: summary, figure: "saved_for_backward",
@@ -190,7 +190,7 @@ public enum CalibrationValidation {
         setup.usesAutocast = false
         setup.optimizer = .adamw
         let estimate = try MemoryEstimator.estimate(model: model, setup: setup, gpu: fitcheckT4)
-        guard let peak = estimate.peak else { continue }
+        let peak = estimate.peak
         let summary = describe(setup, model: model)
         func mib(_ key: String) -> Int64? {
           (measured[key] as? NSNumber).map { Int64(($0.doubleValue * 1_048_576).rounded()) }
@@ -261,7 +261,7 @@ public enum CalibrationValidation {
         : try PresetCatalog.bundled.gpu(named: name)
     }
     let estimate = try MemoryEstimator.estimate(model: model, setup: mapping.setup, gpu: gpu)
-    guard let peak = estimate.peak else { throw MappingMismatch(description: "no peak") }
+    let peak = estimate.peak
     let ours: ByteCount
     switch mapping.figure {
     case .allocated: ours = peak.allocated

@@ -105,8 +105,8 @@ extension PublishedMapping {
       seq: seq, batch: batch, attention: .sdpa, autocast: false, gpus: gpus, offload: offload ? .parameters : [],
       assumptions: fsdpQLoRA + [gpus == 1
         ? "sharding_strategy 'ddp': a full copy on each GPU, estimated as one GPU"
-        : "FSDP FULL_SHARD over 2 GPUs (--gpus 2)"]
-        + (offload ? ["--use_cpu_offload true: FSDP CPUOffload(offload_params=True) (--offload params)"] : [])
+        : "FSDP FULL_SHARD over 2 GPUs"]
+        + (offload ? ["--use_cpu_offload true: FSDP CPUOffload(offload_params=True), parameter offload"] : [])
         + (model.hasPrefix("mistral") ? ["Mistral-7B-v0.2: the v0.1 preset's shapes (v0.2 changes rope theta and drops the sliding window)"] : []))
   }
 
@@ -119,8 +119,8 @@ extension PublishedMapping {
     PublishedMapping(
       id, "llama-2-70b", gpu: gpu, .process, .unstated, recipe: .llamaFactory, rank: 8, targets: .allLinear,
       dropout: 0.1, seq: 2048, batch: 2, attention: .flash, chunkedLoss: false, gpus: 2, engine: engine, offload: offload,
-      assumptions: trlShardedQLoRA + ["\(how) over 2 GPUs (--gpus 2 --engine \(engine.rawValue)"
-        + (offload.isEmpty ? "" : " --offload \(offload.description)") + "); GPU "
+      assumptions: trlShardedQLoRA + ["\(how) over 2 GPUs (engine \(engine.rawValue)"
+        + (offload.isEmpty ? "" : ", offload \(offload.description)") + "); GPU "
         + (gpu == "24GB" ? "'2x 24GB GPUs': a 24 GB card" : "'>= 40 GB class': a100-40gb")])
   }
 
@@ -184,7 +184,7 @@ extension PublishedMapping {
         "torchtune recipe (torchao NF4, bf16 model and adapters, activation checkpointing), no autocast (torchtune "
           + "trains in the model dtype); targets q,k,v,output_proj + MLP (the row)",
         "the 2024 torchtune of this row used nn.CrossEntropyLoss on the full logits (chunked output loss came later): "
-          + "--loss standard",
+          + "the standard loss",
         "alpaca_cleaned max_seq_len 512: the peak taken at a 512-token batch; '~9GB' read as GB",
       ]),
     PublishedMapping(
@@ -265,7 +265,7 @@ extension PublishedMapping {
       (row("060", "llama-3.1-8b", .process, .gib, rank: 8, seq: 2048, batch: 2, gpu: "rtx-4090", chunked: true,
         "packed to 2,048 tokens; CEWithChunkedOutputLoss (8 chunks); metric unstated: our process figure"), compile),
       (row("061", "llama-3.1-405b", .process, .unstated, rank: 16, seq: 2048, batch: 2, gpu: "a100-80gb", gpus: 8,
-        chunked: true, "lora_finetune_distributed: FSDP2 full shard over 8 GPUs (--gpus 8); packed to 2,048"), compile),
+        chunked: true, "lora_finetune_distributed: FSDP2 full shard over 8 GPUs; packed to 2,048"), compile),
     ]
   }()
 

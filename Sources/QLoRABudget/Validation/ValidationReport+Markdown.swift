@@ -154,20 +154,19 @@ extension ValidationReport {
     ### Analysis
 
     - **fsdp_qlora (high trust, peak reserved per GPU): eleven rows, six without and five with CPU offload.**
-      Median 6.5%, every row within 13.3%. FSDP keeps its root unit (embeddings and lm_head) whole on every
+      Median 4.4%; all but one within 13.3%. FSDP keeps its root unit (embeddings and lm_head) whole on every
       GPU from the first forward to the end of backward (PyTorch `_post_forward_reshard`), which the gather
-      row counts; with `--use_cpu_offload true` (rows 093, 095-098, `--offload params`) the parameter,
+      row counts; with `--use_cpu_offload true` (rows 093, 095-098, parameter offload) the parameter,
       gradient and optimizer shards are in host memory and each GPU holds the gather buffers, the
-      activations and the runtime. Row 088 (512 tokens) is 12% low: the source itself notes that peak
-      reserved is about the same at 512 and 2,048 tokens (4.98 vs 5.21 GiB) while peak allocated differs,
-      i.e. at short context the reserved peak is set by something other than the step (fsdp_qlora loads and
-      quantizes every weight on the GPU before FSDP shards it, and the caching allocator keeps those blocks);
-      not modelled, no constant fitted to it. Rows 095 (Yi-34B, -13%) and 097/098 (Mistral-7B, +12%) are
-      the offload rows furthest off: with offload the peak is the gather plus activations, so their errors
-      are those of the activation and gather models alone; the five offload rows' median is 12.0%.
-      Also not modelled: fsdp_qlora's torch.optim.AdamW creates bf16 moments for its bf16 adapters
-      (`zeros_like(param)`, 4 B/param, not the 8 B the estimator's `adamw` counts): 0.3 GiB per GPU less on
-      Llama-2-7B.
+      activations and the runtime. fsdp_qlora's torch AdamW keeps bf16 moments for its bf16 adapters, as
+      the estimator now counts (torch `zeros_like(param)`). Row 088 (512 tokens) is 18% low: the source
+      itself notes that peak reserved is about the same at 512 and 2,048 tokens (4.98 vs 5.21 GiB) while peak
+      allocated differs, i.e. at short context the reserved peak is set by something other than the step
+      (fsdp_qlora loads and quantizes every weight on the GPU before FSDP shards it, and the caching
+      allocator keeps those blocks); not modelled, no constant fitted to it. Rows 095 (Yi-34B, -13%) and
+      097/098 (Mistral-7B, +12%) are the offload rows furthest off: with offload the peak is the gather plus
+      activations, so their errors are those of the activation and gather models alone; the five offload
+      rows' median is 12.0%.
     - **PEFT FSDP / ZeRO-3 70B (medium, nvidia-smi per GPU, unit unstated).** FSDP (100) -5% read as GB;
       ZeRO-3 (101) -11% (`--engine zero3`: DeepSpeed casts the module to bf16 and keeps an fp32 master
       partition; DeepSpeed's default buckets); FSDP with CPU offload (099) -37%: the published 19.6 GB is a

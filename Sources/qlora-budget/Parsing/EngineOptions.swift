@@ -6,6 +6,7 @@ import QLoRABudget
 /// accept the same values (`5e7`, `50000000`, or `auto` where HF's Trainer fills one in).
 enum EngineOptions {
   struct BucketKey: Sendable {
+    let engineOption: EngineOption
     let option: String
     let help: String
     let allowsAuto: Bool
@@ -14,13 +15,13 @@ enum EngineOptions {
   }
 
   static let bucketKeys: [BucketKey] = [
-    BucketKey(option: "--reduce-bucket-size", help: "DeepSpeed reduce_bucket_size: gradient elements reduced at a time.",
+    BucketKey(engineOption: .reduceBucketSize, option: "--reduce-bucket-size", help: "DeepSpeed reduce_bucket_size: gradient elements reduced at a time.",
       allowsAuto: true, read: { $0.reduceBucketSize }, write: { $0.reduceBucketSize = $1 }),
-    BucketKey(option: "--stage3-prefetch-bucket-size", help: "DeepSpeed ZeRO-3 parameter elements fetched ahead of use.",
+    BucketKey(engineOption: .prefetchBucketSize, option: "--stage3-prefetch-bucket-size", help: "DeepSpeed ZeRO-3 parameter elements fetched ahead of use.",
       allowsAuto: true, read: { $0.prefetchBucketSize }, write: { $0.prefetchBucketSize = $1 }),
-    BucketKey(option: "--stage3-max-live-parameters", help: "DeepSpeed ZeRO-3 parameter elements gathered at once, at most.",
+    BucketKey(engineOption: .maxLiveParameters, option: "--stage3-max-live-parameters", help: "DeepSpeed ZeRO-3 parameter elements gathered at once, at most.",
       allowsAuto: false, read: { $0.maxLiveParameters }, write: { $0.maxLiveParameters = $1 ?? $0.maxLiveParameters }),
-    BucketKey(option: "--stage3-param-persistence-threshold", help: "DeepSpeed ZeRO-3: tensors this small are not partitioned.",
+    BucketKey(engineOption: .persistenceThreshold, option: "--stage3-param-persistence-threshold", help: "DeepSpeed ZeRO-3: tensors this small are not partitioned.",
       allowsAuto: true, read: { $0.persistenceThreshold }, write: { $0.persistenceThreshold = $1 }),
   ]
 
@@ -62,6 +63,15 @@ enum EngineOptions {
         throw .invalidValue(text, for: key.option, "expected a whole number of elements" + (key.allowsAuto ? " or auto" : ""))
       }
       key.write(&setup.deepSpeed, Int64(value))
+    }
+  }
+
+  /// The flag of an engine option, for the estimator's errors.
+  static func flag(for option: EngineOption) -> String {
+    switch option {
+    case .nodes: return "--nodes"
+    case .offload: return "--offload"
+    default: return bucketKeys.first { $0.engineOption == option }?.option ?? option.rawValue
     }
   }
 
