@@ -51,7 +51,7 @@ extension Recipe {
       "litgpt/finetune/lora.py L355-358 model(input_ids, lm_head_chunk_size=128) and chunked_cross_entropy; "
         + "litgpt/utils.py L302-331: F.cross_entropy on each bf16 logit chunk, the list of chunks kept",
       "litgpt/finetune/lora.py L301-304: the longest sequence sets model.max_seq_length; batches are padded to their "
-        + "longest sample, so a published peak is at the longest batch (fixed length = --seq-len)",
+        + "longest sample, so a published peak is at the longest batch (the fixed length is the sequence length)",
     ],
     quantizesOutputHead: true,
     chunkedLoss: .tokenChunks(TokenChunking(.size(128), float32LogProbabilities: false, keepsLogits: true)))
@@ -60,7 +60,7 @@ extension Recipe {
   public static let axolotl = Recipe(
     name: "axolotl",
     summary: "axolotl qlora: prepare_model_for_kbit_training, then norms and embeddings cast back to the load dtype "
-      + "(bf16); adapters fp32; sample packing fills each row to sequence_len; Liger or Cut Cross Entropy: --loss chunked",
+      + "(bf16); adapters fp32; sample packing fills each row to sequence_len; Liger or Cut Cross Entropy: the chunked loss",
     withQuantizedBase: .allCompute,
     withSixteenBitBase: .allCompute,
     adapters: .float32,
@@ -96,7 +96,7 @@ extension Recipe {
         + "sft_trainer.py L86 _CHUNKED_LM_HEAD_CHUNK_SIZE 256, L117-235: each chunk's logits live only inside a "
         + "checkpointed chunk; sft_config.py L135: gradient_checkpointing defaults to True",
       "sft_config.py L225-254 packing (rows of max_length) and padding_free (the batch flattened into one row): the "
-        + "same tokens per step, so --seq-len x --batch is the packed length",
+        + "same tokens per step, so sequence length x batch is the packed length",
     ],
     chunkedLoss: .tokenChunks(TokenChunking(.size(256), float32LogProbabilities: true, keepsLogits: false, checkpointsChunks: true)))
 }

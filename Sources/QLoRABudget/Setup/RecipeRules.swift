@@ -5,7 +5,7 @@ public enum FourBitLayout: String, Hashable, Sendable {
   case torchao
 }
 
-/// What a chunked cross-entropy keeps, when the loss is chunked (`--loss chunked` or the
+/// What a chunked cross-entropy keeps, when the loss is chunked (the setup's choice or the
 /// recipe's default).
 public enum ChunkedLoss: Hashable, Sendable {
   /// Unsloth's fused loss (also Liger's and Cut Cross Entropy's shape): the full logits never

@@ -56,7 +56,7 @@ extension ValidationReport {
 
       ../shared/calibration/published/measurements.json, row by row (Sources/QLoRABudget/Validation/PublishedMapping.swift).
       A row is mapped when its setup is one we model: bitsandbytes 4-bit under transformers + peft in one of our
-      recipes, a preset model, and enough of the setup; FSDP/ZeRO-3 rows map onto `--gpus N --engine` (with `--offload`). Unstated settings
+      recipes, a preset model, and enough of the setup; FSDP/ZeRO-3 rows map onto the GPU count and engine (with its offload). Unstated settings
       take the framework's documented default (docs/recipes.md), written under the row. Our figure is the one the
       row measured: peak allocated, peak reserved, or process (nvidia-smi; also used when the metric is unstated).
       A `budget` row gives the largest setup that fitted a card of that size: our process peak should be just
@@ -168,7 +168,7 @@ extension ValidationReport {
       activations, so their errors are those of the activation and gather models alone; the five offload
       rows' median is 12.0%.
     - **PEFT FSDP / ZeRO-3 70B (medium, nvidia-smi per GPU, unit unstated).** FSDP (100) -5% read as GB;
-      ZeRO-3 (101) -11% (`--engine zero3`: DeepSpeed casts the module to bf16 and keeps an fp32 master
+      ZeRO-3 (101) -11% (the ZeRO-3 engine: DeepSpeed casts the module to bf16 and keeps an fp32 master
       partition; DeepSpeed's default buckets); FSDP with CPU offload (099) -37%: the published 19.6 GB is a
       screenshot of GPU monitoring, and what a process holds beyond the caching allocator under NCCL
       (communicator buffers, cudaMalloc'd outside torch's pool) and accelerate's loading of the offloaded
