@@ -17,6 +17,8 @@ import Testing
     (["fit", "llama-2-7b", "--gpu", "rtx-4090", "--gpus", "2", "--engine", "zero2", "--offload", "params"], "'--offload': parameter offload needs zero3"),
     (["fit", "llama-2-7b", "--gpu", "rtx-4090", "--gpus", "4", "--nodes", "3"], "'--nodes': a divisor of the GPU count 4"),
     (["fit", "llama-2-7b", "--gpu", "rtx-4090", "--offload", "cpu"], "'--offload'"),
+    // A device never ends: refused before reading, not read forever.
+    (["fit", "llama-2-7b", "--gpu", "rtx-4090", "--deepspeed", "/dev/zero"], "'--deepspeed'"),
     (["fit", "llama-2-7b", "--gpu", "rtx-4090", "--engine", "zero3", "--stage3-prefetch-bucket-size", "5.5"],
      "'--stage3-prefetch-bucket-size'"),
   ])

@@ -41,8 +41,13 @@ enum EngineOptions {
   /// Sets the engine fields of `setup` from the options; the estimator checks the combination.
   static func apply(_ arguments: ParsedArguments, to setup: inout TrainingSetup) throws(UsageError) {
     if let path = arguments.value("--deepspeed") {
-      guard let data = try? Data(contentsOf: URL(fileURLWithPath: path)) else {
-        throw .invalidValue(path, for: "--deepspeed", "cannot read the file")
+      // A regular file of at most 1 MiB: a device or FIFO (/dev/zero, a pipe) would never end.
+      let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+      guard attributes?[.type] as? FileAttributeType == .typeRegular,
+        let size = (attributes?[.size] as? NSNumber)?.int64Value, size <= 1 << 20,
+        let data = try? Data(contentsOf: URL(fileURLWithPath: path))
+      else {
+        throw .invalidValue(path, for: "--deepspeed", "cannot read it as a DeepSpeed config (a regular file of at most 1 MiB)")
       }
       do {
         try DeepSpeedConfigFile.apply(data, to: &setup)
