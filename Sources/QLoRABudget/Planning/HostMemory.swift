@@ -49,7 +49,7 @@ public struct HostMemory: Hashable, Sendable {
     offloadedActivations = estimate.bytes(of: .activations, on: .host) ?? .zero
     let sixteenBit = ByteCount.elements(estimate.model.parameterCount, bytesEach: estimate.setup.computeDtype.tensorDtype.byteWidth)
     loadTimeShard = min(shardSize, sixteenBit)
-    self.offloaded = offloaded + (estimate.bytes(of: .offloadedToHost, on: .host) ?? .zero)
+    self.offloaded = offloaded + estimate.bytes(of: .offloadedToHost, on: .host)
     self.baseline = baseline
   }
 
