@@ -3,15 +3,11 @@ import QLoRABudget
 import Testing
 
 /// The estimator against the published figures that map onto a setup we model
-/// (../shared/calibration/published/measurements.json, or the copy in Fixtures/published/).
+/// (calibration/published/measurements.json).
 /// The rows and their setups are in Sources/QLoRABudget/Validation/PublishedMapping.swift.
 @Suite struct PublishedValidationTests {
   static let report: ValidationReport? = {
-    let shared = TestData.packageRoot.deletingLastPathComponent().appendingPathComponent("shared/calibration")
-    let fixtures = TestData.packageRoot.appendingPathComponent("Tests/QLoRABudgetTests/Fixtures")
-    let file = "published/measurements.json"
-    let directory = FileManager.default.fileExists(atPath: shared.appendingPathComponent(file).path) ? shared : fixtures
-    guard let data = try? Data(contentsOf: directory.appendingPathComponent(file)) else { return nil }
+    guard let data = try? TestData.calibration("published/measurements.json") else { return nil }
     return try? CalibrationValidation.run(cpuStepPeaks: nil, gpuRuns: [], gpuModels: nil, published: data)
   }()
 

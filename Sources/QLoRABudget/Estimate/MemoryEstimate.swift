@@ -10,7 +10,12 @@ public struct MemoryEstimate: Hashable, Sendable {
   /// The highest point of a steady-state step.
   public let peak: PeakMemory
   private let assumptionLines: Deferred<[String]>
-  public let warnings: [String]
+  /// What the setup asks of ``gpu`` that it cannot do (bf16 before Ampere, bitsandbytes on
+  /// Apple): the bytes are still counted, but the run would not go as configured.
+  public let incompatibilities: [HardwareIncompatibility]
+  /// Everything a person should be told: the model's warnings, then the incompatibilities.
+  public var warnings: [String] { modelWarnings + incompatibilities.map(\.description) }
+  private let modelWarnings: [String]
   /// Figures that are large because of a library version's behaviour, with the alternative.
   public let notes: [String]
 
@@ -20,7 +25,7 @@ public struct MemoryEstimate: Hashable, Sendable {
   init(
     model: ModelArchitecture, setup: TrainingSetup, gpu: GPU?, components: [MemoryComponent],
     trainableParameters: Int64, peak: PeakMemory, assumptions: @autoclosure @escaping @Sendable () -> [String],
-    warnings: [String], notes: [String]
+    warnings: [String], incompatibilities: [HardwareIncompatibility], notes: [String]
   ) {
     self.model = model
     self.setup = setup
@@ -29,7 +34,8 @@ public struct MemoryEstimate: Hashable, Sendable {
     self.trainableParameters = trainableParameters
     self.peak = peak
     self.assumptionLines = Deferred(assumptions)
-    self.warnings = warnings
+    self.modelWarnings = warnings
+    self.incompatibilities = incompatibilities
     self.notes = notes
   }
 

@@ -43,7 +43,8 @@ public enum MemoryEstimator {
       model: model, setup: setup, gpu: gpu, components: components,
       trainableParameters: trainable.reduce(0) { $0 + $1.elements }, peak: peak,
       assumptions: assumptions(setup) + [engine.assumption].compactMap { $0 } + transient.assumptions,
-      warnings: model.warnings, notes: VersionNotes.notes(model, setup))
+      warnings: model.warnings, incompatibilities: gpu?.incompatibilities(with: setup) ?? [],
+      notes: VersionNotes.notes(model, setup))
   }
 
   /// The step's moments above the resident bytes, on `platform` (validation compares `.cpu`

@@ -29,7 +29,7 @@ enum CompareCommand: Command {
 
   static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws -> ExitStatus {
     try arguments.expectPositionals(atMost: 1)
-    let model = try context.presets.model(from: try arguments.positional(0, named: "model"))
+    let model = try SetupOptions.model(try arguments.positional(0, named: "model"), arguments, presets: context.presets)
     let base = try SetupOptions.setup(from: arguments)
     guard let gpuNames = try PlanningOptions.list(arguments, "--gpu") else {
       throw UsageError("Missing '--gpu <gpu,gpu...>': one or more GPU presets or capacities.", command: name)
@@ -49,6 +49,7 @@ enum CompareCommand: Command {
     let byGPU = variants.count == 1 && gpus.count > 1
     let plans: [(label: String, setup: TrainingSetup, gpus: [GPU])] =
       byGPU ? gpus.map { ($0.name, variants[0].applied(to: base), [$0]) } : variants.map { ($0.name, $0.applied(to: base), gpus) }
+    PlanningOptions.warnIncompatibilities(plans.flatMap { plan in plan.gpus.map { (plan.setup, $0) } }, context)
     var columns: [Column] = []
     for plan in plans {
       let estimate = try EstimateRequest.estimate(model, plan.setup, plan.gpus[0])

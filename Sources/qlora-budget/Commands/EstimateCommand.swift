@@ -40,7 +40,7 @@ struct EstimateRequest {
 
   init(_ arguments: ParsedArguments, _ context: CommandContext, requiresGPU: Bool) throws {
     try arguments.expectPositionals(atMost: 1)
-    model = try context.presets.model(from: try arguments.positional(0, named: "model"))
+    model = try SetupOptions.model(try arguments.positional(0, named: "model"), arguments, presets: context.presets)
     setup = try SetupOptions.setup(from: arguments)
     if let gpuName = arguments.value("--gpu") {
       gpu = try SetupOptions.gpu(gpuName, presets: context.presets)
@@ -92,7 +92,7 @@ enum OutputOptions {
     _ estimate: MemoryEstimate, _ arguments: ParsedArguments, _ context: CommandContext,
     extraJSON: [(String, JSONOutput)] = [], extraText: [String] = []
   ) {
-    for warning in estimate.warnings { context.warn(warning) }
+    for warning in SetupOptions.warnings(estimate) { context.warn(warning) }
     if arguments.has("--json") {
       var object = EstimateJSON.object(estimate)
       if case .object(let members) = object { object = .object(members + extraJSON) }

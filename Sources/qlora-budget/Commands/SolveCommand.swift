@@ -44,7 +44,7 @@ enum SolveCommand: Command {
     ]
     var lines: [String] = []
     let header = try request.estimate()
-    for warning in header.warnings { context.warn(warning) }
+    for warning in SetupOptions.warnings(header) { context.warn(warning) }
     lines += EstimateText.header(header)
 
     var svg: String?

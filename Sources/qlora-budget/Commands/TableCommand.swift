@@ -36,10 +36,11 @@ enum TableCommand: Command {
     let ranks = try PlanningOptions.integers(arguments, "--ranks", of: .rank) ?? [base.lora.rank]
     let lengths = try PlanningOptions.integers(arguments, "--seq-lens", of: .sequenceLength) ?? [base.sequenceLength]
     var models: [ModelArchitecture] = []
-    for modelName in modelNames { models.append(try context.presets.model(from: modelName)) }
+    for modelName in modelNames { models.append(try SetupOptions.model(modelName, arguments, presets: context.presets)) }
     var gpus: [GPU] = []
     for gpuName in gpuNames { gpus.append(try SetupOptions.gpu(gpuName, presets: context.presets)) }
     for model in models { for warning in model.warnings { context.warn(warning) } }
+    PlanningOptions.warnIncompatibilities(gpus.map { (base, $0) }, context)
 
     let grid = try PlanningOptions.run { () throws(PlanningError) in
       try PlanningGrid(models: models, ranks: ranks, sequenceLengths: lengths, gpus: gpus, base: base)

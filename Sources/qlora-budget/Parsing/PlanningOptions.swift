@@ -7,6 +7,16 @@ enum PlanningOptions {
   static let svg = OptionSpec.value("--svg", "file", "Also write a chart as an SVG file.")
 
   /// Runs a planner call, turning a refused setup into a usage error (a value on the command line).
+  /// Warns, once each, what any of the setups asks of a GPU it is judged on that the GPU cannot do.
+  static func warnIncompatibilities(_ pairs: [(setup: TrainingSetup, gpu: GPU)], _ context: CommandContext) {
+    var warned: Set<HardwareIncompatibility> = []
+    for (setup, gpu) in pairs {
+      for incompatibility in gpu.incompatibilities(with: setup) where warned.insert(incompatibility).inserted {
+        context.warn(SetupOptions.warning(incompatibility))
+      }
+    }
+  }
+
   static func run<T>(_ body: () throws(PlanningError) -> T) throws -> T {
     do {
       return try body()

@@ -51,7 +51,12 @@ enum SetupOptions {
         + "weights, gradients and moments: 16 B/param).", defaultText: "pure"),
   ]
 
-  static let specs: [OptionSpec] = flags.map { flag in
+  /// How the model is read: not a setting of the run, so not in ``flags``.
+  static let readAs = OptionSpec.value(
+    "--read-as", "family", "Read a config whose model_type is not modelled as this family (otherwise refused).",
+    values: ModelArchitecture.knownModelTypes)
+
+  static let specs: [OptionSpec] = [readAs] + flags.map { flag in
     if flag.isSwitch { return .flag(flag.name, flag.help) }
     var values: [String] = []
     if case .choices(let names) = flag.setting.domain { values = names }
@@ -104,6 +109,35 @@ enum SetupOptions {
     return UsageError(error.description)
   }
 
+  /// The model `argument` names (a preset, a config.json or a folder), read as `--read-as` says.
+  /// A `model_type` that is not modelled is refused (exit 1), naming the flag that overrides it.
+  static func model(_ argument: String, _ arguments: ParsedArguments, presets: PresetCatalog) throws -> ModelArchitecture {
+    let readAs = arguments.value("--read-as")?.lowercased()
+    if let readAs, !ModelArchitecture.knownModelTypes.contains(readAs) {
+      throw UsageError.invalidValue(
+        readAs, for: "--read-as", "use one of \(ModelArchitecture.knownModelTypes.joined(separator: ", "))")
+    }
+    do {
+      return try presets.model(from: argument, readAs: readAs)
+    } catch {
+      guard case .invalidConfig(let cause) = error, cause.isUnmodelledType else { throw error }
+      throw RefusedModel(message: cause.description + " (--read-as <family>)")
+    }
+  }
+
+  /// What a warning about `incompatibility` adds on the command line: the flag that avoids it.
+  static func warning(_ incompatibility: HardwareIncompatibility) -> String {
+    switch incompatibility {
+    case .computeDtypeUnsupported: return incompatibility.description + "; use --dtype fp16"
+    case .bitsandbytesUnavailable: return incompatibility.description + "; use --quant none --optimizer adamw"
+    }
+  }
+
+  /// Everything an estimate warns about, as stderr shows it.
+  static func warnings(_ estimate: MemoryEstimate) -> [String] {
+    estimate.model.warnings + estimate.incompatibilities.map(warning)
+  }
+
   /// A GPU preset name or a capacity such as `24GB` / `24GiB`.
   static func gpu(_ text: String, presets: PresetCatalog) throws -> GPU {
     if let first = text.first, first.isNumber {
@@ -115,4 +149,10 @@ enum SetupOptions {
     }
     return try presets.gpu(named: text)
   }
+}
+
+/// A model the estimator will not read as it stands (exit code 1, not a usage error).
+struct RefusedModel: Error, CustomStringConvertible {
+  let message: String
+  var description: String { message }
 }

@@ -7,11 +7,7 @@ enum EstimateJSON {
     let setup = estimate.setup
     let peak = estimate.peak
     return .object([
-      ("model", .object([
-        ("name", .string(estimate.model.name)),
-        ("model_type", .string(estimate.model.modelType)),
-        ("parameters", .integer(estimate.model.parameterCount)),
-      ])),
+      ("model", model(estimate.model)),
       ("setup", self.setup(setup)),
       ("components", .array(estimate.components.map(component))),
       ("trainable_parameters", .integer(estimate.trainableParameters)),
@@ -28,8 +24,22 @@ enum EstimateJSON {
       ("margin", margin()),
       ("assumptions", .array(estimate.assumptions.map { .string($0) })),
       ("warnings", .array(estimate.warnings.map { .string($0) })),
+      ("incompatibilities", .array(estimate.incompatibilities.map(incompatibility))),
       ("notes", .array(estimate.notes.map { .string($0) })),
     ])
+  }
+
+  static func model(_ model: ModelArchitecture) -> JSONOutput {
+    .object([
+      ("name", .string(model.name)),
+      ("model_type", .string(model.modelType)),
+      ("read_as", model.readAs.map { .string($0) } ?? .null),
+      ("parameters", .integer(model.parameterCount)),
+    ])
+  }
+
+  static func incompatibility(_ incompatibility: HardwareIncompatibility) -> JSONOutput {
+    .object([("kind", .string(incompatibility.kind)), ("message", .string(incompatibility.description))])
   }
 
   /// The verdict's margin and the statistic it is.
@@ -79,6 +89,11 @@ enum EstimateJSON {
       ("name", .string(gpu.name)),
       ("display_name", .string(gpu.displayName)),
       ("capacity_bytes", .integer(gpu.capacity.bytes)),
+      ("vendor", .string(gpu.vendor.rawValue)),
+      ("architecture", gpu.architecture.map { .string($0.rawValue) } ?? .null),
+      ("compute_capability", gpu.computeCapability.map { .string($0.description) } ?? .null),
+      ("supports_bf16", .bool(gpu.supportsBFloat16)),
+      ("unified_memory", .bool(gpu.hasUnifiedMemory)),
     ])
   }
 }

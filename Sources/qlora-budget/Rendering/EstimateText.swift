@@ -24,7 +24,8 @@ enum EstimateText {
     let peak = estimate.peak
     lines.append(row("Peak allocated (\(peak.phase.rawValue))", "gpu", gib(peak.allocated), gb(peak.allocated)))
     lines.append(row("Peak reserved", "gpu", gib(peak.reserved), gb(peak.reserved)))
-    lines.append(row("Peak process (nvidia-smi)", "gpu", gib(peak.process), gb(peak.process)))
+    let tool = (estimate.gpu?.vendor ?? .unknown).processMemoryTool.map { " (\($0))" } ?? ""
+    lines.append(row("Peak process" + tool, "gpu", gib(peak.process), gb(peak.process)))
     if estimate.hostBytes > .zero {
       lines.append(row("Host memory of the step", "host", gib(estimate.hostBytes), gb(estimate.hostBytes)))
     }
@@ -38,7 +39,8 @@ enum EstimateText {
   static func header(_ estimate: MemoryEstimate) -> [String] {
     let model = estimate.model
     let setup = estimate.setup
-    var lines = ["\(model.name): \(NumberText.grouped(model.parameterCount)) parameters (\(model.modelType))"]
+    let type = model.modelType + (model.readAs.map { " read as \($0)" } ?? "")
+    var lines = ["\(model.name): \(NumberText.grouped(model.parameterCount)) parameters (\(type))"]
     if setup.isFullFineTune {
       let precision = setup.fullFineTunePrecision == .mixed
         ? "mixed precision (fp32 master, \(setup.computeDtype.rawValue) autocast)" : "pure \(setup.computeDtype.rawValue)"
