@@ -3,7 +3,7 @@ import QLoRABudget
 import Testing
 
 /// The estimator against the published figures that map onto a setup we model
-/// (calibration/published/measurements.json).
+/// (Tests/Calibration/published/measurements.json).
 /// The rows and their setups are in Sources/QLoRABudget/Validation/PublishedMapping.swift.
 @Suite struct PublishedValidationTests {
   static let report: ValidationReport? = {

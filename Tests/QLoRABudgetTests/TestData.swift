@@ -2,13 +2,13 @@ import Foundation
 import Testing
 import QLoRABudget
 
-/// Files the tests read: the repository's calibration/ folder (calibration/README.md says where
+/// Files the tests read: the repository's Tests/Calibration/ folder (Tests/Calibration/README.md says where
 /// each file comes from).
 enum TestData {
   static let packageRoot = URL(fileURLWithPath: #filePath)
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-  static let calibrationDirectory = packageRoot.appendingPathComponent("calibration")
+  static let calibrationDirectory = packageRoot.appendingPathComponent("Tests/Calibration")
 
   static func calibration(_ name: String) throws -> Data {
     try Data(contentsOf: calibrationDirectory.appendingPathComponent(name))

@@ -2,7 +2,7 @@ import Foundation
 import QLoRABudget
 import Testing
 
-/// The estimator against real measurements (the repository's calibration/ folder).
+/// The estimator against real measurements (the repository's Tests/Calibration/ folder).
 /// The bar comes from issue 4: peak allocated within 5% median and 10% max over every GPU case,
 /// CPU step figures within 5%, never `fits` for a run whose measured peak exceeds the GPU.
 @Suite struct ValidationTests {

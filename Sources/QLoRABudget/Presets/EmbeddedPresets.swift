@@ -8,9 +8,9 @@ enum EmbeddedPresets {
   "name": "deepseek-coder-1.3b",
   "display_name": "deepseek-coder-1.3b-base",
   "hf_repo": "deepseek-ai/deepseek-coder-1.3b-base",
-  "source": "https://huggingface.co/deepseek-ai/deepseek-coder-1.3b-base/blob/main/config.json. 2048/5504/16 heads (head_dim 128)/24 layers; dimensions match calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model) (the -instruct variant, same shapes). llama architecture, MHA, vocab 32256, 16384 context via linear RoPE scaling x4, rope_theta 100000. Non-dimension keys from memory of the repo (medium-high confidence). Token ids dropped.",
+  "source": "https://huggingface.co/deepseek-ai/deepseek-coder-1.3b-base/blob/main/config.json. 2048/5504/16 heads (head_dim 128)/24 layers; dimensions match Tests/Calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model) (the -instruct variant, same shapes). llama architecture, MHA, vocab 32256, 16384 context via linear RoPE scaling x4, rope_theta 100000. Non-dimension keys from memory of the repo (medium-high confidence). Token ids dropped.",
   "parameter_count": 1346471936,
-  "parameter_count_source": "calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model) for deepseek-coder-1.3b-instruct (same tensor shapes).",
+  "parameter_count_source": "Tests/Calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model) for deepseek-coder-1.3b-instruct (same tensor shapes).",
   "architectures": [
     "LlamaForCausalLM"
   ],
@@ -473,7 +473,7 @@ enum EmbeddedPresets {
   ],
   "source": "https://huggingface.co/huggyllama/llama-13b/blob/main/config.json. LLaMA (v1) as used by the QLoRA paper. Checked against stored copies of derived repos naming huggyllama/llama-13b as _name_or_path (5120/13824/40/40, rms_norm_eps 1e-06). High confidence. The original huggyllama config (transformers 4.28.0.dev0 era) has no max_position_embeddings and no num_key_value_heads: LlamaConfig's defaults apply (max_position_embeddings 2048, num_key_value_heads = num_attention_heads, i.e. MHA). Token ids dropped.",
   "parameter_count": 13015864320,
-  "parameter_count_source": "Same tensor shapes as Llama-2-13B; calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23) key llama-2-13b.",
+  "parameter_count_source": "Same tensor shapes as Llama-2-13B; Tests/Calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23) key llama-2-13b.",
   "architectures": [
     "LlamaForCausalLM"
   ],
@@ -501,9 +501,9 @@ enum EmbeddedPresets {
   "aliases": [
     "llama2-13b"
   ],
-  "source": "https://huggingface.co/meta-llama/Llama-2-13b-hf/blob/main/config.json (gated). Dimensions match the config recorded in calibration/hf-peft-bnb-bytes.json (5120/13824/40/40, MHA). High confidence. Llama 2 configs have no rope_theta (LlamaConfig default 10000.0), no attention_bias/mlp_bias (default false). Token ids dropped.",
+  "source": "https://huggingface.co/meta-llama/Llama-2-13b-hf/blob/main/config.json (gated). Dimensions match the config recorded in Tests/Calibration/hf-peft-bnb-bytes.json (5120/13824/40/40, MHA). High confidence. Llama 2 configs have no rope_theta (LlamaConfig default 10000.0), no attention_bias/mlp_bias (default false). Token ids dropped.",
   "parameter_count": 13015864320,
-  "parameter_count_source": "calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23)",
+  "parameter_count_source": "Tests/Calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23)",
   "architectures": [
     "LlamaForCausalLM"
   ],
@@ -565,9 +565,9 @@ enum EmbeddedPresets {
   "aliases": [
     "llama2-7b"
   ],
-  "source": "https://huggingface.co/meta-llama/Llama-2-7b-hf/blob/main/config.json (gated). Checked against stored copies of repos that copied it unchanged (_name_or_path meta-llama/Llama-2-7b-hf) and against the config recorded in calibration/hf-peft-bnb-bytes.json. High confidence. Llama 2 configs have no rope_theta (LlamaConfig default 10000.0), no attention_bias/mlp_bias (default false). Token ids dropped.",
+  "source": "https://huggingface.co/meta-llama/Llama-2-7b-hf/blob/main/config.json (gated). Checked against stored copies of repos that copied it unchanged (_name_or_path meta-llama/Llama-2-7b-hf) and against the config recorded in Tests/Calibration/hf-peft-bnb-bytes.json. High confidence. Llama 2 configs have no rope_theta (LlamaConfig default 10000.0), no attention_bias/mlp_bias (default false). Token ids dropped.",
   "parameter_count": 6738415616,
-  "parameter_count_source": "calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23); also the figure published for Llama-2-7B.",
+  "parameter_count_source": "Tests/Calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23); also the figure published for Llama-2-7B.",
   "architectures": [
     "LlamaForCausalLM"
   ],
@@ -634,7 +634,7 @@ enum EmbeddedPresets {
   ],
   "source": "https://huggingface.co/meta-llama/Meta-Llama-3-8B/blob/main/config.json (gated). Same shapes as Llama-3.1-8B; max_position_embeddings 8192, no rope_scaling, no mlp_bias key. High confidence. Token ids dropped.",
   "parameter_count": 8030261248,
-  "parameter_count_source": "Same tensor shapes as Llama-3.1-8B; calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23) key llama-3.1-8b.",
+  "parameter_count_source": "Same tensor shapes as Llama-3.1-8B; Tests/Calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23) key llama-3.1-8b.",
   "architectures": [
     "LlamaForCausalLM"
   ],
@@ -750,9 +750,9 @@ enum EmbeddedPresets {
   "aliases": [
     "llama3.1-8b"
   ],
-  "source": "https://huggingface.co/meta-llama/Llama-3.1-8B/blob/main/config.json (gated). Verbatim copy stored in a public GitHub repo (a collection of config.json files) and calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23) config. High confidence. Token ids and transformers_version dropped.",
+  "source": "https://huggingface.co/meta-llama/Llama-3.1-8B/blob/main/config.json (gated). Verbatim copy stored in a public GitHub repo (a collection of config.json files) and Tests/Calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23) config. High confidence. Token ids and transformers_version dropped.",
   "parameter_count": 8030261248,
-  "parameter_count_source": "calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23); also the published figure.",
+  "parameter_count_source": "Tests/Calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23); also the published figure.",
   "architectures": [
     "LlamaForCausalLM"
   ],
@@ -793,9 +793,9 @@ enum EmbeddedPresets {
   "aliases": [
     "llama3.2-1b"
   ],
-  "source": "https://huggingface.co/meta-llama/Llama-3.2-1B/blob/main/config.json (gated). Dimensions match the config recorded in calibration/hf-peft-bnb-bytes.json (head_dim 64, tied embeddings). rope_scaling factor 32 as in the 3B config. High confidence. Token ids dropped.",
+  "source": "https://huggingface.co/meta-llama/Llama-3.2-1B/blob/main/config.json (gated). Dimensions match the config recorded in Tests/Calibration/hf-peft-bnb-bytes.json (head_dim 64, tied embeddings). rope_scaling factor 32 as in the 3B config. High confidence. Token ids dropped.",
   "parameter_count": 1235814400,
-  "parameter_count_source": "calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23) (tied embedding counted once).",
+  "parameter_count_source": "Tests/Calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23) (tied embedding counted once).",
   "architectures": [
     "LlamaForCausalLM"
   ],
@@ -837,9 +837,9 @@ enum EmbeddedPresets {
   "aliases": [
     "llama3.2-3b"
   ],
-  "source": "https://huggingface.co/meta-llama/Llama-3.2-3B/blob/main/config.json (gated). Verbatim copy stored in a public GitHub repo (collection of config.json files) and calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23) config. High confidence. Token ids dropped.",
+  "source": "https://huggingface.co/meta-llama/Llama-3.2-3B/blob/main/config.json (gated). Verbatim copy stored in a public GitHub repo (collection of config.json files) and Tests/Calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23) config. High confidence. Token ids dropped.",
   "parameter_count": 3212749824,
-  "parameter_count_source": "calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23) (tied embedding counted once).",
+  "parameter_count_source": "Tests/Calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23) (tied embedding counted once).",
   "architectures": [
     "LlamaForCausalLM"
   ],
@@ -981,7 +981,7 @@ enum EmbeddedPresets {
   ],
   "source": "https://huggingface.co/huggyllama/llama-7b/blob/main/config.json. The LLaMA (v1) conversion the QLoRA paper (Dettmers et al. 2023) used. Values checked against stored copies of derived repos whose config names huggyllama/llama-7b as _name_or_path (4096/11008/32 heads/32 layers, rms_norm_eps 1e-06); same format as the verbatim huggyllama/llama-30b and -65b pages. High confidence. The original huggyllama config (transformers 4.28.0.dev0 era) has no max_position_embeddings and no num_key_value_heads: LlamaConfig's defaults apply (max_position_embeddings 2048, num_key_value_heads = num_attention_heads, i.e. MHA). Token ids dropped.",
   "parameter_count": 6738415616,
-  "parameter_count_source": "Same tensor shapes as Llama-2-7B (hidden 4096, intermediate 11008, 32 layers, vocab 32000, untied); calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23) key llama-2-7b; widely published LLaMA-7B total.",
+  "parameter_count_source": "Same tensor shapes as Llama-2-7B (hidden 4096, intermediate 11008, 32 layers, vocab 32000, untied); Tests/Calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23) key llama-2-7b; widely published LLaMA-7B total.",
   "architectures": [
     "LlamaForCausalLM"
   ],
@@ -1039,9 +1039,9 @@ enum EmbeddedPresets {
   "name": "mistral-7b-v0.3",
   "display_name": "Mistral-7B-v0.3",
   "hf_repo": "mistralai/Mistral-7B-v0.3",
-  "source": "https://huggingface.co/mistralai/Mistral-7B-v0.3/blob/main/config.json. vocab 32768, rope_theta 1e6, no sliding window. Dimensions match the config recorded in calibration/hf-peft-bnb-bytes.json. High confidence. Token ids dropped.",
+  "source": "https://huggingface.co/mistralai/Mistral-7B-v0.3/blob/main/config.json. vocab 32768, rope_theta 1e6, no sliding window. Dimensions match the config recorded in Tests/Calibration/hf-peft-bnb-bytes.json. High confidence. Token ids dropped.",
   "parameter_count": 7248023552,
-  "parameter_count_source": "calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23); also calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model) for Mistral-7B-Instruct-v0.3.",
+  "parameter_count_source": "Tests/Calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23); also Tests/Calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model) for Mistral-7B-Instruct-v0.3.",
   "architectures": [
     "MistralForCausalLM"
   ],
@@ -1279,7 +1279,7 @@ enum EmbeddedPresets {
   "hf_repo": "microsoft/Phi-3-mini-128k-instruct",
   "source": "https://huggingface.co/microsoft/Phi-3-mini-128k-instruct/blob/main/config.json. Same shapes as Phi-3-mini-4k; max_position_embeddings 131072, sliding_window 262144. High confidence on the dimensions. The real rope_scaling is a longrope dict with 48-entry long_factor/short_factor lists; it is OMITTED here (it changes no tensor shape). Do not read its absence as 'no RoPE scaling'. phi3: fused qkv_proj (hidden -> (heads + 2*kv_heads)*head_dim) and fused gate_up_proj (hidden -> 2*intermediate); o_proj, down_proj; no biases. auto_map and token ids dropped.",
   "parameter_count": 3821079552,
-  "parameter_count_source": "Same tensor shapes as Phi-3-mini-4k-instruct; calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23) key phi-3-mini-4k.",
+  "parameter_count_source": "Same tensor shapes as Phi-3-mini-4k-instruct; Tests/Calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23) key phi-3-mini-4k.",
   "architectures": [
     "Phi3ForCausalLM"
   ],
@@ -1315,9 +1315,9 @@ enum EmbeddedPresets {
   "aliases": [
     "phi-3-mini"
   ],
-  "source": "https://huggingface.co/microsoft/Phi-3-mini-4k-instruct/blob/main/config.json. Verbatim copy stored in a public repo (graph-builder test data, _name_or_path Phi-3-mini-4k-instruct, transformers 4.40.2); dimensions match the config recorded in calibration/hf-peft-bnb-bytes.json. High confidence. phi3: fused qkv_proj (hidden -> (heads + 2*kv_heads)*head_dim) and fused gate_up_proj (hidden -> 2*intermediate); o_proj, down_proj; no biases. auto_map and token ids dropped.",
+  "source": "https://huggingface.co/microsoft/Phi-3-mini-4k-instruct/blob/main/config.json. Verbatim copy stored in a public repo (graph-builder test data, _name_or_path Phi-3-mini-4k-instruct, transformers 4.40.2); dimensions match the config recorded in Tests/Calibration/hf-peft-bnb-bytes.json. High confidence. phi3: fused qkv_proj (hidden -> (heads + 2*kv_heads)*head_dim) and fused gate_up_proj (hidden -> 2*intermediate); o_proj, down_proj; no biases. auto_map and token ids dropped.",
   "parameter_count": 3821079552,
-  "parameter_count_source": "calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23)",
+  "parameter_count_source": "Tests/Calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23)",
   "architectures": [
     "Phi3ForCausalLM"
   ],
@@ -1353,7 +1353,7 @@ enum EmbeddedPresets {
   "hf_repo": "microsoft/Phi-3.5-mini-instruct",
   "source": "https://huggingface.co/microsoft/Phi-3.5-mini-instruct/blob/main/config.json. Same shapes as Phi-3-mini (3072/8192/32/32/32, vocab 32064), 131072 context, sliding_window 262144. High confidence on the dimensions. The real rope_scaling is a longrope dict with 48-entry long_factor/short_factor lists; it is OMITTED here (it changes no tensor shape). Do not read its absence as 'no RoPE scaling'. phi3: fused qkv_proj (hidden -> (heads + 2*kv_heads)*head_dim) and fused gate_up_proj (hidden -> 2*intermediate); o_proj, down_proj; no biases. auto_map and token ids dropped.",
   "parameter_count": 3821079552,
-  "parameter_count_source": "Same tensor shapes as Phi-3-mini-4k-instruct; calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23) key phi-3-mini-4k.",
+  "parameter_count_source": "Same tensor shapes as Phi-3-mini-4k-instruct; Tests/Calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23) key phi-3-mini-4k.",
   "architectures": [
     "Phi3ForCausalLM"
   ],
@@ -1462,9 +1462,9 @@ enum EmbeddedPresets {
   "name": "qwen2.5-0.5b",
   "display_name": "Qwen2.5-0.5B",
   "hf_repo": "Qwen/Qwen2.5-0.5B",
-  "source": "https://huggingface.co/Qwen/Qwen2.5-0.5B/blob/main/config.json. Checked against stored copies of the config (e.g. osllmai-community/Qwen2.5-0.5B, _name_or_path Qwen/Qwen2.5-0.5B) and calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23) config. sliding_window is 32768 in the original upload. High confidence. qwen2 has biases on q_proj/k_proj/v_proj (hard-wired in transformers' Qwen2Attention, no config key); o_proj and the MLP have none. Token ids and transformers_version dropped.",
+  "source": "https://huggingface.co/Qwen/Qwen2.5-0.5B/blob/main/config.json. Checked against stored copies of the config (e.g. osllmai-community/Qwen2.5-0.5B, _name_or_path Qwen/Qwen2.5-0.5B) and Tests/Calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23) config. sliding_window is 32768 in the original upload. High confidence. qwen2 has biases on q_proj/k_proj/v_proj (hard-wired in transformers' Qwen2Attention, no config key); o_proj and the MLP have none. Token ids and transformers_version dropped.",
   "parameter_count": 494032768,
-  "parameter_count_source": "calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23) (tied embedding counted once).",
+  "parameter_count_source": "Tests/Calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23) (tied embedding counted once).",
   "architectures": [
     "Qwen2ForCausalLM"
   ],
@@ -1496,9 +1496,9 @@ enum EmbeddedPresets {
   "name": "qwen2.5-1.5b",
   "display_name": "Qwen2.5-1.5B",
   "hf_repo": "Qwen/Qwen2.5-1.5B",
-  "source": "https://huggingface.co/Qwen/Qwen2.5-1.5B/blob/main/config.json. Dimensions match calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model) (Qwen2.5-1.5B-Instruct, identical shapes). max_position_embeddings 131072 / max_window_layers 28 / sliding_window 131072 as in the base upload (the Instruct repo has 32768/21/32768): medium-high confidence on those three, high on the dimensions. qwen2 has biases on q_proj/k_proj/v_proj (hard-wired in transformers' Qwen2Attention, no config key); o_proj and the MLP have none. Token ids and transformers_version dropped.",
+  "source": "https://huggingface.co/Qwen/Qwen2.5-1.5B/blob/main/config.json. Dimensions match Tests/Calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model) (Qwen2.5-1.5B-Instruct, identical shapes). max_position_embeddings 131072 / max_window_layers 28 / sliding_window 131072 as in the base upload (the Instruct repo has 32768/21/32768): medium-high confidence on those three, high on the dimensions. qwen2 has biases on q_proj/k_proj/v_proj (hard-wired in transformers' Qwen2Attention, no config key); o_proj and the MLP have none. Token ids and transformers_version dropped.",
   "parameter_count": 1543714304,
-  "parameter_count_source": "calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model) for Qwen2.5-1.5B-Instruct (same tensor shapes).",
+  "parameter_count_source": "Tests/Calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model) for Qwen2.5-1.5B-Instruct (same tensor shapes).",
   "architectures": [
     "Qwen2ForCausalLM"
   ],
@@ -1530,9 +1530,9 @@ enum EmbeddedPresets {
   "name": "qwen2.5-14b",
   "display_name": "Qwen2.5-14B",
   "hf_repo": "Qwen/Qwen2.5-14B",
-  "source": "https://huggingface.co/Qwen/Qwen2.5-14B/blob/main/config.json. Values from a verbatim copy stored in a public GitHub repository (a text file collecting several official config.json files, found with the search index's find_string) (no use_mrope key in this one); dimensions match the config recorded in calibration/hf-peft-bnb-bytes.json. High confidence. qwen2 has biases on q_proj/k_proj/v_proj (hard-wired in transformers' Qwen2Attention, no config key); o_proj and the MLP have none. Token ids and transformers_version dropped.",
+  "source": "https://huggingface.co/Qwen/Qwen2.5-14B/blob/main/config.json. Values from a verbatim copy stored in a public GitHub repository (a text file collecting several official config.json files, found with the search index's find_string) (no use_mrope key in this one); dimensions match the config recorded in Tests/Calibration/hf-peft-bnb-bytes.json. High confidence. qwen2 has biases on q_proj/k_proj/v_proj (hard-wired in transformers' Qwen2Attention, no config key); o_proj and the MLP have none. Token ids and transformers_version dropped.",
   "parameter_count": 14770033664,
-  "parameter_count_source": "calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23)",
+  "parameter_count_source": "Tests/Calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23)",
   "architectures": [
     "Qwen2ForCausalLM"
   ],
@@ -1660,9 +1660,9 @@ enum EmbeddedPresets {
   "name": "qwen2.5-7b",
   "display_name": "Qwen2.5-7B",
   "hf_repo": "Qwen/Qwen2.5-7B",
-  "source": "https://huggingface.co/Qwen/Qwen2.5-7B/blob/main/config.json. Values from a verbatim copy stored in a public GitHub repository (a text file collecting several official config.json files, found with the search index's find_string); dimensions match the config recorded in calibration/hf-peft-bnb-bytes.json. High confidence. qwen2 has biases on q_proj/k_proj/v_proj (hard-wired in transformers' Qwen2Attention, no config key); o_proj and the MLP have none. Token ids and transformers_version dropped.",
+  "source": "https://huggingface.co/Qwen/Qwen2.5-7B/blob/main/config.json. Values from a verbatim copy stored in a public GitHub repository (a text file collecting several official config.json files, found with the search index's find_string); dimensions match the config recorded in Tests/Calibration/hf-peft-bnb-bytes.json. High confidence. qwen2 has biases on q_proj/k_proj/v_proj (hard-wired in transformers' Qwen2Attention, no config key); o_proj and the MLP have none. Token ids and transformers_version dropped.",
   "parameter_count": 7615616512,
-  "parameter_count_source": "calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23)",
+  "parameter_count_source": "Tests/Calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23)",
   "architectures": [
     "Qwen2ForCausalLM"
   ],
@@ -1762,9 +1762,9 @@ enum EmbeddedPresets {
   "name": "qwen3-14b",
   "display_name": "Qwen3-14B",
   "hf_repo": "Qwen/Qwen3-14B",
-  "source": "https://huggingface.co/Qwen/Qwen3-14B/blob/main/config.json. Values from a verbatim copy stored in a public GitHub repository (a text file collecting several official config.json files, found with the search index's find_string); dimensions match the config recorded in calibration/hf-peft-bnb-bytes.json. High confidence. qwen3: explicit head_dim 128 (q_proj out = heads*128, which differs from hidden_size for 0.6B/4B/32B...), RMSNorm q_norm/k_norm of head_dim per layer, no qkv bias. Token ids and transformers_version dropped.",
+  "source": "https://huggingface.co/Qwen/Qwen3-14B/blob/main/config.json. Values from a verbatim copy stored in a public GitHub repository (a text file collecting several official config.json files, found with the search index's find_string); dimensions match the config recorded in Tests/Calibration/hf-peft-bnb-bytes.json. High confidence. qwen3: explicit head_dim 128 (q_proj out = heads*128, which differs from hidden_size for 0.6B/4B/32B...), RMSNorm q_norm/k_norm of head_dim per layer, no qkv bias. Token ids and transformers_version dropped.",
   "parameter_count": 14768307200,
-  "parameter_count_source": "calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23); also the published figure.",
+  "parameter_count_source": "Tests/Calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23); also the published figure.",
   "architectures": [
     "Qwen3ForCausalLM"
   ],
@@ -1950,9 +1950,9 @@ enum EmbeddedPresets {
   "name": "qwen3-8b",
   "display_name": "Qwen3-8B",
   "hf_repo": "Qwen/Qwen3-8B",
-  "source": "https://huggingface.co/Qwen/Qwen3-8B/blob/main/config.json. Values from a verbatim copy stored in a public GitHub repository (a text file collecting several official config.json files, found with the search index's find_string); dimensions match the config recorded in calibration/hf-peft-bnb-bytes.json. High confidence. qwen3: explicit head_dim 128 (q_proj out = heads*128, which differs from hidden_size for 0.6B/4B/32B...), RMSNorm q_norm/k_norm of head_dim per layer, no qkv bias. Token ids and transformers_version dropped.",
+  "source": "https://huggingface.co/Qwen/Qwen3-8B/blob/main/config.json. Values from a verbatim copy stored in a public GitHub repository (a text file collecting several official config.json files, found with the search index's find_string); dimensions match the config recorded in Tests/Calibration/hf-peft-bnb-bytes.json. High confidence. qwen3: explicit head_dim 128 (q_proj out = heads*128, which differs from hidden_size for 0.6B/4B/32B...), RMSNorm q_norm/k_norm of head_dim per layer, no qkv bias. Token ids and transformers_version dropped.",
   "parameter_count": 8190735360,
-  "parameter_count_source": "calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23)",
+  "parameter_count_source": "Tests/Calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23)",
   "architectures": [
     "Qwen3ForCausalLM"
   ],
@@ -1986,9 +1986,9 @@ enum EmbeddedPresets {
   "name": "smollm2-1.7b",
   "display_name": "SmolLM2-1.7B",
   "hf_repo": "HuggingFaceTB/SmolLM2-1.7B",
-  "source": "https://huggingface.co/HuggingFaceTB/SmolLM2-1.7B/blob/main/config.json. Dimensions (2048/8192/32/32/24, vocab 49152, tied) match calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model); rope_theta 130000 from memory of the repo (medium confidence; no effect on memory). The 1.7B config has no is_llama_config/rope_interleaved keys in my recollection; they are omitted here. head_dim 64 equals hidden_size/num_attention_heads; it appears in copies saved by transformers >= 4.46 and may be absent from the original upload. Tied embeddings. Token ids dropped.",
+  "source": "https://huggingface.co/HuggingFaceTB/SmolLM2-1.7B/blob/main/config.json. Dimensions (2048/8192/32/32/24, vocab 49152, tied) match Tests/Calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model); rope_theta 130000 from memory of the repo (medium confidence; no effect on memory). The 1.7B config has no is_llama_config/rope_interleaved keys in my recollection; they are omitted here. head_dim 64 equals hidden_size/num_attention_heads; it appears in copies saved by transformers >= 4.46 and may be absent from the original upload. Tied embeddings. Token ids dropped.",
   "parameter_count": 1711376384,
-  "parameter_count_source": "calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model)",
+  "parameter_count_source": "Tests/Calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model)",
   "architectures": [
     "LlamaForCausalLM"
   ],
@@ -2021,9 +2021,9 @@ enum EmbeddedPresets {
   "name": "smollm2-135m",
   "display_name": "SmolLM2-135M",
   "hf_repo": "HuggingFaceTB/SmolLM2-135M",
-  "source": "https://huggingface.co/HuggingFaceTB/SmolLM2-135M/blob/main/config.json. Checked against several stored copies of fine-tunes naming HuggingFaceTB/SmolLM2-135M (576/1536/9 heads/3 KV/30 layers, rope_theta 100000, initializer_range 0.041666666666666664, 8192 context) and calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model). High confidence. head_dim 64 equals hidden_size/num_attention_heads; it appears in copies saved by transformers >= 4.46 and may be absent from the original upload. is_llama_config / rope_interleaved are nanotron leftovers, ignored by transformers. Tied embeddings. Token ids dropped.",
+  "source": "https://huggingface.co/HuggingFaceTB/SmolLM2-135M/blob/main/config.json. Checked against several stored copies of fine-tunes naming HuggingFaceTB/SmolLM2-135M (576/1536/9 heads/3 KV/30 layers, rope_theta 100000, initializer_range 0.041666666666666664, 8192 context) and Tests/Calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model). High confidence. head_dim 64 equals hidden_size/num_attention_heads; it appears in copies saved by transformers >= 4.46 and may be absent from the original upload. is_llama_config / rope_interleaved are nanotron leftovers, ignored by transformers. Tied embeddings. Token ids dropped.",
   "parameter_count": 134515008,
-  "parameter_count_source": "calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model)",
+  "parameter_count_source": "Tests/Calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model)",
   "architectures": [
     "LlamaForCausalLM"
   ],
@@ -2058,9 +2058,9 @@ enum EmbeddedPresets {
   "name": "smollm2-360m",
   "display_name": "SmolLM2-360M",
   "hf_repo": "HuggingFaceTB/SmolLM2-360M",
-  "source": "https://huggingface.co/HuggingFaceTB/SmolLM2-360M/blob/main/config.json. Dimensions (960/2560/15 heads/5 KV/32 layers, vocab 49152, tied) match calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model); rope_theta 100000 and initializer_range 0.02 from memory of the repo (medium confidence on those two; they do not affect memory). head_dim 64 equals hidden_size/num_attention_heads; it appears in copies saved by transformers >= 4.46 and may be absent from the original upload. is_llama_config / rope_interleaved are nanotron leftovers, ignored by transformers. Tied embeddings. Token ids dropped.",
+  "source": "https://huggingface.co/HuggingFaceTB/SmolLM2-360M/blob/main/config.json. Dimensions (960/2560/15 heads/5 KV/32 layers, vocab 49152, tied) match Tests/Calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model); rope_theta 100000 and initializer_range 0.02 from memory of the repo (medium confidence on those two; they do not affect memory). head_dim 64 equals hidden_size/num_attention_heads; it appears in copies saved by transformers >= 4.46 and may be absent from the original upload. is_llama_config / rope_interleaved are nanotron leftovers, ignored by transformers. Tied embeddings. Token ids dropped.",
   "parameter_count": 361821120,
-  "parameter_count_source": "calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model)",
+  "parameter_count_source": "Tests/Calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model)",
   "architectures": [
     "LlamaForCausalLM"
   ],
@@ -2098,9 +2098,9 @@ enum EmbeddedPresets {
   "aliases": [
     "tinyllama"
   ],
-  "source": "https://huggingface.co/TinyLlama/TinyLlama-1.1B-Chat-v1.0/blob/main/config.json. 2048/5632/32 heads/4 KV/22 layers, vocab 32000, untied, 2048 context; dimensions match calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model). High confidence on the dimensions. Token ids dropped.",
+  "source": "https://huggingface.co/TinyLlama/TinyLlama-1.1B-Chat-v1.0/blob/main/config.json. 2048/5632/32 heads/4 KV/22 layers, vocab 32000, untied, 2048 context; dimensions match Tests/Calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model). High confidence on the dimensions. Token ids dropped.",
   "parameter_count": 1100048384,
-  "parameter_count_source": "calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model)",
+  "parameter_count_source": "Tests/Calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model)",
   "architectures": [
     "LlamaForCausalLM"
   ],

@@ -17,7 +17,7 @@ extension Recipe {
       "peft tuners/tuners_utils.py cast_adapter_dtype (autocast_adapter_dtype=True): adapters in float32",
       "transformers 5.23 integrations/bitsandbytes.py: only nn.Linear/Conv1D become Linear4bit; MoE experts are "
         + "fused 3-D parameters and routers TopKRouter modules (bitsandbytes issue #1849)",
-      "checked to the byte against calibration/hf-peft-bnb-bytes.json; docs/recipes.md",
+      "checked to the byte against Tests/Calibration/hf-peft-bnb-bytes.json; docs/recipes.md",
     ])
 
   /// transformers 4.x + peft: as ``hfPeft``, but MoE experts (and routers) are separate

@@ -12,7 +12,7 @@ public struct ValidationRow: Hashable, Sendable {
   public var errorPercent: Double { Double(estimated - measured) / Double(measured) * 100 }
 }
 
-/// One published row (calibration/published) against our estimate of its mapped setup.
+/// One published row (Tests/Calibration/published) against our estimate of its mapped setup.
 public struct PublishedComparison: Sendable {
   public let id: String
   public let model: String
@@ -60,7 +60,7 @@ public struct PublishedComparison: Sendable {
   }
 }
 
-/// Every comparison of the estimator against calibration/, and the summary statistics.
+/// Every comparison of the estimator against Tests/Calibration/, and the summary statistics.
 public struct ValidationReport: Sendable {
   public var rows: [ValidationRow] = []
   /// GPU cases whose estimate says `fits` although the measured process peak exceeded the GPU.
@@ -95,7 +95,7 @@ public enum CalibrationValidation {
   public static let cpuDataSet = "cpu-step-peaks"
   public static let gpuDataSet = "fitcheck-t4"
 
-  /// Reads `directory` (the repository's calibration/ folder, or a copy with the same layout).
+  /// Reads `directory` (the repository's Tests/Calibration/ folder, or a copy with the same layout).
   public static func run(directory: URL) throws -> ValidationReport {
     func data(_ path: String) -> Data? { try? Data(contentsOf: directory.appendingPathComponent(path)) }
     let gpuFolder = "gpu-measured/fitcheck-t4/"
@@ -163,7 +163,7 @@ public enum CalibrationValidation {
     name: "t4", displayName: "Tesla T4 (fitcheck, 14,912 MiB)", vendor: .nvidia, architecture: .turing,
     computeCapability: ComputeCapability(major: 7, minor: 5), capacity: .mebibytes(14_912), supportsBFloat16: false,
     hasUnifiedMemory: false, aliases: [],
-    source: "calibration/README.md")
+    source: "Tests/Calibration/README.md")
 
   static func gpu(_ data: Data, models: [String: [String: Any]], _ report: inout ValidationReport) throws {
     guard let root = try JSONSerialization.jsonObject(with: data) as? [String: Any],

@@ -1,6 +1,6 @@
 import Foundation
 
-/// How one row of calibration/published/measurements.json maps onto a setup we
+/// How one row of Tests/Calibration/published/measurements.json maps onto a setup we
 /// model, decided row by row from the row's own fields (setup, framework, quote) and, where
 /// the row is silent, the framework's documented default (docs/recipes.md). Every such choice
 /// is written in `assumptions`; none was chosen to bring an estimate closer to the figure.

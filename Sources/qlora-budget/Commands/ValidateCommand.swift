@@ -8,7 +8,7 @@ enum ValidateCommand: Command {
   static let summary = "Compare estimates with the calibration measurements; write docs/validation.md."
   static let arguments = "[--calibration <dir>] [--output <file>]"
   static let options: [OptionSpec] = [
-    .value("--calibration", "dir", "The calibration folder.", default: "calibration/ in the package root"),
+    .value("--calibration", "dir", "The calibration folder.", default: "Tests/Calibration/ in the package root"),
     .value("--output", "file", "Where to write the report ('-' for stdout).", default: "docs/validation.md"),
     .value("--margin-output", "file", "Where to write the verdict margin's Swift source ('-' for stdout).",
       default: "Sources/QLoRABudget/Verdict/MeasuredMargin.swift"),
@@ -18,7 +18,7 @@ enum ValidateCommand: Command {
     try arguments.expectPositionals(atMost: 0)
     let root = packageRoot()
     let directory = arguments.value("--calibration").map { URL(fileURLWithPath: $0) }
-      ?? root.appendingPathComponent("calibration")
+      ?? root.appendingPathComponent("Tests/Calibration")
     guard FileManager.default.fileExists(atPath: directory.appendingPathComponent("cpu-step-peaks.json").path) else {
       throw UsageError("No calibration data at \(directory.path): pass '--calibration <dir>'.", command: arguments.command)
     }
