@@ -142,18 +142,18 @@ import Testing
   }
 
   @Test(arguments: [
-    (ParallelEngine.fsdp, Int64(4), Int64(3), EngineOffload(), EngineOption.nodes),
+    (ParallelEngine.fsdp, Int64(4), Int64(3), EngineOffload(), Setting.nodeCount),
     (.fsdp, 2, 1, .optimizer, .offload),
     (.zero2, 2, 1, .parameters, .offload),
-    (.zero1, 2, 4, EngineOffload(), .nodes),
+    (.zero1, 2, 4, EngineOffload(), .nodeCount),
   ])
   func invalidEngineOptionsNameTheOption(
-    engine: ParallelEngine, gpus: Int64, nodes: Int64, offload: EngineOffload, option: EngineOption
+    engine: ParallelEngine, gpus: Int64, nodes: Int64, offload: EngineOffload, option: Setting
   ) throws {
     #expect {
       _ = try Self.estimate(engine, gpus: gpus, nodes: nodes, offload: offload)
     } throws: { error in
-      guard case SetupError.invalidEngineOption(let named, _, _) = error else { return false }
+      guard case SetupError.outOfRange(let named, _, _) = error else { return false }
       return named == option
     }
   }

@@ -94,23 +94,3 @@ public struct DeepSpeedBuckets: Hashable, Sendable {
     (reduceBucketSize ?? h * h, prefetchBucketSize ?? 9 * h * h / 10, maxLiveParameters, persistenceThreshold ?? 10 * h)
   }
 }
-
-/// The engine options a setup can get wrong, named as the library names them (a front end maps
-/// each to its own spelling, as it does for ``Setting``).
-public enum EngineOption: String, CaseIterable, Hashable, Sendable {
-  case nodes
-  case offload
-  case reduceBucketSize = "reduce_bucket_size"
-  case prefetchBucketSize = "stage3_prefetch_bucket_size"
-  case maxLiveParameters = "stage3_max_live_parameters"
-  case persistenceThreshold = "stage3_param_persistence_threshold"
-
-  /// The option in words, e.g. "node count", "DeepSpeed reduce_bucket_size".
-  public var label: String {
-    switch self {
-    case .nodes: return "node count"
-    case .offload: return "engine offload"
-    default: return "DeepSpeed " + rawValue
-    }
-  }
-}

@@ -2,8 +2,6 @@
 public enum SetupError: Error, Hashable, Sendable, CustomStringConvertible {
   /// A setting's value outside what the estimator accepts.
   case outOfRange(setting: Setting, value: String, allowed: String)
-  /// An engine option (``EngineOption``) that does not fit the engine or the GPU count.
-  case invalidEngineOption(EngineOption, value: String, allowed: String)
   case unknownTargetModule(name: String, model: String, available: [String])
   case noTargetModules(model: String)
   /// An estimate whose byte counts would not fit in 63 bits.
@@ -13,8 +11,6 @@ public enum SetupError: Error, Hashable, Sendable, CustomStringConvertible {
     switch self {
     case let .outOfRange(setting, value, allowed):
       return "\(setting.label) \(value) is out of range: \(allowed)"
-    case let .invalidEngineOption(option, value, allowed):
-      return "\(option.label) \(value) is out of range: \(allowed)"
     case let .unknownTargetModule(name, model, available):
       return "target module '\(name)' is not a linear layer of '\(model)'; its linear layers are "
         + available.joined(separator: ", ")
@@ -59,25 +55,25 @@ extension TrainingSetup {
   /// The engine options: nodes that divide the GPUs, offloads the engine has, bucket sizes.
   private func validateEngine() throws(SetupError) {
     guard (1...gpuCount).contains(nodeCount), gpuCount % nodeCount == 0 else {
-      throw .invalidEngineOption(
-        .nodes, value: String(nodeCount), allowed: "a divisor of the GPU count \(gpuCount) (the same GPUs in every node)")
+      throw .outOfRange(
+        setting: .nodeCount, value: String(nodeCount), allowed: "a divisor of the GPU count \(gpuCount) (the same GPUs in every node)")
     }
     if offload.contains(.parameters), engine.isDeepSpeed, engine != .zero3 {
-      throw .invalidEngineOption(
-        .offload, value: offload.description, allowed: "parameter offload needs zero3, fsdp or fsdp-hybrid (DeepSpeed's offload_param is a ZeRO-3 option)")
+      throw .outOfRange(
+        setting: .offload, value: offload.description, allowed: "parameter offload needs zero3, fsdp or fsdp-hybrid (DeepSpeed's offload_param is a ZeRO-3 option)")
     }
     if offload.contains(.optimizer), !engine.isDeepSpeed {
-      throw .invalidEngineOption(
-        .offload, value: offload.description, allowed: "FSDP offloads parameters (CPUOffload also moves the gradients and the optimizer step); optimizer offload needs zero1, zero2 or zero3")
+      throw .outOfRange(
+        setting: .offload, value: offload.description, allowed: "FSDP offloads parameters (CPUOffload also moves the gradients and the optimizer step); optimizer offload needs zero1, zero2 or zero3")
     }
     guard engine.isDeepSpeed else { return }
     let buckets = deepSpeed
-    let keys: [(EngineOption, Int64?)] = [
+    let keys: [(Setting, Int64?)] = [
       (.reduceBucketSize, buckets.reduceBucketSize), (.prefetchBucketSize, buckets.prefetchBucketSize),
       (.maxLiveParameters, buckets.maxLiveParameters), (.persistenceThreshold, buckets.persistenceThreshold),
     ]
-    for case let (option, value?) in keys where !(0...(Int64(1) << 50)).contains(value) {
-      throw .invalidEngineOption(option, value: String(value), allowed: "0 to \(Int64(1) << 50) elements")
+    for case let (setting, value?) in keys where !(0...Setting.maximumBucketElements).contains(value) {
+      throw .outOfRange(setting: setting, value: String(value), allowed: "0 to \(Setting.maximumBucketElements) elements")
     }
   }
 

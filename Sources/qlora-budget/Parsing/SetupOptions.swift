@@ -49,6 +49,25 @@ enum SetupOptions {
     Flag(setting: .fullFineTunePrecision, name: "--precision", valueName: "mode",
       help: "Full fine-tuning: pure (weights, gradients, AdamW moments in --dtype: 8 B/param) or mixed (fp32 master "
         + "weights, gradients and moments: 16 B/param).", defaultText: "pure"),
+    Flag(setting: .engine, name: "--engine", valueName: "name",
+      help: "How --gpus GPUs share the model: FSDP FULL_SHARD or HYBRID_SHARD, or DeepSpeed ZeRO stage 1, 2, 3.",
+      defaultText: "fsdp"),
+    Flag(setting: .nodeCount, name: "--nodes", valueName: "n",
+      help: "Machines the GPUs are in (a divisor of --gpus); fsdp-hybrid shards within one.", defaultText: "1"),
+    Flag(setting: .offload, name: "--offload", valueName: "what",
+      help: "Move to host memory: optimizer (ZeRO offload_optimizer), params (ZeRO-3 offload_param, FSDP CPUOffload), "
+        + "or both joined by a comma.", defaultText: "none"),
+    Flag(setting: .reduceBucketSize, name: "--reduce-bucket-size", valueName: "elements",
+      help: "DeepSpeed reduce_bucket_size: gradient elements reduced at a time. 'auto': HF's value from the hidden size.",
+      defaultText: "500000000"),
+    Flag(setting: .prefetchBucketSize, name: "--stage3-prefetch-bucket-size", valueName: "elements",
+      help: "DeepSpeed ZeRO-3 parameter elements fetched ahead of use. 'auto': HF's value from the hidden size.",
+      defaultText: "50000000"),
+    Flag(setting: .maxLiveParameters, name: "--stage3-max-live-parameters", valueName: "elements",
+      help: "DeepSpeed ZeRO-3 parameter elements gathered at once, at most.", defaultText: "1000000000"),
+    Flag(setting: .persistenceThreshold, name: "--stage3-param-persistence-threshold", valueName: "elements",
+      help: "DeepSpeed ZeRO-3: tensors this small are not partitioned. 'auto': HF's value from the hidden size.",
+      defaultText: "100000"),
   ]
 
   /// How the model is read: not a setting of the run, so not in ``flags``.
@@ -58,10 +77,8 @@ enum SetupOptions {
 
   static let specs: [OptionSpec] = [readAs] + flags.map { flag in
     if flag.isSwitch { return .flag(flag.name, flag.help) }
-    var values: [String] = []
-    if case .choices(let names) = flag.setting.domain { values = names }
-    return .value(flag.name, flag.valueName, flag.help, values: values, default: flag.defaultText)
-  } + EngineOptions.specs
+    return .value(flag.name, flag.valueName, flag.help, values: flag.setting.domain.listedValues, default: flag.defaultText)
+  } + [DeepSpeedOption.spec]
 
   /// The flag of `setting`, e.g. `--rank`.
   static func flag(for setting: Setting) -> String {
@@ -77,7 +94,8 @@ enum SetupOptions {
 
   /// The setup the options describe; every value is checked and named in the error.
   static func setup(from arguments: ParsedArguments) throws(UsageError) -> TrainingSetup {
-    var setup = TrainingSetup()
+    // A DeepSpeed config first: the flags override it.
+    var setup = try DeepSpeedOption.setup(arguments) ?? TrainingSetup()
     for flag in flags {
       let text: String
       if flag.isSwitch {
@@ -94,7 +112,6 @@ enum SetupOptions {
       }
     }
     if arguments.value("--alpha") == nil { setup.lora.alpha = Double(2 * setup.lora.rank) }
-    try EngineOptions.apply(arguments, to: &setup)
     return setup
   }
 
@@ -102,9 +119,6 @@ enum SetupOptions {
   static func usageError(_ error: SetupError) -> UsageError {
     if case let .outOfRange(setting, value, allowed) = error {
       return .invalidValue(value, for: flag(for: setting), allowed)
-    }
-    if case let .invalidEngineOption(option, value, allowed) = error {
-      return .invalidValue(value, for: EngineOptions.flag(for: option), allowed)
     }
     return UsageError(error.description)
   }

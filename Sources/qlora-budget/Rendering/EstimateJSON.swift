@@ -55,17 +55,18 @@ enum EstimateJSON {
     ])
   }
 
-  /// Every setting of `setup`, keyed by the setting's JSON name, then the engine's.
+  /// Every setting of `setup`, keyed by the setting's JSON name.
   static func setup(_ setup: TrainingSetup) -> JSONOutput {
-    .object(Setting.allCases.map { setting in (setting.rawValue, value(setting.current(in: setup))) } + [
-      ("engine", .string(setup.engine.rawValue)), ("nodes", .integer(setup.nodeCount)),
-      ("offload", .string(setup.offload.description)),
-    ])
+    .object(Setting.allCases.map { setting in (setting.rawValue, value(setting.current(in: setup))) })
   }
 
   static func value(_ change: SettingChange) -> JSONOutput {
     switch change {
-    case .blockSize(let v), .rank(let v), .sequenceLength(let v), .batchSize(let v), .gpuCount(let v): return .integer(v)
+    case .blockSize(let v), .rank(let v), .sequenceLength(let v), .batchSize(let v), .gpuCount(let v), .nodeCount(let v),
+      .maxLiveParameters(let v):
+      return .integer(v)
+    case .reduceBucketSize(let v), .prefetchBucketSize(let v), .persistenceThreshold(let v):
+      return v.map { .integer($0) } ?? .string("auto")
     case .alpha(let x), .loraDropout(let x): return .number(x)
     case .doubleQuantization(let b), .dora(let b), .gradientCheckpointing(let b), .autocast(let b), .fullFineTune(let b):
       return .bool(b)
