@@ -12,8 +12,11 @@ public struct MemoryComponent: Hashable, Sendable {
     case dequantBuffers = "dequant_buffers"
     case runtime
     case allocatorReserve = "allocator_reserve"
-    /// FSDP's all-gathered layer parameters and unsharded layer gradients (`--gpus` > 1).
+    /// The engine's gathered layer parameters and unsharded gradients: FSDP's all-gather of
+    /// two layers, ZeRO-3's live and prefetched parameters, ZeRO's gradient reduce bucket.
     case shardingBuffers = "fsdp_gather"
+    /// What the engine keeps in host memory instead (ZeRO-Offload, FSDP CPU offload).
+    case offloadedToHost = "offloaded_to_host"
 
     /// A short label for tables.
     public var label: String {
@@ -28,7 +31,8 @@ public struct MemoryComponent: Hashable, Sendable {
       case .dequantBuffers: return "Dequantization buffers"
       case .runtime: return "CUDA runtime"
       case .allocatorReserve: return "Allocator reserve"
-      case .shardingBuffers: return "FSDP gather buffers"
+      case .shardingBuffers: return "Gather/reduce buffers"
+      case .offloadedToHost: return "Offloaded by the engine"
       }
     }
   }

@@ -18,9 +18,12 @@ public enum MemoryEstimator {
       TrainableState.adapters(trainable, setup),
       TrainableState.gradients(trainable),
     ]
-    components += TrainableState.optimizerState(trainable, setup.optimizer)
-    let gather = FSDPSharding.gatherBuffer(components, model: model, gpuCount: setup.gpuCount)
-    components = FSDPSharding.shard(components, over: setup.gpuCount)
+    // DeepSpeed's optimizer steps the fp32 master partition, so its moments are fp32.
+    let stepped = setup.engine.isDeepSpeed ? trainable.map { $0.retyped(.float32) } : trainable
+    components += TrainableState.optimizerState(stepped, setup.optimizer)
+    let engine = EngineSharding(setup: setup, model: model, trainable: trainable)
+    let gather: MemoryComponent?
+    (components, gather) = engine.apply(components)
     let step = stepPeak(model, setup, trainable, adapted: adapted, platform: .cuda)
     let transient = TransientComponents(step: step, setup: setup, gpu: gpu)
     components += transient.components
@@ -30,7 +33,7 @@ public enum MemoryEstimator {
     }
     let resident = ByteCount.sum(
       components.filter { $0.device == .gpu && $0.lifetime == .resident }.map(\.bytes))
-    // FSDP's gather buffers are in use whenever a layer computes: count them with the base.
+    // The engine's gather buffers are in use whenever a layer computes: count them with the base.
     let peak = transient.peak(resident: resident + (gather?.bytes ?? .zero))
     if peak.process.isOverflow { throw .overflow(component: "peak") }
     components.insert(
@@ -39,8 +42,9 @@ public enum MemoryEstimator {
     return MemoryEstimate(
       model: model, setup: setup, gpu: gpu, components: components,
       trainableParameters: trainable.reduce(0) { $0 + $1.elements }, peak: peak,
-      assumptions: assumptions(setup) + transient.assumptions, warnings: model.warnings,
-      incompatibilities: gpu?.incompatibilities(with: setup) ?? [], notes: VersionNotes.notes(model, setup))
+      assumptions: assumptions(setup) + [engine.assumption].compactMap { $0 } + transient.assumptions,
+      warnings: model.warnings, incompatibilities: gpu?.incompatibilities(with: setup) ?? [],
+      notes: VersionNotes.notes(model, setup))
   }
 
   /// The step's moments above the resident bytes, on `platform` (validation compares `.cpu`
@@ -59,8 +63,9 @@ public enum MemoryEstimator {
     platform: KernelPlatform
   ) -> StepPeak {
     let context = StepContext(model: model, setup: setup, platform: platform)
-    // With FSDP each GPU keeps its shard of the gradients (the full layer is in the gather buffer).
-    let gradients = FSDPSharding.share(ByteCount.sum(trainable.map(\.bytes)), setup.gpuCount)
+    // Sharded, each GPU keeps its share of the gradients (the full layer is in the gather buffer).
+    let gradients = EngineSharding(setup: setup, model: model, trainable: trainable)
+      .gradientsOnGPU(ByteCount.sum(trainable.map(\.bytes)))
     return StepPeak(context, adapted: adapted, gradients: gradients)
   }
 
@@ -78,7 +83,7 @@ public enum MemoryEstimator {
       return model.allParameterTensors(dtype: setup.fullFineTuneParameterDtype)
     }
     return model.loraTensors(
-      on: adapted, configuration: setup.lora, dtype: setup.recipe.adapters.resolved(setup.computeDtype))
+      on: adapted, configuration: setup.lora, dtype: setup.adapterDtype.resolved(setup.computeDtype))
   }
 
   private static func assumptions(_ setup: TrainingSetup) -> [String] {

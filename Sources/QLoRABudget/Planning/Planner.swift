@@ -144,3 +144,82 @@ public enum Bisection {
     return high
   }
 }
+
+// MARK: - Fewest GPUs over engines and offload
+
+extension Planner {
+  /// An engine and what it offloads: one way to spread a run over several GPUs.
+  public struct EngineChoice: Hashable, Sendable {
+    public let engine: ParallelEngine
+    public let offload: EngineOffload
+
+    public init(_ engine: ParallelEngine, offload: EngineOffload = []) {
+      self.engine = engine
+      self.offload = offload
+    }
+
+    /// e.g. `zero3 + offload optimizer,params`.
+    public var description: String {
+      engine.rawValue + (offload.isEmpty ? "" : " + offload \(offload.description)")
+    }
+
+    /// The ladder searched, least given up first: no offload before offload (host memory and
+    /// PCIe traffic), fewer collectives before more (ZeRO-1, ZeRO-2, then FSDP and ZeRO-3 that
+    /// gather parameters every layer), optimizer offload before parameter offload.
+    public static let ladder: [EngineChoice] = [
+      .init(.zero1), .init(.zero2), .init(.fsdp), .init(.zero3),
+      .init(.zero2, offload: .optimizer), .init(.zero3, offload: .optimizer),
+      .init(.fsdp, offload: .parameters), .init(.zero3, offload: [.optimizer, .parameters]),
+    ]
+  }
+
+  /// The answer to "how many GPUs, with which engine and offload".
+  public struct GPUPlan: Hashable, Sendable {
+    public let choice: EngineChoice
+    public let count: Int64
+    /// The run on ``count`` GPUs: its verdict is accepted.
+    public let evaluation: Evaluation
+    /// The run on one GPU fewer (per node) with the same engine and offload: not accepted (nil
+    /// when ``count`` is the node count). No other choice searched is accepted on fewer either.
+    public let oneFewer: Evaluation?
+  }
+
+  /// The fewest GPUs of this kind (in multiples of the setup's node count) whose verdict is at
+  /// worst `worst`, over every engine and offload in `choices`; ties go to the setup's own engine
+  /// and offload when they are among `choices`, then to the earlier choice. nil when no choice
+  /// is accepted on `limit` GPUs.
+  public func fewestGPUsWithEngine(
+    over choices: [EngineChoice] = EngineChoice.ladder, accepting worst: Verdict = .fits,
+    upTo limit: Int64 = TrainingSetup.maximumGPUCount
+  ) throws(PlanningError) -> GPUPlan? {
+    let nodes = max(1, setup.nodeCount)
+    let given = EngineChoice(setup.engine, offload: setup.offload)
+    let ordered = choices.contains(given) ? [given] + choices.filter { $0 != given } : choices
+    var best: (choice: EngineChoice, count: Int64)?
+    for choice in ordered {
+      var candidate = setup
+      candidate.engine = choice.engine
+      candidate.offload = choice.offload
+      let ceiling = min(limit / nodes, best.map { $0.count / nodes - 1 } ?? limit / nodes)
+      guard ceiling >= 1 else { break }
+      let found = try Bisection.smallest(in: 1...ceiling) { (perNode: Int64) throws(PlanningError) -> Bool in
+        try at(candidate, perNode * nodes).isAccepted(upTo: worst)
+      }
+      if let found { best = (choice, found * nodes) }
+    }
+    guard let best else { return nil }
+    var chosen = setup
+    chosen.engine = best.choice.engine
+    chosen.offload = best.choice.offload
+    return GPUPlan(
+      choice: best.choice, count: best.count, evaluation: try at(chosen, best.count),
+      oneFewer: best.count > nodes ? try at(chosen, best.count - nodes) : nil)
+  }
+
+  /// `setup` on `count` GPUs.
+  private func at(_ setup: TrainingSetup, _ count: Int64) throws(PlanningError) -> Evaluation {
+    var setup = setup
+    setup.gpuCount = count
+    return try evaluate(setup)
+  }
+}

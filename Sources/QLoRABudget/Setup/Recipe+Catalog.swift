@@ -111,7 +111,9 @@ extension Recipe {
     ])
 
   /// Every recipe, in the order help text lists them.
-  public static let all: [Recipe] = [.hfPeft, .hfPeftTransformers4, .qloraPaper, .unsloth, .llamaFactory, .msSwift]
+  public static let all: [Recipe] = [
+    .hfPeft, .hfPeftTransformers4, .qloraPaper, .unsloth, .llamaFactory, .msSwift, .torchtune, .litgpt, .axolotl, .trl,
+  ]
 
   /// The recipe with this name, or nil.
   public static func named(_ name: String) -> Recipe? { all.first { $0.name == name } }

@@ -49,6 +49,32 @@ extension TrainingSetup {
     try Self.check(.sequenceLength, sequenceLength, 1...Self.maximumSequenceLength)
     try Self.check(.batchSize, batchSize, 1...Self.maximumBatchSize)
     try Self.check(.gpuCount, gpuCount, 1...Self.maximumGPUCount)
+    try validateEngine()
+  }
+
+  /// The engine options: nodes that divide the GPUs, offloads the engine has, bucket sizes.
+  private func validateEngine() throws(SetupError) {
+    guard (1...gpuCount).contains(nodeCount), gpuCount % nodeCount == 0 else {
+      throw .outOfRange(
+        setting: .nodeCount, value: String(nodeCount), allowed: "a divisor of the GPU count \(gpuCount) (the same GPUs in every node)")
+    }
+    if offload.contains(.parameters), engine.isDeepSpeed, engine != .zero3 {
+      throw .outOfRange(
+        setting: .offload, value: offload.description, allowed: "parameter offload needs zero3, fsdp or fsdp-hybrid (DeepSpeed's offload_param is a ZeRO-3 option)")
+    }
+    if offload.contains(.optimizer), !engine.isDeepSpeed {
+      throw .outOfRange(
+        setting: .offload, value: offload.description, allowed: "FSDP offloads parameters (CPUOffload also moves the gradients and the optimizer step); optimizer offload needs zero1, zero2 or zero3")
+    }
+    guard engine.isDeepSpeed else { return }
+    let buckets = deepSpeed
+    let keys: [(Setting, Int64?)] = [
+      (.reduceBucketSize, buckets.reduceBucketSize), (.prefetchBucketSize, buckets.prefetchBucketSize),
+      (.maxLiveParameters, buckets.maxLiveParameters), (.persistenceThreshold, buckets.persistenceThreshold),
+    ]
+    for case let (setting, value?) in keys where !(0...Setting.maximumBucketElements).contains(value) {
+      throw .outOfRange(setting: setting, value: String(value), allowed: "0 to \(Setting.maximumBucketElements) elements")
+    }
   }
 
   private static func check(_ setting: Setting, _ value: Int64, _ range: ClosedRange<Int64>) throws(SetupError) {

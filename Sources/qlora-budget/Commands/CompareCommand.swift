@@ -121,7 +121,9 @@ enum CompareCommand: Command {
       rows.append((group.map { "Verdict \($0.name)" } ?? "Verdict", columns.map { column in
         cell(column).map { ($0.0.verdict.label, $0.0.verdict) } ?? ("-", nil)
       }))
-      rows.append((group == nil ? "GPUs needed (FSDP)" : "  GPUs needed (FSDP)", columns.map { column in
+      let engine = estimates.first?.setup.engine ?? .fsdp
+      let needed = "GPUs needed (\(engine == .fsdp ? "FSDP" : engine.rawValue))"
+      rows.append((group == nil ? needed : "  " + needed, columns.map { column in
         guard let (_, fewest) = cell(column) else { return ("-", nil) }
         return (fewest.map { NumberText.grouped($0) } ?? ">\(TrainingSetup.maximumGPUCount)", nil)
       }))

@@ -28,7 +28,7 @@ enum SolveCommand: Command {
       .value("--gpu", "gpu|size", "The GPU to plan for: a preset or a capacity such as 24GB (all but --find gpu need it)."),
       .value(
         "--find", "what",
-        "What to solve for: the largest rank, seq-len or batch that fits, the fewest GPUs with FSDP, the "
+        "What to solve for: the largest rank, seq-len or batch that fits, the fewest GPUs (with the engine and offload), the "
           + "smallest GPU preset, the single changes that make the run fit, or all of them.",
         values: Question.allCases.map(\.rawValue), default: "all"),
       PlanningOptions.svg,
@@ -72,17 +72,26 @@ enum SolveCommand: Command {
       if !largest.isEmpty { json.append(("largest", .object(largest))) }
       if wants(.gpus) {
         var fewest: [(String, JSONOutput)] = []
+        var fitting: Planner.GPUPlan?
         for worst in [Verdict.fits, .tight] {
-          let found = try PlanningOptions.run { () throws(PlanningError) in try planner.fewestGPUs(accepting: worst) }
-          let label = worst == .fits ? "Fewest GPUs (FSDP) that fit" : "  may fit (tight)"
-          if let found {
-            lines.append(row(label, NumberText.grouped(found.value), "\(gib(found.evaluation.bytes)) per GPU"))
+          let plan = try PlanningOptions.run { () throws(PlanningError) in try planner.fewestGPUsWithEngine(accepting: worst) }
+          let label = worst == .fits ? "Fewest GPUs that fit" : "  may fit (tight)"
+          if worst == .fits { fitting = plan }
+          if let plan {
+            lines += gpuPlanLines(label, plan)
           } else {
-            lines.append(row(label, "none", "up to \(TrainingSetup.maximumGPUCount) (the replicated part is too large)"))
+            lines.append(row(label, "none", "up to \(TrainingSetup.maximumGPUCount) with any engine or offload"))
           }
-          fewest.append((worst.rawValue, found.map(foundJSON) ?? .null))
+          fewest.append((worst.rawValue, plan.map(gpuPlanJSON) ?? .null))
         }
         json.append(("fewest_gpus", .object(fewest)))
+        let withoutOffload = try PlanningOptions.run { () throws(PlanningError) in
+          try planner.fewestGPUsWithEngine(over: Planner.EngineChoice.ladder.filter { $0.offload.isEmpty })
+        }
+        if let withoutOffload, fitting?.choice.offload.isEmpty == false {
+          lines += gpuPlanLines("Without offload, fit", withoutOffload, among: "no engine without offload")
+        }
+        json.append(("fewest_gpus_without_offload", withoutOffload.map(gpuPlanJSON) ?? .null))
       }
       if wants(.changes) {
         let changes = try PlanningOptions.run { () throws(PlanningError) in try planner.changes() }
@@ -137,6 +146,27 @@ enum SolveCommand: Command {
   }
 
   static func gib(_ bytes: ByteCount) -> String { bytes.formatted(.binary) }
+
+  /// The fewest-GPUs answer: the count, engine and offload, the host memory it takes, and the
+  /// same engine on one GPU fewer (which does not fit).
+  static func gpuPlanLines(_ label: String, _ plan: Planner.GPUPlan, among: String = "no engine or offload") -> [String] {
+    var lines = [row(label, NumberText.grouped(plan.count), "\(gib(plan.evaluation.bytes)) per GPU, \(plan.evaluation.verdict.label)")]
+    lines.append("  engine \(plan.choice.description)"
+      + (plan.evaluation.estimate.map { "; host \(gib(HostMemory($0).peak)) per GPU process" } ?? ""))
+    if let fewer = plan.oneFewer {
+      lines.append("  on \(fewer.setup.gpuCount): \(gib(fewer.bytes)) per GPU, \(fewer.verdict.label) (\(among) does on fewer)")
+    }
+    return lines
+  }
+
+  static func gpuPlanJSON(_ plan: Planner.GPUPlan) -> JSONOutput {
+    .object([
+      ("count", .integer(plan.count)), ("engine", .string(plan.choice.engine.rawValue)),
+      ("offload", .string(plan.choice.offload.description)), ("bytes_per_gpu", .bytes(plan.evaluation.bytes)),
+      ("host_bytes_per_process", plan.evaluation.estimate.map { .bytes(HostMemory($0).peak) } ?? .null),
+      ("one_fewer_bytes_per_gpu", plan.oneFewer.map { .bytes($0.bytes) } ?? .null),
+    ])
+  }
 
   /// A fit change as typed on the command line.
   static func typed(_ change: FitChange) -> String {

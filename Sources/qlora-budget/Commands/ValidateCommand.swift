@@ -47,7 +47,8 @@ enum ValidateCommand: Command {
       ValidationReport.median(allocated), allocated.max() ?? 0, allocated.count, report.wrongFits.count))
     let wrong = report.published.filter(\.isWrongFit).count
     context.print("published: \(report.published.count) rows mapped (\(report.published.filter { $0.trustGroup == "high" }.count) "
-      + "high trust), \(report.context.count) listed as context; \(wrong) wrong fits")
+      + "high trust), \(report.expressed.count) expressed but not validated, \(report.context.count) listed as context; "
+      + "\(wrong) wrong fits")
     return .success
   }
 

@@ -43,12 +43,31 @@ enum SetupOptions {
     Flag(setting: .autocast, name: "--autocast", valueName: "bool", help: "Mixed-precision autocast (HF Trainer bf16/fp16=True).",
       defaultText: "true"),
     Flag(setting: .gpuCount, name: "--gpus", valueName: "n",
-      help: "GPUs the run is sharded over with FSDP (fsdp_qlora); figures are per GPU.", defaultText: "1"),
+      help: "GPUs the run is spread over (see --engine); figures are per GPU.", defaultText: "1"),
     Flag(setting: .fullFineTune, name: "--full-finetune", valueName: "",
       help: "Full fine-tuning of every parameter instead of LoRA, for comparison.", defaultText: nil, isSwitch: true),
     Flag(setting: .fullFineTunePrecision, name: "--precision", valueName: "mode",
       help: "Full fine-tuning: pure (weights, gradients, AdamW moments in --dtype: 8 B/param) or mixed (fp32 master "
         + "weights, gradients and moments: 16 B/param).", defaultText: "pure"),
+    Flag(setting: .engine, name: "--engine", valueName: "name",
+      help: "How --gpus GPUs share the model: FSDP FULL_SHARD or HYBRID_SHARD, or DeepSpeed ZeRO stage 1, 2, 3.",
+      defaultText: "fsdp"),
+    Flag(setting: .nodeCount, name: "--nodes", valueName: "n",
+      help: "Machines the GPUs are in (a divisor of --gpus); fsdp-hybrid shards within one.", defaultText: "1"),
+    Flag(setting: .offload, name: "--offload", valueName: "what",
+      help: "Move to host memory: optimizer (ZeRO offload_optimizer), params (ZeRO-3 offload_param, FSDP CPUOffload), "
+        + "or both joined by a comma.", defaultText: "none"),
+    Flag(setting: .reduceBucketSize, name: "--reduce-bucket-size", valueName: "elements",
+      help: "DeepSpeed reduce_bucket_size: gradient elements reduced at a time. 'auto': HF's value from the hidden size.",
+      defaultText: "500000000"),
+    Flag(setting: .prefetchBucketSize, name: "--stage3-prefetch-bucket-size", valueName: "elements",
+      help: "DeepSpeed ZeRO-3 parameter elements fetched ahead of use. 'auto': HF's value from the hidden size.",
+      defaultText: "50000000"),
+    Flag(setting: .maxLiveParameters, name: "--stage3-max-live-parameters", valueName: "elements",
+      help: "DeepSpeed ZeRO-3 parameter elements gathered at once, at most.", defaultText: "1000000000"),
+    Flag(setting: .persistenceThreshold, name: "--stage3-param-persistence-threshold", valueName: "elements",
+      help: "DeepSpeed ZeRO-3: tensors this small are not partitioned. 'auto': HF's value from the hidden size.",
+      defaultText: "100000"),
   ]
 
   /// How the model is read: not a setting of the run, so not in ``flags``.
@@ -58,10 +77,8 @@ enum SetupOptions {
 
   static let specs: [OptionSpec] = [readAs] + flags.map { flag in
     if flag.isSwitch { return .flag(flag.name, flag.help) }
-    var values: [String] = []
-    if case .choices(let names) = flag.setting.domain { values = names }
-    return .value(flag.name, flag.valueName, flag.help, values: values, default: flag.defaultText)
-  }
+    return .value(flag.name, flag.valueName, flag.help, values: flag.setting.domain.listedValues, default: flag.defaultText)
+  } + [DeepSpeedOption.spec]
 
   /// The flag of `setting`, e.g. `--rank`.
   static func flag(for setting: Setting) -> String {
@@ -78,7 +95,8 @@ enum SetupOptions {
   /// The setup the options describe, over `base` (a training config's, or the defaults); every
   /// value is checked and named in the error.
   static func setup(from arguments: ParsedArguments, base: TrainingSetup = TrainingSetup()) throws(UsageError) -> TrainingSetup {
-    var setup = base
+    // A DeepSpeed config first (over the base): the flags override it.
+    var setup = try DeepSpeedOption.setup(arguments, base: base) ?? base
     for flag in flags {
       let text: String
       if flag.isSwitch {

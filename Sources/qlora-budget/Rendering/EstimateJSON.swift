@@ -62,7 +62,11 @@ enum EstimateJSON {
 
   static func value(_ change: SettingChange) -> JSONOutput {
     switch change {
-    case .blockSize(let v), .rank(let v), .sequenceLength(let v), .batchSize(let v), .gpuCount(let v): return .integer(v)
+    case .blockSize(let v), .rank(let v), .sequenceLength(let v), .batchSize(let v), .gpuCount(let v), .nodeCount(let v),
+      .maxLiveParameters(let v):
+      return .integer(v)
+    case .reduceBucketSize(let v), .prefetchBucketSize(let v), .persistenceThreshold(let v):
+      return v.map { .integer($0) } ?? .string("auto")
     case .alpha(let x), .loraDropout(let x): return .number(x)
     case .doubleQuantization(let b), .dora(let b), .gradientCheckpointing(let b), .autocast(let b), .fullFineTune(let b):
       return .bool(b)

@@ -62,6 +62,12 @@ enum EstimateText {
       "\(setup.sequenceLength) tokens x batch \(setup.batchSize), \(setup.optimizer.rawValue), "
         + "\(setup.computeDtype.rawValue), \(setup.attention.rawValue), checkpointing "
         + (setup.usesGradientCheckpointing ? "on" : "off") + ", recipe \(setup.recipe.name)")
+    if setup.gpuCount > 1 || setup.engine != .fsdp || !setup.offload.isEmpty {
+      lines.append(
+        "\(setup.engine.label) over \(setup.gpuCount) GPU\(setup.gpuCount == 1 ? "" : "s")"
+          + (setup.nodeCount > 1 ? " in \(setup.nodeCount) nodes" : "")
+          + (setup.offload.isEmpty ? "" : ", offload \(setup.offload.description)") + "; figures per GPU")
+    }
     return lines
   }
 

@@ -60,7 +60,7 @@ struct StepContext {
     lmHead = dtypes.embeddings.resolved(computeDtype).byteWidth
     isQuantized = setup.effectiveQuantization.isQuantized
     autocast = setup.usesAutocast
-    adapter = setup.recipe.adapters.resolved(computeDtype).byteWidth
+    adapter = setup.adapterDtype.resolved(computeDtype).byteWidth
   }
 
   /// The output width of a frozen base projection fed an input of width `input`.

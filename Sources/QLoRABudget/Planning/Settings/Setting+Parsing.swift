@@ -45,6 +45,27 @@ extension Setting {
         guard !names.contains(where: \.isEmpty) else { throw fail("module names joined by commas, e.g. 'q_proj,v_proj'") }
         return .targets(.modules(names))
       }
+    case .elements(let allowsAuto):
+      if allowsAuto, trimmed.lowercased() == "auto" { return bucketChange(nil) }
+      // DeepSpeed configs write sizes as 5e7 as often as 50000000.
+      guard let value = Double(trimmed), value.isFinite, value == value.rounded() else {
+        throw fail("expected a whole number of elements" + (allowsAuto ? " or auto" : ""))
+      }
+      guard value >= 0, value <= Double(Setting.maximumBucketElements) else {
+        throw fail("must be between 0 and \(Setting.maximumBucketElements) elements")
+      }
+      return bucketChange(Int64(value))
+    case .offloads:
+      var offload: EngineOffload = []
+      for part in trimmed.lowercased().split(separator: ",", omittingEmptySubsequences: false) {
+        switch part.trimmingCharacters(in: .whitespaces) {
+        case "none": continue
+        case "optimizer": offload.insert(.optimizer)
+        case "params", "parameters": offload.insert(.parameters)
+        default: throw fail()
+        }
+      }
+      return .offload(offload)
     case .choices(let names):
       let key = trimmed.lowercased()
       guard let change = choiceChange(key) else {
@@ -65,6 +86,15 @@ extension Setting {
     }
   }
 
+  private func bucketChange(_ value: Int64?) -> SettingChange {
+    switch self {
+    case .prefetchBucketSize: return .prefetchBucketSize(value)
+    case .maxLiveParameters: return .maxLiveParameters(value ?? DeepSpeedBuckets().maxLiveParameters)
+    case .persistenceThreshold: return .persistenceThreshold(value)
+    default: return .reduceBucketSize(value)
+    }
+  }
+
   private func choiceChange(_ key: String) -> SettingChange? {
     switch self {
     case .quantization: return BaseQuantization(rawValue: key).map { .quantization($0) }
@@ -74,6 +104,7 @@ extension Setting {
     case .attention: return AttentionImplementation(rawValue: key).map { .attention($0) }
     case .loss: return LossKind(rawValue: key).map { .loss($0) }
     case .fullFineTunePrecision: return FullFineTunePrecision(rawValue: key).map { .fullFineTunePrecision($0) }
+    case .engine: return ParallelEngine(rawValue: key).map { .engine($0) }
     default: return nil
     }
   }

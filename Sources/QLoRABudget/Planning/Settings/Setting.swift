@@ -28,6 +28,13 @@ public enum Setting: String, CaseIterable, Hashable, Sendable {
   case gpuCount = "gpus"
   case fullFineTune = "full_finetune"
   case fullFineTunePrecision = "precision"
+  case engine
+  case nodeCount = "nodes"
+  case offload
+  case reduceBucketSize = "reduce_bucket_size"
+  case prefetchBucketSize = "stage3_prefetch_bucket_size"
+  case maxLiveParameters = "stage3_max_live_parameters"
+  case persistenceThreshold = "stage3_param_persistence_threshold"
 
   /// The setting in words, e.g. "LoRA rank".
   public var label: String {
@@ -52,6 +59,10 @@ public enum Setting: String, CaseIterable, Hashable, Sendable {
     case .gpuCount: return "GPU count"
     case .fullFineTune: return "full fine-tuning"
     case .fullFineTunePrecision: return "full fine-tuning precision"
+    case .engine: return "multi-GPU engine"
+    case .nodeCount: return "node count"
+    case .offload: return "engine offload"
+    case .reduceBucketSize, .prefetchBucketSize, .maxLiveParameters, .persistenceThreshold: return "DeepSpeed " + rawValue
     }
   }
 
@@ -63,6 +74,20 @@ public enum Setting: String, CaseIterable, Hashable, Sendable {
     case boolean
     /// `all-linear`, `peft-default`, or module names joined by commas.
     case moduleNames
+    /// A whole number of tensor elements (DeepSpeed's bucket keys), or `auto` where HF's
+    /// Trainer fills one in from the model.
+    case elements(allowsAuto: Bool)
+    /// `none`, `optimizer`, `params`, or both joined by a comma.
+    case offloads
+
+    /// Every allowed value, where they can be listed (help and completions); empty otherwise.
+    public var listedValues: [String] {
+      switch self {
+      case .choices(let names): return names
+      case .offloads: return ["none", "optimizer", "params", "optimizer,params"]
+      default: return []
+      }
+    }
 
     /// The allowed values in words, as an error or a help text shows them.
     public var description: String {
@@ -72,6 +97,9 @@ public enum Setting: String, CaseIterable, Hashable, Sendable {
       case .numbers(let range): return "a number from \(range.lowerBound) to \(range.upperBound)"
       case .boolean: return "true or false"
       case .moduleNames: return "all-linear, peft-default, or module names joined by commas"
+      case .elements(let allowsAuto):
+        return "a whole number of elements from 0 to \(Setting.maximumBucketElements)" + (allowsAuto ? ", or auto" : "")
+      case .offloads: return "none, optimizer, params, or optimizer,params"
       }
     }
   }
@@ -93,9 +121,17 @@ public enum Setting: String, CaseIterable, Hashable, Sendable {
     case .loss: return .choices(LossKind.allCases.map(\.rawValue))
     case .gpuCount: return .integers(1...TrainingSetup.maximumGPUCount)
     case .fullFineTunePrecision: return .choices(FullFineTunePrecision.allCases.map(\.rawValue))
+    case .engine: return .choices(ParallelEngine.allCases.map(\.rawValue))
+    case .nodeCount: return .integers(1...TrainingSetup.maximumGPUCount)
+    case .offload: return .offloads
+    case .reduceBucketSize, .prefetchBucketSize, .persistenceThreshold: return .elements(allowsAuto: true)
+    case .maxLiveParameters: return .elements(allowsAuto: false)
     case .doubleQuantization, .dora, .gradientCheckpointing, .autocast, .fullFineTune: return .boolean
     }
   }
+
+  /// The largest DeepSpeed bucket size accepted, in elements (2^50).
+  public static let maximumBucketElements: Int64 = 1 << 50
 
   /// The settings a planner can search for the largest value that fits.
   public static let searchable: [Setting] = [.rank, .sequenceLength, .batchSize]
@@ -114,6 +150,7 @@ public enum Setting: String, CaseIterable, Hashable, Sendable {
     case .batchSize: return .batchSize(value)
     case .blockSize: return .blockSize(value)
     case .gpuCount: return .gpuCount(value)
+    case .nodeCount: return .nodeCount(value)
     default: return nil
     }
   }
@@ -141,6 +178,13 @@ public enum Setting: String, CaseIterable, Hashable, Sendable {
     case .gpuCount: return .gpuCount(setup.gpuCount)
     case .fullFineTune: return .fullFineTune(setup.isFullFineTune)
     case .fullFineTunePrecision: return .fullFineTunePrecision(setup.fullFineTunePrecision)
+    case .engine: return .engine(setup.engine)
+    case .nodeCount: return .nodeCount(setup.nodeCount)
+    case .offload: return .offload(setup.offload)
+    case .reduceBucketSize: return .reduceBucketSize(setup.deepSpeed.reduceBucketSize)
+    case .prefetchBucketSize: return .prefetchBucketSize(setup.deepSpeed.prefetchBucketSize)
+    case .maxLiveParameters: return .maxLiveParameters(setup.deepSpeed.maxLiveParameters)
+    case .persistenceThreshold: return .persistenceThreshold(setup.deepSpeed.persistenceThreshold)
     }
   }
 

@@ -21,6 +21,14 @@ public enum SettingChange: Hashable, Sendable {
   case gpuCount(Int64)
   case fullFineTune(Bool)
   case fullFineTunePrecision(FullFineTunePrecision)
+  case engine(ParallelEngine)
+  case nodeCount(Int64)
+  case offload(EngineOffload)
+  /// nil: `auto` (HF's Trainer fills it from the model's hidden size).
+  case reduceBucketSize(Int64?)
+  case prefetchBucketSize(Int64?)
+  case maxLiveParameters(Int64)
+  case persistenceThreshold(Int64?)
 
   public var setting: Setting {
     switch self {
@@ -44,6 +52,13 @@ public enum SettingChange: Hashable, Sendable {
     case .gpuCount: return .gpuCount
     case .fullFineTune: return .fullFineTune
     case .fullFineTunePrecision: return .fullFineTunePrecision
+    case .engine: return .engine
+    case .nodeCount: return .nodeCount
+    case .offload: return .offload
+    case .reduceBucketSize: return .reduceBucketSize
+    case .prefetchBucketSize: return .prefetchBucketSize
+    case .maxLiveParameters: return .maxLiveParameters
+    case .persistenceThreshold: return .persistenceThreshold
     }
   }
 
@@ -57,6 +72,10 @@ public enum SettingChange: Hashable, Sendable {
     case .attention(let a): return a.rawValue
     case .loss(let l): return l.rawValue
     case .fullFineTunePrecision(let p): return p.rawValue
+    case .engine(let e): return e.rawValue
+    case .offload(let o): return o.description
+    case .nodeCount(let v), .maxLiveParameters(let v): return String(v)
+    case .reduceBucketSize(let v), .prefetchBucketSize(let v), .persistenceThreshold(let v): return v.map(String.init) ?? "auto"
     case .targets(let t): return t.description
     case .doubleQuantization(let b), .dora(let b), .gradientCheckpointing(let b), .autocast(let b), .fullFineTune(let b):
       return b ? "true" : "false"
@@ -68,7 +87,8 @@ public enum SettingChange: Hashable, Sendable {
   /// The value of a whole-number setting (nil for the others).
   public var integerValue: Int64? {
     switch self {
-    case .rank(let v), .sequenceLength(let v), .batchSize(let v), .blockSize(let v), .gpuCount(let v): return v
+    case .rank(let v), .sequenceLength(let v), .batchSize(let v), .blockSize(let v), .gpuCount(let v), .nodeCount(let v):
+      return v
     default: return nil
     }
   }
@@ -97,6 +117,13 @@ public enum SettingChange: Hashable, Sendable {
     case .gpuCount(let v): changed.gpuCount = v
     case .fullFineTune(let b): changed.isFullFineTune = b
     case .fullFineTunePrecision(let p): changed.fullFineTunePrecision = p
+    case .engine(let e): changed.engine = e
+    case .nodeCount(let v): changed.nodeCount = v
+    case .offload(let o): changed.offload = o
+    case .reduceBucketSize(let v): changed.deepSpeed.reduceBucketSize = v
+    case .prefetchBucketSize(let v): changed.deepSpeed.prefetchBucketSize = v
+    case .maxLiveParameters(let v): changed.deepSpeed.maxLiveParameters = v
+    case .persistenceThreshold(let v): changed.deepSpeed.persistenceThreshold = v
     }
     return changed
   }
