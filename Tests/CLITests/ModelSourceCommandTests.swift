@@ -75,7 +75,7 @@ import Testing
     (
       "axolotl-llama-3-qlora.yml",
       ["llama-3-8b", "--rank", "32", "--alpha", "16", "--lora-dropout", "0.05", "--seq-len", "4096", "--batch", "2",
-       "--optimizer", "paged-adamw", "--attn", "flash", "--grad-ckpt", "true"]
+       "--optimizer", "paged-adamw", "--attn", "flash", "--grad-ckpt", "true", "--recipe", "axolotl"]
     ),
     (
       "llama-factory-llama3_lora_sft_otfq.yaml",
@@ -83,20 +83,20 @@ import Testing
     ),
     (
       "torchtune-llama3_1-8B_qlora_single_device.yaml",
-      ["llama-3.1-8b", "--rank", "8", "--alpha", "16", "--lora-dropout", "0", "--batch", "2", "--recipe", "qlora-paper",
+      ["llama-3.1-8b", "--rank", "8", "--alpha", "16", "--lora-dropout", "0", "--batch", "2", "--recipe", "torchtune",
        "--targets", "q_proj,v_proj,k_proj,o_proj,gate_proj,up_proj,down_proj", "--grad-ckpt", "true"]
     ),
     (
       "axolotl-qwen3-32b-qlora.yaml",
       ["qwen3-32b", "--rank", "16", "--alpha", "32", "--targets", "q_proj,k_proj,v_proj,o_proj,down_proj,up_proj",
-       "--attn", "flash", "--grad-ckpt", "true", "--loss", "chunked"]
+       "--attn", "flash", "--grad-ckpt", "true", "--loss", "chunked", "--recipe", "axolotl"]
     ),
     ("llama-factory-qwen3_lora_sft_otfq.yaml", ["qwen3-4b", "--rank", "8", "--lora-dropout", "0", "--recipe", "llama-factory"]),
   ] as [(String, [String])])
   func aConfigGivesTheEstimateOfItsRun(_ name: String, _ flags: [String]) throws {
     let fromConfig = try BinaryRunner.run(["fit", "--config", Self.fixture(name), "--gpu", "rtx-4090", "--json"])
     let fromFlags = try BinaryRunner.run(["fit"] + flags + ["--gpu", "rtx-4090", "--json"])
-    #expect([0, 3].contains(fromConfig.status), "\(fromConfig.standardError)")
+    #expect([0, 2, 3].contains(fromConfig.status), "\(fromConfig.standardError)")
     #expect(fromConfig.status == fromFlags.status)
     #expect(try Self.estimate(fromConfig) == Self.estimate(fromFlags))
     let config = try #require(try BinaryRunner.json(fromConfig)["config"] as? [String: Any])
@@ -120,7 +120,7 @@ import Testing
     let text = result.standardOutput
     #expect(text.contains("Config: \(Self.fixture("axolotl-llama-3-qlora-fsdp-70b.yaml")) (Axolotl)"))
     #expect(text.contains("used     lora_r (line 26) '8' -> rank 8"))
-    #expect(text.contains("not modelled fsdp_config.fsdp_offload_params (line 75)"))
+    #expect(text.contains("used     fsdp_config.fsdp_offload_params (line 75) 'true' -> offload params"))
     #expect(text.contains("ignored  model_type (3), tokenizer_type (4)"))
     #expect(result.standardError.contains("give --gpus N"))
     for line in text.split(separator: "\n") where line.hasPrefix("  ") { #expect(line.count <= 80, "\(line)") }

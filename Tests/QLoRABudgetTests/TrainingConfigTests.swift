@@ -51,7 +51,7 @@ import Testing
     #expect(config.format == .axolotl)
     #expect(config.model == "NousResearch/Meta-Llama-3-8B")
     var expected = TrainingSetup()
-    expected.recipe = .hfPeft
+    expected.recipe = .axolotl
     expected.quantization = .nf4  // adapter: qlora, load_in_4bit: true
     expected.usesDoubleQuantization = true
     expected.lora = LoRAConfiguration(rank: 32, alpha: 16, targets: .allLinear, dropout: 0.05)  // lines 23-27: lora_r, lora_alpha, lora_dropout, lora_target_linear
@@ -70,16 +70,16 @@ import Testing
       ]))
     #expect(names(config.ignored).isSuperset(of: ["datasets", "num_epochs", "learning_rate", "special_tokens", "strict"]))
     #expect(names(config.emptyKeys).isSuperset(of: ["deepspeed", "fsdp", "fp16", "lora_model_dir"]))
-    #expect(!config.shardsWithFSDP)
+    #expect(!config.shardsOverGPUs)
   }
 
-  @Test func axolotlFSDPIsRecognisedAndItsOffloadIsNotModelled() throws {
+  @Test func axolotlFSDPAndItsParameterOffload() throws {
     let config = try config("axolotl-llama-3-qlora-fsdp-70b.yaml")
     #expect(config.model == "casperhansen/llama-3-70b-fp16")
-    #expect(config.shardsWithFSDP)  // fsdp: [full_shard, auto_wrap] (line 69)
+    #expect(config.shardsOverGPUs)  // fsdp: [full_shard, auto_wrap] (line 69)
     #expect(usedKeys(config).contains("fsdp@69"))
-    let offload = try #require(config.notModelled.first { $0.key.name == "fsdp_config.fsdp_offload_params" })
-    #expect(offload.key.line == 75)
+    #expect(usedKeys(config).contains("fsdp_config.fsdp_offload_params@75"))
+    #expect(config.setup.offload == .parameters && config.setup.engine == .fsdp)
     #expect(config.setup.sequenceLength == 512 && config.setup.lora.rank == 8 && config.setup.optimizer == .adamw)
     #expect(names(config.ignored).contains("fsdp_config.fsdp_sharding_strategy"))
   }
@@ -89,7 +89,7 @@ import Testing
     #expect(config.format == .torchtune)
     #expect(config.model == "llama-3.1-8b")  // torchtune.models.llama3_1.qlora_llama3_1_8b (line 20)
     var expected = TrainingSetup()
-    expected.recipe = .qloraPaper  // the nearest recipe, said in a note
+    expected.recipe = .torchtune
     expected.quantization = .nf4
     expected.usesDoubleQuantization = true
     // lora_attn_modules ['q_proj', 'v_proj', 'k_proj', 'output_proj'] + apply_lora_to_mlp (lines 21-22)
@@ -106,9 +106,9 @@ import Testing
         "model._component_@20", "model.lora_attn_modules@21", "model.lora_rank@24", "model.lora_alpha@25",
         "batch_size@54", "optimizer._component_@58", "compile@73", "dtype@85", "enable_activation_checkpointing@88",
       ]))
-    let notes = Set(config.notModelled.map(\.key.name))
-    #expect(notes.isSuperset(of: ["dtype", "tokenizer.max_seq_len", "loss._component_"]))
-    #expect(config.notModelled.first { $0.key.name == "dtype" }?.note.contains("nearest used: qlora-paper") == true)
+    // max_seq_len: null (line 32): the data decides; said, and the estimate's --seq-len is used.
+    #expect(config.notModelled.map(\.key) == [TrainingConfig.Key(name: "tokenizer.max_seq_len", line: 32)])
+    #expect(usedKeys(config).contains("loss._component_@67"))  // CEWithChunkedOutputLoss: the recipe's loss
     #expect(!names(config.ignored).contains("model.apply_lora_to_output"))  // read: False, no adapter on lm_head
     #expect(names(config.ignored).isSuperset(of: ["checkpointer", "dataset", "epochs", "optimizer.lr", "profiler"]))
   }
@@ -133,6 +133,7 @@ import Testing
     let config = try config("axolotl-qwen3-32b-qlora.yaml")
     #expect(config.model == "Qwen/Qwen3-32B")
     var expected = TrainingSetup()
+    expected.recipe = .axolotl
     expected.quantization = .nf4
     expected.usesDoubleQuantization = true
     expected.lora = LoRAConfiguration(
@@ -173,6 +174,7 @@ import Testing
     #expect(config.format == .huggingFace)
     #expect(config.model == "Qwen/Qwen3-8B")
     var expected = TrainingSetup()
+    expected.recipe = .trl  // max_length is SFTConfig's
     expected.quantization = .nf4
     expected.usesDoubleQuantization = false
     expected.lora = LoRAConfiguration(rank: 64, alpha: 16, targets: .allLinear, dropout: 0.1)

@@ -1,9 +1,8 @@
-/// Axolotl's YAML (`axolotl train FILE`): src/axolotl/utils/schemas/config.py. Axolotl loads
-/// with transformers + peft and calls peft's prepare_model_for_kbit_training for quantized
-/// bases: the hf-peft recipe.
+/// Axolotl's YAML (`axolotl train FILE`): src/axolotl/utils/schemas/config.py; the axolotl
+/// recipe (docs/recipes.md).
 extension ConfigReading {
   mutating func readAxolotl() throws(TrainingConfigError) {
-    useDefault("recipe", "Axolotl (transformers + peft)", .recipe(.hfPeft))
+    useDefault("recipe", "axolotl", .recipe(.axolotl))
     try setModel("base_model")
 
     let fourBit = try bool("load_in_4bit") ?? false
@@ -53,7 +52,7 @@ extension ConfigReading {
     try readAttention()
     try readHuggingFaceOptimizer("optimizer")
     try readPrecision()
-    readDeepSpeed("deepspeed")
+    try readDeepSpeed("deepspeed")
     try readFSDP("fsdp", offloadKey: "fsdp_config.fsdp_offload_params")
     for liger in ["liger_fused_linear_cross_entropy", "cut_cross_entropy"] {
       try readFlag(liger) { .loss($0 ? .chunked : .standard) }

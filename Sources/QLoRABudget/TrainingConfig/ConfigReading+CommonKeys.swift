@@ -1,3 +1,5 @@
+import Foundation
+
 /// Keys several frameworks share (most pass them through to transformers' TrainingArguments).
 extension ConfigReading {
   /// `optim` / `optimizer`: transformers' optimizer names.
@@ -22,10 +24,35 @@ extension ConfigReading {
     }
   }
 
-  /// `deepspeed`: a ZeRO config file; not modelled here.
-  mutating func readDeepSpeed(_ keyPath: String) {
-    guard has(keyPath) else { return }
-    note(keyPath, "DeepSpeed ZeRO is not modelled yet; estimated for one GPU without ZeRO sharding")
+  /// `deepspeed`: a DeepSpeed config file, looked for beside the training config, then in the
+  /// current folder (where the framework is launched); read as `--deepspeed` reads it. A file
+  /// not found is said, and the run is estimated without ZeRO.
+  mutating func readDeepSpeed(_ keyPath: String) throws(TrainingConfigError) {
+    guard let file = try text(keyPath) else { return }
+    let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
+    let candidates = file.hasPrefix("/") ? [file] : [folder.appendingPathComponent(file).path, file]
+    guard let data = candidates.lazy.compactMap(Self.smallRegularFile).first else {
+      note(keyPath, "the DeepSpeed config '\(file)' is not beside the config or in the current folder; estimated without "
+        + "ZeRO (give it with --deepspeed FILE)")
+      return
+    }
+    var engine = TrainingSetup()
+    do {
+      try DeepSpeedConfigFile.apply(data, to: &engine)
+    } catch {
+      throw invalid(keyPath, "the DeepSpeed config it names: \(error.description)")
+    }
+    deepSpeedConfig = data
+    use(keyPath, remark: "\(engine.engine.label), offload \(engine.offload.description) over the GPUs given with --gpus")
+  }
+
+  /// The bytes of a regular file of at most 1 MiB (a device or FIFO would never end), or nil.
+  private static func smallRegularFile(_ path: String) -> Data? {
+    let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+    guard attributes?[.type] as? FileAttributeType == .typeRegular,
+      let size = (attributes?[.size] as? NSNumber)?.int64Value, size <= 1 << 20
+    else { return nil }
+    return try? Data(contentsOf: URL(fileURLWithPath: path))
   }
 
   /// `fsdp`: `full_shard` (as a list or words) maps onto the FSDP model, whose GPU count the
@@ -33,15 +60,15 @@ extension ConfigReading {
   mutating func readFSDP(_ keyPath: String, offloadKey: String? = nil) throws(TrainingConfigError) {
     guard let words = try names(keyPath)?.flatMap({ $0.split(separator: " ").map(String.init) }) else { return }
     if words.contains("full_shard") || words.contains("hybrid_shard") {
-      shardsWithFSDP = true
+      shardsOverGPUs = true
       use(keyPath, remark: "FSDP full sharding over the GPUs given with --gpus")
     } else if words.contains("shard_grad_op") || words.contains("no_shard") {
       note(keyPath, "FSDP '\(words.joined(separator: " "))' is not modelled; estimated as one GPU holding the whole model")
     } else {
       consume(keyPath)
     }
-    if let offloadKey, try bool(offloadKey) == true {
-      note(offloadKey, "FSDP CPU offload of parameters is not modelled; the estimate keeps them on the GPU (an upper bound)")
+    if let offloadKey, let offloads = try bool(offloadKey) {
+      use(offloadKey, .offload(offloads ? .parameters : []))
     }
   }
 

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Reads typed values out of a config's key tree and keeps account of every key: each value
 /// read is recorded as used (with the settings it changed) or not modelled (with a note), and
 /// ``unusedKeys()`` lists the rest. The framework readers (one file each) are extensions.
@@ -11,7 +13,9 @@ struct ConfigReading {
   var used: [TrainingConfig.Use] = []
   var defaults: [TrainingConfig.Use] = []
   var notModelled: [TrainingConfig.Note] = []
-  var shardsWithFSDP = false
+  var shardsOverGPUs = false
+  /// The DeepSpeed config file a `deepspeed` key names, when it was found and read.
+  var deepSpeedConfig: Data?
   /// Dotted paths read, used or noted.
   private var consumed: Set<String> = []
 

@@ -4,10 +4,17 @@
 /// Also PEFT's `adapter_config.json` alone.
 extension ConfigReading {
   mutating func readHuggingFace() throws(TrainingConfigError) {
-    useDefault("recipe", "transformers + peft", .recipe(.hfPeft))
-    // TrainingArguments: per_device_train_batch_size 8, gradient_checkpointing False.
+    // TRL's SFTConfig (its own keys) trains with SFTTrainer: the trl recipe, checkpointing on by
+    // default (sft_config.py); plain TrainingArguments with peft: hf-peft, checkpointing off.
+    let sftKeys = ["max_length", "max_seq_length", "packing", "dataset_text_field", "completion_only_loss", "assistant_only_loss"]
+    if sftKeys.contains(where: has) {
+      useDefault("recipe", "trl (SFTConfig keys)", .recipe(.trl))
+    } else {
+      useDefault("recipe", "transformers + peft", .recipe(.hfPeft))
+      useDefault("gradient_checkpointing", "false", .gradientCheckpointing(false))
+    }
+    // TrainingArguments: per_device_train_batch_size 8.
     useDefault("per_device_train_batch_size", "8", .batchSize(8))
-    useDefault("gradient_checkpointing", "false", .gradientCheckpointing(false))
     useDefault("quantization", "none (no BitsAndBytesConfig)", .quantization(.none))
     try setModel("model_name_or_path")
     try readBatchSize("per_device_train_batch_size")
@@ -24,7 +31,7 @@ extension ConfigReading {
     try readSequenceLength("max_seq_length")
     try readPacking("packing")
     try readFlag("use_liger_kernel") { .loss($0 ? .chunked : .standard) }
-    readDeepSpeed("deepspeed")
+    try readDeepSpeed("deepspeed")
     try readFSDP("fsdp")
     if let attention = try text("model_init_kwargs.attn_implementation") {
       try readAttentionImplementation("model_init_kwargs.attn_implementation", attention)

@@ -2,13 +2,7 @@
 /// builder and its LoRA arguments, batch size, sequence length, checkpointing, optimizer.
 extension ConfigReading {
   mutating func readTorchtune() throws(TrainingConfigError) {
-    // torchtune builds the model in `dtype` (bf16) and keeps the LoRA weights in it too, with
-    // NF4 bases from torchao; no recipe here does exactly that.
-    note(
-      has("dtype") ? "dtype" : "model._component_",
-      "torchtune's recipe is not modelled: it keeps LoRA weights and norms in the training dtype; nearest used: "
-        + "qlora-paper (adapters and embeddings in the compute dtype, norms fp32)")
-    useDefault("recipe", "qlora-paper (nearest to torchtune)", .recipe(.qloraPaper))
+    useDefault("recipe", "torchtune", .recipe(.torchtune))
     try readBuilder()
     try readRank("model.lora_rank")
     try readAlpha("model.lora_alpha")
@@ -61,11 +55,10 @@ extension ConfigReading {
         throw invalid("dtype", "use bf16 or fp16 (fp32 training is not modelled)")
       }
     }
-    if let loss = try text("loss._component_"), loss.hasSuffix("CEWithChunkedOutputLoss") {
-      note(
-        "loss._component_",
-        "chunked output loss keeps the bf16 logits whole and upcasts chunk by chunk; estimated with the standard loss "
-          + "(an upper bound)")
+    if let loss = try text("loss._component_") {
+      loss.hasSuffix("CEWithChunkedOutputLoss")
+        ? use("loss._component_", remark: "the torchtune recipe's chunked output loss")
+        : note("loss._component_", "loss '\(loss)' is not modelled; the torchtune recipe's chunked output loss is used")
     }
   }
 

@@ -58,9 +58,12 @@ public struct TrainingConfig: Hashable, Sendable {
   public internal(set) var ignored: [Key] = []
   /// Keys whose value is empty (`key:` or `null`): treated as not given.
   public internal(set) var emptyKeys: [Key] = []
-  /// The config shards the model with FSDP over GPUs it does not count (the launcher does):
+  /// The config shards the model (FSDP, or a DeepSpeed config) over GPUs it does not count (the launcher does):
   /// the estimate is per GPU for the number given with `--gpus`.
-  public internal(set) var shardsWithFSDP = false
+  public internal(set) var shardsOverGPUs = false
+  /// The DeepSpeed config a `deepspeed` key names (read beside the config or in the current
+  /// folder), applied after the config's own keys as `--deepspeed` would be.
+  public internal(set) var deepSpeedConfig: Data?
 
   /// Reads a config; `path` names the file in messages and picks nothing else (the format is
   /// recognised from the keys).
@@ -90,7 +93,8 @@ public struct TrainingConfig: Hashable, Sendable {
     used = reading.used
     defaults = reading.defaults
     notModelled = reading.notModelled
-    shardsWithFSDP = reading.shardsWithFSDP
+    shardsOverGPUs = reading.shardsOverGPUs || reading.deepSpeedConfig != nil
+    deepSpeedConfig = reading.deepSpeedConfig
     (ignored, emptyKeys) = reading.unusedKeys()
   }
 
@@ -113,6 +117,8 @@ public struct TrainingConfig: Hashable, Sendable {
     if !changes.contains(where: { $0.setting == .alpha }), changes.contains(where: { $0.setting == .rank }) {
       setup.lora.alpha = Double(2 * setup.lora.rank)
     }
+    // Read and checked when the config was read, so this cannot fail.
+    if let deepSpeedConfig { try? DeepSpeedConfigFile.apply(deepSpeedConfig, to: &setup) }
   }
 
   /// The setup the config describes, from the tool's defaults.

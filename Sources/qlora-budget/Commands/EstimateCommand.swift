@@ -46,8 +46,8 @@ struct EstimateRequest {
     config = try ModelSourceOptions.config(arguments)
     (model, source) = try ModelSourceOptions.model(arguments, context, config: config)
     setup = try SetupOptions.setup(from: arguments, base: config?.setup ?? TrainingSetup())
-    if config?.shardsWithFSDP == true, arguments.value("--gpus") == nil {
-      context.warn("the config shards the model with FSDP over GPUs the launcher decides; give --gpus N for the per-GPU figure (estimated for 1 GPU)")
+    if config?.shardsOverGPUs == true, arguments.value("--gpus") == nil {
+      context.warn("the config shards the model (FSDP or DeepSpeed) over GPUs the launcher decides; give --gpus N for the per-GPU figure (estimated for 1 GPU)")
     }
     if let gpuName = arguments.value("--gpu") {
       gpu = try SetupOptions.gpu(gpuName, presets: context.presets)

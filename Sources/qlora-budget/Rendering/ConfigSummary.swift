@@ -37,7 +37,7 @@ enum ConfigSummary {
       ("not_modelled", .array(config.notModelled.map { .object(key($0.key) + [("note", .string($0.note))]) })),
       ("ignored", .array(config.ignored.map { .object(key($0)) })),
       ("empty", .array(config.emptyKeys.map { .object(key($0)) })),
-      ("shards_with_fsdp", .bool(config.shardsWithFSDP)),
+      ("shards_over_gpus", .bool(config.shardsOverGPUs)),
     ])
   }
 
