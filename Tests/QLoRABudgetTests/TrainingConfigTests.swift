@@ -228,6 +228,30 @@ import Testing
       throws: { ($0 as? TrainingConfigError)?.description.hasPrefix("b.yaml:1: not a config this tool reads") == true })
   }
 
+  /// `deepspeed: FILE` is read beside the config (LLaMA-Factory's examples/deepspeed/ds_z3_config.json
+  /// keys: stage 3, "auto" buckets and batch); a file not found is said, and no ZeRO is used.
+  @Test func aDeepSpeedKeyReadsItsFileBesideTheConfig() throws {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("qlora-budget-ds-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: folder.appendingPathComponent("ds"), withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let zero3 = """
+      {"train_batch_size": "auto", "train_micro_batch_size_per_gpu": "auto", "bf16": {"enabled": "auto"},
+       "zero_optimization": {"stage": 3, "overlap_comm": false, "reduce_bucket_size": "auto",
+         "stage3_prefetch_bucket_size": "auto", "stage3_param_persistence_threshold": "auto"}}
+      """
+    try Data(zero3.utf8).write(to: folder.appendingPathComponent("ds/z3.json"))
+    let text = "model_name_or_path: m\nfinetuning_type: lora\nper_device_train_batch_size: 2\ndeepspeed: ds/z3.json\n"
+    let config = try TrainingConfig(data: Data(text.utf8), path: folder.appendingPathComponent("run.yaml").path)
+    #expect(config.setup.engine == .zero3 && config.setup.offload == [] && config.setup.batchSize == 2)
+    #expect(config.shardsOverGPUs)
+    #expect(config.used.first { $0.key.name == "deepspeed" }?.effect.hasPrefix("DeepSpeed ZeRO-3, offload none") == true)
+    let missing = try TrainingConfig(data: Data(text.replacingOccurrences(of: "z3", with: "z9").utf8), path: folder.appendingPathComponent("run.yaml").path)
+    #expect(missing.notModelled.first?.key == TrainingConfig.Key(name: "deepspeed", line: 4))
+    #expect(missing.setup.engine == .fsdp && !missing.shardsOverGPUs)
+    try Data("{\"zero_optimization\": {\"stage\": 5}}".utf8).write(to: folder.appendingPathComponent("ds/z3.json"))
+    #expect(throws: TrainingConfigError.self) { try TrainingConfig(data: Data(text.utf8), path: folder.appendingPathComponent("run.yaml").path) }
+  }
+
   /// Engines and recipes the estimator does not model are said, with what was used instead.
   @Test func notModelledSettingsNameTheNearestUsed() throws {
     let text = """
