@@ -42,6 +42,19 @@ public enum FileAccessError: Error, Equatable, CustomStringConvertible {
     }
   }
 
+  /// The reason alone, without the path (for messages that name the path themselves).
+  public var reason: String {
+    switch self {
+    case .emptyPath: "the path is empty"
+    case let .failed(_, _, reason): reason
+    case let .wrongKind(_, kind, expected): "it is \(kind), not \(expected)"
+    case .outputExists: "it already exists"
+    case let .outputIsInput(_, input): "it is the input '\(input)'"
+    case let .outputContainsInput(_, input): "it holds the input '\(input)'"
+    case let .tooLarge(_, size, limit, _): "\(size) bytes, over the \(limit)-byte limit"
+    }
+  }
+
   /// A failure described by the current `errno`.
   static func system(_ path: String, _ action: String, errno code: Int32 = errno) -> FileAccessError {
     .failed(path: path, action: action, reason: reason(code))

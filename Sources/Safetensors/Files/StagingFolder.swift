@@ -9,7 +9,7 @@ import Foundation
 /// A folder written as a whole, so that an interrupted or failed run leaves the previous folder
 /// as it was and nothing behind.
 ///
-/// Files are written (each through ``AtomicFileWriter``) into a hidden staging folder beside the
+/// Files are written (each through ``AtomicFileWriter``, from ``writer(for:)``) into a hidden staging folder beside the
 /// destination, `.<name>.tmp-<pid>-<random>`, registered with ``TemporaryFileRegistry``;
 /// ``publish()`` renames it to the destination, or, when the destination exists and replacing
 /// was asked for, exchanges the two atomically (`renameat2(RENAME_EXCHANGE)`) and then deletes
@@ -64,23 +64,19 @@ public final class StagingFolder {
 
   deinit { if !isPublished { discard() } }
 
-  /// A writer for the file `name` inside the staging folder; pass it to ``commit(_:)``.
+  /// A writer for the file `name` inside the staging folder. The file it commits stays
+  /// registered for removal on a signal until the folder is published.
   public func writer(for name: String) throws(FileAccessError) -> AtomicFileWriter {
-    try AtomicFileWriter(path: path + "/" + name, replacingExisting: false)
-  }
-
-  /// Commits a writer from ``writer(for:)``; the file stays registered for removal until the
-  /// folder is published.
-  public func commit(_ writer: AtomicFileWriter) throws(FileAccessError) {
-    try writer.commit()
+    let writer = try AtomicFileWriter(path: path + "/" + name, replacingExisting: false)
     slots.append(TemporaryFileRegistry.register(writer.destination, isDirectory: false))
+    return writer
   }
 
   /// Writes `data` as the file `name`.
   public func write(_ data: some ContiguousBytes, as name: String) throws(FileAccessError) {
     let writer = try writer(for: name)
     try writer.write(data)
-    try commit(writer)
+    try writer.commit()
   }
 
   /// Moves the staging folder to the destination (see the type).

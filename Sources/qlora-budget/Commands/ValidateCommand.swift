@@ -25,7 +25,7 @@ enum ValidateCommand: Command {
     if output == "-" {
       context.standardOutput(text)
     } else {
-      try text.write(toFile: output, atomically: true, encoding: .utf8)
+      try PlanningOptions.write(text, to: output)
       context.print("wrote \(output)")
     }
     let allocated = report.absoluteErrors(dataSet: CalibrationValidation.gpuDataSet, figure: "peak_allocated")
