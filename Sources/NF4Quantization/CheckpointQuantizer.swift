@@ -97,6 +97,9 @@ public struct CheckpointQuantizer: Sendable {
   ) throws {
     var specs: [SafetensorsTensorSpec] = []
     var trailing: [String] = []
+    if let state = file.header.tensors.first(where: { CheckpointTensorNames.quantStateOwner($0.name) != nil }) {
+      throw QuantizationError.alreadyQuantized(tensor: state.name)
+    }
     for info in file.header.tensors {
       if Self.quantizes(info) {
         specs += try BnbCheckpointLayout.specs(weightName: info.name, shape: info.shape, settings: settings)
@@ -109,8 +112,8 @@ public struct CheckpointQuantizer: Sendable {
     var states: [String: [UInt8]] = [:]
     var dtypes: [String: Int] = [:]
     for info in file.header.tensors {
-      let data = try file.data(for: info)
       if Self.quantizes(info) {
+        let data = try file.data(for: info)
         let (tensor, dtype) = try Self.quantize(data, info: info, settings: settings, threads: threads)
         let entries = BnbCheckpointLayout.entries(weightName: info.name, tensor: tensor, dtype: dtype)
         for entry in entries.dropLast() { try output.write(entry.spec.name, bytes: entry.bytes) }
@@ -119,7 +122,7 @@ public struct CheckpointQuantizer: Sendable {
         report.outputBytes += entries.reduce(0) { $0 + Int64($1.bytes.count) }
         dtypes[dtype, default: 0] += 1
       } else {
-        try output.write(info.name, bytes: data)
+        try output.copy(info, from: file)
         report.copied.append(info.name)
         report.outputBytes += info.byteCount
         if info.shape.count == 2, info.name.hasSuffix(".weight"), info.dtype.isFloatingPoint, !CheckpointTensorNames.isEmbedding(info.name) {

@@ -22,6 +22,8 @@ public enum QuantizationError: Error, Equatable, CustomStringConvertible {
   case unsupportedDType(String)
   /// A weight holds NaN or an infinity: refused rather than stored as NaN scales.
   case nonFiniteValue(tensor: String, index: Int, value: Float)
+  /// The input already holds bitsandbytes 4-bit state.
+  case alreadyQuantized(tensor: String)
   /// Double quantization's mean of the absmax values overflows float32.
   case absmaxMeanOverflows(tensor: String)
 
@@ -47,6 +49,8 @@ public enum QuantizationError: Error, Equatable, CustomStringConvertible {
       "Unsupported element type '\(name)': expected float32, float16 or bfloat16."
     case let .nonFiniteValue(tensor, index, value):
       "Tensor '\(tensor)': element \(index) is \(value); NaN and infinity cannot be quantized."
+    case let .alreadyQuantized(tensor):
+      "The input is already quantized: tensor '\(tensor)' is bitsandbytes 4-bit state."
     case let .absmaxMeanOverflows(tensor):
       "Tensor '\(tensor)': its block absmax values are too large for double quantization (their float32 mean overflows); use --double-quant false."
     }

@@ -81,8 +81,9 @@ public struct CheckpointFolder: Sendable {
     self.shards = shards
     locations = try Self.locate(shards)
     if let weightMap {
-      for (name, location) in locations where weightMap[name] != shards[location.shard].url.lastPathComponent {
-        throw .invalidField(tensor: name, field: "weight_map", value: "not listed for '\(shards[location.shard].url.lastPathComponent)'")
+      let names = shards.map(\.url.lastPathComponent)
+      for (name, location) in locations where weightMap[name] != names[location.shard] {
+        throw .invalidField(tensor: name, field: "weight_map", value: "not listed for '\(names[location.shard])'")
       }
       if let missing = weightMap.keys.first(where: { locations[$0] == nil }) {
         throw .invalidField(tensor: missing, field: "weight_map", value: "'\(weightMap[missing] ?? "")', which does not hold it")
@@ -110,6 +111,7 @@ public struct CheckpointFolder: Sendable {
 
   private static func locate(_ shards: [SafetensorsFile]) throws(SafetensorsError) -> [String: (shard: Int, info: SafetensorsTensorInfo)] {
     var locations: [String: (shard: Int, info: SafetensorsTensorInfo)] = [:]
+    locations.reserveCapacity(shards.reduce(0) { $0 + $1.header.tensors.count })
     for (number, shard) in shards.enumerated() {
       for info in shard.header.tensors {
         guard locations.updateValue((number, info), forKey: info.name) == nil else { throw .duplicateTensor(info.name) }

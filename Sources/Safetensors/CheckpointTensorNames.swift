@@ -23,14 +23,31 @@ public enum CheckpointTensorNames {
   /// checked from the header, before the entry is read.
   public static let maximumPackedStateBytes: Int64 = 65_536
 
+  /// Whether `name` is a packed quant-state JSON key (`<weight>.quant_state.bitsandbytes__<type>`).
+  public static func isPackedState(_ name: String) -> Bool {
+    guard let owner = quantStateOwner(name) else { return false }
+    return name.utf8.dropFirst(owner.utf8.count + 1).starts(with: packedStatePrefix.utf8)
+  }
+
   /// The weight a bitsandbytes state key belongs to (`m.weight.absmax` -> `m.weight`), nil
   /// for any other tensor.
   public static func quantStateOwner(_ name: String) -> Substring? {
-    guard let range = name.range(of: ".weight.", options: .backwards) else { return nil }
-    let suffix = name[range.upperBound...]
+    // The last ".weight." in the name, found on the UTF-8 bytes (this runs once per tensor).
+    let marker = Array(".weight.".utf8)
+    let bytes = name.utf8
+    guard bytes.count > marker.count else { return nil }
+    var index = bytes.index(bytes.endIndex, offsetBy: -marker.count)
+    while true {
+      if bytes[index...].starts(with: marker) { break }
+      guard index > bytes.startIndex else { return nil }
+      index = bytes.index(before: index)
+    }
+    let suffixStart = bytes.index(index, offsetBy: marker.count)
+    let suffix = name[suffixStart...]
     guard quantStateSuffixes.contains(String(suffix)) || suffix.hasPrefix(packedStatePrefix) else { return nil }
-    return name[..<range.lowerBound] + ".weight"
+    return name[..<bytes.index(index, offsetBy: marker.count - 1)]
   }
+
 
   /// The module path components of a tensor name (`model.layers.0.mlp.up_proj.weight` ->
   /// `[model, layers, 0, mlp, up_proj]`).

@@ -60,6 +60,20 @@ public final class SafetensorsFile: @unchecked Sendable {
     return data
   }
 
+  /// `count` bytes of one tensor of this file, from `offset` within it (to stream a large
+  /// tensor in pieces).
+  public func data(for info: SafetensorsTensorInfo, offset: Int64, count: Int) throws(SafetensorsError) -> Data {
+    guard header.tensor(named: info.name) == info else { throw .unknownTensor(info.name) }
+    guard offset >= 0, count >= 0, offset <= info.byteCount, Int64(count) <= info.byteCount - offset else {
+      throw .truncated(tensor: info.name, expectedBytes: info.byteCount, readBytes: offset)
+    }
+    let data = try Self.read(file, count: count, at: header.dataStart + info.dataOffsets.lowerBound + offset)
+    guard data.count == count else {
+      throw .truncated(tensor: info.name, expectedBytes: info.byteCount, readBytes: offset + Int64(data.count))
+    }
+    return data
+  }
+
   /// The raw bytes of the tensor named `name`.
   public func data(named name: String) throws(SafetensorsError) -> Data {
     try data(for: tensor(named: name))

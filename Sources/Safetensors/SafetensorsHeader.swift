@@ -92,11 +92,11 @@ public struct SafetensorsHeader: Hashable, Sendable {
 
   /// Parses and validates the JSON header of a file of `fileSize` bytes.
   ///
-  /// Checks, in order: UTF-8, a JSON object, no tensor named twice, at most
-  /// ``maximumTensorCount`` tensors, every entry's dtype, shape (non-negative integers written
+  /// Checks: UTF-8, a JSON object, at most ``maximumTensorCount`` tensors, every entry's dtype, shape (non-negative integers written
   /// as plain digits) and offsets (`begin <= end`), the byte count
   /// `product(shape) * size(dtype)` in checked Int64 arithmetic, offsets spanning exactly that
-  /// count and lying inside the data section, and no two tensors overlapping.
+  /// count and lying inside the data section, no two tensors overlapping, and no tensor named
+  /// twice (JSON readers would silently keep the last).
   public init(json: [UInt8], fileSize: Int64) throws(SafetensorsError) {
     guard json.count <= Self.maximumHeaderLength else { throw .headerTooLarge(length: UInt64(json.count)) }
     guard String(validating: json, as: UTF8.self) != nil else { throw .headerNotUTF8 }
@@ -104,7 +104,7 @@ public struct SafetensorsHeader: Hashable, Sendable {
     let dataSize = fileSize - dataStart
     var metadata: [String: String] = [:]
     var tensors: [SafetensorsTensorInfo] = []
-    var seen = Set<String>()
+    var hasMetadata = false
     var result: Result<Void, SafetensorsError> = .success(())
     json.withUnsafeBufferPointer { bytes in
       result = Result { () throws(SafetensorsError) in
@@ -113,8 +113,9 @@ public struct SafetensorsHeader: Hashable, Sendable {
           throw .headerNotJSON(reason: "the top level is not an object")
         }
         try scanner.object { (scanner, name) throws(SafetensorsError) in
-          guard seen.insert(name).inserted else { throw .duplicateTensor(name) }
           if name == "__metadata__" {
+            guard !hasMetadata else { throw .duplicateTensor(name) }
+            hasMetadata = true
             metadata = try Self.metadata(&scanner)
           } else {
             guard tensors.count < Self.maximumTensorCount else { throw .tooManyTensors(limit: Self.maximumTensorCount) }
@@ -126,13 +127,18 @@ public struct SafetensorsHeader: Hashable, Sendable {
     }
     try result.get()
     tensors.sort { ($0.dataOffsets.lowerBound, $0.dataOffsets.upperBound, $0.name) < ($1.dataOffsets.lowerBound, $1.dataOffsets.upperBound, $1.name) }
+    var positions: [String: Int] = [:]
+    positions.reserveCapacity(tensors.count)
+    for (position, info) in tensors.enumerated() {
+      guard positions.updateValue(position, forKey: info.name) == nil else { throw .duplicateTensor(info.name) }
+    }
     for (previous, next) in zip(tensors, tensors.dropFirst())
     where next.dataOffsets.lowerBound < previous.dataOffsets.upperBound {
       throw .overlappingTensors(previous.name, next.name)
     }
     self.tensors = tensors
     self.metadata = metadata
-    positions = Dictionary(uniqueKeysWithValues: tensors.enumerated().map { ($1.name, $0) })
+    self.positions = positions
   }
 
   private static func metadata(_ scanner: inout HeaderScanner) throws(SafetensorsError) -> [String: String] {

@@ -40,7 +40,6 @@ public final class SafetensorsWriter {
   private let file: AtomicFileWriter
   /// Bytes reserved for the header (a multiple of 8).
   private let headerLength: Int
-  private var dataEnd: Int64 = 0
 
   /// Checks the destination (see ``AtomicFileWriter``) and creates the temporary file.
   ///
@@ -112,7 +111,28 @@ public final class SafetensorsWriter {
     } catch {
       throw .file(error)
     }
-    dataEnd += count
+    next += 1
+  }
+
+  /// Copies the next tensor from `file`, whose entry `info` has the same name, dtype and shape,
+  /// in pieces of at most `chunkBytes`: memory stays at one piece whatever the tensor's size.
+  public func copy(_ info: SafetensorsTensorInfo, from source: SafetensorsFile, chunkBytes: Int = 16 << 20) throws(SafetensorsError) {
+    guard next < specs.count else { throw .unknownTensor(info.name) }
+    let spec = specs[next]
+    guard spec.name == info.name else { throw .outOfOrderWrite(expected: spec.name, actual: info.name) }
+    guard spec.byteCount == info.byteCount, spec.dtype == info.dtype else {
+      throw .byteCountMismatch(tensor: info.name, expected: spec.byteCount ?? -1, actual: info.byteCount)
+    }
+    var offset: Int64 = 0
+    while offset < info.byteCount {
+      let piece = try source.data(for: info, offset: offset, count: Int(min(Int64(max(chunkBytes, 1)), info.byteCount - offset)))
+      do {
+        try file.write(piece)
+      } catch {
+        throw .file(error)
+      }
+      offset += Int64(piece.count)
+    }
     next += 1
   }
 

@@ -77,11 +77,12 @@ public struct CheckpointInventory: Sendable {
     var tensors: [Tensor] = []
     var fourBit: [FourBitWeight] = []
     tensors.reserveCapacity(all.count)
+    let shardNames = Dictionary(uniqueKeysWithValues: checkpoint.shards.map { (ObjectIdentifier($0), $0.url.lastPathComponent) })
     for (file, info) in all {
       let state = states[Substring(info.name)] ?? []
-      let role = Self.role(of: info, hasPackedState: state.contains { $0.info.name.contains(CheckpointTensorNames.packedStatePrefix) })
+      let role = Self.role(of: info, hasPackedState: state.contains { CheckpointTensorNames.isPackedState($0.info.name) })
       tensors.append(Tensor(name: info.name, role: role, dtype: info.dtype, shape: info.shape, elements: info.elementCount,
-                            bytes: ByteCount(info.byteCount), file: file.url.lastPathComponent))
+                            bytes: ByteCount(info.byteCount), file: shardNames[ObjectIdentifier(file)] ?? ""))
       if role == .fourBitPacked { fourBit.append(try Self.fourBitWeight(info, state: state)) }
     }
     self.tensors = tensors
@@ -132,7 +133,7 @@ public struct CheckpointInventory: Sendable {
   private static func fourBitWeight(
     _ packed: SafetensorsTensorInfo, state: [(file: SafetensorsFile, info: SafetensorsTensorInfo)]
   ) throws -> FourBitWeight {
-    let json = state.first { $0.info.name.contains(CheckpointTensorNames.packedStatePrefix) }
+    let json = state.first { CheckpointTensorNames.isPackedState($0.info.name) }
     var parameters: Int64 = 0
     if let json {
       guard json.info.byteCount <= CheckpointTensorNames.maximumPackedStateBytes else {

@@ -22,10 +22,7 @@ enum QuantizeCheckCommand: Command {
     let json = arguments.has("--json")
     var rows: [(tensor: String, format: String, statistics: QuantizationErrorStatistics)] = []
     var byFormat: [String: [QuantizationErrorStatistics]] = [:]
-    if !json {
-      context.print(HelpText.pad("tensor", 32) + HelpText.pad("format", 8) + EstimateText.leftPad("MSE", 14)
-        + EstimateText.leftPad("max |error|", 14) + EstimateText.leftPad("SNR dB", 10))
-    }
+    var count = 0
     func record(_ name: String, _ values: [Float]) throws {
       let comparison = try QuantizationErrorStatistics.compareFormats(
         values, blockSize: settings.blockSize, doubleQuantization: settings.doubleQuantization)
@@ -34,8 +31,11 @@ enum QuantizeCheckCommand: Command {
         if json { rows.append((name, format, statistics)) } else { context.print(line(name, format, statistics)) }
       }
     }
-    var count = 0
     try forEachWeight(arguments) { name, values in
+      if count == 0 && !json {
+        context.print(HelpText.pad("tensor", 32) + HelpText.pad("format", 8) + EstimateText.leftPad("MSE", 14)
+          + EstimateText.leftPad("max |error|", 14) + EstimateText.leftPad("SNR dB", 10))
+      }
       try record(name, values)
       count += 1
     }
@@ -54,6 +54,7 @@ enum QuantizeCheckCommand: Command {
         ])
       }).rendered())
     }
+    if count == 0 && !json { context.print("No weights to check: no 2-D float32/float16/bfloat16 '*.weight' that quantize would quantize.") }
     return .success
   }
 
