@@ -150,15 +150,25 @@ public struct CheckpointQuantizer: Sendable {
   ) throws -> (QuantizedTensor, String) {
     let shape = info.shape.map { Int($0) }
     func run<T: FourBitScalar>(_: T.Type) throws -> (QuantizedTensor, String) {
-      let tensor = try withElements(of: data, as: T.self) { values in
-        if let index = firstNonFinite(values) {
+      // Quantized first without double quantization: a block holding NaN or an infinity has a
+      // non-finite absmax, so only the absmax values are scanned, and only that block searched.
+      let plain = try QuantizationSettings(type: settings.type, blockSize: settings.blockSize, doubleQuantization: false)
+      let single = try withElements(of: data, as: T.self) { values in
+        let tensor = try QuantizedTensor(quantizing: values, shape: shape, settings: plain, threads: threads)
+        if case let .float32(absmax) = tensor.scales, let block = absmax.firstIndex(where: { !$0.isFinite }) {
+          let index = (block * settings.blockSize..<min((block + 1) * settings.blockSize, values.count))
+            .first { !values[$0].floatValue.isFinite } ?? block * settings.blockSize
           throw QuantizationError.nonFiniteValue(tensor: info.name, index: index, value: values[index].floatValue)
         }
-        return try QuantizedTensor(quantizing: values, shape: shape, settings: settings, threads: threads)
+        return tensor
       }
-      if case let .doubleQuantized(nested) = tensor.scales, !nested.offset.isFinite || nested.nestedAbsmax.contains(where: { !$0.isFinite }) {
+      guard settings.doubleQuantization, case let .float32(absmax) = single.scales else { return (single, T.dtypeName) }
+      let nested = DoubleQuantizedAbsmax(quantizing: absmax)
+      guard nested.offset.isFinite, nested.nestedAbsmax.allSatisfy(\.isFinite) else {
         throw QuantizationError.absmaxMeanOverflows(tensor: info.name)
       }
+      let tensor = try QuantizedTensor(
+        type: settings.type, blockSize: settings.blockSize, shape: shape, packed: single.packed, scales: .doubleQuantized(nested))
       return (tensor, T.dtypeName)
     }
     switch info.dtype {
@@ -181,21 +191,6 @@ public struct CheckpointQuantizer: Sendable {
     default: throw QuantizationError.unsupportedDType(dtype.rawValue)
     }
   }
-}
-
-/// The index of the first NaN or infinity, nil if every value is finite. One branch-free pass
-/// per chunk; only a chunk that holds one is searched element by element.
-func firstNonFinite<T: FourBitScalar>(_ values: UnsafeBufferPointer<T>) -> Int? {
-  let chunk = 4096
-  var start = 0
-  while start < values.count {
-    let end = min(start + chunk, values.count)
-    var allFinite = true
-    for index in start..<end { allFinite = allFinite && values[index].floatValue.isFinite }
-    if !allFinite { return (start..<end).first { !values[$0].floatValue.isFinite } }
-    start = end
-  }
-  return nil
 }
 
 /// Runs `body` on `data` viewed as elements of `T` (little-endian host), copying only if the
