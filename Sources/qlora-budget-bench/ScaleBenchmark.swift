@@ -13,8 +13,10 @@ import Safetensors
 /// Figures: input GB (10^9 bytes of shards), the median wall time of `quantize` over the runs,
 /// its input GB/s, the median time of reading every shard byte (16 MiB `pread`s, from the page
 /// cache as the quantizer reads them: the folder is smaller than RAM), their ratio, and the
-/// quantizer's peak RSS (`getrusage(RUSAGE_CHILDREN).ru_maxrss`, the largest child) against the
-/// largest tensor. Full run: 10 layers, about 4.4 GB; `--quick`: 1 layer, about 0.5 GB.
+/// quantizer's peak RSS (its `VmHWM` in `/proc/<pid>/status`, sampled every 10 ms until it
+/// exits; `getrusage(RUSAGE_CHILDREN)` would report this process's own high-water mark, which
+/// Linux carries into a child at `exec`) against the largest tensor it quantizes and the largest
+/// of all. Full run: 10 layers, about 4.9 GB; `--quick`: 1 layer, about 1 GB.
 struct ScaleBenchmark: Benchmark {
   let name = "scale"
 
@@ -29,21 +31,21 @@ struct ScaleBenchmark: Benchmark {
     let output = root.appendingPathComponent("model-nf4")
     do {
       try FileManager.default.createDirectory(at: input, withIntermediateDirectories: true)
-      let (bytes, largest) = try SyntheticModelFolder.write(to: input, layers: layers, seed: 42)
+      let (bytes, largest, largestQuantized) = try SyntheticModelFolder.write(to: input, layers: layers, seed: 42)
       let shards = try FileManager.default.contentsOfDirectory(atPath: input.path).filter { $0.hasSuffix(".safetensors") }
         .map { input.appendingPathComponent($0).path }
       result.notes = [
         "cores: \(ProcessInfo.processInfo.activeProcessorCount); \(shards.count) shards; GB = 10^9 bytes of bf16 input",
-        "largest tensor \(largest) bytes (MLP 14336 x 4096 bf16)",
+        "largest tensor \(largest) bytes (embedding and lm_head, copied), largest quantized \(largestQuantized) bytes (MLP 14336 x 4096)",
       ]
       let read = Stopwatch.median(runs: 3) { Self.readAll(shards) }
       var failed = false
+      var peak = 0.0
       let quantize = Stopwatch.median(runs: runs) {
-        failed = failed || !EstimatorBenchmark.spawn(binary.path, ["quantize", input.path, output.path, "--force", "--quiet"])
+        let run = Self.spawnMeasuringPeak(binary.path, ["quantize", input.path, output.path, "--force", "--quiet"])
+        failed = failed || !run.succeeded
+        peak = max(peak, run.peakBytes)
       }
-      var usage = rusage()
-      getrusage(RUSAGE_CHILDREN.rawValue, &usage)
-      let peak = Double(usage.ru_maxrss) * 1024
       if failed { result.notes.append("quantize FAILED: figures are not valid") }
       result.figures = [
         ("input_gb", Double(bytes) / 1e9),
@@ -53,11 +55,37 @@ struct ScaleBenchmark: Benchmark {
         ("quantize_to_read_speed_ratio", read / quantize),
         ("peak_rss_mb", peak / 1e6),
         ("peak_rss_to_largest_tensor_ratio", peak / Double(largest)),
+        ("peak_rss_to_largest_quantized_tensor_ratio", peak / Double(largestQuantized)),
       ]
     } catch {
       result.notes = ["could not build the folder: \(error)"]
     }
     return result
+  }
+
+  /// Runs a process to completion; returns whether it exited with 0 and its peak RSS in bytes
+  /// (the last `VmHWM` read from `/proc/<pid>/status` before it exited).
+  static func spawnMeasuringPeak(_ path: String, _ arguments: [String]) -> (succeeded: Bool, peakBytes: Double) {
+    let argv = ([path] + arguments).map { strdup($0) } + [nil]
+    defer { for pointer in argv { free(pointer) } }
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+    var pid: pid_t = 0
+    guard posix_spawn(&pid, path, &actions, nil, argv, environ) == 0 else { return (false, 0) }
+    var peak = 0.0
+    var status: Int32 = 0
+    while waitpid(pid, &status, WNOHANG) == 0 {
+      if let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+        let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+        let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "")
+      {
+        peak = max(peak, kilobytes * 1024)
+      }
+      usleep(10_000)
+    }
+    return (status == 0, peak)
   }
 
   /// Reads every byte of `paths` in 16 MiB pieces into one reused buffer.
@@ -74,8 +102,9 @@ struct ScaleBenchmark: Benchmark {
 
 /// A seeded synthetic model folder: shards of bf16 weights, an index and a config.json.
 enum SyntheticModelFolder {
-  /// Writes the folder; returns the bytes of all tensors and of the largest one.
-  static func write(to folder: URL, layers: Int, seed: UInt64) throws -> (bytes: Int64, largest: Int64) {
+  /// Writes the folder; returns the bytes of all tensors, of the largest one and of the largest
+  /// one `quantize` quantizes.
+  static func write(to folder: URL, layers: Int, seed: UInt64) throws -> (bytes: Int64, largest: Int64, largestQuantized: Int64) {
     let (hidden, mlp, kv, vocab): (Int64, Int64, Int64, Int64) = (4096, 14336, 1024, 32768)
     var tensors: [SafetensorsTensorSpec] = [.init(name: "model.embed_tokens.weight", dtype: .bf16, shape: [vocab, hidden])]
     for layer in 0..<layers {
@@ -123,7 +152,7 @@ enum SyntheticModelFolder {
           }
           start += run
         }
-        try writer.write(spec.name, bytes: values.withUnsafeBytes { Array($0) })
+        try values.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in try writer.write(spec.name, bytes: raw) }
         weightMap.append("\"\(spec.name)\": \"\(name)\"")
       }
       try writer.finish()
@@ -133,6 +162,7 @@ enum SyntheticModelFolder {
     try AtomicFileWriter.write(Array(index.utf8), to: folder.appendingPathComponent(CheckpointFolder.indexName).path, replacingExisting: true)
     let config = #"{"model_type": "llama", "hidden_size": 4096, "intermediate_size": 14336, "torch_dtype": "bfloat16"}"#
     try AtomicFileWriter.write(Array(config.utf8), to: folder.appendingPathComponent("config.json").path, replacingExisting: true)
-    return (total, tensors.compactMap(\.byteCount).max() ?? 0)
+    let quantized = tensors.filter { $0.shape.count == 2 && $0.name.hasPrefix("model.layers.") }
+    return (total, tensors.compactMap(\.byteCount).max() ?? 0, quantized.compactMap(\.byteCount).max() ?? 0)
   }
 }
