@@ -5,7 +5,7 @@
 /// -5.5e-7, then 0.0 (code 127), 127 positive values from 5.5e-7 to 0.99296875, and 1.0
 /// (code 255). Each decade `10^(i-6)`, i = 0...6, holds `2^i` means of a linear grid on [0.1, 1]
 /// (a dynamic exponent with a shrinking fraction: Dettmers 2015, arXiv 1511.04561).
-/// Checked bit for bit against `nested_code_float32` in ../shared/golden/bnb-4bit.
+/// Checked bit for bit against `nested_code_float32` in the bitsandbytes golden vectors (Tests/NF4QuantizationTests/Fixtures/bnb-4bit).
 ///
 /// Quantizing with it (``nearestCode(_:)``) takes the nearest value, a tie going to the even
 /// code, as bitsandbytes' CUDA kernel does.

@@ -25,7 +25,7 @@
 ///
 /// Sources: QLoRA paper (arXiv 2305.14314) appendix E for NF4; bitsandbytes 0.50.2
 /// `backends/utils.py` (`_NF4_QUANT_TABLE`, `_FP4_QUANT_TABLE`); checked bit for bit against the
-/// `code` arrays of ../shared/golden/bnb-4bit.
+/// `code` arrays of the bitsandbytes golden vectors (Tests/NF4QuantizationTests/Fixtures/bnb-4bit).
 public enum FourBitType: String, CaseIterable, Hashable, Sendable {
   /// 4-bit NormalFloat: quantiles of N(0, 1) scaled to [-1, 1], with an exact zero (code 7).
   case nf4

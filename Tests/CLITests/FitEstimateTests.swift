@@ -26,6 +26,34 @@ import Testing
     #expect(setup["quant"] as? String == "nf4")
   }
 
+  /// A DeepSeek-V3 config (the dimensions of its published config.json): not modelled, so refused.
+  @Test func anUnmodelledArchitectureExitsOneNamingTheModelledFamilies() throws {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("deepseek-v3-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let config = """
+      {"model_type": "deepseek_v3", "hidden_size": 7168, "intermediate_size": 18432, "moe_intermediate_size": 2048,
+       "num_hidden_layers": 61, "num_attention_heads": 128, "num_key_value_heads": 128, "vocab_size": 129280,
+       "n_routed_experts": 256, "num_experts_per_tok": 8}
+      """
+    try Data(config.utf8).write(to: folder.appendingPathComponent("config.json"))
+    let refused = try BinaryRunner.run(["fit", folder.path, "--gpu", "a100-80gb"])
+    #expect(refused.status == 1)
+    #expect(refused.standardOutput.isEmpty)
+    #expect(refused.standardError.contains("'deepseek_v3'"))
+    #expect(refused.standardError.contains("llama, mistral, qwen2, qwen3, gemma, gemma2, gemma3, gemma3_text, phi3, mixtral, qwen2_moe, qwen3_moe, olmo2, gpt2"))
+    #expect(refused.standardError.contains("--read-as"))
+
+    let readAs = try BinaryRunner.run(["estimate", folder.path, "--read-as", "llama", "--json"])
+    #expect(readAs.status == 0)
+    let model = try #require(try BinaryRunner.json(readAs)["model"] as? [String: Any])
+    #expect(model["model_type"] as? String == "deepseek_v3")
+    #expect(model["read_as"] as? String == "llama")
+    let text = try BinaryRunner.run(["estimate", folder.path, "--read-as", "llama"])
+    #expect(text.standardOutput.contains("(deepseek_v3 read as llama)"))
+    #expect(try BinaryRunner.run(["estimate", folder.path, "--read-as", "granite"]).status == 64)
+  }
+
   @Test func residentBytesAreTheSumOfResidentGPUComponents() throws {
     let json = try BinaryRunner.json(try BinaryRunner.run(["estimate", "llama-2-7b", "--json"]))
     let components = try #require(json["components"] as? [[String: Any]])

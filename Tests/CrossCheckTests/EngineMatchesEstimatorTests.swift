@@ -13,13 +13,10 @@ import Testing
     var testDescription: String { "\(shape) B=\(blockSize) DQ=\(doubleQuantization)" }
   }
 
-  /// The settings of each golden file: the full set beside the package, else the copies kept
-  /// in NF4QuantizationTests.
+  /// The settings of each golden file (NF4QuantizationTests/Fixtures/bnb-4bit).
   static let goldenCases: [Case] = {
     let tests = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    let shared = tests.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/golden/bnb-4bit")
-    let fixtures = tests.appendingPathComponent("NF4QuantizationTests/Fixtures/bnb-4bit")
-    let directory = FileManager.default.fileExists(atPath: shared.path) ? shared : fixtures
+    let directory = tests.appendingPathComponent("NF4QuantizationTests/Fixtures/bnb-4bit")
     let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []).filter { $0.hasSuffix(".json") }.sorted()
     struct Settings: Decodable { let count: Int; let blocksize: Int; let double_quant: Bool }
     return names.compactMap { name in

@@ -2,7 +2,7 @@ import Foundation
 import NF4Quantization
 import Testing
 
-/// One golden file of ../shared/golden/bnb-4bit: a `quantize_4bit` + `dequantize_4bit` call of
+/// One golden file of Fixtures/bnb-4bit (its README): a `quantize_4bit` + `dequantize_4bit` call of
 /// bitsandbytes 0.50.2 on the CPU, every array base64 of little-endian bytes.
 struct GoldenCase: Decodable, CustomTestStringConvertible {
   let name: String
@@ -24,19 +24,9 @@ struct GoldenCase: Decodable, CustomTestStringConvertible {
 
   var testDescription: String { name }
 
-  /// The folder of the full golden set, beside the package.
-  static let sharedDirectory = packageRoot.deletingLastPathComponent()
-    .appendingPathComponent("shared/golden/bnb-4bit")
-  /// The copies kept in this test target, so some golden tests always run.
+  /// The golden set, kept in this test target (Fixtures/bnb-4bit/README.md).
   static let fixtureDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     .appendingPathComponent("Fixtures/bnb-4bit")
-  static var packageRoot: URL {
-    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-      .deletingLastPathComponent()
-  }
-
-  static let sharedAvailable = FileManager.default.fileExists(atPath: sharedDirectory.path)
-  static let skipMessage = "../shared/golden/bnb-4bit is not beside the package; only the fixture copies run"
 
   static func files(in directory: URL) -> [URL] {
     let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
@@ -44,7 +34,6 @@ struct GoldenCase: Decodable, CustomTestStringConvertible {
   }
 
   static let fixtureFiles = files(in: fixtureDirectory)
-  static let sharedFiles = files(in: sharedDirectory)
 
   static func load(_ url: URL) throws -> GoldenCase {
     let decoder = JSONDecoder()

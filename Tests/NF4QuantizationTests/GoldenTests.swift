@@ -10,18 +10,11 @@ import Testing
     try checkCase(GoldenCase.load(file))
   }
 
-  @Test(.enabled(if: GoldenCase.sharedAvailable, Comment(rawValue: GoldenCase.skipMessage)),
-        arguments: GoldenCase.sharedFiles)
-  func sharedCaseMatchesBitsandbytes(file: URL) throws {
-    try checkCase(GoldenCase.load(file))
-  }
-
   /// DESIGN.md: exact-nearest disagrees with bitsandbytes' lookup table at 9 of 5,200 codes.
-  @Test(.enabled(if: GoldenCase.sharedAvailable, Comment(rawValue: GoldenCase.skipMessage)))
-  func nestedCodeDisagreementsAreTheNineDocumented() throws {
+  @Test func nestedCodeDisagreementsAreTheNineDocumented() throws {
     var disagreements = 0
     var codes = 0
-    for file in GoldenCase.sharedFiles {
+    for file in GoldenCase.fixtureFiles {
       let golden = try GoldenCase.load(file)
       guard golden.doubleQuant else { continue }
       disagreements += try nestedCodeDisagreements(golden).count
@@ -154,7 +147,7 @@ import Testing
 /// `CheckpointQuantizer` on a checkpoint holding a golden input as a [1, n] weight stores
 /// bitsandbytes' bytes: packed codes, and absmax (float32) or the offset and nested scales.
 @Suite struct CheckpointGoldenTests {
-  @Test(arguments: GoldenCase.fixtureFiles + (GoldenCase.sharedAvailable ? GoldenCase.sharedFiles : []))
+  @Test(arguments: GoldenCase.fixtureFiles)
   func checkpointBuffersAreBitsandbytesBuffers(file: URL) throws {
     let golden = try GoldenCase.load(file)
     let dtype: SafetensorsDType = ["float32": .f32, "float16": .f16, "bfloat16": .bf16][golden.inputDtype]!

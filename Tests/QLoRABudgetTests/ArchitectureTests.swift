@@ -21,15 +21,38 @@ import Testing
     #expect(model.inventory.bufferBytes == ByteCount(2 * 4 * 4))  // inv_freq + original, head_dim/2 fp32 each
   }
 
-  @Test func anUnknownModelTypeIsReadAsLlamaStyleWithAWarning() throws {
+  @Test(arguments: ["granite", "deepseek_v3", "llama4", ""])
+  func aModelTypeThatIsNotModelledIsRefused(_ type: String) throws {
+    var config = Self.llamaLike
+    config["model_type"] = type
+    #expect(throws: ArchitectureError.unmodelledType(type, model: "test")) { try TestData.model(config) }
+    config.removeValue(forKey: "model_type")
+    #expect(throws: ArchitectureError.unmodelledType("", model: "test")) { try TestData.model(config) }
+  }
+
+  @Test func theRefusalNamesTheTypeAndEveryModelledFamily() {
+    let message = ArchitectureError.unmodelledType("deepseek_v3", model: "m").description
+    #expect(message.contains("'deepseek_v3'"))
+    for family in ["llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3", "phi3", "mixtral", "qwen2_moe", "qwen3_moe", "olmo2", "gpt2"] {
+      #expect(message.contains(family))
+    }
+  }
+
+  @Test func anExplicitFamilyReadsAnUnmodelledTypeAsThatFamilyAndSaysSo() throws {
     var config = Self.llamaLike
     config["model_type"] = "granite"
-    let unknown = try TestData.model(config)
+    let data = try JSONSerialization.data(withJSONObject: config)
+    let readAsLlama = try ModelArchitecture(configData: data, name: "test", readAs: "llama")
     let llama = try TestData.model(Self.llamaLike)
-    #expect(unknown.parameterCount == llama.parameterCount)
-    #expect(unknown.warnings.count == 1)
-    #expect(unknown.warnings.first?.contains("granite") == true)
-    #expect(llama.warnings.isEmpty)
+    #expect(readAsLlama.parameterCount == llama.parameterCount)
+    #expect(readAsLlama.modelType == "granite")
+    #expect(readAsLlama.readAs == "llama")
+    #expect(readAsLlama.warnings.count == 1)
+    #expect(readAsLlama.warnings.first?.contains("'granite' read as 'llama'") == true)
+    #expect(llama.readAs == nil && llama.warnings.isEmpty)
+    #expect(throws: ArchitectureError.unknownFamily("granite")) {
+      try ModelArchitecture(configData: data, name: "test", readAs: "granite")
+    }
   }
 
   @Test(arguments: ["hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "vocab_size"])

@@ -3,7 +3,7 @@ import QLoRABudget
 import Testing
 
 /// The resident bytes against what transformers + bitsandbytes + peft really allocate
-/// (../shared/calibration/hf-peft-bnb-bytes.json): every figure must match to the byte.
+/// (Tests/Calibration/hf-peft-bnb-bytes.json): every figure must match to the byte.
 @Suite struct CalibrationBytesTests {
   struct Case: CustomStringConvertible, @unchecked Sendable {
     let model: String

@@ -2,16 +2,16 @@ import Foundation
 import Testing
 import QLoRABudget
 
-/// Files the tests read: ../shared beside the checkout (as CI has it), else a copy in Fixtures/.
+/// Files the tests read: the repository's Tests/Calibration/ folder (Tests/Calibration/README.md says where
+/// each file comes from).
 enum TestData {
   static let packageRoot = URL(fileURLWithPath: #filePath)
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
+  static let calibrationDirectory = packageRoot.appendingPathComponent("Tests/Calibration")
+
   static func calibration(_ name: String) throws -> Data {
-    let shared = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/calibration/\(name)")
-    if let data = try? Data(contentsOf: shared) { return data }
-    let fixture = packageRoot.appendingPathComponent("Tests/QLoRABudgetTests/Fixtures/\(name)")
-    return try Data(contentsOf: fixture)
+    try Data(contentsOf: calibrationDirectory.appendingPathComponent(name))
   }
 
   static func json(_ data: Data) throws -> [String: Any] {

@@ -2,17 +2,11 @@ import Foundation
 import QLoRABudget
 import Testing
 
-/// The estimator against real measurements (../shared/calibration, or the copies in Fixtures/).
+/// The estimator against real measurements (the repository's Tests/Calibration/ folder).
 /// The bar comes from issue 4: peak allocated within 5% median and 10% max over every GPU case,
 /// CPU step figures within 5%, never `fits` for a run whose measured peak exceeds the GPU.
 @Suite struct ValidationTests {
-  static let report: ValidationReport? = {
-    let shared = TestData.packageRoot.deletingLastPathComponent().appendingPathComponent("shared/calibration")
-    let fixtures = TestData.packageRoot.appendingPathComponent("Tests/QLoRABudgetTests/Fixtures")
-    let directory = FileManager.default.fileExists(atPath: shared.appendingPathComponent("cpu-step-peaks.json").path)
-      ? shared : fixtures
-    return try? CalibrationValidation.run(directory: directory)
-  }()
+  static let report: ValidationReport? = try? CalibrationValidation.run(directory: TestData.calibrationDirectory)
 
   @Test func everyCaseIsEstimated() throws {
     let report = try #require(Self.report)

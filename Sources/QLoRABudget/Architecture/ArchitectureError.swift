@@ -6,6 +6,11 @@ public enum ArchitectureError: Error, Hashable, Sendable, CustomStringConvertibl
   case invalidValue(key: String, value: String, reason: String, model: String)
   /// The config is not a JSON object, or could not be parsed.
   case malformedConfig(reason: String, model: String)
+  /// The config's `model_type` (empty when absent) is not one of
+  /// ``ModelArchitecture/knownModelTypes``, and no family to read it as was given.
+  case unmodelledType(String, model: String)
+  /// The family asked to read a config as is not a modelled `model_type`.
+  case unknownFamily(String)
 
   public var description: String {
     switch self {
@@ -15,6 +20,20 @@ public enum ArchitectureError: Error, Hashable, Sendable, CustomStringConvertibl
       return "config.json of '\(model)': '\(key)' is \(value): \(reason)"
     case let .malformedConfig(reason, model):
       return "config.json of '\(model)' cannot be read: \(reason)"
+    case let .unmodelledType(type, model):
+      let what = type.isEmpty ? "has no model_type" : "has model_type '\(type)', which is not modelled"
+      return "config.json of '\(model)' \(what); the modelled families are \(Self.families). "
+        + "No estimate is given for a layout that is not modelled, unless the family to read it as is named"
+    case .unknownFamily(let family):
+      return "'\(family)' is not a modelled family to read a config as; use one of \(Self.families)"
     }
   }
+
+  /// Whether this is the refusal of a `model_type` that is not modelled.
+  public var isUnmodelledType: Bool {
+    if case .unmodelledType = self { return true }
+    return false
+  }
+
+  private static var families: String { ModelArchitecture.knownModelTypes.joined(separator: ", ") }
 }

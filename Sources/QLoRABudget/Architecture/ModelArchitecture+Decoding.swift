@@ -1,8 +1,9 @@
 import Foundation
 
 extension ModelArchitecture {
-  /// The `model_type`s whose module layout is modelled exactly. Any other type with the
-  /// standard llama keys is read as a llama-style decoder, with a warning.
+  /// The `model_type`s whose module layout is modelled exactly. Any other type is refused
+  /// (``ArchitectureError/unmodelledType(_:model:)``) unless the caller names one of these to
+  /// read it as: a layout guessed silently gives a confident verdict on the wrong tensors.
   public static let knownModelTypes: [String] = [
     "llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3", "gemma3_text", "phi3",
     "mixtral", "qwen2_moe", "qwen3_moe", "olmo2", "gpt2",
@@ -16,8 +17,11 @@ extension ModelArchitecture {
   /// - Parameters:
   ///   - data: the file's bytes.
   ///   - name: what to call the model in output and errors (a preset or folder name).
-  /// - Throws: ``ArchitectureError`` naming the missing or invalid key.
-  public init(configData data: Data, name: String) throws(ArchitectureError) {
+  ///   - readAs: a modelled `model_type` to read the config as, whatever its own `model_type`
+  ///     says (the user's explicit override for an architecture that is not modelled).
+  /// - Throws: ``ArchitectureError`` naming the missing or invalid key, or the `model_type`
+  ///   that is not modelled.
+  public init(configData data: Data, name: String, readAs: String? = nil) throws(ArchitectureError) {
     let value: JSONValue
     do {
       value = try JSONValue(parsing: data)
@@ -27,22 +31,30 @@ extension ModelArchitecture {
     guard let members = value.objectValue else {
       throw .malformedConfig(reason: "the top level is not a JSON object", model: name)
     }
-    try self.init(config: members, name: name)
+    try self.init(config: members, name: name, readAs: readAs)
   }
 
   /// Reads the members of a Hugging Face `config.json` object. Multimodal configs whose
-  /// language model sits under `text_config` (Gemma 3, ...) are read from there.
-  public init(config members: [String: JSONValue], name: String) throws(ArchitectureError) {
+  /// language model sits under `text_config` (Gemma 3, ...) are read from there. `readAs` as in
+  /// ``init(configData:name:readAs:)``.
+  public init(config members: [String: JSONValue], name: String, readAs: String? = nil) throws(ArchitectureError) {
     var members = members
     if let text = members["text_config"]?.objectValue {
       members = text.merging(members.filter { $0.key == "tie_word_embeddings" }) { inner, _ in inner }
     }
     let reader = ConfigReader(members: members, model: name)
-    let modelType = try reader.string("model_type") ?? ""
+    let declared = try reader.string("model_type") ?? ""
+    if let readAs, !Self.knownModelTypes.contains(readAs) {
+      throw .unknownFamily(readAs)
+    }
+    guard let modelType = readAs ?? (Self.knownModelTypes.contains(declared) ? declared : nil) else {
+      throw .unmodelledType(declared, model: name)
+    }
+    let type = DeclaredType(declared: declared, readAs: readAs == declared ? nil : readAs)
     if modelType == "gpt2" {
-      try self.init(gpt2: reader, name: name)
+      try self.init(gpt2: reader, name: name, type: type)
     } else {
-      try self.init(decoder: reader, modelType: modelType, name: name)
+      try self.init(decoder: reader, modelType: modelType, name: name, type: type)
     }
     guard Self.isWithinLimits(inventory) else {
       // Blame the count that multiplies: the experts when an expert group is what overflows.
@@ -54,7 +66,10 @@ extension ModelArchitecture {
   }
 
   /// Llama-style decoders: every supported family except GPT-2.
-  private init(decoder reader: ConfigReader, modelType: String, name: String) throws(ArchitectureError) {
+  private init(
+    decoder reader: ConfigReader, modelType: String, name: String, type: DeclaredType
+  ) throws(ArchitectureError) {
+    guard let family = Family(modelType: modelType) else { throw .unmodelledType(modelType, model: name) }
     let hidden = try reader.dimension("hidden_size")
     let layers = try reader.dimension("num_hidden_layers")
     let heads = try reader.dimension("num_attention_heads")
@@ -82,18 +97,10 @@ extension ModelArchitecture {
       intermediate = try reader.dimension("intermediate_size")
     }
     let vocabulary = try reader.dimension("vocab_size")
-    let family = Family(modelType: modelType)
     let tied = try reader.bool("tie_word_embeddings", default: family.tiesEmbeddingsByDefault)
     let rotaryFraction = try reader.fraction("partial_rotary_factor", default: 1)
     let rotaryDimension = Int64((Double(headDimension) * rotaryFraction).rounded(.down))
 
-    var warnings: [String] = []
-    if family == .unknown {
-      warnings.append(
-        "model_type '\(modelType)' is not one of the modelled families (\(Self.knownModelTypes.joined(separator: ", "))); "
-          + "read as a llama-style decoder "
-          + "(q/k/v/o and gate/up/down projections, two RMSNorms per layer)")
-    }
     let layout = DecoderLayout(
       attention: try family.attention(reader),
       feedForward: family == .phi3 ? .fusedGateUp : .gated(bias: try reader.bool("mlp_bias", default: false)),
@@ -103,13 +110,13 @@ extension ModelArchitecture {
       positionEmbedding: .rotary(dimension: rotaryDimension, embeddingCount: family == .gemma3 ? 2 : 1),
       mixtureOfExperts: isMoE ? try Self.mixtureOfExperts(reader, modelType: modelType, layers: layers) : nil)
     self.init(
-      name: name, modelType: modelType, hiddenSize: hidden, layerCount: layers, attentionHeadCount: heads,
+      name: name, type: type, hiddenSize: hidden, layerCount: layers, attentionHeadCount: heads,
       keyValueHeadCount: kvHeads, headDimension: headDimension, intermediateSize: intermediate,
-      vocabularySize: vocabulary, tiesWordEmbeddings: tied, layout: layout, warnings: warnings)
+      vocabularySize: vocabulary, tiesWordEmbeddings: tied, layout: layout)
   }
 
   /// GPT-2: `n_embd`, `n_layer`, `n_head`, `n_positions`, `n_inner` (null means 4 x n_embd).
-  private init(gpt2 reader: ConfigReader, name: String) throws(ArchitectureError) {
+  private init(gpt2 reader: ConfigReader, name: String, type: DeclaredType) throws(ArchitectureError) {
     let hidden = try reader.dimension("n_embd", "hidden_size")
     let heads = try reader.dimension("n_head", "num_attention_heads")
     guard hidden % heads == 0 else {
@@ -121,12 +128,12 @@ extension ModelArchitecture {
       positionEmbedding: .learned(positions: try reader.dimension("n_positions", "max_position_embeddings")),
       mixtureOfExperts: nil)
     self.init(
-      name: name, modelType: "gpt2", hiddenSize: hidden,
+      name: name, type: type, hiddenSize: hidden,
       layerCount: try reader.dimension("n_layer", "num_hidden_layers"), attentionHeadCount: heads,
       keyValueHeadCount: heads, headDimension: hidden / heads,
       intermediateSize: try reader.optionalDimension("n_inner") ?? 4 * hidden,
       vocabularySize: try reader.dimension("vocab_size"),
-      tiesWordEmbeddings: try reader.bool("tie_word_embeddings", default: true), layout: layout, warnings: [])
+      tiesWordEmbeddings: try reader.bool("tie_word_embeddings", default: true), layout: layout)
   }
 
   private static func mixtureOfExperts(
@@ -193,9 +200,10 @@ extension ModelArchitecture {
 
 /// The families whose layouts differ; see ``DecoderLayout``.
 private enum Family: Equatable {
-  case llama, qwen2, qwen3, gemma, gemma2, gemma3, phi3, mixtral, qwen2MoE, qwen3MoE, olmo2, unknown
+  case llama, qwen2, qwen3, gemma, gemma2, gemma3, phi3, mixtral, qwen2MoE, qwen3MoE, olmo2
 
-  init(modelType: String) {
+  /// nil for a `model_type` that is not modelled.
+  init?(modelType: String) {
     switch modelType {
     case "llama", "mistral": self = .llama
     case "qwen2": self = .qwen2
@@ -208,7 +216,7 @@ private enum Family: Equatable {
     case "qwen2_moe": self = .qwen2MoE
     case "qwen3_moe": self = .qwen3MoE
     case "olmo2": self = .olmo2
-    default: self = .unknown
+    default: return nil
     }
   }
 

@@ -6,8 +6,11 @@
 public struct ModelArchitecture: Hashable, Sendable {
   /// The preset or folder name the model was loaded as.
   public let name: String
-  /// The config's `model_type` (e.g. `qwen3`).
+  /// The config's `model_type` (e.g. `qwen3`), as the config declares it.
   public let modelType: String
+  /// The modelled `model_type` the config was read as on the user's say-so (`--read-as`), when
+  /// its own `model_type` is not modelled; nil when it was read as itself.
+  public let readAs: String?
   public let hiddenSize: Int64
   public let layerCount: Int64
   public let attentionHeadCount: Int64
@@ -18,8 +21,12 @@ public struct ModelArchitecture: Hashable, Sendable {
   public let vocabularySize: Int64
   public let tiesWordEmbeddings: Bool
   public let layout: DecoderLayout
-  /// Things a person should know about how the config was read (unknown `model_type`, ...).
-  public let warnings: [String]
+  /// Things a person should know about how the config was read (a `model_type` read as another).
+  public var warnings: [String] {
+    guard let readAs else { return [] }
+    return ["model_type '\(modelType)' read as '\(readAs)' as asked: "
+      + "its tensors are counted as a \(readAs) model's, which is right only if the layouts match"]
+  }
 
   /// Every parameter tensor, grouped by role, derived from the dimensions and the layout.
   public let inventory: ModuleInventory
@@ -32,13 +39,14 @@ public struct ModelArchitecture: Hashable, Sendable {
   public var keyValueWidth: Int64 { keyValueHeadCount * headDimension }
 
   init(
-    name: String, modelType: String, hiddenSize: Int64, layerCount: Int64,
+    name: String, type: DeclaredType, hiddenSize: Int64, layerCount: Int64,
     attentionHeadCount: Int64, keyValueHeadCount: Int64, headDimension: Int64,
     intermediateSize: Int64, vocabularySize: Int64, tiesWordEmbeddings: Bool,
-    layout: DecoderLayout, warnings: [String]
+    layout: DecoderLayout
   ) {
     self.name = name
-    self.modelType = modelType
+    self.modelType = type.declared
+    self.readAs = type.readAs
     self.hiddenSize = hiddenSize
     self.layerCount = layerCount
     self.attentionHeadCount = attentionHeadCount
@@ -48,12 +56,17 @@ public struct ModelArchitecture: Hashable, Sendable {
     self.vocabularySize = vocabularySize
     self.tiesWordEmbeddings = tiesWordEmbeddings
     self.layout = layout
-    self.warnings = warnings
     self.inventory = ModuleInventory.build(
       hidden: hiddenSize, layers: layerCount, queryWidth: attentionHeadCount * headDimension,
       keyValueWidth: keyValueHeadCount * headDimension, headDimension: headDimension,
       intermediate: intermediateSize, vocabulary: vocabularySize, tied: tiesWordEmbeddings, layout: layout)
   }
+}
+
+/// A config's own `model_type` and the modelled one it is read as, if the user named one.
+struct DeclaredType {
+  let declared: String
+  let readAs: String?
 }
 
 extension ModuleInventory {

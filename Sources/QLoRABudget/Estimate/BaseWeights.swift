@@ -12,20 +12,26 @@ enum BaseWeights {
     let elementCount = ModuleInventory.weightElements(linears)
     switch setup.effectiveQuantization {
     case .nf4, .fp4:
-      let bytes = ByteCount.sum(linears.map { module in
-        module.instanceCount
-          * FourBitWeightBuffers(
-            elementCount: module.weightElements, blockSize: setup.blockSize,
-            doubleQuantization: setup.usesDoubleQuantization
-          ).total
-      })
+      let head = outputHead(model, setup)
+      let shapes = linears.map { ($0.weightElements, $0.instanceCount) } + (head.map { [($0, Int64(1))] } ?? [])
+      let bytes = ByteCount.sum(shapes.map { elements, count in count * fourBitBytes(elements, setup) })
+      let headText = head.map { " + lm_head \(NumberText.grouped($0)) elements (4-bit: the recipe quantizes every nn.Linear)" } ?? ""
+      if setup.recipe.fourBitLayout == .torchao {
+        let d = setup.computeDtype.tensorDtype.byteWidth
+        return MemoryComponent(
+          .quantizedWeights, lifetime: .resident, bytes: bytes,
+          formula: "\(NumberText.grouped(weightCount)) torchao NF4Tensor weights, \(NumberText.grouped(elementCount)) elements\(headText): "
+            + "per weight of n elements, nb = ceil(n/\(setup.blockSize)): n/2 packed + nb (int8 scalers) + "
+            + "\(d)*ceil(nb/256) (quantization factors) + \(d) (scaler mean) + 16*\(d) (code)",
+          source: "torchao nf4_tensor.py NF4Tensor.from_tensor / double_quantize_scalers (TorchAONF4Buffers)")
+      }
       let state =
         setup.usesDoubleQuantization
         ? "nb (uint8 absmax) + 4*ceil(nb/256) (nested absmax) + 1024 (nested code) + 4 (offset)"
         : "4*nb (fp32 absmax)"
       return MemoryComponent(
         .quantizedWeights, lifetime: .resident, bytes: bytes,
-        formula: "\(NumberText.grouped(weightCount)) \(setup.quantization.rawValue) weights, \(NumberText.grouped(elementCount)) elements: per weight of n elements, "
+        formula: "\(NumberText.grouped(weightCount)) \(setup.quantization.rawValue) weights, \(NumberText.grouped(elementCount)) elements\(headText): per weight of n elements, "
           + "nb = ceil(n/\(setup.blockSize)): ceil(n/2) packed + \(state) + 64 (code)",
         source: "bitsandbytes functional.quantize_4bit / QuantState; matches hf-peft-bnb-bytes.json to the byte")
     case .int8:
@@ -45,6 +51,35 @@ enum BaseWeights {
     }
   }
 
+  /// The bytes of one 4-bit weight of `elements` in the recipe's layout.
+  static func fourBitBytes(_ elements: Int64, _ setup: TrainingSetup) -> ByteCount {
+    switch setup.recipe.fourBitLayout {
+    case .bitsandbytes:
+      return FourBitWeightBuffers(
+        elementCount: elements, blockSize: setup.blockSize, doubleQuantization: setup.usesDoubleQuantization
+      ).total
+    case .torchao:
+      return TorchAONF4Buffers(elementCount: elements, blockSize: setup.blockSize, dtype: setup.computeDtype.tensorDtype).total
+    }
+  }
+
+  /// lm_head's elements when the recipe quantizes it (an untied head of a 4-bit base), else nil.
+  static func outputHead(_ model: ModelArchitecture, _ setup: TrainingSetup) -> Int64? {
+    guard setup.recipe.quantizesOutputHead, setup.effectiveQuantization.isFourBit, model.inventory.lmHeadElements > 0 else {
+      return nil
+    }
+    return model.inventory.lmHeadElements
+  }
+
+  /// Elements of the linear layers a quantized base leaves unquantized because the recipe's
+  /// framework does not hold them as nn.Linear (fused MoE experts in transformers 5, routers).
+  static func unquantizedLinearElements(_ model: ModelArchitecture, _ setup: TrainingSetup) -> Int64 {
+    let roles = setup.recipe.linearRoles
+    return model.inventory.linears.reduce(Int64(0)) {
+      roles.contains($1.role) ? $0 : $0 + $1.weightElements * $1.instanceCount
+    }
+  }
+
   /// Embeddings, lm_head, norms, biases (and with a 16-bit base the linear weights), in the
   /// dtypes the recipe leaves them in, plus the fp32 rotary buffers.
   static func unquantized(_ model: ModelArchitecture, _ setup: TrainingSetup) -> MemoryComponent {
@@ -52,20 +87,19 @@ enum BaseWeights {
     let compute = setup.computeDtype
     let dtypes = setup.unquantizedDtypes
     var parts: [(name: String, elements: Int64, dtype: TensorDtype)] = [
-      ("embeddings + lm_head", inventory.embeddingElements, dtypes.embeddings.resolved(compute)),
+      ("embeddings + lm_head", inventory.embeddingElements - (outputHead(model, setup) ?? 0), dtypes.embeddings.resolved(compute)),
       ("norms", inventory.normElements, dtypes.norms.resolved(compute)),
       ("biases", inventory.linearBiasElements, dtypes.biases.resolved(compute)),
     ]
     if setup.effectiveQuantization.isQuantized {
       // MoE experts and routers that are not nn.Linear in the recipe's framework stay
       // unquantized parameters, treated like the embeddings (upcast by prepare_model_for_kbit_training).
-      let roles = setup.recipe.linearRoles
-      let fused = inventory.linears.reduce(Int64(0)) {
-        roles.contains($1.role) ? $0 : $0 + $1.weightElements * $1.instanceCount
-      }
-      parts.append(("unquantized expert/router weights", fused, dtypes.embeddings.resolved(compute)))
+      parts.append((
+        "unquantized expert/router weights", unquantizedLinearElements(model, setup), dtypes.embeddings.resolved(compute)))
     } else {
-      parts.append(("linear weights", inventory.linearWeightElements, compute.tensorDtype))
+      parts.append((
+        "linear weights", inventory.linearWeightElements,
+        setup.isFullFineTune ? setup.fullFineTuneParameterDtype : compute.tensorDtype))
     }
     let present = parts.filter { $0.elements > 0 }
     let buffers = inventory.bufferBytes

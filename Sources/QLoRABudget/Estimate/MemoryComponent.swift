@@ -12,8 +12,11 @@ public struct MemoryComponent: Hashable, Sendable {
     case dequantBuffers = "dequant_buffers"
     case runtime
     case allocatorReserve = "allocator_reserve"
-    /// FSDP's all-gathered layer parameters and unsharded layer gradients (`--gpus` > 1).
+    /// The engine's gathered layer parameters and unsharded gradients: FSDP's all-gather of
+    /// two layers, ZeRO-3's live and prefetched parameters, ZeRO's gradient reduce bucket.
     case shardingBuffers = "fsdp_gather"
+    /// What the engine keeps in host memory instead (ZeRO-Offload, FSDP CPU offload).
+    case offloadedToHost = "offloaded_to_host"
 
     /// A short label for tables.
     public var label: String {
@@ -28,7 +31,8 @@ public struct MemoryComponent: Hashable, Sendable {
       case .dequantBuffers: return "Dequantization buffers"
       case .runtime: return "CUDA runtime"
       case .allocatorReserve: return "Allocator reserve"
-      case .shardingBuffers: return "FSDP gather buffers"
+      case .shardingBuffers: return "Gather/reduce buffers"
+      case .offloadedToHost: return "Offloaded by the engine"
       }
     }
   }
@@ -41,8 +45,7 @@ public struct MemoryComponent: Hashable, Sendable {
   public let kind: Kind
   public let device: Device
   public let lifetime: Lifetime
-  /// nil when this part is not modelled yet (never a made-up number).
-  public let bytes: ByteCount?
+  public let bytes: ByteCount
   private let formulaText: Deferred<String>
   private let sourceText: Deferred<String>
 
@@ -54,7 +57,7 @@ public struct MemoryComponent: Hashable, Sendable {
   /// A component; `formula` and `source` are built only when read (planners make millions of
   /// estimates and read no formula).
   public init(
-    _ kind: Kind, device: Device = .gpu, lifetime: Lifetime, bytes: ByteCount?,
+    _ kind: Kind, device: Device = .gpu, lifetime: Lifetime, bytes: ByteCount,
     formula: @autoclosure @escaping @Sendable () -> String, source: @autoclosure @escaping @Sendable () -> String
   ) {
     self.kind = kind

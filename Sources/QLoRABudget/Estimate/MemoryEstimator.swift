@@ -18,31 +18,33 @@ public enum MemoryEstimator {
       TrainableState.adapters(trainable, setup),
       TrainableState.gradients(trainable),
     ]
-    components += TrainableState.optimizerState(trainable, setup.optimizer)
-    let gather = FSDPSharding.gatherBuffer(components, model: model, gpuCount: setup.gpuCount)
-    components = FSDPSharding.shard(components, over: setup.gpuCount)
+    // DeepSpeed's optimizer steps the fp32 master partition, so its moments are fp32.
+    let stepped = setup.engine.isDeepSpeed ? trainable.map { $0.retyped(.float32) } : trainable
+    components += TrainableState.optimizerState(stepped, setup.optimizer)
+    let engine = EngineSharding(setup: setup, model: model, trainable: trainable)
+    let gather: MemoryComponent?
+    (components, gather) = engine.apply(components)
     let step = stepPeak(model, setup, trainable, adapted: adapted, platform: .cuda)
     let transient = TransientComponents(step: step, setup: setup, gpu: gpu)
     components += transient.components
     if let gather { components.append(gather) }
-    if let overflowed = components.first(where: { $0.bytes?.isOverflow == true }) {
+    if let overflowed = components.first(where: { $0.bytes.isOverflow }) {
       throw .overflow(component: overflowed.kind.label.lowercased())
     }
     let resident = ByteCount.sum(
-      components.filter { $0.device == .gpu && $0.lifetime == .resident }.compactMap(\.bytes))
-    // FSDP's gather buffers are in use whenever a layer computes: count them with the base.
+      components.filter { $0.device == .gpu && $0.lifetime == .resident }.map(\.bytes))
+    // The engine's gather buffers are in use whenever a layer computes: count them with the base.
     let peak = transient.peak(resident: resident + (gather?.bytes ?? .zero))
     if peak.process.isOverflow { throw .overflow(component: "peak") }
-    components = components.map { component in
-      guard component.kind == .allocatorReserve else { return component }
-      return MemoryComponent(
-        .allocatorReserve, lifetime: .transient, bytes: peak.reserved - peak.allocated,
-        formula: component.formula, source: component.source)
-    }
+    components.insert(
+      TransientComponents.allocatorReserve(at: peak),
+      at: components.firstIndex { $0.kind == .runtime }.map { $0 + 1 } ?? components.endIndex)
     return MemoryEstimate(
       model: model, setup: setup, gpu: gpu, components: components,
       trainableParameters: trainable.reduce(0) { $0 + $1.elements }, peak: peak,
-      assumptions: assumptions(setup) + transient.assumptions, warnings: model.warnings)
+      assumptions: assumptions(setup) + [engine.assumption].compactMap { $0 } + transient.assumptions,
+      warnings: model.warnings, incompatibilities: gpu?.incompatibilities(with: setup) ?? [],
+      notes: VersionNotes.notes(model, setup))
   }
 
   /// The step's moments above the resident bytes, on `platform` (validation compares `.cpu`
@@ -61,8 +63,9 @@ public enum MemoryEstimator {
     platform: KernelPlatform
   ) -> StepPeak {
     let context = StepContext(model: model, setup: setup, platform: platform)
-    // With FSDP each GPU keeps its shard of the gradients (the full layer is in the gather buffer).
-    let gradients = FSDPSharding.share(ByteCount.sum(trainable.map(\.bytes)), setup.gpuCount)
+    // Sharded, each GPU keeps its share of the gradients (the full layer is in the gather buffer).
+    let gradients = EngineSharding(setup: setup, model: model, trainable: trainable)
+      .gradientsOnGPU(ByteCount.sum(trainable.map(\.bytes)))
     return StepPeak(context, adapted: adapted, gradients: gradients)
   }
 
@@ -77,17 +80,23 @@ public enum MemoryEstimator {
     _ model: ModelArchitecture, _ setup: TrainingSetup, adapted: [LinearModule]
   ) -> [TrainableTensorGroup] {
     if setup.isFullFineTune {
-      return model.allParameterTensors(dtype: setup.computeDtype.tensorDtype)
+      return model.allParameterTensors(dtype: setup.fullFineTuneParameterDtype)
     }
     return model.loraTensors(
-      on: adapted, configuration: setup.lora, dtype: setup.recipe.adapters.resolved(setup.computeDtype))
+      on: adapted, configuration: setup.lora, dtype: setup.adapterDtype.resolved(setup.computeDtype))
   }
 
   private static func assumptions(_ setup: TrainingSetup) -> [String] {
     var lines = ["recipe \(setup.recipe.name): \(setup.recipe.summary)"]
     if setup.isFullFineTune {
-      lines.append("full fine-tuning: weights and gradients in \(setup.computeDtype.rawValue), "
-        + "optimizer moments in fp32 (no fp32 master copy; HF Trainer loading in fp32 would add 4 B/param)")
+      switch setup.fullFineTunePrecision {
+      case .pure:
+        lines.append("full fine-tuning, pure \(setup.computeDtype.rawValue) (the default precision): weights, "
+          + "gradients and torch AdamW moments in \(setup.computeDtype.rawValue) (zeros_like(param)), 8 B/param with AdamW")
+      case .mixed:
+        lines.append("full fine-tuning, mixed precision: fp32 master weights, gradients and AdamW "
+          + "moments, 16 B/param, the forward under autocast in \(setup.computeDtype.rawValue)")
+      }
     }
     lines.append("gradient checkpointing " + (setup.usesGradientCheckpointing ? "on" : "off"))
     return lines

@@ -23,6 +23,12 @@ public struct TrainableTensorGroup: Hashable, Sendable {
   public var path: String { module + tensor }
 
   public var elements: Int64 { elementsPerTensor * tensorCount }
+
+  /// The same tensors in another dtype (DeepSpeed's optimizer steps an fp32 copy of them).
+  func retyped(_ dtype: TensorDtype) -> TrainableTensorGroup {
+    TrainableTensorGroup(
+      module: module, tensor: tensor, elementsPerTensor: elementsPerTensor, tensorCount: tensorCount, dtype: dtype)
+  }
   public var bytes: ByteCount { .elements(elements, bytesEach: dtype.byteWidth) }
 }
 

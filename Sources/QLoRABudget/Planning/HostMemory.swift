@@ -8,8 +8,9 @@
 ///   so the host holds up to one shard in 16-bit: `min(shard size, 16-bit model)`. The shard
 ///   size is what `save_pretrained(max_shard_size=...)` wrote: 5 GB by default in recent
 ///   transformers (older checkpoints use 10 GB or 2 GB shards); give the real one when known.
-/// - **CPU-offloaded state**: optimizer state or parameters moved to the CPU (DeepSpeed
-///   ZeRO-Offload). No setup here offloads, so it is zero unless given.
+/// - **CPU-offloaded state**: optimizer state or parameters the engine moved to the CPU
+///   (DeepSpeed ZeRO-Offload, FSDP CPU offload; the estimate's `offloaded_to_host` row), plus
+///   any given.
 /// - **Offloaded activations** (the host `activations` component): Unsloth's checkpointing
 ///   keeps the layer inputs in pinned host memory during each step.
 /// - **Process baseline**: the resident memory of the Python process with torch, CUDA,
@@ -48,7 +49,7 @@ public struct HostMemory: Hashable, Sendable {
     offloadedActivations = estimate.bytes(of: .activations, on: .host) ?? .zero
     let sixteenBit = ByteCount.elements(estimate.model.parameterCount, bytesEach: estimate.setup.computeDtype.tensorDtype.byteWidth)
     loadTimeShard = min(shardSize, sixteenBit)
-    self.offloaded = offloaded
+    self.offloaded = offloaded + estimate.bytes(of: .offloadedToHost, on: .host)
     self.baseline = baseline
   }
 

@@ -8,9 +8,9 @@ enum EmbeddedPresets {
   "name": "deepseek-coder-1.3b",
   "display_name": "deepseek-coder-1.3b-base",
   "hf_repo": "deepseek-ai/deepseek-coder-1.3b-base",
-  "source": "https://huggingface.co/deepseek-ai/deepseek-coder-1.3b-base/blob/main/config.json. 2048/5504/16 heads (head_dim 128)/24 layers; dimensions match /work/shared/calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model) (the -instruct variant, same shapes). llama architecture, MHA, vocab 32256, 16384 context via linear RoPE scaling x4, rope_theta 100000. Non-dimension keys from memory of the repo (medium-high confidence). Token ids dropped.",
+  "source": "https://huggingface.co/deepseek-ai/deepseek-coder-1.3b-base/blob/main/config.json. 2048/5504/16 heads (head_dim 128)/24 layers; dimensions match Tests/Calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model) (the -instruct variant, same shapes). llama architecture, MHA, vocab 32256, 16384 context via linear RoPE scaling x4, rope_theta 100000. Non-dimension keys from memory of the repo (medium-high confidence). Token ids dropped.",
   "parameter_count": 1346471936,
-  "parameter_count_source": "/work/shared/calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model) for deepseek-coder-1.3b-instruct (same tensor shapes).",
+  "parameter_count_source": "Tests/Calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model) for deepseek-coder-1.3b-instruct (same tensor shapes).",
   "architectures": [
     "LlamaForCausalLM"
   ],
@@ -473,7 +473,7 @@ enum EmbeddedPresets {
   ],
   "source": "https://huggingface.co/huggyllama/llama-13b/blob/main/config.json. LLaMA (v1) as used by the QLoRA paper. Checked against stored copies of derived repos naming huggyllama/llama-13b as _name_or_path (5120/13824/40/40, rms_norm_eps 1e-06). High confidence. The original huggyllama config (transformers 4.28.0.dev0 era) has no max_position_embeddings and no num_key_value_heads: LlamaConfig's defaults apply (max_position_embeddings 2048, num_key_value_heads = num_attention_heads, i.e. MHA). Token ids dropped.",
   "parameter_count": 13015864320,
-  "parameter_count_source": "Same tensor shapes as Llama-2-13B; /work/shared/calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23) key llama-2-13b.",
+  "parameter_count_source": "Same tensor shapes as Llama-2-13B; Tests/Calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23) key llama-2-13b.",
   "architectures": [
     "LlamaForCausalLM"
   ],
@@ -501,9 +501,9 @@ enum EmbeddedPresets {
   "aliases": [
     "llama2-13b"
   ],
-  "source": "https://huggingface.co/meta-llama/Llama-2-13b-hf/blob/main/config.json (gated). Dimensions match the config recorded in /work/shared/calibration/hf-peft-bnb-bytes.json (5120/13824/40/40, MHA). High confidence. Llama 2 configs have no rope_theta (LlamaConfig default 10000.0), no attention_bias/mlp_bias (default false). Token ids dropped.",
+  "source": "https://huggingface.co/meta-llama/Llama-2-13b-hf/blob/main/config.json (gated). Dimensions match the config recorded in Tests/Calibration/hf-peft-bnb-bytes.json (5120/13824/40/40, MHA). High confidence. Llama 2 configs have no rope_theta (LlamaConfig default 10000.0), no attention_bias/mlp_bias (default false). Token ids dropped.",
   "parameter_count": 13015864320,
-  "parameter_count_source": "/work/shared/calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23)",
+  "parameter_count_source": "Tests/Calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23)",
   "architectures": [
     "LlamaForCausalLM"
   ],
@@ -565,9 +565,9 @@ enum EmbeddedPresets {
   "aliases": [
     "llama2-7b"
   ],
-  "source": "https://huggingface.co/meta-llama/Llama-2-7b-hf/blob/main/config.json (gated). Checked against stored copies of repos that copied it unchanged (_name_or_path meta-llama/Llama-2-7b-hf) and against the config recorded in /work/shared/calibration/hf-peft-bnb-bytes.json. High confidence. Llama 2 configs have no rope_theta (LlamaConfig default 10000.0), no attention_bias/mlp_bias (default false). Token ids dropped.",
+  "source": "https://huggingface.co/meta-llama/Llama-2-7b-hf/blob/main/config.json (gated). Checked against stored copies of repos that copied it unchanged (_name_or_path meta-llama/Llama-2-7b-hf) and against the config recorded in Tests/Calibration/hf-peft-bnb-bytes.json. High confidence. Llama 2 configs have no rope_theta (LlamaConfig default 10000.0), no attention_bias/mlp_bias (default false). Token ids dropped.",
   "parameter_count": 6738415616,
-  "parameter_count_source": "/work/shared/calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23); also the figure published for Llama-2-7B.",
+  "parameter_count_source": "Tests/Calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23); also the figure published for Llama-2-7B.",
   "architectures": [
     "LlamaForCausalLM"
   ],
@@ -634,7 +634,7 @@ enum EmbeddedPresets {
   ],
   "source": "https://huggingface.co/meta-llama/Meta-Llama-3-8B/blob/main/config.json (gated). Same shapes as Llama-3.1-8B; max_position_embeddings 8192, no rope_scaling, no mlp_bias key. High confidence. Token ids dropped.",
   "parameter_count": 8030261248,
-  "parameter_count_source": "Same tensor shapes as Llama-3.1-8B; /work/shared/calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23) key llama-3.1-8b.",
+  "parameter_count_source": "Same tensor shapes as Llama-3.1-8B; Tests/Calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23) key llama-3.1-8b.",
   "architectures": [
     "LlamaForCausalLM"
   ],
@@ -750,9 +750,9 @@ enum EmbeddedPresets {
   "aliases": [
     "llama3.1-8b"
   ],
-  "source": "https://huggingface.co/meta-llama/Llama-3.1-8B/blob/main/config.json (gated). Verbatim copy stored in a public GitHub repo (a collection of config.json files) and /work/shared/calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23) config. High confidence. Token ids and transformers_version dropped.",
+  "source": "https://huggingface.co/meta-llama/Llama-3.1-8B/blob/main/config.json (gated). Verbatim copy stored in a public GitHub repo (a collection of config.json files) and Tests/Calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23) config. High confidence. Token ids and transformers_version dropped.",
   "parameter_count": 8030261248,
-  "parameter_count_source": "/work/shared/calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23); also the published figure.",
+  "parameter_count_source": "Tests/Calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23); also the published figure.",
   "architectures": [
     "LlamaForCausalLM"
   ],
@@ -793,9 +793,9 @@ enum EmbeddedPresets {
   "aliases": [
     "llama3.2-1b"
   ],
-  "source": "https://huggingface.co/meta-llama/Llama-3.2-1B/blob/main/config.json (gated). Dimensions match the config recorded in /work/shared/calibration/hf-peft-bnb-bytes.json (head_dim 64, tied embeddings). rope_scaling factor 32 as in the 3B config. High confidence. Token ids dropped.",
+  "source": "https://huggingface.co/meta-llama/Llama-3.2-1B/blob/main/config.json (gated). Dimensions match the config recorded in Tests/Calibration/hf-peft-bnb-bytes.json (head_dim 64, tied embeddings). rope_scaling factor 32 as in the 3B config. High confidence. Token ids dropped.",
   "parameter_count": 1235814400,
-  "parameter_count_source": "/work/shared/calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23) (tied embedding counted once).",
+  "parameter_count_source": "Tests/Calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23) (tied embedding counted once).",
   "architectures": [
     "LlamaForCausalLM"
   ],
@@ -837,9 +837,9 @@ enum EmbeddedPresets {
   "aliases": [
     "llama3.2-3b"
   ],
-  "source": "https://huggingface.co/meta-llama/Llama-3.2-3B/blob/main/config.json (gated). Verbatim copy stored in a public GitHub repo (collection of config.json files) and /work/shared/calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23) config. High confidence. Token ids dropped.",
+  "source": "https://huggingface.co/meta-llama/Llama-3.2-3B/blob/main/config.json (gated). Verbatim copy stored in a public GitHub repo (collection of config.json files) and Tests/Calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23) config. High confidence. Token ids dropped.",
   "parameter_count": 3212749824,
-  "parameter_count_source": "/work/shared/calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23) (tied embedding counted once).",
+  "parameter_count_source": "Tests/Calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23) (tied embedding counted once).",
   "architectures": [
     "LlamaForCausalLM"
   ],
@@ -981,7 +981,7 @@ enum EmbeddedPresets {
   ],
   "source": "https://huggingface.co/huggyllama/llama-7b/blob/main/config.json. The LLaMA (v1) conversion the QLoRA paper (Dettmers et al. 2023) used. Values checked against stored copies of derived repos whose config names huggyllama/llama-7b as _name_or_path (4096/11008/32 heads/32 layers, rms_norm_eps 1e-06); same format as the verbatim huggyllama/llama-30b and -65b pages. High confidence. The original huggyllama config (transformers 4.28.0.dev0 era) has no max_position_embeddings and no num_key_value_heads: LlamaConfig's defaults apply (max_position_embeddings 2048, num_key_value_heads = num_attention_heads, i.e. MHA). Token ids dropped.",
   "parameter_count": 6738415616,
-  "parameter_count_source": "Same tensor shapes as Llama-2-7B (hidden 4096, intermediate 11008, 32 layers, vocab 32000, untied); /work/shared/calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23) key llama-2-7b; widely published LLaMA-7B total.",
+  "parameter_count_source": "Same tensor shapes as Llama-2-7B (hidden 4096, intermediate 11008, 32 layers, vocab 32000, untied); Tests/Calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23) key llama-2-7b; widely published LLaMA-7B total.",
   "architectures": [
     "LlamaForCausalLM"
   ],
@@ -1039,9 +1039,9 @@ enum EmbeddedPresets {
   "name": "mistral-7b-v0.3",
   "display_name": "Mistral-7B-v0.3",
   "hf_repo": "mistralai/Mistral-7B-v0.3",
-  "source": "https://huggingface.co/mistralai/Mistral-7B-v0.3/blob/main/config.json. vocab 32768, rope_theta 1e6, no sliding window. Dimensions match the config recorded in /work/shared/calibration/hf-peft-bnb-bytes.json. High confidence. Token ids dropped.",
+  "source": "https://huggingface.co/mistralai/Mistral-7B-v0.3/blob/main/config.json. vocab 32768, rope_theta 1e6, no sliding window. Dimensions match the config recorded in Tests/Calibration/hf-peft-bnb-bytes.json. High confidence. Token ids dropped.",
   "parameter_count": 7248023552,
-  "parameter_count_source": "/work/shared/calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23); also /work/shared/calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model) for Mistral-7B-Instruct-v0.3.",
+  "parameter_count_source": "Tests/Calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23); also Tests/Calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model) for Mistral-7B-Instruct-v0.3.",
   "architectures": [
     "MistralForCausalLM"
   ],
@@ -1279,7 +1279,7 @@ enum EmbeddedPresets {
   "hf_repo": "microsoft/Phi-3-mini-128k-instruct",
   "source": "https://huggingface.co/microsoft/Phi-3-mini-128k-instruct/blob/main/config.json. Same shapes as Phi-3-mini-4k; max_position_embeddings 131072, sliding_window 262144. High confidence on the dimensions. The real rope_scaling is a longrope dict with 48-entry long_factor/short_factor lists; it is OMITTED here (it changes no tensor shape). Do not read its absence as 'no RoPE scaling'. phi3: fused qkv_proj (hidden -> (heads + 2*kv_heads)*head_dim) and fused gate_up_proj (hidden -> 2*intermediate); o_proj, down_proj; no biases. auto_map and token ids dropped.",
   "parameter_count": 3821079552,
-  "parameter_count_source": "Same tensor shapes as Phi-3-mini-4k-instruct; /work/shared/calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23) key phi-3-mini-4k.",
+  "parameter_count_source": "Same tensor shapes as Phi-3-mini-4k-instruct; Tests/Calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23) key phi-3-mini-4k.",
   "architectures": [
     "Phi3ForCausalLM"
   ],
@@ -1315,9 +1315,9 @@ enum EmbeddedPresets {
   "aliases": [
     "phi-3-mini"
   ],
-  "source": "https://huggingface.co/microsoft/Phi-3-mini-4k-instruct/blob/main/config.json. Verbatim copy stored in a public repo (graph-builder test data, _name_or_path Phi-3-mini-4k-instruct, transformers 4.40.2); dimensions match the config recorded in /work/shared/calibration/hf-peft-bnb-bytes.json. High confidence. phi3: fused qkv_proj (hidden -> (heads + 2*kv_heads)*head_dim) and fused gate_up_proj (hidden -> 2*intermediate); o_proj, down_proj; no biases. auto_map and token ids dropped.",
+  "source": "https://huggingface.co/microsoft/Phi-3-mini-4k-instruct/blob/main/config.json. Verbatim copy stored in a public repo (graph-builder test data, _name_or_path Phi-3-mini-4k-instruct, transformers 4.40.2); dimensions match the config recorded in Tests/Calibration/hf-peft-bnb-bytes.json. High confidence. phi3: fused qkv_proj (hidden -> (heads + 2*kv_heads)*head_dim) and fused gate_up_proj (hidden -> 2*intermediate); o_proj, down_proj; no biases. auto_map and token ids dropped.",
   "parameter_count": 3821079552,
-  "parameter_count_source": "/work/shared/calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23)",
+  "parameter_count_source": "Tests/Calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23)",
   "architectures": [
     "Phi3ForCausalLM"
   ],
@@ -1353,7 +1353,7 @@ enum EmbeddedPresets {
   "hf_repo": "microsoft/Phi-3.5-mini-instruct",
   "source": "https://huggingface.co/microsoft/Phi-3.5-mini-instruct/blob/main/config.json. Same shapes as Phi-3-mini (3072/8192/32/32/32, vocab 32064), 131072 context, sliding_window 262144. High confidence on the dimensions. The real rope_scaling is a longrope dict with 48-entry long_factor/short_factor lists; it is OMITTED here (it changes no tensor shape). Do not read its absence as 'no RoPE scaling'. phi3: fused qkv_proj (hidden -> (heads + 2*kv_heads)*head_dim) and fused gate_up_proj (hidden -> 2*intermediate); o_proj, down_proj; no biases. auto_map and token ids dropped.",
   "parameter_count": 3821079552,
-  "parameter_count_source": "Same tensor shapes as Phi-3-mini-4k-instruct; /work/shared/calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23) key phi-3-mini-4k.",
+  "parameter_count_source": "Same tensor shapes as Phi-3-mini-4k-instruct; Tests/Calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23) key phi-3-mini-4k.",
   "architectures": [
     "Phi3ForCausalLM"
   ],
@@ -1462,9 +1462,9 @@ enum EmbeddedPresets {
   "name": "qwen2.5-0.5b",
   "display_name": "Qwen2.5-0.5B",
   "hf_repo": "Qwen/Qwen2.5-0.5B",
-  "source": "https://huggingface.co/Qwen/Qwen2.5-0.5B/blob/main/config.json. Checked against stored copies of the config (e.g. osllmai-community/Qwen2.5-0.5B, _name_or_path Qwen/Qwen2.5-0.5B) and /work/shared/calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23) config. sliding_window is 32768 in the original upload. High confidence. qwen2 has biases on q_proj/k_proj/v_proj (hard-wired in transformers' Qwen2Attention, no config key); o_proj and the MLP have none. Token ids and transformers_version dropped.",
+  "source": "https://huggingface.co/Qwen/Qwen2.5-0.5B/blob/main/config.json. Checked against stored copies of the config (e.g. osllmai-community/Qwen2.5-0.5B, _name_or_path Qwen/Qwen2.5-0.5B) and Tests/Calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23) config. sliding_window is 32768 in the original upload. High confidence. qwen2 has biases on q_proj/k_proj/v_proj (hard-wired in transformers' Qwen2Attention, no config key); o_proj and the MLP have none. Token ids and transformers_version dropped.",
   "parameter_count": 494032768,
-  "parameter_count_source": "/work/shared/calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23) (tied embedding counted once).",
+  "parameter_count_source": "Tests/Calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23) (tied embedding counted once).",
   "architectures": [
     "Qwen2ForCausalLM"
   ],
@@ -1496,9 +1496,9 @@ enum EmbeddedPresets {
   "name": "qwen2.5-1.5b",
   "display_name": "Qwen2.5-1.5B",
   "hf_repo": "Qwen/Qwen2.5-1.5B",
-  "source": "https://huggingface.co/Qwen/Qwen2.5-1.5B/blob/main/config.json. Dimensions match /work/shared/calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model) (Qwen2.5-1.5B-Instruct, identical shapes). max_position_embeddings 131072 / max_window_layers 28 / sliding_window 131072 as in the base upload (the Instruct repo has 32768/21/32768): medium-high confidence on those three, high on the dimensions. qwen2 has biases on q_proj/k_proj/v_proj (hard-wired in transformers' Qwen2Attention, no config key); o_proj and the MLP have none. Token ids and transformers_version dropped.",
+  "source": "https://huggingface.co/Qwen/Qwen2.5-1.5B/blob/main/config.json. Dimensions match Tests/Calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model) (Qwen2.5-1.5B-Instruct, identical shapes). max_position_embeddings 131072 / max_window_layers 28 / sliding_window 131072 as in the base upload (the Instruct repo has 32768/21/32768): medium-high confidence on those three, high on the dimensions. qwen2 has biases on q_proj/k_proj/v_proj (hard-wired in transformers' Qwen2Attention, no config key); o_proj and the MLP have none. Token ids and transformers_version dropped.",
   "parameter_count": 1543714304,
-  "parameter_count_source": "/work/shared/calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model) for Qwen2.5-1.5B-Instruct (same tensor shapes).",
+  "parameter_count_source": "Tests/Calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model) for Qwen2.5-1.5B-Instruct (same tensor shapes).",
   "architectures": [
     "Qwen2ForCausalLM"
   ],
@@ -1530,9 +1530,9 @@ enum EmbeddedPresets {
   "name": "qwen2.5-14b",
   "display_name": "Qwen2.5-14B",
   "hf_repo": "Qwen/Qwen2.5-14B",
-  "source": "https://huggingface.co/Qwen/Qwen2.5-14B/blob/main/config.json. Values from a verbatim copy stored in a public GitHub repository (a text file collecting several official config.json files, found with the search index's find_string) (no use_mrope key in this one); dimensions match the config recorded in /work/shared/calibration/hf-peft-bnb-bytes.json. High confidence. qwen2 has biases on q_proj/k_proj/v_proj (hard-wired in transformers' Qwen2Attention, no config key); o_proj and the MLP have none. Token ids and transformers_version dropped.",
+  "source": "https://huggingface.co/Qwen/Qwen2.5-14B/blob/main/config.json. Values from a verbatim copy stored in a public GitHub repository (a text file collecting several official config.json files, found with the search index's find_string) (no use_mrope key in this one); dimensions match the config recorded in Tests/Calibration/hf-peft-bnb-bytes.json. High confidence. qwen2 has biases on q_proj/k_proj/v_proj (hard-wired in transformers' Qwen2Attention, no config key); o_proj and the MLP have none. Token ids and transformers_version dropped.",
   "parameter_count": 14770033664,
-  "parameter_count_source": "/work/shared/calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23)",
+  "parameter_count_source": "Tests/Calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23)",
   "architectures": [
     "Qwen2ForCausalLM"
   ],
@@ -1660,9 +1660,9 @@ enum EmbeddedPresets {
   "name": "qwen2.5-7b",
   "display_name": "Qwen2.5-7B",
   "hf_repo": "Qwen/Qwen2.5-7B",
-  "source": "https://huggingface.co/Qwen/Qwen2.5-7B/blob/main/config.json. Values from a verbatim copy stored in a public GitHub repository (a text file collecting several official config.json files, found with the search index's find_string); dimensions match the config recorded in /work/shared/calibration/hf-peft-bnb-bytes.json. High confidence. qwen2 has biases on q_proj/k_proj/v_proj (hard-wired in transformers' Qwen2Attention, no config key); o_proj and the MLP have none. Token ids and transformers_version dropped.",
+  "source": "https://huggingface.co/Qwen/Qwen2.5-7B/blob/main/config.json. Values from a verbatim copy stored in a public GitHub repository (a text file collecting several official config.json files, found with the search index's find_string); dimensions match the config recorded in Tests/Calibration/hf-peft-bnb-bytes.json. High confidence. qwen2 has biases on q_proj/k_proj/v_proj (hard-wired in transformers' Qwen2Attention, no config key); o_proj and the MLP have none. Token ids and transformers_version dropped.",
   "parameter_count": 7615616512,
-  "parameter_count_source": "/work/shared/calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23)",
+  "parameter_count_source": "Tests/Calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23)",
   "architectures": [
     "Qwen2ForCausalLM"
   ],
@@ -1762,9 +1762,9 @@ enum EmbeddedPresets {
   "name": "qwen3-14b",
   "display_name": "Qwen3-14B",
   "hf_repo": "Qwen/Qwen3-14B",
-  "source": "https://huggingface.co/Qwen/Qwen3-14B/blob/main/config.json. Values from a verbatim copy stored in a public GitHub repository (a text file collecting several official config.json files, found with the search index's find_string); dimensions match the config recorded in /work/shared/calibration/hf-peft-bnb-bytes.json. High confidence. qwen3: explicit head_dim 128 (q_proj out = heads*128, which differs from hidden_size for 0.6B/4B/32B...), RMSNorm q_norm/k_norm of head_dim per layer, no qkv bias. Token ids and transformers_version dropped.",
+  "source": "https://huggingface.co/Qwen/Qwen3-14B/blob/main/config.json. Values from a verbatim copy stored in a public GitHub repository (a text file collecting several official config.json files, found with the search index's find_string); dimensions match the config recorded in Tests/Calibration/hf-peft-bnb-bytes.json. High confidence. qwen3: explicit head_dim 128 (q_proj out = heads*128, which differs from hidden_size for 0.6B/4B/32B...), RMSNorm q_norm/k_norm of head_dim per layer, no qkv bias. Token ids and transformers_version dropped.",
   "parameter_count": 14768307200,
-  "parameter_count_source": "/work/shared/calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23); also the published figure.",
+  "parameter_count_source": "Tests/Calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23); also the published figure.",
   "architectures": [
     "Qwen3ForCausalLM"
   ],
@@ -1950,9 +1950,9 @@ enum EmbeddedPresets {
   "name": "qwen3-8b",
   "display_name": "Qwen3-8B",
   "hf_repo": "Qwen/Qwen3-8B",
-  "source": "https://huggingface.co/Qwen/Qwen3-8B/blob/main/config.json. Values from a verbatim copy stored in a public GitHub repository (a text file collecting several official config.json files, found with the search index's find_string); dimensions match the config recorded in /work/shared/calibration/hf-peft-bnb-bytes.json. High confidence. qwen3: explicit head_dim 128 (q_proj out = heads*128, which differs from hidden_size for 0.6B/4B/32B...), RMSNorm q_norm/k_norm of head_dim per layer, no qkv bias. Token ids and transformers_version dropped.",
+  "source": "https://huggingface.co/Qwen/Qwen3-8B/blob/main/config.json. Values from a verbatim copy stored in a public GitHub repository (a text file collecting several official config.json files, found with the search index's find_string); dimensions match the config recorded in Tests/Calibration/hf-peft-bnb-bytes.json. High confidence. qwen3: explicit head_dim 128 (q_proj out = heads*128, which differs from hidden_size for 0.6B/4B/32B...), RMSNorm q_norm/k_norm of head_dim per layer, no qkv bias. Token ids and transformers_version dropped.",
   "parameter_count": 8190735360,
-  "parameter_count_source": "/work/shared/calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23)",
+  "parameter_count_source": "Tests/Calibration/hf-peft-bnb-bytes.json (full_model.total_params, measured by building the real architecture with transformers 5.23)",
   "architectures": [
     "Qwen3ForCausalLM"
   ],
@@ -1986,9 +1986,9 @@ enum EmbeddedPresets {
   "name": "smollm2-1.7b",
   "display_name": "SmolLM2-1.7B",
   "hf_repo": "HuggingFaceTB/SmolLM2-1.7B",
-  "source": "https://huggingface.co/HuggingFaceTB/SmolLM2-1.7B/blob/main/config.json. Dimensions (2048/8192/32/32/24, vocab 49152, tied) match /work/shared/calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model); rope_theta 130000 from memory of the repo (medium confidence; no effect on memory). The 1.7B config has no is_llama_config/rope_interleaved keys in my recollection; they are omitted here. head_dim 64 equals hidden_size/num_attention_heads; it appears in copies saved by transformers >= 4.46 and may be absent from the original upload. Tied embeddings. Token ids dropped.",
+  "source": "https://huggingface.co/HuggingFaceTB/SmolLM2-1.7B/blob/main/config.json. Dimensions (2048/8192/32/32/24, vocab 49152, tied) match Tests/Calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model); rope_theta 130000 from memory of the repo (medium confidence; no effect on memory). The 1.7B config has no is_llama_config/rope_interleaved keys in my recollection; they are omitted here. head_dim 64 equals hidden_size/num_attention_heads; it appears in copies saved by transformers >= 4.46 and may be absent from the original upload. Tied embeddings. Token ids dropped.",
   "parameter_count": 1711376384,
-  "parameter_count_source": "/work/shared/calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model)",
+  "parameter_count_source": "Tests/Calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model)",
   "architectures": [
     "LlamaForCausalLM"
   ],
@@ -2021,9 +2021,9 @@ enum EmbeddedPresets {
   "name": "smollm2-135m",
   "display_name": "SmolLM2-135M",
   "hf_repo": "HuggingFaceTB/SmolLM2-135M",
-  "source": "https://huggingface.co/HuggingFaceTB/SmolLM2-135M/blob/main/config.json. Checked against several stored copies of fine-tunes naming HuggingFaceTB/SmolLM2-135M (576/1536/9 heads/3 KV/30 layers, rope_theta 100000, initializer_range 0.041666666666666664, 8192 context) and /work/shared/calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model). High confidence. head_dim 64 equals hidden_size/num_attention_heads; it appears in copies saved by transformers >= 4.46 and may be absent from the original upload. is_llama_config / rope_interleaved are nanotron leftovers, ignored by transformers. Tied embeddings. Token ids dropped.",
+  "source": "https://huggingface.co/HuggingFaceTB/SmolLM2-135M/blob/main/config.json. Checked against several stored copies of fine-tunes naming HuggingFaceTB/SmolLM2-135M (576/1536/9 heads/3 KV/30 layers, rope_theta 100000, initializer_range 0.041666666666666664, 8192 context) and Tests/Calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model). High confidence. head_dim 64 equals hidden_size/num_attention_heads; it appears in copies saved by transformers >= 4.46 and may be absent from the original upload. is_llama_config / rope_interleaved are nanotron leftovers, ignored by transformers. Tied embeddings. Token ids dropped.",
   "parameter_count": 134515008,
-  "parameter_count_source": "/work/shared/calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model)",
+  "parameter_count_source": "Tests/Calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model)",
   "architectures": [
     "LlamaForCausalLM"
   ],
@@ -2058,9 +2058,9 @@ enum EmbeddedPresets {
   "name": "smollm2-360m",
   "display_name": "SmolLM2-360M",
   "hf_repo": "HuggingFaceTB/SmolLM2-360M",
-  "source": "https://huggingface.co/HuggingFaceTB/SmolLM2-360M/blob/main/config.json. Dimensions (960/2560/15 heads/5 KV/32 layers, vocab 49152, tied) match /work/shared/calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model); rope_theta 100000 and initializer_range 0.02 from memory of the repo (medium confidence on those two; they do not affect memory). head_dim 64 equals hidden_size/num_attention_heads; it appears in copies saved by transformers >= 4.46 and may be absent from the original upload. is_llama_config / rope_interleaved are nanotron leftovers, ignored by transformers. Tied embeddings. Token ids dropped.",
+  "source": "https://huggingface.co/HuggingFaceTB/SmolLM2-360M/blob/main/config.json. Dimensions (960/2560/15 heads/5 KV/32 layers, vocab 49152, tied) match Tests/Calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model); rope_theta 100000 and initializer_range 0.02 from memory of the repo (medium confidence on those two; they do not affect memory). head_dim 64 equals hidden_size/num_attention_heads; it appears in copies saved by transformers >= 4.46 and may be absent from the original upload. is_llama_config / rope_interleaved are nanotron leftovers, ignored by transformers. Tied embeddings. Token ids dropped.",
   "parameter_count": 361821120,
-  "parameter_count_source": "/work/shared/calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model)",
+  "parameter_count_source": "Tests/Calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model)",
   "architectures": [
     "LlamaForCausalLM"
   ],
@@ -2098,9 +2098,9 @@ enum EmbeddedPresets {
   "aliases": [
     "tinyllama"
   ],
-  "source": "https://huggingface.co/TinyLlama/TinyLlama-1.1B-Chat-v1.0/blob/main/config.json. 2048/5632/32 heads/4 KV/22 layers, vocab 32000, untied, 2048 context; dimensions match /work/shared/calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model). High confidence on the dimensions. Token ids dropped.",
+  "source": "https://huggingface.co/TinyLlama/TinyLlama-1.1B-Chat-v1.0/blob/main/config.json. 2048/5632/32 heads/4 KV/22 layers, vocab 32000, untied, 2048 context; dimensions match Tests/Calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model). High confidence on the dimensions. Token ids dropped.",
   "parameter_count": 1100048384,
-  "parameter_count_source": "/work/shared/calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model)",
+  "parameter_count_source": "Tests/Calibration/gpu-measured/fitcheck-t4/models.json (parameters, reported by fitcheck-llm 0.3.1 for the loaded model)",
   "architectures": [
     "LlamaForCausalLM"
   ],
@@ -2279,7 +2279,7 @@ enum EmbeddedPresets {
   "name": "apple-m1-max-32gb",
   "display_name": "Apple M1 Max (32 GB)",
   "vendor": "apple",
-  "architecture": "Apple M1 Max GPU",
+  "architecture": "Apple silicon",
   "compute_capability": null,
   "memory_mib": 21845,
   "memory_mib_basis": "metal_recommended_max_working_set_size",
@@ -2299,7 +2299,7 @@ enum EmbeddedPresets {
   "name": "apple-m1-pro-16gb",
   "display_name": "Apple M1 Pro (16 GB)",
   "vendor": "apple",
-  "architecture": "Apple M1 Pro GPU",
+  "architecture": "Apple silicon",
   "compute_capability": null,
   "memory_mib": 10922,
   "memory_mib_basis": "metal_recommended_max_working_set_size",
@@ -2316,7 +2316,7 @@ enum EmbeddedPresets {
   "name": "apple-m2-max-64gb",
   "display_name": "Apple M2 Max (64 GB)",
   "vendor": "apple",
-  "architecture": "Apple M2 Max GPU",
+  "architecture": "Apple silicon",
   "compute_capability": null,
   "memory_mib": 49152,
   "memory_mib_basis": "metal_recommended_max_working_set_size",
@@ -2337,7 +2337,7 @@ enum EmbeddedPresets {
   "name": "apple-m2-max-96gb",
   "display_name": "Apple M2 Max (96 GB)",
   "vendor": "apple",
-  "architecture": "Apple M2 Max GPU",
+  "architecture": "Apple silicon",
   "compute_capability": null,
   "memory_mib": 73728,
   "memory_mib_basis": "metal_recommended_max_working_set_size",
@@ -2354,7 +2354,7 @@ enum EmbeddedPresets {
   "name": "apple-m2-ultra-192gb",
   "display_name": "Apple M2 Ultra (192 GB)",
   "vendor": "apple",
-  "architecture": "Apple M2 Ultra GPU",
+  "architecture": "Apple silicon",
   "compute_capability": null,
   "memory_mib": 147456,
   "memory_mib_basis": "metal_recommended_max_working_set_size",
@@ -2374,7 +2374,7 @@ enum EmbeddedPresets {
   "name": "apple-m3-max-128gb",
   "display_name": "Apple M3 Max (128 GB)",
   "vendor": "apple",
-  "architecture": "Apple M3 Max GPU",
+  "architecture": "Apple silicon",
   "compute_capability": null,
   "memory_mib": 98304,
   "memory_mib_basis": "metal_recommended_max_working_set_size",
@@ -2394,7 +2394,7 @@ enum EmbeddedPresets {
   "name": "apple-m3-pro-36gb",
   "display_name": "Apple M3 Pro / M3 Max (36 GB)",
   "vendor": "apple",
-  "architecture": "Apple M3 Pro GPU",
+  "architecture": "Apple silicon",
   "compute_capability": null,
   "memory_mib": 27648,
   "memory_mib_basis": "metal_recommended_max_working_set_size",
@@ -2411,7 +2411,7 @@ enum EmbeddedPresets {
   "name": "apple-m4-max-128gb",
   "display_name": "Apple M4 Max (128 GB)",
   "vendor": "apple",
-  "architecture": "Apple M4 Max GPU",
+  "architecture": "Apple silicon",
   "compute_capability": null,
   "memory_mib": 98304,
   "memory_mib_basis": "metal_recommended_max_working_set_size",
@@ -2431,7 +2431,7 @@ enum EmbeddedPresets {
   "name": "apple-m4-pro-48gb",
   "display_name": "Apple M4 Pro (48 GB)",
   "vendor": "apple",
-  "architecture": "Apple M4 Pro GPU",
+  "architecture": "Apple silicon",
   "compute_capability": null,
   "memory_mib": 36864,
   "memory_mib_basis": "metal_recommended_max_working_set_size",
@@ -2551,13 +2551,13 @@ enum EmbeddedPresets {
   "vendor": "nvidia",
   "architecture": "Ada Lovelace",
   "compute_capability": "8.9",
-  "memory_mib": 23034,
-  "memory_mib_basis": "nvidia_smi_memory_total",
+  "memory_mib": 22579,
+  "memory_mib_basis": "torch_oom_message",
   "nvidia_smi_total_mib": 23034,
   "marketed_memory": "24 GB GDDR6 (ECC on)",
   "supports_bf16": true,
   "unified_memory": false,
-  "source": "memory_mib here is nvidia-smi's memory.total (found in stored nvidia-smi tables in public repos): no torch total_memory reading for this card was found. torch's total_memory is usually somewhat lower (0-3 %: e.g. A10G 22587 vs 23028, L40S 45589 vs 46068, RTX 4090 24563 vs 24564), so treat this figure as an upper bound. L4: 23034MiB in many stored nvidia-smi tables (GCP g2 instances, Colab L4). ECC on by default."
+  "source": "torch's OOM message 'GPU 0 has a total capacity of 22.05 GiB' in vLLM's Linux CI failure reports (vLLM runs its single-GPU CI on L4 agents) = 22579 MiB +/- 5. Consistent with the A10G, whose board memory is the same (nvidia-smi 23028MiB vs the L4's 23034MiB) and whose torch total_memory is 22587 MB. nvidia-smi shows 23034MiB (GCP g2, Colab, Modal's docs), which is not what a process can allocate. ECC on by default. Medium confidence: the CI report does not name the card itself."
 }
 
 """#,
@@ -2584,7 +2584,8 @@ enum EmbeddedPresets {
   "display_name": "AMD Instinct MI300X",
   "vendor": "amd",
   "architecture": "CDNA 3",
-  "compute_capability": "gfx942",
+  "compute_capability": null,
+  "gfx_target": "gfx942",
   "memory_mib": 196592,
   "memory_mib_basis": "torch_total_memory",
   "marketed_memory": "192 GB HBM3",
@@ -2593,7 +2594,52 @@ enum EmbeddedPresets {
   "aliases": [
     "mi300"
   ],
-  "source": "ROCm build of torch: _CudaDeviceProperties(name='AMD Instinct MI300X', major=9, minor=4, gcnArchName='gfx942:sramecc+:xnack-', total_memory=196592MB) in stored public docs/logs (196592 MiB = 191.98 GiB). compute_capability holds the gfx target (torch reports 9.4). bitsandbytes' ROCm support is newer and less exercised than CUDA: check its docs for the 4-bit paths on gfx942."
+  "source": "ROCm build of torch: _CudaDeviceProperties(name='AMD Instinct MI300X', major=9, minor=4, gcnArchName='gfx942:sramecc+:xnack-', total_memory=196592MB) in stored public docs/logs (196592 MiB = 191.98 GiB). gfx_target is the ROCm target (torch reports major 9, minor 4). bitsandbytes' ROCm support is newer and less exercised than CUDA: check its docs for the 4-bit paths on gfx942."
+}
+
+"""#,
+    "rtx-2080-ti": #"""
+{
+  "name": "rtx-2080-ti",
+  "display_name": "NVIDIA GeForce RTX 2080 Ti",
+  "vendor": "nvidia",
+  "architecture": "Turing",
+  "compute_capability": "7.5",
+  "memory_mib": 11018,
+  "memory_mib_basis": "torch_oom_message",
+  "observed_total_mib": [
+    11018
+  ],
+  "marketed_memory": "11 GB GDDR6",
+  "supports_bf16": false,
+  "unified_memory": false,
+  "aliases": [
+    "2080-ti",
+    "2080ti"
+  ],
+  "source": "torch's OOM message '10.76 GiB total capacity' on an RTX 2080 Ti (github.com/JDAI-CV/image-captioning issue 11, 2020; github.com/ispc-lab/TMA issue 5, 2024) = 11018 MiB +/- 5. No bf16 tensor cores (Turing, sm_75): train with fp16 compute."
+}
+
+"""#,
+    "rtx-2080": #"""
+{
+  "name": "rtx-2080",
+  "display_name": "NVIDIA GeForce RTX 2080 (8 GB)",
+  "vendor": "nvidia",
+  "architecture": "Turing",
+  "compute_capability": "7.5",
+  "memory_mib": 7987,
+  "memory_mib_basis": "torch_oom_message",
+  "observed_total_mib": [
+    7987
+  ],
+  "marketed_memory": "8 GB GDDR6",
+  "supports_bf16": false,
+  "unified_memory": false,
+  "aliases": [
+    "2080"
+  ],
+  "source": "torch's OOM message '7.80 GiB total capacity' on an 'Nvidia 2080 8GB' under Ubuntu 16 (github.com/zju3dv/mvpose issue 76, 2021) = 7987 MiB +/- 5. Single reading with an old driver; newer drivers tend to report slightly less. No bf16 tensor cores (Turing, sm_75): train with fp16 compute."
 }
 
 """#,
@@ -2611,6 +2657,7 @@ enum EmbeddedPresets {
     11931,
     11938,
     12011,
+    12032,
     12044
   ],
   "marketed_memory": "12 GB GDDR6",
@@ -2620,7 +2667,32 @@ enum EmbeddedPresets {
     "3060",
     "rtx-3060"
   ],
-  "source": "memory_mib is torch.cuda.get_device_properties(0).total_memory (CUDA totalGlobalMem) as printed by torch's _CudaDeviceProperties repr ('total_memory=NNNNNMB', whole MiB rounded down), found in stored public code/docs with the search index's find_string. This is the ceiling a training process can allocate from (before the CUDA context, cuBLAS workspace and allocator overhead). nvidia-smi's memory.total is larger on most cards (firmware/driver-reserved memory; ECC on datacenter cards), so it is recorded separately and is NOT what torch sees. The figure varies by driver version, ECC state and OS (WSL/Windows report less). RTX 3060: readings 12044 MB (a multi-GPU Linux server listing), 12011, 11938, 11931 (desktops; a display and the OS take some). nvidia-smi 12288MiB (stored table, driver 580). Expect less if the card also drives a display."
+  "source": "memory_mib is torch.cuda.get_device_properties(0).total_memory (CUDA totalGlobalMem) as printed by torch's _CudaDeviceProperties repr ('total_memory=NNNNNMB', whole MiB rounded down), found in stored public code/docs with the search index's find_string. This is the ceiling a training process can allocate from (before the CUDA context, cuBLAS workspace and allocator overhead). nvidia-smi's memory.total is larger on most cards (firmware/driver-reserved memory; ECC on datacenter cards), so it is recorded separately and is NOT what torch sees. The figure varies by driver version, ECC state and OS (WSL/Windows report less). RTX 3060: readings 12044 MB (a multi-GPU Linux server listing), '11.75 GiB total capacity' = 12032 MiB on native Ubuntu (github.com/meta-llama/llama issue 455), 12011, 11938, 11931 (desktops; a display and the OS take some). nvidia-smi 12288MiB (stored table, driver 580). Expect less if the card also drives a display."
+}
+
+"""#,
+    "rtx-3070": #"""
+{
+  "name": "rtx-3070",
+  "display_name": "NVIDIA GeForce RTX 3070 (8 GB)",
+  "vendor": "nvidia",
+  "architecture": "Ampere",
+  "compute_capability": "8.6",
+  "memory_mib": 7967,
+  "memory_mib_basis": "torch_oom_message",
+  "nvidia_smi_total_mib": 8192,
+  "observed_total_mib": [
+    7946,
+    7956,
+    7967
+  ],
+  "marketed_memory": "8 GB GDDR6",
+  "supports_bf16": true,
+  "unified_memory": false,
+  "aliases": [
+    "3070"
+  ],
+  "source": "torch's OOM message '7.78 GiB total capacity' on an RTX 3070 (github.com/akshitac8/OW-DETR issue 46, 2023; github.com/meta-llama/codellama issue 82, 2023) = 7967 MiB +/- 5. Older reports show 7.76 GiB (github.com/sshan-zhao/GASDA issue 19, 2021) and 7.77 GiB (github.com/magic-research/magic-animate issue 74). nvidia-smi shows 8192MiB (driver 570, github.com/ace-step/ACE-Step issue 344)."
 }
 
 """#,
@@ -2631,15 +2703,19 @@ enum EmbeddedPresets {
   "vendor": "nvidia",
   "architecture": "Ampere",
   "compute_capability": "8.6",
-  "memory_mib": 10240,
-  "memory_mib_basis": "torch_total_memory",
+  "memory_mib": 9987,
+  "memory_mib_basis": "cuda_total_global_mem",
   "marketed_memory": "10 GB GDDR6X",
   "supports_bf16": true,
   "unified_memory": false,
   "aliases": [
     "3080"
   ],
-  "source": "memory_mib is torch.cuda.get_device_properties(0).total_memory (CUDA totalGlobalMem) as printed by torch's _CudaDeviceProperties repr ('total_memory=NNNNNMB', whole MiB rounded down), found in stored public code/docs with the search index's find_string. This is the ceiling a training process can allocate from (before the CUDA context, cuBLAS workspace and allocator overhead). nvidia-smi's memory.total is larger on most cards (firmware/driver-reserved memory; ECC on datacenter cards), so it is recorded separately and is NOT what torch sees. The figure varies by driver version, ECC state and OS (WSL/Windows report less). RTX 3080 10GB: total_memory=10240MB in one stored log (single reading; medium confidence). The 12 GB variant is a different card."
+  "observed_total_mib": [
+    9987,
+    10015
+  ],
+  "source": "Linux figures for the 10 GB card: CUDA deviceQuery 'Total amount of global memory: 9987 MBytes (10472390656 bytes)' with a CUDA 12.0 driver (a stored Linux tutorial); torch's OOM message '9.78 GiB total capacity' on Linux (github.com/zai-org/CogVideo issue 34, 2023) = 10015 MiB. The lower is kept. Windows reports 10240 MiB (deviceQuery 10736893952 bytes, OOM messages '10.00 GiB total capacity'), not used. The 12 GB variant is a different card."
 }
 
 """#,
@@ -2687,6 +2763,29 @@ enum EmbeddedPresets {
 }
 
 """#,
+    "rtx-4060": #"""
+{
+  "name": "rtx-4060",
+  "display_name": "NVIDIA GeForce RTX 4060 (8 GB)",
+  "vendor": "nvidia",
+  "architecture": "Ada Lovelace",
+  "compute_capability": "8.9",
+  "memory_mib": 7813,
+  "memory_mib_basis": "torch_oom_message",
+  "nvidia_smi_total_mib": 8188,
+  "observed_total_mib": [
+    7813
+  ],
+  "marketed_memory": "8 GB GDDR6",
+  "supports_bf16": true,
+  "unified_memory": false,
+  "aliases": [
+    "4060"
+  ],
+  "source": "torch's OOM message '7.63 GiB total capacity' on an RTX 4060 under Ubuntu 24.04 (github.com/AIRI-Institute/HairFastGAN issue 8, 2025) and the same 7.63 GiB on an RTX 4060 laptop under Pop!_OS (github.com/robbyant-research/MagicQuill issue 126) = 7813 MiB +/- 5. nvidia-smi shows 8188MiB (stored tables). If the card also drives the desktop, the display server holds a few hundred MiB of it."
+}
+
+"""#,
     "rtx-4070-ti-super": #"""
 {
   "name": "rtx-4070-ti-super",
@@ -2706,6 +2805,26 @@ enum EmbeddedPresets {
 }
 
 """#,
+    "rtx-4070": #"""
+{
+  "name": "rtx-4070",
+  "display_name": "NVIDIA GeForce RTX 4070 (12 GB)",
+  "vendor": "nvidia",
+  "architecture": "Ada Lovelace",
+  "compute_capability": "8.9",
+  "memory_mib": 12282,
+  "memory_mib_basis": "nvidia_smi_memory_total",
+  "nvidia_smi_total_mib": 12282,
+  "marketed_memory": "12 GB GDDR6X",
+  "supports_bf16": true,
+  "unified_memory": false,
+  "aliases": [
+    "4070"
+  ],
+  "source": "No torch or CUDA figure for this card was found; memory_mib is nvidia-smi's memory.total on Ubuntu, driver 530.41.03 (github.com/meta-llama/llama issue 466, 2023): 12282MiB. That is an upper bound: on the cards where both are known, Linux torch reports 2-5 % less (RTX 4060: 7813 vs 8188; RTX 3070: 7967 vs 8192). Treat a verdict within 5 % of the capacity as tight."
+}
+
+"""#,
     "rtx-4080": #"""
 {
   "name": "rtx-4080",
@@ -2721,7 +2840,7 @@ enum EmbeddedPresets {
   "aliases": [
     "4080"
   ],
-  "source": "memory_mib is torch.cuda.get_device_properties(0).total_memory (CUDA totalGlobalMem) as printed by torch's _CudaDeviceProperties repr ('total_memory=NNNNNMB', whole MiB rounded down), found in stored public code/docs with the search index's find_string. This is the ceiling a training process can allocate from (before the CUDA context, cuBLAS workspace and allocator overhead). nvidia-smi's memory.total is larger on most cards (firmware/driver-reserved memory; ECC on datacenter cards), so it is recorded separately and is NOT what torch sees. The figure varies by driver version, ECC state and OS (WSL/Windows report less). RTX 4080: total_memory=16049MB in one stored log (single reading, likely a desktop; medium confidence)."
+  "source": "memory_mib is torch.cuda.get_device_properties(0).total_memory (CUDA totalGlobalMem) as printed by torch's _CudaDeviceProperties repr ('total_memory=NNNNNMB', whole MiB rounded down), found in stored public code/docs with the search index's find_string. This is the ceiling a training process can allocate from (before the CUDA context, cuBLAS workspace and allocator overhead). nvidia-smi's memory.total is larger on most cards (firmware/driver-reserved memory; ECC on datacenter cards), so it is recorded separately and is NOT what torch sees. The figure varies by driver version, ECC state and OS (WSL/Windows report less). RTX 4080: total_memory=16049MB in one stored log (single reading, OS not stated; medium confidence). Windows reports more: '15.99 GiB total capacity' (16374 MiB) in a Windows OOM message (github.com/aigc-apps/sd-webui-EasyPhoto issue 281), so 16049 is not a Windows figure."
 }
 
 """#,
@@ -2732,8 +2851,8 @@ enum EmbeddedPresets {
   "vendor": "nvidia",
   "architecture": "Ada Lovelace",
   "compute_capability": "8.9",
-  "memory_mib": 24563,
-  "memory_mib_basis": "torch_total_memory",
+  "memory_mib": 24054,
+  "memory_mib_basis": "torch_oom_message",
   "nvidia_smi_total_mib": 24564,
   "marketed_memory": "24 GB GDDR6X",
   "supports_bf16": true,
@@ -2741,7 +2860,14 @@ enum EmbeddedPresets {
   "aliases": [
     "4090"
   ],
-  "source": "memory_mib is torch.cuda.get_device_properties(0).total_memory (CUDA totalGlobalMem) as printed by torch's _CudaDeviceProperties repr ('total_memory=NNNNNMB', whole MiB rounded down), found in stored public code/docs with the search index's find_string. This is the ceiling a training process can allocate from (before the CUDA context, cuBLAS workspace and allocator overhead). nvidia-smi's memory.total is larger on most cards (firmware/driver-reserved memory; ECC on datacenter cards), so it is recorded separately and is NOT what torch sees. The figure varies by driver version, ECC state and OS (WSL/Windows report less). RTX 4090: total_memory=24563MB in a stored Linux log; nvidia-smi 24564MiB in many stored tables. Under WSL2/Windows torch reports less (OOM messages with '23.65 GiB' / '23.68 GiB total capacity' exist)."
+  "observed_total_mib": [
+    24054,
+    24084,
+    24207,
+    24217,
+    24248
+  ],
+  "source": "Linux figures only (training runs on Linux; Windows/WDDM reports more: torch's repr shows total_memory=24563MB there, nvidia-smi 24564MiB). torch's OOM message 'GPU 0 has a total capacity of 23.49 GiB' on Ubuntu 22.04, driver 575.64.03 (github.com/Sautenich/UAV-VLA issue 7, 2025) = 24054 MiB +/- 5, kept as the most recent driver's figure; 23.52 GiB on Ubuntu 24.04, driver 560.35.03, torch 2.6 (github.com/pytorch/torchchat issue 1341) = 24084 MiB; 23.64-23.68 GiB in older Linux reports (github.com/zai-org/CogVideo issue 36 and others) and NAMD's Linux device listing 'Mem: 24214MB' / '24217MB' (totalGlobalMem in MiB). Newer drivers report less."
 }
 
 """#,
@@ -2752,15 +2878,18 @@ enum EmbeddedPresets {
   "vendor": "nvidia",
   "architecture": "Blackwell",
   "compute_capability": "12.0",
-  "memory_mib": 16302,
-  "memory_mib_basis": "torch_total_memory",
+  "memory_mib": 15877,
+  "memory_mib_basis": "cuda_total_global_mem",
   "marketed_memory": "16 GB GDDR7",
   "supports_bf16": true,
   "unified_memory": false,
   "aliases": [
     "5080"
   ],
-  "source": "memory_mib is torch.cuda.get_device_properties(0).total_memory (CUDA totalGlobalMem) as printed by torch's _CudaDeviceProperties repr ('total_memory=NNNNNMB', whole MiB rounded down), found in stored public code/docs with the search index's find_string. This is the ceiling a training process can allocate from (before the CUDA context, cuBLAS workspace and allocator overhead). nvidia-smi's memory.total is larger on most cards (firmware/driver-reserved memory; ECC on datacenter cards), so it is recorded separately and is NOT what torch sees. The figure varies by driver version, ECC state and OS (WSL/Windows report less). RTX 5080: total_memory=16302MB in one stored log (single reading). Needs a CUDA 12.8+ build of torch and bitsandbytes for sm_120."
+  "observed_total_mib": [
+    15877
+  ],
+  "source": "llama.cpp's CUDA device listing 'CUDA0: NVIDIA GeForce RTX 5080 (15877 MiB, 13773 MiB free)' quoted as a real engine's output in stored public code (the total is cudaMemGetInfo's, what torch reports as total capacity); the OS is not stated. torch's repr total_memory=16302MB comes from a Windows machine (a drive-letter path) and is not used; Windows reports more than Linux on every card where both are known (RTX 4090: 24563 vs 24054-24217). Low-medium confidence: a single reading. Needs CUDA 12.8+ builds of torch and bitsandbytes for sm_120."
 }
 
 """#,
@@ -2771,8 +2900,8 @@ enum EmbeddedPresets {
   "vendor": "nvidia",
   "architecture": "Blackwell",
   "compute_capability": "12.0",
-  "memory_mib": 32607,
-  "memory_mib_basis": "nvidia_smi_memory_total",
+  "memory_mib": 32106,
+  "memory_mib_basis": "cuda_total_global_mem",
   "nvidia_smi_total_mib": 32607,
   "marketed_memory": "32 GB GDDR7",
   "supports_bf16": true,
@@ -2780,7 +2909,11 @@ enum EmbeddedPresets {
   "aliases": [
     "5090"
   ],
-  "source": "memory_mib here is nvidia-smi's memory.total (found in stored nvidia-smi tables in public repos): no torch total_memory reading for this card was found. torch's total_memory is usually somewhat lower (0-3 %: e.g. A10G 22587 vs 23028, L40S 45589 vs 46068, RTX 4090 24563 vs 24564), so treat this figure as an upper bound. RTX 5090: 32607MiB in many stored nvidia-smi tables (drivers 595-610). Needs CUDA 12.8+ builds for sm_120."
+  "observed_total_mib": [
+    32106,
+    32117
+  ],
+  "source": "Linux figures: llama.cpp's device listing 'CUDA0: NVIDIA GeForce RTX 5090 (32106 MiB, ...)' on Linux (github.com/ggml-org/llama.cpp issue 17536, 2025-11; the total is cudaMemGetInfo's, the figure torch reports as total capacity); CUDA deviceQuery on Fedora 41, driver 570.133.04: 'Total amount of global memory: 32117 MBytes (33677180928 bytes)' (github.com/aikitoria/open-gpu-kernel-modules issue 1). The lower, newer figure is kept. nvidia-smi shows 32607MiB (stored tables, drivers 595-610), which is not what a process can allocate. Needs CUDA 12.8+ builds of torch and bitsandbytes for sm_120."
 }
 
 """#,
@@ -2831,10 +2964,12 @@ enum EmbeddedPresets {
   "vendor": "nvidia",
   "architecture": "Turing",
   "compute_capability": "7.5",
-  "memory_mib": 15102,
-  "memory_mib_basis": "torch_total_memory",
+  "memory_mib": 14912,
+  "memory_mib_basis": "torch_oom_message",
   "nvidia_smi_total_mib": 15360,
   "observed_total_mib": [
+    14909,
+    14912,
     14930,
     15079,
     15095,
@@ -2847,7 +2982,7 @@ enum EmbeddedPresets {
   "aliases": [
     "tesla-t4"
   ],
-  "source": "memory_mib is torch.cuda.get_device_properties(0).total_memory (CUDA totalGlobalMem) as printed by torch's _CudaDeviceProperties repr ('total_memory=NNNNNMB', whole MiB rounded down), found in stored public code/docs with the search index's find_string. This is the ceiling a training process can allocate from (before the CUDA context, cuBLAS workspace and allocator overhead). nvidia-smi's memory.total is larger on most cards (firmware/driver-reserved memory; ECC on datacenter cards), so it is recorded separately and is NOT what torch sees. The figure varies by driver version, ECC state and OS (WSL/Windows report less). T4 readings found: 15102 MB (Colab and others; the '14.75 GiB total capacity' of countless Colab OOM messages), 15109, 15095, 15079 (torch 1.6/cu101), 14930 (a 2025 log). 15102 chosen as the Colab figure. /work/shared/calibration/gpu-measured/fitcheck-t4 describes its T4 as 14,912 MiB, near the 14930 reading: a newer driver reserving more. nvidia-smi shows 15360MiB (many stored nvidia-smi tables); ECC is on by default and its ~1/16 overhead is already excluded from both figures. No bf16 tensor cores (pre-Ampere): QLoRA runs with fp16 compute (bnb_4bit_compute_dtype=float16, fp16=True); newer torch may report bf16 as 'supported' through emulation, which is slow."
+  "source": "Linux figures: the fitcheck-t4 runs of this repository's validation data report their T4 as 14,912 MiB (Tests/QLoRABudgetTests/Fixtures/gpu-measured/fitcheck-t4, 2026); a 2026 Colab OOM message says 'GPU 0 has a total capacity of 14.56 GiB' (github.com/facebookresearch/tribev2 issue 28) = 14909 MiB +/- 5. Both agree: 14912 is kept. Older drivers reported more: 15102 MB (the '14.75 GiB total capacity' of countless 2023 Colab OOM messages), 15109, 15095, 15079 (torch 1.6/cu101), 14930 (2025). nvidia-smi shows 15360MiB; ECC is on and its overhead is excluded from every torch figure. No bf16 tensor cores (Turing, sm_75): QLoRA runs with fp16 compute (bnb_4bit_compute_dtype=float16, fp16=True)."
 }
 
 """#,

@@ -30,13 +30,16 @@ public struct PresetCatalog: Sendable {
   public var modelNames: [String] { modelTexts.keys.sorted() }
   public var gpuNames: [String] { gpuTexts.keys.sorted() }
 
-  /// The model preset with this name or alias (case-insensitive).
-  public func model(named name: String) throws(PresetError) -> ModelArchitecture {
+  /// The model preset with this name or alias (case-insensitive); `readAs` as in
+  /// ``ModelArchitecture/init(configData:name:readAs:)``.
+  public func model(named name: String, readAs: String? = nil) throws(PresetError) -> ModelArchitecture {
     guard let key = try resolve(name, in: modelTexts) else {
       throw .unknownModel(name: name, suggestions: Suggestions.closest(to: name, among: modelNames))
     }
     do {
-      return try ModelArchitecture(configData: Data(modelTexts[key, default: ""].utf8), name: key)
+      return try ModelArchitecture(configData: Data(modelTexts[key, default: ""].utf8), name: key, readAs: readAs)
+    } catch .unknownFamily(let family) {
+      throw .invalidConfig(.unknownFamily(family))
     } catch {
       throw .malformedPreset(name: key, reason: error.description)
     }
@@ -60,11 +63,12 @@ public struct PresetCatalog: Sendable {
   /// The largest `config.json` read (real ones are a few KB; multimodal ones under 100 KB).
   public static let maximumConfigBytes: Int64 = 16 << 20
 
-  /// A model from a preset name, a `config.json` path, or a folder holding `config.json`.
-  public func model(from argument: String) throws(PresetError) -> ModelArchitecture {
+  /// A model from a preset name, a `config.json` path, or a folder holding `config.json`;
+  /// `readAs` as in ``ModelArchitecture/init(configData:name:readAs:)``.
+  public func model(from argument: String, readAs: String? = nil) throws(PresetError) -> ModelArchitecture {
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: argument, isDirectory: &isDirectory) else {
-      return try model(named: argument)
+      return try model(named: argument, readAs: readAs)
     }
     let url = URL(fileURLWithPath: argument)
     let file = isDirectory.boolValue ? url.appendingPathComponent("config.json") : url
@@ -76,7 +80,7 @@ public struct PresetCatalog: Sendable {
       throw .unreadableFile(path: file.path, reason: error.reason)
     }
     do {
-      return try ModelArchitecture(configData: data, name: name.isEmpty ? "model" : name)
+      return try ModelArchitecture(configData: data, name: name.isEmpty ? "model" : name, readAs: readAs)
     } catch {
       throw .invalidConfig(error)
     }
@@ -115,7 +119,10 @@ public struct PresetCatalog: Sendable {
 }
 
 extension GPU {
-  /// Reads a GPU preset: `name`, `display_name`, `vendor`, `memory_mib` (required), ...
+  /// Reads a GPU preset: `name`, `display_name`, `vendor`, `architecture`, `compute_capability`
+  /// (NVIDIA), `memory_mib` (required), `supports_bf16`, `unified_memory`, `aliases`, `source`
+  /// (docs/presets.md). The vendor and architecture must be known values and agree, and an
+  /// NVIDIA preset's bf16 flag must agree with its compute capability.
   init(presetName: String, text json: String) throws(PresetError) {
     let members: [String: JSONValue]
     do {
@@ -128,25 +135,46 @@ extension GPU {
     } catch {
       throw .malformedPreset(name: presetName, reason: "\(error)")
     }
+    func malformed(_ reason: String) -> PresetError { .malformedPreset(name: presetName, reason: reason) }
     guard case .number(let mib)? = members["memory_mib"], let whole = Int64(exactly: mib), whole > 0, whole < 1 << 40 else {
-      throw .malformedPreset(name: presetName, reason: "'memory_mib' must be a positive whole number of MiB")
+      throw malformed("'memory_mib' must be a positive whole number of MiB")
     }
     func text(_ key: String) -> String? {
       if case .string(let value)? = members[key] { return value }
       return nil
     }
-    func flag(_ key: String, _ fallback: Bool) -> Bool {
-      if case .bool(let value)? = members[key] { return value }
-      return fallback
+    func flag(_ key: String) throws(PresetError) -> Bool {
+      guard case .bool(let value)? = members[key] else { throw malformed("'\(key)' must be true or false") }
+      return value
+    }
+    guard let vendor = text("vendor").flatMap(GPUVendor.init(rawValue:)), vendor != .unknown else {
+      throw malformed("'vendor' must be one of nvidia, amd, apple")
+    }
+    let architectures = GPUArchitecture.allCases.map(\.rawValue).joined(separator: ", ")
+    guard let architecture = text("architecture").flatMap(GPUArchitecture.init(rawValue:)) else {
+      throw malformed("'architecture' must be one of \(architectures)")
+    }
+    guard architecture.vendor == vendor else {
+      throw malformed("architecture '\(architecture.rawValue)' is not made by '\(vendor.rawValue)'")
+    }
+    let supportsBFloat16 = try flag("supports_bf16")
+    var capability: ComputeCapability? = nil
+    if vendor == .nvidia {
+      guard let parsed = text("compute_capability").flatMap(ComputeCapability.init) else {
+        throw malformed("'compute_capability' must be 'major.minor' (e.g. '8.9') for an NVIDIA GPU")
+      }
+      guard supportsBFloat16 == (parsed >= .firstWithBFloat16) else {
+        throw malformed("'supports_bf16' is \(supportsBFloat16) but compute capability \(parsed) says otherwise")
+      }
+      capability = parsed
     }
     var aliases: [String] = []
     if case .array(let values)? = members["aliases"] {
       aliases = values.compactMap { if case .string(let alias) = $0 { return alias } else { return nil } }
     }
     self.init(
-      name: presetName, displayName: text("display_name") ?? presetName, vendor: text("vendor") ?? "unknown",
-      architecture: text("architecture"), capacity: .mebibytes(whole),
-      supportsBFloat16: flag("supports_bf16", true), hasUnifiedMemory: flag("unified_memory", false),
-      aliases: aliases, source: text("source") ?? "")
+      name: presetName, displayName: text("display_name") ?? presetName, vendor: vendor, architecture: architecture,
+      computeCapability: capability, capacity: .mebibytes(whole), supportsBFloat16: supportsBFloat16,
+      hasUnifiedMemory: try flag("unified_memory"), aliases: aliases, source: text("source") ?? "")
   }
 }

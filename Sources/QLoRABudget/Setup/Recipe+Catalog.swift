@@ -17,7 +17,25 @@ extension Recipe {
       "peft tuners/tuners_utils.py cast_adapter_dtype (autocast_adapter_dtype=True): adapters in float32",
       "transformers 5.23 integrations/bitsandbytes.py: only nn.Linear/Conv1D become Linear4bit; MoE experts are "
         + "fused 3-D parameters and routers TopKRouter modules (bitsandbytes issue #1849)",
-      "checked to the byte against ../shared/calibration/hf-peft-bnb-bytes.json; docs/recipes.md",
+      "checked to the byte against Tests/Calibration/hf-peft-bnb-bytes.json; docs/recipes.md",
+    ])
+
+  /// transformers 4.x + peft: as ``hfPeft``, but MoE experts (and routers) are separate
+  /// nn.Linear modules, so bitsandbytes quantizes them.
+  public static let hfPeftTransformers4 = Recipe(
+    name: "hf-peft-tf4",
+    summary: "transformers 4.x + peft: as hf-peft, but MoE experts and routers are nn.Linear modules, "
+      + "so bitsandbytes quantizes them to 4-bit",
+    withQuantizedBase: .allFloat32,
+    withSixteenBitBase: .allCompute,
+    adapters: .float32,
+    linearRoles: [.projection, .expert, .router],
+    checkpointsByDefault: true,
+    usesChunkedCrossEntropy: false,
+    sources: [
+      "transformers 4.57 models/mixtral/modeling_mixtral.py: MixtralBlockSparseTop2MLP w1/w2/w3 and the gate are "
+        + "nn.Linear; integrations/bitsandbytes.py replace_with_bnb_linear converts every nn.Linear but lm_head",
+      "peft 0.21.2 prepare_model_for_kbit_training as in hf-peft; docs/recipes.md",
     ])
 
   /// The QLoRA paper's `qlora.py` (artidoro/qlora), on the transformers 4.x of its time.
@@ -93,7 +111,9 @@ extension Recipe {
     ])
 
   /// Every recipe, in the order help text lists them.
-  public static let all: [Recipe] = [.hfPeft, .qloraPaper, .unsloth, .llamaFactory, .msSwift]
+  public static let all: [Recipe] = [
+    .hfPeft, .hfPeftTransformers4, .qloraPaper, .unsloth, .llamaFactory, .msSwift, .torchtune, .litgpt, .axolotl, .trl,
+  ]
 
   /// The recipe with this name, or nil.
   public static func named(_ name: String) -> Recipe? { all.first { $0.name == name } }

@@ -31,10 +31,18 @@ public struct Recipe: Hashable, Sendable {
   public let offloadsCheckpointInputs: Bool
   /// Where each fact comes from.
   public let sources: [String]
+  /// The 4-bit storage (bitsandbytes unless the recipe quantizes with torchao).
+  public let fourBitLayout: FourBitLayout
+  /// Whether lm_head is a 4-bit linear too (LitGPT: Fabric's BitsandbytesPrecision replaces
+  /// every `nn.Linear`); untied heads only.
+  public let quantizesOutputHead: Bool
+  /// What the loss keeps when it is chunked.
+  public let chunkedLoss: ChunkedLoss
 
   public init(
     name: String, summary: String, withQuantizedBase: UnquantizedDtypes, withSixteenBitBase: UnquantizedDtypes,
-    adapters: DtypeRule, linearRoles: Set<LinearModule.Role>, checkpointsByDefault: Bool, usesChunkedCrossEntropy: Bool, sources: [String], offloadsCheckpointInputs: Bool = false
+    adapters: DtypeRule, linearRoles: Set<LinearModule.Role>, checkpointsByDefault: Bool, usesChunkedCrossEntropy: Bool, sources: [String], offloadsCheckpointInputs: Bool = false,
+    fourBitLayout: FourBitLayout = .bitsandbytes, quantizesOutputHead: Bool = false, chunkedLoss: ChunkedLoss = .fused
   ) {
     self.name = name
     self.summary = summary
@@ -46,6 +54,9 @@ public struct Recipe: Hashable, Sendable {
     self.usesChunkedCrossEntropy = usesChunkedCrossEntropy
     self.sources = sources
     self.offloadsCheckpointInputs = offloadsCheckpointInputs
+    self.fourBitLayout = fourBitLayout
+    self.quantizesOutputHead = quantizesOutputHead
+    self.chunkedLoss = chunkedLoss
   }
 }
 

@@ -23,11 +23,21 @@ public struct TrainingSetup: Hashable, Sendable {
   /// Chunked (fused) cross-entropy that never materialises the full logits (Liger, Unsloth,
   /// `--loss chunked`); nil: the recipe's default.
   public var chunkedCrossEntropy: Bool? = nil
-  /// GPUs the run is sharded over with FSDP (fsdp_qlora, ZeRO-3); every figure is per GPU.
+  /// GPUs the run is spread over (with ``engine``); every figure is per GPU.
   public var gpuCount: Int64 = 1
-  /// Full fine-tuning of every parameter in the compute dtype, for comparison; LoRA and
-  /// quantization settings are then ignored.
+  /// How the GPUs share the model: FSDP (fsdp_qlora's, the default) or DeepSpeed ZeRO.
+  public var engine: ParallelEngine = .fsdp
+  /// Machines the GPUs are in (each holds `gpuCount / nodeCount`); HYBRID_SHARD shards within one.
+  public var nodeCount: Int64 = 1
+  /// What the engine keeps in host memory (ZeRO-Offload, FSDP CPU offload).
+  public var offload: EngineOffload = []
+  /// DeepSpeed's bucket and threshold keys (ZeRO engines only).
+  public var deepSpeed = DeepSpeedBuckets()
+  /// Full fine-tuning of every parameter, for comparison; LoRA and quantization settings are
+  /// then ignored.
   public var isFullFineTune: Bool = false
+  /// How full fine-tuning holds its parameters (ignored for LoRA).
+  public var fullFineTunePrecision: FullFineTunePrecision = .pure
 
   public init() {}
 
@@ -40,13 +50,26 @@ public struct TrainingSetup: Hashable, Sendable {
   /// The dtypes of the tensors bitsandbytes does not quantize, after the recipe: every
   /// tensor in the compute dtype for full fine-tuning.
   public var unquantizedDtypes: Recipe.UnquantizedDtypes {
-    if isFullFineTune { return .allCompute }
+    // DeepSpeed casts the module to the compute dtype (engine.py: self.module.bfloat16()); its
+    // fp32 master copy is the optimizer's (EngineSharding).
+    if engine.isDeepSpeed { return .allCompute }
+    if isFullFineTune { return fullFineTunePrecision == .mixed ? .allFloat32 : .allCompute }
     return quantization.isQuantized ? recipe.withQuantizedBase : recipe.withSixteenBitBase
   }
+
+  /// The adapters' dtype rule: the recipe's, or the compute dtype under DeepSpeed, which casts
+  /// the whole module (its fp32 master copy is counted with the optimizer state).
+  public var adapterDtype: DtypeRule { engine.isDeepSpeed ? .compute : recipe.adapters }
 
   /// Whether the run needs bitsandbytes: a quantized base, or an 8-bit or paged optimizer.
   public var needsBitsandbytes: Bool {
     effectiveQuantization.isQuantized || optimizer.isEightBit || optimizer.isPaged
+  }
+
+  /// The dtype of full fine-tuning's parameters and gradients: fp32 master weights with mixed
+  /// precision, else the compute dtype.
+  public var fullFineTuneParameterDtype: TensorDtype {
+    fullFineTunePrecision == .mixed && !engine.isDeepSpeed ? .float32 : computeDtype.tensorDtype
   }
 
   /// The quantization actually applied (none for full fine-tuning).

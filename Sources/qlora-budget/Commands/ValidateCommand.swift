@@ -1,21 +1,24 @@
 import Foundation
 import QLoRABudget
 
-/// `qlora-budget validate [--calibration DIR] [--output FILE]`: regenerates docs/validation.md.
+/// `qlora-budget validate [--calibration DIR] [--output FILE]`: regenerates docs/validation.md
+/// and the verdict margin derived from it (Sources/QLoRABudget/Verdict/MeasuredMargin.swift).
 enum ValidateCommand: Command {
   static let name = "validate"
   static let summary = "Compare estimates with the calibration measurements; write docs/validation.md."
   static let arguments = "[--calibration <dir>] [--output <file>]"
   static let options: [OptionSpec] = [
-    .value("--calibration", "dir", "The calibration folder.", default: "../shared/calibration beside the package root"),
+    .value("--calibration", "dir", "The calibration folder.", default: "Tests/Calibration/ in the package root"),
     .value("--output", "file", "Where to write the report ('-' for stdout).", default: "docs/validation.md"),
+    .value("--margin-output", "file", "Where to write the verdict margin's Swift source ('-' for stdout).",
+      default: "Sources/QLoRABudget/Verdict/MeasuredMargin.swift"),
   ]
 
   static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws -> ExitStatus {
     try arguments.expectPositionals(atMost: 0)
     let root = packageRoot()
     let directory = arguments.value("--calibration").map { URL(fileURLWithPath: $0) }
-      ?? root.deletingLastPathComponent().appendingPathComponent("shared/calibration")
+      ?? root.appendingPathComponent("Tests/Calibration")
     guard FileManager.default.fileExists(atPath: directory.appendingPathComponent("cpu-step-peaks.json").path) else {
       throw UsageError("No calibration data at \(directory.path): pass '--calibration <dir>'.", command: arguments.command)
     }
@@ -28,12 +31,24 @@ enum ValidateCommand: Command {
       try PlanningOptions.write(text, to: output)
       context.print("wrote \(output)")
     }
+    let margin = report.verdictMargin
+    let marginPath = arguments.value("--margin-output")
+      ?? root.appendingPathComponent("Sources/QLoRABudget/Verdict/MeasuredMargin.swift").path
+    if marginPath == "-" {
+      context.standardOutput(ValidationReport.marginSource(margin))
+    } else {
+      try PlanningOptions.write(ValidationReport.marginSource(margin), to: marginPath)
+      context.print("wrote \(marginPath)")
+    }
+    context.print("verdict margin: \(EstimateText.percent(margin.relative)), " + margin.statistic
+      + (margin == VerdictMargin.measured ? "" : "; rebuild: the built-in margin was \(EstimateText.percent(VerdictMargin.measured.relative))"))
     let allocated = report.absoluteErrors(dataSet: CalibrationValidation.gpuDataSet, figure: "peak_allocated")
     context.print(String(format: "peak allocated: median %.2f%%, max %.2f%% over %d GPU cases; %d wrong fits",
       ValidationReport.median(allocated), allocated.max() ?? 0, allocated.count, report.wrongFits.count))
     let wrong = report.published.filter(\.isWrongFit).count
     context.print("published: \(report.published.count) rows mapped (\(report.published.filter { $0.trustGroup == "high" }.count) "
-      + "high trust), \(report.context.count) listed as context; \(wrong) wrong fits")
+      + "high trust), \(report.expressed.count) expressed but not validated, \(report.context.count) listed as context; "
+      + "\(wrong) wrong fits")
     return .success
   }
 

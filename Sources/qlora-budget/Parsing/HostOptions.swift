@@ -34,6 +34,9 @@ enum HostOptions {
       "    paged state \(host.pagedOptimizerState.formatted(.binary))"
         + (host.offloadedActivations > .zero ? " + offloaded activations \(host.offloadedActivations.formatted(.binary)))" : ")"),
     ]
+    if host.offloaded > .zero {
+      lines.append("  + offloaded by the engine \(host.offloaded.formatted(.binary)) (while loading and training)")
+    }
     if let capacity {
       lines.append("Host RAM \(capacity.formatted(.binary)): " + (host.fits(in: capacity) ? "enough" : "NOT ENOUGH"))
     }

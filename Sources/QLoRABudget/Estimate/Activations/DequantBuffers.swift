@@ -11,6 +11,8 @@ struct DequantBuffers: Sendable {
   let bytes: ByteCount
   /// The largest 4-bit weight; nil without 4-bit weights.
   private let largest: LinearModule?
+  /// lm_head's elements when the recipe quantizes it, else 0.
+  private let head: Int64
   private let width: Int64
   private let cast: Int64
 
@@ -20,14 +22,21 @@ struct DequantBuffers: Sendable {
     let largest = modules.max(by: { $0.weightElements < $1.weightElements })
     let width = context.normOutput
     let cast: Int64 = context.autocast && width != context.compute ? context.compute : 0
+    // A recipe that quantizes lm_head (LitGPT) dequantizes it too: the largest weight of most models.
+    let head = BaseWeights.outputHead(context.model, context.setup) ?? 0
     self.largest = largest
+    self.head = head
     self.width = width
     self.cast = cast
-    bytes = largest.map { StepContext.bytes($0.weightElements, width: width + cast) } ?? .zero
+    bytes = StepContext.bytes(max(largest?.weightElements ?? 0, head), width: width + cast)
   }
 
   var formula: String {
     guard let largest else { return "no 4-bit weights: no dequantization buffer" }
+    if head > largest.weightElements {
+      return "largest 4-bit weight lm_head \(NumberText.grouped(head)) elements dequantized to \(width) B"
+        + (cast > 0 ? " + its \(cast) B autocast copy" : "") + " = \(NumberText.grouped(bytes.bytes))"
+    }
     return "largest 4-bit weight \(largest.path) \(largest.outFeatures) x \(largest.inFeatures) "
       + "dequantized to \(width) B" + (cast > 0 ? " + its \(cast) B autocast copy" : "")
       + " = \(NumberText.grouped(bytes.bytes))"

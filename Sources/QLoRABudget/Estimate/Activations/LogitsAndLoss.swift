@@ -41,8 +41,12 @@ struct LogitsAndLoss {
   let heldInBackward: ByteCount
   let isChunked: Bool
   let logitsWidth: Int64
+  let tokens: Int64
   /// One chunk of the chunked loss (zero for the standard loss).
   let chunk: ByteCount
+  /// How the tokens are chunked when the recipe's chunked loss is `tokenChunks` (torchtune,
+  /// LitGPT); nil for the fused loss and the standard one.
+  let tokenChunking: TokenChunking?
 
   /// The largest chunk of Unsloth's fused cross-entropy: its `_CE_TARGET_GB_CAP` (4 GiB).
   static let chunkCap = ByteCount.gibibytes(4)
@@ -57,9 +61,25 @@ struct LogitsAndLoss {
     isChunked = context.setup.usesChunkedCrossEntropy
     let width = context.autocast ? context.compute : context.normOutput
     logitsWidth = width
+    tokens = context.tokens
     weightCopy = context.autocast && context.lmHead != context.compute
       ? StepContext.bytes(vocabulary, model.hiddenSize, width: context.compute) : .zero
-    if isChunked {
+    if isChunked, case .tokenChunks(let chunking) = context.setup.recipe.chunkedLoss {
+      // torchtune / LitGPT: every chunk's log-softmax stays saved; one chunk's logits (and their
+      // fp32 upcast) exist at a time in forward, one chunk's two gradients in backward.
+      let chunkTokens = chunking.chunkTokens(context.tokens)
+      let probabilityWidth: Int64 = chunking.float32LogProbabilities ? 4 : width
+      tokenChunking = chunking
+      let inFlight = (chunking.keepsLogits ? 0 : width) + (probabilityWidth == width ? 0 : 4)
+        + (chunking.checkpointsChunks ? probabilityWidth : 0)
+      logits = chunking.keepsLogits ? context.perToken(vocabulary, width) : .zero
+      chunk = StepContext.bytes(chunkTokens, vocabulary, width: inFlight)
+      upcast = .zero
+      logProbabilities = chunking.checkpointsChunks ? .zero : context.perToken(vocabulary, probabilityWidth)
+      gradient = StepContext.bytes(chunkTokens, vocabulary, width: probabilityWidth)
+      heldInBackward = logits
+    } else if isChunked {
+      tokenChunking = nil
       logits = .zero
       chunk = min(context.perToken(vocabulary, Self.chunkBytesPerLogit), Self.chunkCap)
       upcast = .zero
@@ -67,6 +87,7 @@ struct LogitsAndLoss {
       gradient = .zero
       heldInBackward = .zero
     } else {
+      tokenChunking = nil
       logits = context.perToken(vocabulary, width)
       chunk = .zero
       upcast = width == 4 ? .zero : context.perToken(vocabulary, 4)
@@ -84,12 +105,22 @@ struct LogitsAndLoss {
 
   /// The loss's backward moment: log-probabilities and two gradients (chunked: one chunk).
   var backwardMoment: ByteCount {
-    isChunked ? finalNorm + weightCopy + chunk + logProbabilities
+    isChunked && tokenChunking == nil ? finalNorm + weightCopy + chunk + logProbabilities
       : finalNorm + weightCopy + logProbabilities + 2 * gradient + heldInBackward + labels
+        + (tokenChunking?.checkpointsChunks == true ? chunk : .zero)
   }
 
   var formula: String {
     let g = NumberText.grouped
+    if let chunking = tokenChunking {
+      return "cross-entropy over token chunks of \(g(chunking.chunkTokens(tokens))) tokens: "
+        + (logits > .zero ? "logit chunks kept b*s*V*\(logitsWidth) B = \(g(logits.bytes)); " : "")
+        + (chunk > .zero ? "one chunk's logits in flight \(g(chunk.bytes)); " : "")
+        + (chunking.checkpointsChunks ? "each chunk checkpointed (recomputed in backward); "
+          : "every chunk's log-softmax saved \(g(logProbabilities.bytes)); ")
+        + "backward: 2 gradients of one chunk \(g(gradient.bytes)); "
+        + "final norm input \(g(finalNorm.bytes))"
+    }
     if isChunked {
       return "chunked cross-entropy: full logits never materialised; one chunk min(b*s*V*16 B, 4 GiB) = "
         + "\(g(chunk.bytes)) + one fp32 log-sum-exp per token; final norm input \(g(finalNorm.bytes))"

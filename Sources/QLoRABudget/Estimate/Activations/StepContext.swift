@@ -1,7 +1,7 @@
 /// Where the step's kernels run. It changes what a few ops save: CUDA's fused dropout keeps a
 /// 1-byte mask, the CPU's dropout a scaling tensor in the input's dtype (ATen `_dropout_impl`:
 /// `noise = empty_like(input).bernoulli_(1 - p)`). Validation against the CPU allocator
-/// measurements (../shared/calibration/cpu-step-peaks.json) uses `.cpu`; every estimate uses `.cuda`.
+/// measurements (Tests/Calibration/cpu-step-peaks.json) uses `.cpu`; every estimate uses `.cuda`.
 public enum KernelPlatform: String, Hashable, Sendable { case cuda, cpu }
 
 /// One named tensor (or group of identical tensors) of the step, with its bytes.
@@ -60,7 +60,7 @@ struct StepContext {
     lmHead = dtypes.embeddings.resolved(computeDtype).byteWidth
     isQuantized = setup.effectiveQuantization.isQuantized
     autocast = setup.usesAutocast
-    adapter = setup.recipe.adapters.resolved(computeDtype).byteWidth
+    adapter = setup.adapterDtype.resolved(computeDtype).byteWidth
   }
 
   /// The output width of a frozen base projection fed an input of width `input`.

@@ -7,7 +7,7 @@ public struct StepProfile: Hashable, Sendable {
   /// What autograd holds at the end of forward (the model's parameters excluded).
   public let savedForBackward: ByteCount
   /// The largest moment of each phase, in step order.
-  public let phases: [(name: String, bytes: ByteCount)]
+  public let phases: [(name: StepPhase, bytes: ByteCount)]
   /// The model output a plain loop keeps referenced after the step (logits, and the key/value
   /// cache without checkpointing): live from the end of one forward to the end of the next.
   public let heldOutput: ByteCount
@@ -24,8 +24,8 @@ public struct StepProfile: Hashable, Sendable {
   }
 
   /// The largest moment and its phase.
-  public var peak: (name: String, bytes: ByteCount) {
-    phases.max { $0.bytes < $1.bytes } ?? ("forward", .zero)
+  public var peak: (name: StepPhase, bytes: ByteCount) {
+    phases.max { $0.bytes < $1.bytes } ?? (.forward, .zero)
   }
 }
 
@@ -60,7 +60,7 @@ struct StepPeak {
     let optimizer = held + gradients + (context.setup.optimizer == .sgd ? .zero : gradients)
     profile = StepProfile(
       savedForBackward: stack.kept + loss.saved,
-      phases: [("forward", forward), ("backward", max(backwardLoss, backwardLayer)), ("optimizer", optimizer)],
+      phases: [(.forward, forward), (.backward, max(backwardLoss, backwardLayer)), (.optimizer, optimizer)],
       heldOutput: held)
   }
 }

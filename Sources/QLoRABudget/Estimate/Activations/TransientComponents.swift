@@ -5,12 +5,6 @@ struct TransientComponents {
   private let step: StepPeak
   private let context: ByteCount
 
-  /// The relative uncertainty of the process peak that the validation data supports: peak
-  /// allocated is within 5% on every calibration case, and the allocator's reserve over
-  /// allocated ranges from 5.7% to 31% around the 12.6% used (fitcheck-t4), so the process
-  /// figure carries about 10%. docs/validation.md shows the errors.
-  static let uncertainty = 0.10
-
   init(step: StepPeak, setup: TrainingSetup, gpu: GPU?) {
     self.step = step
     self.setup = setup
@@ -33,9 +27,6 @@ struct TransientComponents {
         source: "bitsandbytes 0.50.2 MatMul4Bit / Linear4bit.set_compute_type"),
       MemoryComponent(
         .runtime, lifetime: .transient, bytes: runtime.bytes, formula: runtime.formula, source: runtime.source),
-      MemoryComponent(
-        .allocatorReserve, lifetime: .transient, bytes: nil,
-        formula: "12.6% of peak allocated (median reserved/allocated - 1 over the 22 fitcheck-t4 runs)", source: "../shared/calibration/gpu-measured/fitcheck-t4"),
     ]
     if step.stack.offloadedToHost > .zero {
       components.append(
@@ -53,8 +44,8 @@ struct TransientComponents {
     let peak = step.profile.peak
     let g = NumberText.grouped
     var lines = [
-      "peak = the largest moment of a steady step (\(peak.name)): "
-        + step.profile.phases.map { "\($0.name) \(g($0.bytes.bytes)) B" }.joined(separator: ", ")
+      "peak = the largest moment of a steady step (\(peak.name.rawValue)): "
+        + step.profile.phases.map { "\($0.name.rawValue) \(g($0.bytes.bytes)) B" }.joined(separator: ", ")
         + " above resident",
       "a plain loop keeps the model output (logits) between steps; the loss's fp32 copies are freed after backward",
     ]
@@ -64,7 +55,7 @@ struct TransientComponents {
           + "recomputes one layer at a time; the GPU keeps the last layer's input and up to two copy-back buffers"
         : "checkpointing keeps each layer's input and recomputes one layer at a time (reentrant or not: same bytes)")
     }
-    if setup.lora.dropout > 0 { lines.append("lora_dropout > 0: each LoRA branch keeps its own dropped-out input and mask") }
+    if setup.lora.dropout > 0, !setup.isFullFineTune { lines.append("lora_dropout > 0: each LoRA branch keeps its own dropped-out input and mask") }
     return lines
   }
 
@@ -73,8 +64,15 @@ struct TransientComponents {
     let top = step.profile.peak
     let allocated = resident + top.bytes
     let reserved = allocated + RuntimeOverhead.reserve(over: allocated)
-    return PeakMemory(
-      allocated: allocated, reserved: reserved, process: reserved + context, phase: top.name,
-      uncertainty: Self.uncertainty)
+    return PeakMemory(allocated: allocated, reserved: reserved, process: reserved + context, phase: top.name)
+  }
+
+  /// The allocator's reserve at `peak`: reserved minus allocated.
+  static func allocatorReserve(at peak: PeakMemory) -> MemoryComponent {
+    MemoryComponent(
+      .allocatorReserve, lifetime: .transient, bytes: peak.reserved - peak.allocated,
+      formula: "12.6% of peak allocated \(NumberText.grouped(peak.allocated.bytes)) B "
+        + "(median reserved/allocated - 1 over the 22 fitcheck-t4 runs)",
+      source: "fitcheck-t4 measurements (docs/validation.md)")
   }
 }

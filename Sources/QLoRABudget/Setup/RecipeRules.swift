@@ -1,0 +1,49 @@
+/// How a recipe stores its 4-bit weights: bitsandbytes' `Linear4bit` buffers or torchao's
+/// `NF4Tensor` (torchtune). See ``FourBitWeightBuffers`` and ``TorchAONF4Buffers``.
+public enum FourBitLayout: String, Hashable, Sendable {
+  case bitsandbytes
+  case torchao
+}
+
+/// What a chunked cross-entropy keeps, when the loss is chunked (the setup's choice or the
+/// recipe's default).
+public enum ChunkedLoss: Hashable, Sendable {
+  /// Unsloth's fused loss (also Liger's and Cut Cross Entropy's shape): the full logits never
+  /// exist; one chunk holds at most `min(b*s*V*16 B, 4 GiB)`.
+  case fused
+  /// The tokens are split into chunks, each chunk's logits made by lm_head, upcast when
+  /// `float32LogProbabilities`, and its cross-entropy taken; every chunk's log-softmax output
+  /// stays saved for backward (the losses are summed), and backward makes one chunk's two
+  /// gradients at a time. `keepsLogits`: the training loop keeps the list of logit chunks.
+  case tokenChunks(TokenChunking)
+}
+
+/// One way of splitting the tokens for the loss: into `count` chunks, or chunks of `size` tokens.
+public struct TokenChunking: Hashable, Sendable {
+  public enum Split: Hashable, Sendable {
+    case count(Int64)
+    case size(Int64)
+  }
+
+  public let split: Split
+  public let float32LogProbabilities: Bool
+  public let keepsLogits: Bool
+  /// Each chunk runs under activation checkpointing (TRL's `chunked_nll`): nothing of it is
+  /// saved; backward recomputes one chunk's logits, then makes its gradients.
+  public let checkpointsChunks: Bool
+
+  public init(_ split: Split, float32LogProbabilities: Bool, keepsLogits: Bool, checkpointsChunks: Bool = false) {
+    self.split = split
+    self.float32LogProbabilities = float32LogProbabilities
+    self.keepsLogits = keepsLogits
+    self.checkpointsChunks = checkpointsChunks
+  }
+
+  /// The tokens of the largest chunk for `tokens` tokens (`tensor_split` / `split` sizes).
+  public func chunkTokens(_ tokens: Int64) -> Int64 {
+    switch split {
+    case .count(let count): return tokens / count + (tokens % count == 0 ? 0 : 1)
+    case .size(let size): return min(tokens, size)
+    }
+  }
+}
