@@ -9,7 +9,7 @@ import Testing
   static let report: ValidationReport? = {
     let shared = TestData.packageRoot.deletingLastPathComponent().appendingPathComponent("shared/calibration")
     let fixtures = TestData.packageRoot.appendingPathComponent("Tests/QLoRABudgetTests/Fixtures")
-    let directory = FileManager.default.fileExists(atPath: shared.appendingPathComponent("cpu-step-peaks.json").path)
+    let directory = FileManager.default.fileExists(atPath: shared.appendingPathComponent("cpu-steps/cpu-steps.json").path)
       ? shared : fixtures
     return try? CalibrationValidation.run(directory: directory)
   }()
@@ -66,7 +66,7 @@ import Testing
     for layers in [1, 2] {
       config["num_hidden_layers"] = layers
       let model = try TestData.model(config)
-      saved.append(try MemoryEstimator.stepProfile(model: model, setup: setup, platform: .cpu).savedForBackward.bytes)
+      saved.append(try MemoryEstimator.stepProfile(model: model, setup: setup, ).savedForBackward.bytes)
     }
     #expect(saved[1] - saved[0] == byHand)
   }

@@ -21,7 +21,7 @@ public enum MemoryEstimator {
     components += TrainableState.optimizerState(trainable, setup.optimizer)
     let gather = FSDPSharding.gatherBuffer(components, model: model, gpuCount: setup.gpuCount)
     components = FSDPSharding.shard(components, over: setup.gpuCount)
-    let step = stepPeak(model, setup, trainable, adapted: adapted, platform: .cuda)
+    let step = stepPeak(model, setup, trainable, adapted: adapted)
     let transient = TransientComponents(step: step, setup: setup, gpu: gpu)
     components += transient.components
     if let gather { components.append(gather) }
@@ -45,25 +45,22 @@ public enum MemoryEstimator {
       assumptions: assumptions(setup) + transient.assumptions, warnings: model.warnings)
   }
 
-  /// The step's moments above the resident bytes, on `platform` (validation compares `.cpu`
-  /// against PyTorch's CPU allocator).
-  public static func stepProfile(
-    model: ModelArchitecture, setup: TrainingSetup, platform: KernelPlatform
-  ) throws(SetupError) -> StepProfile {
+  /// The step's moments above the resident bytes, on the setup's platform (validation compares
+  /// `.cpu` against PyTorch's CPU allocator).
+  public static func stepProfile(model: ModelArchitecture, setup: TrainingSetup) throws(SetupError) -> StepProfile {
     try setup.validate()
     let adapted = try adaptedModules(model, setup)
     let trainable = trainableTensors(model, setup, adapted: adapted)
-    return stepPeak(model, setup, trainable, adapted: adapted, platform: platform).profile
+    return stepPeak(model, setup, trainable, adapted: adapted).profile
   }
 
   static func stepPeak(
-    _ model: ModelArchitecture, _ setup: TrainingSetup, _ trainable: [TrainableTensorGroup], adapted: [LinearModule],
-    platform: KernelPlatform
+    _ model: ModelArchitecture, _ setup: TrainingSetup, _ trainable: [TrainableTensorGroup], adapted: [LinearModule]
   ) -> StepPeak {
-    let context = StepContext(model: model, setup: setup, platform: platform)
+    let context = StepContext(model: model, setup: setup)
     // With FSDP each GPU keeps its shard of the gradients (the full layer is in the gather buffer).
     let gradients = FSDPSharding.share(ByteCount.sum(trainable.map(\.bytes)), setup.gpuCount)
-    return StepPeak(context, adapted: adapted, gradients: gradients)
+    return StepPeak(context, adapted: adapted, trainable: trainable, gradients: gradients)
   }
 
   /// The modules LoRA adapts (none for full fine-tuning).

@@ -26,15 +26,20 @@ public struct Recipe: Hashable, Sendable {
   public let checkpointsByDefault: Bool
   /// Whether the loss is computed in chunks without materialising fp32 logits (Unsloth, Liger).
   public let usesChunkedCrossEntropy: Bool
+  /// The chunked loss the framework switches on when asked (`--loss chunked`); nil: none.
+  public let chunkedLoss: ChunkedLoss?
   /// Whether gradient checkpointing copies each checkpointed layer's input to host memory and
   /// back in backward (Unsloth's `use_gradient_checkpointing="unsloth"`).
   public let offloadsCheckpointInputs: Bool
+  /// The loop the recipe's framework runs (what it keeps of the model output).
+  public let loop: TrainingLoop
   /// Where each fact comes from.
   public let sources: [String]
 
   public init(
     name: String, summary: String, withQuantizedBase: UnquantizedDtypes, withSixteenBitBase: UnquantizedDtypes,
-    adapters: DtypeRule, linearRoles: Set<LinearModule.Role>, checkpointsByDefault: Bool, usesChunkedCrossEntropy: Bool, sources: [String], offloadsCheckpointInputs: Bool = false
+    adapters: DtypeRule, linearRoles: Set<LinearModule.Role>, checkpointsByDefault: Bool, usesChunkedCrossEntropy: Bool, chunkedLoss: ChunkedLoss?, loop: TrainingLoop, sources: [String],
+    offloadsCheckpointInputs: Bool = false
   ) {
     self.name = name
     self.summary = summary
@@ -44,6 +49,8 @@ public struct Recipe: Hashable, Sendable {
     self.linearRoles = linearRoles
     self.checkpointsByDefault = checkpointsByDefault
     self.usesChunkedCrossEntropy = usesChunkedCrossEntropy
+    self.chunkedLoss = chunkedLoss
+    self.loop = loop
     self.sources = sources
     self.offloadsCheckpointInputs = offloadsCheckpointInputs
   }

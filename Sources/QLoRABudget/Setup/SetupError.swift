@@ -45,6 +45,12 @@ extension TrainingSetup {
         }
       }
     }
+    if usesChunkedCrossEntropy, lossImplementation == nil {
+      throw .outOfRange(
+        field: "--loss", value: "chunked",
+        allowed: "standard, or a named implementation (\(ChunkedLoss.allCases.map(\.rawValue).joined(separator: ", "))): "
+          + "recipe \(recipe.name) has no chunked loss")
+    }
     try Self.check("--seq-len", sequenceLength, 1...Self.maximumSequenceLength)
     try Self.check("--batch", batchSize, 1...Self.maximumBatchSize)
     try Self.check("--gpus", gpuCount, 1...Self.maximumGPUCount)

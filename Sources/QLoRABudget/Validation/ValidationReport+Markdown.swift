@@ -17,7 +17,7 @@ extension ValidationReport {
       """
     for (dataSet, figures) in [
       (CalibrationValidation.gpuDataSet, ["peak_allocated", "peak_reserved", "process"]),
-      (CalibrationValidation.cpuDataSet, ["saved_for_backward", "step_peak_above_start"]),
+      (CalibrationValidation.cpuDataSet, CalibrationValidation.cpuFigures),
     ] {
       for figure in figures {
         let errors = absoluteErrors(dataSet: dataSet, figure: figure)

@@ -7,7 +7,7 @@ enum ValidateCommand: Command {
   static let summary = "Compare estimates with the calibration measurements; write docs/validation.md."
   static let arguments = "[--calibration <dir>] [--output <file>]"
   static let options: [OptionSpec] = [
-    .value("--calibration", "dir", "The calibration folder.", default: "../shared/calibration beside the package root"),
+    .value("--calibration", "dir", "The calibration folder.", default: "Tests/QLoRABudgetTests/Fixtures in the package"),
     .value("--output", "file", "Where to write the report ('-' for stdout).", default: "docs/validation.md"),
   ]
 
@@ -15,8 +15,8 @@ enum ValidateCommand: Command {
     try arguments.expectPositionals(atMost: 0)
     let root = packageRoot()
     let directory = arguments.value("--calibration").map { URL(fileURLWithPath: $0) }
-      ?? root.deletingLastPathComponent().appendingPathComponent("shared/calibration")
-    guard FileManager.default.fileExists(atPath: directory.appendingPathComponent("cpu-step-peaks.json").path) else {
+      ?? root.appendingPathComponent("Tests/QLoRABudgetTests/Fixtures")
+    guard FileManager.default.fileExists(atPath: directory.appendingPathComponent("cpu-steps/cpu-steps.json").path) else {
       throw UsageError("No calibration data at \(directory.path): pass '--calibration <dir>'.", command: arguments.command)
     }
     let report = try CalibrationValidation.run(directory: directory)

@@ -2,7 +2,7 @@
 /// largest thing it holds for a moment in forward and in backward.
 ///
 /// RMSNorm (`hs.float() * rsqrt(mean(hs^2) + eps)`, then `weight * hs.to(input_dtype)` with a
-/// frozen weight) saves its input and the `tokens x 1` fp32 rsqrt. Projections, LoRA branches,
+/// frozen weight) saves its fp32 input and the `tokens x 1` fp32 rsqrt (``StepContext/normSaved``). Projections, LoRA branches,
 /// attention and MLP: see ``LoRABranch``, ``AttentionActivations``, ``FeedForwardActivations``.
 /// A LoRA branch that saves its input tensor itself shares it with every branch reading the
 /// same tensor (q/k/v read one norm output): it is counted once.
@@ -26,8 +26,7 @@ struct LayerActivations {
     let n = context.normOutput
     var saved: [TensorTerm] = []
     let normCount = Int64(model.layout.normsPerLayer.count)
-    saved.append(TensorTerm(
-      "\(normCount) norms: input + rsqrt", normCount * (context.perToken(hidden, context.residual) + context.perToken(1, 4))))
+    saved.append(TensorTerm("\(normCount) norms: fp32 input + rsqrt", normCount * context.normSaved))
 
     // Expert and router LoRA branches are not modelled (not nn.Linear in transformers 5).
     func lora(_ slot: LinearModule.Input, input features: Int64, width: Int64, label: String) {

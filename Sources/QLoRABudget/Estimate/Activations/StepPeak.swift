@@ -8,18 +8,14 @@ public struct StepProfile: Hashable, Sendable {
   public let savedForBackward: ByteCount
   /// The largest moment of each phase, in step order.
   public let phases: [(name: String, bytes: ByteCount)]
-  /// The model output a plain loop keeps referenced after the step (logits, and the key/value
-  /// cache without checkpointing): live from the end of one forward to the end of the next.
-  public let heldOutput: ByteCount
 
   public static func == (a: StepProfile, b: StepProfile) -> Bool {
-    a.savedForBackward == b.savedForBackward && a.heldOutput == b.heldOutput
+    a.savedForBackward == b.savedForBackward
       && a.phases.map(\.name) == b.phases.map(\.name) && a.phases.map(\.bytes) == b.phases.map(\.bytes)
   }
 
   public func hash(into hasher: inout Hasher) {
     hasher.combine(savedForBackward)
-    hasher.combine(heldOutput)
     for phase in phases { hasher.combine(phase.name); hasher.combine(phase.bytes) }
   }
 
@@ -30,37 +26,79 @@ public struct StepProfile: Hashable, Sendable {
 }
 
 /// The step's transient components and its profile.
+///
+/// Moments, each above the resident bytes:
+/// - forward, in a layer: the kept activations, the rotary tables, autocast's weight cache, one
+///   layer's tensors (recomputed later with checkpointing) and its largest transient, the
+///   dequantized weight;
+/// - forward, in the loss: the kept activations and the loss's forward moment (``LogitsAndLoss``);
+/// - backward, in the loss: the kept activations and the loss's backward moment;
+/// - backward, in a layer: ``BackwardWalk`` (block by block, in reverse);
+/// - optimizer: what the loop holds, the gradients, the optimizer's temporaries, and what the
+///   graph still references while the loss tensor lives.
 struct StepPeak {
   let stack: StackActivations
   let loss: LogitsAndLoss
   let dequant: DequantBuffers
   let gradients: ByteCount
+  /// The key/value cache the output keeps (plain loop without checkpointing), else zero.
   let keyValueCache: ByteCount
+  /// The rotary cos/sin tables, shared by every layer and alive for the whole step.
+  let rotary: ByteCount
+  /// Autocast's cached 16-bit copies of the fp32 trainable weights, alive through forward.
+  let autocastCache: ByteCount
+  let optimizerTemporaries: ByteCount
+  /// What the autograd graph references after backward while the loss tensor is alive:
+  /// with reentrant checkpointing, the input embeddings (a leaf made to require grad) and
+  /// their gradient.
+  let graphLeftovers: ByteCount
   let profile: StepProfile
 
-  init(_ context: StepContext, adapted: [LinearModule], gradients: ByteCount) {
+  init(_ context: StepContext, adapted: [LinearModule], trainable: [TrainableTensorGroup], gradients: ByteCount) {
     stack = StackActivations(context, adapted: adapted)
     loss = LogitsAndLoss(context)
     dequant = DequantBuffers(context)
     self.gradients = gradients
     let model = context.model
+    let setup = context.setup
+    let plain = setup.trainingLoop == .plain
+    let checkpointing = setup.usesGradientCheckpointing
     // Without checkpointing transformers keeps use_cache on: the output's DynamicCache holds
-    // every layer's k (after rotary) and v.
-    keyValueCache = context.setup.usesGradientCheckpointing
+    // every layer's k (after rotary) and v; a plain loop keeps the output alive.
+    keyValueCache = !plain || checkpointing
       ? .zero : model.layerCount * (2 * context.perToken(model.keyValueWidth, context.projectionOutput(input: context.normOutput)))
-    let kept = stack.kept + keyValueCache
-    let upstream = 2 * context.perToken(model.hiddenSize, context.residual)
-    let forwardLayer = kept + stack.recomputedLayer + stack.forwardTransient + dequant.bytes
-    let forward = max(forwardLayer, kept + loss.forwardMoment)
+    rotary = Self.rotaryTables(context)
+    autocastCache = Self.autocastWeightCache(context, trainable)
+    optimizerTemporaries = OptimizerTemporaries.bytes(trainable, optimizer: setup.optimizer, platform: context.platform)
+    graphLeftovers = checkpointing ? 2 * context.perToken(model.hiddenSize, context.residual) : .zero
+    let kept = stack.kept + rotary
+    let forwardLayer = kept + autocastCache + stack.recomputedLayer + stack.forwardTransient + dequant.bytes
+    let forward = max(forwardLayer, kept + autocastCache + loss.forwardMoment)
     let backwardLoss = kept + loss.backwardMoment
-    let backwardLayer = kept + loss.heldInBackward + stack.recomputedLayer + stack.backwardTransient
-      + dequant.bytes + upstream + gradients
-    let held = loss.logits + keyValueCache
-    // AdamW (foreach) works on the gradients with temporaries of about their size.
-    let optimizer = held + gradients + (context.setup.optimizer == .sgd ? .zero : gradients)
+    let held = loss.heldOutput + keyValueCache
+    let backwardLayer = kept + held + stack.recomputedLayer + stack.backwardTransient
+      + dequant.bytes + 2 * context.perToken(model.hiddenSize, context.residual) + gradients
+    let optimizer = held + gradients + optimizerTemporaries + graphLeftovers + (checkpointing ? rotary : .zero)
     profile = StepProfile(
-      savedForBackward: stack.kept + loss.saved,
-      phases: [("forward", forward), ("backward", max(backwardLoss, backwardLayer)), ("optimizer", optimizer)],
-      heldOutput: held)
+      savedForBackward: (checkpointing ? stack.kept : stack.kept + rotary) + loss.saved,
+      phases: [("forward", forward), ("backward", max(backwardLoss, backwardLayer)), ("optimizer", optimizer)])
+  }
+
+  /// Rotary `cos` and `sin`, `b x s x rotary_dim` each, cast to the hidden states' dtype
+  /// (transformers `LlamaRotaryEmbedding.forward`: `cos.to(dtype=x.dtype)`), one pair per rotary
+  /// module; computed once per forward and read by every layer.
+  static func rotaryTables(_ context: StepContext) -> ByteCount {
+    guard case .rotary(let dimension, let count) = context.model.layout.positionEmbedding else { return .zero }
+    return 2 * count * context.perToken(dimension, context.residual)
+  }
+
+  /// Under `torch.autocast` the 16-bit casts of fp32 leaf tensors that require grad (the
+  /// adapters, or an fp32 model's weights) are cached until autocast exits, so every one exists
+  /// at once by the end of forward (PyTorch `aten/src/ATen/autocast_mode.cpp` `cached_cast`:
+  /// `arg.is_leaf() && arg.requires_grad()`).
+  static func autocastWeightCache(_ context: StepContext, _ trainable: [TrainableTensorGroup]) -> ByteCount {
+    guard context.autocast else { return .zero }
+    let cast = trainable.filter { $0.dtype.byteWidth != context.compute }.reduce(Int64(0)) { $0 + $1.elements }
+    return ByteCount.elements(cast, bytesEach: context.compute)
   }
 }
