@@ -5,9 +5,18 @@
 /// cos/sin tables (`q * cos + rotate_half(q) * sin`; the multipliers do not require grad), so it
 /// adds nothing per layer. Per-head q/k norms (Qwen3, Gemma 3) save their inputs.
 /// - `sdpa`: under autocast SDPA runs in the compute dtype (autocast casts q, k, v); it saves
-///   q, k, v, the output and the log-sum-exp (`b x heads x s` fp32). transformers expands GQA
-///   keys/values to every head first (`repeat_kv`; fitcheck's T4 runs report the "GQA expand
-///   shim"), so k and v are `heads x head_dim` wide.
+///   q, k, v, the output and the log-sum-exp (`b x heads x s` fp32). Keys and values are expanded
+///   to every head (`repeat_kv`) unless the kernel takes grouped-query attention natively:
+///   transformers passes `enable_gqa=True` when there is no mask and `head_dim <= 256`
+///   (`integrations/sdpa_attention.py` `use_gqa_in_sdpa`, L42-51; HF training without padding
+///   passes no mask: `masking_utils.py` `sdpa_mask` skips a purely causal one), and the CPU kernel
+///   (`_scaled_dot_product_flash_attention_for_cpu`) then saves the unexpanded k and v (measured:
+///   cpu-steps' GQA cases). On CUDA the estimate keeps the expanded copies: PyTorch's
+///   memory-efficient kernel, the one pre-Ampere GPUs run, takes no GQA (`sdp_utils.cpp`
+///   `check_grouped_query_attention`), and fitcheck's T4 runs report the "GQA expand shim".
+///   The output is returned as a transposed view of a `b x s x heads x d` buffer, so the
+///   `transpose(1, 2).contiguous()` before o_proj copies nothing: o_proj's input is the saved
+///   output (counted once, see ``LayerActivations``).
 /// - `flash`: flash-attention 2 casts q, k, v to the compute dtype, supports GQA natively, and
 ///   saves q, k, v, the output and the log-sum-exp.
 /// - `eager`: `softmax(q k^T * scale + mask, dtype=float32)` then `probs @ v`. Saves q, the
@@ -25,6 +34,8 @@ struct AttentionActivations {
   let backwardTransient: ByteCount
   /// The dtype width of the attention output that o_proj reads.
   let outputWidth: Int64
+  /// Whether the kernel saves the tensor o_proj reads (SDPA and flash-attention: their output).
+  let savesOutput: Bool
 
   init(_ context: StepContext, projectionWidth p: Int64) {
     let model = context.model
@@ -42,7 +53,10 @@ struct AttentionActivations {
     switch context.setup.attention {
     case .sdpa:
       let a = context.autocast ? context.compute : p
-      saved.append(TensorTerm("q, k, v (k, v expanded to every head)", 3 * context.perToken(queryWidth, a)))
+      let native = context.platform == .cpu && model.headDimension <= 256
+      let kv = native ? model.keyValueWidth : queryWidth
+      saved.append(TensorTerm("q", context.perToken(queryWidth, a)))
+      saved.append(TensorTerm(native ? "k, v (grouped-query attention native)" : "k, v expanded to every head", 2 * context.perToken(kv, a)))
       saved.append(TensorTerm("attention output", context.perToken(queryWidth, a)))
       saved.append(TensorTerm("log-sum-exp", logSumExp))
       forwardTransient = .zero
@@ -74,5 +88,6 @@ struct AttentionActivations {
       outputWidth = a
     }
     self.saved = saved
+    savesOutput = context.setup.attention != .eager
   }
 }

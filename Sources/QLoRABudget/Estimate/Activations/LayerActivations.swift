@@ -29,7 +29,7 @@ struct LayerActivations {
     saved.append(TensorTerm("\(normCount) norms: fp32 input + rsqrt", normCount * context.normSaved))
 
     // Expert and router LoRA branches are not modelled (not nn.Linear in transformers 5).
-    func lora(_ slot: LinearModule.Input, input features: Int64, width: Int64, label: String) {
+    func lora(_ slot: LinearModule.Input, input features: Int64, width: Int64, label: String, alreadySaved: Bool = false) {
       let modules = adapted.filter { $0.input == slot && $0.role == .projection }
       var shared = false
       for module in modules {
@@ -37,7 +37,7 @@ struct LayerActivations {
         saved += branch.own.map { TensorTerm("\(module.name) LoRA: \($0.name)", $0.bytes) }
         shared = shared || branch.savesSharedInput
       }
-      if shared { saved.append(TensorTerm("\(label), kept for the LoRA branches", context.perToken(features, width))) }
+      if shared && !alreadySaved { saved.append(TensorTerm("\(label), kept for the LoRA branches", context.perToken(features, width))) }
     }
 
     // Attention: q/k/v read the first norm's output.
@@ -45,7 +45,9 @@ struct LayerActivations {
     let projection = context.projectionOutput(input: n)
     let attention = AttentionActivations(context, projectionWidth: projection)
     saved += attention.saved
-    lora(.attentionOutput, input: model.queryWidth, width: attention.outputWidth, label: "attention output (o_proj input)")
+    lora(
+      .attentionOutput, input: model.queryWidth, width: attention.outputWidth, label: "attention output (o_proj input)",
+      alreadySaved: attention.savesOutput)
 
     // MLP: gate/up read the second norm's output.
     var transient = attention.backwardTransient
