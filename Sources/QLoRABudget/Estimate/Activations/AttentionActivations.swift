@@ -22,9 +22,14 @@
 /// - `eager`: `softmax(q k^T * scale + mask, dtype=float32)` then `probs @ v`. Saves q, the
 ///   expanded k and v, the fp32 probabilities (`b x heads x s x s x 4`) and, when the second
 ///   matmul runs in another dtype (autocast, or a 16-bit query), the probabilities' cast copy.
-///   The forward holds scores and masked scores for a moment; backward holds the gradients of
-///   the probabilities, of the masked scores and of the scaled scores next to the probabilities,
-///   which a recomputed (checkpointed) layer frees only after its backward.
+///   The forward holds scores and masked scores for a moment. Backward, beside the saved
+///   probabilities, `_softmax_backward_data` writes its result next to the incoming fp32
+///   gradient; each node's inputs are released once it has run. Per platform:
+///   CPU: 8 B per score element at that moment whatever the input dtype (measured:
+///   Tests/QLoRABudgetTests/Fixtures/measured/softmax-backward-cpu.json); CUDA: one more fp32
+///   score-sized temporary (12 B with fp32 scores), which fitcheck-t4's eager TinyLlama runs at
+///   1,024 and 2,048 tokens need (3.2-3.6 B per score element above 8 B). The causal mask (`b x s x s` in the hidden states' dtype,
+///   transformers `masking_utils.py` `eager_mask`) lives through the step (``StepPeak``).
 /// Sources: transformers 5.23 `integrations/sdpa_attention.py`, `modeling_llama.py`
 /// `eager_attention_forward`; PyTorch derivatives.yaml (`_softmax`, `bmm`, `_scaled_dot_product_*`).
 /// Checked: the eager layer of cpu-step-peaks.json `qwen2.5-0.5b-s512-b1-r8qv-nogc-eager`.
@@ -84,7 +89,13 @@ struct AttentionActivations {
         saved.append(TensorTerm("probabilities cast to the query dtype", p * square))
       }
       forwardTransient = (scores + masked) * square
-      backwardTransient = (a + masked + scores) * square
+      // Backward, node by node (the saved probabilities are counted above): probs @ v's backward
+      // makes the probabilities' gradient in the matmul dtype, ToCopyBackward its fp32 copy when
+      // the probabilities were cast; softmax's backward writes the masked scores' gradient
+      // beside the fp32 one; the scaling's backward makes the scores' gradient beside that.
+      let cast: Int64 = a == 4 ? 0 : 4
+      let softmaxBackward: Int64 = context.platform == .cuda ? 4 + masked + 4 : 4 + max(masked, 4)
+      backwardTransient = max(a + cast, softmaxBackward, masked + scores) * square
       outputWidth = a
     }
     self.saved = saved

@@ -24,6 +24,14 @@ struct DequantBuffers: Sendable {
     bytes = largest.map { StepContext.bytes($0.weightElements, width: context.compute) } ?? .zero
   }
 
+  /// The dequantized bytes of the largest 4-bit weight among the modules `matching` picks.
+  static func largest(_ context: StepContext, matching: (LinearModule) -> Bool) -> ByteCount {
+    guard context.setup.effectiveQuantization.isFourBit else { return .zero }
+    let elements = context.model.inventory.linears(in: context.setup.recipe.linearRoles).filter(matching)
+      .map(\.weightElements).max() ?? 0
+    return StepContext.bytes(elements, width: context.compute)
+  }
+
   var formula: String {
     guard let largest else { return "no 4-bit weights: no dequantization buffer" }
     return "largest 4-bit weight \(largest.path) \(largest.outFeatures) x \(largest.inFeatures) "

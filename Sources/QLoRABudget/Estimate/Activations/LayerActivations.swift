@@ -6,10 +6,18 @@
 /// attention and MLP: see ``LoRABranch``, ``AttentionActivations``, ``FeedForwardActivations``.
 /// A LoRA branch that saves its input tensor itself shares it with every branch reading the
 /// same tensor (q/k/v read one norm output): it is counted once.
+///
+/// Backward runs the layer in reverse, block by block (``BackwardMoment``): the MLP's backward
+/// with every tensor of the layer saved, then attention's with only what the layer saved
+/// before the MLP (the MLP's saved tensors are freed as its nodes run).
 struct LayerActivations {
   let saved: [TensorTerm]
+  /// What the layer saves up to the MLP: the first norm, attention and their LoRA branches.
+  let attentionSaved: ByteCount
   let forwardTransient: ByteCount
-  let backwardTransient: ByteCount
+  /// The largest backward temporary of the MLP block and of the attention block.
+  let feedForwardBackwardTransient: ByteCount
+  let attentionBackwardTransient: ByteCount
   var savedBytes: ByteCount { saved.total }
 
   /// The dense layer, and the sparse (MoE) layer when the model has one.
@@ -26,7 +34,9 @@ struct LayerActivations {
     let n = context.normOutput
     var saved: [TensorTerm] = []
     let normCount = Int64(model.layout.normsPerLayer.count)
-    saved.append(TensorTerm("\(normCount) norms: fp32 input + rsqrt", normCount * context.normSaved))
+    // The norms before attention (one; Gemma 2/3 also normalise attention's output).
+    let attentionNorms = normCount > 2 ? normCount / 2 : 1
+    saved.append(TensorTerm("\(attentionNorms) attention norm(s): fp32 input + rsqrt", attentionNorms * context.normSaved))
 
     // Expert and router LoRA branches are not modelled (not nn.Linear in transformers 5).
     func lora(_ slot: LinearModule.Input, input features: Int64, width: Int64, label: String, alreadySaved: Bool = false) {
@@ -49,8 +59,12 @@ struct LayerActivations {
       .attentionOutput, input: model.queryWidth, width: attention.outputWidth, label: "attention output (o_proj input)",
       alreadySaved: attention.savesOutput)
 
+    let attentionSaved = saved.total
+    saved.append(TensorTerm(
+      "\(normCount - attentionNorms) MLP norm(s): fp32 input + rsqrt", (normCount - attentionNorms) * context.normSaved))
+
     // MLP: gate/up read the second norm's output.
-    var transient = attention.backwardTransient
+    var transient = ByteCount.zero
     lora(sparse ? .sparseInput : .feedForwardInput, input: hidden, width: n, label: "MLP input (norm output)")
     let mlpWidth = context.projectionOutput(input: n)
     if sparse, let moe = model.layout.mixtureOfExperts {
@@ -69,8 +83,10 @@ struct LayerActivations {
       lora(.feedForwardIntermediate, input: mlp.downInput.features, width: mlp.downInput.width, label: "down_proj input")
     }
     self.saved = saved.filter { $0.bytes > .zero }
+    self.attentionSaved = attentionSaved
     forwardTransient = attention.forwardTransient
-    backwardTransient = transient
+    feedForwardBackwardTransient = transient
+    attentionBackwardTransient = attention.backwardTransient
   }
 }
 
@@ -89,7 +105,8 @@ struct StackActivations {
   /// The largest recomputed layer (checkpointing) or zero.
   let recomputedLayer: ByteCount
   let forwardTransient: ByteCount
-  let backwardTransient: ByteCount
+  /// The layer backward moment above the kept bytes, walked block by block (``BackwardMoment``).
+  let backwardMoment: BackwardMoment
   let terms: [TensorTerm]
   /// Layer inputs held in pinned host memory when the recipe offloads them (Unsloth): every
   /// checkpointed input but the last layer's, of more than 2 MiB, stored as bf16 when it is fp32.
@@ -123,7 +140,10 @@ struct StackActivations {
     let denseCount = model.layerCount - sparseCount
     let largest = max(layers.dense.savedBytes, layers.sparse?.savedBytes ?? .zero)
     forwardTransient = max(layers.dense.forwardTransient, layers.sparse?.forwardTransient ?? .zero)
-    backwardTransient = max(layers.dense.backwardTransient, layers.sparse?.backwardTransient ?? .zero)
+    let checkpoints = context.setup.usesGradientCheckpointing
+    backwardMoment = [layers.dense, layers.sparse].compactMap { $0 }
+      .map { BackwardMoment(context, layer: $0, recomputed: checkpoints) }
+      .max { $0.bytes < $1.bytes }!
     perLayer = layers.dense.saved
     self.largest = largest
     layerCount = model.layerCount

@@ -47,10 +47,14 @@ struct StepPeak {
   let rotary: ByteCount
   /// Autocast's cached 16-bit copies of the fp32 trainable weights, alive through forward.
   let autocastCache: ByteCount
+  /// Eager attention's 4-D causal mask.
+  let causalMask: ByteCount
   let optimizerTemporaries: ByteCount
-  /// What the autograd graph references after backward while the loss tensor is alive:
-  /// with reentrant checkpointing, the input embeddings (a leaf made to require grad) and
-  /// their gradient.
+  /// What the autograd graph references after backward while the loss tensor is alive: with
+  /// reentrant checkpointing, the input embeddings (a leaf made to require grad by
+  /// `enable_input_require_grads`) and their gradient, and the arguments `CheckpointFunction`
+  /// keeps in its context (rotary tables, causal mask). measure_step.py keeps `loss` through the
+  /// optimizer step; HF Trainer returns `loss.detach()` first, so there this is an upper bound.
   let graphLeftovers: ByteCount
   let profile: StepProfile
 
@@ -70,15 +74,18 @@ struct StepPeak {
     rotary = Self.rotaryTables(context)
     autocastCache = Self.autocastWeightCache(context, trainable)
     optimizerTemporaries = OptimizerTemporaries.bytes(trainable, optimizer: setup.optimizer, platform: context.platform)
-    graphLeftovers = checkpointing ? 2 * context.perToken(model.hiddenSize, context.residual) : .zero
-    let kept = stack.kept + rotary
+    // eager_mask materialises `b x 1 x s x s` in the embeddings' dtype; checkpointed layers
+    // keep it (their recompute reads it) until the graph is freed.
+    causalMask = setup.attention == .eager
+      ? StepContext.bytes(setup.batchSize, setup.sequenceLength, setup.sequenceLength, width: context.residual) : .zero
+    graphLeftovers = checkpointing ? 2 * context.perToken(model.hiddenSize, context.residual) + rotary + causalMask : .zero
+    let kept = stack.kept + rotary + causalMask
     let forwardLayer = kept + autocastCache + stack.recomputedLayer + stack.forwardTransient + dequant.bytes
     let forward = max(forwardLayer, kept + autocastCache + loss.forwardMoment)
     let backwardLoss = kept + loss.backwardMoment
     let held = loss.heldOutput + keyValueCache
-    let backwardLayer = kept + held + stack.recomputedLayer + stack.backwardTransient
-      + dequant.bytes + 2 * context.perToken(model.hiddenSize, context.residual) + gradients
-    let optimizer = held + gradients + optimizerTemporaries + graphLeftovers + (checkpointing ? rotary : .zero)
+    let backwardLayer = kept + held + stack.backwardMoment.bytes + gradients
+    let optimizer = held + gradients + optimizerTemporaries + graphLeftovers
     profile = StepProfile(
       savedForBackward: (checkpointing ? stack.kept : stack.kept + rotary) + loss.saved,
       phases: [("forward", forward), ("backward", max(backwardLoss, backwardLayer)), ("optimizer", optimizer)])
