@@ -51,9 +51,9 @@ struct StepPeak {
   let causalMask: ByteCount
   let optimizerTemporaries: ByteCount
   /// What the autograd graph references after backward while the loss tensor is alive: with
-  /// reentrant checkpointing, the input embeddings (a leaf made to require grad by
-  /// `enable_input_require_grads`) and their gradient, and the arguments `CheckpointFunction`
-  /// keeps in its context (rotary tables, causal mask). measure_step.py keeps `loss` through the
+  /// checkpointing, the input embeddings (a leaf made to require grad by
+  /// `enable_input_require_grads`) and their gradient, and with reentrant checkpointing the
+  /// arguments `CheckpointFunction` keeps in its context (rotary tables, causal mask). measure_step.py keeps `loss` through the
   /// optimizer step; HF Trainer returns `loss.detach()` first, so there this is an upper bound.
   let graphLeftovers: ByteCount
   let profile: StepProfile
@@ -78,7 +78,13 @@ struct StepPeak {
     // keep it (their recompute reads it) until the graph is freed.
     causalMask = setup.attention == .eager
       ? StepContext.bytes(setup.batchSize, setup.sequenceLength, setup.sequenceLength, width: context.residual) : .zero
-    graphLeftovers = checkpointing ? 2 * context.perToken(model.hiddenSize, context.residual) + rotary + causalMask : .zero
+    // peft's prepare_model_for_kbit_training enables checkpointing without kwargs, which torch
+    // runs reentrant (CheckpointFunction keeps its non-tensor arguments in ctx); transformers'
+    // own gradient_checkpointing_enable() defaults to use_reentrant=False (modeling_utils.py
+    // L3157), which keeps none.
+    let reentrant = context.isQuantized
+    graphLeftovers = checkpointing
+      ? 2 * context.perToken(model.hiddenSize, context.residual) + (reentrant ? rotary + causalMask : .zero) : .zero
     let kept = stack.kept + rotary + causalMask
     let forwardLayer = kept + autocastCache + stack.recomputedLayer + stack.forwardTransient + dequant.bytes
     let forward = max(forwardLayer, kept + autocastCache + loss.forwardMoment)
