@@ -9,6 +9,9 @@ public struct MemoryEstimate: Hashable, Sendable {
   public let trainableParameters: Int64
   /// The highest point of a steady-state step; nil while the transient part is not modelled.
   public let peak: PeakMemory?
+  /// The step's moments above the resident bytes on the setup's platform (what
+  /// measure_step.py reports): saved-for-backward and each phase's peak.
+  public let step: StepProfile?
   private let assumptionLines: Deferred<[String]>
   public let warnings: [String]
 
@@ -17,7 +20,7 @@ public struct MemoryEstimate: Hashable, Sendable {
 
   init(
     model: ModelArchitecture, setup: TrainingSetup, gpu: GPU?, components: [MemoryComponent],
-    trainableParameters: Int64, peak: PeakMemory?, assumptions: @autoclosure @escaping @Sendable () -> [String],
+    trainableParameters: Int64, peak: PeakMemory?, step: StepProfile? = nil, assumptions: @autoclosure @escaping @Sendable () -> [String],
     warnings: [String]
   ) {
     self.model = model
@@ -26,6 +29,7 @@ public struct MemoryEstimate: Hashable, Sendable {
     self.components = components
     self.trainableParameters = trainableParameters
     self.peak = peak
+    self.step = step
     self.assumptionLines = Deferred(assumptions)
     self.warnings = warnings
   }

@@ -41,7 +41,7 @@ public enum MemoryEstimator {
     }
     return MemoryEstimate(
       model: model, setup: setup, gpu: gpu, components: components,
-      trainableParameters: trainable.reduce(0) { $0 + $1.elements }, peak: peak,
+      trainableParameters: trainable.reduce(0) { $0 + $1.elements }, peak: peak, step: step.profile,
       assumptions: assumptions(setup) + transient.assumptions, warnings: model.warnings)
   }
 
@@ -87,6 +87,7 @@ public enum MemoryEstimator {
         + "optimizer moments in fp32 (no fp32 master copy; HF Trainer loading in fp32 would add 4 B/param)")
     }
     lines.append("gradient checkpointing " + (setup.usesGradientCheckpointing ? "on" : "off"))
+    if let loss = setup.lossImplementation { lines.append("loss: \(loss.rawValue) chunked cross-entropy") }
     return lines
   }
 }

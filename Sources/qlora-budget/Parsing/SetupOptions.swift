@@ -20,7 +20,13 @@ enum SetupOptions {
     .value("--batch", "n", "Micro-batch size per GPU.", default: "1"),
     .value("--grad-ckpt", "bool", "Gradient checkpointing.", default: "the recipe's (on)"),
     .value("--attn", "impl", "Attention implementation.", values: AttentionImplementation.allCases.map(\.rawValue), default: "sdpa"),
-    .value("--loss", "kind", "Cross-entropy: standard (full fp32 logits) or chunked (Liger/Unsloth fused).", values: ["standard", "chunked"], default: "the recipe's (standard)"),
+    .value(
+      "--loss", "kind", "Cross-entropy: standard (full fp32 logits), chunked (the recipe's chunked loss), or a named one.",
+      values: ["standard", "chunked"] + ChunkedLoss.allCases.map(\.rawValue), default: "the recipe's (standard)"),
+    .value("--loop", "style", "What the loop keeps of the output: trainer (HF Trainer) or plain (out = model(...)).",
+      values: TrainingLoop.allCases.map(\.rawValue), default: "the recipe's (trainer)"),
+    .value("--platform", "kernels", "Kernels the step runs on (cpu: compare with CPU-measured steps).",
+      values: KernelPlatform.allCases.map(\.rawValue), default: "cuda"),
     .value("--autocast", "bool", "Mixed-precision autocast (HF Trainer bf16/fp16=True).", default: "true"),
     .value("--gpus", "n", "GPUs the run is sharded over with FSDP (fsdp_qlora); figures are per GPU.", default: "1"),
     .flag("--full-finetune", "Full fine-tuning in the compute dtype with fp32 optimizer state, for comparison."),
@@ -59,9 +65,17 @@ enum SetupOptions {
       switch loss.lowercased() {
       case "standard": setup.chunkedCrossEntropy = false
       case "chunked": setup.chunkedCrossEntropy = true
-      default: throw .invalidValue(loss, for: "--loss", "use one of standard, chunked")
+      default:
+        guard let named = ChunkedLoss(rawValue: loss.lowercased()) else {
+          let names = ["standard", "chunked"] + ChunkedLoss.allCases.map(\.rawValue)
+          throw .invalidValue(loss, for: "--loss", "use one of \(names.joined(separator: ", "))")
+        }
+        setup.chunkedCrossEntropy = true
+        setup.chunkedLoss = named
       }
     }
+    setup.loop = try arguments.choice("--loop", as: TrainingLoop.self)
+    if let platform = try arguments.choice("--platform", as: KernelPlatform.self) { setup.platform = platform }
     setup.gpuCount = try PlanningOptions.gpuCount(arguments)
     setup.isFullFineTune = arguments.has("--full-finetune")
     return setup

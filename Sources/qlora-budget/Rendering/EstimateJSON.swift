@@ -24,6 +24,13 @@ enum EstimateJSON {
       ("peak_reserved_bytes", .bytes(peak?.reserved)),
       ("peak_process_bytes", .bytes(peak?.process)),
       ("peak_phase", peak.map { .string($0.phase) } ?? .null),
+      ("step", estimate.step.map { step in
+        .object([
+          ("platform", .string(setup.platform.rawValue)),
+          ("saved_for_backward_bytes", .bytes(step.savedForBackward)),
+          ("phases", .object(step.phases.map { ($0.name, .bytes($0.bytes)) })),
+        ])
+      } ?? .null),
       ("host_bytes", .bytes(estimate.hostBytes)),
       ("gpu", estimate.gpu.map(gpu) ?? .null),
       ("headroom_bytes", headroom),
@@ -51,7 +58,9 @@ enum EstimateJSON {
       ("grad_ckpt", .bool(setup.usesGradientCheckpointing)),
       ("attn", .string(setup.attention.rawValue)),
       ("autocast", .bool(setup.usesAutocast)),
-      ("loss", .string(setup.usesChunkedCrossEntropy ? "chunked" : "standard")),
+      ("loss", .string(setup.lossImplementation?.rawValue ?? "standard")),
+      ("loop", .string(setup.trainingLoop.rawValue)),
+      ("platform", .string(setup.platform.rawValue)),
       ("gpus", .integer(setup.gpuCount)),
       ("full_finetune", .bool(setup.isFullFineTune)),
     ])

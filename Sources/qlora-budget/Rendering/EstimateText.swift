@@ -60,7 +60,8 @@ enum EstimateText {
     lines.append(
       "\(setup.sequenceLength) tokens x batch \(setup.batchSize), \(setup.optimizer.rawValue), "
         + "\(setup.computeDtype.rawValue), \(setup.attention.rawValue), checkpointing "
-        + (setup.usesGradientCheckpointing ? "on" : "off") + ", recipe \(setup.recipe.name)")
+        + (setup.usesGradientCheckpointing ? "on" : "off") + ", \(setup.trainingLoop.rawValue) loop, recipe \(setup.recipe.name)"
+        + (setup.platform == .cpu ? ", CPU kernels" : ""))
     return lines
   }
 
