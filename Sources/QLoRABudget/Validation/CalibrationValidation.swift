@@ -90,6 +90,9 @@ public struct ValidationReport: Sendable {
 /// Runs the estimator on every calibration case. Pure apart from reading the files given.
 public enum CalibrationValidation {
   public static let cpuDataSet = "cpu-steps"
+  /// Steps measured with the same tool on setups the model was not built from (other
+  /// dimensions, regimes, Gemma-2, FP4): the out-of-sample check.
+  public static let cpuOutOfSampleDataSet = "cpu-steps-out-of-sample"
   public static let gpuDataSet = "fitcheck-t4"
 
   /// Reads `directory` (../shared/calibration or a copy with the same layout).
@@ -97,15 +100,16 @@ public enum CalibrationValidation {
     func data(_ path: String) -> Data? { try? Data(contentsOf: directory.appendingPathComponent(path)) }
     let gpuFolder = "gpu-measured/fitcheck-t4/"
     return try run(
-      cpuSteps: data("cpu-steps/cpu-steps.json"),
+      cpuSteps: data("cpu-steps/cpu-steps.json"), cpuOutOfSample: data("cpu-steps/out-of-sample.json"),
       gpuRuns: ["final-t4-20260921.json", "t4-qlora-2026-09-01.json"].compactMap { data(gpuFolder + $0) },
       gpuModels: data(gpuFolder + "models.json"),
       published: data("published/measurements.json"))
   }
 
-  public static func run(cpuSteps: Data?, gpuRuns: [Data], gpuModels: Data?, published: Data?) throws -> ValidationReport {
+  public static func run(cpuSteps: Data?, cpuOutOfSample: Data? = nil, gpuRuns: [Data], gpuModels: Data?, published: Data?) throws -> ValidationReport {
     var report = ValidationReport()
-    if let cpuSteps { try cpu(cpuSteps, &report) }
+    if let cpuSteps { try cpu(cpuSteps, dataSet: cpuDataSet, &report) }
+    if let cpuOutOfSample { try cpu(cpuOutOfSample, dataSet: cpuOutOfSampleDataSet, &report) }
     let models = try gpuModels.flatMap { try JSONSerialization.jsonObject(with: $0) as? [String: [String: Any]] } ?? [:]
     for file in gpuRuns { try gpu(file, models: models, &report) }
     if let published { try self.published(published, &report) }
@@ -119,7 +123,7 @@ public enum CalibrationValidation {
 
   /// Each case of cpu-steps.json (measured by measure_step.py, README beside it) against the
   /// CPU-kernel step profile of the same setup.
-  static func cpu(_ data: Data, _ report: inout ValidationReport) throws {
+  static func cpu(_ data: Data, dataSet: String, _ report: inout ValidationReport) throws {
     guard let root = try JSONSerialization.jsonObject(with: data) as? [String: [String: Any]] else { return }
     for (name, entry) in root.sorted(by: { $0.key < $1.key }) {
       guard let full = entry["full_model"] as? [String: Any] else { report.skipped.append("\(name): no full_model"); continue }
@@ -131,7 +135,7 @@ public enum CalibrationValidation {
         let summary = describe(setup, model: model)
         for figure in cpuFigures {
           report.rows.append(ValidationRow(
-            dataSet: cpuDataSet, caseName: name, setup: summary, figure: figure,
+            dataSet: dataSet, caseName: name, setup: summary, figure: figure,
             measured: int(full[figure]), estimated: estimated[figure]?.bytes ?? 0))
         }
       } catch {

@@ -18,6 +18,7 @@ extension ValidationReport {
     for (dataSet, figures) in [
       (CalibrationValidation.gpuDataSet, ["peak_allocated", "peak_reserved", "process"]),
       (CalibrationValidation.cpuDataSet, CalibrationValidation.cpuFigures),
+      (CalibrationValidation.cpuOutOfSampleDataSet, CalibrationValidation.cpuFigures),
     ] {
       for figure in figures {
         let errors = absoluteErrors(dataSet: dataSet, figure: figure)
@@ -34,7 +35,7 @@ extension ValidationReport {
       allocator's reserve (12.6%, the median of these same T4 runs) and carry its spread.
 
       """
-    for dataSet in [CalibrationValidation.gpuDataSet, CalibrationValidation.cpuDataSet] {
+    for dataSet in [CalibrationValidation.gpuDataSet, CalibrationValidation.cpuDataSet, CalibrationValidation.cpuOutOfSampleDataSet] {
       out += "\n## \(dataSet)\n\n| case | setup | figure | measured MiB | estimated MiB | error |\n| --- | --- | --- | ---: | ---: | ---: |\n"
       for row in rows where row.dataSet == dataSet {
         out += "| \(row.caseName) | \(row.setup) | \(row.figure) | \(Self.mib(row.measured)) | \(Self.mib(row.estimated)) | "

@@ -41,7 +41,8 @@ struct StepPeak {
   let loss: LogitsAndLoss
   let dequant: DequantBuffers
   let gradients: ByteCount
-  /// The key/value cache the output keeps (plain loop without checkpointing), else zero.
+  /// The key/value cache without checkpointing (zero with it): alive through forward, and
+  /// through backward and the optimizer step when a plain loop keeps the output.
   let keyValueCache: ByteCount
   /// The rotary cos/sin tables, shared by every layer and alive for the whole step.
   let rotary: ByteCount
@@ -68,8 +69,8 @@ struct StepPeak {
     let plain = setup.trainingLoop == .plain
     let checkpointing = setup.usesGradientCheckpointing
     // Without checkpointing transformers keeps use_cache on: the output's DynamicCache holds
-    // every layer's k (after rotary) and v; a plain loop keeps the output alive.
-    keyValueCache = !plain || checkpointing
+    // a copy (`torch.cat` in `DynamicLayer.update`) of every layer's k (after rotary) and v.
+    keyValueCache = checkpointing
       ? .zero : model.layerCount * (2 * context.perToken(model.keyValueWidth, context.projectionOutput(input: context.normOutput)))
     rotary = Self.rotaryTables(context)
     autocastCache = Self.autocastWeightCache(context, trainable)
@@ -86,10 +87,10 @@ struct StepPeak {
     graphLeftovers = checkpointing
       ? 2 * context.perToken(model.hiddenSize, context.residual) + (reentrant ? rotary + causalMask : .zero) : .zero
     let kept = stack.kept + rotary + causalMask
-    let forwardLayer = kept + autocastCache + stack.recomputedLayer + stack.forwardTransient + dequant.bytes
-    let forward = max(forwardLayer, kept + autocastCache + loss.forwardMoment)
+    let forwardLayer = kept + keyValueCache + autocastCache + stack.recomputedLayer + stack.forwardTransient + dequant.bytes
+    let forward = max(forwardLayer, kept + keyValueCache + autocastCache + loss.forwardMoment)
     let backwardLoss = kept + loss.backwardMoment
-    let held = loss.heldOutput + keyValueCache
+    let held = loss.heldOutput + (plain ? keyValueCache : .zero)
     let backwardLayer = kept + held + stack.backwardMoment.bytes + gradients
     let optimizer = held + gradients + optimizerTemporaries + graphLeftovers
     profile = StepProfile(
