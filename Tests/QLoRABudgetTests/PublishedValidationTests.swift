@@ -12,7 +12,7 @@ import Testing
     let file = "published/measurements.json"
     let directory = FileManager.default.fileExists(atPath: shared.appendingPathComponent(file).path) ? shared : fixtures
     guard let data = try? Data(contentsOf: directory.appendingPathComponent(file)) else { return nil }
-    return try? CalibrationValidation.run(cpuStepPeaks: nil, gpuRuns: [], gpuModels: nil, published: data)
+    return try? CalibrationValidation.run(cpuSteps: nil, gpuRuns: [], gpuModels: nil, published: data)
   }()
 
   /// Every mapped row is estimated, and every one of the 146 rows is either mapped or listed.

@@ -31,7 +31,9 @@
 ///   loss fits one chunk, that chunk runs the standard loss's operations on every token, so it is
 ///   counted as the standard loss. Sources: unsloth/models/llama.py CausalLM_fast_forward,
 ///   unsloth_zoo/fused_losses/cross_entropy_loss.py (docs/recipes.md section 3).
-/// A chunked loss never counts more than the standard loss of the same setup: it replaces it.
+/// A chunked loss never counts more than the standard loss of the same setup: when its chunk
+/// and saved gradient come to no less than the standard loss's largest moment (Unsloth with a
+/// single chunk runs the standard operations on every token), the standard tensors are counted.
 struct LogitsAndLoss {
   let finalNorm: ByteCount
   let lastHiddenState: ByteCount
@@ -70,7 +72,8 @@ struct LogitsAndLoss {
       ? StepContext.bytes(vocabulary, model.hiddenSize, width: context.compute) : .zero
     let standard = Standard(context, width: width)
     let chunked = setup.lossImplementation.map { Self.chunkMoment($0, context, width: width) }
-    if let chunked, chunked.moment < standard.largestMoment {
+    let plain = setup.trainingLoop == .plain
+    if let chunked, chunked.moment + chunked.inputGradient < standard.largestMoment(keepingLogits: plain) {
       implementation = setup.lossImplementation
       logits = .zero
       softcap = .zero
@@ -87,7 +90,7 @@ struct LogitsAndLoss {
       upcast = standard.upcast
       logProbabilities = standard.logProbabilities
       gradient = standard.gradient
-      heldOutput = setup.trainingLoop == .plain ? standard.logits : .zero
+      heldOutput = plain ? standard.logits : .zero
       chunk = .zero
       inputGradient = .zero
     }
@@ -96,7 +99,10 @@ struct LogitsAndLoss {
   /// The standard loss's tensors.
   private struct Standard {
     let logits, softcap, upcast, logProbabilities, gradient: ByteCount
-    var largestMoment: ByteCount { logits + softcap + upcast + logProbabilities + 2 * gradient }
+    /// The larger of the forward and backward moments (the tensors both share excluded).
+    func largestMoment(keepingLogits: Bool) -> ByteCount {
+      max(logits + softcap + upcast + logProbabilities, softcap + logProbabilities + 2 * gradient + (keepingLogits ? logits : .zero))
+    }
 
     init(_ context: StepContext, width: Int64) {
       logits = context.perToken(context.model.vocabularySize, width)
