@@ -60,7 +60,10 @@ enum EstimateText {
     lines.append(
       "\(setup.sequenceLength) tokens x batch \(setup.batchSize), \(setup.optimizer.rawValue), "
         + "\(setup.computeDtype.rawValue), \(setup.attention.rawValue), checkpointing "
-        + (setup.usesGradientCheckpointing ? "on" : "off") + ", \(setup.trainingLoop.rawValue) loop, recipe \(setup.recipe.name)"
+        + (setup.usesGradientCheckpointing ? "on" : "off"))
+    lines.append(
+      "recipe \(setup.recipe.name), \(setup.trainingLoop.rawValue) loop"
+        + (setup.lossImplementation.map { ", \($0.rawValue) chunked loss" } ?? "")
         + (setup.platform == .cpu ? ", CPU kernels" : ""))
     return lines
   }
