@@ -12,7 +12,7 @@ public struct ValidationRow: Hashable, Sendable {
   public var errorPercent: Double { Double(estimated - measured) / Double(measured) * 100 }
 }
 
-/// One published row (../shared/calibration/published) against our estimate of its mapped setup.
+/// One published row (Fixtures/published/measurements.json) against our estimate of its mapped setup.
 public struct PublishedComparison: Sendable {
   public let id: String
   public let model: String
@@ -60,7 +60,7 @@ public struct PublishedComparison: Sendable {
   }
 }
 
-/// Every comparison of the estimator against ../shared/calibration, and the summary statistics.
+/// Every comparison of the estimator against the calibration data, and the summary statistics.
 public struct ValidationReport: Sendable {
   public var rows: [ValidationRow] = []
   /// GPU cases whose estimate says `fits` although the measured process peak exceeded the GPU.
@@ -95,7 +95,7 @@ public enum CalibrationValidation {
   public static let cpuOutOfSampleDataSet = "cpu-steps-out-of-sample"
   public static let gpuDataSet = "fitcheck-t4"
 
-  /// Reads `directory` (../shared/calibration or a copy with the same layout).
+  /// Reads `directory` (Tests/QLoRABudgetTests/Fixtures, or a folder with the same layout).
   public static func run(directory: URL) throws -> ValidationReport {
     func data(_ path: String) -> Data? { try? Data(contentsOf: directory.appendingPathComponent(path)) }
     let gpuFolder = "gpu-measured/fitcheck-t4/"
@@ -183,7 +183,7 @@ public enum CalibrationValidation {
   public static let fitcheckT4 = GPU(
     name: "t4", displayName: "Tesla T4 (fitcheck, 14,912 MiB)", vendor: "nvidia", architecture: "Turing",
     capacity: .mebibytes(14_912), supportsBFloat16: false, hasUnifiedMemory: false, aliases: [],
-    source: "../shared/calibration/README.md")
+    source: "fitcheck-t4 README (Tests/QLoRABudgetTests/Fixtures/gpu-measured)")
 
   static func gpu(_ data: Data, models: [String: [String: Any]], _ report: inout ValidationReport) throws {
     guard let root = try JSONSerialization.jsonObject(with: data) as? [String: Any],

@@ -65,7 +65,7 @@ extension ValidationReport {
 
       ## Published measurements
 
-      ../shared/calibration/published/measurements.json, row by row (Sources/QLoRABudget/Validation/PublishedMapping.swift).
+      published/measurements.json (in Tests/QLoRABudgetTests/Fixtures), row by row (Sources/QLoRABudget/Validation/PublishedMapping.swift).
       A row is mapped when its setup is one we model: bitsandbytes 4-bit under transformers + peft in one of our
       recipes, a preset model, and enough of the setup; FSDP/ZeRO-3 rows map onto `--gpus N`. Unstated settings
       take the framework's documented default (docs/recipes.md), written under the row. Our figure is the one the
@@ -149,7 +149,7 @@ extension ValidationReport {
     - **PEFT FSDP/ZeRO-3 70B (medium, nvidia-smi per GPU, unit unstated).** 8.5-11% low read as GB, 15-17% as
       GiB. What a process holds beyond the caching allocator under NCCL (communicator buffers, allocated with
       cudaMalloc outside torch's pool) and FSDP's root unit (embeddings and lm_head stay unsharded between
-      forward and backward) are not modelled; neither is measured in ../shared/calibration, so no constant was
+      forward and backward) are not modelled; neither is measured in the calibration data, so no constant was
       added.
     - **Unsloth blog budgets (low, derived).** The HF + FA2 column under the hf-peft recipe (fp32 embeddings and
       norms after prepare_model_for_kbit_training, the documented default) runs from +17% at 932 tokens to

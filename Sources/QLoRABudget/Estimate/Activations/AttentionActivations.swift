@@ -32,7 +32,7 @@
 ///   transformers `masking_utils.py` `eager_mask`) lives through the step (``StepPeak``).
 /// Sources: transformers 5.23 `integrations/sdpa_attention.py`, `modeling_llama.py`
 /// `eager_attention_forward`; PyTorch derivatives.yaml (`_softmax`, `bmm`, `_scaled_dot_product_*`).
-/// Checked: the eager layer of cpu-step-peaks.json `qwen2.5-0.5b-s512-b1-r8qv-nogc-eager`.
+/// Checked: the eager layer of cpu-steps `qwen2.5-0.5b-s512-b1-r8qv-nogc-eager-plain`.
 struct AttentionActivations {
   let saved: [TensorTerm]
   let forwardTransient: ByteCount
