@@ -31,6 +31,12 @@ enum ValidateCommand: Command {
     let allocated = report.absoluteErrors(dataSet: CalibrationValidation.gpuDataSet, figure: "peak_allocated")
     context.print(String(format: "peak allocated: median %.2f%%, max %.2f%% over %d GPU cases; %d wrong fits",
       ValidationReport.median(allocated), allocated.max() ?? 0, allocated.count, report.wrongFits.count))
+    for dataSet in [CalibrationValidation.cpuDataSet, CalibrationValidation.cpuOutOfSampleDataSet] {
+      let all = CalibrationValidation.cpuFigures.flatMap { report.absoluteErrors(dataSet: dataSet, figure: $0) }
+      guard !all.isEmpty else { continue }
+      context.print(String(format: "%@: median %.2f%%, max %.2f%% over %d CPU figures (saved for backward, phase peaks)",
+        dataSet, ValidationReport.median(all), all.max() ?? 0, all.count))
+    }
     let wrong = report.published.filter(\.isWrongFit).count
     context.print("published: \(report.published.count) rows mapped (\(report.published.filter { $0.trustGroup == "high" }.count) "
       + "high trust), \(report.context.count) listed as context; \(wrong) wrong fits")

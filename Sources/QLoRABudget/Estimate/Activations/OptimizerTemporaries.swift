@@ -24,10 +24,12 @@ enum OptimizerTemporaries {
       return ByteCount.sum(trainable.map(\.bytes))
     case .cpu:
       let sizes = trainable.map { ByteCount.elements($0.elementsPerTensor, bytesEach: $0.dtype.byteWidth) }
+      // Layers repeat the same tensors, so the tensor before the first is the last one; a
+      // single tensor has none before it.
+      let repeats = trainable.reduce(Int64(0)) { $0 + $1.tensorCount } > 1
       var largest = ByteCount.zero
       for (index, size) in sizes.enumerated() {
-        // Layers repeat the same tensors, so the tensor before the first is the last one.
-        let previous = index > 0 ? sizes[index - 1] : (trainable.count > 1 || trainable.first.map { $0.tensorCount > 1 } == true ? sizes[sizes.count - 1] : .zero)
+        let previous = index > 0 ? sizes[index - 1] : (repeats ? sizes[sizes.count - 1] : .zero)
         largest = max(largest, previous + 2 * size)
       }
       return largest
