@@ -48,7 +48,7 @@ extension ValidationReport {
     for dataSet in [CalibrationValidation.gpuDataSet, CalibrationValidation.cpuDataSet, CalibrationValidation.cpuOutOfSampleDataSet] {
       out += "\n## \(dataSet)\n\n| case | setup | figure | measured MiB | estimated MiB | error |\n| --- | --- | --- | ---: | ---: | ---: |\n"
       for row in rows where row.dataSet == dataSet {
-        out += "| \(row.caseName) | \(row.setup) | \(row.figure) | \(Self.mib(row.measured)) | \(Self.mib(row.estimated)) | "
+        out += "| \(Self.cell(row.caseName)) | \(Self.cell(row.setup)) | \(row.figure) | \(Self.mib(row.measured)) | \(Self.mib(row.estimated)) | "
           + "\(Self.signedPercent(row.errorPercent)) |\n"
       }
     }

@@ -82,6 +82,11 @@ struct AttentionActivations {
       let masked = max(scores, context.residual)
       let square = StepContext.bytes(batch, heads, seq, seq, width: 1)
       saved.append(TensorTerm("q, expanded k and v", 3 * context.perToken(queryWidth, a)))
+      // Gemma-2's attn_logit_softcapping (`scores / cap`, `tanh`, `* cap`, transformers
+      // modeling_gemma2.py eager_attention_forward): tanh saves its output.
+      if model.modelType == "gemma2" {
+        saved.append(TensorTerm("softcapped scores' tanh output (Gemma-2)", scores * square))
+      }
       saved.append(TensorTerm("softmax probabilities (fp32)", 4 * square))
       if context.autocast {
         saved.append(TensorTerm("probabilities cast for probs @ v", context.compute * square))
