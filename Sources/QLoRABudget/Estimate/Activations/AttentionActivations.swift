@@ -41,6 +41,10 @@ struct AttentionActivations {
   let outputWidth: Int64
   /// Whether the kernel saves the tensor o_proj reads (SDPA and flash-attention: their output).
   let savesOutput: Bool
+  /// Whether the k and v it saves are the projections' own tensors (not expanded, not cast):
+  /// then they are the storage transformers' DynamicCache returns (`DynamicLayer.update` hands the
+  /// attention the cached `torch.cat` result), and the cache adds nothing while they are saved.
+  let savesCachedKeyValue: Bool
 
   init(_ context: StepContext, projectionWidth p: Int64) {
     let model = context.model
@@ -105,5 +109,13 @@ struct AttentionActivations {
     }
     self.saved = saved
     savesOutput = context.setup.attention != .eager
+    let unexpanded: Bool
+    switch context.setup.attention {
+    case .sdpa: unexpanded = context.platform == .cpu && model.headDimension <= 256 || model.keyValueHeadCount == heads
+    case .eager: unexpanded = model.keyValueHeadCount == heads
+    case .flash: unexpanded = true
+    }
+    let kernelWidth = context.setup.attention == .flash ? context.compute : (context.autocast ? context.compute : p)
+    savesCachedKeyValue = unexpanded && kernelWidth == p
   }
 }

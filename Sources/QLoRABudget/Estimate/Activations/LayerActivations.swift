@@ -14,6 +14,14 @@ struct LayerActivations {
   let saved: [TensorTerm]
   /// What the layer saves up to the MLP: the first norm, attention and their LoRA branches.
   let attentionSaved: ByteCount
+  /// What the layer saves only because its input requires grad: the first norm's fp32 copy and
+  /// rsqrt, and the dropout masks of the branches reading that norm's output. The first decoder
+  /// layer without checkpointing reads the embeddings, which do not require grad (nothing calls
+  /// `enable_input_require_grads` then), so it saves none of it (measured: cpu-steps'
+  /// no-checkpointing cases, whose one-layer builds save exactly this much less than the next layer).
+  let savedForInputGradient: ByteCount
+  /// Whether attention saves the key/value cache's own tensors (``AttentionActivations``).
+  let savesCachedKeyValue: Bool
   let forwardTransient: ByteCount
   /// The largest backward temporary of the MLP block and of the attention block.
   let feedForwardBackwardTransient: ByteCount
@@ -38,6 +46,7 @@ struct LayerActivations {
     let attentionNorms = normCount > 2 ? normCount / 2 : 1
     saved.append(TensorTerm("\(attentionNorms) attention norm(s): fp32 input + rsqrt", attentionNorms * context.normSaved))
 
+    var masksOnNormOutput = ByteCount.zero
     // Expert and router LoRA branches are not modelled (not nn.Linear in transformers 5).
     func lora(_ slot: LinearModule.Input, input features: Int64, width: Int64, label: String, alreadySaved: Bool = false) {
       let modules = adapted.filter { $0.input == slot && $0.role == .projection }
@@ -45,6 +54,7 @@ struct LayerActivations {
       for module in modules {
         let branch = LoRABranch(context, inFeatures: features, inputWidth: width)
         saved += branch.own.map { TensorTerm("\(module.name) LoRA: \($0.name)", $0.bytes) }
+        if slot == .attentionInput { masksOnNormOutput = masksOnNormOutput + branch.mask }
         shared = shared || branch.savesSharedInput
       }
       if shared && !alreadySaved { saved.append(TensorTerm("\(label), kept for the LoRA branches", context.perToken(features, width))) }
@@ -84,6 +94,8 @@ struct LayerActivations {
     }
     self.saved = saved.filter { $0.bytes > .zero }
     self.attentionSaved = attentionSaved
+    savedForInputGradient = context.normSaved + masksOnNormOutput
+    savesCachedKeyValue = attention.savesCachedKeyValue
     forwardTransient = attention.forwardTransient
     feedForwardBackwardTransient = transient
     attentionBackwardTransient = attention.backwardTransient
@@ -105,6 +117,8 @@ struct StackActivations {
   /// The largest recomputed layer (checkpointing) or zero.
   let recomputedLayer: ByteCount
   let forwardTransient: ByteCount
+  /// Whether every layer's attention saves the key/value cache's own tensors.
+  let savesCachedKeyValue: Bool
   /// The layer backward moment above the kept bytes, walked block by block (``BackwardMoment``).
   let backwardMoment: BackwardMoment
   let terms: [TensorTerm]
@@ -141,6 +155,7 @@ struct StackActivations {
     let largest = max(layers.dense.savedBytes, layers.sparse?.savedBytes ?? .zero)
     forwardTransient = max(layers.dense.forwardTransient, layers.sparse?.forwardTransient ?? .zero)
     let checkpoints = context.setup.usesGradientCheckpointing
+    savesCachedKeyValue = layers.dense.savesCachedKeyValue && layers.sparse?.savesCachedKeyValue != false
     backwardMoment = [layers.dense, layers.sparse].compactMap { $0 }
       .map { BackwardMoment(context, layer: $0, recomputed: checkpoints) }
       .max { $0.bytes < $1.bytes }!
@@ -159,7 +174,9 @@ struct StackActivations {
       recomputedLayer = largest
       terms = [TensorTerm("kept layer inputs", kept), TensorTerm("one recomputed layer", largest)]
     } else {
+      let first = layers.sparse != nil && denseCount == 0 ? layers.sparse! : layers.dense
       kept = denseCount * layers.dense.savedBytes + sparseCount * (layers.sparse?.savedBytes ?? .zero)
+        - first.savedForInputGradient
       offloadedToHost = .zero
       recomputedLayer = .zero
       terms = [TensorTerm("every layer's saved tensors", kept)]

@@ -27,6 +27,9 @@ struct LoRABranch {
   let own: [TensorTerm]
   /// Whether the branch saves its input tensor itself (shared with other consumers).
   let savesSharedInput: Bool
+  /// The dropout mask among `own`: saved only when the branch's input requires grad (the
+  /// product `x * noise` needs it for x's gradient alone).
+  let mask: ByteCount
 
   init(_ context: StepContext, inFeatures: Int64, inputWidth: Int64) {
     let rank = context.setup.lora.rank
@@ -38,9 +41,11 @@ struct LoRABranch {
     let matmulWidth = context.autocast ? context.compute : context.adapter
     var own: [TensorTerm] = []
     var shared = false
+    var mask = ByteCount.zero
     if context.setup.lora.dropout > 0 {
       let maskWidth: Int64 = context.platform == .cuda ? 1 : castWidth
-      own.append(TensorTerm("dropout mask", context.perToken(inFeatures, maskWidth)))
+      mask = context.perToken(inFeatures, maskWidth)
+      own.append(TensorTerm("dropout mask", mask))
       own.append(TensorTerm(
         matmulWidth == castWidth ? "dropped-out input" : "dropped-out input cast for lora_A",
         context.perToken(inFeatures, matmulWidth)))
@@ -54,5 +59,6 @@ struct LoRABranch {
     own.append(TensorTerm("x*A", context.perToken(rank, matmulWidth)))
     self.own = own
     self.savesSharedInput = shared
+    self.mask = mask
   }
 }

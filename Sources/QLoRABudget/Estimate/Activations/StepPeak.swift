@@ -33,7 +33,7 @@ public struct StepProfile: Hashable, Sendable {
 ///   dequantized weight;
 /// - forward, in the loss: the kept activations and the loss's forward moment (``LogitsAndLoss``);
 /// - backward, in the loss: the kept activations and the loss's backward moment;
-/// - backward, in a layer: ``BackwardWalk`` (block by block, in reverse);
+/// - backward, in a layer: ``BackwardMoment`` (block by block, in reverse);
 /// - optimizer: what the loop holds, the gradients, the optimizer's temporaries, and what the
 ///   graph still references while the loss tensor lives.
 struct StepPeak {
@@ -54,8 +54,9 @@ struct StepPeak {
   /// What the autograd graph references after backward while the loss tensor is alive: with
   /// checkpointing, the input embeddings (a leaf made to require grad by
   /// `enable_input_require_grads`) and their gradient, and with reentrant checkpointing the
-  /// arguments `CheckpointFunction` keeps in its context (rotary tables, causal mask). measure_step.py keeps `loss` through the
-  /// optimizer step; HF Trainer returns `loss.detach()` first, so there this is an upper bound.
+  /// arguments `CheckpointFunction` keeps in its context (rotary tables, causal mask).
+  /// measure_step.py keeps `loss` through the optimizer step; HF Trainer returns `loss.detach()`
+  /// first, so there this is an upper bound.
   let graphLeftovers: ByteCount
   let profile: StepProfile
 
@@ -74,7 +75,9 @@ struct StepPeak {
       ? .zero : model.layerCount * (2 * context.perToken(model.keyValueWidth, context.projectionOutput(input: context.normOutput)))
     rotary = Self.rotaryTables(context)
     autocastCache = Self.autocastWeightCache(context, trainable)
-    optimizerTemporaries = OptimizerTemporaries.bytes(trainable, optimizer: setup.optimizer, platform: context.platform)
+    // With FSDP each GPU steps its own shard of the parameters.
+    optimizerTemporaries = FSDPSharding.share(
+      OptimizerTemporaries.bytes(trainable, optimizer: setup.optimizer, platform: context.platform), setup.gpuCount)
     // eager_mask materialises `b x 1 x s x s` in the embeddings' dtype; checkpointed layers
     // keep it (their recompute reads it) until the graph is freed.
     causalMask = setup.attention == .eager
@@ -86,15 +89,24 @@ struct StepPeak {
     let reentrant = context.isQuantized
     graphLeftovers = checkpointing
       ? 2 * context.perToken(model.hiddenSize, context.residual) + (reentrant ? rotary + causalMask : .zero) : .zero
-    let kept = stack.kept + rotary + causalMask
-    let forwardLayer = kept + keyValueCache + autocastCache + stack.recomputedLayer + stack.forwardTransient + dequant.bytes
-    let forward = max(forwardLayer, kept + keyValueCache + autocastCache + loss.forwardMoment)
-    let backwardLoss = kept + loss.backwardMoment
+    // Without checkpointing autograd saves autocast's weight casts too (lora_A/B's matmuls need
+    // them for their inputs' gradients) until each layer's backward; checkpointed layers ran
+    // forward without grad, so there the cache lives only until autocast exits.
+    let savedCasts = checkpointing ? .zero : autocastCache
+    let kept = stack.kept + rotary + causalMask + savedCasts
+    // The cache is counted beside the saved tensors unless it is their storage.
+    let cacheBeyondSaved = stack.savesCachedKeyValue ? .zero : keyValueCache
+    let duringForward = kept + cacheBeyondSaved + (autocastCache - savedCasts)
+    let forwardLayer = duringForward + stack.recomputedLayer + stack.forwardTransient + dequant.bytes
+    let forward = max(forwardLayer, duringForward + loss.forwardMoment)
     let held = loss.heldOutput + (plain ? keyValueCache : .zero)
-    let backwardLayer = kept + held + stack.backwardMoment.bytes + gradients
+    let heldBeyondSaved = plain ? cacheBeyondSaved : .zero
+    // The loss's backward moment counts the held logits itself.
+    let backwardLoss = kept + loss.backwardMoment + heldBeyondSaved
+    let backwardLayer = kept + loss.heldOutput + heldBeyondSaved + stack.backwardMoment.bytes + gradients
     let optimizer = held + gradients + optimizerTemporaries + graphLeftovers
     profile = StepProfile(
-      savedForBackward: (checkpointing ? stack.kept : stack.kept + rotary) + loss.saved,
+      savedForBackward: (checkpointing ? stack.kept : stack.kept + rotary + savedCasts) + loss.saved,
       phases: [("forward", forward), ("backward", max(backwardLoss, backwardLayer)), ("optimizer", optimizer)])
   }
 
