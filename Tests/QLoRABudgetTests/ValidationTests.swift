@@ -22,7 +22,7 @@ import Testing
     // 14 cpu-steps cases (cpu-steps/README.md); 22 GPU runs (12 + 10 in the two fitcheck files).
     for figure in CalibrationValidation.cpuFigures {
       #expect(report.absoluteErrors(dataSet: CalibrationValidation.cpuDataSet, figure: figure).count == 14)
-      #expect(report.absoluteErrors(dataSet: CalibrationValidation.cpuOutOfSampleDataSet, figure: figure).count >= 4)
+      #expect(report.absoluteErrors(dataSet: CalibrationValidation.cpuOutOfSampleDataSet, figure: figure).count >= 3)
     }
     #expect(report.absoluteErrors(dataSet: CalibrationValidation.gpuDataSet, figure: "peak_allocated").count == 22)
   }
@@ -53,16 +53,18 @@ import Testing
   }
 
   /// The eager layer of one CPU case, by hand from the recipe (b=1, s=512, h=896, 14 heads of 64,
-  /// intermediate 4864, LoRA r=8 on q,v, no dropout, bf16 autocast, fp32 residual): per layer
-  /// norms 2*(512*896*4 + 512*4), q/v LoRA inputs cast to bf16 2*(512*896*2) + x*A 2*(512*8*2),
-  /// q/k/v bf16 3*512*896*2, probabilities fp32 14*512*512*4 + their bf16 cast 14*512*512*2,
-  /// MLP 3*512*4864*4. Measured (cpu-steps `qwen2.5-0.5b-s512-b1-r8qv-nogc-eager-plain`):
-  /// two_layers - one_layer = 60,227,584 bytes.
+  /// 2 kv heads, intermediate 4864, LoRA r=8 on q,v, no dropout, bf16 autocast, fp32 residual): per
+  /// layer norms 2*(512*896*4 + 512*4), q/v LoRA inputs cast to bf16 2*(512*896*2) + x*A
+  /// 2*(512*8*2), autocast's bf16 casts of the adapters (saved by their matmuls without
+  /// checkpointing) 2*(8*896 + 896*8 + 8*896 + 128*8), q/k/v bf16 3*512*896*2, probabilities fp32
+  /// 14*512*512*4 + their bf16 cast 14*512*512*2, MLP 3*512*4864*4. Measured (cpu-steps
+  /// `qwen2.5-0.5b-s512-b1-r8qv-nogc-eager-plain`): two_layers - one_layer = 60,227,584 bytes.
   @Test func eagerLayerMatchesTheHandCount() throws {
     let byHand: Int64 = 2 * (512 * 896 * 4 + 512 * 4) + 2 * (512 * 896 * 2) + 2 * (512 * 8 * 2)
+      + 2 * (8 * 896 + 896 * 8 + 8 * 896 + 128 * 8)
       + 3 * 512 * 896 * 2 + 14 * 512 * 512 * 4 + 14 * 512 * 512 * 2 + 3 * 512 * 4864 * 4
     let measured: Int64 = 703_209_484 - 642_981_900
-    #expect(abs(Double(byHand - measured)) / Double(measured) < 0.001)
+    #expect(byHand == measured)
     var config: [String: Any] = [
       "model_type": "qwen2", "hidden_size": 896, "intermediate_size": 4864, "num_attention_heads": 14,
       "num_key_value_heads": 2, "vocab_size": 151936, "tie_word_embeddings": true,
