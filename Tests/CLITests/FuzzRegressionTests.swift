@@ -50,6 +50,9 @@ import Testing
     if result.first == "validate", !result.contains(where: { $0.hasPrefix("--output") }) {
       result += ["--output", folder.appendingPathComponent("validation.md").path]
     }
+    if result.first == "validate", !result.contains(where: { $0.hasPrefix("--margin-output") }) {
+      result += ["--margin-output", folder.appendingPathComponent("MeasuredMargin.swift").path]
+    }
     return result
   }
 
@@ -57,7 +60,7 @@ import Testing
   static func expectSound(_ arguments: [String]) throws {
     let (status, capture) = run(arguments)
     switch status {
-    case .success, .doesNotFit:
+    case .success, .tight, .doesNotFit:
       #expect(!capture.out.isEmpty, "\(arguments)")
       if arguments.contains("--json"), ["estimate", "fit"].contains(arguments.first ?? ""),
         !arguments.dropFirst().contains(where: { $0 == "--help" || $0 == "-h" })

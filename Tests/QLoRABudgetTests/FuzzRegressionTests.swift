@@ -75,7 +75,7 @@ import Testing
     var resident: Int64 = 0
     var host: Int64 = 0
     for component in estimate.components {
-      guard let bytes = component.bytes else { continue }
+      let bytes = component.bytes
       #expect(!bytes.isOverflow, "\(component.kind) overflowed without an error")
       if component.device == .host {
         let (sum, overflow) = host.addingReportingOverflow(bytes.bytes)

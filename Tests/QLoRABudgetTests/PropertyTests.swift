@@ -86,11 +86,9 @@ import Testing
     let (hostA, hostB) = paged ? (a.hostBytes, b.hostBytes) : (.zero, .zero)
     guard a.residentBytes + hostA <= b.residentBytes + hostB else { return false }
     guard paged || a.hostBytes <= b.hostBytes else { return false }
-    if let peakA = a.peak, let peakB = b.peak {
-      return peakA.allocated + hostA <= peakB.allocated + hostB && peakA.reserved + hostA <= peakB.reserved + hostB
-        && peakA.process + hostA <= peakB.process + hostB
-    }
-    return true
+    let (peakA, peakB) = (a.peak, b.peak)
+    return peakA.allocated + hostA <= peakB.allocated + hostB && peakA.reserved + hostA <= peakB.reserved + hostB
+      && peakA.process + hostA <= peakB.process + hostB
   }
 
   static func expectNoMore(
@@ -98,13 +96,11 @@ import Testing
   ) {
     let holds = noMore(smaller, than: larger)
     #expect(holds, "\(label): \(describe(smaller)) -> \(describe(larger))", sourceLocation: sourceLocation)
-    let peaks = (smaller.peak != nil, larger.peak != nil)
-    #expect(peaks.0 == peaks.1, "\(label): a peak on one side only", sourceLocation: sourceLocation)
   }
 
   static func describe(_ estimate: MemoryEstimate) -> String {
-    let parts = estimate.components.map { "\($0.kind.rawValue)/\($0.device.rawValue)=\($0.bytes.map { String($0.bytes) } ?? "-")" }
-    let peak = estimate.peak.map { "peak \($0.allocated.bytes)/\($0.reserved.bytes)/\($0.process.bytes)" } ?? "no peak"
+    let parts = estimate.components.map { "\($0.kind.rawValue)/\($0.device.rawValue)=\($0.bytes.bytes)" }
+    let peak = "peak \(estimate.peak.allocated.bytes)/\(estimate.peak.reserved.bytes)/\(estimate.peak.process.bytes)"
     return "rank \(estimate.setup.lora.rank) \(estimate.setup.optimizer) \(estimate.setup.recipe.name) \(estimate.model.modelType) \(peak) [\(parts.joined(separator: " "))]"
   }
 
@@ -121,7 +117,7 @@ import Testing
       var host: Int64 = 0
       var byKind: [MemoryComponent.Kind: Int64] = [:]
       for component in estimate.components {
-        guard let bytes = component.bytes?.bytes else { continue }
+        let bytes = component.bytes.bytes
         #expect(bytes >= 0 && bytes < Int64.max, "case \(index)")
         if component.device == .host {
           host += bytes
@@ -132,13 +128,14 @@ import Testing
       }
       #expect(estimate.residentBytes.bytes == resident, "case \(index): \(config) \(setup)")
       #expect(estimate.hostBytes.bytes == host, "case \(index)")
-      for (kind, bytes) in byKind where estimate.bytes(of: kind) != nil {
-        #expect(estimate.bytes(of: kind)?.bytes == bytes, "case \(index) \(kind)")
+      for (kind, bytes) in byKind {
+        #expect(estimate.bytes(of: kind).bytes == bytes, "case \(index) \(kind)")
       }
-      if let peak = estimate.peak {
-        #expect(peak.allocated >= estimate.residentBytes, "case \(index): the peak holds the resident bytes")
-        #expect(peak.reserved >= peak.allocated && peak.process >= peak.reserved, "case \(index)")
-      }
+      let peak = estimate.peak
+      #expect(peak.allocated >= estimate.residentBytes, "case \(index): the peak holds the resident bytes")
+      #expect(peak.reserved >= peak.allocated && peak.process >= peak.reserved, "case \(index)")
+      // The parts charts draw sum to the process peak the text prints.
+      #expect(ByteCount.sum(estimate.peakParts.map(\.bytes)) == peak.process, "case \(index)")
     }
   }
 
@@ -204,7 +201,7 @@ import Testing
       setup.usesDoubleQuantization = false
       let without = try MemoryEstimator.estimate(model: model, setup: setup, gpu: nil)
       Self.expectNoMore(with, without, "case \(index) DQ")
-      #expect(with.bytes(of: .quantizedWeights)! < without.bytes(of: .quantizedWeights)!, "case \(index)")
+      #expect(with.bytes(of: .quantizedWeights) < without.bytes(of: .quantizedWeights), "case \(index)")
     }
     #expect(compared >= 50)
   }
@@ -227,13 +224,13 @@ import Testing
     setup.sequenceLength = 1 << 20
     let estimate = try MemoryEstimator.estimate(model: model, setup: setup, gpu: nil)
     for component in estimate.components {
-      #expect(component.bytes?.isOverflow != true, "\(component.kind)")
+      #expect(!component.bytes.isOverflow, "\(component.kind)")
     }
     // 4-bit weights are at least n / 2 bytes; adapters at least rank x (in + out) x 2 bytes (16-bit).
     let linearElements = Double(model.inventory.linears.reduce(0) { $0 + $1.weightElements * $1.instanceCount })
-    #expect(Double(estimate.bytes(of: .quantizedWeights)!.bytes) >= linearElements / 2)
+    #expect(Double(estimate.bytes(of: .quantizedWeights).bytes) >= linearElements / 2)
     let adapterElements = Double(estimate.trainableParameters)
-    #expect(Double(estimate.bytes(of: .adapters)!.bytes) >= adapterElements * 2)
+    #expect(Double(estimate.bytes(of: .adapters).bytes) >= adapterElements * 2)
     #expect(Double(estimate.residentBytes.bytes) < 9.2e18)
 
     // Every limit at once, on this model, with and without full fine-tuning.
@@ -247,7 +244,7 @@ import Testing
       extreme.computeDtype = .fp16
       do {
         let result = try MemoryEstimator.estimate(model: model, setup: extreme, gpu: nil)
-        #expect(!result.residentBytes.isOverflow && result.components.allSatisfy { $0.bytes?.isOverflow != true })
+        #expect(!result.residentBytes.isOverflow && result.components.allSatisfy { !$0.bytes.isOverflow })
       } catch {
         guard case .overflow = error else {
           Issue.record("unexpected error \(error)")

@@ -45,6 +45,15 @@ enum BaseWeights {
     }
   }
 
+  /// Elements of the linear layers a quantized base leaves unquantized because the recipe's
+  /// framework does not hold them as nn.Linear (fused MoE experts in transformers 5, routers).
+  static func unquantizedLinearElements(_ model: ModelArchitecture, _ setup: TrainingSetup) -> Int64 {
+    let roles = setup.recipe.linearRoles
+    return model.inventory.linears.reduce(Int64(0)) {
+      roles.contains($1.role) ? $0 : $0 + $1.weightElements * $1.instanceCount
+    }
+  }
+
   /// Embeddings, lm_head, norms, biases (and with a 16-bit base the linear weights), in the
   /// dtypes the recipe leaves them in, plus the fp32 rotary buffers.
   static func unquantized(_ model: ModelArchitecture, _ setup: TrainingSetup) -> MemoryComponent {
@@ -59,13 +68,12 @@ enum BaseWeights {
     if setup.effectiveQuantization.isQuantized {
       // MoE experts and routers that are not nn.Linear in the recipe's framework stay
       // unquantized parameters, treated like the embeddings (upcast by prepare_model_for_kbit_training).
-      let roles = setup.recipe.linearRoles
-      let fused = inventory.linears.reduce(Int64(0)) {
-        roles.contains($1.role) ? $0 : $0 + $1.weightElements * $1.instanceCount
-      }
-      parts.append(("unquantized expert/router weights", fused, dtypes.embeddings.resolved(compute)))
+      parts.append((
+        "unquantized expert/router weights", unquantizedLinearElements(model, setup), dtypes.embeddings.resolved(compute)))
     } else {
-      parts.append(("linear weights", inventory.linearWeightElements, compute.tensorDtype))
+      parts.append((
+        "linear weights", inventory.linearWeightElements,
+        setup.isFullFineTune ? setup.fullFineTuneParameterDtype : compute.tensorDtype))
     }
     let present = parts.filter { $0.elements > 0 }
     let buffers = inventory.bufferBytes

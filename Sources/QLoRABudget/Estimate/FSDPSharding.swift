@@ -24,7 +24,8 @@ enum FSDPSharding {
   static func shard(_ components: [MemoryComponent], over gpuCount: Int64) -> [MemoryComponent] {
     guard gpuCount > 1 else { return components }
     return components.map { component in
-      guard shardedKinds.contains(component.kind), let bytes = component.bytes else { return component }
+      guard shardedKinds.contains(component.kind) else { return component }
+      let bytes = component.bytes
       return MemoryComponent(
         component.kind, device: component.device, lifetime: component.lifetime, bytes: share(bytes, gpuCount),
         formula: "(\(component.formula)) / \(gpuCount) GPUs, FSDP shard = \(NumberText.grouped(bytes.bytes)) B / \(gpuCount)",

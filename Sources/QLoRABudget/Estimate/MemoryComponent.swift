@@ -44,8 +44,7 @@ public struct MemoryComponent: Hashable, Sendable {
   public let kind: Kind
   public let device: Device
   public let lifetime: Lifetime
-  /// nil when this part is not modelled yet (never a made-up number).
-  public let bytes: ByteCount?
+  public let bytes: ByteCount
   private let formulaText: Deferred<String>
   private let sourceText: Deferred<String>
 
@@ -57,7 +56,7 @@ public struct MemoryComponent: Hashable, Sendable {
   /// A component; `formula` and `source` are built only when read (planners make millions of
   /// estimates and read no formula).
   public init(
-    _ kind: Kind, device: Device = .gpu, lifetime: Lifetime, bytes: ByteCount?,
+    _ kind: Kind, device: Device = .gpu, lifetime: Lifetime, bytes: ByteCount,
     formula: @autoclosure @escaping @Sendable () -> String, source: @autoclosure @escaping @Sendable () -> String
   ) {
     self.kind = kind

@@ -7,21 +7,23 @@ public struct MemoryEstimate: Hashable, Sendable {
   /// its GPU part and its paged host part).
   public let components: [MemoryComponent]
   public let trainableParameters: Int64
-  /// The highest point of a steady-state step; nil while the transient part is not modelled.
-  public let peak: PeakMemory?
+  /// The highest point of a steady-state step.
+  public let peak: PeakMemory
   /// The step's moments above the resident bytes on the setup's platform (what
   /// measure_step.py reports): saved-for-backward and each phase's peak.
-  public let step: StepProfile?
+  public let step: StepProfile
   private let assumptionLines: Deferred<[String]>
   public let warnings: [String]
+  /// Figures that are large because of a library version's behaviour, with the alternative.
+  public let notes: [String]
 
   /// What the estimate assumes, in words (recipe, checkpointing, the step's phases).
   public var assumptions: [String] { assumptionLines.value }
 
   init(
     model: ModelArchitecture, setup: TrainingSetup, gpu: GPU?, components: [MemoryComponent],
-    trainableParameters: Int64, peak: PeakMemory?, step: StepProfile? = nil, assumptions: @autoclosure @escaping @Sendable () -> [String],
-    warnings: [String]
+    trainableParameters: Int64, peak: PeakMemory, step: StepProfile,
+    assumptions: @autoclosure @escaping @Sendable () -> [String], warnings: [String], notes: [String]
   ) {
     self.model = model
     self.setup = setup
@@ -32,35 +34,39 @@ public struct MemoryEstimate: Hashable, Sendable {
     self.step = step
     self.assumptionLines = Deferred(assumptions)
     self.warnings = warnings
+    self.notes = notes
   }
 
   /// The GPU bytes that stay allocated for the whole run.
   public var residentBytes: ByteCount {
-    ByteCount.sum(components.filter { $0.device == .gpu && $0.lifetime == .resident }.compactMap(\.bytes))
+    ByteCount.sum(components.filter { $0.device == .gpu && $0.lifetime == .resident }.map(\.bytes))
   }
 
   /// Host (CPU) memory the step needs: paged optimizer state.
   public var hostBytes: ByteCount {
-    ByteCount.sum(components.filter { $0.device == .host }.compactMap(\.bytes))
+    ByteCount.sum(components.filter { $0.device == .host }.map(\.bytes))
   }
 
-  /// The bytes of one component kind on one device (zero when absent, nil when not modelled).
-  public func bytes(of kind: MemoryComponent.Kind, on device: MemoryComponent.Device = .gpu) -> ByteCount? {
-    let matching = components.filter { $0.kind == kind && $0.device == device }
-    guard !matching.isEmpty else { return .zero }
-    var total = ByteCount.zero
-    for component in matching {
-      guard let bytes = component.bytes else { return nil }
-      total = total + bytes
-    }
-    return total
+  /// The bytes of one component kind on one device (zero when absent).
+  public func bytes(of kind: MemoryComponent.Kind, on device: MemoryComponent.Device = .gpu) -> ByteCount {
+    ByteCount.sum(components.filter { $0.kind == kind && $0.device == device }.map(\.bytes))
   }
 
-  /// Fits, tight or does not fit on ``gpu``; nil without a GPU or before the peak is modelled.
+  /// Fits, tight or does not fit on ``gpu`` (nil without a GPU): ``Verdict`` with the
+  /// measured margin.
   public var verdict: Verdict? {
-    guard let gpu, let peak else { return nil }
-    return Verdict(peak: peak.process, capacity: gpu.capacity, uncertainty: peak.uncertainty)
+    gpu.map { Verdict(peak: peak.process, capacity: $0.capacity) }
   }
+
+  /// The usable capacity minus the process peak (negative when over); nil without a GPU.
+  public var headroom: Int64? {
+    gpu.map { $0.capacity.bytes - peak.process.bytes }
+  }
+}
+
+/// The phases of a training step, in order.
+public enum StepPhase: String, CaseIterable, Hashable, Sendable {
+  case forward, backward, optimizer
 }
 
 /// The highest point of a training step, three ways.
@@ -71,37 +77,36 @@ public struct PeakMemory: Hashable, Sendable {
   public let reserved: ByteCount
   /// What nvidia-smi shows for the process: reserved plus the CUDA context.
   public let process: ByteCount
-  /// The phase of the step that sets the peak (`forward`, `backward`, `optimizer`).
-  public let phase: String
-  /// The relative uncertainty of `process` that the validation data supports (e.g. 0.05).
-  public let uncertainty: Double
+  /// The phase of the step that sets the peak.
+  public let phase: StepPhase
 
-  public init(allocated: ByteCount, reserved: ByteCount, process: ByteCount, phase: String, uncertainty: Double) {
+  public init(allocated: ByteCount, reserved: ByteCount, process: ByteCount, phase: StepPhase) {
     self.allocated = allocated
     self.reserved = reserved
     self.process = process
     self.phase = phase
-    self.uncertainty = uncertainty
   }
 }
 
-/// Whether a run fits a GPU.
-public enum Verdict: String, Hashable, Sendable {
-  /// The peak plus its uncertainty is below the capacity.
-  case fits
-  /// The capacity is inside the peak's uncertainty band.
-  case tight
-  case doesNotFit = "does_not_fit"
+extension MemoryEstimate {
+  /// One part of the process peak.
+  public struct PeakPart: Hashable, Sendable {
+    public let label: String
+    public let bytes: ByteCount
+  }
 
-  public init(peak: ByteCount, capacity: ByteCount, uncertainty: Double) {
-    let peakBytes = Double(peak.bytes)
-    let capacityBytes = Double(capacity.bytes)
-    if peak.isOverflow || peakBytes * (1 - uncertainty) > capacityBytes {
-      self = .doesNotFit
-    } else if peakBytes * (1 + uncertainty) > capacityBytes {
-      self = .tight
-    } else {
-      self = .fits
+  /// What the process peak is made of, summing exactly to ``PeakMemory/process``: every
+  /// resident GPU component, the step's transient bytes at its peak moment (the transient
+  /// components are each their own largest moment, so they are not added one by one), the
+  /// allocator's reserve and the CUDA runtime. Charts draw these parts.
+  public var peakParts: [PeakPart] {
+    var parts = components.filter { $0.device == .gpu && $0.lifetime == .resident && $0.bytes > .zero }
+      .map { PeakPart(label: $0.kind.label, bytes: $0.bytes) }
+    let transient = peak.allocated - residentBytes
+    if transient > .zero { parts.append(PeakPart(label: "Step at its peak (\(peak.phase.rawValue))", bytes: transient)) }
+    for kind in [MemoryComponent.Kind.allocatorReserve, .runtime] where bytes(of: kind) > .zero {
+      parts.append(PeakPart(label: kind.label, bytes: bytes(of: kind)))
     }
+    return parts
   }
 }

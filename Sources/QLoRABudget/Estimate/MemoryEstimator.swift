@@ -25,24 +25,22 @@ public enum MemoryEstimator {
     let transient = TransientComponents(step: step, setup: setup, gpu: gpu)
     components += transient.components
     if let gather { components.append(gather) }
-    if let overflowed = components.first(where: { $0.bytes?.isOverflow == true }) {
+    if let overflowed = components.first(where: { $0.bytes.isOverflow }) {
       throw .overflow(component: overflowed.kind.label.lowercased())
     }
     let resident = ByteCount.sum(
-      components.filter { $0.device == .gpu && $0.lifetime == .resident }.compactMap(\.bytes))
+      components.filter { $0.device == .gpu && $0.lifetime == .resident }.map(\.bytes))
     // FSDP's gather buffers are in use whenever a layer computes: count them with the base.
     let peak = transient.peak(resident: resident + (gather?.bytes ?? .zero))
     if peak.process.isOverflow { throw .overflow(component: "peak") }
-    components = components.map { component in
-      guard component.kind == .allocatorReserve else { return component }
-      return MemoryComponent(
-        .allocatorReserve, lifetime: .transient, bytes: peak.reserved - peak.allocated,
-        formula: component.formula, source: component.source)
-    }
+    components.insert(
+      TransientComponents.allocatorReserve(at: peak, platform: setup.platform),
+      at: components.firstIndex { $0.kind == .runtime }.map { $0 + 1 } ?? components.endIndex)
     return MemoryEstimate(
       model: model, setup: setup, gpu: gpu, components: components,
       trainableParameters: trainable.reduce(0) { $0 + $1.elements }, peak: peak, step: step.profile,
-      assumptions: assumptions(setup) + transient.assumptions, warnings: model.warnings)
+      assumptions: assumptions(setup) + transient.assumptions, warnings: model.warnings,
+      notes: VersionNotes.notes(model, setup))
   }
 
   /// The step's moments above the resident bytes, on the setup's platform (validation compares
@@ -74,7 +72,7 @@ public enum MemoryEstimator {
     _ model: ModelArchitecture, _ setup: TrainingSetup, adapted: [LinearModule]
   ) -> [TrainableTensorGroup] {
     if setup.isFullFineTune {
-      return model.allParameterTensors(dtype: setup.computeDtype.tensorDtype)
+      return model.allParameterTensors(dtype: setup.fullFineTuneParameterDtype)
     }
     return model.loraTensors(
       on: adapted, configuration: setup.lora, dtype: setup.recipe.adapters.resolved(setup.computeDtype))
@@ -83,8 +81,14 @@ public enum MemoryEstimator {
   private static func assumptions(_ setup: TrainingSetup) -> [String] {
     var lines = ["recipe \(setup.recipe.name): \(setup.recipe.summary)"]
     if setup.isFullFineTune {
-      lines.append("full fine-tuning: weights and gradients in \(setup.computeDtype.rawValue), "
-        + "optimizer moments in fp32 (no fp32 master copy; HF Trainer loading in fp32 would add 4 B/param)")
+      switch setup.fullFineTunePrecision {
+      case .pure:
+        lines.append("full fine-tuning, pure \(setup.computeDtype.rawValue) (the default precision): weights, "
+          + "gradients and torch AdamW moments in \(setup.computeDtype.rawValue) (zeros_like(param)), 8 B/param with AdamW")
+      case .mixed:
+        lines.append("full fine-tuning, mixed precision: fp32 master weights, gradients and AdamW "
+          + "moments, 16 B/param, the forward under autocast in \(setup.computeDtype.rawValue)")
+      }
     }
     lines.append("gradient checkpointing " + (setup.usesGradientCheckpointing ? "on" : "off"))
     if let loss = setup.lossImplementation { lines.append("loss: \(loss.rawValue) chunked cross-entropy") }

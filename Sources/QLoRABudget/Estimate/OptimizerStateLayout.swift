@@ -1,7 +1,9 @@
 /// Where an optimizer's state lives, tensor group by tensor group.
 ///
 /// Per tensor of `n` elements (bitsandbytes `Optimizer2State.init_state`):
-/// - 32-bit Adam: two fp32 moments, `8n` bytes; SGD momentum `4n`.
+/// - 32-bit Adam: two moments; torch.optim.AdamW makes them with `zeros_like(param)` (the
+///   parameter's dtype: `4n` for bf16 parameters, `8n` for fp32), bitsandbytes' 32-bit and
+///   paged optimizers always in fp32 (`8n`). SGD momentum: one buffer of the same kind.
 /// - 8-bit Adam, `n >= 4096`: two uint8 moments (`2n`) + two fp32 absmax per 256-element block
 ///   (`8 * ceil(n/256)`); `n < 4096` (`min_8bit_size`) keeps 32-bit state (`8n`). The two
 ///   256-entry fp32 quantization maps (2,048 bytes) are shared by all tensors.
@@ -34,7 +36,8 @@ struct OptimizerStateLayout {
     let count = group.tensorCount
     guard optimizer.stateCount > 0 else { return }
     let isEightBit = optimizer.isEightBit && n >= Self.eightBitMinimumElements
-    let moments: ByteCount = optimizer.stateCount * ByteCount.elements(n, bytesEach: isEightBit ? 1 : 4)
+    let momentWidth: Int64 = isEightBit ? 1 : optimizer.isBitsandbytes ? 4 : group.dtype.byteWidth
+    let moments: ByteCount = optimizer.stateCount * ByteCount.elements(n, bytesEach: momentWidth)
     let isPaged = optimizer.isPaged && n >= Self.pagingMinimumElements
     if isEightBit {
       eightBitTensors += count
@@ -54,9 +57,10 @@ struct OptimizerStateLayout {
   var gpuFormula: String {
     switch optimizer {
     case .sgd: return "SGD without momentum keeps no state"
-    case .sgdMomentum: return "one fp32 momentum buffer: 4 B per trainable param"
-    case .adamw, .pagedAdamw:
-      return "two fp32 moments: 8 B per trainable param"
+    case .sgdMomentum: return "one momentum buffer in the parameter's dtype (zeros_like)"
+    case .adamw: return "two moments in the parameter's dtype (torch zeros_like): 2 x its width per trainable param"
+    case .pagedAdamw:
+      return "two fp32 moments (bitsandbytes 32-bit state): 8 B per trainable param"
         + (optimizer.isPaged ? " of \(NumberText.grouped(thirtyTwoBitTensors - pagedTensors)) tensors under 100,000 elements" : "")
     case .adamw8bit, .pagedAdamw8bit:
       return "\(NumberText.grouped(eightBitTensors)) tensors of >= 4096 elements: 2 B/param"

@@ -1,162 +1,109 @@
-/// Answers planning questions about one model and setup on one GPU (or `gpuCount` of them):
-/// the largest rank, sequence length or batch that fits, how many GPUs FSDP needs, and which
-/// single change makes a run fit.
+/// Answers planning questions about one model and setup on one GPU (or on each of the
+/// setup's ``TrainingSetup/gpuCount`` GPUs): the largest rank, sequence length or batch that
+/// fits, how many GPUs FSDP needs, the smallest GPU, and which single change makes a run fit.
 ///
-/// Every answer comes from the estimator itself, searched by bisection: about 17 estimates for
-/// a rank, 25 for a sequence length. Answers are exact for the estimator: the value returned
-/// fits, and the next one does not.
+/// Every answer comes from the estimator and the one ``Verdict``, searched by bisection:
+/// about 17 estimates for a rank, 25 for a sequence length. Answers are exact for the
+/// estimator: the value returned is accepted, and the next one is not.
 ///
 ///     let planner = Planner(model: qwen3_14b, setup: setup, gpu: rtx4090)
-///     let result = try planner.largest(.rank)
-///     result.value   // the largest LoRA rank whose estimate fits
+///     let answer = try planner.largest(.rank)
+///     answer.fitting?.value   // the largest LoRA rank whose verdict is `fits`
+///     answer.mayFit?.value    // the largest whose verdict is `fits` or `tight`
 public struct Planner: Sendable {
   public let model: ModelArchitecture
   public let setup: TrainingSetup
   public let gpu: GPU
-  public let criterion: FitCriterion
-  /// GPUs the run is sharded over (FSDP-QLoRA, see ``TrainingSetup/gpuCount``); 1 for a single GPU.
-  public let gpuCount: Int64
 
-  public init(
-    model: ModelArchitecture, setup: TrainingSetup, gpu: GPU, criterion: FitCriterion = .automatic, gpuCount: Int64 = 1
-  ) {
-    precondition(gpuCount >= 1, "A run needs at least one GPU.")
+  public init(model: ModelArchitecture, setup: TrainingSetup, gpu: GPU) {
     self.model = model
     self.setup = setup
     self.gpu = gpu
-    self.criterion = criterion
-    self.gpuCount = gpuCount
   }
 
-  /// One setup, estimated and held against the GPU.
-  public struct Evaluation: Hashable, Sendable {
-    public let setup: TrainingSetup
-    /// nil when the setup's byte counts overflow (it then does not fit).
-    public let estimate: MemoryEstimate?
-    /// The measured bytes per GPU.
-    public let bytes: ByteCount
-    public let measure: FitCriterion.Measure
-    public let fits: Bool
-
-    /// In words: `fits`, `tight` (the peak's uncertainty band holds the capacity; it counts as
-    /// fitting only when the criterion allows tight) or `does not fit`.
-    public var outcome: String {
-      if measure == .peak, estimate?.verdict == .tight { return "tight" }
-      return fits ? "fits" : "does not fit"
-    }
+  /// `setup` estimated and judged on this planner's GPU.
+  public func evaluate(_ setup: TrainingSetup) throws(PlanningError) -> Evaluation {
+    try Evaluation(setup: setup, gpu: gpu, model: model)
   }
 
-  /// Estimates `setup` on this planner's GPU(s).
-  public func evaluate(_ setup: TrainingSetup, gpuCount: Int64? = nil) throws(PlanningError) -> Evaluation {
-    var setup = setup
-    setup.gpuCount = gpuCount ?? self.gpuCount
-    let estimate: MemoryEstimate
-    do {
-      estimate = try MemoryEstimator.estimate(model: model, setup: setup, gpu: gpu)
-    } catch .overflow {
-      return Evaluation(setup: setup, estimate: nil, bytes: .overflow, measure: criterion.measure ?? .resident, fits: false)
-    } catch {
-      throw .setup(error)
-    }
-    let measure = criterion.resolvedMeasure(for: estimate)
-    let (bytes, uncertainty) = try criterion.bytes(of: estimate)
-    return Evaluation(
-      setup: setup, estimate: estimate, bytes: bytes, measure: measure,
-      fits: criterion.fits(bytes, uncertainty: uncertainty, capacity: gpu.capacity))
+  /// One end of a search: the value found and its evaluation.
+  public struct Found: Hashable, Sendable {
+    public let value: Int64
+    public let evaluation: Evaluation
   }
 
-  /// The answer to "what is the largest value of `parameter` that fits".
+  /// The answer to "what is the largest value of `setting` that fits".
   public struct Answer: Hashable, Sendable {
-    public let parameter: SolvableParameter
-    /// The largest value that fits; nil when even the smallest does not.
-    public let value: Int64?
-    /// The evaluation at ``value`` (nil when nothing fits).
-    public let atValue: Evaluation?
-    /// The evaluation at ``value`` + 1 (or at the smallest value when nothing fits); nil when
-    /// ``value`` is the largest value accepted.
-    public let atNext: Evaluation?
+    public let setting: Setting
+    /// The largest value whose verdict is `fits`; nil when even the smallest is not.
+    public let fitting: Found?
+    /// The largest value whose verdict is `fits` or `tight` (at least ``fitting``); nil when
+    /// even the smallest does not fit.
+    public let mayFit: Found?
+    /// The evaluation just past ``mayFit`` (it does not fit), or at the smallest value when
+    /// nothing fits; nil when ``mayFit`` is the largest value accepted.
+    public let beyond: Evaluation?
     /// Estimates the search made.
     public let probes: Int
   }
 
-  /// The largest value of `parameter` that fits, everything else fixed, by bisection.
-  public func largest(_ parameter: SolvableParameter) throws(PlanningError) -> Answer {
-    if parameter == .rank, setup.isFullFineTune {
+  /// The largest value of `setting` (one of ``Setting/searchable``) that fits, and the largest
+  /// that may fit, everything else fixed, by bisection.
+  public func largest(_ setting: Setting) throws(PlanningError) -> Answer {
+    guard let range = setting.searchRange else {
+      throw .notApplicable("the \(setting.label) is not a whole-number setting a planner searches")
+    }
+    if setting == .rank, setup.isFullFineTune {
       throw .notApplicable("full fine-tuning has no LoRA rank")
     }
     var probes = 0
-    let value = try Bisection.largest(in: parameter.range) { (candidate: Int64) throws(PlanningError) -> Bool in
+    func at(_ value: Int64) throws(PlanningError) -> Evaluation {
       probes += 1
-      return try evaluate(parameter.applying(candidate, to: setup)).fits
+      return try evaluate(setting.change(to: value)?.applied(to: setup) ?? setup)
     }
-    let atValue = try value.map { (v: Int64) throws(PlanningError) in try evaluate(parameter.applying(v, to: setup)) }
-    let next = value.map { $0 + 1 } ?? parameter.range.lowerBound
-    let atNext = parameter.range.contains(next) ? try evaluate(parameter.applying(next, to: setup)) : nil
-    return Answer(parameter: parameter, value: value, atValue: atValue, atNext: atNext, probes: probes)
+    func largest(upTo worst: Verdict, in range: ClosedRange<Int64>) throws(PlanningError) -> Found? {
+      var seen: [Int64: Evaluation] = [:]
+      let value = try Bisection.largest(in: range) { (candidate: Int64) throws(PlanningError) -> Bool in
+        let evaluation = try at(candidate)
+        seen[candidate] = evaluation
+        return evaluation.isAccepted(upTo: worst)
+      }
+      guard let value else { return nil }
+      if let evaluation = seen[value] { return Found(value: value, evaluation: evaluation) }
+      return Found(value: value, evaluation: try at(value))
+    }
+    let mayFit = try largest(upTo: .tight, in: range)
+    let fitting = try mayFit.flatMap { (found: Found) throws(PlanningError) in
+      try largest(upTo: .fits, in: range.lowerBound...found.value)
+    }
+    let next = mayFit.map { $0.value + 1 } ?? range.lowerBound
+    let beyond = range.contains(next) ? try at(next) : nil
+    return Answer(setting: setting, fitting: fitting, mayFit: mayFit, beyond: beyond, probes: probes)
   }
 
-  /// The fewest GPUs of this kind that fit the run with FSDP sharding, up to `limit`; nil when
-  /// even `limit` GPUs do not fit it (the replicated part alone is too large).
-  public func fewestGPUs(upTo limit: Int64 = 4096) throws(PlanningError) -> (count: Int64, evaluation: Evaluation)? {
+  /// The fewest GPUs of this kind whose verdict is at worst `worst` with FSDP sharding, up to
+  /// `limit`; nil when even `limit` GPUs are not enough (the replicated part alone is too large).
+  public func fewestGPUs(accepting worst: Verdict = .fits, upTo limit: Int64 = TrainingSetup.maximumGPUCount)
+    throws(PlanningError) -> Found?
+  {
+    func at(_ count: Int64) throws(PlanningError) -> Evaluation { try evaluate(SettingChange.gpuCount(count).applied(to: setup)) }
     guard let count = try Bisection.smallest(in: 1...limit, where: { (n: Int64) throws(PlanningError) -> Bool in
-      try evaluate(setup, gpuCount: n).fits
+      try at(n).isAccepted(upTo: worst)
     }) else { return nil }
-    return (count, try evaluate(setup, gpuCount: count))
+    return Found(value: count, evaluation: try at(count))
   }
 
-  /// The smallest of `gpus` (by capacity, then name) that fits the run on one GPU.
+  /// The smallest of `gpus` (by capacity, then name) that can run the setup
+  /// (``GPU/canRun(_:)``) and whose verdict is at worst `worst`.
   public static func smallestGPU(
-    model: ModelArchitecture, setup: TrainingSetup, among gpus: [GPU], criterion: FitCriterion = .automatic
+    model: ModelArchitecture, setup: TrainingSetup, among gpus: [GPU], accepting worst: Verdict = .fits
   ) throws(PlanningError) -> Evaluation? {
-    let ordered = gpus.sorted { ($0.capacity, $0.name) < ($1.capacity, $1.name) }
+    let ordered = gpus.filter { $0.canRun(setup) }.sorted { ($0.capacity, $0.name) < ($1.capacity, $1.name) }
     for gpu in ordered {
-      let evaluation = try Planner(model: model, setup: setup, gpu: gpu, criterion: criterion).evaluate(setup)
-      if evaluation.fits { return evaluation }
+      let evaluation = try Planner(model: model, setup: setup, gpu: gpu).evaluate(setup)
+      if evaluation.isAccepted(upTo: worst) { return evaluation }
     }
     return nil
-  }
-}
-
-/// A whole-number setting the planner can search.
-public enum SolvableParameter: String, CaseIterable, Hashable, Sendable {
-  case rank
-  case sequenceLength = "seq-len"
-  case batch
-
-  /// Every value the estimator accepts.
-  public var range: ClosedRange<Int64> {
-    switch self {
-    case .rank: return 1...LoRAConfiguration.maximumRank
-    case .sequenceLength: return 1...TrainingSetup.maximumSequenceLength
-    case .batch: return 1...TrainingSetup.maximumBatchSize
-    }
-  }
-
-  public var label: String {
-    switch self {
-    case .rank: return "LoRA rank"
-    case .sequenceLength: return "sequence length"
-    case .batch: return "micro-batch size"
-    }
-  }
-
-  public func value(in setup: TrainingSetup) -> Int64 {
-    switch self {
-    case .rank: return setup.lora.rank
-    case .sequenceLength: return setup.sequenceLength
-    case .batch: return setup.batchSize
-    }
-  }
-
-  /// `setup` with this parameter set to `value`. A rank change keeps lora_alpha as it was.
-  public func applying(_ value: Int64, to setup: TrainingSetup) -> TrainingSetup {
-    var changed = setup
-    switch self {
-    case .rank: changed.lora.rank = value
-    case .sequenceLength: changed.sequenceLength = value
-    case .batch: changed.batchSize = value
-    }
-    return changed
   }
 }
 

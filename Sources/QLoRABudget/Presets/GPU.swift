@@ -38,3 +38,12 @@ public struct GPU: Hashable, Sendable {
       supportsBFloat16: true, hasUnifiedMemory: false, aliases: [], source: "given on the command line")
   }
 }
+
+extension GPU {
+  /// Whether the device can run `setup` at all: bitsandbytes where the setup needs it, bf16
+  /// where the setup computes in it (Ampere and later). A planner never proposes a GPU that
+  /// cannot.
+  public func canRun(_ setup: TrainingSetup) -> Bool {
+    (!setup.needsBitsandbytes || runsBitsandbytes) && (setup.computeDtype != .bf16 || supportsBFloat16)
+  }
+}

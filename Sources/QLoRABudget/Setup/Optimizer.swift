@@ -30,4 +30,7 @@ public enum Optimizer: String, CaseIterable, Hashable, Sendable, Codable {
 
   public var isEightBit: Bool { self == .adamw8bit || self == .pagedAdamw8bit }
   public var isPaged: Bool { self == .pagedAdamw || self == .pagedAdamw8bit }
+  /// bitsandbytes' optimizers (8-bit or paged), whose 32-bit state is fp32 whatever the
+  /// parameter's dtype; the others are torch's, whose state follows the parameter.
+  public var isBitsandbytes: Bool { isEightBit || isPaged }
 }

@@ -24,6 +24,27 @@ extension Recipe {
       "checked to the byte against ../shared/calibration/hf-peft-bnb-bytes.json; docs/recipes.md",
     ])
 
+  /// transformers 4.x + peft: as ``hfPeft``, but MoE experts (and routers) are separate
+  /// nn.Linear modules, so bitsandbytes quantizes them.
+  public static let hfPeftTransformers4 = Recipe(
+    name: "hf-peft-tf4",
+    summary: "transformers 4.x + peft: as hf-peft, but MoE experts and routers are nn.Linear modules, "
+      + "so bitsandbytes quantizes them to 4-bit",
+    withQuantizedBase: .allFloat32,
+    withSixteenBitBase: .allCompute,
+    adapters: .float32,
+    linearRoles: [.projection, .expert, .router],
+    checkpointsByDefault: true,
+    usesChunkedCrossEntropy: false,
+    chunkedLoss: .liger,
+    loop: .trainer,
+    sources: [
+      "loop and chunked loss as hf-peft (HF Trainer; use_liger_kernel=True for Liger's fused linear cross-entropy)",
+      "transformers 4.57 models/mixtral/modeling_mixtral.py: MixtralBlockSparseTop2MLP w1/w2/w3 and the gate are "
+        + "nn.Linear; integrations/bitsandbytes.py replace_with_bnb_linear converts every nn.Linear but lm_head",
+      "peft 0.21.2 prepare_model_for_kbit_training as in hf-peft; docs/recipes.md",
+    ])
+
   /// The QLoRA paper's `qlora.py` (artidoro/qlora), on the transformers 4.x of its time.
   public static let qloraPaper = Recipe(
     name: "qlora-paper",
@@ -113,7 +134,7 @@ extension Recipe {
     ])
 
   /// Every recipe, in the order help text lists them.
-  public static let all: [Recipe] = [.hfPeft, .qloraPaper, .unsloth, .llamaFactory, .msSwift]
+  public static let all: [Recipe] = [.hfPeft, .hfPeftTransformers4, .qloraPaper, .unsloth, .llamaFactory, .msSwift]
 
   /// The recipe with this name, or nil.
   public static func named(_ name: String) -> Recipe? { all.first { $0.name == name } }

@@ -1,6 +1,7 @@
 /// A training setup that cannot be estimated: the field and the value, and why.
 public enum SetupError: Error, Hashable, Sendable, CustomStringConvertible {
-  case outOfRange(field: String, value: String, allowed: String)
+  /// A setting's value outside what the estimator accepts.
+  case outOfRange(setting: Setting, value: String, allowed: String)
   case unknownTargetModule(name: String, model: String, available: [String])
   case noTargetModules(model: String)
   /// An estimate whose byte counts would not fit in 63 bits.
@@ -8,8 +9,8 @@ public enum SetupError: Error, Hashable, Sendable, CustomStringConvertible {
 
   public var description: String {
     switch self {
-    case let .outOfRange(field, value, allowed):
-      return "\(field) \(value) is out of range: \(allowed)"
+    case let .outOfRange(setting, value, allowed):
+      return "\(setting.label) \(value) is out of range: \(allowed)"
     case let .unknownTargetModule(name, model, available):
       return "target module '\(name)' is not a linear layer of '\(model)'; its linear layers are "
         + available.joined(separator: ", ")
@@ -31,34 +32,34 @@ extension TrainingSetup {
   /// Checks every numeric field; the estimator calls this before computing anything.
   public func validate() throws(SetupError) {
     if !isFullFineTune {
-      try Self.check("--rank", lora.rank, 1...LoRAConfiguration.maximumRank)
+      try Self.check(.rank, lora.rank, 1...LoRAConfiguration.maximumRank)
       guard lora.dropout.isFinite, (0..<1).contains(lora.dropout) else {
-        throw .outOfRange(field: "--lora-dropout", value: String(lora.dropout), allowed: "a number in [0, 1)")
+        throw .outOfRange(setting: .loraDropout, value: String(lora.dropout), allowed: "a number in [0, 1)")
       }
       guard lora.alpha.isFinite, lora.alpha > 0 else {
-        throw .outOfRange(field: "--alpha", value: String(lora.alpha), allowed: "a positive number")
+        throw .outOfRange(setting: .alpha, value: String(lora.alpha), allowed: "a positive number")
       }
       if quantization.isFourBit {
         guard (32...4096).contains(blockSize), blockSize & (blockSize - 1) == 0 else {
           throw .outOfRange(
-            field: "--blocksize", value: String(blockSize), allowed: "a power of two from 32 to 4096 (bitsandbytes)")
+            setting: .blockSize, value: String(blockSize), allowed: "a power of two from 32 to 4096 (bitsandbytes)")
         }
       }
     }
     if usesChunkedCrossEntropy, lossImplementation == nil {
       throw .outOfRange(
-        field: "--loss", value: "chunked",
+        setting: .loss, value: "chunked",
         allowed: "standard, or a named implementation (\(ChunkedLoss.allCases.map(\.rawValue).joined(separator: ", "))): "
           + "recipe \(recipe.name) has no chunked loss")
     }
-    try Self.check("--seq-len", sequenceLength, 1...Self.maximumSequenceLength)
-    try Self.check("--batch", batchSize, 1...Self.maximumBatchSize)
-    try Self.check("--gpus", gpuCount, 1...Self.maximumGPUCount)
+    try Self.check(.sequenceLength, sequenceLength, 1...Self.maximumSequenceLength)
+    try Self.check(.batchSize, batchSize, 1...Self.maximumBatchSize)
+    try Self.check(.gpuCount, gpuCount, 1...Self.maximumGPUCount)
   }
 
-  private static func check(_ field: String, _ value: Int64, _ range: ClosedRange<Int64>) throws(SetupError) {
+  private static func check(_ setting: Setting, _ value: Int64, _ range: ClosedRange<Int64>) throws(SetupError) {
     guard range.contains(value) else {
-      throw .outOfRange(field: field, value: String(value), allowed: "\(range.lowerBound) to \(range.upperBound)")
+      throw .outOfRange(setting: setting, value: String(value), allowed: "\(range.lowerBound) to \(range.upperBound)")
     }
   }
 }

@@ -27,14 +27,16 @@ public struct TrainingSetup: Hashable, Sendable {
   public var chunkedLoss: ChunkedLoss? = nil
   /// GPUs the run is sharded over with FSDP (fsdp_qlora, ZeRO-3); every figure is per GPU.
   public var gpuCount: Int64 = 1
-  /// Full fine-tuning of every parameter in the compute dtype, for comparison; LoRA and
-  /// quantization settings are then ignored.
+  /// Full fine-tuning of every parameter, for comparison; LoRA and quantization settings are
+  /// then ignored.
   public var isFullFineTune: Bool = false
   /// What the loop keeps of the model output; nil: the recipe's loop.
   public var loop: TrainingLoop? = nil
   /// The kernels the step runs on: `.cuda` for every GPU estimate; `.cpu` to compare with steps
   /// measured by PyTorch's CPU allocator (docs/validation.md).
   public var platform: KernelPlatform = .cuda
+  /// How full fine-tuning holds its parameters (ignored for LoRA).
+  public var fullFineTunePrecision: FullFineTunePrecision = .pure
 
   public init() {}
 
@@ -56,13 +58,19 @@ public struct TrainingSetup: Hashable, Sendable {
   /// The dtypes of the tensors bitsandbytes does not quantize, after the recipe: every
   /// tensor in the compute dtype for full fine-tuning.
   public var unquantizedDtypes: Recipe.UnquantizedDtypes {
-    if isFullFineTune { return .allCompute }
+    if isFullFineTune { return fullFineTunePrecision == .mixed ? .allFloat32 : .allCompute }
     return quantization.isQuantized ? recipe.withQuantizedBase : recipe.withSixteenBitBase
   }
 
   /// Whether the run needs bitsandbytes: a quantized base, or an 8-bit or paged optimizer.
   public var needsBitsandbytes: Bool {
     effectiveQuantization.isQuantized || optimizer.isEightBit || optimizer.isPaged
+  }
+
+  /// The dtype of full fine-tuning's parameters and gradients: fp32 master weights with mixed
+  /// precision, else the compute dtype.
+  public var fullFineTuneParameterDtype: TensorDtype {
+    fullFineTunePrecision == .mixed ? .float32 : computeDtype.tensorDtype
   }
 
   /// The quantization actually applied (none for full fine-tuning).

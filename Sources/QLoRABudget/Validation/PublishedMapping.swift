@@ -36,7 +36,7 @@ public struct PublishedMapping: Sendable {
     _ id: String, _ model: String, gpu: String?, _ figure: Figure, _ unit: Unit, recipe: Recipe, rank: Int64,
     targets: LoRATargets, dropout: Double, seq: Int64, batch: Int64, attention: AttentionImplementation,
     optimizer: Optimizer = .adamw, doubleQuant: Bool = true, autocast: Bool = true, chunkedLoss: Bool? = nil,
-    gpus: Int64 = 1, assumptions: [String]
+    gpus: Int64 = 1, loop: TrainingLoop = .trainer, assumptions: [String]
   ) {
     var setup = TrainingSetup()
     setup.recipe = recipe
@@ -52,6 +52,7 @@ public struct PublishedMapping: Sendable {
     setup.usesAutocast = autocast
     setup.chunkedCrossEntropy = chunkedLoss
     setup.gpuCount = gpus
+    setup.loop = loop
     (self.id, self.model, self.gpu, self.figure, self.unit, self.setup, self.assumptions) =
       (id, model, gpu, figure, unit, setup, assumptions)
   }
@@ -66,6 +67,8 @@ extension PublishedMapping {
       + "checkpointing of every decoder layer; lora_target_modules 'all' = q,k,v,up,down,gate (no o_proj)",
     "dtypes: base, norms, embeddings and adapters bf16 = the qlora-paper recipe's rules (its fp32 norms: < 1 MB)",
     "dataset 'dummy': every sample is exactly context_length tokens",
+    "a plain loop: train.py keeps `output = model(...)` (its logits) through loss.backward() and optimizer.step(), "
+      + "then sets `output = None` before the next forward",
   ]
   private static let trlShardedQLoRA = [
     "PEFT examples/sft (TRL SFTTrainer): for QLoRA under FSDP/ZeRO-3 TRL skips prepare_model_for_kbit_training "
@@ -96,10 +99,10 @@ extension PublishedMapping {
   ].map { id, model, seq, batch, gpus in
     PublishedMapping(
       id, model, gpu: "rtx-3090", .reserved, .gib, recipe: .qloraPaper, rank: 64, targets: fsdpTargets, dropout: 0.1,
-      seq: seq, batch: batch, attention: .sdpa, autocast: false, gpus: gpus,
+      seq: seq, batch: batch, attention: .sdpa, autocast: false, gpus: gpus, loop: .plain,
       assumptions: fsdpQLoRA + [gpus == 1
         ? "sharding_strategy 'ddp': a full copy on each GPU, estimated as one GPU"
-        : "FSDP FULL_SHARD over 2 GPUs (--gpus 2)"])
+        : "FSDP FULL_SHARD over 2 GPUs"])
   }
 
   private static let trl: [PublishedMapping] = [
@@ -108,7 +111,7 @@ extension PublishedMapping {
     PublishedMapping(
       id, "llama-2-70b", gpu: "a100-40gb", .process, .unstated, recipe: .llamaFactory, rank: 8, targets: .allLinear,
       dropout: 0.1, seq: 2048, batch: 2, attention: .flash, gpus: 2,
-      assumptions: trlShardedQLoRA + ["\(how) over 2 GPUs (--gpus 2); GPU '>= 40 GB class': a100-40gb"])
+      assumptions: trlShardedQLoRA + ["\(how) over 2 GPUs; GPU '>= 40 GB class': a100-40gb"])
   }
 
   private static let axolotlRows: [PublishedMapping] = [

@@ -28,10 +28,21 @@ struct CommandContext {
 
 /// The process exit codes (documented in docs/cli.md).
 enum ExitStatus: Int32 {
+  /// The exit status of `fit` for a verdict.
+  init(_ verdict: Verdict) {
+    switch verdict {
+    case .fits: self = .success
+    case .tight: self = .tight
+    case .doesNotFit: self = .doesNotFit
+    }
+  }
+
   case success = 0
   /// Any failure that is not a usage error: unreadable file, invalid config, estimate refused.
   case failure = 1
-  /// `fit`: the run does not fit the GPU.
+  /// `fit`: the run is tight (within the verdict's margin below the capacity).
+  case tight = 2
+  /// `fit`: the run does not fit the GPU (or the host memory given).
   case doesNotFit = 3
   /// EX_USAGE: the command line itself is wrong.
   case usage = 64

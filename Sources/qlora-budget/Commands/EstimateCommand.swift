@@ -15,7 +15,8 @@ enum EstimateCommand: Command {
   }
 }
 
-/// `qlora-budget fit MODEL --gpu GPU|SIZE [options]`: fits, tight or does not fit (exit 3).
+/// `qlora-budget fit MODEL --gpu GPU|SIZE [options]`: fits (exit 0), tight (exit 2) or does not
+/// fit (exit 3).
 enum FitCommand: Command {
   static let name = "fit"
   static let summary = "Say whether a fine-tune fits a GPU, with headroom and breakdown."
@@ -26,7 +27,8 @@ enum FitCommand: Command {
 
   static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws -> ExitStatus {
     let (estimate, hostFits) = try EstimateRequest.report(arguments, context, requiresGPU: true)
-    return estimate.verdict == .doesNotFit || !hostFits ? .doesNotFit : .success
+    guard hostFits else { return .doesNotFit }
+    return estimate.verdict.map(ExitStatus.init) ?? .success
   }
 }
 
@@ -73,7 +75,7 @@ struct EstimateRequest {
       throw SetupError.overflow(component: component)
     } catch {
       // Every other setup error is about a value on the command line.
-      throw UsageError(error.description)
+      throw SetupOptions.usageError(error)
     }
   }
 }

@@ -1,13 +1,28 @@
 import QLoRABudget
 
 /// `qlora-budget solve MODEL [--gpu GPU] [--find WHAT]`: the largest rank, sequence length and
-/// batch that fit, the fewest GPUs, the smallest GPU preset, and the single changes that make
-/// a run fit.
+/// batch that fit (and that may fit: tight), the fewest GPUs, the smallest GPU preset, and the
+/// single changes that make a run fit. Every answer is the library planner's.
 enum SolveCommand: Command {
   static let name = "solve"
   static let summary = "Largest rank, seq-len or batch; smallest GPU; what to change."
   static let arguments = "<model> [--gpu <gpu|size>] [--find <what>] [options]"
-  static let findValues = ["all", "rank", "seq-len", "batch", "gpus", "gpu", "changes"]
+
+  /// What `--find` asks for.
+  enum Question: String, CaseIterable {
+    case all, rank, sequenceLength = "seq-len", batch, gpus, gpu, changes
+
+    /// The searchable setting this question is about, if it is one.
+    var setting: Setting? {
+      switch self {
+      case .rank: return .rank
+      case .sequenceLength: return .sequenceLength
+      case .batch: return .batchSize
+      default: return nil
+      }
+    }
+  }
+
   static let options: [OptionSpec] =
     [
       .value("--gpu", "gpu|size", "The GPU to plan for: a preset or a capacity such as 24GB (all but --find gpu need it)."),
@@ -15,22 +30,17 @@ enum SolveCommand: Command {
         "--find", "what",
         "What to solve for: the largest rank, seq-len or batch that fits, the fewest GPUs with FSDP, the "
           + "smallest GPU preset, the single changes that make the run fit, or all of them.",
-        values: findValues, default: "all"),
-    ] + PlanningOptions.specs + [PlanningOptions.svg] + SetupOptions.specs
+        values: Question.allCases.map(\.rawValue), default: "all"),
+      PlanningOptions.svg,
+    ] + SetupOptions.specs
     + [.flag("--json", "Print one JSON object (see docs/planning.md).")]
 
   static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws -> ExitStatus {
     let request = try EstimateRequest(arguments, context, requiresGPU: false)
-    let criterion = try PlanningOptions.criterion(arguments)
-    let gpuCount = try PlanningOptions.gpuCount(arguments)
-    let find = (arguments.value("--find") ?? "all").lowercased()
-    guard findValues.contains(find) else {
-      let hint = Suggestions.closest(to: find, among: findValues, limit: 1).first.map { " Did you mean '\($0)'?" } ?? ""
-      throw UsageError.invalidValue(find, for: "--find", "use one of \(findValues.joined(separator: ", ")).\(hint)")
-    }
-    let wants = { (what: String) in find == "all" || find == what }
+    let find = try arguments.choice("--find", as: Question.self) ?? .all
+    let wants = { (question: Question) in find == .all || find == question }
     var json: [(String, JSONOutput)] = [
-      ("model", .string(request.model.name)), ("setup", EstimateJSON.setup(request.setup)),
+      ("model", .string(request.model.name)), ("setup", EstimateJSON.setup(request.setup)), ("margin", EstimateJSON.margin()),
     ]
     var lines: [String] = []
     let header = try request.estimate()
@@ -39,80 +49,82 @@ enum SolveCommand: Command {
 
     var svg: String?
     if let gpu = request.gpu {
-      let planner = Planner(model: request.model, setup: request.setup, gpu: gpu, criterion: criterion, gpuCount: gpuCount)
+      let planner = Planner(model: request.model, setup: request.setup, gpu: gpu)
       let current = try PlanningOptions.run { () throws(PlanningError) in try planner.evaluate(request.setup) }
-      let shards = gpuCount > 1 ? "\(gpuCount) x " : ""
-      lines.append("GPU: \(shards)\(gpu.displayName), usable \(gpu.capacity.formatted(.binary)) each")
-      lines.append("Fit by: \(current.measure.label)" + (criterion.allowsTight ? ", tight counts" : ""))
-      lines.append("As given: \(current.bytes.formatted(.binary))" + (gpuCount > 1 ? " per GPU" : "") + ", "
-        + current.outcome)
+      let gpuCount = request.setup.gpuCount
+      lines.append("GPU: \(gpuCount > 1 ? "\(gpuCount) x " : "")\(gpu.displayName), usable \(gpu.capacity.formatted(.binary)) each")
+      lines.append("As given: \(current.bytes.formatted(.binary)) peak process" + (gpuCount > 1 ? " per GPU" : "")
+        + ", " + VerdictText.word(current.verdict, context.usesColor))
+      lines += HelpText.wrap(VerdictText.definition + ".", width: 80)
       lines.append("")
-      json += [
-        ("gpu", EstimateJSON.gpu(gpu)), ("gpu_count", .integer(gpuCount)), ("measure", .string(current.measure.rawValue)),
-        ("allow_tight", .bool(criterion.allowsTight)), ("bytes", .bytes(current.bytes)), ("fits", .bool(current.fits)),
-      ]
+      json += [("gpu", EstimateJSON.gpu(gpu)), ("as_given", EstimateJSON.evaluation(current))]
       var largest: [(String, JSONOutput)] = []
-      for parameter in SolvableParameter.allCases where wants(parameter.rawValue) {
-        if parameter == .rank, request.setup.isFullFineTune { continue }
-        let answer = try PlanningOptions.run { () throws(PlanningError) in try planner.largest(parameter) }
-        lines.append(contentsOf: describe(answer))
-        largest.append((parameter.rawValue.replacingOccurrences(of: "-", with: "_"), answerJSON(answer)))
-        if svg == nil, find != "all" || parameter == .rank || request.setup.isFullFineTune {
-          svg = try chart(parameter, answer, planner)
+      for question in Question.allCases where wants(question) {
+        guard let setting = question.setting else { continue }
+        if setting == .rank, request.setup.isFullFineTune { continue }
+        let answer = try PlanningOptions.run { () throws(PlanningError) in try planner.largest(setting) }
+        lines += describe(answer)
+        largest.append((setting.rawValue, answerJSON(answer)))
+        if svg == nil, find != .all || setting == .rank || request.setup.isFullFineTune {
+          svg = try chart(answer, planner)
         }
       }
       if !largest.isEmpty { json.append(("largest", .object(largest))) }
-      if wants("gpus") {
-        let fewest = try PlanningOptions.run { () throws(PlanningError) in try planner.fewestGPUs() }
-        if let (count, evaluation) = fewest {
-          lines.append(row("Fewest GPUs (FSDP)", NumberText.grouped(count), "\(gib(evaluation.bytes)) per GPU"))
-          json.append(("fewest_gpus", .object([("count", .integer(count)), ("bytes_per_gpu", .bytes(evaluation.bytes))])))
-        } else {
-          lines.append("Fewest GPUs (FSDP): none up to 4096; the replicated part alone does not fit")
-          json.append(("fewest_gpus", .null))
+      if wants(.gpus) {
+        var fewest: [(String, JSONOutput)] = []
+        for worst in [Verdict.fits, .tight] {
+          let found = try PlanningOptions.run { () throws(PlanningError) in try planner.fewestGPUs(accepting: worst) }
+          let label = worst == .fits ? "Fewest GPUs (FSDP) that fit" : "  may fit (tight)"
+          if let found {
+            lines.append(row(label, NumberText.grouped(found.value), "\(gib(found.evaluation.bytes)) per GPU"))
+          } else {
+            lines.append(row(label, "none", "up to \(TrainingSetup.maximumGPUCount) (the replicated part is too large)"))
+          }
+          fewest.append((worst.rawValue, found.map(foundJSON) ?? .null))
         }
+        json.append(("fewest_gpus", .object(fewest)))
       }
-      if wants("changes") {
+      if wants(.changes) {
         let changes = try PlanningOptions.run { () throws(PlanningError) in try planner.changes() }
         lines.append("")
-        if current.fits {
+        if current.verdict == .fits {
           lines.append("Changes: none needed, the run fits as given.")
         } else if changes.isEmpty {
           lines.append("Changes: no single change makes it fit.")
         } else {
           lines.append("Single changes that make it fit, least given up first:")
           for (index, change) in changes.enumerated() {
-            lines.append(EstimateText.leftPad("\(index + 1).", 4) + " " + HelpText.pad(change.option, 42)
+            lines.append(EstimateText.leftPad("\(index + 1).", 4) + " " + HelpText.pad(typed(change), 42)
               + EstimateText.leftPad(change.evaluation.bytes.formatted(.binary), 12) + "  " + change.cost.label)
             lines += HelpText.wrap(change.note, width: 70).map { "     " + $0 }
           }
         }
         json.append(("changes", .array(changes.map(changeJSON))))
       }
-    } else if find != "gpu" {
-      throw UsageError("Missing '--gpu <gpu|size>': '--find \(find)' plans for a GPU.", command: name)
+    } else if find != .gpu {
+      throw UsageError("Missing '--gpu <gpu|size>': '--find \(find.rawValue)' plans for a GPU.", command: name)
     }
 
-    if wants("gpu") {
-      // A bitsandbytes run needs a device bitsandbytes supports (not Apple's unified memory).
-      let gpus = try context.presets.allGPUs().filter { !request.setup.needsBitsandbytes || $0.runsBitsandbytes }
-      let found = try PlanningOptions.run { () throws(PlanningError) in
-        try Planner.smallestGPU(model: request.model, setup: request.setup, among: gpus, criterion: criterion)
+    if wants(.gpu) {
+      let gpus = try context.presets.allGPUs()
+      var smallest: [(String, JSONOutput)] = []
+      for worst in [Verdict.fits, .tight] {
+        let found = try PlanningOptions.run { () throws(PlanningError) in
+          try Planner.smallestGPU(model: request.model, setup: request.setup, among: gpus, accepting: worst)
+        }
+        let label = worst == .fits ? "Smallest GPU that fits" : "  may fit (tight)"
+        if let found {
+          lines.append(row(label, found.gpu.name, "\(gib(found.bytes)) of \(found.gpu.capacity.formatted(.binary))"))
+        } else {
+          lines.append(row(label, "none", "no preset that can run it has room"))
+        }
+        smallest.append((worst.rawValue, found.map(EstimateJSON.evaluation) ?? .null))
       }
-      if let found, let gpu = found.estimate?.gpu {
-        lines.append(row("Smallest GPU preset", gpu.name, "\(gib(found.bytes)) of \(gpu.capacity.formatted(.binary))"))
-        json.append(("smallest_gpu", .object([
-          ("name", .string(gpu.name)), ("capacity_bytes", .integer(gpu.capacity.bytes)), ("bytes", .bytes(found.bytes)),
-          ("measure", .string(found.measure.rawValue)),
-        ])))
-      } else {
-        lines.append("Smallest GPU preset: none of the presets fits this run on one GPU")
-        json.append(("smallest_gpu", .null))
-      }
+      json.append(("smallest_gpu", .object(smallest)))
     }
     if let path = arguments.value("--svg") {
       guard let svg else {
-        throw UsageError("'--svg' draws memory against rank or sequence length: use it with --gpu and --find rank, seq-len or all.")
+        throw UsageError("'--svg' draws memory against rank or sequence length: use it with --gpu and --find rank, seq-len, batch or all.")
       }
       try PlanningOptions.write(svg, to: path)
     }
@@ -126,59 +138,85 @@ enum SolveCommand: Command {
 
   static func gib(_ bytes: ByteCount) -> String { bytes.formatted(.binary) }
 
+  /// A fit change as typed on the command line.
+  static func typed(_ change: FitChange) -> String {
+    change.changes.map(SetupOptions.typed).filter { !$0.isEmpty }.joined(separator: " ")
+  }
+
   /// `label  value  detail` in 80 columns.
   static func row(_ label: String, _ value: String, _ detail: String) -> String {
-    String((HelpText.pad(label, 26) + EstimateText.leftPad(value, 10) + "  " + detail).prefix(80))
+    String((HelpText.pad(label, 34) + EstimateText.leftPad(value, 9) + "  " + detail).prefix(80))
   }
 
   static func describe(_ answer: Planner.Answer) -> [String] {
-    let label = "Largest " + answer.parameter.label
-    guard let value = answer.value else {
-      let smallest = answer.atNext.map { ": \(answer.parameter.range.lowerBound) needs " + $0.bytes.formatted(.binary) } ?? ""
-      return [row(label, "none", "nothing fits\(smallest)")]
-    }
-    let detail: String
-    if let next = answer.atNext {
-      detail = "\(NumberText.grouped(value + 1)) needs \(next.bytes.formatted(.binary))"
+    let label = "Largest " + answer.setting.label.replacingOccurrences(of: "micro-batch size", with: "batch")
+    var lines: [String] = []
+    if let fitting = answer.fitting {
+      lines.append(row(label + " that fits", NumberText.grouped(fitting.value), gib(fitting.evaluation.bytes)))
     } else {
-      detail = "the largest value accepted"
+      lines.append(row(label + " that fits", "none", "nothing fits with the margin"))
     }
-    return [row(label, NumberText.grouped(value), "\(gib(answer.atValue?.bytes ?? .zero)); \(detail)")]
+    let next: String
+    if let beyond = answer.beyond, let value = answer.setting.integer(in: beyond.setup) {
+      next = "; \(NumberText.grouped(value)) \(beyond.verdict.label)"
+    } else {
+      next = answer.mayFit == nil ? "" : "; the largest value accepted"
+    }
+    if let mayFit = answer.mayFit {
+      lines.append(row("  may fit (tight)", NumberText.grouped(mayFit.value), gib(mayFit.evaluation.bytes) + next))
+    } else {
+      lines.append(row("  may fit (tight)", "none", "nothing fits" + next))
+    }
+    return lines
+  }
+
+  static func foundJSON(_ found: Planner.Found) -> JSONOutput {
+    .object([("value", .integer(found.value)), ("evaluation", EstimateJSON.evaluation(found.evaluation))])
   }
 
   static func answerJSON(_ answer: Planner.Answer) -> JSONOutput {
     .object([
-      ("value", answer.value.map { .integer($0) } ?? .null),
-      ("bytes", .bytes(answer.atValue?.bytes)),
-      ("next_bytes", .bytes(answer.atNext?.bytes)),
-      ("limit", .integer(answer.parameter.range.upperBound)),
+      ("fits", answer.fitting.map(foundJSON) ?? .null),
+      ("tight", answer.mayFit.map(foundJSON) ?? .null),
+      ("beyond", answer.beyond.map { beyond in
+        .object([
+          ("value", answer.setting.integer(in: beyond.setup).map { .integer($0) } ?? .null),
+          ("evaluation", EstimateJSON.evaluation(beyond)),
+        ])
+      } ?? .null),
+      ("limit", .integer(answer.setting.searchRange?.upperBound ?? 0)),
       ("probes", .integer(Int64(answer.probes))),
     ])
   }
 
   static func changeJSON(_ change: FitChange) -> JSONOutput {
     .object([
-      ("kind", .string(change.kind.rawValue)), ("option", .string(change.option)), ("note", .string(change.note)),
-      ("cost", .string(String(describing: change.cost))), ("fraction", .number(change.fraction)),
-      ("bytes", .bytes(change.evaluation.bytes)), ("setup", EstimateJSON.setup(change.evaluation.setup)),
+      ("kind", .string(change.kind.rawValue)), ("option", .string(typed(change))),
+      ("changes", .object(change.changes.map { ($0.setting.rawValue, EstimateJSON.value($0)) })),
+      ("note", .string(change.note)), ("cost", .string(String(describing: change.cost))), ("fraction", .number(change.fraction)),
+      ("evaluation", EstimateJSON.evaluation(change.evaluation)), ("setup", EstimateJSON.setup(change.evaluation.setup)),
     ])
   }
 
-  /// Memory against the parameter, from 1 to past the boundary, with the capacity line.
-  static func chart(_ parameter: SolvableParameter, _ answer: Planner.Answer, _ planner: Planner) throws -> String {
-    let current = parameter.value(in: planner.setup)
-    let end = min(parameter.range.upperBound, max(2 * (answer.value ?? 1), 2 * current, 8))
+  /// Memory against the setting, from 1 to past the boundary, with the capacity line and the
+  /// margin band (where the verdict is tight).
+  static func chart(_ answer: Planner.Answer, _ planner: Planner) throws -> String {
+    let setting = answer.setting
+    guard let range = setting.searchRange else { return "" }
+    let current = setting.integer(in: planner.setup) ?? 1
+    let boundary = answer.mayFit?.value ?? 1
+    let end = min(range.upperBound, max(2 * boundary, 2 * current, 8))
     var xs: [Int64] = (0...24).map { max(1, end * Int64($0) / 24) }
-    xs = Array(Set(xs + [answer.value, answer.value.map { $0 + 1 }].compactMap { $0 }.filter { $0 <= end })).sorted()
+    xs = Array(Set(xs + [answer.fitting?.value, answer.mayFit?.value, answer.mayFit.map { $0.value + 1 }]
+      .compactMap { $0 }.filter { $0 <= end })).sorted()
     var points: [(Int64, ByteCount)] = []
     for x in xs {
-      let evaluation = try PlanningOptions.run { () throws(PlanningError) in
-        try planner.evaluate(parameter.applying(x, to: planner.setup))
-      }
+      guard let change = setting.change(to: x) else { continue }
+      let evaluation = try PlanningOptions.run { () throws(PlanningError) in try planner.evaluate(change.applied(to: planner.setup)) }
       if !evaluation.bytes.isOverflow { points.append((x, evaluation.bytes)) }
     }
-    return SVGChart.line(
-      title: "\(planner.model.name): memory against \(parameter.label)", xLabel: parameter.label, points: points,
-      capacity: (planner.gpu.name, planner.gpu.capacity))
+    return SVGChart.lines(
+      title: "\(planner.model.name): peak process memory against \(setting.label)", xLabel: setting.label,
+      series: [SVGChart.Series(label: planner.model.name, points: points)], capacities: [(planner.gpu.name, planner.gpu.capacity)])
   }
 }

@@ -1,7 +1,8 @@
 import Foundation
 import QLoRABudget
 
-/// `qlora-budget validate [--calibration DIR] [--output FILE]`: regenerates docs/validation.md.
+/// `qlora-budget validate [--calibration DIR] [--output FILE]`: regenerates docs/validation.md
+/// and the verdict margin derived from it (Sources/QLoRABudget/Verdict/MeasuredMargin.swift).
 enum ValidateCommand: Command {
   static let name = "validate"
   static let summary = "Compare estimates with the calibration measurements; write docs/validation.md."
@@ -9,6 +10,8 @@ enum ValidateCommand: Command {
   static let options: [OptionSpec] = [
     .value("--calibration", "dir", "The calibration folder.", default: "Tests/QLoRABudgetTests/Fixtures in the package"),
     .value("--output", "file", "Where to write the report ('-' for stdout).", default: "docs/validation.md"),
+    .value("--margin-output", "file", "Where to write the verdict margin's Swift source ('-' for stdout).",
+      default: "Sources/QLoRABudget/Verdict/MeasuredMargin.swift"),
   ]
 
   static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws -> ExitStatus {
@@ -28,6 +31,17 @@ enum ValidateCommand: Command {
       try text.write(toFile: output, atomically: true, encoding: .utf8)
       context.print("wrote \(output)")
     }
+    let margin = report.verdictMargin
+    let marginPath = arguments.value("--margin-output")
+      ?? root.appendingPathComponent("Sources/QLoRABudget/Verdict/MeasuredMargin.swift").path
+    if marginPath == "-" {
+      context.standardOutput(ValidationReport.marginSource(margin))
+    } else {
+      try ValidationReport.marginSource(margin).write(toFile: marginPath, atomically: true, encoding: .utf8)
+      context.print("wrote \(marginPath)")
+    }
+    context.print("verdict margin: \(EstimateText.percent(margin.relative)), " + margin.statistic
+      + (margin == VerdictMargin.measured ? "" : "; rebuild: the built-in margin was \(EstimateText.percent(VerdictMargin.measured.relative))"))
     let allocated = report.absoluteErrors(dataSet: CalibrationValidation.gpuDataSet, figure: "peak_allocated")
     context.print(String(format: "peak allocated: median %.2f%%, max %.2f%% over %d GPU cases; %d wrong fits",
       ValidationReport.median(allocated), allocated.max() ?? 0, allocated.count, report.wrongFits.count))

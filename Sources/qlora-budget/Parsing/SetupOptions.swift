@@ -2,97 +2,108 @@ import Foundation
 import QLoRABudget
 
 /// The options every estimating command shares (fit, estimate, and the planning commands),
-/// and how they become a ``TrainingSetup``. Help text is generated from these specs.
+/// and how they become a ``TrainingSetup``. This is the one table that maps the library's
+/// settings to flags; help text, parsing and error messages all come from it.
 enum SetupOptions {
-  static let specs: [OptionSpec] = [
-    .value("--quant", "type", "Base weight quantization.", values: BaseQuantization.allCases.map(\.rawValue), default: "nf4"),
-    .value("--double-quant", "bool", "Quantize the 4-bit absmax again (bnb_4bit_use_double_quant).", default: "true"),
-    .value("--blocksize", "n", "Elements per 4-bit absmax block (32...4096).", default: "64"),
-    .value("--rank", "n", "LoRA rank r.", default: "16"),
-    .value("--alpha", "n", "lora_alpha (changes no byte).", default: "2 x rank"),
-    .value("--targets", "modules", "all-linear, peft-default, or module names joined by commas.", default: "all-linear"),
-    .flag("--dora", "Weight-decomposed LoRA (adds a magnitude vector per module)."),
-    .value("--lora-dropout", "p", "LoRA dropout; above 0 the branch keeps a dropped-out input copy.", default: "0.05"),
-    .value("--optimizer", "name", "Optimizer.", values: Optimizer.allCases.map(\.rawValue), default: "adamw"),
-    .value("--dtype", "type", "Compute dtype.", values: ComputeDtype.allCases.map(\.rawValue), default: "bf16"),
-    .value("--recipe", "name", "Training framework recipe.", values: Recipe.all.map(\.name), default: "hf-peft"),
-    .value("--seq-len", "tokens", "Sequence length.", default: "2048"),
-    .value("--batch", "n", "Micro-batch size per GPU.", default: "1"),
-    .value("--grad-ckpt", "bool", "Gradient checkpointing.", default: "the recipe's (on)"),
-    .value("--attn", "impl", "Attention implementation.", values: AttentionImplementation.allCases.map(\.rawValue), default: "sdpa"),
-    .value(
-      "--loss", "kind", "Cross-entropy: standard (full fp32 logits), chunked (the recipe's chunked loss), or a named one.",
-      values: ["standard", "chunked"] + ChunkedLoss.allCases.map(\.rawValue), default: "the recipe's (standard)"),
-    .value("--loop", "style", "What the loop keeps of the output: trainer (HF Trainer) or plain (out = model(...)).",
-      values: TrainingLoop.allCases.map(\.rawValue), default: "the recipe's (trainer)"),
-    .value("--platform", "kernels", "Kernels the step runs on (cpu: compare with CPU-measured steps).",
-      values: KernelPlatform.allCases.map(\.rawValue), default: "cuda"),
-    .value("--autocast", "bool", "Mixed-precision autocast (HF Trainer bf16/fp16=True).", default: "true"),
-    .value("--gpus", "n", "GPUs the run is sharded over with FSDP (fsdp_qlora); figures are per GPU.", default: "1"),
-    .flag("--full-finetune", "Full fine-tuning in the compute dtype with fp32 optimizer state, for comparison."),
+  /// A setting's flag, the name of its value in help, its help text and its default in words.
+  struct Flag {
+    let setting: Setting
+    let name: String
+    let valueName: String
+    let help: String
+    let defaultText: String?
+    /// A flag without a value (`--dora`) sets a boolean setting to true.
+    var isSwitch = false
+  }
+
+  static let flags: [Flag] = [
+    Flag(setting: .quantization, name: "--quant", valueName: "type", help: "Base weight quantization.", defaultText: "nf4"),
+    Flag(setting: .doubleQuantization, name: "--double-quant", valueName: "bool",
+      help: "Quantize the 4-bit absmax again (bnb_4bit_use_double_quant).", defaultText: "true"),
+    Flag(setting: .blockSize, name: "--blocksize", valueName: "n", help: "Elements per 4-bit absmax block (32...4096).",
+      defaultText: "64"),
+    Flag(setting: .rank, name: "--rank", valueName: "n", help: "LoRA rank r.", defaultText: "16"),
+    Flag(setting: .alpha, name: "--alpha", valueName: "n", help: "lora_alpha (changes no byte).", defaultText: "2 x rank"),
+    Flag(setting: .targets, name: "--targets", valueName: "modules",
+      help: "all-linear, peft-default, or module names joined by commas.", defaultText: "all-linear"),
+    Flag(setting: .dora, name: "--dora", valueName: "", help: "Weight-decomposed LoRA (adds a magnitude vector per module).",
+      defaultText: nil, isSwitch: true),
+    Flag(setting: .loraDropout, name: "--lora-dropout", valueName: "p",
+      help: "LoRA dropout; above 0 the branch keeps a dropped-out input copy.", defaultText: "0.05"),
+    Flag(setting: .optimizer, name: "--optimizer", valueName: "name", help: "Optimizer.", defaultText: "adamw"),
+    Flag(setting: .computeDtype, name: "--dtype", valueName: "type", help: "Compute dtype.", defaultText: "bf16"),
+    Flag(setting: .recipe, name: "--recipe", valueName: "name", help: "Training framework recipe.", defaultText: "hf-peft"),
+    Flag(setting: .sequenceLength, name: "--seq-len", valueName: "tokens", help: "Sequence length.", defaultText: "2048"),
+    Flag(setting: .batchSize, name: "--batch", valueName: "n", help: "Micro-batch size per GPU.", defaultText: "1"),
+    Flag(setting: .gradientCheckpointing, name: "--grad-ckpt", valueName: "bool", help: "Gradient checkpointing.",
+      defaultText: "the recipe's (on)"),
+    Flag(setting: .attention, name: "--attn", valueName: "impl", help: "Attention implementation.", defaultText: "sdpa"),
+    Flag(setting: .loss, name: "--loss", valueName: "kind",
+      help: "Cross-entropy: standard (full fp32 logits), chunked (the recipe's chunked loss), or a named one.",
+      defaultText: "the recipe's (standard)"),
+    Flag(setting: .loop, name: "--loop", valueName: "style",
+      help: "What the loop keeps of the output: trainer (HF Trainer) or plain (out = model(...)).",
+      defaultText: "the recipe's (trainer)"),
+    Flag(setting: .platform, name: "--platform", valueName: "kernels",
+      help: "Kernels the step runs on (cpu: compare with CPU-measured steps).", defaultText: "cuda"),
+    Flag(setting: .autocast, name: "--autocast", valueName: "bool", help: "Mixed-precision autocast (HF Trainer bf16/fp16=True).",
+      defaultText: "true"),
+    Flag(setting: .gpuCount, name: "--gpus", valueName: "n",
+      help: "GPUs the run is sharded over with FSDP (fsdp_qlora); figures are per GPU.", defaultText: "1"),
+    Flag(setting: .fullFineTune, name: "--full-finetune", valueName: "",
+      help: "Full fine-tuning of every parameter instead of LoRA, for comparison.", defaultText: nil, isSwitch: true),
+    Flag(setting: .fullFineTunePrecision, name: "--precision", valueName: "mode",
+      help: "Full fine-tuning: pure (weights, gradients, AdamW moments in --dtype: 8 B/param) or mixed (fp32 master "
+        + "weights, gradients and moments: 16 B/param).", defaultText: "pure"),
   ]
+
+  static let specs: [OptionSpec] = flags.map { flag in
+    if flag.isSwitch { return .flag(flag.name, flag.help) }
+    var values: [String] = []
+    if case .choices(let names) = flag.setting.domain { values = names }
+    return .value(flag.name, flag.valueName, flag.help, values: values, default: flag.defaultText)
+  }
+
+  /// The flag of `setting`, e.g. `--rank`.
+  static func flag(for setting: Setting) -> String {
+    flags.first { $0.setting == setting }?.name ?? setting.rawValue
+  }
+
+  /// A change as it is typed: `--optimizer paged-adamw`, `--dora`.
+  static func typed(_ change: SettingChange) -> String {
+    let entry = flags.first { $0.setting == change.setting }
+    if let entry, entry.isSwitch { return change.valueText == "true" ? entry.name : "" }
+    return flag(for: change.setting) + " " + change.valueText
+  }
 
   /// The setup the options describe; every value is checked and named in the error.
   static func setup(from arguments: ParsedArguments) throws(UsageError) -> TrainingSetup {
     var setup = TrainingSetup()
-    if let quant = try arguments.choice("--quant", as: BaseQuantization.self) { setup.quantization = quant }
-    if let dq = try arguments.boolean("--double-quant") { setup.usesDoubleQuantization = dq }
-    if let block = try arguments.integer("--blocksize", in: 32...4096) { setup.blockSize = block }
-    let rank = try arguments.integer("--rank", in: 1...LoRAConfiguration.maximumRank) ?? setup.lora.rank
-    let alpha = try arguments.number("--alpha", in: 1e-6...1e9)
-    let dropout = try arguments.number("--lora-dropout", in: 0...0.999) ?? 0.05
-    setup.lora = LoRAConfiguration(
-      rank: rank, alpha: alpha, targets: try targets(arguments.value("--targets")),
-      usesDoRA: arguments.has("--dora"), dropout: dropout)
-    if let optimizer = try arguments.choice("--optimizer", as: Optimizer.self) { setup.optimizer = optimizer }
-    if let dtype = try arguments.choice("--dtype", as: ComputeDtype.self) { setup.computeDtype = dtype }
-    if let name = arguments.value("--recipe") {
-      guard let recipe = Recipe.named(name.lowercased()) else {
-        let names = Recipe.all.map(\.name)
-        let hint = Suggestions.closest(to: name, among: names, limit: 1).first.map { " Did you mean '\($0)'?" } ?? ""
-        throw .invalidValue(name, for: "--recipe", "use one of \(names.joined(separator: ", ")).\(hint)")
+    for flag in flags {
+      let text: String
+      if flag.isSwitch {
+        guard arguments.has(flag.name) else { continue }
+        text = "true"
+      } else {
+        guard let value = arguments.value(flag.name) else { continue }
+        text = value
       }
-      setup.recipe = recipe
-    }
-    if let tokens = try arguments.integer("--seq-len", in: 1...TrainingSetup.maximumSequenceLength) {
-      setup.sequenceLength = tokens
-    }
-    if let batch = try arguments.integer("--batch", in: 1...TrainingSetup.maximumBatchSize) { setup.batchSize = batch }
-    setup.gradientCheckpointing = try arguments.boolean("--grad-ckpt")
-    if let attention = try arguments.choice("--attn", as: AttentionImplementation.self) { setup.attention = attention }
-    if let autocast = try arguments.boolean("--autocast") { setup.usesAutocast = autocast }
-    if let loss = arguments.value("--loss") {
-      switch loss.lowercased() {
-      case "standard": setup.chunkedCrossEntropy = false
-      case "chunked": setup.chunkedCrossEntropy = true
-      default:
-        guard let named = ChunkedLoss(rawValue: loss.lowercased()) else {
-          let names = ["standard", "chunked"] + ChunkedLoss.allCases.map(\.rawValue)
-          throw .invalidValue(loss, for: "--loss", "use one of \(names.joined(separator: ", "))")
-        }
-        setup.chunkedCrossEntropy = true
-        setup.chunkedLoss = named
+      do {
+        setup = try flag.setting.parse(text).applied(to: setup)
+      } catch {
+        throw .invalidValue(text, for: flag.name, error.expected)
       }
     }
-    setup.loop = try arguments.choice("--loop", as: TrainingLoop.self)
-    if let platform = try arguments.choice("--platform", as: KernelPlatform.self) { setup.platform = platform }
-    setup.gpuCount = try PlanningOptions.gpuCount(arguments)
-    setup.isFullFineTune = arguments.has("--full-finetune")
+    if arguments.value("--alpha") == nil { setup.lora.alpha = Double(2 * setup.lora.rank) }
     return setup
   }
 
-  static func targets(_ text: String?) throws(UsageError) -> LoRATargets {
-    guard let text else { return .allLinear }
-    switch text.lowercased() {
-    case "all-linear": return .allLinear
-    case "peft-default": return .peftDefault
-    default:
-      let names = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-      guard !names.contains(where: \.isEmpty) else {
-        throw .invalidValue(text, for: "--targets", "module names joined by commas, e.g. 'q_proj,v_proj'")
-      }
-      return .modules(names)
+  /// A setup the estimator refused, as the command line's error: it names the flag.
+  static func usageError(_ error: SetupError) -> UsageError {
+    if case let .outOfRange(setting, value, allowed) = error {
+      return .invalidValue(value, for: flag(for: setting), allowed)
     }
+    return UsageError(error.description)
   }
 
   /// A GPU preset name or a capacity such as `24GB` / `24GiB`.

@@ -1,15 +1,11 @@
 import QLoRABudget
 
 /// The `--json` object of `fit` and `estimate`: the library's contract with scripts
-/// (documented field by field in docs/cli.md). Bytes are integers; null means not modelled.
+/// (documented field by field in docs/cli.md). Bytes are integers; null means absent (no GPU given).
 enum EstimateJSON {
   static func object(_ estimate: MemoryEstimate) -> JSONOutput {
     let setup = estimate.setup
     let peak = estimate.peak
-    var headroom: JSONOutput = .null
-    if let gpu = estimate.gpu, let peak {
-      headroom = .integer(gpu.capacity.bytes - peak.process.bytes)
-    }
     return .object([
       ("model", .object([
         ("name", .string(estimate.model.name)),
@@ -20,50 +16,53 @@ enum EstimateJSON {
       ("components", .array(estimate.components.map(component))),
       ("trainable_parameters", .integer(estimate.trainableParameters)),
       ("resident_bytes", .bytes(estimate.residentBytes)),
-      ("peak_allocated_bytes", .bytes(peak?.allocated)),
-      ("peak_reserved_bytes", .bytes(peak?.reserved)),
-      ("peak_process_bytes", .bytes(peak?.process)),
-      ("peak_phase", peak.map { .string($0.phase) } ?? .null),
-      ("step", estimate.step.map { step in
-        .object([
-          ("platform", .string(setup.platform.rawValue)),
-          ("saved_for_backward_bytes", .bytes(step.savedForBackward)),
-          ("phases", .object(step.phases.map { ($0.name, .bytes($0.bytes)) })),
-        ])
-      } ?? .null),
+      ("peak_allocated_bytes", .bytes(peak.allocated)),
+      ("peak_reserved_bytes", .bytes(peak.reserved)),
+      ("peak_process_bytes", .bytes(peak.process)),
+      ("peak_phase", .string(peak.phase.rawValue)),
+      ("peak_parts", .array(estimate.peakParts.map { .object([("label", .string($0.label)), ("bytes", .bytes($0.bytes))]) })),
+      ("step", .object([
+        ("platform", .string(setup.platform.rawValue)),
+        ("saved_for_backward_bytes", .bytes(estimate.step.savedForBackward)),
+        ("phases", .object(estimate.step.phases.map { ($0.name.rawValue, .bytes($0.bytes)) })),
+      ])),
       ("host_bytes", .bytes(estimate.hostBytes)),
       ("gpu", estimate.gpu.map(gpu) ?? .null),
-      ("headroom_bytes", headroom),
+      ("headroom_bytes", estimate.headroom.map { .integer($0) } ?? .null),
       ("verdict", estimate.verdict.map { .string($0.rawValue) } ?? .null),
+      ("margin", margin()),
       ("assumptions", .array(estimate.assumptions.map { .string($0) })),
       ("warnings", .array(estimate.warnings.map { .string($0) })),
+      ("notes", .array(estimate.notes.map { .string($0) })),
     ])
   }
 
-  static func setup(_ setup: TrainingSetup) -> JSONOutput {
+  /// The verdict's margin and the statistic it is.
+  static func margin() -> JSONOutput {
+    .object([("relative", .number(VerdictMargin.measured.relative)), ("statistic", .string(VerdictMargin.measured.statistic))])
+  }
+
+  /// An evaluation as every planning command writes it.
+  static func evaluation(_ evaluation: Evaluation) -> JSONOutput {
     .object([
-      ("quant", .string(setup.effectiveQuantization.rawValue)),
-      ("double_quant", .bool(setup.usesDoubleQuantization)),
-      ("blocksize", .integer(setup.blockSize)),
-      ("rank", .integer(setup.lora.rank)),
-      ("alpha", .number(setup.lora.alpha)),
-      ("targets", .string(setup.lora.targets.description)),
-      ("dora", .bool(setup.lora.usesDoRA)),
-      ("lora_dropout", .number(setup.lora.dropout)),
-      ("optimizer", .string(setup.optimizer.rawValue)),
-      ("dtype", .string(setup.computeDtype.rawValue)),
-      ("recipe", .string(setup.recipe.name)),
-      ("seq_len", .integer(setup.sequenceLength)),
-      ("batch", .integer(setup.batchSize)),
-      ("grad_ckpt", .bool(setup.usesGradientCheckpointing)),
-      ("attn", .string(setup.attention.rawValue)),
-      ("autocast", .bool(setup.usesAutocast)),
-      ("loss", .string(setup.lossImplementation?.rawValue ?? "standard")),
-      ("loop", .string(setup.trainingLoop.rawValue)),
-      ("platform", .string(setup.platform.rawValue)),
-      ("gpus", .integer(setup.gpuCount)),
-      ("full_finetune", .bool(setup.isFullFineTune)),
+      ("gpu", .string(evaluation.gpu.name)), ("capacity_bytes", .integer(evaluation.gpu.capacity.bytes)),
+      ("bytes", .bytes(evaluation.bytes)), ("verdict", .string(evaluation.verdict.rawValue)),
     ])
+  }
+
+  /// Every setting of `setup`, keyed by the setting's JSON name.
+  static func setup(_ setup: TrainingSetup) -> JSONOutput {
+    .object(Setting.allCases.map { setting in (setting.rawValue, value(setting.current(in: setup))) })
+  }
+
+  static func value(_ change: SettingChange) -> JSONOutput {
+    switch change {
+    case .blockSize(let v), .rank(let v), .sequenceLength(let v), .batchSize(let v), .gpuCount(let v): return .integer(v)
+    case .alpha(let x), .loraDropout(let x): return .number(x)
+    case .doubleQuantization(let b), .dora(let b), .gradientCheckpointing(let b), .autocast(let b), .fullFineTune(let b):
+      return .bool(b)
+    default: return .string(change.valueText)
+    }
   }
 
   static func component(_ component: MemoryComponent) -> JSONOutput {

@@ -21,13 +21,10 @@ enum EstimateText {
     }
     lines.append(String(repeating: "-", count: 66))
     lines.append(row("Resident on the GPU", "gpu", gib(estimate.residentBytes), gb(estimate.residentBytes)))
-    if let peak = estimate.peak {
-      lines.append(row("Peak allocated (\(peak.phase))", "gpu", gib(peak.allocated), gb(peak.allocated)))
-      lines.append(row("Peak reserved", "gpu", gib(peak.reserved), gb(peak.reserved)))
-      lines.append(row("Peak process (nvidia-smi)", "gpu", gib(peak.process), gb(peak.process)))
-    } else {
-      lines.append("Peak: not yet modelled (activations, logits and runtime are not estimated yet)")
-    }
+    let peak = estimate.peak
+    lines.append(row("Peak allocated (\(peak.phase.rawValue))", "gpu", gib(peak.allocated), gb(peak.allocated)))
+    lines.append(row("Peak reserved", "gpu", gib(peak.reserved), gb(peak.reserved)))
+    lines.append(row("Peak process (nvidia-smi)", "gpu", gib(peak.process), gb(peak.process)))
     if estimate.hostBytes > .zero {
       lines.append(row("Host memory of the step", "host", gib(estimate.hostBytes), gb(estimate.hostBytes)))
     }
@@ -43,7 +40,9 @@ enum EstimateText {
     let setup = estimate.setup
     var lines = ["\(model.name): \(NumberText.grouped(model.parameterCount)) parameters (\(model.modelType))"]
     if setup.isFullFineTune {
-      lines.append("full fine-tuning, \(setup.computeDtype.rawValue), optimizer \(setup.optimizer.rawValue)")
+      let precision = setup.fullFineTunePrecision == .mixed
+        ? "mixed precision (fp32 master, \(setup.computeDtype.rawValue) autocast)" : "pure \(setup.computeDtype.rawValue)"
+      lines.append("full fine-tuning, \(precision), optimizer \(setup.optimizer.rawValue)")
     } else {
       let quant: String
       switch setup.quantization {
@@ -69,26 +68,30 @@ enum EstimateText {
   }
 
   static func verdict(_ estimate: MemoryEstimate, color: Bool) -> [String] {
-    guard let gpu = estimate.gpu else { return [] }
-    var lines = [
-      "GPU: \(gpu.displayName), usable \(gpu.capacity.formatted(.binary)) (\(gpu.capacity.formatted(.decimal)))"
-    ]
-    guard let verdict = estimate.verdict, let peak = estimate.peak else {
-      lines.append("Verdict: not available until the peak is modelled")
-      return lines
-    }
-    let headroom = gpu.capacity.bytes - peak.process.bytes
-    let amount = ByteCount(headroom.magnitude > UInt64(Int64.max) ? Int64.max : Int64(headroom.magnitude))
+    guard let gpu = estimate.gpu, let verdict = estimate.verdict, let headroom = estimate.headroom else { return [] }
+    let amount = ByteCount(headroom == Int64.min ? Int64.max : abs(headroom)).formatted(.binary)
+    let margin = VerdictMargin.measured
+    let marginBytes = margin.upperBound(of: estimate.peak.process) - estimate.peak.process
+    let marginText = "the \(percent(margin.relative)) margin (\(marginBytes.formatted(.binary)))"
     let text: String
+    let detail: String
     switch verdict {
-    case .fits: text = "FITS, \(amount.formatted(.binary)) headroom"
-    case .tight: text = "TIGHT: within the estimate's uncertainty (\(headroom >= 0 ? "" : "-")\(amount.formatted(.binary)) headroom)"
-    case .doesNotFit: text = "DOES NOT FIT: \(amount.formatted(.binary)) over"
+    case .fits:
+      (text, detail) = ("FITS, \(amount) headroom", "more than \(marginText) by which real runs have exceeded estimates")
+    case .tight:
+      (text, detail) = ("TIGHT, \(amount) headroom", "less than \(marginText) by which real runs have exceeded estimates")
+    case .doesNotFit:
+      (text, detail) = ("DOES NOT FIT, \(amount) over", "the estimated peak exceeds the usable capacity")
     }
-    let code = verdict == .fits ? "32" : verdict == .tight ? "33" : "31"
-    lines.append("Verdict: " + (color ? "\u{1B}[1;\(code)m\(text)\u{1B}[0m" : text))
-    return lines
+    return [
+      "GPU: \(gpu.displayName), usable \(gpu.capacity.formatted(.binary)) (\(gpu.capacity.formatted(.decimal)))",
+      "Verdict: " + VerdictText.colored(text, verdict, color),
+    ] + HelpText.wrap(detail, width: 71).map { "         " + $0 }
+      + estimate.notes.flatMap { HelpText.wrap("Note: " + $0, width: 78) }
   }
+
+  /// A fraction as a percentage with two decimals, e.g. `10.13%`.
+  static func percent(_ fraction: Double) -> String { ByteCount.fixed(fraction * 100, decimals: 2) + "%" }
 
   static func row(_ label: String, _ place: String, _ gib: String, _ gb: String) -> String {
     HelpText.pad(String(label.prefix(36)), 36) + HelpText.pad(place, 9) + leftPad(gib, 10) + leftPad(gb, 11)
@@ -98,13 +101,11 @@ enum EstimateText {
     String(repeating: " ", count: max(0, width - text.count)) + text
   }
 
-  static func gib(_ bytes: ByteCount?) -> String {
-    guard let bytes else { return "n/m" }
-    return ByteCount.fixed(bytes.gibibytes, decimals: 2)
+  static func gib(_ bytes: ByteCount) -> String {
+    bytes.isOverflow ? "overflow" : ByteCount.fixed(bytes.gibibytes, decimals: 2)
   }
 
-  static func gb(_ bytes: ByteCount?) -> String {
-    guard let bytes else { return "n/m" }
-    return ByteCount.fixed(bytes.gigabytes, decimals: 2)
+  static func gb(_ bytes: ByteCount) -> String {
+    bytes.isOverflow ? "overflow" : ByteCount.fixed(bytes.gigabytes, decimals: 2)
   }
 }

@@ -10,7 +10,7 @@ indirect enum JSONOutput {
   case array([JSONOutput])
   case object([(String, JSONOutput)])
 
-  /// A byte count as an integer, or null when not modelled.
+  /// A byte count as an integer, or null when absent.
   static func bytes(_ count: ByteCount?) -> JSONOutput {
     guard let count else { return .null }
     return .integer(count.bytes)

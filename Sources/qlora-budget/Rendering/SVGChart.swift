@@ -16,15 +16,10 @@ enum SVGChart {
   /// Fill colours by segment position (a colour-blind-safe qualitative palette, Okabe-Ito).
   static let palette = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#999999", "#000000", "#882255"]
 
-  /// One segment per GPU component of an estimate that has bytes, in display order.
+  /// The parts of the estimate's process peak (``MemoryEstimate/peakParts``): the bar's
+  /// total is the peak the text prints.
   static func segments(_ estimate: MemoryEstimate) -> [Segment] {
-    var segments: [Segment] = []
-    for kind in MemoryComponent.Kind.allCases {
-      if let bytes = estimate.bytes(of: kind, on: .gpu), bytes > .zero {
-        segments.append(Segment(label: kind.label, bytes: bytes))
-      }
-    }
-    return segments
+    estimate.peakParts.map { Segment(label: $0.label, bytes: $0.bytes) }
   }
 
   /// Stacked horizontal-axis bars (one column per bar), with a dashed capacity line per GPU.
@@ -62,6 +57,11 @@ enum SVGChart {
       let labelY = max(lineY + 4, lastLabelY + 13)
       lastLabelY = labelY
       let right = plotLeft + 110 * Double(max(1, bars.count)) + 20
+      let bandY = y(capacity.gibibytes / (1 + VerdictMargin.measured.relative))
+      body.append(
+        "<rect class=\"tight-band\" x=\"\(f(plotLeft))\" y=\"\(f(lineY))\" width=\"\(f(right - plotLeft))\" "
+          + "height=\"\(f(bandY - lineY))\" fill=\"#E69F00\" fill-opacity=\"0.18\"><title>\(escape(name)): tight below "
+          + "the capacity</title></rect>")
       body.append(
         "<line class=\"capacity\" x1=\"\(f(plotLeft))\" y1=\"\(f(lineY))\" x2=\"\(f(right))\" y2=\"\(f(lineY))\" "
           + "stroke=\"#D00000\" stroke-width=\"2\" stroke-dasharray=\"6 4\"/>")
@@ -77,13 +77,22 @@ enum SVGChart {
     return document(width: width, height: height, body: body)
   }
 
-  /// Memory against a setting (rank, sequence length), with the capacity line.
-  static func line(title: String, xLabel: String, points: [(Int64, ByteCount)], capacity: (String, ByteCount)) -> String {
-    let width = 640, height = 420
+  /// One line of a chart: memory against a setting.
+  struct Series {
+    let label: String
+    let points: [(Int64, ByteCount)]
+  }
+
+  /// Memory against a setting (rank, sequence length): one line per series, a dashed capacity
+  /// line per GPU, and below each capacity the band where the verdict is tight (within the
+  /// ``VerdictMargin``).
+  static func lines(title: String, xLabel: String, series: [Series], capacities: [(String, ByteCount)]) -> String {
+    let width = 640 + (series.count > 1 ? 220 : 0), height = 420
     let plotLeft = 70.0, plotRight = 600.0, plotTop = 50.0, plotBottom = 350.0
-    let maxX = Double(points.map(\.0).max() ?? 1)
-    let minX = Double(points.map(\.0).min() ?? 0)
-    let largest = (points.map(\.1) + [capacity.1]).max() ?? ByteCount(1)
+    let xs = series.flatMap { $0.points.map(\.0) }
+    let maxX = Double(xs.max() ?? 1)
+    let minX = Double(xs.min() ?? 0)
+    let largest = (series.flatMap { $0.points.map(\.1) } + capacities.map(\.1)).max() ?? ByteCount(1)
     let scaleTop = niceCeiling(largest.gibibytes)
     func x(_ value: Double) -> Double { plotLeft + (plotRight - plotLeft) * (value - minX) / max(1, maxX - minX) }
     func y(_ gib: Double) -> Double { plotBottom - (plotBottom - plotTop) * gib / scaleTop }
@@ -94,18 +103,35 @@ enum SVGChart {
       body.append(text(x: x(value), y: plotBottom + 18, NumberText.grouped(Int64(value.rounded())), anchor: "middle", size: 11))
     }
     body.append(text(x: (plotLeft + plotRight) / 2, y: plotBottom + 40, xLabel, anchor: "middle", size: 12))
-    let path = points.map { "\(f(x(Double($0.0)))),\(f(y($0.1.gibibytes)))" }.joined(separator: " ")
-    body.append("<polyline class=\"memory\" points=\"\(path)\" fill=\"none\" stroke=\"#0072B2\" stroke-width=\"2\"/>")
-    for point in points {
+    let margin = VerdictMargin.measured.relative
+    for (name, capacity) in capacities {
+      let capacityY = y(capacity.gibibytes)
+      let bandY = y(capacity.gibibytes / (1 + margin))
       body.append(
-        "<circle cx=\"\(f(x(Double(point.0))))\" cy=\"\(f(y(point.1.gibibytes)))\" r=\"2.5\" fill=\"#0072B2\">"
-          + "<title>\(point.0): \(point.1.formatted(.binary))</title></circle>")
+        "<rect class=\"tight-band\" x=\"\(f(plotLeft))\" y=\"\(f(capacityY))\" width=\"\(f(plotRight - plotLeft))\" "
+          + "height=\"\(f(bandY - capacityY))\" fill=\"#E69F00\" fill-opacity=\"0.18\"><title>\(escape(name)): tight "
+          + "(within the \(EstimateText.percent(margin)) margin)</title></rect>")
+      body.append(
+        "<line class=\"capacity\" x1=\"\(f(plotLeft))\" y1=\"\(f(capacityY))\" x2=\"\(f(plotRight))\" y2=\"\(f(capacityY))\" "
+          + "stroke=\"#D00000\" stroke-width=\"2\" stroke-dasharray=\"6 4\"/>")
+      body.append(text(x: plotRight, y: capacityY - 6, "\(name) \(capacity.formatted(.binary)); shaded: tight",
+        anchor: "end", size: 11, fill: "#D00000"))
     }
-    let capacityY = y(capacity.1.gibibytes)
-    body.append(
-      "<line class=\"capacity\" x1=\"\(f(plotLeft))\" y1=\"\(f(capacityY))\" x2=\"\(f(plotRight))\" y2=\"\(f(capacityY))\" "
-        + "stroke=\"#D00000\" stroke-width=\"2\" stroke-dasharray=\"6 4\"/>")
-    body.append(text(x: plotRight, y: capacityY - 6, "\(capacity.0) \(capacity.1.formatted(.binary))", anchor: "end", size: 11, fill: "#D00000"))
+    for (index, line) in series.enumerated() {
+      let colour = palette[index % palette.count]
+      let path = line.points.map { "\(f(x(Double($0.0)))),\(f(y($0.1.gibibytes)))" }.joined(separator: " ")
+      body.append("<polyline class=\"memory\" points=\"\(path)\" fill=\"none\" stroke=\"\(colour)\" stroke-width=\"2\"/>")
+      for point in line.points {
+        body.append(
+          "<circle cx=\"\(f(x(Double(point.0))))\" cy=\"\(f(y(point.1.gibibytes)))\" r=\"2.5\" fill=\"\(colour)\">"
+            + "<title>\(escape(line.label)) \(point.0): \(point.1.formatted(.binary))</title></circle>")
+      }
+      if series.count > 1 {
+        let ly = plotTop + 18 * Double(index)
+        body.append("<rect x=\"\(f(plotRight + 20))\" y=\"\(f(ly - 10))\" width=\"12\" height=\"12\" fill=\"\(colour)\"/>")
+        body.append(text(x: plotRight + 38, y: ly, line.label, anchor: "start", size: 11))
+      }
+    }
     return document(width: width, height: height, body: body)
   }
 

@@ -37,7 +37,7 @@ public func fuzzCLI(_ start: UnsafePointer<UInt8>, _ count: Int) -> CInt {
     environment: [:], presets: .bundled, usesColor: arguments.count % 2 == 0)
   let status = CommandLineTool.run(arguments, context: context)
   switch status {
-  case .success, .doesNotFit:
+  case .success, .tight, .doesNotFit:
     require(!capture.out.isEmpty, "\(arguments): exit \(status.rawValue) with nothing on stdout")
     // `--help` anywhere after the command prints the command's help instead, even with --json.
     if arguments.contains("--json"), ["estimate", "fit"].contains(arguments.first ?? ""),

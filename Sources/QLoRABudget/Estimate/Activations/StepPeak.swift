@@ -7,7 +7,7 @@ public struct StepProfile: Hashable, Sendable {
   /// What autograd holds at the end of forward (the model's parameters excluded).
   public let savedForBackward: ByteCount
   /// The largest moment of each phase, in step order.
-  public let phases: [(name: String, bytes: ByteCount)]
+  public let phases: [(name: StepPhase, bytes: ByteCount)]
 
   public static func == (a: StepProfile, b: StepProfile) -> Bool {
     a.savedForBackward == b.savedForBackward
@@ -20,8 +20,8 @@ public struct StepProfile: Hashable, Sendable {
   }
 
   /// The largest moment and its phase.
-  public var peak: (name: String, bytes: ByteCount) {
-    phases.max { $0.bytes < $1.bytes } ?? ("forward", .zero)
+  public var peak: (name: StepPhase, bytes: ByteCount) {
+    phases.max { $0.bytes < $1.bytes } ?? (.forward, .zero)
   }
 }
 
@@ -107,7 +107,7 @@ struct StepPeak {
     let optimizer = held + gradients + optimizerTemporaries + graphLeftovers
     profile = StepProfile(
       savedForBackward: (checkpointing ? stack.kept : stack.kept + rotary + savedCasts) + loss.saved,
-      phases: [("forward", forward), ("backward", max(backwardLoss, backwardLayer)), ("optimizer", optimizer)])
+      phases: [(.forward, forward), (.backward, max(backwardLoss, backwardLayer)), (.optimizer, optimizer)])
   }
 
   /// Rotary `cos` and `sin`, `b x s x rotary_dim` each, cast to the hidden states' dtype

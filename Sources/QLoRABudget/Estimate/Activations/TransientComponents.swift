@@ -6,12 +6,6 @@ struct TransientComponents {
   private let context: ByteCount
   private let workspaces: ByteCount
 
-  /// The relative uncertainty of the process peak that the validation data supports: peak
-  /// allocated is within 5% on every calibration case, and the allocator's reserve over
-  /// allocated ranges from 5.7% to 31% around the 12.6% used (fitcheck-t4), so the process
-  /// figure carries about 10%. docs/validation.md shows the errors.
-  static let uncertainty = 0.10
-
   init(step: StepPeak, setup: TrainingSetup, gpu: GPU?) {
     self.step = step
     self.setup = setup
@@ -44,10 +38,6 @@ struct TransientComponents {
           + "allocated through the caching allocator"),
       MemoryComponent(
         .runtime, lifetime: .transient, bytes: runtime.bytes, formula: runtime.formula, source: runtime.source),
-      MemoryComponent(
-        .allocatorReserve, lifetime: .transient, bytes: nil,
-        formula: cuda ? "12.6% of peak allocated (median reserved/allocated - 1 over the 22 fitcheck-t4 runs)"
-          : "none: the CPU allocator keeps no cache", source: "fitcheck-t4 (docs/validation.md)"),
     ]
     if step.stack.offloadedToHost > .zero {
       components.append(
@@ -65,8 +55,8 @@ struct TransientComponents {
     let peak = step.profile.peak
     let g = NumberText.grouped
     var lines = [
-      "peak = the largest moment of a steady step (\(peak.name)): "
-        + step.profile.phases.map { "\($0.name) \(g($0.bytes.bytes)) B" }.joined(separator: ", ")
+      "peak = the largest moment of a steady step (\(peak.name.rawValue)): "
+        + step.profile.phases.map { "\($0.name.rawValue) \(g($0.bytes.bytes)) B" }.joined(separator: ", ")
         + " above resident",
       setup.trainingLoop == .plain
         ? "plain loop: the model output (logits\(setup.usesGradientCheckpointing ? "" : ", key/value cache")) stays referenced "
@@ -80,7 +70,7 @@ struct TransientComponents {
           + "recomputes one layer at a time; the GPU keeps the last layer's input and up to two copy-back buffers"
         : "checkpointing keeps each layer's input and recomputes one layer at a time (reentrant or not: same bytes)")
     }
-    if setup.lora.dropout > 0 { lines.append("lora_dropout > 0: each LoRA branch keeps its own dropped-out input and mask") }
+    if setup.lora.dropout > 0, !setup.isFullFineTune { lines.append("lora_dropout > 0: each LoRA branch keeps its own dropped-out input and mask") }
     return lines
   }
 
@@ -89,8 +79,17 @@ struct TransientComponents {
     let top = step.profile.peak
     let allocated = resident + top.bytes + workspaces
     let reserved = allocated + (setup.platform == .cuda ? RuntimeOverhead.reserve(over: allocated) : .zero)
-    return PeakMemory(
-      allocated: allocated, reserved: reserved, process: reserved + context, phase: top.name,
-      uncertainty: Self.uncertainty)
+    return PeakMemory(allocated: allocated, reserved: reserved, process: reserved + context, phase: top.name)
+  }
+
+  /// The allocator's reserve at `peak`: reserved minus allocated (none on the CPU platform).
+  static func allocatorReserve(at peak: PeakMemory, platform: KernelPlatform) -> MemoryComponent {
+    MemoryComponent(
+      .allocatorReserve, lifetime: .transient, bytes: peak.reserved - peak.allocated,
+      formula: platform == .cuda
+        ? "12.6% of peak allocated \(NumberText.grouped(peak.allocated.bytes)) B "
+          + "(median reserved/allocated - 1 over the 22 fitcheck-t4 runs)"
+        : "none: the CPU allocator keeps no cache",
+      source: "fitcheck-t4 measurements (docs/validation.md)")
   }
 }

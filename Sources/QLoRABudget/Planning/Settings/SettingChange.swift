@@ -1,0 +1,118 @@
+/// One setting set to one value: what a planner proposes, a table varies and a command line
+/// gives. Applying a change never fails; ``TrainingSetup/validate()`` judges the result.
+public enum SettingChange: Hashable, Sendable {
+  case quantization(BaseQuantization)
+  case doubleQuantization(Bool)
+  case blockSize(Int64)
+  case rank(Int64)
+  case alpha(Double)
+  case targets(LoRATargets)
+  case dora(Bool)
+  case loraDropout(Double)
+  case optimizer(Optimizer)
+  case computeDtype(ComputeDtype)
+  case recipe(Recipe)
+  case sequenceLength(Int64)
+  case batchSize(Int64)
+  case gradientCheckpointing(Bool)
+  case attention(AttentionImplementation)
+  case loss(LossKind)
+  case autocast(Bool)
+  case gpuCount(Int64)
+  case fullFineTune(Bool)
+  case fullFineTunePrecision(FullFineTunePrecision)
+  case loop(TrainingLoop)
+  case platform(KernelPlatform)
+
+  public var setting: Setting {
+    switch self {
+    case .quantization: return .quantization
+    case .doubleQuantization: return .doubleQuantization
+    case .blockSize: return .blockSize
+    case .rank: return .rank
+    case .alpha: return .alpha
+    case .targets: return .targets
+    case .dora: return .dora
+    case .loraDropout: return .loraDropout
+    case .optimizer: return .optimizer
+    case .computeDtype: return .computeDtype
+    case .recipe: return .recipe
+    case .sequenceLength: return .sequenceLength
+    case .batchSize: return .batchSize
+    case .gradientCheckpointing: return .gradientCheckpointing
+    case .attention: return .attention
+    case .loss: return .loss
+    case .autocast: return .autocast
+    case .gpuCount: return .gpuCount
+    case .fullFineTune: return .fullFineTune
+    case .fullFineTunePrecision: return .fullFineTunePrecision
+    case .loop: return .loop
+    case .platform: return .platform
+    }
+  }
+
+  /// The value as text, in the spelling ``Setting/parse(_:)`` reads back.
+  public var valueText: String {
+    switch self {
+    case .quantization(let q): return q.rawValue
+    case .optimizer(let o): return o.rawValue
+    case .computeDtype(let d): return d.rawValue
+    case .recipe(let r): return r.name
+    case .attention(let a): return a.rawValue
+    case .loss(let l): return l.rawValue
+    case .fullFineTunePrecision(let p): return p.rawValue
+    case .loop(let l): return l.rawValue
+    case .platform(let p): return p.rawValue
+    case .targets(let t): return t.description
+    case .doubleQuantization(let b), .dora(let b), .gradientCheckpointing(let b), .autocast(let b), .fullFineTune(let b):
+      return b ? "true" : "false"
+    case .blockSize(let v), .rank(let v), .sequenceLength(let v), .batchSize(let v), .gpuCount(let v): return String(v)
+    case .alpha(let x), .loraDropout(let x): return Setting.numberText(x)
+    }
+  }
+
+  /// The value of a whole-number setting (nil for the others).
+  public var integerValue: Int64? {
+    switch self {
+    case .rank(let v), .sequenceLength(let v), .batchSize(let v), .blockSize(let v), .gpuCount(let v): return v
+    default: return nil
+    }
+  }
+
+  /// `setup` with this change made. A rank change keeps lora_alpha as it was.
+  public func applied(to setup: TrainingSetup) -> TrainingSetup {
+    var changed = setup
+    switch self {
+    case .quantization(let q): changed.quantization = q
+    case .doubleQuantization(let b): changed.usesDoubleQuantization = b
+    case .blockSize(let v): changed.blockSize = v
+    case .rank(let v): changed.lora.rank = v
+    case .alpha(let x): changed.lora.alpha = x
+    case .targets(let t): changed.lora.targets = t
+    case .dora(let b): changed.lora.usesDoRA = b
+    case .loraDropout(let x): changed.lora.dropout = x
+    case .optimizer(let o): changed.optimizer = o
+    case .computeDtype(let d): changed.computeDtype = d
+    case .recipe(let r): changed.recipe = r
+    case .sequenceLength(let v): changed.sequenceLength = v
+    case .batchSize(let v): changed.batchSize = v
+    case .gradientCheckpointing(let b): changed.gradientCheckpointing = b
+    case .attention(let a): changed.attention = a
+    case .loss(let l):
+      changed.chunkedCrossEntropy = l != .standard
+      changed.chunkedLoss = l.implementation
+    case .autocast(let b): changed.usesAutocast = b
+    case .gpuCount(let v): changed.gpuCount = v
+    case .fullFineTune(let b): changed.isFullFineTune = b
+    case .fullFineTunePrecision(let p): changed.fullFineTunePrecision = p
+    case .loop(let l): changed.loop = l
+    case .platform(let p): changed.platform = p
+    }
+    return changed
+  }
+
+  /// `setup` with every change made, in order.
+  public static func apply(_ changes: [SettingChange], to setup: TrainingSetup) -> TrainingSetup {
+    changes.reduce(setup) { $1.applied(to: $0) }
+  }
+}

@@ -1,0 +1,72 @@
+/// Whether a run fits a GPU: the one definition every command reads (`fit`, `estimate`,
+/// `solve`, `table`, `compare`, the charts and the JSON).
+///
+/// | verdict | when |
+/// | --- | --- |
+/// | `doesNotFit` | the estimated peak exceeds the usable capacity |
+/// | `tight` | the estimated peak is at most the capacity, but the peak plus the ``VerdictMargin`` is not |
+/// | `fits` | the estimated peak plus the margin is at most the capacity |
+///
+/// The margin is one-sided: it is the largest *underestimate* the validation data shows, so a
+/// run judged `fits` has room even if the estimate errs as badly as it ever has on real runs.
+public enum Verdict: String, CaseIterable, Comparable, Hashable, Sendable {
+  case fits
+  case tight
+  case doesNotFit = "does_not_fit"
+
+  /// Judges `peak` against `capacity` with `margin`.
+  public init(peak: ByteCount, capacity: ByteCount, margin: VerdictMargin = .measured) {
+    if peak.isOverflow || peak > capacity {
+      self = .doesNotFit
+    } else if margin.upperBound(of: peak) > capacity {
+      self = .tight
+    } else {
+      self = .fits
+    }
+  }
+
+  /// Whether this verdict is accepted by a planner that accepts up to `worst`
+  /// (`.fits`: only runs that fit; `.tight`: runs that fit or may fit).
+  public func isAccepted(upTo worst: Verdict) -> Bool { self <= worst }
+
+  /// The verdict in words, as every command prints it: `fits`, `tight`, `does not fit`.
+  public var label: String {
+    switch self {
+    case .fits: return "fits"
+    case .tight: return "tight"
+    case .doesNotFit: return "does not fit"
+    }
+  }
+
+  /// Orders from best to worst: fits < tight < doesNotFit.
+  public static func < (a: Verdict, b: Verdict) -> Bool { a.rank < b.rank }
+
+  private var rank: Int {
+    switch self {
+    case .fits: return 0
+    case .tight: return 1
+    case .doesNotFit: return 2
+    }
+  }
+}
+
+/// How much a real run's peak may exceed the estimate: a relative margin derived from the
+/// validation data, and the statistic it is.
+public struct VerdictMargin: Hashable, Sendable {
+  /// The relative margin, e.g. 0.1013 for 10.13% above the estimated peak.
+  public let relative: Double
+  /// Which statistic of which data the margin is, in words.
+  public let statistic: String
+
+  public init(relative: Double, statistic: String) {
+    self.relative = relative.isFinite ? max(0, relative) : 0
+    self.statistic = statistic
+  }
+
+  /// The estimate plus the margin, rounded up to a whole byte.
+  public func upperBound(of peak: ByteCount) -> ByteCount {
+    guard !peak.isOverflow else { return .overflow }
+    let bound = (Double(peak.bytes) * (1 + relative)).rounded(.up)
+    return bound >= Double(Int64.max) ? .overflow : ByteCount(Int64(bound))
+  }
+}
