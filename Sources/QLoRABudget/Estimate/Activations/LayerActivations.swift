@@ -156,9 +156,9 @@ struct StackActivations {
     forwardTransient = max(layers.dense.forwardTransient, layers.sparse?.forwardTransient ?? .zero)
     let checkpoints = context.setup.usesGradientCheckpointing
     savesCachedKeyValue = layers.dense.savesCachedKeyValue && layers.sparse?.savesCachedKeyValue != false
-    backwardMoment = [layers.dense, layers.sparse].compactMap { $0 }
-      .map { BackwardMoment(context, layer: $0, recomputed: checkpoints) }
-      .max { $0.bytes < $1.bytes }!
+    let denseMoment = BackwardMoment(context, layer: layers.dense, recomputed: checkpoints)
+    let sparseMoment = layers.sparse.map { BackwardMoment(context, layer: $0, recomputed: checkpoints) }
+    backwardMoment = sparseMoment.map { $0.bytes > denseMoment.bytes ? $0 : denseMoment } ?? denseMoment
     perLayer = layers.dense.saved
     self.largest = largest
     layerCount = model.layerCount
@@ -174,7 +174,7 @@ struct StackActivations {
       recomputedLayer = largest
       terms = [TensorTerm("kept layer inputs", kept), TensorTerm("one recomputed layer", largest)]
     } else {
-      let first = layers.sparse != nil && denseCount == 0 ? layers.sparse! : layers.dense
+      let first = denseCount == 0 ? layers.sparse ?? layers.dense : layers.dense
       kept = denseCount * layers.dense.savedBytes + sparseCount * (layers.sparse?.savedBytes ?? .zero)
         - first.savedForInputGradient
       offloadedToHost = .zero
