@@ -16,7 +16,7 @@
 ///   `check_grouped_query_attention`), and fitcheck's T4 runs report the "GQA expand shim".
 ///   The output is returned as a transposed view of a `b x s x heads x d` buffer, so the
 ///   `transpose(1, 2).contiguous()` before o_proj copies nothing: o_proj's input is the saved
-///   output (counted once, see ``LayerActivations``).
+///   output (counted once, see ``LayerActivations``); not on CPU after Phi-3's `cat` rotary.
 /// - `flash`: flash-attention 2 casts q, k, v to the compute dtype, supports GQA natively, and
 ///   saves q, k, v, the output and the log-sum-exp.
 /// - `eager`: `softmax(q k^T * scale + mask, dtype=float32)` then `probs @ v`. Saves q, the
@@ -108,7 +108,15 @@ struct AttentionActivations {
       outputWidth = a
     }
     self.saved = saved
-    savesOutput = context.setup.attention != .eager
+    // The CPU kernel allocates its output like the query (`empty_like`): in the projection's
+    // `b x s x heads x d` layout after an elementwise rotary, so o_proj's `transpose(1, 2)
+    // .contiguous()` copies nothing; Phi-3's rotary ends in `torch.cat` (modeling_phi3.py
+    // `apply_rotary_pos_emb`), a contiguous `b x heads x s x d` query, so there o_proj reads a copy
+    // (measured: Fixtures/measured/sdpa-output-layout-cpu.json; the out-of-sample phi-3 step is
+    // one `T x q x 4` per layer short without it). CUDA's kernels
+    // return `b x s x heads x d` outputs.
+    let copiedForOutput = context.platform == .cpu && model.modelType == "phi3"
+    savesOutput = context.setup.attention != .eager && !copiedForOutput
     let unexpanded: Bool
     switch context.setup.attention {
     case .sdpa: unexpanded = context.platform == .cpu && model.headDimension <= 256 || model.keyValueHeadCount == heads
