@@ -59,29 +59,80 @@ public enum BnbCheckpointLayout {
     return entries
   }
 
+  /// The header entries of `weightName` quantized with `settings`, in the order of
+  /// ``entries(weightName:tensor:dtype:)`` but without the quant-state JSON (its length depends
+  /// on the data; see ``stateName(weightName:type:)``): sizes follow from the shape alone.
+  ///
+  /// - Throws: ``QuantizationError`` for an invalid or empty shape.
+  public static func specs(weightName: String, shape: [Int64], settings: QuantizationSettings) throws(QuantizationError) -> [SafetensorsTensorSpec] {
+    let count = try checkedElementCount(shape.map { Int(clamping: $0) })
+    guard count > 0 else { throw .emptyTensor(shape: shape.map { Int(clamping: $0) }) }
+    let blocks = Int64((count - 1) / settings.blockSize + 1)
+    var specs = [SafetensorsTensorSpec(name: weightName, dtype: .u8, shape: [Int64(count / 2 + count % 2), 1])]
+    if settings.doubleQuantization {
+      specs += [
+        .init(name: "\(weightName).absmax", dtype: .u8, shape: [blocks]),
+        .init(name: "\(weightName).quant_map", dtype: .f32, shape: [16]),
+        .init(name: "\(weightName).nested_absmax", dtype: .f32, shape: [(blocks + 255) / 256]),
+        .init(name: "\(weightName).nested_quant_map", dtype: .f32, shape: [256]),
+      ]
+    } else {
+      specs += [
+        .init(name: "\(weightName).absmax", dtype: .f32, shape: [blocks]),
+        .init(name: "\(weightName).quant_map", dtype: .f32, shape: [16]),
+      ]
+    }
+    return specs
+  }
+
+  /// The name of a weight's packed quant-state JSON.
+  public static func stateName(weightName: String, type: FourBitType) -> String {
+    "\(weightName).\(CheckpointTensorNames.packedStatePrefix)\(type.rawValue)"
+  }
+
   /// Reads the 4-bit weight `weightName` from `file`, validating every buffer.
   ///
+  /// Bounded: every buffer's size is checked in the header against what the state's shape and
+  /// block size imply before it is read, and the JSON against ``CheckpointTensorNames.maximumPackedStateBytes``, so no read
+  /// is larger than the weight it describes.
+  ///
   /// - Returns: the tensor and the original dtype recorded in its state.
-  /// - Throws: ``SafetensorsError`` for a missing tensor, ``QuantizationError`` for state that
-  ///   does not fit together or a codebook other than bitsandbytes'.
+  /// - Throws: ``SafetensorsError`` for a missing or mis-sized tensor, ``QuantizationError`` for
+  ///   state that does not fit together or a codebook other than bitsandbytes'.
   public static func read(weightName: String, from file: SafetensorsFile) throws -> (tensor: QuantizedTensor, dtype: String) {
-    let stateName = file.header.tensors.map(\.name).first { $0.hasPrefix("\(weightName).\(CheckpointTensorNames.packedStatePrefix)") }
-    guard let stateName else { throw SafetensorsError.unknownTensor("\(weightName).\(CheckpointTensorNames.packedStatePrefix)nf4") }
-    let stateObject = try? JSONSerialization.jsonObject(with: file.data(named: stateName))
+    guard let stateInfo = FourBitType.allCases.lazy.compactMap({ file.header.tensor(named: stateName(weightName: weightName, type: $0)) }).first
+    else { throw SafetensorsError.unknownTensor(stateName(weightName: weightName, type: .nf4)) }
+    let stateKey = stateInfo.name
+    guard stateInfo.byteCount <= CheckpointTensorNames.maximumPackedStateBytes else {
+      throw SafetensorsError.invalidField(tensor: stateKey, field: "quant_state", value: "(\(stateInfo.byteCount) bytes, over the \(CheckpointTensorNames.maximumPackedStateBytes)-byte limit)")
+    }
+    let stateObject = try? JSONSerialization.jsonObject(with: file.data(for: stateInfo))
     guard let state = stateObject as? [String: Any] else {
-      throw SafetensorsError.invalidField(tensor: stateName, field: "quant_state", value: "(not a JSON object)")
+      throw SafetensorsError.invalidField(tensor: stateKey, field: "quant_state", value: "(not a JSON object)")
     }
     let typeName = state["quant_type"] as? String ?? "?"
     guard let type = FourBitType(rawValue: typeName) else { throw QuantizationError.unknownQuantType(typeName) }
-    guard let blockSize = (state["blocksize"] as? NSNumber)?.intValue, let shape = state["shape"] as? [NSNumber] else {
-      throw SafetensorsError.invalidField(tensor: stateName, field: "blocksize/shape", value: "(missing)")
+    guard let blockSize = (state["blocksize"] as? NSNumber)?.intValue, let shapeNumbers = state["shape"] as? [NSNumber] else {
+      throw SafetensorsError.invalidField(tensor: stateKey, field: "blocksize/shape", value: "(missing)")
+    }
+    let shape = shapeNumbers.map(\.intValue)
+    let isDoubleQuantized = file.header.tensor(named: "\(weightName).nested_absmax") != nil
+    let settings = try QuantizationSettings(type: type, blockSize: blockSize, doubleQuantization: isDoubleQuantized)
+    // The expected size of every buffer, checked before it is read.
+    for spec in try specs(weightName: weightName, shape: shape.map(Int64.init), settings: settings) {
+      let info = try file.tensor(named: spec.name)
+      guard info.dtype == spec.dtype, info.byteCount == spec.byteCount else {
+        throw SafetensorsError.invalidField(
+          tensor: spec.name, field: "dtype/shape",
+          value: "\(info.dtype.rawValue) \(info.shape) (\(info.byteCount) bytes; the state's shape \(shape) needs \(spec.dtype.rawValue), \(spec.byteCount ?? -1) bytes)")
+      }
     }
     let dtype = state["dtype"] as? String ?? "float32"
     let codebook: [Float] = try floats(file, "\(weightName).quant_map")
     guard codebook.map(\.bitPattern) == type.codebook.map(\.bitPattern) else { throw QuantizationError.unknownCodebook(buffer: "quant_map") }
     let packed = [UInt8](try file.data(named: weightName))
     let scales: BlockScales
-    if file.header.tensor(named: "\(weightName).nested_absmax") != nil {
+    if isDoubleQuantized {
       let map = try floats(file, "\(weightName).nested_quant_map")
       guard map.map(\.bitPattern) == DynamicMap.values.map(\.bitPattern) else {
         throw QuantizationError.unknownCodebook(buffer: "nested_quant_map")
@@ -94,7 +145,7 @@ public enum BnbCheckpointLayout {
     } else {
       scales = .float32(try floats(file, "\(weightName).absmax"))
     }
-    let tensor = try QuantizedTensor(type: type, blockSize: blockSize, shape: shape.map(\.intValue), packed: packed, scales: scales)
+    let tensor = try QuantizedTensor(type: type, blockSize: blockSize, shape: shape, packed: packed, scales: scales)
     return (tensor, dtype)
   }
 

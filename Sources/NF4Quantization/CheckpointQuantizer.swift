@@ -1,24 +1,37 @@
 import Foundation
 import Safetensors
 
-/// Quantizes a safetensors checkpoint into bitsandbytes' 4-bit layout, tensor by tensor.
+/// Quantizes a safetensors checkpoint (one file, or a sharded model folder) into bitsandbytes'
+/// 4-bit layout, tensor by tensor.
 ///
-/// Every 2-D float32/float16/bfloat16 tensor named `*.weight` is quantized, except embeddings
-/// and the output head (transformers keeps those unquantized: `get_keys_to_not_convert`);
-/// every other tensor is copied unchanged, and the input's `__metadata__` is kept.
+/// Every 2-D float32/float16/bfloat16 tensor named `*.weight` is quantized, except those
+/// transformers keeps unquantized: embeddings, the output head (`get_keys_to_not_convert`) and
+/// MoE routers (``CheckpointTensorNames/isRouter(_:)``); norms and biases are 1-D. Every other
+/// tensor is copied unchanged, and each file's `__metadata__` is kept.
 ///
-/// Memory stays near the largest tensor: one tensor's bytes and its quantized buffers are held
-/// at a time. The header is written before any data, and with double quantization the
-/// quant-state JSON holds the offset (a mean over the data), so each quantized tensor is read
-/// and quantized twice: once to size the header, once to write it.
+/// **Refused values.** A weight holding NaN or ±infinity is refused with an error naming the
+/// tensor and the element (bitsandbytes would store NaN scales, and with double quantization
+/// a `nan` offset that no JSON reader accepts); so is a weight whose absmax values are too large
+/// for the float32 mean double quantization needs. The output is therefore always valid.
+///
+/// **Memory** stays near the largest tensor: one tensor's input bytes and its quantized buffers
+/// (about 1.3x the input bytes of a bf16 weight) are held at a time. Each tensor is read once;
+/// the quant-state JSON (whose offset is a mean over the data) goes at the end of the file and
+/// the header is written last (``SafetensorsWriter``).
+///
+/// **Safety.** Output files go through ``AtomicFileWriter`` (a folder through ``StagingFolder``):
+/// nothing is replaced until the whole output is written and read back; an input is never
+/// written, whatever links lead to it.
 public struct CheckpointQuantizer: Sendable {
   public let settings: QuantizationSettings
   /// Threads for each tensor's quantization.
   public let threads: Int
+  /// Called after each tensor (from the calling thread).
+  public var progress: (@Sendable (QuantizationProgress) -> Void)?
 
   public init(settings: QuantizationSettings, threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
     self.settings = settings
-    self.threads = threads
+    self.threads = max(1, threads)
   }
 
   /// What a run did.
@@ -27,6 +40,18 @@ public struct CheckpointQuantizer: Sendable {
     public var quantized: [String] = []
     /// Names of the tensors copied unchanged.
     public var copied: [String] = []
+    /// 2-D float weights kept unquantized (output head, routers): their module names, which the
+    /// `quantization_config` lists as `llm_int8_skip_modules`.
+    public var keptModules: [String] = []
+    /// The files written, in order (shards, index, config.json, copied files).
+    public var files: [String] = []
+    /// Files of the input folder not copied, with the reason.
+    public var skippedFiles: [String] = []
+    /// Bytes of tensor data read and written.
+    public var inputBytes: Int64 = 0
+    public var outputBytes: Int64 = 0
+    /// The PyTorch dtype name of the quantized weights (the most common one).
+    public var computeDtype: String?
   }
 
   /// Whether bitsandbytes (through transformers) would quantize this tensor.
@@ -34,55 +59,116 @@ public struct CheckpointQuantizer: Sendable {
     info.name.hasSuffix(".weight") && info.shape.count == 2 && info.elementCount > 0
       && [.f32, .f16, .bf16].contains(info.dtype)
       && !CheckpointTensorNames.isEmbedding(info.name) && !CheckpointTensorNames.isOutputHead(info.name)
+      && !CheckpointTensorNames.isRouter(info.name)
   }
 
-  /// Reads `input` and writes the quantized checkpoint to `output`.
+  /// Reads `input` (a file or a model folder) and writes the quantized checkpoint to `output`
+  /// (a file for a file, a folder for a folder: see ``ModelFolderQuantization``).
   ///
+  /// - Parameters:
+  ///   - replacingExisting: replace an existing output; without it an existing output is
+  ///     refused. An output that is (or holds) the input is refused either way.
   /// - Throws: ``SafetensorsError`` for an unreadable input or unwritable output,
   ///   ``QuantizationError`` if a tensor cannot be quantized.
   @discardableResult
-  public func quantize(input: URL, output: URL) throws -> Report {
-    let file = try SafetensorsFile(url: input)
-    var specs: [SafetensorsTensorSpec] = []
+  public func quantize(input: URL, output: URL, replacingExisting: Bool = false) throws -> Report {
+    let checkpoint = try CheckpointFolder(path: input)
+    if checkpoint.folder != nil {
+      return try ModelFolderQuantization(quantizer: self, checkpoint: checkpoint)
+        .run(output: output, replacingExisting: replacingExisting)
+    }
+    let file = checkpoint.shards[0]
+    let writer: AtomicFileWriter
+    do {
+      writer = try AtomicFileWriter(path: output.path, replacingExisting: replacingExisting, protecting: checkpoint.inputIdentities)
+    } catch {
+      throw SafetensorsError.file(error)
+    }
     var report = Report()
-    for info in file.header.tensors {
-      if Self.quantizes(info) {
-        specs += try entries(info, file).map(\.spec)
-        report.quantized.append(info.name)
-      } else {
-        specs.append(SafetensorsTensorSpec(name: info.name, dtype: info.dtype, shape: info.shape))
-        report.copied.append(info.name)
-      }
-    }
-    let writer = try SafetensorsWriter(url: output, tensors: specs, metadata: file.header.metadata)
-    for info in file.header.tensors {
-      if Self.quantizes(info) {
-        for entry in try entries(info, file) { try writer.write(entry.spec.name, bytes: entry.bytes) }
-      } else {
-        try writer.write(info.name, bytes: file.data(for: info))
-      }
-    }
-    try writer.finish()
+    var tracker = ProgressTracker(tensorCount: file.header.tensors.count, totalBytes: file.header.tensors.reduce(0) { $0 + $1.byteCount })
+    try quantizeFile(file, into: writer, report: &report, tracker: &tracker)
+    report.files = [writer.destination]
     return report
   }
 
-  /// The bitsandbytes entries of one weight.
-  private func entries(_ info: SafetensorsTensorInfo, _ file: SafetensorsFile) throws -> [BnbCheckpointLayout.Entry] {
-    let (tensor, dtype) = try Self.quantize(file.data(for: info), info: info, settings: settings, threads: threads)
-    return BnbCheckpointLayout.entries(weightName: info.name, tensor: tensor, dtype: dtype)
+  /// Quantizes the tensors of `file` into `writer` (which it commits).
+  func quantizeFile(
+    _ file: SafetensorsFile, into writer: AtomicFileWriter, report: inout Report, tracker: inout ProgressTracker
+  ) throws {
+    var specs: [SafetensorsTensorSpec] = []
+    var trailing: [String] = []
+    if let state = file.header.tensors.first(where: { CheckpointTensorNames.quantStateOwner($0.name) != nil }) {
+      throw QuantizationError.alreadyQuantized(tensor: state.name)
+    }
+    for info in file.header.tensors {
+      if Self.quantizes(info) {
+        specs += try BnbCheckpointLayout.specs(weightName: info.name, shape: info.shape, settings: settings)
+        trailing.append(BnbCheckpointLayout.stateName(weightName: info.name, type: settings.type))
+      } else {
+        specs.append(SafetensorsTensorSpec(name: info.name, dtype: info.dtype, shape: info.shape))
+      }
+    }
+    let output = try SafetensorsWriter(file: writer, tensors: specs, trailing: trailing, metadata: file.header.metadata)
+    var states: [String: [UInt8]] = [:]
+    var dtypes: [String: Int] = [:]
+    for info in file.header.tensors {
+      if Self.quantizes(info) {
+        let data = try file.data(for: info)
+        let (tensor, dtype) = try Self.quantize(data, info: info, settings: settings, threads: threads)
+        let entries = BnbCheckpointLayout.entries(weightName: info.name, tensor: tensor, dtype: dtype)
+        for entry in entries.dropLast() { try output.write(entry.spec.name, bytes: entry.bytes) }
+        states[entries[entries.count - 1].spec.name] = entries[entries.count - 1].bytes
+        report.quantized.append(info.name)
+        report.outputBytes += entries.reduce(0) { $0 + Int64($1.bytes.count) }
+        dtypes[dtype, default: 0] += 1
+      } else {
+        try output.copy(info, from: file)
+        report.copied.append(info.name)
+        report.outputBytes += info.byteCount
+        if info.shape.count == 2, info.name.hasSuffix(".weight"), info.dtype.isFloatingPoint, !CheckpointTensorNames.isEmbedding(info.name) {
+          report.keptModules.append(CheckpointTensorNames.modulePath(info.name).joined(separator: "."))
+        }
+      }
+      report.inputBytes += info.byteCount
+      tracker.advance(bytes: info.byteCount)
+      progress?(tracker.current)
+    }
+    try output.finish(trailing: states)
+    if let common = dtypes.max(by: { ($0.value, $1.key) < ($1.value, $0.key) })?.key, report.computeDtype == nil {
+      report.computeDtype = common
+    }
   }
 
   /// Quantizes the raw little-endian bytes of a float32/float16/bfloat16 tensor.
   ///
   /// - Returns: the tensor and its PyTorch dtype name.
+  /// - Throws: ``QuantizationError/nonFiniteValue(tensor:index:value:)`` for NaN or infinity,
+  ///   ``QuantizationError/absmaxMeanOverflows(tensor:)`` when double quantization's mean
+  ///   overflows float32, ``QuantizationError/unsupportedDType(_:)``.
   public static func quantize(
     _ data: Data, info: SafetensorsTensorInfo, settings: QuantizationSettings, threads: Int = 1
   ) throws -> (QuantizedTensor, String) {
     let shape = info.shape.map { Int($0) }
     func run<T: FourBitScalar>(_: T.Type) throws -> (QuantizedTensor, String) {
-      let tensor = try withElements(of: data, as: T.self) { values in
-        try QuantizedTensor(quantizing: values, shape: shape, settings: settings, threads: threads)
+      // Quantized first without double quantization: a block holding NaN or an infinity has a
+      // non-finite absmax, so only the absmax values are scanned, and only that block searched.
+      let plain = try QuantizationSettings(type: settings.type, blockSize: settings.blockSize, doubleQuantization: false)
+      let single = try withElements(of: data, as: T.self) { values in
+        let tensor = try QuantizedTensor(quantizing: values, shape: shape, settings: plain, threads: threads)
+        if case let .float32(absmax) = tensor.scales, let block = absmax.firstIndex(where: { !$0.isFinite }) {
+          let index = (block * settings.blockSize..<min((block + 1) * settings.blockSize, values.count))
+            .first { !values[$0].floatValue.isFinite } ?? block * settings.blockSize
+          throw QuantizationError.nonFiniteValue(tensor: info.name, index: index, value: values[index].floatValue)
+        }
+        return tensor
       }
+      guard settings.doubleQuantization, case let .float32(absmax) = single.scales else { return (single, T.dtypeName) }
+      let nested = DoubleQuantizedAbsmax(quantizing: absmax)
+      guard nested.offset.isFinite, nested.nestedAbsmax.allSatisfy(\.isFinite) else {
+        throw QuantizationError.absmaxMeanOverflows(tensor: info.name)
+      }
+      let tensor = try QuantizedTensor(
+        type: settings.type, blockSize: settings.blockSize, shape: shape, packed: single.packed, scales: .doubleQuantized(nested))
       return (tensor, T.dtypeName)
     }
     switch info.dtype {

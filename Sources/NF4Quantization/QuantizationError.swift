@@ -20,6 +20,12 @@ public enum QuantizationError: Error, Equatable, CustomStringConvertible {
   case unknownQuantType(String)
   /// An element type other than float32, float16 and bfloat16.
   case unsupportedDType(String)
+  /// A weight holds NaN or an infinity: refused rather than stored as NaN scales.
+  case nonFiniteValue(tensor: String, index: Int, value: Float)
+  /// The input already holds bitsandbytes 4-bit state.
+  case alreadyQuantized(tensor: String)
+  /// Double quantization's mean of the absmax values overflows float32.
+  case absmaxMeanOverflows(tensor: String)
 
   public var description: String {
     switch self {
@@ -41,6 +47,12 @@ public enum QuantizationError: Error, Equatable, CustomStringConvertible {
       "Unknown 4-bit type '\(name)': expected 'nf4' or 'fp4'."
     case let .unsupportedDType(name):
       "Unsupported element type '\(name)': expected float32, float16 or bfloat16."
+    case let .nonFiniteValue(tensor, index, value):
+      "Tensor '\(tensor)': element \(index) is \(value); NaN and infinity cannot be quantized."
+    case let .alreadyQuantized(tensor):
+      "The input is already quantized: tensor '\(tensor)' is bitsandbytes 4-bit state."
+    case let .absmaxMeanOverflows(tensor):
+      "Tensor '\(tensor)': its block absmax values are too large for double quantization (their float32 mean overflows); use --double-quant false."
     }
   }
 }

@@ -9,11 +9,19 @@ public struct QuantizationErrorStatistics: Hashable, Sendable {
   public let meanSquaredError: Double
   public let maxAbsoluteError: Double
   public let signalToNoiseDecibels: Double
+  /// The sums behind the figures, so statistics of several tensors combine exactly.
+  public let elementCount: Int
+  public let sumOfSquaredErrors: Double
+  public let sumOfSquares: Double
 
-  /// Statistics of `reconstructed` against `original` (the same count; a mismatch is a
-  /// programmer error).
-  public init(original: [Float], reconstructed: [Float]) {
-    precondition(original.count == reconstructed.count && !original.isEmpty, "error statistics need two equal, non-empty arrays")
+  /// Statistics of `reconstructed` against `original`.
+  ///
+  /// - Throws: ``QuantizationError/countMismatch(shape:expected:actual:)`` unless both hold
+  ///   the same, non-zero number of values.
+  public init(original: [Float], reconstructed: [Float]) throws(QuantizationError) {
+    guard original.count == reconstructed.count, !original.isEmpty else {
+      throw .countMismatch(shape: [original.count], expected: original.count, actual: reconstructed.count)
+    }
     var signal = 0.0
     var noise = 0.0
     var largest = 0.0
@@ -23,9 +31,25 @@ public struct QuantizationErrorStatistics: Hashable, Sendable {
       noise += error * error
       largest = max(largest, error.magnitude)
     }
-    meanSquaredError = noise / Double(original.count)
-    maxAbsoluteError = largest
+    self.init(elementCount: original.count, sumOfSquaredErrors: noise, sumOfSquares: signal, maxAbsoluteError: largest)
+  }
+
+  private init(elementCount: Int, sumOfSquaredErrors noise: Double, sumOfSquares signal: Double, maxAbsoluteError: Double) {
+    self.elementCount = elementCount
+    sumOfSquaredErrors = noise
+    sumOfSquares = signal
+    meanSquaredError = noise / Double(max(elementCount, 1))
+    self.maxAbsoluteError = maxAbsoluteError
     signalToNoiseDecibels = noise == 0 ? .infinity : 10 * log10(signal / noise)
+  }
+
+  /// The statistics of all elements of several tensors together (sums added, maxima taken).
+  public static func combined(_ parts: [QuantizationErrorStatistics]) -> QuantizationErrorStatistics {
+    QuantizationErrorStatistics(
+      elementCount: parts.reduce(0) { $0 + $1.elementCount },
+      sumOfSquaredErrors: parts.reduce(0) { $0 + $1.sumOfSquaredErrors },
+      sumOfSquares: parts.reduce(0) { $0 + $1.sumOfSquares },
+      maxAbsoluteError: parts.map(\.maxAbsoluteError).max() ?? 0)
   }
 
   /// The three 4-bit formats compared: NF4 and FP4 (bitsandbytes, dequantized to float32) and
@@ -38,14 +62,17 @@ public struct QuantizationErrorStatistics: Hashable, Sendable {
     for type in FourBitType.allCases {
       let settings = try QuantizationSettings(type: type, blockSize: blockSize, doubleQuantization: doubleQuantization)
       let tensor = try QuantizedTensor(quantizing: values, shape: [values.count], settings: settings)
-      rows.append((type.rawValue, QuantizationErrorStatistics(original: values, reconstructed: tensor.dequantized())))
+      rows.append((type.rawValue, try QuantizationErrorStatistics(original: values, reconstructed: tensor.dequantized())))
     }
-    rows.append(("int4", QuantizationErrorStatistics(original: values, reconstructed: roundToNearestInt4(values, blockSize: blockSize))))
+    rows.append(("int4", try QuantizationErrorStatistics(original: values, reconstructed: try roundToNearestInt4(values, blockSize: blockSize))))
     return rows
   }
 
   /// Symmetric absmax int4 round trip (see ``compareFormats(_:blockSize:doubleQuantization:)``).
-  public static func roundToNearestInt4(_ values: [Float], blockSize: Int) -> [Float] {
+  ///
+  /// - Throws: ``QuantizationError/invalidBlockSize(_:)`` for a block size below 1.
+  public static func roundToNearestInt4(_ values: [Float], blockSize: Int) throws(QuantizationError) -> [Float] {
+    guard blockSize >= 1 else { throw .invalidBlockSize(blockSize) }
     var result: [Float] = []
     result.reserveCapacity(values.count)
     for start in stride(from: 0, to: values.count, by: blockSize) {

@@ -13,6 +13,8 @@ public enum SafetensorsError: Error, Equatable, CustomStringConvertible {
   case headerNotJSON(reason: String)
   /// A field of a tensor entry is missing or of the wrong kind.
   case invalidField(tensor: String, field: String, value: String)
+  /// More tensors than ``SafetensorsHeader/maximumTensorCount``.
+  case tooManyTensors(limit: Int)
   /// A dtype this reader does not know.
   case unknownDType(tensor: String, dtype: String)
   /// Shape times element size does not fit in 64 bits.
@@ -31,6 +33,8 @@ public enum SafetensorsError: Error, Equatable, CustomStringConvertible {
   case truncated(tensor: String, expectedBytes: Int64, readBytes: Int64)
   /// A file system error.
   case io(path: String, reason: String)
+  /// A file that cannot be opened, read or written (the errno reason in words).
+  case file(FileAccessError)
   /// The writer was given a tensor name twice.
   case duplicateTensor(String)
   /// The writer expected the data of another tensor next.
@@ -54,6 +58,8 @@ public enum SafetensorsError: Error, Equatable, CustomStringConvertible {
       "The header is not a JSON object: \(reason)"
     case let .invalidField(tensor, field, value):
       "Tensor '\(tensor)': invalid '\(field)' \(value)."
+    case let .tooManyTensors(limit):
+      "The header lists more than \(limit) tensors, the reader's limit."
     case let .unknownDType(tensor, dtype):
       "Tensor '\(tensor)': unknown dtype '\(dtype)'."
     case let .sizeOverflow(tensor, shape):
@@ -72,6 +78,8 @@ public enum SafetensorsError: Error, Equatable, CustomStringConvertible {
       "Tensor '\(tensor)': the file ends after \(readBytes) of its \(expectedBytes) bytes."
     case let .io(path, reason):
       "Cannot access '\(path)': \(reason)"
+    case let .file(error):
+      error.description
     case let .duplicateTensor(name):
       "Tensor '\(name)' is listed twice."
     case let .outOfOrderWrite(expected, actual):

@@ -3,18 +3,22 @@ import Foundation
 /// A safetensors file opened for reading: the header is parsed and validated up front, tensor
 /// data is read on demand, one tensor at a time, by offset (the file is never loaded whole).
 ///
-/// Nothing larger than the file is ever allocated: the header length is checked against the
-/// file size (and the format's 100 MB limit) before the header is read, and each tensor's byte
-/// count is checked against its offsets and the data section when the header is parsed.
+/// Only a regular file is opened (``ReadableFile``: a FIFO, device or folder is refused without
+/// blocking). Nothing larger than the file is ever allocated: the header length is checked
+/// against the file size (and the format's 100 MB limit) before the header is read, and each
+/// tensor's byte count is checked against its offsets and the data section when the header is
+/// parsed. Memory: the header's entries, plus one tensor's bytes while it is read.
 ///
 ///     let file = try SafetensorsFile(url: url)
 ///     for info in file.header.tensors { let bytes = try file.data(for: info) }
-public final class SafetensorsFile {
+public final class SafetensorsFile: @unchecked Sendable {
   public let url: URL
   public let header: SafetensorsHeader
   /// The file's size in bytes when it was opened.
   public let fileSize: Int64
-  private let handle: FileHandle
+  /// The file's device and inode.
+  public var identity: FileIdentity { file.identity }
+  private let file: ReadableFile
 
   /// Opens and validates `url`.
   ///
@@ -22,22 +26,17 @@ public final class SafetensorsFile {
   public init(url: URL) throws(SafetensorsError) {
     self.url = url
     do {
-      handle = try FileHandle(forReadingFrom: url)
-      fileSize = Int64(try handle.seekToEnd())
-      try handle.seek(toOffset: 0)
-      let prefix = [UInt8](try handle.read(upToCount: 8) ?? Data())
-      let length = try SafetensorsHeader.validatedHeaderLength(prefix, fileSize: fileSize)
-      let json = [UInt8](try handle.read(upToCount: length) ?? Data())
-      guard json.count == length else { throw SafetensorsError.fileTooSmall(size: fileSize) }
-      header = try SafetensorsHeader(json: json, fileSize: fileSize)
-    } catch let error as SafetensorsError {
-      throw error
+      file = try ReadableFile(path: url.path)
     } catch {
-      throw .io(path: url.path, reason: "\(error.localizedDescription)")
+      throw .file(error)
     }
+    fileSize = file.size
+    let prefix = [UInt8](try Self.read(file, count: min(8, Int(max(fileSize, 0))), at: 0))
+    let length = try SafetensorsHeader.validatedHeaderLength(prefix, fileSize: fileSize)
+    let json = [UInt8](try Self.read(file, count: length, at: 8))
+    guard json.count == length else { throw .fileTooSmall(size: fileSize) }
+    header = try SafetensorsHeader(json: json, fileSize: fileSize)
   }
-
-  deinit { try? handle.close() }
 
   /// The entry named `name`.
   ///
@@ -47,27 +46,44 @@ public final class SafetensorsFile {
     return info
   }
 
-  /// The raw little-endian bytes of one tensor.
+  /// The raw little-endian bytes of one tensor of this file.
   ///
-  /// - Throws: ``SafetensorsError/truncated(tensor:expectedBytes:readBytes:)`` if the file
-  ///   shrank since it was opened, or an I/O error.
+  /// - Throws: ``SafetensorsError/unknownTensor(_:)`` for an entry that is not this file's,
+  ///   ``SafetensorsError/truncated(tensor:expectedBytes:readBytes:)`` if the file shrank since
+  ///   it was opened, or an I/O error.
   public func data(for info: SafetensorsTensorInfo) throws(SafetensorsError) -> Data {
-    do {
-      try handle.seek(toOffset: UInt64(header.dataStart + info.dataOffsets.lowerBound))
-      let data = info.byteCount == 0 ? Data() : try handle.read(upToCount: Int(info.byteCount)) ?? Data()
-      guard Int64(data.count) == info.byteCount else {
-        throw SafetensorsError.truncated(tensor: info.name, expectedBytes: info.byteCount, readBytes: Int64(data.count))
-      }
-      return data
-    } catch let error as SafetensorsError {
-      throw error
-    } catch {
-      throw .io(path: url.path, reason: "\(error.localizedDescription)")
+    guard header.tensor(named: info.name) == info else { throw .unknownTensor(info.name) }
+    let data = try Self.read(file, count: Int(info.byteCount), at: header.dataStart + info.dataOffsets.lowerBound)
+    guard Int64(data.count) == info.byteCount else {
+      throw .truncated(tensor: info.name, expectedBytes: info.byteCount, readBytes: Int64(data.count))
     }
+    return data
+  }
+
+  /// `count` bytes of one tensor of this file, from `offset` within it (to stream a large
+  /// tensor in pieces).
+  public func data(for info: SafetensorsTensorInfo, offset: Int64, count: Int) throws(SafetensorsError) -> Data {
+    guard header.tensor(named: info.name) == info else { throw .unknownTensor(info.name) }
+    guard offset >= 0, count >= 0, offset <= info.byteCount, Int64(count) <= info.byteCount - offset else {
+      throw .truncated(tensor: info.name, expectedBytes: info.byteCount, readBytes: offset)
+    }
+    let data = try Self.read(file, count: count, at: header.dataStart + info.dataOffsets.lowerBound + offset)
+    guard data.count == count else {
+      throw .truncated(tensor: info.name, expectedBytes: info.byteCount, readBytes: offset + Int64(data.count))
+    }
+    return data
   }
 
   /// The raw bytes of the tensor named `name`.
   public func data(named name: String) throws(SafetensorsError) -> Data {
     try data(for: tensor(named: name))
+  }
+
+  private static func read(_ file: ReadableFile, count: Int, at offset: Int64) throws(SafetensorsError) -> Data {
+    do {
+      return try file.read(count: count, at: offset)
+    } catch {
+      throw .file(error)
+    }
   }
 }

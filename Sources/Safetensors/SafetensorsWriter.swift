@@ -14,102 +14,190 @@ public struct SafetensorsTensorSpec: Hashable, Sendable {
 
   /// `product(shape) * size(dtype)`, or nil on overflow or a negative dimension.
   public var byteCount: Int64? {
-    var bytes = dtype.byteSize
-    for dimension in shape {
-      guard dimension >= 0 else { return nil }
-      let (product, overflow) = bytes.multipliedReportingOverflow(by: dimension)
-      if overflow { return nil }
-      bytes = product
-    }
-    return bytes
+    guard shape.allSatisfy({ $0 >= 0 }) else { return nil }
+    return SafetensorsTensorInfo.checkedProduct(shape, startingAt: dtype.byteSize)
   }
 }
 
-/// Writes a safetensors file tensor by tensor, so only one tensor's bytes need be in memory.
+/// Writes a safetensors file tensor by tensor, so only one tensor's bytes need be in memory,
+/// through an ``AtomicFileWriter``: nothing appears at the destination until ``finish(trailing:)``
+/// has written everything, read the header back and renamed the file into place.
 ///
-/// The header (all names, dtypes, shapes and offsets) is written first, from the specs given
-/// up front; then ``write(_:bytes:)`` must be called once per tensor in that order, and
-/// ``finish()`` checks that every tensor was written. Data offsets are assigned in order with
-/// no gaps; the header is padded with spaces to a multiple of 8 bytes, as huggingface's writer
-/// does, so the data section is 8-byte aligned.
+/// The specs are given up front and ``write(_:bytes:)`` is called once per tensor in their order;
+/// data offsets are assigned in that order with no gaps. *Trailing* tensors are 1-D U8 byte
+/// strings whose length is known only at the end (bitsandbytes' quant-state JSON holds a mean
+/// over the data): their bytes are given to ``finish(trailing:)`` and stored after the others.
+/// The header goes in last, at the start of the file, into room reserved for the longest
+/// numbers the trailing entries could have, padded with spaces (as huggingface's writer pads
+/// to a multiple of 8 bytes, so the data section stays 8-byte aligned). Readers skip the
+/// spaces: JSON allows whitespace after the object.
 public final class SafetensorsWriter {
   public let url: URL
   private let specs: [SafetensorsTensorSpec]
+  private let trailing: [String]
+  private let metadata: [String: String]
   private var next = 0
-  private let handle: FileHandle
+  private let file: AtomicFileWriter
+  /// Bytes reserved for the header (a multiple of 8).
+  private let headerLength: Int
 
-  /// Creates (or replaces) `url` and writes the header.
+  /// Checks the destination (see ``AtomicFileWriter``) and creates the temporary file.
   ///
-  /// - Throws: ``SafetensorsError`` for a duplicate name, an overflowing shape, or an I/O error.
-  public init(url: URL, tensors: [SafetensorsTensorSpec], metadata: [String: String] = [:]) throws(SafetensorsError) {
-    self.url = url
-    specs = tensors
-    var seen = Set<String>()
-    var entries: [String] = []
-    if !metadata.isEmpty {
-      let fields = metadata.sorted { $0.key < $1.key }.map { "\(Self.quoted($0.key)):\(Self.quoted($0.value))" }
-      entries.append("\"__metadata__\":{\(fields.joined(separator: ","))}")
+  /// - Throws: ``SafetensorsError`` for a duplicate name, an overflowing shape, a header over
+  ///   the format's limit, or a destination that cannot be written.
+  public convenience init(
+    url: URL, tensors: [SafetensorsTensorSpec], trailing: [String] = [], metadata: [String: String] = [:],
+    replacingExisting: Bool = true, protecting inputs: [FileIdentity: String] = [:]
+  ) throws(SafetensorsError) {
+    let file: AtomicFileWriter
+    do {
+      file = try AtomicFileWriter(path: url.path, replacingExisting: replacingExisting, protecting: inputs)
+    } catch {
+      throw .file(error)
     }
+    try self.init(file: file, tensors: tensors, trailing: trailing, metadata: metadata)
+  }
+
+  /// Writes through `file` (e.g. one from ``StagingFolder/writer(for:)``).
+  public init(
+    file: AtomicFileWriter, tensors: [SafetensorsTensorSpec], trailing: [String] = [], metadata: [String: String] = [:]
+  ) throws(SafetensorsError) {
+    self.file = file
+    url = URL(fileURLWithPath: file.destination)
+    specs = tensors
+    self.trailing = trailing
+    self.metadata = metadata
+    guard tensors.count + trailing.count <= SafetensorsHeader.maximumTensorCount else {
+      throw .tooManyTensors(limit: SafetensorsHeader.maximumTensorCount)
+    }
+    var seen = Set<String>(["__metadata__"])
     var offset: Int64 = 0
+    var entries: [(SafetensorsTensorSpec, Range<Int64>)] = []
     for spec in tensors {
       guard seen.insert(spec.name).inserted else { throw .duplicateTensor(spec.name) }
       guard let bytes = spec.byteCount, case (let end, false) = offset.addingReportingOverflow(bytes) else {
         throw .sizeOverflow(tensor: spec.name, shape: spec.shape)
       }
-      let shape = spec.shape.map(String.init).joined(separator: ",")
-      entries.append("\(Self.quoted(spec.name)):{\"dtype\":\"\(spec.dtype.rawValue)\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(end)]}")
+      entries.append((spec, offset..<end))
       offset = end
     }
-    var json = Array("{\(entries.joined(separator: ","))}".utf8)
-    json += [UInt8](repeating: 0x20, count: (8 - json.count % 8) % 8)
-    let length = UInt64(json.count)
-    let prefix = (0..<8).map { UInt8(truncatingIfNeeded: length >> (8 * $0)) }
-    do {
-      guard FileManager.default.createFile(atPath: url.path, contents: nil) else {
-        throw SafetensorsError.io(path: url.path, reason: "cannot create the file")
-      }
-      handle = try FileHandle(forWritingTo: url)
-      try handle.write(contentsOf: prefix + json)
-    } catch let error as SafetensorsError {
-      throw error
-    } catch {
-      throw .io(path: url.path, reason: error.localizedDescription)
+    for name in trailing {
+      guard seen.insert(name).inserted else { throw .duplicateTensor(name) }
     }
+    // The longest the trailing entries can be: 19-digit shape and offsets.
+    let widest = Int64(999_999_999_999_999_999)
+    let worstTrailing = trailing.map { Self.entry(.init(name: $0, dtype: .u8, shape: [widest]), widest..<widest) }
+    let fixed = entries.map { Self.entry($0.0, $0.1) }
+    let length = Self.headerText(fixed + worstTrailing, metadata: metadata).count
+    headerLength = (length + 7) / 8 * 8
+    guard headerLength <= SafetensorsHeader.maximumHeaderLength else { throw .headerTooLarge(length: UInt64(headerLength)) }
+    file.skip(to: Int64(headerLength + 8))
   }
-
-  private var isClosed = false
-
-  deinit { if !isClosed { try? handle.close() } }
 
   /// Writes the data of the next tensor, `bytes` little-endian.
   ///
   /// - Throws: ``SafetensorsError/outOfOrderWrite(expected:actual:)`` or
   ///   ``SafetensorsError/byteCountMismatch(tensor:expected:actual:)``.
-  public func write(_ name: String, bytes: some DataProtocol) throws(SafetensorsError) {
+  public func write(_ name: String, bytes: some ContiguousBytes) throws(SafetensorsError) {
     guard next < specs.count else { throw .unknownTensor(name) }
     let spec = specs[next]
     guard spec.name == name else { throw .outOfOrderWrite(expected: spec.name, actual: name) }
-    guard Int64(bytes.count) == spec.byteCount else {
-      throw .byteCountMismatch(tensor: name, expected: spec.byteCount ?? -1, actual: Int64(bytes.count))
+    let count = bytes.withUnsafeBytes { Int64($0.count) }
+    guard count == spec.byteCount else {
+      throw .byteCountMismatch(tensor: name, expected: spec.byteCount ?? -1, actual: count)
     }
     do {
-      try handle.write(contentsOf: bytes)
+      try file.write(bytes)
     } catch {
-      throw .io(path: url.path, reason: error.localizedDescription)
+      throw .file(error)
     }
     next += 1
   }
 
-  /// Checks every tensor was written and closes the file.
-  public func finish() throws(SafetensorsError) {
-    guard next == specs.count else { throw .missingTensorData(specs[next...].map(\.name)) }
-    do {
-      try handle.synchronize()
-      isClosed = true
-      try handle.close()
-    } catch {
-      throw .io(path: url.path, reason: error.localizedDescription)
+  /// Copies the next tensor from `file`, whose entry `info` has the same name, dtype and shape,
+  /// in pieces of at most `chunkBytes`: memory stays at one piece whatever the tensor's size.
+  public func copy(_ info: SafetensorsTensorInfo, from source: SafetensorsFile, chunkBytes: Int = 16 << 20) throws(SafetensorsError) {
+    guard next < specs.count else { throw .unknownTensor(info.name) }
+    let spec = specs[next]
+    guard spec.name == info.name else { throw .outOfOrderWrite(expected: spec.name, actual: info.name) }
+    guard spec.byteCount == info.byteCount, spec.dtype == info.dtype else {
+      throw .byteCountMismatch(tensor: info.name, expected: spec.byteCount ?? -1, actual: info.byteCount)
     }
+    var offset: Int64 = 0
+    while offset < info.byteCount {
+      let piece = try source.data(for: info, offset: offset, count: Int(min(Int64(max(chunkBytes, 1)), info.byteCount - offset)))
+      do {
+        try file.write(piece)
+      } catch {
+        throw .file(error)
+      }
+      offset += Int64(piece.count)
+    }
+    next += 1
+  }
+
+  /// Writes the trailing tensors and the header, reads the header back, and renames the file
+  /// into place. On any error the destination is left as it was.
+  public func finish(trailing values: [String: [UInt8]] = [:]) throws(SafetensorsError) {
+    guard next == specs.count else { throw .missingTensorData(specs[next...].map(\.name)) }
+    var entries: [(SafetensorsTensorSpec, Range<Int64>)] = []
+    var offset: Int64 = 0
+    for spec in specs {
+      let end = offset + (spec.byteCount ?? 0)
+      entries.append((spec, offset..<end))
+      offset = end
+    }
+    do {
+      for name in trailing {
+        guard let bytes = values[name] else { throw SafetensorsError.missingTensorData([name]) }
+        try file.write(bytes)
+        entries.append((.init(name: name, dtype: .u8, shape: [Int64(bytes.count)]), offset..<(offset + Int64(bytes.count))))
+        offset += Int64(bytes.count)
+      }
+      var json = Array(Self.headerText(entries.map { Self.entry($0.0, $0.1) }, metadata: metadata).utf8)
+      guard json.count <= headerLength else { throw SafetensorsError.headerTooLarge(length: UInt64(json.count)) }
+      json += [UInt8](repeating: 0x20, count: headerLength - json.count)
+      let length = UInt64(headerLength)
+      let prefix = (0..<8).map { UInt8(truncatingIfNeeded: length >> (8 * $0)) }
+      try file.write(prefix + json, at: 0)
+      try Self.verify(URL(fileURLWithPath: file.temporaryPath), entries: entries)
+      try file.commit()
+    } catch let error as SafetensorsError {
+      file.discard()
+      throw error
+    } catch let error as FileAccessError {
+      file.discard()
+      throw .file(error)
+    } catch {
+      file.discard()
+      throw .io(path: url.path, reason: "\(error)")
+    }
+  }
+
+  /// The written file, read back: its header must list exactly `entries`.
+  private static func verify(_ url: URL, entries: [(SafetensorsTensorSpec, Range<Int64>)]) throws(SafetensorsError) {
+    let header = try SafetensorsFile(url: url).header
+    guard header.tensors.count == entries.count else {
+      throw .io(path: url.path, reason: "the written header lists \(header.tensors.count) tensors, not \(entries.count)")
+    }
+    for (spec, range) in entries {
+      guard let info = header.tensor(named: spec.name), info.dtype == spec.dtype, info.shape == spec.shape, info.dataOffsets == range
+      else { throw .io(path: url.path, reason: "the written header does not match tensor '\(spec.name)'") }
+    }
+  }
+
+  private static func entry(_ spec: SafetensorsTensorSpec, _ range: Range<Int64>) -> String {
+    let shape = spec.shape.map(String.init).joined(separator: ",")
+    return "\(quoted(spec.name)):{\"dtype\":\"\(spec.dtype.rawValue)\",\"shape\":[\(shape)],\"data_offsets\":[\(range.lowerBound),\(range.upperBound)]}"
+  }
+
+  private static func headerText(_ entries: [String], metadata: [String: String]) -> String {
+    var all: [String] = []
+    if !metadata.isEmpty {
+      let fields = metadata.sorted { $0.key < $1.key }.map { "\(quoted($0.key)):\(quoted($0.value))" }
+      all.append("\"__metadata__\":{\(fields.joined(separator: ","))}")
+    }
+    return "{\((all + entries).joined(separator: ","))}"
   }
 
   /// `text` as a JSON string literal (quotes, backslashes and control characters escaped).

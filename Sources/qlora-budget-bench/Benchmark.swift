@@ -19,12 +19,12 @@ struct BenchmarkResult {
 /// Command-line flags of the bench.
 struct BenchmarkOptions {
   static let usage = """
-    USAGE: qlora-budget-bench [--json] [--quick] [--only nf4|estimator]
+    USAGE: qlora-budget-bench [--json] [--quick] [--only nf4|estimator|scale]
 
     OPTIONS:
       --json          Print one JSON object of all figures.
       --quick         A short smoke run (small tensors, few repetitions).
-      --only <name>   Run one benchmark: nf4 or estimator.
+      --only <name>   Run one benchmark: nf4, estimator or scale (writes ~4.4 GB to the temp folder).
       --help          Show this help.
     """
 

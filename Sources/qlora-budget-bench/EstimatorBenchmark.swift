@@ -60,8 +60,10 @@ struct EstimatorBenchmark: Benchmark {
     return result
   }
 
-  /// Runs a process to completion with posix_spawn (Foundation's Process adds tens of ms on Linux).
-  static func spawn(_ path: String, _ arguments: [String]) {
+  /// Runs a process to completion with posix_spawn (Foundation's Process adds tens of ms on Linux);
+  /// returns whether it exited with status 0.
+  @discardableResult
+  static func spawn(_ path: String, _ arguments: [String]) -> Bool {
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
@@ -70,8 +72,9 @@ struct EstimatorBenchmark: Benchmark {
     let argv = ([path] + arguments).map { strdup($0) } + [nil]
     defer { for pointer in argv { free(pointer) } }
     var pid: pid_t = 0
-    guard posix_spawn(&pid, path, &actions, nil, argv, environ) == 0 else { return }
+    guard posix_spawn(&pid, path, &actions, nil, argv, environ) == 0 else { return false }
     var status: Int32 = 0
     waitpid(pid, &status, 0)
+    return status == 0
   }
 }

@@ -105,7 +105,7 @@ import Testing
     let values = SyntheticWeights.normal(count: 16 * 256, standardDeviation: 0.02, seed: 3)
     let settings = try QuantizationSettings()
     let nf4 = try QuantizedTensor(quantizing: values, shape: [16, 256], settings: settings)
-    let expected = QuantizationErrorStatistics(original: values, reconstructed: nf4.dequantized())
+    let expected = try QuantizationErrorStatistics(original: values, reconstructed: nf4.dequantized())
     #expect(rows[0]["mse"] as? Double == expected.meanSquaredError)
   }
 

@@ -36,11 +36,11 @@ import Testing
 
   @Test func solveNeverProposesAGPUThatCannotRunTheSetup() throws {
     func smallest(_ extra: [String]) throws -> GPU {
-      let json = try BinaryRunner.json(try BinaryRunner.run(["solve", "qwen3-4b", "--find", "gpu", "--json"] + extra))
+      let json = try BinaryRunner.json(try BinaryRunner.run(["solve", "llama-3.2-3b", "--find", "gpu", "--json"] + extra))
       let name = try #require(((json["smallest_gpu"] as? [String: Any])?["fits"] as? [String: Any])?["gpu"] as? String)
       return try PresetCatalog.bundled.gpu(named: name)
     }
-    // In fp16 the smallest card that fits Qwen3-4B has no bf16 (a Turing card); in bf16 the
+    // In fp16 the smallest card that fits Llama-3.2-3B has no bf16 (a Turing card); in bf16 the
     // search passes over it to a larger card that has bf16.
     let fp16 = try smallest(["--dtype", "fp16"])
     let bf16 = try smallest([])

@@ -8,7 +8,7 @@ import Testing
 @Suite struct PublishedValidationTests {
   static let report: ValidationReport? = {
     guard let data = try? TestData.calibration("published/measurements.json") else { return nil }
-    return try? CalibrationValidation.run(cpuStepPeaks: nil, gpuRuns: [], gpuModels: nil, published: data)
+    return try? CalibrationValidation.run(cpuSteps: nil, gpuRuns: [], gpuModels: nil, published: data)
   }()
 
   /// Every mapped row is estimated, and every one of the 146 rows is mapped, expressed (shown

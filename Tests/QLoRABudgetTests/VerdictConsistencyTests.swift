@@ -27,7 +27,7 @@ import Testing
   @Test func theMarginIsTheLargestUnderestimateOfTheValidationData() throws {
     let folder = "gpu-measured/fitcheck-t4/"
     let report = try CalibrationValidation.run(
-      cpuStepPeaks: nil,
+      cpuSteps: nil,
       gpuRuns: [try TestData.calibration(folder + "final-t4-20260921.json"), try TestData.calibration(folder + "t4-qlora-2026-09-01.json")],
       gpuModels: try TestData.calibration(folder + "models.json"), published: nil)
     let rows = report.rows.filter { $0.dataSet == "fitcheck-t4" && $0.figure == "process" }

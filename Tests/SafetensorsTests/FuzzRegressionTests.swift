@@ -24,8 +24,9 @@ import Testing
     for info in header.tensors {
       #expect(info.dataOffsets.lowerBound >= end, "\(info.name) overlaps or is out of order")
       #expect(info.dataOffsets.upperBound <= dataSize, "\(info.name) ends past the data")
-      var bytes = info.dtype.byteSize
-      for dimension in info.shape {
+      // A zero dimension makes the tensor empty, whatever the product of the others.
+      var bytes = info.shape.contains(0) ? 0 : info.dtype.byteSize
+      for dimension in info.shape where bytes > 0 {
         let (product, overflow) = bytes.multipliedReportingOverflow(by: dimension)
         try #require(!overflow && dimension >= 0)
         bytes = product

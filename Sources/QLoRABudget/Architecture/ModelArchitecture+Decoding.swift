@@ -57,9 +57,11 @@ extension ModelArchitecture {
       try self.init(decoder: reader, modelType: modelType, name: name, type: type)
     }
     guard Self.isWithinLimits(inventory) else {
-      throw .invalidValue(
-        key: "num_hidden_layers", value: String(layerCount),
-        reason: "the model would have more than 10^15 parameters", model: name)
+      // Blame the count that multiplies: the experts when an expert group is what overflows.
+      let expertsOverflow = layout.mixtureOfExperts != nil && Self.isWithinLimits(inventory, roles: [.projection])
+      let key = expertsOverflow ? (modelType == "mixtral" ? "num_local_experts" : "num_experts") : "num_hidden_layers"
+      let value = expertsOverflow ? String(layout.mixtureOfExperts?.expertCount ?? 0) : String(layerCount)
+      throw .invalidValue(key: key, value: value, reason: "the model would have more than 10^15 parameters", model: name)
     }
   }
 
@@ -137,6 +139,18 @@ extension ModelArchitecture {
   private static func mixtureOfExperts(
     _ reader: ConfigReader, modelType: String, layers: Int64
   ) throws(ArchitectureError) -> MixtureOfExperts {
+    let moe = try decodedMixtureOfExperts(reader, modelType: modelType, layers: layers)
+    guard moe.expertsPerToken <= moe.expertCount else {
+      throw .invalidValue(
+        key: "num_experts_per_tok", value: String(moe.expertsPerToken),
+        reason: "more than the \(moe.expertCount) experts", model: reader.model)
+    }
+    return moe
+  }
+
+  private static func decodedMixtureOfExperts(
+    _ reader: ConfigReader, modelType: String, layers: Int64
+  ) throws(ArchitectureError) -> MixtureOfExperts {
     if modelType == "mixtral" {
       return MixtureOfExperts(
         expertCount: try reader.dimension("num_local_experts"),
@@ -165,9 +179,13 @@ extension ModelArchitecture {
     return size
   }
 
-  private static func isWithinLimits(_ inventory: ModuleInventory) -> Bool {
+  /// Whether the parameters of the linear modules of `roles` (all by default), norms and
+  /// embeddings stay within ``maximumParameterCount``.
+  private static func isWithinLimits(
+    _ inventory: ModuleInventory, roles: Set<LinearModule.Role> = [.projection, .expert, .router]
+  ) -> Bool {
     var total: Int64 = 0
-    let groups = inventory.linears.map { ($0.inFeatures * $0.outFeatures + $0.outFeatures, $0.instanceCount) }
+    let groups = inventory.linears.filter { roles.contains($0.role) }.map { ($0.inFeatures * $0.outFeatures + $0.outFeatures, $0.instanceCount) }
       + inventory.norms.map { ($0.elements, $0.instanceCount) }
     for (elements, count) in groups {
       let (product, overflow) = elements.multipliedReportingOverflow(by: count)

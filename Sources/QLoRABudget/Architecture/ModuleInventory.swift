@@ -61,8 +61,10 @@ public struct LinearModule: Hashable, Sendable {
   /// The last path component, which is what peft's `target_modules` names match.
   public let name: String
 
-  /// Elements of one instance's weight matrix (`out x in`).
-  public var weightElements: Int64 { inFeatures * outFeatures }
+  /// Elements of one instance's weight matrix (`out x in`); saturates at `Int64.max` rather than
+  /// trapping for dimensions a caller passes past what a config can hold (decoded models keep
+  /// every count under 10^15, ``ModelArchitecture/maximumParameterCount``).
+  public var weightElements: Int64 { saturatingProduct(inFeatures, outFeatures) }
 }
 
 /// A small parameter that is never quantized: a norm's weight (and bias), a per-head norm.
@@ -78,7 +80,8 @@ public struct VectorParameter: Hashable, Sendable {
     self.instanceCount = instanceCount
   }
 
-  public var totalElements: Int64 { elements * instanceCount }
+  /// `elements x instanceCount`, saturating at `Int64.max` (see ``LinearModule/weightElements``).
+  public var totalElements: Int64 { saturatingProduct(elements, instanceCount) }
 }
 
 /// Every parameter tensor of a causal language model, grouped by what the recipes treat
@@ -117,7 +120,7 @@ public struct ModuleInventory: Hashable, Sendable {
 
   /// Elements of the weights of `modules`.
   public static func weightElements(_ modules: [LinearModule]) -> Int64 {
-    modules.reduce(0) { $0 + $1.weightElements * $1.instanceCount }
+    modules.reduce(0) { saturatingSum($0, saturatingProduct($1.weightElements, $1.instanceCount)) }
   }
 
   /// Elements of all linear biases.
@@ -149,4 +152,16 @@ public struct ModuleInventory: Hashable, Sendable {
     var seen = Set<String>()
     return modules.map(\.name).filter { seen.insert($0).inserted }
   }
+}
+
+/// `a x b`, or `Int64.max` (`Int64.min` for a negative result) instead of an overflow trap.
+func saturatingProduct(_ a: Int64, _ b: Int64) -> Int64 {
+  let (product, overflow) = a.multipliedReportingOverflow(by: b)
+  return overflow ? ((a < 0) != (b < 0) ? .min : .max) : product
+}
+
+/// `a + b`, or the bound it passes instead of an overflow trap.
+func saturatingSum(_ a: Int64, _ b: Int64) -> Int64 {
+  let (sum, overflow) = a.addingReportingOverflow(b)
+  return overflow ? (b < 0 ? .min : .max) : sum
 }

@@ -10,6 +10,8 @@ public struct MemoryComponent: Hashable, Sendable {
     case activations
     case logits
     case dequantBuffers = "dequant_buffers"
+    /// cuBLAS workspaces: allocated by the caching allocator, counted in peak allocated.
+    case cublasWorkspaces = "cublas_workspaces"
     case runtime
     case allocatorReserve = "allocator_reserve"
     /// The engine's gathered layer parameters and unsharded gradients: FSDP's all-gather of
@@ -29,6 +31,7 @@ public struct MemoryComponent: Hashable, Sendable {
       case .activations: return "Activations"
       case .logits: return "Logits and loss"
       case .dequantBuffers: return "Dequantization buffers"
+      case .cublasWorkspaces: return "cuBLAS workspaces"
       case .runtime: return "CUDA runtime"
       case .allocatorReserve: return "Allocator reserve"
       case .shardingBuffers: return "Gather/reduce buffers"

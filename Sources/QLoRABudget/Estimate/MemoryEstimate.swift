@@ -9,6 +9,9 @@ public struct MemoryEstimate: Hashable, Sendable {
   public let trainableParameters: Int64
   /// The highest point of a steady-state step.
   public let peak: PeakMemory
+  /// The step's moments above the resident bytes on the setup's platform (what
+  /// measure_step.py reports): saved-for-backward and each phase's peak.
+  public let step: StepProfile
   private let assumptionLines: Deferred<[String]>
   /// What the setup asks of ``gpu`` that it cannot do (bf16 before Ampere, bitsandbytes on
   /// Apple): the bytes are still counted, but the run would not go as configured.
@@ -24,8 +27,9 @@ public struct MemoryEstimate: Hashable, Sendable {
 
   init(
     model: ModelArchitecture, setup: TrainingSetup, gpu: GPU?, components: [MemoryComponent],
-    trainableParameters: Int64, peak: PeakMemory, assumptions: @autoclosure @escaping @Sendable () -> [String],
-    warnings: [String], incompatibilities: [HardwareIncompatibility], notes: [String]
+    trainableParameters: Int64, peak: PeakMemory, step: StepProfile,
+    assumptions: @autoclosure @escaping @Sendable () -> [String], warnings: [String],
+    incompatibilities: [HardwareIncompatibility], notes: [String]
   ) {
     self.model = model
     self.setup = setup
@@ -33,6 +37,7 @@ public struct MemoryEstimate: Hashable, Sendable {
     self.components = components
     self.trainableParameters = trainableParameters
     self.peak = peak
+    self.step = step
     self.assumptionLines = Deferred(assumptions)
     self.modelWarnings = warnings
     self.incompatibilities = incompatibilities

@@ -24,7 +24,7 @@ public enum MemoryEstimator {
     let engine = EngineSharding(setup: setup, model: model, trainable: trainable)
     let gather: MemoryComponent?
     (components, gather) = engine.apply(components)
-    let step = stepPeak(model, setup, trainable, adapted: adapted, platform: .cuda)
+    let step = stepPeak(model, setup, trainable, adapted: adapted)
     let transient = TransientComponents(step: step, setup: setup, gpu: gpu)
     components += transient.components
     if let gather { components.append(gather) }
@@ -37,36 +37,33 @@ public enum MemoryEstimator {
     let peak = transient.peak(resident: resident + (gather?.bytes ?? .zero))
     if peak.process.isOverflow { throw .overflow(component: "peak") }
     components.insert(
-      TransientComponents.allocatorReserve(at: peak),
+      TransientComponents.allocatorReserve(at: peak, platform: setup.platform),
       at: components.firstIndex { $0.kind == .runtime }.map { $0 + 1 } ?? components.endIndex)
     return MemoryEstimate(
       model: model, setup: setup, gpu: gpu, components: components,
-      trainableParameters: trainable.reduce(0) { $0 + $1.elements }, peak: peak,
+      trainableParameters: trainable.reduce(0) { $0 + $1.elements }, peak: peak, step: step.profile,
       assumptions: assumptions(setup) + [engine.assumption].compactMap { $0 } + transient.assumptions,
       warnings: model.warnings, incompatibilities: gpu?.incompatibilities(with: setup) ?? [],
       notes: VersionNotes.notes(model, setup))
   }
 
-  /// The step's moments above the resident bytes, on `platform` (validation compares `.cpu`
-  /// against PyTorch's CPU allocator).
-  public static func stepProfile(
-    model: ModelArchitecture, setup: TrainingSetup, platform: KernelPlatform
-  ) throws(SetupError) -> StepProfile {
+  /// The step's moments above the resident bytes, on the setup's platform (validation compares
+  /// `.cpu` against PyTorch's CPU allocator).
+  public static func stepProfile(model: ModelArchitecture, setup: TrainingSetup) throws(SetupError) -> StepProfile {
     try setup.validate()
     let adapted = try adaptedModules(model, setup)
     let trainable = trainableTensors(model, setup, adapted: adapted)
-    return stepPeak(model, setup, trainable, adapted: adapted, platform: platform).profile
+    return stepPeak(model, setup, trainable, adapted: adapted).profile
   }
 
   static func stepPeak(
-    _ model: ModelArchitecture, _ setup: TrainingSetup, _ trainable: [TrainableTensorGroup], adapted: [LinearModule],
-    platform: KernelPlatform
+    _ model: ModelArchitecture, _ setup: TrainingSetup, _ trainable: [TrainableTensorGroup], adapted: [LinearModule]
   ) -> StepPeak {
-    let context = StepContext(model: model, setup: setup, platform: platform)
+    let context = StepContext(model: model, setup: setup)
     // Sharded, each GPU keeps its share of the gradients (the full layer is in the gather buffer).
     let gradients = EngineSharding(setup: setup, model: model, trainable: trainable)
       .gradientsOnGPU(ByteCount.sum(trainable.map(\.bytes)))
-    return StepPeak(context, adapted: adapted, gradients: gradients)
+    return StepPeak(context, adapted: adapted, trainable: trainable, gradients: gradients)
   }
 
   /// The modules LoRA adapts (none for full fine-tuning).
@@ -99,6 +96,7 @@ public enum MemoryEstimator {
       }
     }
     lines.append("gradient checkpointing " + (setup.usesGradientCheckpointing ? "on" : "off"))
+    if let loss = setup.lossImplementation { lines.append("loss: \(loss.label) chunked cross-entropy") }
     return lines
   }
 }

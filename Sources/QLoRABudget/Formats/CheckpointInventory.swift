@@ -32,6 +32,8 @@ public struct CheckpointInventory: Sendable {
     public let role: CheckpointTensorRole
     public let dtype: SafetensorsDType
     public let shape: [Int64]
+    /// The product of the dimensions (computed without overflow: at most the byte count).
+    public let elements: Int64
     public let bytes: ByteCount
     /// The file (shard) that holds it.
     public let file: String
@@ -54,40 +56,34 @@ public struct CheckpointInventory: Sendable {
   /// The shards read, in order.
   public let files: [URL]
 
-  /// Reads the headers of `path`: a `.safetensors` file, or every `.safetensors` file in a folder.
+  /// Reads the headers of `path`: a `.safetensors` file, or a model folder (its index and
+  /// shards, or every `.safetensors` file; see ``CheckpointFolder``).
   ///
-  /// - Throws: ``SafetensorsError`` for an unreadable or invalid file, or a folder without shards.
+  /// Linear in the number of tensors: bitsandbytes' state keys are grouped by the weight they
+  /// belong to in one pass, and each packed-state JSON (at most
+  /// ``CheckpointTensorNames/maximumPackedStateBytes``, checked from the header) is read once.
+  ///
+  /// - Throws: ``SafetensorsError`` for an unreadable or invalid file, a folder without shards,
+  ///   a tensor in two shards, or a quant state that is not a JSON object with a valid shape.
   public init(path: URL) throws {
-    var isDirectory: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: path.path, isDirectory: &isDirectory) else {
-      throw SafetensorsError.io(path: path.path, reason: "no such file or directory")
+    let checkpoint = try CheckpointFolder(path: path)
+    files = checkpoint.shards.map(\.url)
+    let all = checkpoint.tensors
+    // A weight's quant state may sit in another shard than its packed codes.
+    var states: [Substring: [(file: SafetensorsFile, info: SafetensorsTensorInfo)]] = [:]
+    for entry in all {
+      if let owner = CheckpointTensorNames.quantStateOwner(entry.info.name) { states[owner, default: []].append(entry) }
     }
-    if isDirectory.boolValue {
-      let names = try FileManager.default.contentsOfDirectory(atPath: path.path).filter { $0.hasSuffix(".safetensors") }.sorted()
-      guard !names.isEmpty else { throw SafetensorsError.io(path: path.path, reason: "no .safetensors files in the folder") }
-      files = names.map { path.appendingPathComponent($0) }
-    } else {
-      files = [path]
-    }
-    // A weight's quant state may sit in another shard than its packed codes: index every shard first.
-    let opened = try files.map { try SafetensorsFile(url: $0) }
-    var located: [String: (file: SafetensorsFile, info: SafetensorsTensorInfo)] = [:]
-    for file in opened {
-      for info in file.header.tensors { located[info.name] = (file, info) }
-    }
-    let names = Set(located.keys)
     var tensors: [Tensor] = []
     var fourBit: [FourBitWeight] = []
-    for file in opened {
-      for info in file.header.tensors {
-        let role = Self.role(of: info, names: names)
-        tensors.append(Tensor(name: info.name, role: role, dtype: info.dtype, shape: info.shape,
-                              bytes: ByteCount(info.byteCount), file: file.url.lastPathComponent))
-        if role == .fourBitPacked {
-          let state = located.values.filter { $0.info.name.hasPrefix(info.name + ".") }
-          fourBit.append(try Self.fourBitWeight(info, state: state))
-        }
-      }
+    tensors.reserveCapacity(all.count)
+    let shardNames = Dictionary(uniqueKeysWithValues: checkpoint.shards.map { (ObjectIdentifier($0), $0.url.lastPathComponent) })
+    for (file, info) in all {
+      let state = states[Substring(info.name)] ?? []
+      let role = Self.role(of: info, hasPackedState: state.contains { CheckpointTensorNames.isPackedState($0.info.name) })
+      tensors.append(Tensor(name: info.name, role: role, dtype: info.dtype, shape: info.shape, elements: info.elementCount,
+                            bytes: ByteCount(info.byteCount), file: shardNames[ObjectIdentifier(file)] ?? ""))
+      if role == .fourBitPacked { fourBit.append(try Self.fourBitWeight(info, state: state)) }
     }
     self.tensors = tensors
     self.fourBitWeights = fourBit
@@ -111,26 +107,19 @@ public struct CheckpointInventory: Sendable {
       for dtype in SafetensorsDType.allCases {
         let group = ofRole.filter { $0.dtype == dtype }
         guard !group.isEmpty else { continue }
-        let elements = group.reduce(Int64(0)) { $0 + $1.shape.reduce(1, *) }
+        let elements = group.reduce(Int64(0)) { $0 + $1.elements }
         result.append((role, dtype, group.count, elements, ByteCount.sum(group.map(\.bytes))))
       }
     }
     return result
   }
 
-  /// The role of one tensor; `names` are all tensor names of the checkpoint.
-  public static func role(of info: SafetensorsTensorInfo, names: Set<String>) -> CheckpointTensorRole {
+  /// The role of one tensor; `hasPackedState` says whether the checkpoint holds a
+  /// `<name>.quant_state.bitsandbytes__*` entry for it.
+  public static func role(of info: SafetensorsTensorInfo, hasPackedState: Bool) -> CheckpointTensorRole {
     let name = info.name
-    if let range = name.range(of: ".weight.") {
-      let suffix = name[range.upperBound...]
-      if CheckpointTensorNames.quantStateSuffixes.contains(String(suffix)) || suffix.hasPrefix(CheckpointTensorNames.packedStatePrefix) {
-        return .quantState
-      }
-    }
-    if info.dtype == .u8, name.hasSuffix(".weight"),
-      names.contains(where: { $0.hasPrefix(name + "." + CheckpointTensorNames.packedStatePrefix) }) {
-      return .fourBitPacked
-    }
+    if CheckpointTensorNames.quantStateOwner(name) != nil { return .quantState }
+    if info.dtype == .u8, name.hasSuffix(".weight"), hasPackedState { return .fourBitPacked }
     if CheckpointTensorNames.isEmbedding(name) { return .embedding }
     if CheckpointTensorNames.isOutputHead(name) { return .lmHead }
     let module = CheckpointTensorNames.modulePath(name).last.map { $0.lowercased() } ?? ""
@@ -144,10 +133,19 @@ public struct CheckpointInventory: Sendable {
   private static func fourBitWeight(
     _ packed: SafetensorsTensorInfo, state: [(file: SafetensorsFile, info: SafetensorsTensorInfo)]
   ) throws -> FourBitWeight {
-    let json = state.first { $0.info.name.contains(CheckpointTensorNames.packedStatePrefix) }
+    let json = state.first { CheckpointTensorNames.isPackedState($0.info.name) }
     var parameters: Int64 = 0
-    if let json, let object = try? JSONSerialization.jsonObject(with: json.file.data(for: json.info)) as? [String: Any],
-      let shape = object["shape"] as? [NSNumber] {
+    if let json {
+      guard json.info.byteCount <= CheckpointTensorNames.maximumPackedStateBytes else {
+        throw SafetensorsError.invalidField(
+          tensor: json.info.name, field: "quant_state",
+          value: "(\(json.info.byteCount) bytes, over the \(CheckpointTensorNames.maximumPackedStateBytes)-byte limit)")
+      }
+      guard let object = (try? JSONSerialization.jsonObject(with: json.file.data(for: json.info))) as? [String: Any],
+        let shape = object["shape"] as? [NSNumber]
+      else {
+        throw SafetensorsError.invalidField(tensor: json.info.name, field: "quant_state", value: "(not a JSON object with a 'shape')")
+      }
       parameters = try elementCount(shape, tensor: json.info.name)
       // No more elements than the packed codes hold (2 a byte): also keeps sums over weights
       // (fourBitBitsPerParameter) far from overflow.

@@ -3231,7 +3231,7 @@ enum EmbeddedPresets {
   "aliases": [
     "tesla-t4"
   ],
-  "source": "Linux figures: the fitcheck-t4 runs of this repository's validation data report their T4 as 14,912 MiB (Tests/QLoRABudgetTests/Fixtures/gpu-measured/fitcheck-t4, 2026); a 2026 Colab OOM message says 'GPU 0 has a total capacity of 14.56 GiB' (github.com/facebookresearch/tribev2 issue 28) = 14909 MiB +/- 5. Both agree: 14912 is kept. Older drivers reported more: 15102 MB (the '14.75 GiB total capacity' of countless 2023 Colab OOM messages), 15109, 15095, 15079 (torch 1.6/cu101), 14930 (2025). nvidia-smi shows 15360MiB; ECC is on and its overhead is excluded from every torch figure. No bf16 tensor cores (Turing, sm_75): QLoRA runs with fp16 compute (bnb_4bit_compute_dtype=float16, fp16=True)."
+  "source": "Linux figures: the fitcheck-t4 runs of this repository's validation data report their T4 as 14,912 MiB (Tests/Calibration/gpu-measured/fitcheck-t4, 2026); a 2026 Colab OOM message says 'GPU 0 has a total capacity of 14.56 GiB' (github.com/facebookresearch/tribev2 issue 28) = 14909 MiB +/- 5. Both agree: 14912 is kept. Older drivers reported more: 15102 MB (the '14.75 GiB total capacity' of countless 2023 Colab OOM messages), 15109, 15095, 15079 (torch 1.6/cu101), 14930 (2025). nvidia-smi shows 15360MiB; ECC is on and its overhead is excluded from every torch figure. No bf16 tensor cores (Turing, sm_75): QLoRA runs with fp16 compute (bnb_4bit_compute_dtype=float16, fp16=True)."
 }
 
 """#,

@@ -1,4 +1,5 @@
 import Foundation
+import Safetensors
 
 /// The models and GPUs the tool knows by name.
 ///
@@ -59,6 +60,9 @@ public struct PresetCatalog: Sendable {
     return gpus.sorted { ($0.capacity, $0.name) < ($1.capacity, $1.name) }
   }
 
+  /// The largest `config.json` read (real ones are a few KB; multimodal ones under 100 KB).
+  public static let maximumConfigBytes: Int64 = 16 << 20
+
   /// A model from a preset name, a `config.json` path, or a folder holding `config.json`;
   /// `readAs` as in ``ModelArchitecture/init(configData:name:readAs:)``.
   public func model(from argument: String, readAs: String? = nil) throws(PresetError) -> ModelArchitecture {
@@ -71,9 +75,9 @@ public struct PresetCatalog: Sendable {
     let name = isDirectory.boolValue ? url.lastPathComponent : url.deletingLastPathComponent().lastPathComponent
     let data: Data
     do {
-      data = try Data(contentsOf: file)
+      data = try ReadableFile.contents(of: file.path, limit: Self.maximumConfigBytes, what: "a config.json")
     } catch {
-      throw .unreadableFile(path: file.path, reason: "no such file or not readable")
+      throw .unreadableFile(path: file.path, reason: error.reason)
     }
     do {
       return try ModelArchitecture(configData: data, name: name.isEmpty ? "model" : name, readAs: readAs)

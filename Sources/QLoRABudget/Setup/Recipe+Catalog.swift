@@ -11,7 +11,11 @@ extension Recipe {
     linearRoles: [.projection],
     checkpointsByDefault: true,
     usesChunkedCrossEntropy: false,
+    chunkedLoss: .liger,
+    loop: .trainer,
     sources: [
+      "chunked loss: HF Trainer TrainingArguments(use_liger_kernel=True) patches the model with Liger's fused linear cross-entropy",
+      "loop: HF Trainer (or TRL SFTTrainer): compute_loss keeps only the loss",
       "peft 0.21.2 utils/other.py prepare_model_for_kbit_training: casts fp16/bf16 params that are not "
         + "Params4bit to float32; turns gradient checkpointing on",
       "peft tuners/tuners_utils.py cast_adapter_dtype (autocast_adapter_dtype=True): adapters in float32",
@@ -32,7 +36,10 @@ extension Recipe {
     linearRoles: [.projection, .expert, .router],
     checkpointsByDefault: true,
     usesChunkedCrossEntropy: false,
+    chunkedLoss: .liger,
+    loop: .trainer,
     sources: [
+      "loop and chunked loss as hf-peft (HF Trainer; use_liger_kernel=True for Liger's fused linear cross-entropy)",
       "transformers 4.57 models/mixtral/modeling_mixtral.py: MixtralBlockSparseTop2MLP w1/w2/w3 and the gate are "
         + "nn.Linear; integrations/bitsandbytes.py replace_with_bnb_linear converts every nn.Linear but lm_head",
       "peft 0.21.2 prepare_model_for_kbit_training as in hf-peft; docs/recipes.md",
@@ -49,7 +56,11 @@ extension Recipe {
     linearRoles: [.projection, .expert, .router],
     checkpointsByDefault: true,
     usesChunkedCrossEntropy: false,
+    chunkedLoss: nil,
+    loop: .trainer,
     sources: [
+      "chunked loss: qlora.py (transformers 4.x of its time) has no chunked loss",
+      "loop: qlora.py trains with Seq2SeqTrainer (an HF Trainer): compute_loss keeps only the loss",
       "artidoro/qlora qlora.py get_accelerate_model: `if isinstance(module, LoraLayer): module.to(torch.bfloat16)`; "
         + "`if 'norm' in name: module.to(torch.float32)`; lm_head/embed_tokens to bf16",
       "QLoRA paper (arXiv 2305.14314): NF4, double quantization, paged optimizers; docs/recipes.md",
@@ -66,7 +77,11 @@ extension Recipe {
     linearRoles: [.projection, .expert],
     checkpointsByDefault: true,
     usesChunkedCrossEntropy: true,
+    chunkedLoss: .unsloth,
+    loop: .trainer,
     sources: [
+      "chunked loss: unsloth_zoo fused_losses/cross_entropy_loss.py",
+      "loop: TRL SFTTrainer (an HF Trainer): compute_loss keeps only the loss",
       "unsloth 2026.10.9 models/_utils.py prepare_model_for_kbit_training (no base upcast); "
         + "llm_int8_skip_modules lists lm_head and the routers",
       "unsloth_zoo loss_utils / kernels cross_entropy_loss.py: chunked fused cross-entropy; docs/recipes.md",
@@ -87,7 +102,11 @@ extension Recipe {
     linearRoles: [.projection],
     checkpointsByDefault: true,
     usesChunkedCrossEntropy: false,
+    chunkedLoss: .liger,
+    loop: .trainer,
     sources: [
+      "chunked loss: enable_liger_kernel: Liger's fused linear cross-entropy",
+      "loop: CustomSeq2SeqTrainer/CustomTrainer (HF Trainer subclasses): compute_loss keeps only the loss",
       "llamafactory 0.9.5 model/model_utils/checkpointing.py prepare_model_for_training "
         + "(upcast_layernorm=False, upcast_lmhead_output=False)",
       "model/adapter.py: cast_trainable_params_to_fp32; hparams/finetuning_args.py; docs/recipes.md",
@@ -104,7 +123,11 @@ extension Recipe {
     linearRoles: [.projection],
     checkpointsByDefault: true,
     usesChunkedCrossEntropy: false,
+    chunkedLoss: .liger,
+    loop: .trainer,
     sources: [
+      "chunked loss: --use_liger_kernel: Liger's fused linear cross-entropy",
+      "loop: Seq2SeqTrainer (an HF Trainer subclass): compute_loss keeps only the loss",
       "ms-swift 4.6.0 swift/llm/model/register.py (bnb config, skip modules) and swift/llm/train/tuner.py "
         + "prepare_adapter (lora_dtype=None keeps peft's fp32 adapters); docs/recipes.md",
       "note: without --quant_method bnb, --quant_bits 4 does not quantize",

@@ -12,6 +12,8 @@ extension Recipe {
     linearRoles: [.projection],
     checkpointsByDefault: true,
     usesChunkedCrossEntropy: true,
+    chunkedLoss: .tokenChunks(TokenChunking(.count(8), float32LogProbabilities: true, keepsLogits: false)),
+    loop: .trainer,
     sources: [
       "torchtune bd2a0fc7 recipes/lora_finetune_single_device.py L140 (dtype from the config), L410 "
         + "training.set_default_dtype(self._dtype) while the model and its LoRA layers are built (bf16 adapters), "
@@ -27,8 +29,7 @@ extension Recipe {
       "configs llama2/7B_qlora_single_device.yaml, llama3_1/8B_qlora_single_device.yaml: lora_rank 8, alpha 16, "
         + "dropout 0.0, torch.optim.AdamW fused; optimizer_in_bwd exists only in the full fine-tuning recipes, not for LoRA",
     ],
-    fourBitLayout: .torchao,
-    chunkedLoss: .tokenChunks(TokenChunking(.count(8), float32LogProbabilities: true, keepsLogits: false)))
+    fourBitLayout: .torchao)
 
   /// LitGPT `litgpt finetune_lora --quantize bnb.nf4|bnb.nf4-dq --precision bf16-true`.
   public static let litgpt = Recipe(
@@ -42,6 +43,8 @@ extension Recipe {
     linearRoles: [.projection],
     checkpointsByDefault: false,
     usesChunkedCrossEntropy: true,
+    chunkedLoss: .tokenChunks(TokenChunking(.size(128), float32LogProbabilities: false, keepsLogits: true)),
+    loop: .trainer,
     sources: [
       "litgpt 26857050 litgpt/finetune/lora.py L56-64 defaults lora_r 8, lora_alpha 16, lora_dropout 0.05, LoRA on "
         + "query and value only; L148-149 BitsandbytesPrecision(quantize[4:], dtype) with bf16-true; L219 "
@@ -53,8 +56,7 @@ extension Recipe {
       "litgpt/finetune/lora.py L301-304: the longest sequence sets model.max_seq_length; batches are padded to their "
         + "longest sample, so a published peak is at the longest batch (the fixed length is the sequence length)",
     ],
-    quantizesOutputHead: true,
-    chunkedLoss: .tokenChunks(TokenChunking(.size(128), float32LogProbabilities: false, keepsLogits: true)))
+    quantizesOutputHead: true)
 
   /// axolotl with `adapter: qlora` (HF Trainer + peft), sample packing and optional Liger / CCE.
   public static let axolotl = Recipe(
@@ -67,6 +69,8 @@ extension Recipe {
     linearRoles: [.projection],
     checkpointsByDefault: true,
     usesChunkedCrossEntropy: false,
+    chunkedLoss: .liger,
+    loop: .trainer,
     sources: [
       "axolotl 067b021c src/axolotl/loaders/model.py L988-1023 _prepare_model_for_quantization "
         + "(prepare_model_for_kbit_training for lora/qlora on a 4-bit base), L422-478 _configure_embedding_dtypes: "
@@ -89,6 +93,8 @@ extension Recipe {
     linearRoles: [.projection],
     checkpointsByDefault: true,
     usesChunkedCrossEntropy: true,
+    chunkedLoss: .tokenChunks(TokenChunking(.size(256), float32LogProbabilities: true, keepsLogits: false, checkpointsChunks: true)),
+    loop: .trainer,
     sources: [
       "trl f2cd5771 trl/trainer/sft_trainer.py L1125-1132: for a quantized model every trainable param is cast to "
         + "bf16 (\"following the QLoRA paper\"); prepare_model_for_kbit_training is not called by SFTTrainer",
@@ -97,6 +103,5 @@ extension Recipe {
         + "checkpointed chunk; sft_config.py L135: gradient_checkpointing defaults to True",
       "sft_config.py L225-254 packing (rows of max_length) and padding_free (the batch flattened into one row): the "
         + "same tokens per step, so sequence length x batch is the packed length",
-    ],
-    chunkedLoss: .tokenChunks(TokenChunking(.size(256), float32LogProbabilities: true, keepsLogits: false, checkpointsChunks: true)))
+    ])
 }

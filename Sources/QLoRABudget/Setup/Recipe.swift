@@ -26,9 +26,13 @@ public struct Recipe: Hashable, Sendable {
   public let checkpointsByDefault: Bool
   /// Whether the loss is computed in chunks without materialising fp32 logits (Unsloth, Liger).
   public let usesChunkedCrossEntropy: Bool
+  /// The chunked loss the framework switches on when asked (`--loss chunked`); nil: none.
+  public let chunkedLoss: ChunkedLoss?
   /// Whether gradient checkpointing copies each checkpointed layer's input to host memory and
   /// back in backward (Unsloth's `use_gradient_checkpointing="unsloth"`).
   public let offloadsCheckpointInputs: Bool
+  /// The loop the recipe's framework runs (what it keeps of the model output).
+  public let loop: TrainingLoop
   /// Where each fact comes from.
   public let sources: [String]
   /// The 4-bit storage (bitsandbytes unless the recipe quantizes with torchao).
@@ -36,13 +40,12 @@ public struct Recipe: Hashable, Sendable {
   /// Whether lm_head is a 4-bit linear too (LitGPT: Fabric's BitsandbytesPrecision replaces
   /// every `nn.Linear`); untied heads only.
   public let quantizesOutputHead: Bool
-  /// What the loss keeps when it is chunked.
-  public let chunkedLoss: ChunkedLoss
 
   public init(
     name: String, summary: String, withQuantizedBase: UnquantizedDtypes, withSixteenBitBase: UnquantizedDtypes,
-    adapters: DtypeRule, linearRoles: Set<LinearModule.Role>, checkpointsByDefault: Bool, usesChunkedCrossEntropy: Bool, sources: [String], offloadsCheckpointInputs: Bool = false,
-    fourBitLayout: FourBitLayout = .bitsandbytes, quantizesOutputHead: Bool = false, chunkedLoss: ChunkedLoss = .fused
+    adapters: DtypeRule, linearRoles: Set<LinearModule.Role>, checkpointsByDefault: Bool, usesChunkedCrossEntropy: Bool,
+    chunkedLoss: ChunkedLoss?, loop: TrainingLoop, sources: [String], offloadsCheckpointInputs: Bool = false,
+    fourBitLayout: FourBitLayout = .bitsandbytes, quantizesOutputHead: Bool = false
   ) {
     self.name = name
     self.summary = summary
@@ -52,11 +55,12 @@ public struct Recipe: Hashable, Sendable {
     self.linearRoles = linearRoles
     self.checkpointsByDefault = checkpointsByDefault
     self.usesChunkedCrossEntropy = usesChunkedCrossEntropy
+    self.chunkedLoss = chunkedLoss
+    self.loop = loop
     self.sources = sources
     self.offloadsCheckpointInputs = offloadsCheckpointInputs
     self.fourBitLayout = fourBitLayout
     self.quantizesOutputHead = quantizesOutputHead
-    self.chunkedLoss = chunkedLoss
   }
 }
 

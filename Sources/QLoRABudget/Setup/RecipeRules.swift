@@ -8,14 +8,29 @@ public enum FourBitLayout: String, Hashable, Sendable {
 /// What a chunked cross-entropy keeps, when the loss is chunked (the setup's choice or the
 /// recipe's default).
 public enum ChunkedLoss: Hashable, Sendable {
-  /// Unsloth's fused loss (also Liger's and Cut Cross Entropy's shape): the full logits never
-  /// exist; one chunk holds at most `min(b*s*V*16 B, 4 GiB)`.
-  case fused
+  /// Liger Kernel's fused linear cross-entropy (`LigerFusedLinearCrossEntropyFunction`), what HF
+  /// Trainer's `use_liger_kernel=True`, LLaMA-Factory's `enable_liger_kernel` and ms-swift's
+  /// `--use_liger_kernel` switch on: the full logits never exist.
+  case liger
+  /// Unsloth's fused cross-entropy (unsloth_zoo `fused_losses/cross_entropy_loss.py`): the full
+  /// logits never exist; one chunk holds at most `min(b*s*V*16 B, 4 GiB)`.
+  case unsloth
   /// The tokens are split into chunks, each chunk's logits made by lm_head, upcast when
   /// `float32LogProbabilities`, and its cross-entropy taken; every chunk's log-softmax output
   /// stays saved for backward (the losses are summed), and backward makes one chunk's two
   /// gradients at a time. `keepsLogits`: the training loop keeps the list of logit chunks.
   case tokenChunks(TokenChunking)
+}
+
+extension ChunkedLoss {
+  /// The implementation in a word: `liger`, `unsloth`, `token-chunked`.
+  public var label: String {
+    switch self {
+    case .liger: return "liger"
+    case .unsloth: return "unsloth"
+    case .tokenChunks: return "token-chunked"
+    }
+  }
 }
 
 /// One way of splitting the tokens for the loss: into `count` chunks, or chunks of `size` tokens.

@@ -46,6 +46,12 @@ extension TrainingSetup {
         }
       }
     }
+    if usesChunkedCrossEntropy, lossImplementation == nil {
+      throw .outOfRange(
+        setting: .loss, value: "chunked",
+        allowed: "standard, or a named implementation (\(LossKind.allCases.filter { $0.implementation != nil }.map(\.rawValue).joined(separator: ", "))): "
+          + "recipe \(recipe.name) has no chunked loss")
+    }
     try Self.check(.sequenceLength, sequenceLength, 1...Self.maximumSequenceLength)
     try Self.check(.batchSize, batchSize, 1...Self.maximumBatchSize)
     try Self.check(.gpuCount, gpuCount, 1...Self.maximumGPUCount)

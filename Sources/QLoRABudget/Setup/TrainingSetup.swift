@@ -20,9 +20,11 @@ public struct TrainingSetup: Hashable, Sendable {
   /// Forward and loss under `torch.autocast` (HF Trainer with bf16/fp16=True). Without it peft
   /// casts the LoRA branch's input to the adapters' dtype.
   public var usesAutocast: Bool = true
-  /// Chunked (fused) cross-entropy that never materialises the full logits (Liger, Unsloth,
-  /// `--loss chunked`); nil: the recipe's default.
+  /// Chunked (fused) cross-entropy that never materialises the full logits (`--loss chunked`):
+  /// the recipe's chunked implementation, or `chunkedLoss` when named; nil: the recipe's default.
   public var chunkedCrossEntropy: Bool? = nil
+  /// A chunked loss the user names (`--loss liger`); nil: the recipe's.
+  public var chunkedLoss: ChunkedLoss? = nil
   /// GPUs the run is spread over (with ``engine``); every figure is per GPU.
   public var gpuCount: Int64 = 1
   /// How the GPUs share the model: FSDP (fsdp_qlora's, the default) or DeepSpeed ZeRO.
@@ -36,6 +38,11 @@ public struct TrainingSetup: Hashable, Sendable {
   /// Full fine-tuning of every parameter, for comparison; LoRA and quantization settings are
   /// then ignored.
   public var isFullFineTune: Bool = false
+  /// What the loop keeps of the model output; nil: the recipe's loop.
+  public var loop: TrainingLoop? = nil
+  /// The kernels the step runs on: `.cuda` for every GPU estimate; `.cpu` to compare with steps
+  /// measured by PyTorch's CPU allocator (docs/validation.md).
+  public var platform: KernelPlatform = .cuda
   /// How full fine-tuning holds its parameters (ignored for LoRA).
   public var fullFineTunePrecision: FullFineTunePrecision = .pure
 
@@ -44,8 +51,17 @@ public struct TrainingSetup: Hashable, Sendable {
   /// Whether gradient checkpointing is on, after the recipe's default.
   public var usesGradientCheckpointing: Bool { gradientCheckpointing ?? recipe.checkpointsByDefault }
 
+  /// The loop after the recipe's default.
+  public var trainingLoop: TrainingLoop { loop ?? recipe.loop }
+
   /// Whether the loss is chunked, after the recipe's default.
   public var usesChunkedCrossEntropy: Bool { chunkedCrossEntropy ?? recipe.usesChunkedCrossEntropy }
+
+  /// The chunked loss that runs, or nil for transformers' standard loss (also when the recipe
+  /// has no chunked loss and none is named: ``validate()`` rejects that).
+  public var lossImplementation: ChunkedLoss? {
+    usesChunkedCrossEntropy ? chunkedLoss ?? recipe.chunkedLoss : nil
+  }
 
   /// The dtypes of the tensors bitsandbytes does not quantize, after the recipe: every
   /// tensor in the compute dtype for full fine-tuning.

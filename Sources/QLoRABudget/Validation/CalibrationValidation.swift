@@ -92,7 +92,10 @@ public struct ValidationReport: Sendable {
 
 /// Runs the estimator on every calibration case. Pure apart from reading the files given.
 public enum CalibrationValidation {
-  public static let cpuDataSet = "cpu-step-peaks"
+  public static let cpuDataSet = "cpu-steps"
+  /// Steps measured with the same tool on setups the model was not built from (other
+  /// dimensions, regimes, Gemma-2, FP4): the out-of-sample check.
+  public static let cpuOutOfSampleDataSet = "cpu-steps-out-of-sample"
   public static let gpuDataSet = "fitcheck-t4"
 
   /// Reads `directory` (the repository's Tests/Calibration/ folder, or a copy with the same layout).
@@ -100,60 +103,81 @@ public enum CalibrationValidation {
     func data(_ path: String) -> Data? { try? Data(contentsOf: directory.appendingPathComponent(path)) }
     let gpuFolder = "gpu-measured/fitcheck-t4/"
     return try run(
-      cpuStepPeaks: data("cpu-step-peaks.json"),
+      cpuSteps: data("cpu-steps/cpu-steps.json"), cpuOutOfSample: data("cpu-steps/out-of-sample.json"),
       gpuRuns: ["final-t4-20260921.json", "t4-qlora-2026-09-01.json"].compactMap { data(gpuFolder + $0) },
       gpuModels: data(gpuFolder + "models.json"),
       published: data("published/measurements.json"))
   }
 
-  public static func run(cpuStepPeaks: Data?, gpuRuns: [Data], gpuModels: Data?, published: Data?) throws -> ValidationReport {
+  public static func run(cpuSteps: Data?, cpuOutOfSample: Data? = nil, gpuRuns: [Data], gpuModels: Data?, published: Data?) throws -> ValidationReport {
     var report = ValidationReport()
-    if let cpuStepPeaks { try cpu(cpuStepPeaks, &report) }
+    if let cpuSteps { try cpu(cpuSteps, dataSet: cpuDataSet, &report) }
+    if let cpuOutOfSample { try cpu(cpuOutOfSample, dataSet: cpuOutOfSampleDataSet, &report) }
     let models = try gpuModels.flatMap { try JSONSerialization.jsonObject(with: $0) as? [String: [String: Any]] } ?? [:]
     for file in gpuRuns { try gpu(file, models: models, &report) }
     if let published { try self.published(published, &report) }
     return report
   }
 
-  // MARK: CPU step peaks
+  // MARK: CPU steps
 
-  static func cpu(_ data: Data, _ report: inout ValidationReport) throws {
+  /// The figures of a cpu-steps case compared per case: the step profile's, by name.
+  public static let cpuFigures = ["saved_for_backward", "peak_forward", "peak_backward", "peak_optimizer"]
+
+  /// Each case of cpu-steps.json (measured by measure_step.py, README beside it) against the
+  /// CPU-kernel step profile of the same setup.
+  static func cpu(_ data: Data, dataSet: String, _ report: inout ValidationReport) throws {
     guard let root = try JSONSerialization.jsonObject(with: data) as? [String: [String: Any]] else { return }
     for (name, entry) in root.sorted(by: { $0.key < $1.key }) {
-      guard var config = entry["model_config"] as? [String: Any], let full = entry["full_model"] as? [String: Any],
-        let lora = entry["lora"] as? [String: Any]
-      else { report.skipped.append("\(name): missing fields"); continue }
-      config["model_type"] = entry["model_type"]
+      guard let full = entry["full_model"] as? [String: Any] else { report.skipped.append("\(name): no full_model"); continue }
       do {
-        let model = try ModelArchitecture(configData: try JSONSerialization.data(withJSONObject: config), name: name)
-        var setup = TrainingSetup()
-        setup.quantization = (entry["quantized"] as? Bool ?? true) ? .nf4 : .none
-        setup.usesDoubleQuantization = true
-        setup.computeDtype = .bf16
-        setup.lora = LoRAConfiguration(
-          rank: int(lora["r"]), alpha: (lora["lora_alpha"] as? NSNumber)?.doubleValue, targets: targets(lora["target_modules"]),
-          dropout: (lora["lora_dropout"] as? NSNumber)?.doubleValue ?? 0)
-        setup.sequenceLength = int(entry["seq_len"])
-        setup.batchSize = int(entry["batch"])
-        setup.gradientCheckpointing = entry["gradient_checkpointing"] as? Bool
-        setup.attention = AttentionImplementation(rawValue: entry["attn_implementation"] as? String ?? "sdpa") ?? .sdpa
-        setup.usesAutocast = entry["autocast"] as? Bool ?? true
-        let profile = try MemoryEstimator.stepProfile(model: model, setup: setup, platform: .cpu)
-        // The recorded step starts with the previous step's output live; it is freed once the
-        // new forward returns, so backward and optimizer moments are measured net of it.
-        let held = profile.heldOutput
-        let above = profile.phases.map { $0.name == .forward ? $0.bytes : $0.bytes - held }.max() ?? .zero
+        let (model, setup) = try cpuStepSetup(entry, name: name)
+        let profile = try MemoryEstimator.stepProfile(model: model, setup: setup)
+        let estimated = ["saved_for_backward": profile.savedForBackward]
+          .merging(profile.phases.map { ("peak_" + $0.name.rawValue, $0.bytes) }) { a, _ in a }
         let summary = describe(setup, model: model)
-        report.rows.append(ValidationRow(
-          dataSet: cpuDataSet, caseName: name, setup: summary, figure: "saved_for_backward",
-          measured: int(full["saved_for_backward"]), estimated: profile.savedForBackward.bytes))
-        report.rows.append(ValidationRow(
-          dataSet: cpuDataSet, caseName: name, setup: summary, figure: "step_peak_above_start",
-          measured: int(full["step_peak_above_start"]), estimated: above.bytes))
+        for figure in cpuFigures {
+          report.rows.append(ValidationRow(
+            dataSet: dataSet, caseName: name, setup: summary, figure: figure,
+            measured: int(full[figure]), estimated: estimated[figure]?.bytes ?? 0))
+        }
       } catch {
         report.skipped.append("\(name): \(error)")
       }
     }
+  }
+
+  /// The model and setup of one measure_step.py case: the model built from `model_config` in
+  /// bf16 (`from_pretrained(..., dtype=torch.bfloat16)`), 4-bit with double quantization and
+  /// bf16 compute after `prepare_model_for_kbit_training`, or left bf16 (`quant` "none");
+  /// `lora_alpha = 2r`; AdamW; bf16 autocast when `autocast`; the CPU kernels.
+  public static func cpuStepSetup(_ entry: [String: Any], name: String) throws -> (ModelArchitecture, TrainingSetup) {
+    guard var config = entry["model_config"] as? [String: Any] else { throw MappingMismatch(description: "no model_config") }
+    guard let type = entry["model_type"] as? String else { throw MappingMismatch(description: "no model_type") }
+    config["model_type"] = type
+    let model = try ModelArchitecture(configData: try JSONSerialization.data(withJSONObject: config), name: name)
+    var setup = TrainingSetup()
+    let quant = entry["quant"] as? String ?? "nf4"
+    guard let quantization = ["nf4": BaseQuantization.nf4, "fp4": .fp4, "none": .none][quant] else {
+      throw MappingMismatch(description: "quant \(quant) is not nf4, fp4 or none")
+    }
+    setup.quantization = quantization
+    setup.usesDoubleQuantization = true
+    setup.computeDtype = .bf16
+    setup.isFullFineTune = entry["full"] as? Bool ?? false
+    let rank = max(1, int(entry["r"]))
+    setup.lora = LoRAConfiguration(
+      rank: rank, alpha: Double(2 * rank), targets: targets(entry["targets"]),
+      dropout: (entry["dropout"] as? NSNumber)?.doubleValue ?? 0)
+    setup.sequenceLength = int(entry["seq"])
+    setup.batchSize = int(entry["batch"])
+    setup.gradientCheckpointing = entry["gc"] as? Bool
+    setup.attention = AttentionImplementation(rawValue: entry["attn"] as? String ?? "sdpa") ?? .sdpa
+    setup.usesAutocast = entry["autocast"] as? Bool ?? true
+    setup.loop = TrainingLoop(rawValue: entry["loop"] as? String ?? "trainer") ?? .trainer
+    setup.optimizer = Optimizer(rawValue: entry["optimizer"] as? String ?? "adamw") ?? .adamw
+    setup.platform = .cpu
+    return (model, setup)
   }
 
   // MARK: GPU (fitcheck on a Tesla T4)
@@ -190,6 +214,7 @@ public enum CalibrationValidation {
         setup.attention = (run["attn_impl"] as? String) == "sdpa" ? .sdpa : .eager
         setup.usesAutocast = false
         setup.optimizer = .adamw
+        setup.loop = .plain
         let estimate = try MemoryEstimator.estimate(model: model, setup: setup, gpu: fitcheckT4)
         let peak = estimate.peak
         let summary = describe(setup, model: model)
@@ -298,6 +323,7 @@ public enum CalibrationValidation {
     "\(setup.effectiveQuantization.rawValue)\(setup.usesDoubleQuantization ? "+dq" : ""), r\(setup.lora.rank) "
       + "\(setup.lora.targets.description), drop \(setup.lora.dropout), s\(setup.sequenceLength) b\(setup.batchSize), "
       + "\(setup.attention.rawValue), gc \(setup.usesGradientCheckpointing ? "on" : "off"), "
-      + "autocast \(setup.usesAutocast ? "on" : "off"), \(setup.computeDtype.rawValue), L\(model.layerCount)"
+      + "autocast \(setup.usesAutocast ? "on" : "off"), \(setup.computeDtype.rawValue), L\(model.layerCount), "
+      + "\(setup.trainingLoop.rawValue) loop" + (setup.isFullFineTune ? ", full fine-tune" : "")
   }
 }

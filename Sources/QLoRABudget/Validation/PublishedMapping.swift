@@ -37,7 +37,7 @@ public struct PublishedMapping: Sendable {
     targets: LoRATargets, dropout: Double, seq: Int64, batch: Int64, attention: AttentionImplementation,
     optimizer: Optimizer = .adamw, doubleQuant: Bool = true, autocast: Bool = true, chunkedLoss: Bool? = nil,
     gpus: Int64 = 1, engine: ParallelEngine = .fsdp, offload: EngineOffload = [], checkpointing: Bool? = true,
-    assumptions: [String]
+    loop: TrainingLoop = .trainer, assumptions: [String]
   ) {
     var setup = TrainingSetup()
     setup.recipe = recipe
@@ -55,6 +55,7 @@ public struct PublishedMapping: Sendable {
     setup.gpuCount = gpus
     setup.engine = engine
     setup.offload = offload
+    setup.loop = loop
     (self.id, self.model, self.gpu, self.figure, self.unit, self.setup, self.assumptions) =
       (id, model, gpu, figure, unit, setup, assumptions)
   }
@@ -69,6 +70,8 @@ extension PublishedMapping {
       + "checkpointing of every decoder layer; lora_target_modules 'all' = q,k,v,up,down,gate (no o_proj)",
     "dtypes: base, norms, embeddings and adapters bf16 = the qlora-paper recipe's rules (its fp32 norms: < 1 MB)",
     "dataset 'dummy': every sample is exactly context_length tokens",
+    "a plain loop: train.py keeps `output = model(...)` (its logits) through loss.backward() and optimizer.step(), "
+      + "then sets `output = None` before the next forward",
   ]
   private static let trlShardedQLoRA = [
     "PEFT examples/sft (TRL SFTTrainer): for QLoRA under FSDP/ZeRO-3 TRL skips prepare_model_for_kbit_training "
@@ -103,6 +106,7 @@ extension PublishedMapping {
     PublishedMapping(
       id, model, gpu: "rtx-3090", .reserved, .gib, recipe: .qloraPaper, rank: 64, targets: fsdpTargets, dropout: 0.1,
       seq: seq, batch: batch, attention: .sdpa, autocast: false, gpus: gpus, offload: offload ? .parameters : [],
+      loop: .plain,
       assumptions: fsdpQLoRA + [gpus == 1
         ? "sharding_strategy 'ddp': a full copy on each GPU, estimated as one GPU"
         : "FSDP FULL_SHARD over 2 GPUs"]

@@ -14,6 +14,7 @@ enum InspectCommand: Command {
   static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws -> ExitStatus {
     try arguments.expectPositionals(atMost: 1)
     let path = try arguments.positional(0, named: "file.safetensors|folder")
+    guard !path.isEmpty else { throw UsageError.invalidValue(path, for: "file.safetensors|folder", "give a path") }
     let inventory = try CheckpointInventory(path: URL(fileURLWithPath: path))
     if arguments.has("--json") {
       context.print(json(inventory, listTensors: arguments.has("--tensors")).rendered())
@@ -26,7 +27,7 @@ enum InspectCommand: Command {
   static func text(_ inventory: CheckpointInventory, path: String, listTensors: Bool) -> String {
     let total = inventory.totalBytes
     var lines = [
-      "\(path): \(inventory.tensors.count) tensors in \(inventory.files.count) file(s), "
+      "\(CommandLineTool.oneLine(path)): \(inventory.tensors.count) tensors in \(inventory.files.count) file(s), "
         + "\(NumberText.grouped(total.bytes)) bytes (\(total.formatted(.binary)), \(total.formatted(.decimal)))",
       "",
       HelpText.pad("role", 14) + HelpText.pad("dtype", 9) + EstimateText.leftPad("tensors", 8)
@@ -51,7 +52,7 @@ enum InspectCommand: Command {
       lines.append("")
       for tensor in inventory.tensors {
         lines.append(
-          HelpText.pad(tensor.name, 56) + HelpText.pad(tensor.role.rawValue, 14) + HelpText.pad(tensor.dtype.rawValue, 9)
+          HelpText.pad(CommandLineTool.oneLine(tensor.name), 56) + HelpText.pad(tensor.role.rawValue, 14) + HelpText.pad(tensor.dtype.rawValue, 9)
             + HelpText.pad("\(tensor.shape)", 18) + EstimateText.leftPad(NumberText.grouped(tensor.bytes.bytes), 16))
       }
     }

@@ -6,8 +6,8 @@ import Safetensors
 /// `qlora-budget quantize-check (FILE | --shape RxC)`: what NF4, FP4 and int4 cost in error.
 enum QuantizeCheckCommand: Command {
   static let name = "quantize-check"
-  static let summary = "Measure the error of NF4, FP4 and int4 on a checkpoint's weights or on synthetic ones."
-  static let arguments = "(<file.safetensors> | --shape <rows>x<cols>) [--blocksize <n>] [--seed <n>] [--json]"
+  static let summary = "Measure the error of NF4, FP4 and int4 on a checkpoint's weights (file or model folder) or on synthetic ones."
+  static let arguments = "(<file.safetensors|folder> | --shape <rows>x<cols>) [--blocksize <n>] [--seed <n>] [--json]"
   static let options: [OptionSpec] = [
     .value("--shape", "rows>x<cols", "Synthetic N(0, 0.02^2) weights of this shape instead of a file."),
     .value("--seed", "n", "Seed of the synthetic weights.", default: "0"),
@@ -16,22 +16,36 @@ enum QuantizeCheckCommand: Command {
     .flag("--json", "Print a JSON array."),
   ]
 
-  /// The weights checked: a name and the float32 values.
-  struct Weights {
-    let name: String
-    let values: [Float]
-  }
-
   static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws -> ExitStatus {
     try arguments.expectPositionals(atMost: 1)
     let settings = try QuantizationOptions.settings(arguments)
+    let json = arguments.has("--json")
     var rows: [(tensor: String, format: String, statistics: QuantizationErrorStatistics)] = []
-    for weights in try weightsToCheck(arguments) {
+    var byFormat: [String: [QuantizationErrorStatistics]] = [:]
+    var count = 0
+    func record(_ name: String, _ values: [Float]) throws {
       let comparison = try QuantizationErrorStatistics.compareFormats(
-        weights.values, blockSize: settings.blockSize, doubleQuantization: settings.doubleQuantization)
-      rows += comparison.map { (weights.name, $0.format, $0.statistics) }
+        values, blockSize: settings.blockSize, doubleQuantization: settings.doubleQuantization)
+      for (format, statistics) in comparison {
+        byFormat[format, default: []].append(statistics)
+        if json { rows.append((name, format, statistics)) } else { context.print(line(name, format, statistics)) }
+      }
     }
-    if arguments.has("--json") {
+    try forEachWeight(arguments) { name, values in
+      if count == 0 && !json {
+        context.print(HelpText.pad("tensor", 32) + HelpText.pad("format", 8) + EstimateText.leftPad("MSE", 14)
+          + EstimateText.leftPad("max |error|", 14) + EstimateText.leftPad("SNR dB", 10))
+      }
+      try record(name, values)
+      count += 1
+    }
+    if count > 1 {
+      for format in ["nf4", "fp4", "int4"] {
+        let total = QuantizationErrorStatistics.combined(byFormat[format] ?? [])
+        if json { rows.append(("(all weights)", format, total)) } else { context.print(line("(all weights)", format, total)) }
+      }
+    }
+    if json {
       context.print(JSONOutput.array(rows.map { row in
         .object([
           ("tensor", .string(row.tensor)), ("format", .string(row.format)),
@@ -39,21 +53,21 @@ enum QuantizeCheckCommand: Command {
           ("snr_db", .number(row.statistics.signalToNoiseDecibels)),
         ])
       }).rendered())
-    } else {
-      context.print(HelpText.pad("tensor", 32) + HelpText.pad("format", 8) + EstimateText.leftPad("MSE", 14)
-        + EstimateText.leftPad("max |error|", 14) + EstimateText.leftPad("SNR dB", 10))
-      for row in rows {
-        context.print(HelpText.pad(Self.abbreviated(row.tensor, 31), 32) + HelpText.pad(row.format, 8)
-          + EstimateText.leftPad(scientific(row.statistics.meanSquaredError), 14)
-          + EstimateText.leftPad(scientific(row.statistics.maxAbsoluteError), 14)
-          + EstimateText.leftPad(ByteCount.fixed(row.statistics.signalToNoiseDecibels, decimals: 2), 10))
-      }
     }
+    if count == 0 && !json { context.print("No weights to check: no 2-D float32/float16/bfloat16 '*.weight' that quantize would quantize.") }
     return .success
   }
 
-  /// Synthetic weights for `--shape`, else every weight `quantize` would quantize in the file.
-  static func weightsToCheck(_ arguments: ParsedArguments) throws -> [Weights] {
+  private static func line(_ tensor: String, _ format: String, _ statistics: QuantizationErrorStatistics) -> String {
+    HelpText.pad(Self.abbreviated(CommandLineTool.oneLine(tensor), 31), 32) + HelpText.pad(format, 8)
+      + EstimateText.leftPad(scientific(statistics.meanSquaredError), 14)
+      + EstimateText.leftPad(scientific(statistics.maxAbsoluteError), 14)
+      + EstimateText.leftPad(ByteCount.fixed(statistics.signalToNoiseDecibels, decimals: 2), 10)
+  }
+
+  /// Synthetic weights for `--shape`, else every weight `quantize` would quantize in the file
+  /// or model folder, one at a time: only one tensor's values are in memory at once.
+  static func forEachWeight(_ arguments: ParsedArguments, _ body: (String, [Float]) throws -> Void) throws {
     if let shapeText = arguments.value("--shape") {
       guard arguments.positionals.isEmpty else {
         throw UsageError("Give a file or '--shape', not both.", command: name)
@@ -65,13 +79,19 @@ enum QuantizeCheckCommand: Command {
         throw UsageError.invalidValue(shapeText, for: "--shape", "expected <rows>x<cols>, at most 268435456 elements")
       }
       let seed = try arguments.integer("--seed", in: 0...Int64.max).map { UInt64($0) } ?? 0
-      return [Weights(name: "synthetic \(dimensions[0])x\(dimensions[1]) seed \(seed)",
-                      values: SyntheticWeights.normal(count: count, standardDeviation: 0.02, seed: seed))]
+      try body("synthetic \(dimensions[0])x\(dimensions[1]) seed \(seed)",
+               SyntheticWeights.normal(count: count, standardDeviation: 0.02, seed: seed))
+      return
     }
-    let path = try arguments.positional(0, named: "file.safetensors")
-    let file = try SafetensorsFile(url: URL(fileURLWithPath: path))
-    return try file.header.tensors.filter(CheckpointQuantizer.quantizes).map { info in
-      Weights(name: info.name, values: try CheckpointQuantizer.floatValues(file.data(for: info), dtype: info.dtype))
+    let path = try arguments.positional(0, named: "file.safetensors|folder")
+    guard !path.isEmpty else { throw UsageError.invalidValue(path, for: "file.safetensors|folder", "give a path") }
+    let checkpoint = try CheckpointFolder(path: URL(fileURLWithPath: path))
+    for (file, info) in checkpoint.tensors where CheckpointQuantizer.quantizes(info) {
+      let values = try CheckpointQuantizer.floatValues(file.data(for: info), dtype: info.dtype)
+      if let index = values.firstIndex(where: { !$0.isFinite }) {
+        throw QuantizationError.nonFiniteValue(tensor: info.name, index: index, value: values[index])
+      }
+      try body(info.name, values)
     }
   }
 

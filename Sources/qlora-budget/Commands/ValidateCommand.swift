@@ -19,7 +19,7 @@ enum ValidateCommand: Command {
     let root = packageRoot()
     let directory = arguments.value("--calibration").map { URL(fileURLWithPath: $0) }
       ?? root.appendingPathComponent("Tests/Calibration")
-    guard FileManager.default.fileExists(atPath: directory.appendingPathComponent("cpu-step-peaks.json").path) else {
+    guard FileManager.default.fileExists(atPath: directory.appendingPathComponent("cpu-steps/cpu-steps.json").path) else {
       throw UsageError("No calibration data at \(directory.path): pass '--calibration <dir>'.", command: arguments.command)
     }
     let report = try CalibrationValidation.run(directory: directory)
@@ -28,7 +28,7 @@ enum ValidateCommand: Command {
     if output == "-" {
       context.standardOutput(text)
     } else {
-      try text.write(toFile: output, atomically: true, encoding: .utf8)
+      try PlanningOptions.write(text, to: output)
       context.print("wrote \(output)")
     }
     let margin = report.verdictMargin
@@ -37,7 +37,7 @@ enum ValidateCommand: Command {
     if marginPath == "-" {
       context.standardOutput(ValidationReport.marginSource(margin))
     } else {
-      try ValidationReport.marginSource(margin).write(toFile: marginPath, atomically: true, encoding: .utf8)
+      try PlanningOptions.write(ValidationReport.marginSource(margin), to: marginPath)
       context.print("wrote \(marginPath)")
     }
     context.print("verdict margin: \(EstimateText.percent(margin.relative)), " + margin.statistic
@@ -45,6 +45,12 @@ enum ValidateCommand: Command {
     let allocated = report.absoluteErrors(dataSet: CalibrationValidation.gpuDataSet, figure: "peak_allocated")
     context.print(String(format: "peak allocated: median %.2f%%, max %.2f%% over %d GPU cases; %d wrong fits",
       ValidationReport.median(allocated), allocated.max() ?? 0, allocated.count, report.wrongFits.count))
+    for dataSet in [CalibrationValidation.cpuDataSet, CalibrationValidation.cpuOutOfSampleDataSet] {
+      let all = CalibrationValidation.cpuFigures.flatMap { report.absoluteErrors(dataSet: dataSet, figure: $0) }
+      guard !all.isEmpty else { continue }
+      context.print(String(format: "%@: median %.2f%%, max %.2f%% over %d CPU figures (saved for backward, phase peaks)",
+        dataSet, ValidationReport.median(all), all.max() ?? 0, all.count))
+    }
     let wrong = report.published.filter(\.isWrongFit).count
     context.print("published: \(report.published.count) rows mapped (\(report.published.filter { $0.trustGroup == "high" }.count) "
       + "high trust), \(report.expressed.count) expressed but not validated, \(report.context.count) listed as context; "

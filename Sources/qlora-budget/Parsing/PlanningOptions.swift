@@ -1,4 +1,5 @@
 import Foundation
+import Safetensors
 import QLoRABudget
 
 /// What the planning commands (solve, table, compare) share: where to write a chart, how a
@@ -28,13 +29,11 @@ enum PlanningOptions {
     }
   }
 
-  /// Writes `text` to `path` (for --svg and --output).
+  /// Writes `text` to `path` (for --svg and --output) through the atomic writer: a temporary
+  /// file beside it, renamed over it when complete; links are followed, and a folder, FIFO or
+  /// device is refused.
   static func write(_ text: String, to path: String) throws {
-    do {
-      try text.write(toFile: path, atomically: true, encoding: .utf8)
-    } catch {
-      throw FileError(message: "cannot write '\(path)': \(error.localizedDescription)")
-    }
+    try AtomicFileWriter.write(Array(text.utf8), to: path, replacingExisting: true)
   }
 
   /// A comma-separated list option, each element trimmed; nil when absent.
@@ -60,10 +59,4 @@ enum PlanningOptions {
     }
     return numbers
   }
-}
-
-/// A file the tool could not write (exit code 1).
-struct FileError: Error, CustomStringConvertible {
-  let message: String
-  var description: String { message }
 }

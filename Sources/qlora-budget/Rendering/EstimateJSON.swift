@@ -17,6 +17,11 @@ enum EstimateJSON {
       ("peak_process_bytes", .bytes(peak.process)),
       ("peak_phase", .string(peak.phase.rawValue)),
       ("peak_parts", .array(estimate.peakParts.map { .object([("label", .string($0.label)), ("bytes", .bytes($0.bytes))]) })),
+      ("step", .object([
+        ("platform", .string(setup.platform.rawValue)),
+        ("saved_for_backward_bytes", .bytes(estimate.step.savedForBackward)),
+        ("phases", .object(estimate.step.phases.map { ($0.name.rawValue, .bytes($0.bytes)) })),
+      ])),
       ("host_bytes", .bytes(estimate.hostBytes)),
       ("gpu", estimate.gpu.map(gpu) ?? .null),
       ("headroom_bytes", estimate.headroom.map { .integer($0) } ?? .null),

@@ -61,7 +61,11 @@ enum EstimateText {
     lines.append(
       "\(setup.sequenceLength) tokens x batch \(setup.batchSize), \(setup.optimizer.rawValue), "
         + "\(setup.computeDtype.rawValue), \(setup.attention.rawValue), checkpointing "
-        + (setup.usesGradientCheckpointing ? "on" : "off") + ", recipe \(setup.recipe.name)")
+        + (setup.usesGradientCheckpointing ? "on" : "off"))
+    lines.append(
+      "recipe \(setup.recipe.name), \(setup.trainingLoop.rawValue) loop"
+        + (setup.lossImplementation.map { ", \($0.label) chunked loss" } ?? "")
+        + (setup.platform == .cpu ? ", CPU kernels" : ""))
     if setup.gpuCount > 1 || setup.engine != .fsdp || !setup.offload.isEmpty {
       lines.append(
         "\(setup.engine.label) over \(setup.gpuCount) GPU\(setup.gpuCount == 1 ? "" : "s")"

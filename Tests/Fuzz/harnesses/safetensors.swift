@@ -17,13 +17,16 @@ public func fuzzSafetensors(_ start: UnsafePointer<UInt8>, _ count: Int) -> CInt
   let fileSize = Int64(count)
   if let length = try? SafetensorsHeader.validatedHeaderLength(bytes, fileSize: fileSize) {
     require(length >= 0 && 8 + length <= count, "header length \(length) passed for a \(count)-byte file")
-    if let header = try? SafetensorsHeader(json: Array(bytes[8..<(8 + length)]), fileSize: fileSize) {
+    let json = Array(bytes[8..<(8 + length)])
+    if let header = try? SafetensorsHeader(json: json, fileSize: fileSize) {
       check(header, fileSize: fileSize)
+      agreesWithJSONSerialization(header, json)
     }
   }
   let virtualSize = 8 + fileSize + (1 << 20)
   if let header = try? SafetensorsHeader(json: bytes, fileSize: virtualSize) {
     check(header, fileSize: virtualSize)
+    agreesWithJSONSerialization(header, bytes)
   }
   return 0
 }
@@ -35,8 +38,9 @@ private func check(_ header: SafetensorsHeader, fileSize: Int64) {
   for info in header.tensors {
     require(info.dataOffsets.lowerBound >= end, "tensor \(info.name) overlaps or is out of order")
     require(info.dataOffsets.upperBound <= dataSize, "tensor \(info.name) ends past the data")
-    var bytes = info.dtype.byteSize
-    for dimension in info.shape {
+    // A zero dimension makes the tensor empty, whatever the product of the others.
+    var bytes = info.shape.contains(0) ? 0 : info.dtype.byteSize
+    for dimension in info.shape where bytes > 0 {
       require(dimension >= 0, "negative dimension")
       let (product, overflow) = bytes.multipliedReportingOverflow(by: dimension)
       require(!overflow, "tensor \(info.name) size overflows but was accepted")
@@ -47,6 +51,16 @@ private func check(_ header: SafetensorsHeader, fileSize: Int64) {
     require(header.tensor(named: info.name) != nil, "lookup by name fails")
     end = info.dataOffsets.upperBound
   }
+}
+
+/// The header scanner against Foundation's JSON parser: a header it accepts is a JSON object
+/// there too, with the same tensor names (the scanner refuses duplicates, which JSON keeps).
+private func agreesWithJSONSerialization(_ header: SafetensorsHeader, _ json: [UInt8]) {
+  guard let object = (try? JSONSerialization.jsonObject(with: Data(json))) as? [String: Any] else {
+    return require(false, "the scanner accepted a header JSONSerialization refuses")
+  }
+  let names = Set(object.keys).subtracting(["__metadata__"])
+  require(names == Set(header.tensors.map(\.name)), "tensor names differ from JSONSerialization's keys")
 }
 
 /// Reports a broken invariant with its message (kept in optimized builds) and aborts.

@@ -5,26 +5,46 @@
 /// cos/sin tables (`q * cos + rotate_half(q) * sin`; the multipliers do not require grad), so it
 /// adds nothing per layer. Per-head q/k norms (Qwen3, Gemma 3) save their inputs.
 /// - `sdpa`: under autocast SDPA runs in the compute dtype (autocast casts q, k, v); it saves
-///   q, k, v, the output and the log-sum-exp (`b x heads x s` fp32). transformers expands GQA
-///   keys/values to every head first (`repeat_kv`; fitcheck's T4 runs report the "GQA expand
-///   shim"), so k and v are `heads x head_dim` wide.
+///   q, k, v, the output and the log-sum-exp (`b x heads x s` fp32). Keys and values are expanded
+///   to every head (`repeat_kv`) unless the kernel takes grouped-query attention natively:
+///   transformers passes `enable_gqa=True` when there is no mask and `head_dim <= 256`
+///   (`integrations/sdpa_attention.py` `use_gqa_in_sdpa`, L42-51; HF training without padding
+///   passes no mask: `masking_utils.py` `sdpa_mask` skips a purely causal one), and the CPU kernel
+///   (`_scaled_dot_product_flash_attention_for_cpu`) then saves the unexpanded k and v (measured:
+///   cpu-steps' GQA cases). On CUDA the estimate keeps the expanded copies: PyTorch's
+///   memory-efficient kernel, the one pre-Ampere GPUs run, takes no GQA (`sdp_utils.cpp`
+///   `check_grouped_query_attention`), and fitcheck's T4 runs report the "GQA expand shim".
+///   The output is returned as a transposed view of a `b x s x heads x d` buffer, so the
+///   `transpose(1, 2).contiguous()` before o_proj copies nothing: o_proj's input is the saved
+///   output (counted once, see ``LayerActivations``); not on CPU after Phi-3's `cat` rotary.
 /// - `flash`: flash-attention 2 casts q, k, v to the compute dtype, supports GQA natively, and
 ///   saves q, k, v, the output and the log-sum-exp.
 /// - `eager`: `softmax(q k^T * scale + mask, dtype=float32)` then `probs @ v`. Saves q, the
 ///   expanded k and v, the fp32 probabilities (`b x heads x s x s x 4`) and, when the second
 ///   matmul runs in another dtype (autocast, or a 16-bit query), the probabilities' cast copy.
-///   The forward holds scores and masked scores for a moment; backward holds the gradients of
-///   the probabilities, of the masked scores and of the scaled scores next to the probabilities,
-///   which a recomputed (checkpointed) layer frees only after its backward.
+///   The forward holds scores and masked scores for a moment. Backward, beside the saved
+///   probabilities, `_softmax_backward_data` writes its result next to the incoming fp32
+///   gradient; each node's inputs are released once it has run. Per platform:
+///   CPU: 8 B per score element at that moment whatever the input dtype (measured:
+///   Tests/Calibration/measured/softmax-backward-cpu.json); CUDA: one more fp32
+///   score-sized temporary (12 B with fp32 scores), which fitcheck-t4's eager TinyLlama runs at
+///   1,024 and 2,048 tokens need (3.2-3.6 B per score element above 8 B). The causal mask (`b x s x s` in the hidden states' dtype,
+///   transformers `masking_utils.py` `eager_mask`) lives through the step (``StepPeak``).
 /// Sources: transformers 5.23 `integrations/sdpa_attention.py`, `modeling_llama.py`
 /// `eager_attention_forward`; PyTorch derivatives.yaml (`_softmax`, `bmm`, `_scaled_dot_product_*`).
-/// Checked: the eager layer of cpu-step-peaks.json `qwen2.5-0.5b-s512-b1-r8qv-nogc-eager`.
+/// Checked: the eager layer of cpu-steps `qwen2.5-0.5b-s512-b1-r8qv-nogc-eager-plain`.
 struct AttentionActivations {
   let saved: [TensorTerm]
   let forwardTransient: ByteCount
   let backwardTransient: ByteCount
   /// The dtype width of the attention output that o_proj reads.
   let outputWidth: Int64
+  /// Whether the kernel saves the tensor o_proj reads (SDPA and flash-attention: their output).
+  let savesOutput: Bool
+  /// Whether the k and v it saves are the projections' own tensors (not expanded, not cast):
+  /// then they are the storage transformers' DynamicCache returns (`DynamicLayer.update` hands the
+  /// attention the cached `torch.cat` result), and the cache adds nothing while they are saved.
+  let savesCachedKeyValue: Bool
 
   init(_ context: StepContext, projectionWidth p: Int64) {
     let model = context.model
@@ -42,7 +62,10 @@ struct AttentionActivations {
     switch context.setup.attention {
     case .sdpa:
       let a = context.autocast ? context.compute : p
-      saved.append(TensorTerm("q, k, v (k, v expanded to every head)", 3 * context.perToken(queryWidth, a)))
+      let native = context.platform == .cpu && model.headDimension <= 256
+      let kv = native ? model.keyValueWidth : queryWidth
+      saved.append(TensorTerm("q", context.perToken(queryWidth, a)))
+      saved.append(TensorTerm(native ? "k, v (grouped-query attention native)" : "k, v expanded to every head", 2 * context.perToken(kv, a)))
       saved.append(TensorTerm("attention output", context.perToken(queryWidth, a)))
       saved.append(TensorTerm("log-sum-exp", logSumExp))
       forwardTransient = .zero
@@ -63,6 +86,11 @@ struct AttentionActivations {
       let masked = max(scores, context.residual)
       let square = StepContext.bytes(batch, heads, seq, seq, width: 1)
       saved.append(TensorTerm("q, expanded k and v", 3 * context.perToken(queryWidth, a)))
+      // Gemma-2's attn_logit_softcapping (`scores / cap`, `tanh`, `* cap`, transformers
+      // modeling_gemma2.py eager_attention_forward): tanh saves its output.
+      if model.modelType == "gemma2" {
+        saved.append(TensorTerm("softcapped scores' tanh output (Gemma-2)", scores * square))
+      }
       saved.append(TensorTerm("softmax probabilities (fp32)", 4 * square))
       if context.autocast {
         saved.append(TensorTerm("probabilities cast for probs @ v", context.compute * square))
@@ -70,9 +98,32 @@ struct AttentionActivations {
         saved.append(TensorTerm("probabilities cast to the query dtype", p * square))
       }
       forwardTransient = (scores + masked) * square
-      backwardTransient = (a + masked + scores) * square
+      // Backward, node by node (the saved probabilities are counted above): probs @ v's backward
+      // makes the probabilities' gradient in the matmul dtype, ToCopyBackward its fp32 copy when
+      // the probabilities were cast; softmax's backward writes the masked scores' gradient
+      // beside the fp32 one; the scaling's backward makes the scores' gradient beside that.
+      let cast: Int64 = a == 4 ? 0 : 4
+      let softmaxBackward: Int64 = context.platform == .cuda ? 4 + masked + 4 : 4 + max(masked, 4)
+      backwardTransient = max(a + cast, softmaxBackward, masked + scores) * square
       outputWidth = a
     }
     self.saved = saved
+    // The CPU kernel allocates its output like the query (`empty_like`): in the projection's
+    // `b x s x heads x d` layout after an elementwise rotary, so o_proj's `transpose(1, 2)
+    // .contiguous()` copies nothing; Phi-3's rotary ends in `torch.cat` (modeling_phi3.py
+    // `apply_rotary_pos_emb`), a contiguous `b x heads x s x d` query, so there o_proj reads a copy
+    // (measured: Tests/Calibration/measured/sdpa-output-layout-cpu.json; the out-of-sample phi-3 step is
+    // one `T x q x 4` per layer short without it). CUDA's kernels
+    // return `b x s x heads x d` outputs.
+    let copiedForOutput = context.platform == .cpu && model.modelType == "phi3"
+    savesOutput = context.setup.attention != .eager && !copiedForOutput
+    let unexpanded: Bool
+    switch context.setup.attention {
+    case .sdpa: unexpanded = context.platform == .cpu && model.headDimension <= 256 || model.keyValueHeadCount == heads
+    case .eager: unexpanded = model.keyValueHeadCount == heads
+    case .flash: unexpanded = true
+    }
+    let kernelWidth = context.setup.attention == .flash ? context.compute : (context.autocast ? context.compute : p)
+    savesCachedKeyValue = unexpanded && kernelWidth == p
   }
 }

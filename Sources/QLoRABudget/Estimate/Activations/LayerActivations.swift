@@ -2,14 +2,30 @@
 /// largest thing it holds for a moment in forward and in backward.
 ///
 /// RMSNorm (`hs.float() * rsqrt(mean(hs^2) + eps)`, then `weight * hs.to(input_dtype)` with a
-/// frozen weight) saves its input and the `tokens x 1` fp32 rsqrt. Projections, LoRA branches,
+/// frozen weight) saves its fp32 input and the `tokens x 1` fp32 rsqrt (``StepContext/normSaved``). Projections, LoRA branches,
 /// attention and MLP: see ``LoRABranch``, ``AttentionActivations``, ``FeedForwardActivations``.
 /// A LoRA branch that saves its input tensor itself shares it with every branch reading the
 /// same tensor (q/k/v read one norm output): it is counted once.
+///
+/// Backward runs the layer in reverse, block by block (``BackwardMoment``): the MLP's backward
+/// with every tensor of the layer saved, then attention's with only what the layer saved
+/// before the MLP (the MLP's saved tensors are freed as its nodes run).
 struct LayerActivations {
   let saved: [TensorTerm]
+  /// What the layer saves up to the MLP: the first norm, attention and their LoRA branches.
+  let attentionSaved: ByteCount
+  /// What the layer saves only because its input requires grad: the first norm's fp32 copy and
+  /// rsqrt, and the dropout masks of the branches reading that norm's output. The first decoder
+  /// layer without checkpointing reads the embeddings, which do not require grad (nothing calls
+  /// `enable_input_require_grads` then), so it saves none of it (measured: cpu-steps'
+  /// no-checkpointing cases, whose one-layer builds save exactly this much less than the next layer).
+  let savedForInputGradient: ByteCount
+  /// Whether attention saves the key/value cache's own tensors (``AttentionActivations``).
+  let savesCachedKeyValue: Bool
   let forwardTransient: ByteCount
-  let backwardTransient: ByteCount
+  /// The largest backward temporary of the MLP block and of the attention block.
+  let feedForwardBackwardTransient: ByteCount
+  let attentionBackwardTransient: ByteCount
   var savedBytes: ByteCount { saved.total }
 
   /// The dense layer, and the sparse (MoE) layer when the model has one.
@@ -26,19 +42,22 @@ struct LayerActivations {
     let n = context.normOutput
     var saved: [TensorTerm] = []
     let normCount = Int64(model.layout.normsPerLayer.count)
-    saved.append(TensorTerm(
-      "\(normCount) norms: input + rsqrt", normCount * (context.perToken(hidden, context.residual) + context.perToken(1, 4))))
+    // The norms before attention (one; Gemma 2/3 also normalise attention's output).
+    let attentionNorms = normCount > 2 ? normCount / 2 : 1
+    saved.append(TensorTerm("\(attentionNorms) attention norm(s): fp32 input + rsqrt", attentionNorms * context.normSaved))
 
+    var masksOnNormOutput = ByteCount.zero
     // Expert and router LoRA branches are not modelled (not nn.Linear in transformers 5).
-    func lora(_ slot: LinearModule.Input, input features: Int64, width: Int64, label: String) {
+    func lora(_ slot: LinearModule.Input, input features: Int64, width: Int64, label: String, alreadySaved: Bool = false) {
       let modules = adapted.filter { $0.input == slot && $0.role == .projection }
       var shared = false
       for module in modules {
         let branch = LoRABranch(context, inFeatures: features, inputWidth: width)
         saved += branch.own.map { TensorTerm("\(module.name) LoRA: \($0.name)", $0.bytes) }
+        if slot == .attentionInput { masksOnNormOutput = masksOnNormOutput + branch.mask }
         shared = shared || branch.savesSharedInput
       }
-      if shared { saved.append(TensorTerm("\(label), kept for the LoRA branches", context.perToken(features, width))) }
+      if shared && !alreadySaved { saved.append(TensorTerm("\(label), kept for the LoRA branches", context.perToken(features, width))) }
     }
 
     // Attention: q/k/v read the first norm's output.
@@ -46,10 +65,16 @@ struct LayerActivations {
     let projection = context.projectionOutput(input: n)
     let attention = AttentionActivations(context, projectionWidth: projection)
     saved += attention.saved
-    lora(.attentionOutput, input: model.queryWidth, width: attention.outputWidth, label: "attention output (o_proj input)")
+    lora(
+      .attentionOutput, input: model.queryWidth, width: attention.outputWidth, label: "attention output (o_proj input)",
+      alreadySaved: attention.savesOutput)
+
+    let attentionSaved = saved.total
+    saved.append(TensorTerm(
+      "\(normCount - attentionNorms) MLP norm(s): fp32 input + rsqrt", (normCount - attentionNorms) * context.normSaved))
 
     // MLP: gate/up read the second norm's output.
-    var transient = attention.backwardTransient
+    var transient = ByteCount.zero
     lora(sparse ? .sparseInput : .feedForwardInput, input: hidden, width: n, label: "MLP input (norm output)")
     let mlpWidth = context.projectionOutput(input: n)
     if sparse, let moe = model.layout.mixtureOfExperts {
@@ -68,8 +93,12 @@ struct LayerActivations {
       lora(.feedForwardIntermediate, input: mlp.downInput.features, width: mlp.downInput.width, label: "down_proj input")
     }
     self.saved = saved.filter { $0.bytes > .zero }
+    self.attentionSaved = attentionSaved
+    savedForInputGradient = context.normSaved + masksOnNormOutput
+    savesCachedKeyValue = attention.savesCachedKeyValue
     forwardTransient = attention.forwardTransient
-    backwardTransient = transient
+    feedForwardBackwardTransient = transient
+    attentionBackwardTransient = attention.backwardTransient
   }
 }
 
@@ -88,7 +117,10 @@ struct StackActivations {
   /// The largest recomputed layer (checkpointing) or zero.
   let recomputedLayer: ByteCount
   let forwardTransient: ByteCount
-  let backwardTransient: ByteCount
+  /// Whether every layer's attention saves the key/value cache's own tensors.
+  let savesCachedKeyValue: Bool
+  /// The layer backward moment above the kept bytes, walked block by block (``BackwardMoment``).
+  let backwardMoment: BackwardMoment
   let terms: [TensorTerm]
   /// Layer inputs held in pinned host memory when the recipe offloads them (Unsloth): every
   /// checkpointed input but the last layer's, of more than 2 MiB, stored as bf16 when it is fp32.
@@ -122,7 +154,11 @@ struct StackActivations {
     let denseCount = model.layerCount - sparseCount
     let largest = max(layers.dense.savedBytes, layers.sparse?.savedBytes ?? .zero)
     forwardTransient = max(layers.dense.forwardTransient, layers.sparse?.forwardTransient ?? .zero)
-    backwardTransient = max(layers.dense.backwardTransient, layers.sparse?.backwardTransient ?? .zero)
+    let checkpoints = context.setup.usesGradientCheckpointing
+    savesCachedKeyValue = layers.dense.savesCachedKeyValue && layers.sparse?.savesCachedKeyValue != false
+    let denseMoment = BackwardMoment(context, layer: layers.dense, recomputed: checkpoints)
+    let sparseMoment = layers.sparse.map { BackwardMoment(context, layer: $0, recomputed: checkpoints) }
+    backwardMoment = sparseMoment.map { $0.bytes > denseMoment.bytes ? $0 : denseMoment } ?? denseMoment
     perLayer = layers.dense.saved
     self.largest = largest
     layerCount = model.layerCount
@@ -138,7 +174,9 @@ struct StackActivations {
       recomputedLayer = largest
       terms = [TensorTerm("kept layer inputs", kept), TensorTerm("one recomputed layer", largest)]
     } else {
+      let first = denseCount == 0 ? layers.sparse ?? layers.dense : layers.dense
       kept = denseCount * layers.dense.savedBytes + sparseCount * (layers.sparse?.savedBytes ?? .zero)
+        - first.savedForInputGradient
       offloadedToHost = .zero
       recomputedLayer = .zero
       terms = [TensorTerm("every layer's saved tensors", kept)]

@@ -1,112 +1,189 @@
-/// The final norm, lm_head's logits and the cross-entropy loss.
+/// The final norm, lm_head's logits and the cross-entropy loss, per loss implementation and loop.
 ///
-/// - lm_head reads the final norm's output; the norm saves its input (`tokens x hidden`).
-/// - Under autocast, lm_head's weight (fp32 after prepare_model_for_kbit_training) is cast to
-///   the compute dtype and that copy (`vocab x hidden`) is saved for backward (autocast caches
-///   casts only for leaf tensors that require grad; lm_head is frozen).
+/// Standard loss (transformers `ForCausalLMLoss`):
+/// - The final norm saves its fp32 input (``StepContext/normSaved``); its output
+///   (`last_hidden_state`, `tokens x hidden`) stays referenced until the model's forward returns,
+///   so it is live during the loss, which runs inside that forward.
+/// - Under autocast, lm_head's weight (fp32 after prepare_model_for_kbit_training) is cast to the
+///   compute dtype and that copy (`vocab x hidden`) is saved for backward (autocast caches casts
+///   only for leaf tensors that require grad; lm_head is frozen, so the mm saves the copy).
 /// - Logits are `tokens x vocab` in the compute dtype under autocast, else in the hidden dtype.
-/// - transformers' `ForCausalLMLoss` does `logits.float()` (a fp32 copy unless already fp32),
-///   pads the labels instead of shifting the logits, then `cross_entropy` = `log_softmax` (its
-///   fp32 output is saved) + `nll_loss` (saves the int64 labels).
+/// - Gemma-2's `final_logit_softcapping` (`logits / cap`, `tanh`, `* cap`, transformers
+///   `modeling_gemma2.py` `Gemma2ForCausalLM.forward`) makes vocabulary-sized tensors: tanh saves
+///   its output for backward, and the divided logits exist beside it for a moment.
+/// - `logits.float()` (a fp32 copy unless already fp32), then `cross_entropy` = `log_softmax`
+///   (its fp32 output is saved) + `nll_loss` (saves the int64 labels; ForCausalLMLoss pads them).
 /// - Backward: `nll_loss` makes a `tokens x vocab` fp32 gradient, `log_softmax`'s backward
 ///   another, next to the saved log-probabilities.
-/// - A plain loop keeps the output (`out = model(...)`), so logits already in fp32 are the loss
-///   input and stay live through backward; cpu-step-peaks.json's autocast cases show the
-///   compute-dtype logits are not live at the loss-backward moment (their peak is the forward's).
-/// - HF Trainer under bf16: accelerate's `convert_outputs_to_fp32` makes one more fp32 copy of
-///   the logits after the loss's upcast is freed: the same size at a later moment, so the peak
-///   does not change.
-/// - Chunked cross-entropy (Unsloth's fused loss, `--loss chunked`): the full logits are never
-///   materialised (Unsloth returns `EMPTY_LOGITS`); lm_head and the loss run over chunks of
-///   tokens, each chunk holding at most `min(b*s*V*16 B, 4 GiB)`: Unsloth sizes chunks at 16 B
-///   per logit (bf16 logits + fp32 upcast + saved log-softmax + gradient) with a target of
-///   `min(free/2, 4 GiB)`, so 4 GiB bounds a chunk from above on any GPU. (The total is split
-///   into `ceil(total / target)` equal chunks, so a real chunk lies between half the target and
-///   the target; the bound keeps the estimate monotone in tokens, which the planners' bisection
-///   needs, and errs on the safe side.) One log-sum-exp per token is kept. Sources: unsloth/models/llama.py CausalLM_fast_forward (L2083-2140),
-///   unsloth_zoo/fused_losses/cross_entropy_loss.py (`_CE_BYTES_PER_LOGIT = 16.0`,
-///   `_CE_TARGET_GB_CAP = 4.0`, L225-300), read in the 2026.10.9 wheels (docs/recipes.md §3).
-/// Sources: transformers 5.23 `loss/loss_utils.py` L51-73, `modeling_llama.py` L466-472;
-/// accelerate 1.15 `utils/operations.py` L889-948; PyTorch derivatives.yaml (`_log_softmax`,
-/// `nll_loss`); unsloth_zoo `cross_entropy_loss.py`; docs/recipes.md §8.
+/// - The loop (``TrainingLoop``): HF Trainer keeps only the loss, so the logits die when the
+///   forward returns; a plain loop keeps `out.logits` (their own dtype) through backward and the
+///   optimizer step.
+///
+/// Chunked losses (``ChunkedLoss``) never hold the full logits; the loss's gradient with respect
+/// to the final norm's output is computed during forward and saved (`tokens x hidden`):
+/// - Liger's fused linear cross-entropy runs lm_head and the loss over `chunk_size` tokens at a
+///   time, `chunk_size = next_power_of_2(ceil(BT / ceil(V / H)))`, the gradient written in place
+///   into the chunk's logits (`tokens x vocab` in the matmul dtype), plus `grad_input =
+///   zeros_like(_input)` and an fp32 loss per token. Source: liger_kernel
+///   `ops/fused_linear_cross_entropy.py` `fused_linear_cross_entropy_forward`.
+/// - Unsloth sizes chunks at 16 B per logit (`_CE_BYTES_PER_LOGIT`) with a target of at most
+///   4 GiB (`_CE_TARGET_GB_CAP`); one chunk holds at most `min(b*s*V*16 B, 4 GiB)`. When the whole
+///   loss fits one chunk, that chunk runs the standard loss's operations on every token, so it is
+///   counted as the standard loss. Sources: unsloth/models/llama.py CausalLM_fast_forward,
+///   unsloth_zoo/fused_losses/cross_entropy_loss.py (docs/recipes.md section 3).
+/// A chunked loss never counts more than the standard loss of the same setup: when its chunk
+/// and saved gradient come to no less than the standard loss's largest moment (Unsloth with a
+/// single chunk runs the standard operations on every token), the standard tensors are counted.
 struct LogitsAndLoss {
   let finalNorm: ByteCount
+  let lastHiddenState: ByteCount
   let weightCopy: ByteCount
   let logits: ByteCount
+  /// Gemma-2's saved tanh output (zero elsewhere).
+  let softcap: ByteCount
   let upcast: ByteCount
   let logProbabilities: ByteCount
   let gradient: ByteCount
   let labels: ByteCount
-  /// Logits that stay live through backward (they are the loss's input).
-  let heldInBackward: ByteCount
-  let isChunked: Bool
+  /// The logits a plain loop keeps referenced through backward and the optimizer step.
+  let heldOutput: ByteCount
+  let implementation: ChunkedLoss?
   let logitsWidth: Int64
   let tokens: Int64
-  /// One chunk of the chunked loss (zero for the standard loss).
+  /// A chunked loss's moment: one chunk (zero for the standard loss).
   let chunk: ByteCount
-  /// How the tokens are chunked when the recipe's chunked loss is `tokenChunks` (torchtune,
-  /// LitGPT); nil for the fused loss and the standard one.
+  /// The gradient with respect to the final norm's output a fused chunked loss saves.
+  let inputGradient: ByteCount
+  /// How the tokens are chunked when the loss is `tokenChunks` (torchtune, LitGPT, TRL); nil
+  /// for a fused loss and the standard one.
   let tokenChunking: TokenChunking?
 
   /// The largest chunk of Unsloth's fused cross-entropy: its `_CE_TARGET_GB_CAP` (4 GiB).
-  static let chunkCap = ByteCount.gibibytes(4)
+  static let unslothChunkCap = ByteCount.gibibytes(4)
   /// Unsloth's `_CE_BYTES_PER_LOGIT`: bytes per token x vocabulary element while a chunk runs.
-  static let chunkBytesPerLogit: Int64 = 16
+  static let unslothBytesPerLogit: Int64 = 16
 
   init(_ context: StepContext) {
     let model = context.model
     let vocabulary = model.vocabularySize
-    finalNorm = context.perToken(model.hiddenSize, context.residual) + context.perToken(1, 4)
+    let setup = context.setup
+    finalNorm = context.normSaved
+    lastHiddenState = context.perToken(model.hiddenSize, context.normOutput)
     labels = context.perToken(1, 8)
-    isChunked = context.setup.usesChunkedCrossEntropy
     let width = context.autocast ? context.compute : context.normOutput
     logitsWidth = width
     tokens = context.tokens
     weightCopy = context.autocast && context.lmHead != context.compute
       ? StepContext.bytes(vocabulary, model.hiddenSize, width: context.compute) : .zero
-    if isChunked, case .tokenChunks(let chunking) = context.setup.recipe.chunkedLoss {
-      // torchtune / LitGPT: every chunk's log-softmax stays saved; one chunk's logits (and their
-      // fp32 upcast) exist at a time in forward, one chunk's two gradients in backward.
+    let standard = Standard(context, width: width)
+    let plain = setup.trainingLoop == .plain
+    if case .tokenChunks(let chunking) = setup.lossImplementation {
+      // torchtune / LitGPT / TRL: every chunk's log-softmax stays saved (TRL checkpoints each
+      // chunk instead); one chunk's logits (and their fp32 upcast) exist at a time in forward,
+      // one chunk's two gradients in backward. LitGPT's loop keeps the list of logit chunks.
       let chunkTokens = chunking.chunkTokens(context.tokens)
       let probabilityWidth: Int64 = chunking.float32LogProbabilities ? 4 : width
+      implementation = setup.lossImplementation
       tokenChunking = chunking
       let inFlight = (chunking.keepsLogits ? 0 : width) + (probabilityWidth == width ? 0 : 4)
         + (chunking.checkpointsChunks ? probabilityWidth : 0)
       logits = chunking.keepsLogits ? context.perToken(vocabulary, width) : .zero
+      softcap = .zero
       chunk = StepContext.bytes(chunkTokens, vocabulary, width: inFlight)
       upcast = .zero
       logProbabilities = chunking.checkpointsChunks ? .zero : context.perToken(vocabulary, probabilityWidth)
       gradient = StepContext.bytes(chunkTokens, vocabulary, width: probabilityWidth)
-      heldInBackward = logits
-    } else if isChunked {
+      heldOutput = logits
+      inputGradient = .zero
+    } else if let fused = setup.lossImplementation.flatMap({ Self.chunkMoment($0, context, width: width) }),
+      fused.moment + fused.inputGradient < standard.largestMoment(keepingLogits: plain)
+    {
+      implementation = setup.lossImplementation
       tokenChunking = nil
       logits = .zero
-      chunk = min(context.perToken(vocabulary, Self.chunkBytesPerLogit), Self.chunkCap)
+      softcap = .zero
       upcast = .zero
-      logProbabilities = context.perToken(1, 4)
+      logProbabilities = .zero
       gradient = .zero
-      heldInBackward = .zero
+      heldOutput = .zero
+      chunk = fused.moment
+      inputGradient = fused.inputGradient
     } else {
+      implementation = nil
       tokenChunking = nil
-      logits = context.perToken(vocabulary, width)
+      logits = standard.logits
+      softcap = standard.softcap
+      upcast = standard.upcast
+      logProbabilities = standard.logProbabilities
+      gradient = standard.gradient
+      heldOutput = plain ? standard.logits : .zero
       chunk = .zero
-      upcast = width == 4 ? .zero : context.perToken(vocabulary, 4)
-      logProbabilities = context.perToken(vocabulary, 4)
-      gradient = context.perToken(vocabulary, 4)
-      heldInBackward = width == 4 ? logits : .zero
+      inputGradient = .zero
     }
   }
 
+  /// The standard loss's tensors.
+  private struct Standard {
+    let logits, softcap, upcast, logProbabilities, gradient: ByteCount
+    /// The larger of the forward and backward moments (the tensors both share excluded).
+    func largestMoment(keepingLogits: Bool) -> ByteCount {
+      max(logits + softcap + upcast + logProbabilities, softcap + logProbabilities + 2 * gradient + (keepingLogits ? logits : .zero))
+    }
+
+    init(_ context: StepContext, width: Int64) {
+      logits = context.perToken(context.model.vocabularySize, width)
+      softcap = context.model.modelType == "gemma2" ? logits : .zero
+      upcast = width == 4 ? .zero : context.perToken(context.model.vocabularySize, 4)
+      logProbabilities = context.perToken(context.model.vocabularySize, 4)
+      gradient = logProbabilities
+    }
+  }
+
+  /// One chunk's live bytes and the saved input gradient of a fused chunked loss (nil for a
+  /// token-chunked one).
+  private static func chunkMoment(_ loss: ChunkedLoss, _ context: StepContext, width: Int64) -> (moment: ByteCount, inputGradient: ByteCount)? {
+    let vocabulary = context.model.vocabularySize
+    let hidden = context.model.hiddenSize
+    let inputGradient = context.perToken(hidden, context.normOutput)
+    switch loss {
+    case .liger:
+      let increase = (vocabulary + hidden - 1) / hidden
+      let rows = min(context.tokens, nextPowerOfTwo((context.tokens + increase - 1) / increase))
+      let logits = StepContext.bytes(rows, vocabulary, width: width)
+      return (logits + context.perToken(1, 4), inputGradient)
+    case .unsloth:
+      let whole = context.perToken(vocabulary, unslothBytesPerLogit)
+      return (min(whole, unslothChunkCap) + context.perToken(1, 4), inputGradient)
+    case .tokenChunks:
+      return nil
+    }
+  }
+
+  private static func nextPowerOfTwo(_ value: Int64) -> Int64 {
+    var power: Int64 = 1
+    while power < value, power < Int64.max / 2 { power *= 2 }
+    return power
+  }
+
+  var isChunked: Bool { implementation != nil }
+
+  /// A fused loss (Liger, Unsloth): lm_head and the loss run together, chunk by chunk.
+  var isFused: Bool { isChunked && tokenChunking == nil }
+
   /// What autograd holds for the loss at the end of forward.
-  var saved: ByteCount { finalNorm + weightCopy + logProbabilities + labels }
+  var saved: ByteCount { finalNorm + weightCopy + softcap + logProbabilities + labels + inputGradient }
 
-  /// The loss's forward moment: logits, their fp32 copy and the log-probabilities together.
-  var forwardMoment: ByteCount { finalNorm + weightCopy + logits + chunk + upcast + logProbabilities + labels }
+  /// The loss's forward moment: logits, their softcapped and fp32 copies and the
+  /// log-probabilities together (chunked: the saved input gradient and one chunk).
+  var forwardMoment: ByteCount {
+    finalNorm + lastHiddenState + weightCopy + logits + softcap + upcast + logProbabilities + labels + inputGradient + chunk
+  }
 
-  /// The loss's backward moment: log-probabilities and two gradients (chunked: one chunk).
+  /// The loss's backward moment: log-probabilities and two gradients, the softcap's saved
+  /// output and what the loop holds (chunked: the saved input gradient).
   var backwardMoment: ByteCount {
-    isChunked && tokenChunking == nil ? finalNorm + weightCopy + chunk + logProbabilities
-      : finalNorm + weightCopy + logProbabilities + 2 * gradient + heldInBackward + labels
+    isFused ? finalNorm + weightCopy + inputGradient
+      : finalNorm + weightCopy + softcap + logProbabilities + 2 * gradient + heldOutput + labels
         + (tokenChunking?.checkpointsChunks == true ? chunk : .zero)
   }
 
@@ -121,14 +198,17 @@ struct LogitsAndLoss {
         + "backward: 2 gradients of one chunk \(g(gradient.bytes)); "
         + "final norm input \(g(finalNorm.bytes))"
     }
-    if isChunked {
-      return "chunked cross-entropy: full logits never materialised; one chunk min(b*s*V*16 B, 4 GiB) = "
-        + "\(g(chunk.bytes)) + one fp32 log-sum-exp per token; final norm input \(g(finalNorm.bytes))"
+    if let implementation {
+      return "\(implementation.label) chunked cross-entropy: full logits never materialised; one chunk "
+        + "\(g(chunk.bytes)) + the saved gradient of the final norm's output \(g(inputGradient.bytes)); "
+        + "final norm input \(g(finalNorm.bytes))"
     }
     return "logits b*s*V*\(logitsWidth) B = \(g(logits.bytes))"
+      + (softcap > .zero ? " + softcapping tanh output \(g(softcap.bytes)) (saved)" : "")
       + (upcast > .zero ? " + fp32 upcast \(g(upcast.bytes))" : "")
       + " + log-softmax fp32 \(g(logProbabilities.bytes)) (saved); backward: 2 fp32 gradients of \(g(gradient.bytes))"
+      + (heldOutput > .zero ? "; the plain loop keeps the logits through backward" : "")
       + (weightCopy > .zero ? "; lm_head weight cast by autocast \(g(weightCopy.bytes)) (saved)" : "")
-      + "; final norm input \(g(finalNorm.bytes))"
+      + "; final norm input \(g(finalNorm.bytes)) and output \(g(lastHiddenState.bytes))"
   }
 }

@@ -1,9 +1,3 @@
-/// Where the step's kernels run. It changes what a few ops save: CUDA's fused dropout keeps a
-/// 1-byte mask, the CPU's dropout a scaling tensor in the input's dtype (ATen `_dropout_impl`:
-/// `noise = empty_like(input).bernoulli_(1 - p)`). Validation against the CPU allocator
-/// measurements (Tests/Calibration/cpu-step-peaks.json) uses `.cpu`; every estimate uses `.cuda`.
-public enum KernelPlatform: String, Hashable, Sendable { case cuda, cpu }
-
 /// One named tensor (or group of identical tensors) of the step, with its bytes.
 public struct TensorTerm: Hashable, Sendable {
   private let label: Deferred<String>
@@ -47,10 +41,10 @@ struct StepContext {
   /// The lm_head weight's width.
   let lmHead: Int64
 
-  init(model: ModelArchitecture, setup: TrainingSetup, platform: KernelPlatform) {
+  init(model: ModelArchitecture, setup: TrainingSetup) {
     self.model = model
     self.setup = setup
-    self.platform = platform
+    self.platform = setup.platform
     tokens = Self.product([setup.batchSize, setup.sequenceLength]) ?? Int64.max
     let computeDtype = setup.computeDtype
     compute = computeDtype.tensorDtype.byteWidth
@@ -61,6 +55,17 @@ struct StepContext {
     isQuantized = setup.effectiveQuantization.isQuantized
     autocast = setup.usesAutocast
     adapter = setup.adapterDtype.resolved(computeDtype).byteWidth
+  }
+
+  /// What one hidden-size norm saves. RMSNorm (llama, qwen, mistral, gemma, phi3) computes in
+  /// fp32 (`hidden_states = hidden_states.to(torch.float32)`, transformers `LlamaRMSNorm.forward`)
+  /// and autograd saves that copy (4 B per element whatever the residual dtype; no copy when the
+  /// residual is already fp32) and the `tokens x 1` fp32 rsqrt. GPT-2's LayerNorm saves its input
+  /// and the fp32 mean and rstd.
+  var normSaved: ByteCount {
+    let hidden = model.hiddenSize
+    if model.layout.normHasBias { return perToken(hidden, residual) + 2 * perToken(1, 4) }
+    return perToken(hidden, 4) + perToken(1, 4)
   }
 
   /// The output width of a frozen base projection fed an input of width `input`.

@@ -8,18 +8,14 @@ public struct StepProfile: Hashable, Sendable {
   public let savedForBackward: ByteCount
   /// The largest moment of each phase, in step order.
   public let phases: [(name: StepPhase, bytes: ByteCount)]
-  /// The model output a plain loop keeps referenced after the step (logits, and the key/value
-  /// cache without checkpointing): live from the end of one forward to the end of the next.
-  public let heldOutput: ByteCount
 
   public static func == (a: StepProfile, b: StepProfile) -> Bool {
-    a.savedForBackward == b.savedForBackward && a.heldOutput == b.heldOutput
+    a.savedForBackward == b.savedForBackward
       && a.phases.map(\.name) == b.phases.map(\.name) && a.phases.map(\.bytes) == b.phases.map(\.bytes)
   }
 
   public func hash(into hasher: inout Hasher) {
     hasher.combine(savedForBackward)
-    hasher.combine(heldOutput)
     for phase in phases { hasher.combine(phase.name); hasher.combine(phase.bytes) }
   }
 
@@ -30,37 +26,111 @@ public struct StepProfile: Hashable, Sendable {
 }
 
 /// The step's transient components and its profile.
+///
+/// Moments, each above the resident bytes:
+/// - forward, in a layer: the kept activations, the rotary tables, autocast's weight cache, one
+///   layer's tensors (recomputed later with checkpointing) and its largest transient, the
+///   dequantized weight;
+/// - forward, in the loss: the kept activations and the loss's forward moment (``LogitsAndLoss``);
+/// - backward, in the loss: the kept activations and the loss's backward moment;
+/// - backward, in a layer: ``BackwardMoment`` (block by block, in reverse);
+/// - optimizer: what the loop holds, the gradients, the optimizer's temporaries, and what the
+///   graph still references while the loss tensor lives.
 struct StepPeak {
   let stack: StackActivations
   let loss: LogitsAndLoss
   let dequant: DequantBuffers
   let gradients: ByteCount
+  /// The key/value cache without checkpointing (zero with it): alive through forward, and
+  /// through backward and the optimizer step when a plain loop keeps the output.
   let keyValueCache: ByteCount
+  /// The rotary cos/sin tables, shared by every layer and alive for the whole step.
+  let rotary: ByteCount
+  /// Autocast's cached 16-bit copies of the fp32 trainable weights, alive through forward.
+  let autocastCache: ByteCount
+  /// Eager attention's 4-D causal mask.
+  let causalMask: ByteCount
+  let optimizerTemporaries: ByteCount
+  /// What the autograd graph references after backward while the loss tensor is alive: with
+  /// checkpointing, the input embeddings (a leaf made to require grad by
+  /// `enable_input_require_grads`) and their gradient, and with reentrant checkpointing the
+  /// arguments `CheckpointFunction` keeps in its context (rotary tables, causal mask).
+  /// measure_step.py keeps `loss` through the optimizer step; HF Trainer returns `loss.detach()`
+  /// first, so there this is an upper bound.
+  let graphLeftovers: ByteCount
   let profile: StepProfile
 
-  init(_ context: StepContext, adapted: [LinearModule], gradients: ByteCount) {
+  init(_ context: StepContext, adapted: [LinearModule], trainable: [TrainableTensorGroup], gradients: ByteCount) {
     stack = StackActivations(context, adapted: adapted)
     loss = LogitsAndLoss(context)
     dequant = DequantBuffers(context)
     self.gradients = gradients
     let model = context.model
+    let setup = context.setup
+    let plain = setup.trainingLoop == .plain
+    let checkpointing = setup.usesGradientCheckpointing
     // Without checkpointing transformers keeps use_cache on: the output's DynamicCache holds
-    // every layer's k (after rotary) and v.
-    keyValueCache = context.setup.usesGradientCheckpointing
+    // a copy (`torch.cat` in `DynamicLayer.update`) of every layer's k (after rotary) and v.
+    keyValueCache = checkpointing
       ? .zero : model.layerCount * (2 * context.perToken(model.keyValueWidth, context.projectionOutput(input: context.normOutput)))
-    let kept = stack.kept + keyValueCache
-    let upstream = 2 * context.perToken(model.hiddenSize, context.residual)
-    let forwardLayer = kept + stack.recomputedLayer + stack.forwardTransient + dequant.bytes
-    let forward = max(forwardLayer, kept + loss.forwardMoment)
-    let backwardLoss = kept + loss.backwardMoment
-    let backwardLayer = kept + loss.heldInBackward + stack.recomputedLayer + stack.backwardTransient
-      + dequant.bytes + upstream + gradients
-    let held = loss.logits + keyValueCache
-    // AdamW (foreach) works on the gradients with temporaries of about their size.
-    let optimizer = held + gradients + (context.setup.optimizer == .sgd ? .zero : gradients)
+    rotary = Self.rotaryTables(context)
+    autocastCache = Self.autocastWeightCache(context, trainable)
+    // With FSDP each GPU steps its own shard of the parameters.
+    optimizerTemporaries = EngineSharding.share(
+      OptimizerTemporaries.bytes(trainable, optimizer: setup.optimizer, platform: context.platform), setup.gpuCount)
+    // eager_mask materialises `b x 1 x s x s` in the embeddings' dtype; checkpointed layers
+    // keep it (their recompute reads it) until the graph is freed. Gemma 2/3 alternate sliding-
+    // window and full-attention layers and build one mask per type (modeling_gemma2.py
+    // `causal_mask_mapping`; measured: out-of-sample `gemma-2-2b-s1024-b1-r16-gc-eager-plain`,
+    // whose two-layer build holds two s x s masks).
+    let maskTypes: Int64 = model.modelType.hasPrefix("gemma2") || model.modelType.hasPrefix("gemma3")
+      ? min(2, model.layerCount) : 1
+    causalMask = setup.attention == .eager
+      ? maskTypes * StepContext.bytes(setup.batchSize, setup.sequenceLength, setup.sequenceLength, width: context.residual)
+      : .zero
+    // peft's prepare_model_for_kbit_training enables checkpointing without kwargs, which torch
+    // runs reentrant (CheckpointFunction keeps its non-tensor arguments in ctx); transformers'
+    // own gradient_checkpointing_enable() defaults to use_reentrant=False (modeling_utils.py
+    // L3157), which keeps none.
+    let reentrant = context.isQuantized
+    graphLeftovers = checkpointing
+      ? 2 * context.perToken(model.hiddenSize, context.residual) + (reentrant ? rotary + causalMask : .zero) : .zero
+    // Without checkpointing autograd saves autocast's weight casts too (lora_A/B's matmuls need
+    // them for their inputs' gradients) until each layer's backward; checkpointed layers ran
+    // forward without grad, so there the cache lives only until autocast exits.
+    let savedCasts = checkpointing ? .zero : autocastCache
+    let kept = stack.kept + rotary + causalMask + savedCasts
+    // The cache is counted beside the saved tensors unless it is their storage.
+    let cacheBeyondSaved = stack.savesCachedKeyValue ? .zero : keyValueCache
+    let duringForward = kept + cacheBeyondSaved + (autocastCache - savedCasts)
+    let forwardLayer = duringForward + stack.recomputedLayer + stack.forwardTransient + dequant.bytes
+    let forward = max(forwardLayer, duringForward + loss.forwardMoment)
+    let held = loss.heldOutput + (plain ? keyValueCache : .zero)
+    let heldBeyondSaved = plain ? cacheBeyondSaved : .zero
+    // The loss's backward moment counts the held logits itself.
+    let backwardLoss = kept + loss.backwardMoment + heldBeyondSaved
+    let backwardLayer = kept + loss.heldOutput + heldBeyondSaved + stack.backwardMoment.bytes + gradients
+    let optimizer = held + gradients + optimizerTemporaries + graphLeftovers
     profile = StepProfile(
-      savedForBackward: stack.kept + loss.saved,
-      phases: [(.forward, forward), (.backward, max(backwardLoss, backwardLayer)), (.optimizer, optimizer)],
-      heldOutput: held)
+      savedForBackward: (checkpointing ? stack.kept : stack.kept + rotary + savedCasts) + loss.saved,
+      phases: [(.forward, forward), (.backward, max(backwardLoss, backwardLayer)), (.optimizer, optimizer)])
+  }
+
+  /// Rotary `cos` and `sin`, `b x s x rotary_dim` each, cast to the hidden states' dtype
+  /// (transformers `LlamaRotaryEmbedding.forward`: `cos.to(dtype=x.dtype)`), one pair per rotary
+  /// module; computed once per forward and read by every layer.
+  static func rotaryTables(_ context: StepContext) -> ByteCount {
+    guard case .rotary(let dimension, let count) = context.model.layout.positionEmbedding else { return .zero }
+    return 2 * count * context.perToken(dimension, context.residual)
+  }
+
+  /// Under `torch.autocast` the 16-bit casts of fp32 leaf tensors that require grad (the
+  /// adapters, or an fp32 model's weights) are cached until autocast exits, so every one exists
+  /// at once by the end of forward (PyTorch `aten/src/ATen/autocast_mode.cpp` `cached_cast`:
+  /// `arg.is_leaf() && arg.requires_grad()`).
+  static func autocastWeightCache(_ context: StepContext, _ trainable: [TrainableTensorGroup]) -> ByteCount {
+    guard context.autocast else { return .zero }
+    let cast = trainable.filter { $0.dtype.byteWidth != context.compute }.reduce(Int64(0)) { $0 + $1.elements }
+    return ByteCount.elements(cast, bytesEach: context.compute)
   }
 }

@@ -4,12 +4,17 @@ struct TransientComponents {
   private let setup: TrainingSetup
   private let step: StepPeak
   private let context: ByteCount
+  private let workspaces: ByteCount
 
   init(step: StepPeak, setup: TrainingSetup, gpu: GPU?) {
     self.step = step
     self.setup = setup
-    let runtime = RuntimeOverhead.context(for: gpu)
+    let cuda = setup.platform == .cuda
+    let runtime = cuda
+      ? RuntimeOverhead.context(for: gpu) : (.zero, "no CUDA context (CPU platform)", "--platform cpu")
     context = runtime.bytes
+    let workspaces = RuntimeOverhead.cublasWorkspaces(for: gpu, platform: setup.platform)
+    self.workspaces = workspaces
     let g = NumberText.grouped
     components = [
       MemoryComponent(
@@ -17,7 +22,7 @@ struct TransientComponents {
         formula: step.stack.formula
           + (step.keyValueCache > .zero ? "; + key/value cache (use_cache on without checkpointing) \(g(step.keyValueCache.bytes))" : ""),
         source: "tensor by tensor from transformers 5.23 modeling code, peft 0.21.2 bnb.py, bitsandbytes 0.50.2, "
-          + "PyTorch derivatives.yaml; checked against cpu-step-peaks.json (docs/estimation.md, docs/validation.md)"),
+          + "PyTorch derivatives.yaml; checked against cpu-steps and fitcheck-t4 (docs/estimation.md, docs/validation.md)"),
       MemoryComponent(
         .logits, lifetime: .transient, bytes: max(step.loss.forwardMoment, step.loss.backwardMoment),
         formula: step.loss.formula + " (the larger of the forward and backward moments)",
@@ -25,6 +30,12 @@ struct TransientComponents {
       MemoryComponent(
         .dequantBuffers, lifetime: .transient, bytes: step.dequant.bytes, formula: step.dequant.formula,
         source: "bitsandbytes 0.50.2 MatMul4Bit / Linear4bit.set_compute_type"),
+      MemoryComponent(
+        .cublasWorkspaces, lifetime: .transient, bytes: workspaces,
+        formula: workspaces == .zero ? "no cuBLAS (not a CUDA device)"
+          : "2 handles (forward thread, autograd thread) x \(NumberText.grouped(workspaces.bytes / 2)) B",
+        source: "PyTorch CublasHandlePool.cpp getChosenWorkspaceSize (:4096:2:16:8 before Hopper, 32 MiB on sm90); "
+          + "allocated through the caching allocator"),
       MemoryComponent(
         .runtime, lifetime: .transient, bytes: runtime.bytes, formula: runtime.formula, source: runtime.source),
     ]
@@ -47,7 +58,11 @@ struct TransientComponents {
       "peak = the largest moment of a steady step (\(peak.name.rawValue)): "
         + step.profile.phases.map { "\($0.name.rawValue) \(g($0.bytes.bytes)) B" }.joined(separator: ", ")
         + " above resident",
-      "a plain loop keeps the model output (logits) between steps; the loss's fp32 copies are freed after backward",
+      setup.trainingLoop == .plain
+        ? "plain loop: the model output (logits\(setup.usesGradientCheckpointing ? "" : ", key/value cache")) stays referenced "
+          + "through backward and the optimizer step"
+        : "trainer loop (HF Trainer compute_loss): only the loss survives forward; the logits are freed before backward",
+      "kernels: \(setup.platform.rawValue)" + (setup.platform == .cpu ? " (no CUDA context, cuBLAS workspace or allocator reserve)" : ""),
     ]
     if setup.usesGradientCheckpointing {
       lines.append(setup.recipe.offloadsCheckpointInputs
@@ -62,17 +77,19 @@ struct TransientComponents {
   /// Allocated, reserved and process peaks on top of `resident`.
   func peak(resident: ByteCount) -> PeakMemory {
     let top = step.profile.peak
-    let allocated = resident + top.bytes
-    let reserved = allocated + RuntimeOverhead.reserve(over: allocated)
+    let allocated = resident + top.bytes + workspaces
+    let reserved = allocated + (setup.platform == .cuda ? RuntimeOverhead.reserve(over: allocated) : .zero)
     return PeakMemory(allocated: allocated, reserved: reserved, process: reserved + context, phase: top.name)
   }
 
-  /// The allocator's reserve at `peak`: reserved minus allocated.
-  static func allocatorReserve(at peak: PeakMemory) -> MemoryComponent {
+  /// The allocator's reserve at `peak`: reserved minus allocated (none on the CPU platform).
+  static func allocatorReserve(at peak: PeakMemory, platform: KernelPlatform) -> MemoryComponent {
     MemoryComponent(
       .allocatorReserve, lifetime: .transient, bytes: peak.reserved - peak.allocated,
-      formula: "12.6% of peak allocated \(NumberText.grouped(peak.allocated.bytes)) B "
-        + "(median reserved/allocated - 1 over the 22 fitcheck-t4 runs)",
+      formula: platform == .cuda
+        ? "12.6% of peak allocated \(NumberText.grouped(peak.allocated.bytes)) B "
+          + "(median reserved/allocated - 1 over the 22 fitcheck-t4 runs)"
+        : "none: the CPU allocator keeps no cache",
       source: "fitcheck-t4 measurements (docs/validation.md)")
   }
 }

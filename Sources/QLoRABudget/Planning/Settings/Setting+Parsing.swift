@@ -105,6 +105,8 @@ extension Setting {
     case .loss: return LossKind(rawValue: key).map { .loss($0) }
     case .fullFineTunePrecision: return FullFineTunePrecision(rawValue: key).map { .fullFineTunePrecision($0) }
     case .engine: return ParallelEngine(rawValue: key).map { .engine($0) }
+    case .loop: return TrainingLoop(rawValue: key).map { .loop($0) }
+    case .platform: return KernelPlatform(rawValue: key).map { .platform($0) }
     default: return nil
     }
   }

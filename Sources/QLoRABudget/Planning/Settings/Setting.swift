@@ -35,6 +35,8 @@ public enum Setting: String, CaseIterable, Hashable, Sendable {
   case prefetchBucketSize = "stage3_prefetch_bucket_size"
   case maxLiveParameters = "stage3_max_live_parameters"
   case persistenceThreshold = "stage3_param_persistence_threshold"
+  case loop
+  case platform
 
   /// The setting in words, e.g. "LoRA rank".
   public var label: String {
@@ -63,6 +65,8 @@ public enum Setting: String, CaseIterable, Hashable, Sendable {
     case .nodeCount: return "node count"
     case .offload: return "engine offload"
     case .reduceBucketSize, .prefetchBucketSize, .maxLiveParameters, .persistenceThreshold: return "DeepSpeed " + rawValue
+    case .loop: return "training loop"
+    case .platform: return "kernel platform"
     }
   }
 
@@ -126,6 +130,8 @@ public enum Setting: String, CaseIterable, Hashable, Sendable {
     case .offload: return .offloads
     case .reduceBucketSize, .prefetchBucketSize, .persistenceThreshold: return .elements(allowsAuto: true)
     case .maxLiveParameters: return .elements(allowsAuto: false)
+    case .loop: return .choices(TrainingLoop.allCases.map(\.rawValue))
+    case .platform: return .choices(KernelPlatform.allCases.map(\.rawValue))
     case .doubleQuantization, .dora, .gradientCheckpointing, .autocast, .fullFineTune: return .boolean
     }
   }
@@ -173,7 +179,7 @@ public enum Setting: String, CaseIterable, Hashable, Sendable {
     case .batchSize: return .batchSize(setup.batchSize)
     case .gradientCheckpointing: return .gradientCheckpointing(setup.usesGradientCheckpointing)
     case .attention: return .attention(setup.attention)
-    case .loss: return .loss(setup.usesChunkedCrossEntropy ? .chunked : .standard)
+    case .loss: return .loss(setup.lossImplementation.map(LossKind.init(implementation:)) ?? .standard)
     case .autocast: return .autocast(setup.usesAutocast)
     case .gpuCount: return .gpuCount(setup.gpuCount)
     case .fullFineTune: return .fullFineTune(setup.isFullFineTune)
@@ -185,6 +191,8 @@ public enum Setting: String, CaseIterable, Hashable, Sendable {
     case .prefetchBucketSize: return .prefetchBucketSize(setup.deepSpeed.prefetchBucketSize)
     case .maxLiveParameters: return .maxLiveParameters(setup.deepSpeed.maxLiveParameters)
     case .persistenceThreshold: return .persistenceThreshold(setup.deepSpeed.persistenceThreshold)
+    case .loop: return .loop(setup.trainingLoop)
+    case .platform: return .platform(setup.platform)
     }
   }
 

@@ -29,6 +29,8 @@ public enum SettingChange: Hashable, Sendable {
   case prefetchBucketSize(Int64?)
   case maxLiveParameters(Int64)
   case persistenceThreshold(Int64?)
+  case loop(TrainingLoop)
+  case platform(KernelPlatform)
 
   public var setting: Setting {
     switch self {
@@ -59,6 +61,8 @@ public enum SettingChange: Hashable, Sendable {
     case .prefetchBucketSize: return .prefetchBucketSize
     case .maxLiveParameters: return .maxLiveParameters
     case .persistenceThreshold: return .persistenceThreshold
+    case .loop: return .loop
+    case .platform: return .platform
     }
   }
 
@@ -76,6 +80,8 @@ public enum SettingChange: Hashable, Sendable {
     case .offload(let o): return o.description
     case .nodeCount(let v), .maxLiveParameters(let v): return String(v)
     case .reduceBucketSize(let v), .prefetchBucketSize(let v), .persistenceThreshold(let v): return v.map(String.init) ?? "auto"
+    case .loop(let l): return l.rawValue
+    case .platform(let p): return p.rawValue
     case .targets(let t): return t.description
     case .doubleQuantization(let b), .dora(let b), .gradientCheckpointing(let b), .autocast(let b), .fullFineTune(let b):
       return b ? "true" : "false"
@@ -112,7 +118,9 @@ public enum SettingChange: Hashable, Sendable {
     case .batchSize(let v): changed.batchSize = v
     case .gradientCheckpointing(let b): changed.gradientCheckpointing = b
     case .attention(let a): changed.attention = a
-    case .loss(let l): changed.chunkedCrossEntropy = l == .chunked
+    case .loss(let l):
+      changed.chunkedCrossEntropy = l != .standard
+      changed.chunkedLoss = l.implementation
     case .autocast(let b): changed.usesAutocast = b
     case .gpuCount(let v): changed.gpuCount = v
     case .fullFineTune(let b): changed.isFullFineTune = b
@@ -124,6 +132,8 @@ public enum SettingChange: Hashable, Sendable {
     case .prefetchBucketSize(let v): changed.deepSpeed.prefetchBucketSize = v
     case .maxLiveParameters(let v): changed.deepSpeed.maxLiveParameters = v
     case .persistenceThreshold(let v): changed.deepSpeed.persistenceThreshold = v
+    case .loop(let l): changed.loop = l
+    case .platform(let p): changed.platform = p
     }
     return changed
   }
