@@ -84,6 +84,17 @@ struct EngineSharding {
     return engine.shardsGradients ? Self.share(total, shardCount) : total
   }
 
+  /// What the optimizer step allocates on each GPU beyond the gradients
+  /// (``OptimizerTemporaries``): nothing when the step runs on the host (ZeRO
+  /// `offload_optimizer`, FSDP CPUOffload: DeepSpeedCPUAdam, or torch on CPU tensors), else each
+  /// GPU's share of the tensors it steps (ZeRO steps its partition of the fp32 master copy).
+  func optimizerTemporariesOnGPU(platform: KernelPlatform) -> ByteCount {
+    let stepped = engine.isDeepSpeed ? trainable.map { $0.retyped(.float32) } : trainable
+    let total = OptimizerTemporaries.bytes(stepped, optimizer: setup.optimizer, platform: platform)
+    guard isActive else { return total }
+    return offloadsOptimizer ? .zero : Self.share(total, shardCount)
+  }
+
   /// The components as one GPU holds them (with the engine's host-memory part), and the
   /// engine's buffers, computed from the unsharded components.
   func apply(_ components: [MemoryComponent]) -> (components: [MemoryComponent], buffers: MemoryComponent?) {

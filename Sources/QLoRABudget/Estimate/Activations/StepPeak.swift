@@ -75,9 +75,9 @@ struct StepPeak {
       ? .zero : model.layerCount * (2 * context.perToken(model.keyValueWidth, context.projectionOutput(input: context.normOutput)))
     rotary = Self.rotaryTables(context)
     autocastCache = Self.autocastWeightCache(context, trainable)
-    // With FSDP each GPU steps its own shard of the parameters.
-    optimizerTemporaries = EngineSharding.share(
-      OptimizerTemporaries.bytes(trainable, optimizer: setup.optimizer, platform: context.platform), setup.gpuCount)
+    // Sharded, each GPU steps its own shard; with the optimizer on the host, none on the GPU.
+    optimizerTemporaries = EngineSharding(setup: setup, model: model, trainable: trainable)
+      .optimizerTemporariesOnGPU(platform: context.platform)
     // eager_mask materialises `b x 1 x s x s` in the embeddings' dtype; checkpointed layers
     // keep it (their recompute reads it) until the graph is freed. Gemma 2/3 alternate sliding-
     // window and full-attention layers and build one mask per type (modeling_gemma2.py
