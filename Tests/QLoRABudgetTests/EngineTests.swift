@@ -213,4 +213,28 @@ import Testing
       }
     }
   }
+
+  /// With the optimizer step on the host (ZeRO offload_optimizer, FSDP CPUOffload), which
+  /// optimizer runs changes no GPU byte: torch AdamW's foreach temporaries and SGD's none are
+  /// both host-side. On the GPU (no offload) AdamW's step needs more than SGD's.
+  @Test(arguments: [
+    (ParallelEngine.zero3, EngineOffload([.optimizer, .parameters])), (.zero2, EngineOffload.optimizer),
+    (.fsdp, EngineOffload.parameters),
+  ])
+  func anOffloadedOptimizerStepAddsNothingToTheGPU(engine: ParallelEngine, offload: EngineOffload) throws {
+    /// The optimizer phase's moment on the GPU (bytes above the resident ones).
+    func peak(_ optimizer: Optimizer, _ offload: EngineOffload) throws -> ByteCount {
+      var setup = TrainingSetup()
+      setup.isFullFineTune = true
+      setup.engine = engine
+      setup.gpuCount = 2
+      setup.offload = offload
+      setup.optimizer = optimizer
+      let model = try Self.presets.model(named: "qwen3-0.6b")
+      let step = try MemoryEstimator.estimate(model: model, setup: setup, gpu: nil).step
+      return try #require(step.phases.first { $0.name == .optimizer }).bytes
+    }
+    #expect(try peak(.adamw, offload) == peak(.sgd, offload))
+    #expect(try peak(.adamw, []) > peak(.sgd, []))
+  }
 }
