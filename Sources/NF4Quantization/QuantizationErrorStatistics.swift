@@ -52,20 +52,31 @@ public struct QuantizationErrorStatistics: Hashable, Sendable {
       maxAbsoluteError: parts.map(\.maxAbsoluteError).max() ?? 0)
   }
 
+  /// The three 4-bit formats compared on one tensor, and the buffers NF4 quantization made.
+  public struct FormatComparison: Sendable {
+    public let rows: [(format: String, statistics: QuantizationErrorStatistics)]
+    /// The bytes of the NF4 tensor's buffers, as the engine holds them.
+    public let nf4Buffers: QuantizedBufferBytes
+  }
+
   /// The three 4-bit formats compared: NF4 and FP4 (bitsandbytes, dequantized to float32) and
   /// round-to-nearest symmetric int4 with a float32 absmax per block, `q = round(x * 7 / absmax)`
   /// in -7...7 and `x' = q * absmax / 7` (ties to even; an all-zero block stays zero).
   public static func compareFormats(
     _ values: [Float], blockSize: Int, doubleQuantization: Bool
-  ) throws(QuantizationError) -> [(format: String, statistics: QuantizationErrorStatistics)] {
+  ) throws(QuantizationError) -> FormatComparison {
     var rows: [(String, QuantizationErrorStatistics)] = []
+    var nf4Buffers: QuantizedBufferBytes?
     for type in FourBitType.allCases {
       let settings = try QuantizationSettings(type: type, blockSize: blockSize, doubleQuantization: doubleQuantization)
       let tensor = try QuantizedTensor(quantizing: values, shape: [values.count], settings: settings)
+      if type == .nf4 { nf4Buffers = tensor.bufferBytes }
       rows.append((type.rawValue, try QuantizationErrorStatistics(original: values, reconstructed: tensor.dequantized())))
     }
     rows.append(("int4", try QuantizationErrorStatistics(original: values, reconstructed: try roundToNearestInt4(values, blockSize: blockSize))))
-    return rows
+    return FormatComparison(
+      rows: rows,
+      nf4Buffers: nf4Buffers ?? QuantizedBufferBytes(packed: 0, absmax: 0, nestedAbsmax: 0, nestedCode: 0, offset: 0, code: 0))
   }
 
   /// Symmetric absmax int4 round trip (see ``compareFormats(_:blockSize:doubleQuantization:)``).

@@ -119,7 +119,7 @@ import Testing
   @Test func nf4BeatsInt4OnNormalWeights() throws {
     // The QLoRA paper's claim, on seeded N(0, 0.02^2) weights: NF4 has the lowest error.
     let values = SyntheticWeights.normal(count: 64 * 256, seed: 11)
-    let rows = try QuantizationErrorStatistics.compareFormats(values, blockSize: 64, doubleQuantization: false)
+    let rows = try QuantizationErrorStatistics.compareFormats(values, blockSize: 64, doubleQuantization: false).rows
     let mse = Dictionary(uniqueKeysWithValues: rows.map { ($0.format, $0.statistics.meanSquaredError) })
     #expect(mse["nf4"]! < mse["int4"]!)
     #expect(mse["nf4"]! < mse["fp4"]!)

@@ -3,7 +3,9 @@ import NF4Quantization
 import QLoRABudget
 import Safetensors
 
-/// `qlora-budget quantize-check (FILE | --shape RxC)`: what NF4, FP4 and int4 cost in error.
+/// `qlora-budget quantize-check (FILE | --shape RxC)`: what NF4, FP4 and int4 cost in error, and,
+/// for a model folder with its config.json, the NF4 buffers the engine made against the bytes the
+/// estimator predicts for that model.
 enum QuantizeCheckCommand: Command {
   static let name = "quantize-check"
   static let summary = "Measure the error of NF4, FP4 and int4 on a checkpoint's weights (file or model folder) or on synthetic ones."
@@ -13,7 +15,7 @@ enum QuantizeCheckCommand: Command {
     .value("--seed", "n", "Seed of the synthetic weights.", default: "0"),
     .value("--blocksize", "n", "Elements per absmax block.", values: QuantizationSettings.validBlockSizes.map(String.init), default: "64"),
     .value("--double-quant", "bool", "Double-quantize the absmax values.", values: ["true", "false"], default: "true"),
-    .flag("--json", "Print a JSON array."),
+    .flag("--json", "Print a JSON object: the rows, and the measured and estimated 4-bit bytes."),
   ]
 
   static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws -> ExitStatus {
@@ -23,10 +25,12 @@ enum QuantizeCheckCommand: Command {
     var rows: [(tensor: String, format: String, statistics: QuantizationErrorStatistics)] = []
     var byFormat: [String: [QuantizationErrorStatistics]] = [:]
     var count = 0
+    var measured: Int64 = 0
     func record(_ name: String, _ values: [Float]) throws {
       let comparison = try QuantizationErrorStatistics.compareFormats(
         values, blockSize: settings.blockSize, doubleQuantization: settings.doubleQuantization)
-      for (format, statistics) in comparison {
+      measured += comparison.nf4Buffers.total
+      for (format, statistics) in comparison.rows {
         byFormat[format, default: []].append(statistics)
         if json { rows.append((name, format, statistics)) } else { context.print(line(name, format, statistics)) }
       }
@@ -45,17 +49,46 @@ enum QuantizeCheckCommand: Command {
         if json { rows.append(("(all weights)", format, total)) } else { context.print(line("(all weights)", format, total)) }
       }
     }
+    let predicted = try predictedBytes(arguments, settings)
     if json {
-      context.print(JSONOutput.array(rows.map { row in
-        .object([
-          ("tensor", .string(row.tensor)), ("format", .string(row.format)),
-          ("mse", .number(row.statistics.meanSquaredError)), ("max_abs_error", .number(row.statistics.maxAbsoluteError)),
-          ("snr_db", .number(row.statistics.signalToNoiseDecibels)),
-        ])
-      }).rendered())
+      context.print(JSONOutput.object([
+        ("rows", .array(rows.map { row in
+          .object([
+            ("tensor", .string(row.tensor)), ("format", .string(row.format)),
+            ("mse", .number(row.statistics.meanSquaredError)), ("max_abs_error", .number(row.statistics.maxAbsoluteError)),
+            ("snr_db", .number(row.statistics.signalToNoiseDecibels)),
+          ])
+        })),
+        ("nf4_bytes", .object([
+          ("measured", .integer(measured)), ("estimated", predicted.map { .integer($0.bytes.bytes) } ?? .null),
+          ("model", predicted.map { .string($0.model) } ?? .null),
+        ])),
+      ]).rendered())
+    } else if count > 0 {
+      context.print("NF4 buffers (packed + quant state): \(NumberText.grouped(measured)) B made by the engine"
+        + (predicted.map { ", \(NumberText.grouped($0.bytes.bytes)) B estimated for \($0.model)"
+          + ($0.bytes.bytes == measured ? " (equal)" : " (differ by \(NumberText.grouped($0.bytes.bytes - measured)) B)") } ?? ""))
     }
     if count == 0 && !json { context.print("No weights to check: no 2-D float32/float16/bfloat16 '*.weight' that quantize would quantize.") }
     return .success
+  }
+
+  /// The estimator's NF4 bytes for the model whose config.json is in the folder (or beside the
+  /// file) given; nil for synthetic weights or without a readable config.json.
+  static func predictedBytes(
+    _ arguments: ParsedArguments, _ settings: QuantizationSettings
+  ) throws -> (bytes: ByteCount, model: String)? {
+    guard arguments.value("--shape") == nil, let path = arguments.positionals.first, !path.isEmpty else { return nil }
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return nil }
+    let folder = isDirectory.boolValue ? URL(fileURLWithPath: path) : URL(fileURLWithPath: path).deletingLastPathComponent()
+    guard FileManager.default.fileExists(atPath: folder.appendingPathComponent("config.json").path),
+      let model = try? PresetCatalog.bundled.model(from: folder.path)
+    else { return nil }
+    var setup = TrainingSetup()
+    setup.blockSize = Int64(settings.blockSize)
+    setup.usesDoubleQuantization = settings.doubleQuantization
+    return (MemoryEstimator.checkpointFourBitBytes(model: model, setup: setup), model.name)
   }
 
   private static func line(_ tensor: String, _ format: String, _ statistics: QuantizationErrorStatistics) -> String {
