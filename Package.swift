@@ -27,7 +27,7 @@ let package = Package(
     .executableTarget(name: "embed-presets"),
 
     // Tests
-    .testTarget(name: "QLoRABudgetTests", dependencies: ["QLoRABudget", "NF4Quantization"]),
+    .testTarget(name: "QLoRABudgetTests", dependencies: ["QLoRABudget", "NF4Quantization"], exclude: ["Fixtures"]),
     .testTarget(name: "NF4QuantizationTests", dependencies: ["NF4Quantization", "Safetensors"], exclude: ["Fixtures"]),
     .testTarget(name: "SafetensorsTests", dependencies: ["Safetensors"]),
     /// Where both libraries are visible: the engine's buffers against the estimator's formula.
