@@ -36,6 +36,11 @@ extension ValidationReport {
     }
     out += "\nVerdicts: \(wrongFits.count) wrong `fits` among \(verdictCases) GPU cases"
       + (wrongFits.isEmpty ? "." : ": " + wrongFits.joined(separator: "; ")) + "\n"
+    let margin = verdictMargin
+    out += "\nVerdict margin: \(Self.percent(margin.relative * 100)), \(margin.statistic). Every verdict uses it "
+      + "(docs/planning.md, \"One verdict\"): `fits` needs the estimate plus the margin within the capacity; "
+      + "`tight` is within the capacity but not the margin. It is wide because the process figure carries the "
+      + "allocator's reserve, a fitted median (12.6%) whose real spread is 5.7% to 31%.\n"
     out += """
 
       The bar (Tests/QLoRABudgetTests/ValidationTests.swift, issue 11): peak allocated median <= 3% and max <= 8%
