@@ -8,8 +8,7 @@ import Testing
 
   static func peak(_ model: ModelArchitecture, _ setup: TrainingSetup) throws -> (allocated: Int64, activations: Int64) {
     let estimate = try MemoryEstimator.estimate(model: model, setup: setup, gpu: nil)
-    let peak = try #require(estimate.peak)
-    return (peak.allocated.bytes, try #require(estimate.bytes(of: .activations)).bytes)
+    return (estimate.peak.allocated.bytes, estimate.bytes(of: .activations).bytes)
   }
 
   static func available() -> [ModelArchitecture] {

@@ -45,8 +45,8 @@ public struct HostMemory: Hashable, Sendable {
     _ estimate: MemoryEstimate, shardSize: ByteCount = defaultShardSize, offloaded: ByteCount = .zero,
     baseline: ByteCount = defaultBaseline
   ) {
-    pagedOptimizerState = estimate.bytes(of: .optimizerState, on: .host) ?? .zero
-    offloadedActivations = estimate.bytes(of: .activations, on: .host) ?? .zero
+    pagedOptimizerState = estimate.bytes(of: .optimizerState, on: .host)
+    offloadedActivations = estimate.bytes(of: .activations, on: .host)
     let sixteenBit = ByteCount.elements(estimate.model.parameterCount, bytesEach: estimate.setup.computeDtype.tensorDtype.byteWidth)
     loadTimeShard = min(shardSize, sixteenBit)
     self.offloaded = offloaded + estimate.bytes(of: .offloadedToHost, on: .host)
