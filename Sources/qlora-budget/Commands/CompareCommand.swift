@@ -6,7 +6,7 @@ import QLoRABudget
 enum CompareCommand: Command {
   static let name = "compare"
   static let summary = "Compare one setup on several GPUs, or several setups."
-  static let arguments = "<model> --gpu <gpu,...> [--setups <s,...>] [options]"
+  static let arguments = "[<model>] --gpu <gpu,...> [--setups <s,...>] [--config <file>] [options]"
   static let options: [OptionSpec] =
     [
       .value("--gpu", "gpus", "GPU presets or capacities joined by commas, e.g. rtx-4090,a100-80gb,24GB."),
@@ -16,7 +16,7 @@ enum CompareCommand: Command {
           + "(e.g. lora-16bit+adamw-8bit).",
         values: SetupVariant.all.map(\.name), default: "qlora,lora-16bit,full-finetune with one GPU, the setup as given with several"),
       PlanningOptions.svg,
-    ] + SetupOptions.specs
+    ] + ModelSourceOptions.specs + SetupOptions.specs
     + [.flag("--json", "Print one JSON object (see docs/planning.md).")]
 
   /// One column of the comparison: a setup, judged on some GPUs.
@@ -29,8 +29,9 @@ enum CompareCommand: Command {
 
   static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws -> ExitStatus {
     try arguments.expectPositionals(atMost: 1)
-    let model = try SetupOptions.model(try arguments.positional(0, named: "model"), arguments, context: context).model
-    let base = try SetupOptions.setup(from: arguments)
+    let config = try ModelSourceOptions.config(arguments)
+    let (model, source) = try ModelSourceOptions.model(arguments, context, config: config)
+    let base = try SetupOptions.setup(from: arguments, base: config?.setup ?? TrainingSetup())
     guard let gpuNames = try PlanningOptions.list(arguments, "--gpu") else {
       throw UsageError("Missing '--gpu <gpu,gpu...>': one or more GPU presets or capacities.", command: name)
     }
@@ -71,10 +72,14 @@ enum CompareCommand: Command {
         to: path)
     }
     if arguments.has("--json") {
-      context.print(json(model, columns).rendered())
+      var object = json(model, columns)
+      if case .object(let members) = object, let config { object = .object(members + [("config", ConfigSummary.json(config))]) }
+      context.print(object.rendered())
       return .success
     }
-    context.standardOutput(text(model, columns, gpus: gpus, byGPU: byGPU, color: context.usesColor))
+    let origin = ModelSourceOptions.text(source, argument: arguments.positionals.first ?? config?.model, config: config)
+    context.standardOutput(text(model, columns, gpus: gpus, byGPU: byGPU, color: context.usesColor)
+      + origin.map { $0 + "\n" }.joined())
     return .success
   }
 

@@ -14,25 +14,27 @@ enum TableCommand: Command {
 
   static let options: [OptionSpec] =
     [
-      .value("--models", "models", "Model presets or config paths joined by commas."),
+      .value("--models", "models", "Model presets, Hub ids or config paths joined by commas.", default: "the --config file's model"),
       .value("--gpu", "gpus", "GPU presets or capacities joined by commas."),
       .value("--ranks", "ranks", "LoRA ranks joined by commas.", default: "the --rank value"),
       .value("--seq-lens", "tokens", "Sequence lengths joined by commas.", default: "the --seq-len value"),
       .value("--format", "format", "Output format.", values: Format.allCases.map(\.rawValue), default: "markdown"),
       PlanningOptions.svg,
-    ] + SetupOptions.specs
+    ] + ModelSourceOptions.specs + SetupOptions.specs
     + [.flag("--json", "The same as --format json.")]
 
   static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws -> ExitStatus {
     try arguments.expectPositionals(atMost: 0)
-    guard let modelNames = try PlanningOptions.list(arguments, "--models") else {
+    // A training config gives the base setup (the flags override it) and, without --models, the model.
+    let config = try ModelSourceOptions.config(arguments)
+    guard let modelNames = try PlanningOptions.list(arguments, "--models") ?? config?.model.map({ [$0] }) else {
       throw UsageError("Missing '--models <m,m...>': model presets joined by commas.", command: name)
     }
     guard let gpuNames = try PlanningOptions.list(arguments, "--gpu") else {
       throw UsageError("Missing '--gpu <gpu,gpu...>': GPU presets or capacities joined by commas.", command: name)
     }
     let format = arguments.has("--json") ? .json : try arguments.choice("--format", as: Format.self) ?? .markdown
-    let base = try SetupOptions.setup(from: arguments)
+    let base = try SetupOptions.setup(from: arguments, base: config?.setup ?? TrainingSetup())
     let ranks = try PlanningOptions.integers(arguments, "--ranks", of: .rank) ?? [base.lora.rank]
     let lengths = try PlanningOptions.integers(arguments, "--seq-lens", of: .sequenceLength) ?? [base.sequenceLength]
     var models: [ModelArchitecture] = []
