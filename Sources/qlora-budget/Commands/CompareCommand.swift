@@ -6,7 +6,7 @@ import QLoRABudget
 enum CompareCommand: Command {
   static let name = "compare"
   static let summary = "Compare one setup on several GPUs, or several setups."
-  static let arguments = "[<model>] --gpu <gpu,...> [--setups <s,...>] [--config <file>] [options]"
+  static let arguments = "<model> --gpu <gpu,...> [--setups <s,...>] [options]"
   static let options: [OptionSpec] =
     [
       .value("--gpu", "gpus", "GPU presets or capacities joined by commas, e.g. rtx-4090,a100-80gb,24GB."),
