@@ -160,6 +160,10 @@ enum CompareCommand: Command {
         .map { ($0 == 0 ? "- " : "  ") + $1 }
     }
     if byGPU, let first = columns.first { lines += HelpText.wrap(describe(first.estimate.setup), width: 76).map { "  " + $0 } }
+    // The estimates' version notes (e.g. unquantized fused MoE experts), each once.
+    var notes: [String] = []
+    for note in columns.flatMap(\.estimate.notes) where !notes.contains(note) { notes.append(note) }
+    for note in notes { lines += HelpText.wrap("Note: " + note, width: 78) }
     return lines.joined(separator: "\n") + "\n"
   }
 
