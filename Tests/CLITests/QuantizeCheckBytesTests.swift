@@ -24,10 +24,10 @@ import Testing
     return (n + 1) / 2 + blocks + 4 * ((blocks + 255) / 256) + 1024 + 4 + 64
   }
 
-  @Test func measuredEqualsEstimatedEqualsArithmetic() throws {
+  /// A model folder with the two-layer llama's weights and `config` as its config.json.
+  static func folder(config: String) throws -> URL {
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("qb-check-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: folder) }
     var specs: [(SafetensorsTensorSpec, [UInt8])] = []
     var seed: UInt64 = 1
     func tensor(_ name: String, _ shape: [Int64]) {
@@ -48,8 +48,13 @@ import Testing
       url: folder.appendingPathComponent("model.safetensors"), tensors: specs.map(\.0), metadata: ["format": "pt"])
     for (spec, bytes) in specs { try writer.write(spec.name, bytes: bytes) }
     try writer.finish()
-    try Data(Self.config.utf8).write(to: folder.appendingPathComponent("config.json"))
+    try Data(config.utf8).write(to: folder.appendingPathComponent("config.json"))
+    return folder
+  }
 
+  @Test func measuredEqualsEstimatedEqualsArithmetic() throws {
+    let folder = try Self.folder(config: Self.config)
+    defer { try? FileManager.default.removeItem(at: folder) }
     let expected = 2 * Self.linears.reduce(Int64(0)) { $0 + Self.buffers($1.1[0] * $1.1[1]) }
     let result = try BinaryRunner.run(["quantize-check", folder.path, "--json"])
     #expect(result.status == 0, "\(result.standardError)")
@@ -58,5 +63,19 @@ import Testing
     #expect(bytes["estimated"] as? Int64 == expected)
     let text = try BinaryRunner.run(["quantize-check", folder.path])
     #expect(text.standardOutput.contains("(equal)"))
+  }
+
+  /// A config the estimator refuses (a model_type it does not model): the engine's bytes are
+  /// still reported, and the reason there is no estimate is said, not dropped.
+  @Test func anUnreadableConfigSaysWhyThereIsNoEstimate() throws {
+    let folder = try Self.folder(config: #"{"model_type": "deepseek_v3", "hidden_size": 64}"#)
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let json = try BinaryRunner.run(["quantize-check", folder.path, "--json"])
+    #expect(json.status == 0)
+    let bytes = try #require(try BinaryRunner.json(json)["nf4_bytes"] as? [String: Any])
+    #expect(bytes["estimated"] is NSNull)
+    #expect((bytes["estimate_error"] as? String)?.contains("deepseek_v3") == true)
+    let text = try BinaryRunner.run(["quantize-check", folder.path])
+    #expect(text.standardOutput.contains("no estimate:"))
   }
 }

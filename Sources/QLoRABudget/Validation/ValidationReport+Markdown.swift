@@ -39,8 +39,9 @@ extension ValidationReport {
     let margin = verdictMargin
     out += "\nVerdict margin: \(Self.percent(margin.relative * 100)), \(margin.statistic). Every verdict uses it "
       + "(docs/planning.md, \"One verdict\"): `fits` needs the estimate plus the margin within the capacity; "
-      + "`tight` is within the capacity but not the margin. It is wide because the process figure carries the "
-      + "allocator's reserve, a fitted median (12.6%) whose real spread is 5.7% to 31%.\n"
+      + "`tight` is within the capacity but not the margin. The process figure carries the allocator's reserve, "
+      + "a fitted median (\(Self.percent(RuntimeOverhead.reserveFraction * 100)) over allocated) of a spread the "
+      + "fitcheck-t4 rows show; that spread sets most of the margin.\n"
     out += """
 
       The bar (Tests/QLoRABudgetTests/ValidationTests.swift, issue 11): peak allocated median <= 3% and max <= 8%

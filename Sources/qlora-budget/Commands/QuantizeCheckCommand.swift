@@ -49,7 +49,8 @@ enum QuantizeCheckCommand: Command {
         if json { rows.append(("(all weights)", format, total)) } else { context.print(line("(all weights)", format, total)) }
       }
     }
-    let predicted = try predictedBytes(arguments, settings)
+    let prediction = try predictedBytes(arguments, settings)
+    let predicted = try? prediction?.get()
     if json {
       context.print(JSONOutput.object([
         ("rows", .array(rows.map { row in
@@ -62,33 +63,44 @@ enum QuantizeCheckCommand: Command {
         ("nf4_bytes", .object([
           ("measured", .integer(measured)), ("estimated", predicted.map { .integer($0.bytes.bytes) } ?? .null),
           ("model", predicted.map { .string($0.model) } ?? .null),
+          ("estimate_error", prediction.flatMap { result in
+            if case .failure(let error) = result { return .string(error.description) } else { return nil }
+          } ?? .null),
         ])),
       ]).rendered())
     } else if count > 0 {
       context.print("NF4 buffers (packed + quant state): \(NumberText.grouped(measured)) B made by the engine"
         + (predicted.map { ", \(NumberText.grouped($0.bytes.bytes)) B estimated for \($0.model)"
-          + ($0.bytes.bytes == measured ? " (equal)" : " (differ by \(NumberText.grouped($0.bytes.bytes - measured)) B)") } ?? ""))
+          + ($0.bytes.bytes == measured ? " (equal)" : " (differ by \(NumberText.grouped($0.bytes.bytes - measured)) B)") } ?? "")
+        + (prediction.flatMap { result in
+          if case .failure(let error) = result { return "; no estimate: \(error.description)" } else { return nil }
+        } ?? ""))
     }
     if count == 0 && !json { context.print("No weights to check: no 2-D float32/float16/bfloat16 '*.weight' that quantize would quantize.") }
     return .success
   }
 
   /// The estimator's NF4 bytes for the model whose config.json is in the folder (or beside the
-  /// file) given; nil for synthetic weights or without a readable config.json.
+  /// file) given; nil for synthetic weights or without a config.json; the reason when the
+  /// config cannot be read as a model.
   static func predictedBytes(
     _ arguments: ParsedArguments, _ settings: QuantizationSettings
-  ) throws -> (bytes: ByteCount, model: String)? {
+  ) throws -> Result<(bytes: ByteCount, model: String), PresetError>? {
     guard arguments.value("--shape") == nil, let path = arguments.positionals.first, !path.isEmpty else { return nil }
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return nil }
     let folder = isDirectory.boolValue ? URL(fileURLWithPath: path) : URL(fileURLWithPath: path).deletingLastPathComponent()
-    guard FileManager.default.fileExists(atPath: folder.appendingPathComponent("config.json").path),
-      let model = try? PresetCatalog.bundled.model(from: folder.path)
-    else { return nil }
+    guard FileManager.default.fileExists(atPath: folder.appendingPathComponent("config.json").path) else { return nil }
+    let model: ModelArchitecture
+    do {
+      model = try PresetCatalog.bundled.model(from: folder.path)
+    } catch {
+      return .failure(error)
+    }
     var setup = TrainingSetup()
     setup.blockSize = Int64(settings.blockSize)
     setup.usesDoubleQuantization = settings.doubleQuantization
-    return (MemoryEstimator.checkpointFourBitBytes(model: model, setup: setup), model.name)
+    return .success((MemoryEstimator.checkpointFourBitBytes(model: model, setup: setup), model.name))
   }
 
   private static func line(_ tensor: String, _ format: String, _ statistics: QuantizationErrorStatistics) -> String {

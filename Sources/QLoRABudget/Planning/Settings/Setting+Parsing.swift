@@ -76,13 +76,14 @@ extension Setting {
     }
   }
 
+  /// The change a boolean setting makes (called only for the settings whose domain is `.boolean`).
   private func booleanChange(_ value: Bool) -> SettingChange {
     switch self {
     case .doubleQuantization: return .doubleQuantization(value)
     case .dora: return .dora(value)
     case .gradientCheckpointing: return .gradientCheckpointing(value)
     case .autocast: return .autocast(value)
-    default: return .fullFineTune(value)
+    default: return .fullFineTune(value)  // the fifth setting whose domain is `.boolean`
     }
   }
 
