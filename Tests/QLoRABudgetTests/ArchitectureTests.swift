@@ -33,7 +33,7 @@ import Testing
   @Test func theRefusalNamesTheTypeAndEveryModelledFamily() {
     let message = ArchitectureError.unmodelledType("deepseek_v3", model: "m").description
     #expect(message.contains("'deepseek_v3'"))
-    for family in ["llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3", "phi3", "mixtral", "qwen2_moe", "qwen3_moe", "olmo2", "gpt2"] {
+    for family in ["llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3", "phi3", "mixtral", "qwen2_moe", "qwen3_moe", "glm4_moe", "olmo2", "gpt2"] {
       #expect(message.contains(family))
     }
   }
@@ -129,6 +129,54 @@ import Testing
     #expect(dense?.instanceCount == 4)
     let shared = model.inventory.linears.first { $0.path == "mlp.shared_expert.up_proj" }
     #expect(shared?.outFeatures == 48)
+  }
+
+  /// GLM-4 MoE (transformers modeling_glm4_moe.py): dense layers before first_k_dense_replace,
+  /// then routed experts, a shared MLP of n_shared_experts x moe_intermediate_size, and a router
+  /// that is a bare parameter (never quantized or adapted) with an fp32 score-correction bias.
+  @Test func glm4MoELayersExpertsSharedExpertsAndRouter() throws {
+    let config: [String: Any] = [
+      "model_type": "glm4_moe", "hidden_size": 64, "intermediate_size": 176, "moe_intermediate_size": 32,
+      "n_routed_experts": 4, "n_shared_experts": 2, "num_experts_per_tok": 2, "first_k_dense_replace": 1,
+      "num_hidden_layers": 3, "num_attention_heads": 8, "num_key_value_heads": 2, "head_dim": 16,
+      "attention_bias": true, "use_qk_norm": true, "partial_rotary_factor": 0.5, "vocab_size": 1000,
+    ]
+    let model = try TestData.model(config)
+    // Attention, every layer: q 64x128, k and v 64x32, o 128x64; biases on q/k/v only; q/k norms of 16.
+    let attention: Int64 = 64 * 128 + 2 * 64 * 32 + 128 * 64 + (128 + 32 + 32) + 2 * 16
+    let dense: Int64 = 3 * 64 * 176  // layer 0
+    // Layers 1 and 2: router 4x64, 4 experts of 3 x 64x32, shared MLP of 2 x 32 = 64.
+    let sparse: Int64 = 4 * 64 + 4 * 3 * 64 * 32 + 3 * 64 * 64
+    let norms: Int64 = 3 * 2 * 64 + 64
+    #expect(model.parameterCount == 3 * attention + dense + 2 * sparse + norms + 2 * 1000 * 64)
+    // rotary over 8 of 16 dims: inv_freq + original, 4 fp32 each; e_score_correction_bias 4 fp32 x 2 layers.
+    #expect(model.inventory.bufferBytes == ByteCount(2 * 4 * 4 + 2 * 4 * 4))
+    let router = try #require(model.inventory.linears.first { $0.path == "mlp.gate" })
+    #expect(router.role == .routerParameter && router.instanceCount == 2)
+    let shared = try #require(model.inventory.linears.first { $0.path == "mlp.shared_experts.up_proj" })
+    #expect(shared.outFeatures == 64 && shared.role == .projection)
+    // all-linear: 4 attention projections x 3 + dense MLP 3 + shared MLP 3 x 2 (transformers 5);
+    // transformers 4 adds the experts, 3 x 4 x 2, and never the router.
+    let tf5 = try model.adaptedModules(.allLinear, roles: Recipe.hfPeft.linearRoles)
+    let tf4 = try model.adaptedModules(.allLinear, roles: Recipe.hfPeftTransformers4.linearRoles)
+    #expect(tf5.reduce(0) { $0 + $1.instanceCount } == 21)
+    #expect(tf4.reduce(0) { $0 + $1.instanceCount } == 45)
+    #expect(!tf4.contains { $0.path == "mlp.gate" })
+  }
+
+  @Test func glm4MoEDefaultsFollowItsConfigClass() throws {
+    // Glm4MoeConfig: partial_rotary_factor 0.5, first_k_dense_replace 1, n_shared_experts 1, no q/k norm.
+    let config: [String: Any] = [
+      "model_type": "glm4_moe", "hidden_size": 64, "intermediate_size": 176, "moe_intermediate_size": 32,
+      "n_routed_experts": 4, "num_experts_per_tok": 2, "num_hidden_layers": 3, "num_attention_heads": 4,
+      "vocab_size": 1000,
+    ]
+    let model = try TestData.model(config)
+    #expect(model.layout.positionEmbedding == .rotary(dimension: 8, embeddingCount: 1))  // 16 x 0.5
+    #expect(model.layout.mixtureOfExperts?.sparseLayerCount == 2)
+    #expect(model.layout.mixtureOfExperts?.sharedExpertIntermediateSize == 32)
+    #expect(model.layout.queryKeyNorm == .none)
+    #expect(model.inventory.linearBiasElements == 0)
   }
 
   @Test func multimodalConfigsAreReadFromTextConfig() throws {

@@ -60,6 +60,21 @@ import Testing
     #expect(try PresetCatalog.bundled.model(named: name).parameterCount == total)
   }
 
+  /// Totals the model authors publish in whole billions (cut, not rounded), written out here.
+  /// GLM-4.5-Air: "106 billion total parameters and 12 billion active" (zai-org/GLM-4.5 README;
+  /// transformers docs/source/en/model_doc/glm4_moe.md); its multi-token-prediction layer, which
+  /// transformers does not load, is not in the total. Active: all but 120 of the 128 experts'
+  /// share, without the embedding and lm_head (2 x 151,552 x 4,096).
+  @Test(arguments: [("glm-4.5-air", 106, 12)] as [(String, Int64, Int64)])
+  func publishedTotalsInBillions(_ name: String, _ billions: Int64, _ activeBillions: Int64) throws {
+    let model = try PresetCatalog.bundled.model(named: name)
+    #expect(model.parameterCount / 1_000_000_000 == billions)
+    let moe = try #require(model.layout.mixtureOfExperts)
+    let experts = model.inventory.linears.filter { $0.role == .expert }.reduce(0) { $0 + $1.weightElements * $1.instanceCount }
+    let idle = experts / moe.expertCount * (moe.expertCount - moe.expertsPerToken)
+    #expect((model.parameterCount - idle - model.inventory.embeddingElements) / 1_000_000_000 == activeBillions)
+  }
+
   @Test func unknownNamesSuggestTheClosestPreset() {
     #expect(throws: PresetError.unknownModel(name: "qwen3-14", suggestions: ["qwen3-14b", "qwen3-4b"])) {
       try PresetCatalog.bundled.model(named: "qwen3-14")

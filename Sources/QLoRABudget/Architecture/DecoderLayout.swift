@@ -1,5 +1,5 @@
 /// How a family of decoder-only transformers lays out its modules: the handful of facts
-/// that differ between llama, qwen2/3, gemma/2/3, phi3, mixtral, qwen MoE, olmo2 and GPT-2.
+/// that differ between llama, qwen2/3, gemma/2/3, phi3, mixtral, qwen MoE, GLM-4 MoE, olmo2 and GPT-2.
 ///
 /// Source: each family's `modeling_*.py` in transformers (the `__init__` of its attention,
 /// MLP, MoE block and decoder layer).
@@ -47,24 +47,57 @@ public struct DecoderLayout: Hashable, Sendable {
   /// Whether norms are LayerNorm with a bias (GPT-2) rather than RMSNorm.
   public var normHasBias: Bool
   public var positionEmbedding: PositionEmbedding
+  /// Whether the rotary embedding ends in `torch.cat([rotated, passed])` (Phi-3's and GLM-4 MoE's
+  /// `apply_rotary_pos_emb`), which leaves the query contiguous in `b x heads x s x d`.
+  public var rotaryEndsInConcatenation: Bool
   public var mixtureOfExperts: MixtureOfExperts?
 }
 
-/// The sparse MoE block of Mixtral and Qwen2/3-MoE.
+/// The sparse MoE block of Mixtral, Qwen2/3-MoE and GLM-4 MoE.
 public struct MixtureOfExperts: Hashable, Sendable {
+  /// The module layout of the sparse block, which differs by family.
+  public enum Style: Hashable, Sendable {
+    /// Mixtral: `block_sparse_moe.gate` and `block_sparse_moe.experts.w1/w3/w2`.
+    case mixtral
+    /// Qwen2/3-MoE: `mlp.gate`, `mlp.experts.gate_proj/up_proj/down_proj`, and Qwen2-MoE's
+    /// `mlp.shared_expert` with its sigmoid `mlp.shared_expert_gate` (hidden x 1).
+    case qwen
+    /// GLM-4 MoE (`Glm4MoeMoE`, DeepSeek-V3's block): `mlp.experts.gate_proj/up_proj/down_proj`,
+    /// `mlp.shared_experts` (no gate), and a `Glm4MoeTopkRouter` whose weight is a bare
+    /// `nn.Parameter` in transformers 4 and 5 alike, with an fp32 `e_score_correction_bias` buffer.
+    case glm
+  }
+
+  public var style: Style
   public var expertCount: Int64
   public var expertsPerToken: Int64
   public var expertIntermediateSize: Int64
-  /// Qwen2-MoE's always-on shared expert (0 when there is none).
+  /// The always-on shared expert's intermediate size (0 when there is none).
   public var sharedExpertIntermediateSize: Int64
   /// How many decoder layers are sparse (the rest use a dense MLP of `intermediate_size`).
   public var sparseLayerCount: Int64
-  /// Module paths: Mixtral's `block_sparse_moe.gate` and `experts.w1/w3/w2`, or Qwen's
-  /// `mlp.gate` and `mlp.experts.gate_proj/up_proj/down_proj`.
-  public var routerPath: String
+
+  /// The router's module path.
+  public var routerPath: String { style == .mixtral ? "block_sparse_moe.gate" : "mlp.gate" }
+  /// The router's role: an `nn.Linear` in transformers 4 (Mixtral, Qwen), a bare parameter (GLM).
+  public var routerRole: LinearModule.Role { style == .glm ? .routerParameter : .router }
   public var expertPaths: (gate: String, up: String, down: String) {
-    routerPath.hasPrefix("block_sparse_moe")
+    style == .mixtral
       ? ("block_sparse_moe.experts.w1", "block_sparse_moe.experts.w3", "block_sparse_moe.experts.w2")
       : ("mlp.experts.gate_proj", "mlp.experts.up_proj", "mlp.experts.down_proj")
+  }
+  /// The shared expert's module path: `mlp.shared_expert` (Qwen2-MoE), `mlp.shared_experts` (GLM).
+  public var sharedExpertPath: String { style == .glm ? "mlp.shared_experts" : "mlp.shared_expert" }
+  /// Whether a sigmoid `shared_expert_gate` (hidden x 1) scales the shared expert (Qwen2-MoE).
+  public var hasSharedExpertGate: Bool { style == .qwen }
+  /// fp32 elements of non-parameter router buffers per sparse layer (GLM's `e_score_correction_bias`).
+  public var routerBufferElements: Int64 { style == .glm ? expertCount : 0 }
+  /// The config key that counts the experts, for errors.
+  public var expertCountKey: String {
+    switch style {
+    case .mixtral: return "num_local_experts"
+    case .qwen: return "num_experts"
+    case .glm: return "n_routed_experts"
+    }
   }
 }

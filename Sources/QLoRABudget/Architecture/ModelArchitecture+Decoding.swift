@@ -6,7 +6,7 @@ extension ModelArchitecture {
   /// read it as: a layout guessed silently gives a confident verdict on the wrong tensors.
   public static let knownModelTypes: [String] = [
     "llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3", "gemma3_text", "phi3",
-    "mixtral", "qwen2_moe", "qwen3_moe", "olmo2", "gpt2",
+    "mixtral", "qwen2_moe", "qwen3_moe", "glm4_moe", "olmo2", "gpt2",
   ]
 
   /// The most parameters a config may describe (10^15); larger is refused, not estimated.
@@ -59,7 +59,7 @@ extension ModelArchitecture {
     guard Self.isWithinLimits(inventory) else {
       // Blame the count that multiplies: the experts when an expert group is what overflows.
       let expertsOverflow = layout.mixtureOfExperts != nil && Self.isWithinLimits(inventory, roles: [.projection])
-      let key = expertsOverflow ? (modelType == "mixtral" ? "num_local_experts" : "num_experts") : "num_hidden_layers"
+      let key = expertsOverflow ? (layout.mixtureOfExperts?.expertCountKey ?? "") : "num_hidden_layers"
       let value = expertsOverflow ? String(layout.mixtureOfExperts?.expertCount ?? 0) : String(layerCount)
       throw .invalidValue(key: key, value: value, reason: "the model would have more than 10^15 parameters", model: name)
     }
@@ -88,7 +88,7 @@ extension ModelArchitecture {
       }
       headDimension = hidden / heads
     }
-    let isMoE = ["mixtral", "qwen2_moe", "qwen3_moe"].contains(modelType)
+    let isMoE = ["mixtral", "qwen2_moe", "qwen3_moe", "glm4_moe"].contains(modelType)
     // Qwen MoE configs may give only moe_intermediate_size; the dense size is then unused.
     let intermediate: Int64
     if isMoE, !reader.has("intermediate_size") {
@@ -98,16 +98,17 @@ extension ModelArchitecture {
     }
     let vocabulary = try reader.dimension("vocab_size")
     let tied = try reader.bool("tie_word_embeddings", default: family.tiesEmbeddingsByDefault)
-    let rotaryFraction = try reader.fraction("partial_rotary_factor", default: 1)
+    let rotaryFraction = try reader.fraction("partial_rotary_factor", default: family.rotaryFractionByDefault)
     let rotaryDimension = Int64((Double(headDimension) * rotaryFraction).rounded(.down))
 
     let layout = DecoderLayout(
       attention: try family.attention(reader),
       feedForward: family == .phi3 ? .fusedGateUp : .gated(bias: try reader.bool("mlp_bias", default: false)),
-      queryKeyNorm: family.queryKeyNorm,
+      queryKeyNorm: try family.queryKeyNorm(reader),
       normsPerLayer: family.normsPerLayer,
       normHasBias: false,
       positionEmbedding: .rotary(dimension: rotaryDimension, embeddingCount: family == .gemma3 ? 2 : 1),
+      rotaryEndsInConcatenation: [.phi3, .glm4MoE].contains(family),
       mixtureOfExperts: isMoE ? try Self.mixtureOfExperts(reader, modelType: modelType, layers: layers) : nil)
     self.init(
       name: name, type: type, hiddenSize: hidden, layerCount: layers, attentionHeadCount: heads,
@@ -126,7 +127,7 @@ extension ModelArchitecture {
       attention: .gpt2, feedForward: .plain, queryKeyNorm: .none, normsPerLayer: ["ln_1", "ln_2"],
       normHasBias: true,
       positionEmbedding: .learned(positions: try reader.dimension("n_positions", "max_position_embeddings")),
-      mixtureOfExperts: nil)
+      rotaryEndsInConcatenation: false, mixtureOfExperts: nil)
     self.init(
       name: name, type: type, hiddenSize: hidden,
       layerCount: try reader.dimension("n_layer", "num_hidden_layers"), attentionHeadCount: heads,
@@ -153,10 +154,22 @@ extension ModelArchitecture {
   ) throws(ArchitectureError) -> MixtureOfExperts {
     if modelType == "mixtral" {
       return MixtureOfExperts(
-        expertCount: try reader.dimension("num_local_experts"),
+        style: .mixtral, expertCount: try reader.dimension("num_local_experts"),
         expertsPerToken: try reader.dimension("num_experts_per_tok"),
         expertIntermediateSize: try reader.dimension("intermediate_size"),
-        sharedExpertIntermediateSize: 0, sparseLayerCount: layers, routerPath: "block_sparse_moe.gate")
+        sharedExpertIntermediateSize: 0, sparseLayerCount: layers)
+    }
+    if modelType == "glm4_moe" {
+      // Layer i is sparse when i >= first_k_dense_replace; the shared expert is one MLP of
+      // moe_intermediate_size x n_shared_experts (modeling_glm4_moe.py, Glm4MoeDecoderLayer and
+      // Glm4MoeMoE; both default to 1 in Glm4MoeConfig).
+      let expertSize = try reader.dimension("moe_intermediate_size")
+      let dense = try reader.optionalCount("first_k_dense_replace") ?? 1
+      let shared = try reader.optionalCount("n_shared_experts") ?? 1
+      return MixtureOfExperts(
+        style: .glm, expertCount: try reader.dimension("n_routed_experts"),
+        expertsPerToken: try reader.dimension("num_experts_per_tok"), expertIntermediateSize: expertSize,
+        sharedExpertIntermediateSize: shared * expertSize, sparseLayerCount: max(0, layers - dense))
     }
     // Qwen2-MoE / Qwen3-MoE: layer i is sparse when it is not in mlp_only_layers and
     // (i + 1) % decoder_sparse_step == 0 (modeling_qwen2_moe.py, Qwen2MoeDecoderLayer).
@@ -166,11 +179,11 @@ extension ModelArchitecture {
     let denseOnly = Set(try reader.indices("mlp_only_layers"))
     let sparse = layers / step - Int64(denseOnly.filter { $0 < layers && ($0 + 1) % step == 0 }.count)
     return MixtureOfExperts(
-      expertCount: try reader.dimension("num_experts"),
+      style: .qwen, expertCount: try reader.dimension("num_experts"),
       expertsPerToken: try reader.dimension("num_experts_per_tok"),
       expertIntermediateSize: try reader.dimension("moe_intermediate_size"),
       sharedExpertIntermediateSize: try sharedExpertSize(reader, modelType: modelType),
-      sparseLayerCount: Int64(sparse), routerPath: "mlp.gate")
+      sparseLayerCount: Int64(sparse))
   }
 
   /// Qwen2-MoE's shared expert; Qwen3-MoE has none.
@@ -200,7 +213,7 @@ extension ModelArchitecture {
 
 /// The families whose layouts differ; see ``DecoderLayout``.
 private enum Family: Equatable {
-  case llama, qwen2, qwen3, gemma, gemma2, gemma3, phi3, mixtral, qwen2MoE, qwen3MoE, olmo2
+  case llama, qwen2, qwen3, gemma, gemma2, gemma3, phi3, mixtral, qwen2MoE, qwen3MoE, glm4MoE, olmo2
 
   /// nil for a `model_type` that is not modelled.
   init?(modelType: String) {
@@ -215,6 +228,7 @@ private enum Family: Equatable {
     case "mixtral": self = .mixtral
     case "qwen2_moe": self = .qwen2MoE
     case "qwen3_moe": self = .qwen3MoE
+    case "glm4_moe": self = .glm4MoE
     case "olmo2": self = .olmo2
     default: return nil
     }
@@ -223,20 +237,27 @@ private enum Family: Equatable {
   /// transformers' config defaults: Gemma configs tie by default, the others do not.
   var tiesEmbeddingsByDefault: Bool { [.gemma, .gemma2, .gemma3].contains(self) }
 
+  /// transformers' config defaults: `Glm4MoeConfig` sets `partial_rotary_factor` 0.5, the others 1.
+  var rotaryFractionByDefault: Double { self == .glm4MoE ? 0.5 : 1 }
+
   func attention(_ reader: ConfigReader) throws(ArchitectureError) -> DecoderLayout.Attention {
     switch self {
     case .phi3: return .fusedQueryKeyValue
     // Qwen2 and Qwen2-MoE hard-code bias=True on q/k/v and none on o_proj.
     case .qwen2, .qwen2MoE: return .separate(queryKeyValueBias: true, outputBias: false)
+    // GLM-4 MoE: attention_bias on q/k/v only; o_proj is bias=False.
+    case .glm4MoE: return .separate(queryKeyValueBias: try reader.bool("attention_bias", default: false), outputBias: false)
     default:
       let bias = try reader.bool("attention_bias", default: false)
       return .separate(queryKeyValueBias: bias, outputBias: bias)
     }
   }
 
-  var queryKeyNorm: DecoderLayout.QueryKeyNorm {
+  func queryKeyNorm(_ reader: ConfigReader) throws(ArchitectureError) -> DecoderLayout.QueryKeyNorm {
     switch self {
     case .qwen3, .qwen3MoE, .gemma3: return .perHead
+    // GLM-4.5/4.6 (355B) set use_qk_norm; GLM-4.5-Air does not.
+    case .glm4MoE: return try reader.bool("use_qk_norm", default: false) ? .perHead : .none
     case .olmo2: return .perProjection
     default: return .none
     }

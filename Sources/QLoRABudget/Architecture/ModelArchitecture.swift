@@ -117,16 +117,21 @@ extension ModuleInventory {
     }
     if let moe = layout.mixtureOfExperts, sparseLayers > 0 {
       let experts = sparseLayers * moe.expertCount
-      linear(moe.routerPath, h, moe.expertCount, count: sparseLayers, role: .router, reads: .sparseInput)
+      linear(moe.routerPath, h, moe.expertCount, count: sparseLayers, role: moe.routerRole, reads: .sparseInput)
       let paths = moe.expertPaths
       linear(paths.gate, h, moe.expertIntermediateSize, count: experts, role: .expert, reads: .sparseInput)
       linear(paths.up, h, moe.expertIntermediateSize, count: experts, role: .expert, reads: .sparseInput)
       linear(paths.down, moe.expertIntermediateSize, h, count: experts, role: .expert, reads: .expertIntermediate)
       if moe.sharedExpertIntermediateSize > 0 {
-        linear("mlp.shared_expert.gate_proj", h, moe.sharedExpertIntermediateSize, count: sparseLayers, reads: .sparseInput)
-        linear("mlp.shared_expert.up_proj", h, moe.sharedExpertIntermediateSize, count: sparseLayers, reads: .sparseInput)
-        linear("mlp.shared_expert.down_proj", moe.sharedExpertIntermediateSize, h, count: sparseLayers, reads: .sharedExpertIntermediate)
-        linear("mlp.shared_expert_gate", h, 1, count: sparseLayers, role: .router, reads: .sparseInput)
+        let shared = moe.sharedExpertPath, size = moe.sharedExpertIntermediateSize
+        linear(shared + ".gate_proj", h, size, count: sparseLayers, reads: .sparseInput)
+        linear(shared + ".up_proj", h, size, count: sparseLayers, reads: .sparseInput)
+        linear(shared + ".down_proj", size, h, count: sparseLayers, reads: .sharedExpertIntermediate)
+        // `torch.nn.Linear(hidden, 1)` in transformers 4 and 5 alike (modeling_qwen2_moe.py
+        // Qwen2MoeSparseMoeBlock): quantized, and targeted by all-linear (meta-device counts).
+        if moe.hasSharedExpertGate {
+          linear("mlp.shared_expert_gate", h, 1, count: sparseLayers, reads: .sparseInput)
+        }
       }
     }
 
@@ -144,7 +149,7 @@ extension ModuleInventory {
     norms.append(VectorParameter(path: "final_norm", elements: normWidth, instanceCount: 1))
 
     let positions: Int64
-    let buffers: ByteCount
+    var buffers: ByteCount
     switch layout.positionEmbedding {
     case let .rotary(dimension, embeddingCount):
       positions = 0
@@ -154,9 +159,13 @@ extension ModuleInventory {
       positions = count * h
       buffers = .zero
     }
+    // GLM-4 MoE's router keeps an fp32 `e_score_correction_bias` of one value per expert.
+    let routerBuffers = sparseLayers * (layout.mixtureOfExperts?.routerBufferElements ?? 0)
+    buffers = buffers + .elements(routerBuffers, bytesEach: 4)
     let embedding = vocabulary * h
     return ModuleInventory(
       linears: linears, norms: norms, tokenEmbeddingElements: embedding,
-      positionEmbeddingElements: positions, lmHeadElements: tied ? 0 : embedding, bufferBytes: buffers)
+      positionEmbeddingElements: positions, lmHeadElements: tied ? 0 : embedding, bufferBytes: buffers,
+      bufferContents: routerBuffers > 0 ? "rotary inv_freq and router e_score_correction_bias" : "rotary inv_freq")
   }
 }

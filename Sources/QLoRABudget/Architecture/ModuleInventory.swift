@@ -10,9 +10,13 @@ public struct LinearModule: Hashable, Sendable {
     /// per layer in transformers 5, which bitsandbytes does not quantize and peft's
     /// `all-linear` does not target.
     case expert
-    /// MoE routers (`mlp.gate`, `block_sparse_moe.gate`, `shared_expert_gate`): `nn.Linear`
-    /// in transformers 4.x, `TopKRouter` modules in transformers 5.
+    /// MoE routers (`mlp.gate`, `block_sparse_moe.gate`): `nn.Linear` in transformers 4.x,
+    /// `TopKRouter` modules in transformers 5. (Qwen2-MoE's `shared_expert_gate` stays an
+    /// `nn.Linear` in both: a projection.)
     case router
+    /// MoE routers whose weight is a bare `nn.Parameter` in transformers 4 and 5 alike
+    /// (GLM-4 MoE's `Glm4MoeTopkRouter`): never quantized, never a LoRA target.
+    case routerParameter = "router-parameter"
   }
 
   /// Which activation of the layer the module reads: LoRA branches reading the same tensor
@@ -97,14 +101,17 @@ public struct ModuleInventory: Hashable, Sendable {
   public let positionEmbeddingElements: Int64
   /// `vocab x hidden` output projection elements; 0 when tied to the token embedding.
   public let lmHeadElements: Int64
-  /// Non-parameter buffers (rotary `inv_freq` and `original_inv_freq`, fp32).
+  /// Non-parameter buffers (rotary `inv_freq` and `original_inv_freq`, MoE router biases; fp32).
   public let bufferBytes: ByteCount
+  /// What ``bufferBytes`` holds, in words (`rotary inv_freq`).
+  public let bufferContents: String
   /// Whether every linear layer is a projection (no MoE experts or routers).
   private let isDense: Bool
 
   public init(
     linears: [LinearModule], norms: [VectorParameter], tokenEmbeddingElements: Int64,
-    positionEmbeddingElements: Int64, lmHeadElements: Int64, bufferBytes: ByteCount
+    positionEmbeddingElements: Int64, lmHeadElements: Int64, bufferBytes: ByteCount,
+    bufferContents: String = "rotary inv_freq"
   ) {
     self.linears = linears
     self.norms = norms
@@ -112,6 +119,7 @@ public struct ModuleInventory: Hashable, Sendable {
     self.positionEmbeddingElements = positionEmbeddingElements
     self.lmHeadElements = lmHeadElements
     self.bufferBytes = bufferBytes
+    self.bufferContents = bufferContents
     self.isDense = linears.allSatisfy { $0.role == .projection }
   }
 

@@ -105,15 +105,17 @@ enum BaseWeights {
     let buffers = inventory.bufferBytes
     let bytes = ByteCount.sum(present.map { .elements($0.elements, bytesEach: $0.dtype.byteWidth) }) + buffers
     return MemoryComponent(
-      .unquantizedWeights, lifetime: .resident, bytes: bytes, formula: Self.terms(present, buffers: buffers),
+      .unquantizedWeights, lifetime: .resident, bytes: bytes, formula: Self.terms(present, buffers: buffers, contents: inventory.bufferContents),
       source: "recipe '\(setup.recipe.name)': " + setup.recipe.summary)
   }
 
   /// `1,555,824,640 embeddings + lm_head x 4 B (fp32) + ...`.
-  private static func terms(_ parts: [(name: String, elements: Int64, dtype: TensorDtype)], buffers: ByteCount) -> String {
+  private static func terms(
+    _ parts: [(name: String, elements: Int64, dtype: TensorDtype)], buffers: ByteCount, contents: String
+  ) -> String {
     var terms = parts.map { "\(NumberText.grouped($0.elements)) \($0.name) x \($0.dtype.byteWidth) B (\($0.dtype.rawValue))" }
     if buffers > .zero {
-      terms.append("\(NumberText.grouped(buffers.bytes)) B rotary inv_freq buffers (fp32)")
+      terms.append("\(NumberText.grouped(buffers.bytes)) B \(contents) buffers (fp32)")
     }
     return terms.joined(separator: " + ")
   }

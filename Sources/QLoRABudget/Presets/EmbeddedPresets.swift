@@ -443,6 +443,53 @@ enum EmbeddedPresets {
 }
 
 """#,
+    "glm-4.5-air": #"""
+{
+  "name": "glm-4.5-air",
+  "display_name": "GLM-4.5-Air",
+  "hf_repo": "zai-org/GLM-4.5-Air",
+  "hub_ids": [
+    "zai-org/GLM-4.5-Air",
+    "zai-org/GLM-4.5-Air-Base"
+  ],
+  "source": "https://huggingface.co/zai-org/GLM-4.5-Air/blob/main/config.json. Values from a stored public ms-swift run log that prints the loaded Glm4MoeConfig of zai-org/GLM-4.5-Air (transformers 4.54.1) key for key; ms-swift's model registry lists GLM-4.5-Air-Base in the same group with the same architecture. High confidence. glm4_moe: layer 0 is a dense SwiGLU MLP of intermediate_size (first_k_dense_replace 1), layers 1-45 are sparse: 128 routed experts of moe_intermediate_size, top-8, plus one shared expert (n_shared_experts x moe_intermediate_size); the router (mlp.gate) is a bare 128 x 4096 parameter with an fp32 e_score_correction_bias buffer; q/k/v have biases (attention_bias), o_proj does not; rotary over half of head_dim (partial_rotary_factor 0.5). The checkpoint's extra layer 46 (num_nextn_predict_layers 1, multi-token prediction) is skipped by transformers (_keys_to_ignore_on_load_unexpected) and not counted. The published total, 106B, is rounded. Token ids dropped.",
+  "architectures": [
+    "Glm4MoeForCausalLM"
+  ],
+  "attention_bias": true,
+  "attention_dropout": 0.0,
+  "first_k_dense_replace": 1,
+  "head_dim": 128,
+  "hidden_act": "silu",
+  "hidden_size": 4096,
+  "initializer_range": 0.02,
+  "intermediate_size": 10944,
+  "max_position_embeddings": 131072,
+  "model_type": "glm4_moe",
+  "moe_intermediate_size": 1408,
+  "n_group": 1,
+  "n_routed_experts": 128,
+  "n_shared_experts": 1,
+  "norm_topk_prob": true,
+  "num_attention_heads": 96,
+  "num_experts_per_tok": 8,
+  "num_hidden_layers": 46,
+  "num_key_value_heads": 8,
+  "num_nextn_predict_layers": 1,
+  "partial_rotary_factor": 0.5,
+  "rms_norm_eps": 1e-05,
+  "rope_scaling": null,
+  "rope_theta": 1000000,
+  "routed_scaling_factor": 1.0,
+  "tie_word_embeddings": false,
+  "topk_group": 1,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "use_qk_norm": false,
+  "vocab_size": 151552
+}
+
+"""#,
     "gpt2-xl": #"""
 {
   "name": "gpt2-xl",

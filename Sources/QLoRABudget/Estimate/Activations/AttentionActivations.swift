@@ -115,7 +115,7 @@ struct AttentionActivations {
     // (measured: Tests/Calibration/measured/sdpa-output-layout-cpu.json; the out-of-sample phi-3 step is
     // one `T x q x 4` per layer short without it). CUDA's kernels
     // return `b x s x heads x d` outputs.
-    let copiedForOutput = context.platform == .cpu && model.modelType == "phi3"
+    let copiedForOutput = context.platform == .cpu && model.layout.rotaryEndsInConcatenation
     savesOutput = context.setup.attention != .eager && !copiedForOutput
     let unexpanded: Bool
     switch context.setup.attention {
