@@ -102,6 +102,20 @@ import Testing
     #expect(model.peftDefaultTargets == ["qkv_proj"])
   }
 
+  /// Phi-4-mini's shape: phi3 with GQA, tied embeddings and rotary over 0.75 of head_dim.
+  @Test func phi3WithPartialRotaryAndTiedEmbeddings() throws {
+    var config = Self.llamaLike
+    config["model_type"] = "phi3"
+    config["partial_rotary_factor"] = 0.75
+    config["tie_word_embeddings"] = true
+    let model = try TestData.model(config)
+    // head_dim 8, rotary over 6: inv_freq + original, 3 fp32 each.
+    #expect(model.inventory.bufferBytes == ByteCount(2 * 3 * 4))
+    #expect(model.inventory.lmHeadElements == 0)
+    // qkv 64 -> 64 + 2 x 16, o 64x64, gate_up 64 -> 352, down 176 -> 64; 2 norms; embeddings once.
+    #expect(model.parameterCount == 3 * (64 * 96 + 64 * 64 + 64 * 352 + 176 * 64 + 2 * 64) + 64 + 1000 * 64)
+  }
+
   @Test func gemma3HasFourNormsPerLayerAndPerHeadQueryKeyNorms() throws {
     var config = Self.llamaLike
     config["model_type"] = "gemma3_text"

@@ -55,6 +55,9 @@ import Testing
     ("llama-2-7b", 6_738_415_616), ("llama-3.1-8b", 8_030_261_248), ("qwen3-14b", 14_768_307_200),
     ("gpt2", 124_439_808), ("mixtral-8x7b", 46_702_792_704), ("llama-2-70b", 68_976_648_192),
     ("llama-3.1-405b", 405_853_388_800), ("gemma-7b", 8_537_680_896),
+    // microsoft/Phi-4-mini-instruct's safetensors headers at revision cfbefacb, as recorded by a
+    // public script; tied embeddings counted once.
+    ("phi-4-mini", 3_836_021_760),
   ] as [(String, Int64)])
   func publishedParameterTotals(_ name: String, _ total: Int64) throws {
     #expect(try PresetCatalog.bundled.model(named: name).parameterCount == total)

@@ -1588,6 +1588,49 @@ enum EmbeddedPresets {
 }
 
 """#,
+    "phi-4-mini": #"""
+{
+  "name": "phi-4-mini",
+  "display_name": "Phi-4-mini-instruct (3.8B)",
+  "hf_repo": "microsoft/Phi-4-mini-instruct",
+  "hub_ids": [
+    "microsoft/Phi-4-mini-instruct"
+  ],
+  "source": "https://huggingface.co/microsoft/Phi-4-mini-instruct/blob/main/config.json. Values from a verbatim copy stored in a public repo's tests (an mlx-community conversion's config.json: the mlx 'quantization' and 'quantization_config' keys it adds are dropped here), cross-checked against a second public script pinned to revision cfbefacb99257ffa30c83adab238a50856ac3083 that records the same dimensions and parameter_count 3,836,021,760 from the safetensors headers. High confidence. phi3 layout: fused qkv_proj (3072 -> (24 + 2 x 8) x 128 = 5120) and gate_up_proj (3072 -> 2 x 8192); rotary over 0.75 x 128 = 96 dims (partial_rotary_factor); tied embeddings (tie_word_embeddings true; Phi-4 14B is untied). Not verbatim: the longrope rope_scaling dict (two 48-entry float lists) is omitted, as in phi-3.5-mini; it changes no tensor shape. Phi-4-mini-reasoning is reported with the same architecture, but its config was not checked, so it is not listed in hub_ids. auto_map and token ids dropped.",
+  "parameter_count": 3836021760,
+  "parameter_count_source": "parameter_count 3_836_021_760 recorded from config.json and the safetensors headers of microsoft/Phi-4-mini-instruct at revision cfbefacb99257ffa30c83adab238a50856ac3083 by a public experiment script (found with the search index's find_string); Hugging Face shows 3.84B params.",
+  "architectures": [
+    "Phi3ForCausalLM"
+  ],
+  "attention_bias": false,
+  "attention_dropout": 0.0,
+  "embd_pdrop": 0.0,
+  "full_attn_mod": 1,
+  "hidden_act": "silu",
+  "hidden_size": 3072,
+  "initializer_range": 0.02,
+  "intermediate_size": 8192,
+  "interpolate_factor": 1,
+  "lm_head_bias": false,
+  "max_position_embeddings": 131072,
+  "mlp_bias": false,
+  "model_type": "phi3",
+  "num_attention_heads": 24,
+  "num_hidden_layers": 32,
+  "num_key_value_heads": 8,
+  "original_max_position_embeddings": 4096,
+  "partial_rotary_factor": 0.75,
+  "resid_pdrop": 0.0,
+  "rms_norm_eps": 1e-05,
+  "rope_theta": 10000.0,
+  "sliding_window": 262144,
+  "tie_word_embeddings": true,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "vocab_size": 200064
+}
+
+"""#,
     "phi-4": #"""
 {
   "name": "phi-4",
