@@ -33,7 +33,7 @@ import Testing
   @Test func theRefusalNamesTheTypeAndEveryModelledFamily() {
     let message = ArchitectureError.unmodelledType("deepseek_v3", model: "m").description
     #expect(message.contains("'deepseek_v3'"))
-    for family in ["llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3", "phi3", "mixtral", "qwen2_moe", "qwen3_moe", "glm4_moe", "olmo2", "gpt2"] {
+    for family in ["llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3", "phi3", "mixtral", "qwen2_moe", "qwen3_moe", "glm4_moe", "gpt_oss", "olmo2", "gpt2"] {
       #expect(message.contains(family))
     }
   }
@@ -191,6 +191,29 @@ import Testing
     #expect(model.layout.mixtureOfExperts?.sharedExpertIntermediateSize == 32)
     #expect(model.layout.queryKeyNorm == .none)
     #expect(model.inventory.linearBiasElements == 0)
+  }
+
+  /// gpt-oss (transformers modeling_gpt_oss.py): biased q/k/v/o, a sink per query head, and in
+  /// every layer a biased parameter router and fused, biased 3-D experts, in transformers 4 and 5.
+  @Test func gptOssExpertsRouterAndSinksAreParameters() throws {
+    let config: [String: Any] = [
+      "model_type": "gpt_oss", "hidden_size": 64, "intermediate_size": 32, "num_local_experts": 4,
+      "experts_per_token": 2, "num_hidden_layers": 2, "num_attention_heads": 8, "num_key_value_heads": 2,
+      "head_dim": 16, "vocab_size": 1000,
+    ]
+    let model = try TestData.model(config)
+    // q 64x128, k and v 64x32, o 128x64, all biased; 8 sinks.
+    let attention: Int64 = 64 * 128 + 128 + 2 * (64 * 32 + 32) + 128 * 64 + 64 + 8
+    // router 4x64 + 4; gate_up 4 x (64 -> 2 x 32) + biases; down 4 x (32 -> 64) + biases.
+    let experts: Int64 = 4 * 64 + 4 + 4 * (64 * 64 + 64) + 4 * (32 * 64 + 64)
+    #expect(model.parameterCount == 2 * (attention + experts + 2 * 64) + 64 + 2 * 1000 * 64)
+    #expect(model.layout.mixtureOfExperts?.expertsPerToken == 2)
+    let fused = try #require(model.inventory.linears.first { $0.path == "mlp.experts.gate_up_proj" })
+    #expect(fused.role == .expertParameter && fused.outFeatures == 64 && fused.instanceCount == 8)
+    // Only q/k/v/o are nn.Linear, in either transformers version: 4 x 2 layers.
+    for recipe in [Recipe.hfPeft, .hfPeftTransformers4, .unsloth] {
+      #expect(try model.adaptedModules(.allLinear, roles: recipe.linearRoles).reduce(0) { $0 + $1.instanceCount } == 8)
+    }
   }
 
   @Test func multimodalConfigsAreReadFromTextConfig() throws {

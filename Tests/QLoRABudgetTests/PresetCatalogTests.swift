@@ -78,6 +78,31 @@ import Testing
     #expect((model.parameterCount - idle - model.inventory.embeddingElements) / 1_000_000_000 == activeBillions)
   }
 
+  /// gpt-oss model card (OpenAI, arXiv 2508.10925) Table 1, in billions to two decimals: MLP
+  /// (experts and router), attention (q/k/v/o and sinks), embedding + unembedding, total, and
+  /// active (all but the idle experts' share, without the input embedding).
+  @Test(arguments: [
+    ("gpt-oss-20b", [1912, 64, 116, 2091, 361]), ("gpt-oss-120b", [11471, 96, 116, 11683, 513]),
+  ] as [(String, [Int64])])
+  func gptOssModelCardTable(_ name: String, _ hundredths: [Int64]) throws {
+    let model = try PresetCatalog.bundled.model(named: name)
+    let inventory = model.inventory
+    func total(_ prefix: String) -> Int64 {
+      inventory.linears.filter { $0.path.hasPrefix(prefix) }.reduce(0) {
+        $0 + ($1.weightElements + ($1.hasBias ? $1.outFeatures : 0)) * $1.instanceCount
+      }
+    }
+    let sinks = inventory.norms.filter { $0.path == "self_attn.sinks" }.reduce(0) { $0 + $1.totalElements }
+    let moe = try #require(model.layout.mixtureOfExperts)
+    let experts = total("mlp.experts")
+    let idle = experts / moe.expertCount * (moe.expertCount - moe.expertsPerToken)
+    let figures = [
+      total("mlp."), total("self_attn.") + sinks, inventory.embeddingElements, model.parameterCount,
+      model.parameterCount - idle - inventory.tokenEmbeddingElements,
+    ]
+    #expect(figures.map { ($0 + 5_000_000) / 10_000_000 } == hundredths)
+  }
+
   @Test func unknownNamesSuggestTheClosestPreset() {
     #expect(throws: PresetError.unknownModel(name: "qwen3-14", suggestions: ["qwen3-14b", "qwen3-4b"])) {
       try PresetCatalog.bundled.model(named: "qwen3-14")

@@ -1,5 +1,6 @@
 /// How a family of decoder-only transformers lays out its modules: the handful of facts
-/// that differ between llama, qwen2/3, gemma/2/3, phi3, mixtral, qwen MoE, GLM-4 MoE, olmo2 and GPT-2.
+/// that differ between llama, qwen2/3, gemma/2/3, phi3, mixtral, qwen MoE, GLM-4 MoE, gpt-oss,
+/// olmo2 and GPT-2.
 ///
 /// Source: each family's `modeling_*.py` in transformers (the `__init__` of its attention,
 /// MLP, MoE block and decoder layer).
@@ -50,10 +51,13 @@ public struct DecoderLayout: Hashable, Sendable {
   /// Whether the rotary embedding ends in `torch.cat([rotated, passed])` (Phi-3's and GLM-4 MoE's
   /// `apply_rotary_pos_emb`), which leaves the query contiguous in `b x heads x s x d`.
   public var rotaryEndsInConcatenation: Bool
+  /// gpt-oss's learned per-head attention sinks (`self_attn.sinks`, one value per query head),
+  /// which transformers' SDPA path cannot take: such models run eager or flash attention.
+  public var hasAttentionSinks: Bool = false
   public var mixtureOfExperts: MixtureOfExperts?
 }
 
-/// The sparse MoE block of Mixtral, Qwen2/3-MoE and GLM-4 MoE.
+/// The sparse MoE block of Mixtral, Qwen2/3-MoE, GLM-4 MoE and gpt-oss.
 public struct MixtureOfExperts: Hashable, Sendable {
   /// The module layout of the sparse block, which differs by family.
   public enum Style: Hashable, Sendable {
@@ -66,6 +70,10 @@ public struct MixtureOfExperts: Hashable, Sendable {
     /// `mlp.shared_experts` (no gate), and a `Glm4MoeTopkRouter` whose weight is a bare
     /// `nn.Parameter` in transformers 4 and 5 alike, with an fp32 `e_score_correction_bias` buffer.
     case glm
+    /// gpt-oss (`GptOssMLP`): `mlp.router` with weight and bias (a bare parameter pair), and
+    /// `mlp.experts.gate_up_proj` (hidden -> 2 x intermediate) and `down_proj`, each with a bias,
+    /// 3-D parameters in transformers 4 and 5 alike.
+    case gptOss
   }
 
   public var style: Style
@@ -78,9 +86,19 @@ public struct MixtureOfExperts: Hashable, Sendable {
   public var sparseLayerCount: Int64
 
   /// The router's module path.
-  public var routerPath: String { style == .mixtral ? "block_sparse_moe.gate" : "mlp.gate" }
-  /// The router's role: an `nn.Linear` in transformers 4 (Mixtral, Qwen), a bare parameter (GLM).
-  public var routerRole: LinearModule.Role { style == .glm ? .routerParameter : .router }
+  public var routerPath: String {
+    switch style {
+    case .mixtral: return "block_sparse_moe.gate"
+    case .qwen, .glm: return "mlp.gate"
+    case .gptOss: return "mlp.router"
+    }
+  }
+  /// The router's role: an `nn.Linear` in transformers 4 (Mixtral, Qwen), a bare parameter (GLM, gpt-oss).
+  public var routerRole: LinearModule.Role { [.glm, .gptOss].contains(style) ? .routerParameter : .router }
+  /// The experts' role: `nn.Linear` in transformers 4 except gpt-oss's, fused in transformers 5.
+  public var expertRole: LinearModule.Role { style == .gptOss ? .expertParameter : .expert }
+  /// Whether the router and the experts carry biases, and gate and up are one fused tensor (gpt-oss).
+  public var isGptOss: Bool { style == .gptOss }
   public var expertPaths: (gate: String, up: String, down: String) {
     style == .mixtral
       ? ("block_sparse_moe.experts.w1", "block_sparse_moe.experts.w3", "block_sparse_moe.experts.w2")
@@ -98,6 +116,7 @@ public struct MixtureOfExperts: Hashable, Sendable {
     case .mixtral: return "num_local_experts"
     case .qwen: return "num_experts"
     case .glm: return "n_routed_experts"
+    case .gptOss: return "num_local_experts"
     }
   }
 }

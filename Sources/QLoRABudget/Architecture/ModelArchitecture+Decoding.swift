@@ -6,7 +6,7 @@ extension ModelArchitecture {
   /// read it as: a layout guessed silently gives a confident verdict on the wrong tensors.
   public static let knownModelTypes: [String] = [
     "llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3", "gemma3_text", "phi3",
-    "mixtral", "qwen2_moe", "qwen3_moe", "glm4_moe", "olmo2", "gpt2",
+    "mixtral", "qwen2_moe", "qwen3_moe", "glm4_moe", "gpt_oss", "olmo2", "gpt2",
   ]
 
   /// The most parameters a config may describe (10^15); larger is refused, not estimated.
@@ -88,7 +88,7 @@ extension ModelArchitecture {
       }
       headDimension = hidden / heads
     }
-    let isMoE = ["mixtral", "qwen2_moe", "qwen3_moe", "glm4_moe"].contains(modelType)
+    let isMoE = ["mixtral", "qwen2_moe", "qwen3_moe", "glm4_moe", "gpt_oss"].contains(modelType)
     // Qwen MoE configs may give only moe_intermediate_size; the dense size is then unused.
     let intermediate: Int64
     if isMoE, !reader.has("intermediate_size") {
@@ -109,6 +109,7 @@ extension ModelArchitecture {
       normHasBias: false,
       positionEmbedding: .rotary(dimension: rotaryDimension, embeddingCount: family == .gemma3 ? 2 : 1),
       rotaryEndsInConcatenation: [.phi3, .glm4MoE].contains(family),
+      hasAttentionSinks: family == .gptOss,
       mixtureOfExperts: isMoE ? try Self.mixtureOfExperts(reader, modelType: modelType, layers: layers) : nil)
     self.init(
       name: name, type: type, hiddenSize: hidden, layerCount: layers, attentionHeadCount: heads,
@@ -156,6 +157,15 @@ extension ModelArchitecture {
       return MixtureOfExperts(
         style: .mixtral, expertCount: try reader.dimension("num_local_experts"),
         expertsPerToken: try reader.dimension("num_experts_per_tok"),
+        expertIntermediateSize: try reader.dimension("intermediate_size"),
+        sharedExpertIntermediateSize: 0, sparseLayerCount: layers)
+    }
+    if modelType == "gpt_oss" {
+      // Every layer is sparse; each expert is intermediate_size wide (modeling_gpt_oss.py
+      // GptOssExperts); num_experts_per_tok is GptOssConfig's alias of experts_per_token.
+      return MixtureOfExperts(
+        style: .gptOss, expertCount: try reader.dimension("num_local_experts"),
+        expertsPerToken: try reader.dimension("num_experts_per_tok", "experts_per_token"),
         expertIntermediateSize: try reader.dimension("intermediate_size"),
         sharedExpertIntermediateSize: 0, sparseLayerCount: layers)
     }
@@ -213,7 +223,7 @@ extension ModelArchitecture {
 
 /// The families whose layouts differ; see ``DecoderLayout``.
 private enum Family: Equatable {
-  case llama, qwen2, qwen3, gemma, gemma2, gemma3, phi3, mixtral, qwen2MoE, qwen3MoE, glm4MoE, olmo2
+  case llama, qwen2, qwen3, gemma, gemma2, gemma3, phi3, mixtral, qwen2MoE, qwen3MoE, glm4MoE, gptOss, olmo2
 
   /// nil for a `model_type` that is not modelled.
   init?(modelType: String) {
@@ -229,6 +239,7 @@ private enum Family: Equatable {
     case "qwen2_moe": self = .qwen2MoE
     case "qwen3_moe": self = .qwen3MoE
     case "glm4_moe": self = .glm4MoE
+    case "gpt_oss": self = .gptOss
     case "olmo2": self = .olmo2
     default: return nil
     }
@@ -247,6 +258,10 @@ private enum Family: Equatable {
     case .qwen2, .qwen2MoE: return .separate(queryKeyValueBias: true, outputBias: false)
     // GLM-4 MoE: attention_bias on q/k/v only; o_proj is bias=False.
     case .glm4MoE: return .separate(queryKeyValueBias: try reader.bool("attention_bias", default: false), outputBias: false)
+    // gpt-oss: attention_bias (GptOssConfig default true) on all four projections.
+    case .gptOss:
+      let bias = try reader.bool("attention_bias", default: true)
+      return .separate(queryKeyValueBias: bias, outputBias: bias)
     default:
       let bias = try reader.bool("attention_bias", default: false)
       return .separate(queryKeyValueBias: bias, outputBias: bias)

@@ -117,16 +117,23 @@ extension ModuleInventory {
     }
     if let moe = layout.mixtureOfExperts, sparseLayers > 0 {
       let experts = sparseLayers * moe.expertCount
-      linear(moe.routerPath, h, moe.expertCount, count: sparseLayers, role: moe.routerRole, reads: .sparseInput)
-      let paths = moe.expertPaths
-      linear(paths.gate, h, moe.expertIntermediateSize, count: experts, role: .expert, reads: .sparseInput)
-      linear(paths.up, h, moe.expertIntermediateSize, count: experts, role: .expert, reads: .sparseInput)
-      linear(paths.down, moe.expertIntermediateSize, h, count: experts, role: .expert, reads: .expertIntermediate)
+      let size = moe.expertIntermediateSize, biased = moe.isGptOss
+      linear(moe.routerPath, h, moe.expertCount, bias: biased, count: sparseLayers, role: moe.routerRole, reads: .sparseInput)
+      if moe.isGptOss {
+        // GptOssExperts: gate_up_proj (E, hidden, 2 x intermediate) and down_proj, with biases.
+        linear("mlp.experts.gate_up_proj", h, 2 * size, bias: true, count: experts, role: moe.expertRole, reads: .sparseInput)
+        linear("mlp.experts.down_proj", size, h, bias: true, count: experts, role: moe.expertRole, reads: .expertIntermediate)
+      } else {
+        let paths = moe.expertPaths
+        linear(paths.gate, h, size, count: experts, role: moe.expertRole, reads: .sparseInput)
+        linear(paths.up, h, size, count: experts, role: moe.expertRole, reads: .sparseInput)
+        linear(paths.down, size, h, count: experts, role: moe.expertRole, reads: .expertIntermediate)
+      }
       if moe.sharedExpertIntermediateSize > 0 {
-        let shared = moe.sharedExpertPath, size = moe.sharedExpertIntermediateSize
-        linear(shared + ".gate_proj", h, size, count: sparseLayers, reads: .sparseInput)
-        linear(shared + ".up_proj", h, size, count: sparseLayers, reads: .sparseInput)
-        linear(shared + ".down_proj", size, h, count: sparseLayers, reads: .sharedExpertIntermediate)
+        let shared = moe.sharedExpertPath, sharedSize = moe.sharedExpertIntermediateSize
+        linear(shared + ".gate_proj", h, sharedSize, count: sparseLayers, reads: .sparseInput)
+        linear(shared + ".up_proj", h, sharedSize, count: sparseLayers, reads: .sparseInput)
+        linear(shared + ".down_proj", sharedSize, h, count: sparseLayers, reads: .sharedExpertIntermediate)
         // `torch.nn.Linear(hidden, 1)` in transformers 4 and 5 alike (modeling_qwen2_moe.py
         // Qwen2MoeSparseMoeBlock): quantized, and targeted by all-linear (meta-device counts).
         if moe.hasSharedExpertGate {
@@ -145,6 +152,9 @@ extension ModuleInventory {
     case .perProjection:
       norms.append(VectorParameter(path: "self_attn.q_norm", elements: q, instanceCount: layers))
       norms.append(VectorParameter(path: "self_attn.k_norm", elements: kv, instanceCount: layers))
+    }
+    if layout.hasAttentionSinks {
+      norms.append(VectorParameter(path: "self_attn.sinks", elements: q / d, instanceCount: layers))
     }
     norms.append(VectorParameter(path: "final_norm", elements: normWidth, instanceCount: 1))
 

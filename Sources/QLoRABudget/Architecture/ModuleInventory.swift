@@ -17,6 +17,9 @@ public struct LinearModule: Hashable, Sendable {
     /// MoE routers whose weight is a bare `nn.Parameter` in transformers 4 and 5 alike
     /// (GLM-4 MoE's `Glm4MoeTopkRouter`): never quantized, never a LoRA target.
     case routerParameter = "router-parameter"
+    /// MoE experts held as fused 3-D parameters in transformers 4 and 5 alike (gpt-oss's
+    /// `GptOssExperts`): never quantized by bitsandbytes, never an all-linear target.
+    case expertParameter = "expert-parameter"
   }
 
   /// Which activation of the layer the module reads: LoRA branches reading the same tensor

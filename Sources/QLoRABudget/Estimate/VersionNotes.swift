@@ -2,17 +2,40 @@
 /// alternative: shown next to the verdict, where a user acts on it.
 enum VersionNotes {
   static func notes(_ model: ModelArchitecture, _ setup: TrainingSetup) -> [String] {
+    attentionNotes(model, setup) + expertNotes(model, setup)
+  }
+
+  private static func expertNotes(_ model: ModelArchitecture, _ setup: TrainingSetup) -> [String] {
     guard setup.effectiveQuantization.isQuantized else { return [] }
     let elements = BaseWeights.unquantizedLinearElements(model, setup)
-    let experts = model.inventory.linears.contains { $0.role == .expert && !setup.recipe.linearRoles.contains(.expert) }
-    guard experts, elements > 0 else { return [] }
+    let roles = model.inventory.linears.map(\.role)
+    let fusedInFive = roles.contains(.expert) && !setup.recipe.linearRoles.contains(.expert)
+    let fusedAlways = roles.contains(.expertParameter)
+    guard fusedInFive || fusedAlways, elements > 0 else { return [] }
     let dtype = setup.unquantizedDtypes.embeddings.resolved(setup.computeDtype)
     let bytes = ByteCount.elements(elements, bytesEach: dtype.byteWidth)
+    let stay = "\(bytes.formatted(.binary)) of MoE expert weights stay unquantized (\(dtype.rawValue)): "
+    if fusedAlways {
+      return [
+        stay + "gpt-oss's experts are fused 3-D parameters in transformers 4 and 5 alike, which bitsandbytes "
+          + "does not quantize; transformers refuses a BitsAndBytesConfig for the MXFP4 checkpoints, so a "
+          + "bitsandbytes QLoRA loads a bf16 copy (docs/models.md)."
+      ]
+    }
     return [
-      "\(bytes.formatted(.binary)) of MoE expert weights stay unquantized (\(dtype.rawValue)): recipe "
-        + "\(setup.recipe.name) models transformers 5, whose fused 3-D experts bitsandbytes does not quantize "
+      stay + "recipe \(setup.recipe.name) models transformers 5, whose fused 3-D experts bitsandbytes does not quantize "
         + "(bitsandbytes issue #1849). With transformers 4.x the experts are nn.Linear and quantized: the "
         + "hf-peft-tf4 recipe; Unsloth quantizes them too: the unsloth recipe."
+    ]
+  }
+
+  /// Attention sinks (gpt-oss) have no SDPA path in transformers (`_supports_sdpa = False`).
+  private static func attentionNotes(_ model: ModelArchitecture, _ setup: TrainingSetup) -> [String] {
+    guard model.layout.hasAttentionSinks, setup.attention == .sdpa else { return [] }
+    return [
+      "\(model.modelType) has no SDPA attention in transformers (attention sinks; _supports_sdpa = False): it runs "
+        + "eager attention, with its sequence x sequence scores, unless a flash-attention kernel that takes sinks "
+        + "is installed; this estimate assumes SDPA: estimate eager or flash attention instead."
     ]
   }
 }
