@@ -33,7 +33,11 @@ import Testing
   @Test func theRefusalNamesTheTypeAndEveryModelledFamily() {
     let message = ArchitectureError.unmodelledType("deepseek_v3", model: "m").description
     #expect(message.contains("'deepseek_v3'"))
-    for family in ["llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3", "phi3", "mixtral", "qwen2_moe", "qwen3_moe", "glm4_moe", "gpt_oss", "olmo2", "gpt2"] {
+    let families = [
+      "llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3", "phi3", "mixtral", "qwen2_moe", "qwen3_moe",
+      "glm4_moe", "gpt_oss", "olmo2", "gpt2",
+    ]
+    for family in families {
       #expect(message.contains(family))
     }
   }
@@ -214,6 +218,17 @@ import Testing
     for recipe in [Recipe.hfPeft, .hfPeftTransformers4, .unsloth] {
       #expect(try model.adaptedModules(.allLinear, roles: recipe.linearRoles).reduce(0) { $0 + $1.instanceCount } == 8)
     }
+  }
+
+  /// Fused expert parameters count toward the 10^15 limit too, and the error names the expert count.
+  @Test func tooManyGptOssExpertsAreRefusedByName() throws {
+    let config: [String: Any] = [
+      "model_type": "gpt_oss", "hidden_size": 1 << 16, "intermediate_size": 1 << 16, "num_local_experts": 1 << 20,
+      "experts_per_token": 2, "num_hidden_layers": 4, "num_attention_heads": 8, "vocab_size": 1000,
+    ]
+    #expect(throws: ArchitectureError.invalidValue(
+      key: "num_local_experts", value: String(1 << 20), reason: "the model would have more than 10^15 parameters", model: "test")
+    ) { try TestData.model(config) }
   }
 
   @Test func multimodalConfigsAreReadFromTextConfig() throws {

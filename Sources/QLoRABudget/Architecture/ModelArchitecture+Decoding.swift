@@ -205,7 +205,7 @@ extension ModelArchitecture {
   /// Whether the parameters of the linear modules of `roles` (all by default), norms and
   /// embeddings stay within ``maximumParameterCount``.
   private static func isWithinLimits(
-    _ inventory: ModuleInventory, roles: Set<LinearModule.Role> = [.projection, .expert, .router]
+    _ inventory: ModuleInventory, roles: Set<LinearModule.Role> = Set(LinearModule.Role.allCases)
   ) -> Bool {
     var total: Int64 = 0
     let groups = inventory.linears.filter { roles.contains($0.role) }.map { ($0.inFeatures * $0.outFeatures + $0.outFeatures, $0.instanceCount) }

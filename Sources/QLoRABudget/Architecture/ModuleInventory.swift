@@ -3,7 +3,7 @@
 /// These are the modules bitsandbytes replaces with `Linear4bit` and peft can adapt with LoRA.
 public struct LinearModule: Hashable, Sendable {
   /// What the matrix does; frameworks differ in which roles are `nn.Linear` modules.
-  public enum Role: String, Hashable, Sendable {
+  public enum Role: String, CaseIterable, Hashable, Sendable {
     /// Attention and dense-MLP projections, shared experts: `nn.Linear` everywhere.
     case projection
     /// MoE experts: one `nn.Linear` per expert in transformers 4.x; one fused 3-D parameter

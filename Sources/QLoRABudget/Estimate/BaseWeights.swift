@@ -105,7 +105,8 @@ enum BaseWeights {
     let buffers = inventory.bufferBytes
     let bytes = ByteCount.sum(present.map { .elements($0.elements, bytesEach: $0.dtype.byteWidth) }) + buffers
     return MemoryComponent(
-      .unquantizedWeights, lifetime: .resident, bytes: bytes, formula: Self.terms(present, buffers: buffers, contents: inventory.bufferContents),
+      .unquantizedWeights, lifetime: .resident, bytes: bytes,
+      formula: Self.terms(present, buffers: buffers, contents: inventory.bufferContents),
       source: "recipe '\(setup.recipe.name)': " + setup.recipe.summary)
   }
 
