@@ -24,7 +24,11 @@ enum CompareCommand: Command {
     let label: String
     let estimate: MemoryEstimate
     let evaluations: [Evaluation]
-    let fewestGPUs: [Int64?]
+    /// Per GPU: the fewest GPUs of its kind that fit and that may fit (tight), over every
+    /// engine and offload (``Planner/fewestGPUs(over:accepting:upTo:)``, as `solve` answers).
+    let fewestGPUs: [(fits: Planner.GPUPlan?, tight: Planner.GPUPlan?)]
+    /// Per GPU: the fewest that fit with an engine that offloads nothing (`solve`'s too).
+    let fewestWithoutOffload: [Planner.GPUPlan?]
   }
 
   static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws -> ExitStatus {
@@ -55,13 +59,19 @@ enum CompareCommand: Command {
     for plan in plans {
       let estimate = try EstimateRequest.estimate(model, plan.setup, plan.gpus[0])
       var evaluations: [Evaluation] = []
-      var fewest: [Int64?] = []
+      var fewest: [(fits: Planner.GPUPlan?, tight: Planner.GPUPlan?)] = []
+      var withoutOffload: [Planner.GPUPlan?] = []
       for gpu in plan.gpus {
         let planner = Planner(model: model, setup: plan.setup, gpu: gpu)
         evaluations.append(try PlanningOptions.run { () throws(PlanningError) in try planner.evaluate(plan.setup) })
-        fewest.append(try PlanningOptions.run { () throws(PlanningError) in try planner.fewestGPUs()?.value })
+        fewest.append(try PlanningOptions.run { () throws(PlanningError) in
+          (try planner.fewestGPUs(accepting: .fits), try planner.fewestGPUs(accepting: .tight))
+        })
+        withoutOffload.append(try PlanningOptions.run { () throws(PlanningError) in
+          try planner.fewestGPUs(over: Planner.EngineChoice.ladder.filter { $0.offload.isEmpty })
+        })
       }
-      columns.append(Column(label: plan.label, estimate: estimate, evaluations: evaluations, fewestGPUs: fewest))
+      columns.append(Column(label: plan.label, estimate: estimate, evaluations: evaluations, fewestGPUs: fewest, fewestWithoutOffload: withoutOffload))
     }
 
     if let path = arguments.value("--svg") {
@@ -90,9 +100,16 @@ enum CompareCommand: Command {
         .object([
           ("label", .string(column.label)),
           ("estimate", EstimateJSON.object(column.estimate)),
-          ("gpus", .array(zip(column.evaluations, column.fewestGPUs).map { evaluation, fewest in
-            guard case .object(let members) = EstimateJSON.evaluation(evaluation) else { return .null }
-            return .object(members + [("fewest_gpus", fewest.map { .integer($0) } ?? .null)])
+          ("host", HostOptions.json(HostMemory(column.estimate), capacity: nil)),
+          ("gpus", .array(column.evaluations.indices.map { index in
+            guard case .object(let members) = EstimateJSON.evaluation(column.evaluations[index]) else { return .null }
+            let fewest = column.fewestGPUs[index]
+            return .object(members + [
+              ("fewest_gpus", .object([
+                ("fits", fewest.fits.map(EstimateJSON.gpuPlan) ?? .null), ("tight", fewest.tight.map(EstimateJSON.gpuPlan) ?? .null),
+              ])),
+              ("fewest_gpus_without_offload", column.fewestWithoutOffload[index].map(EstimateJSON.gpuPlan) ?? .null),
+            ])
           })),
         ])
       })),
@@ -119,18 +136,21 @@ enum CompareCommand: Command {
     rows.append(("Host memory of the step", estimates.map { (EstimateText.gib($0.hostBytes), nil) }))
     let groups = byGPU ? [nil] : gpus.map { Optional($0) }
     for group in groups {
-      func cell(_ column: Column) -> (Evaluation, Int64?)? {
+      func cell(_ column: Column) -> (Evaluation, Planner.GPUPlan?)? {
         guard let index = group.map({ g in column.evaluations.firstIndex { $0.gpu.name == g.name } }) ?? 0 else { return nil }
-        return (column.evaluations[index], column.fewestGPUs[index])
+        return (column.evaluations[index], column.fewestGPUs[index].fits)
       }
       rows.append((group.map { "Verdict \($0.name)" } ?? "Verdict", columns.map { column in
         cell(column).map { ($0.0.verdict.label, $0.0.verdict) } ?? ("-", nil)
       }))
-      let engine = estimates.first?.setup.engine ?? .fsdp
-      let needed = "GPUs needed (\(engine == .fsdp ? "FSDP" : engine.rawValue))"
+      let needed = "Fewest GPUs that fit"
       rows.append((group == nil ? needed : "  " + needed, columns.map { column in
         guard let (_, fewest) = cell(column) else { return ("-", nil) }
-        return (fewest.map { NumberText.grouped($0) } ?? ">\(TrainingSetup.maximumGPUCount)", nil)
+        return (fewest.map { NumberText.grouped($0.count) } ?? ">\(TrainingSetup.maximumGPUCount)", nil)
+      }))
+      rows.append(((group == nil ? "" : "  ") + "  with engine", columns.map { column in
+        guard let (_, fewest) = cell(column), let fewest else { return ("-", nil) }
+        return (fewest.choice.engine.rawValue + (fewest.choice.offload.isEmpty ? "" : "+" + fewest.choice.offload.description), nil)
       }))
     }
     var lines = ["\(model.name): \(NumberText.grouped(model.parameterCount)) parameters; GiB (2^30 bytes)"]
@@ -138,17 +158,22 @@ enum CompareCommand: Command {
     if !byGPU {
       lines.append("GPUs: " + gpus.map { "\($0.name) (\($0.capacity.formatted(.binary)))" }.joined(separator: ", "))
     }
+    // Nothing is cut: a label or cell wider than the usual 24 and 14 columns widens its column.
+    let labelWidth = max(24, (rows.map(\.0.count).max() ?? 0) + 1)
+    let widths = columns.indices.map { index in
+      max(14, ([columns[index].label.count] + rows.map { $0.1[index].0.count }).max()! + 1)
+    }
     let perBlock = 4
     for start in stride(from: 0, to: columns.count, by: perBlock) {
       let range = start..<min(columns.count, start + perBlock)
       lines.append("")
-      lines.append(HelpText.pad("", 24) + range.map { EstimateText.leftPad(String(columns[$0].label.prefix(13)), 14) }.joined())
-      lines.append(String(repeating: "-", count: 24 + 14 * range.count))
+      lines.append(HelpText.pad("", labelWidth) + range.map { EstimateText.leftPad(columns[$0].label, widths[$0]) }.joined())
+      lines.append(String(repeating: "-", count: labelWidth + range.map { widths[$0] }.reduce(0, +)))
       for (label, cells) in rows {
-        lines.append(HelpText.pad(String(label.prefix(23)), 24)
+        lines.append(HelpText.pad(label, labelWidth)
           + range.map { index in
             let (text, verdict) = cells[index]
-            let padded = EstimateText.leftPad(text, 14)
+            let padded = EstimateText.leftPad(text, widths[index])
             return verdict.map { VerdictText.colored(padded, $0, color) } ?? padded
           }.joined())
       }

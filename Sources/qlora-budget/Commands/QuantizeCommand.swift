@@ -84,18 +84,26 @@ enum ProgressLine {
 enum QuantizationOptions {
   static let specs: [OptionSpec] = [
     .value("--quant", "type", "The 4-bit type.", values: FourBitType.allCases.map(\.rawValue), default: "nf4"),
-    .value("--blocksize", "n", "Elements per absmax block.", values: QuantizationSettings.validBlockSizes.map(String.init), default: "64"),
+    .value("--blocksize", "n", "Elements per absmax block.", values: Setting.blockSize.domain.listedValues, default: "64"),
     .value("--double-quant", "bool", "Quantize the absmax values to 8 bits (QLoRA's double quantization).", values: ["true", "false"], default: "true"),
   ]
 
   static func settings(_ arguments: ParsedArguments) throws -> QuantizationSettings {
     let type = try arguments.choice("--quant", as: FourBitType.self) ?? .nf4
-    let blockSize = try arguments.integer("--blocksize", in: 1...65536).map(Int.init) ?? 64
+    // The estimator's block-size rule (TrainingSetup.blockSizes), worded as `fit --blocksize` words it.
+    var blockSize = TrainingSetup().blockSize
+    if let text = arguments.value("--blocksize") {
+      do {
+        blockSize = try Setting.blockSize.parse(text).integerValue ?? blockSize
+      } catch {
+        throw UsageError.invalidValue(text, for: "--blocksize", error.expected)
+      }
+    }
     let doubleQuantization = try arguments.boolean("--double-quant") ?? true
     do {
-      return try QuantizationSettings(type: type, blockSize: blockSize, doubleQuantization: doubleQuantization)
+      return try QuantizationSettings(type: type, blockSize: Int(blockSize), doubleQuantization: doubleQuantization)
     } catch {
-      throw UsageError.invalidValue(String(blockSize), for: "--blocksize", "use 32, 64, 128, 256, 512, 1024, 2048 or 4096")
+      throw UsageError.invalidValue(String(blockSize), for: "--blocksize", Setting.blockSize.domain.description)
     }
   }
 }

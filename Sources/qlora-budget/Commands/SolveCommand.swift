@@ -74,7 +74,7 @@ enum SolveCommand: Command {
         var fewest: [(String, JSONOutput)] = []
         var fitting: Planner.GPUPlan?
         for worst in [Verdict.fits, .tight] {
-          let plan = try PlanningOptions.run { () throws(PlanningError) in try planner.fewestGPUsWithEngine(accepting: worst) }
+          let plan = try PlanningOptions.run { () throws(PlanningError) in try planner.fewestGPUs(accepting: worst) }
           let label = worst == .fits ? "Fewest GPUs that fit" : "  may fit (tight)"
           if worst == .fits { fitting = plan }
           if let plan {
@@ -82,16 +82,16 @@ enum SolveCommand: Command {
           } else {
             lines.append(row(label, "none", "up to \(TrainingSetup.maximumGPUCount) with any engine or offload"))
           }
-          fewest.append((worst.rawValue, plan.map(gpuPlanJSON) ?? .null))
+          fewest.append((worst.rawValue, plan.map(EstimateJSON.gpuPlan) ?? .null))
         }
         json.append(("fewest_gpus", .object(fewest)))
         let withoutOffload = try PlanningOptions.run { () throws(PlanningError) in
-          try planner.fewestGPUsWithEngine(over: Planner.EngineChoice.ladder.filter { $0.offload.isEmpty })
+          try planner.fewestGPUs(over: Planner.EngineChoice.ladder.filter { $0.offload.isEmpty })
         }
         if let withoutOffload, fitting?.choice.offload.isEmpty == false {
           lines += gpuPlanLines("Without offload, fit", withoutOffload, among: "no engine without offload")
         }
-        json.append(("fewest_gpus_without_offload", withoutOffload.map(gpuPlanJSON) ?? .null))
+        json.append(("fewest_gpus_without_offload", withoutOffload.map(EstimateJSON.gpuPlan) ?? .null))
       }
       if wants(.changes) {
         let changes = try PlanningOptions.run { () throws(PlanningError) in try planner.changes() }
@@ -159,15 +159,6 @@ enum SolveCommand: Command {
       lines.append("  on \(fewer.setup.gpuCount): \(gib(fewer.bytes)) per GPU, \(fewer.verdict.label) (\(among) does on fewer)")
     }
     return lines
-  }
-
-  static func gpuPlanJSON(_ plan: Planner.GPUPlan) -> JSONOutput {
-    .object([
-      ("count", .integer(plan.count)), ("engine", .string(plan.choice.engine.rawValue)),
-      ("offload", .string(plan.choice.offload.description)), ("bytes_per_gpu", .bytes(plan.evaluation.bytes)),
-      ("host_bytes_per_process", plan.evaluation.estimate.map { .bytes(HostMemory($0).peak) } ?? .null),
-      ("one_fewer_bytes_per_gpu", plan.oneFewer.map { .bytes($0.bytes) } ?? .null),
-    ])
   }
 
   /// A fit change as typed on the command line.

@@ -49,7 +49,7 @@ enum SetupOptions {
     Flag(setting: .autocast, name: "--autocast", valueName: "bool", help: "Mixed-precision autocast (HF Trainer bf16/fp16=True).",
       defaultText: "true"),
     Flag(setting: .gpuCount, name: "--gpus", valueName: "n",
-      help: "GPUs the run is spread over (see --engine); figures are per GPU.", defaultText: "1"),
+      help: "GPUs the run is spread over (see --engine); figures are per GPU.", defaultText: "1, or one per --nodes"),
     Flag(setting: .fullFineTune, name: "--full-finetune", valueName: "",
       help: "Full fine-tuning of every parameter instead of LoRA, for comparison.", defaultText: nil, isSwitch: true),
     Flag(setting: .fullFineTunePrecision, name: "--precision", valueName: "mode",
@@ -118,8 +118,12 @@ enum SetupOptions {
         throw .invalidValue(text, for: flag.name, error.expected)
       }
     }
-    // Without --alpha, alpha follows a rank given here; otherwise the base's stands.
-    if arguments.value("--alpha") == nil, arguments.value("--rank") != nil { setup.lora.alpha = Double(2 * setup.lora.rank) }
+    // --nodes without --gpus: one GPU per node (the GPU count is a multiple of the nodes).
+    if arguments.value("--gpus") == nil, arguments.value("--nodes") != nil, setup.gpuCount < setup.nodeCount {
+      setup.gpuCount = setup.nodeCount
+    }
+    // Without --alpha, alpha follows a rank given here (over a config's alpha); otherwise the base's stands.
+    if arguments.value("--alpha") == nil, arguments.value("--rank") != nil { setup.lora.givenAlpha = nil }
     return setup
   }
 

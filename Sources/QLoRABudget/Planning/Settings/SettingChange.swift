@@ -99,7 +99,8 @@ public enum SettingChange: Hashable, Sendable {
     }
   }
 
-  /// `setup` with this change made. A rank change keeps lora_alpha as it was.
+  /// `setup` with this change made. A rank change moves lora_alpha with it unless alpha was
+  /// given (``LoRAConfiguration/alpha``).
   public func applied(to setup: TrainingSetup) -> TrainingSetup {
     var changed = setup
     switch self {
@@ -118,9 +119,7 @@ public enum SettingChange: Hashable, Sendable {
     case .batchSize(let v): changed.batchSize = v
     case .gradientCheckpointing(let b): changed.gradientCheckpointing = b
     case .attention(let a): changed.attention = a
-    case .loss(let l):
-      changed.chunkedCrossEntropy = l != .standard
-      changed.chunkedLoss = l.implementation
+    case .loss(let l): changed.loss = l
     case .autocast(let b): changed.usesAutocast = b
     case .gpuCount(let v): changed.gpuCount = v
     case .fullFineTune(let b): changed.isFullFineTune = b
