@@ -2,6 +2,8 @@ import Foundation
 import Testing
 import QLoRABudget
 
+@testable import qlora_budget
+
 /// The rough edges a new user hit (issue 20), each through the real binary: contradictory
 /// answers, wrong answers and output that cut or garbled what it showed.
 @Suite struct RoughEdgesTests {
@@ -94,5 +96,104 @@ import QLoRABudget
     let firstLine = { (text: String) in text.split(separator: "\n").first.map(String.init) ?? "" }
     #expect(firstLine(fit.standardError) == firstLine(quantize.standardError))
     #expect(firstLine(fit.standardError).contains("32, 64, 128, 256, 512, 1024, 2048, 4096"))
+  }
+}
+
+/// The command line's own rough edges: exit codes, cut columns, colour, escapes, advice and
+/// suggestions.
+@Suite struct CommandLineEdgesTests {
+  @Test func helpForAnUnknownCommandIsAUsageError() throws {
+    let help = try BinaryRunner.run(["help", "nonsense"])
+    let direct = try BinaryRunner.run(["nonsense"])
+    #expect(help.status == 64 && direct.status == 64)
+    #expect(help.standardError == direct.standardError && help.standardOutput.isEmpty)
+    #expect(try BinaryRunner.run(["help", "fit"]).status == 0)
+  }
+
+  /// Long setup names and GPU names are shown whole, in aligned columns.
+  @Test func compareCutsNoHeaderOrName() throws {
+    let gpus = ["apple-m2-ultra-192gb", "rtx-4060-ti-16gb", "rtx-4070-ti-super"]
+    let byGPU = try BinaryRunner.run(["compare", "qwen3-8b", "--gpu", gpus.joined(separator: ","), "--quant", "none"])
+    let header = try #require(byGPU.standardOutput.split(separator: "\n").first { $0.contains("rtx-4060") })
+    #expect(header.split(separator: " ").map(String.init) == gpus)
+    let bySetup = try BinaryRunner.run([
+      "compare", "qwen3-8b", "--gpu", "apple-m2-ultra-192gb,rtx-4070-ti-super", "--setups", "qlora+paged-adamw-8bit,lora-16bit",
+    ])
+    let lines = bySetup.standardOutput.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+    let top = try #require(lines.firstIndex { $0.contains("lora-16bit") && !$0.hasPrefix("-") })
+    #expect(lines[top].split(separator: " ").map(String.init) == ["qlora+paged-adamw-8bit", "lora-16bit"])
+    #expect(lines.contains { $0.hasPrefix("Verdict apple-m2-ultra-192gb ") })
+    #expect(lines.contains { $0.hasPrefix("Verdict rtx-4070-ti-super ") })
+    // Every row of the table is as wide as its rule.
+    let rule = lines[top + 1]
+    for line in lines[(top + 2)...].prefix(while: { !$0.isEmpty }) { #expect(line.count == rule.count, "\(line)") }
+  }
+
+  /// Colour only on a terminal with colour: not for TERM=dumb, NO_COLOR, no TERM or no tty.
+  @Test func colourNeedsATerminalThatHasIt() {
+    #expect(CommandContext.usesColor(isTerminal: true, environment: ["TERM": "xterm-256color"]))
+    #expect(!CommandContext.usesColor(isTerminal: true, environment: ["TERM": "dumb"]))
+    #expect(!CommandContext.usesColor(isTerminal: true, environment: ["TERM": "xterm", "NO_COLOR": "1"]))
+    #expect(!CommandContext.usesColor(isTerminal: true, environment: [:]))
+    #expect(!CommandContext.usesColor(isTerminal: false, environment: ["TERM": "xterm"]))
+  }
+
+  /// A model folder whose name holds an escape sequence is printed escaped, never raw.
+  @Test func controlCharactersInAFolderNameAreEscaped() throws {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("edges-\u{1B}[31mred-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let config = DocsTests.packageRoot.appendingPathComponent("Presets/models/qwen3-8b.json")
+    try FileManager.default.copyItem(at: config, to: folder.appendingPathComponent("config.json"))
+    for command in [["fit", folder.path, "--gpu", "a100-80gb"], ["compare", folder.path, "--gpu", "a100-80gb"],
+                    ["solve", folder.path, "--gpu", "a100-80gb", "--find", "rank"]] {
+      let result = try BinaryRunner.run(command)
+      #expect(!result.standardOutput.contains("\u{1B}") && !result.standardError.contains("\u{1B}"), "\(command[0])")
+      #expect(result.standardOutput.contains("\\u{1b}[31mred"), "\(command[0])")
+    }
+  }
+
+  /// Hardware advice follows the vendor: no Ampere or bitsandbytes key for an Apple GPU.
+  @Test func appleGPUsGetAppleAdvice() throws {
+    let apple = try BinaryRunner.run(["fit", "qwen3-8b", "--gpu", "apple-m1-max-32gb"])
+    let bf16 = try #require(apple.standardError.split(separator: "\n").first { $0.contains("bf16") })
+    #expect(!bf16.contains("Ampere") && !bf16.contains("bnb_4bit_compute_dtype"))
+    let t4 = try BinaryRunner.run(["fit", "qwen3-8b", "--gpu", "t4"])
+    #expect(t4.standardError.contains("Ampere"))
+  }
+
+  /// transformers' spelling of the attention is read; a preset's number suggests the preset.
+  @Test func hfSpellingsAndPresetNumbersAreUnderstood() throws {
+    let flash = try BinaryRunner.json(try BinaryRunner.run(["fit", "qwen3-8b", "--gpu", "a100-80gb", "--attn", "flash_attention_2", "--json"]))
+    #expect((flash["setup"] as? [String: Any])?["attn"] as? String == "flash")
+    let gpu = try BinaryRunner.run(["fit", "qwen3-8b", "--gpu", "4090"])
+    #expect(gpu.status == 64 && gpu.standardError.contains("did you mean 'rtx-4090'?"))
+  }
+
+  @Test func anEmptyModelArgumentIsNamed() throws {
+    let result = try BinaryRunner.run(["fit", "", "--gpu", "t4"])
+    #expect(result.status == 64)
+    #expect(result.standardError.contains("'<model>' is empty") && !result.standardError.contains("''"))
+  }
+
+  /// `inspect --tensors`: every name is shown whole, in a column as wide as the longest.
+  @Test func inspectTensorNamesKeepTheirColumn() throws {
+    let (input, output) = (EngineCommandTests.temporaryURL(), EngineCommandTests.temporaryURL())
+    defer { [input, output].forEach { try? FileManager.default.removeItem(at: $0) } }
+    try EngineCommandTests.writeModel(to: input)
+    #expect(try BinaryRunner.run(["quantize", input.path, output.path]).status == 0)
+    let text = try BinaryRunner.run(["inspect", output.path, "--tensors"]).standardOutput
+    let rows = text.split(separator: "\n").filter { $0.hasPrefix("model.") || $0.hasPrefix("lm_head.") }
+    #expect(!rows.isEmpty)
+    let stateName = "model.layers.0.self_attn.q_proj.weight.quant_state.bitsandbytes__nf4"
+    let state = try #require(rows.first { $0.hasPrefix(stateName) })
+    #expect(state.dropFirst(stateName.count).hasPrefix(" "))
+    // The role column starts at the same place on every row.
+    let starts = Set(rows.map { row -> Int in
+      let roles = ["4-bit packed", "quant state", "embedding", "lm_head", "norm", "other"]
+      return roles.compactMap { row.range(of: " " + $0 + " ")?.lowerBound.utf16Offset(in: row) }.min() ?? -1
+    })
+    #expect(starts.count == 1)
+    #expect(text.components(separatedBy: "bits per parameter").count == 2)
   }
 }

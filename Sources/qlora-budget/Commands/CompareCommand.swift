@@ -153,7 +153,7 @@ enum CompareCommand: Command {
         return (fewest.choice.engine.rawValue + (fewest.choice.offload.isEmpty ? "" : "+" + fewest.choice.offload.description), nil)
       }))
     }
-    var lines = ["\(model.name): \(NumberText.grouped(model.parameterCount)) parameters; GiB (2^30 bytes)"]
+    var lines = ["\(CommandLineTool.oneLine(model.name)): \(NumberText.grouped(model.parameterCount)) parameters; GiB (2^30 bytes)"]
     lines += HelpText.wrap("Verdict: " + VerdictText.definition + ".", width: 80)
     if !byGPU {
       lines.append("GPUs: " + gpus.map { "\($0.name) (\($0.capacity.formatted(.binary)))" }.joined(separator: ", "))

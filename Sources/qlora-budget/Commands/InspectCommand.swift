@@ -50,9 +50,12 @@ enum InspectCommand: Command {
     }
     if listTensors {
       lines.append("")
-      for tensor in inventory.tensors {
+      // The name column is as wide as the longest name (bnb's quant-state names run past 56).
+      let names = inventory.tensors.map { CommandLineTool.oneLine($0.name) }
+      let width = max(56, (names.map(\.count).max() ?? 0) + 1)
+      for (tensor, name) in zip(inventory.tensors, names) {
         lines.append(
-          HelpText.pad(CommandLineTool.oneLine(tensor.name), 56) + HelpText.pad(tensor.role.rawValue, 14) + HelpText.pad(tensor.dtype.rawValue, 9)
+          HelpText.pad(name, width) + HelpText.pad(tensor.role.rawValue, 14) + HelpText.pad(tensor.dtype.rawValue, 9)
             + HelpText.pad("\(tensor.shape)", 18) + EstimateText.leftPad(NumberText.grouped(tensor.bytes.bytes), 16))
       }
     }

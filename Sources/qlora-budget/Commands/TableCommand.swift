@@ -66,7 +66,7 @@ enum TableCommand: Command {
     lines.append("| --- | ---: | ---: | " + grid.gpus.map { _ in "---:" }.joined(separator: " | ") + " |")
     for row in grid.rows {
       lines.append(
-        "| \(row.model.name) | \(row.setup.isFullFineTune ? "-" : String(row.setup.lora.rank)) | \(row.setup.sequenceLength) | "
+        "| \(CommandLineTool.oneLine(row.model.name)) | \(row.setup.isFullFineTune ? "-" : String(row.setup.lora.rank)) | \(row.setup.sequenceLength) | "
           + row.cells.map { "\(gib($0.bytes)) \($0.verdict.label)" }.joined(separator: " | ") + " |")
     }
     lines.append("")
@@ -80,7 +80,7 @@ enum TableCommand: Command {
   static func csv(_ grid: PlanningGrid) -> String {
     var lines = ["model,rank,seq_len," + grid.gpus.map { "\($0.name)_bytes,\($0.name)_verdict" }.joined(separator: ",")]
     for row in grid.rows {
-      lines.append("\(row.model.name),\(row.setup.lora.rank),\(row.setup.sequenceLength),"
+      lines.append("\(CommandLineTool.oneLine(row.model.name)),\(row.setup.lora.rank),\(row.setup.sequenceLength),"
         + row.cells.map { "\($0.bytes.bytes),\($0.verdict.rawValue)" }.joined(separator: ","))
     }
     return lines.joined(separator: "\n") + "\n"

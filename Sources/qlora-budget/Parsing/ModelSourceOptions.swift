@@ -35,6 +35,10 @@ enum ModelSourceOptions {
     } else {
       argument = try arguments.positional(0, named: "model")
     }
+    guard !argument.trimmingCharacters(in: .whitespaces).isEmpty else {
+      throw UsageError(
+        "The argument '<model>' is empty: give a preset name, a config.json or model folder, or a Hub id.", command: arguments.command)
+    }
     return try SetupOptions.model(argument, arguments, context: context)
   }
 
@@ -44,7 +48,7 @@ enum ModelSourceOptions {
     var lines: [String] = []
     var namedDirectly = false
     if case .preset = source { namedDirectly = !(argument ?? "").contains("/") }
-    if !namedDirectly { lines.append("Model: \(argument ?? "") from \(source)") }
+    if !namedDirectly { lines.append(CommandLineTool.oneLine("Model: \(argument ?? "") from \(source)")) }
     if let config { lines += ConfigSummary.text(config) }
     return lines
   }

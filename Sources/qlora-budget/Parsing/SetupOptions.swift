@@ -175,7 +175,10 @@ enum SetupOptions {
       do {
         return GPU.custom(capacity: try ByteCount(parsing: text), label: text)
       } catch {
-        throw UsageError.invalidValue(text, for: "--gpu", error.description)
+        // `4090` is more likely part of a preset's name than a size without its unit.
+        let key = text.lowercased()
+        let named = key.count >= 3 ? presets.gpuNames.filter { $0.contains(key) }.min { ($0.count, $0) < ($1.count, $1) } : nil
+        throw UsageError.invalidValue(text, for: "--gpu", error.description + (named.map { "; did you mean '\($0)'?" } ?? ""))
       }
     }
     return try presets.gpu(named: text)

@@ -39,8 +39,9 @@ enum EstimateText {
   static func header(_ estimate: MemoryEstimate) -> [String] {
     let model = estimate.model
     let setup = estimate.setup
-    let type = model.modelType + (model.readAs.map { " read as \($0)" } ?? "")
-    var lines = ["\(model.name): \(NumberText.grouped(model.parameterCount)) parameters (\(type))"]
+    // The name and type come from a folder or a config.json: control characters are shown escaped.
+    let type = CommandLineTool.oneLine(model.modelType) + (model.readAs.map { " read as \($0)" } ?? "")
+    var lines = ["\(CommandLineTool.oneLine(model.name)): \(NumberText.grouped(model.parameterCount)) parameters (\(type))"]
     if setup.isFullFineTune {
       let precision = setup.fullFineTunePrecision == .mixed
         ? "mixed precision (fp32 master, \(setup.computeDtype.rawValue) autocast)" : "pure \(setup.computeDtype.rawValue)"

@@ -40,7 +40,8 @@ extension Setting {
     case .sequenceLength: return .sequenceLength(try integer(text))
     case .batchSize: return .batchSize(try integer(text))
     case .gradientCheckpointing: return .gradientCheckpointing(try boolean(text))
-    case .attention: return .attention(try choice(text) { AttentionImplementation(rawValue: $0) })
+    case .attention:
+      return .attention(try choice(text) { AttentionImplementation(rawValue: $0) ?? AttentionImplementation(transformersName: $0) })
     case .loss: return .loss(try choice(text) { LossKind(rawValue: $0) })
     case .autocast: return .autocast(try boolean(text))
     case .gpuCount: return .gpuCount(try integer(text))
