@@ -197,3 +197,26 @@ import QLoRABudget
     #expect(text.components(separatedBy: "bits per parameter").count == 2)
   }
 }
+
+/// Usage lines and docs/cli.md name what the commands take and print.
+@Suite struct UsageAndDocsEdgesTests {
+  /// A usage line that lists options lists all of them; the others end in `[options]`.
+  @Test func everyUsageLineNamesEveryOptionOrSaysOptions() {
+    for command in CommandTable.all where !command.options.isEmpty {
+      let usage = HelpText.usageLine(command)
+      guard !usage.hasSuffix("[options]") else { continue }
+      for option in command.options { #expect(usage.contains(option.name), "\(command.name): \(option.name)") }
+    }
+  }
+
+  /// docs/cli.md's `nf4_bytes` keys are the ones quantize-check writes.
+  @Test func cliNamesQuantizeChecksKeys() throws {
+    let result = try BinaryRunner.run(["quantize-check", "--shape", "16x256", "--seed", "3", "--json"])
+    let written = Set(try #require(try BinaryRunner.json(result)["nf4_bytes"] as? [String: Any]).keys)
+    let text = try DocsTests.read("docs/cli.md")
+    let start = try #require(text.range(of: "\"nf4_bytes\": {"))
+    let end = try #require(text.range(of: "}", range: start.upperBound..<text.endIndex))
+    let named = Set(text[start.upperBound..<end.lowerBound].split(separator: ",").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) })
+    #expect(named == written)
+  }
+}

@@ -136,32 +136,33 @@ enum CompareCommand: Command {
     rows.append(("Host memory of the step", estimates.map { (EstimateText.gib($0.hostBytes), nil) }))
     let groups = byGPU ? [nil] : gpus.map { Optional($0) }
     for group in groups {
-      func cell(_ column: Column) -> (Evaluation, Planner.GPUPlan?)? {
+      func cell(_ column: Column) -> (Evaluation, fits: Planner.GPUPlan?, withoutOffload: Planner.GPUPlan?)? {
         guard let index = group.map({ g in column.evaluations.firstIndex { $0.gpu.name == g.name } }) ?? 0 else { return nil }
-        return (column.evaluations[index], column.fewestGPUs[index].fits)
+        return (column.evaluations[index], column.fewestGPUs[index].fits, column.fewestWithoutOffload[index])
       }
       rows.append((group.map { "Verdict \($0.name)" } ?? "Verdict", columns.map { column in
         cell(column).map { ($0.0.verdict.label, $0.0.verdict) } ?? ("-", nil)
       }))
-      let needed = "Fewest GPUs that fit"
-      rows.append((group == nil ? needed : "  " + needed, columns.map { column in
-        guard let (_, fewest) = cell(column) else { return ("-", nil) }
-        return (fewest.map { NumberText.grouped($0.count) } ?? ">\(TrainingSetup.maximumGPUCount)", nil)
-      }))
-      rows.append(((group == nil ? "" : "  ") + "  with engine", columns.map { column in
-        guard let (_, fewest) = cell(column), let fewest else { return ("-", nil) }
-        return (fewest.choice.engine.rawValue + (fewest.choice.offload.isEmpty ? "" : "+" + fewest.choice.offload.description), nil)
-      }))
+      // The fewest GPUs as `solve --find gpus` answers: the count and the engine (+ offload).
+      func plan(_ plan: Planner.GPUPlan?) -> String {
+        guard let plan else { return ">\(NumberText.grouped(TrainingSetup.maximumGPUCount))" }
+        let offload = plan.choice.offload.isEmpty ? "" : "+" + plan.choice.offload.description
+        return "\(NumberText.grouped(plan.count)) \(plan.choice.engine.rawValue)\(offload)"
+      }
+      let indent = group == nil ? "" : "  "
+      rows.append((indent + "Fewest GPUs that fit", columns.map { column in (cell(column).map { plan($0.fits) } ?? "-", nil) }))
+      rows.append((indent + "  without offload", columns.map { column in (cell(column).map { plan($0.withoutOffload) } ?? "-", nil) }))
     }
     var lines = ["\(CommandLineTool.oneLine(model.name)): \(NumberText.grouped(model.parameterCount)) parameters; GiB (2^30 bytes)"]
     lines += HelpText.wrap("Verdict: " + VerdictText.definition + ".", width: 80)
     if !byGPU {
       lines.append("GPUs: " + gpus.map { "\($0.name) (\($0.capacity.formatted(.binary)))" }.joined(separator: ", "))
     }
-    // Nothing is cut: a label or cell wider than the usual 24 and 14 columns widens its column.
+    // Nothing is cut: a label or cell wider than the usual 24 and 14 columns widens its column
+    // (a header one space before it, cells two).
     let labelWidth = max(24, (rows.map(\.0.count).max() ?? 0) + 1)
     let widths = columns.indices.map { index in
-      max(14, ([columns[index].label.count] + rows.map { $0.1[index].0.count }).max()! + 1)
+      max(14, columns[index].label.count + 1, (rows.map { $0.1[index].0.count }.max() ?? 0) + 2)
     }
     let perBlock = 4
     for start in stride(from: 0, to: columns.count, by: perBlock) {

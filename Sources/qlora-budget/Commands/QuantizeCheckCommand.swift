@@ -9,7 +9,7 @@ import Safetensors
 enum QuantizeCheckCommand: Command {
   static let name = "quantize-check"
   static let summary = "Measure the error of NF4, FP4 and int4 on a checkpoint's weights (file or model folder) or on synthetic ones."
-  static let arguments = "(<file.safetensors|folder> | --shape <rows>x<cols>) [--blocksize <n>] [--seed <n>] [--json]"
+  static let arguments = "(<file.safetensors|folder> | --shape <rows>x<cols>) [options]"
   static let options: [OptionSpec] = [
     .value("--shape", "rows>x<cols", "Synthetic N(0, 0.02^2) weights of this shape instead of a file."),
     .value("--seed", "n", "Seed of the synthetic weights.", default: "0"),

@@ -6,7 +6,7 @@ import QLoRABudget
 enum QuantizeCommand: Command {
   static let name = "quantize"
   static let summary = "Quantize a safetensors checkpoint or model folder into bitsandbytes' 4-bit layout."
-  static let arguments = "<in.safetensors|folder> <out.safetensors|folder> [--quant nf4|fp4] [--blocksize <n>] [--double-quant true|false] [--force] [--quiet]"
+  static let arguments = "<in.safetensors|folder> <out.safetensors|folder> [options]"
   static let options: [OptionSpec] = QuantizationOptions.specs + [
     .value("--threads", "n", "Threads per tensor.", default: "all cores"),
     .flag("--force", "Replace an existing output (never the input)."),

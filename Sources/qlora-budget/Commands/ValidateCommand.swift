@@ -6,7 +6,7 @@ import QLoRABudget
 enum ValidateCommand: Command {
   static let name = "validate"
   static let summary = "Compare estimates with the calibration measurements; write docs/validation.md."
-  static let arguments = "[--calibration <dir>] [--output <file>]"
+  static let arguments = "[options]"
   static let options: [OptionSpec] = [
     .value("--calibration", "dir", "The calibration folder.", default: "Tests/Calibration/ in the package root"),
     .value("--output", "file", "Where to write the report ('-' for stdout).", default: "docs/validation.md"),

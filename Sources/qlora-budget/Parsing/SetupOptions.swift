@@ -20,7 +20,7 @@ enum SetupOptions {
     Flag(setting: .quantization, name: "--quant", valueName: "type", help: "Base weight quantization.", defaultText: "nf4"),
     Flag(setting: .doubleQuantization, name: "--double-quant", valueName: "bool",
       help: "Quantize the 4-bit absmax again (bnb_4bit_use_double_quant).", defaultText: "true"),
-    Flag(setting: .blockSize, name: "--blocksize", valueName: "n", help: "Elements per 4-bit absmax block (32...4096).",
+    Flag(setting: .blockSize, name: "--blocksize", valueName: "n", help: "Elements per 4-bit absmax block.",
       defaultText: "64"),
     Flag(setting: .rank, name: "--rank", valueName: "n", help: "LoRA rank r.", defaultText: "16"),
     Flag(setting: .alpha, name: "--alpha", valueName: "n", help: "lora_alpha (changes no byte).", defaultText: "2 x rank"),
