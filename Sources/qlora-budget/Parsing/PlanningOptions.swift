@@ -7,7 +7,6 @@ import QLoRABudget
 enum PlanningOptions {
   static let svg = OptionSpec.value("--svg", "file", "Also write a chart as an SVG file.")
 
-  /// Runs a planner call, turning a refused setup into a usage error (a value on the command line).
   /// Warns, once each, what any of the setups asks of a GPU it is judged on that the GPU cannot do.
   static func warnIncompatibilities(_ pairs: [(setup: TrainingSetup, gpu: GPU)], _ context: CommandContext) {
     var warned: Set<HardwareIncompatibility> = []
@@ -18,6 +17,7 @@ enum PlanningOptions {
     }
   }
 
+  /// Runs a planner call, turning a refused setup into a usage error (a value on the command line).
   static func run<T>(_ body: () throws(PlanningError) -> T) throws -> T {
     do {
       return try body()
