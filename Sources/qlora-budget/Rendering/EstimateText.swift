@@ -77,11 +77,11 @@ enum EstimateText {
   }
 
   static func verdict(_ estimate: MemoryEstimate, color: Bool) -> [String] {
-    guard let gpu = estimate.gpu, let verdict = estimate.verdict, let headroom = estimate.headroom else { return [] }
+    guard let gpu = estimate.gpu, let judgement = estimate.judgement else { return [] }
+    let headroom = judgement.headroom
     let amount = ByteCount(headroom == Int64.min ? Int64.max : abs(headroom)).formatted(.binary)
-    let margin = VerdictMargin.measured
-    let marginBytes = margin.upperBound(of: estimate.peak.process) - estimate.peak.process
-    let marginText = "the \(percent(margin.relative)) margin (\(marginBytes.formatted(.binary)))"
+    let marginText = "the \(percent(judgement.margin.relative)) margin (\(judgement.marginBytes.formatted(.binary)))"
+    let verdict = judgement.verdict
     let text: String
     let detail: String
     switch verdict {
