@@ -32,15 +32,8 @@ enum CompareCommand: Command {
   }
 
   static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws -> ExitStatus {
-    try arguments.expectPositionals(atMost: 1)
-    let config = try ModelSourceOptions.config(arguments)
-    let (model, source) = try ModelSourceOptions.model(arguments, context, config: config)
-    let base = try SetupOptions.setup(from: arguments, base: config?.setup ?? TrainingSetup())
-    guard let gpuNames = try PlanningOptions.list(arguments, "--gpu") else {
-      throw UsageError("Missing '--gpu <gpu,gpu...>': one or more GPU presets or capacities.", command: name)
-    }
-    var gpus: [GPU] = []
-    for gpuName in gpuNames { gpus.append(try SetupOptions.gpu(gpuName, presets: context.presets)) }
+    let request = try EstimateRequest(arguments, context, models: .one, gpus: .list)
+    let (model, source, base, gpus, config) = (request.model, request.source, request.setup, request.gpus, request.config)
     var variants: [SetupVariant] = gpus.count == 1 ? SetupVariant.methods : [try SetupVariant.named("as-given")]
     if let names = try PlanningOptions.list(arguments, "--setups") {
       variants = []

@@ -24,23 +24,12 @@ enum TableCommand: Command {
     + [.flag("--json", "The same as --format json.")]
 
   static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws -> ExitStatus {
-    try arguments.expectPositionals(atMost: 0)
     // A training config gives the base setup (the flags override it) and, without --models, the model.
-    let config = try ModelSourceOptions.config(arguments)
-    guard let modelNames = try PlanningOptions.list(arguments, "--models") ?? config?.model.map({ [$0] }) else {
-      throw UsageError("Missing '--models <m,m...>': model presets joined by commas.", command: name)
-    }
-    guard let gpuNames = try PlanningOptions.list(arguments, "--gpu") else {
-      throw UsageError("Missing '--gpu <gpu,gpu...>': GPU presets or capacities joined by commas.", command: name)
-    }
+    let request = try EstimateRequest(arguments, context, models: .list, gpus: .list)
+    let (models, gpus, base) = (request.models.map(\.model), request.gpus, request.setup)
     let format = arguments.has("--json") ? .json : try arguments.choice("--format", as: Format.self) ?? .markdown
-    let base = try SetupOptions.setup(from: arguments, base: config?.setup ?? TrainingSetup())
     let ranks = try PlanningOptions.integers(arguments, "--ranks", of: .rank) ?? [base.lora.rank]
     let lengths = try PlanningOptions.integers(arguments, "--seq-lens", of: .sequenceLength) ?? [base.sequenceLength]
-    var models: [ModelArchitecture] = []
-    for modelName in modelNames { models.append(try SetupOptions.model(modelName, arguments, context: context).model) }
-    var gpus: [GPU] = []
-    for gpuName in gpuNames { gpus.append(try SetupOptions.gpu(gpuName, presets: context.presets)) }
     for model in models { for warning in model.warnings { context.warn(warning) } }
     PlanningOptions.warnIncompatibilities(gpus.map { (base, $0) }, context)
 
