@@ -7,17 +7,17 @@ enum CompareCommand: Command {
   static let name = "compare"
   static let summary = "Compare one setup on several GPUs, or several setups."
   static let arguments = "<model> --gpu <gpu,...> [--setups <s,...>] [options]"
-  static let options: [OptionSpec] =
-    [
-      .value("--gpu", "gpus", "GPU presets or capacities joined by commas, e.g. rtx-4090,a100-80gb,24GB."),
-      .value(
+  static let setups = OptionSpec.value(
         "--setups", "setups",
         "Variants of the setup the other options give, joined by commas; join changes with '+' "
           + "(e.g. lora-16bit+adamw-8bit).",
-        values: SetupVariant.all.map(\.name), default: "qlora,lora-16bit,full-finetune with one GPU, the setup as given with several"),
-      PlanningOptions.svg,
-    ] + ModelSourceOptions.specs + SetupOptions.specs
-    + [.flag("--json", "Print one JSON object (see docs/planning.md).")]
+        values: SetupVariant.all.map(\.name), default: "qlora,lora-16bit,full-finetune with one GPU, the setup as given with several")
+  static let json = OptionSpec.flag("--json", "Print one JSON object (see docs/planning.md).")
+  static let options: [OptionSpec] =
+    [
+      EstimateRequest.gpuOption("gpus", "GPU presets or capacities joined by commas, e.g. rtx-4090,a100-80gb,24GB."),
+      setups, PlanningOptions.svg,
+    ] + ModelSourceOptions.specs + SetupOptions.specs + [json]
 
   /// One column of the comparison: a setup, judged on some GPUs.
   struct Column {
@@ -35,10 +35,10 @@ enum CompareCommand: Command {
     let request = try EstimateRequest(arguments, context, models: .one, gpus: .list)
     let (model, source, base, gpus, config) = (request.model, request.source, request.setup, request.gpus, request.config)
     var variants: [SetupVariant] = gpus.count == 1 ? SetupVariant.methods : [try SetupVariant.named("as-given")]
-    if let names = try PlanningOptions.list(arguments, "--setups") {
+    if let names = try PlanningOptions.list(arguments, setups) {
       variants = []
       for variantName in names {
-        do { variants.append(try SetupVariant.named(variantName)) } catch { throw UsageError.invalidValue(error.value, for: "--setups", error.expected) }
+        do { variants.append(try SetupVariant.named(variantName)) } catch { throw UsageError.invalidValue(error.value, for: setups.name, error.expected) }
       }
     }
     for warning in model.warnings { context.warn(warning) }
@@ -67,14 +67,14 @@ enum CompareCommand: Command {
       columns.append(Column(label: plan.label, estimate: estimate, evaluations: evaluations, fewestGPUs: fewest, fewestWithoutOffload: withoutOffload))
     }
 
-    if let path = arguments.value("--svg") {
+    if let path = arguments.value(PlanningOptions.svg) {
       let bars = columns.map { SVGChart.Bar(label: $0.label, segments: SVGChart.segments($0.estimate)) }
       try PlanningOptions.write(
         SVGChart.stackedBars(
           title: "\(model.name): peak process memory by part", bars: bars, capacities: gpus.map { ($0.name, $0.capacity) }),
         to: path)
     }
-    if arguments.has("--json") {
+    if arguments.has(json) {
       var object = json(model, columns)
       if case .object(let members) = object, let config { object = .object(members + [("config", ConfigSummary.json(config))]) }
       context.print(object.rendered())

@@ -6,7 +6,7 @@ enum EstimateCommand: Command {
   static let summary = "Show where every byte of a training step goes."
   static let arguments = "<model> [--gpu <gpu|size>] [options]"
   static let options: [OptionSpec] =
-    [.value("--gpu", "gpu|size", "A GPU preset or a capacity such as 24GB or 24GiB.")]
+    [EstimateRequest.gpu]
     + ModelSourceOptions.specs + SetupOptions.specs + HostOptions.specs + OutputOptions.specs
 
   static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws -> ExitStatus {
@@ -22,7 +22,7 @@ enum FitCommand: Command {
   static let summary = "Say whether a fine-tune fits a GPU, with headroom and breakdown."
   static let arguments = "<model> --gpu <gpu|size> [options]"
   static let options: [OptionSpec] =
-    [.value("--gpu", "gpu|size", "A GPU preset (see 'presets gpus') or a capacity such as 24GB or 24GiB.")]
+    [EstimateRequest.gpuOption("gpu|size", "A GPU preset (see 'presets gpus') or a capacity such as 24GB or 24GiB.")]
     + ModelSourceOptions.specs + SetupOptions.specs + HostOptions.specs + OutputOptions.specs
 
   static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws -> ExitStatus {
@@ -34,30 +34,28 @@ enum FitCommand: Command {
 
 /// `--json` and `--explain`, and how an estimate is written with them.
 enum OutputOptions {
-  static let specs: [OptionSpec] = [
-    .flag("--json", "Print one JSON object (see docs/cli.md)."),
-    .flag("--explain", "Show each component's formula, inputs and source."),
-    PlanningOptions.svg,
-  ]
+  static let json = OptionSpec.flag("--json", "Print one JSON object (see docs/cli.md).")
+  static let explain = OptionSpec.flag("--explain", "Show each component's formula, inputs and source.")
+  static let specs: [OptionSpec] = [json, explain, PlanningOptions.svg]
 
   static func write(
     _ estimate: MemoryEstimate, _ arguments: ParsedArguments, _ context: CommandContext,
     extraJSON: [(String, JSONOutput)] = [], extraText: [String] = []
   ) {
     for warning in SetupOptions.warnings(estimate) { context.warn(warning) }
-    if arguments.has("--json") {
+    if arguments.has(json) {
       var object = EstimateJSON.object(estimate)
       if case .object(let members) = object { object = .object(members + extraJSON) }
       context.print(object.rendered())
     } else {
-      context.standardOutput(EstimateText.render(estimate, explain: arguments.has("--explain"), color: context.usesColor))
+      context.standardOutput(EstimateText.render(estimate, explain: arguments.has(explain), color: context.usesColor))
       if !extraText.isEmpty { context.standardOutput(extraText.joined(separator: "\n") + "\n") }
     }
   }
 
   /// `--svg FILE`: the GPU breakdown as a stacked bar against the GPU's capacity.
   static func writeSVG(_ estimate: MemoryEstimate, _ arguments: ParsedArguments) throws {
-    guard let path = arguments.value("--svg") else { return }
+    guard let path = arguments.value(PlanningOptions.svg) else { return }
     let bar = SVGChart.Bar(label: estimate.gpu?.name ?? estimate.model.name, segments: SVGChart.segments(estimate))
     let capacities = estimate.gpu.map { [($0.name, $0.capacity)] } ?? []
     try PlanningOptions.write(

@@ -23,21 +23,21 @@ enum SolveCommand: Command {
     }
   }
 
-  static let options: [OptionSpec] =
-    [
-      .value("--gpu", "gpu|size", "The GPU to plan for: a preset or a capacity such as 24GB (all but --find gpu need it)."),
-      .value(
+  static let find = OptionSpec.value(
         "--find", "what",
         "What to solve for: the largest rank, seq-len or batch that fits, the fewest GPUs (with the engine and offload), the "
           + "smallest GPU preset, the single changes that make the run fit, or all of them.",
-        values: Question.allCases.map(\.rawValue), default: "all"),
-      PlanningOptions.svg,
-    ] + ModelSourceOptions.specs + SetupOptions.specs
-    + [.flag("--json", "Print one JSON object (see docs/planning.md).")]
+        values: Question.allCases.map(\.rawValue), default: "all")
+  static let json = OptionSpec.flag("--json", "Print one JSON object (see docs/planning.md).")
+  static let options: [OptionSpec] =
+    [
+      EstimateRequest.gpuOption("gpu|size", "The GPU to plan for: a preset or a capacity such as 24GB (all but --find gpu need it)."),
+      find, PlanningOptions.svg,
+    ] + ModelSourceOptions.specs + SetupOptions.specs + [json]
 
   static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws -> ExitStatus {
     let request = try EstimateRequest(arguments, context, requiresGPU: false)
-    let find = try arguments.choice("--find", as: Question.self) ?? .all
+    let find = try arguments.choice(Self.find, as: Question.self) ?? .all
     let wants = { (question: Question) in find == .all || find == question }
     var json: [(String, JSONOutput)] = [
       ("model", .string(request.model.name)), ("setup", EstimateJSON.setup(request.setup)), ("margin", EstimateJSON.margin()),
@@ -131,13 +131,13 @@ enum SolveCommand: Command {
       }
       json.append(("smallest_gpu", .object(smallest)))
     }
-    if let path = arguments.value("--svg") {
+    if let path = arguments.value(PlanningOptions.svg) {
       guard let svg else {
         throw UsageError("'--svg' draws memory against rank or sequence length: use it with --gpu and --find rank, seq-len, batch or all.")
       }
       try PlanningOptions.write(svg, to: path)
     }
-    if arguments.has("--json") {
+    if arguments.has(Self.json) {
       if let config = request.config { json.append(("config", ConfigSummary.json(config))) }
       context.print(JSONOutput.object(json).rendered())
     } else {

@@ -12,31 +12,30 @@ enum TableCommand: Command {
   /// The output formats.
   enum Format: String, CaseIterable { case markdown, csv, json }
 
+  static let ranks = OptionSpec.value("--ranks", "ranks", "LoRA ranks joined by commas.", default: "the --rank value")
+  static let lengths = OptionSpec.value("--seq-lens", "tokens", "Sequence lengths joined by commas.", default: "the --seq-len value")
+  static let format = OptionSpec.value("--format", "format", "Output format.", values: Format.allCases.map(\.rawValue), default: "markdown")
+  static let json = OptionSpec.flag("--json", "The same as --format json.")
   static let options: [OptionSpec] =
     [
-      .value("--models", "models", "Model presets, Hub ids or config paths joined by commas.", default: "the --config file's model"),
-      .value("--gpu", "gpus", "GPU presets or capacities joined by commas."),
-      .value("--ranks", "ranks", "LoRA ranks joined by commas.", default: "the --rank value"),
-      .value("--seq-lens", "tokens", "Sequence lengths joined by commas.", default: "the --seq-len value"),
-      .value("--format", "format", "Output format.", values: Format.allCases.map(\.rawValue), default: "markdown"),
-      PlanningOptions.svg,
-    ] + ModelSourceOptions.specs + SetupOptions.specs
-    + [.flag("--json", "The same as --format json.")]
+      EstimateRequest.modelList, EstimateRequest.gpuOption("gpus", "GPU presets or capacities joined by commas."),
+      ranks, lengths, format, PlanningOptions.svg,
+    ] + ModelSourceOptions.specs + SetupOptions.specs + [json]
 
   static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws -> ExitStatus {
     // A training config gives the base setup (the flags override it) and, without --models, the model.
     let request = try EstimateRequest(arguments, context, models: .list, gpus: .list)
     let (models, gpus, base) = (request.models.map(\.model), request.gpus, request.setup)
-    let format = arguments.has("--json") ? .json : try arguments.choice("--format", as: Format.self) ?? .markdown
-    let ranks = try PlanningOptions.integers(arguments, "--ranks", of: .rank) ?? [base.lora.rank]
-    let lengths = try PlanningOptions.integers(arguments, "--seq-lens", of: .sequenceLength) ?? [base.sequenceLength]
+    let format = arguments.has(json) ? .json : try arguments.choice(Self.format, as: Format.self) ?? .markdown
+    let ranks = try PlanningOptions.integers(arguments, Self.ranks, of: .rank) ?? [base.lora.rank]
+    let lengths = try PlanningOptions.integers(arguments, Self.lengths, of: .sequenceLength) ?? [base.sequenceLength]
     for model in models { for warning in model.warnings { context.warn(warning) } }
     PlanningOptions.warnIncompatibilities(gpus.map { (base, $0) }, context)
 
     let grid = try PlanningOptions.run { () throws(PlanningError) in
       try PlanningGrid(models: models, ranks: ranks, sequenceLengths: lengths, gpus: gpus, base: base)
     }
-    if let path = arguments.value("--svg") {
+    if let path = arguments.value(PlanningOptions.svg) {
       try PlanningOptions.write(chart(grid, byLength: lengths.count > 1), to: path)
     }
     switch format {

@@ -22,6 +22,14 @@ struct EstimateRequest {
     case list
   }
 
+  /// `--gpu`: one GPU (fit, estimate, solve) or several joined by commas (compare, table), each
+  /// command with its own help.
+  static func gpuOption(_ valueName: String, _ help: String) -> OptionSpec { .value("--gpu", valueName, help) }
+  static let gpu = gpuOption("gpu|size", "A GPU preset or a capacity such as 24GB or 24GiB.")
+  /// `--models` (table).
+  static let modelList = OptionSpec.value(
+    "--models", "models", "Model presets, Hub ids or config paths joined by commas.", default: "the --config file's model")
+
   let models: [(model: ModelArchitecture, source: ModelResolver.Source)]
   let setup: TrainingSetup
   let gpus: [GPU]
@@ -45,7 +53,7 @@ struct EstimateRequest {
       models = [try ModelSourceOptions.model(arguments, context, config: config)]
     case .list:
       try arguments.expectPositionals(atMost: 0)
-      guard let names = try PlanningOptions.list(arguments, "--models") ?? config?.model.map({ [$0] }) else {
+      guard let names = try PlanningOptions.list(arguments, Self.modelList) ?? config?.model.map({ [$0] }) else {
         throw UsageError("Missing '--models <m,m...>': model presets joined by commas.", command: arguments.command)
       }
       var resolved: [(model: ModelArchitecture, source: ModelResolver.Source)] = []
@@ -53,12 +61,12 @@ struct EstimateRequest {
       models = resolved
     }
     setup = try SetupOptions.setup(from: arguments, base: config?.setup ?? TrainingSetup())
-    if config?.shardsOverGPUs == true, arguments.value("--gpus") == nil {
+    if config?.shardsOverGPUs == true, arguments.value(SetupOptions.spec(for: .gpuCount)) == nil {
       context.warn("the config shards the model (FSDP or DeepSpeed) over GPUs the launcher decides; give --gpus N for the per-GPU figure (estimated for 1 GPU)")
     }
     switch gpuArity {
     case .optional, .required:
-      if let gpuName = arguments.value("--gpu") {
+      if let gpuName = arguments.value(Self.gpu) {
         gpus = [try SetupOptions.gpu(gpuName, presets: context.presets)]
       } else if gpuArity == .required {
         throw UsageError("Missing '--gpu <gpu|size>': a GPU preset or a capacity such as 24GB.", command: arguments.command)
@@ -66,7 +74,7 @@ struct EstimateRequest {
         gpus = []
       }
     case .list:
-      guard let names = try PlanningOptions.list(arguments, "--gpu") else {
+      guard let names = try PlanningOptions.list(arguments, Self.gpu) else {
         throw UsageError("Missing '--gpu <gpu,gpu...>': GPU presets or capacities joined by commas.", command: arguments.command)
       }
       var resolved: [GPU] = []

@@ -14,6 +14,11 @@ enum SetupOptions {
     let defaultText: String?
     /// A flag without a value (`--dora`) sets a boolean setting to true.
     var isSwitch = false
+
+    /// The option as the parser and help see it.
+    var spec: OptionSpec {
+      isSwitch ? .flag(name, help) : .value(name, valueName, help, values: setting.domain.listedValues, default: defaultText)
+    }
   }
 
   static let flags: [Flag] = [
@@ -81,10 +86,12 @@ enum SetupOptions {
     "--read-as", "family", "Read a config whose model_type is not modelled as this family (otherwise refused).",
     values: ModelArchitecture.knownModelTypes)
 
-  static let specs: [OptionSpec] = [readAs] + flags.map { flag in
-    if flag.isSwitch { return .flag(flag.name, flag.help) }
-    return .value(flag.name, flag.valueName, flag.help, values: flag.setting.domain.listedValues, default: flag.defaultText)
-  } + [DeepSpeedOption.spec]
+  static let specs: [OptionSpec] = [readAs] + flags.map(\.spec) + [DeepSpeedOption.spec]
+
+  /// The option of `setting`, e.g. `--rank <n>`.
+  static func spec(for setting: Setting) -> OptionSpec {
+    flags.first { $0.setting == setting }?.spec ?? .value(setting.rawValue, "value", setting.label)
+  }
 
   /// The flag of `setting`, e.g. `--rank`.
   static func flag(for setting: Setting) -> String {
@@ -106,10 +113,10 @@ enum SetupOptions {
     for flag in flags {
       let text: String
       if flag.isSwitch {
-        guard arguments.has(flag.name) else { continue }
+        guard arguments.has(flag.spec) else { continue }
         text = "true"
       } else {
-        guard let value = arguments.value(flag.name) else { continue }
+        guard let value = arguments.value(flag.spec) else { continue }
         text = value
       }
       do {
@@ -119,11 +126,12 @@ enum SetupOptions {
       }
     }
     // --nodes without --gpus: one GPU per node (the GPU count is a multiple of the nodes).
-    if arguments.value("--gpus") == nil, arguments.value("--nodes") != nil, setup.gpuCount < setup.nodeCount {
+    let given = { (setting: Setting) in arguments.value(spec(for: setting)) != nil }
+    if !given(.gpuCount), given(.nodeCount), setup.gpuCount < setup.nodeCount {
       setup.gpuCount = setup.nodeCount
     }
     // Without --alpha, alpha follows a rank given here (over a config's alpha); otherwise the base's stands.
-    if arguments.value("--alpha") == nil, arguments.value("--rank") != nil { setup.lora.givenAlpha = nil }
+    if !given(.alpha), given(.rank) { setup.lora.givenAlpha = nil }
     return setup
   }
 
@@ -141,13 +149,13 @@ enum SetupOptions {
   static func model(
     _ argument: String, _ arguments: ParsedArguments, context: CommandContext
   ) throws -> (model: ModelArchitecture, source: ModelResolver.Source) {
-    let readAs = arguments.value("--read-as")?.lowercased()
+    let readAs = arguments.value(Self.readAs)?.lowercased()
     if let readAs, !ModelArchitecture.knownModelTypes.contains(readAs) {
       throw UsageError.invalidValue(
         readAs, for: "--read-as", "use one of \(ModelArchitecture.knownModelTypes.joined(separator: ", "))")
     }
     let resolver = ModelResolver(
-      presets: context.presets, environment: context.environment, allowsDownload: arguments.has("--download"))
+      presets: context.presets, environment: context.environment, allowsDownload: arguments.has(ModelSourceOptions.download))
     do {
       return try resolver.resolve(argument, readAs: readAs)
     } catch {
@@ -178,7 +186,7 @@ enum SetupOptions {
         // `4090` is more likely part of a preset's name than a size without its unit.
         let key = text.lowercased()
         let named = key.count >= 3 ? presets.gpuNames.filter { $0.contains(key) }.min { ($0.count, $0) < ($1.count, $1) } : nil
-        throw UsageError.invalidValue(text, for: "--gpu", error.description + (named.map { "; did you mean '\($0)'?" } ?? ""))
+        throw UsageError.invalidValue(text, for: EstimateRequest.gpu.name, error.description + (named.map { "; did you mean '\($0)'?" } ?? ""))
       }
     }
     return try presets.gpu(named: text)
