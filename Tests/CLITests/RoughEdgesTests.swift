@@ -153,6 +153,23 @@ import QLoRABudget
     }
   }
 
+  /// A GPU preset (from --presets) whose display name holds an escape sequence: escaped in the
+  /// breakdown and in the warnings.
+  @Test func controlCharactersInAPresetAreEscaped() throws {
+    let root = FileManager.default.temporaryDirectory.appendingPathComponent("edges-presets-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: root) }
+    try FileManager.default.copyItem(at: DocsTests.packageRoot.appendingPathComponent("Presets"), to: root)
+    let t4 = root.appendingPathComponent("gpus/t4.json")
+    let text = try String(contentsOf: t4, encoding: .utf8)
+      .replacingOccurrences(of: "\"display_name\": \"", with: "\"display_name\": \"\\u001b[31m")
+    try Data(text.utf8).write(to: t4)
+    for command in [["fit", "qwen3-8b", "--gpu", "t4"], ["solve", "qwen3-8b", "--gpu", "t4", "--find", "rank"]] {
+      let result = try BinaryRunner.run(["--presets", root.path] + command)
+      #expect(result.standardOutput.contains("\\u{1b}[31m"), "\(command[0])")
+      #expect(!result.standardOutput.contains("\u{1B}") && !result.standardError.contains("\u{1B}"), "\(command[0])")
+    }
+  }
+
   /// Hardware advice follows the vendor: no Ampere or bitsandbytes key for an Apple GPU.
   @Test func appleGPUsGetAppleAdvice() throws {
     let apple = try BinaryRunner.run(["fit", "qwen3-8b", "--gpu", "apple-m1-max-32gb"])

@@ -30,7 +30,8 @@ struct CommandContext {
   }
 
   func print(_ text: String) { standardOutput(text + "\n") }
-  func warn(_ text: String) { standardError("warning: " + text + "\n") }
+  /// A warning on one line; values from files or the command line in it are shown escaped.
+  func warn(_ text: String) { standardError("warning: " + CommandLineTool.oneLine(text) + "\n") }
 }
 
 /// The process exit codes (documented in docs/cli.md).

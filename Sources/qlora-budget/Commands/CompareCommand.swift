@@ -46,7 +46,7 @@ enum CompareCommand: Command {
     // One column per GPU (one setup), or one column per setup judged on every GPU.
     let byGPU = variants.count == 1 && gpus.count > 1
     let plans: [(label: String, setup: TrainingSetup, gpus: [GPU])] =
-      byGPU ? gpus.map { ($0.name, variants[0].applied(to: base), [$0]) } : variants.map { ($0.name, $0.applied(to: base), gpus) }
+      byGPU ? gpus.map { (CommandLineTool.oneLine($0.name), variants[0].applied(to: base), [$0]) } : variants.map { ($0.name, $0.applied(to: base), gpus) }
     PlanningOptions.warnIncompatibilities(plans.flatMap { plan in plan.gpus.map { (plan.setup, $0) } }, context)
     var columns: [Column] = []
     for plan in plans {
@@ -133,7 +133,7 @@ enum CompareCommand: Command {
         guard let index = group.map({ g in column.evaluations.firstIndex { $0.gpu.name == g.name } }) ?? 0 else { return nil }
         return (column.evaluations[index], column.fewestGPUs[index].fits, column.fewestWithoutOffload[index])
       }
-      rows.append((group.map { "Verdict \($0.name)" } ?? "Verdict", columns.map { column in
+      rows.append((group.map { "Verdict \(CommandLineTool.oneLine($0.name))" } ?? "Verdict", columns.map { column in
         cell(column).map { ($0.0.verdict.label, $0.0.verdict) } ?? ("-", nil)
       }))
       // The fewest GPUs as `solve --find gpus` answers: the count and the engine (+ offload).
@@ -149,7 +149,7 @@ enum CompareCommand: Command {
     var lines = ["\(CommandLineTool.oneLine(model.name)): \(NumberText.grouped(model.parameterCount)) parameters; GiB (2^30 bytes)"]
     lines += HelpText.wrap("Verdict: " + VerdictText.definition + ".", width: 80)
     if !byGPU {
-      lines.append("GPUs: " + gpus.map { "\($0.name) (\($0.capacity.formatted(.binary)))" }.joined(separator: ", "))
+      lines.append("GPUs: " + gpus.map { "\(CommandLineTool.oneLine($0.name)) (\($0.capacity.formatted(.binary)))" }.joined(separator: ", "))
     }
     // Nothing is cut: a label or cell wider than the usual 24 and 14 columns widens its column
     // (a header one space before it, cells two).

@@ -131,7 +131,7 @@ enum SolveCommand: Command {
     if let onGPU = result.onGPU {
       let (gpu, current) = (onGPU.gpu, onGPU.current)
       let gpuCount = result.request.setup.gpuCount
-      lines.append("GPU: \(gpuCount > 1 ? "\(gpuCount) x " : "")\(gpu.displayName), usable \(gpu.capacity.formatted(.binary)) each")
+      lines.append("GPU: \(gpuCount > 1 ? "\(gpuCount) x " : "")\(CommandLineTool.oneLine(gpu.displayName)), usable \(gpu.capacity.formatted(.binary)) each")
       lines.append("As given: \(current.bytes.formatted(.binary)) peak process" + (gpuCount > 1 ? " per GPU" : "")
         + ", " + VerdictText.word(current.verdict, color))
       lines += HelpText.wrap(VerdictText.definition + ".", width: 80)
@@ -168,7 +168,7 @@ enum SolveCommand: Command {
     if let smallest = result.smallest {
       for (label, found) in [("Smallest GPU that fits", smallest.fits), ("  may fit (tight)", smallest.tight)] {
         if let found {
-          lines.append(row(label, found.gpu.name, "\(gib(found.bytes)) of \(found.gpu.capacity.formatted(.binary))"))
+          lines.append(row(label, CommandLineTool.oneLine(found.gpu.name), "\(gib(found.bytes)) of \(found.gpu.capacity.formatted(.binary))"))
         } else {
           lines.append(row(label, "none", "no preset that can run it has room"))
         }

@@ -50,7 +50,7 @@ enum TableCommand: Command {
 
   static func markdown(_ grid: PlanningGrid, base: TrainingSetup) -> String {
     var lines = ["| Model | Rank | Seq len | "
-      + grid.gpus.map { "\($0.name) (\(ByteCount.fixed($0.capacity.gibibytes, decimals: 1)) GiB)" }.joined(separator: " | ") + " |"]
+      + grid.gpus.map { "\(CommandLineTool.oneLine($0.name)) (\(ByteCount.fixed($0.capacity.gibibytes, decimals: 1)) GiB)" }.joined(separator: " | ") + " |"]
     lines.append("| --- | ---: | ---: | " + grid.gpus.map { _ in "---:" }.joined(separator: " | ") + " |")
     for row in grid.rows {
       lines.append(
@@ -66,7 +66,7 @@ enum TableCommand: Command {
   }
 
   static func csv(_ grid: PlanningGrid) -> String {
-    var lines = ["model,rank,seq_len," + grid.gpus.map { "\($0.name)_bytes,\($0.name)_verdict" }.joined(separator: ",")]
+    var lines = ["model,rank,seq_len," + grid.gpus.map { "\(CommandLineTool.oneLine($0.name))_bytes,\(CommandLineTool.oneLine($0.name))_verdict" }.joined(separator: ",")]
     for row in grid.rows {
       lines.append("\(CommandLineTool.oneLine(row.model.name)),\(row.setup.lora.rank),\(row.setup.sequenceLength),"
         + row.cells.map { "\($0.bytes.bytes),\($0.verdict.rawValue)" }.joined(separator: ","))

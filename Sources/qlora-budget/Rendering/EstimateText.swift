@@ -93,7 +93,7 @@ enum EstimateText {
       (text, detail) = ("DOES NOT FIT, \(amount) over", "the estimated peak exceeds the usable capacity")
     }
     return [
-      "GPU: \(gpu.displayName), usable \(gpu.capacity.formatted(.binary)) (\(gpu.capacity.formatted(.decimal)))",
+      "GPU: \(CommandLineTool.oneLine(gpu.displayName)), usable \(gpu.capacity.formatted(.binary)) (\(gpu.capacity.formatted(.decimal)))",
       "Verdict: " + VerdictText.colored(text, verdict, color),
     ] + HelpText.wrap(detail, width: 71).map { "         " + $0 }
       + estimate.notes.flatMap { HelpText.wrap("Note: " + $0, width: 78) }
