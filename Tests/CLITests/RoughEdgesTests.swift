@@ -88,6 +88,13 @@ import QLoRABudget
     #expect((object["setup"] as? [String: Any])?["loss"] as? String == loss)
   }
 
+  /// The table's note names the engine its setup runs, not always FSDP.
+  @Test func tableNoteNamesTheEngine() throws {
+    let zero3 = try BinaryRunner.run(["table", "--models", "qwen3-8b", "--gpu", "t4", "--gpus", "2", "--engine", "zero3", "--dtype", "fp16"])
+    let note = zero3.standardOutput.replacingOccurrences(of: "\n", with: " ")
+    #expect(note.contains("per GPU of 2 with DeepSpeed ZeRO-3") && !note.contains("with FSDP"))
+  }
+
   /// Every command that reads a block size says the same about a wrong one.
   @Test func blockSizeHasOneRule() throws {
     let fit = try BinaryRunner.run(["fit", "qwen3-8b", "--gpu", "t4", "--blocksize", "48"])

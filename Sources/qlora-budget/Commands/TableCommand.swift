@@ -59,7 +59,9 @@ enum TableCommand: Command {
     }
     lines.append("")
     let gpuCount = base.gpuCount
-    let note = "GiB (2^30 bytes) of peak process memory" + (gpuCount > 1 ? ", per GPU of \(gpuCount) with FSDP" : "")
+    // The engine the table's setup runs (FSDP by its short name, as the note always wrote it).
+    let engine = base.engine == .fsdp ? "FSDP" : base.engine.label
+    let note = "GiB (2^30 bytes) of peak process memory" + (gpuCount > 1 ? ", per GPU of \(gpuCount) with \(engine)" : "")
       + "; " + VerdictText.definition + ". Setup: " + CompareCommand.describe(base, varying: true) + "."
     lines += HelpText.wrap(note, width: 80)
     return lines.joined(separator: "\n") + "\n"
