@@ -95,7 +95,10 @@ public enum SettingChange: Hashable, Sendable {
     switch self {
     case .rank(let v), .sequenceLength(let v), .batchSize(let v), .blockSize(let v), .gpuCount(let v), .nodeCount(let v):
       return v
-    default: return nil
+    case .quantization, .doubleQuantization, .alpha, .targets, .dora, .loraDropout, .optimizer, .computeDtype, .recipe,
+      .gradientCheckpointing, .attention, .loss, .autocast, .fullFineTune, .fullFineTunePrecision, .engine, .offload,
+      .reduceBucketSize, .prefetchBucketSize, .maxLiveParameters, .persistenceThreshold, .loop, .platform:
+      return nil
     }
   }
 
