@@ -17,23 +17,19 @@ enum CommandLineTool {
       return .failure
     }
     guard let name = arguments.first, !["help", "--help", "-h"].contains(name) else {
-      if arguments.count > 1, let command = CommandTable.command(named: arguments[1]) {
-        context.standardOutput(HelpText.command(command))
-      } else {
+      guard arguments.count > 1 else {
         context.standardOutput(HelpText.overview)
+        return .success
       }
+      guard let command = CommandTable.command(named: arguments[1]) else { return unknownCommand(arguments[1], context) }
+      context.standardOutput(HelpText.command(command))
       return .success
     }
     if name == "--version" {
       context.print(HelpText.version)
       return .success
     }
-    guard let command = CommandTable.command(named: name) else {
-      let hint = Suggestions.closest(to: name, among: CommandTable.all.map { $0.name }, limit: 1).first
-        .map { " Did you mean '\($0)'?" } ?? ""
-      context.standardError("Error: Unknown command '\(oneLine(name))'.\(hint)\nSee 'qlora-budget help'.\n")
-      return .usage
-    }
+    guard let command = CommandTable.command(named: name) else { return unknownCommand(name, context) }
     let rest = Array(arguments.dropFirst())
     if rest.contains("--help") || rest.contains("-h") {
       context.standardOutput(HelpText.command(command))
@@ -64,6 +60,14 @@ enum CommandLineTool {
     }
   }
 
+  /// `qlora-budget NAME` or `qlora-budget help NAME` for a command that does not exist.
+  static func unknownCommand(_ name: String, _ context: CommandContext) -> ExitStatus {
+    let hint = Suggestions.closest(to: name, among: CommandTable.all.map { $0.name }, limit: 1).first
+      .map { " Did you mean '\($0)'?" } ?? ""
+    context.standardError("Error: Unknown command '\(oneLine(name))'.\(hint)\nSee 'qlora-budget help'.\n")
+    return .usage
+  }
+
   /// An error message on one line: values people typed or files carried may hold newlines or
   /// other control characters, which are shown escaped (`\n`, `\u{1B}`).
   static func oneLine(_ message: Any) -> String {
@@ -90,7 +94,7 @@ struct QLoRABudgetTool {
       standardOutput: { FileHandle.standardOutput.write(Data($0.utf8)) },
       standardError: { FileHandle.standardError.write(Data($0.utf8)) },
       environment: environment, presets: .bundled,
-      usesColor: isatty(STDOUT_FILENO) == 1 && environment["NO_COLOR"] == nil)
+      usesColor: CommandContext.usesColor(isTerminal: isatty(STDOUT_FILENO) == 1, environment: environment))
     let status = CommandLineTool.run(Array(CommandLine.arguments.dropFirst()), context: context)
     exit(status.rawValue)
   }

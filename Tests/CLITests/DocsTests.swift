@@ -62,6 +62,42 @@ import Testing
     }
   }
 
+  /// Every figure a document's prose takes from the tool (``ProseFigures``) is what the tool
+  /// prints today.
+  @Test(arguments: documents)
+  func everyProseFigureIsWhatTheToolPrints(_ path: String) throws {
+    let document = try ProseFigures(text: try Self.read(path))
+    var outputs: [String: String] = [:]
+    var shown: [String] = []
+    for figure in document.figures {
+      let key = figure.arguments.joined(separator: "\u{0}")
+      let json = try outputs[key] ?? BinaryRunner.run(figure.arguments, currentDirectory: Self.packageRoot).standardOutput
+      outputs[key] = json
+      let actual = try ProseFigures.render(figure, json: json)
+      shown.append(actual)
+      if !Self.updating {
+        #expect(actual == figure.shown, "\(path): the figure of '\(figure.arguments.joined(separator: " "))' is now \(actual)")
+      }
+    }
+    if Self.updating {
+      let updated = document.replacing(with: shown)
+      if updated != document.text { try Self.write(updated, to: path) }
+    }
+  }
+
+  @Test func aProseFigureReadsItsKeyPath() throws {
+    let text = "x <!-- figure: fit m --json | a.1.b gib -->1 GiB<!-- /figure --> and "
+      + "<!-- figure: fit m --json | c count -->2<!-- /figure --> <!-- figure: fit m --json | a.1.b error-vs:1.5 -->0<!-- /figure -->"
+    let document = try ProseFigures(text: text)
+    #expect(document.figures.count == 3)
+    #expect(document.figures[0].arguments == ["fit", "m", "--json"] && document.figures[0].keyPath == ["a", "1", "b"])
+    let json = #"{"a": [0, {"b": 2147483648}], "c": 12345}"#
+    let shown = try document.figures.map { try ProseFigures.render($0, json: json) }
+    // 2^31 bytes = 2.00 GiB; (2.00 - 1.5) / 1.5 = +33.3%.
+    #expect(shown == ["2.00 GiB", "12,345", "+33.3%"])
+    #expect(document.replacing(with: shown).contains("-->2.00 GiB<!-- /figure --> and"))
+  }
+
   /// The documents whose examples are the tool's showcase: a block losing its marker would
   /// silently stop being checked.
   @Test(arguments: ["README.md", "docs/examples.md", "docs/planning.md", "docs/cli.md"])

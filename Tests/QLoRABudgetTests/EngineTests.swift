@@ -164,7 +164,7 @@ import Testing
   func fewestGPUsWithEngineIsExact(model: String, gpu: String) throws {
     let planner = Planner(
       model: try Self.presets.model(named: model), setup: TrainingSetup(), gpu: try Self.presets.gpu(named: gpu))
-    let plan = try #require(try planner.fewestGPUsWithEngine())
+    let plan = try #require(try planner.fewestGPUs())
     #expect(plan.evaluation.verdict == .fits)
     #expect(plan.evaluation.setup.engine == plan.choice.engine && plan.evaluation.setup.offload == plan.choice.offload)
     guard plan.count > 1 else { return }

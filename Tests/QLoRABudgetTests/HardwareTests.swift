@@ -19,7 +19,7 @@ import Testing
   @Test(arguments: ["t4", "v100-16gb", "v100-32gb", "rtx-2080", "rtx-2080-ti"])
   func bf16BeforeAmpereIsAnIncompatibility(_ name: String) throws {
     let gpu = try Self.presets.gpu(named: name)
-    #expect(gpu.incompatibilities(with: Self.setup(.bf16)) == [.computeDtypeUnsupported(.bf16, gpu: gpu.displayName)])
+    #expect(gpu.incompatibilities(with: Self.setup(.bf16)) == [.computeDtypeUnsupported(.bf16, gpu: gpu.displayName, vendor: .nvidia)])
     #expect(gpu.incompatibilities(with: Self.setup(.fp16)).isEmpty)
   }
 
@@ -44,7 +44,7 @@ import Testing
 
   /// The library speaks no flag text: the command line adds its flags to these messages.
   @Test func incompatibilityMessagesNameNoFlag() {
-    for incompatibility in [HardwareIncompatibility.computeDtypeUnsupported(.bf16, gpu: "g"), .bitsandbytesUnavailable(gpu: "g")] {
+    for incompatibility in [HardwareIncompatibility.computeDtypeUnsupported(.bf16, gpu: "g", vendor: .nvidia), .bitsandbytesUnavailable(gpu: "g")] {
       #expect(!incompatibility.description.contains("--"))
     }
     #expect(!ArchitectureError.unmodelledType("deepseek_v3", model: "m").description.contains("--"))
@@ -54,7 +54,7 @@ import Testing
     let model = try Self.presets.model(named: "smollm2-135m")
     let t4 = try Self.presets.gpu(named: "t4")
     let estimate = try MemoryEstimator.estimate(model: model, setup: Self.setup(.bf16), gpu: t4)
-    #expect(estimate.incompatibilities == [.computeDtypeUnsupported(.bf16, gpu: t4.displayName)])
+    #expect(estimate.incompatibilities == [.computeDtypeUnsupported(.bf16, gpu: t4.displayName, vendor: .nvidia)])
     #expect(estimate.warnings.contains { $0.contains("no native bf16") })
     let fp16 = try MemoryEstimator.estimate(model: model, setup: Self.setup(.fp16), gpu: t4)
     #expect(fp16.incompatibilities.isEmpty && fp16.warnings.isEmpty)

@@ -150,15 +150,15 @@ import Testing
       var setup = TrainingSetup()
       setup.quantization = quantization
       let planner = Planner(model: model, setup: setup, gpu: gpu)
-      let found = try #require(try planner.fewestGPUs())
+      let found = try #require(try planner.fewestGPUs(over: [Planner.EngineChoice(.fsdp)]))
       var at = setup
-      at.gpuCount = found.value
+      at.gpuCount = found.count
       #expect(try Self.verdict(model, at, gpu) == "fits")
-      if found.value > 1 {
-        at.gpuCount = found.value - 1
+      if found.count > 1 {
+        at.gpuCount = found.count - 1
         #expect(try Self.verdict(model, at, gpu) != "fits")
       }
-      if quantization == .none { #expect(found.value >= 2) }
+      if quantization == .none { #expect(found.count >= 2) }
     }
   }
 

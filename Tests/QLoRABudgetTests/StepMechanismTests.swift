@@ -56,9 +56,9 @@ import Testing
       for recipe in [Recipe.hfPeft, .unsloth] {
         var setup = TrainingSetup()
         setup.recipe = recipe
-        setup.chunkedCrossEntropy = false
+        setup.loss = .standard
         let standard = try MemoryEstimator.estimate(model: model, setup: setup, gpu: nil)
-        setup.chunkedCrossEntropy = true
+        setup.loss = .chunked
         let chunked = try MemoryEstimator.estimate(model: model, setup: setup, gpu: nil)
         let a = standard.peak.allocated, b = chunked.peak.allocated
         #expect(b <= a, "\(name) \(recipe.name)")
@@ -75,10 +75,9 @@ import Testing
     let model = try PresetCatalog.bundled.model(named: "llama-3.1-8b")
     var setup = TrainingSetup()
     setup.platform = .cpu
-    setup.chunkedCrossEntropy = false
+    setup.loss = .standard
     let standard = try MemoryEstimator.stepProfile(model: model, setup: setup)
-    setup.chunkedLoss = .liger
-    setup.chunkedCrossEntropy = true
+    setup.loss = .liger
     #expect(setup.lossImplementation == .liger)
     let liger = try MemoryEstimator.stepProfile(model: model, setup: setup)
     // Saved for backward: the standard loss saves the fp32 log-probabilities (2048 x 128256 x 4);
@@ -92,9 +91,9 @@ import Testing
     let model = try Self.llama1b()
     var setup = TrainingSetup()
     setup.recipe = .qloraPaper
-    setup.chunkedCrossEntropy = true
+    setup.loss = .chunked
     #expect(throws: SetupError.self) { try MemoryEstimator.estimate(model: model, setup: setup, gpu: nil) }
-    setup.chunkedLoss = .liger
+    setup.loss = .liger
     #expect(throws: Never.self) { try MemoryEstimator.estimate(model: model, setup: setup, gpu: nil) }
   }
 

@@ -142,7 +142,7 @@ import Testing
     expected.batchSize = 1
     expected.attention = .flash
     expected.gradientCheckpointing = true  // offload: estimated with checkpoints on the GPU
-    expected.chunkedCrossEntropy = true  // CutCrossEntropyPlugin (line 5)
+    expected.loss = .chunked  // CutCrossEntropyPlugin (line 5)
     #expect(config.setup == expected)
     #expect(usedKeys(config).isSuperset(of: ["plugins@5", "sequence_len@22", "lora_r@29", "lora_target_modules@31", "flash_attention@63"]))
     let notes = Dictionary(uniqueKeysWithValues: config.notModelled.map { ($0.key.name, $0) })

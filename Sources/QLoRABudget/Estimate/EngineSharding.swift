@@ -133,10 +133,17 @@ struct EngineSharding {
         host.append((formula, master))
         host.append(("fp32 gradient partition " + NumberText.grouped(trainableElements) + " x 4 B / \(gpus)", master))
       } else {
-        placed.append(MemoryComponent(
-          .optimizerState, lifetime: .resident, bytes: master, formula: formula,
-          source: "DeepSpeed runtime/zero/stage_1_and_2.py L397-416 single_partition_of_fp32_groups (stage3.py "
-            + "fp32_partitioned_groups_flat): the optimizer updates an fp32 copy of the 16-bit parameters"))
+        // One optimizer-state row: the moments and the master copy they update.
+        let masterSource = "DeepSpeed runtime/zero/stage_1_and_2.py L397-416 single_partition_of_fp32_groups (stage3.py "
+          + "fp32_partitioned_groups_flat): the optimizer updates an fp32 copy of the 16-bit parameters"
+        if let index = placed.firstIndex(where: { $0.kind == .optimizerState && $0.device == .gpu }) {
+          let moments = placed[index]
+          placed[index] = MemoryComponent(
+            .optimizerState, lifetime: .resident, bytes: moments.bytes + master,
+            formula: "moments " + moments.formula + " + " + formula, source: moments.source + "; " + masterSource)
+        } else {
+          placed.append(MemoryComponent(.optimizerState, lifetime: .resident, bytes: master, formula: formula, source: masterSource))
+        }
       }
     }
     if !host.isEmpty {

@@ -1,6 +1,6 @@
 /// Answers planning questions about one model and setup on one GPU (or on each of the
 /// setup's ``TrainingSetup/gpuCount`` GPUs): the largest rank, sequence length or batch that
-/// fits, how many GPUs FSDP needs, the smallest GPU, and which single change makes a run fit.
+/// fits, the fewest GPUs (with which engine and offload), the smallest GPU, and which single change makes a run fit.
 ///
 /// Every answer comes from the estimator and the one ``Verdict``, searched by bisection:
 /// about 17 estimates for a rank, 25 for a sequence length. Answers are exact for the
@@ -79,18 +79,6 @@ public struct Planner: Sendable {
     let next = mayFit.map { $0.value + 1 } ?? range.lowerBound
     let beyond = range.contains(next) ? try at(next) : nil
     return Answer(setting: setting, fitting: fitting, mayFit: mayFit, beyond: beyond, probes: probes)
-  }
-
-  /// The fewest GPUs of this kind whose verdict is at worst `worst` with FSDP sharding, up to
-  /// `limit`; nil when even `limit` GPUs are not enough (the replicated part alone is too large).
-  public func fewestGPUs(accepting worst: Verdict = .fits, upTo limit: Int64 = TrainingSetup.maximumGPUCount)
-    throws(PlanningError) -> Found?
-  {
-    func at(_ count: Int64) throws(PlanningError) -> Evaluation { try evaluate(SettingChange.gpuCount(count).applied(to: setup)) }
-    guard let count = try Bisection.smallest(in: 1...limit, where: { (n: Int64) throws(PlanningError) -> Bool in
-      try at(n).isAccepted(upTo: worst)
-    }) else { return nil }
-    return Found(value: count, evaluation: try at(count))
   }
 
   /// The smallest of `gpus` (by capacity, then name) that can run the setup
@@ -187,8 +175,9 @@ extension Planner {
   /// The fewest GPUs of this kind (in multiples of the setup's node count) whose verdict is at
   /// worst `worst`, over every engine and offload in `choices`; ties go to the setup's own engine
   /// and offload when they are among `choices`, then to the earlier choice. nil when no choice
-  /// is accepted on `limit` GPUs.
-  public func fewestGPUsWithEngine(
+  /// is accepted on `limit` GPUs. The one meaning of "fewest GPUs" every command reports; pass
+  /// `[EngineChoice(setup.engine, offload: setup.offload)]` to keep the setup's own engine.
+  public func fewestGPUs(
     over choices: [EngineChoice] = EngineChoice.ladder, accepting worst: Verdict = .fits,
     upTo limit: Int64 = TrainingSetup.maximumGPUCount
   ) throws(PlanningError) -> GPUPlan? {

@@ -3,7 +3,8 @@
 public enum HardwareIncompatibility: Hashable, Sendable, CustomStringConvertible {
   /// bf16 compute on a GPU without native bf16 (before NVIDIA Ampere: T4, V100; Apple M1).
   /// torch may emulate it, slowly, or refuse (`bf16=True` in HF Trainer raises on such GPUs).
-  case computeDtypeUnsupported(ComputeDtype, gpu: String)
+  /// The advice follows the vendor: Apple's GPUs run no bitsandbytes, so no bnb key is named.
+  case computeDtypeUnsupported(ComputeDtype, gpu: String, vendor: GPUVendor)
   /// A quantized base or an 8-bit/paged optimizer on a device bitsandbytes has no training
   /// backend for (Apple's unified-memory GPUs).
   case bitsandbytesUnavailable(gpu: String)
@@ -18,9 +19,16 @@ public enum HardwareIncompatibility: Hashable, Sendable, CustomStringConvertible
 
   public var description: String {
     switch self {
-    case let .computeDtypeUnsupported(dtype, gpu):
-      return "\(gpu) has no native \(dtype.rawValue) compute (needs NVIDIA Ampere or later): "
-        + "train in fp16 (bnb_4bit_compute_dtype=float16, fp16=True)"
+    case let .computeDtypeUnsupported(dtype, gpu, vendor):
+      switch vendor {
+      case .apple:
+        return "\(gpu) has no native \(dtype.rawValue) compute (Apple silicon has it from M2, with macOS 14): train in fp16 (fp16=True)"
+      case .amd:
+        return "\(gpu) has no native \(dtype.rawValue) compute: train in fp16 (bnb_4bit_compute_dtype=float16, fp16=True)"
+      case .nvidia, .unknown:
+        return "\(gpu) has no native \(dtype.rawValue) compute (needs NVIDIA Ampere or later): "
+          + "train in fp16 (bnb_4bit_compute_dtype=float16, fp16=True)"
+      }
     case .bitsandbytesUnavailable(let gpu):
       return "bitsandbytes has no training backend on \(gpu) (unified memory): its 4-bit layers and "
         + "8-bit/paged optimizers do not run there; train a 16-bit base with a plain optimizer, or use another device"
@@ -35,7 +43,7 @@ extension GPU {
   public func incompatibilities(with setup: TrainingSetup) -> [HardwareIncompatibility] {
     var found: [HardwareIncompatibility] = []
     if setup.computeDtype == .bf16, !supportsBFloat16 {
-      found.append(.computeDtypeUnsupported(.bf16, gpu: displayName))
+      found.append(.computeDtypeUnsupported(.bf16, gpu: displayName, vendor: vendor))
     }
     if setup.needsBitsandbytes, !runsBitsandbytes {
       found.append(.bitsandbytesUnavailable(gpu: displayName))

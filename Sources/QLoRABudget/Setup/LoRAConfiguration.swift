@@ -19,24 +19,51 @@ public enum LoRATargets: Hashable, Sendable {
 }
 
 /// The LoRA adapters: rank, scaling, targets, DoRA and dropout.
+///
+/// `lora_alpha` follows the rank (``defaultAlpha(rank:)``) until it is set: a table or a
+/// planner that varies the rank of a setup without an explicit alpha moves alpha with it.
 public struct LoRAConfiguration: Hashable, Sendable {
   /// The largest rank accepted (2^16): beyond it no adapter is smaller than the weight it adapts.
   public static let maximumRank: Int64 = 65_536
 
+  /// The alpha of a rank when none is given: 2 x rank, as LLaMA-Factory, Unsloth's notebooks
+  /// and most QLoRA guides set it. The one place this rule is written.
+  public static func defaultAlpha(rank: Int64) -> Double { 2 * Double(rank) }
+
   public var rank: Int64
-  /// `lora_alpha`; changes no byte, carried so the setup is complete.
-  public var alpha: Double
+  /// `lora_alpha`; changes no byte, carried so the setup is complete. Reads as
+  /// ``defaultAlpha(rank:)`` of the current rank until set.
+  public var alpha: Double {
+    get { givenAlpha ?? Self.defaultAlpha(rank: rank) }
+    set { givenAlpha = newValue }
+  }
+  /// The alpha set explicitly; nil while alpha follows the rank.
+  public var givenAlpha: Double?
   public var targets: LoRATargets
   /// DoRA adds a magnitude vector of `out` elements per adapted module.
   public var usesDoRA: Bool
   /// `lora_dropout`; above 0 the branch keeps a dropped-out copy of its input for backward.
   public var dropout: Double
 
+  /// `alpha` nil: alpha follows the rank.
   public init(rank: Int64 = 16, alpha: Double? = nil, targets: LoRATargets = .allLinear, usesDoRA: Bool = false, dropout: Double = 0.05) {
     self.rank = rank
-    self.alpha = alpha ?? Double(2 * rank)
+    self.givenAlpha = alpha
     self.targets = targets
     self.usesDoRA = usesDoRA
     self.dropout = dropout
+  }
+
+  /// Equal when every value is: an alpha that follows the rank equals the same alpha given.
+  public static func == (a: LoRAConfiguration, b: LoRAConfiguration) -> Bool {
+    a.rank == b.rank && a.alpha == b.alpha && a.targets == b.targets && a.usesDoRA == b.usesDoRA && a.dropout == b.dropout
+  }
+
+  public func hash(into hasher: inout Hasher) {
+    hasher.combine(rank)
+    hasher.combine(alpha)
+    hasher.combine(targets)
+    hasher.combine(usesDoRA)
+    hasher.combine(dropout)
   }
 }

@@ -9,7 +9,6 @@ public enum LossKind: String, CaseIterable, Hashable, Sendable, Codable {
   /// Unsloth's fused cross-entropy (``ChunkedLoss/unsloth``).
   case unsloth
 
-  /// The implementation this kind names (nil: standard, or the recipe's for `chunked`).
   /// The kind that names `implementation` (a recipe's token-chunked loss is `chunked`).
   public init(implementation: ChunkedLoss) {
     switch implementation {
@@ -19,6 +18,7 @@ public enum LossKind: String, CaseIterable, Hashable, Sendable, Codable {
     }
   }
 
+  /// The implementation this kind names (nil: standard, or the recipe's for `chunked`).
   public var implementation: ChunkedLoss? {
     switch self {
     case .liger: return .liger

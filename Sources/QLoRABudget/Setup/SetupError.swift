@@ -26,6 +26,9 @@ extension TrainingSetup {
   /// The largest sequence length accepted (2^24 tokens) and batch size (2^16).
   public static let maximumSequenceLength: Int64 = 1 << 24
   public static let maximumBatchSize: Int64 = 1 << 16
+  /// The 4-bit block sizes bitsandbytes accepts: the one rule every reader of a block size
+  /// (``Setting/blockSize``, ``validate()``, the CLI's `quantize`) checks against.
+  public static let blockSizes: [Int64] = [32, 64, 128, 256, 512, 1024, 2048, 4096]
   /// The most GPUs a run may be sharded over.
   public static let maximumGPUCount: Int64 = 4096
 
@@ -40,9 +43,8 @@ extension TrainingSetup {
         throw .outOfRange(setting: .alpha, value: String(lora.alpha), allowed: "a positive number")
       }
       if quantization.isFourBit {
-        guard (32...4096).contains(blockSize), blockSize & (blockSize - 1) == 0 else {
-          throw .outOfRange(
-            setting: .blockSize, value: String(blockSize), allowed: "a power of two from 32 to 4096 (bitsandbytes)")
+        guard Self.blockSizes.contains(blockSize) else {
+          throw .outOfRange(setting: .blockSize, value: String(blockSize), allowed: Setting.blockSize.domain.description)
         }
       }
     }

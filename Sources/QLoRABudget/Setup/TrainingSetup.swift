@@ -20,11 +20,8 @@ public struct TrainingSetup: Hashable, Sendable {
   /// Forward and loss under `torch.autocast` (HF Trainer with bf16/fp16=True). Without it peft
   /// casts the LoRA branch's input to the adapters' dtype.
   public var usesAutocast: Bool = true
-  /// Chunked (fused) cross-entropy that never materialises the full logits (`--loss chunked`):
-  /// the recipe's chunked implementation, or `chunkedLoss` when named; nil: the recipe's default.
-  public var chunkedCrossEntropy: Bool? = nil
-  /// A chunked loss the user names (`--loss liger`); nil: the recipe's.
-  public var chunkedLoss: ChunkedLoss? = nil
+  /// How the cross-entropy is computed, as the setup names it; nil: the recipe's default.
+  public var loss: LossKind? = nil
   /// GPUs the run is spread over (with ``engine``); every figure is per GPU.
   public var gpuCount: Int64 = 1
   /// How the GPUs share the model: FSDP (fsdp_qlora's, the default) or DeepSpeed ZeRO.
@@ -54,13 +51,25 @@ public struct TrainingSetup: Hashable, Sendable {
   /// The loop after the recipe's default.
   public var trainingLoop: TrainingLoop { loop ?? recipe.loop }
 
+  /// The loss after the recipe's default: its chunked loss by name (`unsloth`, or `chunked`
+  /// for token chunks) when it chunks by default, else `standard`.
+  public var effectiveLoss: LossKind {
+    if let loss { return loss }
+    guard recipe.usesChunkedCrossEntropy else { return .standard }
+    return recipe.chunkedLoss.map(LossKind.init(implementation:)) ?? .chunked
+  }
+
   /// Whether the loss is chunked, after the recipe's default.
-  public var usesChunkedCrossEntropy: Bool { chunkedCrossEntropy ?? recipe.usesChunkedCrossEntropy }
+  public var usesChunkedCrossEntropy: Bool { effectiveLoss != .standard }
 
   /// The chunked loss that runs, or nil for transformers' standard loss (also when the recipe
   /// has no chunked loss and none is named: ``validate()`` rejects that).
   public var lossImplementation: ChunkedLoss? {
-    usesChunkedCrossEntropy ? chunkedLoss ?? recipe.chunkedLoss : nil
+    switch effectiveLoss {
+    case .standard: return nil
+    case .chunked: return recipe.chunkedLoss
+    case .liger, .unsloth: return effectiveLoss.implementation
+    }
   }
 
   /// The dtypes of the tensors bitsandbytes does not quantize, after the recipe: every

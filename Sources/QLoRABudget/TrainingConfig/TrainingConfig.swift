@@ -110,12 +110,12 @@ public struct TrainingConfig: Hashable, Sendable {
   }
 
   /// Applies the framework's defaults, then every used key, in the file's order. Without an
-  /// alpha, alpha follows the rank (2 x rank, as LLaMA-Factory and the tool default it).
+  /// alpha, alpha follows the rank (``LoRAConfiguration/defaultAlpha(rank:)``).
   public func apply(to setup: inout TrainingSetup) {
     let changes = (defaults + used).flatMap(\.changes)
     setup = SettingChange.apply(changes, to: setup)
     if !changes.contains(where: { $0.setting == .alpha }), changes.contains(where: { $0.setting == .rank }) {
-      setup.lora.alpha = Double(2 * setup.lora.rank)
+      setup.lora.givenAlpha = nil
     }
     // Read and checked when the config was read, so this cannot fail.
     if let deepSpeedConfig { try? DeepSpeedConfigFile.apply(deepSpeedConfig, to: &setup) }

@@ -167,7 +167,7 @@ public enum CalibrationValidation {
     setup.isFullFineTune = entry["full"] as? Bool ?? false
     let rank = max(1, int(entry["r"]))
     setup.lora = LoRAConfiguration(
-      rank: rank, alpha: Double(2 * rank), targets: targets(entry["targets"]),
+      rank: rank, targets: targets(entry["targets"]),
       dropout: (entry["dropout"] as? NSNumber)?.doubleValue ?? 0)
     setup.sequenceLength = int(entry["seq"])
     setup.batchSize = int(entry["batch"])
@@ -207,7 +207,7 @@ public enum CalibrationValidation {
         setup.usesDoubleQuantization = run["double_quant"] as? Bool ?? false
         setup.computeDtype = (run["precision"] as? String) == "bf16" ? .bf16 : .fp16
         let rank = int(run["lora_rank"])
-        setup.lora = LoRAConfiguration(rank: rank, alpha: Double(2 * rank), targets: targets(run["lora_targets"]), dropout: 0)
+        setup.lora = LoRAConfiguration(rank: rank, targets: targets(run["lora_targets"]), dropout: 0)
         setup.sequenceLength = int(run["seq_len"])
         setup.batchSize = int(run["batch_size"])
         setup.gradientCheckpointing = run["grad_checkpoint"] as? Bool

@@ -51,7 +51,7 @@ public struct PublishedMapping: Sendable {
     setup.attention = attention
     setup.optimizer = optimizer
     setup.usesAutocast = autocast
-    setup.chunkedCrossEntropy = chunkedLoss
+    setup.loss = chunkedLoss.map { $0 ? .chunked : .standard }
     setup.gpuCount = gpus
     setup.engine = engine
     setup.offload = offload

@@ -19,11 +19,19 @@ struct CommandContext {
   var standardError: (String) -> Void
   var environment: [String: String]
   var presets: PresetCatalog
-  /// Whether stdout is a terminal and NO_COLOR is unset.
+  /// Whether to colour the output: ``usesColor(isTerminal:environment:)``.
   var usesColor: Bool
 
+  /// Colour only on a terminal that has it: stdout is a tty, NO_COLOR is unset
+  /// (https://no-color.org) and TERM is set and not `dumb`.
+  static func usesColor(isTerminal: Bool, environment: [String: String]) -> Bool {
+    guard isTerminal, environment["NO_COLOR"] == nil, let term = environment["TERM"] else { return false }
+    return !term.isEmpty && term != "dumb"
+  }
+
   func print(_ text: String) { standardOutput(text + "\n") }
-  func warn(_ text: String) { standardError("warning: " + text + "\n") }
+  /// A warning on one line; values from files or the command line in it are shown escaped.
+  func warn(_ text: String) { standardError("warning: " + CommandLineTool.oneLine(text) + "\n") }
 }
 
 /// The process exit codes (documented in docs/cli.md).

@@ -7,41 +7,38 @@ enum CompareCommand: Command {
   static let name = "compare"
   static let summary = "Compare one setup on several GPUs, or several setups."
   static let arguments = "<model> --gpu <gpu,...> [--setups <s,...>] [options]"
-  static let options: [OptionSpec] =
-    [
-      .value("--gpu", "gpus", "GPU presets or capacities joined by commas, e.g. rtx-4090,a100-80gb,24GB."),
-      .value(
+  static let setups = OptionSpec.value(
         "--setups", "setups",
         "Variants of the setup the other options give, joined by commas; join changes with '+' "
           + "(e.g. lora-16bit+adamw-8bit).",
-        values: SetupVariant.all.map(\.name), default: "qlora,lora-16bit,full-finetune with one GPU, the setup as given with several"),
-      PlanningOptions.svg,
-    ] + ModelSourceOptions.specs + SetupOptions.specs
-    + [.flag("--json", "Print one JSON object (see docs/planning.md).")]
+        values: SetupVariant.all.map(\.name), default: "qlora,lora-16bit,full-finetune with one GPU, the setup as given with several")
+  static let json = OptionSpec.flag("--json", "Print one JSON object (see docs/planning.md).")
+  static let options: [OptionSpec] =
+    [
+      EstimateRequest.gpuOption("gpus", "GPU presets or capacities joined by commas, e.g. rtx-4090,a100-80gb,24GB."),
+      setups, PlanningOptions.svg,
+    ] + ModelSourceOptions.specs + SetupOptions.specs + [json]
 
   /// One column of the comparison: a setup, judged on some GPUs.
   struct Column {
     let label: String
     let estimate: MemoryEstimate
     let evaluations: [Evaluation]
-    let fewestGPUs: [Int64?]
+    /// Per GPU: the fewest GPUs of its kind that fit and that may fit (tight), over every
+    /// engine and offload (``Planner/fewestGPUs(over:accepting:upTo:)``, as `solve` answers).
+    let fewestGPUs: [(fits: Planner.GPUPlan?, tight: Planner.GPUPlan?)]
+    /// Per GPU: the fewest that fit with an engine that offloads nothing (`solve`'s too).
+    let fewestWithoutOffload: [Planner.GPUPlan?]
   }
 
   static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws -> ExitStatus {
-    try arguments.expectPositionals(atMost: 1)
-    let config = try ModelSourceOptions.config(arguments)
-    let (model, source) = try ModelSourceOptions.model(arguments, context, config: config)
-    let base = try SetupOptions.setup(from: arguments, base: config?.setup ?? TrainingSetup())
-    guard let gpuNames = try PlanningOptions.list(arguments, "--gpu") else {
-      throw UsageError("Missing '--gpu <gpu,gpu...>': one or more GPU presets or capacities.", command: name)
-    }
-    var gpus: [GPU] = []
-    for gpuName in gpuNames { gpus.append(try SetupOptions.gpu(gpuName, presets: context.presets)) }
+    let request = try EstimateRequest(arguments, context, models: .one, gpus: .list)
+    let (model, source, base, gpus, config) = (request.model, request.source, request.setup, request.gpus, request.config)
     var variants: [SetupVariant] = gpus.count == 1 ? SetupVariant.methods : [try SetupVariant.named("as-given")]
-    if let names = try PlanningOptions.list(arguments, "--setups") {
+    if let names = try PlanningOptions.list(arguments, setups) {
       variants = []
       for variantName in names {
-        do { variants.append(try SetupVariant.named(variantName)) } catch { throw UsageError.invalidValue(error.value, for: "--setups", error.expected) }
+        do { variants.append(try SetupVariant.named(variantName)) } catch { throw UsageError.invalidValue(error.value, for: setups.name, error.expected) }
       }
     }
     for warning in model.warnings { context.warn(warning) }
@@ -49,29 +46,35 @@ enum CompareCommand: Command {
     // One column per GPU (one setup), or one column per setup judged on every GPU.
     let byGPU = variants.count == 1 && gpus.count > 1
     let plans: [(label: String, setup: TrainingSetup, gpus: [GPU])] =
-      byGPU ? gpus.map { ($0.name, variants[0].applied(to: base), [$0]) } : variants.map { ($0.name, $0.applied(to: base), gpus) }
+      byGPU ? gpus.map { (CommandLineTool.oneLine($0.name), variants[0].applied(to: base), [$0]) } : variants.map { ($0.name, $0.applied(to: base), gpus) }
     PlanningOptions.warnIncompatibilities(plans.flatMap { plan in plan.gpus.map { (plan.setup, $0) } }, context)
     var columns: [Column] = []
     for plan in plans {
       let estimate = try EstimateRequest.estimate(model, plan.setup, plan.gpus[0])
       var evaluations: [Evaluation] = []
-      var fewest: [Int64?] = []
+      var fewest: [(fits: Planner.GPUPlan?, tight: Planner.GPUPlan?)] = []
+      var withoutOffload: [Planner.GPUPlan?] = []
       for gpu in plan.gpus {
         let planner = Planner(model: model, setup: plan.setup, gpu: gpu)
         evaluations.append(try PlanningOptions.run { () throws(PlanningError) in try planner.evaluate(plan.setup) })
-        fewest.append(try PlanningOptions.run { () throws(PlanningError) in try planner.fewestGPUs()?.value })
+        fewest.append(try PlanningOptions.run { () throws(PlanningError) in
+          (try planner.fewestGPUs(accepting: .fits), try planner.fewestGPUs(accepting: .tight))
+        })
+        withoutOffload.append(try PlanningOptions.run { () throws(PlanningError) in
+          try planner.fewestGPUs(over: Planner.EngineChoice.ladder.filter { $0.offload.isEmpty })
+        })
       }
-      columns.append(Column(label: plan.label, estimate: estimate, evaluations: evaluations, fewestGPUs: fewest))
+      columns.append(Column(label: plan.label, estimate: estimate, evaluations: evaluations, fewestGPUs: fewest, fewestWithoutOffload: withoutOffload))
     }
 
-    if let path = arguments.value("--svg") {
+    if let path = arguments.value(PlanningOptions.svg) {
       let bars = columns.map { SVGChart.Bar(label: $0.label, segments: SVGChart.segments($0.estimate)) }
       try PlanningOptions.write(
         SVGChart.stackedBars(
           title: "\(model.name): peak process memory by part", bars: bars, capacities: gpus.map { ($0.name, $0.capacity) }),
         to: path)
     }
-    if arguments.has("--json") {
+    if arguments.has(json) {
       var object = json(model, columns)
       if case .object(let members) = object, let config { object = .object(members + [("config", ConfigSummary.json(config))]) }
       context.print(object.rendered())
@@ -90,9 +93,16 @@ enum CompareCommand: Command {
         .object([
           ("label", .string(column.label)),
           ("estimate", EstimateJSON.object(column.estimate)),
-          ("gpus", .array(zip(column.evaluations, column.fewestGPUs).map { evaluation, fewest in
-            guard case .object(let members) = EstimateJSON.evaluation(evaluation) else { return .null }
-            return .object(members + [("fewest_gpus", fewest.map { .integer($0) } ?? .null)])
+          ("host", HostOptions.json(HostMemory(column.estimate), capacity: nil)),
+          ("gpus", .array(column.evaluations.indices.map { index in
+            guard case .object(let members) = EstimateJSON.evaluation(column.evaluations[index]) else { return .null }
+            let fewest = column.fewestGPUs[index]
+            return .object(members + [
+              ("fewest_gpus", .object([
+                ("fits", fewest.fits.map(EstimateJSON.gpuPlan) ?? .null), ("tight", fewest.tight.map(EstimateJSON.gpuPlan) ?? .null),
+              ])),
+              ("fewest_gpus_without_offload", column.fewestWithoutOffload[index].map(EstimateJSON.gpuPlan) ?? .null),
+            ])
           })),
         ])
       })),
@@ -119,36 +129,45 @@ enum CompareCommand: Command {
     rows.append(("Host memory of the step", estimates.map { (EstimateText.gib($0.hostBytes), nil) }))
     let groups = byGPU ? [nil] : gpus.map { Optional($0) }
     for group in groups {
-      func cell(_ column: Column) -> (Evaluation, Int64?)? {
+      func cell(_ column: Column) -> (Evaluation, fits: Planner.GPUPlan?, withoutOffload: Planner.GPUPlan?)? {
         guard let index = group.map({ g in column.evaluations.firstIndex { $0.gpu.name == g.name } }) ?? 0 else { return nil }
-        return (column.evaluations[index], column.fewestGPUs[index])
+        return (column.evaluations[index], column.fewestGPUs[index].fits, column.fewestWithoutOffload[index])
       }
-      rows.append((group.map { "Verdict \($0.name)" } ?? "Verdict", columns.map { column in
+      rows.append((group.map { "Verdict \(CommandLineTool.oneLine($0.name))" } ?? "Verdict", columns.map { column in
         cell(column).map { ($0.0.verdict.label, $0.0.verdict) } ?? ("-", nil)
       }))
-      let engine = estimates.first?.setup.engine ?? .fsdp
-      let needed = "GPUs needed (\(engine == .fsdp ? "FSDP" : engine.rawValue))"
-      rows.append((group == nil ? needed : "  " + needed, columns.map { column in
-        guard let (_, fewest) = cell(column) else { return ("-", nil) }
-        return (fewest.map { NumberText.grouped($0) } ?? ">\(TrainingSetup.maximumGPUCount)", nil)
-      }))
+      // The fewest GPUs as `solve --find gpus` answers: the count and the engine (+ offload).
+      func plan(_ plan: Planner.GPUPlan?) -> String {
+        guard let plan else { return ">\(NumberText.grouped(TrainingSetup.maximumGPUCount))" }
+        let offload = plan.choice.offload.isEmpty ? "" : "+" + plan.choice.offload.description
+        return "\(NumberText.grouped(plan.count)) \(plan.choice.engine.rawValue)\(offload)"
+      }
+      let indent = group == nil ? "" : "  "
+      rows.append((indent + "Fewest GPUs that fit", columns.map { column in (cell(column).map { plan($0.fits) } ?? "-", nil) }))
+      rows.append((indent + "  without offload", columns.map { column in (cell(column).map { plan($0.withoutOffload) } ?? "-", nil) }))
     }
-    var lines = ["\(model.name): \(NumberText.grouped(model.parameterCount)) parameters; GiB (2^30 bytes)"]
+    var lines = ["\(CommandLineTool.oneLine(model.name)): \(NumberText.grouped(model.parameterCount)) parameters; GiB (2^30 bytes)"]
     lines += HelpText.wrap("Verdict: " + VerdictText.definition + ".", width: 80)
     if !byGPU {
-      lines.append("GPUs: " + gpus.map { "\($0.name) (\($0.capacity.formatted(.binary)))" }.joined(separator: ", "))
+      lines.append("GPUs: " + gpus.map { "\(CommandLineTool.oneLine($0.name)) (\($0.capacity.formatted(.binary)))" }.joined(separator: ", "))
+    }
+    // Nothing is cut: a label or cell wider than the usual 24 and 14 columns widens its column
+    // (a header one space before it, cells two).
+    let labelWidth = max(24, (rows.map(\.0.count).max() ?? 0) + 1)
+    let widths = columns.indices.map { index in
+      max(14, columns[index].label.count + 1, (rows.map { $0.1[index].0.count }.max() ?? 0) + 2)
     }
     let perBlock = 4
     for start in stride(from: 0, to: columns.count, by: perBlock) {
       let range = start..<min(columns.count, start + perBlock)
       lines.append("")
-      lines.append(HelpText.pad("", 24) + range.map { EstimateText.leftPad(String(columns[$0].label.prefix(13)), 14) }.joined())
-      lines.append(String(repeating: "-", count: 24 + 14 * range.count))
+      lines.append(HelpText.pad("", labelWidth) + range.map { EstimateText.leftPad(columns[$0].label, widths[$0]) }.joined())
+      lines.append(String(repeating: "-", count: labelWidth + range.map { widths[$0] }.reduce(0, +)))
       for (label, cells) in rows {
-        lines.append(HelpText.pad(String(label.prefix(23)), 24)
+        lines.append(HelpText.pad(label, labelWidth)
           + range.map { index in
             let (text, verdict) = cells[index]
-            let padded = EstimateText.leftPad(text, 14)
+            let padded = EstimateText.leftPad(text, widths[index])
             return verdict.map { VerdictText.colored(padded, $0, color) } ?? padded
           }.joined())
       }

@@ -51,9 +51,9 @@ enum CompletionsCommand: Command {
     /// nil: a file name; empty: free text.
     func values(_ option: OptionSpec) -> [String]? {
       switch option.name {
-      case "--gpu": return gpus
-      case "--models": return models
-      case "--svg": return nil
+      case EstimateRequest.gpu.name: return gpus
+      case EstimateRequest.modelList.name: return models
+      case PlanningOptions.svg.name: return nil
       default:
         if case .value(let valueName) = option.kind, valueName == "bool" { return ["true", "false"] }
         return option.values

@@ -6,20 +6,19 @@ enum InspectCommand: Command {
   static let name = "inspect"
   static let summary = "List a safetensors checkpoint's tensors by role and dtype, with bytes."
   static let arguments = "<file.safetensors|folder> [--tensors] [--json]"
-  static let options: [OptionSpec] = [
-    .flag("--tensors", "Also list every tensor."),
-    .flag("--json", "Print a JSON object."),
-  ]
+  static let tensors = OptionSpec.flag("--tensors", "Also list every tensor.")
+  static let json = OptionSpec.flag("--json", "Print a JSON object.")
+  static let options: [OptionSpec] = [tensors, json]
 
   static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws -> ExitStatus {
     try arguments.expectPositionals(atMost: 1)
     let path = try arguments.positional(0, named: "file.safetensors|folder")
     guard !path.isEmpty else { throw UsageError.invalidValue(path, for: "file.safetensors|folder", "give a path") }
     let inventory = try CheckpointInventory(path: URL(fileURLWithPath: path))
-    if arguments.has("--json") {
-      context.print(json(inventory, listTensors: arguments.has("--tensors")).rendered())
+    if arguments.has(json) {
+      context.print(json(inventory, listTensors: arguments.has(tensors)).rendered())
     } else {
-      context.print(text(inventory, path: path, listTensors: arguments.has("--tensors")))
+      context.print(text(inventory, path: path, listTensors: arguments.has(tensors)))
     }
     return .success
   }
@@ -50,9 +49,12 @@ enum InspectCommand: Command {
     }
     if listTensors {
       lines.append("")
-      for tensor in inventory.tensors {
+      // The name column is as wide as the longest name (bnb's quant-state names run past 56).
+      let names = inventory.tensors.map { CommandLineTool.oneLine($0.name) }
+      let width = max(56, (names.map(\.count).max() ?? 0) + 1)
+      for (tensor, name) in zip(inventory.tensors, names) {
         lines.append(
-          HelpText.pad(CommandLineTool.oneLine(tensor.name), 56) + HelpText.pad(tensor.role.rawValue, 14) + HelpText.pad(tensor.dtype.rawValue, 9)
+          HelpText.pad(name, width) + HelpText.pad(tensor.role.rawValue, 14) + HelpText.pad(tensor.dtype.rawValue, 9)
             + HelpText.pad("\(tensor.shape)", 18) + EstimateText.leftPad(NumberText.grouped(tensor.bytes.bytes), 16))
       }
     }

@@ -5,12 +5,13 @@ enum PresetsCommand: Command {
   static let name = "presets"
   static let summary = "List the built-in model and GPU presets."
   static let arguments = "models|gpus [--json]"
-  static let options: [OptionSpec] = [.flag("--json", "Print a JSON array.")]
+  static let json = OptionSpec.flag("--json", "Print a JSON array.")
+  static let options: [OptionSpec] = [json]
 
   static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws -> ExitStatus {
     try arguments.expectPositionals(atMost: 1)
     let kind = try arguments.positional(0, named: "models|gpus")
-    let json = arguments.has("--json")
+    let json = arguments.has(Self.json)
     switch kind {
     case "models":
       var rows: [JSONOutput] = []

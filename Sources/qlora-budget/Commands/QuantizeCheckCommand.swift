@@ -9,19 +9,20 @@ import Safetensors
 enum QuantizeCheckCommand: Command {
   static let name = "quantize-check"
   static let summary = "Measure the error of NF4, FP4 and int4 on a checkpoint's weights (file or model folder) or on synthetic ones."
-  static let arguments = "(<file.safetensors|folder> | --shape <rows>x<cols>) [--blocksize <n>] [--seed <n>] [--json]"
+  static let arguments = "(<file.safetensors|folder> | --shape <rows>x<cols>) [options]"
+  static let shape = OptionSpec.value("--shape", "rows>x<cols", "Synthetic N(0, 0.02^2) weights of this shape instead of a file.")
+  static let seed = OptionSpec.value("--seed", "n", "Seed of the synthetic weights.", default: "0")
+  static let json = OptionSpec.flag("--json", "Print a JSON object: the rows, and the measured and estimated 4-bit bytes.")
   static let options: [OptionSpec] = [
-    .value("--shape", "rows>x<cols", "Synthetic N(0, 0.02^2) weights of this shape instead of a file."),
-    .value("--seed", "n", "Seed of the synthetic weights.", default: "0"),
-    .value("--blocksize", "n", "Elements per absmax block.", values: QuantizationSettings.validBlockSizes.map(String.init), default: "64"),
+    shape, seed, QuantizationOptions.blockSize,
     .value("--double-quant", "bool", "Double-quantize the absmax values.", values: ["true", "false"], default: "true"),
-    .flag("--json", "Print a JSON object: the rows, and the measured and estimated 4-bit bytes."),
+    json,
   ]
 
   static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws -> ExitStatus {
     try arguments.expectPositionals(atMost: 1)
     let settings = try QuantizationOptions.settings(arguments)
-    let json = arguments.has("--json")
+    let json = arguments.has(Self.json)
     var rows: [(tensor: String, format: String, statistics: QuantizationErrorStatistics)] = []
     var byFormat: [String: [QuantizationErrorStatistics]] = [:]
     var count = 0
@@ -86,7 +87,7 @@ enum QuantizeCheckCommand: Command {
   static func predictedBytes(
     _ arguments: ParsedArguments, _ settings: QuantizationSettings
   ) throws -> Result<(bytes: ByteCount, model: String), PresetError>? {
-    guard arguments.value("--shape") == nil, let path = arguments.positionals.first, !path.isEmpty else { return nil }
+    guard arguments.value(shape) == nil, let path = arguments.positionals.first, !path.isEmpty else { return nil }
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return nil }
     let folder = isDirectory.boolValue ? URL(fileURLWithPath: path) : URL(fileURLWithPath: path).deletingLastPathComponent()
@@ -113,7 +114,7 @@ enum QuantizeCheckCommand: Command {
   /// Synthetic weights for `--shape`, else every weight `quantize` would quantize in the file
   /// or model folder, one at a time: only one tensor's values are in memory at once.
   static func forEachWeight(_ arguments: ParsedArguments, _ body: (String, [Float]) throws -> Void) throws {
-    if let shapeText = arguments.value("--shape") {
+    if let shapeText = arguments.value(shape) {
       guard arguments.positionals.isEmpty else {
         throw UsageError("Give a file or '--shape', not both.", command: name)
       }
@@ -121,9 +122,9 @@ enum QuantizeCheckCommand: Command {
       guard dimensions.count == 2, dimensions.allSatisfy({ $0 > 0 }),
         case (let count, false) = dimensions[0].multipliedReportingOverflow(by: dimensions[1]), count <= 1 << 28
       else {
-        throw UsageError.invalidValue(shapeText, for: "--shape", "expected <rows>x<cols>, at most 268435456 elements")
+        throw UsageError.invalidValue(shapeText, for: shape.name, "expected <rows>x<cols>, at most 268435456 elements")
       }
-      let seed = try arguments.integer("--seed", in: 0...Int64.max).map { UInt64($0) } ?? 0
+      let seed = try arguments.integer(seed, in: 0...Int64.max).map { UInt64($0) } ?? 0
       try body("synthetic \(dimensions[0])x\(dimensions[1]) seed \(seed)",
                SyntheticWeights.normal(count: count, standardDeviation: 0.02, seed: seed))
       return

@@ -6,12 +6,11 @@ import QLoRABudget
 enum QuantizeCommand: Command {
   static let name = "quantize"
   static let summary = "Quantize a safetensors checkpoint or model folder into bitsandbytes' 4-bit layout."
-  static let arguments = "<in.safetensors|folder> <out.safetensors|folder> [--quant nf4|fp4] [--blocksize <n>] [--double-quant true|false] [--force] [--quiet]"
-  static let options: [OptionSpec] = QuantizationOptions.specs + [
-    .value("--threads", "n", "Threads per tensor.", default: "all cores"),
-    .flag("--force", "Replace an existing output (never the input)."),
-    .flag("--quiet", "No progress on stderr (shown only when stderr is a terminal)."),
-  ]
+  static let arguments = "<in.safetensors|folder> <out.safetensors|folder> [options]"
+  static let threads = OptionSpec.value("--threads", "n", "Threads per tensor.", default: "all cores")
+  static let force = OptionSpec.flag("--force", "Replace an existing output (never the input).")
+  static let quiet = OptionSpec.flag("--quiet", "No progress on stderr (shown only when stderr is a terminal).")
+  static let options: [OptionSpec] = QuantizationOptions.specs + [threads, force, quiet]
 
   static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws -> ExitStatus {
     try arguments.expectPositionals(atMost: 2)
@@ -26,11 +25,11 @@ enum QuantizeCommand: Command {
       throw UsageError("The output '\(output.path)' must differ from the input.", command: name)
     }
     let settings = try QuantizationOptions.settings(arguments)
-    let threads = try arguments.integer("--threads", in: 1...1024).map(Int.init) ?? ProcessInfo.processInfo.activeProcessorCount
+    let threads = try arguments.integer(threads, in: 1...1024).map(Int.init) ?? ProcessInfo.processInfo.activeProcessorCount
     var quantizer = CheckpointQuantizer(settings: settings, threads: threads)
-    let showsProgress = !arguments.has("--quiet") && isatty(STDERR_FILENO) == 1
+    let showsProgress = !arguments.has(quiet) && isatty(STDERR_FILENO) == 1
     if showsProgress { quantizer.progress = ProgressLine.reporter(context.standardError) }
-    let report = try quantizer.quantize(input: input, output: output, replacingExisting: arguments.has("--force"))
+    let report = try quantizer.quantize(input: input, output: output, replacingExisting: arguments.has(force))
     if showsProgress { context.standardError("\n") }
     let inputBytes = ByteCount(report.inputBytes)
     let outputBytes = ByteCount(report.outputBytes)
@@ -82,20 +81,30 @@ enum ProgressLine {
 
 /// `--quant`, `--blocksize`, `--double-quant`: the 4-bit settings, as bitsandbytes names them.
 enum QuantizationOptions {
-  static let specs: [OptionSpec] = [
-    .value("--quant", "type", "The 4-bit type.", values: FourBitType.allCases.map(\.rawValue), default: "nf4"),
-    .value("--blocksize", "n", "Elements per absmax block.", values: QuantizationSettings.validBlockSizes.map(String.init), default: "64"),
-    .value("--double-quant", "bool", "Quantize the absmax values to 8 bits (QLoRA's double quantization).", values: ["true", "false"], default: "true"),
-  ]
+  static let quant = OptionSpec.value("--quant", "type", "The 4-bit type.", values: FourBitType.allCases.map(\.rawValue), default: "nf4")
+  static let blockSize = OptionSpec.value(
+    "--blocksize", "n", "Elements per absmax block.", values: Setting.blockSize.domain.listedValues, default: "64")
+  static let doubleQuantization = OptionSpec.value(
+    "--double-quant", "bool", "Quantize the absmax values to 8 bits (QLoRA's double quantization).", values: ["true", "false"],
+    default: "true")
+  static let specs: [OptionSpec] = [quant, blockSize, doubleQuantization]
 
   static func settings(_ arguments: ParsedArguments) throws -> QuantizationSettings {
-    let type = try arguments.choice("--quant", as: FourBitType.self) ?? .nf4
-    let blockSize = try arguments.integer("--blocksize", in: 1...65536).map(Int.init) ?? 64
-    let doubleQuantization = try arguments.boolean("--double-quant") ?? true
+    let type = try arguments.choice(quant, as: FourBitType.self) ?? .nf4
+    // The estimator's block-size rule (TrainingSetup.blockSizes), worded as `fit --blocksize` words it.
+    var blockSize = TrainingSetup().blockSize
+    if let text = arguments.value(Self.blockSize) {
+      do {
+        blockSize = try Setting.blockSize.parse(text).integerValue ?? blockSize
+      } catch {
+        throw UsageError.invalidValue(text, for: Self.blockSize.name, error.expected)
+      }
+    }
+    let doubleQuantization = try arguments.boolean(doubleQuantization) ?? true
     do {
-      return try QuantizationSettings(type: type, blockSize: blockSize, doubleQuantization: doubleQuantization)
+      return try QuantizationSettings(type: type, blockSize: Int(blockSize), doubleQuantization: doubleQuantization)
     } catch {
-      throw UsageError.invalidValue(String(blockSize), for: "--blocksize", "use 32, 64, 128, 256, 512, 1024, 2048 or 4096")
+      throw UsageError.invalidValue(String(blockSize), for: Self.blockSize.name, Setting.blockSize.domain.description)
     }
   }
 }

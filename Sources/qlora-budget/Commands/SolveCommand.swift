@@ -23,78 +23,133 @@ enum SolveCommand: Command {
     }
   }
 
-  static let options: [OptionSpec] =
-    [
-      .value("--gpu", "gpu|size", "The GPU to plan for: a preset or a capacity such as 24GB (all but --find gpu need it)."),
-      .value(
+  static let find = OptionSpec.value(
         "--find", "what",
         "What to solve for: the largest rank, seq-len or batch that fits, the fewest GPUs (with the engine and offload), the "
           + "smallest GPU preset, the single changes that make the run fit, or all of them.",
-        values: Question.allCases.map(\.rawValue), default: "all"),
-      PlanningOptions.svg,
-    ] + ModelSourceOptions.specs + SetupOptions.specs
-    + [.flag("--json", "Print one JSON object (see docs/planning.md).")]
+        values: Question.allCases.map(\.rawValue), default: "all")
+  static let json = OptionSpec.flag("--json", "Print one JSON object (see docs/planning.md).")
+  static let options: [OptionSpec] =
+    [
+      EstimateRequest.gpuOption("gpu|size", "The GPU to plan for: a preset or a capacity such as 24GB (all but --find gpu need it)."),
+      find, PlanningOptions.svg,
+    ] + ModelSourceOptions.specs + SetupOptions.specs + [json]
+
+  /// What `solve` found: the planner's answers to the questions asked, rendered as text or JSON.
+  struct Result {
+    /// The fewest GPUs that fit and that may fit, and the fewest without offload.
+    struct FewestGPUs {
+      let fits: Planner.GPUPlan?
+      let tight: Planner.GPUPlan?
+      let withoutOffload: Planner.GPUPlan?
+    }
+
+    /// The answers about the GPU given.
+    struct OnGPU {
+      let gpu: GPU
+      let current: Evaluation
+      var largest: [Planner.Answer] = []
+      var fewest: FewestGPUs? = nil
+      var changes: [FitChange]? = nil
+    }
+
+    let request: EstimateRequest
+    /// The setup as given, estimated without a GPU's verdict (for the header).
+    let estimate: MemoryEstimate
+    var onGPU: OnGPU? = nil
+    /// The smallest GPU preset that fits and that may fit.
+    var smallest: (fits: Evaluation?, tight: Evaluation?)? = nil
+  }
 
   static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws -> ExitStatus {
     let request = try EstimateRequest(arguments, context, requiresGPU: false)
-    let find = try arguments.choice("--find", as: Question.self) ?? .all
-    let wants = { (question: Question) in find == .all || find == question }
-    var json: [(String, JSONOutput)] = [
-      ("model", .string(request.model.name)), ("setup", EstimateJSON.setup(request.setup)), ("margin", EstimateJSON.margin()),
-    ]
-    var lines: [String] = []
-    let header = try request.estimate()
-    for warning in SetupOptions.warnings(header) { context.warn(warning) }
-    lines += EstimateText.header(header)
+    let find = try arguments.choice(Self.find, as: Question.self) ?? .all
+    let estimate = try request.estimate()
+    for warning in SetupOptions.warnings(estimate) { context.warn(warning) }
+    let (result, svg) = try solve(request, estimate, find: find, presets: context.presets)
+    if let path = arguments.value(PlanningOptions.svg) {
+      guard let svg else {
+        throw UsageError("'--svg' draws memory against rank or sequence length: use it with --gpu and --find rank, seq-len, batch or all.")
+      }
+      try PlanningOptions.write(svg, to: path)
+    }
+    if arguments.has(Self.json) {
+      context.print(json(result).rendered())
+    } else {
+      let origin = ModelSourceOptions.text(request.source, argument: arguments.positionals.first ?? request.config?.model, config: request.config)
+      context.standardOutput((text(result, color: context.usesColor) + origin).joined(separator: "\n") + "\n")
+    }
+    return .success
+  }
 
+  /// Asks the planner what `find` asks; also the chart of the first searched setting.
+  static func solve(
+    _ request: EstimateRequest, _ estimate: MemoryEstimate, find: Question, presets: PresetCatalog
+  ) throws -> (Result, svg: String?) {
+    let wants = { (question: Question) in find == .all || find == question }
+    var result = Result(request: request, estimate: estimate)
     var svg: String?
     if let gpu = request.gpu {
       let planner = Planner(model: request.model, setup: request.setup, gpu: gpu)
-      let current = try PlanningOptions.run { () throws(PlanningError) in try planner.evaluate(request.setup) }
-      let gpuCount = request.setup.gpuCount
-      lines.append("GPU: \(gpuCount > 1 ? "\(gpuCount) x " : "")\(gpu.displayName), usable \(gpu.capacity.formatted(.binary)) each")
-      lines.append("As given: \(current.bytes.formatted(.binary)) peak process" + (gpuCount > 1 ? " per GPU" : "")
-        + ", " + VerdictText.word(current.verdict, context.usesColor))
-      lines += HelpText.wrap(VerdictText.definition + ".", width: 80)
-      lines.append("")
-      json += [("gpu", EstimateJSON.gpu(gpu)), ("as_given", EstimateJSON.evaluation(current))]
-      var largest: [(String, JSONOutput)] = []
+      var onGPU = Result.OnGPU(gpu: gpu, current: try PlanningOptions.run { () throws(PlanningError) in try planner.evaluate(request.setup) })
       for question in Question.allCases where wants(question) {
         guard let setting = question.setting else { continue }
         if setting == .rank, request.setup.isFullFineTune { continue }
         let answer = try PlanningOptions.run { () throws(PlanningError) in try planner.largest(setting) }
-        lines += describe(answer)
-        largest.append((setting.rawValue, answerJSON(answer)))
+        onGPU.largest.append(answer)
         if svg == nil, find != .all || setting == .rank || request.setup.isFullFineTune {
           svg = try chart(answer, planner)
         }
       }
-      if !largest.isEmpty { json.append(("largest", .object(largest))) }
       if wants(.gpus) {
-        var fewest: [(String, JSONOutput)] = []
-        var fitting: Planner.GPUPlan?
-        for worst in [Verdict.fits, .tight] {
-          let plan = try PlanningOptions.run { () throws(PlanningError) in try planner.fewestGPUsWithEngine(accepting: worst) }
-          let label = worst == .fits ? "Fewest GPUs that fit" : "  may fit (tight)"
-          if worst == .fits { fitting = plan }
+        onGPU.fewest = try PlanningOptions.run { () throws(PlanningError) in
+          Result.FewestGPUs(
+            fits: try planner.fewestGPUs(accepting: .fits), tight: try planner.fewestGPUs(accepting: .tight),
+            withoutOffload: try planner.fewestGPUs(over: Planner.EngineChoice.ladder.filter { $0.offload.isEmpty }))
+        }
+      }
+      if wants(.changes) {
+        onGPU.changes = try PlanningOptions.run { () throws(PlanningError) in try planner.changes() }
+      }
+      result.onGPU = onGPU
+    } else if find != .gpu {
+      throw UsageError("Missing '--gpu <gpu|size>': '--find \(find.rawValue)' plans for a GPU.", command: name)
+    }
+    if wants(.gpu) {
+      let gpus = try presets.allGPUs()
+      result.smallest = try PlanningOptions.run { () throws(PlanningError) in
+        (try Planner.smallestGPU(model: request.model, setup: request.setup, among: gpus, accepting: .fits),
+         try Planner.smallestGPU(model: request.model, setup: request.setup, among: gpus, accepting: .tight))
+      }
+    }
+    return (result, svg)
+  }
+
+  /// The answers in 80 columns.
+  static func text(_ result: Result, color: Bool) -> [String] {
+    var lines = EstimateText.header(result.estimate)
+    if let onGPU = result.onGPU {
+      let (gpu, current) = (onGPU.gpu, onGPU.current)
+      let gpuCount = result.request.setup.gpuCount
+      lines.append("GPU: \(gpuCount > 1 ? "\(gpuCount) x " : "")\(CommandLineTool.oneLine(gpu.displayName)), usable \(gpu.capacity.formatted(.binary)) each")
+      lines.append("As given: \(current.bytes.formatted(.binary)) peak process" + (gpuCount > 1 ? " per GPU" : "")
+        + ", " + VerdictText.word(current.verdict, color))
+      lines += HelpText.wrap(VerdictText.definition + ".", width: 80)
+      lines.append("")
+      for answer in onGPU.largest { lines += describe(answer) }
+      if let fewest = onGPU.fewest {
+        for (label, plan) in [("Fewest GPUs that fit", fewest.fits), ("  may fit (tight)", fewest.tight)] {
           if let plan {
             lines += gpuPlanLines(label, plan)
           } else {
             lines.append(row(label, "none", "up to \(TrainingSetup.maximumGPUCount) with any engine or offload"))
           }
-          fewest.append((worst.rawValue, plan.map(gpuPlanJSON) ?? .null))
         }
-        json.append(("fewest_gpus", .object(fewest)))
-        let withoutOffload = try PlanningOptions.run { () throws(PlanningError) in
-          try planner.fewestGPUsWithEngine(over: Planner.EngineChoice.ladder.filter { $0.offload.isEmpty })
-        }
-        if let withoutOffload, fitting?.choice.offload.isEmpty == false {
+        if let withoutOffload = fewest.withoutOffload, fewest.fits?.choice.offload.isEmpty == false {
           lines += gpuPlanLines("Without offload, fit", withoutOffload, among: "no engine without offload")
         }
-        json.append(("fewest_gpus_without_offload", withoutOffload.map(gpuPlanJSON) ?? .null))
       }
-      if wants(.changes) {
-        let changes = try PlanningOptions.run { () throws(PlanningError) in try planner.changes() }
+      if let changes = onGPU.changes {
         lines.append("")
         if current.verdict == .fits {
           lines.append("Changes: none needed, the run fits as given.")
@@ -108,43 +163,48 @@ enum SolveCommand: Command {
             lines += HelpText.wrap(change.note, width: 70).map { "     " + $0 }
           }
         }
-        json.append(("changes", .array(changes.map(changeJSON))))
       }
-    } else if find != .gpu {
-      throw UsageError("Missing '--gpu <gpu|size>': '--find \(find.rawValue)' plans for a GPU.", command: name)
     }
-
-    if wants(.gpu) {
-      let gpus = try context.presets.allGPUs()
-      var smallest: [(String, JSONOutput)] = []
-      for worst in [Verdict.fits, .tight] {
-        let found = try PlanningOptions.run { () throws(PlanningError) in
-          try Planner.smallestGPU(model: request.model, setup: request.setup, among: gpus, accepting: worst)
-        }
-        let label = worst == .fits ? "Smallest GPU that fits" : "  may fit (tight)"
+    if let smallest = result.smallest {
+      for (label, found) in [("Smallest GPU that fits", smallest.fits), ("  may fit (tight)", smallest.tight)] {
         if let found {
-          lines.append(row(label, found.gpu.name, "\(gib(found.bytes)) of \(found.gpu.capacity.formatted(.binary))"))
+          lines.append(row(label, CommandLineTool.oneLine(found.gpu.name), "\(gib(found.bytes)) of \(found.gpu.capacity.formatted(.binary))"))
         } else {
           lines.append(row(label, "none", "no preset that can run it has room"))
         }
-        smallest.append((worst.rawValue, found.map(EstimateJSON.evaluation) ?? .null))
       }
-      json.append(("smallest_gpu", .object(smallest)))
     }
-    if let path = arguments.value("--svg") {
-      guard let svg else {
-        throw UsageError("'--svg' draws memory against rank or sequence length: use it with --gpu and --find rank, seq-len, batch or all.")
+    return lines
+  }
+
+  /// The answers as one JSON object (docs/planning.md): keys for what `--find` asked.
+  static func json(_ result: Result) -> JSONOutput {
+    let request = result.request
+    var json: [(String, JSONOutput)] = [
+      ("model", .string(request.model.name)), ("setup", EstimateJSON.setup(request.setup)), ("margin", EstimateJSON.margin()),
+    ]
+    if let onGPU = result.onGPU {
+      json += [("gpu", EstimateJSON.gpu(onGPU.gpu)), ("as_given", EstimateJSON.evaluation(onGPU.current))]
+      if !onGPU.largest.isEmpty {
+        json.append(("largest", .object(onGPU.largest.map { ($0.setting.rawValue, answerJSON($0)) })))
       }
-      try PlanningOptions.write(svg, to: path)
+      if let fewest = onGPU.fewest {
+        json.append(("fewest_gpus", .object([
+          (Verdict.fits.rawValue, fewest.fits.map(EstimateJSON.gpuPlan) ?? .null),
+          (Verdict.tight.rawValue, fewest.tight.map(EstimateJSON.gpuPlan) ?? .null),
+        ])))
+        json.append(("fewest_gpus_without_offload", fewest.withoutOffload.map(EstimateJSON.gpuPlan) ?? .null))
+      }
+      if let changes = onGPU.changes { json.append(("changes", .array(changes.map(changeJSON)))) }
     }
-    if arguments.has("--json") {
-      if let config = request.config { json.append(("config", ConfigSummary.json(config))) }
-      context.print(JSONOutput.object(json).rendered())
-    } else {
-      lines += ModelSourceOptions.text(request.source, argument: arguments.positionals.first ?? request.config?.model, config: request.config)
-      context.standardOutput(lines.joined(separator: "\n") + "\n")
+    if let smallest = result.smallest {
+      json.append(("smallest_gpu", .object([
+        (Verdict.fits.rawValue, smallest.fits.map(EstimateJSON.evaluation) ?? .null),
+        (Verdict.tight.rawValue, smallest.tight.map(EstimateJSON.evaluation) ?? .null),
+      ])))
     }
-    return .success
+    if let config = request.config { json.append(("config", ConfigSummary.json(config))) }
+    return .object(json)
   }
 
   static func gib(_ bytes: ByteCount) -> String { bytes.formatted(.binary) }
@@ -159,15 +219,6 @@ enum SolveCommand: Command {
       lines.append("  on \(fewer.setup.gpuCount): \(gib(fewer.bytes)) per GPU, \(fewer.verdict.label) (\(among) does on fewer)")
     }
     return lines
-  }
-
-  static func gpuPlanJSON(_ plan: Planner.GPUPlan) -> JSONOutput {
-    .object([
-      ("count", .integer(plan.count)), ("engine", .string(plan.choice.engine.rawValue)),
-      ("offload", .string(plan.choice.offload.description)), ("bytes_per_gpu", .bytes(plan.evaluation.bytes)),
-      ("host_bytes_per_process", plan.evaluation.estimate.map { .bytes(HostMemory($0).peak) } ?? .null),
-      ("one_fewer_bytes_per_gpu", plan.oneFewer.map { .bytes($0.bytes) } ?? .null),
-    ])
   }
 
   /// A fit change as typed on the command line.

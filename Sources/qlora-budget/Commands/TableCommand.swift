@@ -12,42 +12,30 @@ enum TableCommand: Command {
   /// The output formats.
   enum Format: String, CaseIterable { case markdown, csv, json }
 
+  static let ranks = OptionSpec.value("--ranks", "ranks", "LoRA ranks joined by commas.", default: "the --rank value")
+  static let lengths = OptionSpec.value("--seq-lens", "tokens", "Sequence lengths joined by commas.", default: "the --seq-len value")
+  static let format = OptionSpec.value("--format", "format", "Output format.", values: Format.allCases.map(\.rawValue), default: "markdown")
+  static let json = OptionSpec.flag("--json", "The same as --format json.")
   static let options: [OptionSpec] =
     [
-      .value("--models", "models", "Model presets, Hub ids or config paths joined by commas.", default: "the --config file's model"),
-      .value("--gpu", "gpus", "GPU presets or capacities joined by commas."),
-      .value("--ranks", "ranks", "LoRA ranks joined by commas.", default: "the --rank value"),
-      .value("--seq-lens", "tokens", "Sequence lengths joined by commas.", default: "the --seq-len value"),
-      .value("--format", "format", "Output format.", values: Format.allCases.map(\.rawValue), default: "markdown"),
-      PlanningOptions.svg,
-    ] + ModelSourceOptions.specs + SetupOptions.specs
-    + [.flag("--json", "The same as --format json.")]
+      EstimateRequest.modelList, EstimateRequest.gpuOption("gpus", "GPU presets or capacities joined by commas."),
+      ranks, lengths, format, PlanningOptions.svg,
+    ] + ModelSourceOptions.specs + SetupOptions.specs + [json]
 
   static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws -> ExitStatus {
-    try arguments.expectPositionals(atMost: 0)
     // A training config gives the base setup (the flags override it) and, without --models, the model.
-    let config = try ModelSourceOptions.config(arguments)
-    guard let modelNames = try PlanningOptions.list(arguments, "--models") ?? config?.model.map({ [$0] }) else {
-      throw UsageError("Missing '--models <m,m...>': model presets joined by commas.", command: name)
-    }
-    guard let gpuNames = try PlanningOptions.list(arguments, "--gpu") else {
-      throw UsageError("Missing '--gpu <gpu,gpu...>': GPU presets or capacities joined by commas.", command: name)
-    }
-    let format = arguments.has("--json") ? .json : try arguments.choice("--format", as: Format.self) ?? .markdown
-    let base = try SetupOptions.setup(from: arguments, base: config?.setup ?? TrainingSetup())
-    let ranks = try PlanningOptions.integers(arguments, "--ranks", of: .rank) ?? [base.lora.rank]
-    let lengths = try PlanningOptions.integers(arguments, "--seq-lens", of: .sequenceLength) ?? [base.sequenceLength]
-    var models: [ModelArchitecture] = []
-    for modelName in modelNames { models.append(try SetupOptions.model(modelName, arguments, context: context).model) }
-    var gpus: [GPU] = []
-    for gpuName in gpuNames { gpus.append(try SetupOptions.gpu(gpuName, presets: context.presets)) }
+    let request = try EstimateRequest(arguments, context, models: .list, gpus: .list)
+    let (models, gpus, base) = (request.models.map(\.model), request.gpus, request.setup)
+    let format = arguments.has(json) ? .json : try arguments.choice(Self.format, as: Format.self) ?? .markdown
+    let ranks = try PlanningOptions.integers(arguments, Self.ranks, of: .rank) ?? [base.lora.rank]
+    let lengths = try PlanningOptions.integers(arguments, Self.lengths, of: .sequenceLength) ?? [base.sequenceLength]
     for model in models { for warning in model.warnings { context.warn(warning) } }
     PlanningOptions.warnIncompatibilities(gpus.map { (base, $0) }, context)
 
     let grid = try PlanningOptions.run { () throws(PlanningError) in
       try PlanningGrid(models: models, ranks: ranks, sequenceLengths: lengths, gpus: gpus, base: base)
     }
-    if let path = arguments.value("--svg") {
+    if let path = arguments.value(PlanningOptions.svg) {
       try PlanningOptions.write(chart(grid, byLength: lengths.count > 1), to: path)
     }
     switch format {
@@ -62,25 +50,27 @@ enum TableCommand: Command {
 
   static func markdown(_ grid: PlanningGrid, base: TrainingSetup) -> String {
     var lines = ["| Model | Rank | Seq len | "
-      + grid.gpus.map { "\($0.name) (\(ByteCount.fixed($0.capacity.gibibytes, decimals: 1)) GiB)" }.joined(separator: " | ") + " |"]
+      + grid.gpus.map { "\(CommandLineTool.oneLine($0.name)) (\(ByteCount.fixed($0.capacity.gibibytes, decimals: 1)) GiB)" }.joined(separator: " | ") + " |"]
     lines.append("| --- | ---: | ---: | " + grid.gpus.map { _ in "---:" }.joined(separator: " | ") + " |")
     for row in grid.rows {
       lines.append(
-        "| \(row.model.name) | \(row.setup.isFullFineTune ? "-" : String(row.setup.lora.rank)) | \(row.setup.sequenceLength) | "
+        "| \(CommandLineTool.oneLine(row.model.name)) | \(row.setup.isFullFineTune ? "-" : String(row.setup.lora.rank)) | \(row.setup.sequenceLength) | "
           + row.cells.map { "\(gib($0.bytes)) \($0.verdict.label)" }.joined(separator: " | ") + " |")
     }
     lines.append("")
     let gpuCount = base.gpuCount
-    let note = "GiB (2^30 bytes) of peak process memory" + (gpuCount > 1 ? ", per GPU of \(gpuCount) with FSDP" : "")
+    // The engine the table's setup runs (FSDP by its short name, as the note always wrote it).
+    let engine = base.engine == .fsdp ? "FSDP" : base.engine.label
+    let note = "GiB (2^30 bytes) of peak process memory" + (gpuCount > 1 ? ", per GPU of \(gpuCount) with \(engine)" : "")
       + "; " + VerdictText.definition + ". Setup: " + CompareCommand.describe(base, varying: true) + "."
     lines += HelpText.wrap(note, width: 80)
     return lines.joined(separator: "\n") + "\n"
   }
 
   static func csv(_ grid: PlanningGrid) -> String {
-    var lines = ["model,rank,seq_len," + grid.gpus.map { "\($0.name)_bytes,\($0.name)_verdict" }.joined(separator: ",")]
+    var lines = ["model,rank,seq_len," + grid.gpus.map { "\(CommandLineTool.oneLine($0.name))_bytes,\(CommandLineTool.oneLine($0.name))_verdict" }.joined(separator: ",")]
     for row in grid.rows {
-      lines.append("\(row.model.name),\(row.setup.lora.rank),\(row.setup.sequenceLength),"
+      lines.append("\(CommandLineTool.oneLine(row.model.name)),\(row.setup.lora.rank),\(row.setup.sequenceLength),"
         + row.cells.map { "\($0.bytes.bytes),\($0.verdict.rawValue)" }.joined(separator: ","))
     }
     return lines.joined(separator: "\n") + "\n"

@@ -6,25 +6,25 @@ import QLoRABudget
 enum ValidateCommand: Command {
   static let name = "validate"
   static let summary = "Compare estimates with the calibration measurements; write docs/validation.md."
-  static let arguments = "[--calibration <dir>] [--output <file>]"
-  static let options: [OptionSpec] = [
-    .value("--calibration", "dir", "The calibration folder.", default: "Tests/Calibration/ in the package root"),
-    .value("--output", "file", "Where to write the report ('-' for stdout).", default: "docs/validation.md"),
-    .value("--margin-output", "file", "Where to write the verdict margin's Swift source ('-' for stdout).",
-      default: "Sources/QLoRABudget/Verdict/MeasuredMargin.swift"),
-  ]
+  static let arguments = "[options]"
+  static let calibration = OptionSpec.value("--calibration", "dir", "The calibration folder.", default: "Tests/Calibration/ in the package root")
+  static let output = OptionSpec.value("--output", "file", "Where to write the report ('-' for stdout).", default: "docs/validation.md")
+  static let marginOutput = OptionSpec.value(
+    "--margin-output", "file", "Where to write the verdict margin's Swift source ('-' for stdout).",
+    default: "Sources/QLoRABudget/Verdict/MeasuredMargin.swift")
+  static let options: [OptionSpec] = [calibration, output, marginOutput]
 
   static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws -> ExitStatus {
     try arguments.expectPositionals(atMost: 0)
     let root = packageRoot()
-    let directory = arguments.value("--calibration").map { URL(fileURLWithPath: $0) }
+    let directory = arguments.value(calibration).map { URL(fileURLWithPath: $0) }
       ?? root.appendingPathComponent("Tests/Calibration")
     guard FileManager.default.fileExists(atPath: directory.appendingPathComponent("cpu-steps/cpu-steps.json").path) else {
       throw UsageError("No calibration data at \(directory.path): pass '--calibration <dir>'.", command: arguments.command)
     }
     let report = try CalibrationValidation.run(directory: directory)
     let text = report.markdown()
-    let output = arguments.value("--output") ?? root.appendingPathComponent("docs/validation.md").path
+    let output = arguments.value(Self.output) ?? root.appendingPathComponent("docs/validation.md").path
     if output == "-" {
       context.standardOutput(text)
     } else {
@@ -32,7 +32,7 @@ enum ValidateCommand: Command {
       context.print("wrote \(output)")
     }
     let margin = report.verdictMargin
-    let marginPath = arguments.value("--margin-output")
+    let marginPath = arguments.value(marginOutput)
       ?? root.appendingPathComponent("Sources/QLoRABudget/Verdict/MeasuredMargin.swift").path
     if marginPath == "-" {
       context.standardOutput(ValidationReport.marginSource(margin))

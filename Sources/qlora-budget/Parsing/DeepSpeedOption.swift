@@ -10,7 +10,7 @@ enum DeepSpeedOption {
 
   /// The setup the config describes over `base`, or nil without `--deepspeed`.
   static func setup(_ arguments: ParsedArguments, base: TrainingSetup = TrainingSetup()) throws(UsageError) -> TrainingSetup? {
-    guard let path = arguments.value("--deepspeed") else { return nil }
+    guard let path = arguments.value(spec) else { return nil }
     // A regular file of at most 1 MiB: a device or FIFO (/dev/zero, a pipe) would never end.
     let attributes = try? FileManager.default.attributesOfItem(atPath: path)
     guard attributes?[.type] as? FileAttributeType == .typeRegular,

@@ -2,27 +2,29 @@ import QLoRABudget
 
 /// `--host-memory`, `--shard-size`, `--host-baseline`: the host side of `fit` and `estimate`.
 enum HostOptions {
-  static let specs: [OptionSpec] = [
-    .value("--host-memory", "size", "Host RAM, e.g. 64GiB: fit then also says whether the host holds the run."),
-    .value("--shard-size", "size", "The checkpoint's largest safetensors shard (read whole in 16-bit while quantizing).", default: "5GB"),
-    .value("--host-baseline", "size", "Host memory of the training process itself (Python, torch, CUDA; an assumption).", default: "3GiB"),
-  ]
+  static let hostMemory = OptionSpec.value(
+    "--host-memory", "size", "Host RAM, e.g. 64GiB: fit then also says whether the host holds the run.")
+  static let shardSize = OptionSpec.value(
+    "--shard-size", "size", "The checkpoint's largest safetensors shard (read whole in 16-bit while quantizing).", default: "5GB")
+  static let hostBaseline = OptionSpec.value(
+    "--host-baseline", "size", "Host memory of the training process itself (Python, torch, CUDA; an assumption).", default: "3GiB")
+  static let specs: [OptionSpec] = [hostMemory, shardSize, hostBaseline]
 
-  static func size(_ arguments: ParsedArguments, _ option: String) throws(UsageError) -> ByteCount? {
+  static func size(_ arguments: ParsedArguments, _ option: OptionSpec) throws(UsageError) -> ByteCount? {
     guard let text = arguments.value(option) else { return nil }
     do {
       return try ByteCount(parsing: text)
     } catch {
-      throw .invalidValue(text, for: option, error.description)
+      throw .invalidValue(text, for: option.name, error.description)
     }
   }
 
   /// The host estimate and, when --host-memory is given, whether it suffices.
   static func host(_ estimate: MemoryEstimate, _ arguments: ParsedArguments) throws(UsageError) -> (HostMemory, ByteCount?) {
     let host = HostMemory(
-      estimate, shardSize: try size(arguments, "--shard-size") ?? HostMemory.defaultShardSize,
-      baseline: try size(arguments, "--host-baseline") ?? HostMemory.defaultBaseline)
-    return (host, try size(arguments, "--host-memory"))
+      estimate, shardSize: try size(arguments, shardSize) ?? HostMemory.defaultShardSize,
+      baseline: try size(arguments, hostBaseline) ?? HostMemory.defaultBaseline)
+    return (host, try size(arguments, hostMemory))
   }
 
   static func text(_ host: HostMemory, capacity: ByteCount?) -> [String] {

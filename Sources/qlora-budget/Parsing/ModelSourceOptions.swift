@@ -4,20 +4,19 @@ import QLoRABudget
 /// from. Resolution and config mapping live in the library (ModelResolver, TrainingConfig);
 /// this reads the options and hands over.
 enum ModelSourceOptions {
-  static let specs: [OptionSpec] = [
-    .value(
+  static let config = OptionSpec.value(
       "--config", "file",
       "The run's own training config (LLaMA-Factory, Axolotl or torchtune YAML; TrainingArguments/SFTConfig or "
-        + "adapter_config.json JSON): its model and settings. Flags given beside it override it."),
-    .flag(
+        + "adapter_config.json JSON): its model and settings. Flags given beside it override it.")
+  static let download = OptionSpec.flag(
       "--download",
       "Fetch a Hub model's config.json (HTTPS, HF_TOKEN, HF_ENDPOINT) into the HF cache when it is neither a preset "
-        + "nor cached (also QLORA_BUDGET_DOWNLOAD=1)."),
-  ]
+        + "nor cached (also QLORA_BUDGET_DOWNLOAD=1).")
+  static let specs: [OptionSpec] = [config, download]
 
   /// The config named by `--config`, if any.
   static func config(_ arguments: ParsedArguments) throws -> TrainingConfig? {
-    guard let path = arguments.value("--config") else { return nil }
+    guard let path = arguments.value(config) else { return nil }
     return try TrainingConfig(contentsOf: path)
   }
 
@@ -35,6 +34,10 @@ enum ModelSourceOptions {
     } else {
       argument = try arguments.positional(0, named: "model")
     }
+    guard !argument.trimmingCharacters(in: .whitespaces).isEmpty else {
+      throw UsageError(
+        "The argument '<model>' is empty: give a preset name, a config.json or model folder, or a Hub id.", command: arguments.command)
+    }
     return try SetupOptions.model(argument, arguments, context: context)
   }
 
@@ -44,7 +47,7 @@ enum ModelSourceOptions {
     var lines: [String] = []
     var namedDirectly = false
     if case .preset = source { namedDirectly = !(argument ?? "").contains("/") }
-    if !namedDirectly { lines.append("Model: \(argument ?? "") from \(source)") }
+    if !namedDirectly { lines.append(CommandLineTool.oneLine("Model: \(argument ?? "") from \(source)")) }
     if let config { lines += ConfigSummary.text(config) }
     return lines
   }

@@ -1,7 +1,9 @@
 import QLoRABudget
 
 /// A command's arguments after parsing: positionals, option values and flags, each option at
-/// most once, every name checked against the command's ``OptionSpec``s.
+/// most once, every name checked against the command's ``OptionSpec``s. Commands read options
+/// by their ``OptionSpec`` constants, never by a name typed again: a misspelled constant does
+/// not compile, where a misspelled string would read as absent.
 struct ParsedArguments {
   let command: String
   private(set) var positionals: [String] = []
@@ -58,9 +60,9 @@ struct ParsedArguments {
     }
   }
 
-  func has(_ flag: String) -> Bool { flags.contains(flag) }
+  func has(_ flag: OptionSpec) -> Bool { flags.contains(flag.name) }
 
-  func value(_ option: String) -> String? { values[option] }
+  func value(_ option: OptionSpec) -> String? { values[option.name] }
 
   /// The single positional argument a command needs, named for the error message.
   func positional(_ index: Int, named name: String) throws(UsageError) -> String {
@@ -77,7 +79,8 @@ struct ParsedArguments {
   }
 
   /// A whole number in `range`, or nil when the option is absent.
-  func integer(_ option: String, in range: ClosedRange<Int64>) throws(UsageError) -> Int64? {
+  func integer(_ spec: OptionSpec, in range: ClosedRange<Int64>) throws(UsageError) -> Int64? {
+    let option = spec.name
     guard let text = values[option] else { return nil }
     guard let number = Int64(text) else {
       throw .invalidValue(text, for: option, "expected a whole number")
@@ -89,7 +92,8 @@ struct ParsedArguments {
   }
 
   /// A finite number in `range`, or nil when the option is absent.
-  func number(_ option: String, in range: ClosedRange<Double>) throws(UsageError) -> Double? {
+  func number(_ spec: OptionSpec, in range: ClosedRange<Double>) throws(UsageError) -> Double? {
+    let option = spec.name
     guard let text = values[option] else { return nil }
     guard let number = Double(text), number.isFinite else {
       throw .invalidValue(text, for: option, "expected a number")
@@ -101,7 +105,8 @@ struct ParsedArguments {
   }
 
   /// `true`/`false` (also yes/no, on/off, 1/0), or nil when absent.
-  func boolean(_ option: String) throws(UsageError) -> Bool? {
+  func boolean(_ spec: OptionSpec) throws(UsageError) -> Bool? {
+    let option = spec.name
     guard let text = values[option] else { return nil }
     switch text.lowercased() {
     case "true", "yes", "on", "1": return true
@@ -111,8 +116,9 @@ struct ParsedArguments {
   }
 
   /// One of an enum's raw values, or nil when absent.
-  func choice<T: RawRepresentable & CaseIterable>(_ option: String, as type: T.Type) throws(UsageError) -> T?
+  func choice<T: RawRepresentable & CaseIterable>(_ spec: OptionSpec, as type: T.Type) throws(UsageError) -> T?
   where T.RawValue == String {
+    let option = spec.name
     guard let text = values[option] else { return nil }
     if let value = T(rawValue: text.lowercased()) { return value }
     let allowed = T.allCases.map(\.rawValue)

@@ -7,7 +7,6 @@ import QLoRABudget
 enum PlanningOptions {
   static let svg = OptionSpec.value("--svg", "file", "Also write a chart as an SVG file.")
 
-  /// Runs a planner call, turning a refused setup into a usage error (a value on the command line).
   /// Warns, once each, what any of the setups asks of a GPU it is judged on that the GPU cannot do.
   static func warnIncompatibilities(_ pairs: [(setup: TrainingSetup, gpu: GPU)], _ context: CommandContext) {
     var warned: Set<HardwareIncompatibility> = []
@@ -18,6 +17,7 @@ enum PlanningOptions {
     }
   }
 
+  /// Runs a planner call, turning a refused setup into a usage error (a value on the command line).
   static func run<T>(_ body: () throws(PlanningError) -> T) throws -> T {
     do {
       return try body()
@@ -37,8 +37,9 @@ enum PlanningOptions {
   }
 
   /// A comma-separated list option, each element trimmed; nil when absent.
-  static func list(_ arguments: ParsedArguments, _ option: String) throws(UsageError) -> [String]? {
-    guard let text = arguments.value(option) else { return nil }
+  static func list(_ arguments: ParsedArguments, _ spec: OptionSpec) throws(UsageError) -> [String]? {
+    let option = spec.name
+    guard let text = arguments.value(spec) else { return nil }
     let items = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
     guard !items.contains(where: \.isEmpty) else {
       throw .invalidValue(text, for: option, "a list joined by commas, e.g. 'a,b'")
@@ -47,8 +48,9 @@ enum PlanningOptions {
   }
 
   /// A comma-separated list of values of a whole-number setting.
-  static func integers(_ arguments: ParsedArguments, _ option: String, of setting: Setting) throws(UsageError) -> [Int64]? {
-    guard let items = try list(arguments, option) else { return nil }
+  static func integers(_ arguments: ParsedArguments, _ spec: OptionSpec, of setting: Setting) throws(UsageError) -> [Int64]? {
+    let option = spec.name
+    guard let items = try list(arguments, spec) else { return nil }
     var numbers: [Int64] = []
     for item in items {
       do {

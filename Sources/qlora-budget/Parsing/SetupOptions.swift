@@ -14,13 +14,18 @@ enum SetupOptions {
     let defaultText: String?
     /// A flag without a value (`--dora`) sets a boolean setting to true.
     var isSwitch = false
+
+    /// The option as the parser and help see it.
+    var spec: OptionSpec {
+      isSwitch ? .flag(name, help) : .value(name, valueName, help, values: setting.domain.listedValues, default: defaultText)
+    }
   }
 
   static let flags: [Flag] = [
     Flag(setting: .quantization, name: "--quant", valueName: "type", help: "Base weight quantization.", defaultText: "nf4"),
     Flag(setting: .doubleQuantization, name: "--double-quant", valueName: "bool",
       help: "Quantize the 4-bit absmax again (bnb_4bit_use_double_quant).", defaultText: "true"),
-    Flag(setting: .blockSize, name: "--blocksize", valueName: "n", help: "Elements per 4-bit absmax block (32...4096).",
+    Flag(setting: .blockSize, name: "--blocksize", valueName: "n", help: "Elements per 4-bit absmax block.",
       defaultText: "64"),
     Flag(setting: .rank, name: "--rank", valueName: "n", help: "LoRA rank r.", defaultText: "16"),
     Flag(setting: .alpha, name: "--alpha", valueName: "n", help: "lora_alpha (changes no byte).", defaultText: "2 x rank"),
@@ -49,7 +54,7 @@ enum SetupOptions {
     Flag(setting: .autocast, name: "--autocast", valueName: "bool", help: "Mixed-precision autocast (HF Trainer bf16/fp16=True).",
       defaultText: "true"),
     Flag(setting: .gpuCount, name: "--gpus", valueName: "n",
-      help: "GPUs the run is spread over (see --engine); figures are per GPU.", defaultText: "1"),
+      help: "GPUs the run is spread over (see --engine); figures are per GPU.", defaultText: "1, or one per --nodes"),
     Flag(setting: .fullFineTune, name: "--full-finetune", valueName: "",
       help: "Full fine-tuning of every parameter instead of LoRA, for comparison.", defaultText: nil, isSwitch: true),
     Flag(setting: .fullFineTunePrecision, name: "--precision", valueName: "mode",
@@ -81,10 +86,12 @@ enum SetupOptions {
     "--read-as", "family", "Read a config whose model_type is not modelled as this family (otherwise refused).",
     values: ModelArchitecture.knownModelTypes)
 
-  static let specs: [OptionSpec] = [readAs] + flags.map { flag in
-    if flag.isSwitch { return .flag(flag.name, flag.help) }
-    return .value(flag.name, flag.valueName, flag.help, values: flag.setting.domain.listedValues, default: flag.defaultText)
-  } + [DeepSpeedOption.spec]
+  static let specs: [OptionSpec] = [readAs] + flags.map(\.spec) + [DeepSpeedOption.spec]
+
+  /// The option of `setting`, e.g. `--rank <n>`.
+  static func spec(for setting: Setting) -> OptionSpec {
+    flags.first { $0.setting == setting }?.spec ?? .value(setting.rawValue, "value", setting.label)
+  }
 
   /// The flag of `setting`, e.g. `--rank`.
   static func flag(for setting: Setting) -> String {
@@ -106,10 +113,10 @@ enum SetupOptions {
     for flag in flags {
       let text: String
       if flag.isSwitch {
-        guard arguments.has(flag.name) else { continue }
+        guard arguments.has(flag.spec) else { continue }
         text = "true"
       } else {
-        guard let value = arguments.value(flag.name) else { continue }
+        guard let value = arguments.value(flag.spec) else { continue }
         text = value
       }
       do {
@@ -118,8 +125,13 @@ enum SetupOptions {
         throw .invalidValue(text, for: flag.name, error.expected)
       }
     }
-    // Without --alpha, alpha follows a rank given here; otherwise the base's stands.
-    if arguments.value("--alpha") == nil, arguments.value("--rank") != nil { setup.lora.alpha = Double(2 * setup.lora.rank) }
+    // --nodes without --gpus: one GPU per node (the GPU count is a multiple of the nodes).
+    let given = { (setting: Setting) in arguments.value(spec(for: setting)) != nil }
+    if !given(.gpuCount), given(.nodeCount), setup.gpuCount < setup.nodeCount {
+      setup.gpuCount = setup.nodeCount
+    }
+    // Without --alpha, alpha follows a rank given here (over a config's alpha); otherwise the base's stands.
+    if !given(.alpha), given(.rank) { setup.lora.givenAlpha = nil }
     return setup
   }
 
@@ -137,13 +149,13 @@ enum SetupOptions {
   static func model(
     _ argument: String, _ arguments: ParsedArguments, context: CommandContext
   ) throws -> (model: ModelArchitecture, source: ModelResolver.Source) {
-    let readAs = arguments.value("--read-as")?.lowercased()
+    let readAs = arguments.value(Self.readAs)?.lowercased()
     if let readAs, !ModelArchitecture.knownModelTypes.contains(readAs) {
       throw UsageError.invalidValue(
         readAs, for: "--read-as", "use one of \(ModelArchitecture.knownModelTypes.joined(separator: ", "))")
     }
     let resolver = ModelResolver(
-      presets: context.presets, environment: context.environment, allowsDownload: arguments.has("--download"))
+      presets: context.presets, environment: context.environment, allowsDownload: arguments.has(ModelSourceOptions.download))
     do {
       return try resolver.resolve(argument, readAs: readAs)
     } catch {
@@ -171,7 +183,10 @@ enum SetupOptions {
       do {
         return GPU.custom(capacity: try ByteCount(parsing: text), label: text)
       } catch {
-        throw UsageError.invalidValue(text, for: "--gpu", error.description)
+        // `4090` is more likely part of a preset's name than a size without its unit.
+        let key = text.lowercased()
+        let named = key.count >= 3 ? presets.gpuNames.filter { $0.contains(key) }.min { ($0.count, $0) < ($1.count, $1) } : nil
+        throw UsageError.invalidValue(text, for: EstimateRequest.gpu.name, error.description + (named.map { "; did you mean '\($0)'?" } ?? ""))
       }
     }
     return try presets.gpu(named: text)

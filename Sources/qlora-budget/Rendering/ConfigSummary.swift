@@ -3,7 +3,12 @@ import QLoRABudget
 /// How a training config was read: each key used and what it set, the framework defaults
 /// applied, what is not modelled, and the keys ignored (text within 80 columns, and JSON).
 enum ConfigSummary {
+  /// Paths, keys and values come from the file: control characters in them are shown escaped.
   static func text(_ config: TrainingConfig) -> [String] {
+    lines(config).map(CommandLineTool.oneLine)
+  }
+
+  private static func lines(_ config: TrainingConfig) -> [String] {
     var lines = ["Config: \(config.path) (\(config.format.rawValue))"]
     if let key = config.modelKey, let model = config.model { lines.append("  model    \(place(key)) \(model)") }
     for use in config.used {

@@ -2,6 +2,7 @@ import QLoRABudget
 
 /// The `--json` object of `fit` and `estimate`: the library's contract with scripts
 /// (documented field by field in docs/cli.md). Bytes are integers; null means absent (no GPU given).
+/// Host memory has one figure, the `host` object's (``HostMemory``), added by the commands.
 enum EstimateJSON {
   static func object(_ estimate: MemoryEstimate) -> JSONOutput {
     let setup = estimate.setup
@@ -22,7 +23,6 @@ enum EstimateJSON {
         ("saved_for_backward_bytes", .bytes(estimate.step.savedForBackward)),
         ("phases", .object(estimate.step.phases.map { ($0.name.rawValue, .bytes($0.bytes)) })),
       ])),
-      ("host_bytes", .bytes(estimate.hostBytes)),
       ("gpu", estimate.gpu.map(gpu) ?? .null),
       ("headroom_bytes", estimate.headroom.map { .integer($0) } ?? .null),
       ("verdict", estimate.verdict.map { .string($0.rawValue) } ?? .null),
@@ -75,8 +75,20 @@ enum EstimateJSON {
     case .alpha(let x), .loraDropout(let x): return .number(x)
     case .doubleQuantization(let b), .dora(let b), .gradientCheckpointing(let b), .autocast(let b), .fullFineTune(let b):
       return .bool(b)
-    default: return .string(change.valueText)
+    case .quantization, .targets, .optimizer, .computeDtype, .recipe, .attention, .loss, .fullFineTunePrecision, .engine,
+      .offload, .loop, .platform:
+      return .string(change.valueText)
     }
+  }
+
+  /// A fewest-GPUs answer as `solve` and `compare` write it (`fewest_gpus`).
+  static func gpuPlan(_ plan: Planner.GPUPlan) -> JSONOutput {
+    .object([
+      ("count", .integer(plan.count)), ("engine", .string(plan.choice.engine.rawValue)),
+      ("offload", .string(plan.choice.offload.description)), ("bytes_per_gpu", .bytes(plan.evaluation.bytes)),
+      ("host_bytes_per_process", plan.evaluation.estimate.map { .bytes(HostMemory($0).peak) } ?? .null),
+      ("one_fewer_bytes_per_gpu", plan.oneFewer.map { .bytes($0.bytes) } ?? .null),
+    ])
   }
 
   static func component(_ component: MemoryComponent) -> JSONOutput {

@@ -39,8 +39,9 @@ enum EstimateText {
   static func header(_ estimate: MemoryEstimate) -> [String] {
     let model = estimate.model
     let setup = estimate.setup
-    let type = model.modelType + (model.readAs.map { " read as \($0)" } ?? "")
-    var lines = ["\(model.name): \(NumberText.grouped(model.parameterCount)) parameters (\(type))"]
+    // The name and type come from a folder or a config.json: control characters are shown escaped.
+    let type = CommandLineTool.oneLine(model.modelType) + (model.readAs.map { " read as \($0)" } ?? "")
+    var lines = ["\(CommandLineTool.oneLine(model.name)): \(NumberText.grouped(model.parameterCount)) parameters (\(type))"]
     if setup.isFullFineTune {
       let precision = setup.fullFineTunePrecision == .mixed
         ? "mixed precision (fp32 master, \(setup.computeDtype.rawValue) autocast)" : "pure \(setup.computeDtype.rawValue)"
@@ -76,11 +77,11 @@ enum EstimateText {
   }
 
   static func verdict(_ estimate: MemoryEstimate, color: Bool) -> [String] {
-    guard let gpu = estimate.gpu, let verdict = estimate.verdict, let headroom = estimate.headroom else { return [] }
+    guard let gpu = estimate.gpu, let judgement = estimate.judgement else { return [] }
+    let headroom = judgement.headroom
     let amount = ByteCount(headroom == Int64.min ? Int64.max : abs(headroom)).formatted(.binary)
-    let margin = VerdictMargin.measured
-    let marginBytes = margin.upperBound(of: estimate.peak.process) - estimate.peak.process
-    let marginText = "the \(percent(margin.relative)) margin (\(marginBytes.formatted(.binary)))"
+    let marginText = "the \(percent(judgement.margin.relative)) margin (\(judgement.marginBytes.formatted(.binary)))"
+    let verdict = judgement.verdict
     let text: String
     let detail: String
     switch verdict {
@@ -92,7 +93,7 @@ enum EstimateText {
       (text, detail) = ("DOES NOT FIT, \(amount) over", "the estimated peak exceeds the usable capacity")
     }
     return [
-      "GPU: \(gpu.displayName), usable \(gpu.capacity.formatted(.binary)) (\(gpu.capacity.formatted(.decimal)))",
+      "GPU: \(CommandLineTool.oneLine(gpu.displayName)), usable \(gpu.capacity.formatted(.binary)) (\(gpu.capacity.formatted(.decimal)))",
       "Verdict: " + VerdictText.colored(text, verdict, color),
     ] + HelpText.wrap(detail, width: 71).map { "         " + $0 }
       + estimate.notes.flatMap { HelpText.wrap("Note: " + $0, width: 78) }

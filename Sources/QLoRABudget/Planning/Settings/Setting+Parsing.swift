@@ -12,104 +12,116 @@ public struct SettingValueError: Error, Hashable, Sendable, CustomStringConverti
 }
 
 extension Setting {
-  /// Reads `text` as a value of this setting (choices are case-insensitive).
+  /// Reads `text` as a value of this setting (choices are case-insensitive). One switch over
+  /// every setting, without a `default:` arm, so a new setting cannot be read as another one.
   public func parse(_ text: String) throws(SettingValueError) -> SettingChange {
     let trimmed = text.trimmingCharacters(in: .whitespaces)
-    func fail(_ expected: String? = nil) -> SettingValueError {
-      SettingValueError(setting: self, value: text, expected: expected ?? "expected " + domain.description)
-    }
-    switch domain {
-    case .boolean:
-      switch trimmed.lowercased() {
-      case "true", "yes", "on", "1": return booleanChange(true)
-      case "false", "no", "off", "0": return booleanChange(false)
-      default: throw fail()
-      }
-    case .integers(let range):
-      guard let value = Int64(trimmed) else { throw fail("expected a whole number") }
-      guard range.contains(value), let change = change(to: value) else {
-        throw fail("must be between \(range.lowerBound) and \(range.upperBound)")
-      }
-      return change
-    case .numbers(let range):
-      guard let value = Double(trimmed), value.isFinite else { throw fail("expected a number") }
-      guard range.contains(value) else { throw fail("must be between \(range.lowerBound) and \(range.upperBound)") }
-      return self == .alpha ? .alpha(value) : .loraDropout(value)
-    case .moduleNames:
+    switch self {
+    case .quantization: return .quantization(try choice(text) { BaseQuantization(rawValue: $0) })
+    case .doubleQuantization: return .doubleQuantization(try boolean(text))
+    case .blockSize: return .blockSize(try choice(text) { Int64($0).flatMap { TrainingSetup.blockSizes.contains($0) ? $0 : nil } })
+    case .rank: return .rank(try integer(text))
+    case .alpha: return .alpha(try number(text))
+    case .targets:
       switch trimmed.lowercased() {
       case "all-linear": return .targets(.allLinear)
       case "peft-default": return .targets(.peftDefault)
       default:
         let names = trimmed.split(separator: ",", omittingEmptySubsequences: false)
           .map { $0.trimmingCharacters(in: .whitespaces) }
-        guard !names.contains(where: \.isEmpty) else { throw fail("module names joined by commas, e.g. 'q_proj,v_proj'") }
+        guard !names.contains(where: \.isEmpty) else { throw failure(text, "module names joined by commas, e.g. 'q_proj,v_proj'") }
         return .targets(.modules(names))
       }
-    case .elements(let allowsAuto):
-      if allowsAuto, trimmed.lowercased() == "auto" { return bucketChange(nil) }
-      // DeepSpeed configs write sizes as 5e7 as often as 50000000.
-      guard let value = Double(trimmed), value.isFinite, value == value.rounded() else {
-        throw fail("expected a whole number of elements" + (allowsAuto ? " or auto" : ""))
-      }
-      guard value >= 0, value <= Double(Setting.maximumBucketElements) else {
-        throw fail("must be between 0 and \(Setting.maximumBucketElements) elements")
-      }
-      return bucketChange(Int64(value))
-    case .offloads:
+    case .dora: return .dora(try boolean(text))
+    case .loraDropout: return .loraDropout(try number(text))
+    case .optimizer: return .optimizer(try choice(text) { Optimizer(rawValue: $0) })
+    case .computeDtype: return .computeDtype(try choice(text) { ComputeDtype(rawValue: $0) })
+    case .recipe: return .recipe(try choice(text) { Recipe.named($0) })
+    case .sequenceLength: return .sequenceLength(try integer(text))
+    case .batchSize: return .batchSize(try integer(text))
+    case .gradientCheckpointing: return .gradientCheckpointing(try boolean(text))
+    case .attention:
+      return .attention(try choice(text) { AttentionImplementation(rawValue: $0) ?? AttentionImplementation(transformersName: $0) })
+    case .loss: return .loss(try choice(text) { LossKind(rawValue: $0) })
+    case .autocast: return .autocast(try boolean(text))
+    case .gpuCount: return .gpuCount(try integer(text))
+    case .fullFineTune: return .fullFineTune(try boolean(text))
+    case .fullFineTunePrecision: return .fullFineTunePrecision(try choice(text) { FullFineTunePrecision(rawValue: $0) })
+    case .engine: return .engine(try choice(text) { ParallelEngine(rawValue: $0) })
+    case .nodeCount: return .nodeCount(try integer(text))
+    case .offload:
       var offload: EngineOffload = []
       for part in trimmed.lowercased().split(separator: ",", omittingEmptySubsequences: false) {
         switch part.trimmingCharacters(in: .whitespaces) {
         case "none": continue
         case "optimizer": offload.insert(.optimizer)
         case "params", "parameters": offload.insert(.parameters)
-        default: throw fail()
+        default: throw failure(text)
         }
       }
       return .offload(offload)
-    case .choices(let names):
-      let key = trimmed.lowercased()
-      guard let change = choiceChange(key) else {
-        let hint = Suggestions.closest(to: key, among: names, limit: 1).first.map { " Did you mean '\($0)'?" } ?? ""
-        throw fail("use one of \(names.joined(separator: ", ")).\(hint)")
-      }
-      return change
+    case .reduceBucketSize: return .reduceBucketSize(try elements(text))
+    case .prefetchBucketSize: return .prefetchBucketSize(try elements(text))
+    case .maxLiveParameters: return .maxLiveParameters(try elements(text) ?? DeepSpeedBuckets().maxLiveParameters)
+    case .persistenceThreshold: return .persistenceThreshold(try elements(text))
+    case .loop: return .loop(try choice(text) { TrainingLoop(rawValue: $0) })
+    case .platform: return .platform(try choice(text) { KernelPlatform(rawValue: $0) })
     }
   }
 
-  /// The change a boolean setting makes (called only for the settings whose domain is `.boolean`).
-  private func booleanChange(_ value: Bool) -> SettingChange {
-    switch self {
-    case .doubleQuantization: return .doubleQuantization(value)
-    case .dora: return .dora(value)
-    case .gradientCheckpointing: return .gradientCheckpointing(value)
-    case .autocast: return .autocast(value)
-    default: return .fullFineTune(value)  // the fifth setting whose domain is `.boolean`
+  private func failure(_ text: String, _ expected: String? = nil) -> SettingValueError {
+    SettingValueError(setting: self, value: text, expected: expected ?? "expected " + domain.description)
+  }
+
+  /// `true`/`false` (also yes/no, on/off, 1/0).
+  private func boolean(_ text: String) throws(SettingValueError) -> Bool {
+    switch text.trimmingCharacters(in: .whitespaces).lowercased() {
+    case "true", "yes", "on", "1": return true
+    case "false", "no", "off", "0": return false
+    default: throw failure(text)
     }
   }
 
-  private func bucketChange(_ value: Int64?) -> SettingChange {
-    switch self {
-    case .prefetchBucketSize: return .prefetchBucketSize(value)
-    case .maxLiveParameters: return .maxLiveParameters(value ?? DeepSpeedBuckets().maxLiveParameters)
-    case .persistenceThreshold: return .persistenceThreshold(value)
-    default: return .reduceBucketSize(value)
-    }
+  /// A whole number in the setting's range.
+  private func integer(_ text: String) throws(SettingValueError) -> Int64 {
+    guard case .integers(let range) = domain else { throw failure(text) }
+    guard let value = Int64(text.trimmingCharacters(in: .whitespaces)) else { throw failure(text, "expected a whole number") }
+    guard range.contains(value) else { throw failure(text, "must be between \(range.lowerBound) and \(range.upperBound)") }
+    return value
   }
 
-  private func choiceChange(_ key: String) -> SettingChange? {
-    switch self {
-    case .quantization: return BaseQuantization(rawValue: key).map { .quantization($0) }
-    case .optimizer: return Optimizer(rawValue: key).map { .optimizer($0) }
-    case .computeDtype: return ComputeDtype(rawValue: key).map { .computeDtype($0) }
-    case .recipe: return Recipe.named(key).map { .recipe($0) }
-    case .attention: return AttentionImplementation(rawValue: key).map { .attention($0) }
-    case .loss: return LossKind(rawValue: key).map { .loss($0) }
-    case .fullFineTunePrecision: return FullFineTunePrecision(rawValue: key).map { .fullFineTunePrecision($0) }
-    case .engine: return ParallelEngine(rawValue: key).map { .engine($0) }
-    case .loop: return TrainingLoop(rawValue: key).map { .loop($0) }
-    case .platform: return KernelPlatform(rawValue: key).map { .platform($0) }
-    default: return nil
+  /// A finite number in the setting's range.
+  private func number(_ text: String) throws(SettingValueError) -> Double {
+    guard case .numbers(let range) = domain else { throw failure(text) }
+    guard let value = Double(text.trimmingCharacters(in: .whitespaces)), value.isFinite else {
+      throw failure(text, "expected a number")
     }
+    guard range.contains(value) else { throw failure(text, "must be between \(range.lowerBound) and \(range.upperBound)") }
+    return value
+  }
+
+  /// A DeepSpeed element count; nil for `auto` where the setting allows it.
+  private func elements(_ text: String) throws(SettingValueError) -> Int64? {
+    guard case .elements(let allowsAuto) = domain else { throw failure(text) }
+    let trimmed = text.trimmingCharacters(in: .whitespaces)
+    if allowsAuto, trimmed.lowercased() == "auto" { return nil }
+    // DeepSpeed configs write sizes as 5e7 as often as 50000000.
+    guard let value = Double(trimmed), value.isFinite, value == value.rounded() else {
+      throw failure(text, "expected a whole number of elements" + (allowsAuto ? " or auto" : ""))
+    }
+    guard value >= 0, value <= Double(Setting.maximumBucketElements) else {
+      throw failure(text, "must be between 0 and \(Setting.maximumBucketElements) elements")
+    }
+    return Int64(value)
+  }
+
+  /// One of the setting's listed choices (case-insensitive), read by `make`.
+  private func choice<T>(_ text: String, _ make: (String) -> T?) throws(SettingValueError) -> T {
+    let key = text.trimmingCharacters(in: .whitespaces).lowercased()
+    if let value = make(key) { return value }
+    let names = domain.listedValues
+    let hint = Suggestions.closest(to: key, among: names, limit: 1).first.map { " Did you mean '\($0)'?" } ?? ""
+    throw failure(text, "use one of \(names.joined(separator: ", ")).\(hint)")
   }
 
   /// A number as the shortest text that reads back the same (`16`, `0.05`).

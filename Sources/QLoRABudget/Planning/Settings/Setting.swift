@@ -111,7 +111,7 @@ public enum Setting: String, CaseIterable, Hashable, Sendable {
   public var domain: Domain {
     switch self {
     case .quantization: return .choices(BaseQuantization.allCases.map(\.rawValue))
-    case .blockSize: return .integers(32...4096)
+    case .blockSize: return .choices(TrainingSetup.blockSizes.map(String.init))
     case .rank: return .integers(1...LoRAConfiguration.maximumRank)
     case .alpha: return .numbers(1e-6...1e9)
     case .targets: return .moduleNames
@@ -157,7 +157,10 @@ public enum Setting: String, CaseIterable, Hashable, Sendable {
     case .blockSize: return .blockSize(value)
     case .gpuCount: return .gpuCount(value)
     case .nodeCount: return .nodeCount(value)
-    default: return nil
+    case .quantization, .doubleQuantization, .alpha, .targets, .dora, .loraDropout, .optimizer, .computeDtype, .recipe,
+      .gradientCheckpointing, .attention, .loss, .autocast, .fullFineTune, .fullFineTunePrecision, .engine, .offload,
+      .reduceBucketSize, .prefetchBucketSize, .maxLiveParameters, .persistenceThreshold, .loop, .platform:
+      return nil
     }
   }
 
@@ -179,7 +182,7 @@ public enum Setting: String, CaseIterable, Hashable, Sendable {
     case .batchSize: return .batchSize(setup.batchSize)
     case .gradientCheckpointing: return .gradientCheckpointing(setup.usesGradientCheckpointing)
     case .attention: return .attention(setup.attention)
-    case .loss: return .loss(setup.lossImplementation.map(LossKind.init(implementation:)) ?? .standard)
+    case .loss: return .loss(setup.effectiveLoss)
     case .autocast: return .autocast(setup.usesAutocast)
     case .gpuCount: return .gpuCount(setup.gpuCount)
     case .fullFineTune: return .fullFineTune(setup.isFullFineTune)

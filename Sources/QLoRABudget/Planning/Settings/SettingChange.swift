@@ -95,11 +95,15 @@ public enum SettingChange: Hashable, Sendable {
     switch self {
     case .rank(let v), .sequenceLength(let v), .batchSize(let v), .blockSize(let v), .gpuCount(let v), .nodeCount(let v):
       return v
-    default: return nil
+    case .quantization, .doubleQuantization, .alpha, .targets, .dora, .loraDropout, .optimizer, .computeDtype, .recipe,
+      .gradientCheckpointing, .attention, .loss, .autocast, .fullFineTune, .fullFineTunePrecision, .engine, .offload,
+      .reduceBucketSize, .prefetchBucketSize, .maxLiveParameters, .persistenceThreshold, .loop, .platform:
+      return nil
     }
   }
 
-  /// `setup` with this change made. A rank change keeps lora_alpha as it was.
+  /// `setup` with this change made. A rank change moves lora_alpha with it unless alpha was
+  /// given (``LoRAConfiguration/alpha``).
   public func applied(to setup: TrainingSetup) -> TrainingSetup {
     var changed = setup
     switch self {
@@ -118,9 +122,7 @@ public enum SettingChange: Hashable, Sendable {
     case .batchSize(let v): changed.batchSize = v
     case .gradientCheckpointing(let b): changed.gradientCheckpointing = b
     case .attention(let a): changed.attention = a
-    case .loss(let l):
-      changed.chunkedCrossEntropy = l != .standard
-      changed.chunkedLoss = l.implementation
+    case .loss(let l): changed.loss = l
     case .autocast(let b): changed.usesAutocast = b
     case .gpuCount(let v): changed.gpuCount = v
     case .fullFineTune(let b): changed.isFullFineTune = b

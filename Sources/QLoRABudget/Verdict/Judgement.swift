@@ -1,0 +1,21 @@
+/// An estimate judged on its GPU: the verdict with what it was judged against, so a renderer
+/// shows the margin the verdict used instead of working it out again.
+public struct Judgement: Hashable, Sendable {
+  public let verdict: Verdict
+  /// The margin the verdict applied.
+  public let margin: VerdictMargin
+  /// The margin in bytes: how far above the process peak a real run may go.
+  public let marginBytes: ByteCount
+  /// The usable capacity minus the process peak (negative when over).
+  public let headroom: Int64
+}
+
+extension MemoryEstimate {
+  /// ``verdict`` with its margin and headroom; nil without a GPU.
+  public var judgement: Judgement? {
+    guard let verdict, let headroom else { return nil }
+    let margin = VerdictMargin.measured
+    return Judgement(
+      verdict: verdict, margin: margin, marginBytes: margin.upperBound(of: peak.process) - peak.process, headroom: headroom)
+  }
+}
