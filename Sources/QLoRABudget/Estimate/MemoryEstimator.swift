@@ -11,11 +11,12 @@ public enum MemoryEstimator {
   ) throws(SetupError) -> MemoryEstimate {
     try setup.validate()
     let adapted = try adaptedModules(model, setup)
-    let trainable = trainableTensors(model, setup, adapted: adapted)
+    let saved = try SavedModuleCopies(model, setup)
+    let trainable = trainableTensors(model, setup, adapted: adapted) + saved.tensors
     var components = [
       BaseWeights.quantized(model, setup),
       BaseWeights.unquantized(model, setup),
-      TrainableState.adapters(trainable, setup),
+      TrainableState.adapters(trainable, setup, saved: saved),
       TrainableState.gradients(trainable),
     ]
     // DeepSpeed's optimizer steps the fp32 master partition, so its moments are fp32.
@@ -52,7 +53,7 @@ public enum MemoryEstimator {
   public static func stepProfile(model: ModelArchitecture, setup: TrainingSetup) throws(SetupError) -> StepProfile {
     try setup.validate()
     let adapted = try adaptedModules(model, setup)
-    let trainable = trainableTensors(model, setup, adapted: adapted)
+    let trainable = try trainableTensors(model, setup, adapted: adapted) + SavedModuleCopies(model, setup).tensors
     return stepPeak(model, setup, trainable, adapted: adapted).profile
   }
 
@@ -72,7 +73,8 @@ public enum MemoryEstimator {
     return try model.adaptedModules(setup.lora.targets, roles: setup.recipe.linearRoles)
   }
 
-  /// The tensors the optimizer updates: LoRA adapters, or every parameter for full fine-tuning.
+  /// The tensors the optimizer updates: LoRA adapters, or every parameter for full fine-tuning
+  /// (``SavedModuleCopies`` adds the modules_to_save copies).
   static func trainableTensors(
     _ model: ModelArchitecture, _ setup: TrainingSetup, adapted: [LinearModule]
   ) -> [TrainableTensorGroup] {

@@ -39,6 +39,7 @@ extension ConfigReading {
         use("lora_target_modules", .targets(modules == ["all-linear"] ? .allLinear : .modules(modules)))
       }
     }
+    try readModulesToSave("lora_modules_to_save")
     try readSequenceLength("sequence_len")
     try readPacking("sample_packing")
     try readBatchSize("micro_batch_size")

@@ -100,6 +100,12 @@ extension ConfigReading {
     if let batch = try integer(keyPath, in: 1...TrainingSetup.maximumBatchSize) { use(keyPath, .batchSize(batch)) }
   }
 
+  /// peft's `modules_to_save` under the framework's name: module names, each trained as a full
+  /// copy (``SavedModuleCopies``).
+  mutating func readModulesToSave(_ keyPath: String) throws(TrainingConfigError) {
+    if let modules = try names(keyPath) { use(keyPath, .modulesToSave(modules)) }
+  }
+
   mutating func readFlag(_ keyPath: String, _ setting: (Bool) -> SettingChange) throws(TrainingConfigError) {
     if let on = try bool(keyPath) { use(keyPath, setting(on)) }
   }

@@ -36,6 +36,8 @@ extension ConfigReading {
     if let attention = try text("model_init_kwargs.attn_implementation") {
       try readAttentionImplementation("model_init_kwargs.attn_implementation", attention)
     }
+    // TRL's ModelConfig (the trl CLI's --lora_modules_to_save).
+    try readModulesToSave("lora_modules_to_save")
     try readBitsAndBytes(prefix: has("quantization_config") ? "quantization_config." : "")
     try readPeftAdapter(prefix: has("peft_config") ? "peft_config." : "")
   }
@@ -85,6 +87,15 @@ extension ConfigReading {
     try readFlag(prefix + "use_dora") { .dora($0) }
     if let modules = try names(prefix + "target_modules") {
       use(prefix + "target_modules", .targets(modules == ["all-linear"] ? .allLinear : .modules(modules)))
+    }
+    try readModulesToSave(prefix + "modules_to_save")
+    if try bool(prefix + "ensure_weight_tying") == true {
+      note(prefix + "ensure_weight_tying", "tying the saved copies of tied embeddings back together is not modelled; "
+        + "each listed module counted as its own copy (an upper bound)")
+    }
+    if has(prefix + "trainable_token_indices") {
+      note(prefix + "trainable_token_indices", "trainable token rows are not modelled: their parameters are small, but "
+        + "each forward builds a full vocab x hidden copy of the embedding (index_copy) and backward its dense gradient")
     }
   }
 

@@ -32,6 +32,8 @@ extension ConfigReading {
       use("lora_target", .targets(targets == ["all"] ? .allLinear : .modules(targets)))
     }
     try readFlag("use_dora") { .dora($0) }
+    // finetuning_args.py: "Name(s) of modules apart from LoRA layers to be set as trainable and saved".
+    try readModulesToSave("additional_target")
     try readQuantization()
     try readSequenceLength("cutoff_len")
     try readBatchSize("per_device_train_batch_size")

@@ -30,6 +30,9 @@ enum SetupOptions {
       defaultText: nil, isSwitch: true),
     Flag(setting: .loraDropout, name: "--lora-dropout", valueName: "p",
       help: "LoRA dropout; above 0 the branch keeps a dropped-out input copy.", defaultText: "0.05"),
+    Flag(setting: .modulesToSave, name: "--modules-to-save", valueName: "modules",
+      help: "peft modules_to_save: each listed module (e.g. embed_tokens,lm_head) gets a full trainable copy, with its "
+        + "gradient and optimizer state.", defaultText: "none"),
     Flag(setting: .optimizer, name: "--optimizer", valueName: "name", help: "Optimizer.", defaultText: "adamw"),
     Flag(setting: .computeDtype, name: "--dtype", valueName: "type", help: "Compute dtype.", defaultText: "bf16"),
     Flag(setting: .recipe, name: "--recipe", valueName: "name", help: "Training framework recipe.", defaultText: "hf-peft"),

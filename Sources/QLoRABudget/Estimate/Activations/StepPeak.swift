@@ -109,6 +109,7 @@ struct StepPeak {
     let heldBeyondSaved = plain ? cacheBeyondSaved : .zero
     // The loss's backward moment counts the held logits itself.
     let backwardLoss = kept + loss.backwardMoment + heldBeyondSaved
+      + SavedModuleCopies.headGradientInLossBackward(trainable, compute: context.compute)
     let backwardLayer = kept + loss.heldOutput + heldBeyondSaved + stack.backwardMoment.bytes + gradients
     let optimizer = held + gradients + optimizerTemporaries + graphLeftovers
     profile = StepProfile(
@@ -130,7 +131,8 @@ struct StepPeak {
   /// `arg.is_leaf() && arg.requires_grad()`).
   static func autocastWeightCache(_ context: StepContext, _ trainable: [TrainableTensorGroup]) -> ByteCount {
     guard context.autocast else { return .zero }
-    let cast = trainable.filter { $0.dtype.byteWidth != context.compute }.reduce(Int64(0)) { $0 + $1.elements }
+    let cast = trainable.filter { $0.dtype.byteWidth != context.compute && SavedModuleCopies.isCastByAutocast($0) }
+      .reduce(Int64(0)) { $0 + $1.elements }
     return ByteCount.elements(cast, bytesEach: context.compute)
   }
 }

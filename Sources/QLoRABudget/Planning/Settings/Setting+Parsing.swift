@@ -45,6 +45,11 @@ extension Setting {
         guard !names.contains(where: \.isEmpty) else { throw fail("module names joined by commas, e.g. 'q_proj,v_proj'") }
         return .targets(.modules(names))
       }
+    case .savedModules:
+      if trimmed.lowercased() == "none" { return .modulesToSave([]) }
+      let names = trimmed.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+      guard !names.contains(where: \.isEmpty) else { throw fail("none, or module names joined by commas, e.g. 'embed_tokens,lm_head'") }
+      return .modulesToSave(names)
     case .elements(let allowsAuto):
       if allowsAuto, trimmed.lowercased() == "auto" { return bucketChange(nil) }
       // DeepSpeed configs write sizes as 5e7 as often as 50000000.

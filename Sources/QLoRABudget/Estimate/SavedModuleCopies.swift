@@ -1,0 +1,96 @@
+/// peft's `modules_to_save`: each listed module is wrapped in `ModulesToSaveWrapper`
+/// (peft `utils/other.py`), which keeps the original (`requires_grad_(False)`) and adds
+/// `copy.deepcopy(original)` as a trainable module. The copy has the original's dtype at wrap
+/// time: `get_peft_model` runs after `prepare_model_for_kbit_training`, which has upcast every
+/// non-4-bit 16-bit parameter to fp32, so on a quantized base the copy is fp32 (the recipe's
+/// embeddings dtype); on a 16-bit base it is the loaded dtype. The optimizer sees the copy as
+/// any trainable tensor: a gradient and its state, counted with the adapters' tensors.
+///
+/// Modules are matched as peft's `_set_trainable` matches them (`key.endswith(name)`). Each
+/// match is deep-copied on its own, so on a model with tied embeddings listing both
+/// `embed_tokens` and `lm_head` makes two untied copies of the one matrix (only LoraConfig's
+/// `ensure_weight_tying=True` ties them back, which is not modelled: an upper bound).
+/// Decoder linear layers (quantized) are not modelled as saved modules.
+struct SavedModuleCopies {
+  /// One copy per listed module, in the list's order.
+  let tensors: [TrainableTensorGroup]
+
+  /// The copies `setup.lora.modulesToSave` makes on `model` (none for full fine-tuning, which
+  /// trains every weight in place).
+  ///
+  /// - Throws: ``SetupError/outOfRange(setting:value:allowed:)`` naming a module the model
+  ///   does not have (peft raises `ValueError` for a name that matches nothing).
+  init(_ model: ModelArchitecture, _ setup: TrainingSetup) throws(SetupError) {
+    guard !setup.isFullFineTune, !setup.lora.modulesToSave.isEmpty else {
+      tensors = []
+      return
+    }
+    let dtype = setup.unquantizedDtypes.embeddings.resolved(setup.computeDtype)
+    let normDtype = setup.unquantizedDtypes.norms.resolved(setup.computeDtype)
+    let candidates = Self.candidates(model)
+    var groups: [TrainableTensorGroup] = []
+    for name in setup.lora.modulesToSave {
+      let matches = candidates.filter { $0.path.hasSuffix(name) }
+      guard !matches.isEmpty else {
+        throw .outOfRange(
+          setting: .modulesToSave, value: name,
+          allowed: "a module of '\(model.name)' that is not a decoder linear layer: "
+            + candidates.map(\.path).joined(separator: ", "))
+      }
+      for match in matches {
+        groups.append(
+          TrainableTensorGroup(
+            module: match.path, tensor: Self.copySuffix, elementsPerTensor: match.elements,
+            tensorCount: match.count, dtype: match.isNorm ? normDtype : dtype))
+      }
+    }
+    tensors = groups
+  }
+
+  /// The unquantized modules a name can pick: the token (and position) embedding, lm_head
+  /// (tied or not: peft copies the module, whose weight is the embedding's when tied), and the
+  /// norms.
+  private static func candidates(_ model: ModelArchitecture) -> [(path: String, elements: Int64, count: Int64, isNorm: Bool)] {
+    let inventory = model.inventory
+    let isGPT2 = model.layout.attention == .gpt2
+    var modules: [(path: String, elements: Int64, count: Int64, isNorm: Bool)] = [
+      (isGPT2 ? "wte" : "embed_tokens", inventory.tokenEmbeddingElements, 1, false)
+    ]
+    if inventory.positionEmbeddingElements > 0 { modules.append(("wpe", inventory.positionEmbeddingElements, 1, false)) }
+    let head = inventory.lmHeadElements > 0 ? inventory.lmHeadElements : inventory.tokenEmbeddingElements
+    modules.append(("lm_head", head, 1, false))
+    modules += inventory.norms.map {
+      ($0.path == "final_norm" ? (isGPT2 ? "ln_f" : "norm") : $0.path, $0.elements, $0.instanceCount, true)
+    }
+    return modules
+  }
+
+  /// The copy's parameter under the wrapper, as peft names it for the adapter `default`.
+  static let copySuffix = ".modules_to_save.default"
+
+  /// Whether autocast casts this trainable tensor to the compute dtype (and caches the cast):
+  /// every LoRA matrix and the lm_head copy feed a matmul; an embedding or norm copy does not
+  /// (`embedding` and `mul` are not autocast ops).
+  static func isCastByAutocast(_ group: TrainableTensorGroup) -> Bool {
+    !group.path.hasSuffix(copySuffix) || group.path.hasPrefix("lm_head")
+  }
+
+  var elements: Int64 { tensors.reduce(0) { $0 + $1.elements } }
+
+  /// `embed_tokens 777,912,320 x 4 B (fp32) + lm_head ...`, or nil without copies.
+  var formula: String? {
+    guard !tensors.isEmpty else { return nil }
+    return "full trainable copies (modules_to_save, the originals kept frozen): "
+      + tensors.map { "\($0.path.dropLast(Self.copySuffix.count)) \(NumberText.grouped($0.elements)) x \($0.dtype.byteWidth) B (\($0.dtype.rawValue))" }
+        .joined(separator: " + ")
+  }
+
+  /// The trainable lm_head copy's fp32 gradient and the 16-bit gradient autocast's cast hands
+  /// it, both alive in the loss's backward (before any layer's gradient exists): zero without
+  /// an lm_head copy.
+  static func headGradientInLossBackward(_ trainable: [TrainableTensorGroup], compute: Int64) -> ByteCount {
+    guard let head = trainable.first(where: { $0.path == "lm_head" + copySuffix }) else { return .zero }
+    let cast = head.dtype.byteWidth != compute ? ByteCount.elements(head.elements, bytesEach: compute) : .zero
+    return head.bytes + cast
+  }
+}
