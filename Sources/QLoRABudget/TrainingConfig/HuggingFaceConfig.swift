@@ -62,7 +62,9 @@ extension ConfigReading {
     } else if try bool(prefix + "load_in_8bit") == true {
       use(prefix + "load_in_8bit", .quantization(.int8))
     }
-    consume(prefix + "load_in_4bit", prefix + "load_in_8bit", prefix + "quant_method")
+    consume(prefix + "load_in_4bit", "off")
+    consume(prefix + "load_in_8bit", "off")
+    consume(prefix + "quant_method", "the quantization the load_in keys name")
   }
 
   /// PEFT's `LoraConfig` fields (adapter_config.json); defaults r 8, dropout 0, and peft's

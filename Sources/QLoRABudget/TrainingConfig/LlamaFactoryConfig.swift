@@ -53,7 +53,7 @@ extension ConfigReading {
       note("pure_bf16", "pure bf16 (no fp32 copy of the trainable parameters) is not modelled; adapters counted in fp32")
     }
     try readDeepSpeed("deepspeed")
-    if try bool("use_unsloth") == true { use("use_unsloth", .recipe(.unsloth)) } else { consume("use_unsloth") }
+    if try bool("use_unsloth") == true { use("use_unsloth", .recipe(.unsloth)) } else { consume("use_unsloth", "off") }
     try readFlag("enable_liger_kernel") { .loss($0 ? .chunked : .standard) }
     try readPacking("packing")
   }

@@ -31,7 +31,8 @@ enum CompareCommand: Command {
     try arguments.expectPositionals(atMost: 1)
     let config = try ModelSourceOptions.config(arguments)
     let (model, source) = try ModelSourceOptions.model(arguments, context, config: config)
-    let base = try SetupOptions.setup(from: arguments, base: config?.setup ?? TrainingSetup())
+    let base = try SetupOptions.setup(from: arguments, base: .configured(by: config, model: model))
+    let summary = ConfigSummary(config: config, model: model, flags: try SetupOptions.changes(arguments))
     guard let gpuNames = try PlanningOptions.list(arguments, "--gpu") else {
       throw UsageError("Missing '--gpu <gpu,gpu...>': one or more GPU presets or capacities.", command: name)
     }
@@ -73,11 +74,11 @@ enum CompareCommand: Command {
     }
     if arguments.has("--json") {
       var object = json(model, columns)
-      if case .object(let members) = object, let config { object = .object(members + [("config", ConfigSummary.json(config))]) }
+      if case .object(let members) = object { object = .object(members + summary.jsonMembers) }
       context.print(object.rendered())
       return .success
     }
-    let origin = ModelSourceOptions.text(source, argument: arguments.positionals.first ?? config?.model, config: config)
+    let origin = ModelSourceOptions.text(source, argument: arguments.positionals.first ?? config?.model, summary: summary)
     context.standardOutput(text(model, columns, gpus: gpus, byGPU: byGPU, color: context.usesColor)
       + origin.map { $0 + "\n" }.joined())
     return .success

@@ -40,12 +40,15 @@ struct EstimateRequest {
   /// Where the model came from, and the training config read (`--config`).
   let source: ModelResolver.Source
   let config: TrainingConfig?
+  /// How the config and the checkpoint's quantization_config were read, after the flags.
+  let summary: ConfigSummary
 
   init(_ arguments: ParsedArguments, _ context: CommandContext, requiresGPU: Bool) throws {
     try arguments.expectPositionals(atMost: 1)
     config = try ModelSourceOptions.config(arguments)
     (model, source) = try ModelSourceOptions.model(arguments, context, config: config)
-    setup = try SetupOptions.setup(from: arguments, base: config?.setup ?? TrainingSetup())
+    setup = try SetupOptions.setup(from: arguments, base: .configured(by: config, model: model))
+    summary = ConfigSummary(config: config, model: model, flags: try SetupOptions.changes(arguments))
     if config?.shardsOverGPUs == true, arguments.value("--gpus") == nil {
       context.warn("the config shards the model (FSDP or DeepSpeed) over GPUs the launcher decides; give --gpus N for the per-GPU figure (estimated for 1 GPU)")
     }
@@ -73,9 +76,9 @@ struct EstimateRequest {
     OutputOptions.write(
       estimate, arguments, context,
       extraJSON: [("host", HostOptions.json(host, capacity: hostCapacity)), ("model_source", .string(request.source.description))]
-        + (request.config.map { [("config", ConfigSummary.json($0))] } ?? []),
+        + request.summary.jsonMembers,
       extraText: HostOptions.text(host, capacity: hostCapacity)
-        + ModelSourceOptions.text(request.source, argument: argument, config: request.config))
+        + ModelSourceOptions.text(request.source, argument: argument, summary: request.summary))
     return (estimate, hostCapacity.map { host.fits(in: $0) } ?? true)
   }
 

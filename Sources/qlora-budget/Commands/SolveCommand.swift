@@ -138,10 +138,10 @@ enum SolveCommand: Command {
       try PlanningOptions.write(svg, to: path)
     }
     if arguments.has("--json") {
-      if let config = request.config { json.append(("config", ConfigSummary.json(config))) }
+      json += request.summary.jsonMembers
       context.print(JSONOutput.object(json).rendered())
     } else {
-      lines += ModelSourceOptions.text(request.source, argument: arguments.positionals.first ?? request.config?.model, config: request.config)
+      lines += ModelSourceOptions.text(request.source, argument: arguments.positionals.first ?? request.config?.model, summary: request.summary)
       context.standardOutput(lines.joined(separator: "\n") + "\n")
     }
     return .success

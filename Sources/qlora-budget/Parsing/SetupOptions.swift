@@ -105,7 +105,14 @@ enum SetupOptions {
   /// value is checked and named in the error.
   static func setup(from arguments: ParsedArguments, base: TrainingSetup = TrainingSetup()) throws(UsageError) -> TrainingSetup {
     // A DeepSpeed config first (over the base): the flags override it.
-    var setup = try DeepSpeedOption.setup(arguments, base: base) ?? base
+    let setup = try DeepSpeedOption.setup(arguments, base: base) ?? base
+    return SettingChange.apply(try changes(arguments).map(\.change), to: setup)
+  }
+
+  /// The changes the flags make, each with the flag as typed; without --alpha, alpha follows a
+  /// rank given here (a change the --rank flag makes).
+  static func changes(_ arguments: ParsedArguments) throws(UsageError) -> [(flag: String, change: SettingChange)] {
+    var changes: [(flag: String, change: SettingChange)] = []
     for flag in flags {
       let text: String
       if flag.isSwitch {
@@ -116,14 +123,15 @@ enum SetupOptions {
         text = value
       }
       do {
-        setup = try flag.setting.parse(text).applied(to: setup)
+        changes.append((flag.isSwitch ? flag.name : flag.name + " " + text, try flag.setting.parse(text)))
       } catch {
         throw .invalidValue(text, for: flag.name, error.expected)
       }
     }
-    // Without --alpha, alpha follows a rank given here; otherwise the base's stands.
-    if arguments.value("--alpha") == nil, arguments.value("--rank") != nil { setup.lora.alpha = Double(2 * setup.lora.rank) }
-    return setup
+    if arguments.value("--alpha") == nil, let rank = changes.lazy.compactMap({ $0.change.setting == .rank ? $0 : nil }).last {
+      changes.append((rank.flag, .alpha(Double(2 * (rank.change.integerValue ?? 0)))))
+    }
+    return changes
   }
 
   /// A setup the estimator refused, as the command line's error: it names the flag.
