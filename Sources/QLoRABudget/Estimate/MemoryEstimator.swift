@@ -99,6 +99,12 @@ public enum MemoryEstimator {
     }
     lines.append("gradient checkpointing " + (setup.usesGradientCheckpointing ? "on" : "off"))
     if let loss = setup.lossImplementation { lines.append("loss: \(loss.label) chunked cross-entropy") }
+    if setup.lossImplementation == .unsloth {
+      // unsloth_zoo fused_losses/cross_entropy_loss.py _get_chunk_multiplier (cached at the first call).
+      lines.append("Unsloth sizes its loss chunks at run time from half the GPU memory free at its first call, "
+        + "capped at 4 GiB (UNSLOTH_CE_LOSS_TARGET_GB overrides): counted at the cap, an upper bound when less "
+        + "than 8 GiB is free then")
+    }
     return lines
   }
 }

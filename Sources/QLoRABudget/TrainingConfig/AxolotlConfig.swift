@@ -60,19 +60,21 @@ extension ConfigReading {
     try readPrecision()
     try readDeepSpeed("deepspeed")
     try readFSDP("fsdp", offloadKey: "fsdp_config.fsdp_offload_params")
-    for liger in ["liger_fused_linear_cross_entropy", "cut_cross_entropy"] {
-      try readFlag(liger) { .loss($0 ? .chunked : .standard) }
-    }
+    try readFlag("liger_fused_linear_cross_entropy") { .loss($0 ? .liger : .standard) }
+    try readFlag("cut_cross_entropy") { .loss($0 ? .chunked : .standard) }
     // Cut Cross-Entropy never materialises the logits: the chunked loss is the nearest model.
     if try names("plugins")?.contains(where: { $0.hasSuffix("CutCrossEntropyPlugin") }) == true {
       use("plugins", .loss(.chunked))
     }
   }
 
-  /// `flash_attention`, `sdp_attention`, `xformers_attention`, `eager_attention`: the first
-  /// that is on (Axolotl's own precedence).
+  /// `attn_implementation`, else `flash_attention`, `sdp_attention`, `xformers_attention`,
+  /// `eager_attention`: the first that is on (Axolotl's own precedence).
   private mutating func readAttention() throws(TrainingConfigError) {
-    if try bool("flash_attention") == true {
+    // Newer configs name transformers' attn_implementation directly; it decides when given.
+    if let implementation = try text("attn_implementation") {
+      try readAttentionImplementation("attn_implementation", implementation)
+    } else if try bool("flash_attention") == true {
       use("flash_attention", .attention(.flash))
     } else if try bool("sdp_attention") == true {
       use("sdp_attention", .attention(.sdpa))
@@ -84,7 +86,7 @@ extension ConfigReading {
       use("eager_attention", .attention(.eager))
     }
     for keyPath in ["flash_attention", "sdp_attention", "xformers_attention", "eager_attention"] {
-      consume(keyPath, try bool(keyPath) == true ? "not applied: an attention switch before it in Axolotl's order is on" : "off")
+      consume(keyPath, try bool(keyPath) == true ? "not applied: attn_implementation or an attention switch before it in Axolotl's order decides" : "off")
     }
   }
 }

@@ -30,7 +30,9 @@ extension ConfigReading {
     try readSequenceLength("max_length")
     try readSequenceLength("max_seq_length")
     try readPacking("packing")
-    try readFlag("use_liger_kernel") { .loss($0 ? .chunked : .standard) }
+    // Trainer's use_liger_kernel patches the model with Liger's kernels, whose
+    // fused_linear_cross_entropy is on by default (liger_kernel transformers/monkey_patch.py).
+    try readFlag("use_liger_kernel") { .loss($0 ? .liger : .standard) }
     try readDeepSpeed("deepspeed")
     try readFSDP("fsdp")
     if let attention = try text("model_init_kwargs.attn_implementation") {

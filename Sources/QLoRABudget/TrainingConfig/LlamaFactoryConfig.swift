@@ -54,7 +54,7 @@ extension ConfigReading {
     }
     try readDeepSpeed("deepspeed")
     if try bool("use_unsloth") == true { use("use_unsloth", .recipe(.unsloth)) } else { consume("use_unsloth", "off") }
-    try readFlag("enable_liger_kernel") { .loss($0 ? .chunked : .standard) }
+    try readFlag("enable_liger_kernel") { .loss($0 ? .liger : .standard) }
     try readPacking("packing")
   }
 
