@@ -58,4 +58,17 @@ import Testing
     #expect(refused.status != 0)
     #expect(refused.standardError.contains("--modules-to-save") && refused.standardError.contains("score"))
   }
+
+  /// docs/validation.md: LitGPT's estimates are 21-41% under its published measurements.
+  @Test func anUnvalidatedRecipeSaysSoBesideTheVerdictAndInJSON() throws {
+    let text = try BinaryRunner.run(["fit", "llama-3.1-8b", "--recipe", "litgpt", "--gpu", "80GB"]).standardOutput
+    let lines = text.split(separator: "\n").map(String.init)
+    let verdict = try #require(lines.firstIndex { $0.hasPrefix("Verdict:") })
+    #expect(lines[verdict...].prefix(5).joined(separator: " ").contains("recipe litgpt is not validated"))
+    let json = try BinaryRunner.json(try BinaryRunner.run(["fit", "llama-3.1-8b", "--recipe", "litgpt", "--gpu", "80GB", "--json"]))
+    let warnings = try #require(json["warnings"] as? [String])
+    #expect(warnings.contains { $0.contains("recipe litgpt is not validated") && $0.contains("-41.07%") })
+    let validated = try BinaryRunner.json(try BinaryRunner.run(["fit", "llama-3.1-8b", "--gpu", "80GB", "--json"]))
+    #expect((validated["warnings"] as? [String])?.contains { $0.contains("not validated") } == false)
+  }
 }
