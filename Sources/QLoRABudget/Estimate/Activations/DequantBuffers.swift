@@ -70,6 +70,11 @@ struct DequantBuffers: Sendable {
     StepContext.bytes(module.weightElements, width: inputWidth(module, context))
   }
 
+  var source: String {
+    isInt8 ? "bitsandbytes 0.50.2 autograd/_functions.py MatMul8bitLt.backward"
+      : "bitsandbytes 0.50.2 MatMul4Bit / Linear4bit.set_compute_type"
+  }
+
   var formula: String {
     if isInt8, let largest {
       return "int8 backward (input gradient): largest weight \(largest.path) \(largest.outFeatures) x \(largest.inFeatures) "

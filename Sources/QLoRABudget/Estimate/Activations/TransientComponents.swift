@@ -29,7 +29,7 @@ struct TransientComponents {
         source: "transformers loss_utils.py ForCausalLMLoss (logits.float()), PyTorch log_softmax/nll_loss backward"),
       MemoryComponent(
         .dequantBuffers, lifetime: .transient, bytes: step.dequant.largestBytes, formula: step.dequant.formula,
-        source: "bitsandbytes 0.50.2 MatMul4Bit / Linear4bit.set_compute_type; MatMul8bitLt.backward"),
+        source: step.dequant.source),
       MemoryComponent(
         .cublasWorkspaces, lifetime: .transient, bytes: workspaces,
         formula: workspaces == .zero ? "no cuBLAS (not a CUDA device)"
