@@ -34,11 +34,13 @@ enum TableCommand: Command {
       throw UsageError("Missing '--gpu <gpu,gpu...>': GPU presets or capacities joined by commas.", command: name)
     }
     let format = arguments.has("--json") ? .json : try arguments.choice("--format", as: Format.self) ?? .markdown
-    let base = try SetupOptions.setup(from: arguments, base: config?.setup ?? TrainingSetup())
-    let ranks = try PlanningOptions.integers(arguments, "--ranks", of: .rank) ?? [base.lora.rank]
-    let lengths = try PlanningOptions.integers(arguments, "--seq-lens", of: .sequenceLength) ?? [base.sequenceLength]
     var models: [ModelArchitecture] = []
     for modelName in modelNames { models.append(try SetupOptions.model(modelName, arguments, context: context).model) }
+    // One model: its checkpoint's quantization_config applies as fit applies it; several share the base.
+    let configured = models.count == 1 ? TrainingSetup.configured(by: config, model: models[0]) : config?.setup ?? TrainingSetup()
+    let base = try SetupOptions.setup(from: arguments, base: configured)
+    let ranks = try PlanningOptions.integers(arguments, "--ranks", of: .rank) ?? [base.lora.rank]
+    let lengths = try PlanningOptions.integers(arguments, "--seq-lens", of: .sequenceLength) ?? [base.sequenceLength]
     var gpus: [GPU] = []
     for gpuName in gpuNames { gpus.append(try SetupOptions.gpu(gpuName, presets: context.presets)) }
     for model in models { for warning in model.warnings { context.warn(warning) } }
