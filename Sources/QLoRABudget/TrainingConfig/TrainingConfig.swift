@@ -6,8 +6,9 @@ import Foundation
 ///
 /// Every key is accounted for: ``used`` (with the setting it gave), ``notModelled`` (recognised,
 /// but the estimator does not model it: the note says what was estimated instead), or
-/// ``ignored`` (no bearing on memory, or unknown). The framework's own defaults for keys the
-/// file leaves out are in ``defaults``. Values of the wrong type or out of range are errors
+/// ``ignored`` (no bearing on memory, or unknown); after ``overridden(by:)``, a key whose
+/// settings later changes replaced is in ``overridden`` instead of ``used``. The framework's own
+/// defaults for keys the file leaves out, and only those, are in ``defaults``. Values of the wrong type or out of range are errors
 /// naming the file, the line and the key.
 public struct TrainingConfig: Hashable, Sendable {
   public enum Format: String, Hashable, Sendable, CaseIterable {

@@ -13,6 +13,8 @@ struct ConfigSummary {
   let checkpoint: CheckpointQuantization?
   /// The checkpoint's changes, then the flags' (the order they apply in).
   let sources: [Source]
+  /// The flags' changes alone: what overrides the checkpoint.
+  private let flagSources: [Source]
 
   /// The accounting for `config` and `model`'s checkpoint once `flags` are applied.
   init(config: TrainingConfig?, model: ModelArchitecture, flags: [Source]) {
@@ -22,8 +24,6 @@ struct ConfigSummary {
     self.config = config?.overridden(by: sources.map(\.change))
     flagSources = flags
   }
-
-  private let flagSources: [Source]
 
   var text: [String] {
     var lines: [String] = []
