@@ -97,4 +97,15 @@ import Testing
     let axolotl = try TrainingConfig(data: Data("base_model: x\nliger_fused_linear_cross_entropy: true\n".utf8), path: "a.yml")
     #expect(axolotl.setup.lossImplementation == .liger)
   }
+
+  /// Unsloth sizes its loss chunks from the free memory at run time (unsloth_zoo
+  /// `_get_chunk_multiplier`: half the free memory, at most 4 GiB): the estimate says it counts the cap.
+  @Test func unslothChunkSizingIsStatedBesideTheFigure() throws {
+    var setup = TrainingSetup()
+    setup.recipe = .unsloth
+    let estimate = try MemoryEstimator.estimate(model: PresetCatalog.bundled.model(named: "qwen3-14b"), setup: setup, gpu: nil)
+    #expect(estimate.assumptions.contains { $0.contains("free at its first call") && $0.contains("4 GiB") })
+    let standard = try MemoryEstimator.estimate(model: PresetCatalog.bundled.model(named: "qwen3-14b"), setup: TrainingSetup(), gpu: nil)
+    #expect(!standard.assumptions.contains { $0.contains("free at its first call") })
+  }
 }
