@@ -12,7 +12,7 @@ public enum MemoryEstimator {
     try setup.validate()
     let adapted = try adaptedModules(model, setup)
     let saved = try SavedModuleCopies(model, setup)
-    let trainable = trainableTensors(model, setup, adapted: adapted) + saved.tensors
+    let trainable = saved.ordered(around: trainableTensors(model, setup, adapted: adapted))
     var components = [
       BaseWeights.quantized(model, setup),
       BaseWeights.unquantized(model, setup),
@@ -53,7 +53,7 @@ public enum MemoryEstimator {
   public static func stepProfile(model: ModelArchitecture, setup: TrainingSetup) throws(SetupError) -> StepProfile {
     try setup.validate()
     let adapted = try adaptedModules(model, setup)
-    let trainable = try trainableTensors(model, setup, adapted: adapted) + SavedModuleCopies(model, setup).tensors
+    let trainable = try SavedModuleCopies(model, setup).ordered(around: trainableTensors(model, setup, adapted: adapted))
     return stepPeak(model, setup, trainable, adapted: adapted).profile
   }
 

@@ -68,11 +68,26 @@ struct SavedModuleCopies {
   /// The copy's parameter under the wrapper, as peft names it for the adapter `default`.
   static let copySuffix = ".modules_to_save.default"
 
-  /// Whether autocast casts this trainable tensor to the compute dtype (and caches the cast):
-  /// every LoRA matrix and the lm_head copy feed a matmul; an embedding or norm copy does not
-  /// (`embedding` and `mul` are not autocast ops).
-  static func isCastByAutocast(_ group: TrainableTensorGroup) -> Bool {
-    !group.path.hasSuffix(copySuffix) || group.path.hasPrefix("lm_head")
+  /// Whether `group` is a saved module's copy. Autocast caches no cast of one: an embedding or
+  /// norm copy feeds no autocast op, and the lm_head copy's 16-bit cast is the weight copy the loss
+  /// counts for any fp32 lm_head (``LogitsAndLoss``), trained or not.
+  static func isCopy(_ group: TrainableTensorGroup) -> Bool { group.path.hasSuffix(copySuffix) }
+
+  /// `lora` with the copies where the model registers them, which is the order the optimizer
+  /// steps them in: the embeddings' copies before every layer, the others (norms, lm_head) after.
+  func ordered(around lora: [TrainableTensorGroup]) -> [TrainableTensorGroup] {
+    let embeddings = tensors.filter(Self.isEmbeddingCopy)
+    return embeddings + lora + tensors.filter { !Self.isEmbeddingCopy($0) }
+  }
+
+  private static func isEmbeddingCopy(_ group: TrainableTensorGroup) -> Bool {
+    ["embed_tokens", "wte", "wpe"].contains { group.path == $0 + copySuffix }
+  }
+
+  /// The gradients of the embeddings' copies: made by the embedding's backward, the last node of
+  /// backward, after every layer's moment.
+  static func gradientsAfterTheLayers(_ trainable: [TrainableTensorGroup]) -> ByteCount {
+    ByteCount.sum(trainable.filter(isEmbeddingCopy).map(\.bytes))
   }
 
   var elements: Int64 { tensors.reduce(0) { $0 + $1.elements } }
@@ -85,10 +100,10 @@ struct SavedModuleCopies {
         .joined(separator: " + ")
   }
 
-  /// The trainable lm_head copy's fp32 gradient and the 16-bit gradient autocast's cast hands
-  /// it, both alive in the loss's backward (before any layer's gradient exists): zero without
-  /// an lm_head copy.
-  static func headGradientInLossBackward(_ trainable: [TrainableTensorGroup], compute: Int64) -> ByteCount {
+  /// The lm_head copy's gradient and the 16-bit weight gradient autocast's cast hands it (both
+  /// alive as the cast's backward runs, after the loss's own fp32 tensors are freed, beside the
+  /// 16-bit logits gradient): zero without an lm_head copy.
+  static func headGradient(_ trainable: [TrainableTensorGroup], compute: Int64) -> ByteCount {
     guard let head = trainable.first(where: { $0.path == "lm_head" + copySuffix }) else { return .zero }
     let cast = head.dtype.byteWidth != compute ? ByteCount.elements(head.elements, bytesEach: compute) : .zero
     return head.bytes + cast
