@@ -115,7 +115,7 @@ struct StepPeak {
     let backwardLayer = kept + loss.heldOutput + heldBeyondSaved + stack.backwardMoment.bytes
       + (gradients > late ? gradients - late : .zero)
     let backwardEnd = late > .zero ? gradients + context.perToken(model.hiddenSize, context.residual) : .zero
-    let headGradient = SavedModuleCopies.headGradient(trainable, compute: context.compute)
+    let headGradient = SavedModuleCopies.headGradient(trainable)
     let backwardHead = headGradient > .zero
       ? kept + heldBeyondSaved + headGradient + context.perToken(model.vocabularySize, context.compute) : .zero
     let optimizer = held + gradients + optimizerTemporaries + graphLeftovers
