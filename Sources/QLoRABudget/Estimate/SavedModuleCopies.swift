@@ -85,9 +85,13 @@ struct SavedModuleCopies {
   }
 
   /// The gradients of the embeddings' copies: made by the embedding's backward, the last node of
-  /// backward, after every layer's moment.
-  static func gradientsAfterTheLayers(_ trainable: [TrainableTensorGroup]) -> ByteCount {
-    ByteCount.sum(trainable.filter(isEmbeddingCopy).map(\.bytes))
+  /// backward, after every layer's moment. Their share of `onGPU`, the gradient bytes a GPU holds
+  /// (all of them, or its shard under FSDP/ZeRO).
+  static func gradientsAfterTheLayers(_ trainable: [TrainableTensorGroup], onGPU: ByteCount) -> ByteCount {
+    let late = ByteCount.sum(trainable.filter(isEmbeddingCopy).map(\.bytes))
+    let all = ByteCount.sum(trainable.map(\.bytes))
+    guard late > .zero, all > .zero else { return .zero }
+    return ByteCount(Int64((Double(late.bytes) / Double(all.bytes) * Double(onGPU.bytes)).rounded()))
   }
 
   var elements: Int64 { tensors.reduce(0) { $0 + $1.elements } }

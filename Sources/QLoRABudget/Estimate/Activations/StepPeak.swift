@@ -111,7 +111,7 @@ struct StepPeak {
     let backwardLoss = kept + loss.backwardMoment + heldBeyondSaved
     // modules_to_save: the embeddings' copies get their gradients after the layers, beside every
     // other gradient and the embedding output's incoming gradient (SavedModuleCopies).
-    let late = SavedModuleCopies.gradientsAfterTheLayers(trainable)
+    let late = SavedModuleCopies.gradientsAfterTheLayers(trainable, onGPU: gradients)
     let backwardLayer = kept + loss.heldOutput + heldBeyondSaved + stack.backwardMoment.bytes
       + (gradients > late ? gradients - late : .zero)
     let backwardEnd = late > .zero ? gradients + context.perToken(model.hiddenSize, context.residual) : .zero
