@@ -38,6 +38,7 @@ extension ModelArchitecture {
   /// language model sits under `text_config` (Gemma 3, ...) are read from there. `readAs` as in
   /// ``init(configData:name:readAs:)``.
   public init(config members: [String: JSONValue], name: String, readAs: String? = nil) throws(ArchitectureError) {
+    let checkpointQuantization = try CheckpointQuantization(config: members, model: name)
     var members = members
     if let text = members["text_config"]?.objectValue {
       members = text.merging(members.filter { $0.key == "tie_word_embeddings" }) { inner, _ in inner }
@@ -63,6 +64,7 @@ extension ModelArchitecture {
       let value = expertsOverflow ? String(layout.mixtureOfExperts?.expertCount ?? 0) : String(layerCount)
       throw .invalidValue(key: key, value: value, reason: "the model would have more than 10^15 parameters", model: name)
     }
+    self.checkpointQuantization = checkpointQuantization
   }
 
   /// Llama-style decoders: every supported family except GPT-2.

@@ -21,11 +21,14 @@ public struct ModelArchitecture: Hashable, Sendable {
   public let vocabularySize: Int64
   public let tiesWordEmbeddings: Bool
   public let layout: DecoderLayout
+  /// The bitsandbytes `quantization_config` of a pre-quantized checkpoint's config.json, if any.
+  public internal(set) var checkpointQuantization: CheckpointQuantization?
   /// Things a person should know about how the config was read (a `model_type` read as another).
   public var warnings: [String] {
-    guard let readAs else { return [] }
+    let checkpoint = checkpointQuantization?.notes.map { "the checkpoint's quantization_config: " + $0 } ?? []
+    guard let readAs else { return checkpoint }
     return ["model_type '\(modelType)' read as '\(readAs)' as asked: "
-      + "its tensors are counted as a \(readAs) model's, which is right only if the layouts match"]
+      + "its tensors are counted as a \(readAs) model's, which is right only if the layouts match"] + checkpoint
   }
 
   /// Every parameter tensor, grouped by role, derived from the dimensions and the layout.

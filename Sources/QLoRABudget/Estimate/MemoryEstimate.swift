@@ -16,8 +16,13 @@ public struct MemoryEstimate: Hashable, Sendable {
   /// What the setup asks of ``gpu`` that it cannot do (bf16 before Ampere, bitsandbytes on
   /// Apple): the bytes are still counted, but the run would not go as configured.
   public let incompatibilities: [HardwareIncompatibility]
-  /// Everything a person should be told: the model's warnings, then the incompatibilities.
-  public var warnings: [String] { modelWarnings + incompatibilities.map(\.description) }
+  /// Everything a person should be told: the model's warnings, the incompatibilities, then
+  /// that the recipe is not validated.
+  public var warnings: [String] {
+    modelWarnings + incompatibilities.map(\.description) + (validationGap.map { [$0.description] } ?? [])
+  }
+  /// Set when the setup's recipe is not validated (``RecipeValidationGap``).
+  public var validationGap: RecipeValidationGap? { RecipeValidationGap.of(setup.recipe) }
   private let modelWarnings: [String]
   /// Figures that are large because of a library version's behaviour, with the alternative.
   public let notes: [String]

@@ -11,11 +11,12 @@ public enum MemoryEstimator {
   ) throws(SetupError) -> MemoryEstimate {
     try setup.validate()
     let adapted = try adaptedModules(model, setup)
-    let trainable = trainableTensors(model, setup, adapted: adapted)
+    let saved = try SavedModuleCopies(model, setup)
+    let trainable = saved.ordered(around: trainableTensors(model, setup, adapted: adapted))
     var components = [
       BaseWeights.quantized(model, setup),
       BaseWeights.unquantized(model, setup),
-      TrainableState.adapters(trainable, setup),
+      TrainableState.adapters(trainable, setup, saved: saved),
       TrainableState.gradients(trainable),
     ]
     // DeepSpeed's optimizer steps the fp32 master partition, so its moments are fp32.
@@ -52,7 +53,7 @@ public enum MemoryEstimator {
   public static func stepProfile(model: ModelArchitecture, setup: TrainingSetup) throws(SetupError) -> StepProfile {
     try setup.validate()
     let adapted = try adaptedModules(model, setup)
-    let trainable = trainableTensors(model, setup, adapted: adapted)
+    let trainable = try SavedModuleCopies(model, setup).ordered(around: trainableTensors(model, setup, adapted: adapted))
     return stepPeak(model, setup, trainable, adapted: adapted).profile
   }
 
@@ -72,7 +73,8 @@ public enum MemoryEstimator {
     return try model.adaptedModules(setup.lora.targets, roles: setup.recipe.linearRoles)
   }
 
-  /// The tensors the optimizer updates: LoRA adapters, or every parameter for full fine-tuning.
+  /// The tensors the optimizer updates: LoRA adapters, or every parameter for full fine-tuning
+  /// (``SavedModuleCopies`` adds the modules_to_save copies).
   static func trainableTensors(
     _ model: ModelArchitecture, _ setup: TrainingSetup, adapted: [LinearModule]
   ) -> [TrainableTensorGroup] {
@@ -97,6 +99,12 @@ public enum MemoryEstimator {
     }
     lines.append("gradient checkpointing " + (setup.usesGradientCheckpointing ? "on" : "off"))
     if let loss = setup.lossImplementation { lines.append("loss: \(loss.label) chunked cross-entropy") }
+    if setup.lossImplementation == .unsloth {
+      // unsloth_zoo fused_losses/cross_entropy_loss.py _get_chunk_multiplier (cached at the first call).
+      lines.append("Unsloth sizes its loss chunks at run time from half the GPU memory free at its first call, "
+        + "capped at 4 GiB (UNSLOTH_CE_LOSS_TARGET_GB overrides): counted at the cap, an upper bound when less "
+        + "than 8 GiB is free then")
+    }
     return lines
   }
 }

@@ -1,30 +1,40 @@
 /// The bytes that follow the trainable parameters: the adapters (or, for full fine-tuning,
 /// nothing extra: the weights are trained in place), their gradients and the optimizer state.
 enum TrainableState {
-  static func adapters(_ tensors: [TrainableTensorGroup], _ setup: TrainingSetup) -> MemoryComponent {
+  /// The adapters and, beside them, the modules_to_save copies (`saved`, also in `tensors`).
+  static func adapters(_ tensors: [TrainableTensorGroup], _ setup: TrainingSetup, saved: SavedModuleCopies) -> MemoryComponent {
     guard !setup.isFullFineTune else {
       return MemoryComponent(
         .adapters, lifetime: .resident, bytes: .zero,
         formula: "full fine-tuning: no adapters; the weights themselves are trained", source: "")
     }
-    let elements = tensors.reduce(0) { $0 + $1.elements }
+    let elements = tensors.reduce(0) { $0 + $1.elements } - saved.elements
     let dtype = tensors.first?.dtype ?? .float32
     let lora = setup.lora
     return MemoryComponent(
       .adapters, lifetime: .resident, bytes: ByteCount.sum(tensors.map(\.bytes)),
       formula: "\(NumberText.grouped(elements)) params = sum over adapted modules of r*(in+out)"
-        + (lora.usesDoRA ? " + out (DoRA magnitude)" : "") + ", r = \(lora.rank); x \(dtype.byteWidth) B (\(dtype.rawValue))",
-      source: "peft tuners/lora/layer.py (lora_A: r x in, lora_B: out x r); recipe '\(setup.recipe.name)' adapter dtype")
+        + (lora.usesDoRA ? " + out (DoRA magnitude)" : "") + ", r = \(lora.rank); x \(dtype.byteWidth) B (\(dtype.rawValue))"
+        + (saved.formula.map { "; + " + $0 } ?? ""),
+      source: "peft tuners/lora/layer.py (lora_A: r x in, lora_B: out x r); recipe '\(setup.recipe.name)' adapter dtype"
+        + (saved.tensors.isEmpty ? "" : "; peft utils/other.py ModulesToSaveWrapper (copy.deepcopy after prepare_model_for_kbit_training)"))
   }
 
   /// One gradient per trainable element, in the parameter's dtype; alive from backward until
   /// `zero_grad(set_to_none=True)` after the optimizer step.
   static func gradients(_ tensors: [TrainableTensorGroup]) -> MemoryComponent {
-    let elements = tensors.reduce(0) { $0 + $1.elements }
-    let dtype = tensors.first?.dtype ?? .float32
+    var byDtype: [(dtype: TensorDtype, elements: Int64)] = tensors.isEmpty ? [(.float32, 0)] : []
+    for tensor in tensors {
+      if let index = byDtype.firstIndex(where: { $0.dtype == tensor.dtype }) {
+        byDtype[index].elements += tensor.elements
+      } else {
+        byDtype.append((tensor.dtype, tensor.elements))
+      }
+    }
+    let terms = byDtype.map { "\(NumberText.grouped($0.elements)) trainable params x \($0.dtype.byteWidth) B (\($0.dtype.rawValue) .grad)" }
     return MemoryComponent(
       .gradients, lifetime: .transient, bytes: ByteCount.sum(tensors.map(\.bytes)),
-      formula: "\(NumberText.grouped(elements)) trainable params x \(dtype.byteWidth) B (\(dtype.rawValue) .grad)",
+      formula: terms.joined(separator: " + "),
       source: "PyTorch autograd: .grad matches the parameter's dtype; freed by zero_grad(set_to_none=True)")
   }
 

@@ -44,6 +44,9 @@ public struct LoRAConfiguration: Hashable, Sendable {
   public var usesDoRA: Bool
   /// `lora_dropout`; above 0 the branch keeps a dropped-out copy of its input for backward.
   public var dropout: Double
+  /// peft's `modules_to_save`: modules (matched by the end of their path, as peft does) wrapped in
+  /// `ModulesToSaveWrapper`, which keeps the original frozen and trains a full copy of it.
+  public var modulesToSave: [String] = []
 
   /// `alpha` nil: alpha follows the rank.
   public init(rank: Int64 = 16, alpha: Double? = nil, targets: LoRATargets = .allLinear, usesDoRA: Bool = false, dropout: Double = 0.05) {

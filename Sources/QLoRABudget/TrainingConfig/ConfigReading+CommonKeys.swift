@@ -17,10 +17,10 @@ extension ConfigReading {
     if try text(bf16)?.lowercased() == "auto" {
       use(bf16, .computeDtype(.bf16))
     } else if let on = try bool(bf16) {
-      on ? use(bf16, .computeDtype(.bf16)) : consume(bf16)
+      on ? use(bf16, .computeDtype(.bf16)) : consume(bf16, "off")
     }
     if let on = try bool(fp16) {
-      on ? use(fp16, .computeDtype(.fp16)) : consume(fp16)
+      on ? use(fp16, .computeDtype(.fp16)) : consume(fp16, "off")
     }
   }
 
@@ -65,7 +65,7 @@ extension ConfigReading {
     } else if words.contains("shard_grad_op") || words.contains("no_shard") {
       note(keyPath, "FSDP '\(words.joined(separator: " "))' is not modelled; estimated as one GPU holding the whole model")
     } else {
-      consume(keyPath)
+      consume(keyPath, "no sharding strategy named: not sharded")
     }
     if let offloadKey, let offloads = try bool(offloadKey) {
       use(offloadKey, .offload(offloads ? .parameters : []))
@@ -98,6 +98,12 @@ extension ConfigReading {
 
   mutating func readBatchSize(_ keyPath: String) throws(TrainingConfigError) {
     if let batch = try integer(keyPath, in: 1...TrainingSetup.maximumBatchSize) { use(keyPath, .batchSize(batch)) }
+  }
+
+  /// peft's `modules_to_save` under the framework's name: module names, each trained as a full
+  /// copy (``SavedModuleCopies``).
+  mutating func readModulesToSave(_ keyPath: String) throws(TrainingConfigError) {
+    if let modules = try names(keyPath) { use(keyPath, .modulesToSave(modules)) }
   }
 
   mutating func readFlag(_ keyPath: String, _ setting: (Bool) -> SettingChange) throws(TrainingConfigError) {

@@ -127,17 +127,32 @@ struct ConfigReading {
     defaults.append(TrainingConfig.Use(key: Key(name: keyName, line: 0), value: value, changes: changes, remark: nil))
   }
 
-  /// Records the key as recognised but not modelled.
-  mutating func note(_ keyPath: String, _ note: String) {
+  /// Records the key as recognised but not modelled, with the nearest settings estimated instead.
+  mutating func note(_ keyPath: String, _ note: String, _ nearest: SettingChange...) {
     consumed.insert(keyPath)
     // A value quoted into the note may hold escaped control characters: keep the note one line.
     let printable = String(String.UnicodeScalarView(note.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "?" : $0 }))
-    notModelled.append(TrainingConfig.Note(key: key(keyPath), note: printable))
+    notModelled.append(TrainingConfig.Note(key: key(keyPath), note: printable, changes: nearest))
   }
 
-  /// Marks keys as read without recording a use (a value that only matters with another key).
-  mutating func consume(_ keyPaths: String...) {
-    for keyPath in keyPaths where entry(keyPath) != nil { consumed.insert(keyPath) }
+  /// Records a key read that changes nothing here (a switch that is off, a value another key
+  /// decides), saying why; an absent or empty key, or one already recorded, is left alone.
+  mutating func consume(_ keyPath: String, _ remark: String) {
+    guard has(keyPath), !consumed.contains(keyPath) else { return }
+    use(keyPath, remark: remark)
+  }
+
+  /// Whether the key was recorded (used, noted or consumed).
+  func isRecorded(_ keyPath: String) -> Bool { consumed.contains(keyPath) }
+
+  /// Defaults the file's own keys replace are not listed: a default is what was applied
+  /// because the file is silent.
+  mutating func dropReplacedDefaults() {
+    let set = Set((used.flatMap(\.changes) + notModelled.flatMap(\.changes)).map(\.setting))
+    defaults = defaults.compactMap { use in
+      let kept = use.changes.filter { !set.contains($0.setting) }
+      return kept.isEmpty ? nil : TrainingConfig.Use(key: use.key, value: use.value, changes: kept, remark: use.remark)
+    }
   }
 
   mutating func setModel(_ keyPath: String) throws(TrainingConfigError) {

@@ -30,12 +30,16 @@ extension ConfigReading {
     try readSequenceLength("max_length")
     try readSequenceLength("max_seq_length")
     try readPacking("packing")
-    try readFlag("use_liger_kernel") { .loss($0 ? .chunked : .standard) }
+    // Trainer's use_liger_kernel patches the model with Liger's kernels, whose
+    // fused_linear_cross_entropy is on by default (liger_kernel transformers/monkey_patch.py).
+    try readFlag("use_liger_kernel") { .loss($0 ? .liger : .standard) }
     try readDeepSpeed("deepspeed")
     try readFSDP("fsdp")
     if let attention = try text("model_init_kwargs.attn_implementation") {
       try readAttentionImplementation("model_init_kwargs.attn_implementation", attention)
     }
+    // TRL's ModelConfig (the trl CLI's --lora_modules_to_save).
+    try readModulesToSave("lora_modules_to_save")
     try readBitsAndBytes(prefix: has("quantization_config") ? "quantization_config." : "")
     try readPeftAdapter(prefix: has("peft_config") ? "peft_config." : "")
   }
@@ -60,7 +64,9 @@ extension ConfigReading {
     } else if try bool(prefix + "load_in_8bit") == true {
       use(prefix + "load_in_8bit", .quantization(.int8))
     }
-    consume(prefix + "load_in_4bit", prefix + "load_in_8bit", prefix + "quant_method")
+    consume(prefix + "load_in_4bit", "off")
+    consume(prefix + "load_in_8bit", "off")
+    consume(prefix + "quant_method", "the quantization the load_in keys name")
   }
 
   /// PEFT's `LoraConfig` fields (adapter_config.json); defaults r 8, dropout 0, and peft's
@@ -85,6 +91,15 @@ extension ConfigReading {
     try readFlag(prefix + "use_dora") { .dora($0) }
     if let modules = try names(prefix + "target_modules") {
       use(prefix + "target_modules", .targets(modules == ["all-linear"] ? .allLinear : .modules(modules)))
+    }
+    try readModulesToSave(prefix + "modules_to_save")
+    if try bool(prefix + "ensure_weight_tying") == true {
+      note(prefix + "ensure_weight_tying", "tying the saved copies of tied embeddings back together is not modelled; "
+        + "each listed module counted as its own copy (an upper bound)")
+    }
+    if has(prefix + "trainable_token_indices") {
+      note(prefix + "trainable_token_indices", "trainable token rows are not modelled: their parameters are small, but "
+        + "each forward builds a full vocab x hidden copy of the embedding (index_copy) and backward its dense gradient")
     }
   }
 

@@ -32,6 +32,8 @@ extension ConfigReading {
       use("lora_target", .targets(targets == ["all"] ? .allLinear : .modules(targets)))
     }
     try readFlag("use_dora") { .dora($0) }
+    // finetuning_args.py: "Name(s) of modules apart from LoRA layers to be set as trainable and saved".
+    try readModulesToSave("additional_target")
     try readQuantization()
     try readSequenceLength("cutoff_len")
     try readBatchSize("per_device_train_batch_size")
@@ -51,8 +53,8 @@ extension ConfigReading {
       note("pure_bf16", "pure bf16 (no fp32 copy of the trainable parameters) is not modelled; adapters counted in fp32")
     }
     try readDeepSpeed("deepspeed")
-    if try bool("use_unsloth") == true { use("use_unsloth", .recipe(.unsloth)) } else { consume("use_unsloth") }
-    try readFlag("enable_liger_kernel") { .loss($0 ? .chunked : .standard) }
+    if try bool("use_unsloth") == true { use("use_unsloth", .recipe(.unsloth)) } else { consume("use_unsloth", "off") }
+    try readFlag("enable_liger_kernel") { .loss($0 ? .liger : .standard) }
     try readPacking("packing")
   }
 

@@ -16,7 +16,7 @@ extension ConfigReading {
     if try bool("model.apply_lora_to_output") == true {
       note("model.apply_lora_to_output", "a LoRA adapter on the output projection (lm_head) is not modelled")
     } else {
-      consume("model.apply_lora_to_output")
+      consume("model.apply_lora_to_output", "off")
     }
     if try bool("model.quantize_base") == true { use("model.quantize_base", .quantization(.nf4)) }
     try readBatchSize("batch_size")
@@ -32,7 +32,7 @@ extension ConfigReading {
     if try bool("enable_activation_offloading") == true {
       note("enable_activation_offloading", "activation offloading to the CPU is not modelled; estimated with activations on the GPU")
     } else {
-      consume("enable_activation_offloading")
+      consume("enable_activation_offloading", "off")
     }
     if let compiled = try bool("compile") {
       compiled
@@ -43,7 +43,7 @@ extension ConfigReading {
       if let optimizer = FrameworkVocabulary.optimizer(torchtune: component) {
         let momentum = try number("optimizer.momentum", in: 0...1) ?? 0
         use("optimizer._component_", .optimizer(optimizer == .sgd && momentum > 0 ? .sgdMomentum : optimizer))
-        consume("optimizer.momentum")
+        consume("optimizer.momentum", optimizer == .sgd ? "the momentum buffer (sgd with momentum > 0)" : "no bearing on this optimizer's state")
       } else {
         note("optimizer._component_", "optimizer '\(component)' is not modelled; nearest used: adamw")
       }

@@ -6,8 +6,9 @@ import Foundation
 ///
 /// Every key is accounted for: ``used`` (with the setting it gave), ``notModelled`` (recognised,
 /// but the estimator does not model it: the note says what was estimated instead), or
-/// ``ignored`` (no bearing on memory, or unknown). The framework's own defaults for keys the
-/// file leaves out are in ``defaults``. Values of the wrong type or out of range are errors
+/// ``ignored`` (no bearing on memory, or unknown); after ``overridden(by:)``, a key whose
+/// settings later changes replaced is in ``overridden`` instead of ``used``. The framework's own
+/// defaults for keys the file leaves out, and only those, are in ``defaults``. Values of the wrong type or out of range are errors
 /// naming the file, the line and the key.
 public struct TrainingConfig: Hashable, Sendable {
   public enum Format: String, Hashable, Sendable, CaseIterable {
@@ -44,6 +45,18 @@ public struct TrainingConfig: Hashable, Sendable {
   public struct Note: Hashable, Sendable {
     public let key: Key
     public let note: String
+    /// The nearest modelled settings the estimate uses instead (applied with the used keys).
+    public let changes: [SettingChange]
+  }
+
+  /// A key whose setting a change given after the config (a command-line flag) replaced: the
+  /// file's value is not the one estimated.
+  public struct Override: Hashable, Sendable {
+    public let key: Key
+    /// The value as written.
+    public let value: String
+    /// The change that replaced what the key set.
+    public let change: SettingChange
   }
 
   public let path: String
@@ -55,6 +68,9 @@ public struct TrainingConfig: Hashable, Sendable {
   /// The framework's defaults for settings the file leaves out, applied before ``used``.
   public internal(set) var defaults: [Use] = []
   public internal(set) var notModelled: [Note] = []
+  /// Keys whose settings were all replaced by later changes (``overridden(by:)``); a key only
+  /// partly replaced stays in ``used`` with what it still sets.
+  public internal(set) var overridden: [Override] = []
   public internal(set) var ignored: [Key] = []
   /// Keys whose value is empty (`key:` or `null`): treated as not given.
   public internal(set) var emptyKeys: [Key] = []
@@ -88,6 +104,7 @@ public struct TrainingConfig: Hashable, Sendable {
     case .peftAdapter: try reading.readPeftAdapter(prefix: "")
     case .torchtune: try reading.readTorchtune()
     }
+    reading.dropReplacedDefaults()
     model = reading.model
     modelKey = reading.modelKey
     used = reading.used
@@ -109,10 +126,11 @@ public struct TrainingConfig: Hashable, Sendable {
     try self.init(data: data, path: path)
   }
 
-  /// Applies the framework's defaults, then every used key, in the file's order. Without an
-  /// alpha, alpha follows the rank (``LoRAConfiguration/defaultAlpha(rank:)``).
+  /// Applies the framework's defaults, the nearest settings of keys not modelled, then every
+  /// used key, in the file's order. Without an alpha, alpha follows the rank
+  /// (``LoRAConfiguration/defaultAlpha(rank:)``).
   public func apply(to setup: inout TrainingSetup) {
-    let changes = (defaults + used).flatMap(\.changes)
+    let changes = defaults.flatMap(\.changes) + notModelled.flatMap(\.changes) + used.flatMap(\.changes)
     setup = SettingChange.apply(changes, to: setup)
     if !changes.contains(where: { $0.setting == .alpha }), changes.contains(where: { $0.setting == .rank }) {
       setup.lora.givenAlpha = nil
@@ -126,6 +144,30 @@ public struct TrainingConfig: Hashable, Sendable {
     var setup = TrainingSetup()
     apply(to: &setup)
     return setup
+  }
+
+  /// The accounting once `changes` (given after the config, e.g. on the command line) are
+  /// applied: a used key whose every setting they replace moves to ``overridden``, one partly
+  /// replaced keeps the rest; a default they replace was not applied and is dropped.
+  public func overridden(by changes: [SettingChange]) -> TrainingConfig {
+    var result = self
+    let replacing = Dictionary(changes.map { ($0.setting, $0) }, uniquingKeysWith: { _, last in last })
+    result.used = []
+    for use in used {
+      let replaced = use.changes.filter { replacing[$0.setting] != nil }
+      for change in replaced {
+        result.overridden.append(Override(key: use.key, value: use.value, change: replacing[change.setting] ?? change))
+      }
+      let kept = use.changes.filter { replacing[$0.setting] == nil }
+      if replaced.isEmpty || !kept.isEmpty {
+        result.used.append(Use(key: use.key, value: use.value, changes: kept, remark: use.remark))
+      }
+    }
+    result.defaults = defaults.compactMap { use in
+      let kept = use.changes.filter { replacing[$0.setting] == nil }
+      return kept.isEmpty ? nil : Use(key: use.key, value: use.value, changes: kept, remark: use.remark)
+    }
+    return result
   }
 
   /// Which framework wrote the config, from the keys only it uses.
@@ -146,5 +188,16 @@ public struct TrainingConfig: Hashable, Sendable {
       "not a config this tool reads: no key of LLaMA-Factory (model_name_or_path, finetuning_type, ...), Axolotl "
         + "(base_model, adapter, ...), HF TrainingArguments/SFTConfig (per_device_train_batch_size, ...), PEFT "
         + "(peft_type) or torchtune (model._component_)")
+  }
+}
+
+extension TrainingSetup {
+  /// The run a training config describes on `model`: the tool's defaults, the config's keys,
+  /// then a pre-quantized checkpoint's own `quantization_config`, which transformers keeps over
+  /// the script's (``CheckpointQuantization``). Settings given afterwards override all three.
+  public static func configured(by config: TrainingConfig?, model: ModelArchitecture) -> TrainingSetup {
+    var setup = config?.setup ?? TrainingSetup()
+    model.checkpointQuantization?.apply(to: &setup)
+    return setup
   }
 }

@@ -33,7 +33,7 @@ enum CompareCommand: Command {
 
   static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws -> ExitStatus {
     let request = try EstimateRequest(arguments, context, models: .one, gpus: .list)
-    let (model, source, base, gpus, config) = (request.model, request.source, request.setup, request.gpus, request.config)
+    let (model, source, base, gpus, config, summary) = (request.model, request.source, request.setup, request.gpus, request.config, request.summary)
     var variants: [SetupVariant] = gpus.count == 1 ? SetupVariant.methods : [try SetupVariant.named("as-given")]
     if let names = try PlanningOptions.list(arguments, setups) {
       variants = []
@@ -76,11 +76,11 @@ enum CompareCommand: Command {
     }
     if arguments.has(json) {
       var object = json(model, columns)
-      if case .object(let members) = object, let config { object = .object(members + [("config", ConfigSummary.json(config))]) }
+      if case .object(let members) = object { object = .object(members + summary.jsonMembers) }
       context.print(object.rendered())
       return .success
     }
-    let origin = ModelSourceOptions.text(source, argument: arguments.positionals.first ?? config?.model, config: config)
+    let origin = ModelSourceOptions.text(source, argument: arguments.positionals.first ?? config?.model, summary: summary)
     context.standardOutput(text(model, columns, gpus: gpus, byGPU: byGPU, color: context.usesColor)
       + origin.map { $0 + "\n" }.joined())
     return .success

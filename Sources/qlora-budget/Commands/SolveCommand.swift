@@ -76,7 +76,7 @@ enum SolveCommand: Command {
     if arguments.has(Self.json) {
       context.print(json(result).rendered())
     } else {
-      let origin = ModelSourceOptions.text(request.source, argument: arguments.positionals.first ?? request.config?.model, config: request.config)
+      let origin = ModelSourceOptions.text(request.source, argument: arguments.positionals.first ?? request.config?.model, summary: request.summary)
       context.standardOutput((text(result, color: context.usesColor) + origin).joined(separator: "\n") + "\n")
     }
     return .success
@@ -203,7 +203,7 @@ enum SolveCommand: Command {
         (Verdict.tight.rawValue, smallest.tight.map(EstimateJSON.evaluation) ?? .null),
       ])))
     }
-    if let config = request.config { json.append(("config", ConfigSummary.json(config))) }
+    json += request.summary.jsonMembers
     return .object(json)
   }
 

@@ -35,6 +35,8 @@ struct EstimateRequest {
   let gpus: [GPU]
   /// The training config read (`--config`).
   let config: TrainingConfig?
+  /// How the config and the (first) checkpoint's quantization_config were read, after the flags.
+  let summary: ConfigSummary
 
   /// The (first) model, where it came from, and the (first) GPU.
   var model: ModelArchitecture { models[0].model }
@@ -60,7 +62,10 @@ struct EstimateRequest {
       for name in names { resolved.append(try SetupOptions.model(name, arguments, context: context)) }
       models = resolved
     }
-    setup = try SetupOptions.setup(from: arguments, base: config?.setup ?? TrainingSetup())
+    // One model: its checkpoint's quantization_config applies over the config; several share the config's base.
+    let base = models.count == 1 ? TrainingSetup.configured(by: config, model: models[0].model) : config?.setup ?? TrainingSetup()
+    setup = try SetupOptions.setup(from: arguments, base: base)
+    summary = ConfigSummary(config: config, model: models[0].model, flags: try SetupOptions.changes(arguments))
     if config?.shardsOverGPUs == true, arguments.value(SetupOptions.spec(for: .gpuCount)) == nil {
       context.warn("the config shards the model (FSDP or DeepSpeed) over GPUs the launcher decides; give --gpus N for the per-GPU figure (estimated for 1 GPU)")
     }
@@ -98,9 +103,9 @@ struct EstimateRequest {
     OutputOptions.write(
       estimate, arguments, context,
       extraJSON: [("host", HostOptions.json(host, capacity: hostCapacity)), ("model_source", .string(request.source.description))]
-        + (request.config.map { [("config", ConfigSummary.json($0))] } ?? []),
+        + request.summary.jsonMembers,
       extraText: HostOptions.text(host, capacity: hostCapacity)
-        + ModelSourceOptions.text(request.source, argument: argument, config: request.config))
+        + ModelSourceOptions.text(request.source, argument: argument, summary: request.summary))
     return (estimate, hostCapacity.map { host.fits(in: $0) } ?? true)
   }
 

@@ -43,12 +43,11 @@ enum ModelSourceOptions {
 
   /// What `fit` and `estimate` add to their text output: where the model came from (when not
   /// a preset named directly) and the config's keys.
-  static func text(_ source: ModelResolver.Source, argument: String?, config: TrainingConfig?) -> [String] {
+  static func text(_ source: ModelResolver.Source, argument: String?, summary: ConfigSummary) -> [String] {
     var lines: [String] = []
     var namedDirectly = false
     if case .preset = source { namedDirectly = !(argument ?? "").contains("/") }
     if !namedDirectly { lines.append(CommandLineTool.oneLine("Model: \(argument ?? "") from \(source)")) }
-    if let config { lines += ConfigSummary.text(config) }
-    return lines
+    return lines + summary.text
   }
 }

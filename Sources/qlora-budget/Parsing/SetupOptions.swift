@@ -35,6 +35,9 @@ enum SetupOptions {
       defaultText: nil, isSwitch: true),
     Flag(setting: .loraDropout, name: "--lora-dropout", valueName: "p",
       help: "LoRA dropout; above 0 the branch keeps a dropped-out input copy.", defaultText: "0.05"),
+    Flag(setting: .modulesToSave, name: "--modules-to-save", valueName: "modules",
+      help: "peft modules_to_save: each listed module (e.g. embed_tokens,lm_head) gets a full trainable copy, with its "
+        + "gradient and optimizer state.", defaultText: "none"),
     Flag(setting: .optimizer, name: "--optimizer", valueName: "name", help: "Optimizer.", defaultText: "adamw"),
     Flag(setting: .computeDtype, name: "--dtype", valueName: "type", help: "Compute dtype.", defaultText: "bf16"),
     Flag(setting: .recipe, name: "--recipe", valueName: "name", help: "Training framework recipe.", defaultText: "hf-peft"),
@@ -110,6 +113,32 @@ enum SetupOptions {
   static func setup(from arguments: ParsedArguments, base: TrainingSetup = TrainingSetup()) throws(UsageError) -> TrainingSetup {
     // A DeepSpeed config first (over the base): the flags override it.
     var setup = try DeepSpeedOption.setup(arguments, base: base) ?? base
+    setup = SettingChange.apply(try flagChanges(arguments).map(\.change), to: setup)
+    // --nodes without --gpus: one GPU per node (the GPU count is a multiple of the nodes).
+    let given = { (setting: Setting) in arguments.value(spec(for: setting)) != nil }
+    if !given(.gpuCount), given(.nodeCount), setup.gpuCount < setup.nodeCount {
+      setup.gpuCount = setup.nodeCount
+    }
+    // Without --alpha, alpha follows a rank given here (over a config's alpha); otherwise the base's stands.
+    if !given(.alpha), given(.rank) { setup.lora.givenAlpha = nil }
+    return setup
+  }
+
+  /// The changes the flags make, each with the flag as typed, for the config accounting: without
+  /// --alpha, a rank given here also sets alpha (it follows the rank, over a config's alpha).
+  static func changes(_ arguments: ParsedArguments) throws(UsageError) -> [(flag: String, change: SettingChange)] {
+    var changes = try flagChanges(arguments)
+    if arguments.value(spec(for: .alpha)) == nil, let rank = changes.last(where: { $0.change.setting == .rank }),
+      let value = rank.change.integerValue
+    {
+      changes.append((rank.flag, .alpha(LoRAConfiguration.defaultAlpha(rank: value))))
+    }
+    return changes
+  }
+
+  /// Each flag given, as typed, with the change it makes.
+  private static func flagChanges(_ arguments: ParsedArguments) throws(UsageError) -> [(flag: String, change: SettingChange)] {
+    var changes: [(flag: String, change: SettingChange)] = []
     for flag in flags {
       let text: String
       if flag.isSwitch {
@@ -120,19 +149,12 @@ enum SetupOptions {
         text = value
       }
       do {
-        setup = try flag.setting.parse(text).applied(to: setup)
+        changes.append((flag.isSwitch ? flag.name : flag.name + " " + text, try flag.setting.parse(text)))
       } catch {
         throw .invalidValue(text, for: flag.name, error.expected)
       }
     }
-    // --nodes without --gpus: one GPU per node (the GPU count is a multiple of the nodes).
-    let given = { (setting: Setting) in arguments.value(spec(for: setting)) != nil }
-    if !given(.gpuCount), given(.nodeCount), setup.gpuCount < setup.nodeCount {
-      setup.gpuCount = setup.nodeCount
-    }
-    // Without --alpha, alpha follows a rank given here (over a config's alpha); otherwise the base's stands.
-    if !given(.alpha), given(.rank) { setup.lora.givenAlpha = nil }
-    return setup
+    return changes
   }
 
   /// A setup the estimator refused, as the command line's error: it names the flag.

@@ -75,7 +75,7 @@ enum EstimateJSON {
     case .alpha(let x), .loraDropout(let x): return .number(x)
     case .doubleQuantization(let b), .dora(let b), .gradientCheckpointing(let b), .autocast(let b), .fullFineTune(let b):
       return .bool(b)
-    case .quantization, .targets, .optimizer, .computeDtype, .recipe, .attention, .loss, .fullFineTunePrecision, .engine,
+    case .quantization, .targets, .modulesToSave, .optimizer, .computeDtype, .recipe, .attention, .loss, .fullFineTunePrecision, .engine,
       .offload, .loop, .platform:
       return .string(change.valueText)
     }

@@ -96,6 +96,7 @@ enum EstimateText {
       "GPU: \(CommandLineTool.oneLine(gpu.displayName)), usable \(gpu.capacity.formatted(.binary)) (\(gpu.capacity.formatted(.decimal)))",
       "Verdict: " + VerdictText.colored(text, verdict, color),
     ] + HelpText.wrap(detail, width: 71).map { "         " + $0 }
+      + (estimate.validationGap.map { HelpText.wrap($0.description, width: 71).map { "         " + $0 } } ?? [])
       + estimate.notes.flatMap { HelpText.wrap("Note: " + $0, width: 78) }
   }
 

@@ -11,34 +11,75 @@
 /// `Linear4bit.forward` (L119-134), `autograd/_functions.py` MatMul4Bit. Checked: cpu-steps
 /// `phi-3-mini-4k-s1024-b1-r16-gc-sdpa`, whose 16,384 x 3,072 gate_up_proj would otherwise set a
 /// backward moment 18% above the one measured.
+///
+/// LLM.int8 (`MatMul8bitLt`) multiplies int8 by int8 in forward, with no dequantized weight; its
+/// backward rebuilds one for the input's gradient: `CB = state.CB.to(ctx.dtype_A, copy=True)
+/// .mul_(SCB / 127)`, an `out x in` weight in the dtype of the layer's input (`ctx.dtype_A`: the
+/// input is not cast, so fp32 where prepare_model_for_kbit_training upcast the norms, the compute
+/// dtype for o_proj after autocast's attention). Source: bitsandbytes `autograd/_functions.py`
+/// MatMul8bitLt.backward (the `req_gradA` branch).
 struct DequantBuffers: Sendable {
+  /// The buffer forward holds (4-bit only; backward's are in ``BackwardMoment`` through ``largest(_:matching:)``).
   let bytes: ByteCount
-  /// The largest 4-bit weight; nil without 4-bit weights.
+  /// The largest buffer of the step, forward or backward: the breakdown's row.
+  let largestBytes: ByteCount
+  /// The largest quantized weight that is dequantized; nil without such weights.
   private let largest: LinearModule?
   /// lm_head's elements when the recipe quantizes it, else 0.
   private let head: Int64
   private let width: Int64
+  private let isInt8: Bool
 
   init(_ context: StepContext) {
-    let modules =
-      context.setup.effectiveQuantization.isFourBit ? context.model.inventory.linears(in: context.setup.recipe.linearRoles) : []
-    let largest = modules.max(by: { $0.weightElements < $1.weightElements })
+    let quantization = context.setup.effectiveQuantization
+    let modules = quantization.isQuantized ? context.model.inventory.linears(in: context.setup.recipe.linearRoles) : []
+    isInt8 = quantization == .int8
     let head = BaseWeights.outputHead(context.model, context.setup) ?? 0
-    self.largest = largest
     self.head = head
-    width = context.compute
-    bytes = StepContext.bytes(max(largest?.weightElements ?? 0, head), width: context.compute)
+    if isInt8 {
+      let widest = modules.max { Self.int8Bytes($0, context) < Self.int8Bytes($1, context) }
+      largest = widest
+      width = widest.map { Self.inputWidth($0, context) } ?? context.compute
+      bytes = .zero
+      largestBytes = widest.map { Self.int8Bytes($0, context) } ?? .zero
+    } else {
+      largest = modules.max(by: { $0.weightElements < $1.weightElements })
+      width = context.compute
+      bytes = StepContext.bytes(max(largest?.weightElements ?? 0, head), width: context.compute)
+      largestBytes = bytes
+    }
   }
 
-  /// The dequantized bytes of the largest 4-bit weight among the modules `matching` picks.
+  /// The dequantized bytes of the largest quantized weight among the modules `matching` picks,
+  /// as backward rebuilds it for the input's gradient.
   static func largest(_ context: StepContext, matching: (LinearModule) -> Bool) -> ByteCount {
-    guard context.setup.effectiveQuantization.isFourBit else { return .zero }
-    let elements = context.model.inventory.linears(in: context.setup.recipe.linearRoles).filter(matching)
-      .map(\.weightElements).max() ?? 0
-    return StepContext.bytes(elements, width: context.compute)
+    let quantization = context.setup.effectiveQuantization
+    guard quantization.isQuantized else { return .zero }
+    let modules = context.model.inventory.linears(in: context.setup.recipe.linearRoles).filter(matching)
+    if quantization == .int8 { return modules.map { int8Bytes($0, context) }.max() ?? .zero }
+    return StepContext.bytes(modules.map(\.weightElements).max() ?? 0, width: context.compute)
+  }
+
+  /// The width of an int8 layer's input: the norm's output, or for the attention output the
+  /// compute dtype under autocast (SDPA and the eager matmuls are autocast ops).
+  private static func inputWidth(_ module: LinearModule, _ context: StepContext) -> Int64 {
+    module.input == .attentionOutput && context.autocast ? context.compute : context.normOutput
+  }
+
+  private static func int8Bytes(_ module: LinearModule, _ context: StepContext) -> ByteCount {
+    StepContext.bytes(module.weightElements, width: inputWidth(module, context))
+  }
+
+  var source: String {
+    isInt8 ? "bitsandbytes 0.50.2 autograd/_functions.py MatMul8bitLt.backward"
+      : "bitsandbytes 0.50.2 MatMul4Bit / Linear4bit.set_compute_type"
   }
 
   var formula: String {
+    if isInt8, let largest {
+      return "int8 backward (input gradient): largest weight \(largest.path) \(largest.outFeatures) x \(largest.inFeatures) "
+        + "rebuilt in its input's dtype (\(width) B) = \(NumberText.grouped(largestBytes.bytes)); none in forward"
+    }
     guard let largest else { return "no 4-bit weights: no dequantization buffer" }
     if head > largest.weightElements {
       return "largest 4-bit weight lm_head \(NumberText.grouped(head)) elements dequantized to the compute dtype "

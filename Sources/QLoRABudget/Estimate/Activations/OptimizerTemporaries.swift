@@ -25,8 +25,8 @@ enum OptimizerTemporaries {
     case .cpu:
       let sizes = trainable.map { ByteCount.elements($0.elementsPerTensor, bytesEach: $0.dtype.byteWidth) }
       // Layers repeat the same tensors, so the tensor before the first is the last one; a
-      // single tensor has none before it.
-      let repeats = trainable.reduce(Int64(0)) { $0 + $1.tensorCount } > 1
+      // first tensor that does not repeat (a modules_to_save embedding copy) has none before it.
+      let repeats = (trainable.first?.tensorCount ?? 0) > 1
       var largest = ByteCount.zero
       for (index, size) in sizes.enumerated() {
         let previous = index > 0 ? sizes[index - 1] : (repeats ? sizes[sizes.count - 1] : .zero)

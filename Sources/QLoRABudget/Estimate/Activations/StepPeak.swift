@@ -109,11 +109,19 @@ struct StepPeak {
     let heldBeyondSaved = plain ? cacheBeyondSaved : .zero
     // The loss's backward moment counts the held logits itself.
     let backwardLoss = kept + loss.backwardMoment + heldBeyondSaved
-    let backwardLayer = kept + loss.heldOutput + heldBeyondSaved + stack.backwardMoment.bytes + gradients
+    // modules_to_save: the embeddings' copies get their gradients after the layers, beside every
+    // other gradient and the embedding output's incoming gradient (SavedModuleCopies).
+    let late = SavedModuleCopies.gradientsAfterTheLayers(trainable, onGPU: gradients)
+    let backwardLayer = kept + loss.heldOutput + heldBeyondSaved + stack.backwardMoment.bytes
+      + (gradients > late ? gradients - late : .zero)
+    let backwardEnd = late > .zero ? gradients + context.perToken(model.hiddenSize, context.residual) : .zero
+    let headGradient = SavedModuleCopies.headGradient(trainable)
+    let backwardHead = headGradient > .zero
+      ? kept + heldBeyondSaved + headGradient + context.perToken(model.vocabularySize, context.compute) : .zero
     let optimizer = held + gradients + optimizerTemporaries + graphLeftovers
     profile = StepProfile(
       savedForBackward: (checkpointing ? stack.kept : stack.kept + rotary + savedCasts) + loss.saved,
-      phases: [(.forward, forward), (.backward, max(backwardLoss, backwardLayer)), (.optimizer, optimizer)])
+      phases: [(.forward, forward), (.backward, max(backwardLoss, backwardLayer, backwardEnd, backwardHead)), (.optimizer, optimizer)])
   }
 
   /// Rotary `cos` and `sin`, `b x s x rotary_dim` each, cast to the hidden states' dtype
@@ -130,7 +138,8 @@ struct StepPeak {
   /// `arg.is_leaf() && arg.requires_grad()`).
   static func autocastWeightCache(_ context: StepContext, _ trainable: [TrainableTensorGroup]) -> ByteCount {
     guard context.autocast else { return .zero }
-    let cast = trainable.filter { $0.dtype.byteWidth != context.compute }.reduce(Int64(0)) { $0 + $1.elements }
+    let cast = trainable.filter { $0.dtype.byteWidth != context.compute && !SavedModuleCopies.isCopy($0) }
+      .reduce(Int64(0)) { $0 + $1.elements }
     return ByteCount.elements(cast, bytesEach: context.compute)
   }
 }

@@ -28,8 +28,8 @@ struct TransientComponents {
         formula: step.loss.formula + " (the larger of the forward and backward moments)",
         source: "transformers loss_utils.py ForCausalLMLoss (logits.float()), PyTorch log_softmax/nll_loss backward"),
       MemoryComponent(
-        .dequantBuffers, lifetime: .transient, bytes: step.dequant.bytes, formula: step.dequant.formula,
-        source: "bitsandbytes 0.50.2 MatMul4Bit / Linear4bit.set_compute_type"),
+        .dequantBuffers, lifetime: .transient, bytes: step.dequant.largestBytes, formula: step.dequant.formula,
+        source: step.dequant.source),
       MemoryComponent(
         .cublasWorkspaces, lifetime: .transient, bytes: workspaces,
         formula: workspaces == .zero ? "no cuBLAS (not a CUDA device)"

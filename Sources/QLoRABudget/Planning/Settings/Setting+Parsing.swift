@@ -34,6 +34,11 @@ extension Setting {
       }
     case .dora: return .dora(try boolean(text))
     case .loraDropout: return .loraDropout(try number(text))
+    case .modulesToSave:
+      if trimmed.lowercased() == "none" { return .modulesToSave([]) }
+      let names = trimmed.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+      guard !names.contains(where: \.isEmpty) else { throw failure(text, "none, or module names joined by commas, e.g. 'embed_tokens,lm_head'") }
+      return .modulesToSave(names)
     case .optimizer: return .optimizer(try choice(text) { Optimizer(rawValue: $0) })
     case .computeDtype: return .computeDtype(try choice(text) { ComputeDtype(rawValue: $0) })
     case .recipe: return .recipe(try choice(text) { Recipe.named($0) })

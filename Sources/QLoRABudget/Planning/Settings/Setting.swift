@@ -16,6 +16,7 @@ public enum Setting: String, CaseIterable, Hashable, Sendable {
   case targets
   case dora
   case loraDropout = "lora_dropout"
+  case modulesToSave = "modules_to_save"
   case optimizer
   case computeDtype = "dtype"
   case recipe
@@ -49,6 +50,7 @@ public enum Setting: String, CaseIterable, Hashable, Sendable {
     case .targets: return "LoRA target modules"
     case .dora: return "DoRA"
     case .loraDropout: return "LoRA dropout"
+    case .modulesToSave: return "modules to save (full trainable copies)"
     case .optimizer: return "optimizer"
     case .computeDtype: return "compute dtype"
     case .recipe: return "recipe"
@@ -83,6 +85,8 @@ public enum Setting: String, CaseIterable, Hashable, Sendable {
     case elements(allowsAuto: Bool)
     /// `none`, `optimizer`, `params`, or both joined by a comma.
     case offloads
+    /// `none`, or module names joined by commas (peft's `modules_to_save`).
+    case savedModules
 
     /// Every allowed value, where they can be listed (help and completions); empty otherwise.
     public var listedValues: [String] {
@@ -104,6 +108,7 @@ public enum Setting: String, CaseIterable, Hashable, Sendable {
       case .elements(let allowsAuto):
         return "a whole number of elements from 0 to \(Setting.maximumBucketElements)" + (allowsAuto ? ", or auto" : "")
       case .offloads: return "none, optimizer, params, or optimizer,params"
+      case .savedModules: return "none, or module names joined by commas (e.g. embed_tokens,lm_head)"
       }
     }
   }
@@ -116,6 +121,7 @@ public enum Setting: String, CaseIterable, Hashable, Sendable {
     case .alpha: return .numbers(1e-6...1e9)
     case .targets: return .moduleNames
     case .loraDropout: return .numbers(0...0.999)
+    case .modulesToSave: return .savedModules
     case .optimizer: return .choices(Optimizer.allCases.map(\.rawValue))
     case .computeDtype: return .choices(ComputeDtype.allCases.map(\.rawValue))
     case .recipe: return .choices(Recipe.all.map(\.name))
@@ -157,7 +163,7 @@ public enum Setting: String, CaseIterable, Hashable, Sendable {
     case .blockSize: return .blockSize(value)
     case .gpuCount: return .gpuCount(value)
     case .nodeCount: return .nodeCount(value)
-    case .quantization, .doubleQuantization, .alpha, .targets, .dora, .loraDropout, .optimizer, .computeDtype, .recipe,
+    case .quantization, .doubleQuantization, .alpha, .targets, .dora, .loraDropout, .modulesToSave, .optimizer, .computeDtype, .recipe,
       .gradientCheckpointing, .attention, .loss, .autocast, .fullFineTune, .fullFineTunePrecision, .engine, .offload,
       .reduceBucketSize, .prefetchBucketSize, .maxLiveParameters, .persistenceThreshold, .loop, .platform:
       return nil
@@ -175,6 +181,7 @@ public enum Setting: String, CaseIterable, Hashable, Sendable {
     case .targets: return .targets(setup.lora.targets)
     case .dora: return .dora(setup.lora.usesDoRA)
     case .loraDropout: return .loraDropout(setup.lora.dropout)
+    case .modulesToSave: return .modulesToSave(setup.lora.modulesToSave)
     case .optimizer: return .optimizer(setup.optimizer)
     case .computeDtype: return .computeDtype(setup.computeDtype)
     case .recipe: return .recipe(setup.recipe)

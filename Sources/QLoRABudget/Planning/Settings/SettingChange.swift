@@ -9,6 +9,8 @@ public enum SettingChange: Hashable, Sendable {
   case targets(LoRATargets)
   case dora(Bool)
   case loraDropout(Double)
+  /// peft's `modules_to_save`: module names (empty: none).
+  case modulesToSave([String])
   case optimizer(Optimizer)
   case computeDtype(ComputeDtype)
   case recipe(Recipe)
@@ -42,6 +44,7 @@ public enum SettingChange: Hashable, Sendable {
     case .targets: return .targets
     case .dora: return .dora
     case .loraDropout: return .loraDropout
+    case .modulesToSave: return .modulesToSave
     case .optimizer: return .optimizer
     case .computeDtype: return .computeDtype
     case .recipe: return .recipe
@@ -83,6 +86,7 @@ public enum SettingChange: Hashable, Sendable {
     case .loop(let l): return l.rawValue
     case .platform(let p): return p.rawValue
     case .targets(let t): return t.description
+    case .modulesToSave(let names): return names.isEmpty ? "none" : names.joined(separator: ",")
     case .doubleQuantization(let b), .dora(let b), .gradientCheckpointing(let b), .autocast(let b), .fullFineTune(let b):
       return b ? "true" : "false"
     case .blockSize(let v), .rank(let v), .sequenceLength(let v), .batchSize(let v), .gpuCount(let v): return String(v)
@@ -95,7 +99,7 @@ public enum SettingChange: Hashable, Sendable {
     switch self {
     case .rank(let v), .sequenceLength(let v), .batchSize(let v), .blockSize(let v), .gpuCount(let v), .nodeCount(let v):
       return v
-    case .quantization, .doubleQuantization, .alpha, .targets, .dora, .loraDropout, .optimizer, .computeDtype, .recipe,
+    case .quantization, .doubleQuantization, .alpha, .targets, .dora, .loraDropout, .modulesToSave, .optimizer, .computeDtype, .recipe,
       .gradientCheckpointing, .attention, .loss, .autocast, .fullFineTune, .fullFineTunePrecision, .engine, .offload,
       .reduceBucketSize, .prefetchBucketSize, .maxLiveParameters, .persistenceThreshold, .loop, .platform:
       return nil
@@ -115,6 +119,7 @@ public enum SettingChange: Hashable, Sendable {
     case .targets(let t): changed.lora.targets = t
     case .dora(let b): changed.lora.usesDoRA = b
     case .loraDropout(let x): changed.lora.dropout = x
+    case .modulesToSave(let names): changed.lora.modulesToSave = names
     case .optimizer(let o): changed.optimizer = o
     case .computeDtype(let d): changed.computeDtype = d
     case .recipe(let r): changed.recipe = r

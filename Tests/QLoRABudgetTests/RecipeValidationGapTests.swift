@@ -1,0 +1,40 @@
+import Foundation
+import Testing
+
+@testable import QLoRABudget
+
+/// Recipes the estimator is not validated on say so, with the errors the validation data shows.
+@Suite struct RecipeValidationGapTests {
+  static let report: ValidationReport? = {
+    guard let data = try? TestData.calibration("published/measurements.json") else { return nil }
+    return try? CalibrationValidation.run(cpuSteps: nil, gpuRuns: [], gpuModels: nil, published: data)
+  }()
+
+  /// The built-in gaps are the ones the published measurements give (Tests/Calibration/published).
+  @Test func theBuiltInGapsAreTheValidationData() throws {
+    let report = try #require(Self.report)
+    #expect(report.recipeValidationGaps == RecipeValidationGap.measured)
+  }
+
+  /// docs/validation.md: LitGPT between -41% and -21%, torchtune as far as +58%.
+  @Test func litgptAndTorchtuneEstimatesCarryTheWarning() throws {
+    let model = try PresetCatalog.bundled.model(named: "llama-3.1-8b")
+    for recipe in [Recipe.litgpt, .torchtune] {
+      var setup = TrainingSetup()
+      setup.recipe = recipe
+      let estimate = try MemoryEstimator.estimate(model: model, setup: setup, gpu: nil)
+      let gap = try #require(estimate.validationGap)
+      #expect(gap.recipe == recipe.name)
+      #expect(gap.lowestErrorPercent < -20)
+      #expect(estimate.warnings.contains(gap.description))
+    }
+    let validated = try MemoryEstimator.estimate(model: model, setup: TrainingSetup(), gpu: nil)
+    #expect(validated.validationGap == nil)
+  }
+
+  @Test func signedPercentages() {
+    #expect(RecipeValidationGap.signed(-41.07) == "-41.07%")
+    #expect(RecipeValidationGap.signed(58.36) == "+58.36%")
+    #expect(RecipeValidationGap.signed(0.5) == "+0.50%")
+  }
+}
