@@ -175,7 +175,7 @@ import Testing
       let environment = ["HF_HOME": home.path, "HF_ENDPOINT": server.endpoint]
       let start = Date()
       #expect(performing: { try resolver(environment, download: true, timeout: 1).resolve("acme/slow") }, throws: {
-        ($0 as? ModelSourceError)?.description.contains("no answer within 1 s") == true
+        ($0 as? ModelSourceError)?.description.contains("no complete answer within 1 s") == true
       })
       #expect(Date().timeIntervalSince(start) < 7)
     }

@@ -61,7 +61,7 @@ public enum FileAccessError: Error, Equatable, CustomStringConvertible {
   }
 
   /// The errno text in lower case ("no such file or directory", "permission denied").
-  static func reason(_ code: Int32) -> String {
+  public static func reason(_ code: Int32) -> String {
     guard let text = strerror(code) else { return "error \(code)" }
     let message = String(cString: text)
     return message.prefix(1).lowercased() + message.dropFirst()
