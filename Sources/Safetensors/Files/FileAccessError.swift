@@ -20,7 +20,8 @@ public enum FileAccessError: Error, Equatable, CustomStringConvertible {
   case outputIsInput(output: String, input: String)
   /// The output folder holds one of the inputs: replacing it would delete the input.
   case outputContainsInput(output: String, input: String)
-  /// A file is larger than the reader accepts for its kind.
+  /// A file is larger than the reader accepts for its kind. `size` is `limit + 1` when the
+  /// read stopped there (the file reported a smaller size, as `/proc` files do).
   case tooLarge(path: String, size: Int64, limit: Int64, what: String)
 
   public var description: String {
@@ -38,7 +39,7 @@ public enum FileAccessError: Error, Equatable, CustomStringConvertible {
     case let .outputContainsInput(output, input):
       "The output folder '\(output)' holds the input '\(input)': choose another output."
     case let .tooLarge(path, size, limit, what):
-      "'\(path)' is \(size) bytes, over the \(limit)-byte limit for \(what)."
+      "'\(path)' is \(Self.size(size, limit)), over the \(limit)-byte limit for \(what)."
     }
   }
 
@@ -51,8 +52,12 @@ public enum FileAccessError: Error, Equatable, CustomStringConvertible {
     case .outputExists: "it already exists"
     case let .outputIsInput(_, input): "it is the input '\(input)'"
     case let .outputContainsInput(_, input): "it holds the input '\(input)'"
-    case let .tooLarge(_, size, limit, _): "\(size) bytes, over the \(limit)-byte limit"
+    case let .tooLarge(_, size, limit, _): "\(Self.size(size, limit)), over the \(limit)-byte limit"
     }
+  }
+
+  private static func size(_ size: Int64, _ limit: Int64) -> String {
+    size == limit + 1 ? "more than \(limit) bytes" : "\(size) bytes"
   }
 
   /// A failure described by the current `errno`.

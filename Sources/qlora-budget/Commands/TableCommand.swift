@@ -37,6 +37,10 @@ enum TableCommand: Command {
     let base = try SetupOptions.setup(from: arguments, base: config?.setup ?? TrainingSetup())
     let ranks = try PlanningOptions.integers(arguments, "--ranks", of: .rank) ?? [base.lora.rank]
     let lengths = try PlanningOptions.integers(arguments, "--seq-lens", of: .sequenceLength) ?? [base.sequenceLength]
+    _ = try PlanningOptions.run { () throws(PlanningError) in
+      try PlanningGrid.checkedCellCount(
+        models: modelNames.count, ranks: ranks.count, sequenceLengths: lengths.count, gpus: gpuNames.count, fullFineTune: base.isFullFineTune)
+    }
     var models: [ModelArchitecture] = []
     for modelName in modelNames { models.append(try SetupOptions.model(modelName, arguments, context: context).model) }
     var gpus: [GPU] = []
