@@ -70,10 +70,19 @@ import Testing
     #expect(refused.status == 1)
     #expect(refused.standardError == "Error: The output '\(output.path)' already exists: pass --force to replace it.\n")
     #expect(try String(contentsOf: output, encoding: .utf8) == "keep me")
-    let forced = try BinaryRunner.run(["quantize", input.path, output.path, "--force"])
+    // --force replaces only a previous output of quantize: not a file it did not write.
+    let notOurs = try BinaryRunner.run(["quantize", input.path, output.path, "--force"])
+    #expect(notOurs.status == 1)
+    #expect(notOurs.standardError == "Error: The output '\(output.path)' is not one qlora-budget wrote (not a safetensors file): "
+      + "--force replaces only a previous output; choose another output.\n")
+    #expect(try String(contentsOf: output, encoding: .utf8) == "keep me")
+    try FileManager.default.removeItem(at: output)
+    #expect(try BinaryRunner.run(["quantize", input.path, output.path]).status == 0)
+    let forced = try BinaryRunner.run(["quantize", input.path, output.path, "--force", "--quant", "fp4"])
     #expect(forced.status == 0)
     #expect(forced.standardError.isEmpty, "no progress when stderr is not a terminal")
     #expect(try SafetensorsFile(url: output).header.tensors.count == 6)
+    #expect(try SafetensorsFile(url: output).header.tensors.contains { $0.name.hasSuffix("bitsandbytes__fp4") })
     #expect(try FileManager.default.contentsOfDirectory(atPath: root.path).sorted() == ["in.safetensors", "out.safetensors"])
   }
 

@@ -67,7 +67,7 @@ import Testing
     ])
     #expect(Set(report.keptModules) == ["lm_head", "model.layers.0.mlp.gate"])
     let names = try FileManager.default.contentsOfDirectory(atPath: output.path).sorted()
-    #expect(names == ["config.json", "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors",
+    #expect(names == [".qlora-budget-output.json", "config.json", "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors",
                       "model.safetensors.index.json", "tokenizer.json"])
 
     // Every quantized weight holds exactly the engine's buffers for its bf16 values (the engine

@@ -164,14 +164,16 @@ import Testing
     let staging = try StagingFolder(path: output.path, replacingExisting: false, protecting: inputs)
     try staging.write(Array("a".utf8), as: "a.txt")
     try staging.publish()
-    #expect(Self.entries(output) == ["a.txt"])
+    #expect(Self.entries(output) == [StagingFolder.manifestName, "a.txt"])
+    #expect(try String(contentsOf: output.appendingPathComponent(StagingFolder.manifestName), encoding: .utf8)
+      == "{\"written_by\": \"qlora-budget\", \"files\": [\"a.txt\"]}\n")
     #expect(throws: FileAccessError.outputExists(path: output.path)) {
       try StagingFolder(path: output.path, replacingExisting: false, protecting: inputs)
     }
     let again = try StagingFolder(path: output.path, replacingExisting: true, protecting: inputs)
     try again.write(Array("b".utf8), as: "b.txt")
     try again.publish()
-    #expect(Self.entries(output) == ["b.txt"], "the old folder is replaced as a whole")
+    #expect(Self.entries(output) == [StagingFolder.manifestName, "b.txt"], "the old folder is replaced as a whole")
     #expect(Self.entries(folder) == ["model", "quantized"])
   }
 }

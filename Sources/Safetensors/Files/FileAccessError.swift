@@ -20,6 +20,9 @@ public enum FileAccessError: Error, Equatable, CustomStringConvertible {
   case outputIsInput(output: String, input: String)
   /// The output folder holds one of the inputs: replacing it would delete the input.
   case outputContainsInput(output: String, input: String)
+  /// Replacing was asked for, but the output is not one this tool wrote: `found` says what is
+  /// there instead (files it did not write, or no mark at all).
+  case notAPreviousOutput(path: String, found: String)
   /// A file is larger than the reader accepts for its kind. `size` is `limit + 1` when the
   /// read stopped there (the file reported a smaller size, as `/proc` files do).
   case tooLarge(path: String, size: Int64, limit: Int64, what: String)
@@ -38,6 +41,8 @@ public enum FileAccessError: Error, Equatable, CustomStringConvertible {
       "The output '\(output)' is the input '\(input)' (the same file): choose another output."
     case let .outputContainsInput(output, input):
       "The output folder '\(output)' holds the input '\(input)': choose another output."
+    case let .notAPreviousOutput(path, found):
+      "The output '\(path)' is not one qlora-budget wrote (\(found)): --force replaces only a previous output; choose another output."
     case let .tooLarge(path, size, limit, what):
       "'\(path)' is \(Self.size(size, limit)), over the \(limit)-byte limit for \(what)."
     }
@@ -52,6 +57,7 @@ public enum FileAccessError: Error, Equatable, CustomStringConvertible {
     case .outputExists: "it already exists"
     case let .outputIsInput(_, input): "it is the input '\(input)'"
     case let .outputContainsInput(_, input): "it holds the input '\(input)'"
+    case let .notAPreviousOutput(_, found): "not an output qlora-budget wrote (\(found))"
     case let .tooLarge(_, size, limit, _): "\(Self.size(size, limit)), over the \(limit)-byte limit"
     }
   }

@@ -16,6 +16,7 @@ enum CompareCommand: Command {
           + "(e.g. lora-16bit+adamw-8bit).",
         values: SetupVariant.all.map(\.name), default: "qlora,lora-16bit,full-finetune with one GPU, the setup as given with several"),
       PlanningOptions.svg,
+      PlanningOptions.force,
     ] + ModelSourceOptions.specs + SetupOptions.specs
     + [.flag("--json", "Print one JSON object (see docs/planning.md).")]
 
@@ -69,7 +70,7 @@ enum CompareCommand: Command {
       try PlanningOptions.write(
         SVGChart.stackedBars(
           title: "\(model.name): peak process memory by part", bars: bars, capacities: gpus.map { ($0.name, $0.capacity) }),
-        to: path)
+        to: path, arguments)
     }
     if arguments.has("--json") {
       var object = json(model, columns)

@@ -98,6 +98,7 @@ enum OutputOptions {
     .flag("--json", "Print one JSON object (see docs/cli.md)."),
     .flag("--explain", "Show each component's formula, inputs and source."),
     PlanningOptions.svg,
+    PlanningOptions.force,
   ]
 
   static func write(
@@ -121,6 +122,6 @@ enum OutputOptions {
     let bar = SVGChart.Bar(label: estimate.gpu?.name ?? estimate.model.name, segments: SVGChart.segments(estimate))
     let capacities = estimate.gpu.map { [($0.name, $0.capacity)] } ?? []
     try PlanningOptions.write(
-      SVGChart.stackedBars(title: "\(estimate.model.name): GPU memory by component", bars: [bar], capacities: capacities), to: path)
+      SVGChart.stackedBars(title: "\(estimate.model.name): GPU memory by component", bars: [bar], capacities: capacities), to: path, arguments)
   }
 }

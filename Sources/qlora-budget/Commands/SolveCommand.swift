@@ -32,6 +32,7 @@ enum SolveCommand: Command {
           + "smallest GPU preset, the single changes that make the run fit, or all of them.",
         values: Question.allCases.map(\.rawValue), default: "all"),
       PlanningOptions.svg,
+      PlanningOptions.force,
     ] + ModelSourceOptions.specs + SetupOptions.specs
     + [.flag("--json", "Print one JSON object (see docs/planning.md).")]
 
@@ -135,7 +136,7 @@ enum SolveCommand: Command {
       guard let svg else {
         throw UsageError("'--svg' draws memory against rank or sequence length: use it with --gpu and --find rank, seq-len, batch or all.")
       }
-      try PlanningOptions.write(svg, to: path)
+      try PlanningOptions.write(svg, to: path, arguments)
     }
     if arguments.has("--json") {
       if let config = request.config { json.append(("config", ConfigSummary.json(config))) }

@@ -20,6 +20,7 @@ enum TableCommand: Command {
       .value("--seq-lens", "tokens", "Sequence lengths joined by commas.", default: "the --seq-len value"),
       .value("--format", "format", "Output format.", values: Format.allCases.map(\.rawValue), default: "markdown"),
       PlanningOptions.svg,
+      PlanningOptions.force,
     ] + ModelSourceOptions.specs + SetupOptions.specs
     + [.flag("--json", "The same as --format json.")]
 
@@ -52,7 +53,7 @@ enum TableCommand: Command {
       try PlanningGrid(models: models, ranks: ranks, sequenceLengths: lengths, gpus: gpus, base: base)
     }
     if let path = arguments.value("--svg") {
-      try PlanningOptions.write(chart(grid, byLength: lengths.count > 1), to: path)
+      try PlanningOptions.write(chart(grid, byLength: lengths.count > 1), to: path, arguments)
     }
     switch format {
     case .json: context.print(json(grid).rendered())

@@ -6,12 +6,13 @@ import QLoRABudget
 enum ValidateCommand: Command {
   static let name = "validate"
   static let summary = "Compare estimates with the calibration measurements; write docs/validation.md."
-  static let arguments = "[--calibration <dir>] [--output <file>]"
+  static let arguments = "[--calibration <dir>] [--output <file>] [--force]"
   static let options: [OptionSpec] = [
     .value("--calibration", "dir", "The calibration folder.", default: "Tests/Calibration/ in the package root"),
     .value("--output", "file", "Where to write the report ('-' for stdout).", default: "docs/validation.md"),
     .value("--margin-output", "file", "Where to write the verdict margin's Swift source ('-' for stdout).",
       default: "Sources/QLoRABudget/Verdict/MeasuredMargin.swift"),
+    PlanningOptions.force,
   ]
 
   static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws -> ExitStatus {
@@ -28,7 +29,7 @@ enum ValidateCommand: Command {
     if output == "-" {
       context.standardOutput(text)
     } else {
-      try PlanningOptions.write(text, to: output)
+      try PlanningOptions.write(text, to: output, arguments)
       context.print("wrote \(output)")
     }
     let margin = report.verdictMargin
@@ -37,7 +38,7 @@ enum ValidateCommand: Command {
     if marginPath == "-" {
       context.standardOutput(ValidationReport.marginSource(margin))
     } else {
-      try PlanningOptions.write(ValidationReport.marginSource(margin), to: marginPath)
+      try PlanningOptions.write(ValidationReport.marginSource(margin), to: marginPath, arguments)
       context.print("wrote \(marginPath)")
     }
     context.print("verdict margin: \(EstimateText.percent(margin.relative)), " + margin.statistic
