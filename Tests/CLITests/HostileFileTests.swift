@@ -17,7 +17,7 @@ import Testing
   }
 
   static func smallModel(_ url: URL) throws {
-    let values = SyntheticWeights.normal(count: 64 * 64, seed: 9).map { BFloat16($0) }
+    let values = try SyntheticWeights.normal(count: 64 * 64, seed: 9).map { BFloat16($0) }
     let writer = try SafetensorsWriter(url: url, tensors: [.init(name: "model.layers.0.mlp.up_proj.weight", dtype: .bf16, shape: [64, 64])])
     try writer.write("model.layers.0.mlp.up_proj.weight", bytes: values.withUnsafeBytes { Array($0) })
     try writer.finish()

@@ -24,7 +24,7 @@ import Testing
   static func model(in folder: URL) throws -> [String: [Float]] {
     var weights: [String: [Float]] = [:]
     func linear(_ name: String, _ shape: [Int64], seed: UInt64) -> (SafetensorsTensorSpec, [UInt8]) {
-      let values = SyntheticWeights.normal(count: Int(shape[0] * shape[1]), seed: seed).map { BFloat16($0).floatValue }
+      let values = try! SyntheticWeights.normal(count: Int(shape[0] * shape[1]), seed: seed).map { BFloat16($0).floatValue }
       weights[name] = values
       return (.init(name: name, dtype: .bf16, shape: shape), bf16(values))
     }
