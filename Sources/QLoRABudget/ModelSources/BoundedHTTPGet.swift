@@ -20,6 +20,10 @@ import Foundation
 ///   `http` on this machine; to another origin it goes without the credential.
 struct BoundedHTTPGet {
   static let maximumRedirects = 5
+  /// Pieces of the body (and delegate calls) handed to the delegate at most: at libcurl's
+  /// largest write (16 KiB) they hold 64 MiB; a 4 MiB body needs more only in pieces averaging
+  /// under 1 KiB.
+  static let maximumPieces = 4096
 
   enum Failure: Error, Equatable {
     case timedOut
@@ -46,17 +50,54 @@ struct BoundedHTTPGet {
     configuration.timeoutIntervalForResource = timeout
     configuration.httpCookieStorage = nil
     configuration.urlCredentialStorage = nil
-    let session = URLSession(configuration: configuration, delegate: transfer, delegateQueue: nil)
+    let delegateQueue = PieceCountingQueue(limit: Self.maximumPieces)
+    delegateQueue.maxConcurrentOperationCount = 1
+    let session = URLSession(configuration: configuration, delegate: transfer, delegateQueue: delegateQueue)
     let task = session.dataTask(with: request)
     task.resume()
-    if transfer.done.wait(timeout: .now() + timeout) == .timedOut {
-      transfer.fail(.timedOut)
+    let deadline = DispatchTime.now() + timeout
+    while transfer.done.wait(timeout: min(deadline, .now() + .milliseconds(2))) == .timedOut {
+      let failure: Failure? =
+        transfer.isOverLimit || delegateQueue.isOverLimit ? .tooLarge : DispatchTime.now() >= deadline ? .timedOut : nil
+      guard let failure else { continue }
+      transfer.fail(failure)
       task.cancel()
       session.invalidateAndCancel()
-      return .failure(.timedOut)
+      delegateQueue.cancelAllOperations()
+      return .failure(failure)
     }
     session.finishTasksAndInvalidate()
     return transfer.outcome
+  }
+
+  /// The delegate's queue, bounded where FoundationNetworking hands it each piece of the body.
+  ///
+  /// FoundationNetworking queues every piece (at most libcurl's 16 KiB write size) for the
+  /// delegate with no back pressure, and cannot pause a transfer (suspending one mid-body is a
+  /// fatal error there); its cancel is asynchronous, behind libcurl's read loop. On a fast
+  /// connection or a busy machine that queued gigabytes before the delegate saw the byte over
+  /// the limit. This queue counts what is added, on libcurl's own thread: past `limit` pieces
+  /// it drops them, so the memory they hold is released at once, and the transfer fails.
+  private final class PieceCountingQueue: OperationQueue, @unchecked Sendable {
+    private let limit: Int
+    private let lock = NSLock()
+    private var added = 0
+
+    init(limit: Int) {
+      self.limit = limit
+      super.init()
+    }
+
+    var isOverLimit: Bool { lock.withLock { added > limit } }
+
+    override func addOperation(_ block: @escaping @Sendable () -> Void) {
+      let count = lock.withLock { () -> Int in
+        added += 1
+        return added
+      }
+      guard count <= limit else { return }
+      super.addOperation(block)
+    }
   }
 
   /// Scheme, host and port, compared case-insensitively, with the scheme's default port.
@@ -93,6 +134,8 @@ struct BoundedHTTPGet {
       self.limit = limit
     }
 
+    var isOverLimit: Bool { lock.withLock { failure == .tooLarge } }
+
     /// The first failure wins (a cancellation after a refusal reports the refusal).
     func fail(_ failure: Failure) {
       lock.withLock { if self.failure == nil { self.failure = failure } }
@@ -114,6 +157,7 @@ struct BoundedHTTPGet {
       if response.expectedContentLength > Int64(limit) {
         fail(.tooLarge)
         completionHandler(.cancel)
+        dataTask.cancel()
         return
       }
       completionHandler(.allow)
