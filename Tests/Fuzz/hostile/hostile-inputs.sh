@@ -69,8 +69,8 @@ echo '{"zero_optimization": {"stage": 2}, "train_micro_batch_size_per_gpu": 0}' 
 run "DeepSpeed micro-batch 0" "$BIN" estimate qwen3-8b --deepspeed ds0.json
 mkdir -p presets/models presets/gpus; sparse presets/models/huge.json 1G
 run "--presets with a 1 GB preset (sparse)" "$BIN" estimate qwen3-8b --presets presets
-RANKS=$(seq -s, 1 100); LENS=$(seq -s, 64 64 6400)
-run "table with 10^6 cells" "$BIN" table --models qwen3-8b --gpu t4,a100-80gb,rtx-4090,h100-80gb,a10g,l4,v100-32gb,a100-40gb,rtx-3090,a6000 --ranks "$RANKS" --seq-lens "$LENS,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20"
+RANKS=$(seq -s, 1 100); LENS=$(seq -s, 64 64 64000)
+run "table with 10^6 cells" "$BIN" table --models qwen3-8b --gpu t4,a100-80gb,rtx-4090,h100-80gb,a10g,l4,v100-32gb,a100-40gb,rtx-3090,a6000 --ranks "$RANKS" --seq-lens "$LENS"
 # Writes
 mkdir -p model; printf '{"model_type": "llama", "hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4, "num_key_value_heads": 2, "num_hidden_layers": 2, "vocab_size": 100}' > model/config.json
 ln -s model/config.json chart.svg; sha256sum model/config.json > before.sha
@@ -81,7 +81,6 @@ echo old > old.svg
 run "--svg over an existing file, no --force" "$BIN" estimate qwen3-8b --gpu t4 --svg old.svg
 check "old.svg kept" grep -qx old old.svg
 run "--svg to /dev/null" "$BIN" estimate qwen3-8b --gpu t4 --svg /dev/null --force
-"$BIN" quantize-check --shape 64x64 >/dev/null 2>&1
 python3 - <<'PY'
 import json, struct, random
 random.seed(1)
@@ -107,9 +106,9 @@ mkdir -p mine; echo keep > mine/keep.txt; mkdir mine/sub; (cd mine && find . -ty
 run "quantize MODEL mine --force (not ours)" "$BIN" quantize src mine --force
 run "quantize MODEL . --force (cwd)" sh -c "cd mine && exec '$BIN' quantize ../src . --force"
 check "mine/ byte-identical" sh -c "cd mine && sha256sum --quiet -c ../mine.sha && [ -d sub ]"
-run "quantize a folder with README.md -> secret" "$BIN" quantize src out
-check "secret not copied" test ! -e out/README.md
-run "quantize out again --force (ours)" "$BIN" quantize src out --force
+run "quantize a folder with README.md -> secret" "$BIN" quantize src q-out
+check "secret not copied" sh -c "[ -f q-out/config.json ] && [ ! -e q-out/README.md ]"
+run "quantize out again --force (ours)" "$BIN" quantize src q-out --force
 mkdir -p stale; touch stale/.x.svg.tmp-999999-ab; mkdir stale/.m.tmp-999998-cd
 run "write into a folder with dead PIDs' temporaries" "$BIN" estimate qwen3-8b --gpu t4 --svg stale/c.svg
 check "stale temporaries removed" sh -c '[ "$(ls -A stale)" = c.svg ]'
