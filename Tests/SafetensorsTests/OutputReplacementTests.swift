@@ -80,4 +80,37 @@ import Testing
   func theTemporaryNamePattern(_ name: String, _ pid: Int32?) {
     #expect(StaleTemporaries.owner(name) == pid)
   }
+
+  /// A swap whose old folder cannot be removed (an immutable file in it, `chattr +i`) is a
+  /// failure that says where the old copy is, never a silent success. Needs a file system and
+  /// privileges for `chattr`; where it cannot be set, there is nothing to check.
+  @Test func aSwapWhoseOldFolderCannotBeRemovedIsReported() throws {
+    let root = try Self.folder()
+    defer { try? FileManager.default.removeItem(at: root) }
+    let output = root.appendingPathComponent("out")
+    let first = try StagingFolder(path: output.path, replacingExisting: false, protecting: [:])
+    try first.write(Array("a".utf8), as: "a.txt")
+    try first.publish()
+    let stuck = output.appendingPathComponent("a.txt")
+    func chattr(_ flag: String, _ path: String) -> Bool {
+      let process = Process()
+      process.executableURL = URL(fileURLWithPath: "/usr/bin/chattr")
+      process.arguments = [flag, path]
+      process.standardError = FileHandle.nullDevice
+      guard (try? process.run()) != nil else { return false }
+      process.waitUntilExit()
+      return process.terminationStatus == 0
+    }
+    guard chattr("+i", stuck.path) else { return }
+    defer { _ = chattr("-i", stuck.path) }
+    let second = try StagingFolder(path: output.path, replacingExisting: true, protecting: [:])
+    try second.write(Array("b".utf8), as: "b.txt")
+    #expect(performing: { try second.publish() }, throws: {
+      guard case .failed(let path, let action, _)? = $0 as? FileAccessError else { return false }
+      return path == second.path && action.contains("the new one is in place")
+    })
+    #expect(Self.entries(output) == [StagingFolder.manifestName, "b.txt"])
+    #expect(FileManager.default.fileExists(atPath: second.path + "/a.txt"), "the old copy is where the error says")
+    _ = chattr("-i", second.path + "/a.txt")
+  }
 }
