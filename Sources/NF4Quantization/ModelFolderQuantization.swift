@@ -9,8 +9,9 @@ import Safetensors
 /// `total_size` is their bytes, the input's `config.json` with a `quantization_config`
 /// (``TransformersQuantizationConfig``), and the input's other small files (tokenizer,
 /// generation config, README, ...) copied byte for byte. Not copied: hidden files, anything
-/// that is not a regular file, weights in other formats (`.bin`, `.pt`, `.gguf`, ...) and
-/// files over ``maximumCopiedFileBytes``; the report lists them.
+/// that is not a regular file, weights in other formats (`.bin`, `.pt`, `.gguf`, ...),
+/// files over ``maximumCopiedFileBytes``, and links that leave the folder (``SideFileLinks``);
+/// the report lists them.
 ///
 /// Everything is written into a ``StagingFolder`` that replaces the output only when complete.
 struct ModelFolderQuantization {
@@ -91,6 +92,10 @@ struct ModelFolderQuantization {
         continue
       }
       guard let identity = FileIdentity(path: path), identity != FileIdentity(path: folder.path) else { continue }
+      if let outside = SideFileLinks.leavingTarget(of: path, folder: folder.path) {
+        report.skippedFiles.append("\(name) (a link to '\(outside)', outside the model folder)")
+        continue
+      }
       let source: ReadableFile
       do {
         source = try ReadableFile(path: path)

@@ -50,15 +50,22 @@ extension QuantizedTensor {
   /// Bit-identical to bitsandbytes' `dequantize_4bit`.
   public func dequantized<T: FourBitScalar>(as _: T.Type = Float.self, threads: Int = 1) -> [T] {
     [T](unsafeUninitializedCapacity: count) { out, initialized in
-      dequantize(into: out, threads: threads)
+      dequantizeUnchecked(into: out, threads: threads)
       initialized = count
     }
   }
 
-  /// Dequantizes into `out` (exactly ``count`` elements; a smaller buffer is a programmer error),
-  /// so a caller can reuse one buffer across tensors. Same values as ``dequantized(as:threads:)``.
-  public func dequantize<T: FourBitScalar>(into out: UnsafeMutableBufferPointer<T>, threads: Int = 1) {
-    precondition(out.count == count, "dequantize(into:) needs a buffer of exactly \(count) elements")
+  /// Dequantizes into `out`, so a caller can reuse one buffer across tensors. Same values as
+  /// ``dequantized(as:threads:)``.
+  ///
+  /// - Throws: ``QuantizationError/bufferCountMismatch(buffer:expected:actual:)`` unless `out`
+  ///   holds exactly ``count`` elements.
+  public func dequantize<T: FourBitScalar>(into out: UnsafeMutableBufferPointer<T>, threads: Int = 1) throws(QuantizationError) {
+    guard out.count == count else { throw .bufferCountMismatch(buffer: "out", expected: count, actual: out.count) }
+    dequantizeUnchecked(into: out, threads: threads)
+  }
+
+  private func dequantizeUnchecked<T: FourBitScalar>(into out: UnsafeMutableBufferPointer<T>, threads: Int) {
     let absmax = scales.absmax()
     let (count, blockSize, type) = (count, blockSize, type)
     packed.withUnsafeBufferPointer { packed in

@@ -8,10 +8,18 @@ import Foundation
 /// `sqrt(-2 ln u1) * cos(2 pi u2)` and `... * sin(2 pi u2)`, computed in Double, scaled by
 /// `standardDeviation` and rounded to float32.
 public enum SyntheticWeights {
+  /// The most values one call makes (2^28 floats, 1 GiB).
+  public static let maximumCount = 1 << 28
+
   /// `count` values drawn from N(0, standardDeviation^2) with the given seed.
   ///
-  ///     SyntheticWeights.normal(count: 4, standardDeviation: 0.02, seed: 1)  // same 4 floats each run
-  public static func normal(count: Int, standardDeviation: Float = 0.02, seed: UInt64 = 0) -> [Float] {
+  ///     try SyntheticWeights.normal(count: 4, standardDeviation: 0.02, seed: 1)  // same 4 floats each run
+  ///
+  /// - Throws: ``QuantizationError/negativeDimension(shape:)`` for a negative count,
+  ///   ``QuantizationError/elementCountOverflow(shape:)`` above ``maximumCount``.
+  public static func normal(count: Int, standardDeviation: Float = 0.02, seed: UInt64 = 0) throws(QuantizationError) -> [Float] {
+    guard count >= 0 else { throw .negativeDimension(shape: [count]) }
+    guard count <= maximumCount else { throw .elementCountOverflow(shape: [count]) }
     var generator = SplitMix64(seed: seed)
     var values: [Float] = []
     values.reserveCapacity(count + 1)

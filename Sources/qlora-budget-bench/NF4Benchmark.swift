@@ -15,7 +15,7 @@ struct NF4Benchmark: Benchmark {
     let bytes = Double(count * MemoryLayout<Float>.size)
     let allCores = ProcessInfo.processInfo.activeProcessorCount
     let threadCounts = Array(Set([1, 2, allCores])).sorted()
-    let weights = SyntheticWeights.normal(count: count, standardDeviation: 0.02, seed: 42)
+    let weights = try! SyntheticWeights.normal(count: count, standardDeviation: 0.02, seed: 42)
     let settings = try! QuantizationSettings(type: .nf4, blockSize: 64, doubleQuantization: false)
     let shape = [count]
 
@@ -34,7 +34,7 @@ struct NF4Benchmark: Benchmark {
         _ = try! QuantizedTensor(quantizing: weights, shape: shape, settings: settings, threads: threads)
       }
       let dequantize = Stopwatch.median(runs: runs) {
-        target.withUnsafeMutableBufferPointer { quantized.dequantize(into: $0, threads: threads) }
+        target.withUnsafeMutableBufferPointer { try! quantized.dequantize(into: $0, threads: threads) }
       }
       let copy = Stopwatch.median(runs: runs) { Self.copy(&source, into: &target, threads: threads) }
       for suffix in Set(label).sorted() {

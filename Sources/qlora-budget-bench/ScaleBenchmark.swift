@@ -132,7 +132,7 @@ enum SyntheticModelFolder {
     }
     // N(0, 0.02^2) bf16 values: a seeded table of 2^20, copied in 64 Ki-element runs from
     // seeded offsets (drawing every element with Box-Muller would take longer than quantizing).
-    let table = SyntheticWeights.normal(count: 1 << 20, standardDeviation: 0.02, seed: seed).map { BFloat16($0) }
+    let table = try! SyntheticWeights.normal(count: 1 << 20, standardDeviation: 0.02, seed: seed).map { BFloat16($0) }
     var generator = SplitMix64(seed: seed)
     var weightMap: [String] = []
     for (number, shard) in shards.enumerated() {

@@ -23,7 +23,7 @@ import Testing
     let writer = try SafetensorsWriter(url: url, tensors: specs)
     for (index, spec) in specs.enumerated() {
       let count = Int(spec.shape.reduce(1, *))
-      let values = SyntheticWeights.normal(count: count, seed: UInt64(index))
+      let values = try SyntheticWeights.normal(count: count, seed: UInt64(index))
       let bytes = spec.dtype == .f32
         ? values.withUnsafeBytes { Array($0) } : values.map { BFloat16($0) }.withUnsafeBytes { Array($0) }
       try writer.write(spec.name, bytes: bytes)
@@ -105,7 +105,7 @@ import Testing
     #expect((object["nf4_bytes"] as? [String: Any])?["estimated"] is NSNull)
     #expect(rows.compactMap { $0["format"] as? String } == ["nf4", "fp4", "int4"])
     // The same statistics the library computes for the same seeded weights.
-    let values = SyntheticWeights.normal(count: 16 * 256, standardDeviation: 0.02, seed: 3)
+    let values = try SyntheticWeights.normal(count: 16 * 256, standardDeviation: 0.02, seed: 3)
     let settings = try QuantizationSettings()
     let nf4 = try QuantizedTensor(quantizing: values, shape: [16, 256], settings: settings)
     let expected = try QuantizationErrorStatistics(original: values, reconstructed: nf4.dequantized())

@@ -17,7 +17,7 @@ import Testing
   }
 
   static func smallModel(_ url: URL) throws {
-    let values = SyntheticWeights.normal(count: 64 * 64, seed: 9).map { BFloat16($0) }
+    let values = try SyntheticWeights.normal(count: 64 * 64, seed: 9).map { BFloat16($0) }
     let writer = try SafetensorsWriter(url: url, tensors: [.init(name: "model.layers.0.mlp.up_proj.weight", dtype: .bf16, shape: [64, 64])])
     try writer.write("model.layers.0.mlp.up_proj.weight", bytes: values.withUnsafeBytes { Array($0) })
     try writer.finish()
@@ -70,10 +70,19 @@ import Testing
     #expect(refused.status == 1)
     #expect(refused.standardError == "Error: The output '\(output.path)' already exists: pass --force to replace it.\n")
     #expect(try String(contentsOf: output, encoding: .utf8) == "keep me")
-    let forced = try BinaryRunner.run(["quantize", input.path, output.path, "--force"])
+    // --force replaces only a previous output of quantize: not a file it did not write.
+    let notOurs = try BinaryRunner.run(["quantize", input.path, output.path, "--force"])
+    #expect(notOurs.status == 1)
+    #expect(notOurs.standardError == "Error: The output '\(output.path)' is not one qlora-budget wrote (not a safetensors file): "
+      + "--force replaces only a previous output; choose another output.\n")
+    #expect(try String(contentsOf: output, encoding: .utf8) == "keep me")
+    try FileManager.default.removeItem(at: output)
+    #expect(try BinaryRunner.run(["quantize", input.path, output.path]).status == 0)
+    let forced = try BinaryRunner.run(["quantize", input.path, output.path, "--force", "--quant", "fp4"])
     #expect(forced.status == 0)
     #expect(forced.standardError.isEmpty, "no progress when stderr is not a terminal")
     #expect(try SafetensorsFile(url: output).header.tensors.count == 6)
+    #expect(try SafetensorsFile(url: output).header.tensors.contains { $0.name.hasSuffix("bitsandbytes__fp4") })
     #expect(try FileManager.default.contentsOfDirectory(atPath: root.path).sorted() == ["in.safetensors", "out.safetensors"])
   }
 

@@ -32,7 +32,7 @@ import Testing
     var seed: UInt64 = 1
     func tensor(_ name: String, _ shape: [Int64]) {
       let count = Int(shape.reduce(1, *))
-      let values = SyntheticWeights.normal(count: count, seed: seed).map { BFloat16($0) }
+      let values = try! SyntheticWeights.normal(count: count, seed: seed).map { BFloat16($0) }
       seed += 1
       specs.append((SafetensorsTensorSpec(name: name, dtype: .bf16, shape: shape), values.withUnsafeBytes { Array($0) }))
     }

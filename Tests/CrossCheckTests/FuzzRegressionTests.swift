@@ -109,7 +109,9 @@ import Testing
   /// a quant state whose shape is [2^40, 2^40] made CheckpointInventory multiply the dimensions
   /// unchecked and trap. Now: a one-line error naming the tensor and the shape; so are
   /// negative, fractional, out-of-range dimensions and a shape larger than the packed codes.
-  @Test(arguments: ["[1099511627776, 1099511627776]", "[-256]", "[2.5, 4]", "[1e30]", "[18446744073709551616]", "[64, 5]"])
+  /// `[1, 1]` over the 128 bytes of codes of a 64 x 4 weight printed hundreds of bits per
+  /// parameter: a shape must give exactly the packed codes' element count ((n + 1) / 2 bytes).
+  @Test(arguments: ["[1099511627776, 1099511627776]", "[-256]", "[2.5, 4]", "[1e30]", "[18446744073709551616]", "[64, 5]", "[1, 1]", "[64, 3]"])
   func aQuantStateShapeThatIsNotTheWeightIsRefused(_ shape: String) throws {
     let json = #"{"quant_type": "nf4", "blocksize": 64, "dtype": "bfloat16", "shape": \#(shape)}"#
     let (url, _) = try Self.checkpoint(from: [0] + Array(json.utf8))
@@ -119,6 +121,20 @@ import Testing
     } throws: { error in
       let text = "\(error)"
       return text.contains("quant_state") && text.contains("shape") && !text.contains("\n")
+    }
+  }
+
+  /// The same 64 x 4 weight with `blocksize` 0, negative or fractional: refused by the inventory
+  /// (what `inspect` reads), naming the key; an equal element count in another shape is read.
+  @Test(arguments: [("0", false), ("-64", false), ("1.5", false), ("\"64\"", false), ("64", true)])
+  func aQuantStateBlockSizeMustBeAPositiveWholeNumber(_ blockSize: String, _ accepted: Bool) throws {
+    let json = #"{"quant_type": "nf4", "blocksize": \#(blockSize), "dtype": "bfloat16", "shape": [256]}"#
+    let (url, _) = try Self.checkpoint(from: [0] + Array(json.utf8))
+    defer { try? FileManager.default.removeItem(at: url) }
+    if accepted {
+      #expect(try CheckpointInventory(path: url).fourBitWeights.first?.parameters == 256)
+    } else {
+      #expect(performing: { _ = try CheckpointInventory(path: url) }, throws: { "\($0)".contains("blocksize") && !"\($0)".contains("\n") })
     }
   }
 }

@@ -30,7 +30,7 @@ import Testing
   @Test func quantizesLinearWeightsAndCopiesTheRest() throws {
     let (input, output) = (Self.temporaryURL(), Self.temporaryURL())
     defer { [input, output].forEach { try? FileManager.default.removeItem(at: $0) } }
-    let linear = SyntheticWeights.normal(count: 8 * 64, seed: 3)
+    let linear = try SyntheticWeights.normal(count: 8 * 64, seed: 3)
     let original = try Self.writeModel(to: input, linear: linear, linearShape: [8, 64])
     let settings = try QuantizationSettings(type: .nf4, blockSize: 64, doubleQuantization: false)
     let report = try CheckpointQuantizer(settings: settings, threads: 2).quantize(input: input, output: output)
@@ -67,7 +67,7 @@ import Testing
   @Test func doubleQuantizedStateRoundTrips() throws {
     let (input, output) = (Self.temporaryURL(), Self.temporaryURL())
     defer { [input, output].forEach { try? FileManager.default.removeItem(at: $0) } }
-    let linear = SyntheticWeights.normal(count: 300 * 64, seed: 4)
+    let linear = try SyntheticWeights.normal(count: 300 * 64, seed: 4)
     _ = try Self.writeModel(to: input, linear: linear, linearShape: [300, 64])
     let settings = try QuantizationSettings(type: .fp4, blockSize: 64, doubleQuantization: true)
     try CheckpointQuantizer(settings: settings).quantize(input: input, output: output)
@@ -118,7 +118,7 @@ import Testing
 
   @Test func nf4BeatsInt4OnNormalWeights() throws {
     // The QLoRA paper's claim, on seeded N(0, 0.02^2) weights: NF4 has the lowest error.
-    let values = SyntheticWeights.normal(count: 64 * 256, seed: 11)
+    let values = try SyntheticWeights.normal(count: 64 * 256, seed: 11)
     let rows = try QuantizationErrorStatistics.compareFormats(values, blockSize: 64, doubleQuantization: false).rows
     let mse = Dictionary(uniqueKeysWithValues: rows.map { ($0.format, $0.statistics.meanSquaredError) })
     #expect(mse["nf4"]! < mse["int4"]!)

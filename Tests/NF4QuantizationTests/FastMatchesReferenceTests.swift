@@ -47,7 +47,7 @@ import Testing
   }
 
   @Test func synthetic4096x14336SliceAcrossThreads() throws {
-    let values = SyntheticWeights.normal(count: 4 * 14336, seed: 7)
+    let values = try SyntheticWeights.normal(count: 4 * 14336, seed: 7)
     let settings = try QuantizationSettings()
     try expectAgreement(values, settings: settings, shape: [4, 14336])
   }

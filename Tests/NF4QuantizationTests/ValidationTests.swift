@@ -52,3 +52,27 @@ import Testing
     }
   }
 }
+
+/// The engine's public entry points throw on caller values instead of trapping.
+@Suite struct EngineEntryPointTests {
+  @Test func syntheticWeightsRefuseCountsThatCannotBeMade() throws {
+    #expect(throws: QuantizationError.negativeDimension(shape: [-1])) { try SyntheticWeights.normal(count: -1) }
+    #expect(throws: QuantizationError.elementCountOverflow(shape: [Int.max])) { try SyntheticWeights.normal(count: Int.max) }
+    #expect(throws: QuantizationError.elementCountOverflow(shape: [(1 << 28) + 1])) { try SyntheticWeights.normal(count: (1 << 28) + 1) }
+    #expect(try SyntheticWeights.normal(count: 0).isEmpty)
+    #expect(try SyntheticWeights.normal(count: 3, seed: 1).count == 3)
+  }
+
+  @Test func dequantizeIntoAWronglySizedBufferThrows() throws {
+    let tensor = try QuantizedTensor(quantizing: [Float](repeating: 0.5, count: 128), shape: [128], settings: QuantizationSettings())
+    for size in [0, 127, 129] {
+      var buffer = [Float](repeating: 0, count: size)
+      #expect(throws: QuantizationError.bufferCountMismatch(buffer: "out", expected: 128, actual: size)) {
+        try buffer.withUnsafeMutableBufferPointer { try tensor.dequantize(into: $0) }
+      }
+    }
+    var exact = [Float](repeating: 0, count: 128)
+    try exact.withUnsafeMutableBufferPointer { try tensor.dequantize(into: $0) }
+    #expect(exact == tensor.dequantized())
+  }
+}

@@ -14,6 +14,10 @@ final class LocalHTTPServer: @unchecked Sendable {
     case respond(status: Int, headers: [(String, String)], body: Data)
     /// Accept and read the request, then say nothing for `seconds` (a timeout for the client).
     case stall(seconds: Double)
+    /// `200` with a chunked body that never ends (until the client hangs up or the server stops).
+    case endless(chunk: Data)
+    /// `200` announcing `length` bytes, then one byte every `interval` seconds.
+    case drip(length: Int, interval: Double)
   }
 
   let port: UInt16
@@ -101,14 +105,32 @@ final class LocalHTTPServer: @unchecked Sendable {
       for (name, value) in headers { response += "\(name): \(value)\r\n" }
       var bytes = Data((response + "\r\n").utf8)
       bytes.append(body)
-      bytes.withUnsafeBytes { raw in
-        var offset = 0
-        while offset < raw.count {
-          let written = write(connection, raw.baseAddress! + offset, raw.count - offset)
-          guard written > 0 else { return }
-          offset += written
-        }
+      _ = send(bytes, on: connection)
+    case .endless(let chunk):
+      guard send(Data("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n".utf8), on: connection) else { return }
+      var piece = Data((String(chunk.count, radix: 16) + "\r\n").utf8)
+      piece.append(chunk)
+      piece.append(Data("\r\n".utf8))
+      while !isStopped, send(piece, on: connection) {}
+    case .drip(let length, let interval):
+      guard send(Data("HTTP/1.1 200 OK\r\nContent-Length: \(length)\r\nConnection: close\r\n\r\n".utf8), on: connection) else { return }
+      for _ in 0..<length where !isStopped {
+        guard send(Data(" ".utf8), on: connection) else { return }
+        usleep(useconds_t(interval * 1_000_000))
       }
+    }
+  }
+
+  /// Writes all of `bytes`; false when the client has gone (no SIGPIPE: `MSG_NOSIGNAL`).
+  private func send(_ bytes: Data, on connection: Int32) -> Bool {
+    bytes.withUnsafeBytes { raw in
+      var offset = 0
+      while offset < raw.count {
+        let written = Glibc.send(connection, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL))
+        guard written > 0 else { return false }
+        offset += written
+      }
+      return true
     }
   }
 }

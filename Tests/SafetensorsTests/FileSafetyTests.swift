@@ -56,6 +56,25 @@ import Testing
     #expect(try ReadableFile.contents(of: file.path, limit: 101, what: "a test").count == 101)
   }
 
+  /// `/proc` files report a size of 0: the read itself stops after limit + 1 bytes; a sparse
+  /// file's claimed size is refused before reading.
+  @Test func aProcFileAndASparseFileStopAtTheLimit() throws {
+    #expect(FileManager.default.fileExists(atPath: "/proc/self/status"))
+    #expect(throws: FileAccessError.tooLarge(path: "/proc/self/status", size: 101, limit: 100, what: "a test")) {
+      try ReadableFile.contents(of: "/proc/self/status", limit: 100, what: "a test")
+    }
+    #expect(FileAccessError.tooLarge(path: "p", size: 101, limit: 100, what: "a test").description
+      == "'p' is more than 100 bytes, over the 100-byte limit for a test.")
+    let folder = try Self.folder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let sparse = folder.appendingPathComponent("sparse.json")
+    #expect(FileManager.default.createFile(atPath: sparse.path, contents: Data()))
+    #expect(truncate(sparse.path, 8_000_000_000) == 0)
+    #expect(throws: FileAccessError.tooLarge(path: sparse.path, size: 8_000_000_000, limit: 100, what: "a test")) {
+      try ReadableFile.contents(of: sparse.path, limit: 100, what: "a test")
+    }
+  }
+
   @Test func anExistingOutputIsKeptUnlessReplacingIsAsked() throws {
     let folder = try Self.folder()
     defer { try? FileManager.default.removeItem(at: folder) }
@@ -145,14 +164,16 @@ import Testing
     let staging = try StagingFolder(path: output.path, replacingExisting: false, protecting: inputs)
     try staging.write(Array("a".utf8), as: "a.txt")
     try staging.publish()
-    #expect(Self.entries(output) == ["a.txt"])
+    #expect(Self.entries(output) == [StagingFolder.manifestName, "a.txt"])
+    #expect(try String(contentsOf: output.appendingPathComponent(StagingFolder.manifestName), encoding: .utf8)
+      == "{\"written_by\": \"qlora-budget\", \"files\": [\"a.txt\"]}\n")
     #expect(throws: FileAccessError.outputExists(path: output.path)) {
       try StagingFolder(path: output.path, replacingExisting: false, protecting: inputs)
     }
     let again = try StagingFolder(path: output.path, replacingExisting: true, protecting: inputs)
     try again.write(Array("b".utf8), as: "b.txt")
     try again.publish()
-    #expect(Self.entries(output) == ["b.txt"], "the old folder is replaced as a whole")
+    #expect(Self.entries(output) == [StagingFolder.manifestName, "b.txt"], "the old folder is replaced as a whole")
     #expect(Self.entries(folder) == ["model", "quantized"])
   }
 }

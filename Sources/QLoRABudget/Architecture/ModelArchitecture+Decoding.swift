@@ -44,6 +44,9 @@ extension ModelArchitecture {
       members = text.merging(members.filter { $0.key == "tie_word_embeddings" }) { inner, _ in inner }
     }
     let reader = ConfigReader(members: members, model: name)
+    // Not used by the estimate, but a negative or fractional window means a broken config:
+    // refused like any other dimension rather than accepted silently.
+    _ = try reader.optionalDimension("sliding_window")
     let declared = try reader.string("model_type") ?? ""
     if let readAs, !Self.knownModelTypes.contains(readAs) {
       throw .unknownFamily(readAs)

@@ -146,20 +146,23 @@ extension ModuleInventory {
     }
 
     let normWidth = layout.normHasBias ? 2 * h : h
-    var norms = layout.normsPerLayer.map { VectorParameter(path: $0, elements: normWidth, instanceCount: layers) }
+    var norms: [VectorParameter] = []
+    // The dimensions were validated positive when the config was read.
+    func norm(_ path: String, _ elements: Int64, count: Int64 = layers) {
+      if let parameter = VectorParameter(path: path, elements: elements, instanceCount: count) { norms.append(parameter) }
+    }
+    for path in layout.normsPerLayer { norm(path, normWidth) }
     switch layout.queryKeyNorm {
     case .none: break
     case .perHead:
-      norms.append(VectorParameter(path: "self_attn.q_norm", elements: d, instanceCount: layers))
-      norms.append(VectorParameter(path: "self_attn.k_norm", elements: d, instanceCount: layers))
+      norm("self_attn.q_norm", d)
+      norm("self_attn.k_norm", d)
     case .perProjection:
-      norms.append(VectorParameter(path: "self_attn.q_norm", elements: q, instanceCount: layers))
-      norms.append(VectorParameter(path: "self_attn.k_norm", elements: kv, instanceCount: layers))
+      norm("self_attn.q_norm", q)
+      norm("self_attn.k_norm", kv)
     }
-    if layout.hasAttentionSinks {
-      norms.append(VectorParameter(path: "self_attn.sinks", elements: q / d, instanceCount: layers))
-    }
-    norms.append(VectorParameter(path: "final_norm", elements: normWidth, instanceCount: 1))
+    if layout.hasAttentionSinks { norm("self_attn.sinks", q / d) }
+    norm("final_norm", normWidth, count: 1)
 
     let positions: Int64
     var buffers: ByteCount

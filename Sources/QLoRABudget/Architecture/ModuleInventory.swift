@@ -81,7 +81,9 @@ public struct VectorParameter: Hashable, Sendable {
   public let elements: Int64
   public let instanceCount: Int64
 
-  public init(path: String, elements: Int64, instanceCount: Int64) {
+  /// Nil for a negative element or instance count (a count that cannot exist).
+  public init?(path: String, elements: Int64, instanceCount: Int64) {
+    guard elements >= 0, instanceCount >= 0 else { return nil }
     self.path = path
     self.elements = elements
     self.instanceCount = instanceCount

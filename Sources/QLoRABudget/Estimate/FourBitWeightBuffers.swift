@@ -28,9 +28,13 @@ public struct FourBitWeightBuffers: Hashable, Sendable {
 
   /// The buffers for a weight of `elementCount` elements.
   ///
-  /// - Precondition: `elementCount >= 0` and `blockSize > 0` (callers validate user input).
+  /// A negative `elementCount` or a `blockSize` under 1 makes every buffer
+  /// ``ByteCount/overflow`` (refused by the estimator), never a trap.
   public init(elementCount: Int64, blockSize: Int64, doubleQuantization: Bool) {
-    precondition(elementCount >= 0 && blockSize > 0, "invalid 4-bit weight shape")
+    guard elementCount >= 0, blockSize > 0 else {
+      (packed, absmax, nestedAbsmax, nestedCode, offset, code) = (.overflow, .overflow, .overflow, .overflow, .overflow, .overflow)
+      return
+    }
     let blocks = Self.ceilDiv(elementCount, blockSize)
     packed = .elements(elementCount, bitsEach: 4)
     code = .elements(16, bytesEach: 4)

@@ -27,9 +27,13 @@ public struct TorchAONF4Buffers: Hashable, Sendable {
 
   /// The buffers for a weight of `elementCount` elements stored in `dtype`.
   ///
-  /// - Precondition: `elementCount >= 0` and `blockSize > 0` (callers validate user input).
+  /// A negative `elementCount` or a `blockSize` under 1 makes every buffer
+  /// ``ByteCount/overflow`` (refused by the estimator), never a trap.
   public init(elementCount: Int64, blockSize: Int64, dtype: TensorDtype) {
-    precondition(elementCount >= 0 && blockSize > 0, "invalid 4-bit weight shape")
+    guard elementCount >= 0, blockSize > 0 else {
+      (quantizedData, quantizedScalers, quantizationFactor, scalerMean, code) = (.overflow, .overflow, .overflow, .overflow, .overflow)
+      return
+    }
     let blocks = Self.ceilDiv(elementCount, blockSize)
     quantizedData = .elements(elementCount, bitsEach: 4)
     quantizedScalers = .elements(blocks, bytesEach: 1)

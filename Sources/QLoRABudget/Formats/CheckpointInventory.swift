@@ -147,12 +147,19 @@ public struct CheckpointInventory: Sendable {
         throw SafetensorsError.invalidField(tensor: json.info.name, field: "quant_state", value: "(not a JSON object with a 'shape')")
       }
       parameters = try elementCount(shape, tensor: json.info.name)
-      // No more elements than the packed codes hold (2 a byte): also keeps sums over weights
-      // (fourBitBitsPerParameter) far from overflow.
-      guard parameters <= 2 * packed.byteCount else {
+      // Exactly the elements the packed codes hold: bitsandbytes packs n codes into
+      // (n + 1) / 2 bytes. A shape that disagrees would give a made-up bits-per-parameter, and
+      // the bound keeps sums over weights (fourBitBitsPerParameter) far from overflow.
+      guard packed.byteCount == parameters / 2 + parameters % 2 else {
         throw SafetensorsError.invalidField(
           tensor: json.info.name, field: "shape",
-          value: "\(shape.map { "\($0)" }.joined(separator: "x")) (\(parameters) elements, \(packed.byteCount) packed bytes)")
+          value: "\(shape.map { "\($0)" }.joined(separator: "x")) (\(parameters) elements need \(parameters / 2 + parameters % 2) packed bytes; "
+            + "the codes are \(packed.byteCount))")
+      }
+      if let blockSize = object["blocksize"] {
+        guard let number = blockSize as? NSNumber, let whole = Int64(exactly: number.doubleValue), whole >= 1 else {
+          throw SafetensorsError.invalidField(tensor: json.info.name, field: "blocksize", value: "\(blockSize) (a block holds at least 1 element)")
+        }
       }
     }
     let buffers = state.map(\.info).filter { $0.name != json?.info.name }

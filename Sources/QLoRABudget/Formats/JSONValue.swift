@@ -10,7 +10,8 @@ public enum JSONValue: Hashable, Sendable {
   case array([JSONValue])
   case object([String: JSONValue])
 
-  /// Parses UTF-8 JSON text.
+  /// Parses UTF-8 JSON text. A key given twice in one object is refused
+  /// (``JSONValueError/duplicateKey(_:)``), not read as the last one.
   public init(parsing data: Data) throws(JSONValueError) {
     let object: Any
     do {
@@ -18,6 +19,7 @@ public enum JSONValue: Hashable, Sendable {
     } catch {
       throw JSONValueError.malformed(reason: Self.describe(error))
     }
+    if let key = JSONDuplicateKeys.first(in: data) { throw .duplicateKey(key) }
     self = try Self(foundation: object)
   }
 
@@ -63,10 +65,13 @@ public enum JSONValue: Hashable, Sendable {
 /// Why a JSON text could not be read.
 public enum JSONValueError: Error, Hashable, Sendable, CustomStringConvertible {
   case malformed(reason: String)
+  /// A key appears twice in one object.
+  case duplicateKey(String)
 
   public var description: String {
     switch self {
     case .malformed(let reason): return "malformed JSON: \(reason)"
+    case .duplicateKey(let key): return "the key '\(key)' appears twice in one object"
     }
   }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Safetensors
 
 /// The local Hugging Face cache as huggingface_hub lays it out:
 /// `ROOT/models--OWNER--NAME/refs/main` holds a commit, and
@@ -33,15 +34,27 @@ public struct HubCache: Sendable {
     repository(id).path + "/snapshots/<refs/main>/config.json"
   }
 
+  /// The largest `refs/main` read: a commit hash or branch name and a newline.
+  static let maximumRefBytes: Int64 = 1024
+
   /// The cached config.json of `id` at `refs/main` (or the only snapshot when there is no
-  /// ref), nil when the cache does not hold it.
-  public func configFile(for id: HubModelID) -> URL? {
+  /// ref), nil when the cache does not hold it. `refs/main` is read with the bounded reader: a
+  /// ref that is not a regular file, over 1 KiB or not a revision is an error naming it.
+  public func configFile(for id: HubModelID) throws(ModelSourceError) -> URL? {
     let repository = repository(id)
     let snapshots = repository.appendingPathComponent("snapshots", isDirectory: true)
     let manager = FileManager.default
-    if let data = try? Data(contentsOf: repository.appendingPathComponent("refs/main")),
-      let commit = Self.revision(String(decoding: data, as: UTF8.self))
-    {
+    let ref = repository.appendingPathComponent("refs/main")
+    if manager.fileExists(atPath: ref.path) {
+      let data: Data
+      do {
+        data = try ReadableFile.contents(of: ref.path, limit: Self.maximumRefBytes, what: "a cache ref")
+      } catch {
+        throw .cache(path: ref.path, reason: error.reason)
+      }
+      guard let commit = Self.revision(String(decoding: data, as: UTF8.self)) else {
+        throw .cache(path: ref.path, reason: "not a commit or branch name")
+      }
       let file = snapshots.appendingPathComponent(commit).appendingPathComponent("config.json")
       return manager.fileExists(atPath: file.path) ? file : nil
     }
@@ -53,19 +66,35 @@ public struct HubCache: Sendable {
   }
 
   /// Stores `data` as `id`'s config.json at `commit` and points `refs/main` at it, each file
-  /// written to a temporary file in its folder and renamed into place.
-  public func store(_ data: Data, for id: HubModelID, commit: String) throws -> URL {
-    guard let commit = Self.revision(commit) else { throw CocoaError(.fileWriteInvalidFileName) }
+  /// through the atomic writer (a temporary file in its folder, renamed into place). Failures
+  /// carry the system's reason in words.
+  public func store(_ data: Data, for id: HubModelID, commit: String) throws(FileAccessError) -> URL {
     let repository = repository(id)
+    guard let commit = Self.revision(commit) else {
+      throw .failed(path: repository.path, action: "store a snapshot in", reason: "'\(commit)' is not a revision")
+    }
     let snapshot = repository.appendingPathComponent("snapshots", isDirectory: true).appendingPathComponent(commit, isDirectory: true)
     let refs = repository.appendingPathComponent("refs", isDirectory: true)
-    let manager = FileManager.default
-    try manager.createDirectory(at: snapshot, withIntermediateDirectories: true)
-    try manager.createDirectory(at: refs, withIntermediateDirectories: true)
+    try Self.createFolders(snapshot.path)
+    try Self.createFolders(refs.path)
     let file = snapshot.appendingPathComponent("config.json")
-    try data.write(to: file, options: .atomic)
-    try Data(commit.utf8).write(to: refs.appendingPathComponent("main"), options: .atomic)
+    try AtomicFileWriter.write(data, to: file.path, replacingExisting: true)
+    try AtomicFileWriter.write(Data(commit.utf8), to: refs.appendingPathComponent("main").path, replacingExisting: true)
     return file
+  }
+
+  /// `mkdir -p`, with the errno text of the first folder that cannot be made.
+  private static func createFolders(_ path: String) throws(FileAccessError) {
+    var current = ""
+    for component in path.split(separator: "/", omittingEmptySubsequences: true) {
+      current += "/" + component
+      if mkdir(current, 0o777) != 0, errno != EEXIST {
+        throw .failed(path: current, action: "create the folder", reason: FileAccessError.reason(errno))
+      }
+    }
+    guard FileManager.default.fileExists(atPath: path) else {
+      throw .failed(path: path, action: "create the folder", reason: "a file is in the way")
+    }
   }
 
   /// A revision usable as a folder name (a commit hash or a branch name without slashes).

@@ -22,17 +22,22 @@ public struct HubDownloader: Sendable {
 
   /// From `HF_ENDPOINT` and `HF_TOKEN` (or the older `HUGGING_FACE_HUB_TOKEN`). The endpoint
   /// must be HTTPS; plain HTTP only to this machine (a local mirror or a test server), so a
-  /// token is never sent in the clear.
+  /// token is never sent in the clear. Scheme and host are compared and sent in lower case
+  /// (`HTTP://LOCALHOST` is `http://localhost`).
   public init(environment: [String: String], timeout: TimeInterval = 30) throws(ModelSourceError) {
     let text = environment["HF_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 } ?? Self.defaultEndpoint
     let trimmed = text.hasSuffix("/") ? String(text.dropLast()) : text
-    guard let url = URL(string: trimmed), let scheme = url.scheme?.lowercased(), let host = url.host else {
+    guard var components = URLComponents(string: trimmed), let scheme = components.scheme?.lowercased(),
+      let host = components.host?.lowercased(), !host.isEmpty
+    else {
       throw .download(id: "", url: text, reason: "HF_ENDPOINT is not a URL")
     }
-    let local = ["127.0.0.1", "localhost", "::1", "[::1]"].contains(host.lowercased())
-    guard scheme == "https" || (scheme == "http" && local) else {
+    components.scheme = scheme
+    components.host = host
+    guard scheme == "https" || (scheme == "http" && BoundedHTTPGet.Origin.loopbackHosts.contains(host)) else {
       throw .download(id: "", url: text, reason: "HF_ENDPOINT must be https:// (plain http only to this machine)")
     }
+    guard let url = components.url else { throw .download(id: "", url: text, reason: "HF_ENDPOINT is not a URL") }
     endpoint = url
     token = (environment["HF_TOKEN"] ?? environment["HUGGING_FACE_HUB_TOKEN"]).flatMap { $0.isEmpty ? nil : $0 }
     self.timeout = timeout
@@ -43,19 +48,24 @@ public struct HubDownloader: Sendable {
       .appendingPathComponent("resolve/main/config.json")
   }
 
-  /// The config.json body and the commit it is at.
+  /// The config.json body and the commit it is at. The body is read at most to
+  /// ``maximumBytes`` (after decompression) and the whole transfer to `timeout` seconds; the
+  /// token goes only to the endpoint's own scheme, host and port (``BoundedHTTPGet``).
   public func fetchConfig(for id: HubModelID) throws(ModelSourceError) -> (data: Data, commit: String) {
     let url = configURL(for: id)
-    var request = URLRequest(url: url, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: timeout)
-    request.setValue("qlora-budget", forHTTPHeaderField: "User-Agent")
-    if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
-    let (data, response, error) = Self.send(request, timeout: timeout)
     func failure(_ reason: String) -> ModelSourceError { .download(id: id.description, url: url.absoluteString, reason: reason) }
-    if let error {
-      if (error as? URLError)?.code == .timedOut { throw failure("no answer within \(Int(timeout)) s") }
-      throw failure("network error: \(error.localizedDescription)")
+    let get = BoundedHTTPGet(
+      url: url, headers: ["User-Agent": "qlora-budget"], authorization: token.map { "Bearer \($0)" },
+      limit: Self.maximumBytes, timeout: timeout)
+    let http: HTTPURLResponse
+    let data: Data
+    switch get.run() {
+    case .success(let answer): (http, data) = answer
+    case .failure(.timedOut): throw failure("no complete answer within \(Int(timeout)) s")
+    case .failure(.tooLarge): throw failure("the body is larger than 4 MiB")
+    case .failure(.redirectRefused(let target, let reason)): throw failure("redirect to \(target) not followed: \(reason)")
+    case .failure(.network(let reason)): throw failure("network error: \(reason)")
     }
-    guard let http = response as? HTTPURLResponse else { throw failure("no HTTP response") }
     switch http.statusCode {
     case 200: break
     case 401, 403:
@@ -64,7 +74,7 @@ public struct HubDownloader: Sendable {
     case 404: throw failure("HTTP 404: no such model (or no config.json in it)")
     default: throw failure("HTTP \(http.statusCode)")
     }
-    guard let data, data.count <= Self.maximumBytes else { throw failure("the body is empty or larger than 4 MiB") }
+    guard !data.isEmpty else { throw failure("the body is empty") }
     do {
       _ = try ModelArchitecture(configData: data, name: id.description)
     } catch {
@@ -72,30 +82,5 @@ public struct HubDownloader: Sendable {
     }
     let commit = http.allHeaderFields.first { ($0.key as? String)?.lowercased() == "x-repo-commit" }?.value as? String
     return (data, commit.flatMap(HubCache.revision) ?? "main")
-  }
-
-  /// Runs one request to completion (URLSession is asynchronous; the CLI is not).
-  private static func send(_ request: URLRequest, timeout: TimeInterval) -> (Data?, URLResponse?, Error?) {
-    final class Box: @unchecked Sendable {
-      var result: (Data?, URLResponse?, Error?) = (nil, nil, nil)
-    }
-    let box = Box()
-    let done = DispatchSemaphore(value: 0)
-    let configuration = URLSessionConfiguration.ephemeral
-    configuration.timeoutIntervalForRequest = timeout
-    configuration.timeoutIntervalForResource = timeout
-    let session = URLSession(configuration: configuration)
-    let task = session.dataTask(with: request) { data, response, error in
-      box.result = (data, response, error)
-      done.signal()
-    }
-    task.resume()
-    if done.wait(timeout: .now() + timeout + 5) == .timedOut {
-      task.cancel()
-      session.invalidateAndCancel()
-      return (nil, nil, URLError(.timedOut))
-    }
-    session.finishTasksAndInvalidate()
-    return box.result
   }
 }

@@ -1,8 +1,10 @@
 /// A Hugging Face Hub model id as people write it: `Qwen/Qwen3-14B`, `meta-llama/Llama-3.1-8B`.
 ///
-/// Only ids the Hub accepts are accepted (an owner and a name of letters, digits, `-`, `_`, `.`,
-/// at most 96 characters each, not `.` or `..`), so an id can name a cache folder and a URL path
-/// without escaping.
+/// Only ids the Hub accepts are accepted, by huggingface_hub's `validate_repo_id`: an owner and
+/// a name of ASCII letters, digits, `-`, `_`, `.`, 1 to 96 characters each, each starting and
+/// ending with a letter, digit or `_`; no `--` or `..` anywhere (so `x--y/z` and `x/y--z`
+/// cannot share the cache folder `models--x--y--z`); not ending in `.git`. An id can then name
+/// a cache folder and a URL path without escaping.
 public struct HubModelID: Hashable, Sendable, CustomStringConvertible {
   public let owner: String
   public let name: String
@@ -10,7 +12,9 @@ public struct HubModelID: Hashable, Sendable, CustomStringConvertible {
   /// Nil when `text` is not `OWNER/NAME` in the Hub's alphabet.
   public init?(_ text: String) {
     let parts = text.split(separator: "/", omittingEmptySubsequences: false)
-    guard parts.count == 2, parts.allSatisfy(Self.isValidPart) else { return nil }
+    guard parts.count == 2, parts.allSatisfy(Self.isValidPart), !text.contains("--"), !text.contains(".."),
+      !text.hasSuffix(".git")
+    else { return nil }
     owner = String(parts[0])
     name = String(parts[1])
   }
@@ -21,9 +25,9 @@ public struct HubModelID: Hashable, Sendable, CustomStringConvertible {
   public var cacheFolderName: String { "models--\(owner)--\(name)" }
 
   private static func isValidPart(_ part: Substring) -> Bool {
-    guard !part.isEmpty, part.count <= 96, part != ".", part != "..", !part.hasPrefix("-") else { return false }
-    return part.unicodeScalars.allSatisfy { scalar in
-      scalar.isASCII && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || "-_.".unicodeScalars.contains(scalar))
-    }
+    func isWord(_ scalar: Unicode.Scalar) -> Bool { scalar.isASCII && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || scalar == "_") }
+    let scalars = part.unicodeScalars
+    guard (1...96).contains(scalars.count), let first = scalars.first, let last = scalars.last, isWord(first), isWord(last) else { return false }
+    return scalars.allSatisfy { isWord($0) || $0 == "-" || $0 == "." }
   }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Safetensors
 
 /// Turns a model argument into an architecture, looking where a user's model is:
 ///
@@ -68,7 +69,7 @@ public struct ModelResolver: Sendable {
     let cache = HubCache(environment: environment)
     if let cache {
       looked.append("the HF cache at \(cache.describeLocation(of: id))")
-      if let file = cache.configFile(for: id) { return (try Self.read(file, id: id, readAs: readAs), .cache(file.path)) }
+      if let file = try cache.configFile(for: id) { return (try Self.read(file, id: id, readAs: readAs), .cache(file.path)) }
     } else {
       looked.append("no HF cache (HF_HUB_CACHE, HF_HOME and HOME are unset)")
     }
@@ -88,18 +89,19 @@ public struct ModelResolver: Sendable {
     do {
       file = try cache.store(data, for: id, commit: commit)
     } catch {
-      throw .download(id: argument, url: url, reason: "cannot write the cache at \(cache.root.path): \(error.localizedDescription)")
+      throw .download(id: argument, url: url, reason: "cannot write the cache at \(cache.root.path): \(error.description)")
     }
     return (try Self.read(file, id: id, readAs: readAs), .downloaded(url: url, path: file.path))
   }
 
-  /// A cached config.json; an invalid one is the same error as an invalid config.json path.
+  /// A cached config.json, read with the same bounded reader and limit as a config.json path;
+  /// an invalid one is the same error as an invalid config.json path.
   private static func read(_ file: URL, id: HubModelID, readAs: String?) throws(ModelSourceError) -> ModelArchitecture {
     let data: Data
     do {
-      data = try Data(contentsOf: file)
+      data = try ReadableFile.contents(of: file.path, limit: PresetCatalog.maximumConfigBytes, what: "a config.json")
     } catch {
-      throw .cache(path: file.path, reason: "not readable")
+      throw .cache(path: file.path, reason: error.reason)
     }
     do {
       return try ModelArchitecture(configData: data, name: id.description, readAs: readAs)

@@ -4,11 +4,16 @@ public enum PlanningError: Error, Hashable, Sendable, CustomStringConvertible {
   case setup(SetupError)
   /// The question does not apply to this setup (e.g. the rank of full fine-tuning).
   case notApplicable(String)
+  /// A grid with more cells than ``PlanningGrid/maximumCells`` (nil: more than `Int` holds).
+  case tooManyCells(count: Int?, limit: Int)
 
   public var description: String {
     switch self {
     case .setup(let error): return error.description
     case .notApplicable(let reason): return reason
+    case let .tooManyCells(count, limit):
+      let counted = count.map(String.init) ?? "more than \(Int.max)"
+      return "the table has \(counted) cells (models x ranks x sequence lengths x GPUs), over the limit of \(limit)"
     }
   }
 }

@@ -12,9 +12,32 @@ public struct PresetCatalog: Sendable {
   /// The raw JSON text of each GPU preset, by preset name.
   public let gpuTexts: [String: String]
 
+  /// Each alias (lower case) and, for models, each Hub id (lower case), to its preset's name:
+  /// the presets are parsed for these once, here, not at every lookup.
+  let modelAliases: [String: String]
+  let gpuAliases: [String: String]
+  let hubIDs: [String: String]
+
   public init(modelTexts: [String: String], gpuTexts: [String: String]) {
     self.modelTexts = modelTexts
     self.gpuTexts = gpuTexts
+    modelAliases = Self.index(modelTexts, keys: ["aliases"])
+    gpuAliases = Self.index(gpuTexts, keys: ["aliases"])
+    hubIDs = Self.index(modelTexts, keys: ["hub_ids", "hf_repo"])
+  }
+
+  /// The lower-cased strings under `keys` (a string or an array of strings) of each preset, to
+  /// the preset's name; where two presets list the same string, the first name in order wins.
+  private static func index(_ texts: [String: String], keys: [String]) -> [String: String] {
+    var index: [String: String] = [:]
+    for name in texts.keys.sorted() {
+      guard case .object(let members)? = try? JSONValue(parsing: Data(texts[name, default: ""].utf8)) else { continue }
+      for key in keys {
+        let values: [JSONValue] = if case .array(let listed)? = members[key] { listed } else { members[key].map { [$0] } ?? [] }
+        for case .string(let text) in values where index[text.lowercased()] == nil { index[text.lowercased()] = name }
+      }
+    }
+    return index
   }
 
   /// The presets compiled into the binary.
@@ -33,7 +56,7 @@ public struct PresetCatalog: Sendable {
   /// The model preset with this name or alias (case-insensitive); `readAs` as in
   /// ``ModelArchitecture/init(configData:name:readAs:)``.
   public func model(named name: String, readAs: String? = nil) throws(PresetError) -> ModelArchitecture {
-    guard let key = try resolve(name, in: modelTexts) else {
+    guard let key = resolve(name, in: modelTexts, aliases: modelAliases) else {
       throw .unknownModel(name: name, suggestions: Suggestions.closest(to: name, among: modelNames))
     }
     do {
@@ -47,7 +70,7 @@ public struct PresetCatalog: Sendable {
 
   /// The GPU preset with this name or alias (case-insensitive).
   public func gpu(named name: String) throws(PresetError) -> GPU {
-    guard let key = try resolve(name, in: gpuTexts) else {
+    guard let key = resolve(name, in: gpuTexts, aliases: gpuAliases) else {
       throw .unknownGPU(name: name, suggestions: Suggestions.closest(to: name, among: gpuNames))
     }
     return try GPU(presetName: key, text: gpuTexts[key, default: ""])
@@ -87,29 +110,36 @@ public struct PresetCatalog: Sendable {
   }
 
   /// The preset key for a name or alias; nil when none matches.
-  private func resolve(_ name: String, in texts: [String: String]) throws(PresetError) -> String? {
+  private func resolve(_ name: String, in texts: [String: String], aliases: [String: String]) -> String? {
     let wanted = name.lowercased()
-    if texts[wanted] != nil { return wanted }
-    for key in texts.keys.sorted() {
-      guard case .object(let members)? = try? JSONValue(parsing: Data(texts[key, default: ""].utf8)),
-        case .array(let aliases)? = members["aliases"]
-      else { continue }
-      if aliases.contains(where: { $0 == .string(wanted) || $0 == .string(name) }) { return key }
-    }
-    return nil
+    return texts[wanted] != nil ? wanted : aliases[wanted]
   }
 
+  /// Preset files in one folder at most, and bytes in one preset file.
+  public static let maximumPresetFiles = 10_000
+  public static let maximumPresetBytes: Int64 = 1 << 20
+
+  /// The `*.json` files of `folder`, each a regular file read with the bounded reader.
   private static func readFolder(_ folder: URL) throws(PresetError) -> [String: String] {
     let names: [String]
     do {
-      names = try FileManager.default.contentsOfDirectory(atPath: folder.path)
+      names = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".json") }
     } catch {
       throw .unreadableFile(path: folder.path, reason: "not a readable folder")
     }
+    guard names.count <= maximumPresetFiles else {
+      throw .unreadableFile(path: folder.path, reason: "\(names.count) preset files, over the limit of \(maximumPresetFiles)")
+    }
     var texts: [String: String] = [:]
-    for file in names where file.hasSuffix(".json") {
+    for file in names {
       let url = folder.appendingPathComponent(file)
-      guard let data = try? Data(contentsOf: url), let text = String(data: data, encoding: .utf8) else {
+      let data: Data
+      do {
+        data = try ReadableFile.contents(of: url.path, limit: maximumPresetBytes, what: "a preset")
+      } catch {
+        throw .unreadableFile(path: url.path, reason: error.reason)
+      }
+      guard let text = String(data: data, encoding: .utf8) else {
         throw .unreadableFile(path: url.path, reason: "not readable as UTF-8 text")
       }
       texts[String(file.dropLast(5))] = text

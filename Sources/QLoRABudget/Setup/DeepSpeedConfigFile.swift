@@ -1,4 +1,5 @@
 import Foundation
+import Safetensors
 
 /// Reads a DeepSpeed config (the JSON passed to `deepspeed --deepspeed_config` or HF
 /// `TrainingArguments(deepspeed=...)`) onto a setup: the ZeRO stage becomes the engine, the
@@ -7,6 +8,15 @@ import Foundation
 /// batch. Keys it does not read change no byte the estimator models. Key names:
 /// DeepSpeed `runtime/zero/config.py` (docs/recipes.md section 9e).
 public enum DeepSpeedConfigFile {
+  /// The largest DeepSpeed config read (real ones are under 4 KB).
+  public static let maximumBytes: Int64 = 1 << 20
+
+  /// The bytes of the DeepSpeed config at `path`: a regular file (a FIFO or device is refused
+  /// at once), read at most to ``maximumBytes`` + 1 bytes (`/proc` files report a size of 0).
+  public static func contents(of path: String) throws(FileAccessError) -> Data {
+    try ReadableFile.contents(of: path, limit: maximumBytes, what: "a DeepSpeed config")
+  }
+
   public static func apply(_ data: Data, to setup: inout TrainingSetup) throws(DeepSpeedConfigError) {
     let root: [String: JSONValue]
     do {
@@ -44,6 +54,11 @@ public enum DeepSpeedConfigFile {
     if enabled(root["bf16"]) { setup.computeDtype = .bf16 }
     if enabled(root["fp16"]) { setup.computeDtype = .fp16 }
     if let batch = try number(root["train_micro_batch_size_per_gpu"], "train_micro_batch_size_per_gpu", auto: true) {
+      guard (1...TrainingSetup.maximumBatchSize).contains(batch) else {
+        throw DeepSpeedConfigError(
+          field: "train_micro_batch_size_per_gpu", value: String(batch),
+          allowed: "a whole number from 1 to \(TrainingSetup.maximumBatchSize) or \"auto\"")
+      }
       setup.batchSize = batch
     }
   }

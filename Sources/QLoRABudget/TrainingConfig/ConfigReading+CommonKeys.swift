@@ -27,11 +27,28 @@ extension ConfigReading {
   /// `deepspeed`: a DeepSpeed config file, looked for beside the training config, then in the
   /// current folder (where the framework is launched); read as `--deepspeed` reads it. A file
   /// not found is said, and the run is estimated without ZeRO.
+  /// `deepspeed: FILE`, read as `--deepspeed FILE` reads it. A config names its DeepSpeed file
+  /// relative to its own folder or the launch folder, and the path may not leave them: an
+  /// absolute path or a `..` component is not followed (a downloaded config must not make the
+  /// tool read files elsewhere); the user gives such a file with `--deepspeed`.
   mutating func readDeepSpeed(_ keyPath: String) throws(TrainingConfigError) {
     guard let file = try text(keyPath) else { return }
+    guard !file.hasPrefix("/"), !file.split(separator: "/").contains("..") else {
+      note(keyPath, "the DeepSpeed config '\(file)' is outside the config's folder, so it is not read; estimated without "
+        + "ZeRO (give the file on the command line)")
+      return
+    }
     let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
-    let candidates = file.hasPrefix("/") ? [file] : [folder.appendingPathComponent(file).path, file]
-    guard let data = candidates.lazy.compactMap(Self.smallRegularFile).first else {
+    var data: Data?
+    for candidate in [folder.appendingPathComponent(file).path, file] where data == nil {
+      guard FileManager.default.fileExists(atPath: candidate) else { continue }
+      do {
+        data = try DeepSpeedConfigFile.contents(of: candidate)
+      } catch {
+        throw invalid(keyPath, "the DeepSpeed config it names: \(error.description)")
+      }
+    }
+    guard let data else {
       note(keyPath, "the DeepSpeed config '\(file)' is not beside the config or in the current folder; estimated without "
         + "ZeRO (give it with --deepspeed FILE)")
       return
@@ -44,15 +61,6 @@ extension ConfigReading {
     }
     deepSpeedConfig = data
     use(keyPath, remark: "\(engine.engine.label), offload \(engine.offload.description) over the GPUs given with --gpus")
-  }
-
-  /// The bytes of a regular file of at most 1 MiB (a device or FIFO would never end), or nil.
-  private static func smallRegularFile(_ path: String) -> Data? {
-    let attributes = try? FileManager.default.attributesOfItem(atPath: path)
-    guard attributes?[.type] as? FileAttributeType == .typeRegular,
-      let size = (attributes?[.size] as? NSNumber)?.int64Value, size <= 1 << 20
-    else { return nil }
-    return try? Data(contentsOf: URL(fileURLWithPath: path))
   }
 
   /// `fsdp`: `full_shard` (as a list or words) maps onto the FSDP model, whose GPU count the

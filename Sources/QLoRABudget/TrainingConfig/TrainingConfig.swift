@@ -1,4 +1,5 @@
 import Foundation
+import Safetensors
 
 /// A training run as its framework's config file defines it (LLaMA-Factory, Axolotl, HF
 /// `TrainingArguments` / TRL `SFTConfig` JSON with PEFT and `BitsAndBytesConfig` fields, PEFT's
@@ -115,13 +116,16 @@ public struct TrainingConfig: Hashable, Sendable {
     (ignored, emptyKeys) = reading.unusedKeys()
   }
 
-  /// Reads the file at `path`.
+  /// The largest training config read (real ones are a few KB).
+  public static let maximumBytes: Int64 = 1 << 20
+
+  /// Reads the file at `path`: a regular file, read at most to ``maximumBytes`` + 1 bytes.
   public init(contentsOf path: String) throws(TrainingConfigError) {
     let data: Data
     do {
-      data = try Data(contentsOf: URL(fileURLWithPath: path))
+      data = try ReadableFile.contents(of: path, limit: Self.maximumBytes, what: "a training config")
     } catch {
-      throw TrainingConfigError(path: path, "cannot read the file (no such file or not readable)")
+      throw TrainingConfigError(path: path, "cannot read the file: \(error.reason)")
     }
     try self.init(data: data, path: path)
   }

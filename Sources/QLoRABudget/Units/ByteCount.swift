@@ -4,9 +4,11 @@
 /// (GiB, 2^30) units happens only when a value is shown to a person
 /// (`ByteCount+Formatting.swift`).
 ///
-/// Arithmetic never traps: a sum or product that would not fit in `Int64` gives
-/// ``ByteCount/overflow``, which absorbs every later operation the way NaN does, so an
-/// estimate for an absurd setup can be refused with a clear error instead of crashing.
+/// Nothing traps: a sum or product that would not fit in `Int64`, and a negative count given
+/// by a caller, give ``ByteCount/overflow``, which absorbs every later operation the way NaN
+/// does, so an estimate for an absurd setup can be refused with a clear error instead of
+/// crashing (a library that embeds this one cannot be crashed by a value). ``init(exactly:)``
+/// tells a negative count apart.
 ///
 ///     let weights = ByteCount.gibibytes(4)
 ///     weights.bytes            // 4_294_967_296
@@ -14,16 +16,21 @@ public struct ByteCount: Hashable, Comparable, Sendable {
   /// The number of bytes; `Int64.max` only for ``overflow``.
   public let bytes: Int64
 
-  /// Creates an exact byte count. A negative count is a programmer error.
+  /// An exact byte count; a negative count (which no memory has) is ``overflow``.
   public init(_ bytes: Int64) {
-    precondition(bytes >= 0, "A byte count cannot be negative.")
+    self.bytes = bytes >= 0 ? bytes : Int64.max
+  }
+
+  /// An exact byte count; nil for a negative count.
+  public init?(exactly bytes: Int64) {
+    guard bytes >= 0 else { return nil }
     self.bytes = bytes
   }
 
-  /// The result of arithmetic that did not fit in 63 bits.
+  /// The result of arithmetic that did not fit in 63 bits, or of a negative input.
   public static let overflow = ByteCount(Int64.max)
 
-  /// Whether arithmetic that produced this value overflowed.
+  /// Whether arithmetic that produced this value overflowed (or was given a negative count).
   public var isOverflow: Bool { bytes == Int64.max }
 
   /// The bytes of `count` elements of `bytesEach` bytes.
@@ -59,10 +66,9 @@ extension ByteCount: AdditiveArithmetic {
 }
 
 extension ByteCount {
-  /// `count` copies of `size`. A negative count is a programmer error.
+  /// `count` copies of `size`; a negative count gives ``overflow``.
   public static func * (count: Int64, size: ByteCount) -> ByteCount {
-    precondition(count >= 0, "A multiplier of a byte count cannot be negative.")
-    guard !size.isOverflow else { return .overflow }
+    guard count >= 0, !size.isOverflow else { return .overflow }
     let (product, overflowed) = count.multipliedReportingOverflow(by: size.bytes)
     return overflowed || product == Int64.max ? .overflow : ByteCount(product)
   }

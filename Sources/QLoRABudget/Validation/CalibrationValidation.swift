@@ -1,4 +1,5 @@
 import Foundation
+import Safetensors
 
 /// One measured figure against its estimate.
 public struct ValidationRow: Hashable, Sendable {
@@ -98,15 +99,24 @@ public enum CalibrationValidation {
   public static let cpuOutOfSampleDataSet = "cpu-steps-out-of-sample"
   public static let gpuDataSet = "fitcheck-t4"
 
-  /// Reads `directory` (the repository's Tests/Calibration/ folder, or a copy with the same layout).
+  /// The largest calibration file read (the repository's are under 1 MB).
+  public static let maximumFileBytes: Int64 = 16 << 20
+
+  /// Reads `directory` (the repository's Tests/Calibration/ folder, or a copy with the same
+  /// layout). A missing file is skipped; one that is not a regular file or is over
+  /// ``maximumFileBytes`` is an error.
   public static func run(directory: URL) throws -> ValidationReport {
-    func data(_ path: String) -> Data? { try? Data(contentsOf: directory.appendingPathComponent(path)) }
+    func data(_ path: String) throws -> Data? {
+      let file = directory.appendingPathComponent(path).path
+      guard FileManager.default.fileExists(atPath: file) else { return nil }
+      return try ReadableFile.contents(of: file, limit: maximumFileBytes, what: "a calibration file")
+    }
     let gpuFolder = "gpu-measured/fitcheck-t4/"
     return try run(
-      cpuSteps: data("cpu-steps/cpu-steps.json"), cpuOutOfSample: data("cpu-steps/out-of-sample.json"),
-      gpuRuns: ["final-t4-20260921.json", "t4-qlora-2026-09-01.json"].compactMap { data(gpuFolder + $0) },
-      gpuModels: data(gpuFolder + "models.json"),
-      published: data("published/measurements.json"))
+      cpuSteps: try data("cpu-steps/cpu-steps.json"), cpuOutOfSample: try data("cpu-steps/out-of-sample.json"),
+      gpuRuns: try ["final-t4-20260921.json", "t4-qlora-2026-09-01.json"].compactMap { try data(gpuFolder + $0) },
+      gpuModels: try data(gpuFolder + "models.json"),
+      published: try data("published/measurements.json"))
   }
 
   public static func run(cpuSteps: Data?, cpuOutOfSample: Data? = nil, gpuRuns: [Data], gpuModels: Data?, published: Data?) throws -> ValidationReport {

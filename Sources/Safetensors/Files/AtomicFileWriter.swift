@@ -19,7 +19,8 @@ import Foundation
 /// they lead to is the one replaced (a symbolic link is never replaced by a regular file); a
 /// FIFO, device, socket or folder is refused; an existing file is refused unless
 /// `replacingExisting`; a destination that is one of `protecting` (by device and inode) is
-/// refused even then. A replaced file keeps its permission bits.
+/// refused even then. A replaced file keeps its permission bits. Temporaries of dead processes
+/// in the folder are removed first (``StaleTemporaries``).
 public final class AtomicFileWriter {
   /// The path the data lands at after ``commit()`` (links resolved).
   public let destination: String
@@ -44,6 +45,7 @@ public final class AtomicFileWriter {
     guard FileStatus.isDirectory(folderStatus) else {
       throw .wrongKind(path: folder, kind: FileAccessError.kindName(mode: folderStatus.st_mode), expected: "a folder")
     }
+    StaleTemporaries.sweep(folder)
     let name = String(destination[destination.index(after: destination.lastIndex(of: "/") ?? destination.startIndex)...])
     let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 16)
     let temporaryPath = "\(folder == "." && !destination.hasPrefix("./") ? "" : folder + "/").\(name).tmp-\(getpid())-\(suffix)"

@@ -20,7 +20,11 @@ public enum FileAccessError: Error, Equatable, CustomStringConvertible {
   case outputIsInput(output: String, input: String)
   /// The output folder holds one of the inputs: replacing it would delete the input.
   case outputContainsInput(output: String, input: String)
-  /// A file is larger than the reader accepts for its kind.
+  /// Replacing was asked for, but the output is not one this tool wrote: `found` says what is
+  /// there instead (files it did not write, or no mark at all).
+  case notAPreviousOutput(path: String, found: String)
+  /// A file is larger than the reader accepts for its kind. `size` is `limit + 1` when the
+  /// read stopped there (the file reported a smaller size, as `/proc` files do).
   case tooLarge(path: String, size: Int64, limit: Int64, what: String)
 
   public var description: String {
@@ -37,8 +41,10 @@ public enum FileAccessError: Error, Equatable, CustomStringConvertible {
       "The output '\(output)' is the input '\(input)' (the same file): choose another output."
     case let .outputContainsInput(output, input):
       "The output folder '\(output)' holds the input '\(input)': choose another output."
+    case let .notAPreviousOutput(path, found):
+      "The output '\(path)' is not one qlora-budget wrote (\(found)): --force replaces only a previous output; choose another output."
     case let .tooLarge(path, size, limit, what):
-      "'\(path)' is \(size) bytes, over the \(limit)-byte limit for \(what)."
+      "'\(path)' is \(Self.size(size, limit)), over the \(limit)-byte limit for \(what)."
     }
   }
 
@@ -51,8 +57,13 @@ public enum FileAccessError: Error, Equatable, CustomStringConvertible {
     case .outputExists: "it already exists"
     case let .outputIsInput(_, input): "it is the input '\(input)'"
     case let .outputContainsInput(_, input): "it holds the input '\(input)'"
-    case let .tooLarge(_, size, limit, _): "\(size) bytes, over the \(limit)-byte limit"
+    case let .notAPreviousOutput(_, found): "not an output qlora-budget wrote (\(found))"
+    case let .tooLarge(_, size, limit, _): "\(Self.size(size, limit)), over the \(limit)-byte limit"
     }
+  }
+
+  private static func size(_ size: Int64, _ limit: Int64) -> String {
+    size == limit + 1 ? "more than \(limit) bytes" : "\(size) bytes"
   }
 
   /// A failure described by the current `errno`.
@@ -61,7 +72,7 @@ public enum FileAccessError: Error, Equatable, CustomStringConvertible {
   }
 
   /// The errno text in lower case ("no such file or directory", "permission denied").
-  static func reason(_ code: Int32) -> String {
+  public static func reason(_ code: Int32) -> String {
     guard let text = strerror(code) else { return "error \(code)" }
     let message = String(cString: text)
     return message.prefix(1).lowercased() + message.dropFirst()

@@ -73,20 +73,22 @@ public final class ReadableFile: @unchecked Sendable {
   }
 
   /// The whole content of a small regular file: at most `limit` bytes, else
-  /// ``FileAccessError/tooLarge(path:size:limit:what:)``. Reads to the end rather than trusting
-  /// the size (files under /proc report 0), so never more than `limit + 1` bytes are held.
+  /// ``FileAccessError/tooLarge(path:size:limit:what:)``. The one bounded reader for every
+  /// small file the tool reads: a FIFO or device is refused at open; a size over the limit is
+  /// refused before reading; and since files under /proc report 0, the read itself stops after
+  /// `limit + 1` bytes, so never more than that is held.
   public static func contents(of path: String, limit: Int64, what: String) throws(FileAccessError) -> Data {
     let file = try ReadableFile(path: path)
     guard file.size <= limit else { throw .tooLarge(path: path, size: file.size, limit: limit, what: what) }
     var data = Data()
     var offset: Int64 = 0
-    let chunk = Int(min(limit + 1, 1 << 20))
     while true {
-      let piece = try file.read(count: chunk, at: offset)
+      let wanted = Int(min(limit + 1 - offset, 1 << 20))
+      let piece = try file.read(count: wanted, at: offset)
       data.append(piece)
       offset += Int64(piece.count)
       guard offset <= limit else { throw .tooLarge(path: path, size: offset, limit: limit, what: what) }
-      if piece.count < chunk { return data }
+      if piece.count < wanted { return data }
     }
   }
 }

@@ -16,7 +16,7 @@ enum CompareCommand: Command {
   static let options: [OptionSpec] =
     [
       EstimateRequest.gpuOption("gpus", "GPU presets or capacities joined by commas, e.g. rtx-4090,a100-80gb,24GB."),
-      setups, PlanningOptions.svg,
+      setups, PlanningOptions.svg, PlanningOptions.force,
     ] + ModelSourceOptions.specs + SetupOptions.specs + [json]
 
   /// One column of the comparison: a setup, judged on some GPUs.
@@ -72,7 +72,7 @@ enum CompareCommand: Command {
       try PlanningOptions.write(
         SVGChart.stackedBars(
           title: "\(model.name): peak process memory by part", bars: bars, capacities: gpus.map { ($0.name, $0.capacity) }),
-        to: path)
+        to: path, arguments)
     }
     if arguments.has(json) {
       var object = json(model, columns)

@@ -36,7 +36,7 @@ enum FitCommand: Command {
 enum OutputOptions {
   static let json = OptionSpec.flag("--json", "Print one JSON object (see docs/cli.md).")
   static let explain = OptionSpec.flag("--explain", "Show each component's formula, inputs and source.")
-  static let specs: [OptionSpec] = [json, explain, PlanningOptions.svg]
+  static let specs: [OptionSpec] = [json, explain, PlanningOptions.svg, PlanningOptions.force]
 
   static func write(
     _ estimate: MemoryEstimate, _ arguments: ParsedArguments, _ context: CommandContext,
@@ -59,6 +59,6 @@ enum OutputOptions {
     let bar = SVGChart.Bar(label: estimate.gpu?.name ?? estimate.model.name, segments: SVGChart.segments(estimate))
     let capacities = estimate.gpu.map { [($0.name, $0.capacity)] } ?? []
     try PlanningOptions.write(
-      SVGChart.stackedBars(title: "\(estimate.model.name): GPU memory by component", bars: [bar], capacities: capacities), to: path)
+      SVGChart.stackedBars(title: "\(estimate.model.name): GPU memory by component", bars: [bar], capacities: capacities), to: path, arguments)
   }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import NF4Quantization
 import QLoRABudget
+import Safetensors
 
 /// `qlora-budget quantize IN OUT`: a checkpoint (file or model folder) in bitsandbytes' 4-bit layout.
 enum QuantizeCommand: Command {
@@ -8,7 +9,8 @@ enum QuantizeCommand: Command {
   static let summary = "Quantize a safetensors checkpoint or model folder into bitsandbytes' 4-bit layout."
   static let arguments = "<in.safetensors|folder> <out.safetensors|folder> [options]"
   static let threads = OptionSpec.value("--threads", "n", "Threads per tensor.", default: "all cores")
-  static let force = OptionSpec.flag("--force", "Replace an existing output (never the input).")
+  static let force = OptionSpec.flag(
+    "--force", "Replace a previous output of quantize (never the input, nor a file or folder quantize did not write).")
   static let quiet = OptionSpec.flag("--quiet", "No progress on stderr (shown only when stderr is a terminal).")
   static let options: [OptionSpec] = QuantizationOptions.specs + [threads, force, quiet]
 
@@ -25,6 +27,10 @@ enum QuantizeCommand: Command {
       throw UsageError("The output '\(output.path)' must differ from the input.", command: name)
     }
     let settings = try QuantizationOptions.settings(arguments)
+    // The output being the input is refused by quantize itself, with that reason.
+    if arguments.has(force), FileIdentity(path: output.path) != FileIdentity(path: input.path) {
+      try PreviousQuantizedOutput.checkReplaceable(output.path)
+    }
     let threads = try arguments.integer(threads, in: 1...1024).map(Int.init) ?? ProcessInfo.processInfo.activeProcessorCount
     var quantizer = CheckpointQuantizer(settings: settings, threads: threads)
     let showsProgress = !arguments.has(quiet) && isatty(STDERR_FILENO) == 1

@@ -32,7 +32,7 @@ enum SolveCommand: Command {
   static let options: [OptionSpec] =
     [
       EstimateRequest.gpuOption("gpu|size", "The GPU to plan for: a preset or a capacity such as 24GB (all but --find gpu need it)."),
-      find, PlanningOptions.svg,
+      find, PlanningOptions.svg, PlanningOptions.force,
     ] + ModelSourceOptions.specs + SetupOptions.specs + [json]
 
   /// What `solve` found: the planner's answers to the questions asked, rendered as text or JSON.
@@ -71,7 +71,7 @@ enum SolveCommand: Command {
       guard let svg else {
         throw UsageError("'--svg' draws memory against rank or sequence length: use it with --gpu and --find rank, seq-len, batch or all.")
       }
-      try PlanningOptions.write(svg, to: path)
+      try PlanningOptions.write(svg, to: path, arguments)
     }
     if arguments.has(Self.json) {
       context.print(json(result).rendered())

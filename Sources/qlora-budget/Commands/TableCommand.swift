@@ -19,7 +19,7 @@ enum TableCommand: Command {
   static let options: [OptionSpec] =
     [
       EstimateRequest.modelList, EstimateRequest.gpuOption("gpus", "GPU presets or capacities joined by commas."),
-      ranks, lengths, format, PlanningOptions.svg,
+      ranks, lengths, format, PlanningOptions.svg, PlanningOptions.force,
     ] + ModelSourceOptions.specs + SetupOptions.specs + [json]
 
   static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws -> ExitStatus {
@@ -29,6 +29,10 @@ enum TableCommand: Command {
     let format = arguments.has(json) ? .json : try arguments.choice(Self.format, as: Format.self) ?? .markdown
     let ranks = try PlanningOptions.integers(arguments, Self.ranks, of: .rank) ?? [base.lora.rank]
     let lengths = try PlanningOptions.integers(arguments, Self.lengths, of: .sequenceLength) ?? [base.sequenceLength]
+    _ = try PlanningOptions.run { () throws(PlanningError) in
+      try PlanningGrid.checkedCellCount(
+        models: models.count, ranks: ranks.count, sequenceLengths: lengths.count, gpus: gpus.count, fullFineTune: base.isFullFineTune)
+    }
     for model in models { for warning in model.warnings { context.warn(warning) } }
     PlanningOptions.warnIncompatibilities(gpus.map { (base, $0) }, context)
 
@@ -36,7 +40,7 @@ enum TableCommand: Command {
       try PlanningGrid(models: models, ranks: ranks, sequenceLengths: lengths, gpus: gpus, base: base)
     }
     if let path = arguments.value(PlanningOptions.svg) {
-      try PlanningOptions.write(chart(grid, byLength: lengths.count > 1), to: path)
+      try PlanningOptions.write(chart(grid, byLength: lengths.count > 1), to: path, arguments)
     }
     switch format {
     case .json: context.print(json(grid).rendered())

@@ -12,7 +12,7 @@ enum ValidateCommand: Command {
   static let marginOutput = OptionSpec.value(
     "--margin-output", "file", "Where to write the verdict margin's Swift source ('-' for stdout).",
     default: "Sources/QLoRABudget/Verdict/MeasuredMargin.swift")
-  static let options: [OptionSpec] = [calibration, output, marginOutput]
+  static let options: [OptionSpec] = [calibration, output, marginOutput, PlanningOptions.force]
 
   static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws -> ExitStatus {
     try arguments.expectPositionals(atMost: 0)
@@ -28,7 +28,7 @@ enum ValidateCommand: Command {
     if output == "-" {
       context.standardOutput(text)
     } else {
-      try PlanningOptions.write(text, to: output)
+      try PlanningOptions.write(text, to: output, arguments)
       context.print("wrote \(output)")
     }
     let margin = report.verdictMargin
@@ -37,7 +37,7 @@ enum ValidateCommand: Command {
     if marginPath == "-" {
       context.standardOutput(ValidationReport.marginSource(margin))
     } else {
-      try PlanningOptions.write(ValidationReport.marginSource(margin), to: marginPath)
+      try PlanningOptions.write(ValidationReport.marginSource(margin), to: marginPath, arguments)
       context.print("wrote \(marginPath)")
     }
     context.print("verdict margin: \(EstimateText.percent(margin.relative)), " + margin.statistic

@@ -11,13 +11,11 @@ enum DeepSpeedOption {
   /// The setup the config describes over `base`, or nil without `--deepspeed`.
   static func setup(_ arguments: ParsedArguments, base: TrainingSetup = TrainingSetup()) throws(UsageError) -> TrainingSetup? {
     guard let path = arguments.value(spec) else { return nil }
-    // A regular file of at most 1 MiB: a device or FIFO (/dev/zero, a pipe) would never end.
-    let attributes = try? FileManager.default.attributesOfItem(atPath: path)
-    guard attributes?[.type] as? FileAttributeType == .typeRegular,
-      let size = (attributes?[.size] as? NSNumber)?.int64Value, size <= 1 << 20,
-      let data = try? Data(contentsOf: URL(fileURLWithPath: path))
-    else {
-      throw .invalidValue(path, for: "--deepspeed", "cannot read it as a DeepSpeed config (a regular file of at most 1 MiB)")
+    let data: Data
+    do {
+      data = try DeepSpeedConfigFile.contents(of: path)
+    } catch {
+      throw .invalidValue(path, for: spec.name, "a readable DeepSpeed config of at most 1 MiB (\(error.reason))")
     }
     var setup = base
     do {

@@ -64,6 +64,11 @@ struct ParsedArguments {
 
   func value(_ option: OptionSpec) -> String? { values[option.name] }
 
+  /// The positionals and every option's value but those of `options` (for the files a command reads).
+  func arguments(except options: Set<String>) -> [String] {
+    positionals + values.filter { !options.contains($0.key) }.map(\.value)
+  }
+
   /// The single positional argument a command needs, named for the error message.
   func positional(_ index: Int, named name: String) throws(UsageError) -> String {
     guard index < positionals.count else {

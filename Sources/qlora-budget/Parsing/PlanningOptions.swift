@@ -6,6 +6,9 @@ import QLoRABudget
 /// planner's refusal reaches the command line, and comma-separated lists.
 enum PlanningOptions {
   static let svg = OptionSpec.value("--svg", "file", "Also write a chart as an SVG file.")
+  static let force = OptionSpec.flag("--force", "Replace an existing output file (never one of the command's inputs).")
+  /// The options that name files a command writes.
+  static let outputOptions: Set<String> = [svg.name, ValidateCommand.output.name, ValidateCommand.marginOutput.name]
 
   /// Warns, once each, what any of the setups asks of a GPU it is judged on that the GPU cannot do.
   static func warnIncompatibilities(_ pairs: [(setup: TrainingSetup, gpu: GPU)], _ context: CommandContext) {
@@ -29,11 +32,25 @@ enum PlanningOptions {
     }
   }
 
-  /// Writes `text` to `path` (for --svg and --output) through the atomic writer: a temporary
-  /// file beside it, renamed over it when complete; links are followed, and a folder, FIFO or
-  /// device is refused.
-  static func write(_ text: String, to path: String) throws {
-    try AtomicFileWriter.write(Array(text.utf8), to: path, replacingExisting: true)
+  /// Writes `text` to `path` (for --svg, --output, --margin-output) through the atomic writer,
+  /// by the rule for every file the tool writes: a temporary file beside it, renamed over it
+  /// when complete; an existing file is replaced only with `--force`; a file the command reads
+  /// (any argument naming a file, or a folder's config.json), compared by device and inode
+  /// through links, is never replaced; a folder, FIFO or device is refused.
+  static func write(_ text: String, to path: String, _ arguments: ParsedArguments) throws {
+    try AtomicFileWriter.write(
+      Array(text.utf8), to: path, replacingExisting: arguments.has(force), protecting: inputs(arguments))
+  }
+
+  /// The files a command's arguments name, by identity.
+  static func inputs(_ arguments: ParsedArguments) -> [FileIdentity: String] {
+    var inputs: [FileIdentity: String] = [:]
+    for argument in arguments.arguments(except: outputOptions) where !argument.isEmpty {
+      for path in [argument, argument + "/config.json"] {
+        if let identity = FileIdentity(path: path), inputs[identity] == nil { inputs[identity] = path }
+      }
+    }
+    return inputs
   }
 
   /// A comma-separated list option, each element trimmed; nil when absent.

@@ -53,7 +53,7 @@ private func check(_ model: ModelArchitecture) {
     }
     var resident = ByteCount.zero
     for component in estimate.components {
-      guard let bytes = component.bytes else { continue }
+      let bytes = component.bytes
       require(!bytes.isOverflow, "component \(component.kind) overflowed without an error")
       if component.device == .gpu && component.lifetime == .resident { resident = resident + bytes }
     }
