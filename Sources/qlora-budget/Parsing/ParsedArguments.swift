@@ -60,6 +60,14 @@ struct ParsedArguments {
 
   func has(_ flag: String) -> Bool { flags.contains(flag) }
 
+  /// The same arguments without the first `count` positionals (a command whose first argument
+  /// is not the model, e.g. `diagnose <message> [<model>]`).
+  func droppingPositionals(_ count: Int) -> ParsedArguments {
+    var rest = self
+    rest.positionals = Array(positionals.dropFirst(count))
+    return rest
+  }
+
   func value(_ option: String) -> String? { values[option] }
 
   /// The single positional argument a command needs, named for the error message.
