@@ -36,7 +36,7 @@ enum CompareCommand: Command {
       throw UsageError("Missing '--gpu <gpu,gpu...>': one or more GPU presets or capacities.", command: name)
     }
     var gpus: [GPU] = []
-    for gpuName in gpuNames { gpus.append(try SetupOptions.gpu(gpuName, presets: context.presets)) }
+    for gpuName in gpuNames { gpus.append(try SetupOptions.gpu(gpuName, presets: context.presets, environment: context.environment)) }
     var variants: [SetupVariant] = gpus.count == 1 ? SetupVariant.methods : [try SetupVariant.named("as-given")]
     if let names = try PlanningOptions.list(arguments, "--setups") {
       variants = []

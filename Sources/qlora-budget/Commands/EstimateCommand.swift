@@ -50,7 +50,7 @@ struct EstimateRequest {
       context.warn("the config shards the model (FSDP or DeepSpeed) over GPUs the launcher decides; give --gpus N for the per-GPU figure (estimated for 1 GPU)")
     }
     if let gpuName = arguments.value("--gpu") {
-      gpu = try SetupOptions.gpu(gpuName, presets: context.presets)
+      gpu = try SetupOptions.gpu(gpuName, presets: context.presets, environment: context.environment)
     } else if requiresGPU {
       throw UsageError("Missing '--gpu <gpu|size>': a GPU preset or a capacity such as 24GB.", command: arguments.command)
     } else {

@@ -40,7 +40,7 @@ enum TableCommand: Command {
     var models: [ModelArchitecture] = []
     for modelName in modelNames { models.append(try SetupOptions.model(modelName, arguments, context: context).model) }
     var gpus: [GPU] = []
-    for gpuName in gpuNames { gpus.append(try SetupOptions.gpu(gpuName, presets: context.presets)) }
+    for gpuName in gpuNames { gpus.append(try SetupOptions.gpu(gpuName, presets: context.presets, environment: context.environment)) }
     for model in models { for warning in model.warnings { context.warn(warning) } }
     PlanningOptions.warnIncompatibilities(gpus.map { (base, $0) }, context)
 

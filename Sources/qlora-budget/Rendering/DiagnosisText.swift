@@ -14,7 +14,7 @@ enum DiagnosisText {
 
   /// A printed figure: `23.65 GiB`, or what a saturated reading is.
   static func size(_ bytes: Int64) -> String {
-    bytes == Int64.max ? "an impossible reading (saturated)" : ByteCount(bytes).formatted(.binary)
+    bytes == Int64.max ? "saturated" : ByteCount(bytes).formatted(.binary)
   }
 
   static func describe(_ message: OutOfMemoryMessage, number: Int) -> [String] {
