@@ -29,9 +29,9 @@ public struct LocalGPU: Hashable, Sendable {
       guard preset.vendor == .nvidia, preset.capacity <= total, preset.capacity.bytes >= total.bytes / 10 * 9 else { return false }
       return Self.words(preset.name).filter { !Self.isMemorySize($0) }.allSatisfy(words.contains)
     }
+    let specificity = { (preset: GPU) in Self.words(preset.name).filter { !Self.isMemorySize($0) }.count }
     return candidates.max { a, b in
-      let (wordsA, wordsB) = (Self.words(a.name).count, Self.words(b.name).count)
-      return wordsA != wordsB ? wordsA < wordsB : a.capacity < b.capacity
+      specificity(a) != specificity(b) ? specificity(a) < specificity(b) : a.capacity < b.capacity
     }
   }
 

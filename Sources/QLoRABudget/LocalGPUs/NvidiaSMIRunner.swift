@@ -3,11 +3,11 @@ import Foundation
 /// Runs `nvidia-smi` (found on the given PATH) with a timeout and a cap on what it prints: the
 /// only place the library starts a process.
 public enum NvidiaSMIRunner {
-  public static let timeoutSeconds = 10
+  public static let defaultTimeoutSeconds = 10
   public static let outputLimit = 1 << 20
 
   /// nvidia-smi's stdout for ``NvidiaSMIReport/arguments``.
-  public static func query(environment: [String: String]) throws(LocalGPUError) -> String {
+  public static func query(environment: [String: String], timeoutSeconds: Int = defaultTimeoutSeconds) throws(LocalGPUError) -> String {
     guard let executable = find("nvidia-smi", path: environment["PATH"] ?? "") else { throw .notFound }
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
