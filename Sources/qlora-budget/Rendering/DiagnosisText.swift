@@ -70,11 +70,12 @@ enum DiagnosisText {
       why.append("Other processes held \(size(diagnosis.otherProcesses.bytes)) of the GPU.")
     }
     if diagnosis.fragmentationIsTheDifference, let tried = message.triedToAllocate, let unallocated = message.reservedUnallocated {
-      why.append("Fragmentation is the difference: the \(size(tried)) request would have fit in the \(size(unallocated)) PyTorch held reserved but unallocated. Set \(diagnosis.allocatorSetting).")
+      why.append("Fragmentation is the difference: the \(size(tried)) request would have fit in the \(size(unallocated)) PyTorch held reserved but unallocated, had it been one block. Expandable segments let the allocator grow a segment instead:")
     } else if let shortfall = diagnosis.shortfall, shortfall > .zero {
       why.append("Allocated bytes are the difference: the request was \(shortfall.formatted(.binary)) more than was free, and more than reserved memory could hold.")
     }
     for sentence in why { lines += HelpText.wrap(sentence, width: 76).map { "  " + $0 } }
+    if diagnosis.fragmentationIsTheDifference { lines.append("    " + diagnosis.allocatorSetting) }
     lines.append("")
     if estimate.verdict == .fits {
       lines.append("Changes: none needed by the estimate.")
