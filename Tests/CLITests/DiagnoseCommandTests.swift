@@ -119,18 +119,27 @@ private func mib(_ hundredths: Int64) -> Int64 { (hundredths * (1 << 20) + 50) /
     #expect(text.standardOutput.contains("\n    PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True\n"))
   }
 
-  /// Other processes' memory is taken off the capacity: 23.65 GiB less 4 x 398.00 MiB and
-  /// 21.98 GiB leaves too little for the run, and the planner's changes are listed.
+  /// Other processes' memory is taken off the capacity. The message lists five processes and
+  /// no "this process" clause (PyTorch in a container): process 62200, holding 21.98 GiB, at
+  /// least the 21.51 GiB + 2.30 MiB PyTorch reserved, is the run itself; the other four hold
+  /// 4 x 398.00 MiB.
   @Test func otherProcessesReduceWhatTheRunHad() throws {
     let result = try BinaryRunner.run(["diagnose", Self.fixture("llamafactory-1936-capacty-processes.txt"), "qwen3-4b", "--json"])
     let diagnosis = try #require(try BinaryRunner.json(result)["diagnosis"] as? [String: Any])
-    let others = 4 * mib(39800) + gib(2198)
+    let others = 4 * mib(39800)
+    #expect((diagnosis["own_process_pid"] as? NSNumber)?.int64Value == 62200)
     #expect((diagnosis["other_processes_bytes"] as? NSNumber)?.int64Value == others)
     #expect((diagnosis["available_bytes"] as? NSNumber)?.int64Value == gib(2365) - others)
-    #expect(diagnosis["verdict"] as? String == "does_not_fit")
     // Fragmentation is not the difference: 136.00 MiB asked, 93.81 MiB free + 2.30 MiB unallocated.
     #expect(diagnosis["fragmentation_is_the_difference"] as? Bool == false)
     #expect(diagnosis["allocator_setting"] is NSNull)
+    // Another process holding most of the GPU leaves a 14B run too little.
+    let crowded = try BinaryRunner.run(["diagnose", Self.fixture("trl-4237-processes.txt"), "qwen3-14b", "--json"])
+    let judged = try #require(try BinaryRunner.json(crowded)["diagnosis"] as? [String: Any])
+    // 19066 (6.79 GiB >= 4.50 GiB + 2.14 GiB reserved) is the run; 514.00 MiB + 4.93 GiB + 894.00 MiB are others.
+    #expect((judged["own_process_pid"] as? NSNumber)?.int64Value == 19066)
+    #expect((judged["other_processes_bytes"] as? NSNumber)?.int64Value == mib(51400) + gib(493) + mib(89400))
+    #expect(judged["verdict"] as? String == "does_not_fit")
   }
 
   @Test func aMessageWithoutCapacityCannotBeJudged() throws {

@@ -12,14 +12,28 @@ public struct OutOfMemoryDiagnosis: Sendable {
   /// What other processes held on the GPU, as the message lists them (saturated readings left
   /// out, at most the capacity).
   public let otherProcesses: ByteCount
+  /// The listed process that is the failed run itself, when the message has no "this process"
+  /// clause: PyTorch names its own process `Process N` when it cannot match its pid (in a
+  /// container), so the smallest process holding at least what PyTorch reserved is taken to
+  /// be the run, not another process.
+  public let ownProcess: OutOfMemoryMessage.OtherProcess?
+
+  static func ownProcess(in message: OutOfMemoryMessage) -> OutOfMemoryMessage.OtherProcess? {
+    guard message.processInUse == nil, let allocated = message.allocatedByPyTorch else { return nil }
+    let (reserved, overflow) = allocated.addingReportingOverflow(message.reservedUnallocated ?? 0)
+    guard !overflow else { return nil }
+    return message.otherProcesses.filter { $0.bytes >= reserved && $0.bytes < Int64.max }.min { $0.bytes < $1.bytes }
+  }
+
   /// The capacity less the other processes: what this run could have used.
   public let available: ByteCount
 
-  /// The estimated process memory at each phase's highest moment: the resident bytes, the
-  /// phase's step bytes, and the same allocator reserve and CUDA runtime as at the peak.
+  /// The estimated process memory at each phase's highest moment: the process peak less how
+  /// far the phase's step bytes stay below the peak phase's (the same workspaces, allocator
+  /// reserve and CUDA runtime as at the peak, so the peak phase shows the process peak itself).
   public var phases: [(phase: StepPhase, processBytes: ByteCount)] {
-    let overhead = estimate.peak.process - estimate.peak.allocated
-    return estimate.step.phases.map { ($0.name, estimate.residentBytes + $0.bytes + overhead) }
+    let top = estimate.step.peak.bytes
+    return estimate.step.phases.map { ($0.name, estimate.peak.process - (top - $0.bytes)) }
   }
 
   /// How much the failed request exceeded the free memory (nil when the message does not say).
@@ -52,8 +66,10 @@ public struct OutOfMemoryDiagnosis: Sendable {
     guard let total = message.totalCapacity else { throw .noCapacity }
     self.message = message
     capacity = ByteCount(total)
+    let own = Self.ownProcess(in: message)
+    ownProcess = own
     // A saturated reading (a driver's 2^64) is no figure at all: left out, never more than the GPU.
-    let readings = message.otherProcesses.map(\.bytes).filter { $0 < Int64.max }
+    let readings = message.otherProcesses.filter { $0.pid != own?.pid }.map(\.bytes).filter { $0 < Int64.max }
     otherProcesses = min(readings.reduce(ByteCount.zero) { $0 + ByteCount($1) }, capacity)
     available = capacity - otherProcesses
     let label = "GPU \(message.gpuIndex.map(String.init) ?? "?")"

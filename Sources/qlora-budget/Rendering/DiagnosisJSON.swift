@@ -37,6 +37,7 @@ enum DiagnosisJSON {
       ("setup", EstimateJSON.setup(estimate.setup)),
       ("gpu", EstimateJSON.gpu(diagnosis.gpu)),
       ("capacity_bytes", .bytes(diagnosis.capacity)),
+      ("own_process_pid", diagnosis.ownProcess.map { .integer($0.pid) } ?? .null),
       ("other_processes_bytes", .bytes(diagnosis.otherProcesses)),
       ("available_bytes", .bytes(diagnosis.available)),
       ("peak_allocated_bytes", .bytes(estimate.peak.allocated)),

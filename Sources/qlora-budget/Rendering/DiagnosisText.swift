@@ -49,8 +49,13 @@ enum DiagnosisText {
       available += ", other processes hold \(size(diagnosis.otherProcesses.bytes)): \(diagnosis.available.formatted(.binary)) for this run"
     }
     lines.append(available)
-    let phases = diagnosis.phases.map { "\($0.phase.rawValue) \($0.processBytes.formatted(.binary))" }.joined(separator: ", ")
-    lines.append("  Estimated process memory at each phase's peak: \(phases)")
+    if let own = diagnosis.ownProcess {
+      lines += HelpText.wrap("Process \(own.pid) (\(size(own.bytes))) is taken to be the run itself: it holds what PyTorch reserved.", width: 76).map { "  " + $0 }
+    }
+    lines.append("  Estimated process memory at each phase's peak:")
+    for (phase, bytes) in diagnosis.phases {
+      lines.append("    " + HelpText.pad(phase.rawValue, 28) + EstimateText.leftPad(bytes.formatted(.binary), 12))
+    }
     if let verdict = estimate.verdict {
       lines.append("  Verdict on what was available: " + VerdictText.word(verdict, color) + " ("
         + "\(estimate.peak.process.formatted(.binary)) at the \(estimate.peak.phase.rawValue) peak)")
