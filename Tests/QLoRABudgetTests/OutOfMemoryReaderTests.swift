@@ -154,6 +154,22 @@ private func kib(_ hundredths: Int64) -> Int64 { (hundredths * (1 << 10) + 50) /
     #expect(messages.map(\.triedToAllocate) == [gib(226), gib(1600)])
   }
 
+  /// Variants of real messages edited to the shapes PyTorch prints in rarer cases: the cap
+  /// `torch.cuda.set_per_process_memory_fraction` sets (`X allowed;`, both formats), and a GPU
+  /// index left out.
+  @Test func allowedClauseAndMissingIndex() throws {
+    let current = try Self.fixture("pytorch-16417-current.txt")
+      .replacingOccurrences(of: "memory in use. Of the", with: "memory in use. 20.00 GiB allowed; Of the")
+      .replacingOccurrences(of: "GPU 0 has", with: "GPU has")
+    let read = try #require(try OutOfMemoryReader.messages(in: current).first)
+    #expect(read.allowed == gib(2000) && read.gpuIndex == nil && read.totalCapacity == gib(2365) && read.processInUse == gib(2360))
+    let old = try Self.fixture("pytorch-59778-reserved.txt")
+      .replacingOccurrences(of: "3.03 GiB free;", with: "3.03 GiB free; 5.50 GiB allowed;")
+      .replacingOccurrences(of: "(GPU 0;", with: "(GPU ;")
+    let oldRead = try #require(try OutOfMemoryReader.messages(in: old).first)
+    #expect(oldRead.allowed == gib(550) && oldRead.gpuIndex == nil && oldRead.free == gib(303) && oldRead.reservedByPyTorch == gib(124))
+  }
+
   @Test func noMessageIsAnError() {
     #expect(throws: DiagnosisError.noMessage) { try OutOfMemoryReader.messages(in: "Traceback (most recent call last):\n  RuntimeError: CUDA error: out of memory\n") }
     // Mentioning the error is not a message: no figure is stated.
