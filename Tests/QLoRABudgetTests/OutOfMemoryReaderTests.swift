@@ -118,7 +118,7 @@ private func kib(_ hundredths: Int64) -> Int64 { (hundredths * (1 << 10) + 50) /
       for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
         var rest = Substring(line)
         repeat {
-          wrapped += "[rank3]: " + rest.prefix(width) + "\n"
+          wrapped += "[rank3]: " + rest.prefix(width) + (width == 41 ? "\r\n" : "\n")  // 41: a Windows paste
           rest = rest.dropFirst(width)
         } while !rest.isEmpty
       }

@@ -40,7 +40,8 @@ struct PastedLog {
   init(_ text: String) {
     var index: [Int64?: Int] = [:]
     var lineNumber = 0
-    for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+    // Character-wise: "\r\n" (a Windows paste) is one Character, a newline, not "\n".
+    for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
       lineNumber += 1
       var line = String(rawLine)
       if line.contains("\u{1B}") {
