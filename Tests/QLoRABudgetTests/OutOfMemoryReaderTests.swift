@@ -147,6 +147,18 @@ private func kib(_ hundredths: Int64) -> Int64 { (hundredths * (1 << 10) + 50) /
     #expect(messages[1].otherProcesses == [.init(pid: 112_077, bytes: gib(3938))])
   }
 
+  /// Launchers' other prefixes: torchrun's `[default2]:`, mpirun's `[1,2]<stderr>:`, and a
+  /// host name before the rank (DeepSpeed's pdsh launcher).
+  @Test(arguments: ["[default2]:", "[1,2]<stderr>:", "worker-1: [rank2]:"]) func launcherPrefixes(_ prefix: String) throws {
+    let text = try Self.fixture("peft-1703-gpu1.txt").split(separator: "\n")[1]
+    let pasted = stride(from: 0, to: text.count, by: 50).map { start in
+      prefix + " " + text.dropFirst(start).prefix(50)
+    }.joined(separator: "\n")
+    let message = try #require(try OutOfMemoryReader.messages(in: pasted).first)
+    #expect(message.rank == 2 && message.triedToAllocate == gib(392) && message.free == mib(200))
+    #expect(message.otherProcesses == [.init(pid: 112_077, bytes: gib(3938))])
+  }
+
   @Test func everyMessageInOrder() throws {
     let text = try Self.fixture("pytorch-59778-reserved.txt") + "noise\n" + Self.fixture("rocm-therock-1054-hip.txt")
     let messages = try OutOfMemoryReader.messages(in: text)

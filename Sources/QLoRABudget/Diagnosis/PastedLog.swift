@@ -33,8 +33,10 @@ struct PastedLog {
 
   private(set) var streams: [Stream] = []
 
+  /// `[rank3]:`, `[RANK:1]`, `[default0]:` (torchrun), `[1,3]<stderr>:` (mpirun's tags; the
+  /// second number is the rank), each after an optional `host: ` (pdsh, DeepSpeed's launcher).
   private static let rankPrefix = try! NSRegularExpression(
-    pattern: #"^\s*\[(?:rank|RANK|default)\s*:?\s*([0-9]{1,9})\]\s*:?"#)
+    pattern: #"^\s*(?:[A-Za-z0-9_.-]{1,64}:\s*)?(?:\[(?:rank|RANK|default)\s*:?\s*([0-9]{1,9})\]|\[[0-9]{1,9},([0-9]{1,9})\]<std(?:out|err)>)\s*:?"#)
   private static let terminalCodes = try! NSRegularExpression(pattern: "\u{1B}\\[[0-9;?]*[A-Za-z]")
 
   init(_ text: String) {
@@ -51,7 +53,8 @@ struct PastedLog {
       var rank: Int64?
       let nsLine = line as NSString
       if let match = Self.rankPrefix.firstMatch(in: line, range: NSRange(location: 0, length: nsLine.length)) {
-        rank = Int64(nsLine.substring(with: match.range(at: 1)))
+        let group = match.range(at: 1).location != NSNotFound ? 1 : 2
+        rank = Int64(nsLine.substring(with: match.range(at: group)))
         line = nsLine.substring(from: match.range.upperBound)
       }
       let content = line.trimmingCharacters(in: .whitespacesAndNewlines)
