@@ -6,7 +6,7 @@ import QLoRABudget
 enum MCPCommand: Command {
   static let name = "mcp"
   static let summary = "Serve fit, estimate, solve, diagnose and presets to MCP clients (stdio)."
-  static let arguments = ""
+  static let arguments = "[--presets <dir>]"
   static let options: [OptionSpec] = []
 
   static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws -> ExitStatus {
