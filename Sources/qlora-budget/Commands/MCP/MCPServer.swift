@@ -101,7 +101,8 @@ struct MCPServer {
     return "{\"content\":\(Self.compact(content)),\"structuredContent\":\(structured),\"isError\":false\(complete)}"
   }
 
-  static let capabilities = JSONOutput.object([("tools", .object([("listChanged", .bool(false))]))])
+  // Computed, not a stored global: an enum payload held in a global reads as a leak to LeakSanitizer.
+  static var capabilities: JSONOutput { .object([("tools", .object([("listChanged", .bool(false))]))]) }
   static var serverInfo: JSONOutput {
     .object([("name", .string("qlora-budget")), ("version", .string(String(HelpText.version.split(separator: " ").last ?? "")))])
   }
