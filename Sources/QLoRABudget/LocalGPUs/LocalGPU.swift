@@ -41,7 +41,7 @@ public struct LocalGPU: Hashable, Sendable {
   public func judged(among presets: [GPU]) -> GPU {
     let preset = matchingPreset(among: presets)
     let capacity = min(free, preset?.capacity ?? total)
-    let now = "\(name) (GPU \(index)): \(Self.mib(free)) free of \(Self.mib(total)) now, \(Self.mib(used)) in use"
+    let now = "\(name) (GPU \(index)): \(Self.mib(free)) free of \(Self.mib(total)) now, \(Self.mib(used)) in use by other processes"
     let source = "nvidia-smi on this machine; judged against the memory free now"
       + (preset.map { ", at most the \($0.name) preset's usable capacity" } ?? "")
     if let preset { return preset.withCapacity(capacity, displayName: now, source: source) }
