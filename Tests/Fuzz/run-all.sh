@@ -5,7 +5,7 @@ set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 seconds="${1:?usage: run-all.sh SECONDS [HARNESS...]}"; shift
 harnesses=("$@")
-[ ${#harnesses[@]} -gt 0 ] || harnesses=(config safetensors size cli yaml)
+[ ${#harnesses[@]} -gt 0 ] || harnesses=(config safetensors size cli yaml mcp)
 mkdir -p "$ROOT/.build/fuzz"
 for harness in "${harnesses[@]}"; do
   for h in "${harnesses[@]}"; do "$ROOT/Tests/Fuzz/run.sh" build "$h" >/dev/null; done  # build all up front

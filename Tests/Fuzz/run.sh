@@ -5,7 +5,7 @@
 #   Tests/Fuzz/run.sh build HARNESS                            build only
 #   Tests/Fuzz/run.sh replay HARNESS FILE...                   run the harness once on each FILE
 #
-# HARNESS is one of: config safetensors size cli quantstate yaml (see Tests/Fuzz/harnesses/).
+# HARNESS is one of: config safetensors size cli quantstate yaml mcp (see Tests/Fuzz/harnesses/).
 # One fuzzer process, one worker: the machine is shared. Build output, the working corpus
 # (new inputs the fuzzer finds) and crash artifacts go under .build/fuzz/; the seed corpus in
 # Tests/Fuzz/corpus/HARNESS is read, never written. A finding is saved as
@@ -49,7 +49,7 @@ build() (  # a subshell: it changes the current folder
   module QLoRABudget "$ROOT/Sources/QLoRABudget"
   module NF4Quantization "$ROOT/Sources/NF4Quantization"
   case "$harness" in
-    cli|size)
+    cli|size|mcp)
       # The command layer is an executable target: its sources are compiled into the harness's
       # module (so internal types are visible) with the @main entry point renamed away from
       # libFuzzer's main.

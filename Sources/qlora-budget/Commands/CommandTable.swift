@@ -8,6 +8,7 @@ enum CommandTable {
     TableCommand.self,
     CompletionsCommand.self,
     PresetsCommand.self,
+    DiagnoseCommand.self, MCPCommand.self,
     InspectCommand.self, QuantizeCommand.self, QuantizeCheckCommand.self,
     ValidateCommand.self,
   ]

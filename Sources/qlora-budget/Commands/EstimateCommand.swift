@@ -22,7 +22,12 @@ enum FitCommand: Command {
   static let summary = "Say whether a fine-tune fits a GPU, with headroom and breakdown."
   static let arguments = "<model> --gpu <gpu|size> [options]"
   static let options: [OptionSpec] =
-    [EstimateRequest.gpuOption("gpu|size", "A GPU preset (see 'presets gpus') or a capacity such as 24GB or 24GiB.")]
+    [
+      EstimateRequest.gpuOption(
+        "gpu|size",
+        "A GPU preset (see 'presets gpus'), a capacity such as 24GB or 24GiB, or auto[:N] (this machine's GPU N through "
+          + "nvidia-smi, judged against its free memory now).")
+    ]
     + ModelSourceOptions.specs + SetupOptions.specs + HostOptions.specs + OutputOptions.specs
 
   static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws -> ExitStatus {

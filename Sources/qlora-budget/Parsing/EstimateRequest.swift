@@ -25,7 +25,8 @@ struct EstimateRequest {
   /// `--gpu`: one GPU (fit, estimate, solve) or several joined by commas (compare, table), each
   /// command with its own help.
   static func gpuOption(_ valueName: String, _ help: String) -> OptionSpec { .value("--gpu", valueName, help) }
-  static let gpu = gpuOption("gpu|size", "A GPU preset or a capacity such as 24GB or 24GiB.")
+  static let gpu = gpuOption(
+    "gpu|size", "A GPU preset, a capacity such as 24GB or 24GiB, or auto[:N] (this machine's GPU N, its free memory now).")
   /// `--models` (table).
   static let modelList = OptionSpec.value(
     "--models", "models", "Model presets, Hub ids or config paths joined by commas.", default: "the --config file's model")
@@ -72,7 +73,7 @@ struct EstimateRequest {
     switch gpuArity {
     case .optional, .required:
       if let gpuName = arguments.value(Self.gpu) {
-        gpus = [try SetupOptions.gpu(gpuName, presets: context.presets)]
+        gpus = [try SetupOptions.gpu(gpuName, presets: context.presets, environment: context.environment)]
       } else if gpuArity == .required {
         throw UsageError("Missing '--gpu <gpu|size>': a GPU preset or a capacity such as 24GB.", command: arguments.command)
       } else {
@@ -83,7 +84,7 @@ struct EstimateRequest {
         throw UsageError("Missing '--gpu <gpu,gpu...>': GPU presets or capacities joined by commas.", command: arguments.command)
       }
       var resolved: [GPU] = []
-      for name in names { resolved.append(try SetupOptions.gpu(name, presets: context.presets)) }
+      for name in names { resolved.append(try SetupOptions.gpu(name, presets: context.presets, environment: context.environment)) }
       gpus = resolved
     }
   }

@@ -69,6 +69,14 @@ struct ParsedArguments {
     positionals + values.filter { !options.contains($0.key) }.map(\.value)
   }
 
+  /// The same arguments without the first `count` positionals (a command whose first argument
+  /// is not the model, e.g. `diagnose <message> [<model>]`).
+  func droppingPositionals(_ count: Int) -> ParsedArguments {
+    var rest = self
+    rest.positionals = Array(positionals.dropFirst(count))
+    return rest
+  }
+
   /// The single positional argument a command needs, named for the error message.
   func positional(_ index: Int, named name: String) throws(UsageError) -> String {
     guard index < positionals.count else {

@@ -3,7 +3,8 @@
 //
 // The input is split at NUL bytes into at most 32 arguments (invalid UTF-8 repaired). The
 // harness runs in an empty temporary folder and skips inputs with an argument that names a
-// path ('/' or a leading '.'), so a model argument is always a preset name, never a file.
+// path ('/' or a leading '.'), so a model argument is always a preset name, never a file, and
+// inputs that would read stdin (`mcp`, `diagnose -`).
 // Checks: the exit status is one of the documented ones; a failure writes 'Error: ' first on
 // stderr; success writes something on stdout; `--json` output of estimate/fit is valid JSON
 // (unless `--help` follows the command: then its help is printed, as documented).
@@ -28,6 +29,8 @@ public func fuzzCLI(_ start: UnsafePointer<UInt8>, _ count: Int) -> CInt {
   let arguments = bytes.split(separator: 0, maxSplits: 32, omittingEmptySubsequences: false)
     .map { String(decoding: $0, as: UTF8.self) }
   guard arguments.count <= 32, !arguments.contains(where: { $0.contains("/") || $0.hasPrefix(".") }) else { return -1 }
+  // `mcp` serves stdin and `diagnose -` reads it: the fuzzer's stdin is not an input.
+  guard arguments.first != "mcp", !(arguments.first == "diagnose" && arguments.contains("-")) else { return -1 }
   // `quantize-check --shape RxC` quantizes R x C synthetic weights by design (up to 2^28): keep
   // them small so that the fuzzer's 64 MB allocation limit flags only unintended allocations.
   if let shape = syntheticShapeElements(arguments), shape > 1 << 16 { return -1 }

@@ -24,7 +24,7 @@ public func fuzzSize(_ start: UnsafePointer<UInt8>, _ count: Int) -> CInt {
     }
   }
   // `--gpu` with a leading digit is a capacity (preset-name lookup is the cli harness's).
-  if text.first?.isNumber == true { _ = try? SetupOptions.gpu(text, presets: .bundled) }
+  if text.first?.isNumber == true { _ = try? SetupOptions.gpu(text, presets: .bundled, environment: [:]) }
   for option in ["--rank", "--seq-len", "--batch", "--blocksize", "--alpha", "--lora-dropout", "--double-quant",
     "--quant", "--optimizer", "--recipe", "--targets", "--attn", "--dtype"]
   {
