@@ -163,7 +163,7 @@ public struct CheckpointQuantizer: Sendable {
         return tensor
       }
       guard settings.doubleQuantization, case let .float32(absmax) = single.scales else { return (single, T.dtypeName) }
-      let nested = DoubleQuantizedAbsmax(quantizing: absmax)
+      let nested = DoubleQuantizedAbsmax(quantizing: absmax, threads: threads)
       guard nested.offset.isFinite, nested.nestedAbsmax.allSatisfy(\.isFinite) else {
         throw QuantizationError.absmaxMeanOverflows(tensor: info.name)
       }

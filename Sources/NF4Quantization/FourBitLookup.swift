@@ -63,13 +63,12 @@ struct FourBitLookup {
     let scale = SIMD16<Float>(repeating: inverse)
     let unit = SIMD16<Float>(repeating: Float(Self.cellsPerUnit))
     let bias = SIMD16<Float>(repeating: Self.bias)
-    var lanes = SIMD16<UInt16>()
+    var lanes = SIMD16<UInt32>()
     for offset in stride(from: 0, to: blockSize, by: 16) {
       let z = T.widen16(x + offset) * scale
-      lanes = SIMD16<UInt16>(truncatingIfNeeded: unsafeBitCast(z * unit + bias, to: SIMD16<UInt32>.self))
-        & UInt16(Self.cellCount - 1)
+      lanes = unsafeBitCast(z * unit + bias, to: SIMD16<UInt32>.self) & UInt32(Self.cellCount - 1)
       let marks = withUnsafeBytes(of: &lanes) { raw -> UInt16 in
-        let index = raw.baseAddress!.assumingMemoryBound(to: UInt16.self)
+        let index = raw.baseAddress!.assumingMemoryBound(to: UInt32.self)
         var marks: UInt16 = 0
         for k in 0..<8 {
           let pair = cells[Int(index[2 * k])] << 4 | cells[Int(index[2 * k + 1])]
