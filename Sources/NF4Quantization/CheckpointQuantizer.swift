@@ -109,20 +109,23 @@ public struct CheckpointQuantizer: Sendable {
       }
     }
     let output = try SafetensorsWriter(file: writer, tensors: specs, trailing: trailing, metadata: file.header.metadata)
+    let pipeline = try QuantizationPipeline(
+      file: file, weights: file.header.tensors.filter(Self.quantizes), settings: settings, threads: threads, output: output)
+    var drained = false
+    defer { if !drained { try? pipeline.drain() } }
     var states: [String: [UInt8]] = [:]
     var dtypes: [String: Int] = [:]
     for info in file.header.tensors {
       if Self.quantizes(info) {
-        let data = try file.data(for: info)
-        let (tensor, dtype) = try Self.quantize(data, info: info, settings: settings, threads: threads)
-        let entries = BnbCheckpointLayout.entries(weightName: info.name, tensor: tensor, dtype: dtype)
-        for entry in entries.dropLast() { try output.write(entry.spec.name, bytes: entry.bytes) }
+        let (entries, dtype) = try pipeline.quantize(info)
+        for entry in entries.dropLast() { pipeline.write(entry) }
         states[entries[entries.count - 1].spec.name] = entries[entries.count - 1].bytes
         report.quantized.append(info.name)
-        report.outputBytes += entries.reduce(0) { $0 + Int64($1.bytes.count) }
+        let count = info.elementCount
+        report.outputBytes += (count + 1) / 2 + entries.reduce(0) { $0 + Int64($1.bytes.count) }
         dtypes[dtype, default: 0] += 1
       } else {
-        try output.copy(info, from: file)
+        pipeline.copy(info, from: file)
         report.copied.append(info.name)
         report.outputBytes += info.byteCount
         if info.shape.count == 2, info.name.hasSuffix(".weight"), info.dtype.isFloatingPoint, !CheckpointTensorNames.isEmbedding(info.name) {
@@ -133,6 +136,8 @@ public struct CheckpointQuantizer: Sendable {
       tracker.advance(bytes: info.byteCount)
       progress?(tracker.current)
     }
+    drained = true
+    try pipeline.drain()
     try output.finish(trailing: states)
     if let common = dtypes.max(by: { ($0.value, $1.key) < ($1.value, $0.key) })?.key, report.computeDtype == nil {
       report.computeDtype = common
