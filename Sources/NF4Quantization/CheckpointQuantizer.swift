@@ -26,6 +26,8 @@ public struct CheckpointQuantizer: Sendable {
   public let settings: QuantizationSettings
   /// Threads for each tensor's quantization.
   public let threads: Int
+  /// Input bytes per chunk of a weight (``WeightChunks/chunkBytes``; smaller in tests).
+  var chunkBytes = WeightChunks.chunkBytes
   /// Called after each tensor (from the calling thread).
   public var progress: (@Sendable (QuantizationProgress) -> Void)?
 
@@ -110,7 +112,8 @@ public struct CheckpointQuantizer: Sendable {
     }
     let output = try SafetensorsWriter(file: writer, tensors: specs, trailing: trailing, metadata: file.header.metadata)
     let pipeline = try QuantizationPipeline(
-      file: file, weights: file.header.tensors.filter(Self.quantizes), settings: settings, threads: threads, output: output)
+      file: file, weights: file.header.tensors.filter(Self.quantizes), settings: settings, threads: threads, chunkBytes: chunkBytes,
+      output: output)
     var drained = false
     defer { if !drained { try? pipeline.drain() } }
     var states: [String: [UInt8]] = [:]

@@ -16,6 +16,8 @@ final class QuantizationPipeline: @unchecked Sendable {
 
   let settings: QuantizationSettings
   let threads: Int
+  /// Input bytes per chunk (``WeightChunks/chunkBytes``; smaller in tests).
+  let chunkBytes: Int
   private let output: SafetensorsWriter
   private let reader: PrefetchingReader
   private let codes: [ChunkBuffer]
@@ -28,20 +30,24 @@ final class QuantizationPipeline: @unchecked Sendable {
   private var writeFailure: Error?
 
   /// Sets up the reads of every chunk of `weights` (the tensors of `file` to quantize, in order).
-  init(file: SafetensorsFile, weights: [SafetensorsTensorInfo], settings: QuantizationSettings, threads: Int, output: SafetensorsWriter) throws {
+  init(
+    file: SafetensorsFile, weights: [SafetensorsTensorInfo], settings: QuantizationSettings, threads: Int, chunkBytes: Int,
+    output: SafetensorsWriter
+  ) throws {
     self.settings = settings
+    self.chunkBytes = chunkBytes
     self.threads = threads
     self.output = output
     var pieces: [PrefetchingReader.Piece] = []
     for info in weights {
-      let chunks = WeightChunks(info, blockSize: settings.blockSize)
+      let chunks = WeightChunks(info, blockSize: settings.blockSize, chunkBytes: chunkBytes)
       for index in 0..<chunks.chunkCount {
         let (offset, count) = chunks.bytes(ofChunk: index)
         pieces.append(.init(file: file, info: info, offset: offset, count: count))
       }
     }
     reader = try PrefetchingReader(pieces)
-    let largestChunk = weights.map { WeightChunks($0, blockSize: settings.blockSize).chunkElements }.max() ?? 0
+    let largestChunk = weights.map { WeightChunks($0, blockSize: settings.blockSize, chunkBytes: chunkBytes).chunkElements }.max() ?? 0
     codes = largestChunk == 0 ? [] : try (0..<2).map { _ in try ChunkBuffer(byteCount: largestChunk / 2 + 1, for: "4-bit codes") }
     copyBuffer = try ChunkBuffer(byteCount: Self.copyBytes, for: "copying tensors")
   }
@@ -62,7 +68,7 @@ final class QuantizationPipeline: @unchecked Sendable {
   }
 
   private func quantize<T: FourBitScalar>(_ info: SafetensorsTensorInfo, as _: T.Type) throws -> (entries: [BnbCheckpointLayout.Entry], dtype: String) {
-    let chunks = WeightChunks(info, blockSize: settings.blockSize)
+    let chunks = WeightChunks(info, blockSize: settings.blockSize, chunkBytes: chunkBytes)
     let shape = info.shape.map { Int($0) }
     var absmax = [Float](repeating: 0, count: chunks.blockCount)
     for index in 0..<chunks.chunkCount {

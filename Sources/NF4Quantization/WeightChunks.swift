@@ -20,12 +20,12 @@ struct WeightChunks {
   /// Elements per chunk: a multiple of the block size.
   let chunkElements: Int
 
-  init(_ info: SafetensorsTensorInfo, blockSize: Int) {
+  init(_ info: SafetensorsTensorInfo, blockSize: Int, chunkBytes: Int = Self.chunkBytes) {
     self.info = info
     self.blockSize = blockSize
     count = Int(info.elementCount)
     elementSize = Int(info.dtype.byteSize)
-    chunkElements = max(1, Self.chunkBytes / (blockSize * elementSize)) * blockSize
+    chunkElements = max(1, chunkBytes / (blockSize * elementSize)) * blockSize
   }
 
   var blockCount: Int { (count - 1) / blockSize + 1 }

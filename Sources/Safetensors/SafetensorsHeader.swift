@@ -99,7 +99,8 @@ public struct SafetensorsHeader: Hashable, Sendable {
   /// twice (JSON readers would silently keep the last).
   public init(json: [UInt8], fileSize: Int64) throws(SafetensorsError) {
     guard json.count <= Self.maximumHeaderLength else { throw .headerTooLarge(length: UInt64(json.count)) }
-    guard String(validating: json, as: UTF8.self) != nil else { throw .headerNotUTF8 }
+    // ASCII (the usual header) is valid UTF-8 without building a copy of it as a String.
+    guard json.allSatisfy({ $0 < 0x80 }) || String(validating: json, as: UTF8.self) != nil else { throw .headerNotUTF8 }
     dataStart = 8 + Int64(json.count)
     let dataSize = fileSize - dataStart
     var metadata: [String: String] = [:]

@@ -130,28 +130,14 @@ enum SyntheticModelFolder {
       shards[shards.count - 1].append(spec)
       shardBytes += spec.byteCount ?? 0
     }
-    // N(0, 0.02^2) bf16 values: a seeded table of 2^20, copied in 64 Ki-element runs from
-    // seeded offsets (drawing every element with Box-Muller would take longer than quantizing).
-    let table = SyntheticWeights.normal(count: 1 << 20, standardDeviation: 0.02, seed: seed).map { BFloat16($0) }
+    let table = normalTable(seed: seed)
     var generator = SplitMix64(seed: seed)
     var weightMap: [String] = []
     for (number, shard) in shards.enumerated() {
       let name = String(format: "model-%05d-of-%05d.safetensors", number + 1, shards.count)
       let writer = try SafetensorsWriter(url: folder.appendingPathComponent(name), tensors: shard, metadata: ["format": "pt"])
       for spec in shard {
-        let count = Int(spec.byteCount ?? 0) / 2
-        var values = [BFloat16](repeating: BFloat16(bitPattern: 0), count: count)
-        var start = 0
-        while start < count {
-          let run = min(65_536, count - start)
-          let from = Int(generator.next() % UInt64(table.count - run))
-          values.withUnsafeMutableBufferPointer { target in
-            table.withUnsafeBufferPointer { source in
-              _ = UnsafeMutableBufferPointer(rebasing: target[start..<(start + run)]).initialize(from: source[from..<(from + run)])
-            }
-          }
-          start += run
-        }
+        let values = Self.values(count: Int(spec.byteCount ?? 0) / 2, table: table, generator: &generator)
         try values.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in try writer.write(spec.name, bytes: raw) }
         weightMap.append("\"\(spec.name)\": \"\(name)\"")
       }
@@ -164,5 +150,28 @@ enum SyntheticModelFolder {
     try AtomicFileWriter.write(Array(config.utf8), to: folder.appendingPathComponent("config.json").path, replacingExisting: true)
     let quantized = tensors.filter { $0.shape.count == 2 && $0.name.hasPrefix("model.layers.") }
     return (total, tensors.compactMap(\.byteCount).max() ?? 0, quantized.compactMap(\.byteCount).max() ?? 0)
+  }
+
+  /// A seeded table of 2^20 N(0, 0.02^2) bf16 values for ``values(count:table:generator:)``.
+  static func normalTable(seed: UInt64) -> [BFloat16] {
+    SyntheticWeights.normal(count: 1 << 20, standardDeviation: 0.02, seed: seed).map { BFloat16($0) }
+  }
+
+  /// `count` N(0, 0.02^2) bf16 values: runs of 64 Ki copied from the table at seeded offsets
+  /// (drawing every element with Box-Muller would take longer than quantizing).
+  static func values(count: Int, table: [BFloat16], generator: inout SplitMix64) -> [BFloat16] {
+    var values = [BFloat16](repeating: BFloat16(bitPattern: 0), count: count)
+    var start = 0
+    while start < count {
+      let run = min(65_536, count - start)
+      let from = Int(generator.next() % UInt64(table.count - run))
+      values.withUnsafeMutableBufferPointer { target in
+        table.withUnsafeBufferPointer { source in
+          _ = UnsafeMutableBufferPointer(rebasing: target[start..<(start + run)]).initialize(from: source[from..<(from + run)])
+        }
+      }
+      start += run
+    }
+    return values
   }
 }
