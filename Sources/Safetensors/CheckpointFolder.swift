@@ -84,10 +84,12 @@ public struct CheckpointFolder: Sendable {
     locations = try Self.locate(shards)
     if let weightMap {
       let names = shards.map(\.url.lastPathComponent)
-      for (name, location) in locations where weightMap[name] != names[Int(location.shard)] {
-        throw .invalidField(tensor: name, field: "weight_map", value: "not listed for '\(names[Int(location.shard)])'")
+      for (number, shard) in shards.enumerated() {
+        for info in shard.header.tensors where weightMap[info.name] != names[number] {
+          throw .invalidField(tensor: info.name, field: "weight_map", value: "not listed for '\(names[number])'")
+        }
       }
-      if let missing = weightMap.keys.first(where: { locations[$0] == nil }) {
+      if let missing = weightMap.keys.first(where: { locate($0) == nil }) {
         throw .invalidField(tensor: missing, field: "weight_map", value: "'\(weightMap[missing] ?? "")', which does not hold it")
       }
     }
@@ -95,7 +97,8 @@ public struct CheckpointFolder: Sendable {
 
   /// The shard and entry of the tensor `name`.
   public func locate(_ name: String) -> (file: SafetensorsFile, info: SafetensorsTensorInfo)? {
-    locations[name].map { (shards[Int($0.shard)], shards[Int($0.shard)].header.tensors[Int($0.position)]) }
+    if shards.count == 1 { return shards[0].header.tensor(named: name).map { (shards[0], $0) } }
+    return locations[name].map { (shards[Int($0.shard)], shards[Int($0.shard)].header.tensors[Int($0.position)]) }
   }
 
   /// Every tensor, shard by shard, in data order.
@@ -111,7 +114,10 @@ public struct CheckpointFolder: Sendable {
     return identities
   }
 
+  /// The locations of a folder's tensors, refusing a name in two shards; empty for one shard,
+  /// whose header already finds a name.
   private static func locate(_ shards: [SafetensorsFile]) throws(SafetensorsError) -> [String: (shard: Int32, position: Int32)] {
+    guard shards.count > 1 else { return [:] }
     var locations: [String: (shard: Int32, position: Int32)] = [:]
     locations.reserveCapacity(shards.reduce(0) { $0 + $1.header.tensors.count })
     for (number, shard) in shards.enumerated() {

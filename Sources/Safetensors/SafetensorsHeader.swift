@@ -201,9 +201,8 @@ public struct SafetensorsHeader: Hashable, Sendable {
       throw .invalidField(tensor: tensor, field: field, value: "'\(scanner.text(try scanner.skipValue()))'")
     }
     var values: [Int64] = []
-    var elements: [String] = []
-    var count = 0
     var isValid = true
+    let start = scanner.position
     try scanner.array { (scanner) throws(SafetensorsError) in
       let range = try scanner.skipValue()
       if isValid, let value = scanner.plainInteger(range) {
@@ -211,10 +210,18 @@ public struct SafetensorsHeader: Hashable, Sendable {
       } else {
         isValid = false
       }
-      if count < 16 { elements.append(scanner.text(range, limit: 24)) }
-      count += 1
     }
     guard isValid else {
+      // Only now the elements' text, for the message (scanned again).
+      var elements: [String] = []
+      var count = 0
+      var again = scanner
+      again.position = start
+      try again.array { (scanner) throws(SafetensorsError) in
+        let range = try scanner.skipValue()
+        if count < 16 { elements.append(scanner.text(range, limit: 24)) }
+        count += 1
+      }
       let shown = elements.joined(separator: ", ") + (count > 16 ? ", …" : "")
       throw .invalidField(tensor: tensor, field: field, value: "[\(shown)]")
     }
