@@ -80,6 +80,9 @@ public enum CheckpointTensorNames {
     /// The module's name contains `norm` or starts with `ln`, ignoring case (LayerNorm,
     /// RMSNorm, `ln_f`).
     public var isNormModule = false
+
+    /// Nothing known (every flag false).
+    public init() {}
   }
 
   public static func traits(_ name: String) -> Traits {
