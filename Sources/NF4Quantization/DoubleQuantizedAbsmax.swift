@@ -47,6 +47,16 @@ public struct DoubleQuantizedAbsmax: Hashable, Sendable {
     self.offset = offset
   }
 
+  /// Double quantization as a checkpoint stores it: refused when the float32 mean of the absmax
+  /// values (or a nested scale) overflows, which would store NaN in the state.
+  ///
+  /// - Throws: ``QuantizationError/absmaxMeanOverflows(tensor:)`` naming `tensor`.
+  static func refusingOverflow(_ absmax: [Float], threads: Int, tensor: String) throws(QuantizationError) -> DoubleQuantizedAbsmax {
+    let nested = DoubleQuantizedAbsmax(quantizing: absmax, threads: threads)
+    guard nested.offset.isFinite, nested.nestedAbsmax.allSatisfy(\.isFinite) else { throw .absmaxMeanOverflows(tensor: tensor) }
+    return nested
+  }
+
   /// Nested blocks `blocks`: each block's scale `max |a - offset|` and its codes.
   private static func quantize(
     _ absmax: UnsafePointer<Float>, count: Int, offset: Float, blocks: Range<Int>,

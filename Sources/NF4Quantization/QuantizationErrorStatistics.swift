@@ -252,11 +252,7 @@ struct FormatComparisonSource {
             throw try nonFiniteError(block: block, blockSize: blockSize)
           }
           if settings.doubleQuantization {
-            let nested = DoubleQuantizedAbsmax(quantizing: absmax[k], threads: threads)
-            guard nested.offset.isFinite, nested.nestedAbsmax.allSatisfy(\.isFinite) else {
-              throw QuantizationError.absmaxMeanOverflows(tensor: name)
-            }
-            absmax[k] = nested.dequantized()
+            absmax[k] = try DoubleQuantizedAbsmax.refusingOverflow(absmax[k], threads: threads, tensor: name).dequantized()
           }
         }
       }

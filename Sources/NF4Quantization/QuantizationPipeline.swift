@@ -102,11 +102,7 @@ final class QuantizationPipeline: @unchecked Sendable {
     }
     let scales: BlockScales
     if settings.doubleQuantization {
-      let nested = DoubleQuantizedAbsmax(quantizing: absmax, threads: threads)
-      guard nested.offset.isFinite, nested.nestedAbsmax.allSatisfy(\.isFinite) else {
-        throw QuantizationError.absmaxMeanOverflows(tensor: info.name)
-      }
-      scales = .doubleQuantized(nested)
+      scales = .doubleQuantized(try DoubleQuantizedAbsmax.refusingOverflow(absmax, threads: threads, tensor: info.name))
     } else {
       scales = .float32(absmax)
     }

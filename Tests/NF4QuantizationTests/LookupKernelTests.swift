@@ -36,7 +36,7 @@ import Testing
   }
 
   @Test func valuesOnAndBesideEveryThreshold() throws {
-    let values = Self.unitBlocks(Self.aroundThresholds + [0, -0.0, .leastNonzeroMagnitude, -.leastNonzeroMagnitude, 1e-39, -1e-39, 1, -1, Float(1).nextDown, Float(-1).nextUp])
+    let values = Self.unitBlocks(Self.aroundThresholds + [0, -0.0, .leastNonzeroMagnitude, -.leastNonzeroMagnitude, Float(bitPattern: 0x000A_E398), -Float(bitPattern: 0x000A_E398), 1, -1, Float(1).nextDown, Float(-1).nextUp])
     try expectAgreement(values)
   }
 
