@@ -29,24 +29,31 @@ public enum BnbCheckpointLayout {
   /// The entries of `tensor` saved as `weightName` whose original dtype was `dtype`
   /// (`float32`, `float16` or `bfloat16`), in bitsandbytes' state-dict order.
   public static func entries(weightName: String, tensor: QuantizedTensor, dtype: String) -> [Entry] {
-    var entries = [
-      Entry(spec: .init(name: weightName, dtype: .u8, shape: [Int64(tensor.packed.count), 1]), bytes: tensor.packed)
-    ]
+    [Entry(spec: .init(name: weightName, dtype: .u8, shape: [Int64(tensor.packed.count), 1]), bytes: tensor.packed)]
+      + stateEntries(weightName: weightName, settings: tensor.settings, shape: tensor.shape, scales: tensor.scales, dtype: dtype)
+  }
+
+  /// The entries after the packed codes (absmax, maps, nested scales, the JSON state), for a
+  /// weight whose codes are written separately (in pieces, by the checkpoint quantizer).
+  static func stateEntries(
+    weightName: String, settings: QuantizationSettings, shape: [Int], scales: BlockScales, dtype: String
+  ) -> [Entry] {
+    var entries: [Entry] = []
     func add(_ suffix: String, _ dtype: SafetensorsDType, _ bytes: [UInt8]) {
       let count = Int64(bytes.count) / dtype.byteSize
       entries.append(Entry(spec: .init(name: "\(weightName).\(suffix)", dtype: dtype, shape: [count]), bytes: bytes))
     }
     var state: [(String, String)] = [
-      ("quant_type", json(tensor.type.rawValue)), ("blocksize", "\(tensor.blockSize)"),
-      ("dtype", json(dtype)), ("shape", "[\(tensor.shape.map(String.init).joined(separator: ", "))]"),
+      ("quant_type", json(settings.type.rawValue)), ("blocksize", "\(settings.blockSize)"),
+      ("dtype", json(dtype)), ("shape", "[\(shape.map(String.init).joined(separator: ", "))]"),
     ]
-    switch tensor.scales {
+    switch scales {
     case let .float32(absmax):
       add("absmax", .f32, littleEndianBytes(absmax))
-      add("quant_map", .f32, littleEndianBytes(tensor.type.codebook))
+      add("quant_map", .f32, littleEndianBytes(settings.type.codebook))
     case let .doubleQuantized(nested):
       add("absmax", .u8, nested.codes)
-      add("quant_map", .f32, littleEndianBytes(tensor.type.codebook))
+      add("quant_map", .f32, littleEndianBytes(settings.type.codebook))
       add("nested_absmax", .f32, littleEndianBytes(nested.nestedAbsmax))
       add("nested_quant_map", .f32, littleEndianBytes(DynamicMap.values))
       state += [
@@ -55,7 +62,7 @@ public enum BnbCheckpointLayout {
       ]
     }
     let text = "{" + state.map { "\(json($0.0)): \($0.1)" }.joined(separator: ", ") + "}"
-    add(CheckpointTensorNames.packedStatePrefix + tensor.type.rawValue, .u8, Array(text.utf8))
+    add(CheckpointTensorNames.packedStatePrefix + settings.type.rawValue, .u8, Array(text.utf8))
     return entries
   }
 

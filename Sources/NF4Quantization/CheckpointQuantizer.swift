@@ -14,8 +14,9 @@ import Safetensors
 /// a `nan` offset that no JSON reader accepts); so is a weight whose absmax values are too large
 /// for the float32 mean double quantization needs. The output is therefore always valid.
 ///
-/// **Memory** stays near the largest tensor: one tensor's input bytes and its quantized buffers
-/// (about 1.3x the input bytes of a bf16 weight) are held at a time. Each tensor is read once;
+/// **Memory** does not grow with the tensors: weights are read and quantized in chunks of whole
+/// blocks with reading, quantizing and writing overlapped (``QuantizationPipeline``); only a
+/// weight's absmax values are held whole (4 bytes a block). Each tensor is read once;
 /// the quant-state JSON (whose offset is a mean over the data) goes at the end of the file and
 /// the header is written last (``SafetensorsWriter``).
 ///
@@ -26,6 +27,8 @@ public struct CheckpointQuantizer: Sendable {
   public let settings: QuantizationSettings
   /// Threads for each tensor's quantization.
   public let threads: Int
+  /// Input bytes per chunk of a weight (``WeightChunks/chunkBytes``; smaller in tests).
+  var chunkBytes = WeightChunks.chunkBytes
   /// Called after each tensor (from the calling thread).
   public var progress: (@Sendable (QuantizationProgress) -> Void)?
 
@@ -109,20 +112,24 @@ public struct CheckpointQuantizer: Sendable {
       }
     }
     let output = try SafetensorsWriter(file: writer, tensors: specs, trailing: trailing, metadata: file.header.metadata)
+    let pipeline = try QuantizationPipeline(
+      file: file, weights: file.header.tensors.filter(Self.quantizes), settings: settings, threads: threads, chunkBytes: chunkBytes,
+      output: output)
+    var drained = false
+    defer { if !drained { try? pipeline.drain() } }
     var states: [String: [UInt8]] = [:]
     var dtypes: [String: Int] = [:]
     for info in file.header.tensors {
       if Self.quantizes(info) {
-        let data = try file.data(for: info)
-        let (tensor, dtype) = try Self.quantize(data, info: info, settings: settings, threads: threads)
-        let entries = BnbCheckpointLayout.entries(weightName: info.name, tensor: tensor, dtype: dtype)
-        for entry in entries.dropLast() { try output.write(entry.spec.name, bytes: entry.bytes) }
+        let (entries, dtype) = try pipeline.quantize(info)
+        for entry in entries.dropLast() { pipeline.write(entry) }
         states[entries[entries.count - 1].spec.name] = entries[entries.count - 1].bytes
         report.quantized.append(info.name)
-        report.outputBytes += entries.reduce(0) { $0 + Int64($1.bytes.count) }
+        let count = info.elementCount
+        report.outputBytes += (count + 1) / 2 + entries.reduce(0) { $0 + Int64($1.bytes.count) }
         dtypes[dtype, default: 0] += 1
       } else {
-        try output.copy(info, from: file)
+        pipeline.copy(info, from: file)
         report.copied.append(info.name)
         report.outputBytes += info.byteCount
         if info.shape.count == 2, info.name.hasSuffix(".weight"), info.dtype.isFloatingPoint, !CheckpointTensorNames.isEmbedding(info.name) {
@@ -133,75 +140,12 @@ public struct CheckpointQuantizer: Sendable {
       tracker.advance(bytes: info.byteCount)
       progress?(tracker.current)
     }
+    drained = true
+    try pipeline.drain()
     try output.finish(trailing: states)
     if let common = dtypes.max(by: { ($0.value, $1.key) < ($1.value, $0.key) })?.key, report.computeDtype == nil {
       report.computeDtype = common
     }
   }
-
-  /// Quantizes the raw little-endian bytes of a float32/float16/bfloat16 tensor.
-  ///
-  /// - Returns: the tensor and its PyTorch dtype name.
-  /// - Throws: ``QuantizationError/nonFiniteValue(tensor:index:value:)`` for NaN or infinity,
-  ///   ``QuantizationError/absmaxMeanOverflows(tensor:)`` when double quantization's mean
-  ///   overflows float32, ``QuantizationError/unsupportedDType(_:)``.
-  public static func quantize(
-    _ data: Data, info: SafetensorsTensorInfo, settings: QuantizationSettings, threads: Int = 1
-  ) throws -> (QuantizedTensor, String) {
-    let shape = info.shape.map { Int($0) }
-    func run<T: FourBitScalar>(_: T.Type) throws -> (QuantizedTensor, String) {
-      // Quantized first without double quantization: a block holding NaN or an infinity has a
-      // non-finite absmax, so only the absmax values are scanned, and only that block searched.
-      let plain = try QuantizationSettings(type: settings.type, blockSize: settings.blockSize, doubleQuantization: false)
-      let single = try withElements(of: data, as: T.self) { values in
-        let tensor = try QuantizedTensor(quantizing: values, shape: shape, settings: plain, threads: threads)
-        if case let .float32(absmax) = tensor.scales, let block = absmax.firstIndex(where: { !$0.isFinite }) {
-          let index = (block * settings.blockSize..<min((block + 1) * settings.blockSize, values.count))
-            .first { !values[$0].floatValue.isFinite } ?? block * settings.blockSize
-          throw QuantizationError.nonFiniteValue(tensor: info.name, index: index, value: values[index].floatValue)
-        }
-        return tensor
-      }
-      guard settings.doubleQuantization, case let .float32(absmax) = single.scales else { return (single, T.dtypeName) }
-      let nested = DoubleQuantizedAbsmax(quantizing: absmax)
-      guard nested.offset.isFinite, nested.nestedAbsmax.allSatisfy(\.isFinite) else {
-        throw QuantizationError.absmaxMeanOverflows(tensor: info.name)
-      }
-      let tensor = try QuantizedTensor(
-        type: settings.type, blockSize: settings.blockSize, shape: shape, packed: single.packed, scales: .doubleQuantized(nested))
-      return (tensor, T.dtypeName)
-    }
-    switch info.dtype {
-    case .f32: return try run(Float.self)
-    case .f16: return try run(Float16.self)
-    case .bf16: return try run(BFloat16.self)
-    default: throw QuantizationError.unsupportedDType(info.dtype.rawValue)
-    }
-  }
-
-  /// The raw little-endian bytes of a float32/float16/bfloat16 tensor, widened exactly to float32.
-  public static func floatValues(_ data: Data, dtype: SafetensorsDType) throws -> [Float] {
-    func widen<T: FourBitScalar>(_: T.Type) throws -> [Float] {
-      try withElements(of: data, as: T.self) { $0.map(\.floatValue) }
-    }
-    switch dtype {
-    case .f32: return try widen(Float.self)
-    case .f16: return try widen(Float16.self)
-    case .bf16: return try widen(BFloat16.self)
-    default: throw QuantizationError.unsupportedDType(dtype.rawValue)
-    }
-  }
 }
 
-/// Runs `body` on `data` viewed as elements of `T` (little-endian host), copying only if the
-/// bytes are not aligned for `T`.
-func withElements<T, R>(of data: Data, as _: T.Type, _ body: (UnsafeBufferPointer<T>) throws -> R) throws -> R {
-  try data.withUnsafeBytes { raw in
-    let count = raw.count / MemoryLayout<T>.stride
-    if let base = raw.baseAddress, Int(bitPattern: base) % MemoryLayout<T>.alignment == 0 {
-      return try body(UnsafeBufferPointer(start: base.assumingMemoryBound(to: T.self), count: count))
-    }
-    let copy = (0..<count).map { raw.loadUnaligned(fromByteOffset: $0 * MemoryLayout<T>.stride, as: T.self) }
-    return try copy.withUnsafeBufferPointer(body)
-  }
-}

@@ -24,24 +24,63 @@ public struct DoubleQuantizedAbsmax: Hashable, Sendable {
   /// The mean of the original absmax values, added back when dequantizing.
   public let offset: Float
 
-  /// Double-quantizes `absmax` (one float32 per 4-bit block).
-  public init(quantizing absmax: [Float]) {
-    let offset = absmax.withUnsafeBufferPointer { TorchCascadeSum.sum($0) } / Float(absmax.count)
-    let shifted = absmax.map { $0 - offset }
-    var scales: [Float] = []
-    var codes: [UInt8] = []
-    codes.reserveCapacity(shifted.count)
-    for start in stride(from: 0, to: shifted.count, by: Self.nestedBlockSize) {
-      let block = shifted[start..<min(start + Self.nestedBlockSize, shifted.count)]
-      // bitsandbytes' C loop uses fmax, which skips NaN.
-      let scale = block.reduce(Float(0)) { max($0, $1.magnitude.isNaN ? $0 : $1.magnitude) }
-      let inverse = scale == 0 ? 0 : 1 / scale
-      scales.append(scale)
-      codes.append(contentsOf: block.map { DynamicMap.nearestCode($0 * inverse) })
+  /// Double-quantizes `absmax` (one float32 per 4-bit block); the nested blocks are
+  /// independent once the offset is known, so they are split across `threads`.
+  public init(quantizing absmax: [Float], threads: Int = 1) {
+    let count = absmax.count
+    let offset = absmax.withUnsafeBufferPointer { TorchCascadeSum.sum($0) } / Float(count)
+    let nestedCount = (count + Self.nestedBlockSize - 1) / Self.nestedBlockSize
+    var scales = [Float](repeating: 0, count: nestedCount)
+    var codes = [UInt8](repeating: 0, count: count)
+    absmax.withUnsafeBufferPointer { absmax in
+      scales.withUnsafeMutableBufferPointer { scales in
+        codes.withUnsafeMutableBufferPointer { codes in
+          let (input, scales, codes) = (SharedPointer(absmax), SharedPointer(scales), SharedPointer(codes))
+          FourBitKernels.forEachBlockRange(blockCount: nestedCount, threads: threads) { blocks in
+            Self.quantize(input.base, count: count, offset: offset, blocks: blocks, scales: scales.base, codes: codes.base)
+          }
+        }
+      }
     }
     self.codes = codes
     self.nestedAbsmax = scales
     self.offset = offset
+  }
+
+  /// Double quantization as a checkpoint stores it: refused when the float32 mean of the absmax
+  /// values (or a nested scale) overflows, which would store NaN in the state.
+  ///
+  /// - Throws: ``QuantizationError/absmaxMeanOverflows(tensor:)`` naming `tensor`.
+  static func refusingOverflow(_ absmax: [Float], threads: Int, tensor: String) throws(QuantizationError) -> DoubleQuantizedAbsmax {
+    let nested = DoubleQuantizedAbsmax(quantizing: absmax, threads: threads)
+    guard nested.offset.isFinite, nested.nestedAbsmax.allSatisfy(\.isFinite) else { throw .absmaxMeanOverflows(tensor: tensor) }
+    return nested
+  }
+
+  /// Nested blocks `blocks`: each block's scale `max |a - offset|` and its codes.
+  private static func quantize(
+    _ absmax: UnsafePointer<Float>, count: Int, offset: Float, blocks: Range<Int>,
+    scales: UnsafeMutablePointer<Float>, codes: UnsafeMutablePointer<UInt8>
+  ) {
+    DynamicMap.midpoints.withUnsafeBufferPointer { midpoints in
+      DynamicMap.midpointsBelowCell.withUnsafeBufferPointer { table in
+        for block in blocks {
+          let range = (block * nestedBlockSize)..<min((block + 1) * nestedBlockSize, count)
+          // bitsandbytes' C loop uses fmax, which skips NaN.
+          var scale: Float = 0
+          for i in range {
+            let magnitude = (absmax[i] - offset).magnitude
+            if !magnitude.isNaN { scale = max(scale, magnitude) }
+          }
+          let inverse = scale == 0 ? 0 : 1 / scale
+          scales[block] = scale
+          for i in range {
+            codes[i] = DynamicMap.nearestCode(
+              (absmax[i] - offset) * inverse, midpoints: midpoints.baseAddress!, table: table.baseAddress!)
+          }
+        }
+      }
+    }
   }
 
   /// State read back from storage, validated: one nested scale per 256 codes.

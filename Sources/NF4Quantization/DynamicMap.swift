@@ -55,14 +55,47 @@ public enum DynamicMap {
   /// `z` is normally in [-1, 1]. Values beyond the ends map to the end codes; NaN maps to code 0
   /// (what bitsandbytes' CPU quantizer gives too).
   public static func nearestCode(_ z: Float) -> UInt8 {
-    // k = number of midpoints strictly below z (binary search; the midpoints are increasing).
-    var low = 0
-    var high = midpoints.count
-    while low < high {
-      let mid = (low + high) / 2
-      if midpoints[mid] < z { low = mid + 1 } else { high = mid }
+    midpoints.withUnsafeBufferPointer { midpoints in
+      midpointsBelowCell.withUnsafeBufferPointer { table in
+        nearestCode(z, midpoints: midpoints.baseAddress!, table: table.baseAddress!)
+      }
     }
-    if low < midpoints.count, midpoints[low] == z, low % 2 == 1 { low += 1 }
-    return UInt8(low)
   }
+
+  /// ``nearestCode(_:)`` with the tables' storage in hand (the double-quantization loop).
+  ///
+  /// The code is the number of midpoints strictly below `z` (plus one on an odd tie). A
+  /// 65,536-entry table indexed by the top 16 bits of `z`'s order-preserving key (``orderKey(_:)``:
+  /// sign, exponent, 7 fraction bits, so cells are at most 2^-7 of their value wide) gives the
+  /// number of midpoints below `z`'s cell; a short scan counts those inside it. The midpoints
+  /// are at least 1.4% of their value apart, so a cell holds at most one.
+  @inline(__always)
+  static func nearestCode(_ z: Float, midpoints: UnsafePointer<Float>, table: UnsafePointer<UInt8>) -> UInt8 {
+    guard !z.isNaN else { return 0 }
+    var k = Int(table[Int(orderKey(z) >> 16)])
+    while k < 255, midpoints[k] < z { k += 1 }
+    if k < 255, midpoints[k] == z, k % 2 == 1 { k += 1 }
+    return UInt8(k)
+  }
+
+  /// A float's bits as an unsigned integer in the float's order: positive values with the sign
+  /// bit set, negative values inverted (so -0.0 sits just below +0.0).
+  @inline(__always)
+  static func orderKey(_ z: Float) -> UInt32 {
+    let bits = z.bitPattern
+    return bits & 0x8000_0000 == 0 ? bits | 0x8000_0000 : ~bits
+  }
+
+  /// For each cell (the top 16 bits of ``orderKey(_:)``), the number of midpoints in the cells
+  /// below it: all of them are below every value of the cell.
+  static let midpointsBelowCell: [UInt8] = {
+    let cells = midpoints.map { Int(orderKey($0) >> 16) }
+    var table = [UInt8](repeating: 0, count: 1 << 16)
+    var below = 0
+    for cell in 0..<(1 << 16) {
+      while below < cells.count, cells[below] < cell { below += 1 }
+      table[cell] = UInt8(below)
+    }
+    return table
+  }()
 }

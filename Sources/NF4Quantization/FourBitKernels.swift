@@ -11,6 +11,16 @@ enum FourBitKernels {
   static let smallestScale: Float = 1e-38
 
   /// Quantizes blocks `blocks` of `x` (`count` elements) into `absmax` and `packed`.
+  ///
+  /// A full block with a finite absmax takes the lookup path (``FourBitLookup``); a block
+  /// holding NaN or an infinity takes the comparison path, and the partial last block the
+  /// scalar one (it divides).
+  ///
+  /// Specialized for the three element types: callers in other modules reach it through the
+  /// generic public initializers, which would otherwise call `widen16` through the protocol.
+  @_specialize(where T == Float)
+  @_specialize(where T == BFloat16)
+  @_specialize(where T == Float16)
   static func quantize<T: FourBitScalar>(
     _ x: UnsafePointer<T>, count: Int, settings: QuantizationSettings, blocks: Range<Int>,
     absmax: UnsafeMutablePointer<Float>, packed: UnsafeMutablePointer<UInt8>
@@ -18,35 +28,51 @@ enum FourBitKernels {
     let blockSize = settings.blockSize
     let fullBlocks = count / blockSize
     let encoder = FourBitEncoder(settings.type)
-    for block in blocks {
-      let start = block * blockSize
-      if block < fullBlocks {
+    FourBitLookup.table(for: settings.type).withUnsafeBufferPointer { table in
+      let lookup = FourBitLookup(cells: table.baseAddress!)
+      for block in blocks {
+        let start = block * blockSize
+        guard block < fullBlocks else {
+          absmax[block] = encodePartialBlock(x + start, count: count - start, encoder: encoder, into: packed + start / 2)
+          encoder.remapCodes(packed + start / 2, byteCount: (count - start + 1) / 2)
+          continue
+        }
         let a = blockAbsmax(x + start, blockSize: blockSize)
         absmax[block] = a
         let inverse = 1 / (a < smallestScale ? smallestScale : a)
-        encodeFullBlock(x + start, blockSize: blockSize, inverse: inverse, encoder: encoder, into: packed + start / 2)
-      } else {
-        absmax[block] = encodePartialBlock(x + start, count: count - start, encoder: encoder, into: packed + start / 2)
+        if a.isFinite {
+          lookup.encodeFullBlock(x + start, blockSize: blockSize, inverse: inverse, encoder: encoder, into: packed + start / 2)
+        } else {
+          encodeFullBlock(x + start, blockSize: blockSize, inverse: inverse, encoder: encoder, into: packed + start / 2)
+          encoder.remapCodes(packed + start / 2, byteCount: blockSize / 2)
+        }
       }
-      encoder.remapCodes(packed + start / 2, byteCount: (min(start + blockSize, count) - start + 1) / 2)
     }
   }
 
   /// max |x| over a full block; NaN if the block holds a NaN (torch's `max` propagates NaN).
+  ///
+  /// On the magnitude bits as integers: with the sign cleared, a float's bits order like its
+  /// magnitude and every NaN is above infinity (0x7F80_0000), so one integer maximum gives
+  /// both the absmax and whether a NaN was seen. The lanes are reduced by halves.
   @inline(__always)
   static func blockAbsmax<T: FourBitScalar>(_ x: UnsafePointer<T>, blockSize: Int) -> Float {
-    var largest = SIMD16<Float>.zero
-    var sawNaN = SIMDMask<SIMD16<Int32>>(repeating: false)
+    var largest = SIMD16<Int32>.zero
     for offset in stride(from: 0, to: blockSize, by: 16) {
-      let bits = unsafeBitCast(T.widen16(x + offset), to: SIMD16<UInt32>.self) & 0x7FFF_FFFF
-      let magnitude = unsafeBitCast(bits, to: SIMD16<Float>.self)
+      let magnitude = unsafeBitCast(T.widen16(x + offset), to: SIMD16<Int32>.self) & 0x7FFF_FFFF
       largest.replace(with: magnitude, where: magnitude .> largest)
-      sawNaN .|= magnitude .!= magnitude
     }
-    return any(sawNaN) ? .nan : largest.max()
+    var eight = largest.lowHalf
+    eight.replace(with: largest.highHalf, where: largest.highHalf .> eight)
+    var four = eight.lowHalf
+    four.replace(with: eight.highHalf, where: eight.highHalf .> four)
+    let bits = max(max(four[0], four[1]), max(four[2], four[3]))
+    return bits > 0x7F80_0000 ? .nan : Float(bitPattern: UInt32(bits))
   }
 
-  /// Codes of a full block: 16 elements scaled by `inverse`, bucketed, packed into 8 bytes.
+  /// Buckets of a full block by comparisons (the exact path): 16 elements scaled by `inverse`,
+  /// bucketed, packed into 8 bytes; ``FourBitEncoder/remapCodes(_:byteCount:)`` turns them
+  /// into codes.
   @inline(__always)
   static func encodeFullBlock<T: FourBitScalar>(
     _ x: UnsafePointer<T>, blockSize: Int, inverse: Float, encoder: FourBitEncoder,
@@ -85,6 +111,9 @@ enum FourBitKernels {
   /// multiply by the block's absmax -> 16 rounded stores. The product is the same float32
   /// multiply as the reference, so the results are identical. The partial last block goes
   /// element by element.
+  @_specialize(where T == Float)
+  @_specialize(where T == BFloat16)
+  @_specialize(where T == Float16)
   static func dequantize<T: FourBitScalar>(
     _ packed: UnsafePointer<UInt8>, count: Int, blockSize: Int, type: FourBitType,
     absmax: UnsafePointer<Float>, blocks: Range<Int>, into out: UnsafeMutablePointer<T>
@@ -165,6 +194,20 @@ struct FourBitEncoder {
     var count: UInt8 = 0
     for t in scalarThresholds where !(t >= x) { count += 1 }
     return count
+  }
+
+  /// The 8 code bytes of 16 scaled values by comparisons (the exact path).
+  @inline(__always)
+  func codeBytes(_ z: SIMD16<Float>) -> UInt64 {
+    let buckets = buckets(z)
+    let bytes = SIMD8<UInt8>(truncatingIfNeeded: (buckets.evenHalf &<< 4) | buckets.oddHalf)
+    var word = unsafeBitCast(bytes, to: UInt64.self)
+    if let byteRemap {
+      var remapped: UInt64 = 0
+      for k in 0..<8 { remapped |= UInt64(byteRemap[Int(truncatingIfNeeded: word >> (8 * k)) & 0xFF]) << (8 * k) }
+      word = remapped
+    }
+    return word
   }
 
   /// Turns buckets into codes in place (FP4 only).

@@ -26,6 +26,8 @@ public enum QuantizationError: Error, Equatable, CustomStringConvertible {
   case alreadyQuantized(tensor: String)
   /// Double quantization's mean of the absmax values overflows float32.
   case absmaxMeanOverflows(tensor: String)
+  /// The memory a step needs could not be allocated.
+  case cannotAllocate(bytes: Int64, for: String)
 
   public var description: String {
     switch self {
@@ -53,6 +55,8 @@ public enum QuantizationError: Error, Equatable, CustomStringConvertible {
       "The input is already quantized: tensor '\(tensor)' is bitsandbytes 4-bit state."
     case let .absmaxMeanOverflows(tensor):
       "Tensor '\(tensor)': its block absmax values are too large for double quantization (their float32 mean overflows); use --double-quant false."
+    case let .cannotAllocate(bytes, purpose):
+      "Cannot allocate \(bytes) bytes for \(purpose)."
     }
   }
 }

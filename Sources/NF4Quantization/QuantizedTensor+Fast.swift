@@ -31,7 +31,8 @@ extension QuantizedTensor {
       }
     }
     let scales: BlockScales =
-      settings.doubleQuantization ? .doubleQuantized(DoubleQuantizedAbsmax(quantizing: absmax)) : .float32(absmax)
+      settings.doubleQuantization
+      ? .doubleQuantized(DoubleQuantizedAbsmax(quantizing: absmax, threads: threads)) : .float32(absmax)
     self.init(unchecked: settings, shape: shape, count: count, packed: packed, scales: scales)
   }
 

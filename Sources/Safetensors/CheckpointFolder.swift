@@ -30,7 +30,9 @@ public struct CheckpointFolder: Sendable {
   public let shards: [SafetensorsFile]
   /// The index file read, if any.
   public let index: URL?
-  private let locations: [String: (shard: Int, info: SafetensorsTensorInfo)]
+  /// Shard and position in its header of every tensor (two 32-bit numbers: 2 million entries
+  /// take tens of megabytes, not a second copy of every entry).
+  private let locations: [String: (shard: Int32, position: Int32)]
 
   /// Opens `path`: a `.safetensors` file or a model folder.
   public init(path: URL) throws(SafetensorsError) {
@@ -82,10 +84,12 @@ public struct CheckpointFolder: Sendable {
     locations = try Self.locate(shards)
     if let weightMap {
       let names = shards.map(\.url.lastPathComponent)
-      for (name, location) in locations where weightMap[name] != names[location.shard] {
-        throw .invalidField(tensor: name, field: "weight_map", value: "not listed for '\(names[location.shard])'")
+      for (number, shard) in shards.enumerated() {
+        for info in shard.header.tensors where weightMap[info.name] != names[number] {
+          throw .invalidField(tensor: info.name, field: "weight_map", value: "not listed for '\(names[number])'")
+        }
       }
-      if let missing = weightMap.keys.first(where: { locations[$0] == nil }) {
+      if let missing = weightMap.keys.first(where: { locate($0) == nil }) {
         throw .invalidField(tensor: missing, field: "weight_map", value: "'\(weightMap[missing] ?? "")', which does not hold it")
       }
     }
@@ -93,7 +97,8 @@ public struct CheckpointFolder: Sendable {
 
   /// The shard and entry of the tensor `name`.
   public func locate(_ name: String) -> (file: SafetensorsFile, info: SafetensorsTensorInfo)? {
-    locations[name].map { (shards[$0.shard], $0.info) }
+    if shards.count == 1 { return shards[0].header.tensor(named: name).map { (shards[0], $0) } }
+    return locations[name].map { (shards[Int($0.shard)], shards[Int($0.shard)].header.tensors[Int($0.position)]) }
   }
 
   /// Every tensor, shard by shard, in data order.
@@ -109,12 +114,15 @@ public struct CheckpointFolder: Sendable {
     return identities
   }
 
-  private static func locate(_ shards: [SafetensorsFile]) throws(SafetensorsError) -> [String: (shard: Int, info: SafetensorsTensorInfo)] {
-    var locations: [String: (shard: Int, info: SafetensorsTensorInfo)] = [:]
+  /// The locations of a folder's tensors, refusing a name in two shards; empty for one shard,
+  /// whose header already finds a name.
+  private static func locate(_ shards: [SafetensorsFile]) throws(SafetensorsError) -> [String: (shard: Int32, position: Int32)] {
+    guard shards.count > 1 else { return [:] }
+    var locations: [String: (shard: Int32, position: Int32)] = [:]
     locations.reserveCapacity(shards.reduce(0) { $0 + $1.header.tensors.count })
     for (number, shard) in shards.enumerated() {
-      for info in shard.header.tensors {
-        guard locations.updateValue((number, info), forKey: info.name) == nil else { throw .duplicateTensor(info.name) }
+      for (position, info) in shard.header.tensors.enumerated() {
+        guard locations.updateValue((Int32(number), Int32(position)), forKey: info.name) == nil else { throw .duplicateTensor(info.name) }
       }
     }
     return locations

@@ -33,21 +33,24 @@ public enum CheckpointTensorNames {
   /// for any other tensor.
   public static func quantStateOwner(_ name: String) -> Substring? {
     // The last ".weight." in the name, found on the UTF-8 bytes (this runs once per tensor).
-    let marker = Array(".weight.".utf8)
-    let bytes = name.utf8
-    guard bytes.count > marker.count else { return nil }
-    var index = bytes.index(bytes.endIndex, offsetBy: -marker.count)
-    while true {
-      if bytes[index...].starts(with: marker) { break }
-      guard index > bytes.startIndex else { return nil }
-      index = bytes.index(before: index)
+    var copy = name
+    let marker: StaticString = ".weight."
+    let length = marker.utf8CodeUnitCount
+    let found: Int? = copy.withUTF8 { bytes in
+      guard bytes.count > length else { return nil }
+      var index = bytes.count - length
+      while index >= 0 {
+        if memcmp(bytes.baseAddress! + index, marker.utf8Start, length) == 0 { return index }
+        index -= 1
+      }
+      return nil
     }
-    let suffixStart = bytes.index(index, offsetBy: marker.count)
-    let suffix = name[suffixStart...]
-    guard quantStateSuffixes.contains(String(suffix)) || suffix.hasPrefix(packedStatePrefix) else { return nil }
-    return name[..<bytes.index(index, offsetBy: marker.count - 1)]
+    guard let found else { return nil }
+    let utf8 = name.utf8
+    let suffix = name[utf8.index(utf8.startIndex, offsetBy: found + length)...]
+    guard quantStateSuffixes.contains(where: { $0 == suffix }) || suffix.hasPrefix(packedStatePrefix) else { return nil }
+    return name[..<utf8.index(utf8.startIndex, offsetBy: found + length - 1)]
   }
-
 
   /// The module path components of a tensor name (`model.layers.0.mlp.up_proj.weight` ->
   /// `[model, layers, 0, mlp, up_proj]`).
@@ -56,15 +59,95 @@ public enum CheckpointTensorNames {
   }
 
   /// Whether the tensor belongs to an input or position embedding.
-  public static func isEmbedding(_ name: String) -> Bool {
-    modulePath(name).contains { embeddingModules.contains(String($0)) }
-  }
+  public static func isEmbedding(_ name: String) -> Bool { traits(name).isEmbedding }
 
   /// Whether the tensor belongs to the output head (`lm_head`, GPT-NeoX's `embed_out`, or a
   /// top-level `output`).
-  public static func isOutputHead(_ name: String) -> Bool {
-    let path = modulePath(name)
-    return path.last.map { outputHeadModules.contains(String($0)) } == true && (path.count <= 2 || path.last != "output")
+  public static func isOutputHead(_ name: String) -> Bool { traits(name).isOutputHead }
+
+  /// What a tensor's module path says about it, read in one pass over the name's UTF-8 bytes
+  /// (no splitting, no strings built: `inspect` classifies a million names).
+  ///
+  /// The path is ``modulePath(_:)``: the dot-separated components, empty ones skipped, without
+  /// the last (the tensor's own name); the *module* is the path's last component.
+  public struct Traits: Hashable, Sendable {
+    /// A path component is an embedding module (``embeddingModules``).
+    public var isEmbedding = false
+    /// The module is an output head (``outputHeadModules``; `output` only at depth 1 or 2).
+    public var isOutputHead = false
+    /// The module is an MoE router (``routerModules``).
+    public var isRouter = false
+    /// The module's name contains `norm` or starts with `ln`, ignoring case (LayerNorm,
+    /// RMSNorm, `ln_f`).
+    public var isNormModule = false
+
+    /// Nothing known (every flag false).
+    public init() {}
+  }
+
+  public static func traits(_ name: String) -> Traits {
+    var name = name
+    return name.withUTF8 { traits(bytes: $0) }
+  }
+
+  static let embeddingModuleBytes = embeddingModules.map { Array($0.utf8) }
+  static let outputHeadModuleBytes = outputHeadModules.map { Array($0.utf8) }
+  static let routerModuleBytes = routerModules.map { Array($0.utf8) }
+
+  static func traits(bytes: UnsafeBufferPointer<UInt8>) -> Traits {
+    let dot = UInt8(ascii: ".")
+    var traits = Traits()
+    var components = 0
+    var module: Range<Int>?
+    var leaf: Range<Int>?
+    var i = 0
+    while i < bytes.count {
+      let start = i
+      while i < bytes.count, bytes[i] != dot { i += 1 }
+      if i > start {
+        if let previous = leaf {
+          // The previous component is followed by another: it is part of the module path.
+          if contains(embeddingModuleBytes, bytes, previous) { traits.isEmbedding = true }
+          module = previous
+        }
+        leaf = start..<i
+        components += 1
+      }
+      i += 1
+    }
+    guard let module else { return traits }
+    let depth = components - 1
+    traits.isOutputHead = contains(outputHeadModuleBytes, bytes, module) && (depth <= 2 || !equals(bytes, module, "output"))
+    traits.isRouter = contains(routerModuleBytes, bytes, module)
+    traits.isNormModule = startsWithLN(bytes, module) || containsNorm(bytes, module)
+    return traits
+  }
+
+  private static func contains(_ names: [[UInt8]], _ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Bool {
+    names.contains { name in
+      name.count == range.count && name.withUnsafeBufferPointer { memcmp($0.baseAddress!, bytes.baseAddress! + range.lowerBound, range.count) == 0 }
+    }
+  }
+
+  private static func equals(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, _ word: StaticString) -> Bool {
+    range.count == word.utf8CodeUnitCount && memcmp(word.utf8Start, bytes.baseAddress! + range.lowerBound, range.count) == 0
+  }
+
+  /// ASCII lower case (a non-ASCII character never lower-cases to an ASCII letter of `norm` or `ln`).
+  private static func lower(_ byte: UInt8) -> UInt8 { byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte }
+
+  private static func startsWithLN(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Bool {
+    range.count >= 2 && lower(bytes[range.lowerBound]) == UInt8(ascii: "l") && lower(bytes[range.lowerBound + 1]) == UInt8(ascii: "n")
+  }
+
+  private static func containsNorm(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Bool {
+    guard range.count >= 4 else { return false }
+    for start in range.lowerBound...(range.upperBound - 4)
+    where lower(bytes[start]) == UInt8(ascii: "n") && lower(bytes[start + 1]) == UInt8(ascii: "o")
+      && lower(bytes[start + 2]) == UInt8(ascii: "r") && lower(bytes[start + 3]) == UInt8(ascii: "m") {
+      return true
+    }
+    return false
   }
 }
 
@@ -75,7 +158,5 @@ extension CheckpointTensorNames {
   public static let routerModules: Set<String> = ["gate", "router"]
 
   /// Whether the tensor belongs to an MoE router.
-  public static func isRouter(_ name: String) -> Bool {
-    modulePath(name).last.map { routerModules.contains(String($0)) } == true
-  }
+  public static func isRouter(_ name: String) -> Bool { traits(name).isRouter }
 }

@@ -74,6 +74,29 @@ public final class SafetensorsFile: @unchecked Sendable {
     return data
   }
 
+  /// Reads `buffer.count` bytes of one tensor, from `offset` within it, into `buffer`: the
+  /// caller's memory, so a large tensor can be read in pieces into buffers that are reused.
+  ///
+  /// - Throws: ``SafetensorsError/unknownTensor(_:)``,
+  ///   ``SafetensorsError/truncated(tensor:expectedBytes:readBytes:)`` for a range outside the
+  ///   tensor or a file that shrank since it was opened, or an I/O error.
+  public func read(_ info: SafetensorsTensorInfo, offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws(SafetensorsError) {
+    guard header.tensor(named: info.name) == info else { throw .unknownTensor(info.name) }
+    let count = Int64(buffer.count)
+    guard offset >= 0, offset <= info.byteCount, count <= info.byteCount - offset else {
+      throw .truncated(tensor: info.name, expectedBytes: info.byteCount, readBytes: offset)
+    }
+    let read: Int
+    do {
+      read = try file.read(into: buffer, at: header.dataStart + info.dataOffsets.lowerBound + offset)
+    } catch {
+      throw .file(error)
+    }
+    guard read == buffer.count else {
+      throw .truncated(tensor: info.name, expectedBytes: info.byteCount, readBytes: offset + Int64(read))
+    }
+  }
+
   /// The raw bytes of the tensor named `name`.
   public func data(named name: String) throws(SafetensorsError) -> Data {
     try data(for: tensor(named: name))

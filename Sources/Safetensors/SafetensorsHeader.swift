@@ -99,7 +99,8 @@ public struct SafetensorsHeader: Hashable, Sendable {
   /// twice (JSON readers would silently keep the last).
   public init(json: [UInt8], fileSize: Int64) throws(SafetensorsError) {
     guard json.count <= Self.maximumHeaderLength else { throw .headerTooLarge(length: UInt64(json.count)) }
-    guard String(validating: json, as: UTF8.self) != nil else { throw .headerNotUTF8 }
+    // ASCII (the usual header) is valid UTF-8 without building a copy of it as a String.
+    guard json.allSatisfy({ $0 < 0x80 }) || String(validating: json, as: UTF8.self) != nil else { throw .headerNotUTF8 }
     dataStart = 8 + Int64(json.count)
     let dataSize = fileSize - dataStart
     var metadata: [String: String] = [:]
@@ -200,9 +201,8 @@ public struct SafetensorsHeader: Hashable, Sendable {
       throw .invalidField(tensor: tensor, field: field, value: "'\(scanner.text(try scanner.skipValue()))'")
     }
     var values: [Int64] = []
-    var elements: [String] = []
-    var count = 0
     var isValid = true
+    let start = scanner.position
     try scanner.array { (scanner) throws(SafetensorsError) in
       let range = try scanner.skipValue()
       if isValid, let value = scanner.plainInteger(range) {
@@ -210,10 +210,18 @@ public struct SafetensorsHeader: Hashable, Sendable {
       } else {
         isValid = false
       }
-      if count < 16 { elements.append(scanner.text(range, limit: 24)) }
-      count += 1
     }
     guard isValid else {
+      // Only now the elements' text, for the message (scanned again).
+      var elements: [String] = []
+      var count = 0
+      var again = scanner
+      again.position = start
+      try again.array { (scanner) throws(SafetensorsError) in
+        let range = try scanner.skipValue()
+        if count < 16 { elements.append(scanner.text(range, limit: 24)) }
+        count += 1
+      }
       let shown = elements.joined(separator: ", ") + (count > 16 ? ", …" : "")
       throw .invalidField(tensor: tensor, field: field, value: "[\(shown)]")
     }

@@ -37,6 +37,8 @@ public final class SafetensorsWriter {
   private let trailing: [String]
   private let metadata: [String: String]
   private var next = 0
+  /// Bytes of tensor `next` written so far (a tensor may be written in pieces).
+  private var written: Int64 = 0
   private let file: AtomicFileWriter
   /// Bytes reserved for the header (a multiple of 8).
   private let headerLength: Int
@@ -99,41 +101,70 @@ public final class SafetensorsWriter {
   /// - Throws: ``SafetensorsError/outOfOrderWrite(expected:actual:)`` or
   ///   ``SafetensorsError/byteCountMismatch(tensor:expected:actual:)``.
   public func write(_ name: String, bytes: some ContiguousBytes) throws(SafetensorsError) {
-    guard next < specs.count else { throw .unknownTensor(name) }
-    let spec = specs[next]
-    guard spec.name == name else { throw .outOfOrderWrite(expected: spec.name, actual: name) }
+    let spec = try current(name)
     let count = bytes.withUnsafeBytes { Int64($0.count) }
-    guard count == spec.byteCount else {
-      throw .byteCountMismatch(tensor: name, expected: spec.byteCount ?? -1, actual: count)
+    guard written == 0, count == spec.byteCount else {
+      throw .byteCountMismatch(tensor: name, expected: spec.byteCount ?? -1, actual: written + count)
+    }
+    var result: Result<Void, SafetensorsError> = .success(())
+    bytes.withUnsafeBytes { raw in result = Result { () throws(SafetensorsError) in try append(name, bytes: raw) } }
+    try result.get()
+  }
+
+  /// Writes the next piece of the tensor `name`: a tensor may be written in several pieces,
+  /// in order; the writer moves on to the next tensor once all its bytes are written.
+  ///
+  /// - Throws: ``SafetensorsError/outOfOrderWrite(expected:actual:)``, or
+  ///   ``SafetensorsError/byteCountMismatch(tensor:expected:actual:)`` for more bytes than the
+  ///   tensor holds.
+  public func append(_ name: String, bytes: UnsafeRawBufferPointer) throws(SafetensorsError) {
+    let spec = try current(name)
+    let total = spec.byteCount ?? 0
+    guard Int64(bytes.count) <= total - written else {
+      throw .byteCountMismatch(tensor: name, expected: total, actual: written + Int64(bytes.count))
     }
     do {
       try file.write(bytes)
     } catch {
       throw .file(error)
     }
-    next += 1
+    written += Int64(bytes.count)
+    if written == total {
+      next += 1
+      written = 0
+    }
+  }
+
+  /// The spec of the tensor to write next, which must be `name`.
+  private func current(_ name: String) throws(SafetensorsError) -> SafetensorsTensorSpec {
+    guard next < specs.count else { throw .unknownTensor(name) }
+    guard specs[next].name == name else { throw .outOfOrderWrite(expected: specs[next].name, actual: name) }
+    return specs[next]
   }
 
   /// Copies the next tensor from `file`, whose entry `info` has the same name, dtype and shape,
-  /// in pieces of at most `chunkBytes`: memory stays at one piece whatever the tensor's size.
-  public func copy(_ info: SafetensorsTensorInfo, from source: SafetensorsFile, chunkBytes: Int = 16 << 20) throws(SafetensorsError) {
-    guard next < specs.count else { throw .unknownTensor(info.name) }
-    let spec = specs[next]
-    guard spec.name == info.name else { throw .outOfOrderWrite(expected: spec.name, actual: info.name) }
-    guard spec.byteCount == info.byteCount, spec.dtype == info.dtype else {
+  /// through `buffer` (reused for every piece): memory stays at one buffer whatever the
+  /// tensor's size.
+  public func copy(_ info: SafetensorsTensorInfo, from source: SafetensorsFile, through buffer: UnsafeMutableRawBufferPointer) throws(SafetensorsError) {
+    let spec = try current(info.name)
+    guard written == 0, spec.byteCount == info.byteCount, spec.dtype == info.dtype, !buffer.isEmpty || info.byteCount == 0 else {
       throw .byteCountMismatch(tensor: info.name, expected: spec.byteCount ?? -1, actual: info.byteCount)
     }
+    if info.byteCount == 0 { return try append(info.name, bytes: UnsafeRawBufferPointer(start: nil, count: 0)) }
     var offset: Int64 = 0
     while offset < info.byteCount {
-      let piece = try source.data(for: info, offset: offset, count: Int(min(Int64(max(chunkBytes, 1)), info.byteCount - offset)))
-      do {
-        try file.write(piece)
-      } catch {
-        throw .file(error)
-      }
+      let piece = UnsafeMutableRawBufferPointer(rebasing: buffer[..<Int(min(Int64(buffer.count), info.byteCount - offset))])
+      try source.read(info, offset: offset, into: piece)
+      try append(info.name, bytes: UnsafeRawBufferPointer(piece))
       offset += Int64(piece.count)
     }
-    next += 1
+  }
+
+  /// ``copy(_:from:through:)`` through a buffer of at most `chunkBytes`, allocated for this call.
+  public func copy(_ info: SafetensorsTensorInfo, from source: SafetensorsFile, chunkBytes: Int = 16 << 20) throws(SafetensorsError) {
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Int(min(Int64(max(chunkBytes, 1)), max(info.byteCount, 1))), alignment: 64)
+    defer { buffer.deallocate() }
+    try copy(info, from: source, through: buffer)
   }
 
   /// Writes the trailing tensors and the header, reads the header back, and renames the file

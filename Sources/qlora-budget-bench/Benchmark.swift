@@ -19,12 +19,13 @@ struct BenchmarkResult {
 /// Command-line flags of the bench.
 struct BenchmarkOptions {
   static let usage = """
-    USAGE: qlora-budget-bench [--json] [--quick] [--only nf4|estimator|scale]
+    USAGE: qlora-budget-bench [--json] [--quick] [--only nf4|estimator|scale|check]
 
     OPTIONS:
       --json          Print one JSON object of all figures.
       --quick         A short smoke run (small tensors, few repetitions).
-      --only <name>   Run one benchmark: nf4, estimator or scale (writes ~4.4 GB to the temp folder).
+      --only <name>   Run one benchmark: nf4, estimator, scale (writes ~4.9 GB to the temp folder)
+                      or check (writes 1 GiB).
       --help          Show this help.
     """
 

@@ -16,7 +16,9 @@ import Safetensors
 /// quantizer's peak RSS (its `VmHWM` in `/proc/<pid>/status`, sampled every 10 ms until it
 /// exits; `getrusage(RUSAGE_CHILDREN)` would report this process's own high-water mark, which
 /// Linux carries into a child at `exec`) against the largest tensor it quantizes and the largest
-/// of all. Full run: 10 layers, about 4.9 GB; `--quick`: 1 layer, about 1 GB.
+/// of all, and the time to write a copy of the quantized folder into new files with `fsync`
+/// (``writeCopies(of:into:)``: the disk's share, which `quantize` cannot go below). Full run:
+/// 10 layers, about 4.9 GB; `--quick`: 1 layer, about 1 GB.
 struct ScaleBenchmark: Benchmark {
   let name = "scale"
 
@@ -47,12 +49,16 @@ struct ScaleBenchmark: Benchmark {
         peak = max(peak, run.peakBytes)
       }
       if failed { result.notes.append("quantize FAILED: figures are not valid") }
+      let outputs = try FileManager.default.contentsOfDirectory(atPath: output.path).map { output.appendingPathComponent($0).path }
+      let write = Stopwatch.median(runs: 3) { Self.writeCopies(of: outputs, into: root.appendingPathComponent("write-test")) }
       result.figures = [
         ("input_gb", Double(bytes) / 1e9),
         ("quantize_seconds", quantize),
         ("quantize_input_gbps", Double(bytes) / quantize / 1e9),
         ("read_gbps", Double(bytes) / read / 1e9),
         ("quantize_to_read_speed_ratio", read / quantize),
+        ("write_output_seconds", write),
+        ("quantize_to_write_time_ratio", write / quantize),
         ("peak_rss_mb", peak / 1e6),
         ("peak_rss_to_largest_tensor_ratio", peak / Double(largest)),
         ("peak_rss_to_largest_quantized_tensor_ratio", peak / Double(largestQuantized)),
@@ -86,6 +92,29 @@ struct ScaleBenchmark: Benchmark {
       usleep(10_000)
     }
     return (status == 0, peak)
+  }
+
+  /// Writes a copy of every file of `paths` (the quantized folder) into new files in `folder`,
+  /// 16 MiB at a time, each flushed with `fsync` as the quantizer's atomic writer does: the time
+  /// the output alone takes to reach the disk, a floor under `quantize`'s time.
+  static func writeCopies(of paths: [String], into folder: URL) {
+    try? FileManager.default.removeItem(at: folder)
+    try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 << 20, alignment: 64)
+    defer { buffer.deallocate() }
+    for path in paths {
+      guard let source = try? ReadableFile(path: path) else { continue }
+      let target = open(folder.appendingPathComponent(URL(fileURLWithPath: path).lastPathComponent).path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+      guard target >= 0 else { continue }
+      var offset: Int64 = 0
+      while let count = try? source.read(into: buffer, at: offset), count > 0 {
+        _ = Glibc.write(target, buffer.baseAddress!, count)
+        offset += Int64(count)
+      }
+      fsync(target)
+      close(target)
+    }
   }
 
   /// Reads every byte of `paths` in 16 MiB pieces into one reused buffer.
@@ -130,28 +159,14 @@ enum SyntheticModelFolder {
       shards[shards.count - 1].append(spec)
       shardBytes += spec.byteCount ?? 0
     }
-    // N(0, 0.02^2) bf16 values: a seeded table of 2^20, copied in 64 Ki-element runs from
-    // seeded offsets (drawing every element with Box-Muller would take longer than quantizing).
-    let table = try! SyntheticWeights.normal(count: 1 << 20, standardDeviation: 0.02, seed: seed).map { BFloat16($0) }
+    let table = normalTable(seed: seed)
     var generator = SplitMix64(seed: seed)
     var weightMap: [String] = []
     for (number, shard) in shards.enumerated() {
       let name = String(format: "model-%05d-of-%05d.safetensors", number + 1, shards.count)
       let writer = try SafetensorsWriter(url: folder.appendingPathComponent(name), tensors: shard, metadata: ["format": "pt"])
       for spec in shard {
-        let count = Int(spec.byteCount ?? 0) / 2
-        var values = [BFloat16](repeating: BFloat16(bitPattern: 0), count: count)
-        var start = 0
-        while start < count {
-          let run = min(65_536, count - start)
-          let from = Int(generator.next() % UInt64(table.count - run))
-          values.withUnsafeMutableBufferPointer { target in
-            table.withUnsafeBufferPointer { source in
-              _ = UnsafeMutableBufferPointer(rebasing: target[start..<(start + run)]).initialize(from: source[from..<(from + run)])
-            }
-          }
-          start += run
-        }
+        let values = Self.values(count: Int(spec.byteCount ?? 0) / 2, table: table, generator: &generator)
         try values.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in try writer.write(spec.name, bytes: raw) }
         weightMap.append("\"\(spec.name)\": \"\(name)\"")
       }
@@ -164,5 +179,29 @@ enum SyntheticModelFolder {
     try AtomicFileWriter.write(Array(config.utf8), to: folder.appendingPathComponent("config.json").path, replacingExisting: true)
     let quantized = tensors.filter { $0.shape.count == 2 && $0.name.hasPrefix("model.layers.") }
     return (total, tensors.compactMap(\.byteCount).max() ?? 0, quantized.compactMap(\.byteCount).max() ?? 0)
+  }
+
+  /// A seeded table of 2^20 N(0, 0.02^2) bf16 values for ``values(count:table:generator:)``.
+  static func normalTable(seed: UInt64) -> [BFloat16] {
+    // A fixed, valid count: cannot throw.
+    try! SyntheticWeights.normal(count: 1 << 20, standardDeviation: 0.02, seed: seed).map { BFloat16($0) }
+  }
+
+  /// `count` N(0, 0.02^2) bf16 values: runs of 64 Ki copied from the table at seeded offsets
+  /// (drawing every element with Box-Muller would take longer than quantizing).
+  static func values(count: Int, table: [BFloat16], generator: inout SplitMix64) -> [BFloat16] {
+    var values = [BFloat16](repeating: BFloat16(bitPattern: 0), count: count)
+    var start = 0
+    while start < count {
+      let run = min(65_536, count - start)
+      let from = Int(generator.next() % UInt64(table.count - run))
+      values.withUnsafeMutableBufferPointer { target in
+        table.withUnsafeBufferPointer { source in
+          _ = UnsafeMutableBufferPointer(rebasing: target[start..<(start + run)]).initialize(from: source[from..<(from + run)])
+        }
+      }
+      start += run
+    }
+    return values
   }
 }

@@ -15,7 +15,7 @@ if options.showHelp {
   FileHandle.standardError.write(Data("Error: Unknown option '\(unknown)'.\n\(BenchmarkOptions.usage)\n".utf8))
   exit(64)
 } else {
-  let benchmarks: [any Benchmark] = [NF4Benchmark(), EstimatorBenchmark(), ScaleBenchmark()]
+  let benchmarks: [any Benchmark] = [NF4Benchmark(), EstimatorBenchmark(), ScaleBenchmark(), QuantizeCheckBenchmark()]
   let selected = benchmarks.filter { options.only == nil || $0.name == options.only }
   if selected.isEmpty {
     FileHandle.standardError.write(Data("Error: no benchmark named '\(options.only ?? "")'.\n\(BenchmarkOptions.usage)\n".utf8))

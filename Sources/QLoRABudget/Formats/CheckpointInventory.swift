@@ -68,22 +68,27 @@ public struct CheckpointInventory: Sendable {
   public init(path: URL) throws {
     let checkpoint = try CheckpointFolder(path: path)
     files = checkpoint.shards.map(\.url)
-    let all = checkpoint.tensors
     // A weight's quant state may sit in another shard than its packed codes.
     var states: [Substring: [(file: SafetensorsFile, info: SafetensorsTensorInfo)]] = [:]
-    for entry in all {
-      if let owner = CheckpointTensorNames.quantStateOwner(entry.info.name) { states[owner, default: []].append(entry) }
+    var count = 0
+    for shard in checkpoint.shards {
+      count += shard.header.tensors.count
+      for info in shard.header.tensors {
+        if let owner = CheckpointTensorNames.quantStateOwner(info.name) { states[owner, default: []].append((shard, info)) }
+      }
     }
     var tensors: [Tensor] = []
     var fourBit: [FourBitWeight] = []
-    tensors.reserveCapacity(all.count)
-    let shardNames = Dictionary(uniqueKeysWithValues: checkpoint.shards.map { (ObjectIdentifier($0), $0.url.lastPathComponent) })
-    for (file, info) in all {
-      let state = states[Substring(info.name)] ?? []
-      let role = Self.role(of: info, hasPackedState: state.contains { CheckpointTensorNames.isPackedState($0.info.name) })
-      tensors.append(Tensor(name: info.name, role: role, dtype: info.dtype, shape: info.shape, elements: info.elementCount,
-                            bytes: ByteCount(info.byteCount), file: shardNames[ObjectIdentifier(file)] ?? ""))
-      if role == .fourBitPacked { fourBit.append(try Self.fourBitWeight(info, state: state)) }
+    tensors.reserveCapacity(count)
+    for shard in checkpoint.shards {
+      let shardName = shard.url.lastPathComponent
+      for info in shard.header.tensors {
+        let state = states.isEmpty ? [] : states[Substring(info.name)] ?? []
+        let role = Self.role(of: info, hasPackedState: state.contains { CheckpointTensorNames.isPackedState($0.info.name) })
+        tensors.append(Tensor(name: info.name, role: role, dtype: info.dtype, shape: info.shape, elements: info.elementCount,
+                              bytes: ByteCount(info.byteCount), file: shardName))
+        if role == .fourBitPacked { fourBit.append(try Self.fourBitWeight(info, state: state)) }
+      }
     }
     self.tensors = tensors
     self.fourBitWeights = fourBit
@@ -99,16 +104,29 @@ public struct CheckpointInventory: Sendable {
     return 8 * Double(ByteCount.sum(fourBitWeights.map(\.bytes)).bytes) / Double(parameters)
   }
 
-  /// Tensors grouped by role and dtype: count, elements and bytes, in role order.
+  /// Tensors grouped by role and dtype: count, elements and bytes, in role order (then dtype
+  /// order), summed in one pass.
   public var groups: [(role: CheckpointTensorRole, dtype: SafetensorsDType, count: Int, elements: Int64, bytes: ByteCount)] {
+    let roles = CheckpointTensorRole.allCases
+    let dtypes = SafetensorsDType.allCases
+    var counts = [Int](repeating: 0, count: roles.count * dtypes.count)
+    var elements = [Int64](repeating: 0, count: counts.count)
+    var bytes = [ByteCount](repeating: ByteCount(0), count: counts.count)
+    let roleIndex = Dictionary(uniqueKeysWithValues: roles.enumerated().map { ($1, $0) })
+    let dtypeIndex = Dictionary(uniqueKeysWithValues: dtypes.enumerated().map { ($1, $0) })
+    tensors.withUnsafeBufferPointer { tensors in
+      for tensor in tensors {
+        let cell = roleIndex[tensor.role]! * dtypes.count + dtypeIndex[tensor.dtype]!
+        counts[cell] += 1
+        elements[cell] += tensor.elements
+        bytes[cell] = bytes[cell] + tensor.bytes
+      }
+    }
     var result: [(CheckpointTensorRole, SafetensorsDType, Int, Int64, ByteCount)] = []
-    for role in CheckpointTensorRole.allCases {
-      let ofRole = tensors.filter { $0.role == role }
-      for dtype in SafetensorsDType.allCases {
-        let group = ofRole.filter { $0.dtype == dtype }
-        guard !group.isEmpty else { continue }
-        let elements = group.reduce(Int64(0)) { $0 + $1.elements }
-        result.append((role, dtype, group.count, elements, ByteCount.sum(group.map(\.bytes))))
+    for (r, role) in roles.enumerated() {
+      for (d, dtype) in dtypes.enumerated() where counts[r * dtypes.count + d] > 0 {
+        let cell = r * dtypes.count + d
+        result.append((role, dtype, counts[cell], elements[cell], bytes[cell]))
       }
     }
     return result
@@ -119,13 +137,14 @@ public struct CheckpointInventory: Sendable {
   public static func role(of info: SafetensorsTensorInfo, hasPackedState: Bool) -> CheckpointTensorRole {
     let name = info.name
     if CheckpointTensorNames.quantStateOwner(name) != nil { return .quantState }
-    if info.dtype == .u8, name.hasSuffix(".weight"), hasPackedState { return .fourBitPacked }
-    if CheckpointTensorNames.isEmbedding(name) { return .embedding }
-    if CheckpointTensorNames.isOutputHead(name) { return .lmHead }
-    let module = CheckpointTensorNames.modulePath(name).last.map { $0.lowercased() } ?? ""
-    if info.shape.count == 1, module.contains("norm") || module.hasPrefix("ln") { return .norm }
-    if name.hasSuffix(".bias") { return .bias }
-    if name.hasSuffix(".weight"), info.shape.count == 2 { return .linear }
+    let isWeight = name.utf8.reversed().starts(with: ".weight".utf8.reversed())
+    if info.dtype == .u8, isWeight, hasPackedState { return .fourBitPacked }
+    let traits = CheckpointTensorNames.traits(name)
+    if traits.isEmbedding { return .embedding }
+    if traits.isOutputHead { return .lmHead }
+    if info.shape.count == 1, traits.isNormModule { return .norm }
+    if name.utf8.reversed().starts(with: ".bias".utf8.reversed()) { return .bias }
+    if isWeight, info.shape.count == 2 { return .linear }
     return .other
   }
 

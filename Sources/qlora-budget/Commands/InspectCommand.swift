@@ -15,15 +15,18 @@ enum InspectCommand: Command {
     let path = try arguments.positional(0, named: "file.safetensors|folder")
     guard !path.isEmpty else { throw UsageError.invalidValue(path, for: "file.safetensors|folder", "give a path") }
     let inventory = try CheckpointInventory(path: URL(fileURLWithPath: path))
+    let output = BufferedOutput(context.standardOutput)
     if arguments.has(json) {
-      context.print(json(inventory, listTensors: arguments.has(tensors)).rendered())
+      json(inventory, listTensors: arguments.has(tensors), into: output)
     } else {
-      context.print(text(inventory, path: path, listTensors: arguments.has(tensors)))
+      text(inventory, path: path, listTensors: arguments.has(tensors), into: output)
     }
+    output.flush()
     return .success
   }
 
-  static func text(_ inventory: CheckpointInventory, path: String, listTensors: Bool) -> String {
+  /// The summary, then with `listTensors` one line per tensor, written as they are made.
+  static func text(_ inventory: CheckpointInventory, path: String, listTensors: Bool, into output: BufferedOutput) {
     let total = inventory.totalBytes
     var lines = [
       "\(CommandLineTool.oneLine(path)): \(inventory.tensors.count) tensors in \(inventory.files.count) file(s), "
@@ -47,21 +50,24 @@ enum InspectCommand: Command {
           + "\(NumberText.grouped(bytes.bytes)) bytes of buffers: \(ByteCount.fixed(bits, decimals: 4)) bits per parameter",
       ]
     }
+    output.write(lines.joined(separator: "\n"))
     if listTensors {
-      lines.append("")
+      output.write("\n")
       // The name column is as wide as the longest name (bnb's quant-state names run past 56).
-      let names = inventory.tensors.map { CommandLineTool.oneLine($0.name) }
-      let width = max(56, (names.map(\.count).max() ?? 0) + 1)
-      for (tensor, name) in zip(inventory.tensors, names) {
-        lines.append(
-          HelpText.pad(name, width) + HelpText.pad(tensor.role.rawValue, 14) + HelpText.pad(tensor.dtype.rawValue, 9)
+      let width = max(56, (inventory.tensors.lazy.map { CommandLineTool.oneLine($0.name).count }.max() ?? 0) + 1)
+      for tensor in inventory.tensors {
+        output.write(
+          "\n" + HelpText.pad(CommandLineTool.oneLine(tensor.name), width) + HelpText.pad(tensor.role.rawValue, 14)
+            + HelpText.pad(tensor.dtype.rawValue, 9)
             + HelpText.pad("\(tensor.shape)", 18) + EstimateText.leftPad(NumberText.grouped(tensor.bytes.bytes), 16))
       }
     }
-    return lines.joined(separator: "\n")
+    output.write("\n")
   }
 
-  static func json(_ inventory: CheckpointInventory, listTensors: Bool) -> JSONOutput {
+  /// The JSON object; the `tensors` array (with `listTensors`) is rendered one element at a
+  /// time into `output`, exactly as ``JSONOutput/rendered(indent:)`` renders the whole.
+  static func json(_ inventory: CheckpointInventory, listTensors: Bool, into output: BufferedOutput) {
     var members: [(String, JSONOutput)] = [
       ("files", .array(inventory.files.map { .string($0.path) })),
       ("tensor_count", .integer(Int64(inventory.tensors.count))),
@@ -83,14 +89,38 @@ enum InspectCommand: Command {
     } else {
       members.append(("four_bit", .null))
     }
-    if listTensors {
-      members.append(("tensors", .array(inventory.tensors.map { tensor in
-        .object([
-          ("name", .string(tensor.name)), ("role", .string(tensor.role.rawValue)), ("dtype", .string(tensor.dtype.rawValue)),
-          ("shape", .array(tensor.shape.map { .integer($0) })), ("bytes", .bytes(tensor.bytes)), ("file", .string(tensor.file)),
-        ])
-      })))
+    let summary = JSONOutput.object(members).rendered()
+    guard listTensors else { return output.write(summary + "\n") }
+    // The summary without its closing "\n}", then the tensors member.
+    output.write(String(summary.dropLast(2)) + ",\n  " + JSONOutput.quoted("tensors") + ": ")
+    guard !inventory.tensors.isEmpty else { return output.write("[]\n}\n") }
+    output.write("[\n")
+    for (index, tensor) in inventory.tensors.enumerated() {
+      let element = JSONOutput.object([
+        ("name", .string(tensor.name)), ("role", .string(tensor.role.rawValue)), ("dtype", .string(tensor.dtype.rawValue)),
+        ("shape", .array(tensor.shape.map { .integer($0) })), ("bytes", .bytes(tensor.bytes)), ("file", .string(tensor.file)),
+      ])
+      output.write((index == 0 ? "    " : ",\n    ") + element.rendered(indent: 4))
     }
-    return .object(members)
+    output.write("\n  ]\n}\n")
+  }
+}
+
+/// Text written to a stream in pieces of about 64 KiB, so a long listing is never held whole.
+final class BufferedOutput {
+  private let sink: (String) -> Void
+  private var pending = ""
+
+  init(_ sink: @escaping (String) -> Void) { self.sink = sink }
+
+  func write(_ text: String) {
+    pending += text
+    if pending.utf8.count >= 1 << 16 { flush() }
+  }
+
+  func flush() {
+    guard !pending.isEmpty else { return }
+    sink(pending)
+    pending = ""
   }
 }

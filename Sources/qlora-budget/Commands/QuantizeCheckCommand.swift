@@ -27,21 +27,19 @@ enum QuantizeCheckCommand: Command {
     var byFormat: [String: [QuantizationErrorStatistics]] = [:]
     var count = 0
     var measured: Int64 = 0
-    func record(_ name: String, _ values: [Float]) throws {
-      let comparison = try QuantizationErrorStatistics.compareFormats(
-        values, blockSize: settings.blockSize, doubleQuantization: settings.doubleQuantization)
+    func record(_ name: String, _ comparison: QuantizationErrorStatistics.FormatComparison) {
       measured += comparison.nf4Buffers.total
       for (format, statistics) in comparison.rows {
         byFormat[format, default: []].append(statistics)
         if json { rows.append((name, format, statistics)) } else { context.print(line(name, format, statistics)) }
       }
     }
-    try forEachWeight(arguments) { name, values in
+    try forEachWeight(arguments, settings) { name, comparison in
       if count == 0 && !json {
         context.print(HelpText.pad("tensor", 32) + HelpText.pad("format", 8) + EstimateText.leftPad("MSE", 14)
           + EstimateText.leftPad("max |error|", 14) + EstimateText.leftPad("SNR dB", 10))
       }
-      try record(name, values)
+      record(name, comparison)
       count += 1
     }
     if count > 1 {
@@ -111,9 +109,14 @@ enum QuantizeCheckCommand: Command {
       + EstimateText.leftPad(ByteCount.fixed(statistics.signalToNoiseDecibels, decimals: 2), 10)
   }
 
-  /// Synthetic weights for `--shape`, else every weight `quantize` would quantize in the file
-  /// or model folder, one at a time: only one tensor's values are in memory at once.
-  static func forEachWeight(_ arguments: ParsedArguments, _ body: (String, [Float]) throws -> Void) throws {
+  /// The formats compared on synthetic weights for `--shape`, else on every weight `quantize`
+  /// would quantize in the file or model folder, one at a time, each read in chunks
+  /// (``QuantizationErrorStatistics/compareFormats(file:tensor:blockSize:doubleQuantization:threads:)``):
+  /// memory stays at a few chunks whatever the weight's size.
+  static func forEachWeight(
+    _ arguments: ParsedArguments, _ settings: QuantizationSettings,
+    _ body: (String, QuantizationErrorStatistics.FormatComparison) throws -> Void
+  ) throws {
     if let shapeText = arguments.value(shape) {
       guard arguments.positionals.isEmpty else {
         throw UsageError("Give a file or '--shape', not both.", command: name)
@@ -125,19 +128,18 @@ enum QuantizeCheckCommand: Command {
         throw UsageError.invalidValue(shapeText, for: shape.name, "expected <rows>x<cols>, at most 268435456 elements")
       }
       let seed = try arguments.integer(seed, in: 0...Int64.max).map { UInt64($0) } ?? 0
+      let values = try SyntheticWeights.normal(count: count, standardDeviation: 0.02, seed: seed)
       try body("synthetic \(dimensions[0])x\(dimensions[1]) seed \(seed)",
-               SyntheticWeights.normal(count: count, standardDeviation: 0.02, seed: seed))
+               try QuantizationErrorStatistics.compareFormats(values, blockSize: settings.blockSize, doubleQuantization: settings.doubleQuantization))
       return
     }
     let path = try arguments.positional(0, named: "file.safetensors|folder")
     guard !path.isEmpty else { throw UsageError.invalidValue(path, for: "file.safetensors|folder", "give a path") }
     let checkpoint = try CheckpointFolder(path: URL(fileURLWithPath: path))
+    let threads = ProcessInfo.processInfo.activeProcessorCount
     for (file, info) in checkpoint.tensors where CheckpointQuantizer.quantizes(info) {
-      let values = try CheckpointQuantizer.floatValues(file.data(for: info), dtype: info.dtype)
-      if let index = values.firstIndex(where: { !$0.isFinite }) {
-        throw QuantizationError.nonFiniteValue(tensor: info.name, index: index, value: values[index])
-      }
-      try body(info.name, values)
+      try body(info.name, try QuantizationErrorStatistics.compareFormats(
+        file: file, tensor: info, blockSize: settings.blockSize, doubleQuantization: settings.doubleQuantization, threads: threads))
     }
   }
 
