@@ -1,0 +1,27 @@
+extension ModelArchitecture {
+  /// peft's default LoRA targets (`target_modules` unset) for the config's own `model_type`, or
+  /// nil when peft has none and refuses to guess.
+  ///
+  /// Source: peft 0.21.2 `utils/constants.py` `TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING`,
+  /// the entries for the families modelled here. `LoraModel._prepare_adapter_config` looks the
+  /// loaded model's `config.model_type` up in it and raises "Please specify `target_modules` or
+  /// `target_parameters`" when it is absent: `phi3`, `qwen2_moe`, `qwen3_moe`, `olmo2`,
+  /// `glm4_moe`, `gpt_oss`, and `gemma3` (the multimodal wrapper; only `gemma3_text` is listed).
+  /// The declared type is what peft sees, also when the config is read as another family.
+  public var peftDefaultTargets: [String]? {
+    Self.peftDefaultTargetsByModelType[modelType]
+  }
+
+  static let peftDefaultTargetsByModelType: [String: [String]] = [
+    "gpt2": ["c_attn"],
+    "llama": ["q_proj", "v_proj"],
+    "llama4": ["q_proj", "v_proj"],
+    "mistral": ["q_proj", "v_proj"],
+    "mixtral": ["q_proj", "v_proj"],
+    "gemma": ["q_proj", "v_proj"],
+    "gemma2": ["q_proj", "v_proj"],
+    "gemma3_text": ["q_proj", "v_proj"],
+    "qwen2": ["q_proj", "v_proj"],
+    "qwen3": ["q_proj", "v_proj"],
+  ]
+}
