@@ -42,7 +42,7 @@ import Testing
     #expect(refused.standardOutput.isEmpty)
     #expect(refused.standardError.contains("'deepseek_v3'"))
     #expect(refused.standardError.contains(
-      "llama, mistral, qwen2, qwen3, gemma, gemma2, gemma3, gemma3_text, phi3, mixtral, qwen2_moe, qwen3_moe, glm4_moe, gpt_oss, olmo2, gpt2"))
+      "llama, mistral, qwen2, qwen3, gemma, gemma2, gemma3, gemma3_text, phi3, mixtral, qwen2_moe, qwen3_moe, glm4_moe, gpt_oss, llama4, llama4_text, olmo2, gpt2"))
     #expect(refused.standardError.contains("--read-as"))
 
     let readAs = try BinaryRunner.run(["estimate", folder.path, "--read-as", "llama", "--json"])

@@ -21,7 +21,7 @@ import Testing
     #expect(model.inventory.bufferBytes == ByteCount(2 * 4 * 4))  // inv_freq + original, head_dim/2 fp32 each
   }
 
-  @Test(arguments: ["granite", "deepseek_v3", "llama4", ""])
+  @Test(arguments: ["granite", "deepseek_v3", "gemma3n", ""])
   func aModelTypeThatIsNotModelledIsRefused(_ type: String) throws {
     var config = Self.llamaLike
     config["model_type"] = type

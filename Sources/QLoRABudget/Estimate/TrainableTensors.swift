@@ -43,14 +43,15 @@ extension ModelArchitecture {
   public func adaptedModules(
     _ targets: LoRATargets, roles: Set<LinearModule.Role> = Recipe.hfPeft.linearRoles
   ) throws(SetupError) -> [LinearModule] {
-    let candidates = inventory.linears(in: roles)
+    // peft's all-linear matches nn.Linear subclasses (isinstance) that a recipe may leave unquantized.
+    let candidates = inventory.linears(in: roles.union(LinearModule.Role.alwaysAdapted))
     let names: Set<String>
     switch targets {
     case .allLinear:
       guard !candidates.isEmpty else { throw .noTargetModules(model: name) }
       return candidates
     case .peftDefault:
-      guard let defaults = peftDefaultTargets else { throw .noPeftDefaultTargets(modelType: modelType, model: name) }
+      guard let defaults = peftDefaultTargets else { throw .noPeftDefaultTargets(modelType: peftModelType, model: name) }
       names = Set(defaults)
     case .modules(let requested):
       let available = ModuleInventory.names(of: candidates)
