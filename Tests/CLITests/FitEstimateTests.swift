@@ -72,6 +72,8 @@ import Testing
     (["fit", "qwen3-14b", "--gpu", "rtx-4900"], "did you mean 'rtx-4090'"),
     (["fit", "qwen3-14b"], "--gpu"),
     (["estimate", "qwen3-14b", "--targets", "q_proj,wq"], "'wq'"),
+    // peft 0.21.2 has no default targets for phi3 and raises (PeftDefaultTargetsTests).
+    (["estimate", "phi-4", "--targets", "peft-default"], "model_type 'phi3'"),
     (["estimate", "qwen3-14b", "--blocksize", "48"], "--blocksize"),
     (["estimate", "qwen3-14b", "--lora-dropout", "nan"], "--lora-dropout"),
     (["estimate", "qwen3-14b", "--optimizer", "adam"], "--optimizer"),
