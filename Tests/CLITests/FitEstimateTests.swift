@@ -42,7 +42,7 @@ import Testing
     #expect(refused.standardOutput.isEmpty)
     #expect(refused.standardError.contains("'deepseek_v3'"))
     #expect(refused.standardError.contains(
-      "llama, mistral, qwen2, qwen3, gemma, gemma2, gemma3, gemma3_text, phi3, mixtral, qwen2_moe, qwen3_moe, glm4_moe, gpt_oss, olmo2, gpt2"))
+      "llama, mistral, qwen2, qwen3, gemma, gemma2, gemma3, gemma3_text, phi3, mixtral, qwen2_moe, qwen3_moe, glm4_moe, gpt_oss, llama4, llama4_text, olmo2, gpt2"))
     #expect(refused.standardError.contains("--read-as"))
 
     let readAs = try BinaryRunner.run(["estimate", folder.path, "--read-as", "llama", "--json"])
@@ -72,6 +72,8 @@ import Testing
     (["fit", "qwen3-14b", "--gpu", "rtx-4900"], "did you mean 'rtx-4090'"),
     (["fit", "qwen3-14b"], "--gpu"),
     (["estimate", "qwen3-14b", "--targets", "q_proj,wq"], "'wq'"),
+    // peft 0.21.2 has no default targets for phi3 and raises (PeftDefaultTargetsTests).
+    (["estimate", "phi-4", "--targets", "peft-default"], "model_type 'phi3'"),
     (["estimate", "qwen3-14b", "--blocksize", "48"], "--blocksize"),
     (["estimate", "qwen3-14b", "--lora-dropout", "nan"], "--lora-dropout"),
     (["estimate", "qwen3-14b", "--optimizer", "adam"], "--optimizer"),

@@ -21,7 +21,7 @@ import Testing
     #expect(model.inventory.bufferBytes == ByteCount(2 * 4 * 4))  // inv_freq + original, head_dim/2 fp32 each
   }
 
-  @Test(arguments: ["granite", "deepseek_v3", "llama4", ""])
+  @Test(arguments: ["granite", "deepseek_v3", "gemma3n", ""])
   func aModelTypeThatIsNotModelledIsRefused(_ type: String) throws {
     var config = Self.llamaLike
     config["model_type"] = type
@@ -103,7 +103,8 @@ import Testing
     let model = try TestData.model(config)
     let shapes = model.inventory.linears.map { "\($0.name) \($0.inFeatures)x\($0.outFeatures)" }
     #expect(shapes == ["qkv_proj 64x96", "o_proj 64x64", "gate_up_proj 64x352", "down_proj 176x64"])
-    #expect(model.peftDefaultTargets == ["qkv_proj"])
+    // peft 0.21.2 has no default targets for phi3 (PeftDefaultTargetsTests).
+    #expect(model.peftDefaultTargets == nil)
   }
 
   /// Phi-4-mini's shape: phi3 with GQA, tied embeddings and rotary over 0.75 of head_dim.

@@ -103,6 +103,35 @@ import Testing
     #expect(figures.map { ($0 + 5_000_000) / 10_000_000 } == hundredths)
   }
 
+  /// Llama 4 model card (meta-llama/Llama-4-Scout-17B-16E, Llama-4-Maverick-17B-128E): 17B active
+  /// and 109B / 400B total parameters, the multimodal model's. The presets are the text model; the
+  /// vision tower (850,960,896) and projector (20,971,520) are transformers 5.25's meta-device count
+  /// of `Llama4ForConditionalGeneration` with the checkpoints' vision_config (hidden 1408, 34
+  /// layers, intermediate 5632, 16 heads, image 336, patch 14, vision_output_dim and projector
+  /// dims 4096, pixel_shuffle_ratio 0.5). Scout's whole model, 108,641,793,536, rounds to 109B;
+  /// Maverick's, 401,583,781,376, is what Meta calls 400B. Active: attention, norms, the shared
+  /// expert, the router and one expert per sparse layer, dense MLPs, embedding and lm_head, written
+  /// out below from the configs.
+  @Test(arguments: [
+    ("llama-4-scout", Int64(108_641_793_536), Int64(109),
+     // 48 x (attention 5120 x 12288 + norms 2 x 5120 + shared and one expert 2 x 3 x 5120 x 8192 + router 5120 x 16)
+     48 * (5120 * 12288 + 2 * 5120 + 2 * 3 * 5120 * 8192 + 5120 * 16)),
+    ("llama-4-maverick", Int64(401_583_781_376), Int64(400),
+     // 24 sparse layers (router 5120 x 128) + 24 dense layers (3 x 5120 x 16384)
+     24 * (5120 * 12288 + 2 * 5120 + 2 * 3 * 5120 * 8192 + 5120 * 128) + 24 * (5120 * 12288 + 2 * 5120 + 3 * 5120 * 16384)),
+  ] as [(String, Int64, Int64, Int64)])
+  func llama4ModelCard(_ name: String, _ multimodal: Int64, _ billions: Int64, _ activeLayers: Int64) throws {
+    let model = try PresetCatalog.bundled.model(named: name)
+    let visionAndProjector: Int64 = 850_960_896 + 20_971_520
+    #expect(model.parameterCount + visionAndProjector == multimodal)
+    #expect(abs(multimodal - billions * 1_000_000_000) < 2_000_000_000)
+    let active = activeLayers + 5120 + 2 * 202_048 * 5120
+    #expect(active / 1_000_000_000 == 17)
+    let moe = try #require(model.layout.mixtureOfExperts)
+    let experts = model.inventory.linears.filter { $0.role == .expertParameter }.reduce(0) { $0 + $1.weightElements * $1.instanceCount }
+    #expect(model.parameterCount - experts / moe.expertCount * (moe.expertCount - moe.expertsPerToken) == active)
+  }
+
   @Test func unknownNamesSuggestTheClosestPreset() {
     #expect(throws: PresetError.unknownModel(name: "qwen3-14", suggestions: ["qwen3-14b", "qwen3-4b"])) {
       try PresetCatalog.bundled.model(named: "qwen3-14")

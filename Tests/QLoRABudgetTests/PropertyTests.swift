@@ -53,13 +53,14 @@ import Testing
     return config
   }
 
-  static func randomSetup(_ random: inout SplitMix64) -> TrainingSetup {
+  /// A random setup for `model`: peft's default targets only where peft has them (it raises otherwise).
+  static func randomSetup(_ random: inout SplitMix64, for model: ModelArchitecture) -> TrainingSetup {
     var setup = TrainingSetup()
     setup.quantization = BaseQuantization.allCases[random.next(in: 0...(BaseQuantization.allCases.count - 1))]
     setup.usesDoubleQuantization = random.bool()
     setup.blockSize = Int64(32 << random.next(in: 0...7))
     setup.lora = LoRAConfiguration(
-      rank: Int64(random.next(in: 1...512)), targets: random.bool() ? .allLinear : .peftDefault,
+      rank: Int64(random.next(in: 1...512)), targets: random.bool() || model.peftDefaultTargets == nil ? .allLinear : .peftDefault,
       usesDoRA: random.next(in: 0...3) == 0, dropout: random.bool() ? 0 : 0.1)
     setup.optimizer = Optimizer.allCases[random.next(in: 0...(Optimizer.allCases.count - 1))]
     setup.computeDtype = ComputeDtype.allCases[random.next(in: 0...(ComputeDtype.allCases.count - 1))]
@@ -111,8 +112,9 @@ import Testing
     var random = SplitMix64(seed: 0x5EED_0001)
     for index in 0..<300 {
       let config = Self.randomConfig(&random)
-      let setup = Self.randomSetup(&random)
-      let estimate = try MemoryEstimator.estimate(model: try Self.model(config), setup: setup, gpu: nil)
+      let model = try Self.model(config)
+      let setup = Self.randomSetup(&random, for: model)
+      let estimate = try MemoryEstimator.estimate(model: model, setup: setup, gpu: nil)
       var resident: Int64 = 0
       var host: Int64 = 0
       var byKind: [MemoryComponent.Kind: Int64] = [:]
@@ -148,7 +150,7 @@ import Testing
       let config = Self.randomConfig(&random, layers: layers)
       let deeper = Self.randomConfig(&generator, layers: layers + random.next(in: 1...8))
       let model = try Self.model(config)
-      var setup = Self.randomSetup(&random)
+      var setup = Self.randomSetup(&random, for: model)
       setup.isFullFineTune = false
       let base = try MemoryEstimator.estimate(model: model, setup: setup, gpu: nil)
 
@@ -189,7 +191,7 @@ import Testing
     var compared = 0
     for index in 0..<400 {
       let model = try Self.model(Self.randomConfig(&random))
-      var setup = Self.randomSetup(&random)
+      var setup = Self.randomSetup(&random, for: model)
       setup.isFullFineTune = false
       setup.quantization = random.bool() ? .nf4 : .fp4
       // bitsandbytes' switch: torchao's NF4Tensor always quantizes its scalers (no such option).

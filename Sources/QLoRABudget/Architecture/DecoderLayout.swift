@@ -1,6 +1,6 @@
 /// How a family of decoder-only transformers lays out its modules: the handful of facts
 /// that differ between llama, qwen2/3, gemma/2/3, phi3, mixtral, qwen MoE, GLM-4 MoE, gpt-oss,
-/// olmo2 and GPT-2.
+/// Llama 4, olmo2 and GPT-2.
 ///
 /// Source: each family's `modeling_*.py` in transformers (the `__init__` of its attention,
 /// MLP, MoE block and decoder layer).
@@ -54,10 +54,12 @@ public struct DecoderLayout: Hashable, Sendable {
   /// gpt-oss's learned per-head attention sinks (`self_attn.sinks`, one value per query head),
   /// which transformers' SDPA path cannot take: such models run eager or flash attention.
   public var hasAttentionSinks: Bool = false
+  /// The decoder layer's MLP module name: `mlp`, or `feed_forward` (Llama 4).
+  public var feedForwardPrefix: String = "mlp"
   public var mixtureOfExperts: MixtureOfExperts?
 }
 
-/// The sparse MoE block of Mixtral, Qwen2/3-MoE, GLM-4 MoE and gpt-oss.
+/// The sparse MoE block of Mixtral, Qwen2/3-MoE, GLM-4 MoE, gpt-oss and Llama 4.
 public struct MixtureOfExperts: Hashable, Sendable {
   /// The module layout of the sparse block, which differs by family.
   public enum Style: Hashable, Sendable {
@@ -74,6 +76,10 @@ public struct MixtureOfExperts: Hashable, Sendable {
     /// `mlp.experts.gate_up_proj` (hidden -> 2 x intermediate) and `down_proj`, each with a bias,
     /// 3-D parameters in transformers 4 and 5 alike.
     case gptOss
+    /// Llama 4 (`Llama4TextMoe`): `feed_forward.router` (`Llama4Router`, an `nn.Linear` subclass),
+    /// `feed_forward.experts.gate_up_proj` / `down_proj` (`Llama4TextExperts`, fused 3-D parameters
+    /// without biases in transformers 4 and 5 alike) and `feed_forward.shared_expert` (no gate).
+    case llama4
   }
 
   public var style: Style
@@ -85,27 +91,51 @@ public struct MixtureOfExperts: Hashable, Sendable {
   /// How many decoder layers are sparse (the rest use a dense MLP of `intermediate_size`).
   public var sparseLayerCount: Int64
 
+  /// Expert rows computed per token: `expertsPerToken` under top-k dispatch; every expert for
+  /// Llama 4, whose `Llama4TextMoe` repeats each token to all `num_local_experts` experts, scaled by
+  /// its router score (zero outside the top k), and runs them as one `bmm` (`Llama4TextExperts`).
+  public var expertRowsPerToken: Int64 { style == .llama4 ? expertCount : expertsPerToken }
+
   /// The router's module path.
   public var routerPath: String {
     switch style {
     case .mixtral: return "block_sparse_moe.gate"
     case .qwen, .glm: return "mlp.gate"
     case .gptOss: return "mlp.router"
+    case .llama4: return "feed_forward.router"
     }
   }
-  /// The router's role: an `nn.Linear` in transformers 4 (Mixtral, Qwen), a bare parameter (GLM, gpt-oss).
-  public var routerRole: LinearModule.Role { [.glm, .gptOss].contains(style) ? .routerParameter : .router }
-  /// The experts' role: `nn.Linear` in transformers 4 except gpt-oss's, fused in transformers 5.
-  public var expertRole: LinearModule.Role { style == .gptOss ? .expertParameter : .expert }
-  /// Whether the router and the experts carry biases, and gate and up are one fused tensor (gpt-oss).
+  /// The router's role: an `nn.Linear` in transformers 4 (Mixtral, Qwen), a bare parameter (GLM,
+  /// gpt-oss), an `nn.Linear` subclass (Llama 4).
+  public var routerRole: LinearModule.Role {
+    switch style {
+    case .mixtral, .qwen: return .router
+    case .glm, .gptOss: return .routerParameter
+    case .llama4: return .routerLinearSubclass
+    }
+  }
+  /// The experts' role: `nn.Linear` in transformers 4 except gpt-oss's and Llama 4's, fused in transformers 5.
+  public var expertRole: LinearModule.Role { hasFusedGateUpExperts ? .expertParameter : .expert }
+  /// Whether the router and the experts carry biases (gpt-oss).
   public var isGptOss: Bool { style == .gptOss }
+  /// Whether each layer's experts are one fused `gate_up_proj` (E x hidden x 2 intermediate) and one
+  /// `down_proj` parameter (gpt-oss, Llama 4) rather than per-expert gate/up/down.
+  public var hasFusedGateUpExperts: Bool { [.gptOss, .llama4].contains(style) }
+  /// The path under which the fused experts sit.
+  public var fusedExpertsPath: String { style == .llama4 ? "feed_forward.experts" : "mlp.experts" }
   public var expertPaths: (gate: String, up: String, down: String) {
     style == .mixtral
       ? ("block_sparse_moe.experts.w1", "block_sparse_moe.experts.w3", "block_sparse_moe.experts.w2")
       : ("mlp.experts.gate_proj", "mlp.experts.up_proj", "mlp.experts.down_proj")
   }
   /// The shared expert's module path: `mlp.shared_expert` (Qwen2-MoE), `mlp.shared_experts` (GLM).
-  public var sharedExpertPath: String { style == .glm ? "mlp.shared_experts" : "mlp.shared_expert" }
+  public var sharedExpertPath: String {
+    switch style {
+    case .glm: return "mlp.shared_experts"
+    case .llama4: return "feed_forward.shared_expert"
+    default: return "mlp.shared_expert"
+    }
+  }
   /// Whether a sigmoid `shared_expert_gate` (hidden x 1) scales the shared expert (Qwen2-MoE).
   public var hasSharedExpertGate: Bool { style == .qwen }
   /// fp32 elements of non-parameter router buffers per sparse layer (GLM's `e_score_correction_bias`).
@@ -116,7 +146,7 @@ public struct MixtureOfExperts: Hashable, Sendable {
     case .mixtral: return "num_local_experts"
     case .qwen: return "num_experts"
     case .glm: return "n_routed_experts"
-    case .gptOss: return "num_local_experts"
+    case .gptOss, .llama4: return "num_local_experts"
     }
   }
 }

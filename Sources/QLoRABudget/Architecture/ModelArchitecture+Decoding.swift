@@ -6,7 +6,7 @@ extension ModelArchitecture {
   /// read it as: a layout guessed silently gives a confident verdict on the wrong tensors.
   public static let knownModelTypes: [String] = [
     "llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3", "gemma3_text", "phi3",
-    "mixtral", "qwen2_moe", "qwen3_moe", "glm4_moe", "gpt_oss", "olmo2", "gpt2",
+    "mixtral", "qwen2_moe", "qwen3_moe", "glm4_moe", "gpt_oss", "llama4", "llama4_text", "olmo2", "gpt2",
   ]
 
   /// The most parameters a config may describe (10^15); larger is refused, not estimated.
@@ -40,7 +40,9 @@ extension ModelArchitecture {
   public init(config members: [String: JSONValue], name: String, readAs: String? = nil) throws(ArchitectureError) {
     let checkpointQuantization = try CheckpointQuantization(config: members, model: name)
     var members = members
+    var wrapperType: String? = nil
     if let text = members["text_config"]?.objectValue {
+      wrapperType = try ConfigReader(members: members, model: name).string("model_type")
       members = text.merging(members.filter { $0.key == "tie_word_embeddings" }) { inner, _ in inner }
     }
     let reader = ConfigReader(members: members, model: name)
@@ -68,6 +70,7 @@ extension ModelArchitecture {
       throw .invalidValue(key: key, value: value, reason: "the model would have more than 10^15 parameters", model: name)
     }
     self.checkpointQuantization = checkpointQuantization
+    self.wrapperModelType = wrapperType
   }
 
   /// Llama-style decoders: every supported family except GPT-2.
@@ -93,10 +96,14 @@ extension ModelArchitecture {
       }
       headDimension = hidden / heads
     }
-    let isMoE = ["mixtral", "qwen2_moe", "qwen3_moe", "glm4_moe", "gpt_oss"].contains(modelType)
+    let isMoE = ["mixtral", "qwen2_moe", "qwen3_moe", "glm4_moe", "gpt_oss"].contains(modelType) || family == .llama4
     // Qwen MoE configs may give only moe_intermediate_size; the dense size is then unused.
     let intermediate: Int64
-    if isMoE, !reader.has("intermediate_size") {
+    if family == .llama4 {
+      // Llama 4's dense layers are Llama4TextMLP(intermediate_size_mlp); intermediate_size is the
+      // experts' and the shared expert's (modeling_llama4.py Llama4TextDecoderLayer).
+      intermediate = try reader.dimension("intermediate_size_mlp")
+    } else if isMoE, !reader.has("intermediate_size") {
       intermediate = try reader.dimension("moe_intermediate_size")
     } else {
       intermediate = try reader.dimension("intermediate_size")
@@ -115,6 +122,7 @@ extension ModelArchitecture {
       positionEmbedding: .rotary(dimension: rotaryDimension, embeddingCount: family == .gemma3 ? 2 : 1),
       rotaryEndsInConcatenation: [.phi3, .glm4MoE].contains(family),
       hasAttentionSinks: family == .gptOss,
+      feedForwardPrefix: family == .llama4 ? "feed_forward" : "mlp",
       mixtureOfExperts: isMoE ? try Self.mixtureOfExperts(reader, modelType: modelType, layers: layers) : nil)
     self.init(
       name: name, type: type, hiddenSize: hidden, layerCount: layers, attentionHeadCount: heads,
@@ -174,6 +182,19 @@ extension ModelArchitecture {
         expertIntermediateSize: try reader.dimension("intermediate_size"),
         sharedExpertIntermediateSize: 0, sparseLayerCount: layers)
     }
+    if modelType == "llama4" || modelType == "llama4_text" {
+      // Layer i is sparse when i is in moe_layers, by default range(step - 1, layers, step) with
+      // step = interleave_moe_layer_step (configuration_llama4.py Llama4TextConfig, default 1):
+      // floor(layers / step) layers. Experts and the shared expert are intermediate_size wide.
+      let step = try reader.optionalDimension("interleave_moe_layer_step") ?? 1
+      let sparse = reader.has("moe_layers")
+        ? Int64(Set(try reader.indices("moe_layers")).filter { $0 < layers }.count) : layers / step
+      let size = try reader.dimension("intermediate_size")
+      return MixtureOfExperts(
+        style: .llama4, expertCount: try reader.dimension("num_local_experts"),
+        expertsPerToken: try reader.optionalDimension("num_experts_per_tok") ?? 1, expertIntermediateSize: size,
+        sharedExpertIntermediateSize: size, sparseLayerCount: sparse)
+    }
     if modelType == "glm4_moe" {
       // Layer i is sparse when i >= first_k_dense_replace; the shared expert is one MLP of
       // moe_intermediate_size x n_shared_experts (modeling_glm4_moe.py, Glm4MoeDecoderLayer and
@@ -228,7 +249,7 @@ extension ModelArchitecture {
 
 /// The families whose layouts differ; see ``DecoderLayout``.
 private enum Family: Equatable {
-  case llama, qwen2, qwen3, gemma, gemma2, gemma3, phi3, mixtral, qwen2MoE, qwen3MoE, glm4MoE, gptOss, olmo2
+  case llama, qwen2, qwen3, gemma, gemma2, gemma3, phi3, mixtral, qwen2MoE, qwen3MoE, glm4MoE, gptOss, llama4, olmo2
 
   /// nil for a `model_type` that is not modelled.
   init?(modelType: String) {
@@ -245,6 +266,7 @@ private enum Family: Equatable {
     case "qwen3_moe": self = .qwen3MoE
     case "glm4_moe": self = .glm4MoE
     case "gpt_oss": self = .gptOss
+    case "llama4", "llama4_text": self = .llama4
     case "olmo2": self = .olmo2
     default: return nil
     }

@@ -21,6 +21,9 @@ public struct ModelArchitecture: Hashable, Sendable {
   public let vocabularySize: Int64
   public let tiesWordEmbeddings: Bool
   public let layout: DecoderLayout
+  /// The top-level `model_type` of a multimodal config whose language model was read from
+  /// `text_config` (`gemma3`, `llama4`); nil when the config is the language model's own.
+  public internal(set) var wrapperModelType: String?
   /// The bitsandbytes `quantization_config` of a pre-quantized checkpoint's config.json, if any.
   public internal(set) var checkpointQuantization: CheckpointQuantization?
   /// Things a person should know about how the config was read (a `model_type` read as another).
@@ -106,11 +109,12 @@ extension ModuleInventory {
 
     let sparseLayers = layout.mixtureOfExperts?.sparseLayerCount ?? 0
     let denseLayers = layers - sparseLayers
+    let mlp = layout.feedForwardPrefix
     switch layout.feedForward {
     case .gated(let bias):
-      linear("mlp.gate_proj", h, intermediate, bias: bias, count: denseLayers, reads: .feedForwardInput)
-      linear("mlp.up_proj", h, intermediate, bias: bias, count: denseLayers, reads: .feedForwardInput)
-      linear("mlp.down_proj", intermediate, h, bias: bias, count: denseLayers, reads: .feedForwardIntermediate)
+      linear(mlp + ".gate_proj", h, intermediate, bias: bias, count: denseLayers, reads: .feedForwardInput)
+      linear(mlp + ".up_proj", h, intermediate, bias: bias, count: denseLayers, reads: .feedForwardInput)
+      linear(mlp + ".down_proj", intermediate, h, bias: bias, count: denseLayers, reads: .feedForwardIntermediate)
     case .fusedGateUp:
       linear("mlp.gate_up_proj", h, 2 * intermediate, count: denseLayers, reads: .feedForwardInput)
       linear("mlp.down_proj", intermediate, h, count: denseLayers, reads: .feedForwardIntermediate)
@@ -122,10 +126,12 @@ extension ModuleInventory {
       let experts = sparseLayers * moe.expertCount
       let size = moe.expertIntermediateSize, biased = moe.isGptOss
       linear(moe.routerPath, h, moe.expertCount, bias: biased, count: sparseLayers, role: moe.routerRole, reads: .sparseInput)
-      if moe.isGptOss {
-        // GptOssExperts: gate_up_proj (E, hidden, 2 x intermediate) and down_proj, with biases.
-        linear("mlp.experts.gate_up_proj", h, 2 * size, bias: true, count: experts, role: moe.expertRole, reads: .sparseInput)
-        linear("mlp.experts.down_proj", size, h, bias: true, count: experts, role: moe.expertRole, reads: .expertIntermediate)
+      if moe.hasFusedGateUpExperts {
+        // GptOssExperts / Llama4TextExperts: gate_up_proj (E, hidden, 2 x intermediate) and
+        // down_proj, with biases in gpt-oss only.
+        let path = moe.fusedExpertsPath
+        linear(path + ".gate_up_proj", h, 2 * size, bias: biased, count: experts, role: moe.expertRole, reads: .sparseInput)
+        linear(path + ".down_proj", size, h, bias: biased, count: experts, role: moe.expertRole, reads: .expertIntermediate)
       } else {
         let paths = moe.expertPaths
         linear(paths.gate, h, size, count: experts, role: moe.expertRole, reads: .sparseInput)

@@ -20,6 +20,16 @@ public struct LinearModule: Hashable, Sendable {
     /// MoE experts held as fused 3-D parameters in transformers 4 and 5 alike (gpt-oss's
     /// `GptOssExperts`): never quantized by bitsandbytes, never an all-linear target.
     case expertParameter = "expert-parameter"
+    /// Routers that subclass `nn.Linear` (Llama 4's `Llama4Router`, whose forward adds top-k):
+    /// transformers 5's bitsandbytes swap takes only `type(module) is nn.Linear` and leaves them
+    /// unquantized; peft's `all-linear` matches `isinstance(module, nn.Linear)` and adapts them.
+    /// transformers 4.57 would swap them for a `Linear4bit` that drops the top-k (the MoE block
+    /// then fails), so a working 4.57 run skips them too: no recipe quantizes this role, and
+    /// ``alwaysAdapted`` makes it a LoRA candidate under every recipe.
+    case routerLinearSubclass = "router-linear-subclass"
+
+    /// Roles peft can adapt whether or not a recipe's framework quantizes them.
+    public static let alwaysAdapted: Set<Role> = [.routerLinearSubclass]
   }
 
   /// Which activation of the layer the module reads: LoRA branches reading the same tensor

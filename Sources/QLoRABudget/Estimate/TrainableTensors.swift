@@ -37,18 +37,22 @@ extension ModelArchitecture {
   /// in the recipe's framework (`roles`; MoE experts are fused parameters in transformers 5).
   ///
   /// - Throws: ``SetupError/unknownTargetModule(name:model:available:)`` when a named module
-  ///   is not a linear layer of this model (peft raises `ValueError` the same way).
+  ///   is not a linear layer of this model (peft raises `ValueError` the same way);
+  ///   ``SetupError/noPeftDefaultTargets(modelType:model:)`` for peft's default targets when peft
+  ///   has none for the model's type (``ModelArchitecture/peftDefaultTargets``).
   public func adaptedModules(
     _ targets: LoRATargets, roles: Set<LinearModule.Role> = Recipe.hfPeft.linearRoles
   ) throws(SetupError) -> [LinearModule] {
-    let candidates = inventory.linears(in: roles)
+    // peft's all-linear matches nn.Linear subclasses (isinstance) that a recipe may leave unquantized.
+    let candidates = inventory.linears(in: roles.union(LinearModule.Role.alwaysAdapted))
     let names: Set<String>
     switch targets {
     case .allLinear:
       guard !candidates.isEmpty else { throw .noTargetModules(model: name) }
       return candidates
     case .peftDefault:
-      names = Set(peftDefaultTargets)
+      guard let defaults = peftDefaultTargets else { throw .noPeftDefaultTargets(modelType: peftModelType, model: name) }
+      names = Set(defaults)
     case .modules(let requested):
       let available = ModuleInventory.names(of: candidates)
       for name in requested where !available.contains(name) {
@@ -59,15 +63,6 @@ extension ModelArchitecture {
     let adapted = candidates.filter { names.contains($0.name) }
     guard !adapted.isEmpty else { throw .noTargetModules(model: name) }
     return adapted
-  }
-
-  /// peft's `TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING` for this layout.
-  var peftDefaultTargets: [String] {
-    switch layout.attention {
-    case .separate: return ["q_proj", "v_proj"]
-    case .fusedQueryKeyValue: return ["qkv_proj"]
-    case .gpt2: return ["c_attn"]
-    }
   }
 
   /// The trainable tensors of LoRA on `modules`: `lora_A` (`r x in`), `lora_B` (`out x r`), and

@@ -2,7 +2,22 @@
 /// alternative: shown next to the verdict, where a user acts on it.
 enum VersionNotes {
   static func notes(_ model: ModelArchitecture, _ setup: TrainingSetup) -> [String] {
-    attentionNotes(model, setup) + expertNotes(model, setup)
+    attentionNotes(model, setup) + expertNotes(model, setup) + routerNotes(model, setup)
+  }
+
+  /// LoRA on an `nn.Linear` subclass whose forward returns a tuple (Llama 4's `Llama4Router`):
+  /// peft 0.21.2's `lora.Linear.forward` reads `result.dtype` of the base layer's output and
+  /// fails ("'tuple' object has no attribute 'dtype'"; measured with transformers 5.25 and 4.57.1).
+  private static func routerNotes(_ model: ModelArchitecture, _ setup: TrainingSetup) -> [String] {
+    guard !setup.isFullFineTune,
+      let adapted = try? model.adaptedModules(setup.lora.targets, roles: setup.recipe.linearRoles),
+      let router = adapted.first(where: { $0.role == .routerLinearSubclass })
+    else { return [] }
+    return [
+      "LoRA on \(router.path) is counted because peft adapts it (an nn.Linear subclass), but its forward returns a "
+        + "tuple and peft 0.21.2's LoRA forward fails on it: exclude it (peft's exclude_modules) or name the "
+        + "other modules as targets (docs/models.md)."
+    ]
   }
 
   private static func expertNotes(_ model: ModelArchitecture, _ setup: TrainingSetup) -> [String] {
@@ -16,10 +31,12 @@ enum VersionNotes {
     let bytes = ByteCount.elements(elements, bytesEach: dtype.byteWidth)
     let stay = "\(bytes.formatted(.binary)) of MoE expert weights stay unquantized (\(dtype.rawValue)): "
     if fusedAlways {
+      let isGptOss = model.layout.mixtureOfExperts?.isGptOss == true
+      let mxfp4 = isGptOss
+        ? "; transformers refuses a BitsAndBytesConfig for the MXFP4 checkpoints, so a bitsandbytes QLoRA loads a bf16 copy" : ""
       return [
-        stay + "gpt-oss's experts are fused 3-D parameters in transformers 4 and 5 alike, which bitsandbytes "
-          + "does not quantize; transformers refuses a BitsAndBytesConfig for the MXFP4 checkpoints, so a "
-          + "bitsandbytes QLoRA loads a bf16 copy (docs/models.md)."
+        stay + "\(isGptOss ? "gpt-oss" : model.modelType)'s experts are fused 3-D parameters in transformers 4 and 5 alike, "
+          + "which bitsandbytes does not quantize\(mxfp4) (docs/models.md)."
       ]
     }
     return [

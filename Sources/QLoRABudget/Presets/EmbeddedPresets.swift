@@ -1268,6 +1268,92 @@ enum EmbeddedPresets {
 }
 
 """#,
+    "llama-4-maverick": #"""
+{
+  "name": "llama-4-maverick",
+  "display_name": "Llama-4-Maverick-17B-128E (text)",
+  "hf_repo": "meta-llama/Llama-4-Maverick-17B-128E",
+  "hub_ids": [
+    "meta-llama/Llama-4-Maverick-17B-128E",
+    "meta-llama/Llama-4-Maverick-17B-128E-Instruct"
+  ],
+  "source": "https://huggingface.co/meta-llama/Llama-4-Maverick-17B-128E/blob/main/config.json (gated). text_config values from a stored public copy: TensorRT-LLM's LLAMA_4_MAVERICK_TWO_LAYER_CONFIG ('Llama4 Maverick config but with only 2 layers'; num_hidden_layers reduced from 48, no_rope_layer_interval added) gives hidden 5120, intermediate_size 8192, intermediate_size_mlp 16384, 40 heads, 8 KV, head_dim 128, 128 local experts, top-1, interleave_moe_layer_step 2, use_qk_norm false, rope_scaling null, rope_theta 500000, max_position_embeddings 1048576, vocab 202048; num_hidden_layers 48 as that comment says. High confidence. Layers 1, 3, ..., 47 are sparse, the other 24 dense. Multimodal repo: the real config.json has model_type llama4 (Llama4ForConditionalGeneration) and nests the text model under text_config (model_type llama4_text). Written here at top level with model_type llama4_text: the text_config's structural keys verbatim; moe_layers and no_rope_layers are left to Llama4TextConfig, which derives them from interleave_moe_layer_step and no_rope_layer_interval (4) as the checkpoint lists them. llama4: layers in moe_layers are sparse: the router (feed_forward.router, Llama4Router, an nn.Linear subclass, hidden x num_local_experts), fused 3-D experts without biases (feed_forward.experts.gate_up_proj, down_proj; Llama4TextExperts in transformers 4 and 5 alike) of intermediate_size, top-1, and one shared expert MLP (feed_forward.shared_expert) of intermediate_size; the other layers are dense MLPs of intermediate_size_mlp; q/k/v/o without biases; the q/k norm (use_qk_norm) is weightless (Llama4TextL2Norm). The vision tower (Llama4VisionModel) and the multi_modal_projector are NOT included: QLoRA text fine-tuning of the multimodal repo loads them too, so memory for the full repo is somewhat higher. Token ids dropped.",
+  "architectures": [
+    "Llama4ForConditionalGeneration"
+  ],
+  "attention_bias": false,
+  "attention_chunk_size": 8192,
+  "attention_dropout": 0.0,
+  "head_dim": 128,
+  "hidden_act": "silu",
+  "hidden_size": 5120,
+  "initializer_range": 0.02,
+  "interleave_moe_layer_step": 2,
+  "intermediate_size": 8192,
+  "intermediate_size_mlp": 16384,
+  "max_position_embeddings": 1048576,
+  "model_type": "llama4_text",
+  "num_attention_heads": 40,
+  "num_experts_per_tok": 1,
+  "num_hidden_layers": 48,
+  "num_key_value_heads": 8,
+  "num_local_experts": 128,
+  "rms_norm_eps": 1e-05,
+  "rope_scaling": null,
+  "rope_theta": 500000.0,
+  "tie_word_embeddings": false,
+  "torch_dtype": "bfloat16",
+  "use_qk_norm": false,
+  "vocab_size": 202048
+}
+
+"""#,
+    "llama-4-scout": #"""
+{
+  "name": "llama-4-scout",
+  "display_name": "Llama-4-Scout-17B-16E (text)",
+  "hf_repo": "meta-llama/Llama-4-Scout-17B-16E",
+  "hub_ids": [
+    "meta-llama/Llama-4-Scout-17B-16E",
+    "meta-llama/Llama-4-Scout-17B-16E-Instruct"
+  ],
+  "source": "https://huggingface.co/meta-llama/Llama-4-Scout-17B-16E/blob/main/config.json (gated). text_config values from stored public copies: a text-only fine-tune of Llama-4-Scout-17B-16E whose config.json (architectures Llama4ForCausalLM, model_type llama4_text) is quoted key for key in a public vLLM issue (hidden 5120, intermediate_size 8192, intermediate_size_mlp 16384, 48 layers, 40 heads, 8 KV, head_dim 128, 16 local experts, top-1, interleave_moe_layer_step 1, moe_layers 0-47, vocab 202048), and vLLM's test of the Scout text_config (the same values, use_qk_norm true, llama3 rope scaling factor 16 over 8192, max_position_embeddings 10485760). High confidence. Every layer is sparse. Multimodal repo: the real config.json has model_type llama4 (Llama4ForConditionalGeneration) and nests the text model under text_config (model_type llama4_text). Written here at top level with model_type llama4_text: the text_config's structural keys verbatim; moe_layers and no_rope_layers are left to Llama4TextConfig, which derives them from interleave_moe_layer_step and no_rope_layer_interval (4) as the checkpoint lists them. llama4: layers in moe_layers are sparse: the router (feed_forward.router, Llama4Router, an nn.Linear subclass, hidden x num_local_experts), fused 3-D experts without biases (feed_forward.experts.gate_up_proj, down_proj; Llama4TextExperts in transformers 4 and 5 alike) of intermediate_size, top-1, and one shared expert MLP (feed_forward.shared_expert) of intermediate_size; the other layers are dense MLPs of intermediate_size_mlp; q/k/v/o without biases; the q/k norm (use_qk_norm) is weightless (Llama4TextL2Norm). The vision tower (Llama4VisionModel) and the multi_modal_projector are NOT included: QLoRA text fine-tuning of the multimodal repo loads them too, so memory for the full repo is somewhat higher. Token ids dropped.",
+  "architectures": [
+    "Llama4ForConditionalGeneration"
+  ],
+  "attention_bias": false,
+  "attention_chunk_size": 8192,
+  "attention_dropout": 0.0,
+  "head_dim": 128,
+  "hidden_act": "silu",
+  "hidden_size": 5120,
+  "initializer_range": 0.02,
+  "interleave_moe_layer_step": 1,
+  "intermediate_size": 8192,
+  "intermediate_size_mlp": 16384,
+  "max_position_embeddings": 10485760,
+  "model_type": "llama4_text",
+  "num_attention_heads": 40,
+  "num_experts_per_tok": 1,
+  "num_hidden_layers": 48,
+  "num_key_value_heads": 8,
+  "num_local_experts": 16,
+  "rms_norm_eps": 1e-05,
+  "rope_scaling": {
+    "factor": 16.0,
+    "high_freq_factor": 1.0,
+    "low_freq_factor": 1.0,
+    "original_max_position_embeddings": 8192,
+    "rope_type": "llama3"
+  },
+  "rope_theta": 500000.0,
+  "tie_word_embeddings": false,
+  "torch_dtype": "bfloat16",
+  "use_qk_norm": true,
+  "vocab_size": 202048
+}
+
+"""#,
     "llama-65b": #"""
 {
   "name": "llama-65b",

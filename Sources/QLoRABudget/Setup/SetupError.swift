@@ -4,6 +4,8 @@ public enum SetupError: Error, Hashable, Sendable, CustomStringConvertible {
   case outOfRange(setting: Setting, value: String, allowed: String)
   case unknownTargetModule(name: String, model: String, available: [String])
   case noTargetModules(model: String)
+  /// peft's default targets asked for a `model_type` peft has no default for (it raises).
+  case noPeftDefaultTargets(modelType: String, model: String)
   /// An estimate whose byte counts would not fit in 63 bits.
   case overflow(component: String)
 
@@ -16,6 +18,9 @@ public enum SetupError: Error, Hashable, Sendable, CustomStringConvertible {
         + available.joined(separator: ", ")
     case .noTargetModules(let model):
       return "no LoRA target modules match any linear layer of '\(model)'"
+    case let .noPeftDefaultTargets(modelType, model):
+      return "peft has no default LoRA target modules for model_type '\(modelType)' ('\(model)') and raises "
+        + "when none are given; use all-linear or name the modules to adapt"
     case .overflow(let component):
       return "the \(component) bytes of this setup overflow a 64-bit count; the setup is too large to estimate"
     }

@@ -36,7 +36,7 @@ struct FeedForwardActivations {
 
   /// The routed experts of one sparse layer (without the shared expert).
   static func experts(_ context: StepContext, _ moe: MixtureOfExperts, outputWidth g: Int64) -> (saved: [TensorTerm], transient: ByteCount) {
-    let rows = StepContext.product([context.tokens, moe.expertsPerToken]) ?? Int64.max
+    let rows = StepContext.product([context.tokens, moe.expertRowsPerToken]) ?? Int64.max
     let hidden = context.model.hiddenSize
     let expertWidth = context.autocast ? context.compute : g
     let saved = [
