@@ -4,7 +4,7 @@ struct TransientComponents {
   private let setup: TrainingSetup
   private let step: StepPeak
   private let context: ByteCount
-  private let workspaces: ByteCount
+  let workspaces: ByteCount
 
   init(step: StepPeak, setup: TrainingSetup, gpu: GPU?) {
     self.step = step
