@@ -44,7 +44,9 @@ import Testing
       let setup = try Self.setup(try #require(baseline.variants[row.variant]))
       let walk = try MemoryEstimator.Walk(model: model, setup: setup, gpu: gpu)
       let estimate = try MemoryEstimator.estimate(model: model, setup: setup, gpu: gpu)
-      let phases = walk.schedule(loader: .threaded(inFlight: 4)).peakAllocatedByPhase
+      let schedule = walk.schedule(loader: .threaded(inFlight: 4))
+      #expect(Self.freesOnlyLiveTensors(schedule), "\(row.model) \(row.variant)")
+      let phases = schedule.peakAllocatedByPhase
       let base = estimate.residentBytes + walk.transient.workspaces + (walk.gather?.bytes ?? .zero)
       let measured = phases.filter { $0.phase != .loading && $0.phase != .warmUp }
       #expect(measured.map(\.phase) == [.forward, .backward, .optimizer], "\(row.model) \(row.variant)")
@@ -53,6 +55,19 @@ import Testing
       }
       #expect(measured.map(\.bytes).max() == ByteCount(row.peak_allocated_bytes), "\(row.model) \(row.variant)")
     }
+  }
+
+  /// Every free names a live tensor (no double free, no unknown id).
+  static func freesOnlyLiveTensors(_ schedule: AllocationSchedule) -> Bool {
+    var live = Set<Int32>()
+    for event in schedule.events {
+      switch event {
+      case .allocate(let id, _, _): live.insert(id)
+      case .free(let id): if live.remove(id) == nil { return false }
+      case .phase: break
+      }
+    }
+    return true
   }
 
   @Test func sequentialLoadingReachesTheSamePhases() throws {

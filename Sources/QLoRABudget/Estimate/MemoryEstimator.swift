@@ -15,14 +15,15 @@ public enum MemoryEstimator {
     let resident = ByteCount.sum(
       components.filter { $0.device == .gpu && $0.lifetime == .resident }.map(\.bytes))
     // The engine's gather buffers are in use whenever a layer computes: count them with the base.
-    let peak = transient.peak(resident: resident + (walk.gather?.bytes ?? .zero))
+    let reserve = walk.reserve()
+    let peak = transient.peak(resident: resident + (walk.gather?.bytes ?? .zero), reserved: reserve?.peakReserved)
     if peak.process.isOverflow { throw .overflow(component: "peak") }
     components.insert(
-      TransientComponents.allocatorReserve(at: peak, platform: setup.platform),
+      TransientComponents.allocatorReserve(at: peak, reserve: reserve),
       at: components.firstIndex { $0.kind == .runtime }.map { $0 + 1 } ?? components.endIndex)
     return MemoryEstimate(
       model: model, setup: setup, gpu: gpu, components: components,
-      trainableParameters: walk.trainable.reduce(0) { $0 + $1.elements }, peak: peak, step: walk.step.profile,
+      trainableParameters: walk.trainable.reduce(0) { $0 + $1.elements }, peak: peak, step: walk.step.profile, reserve: reserve,
       assumptions: assumptions(setup) + [walk.engine.assumption].compactMap { $0 } + transient.assumptions,
       warnings: model.warnings, incompatibilities: gpu?.incompatibilities(with: setup) ?? [],
       notes: VersionNotes.notes(model, setup))
@@ -74,6 +75,16 @@ public enum MemoryEstimator {
         throw .overflow(component: overflowed.kind.label.lowercased())
       }
       self.components = components
+    }
+
+    /// The allocator simulated over the run's schedule with the recipe's loader (nil off CUDA:
+    /// the CPU allocator keeps no cache).
+    func reserve() -> AllocatorReserve? {
+      guard setup.platform == .cuda else { return nil }
+      let loader = setup.recipe.loader
+      return AllocatorReserve.simulate(
+        schedule(loader: loader), settings: setup.allocator, loader: loader,
+        otherLoader: { [self] in schedule(loader: loader.alternative) })
     }
 
     func schedule(loader: CheckpointLoader) -> AllocationSchedule {

@@ -137,7 +137,7 @@ struct StepSchedule {
       schedule.free([incoming, rotary, mask])
       schedule.free(castIDs)
     }
-    var held: [Int32] = [logits]
+    var held: [Int32] = loss.heldOutput > .zero ? [logits] : []
     if plain {
       held += cacheIDs
       // The cache the attention saved as its own k and v outlives the saved tensors.
