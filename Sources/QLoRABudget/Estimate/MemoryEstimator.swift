@@ -1,3 +1,4 @@
+import Foundation
 /// Turns a model and a training setup into a ``MemoryEstimate``. Pure: no I/O, no printing.
 ///
 ///     let model = try PresetCatalog.bundled.model(named: "qwen3-14b")
@@ -81,7 +82,9 @@ public enum MemoryEstimator {
     /// the CPU allocator keeps no cache).
     func reserve() -> AllocatorReserve? {
       guard setup.platform == .cuda else { return nil }
-      let loader = setup.recipe.loader
+      var chosen = setup.recipe.loader
+      if let v = ProcessInfo.processInfo.environment["QB_LOADER"] { chosen = v == "seq" ? .sequential : .threaded(inFlight: Int(v)!) }
+      let loader = chosen
       return AllocatorReserve.simulate(
         schedule(loader: loader), settings: setup.allocator, loader: loader,
         otherLoader: { [self] in schedule(loader: loader.alternative) })

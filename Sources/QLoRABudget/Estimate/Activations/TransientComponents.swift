@@ -91,12 +91,11 @@ struct TransientComponents {
         .allocatorReserve, lifetime: .transient, bytes: .zero, formula: "none: the CPU allocator keeps no cache",
         source: "PyTorch CPU allocator")
     }
-    let blocks = reserve.largestFreeBlocks.map { "\(g($0.bytes.bytes)) B left by \($0.leftBy.rawValue)" }
     return MemoryComponent(
       .allocatorReserve, lifetime: .transient, bytes: peak.reserved - peak.allocated,
       formula: "peak reserved \(g(reserve.peakReserved.bytes)) B (loading, warm-up step and step through the caching "
-        + "allocator's rules; loader: \(reserve.loader.label)) - peak allocated \(g(peak.allocated.bytes)) B"
-        + (blocks.isEmpty ? "" : "; largest cached free blocks at the reserved peak: " + blocks.joined(separator: ", ")),
+        + "allocator's rules; loader: \(reserve.loader.label)) - peak allocated \(g(peak.allocated.bytes)) B; "
+        + reserve.summary,
       source: "PyTorch 2.10 CUDACachingAllocator rules simulated (docs/estimation.md)")
   }
 }

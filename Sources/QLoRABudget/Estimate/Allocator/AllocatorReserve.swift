@@ -13,17 +13,37 @@ public struct AllocatorReserve: Hashable, Sendable {
 
   /// `torch.cuda.max_memory_reserved()` over the whole run: loading, the warm-up step, the step.
   public let peakReserved: ByteCount
-  /// Reserved minus allocated when the reserve reached its peak.
+  /// Reserved minus allocated (the allocator's rounded blocks) at the measured step's
+  /// allocated peak: what the process holds beyond its tensors then.
   public let cachedFree: ByteCount
-  /// The largest cached free blocks at that moment, largest first (at most 3).
-  public let largestFreeBlocks: [CachedBlock]
+  /// The largest cached free blocks at that moment, largest first (at most 3). Computed when read.
+  public var largestFreeBlocks: [CachedBlock] { blocks.value }
   public let settings: AllocatorSettings
   public let loader: CheckpointLoader
   /// The peak reserved with the other loader model (threaded or sequential): the two bracket
   /// the truth, since which staging copies are free when depends on thread timing. Computed
   /// when read.
   public var otherLoaderPeakReserved: ByteCount { otherLoader.value }
+  private let blocks: Deferred<[CachedBlock]>
   private let otherLoader: Deferred<ByteCount>
+
+  /// The cached free bytes and the blocks in words: "1.02 GiB cached free at the step's peak:
+  /// 2 blocks of 512.00 MiB left by backward temporaries, 20.00 MiB left by gradients".
+  public var summary: String {
+    var groups: [(count: Int, bytes: ByteCount, tensor: ScheduledTensor)] = []
+    for block in largestFreeBlocks {
+      if let last = groups.last, last.bytes == block.bytes, last.tensor == block.leftBy {
+        groups[groups.count - 1].count += 1
+      } else {
+        groups.append((1, block.bytes, block.leftBy))
+      }
+    }
+    let words = groups.map { group in
+      (group.count > 1 ? "\(group.count) blocks of " : "") + group.bytes.formatted() + " left by " + group.tensor.rawValue
+    }
+    return cachedFree.formatted() + " cached free at the step's allocated peak"
+      + (words.isEmpty ? "" : "; its largest blocks: " + words.joined(separator: ", "))
+  }
 
   /// How many blocks are named.
   static let namedBlocks = 3
@@ -33,44 +53,45 @@ public struct AllocatorReserve: Hashable, Sendable {
     _ schedule: AllocationSchedule, settings: AllocatorSettings, loader: CheckpointLoader,
     otherLoader: @escaping @Sendable () -> AllocationSchedule
   ) -> AllocatorReserve {
-    let peak = replay(schedule, settings: settings)
+    let run = replay(schedule, settings: settings, stoppingAt: nil)
     return AllocatorReserve(
-      peakReserved: ByteCount(peak.reserved), cachedFree: ByteCount(peak.reserved - peak.allocated),
-      largestFreeBlocks: peak.blocks.map { CachedBlock(bytes: ByteCount($0.bytes), leftBy: $0.tensor) },
-      settings: settings, loader: loader,
-      otherLoader: Deferred { ByteCount(replay(otherLoader(), settings: settings).reserved) })
+      peakReserved: ByteCount(run.peakReserved), cachedFree: ByteCount(run.cachedFree), settings: settings, loader: loader,
+      blocks: Deferred {
+        replay(schedule, settings: settings, stoppingAt: run.peakEvent).blocks.map {
+          CachedBlock(bytes: ByteCount($0.bytes), leftBy: $0.tensor)
+        }
+      },
+      otherLoader: Deferred { ByteCount(replay(otherLoader(), settings: settings, stoppingAt: nil).peakReserved) })
   }
 
-  /// The reserved peak and, at the moment it was reached, the allocated bytes and the largest
-  /// free blocks.
-  static func replay(
-    _ schedule: AllocationSchedule, settings: AllocatorSettings
-  ) -> (reserved: Int64, allocated: Int64, blocks: [(bytes: Int64, tensor: ScheduledTensor)]) {
+  /// The peak reserved, the event where the measured step's allocated bytes peak and the cached
+  /// free bytes then; replayed up to `stoppingAt`, the free blocks at that event.
+  private static func replay(
+    _ schedule: AllocationSchedule, settings: AllocatorSettings, stoppingAt stop: Int?
+  ) -> (peakReserved: Int64, peakEvent: Int, cachedFree: Int64, blocks: [(bytes: Int64, tensor: ScheduledTensor)]) {
     var allocator = CachingAllocator(settings: settings)
     var live: [Int32] = []
-    var peak: (reserved: Int64, allocated: Int64, blocks: [(bytes: Int64, tensor: ScheduledTensor)]) = (0, 0, [])
-    var pending = false
-    for event in schedule.events {
+    var measuring = false
+    var peakAllocated: Int64 = -1
+    var peakEvent = 0
+    var cachedFree: Int64 = 0
+    for (index, event) in schedule.events.enumerated() {
       switch event {
       case .allocate(let id, let bytes, let tensor):
-        let before = allocator.reserved
         // Unlimited capacity: the simulation never runs out of memory.
         let block = allocator.malloc(bytes, tensor) ?? -1
         if Int(id) >= live.count { live.append(contentsOf: repeatElement(-1, count: Int(id) - live.count + 1)) }
         live[Int(id)] = block
-        if allocator.reserved > before { pending = true }
-      case .free(let id):
-        if pending {
-          // The blocks free at the peak: taken before the next free changes them.
-          peak = (allocator.reserved, allocator.allocated, allocator.freeBlocks(limit: namedBlocks))
-          pending = false
+        if measuring && allocator.allocated > peakAllocated {
+          (peakAllocated, peakEvent, cachedFree) = (allocator.allocated, index, allocator.reserved - allocator.allocated)
         }
+      case .free(let id):
         allocator.free(live[Int(id)])
-      case .phase:
-        break
+      case .phase(let phase):
+        measuring = measuring || phase == .forward
       }
+      if index == stop { return (allocator.peakReserved, peakEvent, cachedFree, allocator.freeBlocks(limit: namedBlocks)) }
     }
-    if pending { peak = (allocator.reserved, allocator.allocated, allocator.freeBlocks(limit: namedBlocks)) }
-    return peak
+    return (allocator.peakReserved, peakEvent, cachedFree, [])
   }
 }

@@ -26,7 +26,8 @@ public enum CheckpointLoader: Hashable, Sendable {
     }
   }
 
-  var label: String {
+  /// The model in words.
+  public var label: String {
     switch self {
     case .threaded(let count): return "\(count) staging copies in flight (transformers 5 threaded loader)"
     case .sequential: return "one tensor at a time (transformers 4.x loader)"

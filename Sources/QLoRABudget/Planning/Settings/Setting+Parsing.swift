@@ -66,6 +66,12 @@ extension Setting {
         }
       }
       return .offload(offload)
+    case .allocatorConfiguration:
+      do {
+        return .allocator(try AllocatorSettings(configuration: trimmed))
+      } catch {
+        throw fail(error.description)
+      }
     case .choices(let names):
       let key = trimmed.lowercased()
       guard let change = choiceChange(key) else {

@@ -37,6 +37,7 @@ public enum Setting: String, CaseIterable, Hashable, Sendable {
   case persistenceThreshold = "stage3_param_persistence_threshold"
   case loop
   case platform
+  case allocator = "alloc_conf"
 
   /// The setting in words, e.g. "LoRA rank".
   public var label: String {
@@ -67,6 +68,7 @@ public enum Setting: String, CaseIterable, Hashable, Sendable {
     case .reduceBucketSize, .prefetchBucketSize, .maxLiveParameters, .persistenceThreshold: return "DeepSpeed " + rawValue
     case .loop: return "training loop"
     case .platform: return "kernel platform"
+    case .allocator: return "allocator settings"
     }
   }
 
@@ -83,6 +85,8 @@ public enum Setting: String, CaseIterable, Hashable, Sendable {
     case elements(allowsAuto: Bool)
     /// `none`, `optimizer`, `params`, or both joined by a comma.
     case offloads
+    /// `PYTORCH_CUDA_ALLOC_CONF` text: `key:value` pairs joined by commas.
+    case allocatorConfiguration
 
     /// Every allowed value, where they can be listed (help and completions); empty otherwise.
     public var listedValues: [String] {
@@ -104,6 +108,8 @@ public enum Setting: String, CaseIterable, Hashable, Sendable {
       case .elements(let allowsAuto):
         return "a whole number of elements from 0 to \(Setting.maximumBucketElements)" + (allowsAuto ? ", or auto" : "")
       case .offloads: return "none, optimizer, params, or optimizer,params"
+      case .allocatorConfiguration:
+        return "PYTORCH_CUDA_ALLOC_CONF text, e.g. expandable_segments:True,max_split_size_mb:128"
       }
     }
   }
@@ -132,6 +138,7 @@ public enum Setting: String, CaseIterable, Hashable, Sendable {
     case .maxLiveParameters: return .elements(allowsAuto: false)
     case .loop: return .choices(TrainingLoop.allCases.map(\.rawValue))
     case .platform: return .choices(KernelPlatform.allCases.map(\.rawValue))
+    case .allocator: return .allocatorConfiguration
     case .doubleQuantization, .dora, .gradientCheckpointing, .autocast, .fullFineTune: return .boolean
     }
   }
@@ -193,6 +200,7 @@ public enum Setting: String, CaseIterable, Hashable, Sendable {
     case .persistenceThreshold: return .persistenceThreshold(setup.deepSpeed.persistenceThreshold)
     case .loop: return .loop(setup.trainingLoop)
     case .platform: return .platform(setup.platform)
+    case .allocator: return .allocator(setup.allocator)
     }
   }
 

@@ -31,6 +31,7 @@ public enum SettingChange: Hashable, Sendable {
   case persistenceThreshold(Int64?)
   case loop(TrainingLoop)
   case platform(KernelPlatform)
+  case allocator(AllocatorSettings)
 
   public var setting: Setting {
     switch self {
@@ -63,6 +64,7 @@ public enum SettingChange: Hashable, Sendable {
     case .persistenceThreshold: return .persistenceThreshold
     case .loop: return .loop
     case .platform: return .platform
+    case .allocator: return .allocator
     }
   }
 
@@ -82,6 +84,7 @@ public enum SettingChange: Hashable, Sendable {
     case .reduceBucketSize(let v), .prefetchBucketSize(let v), .persistenceThreshold(let v): return v.map(String.init) ?? "auto"
     case .loop(let l): return l.rawValue
     case .platform(let p): return p.rawValue
+    case .allocator(let a): return a.isDefault ? "pytorch-default" : a.configuration
     case .targets(let t): return t.description
     case .doubleQuantization(let b), .dora(let b), .gradientCheckpointing(let b), .autocast(let b), .fullFineTune(let b):
       return b ? "true" : "false"
@@ -134,6 +137,7 @@ public enum SettingChange: Hashable, Sendable {
     case .persistenceThreshold(let v): changed.deepSpeed.persistenceThreshold = v
     case .loop(let l): changed.loop = l
     case .platform(let p): changed.platform = p
+    case .allocator(let a): changed.allocatorConfiguration = a
     }
     return changed
   }
