@@ -1,4 +1,3 @@
-import Foundation
 /// Turns a model and a training setup into a ``MemoryEstimate``. Pure: no I/O, no printing.
 ///
 ///     let model = try PresetCatalog.bundled.model(named: "qwen3-14b")
@@ -82,9 +81,7 @@ public enum MemoryEstimator {
     /// the CPU allocator keeps no cache).
     func reserve() -> AllocatorReserve? {
       guard setup.platform == .cuda else { return nil }
-      var chosen = setup.recipe.loader
-      if let v = ProcessInfo.processInfo.environment["QB_LOADER"] { chosen = v == "seq" ? .sequential : .threaded(inFlight: Int(v)!) }
-      let loader = chosen
+      let loader = setup.recipe.loader
       return AllocatorReserve.simulate(
         schedule(loader: loader), settings: setup.allocator, loader: loader,
         otherLoader: { [self] in schedule(loader: loader.alternative) })
@@ -146,6 +143,12 @@ public enum MemoryEstimator {
       }
     }
     lines.append("gradient checkpointing " + (setup.usesGradientCheckpointing ? "on" : "off"))
+    if setup.platform == .cuda {
+      let settings = setup.allocator
+      lines.append("caching allocator: PyTorch 2.10's rules simulated over loading (\(setup.recipe.loader.label)), a warm-up "
+        + "step and the step; settings " + (settings.isDefault ? "PyTorch's defaults" : settings.configuration)
+        + (setup.allocatorConfiguration == nil && !settings.isDefault ? " (set by the recipe's framework)" : ""))
+    }
     if let loss = setup.lossImplementation { lines.append("loss: \(loss.label) chunked cross-entropy") }
     return lines
   }

@@ -31,7 +31,7 @@ enum CompareCommand: Command {
     try arguments.expectPositionals(atMost: 1)
     let config = try ModelSourceOptions.config(arguments)
     let (model, source) = try ModelSourceOptions.model(arguments, context, config: config)
-    let base = try SetupOptions.setup(from: arguments, base: config?.setup ?? TrainingSetup())
+    let base = try SetupOptions.setup(from: arguments, base: config?.setup ?? TrainingSetup(), environment: context.environment)
     guard let gpuNames = try PlanningOptions.list(arguments, "--gpu") else {
       throw UsageError("Missing '--gpu <gpu,gpu...>': one or more GPU presets or capacities.", command: name)
     }

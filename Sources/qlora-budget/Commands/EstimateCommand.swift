@@ -45,7 +45,7 @@ struct EstimateRequest {
     try arguments.expectPositionals(atMost: 1)
     config = try ModelSourceOptions.config(arguments)
     (model, source) = try ModelSourceOptions.model(arguments, context, config: config)
-    setup = try SetupOptions.setup(from: arguments, base: config?.setup ?? TrainingSetup())
+    setup = try SetupOptions.setup(from: arguments, base: config?.setup ?? TrainingSetup(), environment: context.environment)
     if config?.shardsOverGPUs == true, arguments.value("--gpus") == nil {
       context.warn("the config shards the model (FSDP or DeepSpeed) over GPUs the launcher decides; give --gpus N for the per-GPU figure (estimated for 1 GPU)")
     }

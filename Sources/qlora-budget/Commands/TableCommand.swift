@@ -34,7 +34,7 @@ enum TableCommand: Command {
       throw UsageError("Missing '--gpu <gpu,gpu...>': GPU presets or capacities joined by commas.", command: name)
     }
     let format = arguments.has("--json") ? .json : try arguments.choice("--format", as: Format.self) ?? .markdown
-    let base = try SetupOptions.setup(from: arguments, base: config?.setup ?? TrainingSetup())
+    let base = try SetupOptions.setup(from: arguments, base: config?.setup ?? TrainingSetup(), environment: context.environment)
     let ranks = try PlanningOptions.integers(arguments, "--ranks", of: .rank) ?? [base.lora.rank]
     let lengths = try PlanningOptions.integers(arguments, "--seq-lens", of: .sequenceLength) ?? [base.sequenceLength]
     var models: [ModelArchitecture] = []

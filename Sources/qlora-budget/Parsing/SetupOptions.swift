@@ -103,9 +103,19 @@ enum SetupOptions {
 
   /// The setup the options describe, over `base` (a training config's, or the defaults); every
   /// value is checked and named in the error.
-  static func setup(from arguments: ParsedArguments, base: TrainingSetup = TrainingSetup()) throws(UsageError) -> TrainingSetup {
+  static func setup(
+    from arguments: ParsedArguments, base: TrainingSetup = TrainingSetup(), environment: [String: String] = [:]
+  ) throws(UsageError) -> TrainingSetup {
     // A DeepSpeed config first (over the base): the flags override it.
     var setup = try DeepSpeedOption.setup(arguments, base: base) ?? base
+    // The allocator settings the run would get from its environment, unless a flag gives them.
+    if arguments.value("--alloc-conf") == nil, let text = environment[allocatorVariable], !text.isEmpty {
+      do {
+        setup = try Setting.allocator.parse(text).applied(to: setup)
+      } catch {
+        throw .invalidValue(text, for: allocatorVariable, error.expected)
+      }
+    }
     for flag in flags {
       let text: String
       if flag.isSwitch {
@@ -125,6 +135,9 @@ enum SetupOptions {
     if arguments.value("--alpha") == nil, arguments.value("--rank") != nil { setup.lora.alpha = Double(2 * setup.lora.rank) }
     return setup
   }
+
+  /// The environment variable PyTorch reads its allocator settings from.
+  static let allocatorVariable = "PYTORCH_CUDA_ALLOC_CONF"
 
   /// A setup the estimator refused, as the command line's error: it names the flag.
   static func usageError(_ error: SetupError) -> UsageError {
