@@ -15,7 +15,8 @@ public enum MemoryEstimator {
     let resident = ByteCount.sum(
       components.filter { $0.device == .gpu && $0.lifetime == .resident }.map(\.bytes))
     // The engine's gather buffers are in use whenever a layer computes: count them with the base.
-    let reserve = walk.reserve()
+    // The allocator may use what the GPU has beyond the CUDA context before it must release its cache.
+    let reserve = walk.reserve(capacity: gpu.map { $0.capacity - walk.transient.context })
     let peak = transient.peak(resident: resident + (walk.gather?.bytes ?? .zero), reserved: reserve?.peakReserved)
     if peak.process.isOverflow { throw .overflow(component: "peak") }
     components.insert(
@@ -79,11 +80,11 @@ public enum MemoryEstimator {
 
     /// The allocator simulated over the run's schedule with the recipe's loader (nil off CUDA:
     /// the CPU allocator keeps no cache).
-    func reserve() -> AllocatorReserve? {
+    func reserve(capacity: ByteCount?) -> AllocatorReserve? {
       guard setup.platform == .cuda else { return nil }
       let loader = setup.recipe.loader
       return AllocatorReserve.simulate(
-        schedule(loader: loader), settings: setup.allocator, loader: loader,
+        schedule(loader: loader), settings: setup.allocator, loader: loader, capacity: capacity,
         otherLoader: { [self] in schedule(loader: loader.alternative) })
     }
 

@@ -293,7 +293,8 @@ public enum CalibrationValidation {
     let ours: ByteCount
     switch mapping.figure {
     case .allocated: ours = peak.allocated
-    case .reserved: ours = peak.reserved
+    // A measured reserved peak never exceeds the GPU: past it the allocator released its cache.
+    case .reserved: ours = estimate.reserve?.completingPeakReserved ?? peak.reserved
     case .process, .budget: ours = peak.process
     }
     var readings: [(unit: String, bytes: Int64)] = []

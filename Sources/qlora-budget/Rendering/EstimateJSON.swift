@@ -66,6 +66,7 @@ enum EstimateJSON {
       ("allocator_settings", .object(allocator)),
       ("loader", .string(reserve.loader.label)),
       ("other_loader_peak_reserved_bytes", .bytes(reserve.otherLoaderPeakReserved)),
+      ("completing_peak_reserved_bytes", reserve.completingPeakReserved.map { .bytes($0) } ?? .null),
     ])
   }
 

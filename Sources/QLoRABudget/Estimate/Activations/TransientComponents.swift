@@ -3,7 +3,8 @@ struct TransientComponents {
   private(set) var components: [MemoryComponent]
   private let setup: TrainingSetup
   private let step: StepPeak
-  private let context: ByteCount
+  /// The CUDA context (zero off CUDA).
+  let context: ByteCount
   let workspaces: ByteCount
 
   init(step: StepPeak, setup: TrainingSetup, gpu: GPU?) {

@@ -24,6 +24,11 @@ public struct AllocatorReserve: Hashable, Sendable {
   /// the truth, since which staging copies are free when depends on thread timing. Computed
   /// when read.
   public var otherLoaderPeakReserved: ByteCount { otherLoader.value }
+  /// When the peak reserved does not fit the GPU (beside the CUDA context): the peak reserved
+  /// with that capacity, the allocator releasing its cached segments on out-of-memory retries
+  /// (`release_cached_blocks`) if the run then completes; nil when it does not, or when the
+  /// peak fits anyway. Information only: no boundary measurement validates it yet.
+  public let completingPeakReserved: ByteCount?
   private let blocks: Deferred<[CachedBlock]>
   private let otherLoader: Deferred<ByteCount>
 
@@ -50,18 +55,43 @@ public struct AllocatorReserve: Hashable, Sendable {
 
   /// Replays `schedule` through the allocator.
   static func simulate(
-    _ schedule: AllocationSchedule, settings: AllocatorSettings, loader: CheckpointLoader,
+    _ schedule: AllocationSchedule, settings: AllocatorSettings, loader: CheckpointLoader, capacity: ByteCount?,
     otherLoader: @escaping @Sendable () -> AllocationSchedule
   ) -> AllocatorReserve {
     let run = replay(schedule, settings: settings, stoppingAt: nil)
+    var completing: ByteCount?
+    if let capacity, capacity > .zero, run.peakReserved > capacity.bytes {
+      completing = completingPeak(schedule, settings: settings, capacity: capacity.bytes).map(ByteCount.init)
+    }
     return AllocatorReserve(
       peakReserved: ByteCount(run.peakReserved), cachedFree: ByteCount(run.cachedFree), settings: settings, loader: loader,
+      completingPeakReserved: completing,
       blocks: Deferred {
         replay(schedule, settings: settings, stoppingAt: run.peakEvent).blocks.map {
           CachedBlock(bytes: ByteCount($0.bytes), leftBy: $0.tensor)
         }
       },
       otherLoader: Deferred { ByteCount(replay(otherLoader(), settings: settings, stoppingAt: nil).peakReserved) })
+  }
+
+  /// The peak reserved within `capacity` bytes, or nil when an allocation fails even after the
+  /// cache is released.
+  private static func completingPeak(_ schedule: AllocationSchedule, settings: AllocatorSettings, capacity: Int64) -> Int64? {
+    var allocator = CachingAllocator(settings: settings, capacity: capacity)
+    var live: [Int32] = []
+    for event in schedule.events {
+      switch event {
+      case .allocate(let id, let bytes, let tensor):
+        guard let block = allocator.malloc(bytes, tensor) else { return nil }
+        if Int(id) >= live.count { live.append(contentsOf: repeatElement(-1, count: Int(id) - live.count + 1)) }
+        live[Int(id)] = block
+      case .free(let id):
+        allocator.free(live[Int(id)])
+      case .phase:
+        break
+      }
+    }
+    return allocator.peakReserved
   }
 
   /// The peak reserved, the event where the measured step's allocated bytes peak and the cached

@@ -67,6 +67,8 @@ extension Setting {
       }
       return .offload(offload)
     case .allocatorConfiguration:
+      // How a setup's own value reads back (SettingChange.valueText): PyTorch's defaults.
+      if trimmed.lowercased() == SettingChange.defaultAllocatorText { return .allocator(.pytorchDefault) }
       do {
         return .allocator(try AllocatorSettings(configuration: trimmed))
       } catch {

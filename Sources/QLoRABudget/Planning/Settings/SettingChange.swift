@@ -84,7 +84,7 @@ public enum SettingChange: Hashable, Sendable {
     case .reduceBucketSize(let v), .prefetchBucketSize(let v), .persistenceThreshold(let v): return v.map(String.init) ?? "auto"
     case .loop(let l): return l.rawValue
     case .platform(let p): return p.rawValue
-    case .allocator(let a): return a.isDefault ? "pytorch-default" : a.configuration
+    case .allocator(let a): return a.isDefault ? Self.defaultAllocatorText : a.configuration
     case .targets(let t): return t.description
     case .doubleQuantization(let b), .dora(let b), .gradientCheckpointing(let b), .autocast(let b), .fullFineTune(let b):
       return b ? "true" : "false"
@@ -92,6 +92,9 @@ public enum SettingChange: Hashable, Sendable {
     case .alpha(let x), .loraDropout(let x): return Setting.numberText(x)
     }
   }
+
+  /// The allocator settings' value text for PyTorch's defaults.
+  static let defaultAllocatorText = "pytorch-default"
 
   /// The value of a whole-number setting (nil for the others).
   public var integerValue: Int64? {
