@@ -69,16 +69,17 @@ import FoundationXML
     let changes = try #require(json["changes"] as? [[String: Any]])
     #expect(changes.count >= 2)
     for change in changes {
-      let setup = try #require(change["setup"] as? [String: Any])
-      let rank = try #require(setup["rank"] as? Int64)
-      let sequence = try #require(setup["seq_len"] as? Int64)
-      let batch = try #require(setup["batch"] as? Int64)
-      #expect(try Self.verdict("qwen3-8b", "rtx-4090") {
-        $0.lora.rank = rank
-        $0.sequenceLength = sequence
-        $0.batchSize = batch
-      } == "fits", "\(change["option"] ?? "")")
-      #expect((change["option"] as? String ?? "").hasPrefix("--"))
+      // The change's own flags over the question's: `fit` with them says `fits`.
+      let option = try #require(change["option"] as? String)
+      #expect(option.hasPrefix("--"))
+      var flags = ["--rank": "64", "--batch": "4"]
+      let words = option.split(separator: " ").map(String.init)
+      for (index, word) in words.enumerated() where word.hasPrefix("--") {
+        flags[word] = index + 1 < words.count && !words[index + 1].hasPrefix("--") ? words[index + 1] : ""
+      }
+      let arguments = flags.sorted { $0.key < $1.key }.flatMap { $0.value.isEmpty ? [$0.key] : [$0.key, $0.value] }
+      let fit = try BinaryRunner.json(try BinaryRunner.run(["fit", "qwen3-8b", "--gpu", "rtx-4090", "--json"] + arguments))
+      #expect(fit["verdict"] as? String == "fits", "\(option)")
     }
     let costs = changes.compactMap { $0["cost"] as? String }
     let order = FitChange.Cost.allCases.map { String(describing: $0) }

@@ -12,6 +12,8 @@ public struct MemoryEstimate: Hashable, Sendable {
   /// The step's moments above the resident bytes on the setup's platform (what
   /// measure_step.py reports): saved-for-backward and each phase's peak.
   public let step: StepProfile
+  /// The caching allocator's reserve, simulated over the run's schedule (nil off CUDA).
+  public let reserve: AllocatorReserve?
   private let assumptionLines: Deferred<[String]>
   /// What the setup asks of ``gpu`` that it cannot do (bf16 before Ampere, bitsandbytes on
   /// Apple): the bytes are still counted, but the run would not go as configured.
@@ -32,7 +34,7 @@ public struct MemoryEstimate: Hashable, Sendable {
 
   init(
     model: ModelArchitecture, setup: TrainingSetup, gpu: GPU?, components: [MemoryComponent],
-    trainableParameters: Int64, peak: PeakMemory, step: StepProfile,
+    trainableParameters: Int64, peak: PeakMemory, step: StepProfile, reserve: AllocatorReserve?,
     assumptions: @autoclosure @escaping @Sendable () -> [String], warnings: [String],
     incompatibilities: [HardwareIncompatibility], notes: [String]
   ) {
@@ -43,6 +45,7 @@ public struct MemoryEstimate: Hashable, Sendable {
     self.trainableParameters = trainableParameters
     self.peak = peak
     self.step = step
+    self.reserve = reserve
     self.assumptionLines = Deferred(assumptions)
     self.modelWarnings = warnings
     self.incompatibilities = incompatibilities

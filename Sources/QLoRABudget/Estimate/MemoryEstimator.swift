@@ -9,43 +9,95 @@ public enum MemoryEstimator {
   public static func estimate(
     model: ModelArchitecture, setup: TrainingSetup, gpu: GPU?
   ) throws(SetupError) -> MemoryEstimate {
-    try setup.validate()
-    let adapted = try adaptedModules(model, setup)
-    let saved = try SavedModuleCopies(model, setup)
-    let trainable = saved.ordered(around: trainableTensors(model, setup, adapted: adapted))
-    var components = [
-      BaseWeights.quantized(model, setup),
-      BaseWeights.unquantized(model, setup),
-      TrainableState.adapters(trainable, setup, saved: saved),
-      TrainableState.gradients(trainable),
-    ]
-    // DeepSpeed's optimizer steps the fp32 master partition, so its moments are fp32.
-    let stepped = setup.engine.isDeepSpeed ? trainable.map { $0.retyped(.float32) } : trainable
-    components += TrainableState.optimizerState(stepped, setup.optimizer)
-    let engine = EngineSharding(setup: setup, model: model, trainable: trainable)
-    let gather: MemoryComponent?
-    (components, gather) = engine.apply(components)
-    let step = stepPeak(model, setup, trainable, adapted: adapted)
-    let transient = TransientComponents(step: step, setup: setup, gpu: gpu)
-    components += transient.components
-    if let gather { components.append(gather) }
-    if let overflowed = components.first(where: { $0.bytes.isOverflow }) {
-      throw .overflow(component: overflowed.kind.label.lowercased())
-    }
+    let walk = try Walk(model: model, setup: setup, gpu: gpu)
+    var components = walk.components
+    let transient = walk.transient
     let resident = ByteCount.sum(
       components.filter { $0.device == .gpu && $0.lifetime == .resident }.map(\.bytes))
     // The engine's gather buffers are in use whenever a layer computes: count them with the base.
-    let peak = transient.peak(resident: resident + (gather?.bytes ?? .zero))
+    // The allocator may use what the GPU has beyond the CUDA context before it must release its cache.
+    let reserve = try walk.reserve(capacity: gpu.map { $0.capacity - walk.transient.context })
+    let peak = transient.peak(resident: resident + (walk.gather?.bytes ?? .zero), reserved: reserve?.peakReserved)
     if peak.process.isOverflow { throw .overflow(component: "peak") }
     components.insert(
-      TransientComponents.allocatorReserve(at: peak, platform: setup.platform),
+      TransientComponents.allocatorReserve(at: peak, reserve: reserve),
       at: components.firstIndex { $0.kind == .runtime }.map { $0 + 1 } ?? components.endIndex)
     return MemoryEstimate(
       model: model, setup: setup, gpu: gpu, components: components,
-      trainableParameters: trainable.reduce(0) { $0 + $1.elements }, peak: peak, step: step.profile,
-      assumptions: assumptions(setup) + [engine.assumption].compactMap { $0 } + transient.assumptions,
+      trainableParameters: walk.trainable.reduce(0) { $0 + $1.elements }, peak: peak, step: walk.step.profile, reserve: reserve,
+      assumptions: assumptions(setup) + [walk.engine.assumption].compactMap { $0 } + transient.assumptions,
       warnings: model.warnings, incompatibilities: gpu?.incompatibilities(with: setup) ?? [],
       notes: VersionNotes.notes(model, setup))
+  }
+
+  /// The run as an ordered stream of allocations and frees (loading, a warm-up step, the
+  /// measured step), from the same walk as ``estimate(model:setup:gpu:)``.
+  public static func schedule(
+    model: ModelArchitecture, setup: TrainingSetup, gpu: GPU?, loader: CheckpointLoader
+  ) throws(SetupError) -> AllocationSchedule {
+    try Walk(model: model, setup: setup, gpu: gpu).schedule(loader: loader)
+  }
+
+  /// Everything the estimate is made of before its peak: the components (the transient ones
+  /// included, the reserve not yet), the step and the engine.
+  struct Walk {
+    let setup: TrainingSetup
+    let trainable: [TrainableTensorGroup]
+    let components: [MemoryComponent]
+    let gather: MemoryComponent?
+    let engine: EngineSharding
+    let step: StepPeak
+    let context: StepContext
+    let transient: TransientComponents
+
+    init(model: ModelArchitecture, setup: TrainingSetup, gpu: GPU?) throws(SetupError) {
+      try setup.validate()
+      self.setup = setup
+      let adapted = try adaptedModules(model, setup)
+      let saved = try SavedModuleCopies(model, setup)
+      let trainable = saved.ordered(around: trainableTensors(model, setup, adapted: adapted))
+      self.trainable = trainable
+      var components = [
+        BaseWeights.quantized(model, setup),
+        BaseWeights.unquantized(model, setup),
+        TrainableState.adapters(trainable, setup, saved: saved),
+        TrainableState.gradients(trainable),
+      ]
+      // DeepSpeed's optimizer steps the fp32 master partition, so its moments are fp32.
+      let stepped = setup.engine.isDeepSpeed ? trainable.map { $0.retyped(.float32) } : trainable
+      components += TrainableState.optimizerState(stepped, setup.optimizer)
+      engine = EngineSharding(setup: setup, model: model, trainable: trainable)
+      (components, gather) = engine.apply(components)
+      context = StepContext(model: model, setup: setup)
+      step = stepPeak(model, setup, trainable, adapted: adapted)
+      transient = TransientComponents(step: step, setup: setup, gpu: gpu)
+      components += transient.components
+      if let gather { components.append(gather) }
+      if let overflowed = components.first(where: { $0.bytes.isOverflow }) {
+        throw .overflow(component: overflowed.kind.label.lowercased())
+      }
+      self.components = components
+    }
+
+    /// The allocator simulated over the run's schedule with the recipe's loader (nil off CUDA:
+    /// the CPU allocator keeps no cache).
+    func reserve(capacity: ByteCount?) throws(SetupError) -> AllocatorReserve? {
+      guard setup.platform == .cuda else { return nil }
+      let loader = setup.recipe.loader
+      let run = self.schedule(loader: loader)
+      // The simulation adds sizes (segments, addresses) in Int64: past what it can hold exactly,
+      // the run is beyond any GPU anyway and is refused like every other overflow.
+      guard run.fitsTheAllocatorArithmetic else { throw .overflow(component: "peak") }
+      return AllocatorReserve.simulate(
+        run, settings: setup.allocator, loader: loader, capacity: capacity,
+        otherLoader: { [self] in schedule(loader: loader.alternative) })
+    }
+
+    func schedule(loader: CheckpointLoader) -> AllocationSchedule {
+      RunSchedule.build(
+        context, step: step, trainable: trainable, components: components, gather: gather,
+        workspaces: transient.workspaces, loader: loader, sharded: engine.isActive)
+    }
   }
 
   /// The step's moments above the resident bytes, on the setup's platform (validation compares
@@ -98,6 +150,12 @@ public enum MemoryEstimator {
       }
     }
     lines.append("gradient checkpointing " + (setup.usesGradientCheckpointing ? "on" : "off"))
+    if setup.platform == .cuda {
+      let settings = setup.allocator
+      lines.append("caching allocator: PyTorch 2.10's rules simulated over loading (\(setup.recipe.loader.label)), a warm-up "
+        + "step and the step; settings " + (settings.isDefault ? "PyTorch's defaults" : settings.configuration)
+        + (setup.allocatorConfiguration == nil && !settings.isDefault ? " (set by the recipe's framework)" : ""))
+    }
     if let loss = setup.lossImplementation { lines.append("loss: \(loss.label) chunked cross-entropy") }
     if setup.lossImplementation == .unsloth {
       // unsloth_zoo fused_losses/cross_entropy_loss.py _get_chunk_multiplier (cached at the first call).

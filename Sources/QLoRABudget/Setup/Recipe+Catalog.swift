@@ -43,7 +43,8 @@ extension Recipe {
       "transformers 4.57 models/mixtral/modeling_mixtral.py: MixtralBlockSparseTop2MLP w1/w2/w3 and the gate are "
         + "nn.Linear; integrations/bitsandbytes.py replace_with_bnb_linear converts every nn.Linear but lm_head",
       "peft 0.21.2 prepare_model_for_kbit_training as in hf-peft; docs/recipes.md",
-    ])
+    ],
+    loader: .sequential)
 
   /// The QLoRA paper's `qlora.py` (artidoro/qlora), on the transformers 4.x of its time.
   public static let qloraPaper = Recipe(
@@ -64,7 +65,8 @@ extension Recipe {
       "artidoro/qlora qlora.py get_accelerate_model: `if isinstance(module, LoraLayer): module.to(torch.bfloat16)`; "
         + "`if 'norm' in name: module.to(torch.float32)`; lm_head/embed_tokens to bf16",
       "QLoRA paper (arXiv 2305.14314): NF4, double quantization, paged optimizers; docs/recipes.md",
-    ])
+    ],
+    loader: .sequential)
 
   /// Unsloth's `FastLanguageModel`: no fp32 upcast of the base, fused chunked cross-entropy.
   public static let unsloth = Recipe(

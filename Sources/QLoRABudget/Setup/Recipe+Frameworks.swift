@@ -29,7 +29,7 @@ extension Recipe {
       "configs llama2/7B_qlora_single_device.yaml, llama3_1/8B_qlora_single_device.yaml: lora_rank 8, alpha 16, "
         + "dropout 0.0, torch.optim.AdamW fused; optimizer_in_bwd exists only in the full fine-tuning recipes, not for LoRA",
     ],
-    fourBitLayout: .torchao)
+    fourBitLayout: .torchao, loader: .sequential)
 
   /// LitGPT `litgpt finetune_lora --quantize bnb.nf4|bnb.nf4-dq --precision bf16-true`.
   public static let litgpt = Recipe(
@@ -56,7 +56,7 @@ extension Recipe {
       "litgpt/finetune/lora.py L301-304: the longest sequence sets model.max_seq_length; batches are padded to their "
         + "longest sample, so a published peak is at the longest batch (the fixed length is the sequence length)",
     ],
-    quantizesOutputHead: true)
+    quantizesOutputHead: true, loader: .sequential)
 
   /// axolotl with `adapter: qlora` (HF Trainer + peft), sample packing and optional Liger / CCE.
   public static let axolotl = Recipe(
@@ -80,7 +80,10 @@ extension Recipe {
         + "sequence_len tokens; gradient_checkpointing is set in every example config",
       "src/axolotl/integrations/liger/args.py L54-55 liger_cross_entropy / liger_fused_linear_cross_entropy and the "
         + "cut_cross_entropy plugin: fused chunked loss, opt-in (the chunked loss)",
-    ])
+      "src/axolotl/utils/__init__.py set_pytorch_cuda_alloc_conf: with torch >= 2.2 and PYTORCH_CUDA_ALLOC_CONF "
+        + "unset, sets expandable_segments:True,roundup_power2_divisions:16",
+    ],
+    allocator: AllocatorSettings(expandableSegments: true, roundupPower2Divisions: 16))
 
   /// TRL `SFTTrainer` with a peft config on a bitsandbytes 4-bit model.
   public static let trl = Recipe(

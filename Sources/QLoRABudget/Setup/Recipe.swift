@@ -40,12 +40,18 @@ public struct Recipe: Hashable, Sendable {
   /// Whether lm_head is a 4-bit linear too (LitGPT: Fabric's BitsandbytesPrecision replaces
   /// every `nn.Linear`); untied heads only.
   public let quantizesOutputHead: Bool
+  /// How the framework copies checkpoint tensors to the GPU while quantizing (the staging
+  /// copies the allocator caches).
+  public let loader: CheckpointLoader
+  /// The allocator settings the framework sets itself (`PYTORCH_CUDA_ALLOC_CONF`).
+  public let allocator: AllocatorSettings
 
   public init(
     name: String, summary: String, withQuantizedBase: UnquantizedDtypes, withSixteenBitBase: UnquantizedDtypes,
     adapters: DtypeRule, linearRoles: Set<LinearModule.Role>, checkpointsByDefault: Bool, usesChunkedCrossEntropy: Bool,
     chunkedLoss: ChunkedLoss?, loop: TrainingLoop, sources: [String], offloadsCheckpointInputs: Bool = false,
-    fourBitLayout: FourBitLayout = .bitsandbytes, quantizesOutputHead: Bool = false
+    fourBitLayout: FourBitLayout = .bitsandbytes, quantizesOutputHead: Bool = false,
+    loader: CheckpointLoader = .threaded(inFlight: 4), allocator: AllocatorSettings = .pytorchDefault
   ) {
     self.name = name
     self.summary = summary
@@ -61,6 +67,8 @@ public struct Recipe: Hashable, Sendable {
     self.offloadsCheckpointInputs = offloadsCheckpointInputs
     self.fourBitLayout = fourBitLayout
     self.quantizesOutputHead = quantizesOutputHead
+    self.loader = loader
+    self.allocator = allocator
   }
 }
 

@@ -43,7 +43,13 @@ public struct TrainingSetup: Hashable, Sendable {
   /// How full fine-tuning holds its parameters (ignored for LoRA).
   public var fullFineTunePrecision: FullFineTunePrecision = .pure
 
+  /// The CUDA caching allocator's settings (`PYTORCH_CUDA_ALLOC_CONF`); nil: the recipe's.
+  public var allocatorConfiguration: AllocatorSettings? = nil
+
   public init() {}
+
+  /// The allocator settings the run uses: the ones given, else what the recipe's framework sets.
+  public var allocator: AllocatorSettings { allocatorConfiguration ?? recipe.allocator }
 
   /// Whether gradient checkpointing is on, after the recipe's default.
   public var usesGradientCheckpointing: Bool { gradientCheckpointing ?? recipe.checkpointsByDefault }

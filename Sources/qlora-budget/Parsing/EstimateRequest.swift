@@ -65,7 +65,7 @@ struct EstimateRequest {
     }
     // One model: its checkpoint's quantization_config applies over the config; several share the config's base.
     let base = models.count == 1 ? TrainingSetup.configured(by: config, model: models[0].model) : config?.setup ?? TrainingSetup()
-    setup = try SetupOptions.setup(from: arguments, base: base)
+    setup = try SetupOptions.setup(from: arguments, base: base, environment: context.environment)
     summary = ConfigSummary(config: config, model: models[0].model, flags: try SetupOptions.changes(arguments))
     if config?.shardsOverGPUs == true, arguments.value(SetupOptions.spec(for: .gpuCount)) == nil {
       context.warn("the config shards the model (FSDP or DeepSpeed) over GPUs the launcher decides; give --gpus N for the per-GPU figure (estimated for 1 GPU)")

@@ -54,6 +54,9 @@ enum SetupOptions {
       defaultText: "the recipe's (trainer)"),
     Flag(setting: .platform, name: "--platform", valueName: "kernels",
       help: "Kernels the step runs on (cpu: compare with CPU-measured steps).", defaultText: "cuda"),
+    Flag(setting: .allocator, name: "--alloc-conf", valueName: "conf",
+      help: "CUDA caching allocator settings as PYTORCH_CUDA_ALLOC_CONF writes them (also read from that variable).",
+      defaultText: "the recipe's (PyTorch defaults)"),
     Flag(setting: .autocast, name: "--autocast", valueName: "bool", help: "Mixed-precision autocast (HF Trainer bf16/fp16=True).",
       defaultText: "true"),
     Flag(setting: .gpuCount, name: "--gpus", valueName: "n",
@@ -110,9 +113,19 @@ enum SetupOptions {
 
   /// The setup the options describe, over `base` (a training config's, or the defaults); every
   /// value is checked and named in the error.
-  static func setup(from arguments: ParsedArguments, base: TrainingSetup = TrainingSetup()) throws(UsageError) -> TrainingSetup {
+  static func setup(
+    from arguments: ParsedArguments, base: TrainingSetup = TrainingSetup(), environment: [String: String] = [:]
+  ) throws(UsageError) -> TrainingSetup {
     // A DeepSpeed config first (over the base): the flags override it.
     var setup = try DeepSpeedOption.setup(arguments, base: base) ?? base
+    // The allocator settings the run would get from its environment, unless a flag gives them.
+    if arguments.value(spec(for: .allocator)) == nil, let text = environment[allocatorVariable], !text.isEmpty {
+      do {
+        setup = try Setting.allocator.parse(text).applied(to: setup)
+      } catch {
+        throw .invalidValue(text, for: allocatorVariable, error.expected)
+      }
+    }
     setup = SettingChange.apply(try flagChanges(arguments).map(\.change), to: setup)
     // --nodes without --gpus: one GPU per node (the GPU count is a multiple of the nodes).
     let given = { (setting: Setting) in arguments.value(spec(for: setting)) != nil }
@@ -156,6 +169,9 @@ enum SetupOptions {
     }
     return changes
   }
+
+  /// The environment variable PyTorch reads its allocator settings from.
+  static let allocatorVariable = "PYTORCH_CUDA_ALLOC_CONF"
 
   /// A setup the estimator refused, as the command line's error: it names the flag.
   static func usageError(_ error: SetupError) -> UsageError {

@@ -7,6 +7,7 @@ enum EstimateJSON {
   static func object(_ estimate: MemoryEstimate) -> JSONOutput {
     let setup = estimate.setup
     let peak = estimate.peak
+    let reserveObject = estimate.reserve.map(reserve) ?? .null
     return .object([
       ("model", model(estimate.model)),
       ("setup", self.setup(setup)),
@@ -17,6 +18,7 @@ enum EstimateJSON {
       ("peak_reserved_bytes", .bytes(peak.reserved)),
       ("peak_process_bytes", .bytes(peak.process)),
       ("peak_phase", .string(peak.phase.rawValue)),
+      ("reserve", reserveObject),
       ("peak_parts", .array(estimate.peakParts.map { .object([("label", .string($0.label)), ("bytes", .bytes($0.bytes))]) })),
       ("step", .object([
         ("platform", .string(setup.platform.rawValue)),
@@ -40,6 +42,31 @@ enum EstimateJSON {
       ("model_type", .string(model.modelType)),
       ("read_as", model.readAs.map { .string($0) } ?? .null),
       ("parameters", .integer(model.parameterCount)),
+    ])
+  }
+
+  /// The simulated caching allocator's reserve: the peak reserved bytes, what was cached free at
+  /// that moment and in which blocks, and the settings and loader model it used.
+  static func reserve(_ reserve: AllocatorReserve) -> JSONOutput {
+    let settings = reserve.settings
+    let blocks: [JSONOutput] = reserve.largestFreeBlocks.map {
+      .object([("bytes", .bytes($0.bytes)), ("left_by", .string($0.leftBy.rawValue))])
+    }
+    let allocator: [(String, JSONOutput)] = [
+      ("configuration", .string(settings.configuration)),
+      ("expandable_segments", .bool(settings.expandableSegments)),
+      ("max_split_size_bytes", settings.maxSplitBytes.map { .integer($0) } ?? .null),
+      ("garbage_collection_threshold", settings.garbageCollectionThreshold.map { .number($0) } ?? .null),
+      ("roundup_power2_divisions", settings.roundupPower2Divisions.map { .integer($0) } ?? .null),
+    ]
+    return .object([
+      ("peak_reserved_bytes", .bytes(reserve.peakReserved)),
+      ("cached_free_bytes", .bytes(reserve.cachedFree)),
+      ("largest_free_blocks", .array(blocks)),
+      ("allocator_settings", .object(allocator)),
+      ("loader", .string(reserve.loader.label)),
+      ("other_loader_peak_reserved_bytes", .bytes(reserve.otherLoaderPeakReserved)),
+      ("completing_peak_reserved_bytes", reserve.completingPeakReserved.map { .bytes($0) } ?? .null),
     ])
   }
 
@@ -76,7 +103,7 @@ enum EstimateJSON {
     case .doubleQuantization(let b), .dora(let b), .gradientCheckpointing(let b), .autocast(let b), .fullFineTune(let b):
       return .bool(b)
     case .quantization, .targets, .modulesToSave, .optimizer, .computeDtype, .recipe, .attention, .loss, .fullFineTunePrecision, .engine,
-      .offload, .loop, .platform:
+      .offload, .loop, .platform, .allocator:
       return .string(change.valueText)
     }
   }

@@ -90,7 +90,12 @@ enum EstimateText {
     case .tight:
       (text, detail) = ("TIGHT, \(amount) headroom", "less than \(marginText) by which real runs have exceeded estimates")
     case .doesNotFit:
-      (text, detail) = ("DOES NOT FIT, \(amount) over", "the estimated peak exceeds the usable capacity")
+      var words = "the estimated peak exceeds the usable capacity"
+      if let completing = estimate.reserve?.completingPeakReserved {
+        words += "; if the allocator must release its cache (out-of-memory retries), the run completes with "
+          + "\(completing.formatted(.binary)) reserved, not yet validated on real runs"
+      }
+      (text, detail) = ("DOES NOT FIT, \(amount) over", words)
     }
     return [
       "GPU: \(CommandLineTool.oneLine(gpu.displayName)), usable \(gpu.capacity.formatted(.binary)) (\(gpu.capacity.formatted(.decimal)))",

@@ -35,8 +35,12 @@
 /// Checked: the eager layer of cpu-steps `qwen2.5-0.5b-s512-b1-r8qv-nogc-eager-plain`.
 struct AttentionActivations {
   let saved: [TensorTerm]
-  let forwardTransient: ByteCount
-  let backwardTransient: ByteCount
+  /// The tensors of the largest forward and backward moments, one entry per tensor (the
+  /// allocation schedule allocates them one by one; their sums are the moments).
+  let forwardTransients: [ByteCount]
+  let backwardTransients: [ByteCount]
+  var forwardTransient: ByteCount { ByteCount.sum(forwardTransients) }
+  var backwardTransient: ByteCount { ByteCount.sum(backwardTransients) }
   /// The dtype width of the attention output that o_proj reads.
   let outputWidth: Int64
   /// Whether the kernel saves the tensor o_proj reads (SDPA and flash-attention: their output).
@@ -68,8 +72,8 @@ struct AttentionActivations {
       saved.append(TensorTerm(native ? "k, v (grouped-query attention native)" : "k, v expanded to every head", 2 * context.perToken(kv, a)))
       saved.append(TensorTerm("attention output", context.perToken(queryWidth, a)))
       saved.append(TensorTerm("log-sum-exp", logSumExp))
-      forwardTransient = .zero
-      backwardTransient = 4 * context.perToken(queryWidth, a)
+      forwardTransients = []
+      backwardTransients = Array(repeating: context.perToken(queryWidth, a), count: 4)
       outputWidth = a
     case .flash:
       let a = context.compute
@@ -77,8 +81,11 @@ struct AttentionActivations {
       saved.append(TensorTerm("k, v (GQA native)", 2 * context.perToken(model.keyValueWidth, a)))
       saved.append(TensorTerm("attention output", context.perToken(queryWidth, a)))
       saved.append(TensorTerm("log-sum-exp", logSumExp))
-      forwardTransient = .zero
-      backwardTransient = 2 * context.perToken(queryWidth, a) + 2 * context.perToken(model.keyValueWidth, a)
+      forwardTransients = []
+      backwardTransients = [
+        context.perToken(queryWidth, a), context.perToken(queryWidth, a),
+        context.perToken(model.keyValueWidth, a), context.perToken(model.keyValueWidth, a),
+      ]
       outputWidth = a
     case .eager:
       let a = context.autocast ? context.compute : p
@@ -97,14 +104,18 @@ struct AttentionActivations {
       } else if p != 4 {
         saved.append(TensorTerm("probabilities cast to the query dtype", p * square))
       }
-      forwardTransient = (scores + masked) * square
+      forwardTransients = [scores * square, masked * square]
       // Backward, node by node (the saved probabilities are counted above): probs @ v's backward
       // makes the probabilities' gradient in the matmul dtype, ToCopyBackward its fp32 copy when
       // the probabilities were cast; softmax's backward writes the masked scores' gradient
       // beside the fp32 one; the scaling's backward makes the scores' gradient beside that.
       let cast: Int64 = a == 4 ? 0 : 4
-      let softmaxBackward: Int64 = context.platform == .cuda ? 4 + masked + 4 : 4 + max(masked, 4)
-      backwardTransient = max(a + cast, softmaxBackward, masked + scores) * square
+      // Softmax's backward: the incoming fp32 gradient, its result and, on CUDA, one more fp32
+      // temporary; on the CPU 8 B per element at that moment.
+      let softmaxBackward: [Int64] = context.platform == .cuda ? [4, masked, 4] : [4, max(masked, 4)]
+      let moments: [[Int64]] = [[a, cast], softmaxBackward, [masked, scores]]
+      let largest = moments.max { $0.reduce(0, +) < $1.reduce(0, +) } ?? []
+      backwardTransients = largest.filter { $0 > 0 }.map { $0 * square }
       outputWidth = a
     }
     self.saved = saved

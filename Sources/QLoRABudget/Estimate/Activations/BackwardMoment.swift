@@ -18,14 +18,20 @@ struct BackwardMoment {
   let feedForward: ByteCount
   let attention: ByteCount
   var bytes: ByteCount { max(feedForward, attention) }
+  /// The residual stream's gradient: one comes in, one goes out (`tokens x hidden` each).
+  let residualGradient: ByteCount
+  /// The largest 4-bit weight of each block, dequantized.
+  let feedForwardDequant: ByteCount
+  let attentionDequant: ByteCount
 
   init(_ context: StepContext, layer: LayerActivations, recomputed: Bool) {
     let onTop = recomputed ? layer.savedBytes : .zero
     let feedForwardSaved = layer.savedBytes - layer.attentionSaved
-    let upstream = 2 * context.perToken(context.model.hiddenSize, context.residual)
+    residualGradient = context.perToken(context.model.hiddenSize, context.residual)
+    let upstream = 2 * residualGradient
     let attentionInputs: Set<LinearModule.Input> = [.attentionInput, .attentionOutput]
-    let feedForwardDequant = DequantBuffers.largest(context) { !attentionInputs.contains($0.input) }
-    let attentionDequant = DequantBuffers.largest(context) { attentionInputs.contains($0.input) }
+    feedForwardDequant = DequantBuffers.largest(context) { !attentionInputs.contains($0.input) }
+    attentionDequant = DequantBuffers.largest(context) { attentionInputs.contains($0.input) }
     feedForward = onTop + layer.feedForwardBackwardTransient + feedForwardDequant + upstream
     let attentionTotal = onTop + layer.attentionBackwardTransient + attentionDequant + upstream
     attention = attentionTotal > feedForwardSaved ? attentionTotal - feedForwardSaved : .zero

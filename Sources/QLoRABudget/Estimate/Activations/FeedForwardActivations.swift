@@ -16,7 +16,8 @@
 /// `modeling_qwen2_moe.py`; PyTorch derivatives.yaml (`silu`, `gelu`, `mul`).
 struct FeedForwardActivations {
   let saved: [TensorTerm]
-  let backwardTransient: ByteCount
+  /// The gradients of the intermediate tensors, one entry per tensor.
+  let backwardTransients: [ByteCount]
   /// down_proj's input: its width and dtype width (shared with its LoRA branch).
   let downInput: (features: Int64, width: Int64)
 
@@ -30,7 +31,7 @@ struct FeedForwardActivations {
     case .plain:
       saved = [TensorTerm("c_fc output (GELU input)", context.perToken(intermediate, g))]
     }
-    backwardTransient = 3 * context.perToken(intermediate, g)
+    backwardTransients = Array(repeating: context.perToken(intermediate, g), count: 3)
     downInput = (intermediate, g)
   }
 

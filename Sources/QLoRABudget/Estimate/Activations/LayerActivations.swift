@@ -22,11 +22,19 @@ struct LayerActivations {
   let savedForInputGradient: ByteCount
   /// Whether attention saves the key/value cache's own tensors (``AttentionActivations``).
   let savesCachedKeyValue: Bool
-  let forwardTransient: ByteCount
-  /// The largest backward temporary of the MLP block and of the attention block.
-  let feedForwardBackwardTransient: ByteCount
-  let attentionBackwardTransient: ByteCount
+  /// The tensors of the largest forward temporary and of the largest backward temporary of the
+  /// MLP block and of the attention block, one entry per tensor.
+  let forwardTransients: [ByteCount]
+  let feedForwardBackwardTransients: [ByteCount]
+  let attentionBackwardTransients: [ByteCount]
+  var forwardTransient: ByteCount { ByteCount.sum(forwardTransients) }
+  var feedForwardBackwardTransient: ByteCount { ByteCount.sum(feedForwardBackwardTransients) }
+  var attentionBackwardTransient: ByteCount { ByteCount.sum(attentionBackwardTransients) }
   var savedBytes: ByteCount { saved.total }
+  /// The saved tensors up to the MLP (attention's block), then the MLP's.
+  var attentionSavedTerms: ArraySlice<TensorTerm> { saved.prefix(attentionTermCount) }
+  var feedForwardSavedTerms: ArraySlice<TensorTerm> { saved.dropFirst(attentionTermCount) }
+  private let attentionTermCount: Int
 
   /// The dense layer, and the sparse (MoE) layer when the model has one.
   static func layers(_ context: StepContext, adapted: [LinearModule]) -> (dense: LayerActivations, sparse: LayerActivations?) {
@@ -70,17 +78,19 @@ struct LayerActivations {
       alreadySaved: attention.savesOutput)
 
     let attentionSaved = saved.total
+    // Zero-byte terms are dropped below; count the attention block's among the rest.
+    let attentionTerms = saved.filter { $0.bytes > .zero }.count
     saved.append(TensorTerm(
       "\(normCount - attentionNorms) MLP norm(s): fp32 input + rsqrt", (normCount - attentionNorms) * context.normSaved))
 
     // MLP: gate/up read the second norm's output.
-    var transient = ByteCount.zero
+    var transient: [ByteCount] = []
     lora(sparse ? .sparseInput : .feedForwardInput, input: hidden, width: n, label: "MLP input (norm output)")
     let mlpWidth = context.projectionOutput(input: n)
     if sparse, let moe = model.layout.mixtureOfExperts {
       let experts = FeedForwardActivations.experts(context, moe, outputWidth: mlpWidth)
       saved += experts.saved
-      transient = max(transient, experts.transient)
+      transient = [experts.transient]
       if moe.sharedExpertIntermediateSize > 0 {
         let shared = FeedForwardActivations(context, intermediate: moe.sharedExpertIntermediateSize, outputWidth: mlpWidth)
         saved += shared.saved.map { TensorTerm("shared expert: " + $0.name, $0.bytes) }
@@ -89,16 +99,17 @@ struct LayerActivations {
     } else {
       let mlp = FeedForwardActivations(context, intermediate: model.intermediateSize, outputWidth: mlpWidth)
       saved += mlp.saved
-      transient = max(transient, mlp.backwardTransient)
+      transient = mlp.backwardTransients
       lora(.feedForwardIntermediate, input: mlp.downInput.features, width: mlp.downInput.width, label: "down_proj input")
     }
     self.saved = saved.filter { $0.bytes > .zero }
     self.attentionSaved = attentionSaved
     savedForInputGradient = context.normSaved + masksOnNormOutput
     savesCachedKeyValue = attention.savesCachedKeyValue
-    forwardTransient = attention.forwardTransient
-    feedForwardBackwardTransient = transient
-    attentionBackwardTransient = attention.backwardTransient
+    attentionTermCount = attentionTerms
+    forwardTransients = attention.forwardTransients
+    feedForwardBackwardTransients = transient
+    attentionBackwardTransients = attention.backwardTransients
   }
 }
 
@@ -116,7 +127,17 @@ struct StackActivations {
   let kept: ByteCount
   /// The largest recomputed layer (checkpointing) or zero.
   let recomputedLayer: ByteCount
-  let forwardTransient: ByteCount
+  /// The tensors of the larger forward temporary of the two layer kinds.
+  let forwardTransients: [ByteCount]
+  var forwardTransient: ByteCount { ByteCount.sum(forwardTransients) }
+  /// The dense layer and the sparse (MoE) one, with how many of each the stack has.
+  let dense: LayerActivations
+  let sparse: LayerActivations?
+  let sparseCount: Int64
+  /// The layer kind whose saved tensors are the largest (the one recomputed in the moments).
+  let largestLayer: LayerActivations
+  /// The layer kind whose backward moment is the larger.
+  let backwardLayer: LayerActivations
   /// Whether every layer's attention saves the key/value cache's own tensors.
   let savesCachedKeyValue: Bool
   /// The layer backward moment above the kept bytes, walked block by block (``BackwardMoment``).
@@ -153,12 +174,18 @@ struct StackActivations {
     let sparseCount = layers.sparse == nil ? 0 : (model.layout.mixtureOfExperts?.sparseLayerCount ?? 0)
     let denseCount = model.layerCount - sparseCount
     let largest = max(layers.dense.savedBytes, layers.sparse?.savedBytes ?? .zero)
-    forwardTransient = max(layers.dense.forwardTransient, layers.sparse?.forwardTransient ?? .zero)
+    forwardTransients = (layers.sparse?.forwardTransient ?? .zero) > layers.dense.forwardTransient
+      ? layers.sparse?.forwardTransients ?? [] : layers.dense.forwardTransients
+    dense = layers.dense
+    sparse = layers.sparse
+    self.sparseCount = sparseCount
+    largestLayer = (layers.sparse?.savedBytes ?? .zero) > layers.dense.savedBytes ? layers.sparse ?? layers.dense : layers.dense
     let checkpoints = context.setup.usesGradientCheckpointing
     savesCachedKeyValue = layers.dense.savesCachedKeyValue && layers.sparse?.savesCachedKeyValue != false
     let denseMoment = BackwardMoment(context, layer: layers.dense, recomputed: checkpoints)
     let sparseMoment = layers.sparse.map { BackwardMoment(context, layer: $0, recomputed: checkpoints) }
     backwardMoment = sparseMoment.map { $0.bytes > denseMoment.bytes ? $0 : denseMoment } ?? denseMoment
+    backwardLayer = sparseMoment.map { $0.bytes > denseMoment.bytes } == true ? layers.sparse ?? layers.dense : layers.dense
     perLayer = layers.dense.saved
     self.largest = largest
     layerCount = model.layerCount

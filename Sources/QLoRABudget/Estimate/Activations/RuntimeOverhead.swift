@@ -12,12 +12,6 @@ enum RuntimeOverhead {
   /// bigger kernels images); 400 MiB is above the T4's measured 141 MiB to stay on the safe side.
   static let assumedNvidiaContext = ByteCount.mebibytes(400)
 
-  /// The caching allocator's reserve over allocated at the peak: `peak_reserved / peak_allocated
-  /// - 1`, median over the 22 fitcheck-t4 runs (final-t4-20260921.json and
-  /// t4-qlora-2026-09-01.json): 0.126 (range 0.057 to 0.31). Fitted to that data; the allocator
-  /// rounds large blocks up to 2 MiB segments and keeps freed blocks cached for reuse.
-  static let reserveFraction = 0.126
-
   /// The CUDA context for a GPU (nil: unknown device).
   static func context(for gpu: GPU?) -> (bytes: ByteCount, formula: String, source: String) {
     guard let gpu else {
@@ -50,11 +44,5 @@ enum RuntimeOverhead {
     let older: Set<GPUArchitecture> = [.turing, .volta, .ampere, .adaLovelace]
     let workspace = gpu?.architecture.map { older.contains($0) } == true ? preHopperWorkspace : hopperWorkspace
     return 2 * workspace
-  }
-
-  /// The allocator's reserve over `allocated`.
-  static func reserve(over allocated: ByteCount) -> ByteCount {
-    guard !allocated.isOverflow else { return .overflow }
-    return ByteCount(Int64((Double(allocated.bytes) * reserveFraction).rounded(.up)))
   }
 }

@@ -58,6 +58,8 @@ struct StepPeak {
   /// measure_step.py keeps `loss` through the optimizer step; HF Trainer returns `loss.detach()`
   /// first, so there this is an upper bound.
   let graphLeftovers: ByteCount
+  /// Whether reentrant checkpointing keeps the rotary tables and the mask in the graph.
+  let keepsCheckpointArguments: Bool
   let profile: StepProfile
 
   init(_ context: StepContext, adapted: [LinearModule], trainable: [TrainableTensorGroup], gradients: ByteCount) {
@@ -93,6 +95,7 @@ struct StepPeak {
     // own gradient_checkpointing_enable() defaults to use_reentrant=False (modeling_utils.py
     // L3157), which keeps none.
     let reentrant = context.isQuantized
+    keepsCheckpointArguments = checkpointing && reentrant
     graphLeftovers = checkpointing
       ? 2 * context.perToken(model.hiddenSize, context.residual) + (reentrant ? rotary + causalMask : .zero) : .zero
     // Without checkpointing autograd saves autocast's weight casts too (lora_A/B's matmuls need

@@ -3,8 +3,9 @@ struct TransientComponents {
   private(set) var components: [MemoryComponent]
   private let setup: TrainingSetup
   private let step: StepPeak
-  private let context: ByteCount
-  private let workspaces: ByteCount
+  /// The CUDA context (zero off CUDA).
+  let context: ByteCount
+  let workspaces: ByteCount
 
   init(step: StepPeak, setup: TrainingSetup, gpu: GPU?) {
     self.step = step
@@ -74,22 +75,28 @@ struct TransientComponents {
     return lines
   }
 
-  /// Allocated, reserved and process peaks on top of `resident`.
-  func peak(resident: ByteCount) -> PeakMemory {
+  /// Allocated, reserved and process peaks on top of `resident`; `reserved` is the simulated
+  /// allocator's peak (nil off CUDA: reserved is allocated).
+  func peak(resident: ByteCount, reserved simulated: ByteCount?) -> PeakMemory {
     let top = step.profile.peak
     let allocated = resident + top.bytes + workspaces
-    let reserved = allocated + (setup.platform == .cuda ? RuntimeOverhead.reserve(over: allocated) : .zero)
+    let reserved = max(allocated, simulated ?? allocated)
     return PeakMemory(allocated: allocated, reserved: reserved, process: reserved + context, phase: top.name)
   }
 
   /// The allocator's reserve at `peak`: reserved minus allocated (none on the CPU platform).
-  static func allocatorReserve(at peak: PeakMemory, platform: KernelPlatform) -> MemoryComponent {
-    MemoryComponent(
+  static func allocatorReserve(at peak: PeakMemory, reserve: AllocatorReserve?) -> MemoryComponent {
+    let g = NumberText.grouped
+    guard let reserve else {
+      return MemoryComponent(
+        .allocatorReserve, lifetime: .transient, bytes: .zero, formula: "none: the CPU allocator keeps no cache",
+        source: "PyTorch CPU allocator")
+    }
+    return MemoryComponent(
       .allocatorReserve, lifetime: .transient, bytes: peak.reserved - peak.allocated,
-      formula: platform == .cuda
-        ? "12.6% of peak allocated \(NumberText.grouped(peak.allocated.bytes)) B "
-          + "(median reserved/allocated - 1 over the 22 fitcheck-t4 runs)"
-        : "none: the CPU allocator keeps no cache",
-      source: "fitcheck-t4 measurements (docs/validation.md)")
+      formula: "peak reserved \(g(reserve.peakReserved.bytes)) B (loading, warm-up step and step through the caching "
+        + "allocator's rules; loader: \(reserve.loader.label)) - peak allocated \(g(peak.allocated.bytes)) B; "
+        + reserve.summary,
+      source: "PyTorch 2.10 CUDACachingAllocator rules simulated (docs/estimation.md)")
   }
 }

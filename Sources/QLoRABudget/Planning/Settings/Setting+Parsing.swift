@@ -71,6 +71,14 @@ extension Setting {
     case .persistenceThreshold: return .persistenceThreshold(try elements(text))
     case .loop: return .loop(try choice(text) { TrainingLoop(rawValue: $0) })
     case .platform: return .platform(try choice(text) { KernelPlatform(rawValue: $0) })
+    case .allocator:
+      // How a setup's own value reads back (SettingChange.valueText): PyTorch's defaults.
+      if trimmed.lowercased() == SettingChange.defaultAllocatorText { return .allocator(.pytorchDefault) }
+      do {
+        return .allocator(try AllocatorSettings(configuration: trimmed))
+      } catch {
+        throw failure(text, error.description)
+      }
     }
   }
 

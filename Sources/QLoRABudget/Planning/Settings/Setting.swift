@@ -38,6 +38,7 @@ public enum Setting: String, CaseIterable, Hashable, Sendable {
   case persistenceThreshold = "stage3_param_persistence_threshold"
   case loop
   case platform
+  case allocator = "alloc_conf"
 
   /// The setting in words, e.g. "LoRA rank".
   public var label: String {
@@ -69,6 +70,7 @@ public enum Setting: String, CaseIterable, Hashable, Sendable {
     case .reduceBucketSize, .prefetchBucketSize, .maxLiveParameters, .persistenceThreshold: return "DeepSpeed " + rawValue
     case .loop: return "training loop"
     case .platform: return "kernel platform"
+    case .allocator: return "allocator settings"
     }
   }
 
@@ -87,6 +89,8 @@ public enum Setting: String, CaseIterable, Hashable, Sendable {
     case offloads
     /// `none`, or module names joined by commas (peft's `modules_to_save`).
     case savedModules
+    /// `PYTORCH_CUDA_ALLOC_CONF` text: `key:value` pairs joined by commas.
+    case allocatorConfiguration
 
     /// Every allowed value, where they can be listed (help and completions); empty otherwise.
     public var listedValues: [String] {
@@ -109,6 +113,8 @@ public enum Setting: String, CaseIterable, Hashable, Sendable {
         return "a whole number of elements from 0 to \(Setting.maximumBucketElements)" + (allowsAuto ? ", or auto" : "")
       case .offloads: return "none, optimizer, params, or optimizer,params"
       case .savedModules: return "none, or module names joined by commas (e.g. embed_tokens,lm_head)"
+      case .allocatorConfiguration:
+        return "PYTORCH_CUDA_ALLOC_CONF text, e.g. expandable_segments:True,max_split_size_mb:128"
       }
     }
   }
@@ -138,6 +144,7 @@ public enum Setting: String, CaseIterable, Hashable, Sendable {
     case .maxLiveParameters: return .elements(allowsAuto: false)
     case .loop: return .choices(TrainingLoop.allCases.map(\.rawValue))
     case .platform: return .choices(KernelPlatform.allCases.map(\.rawValue))
+    case .allocator: return .allocatorConfiguration
     case .doubleQuantization, .dora, .gradientCheckpointing, .autocast, .fullFineTune: return .boolean
     }
   }
@@ -165,7 +172,7 @@ public enum Setting: String, CaseIterable, Hashable, Sendable {
     case .nodeCount: return .nodeCount(value)
     case .quantization, .doubleQuantization, .alpha, .targets, .dora, .loraDropout, .modulesToSave, .optimizer, .computeDtype, .recipe,
       .gradientCheckpointing, .attention, .loss, .autocast, .fullFineTune, .fullFineTunePrecision, .engine, .offload,
-      .reduceBucketSize, .prefetchBucketSize, .maxLiveParameters, .persistenceThreshold, .loop, .platform:
+      .reduceBucketSize, .prefetchBucketSize, .maxLiveParameters, .persistenceThreshold, .loop, .platform, .allocator:
       return nil
     }
   }
@@ -203,6 +210,7 @@ public enum Setting: String, CaseIterable, Hashable, Sendable {
     case .persistenceThreshold: return .persistenceThreshold(setup.deepSpeed.persistenceThreshold)
     case .loop: return .loop(setup.trainingLoop)
     case .platform: return .platform(setup.platform)
+    case .allocator: return .allocator(setup.allocator)
     }
   }
 

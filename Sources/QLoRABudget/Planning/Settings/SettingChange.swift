@@ -33,6 +33,7 @@ public enum SettingChange: Hashable, Sendable {
   case persistenceThreshold(Int64?)
   case loop(TrainingLoop)
   case platform(KernelPlatform)
+  case allocator(AllocatorSettings)
 
   public var setting: Setting {
     switch self {
@@ -66,6 +67,7 @@ public enum SettingChange: Hashable, Sendable {
     case .persistenceThreshold: return .persistenceThreshold
     case .loop: return .loop
     case .platform: return .platform
+    case .allocator: return .allocator
     }
   }
 
@@ -85,6 +87,7 @@ public enum SettingChange: Hashable, Sendable {
     case .reduceBucketSize(let v), .prefetchBucketSize(let v), .persistenceThreshold(let v): return v.map(String.init) ?? "auto"
     case .loop(let l): return l.rawValue
     case .platform(let p): return p.rawValue
+    case .allocator(let a): return a.isDefault ? Self.defaultAllocatorText : a.configuration
     case .targets(let t): return t.description
     case .modulesToSave(let names): return names.isEmpty ? "none" : names.joined(separator: ",")
     case .doubleQuantization(let b), .dora(let b), .gradientCheckpointing(let b), .autocast(let b), .fullFineTune(let b):
@@ -94,6 +97,9 @@ public enum SettingChange: Hashable, Sendable {
     }
   }
 
+  /// The allocator settings' value text for PyTorch's defaults.
+  static let defaultAllocatorText = "pytorch-default"
+
   /// The value of a whole-number setting (nil for the others).
   public var integerValue: Int64? {
     switch self {
@@ -101,7 +107,7 @@ public enum SettingChange: Hashable, Sendable {
       return v
     case .quantization, .doubleQuantization, .alpha, .targets, .dora, .loraDropout, .modulesToSave, .optimizer, .computeDtype, .recipe,
       .gradientCheckpointing, .attention, .loss, .autocast, .fullFineTune, .fullFineTunePrecision, .engine, .offload,
-      .reduceBucketSize, .prefetchBucketSize, .maxLiveParameters, .persistenceThreshold, .loop, .platform:
+      .reduceBucketSize, .prefetchBucketSize, .maxLiveParameters, .persistenceThreshold, .loop, .platform, .allocator:
       return nil
     }
   }
@@ -141,6 +147,7 @@ public enum SettingChange: Hashable, Sendable {
     case .persistenceThreshold(let v): changed.deepSpeed.persistenceThreshold = v
     case .loop(let l): changed.loop = l
     case .platform(let p): changed.platform = p
+    case .allocator(let a): changed.allocatorConfiguration = a
     }
     return changed
   }

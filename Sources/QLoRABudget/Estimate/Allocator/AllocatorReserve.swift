@@ -1,0 +1,127 @@
+/// What the caching allocator holds beyond the tensors, from a simulation of its rules over the
+/// run's schedule (``CachingAllocator``, ``AllocationSchedule``): the peak reserved bytes (which
+/// never fall: cached segments are only released on an out-of-memory retry), and at the moment
+/// they are reached, the free bytes cached and the largest free blocks with the tensors that
+/// left them.
+public struct AllocatorReserve: Hashable, Sendable {
+  /// One cached free block.
+  public struct CachedBlock: Hashable, Sendable {
+    public let bytes: ByteCount
+    /// The tensor that last occupied (the larger part of) the block.
+    public let leftBy: ScheduledTensor
+  }
+
+  /// `torch.cuda.max_memory_reserved()` over the whole run: loading, the warm-up step, the step.
+  public let peakReserved: ByteCount
+  /// Reserved minus allocated (the allocator's rounded blocks) at the measured step's
+  /// allocated peak: what the process holds beyond its tensors then.
+  public let cachedFree: ByteCount
+  /// The largest cached free blocks at that moment, largest first (at most 3). Computed when read.
+  public var largestFreeBlocks: [CachedBlock] { blocks.value }
+  public let settings: AllocatorSettings
+  public let loader: CheckpointLoader
+  /// The peak reserved with the other loader model (threaded or sequential): the two bracket
+  /// the truth, since which staging copies are free when depends on thread timing. Computed
+  /// when read.
+  public var otherLoaderPeakReserved: ByteCount { otherLoader.value }
+  /// When the peak reserved does not fit the GPU (beside the CUDA context): the peak reserved
+  /// with that capacity, the allocator releasing its cached segments on out-of-memory retries
+  /// (`release_cached_blocks`) if the run then completes; nil when it does not, or when the
+  /// peak fits anyway. Information only: no boundary measurement validates it yet.
+  public let completingPeakReserved: ByteCount?
+  private let blocks: Deferred<[CachedBlock]>
+  private let otherLoader: Deferred<ByteCount>
+
+  /// The cached free bytes and the blocks in words: "1.02 GiB cached free at the step's peak:
+  /// 2 blocks of 512.00 MiB left by backward temporaries, 20.00 MiB left by gradients".
+  public var summary: String {
+    var groups: [(count: Int, bytes: ByteCount, tensor: ScheduledTensor)] = []
+    for block in largestFreeBlocks {
+      if let last = groups.last, last.bytes == block.bytes, last.tensor == block.leftBy {
+        groups[groups.count - 1].count += 1
+      } else {
+        groups.append((1, block.bytes, block.leftBy))
+      }
+    }
+    let words = groups.map { group in
+      (group.count > 1 ? "\(group.count) blocks of " : "") + group.bytes.formatted() + " left by " + group.tensor.rawValue
+    }
+    return cachedFree.formatted() + " cached free at the step's allocated peak"
+      + (words.isEmpty ? "" : "; its largest blocks: " + words.joined(separator: ", "))
+  }
+
+  /// How many blocks are named.
+  static let namedBlocks = 3
+
+  /// Replays `schedule` through the allocator.
+  static func simulate(
+    _ schedule: AllocationSchedule, settings: AllocatorSettings, loader: CheckpointLoader, capacity: ByteCount?,
+    otherLoader: @escaping @Sendable () -> AllocationSchedule
+  ) -> AllocatorReserve {
+    let run = replay(schedule, settings: settings, stoppingAt: nil)
+    var completing: ByteCount?
+    if let capacity, capacity > .zero, run.peakReserved > capacity.bytes {
+      completing = completingPeak(schedule, settings: settings, capacity: capacity.bytes).map(ByteCount.init)
+    }
+    return AllocatorReserve(
+      peakReserved: ByteCount(run.peakReserved), cachedFree: ByteCount(run.cachedFree), settings: settings, loader: loader,
+      completingPeakReserved: completing,
+      blocks: Deferred {
+        replay(schedule, settings: settings, stoppingAt: run.peakEvent).blocks.map {
+          CachedBlock(bytes: ByteCount($0.bytes), leftBy: $0.tensor)
+        }
+      },
+      otherLoader: Deferred { ByteCount(replay(otherLoader(), settings: settings, stoppingAt: nil).peakReserved) })
+  }
+
+  /// The peak reserved within `capacity` bytes, or nil when an allocation fails even after the
+  /// cache is released.
+  private static func completingPeak(_ schedule: AllocationSchedule, settings: AllocatorSettings, capacity: Int64) -> Int64? {
+    var allocator = CachingAllocator(settings: settings, capacity: capacity)
+    var live: [Int32] = []
+    for event in schedule.events {
+      switch event {
+      case .allocate(let id, let bytes, let tensor):
+        guard let block = allocator.malloc(bytes, tensor) else { return nil }
+        if Int(id) >= live.count { live.append(contentsOf: repeatElement(-1, count: Int(id) - live.count + 1)) }
+        live[Int(id)] = block
+      case .free(let id):
+        allocator.free(live[Int(id)])
+      case .phase:
+        break
+      }
+    }
+    return allocator.peakReserved
+  }
+
+  /// The peak reserved, the event where the measured step's allocated bytes peak and the cached
+  /// free bytes then; replayed up to `stoppingAt`, the free blocks at that event.
+  private static func replay(
+    _ schedule: AllocationSchedule, settings: AllocatorSettings, stoppingAt stop: Int?
+  ) -> (peakReserved: Int64, peakEvent: Int, cachedFree: Int64, blocks: [(bytes: Int64, tensor: ScheduledTensor)]) {
+    var allocator = CachingAllocator(settings: settings)
+    var live: [Int32] = []
+    var measuring = false
+    var peakAllocated: Int64 = -1
+    var peakEvent = 0
+    var cachedFree: Int64 = 0
+    for (index, event) in schedule.events.enumerated() {
+      switch event {
+      case .allocate(let id, let bytes, let tensor):
+        // Unlimited capacity: the simulation never runs out of memory.
+        let block = allocator.malloc(bytes, tensor) ?? -1
+        if Int(id) >= live.count { live.append(contentsOf: repeatElement(-1, count: Int(id) - live.count + 1)) }
+        live[Int(id)] = block
+        if measuring && allocator.allocated > peakAllocated {
+          (peakAllocated, peakEvent, cachedFree) = (allocator.allocated, index, allocator.reserved - allocator.allocated)
+        }
+      case .free(let id):
+        allocator.free(live[Int(id)])
+      case .phase(let phase):
+        measuring = measuring || phase == .forward
+      }
+      if index == stop { return (allocator.peakReserved, peakEvent, cachedFree, allocator.freeBlocks(limit: namedBlocks)) }
+    }
+    return (allocator.peakReserved, peakEvent, cachedFree, [])
+  }
+}

@@ -1,0 +1,110 @@
+/// The run as the GPU's caching allocator sees it: an ordered stream of allocations and frees
+/// with exact byte sizes, from loading through a warm-up step to the measured step. The
+/// estimator's walk of the step (``StepPeak``) writes it, so the one schedule is the source of
+/// both the allocated figures (its running sum) and the reserved ones (``CachingAllocator``
+/// replaying it).
+public struct AllocationSchedule: Sendable {
+  /// One step of the stream.
+  public enum Event: Sendable {
+    /// A tensor of `bytes` is allocated; `id` names it for its free.
+    case allocate(id: Int32, bytes: Int64, tensor: ScheduledTensor)
+    case free(id: Int32)
+    /// The stream enters a phase.
+    case phase(SchedulePhase)
+  }
+
+  public private(set) var events: [Event] = []
+  private var nextID: Int32 = 0
+
+  init() {}
+
+  /// Allocates `bytes` (nothing for zero bytes: the id is then ignored by ``free(_:)``).
+  @discardableResult
+  mutating func allocate(_ bytes: ByteCount, _ tensor: ScheduledTensor) -> Int32 {
+    guard bytes > .zero else { return -1 }
+    nextID += 1
+    events.append(.allocate(id: nextID, bytes: bytes.bytes, tensor: tensor))
+    return nextID
+  }
+
+  mutating func free(_ id: Int32) {
+    guard id >= 0 else { return }
+    events.append(.free(id: id))
+  }
+
+  mutating func free(_ ids: [Int32]) {
+    for id in ids { free(id) }
+  }
+
+  mutating func enter(_ phase: SchedulePhase) {
+    events.append(.phase(phase))
+  }
+
+  /// Whether every allocation together, each with a whole extra segment's rounding and address
+  /// gap (22 MiB), stays below 2^62 bytes: then no sum the allocator simulation makes (reserved
+  /// bytes, addresses) can overflow Int64.
+  var fitsTheAllocatorArithmetic: Bool {
+    var total: Int64 = 0
+    for case .allocate(_, let bytes, _) in events {
+      let (sum, overflow) = total.addingReportingOverflow(bytes)
+      guard !overflow, sum < (Int64(1) << 62) - (22 << 20) else { return false }
+      total = sum + (22 << 20)
+    }
+    return true
+  }
+
+  /// The largest sum of live bytes in each phase (the running maximum from the phase's start,
+  /// where it begins with what is live then). Phases absent from the stream are absent here.
+  public var peakAllocatedByPhase: [(phase: SchedulePhase, bytes: ByteCount)] {
+    var live: [Int32: Int64] = [:]
+    var allocated: Int64 = 0
+    var result: [(phase: SchedulePhase, bytes: ByteCount)] = []
+    for event in events {
+      switch event {
+      case .allocate(let id, let bytes, _):
+        live[id] = bytes
+        allocated += bytes
+        if let last = result.last, allocated > last.bytes.bytes {
+          result[result.count - 1].bytes = ByteCount(allocated)
+        }
+      case .free(let id):
+        allocated -= live.removeValue(forKey: id) ?? 0
+      case .phase(let phase):
+        result.append((phase, ByteCount(allocated)))
+      }
+    }
+    return result
+  }
+}
+
+/// The phases of the schedule, in order: a warm-up step precedes the measured one, as in the
+/// measured runs (`torch.cuda.reset_peak_memory_stats()` between them resets the allocated
+/// peak, never the reserved bytes).
+public enum SchedulePhase: String, Hashable, Sendable {
+  case loading, warmUp = "warm_up", forward, backward, optimizer
+}
+
+/// What a scheduled tensor is: names the free blocks it leaves behind.
+public enum ScheduledTensor: String, Hashable, Sendable, CaseIterable {
+  case stagingCopy = "16-bit staging copies of loading"
+  case quantizedWeight = "quantized weights"
+  case originalWeight = "16-bit weights upcast to fp32"
+  case unquantizedWeight = "unquantized weights"
+  case adapter = "LoRA adapters"
+  case optimizerState = "optimizer state"
+  case gradient = "gradients"
+  case workspace = "cuBLAS workspaces"
+  case layerInput = "kept layer inputs"
+  case savedActivation = "saved activations"
+  case recomputedActivation = "recomputed layer activations"
+  case forwardTemporary = "forward temporaries (attention scores)"
+  case backwardTemporary = "backward temporaries"
+  case dequantizedWeight = "dequantized 4-bit weights"
+  case residualGradient = "residual-stream gradients"
+  case logits = "logits and loss tensors"
+  case lossGradient = "loss gradients"
+  case stepConstant = "rotary tables, causal mask, autocast casts"
+  case keyValueCache = "key/value cache"
+  case optimizerTemporary = "optimizer temporaries"
+  case other = "other tensors"
+}

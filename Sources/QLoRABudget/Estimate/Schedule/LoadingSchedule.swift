@@ -1,0 +1,167 @@
+/// How the recipe's framework copies checkpoint tensors to the GPU while it loads a quantized
+/// model: which 16-bit staging copies are alive at once decides which free blocks loading
+/// leaves cached.
+public enum CheckpointLoader: Hashable, Sendable {
+  /// transformers 5 (`core_model_loading.py`): a pool of 4 worker threads reads tensors and
+  /// copies them to the GPU in 16 bits ahead of the thread that quantizes them, so up to 4
+  /// staging copies are in flight.
+  case threaded(inFlight: Int)
+  /// transformers 4.x (`_load_state_dict_into_meta_model`): one tensor at a time, copied and
+  /// quantized before the next.
+  case sequential
+
+  /// The staging copies alive at once.
+  var inFlight: Int {
+    switch self {
+    case .threaded(let count): return max(1, count)
+    case .sequential: return 1
+    }
+  }
+
+  /// The other model, which brackets the truth with this one (the thread timing is not known).
+  var alternative: CheckpointLoader {
+    switch self {
+    case .threaded: return .sequential
+    case .sequential: return .threaded(inFlight: 4)
+    }
+  }
+
+  /// The model in words.
+  public var label: String {
+    switch self {
+    case .threaded(let count): return "\(count) staging copies in flight (transformers 5 threaded loader)"
+    case .sequential: return "one tensor at a time (transformers 4.x loader)"
+    }
+  }
+}
+
+/// Loading on one GPU, in the loader's order: each checkpoint tensor's 16-bit staging copy, then
+/// its quantized buffers (the copy is freed) or the copy kept as the parameter; then
+/// `prepare_model_for_kbit_training` casting each 16-bit parameter to its final dtype in
+/// parameter order (the 16-bit original is freed), then the LoRA adapters. The totals are the
+/// resident components' bytes exactly: what the item list does not name (norms, biases,
+/// buffers: small tensors) is one summarised allocation per component.
+struct LoadingSchedule {
+  /// One checkpoint tensor: its staging copy and what it becomes.
+  private struct Item {
+    var staging: ByteCount
+    /// The quantized buffers made from the copy (empty: the copy is the parameter).
+    var quantized: [ByteCount]
+    /// The bytes the parameter is cast to after loading (nil: kept as loaded).
+    var upcast: ByteCount?
+  }
+
+  static func emit(
+    into schedule: inout AllocationSchedule, model: ModelArchitecture, setup: TrainingSetup,
+    resident: [MemoryComponent], trainable: [TrainableTensorGroup], loader: CheckpointLoader, detailed: Bool
+  ) {
+    func bytes(_ kind: MemoryComponent.Kind) -> ByteCount {
+      ByteCount.sum(resident.filter { $0.kind == kind }.map(\.bytes))
+    }
+    let load = setup.computeDtype.tensorDtype.byteWidth
+    let inventory = model.inventory
+    let quantization = setup.effectiveQuantization
+    // Decoder linears, layer by layer, in the checkpoint's key order within a layer.
+    var layerItems: [Item] = []
+    let linears = inventory.linears(in: setup.recipe.linearRoles).sorted { $0.path < $1.path }
+    let layers = max(1, model.layerCount)
+    var quantizedTotal = ByteCount.zero
+    var linearTotal = ByteCount.zero
+    for module in linears {
+      let item: Item
+      switch quantization {
+      case .nf4, .fp4:
+        let result = BaseWeights.fourBitBytes(module.weightElements, setup)
+        let packed = ByteCount.elements(module.weightElements, bitsEach: 4)
+        item = Item(staging: .elements(module.weightElements, bytesEach: load), quantized: [packed, result - packed], upcast: nil)
+        quantizedTotal = quantizedTotal + module.instanceCount * result
+      case .int8:
+        let result = ByteCount.elements(module.weightElements, bytesEach: 1) + .elements(module.outFeatures, bytesEach: 4)
+        item = Item(staging: .elements(module.weightElements, bytesEach: load), quantized: [result], upcast: nil)
+        quantizedTotal = quantizedTotal + module.instanceCount * result
+      case .none:
+        let width = setup.isFullFineTune ? setup.fullFineTuneParameterDtype.byteWidth : setup.computeDtype.tensorDtype.byteWidth
+        let weight = ByteCount.elements(module.weightElements, bytesEach: width)
+        item = Item(staging: weight, quantized: [], upcast: nil)
+        linearTotal = linearTotal + module.instanceCount * weight
+      }
+      layerItems.append(item)
+    }
+    let perLayer = linears.map { $0.instanceCount / Int64(layers) }
+    // Embedding and (untied, unquantized) lm_head: loaded in 16 bits, cast by prepare.
+    let final = setup.unquantizedDtypes.embeddings.resolved(setup.computeDtype).byteWidth
+    let headElements = BaseWeights.outputHead(model, setup) == nil ? inventory.lmHeadElements : 0
+    let embeddingWidth = quantization.isQuantized ? final : (setup.isFullFineTune ? setup.fullFineTuneParameterDtype.byteWidth : final)
+    func large(_ elements: Int64) -> Item? {
+      guard elements > 0 else { return nil }
+      let loaded = ByteCount.elements(elements, bytesEach: min(load, embeddingWidth))
+      let cast = ByteCount.elements(elements, bytesEach: embeddingWidth)
+      return Item(staging: loaded, quantized: [], upcast: cast == loaded ? nil : cast)
+    }
+    let head = large(headElements)
+    let embedding = large(inventory.tokenEmbeddingElements)
+    let quantizedHead = BaseWeights.outputHead(model, setup).map { elements -> Item in
+      let result = BaseWeights.fourBitBytes(elements, setup)
+      quantizedTotal = quantizedTotal + result
+      return Item(staging: .elements(elements, bytesEach: load), quantized: [result], upcast: nil)
+    }
+    let unquantizedNamed = ByteCount.sum([head, embedding].compactMap { $0.map { $0.upcast ?? $0.staging } }) + linearTotal
+    // A component the items do not reproduce (an engine's shards, another layout) is one block.
+    let itemsMatch = detailed && quantizedTotal <= bytes(.quantizedWeights) && unquantizedNamed <= bytes(.unquantizedWeights)
+      && perLayer.allSatisfy { $0 > 0 } && linears.allSatisfy { $0.instanceCount % Int64(layers) == 0 }
+    guard itemsMatch else {
+      for kind in [MemoryComponent.Kind.quantizedWeights, .unquantizedWeights] {
+        schedule.allocate(bytes(kind), kind == .quantizedWeights ? .quantizedWeight : .unquantizedWeight)
+      }
+      emitAdapters(into: &schedule, bytes: bytes(.adapters), trainable: trainable, setup: setup)
+      return
+    }
+    // transformers sorts keys naturally: lm_head, model.embed_tokens, model.layers.0..., model.norm.
+    var items: [Item] = [quantizedHead ?? head, embedding].compactMap { $0 }
+    for _ in 0..<layers {
+      for (index, item) in layerItems.enumerated() {
+        for _ in 0..<perLayer[index] { items.append(item) }
+      }
+    }
+    var staged: [Int32] = Array(repeating: -1, count: items.count)
+    let window = loader.inFlight
+    func stage(_ index: Int) {
+      let item = items[index]
+      let tensor: ScheduledTensor = !item.quantized.isEmpty ? .stagingCopy : item.upcast != nil ? .originalWeight : .unquantizedWeight
+      staged[index] = schedule.allocate(item.staging, tensor)
+    }
+    for index in 0..<min(window, items.count) { stage(index) }
+    for (index, item) in items.enumerated() {
+      if !item.quantized.isEmpty {
+        for part in item.quantized { schedule.allocate(part, .quantizedWeight) }
+        schedule.free(staged[index])
+      }
+      if index + window < items.count { stage(index + window) }
+    }
+    // Norms, biases, buffers and the like: small, summarised.
+    schedule.allocate(bytes(.quantizedWeights) - quantizedTotal, .quantizedWeight)
+    schedule.allocate(bytes(.unquantizedWeights) - unquantizedNamed, .unquantizedWeight)
+    // prepare_model_for_kbit_training, in parameter order: embed_tokens first, lm_head last.
+    let headIndex = quantizedHead == nil && head != nil ? 0 : -1
+    let embeddingIndex = embedding == nil ? -1 : (quantizedHead != nil || head != nil ? 1 : 0)
+    for index in [embeddingIndex, headIndex] where index >= 0 {
+      guard let cast = items[index].upcast else { continue }
+      schedule.allocate(cast, .unquantizedWeight)
+      schedule.free(staged[index])
+    }
+    emitAdapters(into: &schedule, bytes: bytes(.adapters), trainable: trainable, setup: setup)
+  }
+
+  /// The adapters, tensor by tensor in peft's order, when they are the component's bytes.
+  private static func emitAdapters(
+    into schedule: inout AllocationSchedule, bytes: ByteCount, trainable: [TrainableTensorGroup], setup: TrainingSetup
+  ) {
+    guard bytes > .zero else { return }
+    let tensors = TensorOrder.layerMajor(trainable)
+    if ByteCount.sum(tensors) == bytes {
+      for tensor in tensors { schedule.allocate(tensor, .adapter) }
+    } else {
+      schedule.allocate(bytes, .adapter)
+    }
+  }
+}

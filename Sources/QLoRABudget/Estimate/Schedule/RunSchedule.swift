@@ -1,0 +1,36 @@
+/// The whole run on one GPU as its allocator sees it: loading, a warm-up step (the optimizer
+/// state is created in its optimizer step, the cuBLAS workspaces at its first matmuls), then
+/// the measured step, whose phases are marked.
+enum RunSchedule {
+  static func build(
+    _ context: StepContext, step: StepPeak, trainable: [TrainableTensorGroup], components: [MemoryComponent],
+    gather: MemoryComponent?, workspaces: ByteCount, loader: CheckpointLoader, sharded: Bool
+  ) -> AllocationSchedule {
+    var schedule = AllocationSchedule()
+    schedule.enter(.loading)
+    let resident = components.filter { $0.device == .gpu && $0.lifetime == .resident }
+    LoadingSchedule.emit(
+      into: &schedule, model: context.model, setup: context.setup, resident: resident, trainable: trainable,
+      loader: loader, detailed: !sharded)
+    let loaded: Set<MemoryComponent.Kind> = [.quantizedWeights, .unquantizedWeights, .adapters, .optimizerState]
+    for component in resident where !loaded.contains(component.kind) { schedule.allocate(component.bytes, .other) }
+    if let gather { schedule.allocate(gather.bytes, .other) }
+    let state = ByteCount.sum(resident.filter { $0.kind == .optimizerState }.map(\.bytes))
+    let walk = StepSchedule(step: step, context: context, trainable: trainable)
+    schedule.enter(.warmUp)
+    let half = ByteCount(workspaces.bytes / 2)
+    let gradients = walk.emit(
+      into: &schedule, previousGradients: [], optimizerState: optimizerStateTensors(state, trainable),
+      workspaces: [half, workspaces - half], marksPhases: false)
+    _ = walk.emit(into: &schedule, previousGradients: gradients, optimizerState: [], workspaces: [], marksPhases: true)
+    return schedule
+  }
+
+  /// AdamW's two moments per tensor (`exp_avg`, `exp_avg_sq`, created together parameter by
+  /// parameter) when they are the state's bytes; else the state as one block.
+  private static func optimizerStateTensors(_ state: ByteCount, _ trainable: [TrainableTensorGroup]) -> [ByteCount] {
+    let tensors = TensorOrder.layerMajor(trainable)
+    let doubled = ByteCount.sum(tensors) + ByteCount.sum(tensors)
+    return doubled == state ? tensors.flatMap { [$0, $0] } : [state]
+  }
+}

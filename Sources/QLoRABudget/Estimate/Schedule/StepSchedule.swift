@@ -1,0 +1,192 @@
+/// One training step as allocations and frees, walked in the order ``StepPeak`` reasons about
+/// it, so that the live bytes of each phase reach exactly that phase's moment above the
+/// resident bytes: forward layer by layer (kept inputs or saved tensors, the working set, the
+/// temporaries, the dequantized weight), the loss, backward (the loss's gradients, then layer
+/// by layer in reverse: the MLP block, then attention's, each layer's kept tensors freed after
+/// it), then the optimizer step with its temporaries.
+///
+/// Where the estimate is an upper bound the schedule follows it: the gradients of the whole
+/// model are allocated before the first layer's backward (LoRA gradients are small), and the
+/// first layer processed in backward is the layer kind with the larger moment.
+struct StepSchedule {
+  let step: StepPeak
+  let context: StepContext
+  let trainable: [TrainableTensorGroup]
+
+  /// One step: zero_grad frees `previousGradients`; `optimizerState` (bytes, created in this
+  /// step's optimizer phase, empty once it exists) and `workspaces` (allocated at the first
+  /// matmul of forward and of backward, empty once they exist).
+  /// Returns the ids of the gradients, freed by the next step's zero_grad.
+  /// The warm-up step marks no phases (its moments are not the measured ones).
+  func emit(
+    into schedule: inout AllocationSchedule, previousGradients: [Int32], optimizerState: [ByteCount], workspaces: [ByteCount],
+    marksPhases: Bool
+  ) -> [Int32] {
+    func enter(_ phase: SchedulePhase) { if marksPhases { schedule.enter(phase) } }
+    let setup = context.setup
+    let model = context.model
+    let stack = step.stack
+    let loss = step.loss
+    let plain = setup.trainingLoop == .plain
+    let checkpointing = setup.usesGradientCheckpointing
+    let layers = Int(max(1, model.layerCount))
+    schedule.free(previousGradients)
+    enter(.forward)
+    let rotary = schedule.allocate(step.rotary, .stepConstant)
+    let mask = schedule.allocate(step.causalMask, .stepConstant)
+    if let first = workspaces.first { schedule.allocate(first, .workspace) }
+    let cacheBeyondSaved = stack.savesCachedKeyValue ? .zero : step.keyValueCache
+    let casts = Self.split(step.autocastCache, layers)
+    let caches = Self.split(cacheBeyondSaved, layers)
+    // Layer order: without checkpointing the first layer is dense (it saves less: no input
+    // gradient) and the last is the kind whose backward moment is the larger.
+    let kinds = layerKinds(count: layers)
+    var kept: [[Int32]] = []
+    var castIDs: [Int32] = []
+    var cacheIDs: [Int32] = []
+    let keptInputs = Self.split(stack.kept, layers)
+    for index in 0..<layers {
+      let layer = kinds[index]
+      if checkpointing {
+        kept.append([schedule.allocate(keptInputs[index], .layerInput)])
+      } else {
+        let less = index == 0 ? layer.savedForInputGradient : .zero
+        var ids: [Int32] = []
+        var attentionBytes = layer.attentionSaved - less
+        for term in layer.attentionSavedTerms {
+          let bytes = min(term.bytes, attentionBytes)
+          attentionBytes = attentionBytes - bytes
+          ids.append(schedule.allocate(bytes, .savedActivation))
+        }
+        let feedForward = layer.feedForwardSavedTerms.map { schedule.allocate($0.bytes, .savedActivation) }
+        // The attention block's tensors first, then the MLP's: backward frees the MLP's first.
+        kept.append(ids + [-2] + feedForward)
+      }
+      castIDs.append(schedule.allocate(casts[index], .stepConstant))
+      cacheIDs.append(schedule.allocate(caches[index], .keyValueCache))
+      let working = checkpointing ? stack.largestLayer.saved.map { schedule.allocate($0.bytes, .recomputedActivation) } : []
+      let temporaries = stack.forwardTransients.map { schedule.allocate($0, .forwardTemporary) }
+      let dequant = schedule.allocate(step.dequant.bytes, .dequantizedWeight)
+      schedule.free(dequant)
+      schedule.free(temporaries)
+      schedule.free(working)
+    }
+    // The loss, inside the model's forward.
+    let finalNorm = schedule.allocate(loss.finalNorm, .savedActivation)
+    let lastHidden = schedule.allocate(loss.lastHiddenState, .logits)
+    let weightCopy = schedule.allocate(loss.weightCopy, .logits)
+    let labels = schedule.allocate(loss.labels, .logits)
+    let logits = schedule.allocate(loss.logits, .logits)
+    let softcap = schedule.allocate(loss.softcap, .logits)
+    let upcast = schedule.allocate(loss.upcast, .logits)
+    let logProbabilities = schedule.allocate(loss.logProbabilities, .logits)
+    let inputGradient = schedule.allocate(loss.inputGradient, .logits)
+    let chunk = schedule.allocate(loss.chunk, .logits)
+    schedule.free([chunk, upcast, lastHidden])
+    if loss.heldOutput == .zero { schedule.free(logits) }
+    if loss.isFused { schedule.free(labels) }
+    if checkpointing { schedule.free(castIDs) }
+    if !plain { schedule.free(cacheIDs) }
+
+    enter(.backward)
+    if workspaces.count > 1 { schedule.allocate(workspaces[1], .workspace) }
+    let chunkAgain = loss.tokenChunking?.checkpointsChunks == true ? schedule.allocate(loss.chunk, .logits) : -1
+    let lossGradients = [schedule.allocate(loss.gradient, .lossGradient), schedule.allocate(loss.gradient, .lossGradient)]
+    schedule.free(lossGradients)
+    schedule.free([chunkAgain, finalNorm, weightCopy, softcap, logProbabilities, inputGradient])
+    if !loss.isFused { schedule.free(labels) }
+    let moment = stack.backwardMoment
+    var incoming = schedule.allocate(moment.residualGradient, .residualGradient)
+    let gradients = gradientTensors().map { schedule.allocate($0, .gradient) }
+    for index in stride(from: layers - 1, through: 0, by: -1) {
+      let layer = kinds[index]
+      let outgoing = schedule.allocate(moment.residualGradient, .residualGradient)
+      var recomputedAttention: [Int32] = []
+      var recomputedFeedForward: [Int32] = []
+      if checkpointing {
+        recomputedAttention = layer.attentionSavedTerms.map { schedule.allocate($0.bytes, .recomputedActivation) }
+        recomputedFeedForward = layer.feedForwardSavedTerms.map { schedule.allocate($0.bytes, .recomputedActivation) }
+      }
+      var block = layer.feedForwardBackwardTransients.map { schedule.allocate($0, .backwardTemporary) }
+      block.append(schedule.allocate(moment.feedForwardDequant, .dequantizedWeight))
+      schedule.free(block.reversed())
+      schedule.free(recomputedFeedForward)
+      if !checkpointing, let split = kept[index].firstIndex(of: -2) {
+        schedule.free(Array(kept[index][(split + 1)...]))
+        kept[index] = Array(kept[index][..<split])
+      }
+      block = layer.attentionBackwardTransients.map { schedule.allocate($0, .backwardTemporary) }
+      block.append(schedule.allocate(moment.attentionDequant, .dequantizedWeight))
+      schedule.free(block.reversed())
+      schedule.free(recomputedAttention)
+      schedule.free(incoming)
+      incoming = outgoing
+      // The first layer's input is the embeddings' output, which the graph keeps with
+      // checkpointing (graphLeftovers) while the loss lives.
+      if !(checkpointing && index == 0 && keptInputs[0] == moment.residualGradient) { schedule.free(kept[index]) }
+    }
+    // What the graph still references (checkpointing): the embeddings' output and its gradient,
+    // and with reentrant checkpointing the rotary tables and the mask.
+    var leftovers: [Int32] = []
+    if checkpointing {
+      leftovers.append(incoming)
+      if keptInputs[0] == moment.residualGradient { leftovers += kept[0] }
+      else { leftovers.append(schedule.allocate(moment.residualGradient, .residualGradient)) }
+      if step.keepsCheckpointArguments { leftovers += [rotary, mask] } else { schedule.free([rotary, mask]) }
+    } else {
+      schedule.free([incoming, rotary, mask])
+      schedule.free(castIDs)
+    }
+    var held: [Int32] = loss.heldOutput > .zero ? [logits] : []
+    if plain {
+      held += cacheIDs
+      // The cache the attention saved as its own k and v outlives the saved tensors.
+      if cacheBeyondSaved == .zero { held.append(schedule.allocate(step.keyValueCache, .keyValueCache)) }
+    }
+
+    enter(.optimizer)
+    for state in optimizerState { schedule.allocate(state, .optimizerState) }
+    let temporaries = optimizerTemporaries().map { schedule.allocate($0, .optimizerTemporary) }
+    schedule.free(temporaries)
+    schedule.free(leftovers)
+    schedule.free(held)
+    return gradients
+  }
+
+  /// The dense and sparse layers in the order the schedule walks them (index 0 first).
+  private func layerKinds(count: Int) -> [LayerActivations] {
+    let stack = step.stack
+    guard let sparse = stack.sparse else { return Array(repeating: stack.dense, count: count) }
+    let sparseCount = Int(stack.sparseCount)
+    let denseCount = count - sparseCount
+    // The kind with the larger backward moment goes last (first in backward).
+    let sparseLast = stack.backwardLayer.savedBytes == sparse.savedBytes && stack.backwardLayer.attentionSaved == sparse.attentionSaved
+    var kinds = sparseLast
+      ? Array(repeating: stack.dense, count: denseCount) + Array(repeating: sparse, count: sparseCount)
+      : Array(repeating: sparse, count: sparseCount) + Array(repeating: stack.dense, count: denseCount)
+    // The estimate's backward moment is the larger of the two kinds' even when the stack has
+    // none of that kind (an all-sparse MoE stack beside its dense MLP size): a recomputed layer
+    // holds nothing between layers, so the first one walked in backward may take its shape.
+    if context.setup.usesGradientCheckpointing, !kinds.isEmpty { kinds[kinds.count - 1] = stack.backwardLayer }
+    return kinds
+  }
+
+  /// The gradients tensor by tensor when they are the step's bytes (one GPU), else one block.
+  private func gradientTensors() -> [ByteCount] {
+    let tensors = TensorOrder.layerMajor(trainable)
+    return ByteCount.sum(tensors) == step.gradients ? tensors : [step.gradients]
+  }
+
+  /// torch's foreach AdamW square roots, one per tensor, when they are the step's bytes.
+  private func optimizerTemporaries() -> [ByteCount] {
+    let tensors = TensorOrder.layerMajor(trainable)
+    return ByteCount.sum(tensors) == step.optimizerTemporaries ? tensors : [step.optimizerTemporaries]
+  }
+
+  /// `total` in `parts` pieces, the remainder on the last.
+  static func split(_ total: ByteCount, _ parts: Int) -> [ByteCount] {
+    guard parts > 1, total > .zero else { return [total] + Array(repeating: .zero, count: max(0, parts - 1)) }
+    let each = ByteCount(total.bytes / Int64(parts))
+    return Array(repeating: each, count: parts - 1) + [total - (Int64(parts - 1) * each)]
+  }
+}

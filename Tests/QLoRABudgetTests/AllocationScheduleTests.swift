@@ -1,0 +1,82 @@
+import Foundation
+import Testing
+
+@testable import QLoRABudget
+
+/// The allocation schedule is the source of the allocated figures: its running maximum in each
+/// phase of the measured step is the breakdown's figure for that phase, and its peak is the peak
+/// allocated the estimator reported before the schedule existed (Tests/Calibration/schedule/
+/// main-peak-allocated.json, written by the CLI at main fdd5544), for every preset model under
+/// five setups.
+@Suite struct AllocationScheduleTests {
+  struct Row: Decodable {
+    let model: String
+    let variant: String
+    let peak_allocated_bytes: Int64
+  }
+
+  struct Baseline: Decodable {
+    let variants: [String: String]
+    let rows: [Row]
+  }
+
+  /// The fixture's flags as settings.
+  static func setup(_ flags: String) throws -> TrainingSetup {
+    var setup = TrainingSetup()
+    let words = flags.split(separator: " ").map(String.init)
+    var index = 0
+    while index + 1 < words.count {
+      let name = String(words[index].dropFirst(2)).replacingOccurrences(of: "-", with: "_")
+      let setting = try #require(Setting.allCases.first { $0.rawValue == name})
+      setup = try setting.parse(words[index + 1]).applied(to: setup)
+      index += 2
+    }
+    return setup
+  }
+
+  @Test func theScheduleReachesEveryPhaseFigureAndTheFormerPeak() throws {
+    let data = try TestData.calibration("schedule/main-peak-allocated.json")
+    let baseline = try JSONDecoder().decode(Baseline.self, from: data)
+    #expect(baseline.rows.count == 340)
+    let gpu = GPU.custom(capacity: .gibibytes(80), label: "80GiB")
+    for row in baseline.rows {
+      let model = try PresetCatalog.bundled.model(named: row.model)
+      let setup = try Self.setup(try #require(baseline.variants[row.variant]))
+      let walk = try MemoryEstimator.Walk(model: model, setup: setup, gpu: gpu)
+      let estimate = try MemoryEstimator.estimate(model: model, setup: setup, gpu: gpu)
+      let schedule = walk.schedule(loader: .threaded(inFlight: 4))
+      #expect(Self.freesOnlyLiveTensors(schedule), "\(row.model) \(row.variant)")
+      let phases = schedule.peakAllocatedByPhase
+      let base = estimate.residentBytes + walk.transient.workspaces + (walk.gather?.bytes ?? .zero)
+      let measured = phases.filter { $0.phase != .loading && $0.phase != .warmUp }
+      #expect(measured.map(\.phase) == [.forward, .backward, .optimizer], "\(row.model) \(row.variant)")
+      for (phase, expected) in zip(measured, estimate.step.phases) {
+        #expect(phase.bytes == base + expected.bytes, "\(row.model) \(row.variant) \(phase.phase)")
+      }
+      #expect(measured.map(\.bytes).max() == ByteCount(row.peak_allocated_bytes), "\(row.model) \(row.variant)")
+    }
+  }
+
+  /// Every free names a live tensor (no double free, no unknown id).
+  static func freesOnlyLiveTensors(_ schedule: AllocationSchedule) -> Bool {
+    var live = Set<Int32>()
+    for event in schedule.events {
+      switch event {
+      case .allocate(let id, _, _): live.insert(id)
+      case .free(let id): if live.remove(id) == nil { return false }
+      case .phase: break
+      }
+    }
+    return true
+  }
+
+  @Test func sequentialLoadingReachesTheSamePhases() throws {
+    let model = try PresetCatalog.bundled.model(named: "qwen2.5-7b")
+    let gpu = GPU.custom(capacity: .gibibytes(80), label: "80GiB")
+    let threaded = try MemoryEstimator.schedule(model: model, setup: TrainingSetup(), gpu: gpu, loader: .threaded(inFlight: 4))
+    let sequential = try MemoryEstimator.schedule(model: model, setup: TrainingSetup(), gpu: gpu, loader: .sequential)
+    #expect(threaded.peakAllocatedByPhase.dropFirst(2).map(\.bytes) == sequential.peakAllocatedByPhase.dropFirst(2).map(\.bytes))
+    // The same tensors, in another order.
+    #expect(threaded.events.count == sequential.events.count)
+  }
+}

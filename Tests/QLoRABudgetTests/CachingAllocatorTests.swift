@@ -1,0 +1,158 @@
+import Foundation
+import Testing
+
+@testable import QLoRABudget
+
+/// The caching allocator's rules, on sequences computed by hand from PyTorch 2.10's
+/// CUDACachingAllocator.cpp, and on random sequences replayed by the allocator study's
+/// allocsim.py (Tests/Calibration/allocator/, with the script that made them).
+@Suite struct CachingAllocatorTests {
+  static let mib: Int64 = 1 << 20
+
+  /// Allocates and requires a block (no out-of-memory).
+  func take(_ allocator: inout CachingAllocator, _ bytes: Int64, _ tensor: ScheduledTensor) throws -> Int32 {
+    let block = allocator.malloc(bytes, tensor)
+    return try #require(block)
+  }
+
+  @Test func segmentsSplitsAndReuseFollowTheRules() throws {
+    var a = CachingAllocator(settings: .pytorchDefault)
+    // 100 B rounds to 512 B, from a new 2 MiB small segment.
+    _ = try take(&a, 100, .other)
+    #expect(a.allocated == 512 && a.reserved == 2 * Self.mib)
+    // 5 MiB: under 10 MiB, so a 20 MiB segment, split (15 MiB rest > 1 MiB).
+    _ = try take(&a, 5 * Self.mib, .other)
+    #expect(a.reserved == 22 * Self.mib)
+    // 12 MiB fits the 15 MiB rest: no new segment; 3 MiB stay free.
+    _ = try take(&a, 12 * Self.mib, .other)
+    #expect(a.reserved == 22 * Self.mib)
+    // 3 MiB - 100 B rounds up to 3 MiB (a multiple of 512 B): the whole 3 MiB rest is handed out.
+    _ = try take(&a, 3 * Self.mib - 100, .other)
+    #expect(a.allocated == 512 + 20 * Self.mib)
+    // 129 MiB + 12,345 B: a segment rounded up to 2 MiB, 130 MiB; the 0.99 MiB rest is not split.
+    let big = try take(&a, 129 * Self.mib + 12_345, .stagingCopy)
+    #expect(a.reserved == 152 * Self.mib && a.allocated == 512 + 150 * Self.mib)
+    a.free(big)
+    // The cached 130 MiB block serves 24 MiB (split: 106 MiB rest), no cudaMalloc.
+    _ = try take(&a, 24 * Self.mib, .other)
+    #expect(a.reserved == 152 * Self.mib)
+    let free = a.freeBlocks(limit: 1)
+    #expect(free.first?.bytes == 106 * Self.mib && free.first?.tensor == .stagingCopy)
+  }
+
+  @Test func freesMergeWithFreeNeighbours() throws {
+    var a = CachingAllocator(settings: .pytorchDefault)
+    let first = try take(&a, 4 * Self.mib, .other)
+    let second = try take(&a, 4 * Self.mib, .other)
+    _ = try take(&a, 4 * Self.mib, .other)
+    a.free(second)
+    a.free(first)
+    // 4 + 4 MiB merged: a 7 MiB request fits without a new segment.
+    #expect(a.freeBlocks(limit: 3).map(\.bytes) == [8 * Self.mib, 8 * Self.mib])
+    _ = try take(&a, 7 * Self.mib, .other)
+    #expect(a.reserved == 20 * Self.mib)
+  }
+
+  @Test func maxSplitSizeKeepsOversizeBlocksWhole() throws {
+    var a = CachingAllocator(settings: AllocatorSettings(maxSplitBytes: 64 * Self.mib))
+    let big = try take(&a, 100 * Self.mib, .other)
+    a.free(big)
+    // A 30 MiB request may not take the oversize 100 MiB block: a new 30 MiB segment.
+    _ = try take(&a, 30 * Self.mib, .other)
+    #expect(a.reserved == 130 * Self.mib)
+    // An 90 MiB request takes it (within 20 MiB), whole: allocated counts 100 MiB.
+    _ = try take(&a, 90 * Self.mib, .other)
+    #expect(a.reserved == 130 * Self.mib && a.allocated == 130 * Self.mib)
+  }
+
+  @Test func expandableSegmentsGrowByPages() throws {
+    var a = CachingAllocator(settings: AllocatorSettings(expandableSegments: true))
+    // 5 MiB maps one 20 MiB page; 30 MiB extends the 15 MiB free tail by one more page.
+    _ = try take(&a, 5 * Self.mib, .other)
+    _ = try take(&a, 30 * Self.mib, .other)
+    #expect(a.reserved == 40 * Self.mib)
+    var b = CachingAllocator(settings: .pytorchDefault)
+    _ = try take(&b, 5 * Self.mib, .other)
+    _ = try take(&b, 30 * Self.mib, .other)
+    #expect(b.reserved == 50 * Self.mib)
+  }
+
+  @Test func roundupPowerOfTwoDivisions() {
+    let a = CachingAllocator(settings: AllocatorSettings(roundupPower2Divisions: 4))
+    // 1,200 MiB lies between 1,024 and 2,048 MiB, in steps of 256 MiB: 1,280 MiB.
+    #expect(a.roundedSize(1_200 * Self.mib) == 1_280 * Self.mib)
+    #expect(a.roundedSize(1_024 * Self.mib) == 1_024 * Self.mib)
+    // At most 512 x 4 B: plain 512 B rounding.
+    #expect(a.roundedSize(1_000) == 1_024)
+  }
+
+  @Test func outOfMemoryReleasesCachedSegmentsAndRetries() throws {
+    var a = CachingAllocator(settings: .pytorchDefault, capacity: 40 * Self.mib)
+    let twelve = try take(&a, 12 * Self.mib, .other)
+    a.free(twelve)
+    // 30 MiB needs a new segment: 42 MiB > 40, so the free 12 MiB segment is released first.
+    _ = try take(&a, 30 * Self.mib, .other)
+    #expect(a.reserved == 30 * Self.mib && a.retries == 1 && a.peakReserved == 30 * Self.mib)
+    // 12 MiB more cannot fit even after the retry.
+    #expect(a.malloc(12 * Self.mib, .other) == nil)
+  }
+
+  struct Sequences: Decodable {
+    struct Sequence: Decodable {
+      let seed: Int
+      let events: [[Int64OrString]]
+      let peak_allocated: Int64
+      let peak_reserved: Int64
+      let reserved: Int64
+      let allocated: Int64
+      let free_blocks: [Int64]
+    }
+    let sequences: [Sequence]
+  }
+
+  enum Int64OrString: Decodable {
+    case number(Int64), text(String)
+    init(from decoder: Decoder) throws {
+      let container = try decoder.singleValueContainer()
+      if let number = try? container.decode(Int64.self) { self = .number(number) } else { self = .text(try container.decode(String.self)) }
+    }
+    var number: Int64 { if case .number(let n) = self { return n } else { return -1 } }
+  }
+
+  @Test func matchesTheStudysSimulationOnRandomSequences() throws {
+    let data = try TestData.calibration("allocator/allocsim-sequences.json")
+    let file = try JSONDecoder().decode(Sequences.self, from: data)
+    #expect(file.sequences.count == 4)
+    for sequence in file.sequences {
+      var a = CachingAllocator(settings: .pytorchDefault)
+      var live: [Int64: Int32] = [:]
+      for event in sequence.events {
+        if case .text("a") = event[0] {
+          live[event[1].number] = a.malloc(event[2].number, .other)
+        } else if let block = live.removeValue(forKey: event[1].number) {
+          a.free(block)
+        }
+      }
+      #expect(a.peakReserved == sequence.peak_reserved, "seed \(sequence.seed)")
+      #expect(a.peakAllocated == sequence.peak_allocated, "seed \(sequence.seed)")
+      #expect(a.reserved == sequence.reserved && a.allocated == sequence.allocated, "seed \(sequence.seed)")
+      #expect(a.freeBlocks(limit: 1_000).map(\.bytes) == sequence.free_blocks, "seed \(sequence.seed)")
+    }
+  }
+}
+
+@Suite struct AllocatorSettingsTests {
+  @Test func readsPytorchCudaAllocConf() throws {
+    let settings = try AllocatorSettings(configuration: "expandable_segments:True,max_split_size_mb:128")
+    #expect(settings.expandableSegments && settings.maxSplitBytes == 128 * 1_048_576)
+    #expect(settings.configuration == "expandable_segments:True,max_split_size_mb:128")
+    #expect(try AllocatorSettings(configuration: "").isDefault)
+  }
+
+  @Test func refusesWhatItCannotRead() {
+    #expect(throws: AllocatorSettingsError.self) { try AllocatorSettings(configuration: "expandable_segments:maybe") }
+    #expect(throws: AllocatorSettingsError.self) { try AllocatorSettings(configuration: "backend:cudaMallocAsync") }
+    #expect(throws: AllocatorSettingsError.self) { try AllocatorSettings(configuration: "roundup_power2_divisions:3") }
+    #expect(throws: AllocatorSettingsError.self) { try AllocatorSettings(configuration: "max_split_size_mb:10") }
+  }
+}
