@@ -41,6 +41,8 @@ struct StepPeak {
   let loss: LogitsAndLoss
   let dequant: DequantBuffers
   let gradients: ByteCount
+  /// When each gradient appears in backward.
+  let gradientTiming: GradientTiming
   /// The key/value cache without checkpointing (zero with it): alive through forward, and
   /// through backward and the optimizer step when a plain loop keeps the output.
   let keyValueCache: ByteCount
@@ -112,7 +114,21 @@ struct StepPeak {
     let heldBeyondSaved = plain ? cacheBeyondSaved : .zero
     // The loss's backward moment counts the held logits itself.
     let backwardLoss = kept + loss.backwardMoment + heldBeyondSaved
-    let backwardLayer = kept + loss.heldOutput + heldBeyondSaved + stack.backwardMoment.bytes + gradients
+    // Layer by layer in reverse: what the layers below still keep, the gradients of the layers
+    // done (``GradientTiming``), and this layer's moment; the largest over the layers.
+    let layers = Int(max(1, model.layerCount))
+    let kinds = stack.layerKinds(count: layers, checkpointing: checkpointing)
+    let keptParts = stack.keptParts(kinds, checkpointing: checkpointing)
+    gradientTiming = GradientTiming(model: model, trainable: trainable, gradients: gradients)
+    let outsideLayers = kept - stack.kept + loss.heldOutput + heldBeyondSaved
+    var keptBelow = ByteCount.sum(keptParts)
+    var gradientsAlive = ByteCount.sum(gradientTiming.beforeLayers)
+    var backwardLayer = ByteCount.zero
+    for index in stride(from: layers - 1, through: 0, by: -1) {
+      gradientsAlive = gradientsAlive + ByteCount.sum(gradientTiming.perLayer[index])
+      backwardLayer = max(backwardLayer, outsideLayers + keptBelow + gradientsAlive + stack.backwardMoment(of: kinds[index]).bytes)
+      keptBelow = keptBelow - keptParts[index]
+    }
     let optimizer = held + gradients + optimizerTemporaries + graphLeftovers
     profile = StepProfile(
       savedForBackward: (checkpointing ? stack.kept : stack.kept + rotary + savedCasts) + loss.saved,

@@ -1,0 +1,69 @@
+/// When each gradient of a step appears in backward. Autograd's `AccumulateGrad` creates a
+/// parameter's `.grad` when that parameter's node runs, so backward walks the layers in reverse
+/// holding the gradients of the layers already done, not the whole model's:
+/// - before the layers: lm_head's and the final norm's (the loss's backward), and a tied token
+///   embedding's (its weight is lm_head's);
+/// - layer by layer: each decoder layer's own tensors (LoRA adapters, or its weights in a full
+///   fine-tune) as that layer's backward runs;
+/// - after the layers: an untied token (and position) embedding's, the last nodes.
+/// Measured: Mistral-7B dimensions, NF4, r16, 512 tokens, checkpointing (modules-to-save steps):
+/// charging every LoRA gradient at the first layer's backward put the layer moment 140 MiB over
+/// the step's true backward peak.
+///
+/// Sharded engines keep another share of the gradients (``EngineSharding``): then all of it is
+/// charged before the layers, as one block.
+struct GradientTiming {
+  let beforeLayers: [ByteCount]
+  /// Index = decoder layer (0 first in forward, last in backward).
+  let perLayer: [[ByteCount]]
+  let afterLayers: [ByteCount]
+
+  /// Paths of the tensors outside the decoder layers, and whether each one's gradient appears
+  /// before the layers' backward (`true`) or after it.
+  private static func outside(_ path: String, tied: Bool) -> Bool? {
+    if path.hasPrefix("lm_head") || path.hasPrefix("final_norm") { return true }
+    if path.hasPrefix("embed_tokens") || path.hasPrefix("wte") { return tied }
+    if path.hasPrefix("embed_positions") || path.hasPrefix("wpe") { return false }
+    return nil
+  }
+
+  init(model: ModelArchitecture, trainable: [TrainableTensorGroup], gradients: ByteCount) {
+    let layers = Int(max(1, model.layerCount))
+    let everything = ByteCount.sum(trainable.map(\.bytes))
+    guard everything == gradients else {
+      beforeLayers = [gradients]
+      perLayer = Array(repeating: [], count: layers)
+      afterLayers = []
+      return
+    }
+    var before: [ByteCount] = []
+    var after: [ByteCount] = []
+    var inLayers: [TrainableTensorGroup] = []
+    for group in trainable {
+      let tensors = Array(repeating: ByteCount.elements(group.elementsPerTensor, bytesEach: group.dtype.byteWidth), count: Int(group.tensorCount))
+      switch Self.outside(group.path, tied: model.tiesWordEmbeddings) {
+      case true?: before += tensors
+      case false?: after += tensors
+      case nil:
+        if group.tensorCount % Int64(layers) == 0 { inLayers.append(group) } else { before += tensors }
+      }
+    }
+    // Layer-major within each layer, as peft registers them (``TensorOrder``).
+    var perLayer: [[ByteCount]] = Array(repeating: [], count: layers)
+    for group in inLayers {
+      let each = Int(group.tensorCount) / layers
+      for layer in 0..<layers {
+        perLayer[layer] += Array(repeating: ByteCount.elements(group.elementsPerTensor, bytesEach: group.dtype.byteWidth), count: each)
+      }
+    }
+    beforeLayers = before
+    self.perLayer = perLayer
+    afterLayers = after
+  }
+
+  /// The gradients alive while layer `index` runs its backward: those before the layers and
+  /// those of layers `index` and above.
+  func alive(atLayer index: Int) -> ByteCount {
+    ByteCount.sum(beforeLayers) + ByteCount.sum(perLayer[index...].flatMap { $0 })
+  }
+}
