@@ -87,8 +87,11 @@ import Testing
     guard a.residentBytes + hostA <= b.residentBytes + hostB else { return false }
     guard paged || a.hostBytes <= b.hostBytes else { return false }
     let (peakA, peakB) = (a.peak, b.peak)
-    return peakA.allocated + hostA <= peakB.allocated + hostB && peakA.reserved + hostA <= peakB.reserved + hostB
-      && peakA.process + hostA <= peakB.process + hostB
+    // Reserved (and so the process peak) is the simulated caching allocator's: which cached block a
+    // tensor lands in depends on every size before it, so a larger run can fragment less. The
+    // allocated peak is monotone; the reserve only never falls below it.
+    return peakA.allocated + hostA <= peakB.allocated + hostB && peakA.reserved >= peakA.allocated
+      && peakB.reserved >= peakB.allocated
   }
 
   static func expectNoMore(

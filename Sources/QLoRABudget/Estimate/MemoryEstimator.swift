@@ -16,7 +16,7 @@ public enum MemoryEstimator {
       components.filter { $0.device == .gpu && $0.lifetime == .resident }.map(\.bytes))
     // The engine's gather buffers are in use whenever a layer computes: count them with the base.
     // The allocator may use what the GPU has beyond the CUDA context before it must release its cache.
-    let reserve = walk.reserve(capacity: gpu.map { $0.capacity - walk.transient.context })
+    let reserve = try walk.reserve(capacity: gpu.map { $0.capacity - walk.transient.context })
     let peak = transient.peak(resident: resident + (walk.gather?.bytes ?? .zero), reserved: reserve?.peakReserved)
     if peak.process.isOverflow { throw .overflow(component: "peak") }
     components.insert(
@@ -80,11 +80,15 @@ public enum MemoryEstimator {
 
     /// The allocator simulated over the run's schedule with the recipe's loader (nil off CUDA:
     /// the CPU allocator keeps no cache).
-    func reserve(capacity: ByteCount?) -> AllocatorReserve? {
+    func reserve(capacity: ByteCount?) throws(SetupError) -> AllocatorReserve? {
       guard setup.platform == .cuda else { return nil }
       let loader = setup.recipe.loader
+      let run = self.schedule(loader: loader)
+      // The simulation adds sizes (segments, addresses) in Int64: past what it can hold exactly,
+      // the run is beyond any GPU anyway and is refused like every other overflow.
+      guard run.fitsTheAllocatorArithmetic else { throw .overflow(component: "peak") }
       return AllocatorReserve.simulate(
-        schedule(loader: loader), settings: setup.allocator, loader: loader, capacity: capacity,
+        run, settings: setup.allocator, loader: loader, capacity: capacity,
         otherLoader: { [self] in schedule(loader: loader.alternative) })
     }
 

@@ -40,6 +40,19 @@ public struct AllocationSchedule: Sendable {
     events.append(.phase(phase))
   }
 
+  /// Whether every allocation together, each with a whole extra segment's rounding and address
+  /// gap (22 MiB), stays below 2^62 bytes: then no sum the allocator simulation makes (reserved
+  /// bytes, addresses) can overflow Int64.
+  var fitsTheAllocatorArithmetic: Bool {
+    var total: Int64 = 0
+    for case .allocate(_, let bytes, _) in events {
+      let (sum, overflow) = total.addingReportingOverflow(bytes)
+      guard !overflow, sum < (Int64(1) << 62) - (22 << 20) else { return false }
+      total = sum + (22 << 20)
+    }
+    return true
+  }
+
   /// The largest sum of live bytes in each phase (the running maximum from the phase's start,
   /// where it begins with what is live then). Phases absent from the stream are absent here.
   public var peakAllocatedByPhase: [(phase: SchedulePhase, bytes: ByteCount)] {
