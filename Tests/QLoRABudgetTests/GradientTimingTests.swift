@@ -39,6 +39,19 @@ import Testing
     #expect(ByteCount.sum(timing.beforeLayers) == ByteCount(2 * (128_256 * 2048 + 2048)))
     #expect(timing.afterLayers.isEmpty)
     #expect(timing.perLayer.count == 16)
+    // The lookup's gradient and the out-of-place sum: 2 x 128,256 x 2,048 x 2 B.
+    #expect(timing.tiedEmbeddingAccumulation == ByteCount(1_050_673_152))
+  }
+
+  /// Held out (Tests/Calibration/measured/README.md): the full fine-tune's backward peak is the
+  /// tied embedding's accumulation at the end of backward: measured 3,522,301,960 B above the
+  /// step's start at 16 layers (extrapolated; the 4-layer build's 2,062,585,864 B is on the 1 -> 2 layer line).
+  @Test func theFullFineTunesBackwardPeakIsTheEmbeddingsAccumulation() throws {
+    let data = try TestData.calibration("cpu-steps/out-of-sample.json")
+    let report = try CalibrationValidation.run(cpuSteps: nil, cpuOutOfSample: data, gpuRuns: [], gpuModels: nil, published: nil)
+    let row = try #require(report.rows.first { $0.caseName == "llama-3.2-1b-s512-b1-full-gc-sdpa" && $0.figure == "peak_backward" })
+    #expect(row.measured == 3_522_301_960)
+    #expect(abs(row.errorPercent) < 0.5)
   }
 
   /// Mistral-7B untied: lm_head's gradient before the layers, the embedding's after them.

@@ -129,10 +129,13 @@ struct StepPeak {
       backwardLayer = max(backwardLayer, outsideLayers + keptBelow + gradientsAlive + stack.backwardMoment(of: kinds[index]).bytes)
       keptBelow = keptBelow - keptParts[index]
     }
+    // The end of backward: every gradient, what the loop and the graph still hold, and a tied
+    // embedding's out-of-place accumulation.
+    let endOfBackward = held + gradients + graphLeftovers + gradientTiming.tiedEmbeddingAccumulation
     let optimizer = held + gradients + optimizerTemporaries + graphLeftovers
     profile = StepProfile(
       savedForBackward: (checkpointing ? stack.kept : stack.kept + rotary + savedCasts) + loss.saved,
-      phases: [(.forward, forward), (.backward, max(backwardLoss, backwardLayer)), (.optimizer, optimizer)])
+      phases: [(.forward, forward), (.backward, max(backwardLoss, backwardLayer, endOfBackward)), (.optimizer, optimizer)])
   }
 
   /// Rotary `cos` and `sin`, `b x s x rotary_dim` each, cast to the hidden states' dtype

@@ -17,6 +17,12 @@ struct GradientTiming {
   /// Index = decoder layer (0 first in forward, last in backward).
   let perLayer: [[ByteCount]]
   let afterLayers: [ByteCount]
+  /// A tied, trainable token embedding gets a second gradient from its embedding lookup at the
+  /// end of backward, and AccumulateGrad adds it out of place: the new gradient and the sum
+  /// beside the old one, two embedding-sized tensors (measured: held-out
+  /// `llama-3.2-1b-s512-b1-full-gc-sdpa`, whose backward peak is `EmbeddingBackward0`'s
+  /// `aten::add` at 1, 2 and 4 layers: every gradient + 2 x 128,256 x 2,048 x 2 B).
+  let tiedEmbeddingAccumulation: ByteCount
 
   /// Paths of the tensors outside the decoder layers, and whether each one's gradient appears
   /// before the layers' backward (`true`) or after it.
@@ -30,6 +36,8 @@ struct GradientTiming {
   init(model: ModelArchitecture, trainable: [TrainableTensorGroup], gradients: ByteCount) {
     let layers = Int(max(1, model.layerCount))
     let everything = ByteCount.sum(trainable.map(\.bytes))
+    let embedding = trainable.filter { $0.path.hasPrefix("embed_tokens") || $0.path.hasPrefix("wte") }
+    tiedEmbeddingAccumulation = model.tiesWordEmbeddings ? 2 * ByteCount.sum(embedding.map(\.bytes)) : .zero
     guard everything == gradients else {
       beforeLayers = [gradients]
       perLayer = Array(repeating: [], count: layers)

@@ -129,7 +129,6 @@ struct StepSchedule {
       // checkpointing (graphLeftovers) while the loss lives.
       if !(checkpointing && index == 0 && keptInputs[0] == moment.residualGradient) { schedule.free(kept[index]) }
     }
-    gradients += timing.afterLayers.map { schedule.allocate($0, .gradient) }
     // What the graph still references (checkpointing): the embeddings' output and its gradient,
     // and with reentrant checkpointing the rotary tables and the mask.
     var leftovers: [Int32] = []
@@ -148,6 +147,10 @@ struct StepSchedule {
       // The cache the attention saved as its own k and v outlives the saved tensors.
       if cacheBeyondSaved == .zero { held.append(schedule.allocate(step.keyValueCache, .keyValueCache)) }
     }
+    // The embeddings' backward: an untied embedding's gradient, a tied one's accumulation.
+    gradients += timing.afterLayers.map { schedule.allocate($0, .gradient) }
+    let accumulation = schedule.allocate(timing.tiedEmbeddingAccumulation, .backwardTemporary)
+    schedule.free(accumulation)
 
     enter(.optimizer)
     for state in optimizerState { schedule.allocate(state, .optimizerState) }
