@@ -50,7 +50,11 @@ struct DoRAWorkingMemory {
     withoutGrad = ByteCount(moments(false))
     withGrad = ByteCount(moments(true))
     var saved = [
-      TensorTerm("\(module.name) DoRA: base_result", context.perToken(module.outFeatures, matmul)),
+      // Without dropout base_result is the base layer's output (its input's width for a 4-bit
+      // base: fp32 after a norm upcast by prepare_model_for_kbit_training), else F.linear's.
+      TensorTerm(
+        "\(module.name) DoRA: base_result",
+        context.perToken(module.outFeatures, context.setup.lora.dropout > 0 ? matmul : context.projectionOutput(input: inputWidth))),
       TensorTerm("\(module.name) DoRA: lora_result", context.perToken(module.outFeatures, matmul)),
     ]
     if context.setup.lora.dropout > 0 {

@@ -11,7 +11,7 @@
 /// the step's true backward peak.
 ///
 /// Sharded engines keep another share of the gradients (``EngineSharding``): then all of it is
-/// charged before the layers, as one block.
+/// charged before the layers, as one block; so are the gradients of a stack of two layer kinds.
 struct GradientTiming {
   let beforeLayers: [ByteCount]
   /// Index = decoder layer (0 first in forward, last in backward).
@@ -55,6 +55,15 @@ struct GradientTiming {
       case nil:
         if group.tensorCount % Int64(layers) == 0 { inLayers.append(group) } else { before += tensors }
       }
+    }
+    // A stack of two layer kinds (an MoE with dense layers) has per-kind groups that do not
+    // split over the layers: there every gradient is charged before the layers, as an upper
+    // bound (and one that never falls as layers are added).
+    if inLayers.count + trainable.filter({ Self.outside($0.path, tied: model.tiesWordEmbeddings) != nil }).count < trainable.count {
+      beforeLayers = TensorOrder.layerMajor(trainable)
+      perLayer = Array(repeating: [], count: layers)
+      afterLayers = []
+      return
     }
     // Layer-major within each layer, as peft registers them (``TensorOrder``).
     var perLayer: [[ByteCount]] = Array(repeating: [], count: layers)
