@@ -35,6 +35,24 @@ import Testing
     }
   }
 
+  /// A file the command reads without naming it on the command line (the DeepSpeed file a
+  /// training config names) is an input too: never replaced, even with `--force`.
+  @Test func aFileTheConfigNamesIsNeverAnOutput() throws {
+    try withFolder { root in
+      let deepSpeed = root.appendingPathComponent("ds.json")
+      let zero2 = #"{"zero_optimization": {"stage": 2}}"#
+      try Data(zero2.utf8).write(to: deepSpeed)
+      let config = root.appendingPathComponent("run.yaml")
+      try Data("model_name_or_path: qwen3-8b\nfinetuning_type: lora\ndeepspeed: ds.json\n".utf8).write(to: config)
+      let read = try BinaryRunner.run(["estimate", "--config", config.path, "--json"])
+      #expect(read.status == 0 && read.standardOutput.contains(#""engine": "zero2""#), "\(read.standardError)")
+      let result = try BinaryRunner.run(["estimate", "--config", config.path, "--svg", deepSpeed.path, "--force"])
+      #expect(result.status == 1)
+      #expect(result.standardError.contains("(the same file): choose another output."), "\(result.standardError)")
+      #expect(try String(contentsOf: deepSpeed, encoding: .utf8) == zero2)
+    }
+  }
+
   @Test func anExistingOutputNeedsForceForEveryCommand() throws {
     try withFolder { root in
       let svg = root.appendingPathComponent("chart.svg")

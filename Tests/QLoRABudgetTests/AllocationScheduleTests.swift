@@ -5,7 +5,8 @@ import Testing
 
 /// The allocation schedule is the source of the allocated figures: its running maximum in each
 /// phase of the measured step is the breakdown's figure for that phase, and its peak is the peak
-/// allocated the estimator reported before the schedule existed (Tests/Calibration/schedule/
+/// allocated the estimator reported before the schedule existed (less, since issue 21, at most
+/// the gradients: they now appear layer by layer in backward) (Tests/Calibration/schedule/
 /// main-peak-allocated.json, written by the CLI at main fdd5544), for every preset model under
 /// five setups.
 @Suite struct AllocationScheduleTests {
@@ -53,7 +54,14 @@ import Testing
       for (phase, expected) in zip(measured, estimate.step.phases) {
         #expect(phase.bytes == base + expected.bytes, "\(row.model) \(row.variant) \(phase.phase)")
       }
-      #expect(measured.map(\.bytes).max() == ByteCount(row.peak_allocated_bytes), "\(row.model) \(row.variant)")
+      // Issue 21: gradients appear layer by layer in backward (GradientTiming), no longer all at
+      // the first layer's backward; the former peak is at most that many bytes higher.
+      let peak = try #require(measured.map(\.bytes).max())
+      let former = ByteCount(row.peak_allocated_bytes)
+      #expect(peak <= former && former - peak <= walk.step.gradients, "\(row.model) \(row.variant)")
+      if walk.step.gradientTiming.beforeLayers.count == 1 && walk.step.gradientTiming.perLayer.allSatisfy(\.isEmpty) {
+        #expect(peak == former, "\(row.model) \(row.variant): sharded gradients are charged as before")
+      }
     }
   }
 

@@ -160,7 +160,7 @@ public enum CalibrationValidation {
   /// The model and setup of one measure_step.py case: the model built from `model_config` in
   /// bf16 (`from_pretrained(..., dtype=torch.bfloat16)`), 4-bit with double quantization and
   /// bf16 compute after `prepare_model_for_kbit_training`, or left bf16 (`quant` "none");
-  /// `lora_alpha = 2r`; AdamW; bf16 autocast when `autocast`; the CPU kernels.
+  /// `lora_alpha = 2r`; DoRA when `use_dora`; AdamW; bf16 autocast when `autocast`; the CPU kernels.
   public static func cpuStepSetup(_ entry: [String: Any], name: String) throws -> (ModelArchitecture, TrainingSetup) {
     guard var config = entry["model_config"] as? [String: Any] else { throw MappingMismatch(description: "no model_config") }
     guard let type = entry["model_type"] as? String else { throw MappingMismatch(description: "no model_type") }
@@ -178,7 +178,7 @@ public enum CalibrationValidation {
     let rank = max(1, int(entry["r"]))
     setup.lora = LoRAConfiguration(
       rank: rank, targets: targets(entry["targets"]),
-      dropout: (entry["dropout"] as? NSNumber)?.doubleValue ?? 0)
+      usesDoRA: entry["use_dora"] as? Bool ?? false, dropout: (entry["dropout"] as? NSNumber)?.doubleValue ?? 0)
     setup.sequenceLength = int(entry["seq"])
     setup.batchSize = int(entry["batch"])
     setup.gradientCheckpointing = entry["gc"] as? Bool
@@ -333,7 +333,7 @@ public enum CalibrationValidation {
   }
 
   static func describe(_ setup: TrainingSetup, model: ModelArchitecture) -> String {
-    "\(setup.effectiveQuantization.rawValue)\(setup.usesDoubleQuantization ? "+dq" : ""), r\(setup.lora.rank) "
+    "\(setup.effectiveQuantization.rawValue)\(setup.usesDoubleQuantization ? "+dq" : ""), r\(setup.lora.rank)\(setup.lora.usesDoRA ? " DoRA" : "") "
       + "\(setup.lora.targets.description), drop \(setup.lora.dropout), s\(setup.sequenceLength) b\(setup.batchSize), "
       + "\(setup.attention.rawValue), gc \(setup.usesGradientCheckpointing ? "on" : "off"), "
       + "autocast \(setup.usesAutocast ? "on" : "off"), \(setup.computeDtype.rawValue), L\(model.layerCount), "

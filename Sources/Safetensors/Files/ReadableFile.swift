@@ -38,6 +38,7 @@ public final class ReadableFile: @unchecked Sendable {
     self.descriptor = descriptor
     size = Int64(status.st_size)
     identity = FileIdentity(status)
+    OpenedFiles.record(identity, path: path)
   }
 
   deinit { close(descriptor) }

@@ -42,9 +42,10 @@ enum PlanningOptions {
       Array(text.utf8), to: path, replacingExisting: arguments.has(force), protecting: inputs(arguments))
   }
 
-  /// The files a command's arguments name, by identity.
+  /// The files a command reads, by identity: those its arguments name, and every file it has
+  /// opened so far (a config's DeepSpeed file, a cached Hub config.json).
   static func inputs(_ arguments: ParsedArguments) -> [FileIdentity: String] {
-    var inputs: [FileIdentity: String] = [:]
+    var inputs = OpenedFiles.all
     for argument in arguments.arguments(except: outputOptions) where !argument.isEmpty {
       for path in [argument, argument + "/config.json"] {
         if let identity = FileIdentity(path: path), inputs[identity] == nil { inputs[identity] = path }

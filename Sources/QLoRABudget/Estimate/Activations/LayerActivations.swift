@@ -55,6 +55,13 @@ struct LayerActivations {
     saved.append(TensorTerm("\(attentionNorms) attention norm(s): fp32 input + rsqrt", attentionNorms * context.normSaved))
 
     var masksOnNormOutput = ByteCount.zero
+    // DoRA's per-module moments (``DoRAWorkingMemory``): the largest in forward (grad off in a
+    // checkpointed forward), and with grad on per block (the recomputed forward in backward).
+    let usesDoRA = context.setup.lora.usesDoRA
+    var doraForward = ByteCount.zero
+    var doraAttention = ByteCount.zero
+    var doraFeedForward = ByteCount.zero
+    let checkpointing = context.setup.usesGradientCheckpointing
     // Expert and router LoRA branches are not modelled (not nn.Linear in transformers 5).
     func lora(_ slot: LinearModule.Input, input features: Int64, width: Int64, label: String, alreadySaved: Bool = false) {
       let modules = adapted.filter { $0.input == slot && $0.role == .projection }
@@ -62,6 +69,19 @@ struct LayerActivations {
       for module in modules {
         let branch = LoRABranch(context, inFeatures: features, inputWidth: width)
         saved += branch.own.map { TensorTerm("\(module.name) LoRA: \($0.name)", $0.bytes) }
+        if usesDoRA {
+          let dora = DoRAWorkingMemory(context, module: module, inputWidth: width)
+          saved += dora.saved
+          // Grad off, a checkpointed layer saves nothing: beside the residual stream only the
+          // module's input and peft's cast of it are live at its DoRA moment.
+          let input = context.perToken(features, width) + context.perToken(features, LoRABranch.castWidth(context, inputWidth: width))
+          doraForward = max(doraForward, checkpointing ? dora.withoutGrad + input : dora.withGrad)
+          if [.attentionInput, .attentionOutput].contains(slot) {
+            doraAttention = max(doraAttention, dora.withGrad)
+          } else {
+            doraFeedForward = max(doraFeedForward, dora.withGrad)
+          }
+        }
         if slot == .attentionInput { masksOnNormOutput = masksOnNormOutput + branch.mask }
         shared = shared || branch.savesSharedInput
       }
@@ -107,9 +127,24 @@ struct LayerActivations {
     savedForInputGradient = context.normSaved + masksOnNormOutput
     savesCachedKeyValue = attention.savesCachedKeyValue
     attentionTermCount = attentionTerms
-    forwardTransients = attention.forwardTransients
-    feedForwardBackwardTransients = transient
-    attentionBackwardTransients = attention.backwardTransients
+    // A DoRA moment stands in for a block's temporary and dequantized weight (counted beside
+    // the transient) when it is the larger; with checkpointing the recomputed forward's moment
+    // is in backward, on top of the recomputed layer.
+    func larger(_ transients: [ByteCount], dora: ByteCount, beside dequant: ByteCount) -> [ByteCount] {
+      dora > ByteCount.sum(transients) + dequant ? [dora - dequant] : transients
+    }
+    let attentionInputs: Set<LinearModule.Input> = [.attentionInput, .attentionOutput]
+    // The forward moment counts the layer's saved tensors as its working set, which a
+    // checkpointed forward (grad off) does not hold: its DoRA moment is taken net of them.
+    let layerSaved = saved.total
+    let doraForwardNet = !checkpointing ? doraForward : doraForward > layerSaved ? doraForward - layerSaved : .zero
+    forwardTransients = larger(attention.forwardTransients, dora: doraForwardNet, beside: DequantBuffers(context).bytes)
+    feedForwardBackwardTransients = checkpointing
+      ? larger(transient, dora: doraFeedForward, beside: DequantBuffers.largest(context) { !attentionInputs.contains($0.input) })
+      : transient
+    attentionBackwardTransients = checkpointing
+      ? larger(attention.backwardTransients, dora: doraAttention, beside: DequantBuffers.largest(context) { attentionInputs.contains($0.input) })
+      : attention.backwardTransients
   }
 }
 
@@ -140,8 +175,11 @@ struct StackActivations {
   let backwardLayer: LayerActivations
   /// Whether every layer's attention saves the key/value cache's own tensors.
   let savesCachedKeyValue: Bool
-  /// The layer backward moment above the kept bytes, walked block by block (``BackwardMoment``).
+  /// The layer backward moment above the kept bytes, walked block by block (``BackwardMoment``):
+  /// the larger kind's, and each kind's.
   let backwardMoment: BackwardMoment
+  private let denseMoment: BackwardMoment
+  private let sparseMoment: BackwardMoment?
   let terms: [TensorTerm]
   /// Layer inputs held in pinned host memory when the recipe offloads them (Unsloth): every
   /// checkpointed input but the last layer's, of more than 2 MiB, stored as bf16 when it is fp32.
@@ -184,6 +222,8 @@ struct StackActivations {
     savesCachedKeyValue = layers.dense.savesCachedKeyValue && layers.sparse?.savesCachedKeyValue != false
     let denseMoment = BackwardMoment(context, layer: layers.dense, recomputed: checkpoints)
     let sparseMoment = layers.sparse.map { BackwardMoment(context, layer: $0, recomputed: checkpoints) }
+    self.denseMoment = denseMoment
+    self.sparseMoment = sparseMoment
     backwardMoment = sparseMoment.map { $0.bytes > denseMoment.bytes ? $0 : denseMoment } ?? denseMoment
     backwardLayer = sparseMoment.map { $0.bytes > denseMoment.bytes } == true ? layers.sparse ?? layers.dense : layers.dense
     perLayer = layers.dense.saved
@@ -207,6 +247,41 @@ struct StackActivations {
       offloadedToHost = .zero
       recomputedLayer = .zero
       terms = [TensorTerm("every layer's saved tensors", kept)]
+    }
+  }
+
+  /// A decoder layer's kind: dense MLP or sparse (MoE).
+  enum Kind { case dense, sparse }
+
+  func layer(_ kind: Kind) -> LayerActivations { kind == .sparse ? sparse ?? dense : dense }
+
+  /// The backward moment of a layer of `kind`, above the kept bytes.
+  func backwardMoment(of kind: Kind) -> BackwardMoment { kind == .sparse ? sparseMoment ?? denseMoment : denseMoment }
+
+  /// The layer kinds in the order forward walks them (index 0 first).
+  func layerKinds(count: Int, checkpointing: Bool) -> [Kind] {
+    guard sparse != nil else { return Array(repeating: .dense, count: count) }
+    let sparseCount = Int(self.sparseCount)
+    let denseCount = count - sparseCount
+    // The kind with the larger backward moment goes last (first in backward).
+    let larger: Kind = (sparseMoment?.bytes ?? .zero) > denseMoment.bytes ? .sparse : .dense
+    var kinds: [Kind] = larger == .sparse
+      ? Array(repeating: .dense, count: denseCount) + Array(repeating: .sparse, count: sparseCount)
+      : Array(repeating: .sparse, count: sparseCount) + Array(repeating: .dense, count: denseCount)
+    // The estimate's backward moment is the larger of the two kinds' even when the stack has
+    // none of that kind (an all-sparse MoE stack beside its dense MLP size): a recomputed layer
+    // holds nothing between layers, so the first one walked in backward may take its shape.
+    if checkpointing, !kinds.isEmpty { kinds[kinds.count - 1] = larger }
+    return kinds
+  }
+
+  /// What each layer of `kinds` keeps until its backward: its input with checkpointing (the
+  /// kept inputs split evenly), else its saved tensors (the first layer's less what it saves
+  /// only for its input's gradient).
+  func keptParts(_ kinds: [Kind], checkpointing: Bool) -> [ByteCount] {
+    if checkpointing { return StepSchedule.split(kept, kinds.count) }
+    return kinds.enumerated().map { index, kind in
+      layer(kind).savedBytes - (index == 0 ? layer(kind).savedForInputGradient : .zero)
     }
   }
 

@@ -31,11 +31,15 @@ struct LoRABranch {
   /// product `x * noise` needs it for x's gradient alone).
   let mask: ByteCount
 
+  /// The width of x after peft's cast (the dropout's input).
+  static func castWidth(_ context: StepContext, inputWidth: Int64) -> Int64 {
+    let peftSeesAutocast = context.isQuantized && context.autocast && context.platform == .cuda
+    return peftSeesAutocast ? inputWidth : context.adapter
+  }
+
   init(_ context: StepContext, inFeatures: Int64, inputWidth: Int64) {
     let rank = context.setup.lora.rank
-    let peftSeesAutocast = context.isQuantized && context.autocast && context.platform == .cuda
-    // The width of x after peft's cast (the dropout's input).
-    let castWidth = peftSeesAutocast ? inputWidth : context.adapter
+    let castWidth = Self.castWidth(context, inputWidth: inputWidth)
     let copied = castWidth != inputWidth
     // The dtype lora_A computes in.
     let matmulWidth = context.autocast ? context.compute : context.adapter

@@ -41,6 +41,8 @@ struct StepPeak {
   let loss: LogitsAndLoss
   let dequant: DequantBuffers
   let gradients: ByteCount
+  /// When each gradient appears in backward.
+  let gradientTiming: GradientTiming
   /// The key/value cache without checkpointing (zero with it): alive through forward, and
   /// through backward and the optimizer step when a plain loop keeps the output.
   let keyValueCache: ByteCount
@@ -112,19 +114,36 @@ struct StepPeak {
     let heldBeyondSaved = plain ? cacheBeyondSaved : .zero
     // The loss's backward moment counts the held logits itself.
     let backwardLoss = kept + loss.backwardMoment + heldBeyondSaved
-    // modules_to_save: the embeddings' copies get their gradients after the layers, beside every
-    // other gradient and the embedding output's incoming gradient (SavedModuleCopies).
-    let late = SavedModuleCopies.gradientsAfterTheLayers(trainable, onGPU: gradients)
-    let backwardLayer = kept + loss.heldOutput + heldBeyondSaved + stack.backwardMoment.bytes
-      + (gradients > late ? gradients - late : .zero)
-    let backwardEnd = late > .zero ? gradients + context.perToken(model.hiddenSize, context.residual) : .zero
+    // Layer by layer in reverse: what the layers below still keep, the gradients of the layers
+    // done (``GradientTiming``), and this layer's moment; the largest over the layers.
+    let layers = Int(max(1, model.layerCount))
+    let kinds = stack.layerKinds(count: layers, checkpointing: checkpointing)
+    let keptParts = stack.keptParts(kinds, checkpointing: checkpointing)
+    gradientTiming = GradientTiming(model: model, trainable: trainable, gradients: gradients)
+    let outsideLayers = kept - stack.kept + loss.heldOutput + heldBeyondSaved
+    var keptBelow = ByteCount.sum(keptParts)
+    var gradientsAlive = ByteCount.sum(gradientTiming.beforeLayers)
+    var backwardLayer = ByteCount.zero
+    for index in stride(from: layers - 1, through: 0, by: -1) {
+      gradientsAlive = gradientsAlive + ByteCount.sum(gradientTiming.perLayer[index])
+      backwardLayer = max(backwardLayer, outsideLayers + keptBelow + gradientsAlive + stack.backwardMoment(of: kinds[index]).bytes)
+      keptBelow = keptBelow - keptParts[index]
+    }
+    // The end of backward: every gradient, what the loop and the graph still hold, and a tied
+    // embedding's out-of-place accumulation.
+    // modules_to_save: an embedding copy's gradient comes last, beside the embedding output's
+    // incoming gradient; the lm_head copy's fp32 gradient has its own moment beside the 16-bit
+    // logits gradient (``SavedModuleCopies``, measured in Fixtures/modules-to-save-steps).
+    let copiesLast = SavedModuleCopies.gradientsAfterTheLayers(trainable, onGPU: gradients) > .zero
+    let endOfBackward = held + gradients + graphLeftovers + gradientTiming.tiedEmbeddingAccumulation
+      + (copiesLast ? context.perToken(model.hiddenSize, context.residual) : .zero)
     let headGradient = SavedModuleCopies.headGradient(trainable)
     let backwardHead = headGradient > .zero
       ? kept + heldBeyondSaved + headGradient + context.perToken(model.vocabularySize, context.compute) : .zero
     let optimizer = held + gradients + optimizerTemporaries + graphLeftovers
     profile = StepProfile(
       savedForBackward: (checkpointing ? stack.kept : stack.kept + rotary + savedCasts) + loss.saved,
-      phases: [(.forward, forward), (.backward, max(backwardLoss, backwardLayer, backwardEnd, backwardHead)), (.optimizer, optimizer)])
+      phases: [(.forward, forward), (.backward, max(backwardLoss, backwardLayer, endOfBackward, backwardHead)), (.optimizer, optimizer)])
   }
 
   /// Rotary `cos` and `sin`, `b x s x rotary_dim` each, cast to the hidden states' dtype

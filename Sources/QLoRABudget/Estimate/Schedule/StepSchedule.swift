@@ -5,9 +5,10 @@
 /// by layer in reverse: the MLP block, then attention's, each layer's kept tensors freed after
 /// it), then the optimizer step with its temporaries.
 ///
-/// Where the estimate is an upper bound the schedule follows it: the gradients of the whole
-/// model are allocated before the first layer's backward (LoRA gradients are small), and the
-/// first layer processed in backward is the layer kind with the larger moment.
+/// Gradients appear when autograd reaches their parameters (``GradientTiming``): lm_head's
+/// before the layers, each layer's at the start of its backward (an upper bound within the
+/// layer), an untied embedding's after them. Where the estimate is an upper bound the schedule
+/// follows it: the first layer processed in backward is the layer kind with the larger moment.
 struct StepSchedule {
   let step: StepPeak
   let context: StepContext
@@ -40,7 +41,7 @@ struct StepSchedule {
     let caches = Self.split(cacheBeyondSaved, layers)
     // Layer order: without checkpointing the first layer is dense (it saves less: no input
     // gradient) and the last is the kind whose backward moment is the larger.
-    let kinds = layerKinds(count: layers)
+    let kinds = stack.layerKinds(count: layers, checkpointing: checkpointing).map(stack.layer)
     var kept: [[Int32]] = []
     var castIDs: [Int32] = []
     var cacheIDs: [Int32] = []
@@ -97,10 +98,13 @@ struct StepSchedule {
     if !loss.isFused { schedule.free(labels) }
     let moment = stack.backwardMoment
     var incoming = schedule.allocate(moment.residualGradient, .residualGradient)
-    let gradients = gradientTensors().map { schedule.allocate($0, .gradient) }
+    let timing = step.gradientTiming
+    var gradients = timing.beforeLayers.map { schedule.allocate($0, .gradient) }
     for index in stride(from: layers - 1, through: 0, by: -1) {
       let layer = kinds[index]
       let outgoing = schedule.allocate(moment.residualGradient, .residualGradient)
+      // Each layer's own gradients appear as its backward runs (allocated before its moment).
+      gradients += timing.perLayer[index].map { schedule.allocate($0, .gradient) }
       var recomputedAttention: [Int32] = []
       var recomputedFeedForward: [Int32] = []
       if checkpointing {
@@ -143,6 +147,10 @@ struct StepSchedule {
       // The cache the attention saved as its own k and v outlives the saved tensors.
       if cacheBeyondSaved == .zero { held.append(schedule.allocate(step.keyValueCache, .keyValueCache)) }
     }
+    // The embeddings' backward: an untied embedding's gradient, a tied one's accumulation.
+    gradients += timing.afterLayers.map { schedule.allocate($0, .gradient) }
+    let accumulation = schedule.allocate(timing.tiedEmbeddingAccumulation, .backwardTemporary)
+    schedule.free(accumulation)
 
     enter(.optimizer)
     for state in optimizerState { schedule.allocate(state, .optimizerState) }
@@ -151,30 +159,6 @@ struct StepSchedule {
     schedule.free(leftovers)
     schedule.free(held)
     return gradients
-  }
-
-  /// The dense and sparse layers in the order the schedule walks them (index 0 first).
-  private func layerKinds(count: Int) -> [LayerActivations] {
-    let stack = step.stack
-    guard let sparse = stack.sparse else { return Array(repeating: stack.dense, count: count) }
-    let sparseCount = Int(stack.sparseCount)
-    let denseCount = count - sparseCount
-    // The kind with the larger backward moment goes last (first in backward).
-    let sparseLast = stack.backwardLayer.savedBytes == sparse.savedBytes && stack.backwardLayer.attentionSaved == sparse.attentionSaved
-    var kinds = sparseLast
-      ? Array(repeating: stack.dense, count: denseCount) + Array(repeating: sparse, count: sparseCount)
-      : Array(repeating: sparse, count: sparseCount) + Array(repeating: stack.dense, count: denseCount)
-    // The estimate's backward moment is the larger of the two kinds' even when the stack has
-    // none of that kind (an all-sparse MoE stack beside its dense MLP size): a recomputed layer
-    // holds nothing between layers, so the first one walked in backward may take its shape.
-    if context.setup.usesGradientCheckpointing, !kinds.isEmpty { kinds[kinds.count - 1] = stack.backwardLayer }
-    return kinds
-  }
-
-  /// The gradients tensor by tensor when they are the step's bytes (one GPU), else one block.
-  private func gradientTensors() -> [ByteCount] {
-    let tensors = TensorOrder.layerMajor(trainable)
-    return ByteCount.sum(tensors) == step.gradients ? tensors : [step.gradients]
   }
 
   /// torch's foreach AdamW square roots, one per tensor, when they are the step's bytes.
