@@ -49,7 +49,7 @@ enum CommandLineTool {
       default: return .failure
       }
     } catch let error as ModelSourceError {
-      context.standardError("Error: \(oneLine(error))\n")
+      context.standardError("Error: \(oneLine(ModelSourceOptions.words(error)))\n")
       switch error {
       case .notFound, .preset(.unknownModel), .preset(.unknownGPU): return .usage
       default: return .failure

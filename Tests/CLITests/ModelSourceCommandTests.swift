@@ -58,7 +58,7 @@ import Testing
       #expect(result.status == 64)
       #expect(result.standardError.contains("unknown model 'acme/nothing': looked in the presets' Hub ids"))
       #expect(result.standardError.contains("models--acme--nothing"))
-      #expect(result.standardError.contains("--download"))
+      #expect(result.standardError.contains("Not downloaded: pass --download (or set QLORA_BUDGET_DOWNLOAD=1) to fetch its config.json"))
       // Asked to download, with nothing listening: the failure names the URL.
       let refused = try BinaryRunner.run(
         ["fit", "acme/nothing", "--gpu", "24GB", "--download"],

@@ -98,7 +98,8 @@ import Testing
         let message = String(describing: error)
         #expect(message.hasPrefix("unknown model 'acme/unknown-model': looked in the presets' Hub ids"))
         #expect(message.contains(home.path + "/hub/models--acme--unknown-model/snapshots/<refs/main>/config.json"))
-        #expect(message.contains("pass --download (or set QLORA_BUDGET_DOWNLOAD=1)"))
+        #expect(message.contains("Not downloaded: allow downloads (or set QLORA_BUDGET_DOWNLOAD=1)"))
+        if case .notFound(_, _, let hint)? = error as? ModelSourceError { #expect(hint == .notAllowed) } else { Issue.record("\(error)") }
         #expect(!message.contains("\n"))
       }
     }

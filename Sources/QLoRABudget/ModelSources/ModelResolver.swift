@@ -75,11 +75,7 @@ public struct ModelResolver: Sendable {
     }
     let offline = ["1", "true", "yes", "on"].contains(environment["HF_HUB_OFFLINE"]?.lowercased() ?? "")
     guard allowsDownload, !offline, let cache else {
-      let hint = offline
-        ? "HF_HUB_OFFLINE is set, so nothing is downloaded"
-        : cache == nil
-          ? "Set HF_HOME to download into a cache"
-          : "Not downloaded: pass --download (or set \(Self.downloadVariable)=1) to fetch its config.json from the Hub"
+      let hint: DownloadHint = offline ? .offline : cache == nil ? .noCache : .notAllowed
       throw .notFound(id: argument, looked: looked, downloadHint: hint)
     }
     let downloader = try HubDownloader(environment: environment, timeout: timeout)

@@ -128,11 +128,11 @@ extension Recipe {
     chunkedLoss: .liger,
     loop: .trainer,
     sources: [
-      "chunked loss: --use_liger_kernel: Liger's fused linear cross-entropy",
+      "chunked loss: ms-swift's use_liger_kernel: Liger's fused linear cross-entropy",
       "loop: Seq2SeqTrainer (an HF Trainer subclass): compute_loss keeps only the loss",
       "ms-swift 4.6.0 swift/llm/model/register.py (bnb config, skip modules) and swift/llm/train/tuner.py "
         + "prepare_adapter (lora_dtype=None keeps peft's fp32 adapters); docs/recipes.md",
-      "note: without --quant_method bnb, --quant_bits 4 does not quantize",
+      "note: without ms-swift's quant_method bnb, quant_bits 4 does not quantize",
     ])
 
   /// Every recipe, in the order help text lists them.

@@ -50,7 +50,7 @@ extension ConfigReading {
     }
     guard let data else {
       note(keyPath, "the DeepSpeed config '\(file)' is not beside the config or in the current folder; estimated without "
-        + "ZeRO (give it with --deepspeed FILE)")
+        + "ZeRO (give the DeepSpeed file to the command itself)")
       return
     }
     var engine = TrainingSetup()
@@ -60,7 +60,7 @@ extension ConfigReading {
       throw invalid(keyPath, "the DeepSpeed config it names: \(error.description)")
     }
     deepSpeedConfig = data
-    use(keyPath, remark: "\(engine.engine.label), offload \(engine.offload.description) over the GPUs given with --gpus")
+    use(keyPath, remark: "\(engine.engine.label), offload \(engine.offload.description) over the GPU count given to the command (the gpus setting)")
   }
 
   /// `fsdp`: `full_shard` (as a list or words) maps onto the FSDP model, whose GPU count the
@@ -69,7 +69,7 @@ extension ConfigReading {
     guard let words = try names(keyPath)?.flatMap({ $0.split(separator: " ").map(String.init) }) else { return }
     if words.contains("full_shard") || words.contains("hybrid_shard") {
       shardsOverGPUs = true
-      use(keyPath, remark: "FSDP full sharding over the GPUs given with --gpus")
+      use(keyPath, remark: "FSDP full sharding over the GPU count given to the command (the gpus setting)")
     } else if words.contains("shard_grad_op") || words.contains("no_shard") {
       note(keyPath, "FSDP '\(words.joined(separator: " "))' is not modelled; estimated as one GPU holding the whole model")
     } else {

@@ -26,7 +26,7 @@ extension ConfigReading {
     if !has("max_seq_len") && !has("tokenizer.max_seq_len") && !has("dataset.max_seq_len") {
       note(
         "tokenizer.max_seq_len",
-        "no max_seq_len: sequences are as long as the data's; the estimate uses --seq-len (default 2048)")
+        "no max_seq_len: sequences are as long as the data's; the estimate uses the seq_len setting (default 2048)")
     }
     try readFlag("enable_activation_checkpointing") { .gradientCheckpointing($0) }
     if try bool("enable_activation_offloading") == true {

@@ -110,7 +110,7 @@ extension PublishedMapping {
       assumptions: fsdpQLoRA + [gpus == 1
         ? "sharding_strategy 'ddp': a full copy on each GPU, estimated as one GPU"
         : "FSDP FULL_SHARD over 2 GPUs"]
-        + (offload ? ["--use_cpu_offload true: FSDP CPUOffload(offload_params=True), parameter offload"] : [])
+        + (offload ? ["fsdp_qlora's use_cpu_offload true: FSDP CPUOffload(offload_params=True), parameter offload"] : [])
         + (model.hasPrefix("mistral") ? ["Mistral-7B-v0.2: the v0.1 preset's shapes (v0.2 changes rope theta and drops the sliding window)"] : []))
   }
 

@@ -41,6 +41,14 @@ enum ModelSourceOptions {
     return try SetupOptions.model(argument, arguments, context: context)
   }
 
+  /// A model-source error as the command line says it: the download hint names `--download`.
+  static func words(_ error: ModelSourceError) -> String {
+    error.described { hint in
+      guard hint == .notAllowed else { return hint.description }
+      return "Not downloaded: pass \(download.name) (or set \(ModelResolver.downloadVariable)=1) to fetch its config.json from the Hub"
+    }
+  }
+
   /// What `fit` and `estimate` add to their text output: where the model came from (when not
   /// a preset named directly) and the config's keys.
   static func text(_ source: ModelResolver.Source, argument: String?, summary: ConfigSummary) -> [String] {

@@ -12,7 +12,7 @@ struct TransientComponents {
     self.setup = setup
     let cuda = setup.platform == .cuda
     let runtime = cuda
-      ? RuntimeOverhead.context(for: gpu) : (.zero, "no CUDA context (CPU platform)", "--platform cpu")
+      ? RuntimeOverhead.context(for: gpu) : (.zero, "no CUDA context (CPU platform)", "platform cpu")
     context = runtime.bytes
     let workspaces = RuntimeOverhead.cublasWorkspaces(for: gpu, platform: setup.platform)
     self.workspaces = workspaces
