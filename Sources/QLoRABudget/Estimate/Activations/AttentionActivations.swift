@@ -99,10 +99,10 @@ struct AttentionActivations {
         saved.append(TensorTerm("softcapped scores' tanh output (Gemma-2)", scores * square))
       }
       saved.append(TensorTerm("softmax probabilities (fp32)", 4 * square))
-      if context.autocast {
-        saved.append(TensorTerm("probabilities cast for probs @ v", context.compute * square))
-      } else if p != 4 {
-        saved.append(TensorTerm("probabilities cast to the query dtype", p * square))
+      let probabilitiesCopy: Int64 = context.autocast ? context.compute : p != 4 ? p : 0
+      if probabilitiesCopy > 0 {
+        let label = context.autocast ? "probabilities cast for probs @ v" : "probabilities cast to the query dtype"
+        saved.append(TensorTerm(label, probabilitiesCopy * square))
       }
       forwardTransients = [scores * square, masked * square]
       // Backward, node by node (the saved probabilities are counted above): probs @ v's backward
@@ -113,7 +113,10 @@ struct AttentionActivations {
       // Softmax's backward: the incoming fp32 gradient, its result and, on CUDA, one more fp32
       // temporary; on the CPU 8 B per element at that moment.
       let softmaxBackward: [Int64] = context.platform == .cuda ? [4, masked, 4] : [4, max(masked, 4)]
-      let moments: [[Int64]] = [[a, cast], softmaxBackward, [masked, scores]]
+      // The cast probabilities are saved by probs @ v alone, so its node releases them
+      // (`Node::release_variables` after `apply`) before ToCopyBackward and softmax's backward
+      // run: those moments hold every saved tensor but that copy.
+      let moments: [[Int64]] = [[a, cast], softmaxBackward, [masked, scores]].map { Self.net($0, released: probabilitiesCopy) }
       let largest = moments.max { $0.reduce(0, +) < $1.reduce(0, +) } ?? []
       backwardTransients = largest.filter { $0 > 0 }.map { $0 * square }
       outputWidth = a
@@ -136,5 +139,24 @@ struct AttentionActivations {
     }
     let kernelWidth = context.setup.attention == .flash ? context.compute : (context.autocast ? context.compute : p)
     savesCachedKeyValue = unexpanded && kernelWidth == p
+  }
+
+  /// A backward moment's tensors (bytes per score element) net of `released` bytes of saved
+  /// tensors freed before it: a tensor of the freed size takes the freed block (the caching
+  /// allocator hands it back), otherwise the largest tensors shrink by the freed bytes.
+  static func net(_ tensors: [Int64], released: Int64) -> [Int64] {
+    guard released > 0 else { return tensors }
+    var tensors = tensors
+    if let same = tensors.firstIndex(of: released) {
+      tensors.remove(at: same)
+      return tensors
+    }
+    var left = released
+    for index in tensors.indices.sorted(by: { tensors[$0] > tensors[$1] }) where left > 0 {
+      let taken = min(left, tensors[index])
+      tensors[index] -= taken
+      left -= taken
+    }
+    return tensors
   }
 }

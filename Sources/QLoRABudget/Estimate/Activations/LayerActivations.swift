@@ -15,7 +15,9 @@ struct LayerActivations {
   /// What the layer saves up to the MLP: the first norm, attention and their LoRA branches.
   let attentionSaved: ByteCount
   /// What the layer saves only because its input requires grad: the first norm's fp32 copy and
-  /// rsqrt, and the dropout masks of the branches reading that norm's output. The first decoder
+  /// rsqrt, the dropout masks of the branches reading that norm's output, and LLM.int8's copy of
+  /// that output when no LoRA branch keeps it (`MatMul8bitLt` saves nothing when neither its
+  /// input nor its weight requires grad). The first decoder
   /// layer without checkpointing reads the embeddings, which do not require grad (nothing calls
   /// `enable_input_require_grads` then), so it saves none of it (measured: cpu-steps'
   /// no-checkpointing cases, whose one-layer builds save exactly this much less than the next layer).
@@ -44,6 +46,18 @@ struct LayerActivations {
     return (dense, sparse)
   }
 
+  /// The inputs LLM.int8 keeps for backward: bitsandbytes 0.50.2 `MatMul8bitLt.forward` stores
+  /// `ctx.tensors = (CAt, subA, A)` whenever its input or weight requires grad, with `A` the
+  /// input itself (`A.reshape(-1, in)`, a view; the fp16 cast it quantizes is a temporary) and
+  /// `CAt` None for a frozen weight (the fast path quantizes A row-wise only). `subA`, A's
+  /// outlier columns above `llm_int8_threshold`, depends on the data and is not counted. Every
+  /// int8 projection of the layer keeps its input so, adapted or not.
+  static func int8SavedInputs(_ context: StepContext) -> Set<LinearModule.Input> {
+    guard context.setup.effectiveQuantization == .int8 else { return [] }
+    let quantized = context.model.inventory.linears(in: context.setup.recipe.linearRoles)
+    return Set(quantized.filter { $0.role == .projection }.map(\.input))
+  }
+
   private init(_ context: StepContext, adapted: [LinearModule], sparse: Bool) {
     let model = context.model
     let hidden = model.hiddenSize
@@ -62,6 +76,10 @@ struct LayerActivations {
     var doraAttention = ByteCount.zero
     var doraFeedForward = ByteCount.zero
     let checkpointing = context.setup.usesGradientCheckpointing
+    // LLM.int8 keeps each quantized projection's input for backward, adapted or not
+    // (``int8SavedInputs``): one tensor per input, shared with the LoRA branches reading it.
+    let int8Inputs = Self.int8SavedInputs(context)
+    var int8OnlyAttentionInput = ByteCount.zero
     // Expert and router LoRA branches are not modelled (not nn.Linear in transformers 5).
     func lora(_ slot: LinearModule.Input, input features: Int64, width: Int64, label: String, alreadySaved: Bool = false) {
       let modules = adapted.filter { $0.input == slot && $0.role == .projection }
@@ -85,7 +103,12 @@ struct LayerActivations {
         if slot == .attentionInput { masksOnNormOutput = masksOnNormOutput + branch.mask }
         shared = shared || branch.savesSharedInput
       }
-      if shared && !alreadySaved { saved.append(TensorTerm("\(label), kept for the LoRA branches", context.perToken(features, width))) }
+      let keptByInt8 = int8Inputs.contains(slot)
+      if (shared || keptByInt8) && !alreadySaved {
+        let readers = !keptByInt8 ? "the LoRA branches" : shared ? "the LoRA branches and LLM.int8's backward" : "LLM.int8's backward"
+        saved.append(TensorTerm("\(label), kept for \(readers)", context.perToken(features, width)))
+        if slot == .attentionInput && !shared { int8OnlyAttentionInput = context.perToken(features, width) }
+      }
     }
 
     // Attention: q/k/v read the first norm's output.
@@ -124,7 +147,7 @@ struct LayerActivations {
     }
     self.saved = saved.filter { $0.bytes > .zero }
     self.attentionSaved = attentionSaved
-    savedForInputGradient = context.normSaved + masksOnNormOutput
+    savedForInputGradient = context.normSaved + masksOnNormOutput + int8OnlyAttentionInput
     savesCachedKeyValue = attention.savesCachedKeyValue
     attentionTermCount = attentionTerms
     // A DoRA moment stands in for a block's temporary and dequantized weight (counted beside
