@@ -18,7 +18,15 @@ public struct CheckpointQuantization: Hashable, Sendable {
   public let method: String
   public let fields: [Field]
   /// What the estimate does not model here, and what it does instead.
-  public let notes: [String]
+  public private(set) var notes: [String]
+  /// `llm_int8_skip_modules`, the patterns of the modules left unquantized.
+  let skips: QuantizationSkips?
+  /// Decoder module path -> how many of its instances `llm_int8_skip_modules` keeps
+  /// unquantized (``resolveSkips(_:layers:prefix:)``).
+  public private(set) var skippedInstances: [String: Int64] = [:]
+  /// The decoder modules `llm_int8_skip_modules` keeps unquantized, in words
+  /// (`mlp.down_proj in 2 of 16 layers`): counted with the unquantized weights.
+  public private(set) var keptUnquantized: [String] = []
 
   public var changes: [SettingChange] { fields.map(\.change) }
 
@@ -67,6 +75,7 @@ public struct CheckpointQuantization: Hashable, Sendable {
     self.method = method
     guard method == "bitsandbytes" else {
       fields = []
+      skips = nil
       notes = ["quant_method '\(method)' is not modelled; estimated with the quantization the setup names (bitsandbytes)"]
       return
     }
@@ -91,17 +100,45 @@ public struct CheckpointQuantization: Hashable, Sendable {
     } else if try bool("load_in_8bit") == true {
       fields.append(Field(key: prefix + "load_in_8bit", value: "true", change: .quantization(.int8)))
     }
-    if case .array(let skipped)? = config["llm_int8_skip_modules"] {
-      // transformers never quantizes lm_head or the embeddings; other modules left 16-bit are not modelled.
-      let names = skipped.compactMap { element -> String? in if case .string(let name) = element { return name } else { return nil } }
-      let unmodelled = names.filter { !["lm_head", "embed_tokens", "wte", "wpe", "score"].contains($0) }
-      if !unmodelled.isEmpty {
-        notes.append("llm_int8_skip_modules \(unmodelled.joined(separator: ", ")) kept in 16 bits is not modelled; "
-          + "estimated as quantized (an underestimate of their weights' bytes)")
+    switch config["llm_int8_skip_modules"] {
+    case nil, .null?: skips = nil
+    case .array(let skipped)?:
+      var names: [String] = []
+      for element in skipped {
+        guard case .string(let name) = element else {
+          throw .invalidValue(
+            key: prefix + "llm_int8_skip_modules", value: ConfigReader.render(element), reason: "expected module names", model: model)
+        }
+        names.append(name)
       }
+      skips = QuantizationSkips(patterns: names)
+    case let other?:
+      throw .invalidValue(key: prefix + "llm_int8_skip_modules", value: ConfigReader.render(other), reason: "expected a list of module names", model: model)
     }
     self.fields = fields
     self.notes = notes
+  }
+
+  /// The modules bitsandbytes never quantizes whatever the list says (transformers keeps
+  /// lm_head and the embeddings out of the swap; they are outside the decoder layers).
+  private static let neverQuantized: Set<String> = ["lm_head", "embed_tokens", "wte", "wpe", "score"]
+
+  /// Resolves `llm_int8_skip_modules` against the decoder's modules (full names
+  /// `<prefix>.N.<path>`, N < `layers`): ``keptUnquantized`` says what it keeps, ``notes`` which
+  /// of its names match no decoder module.
+  mutating func resolveSkips(_ inventory: ModuleInventory, layers: Int64, prefix: String) {
+    guard let skips else { return }
+    skippedInstances = skips.skippedInstances(inventory, layers: layers, prefix: prefix)
+    keptUnquantized = inventory.linears.filter { skippedInstances[$0.path] != nil }.map { module in
+      "\(module.path) in \(skippedInstances[module.path] ?? 0) of \(layers) layers"
+    }
+    let unmatched = skips.patterns.filter { pattern in
+      !Self.neverQuantized.contains(pattern)
+        && QuantizationSkips(patterns: [pattern]).skippedInstances(inventory, layers: layers, prefix: prefix).isEmpty
+    }
+    if !unmatched.isEmpty {
+      notes.append("llm_int8_skip_modules \(unmatched.joined(separator: ", ")) matches no decoder linear module")
+    }
   }
 
 }

@@ -69,8 +69,10 @@ extension ModelArchitecture {
       let value = expertsOverflow ? String(layout.mixtureOfExperts?.expertCount ?? 0) : String(layerCount)
       throw .invalidValue(key: key, value: value, reason: "the model would have more than 10^15 parameters", model: name)
     }
-    self.checkpointQuantization = checkpointQuantization
     self.wrapperModelType = wrapperType
+    var checkpoint = checkpointQuantization
+    checkpoint?.resolveSkips(inventory, layers: layerCount, prefix: layerNamePrefix)
+    self.checkpointQuantization = checkpoint
   }
 
   /// Llama-style decoders: every supported family except GPT-2.

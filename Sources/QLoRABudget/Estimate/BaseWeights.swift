@@ -7,7 +7,7 @@ enum BaseWeights {
   /// - int8 (`Linear8bitLt`): `n` int8 bytes + one fp32 scale (SCB) per output row.
   /// - none / full fine-tuning: nothing here; the weights are counted as unquantized.
   static func quantized(_ model: ModelArchitecture, _ setup: TrainingSetup) -> MemoryComponent {
-    let linears = model.inventory.linears(in: setup.recipe.linearRoles)
+    let linears = model.quantizedLinears(in: setup.recipe.linearRoles)
     let weightCount = linears.reduce(0) { $0 + $1.instanceCount }
     let elementCount = ModuleInventory.weightElements(linears)
     switch setup.effectiveQuantization {
@@ -96,6 +96,11 @@ enum BaseWeights {
       // unquantized parameters, treated like the embeddings (upcast by prepare_model_for_kbit_training).
       parts.append((
         "unquantized expert/router weights", unquantizedLinearElements(model, setup), dtypes.embeddings.resolved(compute)))
+      // A pre-quantized checkpoint's llm_int8_skip_modules: plain frozen nn.Linear weights,
+      // treated like the other 16-bit parameters (upcast by prepare_model_for_kbit_training).
+      parts.append((
+        "linear weights llm_int8_skip_modules keeps", model.skippedLinearElements(in: setup.recipe.linearRoles),
+        dtypes.embeddings.resolved(compute)))
     } else {
       parts.append((
         "linear weights", inventory.linearWeightElements,

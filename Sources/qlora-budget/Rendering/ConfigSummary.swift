@@ -39,6 +39,11 @@ struct ConfigSummary {
       for (field, change) in split.overridden {
         lines += Self.wrapped("  overridden ", "\(field.key) \(field.value) by \(flag(change)) (\(Self.sets(change)))")
       }
+      if !checkpoint.keptUnquantized.isEmpty {
+        lines += Self.wrapped(
+          "  unquantized ", "llm_int8_skip_modules keeps " + checkpoint.keptUnquantized.joined(separator: ", ")
+            + " (counted with the unquantized weights)")
+      }
       for note in checkpoint.notes { lines += Self.wrapped("  not modelled ", note) }
     }
     guard let config else { return lines }
@@ -103,6 +108,7 @@ struct ConfigSummary {
           ("sets", .string(Self.sets(change))),
         ])
       })),
+      ("kept_unquantized", .array(checkpoint.keptUnquantized.map { .string($0) })),
       ("not_modelled", .array(checkpoint.notes.map { .string($0) })),
     ])
   }

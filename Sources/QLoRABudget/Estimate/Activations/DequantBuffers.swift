@@ -32,7 +32,7 @@ struct DequantBuffers: Sendable {
 
   init(_ context: StepContext) {
     let quantization = context.setup.effectiveQuantization
-    let modules = quantization.isQuantized ? context.model.inventory.linears(in: context.setup.recipe.linearRoles) : []
+    let modules = quantization.isQuantized ? context.model.quantizedLinears(in: context.setup.recipe.linearRoles) : []
     isInt8 = quantization == .int8
     let head = BaseWeights.outputHead(context.model, context.setup) ?? 0
     self.head = head
@@ -55,7 +55,7 @@ struct DequantBuffers: Sendable {
   static func largest(_ context: StepContext, matching: (LinearModule) -> Bool) -> ByteCount {
     let quantization = context.setup.effectiveQuantization
     guard quantization.isQuantized else { return .zero }
-    let modules = context.model.inventory.linears(in: context.setup.recipe.linearRoles).filter(matching)
+    let modules = context.model.quantizedLinears(in: context.setup.recipe.linearRoles).filter(matching)
     if quantization == .int8 { return modules.map { int8Bytes($0, context) }.max() ?? .zero }
     return StepContext.bytes(modules.map(\.weightElements).max() ?? 0, width: context.compute)
   }

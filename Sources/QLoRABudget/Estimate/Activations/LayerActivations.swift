@@ -54,7 +54,7 @@ struct LayerActivations {
   /// int8 projection of the layer keeps its input so, adapted or not.
   static func int8SavedInputs(_ context: StepContext) -> Set<LinearModule.Input> {
     guard context.setup.effectiveQuantization == .int8 else { return [] }
-    let quantized = context.model.inventory.linears(in: context.setup.recipe.linearRoles)
+    let quantized = context.model.quantizedLinears(in: context.setup.recipe.linearRoles)
     return Set(quantized.filter { $0.role == .projection }.map(\.input))
   }
 
