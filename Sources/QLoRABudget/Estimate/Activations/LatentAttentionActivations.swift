@@ -12,7 +12,13 @@
 ///   q_rot))` and the key a `new_empty` filled by `copy_` (`expand_kv`), both `T x H x (nope +
 ///   rope)`, contiguous in `b x H x s x d`; the value is a view of `kv_b_proj`'s `T x H x (nope +
 ///   v)` output. None of these is saved by the rotary or the copies.
-/// - SDPA under autocast casts q, k, v (copies, saved) unless they already are the compute dtype;
+/// - CPU SDPA: its flash kernel needs one head width for q, k and v, so with `nope + rope != v`
+///   PyTorch runs the math fallback (`_scaled_dot_product_attention_math`), in fp32 whatever the
+///   inputs (it upcasts 16-bit ones), untouched by CPU autocast: it saves the scaled q and k, the
+///   `b x H x s x s` fp32 probabilities and a contiguous v, no output and no log-sum-exp; its
+///   output (the projections' dtype) is copied for `o_proj` (measured: the MLA steps' attention
+///   saves `(b H) x s x 96`, `(b H) x 96 x s`, `b x H x s x s` and `(b H) x s x 64` fp32 tensors).
+/// - CUDA SDPA under autocast casts q, k, v (copies, saved) unless they already are the compute dtype;
 ///   then it saves the query, the key and the value's whole `kv_b_proj` storage. It saves its
 ///   output (`T x H x v`) and log-sum-exp. The CPU kernel lays the output out like the
 ///   contiguous query, so `transpose(1, 2).contiguous()` copies it for `o_proj` (as after
@@ -51,7 +57,20 @@ extension AttentionActivations {
       TensorTerm("k (nope + rope per head)", context.perToken(queryKey, a)),
       TensorTerm(a == p ? "v, a view of kv_b_proj's output" : "v cast", context.perToken(valueStorage, a)),
     ]
+    let square = StepContext.bytes(batch, heads, seq, seq, width: 1)
+    let mathFallback = attention == .sdpa && context.platform == .cpu
+      && mla.queryKeyHeadDimension != mla.valueHeadDimension
     switch attention {
+    case .sdpa where mathFallback:
+      saved += [
+        TensorTerm("q, scaled (fp32, SDPA's math fallback)", context.perToken(queryKey, 4)),
+        TensorTerm("k, scaled (fp32)", context.perToken(queryKey, 4)),
+        TensorTerm("v, contiguous (fp32)", context.perToken(value, 4)),
+        TensorTerm("softmax probabilities (fp32)", 4 * square),
+      ]
+      // The scores before the softmax; in backward the probabilities' gradient and softmax's result.
+      forwardTransients = [4 * square]
+      backwardTransients = [4 * square, 4 * square]
     case .sdpa, .flash:
       saved += queryKeyValue
       saved.append(TensorTerm("attention output", context.perToken(value, a)))
@@ -68,7 +87,7 @@ extension AttentionActivations {
       backwardTransients = standard.backwardTransients
     }
     self.saved = saved
-    outputWidth = a
+    outputWidth = mathFallback ? p : a
     savesOutput = attention != .eager && context.platform == .cuda
     savesCachedKeyValue = false
   }

@@ -117,9 +117,15 @@ struct LayerActivations {
     lora(sparse ? .sparseInput : .feedForwardInput, input: hidden, width: n, label: "MLP input (norm output)")
     let mlpWidth = context.projectionOutput(input: n)
     if sparse, let moe = model.layout.mixtureOfExperts {
-      let experts = FeedForwardActivations.experts(context, moe, outputWidth: mlpWidth)
-      saved += experts.saved
-      transient = [experts.transient]
+      if GroupedExperts.applies(context, moe) {
+        let experts = GroupedExperts.activations(context, moe)
+        saved += experts.saved
+        transient = experts.transients
+      } else {
+        let experts = FeedForwardActivations.experts(context, moe, outputWidth: mlpWidth)
+        saved += experts.saved
+        transient = [experts.transient]
+      }
       if moe.sharedExpertIntermediateSize > 0 {
         let shared = FeedForwardActivations(context, intermediate: moe.sharedExpertIntermediateSize, outputWidth: mlpWidth)
         saved += shared.saved.map { TensorTerm("shared expert: " + $0.name, $0.bytes) }
