@@ -30,7 +30,7 @@ enum VersionNotes {
     }
     return [
       "peft 0.21.2 on transformers 5 turns these targets into LoRA on \(model.modelType)'s fused experts and router "
-        + "(target_parameters; gate_up_proj at rank 2r), not on the dense and shared MLPs, and then refuses lora_dropout "
+        + "(target_parameters; gate_up_proj at rank 2r) instead of any dense or shared-expert MLP, and then refuses lora_dropout "
         + "above 0: this estimate counts the modules peft's all-linear rule names, not those expert adapters. Name "
         + "the attention projections to train what is estimated (docs/models.md)."
     ]

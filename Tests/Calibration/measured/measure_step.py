@@ -34,6 +34,8 @@ This copy (Tests/Calibration/measured/) adds to the team's tool: `use_dora` (pef
 `depths` in a spec (each depth also built and measured whole, kept as `layers_N`, to check the 1 -> 2
 layer extrapolation); and `peak_backward_at` / `peak_forward_at`, the operators running at each
 phase's peak (outermost first, the innermost six), to see at which moment the peak happens.
+The MODELS table also has `mla-tiny` and `mla-tiny-noq`, DeepSeek-V3-shaped models at small widths
+(Tests/QLoRABudgetTests/Fixtures/mla-steps).
 """
 import argparse, gc, json, os, shutil, sys, tempfile, time
 import torch
