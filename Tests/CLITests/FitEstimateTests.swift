@@ -26,32 +26,33 @@ import Testing
     #expect(setup["quant"] as? String == "nf4")
   }
 
-  /// A DeepSeek-V3 config (the dimensions of its published config.json): not modelled, so refused.
+  /// A Kimi-K2-style config (`model_type` `kimi_k2`, DeepSeek-V3's layout under another name): not
+  /// modelled, so refused; `--read-as deepseek_v3` reads it.
   @Test func anUnmodelledArchitectureExitsOneNamingTheModelledFamilies() throws {
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("deepseek-v3-\(UUID().uuidString)")
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("kimi-k2-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: folder) }
     let config = """
-      {"model_type": "deepseek_v3", "hidden_size": 7168, "intermediate_size": 18432, "moe_intermediate_size": 2048,
-       "num_hidden_layers": 61, "num_attention_heads": 128, "num_key_value_heads": 128, "vocab_size": 129280,
-       "n_routed_experts": 256, "num_experts_per_tok": 8}
+      {"model_type": "kimi_k2", "hidden_size": 7168, "intermediate_size": 18432, "moe_intermediate_size": 2048,
+       "num_hidden_layers": 61, "num_attention_heads": 64, "num_key_value_heads": 64, "vocab_size": 163840,
+       "n_routed_experts": 384, "num_experts_per_tok": 8, "first_k_dense_replace": 1}
       """
     try Data(config.utf8).write(to: folder.appendingPathComponent("config.json"))
     let refused = try BinaryRunner.run(["fit", folder.path, "--gpu", "a100-80gb"])
     #expect(refused.status == 1)
     #expect(refused.standardOutput.isEmpty)
-    #expect(refused.standardError.contains("'deepseek_v3'"))
+    #expect(refused.standardError.contains("'kimi_k2'"))
     #expect(refused.standardError.contains(
-      "llama, mistral, qwen2, qwen3, gemma, gemma2, gemma3, gemma3_text, phi3, mixtral, qwen2_moe, qwen3_moe, glm4_moe, gpt_oss, llama4, llama4_text, olmo2, gpt2"))
+      "llama, mistral, qwen2, qwen3, gemma, gemma2, gemma3, gemma3_text, phi3, mixtral, qwen2_moe, qwen3_moe, glm4_moe, deepseek_v3, gpt_oss, llama4, llama4_text, olmo2, gpt2"))
     #expect(refused.standardError.contains("--read-as"))
 
-    let readAs = try BinaryRunner.run(["estimate", folder.path, "--read-as", "llama", "--json"])
+    let readAs = try BinaryRunner.run(["estimate", folder.path, "--read-as", "deepseek_v3", "--json"])
     #expect(readAs.status == 0)
     let model = try #require(try BinaryRunner.json(readAs)["model"] as? [String: Any])
-    #expect(model["model_type"] as? String == "deepseek_v3")
-    #expect(model["read_as"] as? String == "llama")
+    #expect(model["model_type"] as? String == "kimi_k2")
+    #expect(model["read_as"] as? String == "deepseek_v3")
     let text = try BinaryRunner.run(["estimate", folder.path, "--read-as", "llama"])
-    #expect(text.standardOutput.contains("(deepseek_v3 read as llama)"))
+    #expect(text.standardOutput.contains("(kimi_k2 read as llama)"))
     #expect(try BinaryRunner.run(["estimate", folder.path, "--read-as", "granite"]).status == 64)
   }
 

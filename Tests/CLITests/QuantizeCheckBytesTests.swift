@@ -68,13 +68,13 @@ import Testing
   /// A config the estimator refuses (a model_type it does not model): the engine's bytes are
   /// still reported, and the reason there is no estimate is said, not dropped.
   @Test func anUnreadableConfigSaysWhyThereIsNoEstimate() throws {
-    let folder = try Self.folder(config: #"{"model_type": "deepseek_v3", "hidden_size": 64}"#)
+    let folder = try Self.folder(config: #"{"model_type": "kimi_k2", "hidden_size": 64}"#)
     defer { try? FileManager.default.removeItem(at: folder) }
     let json = try BinaryRunner.run(["quantize-check", folder.path, "--json"])
     #expect(json.status == 0)
     let bytes = try #require(try BinaryRunner.json(json)["nf4_bytes"] as? [String: Any])
     #expect(bytes["estimated"] is NSNull)
-    #expect((bytes["estimate_error"] as? String)?.contains("deepseek_v3") == true)
+    #expect((bytes["estimate_error"] as? String)?.contains("kimi_k2") == true)
     let text = try BinaryRunner.run(["quantize-check", folder.path])
     #expect(text.standardOutput.contains("no estimate:"))
   }

@@ -21,7 +21,7 @@ import Testing
     #expect(model.inventory.bufferBytes == ByteCount(2 * 4 * 4))  // inv_freq + original, head_dim/2 fp32 each
   }
 
-  @Test(arguments: ["granite", "deepseek_v3", "gemma3n", ""])
+  @Test(arguments: ["granite", "kimi_k2", "gemma3n", ""])
   func aModelTypeThatIsNotModelledIsRefused(_ type: String) throws {
     var config = Self.llamaLike
     config["model_type"] = type
@@ -31,11 +31,11 @@ import Testing
   }
 
   @Test func theRefusalNamesTheTypeAndEveryModelledFamily() {
-    let message = ArchitectureError.unmodelledType("deepseek_v3", model: "m").description
-    #expect(message.contains("'deepseek_v3'"))
+    let message = ArchitectureError.unmodelledType("kimi_k2", model: "m").description
+    #expect(message.contains("'kimi_k2'"))
     let families = [
       "llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3", "phi3", "mixtral", "qwen2_moe", "qwen3_moe",
-      "glm4_moe", "gpt_oss", "olmo2", "gpt2",
+      "glm4_moe", "deepseek_v3", "gpt_oss", "olmo2", "gpt2",
     ]
     for family in families {
       #expect(message.contains(family))

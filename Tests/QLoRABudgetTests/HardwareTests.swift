@@ -47,7 +47,7 @@ import Testing
     for incompatibility in [HardwareIncompatibility.computeDtypeUnsupported(.bf16, gpu: "g", vendor: .nvidia), .bitsandbytesUnavailable(gpu: "g")] {
       #expect(!incompatibility.description.contains("--"))
     }
-    #expect(!ArchitectureError.unmodelledType("deepseek_v3", model: "m").description.contains("--"))
+    #expect(!ArchitectureError.unmodelledType("kimi_k2", model: "m").description.contains("--"))
   }
 
   @Test func theEstimateCarriesTheIncompatibilitiesAsWarnings() throws {

@@ -1,6 +1,6 @@
 /// How a family of decoder-only transformers lays out its modules: the handful of facts
 /// that differ between llama, qwen2/3, gemma/2/3, phi3, mixtral, qwen MoE, GLM-4 MoE, gpt-oss,
-/// Llama 4, olmo2 and GPT-2.
+/// Llama 4, DeepSeek-V3, olmo2 and GPT-2.
 ///
 /// Source: each family's `modeling_*.py` in transformers (the `__init__` of its attention,
 /// MLP, MoE block and decoder layer).
@@ -12,6 +12,9 @@ public struct DecoderLayout: Hashable, Sendable {
     case fusedQueryKeyValue
     /// GPT-2's `attn.c_attn` (hidden -> 3 hidden) and `attn.c_proj`, with biases.
     case gpt2
+    /// DeepSeek-V3's multi-head latent attention (MLA): queries and keys/values pass through
+    /// low-rank latents with their own RMSNorms (``LatentAttention``).
+    case latent(LatentAttention)
   }
 
   public enum FeedForward: Hashable, Sendable {
@@ -57,6 +60,31 @@ public struct DecoderLayout: Hashable, Sendable {
   /// The decoder layer's MLP module name: `mlp`, or `feed_forward` (Llama 4).
   public var feedForwardPrefix: String = "mlp"
   public var mixtureOfExperts: MixtureOfExperts?
+}
+
+/// DeepSeek-V3's multi-head latent attention (`DeepseekV3Attention`, transformers 4.57.1 and 5.25.0
+/// `modeling_deepseek_v3.py`): `q_a_proj` (hidden -> `q_lora_rank`, bias `attention_bias`),
+/// `q_a_layernorm`, `q_b_proj` (-> heads x (nope + rope)), or one `q_proj` when `q_lora_rank` is
+/// null; `kv_a_proj_with_mqa` (hidden -> `kv_lora_rank` + rope, bias `attention_bias`),
+/// `kv_a_layernorm` over the first `kv_lora_rank` of it, `kv_b_proj` (-> heads x (nope + v));
+/// `o_proj` (heads x v -> hidden, bias `attention_bias`). Queries and keys are `nope + rope` wide
+/// per head, values `v`; rotary runs over the `rope` part only.
+public struct LatentAttention: Hashable, Sendable {
+  /// `q_lora_rank`: the query latent's width, or nil for a plain `q_proj`.
+  public var queryRank: Int64?
+  /// `kv_lora_rank`: the key/value latent's width.
+  public var keyValueRank: Int64
+  /// `qk_nope_head_dim`, `qk_rope_head_dim`, `v_head_dim`.
+  public var unrotatedHeadDimension: Int64
+  public var rotaryHeadDimension: Int64
+  public var valueHeadDimension: Int64
+  /// `attention_bias`: on `q_a_proj`, `kv_a_proj_with_mqa` and `o_proj` only.
+  public var hasBias: Bool
+
+  /// A query's and a key's width per head: `qk_nope_head_dim + qk_rope_head_dim`.
+  public var queryKeyHeadDimension: Int64 { unrotatedHeadDimension + rotaryHeadDimension }
+  /// `kv_a_proj_with_mqa`'s output: the latent and the one shared rotary key.
+  public var compressedWidth: Int64 { keyValueRank + rotaryHeadDimension }
 }
 
 /// The sparse MoE block of Mixtral, Qwen2/3-MoE, GLM-4 MoE, gpt-oss and Llama 4.

@@ -6,7 +6,7 @@ extension ModelArchitecture {
   /// read it as: a layout guessed silently gives a confident verdict on the wrong tensors.
   public static let knownModelTypes: [String] = [
     "llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3", "gemma3_text", "phi3",
-    "mixtral", "qwen2_moe", "qwen3_moe", "glm4_moe", "gpt_oss", "llama4", "llama4_text", "olmo2", "gpt2",
+    "mixtral", "qwen2_moe", "qwen3_moe", "glm4_moe", "deepseek_v3", "gpt_oss", "llama4", "llama4_text", "olmo2", "gpt2",
   ]
 
   /// The most parameters a config may describe (10^15); larger is refused, not estimated.
@@ -89,8 +89,13 @@ extension ModelArchitecture {
         key: "num_key_value_heads", value: String(kvHeads),
         reason: "must divide num_attention_heads (\(heads))", model: name)
     }
+    let latent = family == .deepseekV3 ? try Self.latentAttention(reader) : nil
     let headDimension: Int64
-    if let explicit = try reader.optionalDimension("head_dim") {
+    if let latent {
+      // DeepseekV3Config sets head_dim to qk_rope_head_dim (the rotary width); a query's and a
+      // key's head is nope + rope wide.
+      headDimension = latent.queryKeyHeadDimension
+    } else if let explicit = try reader.optionalDimension("head_dim") {
       headDimension = explicit
     } else {
       guard hidden % heads == 0 else {
@@ -98,7 +103,7 @@ extension ModelArchitecture {
       }
       headDimension = hidden / heads
     }
-    let isMoE = ["mixtral", "qwen2_moe", "qwen3_moe", "glm4_moe", "gpt_oss"].contains(modelType) || family == .llama4
+    let isMoE = ["mixtral", "qwen2_moe", "qwen3_moe", "glm4_moe", "deepseek_v3", "gpt_oss"].contains(modelType) || family == .llama4
     // Qwen MoE configs may give only moe_intermediate_size; the dense size is then unused.
     let intermediate: Int64
     if family == .llama4 {
@@ -113,10 +118,13 @@ extension ModelArchitecture {
     let vocabulary = try reader.dimension("vocab_size")
     let tied = try reader.bool("tie_word_embeddings", default: family.tiesEmbeddingsByDefault)
     let rotaryFraction = try reader.fraction("partial_rotary_factor", default: family.rotaryFractionByDefault)
-    let rotaryDimension = Int64((Double(headDimension) * rotaryFraction).rounded(.down))
+    // MLA rotates only the qk_rope_head_dim part (DeepseekV3RotaryEmbedding's dim is head_dim, set to it).
+    let rotaryDimension = latent?.rotaryHeadDimension ?? Int64((Double(headDimension) * rotaryFraction).rounded(.down))
 
+    let attention: DecoderLayout.Attention
+    if let latent { attention = .latent(latent) } else { attention = try family.attention(reader) }
     let layout = DecoderLayout(
-      attention: try family.attention(reader),
+      attention: attention,
       feedForward: family == .phi3 ? .fusedGateUp : .gated(bias: try reader.bool("mlp_bias", default: false)),
       queryKeyNorm: try family.queryKeyNorm(reader),
       normsPerLayer: family.normsPerLayer,
@@ -197,12 +205,13 @@ extension ModelArchitecture {
         expertsPerToken: try reader.optionalDimension("num_experts_per_tok") ?? 1, expertIntermediateSize: size,
         sharedExpertIntermediateSize: size, sparseLayerCount: sparse)
     }
-    if modelType == "glm4_moe" {
+    if modelType == "glm4_moe" || modelType == "deepseek_v3" {
       // Layer i is sparse when i >= first_k_dense_replace; the shared expert is one MLP of
       // moe_intermediate_size x n_shared_experts (modeling_glm4_moe.py, Glm4MoeDecoderLayer and
-      // Glm4MoeMoE; both default to 1 in Glm4MoeConfig).
+      // Glm4MoeMoE; both default to 1 in Glm4MoeConfig). DeepSeek-V3's block is the same
+      // (modeling_deepseek_v3.py DeepseekV3MoE); DeepseekV3Config's first_k_dense_replace is 3.
       let expertSize = try reader.dimension("moe_intermediate_size")
-      let dense = try reader.optionalCount("first_k_dense_replace") ?? 1
+      let dense = try reader.optionalCount("first_k_dense_replace") ?? (modelType == "deepseek_v3" ? 3 : 1)
       let shared = try reader.optionalCount("n_shared_experts") ?? 1
       return MixtureOfExperts(
         style: .glm, expertCount: try reader.dimension("n_routed_experts"),
@@ -222,6 +231,23 @@ extension ModelArchitecture {
       expertIntermediateSize: try reader.dimension("moe_intermediate_size"),
       sharedExpertIntermediateSize: try sharedExpertSize(reader, modelType: modelType),
       sparseLayerCount: Int64(sparse))
+  }
+
+  /// DeepSeek-V3's latent attention keys, with DeepseekV3Config's defaults when absent;
+  /// `q_lora_rank: null` (DeepSeek-V2-Lite, Moonlight) means a plain `q_proj`.
+  private static func latentAttention(_ reader: ConfigReader) throws(ArchitectureError) -> LatentAttention {
+    let queryRank: Int64?
+    if let value = reader.members["q_lora_rank"], value == .null {
+      queryRank = nil
+    } else {
+      queryRank = try reader.optionalDimension("q_lora_rank") ?? 1536
+    }
+    return LatentAttention(
+      queryRank: queryRank, keyValueRank: try reader.optionalDimension("kv_lora_rank") ?? 512,
+      unrotatedHeadDimension: try reader.optionalDimension("qk_nope_head_dim") ?? 128,
+      rotaryHeadDimension: try reader.optionalDimension("qk_rope_head_dim") ?? 64,
+      valueHeadDimension: try reader.optionalDimension("v_head_dim") ?? 128,
+      hasBias: try reader.bool("attention_bias", default: false))
   }
 
   /// Qwen2-MoE's shared expert; Qwen3-MoE has none.
@@ -251,7 +277,7 @@ extension ModelArchitecture {
 
 /// The families whose layouts differ; see ``DecoderLayout``.
 private enum Family: Equatable {
-  case llama, qwen2, qwen3, gemma, gemma2, gemma3, phi3, mixtral, qwen2MoE, qwen3MoE, glm4MoE, gptOss, llama4, olmo2
+  case llama, qwen2, qwen3, gemma, gemma2, gemma3, phi3, mixtral, qwen2MoE, qwen3MoE, glm4MoE, deepseekV3, gptOss, llama4, olmo2
 
   /// nil for a `model_type` that is not modelled.
   init?(modelType: String) {
@@ -267,6 +293,7 @@ private enum Family: Equatable {
     case "qwen2_moe": self = .qwen2MoE
     case "qwen3_moe": self = .qwen3MoE
     case "glm4_moe": self = .glm4MoE
+    case "deepseek_v3": self = .deepseekV3
     case "gpt_oss": self = .gptOss
     case "llama4", "llama4_text": self = .llama4
     case "olmo2": self = .olmo2

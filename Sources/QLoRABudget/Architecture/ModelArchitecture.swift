@@ -41,8 +41,28 @@ public struct ModelArchitecture: Hashable, Sendable {
   public var parameterCount: Int64 { inventory.parameterCount }
 
   /// Projection widths: queries (`heads x head_dim`) and keys/values (`kv heads x head_dim`).
+  /// For MLA, `head_dim` is the query/key head width (`qk_nope_head_dim + qk_rope_head_dim`).
   public var queryWidth: Int64 { attentionHeadCount * headDimension }
   public var keyValueWidth: Int64 { keyValueHeadCount * headDimension }
+
+  /// MLA's latent attention, when the model has it (DeepSeek-V3).
+  public var latentAttention: LatentAttention? {
+    if case .latent(let mla) = layout.attention { return mla }
+    return nil
+  }
+
+  /// The attention output's width per token, what o_proj reads: `heads x v_head_dim` for MLA,
+  /// else the query width.
+  public var attentionOutputWidth: Int64 {
+    latentAttention.map { attentionHeadCount * $0.valueHeadDimension } ?? queryWidth
+  }
+
+  /// Elements per token and layer of transformers' key/value cache: k and v (`2 x kv heads x
+  /// head_dim`); for MLA in transformers 5 the compressed latent it caches before expanding
+  /// (`cache.update(kv_nope, k_rot)`: `kv_lora_rank + qk_rope_head_dim`, one head).
+  public var cachedKeyValueWidth: Int64 {
+    latentAttention?.compressedWidth ?? 2 * keyValueWidth
+  }
 
   init(
     name: String, type: DeclaredType, hiddenSize: Int64, layerCount: Int64,
@@ -105,6 +125,18 @@ extension ModuleInventory {
     case .gpt2:
       linear("attn.c_attn", h, 3 * h, bias: true, reads: .attentionInput)
       linear("attn.c_proj", h, h, bias: true, reads: .attentionOutput)
+    case .latent(let mla):
+      // q = heads x (nope + rope): the query width; o_proj reads heads x v.
+      let heads = q / d
+      if let rank = mla.queryRank {
+        linear("self_attn.q_a_proj", h, rank, bias: mla.hasBias, reads: .attentionInput)
+        linear("self_attn.q_b_proj", rank, q, reads: .queryLatent)
+      } else {
+        linear("self_attn.q_proj", h, q, reads: .attentionInput)
+      }
+      linear("self_attn.kv_a_proj_with_mqa", h, mla.compressedWidth, bias: mla.hasBias, reads: .attentionInput)
+      linear("self_attn.kv_b_proj", mla.keyValueRank, heads * (mla.unrotatedHeadDimension + mla.valueHeadDimension), reads: .keyValueLatent)
+      linear("self_attn.o_proj", heads * mla.valueHeadDimension, h, bias: mla.hasBias, reads: .attentionOutput)
     }
 
     let sparseLayers = layout.mixtureOfExperts?.sparseLayerCount ?? 0
@@ -168,6 +200,10 @@ extension ModuleInventory {
       norm("self_attn.k_norm", kv)
     }
     if layout.hasAttentionSinks { norm("self_attn.sinks", q / d) }
+    if case .latent(let mla) = layout.attention {
+      if let rank = mla.queryRank { norm("self_attn.q_a_layernorm", rank) }
+      norm("self_attn.kv_a_layernorm", mla.keyValueRank)
+    }
     norm("final_norm", normWidth, count: 1)
 
     let positions: Int64

@@ -35,10 +35,14 @@ public struct LinearModule: Hashable, Sendable {
   /// Which activation of the layer the module reads: LoRA branches reading the same tensor
   /// share it (q/k/v all read the first norm's output).
   public enum Input: Hashable, Sendable {
-    /// The first norm's output: q/k/v, `qkv_proj`, `c_attn`.
+    /// The first norm's output: q/k/v, `qkv_proj`, `c_attn`, MLA's `q_a_proj` and `kv_a_proj_with_mqa`.
     case attentionInput
     /// The attention output: `o_proj`, `attn.c_proj`.
     case attentionOutput
+    /// MLA's query latent after `q_a_layernorm`: `q_b_proj`.
+    case queryLatent
+    /// MLA's key/value latent after `kv_a_layernorm`: `kv_b_proj`.
+    case keyValueLatent
     /// The second norm's output in a dense layer: gate/up, `gate_up_proj`, `c_fc`.
     case feedForwardInput
     /// The gated product (or GELU output) of a dense MLP: `down_proj`, `mlp.c_proj`.
@@ -49,6 +53,9 @@ public struct LinearModule: Hashable, Sendable {
     case sharedExpertIntermediate
     /// An expert's gated product (expert down projections).
     case expertIntermediate
+
+    /// Whether the module belongs to the attention block (its backward runs after the MLP's).
+    public var isAttention: Bool { [.attentionInput, .attentionOutput, .queryLatent, .keyValueLatent].contains(self) }
   }
 
   /// The module's path inside a decoder layer, e.g. `self_attn.q_proj`, `mlp.experts.gate_proj`.

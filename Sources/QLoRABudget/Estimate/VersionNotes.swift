@@ -2,7 +2,38 @@
 /// alternative: shown next to the verdict, where a user acts on it.
 enum VersionNotes {
   static func notes(_ model: ModelArchitecture, _ setup: TrainingSetup) -> [String] {
-    attentionNotes(model, setup) + expertNotes(model, setup) + routerNotes(model, setup)
+    attentionNotes(model, setup) + expertNotes(model, setup) + routerNotes(model, setup) + expertTargetNotes(model, setup)
+  }
+
+  /// peft 0.21.2 on transformers 5 rewrites the targets of the MoE families whose experts were
+  /// fused between transformers 4 and 5 (`utils/transformers_weight_conversion.py`
+  /// `_convert_peft_config_moe`, for the model types of transformers' `_MODEL_TO_CONVERSION_PATTERN`
+  /// with a `qwen2_moe` or `mixtral` pattern): `all-linear` and the v4 expert names (`gate_proj`,
+  /// `up_proj`, `down_proj`, Mixtral's `w1`/`w2`/`w3`) become `target_parameters` on the fused experts
+  /// (`gate_up_proj` at rank 2r) and the router's `gate.weight`, and those names no longer adapt
+  /// the dense and shared MLPs. Its `ParamWrapper` refuses `lora_dropout` above 0. Measured on a
+  /// DeepSeek-V3-shaped model (get_peft_model, transformers 5.25.0): attention modules plus
+  /// `mlp.experts` and `mlp.gate`, 1,458,432 LoRA parameters per sparse layer at r = 16 (E = 16,
+  /// hidden 1,024, intermediate 512). Not modelled: the estimate counts the modules peft's
+  /// `all-linear` rule names (docs/models.md).
+  static let peftRewritesExpertTargets: Set<String> = ["mixtral", "qwen3_moe", "glm4_moe", "deepseek_v3"]
+
+  private static func expertTargetNotes(_ model: ModelArchitecture, _ setup: TrainingSetup) -> [String] {
+    guard !setup.isFullFineTune, Self.peftRewritesExpertTargets.contains(model.modelType),
+      let moe = model.layout.mixtureOfExperts, !setup.recipe.linearRoles.contains(moe.expertRole)
+    else { return [] }
+    let expertNames: Set<String> = ["gate_proj", "up_proj", "down_proj", "w1", "w2", "w3", "gate"]
+    switch setup.lora.targets {
+    case .allLinear: break
+    case .modules(let names) where !expertNames.isDisjoint(with: names): break
+    default: return []
+    }
+    return [
+      "peft 0.21.2 on transformers 5 turns these targets into LoRA on \(model.modelType)'s fused experts and router "
+        + "(target_parameters; gate_up_proj at rank 2r) instead of any dense or shared-expert MLP, and then refuses lora_dropout "
+        + "above 0: this estimate counts the modules peft's all-linear rule names, not those expert adapters. Name "
+        + "the attention projections to train what is estimated (docs/models.md)."
+    ]
   }
 
   /// LoRA on an `nn.Linear` subclass whose forward returns a tuple (Llama 4's `Llama4Router`):

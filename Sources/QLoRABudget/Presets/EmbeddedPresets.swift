@@ -80,6 +80,51 @@ enum EmbeddedPresets {
 }
 
 """#,
+    "deepseek-v3": #"""
+{
+  "name": "deepseek-v3",
+  "display_name": "DeepSeek-V3 (671B, bf16)",
+  "hf_repo": "deepseek-ai/DeepSeek-V3",
+  "hub_ids": [
+    "deepseek-ai/DeepSeek-V3",
+    "deepseek-ai/DeepSeek-V3-Base",
+    "deepseek-ai/DeepSeek-V3-0324",
+    "deepseek-ai/DeepSeek-R1"
+  ],
+  "source": "https://huggingface.co/deepseek-ai/DeepSeek-V3/blob/main/config.json (the same architecture keys in DeepSeek-V3-Base, -0324 and DeepSeek-R1). These keys are DeepseekV3Config's defaults in transformers 5.25.0 and 4.57.1 (configuration_deepseek_v3.py: 7168 hidden, 61 layers, 128 heads, q/kv latent ranks 1536/512, qk 128 + 64, v 128, 256 routed experts of 2048, top-8, 1 shared expert, 3 dense layers of 18432, vocabulary 129280, untied), written out. deepseek_v3: multi-head latent attention (q_a_proj -> q_a_layernorm -> q_b_proj; kv_a_proj_with_mqa -> kv_a_layernorm -> kv_b_proj; o_proj from heads x v_head_dim); layers 0-2 dense SwiGLU MLPs, layers 3-60 sparse: the router (mlp.gate) a bare 256 x 7168 parameter with an fp32 e_score_correction_bias, 256 experts and one shared expert of moe_intermediate_size. The checkpoint's extra layer 61 (num_nextn_predict_layers 1, multi-token prediction, in _keys_to_ignore_on_load_unexpected) is not loaded by transformers and not counted: 671B here, 685B on the Hub page. The official weights are FP8 (quantization_config quant_method fp8, dropped here), which bitsandbytes does not load: a QLoRA starts from a bf16 conversion. Token ids and rope_scaling (yarn, which changes no tensor) dropped.",
+  "architectures": [
+    "DeepseekV3ForCausalLM"
+  ],
+  "attention_bias": false,
+  "first_k_dense_replace": 3,
+  "hidden_act": "silu",
+  "hidden_size": 7168,
+  "intermediate_size": 18432,
+  "kv_lora_rank": 512,
+  "max_position_embeddings": 163840,
+  "model_type": "deepseek_v3",
+  "moe_intermediate_size": 2048,
+  "n_group": 8,
+  "n_routed_experts": 256,
+  "n_shared_experts": 1,
+  "norm_topk_prob": true,
+  "num_attention_heads": 128,
+  "num_experts_per_tok": 8,
+  "num_hidden_layers": 61,
+  "num_key_value_heads": 128,
+  "q_lora_rank": 1536,
+  "qk_nope_head_dim": 128,
+  "qk_rope_head_dim": 64,
+  "rms_norm_eps": 1e-06,
+  "routed_scaling_factor": 2.5,
+  "tie_word_embeddings": false,
+  "topk_group": 4,
+  "torch_dtype": "bfloat16",
+  "v_head_dim": 128,
+  "vocab_size": 129280
+}
+
+"""#,
     "gemma-2-27b": #"""
 {
   "name": "gemma-2-27b",

@@ -34,6 +34,8 @@ This copy (Tests/Calibration/measured/) adds to the team's tool: `use_dora` (pef
 `depths` in a spec (each depth also built and measured whole, kept as `layers_N`, to check the 1 -> 2
 layer extrapolation); and `peak_backward_at` / `peak_forward_at`, the operators running at each
 phase's peak (outermost first, the innermost six), to see at which moment the peak happens.
+The MODELS table also has `mla-tiny` and `mla-tiny-noq`, DeepSeek-V3-shaped models at small widths
+(Tests/QLoRABudgetTests/Fixtures/mla-steps).
 """
 import argparse, gc, json, os, shutil, sys, tempfile, time
 import torch
@@ -54,6 +56,11 @@ MODELS = {
   "gemma-2-2b": ("gemma2", dict(vocab_size=256000, hidden_size=2304, intermediate_size=9216, num_hidden_layers=26, num_attention_heads=8, num_key_value_heads=4, head_dim=256, tie_word_embeddings=True)),
   "phi-3-mini-4k": ("phi3", dict(vocab_size=32064, hidden_size=3072, intermediate_size=8192, num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=32, tie_word_embeddings=False)),
   "smollm2-360m": ("llama", dict(vocab_size=49152, hidden_size=960, intermediate_size=2560, num_hidden_layers=32, num_attention_heads=15, num_key_value_heads=5, tie_word_embeddings=True)),
+  # DeepSeek-V3-shaped (MLA attention, a dense first layer, routed + shared experts) at small widths: the layer
+  # 0 is dense (first_k_dense_replace 1), so the 1 -> 2 layer line is the sparse layer's.
+  "mla-tiny": ("deepseek_v3", dict(vocab_size=32000, hidden_size=1024, intermediate_size=2816, moe_intermediate_size=512, num_hidden_layers=8, num_attention_heads=16, num_key_value_heads=16, q_lora_rank=384, kv_lora_rank=256, qk_nope_head_dim=64, qk_rope_head_dim=32, v_head_dim=64, n_routed_experts=16, num_experts_per_tok=4, n_shared_experts=1, first_k_dense_replace=1, n_group=1, topk_group=1, tie_word_embeddings=False)),
+  # The same without the query latent (q_lora_rank null: q_proj, as DeepSeek-V2-Lite and Moonlight), two shared experts.
+  "mla-tiny-noq": ("deepseek_v3", dict(vocab_size=32000, hidden_size=768, intermediate_size=2048, moe_intermediate_size=384, num_hidden_layers=6, num_attention_heads=12, num_key_value_heads=12, q_lora_rank=None, kv_lora_rank=192, qk_nope_head_dim=64, qk_rope_head_dim=32, v_head_dim=64, n_routed_experts=8, num_experts_per_tok=2, n_shared_experts=2, first_k_dense_replace=1, n_group=1, topk_group=1, tie_word_embeddings=False)),
 }
 
 ALL = "all-linear"

@@ -29,9 +29,8 @@ struct BackwardMoment {
     let feedForwardSaved = layer.savedBytes - layer.attentionSaved
     residualGradient = context.perToken(context.model.hiddenSize, context.residual)
     let upstream = 2 * residualGradient
-    let attentionInputs: Set<LinearModule.Input> = [.attentionInput, .attentionOutput]
-    feedForwardDequant = DequantBuffers.largest(context) { !attentionInputs.contains($0.input) }
-    attentionDequant = DequantBuffers.largest(context) { attentionInputs.contains($0.input) }
+    feedForwardDequant = DequantBuffers.largest(context) { !$0.input.isAttention }
+    attentionDequant = DequantBuffers.largest(context) { $0.input.isAttention }
     feedForward = onTop + layer.feedForwardBackwardTransient + feedForwardDequant + upstream
     let attentionTotal = onTop + layer.attentionBackwardTransient + attentionDequant + upstream
     attention = attentionTotal > feedForwardSaved ? attentionTotal - feedForwardSaved : .zero

@@ -94,7 +94,7 @@ struct LayerActivations {
           // module's input and peft's cast of it are live at its DoRA moment.
           let input = context.perToken(features, width) + context.perToken(features, LoRABranch.castWidth(context, inputWidth: width))
           doraForward = max(doraForward, checkpointing ? dora.withoutGrad + input : dora.withGrad)
-          if [.attentionInput, .attentionOutput].contains(slot) {
+          if slot.isAttention {
             doraAttention = max(doraAttention, dora.withGrad)
           } else {
             doraFeedForward = max(doraFeedForward, dora.withGrad)
@@ -114,10 +114,19 @@ struct LayerActivations {
     // Attention: q/k/v read the first norm's output.
     lora(.attentionInput, input: hidden, width: n, label: "attention input (norm output)")
     let projection = context.projectionOutput(input: n)
-    let attention = AttentionActivations(context, projectionWidth: projection)
+    let attention: AttentionActivations
+    if let mla = model.latentAttention {
+      // MLA: q_b_proj and kv_b_proj read the latent RMSNorms' outputs.
+      attention = AttentionActivations(context, latent: mla, projectionWidth: projection)
+      let latentWidth = AttentionActivations.latentNormWidth(context, projectionWidth: projection)
+      if let rank = mla.queryRank { lora(.queryLatent, input: rank, width: latentWidth, label: "q_a_layernorm output") }
+      lora(.keyValueLatent, input: mla.keyValueRank, width: latentWidth, label: "kv_a_layernorm output")
+    } else {
+      attention = AttentionActivations(context, projectionWidth: projection)
+    }
     saved += attention.saved
     lora(
-      .attentionOutput, input: model.queryWidth, width: attention.outputWidth, label: "attention output (o_proj input)",
+      .attentionOutput, input: model.attentionOutputWidth, width: attention.outputWidth, label: "attention output (o_proj input)",
       alreadySaved: attention.savesOutput)
 
     let attentionSaved = saved.total
@@ -131,9 +140,15 @@ struct LayerActivations {
     lora(sparse ? .sparseInput : .feedForwardInput, input: hidden, width: n, label: "MLP input (norm output)")
     let mlpWidth = context.projectionOutput(input: n)
     if sparse, let moe = model.layout.mixtureOfExperts {
-      let experts = FeedForwardActivations.experts(context, moe, outputWidth: mlpWidth)
-      saved += experts.saved
-      transient = [experts.transient]
+      if GroupedExperts.applies(context, moe) {
+        let experts = GroupedExperts.activations(context, moe)
+        saved += experts.saved
+        transient = experts.transients
+      } else {
+        let experts = FeedForwardActivations.experts(context, moe, outputWidth: mlpWidth)
+        saved += experts.saved
+        transient = [experts.transient]
+      }
       if moe.sharedExpertIntermediateSize > 0 {
         let shared = FeedForwardActivations(context, intermediate: moe.sharedExpertIntermediateSize, outputWidth: mlpWidth)
         saved += shared.saved.map { TensorTerm("shared expert: " + $0.name, $0.bytes) }
@@ -156,17 +171,16 @@ struct LayerActivations {
     func larger(_ transients: [ByteCount], dora: ByteCount, beside dequant: ByteCount) -> [ByteCount] {
       dora > ByteCount.sum(transients) + dequant ? [dora - dequant] : transients
     }
-    let attentionInputs: Set<LinearModule.Input> = [.attentionInput, .attentionOutput]
     // The forward moment counts the layer's saved tensors as its working set, which a
     // checkpointed forward (grad off) does not hold: its DoRA moment is taken net of them.
     let layerSaved = saved.total
     let doraForwardNet = !checkpointing ? doraForward : doraForward > layerSaved ? doraForward - layerSaved : .zero
     forwardTransients = larger(attention.forwardTransients, dora: doraForwardNet, beside: DequantBuffers(context).bytes)
     feedForwardBackwardTransients = checkpointing
-      ? larger(transient, dora: doraFeedForward, beside: DequantBuffers.largest(context) { !attentionInputs.contains($0.input) })
+      ? larger(transient, dora: doraFeedForward, beside: DequantBuffers.largest(context) { !$0.input.isAttention })
       : transient
     attentionBackwardTransients = checkpointing
-      ? larger(attention.backwardTransients, dora: doraAttention, beside: DequantBuffers.largest(context) { attentionInputs.contains($0.input) })
+      ? larger(attention.backwardTransients, dora: doraAttention, beside: DequantBuffers.largest(context) { $0.input.isAttention })
       : attention.backwardTransients
   }
 }

@@ -74,9 +74,10 @@ struct StepPeak {
     let plain = setup.trainingLoop == .plain
     let checkpointing = setup.usesGradientCheckpointing
     // Without checkpointing transformers keeps use_cache on: the output's DynamicCache holds
-    // a copy (`torch.cat` in `DynamicLayer.update`) of every layer's k (after rotary) and v.
+    // a copy (`torch.cat` in `DynamicLayer.update`) of every layer's k (after rotary) and v
+    // (MLA: its compressed latent, ``ModelArchitecture/cachedKeyValueWidth``).
     keyValueCache = checkpointing
-      ? .zero : model.layerCount * (2 * context.perToken(model.keyValueWidth, context.projectionOutput(input: context.normOutput)))
+      ? .zero : model.layerCount * context.perToken(model.cachedKeyValueWidth, context.projectionOutput(input: context.normOutput))
     rotary = Self.rotaryTables(context)
     autocastCache = Self.autocastWeightCache(context, trainable)
     // Sharded, each GPU steps its own shard; with the optimizer on the host, none on the GPU.
