@@ -8,6 +8,11 @@ public struct Judgement: Hashable, Sendable {
   public let marginBytes: ByteCount
   /// The usable capacity minus the process peak (negative when over).
   public let headroom: Int64
+  /// When the run does not fit as simulated but completes if the allocator releases its cached
+  /// segments on out-of-memory retries: the process peak it then reaches (the completing peak
+  /// reserved plus the CUDA context). Information only, never a `fits`: no boundary measurement
+  /// validates it yet.
+  public let completingProcessPeak: ByteCount?
 }
 
 extension MemoryEstimate {
@@ -15,7 +20,9 @@ extension MemoryEstimate {
   public var judgement: Judgement? {
     guard let verdict, let headroom else { return nil }
     let margin = VerdictMargin.measured
+    let completing = reserve?.completingPeakReserved.map { $0 + (peak.process - peak.reserved) }
     return Judgement(
-      verdict: verdict, margin: margin, marginBytes: margin.upperBound(of: peak.process) - peak.process, headroom: headroom)
+      verdict: verdict, margin: margin, marginBytes: margin.upperBound(of: peak.process) - peak.process, headroom: headroom,
+      completingProcessPeak: completing)
   }
 }

@@ -28,6 +28,7 @@ enum EstimateJSON {
       ("gpu", estimate.gpu.map(gpu) ?? .null),
       ("headroom_bytes", estimate.headroom.map { .integer($0) } ?? .null),
       ("verdict", estimate.verdict.map { .string($0.rawValue) } ?? .null),
+      ("completing_process_bytes", estimate.judgement?.completingProcessPeak.map { .bytes($0) } ?? .null),
       ("margin", margin()),
       ("assumptions", .array(estimate.assumptions.map { .string($0) })),
       ("warnings", .array(estimate.warnings.map { .string($0) })),
@@ -84,6 +85,7 @@ enum EstimateJSON {
     .object([
       ("gpu", .string(evaluation.gpu.name)), ("capacity_bytes", .integer(evaluation.gpu.capacity.bytes)),
       ("bytes", .bytes(evaluation.bytes)), ("verdict", .string(evaluation.verdict.rawValue)),
+      ("headroom_bytes", evaluation.bytes.isOverflow ? .null : .integer(evaluation.headroom)),
     ])
   }
 

@@ -2,7 +2,9 @@ import QLoRABudget
 
 /// The human-readable breakdown of `fit` and `estimate`, within 80 columns.
 enum EstimateText {
-  static func render(_ estimate: MemoryEstimate, explain: Bool, color: Bool) -> String {
+  /// `changes`: the planner's single changes that make the run fit, shown under the verdict
+  /// (nil: not asked, as without a GPU).
+  static func render(_ estimate: MemoryEstimate, explain: Bool, color: Bool, changes: [FitChange]? = nil) -> String {
     var lines = header(estimate)
     lines.append("")
     lines.append(row("Component", "Where", "GiB", "GB"))
@@ -30,6 +32,10 @@ enum EstimateText {
       lines.append(row("Host memory of the step", "host", gib(estimate.hostBytes), gb(estimate.hostBytes)))
     }
     lines += verdict(estimate, color: color)
+    if let changes, let verdict = estimate.verdict, verdict != .fits {
+      lines.append("")
+      lines += FitChangeText.lines(changes, verdict: verdict, notes: explain)
+    }
     lines.append("")
     lines.append("Assumptions:")
     lines += estimate.assumptions.flatMap { HelpText.wrap($0, width: 76).enumerated().map { ($0 == 0 ? "- " : "  ") + $1 } }
@@ -91,9 +97,9 @@ enum EstimateText {
       (text, detail) = ("TIGHT, \(amount) headroom", "less than \(marginText) by which real runs have exceeded estimates")
     case .doesNotFit:
       var words = "the estimated peak exceeds the usable capacity"
-      if let completing = estimate.reserve?.completingPeakReserved {
-        words += "; if the allocator must release its cache (out-of-memory retries), the run completes with "
-          + "\(completing.formatted(.binary)) reserved, not yet validated on real runs"
+      if let completing = judgement.completingProcessPeak {
+        words += "; it completes at about \(completing.formatted(.binary)) if the allocator must release its cache "
+          + "(out-of-memory retries), not yet validated on real runs"
       }
       (text, detail) = ("DOES NOT FIT, \(amount) over", words)
     }
