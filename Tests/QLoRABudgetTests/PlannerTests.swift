@@ -63,7 +63,9 @@ import Testing
     } else {
       #expect(try verdict(1) == "does_not_fit")
     }
-    #expect(answer.probes <= 40)
+    // Two bisections of the floor over 1...65,536 (17 probes each, the second within the first's
+    // answer) and the walks down to the real verdict's boundary (NonMonotoneSearchTests).
+    #expect(answer.probes <= 50)
   }
 
   @Test func nothingFitsGivesNoValue() throws {
