@@ -7,12 +7,14 @@ import Testing
   static let presets = PresetCatalog.bundled
 
   /// The verdict rule written out here, on the estimator's process peak, without the planner
-  /// or ``Verdict``: over the capacity does not fit; within the margin of it is tight.
+  /// or ``Verdict``: over the capacity does not fit; within the margin of it (and the CUDA
+  /// context's uncertainty, ``CUDAContextTests/allowanceMiB(_:)``) is tight.
   static func verdict(_ model: ModelArchitecture, _ setup: TrainingSetup, _ gpu: GPU) throws -> String {
     let process = try MemoryEstimator.estimate(model: model, setup: setup, gpu: gpu).peak.process.bytes
     let capacity = gpu.capacity.bytes
+    let allowance = setup.platform == .cuda ? Double(CUDAContextTests.allowanceMiB(gpu) * 1_048_576) : 0
     if process > capacity { return "does_not_fit" }
-    if (Double(process) * (1 + VerdictMargin.measured.relative)).rounded(.up) > Double(capacity) { return "tight" }
+    if (Double(process) * (1 + VerdictMargin.measured.relative)).rounded(.up) + allowance > Double(capacity) { return "tight" }
     return "fits"
   }
 

@@ -27,9 +27,9 @@ public struct Evaluation: Hashable, Sendable {
       self.estimate = estimate
       let peak = estimate.peak
       bytes = peak.process
-      verdict = Verdict(peak: bytes, capacity: gpu.capacity)
+      verdict = Verdict(peak: bytes, capacity: gpu.capacity, allowance: estimate.contextUncertainty)
       floor = peak.allocated + (peak.process - peak.reserved)
-      floorVerdict = Verdict(peak: floor, capacity: gpu.capacity)
+      floorVerdict = Verdict(peak: floor, capacity: gpu.capacity, allowance: estimate.contextUncertainty)
     } catch .overflow {
       estimate = nil
       bytes = .overflow

@@ -30,6 +30,7 @@ enum EstimateJSON {
       ("verdict", estimate.verdict.map { .string($0.rawValue) } ?? .null),
       ("completing_process_bytes", estimate.judgement?.completingProcessPeak.map { .bytes($0) } ?? .null),
       ("margin", margin()),
+      ("context_uncertainty_bytes", estimate.gpu == nil ? .null : .bytes(estimate.contextUncertainty)),
       ("assumptions", .array(estimate.assumptions.map { .string($0) })),
       ("warnings", .array(estimate.warnings.map { .string($0) })),
       ("incompatibilities", .array(estimate.incompatibilities.map(incompatibility))),

@@ -86,15 +86,19 @@ enum EstimateText {
     guard let gpu = estimate.gpu, let judgement = estimate.judgement else { return [] }
     let headroom = judgement.headroom
     let amount = ByteCount(headroom == Int64.min ? Int64.max : abs(headroom)).formatted(.binary)
-    let marginText = "the \(percent(judgement.margin.relative)) margin (\(judgement.marginBytes.formatted(.binary)))"
+    let percentText = percent(judgement.margin.relative)
+    let marginText = judgement.contextUncertainty > .zero
+      ? "the \(percentText) margin by which real runs have exceeded estimates plus the CUDA context's "
+        + "\(judgement.contextUncertainty.formatted(.binary)) of uncertainty (\(judgement.marginBytes.formatted(.binary)) in all)"
+      : "the \(percentText) margin (\(judgement.marginBytes.formatted(.binary))) by which real runs have exceeded estimates"
     let verdict = judgement.verdict
     let text: String
     let detail: String
     switch verdict {
     case .fits:
-      (text, detail) = ("FITS, \(amount) headroom", "more than \(marginText) by which real runs have exceeded estimates")
+      (text, detail) = ("FITS, \(amount) headroom", "more than \(marginText)")
     case .tight:
-      (text, detail) = ("TIGHT, \(amount) headroom", "less than \(marginText) by which real runs have exceeded estimates")
+      (text, detail) = ("TIGHT, \(amount) headroom", "less than \(marginText)")
     case .doesNotFit:
       var words = "the estimated peak exceeds the usable capacity"
       if let completing = judgement.completingProcessPeak {
