@@ -189,6 +189,19 @@ import Testing
     #expect(try Self.verdict(model, next, gpu) != "fits")
   }
 
+  /// A change the setup would refuse is no candidate: qlora-paper has no chunked loss, so a run
+  /// that does not fit under it gets its other changes, not an error.
+  @Test func refusedChangesAreSkipped() throws {
+    let model = try Self.presets.model(named: "llama-2-70b")
+    let gpu = try Self.presets.gpu(named: "rtx-4090")
+    var setup = TrainingSetup()
+    setup.recipe = try #require(Recipe.named("qlora-paper"))
+    setup.batchSize = 2
+    #expect(throws: SetupError.self) { try SettingChange.loss(.chunked).applied(to: setup).validate() }
+    let changes = try Planner(model: model, setup: setup, gpu: gpu).changes()
+    #expect(changes.allSatisfy { $0.kind != .chunkedLoss })
+  }
+
   @Test func noChangesWhenItFits() throws {
     let planner = Planner(
       model: try Self.presets.model(named: "qwen3-0.6b"), setup: TrainingSetup(), gpu: try Self.presets.gpu(named: "h100-80gb"))

@@ -75,7 +75,10 @@ extension Planner {
     func consider(
       _ kind: FitChange.Kind, _ changes: [SettingChange], _ note: String, _ cost: FitChange.Cost, fraction: Double = 0
     ) throws(PlanningError) {
-      let evaluation = try evaluate(SettingChange.apply(changes, to: setup))
+      let changed = SettingChange.apply(changes, to: setup)
+      // A change the setup refuses (e.g. a chunked loss under a recipe without one) is no candidate.
+      guard (try? changed.validate()) != nil else { return }
+      let evaluation = try evaluate(changed)
       guard evaluation.verdict == .fits else { return }
       found.append(FitChange(kind: kind, changes: changes, note: note, cost: cost, fraction: fraction, evaluation: evaluation))
     }
