@@ -10,6 +10,7 @@ import Testing
     let estimate = try MemoryEstimator.estimate(model: model, setup: TrainingSetup(), gpu: gpu)
     let judgement = try #require(estimate.judgement)
     let peak = estimate.peak.process.bytes
+    // The RTX 4090 is Ada Lovelace, whose CUDA context was published for its largest die: no uncertainty.
     let margin = Int64((Double(peak) * (1 + VerdictMargin.measured.relative)).rounded(.up)) - peak
     #expect(judgement.marginBytes.bytes == margin)
     #expect(judgement.headroom == gpu.capacity.bytes - peak)

@@ -68,9 +68,9 @@ public struct MemoryEstimate: Hashable, Sendable {
   }
 
   /// Fits, tight or does not fit on ``gpu`` (nil without a GPU): ``Verdict`` with the
-  /// measured margin.
+  /// measured margin and the CUDA context's uncertainty (``contextUncertainty``).
   public var verdict: Verdict? {
-    gpu.map { Verdict(peak: peak.process, capacity: $0.capacity) }
+    gpu.map { Verdict(peak: peak.process, capacity: $0.capacity, allowance: contextUncertainty) }
   }
 
   /// The usable capacity minus the process peak (negative when over); nil without a GPU.

@@ -10,6 +10,13 @@ public struct Evaluation: Hashable, Sendable {
   public let bytes: ByteCount
   /// ``Verdict`` of ``bytes`` on ``gpu``.
   public let verdict: Verdict
+  /// The process peak were the caching allocator to hold nothing beyond its tensors: the peak
+  /// allocated plus the CUDA context, at most ``bytes``. Unlike ``bytes`` (the simulated reserve
+  /// can pick a different segment pattern for a larger setting), it never falls as rank,
+  /// sequence length or batch grow (MonotonicityTests), so a planner can bisect on it.
+  public let floor: ByteCount
+  /// ``Verdict`` of ``floor``: a verdict ``verdict`` is never better than.
+  public let floorVerdict: Verdict
 
   /// Estimates `setup` on `gpu`; an overflowing setup does not fit.
   public init(setup: TrainingSetup, gpu: GPU, model: ModelArchitecture) throws(PlanningError) {
@@ -18,15 +25,26 @@ public struct Evaluation: Hashable, Sendable {
     do {
       let estimate = try MemoryEstimator.estimate(model: model, setup: setup, gpu: gpu)
       self.estimate = estimate
-      bytes = estimate.peak.process
-      verdict = Verdict(peak: bytes, capacity: gpu.capacity)
+      let peak = estimate.peak
+      bytes = peak.process
+      verdict = Verdict(peak: bytes, capacity: gpu.capacity, allowance: estimate.contextUncertainty)
+      floor = peak.allocated + (peak.process - peak.reserved)
+      floorVerdict = Verdict(peak: floor, capacity: gpu.capacity, allowance: estimate.contextUncertainty)
     } catch .overflow {
       estimate = nil
       bytes = .overflow
       verdict = .doesNotFit
+      floor = .overflow
+      floorVerdict = .doesNotFit
     } catch {
       throw .setup(error)
     }
+  }
+
+  /// The usable capacity minus the process peak, negative when over (`Int64.min` when the
+  /// peak overflowed).
+  public var headroom: Int64 {
+    bytes.isOverflow ? Int64.min : gpu.capacity.bytes - bytes.bytes
   }
 
   /// Whether a planner that accepts verdicts up to `worst` accepts this one.

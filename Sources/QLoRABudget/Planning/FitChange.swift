@@ -5,7 +5,7 @@ public struct FitChange: Hashable, Sendable {
   ///
   /// | cost | meaning | changes |
   /// | --- | --- | --- |
-  /// | `nothing` | the same training, numerically | SDPA/flash attention instead of eager; paged optimizer; double quantization; chunked cross-entropy |
+  /// | `nothing` | the same training, numerically | SDPA/flash attention instead of eager; paged optimizer; double quantization; chunked cross-entropy; expandable segments |
   /// | `speed` | the same updates, slower | gradient accumulation with a smaller micro-batch (same effective batch); gradient checkpointing (one extra forward, about a third more compute) |
   /// | `precision` | close to the same updates, less precise state or weights | 8-bit optimizer (bitsandbytes reports parity with 32-bit Adam); quantizing a 16-bit base to NF4 |
   /// | `capacity` | trains a smaller adapter or on shorter text | lower rank; shorter sequences |
@@ -26,6 +26,7 @@ public struct FitChange: Hashable, Sendable {
 
   public enum Kind: String, CaseIterable, Hashable, Sendable {
     case attention
+    case expandableSegments = "expandable-segments"
     case pagedOptimizer = "paged-optimizer"
     case doubleQuantization = "double-quant"
     case chunkedLoss = "chunked-loss"
@@ -60,18 +61,24 @@ extension Planner {
   /// Every single change whose verdict is `fits`, ranked by how little it gives up
   /// (``FitChange/ranked(_:_:)``); empty when the run already fits or nothing single helps.
   ///
-  /// Candidates: attention `sdpa` or `flash` instead of `eager`; the paged variant of the
+  /// Candidates: attention `sdpa` or `flash` instead of `eager`; the caching allocator's
+  /// expandable segments (when the simulated reserve holds free blocks: fragmentation, reserved
+  /// minus allocated, may be the difference); the paged variant of the
   /// optimizer; double quantization on; chunked cross-entropy; the largest micro-batch that
   /// fits with gradient accumulation keeping the effective batch; gradient checkpointing on;
   /// the 8-bit variant of the optimizer; NF4 instead of a 16-bit or int8 base; the largest
   /// rank and the longest sequence that fit (found by bisection).
   public func changes() throws(PlanningError) -> [FitChange] {
-    guard try evaluate(setup).verdict != .fits else { return [] }
+    let current = try evaluate(setup)
+    guard current.verdict != .fits else { return [] }
     var found: [FitChange] = []
     func consider(
       _ kind: FitChange.Kind, _ changes: [SettingChange], _ note: String, _ cost: FitChange.Cost, fraction: Double = 0
     ) throws(PlanningError) {
-      let evaluation = try evaluate(SettingChange.apply(changes, to: setup))
+      let changed = SettingChange.apply(changes, to: setup)
+      // A change the setup refuses (e.g. a chunked loss under a recipe without one) is no candidate.
+      guard (try? changed.validate()) != nil else { return }
+      let evaluation = try evaluate(changed)
       guard evaluation.verdict == .fits else { return }
       found.append(FitChange(kind: kind, changes: changes, note: note, cost: cost, fraction: fraction, evaluation: evaluation))
     }
@@ -80,6 +87,17 @@ extension Planner {
       for attention in [AttentionImplementation.sdpa, .flash] {
         try consider(.attention, [.attention(attention)], "exact attention without the s x s score matrix", .nothing)
       }
+    }
+    if !setup.allocator.expandableSegments, let estimate = current.estimate, estimate.reserve != nil,
+      estimate.peak.reserved > estimate.peak.allocated
+    {
+      var allocator = setup.allocator
+      allocator.expandableSegments = true
+      try consider(
+        .expandableSegments, [.allocator(allocator)],
+        "PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True: segments grow by pages, so little of the "
+          + "\((estimate.peak.reserved - estimate.peak.allocated).formatted(.binary)) the allocator caches beyond its tensors "
+          + "(reserved minus allocated) is left", .nothing)
     }
     let paged: [Optimizer: Optimizer] = [.adamw: .pagedAdamw, .adamw8bit: .pagedAdamw8bit]
     if let pagedOptimizer = paged[setup.optimizer] {
@@ -98,10 +116,7 @@ extension Planner {
         "the same loss from fused chunked cross-entropy (Liger, Unsloth) without full fp32 logits", .nothing)
     }
     if setup.batchSize > 1 {
-      let batch = try Bisection.largest(in: 1...(setup.batchSize - 1)) { (b: Int64) throws(PlanningError) -> Bool in
-        try evaluate(SettingChange.batchSize(b).applied(to: setup)).verdict == .fits
-      }
-      if let batch {
+      if let batch = try Search(planner: self, setting: .batchSize).largest(in: 1...(setup.batchSize - 1), upTo: .fits)?.value {
         let steps = (setup.batchSize + batch - 1) / batch
         try consider(
           .gradientAccumulation, [.batchSize(batch)],
@@ -128,9 +143,7 @@ extension Planner {
     for setting in [Setting.rank, .sequenceLength] {
       if setting == .rank, setup.isFullFineTune { continue }
       guard let current = setting.integer(in: setup), current > 1 else { continue }
-      let value = try Bisection.largest(in: 1...(current - 1)) { (v: Int64) throws(PlanningError) -> Bool in
-        try evaluate(setting.change(to: v)?.applied(to: setup) ?? setup).verdict == .fits
-      }
+      let value = try Search(planner: self, setting: setting).largest(in: 1...(current - 1), upTo: .fits)?.value
       guard let value, let change = setting.change(to: value) else { continue }
       try consider(
         setting == .rank ? .lowerRank : .shorterSequence, [change], "\(setting.label) \(value) instead of \(current)",

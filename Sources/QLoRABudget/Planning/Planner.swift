@@ -2,9 +2,11 @@
 /// setup's ``TrainingSetup/gpuCount`` GPUs): the largest rank, sequence length or batch that
 /// fits, the fewest GPUs (with which engine and offload), the smallest GPU, and which single change makes a run fit.
 ///
-/// Every answer comes from the estimator and the one ``Verdict``, searched by bisection:
-/// about 17 estimates for a rank, 25 for a sequence length. Answers are exact for the
-/// estimator: the value returned is accepted, and the next one is not.
+/// Every answer comes from the estimator and the one ``Verdict``, searched by bisection on a
+/// monotone floor of the process peak, then verified with the real verdict walking down from
+/// that boundary (the simulated reserve is not monotone): about 17 estimates for a rank, 25 for a
+/// sequence length. The value returned is accepted and the next one is not; nothing above the
+/// floor's boundary is accepted.
 ///
 ///     let planner = Planner(model: qwen3_14b, setup: setup, gpu: rtx4090)
 ///     let answer = try planner.largest(.rank)
@@ -48,7 +50,11 @@ public struct Planner: Sendable {
   }
 
   /// The largest value of `setting` (one of ``Setting/searchable``) that fits, and the largest
-  /// that may fit, everything else fixed, by bisection.
+  /// that may fit, everything else fixed, searched by ``Bisection/largest(in:bound:where:)``
+  /// with the verdict on ``Evaluation/floor`` as the monotone bound: the simulated reserve is
+  /// not monotone in rank, sequence length or batch, the floor is. Each answer `a` is accepted,
+  /// `a + 1` is not (unless `a` is the range's end), and no value whose floor is rejected (so
+  /// none above the floor's boundary) is accepted.
   public func largest(_ setting: Setting) throws(PlanningError) -> Answer {
     guard let range = setting.searchRange else {
       throw .notApplicable("the \(setting.label) is not a whole-number setting a planner searches")
@@ -56,29 +62,47 @@ public struct Planner: Sendable {
     if setting == .rank, setup.isFullFineTune {
       throw .notApplicable("full fine-tuning has no LoRA rank")
     }
-    var probes = 0
-    func at(_ value: Int64) throws(PlanningError) -> Evaluation {
-      probes += 1
-      return try evaluate(setting.change(to: value)?.applied(to: setup) ?? setup)
-    }
-    func largest(upTo worst: Verdict, in range: ClosedRange<Int64>) throws(PlanningError) -> Found? {
-      var seen: [Int64: Evaluation] = [:]
-      let value = try Bisection.largest(in: range) { (candidate: Int64) throws(PlanningError) -> Bool in
-        let evaluation = try at(candidate)
-        seen[candidate] = evaluation
-        return evaluation.isAccepted(upTo: worst)
-      }
-      guard let value else { return nil }
-      if let evaluation = seen[value] { return Found(value: value, evaluation: evaluation) }
-      return Found(value: value, evaluation: try at(value))
-    }
-    let mayFit = try largest(upTo: .tight, in: range)
+    let search = Search(planner: self, setting: setting)
+    let mayFit = try search.largest(in: range, upTo: .tight)
     let fitting = try mayFit.flatMap { (found: Found) throws(PlanningError) in
-      try largest(upTo: .fits, in: range.lowerBound...found.value)
+      try search.largest(in: range.lowerBound...found.value, upTo: .fits)
     }
     let next = mayFit.map { $0.value + 1 } ?? range.lowerBound
-    let beyond = range.contains(next) ? try at(next) : nil
-    return Answer(setting: setting, fitting: fitting, mayFit: mayFit, beyond: beyond, probes: probes)
+    let beyond = range.contains(next) ? try search.at(next) : nil
+    return Answer(setting: setting, fitting: fitting, mayFit: mayFit, beyond: beyond, probes: search.probes)
+  }
+
+  /// One setting searched on this planner: every value estimated once, however often the
+  /// searches ask for it.
+  final class Search {
+    let planner: Planner
+    let setting: Setting
+    private var seen: [Int64: Evaluation] = [:]
+    private(set) var probes = 0
+
+    init(planner: Planner, setting: Setting) {
+      self.planner = planner
+      self.setting = setting
+    }
+
+    /// The setup with `setting` at `value`, evaluated.
+    func at(_ value: Int64) throws(PlanningError) -> Evaluation {
+      if let evaluation = seen[value] { return evaluation }
+      probes += 1
+      let evaluation = try planner.evaluate(setting.change(to: value)?.applied(to: planner.setup) ?? planner.setup)
+      seen[value] = evaluation
+      return evaluation
+    }
+
+    /// The largest value in `range` whose verdict is at worst `worst`
+    /// (``Bisection/largest(in:bound:where:)`` on the floor's verdict).
+    func largest(in range: ClosedRange<Int64>, upTo worst: Verdict) throws(PlanningError) -> Found? {
+      let value = try Bisection.largest(
+        in: range, bound: { (v: Int64) throws(PlanningError) -> Bool in try self.at(v).floorVerdict.isAccepted(upTo: worst) },
+        where: { (v: Int64) throws(PlanningError) -> Bool in try self.at(v).isAccepted(upTo: worst) })
+      guard let value else { return nil }
+      return Found(value: value, evaluation: try at(value))
+    }
   }
 
   /// The smallest of `gpus` (by capacity, then name) that can run the setup
@@ -113,6 +137,54 @@ public enum Bisection {
       if try fits(middle) { low = middle } else { high = middle }
     }
     return low
+  }
+
+  /// The largest `x` in `range` with `accepts(x)` where `accepts` need not be monotone, but
+  /// implies a monotone `bound` (`bound` holds below some boundary and fails above it, and
+  /// every accepted value is within it): PyTorch's reserve against a setting is like that,
+  /// the allocated bytes are its bound. Bisects `bound` to its boundary `u` (nothing above `u`
+  /// can be accepted), walks down from `u` in doubling steps (u, u - 1, u - 3, u - 7, ...) to
+  /// the first accepted value, and bisects between it and the rejected probe just above.
+  ///
+  /// The answer `a` satisfies `accepts(a)`; `a == u` or `!accepts(a + 1)`; every probe above
+  /// `a` was rejected. nil when `bound(range.lowerBound)` fails or no probe down to the lower
+  /// bound is accepted. A value between two rejected probes of the walk may be accepted and
+  /// not found: the walk is what keeps the search at about twice log2 of the range.
+  public static func largest<E: Error>(
+    in range: ClosedRange<Int64>, bound: (Int64) throws(E) -> Bool, where accepts: (Int64) throws(E) -> Bool
+  ) throws(E) -> Int64? {
+    guard let top = try largest(in: range, where: bound) else { return nil }
+    if try accepts(top) { return top }
+    var rejected = top
+    var step: Int64 = 1
+    while rejected > range.lowerBound {
+      let probe = rejected - range.lowerBound > step ? rejected - step : range.lowerBound
+      if try accepts(probe) {
+        var low = probe  // accepted
+        var high = rejected  // not accepted
+        while high - low > 1 {
+          let middle = low + (high - low) / 2
+          if try accepts(middle) { low = middle } else { high = middle }
+        }
+        return low
+      }
+      rejected = probe
+      step = step > Int64.max / 2 ? step : 2 * step
+    }
+    return nil
+  }
+
+  /// The smallest `x` in `range` with `accepts(x)` where `accepts` implies a monotone `bound`
+  /// that fails below some boundary and holds above it: ``largest(in:bound:where:)`` mirrored
+  /// (the answer `a` is accepted and `a - 1` is not, unless `a` is where `bound` starts to hold).
+  /// `range` must not reach below `-Int64.max`.
+  public static func smallest<E: Error>(
+    in range: ClosedRange<Int64>, bound: (Int64) throws(E) -> Bool, where accepts: (Int64) throws(E) -> Bool
+  ) throws(E) -> Int64? {
+    let mirrored = try largest(
+      in: -range.upperBound...(-range.lowerBound), bound: { (x: Int64) throws(E) -> Bool in try bound(-x) },
+      where: { (x: Int64) throws(E) -> Bool in try accepts(-x) })
+    return mirrored.map { -$0 }
   }
 
   /// The smallest `x` in `range` with `fits(x)`, assuming `fits` fails below some boundary and
@@ -191,9 +263,16 @@ extension Planner {
       candidate.offload = choice.offload
       let ceiling = min(limit / nodes, best.map { $0.count / nodes - 1 } ?? limit / nodes)
       guard ceiling >= 1 else { break }
-      let found = try Bisection.smallest(in: 1...ceiling) { (perNode: Int64) throws(PlanningError) -> Bool in
-        try at(candidate, perNode * nodes).isAccepted(upTo: worst)
+      var seen: [Int64: Evaluation] = [:]
+      func on(_ perNode: Int64) throws(PlanningError) -> Evaluation {
+        if let evaluation = seen[perNode] { return evaluation }
+        let evaluation = try at(candidate, perNode * nodes)
+        seen[perNode] = evaluation
+        return evaluation
       }
+      let found = try Bisection.smallest(
+        in: 1...ceiling, bound: { (perNode: Int64) throws(PlanningError) -> Bool in try on(perNode).floorVerdict.isAccepted(upTo: worst) },
+        where: { (perNode: Int64) throws(PlanningError) -> Bool in try on(perNode).isAccepted(upTo: worst) })
       if let found { best = (choice, found * nodes) }
     }
     guard let best else { return nil }

@@ -4,10 +4,19 @@ public struct Judgement: Hashable, Sendable {
   public let verdict: Verdict
   /// The margin the verdict applied.
   public let margin: VerdictMargin
-  /// The margin in bytes: how far above the process peak a real run may go.
+  /// The margin in bytes: how far above the process peak a real run may go (the relative
+  /// margin's bytes plus ``contextUncertainty``).
   public let marginBytes: ByteCount
+  /// What the CUDA context may add on this GPU beyond its figure (``CUDAContext/uncertainty``),
+  /// part of ``marginBytes``.
+  public let contextUncertainty: ByteCount
   /// The usable capacity minus the process peak (negative when over).
   public let headroom: Int64
+  /// When the run does not fit as simulated but completes if the allocator releases its cached
+  /// segments on out-of-memory retries: the process peak it then reaches (the completing peak
+  /// reserved plus the CUDA context). Information only, never a `fits`: no boundary measurement
+  /// validates it yet.
+  public let completingProcessPeak: ByteCount?
 }
 
 extension MemoryEstimate {
@@ -15,7 +24,16 @@ extension MemoryEstimate {
   public var judgement: Judgement? {
     guard let verdict, let headroom else { return nil }
     let margin = VerdictMargin.measured
+    let completing = reserve?.completingPeakReserved.map { $0 + (peak.process - peak.reserved) }
     return Judgement(
-      verdict: verdict, margin: margin, marginBytes: margin.upperBound(of: peak.process) - peak.process, headroom: headroom)
+      verdict: verdict, margin: margin,
+      marginBytes: margin.upperBound(of: peak.process) - peak.process + contextUncertainty,
+      contextUncertainty: contextUncertainty, headroom: headroom, completingProcessPeak: completing)
+  }
+
+  /// ``CUDAContext/uncertainty`` of the estimate's GPU on CUDA; zero on the CPU platform or without a GPU.
+  public var contextUncertainty: ByteCount {
+    guard let gpu, setup.platform == .cuda else { return .zero }
+    return CUDAContext.of(gpu).uncertainty
   }
 }

@@ -4,21 +4,23 @@
 /// | verdict | when |
 /// | --- | --- |
 /// | `doesNotFit` | the estimated peak exceeds the usable capacity |
-/// | `tight` | the estimated peak is at most the capacity, but the peak plus the ``VerdictMargin`` is not |
-/// | `fits` | the estimated peak plus the margin is at most the capacity |
+/// | `tight` | the estimated peak is at most the capacity, but the peak plus the ``VerdictMargin`` (and the allowance) is not |
+/// | `fits` | the estimated peak plus the margin and the allowance is at most the capacity |
 ///
 /// The margin is one-sided: it is the largest *underestimate* the validation data shows, so a
 /// run judged `fits` has room even if the estimate errs as badly as it ever has on real runs.
+/// The allowance is what a figure the runs did not measure may add, in bytes: the CUDA context's
+/// uncertainty on a GPU other than the one it was measured on (``CUDAContext/uncertainty``).
 public enum Verdict: String, CaseIterable, Comparable, Hashable, Sendable {
   case fits
   case tight
   case doesNotFit = "does_not_fit"
 
-  /// Judges `peak` against `capacity` with `margin`.
-  public init(peak: ByteCount, capacity: ByteCount, margin: VerdictMargin = .measured) {
+  /// Judges `peak` against `capacity` with `margin` and `allowance`.
+  public init(peak: ByteCount, capacity: ByteCount, margin: VerdictMargin = .measured, allowance: ByteCount = .zero) {
     if peak.isOverflow || peak > capacity {
       self = .doesNotFit
-    } else if margin.upperBound(of: peak) > capacity {
+    } else if margin.upperBound(of: peak) + allowance > capacity {
       self = .tight
     } else {
       self = .fits

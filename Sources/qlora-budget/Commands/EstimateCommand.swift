@@ -43,17 +43,20 @@ enum OutputOptions {
   static let explain = OptionSpec.flag("--explain", "Show each component's formula, inputs and source.")
   static let specs: [OptionSpec] = [json, explain, PlanningOptions.svg, PlanningOptions.force]
 
+  /// `changes`: the planner's single changes that make the run fit (nil without a GPU).
   static func write(
-    _ estimate: MemoryEstimate, _ arguments: ParsedArguments, _ context: CommandContext,
+    _ estimate: MemoryEstimate, _ arguments: ParsedArguments, _ context: CommandContext, changes: [FitChange]? = nil,
     extraJSON: [(String, JSONOutput)] = [], extraText: [String] = []
   ) {
     for warning in SetupOptions.warnings(estimate) { context.warn(warning) }
     if arguments.has(json) {
       var object = EstimateJSON.object(estimate)
-      if case .object(let members) = object { object = .object(members + extraJSON) }
+      let changesJSON = changes.map { [("changes", JSONOutput.array($0.map(FitChangeText.json)))] } ?? []
+      if case .object(let members) = object { object = .object(members + changesJSON + extraJSON) }
       context.print(object.rendered())
     } else {
-      context.standardOutput(EstimateText.render(estimate, explain: arguments.has(explain), color: context.usesColor))
+      context.standardOutput(
+        EstimateText.render(estimate, explain: arguments.has(explain), color: context.usesColor, changes: changes))
       if !extraText.isEmpty { context.standardOutput(extraText.joined(separator: "\n") + "\n") }
     }
   }

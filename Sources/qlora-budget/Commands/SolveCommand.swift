@@ -151,18 +151,7 @@ enum SolveCommand: Command {
       }
       if let changes = onGPU.changes {
         lines.append("")
-        if current.verdict == .fits {
-          lines.append("Changes: none needed, the run fits as given.")
-        } else if changes.isEmpty {
-          lines.append("Changes: no single change makes it fit.")
-        } else {
-          lines.append("Single changes that make it fit, least given up first:")
-          for (index, change) in changes.enumerated() {
-            lines.append(EstimateText.leftPad("\(index + 1).", 4) + " " + HelpText.pad(typed(change), 42)
-              + EstimateText.leftPad(change.evaluation.bytes.formatted(.binary), 12) + "  " + change.cost.label)
-            lines += HelpText.wrap(change.note, width: 70).map { "     " + $0 }
-          }
-        }
+        lines += FitChangeText.lines(changes, verdict: current.verdict, notes: true)
       }
     }
     if let smallest = result.smallest {
@@ -195,7 +184,7 @@ enum SolveCommand: Command {
         ])))
         json.append(("fewest_gpus_without_offload", fewest.withoutOffload.map(EstimateJSON.gpuPlan) ?? .null))
       }
-      if let changes = onGPU.changes { json.append(("changes", .array(changes.map(changeJSON)))) }
+      if let changes = onGPU.changes { json.append(("changes", .array(changes.map(FitChangeText.json)))) }
     }
     if let smallest = result.smallest {
       json.append(("smallest_gpu", .object([
@@ -219,11 +208,6 @@ enum SolveCommand: Command {
       lines.append("  on \(fewer.setup.gpuCount): \(gib(fewer.bytes)) per GPU, \(fewer.verdict.label) (\(among) does on fewer)")
     }
     return lines
-  }
-
-  /// A fit change as typed on the command line.
-  static func typed(_ change: FitChange) -> String {
-    change.changes.map(SetupOptions.typed).filter { !$0.isEmpty }.joined(separator: " ")
   }
 
   /// `label  value  detail` in 80 columns.
@@ -269,15 +253,6 @@ enum SolveCommand: Command {
       } ?? .null),
       ("limit", .integer(answer.setting.searchRange?.upperBound ?? 0)),
       ("probes", .integer(Int64(answer.probes))),
-    ])
-  }
-
-  static func changeJSON(_ change: FitChange) -> JSONOutput {
-    .object([
-      ("kind", .string(change.kind.rawValue)), ("option", .string(typed(change))),
-      ("changes", .object(change.changes.map { ($0.setting.rawValue, EstimateJSON.value($0)) })),
-      ("note", .string(change.note)), ("cost", .string(String(describing: change.cost))), ("fraction", .number(change.fraction)),
-      ("evaluation", EstimateJSON.evaluation(change.evaluation)), ("setup", EstimateJSON.setup(change.evaluation.setup)),
     ])
   }
 

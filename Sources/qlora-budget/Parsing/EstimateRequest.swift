@@ -101,8 +101,14 @@ struct EstimateRequest {
     let (host, hostCapacity) = try HostOptions.host(estimate, arguments)
     try OutputOptions.writeSVG(estimate, arguments)
     let argument = arguments.positionals.first ?? request.config?.model
+    // With a GPU, the planner's single changes that make the run fit (none sought when it fits).
+    let changes = try request.gpu.map { gpu in
+      estimate.verdict == .fits ? [] : try PlanningOptions.run { () throws(PlanningError) in
+        try Planner(model: request.model, setup: request.setup, gpu: gpu).changes()
+      }
+    }
     OutputOptions.write(
-      estimate, arguments, context,
+      estimate, arguments, context, changes: changes,
       extraJSON: [("host", HostOptions.json(host, capacity: hostCapacity)), ("model_source", .string(request.source.description))]
         + request.summary.jsonMembers,
       extraText: HostOptions.text(host, capacity: hostCapacity)

@@ -63,7 +63,7 @@ enum DiagnosisJSON {
       ("shortfall_bytes", .bytes(diagnosis.shortfall)),
       ("fragmentation_is_the_difference", .bool(diagnosis.fragmentationIsTheDifference)),
       ("allocator_setting", setting),
-      ("changes", .array(report.changes.map(SolveCommand.changeJSON))),
+      ("changes", .array(report.changes.map(FitChangeText.json))),
     ]
     return .object(members)
   }

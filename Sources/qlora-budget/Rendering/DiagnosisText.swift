@@ -82,17 +82,7 @@ enum DiagnosisText {
     for sentence in why { lines += HelpText.wrap(sentence, width: 76).map { "  " + $0 } }
     if diagnosis.fragmentationIsTheDifference { lines.append("    " + diagnosis.allocatorSetting) }
     lines.append("")
-    if estimate.verdict == .fits {
-      lines.append("Changes: none needed by the estimate.")
-    } else if report.changes.isEmpty {
-      lines.append("Changes: no single change makes it fit.")
-    } else {
-      lines.append("Single changes that make it fit, least given up first:")
-      for (index, change) in report.changes.enumerated() {
-        lines.append(EstimateText.leftPad("\(index + 1).", 4) + " " + HelpText.pad(SolveCommand.typed(change), 42)
-          + EstimateText.leftPad(change.evaluation.bytes.formatted(.binary), 12) + "  " + change.cost.label)
-      }
-    }
+    lines += FitChangeText.lines(report.changes, verdict: estimate.verdict ?? .doesNotFit, notes: false)
     return lines
   }
 }

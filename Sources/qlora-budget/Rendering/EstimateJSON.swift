@@ -28,7 +28,9 @@ enum EstimateJSON {
       ("gpu", estimate.gpu.map(gpu) ?? .null),
       ("headroom_bytes", estimate.headroom.map { .integer($0) } ?? .null),
       ("verdict", estimate.verdict.map { .string($0.rawValue) } ?? .null),
+      ("completing_process_bytes", estimate.judgement?.completingProcessPeak.map { .bytes($0) } ?? .null),
       ("margin", margin()),
+      ("context_uncertainty_bytes", estimate.gpu == nil ? .null : .bytes(estimate.contextUncertainty)),
       ("assumptions", .array(estimate.assumptions.map { .string($0) })),
       ("warnings", .array(estimate.warnings.map { .string($0) })),
       ("incompatibilities", .array(estimate.incompatibilities.map(incompatibility))),
@@ -84,6 +86,7 @@ enum EstimateJSON {
     .object([
       ("gpu", .string(evaluation.gpu.name)), ("capacity_bytes", .integer(evaluation.gpu.capacity.bytes)),
       ("bytes", .bytes(evaluation.bytes)), ("verdict", .string(evaluation.verdict.rawValue)),
+      ("headroom_bytes", evaluation.bytes.isOverflow ? .null : .integer(evaluation.headroom)),
     ])
   }
 

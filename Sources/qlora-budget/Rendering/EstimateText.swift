@@ -2,7 +2,9 @@ import QLoRABudget
 
 /// The human-readable breakdown of `fit` and `estimate`, within 80 columns.
 enum EstimateText {
-  static func render(_ estimate: MemoryEstimate, explain: Bool, color: Bool) -> String {
+  /// `changes`: the planner's single changes that make the run fit, shown under the verdict
+  /// (nil: not asked, as without a GPU).
+  static func render(_ estimate: MemoryEstimate, explain: Bool, color: Bool, changes: [FitChange]? = nil) -> String {
     var lines = header(estimate)
     lines.append("")
     lines.append(row("Component", "Where", "GiB", "GB"))
@@ -30,6 +32,10 @@ enum EstimateText {
       lines.append(row("Host memory of the step", "host", gib(estimate.hostBytes), gb(estimate.hostBytes)))
     }
     lines += verdict(estimate, color: color)
+    if let changes, let verdict = estimate.verdict, verdict != .fits {
+      lines.append("")
+      lines += FitChangeText.lines(changes, verdict: verdict, notes: explain)
+    }
     lines.append("")
     lines.append("Assumptions:")
     lines += estimate.assumptions.flatMap { HelpText.wrap($0, width: 76).enumerated().map { ($0 == 0 ? "- " : "  ") + $1 } }
@@ -80,20 +86,24 @@ enum EstimateText {
     guard let gpu = estimate.gpu, let judgement = estimate.judgement else { return [] }
     let headroom = judgement.headroom
     let amount = ByteCount(headroom == Int64.min ? Int64.max : abs(headroom)).formatted(.binary)
-    let marginText = "the \(percent(judgement.margin.relative)) margin (\(judgement.marginBytes.formatted(.binary)))"
+    let percentText = percent(judgement.margin.relative)
+    let marginText = judgement.contextUncertainty > .zero
+      ? "the \(percentText) margin by which real runs have exceeded estimates plus the CUDA context's "
+        + "\(judgement.contextUncertainty.formatted(.binary)) of uncertainty (\(judgement.marginBytes.formatted(.binary)) in all)"
+      : "the \(percentText) margin (\(judgement.marginBytes.formatted(.binary))) by which real runs have exceeded estimates"
     let verdict = judgement.verdict
     let text: String
     let detail: String
     switch verdict {
     case .fits:
-      (text, detail) = ("FITS, \(amount) headroom", "more than \(marginText) by which real runs have exceeded estimates")
+      (text, detail) = ("FITS, \(amount) headroom", "more than \(marginText)")
     case .tight:
-      (text, detail) = ("TIGHT, \(amount) headroom", "less than \(marginText) by which real runs have exceeded estimates")
+      (text, detail) = ("TIGHT, \(amount) headroom", "less than \(marginText)")
     case .doesNotFit:
       var words = "the estimated peak exceeds the usable capacity"
-      if let completing = estimate.reserve?.completingPeakReserved {
-        words += "; if the allocator must release its cache (out-of-memory retries), the run completes with "
-          + "\(completing.formatted(.binary)) reserved, not yet validated on real runs"
+      if let completing = judgement.completingProcessPeak {
+        words += "; it completes at about \(completing.formatted(.binary)) if the allocator must release its cache "
+          + "(out-of-memory retries), not yet validated on real runs"
       }
       (text, detail) = ("DOES NOT FIT, \(amount) over", words)
     }

@@ -21,6 +21,7 @@ enum VerdictText {
   static var definition: String {
     "\"does not fit\": the estimated peak exceeds the usable capacity; \"tight\": it is below the capacity by "
       + "less than the \(EstimateText.percent(VerdictMargin.measured.relative)) margin (the largest underestimate "
-      + "measured on real runs, docs/validation.md); \"fits\": otherwise"
+      + "measured on real runs, docs/validation.md) plus, on a GPU the CUDA context was not measured on, its "
+      + "uncertainty; \"fits\": otherwise"
   }
 }

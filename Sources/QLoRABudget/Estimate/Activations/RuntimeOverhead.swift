@@ -1,30 +1,10 @@
-/// What the GPU process holds beyond tensors: the CUDA context and the caching allocator's
-/// reserve over what tensors use. Each constant names where it comes from.
+/// What the GPU process holds beyond tensors: the CUDA context (``CUDAContext``) and the cuBLAS
+/// workspaces. Each constant names where it comes from.
 enum RuntimeOverhead {
-  /// The CUDA context measured on a Tesla T4 (sm_75, Turing) after torch initialised cuBLAS:
-  /// 140.875 MiB (`cuda_context_mib` of every run in fitcheck-t4's final-t4-20260921.json,
-  /// Tests/Calibration/gpu-measured; 141 in the 2026-09-01 notebook rows). The
-  /// cuBLAS workspaces are not in it: the caching allocator hands them out (``cublasWorkspaces(for:)``).
-  static let turingContext = ByteCount(140_875 * 1_048_576 / 1000)
-
-  /// Other NVIDIA GPUs: not measured in the calibration data. An assumption: torch 2.x with
-  /// CUDA 12 lazy module loading, whose context is larger on newer architectures (more SMs,
-  /// bigger kernels images); 400 MiB is above the T4's measured 141 MiB to stay on the safe side.
-  static let assumedNvidiaContext = ByteCount.mebibytes(400)
-
-  /// The CUDA context for a GPU (nil: unknown device).
+  /// The CUDA context for a GPU (nil: unknown device), by architecture (``CUDAContext``).
   static func context(for gpu: GPU?) -> (bytes: ByteCount, formula: String, source: String) {
-    guard let gpu else {
-      return (assumedNvidiaContext, "400 MiB (no GPU given: the NVIDIA assumption)", "assumption, see docs/estimation.md")
-    }
-    if gpu.hasUnifiedMemory || gpu.vendor != .nvidia && gpu.vendor != .unknown {
-      return (.zero, "no CUDA context on \(gpu.displayName)", "not a CUDA device")
-    }
-    if gpu.architecture == .turing {
-      return (turingContext, "140.875 MiB measured on a Tesla T4", "fitcheck-t4 cuda_context_mib (docs/validation.md)")
-    }
-    return (assumedNvidiaContext, "400 MiB assumed (not measured for \(gpu.architecture?.rawValue ?? "this GPU"))",
-      "assumption: torch 2.x + CUDA 12 lazy loading; only the T4 is measured (docs/validation.md)")
+    let context = CUDAContext.of(gpu)
+    return (context.bytes, context.formula, context.source)
   }
 
   /// The cuBLAS workspace of one handle and stream, allocated by the caching allocator (so it

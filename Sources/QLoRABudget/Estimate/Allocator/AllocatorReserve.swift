@@ -33,7 +33,7 @@ public struct AllocatorReserve: Hashable, Sendable {
   private let otherLoader: Deferred<ByteCount>
 
   /// The cached free bytes and the blocks in words: "1.02 GiB cached free at the step's peak:
-  /// 2 blocks of 512.00 MiB left by backward temporaries, 20.00 MiB left by gradients".
+  /// two 512.00 MiB blocks left by backward temporaries, 20.00 MiB left by gradients".
   public var summary: String {
     var groups: [(count: Int, bytes: ByteCount, tensor: ScheduledTensor)] = []
     for block in largestFreeBlocks {
@@ -43,8 +43,10 @@ public struct AllocatorReserve: Hashable, Sendable {
         groups.append((1, block.bytes, block.leftBy))
       }
     }
+    let counts = [2: "two", 3: "three"]
     let words = groups.map { group in
-      (group.count > 1 ? "\(group.count) blocks of " : "") + group.bytes.formatted() + " left by " + group.tensor.rawValue
+      (group.count > 1 ? "\(counts[group.count] ?? String(group.count)) \(group.bytes.formatted()) blocks" : group.bytes.formatted())
+        + " left by " + group.tensor.rawValue
     }
     return cachedFree.formatted() + " cached free at the step's allocated peak"
       + (words.isEmpty ? "" : "; its largest blocks: " + words.joined(separator: ", "))

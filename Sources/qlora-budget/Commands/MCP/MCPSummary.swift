@@ -11,22 +11,24 @@ enum MCPSummary {
     }
     let model = (object["model"] as? [String: Any])?["name"] as? String ?? object["model"] as? String ?? "the model"
     let gpu = object["gpu"] as? [String: Any]
+    /// The planner's single changes the command listed, up to five.
+    func changes() -> String {
+      guard let changes = object["changes"] as? [[String: Any]], !changes.isEmpty else { return "" }
+      return "; single changes that fit: " + changes.prefix(5).compactMap { $0["option"] as? String }.joined(separator: "; ")
+    }
     switch tool {
     case "fit", "estimate":
       var text = "\(model): peak process memory \(bytes(object["peak_process_bytes"])) (\(object["peak_phase"] as? String ?? "?"))"
       if let gpu, let verdict = object["verdict"] as? String {
         text += " on \(gpu["name"] as? String ?? "the GPU") with \(bytes(gpu["capacity_bytes"])) usable: \(verdict.replacingOccurrences(of: "_", with: " "))"
       }
-      return text + "."
+      return text + changes() + "."
     case "solve":
       var text = "\(model)"
       if let asGiven = object["as_given"] as? [String: Any] {
         text += " as given: \(bytes(asGiven["bytes"])), \((asGiven["verdict"] as? String ?? "?").replacingOccurrences(of: "_", with: " "))"
       }
-      if let changes = object["changes"] as? [[String: Any]], !changes.isEmpty {
-        text += "; single changes that fit: " + changes.prefix(5).compactMap { $0["option"] as? String }.joined(separator: "; ")
-      }
-      return text + "."
+      return text + changes() + "."
     case "diagnose":
       let messages = object["messages"] as? [[String: Any]] ?? []
       var text = "\(messages.count) out-of-memory message\(messages.count == 1 ? "" : "s")"
