@@ -45,7 +45,7 @@ import Testing
       let setup = try Self.setup(try #require(baseline.variants[row.variant]))
       let walk = try MemoryEstimator.Walk(model: model, setup: setup, gpu: gpu)
       let estimate = try MemoryEstimator.estimate(model: model, setup: setup, gpu: gpu)
-      let schedule = walk.schedule(loader: .threaded(inFlight: 4))
+      let schedule = walk.schedule(loader: .threaded(workers: 4))
       #expect(Self.freesOnlyLiveTensors(schedule), "\(row.model) \(row.variant)")
       let phases = schedule.peakAllocatedByPhase
       let base = estimate.residentBytes + walk.transient.workspaces + (walk.gather?.bytes ?? .zero)
@@ -81,7 +81,7 @@ import Testing
   @Test func sequentialLoadingReachesTheSamePhases() throws {
     let model = try PresetCatalog.bundled.model(named: "qwen2.5-7b")
     let gpu = GPU.custom(capacity: .gibibytes(80), label: "80GiB")
-    let threaded = try MemoryEstimator.schedule(model: model, setup: TrainingSetup(), gpu: gpu, loader: .threaded(inFlight: 4))
+    let threaded = try MemoryEstimator.schedule(model: model, setup: TrainingSetup(), gpu: gpu, loader: .threaded(workers: 4))
     let sequential = try MemoryEstimator.schedule(model: model, setup: TrainingSetup(), gpu: gpu, loader: .sequential)
     #expect(threaded.peakAllocatedByPhase.dropFirst(2).map(\.bytes) == sequential.peakAllocatedByPhase.dropFirst(2).map(\.bytes))
     // The same tensors, in another order.
