@@ -25,6 +25,9 @@ struct LayerActivations {
   /// The tensors of the largest forward temporary and of the largest backward temporary of the
   /// MLP block and of the attention block, one entry per tensor.
   let forwardTransients: [ByteCount]
+  /// What a checkpointed forward (grad off) is taken to hold beside its temporaries: the
+  /// tensors the layer saves, less attention's score-sized ones (``AttentionActivations``).
+  let checkpointedForwardWorkingSet: [ByteCount]
   let feedForwardBackwardTransients: [ByteCount]
   let attentionBackwardTransients: [ByteCount]
   var forwardTransient: ByteCount { ByteCount.sum(forwardTransients) }
@@ -93,6 +96,7 @@ struct LayerActivations {
     let projection = context.projectionOutput(input: n)
     let attention = AttentionActivations(context, projectionWidth: projection)
     saved += attention.saved
+    let scoreTerms = (saved.count - attention.scoreSavedCount)..<saved.count
     lora(
       .attentionOutput, input: model.queryWidth, width: attention.outputWidth, label: "attention output (o_proj input)",
       alreadySaved: attention.savesOutput)
@@ -123,6 +127,7 @@ struct LayerActivations {
       lora(.feedForwardIntermediate, input: mlp.downInput.features, width: mlp.downInput.width, label: "down_proj input")
     }
     self.saved = saved.filter { $0.bytes > .zero }
+    checkpointedForwardWorkingSet = saved.indices.filter { !scoreTerms.contains($0) }.map { saved[$0].bytes }.filter { $0 > .zero }
     self.attentionSaved = attentionSaved
     savedForInputGradient = context.normSaved + masksOnNormOutput
     savesCachedKeyValue = attention.savesCachedKeyValue
@@ -134,11 +139,13 @@ struct LayerActivations {
       dora > ByteCount.sum(transients) + dequant ? [dora - dequant] : transients
     }
     let attentionInputs: Set<LinearModule.Input> = [.attentionInput, .attentionOutput]
-    // The forward moment counts the layer's saved tensors as its working set, which a
-    // checkpointed forward (grad off) does not hold: its DoRA moment is taken net of them.
-    let layerSaved = saved.total
+    // A checkpointed forward (grad off) does not hold the saved tensors the forward moment
+    // counts as its working set: its DoRA moment is taken net of them.
+    let layerSaved = ByteCount.sum(checkpointedForwardWorkingSet)
     let doraForwardNet = !checkpointing ? doraForward : doraForward > layerSaved ? doraForward - layerSaved : .zero
-    forwardTransients = larger(attention.forwardTransients, dora: doraForwardNet, beside: DequantBuffers(context).bytes)
+    forwardTransients = larger(
+      checkpointing ? attention.checkpointedForwardTransients : attention.forwardTransients, dora: doraForwardNet,
+      beside: DequantBuffers(context).bytes)
     feedForwardBackwardTransients = checkpointing
       ? larger(transient, dora: doraFeedForward, beside: DequantBuffers.largest(context) { !attentionInputs.contains($0.input) })
       : transient
@@ -171,6 +178,9 @@ struct StackActivations {
   let sparseCount: Int64
   /// The layer kind whose saved tensors are the largest (the one recomputed in the moments).
   let largestLayer: LayerActivations
+  /// The working set of a checkpointed forward layer beside its temporaries (that layer
+  /// kind's), zero without checkpointing (``LayerActivations/checkpointedForwardWorkingSet``).
+  var forwardWorkingSet: [ByteCount] { checkpointing ? largestLayer.checkpointedForwardWorkingSet : [] }
   /// The layer kind whose backward moment is the larger.
   let backwardLayer: LayerActivations
   /// Whether every layer's attention saves the key/value cache's own tensors.
