@@ -37,7 +37,7 @@ public enum CheckpointLoader: Hashable, Sendable {
   }
 
   /// The timing of the threaded model (the allocator study's loader model,
-  /// Tests/Calibration/allocator/README.md): a worker reads a tensor at 2 GB/s after 0.2 ms of
+  /// Tests/Calibration/README.md): a worker reads a tensor at 2 GB/s after 0.2 ms of
   /// task overhead, then allocates its GPU copy, converts and copies at 2 GB/s; the main thread
   /// spends 0.5 ms on each tensor it takes. Only the ratios matter for the order, and they are
   /// what is uncertain: the sequential model brackets them.
