@@ -45,7 +45,7 @@ import Testing
       let setup = try Self.setup(try #require(baseline.variants[row.variant]))
       let walk = try MemoryEstimator.Walk(model: model, setup: setup, gpu: gpu)
       let estimate = try MemoryEstimator.estimate(model: model, setup: setup, gpu: gpu)
-      let schedule = walk.schedule(loader: .threaded(inFlight: 4))
+      let schedule = walk.schedule(loader: .threaded(workers: 4))
       #expect(Self.freesOnlyLiveTensors(schedule), "\(row.model) \(row.variant)")
       let phases = schedule.peakAllocatedByPhase
       let base = estimate.residentBytes + walk.transient.workspaces + (walk.gather?.bytes ?? .zero)
@@ -81,10 +81,35 @@ import Testing
   @Test func sequentialLoadingReachesTheSamePhases() throws {
     let model = try PresetCatalog.bundled.model(named: "qwen2.5-7b")
     let gpu = GPU.custom(capacity: .gibibytes(80), label: "80GiB")
-    let threaded = try MemoryEstimator.schedule(model: model, setup: TrainingSetup(), gpu: gpu, loader: .threaded(inFlight: 4))
+    let threaded = try MemoryEstimator.schedule(model: model, setup: TrainingSetup(), gpu: gpu, loader: .threaded(workers: 4))
     let sequential = try MemoryEstimator.schedule(model: model, setup: TrainingSetup(), gpu: gpu, loader: .sequential)
     #expect(threaded.peakAllocatedByPhase.dropFirst(2).map(\.bytes) == sequential.peakAllocatedByPhase.dropFirst(2).map(\.bytes))
     // The same tensors, in another order.
     #expect(threaded.events.count == sequential.events.count)
+  }
+}
+
+/// transformers 5's loader: 4 workers stage copies first come first served, never waiting for
+/// the main thread, which takes them in order. The times below are written out from the model's
+/// constants (2 GB/s read, 2 GB/s copy, 0.2 ms per task, 0.5 ms per tensor taken).
+@Suite struct CheckpointLoaderTests {
+  @Test func workersStageAheadOfALargeFirstTensor() {
+    // Tensor 0 (400 MB): staged at 0.2 ms + 200 ms = 200.2 ms, ready at 400.2 ms.
+    // Tensors 1-3 (2 MB) on the other workers: staged at 0.2 + 1 = 1.2 ms, ready at 2.2 ms.
+    // Tensor 4 on the first worker free again (2.2 ms): staged at 3.4 ms.
+    // The main thread waits for tensor 0: takes it at 400.7 ms, then one every 0.5 ms.
+    let steps = CheckpointLoader.threaded(workers: 4).steps(stagingBytes: [400_000_000, 2_000_000, 2_000_000, 2_000_000, 2_000_000])
+    #expect(steps == [.stage(1), .stage(2), .stage(3), .stage(4), .stage(0), .take(0), .take(1), .take(2), .take(3), .take(4)])
+  }
+
+  @Test func theMainThreadKeepsUpWithSmallTensors() {
+    // 4 MB each: a worker stages at 0.2 + 2 = 2.2 ms and is free at 4.2 ms; tensors 0-3 are
+    // staged at 2.2 ms, taken at 4.7, 5.2, 5.7, 6.2 ms; tensor 4 is staged at 4.2 + 2.2 = 6.4 ms.
+    let steps = CheckpointLoader.threaded(workers: 4).steps(stagingBytes: Array(repeating: 4_000_000, count: 5))
+    #expect(steps == [.stage(0), .stage(1), .stage(2), .stage(3), .take(0), .take(1), .take(2), .take(3), .stage(4), .take(4)])
+  }
+
+  @Test func theSequentialLoaderTakesEachCopyBeforeTheNext() {
+    #expect(CheckpointLoader.sequential.steps(stagingBytes: [1, 2]) == [.stage(0), .take(0), .stage(1), .take(1)])
   }
 }

@@ -51,7 +51,7 @@ public struct Recipe: Hashable, Sendable {
     adapters: DtypeRule, linearRoles: Set<LinearModule.Role>, checkpointsByDefault: Bool, usesChunkedCrossEntropy: Bool,
     chunkedLoss: ChunkedLoss?, loop: TrainingLoop, sources: [String], offloadsCheckpointInputs: Bool = false,
     fourBitLayout: FourBitLayout = .bitsandbytes, quantizesOutputHead: Bool = false,
-    loader: CheckpointLoader = .threaded(inFlight: 4), allocator: AllocatorSettings = .pytorchDefault
+    loader: CheckpointLoader = .threaded(workers: 4), allocator: AllocatorSettings = .pytorchDefault
   ) {
     self.name = name
     self.summary = summary

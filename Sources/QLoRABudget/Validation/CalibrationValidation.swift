@@ -199,6 +199,24 @@ public enum CalibrationValidation {
     hasUnifiedMemory: false, aliases: [],
     source: "Tests/Calibration/README.md")
 
+  /// The setup of one fitcheck run (its `run` object): measure.py's plain loop without autocast,
+  /// AdamW, LoRA dropout 0.
+  public static func gpuRunSetup(_ run: [String: Any]) -> TrainingSetup {
+    var setup = TrainingSetup()
+    setup.quantization = (run["quantization"] as? String) == "nf4" ? .nf4 : .none
+    setup.usesDoubleQuantization = run["double_quant"] as? Bool ?? false
+    setup.computeDtype = (run["precision"] as? String) == "bf16" ? .bf16 : .fp16
+    setup.lora = LoRAConfiguration(rank: int(run["lora_rank"]), targets: targets(run["lora_targets"]), dropout: 0)
+    setup.sequenceLength = int(run["seq_len"])
+    setup.batchSize = int(run["batch_size"])
+    setup.gradientCheckpointing = run["grad_checkpoint"] as? Bool
+    setup.attention = (run["attn_impl"] as? String) == "sdpa" ? .sdpa : .eager
+    setup.usesAutocast = false
+    setup.optimizer = .adamw
+    setup.loop = .plain
+    return setup
+  }
+
   static func gpu(_ data: Data, models: [String: [String: Any]], _ report: inout ValidationReport) throws {
     guard let root = try JSONSerialization.jsonObject(with: data) as? [String: Any],
       let runs = root["runs"] as? [[String: Any]]
@@ -212,19 +230,7 @@ public enum CalibrationValidation {
       config.removeValue(forKey: "parameters")
       do {
         let model = try ModelArchitecture(configData: try JSONSerialization.data(withJSONObject: config), name: id)
-        var setup = TrainingSetup()
-        setup.quantization = (run["quantization"] as? String) == "nf4" ? .nf4 : .none
-        setup.usesDoubleQuantization = run["double_quant"] as? Bool ?? false
-        setup.computeDtype = (run["precision"] as? String) == "bf16" ? .bf16 : .fp16
-        let rank = int(run["lora_rank"])
-        setup.lora = LoRAConfiguration(rank: rank, targets: targets(run["lora_targets"]), dropout: 0)
-        setup.sequenceLength = int(run["seq_len"])
-        setup.batchSize = int(run["batch_size"])
-        setup.gradientCheckpointing = run["grad_checkpoint"] as? Bool
-        setup.attention = (run["attn_impl"] as? String) == "sdpa" ? .sdpa : .eager
-        setup.usesAutocast = false
-        setup.optimizer = .adamw
-        setup.loop = .plain
+        let setup = gpuRunSetup(run)
         let estimate = try MemoryEstimator.estimate(model: model, setup: setup, gpu: fitcheckT4)
         let peak = estimate.peak
         let summary = describe(setup, model: model)

@@ -39,6 +39,15 @@ struct AttentionActivations {
   /// allocation schedule allocates them one by one; their sums are the moments).
   let forwardTransients: [ByteCount]
   let backwardTransients: [ByteCount]
+  /// A checkpointed forward (grad off) saves nothing: eager's score-sized tensors
+  /// (`q k^T`, `* scale`, softcapping, `+ mask`, the fp32 softmax, its cast) each die once the
+  /// next is made, so its moment is the largest two neighbours of that chain, and the saved
+  /// probabilities are not held beside them (the allocator study's recorded sequence of
+  /// fitcheck-t4's TinyLlama eager at 2,048 tokens: two 1 GiB fp32 score tensors at a time).
+  let checkpointedForwardTransients: [ByteCount]
+  /// How many of the last saved tensors are of score size (the probabilities, their cast,
+  /// Gemma-2's tanh output).
+  let scoreSavedCount: Int
   var forwardTransient: ByteCount { ByteCount.sum(forwardTransients) }
   var backwardTransient: ByteCount { ByteCount.sum(backwardTransients) }
   /// The dtype width of the attention output that o_proj reads.
@@ -73,6 +82,8 @@ struct AttentionActivations {
       saved.append(TensorTerm("attention output", context.perToken(queryWidth, a)))
       saved.append(TensorTerm("log-sum-exp", logSumExp))
       forwardTransients = []
+      checkpointedForwardTransients = []
+      scoreSavedCount = 0
       backwardTransients = Array(repeating: context.perToken(queryWidth, a), count: 4)
       outputWidth = a
     case .flash:
@@ -82,6 +93,8 @@ struct AttentionActivations {
       saved.append(TensorTerm("attention output", context.perToken(queryWidth, a)))
       saved.append(TensorTerm("log-sum-exp", logSumExp))
       forwardTransients = []
+      checkpointedForwardTransients = []
+      scoreSavedCount = 0
       backwardTransients = [
         context.perToken(queryWidth, a), context.perToken(queryWidth, a),
         context.perToken(model.keyValueWidth, a), context.perToken(model.keyValueWidth, a),
@@ -93,9 +106,10 @@ struct AttentionActivations {
       let masked = max(scores, context.residual)
       let square = StepContext.bytes(batch, heads, seq, seq, width: 1)
       saved.append(TensorTerm("q, expanded k and v", 3 * context.perToken(queryWidth, a)))
+      let softcaps = model.modelType == "gemma2"
       // Gemma-2's attn_logit_softcapping (`scores / cap`, `tanh`, `* cap`, transformers
       // modeling_gemma2.py eager_attention_forward): tanh saves its output.
-      if model.modelType == "gemma2" {
+      if softcaps {
         saved.append(TensorTerm("softcapped scores' tanh output (Gemma-2)", scores * square))
       }
       saved.append(TensorTerm("softmax probabilities (fp32)", 4 * square))
@@ -104,7 +118,12 @@ struct AttentionActivations {
         let label = context.autocast ? "probabilities cast for probs @ v" : "probabilities cast to the query dtype"
         saved.append(TensorTerm(label, probabilitiesCopy * square))
       }
+      scoreSavedCount = (softcaps ? 1 : 0) + 1 + (context.autocast || p != 4 ? 1 : 0)
       forwardTransients = [scores * square, masked * square]
+      // The chain in element widths: matmul, scaling, softcapping's three, mask, softmax, cast.
+      let chain: [Int64] = [scores, scores] + (softcaps ? [scores, scores, scores] : []) + [masked, 4] + (a == 4 ? [] : [a])
+      let first = chain.indices.dropLast().max { chain[$0] + chain[$0 + 1] < chain[$1] + chain[$1 + 1] } ?? 0
+      checkpointedForwardTransients = [chain[first] * square, chain[first + 1] * square]
       // Backward, node by node (the saved probabilities are counted above): probs @ v's backward
       // makes the probabilities' gradient in the matmul dtype, ToCopyBackward its fp32 copy when
       // the probabilities were cast; softmax's backward writes the masked scores' gradient

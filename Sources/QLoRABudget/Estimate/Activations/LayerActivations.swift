@@ -27,6 +27,9 @@ struct LayerActivations {
   /// The tensors of the largest forward temporary and of the largest backward temporary of the
   /// MLP block and of the attention block, one entry per tensor.
   let forwardTransients: [ByteCount]
+  /// What a checkpointed forward (grad off) is taken to hold beside its temporaries: the
+  /// tensors the layer saves, less attention's score-sized ones (``AttentionActivations``).
+  let checkpointedForwardWorkingSet: [ByteCount]
   let feedForwardBackwardTransients: [ByteCount]
   let attentionBackwardTransients: [ByteCount]
   var forwardTransient: ByteCount { ByteCount.sum(forwardTransients) }
@@ -125,6 +128,7 @@ struct LayerActivations {
       attention = AttentionActivations(context, projectionWidth: projection)
     }
     saved += attention.saved
+    let scoreTerms = (saved.count - attention.scoreSavedCount)..<saved.count
     lora(
       .attentionOutput, input: model.attentionOutputWidth, width: attention.outputWidth, label: "attention output (o_proj input)",
       alreadySaved: attention.savesOutput)
@@ -161,6 +165,7 @@ struct LayerActivations {
       lora(.feedForwardIntermediate, input: mlp.downInput.features, width: mlp.downInput.width, label: "down_proj input")
     }
     self.saved = saved.filter { $0.bytes > .zero }
+    checkpointedForwardWorkingSet = saved.indices.filter { !scoreTerms.contains($0) }.map { saved[$0].bytes }.filter { $0 > .zero }
     self.attentionSaved = attentionSaved
     savedForInputGradient = context.normSaved + masksOnNormOutput + int8OnlyAttentionInput
     savesCachedKeyValue = attention.savesCachedKeyValue
@@ -171,11 +176,13 @@ struct LayerActivations {
     func larger(_ transients: [ByteCount], dora: ByteCount, beside dequant: ByteCount) -> [ByteCount] {
       dora > ByteCount.sum(transients) + dequant ? [dora - dequant] : transients
     }
-    // The forward moment counts the layer's saved tensors as its working set, which a
-    // checkpointed forward (grad off) does not hold: its DoRA moment is taken net of them.
-    let layerSaved = saved.total
+    // A checkpointed forward (grad off) does not hold the saved tensors the forward moment
+    // counts as its working set: its DoRA moment is taken net of them.
+    let layerSaved = ByteCount.sum(checkpointedForwardWorkingSet)
     let doraForwardNet = !checkpointing ? doraForward : doraForward > layerSaved ? doraForward - layerSaved : .zero
-    forwardTransients = larger(attention.forwardTransients, dora: doraForwardNet, beside: DequantBuffers(context).bytes)
+    forwardTransients = larger(
+      checkpointing ? attention.checkpointedForwardTransients : attention.forwardTransients, dora: doraForwardNet,
+      beside: DequantBuffers(context).bytes)
     feedForwardBackwardTransients = checkpointing
       ? larger(transient, dora: doraFeedForward, beside: DequantBuffers.largest(context) { !$0.input.isAttention })
       : transient
@@ -208,6 +215,9 @@ struct StackActivations {
   let sparseCount: Int64
   /// The layer kind whose saved tensors are the largest (the one recomputed in the moments).
   let largestLayer: LayerActivations
+  /// The working set of a checkpointed forward layer beside its temporaries (that layer
+  /// kind's), zero without checkpointing (``LayerActivations/checkpointedForwardWorkingSet``).
+  var forwardWorkingSet: [ByteCount] { checkpointing ? largestLayer.checkpointedForwardWorkingSet : [] }
   /// The layer kind whose backward moment is the larger.
   let backwardLayer: LayerActivations
   /// Whether every layer's attention saves the key/value cache's own tensors.

@@ -109,7 +109,7 @@ struct StepPeak {
     // The cache is counted beside the saved tensors unless it is their storage.
     let cacheBeyondSaved = stack.savesCachedKeyValue ? .zero : keyValueCache
     let duringForward = kept + cacheBeyondSaved + (autocastCache - savedCasts)
-    let forwardLayer = duringForward + stack.recomputedLayer + stack.forwardTransient + dequant.bytes
+    let forwardLayer = duringForward + ByteCount.sum(stack.forwardWorkingSet) + stack.forwardTransient + dequant.bytes
     let forward = max(forwardLayer, duringForward + loss.forwardMoment)
     let held = loss.heldOutput + (plain ? keyValueCache : .zero)
     let heldBeyondSaved = plain ? cacheBeyondSaved : .zero

@@ -2,36 +2,74 @@
 /// model: which 16-bit staging copies are alive at once decides which free blocks loading
 /// leaves cached.
 public enum CheckpointLoader: Hashable, Sendable {
-  /// transformers 5 (`core_model_loading.py`): a pool of 4 worker threads reads tensors and
-  /// copies them to the GPU in 16 bits ahead of the thread that quantizes them, so up to 4
-  /// staging copies are in flight.
-  case threaded(inFlight: Int)
+  /// transformers 5 (`core_model_loading.py`, `convert_and_load_state_dict_in_model`): every
+  /// checkpoint tensor is submitted up front to a pool of `workers` threads (`GLOBAL_WORKERS =
+  /// 4`), each reading its tensor and copying it to the GPU in 16 bits (`.to(device, dtype)`,
+  /// the GPU allocation made before the host-side conversion and copy), first come first
+  /// served; the main thread takes the results in key order and quantizes each (the copy is
+  /// freed). The workers never wait for the main thread, so behind a large tensor (the
+  /// embedding or lm_head first in key order) the other workers stage many copies at once.
+  case threaded(workers: Int)
   /// transformers 4.x (`_load_state_dict_into_meta_model`): one tensor at a time, copied and
   /// quantized before the next.
   case sequential
-
-  /// The staging copies alive at once.
-  var inFlight: Int {
-    switch self {
-    case .threaded(let count): return max(1, count)
-    case .sequential: return 1
-    }
-  }
 
   /// The other model, which brackets the truth with this one (the thread timing is not known).
   var alternative: CheckpointLoader {
     switch self {
     case .threaded: return .sequential
-    case .sequential: return .threaded(inFlight: 4)
+    case .sequential: return .threaded(workers: 4)
     }
   }
 
   /// The model in words.
   public var label: String {
     switch self {
-    case .threaded(let count): return "\(count) staging copies in flight (transformers 5 threaded loader)"
+    case .threaded(let count): return "\(count) worker threads staging copies ahead of the quantizing thread (transformers 5)"
     case .sequential: return "one tensor at a time (transformers 4.x loader)"
     }
+  }
+
+  /// One moment of loading: a tensor's staging copy allocated, or the main thread taking it.
+  enum Step: Equatable {
+    case stage(Int)
+    case take(Int)
+  }
+
+  /// The timing of the threaded model (the allocator study's loader model,
+  /// Tests/Calibration/README.md): a worker reads a tensor at 2 GB/s after 0.2 ms of
+  /// task overhead, then allocates its GPU copy, converts and copies at 2 GB/s; the main thread
+  /// spends 0.5 ms on each tensor it takes. Only the ratios matter for the order, and they are
+  /// what is uncertain: the sequential model brackets them.
+  private static let readBytesPerSecond = 2e9
+  private static let copyBytesPerSecond = 2e9
+  private static let taskSeconds = 2e-4
+  private static let takeSeconds = 5e-4
+
+  /// The order of the moments for tensors of `stagingBytes` (in key order): each tensor's
+  /// staging copy precedes its taking, and tensors are taken in order.
+  func steps(stagingBytes: [Int64]) -> [Step] {
+    guard case .threaded(let count) = self, count > 1 else {
+      return stagingBytes.indices.flatMap { [Step.stage($0), .take($0)] }
+    }
+    // Workers take tasks in submission order, each when it is free (the earliest first).
+    var freeAt = Array(repeating: 0.0, count: count)
+    var timed: [(time: Double, order: Int, step: Step)] = []
+    var ready: [Double] = []
+    for (index, bytes) in stagingBytes.enumerated() {
+      let worker = freeAt.indices.min { freeAt[$0] < freeAt[$1] }!
+      let allocated = freeAt[worker] + Self.taskSeconds + Double(bytes) / Self.readBytesPerSecond
+      freeAt[worker] = allocated + Double(bytes) / Self.copyBytesPerSecond
+      ready.append(freeAt[worker])
+      timed.append((allocated, index, .stage(index)))
+    }
+    var main = 0.0
+    for index in stagingBytes.indices {
+      main = max(main, ready[index]) + Self.takeSeconds
+      timed.append((main, stagingBytes.count + index, .take(index)))
+    }
+    // At equal times, staging copies (submitted first) come before the main thread's steps.
+    return timed.sorted { ($0.time, $0.order) < ($1.time, $1.order) }.map(\.step)
   }
 }
 
@@ -73,7 +111,8 @@ struct LoadingSchedule {
       case .nf4, .fp4:
         let result = BaseWeights.fourBitBytes(module.weightElements, setup)
         let packed = ByteCount.elements(module.weightElements, bitsEach: 4)
-        item = Item(staging: .elements(module.weightElements, bytesEach: load), quantized: [packed, result - packed], upcast: nil)
+        // bitsandbytes' quantize_4bit allocates the absmax (and other statistics) before the packed weight.
+        item = Item(staging: .elements(module.weightElements, bytesEach: load), quantized: [result - packed, packed], upcast: nil)
         quantizedTotal = quantizedTotal + module.instanceCount * result
       case .int8:
         let result = ByteCount.elements(module.weightElements, bytesEach: 1) + .elements(module.outFeatures, bytesEach: 4)
@@ -124,19 +163,17 @@ struct LoadingSchedule {
       }
     }
     var staged: [Int32] = Array(repeating: -1, count: items.count)
-    let window = loader.inFlight
-    func stage(_ index: Int) {
-      let item = items[index]
-      let tensor: ScheduledTensor = !item.quantized.isEmpty ? .stagingCopy : item.upcast != nil ? .originalWeight : .unquantizedWeight
-      staged[index] = schedule.allocate(item.staging, tensor)
-    }
-    for index in 0..<min(window, items.count) { stage(index) }
-    for (index, item) in items.enumerated() {
-      if !item.quantized.isEmpty {
-        for part in item.quantized { schedule.allocate(part, .quantizedWeight) }
+    for step in loader.steps(stagingBytes: items.map(\.staging.bytes)) {
+      switch step {
+      case .stage(let index):
+        let item = items[index]
+        let tensor: ScheduledTensor = !item.quantized.isEmpty ? .stagingCopy : item.upcast != nil ? .originalWeight : .unquantizedWeight
+        staged[index] = schedule.allocate(item.staging, tensor)
+      case .take(let index):
+        guard !items[index].quantized.isEmpty else { continue }
+        for part in items[index].quantized { schedule.allocate(part, .quantizedWeight) }
         schedule.free(staged[index])
       }
-      if index + window < items.count { stage(index + window) }
     }
     // Norms, biases, buffers and the like: small, summarised.
     schedule.allocate(bytes(.quantizedWeights) - quantizedTotal, .quantizedWeight)

@@ -65,7 +65,7 @@ struct StepSchedule {
       }
       castIDs.append(schedule.allocate(casts[index], .stepConstant))
       cacheIDs.append(schedule.allocate(caches[index], .keyValueCache))
-      let working = checkpointing ? stack.largestLayer.saved.map { schedule.allocate($0.bytes, .recomputedActivation) } : []
+      let working = stack.forwardWorkingSet.map { schedule.allocate($0, .recomputedActivation) }
       let temporaries = stack.forwardTransients.map { schedule.allocate($0, .forwardTemporary) }
       let dequant = schedule.allocate(step.dequant.bytes, .dequantizedWeight)
       schedule.free(dequant)
