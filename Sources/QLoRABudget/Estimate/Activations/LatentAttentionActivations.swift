@@ -70,12 +70,17 @@ extension AttentionActivations {
       ]
       // The scores before the softmax; in backward the probabilities' gradient and softmax's result.
       forwardTransients = [4 * square]
+      // Without grad the scores and the probabilities made from them are alive together.
+      checkpointedForwardTransients = [4 * square, 4 * square]
+      scoreSavedCount = 1
       backwardTransients = [4 * square, 4 * square]
     case .sdpa, .flash:
       saved += queryKeyValue
       saved.append(TensorTerm("attention output", context.perToken(value, a)))
       saved.append(TensorTerm("log-sum-exp", StepContext.bytes(batch, heads, seq, width: 4)))
       forwardTransients = []
+      checkpointedForwardTransients = []
+      scoreSavedCount = 0
       backwardTransients = [
         context.perToken(queryKey, a), context.perToken(queryKey, a), context.perToken(value, a), context.perToken(value, a),
       ]
@@ -84,6 +89,8 @@ extension AttentionActivations {
       let standard = AttentionActivations(context, projectionWidth: p)
       saved += queryKeyValue + standard.saved.dropFirst()
       forwardTransients = standard.forwardTransients
+      checkpointedForwardTransients = standard.checkpointedForwardTransients
+      scoreSavedCount = standard.scoreSavedCount
       backwardTransients = standard.backwardTransients
     }
     self.saved = saved
