@@ -89,15 +89,26 @@ public struct CheckpointQuantizer: Sendable {
     }
     var report = Report()
     var tracker = ProgressTracker(tensorCount: file.header.tensors.count, totalBytes: file.header.tensors.reduce(0) { $0 + $1.byteCount })
-    try quantizeFile(file, into: writer, report: &report, tracker: &tracker)
+    try quantizeFile(file, into: writer, report: &report, tracker: &tracker).finish()
     report.files = [writer.destination]
     return report
   }
 
-  /// Quantizes the tensors of `file` into `writer` (which it commits).
+  /// A file whose tensors are all written: ``finish()`` writes the quant states and the
+  /// header, reads it back and commits the file (its `fsync`, which a folder's quantization
+  /// runs in the background while the next shard is quantized).
+  struct WrittenFile {
+    let output: SafetensorsWriter
+    let states: [String: [UInt8]]
+
+    func finish() throws { try output.finish(trailing: states) }
+  }
+
+  /// Quantizes the tensors of `file` into `writer`, to be committed by the result's
+  /// ``WrittenFile/finish()``.
   func quantizeFile(
     _ file: SafetensorsFile, into writer: AtomicFileWriter, report: inout Report, tracker: inout ProgressTracker
-  ) throws {
+  ) throws -> WrittenFile {
     var specs: [SafetensorsTensorSpec] = []
     var trailing: [String] = []
     if let state = file.header.tensors.first(where: { CheckpointTensorNames.quantStateOwner($0.name) != nil }) {
@@ -142,10 +153,10 @@ public struct CheckpointQuantizer: Sendable {
     }
     drained = true
     try pipeline.drain()
-    try output.finish(trailing: states)
     if let common = dtypes.max(by: { ($0.value, $1.key) < ($1.value, $0.key) })?.key, report.computeDtype == nil {
       report.computeDtype = common
     }
+    return WrittenFile(output: output, states: states)
   }
 }
 

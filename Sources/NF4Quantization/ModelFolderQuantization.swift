@@ -36,15 +36,21 @@ struct ModelFolderQuantization {
     let all = checkpoint.tensors
     var tracker = ProgressTracker(tensorCount: all.count, totalBytes: all.reduce(0) { $0 + $1.info.byteCount })
     var weightMap: [String: String] = [:]
+    // Each shard is committed (its fsync) in the background while the next one is quantized.
+    let commits = BackgroundCommits()
+    // On an error, the commit under way ends before the staging folder is removed.
+    defer { withExtendedLifetime(staging) { commits.wait() } }
     for shard in checkpoint.shards {
       let name = shard.url.lastPathComponent
       let writer = try files { () throws(FileAccessError) in try staging.writer(for: name) }
-      try quantizer.quantizeFile(shard, into: writer, report: &report, tracker: &tracker)
-      for info in try SafetensorsFile(url: URL(fileURLWithPath: writer.destination)).header.tensors {
-        weightMap[info.name] = name
-      }
+      let written = try quantizer.quantizeFile(shard, into: writer, report: &report, tracker: &tracker)
+      try commits.throwFailure()
+      commits.submit(written.finish)
+      for tensor in written.output.tensorNames { weightMap[tensor] = name }
       report.files.append(name)
     }
+    commits.wait()
+    try commits.throwFailure()
     try files { () throws(FileAccessError) in
       try staging.write(Array(Self.index(weightMap, totalSize: report.outputBytes).utf8), as: CheckpointFolder.indexName)
     }
@@ -120,6 +126,43 @@ struct ModelFolderQuantization {
       }
       report.files.append(name)
     }
+  }
+}
+
+/// Work run in order on one background thread, the first error kept: the commits of a folder's
+/// shards.
+final class BackgroundCommits: @unchecked Sendable {
+  private let queue = DispatchQueue(label: "qlora-budget.quantize.commit")
+  private let lock = NSLock()
+  private var failure: Error?
+
+  /// Runs `body` after what was submitted before, unless something failed.
+  func submit(_ body: @escaping () throws -> Void) {
+    let body = UncheckedSendable(body)
+    queue.async {
+      guard self.firstFailure == nil else { return }
+      do {
+        try body.value()
+      } catch {
+        self.lock.lock()
+        self.failure = error
+        self.lock.unlock()
+      }
+    }
+  }
+
+  /// Waits for everything submitted.
+  func wait() { queue.sync {} }
+
+  /// Throws the first error of what has run so far.
+  func throwFailure() throws {
+    if let failure = firstFailure { throw failure }
+  }
+
+  private var firstFailure: Error? {
+    lock.lock()
+    defer { lock.unlock() }
+    return failure
   }
 }
 

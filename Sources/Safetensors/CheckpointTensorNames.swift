@@ -40,7 +40,8 @@ public enum CheckpointTensorNames {
       guard bytes.count > length else { return nil }
       var index = bytes.count - length
       while index >= 0 {
-        if memcmp(bytes.baseAddress! + index, marker.utf8Start, length) == 0 { return index }
+        // The first byte alone rules out most positions (no call per byte).
+        if bytes[index] == UInt8(ascii: "."), memcmp(bytes.baseAddress! + index, marker.utf8Start, length) == 0 { return index }
         index -= 1
       }
       return nil

@@ -31,9 +31,9 @@ public final class SafetensorsFile: @unchecked Sendable {
       throw .file(error)
     }
     fileSize = file.size
-    let prefix = [UInt8](try Self.read(file, count: min(8, Int(max(fileSize, 0))), at: 0))
+    let prefix = try Self.bytes(file, count: min(8, Int(max(fileSize, 0))), at: 0)
     let length = try SafetensorsHeader.validatedHeaderLength(prefix, fileSize: fileSize)
-    let json = [UInt8](try Self.read(file, count: length, at: 8))
+    let json = try Self.bytes(file, count: length, at: 8)
     guard json.count == length else { throw .fileTooSmall(size: fileSize) }
     header = try SafetensorsHeader(json: json, fileSize: fileSize)
   }
@@ -100,6 +100,22 @@ public final class SafetensorsFile: @unchecked Sendable {
   /// The raw bytes of the tensor named `name`.
   public func data(named name: String) throws(SafetensorsError) -> Data {
     try data(for: tensor(named: name))
+  }
+
+  /// `count` bytes at `offset` (fewer at the end of the file), read straight into the array:
+  /// a header of 100 MB is not read into a `Data` and copied again.
+  private static func bytes(_ file: ReadableFile, count: Int, at offset: Int64) throws(SafetensorsError) -> [UInt8] {
+    var failure: FileAccessError?
+    let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+      do throws(FileAccessError) {
+        initialized = try file.read(into: UnsafeMutableRawBufferPointer(buffer), at: offset)
+      } catch {
+        failure = error
+        initialized = 0
+      }
+    }
+    if let failure { throw .file(failure) }
+    return bytes
   }
 
   private static func read(_ file: ReadableFile, count: Int, at offset: Int64) throws(SafetensorsError) -> Data {

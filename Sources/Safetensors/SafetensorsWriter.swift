@@ -40,6 +40,8 @@ public final class SafetensorsWriter {
   /// Bytes of tensor `next` written so far (a tensor may be written in pieces).
   private var written: Int64 = 0
   private let file: AtomicFileWriter
+  /// Starts each piece's disk writes as the file grows, so committing waits for the tail only.
+  private let writeback: EarlyWriteback?
   /// Bytes reserved for the header (a multiple of 8).
   private let headerLength: Int
 
@@ -65,6 +67,7 @@ public final class SafetensorsWriter {
     file: AtomicFileWriter, tensors: [SafetensorsTensorSpec], trailing: [String] = [], metadata: [String: String] = [:]
   ) throws(SafetensorsError) {
     self.file = file
+    writeback = EarlyWriteback(path: file.temporaryPath)
     url = URL(fileURLWithPath: file.destination)
     specs = tensors
     self.trailing = trailing
@@ -95,6 +98,9 @@ public final class SafetensorsWriter {
     guard headerLength <= SafetensorsHeader.maximumHeaderLength else { throw .headerTooLarge(length: UInt64(headerLength)) }
     file.skip(to: Int64(headerLength + 8))
   }
+
+  /// The names of every tensor the file will hold: the specs', then the trailing ones.
+  public var tensorNames: [String] { specs.map(\.name) + trailing }
 
   /// Writes the data of the next tensor, `bytes` little-endian.
   ///
@@ -128,6 +134,7 @@ public final class SafetensorsWriter {
     } catch {
       throw .file(error)
     }
+    writeback?.written(upTo: file.position)
     written += Int64(bytes.count)
     if written == total {
       next += 1

@@ -16,8 +16,8 @@ import Safetensors
 /// quantizer's peak RSS (its `VmHWM` in `/proc/<pid>/status`, sampled every 10 ms until it
 /// exits; `getrusage(RUSAGE_CHILDREN)` would report this process's own high-water mark, which
 /// Linux carries into a child at `exec`) against the largest tensor it quantizes and the largest
-/// of all, and the time to write a copy of the quantized folder into new files with `fsync`
-/// (``writeCopies(of:into:)``: the disk's share, which `quantize` cannot go below). Full run:
+/// of all, and the time to write as many bytes as the quantized folder holds into new files with
+/// plain buffered writes and `fsync` (``writeCopies(of:into:)``: the disk's share). Full run:
 /// 10 layers, about 4.9 GB; `--quick`: 1 layer, about 1 GB.
 struct ScaleBenchmark: Benchmark {
   let name = "scale"
@@ -94,22 +94,26 @@ struct ScaleBenchmark: Benchmark {
     return (status == 0, peak)
   }
 
-  /// Writes a copy of every file of `paths` (the quantized folder) into new files in `folder`,
-  /// 16 MiB at a time, each flushed with `fsync` as the quantizer's atomic writer does: the time
-  /// the output alone takes to reach the disk, a floor under `quantize`'s time.
+  /// Writes as many bytes as every file of `paths` (the quantized folder) holds into new files
+  /// in `folder`, 16 MiB at a time from one buffer, each flushed with `fsync` as the
+  /// quantizer's atomic writer does: the time the output alone takes to reach the disk through
+  /// plain buffered writes. (Not read from the output files: `quantize` drops its written
+  /// pages from the page cache, so reading them would time the disk's reads too.)
   static func writeCopies(of paths: [String], into folder: URL) {
     try? FileManager.default.removeItem(at: folder)
     try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: folder) }
     let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 << 20, alignment: 64)
     defer { buffer.deallocate() }
+    for index in 0..<buffer.count { buffer[index] = UInt8(truncatingIfNeeded: index &* 2_654_435_761 >> 13) }
     for path in paths {
-      guard let source = try? ReadableFile(path: path) else { continue }
+      guard let size = (try? ReadableFile(path: path))?.size else { continue }
       let target = open(folder.appendingPathComponent(URL(fileURLWithPath: path).lastPathComponent).path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
       guard target >= 0 else { continue }
       var offset: Int64 = 0
-      while let count = try? source.read(into: buffer, at: offset), count > 0 {
-        _ = Glibc.write(target, buffer.baseAddress!, count)
+      while offset < size {
+        let count = Int(min(Int64(buffer.count), size - offset))
+        guard Glibc.write(target, buffer.baseAddress!, count) == count else { break }
         offset += Int64(count)
       }
       fsync(target)
