@@ -15,6 +15,8 @@ public struct AllocationSchedule: Sendable {
 
   public private(set) var events: [Event] = []
   private var nextID: Int32 = 0
+  /// One more than the largest id: a replay indexes its live blocks by id in an array this long.
+  var idLimit: Int { Int(nextID) + 1 }
 
   init() {}
 

@@ -1,0 +1,51 @@
+import Foundation
+import Testing
+
+@testable import QLoRABudget
+
+/// The allocator estimates use (``SizeBucketedFreeBlockPool``) answers exactly as the
+/// straightforward one (``SortedFreeBlockPool``, the oracle): every preset model's schedule
+/// replayed through both, under the schedule baseline's five setups and four allocator
+/// settings (rotated over the models), with a capacity small enough for some runs to need the
+/// out-of-memory retry. The reserves compare whole: the peak, the cached free bytes, the
+/// largest free blocks with their tensors, the other loader's peak and the completing peak.
+@Suite struct AllocatorFastPathTests {
+  static let settings: [AllocatorSettings] = [
+    .pytorchDefault, AllocatorSettings(expandableSegments: true), AllocatorSettings(maxSplitBytes: 128 << 20),
+    AllocatorSettings(roundupPower2Divisions: 4),
+  ]
+
+  @Test func theFastPoolReplaysEveryPresetExactlyAsTheReference() throws {
+    let data = try TestData.calibration("schedule/main-peak-allocated.json")
+    let baseline = try JSONDecoder().decode(AllocationScheduleTests.Baseline.self, from: data)
+    let variants = baseline.variants.keys.sorted()
+    let models = Array(Set(baseline.rows.map(\.model))).sorted()
+    #expect(models.count > 60 && variants.count == 5)
+    var compared = 0
+    var completing = 0
+    for (index, name) in models.enumerated() {
+      let model = try PresetCatalog.bundled.model(named: name)
+      var setup = try AllocationScheduleTests.setup(try #require(baseline.variants[variants[index % variants.count]]))
+      setup.allocatorConfiguration = Self.settings[index % Self.settings.count]
+      let gpu = GPU.custom(capacity: .gibibytes(index % 2 == 0 ? 24 : 80), label: "gpu")
+      let walk = try MemoryEstimator.Walk(model: model, setup: setup, gpu: gpu)
+      let loader = setup.recipe.loader
+      let schedule = walk.schedule(loader: loader)
+      let other = walk.schedule(loader: loader.alternative)
+      let capacity = gpu.capacity - walk.transient.context
+      let fast = AllocatorReserve.simulate(
+        schedule, settings: setup.allocator, loader: loader, capacity: capacity, otherLoader: { other },
+        pool: SizeBucketedFreeBlockPool.self)
+      let reference = AllocatorReserve.simulate(
+        schedule, settings: setup.allocator, loader: loader, capacity: capacity, otherLoader: { other },
+        pool: SortedFreeBlockPool.self)
+      #expect(fast == reference, "\(name) \(setup.allocator.configuration)")
+      #expect(fast.largestFreeBlocks == reference.largestFreeBlocks, "\(name)")
+      compared += 1
+      if reference.completingPeakReserved != nil { completing += 1 }
+    }
+    #expect(compared == models.count)
+    // The out-of-memory retry path is exercised too.
+    #expect(completing > 0)
+  }
+}
