@@ -48,4 +48,30 @@ import Testing
     // The out-of-memory retry path is exercised too.
     #expect(completing > 0)
   }
+
+  /// A schedule met again takes its run from the memo: the same reserve as the reference
+  /// replay under another capacity (the completing peak is computed for each), and a different
+  /// schedule (the other loader) is replayed, not confused with it.
+  @Test func theReplayMemoAnswersExactlyForAScheduleMetAgain() throws {
+    let model = try PresetCatalog.bundled.model(named: "qwen3-8b")
+    var setup = TrainingSetup()
+    setup.attention = .eager
+    setup.batchSize = 4
+    let walk = try MemoryEstimator.Walk(model: model, setup: setup, gpu: nil)
+    let loader = setup.recipe.loader
+    let schedule = walk.schedule(loader: loader)
+    let other = walk.schedule(loader: loader.alternative)
+    let memo = ReplayMemo()
+    for (capacity, again) in [(ByteCount.gibibytes(80), schedule), (.gibibytes(16), schedule), (.gibibytes(16), other)] {
+      let remembered = AllocatorReserve.simulate(
+        again, settings: setup.allocator, loader: loader, capacity: capacity, otherLoader: { other },
+        pool: SizeBucketedFreeBlockPool.self, memo: memo)
+      let reference = AllocatorReserve.simulate(
+        again, settings: setup.allocator, loader: loader, capacity: capacity, otherLoader: { other },
+        pool: SortedFreeBlockPool.self)
+      #expect(remembered == reference)
+      #expect(remembered.completingPeakReserved == reference.completingPeakReserved)
+    }
+    #expect(memo.hits == 1)
+  }
 }

@@ -27,8 +27,10 @@ public struct AllocatorReserve: Hashable, Sendable {
   /// When the peak reserved does not fit the GPU (beside the CUDA context): the peak reserved
   /// with that capacity, the allocator releasing its cached segments on out-of-memory retries
   /// (`release_cached_blocks`) if the run then completes; nil when it does not, or when the
-  /// peak fits anyway. Information only: no boundary measurement validates it yet.
-  public let completingPeakReserved: ByteCount?
+  /// peak fits anyway. Information only: no boundary measurement validates it yet. Computed
+  /// when read (a second replay; the planners' probes that do not fit never read it).
+  public var completingPeakReserved: ByteCount? { completing.value }
+  private let completing: Deferred<ByteCount?>
   private let blocks: Deferred<[CachedBlock]>
   private let otherLoader: Deferred<ByteCount>
 
@@ -60,23 +62,26 @@ public struct AllocatorReserve: Hashable, Sendable {
   ) -> AllocatorReserve {
     simulate(
       schedule, settings: settings, loader: loader, capacity: capacity, otherLoader: otherLoader,
-      pool: SizeBucketedFreeBlockPool.self)
+      pool: SizeBucketedFreeBlockPool.self, memo: .shared)
   }
 
   /// Replays `schedule` through the allocator whose pools are `Pool`s (the test of the fast
-  /// pool replays with the reference one).
+  /// pool replays with the reference one), or takes the run from `memo` when it holds it.
   static func simulate<Pool: FreeBlockPool>(
     _ schedule: AllocationSchedule, settings: AllocatorSettings, loader: CheckpointLoader, capacity: ByteCount?,
-    otherLoader: @escaping @Sendable () -> AllocationSchedule, pool: Pool.Type
+    otherLoader: @escaping @Sendable () -> AllocationSchedule, pool: Pool.Type, memo: ReplayMemo? = nil
   ) -> AllocatorReserve {
-    let run = replay(schedule, settings: settings, stoppingAt: nil, pool: pool)
-    var completing: ByteCount?
-    if let capacity, capacity > .zero, run.peakReserved > capacity.bytes {
-      completing = completingPeak(schedule, settings: settings, capacity: capacity.bytes, pool: pool).map(ByteCount.init)
+    func whole() -> ReplayMemo.Run {
+      let run = replay(schedule, settings: settings, stoppingAt: nil, pool: pool)
+      return ReplayMemo.Run(peakReserved: run.peakReserved, peakEvent: run.peakEvent, cachedFree: run.cachedFree)
     }
+    let run = memo?.run(schedule, settings, replay: whole) ?? whole()
     return AllocatorReserve(
       peakReserved: ByteCount(run.peakReserved), cachedFree: ByteCount(run.cachedFree), settings: settings, loader: loader,
-      completingPeakReserved: completing,
+      completing: Deferred {
+        guard let capacity, capacity > .zero, run.peakReserved > capacity.bytes else { return nil }
+        return completingPeak(schedule, settings: settings, capacity: capacity.bytes, pool: pool).map(ByteCount.init)
+      },
       blocks: Deferred {
         replay(schedule, settings: settings, stoppingAt: run.peakEvent, pool: pool).blocks.map {
           CachedBlock(bytes: ByteCount($0.bytes), leftBy: $0.tensor)

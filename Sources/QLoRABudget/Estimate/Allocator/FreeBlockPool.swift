@@ -1,6 +1,6 @@
 /// A cached free block as a pool orders it: by size, then address (PyTorch's
 /// `BlockComparatorSize`); `block` is the allocator's index of the block.
-struct FreeBlockKey: Comparable {
+struct FreeBlockKey: Comparable, Sendable {
   let size: Int64
   let address: Int64
   let block: Int32
@@ -11,7 +11,7 @@ struct FreeBlockKey: Comparable {
 /// what best-fit searches. Two implementations with one behaviour: ``SortedFreeBlockPool``, the
 /// straightforward one kept as the oracle, and ``SizeBucketedFreeBlockPool``, the one estimates
 /// use (`AllocatorFastPathTests` replays every preset's schedule through both).
-protocol FreeBlockPool {
+protocol FreeBlockPool: Sendable {
   init()
   mutating func insert(_ key: FreeBlockKey)
   /// Removes `key`, which the pool holds.

@@ -5,7 +5,7 @@
 /// replaying it).
 public struct AllocationSchedule: Sendable {
   /// One step of the stream.
-  public enum Event: Sendable {
+  public enum Event: Hashable, Sendable {
     /// A tensor of `bytes` is allocated; `id` names it for its free.
     case allocate(id: Int32, bytes: Int64, tensor: ScheduledTensor)
     case free(id: Int32)
