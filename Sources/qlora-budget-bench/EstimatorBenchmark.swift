@@ -1,15 +1,21 @@
 import Foundation
 import QLoRABudget
 
-/// How fast planning is: estimates per second in the library on one core, a rank solve by
+/// How fast planning is, each the median of several runs: full estimates per second in the
+/// library on one core (the breakdown, the allocator simulated over the run's schedule, the
+/// verdict's input: what every `fit`, `solve` probe and `table` cell computes), the peak
+/// allocated alone per second (the same walk without the simulation), a rank solve by
 /// bisection, and the wall time of a cold `qlora-budget fit` process (the binary beside this
-/// one in the build folder), each the median of several runs.
+/// one in the build folder).
 struct EstimatorBenchmark: Benchmark {
   let name = "estimator"
 
   func run(_ options: BenchmarkOptions) -> BenchmarkResult {
     let runs = options.quick ? 3 : 11
-    let batch = options.quick ? 2_000 : 20_000
+    // Full estimates replay ~18,000 allocator events each: fewer per run. Both batches cycle
+    // through the same 64 ranks.
+    let batch = options.quick ? 128 : 1_280
+    let allocatedBatch = options.quick ? 2_000 : 20_000
     var result = BenchmarkResult(title: "Estimator and planner (\(runs) runs, medians, one thread)")
     guard let model = try? PresetCatalog.bundled.model(named: "qwen3-14b"),
       let gpu = try? PresetCatalog.bundled.gpu(named: "rtx-4090")
@@ -19,7 +25,9 @@ struct EstimatorBenchmark: Benchmark {
     }
     var setup = TrainingSetup()
     setup.lora.rank = 32
-    result.notes = ["qwen3-14b, NF4+DQ, r=32 all-linear, rtx-4090; \(batch) estimates per run"]
+    result.notes = [
+      "qwen3-14b, NF4+DQ, r=32 all-linear, rtx-4090; ranks 8-71 in turn; \(batch) full estimates and \(allocatedBatch) allocated peaks per run"
+    ]
 
     var sink = Int64(0)
     let estimateSeconds = Stopwatch.median(runs: runs) {
@@ -33,6 +41,16 @@ struct EstimatorBenchmark: Benchmark {
     }
     result.figures.append(("estimates_per_second_1_thread", Double(batch) / estimateSeconds))
     result.figures.append(("estimate_microseconds", estimateSeconds / Double(batch) * 1e6))
+
+    let allocatedSeconds = Stopwatch.median(runs: runs) {
+      for index in 0..<allocatedBatch {
+        var varied = setup
+        varied.lora.rank = 8 + Int64(index & 63)
+        if let peak = try? MemoryEstimator.peakAllocated(model: model, setup: varied, gpu: gpu) { sink &+= peak.bytes }
+      }
+    }
+    result.figures.append(("allocated_peaks_per_second_1_thread", Double(allocatedBatch) / allocatedSeconds))
+    result.figures.append(("allocated_peak_microseconds", allocatedSeconds / Double(allocatedBatch) * 1e6))
 
     let planner = Planner(model: model, setup: setup, gpu: gpu)
     var probes = 0

@@ -75,15 +75,28 @@ import Testing
     let models = try ["qwen3-0.6b", "qwen3-4b"].map { try PresetCatalog.bundled.model(named: $0) }
     let gpus = try ["t4", "h100-80gb"].map { try PresetCatalog.bundled.gpu(named: $0) }
     let grid = try PlanningGrid(models: models, ranks: [8, 64], sequenceLengths: [512, 1024, 4096], gpus: gpus, base: TrainingSetup())
-    #expect(grid.rows.count == 2 * 2 * 3)
-    #expect(grid.rows.allSatisfy { $0.cells.count == 2 })
-    #expect(grid.rows.map(\.setup.lora.rank) == [8, 8, 8, 64, 64, 64, 8, 8, 8, 64, 64, 64])
-    #expect(grid.rows.map(\.setup.sequenceLength).prefix(3) == [512, 1024, 4096])
+    let rows = try grid.allRows()
+    #expect(grid.cellCount == 2 * 2 * 3 * 2)
+    #expect(rows.count == 2 * 2 * 3)
+    #expect(rows.allSatisfy { $0.cells.count == 2 })
+    #expect(rows.map(\.setup.lora.rank) == [8, 8, 8, 64, 64, 64, 8, 8, 8, 64, 64, 64])
+    #expect(rows.map(\.model.name) == Array(repeating: models[0].name, count: 6) + Array(repeating: models[1].name, count: 6))
+    #expect(rows.map(\.setup.sequenceLength).prefix(3) == [512, 1024, 4096])
     var full = TrainingSetup()
     full.isFullFineTune = true
     // Full fine-tuning has no rank: one row per model and length.
     let fullGrid = try PlanningGrid(models: models, ranks: [8, 64], sequenceLengths: [512], gpus: gpus, base: full)
-    #expect(fullGrid.rows.count == 2)
+    #expect(try fullGrid.allRows().count == 2)
+  }
+}
+
+extension PlanningGrid {
+  /// Every row, collected (tests only: the CLI writes each row as it comes).
+  func allRows() throws -> [Row] {
+    var rows = self.rows()
+    var all: [Row] = []
+    while let row = try rows.next() { all.append(row) }
+    return all
   }
 }
 

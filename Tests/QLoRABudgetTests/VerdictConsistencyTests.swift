@@ -49,7 +49,7 @@ import Testing
     var seen: Set<Verdict> = []
     // solve's boundaries, once per model, length and GPU.
     var boundaries: [String: Planner.Answer] = [:]
-    for row in grid.rows {
+    for row in try grid.allRows() {
       let asGiven = try SetupVariant.named("as-given").applied(to: row.setup)
       #expect(asGiven == row.setup)
       for (gpu, cell) in zip(gpus, row.cells) {

@@ -30,6 +30,15 @@ public enum MemoryEstimator {
       notes: VersionNotes.notes(model, setup))
   }
 
+  /// The step's peak allocated bytes (``PeakMemory/allocated``) alone: the same walk as
+  /// ``estimate(model:setup:gpu:)`` without the allocator simulation, whose replay of the run's
+  /// schedule is most of an estimate's time (docs/performance.md measures both).
+  public static func peakAllocated(model: ModelArchitecture, setup: TrainingSetup, gpu: GPU?) throws(SetupError) -> ByteCount {
+    let walk = try Walk(model: model, setup: setup, gpu: gpu)
+    let resident = ByteCount.sum(walk.components.filter { $0.device == .gpu && $0.lifetime == .resident }.map(\.bytes))
+    return walk.transient.peak(resident: resident + (walk.gather?.bytes ?? .zero), reserved: nil).allocated
+  }
+
   /// The run as an ordered stream of allocations and frees (loading, a warm-up step, the
   /// measured step), from the same walk as ``estimate(model:setup:gpu:)``.
   public static func schedule(

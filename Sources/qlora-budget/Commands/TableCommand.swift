@@ -37,81 +37,119 @@ enum TableCommand: Command {
     PlanningOptions.warnIncompatibilities(gpus.map { (base, $0) }, context)
 
     let grid = try PlanningOptions.run { () throws(PlanningError) in
-      try PlanningGrid(models: models, ranks: ranks, sequenceLengths: lengths, gpus: gpus, base: base)
+      let grid = try PlanningGrid(models: models, ranks: ranks, sequenceLengths: lengths, gpus: gpus, base: base)
+      try grid.check()
+      return grid
     }
-    if let path = arguments.value(PlanningOptions.svg) {
-      try PlanningOptions.write(chart(grid, byLength: lengths.count > 1), to: path, arguments)
+    // Rows are written as they are estimated (memory flat in the cell count); the chart keeps
+    // only each row's bytes.
+    var rows = grid.rows()
+    var points: [ChartRow] = []
+    let chartWanted = arguments.value(PlanningOptions.svg) != nil
+    func write(_ render: (PlanningGrid.Row, Bool) -> String) throws {
+      var first = true
+      while let row = try PlanningOptions.run({ () throws(PlanningError) in try rows.next() }) {
+        context.standardOutput(render(row, first))
+        first = false
+        if chartWanted { points.append(ChartRow(row)) }
+      }
     }
     switch format {
-    case .json: context.print(json(grid).rendered())
-    case .csv: context.standardOutput(csv(grid))
-    case .markdown: context.standardOutput(markdown(grid, base: base))
+    case .json:
+      context.standardOutput("{\n  \"margin\": " + EstimateJSON.margin().rendered(indent: 2) + ",\n  \"rows\": [")
+      var empty = true
+      try write { row, first in
+        empty = false
+        return (first ? "\n    " : ",\n    ") + json(row).rendered(indent: 4)
+      }
+      context.print((empty ? "]" : "\n  ]") + "\n}")
+    case .csv:
+      context.standardOutput(csvHeader(grid.gpus))
+      try write { row, _ in csv(row) }
+    case .markdown:
+      context.standardOutput(markdownHeader(grid.gpus))
+      try write { row, _ in markdown(row) }
+      context.standardOutput(markdownNote(base))
+    }
+    if let path = arguments.value(PlanningOptions.svg) {
+      try PlanningOptions.write(chart(points, gpus: grid.gpus, byLength: lengths.count > 1), to: path, arguments)
     }
     return .success
   }
 
   static func gib(_ bytes: ByteCount) -> String { EstimateText.gib(bytes) }
 
-  static func markdown(_ grid: PlanningGrid, base: TrainingSetup) -> String {
-    var lines = ["| Model | Rank | Seq len | "
-      + grid.gpus.map { "\(CommandLineTool.oneLine($0.name)) (\(ByteCount.fixed($0.capacity.gibibytes, decimals: 1)) GiB)" }.joined(separator: " | ") + " |"]
-    lines.append("| --- | ---: | ---: | " + grid.gpus.map { _ in "---:" }.joined(separator: " | ") + " |")
-    for row in grid.rows {
-      lines.append(
-        "| \(CommandLineTool.oneLine(row.model.name)) | \(row.setup.isFullFineTune ? "-" : String(row.setup.lora.rank)) | \(row.setup.sequenceLength) | "
-          + row.cells.map { "\(gib($0.bytes)) \($0.verdict.label)" }.joined(separator: " | ") + " |")
-    }
-    lines.append("")
+  static func markdownHeader(_ gpus: [GPU]) -> String {
+    "| Model | Rank | Seq len | "
+      + gpus.map { "\(CommandLineTool.oneLine($0.name)) (\(ByteCount.fixed($0.capacity.gibibytes, decimals: 1)) GiB)" }.joined(separator: " | ") + " |\n"
+      + "| --- | ---: | ---: | " + gpus.map { _ in "---:" }.joined(separator: " | ") + " |\n"
+  }
+
+  static func markdown(_ row: PlanningGrid.Row) -> String {
+    "| \(CommandLineTool.oneLine(row.model.name)) | \(row.setup.isFullFineTune ? "-" : String(row.setup.lora.rank)) | \(row.setup.sequenceLength) | "
+      + row.cells.map { "\(gib($0.bytes)) \($0.verdict.label)" }.joined(separator: " | ") + " |\n"
+  }
+
+  static func markdownNote(_ base: TrainingSetup) -> String {
     let gpuCount = base.gpuCount
     // The engine the table's setup runs (FSDP by its short name, as the note always wrote it).
     let engine = base.engine == .fsdp ? "FSDP" : base.engine.label
     let note = "GiB (2^30 bytes) of peak process memory" + (gpuCount > 1 ? ", per GPU of \(gpuCount) with \(engine)" : "")
       + "; " + VerdictText.definition + ". Setup: " + CompareCommand.describe(base, varying: true) + "."
-    lines += HelpText.wrap(note, width: 80)
-    return lines.joined(separator: "\n") + "\n"
+    return ([""] + HelpText.wrap(note, width: 80)).joined(separator: "\n") + "\n"
   }
 
-  static func csv(_ grid: PlanningGrid) -> String {
-    var lines = ["model,rank,seq_len," + grid.gpus.map { "\(CommandLineTool.oneLine($0.name))_bytes,\(CommandLineTool.oneLine($0.name))_verdict" }.joined(separator: ",")]
-    for row in grid.rows {
-      lines.append("\(CommandLineTool.oneLine(row.model.name)),\(row.setup.lora.rank),\(row.setup.sequenceLength),"
-        + row.cells.map { "\($0.bytes.bytes),\($0.verdict.rawValue)" }.joined(separator: ","))
-    }
-    return lines.joined(separator: "\n") + "\n"
+  static func csvHeader(_ gpus: [GPU]) -> String {
+    "model,rank,seq_len," + gpus.map { "\(CommandLineTool.oneLine($0.name))_bytes,\(CommandLineTool.oneLine($0.name))_verdict" }.joined(separator: ",") + "\n"
   }
 
-  static func json(_ grid: PlanningGrid) -> JSONOutput {
+  static func csv(_ row: PlanningGrid.Row) -> String {
+    "\(CommandLineTool.oneLine(row.model.name)),\(row.setup.lora.rank),\(row.setup.sequenceLength),"
+      + row.cells.map { "\($0.bytes.bytes),\($0.verdict.rawValue)" }.joined(separator: ",") + "\n"
+  }
+
+  static func json(_ row: PlanningGrid.Row) -> JSONOutput {
     .object([
-      ("margin", EstimateJSON.margin()),
-      ("rows", .array(grid.rows.map { row in
-        .object([
-          ("model", .string(row.model.name)), ("rank", .integer(row.setup.lora.rank)),
-          ("seq_len", .integer(row.setup.sequenceLength)), ("setup", EstimateJSON.setup(row.setup)),
-          ("gpus", .array(row.cells.map(EstimateJSON.evaluation))),
-        ])
-      })),
+      ("model", .string(row.model.name)), ("rank", .integer(row.setup.lora.rank)),
+      ("seq_len", .integer(row.setup.sequenceLength)), ("setup", EstimateJSON.setup(row.setup)),
+      ("gpus", .array(row.cells.map(EstimateJSON.evaluation))),
     ])
+  }
+
+  /// What the chart needs of a row: its model, rank, length and each GPU's bytes.
+  struct ChartRow {
+    let model: String
+    let rank: Int64
+    let sequenceLength: Int64
+    let bytes: [ByteCount]
+
+    init(_ row: PlanningGrid.Row) {
+      model = row.model.name
+      rank = row.setup.lora.rank
+      sequenceLength = row.setup.sequenceLength
+      bytes = row.cells.map(\.bytes)
+    }
   }
 
   /// Memory against sequence length (several lengths) or rank: one line per model and GPU,
   /// each with its GPU's capacity line.
-  static func chart(_ grid: PlanningGrid, byLength: Bool) -> String {
+  static func chart(_ rows: [ChartRow], gpus: [GPU], byLength: Bool) -> String {
     var series: [SVGChart.Series] = []
-    let first = grid.rows.first?.setup
-    for (index, gpu) in grid.gpus.enumerated() {
+    let first = rows.first
+    for (index, gpu) in gpus.enumerated() {
       var byModel: [String: [(Int64, ByteCount)]] = [:]
       var order: [String] = []
-      for row in grid.rows where byLength ? row.setup.lora.rank == first?.lora.rank : row.setup.sequenceLength == first?.sequenceLength {
-        if byModel[row.model.name] == nil { order.append(row.model.name) }
-        let x = byLength ? row.setup.sequenceLength : row.setup.lora.rank
-        if !row.cells[index].bytes.isOverflow { byModel[row.model.name, default: []].append((x, row.cells[index].bytes)) }
+      for row in rows where byLength ? row.rank == first?.rank : row.sequenceLength == first?.sequenceLength {
+        if byModel[row.model] == nil { order.append(row.model) }
+        let x = byLength ? row.sequenceLength : row.rank
+        if !row.bytes[index].isOverflow { byModel[row.model, default: []].append((x, row.bytes[index])) }
       }
       for model in order { series.append(SVGChart.Series(label: "\(model) on \(gpu.name)", points: byModel[model] ?? [])) }
     }
-    let fixed = byLength ? "r=\(first?.lora.rank ?? 0)" : "\(first?.sequenceLength ?? 0) tokens"
+    let fixed = byLength ? "r=\(first?.rank ?? 0)" : "\(first?.sequenceLength ?? 0) tokens"
     return SVGChart.lines(
       title: "Peak process memory against " + (byLength ? "sequence length" : "rank") + " (\(fixed))",
       xLabel: byLength ? "sequence length" : "LoRA rank", series: series,
-      capacities: grid.gpus.map { ($0.name, $0.capacity) })
+      capacities: gpus.map { ($0.name, $0.capacity) })
   }
 }

@@ -27,8 +27,10 @@ public struct AllocatorReserve: Hashable, Sendable {
   /// When the peak reserved does not fit the GPU (beside the CUDA context): the peak reserved
   /// with that capacity, the allocator releasing its cached segments on out-of-memory retries
   /// (`release_cached_blocks`) if the run then completes; nil when it does not, or when the
-  /// peak fits anyway. Information only: no boundary measurement validates it yet.
-  public let completingPeakReserved: ByteCount?
+  /// peak fits anyway. Information only: no boundary measurement validates it yet. Computed
+  /// when read (a second replay; the planners' probes that do not fit never read it).
+  public var completingPeakReserved: ByteCount? { completing.value }
+  private let completing: Deferred<ByteCount?>
   private let blocks: Deferred<[CachedBlock]>
   private let otherLoader: Deferred<ByteCount>
 
@@ -60,32 +62,47 @@ public struct AllocatorReserve: Hashable, Sendable {
     _ schedule: AllocationSchedule, settings: AllocatorSettings, loader: CheckpointLoader, capacity: ByteCount?,
     otherLoader: @escaping @Sendable () -> AllocationSchedule
   ) -> AllocatorReserve {
-    let run = replay(schedule, settings: settings, stoppingAt: nil)
-    var completing: ByteCount?
-    if let capacity, capacity > .zero, run.peakReserved > capacity.bytes {
-      completing = completingPeak(schedule, settings: settings, capacity: capacity.bytes).map(ByteCount.init)
+    simulate(
+      schedule, settings: settings, loader: loader, capacity: capacity, otherLoader: otherLoader,
+      pool: SizeBucketedFreeBlockPool.self, memo: .shared)
+  }
+
+  /// Replays `schedule` through the allocator whose pools are `Pool`s (the test of the fast
+  /// pool replays with the reference one), or takes the run from `memo` when it holds it.
+  static func simulate<Pool: FreeBlockPool>(
+    _ schedule: AllocationSchedule, settings: AllocatorSettings, loader: CheckpointLoader, capacity: ByteCount?,
+    otherLoader: @escaping @Sendable () -> AllocationSchedule, pool: Pool.Type, memo: ReplayMemo? = nil
+  ) -> AllocatorReserve {
+    func whole() -> ReplayMemo.Run {
+      let run = replay(schedule, settings: settings, stoppingAt: nil, pool: pool)
+      return ReplayMemo.Run(peakReserved: run.peakReserved, peakEvent: run.peakEvent, cachedFree: run.cachedFree)
     }
+    let run = memo?.run(schedule, settings, replay: whole) ?? whole()
     return AllocatorReserve(
       peakReserved: ByteCount(run.peakReserved), cachedFree: ByteCount(run.cachedFree), settings: settings, loader: loader,
-      completingPeakReserved: completing,
+      completing: Deferred {
+        guard let capacity, capacity > .zero, run.peakReserved > capacity.bytes else { return nil }
+        return completingPeak(schedule, settings: settings, capacity: capacity.bytes, pool: pool).map(ByteCount.init)
+      },
       blocks: Deferred {
-        replay(schedule, settings: settings, stoppingAt: run.peakEvent).blocks.map {
+        replay(schedule, settings: settings, stoppingAt: run.peakEvent, pool: pool).blocks.map {
           CachedBlock(bytes: ByteCount($0.bytes), leftBy: $0.tensor)
         }
       },
-      otherLoader: Deferred { ByteCount(replay(otherLoader(), settings: settings, stoppingAt: nil).peakReserved) })
+      otherLoader: Deferred { ByteCount(replay(otherLoader(), settings: settings, stoppingAt: nil, pool: pool).peakReserved) })
   }
 
   /// The peak reserved within `capacity` bytes, or nil when an allocation fails even after the
   /// cache is released.
-  private static func completingPeak(_ schedule: AllocationSchedule, settings: AllocatorSettings, capacity: Int64) -> Int64? {
-    var allocator = CachingAllocator(settings: settings, capacity: capacity)
-    var live: [Int32] = []
+  private static func completingPeak<Pool: FreeBlockPool>(
+    _ schedule: AllocationSchedule, settings: AllocatorSettings, capacity: Int64, pool: Pool.Type
+  ) -> Int64? {
+    var allocator = CachingAllocatorSimulation<Pool>(settings: settings, capacity: capacity)
+    var live = [Int32](repeating: -1, count: schedule.idLimit)
     for event in schedule.events {
       switch event {
       case .allocate(let id, let bytes, let tensor):
         guard let block = allocator.malloc(bytes, tensor) else { return nil }
-        if Int(id) >= live.count { live.append(contentsOf: repeatElement(-1, count: Int(id) - live.count + 1)) }
         live[Int(id)] = block
       case .free(let id):
         allocator.free(live[Int(id)])
@@ -98,11 +115,11 @@ public struct AllocatorReserve: Hashable, Sendable {
 
   /// The peak reserved, the event where the measured step's allocated bytes peak and the cached
   /// free bytes then; replayed up to `stoppingAt`, the free blocks at that event.
-  private static func replay(
-    _ schedule: AllocationSchedule, settings: AllocatorSettings, stoppingAt stop: Int?
+  private static func replay<Pool: FreeBlockPool>(
+    _ schedule: AllocationSchedule, settings: AllocatorSettings, stoppingAt stop: Int?, pool: Pool.Type
   ) -> (peakReserved: Int64, peakEvent: Int, cachedFree: Int64, blocks: [(bytes: Int64, tensor: ScheduledTensor)]) {
-    var allocator = CachingAllocator(settings: settings)
-    var live: [Int32] = []
+    var allocator = CachingAllocatorSimulation<Pool>(settings: settings)
+    var live = [Int32](repeating: -1, count: schedule.idLimit)
     var measuring = false
     var peakAllocated: Int64 = -1
     var peakEvent = 0
@@ -111,9 +128,7 @@ public struct AllocatorReserve: Hashable, Sendable {
       switch event {
       case .allocate(let id, let bytes, let tensor):
         // Unlimited capacity: the simulation never runs out of memory.
-        let block = allocator.malloc(bytes, tensor) ?? -1
-        if Int(id) >= live.count { live.append(contentsOf: repeatElement(-1, count: Int(id) - live.count + 1)) }
-        live[Int(id)] = block
+        live[Int(id)] = allocator.malloc(bytes, tensor) ?? -1
         if measuring && allocator.allocated > peakAllocated {
           (peakAllocated, peakEvent, cachedFree) = (allocator.allocated, index, allocator.reserved - allocator.allocated)
         }

@@ -18,21 +18,17 @@
 ///   blocks first (`release_available_cached_blocks`);
 /// - expandable segments: one segment per pool that grows at its end by 2 MiB (small) or
 ///   20 MiB (large) pages (`ExpandableSegment`), extending a free block at its end.
-struct CachingAllocator {
-  static let minimumBlock: Int64 = 512
-  static let smallSize: Int64 = 1 << 20
-  static let smallBuffer: Int64 = 2 << 20
-  static let largeBuffer: Int64 = 20 << 20
-  static let minimumLargeAllocation: Int64 = 10 << 20
-  static let roundLarge: Int64 = 2 << 20
-
-  /// A free block in a pool, ordered by size then address (PyTorch's `BlockComparatorSize`).
-  private struct Key: Comparable {
-    let size: Int64
-    let address: Int64
-    let block: Int32
-    static func < (a: Key, b: Key) -> Bool { a.size != b.size ? a.size < b.size : a.address < b.address }
-  }
+///
+/// Generic over how a pool keeps its free blocks (``FreeBlockPool``): the rules are written
+/// once; ``CachingAllocator`` is the one estimates use, ``ReferenceCachingAllocator`` the
+/// straightforward oracle it is tested against.
+struct CachingAllocatorSimulation<Pool: FreeBlockPool> {
+  static var minimumBlock: Int64 { 512 }
+  static var smallSize: Int64 { 1 << 20 }
+  static var smallBuffer: Int64 { 2 << 20 }
+  static var largeBuffer: Int64 { 20 << 20 }
+  static var minimumLargeAllocation: Int64 { 10 << 20 }
+  static var roundLarge: Int64 { 2 << 20 }
 
   private struct Block {
     var size: Int64
@@ -50,8 +46,8 @@ struct CachingAllocator {
   let capacity: Int64?
   private var blocks: [Block] = []
   private var recycled: [Int32] = []
-  private var smallPool: [Key] = []
-  private var largePool: [Key] = []
+  private var smallPool = Pool()
+  private var largePool = Pool()
   private var nextAddress: Int64 = 0
   /// Expandable segments: the last block of each pool's segment and the segment's end.
   private var expandableTail: [Bool: (block: Int32, end: Int64)] = [:]
@@ -158,7 +154,7 @@ struct CachingAllocator {
 
   /// The cached free blocks, largest first, with the tensor that left each.
   func freeBlocks(limit: Int) -> [(bytes: Int64, tensor: ScheduledTensor)] {
-    let all = (largePool + smallPool).sorted { $0.size > $1.size }.prefix(limit)
+    let all = (largePool.keys + smallPool.keys).sorted { $0.size > $1.size }.prefix(limit)
     return all.map { ($0.size, blocks[Int($0.block)].tensor) }
   }
 
@@ -173,45 +169,21 @@ struct CachingAllocator {
     return Int32(blocks.count - 1)
   }
 
-  private func position(_ key: Key, in pool: [Key]) -> Int {
-    var low = 0
-    var high = pool.count
-    while low < high {
-      let middle = (low + high) / 2
-      if pool[middle] < key { low = middle + 1 } else { high = middle }
-    }
-    return low
+  private func key(_ index: Int32) -> FreeBlockKey {
+    let block = blocks[Int(index)]
+    return FreeBlockKey(size: block.size, address: block.address, block: index)
   }
 
   private mutating func insert(_ index: Int32) {
-    let block = blocks[Int(index)]
-    let key = Key(size: block.size, address: block.address, block: index)
-    if block.small {
-      smallPool.insert(key, at: position(key, in: smallPool))
-    } else {
-      largePool.insert(key, at: position(key, in: largePool))
-    }
+    if blocks[Int(index)].small { smallPool.insert(key(index)) } else { largePool.insert(key(index)) }
   }
 
   private mutating func remove(_ index: Int32) {
-    let block = blocks[Int(index)]
-    let key = Key(size: block.size, address: block.address, block: index)
-    if block.small {
-      let at = position(key, in: smallPool)
-      precondition(smallPool[at].block == index)
-      smallPool.remove(at: at)
-    } else {
-      let at = position(key, in: largePool)
-      precondition(largePool[at].block == index)
-      largePool.remove(at: at)
-    }
+    if blocks[Int(index)].small { smallPool.remove(key(index)) } else { largePool.remove(key(index)) }
   }
 
   private mutating func bestFit(small: Bool, size: Int64) -> Int32? {
-    let pool = small ? smallPool : largePool
-    let at = position(Key(size: size, address: -1, block: -1), in: pool)
-    guard at < pool.count else { return nil }
-    let candidate = pool[at]
+    guard let candidate = small ? smallPool.smallest(atLeast: size) : largePool.smallest(atLeast: size) else { return nil }
     if size < maxSplit && candidate.size >= maxSplit { return nil }
     if size >= maxSplit && candidate.size >= size + Self.largeBuffer { return nil }
     remove(candidate.block)
@@ -227,7 +199,7 @@ struct CachingAllocator {
     retries += 1
     if !settings.expandableSegments {
       // Every free block that is a whole segment goes back to the driver.
-      for pool in [largePool, smallPool] {
+      for pool in [largePool.keys, smallPool.keys] {
         for key in pool where blocks[Int(key.block)].previous < 0 && blocks[Int(key.block)].next < 0 {
           remove(key.block)
           reserved -= key.size
@@ -296,3 +268,8 @@ struct CachingAllocator {
     peakReserved = max(peakReserved, reserved)
   }
 }
+
+/// The allocator estimates use.
+typealias CachingAllocator = CachingAllocatorSimulation<SizeBucketedFreeBlockPool>
+/// The same rules over the straightforward pool: the oracle of the fast one.
+typealias ReferenceCachingAllocator = CachingAllocatorSimulation<SortedFreeBlockPool>

@@ -5,7 +5,7 @@
 /// replaying it).
 public struct AllocationSchedule: Sendable {
   /// One step of the stream.
-  public enum Event: Sendable {
+  public enum Event: Hashable, Sendable {
     /// A tensor of `bytes` is allocated; `id` names it for its free.
     case allocate(id: Int32, bytes: Int64, tensor: ScheduledTensor)
     case free(id: Int32)
@@ -15,6 +15,8 @@ public struct AllocationSchedule: Sendable {
 
   public private(set) var events: [Event] = []
   private var nextID: Int32 = 0
+  /// One more than the largest id: a replay indexes its live blocks by id in an array this long.
+  var idLimit: Int { Int(nextID) + 1 }
 
   init() {}
 

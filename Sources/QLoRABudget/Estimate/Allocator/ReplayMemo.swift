@@ -1,0 +1,70 @@
+import Foundation
+
+/// The allocator replays of the last few schedules, so that a schedule met again is not
+/// simulated again: a `table` row judged on several GPUs (the schedule depends on the GPU only
+/// through its cuBLAS workspaces, and the capacity only through the completing peak, computed
+/// when read), and any setup estimated again. Keyed by the schedule itself (every event) and the allocator settings, so a hit
+/// is exact whatever produced the schedule; a fingerprint of the events is compared first.
+/// Distinct schedules met in a cycle longer than ``capacity`` (a planner's bisection) never
+/// hit: they pay the fingerprint, about 1% of a replay.
+final class ReplayMemo: @unchecked Sendable {
+  /// What a replay of a whole schedule yields: the peak reserved, the event at which the
+  /// measured step's allocated bytes peak, and the cached free bytes then.
+  struct Run: Hashable {
+    let peakReserved: Int64
+    let peakEvent: Int
+    let cachedFree: Int64
+  }
+
+  private struct Entry {
+    let fingerprint: Int
+    let events: [AllocationSchedule.Event]
+    let settings: AllocatorSettings
+    let run: Run
+  }
+
+  static let shared = ReplayMemo()
+  /// Schedules kept (each about 0.5 MB for a 40-layer model).
+  static let capacity = 8
+
+  private let lock = NSLock()
+  /// Most recently used last.
+  private var entries: [Entry] = []
+  private(set) var hits = 0
+
+  /// The run of `schedule` under `settings`: remembered, or made by `replay` and remembered.
+  func run(_ schedule: AllocationSchedule, _ settings: AllocatorSettings, replay: () -> Run) -> Run {
+    let fingerprint = Self.fingerprint(schedule.events)
+    lock.lock()
+    if let index = entries.lastIndex(where: {
+      $0.fingerprint == fingerprint && $0.settings == settings && $0.events == schedule.events
+    }) {
+      let entry = entries.remove(at: index)
+      entries.append(entry)
+      hits += 1
+      lock.unlock()
+      return entry.run
+    }
+    lock.unlock()
+    let run = replay()
+    lock.lock()
+    if entries.count == Self.capacity { entries.removeFirst() }
+    entries.append(Entry(fingerprint: fingerprint, events: schedule.events, settings: settings, run: run))
+    lock.unlock()
+    return run
+  }
+
+  /// A cheap mix of every event's size and kind (not a hash of quality: equal fingerprints are
+  /// confirmed by comparing the events).
+  private static func fingerprint(_ events: [AllocationSchedule.Event]) -> Int {
+    var mix = events.count
+    for event in events {
+      switch event {
+      case .allocate(_, let bytes, _): mix = (mix &* 31) &+ Int(truncatingIfNeeded: bytes)
+      case .free(let id): mix = (mix &* 31) &+ Int(id)
+      case .phase: mix = mix &* 31 &+ 7
+      }
+    }
+    return mix
+  }
+}
