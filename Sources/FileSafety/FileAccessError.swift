@@ -67,7 +67,7 @@ public enum FileAccessError: Error, Equatable, CustomStringConvertible {
   }
 
   /// A failure described by the current `errno`.
-  static func system(_ path: String, _ action: String, errno code: Int32 = errno) -> FileAccessError {
+  package static func system(_ path: String, _ action: String, errno code: Int32 = errno) -> FileAccessError {
     .failed(path: path, action: action, reason: reason(code))
   }
 

@@ -25,8 +25,8 @@ public struct FileIdentity: Hashable, Sendable {
 }
 
 /// `stat` (following links) and `lstat`, as optionals.
-enum FileStatus {
-  static func of(_ path: String) -> stat? {
+package enum FileStatus {
+  package static func of(_ path: String) -> stat? {
     var status = stat()
     return stat(path, &status) == 0 ? status : nil
   }
@@ -36,6 +36,6 @@ enum FileStatus {
     return lstat(path, &status) == 0 ? status : nil
   }
 
-  static func isDirectory(_ status: stat) -> Bool { status.st_mode & S_IFMT == S_IFDIR }
-  static func isRegular(_ status: stat) -> Bool { status.st_mode & S_IFMT == S_IFREG }
+  package static func isDirectory(_ status: stat) -> Bool { status.st_mode & S_IFMT == S_IFDIR }
+  package static func isRegular(_ status: stat) -> Bool { status.st_mode & S_IFMT == S_IFREG }
 }

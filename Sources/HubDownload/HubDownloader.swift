@@ -1,4 +1,6 @@
 import Foundation
+import QLoRABudget
+import QLoRABudgetInputs
 
 #if canImport(FoundationNetworking)
   import FoundationNetworking

@@ -1,5 +1,8 @@
 import Foundation
 import Safetensors
+import FileSafety
+import QLoRABudget
+import QLoRABudgetInputs
 
 /// One measured figure against its estimate.
 public struct ValidationRow: Hashable, Sendable {

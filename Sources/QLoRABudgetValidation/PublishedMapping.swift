@@ -1,4 +1,5 @@
 import Foundation
+import QLoRABudget
 
 /// How one row of Tests/Calibration/published/measurements.json maps onto a setup we
 /// model, decided row by row from the row's own fields (setup, framework, quote) and, where

@@ -1,3 +1,5 @@
+import QLoRABudget
+
 /// The verdict margin, derived from the validation data (`qlora-budget validate` regenerates
 /// Sources/QLoRABudget/Verdict/MeasuredMargin.swift from this).
 extension ValidationReport {

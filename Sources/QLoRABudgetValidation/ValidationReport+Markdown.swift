@@ -1,4 +1,5 @@
 import Foundation
+import QLoRABudget
 
 extension ValidationReport {
   /// docs/validation.md: every case, measured vs estimated, errors and summary statistics.

@@ -1,5 +1,6 @@
 import Foundation
 import QLoRABudget
+import QLoRABudgetInputs
 
 /// How fast planning is: estimates per second in the library on one core, a rank solve by
 /// bisection, and the wall time of a cold `qlora-budget fit` process (the binary beside this

@@ -1,5 +1,6 @@
 import Foundation
 import QLoRABudget
+import QLoRABudgetInputs
 
 /// Dispatches `qlora-budget <command> ...` to a ``Command`` and turns every error into a
 /// message on stderr and an exit code. The only place that decides exit codes.

@@ -1,9 +1,9 @@
 /// The names frameworks use for the settings the estimator models: optimizers, dtypes,
 /// attention implementations, torchtune's module and model builder names.
-enum FrameworkVocabulary {
+package enum FrameworkVocabulary {
   /// transformers' `OptimizerNames` (TrainingArguments `optim`, LLaMA-Factory `optim`, Axolotl
   /// `optimizer`) to the modelled optimizer; nil for one the estimator does not model.
-  static func optimizer(huggingFace name: String) -> Optimizer? {
+  package static func optimizer(huggingFace name: String) -> Optimizer? {
     switch name.lowercased() {
     case "adamw_torch", "adamw_torch_fused", "adamw_hf", "adamw_apex_fused", "adamw_torch_xla", "adamw_torch_npu_fused",
       "adamw_anyprecision", "adamw", "adamw_32bit", "adamw_bnb_32bit":
@@ -17,7 +17,7 @@ enum FrameworkVocabulary {
   }
 
   /// torchtune's `optimizer._component_` to the modelled optimizer; nil when not modelled.
-  static func optimizer(torchtune component: String) -> Optimizer? {
+  package static func optimizer(torchtune component: String) -> Optimizer? {
     switch component {
     case "torch.optim.AdamW", "torch.optim.Adam": return .adamw
     case "bitsandbytes.optim.AdamW8bit", "bitsandbytes.optim.Adam8bit": return .adamw8bit
@@ -30,7 +30,7 @@ enum FrameworkVocabulary {
 
   /// `bfloat16`/`bf16`, `float16`/`fp16`/`half`; nil for anything else (fp32 is not a compute
   /// dtype the estimator models).
-  static func computeDtype(_ name: String) -> ComputeDtype? {
+  package static func computeDtype(_ name: String) -> ComputeDtype? {
     switch name.lowercased().replacingOccurrences(of: "torch.", with: "") {
     case "bfloat16", "bf16": return .bf16
     case "float16", "fp16", "half": return .fp16
@@ -41,7 +41,7 @@ enum FrameworkVocabulary {
   /// torchtune's module names (`lora_attn_modules`, `apply_lora_to_mlp`) as the Hugging Face
   /// module names the architectures use: `output_proj` is `o_proj`; the MLP's w1/w3/w2 are
   /// gate_proj/up_proj/down_proj.
-  static func torchtuneTargets(attention: [String], mlp: Bool) -> [String] {
+  package static func torchtuneTargets(attention: [String], mlp: Bool) -> [String] {
     let renamed = attention.map { $0 == "output_proj" ? "o_proj" : $0 }
     return renamed + (mlp ? ["gate_proj", "up_proj", "down_proj"] : [])
   }
@@ -49,7 +49,7 @@ enum FrameworkVocabulary {
   /// A torchtune model builder (the last component of `model._component_`, e.g.
   /// `qlora_llama3_1_8b`): the preset it builds, and whether the base is NF4 (`qlora_`),
   /// 16-bit with LoRA (`lora_`) or fully fine-tuned (no prefix). Nil for a builder with no preset.
-  static func torchtuneBuilder(_ builder: String) -> (preset: String, kind: TorchtuneBuilderKind)? {
+  package static func torchtuneBuilder(_ builder: String) -> (preset: String, kind: TorchtuneBuilderKind)? {
     var name = builder
     let kind: TorchtuneBuilderKind
     if name.hasPrefix("qlora_") {
@@ -66,7 +66,7 @@ enum FrameworkVocabulary {
     return (preset, kind)
   }
 
-  enum TorchtuneBuilderKind: Hashable, Sendable {
+  package enum TorchtuneBuilderKind: Hashable, Sendable {
     case qlora, lora, full
   }
 

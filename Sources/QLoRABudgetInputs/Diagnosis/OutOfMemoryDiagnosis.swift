@@ -1,3 +1,5 @@
+import QLoRABudget
+
 /// A failed run's out-of-memory message held against the estimate of the same run: what the GPU
 /// had, what the estimate says each phase of the step needs, and whether fragmentation or
 /// allocated bytes made the difference.

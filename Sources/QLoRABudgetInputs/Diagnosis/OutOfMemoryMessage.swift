@@ -1,3 +1,5 @@
+import QLoRABudget
+
 /// One out-of-memory report as PyTorch's caching allocator printed it, every figure in bytes
 /// exactly as stated (``PrintedSize``); nil where the message does not state a figure (older
 /// formats say less, a pasted message may be cut short).

@@ -1,4 +1,5 @@
 import Foundation
+import QLoRABudget
 
 /// Finds PyTorch's out-of-memory reports in pasted text and reads every figure they state.
 ///

@@ -1,4 +1,5 @@
 import Foundation
+import QLoRABudget
 
 /// Pasted console output regrouped into one text per rank, ready for ``OutOfMemoryReader``.
 ///

@@ -1,3 +1,5 @@
+import QLoRABudget
+
 /// A size as PyTorch's allocator prints it (`format_size`: `0 bytes`, `576.00 KiB`,
 /// `23.65 GiB`), turned into bytes exactly: `round(value x 2^30)` for GiB, 2^20 for MiB, 2^10
 /// for KiB, 1 for bytes, computed on the decimal digits (never through a `Double`), halves

@@ -1,5 +1,6 @@
 import Foundation
 import Safetensors
+import QLoRABudget
 
 /// What a checkpoint tensor is, by name, dtype and shape (Hugging Face naming conventions).
 public enum CheckpointTensorRole: String, CaseIterable, Sendable {

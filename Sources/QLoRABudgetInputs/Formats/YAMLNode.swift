@@ -1,3 +1,5 @@
+import QLoRABudget
+
 /// A value read by ``YAMLReader``: a scalar, a sequence or a mapping, with the line it starts on
 /// so that a config reader can name the line of a value it refuses.
 ///

@@ -1,4 +1,5 @@
 import Foundation
+import QLoRABudget
 
 /// A strict reader for the part of YAML that training configs are written in (LLaMA-Factory,
 /// Axolotl, torchtune), and for JSON (a flow mapping), with the line of every value.

@@ -1,3 +1,5 @@
+import QLoRABudget
+
 /// A GPU of this machine as `nvidia-smi` reports it now.
 public struct LocalGPU: Hashable, Sendable {
   /// nvidia-smi's index (the physical order, before `CUDA_VISIBLE_DEVICES`).

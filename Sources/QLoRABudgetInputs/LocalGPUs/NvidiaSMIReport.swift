@@ -1,3 +1,5 @@
+import QLoRABudget
+
 /// What `nvidia-smi` is asked and how its answer is read.
 public enum NvidiaSMIReport {
   /// `nvidia-smi --query-gpu=index,name,memory.total,memory.used,memory.free,compute_cap

@@ -1,4 +1,5 @@
 import Foundation
+import QLoRABudget
 
 /// Runs `nvidia-smi` (found on the given PATH) with a timeout and a cap on what it prints: the
 /// only place the library starts a process.

@@ -1,5 +1,7 @@
 import Foundation
 import Safetensors
+import FileSafety
+import QLoRABudget
 
 /// The local Hugging Face cache as huggingface_hub lays it out:
 /// `ROOT/models--OWNER--NAME/refs/main` holds a commit, and
@@ -98,7 +100,7 @@ public struct HubCache: Sendable {
   }
 
   /// A revision usable as a folder name (a commit hash or a branch name without slashes).
-  static func revision(_ text: String) -> String? {
+  package static func revision(_ text: String) -> String? {
     let revision = text.trimmingCharacters(in: .whitespacesAndNewlines)
     guard !revision.isEmpty, revision.count <= 128, revision != ".", revision != "..",
       revision.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "-_.".unicodeScalars.contains($0)) })

@@ -1,3 +1,5 @@
+import QLoRABudget
+
 /// A Hugging Face Hub model id as people write it: `Qwen/Qwen3-14B`, `meta-llama/Llama-3.1-8B`.
 ///
 /// Only ids the Hub accepts are accepted, by huggingface_hub's `validate_repo_id`: an owner and

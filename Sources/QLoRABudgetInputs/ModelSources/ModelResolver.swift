@@ -1,5 +1,7 @@
 import Foundation
 import Safetensors
+import FileSafety
+import QLoRABudget
 
 /// Turns a model argument into an architecture, looking where a user's model is:
 ///
@@ -7,7 +9,7 @@ import Safetensors
 /// 2. a preset, by name, alias, or a Hub id the preset lists (`hub_ids`: the base and instruct
 ///    repos with the same shapes);
 /// 3. the local Hugging Face cache (``HubCache``);
-/// 4. only when asked (`allowsDownload`), the Hub (``HubDownloader``), stored into the cache.
+/// 4. only when asked (`allowsDownload`), the Hub (through `downloader`), stored into the cache.
 ///
 /// Offline is the default: an id found nowhere is an error that names every place looked.
 public struct ModelResolver: Sendable {
@@ -35,9 +37,14 @@ public struct ModelResolver: Sendable {
   public var environment: [String: String]
   public var allowsDownload: Bool
   public var timeout: TimeInterval
+  public var downloader: any ConfigDownloading
 
   /// `allowsDownload` is also set by `QLORA_BUDGET_DOWNLOAD=1`; `HF_HUB_OFFLINE=1` forbids it.
-  public init(presets: PresetCatalog, environment: [String: String], allowsDownload: Bool, timeout: TimeInterval = 30) {
+  public init(
+    presets: PresetCatalog, environment: [String: String], allowsDownload: Bool, timeout: TimeInterval = 30,
+    downloader: any ConfigDownloading = DownloaderProcess()
+  ) {
+    self.downloader = downloader
     self.presets = presets
     self.environment = environment
     let switched = ["1", "true", "yes", "on"].contains(environment[Self.downloadVariable]?.lowercased() ?? "")
@@ -78,9 +85,8 @@ public struct ModelResolver: Sendable {
       let hint: DownloadHint = offline ? .offline : cache == nil ? .noCache : .notAllowed
       throw .notFound(id: argument, looked: looked, downloadHint: hint)
     }
-    let downloader = try HubDownloader(environment: environment, timeout: timeout)
-    let (data, commit) = try downloader.fetchConfig(for: id)
-    let url = downloader.configURL(for: id).absoluteString
+    let downloaded = try downloader.download(id, environment: environment, timeout: timeout)
+    let (data, commit, url) = (downloaded.data, downloaded.commit, downloaded.url)
     let file: URL
     do {
       file = try cache.store(data, for: id, commit: commit)

@@ -1,3 +1,5 @@
+import QLoRABudget
+
 /// A model argument that names no model the tool could find, with every place it looked.
 public enum ModelSourceError: Error, Hashable, Sendable, CustomStringConvertible {
   /// Not a preset, a file, a cached model or (when allowed) a downloaded one.

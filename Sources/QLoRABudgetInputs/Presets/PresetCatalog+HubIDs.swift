@@ -1,4 +1,5 @@
 import Foundation
+import QLoRABudget
 
 extension PresetCatalog {
   /// The preset whose `hub_ids` (or `hf_repo`) list this Hub id, compared without regard to

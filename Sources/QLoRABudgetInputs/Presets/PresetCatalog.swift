@@ -1,5 +1,7 @@
 import Foundation
 import Safetensors
+import FileSafety
+import QLoRABudget
 
 /// The models and GPUs the tool knows by name.
 ///

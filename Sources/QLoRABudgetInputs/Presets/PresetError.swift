@@ -1,3 +1,5 @@
+import QLoRABudget
+
 /// A preset or model file that could not be found or read.
 public enum PresetError: Error, Hashable, Sendable, CustomStringConvertible {
   case unknownModel(name: String, suggestions: [String])

@@ -1,3 +1,5 @@
+import QLoRABudget
+
 /// Axolotl's YAML (`axolotl train FILE`): src/axolotl/utils/schemas/config.py; the axolotl
 /// recipe (docs/recipes.md).
 extension ConfigReading {

@@ -1,4 +1,5 @@
 import Foundation
+import QLoRABudget
 
 /// Keys several frameworks share (most pass them through to transformers' TrainingArguments).
 extension ConfigReading {

@@ -1,4 +1,5 @@
 import Foundation
+import QLoRABudget
 
 /// Reads typed values out of a config's key tree and keeps account of every key: each value
 /// read is recorded as used (with the settings it changed) or not modelled (with a note), and

@@ -1,5 +1,7 @@
 import Foundation
 import Safetensors
+import FileSafety
+import QLoRABudget
 
 /// Reads a DeepSpeed config (the JSON passed to `deepspeed --deepspeed_config` or HF
 /// `TrainingArguments(deepspeed=...)`) onto a setup: the ZeRO stage becomes the engine, the

@@ -1,3 +1,5 @@
+import QLoRABudget
+
 /// transformers' `TrainingArguments` and TRL's `SFTConfig` as JSON (`to_json_string()`), with
 /// the `BitsAndBytesConfig` fields (flat, or under `quantization_config` as a model's
 /// config.json has them) and the PEFT `LoraConfig` fields (flat, or under `peft_config`).

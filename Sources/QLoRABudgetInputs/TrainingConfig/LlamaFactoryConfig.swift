@@ -1,3 +1,5 @@
+import QLoRABudget
+
 /// LLaMA-Factory's training YAML (`llamafactory-cli train FILE`): hparams/model_args.py,
 /// finetuning_args.py, data_args.py, and transformers' TrainingArguments.
 extension ConfigReading {

@@ -1,3 +1,5 @@
+import QLoRABudget
+
 /// torchtune's recipe YAML (`tune run lora_finetune_single_device --config FILE`): the model
 /// builder and its LoRA arguments, batch size, sequence length, checkpointing, optimizer.
 extension ConfigReading {

@@ -1,5 +1,7 @@
 import Foundation
 import Safetensors
+import FileSafety
+import QLoRABudget
 
 /// A training run as its framework's config file defines it (LLaMA-Factory, Axolotl, HF
 /// `TrainingArguments` / TRL `SFTConfig` JSON with PEFT and `BitsAndBytesConfig` fields, PEFT's

@@ -1,3 +1,5 @@
+import QLoRABudget
+
 /// A training config file that cannot be read or holds a value the tool cannot use: names the
 /// file, the line and the key, on one line.
 public struct TrainingConfigError: Error, Hashable, Sendable, CustomStringConvertible {

@@ -1,5 +1,7 @@
 import Foundation
 import QLoRABudget
+import QLoRABudgetValidation
+import QLoRABudgetInputs
 
 /// `qlora-budget validate [--calibration DIR] [--output FILE]`: regenerates docs/validation.md
 /// and the verdict margin derived from it (Sources/QLoRABudget/Verdict/MeasuredMargin.swift).

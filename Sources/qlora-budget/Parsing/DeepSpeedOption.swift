@@ -1,5 +1,6 @@
 import Foundation
 import QLoRABudget
+import QLoRABudgetInputs
 
 /// `--deepspeed FILE`: a DeepSpeed config JSON read onto the setup (its ZeRO stage, offload
 /// devices, bucket keys, bf16/fp16 and micro-batch); the setting flags given beside it override it.
