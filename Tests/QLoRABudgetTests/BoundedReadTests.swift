@@ -3,6 +3,8 @@ import Testing
 
 @testable import QLoRABudget
 import Safetensors
+@testable import QLoRABudgetInputs
+import FileSafety
 
 /// Every file the library reads is read with the bounded reader: at most its limit + 1 bytes,
 /// whatever size the file reports (a sparse file claims gigabytes, `/proc` files claim 0), and a

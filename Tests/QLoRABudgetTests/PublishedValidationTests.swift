@@ -1,6 +1,8 @@
 import Foundation
 import QLoRABudget
 import Testing
+import QLoRABudgetInputs
+import QLoRABudgetValidation
 
 /// The estimator against the published figures that map onto a setup we model
 /// (Tests/Calibration/published/measurements.json).
