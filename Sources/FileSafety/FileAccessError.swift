@@ -27,7 +27,12 @@ public enum FileAccessError: Error, Equatable, CustomStringConvertible {
   /// read stopped there (the file reported a smaller size, as `/proc` files do).
   case tooLarge(path: String, size: Int64, limit: Int64, what: String)
 
-  public var description: String {
+  public var description: String { described(replaceOption: nil) }
+
+  /// The description; `replaceOption` names the caller's switch that allows replacing an output
+  /// (the CLI's flag), which the messages about an existing output then mention. A library names
+  /// no command-line flag.
+  public func described(replaceOption: String?) -> String {
     switch self {
     case .emptyPath:
       "The path is empty: give a file or folder."
@@ -36,13 +41,14 @@ public enum FileAccessError: Error, Equatable, CustomStringConvertible {
     case let .wrongKind(path, kind, expected):
       "'\(path)' is \(kind), not \(expected)."
     case let .outputExists(path):
-      "The output '\(path)' already exists: pass --force to replace it."
+      "The output '\(path)' already exists" + (replaceOption.map { ": pass \($0) to replace it" } ?? "") + "."
     case let .outputIsInput(output, input):
       "The output '\(output)' is the input '\(input)' (the same file): choose another output."
     case let .outputContainsInput(output, input):
       "The output folder '\(output)' holds the input '\(input)': choose another output."
     case let .notAPreviousOutput(path, found):
-      "The output '\(path)' is not one qlora-budget wrote (\(found)): --force replaces only a previous output; choose another output."
+      "The output '\(path)' is not one qlora-budget wrote (\(found)): "
+        + (replaceOption.map { "\($0) replaces only a previous output" } ?? "only a previous output is replaced") + "; choose another output."
     case let .tooLarge(path, size, limit, what):
       "'\(path)' is \(Self.size(size, limit)), over the \(limit)-byte limit for \(what)."
     }

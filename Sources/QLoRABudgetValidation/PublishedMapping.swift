@@ -33,38 +33,23 @@ public struct PublishedMapping: Sendable {
   public let setup: TrainingSetup
   public let assumptions: [String]
 
+  /// The row's setup: ``TrainingSetup/init()`` with `changes` made, in the settings vocabulary
+  /// the command line and the training configs use.
   init(
-    _ id: String, _ model: String, gpu: String?, _ figure: Figure, _ unit: Unit, recipe: Recipe, rank: Int64,
-    targets: LoRATargets, dropout: Double, seq: Int64, batch: Int64, attention: AttentionImplementation,
-    optimizer: Optimizer = .adamw, doubleQuant: Bool = true, autocast: Bool = true, chunkedLoss: Bool? = nil,
-    gpus: Int64 = 1, engine: ParallelEngine = .fsdp, offload: EngineOffload = [], checkpointing: Bool? = true,
-    loop: TrainingLoop = .trainer, assumptions: [String]
+    _ id: String, _ model: String, gpu: String?, _ figure: Figure, _ unit: Unit, _ changes: [SettingChange],
+    assumptions: [String]
   ) {
-    var setup = TrainingSetup()
-    setup.recipe = recipe
-    setup.quantization = .nf4
-    setup.usesDoubleQuantization = doubleQuant
-    setup.computeDtype = .bf16
-    setup.lora = LoRAConfiguration(rank: rank, targets: targets, dropout: dropout)
-    setup.sequenceLength = seq
-    setup.batchSize = batch
-    setup.gradientCheckpointing = checkpointing
-    setup.attention = attention
-    setup.optimizer = optimizer
-    setup.usesAutocast = autocast
-    setup.loss = chunkedLoss.map { $0 ? .chunked : .standard }
-    setup.gpuCount = gpus
-    setup.engine = engine
-    setup.offload = offload
-    setup.loop = loop
-    (self.id, self.model, self.gpu, self.figure, self.unit, self.setup, self.assumptions) =
-      (id, model, gpu, figure, unit, setup, assumptions)
+    (self.id, self.model, self.gpu, self.figure, self.unit, self.assumptions) = (id, model, gpu, figure, unit, assumptions)
+    setup = SettingChange.apply(changes, to: TrainingSetup())
   }
 }
 
 extension PublishedMapping {
   // Shared setups, each from the row's quote and the framework source named.
   private static let fsdpTargets = LoRATargets.modules(["q_proj", "k_proj", "v_proj", "gate_proj", "up_proj", "down_proj"])
+  private static let allProjections = LoRATargets.modules(["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
+  /// What every row of a framework built on HF's Trainer shares: checkpointing on, the Trainer's loop.
+  private static let trainer: [SettingChange] = [.gradientCheckpointing(true), .loop(.trainer)]
   private static let fsdpQLoRA = [
     "AnswerDotAI/fsdp_qlora train.py (read with the search tool): precision 'bf16' loads the base in bf16, "
       + "model.to(bf16) before get_peft_model, no autocast (nullcontext), torch.optim.AdamW, non-reentrant "
@@ -105,9 +90,10 @@ extension PublishedMapping {
     ("097", "mistral-7b-v0.1", 2048, 12, 2, true), ("098", "mistral-7b-v0.1", 24_576, 1, 2, true),
   ].map { id, model, seq, batch, gpus, offload in
     PublishedMapping(
-      id, model, gpu: "rtx-3090", .reserved, .gib, recipe: .qloraPaper, rank: 64, targets: fsdpTargets, dropout: 0.1,
-      seq: seq, batch: batch, attention: .sdpa, autocast: false, gpus: gpus, offload: offload ? .parameters : [],
-      loop: .plain,
+      id, model, gpu: "rtx-3090", .reserved, .gib,
+      [.recipe(.qloraPaper), .rank(64), .targets(fsdpTargets), .loraDropout(0.1), .sequenceLength(seq), .batchSize(batch),
+       .attention(.sdpa), .autocast(false), .gpuCount(gpus), .offload(offload ? .parameters : []),
+       .gradientCheckpointing(true), .loop(.plain)],
       assumptions: fsdpQLoRA + [gpus == 1
         ? "sharding_strategy 'ddp': a full copy on each GPU, estimated as one GPU"
         : "FSDP FULL_SHARD over 2 GPUs"]
@@ -122,32 +108,35 @@ extension PublishedMapping {
     ("099", "FSDP FULL_SHARD with fsdp_offload_params (CPUOffload)", .fsdp, .parameters, "24GB"),
   ].map { id, how, engine, offload, gpu in
     PublishedMapping(
-      id, "llama-2-70b", gpu: gpu, .process, .unstated, recipe: .llamaFactory, rank: 8, targets: .allLinear,
-      dropout: 0.1, seq: 2048, batch: 2, attention: .flash, chunkedLoss: false, gpus: 2, engine: engine, offload: offload,
+      id, "llama-2-70b", gpu: gpu, .process, .unstated,
+      [.recipe(.llamaFactory), .rank(8), .targets(.allLinear), .loraDropout(0.1), .sequenceLength(2048), .batchSize(2),
+       .attention(.flash), .loss(.standard), .gpuCount(2), .engine(engine), .offload(offload)] + trainer,
       assumptions: trlShardedQLoRA + ["\(how) over 2 GPUs (engine \(engine.rawValue)"
         + (offload.isEmpty ? "" : ", offload \(offload.description)") + "); GPU "
         + (gpu == "24GB" ? "'2x 24GB GPUs': a 24 GB card" : "'>= 40 GB class': a100-40gb")])
   }
 
+  private static let axolotlChanges: [SettingChange] = [
+    .recipe(.axolotl), .rank(32), .targets(.allLinear), .loraDropout(0), .sequenceLength(2048), .batchSize(2), .attention(.flash),
+  ] + trainer
+
   private static let axolotlRows: [PublishedMapping] = [
     PublishedMapping(
-      "105", "mistral-small-24b", gpu: nil, .process, .unstated, recipe: .axolotl, rank: 32, targets: .allLinear,
-      dropout: 0, seq: 2048, batch: 2, attention: .flash, chunkedLoss: true,
+      "105", "mistral-small-24b", gpu: nil, .process, .unstated, axolotlChanges + [.loss(.chunked)],
       assumptions: axolotl + ["Devstral-Small-2507: the Mistral-Small-3.1 24B text decoder = preset mistral-small-24b",
         "Cut Cross Entropy plugin: chunked loss"]),
     PublishedMapping(
-      "107", "mistral-small-24b", gpu: nil, .process, .unstated, recipe: .axolotl, rank: 32, targets: .allLinear,
-      dropout: 0, seq: 2048, batch: 2, attention: .flash, optimizer: .adamw8bit, chunkedLoss: false,
+      "107", "mistral-small-24b", gpu: nil, .process, .unstated, axolotlChanges + [.optimizer(.adamw8bit), .loss(.standard)],
       assumptions: axolotl + ["Magistral-Small-2506: the Mistral-Small-3.1 24B text decoder = preset mistral-small-24b",
         "no CCE plugin: full logits"]),
     PublishedMapping(
-      "115", "mistral-small-24b", gpu: nil, .process, .gib, recipe: .axolotl, rank: 32, targets: .allLinear,
-      dropout: 0, seq: 2048, batch: 2, attention: .flash, optimizer: .adamw8bit, chunkedLoss: true,
+      "115", "mistral-small-24b", gpu: nil, .process, .gib, axolotlChanges + [.optimizer(.adamw8bit), .loss(.chunked)],
       assumptions: axolotl + ["Magistral-Small-2507: the Mistral-Small-3.1 24B text decoder = preset mistral-small-24b",
         "Cut Cross Entropy plugin: chunked loss"]),
     PublishedMapping(
-      "116", "llama-2-7b", gpu: "rtx-4090", .process, .unstated, recipe: .hfPeft, rank: 32, targets: .allLinear,
-      dropout: 0, seq: 4096, batch: 2, attention: .eager, optimizer: .pagedAdamw,
+      "116", "llama-2-7b", gpu: "rtx-4090", .process, .unstated,
+      [.recipe(.hfPeft), .rank(32), .targets(.allLinear), .loraDropout(0), .sequenceLength(4096), .batchSize(2),
+       .attention(.eager), .optimizer(.pagedAdamw)] + trainer,
       assumptions: [
         "axolotl config at dc71d8872: no flash attention, so prepare_model_for_kbit_training's fp32 norms and "
           + "embeddings stay = the hf-peft recipe; eager attention (transformers of the time)",
@@ -166,8 +155,9 @@ extension PublishedMapping {
     ]
     func row(_ id: String, _ model: String, _ gb: Int64, _ seq: Int64, _ recipe: Recipe, _ note: String) -> PublishedMapping {
       PublishedMapping(
-        id, model, gpu: "\(gb)GB", .budget, .unstated, recipe: recipe, rank: 32, targets: .allLinear, dropout: 0,
-        seq: seq, batch: 1, attention: .flash, doubleQuant: recipe.name == "unsloth",
+        id, model, gpu: "\(gb)GB", .budget, .unstated,
+        [.recipe(recipe), .rank(32), .targets(.allLinear), .loraDropout(0), .sequenceLength(seq), .batchSize(1),
+         .attention(.flash), .doubleQuantization(recipe.name == "unsloth")] + trainer,
         assumptions: unslothBlog + [note])
     }
     let hfNote = "column 'Hugging Face + FA2': transformers + peft = the hf-peft recipe"
@@ -182,9 +172,9 @@ extension PublishedMapping {
 
   private static let others: [PublishedMapping] = [
     PublishedMapping(
-      "059", "llama-3-8b", gpu: nil, .allocated, .gb, recipe: .torchtune, rank: 8,
-      targets: .modules(["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]), dropout: 0,
-      seq: 512, batch: 2, attention: .sdpa, autocast: false, chunkedLoss: false,
+      "059", "llama-3-8b", gpu: nil, .allocated, .gb,
+      [.recipe(.torchtune), .rank(8), .targets(allProjections), .loraDropout(0), .sequenceLength(512), .batchSize(2),
+       .attention(.sdpa), .autocast(false), .loss(.standard)] + trainer,
       assumptions: [
         "torchtune recipe (torchao NF4, bf16 model and adapters, activation checkpointing), no autocast (torchtune "
           + "trains in the model dtype); targets q,k,v,output_proj + MLP (the row)",
@@ -193,16 +183,18 @@ extension PublishedMapping {
         "alpaca_cleaned max_seq_len 512: the peak taken at a 512-token batch; '~9GB' read as GB",
       ]),
     PublishedMapping(
-      "084", "yi-34b", gpu: "rtx-3090", .process, .unstated, recipe: .msSwift, rank: 8,
-      targets: .modules(["q_proj", "k_proj", "v_proj"]), dropout: 0.05, seq: 2048, batch: 1, attention: .eager,
+      "084", "yi-34b", gpu: "rtx-3090", .process, .unstated,
+      [.recipe(.msSwift), .rank(8), .targets(.modules(["q_proj", "k_proj", "v_proj"])), .loraDropout(0.05),
+       .sequenceLength(2048), .batchSize(1), .attention(.eager)] + trainer,
       assumptions: [
         "ms-swift 1.x script (the row's quote) on the ms-swift recipe read at 4.6.0: base bf16, adapters fp32",
         "max_length 2048 taken as every sample's length (an upper bound: the row's dataset is shorter on average)",
         "use_flash_attn false: eager attention; 'A10, 3090': rtx-3090",
       ]),
     PublishedMapping(
-      "133", "llama-2-7b", gpu: "a100-80gb", .process, .unstated, recipe: .llamaFactory, rank: 8,
-      targets: .modules(["q_proj", "v_proj"]), dropout: 0, seq: 1024, batch: 4, attention: .sdpa,
+      "133", "llama-2-7b", gpu: "a100-80gb", .process, .unstated,
+      [.recipe(.llamaFactory), .rank(8), .targets(.modules(["q_proj", "v_proj"])), .loraDropout(0), .sequenceLength(1024),
+       .batchSize(4), .attention(.sdpa)] + trainer,
       assumptions: [
         "LLaMA-Factory defaults (docs/recipes.md): NF4 + double quant, lora_dropout 0, checkpointing on; "
           + "targets q_proj,v_proj (the row: that era's default); optimizer HF default adamw",
@@ -210,8 +202,9 @@ extension PublishedMapping {
         "max length 1024 taken as every sample's length (a cut-off: real lengths are shorter)",
       ]),
     PublishedMapping(
-      "134", "llama-2-7b", gpu: "a100-80gb", .process, .unstated, recipe: .unsloth, rank: 8,
-      targets: .modules(["q_proj", "v_proj"]), dropout: 0, seq: 1024, batch: 4, attention: .flash,
+      "134", "llama-2-7b", gpu: "a100-80gb", .process, .unstated,
+      [.recipe(.unsloth), .rank(8), .targets(.modules(["q_proj", "v_proj"])), .loraDropout(0), .sequenceLength(1024),
+       .batchSize(4), .attention(.flash)] + trainer,
       assumptions: [
         "LLaMA-Factory with use_unsloth: the unsloth recipe (chunked loss; its CPU offload of checkpoints is not "
           + "modelled); other settings as row 133",
@@ -240,9 +233,10 @@ extension PublishedMapping {
     ("052", "llama-2-13b", 8, 1304, 1, "a100-40gb", true),
   ].map { id, model, rank, seq, batch, gpu, doubleQuant in
     (PublishedMapping(
-      id, model, gpu: gpu, .allocated, .gb, recipe: .litgpt, rank: rank, targets: .modules(["q_proj", "v_proj"]),
-      dropout: 0.05, seq: seq, batch: batch, attention: .sdpa, optimizer: .pagedAdamw, doubleQuant: doubleQuant,
-      autocast: false, checkpointing: nil,
+      id, model, gpu: gpu, .allocated, .gb,
+      [.recipe(.litgpt), .rank(rank), .targets(.modules(["q_proj", "v_proj"])), .loraDropout(0.05), .sequenceLength(seq),
+       .batchSize(batch), .attention(.sdpa), .optimizer(.pagedAdamw), .doubleQuantization(doubleQuant), .autocast(false),
+       .loop(.trainer)],
       assumptions: litgptNote + [seq == 512
         ? "config hub: max_seq_length 512, batches padded to their longest sample: the peak at 512 tokens"
         : "lit-gpt runs its first step on the longest Alpaca sample (\(seq) tokens, the row)"]),
@@ -250,15 +244,16 @@ extension PublishedMapping {
   }
 
   private static let torchtuneRows: [(mapping: PublishedMapping, reason: String)] = {
-    let targets = LoRATargets.modules(["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
     let note = "torchtune recipe, no autocast; targets q,k,v,output_proj + MLP (the row)"
     let initReserve = "peak reserved set at model init (the source: 9.13 GB reserved before training), not by the step"
     let compile = "torch.compile: compiled graphs keep fewer activations than eager PyTorch; not modelled"
     func row(_ id: String, _ model: String, _ figure: Figure, _ unit: Unit, rank: Int64, seq: Int64, batch: Int64,
              gpu: String?, gpus: Int64 = 1, chunked: Bool, _ extra: String) -> PublishedMapping {
       PublishedMapping(
-        id, model, gpu: gpu, figure, unit, recipe: .torchtune, rank: rank, targets: targets, dropout: 0, seq: seq,
-        batch: batch, attention: .sdpa, autocast: false, chunkedLoss: chunked, gpus: gpus, assumptions: [note, extra])
+        id, model, gpu: gpu, figure, unit,
+        [.recipe(.torchtune), .rank(rank), .targets(allProjections), .loraDropout(0), .sequenceLength(seq), .batchSize(batch),
+         .attention(.sdpa), .autocast(false), .loss(chunked ? .chunked : .standard), .gpuCount(gpus)] + trainer,
+        assumptions: [note, extra])
     }
     return [
       (row("056", "llama-2-7b", .reserved, .gb, rank: 8, seq: 512, batch: 2, gpu: "rtx-4090", chunked: false,
