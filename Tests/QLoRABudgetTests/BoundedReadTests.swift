@@ -42,7 +42,7 @@ import FileSafety
       let text = ($0 as? TrainingConfigError)?.description ?? "\n"
       return text.hasPrefix("/proc/self/pagemap: cannot read the file: ") && !text.contains("\n")
     })
-    #expect(throws: FileAccessError.self) { try DeepSpeedConfigFile.contents(of: "/proc/self/pagemap") }
+    #expect(throws: FileAccessError.self) { try InputFile.deepSpeedConfig.contents(of: "/proc/self/pagemap") }
     #expect(Date().timeIntervalSince(start) < 2)
   }
 

@@ -2,7 +2,7 @@ import Foundation
 
 /// A parsed JSON value, `Sendable` and `Hashable`, for readers of files people download
 /// (config.json, presets). Parsing never traps: malformed input throws ``JSONValueError``.
-public enum JSONValue: Hashable, Sendable {
+package enum JSONValue: Hashable, Sendable {
   case null
   case bool(Bool)
   case number(Double)
@@ -63,7 +63,7 @@ public enum JSONValue: Hashable, Sendable {
 }
 
 /// Why a JSON text could not be read.
-public enum JSONValueError: Error, Hashable, Sendable, CustomStringConvertible {
+package enum JSONValueError: Error, Hashable, Sendable, CustomStringConvertible {
   case malformed(reason: String)
   /// A key appears twice in one object.
   case duplicateKey(String)

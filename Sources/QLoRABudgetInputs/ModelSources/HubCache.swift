@@ -37,8 +37,6 @@ public struct HubCache: Sendable {
   }
 
   /// The largest `refs/main` read: a commit hash or branch name and a newline.
-  static let maximumRefBytes: Int64 = 1024
-
   /// The cached config.json of `id` at `refs/main` (or the only snapshot when there is no
   /// ref), nil when the cache does not hold it. `refs/main` is read with the bounded reader: a
   /// ref that is not a regular file, over 1 KiB or not a revision is an error naming it.
@@ -50,7 +48,7 @@ public struct HubCache: Sendable {
     if manager.fileExists(atPath: ref.path) {
       let data: Data
       do {
-        data = try ReadableFile.contents(of: ref.path, limit: Self.maximumRefBytes, what: "a cache ref")
+        data = try InputFile.cacheRef.contents(of: ref.path)
       } catch {
         throw .cache(path: ref.path, reason: error.reason)
       }

@@ -101,7 +101,7 @@ public struct ModelResolver: Sendable {
   private static func read(_ file: URL, id: HubModelID, readAs: String?) throws(ModelSourceError) -> ModelArchitecture {
     let data: Data
     do {
-      data = try ReadableFile.contents(of: file.path, limit: PresetCatalog.maximumConfigBytes, what: "a config.json")
+      data = try InputFile.modelConfig.contents(of: file.path)
     } catch {
       throw .cache(path: file.path, reason: error.reason)
     }

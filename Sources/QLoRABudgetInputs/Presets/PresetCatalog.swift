@@ -85,8 +85,6 @@ public struct PresetCatalog: Sendable {
     return gpus.sorted { ($0.capacity, $0.name) < ($1.capacity, $1.name) }
   }
 
-  /// The largest `config.json` read (real ones are a few KB; multimodal ones under 100 KB).
-  public static let maximumConfigBytes: Int64 = 16 << 20
 
   /// A model from a preset name, a `config.json` path, or a folder holding `config.json`;
   /// `readAs` as in ``ModelArchitecture/init(configData:name:readAs:)``.
@@ -100,7 +98,7 @@ public struct PresetCatalog: Sendable {
     let name = isDirectory.boolValue ? url.lastPathComponent : url.deletingLastPathComponent().lastPathComponent
     let data: Data
     do {
-      data = try ReadableFile.contents(of: file.path, limit: Self.maximumConfigBytes, what: "a config.json")
+      data = try InputFile.modelConfig.contents(of: file.path)
     } catch {
       throw .unreadableFile(path: file.path, reason: error.reason)
     }
@@ -117,9 +115,8 @@ public struct PresetCatalog: Sendable {
     return texts[wanted] != nil ? wanted : aliases[wanted]
   }
 
-  /// Preset files in one folder at most, and bytes in one preset file.
+  /// Preset files in one folder at most (each read as ``InputFile/preset``).
   public static let maximumPresetFiles = 10_000
-  public static let maximumPresetBytes: Int64 = 1 << 20
 
   /// The `*.json` files of `folder`, each a regular file read with the bounded reader.
   private static func readFolder(_ folder: URL) throws(PresetError) -> [String: String] {
@@ -137,7 +134,7 @@ public struct PresetCatalog: Sendable {
       let url = folder.appendingPathComponent(file)
       let data: Data
       do {
-        data = try ReadableFile.contents(of: url.path, limit: maximumPresetBytes, what: "a preset")
+        data = try InputFile.preset.contents(of: url.path)
       } catch {
         throw .unreadableFile(path: url.path, reason: error.reason)
       }

@@ -44,7 +44,7 @@ extension ConfigReading {
     for candidate in [folder.appendingPathComponent(file).path, file] where data == nil {
       guard FileManager.default.fileExists(atPath: candidate) else { continue }
       do {
-        data = try DeepSpeedConfigFile.contents(of: candidate)
+        data = try InputFile.deepSpeedConfig.contents(of: candidate)
       } catch {
         throw invalid(keyPath, "the DeepSpeed config it names: \(error.description)")
       }

@@ -10,15 +10,7 @@ import QLoRABudget
 /// batch. Keys it does not read change no byte the estimator models. Key names:
 /// DeepSpeed `runtime/zero/config.py` (docs/recipes.md section 9e).
 public enum DeepSpeedConfigFile {
-  /// The largest DeepSpeed config read (real ones are under 4 KB).
-  public static let maximumBytes: Int64 = 1 << 20
-
-  /// The bytes of the DeepSpeed config at `path`: a regular file (a FIFO or device is refused
-  /// at once), read at most to ``maximumBytes`` + 1 bytes (`/proc` files report a size of 0).
-  public static func contents(of path: String) throws(FileAccessError) -> Data {
-    try ReadableFile.contents(of: path, limit: maximumBytes, what: "a DeepSpeed config")
-  }
-
+  /// Reads the config's bytes (``InputFile/deepSpeedConfig``) onto `setup`.
   public static func apply(_ data: Data, to setup: inout TrainingSetup) throws(DeepSpeedConfigError) {
     let root: [String: JSONValue]
     do {

@@ -118,14 +118,11 @@ public struct TrainingConfig: Hashable, Sendable {
     (ignored, emptyKeys) = reading.unusedKeys()
   }
 
-  /// The largest training config read (real ones are a few KB).
-  public static let maximumBytes: Int64 = 1 << 20
-
-  /// Reads the file at `path`: a regular file, read at most to ``maximumBytes`` + 1 bytes.
+  /// Reads the file at `path`: a regular file, read as ``InputFile/trainingConfig``.
   public init(contentsOf path: String) throws(TrainingConfigError) {
     let data: Data
     do {
-      data = try ReadableFile.contents(of: path, limit: Self.maximumBytes, what: "a training config")
+      data = try InputFile.trainingConfig.contents(of: path)
     } catch {
       throw TrainingConfigError(path: path, "cannot read the file: \(error.reason)")
     }

@@ -14,7 +14,7 @@ enum DeepSpeedOption {
     guard let path = arguments.value(spec) else { return nil }
     let data: Data
     do {
-      data = try DeepSpeedConfigFile.contents(of: path)
+      data = try InputFile.deepSpeedConfig.contents(of: path)
     } catch {
       throw .invalidValue(path, for: spec.name, "a readable DeepSpeed config of at most 1 MiB (\(error.reason))")
     }

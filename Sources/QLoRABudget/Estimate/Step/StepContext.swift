@@ -1,5 +1,5 @@
 /// One named tensor (or group of identical tensors) of the step, with its bytes.
-public struct TensorTerm: Hashable, Sendable {
+package struct TensorTerm: Hashable, Sendable {
   private let label: Deferred<String>
   public let bytes: ByteCount
   /// What the tensor is, for formulas (built only when read).

@@ -3,7 +3,7 @@
 /// before the step. The peak is the largest moment, not a sum of each part's maximum.
 ///
 /// Bytes here are above the resident bytes (weights, adapters, optimizer state).
-public struct StepProfile: Hashable, Sendable {
+package struct StepProfile: Hashable, Sendable {
   /// What autograd holds at the end of forward (the model's parameters excluded).
   public let savedForBackward: ByteCount
   /// The largest moment of each phase, in step order.

@@ -1,5 +1,5 @@
 /// "Did you mean ...?" candidates, ranked by edit distance, as swift-argument-parser does.
-public enum Suggestions {
+package enum Suggestions {
   /// Up to `limit` candidates within a distance that scales with the input's length.
   public static func closest(to input: String, among candidates: [String], limit: Int = 2) -> [String] {
     let needle = Array(input.lowercased())
