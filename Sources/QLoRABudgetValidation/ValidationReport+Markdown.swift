@@ -73,7 +73,7 @@ extension ValidationReport {
 
       ## Published measurements
 
-      Tests/Calibration/published/measurements.json, row by row (Sources/QLoRABudget/Validation/PublishedMapping.swift).
+      Tests/Calibration/published/measurements.json, row by row (Sources/QLoRABudgetValidation/PublishedMapping.swift).
       A row is mapped when its setup is one we model: bitsandbytes 4-bit under transformers + peft in one of our
       recipes, a preset model, and enough of the setup; FSDP/ZeRO-3 rows map onto the GPU count and engine (with its offload). Unstated settings
       take the framework's documented default (docs/recipes.md), written under the row. Our figure is the one the
