@@ -1,5 +1,6 @@
 import Foundation
 import Safetensors
+import FileSafety
 
 /// Quantizes a safetensors checkpoint (one file, or a sharded model folder) into bitsandbytes'
 /// 4-bit layout, tensor by tensor.

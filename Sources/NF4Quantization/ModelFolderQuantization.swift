@@ -1,5 +1,6 @@
 import Foundation
 import Safetensors
+import FileSafety
 
 /// `quantize IN_FOLDER OUT_FOLDER`: a Hugging Face model folder in, a folder transformers loads
 /// as a pre-quantized bitsandbytes model out.

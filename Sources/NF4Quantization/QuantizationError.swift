@@ -29,7 +29,10 @@ public enum QuantizationError: Error, Equatable, CustomStringConvertible {
   /// The memory a step needs could not be allocated.
   case cannotAllocate(bytes: Int64, for: String)
 
-  public var description: String {
+  public var description: String { described(remedy: \.description) }
+
+  /// The description with `remedy` wording what the user can change (the CLI names its flag).
+  public func described(remedy: (QuantizationRemedy) -> String) -> String {
     switch self {
     case let .invalidBlockSize(size):
       "Invalid block size '\(size)': bitsandbytes accepts 32, 64, 128, 256, 512, 1024, 2048, 4096."
@@ -54,9 +57,22 @@ public enum QuantizationError: Error, Equatable, CustomStringConvertible {
     case let .alreadyQuantized(tensor):
       "The input is already quantized: tensor '\(tensor)' is bitsandbytes 4-bit state."
     case let .absmaxMeanOverflows(tensor):
-      "Tensor '\(tensor)': its block absmax values are too large for double quantization (their float32 mean overflows); use --double-quant false."
+      "Tensor '\(tensor)': its block absmax values are too large for double quantization (their float32 mean overflows); \(remedy(.withoutDoubleQuantization))."
     case let .cannotAllocate(bytes, purpose):
       "Cannot allocate \(bytes) bytes for \(purpose)."
+    }
+  }
+}
+
+/// A change of settings that avoids a ``QuantizationError``; a library names no command-line flag,
+/// so callers word it (``QuantizationError/described(remedy:)``).
+public enum QuantizationRemedy: Hashable, Sendable, CustomStringConvertible {
+  /// Quantize without double quantization.
+  case withoutDoubleQuantization
+
+  public var description: String {
+    switch self {
+    case .withoutDoubleQuantization: "quantize without double quantization"
     }
   }
 }

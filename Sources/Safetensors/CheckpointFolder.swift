@@ -1,4 +1,5 @@
 import Foundation
+import FileSafety
 
 #if canImport(Glibc)
   import Glibc

@@ -1,4 +1,5 @@
 import Foundation
+import FileSafety
 
 /// Whether an existing file may be replaced by a quantized checkpoint under `--force`: only a
 /// previous output, recognised as a safetensors file that holds bitsandbytes 4-bit quant states

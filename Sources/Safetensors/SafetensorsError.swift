@@ -1,3 +1,5 @@
+import FileSafety
+
 /// Why a safetensors file could not be read or written. Each message is one line that names the
 /// tensor or field and the offending value.
 public enum SafetensorsError: Error, Equatable, CustomStringConvertible {

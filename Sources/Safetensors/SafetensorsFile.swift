@@ -1,4 +1,5 @@
 import Foundation
+import FileSafety
 
 /// A safetensors file opened for reading: the header is parsed and validated up front, tensor
 /// data is read on demand, one tensor at a time, by offset (the file is never loaded whole).

@@ -1,4 +1,5 @@
 import Foundation
+import FileSafety
 
 /// The name, dtype and shape of a tensor to write.
 public struct SafetensorsTensorSpec: Hashable, Sendable {

@@ -1,6 +1,6 @@
 import Foundation
 
-// Regenerates Sources/QLoRABudget/Presets/EmbeddedPresets.swift from the top-level Presets/
+// Regenerates Sources/QLoRABudgetInputs/Presets/EmbeddedPresets.swift from the top-level Presets/
 // folder, so the built binary carries every preset. Run from the package root:
 //
 //     swift run embed-presets
@@ -9,7 +9,7 @@ import Foundation
 
 let root = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
 let presets = root.appendingPathComponent("Presets")
-let output = root.appendingPathComponent("Sources/QLoRABudget/Presets/EmbeddedPresets.swift")
+let output = root.appendingPathComponent("Sources/QLoRABudgetInputs/Presets/EmbeddedPresets.swift")
 
 func texts(in folder: String) throws -> [(name: String, text: String)] {
   let url = presets.appendingPathComponent(folder)

@@ -1,5 +1,6 @@
 import Foundation
 import QLoRABudget
+import QLoRABudgetInputs
 
 /// How fast planning is, each the median of several runs: full estimates per second in the
 /// library on one core (the breakdown, the allocator simulated over the run's schedule, the

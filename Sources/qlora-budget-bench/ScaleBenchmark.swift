@@ -1,6 +1,7 @@
 import Foundation
 import NF4Quantization
 import Safetensors
+import FileSafety
 
 #if canImport(Glibc)
   import Glibc

@@ -1,5 +1,6 @@
 import Foundation
 import QLoRABudget
+import QLoRABudgetInputs
 
 /// Dispatches `qlora-budget <command> ...` to a ``Command`` and turns every error into a
 /// message on stderr and an exit code. The only place that decides exit codes.
@@ -13,7 +14,7 @@ enum CommandLineTool {
         arguments.removeSubrange(index...(index + 1))
       }
     } catch {
-      context.standardError("Error: \(oneLine(error))\n")
+      context.standardError("Error: \(oneLine(ErrorWording.words(error)))\n")
       return .failure
     }
     guard let name = arguments.first, !["help", "--help", "-h"].contains(name) else {
@@ -43,7 +44,7 @@ enum CommandLineTool {
         "Error: \(oneLine(error.message))\nUsage: \(HelpText.usageLine(command))\n  See 'qlora-budget \(command.name) --help'.\n")
       return .usage
     } catch let error as PresetError {
-      context.standardError("Error: \(oneLine(error))\n")
+      context.standardError("Error: \(oneLine(ErrorWording.words(error)))\n")
       switch error {
       case .unknownModel, .unknownGPU: return .usage
       default: return .failure
@@ -55,7 +56,7 @@ enum CommandLineTool {
       default: return .failure
       }
     } catch {
-      context.standardError("Error: \(oneLine(error))\n")
+      context.standardError("Error: \(oneLine(ErrorWording.words(error)))\n")
       return .failure
     }
   }

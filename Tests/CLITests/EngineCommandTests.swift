@@ -3,6 +3,7 @@ import NF4Quantization
 import QLoRABudget
 import Safetensors
 import Testing
+import QLoRABudgetInputs
 
 /// `inspect`, `quantize` and `quantize-check` through the real binary.
 @Suite struct EngineCommandTests {

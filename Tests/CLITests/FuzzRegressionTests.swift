@@ -3,6 +3,7 @@ import QLoRABudget
 import Testing
 
 @testable import qlora_budget
+import QLoRABudgetInputs
 
 /// The command-line fuzz corpus and regressions (Tests/Fuzz/{corpus,regressions}/cli), run
 /// in-process through `CommandLineTool.run` the way the harness runs them: arguments are the

@@ -1,6 +1,7 @@
 import Foundation
 import QLoRABudget
 import Testing
+import QLoRABudgetInputs
 
 /// Hardware sanity through the real binary: the incompatibilities in text and JSON, and the
 /// peak's label on a device without nvidia-smi.

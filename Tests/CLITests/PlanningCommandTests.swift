@@ -3,6 +3,7 @@ import Testing
 import QLoRABudget
 #if canImport(FoundationXML)
 import FoundationXML
+import QLoRABudgetInputs
 #endif
 
 /// `solve`, `compare`, `table` and the SVG charts, through the real binary. Expected numbers

@@ -40,13 +40,15 @@ import Testing
     let sources = package.appendingPathComponent("Sources")
     try? FileManager.default.removeItem(at: sources)
     var targets: [String] = []
+    let products = ["QLoRABudget", "QLoRABudgetInputs"].map { ".product(name: \"\($0)\", package: \"\(root.lastPathComponent)\")" }
+      .joined(separator: ", ")
     for (index, block) in blocks.enumerated() {
       let name = "Snippet\(index + 1)"
       let folder = sources.appendingPathComponent(name)
       try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
       try Data(block.utf8).write(to: folder.appendingPathComponent("main.swift"))
       targets.append(
-        "    .executableTarget(name: \"\(name)\", dependencies: [.product(name: \"QLoRABudget\", package: \"\(root.lastPathComponent)\")]),")
+        "    .executableTarget(name: \"\(name)\", dependencies: [\(products)]),")
     }
     let manifest = """
       // swift-tools-version:6.0

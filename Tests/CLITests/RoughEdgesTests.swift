@@ -3,6 +3,7 @@ import Testing
 import QLoRABudget
 
 @testable import qlora_budget
+import QLoRABudgetInputs
 
 /// The rough edges a new user hit (issue 20), each through the real binary: contradictory
 /// answers, wrong answers and output that cut or garbled what it showed.

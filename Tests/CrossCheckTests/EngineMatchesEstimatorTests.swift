@@ -2,6 +2,7 @@ import Foundation
 import NF4Quantization
 import QLoRABudget
 import Testing
+import QLoRABudgetInputs
 
 /// The engine's real buffers equal the estimator's formula (`FourBitWeightBuffers`) to the byte,
 /// for every golden case and for shapes around the block boundaries and real weight shapes.

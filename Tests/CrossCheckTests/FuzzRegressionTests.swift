@@ -3,6 +3,7 @@ import NF4Quantization
 import QLoRABudget
 import Safetensors
 import Testing
+import QLoRABudgetInputs
 
 /// The quant_state fuzz corpus and regressions (Tests/Fuzz/{corpus,regressions}/quantstate),
 /// replayed the way Tests/Fuzz/harnesses/quantstate.swift runs them: each input becomes a

@@ -2,6 +2,7 @@ import Foundation
 import NF4Quantization
 import QLoRABudget
 import Testing
+import QLoRABudgetInputs
 
 /// The engine against the estimator and against the definition of 4-bit quantization, over
 /// random shapes and values from fixed SplitMix64 seeds (reproducible; failures name the case).

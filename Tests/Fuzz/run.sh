@@ -21,7 +21,7 @@ SWIFTC="${SWIFTC:-/opt/swift/usr/bin/swiftc}"
 OUT="$ROOT/.build/fuzz"
 # Coverage (libFuzzer's edge counters) and AddressSanitizer in every module, optimized: the
 # library is what is fuzzed, so it is instrumented too, not just the harness.
-FLAGS=(-parse-as-library -O -wmo -sanitize=fuzzer,address -g)
+FLAGS=(-parse-as-library -O -wmo -sanitize=fuzzer,address -g -package-name qlora_budget)
 
 usage() { sed -n '2,15p' "$0" >&2; exit 64; }
 
@@ -45,9 +45,14 @@ build() (  # a subshell: it changes the current folder
   [ -f "$src" ] || { echo "no harness '$harness' (Tests/Fuzz/harnesses/$harness.swift)" >&2; exit 64; }
   mkdir -p "$OUT"
   cd "$OUT"  # swiftc leaves module and debug files in the current folder
+  module FileSafety "$ROOT/Sources/FileSafety"
   module Safetensors "$ROOT/Sources/Safetensors"
   module QLoRABudget "$ROOT/Sources/QLoRABudget"
+  module QLoRABudgetInputs "$ROOT/Sources/QLoRABudgetInputs"
+  module QLoRABudgetValidation "$ROOT/Sources/QLoRABudgetValidation"
   module NF4Quantization "$ROOT/Sources/NF4Quantization"
+  local objects=("$OUT/FileSafety.o" "$OUT/Safetensors.o" "$OUT/QLoRABudget.o" "$OUT/QLoRABudgetInputs.o"
+    "$OUT/QLoRABudgetValidation.o" "$OUT/NF4Quantization.o")
   case "$harness" in
     cli|size|mcp)
       # The command layer is an executable target: its sources are compiled into the harness's
@@ -57,10 +62,10 @@ build() (  # a subshell: it changes the current folder
       quiet "$SWIFTC" "${FLAGS[@]}" -module-name qlora_budget -I "$OUT" \
         -Xfrontend -entry-point-function-name -Xfrontend qlora_budget_main \
         $(find "$ROOT/Sources/qlora-budget" -name '*.swift' | sort) "$src" \
-        "$OUT/QLoRABudget.o" "$OUT/Safetensors.o" "$OUT/NF4Quantization.o" -o "$OUT/fuzz-$harness" ;;
+        "${objects[@]}" -o "$OUT/fuzz-$harness" ;;
     *)
       quiet "$SWIFTC" "${FLAGS[@]}" -module-name "Fuzz_$harness" -I "$OUT" "$src" \
-        "$OUT/QLoRABudget.o" "$OUT/Safetensors.o" "$OUT/NF4Quantization.o" -o "$OUT/fuzz-$harness" ;;
+        "${objects[@]}" -o "$OUT/fuzz-$harness" ;;
   esac
   echo "$OUT/fuzz-$harness"
 )

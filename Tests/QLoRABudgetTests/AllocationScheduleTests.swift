@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import QLoRABudget
+@testable import QLoRABudgetInputs
 
 /// The allocation schedule is the source of the allocated figures: its running maximum in each
 /// phase of the measured step is the breakdown's figure for that phase, and its peak is the peak

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import QLoRABudget
+@testable import QLoRABudgetInputs
 
 @Suite struct ArchitectureTests {
   static var llamaLike: [String: Any] {

@@ -3,6 +3,8 @@ import Testing
 
 @testable import QLoRABudget
 import Safetensors
+@testable import QLoRABudgetInputs
+import FileSafety
 
 /// Every file the library reads is read with the bounded reader: at most its limit + 1 bytes,
 /// whatever size the file reports (a sparse file claims gigabytes, `/proc` files claim 0), and a
@@ -40,7 +42,7 @@ import Safetensors
       let text = ($0 as? TrainingConfigError)?.description ?? "\n"
       return text.hasPrefix("/proc/self/pagemap: cannot read the file: ") && !text.contains("\n")
     })
-    #expect(throws: FileAccessError.self) { try DeepSpeedConfigFile.contents(of: "/proc/self/pagemap") }
+    #expect(throws: FileAccessError.self) { try InputFile.deepSpeedConfig.contents(of: "/proc/self/pagemap") }
     #expect(Date().timeIntervalSince(start) < 2)
   }
 

@@ -1,6 +1,7 @@
 import Testing
 
 @testable import QLoRABudget
+@testable import QLoRABudgetInputs
 
 @Suite struct ByteCountTests {
   @Test(arguments: [

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import QLoRABudget
+@testable import QLoRABudgetInputs
 
 /// The caching allocator's rules, on sequences computed by hand from PyTorch 2.10's
 /// CUDACachingAllocator.cpp, and on random sequences replayed by the allocator study's

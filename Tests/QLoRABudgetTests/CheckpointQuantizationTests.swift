@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import QLoRABudget
+@testable import QLoRABudgetInputs
 
 /// A pre-quantized checkpoint's own `quantization_config` is the quantization estimated
 /// (Fixtures/checkpoint-configs/README.md says where the fixture comes from).

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import QLoRABudget
+@testable import QLoRABudgetInputs
 
 /// The key accounting of a training config is true: a key the file sets is never a default,
 /// every top-level key is accounted for, and a later change moves a key to `overridden`. Run on

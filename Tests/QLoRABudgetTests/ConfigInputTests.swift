@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import QLoRABudget
+@testable import QLoRABudgetInputs
 
 /// config.json values that were accepted silently: a key given twice (JSON readers keep the
 /// last) and a negative `sliding_window`.

@@ -1,6 +1,7 @@
 import Foundation
 import QLoRABudget
 import Testing
+import QLoRABudgetInputs
 
 /// Config errors name the key that is wrong (issue 12), and module counts do not trap.
 @Suite struct ConfigMessageTests {

@@ -2,6 +2,8 @@ import Foundation
 import Testing
 
 @testable import QLoRABudget
+@testable import QLoRABudgetInputs
+@testable import QLoRABudgetValidation
 
 /// DoRA's per-module moments, from peft 0.21.2's dora.py written out as arithmetic, and the
 /// held-out CPU steps that measured them (Tests/Calibration/cpu-steps/out-of-sample.json).

@@ -2,6 +2,8 @@ import Foundation
 import Testing
 
 @testable import QLoRABudget
+@testable import QLoRABudgetInputs
+@testable import HubDownload
 
 /// The download's credential and size rules against two local servers: the token stays with the
 /// endpoint's scheme, host and port; a body is cut at 4 MiB while it arrives (also after gzip

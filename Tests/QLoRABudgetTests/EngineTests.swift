@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import QLoRABudget
+@testable import QLoRABudgetInputs
 
 /// The multi-GPU engines (FSDP, DeepSpeed ZeRO 1/2/3, CPU offload) and torchao's NF4 layout,
 /// against arithmetic written out here.

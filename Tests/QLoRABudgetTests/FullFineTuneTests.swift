@@ -1,5 +1,6 @@
 import Testing
 @testable import QLoRABudget
+@testable import QLoRABudgetInputs
 
 /// Full fine-tuning's bytes per parameter in each precision mode (issue 10), by arithmetic.
 @Suite struct FullFineTuneTests {

@@ -3,6 +3,7 @@ import NF4Quantization
 import Testing
 
 @testable import QLoRABudget
+@testable import QLoRABudgetInputs
 
 /// The fuzz seed corpus and every input a fuzzer found (Tests/Fuzz/), replayed as ordinary tests:
 /// config.json and GPU preset texts, and sizes typed by a person. Each input must give a value or

@@ -2,6 +2,8 @@ import Foundation
 import Testing
 
 @testable import QLoRABudget
+@testable import QLoRABudgetInputs
+@testable import QLoRABudgetValidation
 
 /// Gradients appear as backward reaches their parameters (GradientTiming), with arithmetic from
 /// the models' shapes, and the held-out CPU step that showed the former charge was too high.

@@ -1,6 +1,7 @@
 import Foundation
 import QLoRABudget
 import Testing
+import QLoRABudgetInputs
 
 /// What a GPU can run: the presets' hardware facts, ``GPU/incompatibilities(with:)``, the
 /// estimate's report of them and the smallest-GPU search that respects them.

@@ -1,5 +1,6 @@
 import QLoRABudget
 import Testing
+import QLoRABudgetInputs
 
 /// Unsloth's checkpointing keeps every layer input but the last in pinned host memory.
 @Suite struct HostOffloadTests {

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import QLoRABudget
+@testable import QLoRABudgetInputs
 
 /// The HF cache is read with the bounded reader: a huge or special `refs/main` or snapshot
 /// `config.json` is a one-line error naming it, never a full read; a cache that cannot be

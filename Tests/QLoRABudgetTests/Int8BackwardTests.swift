@@ -1,6 +1,7 @@
 import Testing
 
 @testable import QLoRABudget
+@testable import QLoRABudgetInputs
 
 /// LLM.int8's backward rebuilds each frozen weight for the input's gradient (bitsandbytes
 /// `MatMul8bitLt.backward`: `CB = state.CB.to(ctx.dtype_A, copy=True).mul_(SCB / 127)`): an

@@ -1,6 +1,7 @@
 import Testing
 
 @testable import QLoRABudget
+@testable import QLoRABudgetInputs
 
 /// The verdict travels with the estimate, with the margin it used (issue 20).
 @Suite struct JudgementTests {

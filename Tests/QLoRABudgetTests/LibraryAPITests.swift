@@ -1,6 +1,7 @@
 import Testing
 
 @testable import QLoRABudget
+@testable import QLoRABudgetInputs
 
 /// A Swift tool that embeds the library cannot be crashed by a value: the public initializers
 /// and functions that trapped on a negative count or a zero block size now give the

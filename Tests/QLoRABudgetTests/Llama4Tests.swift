@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import QLoRABudget
+@testable import QLoRABudgetInputs
 
 /// Llama 4 (`llama4`, `llama4_text`): transformers 4.57.1 and 5.25.0 `modeling_llama4.py`.
 @Suite struct Llama4Tests {

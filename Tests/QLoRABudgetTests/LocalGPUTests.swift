@@ -1,6 +1,7 @@
 import Foundation
 import QLoRABudget
 import Testing
+import QLoRABudgetInputs
 
 /// nvidia-smi's CSV, CUDA_VISIBLE_DEVICES, the preset a device name maps to, and the capacity a
 /// run is judged against (the memory free now).

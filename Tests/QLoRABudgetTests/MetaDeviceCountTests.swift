@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import QLoRABudget
+@testable import QLoRABudgetInputs
 
 /// Each preset's architecture against transformers itself: the parameters of the model built on
 /// PyTorch's meta device from the preset's keys, and the modules peft's `all-linear` rule adapts

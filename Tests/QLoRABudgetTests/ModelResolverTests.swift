@@ -2,6 +2,8 @@ import Foundation
 import Testing
 
 @testable import QLoRABudget
+@testable import QLoRABudgetInputs
+@testable import HubDownload
 
 /// Model ids as people write them: presets by Hub id, the local HF cache, and the Hub (a local
 /// test server on 127.0.0.1) only when asked.

@@ -1,5 +1,6 @@
 import QLoRABudget
 import Testing
+import QLoRABudgetInputs
 
 /// Physics says: more rank, tokens, batch or layers never need less memory, and gradient
 /// checkpointing never needs more activation memory. A sweep over presets and settings.

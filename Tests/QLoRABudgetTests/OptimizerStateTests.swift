@@ -1,6 +1,7 @@
 import Testing
 
 @testable import QLoRABudget
+@testable import QLoRABudgetInputs
 
 /// bitsandbytes' per-tensor rules, with the expected bytes written out.
 @Suite struct OptimizerStateTests {

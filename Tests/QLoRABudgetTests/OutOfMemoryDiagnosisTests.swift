@@ -1,6 +1,7 @@
 import Foundation
 import QLoRABudget
 import Testing
+import QLoRABudgetInputs
 
 /// A message held against the estimate: what the run had, fragmentation, the run's own process.
 @Suite struct OutOfMemoryDiagnosisTests {

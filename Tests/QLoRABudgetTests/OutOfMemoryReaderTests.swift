@@ -1,6 +1,7 @@
 import Foundation
 import QLoRABudget
 import Testing
+import QLoRABudgetInputs
 
 /// Sizes as PyTorch prints them, in hundredths of the unit ("23.65 GiB" is gib(2365)), turned
 /// into bytes by the arithmetic written out here: round(hundredths x 2^k / 100), halves up.

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import QLoRABudget
+@testable import QLoRABudgetInputs
 
 /// `peft-default` is what peft does with `target_modules` unset: it looks the model's
 /// `config.model_type` up in `TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING` and raises

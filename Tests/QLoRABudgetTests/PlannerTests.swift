@@ -1,5 +1,6 @@
 import Testing
 @testable import QLoRABudget
+@testable import QLoRABudgetInputs
 
 /// The planners against the estimator: every answer is checked by calling the estimator
 /// directly on both sides of the boundary.

@@ -1,6 +1,7 @@
 import Foundation
 import QLoRABudget
 import Testing
+import QLoRABudgetInputs
 
 @Suite struct PresetCatalogTests {
   static let folder = TestData.packageRoot.appendingPathComponent("Presets")

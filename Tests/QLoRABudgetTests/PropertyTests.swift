@@ -3,6 +3,7 @@ import NF4Quantization
 import Testing
 
 @testable import QLoRABudget
+@testable import QLoRABudgetInputs
 
 /// Properties of the estimator over random valid models and setups, each test from a fixed
 /// SplitMix64 seed (reproducible; a failure message names the case). Fast: a few hundred cases.

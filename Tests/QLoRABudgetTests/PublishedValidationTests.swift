@@ -1,10 +1,12 @@
 import Foundation
 import QLoRABudget
 import Testing
+import QLoRABudgetInputs
+import QLoRABudgetValidation
 
 /// The estimator against the published figures that map onto a setup we model
 /// (Tests/Calibration/published/measurements.json).
-/// The rows and their setups are in Sources/QLoRABudget/Validation/PublishedMapping.swift.
+/// The rows and their setups are in Sources/QLoRABudgetValidation/PublishedMapping.swift.
 @Suite struct PublishedValidationTests {
   static let report: ValidationReport? = {
     guard let data = try? TestData.calibration("published/measurements.json") else { return nil }

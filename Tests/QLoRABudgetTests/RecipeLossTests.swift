@@ -1,5 +1,6 @@
 import Testing
 @testable import QLoRABudget
+@testable import QLoRABudgetInputs
 
 /// The token-chunked losses of the torchtune, LitGPT and TRL recipes, against arithmetic written
 /// out here: llama-3.1-8b (h = 4,096, V = 128,256), batch 2 x 2,048 tokens (T = 4,096), bf16

@@ -2,6 +2,8 @@ import Foundation
 import Testing
 
 @testable import QLoRABudget
+@testable import QLoRABudgetInputs
+@testable import QLoRABudgetValidation
 
 /// Recipes the estimator is not validated on say so, with the errors the validation data shows.
 @Suite struct RecipeValidationGapTests {

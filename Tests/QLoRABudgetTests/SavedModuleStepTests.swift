@@ -2,6 +2,8 @@ import Foundation
 import Testing
 
 @testable import QLoRABudget
+@testable import QLoRABudgetInputs
+@testable import QLoRABudgetValidation
 
 /// modules_to_save in the step, against steps measured on CPU (Fixtures/modules-to-save-steps,
 /// README beside them gives the command).

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import QLoRABudget
+@testable import QLoRABudgetInputs
 
 /// Each framework's spelling of peft's `modules_to_save` sets the one setting.
 @Suite struct SavedModulesConfigTests {

@@ -1,6 +1,7 @@
 import Testing
 
 @testable import QLoRABudget
+@testable import QLoRABudgetInputs
 
 /// peft's `modules_to_save` (ModulesToSaveWrapper: the original frozen, a `copy.deepcopy` trained
 /// beside it), with the expected bytes written out from the models' published configs.

@@ -1,6 +1,7 @@
 import Testing
 
 @testable import QLoRABudget
+@testable import QLoRABudgetInputs
 
 /// One rule per setting (issue 20): alpha follows the rank, the loss is one value, the block
 /// size one list, and every setting reads back its own values.

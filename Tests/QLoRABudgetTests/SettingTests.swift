@@ -1,5 +1,6 @@
 import Testing
 @testable import QLoRABudget
+@testable import QLoRABudgetInputs
 
 /// The vocabulary of settings: every setting reads back what it writes, rejects what it does
 /// not allow (naming itself), and the named variants are changes of these settings.

@@ -1,6 +1,7 @@
 import Foundation
 import QLoRABudget
 import Testing
+import QLoRABudgetInputs
 
 /// The step mechanisms of issue 11, each checked against arithmetic written out here.
 @Suite struct StepMechanismTests {

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import QLoRABudget
+@testable import QLoRABudgetInputs
 
 /// The frameworks' own example QLoRA configs (Fixtures/training-configs, verbatim copies),
 /// mapped key by key. Expected values are read off the files by hand (line numbers included)

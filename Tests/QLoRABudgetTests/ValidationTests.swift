@@ -1,6 +1,8 @@
 import Foundation
 import QLoRABudget
 import Testing
+import QLoRABudgetInputs
+import QLoRABudgetValidation
 
 /// The estimator against real measurements (the repository's Tests/Calibration/ folder).
 /// The bars come from issue 11: CPU per-phase peaks and saved-for-backward within 3% median and

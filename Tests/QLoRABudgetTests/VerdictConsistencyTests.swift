@@ -1,5 +1,7 @@
 import Testing
 @testable import QLoRABudget
+@testable import QLoRABudgetInputs
+@testable import QLoRABudgetValidation
 
 /// One verdict everywhere: on a grid of setups, what `fit` reads (the estimate's verdict), the
 /// planning grid of `table`, the variants of `compare` and the boundaries `solve` finds agree.

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import QLoRABudget
+@testable import QLoRABudgetInputs
 
 /// The yaml harness's seed corpus and every input its runs kept (Tests/Fuzz/corpus/yaml,
 /// Tests/Fuzz/regressions/yaml), replayed with the harness's checks (Tests/Fuzz/harnesses/yaml.swift):

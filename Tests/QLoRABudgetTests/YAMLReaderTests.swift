@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import QLoRABudget
+@testable import QLoRABudgetInputs
 
 /// The YAML subset reader: what it reads (with lines), and what it refuses (with the line).
 @Suite struct YAMLReaderTests {

@@ -1,6 +1,7 @@
 import Foundation
 import Safetensors
 import Testing
+import FileSafety
 
 #if canImport(Glibc)
   import Glibc

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import Safetensors
+@testable import FileSafety
 
 #if canImport(Glibc)
   import Glibc

@@ -4,7 +4,7 @@
 /// training script passes (transformers `quantizers/auto.py` `merge_quantization_configs` keeps
 /// the checkpoint's), so the estimate applies it after the training config; a setting given
 /// afterwards (a command-line flag) overrides it, for a what-if.
-public struct CheckpointQuantization: Hashable, Sendable {
+package struct CheckpointQuantization: Hashable, Sendable {
   /// One key of `quantization_config` read, and the setting it gives.
   public struct Field: Hashable, Sendable {
     /// `quantization_config.bnb_4bit_quant_type`.

@@ -4,7 +4,7 @@
 ///
 /// Source: each family's `modeling_*.py` in transformers (the `__init__` of its attention,
 /// MLP, MoE block and decoder layer).
-public struct DecoderLayout: Hashable, Sendable {
+package struct DecoderLayout: Hashable, Sendable {
   public enum Attention: Hashable, Sendable {
     /// `q_proj`, `k_proj`, `v_proj`, `o_proj`.
     case separate(queryKeyValueBias: Bool, outputBias: Bool)
@@ -88,7 +88,7 @@ public struct LatentAttention: Hashable, Sendable {
 }
 
 /// The sparse MoE block of Mixtral, Qwen2/3-MoE, GLM-4 MoE, gpt-oss and Llama 4.
-public struct MixtureOfExperts: Hashable, Sendable {
+package struct MixtureOfExperts: Hashable, Sendable {
   /// The module layout of the sparse block, which differs by family.
   public enum Style: Hashable, Sendable {
     /// Mixtral: `block_sparse_moe.gate` and `block_sparse_moe.experts.w1/w3/w2`.

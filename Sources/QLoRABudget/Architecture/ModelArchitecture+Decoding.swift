@@ -37,7 +37,7 @@ extension ModelArchitecture {
   /// Reads the members of a Hugging Face `config.json` object. Multimodal configs whose
   /// language model sits under `text_config` (Gemma 3, ...) are read from there. `readAs` as in
   /// ``init(configData:name:readAs:)``.
-  public init(config members: [String: JSONValue], name: String, readAs: String? = nil) throws(ArchitectureError) {
+  package init(config members: [String: JSONValue], name: String, readAs: String? = nil) throws(ArchitectureError) {
     let checkpointQuantization = try CheckpointQuantization(config: members, model: name)
     var members = members
     var wrapperType: String? = nil

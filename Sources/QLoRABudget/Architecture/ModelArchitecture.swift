@@ -20,12 +20,12 @@ public struct ModelArchitecture: Hashable, Sendable {
   public let intermediateSize: Int64
   public let vocabularySize: Int64
   public let tiesWordEmbeddings: Bool
-  public let layout: DecoderLayout
+  package let layout: DecoderLayout
   /// The top-level `model_type` of a multimodal config whose language model was read from
   /// `text_config` (`gemma3`, `llama4`); nil when the config is the language model's own.
   public internal(set) var wrapperModelType: String?
   /// The bitsandbytes `quantization_config` of a pre-quantized checkpoint's config.json, if any.
-  public internal(set) var checkpointQuantization: CheckpointQuantization?
+  package internal(set) var checkpointQuantization: CheckpointQuantization?
   /// Things a person should know about how the config was read (a `model_type` read as another).
   public var warnings: [String] {
     let checkpoint = checkpointQuantization?.notes.map { "the checkpoint's quantization_config: " + $0 } ?? []
@@ -35,7 +35,7 @@ public struct ModelArchitecture: Hashable, Sendable {
   }
 
   /// Every parameter tensor, grouped by role, derived from the dimensions and the layout.
-  public let inventory: ModuleInventory
+  package let inventory: ModuleInventory
 
   /// The total number of parameters (tied embeddings counted once).
   public var parameterCount: Int64 { inventory.parameterCount }

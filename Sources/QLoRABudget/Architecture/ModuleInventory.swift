@@ -92,7 +92,7 @@ public struct LinearModule: Hashable, Sendable {
 }
 
 /// A small parameter that is never quantized: a norm's weight (and bias), a per-head norm.
-public struct VectorParameter: Hashable, Sendable {
+package struct VectorParameter: Hashable, Sendable {
   public let path: String
   /// Elements of one instance (a LayerNorm with bias counts weight and bias).
   public let elements: Int64
@@ -112,7 +112,7 @@ public struct VectorParameter: Hashable, Sendable {
 
 /// Every parameter tensor of a causal language model, grouped by what the recipes treat
 /// differently: decoder linear weights (quantized), their biases, norms, embeddings, lm_head.
-public struct ModuleInventory: Hashable, Sendable {
+package struct ModuleInventory: Hashable, Sendable {
   /// Linear layers inside the decoder stack (including MoE experts and routers).
   public let linears: [LinearModule]
   /// Norm weights (and LayerNorm biases), including the final norm.

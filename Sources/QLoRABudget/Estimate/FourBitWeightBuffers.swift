@@ -15,7 +15,7 @@
 /// Sources: bitsandbytes `functional.quantize_4bit` and `QuantState`; QLoRA paper section 3;
 /// checked to the byte against transformers + bitsandbytes in
 /// Tests/Calibration/hf-peft-bnb-bytes.json and against the NF4 engine's buffers.
-public struct FourBitWeightBuffers: Hashable, Sendable {
+package struct FourBitWeightBuffers: Hashable, Sendable {
   /// The block size of the double quantization of absmax (bitsandbytes' fixed 256).
   public static let nestedBlockSize: Int64 = 256
 

@@ -40,6 +40,7 @@ public struct MemoryComponent: Hashable, Sendable {
     }
   }
 
+  /// Where the bytes live: GPU memory, or host memory (offloaded or paged state).
   public enum Device: String, Hashable, Sendable { case gpu, host }
 
   /// Whether the bytes stay allocated for the whole run or only for part of a step.

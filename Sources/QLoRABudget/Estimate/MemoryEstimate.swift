@@ -11,9 +11,9 @@ public struct MemoryEstimate: Hashable, Sendable {
   public let peak: PeakMemory
   /// The step's moments above the resident bytes on the setup's platform (what
   /// measure_step.py reports): saved-for-backward and each phase's peak.
-  public let step: StepProfile
+  package let step: StepProfile
   /// The caching allocator's reserve, simulated over the run's schedule (nil off CUDA).
-  public let reserve: AllocatorReserve?
+  package let reserve: AllocatorReserve?
   private let assumptionLines: Deferred<[String]>
   /// What the setup asks of ``gpu`` that it cannot do (bf16 before Ampere, bitsandbytes on
   /// Apple): the bytes are still counted, but the run would not go as configured.

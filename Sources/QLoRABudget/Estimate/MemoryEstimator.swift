@@ -41,7 +41,7 @@ public enum MemoryEstimator {
 
   /// The run as an ordered stream of allocations and frees (loading, a warm-up step, the
   /// measured step), from the same walk as ``estimate(model:setup:gpu:)``.
-  public static func schedule(
+  package static func schedule(
     model: ModelArchitecture, setup: TrainingSetup, gpu: GPU?, loader: CheckpointLoader
   ) throws(SetupError) -> AllocationSchedule {
     try Walk(model: model, setup: setup, gpu: gpu).schedule(loader: loader)
@@ -111,7 +111,7 @@ public enum MemoryEstimator {
 
   /// The step's moments above the resident bytes, on the setup's platform (validation compares
   /// `.cpu` against PyTorch's CPU allocator).
-  public static func stepProfile(model: ModelArchitecture, setup: TrainingSetup) throws(SetupError) -> StepProfile {
+  package static func stepProfile(model: ModelArchitecture, setup: TrainingSetup) throws(SetupError) -> StepProfile {
     try setup.validate()
     let adapted = try adaptedModules(model, setup)
     let trainable = try SavedModuleCopies(model, setup).ordered(around: trainableTensors(model, setup, adapted: adapted))

@@ -1,5 +1,5 @@
 /// Integers with thousands separators for formulas (`14,768,307,200`), locale-independent.
-public enum NumberText {
+package enum NumberText {
   public static func grouped(_ value: Int64) -> String {
     let digits = String(value.magnitude)
     var result = ""

@@ -15,7 +15,7 @@
 /// fp32 nested absmax), the scalers are linear int8 and their per-256 factors stay in the
 /// weight's dtype: about 4.126 bits per parameter in bf16. torchao asserts that `n` is a
 /// multiple of 64 and `n / 64` a multiple of 256; other shapes are counted rounded up.
-public struct TorchAONF4Buffers: Hashable, Sendable {
+package struct TorchAONF4Buffers: Hashable, Sendable {
   /// Scalers per quantization factor (torchtune's `scaler_block_size`).
   public static let scalerBlockSize: Int64 = 256
 

@@ -2,7 +2,7 @@
 ///
 /// Optimizers treat tensors one by one (bitsandbytes' 4,096- and 100,000-element rules), so
 /// the estimator keeps tensors grouped by shape rather than as one parameter total.
-public struct TrainableTensorGroup: Hashable, Sendable {
+package struct TrainableTensorGroup: Hashable, Sendable {
   /// The owning module's path and the tensor's name in it (`.lora_A`, `.weight`, or empty),
   /// joined only when ``path`` is read: estimates are made by the thousand.
   private let module: String
@@ -40,7 +40,7 @@ extension ModelArchitecture {
   ///   is not a linear layer of this model (peft raises `ValueError` the same way);
   ///   ``SetupError/noPeftDefaultTargets(modelType:model:)`` for peft's default targets when peft
   ///   has none for the model's type (``ModelArchitecture/peftDefaultTargets``).
-  public func adaptedModules(
+  package func adaptedModules(
     _ targets: LoRATargets, roles: Set<LinearModule.Role> = Recipe.hfPeft.linearRoles
   ) throws(SetupError) -> [LinearModule] {
     // peft's all-linear matches nn.Linear subclasses (isinstance) that a recipe may leave unquantized.
@@ -67,7 +67,7 @@ extension ModelArchitecture {
 
   /// The trainable tensors of LoRA on `modules`: `lora_A` (`r x in`), `lora_B` (`out x r`), and
   /// with DoRA the magnitude vector (`out`), per adapted module instance.
-  public func loraTensors(
+  package func loraTensors(
     on modules: [LinearModule], configuration lora: LoRAConfiguration, dtype: TensorDtype
   ) -> [TrainableTensorGroup] {
     modules.flatMap { module -> [TrainableTensorGroup] in
@@ -90,7 +90,7 @@ extension ModelArchitecture {
   }
 
   /// Every parameter tensor, for full fine-tuning.
-  public func allParameterTensors(dtype: TensorDtype) -> [TrainableTensorGroup] {
+  package func allParameterTensors(dtype: TensorDtype) -> [TrainableTensorGroup] {
     var groups: [TrainableTensorGroup] = []
     for module in inventory.linears {
       groups.append(.init(module: module.path, tensor: ".weight", elementsPerTensor: module.weightElements, tensorCount: module.instanceCount, dtype: dtype))

@@ -24,6 +24,7 @@ public struct FitChange: Hashable, Sendable {
     public static func < (a: Cost, b: Cost) -> Bool { a.rawValue < b.rawValue }
   }
 
+  /// Which setting the change moves; the raw value names it in JSON.
   public enum Kind: String, CaseIterable, Hashable, Sendable {
     case attention
     case expandableSegments = "expandable-segments"

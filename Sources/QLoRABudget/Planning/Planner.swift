@@ -120,7 +120,7 @@ public struct Planner: Sendable {
 }
 
 /// Boundary search over whole numbers.
-public enum Bisection {
+package enum Bisection {
   /// The largest `x` in `range` with `fits(x)`, assuming `fits` holds below some boundary and
   /// fails above it. Returns nil when `fits(range.lowerBound)` is false. Whatever `fits` looks
   /// like, the answer `a` satisfies `fits(a)` and, unless `a` is the upper bound, `!fits(a + 1)`.

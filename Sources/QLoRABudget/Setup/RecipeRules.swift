@@ -35,6 +35,7 @@ extension ChunkedLoss {
 
 /// One way of splitting the tokens for the loss: into `count` chunks, or chunks of `size` tokens.
 public struct TokenChunking: Hashable, Sendable {
+  /// A number of chunks, or a number of tokens in each.
   public enum Split: Hashable, Sendable {
     case count(Int64)
     case size(Int64)

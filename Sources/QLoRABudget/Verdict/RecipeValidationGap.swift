@@ -1,7 +1,7 @@
 /// A recipe whose published measurements the estimate does not reproduce: its figures are not
 /// validated, and every estimate with it says so, with the errors measured (docs/validation.md,
-/// "Expressed by a recipe"). ``measured`` is checked against the validation data by a test
-/// (``ValidationReport/recipeValidationGaps``).
+/// "Expressed by a recipe"). ``measured`` is generated from the validation data by
+/// `qlora-budget validate` (MeasuredMargin.swift).
 public struct RecipeValidationGap: Hashable, Sendable {
   /// The recipe's name.
   public let recipe: String
@@ -36,12 +36,4 @@ public struct RecipeValidationGap: Hashable, Sendable {
     let padded = String(repeating: "0", count: max(0, 3 - text.count)) + text
     return (rounded < 0 ? "-" : "+") + padded.dropLast(2) + "." + padded.suffix(2) + "%"
   }
-
-  /// From Tests/Calibration/published (docs/validation.md): LitGPT rows 034-040, 049-052 (its own
-  /// model code without activation checkpointing); torchtune rows 056-061 (model-init reserve,
-  /// torch.compile).
-  public static let measured: [RecipeValidationGap] = [
-    RecipeValidationGap(recipe: "litgpt", rowCount: 11, lowestErrorPercent: -41.07, highestErrorPercent: -21.46),
-    RecipeValidationGap(recipe: "torchtune", rowCount: 6, lowestErrorPercent: -44.26, highestErrorPercent: 42.39),
-  ]
 }

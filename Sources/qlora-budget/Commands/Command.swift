@@ -1,4 +1,5 @@
 import QLoRABudget
+import QLoRABudgetInputs
 
 /// A subcommand: its name, help, options and what it does. Register new ones in
 /// ``CommandTable/all``.

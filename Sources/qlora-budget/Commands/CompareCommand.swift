@@ -1,4 +1,5 @@
 import QLoRABudget
+import QLoRABudgetInputs
 
 /// `qlora-budget compare MODEL --gpu A,B,... [--setups X,Y,...]`: one setup on several GPUs
 /// side by side, or several setups (QLoRA vs 16-bit LoRA vs full fine-tuning, nf4 vs fp4, DQ

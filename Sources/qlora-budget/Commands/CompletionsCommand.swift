@@ -1,4 +1,5 @@
 import QLoRABudget
+import QLoRABudgetInputs
 
 /// `qlora-budget completions bash|zsh|fish`: a completion script generated from the command
 /// table, the option specs and the presets, so it cannot drift from the tool.

@@ -1,4 +1,5 @@
 import QLoRABudget
+import QLoRABudgetInputs
 
 /// `qlora-budget diagnose <message|file|-> [<model>] [options]`: reads PyTorch's out-of-memory
 /// messages and, given the run's model and setup, holds the failure against the estimate and

@@ -1,4 +1,5 @@
 import QLoRABudget
+import QLoRABudgetInputs
 
 /// `qlora-budget estimate MODEL [options]`: the breakdown, with or without a GPU.
 enum EstimateCommand: Command {

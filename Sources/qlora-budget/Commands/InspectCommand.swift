@@ -1,5 +1,6 @@
 import Foundation
 import QLoRABudget
+import QLoRABudgetInputs
 
 /// `qlora-budget inspect PATH`: a checkpoint's tensors by role and dtype, with exact bytes.
 enum InspectCommand: Command {

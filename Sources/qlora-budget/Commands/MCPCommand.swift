@@ -1,5 +1,6 @@
 import Foundation
 import QLoRABudget
+import QLoRABudgetInputs
 
 /// `qlora-budget mcp`: a Model Context Protocol server on stdin/stdout (docs/mcp.md). Each
 /// tool runs the CLI command of the same name in-process with `--json`.

@@ -1,4 +1,5 @@
 import QLoRABudget
+import QLoRABudgetInputs
 
 /// `qlora-budget presets models|gpus`: what the tool knows by name.
 enum PresetsCommand: Command {

@@ -2,6 +2,7 @@ import Foundation
 import NF4Quantization
 import QLoRABudget
 import Safetensors
+import QLoRABudgetInputs
 
 /// `qlora-budget quantize-check (FILE | --shape RxC)`: what NF4, FP4 and int4 cost in error, and,
 /// for a model folder with its config.json, the NF4 buffers the engine made against the bytes the

@@ -2,6 +2,8 @@ import Foundation
 import NF4Quantization
 import QLoRABudget
 import Safetensors
+import FileSafety
+import QLoRABudgetInputs
 
 /// `qlora-budget quantize IN OUT`: a checkpoint (file or model folder) in bitsandbytes' 4-bit layout.
 enum QuantizeCommand: Command {

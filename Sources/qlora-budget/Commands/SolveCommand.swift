@@ -1,4 +1,5 @@
 import QLoRABudget
+import QLoRABudgetInputs
 
 /// `qlora-budget solve MODEL [--gpu GPU] [--find WHAT]`: the largest rank, sequence length and
 /// batch that fit (and that may fit: tight), the fewest GPUs, the smallest GPU preset, and the

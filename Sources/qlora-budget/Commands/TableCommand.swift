@@ -1,4 +1,5 @@
 import QLoRABudget
+import QLoRABudgetInputs
 
 /// `qlora-budget table --models A,B --ranks 8,16 --seq-lens 1024,2048 --gpu X,Y`: the library's
 /// ``PlanningGrid`` as Markdown, CSV or JSON: one row per model, rank and sequence length, one

@@ -1,8 +1,11 @@
 import Foundation
 import QLoRABudget
+import QLoRABudgetValidation
+import QLoRABudgetInputs
 
 /// `qlora-budget validate [--calibration DIR] [--output FILE]`: regenerates docs/validation.md
-/// and the verdict margin derived from it (Sources/QLoRABudget/Verdict/MeasuredMargin.swift).
+/// and the verdict margin and recipe validation gaps derived from it
+/// (Sources/QLoRABudget/Verdict/MeasuredMargin.swift).
 enum ValidateCommand: Command {
   static let name = "validate"
   static let summary = "Compare estimates with the calibration measurements; write docs/validation.md."
@@ -10,7 +13,7 @@ enum ValidateCommand: Command {
   static let calibration = OptionSpec.value("--calibration", "dir", "The calibration folder.", default: "Tests/Calibration/ in the package root")
   static let output = OptionSpec.value("--output", "file", "Where to write the report ('-' for stdout).", default: "docs/validation.md")
   static let marginOutput = OptionSpec.value(
-    "--margin-output", "file", "Where to write the verdict margin's Swift source ('-' for stdout).",
+    "--margin-output", "file", "Where to write the Swift source of the verdict margin and the recipes' validation gaps ('-' for stdout).",
     default: "Sources/QLoRABudget/Verdict/MeasuredMargin.swift")
   static let options: [OptionSpec] = [calibration, output, marginOutput, PlanningOptions.force]
 
@@ -35,9 +38,9 @@ enum ValidateCommand: Command {
     let marginPath = arguments.value(marginOutput)
       ?? root.appendingPathComponent("Sources/QLoRABudget/Verdict/MeasuredMargin.swift").path
     if marginPath == "-" {
-      context.standardOutput(ValidationReport.marginSource(margin))
+      context.standardOutput(ValidationReport.marginSource(margin, gaps: report.recipeValidationGaps))
     } else {
-      try PlanningOptions.write(ValidationReport.marginSource(margin), to: marginPath, arguments)
+      try PlanningOptions.write(ValidationReport.marginSource(margin, gaps: report.recipeValidationGaps), to: marginPath, arguments)
       context.print("wrote \(marginPath)")
     }
     context.print("verdict margin: \(EstimateText.percent(margin.relative)), " + margin.statistic

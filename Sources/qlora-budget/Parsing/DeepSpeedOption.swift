@@ -1,5 +1,6 @@
 import Foundation
 import QLoRABudget
+import QLoRABudgetInputs
 
 /// `--deepspeed FILE`: a DeepSpeed config JSON read onto the setup (its ZeRO stage, offload
 /// devices, bucket keys, bf16/fp16 and micro-batch); the setting flags given beside it override it.
@@ -13,7 +14,7 @@ enum DeepSpeedOption {
     guard let path = arguments.value(spec) else { return nil }
     let data: Data
     do {
-      data = try DeepSpeedConfigFile.contents(of: path)
+      data = try InputFile.deepSpeedConfig.contents(of: path)
     } catch {
       throw .invalidValue(path, for: spec.name, "a readable DeepSpeed config of at most 1 MiB (\(error.reason))")
     }

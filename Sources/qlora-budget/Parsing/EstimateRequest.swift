@@ -1,4 +1,5 @@
 import QLoRABudget
+import QLoRABudgetInputs
 
 /// The model(s), setup and GPU(s) a command line asks about: the one request every estimating
 /// command reads (fit, estimate and solve one model on at most one GPU; compare one model on

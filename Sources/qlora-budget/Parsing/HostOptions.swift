@@ -1,4 +1,5 @@
 import QLoRABudget
+import QLoRABudgetInputs
 
 /// `--host-memory`, `--shard-size`, `--host-baseline`: the host side of `fit` and `estimate`.
 enum HostOptions {

@@ -1,4 +1,5 @@
 import QLoRABudget
+import QLoRABudgetInputs
 
 /// `--gpu auto` and `--gpu auto:N`: the GPU of this machine (CUDA's device 0, or N), read with
 /// nvidia-smi now and judged against its free memory.

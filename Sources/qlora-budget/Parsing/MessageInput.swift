@@ -1,5 +1,6 @@
 import Foundation
 import QLoRABudget
+import QLoRABudgetInputs
 
 /// Where `diagnose` reads the pasted text from: `-` is stdin, an existing path is a file, any
 /// other argument is the text itself. Reads at most ``OutOfMemoryReader/maximumInputBytes``

@@ -1,4 +1,5 @@
 import QLoRABudget
+import QLoRABudgetInputs
 
 /// `--config FILE` and `--download`: where fit, estimate and solve take the model and the run
 /// from. Resolution and config mapping live in the library (ModelResolver, TrainingConfig);

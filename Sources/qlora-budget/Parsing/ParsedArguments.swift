@@ -1,4 +1,5 @@
 import QLoRABudget
+import QLoRABudgetInputs
 
 /// A command's arguments after parsing: positionals, option values and flags, each option at
 /// most once, every name checked against the command's ``OptionSpec``s. Commands read options

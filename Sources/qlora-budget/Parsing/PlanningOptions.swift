@@ -1,6 +1,8 @@
 import Foundation
 import Safetensors
 import QLoRABudget
+import FileSafety
+import QLoRABudgetInputs
 
 /// What the planning commands (solve, table, compare) share: where to write a chart, how a
 /// planner's refusal reaches the command line, and comma-separated lists.

@@ -1,5 +1,6 @@
 import Foundation
 import QLoRABudget
+import QLoRABudgetInputs
 
 /// The options every estimating command shares (fit, estimate, and the planning commands),
 /// and how they become a ``TrainingSetup``. This is the one table that maps the library's

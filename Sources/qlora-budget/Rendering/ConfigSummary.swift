@@ -1,4 +1,5 @@
 import QLoRABudget
+import QLoRABudgetInputs
 
 /// How a training config was read: each key used and what it set, the framework defaults
 /// applied, what is not modelled, the keys a flag overrode and the keys ignored (text within 80

@@ -1,4 +1,5 @@
 import QLoRABudget
+import QLoRABudgetInputs
 
 /// `diagnose --json`: `{"messages": [...], "diagnosis": {...} or null}` (docs/cli.md). Bytes are
 /// integers; a figure the message does not state is null.

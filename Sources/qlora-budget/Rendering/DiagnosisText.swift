@@ -1,4 +1,5 @@
 import QLoRABudget
+import QLoRABudgetInputs
 
 /// `diagnose`'s text: each message's figures, then (with a setup) the failure against the
 /// estimate and the single changes that make the run fit.

@@ -1,4 +1,5 @@
 import QLoRABudget
+import QLoRABudgetInputs
 
 /// The `--json` object of `fit` and `estimate`: the library's contract with scripts
 /// (documented field by field in docs/cli.md). Bytes are integers; null means absent (no GPU given).

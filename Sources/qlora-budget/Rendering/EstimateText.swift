@@ -1,4 +1,5 @@
 import QLoRABudget
+import QLoRABudgetInputs
 
 /// The human-readable breakdown of `fit` and `estimate`, within 80 columns.
 enum EstimateText {

@@ -1,4 +1,5 @@
 import QLoRABudget
+import QLoRABudgetInputs
 
 /// JSON written in a fixed key order (the contract in docs/cli.md), with integers kept exact.
 indirect enum JSONOutput {

@@ -1,4 +1,5 @@
 import QLoRABudget
+import QLoRABudgetInputs
 
 /// Plain SVG charts written by hand: a stacked bar per estimate against the GPU's capacity,
 /// and memory against a setting with the capacity line. No scripts, no external styles.

@@ -1,4 +1,5 @@
 import QLoRABudget
+import QLoRABudgetInputs
 
 /// How every command shows a ``Verdict``: the library's word, coloured on a terminal.
 enum VerdictText {

@@ -10,6 +10,7 @@
 // (unless `--help` follows the command: then its help is printed, as documented).
 import Foundation
 import QLoRABudget
+import QLoRABudgetInputs
 
 private let sandbox: Void = {
   let folder = FileManager.default.temporaryDirectory.appendingPathComponent("qlora-budget-fuzz-\(getpid())")

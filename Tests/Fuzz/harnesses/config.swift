@@ -7,6 +7,7 @@
 // and a resident total equal to the sum of its resident GPU components.
 import Foundation
 import QLoRABudget
+import QLoRABudgetInputs
 
 private let setups: [TrainingSetup] = {
   var plain = TrainingSetup()

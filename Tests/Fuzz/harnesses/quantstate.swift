@@ -13,6 +13,7 @@
 import Foundation
 import NF4Quantization
 import QLoRABudget
+import QLoRABudgetInputs
 import Safetensors
 
 private let path = FileManager.default.temporaryDirectory.appendingPathComponent("qlora-budget-fuzz-quantstate-\(getpid()).safetensors")

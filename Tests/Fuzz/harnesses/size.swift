@@ -8,6 +8,7 @@
 // two-decimal rounding of the formatting.
 import Foundation
 import QLoRABudget
+import QLoRABudgetInputs
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzSize(_ start: UnsafePointer<UInt8>, _ count: Int) -> CInt {

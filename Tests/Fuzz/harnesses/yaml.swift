@@ -7,6 +7,7 @@
 // refusal names a line inside the input on one line of text.
 import Foundation
 import QLoRABudget
+import QLoRABudgetInputs
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzYAML(_ start: UnsafePointer<UInt8>, _ count: Int) -> CInt {

@@ -3,9 +3,9 @@
 /// never fall: cached segments are only released on an out-of-memory retry), and at the moment
 /// they are reached, the free bytes cached and the largest free blocks with the tensors that
 /// left them.
-public struct AllocatorReserve: Hashable, Sendable {
+package struct AllocatorReserve: Hashable, Sendable {
   /// One cached free block.
-  public struct CachedBlock: Hashable, Sendable {
+  package struct CachedBlock: Hashable, Sendable {
     public let bytes: ByteCount
     /// The tensor that last occupied (the larger part of) the block.
     public let leftBy: ScheduledTensor

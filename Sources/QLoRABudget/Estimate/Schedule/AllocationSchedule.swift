@@ -3,7 +3,7 @@
 /// estimator's walk of the step (``StepPeak``) writes it, so the one schedule is the source of
 /// both the allocated figures (its running sum) and the reserved ones (``CachingAllocator``
 /// replaying it).
-public struct AllocationSchedule: Sendable {
+package struct AllocationSchedule: Sendable {
   /// One step of the stream.
   public enum Event: Hashable, Sendable {
     /// A tensor of `bytes` is allocated; `id` names it for its free.
@@ -82,12 +82,12 @@ public struct AllocationSchedule: Sendable {
 /// The phases of the schedule, in order: a warm-up step precedes the measured one, as in the
 /// measured runs (`torch.cuda.reset_peak_memory_stats()` between them resets the allocated
 /// peak, never the reserved bytes).
-public enum SchedulePhase: String, Hashable, Sendable {
+package enum SchedulePhase: String, Hashable, Sendable {
   case loading, warmUp = "warm_up", forward, backward, optimizer
 }
 
 /// What a scheduled tensor is: names the free blocks it leaves behind.
-public enum ScheduledTensor: String, Hashable, Sendable, CaseIterable {
+package enum ScheduledTensor: String, Hashable, Sendable, CaseIterable {
   case stagingCopy = "16-bit staging copies of loading"
   case quantizedWeight = "quantized weights"
   case originalWeight = "16-bit weights upcast to fp32"

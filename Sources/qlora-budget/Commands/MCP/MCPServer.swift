@@ -1,5 +1,6 @@
 import Foundation
 import QLoRABudget
+import QLoRABudgetInputs
 
 /// The Model Context Protocol server behind `qlora-budget mcp`: answers one JSON-RPC message
 /// at a time with at most one line.

@@ -1,5 +1,6 @@
 import Foundation
 import QLoRABudget
+import QLoRABudgetInputs
 
 /// The short text an MCP tool result carries beside its JSON: the answer in one or two
 /// sentences, read from the JSON the command printed.

@@ -1,5 +1,6 @@
 import Foundation
 import QLoRABudget
+import QLoRABudgetInputs
 
 /// The tools the MCP server offers: each is a CLI command run in-process with `--json`, so an
 /// agent gets the JSON `qlora-budget <command> --json` prints, from the same library calls.

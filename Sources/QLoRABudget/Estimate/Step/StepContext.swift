@@ -1,0 +1,110 @@
+/// One named tensor (or group of identical tensors) of the step, with its bytes.
+package struct TensorTerm: Hashable, Sendable {
+  private let label: Deferred<String>
+  public let bytes: ByteCount
+  /// What the tensor is, for formulas (built only when read).
+  public var name: String { label.value }
+
+  public init(_ name: @autoclosure @escaping @Sendable () -> String, _ bytes: ByteCount) {
+    self.label = Deferred(name)
+    self.bytes = bytes
+  }
+}
+
+extension Array where Element == TensorTerm {
+  var total: ByteCount { ByteCount.sum(map(\.bytes)) }
+}
+
+/// What every activation formula needs: token count, the dtypes tensors take in this recipe
+/// and setup, and the platform. Built once per estimate.
+struct StepContext {
+  let model: ModelArchitecture
+  let setup: TrainingSetup
+  let platform: KernelPlatform
+  /// Tokens in the micro-batch, b*s.
+  let tokens: Int64
+  /// The compute dtype's width (2 for bf16/fp16).
+  let compute: Int64
+  /// The residual stream's dtype width: the embeddings' dtype (fp32 when the recipe upcast them,
+  /// as peft's prepare_model_for_kbit_training does), since every layer adds into it.
+  let residual: Int64
+  /// A norm's output width: the norm weight times the input (`weight * hs.to(input_dtype)`),
+  /// promoted to the wider of the two.
+  let normOutput: Int64
+  /// The width of a 4-bit projection's output for an input of width w: bitsandbytes casts the
+  /// result back to the input dtype (`Linear4bit.forward ... .to(inp_dtype)`); a 16-bit base
+  /// under autocast computes in the compute dtype.
+  let isQuantized: Bool
+  let autocast: Bool
+  /// The adapters' dtype width (fp32 in peft by default).
+  let adapter: Int64
+  /// The lm_head weight's width.
+  let lmHead: Int64
+
+  init(model: ModelArchitecture, setup: TrainingSetup) {
+    self.model = model
+    self.setup = setup
+    self.platform = setup.platform
+    tokens = Self.product([setup.batchSize, setup.sequenceLength]) ?? Int64.max
+    let computeDtype = setup.computeDtype
+    compute = computeDtype.tensorDtype.byteWidth
+    let dtypes = setup.unquantizedDtypes
+    residual = dtypes.embeddings.resolved(computeDtype).byteWidth
+    normOutput = max(residual, dtypes.norms.resolved(computeDtype).byteWidth)
+    lmHead = dtypes.embeddings.resolved(computeDtype).byteWidth
+    isQuantized = setup.effectiveQuantization.isQuantized
+    autocast = setup.usesAutocast
+    adapter = setup.adapterDtype.resolved(computeDtype).byteWidth
+  }
+
+  /// What one hidden-size norm saves. RMSNorm (llama, qwen, mistral, gemma, phi3) computes in
+  /// fp32 (`hidden_states = hidden_states.to(torch.float32)`, transformers `LlamaRMSNorm.forward`)
+  /// and autograd saves that copy (4 B per element whatever the residual dtype; no copy when the
+  /// residual is already fp32) and the `tokens x 1` fp32 rsqrt. GPT-2's LayerNorm saves its input
+  /// and the fp32 mean and rstd.
+  var normSaved: ByteCount {
+    let hidden = model.hiddenSize
+    if model.layout.normHasBias { return perToken(hidden, residual) + 2 * perToken(1, 4) }
+    return perToken(hidden, 4) + perToken(1, 4)
+  }
+
+  /// The output width of a frozen base projection fed an input of width `input`.
+  func projectionOutput(input: Int64) -> Int64 {
+    if isQuantized { return input }
+    return autocast ? compute : input
+  }
+
+  /// `factors` multiplied, or nil on overflow.
+  static func product(_ factors: [Int64]) -> Int64? {
+    var result: Int64 = 1
+    for factor in factors {
+      let (value, overflowed) = result.multipliedReportingOverflow(by: factor)
+      if overflowed { return nil }
+      result = value
+    }
+    return result
+  }
+
+  /// Bytes of a tensor with these dimensions and element width; overflow absorbs.
+  /// (Fixed arities: a variadic array here was a heap allocation per tensor per estimate.)
+  static func bytes(_ a: Int64, width: Int64) -> ByteCount {
+    width * ByteCount(a)
+  }
+
+  static func bytes(_ a: Int64, _ b: Int64, width: Int64) -> ByteCount {
+    b * bytes(a, width: width)
+  }
+
+  static func bytes(_ a: Int64, _ b: Int64, _ c: Int64, width: Int64) -> ByteCount {
+    c * bytes(a, b, width: width)
+  }
+
+  static func bytes(_ a: Int64, _ b: Int64, _ c: Int64, _ d: Int64, width: Int64) -> ByteCount {
+    d * bytes(a, b, c, width: width)
+  }
+
+  /// Bytes of a `tokens x width` activation of `bytesEach` per element.
+  func perToken(_ width: Int64, _ bytesEach: Int64) -> ByteCount {
+    Self.bytes(tokens, width, width: bytesEach)
+  }
+}
