@@ -53,7 +53,11 @@ import Testing
     #expect((structured["peak_process_bytes"] as? NSNumber) == (cli["peak_process_bytes"] as? NSNumber))
     #expect(NSDictionary(dictionary: structured).isEqual(to: cli))
     let text = try #require((call["content"] as? [[String: Any]])?.first?["text"] as? String)
-    #expect(text.contains(": \((cli["verdict"] as? String ?? "").replacingOccurrences(of: "_", with: " ")).") )
+    #expect(text.contains("usable: \((cli["verdict"] as? String ?? "").replacingOccurrences(of: "_", with: " "))"))
+    // A verdict that is not fits names the planner's changes fit printed, first one first.
+    if let first = (cli["changes"] as? [[String: Any]])?.first?["option"] as? String {
+      #expect(text.contains("; single changes that fit: " + first))
+    }
   }
 
   /// The 2026-07-28 revision: no handshake; server/discover and requests naming their revision
