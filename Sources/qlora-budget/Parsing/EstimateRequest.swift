@@ -103,10 +103,9 @@ struct EstimateRequest {
     try OutputOptions.writeSVG(estimate, arguments)
     let argument = arguments.positionals.first ?? request.config?.model
     // With a GPU, the planner's single changes that make the run fit (none sought when it fits).
-    let changes = try request.gpu.map { gpu in
-      estimate.verdict == .fits ? [] : try PlanningOptions.run { () throws(PlanningError) in
-        try Planner(model: request.model, setup: request.setup, gpu: gpu).changes()
-      }
+    // The verdict is the command's answer: a change the planner cannot evaluate leaves the list out.
+    let changes = request.gpu.flatMap { gpu in
+      estimate.verdict == .fits ? [] : try? Planner(model: request.model, setup: request.setup, gpu: gpu).changes()
     }
     OutputOptions.write(
       estimate, arguments, context, changes: changes,
