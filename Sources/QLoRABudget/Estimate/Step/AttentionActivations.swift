@@ -120,8 +120,15 @@ struct AttentionActivations {
       }
       scoreSavedCount = (softcaps ? 1 : 0) + 1 + (context.autocast || p != 4 ? 1 : 0)
       forwardTransients = [scores * square, masked * square]
-      // The chain in element widths: matmul, scaling, softcapping's three, mask, softmax, cast.
-      let chain: [Int64] = [scores, scores] + (softcaps ? [scores, scores, scores] : []) + [masked, 4] + (a == 4 ? [] : [a])
+      // `softmax(x, dtype=float32)` converts a 16-bit input to an fp32 copy before the kernel
+      // (ATen's `softmax`), except CUDA's fused fp16 -> fp32 kernel: held out, SmolLM2-360M bf16
+      // eager at 4,096 tokens without autocast, checkpointed forward (the copy and the result).
+      let fusedHalf = context.platform == .cuda && context.setup.computeDtype.tensorDtype == .float16
+      let converts = masked != 4 && !fusedHalf
+      // The chain in element widths: matmul, scaling, softcapping's three, mask, the fp32
+      // conversion, softmax, cast.
+      let chain: [Int64] = [scores, scores] + (softcaps ? [scores, scores, scores] : []) + [masked]
+        + (converts ? [4] : []) + [4] + (a == 4 ? [] : [a])
       let first = chain.indices.dropLast().max { chain[$0] + chain[$0 + 1] < chain[$1] + chain[$1 + 1] } ?? 0
       checkpointedForwardTransients = [chain[first] * square, chain[first + 1] * square]
       // Backward, node by node (the saved probabilities are counted above): probs @ v's backward
