@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import QLoRABudget
+@testable import QLoRABudgetInputs
 
 /// The allocator estimates use (``SizeBucketedFreeBlockPool``) answers exactly as the
 /// straightforward one (``SortedFreeBlockPool``, the oracle): every preset model's schedule

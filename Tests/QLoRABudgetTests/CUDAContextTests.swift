@@ -1,5 +1,6 @@
 import Testing
 @testable import QLoRABudget
+@testable import QLoRABudgetInputs
 
 /// The CUDA context by architecture, each figure from its source written out here, and its
 /// uncertainty in the verdict.

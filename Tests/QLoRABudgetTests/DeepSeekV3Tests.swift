@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import QLoRABudget
+@testable import QLoRABudgetInputs
 
 /// DeepSeek-V3's multi-head latent attention and MoE layout, written out from
 /// `modeling_deepseek_v3.py` (transformers 5.25.0 and 4.57.1) and the published config.

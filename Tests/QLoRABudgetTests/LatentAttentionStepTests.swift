@@ -2,6 +2,8 @@ import Foundation
 import Testing
 
 @testable import QLoRABudget
+@testable import QLoRABudgetInputs
+@testable import QLoRABudgetValidation
 
 /// DeepSeek-V3's latent attention (MLA) and its MoE block in the step, against steps measured on
 /// CPU on DeepSeek-V3-shaped models with small widths (Fixtures/mla-steps; the README beside them

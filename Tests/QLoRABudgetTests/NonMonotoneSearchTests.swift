@@ -1,5 +1,6 @@
 import Testing
 @testable import QLoRABudget
+@testable import QLoRABudgetInputs
 
 /// The planners' searches when the verdict is not monotone (the simulated reserve can fall as
 /// a setting grows): what is guaranteed, on functions whose answers are worked out by hand, and

@@ -2,6 +2,8 @@ import Foundation
 import Testing
 
 @testable import QLoRABudget
+@testable import QLoRABudgetInputs
+@testable import QLoRABudgetValidation
 
 /// The schedule of every fitcheck-t4 run, checked for consistency (every free names a live
 /// tensor, and the schedule's last allocation-phase peak is the estimate's peak allocated);

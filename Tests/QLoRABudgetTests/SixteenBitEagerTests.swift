@@ -2,6 +2,8 @@ import Foundation
 import Testing
 
 @testable import QLoRABudget
+@testable import QLoRABudgetInputs
+@testable import QLoRABudgetValidation
 
 /// Eager attention on a 16-bit base without autocast (fitcheck's 16-bit LoRA runs on a T4): the
 /// probabilities are saved twice, in fp32 by softmax and in fp16 by `probs @ v`, and the fp16
