@@ -120,17 +120,20 @@ struct AttentionActivations {
       }
       scoreSavedCount = (softcaps ? 1 : 0) + 1 + (context.autocast || p != 4 ? 1 : 0)
       forwardTransients = [scores * square, masked * square]
-      // `softmax(x, dtype=float32)` converts a 16-bit input to an fp32 copy before the kernel
-      // (ATen's `softmax`), except CUDA's fused fp16 -> fp32 kernel: held out, SmolLM2-360M bf16
-      // eager at 4,096 tokens without autocast, checkpointed forward (the copy and the result).
-      let fusedHalf = context.platform == .cuda && context.setup.computeDtype.tensorDtype == .float16
-      let converts = masked != 4 && !fusedHalf
-      // The chain in element widths: matmul, scaling, softcapping's three, mask, the fp32
-      // conversion, softmax, cast.
-      let chain: [Int64] = [scores, scores] + (softcaps ? [scores, scores, scores] : []) + [masked]
-        + (converts ? [4] : []) + [4] + (a == 4 ? [] : [a])
+      // The chain in element widths: matmul, scaling, softcapping's three, mask, softmax, cast.
+      // Each op holds its input beside its output.
+      let chain: [Int64] = [scores, scores] + (softcaps ? [scores, scores, scores] : []) + [masked, 4] + (a == 4 ? [] : [a])
       let first = chain.indices.dropLast().max { chain[$0] + chain[$0 + 1] < chain[$1] + chain[$1 + 1] } ?? 0
-      checkpointedForwardTransients = [chain[first] * square, chain[first + 1] * square]
+      var chainMoment = [chain[first], chain[first + 1]]
+      // `softmax(x, dtype=float32)` on a 16-bit input converts it to an fp32 copy before the
+      // kernel (ATen's `softmax`; CUDA's fused fp16 -> fp32 kernel excepted): the input, the copy
+      // and the result at once (held out: SmolLM2-360M bf16 eager at 4,096 tokens without
+      // autocast, its checkpointed forward's peak in `aten::_softmax`).
+      let fusedHalf = context.platform == .cuda && context.setup.computeDtype.tensorDtype == .float16
+      if masked != 4 && !fusedHalf && masked + 8 > chainMoment.reduce(0, +) {
+        chainMoment = [masked, 4, 4]
+      }
+      checkpointedForwardTransients = chainMoment.map { $0 * square }
       // Backward, node by node (the saved probabilities are counted above): probs @ v's backward
       // makes the probabilities' gradient in the matmul dtype, ToCopyBackward its fp32 copy when
       // the probabilities were cast; softmax's backward writes the masked scores' gradient
