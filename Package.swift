@@ -40,25 +40,37 @@ let package = Package(
     // Executables
     .executableTarget(
       name: "qlora-budget",
-      dependencies: ["QLoRABudget", "QLoRABudgetInputs", "QLoRABudgetValidation", "NF4Quantization", "Safetensors", "FileSafety"]),
+      dependencies: [
+        "QLoRABudget", "QLoRABudgetInputs", "QLoRABudgetValidation", "NF4Quantization", "Safetensors", "FileSafety",
+      ]),
     /// Fetches one config.json for `--download`; qlora-budget runs it from its own folder.
     .executableTarget(name: "qlora-budget-download", dependencies: ["HubDownload"]),
-    .executableTarget(name: "qlora-budget-bench", dependencies: ["QLoRABudget", "QLoRABudgetInputs", "NF4Quantization"]),
+    .executableTarget(
+      name: "qlora-budget-bench", dependencies: ["QLoRABudget", "QLoRABudgetInputs", "NF4Quantization"]),
     /// Regenerates Sources/QLoRABudgetInputs/Presets/EmbeddedPresets.swift from Presets/.
     .executableTarget(name: "embed-presets"),
 
     // Tests
     .testTarget(
       name: "QLoRABudgetTests",
-      dependencies: ["QLoRABudget", "QLoRABudgetInputs", "QLoRABudgetValidation", "HubDownload", "NF4Quantization", "Safetensors", "FileSafety"],
+      dependencies: [
+        "QLoRABudget", "QLoRABudgetInputs", "QLoRABudgetValidation", "HubDownload", "NF4Quantization", "Safetensors",
+        "FileSafety",
+      ],
       exclude: ["Fixtures"]),
-    .testTarget(name: "NF4QuantizationTests", dependencies: ["NF4Quantization", "Safetensors", "FileSafety"], exclude: ["Fixtures"]),
+    .testTarget(
+      name: "NF4QuantizationTests", dependencies: ["NF4Quantization", "Safetensors", "FileSafety"],
+      exclude: ["Fixtures"]),
     .testTarget(name: "SafetensorsTests", dependencies: ["Safetensors", "FileSafety"]),
     /// Where both libraries are visible: the engine's buffers against the estimator's formula.
-    .testTarget(name: "CrossCheckTests", dependencies: ["QLoRABudget", "QLoRABudgetInputs", "NF4Quantization", "Safetensors"]),
+    .testTarget(
+      name: "CrossCheckTests", dependencies: ["QLoRABudget", "QLoRABudgetInputs", "NF4Quantization", "Safetensors"]),
     /// Runs the built binaries and the command layer in-process.
     .testTarget(
       name: "CLITests",
-      dependencies: ["qlora-budget", "qlora-budget-download", "QLoRABudget", "QLoRABudgetInputs", "NF4Quantization", "Safetensors", "FileSafety"]),
+      dependencies: [
+        "qlora-budget", "qlora-budget-download", "QLoRABudget", "QLoRABudgetInputs", "NF4Quantization", "Safetensors",
+        "FileSafety",
+      ]),
   ]
 )

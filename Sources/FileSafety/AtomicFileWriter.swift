@@ -46,9 +46,11 @@ public final class AtomicFileWriter {
       throw .wrongKind(path: folder, kind: FileAccessError.kindName(mode: folderStatus.st_mode), expected: "a folder")
     }
     StaleTemporaries.sweep(folder)
-    let name = String(destination[destination.index(after: destination.lastIndex(of: "/") ?? destination.startIndex)...])
+    let name = String(
+      destination[destination.index(after: destination.lastIndex(of: "/") ?? destination.startIndex)...])
     let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 16)
-    let temporaryPath = "\(folder == "." && !destination.hasPrefix("./") ? "" : folder + "/").\(name).tmp-\(getpid())-\(suffix)"
+    let temporaryPath =
+      "\(folder == "." && !destination.hasPrefix("./") ? "" : folder + "/").\(name).tmp-\(getpid())-\(suffix)"
     let descriptor = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
     guard descriptor >= 0 else { throw .system(destination, "create a temporary file for") }
     if let mode { fchmod(descriptor, mode) }
@@ -131,7 +133,8 @@ public final class AtomicFileWriter {
 
   /// Writes `data` to `path` in one go (see the type).
   public static func write(
-    _ data: some ContiguousBytes, to path: String, replacingExisting: Bool, protecting inputs: [FileIdentity: String] = [:]
+    _ data: some ContiguousBytes, to path: String, replacingExisting: Bool,
+    protecting inputs: [FileIdentity: String] = [:]
   ) throws(FileAccessError) {
     let writer = try AtomicFileWriter(path: path, replacingExisting: replacingExisting, protecting: inputs)
     try writer.write(data)
@@ -159,7 +162,8 @@ public final class AtomicFileWriter {
     }
     guard let status = FileStatus.of(target) else { throw .system(path, "write") }
     guard FileStatus.isRegular(status) else {
-      throw .wrongKind(path: path, kind: FileAccessError.kindName(mode: status.st_mode), expected: "a regular file to replace")
+      throw .wrongKind(
+        path: path, kind: FileAccessError.kindName(mode: status.st_mode), expected: "a regular file to replace")
     }
     if let input = inputs[FileIdentity(status)] { throw .outputIsInput(output: path, input: input) }
     guard replacingExisting else { throw .outputExists(path: path) }

@@ -36,20 +36,21 @@ public enum FileAccessError: Error, Equatable, CustomStringConvertible {
     switch self {
     case .emptyPath:
       "The path is empty: give a file or folder."
-    case let .failed(path, action, reason):
+    case .failed(let path, let action, let reason):
       "Cannot \(action) '\(path)': \(reason)."
-    case let .wrongKind(path, kind, expected):
+    case .wrongKind(let path, let kind, let expected):
       "'\(path)' is \(kind), not \(expected)."
-    case let .outputExists(path):
+    case .outputExists(let path):
       "The output '\(path)' already exists" + (replaceOption.map { ": pass \($0) to replace it" } ?? "") + "."
-    case let .outputIsInput(output, input):
+    case .outputIsInput(let output, let input):
       "The output '\(output)' is the input '\(input)' (the same file): choose another output."
-    case let .outputContainsInput(output, input):
+    case .outputContainsInput(let output, let input):
       "The output folder '\(output)' holds the input '\(input)': choose another output."
-    case let .notAPreviousOutput(path, found):
+    case .notAPreviousOutput(let path, let found):
       "The output '\(path)' is not one qlora-budget wrote (\(found)): "
-        + (replaceOption.map { "\($0) replaces only a previous output" } ?? "only a previous output is replaced") + "; choose another output."
-    case let .tooLarge(path, size, limit, what):
+        + (replaceOption.map { "\($0) replaces only a previous output" } ?? "only a previous output is replaced")
+        + "; choose another output."
+    case .tooLarge(let path, let size, let limit, let what):
       "'\(path)' is \(Self.size(size, limit)), over the \(limit)-byte limit for \(what)."
     }
   }
@@ -58,13 +59,13 @@ public enum FileAccessError: Error, Equatable, CustomStringConvertible {
   public var reason: String {
     switch self {
     case .emptyPath: "the path is empty"
-    case let .failed(_, _, reason): reason
-    case let .wrongKind(_, kind, expected): "it is \(kind), not \(expected)"
+    case .failed(_, _, let reason): reason
+    case .wrongKind(_, let kind, let expected): "it is \(kind), not \(expected)"
     case .outputExists: "it already exists"
-    case let .outputIsInput(_, input): "it is the input '\(input)'"
-    case let .outputContainsInput(_, input): "it holds the input '\(input)'"
-    case let .notAPreviousOutput(_, found): "not an output qlora-budget wrote (\(found))"
-    case let .tooLarge(_, size, limit, _): "\(Self.size(size, limit)), over the \(limit)-byte limit"
+    case .outputIsInput(_, let input): "it is the input '\(input)'"
+    case .outputContainsInput(_, let input): "it holds the input '\(input)'"
+    case .notAPreviousOutput(_, let found): "not an output qlora-budget wrote (\(found))"
+    case .tooLarge(_, let size, let limit, _): "\(Self.size(size, limit)), over the \(limit)-byte limit"
     }
   }
 

@@ -39,7 +39,8 @@ public final class StagingFolder {
 
   /// - Parameters:
   ///   - protecting: the input files, by identity, with the path to name in errors.
-  public init(path: String, replacingExisting: Bool, protecting inputs: [FileIdentity: String]) throws(FileAccessError) {
+  public init(path: String, replacingExisting: Bool, protecting inputs: [FileIdentity: String]) throws(FileAccessError)
+  {
     guard !path.isEmpty else { throw .emptyPath }
     let trimmed = path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
     var destination = trimmed
@@ -53,7 +54,8 @@ public final class StagingFolder {
       }
       let identity = FileIdentity(status)
       if let input = inputs[identity] { throw .outputIsInput(output: path, input: input) }
-      for (inputIdentity, inputPath) in inputs where Self.folder(identity, holds: inputPath) || inputIdentity == identity {
+      for (inputIdentity, inputPath) in inputs
+      where Self.folder(identity, holds: inputPath) || inputIdentity == identity {
         throw .outputContainsInput(output: path, input: inputPath)
       }
       let entries = (try? FileManager.default.contentsOfDirectory(atPath: destination)) ?? ["?"]
@@ -68,8 +70,10 @@ public final class StagingFolder {
     }
     let parent = AtomicFileWriter.folder(of: destination)
     StaleTemporaries.sweep(parent)
-    let name = String(destination[destination.index(after: destination.lastIndex(of: "/") ?? destination.startIndex)...])
-    let staging = (parent == "." && !destination.hasPrefix("./") ? "" : parent + "/")
+    let name = String(
+      destination[destination.index(after: destination.lastIndex(of: "/") ?? destination.startIndex)...])
+    let staging =
+      (parent == "." && !destination.hasPrefix("./") ? "" : parent + "/")
       + ".\(name).tmp-\(getpid())-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))"
     guard mkdir(staging, 0o777) == 0 else { throw .system(destination, "create a temporary folder for") }
     self.destination = destination
@@ -111,9 +115,12 @@ public final class StagingFolder {
       do {
         try FileManager.default.removeItem(atPath: path)
       } catch {
-        let reason = ((error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError).map { FileAccessError.reason(Int32($0.code)) }
+        let reason = ((error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError).map {
+          FileAccessError.reason(Int32($0.code))
+        }
         throw .failed(
-          path: path, action: "remove the previous output (the new one is in place at '\(destination)'); remove by hand",
+          path: path,
+          action: "remove the previous output (the new one is in place at '\(destination)'); remove by hand",
           reason: reason ?? "it could not be removed")
       }
       return
@@ -127,7 +134,8 @@ public final class StagingFolder {
 
   static func manifest(_ names: [String]) -> String {
     let quoted = names.filter { $0 != manifestName }.sorted().map { name -> String in
-      let data = (try? JSONSerialization.data(withJSONObject: [name], options: [.withoutEscapingSlashes])) ?? Data("[\"\"]".utf8)
+      let data =
+        (try? JSONSerialization.data(withJSONObject: [name], options: [.withoutEscapingSlashes])) ?? Data("[\"\"]".utf8)
       return String(decoding: data.dropFirst().dropLast(), as: UTF8.self)
     }
     return "{\"written_by\": \"qlora-budget\", \"files\": [" + quoted.joined(separator: ", ") + "]}\n"
@@ -135,7 +143,9 @@ public final class StagingFolder {
 
   /// Refuses a non-empty `folder` that is not a previous output: no readable manifest, or an
   /// entry the manifest does not list.
-  private static func checkPreviousOutput(_ folder: String, entries: [String], named path: String) throws(FileAccessError) {
+  private static func checkPreviousOutput(_ folder: String, entries: [String], named path: String)
+    throws(FileAccessError)
+  {
     let others = entries.filter { $0 != manifestName }
     func found(_ names: [String]) -> String {
       let shown = names.sorted().prefix(3).map { "'\($0)'" }.joined(separator: ", ")
@@ -146,8 +156,11 @@ public final class StagingFolder {
     }
     let listed: Set<String>
     do {
-      let data = try ReadableFile.contents(of: folder + "/" + manifestName, limit: maximumManifestBytes, what: "an output manifest")
-      guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let files = object["files"] as? [String] else {
+      let data = try ReadableFile.contents(
+        of: folder + "/" + manifestName, limit: maximumManifestBytes, what: "an output manifest")
+      guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+        let files = object["files"] as? [String]
+      else {
         throw FileAccessError.notAPreviousOutput(path: path, found: "its \(manifestName) is not a manifest")
       }
       listed = Set(files)

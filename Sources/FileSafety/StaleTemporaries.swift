@@ -35,7 +35,8 @@ enum StaleTemporaries {
 
   /// The PID in a temporary's name `.<name>.tmp-<pid>-<hex>`, or nil for any other name.
   static func owner(_ name: String) -> pid_t? {
-    guard name.hasPrefix("."), let marker = name.range(of: ".tmp-", options: .backwards), marker.lowerBound > name.index(after: name.startIndex)
+    guard name.hasPrefix("."), let marker = name.range(of: ".tmp-", options: .backwards),
+      marker.lowerBound > name.index(after: name.startIndex)
     else { return nil }
     let parts = name[marker.upperBound...].split(separator: "-", omittingEmptySubsequences: false)
     guard parts.count == 2, (1...10).contains(parts[0].count), (1...8).contains(parts[1].count),

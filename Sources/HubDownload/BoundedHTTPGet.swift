@@ -182,7 +182,8 @@ struct BoundedHTTPGet {
       // The Location header as the server wrote it, resolved against the answering URL:
       // FoundationNetworking turns a `file:` location into a path on the same server.
       let location = response.value(forHTTPHeaderField: "Location")
-      guard let target = location.flatMap({ URL(string: $0, relativeTo: response.url)?.absoluteURL }) ?? request.url else {
+      guard let target = location.flatMap({ URL(string: $0, relativeTo: response.url)?.absoluteURL }) ?? request.url
+      else {
         fail(.redirectRefused(target: "", reason: "no target"))
         completionHandler(nil)
         task.cancel()

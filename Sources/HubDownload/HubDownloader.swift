@@ -55,7 +55,9 @@ public struct HubDownloader: Sendable {
   /// token goes only to the endpoint's own scheme, host and port (``BoundedHTTPGet``).
   public func fetchConfig(for id: HubModelID) throws(ModelSourceError) -> (data: Data, commit: String) {
     let url = configURL(for: id)
-    func failure(_ reason: String) -> ModelSourceError { .download(id: id.description, url: url.absoluteString, reason: reason) }
+    func failure(_ reason: String) -> ModelSourceError {
+      .download(id: id.description, url: url.absoluteString, reason: reason)
+    }
     let get = BoundedHTTPGet(
       url: url, headers: ["User-Agent": "qlora-budget"], authorization: token.map { "Bearer \($0)" },
       limit: Self.maximumBytes, timeout: timeout)
@@ -65,14 +67,16 @@ public struct HubDownloader: Sendable {
     case .success(let answer): (http, data) = answer
     case .failure(.timedOut): throw failure("no complete answer within \(Int(timeout)) s")
     case .failure(.tooLarge): throw failure("the body is larger than 4 MiB")
-    case .failure(.redirectRefused(let target, let reason)): throw failure("redirect to \(target) not followed: \(reason)")
+    case .failure(.redirectRefused(let target, let reason)):
+      throw failure("redirect to \(target) not followed: \(reason)")
     case .failure(.network(let reason)): throw failure("network error: \(reason)")
     }
     switch http.statusCode {
     case 200: break
     case 401, 403:
       throw failure(
-        "HTTP \(http.statusCode): the model is gated or private; " + (token == nil ? "set HF_TOKEN to a token that has access" : "HF_TOKEN has no access to it"))
+        "HTTP \(http.statusCode): the model is gated or private; "
+          + (token == nil ? "set HF_TOKEN to a token that has access" : "HF_TOKEN has no access to it"))
     case 404: throw failure("HTTP 404: no such model (or no config.json in it)")
     default: throw failure("HTTP \(http.statusCode)")
     }

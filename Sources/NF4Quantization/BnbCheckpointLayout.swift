@@ -30,7 +30,8 @@ public enum BnbCheckpointLayout {
   /// (`float32`, `float16` or `bfloat16`), in bitsandbytes' state-dict order.
   public static func entries(weightName: String, tensor: QuantizedTensor, dtype: String) -> [Entry] {
     [Entry(spec: .init(name: weightName, dtype: .u8, shape: [Int64(tensor.packed.count), 1]), bytes: tensor.packed)]
-      + stateEntries(weightName: weightName, settings: tensor.settings, shape: tensor.shape, scales: tensor.scales, dtype: dtype)
+      + stateEntries(
+        weightName: weightName, settings: tensor.settings, shape: tensor.shape, scales: tensor.scales, dtype: dtype)
   }
 
   /// The entries after the packed codes (absmax, maps, nested scales, the JSON state), for a
@@ -48,10 +49,10 @@ public enum BnbCheckpointLayout {
       ("dtype", json(dtype)), ("shape", "[\(shape.map(String.init).joined(separator: ", "))]"),
     ]
     switch scales {
-    case let .float32(absmax):
+    case .float32(let absmax):
       add("absmax", .f32, littleEndianBytes(absmax))
       add("quant_map", .f32, littleEndianBytes(settings.type.codebook))
-    case let .doubleQuantized(nested):
+    case .doubleQuantized(let nested):
       add("absmax", .u8, nested.codes)
       add("quant_map", .f32, littleEndianBytes(settings.type.codebook))
       add("nested_absmax", .f32, littleEndianBytes(nested.nestedAbsmax))
@@ -71,7 +72,9 @@ public enum BnbCheckpointLayout {
   /// on the data; see ``stateName(weightName:type:)``): sizes follow from the shape alone.
   ///
   /// - Throws: ``QuantizationError`` for an invalid or empty shape.
-  public static func specs(weightName: String, shape: [Int64], settings: QuantizationSettings) throws(QuantizationError) -> [SafetensorsTensorSpec] {
+  public static func specs(weightName: String, shape: [Int64], settings: QuantizationSettings) throws(QuantizationError)
+    -> [SafetensorsTensorSpec]
+  {
     let count = try checkedElementCount(shape.map { Int(clamping: $0) })
     guard count > 0 else { throw .emptyTensor(shape: shape.map { Int(clamping: $0) }) }
     let blocks = Int64((count - 1) / settings.blockSize + 1)
@@ -106,12 +109,19 @@ public enum BnbCheckpointLayout {
   /// - Returns: the tensor and the original dtype recorded in its state.
   /// - Throws: ``SafetensorsError`` for a missing or mis-sized tensor, ``QuantizationError`` for
   ///   state that does not fit together or a codebook other than bitsandbytes'.
-  public static func read(weightName: String, from file: SafetensorsFile) throws -> (tensor: QuantizedTensor, dtype: String) {
-    guard let stateInfo = FourBitType.allCases.lazy.compactMap({ file.header.tensor(named: stateName(weightName: weightName, type: $0)) }).first
+  public static func read(weightName: String, from file: SafetensorsFile) throws -> (
+    tensor: QuantizedTensor, dtype: String
+  ) {
+    guard
+      let stateInfo = FourBitType.allCases.lazy.compactMap({
+        file.header.tensor(named: stateName(weightName: weightName, type: $0))
+      }).first
     else { throw SafetensorsError.unknownTensor(stateName(weightName: weightName, type: .nf4)) }
     let stateKey = stateInfo.name
     guard stateInfo.byteCount <= CheckpointTensorNames.maximumPackedStateBytes else {
-      throw SafetensorsError.invalidField(tensor: stateKey, field: "quant_state", value: "(\(stateInfo.byteCount) bytes, over the \(CheckpointTensorNames.maximumPackedStateBytes)-byte limit)")
+      throw SafetensorsError.invalidField(
+        tensor: stateKey, field: "quant_state",
+        value: "(\(stateInfo.byteCount) bytes, over the \(CheckpointTensorNames.maximumPackedStateBytes)-byte limit)")
     }
     let stateObject = try? JSONSerialization.jsonObject(with: file.data(for: stateInfo))
     guard let state = stateObject as? [String: Any] else {
@@ -119,7 +129,8 @@ public enum BnbCheckpointLayout {
     }
     let typeName = state["quant_type"] as? String ?? "?"
     guard let type = FourBitType(rawValue: typeName) else { throw QuantizationError.unknownQuantType(typeName) }
-    guard let blockSize = (state["blocksize"] as? NSNumber)?.intValue, let shapeNumbers = state["shape"] as? [NSNumber] else {
+    guard let blockSize = (state["blocksize"] as? NSNumber)?.intValue, let shapeNumbers = state["shape"] as? [NSNumber]
+    else {
       throw SafetensorsError.invalidField(tensor: stateKey, field: "blocksize/shape", value: "(missing)")
     }
     let shape = shapeNumbers.map(\.intValue)
@@ -131,12 +142,16 @@ public enum BnbCheckpointLayout {
       guard info.dtype == spec.dtype, info.byteCount == spec.byteCount else {
         throw SafetensorsError.invalidField(
           tensor: spec.name, field: "dtype/shape",
-          value: "\(info.dtype.rawValue) \(info.shape) (\(info.byteCount) bytes; the state's shape \(shape) needs \(spec.dtype.rawValue), \(spec.byteCount ?? -1) bytes)")
+          value:
+            "\(info.dtype.rawValue) \(info.shape) (\(info.byteCount) bytes; the state's shape \(shape) needs \(spec.dtype.rawValue), \(spec.byteCount ?? -1) bytes)"
+        )
       }
     }
     let dtype = state["dtype"] as? String ?? "float32"
     let codebook: [Float] = try floats(file, "\(weightName).quant_map")
-    guard codebook.map(\.bitPattern) == type.codebook.map(\.bitPattern) else { throw QuantizationError.unknownCodebook(buffer: "quant_map") }
+    guard codebook.map(\.bitPattern) == type.codebook.map(\.bitPattern) else {
+      throw QuantizationError.unknownCodebook(buffer: "quant_map")
+    }
     let packed = [UInt8](try file.data(named: weightName))
     let scales: BlockScales
     if isDoubleQuantized {
@@ -158,9 +173,13 @@ public enum BnbCheckpointLayout {
 
   private static func floats(_ file: SafetensorsFile, _ name: String) throws -> [Float] {
     let info = try file.tensor(named: name)
-    guard info.dtype == .f32 else { throw SafetensorsError.invalidField(tensor: name, field: "dtype", value: "'\(info.dtype.rawValue)'") }
+    guard info.dtype == .f32 else {
+      throw SafetensorsError.invalidField(tensor: name, field: "dtype", value: "'\(info.dtype.rawValue)'")
+    }
     let data = try file.data(for: info)
-    return data.withUnsafeBytes { raw in (0..<(raw.count / 4)).map { raw.loadUnaligned(fromByteOffset: 4 * $0, as: Float.self) } }
+    return data.withUnsafeBytes { raw in
+      (0..<(raw.count / 4)).map { raw.loadUnaligned(fromByteOffset: 4 * $0, as: Float.self) }
+    }
   }
 
   static func littleEndianBytes(_ values: [Float]) -> [UInt8] {

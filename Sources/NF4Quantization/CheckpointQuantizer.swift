@@ -1,6 +1,6 @@
+import FileSafety
 import Foundation
 import Safetensors
-import FileSafety
 
 /// Quantizes a safetensors checkpoint (one file, or a sharded model folder) into bitsandbytes'
 /// 4-bit layout, tensor by tensor.
@@ -84,12 +84,14 @@ public struct CheckpointQuantizer: Sendable {
     let file = checkpoint.shards[0]
     let writer: AtomicFileWriter
     do {
-      writer = try AtomicFileWriter(path: output.path, replacingExisting: replacingExisting, protecting: checkpoint.inputIdentities)
+      writer = try AtomicFileWriter(
+        path: output.path, replacingExisting: replacingExisting, protecting: checkpoint.inputIdentities)
     } catch {
       throw SafetensorsError.file(error)
     }
     var report = Report()
-    var tracker = ProgressTracker(tensorCount: file.header.tensors.count, totalBytes: file.header.tensors.reduce(0) { $0 + $1.byteCount })
+    var tracker = ProgressTracker(
+      tensorCount: file.header.tensors.count, totalBytes: file.header.tensors.reduce(0) { $0 + $1.byteCount })
     try quantizeFile(file, into: writer, report: &report, tracker: &tracker).finish()
     report.files = [writer.destination]
     return report
@@ -125,7 +127,8 @@ public struct CheckpointQuantizer: Sendable {
     }
     let output = try SafetensorsWriter(file: writer, tensors: specs, trailing: trailing, metadata: file.header.metadata)
     let pipeline = try QuantizationPipeline(
-      file: file, weights: file.header.tensors.filter(Self.quantizes), settings: settings, threads: threads, chunkBytes: chunkBytes,
+      file: file, weights: file.header.tensors.filter(Self.quantizes), settings: settings, threads: threads,
+      chunkBytes: chunkBytes,
       output: output)
     var drained = false
     defer { if !drained { try? pipeline.drain() } }
@@ -144,7 +147,9 @@ public struct CheckpointQuantizer: Sendable {
         pipeline.copy(info, from: file)
         report.copied.append(info.name)
         report.outputBytes += info.byteCount
-        if info.shape.count == 2, info.name.hasSuffix(".weight"), info.dtype.isFloatingPoint, !CheckpointTensorNames.isEmbedding(info.name) {
+        if info.shape.count == 2, info.name.hasSuffix(".weight"), info.dtype.isFloatingPoint,
+          !CheckpointTensorNames.isEmbedding(info.name)
+        {
           report.keptModules.append(CheckpointTensorNames.modulePath(info.name).joined(separator: "."))
         }
       }
@@ -160,4 +165,3 @@ public struct CheckpointQuantizer: Sendable {
     return WrittenFile(output: output, states: states)
   }
 }
-

@@ -37,7 +37,8 @@ public struct DoubleQuantizedAbsmax: Hashable, Sendable {
         codes.withUnsafeMutableBufferPointer { codes in
           let (input, scales, codes) = (SharedPointer(absmax), SharedPointer(scales), SharedPointer(codes))
           FourBitKernels.forEachBlockRange(blockCount: nestedCount, threads: threads) { blocks in
-            Self.quantize(input.base, count: count, offset: offset, blocks: blocks, scales: scales.base, codes: codes.base)
+            Self.quantize(
+              input.base, count: count, offset: offset, blocks: blocks, scales: scales.base, codes: codes.base)
           }
         }
       }
@@ -51,9 +52,13 @@ public struct DoubleQuantizedAbsmax: Hashable, Sendable {
   /// values (or a nested scale) overflows, which would store NaN in the state.
   ///
   /// - Throws: ``QuantizationError/absmaxMeanOverflows(tensor:)`` naming `tensor`.
-  static func refusingOverflow(_ absmax: [Float], threads: Int, tensor: String) throws(QuantizationError) -> DoubleQuantizedAbsmax {
+  static func refusingOverflow(_ absmax: [Float], threads: Int, tensor: String) throws(QuantizationError)
+    -> DoubleQuantizedAbsmax
+  {
     let nested = DoubleQuantizedAbsmax(quantizing: absmax, threads: threads)
-    guard nested.offset.isFinite, nested.nestedAbsmax.allSatisfy(\.isFinite) else { throw .absmaxMeanOverflows(tensor: tensor) }
+    guard nested.offset.isFinite, nested.nestedAbsmax.allSatisfy(\.isFinite) else {
+      throw .absmaxMeanOverflows(tensor: tensor)
+    }
     return nested
   }
 

@@ -33,7 +33,8 @@ enum FourBitKernels {
       for block in blocks {
         let start = block * blockSize
         guard block < fullBlocks else {
-          absmax[block] = encodePartialBlock(x + start, count: count - start, encoder: encoder, into: packed + start / 2)
+          absmax[block] = encodePartialBlock(
+            x + start, count: count - start, encoder: encoder, into: packed + start / 2)
           encoder.remapCodes(packed + start / 2, byteCount: (count - start + 1) / 2)
           continue
         }
@@ -41,7 +42,8 @@ enum FourBitKernels {
         absmax[block] = a
         let inverse = 1 / (a < smallestScale ? smallestScale : a)
         if a.isFinite {
-          lookup.encodeFullBlock(x + start, blockSize: blockSize, inverse: inverse, encoder: encoder, into: packed + start / 2)
+          lookup.encodeFullBlock(
+            x + start, blockSize: blockSize, inverse: inverse, encoder: encoder, into: packed + start / 2)
         } else {
           encodeFullBlock(x + start, blockSize: blockSize, inverse: inverse, encoder: encoder, into: packed + start / 2)
           encoder.remapCodes(packed + start / 2, byteCount: blockSize / 2)

@@ -82,6 +82,7 @@ extension BFloat16: FourBitScalar {
     let bits = unsafeBitCast(values, to: SIMD16<UInt32>.self)
     var rounded = (bits &+ 0x7FFF &+ ((bits &>> 16) & 1)) &>> 16
     rounded.replace(with: (bits &>> 16) | 0x0040, where: (bits & 0x7FFF_FFFF) .> 0x7F80_0000)
-    UnsafeMutableRawPointer(pointer).storeBytes(of: SIMD16<UInt16>(truncatingIfNeeded: rounded), as: SIMD16<UInt16>.self)
+    UnsafeMutableRawPointer(pointer).storeBytes(
+      of: SIMD16<UInt16>(truncatingIfNeeded: rounded), as: SIMD16<UInt16>.self)
   }
 }

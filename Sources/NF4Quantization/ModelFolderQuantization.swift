@@ -1,6 +1,6 @@
+import FileSafety
 import Foundation
 import Safetensors
-import FileSafety
 
 /// `quantize IN_FOLDER OUT_FOLDER`: a Hugging Face model folder in, a folder transformers loads
 /// as a pre-quantized bitsandbytes model out.
@@ -53,7 +53,8 @@ struct ModelFolderQuantization {
     commits.wait()
     try commits.throwFailure()
     try files { () throws(FileAccessError) in
-      try staging.write(Array(Self.index(weightMap, totalSize: report.outputBytes).utf8), as: CheckpointFolder.indexName)
+      try staging.write(
+        Array(Self.index(weightMap, totalSize: report.outputBytes).utf8), as: CheckpointFolder.indexName)
     }
     report.files.append(CheckpointFolder.indexName)
     try writeConfig(from: folder, into: staging, report: &report)
@@ -71,7 +72,9 @@ struct ModelFolderQuantization {
       + entries.joined(separator: ",\n") + "\n  }\n}\n"
   }
 
-  private func writeConfig(from folder: URL, into staging: StagingFolder, report: inout CheckpointQuantizer.Report) throws {
+  private func writeConfig(from folder: URL, into staging: StagingFolder, report: inout CheckpointQuantizer.Report)
+    throws
+  {
     let path = folder.appendingPathComponent("config.json").path
     guard FileIdentity(path: path) != nil else {
       report.skippedFiles.append("config.json (none in the input, so none written: transformers needs one)")
@@ -88,10 +91,15 @@ struct ModelFolderQuantization {
     report.files.append("config.json")
   }
 
-  private func copySmallFiles(from folder: URL, into staging: StagingFolder, report: inout CheckpointQuantizer.Report) throws {
+  private func copySmallFiles(from folder: URL, into staging: StagingFolder, report: inout CheckpointQuantizer.Report)
+    throws
+  {
     let shardNames = Set(checkpoint.shards.map(\.url.lastPathComponent))
     let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path))?.sorted() ?? []
-    for name in names where !name.hasPrefix(".") && !shardNames.contains(name) && name != CheckpointFolder.indexName && name != "config.json" {
+    for name in names
+    where !name.hasPrefix(".") && !shardNames.contains(name) && name != CheckpointFolder.indexName
+      && name != "config.json"
+    {
       let path = folder.appendingPathComponent(name).path
       let extensionName = name.split(separator: ".").last.map { $0.lowercased() } ?? ""
       if name.hasSuffix(".safetensors") || Self.otherWeightExtensions.contains(extensionName) {

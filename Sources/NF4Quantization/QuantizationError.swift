@@ -34,31 +34,31 @@ public enum QuantizationError: Error, Equatable, CustomStringConvertible {
   /// The description with `remedy` wording what the user can change (the CLI names its flag).
   public func described(remedy: (QuantizationRemedy) -> String) -> String {
     switch self {
-    case let .invalidBlockSize(size):
+    case .invalidBlockSize(let size):
       "Invalid block size '\(size)': bitsandbytes accepts 32, 64, 128, 256, 512, 1024, 2048, 4096."
-    case let .negativeDimension(shape):
+    case .negativeDimension(let shape):
       "Invalid shape \(shape): a dimension is negative."
-    case let .elementCountOverflow(shape):
+    case .elementCountOverflow(let shape):
       "Invalid shape \(shape): the element count overflows a 64-bit integer."
-    case let .emptyTensor(shape):
+    case .emptyTensor(let shape):
       "Cannot quantize the empty tensor of shape \(shape)."
-    case let .countMismatch(shape, expected, actual):
+    case .countMismatch(let shape, let expected, let actual):
       "Shape \(shape) holds \(expected) elements but \(actual) values were given."
-    case let .bufferCountMismatch(buffer, expected, actual):
+    case .bufferCountMismatch(let buffer, let expected, let actual):
       "Quantization state '\(buffer)' has \(actual) elements; expected \(expected)."
-    case let .unknownCodebook(buffer):
+    case .unknownCodebook(let buffer):
       "Quantization state '\(buffer)' is not the codebook bitsandbytes uses."
-    case let .unknownQuantType(name):
+    case .unknownQuantType(let name):
       "Unknown 4-bit type '\(name)': expected 'nf4' or 'fp4'."
-    case let .unsupportedDType(name):
+    case .unsupportedDType(let name):
       "Unsupported element type '\(name)': expected float32, float16 or bfloat16."
-    case let .nonFiniteValue(tensor, index, value):
+    case .nonFiniteValue(let tensor, let index, let value):
       "Tensor '\(tensor)': element \(index) is \(value); NaN and infinity cannot be quantized."
-    case let .alreadyQuantized(tensor):
+    case .alreadyQuantized(let tensor):
       "The input is already quantized: tensor '\(tensor)' is bitsandbytes 4-bit state."
-    case let .absmaxMeanOverflows(tensor):
+    case .absmaxMeanOverflows(let tensor):
       "Tensor '\(tensor)': its block absmax values are too large for double quantization (their float32 mean overflows); \(remedy(.withoutDoubleQuantization))."
-    case let .cannotAllocate(bytes, purpose):
+    case .cannotAllocate(let bytes, let purpose):
       "Cannot allocate \(bytes) bytes for \(purpose)."
     }
   }

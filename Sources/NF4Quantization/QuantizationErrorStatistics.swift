@@ -93,7 +93,8 @@ public struct QuantizationErrorStatistics: Hashable, Sendable {
   ///
   /// - Throws: as the array form, ``QuantizationError/unsupportedDType(_:)``, or a read error.
   public static func compareFormats(
-    file: SafetensorsFile, tensor info: SafetensorsTensorInfo, blockSize: Int, doubleQuantization: Bool, threads: Int = 1
+    file: SafetensorsFile, tensor info: SafetensorsTensorInfo, blockSize: Int, doubleQuantization: Bool,
+    threads: Int = 1
   ) throws -> FormatComparison {
     try compareFormats(
       file: file, tensor: info, blockSize: blockSize, doubleQuantization: doubleQuantization, threads: threads,
@@ -111,7 +112,8 @@ public struct QuantizationErrorStatistics: Hashable, Sendable {
       let chunks = WeightChunks(info, blockSize: blockSize, chunkBytes: chunkBytes)
       let raw = try ChunkBuffer(byteCount: chunks.chunkElements * chunks.elementSize, for: "reading")
       let widened = try ChunkBuffer(byteCount: chunks.chunkElements * 4, for: "reading")
-      let source = FormatComparisonSource(name: info.name, count: chunks.count, chunkElements: chunks.chunkElements) { index in
+      let source = FormatComparisonSource(name: info.name, count: chunks.count, chunkElements: chunks.chunkElements) {
+        index in
         let (offset, count) = chunks.bytes(ofChunk: index)
         try file.read(info, offset: offset, into: UnsafeMutableRawBufferPointer(rebasing: raw.bytes[..<count]))
         let elements = count / chunks.elementSize
@@ -193,7 +195,8 @@ struct ErrorSums {
   }
 
   var statistics: QuantizationErrorStatistics {
-    QuantizationErrorStatistics(elementCount: count, sumOfSquaredErrors: noise, sumOfSquares: signal, maxAbsoluteError: largest)
+    QuantizationErrorStatistics(
+      elementCount: count, sumOfSquaredErrors: noise, sumOfSquares: signal, maxAbsoluteError: largest)
   }
 }
 
@@ -226,7 +229,8 @@ struct FormatComparisonSource {
         for (k, type) in types.enumerated() {
           let plain = try QuantizationSettings(type: type, blockSize: blockSize, doubleQuantization: false)
           if pass == 0 {
-            quantize(values, settings: plain, threads: threads, absmax: &absmax[k], firstBlock: firstBlock, packed: packed)
+            quantize(
+              values, settings: plain, threads: threads, absmax: &absmax[k], firstBlock: firstBlock, packed: packed)
             continue
           }
           // The codes again (the absmax values are the same as in the first pass).
@@ -234,14 +238,16 @@ struct FormatComparisonSource {
           quantize(values, settings: plain, threads: threads, absmax: &scratch, firstBlock: 0, packed: packed)
           absmax[k].withUnsafeBufferPointer { scales in
             FourBitKernels.dequantize(
-              packed.bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), count: values.count, blockSize: blockSize, type: type,
+              packed.bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), count: values.count, blockSize: blockSize,
+              type: type,
               absmax: scales.baseAddress! + firstBlock, blocks: 0..<((values.count - 1) / blockSize + 1), into: output)
           }
           sums[k].add(values, output)
         }
         if pass == 0 {
           for start in stride(from: 0, to: values.count, by: blockSize) {
-            Int4RoundTrip.block(UnsafeBufferPointer(rebasing: values[start..<min(start + blockSize, values.count)]), into: output + start)
+            Int4RoundTrip.block(
+              UnsafeBufferPointer(rebasing: values[start..<min(start + blockSize, values.count)]), into: output + start)
           }
           int4.add(values, output)
         }
@@ -252,7 +258,8 @@ struct FormatComparisonSource {
             throw try nonFiniteError(block: block, blockSize: blockSize)
           }
           if settings.doubleQuantization {
-            absmax[k] = try DoubleQuantizedAbsmax.refusingOverflow(absmax[k], threads: threads, tensor: name).dequantized()
+            absmax[k] = try DoubleQuantizedAbsmax.refusingOverflow(absmax[k], threads: threads, tensor: name)
+              .dequantized()
           }
         }
       }
@@ -264,7 +271,8 @@ struct FormatComparisonSource {
       ? QuantizedBufferBytes(
         packed: packedBytes, absmax: blocks, nestedAbsmax: 4 * ((blocks + 255) / 256),
         nestedCode: 4 * Int64(DynamicMap.values.count), offset: 4, code: 4 * 16)
-      : QuantizedBufferBytes(packed: packedBytes, absmax: 4 * blocks, nestedAbsmax: 0, nestedCode: 0, offset: 0, code: 4 * 16)
+      : QuantizedBufferBytes(
+        packed: packedBytes, absmax: 4 * blocks, nestedAbsmax: 0, nestedCode: 0, offset: 0, code: 4 * 16)
     let rows = zip(types, sums).map { ($0.rawValue, $1.statistics) } + [("int4", int4.statistics)]
     return .init(rows: rows, nf4Buffers: nf4Buffers)
   }
@@ -279,16 +287,19 @@ struct FormatComparisonSource {
   }
 
   private func quantize(
-    _ values: UnsafeBufferPointer<Float>, settings: QuantizationSettings, threads: Int, absmax: inout [Float], firstBlock: Int,
+    _ values: UnsafeBufferPointer<Float>, settings: QuantizationSettings, threads: Int, absmax: inout [Float],
+    firstBlock: Int,
     packed: ChunkBuffer
   ) {
     let blockCount = (values.count - 1) / settings.blockSize + 1
     absmax.withUnsafeMutableBufferPointer { absmax in
-      let codes = UnsafeMutableBufferPointer(start: packed.bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), count: packed.bytes.count)
+      let codes = UnsafeMutableBufferPointer(
+        start: packed.bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), count: packed.bytes.count)
       let (x, scales, out) = (SharedPointer(values), SharedPointer(absmax), SharedPointer(codes))
       let count = values.count
       FourBitKernels.forEachBlockRange(blockCount: blockCount, threads: threads) { blocks in
-        FourBitKernels.quantize(x.base, count: count, settings: settings, blocks: blocks, absmax: scales.base + firstBlock, packed: out.base)
+        FourBitKernels.quantize(
+          x.base, count: count, settings: settings, blocks: blocks, absmax: scales.base + firstBlock, packed: out.base)
       }
     }
   }

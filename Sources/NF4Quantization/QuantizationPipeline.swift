@@ -31,7 +31,8 @@ final class QuantizationPipeline: @unchecked Sendable {
 
   /// Sets up the reads of every chunk of `weights` (the tensors of `file` to quantize, in order).
   init(
-    file: SafetensorsFile, weights: [SafetensorsTensorInfo], settings: QuantizationSettings, threads: Int, chunkBytes: Int,
+    file: SafetensorsFile, weights: [SafetensorsTensorInfo], settings: QuantizationSettings, threads: Int,
+    chunkBytes: Int,
     output: SafetensorsWriter
   ) throws {
     self.settings = settings
@@ -47,8 +48,11 @@ final class QuantizationPipeline: @unchecked Sendable {
       }
     }
     reader = try PrefetchingReader(pieces)
-    let largestChunk = weights.map { WeightChunks($0, blockSize: settings.blockSize, chunkBytes: chunkBytes).chunkElements }.max() ?? 0
-    codes = largestChunk == 0 ? [] : try (0..<2).map { _ in try ChunkBuffer(byteCount: largestChunk / 2 + 1, for: "4-bit codes") }
+    let largestChunk =
+      weights.map { WeightChunks($0, blockSize: settings.blockSize, chunkBytes: chunkBytes).chunkElements }.max() ?? 0
+    codes =
+      largestChunk == 0
+      ? [] : try (0..<2).map { _ in try ChunkBuffer(byteCount: largestChunk / 2 + 1, for: "4-bit codes") }
     copyBuffer = try ChunkBuffer(byteCount: Self.copyBytes, for: "copying tensors")
   }
 
@@ -67,7 +71,9 @@ final class QuantizationPipeline: @unchecked Sendable {
     }
   }
 
-  private func quantize<T: FourBitScalar>(_ info: SafetensorsTensorInfo, as _: T.Type) throws -> (entries: [BnbCheckpointLayout.Entry], dtype: String) {
+  private func quantize<T: FourBitScalar>(_ info: SafetensorsTensorInfo, as _: T.Type) throws -> (
+    entries: [BnbCheckpointLayout.Entry], dtype: String
+  ) {
     let chunks = WeightChunks(info, blockSize: settings.blockSize, chunkBytes: chunkBytes)
     let shape = info.shape.map { Int($0) }
     var absmax = [Float](repeating: 0, count: chunks.blockCount)
@@ -82,20 +88,24 @@ final class QuantizationPipeline: @unchecked Sendable {
       chunksQuantized += 1
       let values = input.assumingMemoryBound(to: T.self)
       absmax.withUnsafeMutableBufferPointer { absmax in
-        let packed = UnsafeMutableBufferPointer(start: target.bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), count: target.bytes.count)
+        let packed = UnsafeMutableBufferPointer(
+          start: target.bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), count: target.bytes.count)
         let (x, scales, out) = (SharedPointer(values), SharedPointer(absmax), SharedPointer(packed))
         let settings = settings
         FourBitKernels.forEachBlockRange(blockCount: blockCount, threads: threads) { blocks in
           FourBitKernels.quantize(
-            x.base, count: elements.count, settings: settings, blocks: blocks, absmax: scales.base + firstBlock, packed: out.base)
+            x.base, count: elements.count, settings: settings, blocks: blocks, absmax: scales.base + firstBlock,
+            packed: out.base)
         }
       }
       // A block holding NaN or an infinity has a non-finite absmax: only that block is searched.
       if let block = absmax[firstBlock..<(firstBlock + blockCount)].firstIndex(where: { !$0.isFinite }) {
         freeCodes.signal()
         let local = (block - firstBlock) * settings.blockSize
-        let index = (local..<min(local + settings.blockSize, elements.count)).first { !values[$0].floatValue.isFinite } ?? local
-        throw QuantizationError.nonFiniteValue(tensor: info.name, index: elements.lowerBound + index, value: values[index].floatValue)
+        let index =
+          (local..<min(local + settings.blockSize, elements.count)).first { !values[$0].floatValue.isFinite } ?? local
+        throw QuantizationError.nonFiniteValue(
+          tensor: info.name, index: elements.lowerBound + index, value: values[index].floatValue)
       }
       let written = UncheckedSendable(UnsafeRawBufferPointer(rebasing: target.bytes[..<((elements.count + 1) / 2)]))
       enqueue({ output in try output.append(info.name, bytes: written.value) }, then: { self.freeCodes.signal() })
@@ -106,7 +116,8 @@ final class QuantizationPipeline: @unchecked Sendable {
     } else {
       scales = .float32(absmax)
     }
-    let entries = BnbCheckpointLayout.stateEntries(weightName: info.name, settings: settings, shape: shape, scales: scales, dtype: T.dtypeName)
+    let entries = BnbCheckpointLayout.stateEntries(
+      weightName: info.name, settings: settings, shape: shape, scales: scales, dtype: T.dtypeName)
     return (entries, T.dtypeName)
   }
 
@@ -127,7 +138,9 @@ final class QuantizationPipeline: @unchecked Sendable {
   }
 
   /// Runs `body` on the write queue unless a write has failed, then `then` in any case.
-  private func enqueue(_ body: @escaping @Sendable (SafetensorsWriter) throws -> Void, then: (@Sendable () -> Void)? = nil) {
+  private func enqueue(
+    _ body: @escaping @Sendable (SafetensorsWriter) throws -> Void, then: (@Sendable () -> Void)? = nil
+  ) {
     let output = UncheckedSendable(output)
     writes.async {
       defer { then?() }

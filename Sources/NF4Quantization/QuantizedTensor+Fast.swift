@@ -61,7 +61,9 @@ extension QuantizedTensor {
   ///
   /// - Throws: ``QuantizationError/bufferCountMismatch(buffer:expected:actual:)`` unless `out`
   ///   holds exactly ``count`` elements.
-  public func dequantize<T: FourBitScalar>(into out: UnsafeMutableBufferPointer<T>, threads: Int = 1) throws(QuantizationError) {
+  public func dequantize<T: FourBitScalar>(into out: UnsafeMutableBufferPointer<T>, threads: Int = 1)
+    throws(QuantizationError)
+  {
     guard out.count == count else { throw .bufferCountMismatch(buffer: "out", expected: count, actual: out.count) }
     dequantizeUnchecked(into: out, threads: threads)
   }

@@ -8,16 +8,16 @@ public enum BlockScales: Hashable, Sendable {
   /// The number of blocks these scales cover.
   public var blockCount: Int {
     switch self {
-    case let .float32(absmax): absmax.count
-    case let .doubleQuantized(state): state.codes.count
+    case .float32(let absmax): absmax.count
+    case .doubleQuantized(let state): state.codes.count
     }
   }
 
   /// The float32 absmax of every block, as dequantization uses it.
   public func absmax() -> [Float] {
     switch self {
-    case let .float32(absmax): absmax
-    case let .doubleQuantized(state): state.dequantized()
+    case .float32(let absmax): absmax
+    case .doubleQuantized(let state): state.dequantized()
     }
   }
 }
@@ -83,11 +83,11 @@ public struct QuantizedTensor: Hashable, Sendable {
   /// The exact bytes of every buffer this tensor holds, as bitsandbytes allocates them.
   public var bufferBytes: QuantizedBufferBytes {
     switch scales {
-    case let .float32(absmax):
+    case .float32(let absmax):
       QuantizedBufferBytes(
         packed: Int64(packed.count), absmax: 4 * Int64(absmax.count), nestedAbsmax: 0,
         nestedCode: 0, offset: 0, code: 4 * Int64(type.codebook.count))
-    case let .doubleQuantized(state):
+    case .doubleQuantized(let state):
       QuantizedBufferBytes(
         packed: Int64(packed.count), absmax: Int64(state.codes.count),
         nestedAbsmax: 4 * Int64(state.nestedAbsmax.count),

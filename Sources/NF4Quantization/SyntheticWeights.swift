@@ -17,7 +17,9 @@ public enum SyntheticWeights {
   ///
   /// - Throws: ``QuantizationError/negativeDimension(shape:)`` for a negative count,
   ///   ``QuantizationError/elementCountOverflow(shape:)`` above ``maximumCount``.
-  public static func normal(count: Int, standardDeviation: Float = 0.02, seed: UInt64 = 0) throws(QuantizationError) -> [Float] {
+  public static func normal(count: Int, standardDeviation: Float = 0.02, seed: UInt64 = 0) throws(QuantizationError)
+    -> [Float]
+  {
     guard count >= 0 else { throw .negativeDimension(shape: [count]) }
     guard count <= maximumCount else { throw .elementCountOverflow(shape: [count]) }
     var generator = SplitMix64(seed: seed)

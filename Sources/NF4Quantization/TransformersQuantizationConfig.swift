@@ -38,11 +38,14 @@ public enum TransformersQuantizationConfig {
       throw ConfigError(path: path, reason: "it already has a quantization_config: the model is already quantized")
     }
     var text = [UInt8](config)
-    guard let close = text.lastIndex(of: UInt8(ascii: "}")) else { throw ConfigError(path: path, reason: "not a JSON object") }
+    guard let close = text.lastIndex(of: UInt8(ascii: "}")) else {
+      throw ConfigError(path: path, reason: "not a JSON object")
+    }
     var before = close
     while before > 0, [0x20, 0x09, 0x0A, 0x0D].contains(text[before - 1]) { before -= 1 }
     let separator = object.isEmpty ? "\n  " : ",\n  "
-    text.replaceSubrange(before..<close, with: Array("\(separator)\"quantization_config\": \(quantizationConfig)\n".utf8))
+    text.replaceSubrange(
+      before..<close, with: Array("\(separator)\"quantization_config\": \(quantizationConfig)\n".utf8))
     return Data(text)
   }
 

@@ -80,7 +80,9 @@ final class PrefetchingReader: @unchecked Sendable {
   init(_ pieces: [Piece]) throws(QuantizationError) {
     self.pieces = pieces
     let largest = pieces.map(\.count).max() ?? 0
-    buffers = largest == 0 ? [] : [try ChunkBuffer(byteCount: largest, for: "reading"), try ChunkBuffer(byteCount: largest, for: "reading")]
+    buffers =
+      largest == 0
+      ? [] : [try ChunkBuffer(byteCount: largest, for: "reading"), try ChunkBuffer(byteCount: largest, for: "reading")]
     if !pieces.isEmpty { start(0) }
   }
 

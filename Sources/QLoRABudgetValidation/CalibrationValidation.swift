@@ -1,8 +1,8 @@
-import Foundation
-import Safetensors
 import FileSafety
+import Foundation
 import QLoRABudget
 import QLoRABudgetInputs
+import Safetensors
 
 /// One measured figure against its estimate.
 public struct ValidationRow: Hashable, Sendable {
@@ -122,7 +122,9 @@ public enum CalibrationValidation {
       published: try data("published/measurements.json"))
   }
 
-  public static func run(cpuSteps: Data?, cpuOutOfSample: Data? = nil, gpuRuns: [Data], gpuModels: Data?, published: Data?) throws -> ValidationReport {
+  public static func run(
+    cpuSteps: Data?, cpuOutOfSample: Data? = nil, gpuRuns: [Data], gpuModels: Data?, published: Data?
+  ) throws -> ValidationReport {
     var report = ValidationReport()
     if let cpuSteps { try cpu(cpuSteps, dataSet: cpuDataSet, &report) }
     if let cpuOutOfSample { try cpu(cpuOutOfSample, dataSet: cpuOutOfSampleDataSet, &report) }
@@ -142,7 +144,10 @@ public enum CalibrationValidation {
   static func cpu(_ data: Data, dataSet: String, _ report: inout ValidationReport) throws {
     guard let root = try JSONSerialization.jsonObject(with: data) as? [String: [String: Any]] else { return }
     for (name, entry) in root.sorted(by: { $0.key < $1.key }) {
-      guard let full = entry["full_model"] as? [String: Any] else { report.skipped.append("\(name): no full_model"); continue }
+      guard let full = entry["full_model"] as? [String: Any] else {
+        report.skipped.append("\(name): no full_model")
+        continue
+      }
       do {
         let (model, setup) = try cpuStepSetup(entry, name: name)
         let profile = try MemoryEstimator.stepProfile(model: model, setup: setup)
@@ -150,9 +155,10 @@ public enum CalibrationValidation {
           .merging(profile.phases.map { ("peak_" + $0.name.rawValue, $0.bytes) }) { a, _ in a }
         let summary = describe(setup, model: model)
         for figure in cpuFigures {
-          report.rows.append(ValidationRow(
-            dataSet: dataSet, caseName: name, setup: summary, figure: figure,
-            measured: int(full[figure]), estimated: estimated[figure]?.bytes ?? 0))
+          report.rows.append(
+            ValidationRow(
+              dataSet: dataSet, caseName: name, setup: summary, figure: figure,
+              measured: int(full[figure]), estimated: estimated[figure]?.bytes ?? 0))
         }
       } catch {
         report.skipped.append("\(name): \(error)")
@@ -165,7 +171,9 @@ public enum CalibrationValidation {
   /// bf16 compute after `prepare_model_for_kbit_training`, or left bf16 (`quant` "none");
   /// `lora_alpha = 2r`; DoRA when `use_dora`; AdamW; bf16 autocast when `autocast`; the CPU kernels.
   public static func cpuStepSetup(_ entry: [String: Any], name: String) throws -> (ModelArchitecture, TrainingSetup) {
-    guard var config = entry["model_config"] as? [String: Any] else { throw MappingMismatch(description: "no model_config") }
+    guard var config = entry["model_config"] as? [String: Any] else {
+      throw MappingMismatch(description: "no model_config")
+    }
     guard let type = entry["model_type"] as? String else { throw MappingMismatch(description: "no model_type") }
     config["model_type"] = type
     let model = try ModelArchitecture(configData: try JSONSerialization.data(withJSONObject: config), name: name)
@@ -229,7 +237,10 @@ public enum CalibrationValidation {
       let label = "\(id) | \(entry["config"] as? String ?? "")"
       guard let run = entry["run"] as? [String: Any], let measured = entry["measured"] as? [String: Any],
         var config = models[id]
-      else { report.skipped.append("\(label): no run, measurement or model config"); continue }
+      else {
+        report.skipped.append("\(label): no run, measurement or model config")
+        continue
+      }
       config.removeValue(forKey: "parameters")
       do {
         let model = try ModelArchitecture(configData: try JSONSerialization.data(withJSONObject: config), name: id)
@@ -241,14 +252,20 @@ public enum CalibrationValidation {
           (measured[key] as? NSNumber).map { Int64(($0.doubleValue * 1_048_576).rounded()) }
         }
         for (figure, key, value) in [
-          ("peak_allocated", "peak_allocated_mib", peak.allocated), ("peak_reserved", "peak_reserved_mib", peak.reserved),
+          ("peak_allocated", "peak_allocated_mib", peak.allocated),
+          ("peak_reserved", "peak_reserved_mib", peak.reserved),
           ("process", "process_mib", peak.process),
           // The bracket: the same run with the other loader model (threaded vs sequential).
-          ("peak_reserved_other_loader", "peak_reserved_mib", estimate.reserve?.otherLoaderPeakReserved ?? peak.reserved),
+          (
+            "peak_reserved_other_loader", "peak_reserved_mib",
+            estimate.reserve?.otherLoaderPeakReserved ?? peak.reserved
+          ),
         ] {
           guard let m = mib(key) else { continue }
-          report.rows.append(ValidationRow(
-            dataSet: gpuDataSet, caseName: label, setup: summary, figure: figure, measured: m, estimated: value.bytes))
+          report.rows.append(
+            ValidationRow(
+              dataSet: gpuDataSet, caseName: label, setup: summary, figure: figure, measured: m, estimated: value.bytes)
+          )
         }
         if let process = mib("process_mib") {
           report.verdictCases += 1
@@ -278,7 +295,10 @@ public enum CalibrationValidation {
       }
       guard let mapping = mappings[id] else {
         var fields = ["reason": PublishedMapping.reason(row)]
-        for key in ["id", "model", "quantization", "framework", "gpu", "value", "unit", "metric", "trust", "seq_len", "batch_size", "lora_rank"] {
+        for key in [
+          "id", "model", "quantization", "framework", "gpu", "value", "unit", "metric", "trust", "seq_len",
+          "batch_size", "lora_rank",
+        ] {
           if let value = row[key], !(value is NSNull) { fields[key] = "\(value)" }
         }
         report.context.append(fields)
@@ -297,13 +317,18 @@ public enum CalibrationValidation {
   static func compare(_ row: [String: Any], _ mapping: PublishedMapping) throws -> PublishedComparison {
     // The mapping restates the row's length and batch; a transcription slip is an error, not a case.
     for (key, mapped) in [("seq_len", mapping.setup.sequenceLength), ("batch_size", mapping.setup.batchSize)] {
-      guard int(row[key]) == mapped else { throw MappingMismatch(description: "\(key) \(row[key] ?? "nil") != mapped \(mapped)") }
+      guard int(row[key]) == mapped else {
+        throw MappingMismatch(description: "\(key) \(row[key] ?? "nil") != mapped \(mapped)")
+      }
     }
-    guard let value = (row["value"] as? NSNumber)?.doubleValue else { throw MappingMismatch(description: "no numeric value") }
+    guard let value = (row["value"] as? NSNumber)?.doubleValue else {
+      throw MappingMismatch(description: "no numeric value")
+    }
     let model = try PresetCatalog.bundled.model(named: mapping.model)
     var gpu: GPU? = nil
     if let name = mapping.gpu {
-      gpu = name.hasSuffix("GB")
+      gpu =
+        name.hasSuffix("GB")
         ? GPU.custom(capacity: ByteCount(Int64(name.dropLast(2))! * 1_000_000_000), label: name)
         : try PresetCatalog.bundled.gpu(named: name)
     }
@@ -321,9 +346,11 @@ public enum CalibrationValidation {
     if mapping.unit != .gb { readings.append(("GiB", Int64((value * 1_073_741_824).rounded()))) }
     return PublishedComparison(
       id: mapping.id, model: "\(row["model"] ?? mapping.model)", trust: row["trust"] as? String ?? "",
-      setup: "\(mapping.model) on \(gpu?.name ?? "no GPU")\(mapping.setup.gpuCount > 1 ? " x\(mapping.setup.gpuCount)" : ""), "
+      setup:
+        "\(mapping.model) on \(gpu?.name ?? "no GPU")\(mapping.setup.gpuCount > 1 ? " x\(mapping.setup.gpuCount)" : ""), "
         + (mapping.setup.gpuCount > 1 || !mapping.setup.offload.isEmpty
-          ? "\(mapping.setup.engine.rawValue)\(mapping.setup.offload.isEmpty ? "" : " offload \(mapping.setup.offload.description)"), " : "")
+          ? "\(mapping.setup.engine.rawValue)\(mapping.setup.offload.isEmpty ? "" : " offload \(mapping.setup.offload.description)"), "
+          : "")
         + "\(mapping.setup.recipe.name), " + describe(mapping.setup, model: model)
         + (mapping.setup.usesChunkedCrossEntropy ? ", chunked loss" : "") + ", \(mapping.setup.optimizer.rawValue)",
       assumptions: mapping.assumptions, figure: mapping.figure, value: value, unit: mapping.unit, readings: readings,

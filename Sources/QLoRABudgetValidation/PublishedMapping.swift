@@ -39,15 +39,21 @@ public struct PublishedMapping: Sendable {
     _ id: String, _ model: String, gpu: String?, _ figure: Figure, _ unit: Unit, _ changes: [SettingChange],
     assumptions: [String]
   ) {
-    (self.id, self.model, self.gpu, self.figure, self.unit, self.assumptions) = (id, model, gpu, figure, unit, assumptions)
+    (self.id, self.model, self.gpu, self.figure, self.unit, self.assumptions) = (
+      id, model, gpu, figure, unit, assumptions
+    )
     setup = SettingChange.apply(changes, to: TrainingSetup())
   }
 }
 
 extension PublishedMapping {
   // Shared setups, each from the row's quote and the framework source named.
-  private static let fsdpTargets = LoRATargets.modules(["q_proj", "k_proj", "v_proj", "gate_proj", "up_proj", "down_proj"])
-  private static let allProjections = LoRATargets.modules(["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
+  private static let fsdpTargets = LoRATargets.modules([
+    "q_proj", "k_proj", "v_proj", "gate_proj", "up_proj", "down_proj",
+  ])
+  private static let allProjections = LoRATargets.modules([
+    "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj",
+  ])
   /// What every row of a framework built on HF's Trainer shares: checkpointing on, the Trainer's loop.
   private static let trainer: [SettingChange] = [.gradientCheckpointing(true), .loop(.trainer)]
   private static let fsdpQLoRA = [
@@ -84,59 +90,87 @@ extension PublishedMapping {
   public static let all: [PublishedMapping] = fsdp + trl + axolotlRows + unslothRows + others
 
   private static let fsdp: [PublishedMapping] = [
-    ("088", "llama-2-7b", 512, 1, 2, false), ("089", "llama-2-7b", 2048, 1, 2, false), ("090", "llama-2-7b", 2048, 4, 2, false),
-    ("091", "llama-2-7b", 2048, 10, 2, false), ("092", "llama-2-7b", 2048, 8, 1, false), ("094", "yi-34b", 2048, 2, 2, false),
-    ("093", "llama-2-7b", 2048, 12, 2, true), ("095", "yi-34b", 2048, 4, 2, true), ("096", "llama-2-70b", 2048, 2, 2, true),
+    ("088", "llama-2-7b", 512, 1, 2, false), ("089", "llama-2-7b", 2048, 1, 2, false),
+    ("090", "llama-2-7b", 2048, 4, 2, false),
+    ("091", "llama-2-7b", 2048, 10, 2, false), ("092", "llama-2-7b", 2048, 8, 1, false),
+    ("094", "yi-34b", 2048, 2, 2, false),
+    ("093", "llama-2-7b", 2048, 12, 2, true), ("095", "yi-34b", 2048, 4, 2, true),
+    ("096", "llama-2-70b", 2048, 2, 2, true),
     ("097", "mistral-7b-v0.1", 2048, 12, 2, true), ("098", "mistral-7b-v0.1", 24_576, 1, 2, true),
   ].map { id, model, seq, batch, gpus, offload in
     PublishedMapping(
       id, model, gpu: "rtx-3090", .reserved, .gib,
-      [.recipe(.qloraPaper), .rank(64), .targets(fsdpTargets), .loraDropout(0.1), .sequenceLength(seq), .batchSize(batch),
-       .attention(.sdpa), .autocast(false), .gpuCount(gpus), .offload(offload ? .parameters : []),
-       .gradientCheckpointing(true), .loop(.plain)],
-      assumptions: fsdpQLoRA + [gpus == 1
-        ? "sharding_strategy 'ddp': a full copy on each GPU, estimated as one GPU"
-        : "FSDP FULL_SHARD over 2 GPUs"]
-        + (offload ? ["fsdp_qlora's use_cpu_offload true: FSDP CPUOffload(offload_params=True), parameter offload"] : [])
-        + (model.hasPrefix("mistral") ? ["Mistral-7B-v0.2: the v0.1 preset's shapes (v0.2 changes rope theta and drops the sliding window)"] : []))
+      [
+        .recipe(.qloraPaper), .rank(64), .targets(fsdpTargets), .loraDropout(0.1), .sequenceLength(seq),
+        .batchSize(batch),
+        .attention(.sdpa), .autocast(false), .gpuCount(gpus), .offload(offload ? .parameters : []),
+        .gradientCheckpointing(true), .loop(.plain),
+      ],
+      assumptions: fsdpQLoRA + [
+        gpus == 1
+          ? "sharding_strategy 'ddp': a full copy on each GPU, estimated as one GPU"
+          : "FSDP FULL_SHARD over 2 GPUs"
+      ]
+        + (offload
+          ? ["fsdp_qlora's use_cpu_offload true: FSDP CPUOffload(offload_params=True), parameter offload"] : [])
+        + (model.hasPrefix("mistral")
+          ? ["Mistral-7B-v0.2: the v0.1 preset's shapes (v0.2 changes rope theta and drops the sliding window)"] : []))
   }
 
   private static let trl: [PublishedMapping] = [
     ("100", "FSDP FULL_SHARD, no offload", ParallelEngine.fsdp, EngineOffload(), "a100-40gb"),
-    ("101", "DeepSpeed ZeRO-3, no offload (DeepSpeed's default bucket sizes; DeepSpeed casts the module to bf16, "
-      + "so adapters bf16 with an fp32 master partition)", .zero3, [], "a100-40gb"),
+    (
+      "101",
+      "DeepSpeed ZeRO-3, no offload (DeepSpeed's default bucket sizes; DeepSpeed casts the module to bf16, "
+        + "so adapters bf16 with an fp32 master partition)", .zero3, [], "a100-40gb"
+    ),
     ("099", "FSDP FULL_SHARD with fsdp_offload_params (CPUOffload)", .fsdp, .parameters, "24GB"),
   ].map { id, how, engine, offload, gpu in
     PublishedMapping(
       id, "llama-2-70b", gpu: gpu, .process, .unstated,
-      [.recipe(.llamaFactory), .rank(8), .targets(.allLinear), .loraDropout(0.1), .sequenceLength(2048), .batchSize(2),
-       .attention(.flash), .loss(.standard), .gpuCount(2), .engine(engine), .offload(offload)] + trainer,
-      assumptions: trlShardedQLoRA + ["\(how) over 2 GPUs (engine \(engine.rawValue)"
-        + (offload.isEmpty ? "" : ", offload \(offload.description)") + "); GPU "
-        + (gpu == "24GB" ? "'2x 24GB GPUs': a 24 GB card" : "'>= 40 GB class': a100-40gb")])
+      [
+        .recipe(.llamaFactory), .rank(8), .targets(.allLinear), .loraDropout(0.1), .sequenceLength(2048), .batchSize(2),
+        .attention(.flash), .loss(.standard), .gpuCount(2), .engine(engine), .offload(offload),
+      ] + trainer,
+      assumptions: trlShardedQLoRA + [
+        "\(how) over 2 GPUs (engine \(engine.rawValue)"
+          + (offload.isEmpty ? "" : ", offload \(offload.description)") + "); GPU "
+          + (gpu == "24GB" ? "'2x 24GB GPUs': a 24 GB card" : "'>= 40 GB class': a100-40gb")
+      ])
   }
 
-  private static let axolotlChanges: [SettingChange] = [
-    .recipe(.axolotl), .rank(32), .targets(.allLinear), .loraDropout(0), .sequenceLength(2048), .batchSize(2), .attention(.flash),
-  ] + trainer
+  private static let axolotlChanges: [SettingChange] =
+    [
+      .recipe(.axolotl), .rank(32), .targets(.allLinear), .loraDropout(0), .sequenceLength(2048), .batchSize(2),
+      .attention(.flash),
+    ] + trainer
 
   private static let axolotlRows: [PublishedMapping] = [
     PublishedMapping(
       "105", "mistral-small-24b", gpu: nil, .process, .unstated, axolotlChanges + [.loss(.chunked)],
-      assumptions: axolotl + ["Devstral-Small-2507: the Mistral-Small-3.1 24B text decoder = preset mistral-small-24b",
-        "Cut Cross Entropy plugin: chunked loss"]),
+      assumptions: axolotl + [
+        "Devstral-Small-2507: the Mistral-Small-3.1 24B text decoder = preset mistral-small-24b",
+        "Cut Cross Entropy plugin: chunked loss",
+      ]),
     PublishedMapping(
-      "107", "mistral-small-24b", gpu: nil, .process, .unstated, axolotlChanges + [.optimizer(.adamw8bit), .loss(.standard)],
-      assumptions: axolotl + ["Magistral-Small-2506: the Mistral-Small-3.1 24B text decoder = preset mistral-small-24b",
-        "no CCE plugin: full logits"]),
+      "107", "mistral-small-24b", gpu: nil, .process, .unstated,
+      axolotlChanges + [.optimizer(.adamw8bit), .loss(.standard)],
+      assumptions: axolotl + [
+        "Magistral-Small-2506: the Mistral-Small-3.1 24B text decoder = preset mistral-small-24b",
+        "no CCE plugin: full logits",
+      ]),
     PublishedMapping(
       "115", "mistral-small-24b", gpu: nil, .process, .gib, axolotlChanges + [.optimizer(.adamw8bit), .loss(.chunked)],
-      assumptions: axolotl + ["Magistral-Small-2507: the Mistral-Small-3.1 24B text decoder = preset mistral-small-24b",
-        "Cut Cross Entropy plugin: chunked loss"]),
+      assumptions: axolotl + [
+        "Magistral-Small-2507: the Mistral-Small-3.1 24B text decoder = preset mistral-small-24b",
+        "Cut Cross Entropy plugin: chunked loss",
+      ]),
     PublishedMapping(
       "116", "llama-2-7b", gpu: "rtx-4090", .process, .unstated,
-      [.recipe(.hfPeft), .rank(32), .targets(.allLinear), .loraDropout(0), .sequenceLength(4096), .batchSize(2),
-       .attention(.eager), .optimizer(.pagedAdamw)] + trainer,
+      [
+        .recipe(.hfPeft), .rank(32), .targets(.allLinear), .loraDropout(0), .sequenceLength(4096), .batchSize(2),
+        .attention(.eager), .optimizer(.pagedAdamw),
+      ] + trainer,
       assumptions: [
         "axolotl config at dc71d8872: no flash attention, so prepare_model_for_kbit_training's fp32 norms and "
           + "embeddings stay = the hf-peft recipe; eager attention (transformers of the time)",
@@ -147,34 +181,44 @@ extension PublishedMapping {
 
   private static let unslothRows: [PublishedMapping] = {
     let hf: [(String, Int64, Int64)] = [
-      ("117", 12, 932), ("118", 16, 2551), ("119", 24, 5789), ("120", 40, 12264), ("121", 48, 15502), ("122", 80, 28454),
+      ("117", 12, 932), ("118", 16, 2551), ("119", 24, 5789), ("120", 40, 12264), ("121", 48, 15502),
+      ("122", 80, 28454),
     ]
     let unsloth: [(String, Int64, Int64)] = [
       ("123", 8, 2972), ("124", 12, 21848), ("125", 16, 40724), ("126", 24, 78475), ("127", 40, 153977),
       ("128", 48, 191728), ("129", 80, 342733),
     ]
-    func row(_ id: String, _ model: String, _ gb: Int64, _ seq: Int64, _ recipe: Recipe, _ note: String) -> PublishedMapping {
+    func row(_ id: String, _ model: String, _ gb: Int64, _ seq: Int64, _ recipe: Recipe, _ note: String)
+      -> PublishedMapping
+    {
       PublishedMapping(
         id, model, gpu: "\(gb)GB", .budget, .unstated,
-        [.recipe(recipe), .rank(32), .targets(.allLinear), .loraDropout(0), .sequenceLength(seq), .batchSize(1),
-         .attention(.flash), .doubleQuantization(recipe.name == "unsloth")] + trainer,
+        [
+          .recipe(recipe), .rank(32), .targets(.allLinear), .loraDropout(0), .sequenceLength(seq), .batchSize(1),
+          .attention(.flash), .doubleQuantization(recipe.name == "unsloth"),
+        ] + trainer,
         assumptions: unslothBlog + [note])
     }
     let hfNote = "column 'Hugging Face + FA2': transformers + peft = the hf-peft recipe"
-    let unslothNote = "column 'Unsloth': the unsloth recipe (double quant on, its BitsAndBytesConfig); its CPU "
+    let unslothNote =
+      "column 'Unsloth': the unsloth recipe (double quant on, its BitsAndBytesConfig); its CPU "
       + "offload of checkpointed layer inputs is not modelled"
     return hf.map { row($0.0, "llama-3.1-8b", $0.1, $0.2, .hfPeft, hfNote) }
       + unsloth.map { row($0.0, "llama-3.1-8b", $0.1, $0.2, .unsloth, unslothNote) }
-      + [row("130", "llama-3.3-70b", 80, 6916, .hfPeft, hfNote),
-         row("131", "llama-3.3-70b", 48, 12106, .unsloth, unslothNote),
-         row("132", "llama-3.3-70b", 80, 89389, .unsloth, unslothNote)]
+      + [
+        row("130", "llama-3.3-70b", 80, 6916, .hfPeft, hfNote),
+        row("131", "llama-3.3-70b", 48, 12106, .unsloth, unslothNote),
+        row("132", "llama-3.3-70b", 80, 89389, .unsloth, unslothNote),
+      ]
   }()
 
   private static let others: [PublishedMapping] = [
     PublishedMapping(
       "059", "llama-3-8b", gpu: nil, .allocated, .gb,
-      [.recipe(.torchtune), .rank(8), .targets(allProjections), .loraDropout(0), .sequenceLength(512), .batchSize(2),
-       .attention(.sdpa), .autocast(false), .loss(.standard)] + trainer,
+      [
+        .recipe(.torchtune), .rank(8), .targets(allProjections), .loraDropout(0), .sequenceLength(512), .batchSize(2),
+        .attention(.sdpa), .autocast(false), .loss(.standard),
+      ] + trainer,
       assumptions: [
         "torchtune recipe (torchao NF4, bf16 model and adapters, activation checkpointing), no autocast (torchtune "
           + "trains in the model dtype); targets q,k,v,output_proj + MLP (the row)",
@@ -184,8 +228,10 @@ extension PublishedMapping {
       ]),
     PublishedMapping(
       "084", "yi-34b", gpu: "rtx-3090", .process, .unstated,
-      [.recipe(.msSwift), .rank(8), .targets(.modules(["q_proj", "k_proj", "v_proj"])), .loraDropout(0.05),
-       .sequenceLength(2048), .batchSize(1), .attention(.eager)] + trainer,
+      [
+        .recipe(.msSwift), .rank(8), .targets(.modules(["q_proj", "k_proj", "v_proj"])), .loraDropout(0.05),
+        .sequenceLength(2048), .batchSize(1), .attention(.eager),
+      ] + trainer,
       assumptions: [
         "ms-swift 1.x script (the row's quote) on the ms-swift recipe read at 4.6.0: base bf16, adapters fp32",
         "max_length 2048 taken as every sample's length (an upper bound: the row's dataset is shorter on average)",
@@ -193,8 +239,11 @@ extension PublishedMapping {
       ]),
     PublishedMapping(
       "133", "llama-2-7b", gpu: "a100-80gb", .process, .unstated,
-      [.recipe(.llamaFactory), .rank(8), .targets(.modules(["q_proj", "v_proj"])), .loraDropout(0), .sequenceLength(1024),
-       .batchSize(4), .attention(.sdpa)] + trainer,
+      [
+        .recipe(.llamaFactory), .rank(8), .targets(.modules(["q_proj", "v_proj"])), .loraDropout(0),
+        .sequenceLength(1024),
+        .batchSize(4), .attention(.sdpa),
+      ] + trainer,
       assumptions: [
         "LLaMA-Factory defaults (docs/recipes.md): NF4 + double quant, lora_dropout 0, checkpointing on; "
           + "targets q_proj,v_proj (the row: that era's default); optimizer HF default adamw",
@@ -203,8 +252,10 @@ extension PublishedMapping {
       ]),
     PublishedMapping(
       "134", "llama-2-7b", gpu: "a100-80gb", .process, .unstated,
-      [.recipe(.unsloth), .rank(8), .targets(.modules(["q_proj", "v_proj"])), .loraDropout(0), .sequenceLength(1024),
-       .batchSize(4), .attention(.flash)] + trainer,
+      [
+        .recipe(.unsloth), .rank(8), .targets(.modules(["q_proj", "v_proj"])), .loraDropout(0), .sequenceLength(1024),
+        .batchSize(4), .attention(.flash),
+      ] + trainer,
       assumptions: [
         "LLaMA-Factory with use_unsloth: the unsloth recipe (chunked loss; its CPU offload of checkpoints is not "
           + "modelled); other settings as row 133",
@@ -221,7 +272,8 @@ extension PublishedMapping {
       + "checkpointing, 128-token lm_head/loss chunks, bnb PagedAdamW (docs/recipes.md, LitGPT)",
     "LoRA on query and value of the fused qkv: q_proj, v_proj; the figure is torch.cuda.max_memory_allocated",
   ]
-  private static let litgptReason = "LitGPT's own model code (not transformers' layers) without activation "
+  private static let litgptReason =
+    "LitGPT's own model code (not transformers' layers) without activation "
     + "checkpointing: its layers keep activations the estimator's transformers layer model does not have"
 
   private static let litgptRows: [(mapping: PublishedMapping, reason: String)] = [
@@ -232,40 +284,68 @@ extension PublishedMapping {
     ("050", "llama-2-7b", 8, 1304, 1, "a100-40gb", true), ("051", "llama-2-13b", 8, 1304, 1, "a100-40gb", false),
     ("052", "llama-2-13b", 8, 1304, 1, "a100-40gb", true),
   ].map { id, model, rank, seq, batch, gpu, doubleQuant in
-    (PublishedMapping(
-      id, model, gpu: gpu, .allocated, .gb,
-      [.recipe(.litgpt), .rank(rank), .targets(.modules(["q_proj", "v_proj"])), .loraDropout(0.05), .sequenceLength(seq),
-       .batchSize(batch), .attention(.sdpa), .optimizer(.pagedAdamw), .doubleQuantization(doubleQuant), .autocast(false),
-       .loop(.trainer)],
-      assumptions: litgptNote + [seq == 512
-        ? "config hub: max_seq_length 512, batches padded to their longest sample: the peak at 512 tokens"
-        : "lit-gpt runs its first step on the longest Alpaca sample (\(seq) tokens, the row)"]),
-     litgptReason)
+    (
+      PublishedMapping(
+        id, model, gpu: gpu, .allocated, .gb,
+        [
+          .recipe(.litgpt), .rank(rank), .targets(.modules(["q_proj", "v_proj"])), .loraDropout(0.05),
+          .sequenceLength(seq),
+          .batchSize(batch), .attention(.sdpa), .optimizer(.pagedAdamw), .doubleQuantization(doubleQuant),
+          .autocast(false),
+          .loop(.trainer),
+        ],
+        assumptions: litgptNote + [
+          seq == 512
+            ? "config hub: max_seq_length 512, batches padded to their longest sample: the peak at 512 tokens"
+            : "lit-gpt runs its first step on the longest Alpaca sample (\(seq) tokens, the row)"
+        ]),
+      litgptReason
+    )
   }
 
   private static let torchtuneRows: [(mapping: PublishedMapping, reason: String)] = {
     let note = "torchtune recipe, no autocast; targets q,k,v,output_proj + MLP (the row)"
     let initReserve = "peak reserved set at model init (the source: 9.13 GB reserved before training), not by the step"
     let compile = "torch.compile: compiled graphs keep fewer activations than eager PyTorch; not modelled"
-    func row(_ id: String, _ model: String, _ figure: Figure, _ unit: Unit, rank: Int64, seq: Int64, batch: Int64,
-             gpu: String?, gpus: Int64 = 1, chunked: Bool, _ extra: String) -> PublishedMapping {
+    func row(
+      _ id: String, _ model: String, _ figure: Figure, _ unit: Unit, rank: Int64, seq: Int64, batch: Int64,
+      gpu: String?, gpus: Int64 = 1, chunked: Bool, _ extra: String
+    ) -> PublishedMapping {
       PublishedMapping(
         id, model, gpu: gpu, figure, unit,
-        [.recipe(.torchtune), .rank(rank), .targets(allProjections), .loraDropout(0), .sequenceLength(seq), .batchSize(batch),
-         .attention(.sdpa), .autocast(false), .loss(chunked ? .chunked : .standard), .gpuCount(gpus)] + trainer,
+        [
+          .recipe(.torchtune), .rank(rank), .targets(allProjections), .loraDropout(0), .sequenceLength(seq),
+          .batchSize(batch),
+          .attention(.sdpa), .autocast(false), .loss(chunked ? .chunked : .standard), .gpuCount(gpus),
+        ] + trainer,
         assumptions: [note, extra])
     }
     return [
-      (row("056", "llama-2-7b", .reserved, .gb, rank: 8, seq: 512, batch: 2, gpu: "rtx-4090", chunked: false,
-        "2024 torchtune: full-logits nn.CrossEntropyLoss"), initReserve),
-      (row("057", "llama-2-7b", .reserved, .gb, rank: 8, seq: 512, batch: 2, gpu: "rtx-4090", chunked: false,
-        "same config as row 056, later torchtune"), initReserve),
-      (row("058", "llama-2-7b", .process, .gb, rank: 8, seq: 2048, batch: 4, gpu: "rtx-4090", chunked: false,
-        "metric unstated: compared with our process figure"), compile),
-      (row("060", "llama-3.1-8b", .process, .gib, rank: 8, seq: 2048, batch: 2, gpu: "rtx-4090", chunked: true,
-        "packed to 2,048 tokens; CEWithChunkedOutputLoss (8 chunks); metric unstated: our process figure"), compile),
-      (row("061", "llama-3.1-405b", .process, .unstated, rank: 16, seq: 2048, batch: 2, gpu: "a100-80gb", gpus: 8,
-        chunked: true, "lora_finetune_distributed: FSDP2 full shard over 8 GPUs; packed to 2,048"), compile),
+      (
+        row(
+          "056", "llama-2-7b", .reserved, .gb, rank: 8, seq: 512, batch: 2, gpu: "rtx-4090", chunked: false,
+          "2024 torchtune: full-logits nn.CrossEntropyLoss"), initReserve
+      ),
+      (
+        row(
+          "057", "llama-2-7b", .reserved, .gb, rank: 8, seq: 512, batch: 2, gpu: "rtx-4090", chunked: false,
+          "same config as row 056, later torchtune"), initReserve
+      ),
+      (
+        row(
+          "058", "llama-2-7b", .process, .gb, rank: 8, seq: 2048, batch: 4, gpu: "rtx-4090", chunked: false,
+          "metric unstated: compared with our process figure"), compile
+      ),
+      (
+        row(
+          "060", "llama-3.1-8b", .process, .gib, rank: 8, seq: 2048, batch: 2, gpu: "rtx-4090", chunked: true,
+          "packed to 2,048 tokens; CEWithChunkedOutputLoss (8 chunks); metric unstated: our process figure"), compile
+      ),
+      (
+        row(
+          "061", "llama-3.1-405b", .process, .unstated, rank: 16, seq: 2048, batch: 2, gpu: "a100-80gb", gpus: 8,
+          chunked: true, "lora_finetune_distributed: FSDP2 full shard over 8 GPUs; packed to 2,048"), compile
+      ),
     ]
   }()
 
@@ -275,7 +355,9 @@ extension PublishedMapping {
     func field(_ key: String) -> String { (row[key] as? String ?? "").lowercased() }
     if field("quantization").contains("gptq") { return "GPTQ int4 (auto-gptq), not bitsandbytes" }
     if id == "062" { return "torchtune activation offloading of every saved tensor (OffloadActivations): not modelled" }
-    if id == "063" { return "torchtune peak allocated during model init (load-time quantization transients), not a step figure" }
+    if id == "063" {
+      return "torchtune peak allocated during model init (load-time quantization transients), not a step figure"
+    }
     if field("framework").contains("litgpt") || field("framework").contains("lit-gpt") {
       if id == "053" { return "Falcon-40B (falcon, multi-query attention): no preset" }
       return "LitGPT with LoRA on lm_head (lora_head) or an architecture without a preset (falcon, phi-1.5/2, "

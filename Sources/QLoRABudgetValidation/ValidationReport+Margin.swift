@@ -42,10 +42,10 @@ extension ValidationReport {
         public static let measured: [RecipeValidationGap] = [
 
       """ + rows.joined() + """
-        ]
-      }
+          ]
+        }
 
-      """
+        """
   }
 
   private static func quoted(_ text: String) -> String {
@@ -58,7 +58,8 @@ extension ValidationReport {
   /// row of that recipe, and the lowest and highest error over their readings (rounded to 0.01%).
   public var recipeValidationGaps: [RecipeValidationGap] {
     let recipes = Dictionary(
-      PublishedMapping.all.map { ($0.id, $0.setup.recipe.name) } + PublishedMapping.expressedOnly.map { ($0.mapping.id, $0.mapping.setup.recipe.name) },
+      PublishedMapping.all.map { ($0.id, $0.setup.recipe.name) }
+        + PublishedMapping.expressedOnly.map { ($0.mapping.id, $0.mapping.setup.recipe.name) },
       uniquingKeysWith: { first, _ in first })
     let unvalidated = Set(expressed.compactMap { recipes[$0.comparison.id] })
     let all = published + expressed.map(\.comparison)
@@ -66,7 +67,8 @@ extension ValidationReport {
       let rows = all.filter { recipes[$0.id] == recipe }
       let errors = rows.flatMap { $0.errors.map(\.percent) }.map { ($0 * 100).rounded() / 100 }
       return RecipeValidationGap(
-        recipe: recipe, rowCount: rows.count, lowestErrorPercent: errors.min() ?? 0, highestErrorPercent: errors.max() ?? 0)
+        recipe: recipe, rowCount: rows.count, lowestErrorPercent: errors.min() ?? 0,
+        highestErrorPercent: errors.max() ?? 0)
     }
   }
 }

@@ -32,13 +32,16 @@ extension ValidationReport {
       for figure in figures {
         let errors = absoluteErrors(dataSet: dataSet, figure: figure)
         guard !errors.isEmpty else { continue }
-        out += "| \(dataSet) | \(figure) | \(errors.count) | \(Self.percent(Self.median(errors))) | \(Self.percent(errors.max() ?? 0)) |\n"
+        out +=
+          "| \(dataSet) | \(figure) | \(errors.count) | \(Self.percent(Self.median(errors))) | \(Self.percent(errors.max() ?? 0)) |\n"
       }
     }
-    out += "\nVerdicts: \(wrongFits.count) wrong `fits` among \(verdictCases) GPU cases"
+    out +=
+      "\nVerdicts: \(wrongFits.count) wrong `fits` among \(verdictCases) GPU cases"
       + (wrongFits.isEmpty ? "." : ": " + wrongFits.joined(separator: "; ")) + "\n"
     let margin = verdictMargin
-    out += "\nVerdict margin: \(Self.percent(margin.relative * 100)), \(margin.statistic). Every verdict uses it "
+    out +=
+      "\nVerdict margin: \(Self.percent(margin.relative * 100)), \(margin.statistic). Every verdict uses it "
       + "(docs/planning.md, \"One verdict\"): `fits` needs the estimate plus the margin within the capacity; "
       + "`tight` is within the capacity but not the margin. The process figure is the simulated caching "
       + "allocator's peak reserved (PyTorch 2.10's rules over the estimator's own schedule of loading, a warm-up "
@@ -53,10 +56,14 @@ extension ValidationReport {
       `fits`.
 
       """
-    for dataSet in [CalibrationValidation.gpuDataSet, CalibrationValidation.cpuDataSet, CalibrationValidation.cpuOutOfSampleDataSet] {
-      out += "\n## \(dataSet)\n\n| case | setup | figure | measured MiB | estimated MiB | error |\n| --- | --- | --- | ---: | ---: | ---: |\n"
+    for dataSet in [
+      CalibrationValidation.gpuDataSet, CalibrationValidation.cpuDataSet, CalibrationValidation.cpuOutOfSampleDataSet,
+    ] {
+      out +=
+        "\n## \(dataSet)\n\n| case | setup | figure | measured MiB | estimated MiB | error |\n| --- | --- | --- | ---: | ---: | ---: |\n"
       for row in rows where row.dataSet == dataSet {
-        out += "| \(Self.cell(row.caseName)) | \(Self.cell(row.setup)) | \(row.figure) | \(Self.mib(row.measured)) | \(Self.mib(row.estimated)) | "
+        out +=
+          "| \(Self.cell(row.caseName)) | \(Self.cell(row.setup)) | \(row.figure) | \(Self.mib(row.measured)) | \(Self.mib(row.estimated)) | "
           + "\(Self.signedPercent(row.errorPercent)) |\n"
       }
     }
@@ -110,10 +117,13 @@ extension ValidationReport {
       """
     for row in published {
       let measured = "\(row.value) \(row.unit == .unstated ? "GB/GiB?" : row.unit.rawValue)"
-      let ours = String(format: "%.2f GB = %.2f GiB", Double(row.estimated) / 1e9, Double(row.estimated) / 1_073_741_824)
+      let ours = String(
+        format: "%.2f GB = %.2f GiB", Double(row.estimated) / 1e9, Double(row.estimated) / 1_073_741_824)
       let errors = row.errors.map { "\(Self.signedPercent($0.percent)) (\($0.unit))" }.joined(separator: ", ")
-      let verdict = row.verdict.map { "\($0.rawValue)" + (row.capacity.map { " on \(Self.gib($0.bytes)) GiB" } ?? "") } ?? "no GPU"
-      out += "| \(row.id) | \(Self.cell(row.model)) | \(Self.cell(row.trust)) | \(Self.cell(row.setup)) | \(measured) | "
+      let verdict =
+        row.verdict.map { "\($0.rawValue)" + (row.capacity.map { " on \(Self.gib($0.bytes)) GiB" } ?? "") } ?? "no GPU"
+      out +=
+        "| \(row.id) | \(Self.cell(row.model)) | \(Self.cell(row.trust)) | \(Self.cell(row.setup)) | \(measured) | "
         + "\(row.figure.rawValue) | \(ours) | \(errors) | \(verdict)\(row.isWrongFit ? " (WRONG)" : "") |\n"
     }
     out += Self.publishedAnalysis
@@ -131,8 +141,11 @@ extension ValidationReport {
 
       """
     for row in context {
-      let cells = ["id", "model", "quantization", "framework", "gpu", "seq_len", "batch_size", "lora_rank", "value", "unit", "metric", "trust", "reason"]
-        .map { Self.cell(row[$0] ?? "") }
+      let cells = [
+        "id", "model", "quantization", "framework", "gpu", "seq_len", "batch_size", "lora_rank", "value", "unit",
+        "metric", "trust", "reason",
+      ]
+      .map { Self.cell(row[$0] ?? "") }
       out += "| " + cells.joined(separator: " | ") + " |\n"
     }
     return out
@@ -154,9 +167,11 @@ extension ValidationReport {
       """
     for (row, reason) in expressed {
       let measured = "\(row.value) \(row.unit == .unstated ? "GB/GiB?" : row.unit.rawValue)"
-      let ours = String(format: "%.2f GB = %.2f GiB", Double(row.estimated) / 1e9, Double(row.estimated) / 1_073_741_824)
+      let ours = String(
+        format: "%.2f GB = %.2f GiB", Double(row.estimated) / 1e9, Double(row.estimated) / 1_073_741_824)
       let errors = row.errors.map { "\(Self.signedPercent($0.percent)) (\($0.unit))" }.joined(separator: ", ")
-      out += "| \(row.id) | \(Self.cell(row.model)) | \(Self.cell(row.trust)) | \(Self.cell(row.setup)) | \(measured) | "
+      out +=
+        "| \(row.id) | \(Self.cell(row.model)) | \(Self.cell(row.trust)) | \(Self.cell(row.setup)) | \(measured) | "
         + "\(row.figure.rawValue) | \(ours) | \(errors) | \(Self.cell(reason)) |\n"
     }
     out += "\n"

@@ -1,5 +1,5 @@
-import Foundation
 import FileSafety
+import Foundation
 
 #if canImport(Glibc)
   import Glibc
@@ -61,16 +61,27 @@ public struct CheckpointFolder: Sendable {
     if names.contains(Self.indexName) {
       index = indexURL
       let map = try Self.weightMap(indexURL)
-      guard Set(map.values).count <= Self.maximumShardCount else { throw .file(.tooLarge(path: indexURL.path, size: Int64(Set(map.values).count), limit: Int64(Self.maximumShardCount), what: "the number of shards")) }
+      guard Set(map.values).count <= Self.maximumShardCount else {
+        throw .file(
+          .tooLarge(
+            path: indexURL.path, size: Int64(Set(map.values).count), limit: Int64(Self.maximumShardCount),
+            what: "the number of shards"))
+      }
       for shard in Set(map.values) where shard.contains("/") || shard.hasPrefix(".") || shard.isEmpty {
-        throw .invalidField(tensor: Self.indexName, field: "weight_map", value: "shard '\(shard)' is not a file name in the folder")
+        throw .invalidField(
+          tensor: Self.indexName, field: "weight_map", value: "shard '\(shard)' is not a file name in the folder")
       }
       shardNames = Set(map.values).sorted()
       weightMap = map
     } else {
       index = nil
       shardNames = names.filter { $0.hasSuffix(".safetensors") && !$0.hasPrefix(".") }
-      guard shardNames.count <= Self.maximumShardCount else { throw .file(.tooLarge(path: text, size: Int64(shardNames.count), limit: Int64(Self.maximumShardCount), what: "the number of shards")) }
+      guard shardNames.count <= Self.maximumShardCount else {
+        throw .file(
+          .tooLarge(
+            path: text, size: Int64(shardNames.count), limit: Int64(Self.maximumShardCount),
+            what: "the number of shards"))
+      }
     }
     guard !shardNames.isEmpty else { throw .io(path: text, reason: "no .safetensors files in the folder") }
     var shards: [SafetensorsFile] = []
@@ -91,7 +102,8 @@ public struct CheckpointFolder: Sendable {
         }
       }
       if let missing = weightMap.keys.first(where: { locate($0) == nil }) {
-        throw .invalidField(tensor: missing, field: "weight_map", value: "'\(weightMap[missing] ?? "")', which does not hold it")
+        throw .invalidField(
+          tensor: missing, field: "weight_map", value: "'\(weightMap[missing] ?? "")', which does not hold it")
       }
     }
   }
@@ -117,13 +129,17 @@ public struct CheckpointFolder: Sendable {
 
   /// The locations of a folder's tensors, refusing a name in two shards; empty for one shard,
   /// whose header already finds a name.
-  private static func locate(_ shards: [SafetensorsFile]) throws(SafetensorsError) -> [String: (shard: Int32, position: Int32)] {
+  private static func locate(_ shards: [SafetensorsFile]) throws(SafetensorsError) -> [String: (
+    shard: Int32, position: Int32
+  )] {
     guard shards.count > 1 else { return [:] }
     var locations: [String: (shard: Int32, position: Int32)] = [:]
     locations.reserveCapacity(shards.reduce(0) { $0 + $1.header.tensors.count })
     for (number, shard) in shards.enumerated() {
       for (position, info) in shard.header.tensors.enumerated() {
-        guard locations.updateValue((Int32(number), Int32(position)), forKey: info.name) == nil else { throw .duplicateTensor(info.name) }
+        guard locations.updateValue((Int32(number), Int32(position)), forKey: info.name) == nil else {
+          throw .duplicateTensor(info.name)
+        }
       }
     }
     return locations
@@ -138,7 +154,9 @@ public struct CheckpointFolder: Sendable {
       throw .file(error)
     }
     let bytes = [UInt8](data)
-    guard String(validating: bytes, as: UTF8.self) != nil else { throw .io(path: url.path, reason: "the index is not UTF-8 text") }
+    guard String(validating: bytes, as: UTF8.self) != nil else {
+      throw .io(path: url.path, reason: "the index is not UTF-8 text")
+    }
     var map: [String: String]?
     var result: Result<Void, SafetensorsError> = .success(())
     bytes.withUnsafeBufferPointer { buffer in
@@ -150,9 +168,13 @@ public struct CheckpointFolder: Sendable {
             return
           }
           var entries: [String: String] = [:]
-          guard scanner.peek() == UInt8(ascii: "{") else { throw .invalidField(tensor: indexName, field: "weight_map", value: "(not an object)") }
+          guard scanner.peek() == UInt8(ascii: "{") else {
+            throw .invalidField(tensor: indexName, field: "weight_map", value: "(not an object)")
+          }
           try scanner.object { (scanner, name) throws(SafetensorsError) in
-            guard scanner.peek() == UInt8(ascii: "\"") else { throw .invalidField(tensor: name, field: "weight_map", value: "(not a file name)") }
+            guard scanner.peek() == UInt8(ascii: "\"") else {
+              throw .invalidField(tensor: name, field: "weight_map", value: "(not a file name)")
+            }
             guard entries.count < maximumTensorCount else { throw .tooManyTensors(limit: maximumTensorCount) }
             guard entries.updateValue(try scanner.string(), forKey: name) == nil else { throw .duplicateTensor(name) }
           }

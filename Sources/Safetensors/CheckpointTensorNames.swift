@@ -41,7 +41,9 @@ public enum CheckpointTensorNames {
       var index = bytes.count - length
       while index >= 0 {
         // The first byte alone rules out most positions (no call per byte).
-        if bytes[index] == UInt8(ascii: "."), memcmp(bytes.baseAddress! + index, marker.utf8Start, length) == 0 { return index }
+        if bytes[index] == UInt8(ascii: "."), memcmp(bytes.baseAddress! + index, marker.utf8Start, length) == 0 {
+          return index
+        }
         index -= 1
       }
       return nil
@@ -49,7 +51,9 @@ public enum CheckpointTensorNames {
     guard let found else { return nil }
     let utf8 = name.utf8
     let suffix = name[utf8.index(utf8.startIndex, offsetBy: found + length)...]
-    guard quantStateSuffixes.contains(where: { $0 == suffix }) || suffix.hasPrefix(packedStatePrefix) else { return nil }
+    guard quantStateSuffixes.contains(where: { $0 == suffix }) || suffix.hasPrefix(packedStatePrefix) else {
+      return nil
+    }
     return name[..<utf8.index(utf8.startIndex, offsetBy: found + length - 1)]
   }
 
@@ -118,7 +122,8 @@ public enum CheckpointTensorNames {
     }
     guard let module else { return traits }
     let depth = components - 1
-    traits.isOutputHead = contains(outputHeadModuleBytes, bytes, module) && (depth <= 2 || !equals(bytes, module, "output"))
+    traits.isOutputHead =
+      contains(outputHeadModuleBytes, bytes, module) && (depth <= 2 || !equals(bytes, module, "output"))
     traits.isRouter = contains(routerModuleBytes, bytes, module)
     traits.isNormModule = startsWithLN(bytes, module) || containsNorm(bytes, module)
     return traits
@@ -126,26 +131,32 @@ public enum CheckpointTensorNames {
 
   private static func contains(_ names: [[UInt8]], _ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Bool {
     names.contains { name in
-      name.count == range.count && name.withUnsafeBufferPointer { memcmp($0.baseAddress!, bytes.baseAddress! + range.lowerBound, range.count) == 0 }
+      name.count == range.count
+        && name.withUnsafeBufferPointer {
+          memcmp($0.baseAddress!, bytes.baseAddress! + range.lowerBound, range.count) == 0
+        }
     }
   }
 
   private static func equals(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, _ word: StaticString) -> Bool {
-    range.count == word.utf8CodeUnitCount && memcmp(word.utf8Start, bytes.baseAddress! + range.lowerBound, range.count) == 0
+    range.count == word.utf8CodeUnitCount
+      && memcmp(word.utf8Start, bytes.baseAddress! + range.lowerBound, range.count) == 0
   }
 
   /// ASCII lower case (a non-ASCII character never lower-cases to an ASCII letter of `norm` or `ln`).
   private static func lower(_ byte: UInt8) -> UInt8 { byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte }
 
   private static func startsWithLN(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Bool {
-    range.count >= 2 && lower(bytes[range.lowerBound]) == UInt8(ascii: "l") && lower(bytes[range.lowerBound + 1]) == UInt8(ascii: "n")
+    range.count >= 2 && lower(bytes[range.lowerBound]) == UInt8(ascii: "l")
+      && lower(bytes[range.lowerBound + 1]) == UInt8(ascii: "n")
   }
 
   private static func containsNorm(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Bool {
     guard range.count >= 4 else { return false }
     for start in range.lowerBound...(range.upperBound - 4)
     where lower(bytes[start]) == UInt8(ascii: "n") && lower(bytes[start + 1]) == UInt8(ascii: "o")
-      && lower(bytes[start + 2]) == UInt8(ascii: "r") && lower(bytes[start + 3]) == UInt8(ascii: "m") {
+      && lower(bytes[start + 2]) == UInt8(ascii: "r") && lower(bytes[start + 3]) == UInt8(ascii: "m")
+    {
       return true
     }
     return false

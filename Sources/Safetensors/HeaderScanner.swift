@@ -43,7 +43,9 @@ struct HeaderScanner {
 
   /// Calls `member` with each key of an object, positioned at its value, which `member` must
   /// consume.
-  mutating func object(_ member: (inout HeaderScanner, String) throws(SafetensorsError) -> Void) throws(SafetensorsError) {
+  mutating func object(_ member: (inout HeaderScanner, String) throws(SafetensorsError) -> Void)
+    throws(SafetensorsError)
+  {
     try expect(UInt8(ascii: "{"), "'{'")
     if peek() == UInt8(ascii: "}") {
       position += 1
@@ -96,7 +98,9 @@ struct HeaderScanner {
     guard position < bytes.count else { throw failure("unterminated string") }
     let byte = bytes[position]
     position += 1
-    let simple: [UInt8: UInt8] = [0x22: 0x22, 0x5C: 0x5C, 0x2F: 0x2F, 0x62: 0x08, 0x66: 0x0C, 0x6E: 0x0A, 0x72: 0x0D, 0x74: 0x09]
+    let simple: [UInt8: UInt8] = [
+      0x22: 0x22, 0x5C: 0x5C, 0x2F: 0x2F, 0x62: 0x08, 0x66: 0x0C, 0x6E: 0x0A, 0x72: 0x0D, 0x74: 0x09,
+    ]
     if let replacement = simple[byte] {
       text.append(replacement)
       return
@@ -104,7 +108,8 @@ struct HeaderScanner {
     guard byte == UInt8(ascii: "u") else { throw failure("invalid escape") }
     var scalar = try hex4()
     if (0xD800..<0xDC00).contains(scalar) {
-      guard position + 1 < bytes.count, bytes[position] == UInt8(ascii: "\\"), bytes[position + 1] == UInt8(ascii: "u") else {
+      guard position + 1 < bytes.count, bytes[position] == UInt8(ascii: "\\"), bytes[position + 1] == UInt8(ascii: "u")
+      else {
         throw failure("unpaired surrogate escape")
       }
       position += 2
@@ -207,7 +212,9 @@ struct HeaderScanner {
     }
     if position < bytes.count, bytes[position] | 0x20 == UInt8(ascii: "e") {
       position += 1
-      if position < bytes.count, bytes[position] == UInt8(ascii: "+") || bytes[position] == UInt8(ascii: "-") { position += 1 }
+      if position < bytes.count, bytes[position] == UInt8(ascii: "+") || bytes[position] == UInt8(ascii: "-") {
+        position += 1
+      }
       guard digits(&self) > 0 else { throw failure("invalid number") }
     }
     return start..<position

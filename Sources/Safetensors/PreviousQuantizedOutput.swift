@@ -1,5 +1,5 @@
-import Foundation
 import FileSafety
+import Foundation
 
 /// Whether an existing file may be replaced by a quantized checkpoint under `--force`: only a
 /// previous output, recognised as a safetensors file that holds bitsandbytes 4-bit quant states
@@ -14,7 +14,9 @@ public enum PreviousQuantizedOutput {
     let found: String
     do {
       let file = try SafetensorsFile(url: URL(fileURLWithPath: path))
-      guard !file.header.tensors.contains(where: { CheckpointTensorNames.quantStateOwner($0.name) != nil }) else { return }
+      guard !file.header.tensors.contains(where: { CheckpointTensorNames.quantStateOwner($0.name) != nil }) else {
+        return
+      }
       found = "a safetensors file without 4-bit quant states"
     } catch {
       found = "not a safetensors file"

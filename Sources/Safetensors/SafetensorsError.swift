@@ -48,47 +48,47 @@ public enum SafetensorsError: Error, Equatable, CustomStringConvertible {
 
   public var description: String {
     switch self {
-    case let .fileTooSmall(size):
+    case .fileTooSmall(let size):
       "Not a safetensors file: \(size) bytes, fewer than the 8-byte header length."
-    case let .headerLengthBeyondFile(length, fileSize):
+    case .headerLengthBeyondFile(let length, let fileSize):
       "Header length \(length) is beyond the end of the file (\(fileSize) bytes)."
-    case let .headerTooLarge(length):
+    case .headerTooLarge(let length):
       "Header length \(length) exceeds the 100000000-byte limit."
     case .headerNotUTF8:
       "The header is not valid UTF-8."
-    case let .headerNotJSON(reason):
+    case .headerNotJSON(let reason):
       "The header is not a JSON object: \(reason)"
-    case let .invalidField(tensor, field, value):
+    case .invalidField(let tensor, let field, let value):
       "Tensor '\(tensor)': invalid '\(field)' \(value)."
-    case let .tooManyTensors(limit):
+    case .tooManyTensors(let limit):
       "The header lists more than \(limit) tensors, the reader's limit."
-    case let .unknownDType(tensor, dtype):
+    case .unknownDType(let tensor, let dtype):
       "Tensor '\(tensor)': unknown dtype '\(dtype)'."
-    case let .sizeOverflow(tensor, shape):
+    case .sizeOverflow(let tensor, let shape):
       "Tensor '\(tensor)': shape \(shape) overflows a 64-bit byte count."
-    case let .offsetsMismatchShape(tensor, offsets, expectedBytes):
+    case .offsetsMismatchShape(let tensor, let offsets, let expectedBytes):
       "Tensor '\(tensor)': data_offsets \(offsets) do not span the \(expectedBytes) bytes its shape and dtype need."
-    case let .offsetsOutOfRange(tensor, end, dataSize):
+    case .offsetsOutOfRange(let tensor, let end, let dataSize):
       "Tensor '\(tensor)': data_offsets end at \(end), past the \(dataSize)-byte data section."
-    case let .overlappingTensors(first, second):
+    case .overlappingTensors(let first, let second):
       "Tensors '\(first)' and '\(second)' overlap in the data section."
-    case let .invalidMetadata(key):
+    case .invalidMetadata(let key):
       "__metadata__ entry '\(key)' is not a string."
-    case let .unknownTensor(name):
+    case .unknownTensor(let name):
       "No tensor named '\(name)'."
-    case let .truncated(tensor, expectedBytes, readBytes):
+    case .truncated(let tensor, let expectedBytes, let readBytes):
       "Tensor '\(tensor)': the file ends after \(readBytes) of its \(expectedBytes) bytes."
-    case let .io(path, reason):
+    case .io(let path, let reason):
       "Cannot access '\(path)': \(reason)"
-    case let .file(error):
+    case .file(let error):
       error.description
-    case let .duplicateTensor(name):
+    case .duplicateTensor(let name):
       "Tensor '\(name)' is listed twice."
-    case let .outOfOrderWrite(expected, actual):
+    case .outOfOrderWrite(let expected, let actual):
       "Wrote tensor '\(actual)' but the next in the header is '\(expected)'."
-    case let .byteCountMismatch(tensor, expected, actual):
+    case .byteCountMismatch(let tensor, let expected, let actual):
       "Tensor '\(tensor)': got \(actual) bytes, its shape and dtype need \(expected)."
-    case let .missingTensorData(names):
+    case .missingTensorData(let names):
       "No data was written for \(names.count) tensor(s), first '\(names.first ?? "")'."
     }
   }

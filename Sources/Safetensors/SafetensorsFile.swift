@@ -1,5 +1,5 @@
-import Foundation
 import FileSafety
+import Foundation
 
 /// A safetensors file opened for reading: the header is parsed and validated up front, tensor
 /// data is read on demand, one tensor at a time, by offset (the file is never loaded whole).
@@ -81,7 +81,9 @@ public final class SafetensorsFile: @unchecked Sendable {
   /// - Throws: ``SafetensorsError/unknownTensor(_:)``,
   ///   ``SafetensorsError/truncated(tensor:expectedBytes:readBytes:)`` for a range outside the
   ///   tensor or a file that shrank since it was opened, or an I/O error.
-  public func read(_ info: SafetensorsTensorInfo, offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws(SafetensorsError) {
+  public func read(_ info: SafetensorsTensorInfo, offset: Int64, into buffer: UnsafeMutableRawBufferPointer)
+    throws(SafetensorsError)
+  {
     guard header.tensor(named: info.name) == info else { throw .unknownTensor(info.name) }
     let count = Int64(buffer.count)
     guard offset >= 0, offset <= info.byteCount, count <= info.byteCount - offset else {

@@ -16,12 +16,15 @@ public struct SafetensorsTensorInfo: Hashable, Sendable {
   ///
   /// - Throws: ``SafetensorsError/invalidField(tensor:field:value:)`` or
   ///   ``SafetensorsError/sizeOverflow(tensor:shape:)``.
-  public init(name: String, dtype: SafetensorsDType, shape: [Int64], dataOffsets: Range<Int64>) throws(SafetensorsError) {
+  public init(name: String, dtype: SafetensorsDType, shape: [Int64], dataOffsets: Range<Int64>) throws(SafetensorsError)
+  {
     guard shape.allSatisfy({ $0 >= 0 }) else { throw .invalidField(tensor: name, field: "shape", value: "\(shape)") }
     guard dataOffsets.lowerBound >= 0 else {
-      throw .invalidField(tensor: name, field: "data_offsets", value: "[\(dataOffsets.lowerBound), \(dataOffsets.upperBound)]")
+      throw .invalidField(
+        tensor: name, field: "data_offsets", value: "[\(dataOffsets.lowerBound), \(dataOffsets.upperBound)]")
     }
-    guard let elements = Self.checkedProduct(shape, startingAt: 1), elements.multipliedReportingOverflow(by: dtype.byteSize).overflow == false
+    guard let elements = Self.checkedProduct(shape, startingAt: 1),
+      elements.multipliedReportingOverflow(by: dtype.byteSize).overflow == false
     else { throw .sizeOverflow(tensor: name, shape: shape) }
     self.name = name
     self.dtype = dtype
@@ -127,7 +130,11 @@ public struct SafetensorsHeader: Hashable, Sendable {
       }
     }
     try result.get()
-    tensors.sort { ($0.dataOffsets.lowerBound, $0.dataOffsets.upperBound, $0.name) < ($1.dataOffsets.lowerBound, $1.dataOffsets.upperBound, $1.name) }
+    tensors.sort {
+      ($0.dataOffsets.lowerBound, $0.dataOffsets.upperBound, $0.name) < (
+        $1.dataOffsets.lowerBound, $1.dataOffsets.upperBound, $1.name
+      )
+    }
     var positions: [String: Int] = [:]
     positions.reserveCapacity(tensors.count)
     for (position, info) in tensors.enumerated() {
@@ -152,7 +159,9 @@ public struct SafetensorsHeader: Hashable, Sendable {
     return fields
   }
 
-  private static func entry(name: String, scanner: inout HeaderScanner, dataSize: Int64) throws(SafetensorsError) -> SafetensorsTensorInfo {
+  private static func entry(name: String, scanner: inout HeaderScanner, dataSize: Int64) throws(SafetensorsError)
+    -> SafetensorsTensorInfo
+  {
     guard scanner.peek() == UInt8(ascii: "{") else {
       throw .invalidField(tensor: name, field: "entry", value: "'\(scanner.text(try scanner.skipValue()))'")
     }
@@ -182,7 +191,8 @@ public struct SafetensorsHeader: Hashable, Sendable {
     guard let shape else { throw .invalidField(tensor: name, field: "shape", value: "'missing'") }
     guard let offsets else { throw .invalidField(tensor: name, field: "data_offsets", value: "'missing'") }
     guard offsets.count == 2, offsets[0] <= offsets[1] else {
-      throw .invalidField(tensor: name, field: "data_offsets", value: "[\(offsets.map(String.init).joined(separator: ", "))]")
+      throw .invalidField(
+        tensor: name, field: "data_offsets", value: "[\(offsets.map(String.init).joined(separator: ", "))]")
     }
     guard let bytes = SafetensorsTensorInfo.checkedProduct(shape, startingAt: dtype.byteSize) else {
       throw .sizeOverflow(tensor: name, shape: shape)
@@ -196,7 +206,9 @@ public struct SafetensorsHeader: Hashable, Sendable {
 
   /// A JSON array of non-negative integers written as plain digits: `1.5`, `1e3`, `-1`, `true`
   /// and anything past Int64 are refused, showing the array as written.
-  private static func integers(_ scanner: inout HeaderScanner, tensor: String, field: String) throws(SafetensorsError) -> [Int64] {
+  private static func integers(_ scanner: inout HeaderScanner, tensor: String, field: String) throws(SafetensorsError)
+    -> [Int64]
+  {
     guard scanner.peek() == UInt8(ascii: "[") else {
       throw .invalidField(tensor: tensor, field: field, value: "'\(scanner.text(try scanner.skipValue()))'")
     }

@@ -1,5 +1,5 @@
-import Foundation
 import FileSafety
+import Foundation
 
 /// The name, dtype and shape of a tensor to write.
 public struct SafetensorsTensorSpec: Hashable, Sendable {
@@ -96,7 +96,9 @@ public final class SafetensorsWriter {
     let fixed = entries.map { Self.entry($0.0, $0.1) }
     let length = Self.headerText(fixed + worstTrailing, metadata: metadata).count
     headerLength = (length + 7) / 8 * 8
-    guard headerLength <= SafetensorsHeader.maximumHeaderLength else { throw .headerTooLarge(length: UInt64(headerLength)) }
+    guard headerLength <= SafetensorsHeader.maximumHeaderLength else {
+      throw .headerTooLarge(length: UInt64(headerLength))
+    }
     file.skip(to: Int64(headerLength + 8))
   }
 
@@ -153,15 +155,20 @@ public final class SafetensorsWriter {
   /// Copies the next tensor from `file`, whose entry `info` has the same name, dtype and shape,
   /// through `buffer` (reused for every piece): memory stays at one buffer whatever the
   /// tensor's size.
-  public func copy(_ info: SafetensorsTensorInfo, from source: SafetensorsFile, through buffer: UnsafeMutableRawBufferPointer) throws(SafetensorsError) {
+  public func copy(
+    _ info: SafetensorsTensorInfo, from source: SafetensorsFile, through buffer: UnsafeMutableRawBufferPointer
+  ) throws(SafetensorsError) {
     let spec = try current(info.name)
-    guard written == 0, spec.byteCount == info.byteCount, spec.dtype == info.dtype, !buffer.isEmpty || info.byteCount == 0 else {
+    guard written == 0, spec.byteCount == info.byteCount, spec.dtype == info.dtype,
+      !buffer.isEmpty || info.byteCount == 0
+    else {
       throw .byteCountMismatch(tensor: info.name, expected: spec.byteCount ?? -1, actual: info.byteCount)
     }
     if info.byteCount == 0 { return try append(info.name, bytes: UnsafeRawBufferPointer(start: nil, count: 0)) }
     var offset: Int64 = 0
     while offset < info.byteCount {
-      let piece = UnsafeMutableRawBufferPointer(rebasing: buffer[..<Int(min(Int64(buffer.count), info.byteCount - offset))])
+      let piece = UnsafeMutableRawBufferPointer(
+        rebasing: buffer[..<Int(min(Int64(buffer.count), info.byteCount - offset))])
       try source.read(info, offset: offset, into: piece)
       try append(info.name, bytes: UnsafeRawBufferPointer(piece))
       offset += Int64(piece.count)
@@ -169,8 +176,11 @@ public final class SafetensorsWriter {
   }
 
   /// ``copy(_:from:through:)`` through a buffer of at most `chunkBytes`, allocated for this call.
-  public func copy(_ info: SafetensorsTensorInfo, from source: SafetensorsFile, chunkBytes: Int = 16 << 20) throws(SafetensorsError) {
-    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Int(min(Int64(max(chunkBytes, 1)), max(info.byteCount, 1))), alignment: 64)
+  public func copy(_ info: SafetensorsTensorInfo, from source: SafetensorsFile, chunkBytes: Int = 16 << 20)
+    throws(SafetensorsError)
+  {
+    let buffer = UnsafeMutableRawBufferPointer.allocate(
+      byteCount: Int(min(Int64(max(chunkBytes, 1)), max(info.byteCount, 1))), alignment: 64)
     defer { buffer.deallocate() }
     try copy(info, from: source, through: buffer)
   }
@@ -190,7 +200,8 @@ public final class SafetensorsWriter {
       for name in trailing {
         guard let bytes = values[name] else { throw SafetensorsError.missingTensorData([name]) }
         try file.write(bytes)
-        entries.append((.init(name: name, dtype: .u8, shape: [Int64(bytes.count)]), offset..<(offset + Int64(bytes.count))))
+        entries.append(
+          (.init(name: name, dtype: .u8, shape: [Int64(bytes.count)]), offset..<(offset + Int64(bytes.count))))
         offset += Int64(bytes.count)
       }
       var json = Array(Self.headerText(entries.map { Self.entry($0.0, $0.1) }, metadata: metadata).utf8)
@@ -217,17 +228,20 @@ public final class SafetensorsWriter {
   private static func verify(_ url: URL, entries: [(SafetensorsTensorSpec, Range<Int64>)]) throws(SafetensorsError) {
     let header = try SafetensorsFile(url: url).header
     guard header.tensors.count == entries.count else {
-      throw .io(path: url.path, reason: "the written header lists \(header.tensors.count) tensors, not \(entries.count)")
+      throw .io(
+        path: url.path, reason: "the written header lists \(header.tensors.count) tensors, not \(entries.count)")
     }
     for (spec, range) in entries {
-      guard let info = header.tensor(named: spec.name), info.dtype == spec.dtype, info.shape == spec.shape, info.dataOffsets == range
+      guard let info = header.tensor(named: spec.name), info.dtype == spec.dtype, info.shape == spec.shape,
+        info.dataOffsets == range
       else { throw .io(path: url.path, reason: "the written header does not match tensor '\(spec.name)'") }
     }
   }
 
   private static func entry(_ spec: SafetensorsTensorSpec, _ range: Range<Int64>) -> String {
     let shape = spec.shape.map(String.init).joined(separator: ",")
-    return "\(quoted(spec.name)):{\"dtype\":\"\(spec.dtype.rawValue)\",\"shape\":[\(shape)],\"data_offsets\":[\(range.lowerBound),\(range.upperBound)]}"
+    return
+      "\(quoted(spec.name)):{\"dtype\":\"\(spec.dtype.rawValue)\",\"shape\":[\(shape)],\"data_offsets\":[\(range.lowerBound),\(range.upperBound)]}"
   }
 
   private static func headerText(_ entries: [String], metadata: [String: String]) -> String {

@@ -71,7 +71,8 @@ struct EstimatorBenchmark: Benchmark {
       let version = Stopwatch.median(runs: fitRuns) { Self.spawn(binary.path, ["--version"]) }
       result.figures.append(("cold_fit_process_milliseconds", fit * 1e3))
       result.figures.append(("cold_version_process_milliseconds", version * 1e3))
-      result.notes.append("cold processes started with posix_spawn, output to /dev/null; --version is the start-up floor")
+      result.notes.append(
+        "cold processes started with posix_spawn, output to /dev/null; --version is the start-up floor")
     } else {
       result.notes.append("no qlora-budget binary beside the bench: build it to time a cold fit")
     }

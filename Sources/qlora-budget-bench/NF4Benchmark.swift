@@ -44,9 +44,11 @@ struct NF4Benchmark: Benchmark {
       }
     }
     let dqSettings = try! QuantizationSettings(type: .nf4, blockSize: 64, doubleQuantization: true)
-    record("quantize_dq_1_thread", seconds: Stopwatch.median(runs: runs) {
-      _ = try! QuantizedTensor(quantizing: weights, shape: shape, settings: dqSettings)
-    })
+    record(
+      "quantize_dq_1_thread",
+      seconds: Stopwatch.median(runs: runs) {
+        _ = try! QuantizedTensor(quantizing: weights, shape: shape, settings: dqSettings)
+      })
     let figure = { (name: String) in result.figures.first { $0.name == name }!.value }
     result.figures.append(("quantize_elements_per_second_1_thread", figure("quantize_1_thread_gbps") * 1e9 / 4))
     result.figures.append(("dequantize_elements_per_second_1_thread", figure("dequantize_1_thread_gbps") * 1e9 / 4))
@@ -69,11 +71,15 @@ struct NF4Benchmark: Benchmark {
   private static func copy(_ source: inout [Float], into target: inout [Float], threads: Int) {
     source.withUnsafeBytes { source in
       target.withUnsafeMutableBytes { target in
-        let (from, to, total) = (UInt(bitPattern: source.baseAddress!), UInt(bitPattern: target.baseAddress!), source.count)
+        let (from, to, total) = (
+          UInt(bitPattern: source.baseAddress!), UInt(bitPattern: target.baseAddress!), source.count
+        )
         DispatchQueue.concurrentPerform(iterations: threads) { chunk in
           let start = total * chunk / threads
           let end = total * (chunk + 1) / threads
-          memcpy(UnsafeMutableRawPointer(bitPattern: to + UInt(start))!, UnsafeRawPointer(bitPattern: from + UInt(start))!, end - start)
+          memcpy(
+            UnsafeMutableRawPointer(bitPattern: to + UInt(start))!, UnsafeRawPointer(bitPattern: from + UInt(start))!,
+            end - start)
         }
       }
     }

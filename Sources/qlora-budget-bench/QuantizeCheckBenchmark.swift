@@ -14,8 +14,10 @@ struct QuantizeCheckBenchmark: Benchmark {
   func run(_ options: BenchmarkOptions) -> BenchmarkResult {
     let shape: [Int64] = [options.quick ? 4096 : 32768, 16384]
     var result = BenchmarkResult(title: "quantize-check of one bf16 weight \(shape[0]) x \(shape[1])")
-    let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("qlora-budget")
-    let file = FileManager.default.temporaryDirectory.appendingPathComponent("qlora-budget-check-\(getpid()).safetensors")
+    let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(
+      "qlora-budget")
+    let file = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "qlora-budget-check-\(getpid()).safetensors")
     defer { try? FileManager.default.removeItem(at: file) }
     do {
       let spec = SafetensorsTensorSpec(name: "model.layers.0.mlp.up_proj.weight", dtype: .bf16, shape: shape)
@@ -33,7 +35,10 @@ struct QuantizeCheckBenchmark: Benchmark {
         failed = failed || !run.succeeded
         peak = max(peak, run.peakBytes)
       }
-      result.notes = ["cores: \(ProcessInfo.processInfo.activeProcessorCount)" + (failed ? "; quantize-check FAILED: figures are not valid" : "")]
+      result.notes = [
+        "cores: \(ProcessInfo.processInfo.activeProcessorCount)"
+          + (failed ? "; quantize-check FAILED: figures are not valid" : "")
+      ]
       result.figures = [
         ("check_weight_gib", bytes / Double(1 << 30)),
         ("check_seconds", seconds),

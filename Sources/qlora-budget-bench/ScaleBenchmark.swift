@@ -1,7 +1,7 @@
+import FileSafety
 import Foundation
 import NF4Quantization
 import Safetensors
-import FileSafety
 
 #if canImport(Glibc)
   import Glibc
@@ -27,7 +27,8 @@ struct ScaleBenchmark: Benchmark {
     let layers = options.quick ? 1 : 10
     let runs = options.quick ? 1 : 3
     var result = BenchmarkResult(title: "quantize on a sharded bf16 folder (\(layers) layers, \(runs) run(s), medians)")
-    let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("qlora-budget")
+    let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(
+      "qlora-budget")
     let root = FileManager.default.temporaryDirectory.appendingPathComponent("qlora-budget-scale-\(getpid())")
     defer { try? FileManager.default.removeItem(at: root) }
     let input = root.appendingPathComponent("model")
@@ -35,8 +36,10 @@ struct ScaleBenchmark: Benchmark {
     do {
       try FileManager.default.createDirectory(at: input, withIntermediateDirectories: true)
       let (bytes, largest, largestQuantized) = try SyntheticModelFolder.write(to: input, layers: layers, seed: 42)
-      let shards = try FileManager.default.contentsOfDirectory(atPath: input.path).filter { $0.hasSuffix(".safetensors") }
-        .map { input.appendingPathComponent($0).path }
+      let shards = try FileManager.default.contentsOfDirectory(atPath: input.path).filter {
+        $0.hasSuffix(".safetensors")
+      }
+      .map { input.appendingPathComponent($0).path }
       result.notes = [
         "cores: \(ProcessInfo.processInfo.activeProcessorCount); \(shards.count) shards; GB = 10^9 bytes of bf16 input",
         "largest tensor \(largest) bytes (embedding and lm_head, copied), largest quantized \(largestQuantized) bytes (MLP 14336 x 4096)",
@@ -50,8 +53,12 @@ struct ScaleBenchmark: Benchmark {
         peak = max(peak, run.peakBytes)
       }
       if failed { result.notes.append("quantize FAILED: figures are not valid") }
-      let outputs = try FileManager.default.contentsOfDirectory(atPath: output.path).map { output.appendingPathComponent($0).path }
-      let write = Stopwatch.median(runs: 3) { Self.writeCopies(of: outputs, into: root.appendingPathComponent("write-test")) }
+      let outputs = try FileManager.default.contentsOfDirectory(atPath: output.path).map {
+        output.appendingPathComponent($0).path
+      }
+      let write = Stopwatch.median(runs: 3) {
+        Self.writeCopies(of: outputs, into: root.appendingPathComponent("write-test"))
+      }
       result.figures = [
         ("input_gb", Double(bytes) / 1e9),
         ("quantize_seconds", quantize),
@@ -109,7 +116,9 @@ struct ScaleBenchmark: Benchmark {
     for index in 0..<buffer.count { buffer[index] = UInt8(truncatingIfNeeded: index &* 2_654_435_761 >> 13) }
     for path in paths {
       guard let size = (try? ReadableFile(path: path))?.size else { continue }
-      let target = open(folder.appendingPathComponent(URL(fileURLWithPath: path).lastPathComponent).path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+      let target = open(
+        folder.appendingPathComponent(URL(fileURLWithPath: path).lastPathComponent).path, O_WRONLY | O_CREAT | O_TRUNC,
+        0o644)
       guard target >= 0 else { continue }
       var offset: Int64 = 0
       while offset < size {
@@ -138,9 +147,13 @@ struct ScaleBenchmark: Benchmark {
 enum SyntheticModelFolder {
   /// Writes the folder; returns the bytes of all tensors, of the largest one and of the largest
   /// one `quantize` quantizes.
-  static func write(to folder: URL, layers: Int, seed: UInt64) throws -> (bytes: Int64, largest: Int64, largestQuantized: Int64) {
+  static func write(to folder: URL, layers: Int, seed: UInt64) throws -> (
+    bytes: Int64, largest: Int64, largestQuantized: Int64
+  ) {
     let (hidden, mlp, kv, vocab): (Int64, Int64, Int64, Int64) = (4096, 14336, 1024, 32768)
-    var tensors: [SafetensorsTensorSpec] = [.init(name: "model.embed_tokens.weight", dtype: .bf16, shape: [vocab, hidden])]
+    var tensors: [SafetensorsTensorSpec] = [
+      .init(name: "model.embed_tokens.weight", dtype: .bf16, shape: [vocab, hidden])
+    ]
     for layer in 0..<layers {
       let prefix = "model.layers.\(layer)."
       tensors += [
@@ -155,12 +168,18 @@ enum SyntheticModelFolder {
         .init(name: prefix + "post_attention_layernorm.weight", dtype: .bf16, shape: [hidden]),
       ]
     }
-    tensors += [.init(name: "model.norm.weight", dtype: .bf16, shape: [hidden]), .init(name: "lm_head.weight", dtype: .bf16, shape: [vocab, hidden])]
+    tensors += [
+      .init(name: "model.norm.weight", dtype: .bf16, shape: [hidden]),
+      .init(name: "lm_head.weight", dtype: .bf16, shape: [vocab, hidden]),
+    ]
     // Shards of about 1 GB, as save_pretrained cuts them (max_shard_size).
     var shards: [[SafetensorsTensorSpec]] = [[]]
     var shardBytes: Int64 = 0
     for spec in tensors {
-      if shardBytes > 1_000_000_000 { shards.append([]); shardBytes = 0 }
+      if shardBytes > 1_000_000_000 {
+        shards.append([])
+        shardBytes = 0
+      }
       shards[shards.count - 1].append(spec)
       shardBytes += spec.byteCount ?? 0
     }
@@ -169,7 +188,8 @@ enum SyntheticModelFolder {
     var weightMap: [String] = []
     for (number, shard) in shards.enumerated() {
       let name = String(format: "model-%05d-of-%05d.safetensors", number + 1, shards.count)
-      let writer = try SafetensorsWriter(url: folder.appendingPathComponent(name), tensors: shard, metadata: ["format": "pt"])
+      let writer = try SafetensorsWriter(
+        url: folder.appendingPathComponent(name), tensors: shard, metadata: ["format": "pt"])
       for spec in shard {
         let values = Self.values(count: Int(spec.byteCount ?? 0) / 2, table: table, generator: &generator)
         try values.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in try writer.write(spec.name, bytes: raw) }
@@ -179,9 +199,11 @@ enum SyntheticModelFolder {
     }
     let total = tensors.reduce(Int64(0)) { $0 + ($1.byteCount ?? 0) }
     let index = "{\"metadata\": {\"total_size\": \(total)}, \"weight_map\": {\(weightMap.joined(separator: ", "))}}"
-    try AtomicFileWriter.write(Array(index.utf8), to: folder.appendingPathComponent(CheckpointFolder.indexName).path, replacingExisting: true)
+    try AtomicFileWriter.write(
+      Array(index.utf8), to: folder.appendingPathComponent(CheckpointFolder.indexName).path, replacingExisting: true)
     let config = #"{"model_type": "llama", "hidden_size": 4096, "intermediate_size": 14336, "torch_dtype": "bfloat16"}"#
-    try AtomicFileWriter.write(Array(config.utf8), to: folder.appendingPathComponent("config.json").path, replacingExisting: true)
+    try AtomicFileWriter.write(
+      Array(config.utf8), to: folder.appendingPathComponent("config.json").path, replacingExisting: true)
     let quantized = tensors.filter { $0.shape.count == 2 && $0.name.hasPrefix("model.layers.") }
     return (total, tensors.compactMap(\.byteCount).max() ?? 0, quantized.compactMap(\.byteCount).max() ?? 0)
   }
@@ -202,7 +224,8 @@ enum SyntheticModelFolder {
       let from = Int(generator.next() % UInt64(table.count - run))
       values.withUnsafeMutableBufferPointer { target in
         table.withUnsafeBufferPointer { source in
-          _ = UnsafeMutableBufferPointer(rebasing: target[start..<(start + run)]).initialize(from: source[from..<(from + run)])
+          _ = UnsafeMutableBufferPointer(rebasing: target[start..<(start + run)]).initialize(
+            from: source[from..<(from + run)])
         }
       }
       start += run

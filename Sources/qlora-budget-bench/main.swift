@@ -18,7 +18,8 @@ if options.showHelp {
   let benchmarks: [any Benchmark] = [NF4Benchmark(), EstimatorBenchmark(), ScaleBenchmark(), QuantizeCheckBenchmark()]
   let selected = benchmarks.filter { options.only == nil || $0.name == options.only }
   if selected.isEmpty {
-    FileHandle.standardError.write(Data("Error: no benchmark named '\(options.only ?? "")'.\n\(BenchmarkOptions.usage)\n".utf8))
+    FileHandle.standardError.write(
+      Data("Error: no benchmark named '\(options.only ?? "")'.\n\(BenchmarkOptions.usage)\n".utf8))
     exit(64)
   }
   let results = selected.map { $0.run(options) }

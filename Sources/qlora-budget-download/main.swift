@@ -7,7 +7,9 @@ import QLoRABudgetInputs
 // DownloadReply as JSON on stdout. It is its own executable so that FoundationNetworking is
 // loaded only by a run that downloads (docs/architecture.md).
 let arguments = CommandLine.arguments.dropFirst()
-guard arguments.count == 2, let id = HubModelID(arguments.first!), let seconds = TimeInterval(arguments.last!), seconds > 0, seconds.isFinite else {
+guard arguments.count == 2, let id = HubModelID(arguments.first!), let seconds = TimeInterval(arguments.last!),
+  seconds > 0, seconds.isFinite
+else {
   FileHandle.standardError.write(Data("usage: qlora-budget-download OWNER/NAME TIMEOUT_SECONDS\n".utf8))
   exit(64)
 }

@@ -22,7 +22,9 @@ enum CommandLineTool {
         context.standardOutput(HelpText.overview)
         return .success
       }
-      guard let command = CommandTable.command(named: arguments[1]) else { return unknownCommand(arguments[1], context) }
+      guard let command = CommandTable.command(named: arguments[1]) else {
+        return unknownCommand(arguments[1], context)
+      }
       context.standardOutput(HelpText.command(command))
       return .success
     }
@@ -41,7 +43,8 @@ enum CommandLineTool {
       return try command.run(parsed, context)
     } catch let error as UsageError {
       context.standardError(
-        "Error: \(oneLine(error.message))\nUsage: \(HelpText.usageLine(command))\n  See 'qlora-budget \(command.name) --help'.\n")
+        "Error: \(oneLine(error.message))\nUsage: \(HelpText.usageLine(command))\n  See 'qlora-budget \(command.name) --help'.\n"
+      )
       return .usage
     } catch let error as PresetError {
       context.standardError("Error: \(oneLine(ErrorWording.words(error)))\n")
@@ -63,7 +66,8 @@ enum CommandLineTool {
 
   /// `qlora-budget NAME` or `qlora-budget help NAME` for a command that does not exist.
   static func unknownCommand(_ name: String, _ context: CommandContext) -> ExitStatus {
-    let hint = Suggestions.closest(to: name, among: CommandTable.all.map { $0.name }, limit: 1).first
+    let hint =
+      Suggestions.closest(to: name, among: CommandTable.all.map { $0.name }, limit: 1).first
       .map { " Did you mean '\($0)'?" } ?? ""
     context.standardError("Error: Unknown command '\(oneLine(name))'.\(hint)\nSee 'qlora-budget help'.\n")
     return .usage

@@ -10,7 +10,8 @@ import Testing
 
   /// axolotl-llama-3-qlora.yml sets lora_r: 32 on line 23.
   @Test func aRankFlagOverRankKeyIsListedAsOverridden() throws {
-    let json = try BinaryRunner.json(try BinaryRunner.run(["fit", "--config", Self.axolotl, "--gpu", "24GB", "--rank", "64", "--json"]))
+    let json = try BinaryRunner.json(
+      try BinaryRunner.run(["fit", "--config", Self.axolotl, "--gpu", "24GB", "--rank", "64", "--json"]))
     let config = try #require(json["config"] as? [String: Any])
     let overridden = try #require(config["overridden"] as? [[String: Any]])
     let rank = try #require(overridden.first { $0["key"] as? String == "lora_r" })
@@ -38,7 +39,8 @@ import Testing
 
     let overridden = try BinaryRunner.json(try BinaryRunner.run(["estimate", folder, "--quant", "nf4", "--json"]))
     #expect((overridden["setup"] as? [String: Any])?["quant"] as? String == "nf4")
-    let entries = try #require((overridden["checkpoint_quantization"] as? [String: Any])?["overridden"] as? [[String: Any]])
+    let entries = try #require(
+      (overridden["checkpoint_quantization"] as? [String: Any])?["overridden"] as? [[String: Any]])
     #expect(entries.map { $0["key"] as? String } == ["quantization_config.load_in_4bit"])
     #expect(entries.first?["flag"] as? String == "--quant nf4")
   }
@@ -65,7 +67,8 @@ import Testing
     let lines = text.split(separator: "\n").map(String.init)
     let verdict = try #require(lines.firstIndex { $0.hasPrefix("Verdict:") })
     #expect(lines[verdict...].prefix(5).joined(separator: " ").contains("recipe litgpt is not validated"))
-    let json = try BinaryRunner.json(try BinaryRunner.run(["fit", "llama-3.1-8b", "--recipe", "litgpt", "--gpu", "80GB", "--json"]))
+    let json = try BinaryRunner.json(
+      try BinaryRunner.run(["fit", "llama-3.1-8b", "--recipe", "litgpt", "--gpu", "80GB", "--json"]))
     let warnings = try #require(json["warnings"] as? [String])
     #expect(warnings.contains { $0.contains("recipe litgpt is not validated") && $0.contains("-41.07%") })
     let validated = try BinaryRunner.json(try BinaryRunner.run(["fit", "llama-3.1-8b", "--gpu", "80GB", "--json"]))

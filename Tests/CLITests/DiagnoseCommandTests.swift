@@ -15,7 +15,9 @@ private func mib(_ hundredths: Int64) -> Int64 { (hundredths * (1 << 20) + 50) /
   static func fixture(_ name: String) -> String { fixtures.appendingPathComponent(name).path }
 
   /// Runs the binary with `input` on stdin.
-  static func run(_ arguments: [String], input: Data, environment: [String: String] = ["NO_COLOR": "1"]) throws -> BinaryRunner.Result {
+  static func run(_ arguments: [String], input: Data, environment: [String: String] = ["NO_COLOR": "1"]) throws
+    -> BinaryRunner.Result
+  {
     let process = Process()
     process.executableURL = BinaryRunner.binary
     process.arguments = arguments
@@ -45,7 +47,9 @@ private func mib(_ hundredths: Int64) -> Int64 { (hundredths * (1 << 20) + 50) /
     #expect(result.status == 0)
     // No byte figure is written as a float: every "..._bytes" and "bytes" value is digits.
     let floats = try NSRegularExpression(pattern: #""[a-z_]*bytes": -?[0-9]+\.[0-9]"#)
-    #expect(floats.firstMatch(in: result.standardOutput, range: NSRange(location: 0, length: result.standardOutput.utf16.count)) == nil)
+    #expect(
+      floats.firstMatch(
+        in: result.standardOutput, range: NSRange(location: 0, length: result.standardOutput.utf16.count)) == nil)
     let json = try BinaryRunner.json(result)
     let message = try #require((json["messages"] as? [[String: Any]])?.first)
     #expect((message["tried_to_allocate_bytes"] as? NSNumber)?.int64Value == mib(13600))
@@ -57,13 +61,19 @@ private func mib(_ hundredths: Int64) -> Int64 { (hundredths * (1 << 20) + 50) /
     #expect(message["suggests"] as? String == "max_split_size_mb")
     let others = try #require(message["other_processes"] as? [[String: Any]])
     #expect(others.map { ($0["pid"] as? NSNumber)?.int64Value } == [62201, 62203, 62204, 62200, 62202])
-    #expect(others.map { ($0["bytes"] as? NSNumber)?.int64Value } == [mib(39800), mib(39800), mib(39800), gib(2198), mib(39800)])
+    #expect(
+      others.map { ($0["bytes"] as? NSNumber)?.int64Value } == [
+        mib(39800), mib(39800), mib(39800), gib(2198), mib(39800),
+      ])
     #expect(json["diagnosis"] is NSNull)
   }
 
   @Test func readsStandardInputAndTheArgument() throws {
     let text = try String(contentsOfFile: Self.fixture("rocm-therock-1054-hip.txt"), encoding: .utf8)
-    for result in [try Self.run(["diagnose", "-", "--json"], input: Data(text.utf8)), try BinaryRunner.run(["diagnose", text, "--json"])] {
+    for result in [
+      try Self.run(["diagnose", "-", "--json"], input: Data(text.utf8)),
+      try BinaryRunner.run(["diagnose", text, "--json"]),
+    ] {
       #expect(result.status == 0)
       let message = try #require((try BinaryRunner.json(result)["messages"] as? [[String: Any]])?.first)
       #expect(message["backend"] as? String == "HIP")
@@ -124,7 +134,9 @@ private func mib(_ hundredths: Int64) -> Int64 { (hundredths * (1 << 20) + 50) /
   /// least the 21.51 GiB + 2.30 MiB PyTorch reserved, is the run itself; the other four hold
   /// 4 x 398.00 MiB.
   @Test func otherProcessesReduceWhatTheRunHad() throws {
-    let result = try BinaryRunner.run(["diagnose", Self.fixture("llamafactory-1936-capacty-processes.txt"), "qwen3-4b", "--json"])
+    let result = try BinaryRunner.run([
+      "diagnose", Self.fixture("llamafactory-1936-capacty-processes.txt"), "qwen3-4b", "--json",
+    ])
     let diagnosis = try #require(try BinaryRunner.json(result)["diagnosis"] as? [String: Any])
     let others = 4 * mib(39800)
     #expect((diagnosis["own_process_pid"] as? NSNumber)?.int64Value == 62200)

@@ -20,7 +20,8 @@ import Testing
 
   /// README.md and every docs/*.md, relative to the package root.
   static let documents: [String] = {
-    let docs = (try? FileManager.default.contentsOfDirectory(atPath: packageRoot.appendingPathComponent("docs").path)) ?? []
+    let docs =
+      (try? FileManager.default.contentsOfDirectory(atPath: packageRoot.appendingPathComponent("docs").path)) ?? []
     return ["README.md"] + docs.filter { $0.hasSuffix(".md") }.sorted().map { "docs/" + $0 }
   }()
 
@@ -31,7 +32,8 @@ import Testing
   /// Writes through a temporary file in the same folder, then renames it over the original.
   static func write(_ text: String, to path: String) throws {
     let url = packageRoot.appendingPathComponent(path)
-    let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString)")
+    let temporary = url.deletingLastPathComponent().appendingPathComponent(
+      ".\(url.lastPathComponent).\(UUID().uuidString)")
     try Data(text.utf8).write(to: temporary)
     // rename(2) replaces atomically; Foundation's replaceItemAt removes the original on Linux.
     guard rename(temporary.path, url.path) == 0 else {
@@ -53,7 +55,9 @@ import Testing
       let actual = try Self.run(example.arguments)
       outputs.append(actual)
       if !Self.updating {
-        #expect(actual == example.expectedOutput, "\(path): '\(example.commandLine)' prints something else; see DocsTests to regenerate")
+        #expect(
+          actual == example.expectedOutput,
+          "\(path): '\(example.commandLine)' prints something else; see DocsTests to regenerate")
       }
     }
     if Self.updating {
@@ -71,12 +75,15 @@ import Testing
     var shown: [String] = []
     for figure in document.figures {
       let key = figure.arguments.joined(separator: "\u{0}")
-      let json = try outputs[key] ?? BinaryRunner.run(figure.arguments, currentDirectory: Self.packageRoot).standardOutput
+      let json =
+        try outputs[key] ?? BinaryRunner.run(figure.arguments, currentDirectory: Self.packageRoot).standardOutput
       outputs[key] = json
       let actual = try ProseFigures.render(figure, json: json)
       shown.append(actual)
       if !Self.updating {
-        #expect(actual == figure.shown, "\(path): the figure of '\(figure.arguments.joined(separator: " "))' is now \(actual)")
+        #expect(
+          actual == figure.shown, "\(path): the figure of '\(figure.arguments.joined(separator: " "))' is now \(actual)"
+        )
       }
     }
     if Self.updating {
@@ -86,7 +93,8 @@ import Testing
   }
 
   @Test func aProseFigureReadsItsKeyPath() throws {
-    let text = "x <!-- figure: fit m --json | a.1.b gib -->1 GiB<!-- /figure --> and "
+    let text =
+      "x <!-- figure: fit m --json | a.1.b gib -->1 GiB<!-- /figure --> and "
       + "<!-- figure: fit m --json | c count -->2<!-- /figure --> <!-- figure: fit m --json | a.1.b error-vs:1.5 -->0<!-- /figure -->"
     let document = try ProseFigures(text: text)
     #expect(document.figures.count == 3)
@@ -114,7 +122,9 @@ import Testing
     if Self.updating {
       if regenerated.text != text { try Self.write(regenerated.text, to: "docs/cli.md") }
     } else {
-      #expect(regenerated.text == text, "docs/cli.md's option tables differ from the option specs; see DocsTests to regenerate")
+      #expect(
+        regenerated.text == text,
+        "docs/cli.md's option tables differ from the option specs; see DocsTests to regenerate")
     }
   }
 
@@ -122,7 +132,8 @@ import Testing
   /// names for `model`, `gpu` and `setup` are exactly the encoder's.
   @Test func cliJSONTableNamesTheEncodersKeys() throws {
     let result = try BinaryRunner.run(["fit", "qwen3-14b", "--gpu", "t4", "--json", "--host-memory", "64GB"])
-    let object = try #require(try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any])
+    let object = try #require(
+      try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any])
     let table = try JSONKeyTable(markdown: try Self.read("docs/cli.md"))
     let order = try Self.topLevelKeyOrder(result.standardOutput)
     #expect(table.keys == order)
@@ -255,8 +266,9 @@ struct JSONKeyTable {
     guard let meaning = rows.first(where: { $0.key == key })?.meaning else { return [] }
     let parts = meaning.components(separatedBy: "`")
     let keyCharacters = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyz0123456789_")
-    return Set(stride(from: 1, to: parts.count, by: 2).map { parts[$0] }.filter {
-      !$0.isEmpty && $0.unicodeScalars.allSatisfy(keyCharacters.contains)
-    })
+    return Set(
+      stride(from: 1, to: parts.count, by: 2).map { parts[$0] }.filter {
+        !$0.isEmpty && $0.unicodeScalars.allSatisfy(keyCharacters.contains)
+      })
   }
 }

@@ -1,9 +1,9 @@
 import Foundation
 import NF4Quantization
 import QLoRABudget
+import QLoRABudgetInputs
 import Safetensors
 import Testing
-import QLoRABudgetInputs
 
 /// `inspect`, `quantize` and `quantize-check` through the real binary.
 @Suite struct EngineCommandTests {
@@ -25,7 +25,8 @@ import QLoRABudgetInputs
     for (index, spec) in specs.enumerated() {
       let count = Int(spec.shape.reduce(1, *))
       let values = try SyntheticWeights.normal(count: count, seed: UInt64(index))
-      let bytes = spec.dtype == .f32
+      let bytes =
+        spec.dtype == .f32
         ? values.withUnsafeBytes { Array($0) } : values.map { BFloat16($0) }.withUnsafeBytes { Array($0) }
       try writer.write(spec.name, bytes: bytes)
     }
@@ -37,7 +38,9 @@ import QLoRABudgetInputs
     defer { [input, output].forEach { try? FileManager.default.removeItem(at: $0) } }
     try Self.writeModel(to: input)
 
-    let quantize = try BinaryRunner.run(["quantize", input.path, output.path, "--blocksize", "64", "--double-quant", "true"])
+    let quantize = try BinaryRunner.run([
+      "quantize", input.path, output.path, "--blocksize", "64", "--double-quant", "true",
+    ])
     #expect(quantize.status == 0)
     #expect(quantize.standardOutput.contains("Quantized 2 weights to nf4"))
     #expect(quantize.standardOutput.contains("copied 3 tensors"))
@@ -46,7 +49,8 @@ import QLoRABudgetInputs
     let fourBit = try #require(json["four_bit"] as? [String: Any])
     // q_proj 4,096 + up_proj 8,192 parameters.
     #expect(fourBit["parameters"] as? Int64 == 12_288)
-    let formula = FourBitWeightBuffers(elementCount: 4096, blockSize: 64, doubleQuantization: true).total.bytes
+    let formula =
+      FourBitWeightBuffers(elementCount: 4096, blockSize: 64, doubleQuantization: true).total.bytes
       + FourBitWeightBuffers(elementCount: 8192, blockSize: 64, doubleQuantization: true).total.bytes
     #expect(fourBit["bytes"] as? Int64 == formula)
     let groups = try #require(json["groups"] as? [[String: Any]])
@@ -67,10 +71,13 @@ import QLoRABudgetInputs
     // Shard 1: the packed codes; shard 2: everything else, including their quant state.
     let source = try SafetensorsFile(url: quantized)
     let packedNames: Set = ["model.layers.0.self_attn.q_proj.weight", "model.layers.0.mlp.up_proj.weight"]
-    for (index, group) in [source.header.tensors.filter { packedNames.contains($0.name) },
-                           source.header.tensors.filter { !packedNames.contains($0.name) }].enumerated() {
+    for (index, group) in [
+      source.header.tensors.filter { packedNames.contains($0.name) },
+      source.header.tensors.filter { !packedNames.contains($0.name) },
+    ].enumerated() {
       let shard = folder.appendingPathComponent("model-0000\(index + 1)-of-00002.safetensors")
-      let writer = try SafetensorsWriter(url: shard, tensors: group.map { .init(name: $0.name, dtype: $0.dtype, shape: $0.shape) })
+      let writer = try SafetensorsWriter(
+        url: shard, tensors: group.map { .init(name: $0.name, dtype: $0.dtype, shape: $0.shape) })
       for info in group { try writer.write(info.name, bytes: source.data(for: info)) }
       try writer.finish()
     }
@@ -78,7 +85,8 @@ import QLoRABudgetInputs
     let fourBit = try #require(json["four_bit"] as? [String: Any])
     #expect(fourBit["weights"] as? Int64 == 2)
     #expect(fourBit["parameters"] as? Int64 == 12_288)
-    let formula = FourBitWeightBuffers(elementCount: 4096, blockSize: 64, doubleQuantization: false).total.bytes
+    let formula =
+      FourBitWeightBuffers(elementCount: 4096, blockSize: 64, doubleQuantization: false).total.bytes
       + FourBitWeightBuffers(elementCount: 8192, blockSize: 64, doubleQuantization: false).total.bytes
     #expect(fourBit["bytes"] as? Int64 == formula)
   }
@@ -93,14 +101,16 @@ import QLoRABudgetInputs
     let text = result.standardOutput
     #expect(text.contains("5 tensors in 1 file(s)"))
     // q_proj: 64 x 64 float32 = 16,384 bytes, the only F32 linear.
-    #expect(text.split(separator: "\n").contains { $0.hasPrefix("linear") && $0.contains("F32") && $0.hasSuffix("16,384") })
+    #expect(
+      text.split(separator: "\n").contains { $0.hasPrefix("linear") && $0.contains("F32") && $0.hasSuffix("16,384") })
     #expect(!text.contains("4-bit weights"))
   }
 
   @Test func quantizeCheckOnASyntheticShape() throws {
     let result = try BinaryRunner.run(["quantize-check", "--shape", "16x256", "--seed", "3", "--json"])
     #expect(result.status == 0)
-    let object = try #require(try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any])
+    let object = try #require(
+      try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any])
     let rows = try #require(object["rows"] as? [[String: Any]])
     // Synthetic weights have no model to estimate: only the engine's bytes.
     #expect((object["nf4_bytes"] as? [String: Any])?["estimated"] is NSNull)

@@ -13,14 +13,25 @@ import Testing
 
   @Test(arguments: [
     (["fit", "llama-2-7b", "--gpu", "rtx-4090", "--engine", "zero4"], "'--engine'"),
-    (["fit", "llama-2-7b", "--gpu", "rtx-4090", "--gpus", "2", "--offload", "optimizer"], "'--offload': FSDP offloads parameters"),
-    (["fit", "llama-2-7b", "--gpu", "rtx-4090", "--gpus", "2", "--engine", "zero2", "--offload", "params"], "'--offload': parameter offload needs zero3"),
-    (["fit", "llama-2-7b", "--gpu", "rtx-4090", "--gpus", "4", "--nodes", "3"], "'--nodes': a divisor of the GPU count 4"),
+    (
+      ["fit", "llama-2-7b", "--gpu", "rtx-4090", "--gpus", "2", "--offload", "optimizer"],
+      "'--offload': FSDP offloads parameters"
+    ),
+    (
+      ["fit", "llama-2-7b", "--gpu", "rtx-4090", "--gpus", "2", "--engine", "zero2", "--offload", "params"],
+      "'--offload': parameter offload needs zero3"
+    ),
+    (
+      ["fit", "llama-2-7b", "--gpu", "rtx-4090", "--gpus", "4", "--nodes", "3"],
+      "'--nodes': a divisor of the GPU count 4"
+    ),
     (["fit", "llama-2-7b", "--gpu", "rtx-4090", "--offload", "cpu"], "'--offload'"),
     // A device never ends: refused before reading, not read forever.
     (["fit", "llama-2-7b", "--gpu", "rtx-4090", "--deepspeed", "/dev/zero"], "'--deepspeed'"),
-    (["fit", "llama-2-7b", "--gpu", "rtx-4090", "--engine", "zero3", "--stage3-prefetch-bucket-size", "5.5"],
-     "'--stage3-prefetch-bucket-size'"),
+    (
+      ["fit", "llama-2-7b", "--gpu", "rtx-4090", "--engine", "zero3", "--stage3-prefetch-bucket-size", "5.5"],
+      "'--stage3-prefetch-bucket-size'"
+    ),
   ])
   func badEngineOptionsNameTheField(_ arguments: [String], _ expected: String) throws {
     let result = try BinaryRunner.run(arguments)
@@ -62,11 +73,14 @@ import Testing
     let file = FileManager.default.temporaryDirectory.appendingPathComponent("engines-ds-\(getpid()).json")
     try Data(#"{"zero_optimization": {"stage": 3, "offload_optimizer": {"device": "cpu"}}}"#.utf8).write(to: file)
     defer { try? FileManager.default.removeItem(at: file) }
-    let fromFile = try #require(try Self.json(["estimate", "llama-2-70b", "--gpus", "2", "--deepspeed", file.path])["setup"] as? [String: Any])
+    let fromFile = try #require(
+      try Self.json(["estimate", "llama-2-70b", "--gpus", "2", "--deepspeed", file.path])["setup"] as? [String: Any])
     #expect(fromFile["engine"] as? String == "zero3")
     #expect(fromFile["offload"] as? String == "optimizer")
-    let overridden = try #require(try Self.json(
-      ["estimate", "llama-2-70b", "--gpus", "2", "--deepspeed", file.path, "--engine", "zero2"])["setup"] as? [String: Any])
+    let overridden = try #require(
+      try Self.json(
+        ["estimate", "llama-2-70b", "--gpus", "2", "--deepspeed", file.path, "--engine", "zero2"])["setup"]
+        as? [String: Any])
     #expect(overridden["engine"] as? String == "zero2")
     let missing = try BinaryRunner.run(["estimate", "llama-2-70b", "--deepspeed", file.path + ".missing"])
     #expect(missing.status == 64)

@@ -1,9 +1,9 @@
 import Foundation
 import QLoRABudget
+import QLoRABudgetInputs
 import Testing
 
 @testable import qlora_budget
-import QLoRABudgetInputs
 
 /// The command-line fuzz corpus and regressions (Tests/Fuzz/{corpus,regressions}/cli), run
 /// in-process through `CommandLineTool.run` the way the harness runs them: arguments are the
@@ -40,7 +40,9 @@ import QLoRABudgetInputs
     var writesNext = false
     for argument in arguments {
       if writesNext {
-        result.append(folder.appendingPathComponent(argument.isEmpty ? "x" : argument.replacingOccurrences(of: "/", with: "_")).path)
+        result.append(
+          folder.appendingPathComponent(argument.isEmpty ? "x" : argument.replacingOccurrences(of: "/", with: "_")).path
+        )
       } else if let equals = argument.firstIndex(of: "="), ["--svg", "--output"].contains(argument[..<equals]) {
         result.append(String(argument[...equals]) + folder.appendingPathComponent("out").path)
       } else {
@@ -81,7 +83,9 @@ import QLoRABudgetInputs
   func corpusCommandLineEndsWithADocumentedStatus(_ name: String) throws {
     let url = try #require(Self.allInputs.first { $0.lastPathComponent == name })
     let bytes = [UInt8](try Data(contentsOf: url))
-    let arguments = bytes.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+    let arguments = bytes.split(separator: 0, omittingEmptySubsequences: false).map {
+      String(decoding: $0, as: UTF8.self)
+    }
     try Self.expectSound(Self.confined(arguments))
   }
 
@@ -95,8 +99,10 @@ import QLoRABudgetInputs
 
   /// Issue 6's largest setup through the command line: a clear error or a figure, never a trap.
   @Test func theLargestSetupOnTheLargestPreset() throws {
-    let arguments = ["estimate", "llama-3.1-405b", "--rank", "65536", "--batch", "65536", "--seq-len", "16777216",
-                     "--dora", "--double-quant", "false", "--blocksize", "32", "--json"]
+    let arguments = [
+      "estimate", "llama-3.1-405b", "--rank", "65536", "--batch", "65536", "--seq-len", "16777216",
+      "--dora", "--double-quant", "false", "--blocksize", "32", "--json",
+    ]
     let (status, capture) = Self.run(arguments)
     if status == .success {
       let json = try #require(try JSONSerialization.jsonObject(with: Data(capture.out.utf8)) as? [String: Any])

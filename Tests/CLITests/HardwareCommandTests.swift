@@ -1,7 +1,7 @@
 import Foundation
 import QLoRABudget
-import Testing
 import QLoRABudgetInputs
+import Testing
 
 /// Hardware sanity through the real binary: the incompatibilities in text and JSON, and the
 /// peak's label on a device without nvidia-smi.
@@ -37,7 +37,8 @@ import QLoRABudgetInputs
 
   @Test func solveNeverProposesAGPUThatCannotRunTheSetup() throws {
     func smallest(_ extra: [String]) throws -> GPU {
-      let json = try BinaryRunner.json(try BinaryRunner.run(["solve", "llama-3.2-3b", "--seq-len", "4096", "--find", "gpu", "--json"] + extra))
+      let json = try BinaryRunner.json(
+        try BinaryRunner.run(["solve", "llama-3.2-3b", "--seq-len", "4096", "--find", "gpu", "--json"] + extra))
       let name = try #require(((json["smallest_gpu"] as? [String: Any])?["fits"] as? [String: Any])?["gpu"] as? String)
       return try PresetCatalog.bundled.gpu(named: name)
     }
@@ -52,12 +53,16 @@ import QLoRABudgetInputs
 
   /// compare and table judge setups on GPUs too: each incompatibility is warned once.
   @Test func compareAndTableWarnOnceAboutEachIncompatibility() throws {
-    let compare = try BinaryRunner.run(["compare", "smollm2-135m", "--gpu", "t4,v100-16gb,a10g", "--setups", "qlora,lora-16bit"])
+    let compare = try BinaryRunner.run([
+      "compare", "smollm2-135m", "--gpu", "t4,v100-16gb,a10g", "--setups", "qlora,lora-16bit",
+    ])
     #expect(compare.status == 0)
     let lines = compare.standardError.split(separator: "\n")
     #expect(lines.count == 2)
     #expect(lines.allSatisfy { $0.contains("no native bf16") })
-    let table = try BinaryRunner.run(["table", "--models", "smollm2-135m,smollm2-360m", "--gpu", "t4", "--ranks", "8,16"])
+    let table = try BinaryRunner.run([
+      "table", "--models", "smollm2-135m,smollm2-360m", "--gpu", "t4", "--ranks", "8,16",
+    ])
     #expect(table.standardError.split(separator: "\n").count == 1)
   }
 }

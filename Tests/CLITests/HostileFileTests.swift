@@ -18,7 +18,8 @@ import Testing
 
   static func smallModel(_ url: URL) throws {
     let values = try SyntheticWeights.normal(count: 64 * 64, seed: 9).map { BFloat16($0) }
-    let writer = try SafetensorsWriter(url: url, tensors: [.init(name: "model.layers.0.mlp.up_proj.weight", dtype: .bf16, shape: [64, 64])])
+    let writer = try SafetensorsWriter(
+      url: url, tensors: [.init(name: "model.layers.0.mlp.up_proj.weight", dtype: .bf16, shape: [64, 64])])
     try writer.write("model.layers.0.mlp.up_proj.weight", bytes: values.withUnsafeBytes { Array($0) })
     try writer.finish()
   }
@@ -28,7 +29,10 @@ import Testing
     defer { try? FileManager.default.removeItem(at: root) }
     let fifo = root.appendingPathComponent("pipe.safetensors")
     try #require(mkfifo(fifo.path, 0o600) == 0)
-    for arguments in [["inspect", fifo.path], ["quantize-check", fifo.path], ["quantize", fifo.path, root.appendingPathComponent("o").path]] {
+    for arguments in [
+      ["inspect", fifo.path], ["quantize-check", fifo.path],
+      ["quantize", fifo.path, root.appendingPathComponent("o").path],
+    ] {
       let result = try BinaryRunner.run(arguments)
       #expect(result.status == 1, "\(arguments)")
       #expect(result.standardError == "Error: '\(fifo.path)' is a FIFO (named pipe), not a regular file.\n")
@@ -73,8 +77,10 @@ import Testing
     // --force replaces only a previous output of quantize: not a file it did not write.
     let notOurs = try BinaryRunner.run(["quantize", input.path, output.path, "--force"])
     #expect(notOurs.status == 1)
-    #expect(notOurs.standardError == "Error: The output '\(output.path)' is not one qlora-budget wrote (not a safetensors file): "
-      + "--force replaces only a previous output; choose another output.\n")
+    #expect(
+      notOurs.standardError
+        == "Error: The output '\(output.path)' is not one qlora-budget wrote (not a safetensors file): "
+        + "--force replaces only a previous output; choose another output.\n")
     #expect(try String(contentsOf: output, encoding: .utf8) == "keep me")
     try FileManager.default.removeItem(at: output)
     #expect(try BinaryRunner.run(["quantize", input.path, output.path]).status == 0)
@@ -83,7 +89,8 @@ import Testing
     #expect(forced.standardError.isEmpty, "no progress when stderr is not a terminal")
     #expect(try SafetensorsFile(url: output).header.tensors.count == 6)
     #expect(try SafetensorsFile(url: output).header.tensors.contains { $0.name.hasSuffix("bitsandbytes__fp4") })
-    #expect(try FileManager.default.contentsOfDirectory(atPath: root.path).sorted() == ["in.safetensors", "out.safetensors"])
+    #expect(
+      try FileManager.default.contentsOfDirectory(atPath: root.path).sorted() == ["in.safetensors", "out.safetensors"])
   }
 
   @Test func controlCharactersInATensorNameAreShownEscaped() throws {

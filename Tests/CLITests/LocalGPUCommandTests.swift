@@ -25,7 +25,8 @@ import Testing
     let folder = try Self.standIn(Self.twoGPUs)
     defer { try? FileManager.default.removeItem(at: folder) }
     let result = try BinaryRunner.run(
-      ["fit", "qwen3-8b", "--gpu", "auto", "--json"], environment: ["NO_COLOR": "1", "PATH": folder.path + ":/usr/bin:/bin"])
+      ["fit", "qwen3-8b", "--gpu", "auto", "--json"],
+      environment: ["NO_COLOR": "1", "PATH": folder.path + ":/usr/bin:/bin"])
     #expect([0, 2, 3].contains(result.status), "\(result.standardError)")
     let gpu = try #require(try BinaryRunner.json(result)["gpu"] as? [String: Any])
     let capacity = try #require((gpu["capacity_bytes"] as? NSNumber)?.int64Value)
@@ -51,15 +52,20 @@ import Testing
     let empty = FileManager.default.temporaryDirectory.appendingPathComponent("no-smi-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: empty) }
-    let result = try BinaryRunner.run(["fit", "qwen3-8b", "--gpu", "auto"], environment: ["NO_COLOR": "1", "PATH": empty.path])
+    let result = try BinaryRunner.run(
+      ["fit", "qwen3-8b", "--gpu", "auto"], environment: ["NO_COLOR": "1", "PATH": empty.path])
     #expect(result.status == 1)
-    #expect(result.standardError == "Error: nvidia-smi not found on PATH: no NVIDIA driver here to read the GPUs from\n")
-    let failing = try Self.standIn("echo 'NVIDIA-SMI has failed because it could not communicate with the NVIDIA driver.'; exit 9")
+    #expect(
+      result.standardError == "Error: nvidia-smi not found on PATH: no NVIDIA driver here to read the GPUs from\n")
+    let failing = try Self.standIn(
+      "echo 'NVIDIA-SMI has failed because it could not communicate with the NVIDIA driver.'; exit 9")
     defer { try? FileManager.default.removeItem(at: failing) }
-    let failed = try BinaryRunner.run(["fit", "qwen3-8b", "--gpu", "auto"], environment: ["NO_COLOR": "1", "PATH": failing.path])
+    let failed = try BinaryRunner.run(
+      ["fit", "qwen3-8b", "--gpu", "auto"], environment: ["NO_COLOR": "1", "PATH": failing.path])
     #expect(failed.status == 1)
     #expect(failed.standardError == "Error: nvidia-smi failed (exit status 9): the NVIDIA driver did not answer\n")
-    let typo = try BinaryRunner.run(["fit", "qwen3-8b", "--gpu", "auto:x"], environment: ["NO_COLOR": "1", "PATH": failing.path])
+    let typo = try BinaryRunner.run(
+      ["fit", "qwen3-8b", "--gpu", "auto:x"], environment: ["NO_COLOR": "1", "PATH": failing.path])
     #expect(typo.status == 64)
   }
 }

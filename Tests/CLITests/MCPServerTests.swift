@@ -29,10 +29,15 @@ import Testing
   /// returns the verdict `fit --json` prints, with the same JSON as structuredContent.
   @Test func aClientSessionGetsTheVerdictFitPrints() throws {
     let replies = try Self.session([
-      Self.request(1, "initialize", #"{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"test","version":"1"}}"#),
+      Self.request(
+        1, "initialize",
+        #"{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"test","version":"1"}}"#),
       #"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
       Self.request(2, "tools/list"),
-      Self.request(3, "tools/call", #"{"name":"fit","arguments":{"model":"qwen3-8b","gpu":"rtx-4090","seq_len":4096,"optimizer":"paged-adamw-8bit","grad_ckpt":true}}"#),
+      Self.request(
+        3, "tools/call",
+        #"{"name":"fit","arguments":{"model":"qwen3-8b","gpu":"rtx-4090","seq_len":4096,"optimizer":"paged-adamw-8bit","grad_ckpt":true}}"#
+      ),
     ])
     #expect(replies.count == 3)  // the notification gets no reply
     let initialize = try #require(replies["1"]?["result"] as? [String: Any])
@@ -47,8 +52,12 @@ import Testing
     let call = try #require(replies["3"]?["result"] as? [String: Any])
     #expect(call["isError"] as? Bool == false)
     let structured = try #require(call["structuredContent"] as? [String: Any])
-    let cli = try BinaryRunner.json(try BinaryRunner.run(
-      ["fit", "qwen3-8b", "--gpu", "rtx-4090", "--seq-len", "4096", "--optimizer", "paged-adamw-8bit", "--grad-ckpt", "true", "--json"]))
+    let cli = try BinaryRunner.json(
+      try BinaryRunner.run(
+        [
+          "fit", "qwen3-8b", "--gpu", "rtx-4090", "--seq-len", "4096", "--optimizer", "paged-adamw-8bit", "--grad-ckpt",
+          "true", "--json",
+        ]))
     #expect(structured["verdict"] as? String == cli["verdict"] as? String)
     #expect((structured["peak_process_bytes"] as? NSNumber) == (cli["peak_process_bytes"] as? NSNumber))
     #expect(NSDictionary(dictionary: structured).isEqual(to: cli))
@@ -66,7 +75,11 @@ import Testing
     let meta = #""_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}"#
     let replies = try Self.session([
       Self.request(1, "server/discover", "{\(meta)}"),
-      Self.request(2, "tools/call", #"{"#+meta+#","name":"diagnose","arguments":{"message":"CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 6.00 GiB total capacity; 1.00 GiB already allocated; 1.50 GiB free; 2.25 GiB reserved in total by PyTorch)"}}"#),
+      Self.request(
+        2, "tools/call",
+        #"{"# + meta
+          + #","name":"diagnose","arguments":{"message":"CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 6.00 GiB total capacity; 1.00 GiB already allocated; 1.50 GiB free; 2.25 GiB reserved in total by PyTorch)"}}"#
+      ),
       Self.request(3, "tools/list", #"{"_meta":{"io.modelcontextprotocol/protocolVersion":"2099-01-01"}}"#),
     ])
     let discover = try #require(replies["1"]?["result"] as? [String: Any])
@@ -92,18 +105,23 @@ import Testing
       Self.request(4, "tools/call", #"{"name":"diagnose","arguments":{"message":"-"}}"#),
       Self.request(5, "tools/call", #"{"name":"fit","arguments":{"model":"qwen3-8c","gpu":"rtx-4090"}}"#),
       "[" + Self.request(6, "ping") + "]",
-      "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"ping\",\"params\":{\"pad\":\"" + String(repeating: "x", count: MCPLineReader.maximumLineBytes) + "\"}}",
+      "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"ping\",\"params\":{\"pad\":\""
+        + String(repeating: "x", count: MCPLineReader.maximumLineBytes) + "\"}}",
       Self.request(8, "ping"),
     ])
     #expect((replies["null"]?["error"] as? [String: Any])?["code"] as? Int != nil)
     #expect((replies["1"]?["error"] as? [String: Any])?["code"] as? Int == -32601)
     #expect((replies["2"]?["error"] as? [String: Any])?["code"] as? Int == -32602)
-    #expect((replies["3"]?["error"] as? [String: Any])?["message"] as? String == "Invalid params: unknown argument 'rnak' for fit")
+    #expect(
+      (replies["3"]?["error"] as? [String: Any])?["message"] as? String
+        == "Invalid params: unknown argument 'rnak' for fit")
     #expect((replies["4"]?["error"] as? [String: Any])?["code"] as? Int == -32602)
     // A command that refuses is a tool result with isError and the command's message.
     let refused = try #require(replies["5"]?["result"] as? [String: Any])
     #expect(refused["isError"] as? Bool == true)
-    #expect(((refused["content"] as? [[String: Any]])?.first?["text"] as? String)?.hasPrefix("unknown model 'qwen3-8c'") == true)
+    #expect(
+      ((refused["content"] as? [[String: Any]])?.first?["text"] as? String)?.hasPrefix("unknown model 'qwen3-8c'")
+        == true)
     #expect(replies["8"]?["result"] != nil)
   }
 
@@ -141,7 +159,9 @@ enum MCPFuzzCheck {
   }
 
   static func isSound(_ reply: String) -> Bool {
-    guard !reply.contains("\n"), let object = try? JSONSerialization.jsonObject(with: Data(reply.utf8)) as? [String: Any] else {
+    guard !reply.contains("\n"),
+      let object = try? JSONSerialization.jsonObject(with: Data(reply.utf8)) as? [String: Any]
+    else {
       return false
     }
     return object["jsonrpc"] as? String == "2.0" && (object["result"] != nil) != (object["error"] != nil)

@@ -42,9 +42,11 @@ import Testing
          "num_key_value_heads": 4, "num_hidden_layers": 3, "vocab_size": 1000}
         """
       try Data(config.utf8).write(to: snapshot.appendingPathComponent("config.json"))
-      try FileManager.default.createDirectory(at: home.appendingPathComponent("hub/models--acme--tiny/refs"), withIntermediateDirectories: true)
+      try FileManager.default.createDirectory(
+        at: home.appendingPathComponent("hub/models--acme--tiny/refs"), withIntermediateDirectories: true)
       try Data("feed".utf8).write(to: home.appendingPathComponent("hub/models--acme--tiny/refs/main"))
-      let result = try BinaryRunner.run(["estimate", "acme/tiny", "--json"], environment: ["NO_COLOR": "1", "HF_HOME": home.path])
+      let result = try BinaryRunner.run(
+        ["estimate", "acme/tiny", "--json"], environment: ["NO_COLOR": "1", "HF_HOME": home.path])
       #expect(result.status == 0, "\(result.standardError)")
       let json = try BinaryRunner.json(result)
       #expect((json["model"] as? [String: Any])?["name"] as? String == "acme/tiny")
@@ -58,41 +60,56 @@ import Testing
       #expect(result.status == 64)
       #expect(result.standardError.contains("unknown model 'acme/nothing': looked in the presets' Hub ids"))
       #expect(result.standardError.contains("models--acme--nothing"))
-      #expect(result.standardError.contains("Not downloaded: pass --download (or set QLORA_BUDGET_DOWNLOAD=1) to fetch its config.json"))
+      #expect(
+        result.standardError.contains(
+          "Not downloaded: pass --download (or set QLORA_BUDGET_DOWNLOAD=1) to fetch its config.json"))
       // Asked to download, with nothing listening: the failure names the URL.
       let refused = try BinaryRunner.run(
         ["fit", "acme/nothing", "--gpu", "24GB", "--download"],
         environment: ["HF_HOME": home.path, "HF_ENDPOINT": "http://127.0.0.1:9"])
       #expect(refused.status == 1)
-      #expect(refused.standardError.contains("cannot download the config of 'acme/nothing' from http://127.0.0.1:9/acme/nothing/resolve/main/config.json"))
+      #expect(
+        refused.standardError.contains(
+          "cannot download the config of 'acme/nothing' from http://127.0.0.1:9/acme/nothing/resolve/main/config.json"))
       #expect(refused.standardError.split(separator: "\n").count == 1)
     }
   }
 
   /// fit --config gives the estimate of the run the config describes: the same as the flags
   /// that say the same thing (read off the file by hand).
-  @Test(arguments: [
-    (
-      "axolotl-llama-3-qlora.yml",
-      ["llama-3-8b", "--rank", "32", "--alpha", "16", "--lora-dropout", "0.05", "--seq-len", "4096", "--batch", "2",
-       "--optimizer", "paged-adamw", "--attn", "flash", "--grad-ckpt", "true", "--recipe", "axolotl"]
-    ),
-    (
-      "llama-factory-llama3_lora_sft_otfq.yaml",
-      ["llama-3-8b", "--rank", "8", "--alpha", "16", "--lora-dropout", "0", "--recipe", "llama-factory"]
-    ),
-    (
-      "torchtune-llama3_1-8B_qlora_single_device.yaml",
-      ["llama-3.1-8b", "--rank", "8", "--alpha", "16", "--lora-dropout", "0", "--batch", "2", "--recipe", "torchtune",
-       "--targets", "q_proj,v_proj,k_proj,o_proj,gate_proj,up_proj,down_proj", "--grad-ckpt", "true"]
-    ),
-    (
-      "axolotl-qwen3-32b-qlora.yaml",
-      ["qwen3-32b", "--rank", "16", "--alpha", "32", "--targets", "q_proj,k_proj,v_proj,o_proj,down_proj,up_proj",
-       "--attn", "flash", "--grad-ckpt", "true", "--loss", "chunked", "--recipe", "axolotl"]
-    ),
-    ("llama-factory-qwen3_lora_sft_otfq.yaml", ["qwen3-4b", "--rank", "8", "--lora-dropout", "0", "--recipe", "llama-factory"]),
-  ] as [(String, [String])])
+  @Test(
+    arguments: [
+      (
+        "axolotl-llama-3-qlora.yml",
+        [
+          "llama-3-8b", "--rank", "32", "--alpha", "16", "--lora-dropout", "0.05", "--seq-len", "4096", "--batch", "2",
+          "--optimizer", "paged-adamw", "--attn", "flash", "--grad-ckpt", "true", "--recipe", "axolotl",
+        ]
+      ),
+      (
+        "llama-factory-llama3_lora_sft_otfq.yaml",
+        ["llama-3-8b", "--rank", "8", "--alpha", "16", "--lora-dropout", "0", "--recipe", "llama-factory"]
+      ),
+      (
+        "torchtune-llama3_1-8B_qlora_single_device.yaml",
+        [
+          "llama-3.1-8b", "--rank", "8", "--alpha", "16", "--lora-dropout", "0", "--batch", "2", "--recipe",
+          "torchtune",
+          "--targets", "q_proj,v_proj,k_proj,o_proj,gate_proj,up_proj,down_proj", "--grad-ckpt", "true",
+        ]
+      ),
+      (
+        "axolotl-qwen3-32b-qlora.yaml",
+        [
+          "qwen3-32b", "--rank", "16", "--alpha", "32", "--targets", "q_proj,k_proj,v_proj,o_proj,down_proj,up_proj",
+          "--attn", "flash", "--grad-ckpt", "true", "--loss", "chunked", "--recipe", "axolotl",
+        ]
+      ),
+      (
+        "llama-factory-qwen3_lora_sft_otfq.yaml",
+        ["qwen3-4b", "--rank", "8", "--lora-dropout", "0", "--recipe", "llama-factory"]
+      ),
+    ] as [(String, [String])])
   func aConfigGivesTheEstimateOfItsRun(_ name: String, _ flags: [String]) throws {
     let fromConfig = try BinaryRunner.run(["fit", "--config", Self.fixture(name), "--gpu", "rtx-4090", "--json"])
     let fromFlags = try BinaryRunner.run(["fit"] + flags + ["--gpu", "rtx-4090", "--json"])
@@ -110,7 +127,9 @@ import Testing
     let setup = try #require(try BinaryRunner.json(result)["setup"] as? [String: Any])
     #expect(setup["rank"] as? Int64 == 8 && setup["seq_len"] as? Int64 == 1024)
     #expect(setup["batch"] as? Int64 == 2 && setup["optimizer"] as? String == "paged-adamw")  // still the config's
-    let model = try BinaryRunner.run(["estimate", "qwen3-8b", "--config", Self.fixture("axolotl-llama-3-qlora.yml"), "--json"])
+    let model = try BinaryRunner.run([
+      "estimate", "qwen3-8b", "--config", Self.fixture("axolotl-llama-3-qlora.yml"), "--json",
+    ])
     #expect((try BinaryRunner.json(model)["model"] as? [String: Any])?["name"] as? String == "qwen3-8b")
   }
 
@@ -140,7 +159,9 @@ import Testing
       try Data("base_model: Qwen/Qwen3-8B\nadapter: qlora\nlora_r: -3\n".utf8).write(to: file)
       let result = try BinaryRunner.run(["fit", "--config", file.path, "--gpu", "24GB"])
       #expect(result.status == 1)
-      #expect(result.standardError == "Error: \(file.path):3: 'lora_r': the value '-3' is invalid: must be between 1 and 65536\n")
+      #expect(
+        result.standardError
+          == "Error: \(file.path):3: 'lora_r': the value '-3' is invalid: must be between 1 and 65536\n")
       try Data("learning_rate: 0.1\n".utf8).write(to: file)
       #expect(try BinaryRunner.run(["fit", "--config", file.path, "--gpu", "24GB"]).status == 1)
       try Data("adapter: qlora\nlora_r: 8\n".utf8).write(to: file)

@@ -10,7 +10,8 @@ import Testing
 /// special file; `quantize --force` replaces only its own previous output; a model folder's
 /// links are copied only when they stay inside it.
 @Suite struct OutputRuleTests {
-  static let config = #"{"model_type": "llama", "hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4, "num_key_value_heads": 2, "num_hidden_layers": 2, "vocab_size": 100}"#
+  static let config =
+    #"{"model_type": "llama", "hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4, "num_key_value_heads": 2, "num_hidden_layers": 2, "vocab_size": 100}"#
 
   func withFolder(_ body: (URL) throws -> Void) throws {
     let root = try HostileFileTests.folder()
@@ -26,7 +27,9 @@ import Testing
       try Data(Self.config.utf8).write(to: config)
       let link = root.appendingPathComponent("chart.svg")
       try FileManager.default.createSymbolicLink(at: link, withDestinationURL: config)
-      for (model, output) in [(config.path, config.path), (folder.path, config.path), (config.path, link.path), (folder.path, link.path)] {
+      for (model, output) in [
+        (config.path, config.path), (folder.path, config.path), (config.path, link.path), (folder.path, link.path),
+      ] {
         let result = try BinaryRunner.run(["estimate", model, "--gpu", "t4", "--svg", output, "--force"])
         #expect(result.status == 1, "\(model) \(output)")
         #expect(result.standardError.contains("(the same file): choose another output."), "\(result.standardError)")
@@ -65,7 +68,9 @@ import Testing
       for command in commands {
         let refused = try BinaryRunner.run(command + ["--svg", svg.path])
         #expect(refused.status == 1, "\(command)")
-        #expect(refused.standardError.contains("Error: The output '\(svg.path)' already exists: pass --force to replace it."), "\(command)")
+        #expect(
+          refused.standardError.contains("Error: The output '\(svg.path)' already exists: pass --force to replace it."),
+          "\(command)")
         #expect(try String(contentsOf: svg, encoding: .utf8) == "mine")
       }
       for command in commands {
@@ -94,9 +99,13 @@ import Testing
     let ranks = (1...1_001).map(String.init).joined(separator: ",")
     let lengths = (1...1_000).map { String($0 * 64) }.joined(separator: ",")
     let start = Date()
-    let result = try BinaryRunner.run(["table", "--models", "qwen3-8b", "--gpu", "t4", "--ranks", ranks, "--seq-lens", lengths])
+    let result = try BinaryRunner.run([
+      "table", "--models", "qwen3-8b", "--gpu", "t4", "--ranks", ranks, "--seq-lens", lengths,
+    ])
     #expect(result.status != 0)
-    #expect(result.standardError.contains("the table has 1001000 cells (models x ranks x sequence lengths x GPUs), over the limit of 1000000"))
+    #expect(
+      result.standardError.contains(
+        "the table has 1001000 cells (models x ranks x sequence lengths x GPUs), over the limit of 1000000"))
     #expect(Date().timeIntervalSince(start) < 10)
   }
 
@@ -108,15 +117,19 @@ import Testing
       try FileManager.default.createDirectory(at: model, withIntermediateDirectories: false)
       try HostileFileTests.smallModel(model.appendingPathComponent("model.safetensors"))
       let other = root.appendingPathComponent("other")
-      try FileManager.default.createDirectory(at: other.appendingPathComponent("data"), withIntermediateDirectories: true)
+      try FileManager.default.createDirectory(
+        at: other.appendingPathComponent("data"), withIntermediateDirectories: true)
       try Data("keep".utf8).write(to: other.appendingPathComponent("keep.txt"))
       let refused = try BinaryRunner.run(["quantize", model.path, other.path, "--force"])
       #expect(refused.status == 1)
-      #expect(refused.standardError == "Error: The output '\(other.path)' is not one qlora-budget wrote (it holds 'data', 'keep.txt' "
-        + "and no .qlora-budget-output.json): --force replaces only a previous output; choose another output.\n")
+      #expect(
+        refused.standardError
+          == "Error: The output '\(other.path)' is not one qlora-budget wrote (it holds 'data', 'keep.txt' "
+          + "and no .qlora-budget-output.json): --force replaces only a previous output; choose another output.\n")
       let current = try BinaryRunner.run(["quantize", model.path, ".", "--force"], currentDirectory: other)
       #expect(current.status == 1 && current.standardError.contains("is not one qlora-budget wrote"))
-      #expect(((try? FileManager.default.contentsOfDirectory(atPath: other.path)) ?? []).sorted() == ["data", "keep.txt"])
+      #expect(
+        ((try? FileManager.default.contentsOfDirectory(atPath: other.path)) ?? []).sorted() == ["data", "keep.txt"])
       let output = root.appendingPathComponent("model-nf4")
       #expect(try BinaryRunner.run(["quantize", model.path, output.path]).status == 0)
       #expect(try BinaryRunner.run(["quantize", model.path, output.path, "--force"]).status == 0)
@@ -140,12 +153,16 @@ import Testing
       try FileManager.default.createDirectory(at: blobs, withIntermediateDirectories: true)
       try HostileFileTests.smallModel(snapshot.appendingPathComponent("model.safetensors"))
       try Data("{}".utf8).write(to: blobs.appendingPathComponent("0123"))
-      try FileManager.default.createSymbolicLink(atPath: snapshot.appendingPathComponent("tokenizer.json").path, withDestinationPath: "../../blobs/0123")
-      try FileManager.default.createSymbolicLink(at: snapshot.appendingPathComponent("README.md"), withDestinationURL: secret)
+      try FileManager.default.createSymbolicLink(
+        atPath: snapshot.appendingPathComponent("tokenizer.json").path, withDestinationPath: "../../blobs/0123")
+      try FileManager.default.createSymbolicLink(
+        at: snapshot.appendingPathComponent("README.md"), withDestinationURL: secret)
       let output = root.appendingPathComponent("out")
       let result = try BinaryRunner.run(["quantize", snapshot.path, output.path])
       #expect(result.status == 0)
-      #expect(result.standardError.contains("not copied: README.md (a link to '\(secret.path)', outside the model folder)"), "\(result.standardError)")
+      #expect(
+        result.standardError.contains("not copied: README.md (a link to '\(secret.path)', outside the model folder)"),
+        "\(result.standardError)")
       #expect(!FileManager.default.fileExists(atPath: output.appendingPathComponent("README.md").path))
       #expect(try String(contentsOf: output.appendingPathComponent("tokenizer.json"), encoding: .utf8) == "{}")
     }

@@ -1,9 +1,10 @@
 import Foundation
-import Testing
 import QLoRABudget
+import Testing
+
 #if canImport(FoundationXML)
-import FoundationXML
-import QLoRABudgetInputs
+  import FoundationXML
+  import QLoRABudgetInputs
 #endif
 
 /// `solve`, `compare`, `table` and the SVG charts, through the real binary. Expected numbers
@@ -19,16 +20,21 @@ import QLoRABudgetInputs
     var setup = TrainingSetup()
     change(&setup)
     let gpu = try presets.gpu(named: gpu)
-    let process = try MemoryEstimator.estimate(model: try presets.model(named: model), setup: setup, gpu: gpu).peak.process.bytes
+    let process = try MemoryEstimator.estimate(model: try presets.model(named: model), setup: setup, gpu: gpu).peak
+      .process.bytes
     // The CUDA context's uncertainty: 82 MiB on an Ampere GPU other than the RTX 3090 it was
     // published for (3.148 MiB per SM x (108 - 82) SMs, rounded up), none on Ada Lovelace.
     let allowance: Double = gpu.architecture == .ampere && gpu.name != "rtx-3090" ? 82 * 1_048_576 : 0
     if process > gpu.capacity.bytes { return "does_not_fit" }
-    if (Double(process) * (1 + VerdictMargin.measured.relative)).rounded(.up) + allowance > Double(gpu.capacity.bytes) { return "tight" }
+    if (Double(process) * (1 + VerdictMargin.measured.relative)).rounded(.up) + allowance > Double(gpu.capacity.bytes) {
+      return "tight"
+    }
     return "fits"
   }
 
-  @Test(arguments: [("qwen3-14b", "rtx-4090"), ("llama-3.1-8b", "l4"), ("mistral-7b-v0.3", "l4"), ("llama-65b", "rtx-a6000")])
+  @Test(arguments: [
+    ("qwen3-14b", "rtx-4090"), ("llama-3.1-8b", "l4"), ("mistral-7b-v0.3", "l4"), ("llama-65b", "rtx-a6000"),
+  ])
   func solveRankIsExactAtBothBoundaries(model: String, gpu: String) throws {
     let result = try BinaryRunner.run(["solve", model, "--gpu", gpu, "--find", "rank", "--json"])
     #expect(result.status == 0)
@@ -82,7 +88,8 @@ import QLoRABudgetInputs
         flags[word] = index + 1 < words.count && !words[index + 1].hasPrefix("--") ? words[index + 1] : ""
       }
       let arguments = flags.sorted { $0.key < $1.key }.flatMap { $0.value.isEmpty ? [$0.key] : [$0.key, $0.value] }
-      let fit = try BinaryRunner.json(try BinaryRunner.run(["fit", "qwen3-8b", "--gpu", "rtx-4090", "--json"] + arguments))
+      let fit = try BinaryRunner.json(
+        try BinaryRunner.run(["fit", "qwen3-8b", "--gpu", "rtx-4090", "--json"] + arguments))
       #expect(fit["verdict"] as? String == "fits", "\(option)")
     }
     let costs = changes.compactMap { $0["cost"] as? String }
@@ -157,7 +164,9 @@ import QLoRABudgetInputs
     let json = try BinaryRunner.json(try BinaryRunner.run(arguments + ["--json"]))
     let columns = try #require(json["columns"] as? [[String: Any]])
     #expect(columns.map { $0["label"] as? String } == ["qlora+paged-adamw", "lora-16bit", "full-finetune"])
-    let changes: [(inout TrainingSetup) -> Void] = [{ $0.optimizer = .pagedAdamw }, { $0.quantization = .none }, { $0.isFullFineTune = true }]
+    let changes: [(inout TrainingSetup) -> Void] = [
+      { $0.optimizer = .pagedAdamw }, { $0.quantization = .none }, { $0.isFullFineTune = true },
+    ]
     for (column, change) in zip(columns, changes) {
       let gpus = try #require(column["gpus"] as? [[String: Any]])
       #expect(gpus.count == 2)
@@ -192,7 +201,8 @@ import QLoRABudgetInputs
 
   @Test func tableJSONGivesEachCellTheVerdictFitGives() throws {
     let result = try BinaryRunner.run([
-      "table", "--models", "qwen3-8b,llama-2-13b", "--ranks", "8,64,512", "--seq-lens", "1024,4096", "--gpu", "l4,rtx-4090",
+      "table", "--models", "qwen3-8b,llama-2-13b", "--ranks", "8,64,512", "--seq-lens", "1024,4096", "--gpu",
+      "l4,rtx-4090",
       "--json",
     ])
     #expect(result.status == 0)
@@ -208,14 +218,17 @@ import QLoRABudgetInputs
         let fit = try BinaryRunner.run(
           ["fit", modelName, "--gpu", gpuName, "--rank", String(rank), "--seq-len", String(length), "--json"])
         let fitJSON = try BinaryRunner.json(fit)
-        #expect(cell["verdict"] as? String == fitJSON["verdict"] as? String, "\(modelName) r\(rank) s\(length) \(gpuName)")
+        #expect(
+          cell["verdict"] as? String == fitJSON["verdict"] as? String, "\(modelName) r\(rank) s\(length) \(gpuName)")
         #expect(cell["bytes"] as? Int64 == fitJSON["peak_process_bytes"] as? Int64)
       }
     }
   }
 
   @Test func tableMarkdownAndCSVParse() throws {
-    let arguments = ["table", "--models", "qwen3-4b,qwen3-14b", "--ranks", "16,256", "--gpu", "t4,rtx-4090", "--dtype", "fp16"]
+    let arguments = [
+      "table", "--models", "qwen3-4b,qwen3-14b", "--ranks", "16,256", "--gpu", "t4,rtx-4090", "--dtype", "fp16",
+    ]
     let markdown = try BinaryRunner.run(arguments)
     #expect(markdown.status == 0)
     let tableLines = markdown.standardOutput.split(separator: "\n").filter { $0.hasPrefix("|") }
@@ -244,7 +257,8 @@ import QLoRABudgetInputs
     let svg = FileManager.default.temporaryDirectory.appendingPathComponent("qb-table-\(UUID().uuidString).svg")
     defer { try? FileManager.default.removeItem(at: svg) }
     let result = try BinaryRunner.run([
-      "table", "--models", "qwen3-4b,qwen3-8b,qwen3-14b", "--ranks", "8,16,32", "--gpu", "rtx-4090,a100-80gb", "--svg", svg.path,
+      "table", "--models", "qwen3-4b,qwen3-8b,qwen3-14b", "--ranks", "8,16,32", "--gpu", "rtx-4090,a100-80gb", "--svg",
+      svg.path,
     ])
     #expect(result.status == 0)
     let document = try SVGDocument(contentsOf: svg)

@@ -25,7 +25,8 @@ struct ProseFigures {
     let description: String
   }
 
-  static let pattern = try! NSRegularExpression(pattern: #"<!-- figure: ([^|]+)\| *([A-Za-z0-9_.]+) +([a-z:0-9.-]+) *-->(.*?)<!-- /figure -->"#)
+  static let pattern = try! NSRegularExpression(
+    pattern: #"<!-- figure: ([^|]+)\| *([A-Za-z0-9_.]+) +([a-z:0-9.-]+) *-->(.*?)<!-- /figure -->"#)
 
   let text: String
   let figures: [Figure]
@@ -36,16 +37,19 @@ struct ProseFigures {
     let whole = NSRange(text.startIndex..., in: text)
     for match in Self.pattern.matches(in: text, range: whole) {
       func group(_ index: Int) throws -> (String, Range<String.Index>) {
-        guard let range = Range(match.range(at: index), in: text) else { throw FigureError(description: "a figure marker without its parts") }
+        guard let range = Range(match.range(at: index), in: text) else {
+          throw FigureError(description: "a figure marker without its parts")
+        }
         return (String(text[range]), range)
       }
       let (arguments, _) = try group(1)
       let (keyPath, _) = try group(2)
       let (format, _) = try group(3)
       let (shown, range) = try group(4)
-      figures.append(Figure(
-        arguments: try RunnableDocs.split(arguments.trimmingCharacters(in: .whitespaces)),
-        keyPath: keyPath.split(separator: ".").map(String.init), format: format, shown: shown, range: range))
+      figures.append(
+        Figure(
+          arguments: try RunnableDocs.split(arguments.trimmingCharacters(in: .whitespaces)),
+          keyPath: keyPath.split(separator: ".").map(String.init), format: format, shown: shown, range: range))
     }
     self.figures = figures
   }
@@ -59,7 +63,8 @@ struct ProseFigures {
       } else if let object = value as? [String: Any], let next = object[key] {
         value = next
       } else {
-        throw FigureError(description: "'\(figure.arguments.joined(separator: " "))' has no '\(figure.keyPath.joined(separator: "."))'")
+        throw FigureError(
+          description: "'\(figure.arguments.joined(separator: " "))' has no '\(figure.keyPath.joined(separator: "."))'")
       }
     }
     let number = (value as? NSNumber)?.doubleValue

@@ -14,7 +14,8 @@ import Testing
   /// The decoder's linear weights per layer, `[out, in]`.
   static let linears: [(String, [Int64])] = [
     ("self_attn.q_proj", [64, 64]), ("self_attn.k_proj", [32, 64]), ("self_attn.v_proj", [32, 64]),
-    ("self_attn.o_proj", [64, 64]), ("mlp.gate_proj", [96, 64]), ("mlp.up_proj", [96, 64]), ("mlp.down_proj", [64, 96]),
+    ("self_attn.o_proj", [64, 64]), ("mlp.gate_proj", [96, 64]), ("mlp.up_proj", [96, 64]),
+    ("mlp.down_proj", [64, 96]),
   ]
 
   /// bitsandbytes' NF4 buffers with double quantization, block 64, written out: ceil(n/2) packed,
@@ -34,7 +35,8 @@ import Testing
       let count = Int(shape.reduce(1, *))
       let values = try! SyntheticWeights.normal(count: count, seed: seed).map { BFloat16($0) }
       seed += 1
-      specs.append((SafetensorsTensorSpec(name: name, dtype: .bf16, shape: shape), values.withUnsafeBytes { Array($0) }))
+      specs.append(
+        (SafetensorsTensorSpec(name: name, dtype: .bf16, shape: shape), values.withUnsafeBytes { Array($0) }))
     }
     tensor("model.embed_tokens.weight", [32, 64])
     for layer in 0..<2 {

@@ -40,8 +40,10 @@ import Testing
     let sources = package.appendingPathComponent("Sources")
     try? FileManager.default.removeItem(at: sources)
     var targets: [String] = []
-    let products = ["QLoRABudget", "QLoRABudgetInputs"].map { ".product(name: \"\($0)\", package: \"\(root.lastPathComponent)\")" }
-      .joined(separator: ", ")
+    let products = ["QLoRABudget", "QLoRABudgetInputs"].map {
+      ".product(name: \"\($0)\", package: \"\(root.lastPathComponent)\")"
+    }
+    .joined(separator: ", ")
     for (index, block) in blocks.enumerated() {
       let name = "Snippet\(index + 1)"
       let folder = sources.appendingPathComponent(name)
@@ -66,17 +68,22 @@ import Testing
       """
     try Data(manifest.utf8).write(to: package.appendingPathComponent("Package.swift"))
     let build = try Self.swift(["build", "--package-path", package.path, "--scratch-path", scratch.path])
-    try #require(build.status == 0, "README's Swift blocks do not build:\n\(build.standardOutput)\(build.standardError)")
+    try #require(
+      build.status == 0, "README's Swift blocks do not build:\n\(build.standardOutput)\(build.standardError)")
     for index in blocks.indices {
-      let run = try BinaryRunner.run([], executable: scratch.appendingPathComponent("debug/Snippet\(index + 1)"), environment: [:])
+      let run = try BinaryRunner.run(
+        [], executable: scratch.appendingPathComponent("debug/Snippet\(index + 1)"), environment: [:])
       #expect(run.status == 0, "README block \(index + 1): \(run.standardError)")
-      #expect(!run.standardOutput.isEmpty && !run.standardOutput.contains("Optional("), "README block \(index + 1) printed:\n\(run.standardOutput)")
+      #expect(
+        !run.standardOutput.isEmpty && !run.standardOutput.contains("Optional("),
+        "README block \(index + 1) printed:\n\(run.standardOutput)")
     }
   }
 
   /// `swift` from the PATH (the toolchain running the tests).
   static func swift(_ arguments: [String]) throws -> BinaryRunner.Result {
     try BinaryRunner.run(
-      ["swift"] + arguments, executable: URL(fileURLWithPath: "/usr/bin/env"), environment: ProcessInfo.processInfo.environment)
+      ["swift"] + arguments, executable: URL(fileURLWithPath: "/usr/bin/env"),
+      environment: ProcessInfo.processInfo.environment)
   }
 }

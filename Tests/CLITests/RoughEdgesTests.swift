@@ -1,9 +1,9 @@
 import Foundation
-import Testing
 import QLoRABudget
+import QLoRABudgetInputs
+import Testing
 
 @testable import qlora_budget
-import QLoRABudgetInputs
 
 /// The rough edges a new user hit (issue 20), each through the real binary: contradictory
 /// answers, wrong answers and output that cut or garbled what it showed.
@@ -20,7 +20,9 @@ import QLoRABudgetInputs
   @Test func tableAlphaFollowsEachRank() throws {
     let rows = { (extra: [String]) throws -> [Double] in
       let object = try Self.json(["table", "--models", "qwen3-8b", "--gpu", "t4", "--ranks", "8,64"] + extra)
-      return try #require(object["rows"] as? [[String: Any]]).map { (($0["setup"] as? [String: Any])?["alpha"] as? Double) ?? -1 }
+      return try #require(object["rows"] as? [[String: Any]]).map {
+        (($0["setup"] as? [String: Any])?["alpha"] as? Double) ?? -1
+      }
     }
     #expect(try rows([]) == [16, 128])
     #expect(try rows(["--alpha", "32"]) == [32, 32])
@@ -40,14 +42,17 @@ import QLoRABudgetInputs
       #expect(a["count"] as? Int64 == b["count"] as? Int64 && a["engine"] as? String == b["engine"] as? String)
       #expect(a["offload"] as? String == b["offload"] as? String)
     }
-    let text = try BinaryRunner.run(["compare", "qwen3-8b", "--gpu", "t4", "--dtype", "fp16", "--setups", "qlora"]).standardOutput
+    let text = try BinaryRunner.run(["compare", "qwen3-8b", "--gpu", "t4", "--dtype", "fp16", "--setups", "qlora"])
+      .standardOutput
     #expect(!text.contains("GPUs needed (FSDP)"))
     #expect(text.contains("Fewest GPUs that fit"))
   }
 
   /// planning.md: the GPU search runs in multiples of --nodes (without --gpus, one GPU a node).
   @Test func solveFindsGPUsInMultiplesOfNodes() throws {
-    let result = try BinaryRunner.run(["solve", "qwen3-8b", "--gpu", "t4", "--dtype", "fp16", "--find", "gpus", "--nodes", "2", "--json"])
+    let result = try BinaryRunner.run([
+      "solve", "qwen3-8b", "--gpu", "t4", "--dtype", "fp16", "--find", "gpus", "--nodes", "2", "--json",
+    ])
     #expect(result.status == 0, "\(result.standardError)")
     let object = try BinaryRunner.json(result)
     let count = try #require(((object["fewest_gpus"] as? [String: Any])?["fits"] as? [String: Any])?["count"] as? Int64)
@@ -91,7 +96,9 @@ import QLoRABudgetInputs
 
   /// The table's note names the engine its setup runs, not always FSDP.
   @Test func tableNoteNamesTheEngine() throws {
-    let zero3 = try BinaryRunner.run(["table", "--models", "qwen3-8b", "--gpu", "t4", "--gpus", "2", "--engine", "zero3", "--dtype", "fp16"])
+    let zero3 = try BinaryRunner.run([
+      "table", "--models", "qwen3-8b", "--gpu", "t4", "--gpus", "2", "--engine", "zero3", "--dtype", "fp16",
+    ])
     let note = zero3.standardOutput.replacingOccurrences(of: "\n", with: " ")
     #expect(note.contains("per GPU of 2 with DeepSpeed ZeRO-3") && !note.contains("with FSDP"))
   }
@@ -125,7 +132,8 @@ import QLoRABudgetInputs
     let header = try #require(byGPU.standardOutput.split(separator: "\n").first { $0.contains("rtx-4060") })
     #expect(header.split(separator: " ").map(String.init) == gpus)
     let bySetup = try BinaryRunner.run([
-      "compare", "qwen3-8b", "--gpu", "apple-m2-ultra-192gb,rtx-4070-ti-super", "--setups", "qlora+paged-adamw-8bit,lora-16bit",
+      "compare", "qwen3-8b", "--gpu", "apple-m2-ultra-192gb,rtx-4070-ti-super", "--setups",
+      "qlora+paged-adamw-8bit,lora-16bit",
     ])
     let lines = bySetup.standardOutput.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
     let top = try #require(lines.firstIndex { $0.contains("lora-16bit") && !$0.hasPrefix("-") })
@@ -148,13 +156,16 @@ import QLoRABudgetInputs
 
   /// A model folder whose name holds an escape sequence is printed escaped, never raw.
   @Test func controlCharactersInAFolderNameAreEscaped() throws {
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("edges-\u{1B}[31mred-\(UUID().uuidString)")
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "edges-\u{1B}[31mred-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: folder) }
     let config = DocsTests.packageRoot.appendingPathComponent("Presets/models/qwen3-8b.json")
     try FileManager.default.copyItem(at: config, to: folder.appendingPathComponent("config.json"))
-    for command in [["fit", folder.path, "--gpu", "a100-80gb"], ["compare", folder.path, "--gpu", "a100-80gb"],
-                    ["solve", folder.path, "--gpu", "a100-80gb", "--find", "rank"]] {
+    for command in [
+      ["fit", folder.path, "--gpu", "a100-80gb"], ["compare", folder.path, "--gpu", "a100-80gb"],
+      ["solve", folder.path, "--gpu", "a100-80gb", "--find", "rank"],
+    ] {
       let result = try BinaryRunner.run(command)
       #expect(!result.standardOutput.contains("\u{1B}") && !result.standardError.contains("\u{1B}"), "\(command[0])")
       #expect(result.standardOutput.contains("\\u{1b}[31mred"), "\(command[0])")
@@ -189,7 +200,8 @@ import QLoRABudgetInputs
 
   /// transformers' spelling of the attention is read; a preset's number suggests the preset.
   @Test func hfSpellingsAndPresetNumbersAreUnderstood() throws {
-    let flash = try BinaryRunner.json(try BinaryRunner.run(["fit", "qwen3-8b", "--gpu", "a100-80gb", "--attn", "flash_attention_2", "--json"]))
+    let flash = try BinaryRunner.json(
+      try BinaryRunner.run(["fit", "qwen3-8b", "--gpu", "a100-80gb", "--attn", "flash_attention_2", "--json"]))
     #expect((flash["setup"] as? [String: Any])?["attn"] as? String == "flash")
     let gpu = try BinaryRunner.run(["fit", "qwen3-8b", "--gpu", "4090"])
     #expect(gpu.status == 64 && gpu.standardError.contains("did you mean 'rtx-4090'?"))
@@ -214,10 +226,11 @@ import QLoRABudgetInputs
     let state = try #require(rows.first { $0.hasPrefix(stateName) })
     #expect(state.dropFirst(stateName.count).hasPrefix(" "))
     // The role column starts at the same place on every row.
-    let starts = Set(rows.map { row -> Int in
-      let roles = ["4-bit packed", "quant state", "embedding", "lm_head", "norm", "other"]
-      return roles.compactMap { row.range(of: " " + $0 + " ")?.lowerBound.utf16Offset(in: row) }.min() ?? -1
-    })
+    let starts = Set(
+      rows.map { row -> Int in
+        let roles = ["4-bit packed", "quant state", "embedding", "lm_head", "norm", "other"]
+        return roles.compactMap { row.range(of: " " + $0 + " ")?.lowerBound.utf16Offset(in: row) }.min() ?? -1
+      })
     #expect(starts.count == 1)
     #expect(text.components(separatedBy: "bits per parameter").count == 2)
   }
@@ -241,7 +254,10 @@ import QLoRABudgetInputs
     let text = try DocsTests.read("docs/cli.md")
     let start = try #require(text.range(of: "\"nf4_bytes\": {"))
     let end = try #require(text.range(of: "}", range: start.upperBound..<text.endIndex))
-    let named = Set(text[start.upperBound..<end.lowerBound].split(separator: ",").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) })
+    let named = Set(
+      text[start.upperBound..<end.lowerBound].split(separator: ",").map {
+        $0.trimmingCharacters(in: .whitespacesAndNewlines)
+      })
     #expect(named == written)
   }
 }

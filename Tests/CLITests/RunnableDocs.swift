@@ -41,11 +41,12 @@ struct RunnableDocs {
       var pending: (command: String, outputStart: Int)? = nil
       func finish(at end: Int) throws {
         guard let current = pending else { return }
-        found.append(Example(
-          arguments: try split(String(current.command.dropFirst(prompt.count))),
-          commandLine: current.command,
-          expectedOutput: lines[current.outputStart..<end].map { $0 + "\n" }.joined(),
-          outputRange: current.outputStart..<end))
+        found.append(
+          Example(
+            arguments: try split(String(current.command.dropFirst(prompt.count))),
+            commandLine: current.command,
+            expectedOutput: lines[current.outputStart..<end].map { $0 + "\n" }.joined(),
+            outputRange: current.outputStart..<end))
         pending = nil
       }
       while index < lines.count, !lines[index].hasPrefix("```") {

@@ -25,7 +25,8 @@ import Testing
     #expect(setup["platform"] as? String == "cpu")
     #expect((trainer["setup"] as? [String: Any])?["loop"] as? String == "trainer")
     #expect((plain["step"] as? [String: Any])?["platform"] as? String == "cpu")
-    let a = try Self.phases(trainer), b = try Self.phases(plain)
+    let a = try Self.phases(trainer)
+    let b = try Self.phases(plain)
     #expect(Set(a.keys) == ["forward", "backward", "optimizer"])
     #expect(b["optimizer"]! - a["optimizer"]! == 2048 * 128_256 * 2)
     #expect((plain["step"] as? [String: Any])?["saved_for_backward_bytes"] as? Int64 != nil)
@@ -44,7 +45,8 @@ import Testing
   @Test func chunkedLossLowersTheLogits() throws {
     func logits(_ loss: String) throws -> Int64 {
       // fit's exit status carries the verdict; the JSON is printed either way.
-      let json = try BinaryRunner.json(try BinaryRunner.run(["fit", "llama-3.1-8b", "--gpu", "rtx-3060-12gb", "--loss", loss, "--json"]))
+      let json = try BinaryRunner.json(
+        try BinaryRunner.run(["fit", "llama-3.1-8b", "--gpu", "rtx-3060-12gb", "--loss", loss, "--json"]))
       let components = try #require(json["components"] as? [[String: Any]])
       return try #require(components.first { $0["id"] as? String == "logits" }?["bytes"] as? Int64)
     }

@@ -11,10 +11,11 @@ import Testing
   static let gpus = ["rtx-3060-12gb", "l4", "rtx-4090", "a100-40gb", "h100-80gb"]
 
   @Test func fitTableCompareAndSolveAgree() throws {
-    let table = try BinaryRunner.json(try BinaryRunner.run([
-      "table", "--models", Self.models.joined(separator: ","), "--ranks", Self.ranks.joined(separator: ","),
-      "--seq-lens", Self.lengths.joined(separator: ","), "--gpu", Self.gpus.joined(separator: ","), "--json",
-    ]))
+    let table = try BinaryRunner.json(
+      try BinaryRunner.run([
+        "table", "--models", Self.models.joined(separator: ","), "--ranks", Self.ranks.joined(separator: ","),
+        "--seq-lens", Self.lengths.joined(separator: ","), "--gpu", Self.gpus.joined(separator: ","), "--json",
+      ]))
     let rows = try #require(table["rows"] as? [[String: Any]])
     #expect(rows.count == Self.models.count * Self.ranks.count * Self.lengths.count)
     var cells = 0
@@ -25,10 +26,13 @@ import Testing
       let rank = String(try #require(row["rank"] as? Int64))
       let length = String(try #require(row["seq_len"] as? Int64))
       let setup = ["--rank", rank, "--seq-len", length]
-      let compare = try BinaryRunner.json(try BinaryRunner.run(
-        ["compare", model, "--gpu", Self.gpus.joined(separator: ","), "--setups", "as-given", "--json"] + setup))
+      let compare = try BinaryRunner.json(
+        try BinaryRunner.run(
+          ["compare", model, "--gpu", Self.gpus.joined(separator: ","), "--setups", "as-given", "--json"] + setup))
       // One setup on several GPUs: a column per GPU, each judged on its own GPU.
-      let compared = try #require(compare["columns"] as? [[String: Any]]).flatMap { $0["gpus"] as? [[String: Any]] ?? [] }
+      let compared = try #require(compare["columns"] as? [[String: Any]]).flatMap {
+        $0["gpus"] as? [[String: Any]] ?? []
+      }
       try #require(compared.count == Self.gpus.count)
       let tableCells = try #require(row["gpus"] as? [[String: Any]])
       for (index, gpu) in Self.gpus.enumerated() {
@@ -40,8 +44,9 @@ import Testing
         #expect(compared[index]["verdict"] as? String == verdict, "compare: \(label)")
         let key = "\(model) \(length) \(gpu)"
         if solved[key] == nil {
-          let solve = try BinaryRunner.json(try BinaryRunner.run(
-            ["solve", model, "--gpu", gpu, "--find", "rank", "--seq-len", length, "--json"]))
+          let solve = try BinaryRunner.json(
+            try BinaryRunner.run(
+              ["solve", model, "--gpu", gpu, "--find", "rank", "--seq-len", length, "--json"]))
           solved[key] = try #require((solve["largest"] as? [String: Any])?["rank"] as? [String: Any])
         }
         let answer = try #require(solved[key])

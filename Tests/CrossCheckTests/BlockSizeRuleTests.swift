@@ -1,7 +1,7 @@
 import NF4Quantization
 import QLoRABudget
-import Testing
 import QLoRABudgetInputs
+import Testing
 
 /// The engine cannot import the estimator, so it keeps its own list of bitsandbytes' block
 /// sizes; this is where the two are held to one rule.

@@ -1,8 +1,8 @@
 import Foundation
 import NF4Quantization
 import QLoRABudget
-import Testing
 import QLoRABudgetInputs
+import Testing
 
 /// The engine's real buffers equal the estimator's formula (`FourBitWeightBuffers`) to the byte,
 /// for every golden case and for shapes around the block boundaries and real weight shapes.
@@ -18,11 +18,18 @@ import QLoRABudgetInputs
   static let goldenCases: [Case] = {
     let tests = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     let directory = tests.appendingPathComponent("NF4QuantizationTests/Fixtures/bnb-4bit")
-    let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []).filter { $0.hasSuffix(".json") }.sorted()
-    struct Settings: Decodable { let count: Int; let blocksize: Int; let double_quant: Bool }
+    let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []).filter {
+      $0.hasSuffix(".json")
+    }.sorted()
+    struct Settings: Decodable {
+      let count: Int
+      let blocksize: Int
+      let double_quant: Bool
+    }
     return names.compactMap { name in
       guard let data = try? Data(contentsOf: directory.appendingPathComponent(name)),
-        let settings = try? JSONDecoder().decode(Settings.self, from: data) else { return nil }
+        let settings = try? JSONDecoder().decode(Settings.self, from: data)
+      else { return nil }
       return Case(shape: [settings.count], blockSize: settings.blocksize, doubleQuantization: settings.double_quant)
     }
   }()
@@ -59,11 +66,13 @@ import QLoRABudgetInputs
   private func expectFormula<T: FourBitScalar>(
     _ values: [T], _ testCase: Case, threads: Int = 1, sourceLocation: SourceLocation = #_sourceLocation
   ) throws {
-    let settings = try QuantizationSettings(type: .nf4, blockSize: testCase.blockSize, doubleQuantization: testCase.doubleQuantization)
+    let settings = try QuantizationSettings(
+      type: .nf4, blockSize: testCase.blockSize, doubleQuantization: testCase.doubleQuantization)
     let tensor = try QuantizedTensor(quantizing: values, shape: testCase.shape, settings: settings, threads: threads)
     let engine = tensor.bufferBytes
     let formula = FourBitWeightBuffers(
-      elementCount: Int64(values.count), blockSize: Int64(testCase.blockSize), doubleQuantization: testCase.doubleQuantization)
+      elementCount: Int64(values.count), blockSize: Int64(testCase.blockSize),
+      doubleQuantization: testCase.doubleQuantization)
     #expect(engine.packed == formula.packed.bytes, sourceLocation: sourceLocation)
     #expect(engine.absmax == formula.absmax.bytes, sourceLocation: sourceLocation)
     #expect(engine.nestedAbsmax == formula.nestedAbsmax.bytes, sourceLocation: sourceLocation)

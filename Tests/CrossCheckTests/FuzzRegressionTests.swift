@@ -1,9 +1,9 @@
 import Foundation
 import NF4Quantization
 import QLoRABudget
+import QLoRABudgetInputs
 import Safetensors
 import Testing
-import QLoRABudgetInputs
 
 /// The quant_state fuzz corpus and regressions (Tests/Fuzz/{corpus,regressions}/quantstate),
 /// replayed the way Tests/Fuzz/harnesses/quantstate.swift runs them: each input becomes a
@@ -22,7 +22,8 @@ import QLoRABudgetInputs
 
   /// Writes the checkpoint the harness builds from `input`; returns its path and the weights to read.
   static func checkpoint(from input: [UInt8]) throws -> (URL, [String]) {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("quantstate-\(UUID().uuidString).safetensors")
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "quantstate-\(UUID().uuidString).safetensors")
     let selector = input[0]
     let rest = Array(input.dropFirst())
     if selector == UInt8(ascii: "S") {
@@ -30,7 +31,8 @@ import QLoRABudgetInputs
       let names = (try? SafetensorsFile(url: url))?.header.tensors.map(\.name).filter { $0.hasSuffix(".weight") } ?? []
       return (url, names)
     }
-    let settings = try QuantizationSettings(type: selector & 1 == 0 ? .nf4 : .fp4, blockSize: 64, doubleQuantization: selector & 2 != 0)
+    let settings = try QuantizationSettings(
+      type: selector & 1 == 0 ? .nf4 : .fp4, blockSize: 64, doubleQuantization: selector & 2 != 0)
     let shape = shapes[Int(selector >> 2) % shapes.count]
     let values = (0..<shape.reduce(1, *)).map { Float(($0 * 7919) % 201 - 100) / 100 }
     let tensor = try QuantizedTensor(quantizing: values, shape: shape, settings: settings)
@@ -85,16 +87,22 @@ import QLoRABudgetInputs
   /// sum in `fourBitBitsPerParameter` does not and trapped. A state claiming more elements than
   /// its packed codes hold (2 a byte) is now refused when the checkpoint is read.
   @Test func quantStatesClaimingMoreThanThePackedCodesAreRefused() throws {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("quantstate-\(UUID().uuidString).safetensors")
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "quantstate-\(UUID().uuidString).safetensors")
     defer { try? FileManager.default.removeItem(at: url) }
-    let state = Array(#"{"quant_type": "nf4", "blocksize": 64, "dtype": "bfloat16", "shape": [4611686018427387904]}"#.utf8)
+    let state = Array(
+      #"{"quant_type": "nf4", "blocksize": 64, "dtype": "bfloat16", "shape": [4611686018427387904]}"#.utf8)
     var entries: [(SafetensorsTensorSpec, [UInt8])] = []
     for layer in 0..<2 {
       let weight = "model.layers.\(layer).mlp.down_proj.weight"
       entries.append((SafetensorsTensorSpec(name: weight, dtype: .u8, shape: [4, 1]), [0x12, 0x34, 0x56, 0x78]))
       entries.append((SafetensorsTensorSpec(name: weight + ".absmax", dtype: .f32, shape: [1]), [0, 0, 128, 63]))
-      entries.append((SafetensorsTensorSpec(name: weight + ".quant_state.bitsandbytes__nf4", dtype: .u8,
-                                            shape: [Int64(state.count)]), state))
+      entries.append(
+        (
+          SafetensorsTensorSpec(
+            name: weight + ".quant_state.bitsandbytes__nf4", dtype: .u8,
+            shape: [Int64(state.count)]), state
+        ))
     }
     let writer = try SafetensorsWriter(url: url, tensors: entries.map(\.0))
     for (spec, bytes) in entries { try writer.write(spec.name, bytes: bytes) }
@@ -112,7 +120,10 @@ import QLoRABudgetInputs
   /// negative, fractional, out-of-range dimensions and a shape larger than the packed codes.
   /// `[1, 1]` over the 128 bytes of codes of a 64 x 4 weight printed hundreds of bits per
   /// parameter: a shape must give exactly the packed codes' element count ((n + 1) / 2 bytes).
-  @Test(arguments: ["[1099511627776, 1099511627776]", "[-256]", "[2.5, 4]", "[1e30]", "[18446744073709551616]", "[64, 5]", "[1, 1]", "[64, 3]"])
+  @Test(arguments: [
+    "[1099511627776, 1099511627776]", "[-256]", "[2.5, 4]", "[1e30]", "[18446744073709551616]", "[64, 5]", "[1, 1]",
+    "[64, 3]",
+  ])
   func aQuantStateShapeThatIsNotTheWeightIsRefused(_ shape: String) throws {
     let json = #"{"quant_type": "nf4", "blocksize": 64, "dtype": "bfloat16", "shape": \#(shape)}"#
     let (url, _) = try Self.checkpoint(from: [0] + Array(json.utf8))
@@ -135,7 +146,9 @@ import QLoRABudgetInputs
     if accepted {
       #expect(try CheckpointInventory(path: url).fourBitWeights.first?.parameters == 256)
     } else {
-      #expect(performing: { _ = try CheckpointInventory(path: url) }, throws: { "\($0)".contains("blocksize") && !"\($0)".contains("\n") })
+      #expect(
+        performing: { _ = try CheckpointInventory(path: url) },
+        throws: { "\($0)".contains("blocksize") && !"\($0)".contains("\n") })
     }
   }
 }

@@ -1,8 +1,8 @@
 import Foundation
 import NF4Quantization
 import QLoRABudget
-import Testing
 import QLoRABudgetInputs
+import Testing
 
 /// The engine against the estimator and against the definition of 4-bit quantization, over
 /// random shapes and values from fixed SplitMix64 seeds (reproducible; failures name the case).
@@ -18,7 +18,8 @@ import QLoRABudgetInputs
     }
   }
 
-  static func randomSettings(_ random: inout SplitMix64, doubleQuantization: Bool? = nil) throws -> QuantizationSettings {
+  static func randomSettings(_ random: inout SplitMix64, doubleQuantization: Bool? = nil) throws -> QuantizationSettings
+  {
     try QuantizationSettings(
       type: random.bool() ? .nf4 : .fp4, blockSize: blockSizes[random.int(0...(blockSizes.count - 1))],
       doubleQuantization: doubleQuantization ?? random.bool())
@@ -41,7 +42,8 @@ import QLoRABudgetInputs
       let values = (0..<count).map { _ in random.weight(scale: 0.02) }
       let engine = try QuantizedTensor(quantizing: values, shape: shape, settings: settings).bufferBytes
       let formula = FourBitWeightBuffers(
-        elementCount: Int64(count), blockSize: Int64(settings.blockSize), doubleQuantization: settings.doubleQuantization)
+        elementCount: Int64(count), blockSize: Int64(settings.blockSize),
+        doubleQuantization: settings.doubleQuantization)
       let context = "case \(index): shape \(shape), \(settings)"
       #expect(formula.packed.bytes == engine.packed, "\(context)")
       #expect(formula.absmax.bytes == engine.absmax, "\(context)")
@@ -81,7 +83,9 @@ import QLoRABudgetInputs
         for i in range {
           let error = (output[i] - values[i]).magnitude
           worst = max(worst, absmax > 0 ? error / absmax : error)
-          #expect(error <= bound + tolerance, "case \(index) (\(settings), shape \(shape)) element \(i): \(values[i]) -> \(output[i]), bound \(bound)")
+          #expect(
+            error <= bound + tolerance,
+            "case \(index) (\(settings), shape \(shape)) element \(i): \(values[i]) -> \(output[i]), bound \(bound)")
           if error > bound + tolerance { return }
         }
       }
@@ -106,7 +110,9 @@ import QLoRABudgetInputs
         let special: Float = [.nan, .infinity, -.infinity][random.int(0...2)]
         if kind[block] != nil, kind[block]!.isNaN != special.isNaN { continue }  // one kind per block
         kind[block] = special
-        let position = block * settings.blockSize + random.int(0...(min(count, (block + 1) * settings.blockSize) - block * settings.blockSize - 1))
+        let position =
+          block * settings.blockSize
+          + random.int(0...(min(count, (block + 1) * settings.blockSize) - block * settings.blockSize - 1))
         values[position] = special
       }
       let tensor = try QuantizedTensor(quantizing: values, shape: [count], settings: settings)
@@ -128,7 +134,9 @@ import QLoRABudgetInputs
           }
         case nil:
           let absmax = values[range].map(\.magnitude).max()!
-          #expect(range.allSatisfy { (output[$0] - values[$0]).magnitude <= half * absmax * 1.00001 + .leastNormalMagnitude }, "\(context)")
+          #expect(
+            range.allSatisfy { (output[$0] - values[$0]).magnitude <= half * absmax * 1.00001 + .leastNormalMagnitude },
+            "\(context)")
         }
       }
     }

@@ -1,6 +1,7 @@
-@testable import NF4Quantization
 import Foundation
 import Testing
+
+@testable import NF4Quantization
 
 /// The background commits of a folder's shards run in order, and the first error stops the
 /// rest and reaches the caller.
@@ -10,14 +11,27 @@ import Testing
   final class Log: @unchecked Sendable {
     private let lock = NSLock()
     private var entries: [Int] = []
-    func append(_ value: Int) { lock.lock(); entries.append(value); lock.unlock() }
-    var values: [Int] { lock.lock(); defer { lock.unlock() }; return entries }
+    func append(_ value: Int) {
+      lock.lock()
+      entries.append(value)
+      lock.unlock()
+    }
+    var values: [Int] {
+      lock.lock()
+      defer { lock.unlock() }
+      return entries
+    }
   }
 
   @Test func runInOrder() throws {
     let commits = BackgroundCommits()
     let log = Log()
-    for shard in 0..<5 { commits.submit { usleep(UInt32(1000 * (5 - shard))); log.append(shard) } }
+    for shard in 0..<5 {
+      commits.submit {
+        usleep(UInt32(1000 * (5 - shard)))
+        log.append(shard)
+      }
+    }
     commits.wait()
     try commits.throwFailure()
     #expect(log.values == [0, 1, 2, 3, 4])

@@ -14,10 +14,19 @@ import Testing
   /// A small model: two linear weights (bf16, fp32), an embedding, an lm_head, a norm, a bias.
   static func writeModel(to url: URL, linear: [Float], linearShape: [Int64]) throws -> [String: [UInt8]] {
     let tensors: [(SafetensorsTensorSpec, [UInt8])] = [
-      (.init(name: "model.embed_tokens.weight", dtype: .bf16, shape: [4, 64]), bytes((0..<256).map { BFloat16(Float($0)) })),
-      (.init(name: "model.layers.0.mlp.up_proj.weight", dtype: .bf16, shape: linearShape), bytes(linear.map { BFloat16($0) })),
+      (
+        .init(name: "model.embed_tokens.weight", dtype: .bf16, shape: [4, 64]),
+        bytes((0..<256).map { BFloat16(Float($0)) })
+      ),
+      (
+        .init(name: "model.layers.0.mlp.up_proj.weight", dtype: .bf16, shape: linearShape),
+        bytes(linear.map { BFloat16($0) })
+      ),
       (.init(name: "model.layers.0.self_attn.q_proj.weight", dtype: .f32, shape: linearShape), bytes(linear)),
-      (.init(name: "model.layers.0.self_attn.q_proj.bias", dtype: .f32, shape: [linearShape[0]]), bytes([Float](repeating: 0.5, count: Int(linearShape[0])))),
+      (
+        .init(name: "model.layers.0.self_attn.q_proj.bias", dtype: .f32, shape: [linearShape[0]]),
+        bytes([Float](repeating: 0.5, count: Int(linearShape[0])))
+      ),
       (.init(name: "model.norm.weight", dtype: .f32, shape: [64]), bytes([Float](repeating: 1, count: 64))),
       (.init(name: "lm_head.weight", dtype: .bf16, shape: [4, 64]), bytes((0..<256).map { BFloat16(Float($0) / 8) })),
     ]
@@ -50,8 +59,11 @@ import Testing
       #expect(info.dtype == dtype, "\(name)")
       #expect(info.shape == shape, "\(name)")
     }
-    #expect(String(decoding: try file.data(named: "\(up).quant_state.bitsandbytes__nf4"), as: UTF8.self) == Self.upState)
-    for name in ["model.embed_tokens.weight", "lm_head.weight", "model.norm.weight", "model.layers.0.self_attn.q_proj.bias"] {
+    #expect(
+      String(decoding: try file.data(named: "\(up).quant_state.bitsandbytes__nf4"), as: UTF8.self) == Self.upState)
+    for name in [
+      "model.embed_tokens.weight", "lm_head.weight", "model.norm.weight", "model.layers.0.self_attn.q_proj.bias",
+    ] {
       #expect([UInt8](try file.data(named: name)) == original[name], "\(name) copied unchanged")
     }
     // The stored buffers are exactly the engine's quantization of the bf16 values.
@@ -83,12 +95,20 @@ import Testing
     #expect(try file.tensor(named: "\(name).nested_absmax").shape == [2])
     #expect(try file.tensor(named: "\(name).nested_quant_map").shape == [256])
     let state = String(decoding: try file.data(named: "\(name).quant_state.bitsandbytes__fp4"), as: UTF8.self)
-    guard case let .doubleQuantized(nested) = direct.scales else { Issue.record("expected DQ"); return }
-    #expect(state == #"{"quant_type": "fp4", "blocksize": 64, "dtype": "float32", "shape": [300, 64], "nested_blocksize": 256, "nested_dtype": "float32", "nested_offset": "# + "\(Double(nested.offset))}")
+    guard case .doubleQuantized(let nested) = direct.scales else {
+      Issue.record("expected DQ")
+      return
+    }
+    #expect(
+      state
+        == #"{"quant_type": "fp4", "blocksize": 64, "dtype": "float32", "shape": [300, 64], "nested_blocksize": 256, "nested_dtype": "float32", "nested_offset": "#
+        + "\(Double(nested.offset))}")
   }
 
   @Test func quantizerSkipsWhatTransformersSkips() throws {
-    func info(_ name: String, _ dtype: SafetensorsDType = .bf16, _ shape: [Int64] = [8, 8]) throws -> SafetensorsTensorInfo {
+    func info(_ name: String, _ dtype: SafetensorsDType = .bf16, _ shape: [Int64] = [8, 8]) throws
+      -> SafetensorsTensorInfo
+    {
       try SafetensorsTensorInfo(name: name, dtype: dtype, shape: shape, dataOffsets: 0..<0)
     }
     #expect(CheckpointQuantizer.quantizes(try info("model.layers.3.mlp.down_proj.weight")))
@@ -113,7 +133,9 @@ import Testing
   @Test func int4RoundTripByHand() throws {
     // absmax 7: q = round(x), so 3.4 -> 3, -2.5 -> -2 (ties to even), 7 -> 7.
     #expect(try QuantizationErrorStatistics.roundToNearestInt4([3.4, -2.5, 7, 0], blockSize: 64) == [3, -2, 7, 0])
-    #expect(throws: QuantizationError.invalidBlockSize(0)) { try QuantizationErrorStatistics.roundToNearestInt4([1], blockSize: 0) }
+    #expect(throws: QuantizationError.invalidBlockSize(0)) {
+      try QuantizationErrorStatistics.roundToNearestInt4([1], blockSize: 0)
+    }
   }
 
   @Test func nf4BeatsInt4OnNormalWeights() throws {

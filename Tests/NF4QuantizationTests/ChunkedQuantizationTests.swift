@@ -1,7 +1,8 @@
 import Foundation
-@testable import NF4Quantization
 import Safetensors
 import Testing
+
+@testable import NF4Quantization
 
 /// Weights quantized and measured in chunks (tiny chunks here, so a small weight crosses many)
 /// give what the whole-tensor path gives: the same bytes in the checkpoint, the same error
@@ -30,7 +31,8 @@ import Testing
       SafetensorsTensorSpec(name: "m.down_proj.weight", dtype: .bf16, shape: [70, 64]),
     ]
     let writer = try SafetensorsWriter(url: url, tensors: specs)
-    try writer.write("m.norm.weight", bytes: [BFloat16](repeating: BFloat16(1), count: 64).withUnsafeBytes { Array($0) })
+    try writer.write(
+      "m.norm.weight", bytes: [BFloat16](repeating: BFloat16(1), count: 64).withUnsafeBytes { Array($0) })
     try writer.write("m.up_proj.weight", bytes: weight.withUnsafeBytes { Array($0) })
     try writer.write("m.down_proj.weight", bytes: second.withUnsafeBytes { Array($0) })
     try writer.finish()
@@ -51,7 +53,9 @@ import Testing
     for entry in BnbCheckpointLayout.entries(weightName: "m.up_proj.weight", tensor: whole, dtype: "bfloat16") {
       #expect([UInt8](try written.data(named: entry.spec.name)) == entry.bytes, "\(entry.spec.name)")
     }
-    #expect([UInt8](try written.data(named: "m.norm.weight")) == [BFloat16](repeating: BFloat16(1), count: 64).withUnsafeBytes { Array($0) })
+    #expect(
+      [UInt8](try written.data(named: "m.norm.weight"))
+        == [BFloat16](repeating: BFloat16(1), count: 64).withUnsafeBytes { Array($0) })
   }
 
   @Test(arguments: [false, true])
@@ -68,7 +72,8 @@ import Testing
     for type in FourBitType.allCases {
       let settings = try QuantizationSettings(type: type, blockSize: 64, doubleQuantization: doubleQuantization)
       let tensor = try QuantizedTensor(quantizing: values, shape: [values.count], settings: settings)
-      expected.append((type.rawValue, try QuantizationErrorStatistics(original: values, reconstructed: tensor.dequantized())))
+      expected.append(
+        (type.rawValue, try QuantizationErrorStatistics(original: values, reconstructed: tensor.dequantized())))
     }
     let int4 = try QuantizationErrorStatistics.roundToNearestInt4(values, blockSize: 64)
     expected.append(("int4", try QuantizationErrorStatistics(original: values, reconstructed: int4)))

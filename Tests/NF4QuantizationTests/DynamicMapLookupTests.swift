@@ -14,7 +14,9 @@ import Testing
   }
 
   @Test func onAndBesideEveryMidpointAndValue() {
-    var probes: [Float] = [0, -0.0, .nan, .infinity, -.infinity, 1, -1, 2, -2, .leastNonzeroMagnitude, -.leastNonzeroMagnitude]
+    var probes: [Float] = [
+      0, -0.0, .nan, .infinity, -.infinity, 1, -1, 2, -2, .leastNonzeroMagnitude, -.leastNonzeroMagnitude,
+    ]
     for k in 0..<255 {
       let midpoint = (DynamicMap.values[k] + DynamicMap.values[k + 1]) / 2
       var below = midpoint
@@ -28,7 +30,8 @@ import Testing
     }
     probes += DynamicMap.values + DynamicMap.values.map(\.nextUp) + DynamicMap.values.map(\.nextDown)
     let wrong = probes.filter { DynamicMap.nearestCode($0) != Self.definition($0) }
-    #expect(wrong.isEmpty, "\(wrong.prefix(5).map { "\($0): \(DynamicMap.nearestCode($0)) vs \(Self.definition($0))" })")
+    #expect(
+      wrong.isEmpty, "\(wrong.prefix(5).map { "\($0): \(DynamicMap.nearestCode($0)) vs \(Self.definition($0))" })")
   }
 
   @Test func aSweepOfEveryMagnitude() {

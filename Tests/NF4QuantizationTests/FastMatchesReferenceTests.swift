@@ -22,7 +22,8 @@ import Testing
     let values = Self.pattern(count)
     for type in FourBitType.allCases {
       for doubleQuantization in [false, true] {
-        let settings = try QuantizationSettings(type: type, blockSize: blockSize, doubleQuantization: doubleQuantization)
+        let settings = try QuantizationSettings(
+          type: type, blockSize: blockSize, doubleQuantization: doubleQuantization)
         try expectAgreement(values, settings: settings)
       }
     }
@@ -37,7 +38,10 @@ import Testing
   }
 
   @Test func specialValuesInEveryPosition() throws {
-    let specials: [Float] = [.nan, .infinity, -.infinity, 0, -0.0, .leastNonzeroMagnitude, Float(bitPattern: 0x000A_E398), -1e-38, .greatestFiniteMagnitude]
+    let specials: [Float] = [
+      .nan, .infinity, -.infinity, 0, -0.0, .leastNonzeroMagnitude, Float(bitPattern: 0x000A_E398), -1e-38,
+      .greatestFiniteMagnitude,
+    ]
     var values = Self.pattern(64 * 12 + 7)
     for (k, special) in specials.enumerated() { values[64 * k + k] = special }
     for type in FourBitType.allCases {
@@ -61,7 +65,9 @@ import Testing
     for threads in [1, 3] {
       let fast = try QuantizedTensor(quantizing: values, shape: shape, settings: settings, threads: threads)
       #expect(fast.packed == reference.packed, "packed, \(threads) threads", sourceLocation: sourceLocation)
-      #expect(fast.scales == reference.scales || bothNaN(fast.scales, reference.scales), "scales", sourceLocation: sourceLocation)
+      #expect(
+        fast.scales == reference.scales || bothNaN(fast.scales, reference.scales), "scales",
+        sourceLocation: sourceLocation)
       let fastOut: [T] = fast.dequantized(as: T.self, threads: threads)
       let referenceOut: [T] = reference.referenceDequantized(as: T.self)
       #expect(bits(fastOut) == bits(referenceOut), "dequantized, \(threads) threads", sourceLocation: sourceLocation)
@@ -70,7 +76,7 @@ import Testing
 
   /// `[Float]` equality fails on NaN; compare absmax bit patterns instead.
   private func bothNaN(_ a: BlockScales, _ b: BlockScales) -> Bool {
-    guard case let .float32(x) = a, case let .float32(y) = b else { return false }
+    guard case .float32(let x) = a, case .float32(let y) = b else { return false }
     return x.map(\.bitPattern) == y.map(\.bitPattern)
   }
 

@@ -58,7 +58,9 @@ struct GoldenCase: Decodable, CustomTestStringConvertible {
   /// Reinterprets little-endian bytes as an array.
   static func array<T>(_ data: Data, of _: T.Type) -> [T] {
     data.withUnsafeBytes { raw in
-      (0..<(raw.count / MemoryLayout<T>.size)).map { raw.loadUnaligned(fromByteOffset: $0 * MemoryLayout<T>.size, as: T.self) }
+      (0..<(raw.count / MemoryLayout<T>.size)).map {
+        raw.loadUnaligned(fromByteOffset: $0 * MemoryLayout<T>.size, as: T.self)
+      }
     }
   }
 

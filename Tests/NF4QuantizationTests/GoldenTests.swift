@@ -49,10 +49,10 @@ import Testing
     #expect(threaded == fast, "three threads", sourceLocation: sourceLocation)
 
     switch fast.scales {
-    case let .float32(absmax):
+    case .float32(let absmax):
       let expected = GoldenCase.array(golden.absmaxFloat32!, of: UInt32.self)
       #expect(GoldenCase.bits(absmax) == expected, "absmax", sourceLocation: sourceLocation)
-    case let .doubleQuantized(state):
+    case .doubleQuantized(let state):
       #expect(state.offset.bitPattern == golden.offsetFloat32!.bitPattern, "offset", sourceLocation: sourceLocation)
       let expectedNested = GoldenCase.array(golden.nestedAbsmaxFloat32!, of: UInt32.self)
       #expect(GoldenCase.bits(state.nestedAbsmax) == expectedNested, "nested absmax", sourceLocation: sourceLocation)
@@ -63,10 +63,12 @@ import Testing
     // Dequantizing bitsandbytes' own stored state gives its output bit for bit.
     let stored = try storedTensor(golden)
     let expectedOutput = GoldenCase.array(golden.dequantizedFloat32, of: UInt32.self)
-    #expect(GoldenCase.bits(try dequantize(stored, as: golden.inputDtype, reference: false)) == expectedOutput,
-            "dequantized (fast)", sourceLocation: sourceLocation)
-    #expect(GoldenCase.bits(try dequantize(stored, as: golden.inputDtype, reference: true)) == expectedOutput,
-            "dequantized (reference)", sourceLocation: sourceLocation)
+    #expect(
+      GoldenCase.bits(try dequantize(stored, as: golden.inputDtype, reference: false)) == expectedOutput,
+      "dequantized (fast)", sourceLocation: sourceLocation)
+    #expect(
+      GoldenCase.bits(try dequantize(stored, as: golden.inputDtype, reference: true)) == expectedOutput,
+      "dequantized (reference)", sourceLocation: sourceLocation)
   }
 
   /// Positions where our nested code differs from bitsandbytes'; each must be one code away,
@@ -75,10 +77,11 @@ import Testing
     _ golden: GoldenCase, sourceLocation: SourceLocation = #_sourceLocation
   ) throws -> [Int] {
     let ours = try quantize(golden, reference: false, threads: 1)
-    guard case let .doubleQuantized(state) = ours.scales else { return [] }
-    let plainSettings = try QuantizationSettings(type: golden.type, blockSize: golden.blocksize, doubleQuantization: false)
+    guard case .doubleQuantized(let state) = ours.scales else { return [] }
+    let plainSettings = try QuantizationSettings(
+      type: golden.type, blockSize: golden.blocksize, doubleQuantization: false)
     let plain = try quantize(golden, settings: plainSettings)
-    guard case let .float32(absmax) = plain.scales else { return [] }
+    guard case .float32(let absmax) = plain.scales else { return [] }
     let theirs = [UInt8](golden.absmaxUint8!)
     var positions: [Int] = []
     for i in theirs.indices where theirs[i] != state.codes[i] {
@@ -154,7 +157,8 @@ import Testing
     let (input, output) = (CheckpointTests.temporaryURL(), CheckpointTests.temporaryURL())
     defer { [input, output].forEach { try? FileManager.default.removeItem(at: $0) } }
     let name = "model.layers.0.mlp.down_proj.weight"
-    let writer = try SafetensorsWriter(url: input, tensors: [.init(name: name, dtype: dtype, shape: [1, Int64(golden.count)])])
+    let writer = try SafetensorsWriter(
+      url: input, tensors: [.init(name: name, dtype: dtype, shape: [1, Int64(golden.count)])])
     try writer.write(name, bytes: golden.input)
     try writer.finish()
 
@@ -164,7 +168,10 @@ import Testing
     if golden.doubleQuant {
       #expect(try result.data(named: "\(name).nested_absmax") == golden.nestedAbsmaxFloat32!)
       let (tensor, _) = try BnbCheckpointLayout.read(weightName: name, from: result)
-      guard case let .doubleQuantized(state) = tensor.scales else { Issue.record("expected DQ"); return }
+      guard case .doubleQuantized(let state) = tensor.scales else {
+        Issue.record("expected DQ")
+        return
+      }
       #expect(state.offset.bitPattern == golden.offsetFloat32!.bitPattern)
     } else {
       #expect(try result.data(named: "\(name).absmax") == golden.absmaxFloat32!)

@@ -36,7 +36,11 @@ import Testing
   }
 
   @Test func valuesOnAndBesideEveryThreshold() throws {
-    let values = Self.unitBlocks(Self.aroundThresholds + [0, -0.0, .leastNonzeroMagnitude, -.leastNonzeroMagnitude, Float(bitPattern: 0x000A_E398), -Float(bitPattern: 0x000A_E398), 1, -1, Float(1).nextDown, Float(-1).nextUp])
+    let values = Self.unitBlocks(
+      Self.aroundThresholds + [
+        0, -0.0, .leastNonzeroMagnitude, -.leastNonzeroMagnitude, Float(bitPattern: 0x000A_E398),
+        -Float(bitPattern: 0x000A_E398), 1, -1, Float(1).nextDown, Float(-1).nextUp,
+      ])
     try expectAgreement(values)
   }
 
@@ -112,12 +116,16 @@ import Testing
       let fast = try QuantizedTensor(quantizing: values, shape: [values.count], settings: settings, threads: 2)
       let mismatch = fast.packed.indices.first { fast.packed[$0] != reference.packed[$0] }
       #expect(fast.packed.count == reference.packed.count, sourceLocation: sourceLocation)
-      #expect(mismatch == nil, "\(type) byte \(mismatch ?? -1): elements \(2 * (mismatch ?? 0)) and next", sourceLocation: sourceLocation)
+      #expect(
+        mismatch == nil, "\(type) byte \(mismatch ?? -1): elements \(2 * (mismatch ?? 0)) and next",
+        sourceLocation: sourceLocation)
       #expect(fast.scales == reference.scales, "\(type) absmax", sourceLocation: sourceLocation)
     }
   }
 }
 
 extension Float {
-  fileprivate static func pow2(_ exponent: Float) -> Float { Float(sign: .plus, exponent: Int(exponent), significand: 1) }
+  fileprivate static func pow2(_ exponent: Float) -> Float {
+    Float(sign: .plus, exponent: Int(exponent), significand: 1)
+  }
 }

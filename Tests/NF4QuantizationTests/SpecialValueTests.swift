@@ -8,7 +8,7 @@ import Testing
   static let fp4 = try! QuantizationSettings(type: .fp4, blockSize: 64, doubleQuantization: false)
 
   func absmax(_ tensor: QuantizedTensor) -> [Float] {
-    guard case let .float32(values) = tensor.scales else { return [] }
+    guard case .float32(let values) = tensor.scales else { return [] }
     return values
   }
 

@@ -42,10 +42,12 @@ import Testing
   @Test func storedBuffersOfTheWrongSizeThrow() {
     // 100 elements: 50 packed bytes, 2 blocks of 64.
     #expect(throws: QuantizationError.bufferCountMismatch(buffer: "weight", expected: 50, actual: 49)) {
-      try QuantizedTensor(type: .nf4, blockSize: 64, shape: [100], packed: [UInt8](repeating: 0, count: 49), scales: .float32([1, 1]))
+      try QuantizedTensor(
+        type: .nf4, blockSize: 64, shape: [100], packed: [UInt8](repeating: 0, count: 49), scales: .float32([1, 1]))
     }
     #expect(throws: QuantizationError.bufferCountMismatch(buffer: "absmax", expected: 2, actual: 3)) {
-      try QuantizedTensor(type: .nf4, blockSize: 64, shape: [100], packed: [UInt8](repeating: 0, count: 50), scales: .float32([1, 1, 1]))
+      try QuantizedTensor(
+        type: .nf4, blockSize: 64, shape: [100], packed: [UInt8](repeating: 0, count: 50), scales: .float32([1, 1, 1]))
     }
     #expect(throws: QuantizationError.bufferCountMismatch(buffer: "nested_absmax", expected: 1, actual: 2)) {
       try DoubleQuantizedAbsmax(codes: [1, 2], nestedAbsmax: [1, 1], offset: 0)
@@ -57,14 +59,19 @@ import Testing
 @Suite struct EngineEntryPointTests {
   @Test func syntheticWeightsRefuseCountsThatCannotBeMade() throws {
     #expect(throws: QuantizationError.negativeDimension(shape: [-1])) { try SyntheticWeights.normal(count: -1) }
-    #expect(throws: QuantizationError.elementCountOverflow(shape: [Int.max])) { try SyntheticWeights.normal(count: Int.max) }
-    #expect(throws: QuantizationError.elementCountOverflow(shape: [(1 << 28) + 1])) { try SyntheticWeights.normal(count: (1 << 28) + 1) }
+    #expect(throws: QuantizationError.elementCountOverflow(shape: [Int.max])) {
+      try SyntheticWeights.normal(count: Int.max)
+    }
+    #expect(throws: QuantizationError.elementCountOverflow(shape: [(1 << 28) + 1])) {
+      try SyntheticWeights.normal(count: (1 << 28) + 1)
+    }
     #expect(try SyntheticWeights.normal(count: 0).isEmpty)
     #expect(try SyntheticWeights.normal(count: 3, seed: 1).count == 3)
   }
 
   @Test func dequantizeIntoAWronglySizedBufferThrows() throws {
-    let tensor = try QuantizedTensor(quantizing: [Float](repeating: 0.5, count: 128), shape: [128], settings: QuantizationSettings())
+    let tensor = try QuantizedTensor(
+      quantizing: [Float](repeating: 0.5, count: 128), shape: [128], settings: QuantizationSettings())
     for size in [0, 127, 129] {
       var buffer = [Float](repeating: 0, count: size)
       #expect(throws: QuantizationError.bufferCountMismatch(buffer: "out", expected: 128, actual: size)) {

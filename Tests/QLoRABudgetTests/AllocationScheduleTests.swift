@@ -29,7 +29,7 @@ import Testing
     var index = 0
     while index + 1 < words.count {
       let name = String(words[index].dropFirst(2)).replacingOccurrences(of: "-", with: "_")
-      let setting = try #require(Setting.allCases.first { $0.rawValue == name})
+      let setting = try #require(Setting.allCases.first { $0.rawValue == name })
       setup = try setting.parse(words[index + 1]).applied(to: setup)
       index += 2
     }
@@ -61,9 +61,11 @@ import Testing
       // before softmax's backward. The former peak is at most those bytes higher.
       let peak = try #require(measured.map(\.bytes).max())
       let former = ByteCount(row.peak_allocated_bytes)
-      let castProbabilities = setup.attention == .eager
-        ? ByteCount(setup.batchSize * model.attentionHeadCount * setup.sequenceLength * setup.sequenceLength
-          * setup.computeDtype.tensorDtype.byteWidth)
+      let castProbabilities =
+        setup.attention == .eager
+        ? ByteCount(
+          setup.batchSize * model.attentionHeadCount * setup.sequenceLength * setup.sequenceLength
+            * setup.computeDtype.tensorDtype.byteWidth)
         : .zero
       #expect(peak <= former && former - peak <= walk.step.gradients + castProbabilities, "\(row.model) \(row.variant)")
       if walk.step.gradientTiming.beforeLayers.count == 1 && walk.step.gradientTiming.perLayer.allSatisfy(\.isEmpty) {
@@ -88,9 +90,12 @@ import Testing
   @Test func sequentialLoadingReachesTheSamePhases() throws {
     let model = try PresetCatalog.bundled.model(named: "qwen2.5-7b")
     let gpu = GPU.custom(capacity: .gibibytes(80), label: "80GiB")
-    let threaded = try MemoryEstimator.schedule(model: model, setup: TrainingSetup(), gpu: gpu, loader: .threaded(workers: 4))
+    let threaded = try MemoryEstimator.schedule(
+      model: model, setup: TrainingSetup(), gpu: gpu, loader: .threaded(workers: 4))
     let sequential = try MemoryEstimator.schedule(model: model, setup: TrainingSetup(), gpu: gpu, loader: .sequential)
-    #expect(threaded.peakAllocatedByPhase.dropFirst(2).map(\.bytes) == sequential.peakAllocatedByPhase.dropFirst(2).map(\.bytes))
+    #expect(
+      threaded.peakAllocatedByPhase.dropFirst(2).map(\.bytes)
+        == sequential.peakAllocatedByPhase.dropFirst(2).map(\.bytes))
     // The same tensors, in another order.
     #expect(threaded.events.count == sequential.events.count)
   }
@@ -105,15 +110,23 @@ import Testing
     // Tensors 1-3 (2 MB) on the other workers: staged at 0.2 + 1 = 1.2 ms, ready at 2.2 ms.
     // Tensor 4 on the first worker free again (2.2 ms): staged at 3.4 ms.
     // The main thread waits for tensor 0: takes it at 400.7 ms, then one every 0.5 ms.
-    let steps = CheckpointLoader.threaded(workers: 4).steps(stagingBytes: [400_000_000, 2_000_000, 2_000_000, 2_000_000, 2_000_000])
-    #expect(steps == [.stage(1), .stage(2), .stage(3), .stage(4), .stage(0), .take(0), .take(1), .take(2), .take(3), .take(4)])
+    let steps = CheckpointLoader.threaded(workers: 4).steps(stagingBytes: [
+      400_000_000, 2_000_000, 2_000_000, 2_000_000, 2_000_000,
+    ])
+    #expect(
+      steps == [
+        .stage(1), .stage(2), .stage(3), .stage(4), .stage(0), .take(0), .take(1), .take(2), .take(3), .take(4),
+      ])
   }
 
   @Test func theMainThreadKeepsUpWithSmallTensors() {
     // 4 MB each: a worker stages at 0.2 + 2 = 2.2 ms and is free at 4.2 ms; tensors 0-3 are
     // staged at 2.2 ms, taken at 4.7, 5.2, 5.7, 6.2 ms; tensor 4 is staged at 4.2 + 2.2 = 6.4 ms.
     let steps = CheckpointLoader.threaded(workers: 4).steps(stagingBytes: Array(repeating: 4_000_000, count: 5))
-    #expect(steps == [.stage(0), .stage(1), .stage(2), .stage(3), .take(0), .take(1), .take(2), .take(3), .stage(4), .take(4)])
+    #expect(
+      steps == [
+        .stage(0), .stage(1), .stage(2), .stage(3), .take(0), .take(1), .take(2), .take(3), .stage(4), .take(4),
+      ])
   }
 
   @Test func theSequentialLoaderTakesEachCopyBeforeTheNext() {

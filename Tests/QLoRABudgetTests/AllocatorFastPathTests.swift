@@ -63,7 +63,8 @@ import Testing
     let schedule = walk.schedule(loader: loader)
     let other = walk.schedule(loader: loader.alternative)
     let memo = ReplayMemo()
-    for (capacity, again) in [(ByteCount.gibibytes(80), schedule), (.gibibytes(16), schedule), (.gibibytes(16), other)] {
+    for (capacity, again) in [(ByteCount.gibibytes(80), schedule), (.gibibytes(16), schedule), (.gibibytes(16), other)]
+    {
       let remembered = AllocatorReserve.simulate(
         again, settings: setup.allocator, loader: loader, capacity: capacity, otherLoader: { other },
         pool: SizeBucketedFreeBlockPool.self, memo: memo)

@@ -7,8 +7,8 @@ import Testing
 @Suite struct ArchitectureTests {
   static var llamaLike: [String: Any] {
     [
-    "model_type": "llama", "hidden_size": 64, "intermediate_size": 176, "num_hidden_layers": 3,
-    "num_attention_heads": 8, "num_key_value_heads": 2, "vocab_size": 1000,
+      "model_type": "llama", "hidden_size": 64, "intermediate_size": 176, "num_hidden_layers": 3,
+      "num_attention_heads": 8, "num_key_value_heads": 2, "vocab_size": 1000,
     ]
   }
 
@@ -18,7 +18,10 @@ import Testing
     let layer: Int64 = 64 * 64 * 2 + 64 * 16 * 2 + 3 * 64 * 176 + 2 * 64
     let embeddings: Int64 = 2 * 1000 * 64  // untied: embed_tokens and lm_head
     #expect(model.parameterCount == 3 * layer + embeddings + 64)
-    #expect(ModuleInventory.names(of: model.inventory.linears) == ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
+    #expect(
+      ModuleInventory.names(of: model.inventory.linears) == [
+        "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj",
+      ])
     #expect(model.inventory.bufferBytes == ByteCount(2 * 4 * 4))  // inv_freq + original, head_dim/2 fp32 each
   }
 
@@ -228,13 +231,18 @@ import Testing
       "model_type": "gpt_oss", "hidden_size": 1 << 16, "intermediate_size": 1 << 16, "num_local_experts": 1 << 20,
       "experts_per_token": 2, "num_hidden_layers": 4, "num_attention_heads": 8, "vocab_size": 1000,
     ]
-    #expect(throws: ArchitectureError.invalidValue(
-      key: "num_local_experts", value: String(1 << 20), reason: "the model would have more than 10^15 parameters", model: "test")
+    #expect(
+      throws: ArchitectureError.invalidValue(
+        key: "num_local_experts", value: String(1 << 20), reason: "the model would have more than 10^15 parameters",
+        model: "test")
     ) { try TestData.model(config) }
   }
 
   @Test func multimodalConfigsAreReadFromTextConfig() throws {
-    let config: [String: Any] = ["model_type": "gemma3", "text_config": Self.llamaLike.merging(["model_type": "gemma3_text", "head_dim": 8]) { $1 }]
+    let config: [String: Any] = [
+      "model_type": "gemma3",
+      "text_config": Self.llamaLike.merging(["model_type": "gemma3_text", "head_dim": 8]) { $1 },
+    ]
     let model = try TestData.model(config)
     #expect(model.modelType == "gemma3_text")
     #expect(model.hiddenSize == 64)

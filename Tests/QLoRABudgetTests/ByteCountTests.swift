@@ -4,15 +4,18 @@ import Testing
 @testable import QLoRABudgetInputs
 
 @Suite struct ByteCountTests {
-  @Test(arguments: [
-    ("24GiB", 24 * 1_073_741_824), ("24GB", 24_000_000_000), ("81559MiB", 81559 * 1_048_576),
-    ("1.5 TB", 1_500_000_000_000), ("512kib", 512 * 1024), ("100B", 100),
-  ] as [(String, Int64)])
+  @Test(
+    arguments: [
+      ("24GiB", 24 * 1_073_741_824), ("24GB", 24_000_000_000), ("81559MiB", 81559 * 1_048_576),
+      ("1.5 TB", 1_500_000_000_000), ("512kib", 512 * 1024), ("100B", 100),
+    ] as [(String, Int64)])
   func parsesSizesWithExplicitUnits(_ text: String, _ bytes: Int64) throws {
     #expect(try ByteCount(parsing: text) == ByteCount(bytes))
   }
 
-  @Test(arguments: ["24", "24G", "24 g", "-24GB", "0GB", "nanGB", "infGB", "24 GBs", "", "GB", "1e3GB", "24b", "2000TB"])
+  @Test(arguments: [
+    "24", "24G", "24 g", "-24GB", "0GB", "nanGB", "infGB", "24 GBs", "", "GB", "1e3GB", "24b", "2000TB",
+  ])
   func refusesAmbiguousOrInvalidSizes(_ text: String) {
     #expect(throws: ByteCountParseError.self) { try ByteCount(parsing: text) }
   }

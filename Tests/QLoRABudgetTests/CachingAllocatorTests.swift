@@ -112,10 +112,15 @@ import Testing
   }
 
   enum Int64OrString: Decodable {
-    case number(Int64), text(String)
+    case number(Int64)
+    case text(String)
     init(from decoder: Decoder) throws {
       let container = try decoder.singleValueContainer()
-      if let number = try? container.decode(Int64.self) { self = .number(number) } else { self = .text(try container.decode(String.self)) }
+      if let number = try? container.decode(Int64.self) {
+        self = .number(number)
+      } else {
+        self = .text(try container.decode(String.self))
+      }
     }
     var number: Int64 { if case .number(let n) = self { return n } else { return -1 } }
   }

@@ -1,7 +1,7 @@
 import Foundation
 import QLoRABudget
-import Testing
 import QLoRABudgetInputs
+import Testing
 
 /// The resident bytes against what transformers + bitsandbytes + peft really allocate
 /// (Tests/Calibration/hf-peft-bnb-bytes.json): every figure must match to the byte.

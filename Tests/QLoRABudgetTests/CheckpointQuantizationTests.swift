@@ -43,7 +43,8 @@ import Testing
   /// The checkpoint's quantization_config wins over a training config's (transformers keeps the
   /// checkpoint's when both are given).
   @Test func theCheckpointWinsOverATrainingConfig() throws {
-    let config = try TrainingConfig(data: Data("base_model: x\nadapter: qlora\nload_in_4bit: true\n".utf8), path: "a.yml")
+    let config = try TrainingConfig(
+      data: Data("base_model: x\nadapter: qlora\nload_in_4bit: true\n".utf8), path: "a.yml")
     let setup = TrainingSetup.configured(by: config, model: try Self.model("llama-3.2-1b-bnb-fp4"))
     #expect(setup.quantization == .fp4 && setup.usesDoubleQuantization == false)
     #expect(setup.recipe == .axolotl)
@@ -53,7 +54,9 @@ import Testing
     var config: [String: Any] = [
       "model_type": "llama", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
       "intermediate_size": 128, "vocab_size": 100,
-      "quantization_config": ["quant_method": "bitsandbytes", "load_in_8bit": true, "llm_int8_skip_modules": ["lm_head", "mlp.down_proj"]],
+      "quantization_config": [
+        "quant_method": "bitsandbytes", "load_in_8bit": true, "llm_int8_skip_modules": ["lm_head", "mlp.down_proj"],
+      ],
     ]
     let model = try TestData.model(config)
     #expect(model.checkpointQuantization?.changes == [.quantization(.int8)])
@@ -80,13 +83,15 @@ import Testing
       "model_type": "llama", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
       "intermediate_size": 128, "vocab_size": 100,
       "quantization_config": [
-        "quant_method": "bitsandbytes", "load_in_4bit": true, "bnb_4bit_quant_type": "nf4", "bnb_4bit_use_double_quant": true,
+        "quant_method": "bitsandbytes", "load_in_4bit": true, "bnb_4bit_quant_type": "nf4",
+        "bnb_4bit_use_double_quant": true,
         "llm_int8_skip_modules": ["lm_head", "model.layers.1.mlp", "self_attn.o_proj", "vision_tower"],
       ],
     ]
     let model = try TestData.model(config)
     let checkpoint = try #require(model.checkpointQuantization)
-    #expect(checkpoint.skippedInstances == ["self_attn.o_proj": 2, "mlp.gate_proj": 1, "mlp.up_proj": 1, "mlp.down_proj": 1])
+    #expect(
+      checkpoint.skippedInstances == ["self_attn.o_proj": 2, "mlp.gate_proj": 1, "mlp.up_proj": 1, "mlp.down_proj": 1])
     #expect(checkpoint.notes == ["llm_int8_skip_modules vision_tower matches no decoder linear module"])
     func fourBit(_ n: Int64) -> Int64 { n / 2 + n / 64 + 4 + 1024 + 4 + 64 }
     // Quantized: q, k, v in both layers (64 x 64 each), gate, up, down in layer 0 (64 x 128 each).

@@ -24,11 +24,13 @@ import Testing
     let text = String(decoding: try TestData.trainingConfig(name), as: UTF8.self)
     let pattern = try NSRegularExpression(pattern: "^([A-Za-z_][A-Za-z0-9_]*):", options: .anchorsMatchLines)
     let range = NSRange(text.startIndex..., in: text)
-    return Set(pattern.matches(in: text, range: range).compactMap { Range($0.range(at: 1), in: text).map { String(text[$0]) } })
+    return Set(
+      pattern.matches(in: text, range: range).compactMap { Range($0.range(at: 1), in: text).map { String(text[$0]) } })
   }
 
   static func accounted(_ config: TrainingConfig) -> Set<String> {
-    let keys = config.used.map(\.key) + config.notModelled.map(\.key) + config.ignored + config.emptyKeys
+    let keys =
+      config.used.map(\.key) + config.notModelled.map(\.key) + config.ignored + config.emptyKeys
       + config.overridden.map(\.key) + [config.modelKey].compactMap { $0 }
     return Set(keys.map { String($0.name.split(separator: ".").first ?? "") })
   }
@@ -95,7 +97,8 @@ import Testing
     #expect(Setting.loss.current(in: trl.setup) == .loss(.liger))
     let factory = try TrainingConfig(data: Data("stage: sft\nenable_liger_kernel: true\n".utf8), path: "sft.yaml")
     #expect(factory.setup.lossImplementation == .liger)
-    let axolotl = try TrainingConfig(data: Data("base_model: x\nliger_fused_linear_cross_entropy: true\n".utf8), path: "a.yml")
+    let axolotl = try TrainingConfig(
+      data: Data("base_model: x\nliger_fused_linear_cross_entropy: true\n".utf8), path: "a.yml")
     #expect(axolotl.setup.lossImplementation == .liger)
   }
 
@@ -104,9 +107,11 @@ import Testing
   @Test func unslothChunkSizingIsStatedBesideTheFigure() throws {
     var setup = TrainingSetup()
     setup.recipe = .unsloth
-    let estimate = try MemoryEstimator.estimate(model: PresetCatalog.bundled.model(named: "qwen3-14b"), setup: setup, gpu: nil)
+    let estimate = try MemoryEstimator.estimate(
+      model: PresetCatalog.bundled.model(named: "qwen3-14b"), setup: setup, gpu: nil)
     #expect(estimate.assumptions.contains { $0.contains("free at its first call") && $0.contains("4 GiB") })
-    let standard = try MemoryEstimator.estimate(model: PresetCatalog.bundled.model(named: "qwen3-14b"), setup: TrainingSetup(), gpu: nil)
+    let standard = try MemoryEstimator.estimate(
+      model: PresetCatalog.bundled.model(named: "qwen3-14b"), setup: TrainingSetup(), gpu: nil)
     #expect(!standard.assumptions.contains { $0.contains("free at its first call") })
   }
 }

@@ -46,11 +46,11 @@ import Testing
   /// `q_lora_rank: null` (DeepSeek-V2-Lite, Moonlight) is one `q_proj` of hidden x heads x 192 and
   /// no q_a_layernorm; an absent key is DeepseekV3Config's default, 1536.
   static let smallKeys = """
-      "model_type": "deepseek_v3", "hidden_size": 2048, "num_hidden_layers": 2, "num_attention_heads": 16,
-      "intermediate_size": 8192, "moe_intermediate_size": 1024, "n_routed_experts": 8, "num_experts_per_tok": 2,
-      "first_k_dense_replace": 1, "kv_lora_rank": 512, "qk_nope_head_dim": 128, "qk_rope_head_dim": 64,
-      "v_head_dim": 128, "vocab_size": 1000
-      """
+    "model_type": "deepseek_v3", "hidden_size": 2048, "num_hidden_layers": 2, "num_attention_heads": 16,
+    "intermediate_size": 8192, "moe_intermediate_size": 1024, "n_routed_experts": 8, "num_experts_per_tok": 2,
+    "first_k_dense_replace": 1, "kv_lora_rank": 512, "qk_nope_head_dim": 128, "qk_rope_head_dim": 64,
+    "v_head_dim": 128, "vocab_size": 1000
+    """
 
   @Test func aNullQueryRankIsOneQueryProjection() throws {
     let keys = Self.smallKeys

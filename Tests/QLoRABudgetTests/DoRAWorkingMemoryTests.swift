@@ -31,12 +31,15 @@ import Testing
     // Saved: base_result and lora_result, 4,096 x 2 B per token each, and with dropout the
     // bf16 weight F.linear reads, 14,336 x 4,096 x 2 = 117,440,512.
     let tokens = setup.batchSize * setup.sequenceLength
-    #expect(dora.saved.map(\.bytes) == [ByteCount(tokens * 4096 * 2), ByteCount(tokens * 4096 * 2), ByteCount(117_440_512)])
+    #expect(
+      dora.saved.map(\.bytes) == [ByteCount(tokens * 4096 * 2), ByteCount(tokens * 4096 * 2), ByteCount(117_440_512)])
   }
 
   /// The held-out DoRA steps are all in the validation data and within issue 11's 6% per phase.
   @Test func heldOutDoRAStepsAreWithinSixPercent() throws {
-    let report = try CalibrationValidation.run(cpuSteps: nil, cpuOutOfSample: try TestData.calibration("cpu-steps/out-of-sample.json"), gpuRuns: [], gpuModels: nil, published: nil)
+    let report = try CalibrationValidation.run(
+      cpuSteps: nil, cpuOutOfSample: try TestData.calibration("cpu-steps/out-of-sample.json"), gpuRuns: [],
+      gpuModels: nil, published: nil)
     let rows = report.rows.filter { $0.caseName.contains("-dora") }
     #expect(rows.count == 12)
     for row in rows {

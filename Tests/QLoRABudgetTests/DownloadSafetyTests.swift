@@ -1,9 +1,9 @@
 import Foundation
 import Testing
 
+@testable import HubDownload
 @testable import QLoRABudget
 @testable import QLoRABudgetInputs
-@testable import HubDownload
 
 /// The download's credential and size rules against two local servers: the token stays with the
 /// endpoint's scheme, host and port; a body is cut at 4 MiB while it arrives (also after gzip
@@ -19,7 +19,9 @@ import Testing
   func sawToken(_ server: LocalHTTPServer) -> Bool { server.requests.contains { $0.contains(Self.token) } }
 
   @Test func aRedirectToAnotherPortIsFollowedWithoutTheToken() throws {
-    let other = try LocalHTTPServer(replies: ["/elsewhere/config.json": .respond(status: 200, headers: [], body: ModelResolverTests.tinyConfig(hidden: 80))])
+    let other = try LocalHTTPServer(replies: [
+      "/elsewhere/config.json": .respond(status: 200, headers: [], body: ModelResolverTests.tinyConfig(hidden: 80))
+    ])
     defer { other.stop() }
     let endpoint = try LocalHTTPServer(replies: [
       Self.path: .respond(status: 302, headers: [("Location", other.endpoint + "/elsewhere/config.json")], body: Data())
@@ -35,8 +37,10 @@ import Testing
 
   @Test func aRedirectWithinTheEndpointKeepsTheToken() throws {
     let endpoint = try LocalHTTPServer(replies: [
-      Self.path: .respond(status: 307, headers: [("Location", "/api/resolve-cache/acme/tiny/config.json")], body: Data()),
-      "/api/resolve-cache/acme/tiny/config.json": .respond(status: 200, headers: [], body: ModelResolverTests.tinyConfig()),
+      Self.path: .respond(
+        status: 307, headers: [("Location", "/api/resolve-cache/acme/tiny/config.json")], body: Data()),
+      "/api/resolve-cache/acme/tiny/config.json": .respond(
+        status: 200, headers: [], body: ModelResolverTests.tinyConfig()),
     ])
     defer { endpoint.stop() }
     _ = try downloader(endpoint).fetchConfig(for: HubModelID("acme/tiny")!)
@@ -47,12 +51,16 @@ import Testing
   /// `file:`, other schemes and plain http to another machine are not followed at all.
   @Test(arguments: ["file:///etc/passwd", "ftp://127.0.0.1/x", "http://example.invalid/config.json"])
   func redirectsToOtherSchemesAreRefused(_ location: String) throws {
-    let endpoint = try LocalHTTPServer(replies: [Self.path: .respond(status: 302, headers: [("Location", location)], body: Data())])
+    let endpoint = try LocalHTTPServer(replies: [
+      Self.path: .respond(status: 302, headers: [("Location", location)], body: Data())
+    ])
     defer { endpoint.stop() }
-    #expect(performing: { try downloader(endpoint).fetchConfig(for: HubModelID("acme/tiny")!) }, throws: {
-      let text = ($0 as? ModelSourceError)?.description ?? ""
-      return text.contains("redirect to \(location) not followed") && !text.contains("\n")
-    })
+    #expect(
+      performing: { try downloader(endpoint).fetchConfig(for: HubModelID("acme/tiny")!) },
+      throws: {
+        let text = ($0 as? ModelSourceError)?.description ?? ""
+        return text.contains("redirect to \(location) not followed") && !text.contains("\n")
+      })
     #expect(endpoint.requests.count == 1)
   }
 
@@ -61,9 +69,11 @@ import Testing
       Self.path: .respond(status: 302, headers: [("Location", Self.path)], body: Data())
     ])
     defer { endpoint.stop() }
-    #expect(performing: { try downloader(endpoint).fetchConfig(for: HubModelID("acme/tiny")!) }, throws: {
-      ($0 as? ModelSourceError)?.description.contains("more than 5 redirects") == true
-    })
+    #expect(
+      performing: { try downloader(endpoint).fetchConfig(for: HubModelID("acme/tiny")!) },
+      throws: {
+        ($0 as? ModelSourceError)?.description.contains("more than 5 redirects") == true
+      })
     #expect(endpoint.requests.count == 6)
   }
 
@@ -76,16 +86,20 @@ import Testing
     case "length": reply = .respond(status: 200, headers: [], body: Data(repeating: 0x20, count: (4 << 20) + 1))
     case "endless": reply = .endless(chunk: Data(repeating: 0x20, count: 65_536))
     default:
-      let bomb = try Data(contentsOf: TestData.packageRoot.appendingPathComponent("Tests/QLoRABudgetTests/Fixtures/hostile-downloads/gzip-bomb-64MiB.gz"))
+      let bomb = try Data(
+        contentsOf: TestData.packageRoot.appendingPathComponent(
+          "Tests/QLoRABudgetTests/Fixtures/hostile-downloads/gzip-bomb-64MiB.gz"))
       #expect(bomb.count < 100_000)
       reply = .respond(status: 200, headers: [("Content-Encoding", "gzip")], body: bomb)
     }
     let endpoint = try LocalHTTPServer(replies: [Self.path: reply])
     defer { endpoint.stop() }
     let start = Date()
-    #expect(performing: { try downloader(endpoint).fetchConfig(for: HubModelID("acme/tiny")!) }, throws: {
-      ($0 as? ModelSourceError)?.description.contains("the body is larger than 4 MiB") == true
-    })
+    #expect(
+      performing: { try downloader(endpoint).fetchConfig(for: HubModelID("acme/tiny")!) },
+      throws: {
+        ($0 as? ModelSourceError)?.description.contains("the body is larger than 4 MiB") == true
+      })
     #expect(Date().timeIntervalSince(start) < 8)
   }
 
@@ -102,14 +116,18 @@ import Testing
     let endpoint = try LocalHTTPServer(replies: [Self.path: .drip(length: 1_000, interval: 0.1)])
     defer { endpoint.stop() }
     let start = Date()
-    #expect(performing: { try downloader(endpoint, timeout: 1).fetchConfig(for: HubModelID("acme/tiny")!) }, throws: {
-      ($0 as? ModelSourceError)?.description.contains("no complete answer within 1 s") == true
-    })
+    #expect(
+      performing: { try downloader(endpoint, timeout: 1).fetchConfig(for: HubModelID("acme/tiny")!) },
+      throws: {
+        ($0 as? ModelSourceError)?.description.contains("no complete answer within 1 s") == true
+      })
     #expect(Date().timeIntervalSince(start) < 4)
   }
 
   @Test func anUpperCaseEndpointIsTheSameEndpoint() throws {
-    let endpoint = try LocalHTTPServer(replies: [Self.path: .respond(status: 200, headers: [], body: ModelResolverTests.tinyConfig())])
+    let endpoint = try LocalHTTPServer(replies: [
+      Self.path: .respond(status: 200, headers: [], body: ModelResolverTests.tinyConfig())
+    ])
     defer { endpoint.stop() }
     let downloader = try HubDownloader(environment: ["HF_ENDPOINT": "HTTP://LOCALHOST:\(endpoint.port)"])
     #expect(downloader.endpoint.absoluteString == "http://localhost:\(endpoint.port)")

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import QLoRABudget
 @testable import QLoRABudgetInputs
 
@@ -20,7 +21,9 @@ import Testing
     return try MemoryEstimator.estimate(model: try presets.model(named: model), setup: setup, gpu: nil)
   }
 
-  static func bytes(_ estimate: MemoryEstimate, _ kind: MemoryComponent.Kind, on device: MemoryComponent.Device = .gpu) -> Int64 {
+  static func bytes(_ estimate: MemoryEstimate, _ kind: MemoryComponent.Kind, on device: MemoryComponent.Device = .gpu)
+    -> Int64
+  {
     estimate.bytes(of: kind, on: device).bytes
   }
 
@@ -51,7 +54,8 @@ import Testing
   @Test func torchtuneRecipeUsesTheTorchAOLayout() throws {
     var setup = TrainingSetup()
     setup.recipe = .torchtune
-    let estimate = try MemoryEstimator.estimate(model: try Self.presets.model(named: "llama-2-7b"), setup: setup, gpu: nil)
+    let estimate = try MemoryEstimator.estimate(
+      model: try Self.presets.model(named: "llama-2-7b"), setup: setup, gpu: nil)
     let square: Int64 = 8_388_608 + 262_144 + 2 * (262_144 / 256) + 2 + 32
     let mlp: Int64 = 45_088_768 / 2 + 45_088_768 / 64 + 2 * Self.ceilDiv(45_088_768 / 64, 256) + 2 + 32
     #expect(Self.bytes(estimate, .quantizedWeights) == 32 * (4 * square + 3 * mlp))  // 3,339,726,272
@@ -73,7 +77,8 @@ import Testing
     let zero1 = try Self.estimate(.zero1, gpus: 4)
     #expect(Self.bytes(zero1, .quantizedWeights) == quantized)
     #expect(Self.bytes(zero1, .gradients) == Self.trainable * 2)
-    #expect(Self.bytes(zero1, .optimizerState) == Self.ceilDiv(Self.trainable * 8, 4) + Self.ceilDiv(Self.trainable * 4, 4))
+    #expect(
+      Self.bytes(zero1, .optimizerState) == Self.ceilDiv(Self.trainable * 8, 4) + Self.ceilDiv(Self.trainable * 4, 4))
     #expect(zero1.bytes(of: .shardingBuffers) == .zero)
 
     let zero2 = try Self.estimate(.zero2, gpus: 4)
@@ -112,7 +117,8 @@ import Testing
     #expect(Self.bytes(both, .unquantizedWeights) == 0)
     let persistent: Int64 = 32 * (4 * 2 * 65_536 + 2 * 65_536 + 65_536) * 2
     #expect(Self.bytes(both, .adapters) == persistent)
-    let parameters = Self.ceilDiv(quantized, 2) + Self.ceilDiv(unquantized, 2) + Self.ceilDiv(Self.trainable * 2 - persistent, 2)
+    let parameters =
+      Self.ceilDiv(quantized, 2) + Self.ceilDiv(unquantized, 2) + Self.ceilDiv(Self.trainable * 2 - persistent, 2)
     #expect(Self.bytes(both, .offloadedToHost, on: .host) == host + parameters)
   }
 
@@ -138,8 +144,9 @@ import Testing
     let single = try Self.estimate(.fsdp, gpus: 1)
     #expect(Self.bytes(hybrid, .quantizedWeights) == Self.ceilDiv(Self.bytes(single, .quantizedWeights), 4))
     #expect(hybrid.residentBytes == full.residentBytes)
-    #expect(Self.bytes(try Self.estimate(.fsdp, gpus: 8, nodes: 2), .quantizedWeights)
-      == Self.ceilDiv(Self.bytes(single, .quantizedWeights), 8))
+    #expect(
+      Self.bytes(try Self.estimate(.fsdp, gpus: 8, nodes: 2), .quantizedWeights)
+        == Self.ceilDiv(Self.bytes(single, .quantizedWeights), 8))
   }
 
   @Test(arguments: [
@@ -203,9 +210,15 @@ import Testing
     #expect(resolved.persistence == 81_920)
     for (bad, field) in [
       (#"{"zero_optimization": {"stage": 0}}"#, "zero_optimization.stage"),
-      (#"{"zero_optimization": {"stage": 3, "offload_param": {"device": "nvme"}}}"#, "zero_optimization.offload_param.device"),
+      (
+        #"{"zero_optimization": {"stage": 3, "offload_param": {"device": "nvme"}}}"#,
+        "zero_optimization.offload_param.device"
+      ),
       (#"{"zero_optimization": {"stage": 2, "reduce_bucket_size": -1}}"#, "zero_optimization.reduce_bucket_size"),
-      (#"{"zero_optimization": {"stage": 3, "stage3_max_live_parameters": "auto"}}"#, "zero_optimization.stage3_max_live_parameters"),
+      (
+        #"{"zero_optimization": {"stage": 3, "stage3_max_live_parameters": "auto"}}"#,
+        "zero_optimization.stage3_max_live_parameters"
+      ),
       ("[1", "the file"),
     ] {
       var other = TrainingSetup()

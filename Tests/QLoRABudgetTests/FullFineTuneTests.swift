@@ -1,4 +1,5 @@
 import Testing
+
 @testable import QLoRABudget
 @testable import QLoRABudgetInputs
 
@@ -16,7 +17,8 @@ import Testing
     setup.isFullFineTune = true
     setup.fullFineTunePrecision = precision
     setup.optimizer = optimizer
-    return try MemoryEstimator.estimate(model: try PresetCatalog.bundled.model(named: "llama-2-7b"), setup: setup, gpu: nil)
+    return try MemoryEstimator.estimate(
+      model: try PresetCatalog.bundled.model(named: "llama-2-7b"), setup: setup, gpu: nil)
   }
 
   static func trainedBytes(_ estimate: MemoryEstimate) -> Int64 {
@@ -51,7 +53,8 @@ import Testing
 
   @Test func theOutputStatesThePrecision() throws {
     #expect(try Self.estimate(.pure).assumptions.contains { $0.contains("pure bf16") && $0.contains("8 B/param") })
-    #expect(try Self.estimate(.mixed).assumptions.contains { $0.contains("mixed precision") && $0.contains("16 B/param") })
+    #expect(
+      try Self.estimate(.mixed).assumptions.contains { $0.contains("mixed precision") && $0.contains("16 B/param") })
     #expect(try !Self.estimate(.pure).assumptions.contains { $0.contains("lora_dropout") })
   }
 }

@@ -12,7 +12,8 @@ import Testing
     var setup = TrainingSetup()
     change(&setup)
     return try MemoryEstimator.Walk(
-      model: try PresetCatalog.bundled.model(named: model), setup: setup, gpu: .custom(capacity: .gibibytes(80), label: "80GiB"))
+      model: try PresetCatalog.bundled.model(named: model), setup: setup,
+      gpu: .custom(capacity: .gibibytes(80), label: "80GiB"))
   }
 
   /// Mistral-7B (hidden 4096, kv 1024, MLP 14336, 32 layers), LoRA r16 on every linear layer,
@@ -36,7 +37,10 @@ import Testing
   /// the embedding's gradient is lm_head's, made by the loss's backward before any layer; with
   /// the final norm (2048) that is 262,670,336 parameters = 525,340,672 B before the layers.
   @Test func aTiedEmbeddingsGradientComesBeforeTheLayers() throws {
-    let walk = try Self.walk("llama-3.2-1b") { $0.isFullFineTune = true; $0.quantization = .none }
+    let walk = try Self.walk("llama-3.2-1b") {
+      $0.isFullFineTune = true
+      $0.quantization = .none
+    }
     let timing = walk.step.gradientTiming
     #expect(ByteCount.sum(timing.beforeLayers) == ByteCount(2 * (128_256 * 2048 + 2048)))
     #expect(timing.afterLayers.isEmpty)
@@ -50,15 +54,20 @@ import Testing
   /// step's start at 16 layers (extrapolated; the 4-layer build's 2,062,585,864 B is on the 1 -> 2 layer line).
   @Test func theFullFineTunesBackwardPeakIsTheEmbeddingsAccumulation() throws {
     let data = try TestData.calibration("cpu-steps/out-of-sample.json")
-    let report = try CalibrationValidation.run(cpuSteps: nil, cpuOutOfSample: data, gpuRuns: [], gpuModels: nil, published: nil)
-    let row = try #require(report.rows.first { $0.caseName == "llama-3.2-1b-s512-b1-full-gc-sdpa" && $0.figure == "peak_backward" })
+    let report = try CalibrationValidation.run(
+      cpuSteps: nil, cpuOutOfSample: data, gpuRuns: [], gpuModels: nil, published: nil)
+    let row = try #require(
+      report.rows.first { $0.caseName == "llama-3.2-1b-s512-b1-full-gc-sdpa" && $0.figure == "peak_backward" })
     #expect(row.measured == 3_522_301_960)
     #expect(abs(row.errorPercent) < 0.5)
   }
 
   /// Mistral-7B untied: lm_head's gradient before the layers, the embedding's after them.
   @Test func anUntiedEmbeddingsGradientComesAfterTheLayers() throws {
-    let walk = try Self.walk("mistral-7b-v0.3") { $0.isFullFineTune = true; $0.quantization = .none }
+    let walk = try Self.walk("mistral-7b-v0.3") {
+      $0.isFullFineTune = true
+      $0.quantization = .none
+    }
     let timing = walk.step.gradientTiming
     let head: Int64 = 32_768 * 4096
     #expect(ByteCount.sum(timing.afterLayers) == ByteCount(2 * head))

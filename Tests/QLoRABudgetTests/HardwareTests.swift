@@ -1,7 +1,7 @@
 import Foundation
 import QLoRABudget
-import Testing
 import QLoRABudgetInputs
+import Testing
 
 /// What a GPU can run: the presets' hardware facts, ``GPU/incompatibilities(with:)``, the
 /// estimate's report of them and the smallest-GPU search that respects them.
@@ -20,7 +20,10 @@ import QLoRABudgetInputs
   @Test(arguments: ["t4", "v100-16gb", "v100-32gb", "rtx-2080", "rtx-2080-ti"])
   func bf16BeforeAmpereIsAnIncompatibility(_ name: String) throws {
     let gpu = try Self.presets.gpu(named: name)
-    #expect(gpu.incompatibilities(with: Self.setup(.bf16)) == [.computeDtypeUnsupported(.bf16, gpu: gpu.displayName, vendor: .nvidia)])
+    #expect(
+      gpu.incompatibilities(with: Self.setup(.bf16)) == [
+        .computeDtypeUnsupported(.bf16, gpu: gpu.displayName, vendor: .nvidia)
+      ])
     #expect(gpu.incompatibilities(with: Self.setup(.fp16)).isEmpty)
   }
 
@@ -40,12 +43,18 @@ import QLoRABudgetInputs
     #expect(m4.incompatibilities(with: Self.setup(.bf16, .none)).isEmpty)
     // The M1 has neither bf16 nor bitsandbytes.
     let m1 = try Self.presets.gpu(named: "apple-m1-max-32gb")
-    #expect(m1.incompatibilities(with: Self.setup(.bf16)).map(\.kind) == ["compute_dtype_unsupported", "bitsandbytes_unavailable"])
+    #expect(
+      m1.incompatibilities(with: Self.setup(.bf16)).map(\.kind) == [
+        "compute_dtype_unsupported", "bitsandbytes_unavailable",
+      ])
   }
 
   /// The library speaks no flag text: the command line adds its flags to these messages.
   @Test func incompatibilityMessagesNameNoFlag() {
-    for incompatibility in [HardwareIncompatibility.computeDtypeUnsupported(.bf16, gpu: "g", vendor: .nvidia), .bitsandbytesUnavailable(gpu: "g")] {
+    for incompatibility in [
+      HardwareIncompatibility.computeDtypeUnsupported(.bf16, gpu: "g", vendor: .nvidia),
+      .bitsandbytesUnavailable(gpu: "g"),
+    ] {
       #expect(!incompatibility.description.contains("--"))
     }
     #expect(!ArchitectureError.unmodelledType("kimi_k2", model: "m").description.contains("--"))
@@ -95,7 +104,8 @@ import QLoRABudgetInputs
   /// memory.total where the preset records one, with a basis and a source for the figure.
   @Test(arguments: PresetCatalog.bundled.gpuNames)
   func everyGPUCapacityHasABasisAndASource(_ name: String) throws {
-    let json = try TestData.json(Data(contentsOf: TestData.packageRoot.appendingPathComponent("Presets/gpus/\(name).json")))
+    let json = try TestData.json(
+      Data(contentsOf: TestData.packageRoot.appendingPathComponent("Presets/gpus/\(name).json")))
     let memory = try #require(json["memory_mib"] as? Int64)
     if let smi = json["nvidia_smi_total_mib"] as? Int64 { #expect(memory <= smi) }
     let bases: Set = [
@@ -116,7 +126,9 @@ import QLoRABudgetInputs
     #expect(abs(try mib("t4") - Int64((14.56 * 1024).rounded())) <= 5)
     #expect(try mib("rtx-3080") == 10_472_390_656 / 1_048_576)
     #expect(try mib("rtx-5090") == 32106)
-    for windowsOrMarketing in [("rtx-4090", 24563), ("rtx-5090", 32607), ("rtx-3080", 10240), ("l4", 23034), ("rtx-5080", 16302)] {
+    for windowsOrMarketing in [
+      ("rtx-4090", 24563), ("rtx-5090", 32607), ("rtx-3080", 10240), ("l4", 23034), ("rtx-5080", 16302),
+    ] {
       #expect(try mib(windowsOrMarketing.0) < windowsOrMarketing.1, "\(windowsOrMarketing.0)")
     }
   }
@@ -135,12 +147,24 @@ import QLoRABudgetInputs
   }
 
   @Test(arguments: [
-    (#""vendor": "nvidia", "architecture": "Turing", "compute_capability": "7.5", "supports_bf16": true"#, "supports_bf16"),
-    (#""vendor": "nvidia", "architecture": "Ampere", "compute_capability": "8.0", "supports_bf16": false"#, "supports_bf16"),
-    (#""vendor": "nvidia", "architecture": "Ampere", "compute_capability": "eight", "supports_bf16": true"#, "compute_capability"),
+    (
+      #""vendor": "nvidia", "architecture": "Turing", "compute_capability": "7.5", "supports_bf16": true"#,
+      "supports_bf16"
+    ),
+    (
+      #""vendor": "nvidia", "architecture": "Ampere", "compute_capability": "8.0", "supports_bf16": false"#,
+      "supports_bf16"
+    ),
+    (
+      #""vendor": "nvidia", "architecture": "Ampere", "compute_capability": "eight", "supports_bf16": true"#,
+      "compute_capability"
+    ),
     (#""vendor": "nvidia", "architecture": "CDNA 3", "compute_capability": "8.0", "supports_bf16": true"#, "CDNA 3"),
     (#""vendor": "intel", "architecture": "Ampere", "compute_capability": "8.0", "supports_bf16": true"#, "vendor"),
-    (#""vendor": "nvidia", "architecture": "Kepler", "compute_capability": "3.5", "supports_bf16": false"#, "architecture"),
+    (
+      #""vendor": "nvidia", "architecture": "Kepler", "compute_capability": "3.5", "supports_bf16": false"#,
+      "architecture"
+    ),
   ])
   func contradictoryHardwareFactsAreRefused(_ fields: String, _ named: String) throws {
     let catalog = PresetCatalog(modelTexts: [:], gpuTexts: ["x": Self.gpuPreset(fields)])

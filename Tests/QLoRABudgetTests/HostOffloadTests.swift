@@ -1,6 +1,6 @@
 import QLoRABudget
-import Testing
 import QLoRABudgetInputs
+import Testing
 
 /// Unsloth's checkpointing keeps every layer input but the last in pinned host memory.
 @Suite struct HostOffloadTests {
@@ -23,8 +23,10 @@ import QLoRABudgetInputs
     var setup = TrainingSetup()
     setup.recipe = .unsloth
     setup.sequenceLength = 128  // 5120 * 128 * 2 = 1.25 MiB: under Unsloth's 2 MiB minimum
-    #expect(try MemoryEstimator.estimate(model: model, setup: setup, gpu: nil).bytes(of: .activations, on: .host) == .zero)
+    #expect(
+      try MemoryEstimator.estimate(model: model, setup: setup, gpu: nil).bytes(of: .activations, on: .host) == .zero)
     setup = TrainingSetup()  // hf-peft keeps every input on the GPU
-    #expect(try MemoryEstimator.estimate(model: model, setup: setup, gpu: nil).bytes(of: .activations, on: .host) == .zero)
+    #expect(
+      try MemoryEstimator.estimate(model: model, setup: setup, gpu: nil).bytes(of: .activations, on: .host) == .zero)
   }
 }

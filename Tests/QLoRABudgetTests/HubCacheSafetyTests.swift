@@ -13,14 +13,18 @@ import Testing
   func withCache(_ body: (URL, URL) throws -> Void) throws {
     let home = FileManager.default.temporaryDirectory.appendingPathComponent("qlora-budget-cache-\(UUID().uuidString)")
     let repository = home.appendingPathComponent("hub/models--acme--tiny")
-    try FileManager.default.createDirectory(at: repository.appendingPathComponent("refs"), withIntermediateDirectories: true)
-    try FileManager.default.createDirectory(at: repository.appendingPathComponent("snapshots/abc"), withIntermediateDirectories: true)
+    try FileManager.default.createDirectory(
+      at: repository.appendingPathComponent("refs"), withIntermediateDirectories: true)
+    try FileManager.default.createDirectory(
+      at: repository.appendingPathComponent("snapshots/abc"), withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: home) }
     try body(home, repository)
   }
 
   func resolve(_ home: URL) throws -> ModelResolver.Source {
-    try ModelResolver(presets: .bundled, environment: ["HF_HOME": home.path], allowsDownload: false).resolve("acme/tiny").source
+    try ModelResolver(presets: .bundled, environment: ["HF_HOME": home.path], allowsDownload: false).resolve(
+      "acme/tiny"
+    ).source
   }
 
   /// Sparse: the size is claimed, not stored, so the test costs no disk.
@@ -36,9 +40,12 @@ import Testing
       try Data("abc".utf8).write(to: repository.appendingPathComponent("refs/main"))
       let config = repository.appendingPathComponent("snapshots/abc/config.json")
       try sparse(config, bytes: 2_000_000_000)
-      #expect(performing: { try resolve(home) }, throws: {
-        ($0 as? ModelSourceError)?.description == "cannot read the cached config '\(config.path)': 2000000000 bytes, over the 16777216-byte limit"
-      })
+      #expect(
+        performing: { try resolve(home) },
+        throws: {
+          ($0 as? ModelSourceError)?.description
+            == "cannot read the cached config '\(config.path)': 2000000000 bytes, over the 16777216-byte limit"
+        })
     }
   }
 
@@ -47,9 +54,12 @@ import Testing
       let ref = repository.appendingPathComponent("refs/main")
       try sparse(ref, bytes: 1_000_000_000)
       let start = Date()
-      #expect(performing: { try resolve(home) }, throws: {
-        ($0 as? ModelSourceError)?.description.hasPrefix("cannot read the cached config '\(ref.path)': 1000000000 bytes, over the 1024-byte limit") == true
-      })
+      #expect(
+        performing: { try resolve(home) },
+        throws: {
+          ($0 as? ModelSourceError)?.description.hasPrefix(
+            "cannot read the cached config '\(ref.path)': 1000000000 bytes, over the 1024-byte limit") == true
+        })
       #expect(Date().timeIntervalSince(start) < 2)
     }
   }
@@ -58,18 +68,22 @@ import Testing
     try withCache { home, repository in
       let ref = repository.appendingPathComponent("refs/main")
       #expect(mkfifo(ref.path, 0o600) == 0)
-      #expect(performing: { try resolve(home) }, throws: {
-        ($0 as? ModelSourceError)?.description.contains("a FIFO (named pipe), not a regular file") == true
-      })
+      #expect(
+        performing: { try resolve(home) },
+        throws: {
+          ($0 as? ModelSourceError)?.description.contains("a FIFO (named pipe), not a regular file") == true
+        })
     }
   }
 
   @Test func aRefThatIsNotARevisionIsNamed() throws {
     try withCache { home, repository in
       try Data("../../etc".utf8).write(to: repository.appendingPathComponent("refs/main"))
-      #expect(performing: { try resolve(home) }, throws: {
-        ($0 as? ModelSourceError)?.description.contains("refs/main': not a commit or branch name") == true
-      })
+      #expect(
+        performing: { try resolve(home) },
+        throws: {
+          ($0 as? ModelSourceError)?.description.contains("refs/main': not a commit or branch name") == true
+        })
     }
   }
 
@@ -79,10 +93,12 @@ import Testing
       let blocked = home.appendingPathComponent("blocked")
       try Data("x".utf8).write(to: blocked)
       let cache = HubCache(root: blocked.appendingPathComponent("hub"))
-      #expect(performing: { try cache.store(ModelResolverTests.tinyConfig(), for: id, commit: "abc") }, throws: {
-        let text = String(describing: $0)
-        return text.contains("not a directory") && !text.contains("NSCocoaErrorDomain")
-      })
+      #expect(
+        performing: { try cache.store(ModelResolverTests.tinyConfig(), for: id, commit: "abc") },
+        throws: {
+          let text = String(describing: $0)
+          return text.contains("not a directory") && !text.contains("NSCocoaErrorDomain")
+        })
     }
   }
 }

@@ -15,7 +15,8 @@ import Testing
     let margin = Int64((Double(peak) * (1 + VerdictMargin.measured.relative)).rounded(.up)) - peak
     #expect(judgement.marginBytes.bytes == margin)
     #expect(judgement.headroom == gpu.capacity.bytes - peak)
-    let expected: Verdict = peak > gpu.capacity.bytes ? .doesNotFit : peak + margin > gpu.capacity.bytes ? .tight : .fits
+    let expected: Verdict =
+      peak > gpu.capacity.bytes ? .doesNotFit : peak + margin > gpu.capacity.bytes ? .tight : .fits
     #expect(judgement.verdict == expected)
     #expect(try MemoryEstimator.estimate(model: model, setup: TrainingSetup(), gpu: nil).judgement == nil)
   }

@@ -10,7 +10,8 @@ import Testing
 /// gives the commands). The bars are issue 21's for held-out steps: per figure, the median error
 /// over the cases within 3% and every case within 6%.
 @Suite struct LatentAttentionStepTests {
-  static let fixture = TestData.packageRoot.appendingPathComponent("Tests/QLoRABudgetTests/Fixtures/mla-steps/cpu-steps.json")
+  static let fixture = TestData.packageRoot.appendingPathComponent(
+    "Tests/QLoRABudgetTests/Fixtures/mla-steps/cpu-steps.json")
 
   static func entries() throws -> [String: [String: Any]] {
     try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: fixture)) as? [String: [String: Any]])

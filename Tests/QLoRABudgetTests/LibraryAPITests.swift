@@ -30,7 +30,9 @@ import Testing
   @Test(arguments: [(Int64(-1), Int64(64)), (4096, 0), (4096, -64), (-1, 0)])
   func invalidFourBitShapesGiveTheOverflowMarker(_ elements: Int64, _ blockSize: Int64) {
     for doubleQuantization in [false, true] {
-      #expect(FourBitWeightBuffers(elementCount: elements, blockSize: blockSize, doubleQuantization: doubleQuantization).total.isOverflow)
+      #expect(
+        FourBitWeightBuffers(elementCount: elements, blockSize: blockSize, doubleQuantization: doubleQuantization).total
+          .isOverflow)
     }
     #expect(TorchAONF4Buffers(elementCount: elements, blockSize: blockSize, dtype: .bfloat16).total.isOverflow)
   }
@@ -38,7 +40,8 @@ import Testing
   /// A valid shape still gives the written-out bytes: 4,096 elements in blocks of 64 without DQ
   /// are 2,048 packed bytes + 64 float32 absmax (256) + a 16-entry float32 code (64).
   @Test func aValidFourBitShapeIsUnchanged() {
-    #expect(FourBitWeightBuffers(elementCount: 4096, blockSize: 64, doubleQuantization: false).total.bytes == 2048 + 256 + 64)
+    #expect(
+      FourBitWeightBuffers(elementCount: 4096, blockSize: 64, doubleQuantization: false).total.bytes == 2048 + 256 + 64)
   }
 
   @Test func negativeVectorParameterCountsAreRefused() {

@@ -6,11 +6,13 @@ import Testing
 
 /// Llama 4 (`llama4`, `llama4_text`): transformers 4.57.1 and 5.25.0 `modeling_llama4.py`.
 @Suite struct Llama4Tests {
-  static var tiny: [String: Any] { [
-    "model_type": "llama4_text", "hidden_size": 64, "intermediate_size": 32, "intermediate_size_mlp": 128,
-    "num_hidden_layers": 4, "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16,
-    "num_local_experts": 8, "num_experts_per_tok": 1, "interleave_moe_layer_step": 2, "vocab_size": 1000,
-  ] }
+  static var tiny: [String: Any] {
+    [
+      "model_type": "llama4_text", "hidden_size": 64, "intermediate_size": 32, "intermediate_size_mlp": 128,
+      "num_hidden_layers": 4, "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16,
+      "num_local_experts": 8, "num_experts_per_tok": 1, "interleave_moe_layer_step": 2, "vocab_size": 1000,
+    ]
+  }
 
   /// Layers 1 and 3 are sparse (range(step - 1, layers, step)), 0 and 2 dense.
   @Test func interleavedLayersRouterFusedExpertsAndSharedExpert() throws {
@@ -27,7 +29,8 @@ import Testing
     let router = try #require(model.inventory.linears.first { $0.path == "feed_forward.router" })
     #expect(router.role == .routerLinearSubclass && router.instanceCount == 2 && router.outFeatures == 8)
     // Llama4TextMoe repeats every token to all 8 experts (hidden_states.repeat(num_experts, 1)).
-    #expect(model.layout.mixtureOfExperts?.expertRowsPerToken == 8 && model.layout.mixtureOfExperts?.expertsPerToken == 1)
+    #expect(
+      model.layout.mixtureOfExperts?.expertRowsPerToken == 8 && model.layout.mixtureOfExperts?.expertsPerToken == 1)
     let fused = try #require(model.inventory.linears.first { $0.path == "feed_forward.experts.gate_up_proj" })
     #expect(fused.role == .expertParameter && fused.outFeatures == 64 && fused.instanceCount == 16 && !fused.hasBias)
   }
@@ -46,7 +49,8 @@ import Testing
     let estimate = try MemoryEstimator.estimate(model: model, setup: setup, gpu: nil)
     #expect(estimate.notes.contains { $0.contains("feed_forward.router") && $0.contains("exclude_modules") })
     setup.lora = LoRAConfiguration(rank: 16, targets: .modules(["q_proj", "k_proj", "v_proj", "o_proj"]))
-    #expect(!(try MemoryEstimator.estimate(model: model, setup: setup, gpu: nil)).notes.contains { $0.contains("router") })
+    #expect(
+      !(try MemoryEstimator.estimate(model: model, setup: setup, gpu: nil)).notes.contains { $0.contains("router") })
   }
 
   @Test func moeLayersWhenListedWin() throws {
@@ -60,7 +64,9 @@ import Testing
   /// The multimodal config nests the text model; peft looks up the wrapper's `llama4` (q_proj,
   /// v_proj), while the text-only `llama4_text` has no entry in peft 0.21.2.
   @Test func theWrapperIsReadFromTextConfigAndKeepsPeftsDefault() throws {
-    let wrapped = try TestData.model(["model_type": "llama4", "text_config": Self.tiny, "vision_config": [:] as [String: Any]])
+    let wrapped = try TestData.model([
+      "model_type": "llama4", "text_config": Self.tiny, "vision_config": [:] as [String: Any],
+    ])
     #expect(wrapped.modelType == "llama4_text" && wrapped.wrapperModelType == "llama4")
     #expect(wrapped.parameterCount == (try TestData.model(Self.tiny)).parameterCount)
     #expect(try wrapped.adaptedModules(.peftDefault).map(\.name) == ["q_proj", "v_proj"])

@@ -40,7 +40,9 @@ final class LocalHTTPServer: @unchecked Sendable {
     address.sin_port = 0  // any free port
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
     let bound = withUnsafePointer(to: &address) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socketFD, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+        bind(socketFD, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+      }
     }
     guard bound == 0, listen(socketFD, 8) == 0 else {
       close(socketFD)
@@ -101,19 +103,23 @@ final class LocalHTTPServer: @unchecked Sendable {
       let end = Date().addingTimeInterval(seconds)
       while Date() < end, !isStopped { usleep(20_000) }
     case .respond(let status, let headers, let body):
-      var response = "HTTP/1.1 \(status) \(status == 200 ? "OK" : "Error")\r\nContent-Length: \(body.count)\r\nConnection: close\r\n"
+      var response =
+        "HTTP/1.1 \(status) \(status == 200 ? "OK" : "Error")\r\nContent-Length: \(body.count)\r\nConnection: close\r\n"
       for (name, value) in headers { response += "\(name): \(value)\r\n" }
       var bytes = Data((response + "\r\n").utf8)
       bytes.append(body)
       _ = send(bytes, on: connection)
     case .endless(let chunk):
-      guard send(Data("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n".utf8), on: connection) else { return }
+      guard
+        send(Data("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n".utf8), on: connection)
+      else { return }
       var piece = Data((String(chunk.count, radix: 16) + "\r\n").utf8)
       piece.append(chunk)
       piece.append(Data("\r\n".utf8))
       while !isStopped, send(piece, on: connection) {}
     case .drip(let length, let interval):
-      guard send(Data("HTTP/1.1 200 OK\r\nContent-Length: \(length)\r\nConnection: close\r\n\r\n".utf8), on: connection) else { return }
+      guard send(Data("HTTP/1.1 200 OK\r\nContent-Length: \(length)\r\nConnection: close\r\n\r\n".utf8), on: connection)
+      else { return }
       for _ in 0..<length where !isStopped {
         guard send(Data(" ".utf8), on: connection) else { return }
         usleep(useconds_t(interval * 1_000_000))

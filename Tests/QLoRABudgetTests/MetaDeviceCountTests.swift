@@ -40,13 +40,17 @@ import Testing
   @Test func theFixturesComeFromTheTransformersVersionsTheRecipesModel() throws {
     #expect(try Self.counts("meta-counts-tf5.json").transformers.hasPrefix("5."))
     #expect(try Self.counts("meta-counts-tf4.json").transformers.hasPrefix("4."))
-    #expect(Self.presets.contains("glm-4.5-air") && Self.presets.contains("llama-4-scout") && Self.presets.contains("llama-4-maverick"))
+    #expect(
+      Self.presets.contains("glm-4.5-air") && Self.presets.contains("llama-4-scout")
+        && Self.presets.contains("llama-4-maverick"))
   }
 
   @Test(arguments: Self.presets)
   func parametersAndAllLinearTargetsEqualTransformersOnTheMetaDevice(_ name: String) throws {
     let model = try PresetCatalog.bundled.model(named: name)
-    for (file, recipe) in [("meta-counts-tf5.json", Recipe.hfPeft), ("meta-counts-tf4.json", Recipe.hfPeftTransformers4)] {
+    for (file, recipe) in [
+      ("meta-counts-tf5.json", Recipe.hfPeft), ("meta-counts-tf4.json", Recipe.hfPeftTransformers4),
+    ] {
       guard let expected = try Self.counts(file).models[name] else { continue }
       #expect(model.parameterCount == expected.parameters, "\(file)")
       let adapted = try model.adaptedModules(.allLinear, roles: recipe.linearRoles)

@@ -1,9 +1,9 @@
 import Foundation
 import Testing
 
+@testable import HubDownload
 @testable import QLoRABudget
 @testable import QLoRABudgetInputs
-@testable import HubDownload
 
 /// Model ids as people write them: presets by Hub id, the local HF cache, and the Hub (a local
 /// test server on 127.0.0.1) only when asked.
@@ -46,7 +46,8 @@ import Testing
   @Test func everyPresetHubIDIsValidAndUnique() throws {
     var owners: [String: String] = [:]
     for name in PresetCatalog.bundled.modelNames {
-      let members = try #require(try JSONValue(parsing: Data(PresetCatalog.bundled.modelTexts[name, default: ""].utf8)).objectValue)
+      let members = try #require(
+        try JSONValue(parsing: Data(PresetCatalog.bundled.modelTexts[name, default: ""].utf8)).objectValue)
       guard case .array(let ids)? = members["hub_ids"] else {
         Issue.record("\(name) lists no hub_ids")
         continue
@@ -71,7 +72,8 @@ import Testing
         try FileManager.default.createDirectory(at: snapshot, withIntermediateDirectories: true)
         try Self.tinyConfig(hidden: hidden).write(to: snapshot.appendingPathComponent("config.json"))
       }
-      try FileManager.default.createDirectory(at: repository.appendingPathComponent("refs"), withIntermediateDirectories: true)
+      try FileManager.default.createDirectory(
+        at: repository.appendingPathComponent("refs"), withIntermediateDirectories: true)
       try Data("2222\n".utf8).write(to: repository.appendingPathComponent("refs/main"))
       let (model, source) = try resolver(["HF_HOME": home.path]).resolve("acme/tiny-chat")
       #expect(model.hiddenSize == 64 && model.layerCount == 2 && model.keyValueHeadCount == 2)
@@ -79,13 +81,18 @@ import Testing
       #expect(source == .cache(repository.appendingPathComponent("snapshots/2222/config.json").path))
       // HF_HUB_CACHE comes before HF_HOME.
       #expect(throws: ModelSourceError.self) {
-        try resolver(["HF_HOME": home.path, "HF_HUB_CACHE": home.appendingPathComponent("elsewhere").path]).resolve("acme/tiny-chat")
+        try resolver(["HF_HOME": home.path, "HF_HUB_CACHE": home.appendingPathComponent("elsewhere").path]).resolve(
+          "acme/tiny-chat")
       }
-      #expect(try resolver(["HF_HUB_CACHE": home.appendingPathComponent("hub").path]).resolve("acme/tiny-chat").model.hiddenSize == 64)
+      #expect(
+        try resolver(["HF_HUB_CACHE": home.appendingPathComponent("hub").path]).resolve("acme/tiny-chat").model
+          .hiddenSize == 64)
       // The default: ~/.cache/huggingface/hub.
       let fallback = home.appendingPathComponent("user")
-      try FileManager.default.createDirectory(at: fallback.appendingPathComponent(".cache/huggingface"), withIntermediateDirectories: true)
-      try FileManager.default.copyItem(at: home.appendingPathComponent("hub"), to: fallback.appendingPathComponent(".cache/huggingface/hub"))
+      try FileManager.default.createDirectory(
+        at: fallback.appendingPathComponent(".cache/huggingface"), withIntermediateDirectories: true)
+      try FileManager.default.copyItem(
+        at: home.appendingPathComponent("hub"), to: fallback.appendingPathComponent(".cache/huggingface/hub"))
       #expect(try resolver(["HOME": fallback.path]).resolve("acme/tiny-chat").model.hiddenSize == 64)
     }
   }
@@ -101,7 +108,11 @@ import Testing
         #expect(message.hasPrefix("unknown model 'acme/unknown-model': looked in the presets' Hub ids"))
         #expect(message.contains(home.path + "/hub/models--acme--unknown-model/snapshots/<refs/main>/config.json"))
         #expect(message.contains("Not downloaded: allow downloads (or set QLORA_BUDGET_DOWNLOAD=1)"))
-        if case .notFound(_, _, let hint)? = error as? ModelSourceError { #expect(hint == .notAllowed) } else { Issue.record("\(error)") }
+        if case .notFound(_, _, let hint)? = error as? ModelSourceError {
+          #expect(hint == .notAllowed)
+        } else {
+          Issue.record("\(error)")
+        }
         #expect(!message.contains("\n"))
       }
     }
@@ -112,7 +123,8 @@ import Testing
   @Test func downloadWritesTheCacheLayoutAndIsFoundOfflineNextTime() throws {
     let body = Self.tinyConfig(hidden: 96)
     let server = try LocalHTTPServer(replies: [
-      "/acme/tiny/resolve/main/config.json": .respond(status: 200, headers: [("X-Repo-Commit", "0123abcdef")], body: body)
+      "/acme/tiny/resolve/main/config.json": .respond(
+        status: 200, headers: [("X-Repo-Commit", "0123abcdef")], body: body)
     ])
     defer { server.stop() }
     try withTemporaryFolder { home throws in
@@ -127,7 +139,8 @@ import Testing
       // The token went along, and no temporary file was left behind.
       #expect(server.requests.count == 1)
       #expect(server.requests.first?.lowercased().contains("authorization: bearer hf_test_token") == true)
-      #expect(try FileManager.default.contentsOfDirectory(atPath: file.deletingLastPathComponent().path) == ["config.json"])
+      #expect(
+        try FileManager.default.contentsOfDirectory(atPath: file.deletingLastPathComponent().path) == ["config.json"])
       // Next time, offline: the cache answers and the server is not asked.
       let again = try resolver(["HF_HOME": home.path, "HF_ENDPOINT": server.endpoint]).resolve("acme/tiny")
       #expect(again.source == .cache(file.path) && again.model == model)
@@ -141,31 +154,37 @@ import Testing
   ])
   func httpErrorsAreNamedAndWriteNothing(_ status: Int, _ fragment: String) throws {
     let server = try LocalHTTPServer(replies: [
-      "/acme/gated/resolve/main/config.json": .respond(status: status, headers: [], body: Data("{\"error\": \"no\"}".utf8))
+      "/acme/gated/resolve/main/config.json": .respond(
+        status: status, headers: [], body: Data("{\"error\": \"no\"}".utf8))
     ])
     defer { server.stop() }
     try withTemporaryFolder { home throws in
       let environment = ["HF_HOME": home.path, "HF_ENDPOINT": server.endpoint]
-      #expect(performing: { try resolver(environment, download: true).resolve("acme/gated") }, throws: { error in
-        let text = (error as? ModelSourceError)?.description ?? ""
-        return text.contains(fragment) && text.contains(server.endpoint + "/acme/gated/resolve/main/config.json")
-      })
+      #expect(
+        performing: { try resolver(environment, download: true).resolve("acme/gated") },
+        throws: { error in
+          let text = (error as? ModelSourceError)?.description ?? ""
+          return text.contains(fragment) && text.contains(server.endpoint + "/acme/gated/resolve/main/config.json")
+        })
       #expect(!FileManager.default.fileExists(atPath: home.appendingPathComponent("hub/models--acme--gated").path))
     }
   }
 
   @Test func aMalformedBodyIsRefusedAndNotCached() throws {
     let server = try LocalHTTPServer(replies: [
-      "/acme/broken/resolve/main/config.json": .respond(status: 200, headers: [], body: Data("{\"hidden_size\": ".utf8)),
+      "/acme/broken/resolve/main/config.json": .respond(
+        status: 200, headers: [], body: Data("{\"hidden_size\": ".utf8)),
       "/acme/html/resolve/main/config.json": .respond(status: 200, headers: [], body: Data("<html>login</html>".utf8)),
     ])
     defer { server.stop() }
     try withTemporaryFolder { home throws in
       let environment = ["HF_HOME": home.path, "HF_ENDPOINT": server.endpoint]
       for id in ["acme/broken", "acme/html"] {
-        #expect(performing: { try resolver(environment, download: true).resolve(id) }, throws: {
-          ($0 as? ModelSourceError)?.description.contains("not a config.json this tool reads") == true
-        })
+        #expect(
+          performing: { try resolver(environment, download: true).resolve(id) },
+          throws: {
+            ($0 as? ModelSourceError)?.description.contains("not a config.json this tool reads") == true
+          })
       }
       #expect(!FileManager.default.fileExists(atPath: home.appendingPathComponent("hub").path))
     }
@@ -177,9 +196,11 @@ import Testing
     try withTemporaryFolder { home throws in
       let environment = ["HF_HOME": home.path, "HF_ENDPOINT": server.endpoint]
       let start = Date()
-      #expect(performing: { try resolver(environment, download: true, timeout: 1).resolve("acme/slow") }, throws: {
-        ($0 as? ModelSourceError)?.description.contains("no complete answer within 1 s") == true
-      })
+      #expect(
+        performing: { try resolver(environment, download: true, timeout: 1).resolve("acme/slow") },
+        throws: {
+          ($0 as? ModelSourceError)?.description.contains("no complete answer within 1 s") == true
+        })
       #expect(Date().timeIntervalSince(start) < 7)
     }
   }
@@ -187,16 +208,19 @@ import Testing
   /// The environment switch downloads like --download; HF_HUB_OFFLINE forbids it.
   @Test func theEnvironmentSwitchAndHFHubOffline() throws {
     let server = try LocalHTTPServer(replies: [
-      "/acme/tiny/resolve/main/config.json": .respond(status: 200, headers: [("X-Repo-Commit", "abc")], body: Self.tinyConfig())
+      "/acme/tiny/resolve/main/config.json": .respond(
+        status: 200, headers: [("X-Repo-Commit", "abc")], body: Self.tinyConfig())
     ])
     defer { server.stop() }
     try withTemporaryFolder { home throws in
       let environment = ["HF_HOME": home.path, "HF_ENDPOINT": server.endpoint]
       var offline = environment
       offline["HF_HUB_OFFLINE"] = "1"
-      #expect(performing: { try resolver(offline, download: true).resolve("acme/tiny") }, throws: {
-        ($0 as? ModelSourceError)?.description.contains("HF_HUB_OFFLINE is set") == true
-      })
+      #expect(
+        performing: { try resolver(offline, download: true).resolve("acme/tiny") },
+        throws: {
+          ($0 as? ModelSourceError)?.description.contains("HF_HUB_OFFLINE is set") == true
+        })
       #expect(server.requests.isEmpty)
       var switched = environment
       switched[ModelResolver.downloadVariable] = "1"
@@ -205,18 +229,25 @@ import Testing
   }
 
   @Test func tokensTravelOnlyOverHTTPSOrToThisMachine() throws {
-    #expect(throws: ModelSourceError.self) { try HubDownloader(environment: ["HF_ENDPOINT": "http://mirror.example.org"]) }
+    #expect(throws: ModelSourceError.self) {
+      try HubDownloader(environment: ["HF_ENDPOINT": "http://mirror.example.org"])
+    }
     #expect(try HubDownloader(environment: [:]).endpoint.absoluteString == "https://huggingface.co")
-    #expect(try HubDownloader(environment: ["HF_ENDPOINT": "http://localhost:8080/"]).endpoint.absoluteString == "http://localhost:8080")
+    #expect(
+      try HubDownloader(environment: ["HF_ENDPOINT": "http://localhost:8080/"]).endpoint.absoluteString
+        == "http://localhost:8080")
   }
 
   /// Accepted and refused alike by huggingface_hub's `validate_repo_id` (checked with
   /// huggingface_hub 2.4.0's validator when these lists were written; its rules are in HubModelID).
-  @Test(arguments: ["Qwen/Qwen3-14B", "a/b", "org-1/name_2.x", "_a/_b", "a.b/c.d", "A_/b_", "a/" + String(repeating: "b", count: 96)])
+  @Test(arguments: [
+    "Qwen/Qwen3-14B", "a/b", "org-1/name_2.x", "_a/_b", "a.b/c.d", "A_/b_", "a/" + String(repeating: "b", count: 96),
+  ])
   func hubIDsAccepted(_ text: String) { #expect(HubModelID(text)?.description == text) }
 
   @Test(arguments: [
-    "Qwen", "a/b/c", "/b", "a/", "../x", "a/..", "a b/c", "a/b?c", "-a/b", "a/é", "x--y/z", "x/y--z", ".hidden/x", "a./b.",
+    "Qwen", "a/b/c", "/b", "a/", "../x", "a/..", "a b/c", "a/b?c", "-a/b", "a/é", "x--y/z", "x/y--z", ".hidden/x",
+    "a./b.",
     "a/b.git", "a/..b", "a/b..c", "a/-b", "a/b-", "a/" + String(repeating: "b", count: 97),
   ])
   func hubIDsRefused(_ text: String) { #expect(HubModelID(text) == nil) }

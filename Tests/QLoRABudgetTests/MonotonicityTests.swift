@@ -1,13 +1,14 @@
 import QLoRABudget
-import Testing
 import QLoRABudgetInputs
+import Testing
 
 /// Physics says: more rank, tokens, batch or layers never need less memory, and gradient
 /// checkpointing never needs more activation memory. A sweep over presets and settings.
 @Suite struct MonotonicityTests {
   static let models = ["llama-3.2-1b", "qwen2.5-0.5b", "mistral-7b-v0.3", "qwen3-14b", "mixtral-8x7b"]
 
-  static func peak(_ model: ModelArchitecture, _ setup: TrainingSetup) throws -> (allocated: Int64, activations: Int64) {
+  static func peak(_ model: ModelArchitecture, _ setup: TrainingSetup) throws -> (allocated: Int64, activations: Int64)
+  {
     let estimate = try MemoryEstimator.estimate(model: model, setup: setup, gpu: nil)
     return (estimate.peak.allocated.bytes, estimate.bytes(of: .activations).bytes)
   }

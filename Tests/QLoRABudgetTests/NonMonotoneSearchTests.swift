@@ -1,4 +1,5 @@
 import Testing
+
 @testable import QLoRABudget
 @testable import QLoRABudgetInputs
 
@@ -65,7 +66,9 @@ import Testing
     let evaluation = try Evaluation(setup: setup, gpu: gpu, model: model)
     let estimate = try MemoryEstimator.estimate(model: model, setup: setup, gpu: gpu)
     #expect(evaluation.floor <= evaluation.bytes)
-    #expect(evaluation.floor.bytes == estimate.peak.allocated.bytes + (estimate.peak.process.bytes - estimate.peak.reserved.bytes))
+    #expect(
+      evaluation.floor.bytes == estimate.peak.allocated.bytes
+        + (estimate.peak.process.bytes - estimate.peak.reserved.bytes))
     #expect(evaluation.headroom == gpu.capacity.bytes - estimate.peak.process.bytes)
   }
 

@@ -1,7 +1,7 @@
 import Foundation
 import QLoRABudget
-import Testing
 import QLoRABudgetInputs
+import Testing
 
 /// A message held against the estimate: what the run had, fragmentation, the run's own process.
 @Suite struct OutOfMemoryDiagnosisTests {
@@ -11,7 +11,8 @@ import QLoRABudgetInputs
   }
 
   static func diagnose(_ message: OutOfMemoryMessage) throws -> OutOfMemoryDiagnosis {
-    try OutOfMemoryDiagnosis(message: message, model: try PresetCatalog.bundled.model(named: "qwen3-4b"), setup: TrainingSetup(), gpu: nil)
+    try OutOfMemoryDiagnosis(
+      message: message, model: try PresetCatalog.bundled.model(named: "qwen3-4b"), setup: TrainingSetup(), gpu: nil)
   }
 
   /// A driver's 2^64 for the other process is no figure: it is left out, and the run had the
@@ -27,10 +28,12 @@ import QLoRABudgetInputs
   /// MiB asked with 93.81 MiB free and 2.30 MiB unallocated: not.
   @Test func fragmentationIsTheDifferenceOnlyWhenTheReservedRoomHoldsTheRequest() throws {
     #expect(try Self.diagnose(try Self.message("axolotl-998-absurd.txt")).fragmentationIsTheDifference)
-    #expect(try !Self.diagnose(try Self.message("llamafactory-1936-capacty-processes.txt")).fragmentationIsTheDifference)
+    #expect(
+      try !Self.diagnose(try Self.message("llamafactory-1936-capacty-processes.txt")).fragmentationIsTheDifference)
     let hip = try Self.diagnose(try Self.message("rocm-therock-1054-hip.txt"))
     // 16.00 GiB asked, 15.09 GiB free, nothing reserved: not fragmentation; the setting is HIP's.
-    #expect(!hip.fragmentationIsTheDifference && hip.allocatorSetting == "PYTORCH_HIP_ALLOC_CONF=expandable_segments:True")
+    #expect(
+      !hip.fragmentationIsTheDifference && hip.allocatorSetting == "PYTORCH_HIP_ALLOC_CONF=expandable_segments:True")
   }
 
   /// PyTorch in a container names its own process `Process N`: the one holding at least what
@@ -45,6 +48,8 @@ import QLoRABudgetInputs
   }
 
   @Test func aMessageWithoutCapacityIsRefused() throws {
-    #expect(throws: DiagnosisDetailError.self) { try Self.diagnose(try Self.message("llamafactory-4263-cut-short.txt")) }
+    #expect(throws: DiagnosisDetailError.self) {
+      try Self.diagnose(try Self.message("llamafactory-4263-cut-short.txt"))
+    }
   }
 }

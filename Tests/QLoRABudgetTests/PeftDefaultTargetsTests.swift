@@ -36,7 +36,8 @@ import Testing
       try MemoryEstimator.estimate(model: model, setup: setup, gpu: nil)
     }
     let message = SetupError.noPeftDefaultTargets(modelType: modelType, model: preset).description
-    #expect(message.contains("'\(modelType)'") && message.contains("all-linear") && message.contains("name the modules"))
+    #expect(
+      message.contains("'\(modelType)'") && message.contains("all-linear") && message.contains("name the modules"))
     // all-linear and named modules still estimate.
     setup.lora = LoRAConfiguration(rank: 16, targets: .allLinear)
     _ = try MemoryEstimator.estimate(model: model, setup: setup, gpu: nil)

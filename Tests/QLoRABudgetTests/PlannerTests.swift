@@ -1,4 +1,5 @@
 import Testing
+
 @testable import QLoRABudget
 @testable import QLoRABudgetInputs
 
@@ -15,7 +16,9 @@ import Testing
     let capacity = gpu.capacity.bytes
     let allowance = setup.platform == .cuda ? Double(CUDAContextTests.allowanceMiB(gpu) * 1_048_576) : 0
     if process > capacity { return "does_not_fit" }
-    if (Double(process) * (1 + VerdictMargin.measured.relative)).rounded(.up) + allowance > Double(capacity) { return "tight" }
+    if (Double(process) * (1 + VerdictMargin.measured.relative)).rounded(.up) + allowance > Double(capacity) {
+      return "tight"
+    }
     return "fits"
   }
 
@@ -84,7 +87,8 @@ import Testing
 
   @Test func onlySearchableSettingsAreSearched() throws {
     let planner = Planner(
-      model: try Self.presets.model(named: "qwen3-0.6b"), setup: TrainingSetup(), gpu: try Self.presets.gpu(named: "h100-80gb"))
+      model: try Self.presets.model(named: "qwen3-0.6b"), setup: TrainingSetup(),
+      gpu: try Self.presets.gpu(named: "h100-80gb"))
     #expect(throws: PlanningError.self) { try planner.largest(.optimizer) }
     #expect(Setting.searchable == [.rank, .sequenceLength, .batchSize])
   }
@@ -143,7 +147,8 @@ import Testing
     // layers' parameters (llama-65b has 80 layers) and one layer's gradients.
     let gradients = one.bytes(of: .gradients)
     let root: Int64 = 2 * 32_000 * 8_192 * 2
-    #expect(four.bytes(of: .shardingBuffers) == ByteCount(root + 2 * ((weights.bytes - root) / 80) + gradients.bytes / 80))
+    #expect(
+      four.bytes(of: .shardingBuffers) == ByteCount(root + 2 * ((weights.bytes - root) / 80) + gradients.bytes / 80))
     // The reserve follows the sharded bytes, so four GPUs need well under half of one.
     #expect(four.peak.process.bytes < one.peak.process.bytes / 2)
   }
@@ -205,7 +210,8 @@ import Testing
 
   @Test func noChangesWhenItFits() throws {
     let planner = Planner(
-      model: try Self.presets.model(named: "qwen3-0.6b"), setup: TrainingSetup(), gpu: try Self.presets.gpu(named: "h100-80gb"))
+      model: try Self.presets.model(named: "qwen3-0.6b"), setup: TrainingSetup(),
+      gpu: try Self.presets.gpu(named: "h100-80gb"))
     #expect(try planner.changes().isEmpty)
   }
 
@@ -225,7 +231,8 @@ import Testing
     #expect(host.fits(in: host.peak))
     #expect(!host.fits(in: host.peak - ByteCount(1)))
     // A model smaller than a shard loads whole.
-    let small = try MemoryEstimator.estimate(model: try Self.presets.model(named: "smollm2-135m"), setup: setup, gpu: nil)
+    let small = try MemoryEstimator.estimate(
+      model: try Self.presets.model(named: "smollm2-135m"), setup: setup, gpu: nil)
     let smallHost = HostMemory(small)
     #expect(smallHost.loadTimeShard.bytes == 2 * small.model.parameterCount)
   }

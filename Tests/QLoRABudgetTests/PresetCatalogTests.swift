@@ -1,7 +1,7 @@
 import Foundation
 import QLoRABudget
-import Testing
 import QLoRABudgetInputs
+import Testing
 
 @Suite struct PresetCatalogTests {
   static let folder = TestData.packageRoot.appendingPathComponent("Presets")
@@ -52,14 +52,15 @@ import QLoRABudgetInputs
   }
 
   /// Totals published by the model authors, written out here (not read from the presets).
-  @Test(arguments: [
-    ("llama-2-7b", 6_738_415_616), ("llama-3.1-8b", 8_030_261_248), ("qwen3-14b", 14_768_307_200),
-    ("gpt2", 124_439_808), ("mixtral-8x7b", 46_702_792_704), ("llama-2-70b", 68_976_648_192),
-    ("llama-3.1-405b", 405_853_388_800), ("gemma-7b", 8_537_680_896),
-    // microsoft/Phi-4-mini-instruct's safetensors headers at revision cfbefacb, as recorded by a
-    // public script; tied embeddings counted once.
-    ("phi-4-mini", 3_836_021_760),
-  ] as [(String, Int64)])
+  @Test(
+    arguments: [
+      ("llama-2-7b", 6_738_415_616), ("llama-3.1-8b", 8_030_261_248), ("qwen3-14b", 14_768_307_200),
+      ("gpt2", 124_439_808), ("mixtral-8x7b", 46_702_792_704), ("llama-2-70b", 68_976_648_192),
+      ("llama-3.1-405b", 405_853_388_800), ("gemma-7b", 8_537_680_896),
+      // microsoft/Phi-4-mini-instruct's safetensors headers at revision cfbefacb, as recorded by a
+      // public script; tied embeddings counted once.
+      ("phi-4-mini", 3_836_021_760),
+    ] as [(String, Int64)])
   func publishedParameterTotals(_ name: String, _ total: Int64) throws {
     #expect(try PresetCatalog.bundled.model(named: name).parameterCount == total)
   }
@@ -74,7 +75,9 @@ import QLoRABudgetInputs
     let model = try PresetCatalog.bundled.model(named: name)
     #expect(model.parameterCount / 1_000_000_000 == billions)
     let moe = try #require(model.layout.mixtureOfExperts)
-    let experts = model.inventory.linears.filter { $0.role == .expert }.reduce(0) { $0 + $1.weightElements * $1.instanceCount }
+    let experts = model.inventory.linears.filter { $0.role == .expert }.reduce(0) {
+      $0 + $1.weightElements * $1.instanceCount
+    }
     let idle = experts / moe.expertCount * (moe.expertCount - moe.expertsPerToken)
     #expect((model.parameterCount - idle - model.inventory.embeddingElements) / 1_000_000_000 == activeBillions)
   }
@@ -82,9 +85,10 @@ import QLoRABudgetInputs
   /// gpt-oss model card (OpenAI, arXiv 2508.10925) Table 1, in billions to two decimals: MLP
   /// (experts and router), attention (q/k/v/o and sinks), embedding + unembedding, total, and
   /// active (all but the idle experts' share, without the input embedding).
-  @Test(arguments: [
-    ("gpt-oss-20b", [1912, 64, 116, 2091, 361]), ("gpt-oss-120b", [11471, 96, 116, 11683, 513]),
-  ] as [(String, [Int64])])
+  @Test(
+    arguments: [
+      ("gpt-oss-20b", [1912, 64, 116, 2091, 361]), ("gpt-oss-120b", [11471, 96, 116, 11683, 513]),
+    ] as [(String, [Int64])])
   func gptOssModelCardTable(_ name: String, _ hundredths: [Int64]) throws {
     let model = try PresetCatalog.bundled.model(named: name)
     let inventory = model.inventory
@@ -113,14 +117,20 @@ import QLoRABudgetInputs
   /// Maverick's, 401,583,781,376, is what Meta calls 400B. Active: attention, norms, the shared
   /// expert, the router and one expert per sparse layer, dense MLPs, embedding and lm_head, written
   /// out below from the configs.
-  @Test(arguments: [
-    ("llama-4-scout", Int64(108_641_793_536), Int64(109),
-     // 48 x (attention 5120 x 12288 + norms 2 x 5120 + shared and one expert 2 x 3 x 5120 x 8192 + router 5120 x 16)
-     48 * (5120 * 12288 + 2 * 5120 + 2 * 3 * 5120 * 8192 + 5120 * 16)),
-    ("llama-4-maverick", Int64(401_583_781_376), Int64(400),
-     // 24 sparse layers (router 5120 x 128) + 24 dense layers (3 x 5120 x 16384)
-     24 * (5120 * 12288 + 2 * 5120 + 2 * 3 * 5120 * 8192 + 5120 * 128) + 24 * (5120 * 12288 + 2 * 5120 + 3 * 5120 * 16384)),
-  ] as [(String, Int64, Int64, Int64)])
+  @Test(
+    arguments: [
+      (
+        "llama-4-scout", Int64(108_641_793_536), Int64(109),
+        // 48 x (attention 5120 x 12288 + norms 2 x 5120 + shared and one expert 2 x 3 x 5120 x 8192 + router 5120 x 16)
+        48 * (5120 * 12288 + 2 * 5120 + 2 * 3 * 5120 * 8192 + 5120 * 16)
+      ),
+      (
+        "llama-4-maverick", Int64(401_583_781_376), Int64(400),
+        // 24 sparse layers (router 5120 x 128) + 24 dense layers (3 x 5120 x 16384)
+        24 * (5120 * 12288 + 2 * 5120 + 2 * 3 * 5120 * 8192 + 5120 * 128) + 24
+          * (5120 * 12288 + 2 * 5120 + 3 * 5120 * 16384)
+      ),
+    ] as [(String, Int64, Int64, Int64)])
   func llama4ModelCard(_ name: String, _ multimodal: Int64, _ billions: Int64, _ activeLayers: Int64) throws {
     let model = try PresetCatalog.bundled.model(named: name)
     let visionAndProjector: Int64 = 850_960_896 + 20_971_520
@@ -129,7 +139,9 @@ import QLoRABudgetInputs
     let active = activeLayers + 5120 + 2 * 202_048 * 5120
     #expect(active / 1_000_000_000 == 17)
     let moe = try #require(model.layout.mixtureOfExperts)
-    let experts = model.inventory.linears.filter { $0.role == .expertParameter }.reduce(0) { $0 + $1.weightElements * $1.instanceCount }
+    let experts = model.inventory.linears.filter { $0.role == .expertParameter }.reduce(0) {
+      $0 + $1.weightElements * $1.instanceCount
+    }
     #expect(model.parameterCount - experts / moe.expertCount * (moe.expertCount - moe.expertsPerToken) == active)
   }
 

@@ -12,8 +12,10 @@ import Testing
 
   /// A random config.json of one of the modelled families, small enough to be fast.
   static func randomConfig(_ random: inout SplitMix64, layers fixedLayers: Int? = nil) -> [String: JSONValue] {
-    let families = ["llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text", "phi3", "olmo2",
-                    "mixtral", "qwen2_moe", "qwen3_moe", "gpt2"]
+    let families = [
+      "llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text", "phi3", "olmo2",
+      "mixtral", "qwen2_moe", "qwen3_moe", "gpt2",
+    ]
     let family = families[random.next(in: 0...(families.count - 1))]
     let heads = [1, 2, 4, 8, 16, 32][random.next(in: 0...5)]
     let headDim = [16, 32, 64, 80, 128][random.next(in: 0...4)]
@@ -61,7 +63,8 @@ import Testing
     setup.usesDoubleQuantization = random.bool()
     setup.blockSize = Int64(32 << random.next(in: 0...7))
     setup.lora = LoRAConfiguration(
-      rank: Int64(random.next(in: 1...512)), targets: random.bool() || model.peftDefaultTargets == nil ? .allLinear : .peftDefault,
+      rank: Int64(random.next(in: 1...512)),
+      targets: random.bool() || model.peftDefaultTargets == nil ? .allLinear : .peftDefault,
       usesDoRA: random.next(in: 0...3) == 0, dropout: random.bool() ? 0 : 0.1)
     setup.optimizer = Optimizer.allCases[random.next(in: 0...(Optimizer.allCases.count - 1))]
     setup.computeDtype = ComputeDtype.allCases[random.next(in: 0...(ComputeDtype.allCases.count - 1))]
@@ -69,7 +72,8 @@ import Testing
     setup.sequenceLength = Int64(random.next(in: 1...16_384))
     setup.batchSize = Int64(random.next(in: 1...32))
     setup.gradientCheckpointing = [nil, true, false][random.next(in: 0...2)]
-    setup.attention = AttentionImplementation.allCases[random.next(in: 0...(AttentionImplementation.allCases.count - 1))]
+    setup.attention =
+      AttentionImplementation.allCases[random.next(in: 0...(AttentionImplementation.allCases.count - 1))]
     setup.usesAutocast = random.bool()
     setup.isFullFineTune = random.next(in: 0...9) == 0
     return setup
@@ -97,7 +101,8 @@ import Testing
   }
 
   static func expectNoMore(
-    _ smaller: MemoryEstimate, _ larger: MemoryEstimate, _ label: String, sourceLocation: SourceLocation = #_sourceLocation
+    _ smaller: MemoryEstimate, _ larger: MemoryEstimate, _ label: String,
+    sourceLocation: SourceLocation = #_sourceLocation
   ) {
     let holds = noMore(smaller, than: larger)
     #expect(holds, "\(label): \(describe(smaller)) -> \(describe(larger))", sourceLocation: sourceLocation)
@@ -106,7 +111,8 @@ import Testing
   static func describe(_ estimate: MemoryEstimate) -> String {
     let parts = estimate.components.map { "\($0.kind.rawValue)/\($0.device.rawValue)=\($0.bytes.bytes)" }
     let peak = "peak \(estimate.peak.allocated.bytes)/\(estimate.peak.reserved.bytes)/\(estimate.peak.process.bytes)"
-    return "rank \(estimate.setup.lora.rank) \(estimate.setup.optimizer) \(estimate.setup.recipe.name) \(estimate.model.modelType) \(peak) [\(parts.joined(separator: " "))]"
+    return
+      "rank \(estimate.setup.lora.rank) \(estimate.setup.optimizer) \(estimate.setup.recipe.name) \(estimate.model.modelType) \(peak) [\(parts.joined(separator: " "))]"
   }
 
   // MARK: - Properties
@@ -163,10 +169,12 @@ import Testing
       Self.expectNoMore(base, try MemoryEstimator.estimate(model: model, setup: larger, gpu: nil), "case \(index) rank")
       larger = setup
       larger.sequenceLength += Int64(random.next(in: 1...8192))
-      Self.expectNoMore(base, try MemoryEstimator.estimate(model: model, setup: larger, gpu: nil), "case \(index) tokens")
+      Self.expectNoMore(
+        base, try MemoryEstimator.estimate(model: model, setup: larger, gpu: nil), "case \(index) tokens")
       larger = setup
       larger.batchSize += Int64(random.next(in: 1...16))
-      Self.expectNoMore(base, try MemoryEstimator.estimate(model: model, setup: larger, gpu: nil), "case \(index) batch")
+      Self.expectNoMore(
+        base, try MemoryEstimator.estimate(model: model, setup: larger, gpu: nil), "case \(index) batch")
       let deeperEstimate = try MemoryEstimator.estimate(model: try Self.model(deeper), setup: setup, gpu: nil)
       Self.expectNoMore(base, deeperEstimate, "case \(index) layers: \(config) -> \(deeper)")
     }
@@ -200,7 +208,8 @@ import Testing
       setup.quantization = random.bool() ? .nf4 : .fp4
       // bitsandbytes' switch: torchao's NF4Tensor always quantizes its scalers (no such option).
       guard setup.recipe.fourBitLayout == .bitsandbytes else { continue }
-      let minimumBlocks = model.inventory.linears(in: setup.recipe.linearRoles)
+      let minimumBlocks =
+        model.inventory.linears(in: setup.recipe.linearRoles)
         .map { ($0.weightElements + setup.blockSize - 1) / setup.blockSize }.min() ?? 0
       guard minimumBlocks >= 346 else { continue }  // 3 x 346 > 4 x 2 + 1028
       compared += 1

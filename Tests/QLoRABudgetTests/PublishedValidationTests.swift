@@ -1,8 +1,8 @@
 import Foundation
 import QLoRABudget
-import Testing
 import QLoRABudgetInputs
 import QLoRABudgetValidation
+import Testing
 
 /// The estimator against the published figures that map onto a setup we model
 /// (Tests/Calibration/published/measurements.json).
@@ -67,7 +67,8 @@ import QLoRABudgetValidation
   /// source says 512 tokens reserve about what 2,048 do), do not support one.
   @Test func highTrustMedianErrorIsUnderTenPercent() throws {
     let report = try #require(Self.report)
-    let errors = report.published.filter { $0.trustGroup == "high" }.compactMap { $0.errorPercent(reading: "GiB") }.map(abs)
+    let errors = report.published.filter { $0.trustGroup == "high" }.compactMap { $0.errorPercent(reading: "GiB") }.map(
+      abs)
     #expect(errors.count == 11)
     #expect(ValidationReport.median(errors) <= 10)
   }

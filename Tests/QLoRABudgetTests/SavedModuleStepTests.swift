@@ -9,7 +9,8 @@ import Testing
 /// README beside them gives the command).
 @Suite struct SavedModuleStepTests {
   static func entries() throws -> [String: [String: Any]] {
-    let url = TestData.packageRoot.appendingPathComponent("Tests/QLoRABudgetTests/Fixtures/modules-to-save-steps/cpu-steps.json")
+    let url = TestData.packageRoot.appendingPathComponent(
+      "Tests/QLoRABudgetTests/Fixtures/modules-to-save-steps/cpu-steps.json")
     return try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: [String: Any]])
   }
 

@@ -20,13 +20,15 @@ import Testing
   }
 
   @Test func peftAdapterConfigWithNullModulesSavesNone() throws {
-    let (setup, config) = try Self.setup(#"{"peft_type": "LORA", "r": 8, "modules_to_save": null}"#, "adapter_config.json")
+    let (setup, config) = try Self.setup(
+      #"{"peft_type": "LORA", "r": 8, "modules_to_save": null}"#, "adapter_config.json")
     #expect(setup.lora.modulesToSave.isEmpty)
     #expect(config.emptyKeys.map(\.name) == ["modules_to_save"])
   }
 
   @Test func axolotl() throws {
-    let yaml = "base_model: Qwen/Qwen3-14B\nadapter: qlora\nload_in_4bit: true\nlora_modules_to_save:\n  - embed_tokens\n  - lm_head\n"
+    let yaml =
+      "base_model: Qwen/Qwen3-14B\nadapter: qlora\nload_in_4bit: true\nlora_modules_to_save:\n  - embed_tokens\n  - lm_head\n"
     let (setup, config) = try Self.setup(yaml, "qlora.yml")
     #expect(config.format == .axolotl)
     #expect(setup.lora.modulesToSave == ["embed_tokens", "lm_head"])
@@ -48,7 +50,8 @@ import Testing
   }
 
   @Test func trainableTokenIndicesAreSaidNotModelled() throws {
-    let (_, config) = try Self.setup(#"{"peft_type": "LORA", "trainable_token_indices": [0, 1, 2]}"#, "adapter_config.json")
+    let (_, config) = try Self.setup(
+      #"{"peft_type": "LORA", "trainable_token_indices": [0, 1, 2]}"#, "adapter_config.json")
     #expect(config.notModelled.map(\.key.name) == ["trainable_token_indices"])
   }
 }

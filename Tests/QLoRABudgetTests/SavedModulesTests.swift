@@ -54,7 +54,9 @@ import Testing
   }
 
   @Test func aModuleTheModelLacksIsRefusedNamingIt() throws {
-    let error = #expect(throws: SetupError.self) { try Self.estimate("qwen3-14b") { $0.lora.modulesToSave = ["score"] } }
+    let error = #expect(throws: SetupError.self) {
+      try Self.estimate("qwen3-14b") { $0.lora.modulesToSave = ["score"] }
+    }
     #expect(error?.description.contains("score") == true)
     #expect(error?.description.contains("lm_head") == true)
   }

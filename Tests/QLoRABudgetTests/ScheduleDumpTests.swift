@@ -43,7 +43,8 @@ import Testing
         let schedule = try MemoryEstimator.schedule(model: model, setup: setup, gpu: gpu, loader: setup.recipe.loader)
         let estimate = try MemoryEstimator.estimate(model: model, setup: setup, gpu: gpu)
         #expect(AllocationScheduleTests.freesOnlyLiveTensors(schedule), "\(id)")
-        let stepPeak = schedule.peakAllocatedByPhase.filter { ![.loading, .warmUp].contains($0.phase) }.map(\.bytes).max()
+        let stepPeak = schedule.peakAllocatedByPhase.filter { ![.loading, .warmUp].contains($0.phase) }.map(\.bytes)
+          .max()
         #expect(stepPeak == estimate.peak.allocated, "\(id)")
         if let directory {
           let name = file.replacingOccurrences(of: ".json", with: "") + "-\(index).txt"

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import QLoRABudget
 @testable import QLoRABudgetInputs
 
@@ -13,7 +14,8 @@ import Testing
     #expect(current.setting == setting)
     #expect(try setting.parse(current.valueText) == current)
     // Settings whose default is the recipe's (nil in the setup) read back as an explicit value.
-    #expect(current.applied(to: setup) == setup || [.gradientCheckpointing, .loss, .loop, .allocator].contains(setting))
+    #expect(
+      current.applied(to: setup) == setup || [.gradientCheckpointing, .loss, .loop, .allocator].contains(setting))
     if case .choices(let names) = setting.domain {
       for name in names {
         let change = try setting.parse(name.uppercased())
@@ -63,7 +65,8 @@ import Testing
     #expect(try SetupVariant.named("qlora").applied(to: base).quantization == .fp4)
     #expect(try SetupVariant.named("lora-16bit").changes(for: base) == [.fullFineTune(false), .quantization(.none)])
     let joined = try SetupVariant.named("lora-16bit+paged-adamw-8bit+no-grad-ckpt").applied(to: base)
-    #expect(joined.quantization == .none && joined.optimizer == .pagedAdamw8bit && joined.gradientCheckpointing == false)
+    #expect(
+      joined.quantization == .none && joined.optimizer == .pagedAdamw8bit && joined.gradientCheckpointing == false)
     #expect(try SetupVariant.named("as-given").applied(to: base) == base)
     // Every value of the attention, optimizer, recipe and loss settings is a variant.
     for name in ["eager", "flash", "adamw-8bit", "unsloth", "hf-peft-tf4", "chunked"] {
@@ -75,13 +78,15 @@ import Testing
   @Test func theGridCrossesEveryModelRankAndLength() throws {
     let models = try ["qwen3-0.6b", "qwen3-4b"].map { try PresetCatalog.bundled.model(named: $0) }
     let gpus = try ["t4", "h100-80gb"].map { try PresetCatalog.bundled.gpu(named: $0) }
-    let grid = try PlanningGrid(models: models, ranks: [8, 64], sequenceLengths: [512, 1024, 4096], gpus: gpus, base: TrainingSetup())
+    let grid = try PlanningGrid(
+      models: models, ranks: [8, 64], sequenceLengths: [512, 1024, 4096], gpus: gpus, base: TrainingSetup())
     let rows = try grid.allRows()
     #expect(grid.cellCount == 2 * 2 * 3 * 2)
     #expect(rows.count == 2 * 2 * 3)
     #expect(rows.allSatisfy { $0.cells.count == 2 })
     #expect(rows.map(\.setup.lora.rank) == [8, 8, 8, 64, 64, 64, 8, 8, 8, 64, 64, 64])
-    #expect(rows.map(\.model.name) == Array(repeating: models[0].name, count: 6) + Array(repeating: models[1].name, count: 6))
+    #expect(
+      rows.map(\.model.name) == Array(repeating: models[0].name, count: 6) + Array(repeating: models[1].name, count: 6))
     #expect(rows.map(\.setup.sequenceLength).prefix(3) == [512, 1024, 4096])
     var full = TrainingSetup()
     full.isFullFineTune = true

@@ -20,7 +20,8 @@ import Testing
     setup.sequenceLength = 2048
     setup.lora = LoRAConfiguration(rank: 32, targets: .modules(["q_proj", "k_proj", "v_proj", "o_proj"]), dropout: 0)
     return try MemoryEstimator.Walk(
-      model: try PresetCatalog.bundled.model(named: "llama-3.2-1b"), setup: setup, gpu: .custom(capacity: .gibibytes(80), label: "80GiB"))
+      model: try PresetCatalog.bundled.model(named: "llama-3.2-1b"), setup: setup,
+      gpu: .custom(capacity: .gibibytes(80), label: "80GiB"))
   }
 
   /// Llama-3.2-1B, 32 heads, 2,048 tokens: 32 x 2048 x 2048 score elements. With an fp16 base
@@ -49,10 +50,12 @@ import Testing
   /// SmolLM2-360M 4,096, SmolLM2-1.7B 2,048) with the cast probabilities counted at softmax's
   /// backward; SDPA, and QLoRA with eager, were within 2.5%.
   @Test func theT4SixteenBitRunsAreWithinTheBar() throws {
-    let runs = try Data(contentsOf: TestData.packageRoot.appendingPathComponent(
-      "Tests/QLoRABudgetTests/Fixtures/fitcheck-t4-lora16/t4-lora16-runs.json"))
+    let runs = try Data(
+      contentsOf: TestData.packageRoot.appendingPathComponent(
+        "Tests/QLoRABudgetTests/Fixtures/fitcheck-t4-lora16/t4-lora16-runs.json"))
     let report = try CalibrationValidation.run(
-      cpuSteps: nil, gpuRuns: [runs], gpuModels: try TestData.calibration("gpu-measured/fitcheck-t4/models.json"), published: nil)
+      cpuSteps: nil, gpuRuns: [runs], gpuModels: try TestData.calibration("gpu-measured/fitcheck-t4/models.json"),
+      published: nil)
     #expect(report.skipped.isEmpty, "\(report.skipped)")
     let rows = report.rows.filter { $0.figure == "peak_allocated" }
     #expect(rows.count == 20)
@@ -71,7 +74,8 @@ import Testing
   /// still counted there the estimate was 13% over.
   @Test func theHeldOutCPUStepsBackwardPeakIsSoftmaxsBackward() throws {
     let data = try TestData.calibration("cpu-steps/out-of-sample.json")
-    let report = try CalibrationValidation.run(cpuSteps: nil, cpuOutOfSample: data, gpuRuns: [], gpuModels: nil, published: nil)
+    let report = try CalibrationValidation.run(
+      cpuSteps: nil, cpuOutOfSample: data, gpuRuns: [], gpuModels: nil, published: nil)
     let name = "smollm2-360m-s4096-b1-r32qkvo-gc-eager-noamp-lora16-plain"
     let row = try #require(report.rows.first { $0.caseName == name && $0.figure == "peak_backward" })
     #expect(row.measured == 3_805_216_000)

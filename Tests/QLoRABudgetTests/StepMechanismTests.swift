@@ -1,7 +1,7 @@
 import Foundation
 import QLoRABudget
-import Testing
 import QLoRABudgetInputs
+import Testing
 
 /// The step mechanisms of issue 11, each checked against arithmetic written out here.
 @Suite struct StepMechanismTests {
@@ -61,7 +61,8 @@ import QLoRABudgetInputs
         let standard = try MemoryEstimator.estimate(model: model, setup: setup, gpu: nil)
         setup.loss = .chunked
         let chunked = try MemoryEstimator.estimate(model: model, setup: setup, gpu: nil)
-        let a = standard.peak.allocated, b = chunked.peak.allocated
+        let a = standard.peak.allocated
+        let b = chunked.peak.allocated
         #expect(b <= a, "\(name) \(recipe.name)")
         let logits = { (e: MemoryEstimate) in e.components.first { $0.kind == .logits }?.bytes ?? .zero }
         #expect(logits(chunked) <= logits(standard), "\(name) \(recipe.name)")

@@ -36,8 +36,12 @@ import Testing
   }
 
   @Test func theImportReaderFindsImports() {
-    #expect(Self.imports(in: "import Foundation\n#if os(Linux)\n  import FoundationNetworking\n#endif\n@testable import X\nlet importance = 1\n")
-      == ["Foundation", "FoundationNetworking", "X"])
+    #expect(
+      Self.imports(
+        in:
+          "import Foundation\n#if os(Linux)\n  import FoundationNetworking\n#endif\n@testable import X\nlet importance = 1\n"
+      )
+        == ["Foundation", "FoundationNetworking", "X"])
   }
 
   @Test(arguments: allowedImports.keys.sorted()) func eachTargetImportsOnlyWhatItMay(target: String) throws {
@@ -45,7 +49,9 @@ import Testing
     #expect(!files.isEmpty, "no sources for \(target)")
     for file in files {
       let found = Set(Self.imports(in: try String(contentsOf: file, encoding: .utf8)))
-      #expect(found.isSubset(of: Self.allowedImports[target]!), "\(file.lastPathComponent) imports \(found.subtracting(Self.allowedImports[target]!).sorted())")
+      #expect(
+        found.isSubset(of: Self.allowedImports[target]!),
+        "\(file.lastPathComponent) imports \(found.subtracting(Self.allowedImports[target]!).sorted())")
     }
   }
 
@@ -53,7 +59,9 @@ import Testing
   @Test func theCoreTouchesNoFileProcessOrNetwork() throws {
     for file in Self.swiftFiles(in: "QLoRABudget") {
       let text = try String(contentsOf: file, encoding: .utf8)
-      for word in ["FileManager", "FileHandle", "Process(", "URLSession", "String(contentsOf", "Data(contentsOf", "YAML"] {
+      for word in [
+        "FileManager", "FileHandle", "Process(", "URLSession", "String(contentsOf", "Data(contentsOf", "YAML",
+      ] {
         #expect(!text.contains(word), "\(file.lastPathComponent) uses \(word)")
       }
     }
@@ -66,8 +74,12 @@ import Testing
       for line in try String(contentsOf: file, encoding: .utf8).components(separatedBy: "\n") {
         let code = line.trimmingCharacters(in: .whitespaces)
         guard !code.hasPrefix("//") else { continue }
-        let quoted = code.split(separator: "\"", omittingEmptySubsequences: false).enumerated().filter { $0.offset % 2 == 1 }
-        #expect(!quoted.contains { $0.element.range(of: #"--[a-z]"#, options: .regularExpression) != nil }, "\(file.lastPathComponent): \(code)")
+        let quoted = code.split(separator: "\"", omittingEmptySubsequences: false).enumerated().filter {
+          $0.offset % 2 == 1
+        }
+        #expect(
+          !quoted.contains { $0.element.range(of: #"--[a-z]"#, options: .regularExpression) != nil },
+          "\(file.lastPathComponent): \(code)")
       }
     }
   }

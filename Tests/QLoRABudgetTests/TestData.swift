@@ -1,7 +1,7 @@
 import Foundation
-import Testing
 import QLoRABudget
 import QLoRABudgetInputs
+import Testing
 
 /// Files the tests read: the repository's Tests/Calibration/ folder (Tests/Calibration/README.md says where
 /// each file comes from).

@@ -69,7 +69,8 @@ import Testing
         "lora_target_linear@27", "micro_batch_size@37", "optimizer@39", "bf16@45", "gradient_checkpointing@49",
         "flash_attention@55",
       ]))
-    #expect(names(config.ignored).isSuperset(of: ["datasets", "num_epochs", "learning_rate", "special_tokens", "strict"]))
+    #expect(
+      names(config.ignored).isSuperset(of: ["datasets", "num_epochs", "learning_rate", "special_tokens", "strict"]))
     #expect(names(config.emptyKeys).isSuperset(of: ["deepspeed", "fsdp", "fp16", "lora_model_dir"]))
     #expect(!config.shardsOverGPUs)
   }
@@ -95,7 +96,8 @@ import Testing
     expected.usesDoubleQuantization = true
     // lora_attn_modules ['q_proj', 'v_proj', 'k_proj', 'output_proj'] + apply_lora_to_mlp (lines 21-22)
     expected.lora = LoRAConfiguration(
-      rank: 8, alpha: 16, targets: .modules(["q_proj", "v_proj", "k_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]),
+      rank: 8, alpha: 16,
+      targets: .modules(["q_proj", "v_proj", "k_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]),
       dropout: 0)
     expected.batchSize = 2  // line 54
     expected.optimizer = .adamw  // torch.optim.AdamW (line 58)
@@ -124,7 +126,10 @@ import Testing
     expected.usesDoubleQuantization = true
     expected.batchSize = 1  // line 32
     #expect(config.setup == expected)
-    #expect(usedKeys(config).isSuperset(of: ["quantization_bit@3", "quantization_method@4", "lora_rank@11", "cutoff_len@17", "bf16@38"]))
+    #expect(
+      usedKeys(config).isSuperset(of: [
+        "quantization_bit@3", "quantization_method@4", "lora_rank@11", "cutoff_len@17", "bf16@38",
+      ]))
     #expect(names(config.ignored).isSuperset(of: ["trust_remote_code", "report_to", "dataloader_num_workers"]))
   }
 
@@ -138,14 +143,18 @@ import Testing
     expected.quantization = .nf4
     expected.usesDoubleQuantization = true
     expected.lora = LoRAConfiguration(
-      rank: 16, alpha: 32, targets: .modules(["q_proj", "k_proj", "v_proj", "o_proj", "down_proj", "up_proj"]), dropout: 0.05)
+      rank: 16, alpha: 32, targets: .modules(["q_proj", "k_proj", "v_proj", "o_proj", "down_proj", "up_proj"]),
+      dropout: 0.05)
     expected.sequenceLength = 2048
     expected.batchSize = 1
     expected.attention = .flash
     expected.gradientCheckpointing = true  // offload: estimated with checkpoints on the GPU
     expected.loss = .chunked  // CutCrossEntropyPlugin (line 5)
     #expect(config.setup == expected)
-    #expect(usedKeys(config).isSuperset(of: ["plugins@5", "sequence_len@22", "lora_r@29", "lora_target_modules@31", "flash_attention@63"]))
+    #expect(
+      usedKeys(config).isSuperset(of: [
+        "plugins@5", "sequence_len@22", "lora_r@29", "lora_target_modules@31", "flash_attention@63",
+      ]))
     let notes = Dictionary(uniqueKeysWithValues: config.notModelled.map { ($0.key.name, $0) })
     #expect(notes["optimizer"]?.key.line == 51 && notes["optimizer"]?.note.contains("nearest used: adamw") == true)
     #expect(notes["gradient_checkpointing"]?.key.line == 58)
@@ -184,7 +193,8 @@ import Testing
     expected.optimizer = .pagedAdamw8bit
     expected.sequenceLength = 1024
     #expect(config.setup == expected)
-    #expect(usedKeys(config).isSuperset(of: ["quantization_config.load_in_4bit@10", "peft_config.r@15", "max_length@7"]))
+    #expect(
+      usedKeys(config).isSuperset(of: ["quantization_config.load_in_4bit@10", "peft_config.r@15", "max_length@7"]))
     #expect(names(config.ignored) == ["learning_rate"])
   }
 
@@ -196,20 +206,22 @@ import Testing
     let config = try TrainingConfig(data: Data(json.utf8), path: "adapter_config.json")
     #expect(config.format == .peftAdapter)
     #expect(config.model == "meta-llama/Llama-3.1-8B")
-    #expect(config.setup.lora == LoRAConfiguration(rank: 16, alpha: 32, targets: .modules(["q_proj", "v_proj"]), dropout: 0))
+    #expect(
+      config.setup.lora == LoRAConfiguration(rank: 16, alpha: 32, targets: .modules(["q_proj", "v_proj"]), dropout: 0))
     #expect(names(config.ignored) == ["task_type"])
   }
 
   /// A value of the wrong type or out of range names the file, the line and the key.
-  @Test(arguments: [
-    ("base_model: m\nadapter: qlora\nlora_r: lots\n", 3, "lora_r"),
-    ("base_model: m\nadapter: qlora\nmicro_batch_size: 0\n", 3, "micro_batch_size"),
-    ("model_name_or_path: m\nquantization_bit: 3\n", 2, "quantization_bit"),
-    ("model_name_or_path: m\nfinetuning_type: lora\nflash_attn: turbo\n", 3, "flash_attn"),
-    ("base_model: m\nadapter: qlora\ngradient_checkpointing: maybe\n", 3, "gradient_checkpointing"),
-    ("model:\n  _component_: torchtune.models.llama3_1.qlora_llama3_1_8b\n  lora_rank: [8]\n", 3, "model.lora_rank"),
-    ("model:\n  _component_: torchtune.models.llama3_1.qlora_llama3_1_8b\ndtype: fp32\n", 3, "dtype"),
-  ] as [(String, Int, String)])
+  @Test(
+    arguments: [
+      ("base_model: m\nadapter: qlora\nlora_r: lots\n", 3, "lora_r"),
+      ("base_model: m\nadapter: qlora\nmicro_batch_size: 0\n", 3, "micro_batch_size"),
+      ("model_name_or_path: m\nquantization_bit: 3\n", 2, "quantization_bit"),
+      ("model_name_or_path: m\nfinetuning_type: lora\nflash_attn: turbo\n", 3, "flash_attn"),
+      ("base_model: m\nadapter: qlora\ngradient_checkpointing: maybe\n", 3, "gradient_checkpointing"),
+      ("model:\n  _component_: torchtune.models.llama3_1.qlora_llama3_1_8b\n  lora_rank: [8]\n", 3, "model.lora_rank"),
+      ("model:\n  _component_: torchtune.models.llama3_1.qlora_llama3_1_8b\ndtype: fp32\n", 3, "dtype"),
+    ] as [(String, Int, String)])
   func invalidValuesNameFileLineAndKey(_ text: String, _ line: Int, _ key: String) {
     do {
       _ = try TrainingConfig(data: Data(text.utf8), path: "run.yaml")
@@ -222,10 +234,13 @@ import Testing
   }
 
   @Test func yamlErrorsAndUnknownFormatsNameTheFile() {
-    #expect(throws: TrainingConfigError(path: "a.yaml", line: 2, "anchors ('&name') are not supported; write the value out")) {
+    #expect(
+      throws: TrainingConfigError(path: "a.yaml", line: 2, "anchors ('&name') are not supported; write the value out")
+    ) {
       try TrainingConfig(data: Data("base_model: m\nadapter: &a qlora\n".utf8), path: "a.yaml")
     }
-    #expect(performing: { try TrainingConfig(data: Data("learning_rate: 1\n".utf8), path: "b.yaml") },
+    #expect(
+      performing: { try TrainingConfig(data: Data("learning_rate: 1\n".utf8), path: "b.yaml") },
       throws: { ($0 as? TrainingConfigError)?.description.hasPrefix("b.yaml:1: not a config this tool reads") == true })
   }
 
@@ -245,12 +260,17 @@ import Testing
     let config = try TrainingConfig(data: Data(text.utf8), path: folder.appendingPathComponent("run.yaml").path)
     #expect(config.setup.engine == .zero3 && config.setup.offload == [] && config.setup.batchSize == 2)
     #expect(config.shardsOverGPUs)
-    #expect(config.used.first { $0.key.name == "deepspeed" }?.effect.hasPrefix("DeepSpeed ZeRO-3, offload none") == true)
-    let missing = try TrainingConfig(data: Data(text.replacingOccurrences(of: "z3", with: "z9").utf8), path: folder.appendingPathComponent("run.yaml").path)
+    #expect(
+      config.used.first { $0.key.name == "deepspeed" }?.effect.hasPrefix("DeepSpeed ZeRO-3, offload none") == true)
+    let missing = try TrainingConfig(
+      data: Data(text.replacingOccurrences(of: "z3", with: "z9").utf8),
+      path: folder.appendingPathComponent("run.yaml").path)
     #expect(missing.notModelled.first?.key == TrainingConfig.Key(name: "deepspeed", line: 4))
     #expect(missing.setup.engine == .fsdp && !missing.shardsOverGPUs)
     try Data("{\"zero_optimization\": {\"stage\": 5}}".utf8).write(to: folder.appendingPathComponent("ds/z3.json"))
-    #expect(throws: TrainingConfigError.self) { try TrainingConfig(data: Data(text.utf8), path: folder.appendingPathComponent("run.yaml").path) }
+    #expect(throws: TrainingConfigError.self) {
+      try TrainingConfig(data: Data(text.utf8), path: folder.appendingPathComponent("run.yaml").path)
+    }
   }
 
   /// Engines and recipes the estimator does not model are said, with what was used instead.

@@ -1,8 +1,8 @@
 import Foundation
 import QLoRABudget
-import Testing
 import QLoRABudgetInputs
 import QLoRABudgetValidation
+import Testing
 
 /// The estimator against real measurements (the repository's Tests/Calibration/ folder).
 /// The bars come from issue 11: CPU per-phase peaks and saved-for-backward within 3% median and
@@ -36,7 +36,8 @@ import QLoRABudgetValidation
       let errors = report.absoluteErrors(dataSet: dataSet, figure: figure)
       #expect(ValidationReport.median(errors) <= 3, "\(dataSet) \(figure)")
       for row in report.rows where row.dataSet == dataSet && row.figure == figure {
-        #expect(abs(row.errorPercent) <= 6, "\(row.caseName) \(figure): measured \(row.measured), estimated \(row.estimated)")
+        #expect(
+          abs(row.errorPercent) <= 6, "\(row.caseName) \(figure): measured \(row.measured), estimated \(row.estimated)")
       }
     }
   }
@@ -55,7 +56,8 @@ import QLoRABudgetValidation
   /// 14*512*512*4 + their bf16 cast 14*512*512*2, MLP 3*512*4864*4. Measured (cpu-steps
   /// `qwen2.5-0.5b-s512-b1-r8qv-nogc-eager-plain`): two_layers - one_layer = 60,227,584 bytes.
   @Test func eagerLayerMatchesTheHandCount() throws {
-    let byHand: Int64 = 2 * (512 * 896 * 4 + 512 * 4) + 2 * (512 * 896 * 2) + 2 * (512 * 8 * 2)
+    let byHand: Int64 =
+      2 * (512 * 896 * 4 + 512 * 4) + 2 * (512 * 896 * 2) + 2 * (512 * 8 * 2)
       + 2 * (8 * 896 + 896 * 8 + 8 * 896 + 128 * 8)
       + 3 * 512 * 896 * 2 + 14 * 512 * 512 * 4 + 14 * 512 * 512 * 2 + 3 * 512 * 4864 * 4
     let measured: Int64 = 703_209_484 - 642_981_900

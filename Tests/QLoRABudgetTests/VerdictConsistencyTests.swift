@@ -1,4 +1,5 @@
 import Testing
+
 @testable import QLoRABudget
 @testable import QLoRABudgetInputs
 @testable import QLoRABudgetValidation
@@ -21,7 +22,9 @@ import Testing
     #expect(Verdict(peak: ByteCount(1_100), capacity: capacity, margin: margin) == .tight)
     // Over the capacity never fits, whatever the margin.
     #expect(Verdict(peak: ByteCount(1_101), capacity: capacity, margin: margin) == .doesNotFit)
-    #expect(Verdict(peak: ByteCount(1_101), capacity: capacity, margin: VerdictMargin(relative: 0, statistic: "")) == .doesNotFit)
+    #expect(
+      Verdict(peak: ByteCount(1_101), capacity: capacity, margin: VerdictMargin(relative: 0, statistic: ""))
+        == .doesNotFit)
     #expect(Verdict(peak: .overflow, capacity: capacity, margin: margin) == .doesNotFit)
     #expect(Verdict.fits < .tight && Verdict.tight < .doesNotFit)
   }
@@ -30,7 +33,10 @@ import Testing
     let folder = "gpu-measured/fitcheck-t4/"
     let report = try CalibrationValidation.run(
       cpuSteps: nil,
-      gpuRuns: [try TestData.calibration(folder + "final-t4-20260921.json"), try TestData.calibration(folder + "t4-qlora-2026-09-01.json")],
+      gpuRuns: [
+        try TestData.calibration(folder + "final-t4-20260921.json"),
+        try TestData.calibration(folder + "t4-qlora-2026-09-01.json"),
+      ],
       gpuModels: try TestData.calibration(folder + "models.json"), published: nil)
     let rows = report.rows.filter { $0.dataSet == "fitcheck-t4" && $0.figure == "process" }
     #expect(rows.count >= 20)
@@ -46,7 +52,8 @@ import Testing
   @Test func fitTableCompareAndSolveAgreeOnAGridOfSetups() throws {
     let models = try Self.models.map { try Self.presets.model(named: $0) }
     let gpus = try Self.gpus.map { try Self.presets.gpu(named: $0) }
-    let grid = try PlanningGrid(models: models, ranks: Self.ranks, sequenceLengths: Self.lengths, gpus: gpus, base: TrainingSetup())
+    let grid = try PlanningGrid(
+      models: models, ranks: Self.ranks, sequenceLengths: Self.lengths, gpus: gpus, base: TrainingSetup())
     var cells = 0
     var seen: Set<Verdict> = []
     // solve's boundaries, once per model, length and GPU.
@@ -57,12 +64,17 @@ import Testing
       for (gpu, cell) in zip(gpus, row.cells) {
         let fit = try #require(try MemoryEstimator.estimate(model: row.model, setup: row.setup, gpu: gpu).verdict)
         let compare = try Planner(model: row.model, setup: asGiven, gpu: gpu).evaluate(asGiven).verdict
-        #expect(cell.verdict == fit && compare == fit, "\(row.model.name) r\(row.setup.lora.rank) s\(row.setup.sequenceLength) \(gpu.name)")
+        #expect(
+          cell.verdict == fit && compare == fit,
+          "\(row.model.name) r\(row.setup.lora.rank) s\(row.setup.sequenceLength) \(gpu.name)")
         let key = "\(row.model.name)/\(row.setup.sequenceLength)/\(gpu.name)"
-        if boundaries[key] == nil { boundaries[key] = try Planner(model: row.model, setup: row.setup, gpu: gpu).largest(.rank) }
+        if boundaries[key] == nil {
+          boundaries[key] = try Planner(model: row.model, setup: row.setup, gpu: gpu).largest(.rank)
+        }
         let answer = try #require(boundaries[key])
         let rank = row.setup.lora.rank
-        let solve: Verdict = rank <= (answer.fitting?.value ?? 0) ? .fits : rank <= (answer.mayFit?.value ?? 0) ? .tight : .doesNotFit
+        let solve: Verdict =
+          rank <= (answer.fitting?.value ?? 0) ? .fits : rank <= (answer.mayFit?.value ?? 0) ? .tight : .doesNotFit
         #expect(solve == fit, "solve: \(key) r\(rank)")
         seen.insert(fit)
         cells += 1

@@ -129,29 +129,30 @@ import Testing
   }
 
   /// Each refusal names the line it stopped on and what it does not support.
-  @Test(arguments: [
-    ("a: 1\nb: &anchor 2\n", 2, "anchors"),
-    ("a: 1\nb: *anchor\n", 2, "aliases"),
-    ("a: !!str 1\n", 1, "tags"),
-    ("a: 1\n---\nb: 2\n", 2, "second document"),
-    ("%YAML 1.2\n---\na: 1\n", 1, "directives"),
-    ("a: 1\n...\n", 2, "document end"),
-    ("a:\n\tb: 1\n", 2, "tab"),
-    ("a: 1\na: 2\n", 2, "duplicate key 'a' (first on line 1)"),
-    ("a: [1, 2\n", 1, "never closed"),
-    ("a: \"open\n", 1, "quoted"),
-    ("a: b: c\n", 1, "': '"),
-    ("a: 1\n  b: 2\n", 2, "indentation"),
-    ("? complex\n: value\n", 1, "complex keys"),
-    ("a: - b\n", 1, "sequence"),
-    ("a:\n  - x\n  y: 1\n", 3, "indentation"),
-    ("a: {b 1}\n", 1, "expected ':'"),
-    ("a: [1, 2\nb: 3\n", 2, "expected ',' or ']'"),
-    ("a: {b: 1, b: 2}\n", 1, "duplicate key"),
-    ("a: \"\\q\"\n", 1, "escape"),
-    ("a: 1\nb: \u{1}\n", 2, "control character"),
-    ("a: [1]]\n", 1, "after the value"),
-  ] as [(String, Int, String)])
+  @Test(
+    arguments: [
+      ("a: 1\nb: &anchor 2\n", 2, "anchors"),
+      ("a: 1\nb: *anchor\n", 2, "aliases"),
+      ("a: !!str 1\n", 1, "tags"),
+      ("a: 1\n---\nb: 2\n", 2, "second document"),
+      ("%YAML 1.2\n---\na: 1\n", 1, "directives"),
+      ("a: 1\n...\n", 2, "document end"),
+      ("a:\n\tb: 1\n", 2, "tab"),
+      ("a: 1\na: 2\n", 2, "duplicate key 'a' (first on line 1)"),
+      ("a: [1, 2\n", 1, "never closed"),
+      ("a: \"open\n", 1, "quoted"),
+      ("a: b: c\n", 1, "': '"),
+      ("a: 1\n  b: 2\n", 2, "indentation"),
+      ("? complex\n: value\n", 1, "complex keys"),
+      ("a: - b\n", 1, "sequence"),
+      ("a:\n  - x\n  y: 1\n", 3, "indentation"),
+      ("a: {b 1}\n", 1, "expected ':'"),
+      ("a: [1, 2\nb: 3\n", 2, "expected ',' or ']'"),
+      ("a: {b: 1, b: 2}\n", 1, "duplicate key"),
+      ("a: \"\\q\"\n", 1, "escape"),
+      ("a: 1\nb: \u{1}\n", 2, "control character"),
+      ("a: [1]]\n", 1, "after the value"),
+    ] as [(String, Int, String)])
   func refusalsNameTheLine(_ text: String, _ line: Int, _ fragment: String) {
     guard let error = failure(text) else { return }
     #expect(error.line == line, "\(error)")
@@ -172,12 +173,14 @@ import Testing
   /// quoted key holding an escaped line break was echoed into the error, which then spanned two
   /// lines. Keys in errors now show control characters as '?'.
   @Test func aKeyWithAnEscapedLineBreakKeepsTheErrorOnOneLine() throws {
-    let url = TestData.packageRoot.appendingPathComponent("Tests/Fuzz/regressions/yaml/crash-key-with-escaped-newline-in-error")
+    let url = TestData.packageRoot.appendingPathComponent(
+      "Tests/Fuzz/regressions/yaml/crash-key-with-escaped-newline-in-error")
     #expect(throws: YAMLError.self) { try YAMLReader.parse(try Data(contentsOf: url)) }
     let error = failure("{\"a\\nb\" 1}")
     #expect(error?.description == "line 1: expected ':' after the key 'a?b'")
     #expect(failure("\"k\\te\": 1\n\"k\\te\": 2\n")?.description == "line 2: duplicate key 'k?e' (first on line 1)")
-    let config = try TrainingConfig(data: Data("model_name_or_path: m\nfinetuning_type: lora\noptim: \"a\\nb\"\n".utf8), path: "x.yaml")
+    let config = try TrainingConfig(
+      data: Data("model_name_or_path: m\nfinetuning_type: lora\noptim: \"a\\nb\"\n".utf8), path: "x.yaml")
     #expect(config.notModelled.first?.note.contains("'a?b'") == true)
   }
 

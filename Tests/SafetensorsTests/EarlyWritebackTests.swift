@@ -16,7 +16,9 @@ import Testing
     var offset = 0
     while offset < count {
       let piece = min((1 << 20) + 1, count - offset)
-      try expected.withUnsafeBytes { try writer.append("w", bytes: UnsafeRawBufferPointer(rebasing: $0[offset..<(offset + piece)])) }
+      try expected.withUnsafeBytes {
+        try writer.append("w", bytes: UnsafeRawBufferPointer(rebasing: $0[offset..<(offset + piece)]))
+      }
       offset += piece
     }
     try writer.write("tail", bytes: [7, 9])

@@ -1,7 +1,7 @@
+import FileSafety
 import Foundation
 import Safetensors
 import Testing
-import FileSafety
 
 #if canImport(Glibc)
   import Glibc
@@ -28,13 +28,18 @@ import FileSafety
     defer { try? FileManager.default.removeItem(at: folder) }
     let fifo = folder.appendingPathComponent("pipe.safetensors")
     try #require(mkfifo(fifo.path, 0o600) == 0)
-    #expect(throws: SafetensorsError.file(.wrongKind(path: fifo.path, kind: "a FIFO (named pipe)", expected: "a regular file"))) {
+    #expect(
+      throws: SafetensorsError.file(
+        .wrongKind(path: fifo.path, kind: "a FIFO (named pipe)", expected: "a regular file"))
+    ) {
       try SafetensorsFile(url: fifo)
     }
   }
 
   @Test func aDeviceAFolderAndAnEmptyPathAreRefused() throws {
-    #expect(throws: FileAccessError.wrongKind(path: "/dev/null", kind: "a character device", expected: "a regular file")) {
+    #expect(
+      throws: FileAccessError.wrongKind(path: "/dev/null", kind: "a character device", expected: "a regular file")
+    ) {
       try ReadableFile(path: "/dev/null")
     }
     let folder = try Self.folder()
@@ -64,8 +69,9 @@ import FileSafety
     #expect(throws: FileAccessError.tooLarge(path: "/proc/self/status", size: 101, limit: 100, what: "a test")) {
       try ReadableFile.contents(of: "/proc/self/status", limit: 100, what: "a test")
     }
-    #expect(FileAccessError.tooLarge(path: "p", size: 101, limit: 100, what: "a test").description
-      == "'p' is more than 100 bytes, over the 100-byte limit for a test.")
+    #expect(
+      FileAccessError.tooLarge(path: "p", size: 101, limit: 100, what: "a test").description
+        == "'p' is more than 100 bytes, over the 100-byte limit for a test.")
     let folder = try Self.folder()
     defer { try? FileManager.default.removeItem(at: folder) }
     let sparse = folder.appendingPathComponent("sparse.json")
@@ -114,7 +120,8 @@ import FileSafety
     let identity = try #require(FileIdentity(path: input.path))
     #expect(FileIdentity(path: link.path) == identity)
     #expect(throws: FileAccessError.outputIsInput(output: link.path, input: input.path)) {
-      try AtomicFileWriter.write(Array("output".utf8), to: link.path, replacingExisting: true, protecting: [identity: input.path])
+      try AtomicFileWriter.write(
+        Array("output".utf8), to: link.path, replacingExisting: true, protecting: [identity: input.path])
     }
     #expect(try String(contentsOf: input, encoding: .utf8) == "input")
   }
@@ -136,10 +143,16 @@ import FileSafety
     defer { try? FileManager.default.removeItem(at: folder) }
     let fifo = folder.appendingPathComponent("out.svg")
     try #require(mkfifo(fifo.path, 0o600) == 0)
-    #expect(throws: FileAccessError.wrongKind(path: fifo.path, kind: "a FIFO (named pipe)", expected: "a regular file to replace")) {
+    #expect(
+      throws: FileAccessError.wrongKind(
+        path: fifo.path, kind: "a FIFO (named pipe)", expected: "a regular file to replace")
+    ) {
       try AtomicFileWriter.write(Array("x".utf8), to: fifo.path, replacingExisting: true)
     }
-    #expect(throws: FileAccessError.wrongKind(path: "/dev/null", kind: "a character device", expected: "a regular file to replace")) {
+    #expect(
+      throws: FileAccessError.wrongKind(
+        path: "/dev/null", kind: "a character device", expected: "a regular file to replace")
+    ) {
       try AtomicFileWriter.write(Array("x".utf8), to: "/dev/null", replacingExisting: true)
     }
   }
@@ -166,8 +179,9 @@ import FileSafety
     try staging.write(Array("a".utf8), as: "a.txt")
     try staging.publish()
     #expect(Self.entries(output) == [StagingFolder.manifestName, "a.txt"])
-    #expect(try String(contentsOf: output.appendingPathComponent(StagingFolder.manifestName), encoding: .utf8)
-      == "{\"written_by\": \"qlora-budget\", \"files\": [\"a.txt\"]}\n")
+    #expect(
+      try String(contentsOf: output.appendingPathComponent(StagingFolder.manifestName), encoding: .utf8)
+        == "{\"written_by\": \"qlora-budget\", \"files\": [\"a.txt\"]}\n")
     #expect(throws: FileAccessError.outputExists(path: output.path)) {
       try StagingFolder(path: output.path, replacingExisting: false, protecting: inputs)
     }

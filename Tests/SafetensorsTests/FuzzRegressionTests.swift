@@ -119,21 +119,27 @@ import Testing
   /// JSON object order carries no meaning: tensors listed out of data order are read in data
   /// order; reversed offsets and overlaps are refused.
   @Test func unsortedEntriesAreOrderedAndReversedOrOverlappingOnesRefused() throws {
-    let unsorted = Array(#"{"b":{"dtype":"U8","shape":[2],"data_offsets":[2,4]},"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]}}"#.utf8)
+    let unsorted = Array(
+      #"{"b":{"dtype":"U8","shape":[2],"data_offsets":[2,4]},"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]}}"#.utf8
+    )
     let header = try SafetensorsHeader(json: unsorted, fileSize: 8 + Int64(unsorted.count) + 4)
     #expect(header.tensors.map(\.name) == ["a", "b"])
     let reversed = Array(#"{"a":{"dtype":"U8","shape":[2],"data_offsets":[4,2]}}"#.utf8)
     #expect(throws: SafetensorsError.invalidField(tensor: "a", field: "data_offsets", value: "[4, 2]")) {
       try SafetensorsHeader(json: reversed, fileSize: 1 << 20)
     }
-    let overlapping = Array(#"{"a":{"dtype":"U8","shape":[3],"data_offsets":[0,3]},"b":{"dtype":"U8","shape":[2],"data_offsets":[2,4]}}"#.utf8)
+    let overlapping = Array(
+      #"{"a":{"dtype":"U8","shape":[3],"data_offsets":[0,3]},"b":{"dtype":"U8","shape":[2],"data_offsets":[2,4]}}"#.utf8
+    )
     #expect(throws: SafetensorsError.overlappingTensors("a", "b")) {
       try SafetensorsHeader(json: overlapping, fileSize: 1 << 20)
     }
   }
 
   @Test func aHeaderThatIsNotUTF8OrNotJSONIsOneLine() {
-    for json: [UInt8] in [[0xFF, 0xFE], [0xC0, 0x80], Array("{\"a\":".utf8), Array("[1]".utf8), Array("\"x\"".utf8), []] {
+    for json: [UInt8] in [
+      [0xFF, 0xFE], [0xC0, 0x80], Array("{\"a\":".utf8), Array("[1]".utf8), Array("\"x\"".utf8), [],
+    ] {
       do {
         _ = try SafetensorsHeader(json: json, fileSize: 1 << 20)
         Issue.record("accepted \(json)")

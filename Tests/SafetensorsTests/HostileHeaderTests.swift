@@ -5,26 +5,32 @@ import Testing
 /// Headers that JSON readers accept but a safetensors reader must not (issue 12), and the
 /// library API on values a caller can pass.
 @Suite struct HostileHeaderTests {
-  static func expectError(_ expected: SafetensorsError, header: String, data: [UInt8] = [],
-                          sourceLocation: SourceLocation = #_sourceLocation) throws {
+  static func expectError(
+    _ expected: SafetensorsError, header: String, data: [UInt8] = [],
+    sourceLocation: SourceLocation = #_sourceLocation
+  ) throws {
     try SafetensorsTests.expectError(expected, header: header, data: data, sourceLocation: sourceLocation)
   }
 
   @Test func aTensorNamedTwiceIsRefused() throws {
     try Self.expectError(
       .duplicateTensor("a"),
-      header: #"{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"a":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}}"#,
+      header:
+        #"{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"a":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}}"#,
       data: [1, 2])
     try Self.expectError(.duplicateTensor("__metadata__"), header: #"{"__metadata__":{},"__metadata__":{}}"#)
   }
 
   @Test func booleansAndExponentsAreNotDimensions() throws {
-    try Self.expectError(.invalidField(tensor: "a", field: "shape", value: "[true]"),
-                         header: #"{"a":{"dtype":"U8","shape":[true],"data_offsets":[0,1]}}"#, data: [1])
-    try Self.expectError(.invalidField(tensor: "a", field: "shape", value: "[1e0]"),
-                         header: #"{"a":{"dtype":"U8","shape":[1e0],"data_offsets":[0,1]}}"#, data: [1])
-    try Self.expectError(.invalidField(tensor: "a", field: "shape", value: "[9223372036854775808]"),
-                         header: #"{"a":{"dtype":"U8","shape":[9223372036854775808],"data_offsets":[0,1]}}"#, data: [1])
+    try Self.expectError(
+      .invalidField(tensor: "a", field: "shape", value: "[true]"),
+      header: #"{"a":{"dtype":"U8","shape":[true],"data_offsets":[0,1]}}"#, data: [1])
+    try Self.expectError(
+      .invalidField(tensor: "a", field: "shape", value: "[1e0]"),
+      header: #"{"a":{"dtype":"U8","shape":[1e0],"data_offsets":[0,1]}}"#, data: [1])
+    try Self.expectError(
+      .invalidField(tensor: "a", field: "shape", value: "[9223372036854775808]"),
+      header: #"{"a":{"dtype":"U8","shape":[9223372036854775808],"data_offsets":[0,1]}}"#, data: [1])
   }
 
   @Test func aZeroDimensionMakesAnEmptyTensorWhateverTheOthers() throws {
@@ -39,12 +45,13 @@ import Testing
 
   @Test func nestingInAnUnknownFieldIsBounded() throws {
     let deep = String(repeating: "[", count: 100) + String(repeating: "]", count: 100)
-    let url = try SafetensorsTests.rawFile(header: #"{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1],"x":"# + deep + "}}", data: [1])
+    let url = try SafetensorsTests.rawFile(
+      header: #"{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1],"x":"# + deep + "}}", data: [1])
     defer { try? FileManager.default.removeItem(at: url) }
     #expect {
       try SafetensorsFile(url: url)
     } throws: { error in
-      guard case let .headerNotJSON(reason) = error as? SafetensorsError else { return false }
+      guard case .headerNotJSON(let reason) = error as? SafetensorsError else { return false }
       return reason.hasPrefix("nested deeper than 64 levels")
     }
   }

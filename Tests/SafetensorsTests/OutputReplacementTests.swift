@@ -1,8 +1,8 @@
 import Foundation
 import Testing
 
-@testable import Safetensors
 @testable import FileSafety
+@testable import Safetensors
 
 #if canImport(Glibc)
   import Glibc
@@ -27,8 +27,10 @@ import Testing
     let model = root.appendingPathComponent("my-model")
     try FileManager.default.createDirectory(at: model.appendingPathComponent("sub"), withIntermediateDirectories: true)
     try Data("weights".utf8).write(to: model.appendingPathComponent("model.safetensors"))
-    #expect(throws: FileAccessError.notAPreviousOutput(
-      path: model.path, found: "it holds 'model.safetensors', 'sub' and no \(StagingFolder.manifestName)")) {
+    #expect(
+      throws: FileAccessError.notAPreviousOutput(
+        path: model.path, found: "it holds 'model.safetensors', 'sub' and no \(StagingFolder.manifestName)")
+    ) {
       try StagingFolder(path: model.path, replacingExisting: true, protecting: [:])
     }
     #expect(Self.entries(model) == ["model.safetensors", "sub"])
@@ -43,8 +45,12 @@ import Testing
     try first.write(Array("a".utf8), as: "a.txt")
     try first.publish()
     try Data("notes".utf8).write(to: output.appendingPathComponent("my-notes.md"))
-    try FileManager.default.createDirectory(at: output.appendingPathComponent("runs"), withIntermediateDirectories: false)
-    #expect(throws: FileAccessError.notAPreviousOutput(path: output.path, found: "it holds 'my-notes.md', 'runs', which quantize did not write")) {
+    try FileManager.default.createDirectory(
+      at: output.appendingPathComponent("runs"), withIntermediateDirectories: false)
+    #expect(
+      throws: FileAccessError.notAPreviousOutput(
+        path: output.path, found: "it holds 'my-notes.md', 'runs', which quantize did not write")
+    ) {
       try StagingFolder(path: output.path, replacingExisting: true, protecting: [:])
     }
     try FileManager.default.removeItem(at: output.appendingPathComponent("my-notes.md"))
@@ -70,14 +76,17 @@ import Testing
     for file in [staleFile, live, unrelated] { try Data("x".utf8).write(to: file) }
     try FileManager.default.createDirectory(at: staleFolder, withIntermediateDirectories: false)
     try Data("x".utf8).write(to: staleFolder.appendingPathComponent("model.safetensors"))
-    try AtomicFileWriter.write(Array("new".utf8), to: root.appendingPathComponent("chart.svg").path, replacingExisting: false)
+    try AtomicFileWriter.write(
+      Array("new".utf8), to: root.appendingPathComponent("chart.svg").path, replacingExisting: false)
     #expect(Self.entries(root) == [".notes.tmp-x", ".other.tmp-1-ab", "chart.svg"])
   }
 
-  @Test(arguments: [
-    (".a.tmp-123-ff", Int32(123)), (".x.safetensors.tmp-99999-1a2b3c4d", 99999), ("a.tmp-1-f", nil), (".a.tmp-12-", nil),
-    (".a.tmp--1-f", nil), (".a.tmp-1-xyz", nil), (".a.tmp-+1-f", nil), (".tmp-1-f", nil), (".a.tmp-1-f-2", nil),
-  ] as [(String, Int32?)])
+  @Test(
+    arguments: [
+      (".a.tmp-123-ff", Int32(123)), (".x.safetensors.tmp-99999-1a2b3c4d", 99999), ("a.tmp-1-f", nil),
+      (".a.tmp-12-", nil),
+      (".a.tmp--1-f", nil), (".a.tmp-1-xyz", nil), (".a.tmp-+1-f", nil), (".tmp-1-f", nil), (".a.tmp-1-f-2", nil),
+    ] as [(String, Int32?)])
   func theTemporaryNamePattern(_ name: String, _ pid: Int32?) {
     #expect(StaleTemporaries.owner(name) == pid)
   }
@@ -106,10 +115,12 @@ import Testing
     defer { _ = chattr("-i", stuck.path) }
     let second = try StagingFolder(path: output.path, replacingExisting: true, protecting: [:])
     try second.write(Array("b".utf8), as: "b.txt")
-    #expect(performing: { try second.publish() }, throws: {
-      guard case .failed(let path, let action, _)? = $0 as? FileAccessError else { return false }
-      return path == second.path && action.contains("the new one is in place")
-    })
+    #expect(
+      performing: { try second.publish() },
+      throws: {
+        guard case .failed(let path, let action, _)? = $0 as? FileAccessError else { return false }
+        return path == second.path && action.contains("the new one is in place")
+      })
     #expect(Self.entries(output) == [StagingFolder.manifestName, "b.txt"])
     #expect(FileManager.default.fileExists(atPath: second.path + "/a.txt"), "the old copy is where the error says")
     _ = chattr("-i", second.path + "/a.txt")

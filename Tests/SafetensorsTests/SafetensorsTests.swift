@@ -21,8 +21,10 @@ import Testing
     return url
   }
 
-  static func expectError(_ expected: SafetensorsError, header: String, length: UInt64? = nil, data: [UInt8] = [],
-                          sourceLocation: SourceLocation = #_sourceLocation) throws {
+  static func expectError(
+    _ expected: SafetensorsError, header: String, length: UInt64? = nil, data: [UInt8] = [],
+    sourceLocation: SourceLocation = #_sourceLocation
+  ) throws {
     let url = try rawFile(length: length, header: header, data: data)
     defer { try? FileManager.default.removeItem(at: url) }
     #expect(throws: expected, sourceLocation: sourceLocation) { try SafetensorsFile(url: url) }
@@ -63,10 +65,15 @@ import Testing
   @Test func writerRejectsWrongOrderSizeAndMissingData() throws {
     let url = Self.temporaryURL()
     defer { try? FileManager.default.removeItem(at: url) }
-    let specs = [SafetensorsTensorSpec(name: "a", dtype: .f16, shape: [2]), SafetensorsTensorSpec(name: "b", dtype: .u8, shape: [1])]
+    let specs = [
+      SafetensorsTensorSpec(name: "a", dtype: .f16, shape: [2]),
+      SafetensorsTensorSpec(name: "b", dtype: .u8, shape: [1]),
+    ]
     let writer = try SafetensorsWriter(url: url, tensors: specs)
     #expect(throws: SafetensorsError.outOfOrderWrite(expected: "a", actual: "b")) { try writer.write("b", bytes: [0]) }
-    #expect(throws: SafetensorsError.byteCountMismatch(tensor: "a", expected: 4, actual: 3)) { try writer.write("a", bytes: [0, 0, 0]) }
+    #expect(throws: SafetensorsError.byteCountMismatch(tensor: "a", expected: 4, actual: 3)) {
+      try writer.write("a", bytes: [0, 0, 0])
+    }
     try writer.write("a", bytes: [0, 0, 0, 0])
     #expect(throws: SafetensorsError.missingTensorData(["b"])) { try writer.finish() }
     #expect(throws: SafetensorsError.duplicateTensor("a")) {
@@ -107,43 +114,53 @@ import Testing
   }
 
   @Test func unknownDType() throws {
-    try Self.expectError(.unknownDType(tensor: "w", dtype: "F128"),
-                         header: #"{"w":{"dtype":"F128","shape":[1],"data_offsets":[0,16]}}"#, data: Array(repeating: 0, count: 16))
+    try Self.expectError(
+      .unknownDType(tensor: "w", dtype: "F128"),
+      header: #"{"w":{"dtype":"F128","shape":[1],"data_offsets":[0,16]}}"#, data: Array(repeating: 0, count: 16))
   }
 
   @Test func badShapeAndOffsetFields() throws {
-    try Self.expectError(.invalidField(tensor: "w", field: "shape", value: "[-1]"),
-                         header: #"{"w":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}"#, data: [0, 0, 0, 0])
-    try Self.expectError(.invalidField(tensor: "w", field: "shape", value: "[1.5]"),
-                         header: #"{"w":{"dtype":"F32","shape":[1.5],"data_offsets":[0,4]}}"#, data: [0, 0, 0, 0])
-    try Self.expectError(.invalidField(tensor: "w", field: "data_offsets", value: "[4, 0]"),
-                         header: #"{"w":{"dtype":"U8","shape":[4],"data_offsets":[4,0]}}"#, data: [0, 0, 0, 0])
-    try Self.expectError(.invalidField(tensor: "w", field: "dtype", value: "'missing'"),
-                         header: #"{"w":{"shape":[4],"data_offsets":[0,4]}}"#, data: [0, 0, 0, 0])
+    try Self.expectError(
+      .invalidField(tensor: "w", field: "shape", value: "[-1]"),
+      header: #"{"w":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}"#, data: [0, 0, 0, 0])
+    try Self.expectError(
+      .invalidField(tensor: "w", field: "shape", value: "[1.5]"),
+      header: #"{"w":{"dtype":"F32","shape":[1.5],"data_offsets":[0,4]}}"#, data: [0, 0, 0, 0])
+    try Self.expectError(
+      .invalidField(tensor: "w", field: "data_offsets", value: "[4, 0]"),
+      header: #"{"w":{"dtype":"U8","shape":[4],"data_offsets":[4,0]}}"#, data: [0, 0, 0, 0])
+    try Self.expectError(
+      .invalidField(tensor: "w", field: "dtype", value: "'missing'"),
+      header: #"{"w":{"shape":[4],"data_offsets":[0,4]}}"#, data: [0, 0, 0, 0])
   }
 
   @Test func shapeWhoseByteCountOverflows() throws {
     // 2^62 * 2^2 elements of 4 bytes = 2^66 bytes.
-    try Self.expectError(.sizeOverflow(tensor: "w", shape: [4_611_686_018_427_387_904, 4]),
-                         header: #"{"w":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,4]}}"#, data: [0, 0, 0, 0])
+    try Self.expectError(
+      .sizeOverflow(tensor: "w", shape: [4_611_686_018_427_387_904, 4]),
+      header: #"{"w":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,4]}}"#, data: [0, 0, 0, 0])
   }
 
   @Test func offsetsThatDoNotMatchTheShape() throws {
     // 2 x 2 float32 needs 16 bytes; the offsets span 12.
-    try Self.expectError(.offsetsMismatchShape(tensor: "w", offsets: [0, 12], expectedBytes: 16),
-                         header: #"{"w":{"dtype":"F32","shape":[2,2],"data_offsets":[0,12]}}"#, data: Array(repeating: 0, count: 16))
+    try Self.expectError(
+      .offsetsMismatchShape(tensor: "w", offsets: [0, 12], expectedBytes: 16),
+      header: #"{"w":{"dtype":"F32","shape":[2,2],"data_offsets":[0,12]}}"#, data: Array(repeating: 0, count: 16))
   }
 
   @Test func offsetsPastTheDataSection() throws {
     // The data section holds 8 bytes; the tensor claims bytes 8..<16.
-    try Self.expectError(.offsetsOutOfRange(tensor: "w", end: 16, dataSize: 8),
-                         header: #"{"w":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}}"#, data: Array(repeating: 0, count: 8))
+    try Self.expectError(
+      .offsetsOutOfRange(tensor: "w", end: 16, dataSize: 8),
+      header: #"{"w":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}}"#, data: Array(repeating: 0, count: 8))
   }
 
   @Test func overlappingTensors() throws {
-    try Self.expectError(.overlappingTensors("a", "b"),
-                         header: #"{"a":{"dtype":"U8","shape":[4],"data_offsets":[0,4]},"b":{"dtype":"U8","shape":[4],"data_offsets":[2,6]}}"#,
-                         data: Array(repeating: 0, count: 8))
+    try Self.expectError(
+      .overlappingTensors("a", "b"),
+      header:
+        #"{"a":{"dtype":"U8","shape":[4],"data_offsets":[0,4]},"b":{"dtype":"U8","shape":[4],"data_offsets":[2,6]}}"#,
+      data: Array(repeating: 0, count: 8))
   }
 
   @Test func metadataMustBeStrings() throws {
@@ -151,13 +168,16 @@ import Testing
   }
 
   @Test func fileTruncatedAfterOpening() throws {
-    let url = try Self.rawFile(header: #"{"w":{"dtype":"U8","shape":[8],"data_offsets":[0,8]}}"#, data: Array(repeating: 7, count: 8))
+    let url = try Self.rawFile(
+      header: #"{"w":{"dtype":"U8","shape":[8],"data_offsets":[0,8]}}"#, data: Array(repeating: 7, count: 8))
     defer { try? FileManager.default.removeItem(at: url) }
     let file = try SafetensorsFile(url: url)
     let handle = try FileHandle(forWritingTo: url)
     try handle.truncate(atOffset: UInt64(file.header.dataStart + 3))
     try handle.close()
-    #expect(throws: SafetensorsError.truncated(tensor: "w", expectedBytes: 8, readBytes: 3)) { try file.data(named: "w") }
+    #expect(throws: SafetensorsError.truncated(tensor: "w", expectedBytes: 8, readBytes: 3)) {
+      try file.data(named: "w")
+    }
   }
 
   @Test func unknownTensorName() throws {

@@ -24,7 +24,8 @@ import Testing
     var traits = CheckpointTensorNames.Traits()
     traits.isEmbedding = path.contains { CheckpointTensorNames.embeddingModules.contains($0) }
     if let module = path.last {
-      traits.isOutputHead = CheckpointTensorNames.outputHeadModules.contains(module) && (path.count <= 2 || module != "output")
+      traits.isOutputHead =
+        CheckpointTensorNames.outputHeadModules.contains(module) && (path.count <= 2 || module != "output")
       traits.isRouter = CheckpointTensorNames.routerModules.contains(module)
       traits.isNormModule = module.lowercased().contains("norm") || module.lowercased().hasPrefix("ln")
     }

@@ -14,13 +14,13 @@ public enum ArchitectureError: Error, Hashable, Sendable, CustomStringConvertibl
 
   public var description: String {
     switch self {
-    case let .missingKey(key, model):
+    case .missingKey(let key, let model):
       return "config.json of '\(model)' has no '\(key)', which the estimate needs"
-    case let .invalidValue(key, value, reason, model):
+    case .invalidValue(let key, let value, let reason, let model):
       return "config.json of '\(model)': '\(key)' is \(value): \(reason)"
-    case let .malformedConfig(reason, model):
+    case .malformedConfig(let reason, let model):
       return "config.json of '\(model)' cannot be read: \(reason)"
-    case let .unmodelledType(type, model):
+    case .unmodelledType(let type, let model):
       let what = type.isEmpty ? "has no model_type" : "has model_type '\(type)', which is not modelled"
       return "config.json of '\(model)' \(what); the modelled families are \(Self.families). "
         + "No estimate is given for a layout that is not modelled, unless the family to read it as is named"

@@ -32,7 +32,9 @@ package struct CheckpointQuantization: Hashable, Sendable {
 
   /// The fields whose settings `changes` (given after the checkpoint, e.g. flags) replace, each
   /// with the change that replaced it; the others are the ones estimated.
-  public func overridden(by changes: [SettingChange]) -> (used: [Field], overridden: [(field: Field, change: SettingChange)]) {
+  public func overridden(by changes: [SettingChange]) -> (
+    used: [Field], overridden: [(field: Field, change: SettingChange)]
+  ) {
     let replacing = Dictionary(changes.map { ($0.setting, $0) }, uniquingKeysWith: { _, last in last })
     var used: [Field] = []
     var overridden: [(field: Field, change: SettingChange)] = []
@@ -55,20 +57,25 @@ package struct CheckpointQuantization: Hashable, Sendable {
     guard let value = members["quantization_config"], value != .null else { return nil }
     let prefix = "quantization_config."
     guard let config = value.objectValue else {
-      throw .invalidValue(key: "quantization_config", value: ConfigReader.render(value), reason: "expected an object", model: model)
+      throw .invalidValue(
+        key: "quantization_config", value: ConfigReader.render(value), reason: "expected an object", model: model)
     }
     func bool(_ key: String) throws(ArchitectureError) -> Bool? {
       switch config[key] {
       case nil, .null?: return nil
       case .bool(let flag)?: return flag
-      case let other?: throw .invalidValue(key: prefix + key, value: ConfigReader.render(other), reason: "expected true or false", model: model)
+      case let other?:
+        throw .invalidValue(
+          key: prefix + key, value: ConfigReader.render(other), reason: "expected true or false", model: model)
       }
     }
     func text(_ key: String) throws(ArchitectureError) -> String? {
       switch config[key] {
       case nil, .null?: return nil
       case .string(let text)?: return text
-      case let other?: throw .invalidValue(key: prefix + key, value: ConfigReader.render(other), reason: "expected a string", model: model)
+      case let other?:
+        throw .invalidValue(
+          key: prefix + key, value: ConfigReader.render(other), reason: "expected a string", model: model)
       }
     }
     let method = try text("quant_method") ?? "bitsandbytes"
@@ -76,7 +83,9 @@ package struct CheckpointQuantization: Hashable, Sendable {
     guard method == "bitsandbytes" else {
       fields = []
       skips = nil
-      notes = ["quant_method '\(method)' is not modelled; estimated with the quantization the setup names (bitsandbytes)"]
+      notes = [
+        "quant_method '\(method)' is not modelled; estimated with the quantization the setup names (bitsandbytes)"
+      ]
       return
     }
     var fields: [Field] = []
@@ -85,11 +94,16 @@ package struct CheckpointQuantization: Hashable, Sendable {
       // BitsAndBytesConfig's defaults: fp4, no double quantization.
       let typeName = try text("bnb_4bit_quant_type") ?? "fp4"
       guard let type = BaseQuantization(rawValue: typeName), type.isFourBit else {
-        throw .invalidValue(key: prefix + "bnb_4bit_quant_type", value: "'\(typeName)'", reason: "bitsandbytes has nf4 and fp4", model: model)
+        throw .invalidValue(
+          key: prefix + "bnb_4bit_quant_type", value: "'\(typeName)'", reason: "bitsandbytes has nf4 and fp4",
+          model: model)
       }
       let doubleQuant = try bool("bnb_4bit_use_double_quant") ?? false
       fields.append(Field(key: prefix + "load_in_4bit", value: "true", change: .quantization(type)))
-      fields.append(Field(key: prefix + "bnb_4bit_use_double_quant", value: String(doubleQuant), change: .doubleQuantization(doubleQuant)))
+      fields.append(
+        Field(
+          key: prefix + "bnb_4bit_use_double_quant", value: String(doubleQuant),
+          change: .doubleQuantization(doubleQuant)))
       if let dtypeName = try text("bnb_4bit_compute_dtype") {
         if let dtype = FrameworkVocabulary.computeDtype(dtypeName) {
           fields.append(Field(key: prefix + "bnb_4bit_compute_dtype", value: dtypeName, change: .computeDtype(dtype)))
@@ -107,13 +121,16 @@ package struct CheckpointQuantization: Hashable, Sendable {
       for element in skipped {
         guard case .string(let name) = element else {
           throw .invalidValue(
-            key: prefix + "llm_int8_skip_modules", value: ConfigReader.render(element), reason: "expected module names", model: model)
+            key: prefix + "llm_int8_skip_modules", value: ConfigReader.render(element), reason: "expected module names",
+            model: model)
         }
         names.append(name)
       }
       skips = QuantizationSkips(patterns: names)
     case let other?:
-      throw .invalidValue(key: prefix + "llm_int8_skip_modules", value: ConfigReader.render(other), reason: "expected a list of module names", model: model)
+      throw .invalidValue(
+        key: prefix + "llm_int8_skip_modules", value: ConfigReader.render(other),
+        reason: "expected a list of module names", model: model)
     }
     self.fields = fields
     self.notes = notes

@@ -67,7 +67,8 @@ extension ModelArchitecture {
       let expertsOverflow = layout.mixtureOfExperts != nil && Self.isWithinLimits(inventory, roles: [.projection])
       let key = expertsOverflow ? (layout.mixtureOfExperts?.expertCountKey ?? "") : "num_hidden_layers"
       let value = expertsOverflow ? String(layout.mixtureOfExperts?.expertCount ?? 0) : String(layerCount)
-      throw .invalidValue(key: key, value: value, reason: "the model would have more than 10^15 parameters", model: name)
+      throw .invalidValue(
+        key: key, value: value, reason: "the model would have more than 10^15 parameters", model: name)
     }
     self.wrapperModelType = wrapperType
     var checkpoint = checkpointQuantization
@@ -103,7 +104,9 @@ extension ModelArchitecture {
       }
       headDimension = hidden / heads
     }
-    let isMoE = ["mixtral", "qwen2_moe", "qwen3_moe", "glm4_moe", "deepseek_v3", "gpt_oss"].contains(modelType) || family == .llama4
+    let isMoE =
+      ["mixtral", "qwen2_moe", "qwen3_moe", "glm4_moe", "deepseek_v3", "gpt_oss"].contains(modelType)
+      || family == .llama4
     // Qwen MoE configs may give only moe_intermediate_size; the dense size is then unused.
     let intermediate: Int64
     if family == .llama4 {
@@ -197,7 +200,8 @@ extension ModelArchitecture {
       // step = interleave_moe_layer_step (configuration_llama4.py Llama4TextConfig, default 1):
       // floor(layers / step) layers. Experts and the shared expert are intermediate_size wide.
       let step = try reader.optionalDimension("interleave_moe_layer_step") ?? 1
-      let sparse = reader.has("moe_layers")
+      let sparse =
+        reader.has("moe_layers")
         ? Int64(Set(try reader.indices("moe_layers")).filter { $0 < layers }.count) : layers / step
       let size = try reader.dimension("intermediate_size")
       return MixtureOfExperts(
@@ -252,7 +256,9 @@ extension ModelArchitecture {
 
   /// Qwen2-MoE's shared expert; Qwen3-MoE has none.
   private static func sharedExpertSize(_ reader: ConfigReader, modelType: String) throws(ArchitectureError) -> Int64 {
-    guard modelType == "qwen2_moe", let size = try reader.optionalCount("shared_expert_intermediate_size") else { return 0 }
+    guard modelType == "qwen2_moe", let size = try reader.optionalCount("shared_expert_intermediate_size") else {
+      return 0
+    }
     return size
   }
 
@@ -262,7 +268,10 @@ extension ModelArchitecture {
     _ inventory: ModuleInventory, roles: Set<LinearModule.Role> = Set(LinearModule.Role.allCases)
   ) -> Bool {
     var total: Int64 = 0
-    let groups = inventory.linears.filter { roles.contains($0.role) }.map { ($0.inFeatures * $0.outFeatures + $0.outFeatures, $0.instanceCount) }
+    let groups =
+      inventory.linears.filter { roles.contains($0.role) }.map {
+        ($0.inFeatures * $0.outFeatures + $0.outFeatures, $0.instanceCount)
+      }
       + inventory.norms.map { ($0.elements, $0.instanceCount) }
     for (elements, count) in groups {
       let (product, overflow) = elements.multipliedReportingOverflow(by: count)
@@ -277,7 +286,8 @@ extension ModelArchitecture {
 
 /// The families whose layouts differ; see ``DecoderLayout``.
 private enum Family: Equatable {
-  case llama, qwen2, qwen3, gemma, gemma2, gemma3, phi3, mixtral, qwen2MoE, qwen3MoE, glm4MoE, deepseekV3, gptOss, llama4, olmo2
+  case llama, qwen2, qwen3, gemma, gemma2, gemma3, phi3, mixtral, qwen2MoE, qwen3MoE, glm4MoE, deepseekV3, gptOss,
+    llama4, olmo2
 
   /// nil for a `model_type` that is not modelled.
   init?(modelType: String) {
@@ -313,7 +323,8 @@ private enum Family: Equatable {
     // Qwen2 and Qwen2-MoE hard-code bias=True on q/k/v and none on o_proj.
     case .qwen2, .qwen2MoE: return .separate(queryKeyValueBias: true, outputBias: false)
     // GLM-4 MoE: attention_bias on q/k/v only; o_proj is bias=False.
-    case .glm4MoE: return .separate(queryKeyValueBias: try reader.bool("attention_bias", default: false), outputBias: false)
+    case .glm4MoE:
+      return .separate(queryKeyValueBias: try reader.bool("attention_bias", default: false), outputBias: false)
     // gpt-oss: attention_bias (GptOssConfig default true) on all four projections.
     case .gptOss:
       let bias = try reader.bool("attention_bias", default: true)

@@ -30,8 +30,10 @@ public struct ModelArchitecture: Hashable, Sendable {
   public var warnings: [String] {
     let checkpoint = checkpointQuantization?.notes.map { "the checkpoint's quantization_config: " + $0 } ?? []
     guard let readAs else { return checkpoint }
-    return ["model_type '\(modelType)' read as '\(readAs)' as asked: "
-      + "its tensors are counted as a \(readAs) model's, which is right only if the layouts match"] + checkpoint
+    return [
+      "model_type '\(modelType)' read as '\(readAs)' as asked: "
+        + "its tensors are counted as a \(readAs) model's, which is right only if the layouts match"
+    ] + checkpoint
   }
 
   /// Every parameter tensor, grouped by role, derived from the dimensions and the layout.
@@ -110,11 +112,12 @@ extension ModuleInventory {
       guard count > 0 else { return }
       linears.append(
         LinearModule(
-          path: path, inFeatures: input, outFeatures: output, hasBias: bias, instanceCount: count, role: role, input: reads))
+          path: path, inFeatures: input, outFeatures: output, hasBias: bias, instanceCount: count, role: role,
+          input: reads))
     }
 
     switch layout.attention {
-    case let .separate(qkvBias, outputBias):
+    case .separate(let qkvBias, let outputBias):
       linear("self_attn.q_proj", h, q, bias: qkvBias, reads: .attentionInput)
       linear("self_attn.k_proj", h, kv, bias: qkvBias, reads: .attentionInput)
       linear("self_attn.v_proj", h, kv, bias: qkvBias, reads: .attentionInput)
@@ -135,7 +138,9 @@ extension ModuleInventory {
         linear("self_attn.q_proj", h, q, reads: .attentionInput)
       }
       linear("self_attn.kv_a_proj_with_mqa", h, mla.compressedWidth, bias: mla.hasBias, reads: .attentionInput)
-      linear("self_attn.kv_b_proj", mla.keyValueRank, heads * (mla.unrotatedHeadDimension + mla.valueHeadDimension), reads: .keyValueLatent)
+      linear(
+        "self_attn.kv_b_proj", mla.keyValueRank, heads * (mla.unrotatedHeadDimension + mla.valueHeadDimension),
+        reads: .keyValueLatent)
       linear("self_attn.o_proj", heads * mla.valueHeadDimension, h, bias: mla.hasBias, reads: .attentionOutput)
     }
 
@@ -156,14 +161,19 @@ extension ModuleInventory {
     }
     if let moe = layout.mixtureOfExperts, sparseLayers > 0 {
       let experts = sparseLayers * moe.expertCount
-      let size = moe.expertIntermediateSize, biased = moe.isGptOss
-      linear(moe.routerPath, h, moe.expertCount, bias: biased, count: sparseLayers, role: moe.routerRole, reads: .sparseInput)
+      let size = moe.expertIntermediateSize
+      let biased = moe.isGptOss
+      linear(
+        moe.routerPath, h, moe.expertCount, bias: biased, count: sparseLayers, role: moe.routerRole, reads: .sparseInput
+      )
       if moe.hasFusedGateUpExperts {
         // GptOssExperts / Llama4TextExperts: gate_up_proj (E, hidden, 2 x intermediate) and
         // down_proj, with biases in gpt-oss only.
         let path = moe.fusedExpertsPath
-        linear(path + ".gate_up_proj", h, 2 * size, bias: biased, count: experts, role: moe.expertRole, reads: .sparseInput)
-        linear(path + ".down_proj", size, h, bias: biased, count: experts, role: moe.expertRole, reads: .expertIntermediate)
+        linear(
+          path + ".gate_up_proj", h, 2 * size, bias: biased, count: experts, role: moe.expertRole, reads: .sparseInput)
+        linear(
+          path + ".down_proj", size, h, bias: biased, count: experts, role: moe.expertRole, reads: .expertIntermediate)
       } else {
         let paths = moe.expertPaths
         linear(paths.gate, h, size, count: experts, role: moe.expertRole, reads: .sparseInput)
@@ -171,7 +181,8 @@ extension ModuleInventory {
         linear(paths.down, size, h, count: experts, role: moe.expertRole, reads: .expertIntermediate)
       }
       if moe.sharedExpertIntermediateSize > 0 {
-        let shared = moe.sharedExpertPath, sharedSize = moe.sharedExpertIntermediateSize
+        let shared = moe.sharedExpertPath
+        let sharedSize = moe.sharedExpertIntermediateSize
         linear(shared + ".gate_proj", h, sharedSize, count: sparseLayers, reads: .sparseInput)
         linear(shared + ".up_proj", h, sharedSize, count: sparseLayers, reads: .sparseInput)
         linear(shared + ".down_proj", sharedSize, h, count: sparseLayers, reads: .sharedExpertIntermediate)
@@ -187,7 +198,9 @@ extension ModuleInventory {
     var norms: [VectorParameter] = []
     // The dimensions were validated positive when the config was read.
     func norm(_ path: String, _ elements: Int64, count: Int64 = layers) {
-      if let parameter = VectorParameter(path: path, elements: elements, instanceCount: count) { norms.append(parameter) }
+      if let parameter = VectorParameter(path: path, elements: elements, instanceCount: count) {
+        norms.append(parameter)
+      }
     }
     for path in layout.normsPerLayer { norm(path, normWidth) }
     switch layout.queryKeyNorm {
@@ -209,7 +222,7 @@ extension ModuleInventory {
     let positions: Int64
     var buffers: ByteCount
     switch layout.positionEmbedding {
-    case let .rotary(dimension, embeddingCount):
+    case .rotary(let dimension, let embeddingCount):
       positions = 0
       // inv_freq and original_inv_freq: dimension / 2 fp32 values each, per rotary module.
       buffers = .elements(2 * embeddingCount * (dimension / 2), bytesEach: 4)

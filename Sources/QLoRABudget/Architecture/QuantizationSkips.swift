@@ -73,7 +73,8 @@ extension ModelArchitecture {
 
   /// Elements of the linear weights of `roles` the checkpoint's `llm_int8_skip_modules` keeps unquantized.
   public func skippedLinearElements(in roles: Set<LinearModule.Role>) -> Int64 {
-    ModuleInventory.weightElements(inventory.linears(in: roles)) - ModuleInventory.weightElements(quantizedLinears(in: roles))
+    ModuleInventory.weightElements(inventory.linears(in: roles))
+      - ModuleInventory.weightElements(quantizedLinears(in: roles))
   }
 
   /// Where the decoder layers sit in the causal LM's module names.

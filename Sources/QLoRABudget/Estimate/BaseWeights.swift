@@ -15,12 +15,14 @@ enum BaseWeights {
       let head = outputHead(model, setup)
       let shapes = linears.map { ($0.weightElements, $0.instanceCount) } + (head.map { [($0, Int64(1))] } ?? [])
       let bytes = ByteCount.sum(shapes.map { elements, count in count * fourBitBytes(elements, setup) })
-      let headText = head.map { " + lm_head \(NumberText.grouped($0)) elements (4-bit: the recipe quantizes every nn.Linear)" } ?? ""
+      let headText =
+        head.map { " + lm_head \(NumberText.grouped($0)) elements (4-bit: the recipe quantizes every nn.Linear)" } ?? ""
       if setup.recipe.fourBitLayout == .torchao {
         let d = setup.computeDtype.tensorDtype.byteWidth
         return MemoryComponent(
           .quantizedWeights, lifetime: .resident, bytes: bytes,
-          formula: "\(NumberText.grouped(weightCount)) torchao NF4Tensor weights, \(NumberText.grouped(elementCount)) elements\(headText): "
+          formula:
+            "\(NumberText.grouped(weightCount)) torchao NF4Tensor weights, \(NumberText.grouped(elementCount)) elements\(headText): "
             + "per weight of n elements, nb = ceil(n/\(setup.blockSize)): n/2 packed + nb (int8 scalers) + "
             + "\(d)*ceil(nb/256) (quantization factors) + \(d) (scaler mean) + 16*\(d) (code)",
           source: "torchao nf4_tensor.py NF4Tensor.from_tensor / double_quantize_scalers (TorchAONF4Buffers)")
@@ -31,17 +33,20 @@ enum BaseWeights {
         : "4*nb (fp32 absmax)"
       return MemoryComponent(
         .quantizedWeights, lifetime: .resident, bytes: bytes,
-        formula: "\(NumberText.grouped(weightCount)) \(setup.quantization.rawValue) weights, \(NumberText.grouped(elementCount)) elements\(headText): per weight of n elements, "
+        formula:
+          "\(NumberText.grouped(weightCount)) \(setup.quantization.rawValue) weights, \(NumberText.grouped(elementCount)) elements\(headText): per weight of n elements, "
           + "nb = ceil(n/\(setup.blockSize)): ceil(n/2) packed + \(state) + 64 (code)",
         source: "bitsandbytes functional.quantize_4bit / QuantState; matches hf-peft-bnb-bytes.json to the byte")
     case .int8:
-      let bytes = ByteCount.sum(linears.map { module in
-        module.instanceCount
-          * (.elements(module.weightElements, bytesEach: 1) + .elements(module.outFeatures, bytesEach: 4))
-      })
+      let bytes = ByteCount.sum(
+        linears.map { module in
+          module.instanceCount
+            * (.elements(module.weightElements, bytesEach: 1) + .elements(module.outFeatures, bytesEach: 4))
+        })
       return MemoryComponent(
         .quantizedWeights, lifetime: .resident, bytes: bytes,
-        formula: "\(NumberText.grouped(weightCount)) int8 weights, \(NumberText.grouped(elementCount)) elements: n int8 + 4*out (fp32 SCB row scales)",
+        formula:
+          "\(NumberText.grouped(weightCount)) int8 weights, \(NumberText.grouped(elementCount)) elements: n int8 + 4*out (fp32 SCB row scales)",
         source: "bitsandbytes Int8Params / Linear8bitLt (LLM.int8())")
     case .none:
       return MemoryComponent(
@@ -59,13 +64,16 @@ enum BaseWeights {
         elementCount: elements, blockSize: setup.blockSize, doubleQuantization: setup.usesDoubleQuantization
       ).total
     case .torchao:
-      return TorchAONF4Buffers(elementCount: elements, blockSize: setup.blockSize, dtype: setup.computeDtype.tensorDtype).total
+      return TorchAONF4Buffers(
+        elementCount: elements, blockSize: setup.blockSize, dtype: setup.computeDtype.tensorDtype
+      ).total
     }
   }
 
   /// lm_head's elements when the recipe quantizes it (an untied head of a 4-bit base), else nil.
   static func outputHead(_ model: ModelArchitecture, _ setup: TrainingSetup) -> Int64? {
-    guard setup.recipe.quantizesOutputHead, setup.effectiveQuantization.isFourBit, model.inventory.lmHeadElements > 0 else {
+    guard setup.recipe.quantizesOutputHead, setup.effectiveQuantization.isFourBit, model.inventory.lmHeadElements > 0
+    else {
       return nil
     }
     return model.inventory.lmHeadElements
@@ -87,24 +95,34 @@ enum BaseWeights {
     let compute = setup.computeDtype
     let dtypes = setup.unquantizedDtypes
     var parts: [(name: String, elements: Int64, dtype: TensorDtype)] = [
-      ("embeddings + lm_head", inventory.embeddingElements - (outputHead(model, setup) ?? 0), dtypes.embeddings.resolved(compute)),
+      (
+        "embeddings + lm_head", inventory.embeddingElements - (outputHead(model, setup) ?? 0),
+        dtypes.embeddings.resolved(compute)
+      ),
       ("norms", inventory.normElements, dtypes.norms.resolved(compute)),
       ("biases", inventory.linearBiasElements, dtypes.biases.resolved(compute)),
     ]
     if setup.effectiveQuantization.isQuantized {
       // MoE experts and routers that are not nn.Linear in the recipe's framework stay
       // unquantized parameters, treated like the embeddings (upcast by prepare_model_for_kbit_training).
-      parts.append((
-        "unquantized expert/router weights", unquantizedLinearElements(model, setup), dtypes.embeddings.resolved(compute)))
+      parts.append(
+        (
+          "unquantized expert/router weights", unquantizedLinearElements(model, setup),
+          dtypes.embeddings.resolved(compute)
+        ))
       // A pre-quantized checkpoint's llm_int8_skip_modules: plain frozen nn.Linear weights,
       // treated like the other 16-bit parameters (upcast by prepare_model_for_kbit_training).
-      parts.append((
-        "linear weights llm_int8_skip_modules keeps", model.skippedLinearElements(in: setup.recipe.linearRoles),
-        dtypes.embeddings.resolved(compute)))
+      parts.append(
+        (
+          "linear weights llm_int8_skip_modules keeps", model.skippedLinearElements(in: setup.recipe.linearRoles),
+          dtypes.embeddings.resolved(compute)
+        ))
     } else {
-      parts.append((
-        "linear weights", inventory.linearWeightElements,
-        setup.isFullFineTune ? setup.fullFineTuneParameterDtype : compute.tensorDtype))
+      parts.append(
+        (
+          "linear weights", inventory.linearWeightElements,
+          setup.isFullFineTune ? setup.fullFineTuneParameterDtype : compute.tensorDtype
+        ))
     }
     let present = parts.filter { $0.elements > 0 }
     let buffers = inventory.bufferBytes
@@ -119,7 +137,9 @@ enum BaseWeights {
   private static func terms(
     _ parts: [(name: String, elements: Int64, dtype: TensorDtype)], buffers: ByteCount, contents: String
   ) -> String {
-    var terms = parts.map { "\(NumberText.grouped($0.elements)) \($0.name) x \($0.dtype.byteWidth) B (\($0.dtype.rawValue))" }
+    var terms = parts.map {
+      "\(NumberText.grouped($0.elements)) \($0.name) x \($0.dtype.byteWidth) B (\($0.dtype.rawValue))"
+    }
     if buffers > .zero {
       terms.append("\(NumberText.grouped(buffers.bytes)) B \(contents) buffers (fp32)")
     }

@@ -6,11 +6,13 @@ extension MemoryEstimator {
   /// `quantize-check` holds it against the buffers the engine actually makes.
   public static func checkpointFourBitBytes(model: ModelArchitecture, setup: TrainingSetup) -> ByteCount {
     let linears = model.inventory.linears(in: [.projection, .expert])
-    return ByteCount.sum(linears.map { module in
-      module.instanceCount
-        * FourBitWeightBuffers(
-          elementCount: module.weightElements, blockSize: setup.blockSize, doubleQuantization: setup.usesDoubleQuantization
-        ).total
-    })
+    return ByteCount.sum(
+      linears.map { module in
+        module.instanceCount
+          * FourBitWeightBuffers(
+            elementCount: module.weightElements, blockSize: setup.blockSize,
+            doubleQuantization: setup.usesDoubleQuantization
+          ).total
+      })
   }
 }

@@ -53,7 +53,9 @@ struct EngineSharding {
   private var offloadsGradients: Bool { !engine.isDeepSpeed && offloadsParameters }
   /// ZeRO-Offload copies each reduced gradient partition into its fp32 host buffer for the CPU
   /// optimizer, so the GPU keeps only the reduce bucket (counted with the buffers).
-  private var gradientsLeaveTheGPU: Bool { offloadsGradients || engine.isDeepSpeed && setup.offload.contains(.optimizer) }
+  private var gradientsLeaveTheGPU: Bool {
+    offloadsGradients || engine.isDeepSpeed && setup.offload.contains(.optimizer)
+  }
 
   private static let parameterKinds: Set<MemoryComponent.Kind> = [.quantizedWeights, .unquantizedWeights, .adapters]
 
@@ -103,7 +105,10 @@ struct EngineSharding {
     var placed: [MemoryComponent] = []
     var host: [(String, ByteCount)] = []
     for component in components {
-      guard component.device == .gpu else { placed.append(component); continue }
+      guard component.device == .gpu else {
+        placed.append(component)
+        continue
+      }
       let bytes = component.bytes
       switch placement(component.kind) {
       case .whole:
@@ -111,19 +116,28 @@ struct EngineSharding {
       case .sharded(let kept):
         placed.append(sharded(component, bytes: bytes, keeping: kept))
       case .replacedOnHost:
-        placed.append(MemoryComponent(
-          component.kind, lifetime: component.lifetime, bytes: .zero,
-          formula: "moved by \(engine.label) offload_optimizer into the fp32 gradient partition in host memory "
-            + "(the GPU keeps one reduce bucket, in the buffers row)",
-          source: component.source))
+        placed.append(
+          MemoryComponent(
+            component.kind, lifetime: component.lifetime, bytes: .zero,
+            formula: "moved by \(engine.label) offload_optimizer into the fp32 gradient partition in host memory "
+              + "(the GPU keeps one reduce bucket, in the buffers row)",
+            source: component.source))
       case .host:
         let moved = bytes - persistentPart(component.kind)
-        if moved > .zero { host.append(("\(component.kind.label.lowercased()) \(NumberText.grouped(moved.bytes)) B / \(shardCount)", Self.share(moved, shardCount))) }
-        placed.append(MemoryComponent(
-          component.kind, lifetime: component.lifetime, bytes: persistentPart(component.kind),
-          formula: "offloaded to host memory by \(engine.label)"
-            + (persistentPart(component.kind) > .zero ? "; tensors under stage3_param_persistence_threshold stay" : ""),
-          source: component.source))
+        if moved > .zero {
+          host.append(
+            (
+              "\(component.kind.label.lowercased()) \(NumberText.grouped(moved.bytes)) B / \(shardCount)",
+              Self.share(moved, shardCount)
+            ))
+        }
+        placed.append(
+          MemoryComponent(
+            component.kind, lifetime: component.lifetime, bytes: persistentPart(component.kind),
+            formula: "offloaded to host memory by \(engine.label)"
+              + (persistentPart(component.kind) > .zero
+                ? "; tensors under stage3_param_persistence_threshold stay" : ""),
+            source: component.source))
       }
     }
     if engine.isDeepSpeed {
@@ -134,7 +148,8 @@ struct EngineSharding {
         host.append(("fp32 gradient partition " + NumberText.grouped(trainableElements) + " x 4 B / \(gpus)", master))
       } else {
         // One optimizer-state row: the moments and the master copy they update.
-        let masterSource = "DeepSpeed runtime/zero/stage_1_and_2.py L397-416 single_partition_of_fp32_groups (stage3.py "
+        let masterSource =
+          "DeepSpeed runtime/zero/stage_1_and_2.py L397-416 single_partition_of_fp32_groups (stage3.py "
           + "fp32_partitioned_groups_flat): the optimizer updates an fp32 copy of the 16-bit parameters"
         if let index = placed.firstIndex(where: { $0.kind == .optimizerState && $0.device == .gpu }) {
           let moments = placed[index]
@@ -142,19 +157,23 @@ struct EngineSharding {
             .optimizerState, lifetime: .resident, bytes: moments.bytes + master,
             formula: "moments " + moments.formula + " + " + formula, source: moments.source + "; " + masterSource)
         } else {
-          placed.append(MemoryComponent(.optimizerState, lifetime: .resident, bytes: master, formula: formula, source: masterSource))
+          placed.append(
+            MemoryComponent(.optimizerState, lifetime: .resident, bytes: master, formula: formula, source: masterSource)
+          )
         }
       }
     }
     if !host.isEmpty {
       let host = host
       let total = ByteCount.sum(host.map(\.1))
-      placed.append(MemoryComponent(
-        .offloadedToHost, device: .host, lifetime: .resident, bytes: total,
-        formula: host.map { "\($0.0) = \(NumberText.grouped($0.1.bytes))" }.joined(separator: " + ") + " (per GPU process)",
-        source: engine.isDeepSpeed
-          ? "DeepSpeed offload_optimizer / offload_param device cpu (runtime/zero/config.py L153-160); pinned host buffers"
-          : "PyTorch FSDP CPUOffload(offload_params=True): parameters and gradients on CPU, optimizer step on CPU"))
+      placed.append(
+        MemoryComponent(
+          .offloadedToHost, device: .host, lifetime: .resident, bytes: total,
+          formula: host.map { "\($0.0) = \(NumberText.grouped($0.1.bytes))" }.joined(separator: " + ")
+            + " (per GPU process)",
+          source: engine.isDeepSpeed
+            ? "DeepSpeed offload_optimizer / offload_param device cpu (runtime/zero/config.py L153-160); pinned host buffers"
+            : "PyTorch FSDP CPUOffload(offload_params=True): parameters and gradients on CPU, optimizer step on CPU"))
     }
     return (placed, buffers)
   }
@@ -196,8 +215,11 @@ struct EngineSharding {
     let share = Self.share(bytes - kept, count) + kept
     return MemoryComponent(
       component.kind, device: component.device, lifetime: component.lifetime, bytes: share,
-      formula: "(\(component.formula)) / \(count) GPUs, \(label) shard = \(NumberText.grouped((bytes - kept).bytes)) B / \(count)"
-        + (kept > .zero ? " + \(NumberText.grouped(kept.bytes)) B of tensors under stage3_param_persistence_threshold kept whole" : ""),
+      formula:
+        "(\(component.formula)) / \(count) GPUs, \(label) shard = \(NumberText.grouped((bytes - kept).bytes)) B / \(count)"
+        + (kept > .zero
+          ? " + \(NumberText.grouped(kept.bytes)) B of tensors under stage3_param_persistence_threshold kept whole"
+          : ""),
       source: component.source)
   }
 
@@ -224,7 +246,8 @@ struct EngineSharding {
     let gradientWidth = trainable.first?.dtype.byteWidth ?? width
     let buckets = self.buckets
     let reduceBucket = min(gradients, .elements(buckets.reduce, bytesEach: gradientWidth))
-    let reduceText = "gradient reduce bucket min(\(g(gradients.bytes)) B, reduce_bucket_size \(g(buckets.reduce)) x "
+    let reduceText =
+      "gradient reduce bucket min(\(g(gradients.bytes)) B, reduce_bucket_size \(g(buckets.reduce)) x "
       + "\(gradientWidth) B) = \(g(reduceBucket.bytes))"
     switch engine {
     case .fsdp, .fsdpHybrid:
@@ -239,17 +262,20 @@ struct EngineSharding {
         formula: "root unit (embeddings + lm_head) \(g(root.bytes)) kept whole + 2 x \(g((parameters - root).bytes)) B "
           + "layer parameters / \(layers) layers (current and prefetched all-gather) + \(g(gradients.bytes)) B gradients / "
           + "\(layers) layers (before reduce-scatter)",
-        source: "PyTorch FSDP FULL_SHARD with forward/backward prefetch (torch/distributed/fsdp/api.py BackwardPrefetch; "
+        source:
+          "PyTorch FSDP FULL_SHARD with forward/backward prefetch (torch/distributed/fsdp/api.py BackwardPrefetch; "
           + "_runtime_utils.py _post_forward_reshard keeps the root unsharded); Answer.AI fsdp_qlora")
     case .zero3:
       let layer = ByteCount(parameters.bytes / layers)
-      let live = min(.elements(buckets.maxLive, bytesEach: width), layer + .elements(buckets.prefetch, bytesEach: width))
+      let live = min(
+        .elements(buckets.maxLive, bytesEach: width), layer + .elements(buckets.prefetch, bytesEach: width))
       return MemoryComponent(
         .shardingBuffers, lifetime: .transient, bytes: live + reduceBucket,
         formula: "gathered parameters min(stage3_max_live_parameters \(g(buckets.maxLive)) x \(width) B, one layer "
           + "\(g(parameters.bytes)) B / \(layers) + stage3_prefetch_bucket_size \(g(buckets.prefetch)) x \(width) B) = "
           + "\(g(live.bytes)) + \(reduceText)",
-        source: "DeepSpeed runtime/zero/partitioned_param_coordinator.py L380-382 (prefetch), config.py L109, L208, L231")
+        source:
+          "DeepSpeed runtime/zero/partitioned_param_coordinator.py L380-382 (prefetch), config.py L109, L208, L231")
     case .zero2:
       return MemoryComponent(
         .shardingBuffers, lifetime: .transient, bytes: reduceBucket, formula: reduceText,
@@ -262,12 +288,14 @@ struct EngineSharding {
   /// The engine in words, for the assumptions.
   var assumption: String? {
     guard isActive else { return nil }
-    var text = "\(engine.label) over \(gpus) GPU\(gpus == 1 ? "" : "s")"
+    var text =
+      "\(engine.label) over \(gpus) GPU\(gpus == 1 ? "" : "s")"
       + (setup.nodeCount > 1 ? " in \(setup.nodeCount) nodes" : "")
       + (engine == .fsdpHybrid ? " (sharded within each node of \(shardCount), replicated across nodes)" : "")
     if !setup.offload.isEmpty { text += "; offload \(setup.offload.description) to host memory" }
     if engine.isDeepSpeed {
-      text += "; DeepSpeed casts the module to \(setup.computeDtype.rawValue) (adapters and unquantized tensors), "
+      text +=
+        "; DeepSpeed casts the module to \(setup.computeDtype.rawValue) (adapters and unquantized tensors), "
         + "and keeps an fp32 master partition for the optimizer"
     }
     return text + "; every figure is per GPU"

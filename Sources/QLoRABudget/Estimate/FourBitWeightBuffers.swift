@@ -32,7 +32,9 @@ package struct FourBitWeightBuffers: Hashable, Sendable {
   /// ``ByteCount/overflow`` (refused by the estimator), never a trap.
   public init(elementCount: Int64, blockSize: Int64, doubleQuantization: Bool) {
     guard elementCount >= 0, blockSize > 0 else {
-      (packed, absmax, nestedAbsmax, nestedCode, offset, code) = (.overflow, .overflow, .overflow, .overflow, .overflow, .overflow)
+      (packed, absmax, nestedAbsmax, nestedCode, offset, code) = (
+        .overflow, .overflow, .overflow, .overflow, .overflow, .overflow
+      )
       return
     }
     let blocks = Self.ceilDiv(elementCount, blockSize)

@@ -118,7 +118,9 @@ extension MemoryEstimate {
     var parts = components.filter { $0.device == .gpu && $0.lifetime == .resident && $0.bytes > .zero }
       .map { PeakPart(label: $0.kind.label, bytes: $0.bytes) }
     let transient = peak.allocated - residentBytes
-    if transient > .zero { parts.append(PeakPart(label: "Step at its peak (\(peak.phase.rawValue))", bytes: transient)) }
+    if transient > .zero {
+      parts.append(PeakPart(label: "Step at its peak (\(peak.phase.rawValue))", bytes: transient))
+    }
     for kind in [MemoryComponent.Kind.allocatorReserve, .runtime] where bytes(of: kind) > .zero {
       parts.append(PeakPart(label: kind.label, bytes: bytes(of: kind)))
     }

@@ -24,7 +24,8 @@ public enum MemoryEstimator {
       at: components.firstIndex { $0.kind == .runtime }.map { $0 + 1 } ?? components.endIndex)
     return MemoryEstimate(
       model: model, setup: setup, gpu: gpu, components: components,
-      trainableParameters: walk.trainable.reduce(0) { $0 + $1.elements }, peak: peak, step: walk.step.profile, reserve: reserve,
+      trainableParameters: walk.trainable.reduce(0) { $0 + $1.elements }, peak: peak, step: walk.step.profile,
+      reserve: reserve,
       assumptions: assumptions(setup) + [walk.engine.assumption].compactMap { $0 } + transient.assumptions,
       warnings: model.warnings, incompatibilities: gpu?.incompatibilities(with: setup) ?? [],
       notes: VersionNotes.notes(model, setup))
@@ -33,7 +34,9 @@ public enum MemoryEstimator {
   /// The step's peak allocated bytes (``PeakMemory/allocated``) alone: the same walk as
   /// ``estimate(model:setup:gpu:)`` without the allocator simulation, whose replay of the run's
   /// schedule is most of an estimate's time (docs/performance.md measures both).
-  public static func peakAllocated(model: ModelArchitecture, setup: TrainingSetup, gpu: GPU?) throws(SetupError) -> ByteCount {
+  public static func peakAllocated(model: ModelArchitecture, setup: TrainingSetup, gpu: GPU?) throws(SetupError)
+    -> ByteCount
+  {
     let walk = try Walk(model: model, setup: setup, gpu: gpu)
     let resident = ByteCount.sum(walk.components.filter { $0.device == .gpu && $0.lifetime == .resident }.map(\.bytes))
     return walk.transient.peak(resident: resident + (walk.gather?.bytes ?? .zero), reserved: nil).allocated
@@ -114,7 +117,8 @@ public enum MemoryEstimator {
   package static func stepProfile(model: ModelArchitecture, setup: TrainingSetup) throws(SetupError) -> StepProfile {
     try setup.validate()
     let adapted = try adaptedModules(model, setup)
-    let trainable = try SavedModuleCopies(model, setup).ordered(around: trainableTensors(model, setup, adapted: adapted))
+    let trainable = try SavedModuleCopies(model, setup).ordered(
+      around: trainableTensors(model, setup, adapted: adapted))
     return stepPeak(model, setup, trainable, adapted: adapted).profile
   }
 
@@ -151,26 +155,31 @@ public enum MemoryEstimator {
     if setup.isFullFineTune {
       switch setup.fullFineTunePrecision {
       case .pure:
-        lines.append("full fine-tuning, pure \(setup.computeDtype.rawValue) (the default precision): weights, "
-          + "gradients and torch AdamW moments in \(setup.computeDtype.rawValue) (zeros_like(param)), 8 B/param with AdamW")
+        lines.append(
+          "full fine-tuning, pure \(setup.computeDtype.rawValue) (the default precision): weights, "
+            + "gradients and torch AdamW moments in \(setup.computeDtype.rawValue) (zeros_like(param)), 8 B/param with AdamW"
+        )
       case .mixed:
-        lines.append("full fine-tuning, mixed precision: fp32 master weights, gradients and AdamW "
-          + "moments, 16 B/param, the forward under autocast in \(setup.computeDtype.rawValue)")
+        lines.append(
+          "full fine-tuning, mixed precision: fp32 master weights, gradients and AdamW "
+            + "moments, 16 B/param, the forward under autocast in \(setup.computeDtype.rawValue)")
       }
     }
     lines.append("gradient checkpointing " + (setup.usesGradientCheckpointing ? "on" : "off"))
     if setup.platform == .cuda {
       let settings = setup.allocator
-      lines.append("caching allocator: PyTorch 2.10's rules simulated over loading (\(setup.recipe.loader.label)), a warm-up "
-        + "step and the step; settings " + (settings.isDefault ? "PyTorch's defaults" : settings.configuration)
-        + (setup.allocatorConfiguration == nil && !settings.isDefault ? " (set by the recipe's framework)" : ""))
+      lines.append(
+        "caching allocator: PyTorch 2.10's rules simulated over loading (\(setup.recipe.loader.label)), a warm-up "
+          + "step and the step; settings " + (settings.isDefault ? "PyTorch's defaults" : settings.configuration)
+          + (setup.allocatorConfiguration == nil && !settings.isDefault ? " (set by the recipe's framework)" : ""))
     }
     if let loss = setup.lossImplementation { lines.append("loss: \(loss.label) chunked cross-entropy") }
     if setup.lossImplementation == .unsloth {
       // unsloth_zoo fused_losses/cross_entropy_loss.py _get_chunk_multiplier (cached at the first call).
-      lines.append("Unsloth sizes its loss chunks at run time from half the GPU memory free at its first call, "
-        + "capped at 4 GiB (UNSLOTH_CE_LOSS_TARGET_GB overrides): counted at the cap, an upper bound when less "
-        + "than 8 GiB is free then")
+      lines.append(
+        "Unsloth sizes its loss chunks at run time from half the GPU memory free at its first call, "
+          + "capped at 4 GiB (UNSLOTH_CE_LOSS_TARGET_GB overrides): counted at the cap, an upper bound when less "
+          + "than 8 GiB is free then")
     }
     return lines
   }

@@ -61,7 +61,8 @@ struct OptimizerStateLayout {
     case .adamw: return "two moments in the parameter's dtype (torch zeros_like): 2 x its width per trainable param"
     case .pagedAdamw:
       return "two fp32 moments (bitsandbytes 32-bit state): 8 B per trainable param"
-        + (optimizer.isPaged ? " of \(NumberText.grouped(thirtyTwoBitTensors - pagedTensors)) tensors under 100,000 elements" : "")
+        + (optimizer.isPaged
+          ? " of \(NumberText.grouped(thirtyTwoBitTensors - pagedTensors)) tensors under 100,000 elements" : "")
     case .adamw8bit, .pagedAdamw8bit:
       return "\(NumberText.grouped(eightBitTensors)) tensors of >= 4096 elements: 2 B/param"
         + (optimizer.isPaged ? " (unpaged ones)" : "") + " + 8 B per 256-element block (absmax); "

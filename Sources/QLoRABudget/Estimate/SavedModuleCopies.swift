@@ -50,13 +50,17 @@ struct SavedModuleCopies {
   /// The unquantized modules a name can pick: the token (and position) embedding, lm_head
   /// (tied or not: peft copies the module, whose weight is the embedding's when tied), and the
   /// norms.
-  private static func candidates(_ model: ModelArchitecture) -> [(path: String, elements: Int64, count: Int64, isNorm: Bool)] {
+  private static func candidates(_ model: ModelArchitecture) -> [(
+    path: String, elements: Int64, count: Int64, isNorm: Bool
+  )] {
     let inventory = model.inventory
     let isGPT2 = model.layout.attention == .gpt2
     var modules: [(path: String, elements: Int64, count: Int64, isNorm: Bool)] = [
       (isGPT2 ? "wte" : "embed_tokens", inventory.tokenEmbeddingElements, 1, false)
     ]
-    if inventory.positionEmbeddingElements > 0 { modules.append(("wpe", inventory.positionEmbeddingElements, 1, false)) }
+    if inventory.positionEmbeddingElements > 0 {
+      modules.append(("wpe", inventory.positionEmbeddingElements, 1, false))
+    }
     let head = inventory.lmHeadElements > 0 ? inventory.lmHeadElements : inventory.tokenEmbeddingElements
     modules.append(("lm_head", head, 1, false))
     modules += inventory.norms.map {
@@ -100,8 +104,10 @@ struct SavedModuleCopies {
   var formula: String? {
     guard !tensors.isEmpty else { return nil }
     return "full trainable copies (modules_to_save, the originals kept frozen): "
-      + tensors.map { "\($0.path.dropLast(Self.copySuffix.count)) \(NumberText.grouped($0.elements)) x \($0.dtype.byteWidth) B (\($0.dtype.rawValue))" }
-        .joined(separator: " + ")
+      + tensors.map {
+        "\($0.path.dropLast(Self.copySuffix.count)) \(NumberText.grouped($0.elements)) x \($0.dtype.byteWidth) B (\($0.dtype.rawValue))"
+      }
+      .joined(separator: " + ")
   }
 
   /// The lm_head copy's fp32 gradient, alive from the cast's backward, after the loss's own fp32

@@ -31,7 +31,9 @@ package struct TorchAONF4Buffers: Hashable, Sendable {
   /// ``ByteCount/overflow`` (refused by the estimator), never a trap.
   public init(elementCount: Int64, blockSize: Int64, dtype: TensorDtype) {
     guard elementCount >= 0, blockSize > 0 else {
-      (quantizedData, quantizedScalers, quantizationFactor, scalerMean, code) = (.overflow, .overflow, .overflow, .overflow, .overflow)
+      (quantizedData, quantizedScalers, quantizationFactor, scalerMean, code) = (
+        .overflow, .overflow, .overflow, .overflow, .overflow
+      )
       return
     }
     let blocks = Self.ceilDiv(elementCount, blockSize)

@@ -2,7 +2,9 @@
 /// nothing extra: the weights are trained in place), their gradients and the optimizer state.
 enum TrainableState {
   /// The adapters and, beside them, the modules_to_save copies (`saved`, also in `tensors`).
-  static func adapters(_ tensors: [TrainableTensorGroup], _ setup: TrainingSetup, saved: SavedModuleCopies) -> MemoryComponent {
+  static func adapters(_ tensors: [TrainableTensorGroup], _ setup: TrainingSetup, saved: SavedModuleCopies)
+    -> MemoryComponent
+  {
     guard !setup.isFullFineTune else {
       return MemoryComponent(
         .adapters, lifetime: .resident, bytes: .zero,
@@ -14,10 +16,12 @@ enum TrainableState {
     return MemoryComponent(
       .adapters, lifetime: .resident, bytes: ByteCount.sum(tensors.map(\.bytes)),
       formula: "\(NumberText.grouped(elements)) params = sum over adapted modules of r*(in+out)"
-        + (lora.usesDoRA ? " + out (DoRA magnitude)" : "") + ", r = \(lora.rank); x \(dtype.byteWidth) B (\(dtype.rawValue))"
+        + (lora.usesDoRA ? " + out (DoRA magnitude)" : "")
+        + ", r = \(lora.rank); x \(dtype.byteWidth) B (\(dtype.rawValue))"
         + (saved.formula.map { "; + " + $0 } ?? ""),
       source: "peft tuners/lora/layer.py (lora_A: r x in, lora_B: out x r); recipe '\(setup.recipe.name)' adapter dtype"
-        + (saved.tensors.isEmpty ? "" : "; peft utils/other.py ModulesToSaveWrapper (copy.deepcopy after prepare_model_for_kbit_training)"))
+        + (saved.tensors.isEmpty
+          ? "" : "; peft utils/other.py ModulesToSaveWrapper (copy.deepcopy after prepare_model_for_kbit_training)"))
   }
 
   /// One gradient per trainable element, in the parameter's dtype; alive from backward until
@@ -31,7 +35,9 @@ enum TrainableState {
         byDtype.append((tensor.dtype, tensor.elements))
       }
     }
-    let terms = byDtype.map { "\(NumberText.grouped($0.elements)) trainable params x \($0.dtype.byteWidth) B (\($0.dtype.rawValue) .grad)" }
+    let terms = byDtype.map {
+      "\(NumberText.grouped($0.elements)) trainable params x \($0.dtype.byteWidth) B (\($0.dtype.rawValue) .grad)"
+    }
     return MemoryComponent(
       .gradients, lifetime: .transient, bytes: ByteCount.sum(tensors.map(\.bytes)),
       formula: terms.joined(separator: " + "),

@@ -51,7 +51,9 @@ extension ModelArchitecture {
       guard !candidates.isEmpty else { throw .noTargetModules(model: name) }
       return candidates
     case .peftDefault:
-      guard let defaults = peftDefaultTargets else { throw .noPeftDefaultTargets(modelType: peftModelType, model: name) }
+      guard let defaults = peftDefaultTargets else {
+        throw .noPeftDefaultTargets(modelType: peftModelType, model: name)
+      }
       names = Set(defaults)
     case .modules(let requested):
       let available = ModuleInventory.names(of: candidates)
@@ -93,13 +95,20 @@ extension ModelArchitecture {
   package func allParameterTensors(dtype: TensorDtype) -> [TrainableTensorGroup] {
     var groups: [TrainableTensorGroup] = []
     for module in inventory.linears {
-      groups.append(.init(module: module.path, tensor: ".weight", elementsPerTensor: module.weightElements, tensorCount: module.instanceCount, dtype: dtype))
+      groups.append(
+        .init(
+          module: module.path, tensor: ".weight", elementsPerTensor: module.weightElements,
+          tensorCount: module.instanceCount, dtype: dtype))
       if module.hasBias {
-        groups.append(.init(module: module.path, tensor: ".bias", elementsPerTensor: module.outFeatures, tensorCount: module.instanceCount, dtype: dtype))
+        groups.append(
+          .init(
+            module: module.path, tensor: ".bias", elementsPerTensor: module.outFeatures,
+            tensorCount: module.instanceCount, dtype: dtype))
       }
     }
     for norm in inventory.norms {
-      groups.append(.init(module: norm.path, elementsPerTensor: norm.elements, tensorCount: norm.instanceCount, dtype: dtype))
+      groups.append(
+        .init(module: norm.path, elementsPerTensor: norm.elements, tensorCount: norm.instanceCount, dtype: dtype))
     }
     for (path, elements) in [
       ("embed_tokens", inventory.tokenEmbeddingElements), ("embed_positions", inventory.positionEmbeddingElements),

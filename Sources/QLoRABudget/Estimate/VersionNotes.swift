@@ -2,7 +2,8 @@
 /// alternative: shown next to the verdict, where a user acts on it.
 enum VersionNotes {
   static func notes(_ model: ModelArchitecture, _ setup: TrainingSetup) -> [String] {
-    attentionNotes(model, setup) + expertNotes(model, setup) + routerNotes(model, setup) + expertTargetNotes(model, setup)
+    attentionNotes(model, setup) + expertNotes(model, setup) + routerNotes(model, setup)
+      + expertTargetNotes(model, setup)
   }
 
   /// peft 0.21.2 on transformers 5 rewrites the targets of the MoE families whose experts were
@@ -63,15 +64,19 @@ enum VersionNotes {
     let stay = "\(bytes.formatted(.binary)) of MoE expert weights stay unquantized (\(dtype.rawValue)): "
     if fusedAlways {
       let isGptOss = model.layout.mixtureOfExperts?.isGptOss == true
-      let mxfp4 = isGptOss
-        ? "; transformers refuses a BitsAndBytesConfig for the MXFP4 checkpoints, so a bitsandbytes QLoRA loads a bf16 copy" : ""
+      let mxfp4 =
+        isGptOss
+        ? "; transformers refuses a BitsAndBytesConfig for the MXFP4 checkpoints, so a bitsandbytes QLoRA loads a bf16 copy"
+        : ""
       return [
-        stay + "\(isGptOss ? "gpt-oss" : model.modelType)'s experts are fused 3-D parameters in transformers 4 and 5 alike, "
+        stay
+          + "\(isGptOss ? "gpt-oss" : model.modelType)'s experts are fused 3-D parameters in transformers 4 and 5 alike, "
           + "which bitsandbytes does not quantize\(mxfp4) (docs/models.md)."
       ]
     }
     return [
-      stay + "recipe \(setup.recipe.name) models transformers 5, whose fused 3-D experts bitsandbytes does not quantize "
+      stay
+        + "recipe \(setup.recipe.name) models transformers 5, whose fused 3-D experts bitsandbytes does not quantize "
         + "(bitsandbytes issue #1849). With transformers 4.x the experts are nn.Linear and quantized: the "
         + "hf-peft-tf4 recipe; Unsloth quantizes them too: the unsloth recipe."
     ]

@@ -19,12 +19,14 @@ public enum HardwareIncompatibility: Hashable, Sendable, CustomStringConvertible
 
   public var description: String {
     switch self {
-    case let .computeDtypeUnsupported(dtype, gpu, vendor):
+    case .computeDtypeUnsupported(let dtype, let gpu, let vendor):
       switch vendor {
       case .apple:
-        return "\(gpu) has no native \(dtype.rawValue) compute (Apple silicon has it from M2, with macOS 14): train in fp16 (fp16=True)"
+        return
+          "\(gpu) has no native \(dtype.rawValue) compute (Apple silicon has it from M2, with macOS 14): train in fp16 (fp16=True)"
       case .amd:
-        return "\(gpu) has no native \(dtype.rawValue) compute: train in fp16 (bnb_4bit_compute_dtype=float16, fp16=True)"
+        return
+          "\(gpu) has no native \(dtype.rawValue) compute: train in fp16 (bnb_4bit_compute_dtype=float16, fp16=True)"
       case .nvidia, .unknown:
         return "\(gpu) has no native \(dtype.rawValue) compute (needs NVIDIA Ampere or later): "
           + "train in fp16 (bnb_4bit_compute_dtype=float16, fp16=True)"

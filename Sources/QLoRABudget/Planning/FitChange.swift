@@ -81,7 +81,8 @@ extension Planner {
       guard (try? changed.validate()) != nil else { return }
       let evaluation = try evaluate(changed)
       guard evaluation.verdict == .fits else { return }
-      found.append(FitChange(kind: kind, changes: changes, note: note, cost: cost, fraction: fraction, evaluation: evaluation))
+      found.append(
+        FitChange(kind: kind, changes: changes, note: note, cost: cost, fraction: fraction, evaluation: evaluation))
     }
 
     if setup.attention == .eager {
@@ -117,7 +118,9 @@ extension Planner {
         "the same loss from fused chunked cross-entropy (Liger, Unsloth) without full fp32 logits", .nothing)
     }
     if setup.batchSize > 1 {
-      if let batch = try Search(planner: self, setting: .batchSize).largest(in: 1...(setup.batchSize - 1), upTo: .fits)?.value {
+      if let batch = try Search(planner: self, setting: .batchSize).largest(in: 1...(setup.batchSize - 1), upTo: .fits)?
+        .value
+      {
         let steps = (setup.batchSize + batch - 1) / batch
         try consider(
           .gradientAccumulation, [.batchSize(batch)],

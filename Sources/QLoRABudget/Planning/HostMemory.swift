@@ -47,7 +47,8 @@ public struct HostMemory: Hashable, Sendable {
   ) {
     pagedOptimizerState = estimate.bytes(of: .optimizerState, on: .host)
     offloadedActivations = estimate.bytes(of: .activations, on: .host)
-    let sixteenBit = ByteCount.elements(estimate.model.parameterCount, bytesEach: estimate.setup.computeDtype.tensorDtype.byteWidth)
+    let sixteenBit = ByteCount.elements(
+      estimate.model.parameterCount, bytesEach: estimate.setup.computeDtype.tensorDtype.byteWidth)
     loadTimeShard = min(shardSize, sixteenBit)
     self.offloaded = offloaded + estimate.bytes(of: .offloadedToHost, on: .host)
     self.baseline = baseline

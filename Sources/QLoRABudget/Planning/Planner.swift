@@ -98,7 +98,8 @@ public struct Planner: Sendable {
     /// (``Bisection/largest(in:bound:where:)`` on the floor's verdict).
     func largest(in range: ClosedRange<Int64>, upTo worst: Verdict) throws(PlanningError) -> Found? {
       let value = try Bisection.largest(
-        in: range, bound: { (v: Int64) throws(PlanningError) -> Bool in try self.at(v).floorVerdict.isAccepted(upTo: worst) },
+        in: range,
+        bound: { (v: Int64) throws(PlanningError) -> Bool in try self.at(v).floorVerdict.isAccepted(upTo: worst) },
         where: { (v: Int64) throws(PlanningError) -> Bool in try self.at(v).isAccepted(upTo: worst) })
       guard let value else { return nil }
       return Found(value: value, evaluation: try at(value))
@@ -271,7 +272,9 @@ extension Planner {
         return evaluation
       }
       let found = try Bisection.smallest(
-        in: 1...ceiling, bound: { (perNode: Int64) throws(PlanningError) -> Bool in try on(perNode).floorVerdict.isAccepted(upTo: worst) },
+        in: 1...ceiling,
+        bound: { (perNode: Int64) throws(PlanningError) -> Bool in try on(perNode).floorVerdict.isAccepted(upTo: worst)
+        },
         where: { (perNode: Int64) throws(PlanningError) -> Bool in try on(perNode).isAccepted(upTo: worst) })
       if let found { best = (choice, found * nodes) }
     }

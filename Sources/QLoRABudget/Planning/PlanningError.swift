@@ -11,7 +11,7 @@ public enum PlanningError: Error, Hashable, Sendable, CustomStringConvertible {
     switch self {
     case .setup(let error): return error.description
     case .notApplicable(let reason): return reason
-    case let .tooManyCells(count, limit):
+    case .tooManyCells(let count, let limit):
       let counted = count.map(String.init) ?? "more than \(Int.max)"
       return "the table has \(counted) cells (models x ranks x sequence lengths x GPUs), over the limit of \(limit)"
     }

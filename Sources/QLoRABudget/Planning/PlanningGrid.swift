@@ -29,13 +29,17 @@ public struct PlanningGrid: Sendable {
   /// The cell count of a grid of these list lengths (a full fine-tune has one rank), or
   /// ``PlanningError/tooManyCells(count:limit:)`` over ``maximumCells``. Callers can check the
   /// lists before resolving their models.
-  public static func checkedCellCount(models: Int, ranks: Int, sequenceLengths: Int, gpus: Int, fullFineTune: Bool) throws(PlanningError) -> Int {
+  public static func checkedCellCount(models: Int, ranks: Int, sequenceLengths: Int, gpus: Int, fullFineTune: Bool)
+    throws(PlanningError) -> Int
+  {
     var count = 1
     var overflow = false
     for factor in [models, fullFineTune ? 1 : ranks, sequenceLengths, gpus] where !overflow {
       (count, overflow) = count.multipliedReportingOverflow(by: max(factor, 0))
     }
-    guard !overflow, count <= maximumCells else { throw .tooManyCells(count: overflow ? nil : count, limit: maximumCells) }
+    guard !overflow, count <= maximumCells else {
+      throw .tooManyCells(count: overflow ? nil : count, limit: maximumCells)
+    }
     return count
   }
 
@@ -45,7 +49,8 @@ public struct PlanningGrid: Sendable {
     models: [ModelArchitecture], ranks: [Int64], sequenceLengths: [Int64], gpus: [GPU], base: TrainingSetup
   ) throws(PlanningError) {
     cellCount = try Self.checkedCellCount(
-      models: models.count, ranks: ranks.count, sequenceLengths: sequenceLengths.count, gpus: gpus.count, fullFineTune: base.isFullFineTune)
+      models: models.count, ranks: ranks.count, sequenceLengths: sequenceLengths.count, gpus: gpus.count,
+      fullFineTune: base.isFullFineTune)
     self.models = models
     self.ranks = base.isFullFineTune ? [base.lora.rank] : ranks
     self.sequenceLengths = sequenceLengths

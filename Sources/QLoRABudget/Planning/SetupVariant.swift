@@ -35,7 +35,8 @@ public struct SetupVariant: Hashable, Sendable {
       SetupVariant("as-given") { _ in [] }, qlora, lora16bit,
       SetupVariant("lora-int8") { _ in [.fullFineTune(false), .quantization(.int8)] }, fullFineTune,
       SetupVariant("nf4") { _ in [.quantization(.nf4)] }, SetupVariant("fp4") { _ in [.quantization(.fp4)] },
-      SetupVariant("dq") { _ in [.doubleQuantization(true)] }, SetupVariant("no-dq") { _ in [.doubleQuantization(false)] },
+      SetupVariant("dq") { _ in [.doubleQuantization(true)] },
+      SetupVariant("no-dq") { _ in [.doubleQuantization(false)] },
       SetupVariant("grad-ckpt") { _ in [.gradientCheckpointing(true)] },
       SetupVariant("no-grad-ckpt") { _ in [.gradientCheckpointing(false)] },
     ]

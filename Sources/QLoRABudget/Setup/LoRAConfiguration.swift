@@ -49,7 +49,10 @@ public struct LoRAConfiguration: Hashable, Sendable {
   public var modulesToSave: [String] = []
 
   /// `alpha` nil: alpha follows the rank.
-  public init(rank: Int64 = 16, alpha: Double? = nil, targets: LoRATargets = .allLinear, usesDoRA: Bool = false, dropout: Double = 0.05) {
+  public init(
+    rank: Int64 = 16, alpha: Double? = nil, targets: LoRATargets = .allLinear, usesDoRA: Bool = false,
+    dropout: Double = 0.05
+  ) {
     self.rank = rank
     self.givenAlpha = alpha
     self.targets = targets
@@ -59,7 +62,8 @@ public struct LoRAConfiguration: Hashable, Sendable {
 
   /// Equal when every value is: an alpha that follows the rank equals the same alpha given.
   public static func == (a: LoRAConfiguration, b: LoRAConfiguration) -> Bool {
-    a.rank == b.rank && a.alpha == b.alpha && a.targets == b.targets && a.usesDoRA == b.usesDoRA && a.dropout == b.dropout
+    a.rank == b.rank && a.alpha == b.alpha && a.targets == b.targets && a.usesDoRA == b.usesDoRA
+      && a.dropout == b.dropout
   }
 
   public func hash(into hasher: inout Hasher) {

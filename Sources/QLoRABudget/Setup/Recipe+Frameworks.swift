@@ -96,7 +96,8 @@ extension Recipe {
     linearRoles: [.projection],
     checkpointsByDefault: true,
     usesChunkedCrossEntropy: true,
-    chunkedLoss: .tokenChunks(TokenChunking(.size(256), float32LogProbabilities: true, keepsLogits: false, checkpointsChunks: true)),
+    chunkedLoss: .tokenChunks(
+      TokenChunking(.size(256), float32LogProbabilities: true, keepsLogits: false, checkpointsChunks: true)),
     loop: .trainer,
     sources: [
       "trl f2cd5771 trl/trainer/sft_trainer.py L1125-1132: for a quantized model every trainable param is cast to "

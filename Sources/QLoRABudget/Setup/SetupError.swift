@@ -11,14 +11,14 @@ public enum SetupError: Error, Hashable, Sendable, CustomStringConvertible {
 
   public var description: String {
     switch self {
-    case let .outOfRange(setting, value, allowed):
+    case .outOfRange(let setting, let value, let allowed):
       return "\(setting.label) \(value) is out of range: \(allowed)"
-    case let .unknownTargetModule(name, model, available):
+    case .unknownTargetModule(let name, let model, let available):
       return "target module '\(name)' is not a linear layer of '\(model)'; its linear layers are "
         + available.joined(separator: ", ")
     case .noTargetModules(let model):
       return "no LoRA target modules match any linear layer of '\(model)'"
-    case let .noPeftDefaultTargets(modelType, model):
+    case .noPeftDefaultTargets(let modelType, let model):
       return "peft has no default LoRA target modules for model_type '\(modelType)' ('\(model)') and raises "
         + "when none are given; use all-linear or name the modules to adapt"
     case .overflow(let component):
@@ -49,14 +49,16 @@ extension TrainingSetup {
       }
       if quantization.isFourBit {
         guard Self.blockSizes.contains(blockSize) else {
-          throw .outOfRange(setting: .blockSize, value: String(blockSize), allowed: Setting.blockSize.domain.description)
+          throw .outOfRange(
+            setting: .blockSize, value: String(blockSize), allowed: Setting.blockSize.domain.description)
         }
       }
     }
     if usesChunkedCrossEntropy, lossImplementation == nil {
       throw .outOfRange(
         setting: .loss, value: "chunked",
-        allowed: "standard, or a named implementation (\(LossKind.allCases.filter { $0.implementation != nil }.map(\.rawValue).joined(separator: ", "))): "
+        allowed:
+          "standard, or a named implementation (\(LossKind.allCases.filter { $0.implementation != nil }.map(\.rawValue).joined(separator: ", "))): "
           + "recipe \(recipe.name) has no chunked loss")
     }
     try Self.check(.sequenceLength, sequenceLength, 1...Self.maximumSequenceLength)
@@ -69,15 +71,20 @@ extension TrainingSetup {
   private func validateEngine() throws(SetupError) {
     guard (1...gpuCount).contains(nodeCount), gpuCount % nodeCount == 0 else {
       throw .outOfRange(
-        setting: .nodeCount, value: String(nodeCount), allowed: "a divisor of the GPU count \(gpuCount) (the same GPUs in every node)")
+        setting: .nodeCount, value: String(nodeCount),
+        allowed: "a divisor of the GPU count \(gpuCount) (the same GPUs in every node)")
     }
     if offload.contains(.parameters), engine.isDeepSpeed, engine != .zero3 {
       throw .outOfRange(
-        setting: .offload, value: offload.description, allowed: "parameter offload needs zero3, fsdp or fsdp-hybrid (DeepSpeed's offload_param is a ZeRO-3 option)")
+        setting: .offload, value: offload.description,
+        allowed: "parameter offload needs zero3, fsdp or fsdp-hybrid (DeepSpeed's offload_param is a ZeRO-3 option)")
     }
     if offload.contains(.optimizer), !engine.isDeepSpeed {
       throw .outOfRange(
-        setting: .offload, value: offload.description, allowed: "FSDP offloads parameters (CPUOffload also moves the gradients and the optimizer step); optimizer offload needs zero1, zero2 or zero3")
+        setting: .offload, value: offload.description,
+        allowed:
+          "FSDP offloads parameters (CPUOffload also moves the gradients and the optimizer step); optimizer offload needs zero1, zero2 or zero3"
+      )
     }
     guard engine.isDeepSpeed else { return }
     let buckets = deepSpeed
@@ -85,8 +92,9 @@ extension TrainingSetup {
       (.reduceBucketSize, buckets.reduceBucketSize), (.prefetchBucketSize, buckets.prefetchBucketSize),
       (.maxLiveParameters, buckets.maxLiveParameters), (.persistenceThreshold, buckets.persistenceThreshold),
     ]
-    for case let (setting, value?) in keys where !(0...Setting.maximumBucketElements).contains(value) {
-      throw .outOfRange(setting: setting, value: String(value), allowed: "0 to \(Setting.maximumBucketElements) elements")
+    for case (let setting, let value?) in keys where !(0...Setting.maximumBucketElements).contains(value) {
+      throw .outOfRange(
+        setting: setting, value: String(value), allowed: "0 to \(Setting.maximumBucketElements) elements")
     }
   }
 

@@ -9,8 +9,9 @@ public enum ByteCountParseError: Error, Hashable, Sendable, CustomStringConverti
     switch self {
     case .missingUnit(let text):
       return "'\(text)' has no unit: use e.g. '24GiB' (2^30 bytes) or '24GB' (10^9 bytes)"
-    case let .unknownUnit(text, unit):
-      return "'\(text)' has an unknown unit '\(unit)': use B, KB, MB, GB, TB (powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024)"
+    case .unknownUnit(let text, let unit):
+      return
+        "'\(text)' has an unknown unit '\(unit)': use B, KB, MB, GB, TB (powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024)"
     case .invalidNumber(let text):
       return "'\(text)' is not a positive size, e.g. '24GiB' or '80GB'"
     case .tooLarge(let text):

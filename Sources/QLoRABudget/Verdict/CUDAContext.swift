@@ -44,14 +44,17 @@ public struct CUDAContext: Hashable, Sendable {
   /// RTX 2080 Ti has 68 SMs: 3.148 x (68 - 40) = 88.1 MiB, rounded up to 89.
   static let turing = (
     bytes: ByteCount(140_875 * 1_048_576 / 1000), uncertainty: ByteCount.mebibytes(89), gpu: "t4",
-    text: "140.875 MiB measured on a Tesla T4", source: "fitcheck-t4 cuda_context_mib (docs/validation.md)")
+    text: "140.875 MiB measured on a Tesla T4", source: "fitcheck-t4 cuda_context_mib (docs/validation.md)"
+  )
 
   /// RTX 3090 (Ampere GA102, 82 SMs): a bare context of 256 MiB (a process that had only created
   /// it, torch 2.7.1+cu128, driver 610.43.03: https://github.com/invoke-ai/InvokeAI/issues/9413),
   /// + 36 = 292 MiB. The A100 has 108 SMs: 3.148 x (108 - 82) = 81.8 MiB, rounded up to 82.
   static let ampere = (
     bytes: ByteCount.mebibytes(292), uncertainty: ByteCount.mebibytes(82), gpu: "rtx-3090",
-    text: "256 MiB published for an RTX 3090 + 36 MiB of kernels", source: "github.com/invoke-ai/InvokeAI/issues/9413 (torch 2.7.1+cu128)")
+    text: "256 MiB published for an RTX 3090 + 36 MiB of kernels",
+    source: "github.com/invoke-ai/InvokeAI/issues/9413 (torch 2.7.1+cu128)"
+  )
 
   /// RTX 6000 Ada (Ada Lovelace AD102, 142 SMs): nvidia-smi 426 MiB after
   /// `torch.cuda.mem_get_info(0)` and nothing else, PyTorch 2.10.0+cu130
@@ -60,7 +63,8 @@ public struct CUDAContext: Hashable, Sendable {
   static let adaLovelace = (
     bytes: ByteCount.mebibytes(462), uncertainty: ByteCount.zero, gpu: "rtx-6000-ada",
     text: "426 MiB published for an RTX 6000 Ada + 36 MiB of kernels",
-    source: "github.com/unslothai/unsloth-zoo/pull/1053 (torch 2.10.0+cu130)")
+    source: "github.com/unslothai/unsloth-zoo/pull/1053 (torch 2.10.0+cu130)"
+  )
 
   /// Volta, Hopper, Blackwell and unknown NVIDIA devices: no published figure found; the largest
   /// (Ada's 462 MiB, 142 SMs) is assumed. V100 (80 SMs) and H100/H200 (132) have fewer SMs: no
@@ -68,32 +72,38 @@ public struct CUDAContext: Hashable, Sendable {
   /// Blackwell and for a device known only by its capacity.
   static let assumed = (
     bytes: ByteCount.mebibytes(462), uncertainty: ByteCount.mebibytes(89),
-    source: "assumption: the largest published context under lazy loading (docs/estimation.md)")
+    source: "assumption: the largest published context under lazy loading (docs/estimation.md)"
+  )
 
   /// The context of `gpu` (nil: no GPU given, an NVIDIA device assumed).
   public static func of(_ gpu: GPU?) -> CUDAContext {
     guard let gpu else {
       return CUDAContext(
         bytes: assumed.bytes, uncertainty: assumed.uncertainty, basis: .assumed,
-        formula: "462 MiB assumed (no GPU given)", source: assumed.source).withUncertaintyNoted()
+        formula: "462 MiB assumed (no GPU given)", source: assumed.source
+      ).withUncertaintyNoted()
     }
     if gpu.hasUnifiedMemory || gpu.vendor != .nvidia && gpu.vendor != .unknown { return .none }
-    let figures: [GPUArchitecture: (bytes: ByteCount, uncertainty: ByteCount, gpu: String, text: String, source: String)] = [
-      .turing: turing, .ampere: ampere, .adaLovelace: adaLovelace,
-    ]
+    let figures:
+      [GPUArchitecture: (bytes: ByteCount, uncertainty: ByteCount, gpu: String, text: String, source: String)] = [
+        .turing: turing, .ampere: ampere, .adaLovelace: adaLovelace,
+      ]
     guard let architecture = gpu.architecture, let figure = figures[architecture] else {
       let uncertainty = gpu.architecture == .volta || gpu.architecture == .hopper ? ByteCount.zero : assumed.uncertainty
       return CUDAContext(
         bytes: assumed.bytes, uncertainty: uncertainty, basis: .assumed,
-        formula: "462 MiB assumed (not measured for \(gpu.architecture?.rawValue ?? "this GPU"))", source: assumed.source)
-        .withUncertaintyNoted()
+        formula: "462 MiB assumed (not measured for \(gpu.architecture?.rawValue ?? "this GPU"))",
+        source: assumed.source
+      )
+      .withUncertaintyNoted()
     }
     let measuredHere = gpu.name == figure.gpu
     return CUDAContext(
       bytes: figure.bytes, uncertainty: measuredHere ? .zero : figure.uncertainty,
       basis: architecture == .turing ? .measured : .published,
-      formula: figure.text + (measuredHere ? "" : " (\(architecture.rawValue))"), source: figure.source)
-      .withUncertaintyNoted()
+      formula: figure.text + (measuredHere ? "" : " (\(architecture.rawValue))"), source: figure.source
+    )
+    .withUncertaintyNoted()
   }
 
   /// The formula with the uncertainty, when there is one, in words.
@@ -101,6 +111,7 @@ public struct CUDAContext: Hashable, Sendable {
     guard uncertainty > .zero else { return self }
     return CUDAContext(
       bytes: bytes, uncertainty: uncertainty, basis: basis,
-      formula: formula + "; up to \(uncertainty.formatted(.binary)) more with more SMs, in the verdict's margin", source: source)
+      formula: formula + "; up to \(uncertainty.formatted(.binary)) more with more SMs, in the verdict's margin",
+      source: source)
   }
 }

@@ -76,7 +76,8 @@ public struct OutOfMemoryDiagnosis: Sendable {
     available = capacity - otherProcesses
     let label = "GPU \(message.gpuIndex.map(String.init) ?? "?")"
     let source = "the out-of-memory message: total capacity less other processes"
-    let device = (gpu ?? GPU.custom(capacity: available, label: label)).withCapacity(available, displayName: label + " (capacity from the message)", source: source)
+    let device = (gpu ?? GPU.custom(capacity: available, label: label)).withCapacity(
+      available, displayName: label + " (capacity from the message)", source: source)
     self.gpu = device
     do {
       estimate = try MemoryEstimator.estimate(model: model, setup: setup, gpu: device)
@@ -94,7 +95,8 @@ public enum DiagnosisDetailError: Error, Sendable, CustomStringConvertible {
 
   public var description: String {
     switch self {
-    case .noCapacity: return "the out-of-memory message does not state the GPU's total capacity, so the run cannot be judged against it"
+    case .noCapacity:
+      return "the out-of-memory message does not state the GPU's total capacity, so the run cannot be judged against it"
     case .estimate(let error): return error.description
     }
   }

@@ -32,8 +32,11 @@ public enum OutOfMemoryReader {
       let anchors = Pattern.anchor.matches(in: stream.text, range: NSRange(location: 0, length: stream.length))
       for (index, anchor) in anchors.prefix(maximumMessages).enumerated() {
         let end = index + 1 < anchors.count ? anchors[index + 1].range.location : stream.length
-        let span = NSRange(location: anchor.range.location, length: min(end, anchor.range.location + messageSpan) - anchor.range.location)
-        let backend: OutOfMemoryMessage.Backend = (stream.text as NSString).substring(with: anchor.range(at: 1)) == "HIP" ? .hip : .cuda
+        let span = NSRange(
+          location: anchor.range.location, length: min(end, anchor.range.location + messageSpan) - anchor.range.location
+        )
+        let backend: OutOfMemoryMessage.Backend =
+          (stream.text as NSString).substring(with: anchor.range(at: 1)) == "HIP" ? .hip : .cuda
         var message = OutOfMemoryMessage(backend: backend)
         message.rank = stream.rank
         guard read(stream.text as NSString, span, into: &message) else { continue }
@@ -138,9 +141,11 @@ public enum DiagnosisError: Error, Hashable, Sendable, CustomStringConvertible {
   public var description: String {
     switch self {
     case .noMessage:
-      return "no out-of-memory message found: expected PyTorch's 'CUDA out of memory. Tried to allocate ...' (or 'HIP out of memory') with its figures"
+      return
+        "no out-of-memory message found: expected PyTorch's 'CUDA out of memory. Tried to allocate ...' (or 'HIP out of memory') with its figures"
     case .inputTooLarge(let bytes, let limit):
-      return "the text is \(bytes) bytes, more than the \(limit) bytes read: paste the out-of-memory message and the lines around it"
+      return
+        "the text is \(bytes) bytes, more than the \(limit) bytes read: paste the out-of-memory message and the lines around it"
     }
   }
 }

@@ -37,7 +37,9 @@ struct PastedLog {
   /// `[rank3]:`, `[RANK:1]`, `[default0]:` (torchrun), `[1,3]<stderr>:` (mpirun's tags; the
   /// second number is the rank), each after an optional `host: ` (pdsh, DeepSpeed's launcher).
   private static let rankPrefix = try! NSRegularExpression(
-    pattern: #"^\s*(?:[A-Za-z0-9_.-]{1,64}:\s*)?(?:\[(?:rank|RANK|default)\s*:?\s*([0-9]{1,9})\]|\[[0-9]{1,9},([0-9]{1,9})\]<std(?:out|err)>)\s*:?"#)
+    pattern:
+      #"^\s*(?:[A-Za-z0-9_.-]{1,64}:\s*)?(?:\[(?:rank|RANK|default)\s*:?\s*([0-9]{1,9})\]|\[[0-9]{1,9},([0-9]{1,9})\]<std(?:out|err)>)\s*:?"#
+  )
   private static let terminalCodes = try! NSRegularExpression(pattern: "\u{1B}\\[[0-9;?]*[A-Za-z]")
 
   init(_ text: String) {

@@ -34,7 +34,9 @@ public struct PrintedSize: Hashable, Sendable {
   /// `value` is `digits` or `digits.digits`; nil for anything else.
   public init?(value: Substring, unit: Unit) {
     let parts = value.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
-    let isDigits = { (text: Substring) in !text.isEmpty && text.allSatisfy { $0.asciiValue.map { (48...57).contains($0) } ?? false } }
+    let isDigits = { (text: Substring) in
+      !text.isEmpty && text.allSatisfy { $0.asciiValue.map { (48...57).contains($0) } ?? false }
+    }
     guard value.count <= Self.maximumDigits, let whole = parts.first, isDigits(whole) else { return nil }
     let fraction = parts.count == 2 ? parts[1] : ""
     if parts.count == 2, !isDigits(fraction) { return nil }

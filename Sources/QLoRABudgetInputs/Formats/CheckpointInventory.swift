@@ -1,6 +1,6 @@
 import Foundation
-import Safetensors
 import QLoRABudget
+import Safetensors
 
 /// What a checkpoint tensor is, by name, dtype and shape (Hugging Face naming conventions).
 public enum CheckpointTensorRole: String, CaseIterable, Sendable {
@@ -75,7 +75,9 @@ public struct CheckpointInventory: Sendable {
     for shard in checkpoint.shards {
       count += shard.header.tensors.count
       for info in shard.header.tensors {
-        if let owner = CheckpointTensorNames.quantStateOwner(info.name) { states[owner, default: []].append((shard, info)) }
+        if let owner = CheckpointTensorNames.quantStateOwner(info.name) {
+          states[owner, default: []].append((shard, info))
+        }
       }
     }
     var tensors: [Tensor] = []
@@ -85,9 +87,12 @@ public struct CheckpointInventory: Sendable {
       let shardName = shard.url.lastPathComponent
       for info in shard.header.tensors {
         let state = states.isEmpty ? [] : states[Substring(info.name)] ?? []
-        let role = Self.role(of: info, hasPackedState: state.contains { CheckpointTensorNames.isPackedState($0.info.name) })
-        tensors.append(Tensor(name: info.name, role: role, dtype: info.dtype, shape: info.shape, elements: info.elementCount,
-                              bytes: ByteCount(info.byteCount), file: shardName))
+        let role = Self.role(
+          of: info, hasPackedState: state.contains { CheckpointTensorNames.isPackedState($0.info.name) })
+        tensors.append(
+          Tensor(
+            name: info.name, role: role, dtype: info.dtype, shape: info.shape, elements: info.elementCount,
+            bytes: ByteCount(info.byteCount), file: shardName))
         if role == .fourBitPacked { fourBit.append(try Self.fourBitWeight(info, state: state)) }
       }
     }
@@ -107,7 +112,9 @@ public struct CheckpointInventory: Sendable {
 
   /// Tensors grouped by role and dtype: count, elements and bytes, in role order (then dtype
   /// order), summed in one pass.
-  public var groups: [(role: CheckpointTensorRole, dtype: SafetensorsDType, count: Int, elements: Int64, bytes: ByteCount)] {
+  public var groups:
+    [(role: CheckpointTensorRole, dtype: SafetensorsDType, count: Int, elements: Int64, bytes: ByteCount)]
+  {
     let roles = CheckpointTensorRole.allCases
     let dtypes = SafetensorsDType.allCases
     var counts = [Int](repeating: 0, count: roles.count * dtypes.count)
@@ -164,7 +171,8 @@ public struct CheckpointInventory: Sendable {
       guard let object = (try? JSONSerialization.jsonObject(with: json.file.data(for: json.info))) as? [String: Any],
         let shape = object["shape"] as? [NSNumber]
       else {
-        throw SafetensorsError.invalidField(tensor: json.info.name, field: "quant_state", value: "(not a JSON object with a 'shape')")
+        throw SafetensorsError.invalidField(
+          tensor: json.info.name, field: "quant_state", value: "(not a JSON object with a 'shape')")
       }
       parameters = try elementCount(shape, tensor: json.info.name)
       // Exactly the elements the packed codes hold: bitsandbytes packs n codes into
@@ -173,12 +181,14 @@ public struct CheckpointInventory: Sendable {
       guard packed.byteCount == parameters / 2 + parameters % 2 else {
         throw SafetensorsError.invalidField(
           tensor: json.info.name, field: "shape",
-          value: "\(shape.map { "\($0)" }.joined(separator: "x")) (\(parameters) elements need \(parameters / 2 + parameters % 2) packed bytes; "
+          value:
+            "\(shape.map { "\($0)" }.joined(separator: "x")) (\(parameters) elements need \(parameters / 2 + parameters % 2) packed bytes; "
             + "the codes are \(packed.byteCount))")
       }
       if let blockSize = object["blocksize"] {
         guard let number = blockSize as? NSNumber, let whole = Int64(exactly: number.doubleValue), whole >= 1 else {
-          throw SafetensorsError.invalidField(tensor: json.info.name, field: "blocksize", value: "\(blockSize) (a block holds at least 1 element)")
+          throw SafetensorsError.invalidField(
+            tensor: json.info.name, field: "blocksize", value: "\(blockSize) (a block holds at least 1 element)")
         }
       }
     }
@@ -198,7 +208,8 @@ public struct CheckpointInventory: Sendable {
       }
       let (product, overflow) = count.multipliedReportingOverflow(by: whole)
       guard !overflow else {
-        throw SafetensorsError.invalidField(tensor: tensor, field: "shape", value: shape.map { "\($0)" }.joined(separator: "x"))
+        throw SafetensorsError.invalidField(
+          tensor: tensor, field: "shape", value: shape.map { "\($0)" }.joined(separator: "x"))
       }
       count = product
     }

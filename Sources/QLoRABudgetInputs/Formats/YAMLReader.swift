@@ -56,7 +56,8 @@ struct YAMLParser {
       number += 1
       if raw.last == UInt8(ascii: "\r") { raw.removeLast() }
       if let control = raw.first(where: { $0 < 0x20 && $0 != Self.tab || $0 == 0x7F }) {
-        throw YAMLError(line: number, "control character 0x\(String(control, radix: 16, uppercase: true)) is not allowed")
+        throw YAMLError(
+          line: number, "control character 0x\(String(control, radix: 16, uppercase: true)) is not allowed")
       }
       var start = 0
       while start < raw.count, raw[start] == Self.space { start += 1 }
@@ -72,7 +73,8 @@ struct YAMLParser {
     skipBlank()
     if index < lines.count, Self.isMarker(lines[index], "---") {
       guard isEndOrComment(lines[index], lines[index].start + 3) else {
-        throw YAMLError(line: lines[index].number, "content on the '---' line is not supported; start it on the next line")
+        throw YAMLError(
+          line: lines[index].number, "content on the '---' line is not supported; start it on the next line")
       }
       index += 1
       skipBlank()
@@ -97,7 +99,9 @@ struct YAMLParser {
       if line.start == 0, bytes.first == UInt8(ascii: "%") {
         throw YAMLError(line: line.number, "directives ('%...') are not supported")
       }
-      if Self.isMarker(line, "...") { throw YAMLError(line: line.number, "document end markers ('...') are not supported") }
+      if Self.isMarker(line, "...") {
+        throw YAMLError(line: line.number, "document end markers ('...') are not supported")
+      }
       if Self.isMarker(line, "---"), seenContent {
         throw YAMLError(line: line.number, "a second document ('---') is not supported; give one document per file")
       }
@@ -133,7 +137,8 @@ struct YAMLParser {
       guard index < lines.count, lines[index].start >= indent else { break }
       let line = lines[index]
       guard line.start == indent else {
-        throw YAMLError(line: line.number, "unexpected indentation (a multi-line plain value is not supported; quote it on one line)")
+        throw YAMLError(
+          line: line.number, "unexpected indentation (a multi-line plain value is not supported; quote it on one line)")
       }
       if Self.isSequenceItem(line.bytes, line.start) {
         throw YAMLError(line: line.number, "a sequence item where 'key: value' was expected")
@@ -159,7 +164,8 @@ struct YAMLParser {
       guard index < lines.count, lines[index].start >= indent else { break }
       let line = lines[index]
       guard line.start == indent else {
-        throw YAMLError(line: line.number, "unexpected indentation (a multi-line plain value is not supported; quote it on one line)")
+        throw YAMLError(
+          line: line.number, "unexpected indentation (a multi-line plain value is not supported; quote it on one line)")
       }
       guard Self.isSequenceItem(line.bytes, line.start) else { break }
       let content = skipSpaces(line.bytes, line.start + 1)
@@ -183,7 +189,9 @@ struct YAMLParser {
 
   /// The value that starts at column `start` of the current line (after `key:` or `- `), or,
   /// when the line ends there, the block below it. Leaves `index` after the value's last line.
-  private mutating func parseValue(at start: Int, parentIndent: Int, depth: Int, afterKey: Bool) throws(YAMLError) -> YAMLNode {
+  private mutating func parseValue(at start: Int, parentIndent: Int, depth: Int, afterKey: Bool) throws(YAMLError)
+    -> YAMLNode
+  {
     guard depth < YAMLReader.maximumDepth else {
       throw YAMLError(line: lines[index].number, "nesting deeper than \(YAMLReader.maximumDepth) levels")
     }
@@ -219,7 +227,8 @@ struct YAMLParser {
       return YAMLNode(.scalar(text, isQuoted: true), line: line.number)
     default:
       if Self.isSequenceItem(bytes, position) {
-        throw YAMLError(line: line.number, "a sequence cannot start on its key's line; put '- ' items on the lines below")
+        throw YAMLError(
+          line: line.number, "a sequence cannot start on its key's line; put '- ' items on the lines below")
       }
       let text = try plainScalar(line, from: position)
       index += 1
@@ -235,7 +244,8 @@ struct YAMLParser {
     case UInt8(ascii: "*"): throw YAMLError(line: line, "aliases ('*name') are not supported; write the value out")
     case UInt8(ascii: "!"): throw YAMLError(line: line, "tags ('!tag') are not supported")
     case UInt8(ascii: "@"), UInt8(ascii: "`"):
-      throw YAMLError(line: line, "a plain value cannot start with '\(Character(Unicode.Scalar(bytes[position])))'; quote it")
+      throw YAMLError(
+        line: line, "a plain value cannot start with '\(Character(Unicode.Scalar(bytes[position])))'; quote it")
     case UInt8(ascii: "?") where next == Self.space || next == Self.tab:
       throw YAMLError(line: line, "complex keys ('? ') are not supported")
     case UInt8(ascii: ","), UInt8(ascii: "]"), UInt8(ascii: "}"):
@@ -250,12 +260,15 @@ struct YAMLParser {
     let literal = header.bytes[position] == UInt8(ascii: "|")
     var cursor = position + 1
     var chomping: UInt8?
-    if cursor < header.bytes.count, header.bytes[cursor] == UInt8(ascii: "-") || header.bytes[cursor] == UInt8(ascii: "+") {
+    if cursor < header.bytes.count,
+      header.bytes[cursor] == UInt8(ascii: "-") || header.bytes[cursor] == UInt8(ascii: "+")
+    {
       chomping = header.bytes[cursor]
       cursor += 1
     }
     guard isEndOrComment(header, cursor) else {
-      throw YAMLError(line: header.number, "only '|', '>', '|-', '|+', '>-' and '>+' block scalar headers are supported")
+      throw YAMLError(
+        line: header.number, "only '|', '>', '|-', '|+', '>-' and '>+' block scalar headers are supported")
     }
     index += 1
     var contentIndent: Int?
@@ -347,7 +360,8 @@ struct YAMLParser {
         }
         cursor.column += 1
         let next = try skipFlowSpace(&cursor, openedOn: startLine)
-        let value = next == UInt8(ascii: ",") || next == close
+        let value =
+          next == UInt8(ascii: ",") || next == close
           ? YAMLNode(.scalar("", isQuoted: false), line: lines[cursor.line].number)
           : try flowValue(&cursor, depth: depth + 1)
         entries.append(YAMLEntry(key: key, line: keyLine, value: value))
@@ -357,7 +371,8 @@ struct YAMLParser {
         cursor.column += 1
       } else if byte != close {
         throw YAMLError(
-          line: lines[cursor.line].number, "expected ',' or '\(Character(Unicode.Scalar(close)))' in the flow collection")
+          line: lines[cursor.line].number,
+          "expected ',' or '\(Character(Unicode.Scalar(close)))' in the flow collection")
       }
     }
     return YAMLNode(isSequence ? .sequence(elements) : .mapping(entries), line: startLine)
@@ -382,7 +397,9 @@ struct YAMLParser {
       while end < bytes.count {
         let byte = bytes[end]
         if byte == UInt8(ascii: ",") || byte == UInt8(ascii: "]") || byte == UInt8(ascii: "}") { break }
-        if byte == UInt8(ascii: "#"), end > position, bytes[end - 1] == Self.space || bytes[end - 1] == Self.tab { break }
+        if byte == UInt8(ascii: "#"), end > position, bytes[end - 1] == Self.space || bytes[end - 1] == Self.tab {
+          break
+        }
         if byte == UInt8(ascii: ":") {
           let next = end + 1 < bytes.count ? bytes[end + 1] : Self.space
           if next == Self.space || next == Self.tab || next == UInt8(ascii: ",") || next == UInt8(ascii: "]")
@@ -408,7 +425,8 @@ struct YAMLParser {
         cursor.column += 1
       }
       if cursor.column < bytes.count {
-        let isComment = bytes[cursor.column] == UInt8(ascii: "#")
+        let isComment =
+          bytes[cursor.column] == UInt8(ascii: "#")
           && (cursor.column == 0 || bytes[cursor.column - 1] == Self.space || bytes[cursor.column - 1] == Self.tab)
         if !isComment { return bytes[cursor.column] }
       }
@@ -427,7 +445,8 @@ struct YAMLParser {
     while end < bytes.count {
       let byte = bytes[end]
       if byte == UInt8(ascii: "#"), bytes[end - 1] == Self.space || bytes[end - 1] == Self.tab { break }
-      if byte == UInt8(ascii: ":"), end + 1 == bytes.count || bytes[end + 1] == Self.space || bytes[end + 1] == Self.tab {
+      if byte == UInt8(ascii: ":"), end + 1 == bytes.count || bytes[end + 1] == Self.space || bytes[end + 1] == Self.tab
+      {
         throw YAMLError(line: line.number, "a plain value cannot contain ': '; quote the value")
       }
       end += 1
@@ -459,11 +478,13 @@ struct YAMLParser {
       output.append(byte)
       cursor += 1
     }
-    throw YAMLError(line: line.number, "a quoted value must end on its line (multi-line quoted values are not supported)")
+    throw YAMLError(
+      line: line.number, "a quoted value must end on its line (multi-line quoted values are not supported)")
   }
 
   /// One escape of a double-quoted scalar (YAML's, which include JSON's); returns the column after it.
-  private func escape(_ bytes: [UInt8], _ position: Int, into output: inout [UInt8], line: Int) throws(YAMLError) -> Int {
+  private func escape(_ bytes: [UInt8], _ position: Int, into output: inout [UInt8], line: Int) throws(YAMLError) -> Int
+  {
     guard position < bytes.count else {
       throw YAMLError(line: line, "a quoted value must end on its line (multi-line quoted values are not supported)")
     }
@@ -491,7 +512,9 @@ struct YAMLParser {
     {
       // A JSON surrogate pair: \uD83D\uDE00.
       let (low, end) = try hex(bytes, next + 2, 4, line: line)
-      guard (0xDC00..<0xE000).contains(low) else { throw YAMLError(line: line, "an unpaired surrogate in a \\u escape") }
+      guard (0xDC00..<0xE000).contains(low) else {
+        throw YAMLError(line: line, "an unpaired surrogate in a \\u escape")
+      }
       value = 0x10000 + ((value - 0xD800) << 10) + (low - 0xDC00)
       next = end
     }
@@ -532,7 +555,9 @@ struct YAMLParser {
     default:
       var cursor = position
       while cursor < bytes.count {
-        if bytes[cursor] == UInt8(ascii: "#"), cursor > position, bytes[cursor - 1] == Self.space || bytes[cursor - 1] == Self.tab {
+        if bytes[cursor] == UInt8(ascii: "#"), cursor > position,
+          bytes[cursor - 1] == Self.space || bytes[cursor - 1] == Self.tab
+        {
           return nil
         }
         if bytes[cursor] == UInt8(ascii: ":"), Self.endsToken(bytes, cursor + 1) {
@@ -587,7 +612,8 @@ struct YAMLParser {
   /// A key as an error shows it: at most 40 characters, control characters (which a quoted
   /// key can hold through escapes) as `?`, so the error stays on one line.
   static func shown(_ key: String) -> String {
-    let printable = String(String.UnicodeScalarView(key.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "?" : $0 }))
+    let printable = String(
+      String.UnicodeScalarView(key.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "?" : $0 }))
     return printable.count > 40 ? String(printable.prefix(40)) + "..." : printable
   }
 }

@@ -11,7 +11,9 @@ public struct LocalGPU: Hashable, Sendable {
   public let free: ByteCount
   public let computeCapability: ComputeCapability?
 
-  public init(index: Int, name: String, total: ByteCount, used: ByteCount, free: ByteCount, computeCapability: ComputeCapability?) {
+  public init(
+    index: Int, name: String, total: ByteCount, used: ByteCount, free: ByteCount, computeCapability: ComputeCapability?
+  ) {
     self.index = index
     self.name = name
     self.total = total
@@ -28,7 +30,9 @@ public struct LocalGPU: Hashable, Sendable {
   public func matchingPreset(among presets: [GPU]) -> GPU? {
     let words = Set(Self.words(name))
     let candidates = presets.filter { preset in
-      guard preset.vendor == .nvidia, preset.capacity <= total, preset.capacity.bytes >= total.bytes / 10 * 9 else { return false }
+      guard preset.vendor == .nvidia, preset.capacity <= total, preset.capacity.bytes >= total.bytes / 10 * 9 else {
+        return false
+      }
       return Self.words(preset.name).filter { !Self.isMemorySize($0) }.allSatisfy(words.contains)
     }
     let specificity = { (preset: GPU) in Self.words(preset.name).filter { !Self.isMemorySize($0) }.count }
@@ -43,13 +47,16 @@ public struct LocalGPU: Hashable, Sendable {
   public func judged(among presets: [GPU]) -> GPU {
     let preset = matchingPreset(among: presets)
     let capacity = min(free, preset?.capacity ?? total)
-    let now = "\(name) (GPU \(index)): \(Self.mib(free)) free of \(Self.mib(total)) now, \(Self.mib(used)) in use by other processes"
-    let source = "nvidia-smi on this machine; judged against the memory free now"
+    let now =
+      "\(name) (GPU \(index)): \(Self.mib(free)) free of \(Self.mib(total)) now, \(Self.mib(used)) in use by other processes"
+    let source =
+      "nvidia-smi on this machine; judged against the memory free now"
       + (preset.map { ", at most the \($0.name) preset's usable capacity" } ?? "")
     if let preset { return preset.withCapacity(capacity, displayName: now, source: source) }
     let architecture = computeCapability.flatMap(Self.architecture)
     return GPU(
-      name: "gpu\(index)", displayName: now, vendor: .nvidia, architecture: architecture, computeCapability: computeCapability,
+      name: "gpu\(index)", displayName: now, vendor: .nvidia, architecture: architecture,
+      computeCapability: computeCapability,
       capacity: capacity, supportsBFloat16: computeCapability.map { $0 >= .firstWithBFloat16 } ?? true,
       hasUnifiedMemory: false, aliases: [], source: source)
   }

@@ -32,10 +32,11 @@ public enum NvidiaSMIReport {
         return ByteCount(value << 20)
       }
       let count = fields.count
-      gpus.append(LocalGPU(
-        index: index, name: name, total: try mebibytes(fields[count - 4], "memory.total"),
-        used: try mebibytes(fields[count - 3], "memory.used"), free: try mebibytes(fields[count - 2], "memory.free"),
-        computeCapability: ComputeCapability(String(fields[count - 1]))))
+      gpus.append(
+        LocalGPU(
+          index: index, name: name, total: try mebibytes(fields[count - 4], "memory.total"),
+          used: try mebibytes(fields[count - 3], "memory.used"), free: try mebibytes(fields[count - 2], "memory.free"),
+          computeCapability: ComputeCapability(String(fields[count - 1]))))
     }
     guard !gpus.isEmpty else { throw .noGPU }
     return gpus
@@ -49,7 +50,9 @@ public enum NvidiaSMIReport {
     var visible: [LocalGPU] = []
     for entry in list.split(separator: ",", omittingEmptySubsequences: false).map({ $0.trimmingWhitespace() }) {
       if entry.hasPrefix("GPU-") || entry.hasPrefix("MIG-") { throw .visibleDeviceByUUID(String(entry)) }
-      guard let index = Int(entry), let gpu = gpus.first(where: { $0.index == index }), !visible.contains(gpu) else { break }
+      guard let index = Int(entry), let gpu = gpus.first(where: { $0.index == index }), !visible.contains(gpu) else {
+        break
+      }
       visible.append(gpu)
     }
     guard !visible.isEmpty else { throw .noVisibleGPU(cudaVisibleDevices: list) }

@@ -8,7 +8,9 @@ public enum NvidiaSMIRunner {
   public static let outputLimit = 1 << 20
 
   /// nvidia-smi's stdout for ``NvidiaSMIReport/arguments``.
-  public static func query(environment: [String: String], timeoutSeconds: Int = defaultTimeoutSeconds) throws(LocalGPUError) -> String {
+  public static func query(environment: [String: String], timeoutSeconds: Int = defaultTimeoutSeconds)
+    throws(LocalGPUError) -> String
+  {
     guard let executable = find("nvidia-smi", path: environment["PATH"] ?? "") else { throw .notFound }
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
@@ -28,7 +30,10 @@ public enum NvidiaSMIRunner {
     // open, must not hang the command.
     while true {
       let remaining = deadline.timeIntervalSinceNow
-      guard remaining > 0 else { outcome = .timedOut(seconds: timeoutSeconds); break }
+      guard remaining > 0 else {
+        outcome = .timedOut(seconds: timeoutSeconds)
+        break
+      }
       var descriptor = pollfd(fd: reader.fileDescriptor, events: Int16(POLLIN), revents: 0)
       let ready = poll(&descriptor, 1, Int32(min(remaining, 1) * 1000))
       if ready < 0, errno == EINTR { continue }
@@ -38,7 +43,10 @@ public enum NvidiaSMIRunner {
       if count < 0, errno == EINTR { continue }
       guard count > 0 else { break }
       data.append(contentsOf: buffer[0..<count])
-      if data.count > outputLimit { outcome = .outputTooLarge(limit: outputLimit); break }
+      if data.count > outputLimit {
+        outcome = .outputTooLarge(limit: outputLimit)
+        break
+      }
     }
     if let outcome {
       process.terminate()

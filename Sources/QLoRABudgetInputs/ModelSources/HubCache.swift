@@ -1,7 +1,7 @@
-import Foundation
-import Safetensors
 import FileSafety
+import Foundation
 import QLoRABudget
+import Safetensors
 
 /// The local Hugging Face cache as huggingface_hub lays it out:
 /// `ROOT/models--OWNER--NAME/refs/main` holds a commit, and
@@ -73,7 +73,8 @@ public struct HubCache: Sendable {
     guard let commit = Self.revision(commit) else {
       throw .failed(path: repository.path, action: "store a snapshot in", reason: "'\(commit)' is not a revision")
     }
-    let snapshot = repository.appendingPathComponent("snapshots", isDirectory: true).appendingPathComponent(commit, isDirectory: true)
+    let snapshot = repository.appendingPathComponent("snapshots", isDirectory: true).appendingPathComponent(
+      commit, isDirectory: true)
     let refs = repository.appendingPathComponent("refs", isDirectory: true)
     try Self.createFolders(snapshot.path)
     try Self.createFolders(refs.path)
@@ -101,7 +102,9 @@ public struct HubCache: Sendable {
   package static func revision(_ text: String) -> String? {
     let revision = text.trimmingCharacters(in: .whitespacesAndNewlines)
     guard !revision.isEmpty, revision.count <= 128, revision != ".", revision != "..",
-      revision.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "-_.".unicodeScalars.contains($0)) })
+      revision.unicodeScalars.allSatisfy({
+        $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "-_.".unicodeScalars.contains($0))
+      })
     else { return nil }
     return revision
   }

@@ -27,9 +27,13 @@ public struct HubModelID: Hashable, Sendable, CustomStringConvertible {
   public var cacheFolderName: String { "models--\(owner)--\(name)" }
 
   private static func isValidPart(_ part: Substring) -> Bool {
-    func isWord(_ scalar: Unicode.Scalar) -> Bool { scalar.isASCII && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || scalar == "_") }
+    func isWord(_ scalar: Unicode.Scalar) -> Bool {
+      scalar.isASCII && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || scalar == "_")
+    }
     let scalars = part.unicodeScalars
-    guard (1...96).contains(scalars.count), let first = scalars.first, let last = scalars.last, isWord(first), isWord(last) else { return false }
+    guard (1...96).contains(scalars.count), let first = scalars.first, let last = scalars.last, isWord(first),
+      isWord(last)
+    else { return false }
     return scalars.allSatisfy { isWord($0) || $0 == "-" || $0 == "." }
   }
 }

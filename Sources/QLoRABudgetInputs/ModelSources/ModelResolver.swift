@@ -1,7 +1,7 @@
-import Foundation
-import Safetensors
 import FileSafety
+import Foundation
 import QLoRABudget
+import Safetensors
 
 /// Turns a model argument into an architecture, looking where a user's model is:
 ///
@@ -53,7 +53,9 @@ public struct ModelResolver: Sendable {
   }
 
   /// `readAs` as in ``ModelArchitecture/init(configData:name:readAs:)``.
-  public func resolve(_ argument: String, readAs: String? = nil) throws(ModelSourceError) -> (model: ModelArchitecture, source: Source) {
+  public func resolve(_ argument: String, readAs: String? = nil) throws(ModelSourceError) -> (
+    model: ModelArchitecture, source: Source
+  ) {
     if FileManager.default.fileExists(atPath: argument) || !argument.contains("/") || HubModelID(argument) == nil {
       do {
         let model = try presets.model(from: argument, readAs: readAs)
@@ -76,7 +78,9 @@ public struct ModelResolver: Sendable {
     let cache = HubCache(environment: environment)
     if let cache {
       looked.append("the HF cache at \(cache.describeLocation(of: id))")
-      if let file = try cache.configFile(for: id) { return (try Self.read(file, id: id, readAs: readAs), .cache(file.path)) }
+      if let file = try cache.configFile(for: id) {
+        return (try Self.read(file, id: id, readAs: readAs), .cache(file.path))
+      }
     } else {
       looked.append("no HF cache (HF_HUB_CACHE, HF_HOME and HOME are unset)")
     }
@@ -91,7 +95,8 @@ public struct ModelResolver: Sendable {
     do {
       file = try cache.store(data, for: id, commit: commit)
     } catch {
-      throw .download(id: argument, url: url, reason: "cannot write the cache at \(cache.root.path): \(error.description)")
+      throw .download(
+        id: argument, url: url, reason: "cannot write the cache at \(cache.root.path): \(error.description)")
     }
     return (try Self.read(file, id: id, readAs: readAs), .downloaded(url: url, path: file.path))
   }

@@ -15,11 +15,12 @@ public enum ModelSourceError: Error, Hashable, Sendable, CustomStringConvertible
   /// The description with `downloadAdvice` wording the download hint (the CLI names its flag).
   public func described(downloadAdvice: (DownloadHint) -> String) -> String {
     switch self {
-    case let .notFound(id, looked, hint):
-      return "unknown model '\(id)': looked in " + looked.joined(separator: "; ") + (hint.map { ". " + downloadAdvice($0) } ?? "")
-    case let .download(id, url, reason):
+    case .notFound(let id, let looked, let hint):
+      return "unknown model '\(id)': looked in " + looked.joined(separator: "; ")
+        + (hint.map { ". " + downloadAdvice($0) } ?? "")
+    case .download(let id, let url, let reason):
       return "cannot download the config of '\(id)' from \(url): \(reason)"
-    case let .cache(path, reason):
+    case .cache(let path, let reason):
       return "cannot read the cached config '\(path)': \(reason)"
     case .preset(let error):
       return error.description
@@ -41,7 +42,8 @@ public enum DownloadHint: Hashable, Sendable, CustomStringConvertible {
     case .offline: return "HF_HUB_OFFLINE is set, so nothing is downloaded"
     case .noCache: return "Set HF_HOME to download into a cache"
     case .notAllowed:
-      return "Not downloaded: allow downloads (or set \(ModelResolver.downloadVariable)=1) to fetch its config.json from the Hub"
+      return
+        "Not downloaded: allow downloads (or set \(ModelResolver.downloadVariable)=1) to fetch its config.json from the Hub"
     }
   }
 }

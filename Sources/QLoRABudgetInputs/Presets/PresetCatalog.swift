@@ -1,7 +1,7 @@
-import Foundation
-import Safetensors
 import FileSafety
+import Foundation
 import QLoRABudget
+import Safetensors
 
 /// The models and GPUs the tool knows by name.
 ///
@@ -35,7 +35,8 @@ public struct PresetCatalog: Sendable {
     for name in texts.keys.sorted() {
       guard case .object(let members)? = try? JSONValue(parsing: Data(texts[name, default: ""].utf8)) else { continue }
       for key in keys {
-        let values: [JSONValue] = if case .array(let listed)? = members[key] { listed } else { members[key].map { [$0] } ?? [] }
+        let values: [JSONValue] =
+          if case .array(let listed)? = members[key] { listed } else { members[key].map { [$0] } ?? [] }
         for case .string(let text) in values where index[text.lowercased()] == nil { index[text.lowercased()] = name }
       }
     }
@@ -85,7 +86,6 @@ public struct PresetCatalog: Sendable {
     return gpus.sorted { ($0.capacity, $0.name) < ($1.capacity, $1.name) }
   }
 
-
   /// A model from a preset name, a `config.json` path, or a folder holding `config.json`;
   /// `readAs` as in ``ModelArchitecture/init(configData:name:readAs:)``.
   public func model(from argument: String, readAs: String? = nil) throws(PresetError) -> ModelArchitecture {
@@ -127,7 +127,8 @@ public struct PresetCatalog: Sendable {
       throw .unreadableFile(path: folder.path, reason: "not a readable folder")
     }
     guard names.count <= maximumPresetFiles else {
-      throw .unreadableFile(path: folder.path, reason: "\(names.count) preset files, over the limit of \(maximumPresetFiles)")
+      throw .unreadableFile(
+        path: folder.path, reason: "\(names.count) preset files, over the limit of \(maximumPresetFiles)")
     }
     var texts: [String: String] = [:]
     for file in names {
@@ -165,7 +166,8 @@ extension GPU {
       throw .malformedPreset(name: presetName, reason: "\(error)")
     }
     func malformed(_ reason: String) -> PresetError { .malformedPreset(name: presetName, reason: reason) }
-    guard case .number(let mib)? = members["memory_mib"], let whole = Int64(exactly: mib), whole > 0, whole < 1 << 40 else {
+    guard case .number(let mib)? = members["memory_mib"], let whole = Int64(exactly: mib), whole > 0, whole < 1 << 40
+    else {
       throw malformed("'memory_mib' must be a positive whole number of MiB")
     }
     func text(_ key: String) -> String? {

@@ -10,14 +10,15 @@ public enum PresetError: Error, Hashable, Sendable, CustomStringConvertible {
 
   public var description: String {
     switch self {
-    case let .unknownModel(name, suggestions):
+    case .unknownModel(let name, let suggestions):
       return "unknown model '\(name)'" + Self.hint(suggestions)
         + " (see 'qlora-budget presets models', or give a path to a config.json or a model folder)"
-    case let .unknownGPU(name, suggestions):
-      return "unknown GPU '\(name)'" + Self.hint(suggestions) + " (see 'qlora-budget presets gpus', or give a size such as '24GB' or '24GiB')"
-    case let .malformedPreset(name, reason):
+    case .unknownGPU(let name, let suggestions):
+      return "unknown GPU '\(name)'" + Self.hint(suggestions)
+        + " (see 'qlora-budget presets gpus', or give a size such as '24GB' or '24GiB')"
+    case .malformedPreset(let name, let reason):
       return "preset '\(name)' cannot be read: \(reason)"
-    case let .unreadableFile(path, reason):
+    case .unreadableFile(let path, let reason):
       return "cannot read '\(path)': \(reason)"
     case .invalidConfig(let error):
       return error.description

@@ -39,7 +39,8 @@ extension ConfigReading {
     } else if let modules = try names("lora_target_modules") {
       if modules.contains(where: { $0.contains(where: { "[]()|*+?\\".contains($0) }) }) {
         note(
-          "lora_target_modules", "a regular expression of module names is not modelled; estimated for all linear layers",
+          "lora_target_modules",
+          "a regular expression of module names is not modelled; estimated for all linear layers",
           .targets(.allLinear))
       } else {
         use("lora_target_modules", .targets(modules == ["all-linear"] ? .allLinear : .modules(modules)))
@@ -82,13 +83,17 @@ extension ConfigReading {
       use("sdp_attention", .attention(.sdpa))
     } else if try bool("xformers_attention") == true {
       note(
-        "xformers_attention", "xformers attention is not modelled; nearest used: sdpa (memory-efficient, no s x s scores)",
+        "xformers_attention",
+        "xformers attention is not modelled; nearest used: sdpa (memory-efficient, no s x s scores)",
         .attention(.sdpa))
     } else if try bool("eager_attention") == true {
       use("eager_attention", .attention(.eager))
     }
     for keyPath in ["flash_attention", "sdp_attention", "xformers_attention", "eager_attention"] {
-      consume(keyPath, try bool(keyPath) == true ? "not applied: attn_implementation or an attention switch before it in Axolotl's order decides" : "off")
+      consume(
+        keyPath,
+        try bool(keyPath) == true
+          ? "not applied: attn_implementation or an attention switch before it in Axolotl's order decides" : "off")
     }
   }
 }

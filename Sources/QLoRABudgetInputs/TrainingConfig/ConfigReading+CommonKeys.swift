@@ -35,8 +35,10 @@ extension ConfigReading {
   mutating func readDeepSpeed(_ keyPath: String) throws(TrainingConfigError) {
     guard let file = try text(keyPath) else { return }
     guard !file.hasPrefix("/"), !file.split(separator: "/").contains("..") else {
-      note(keyPath, "the DeepSpeed config '\(file)' is outside the config's folder, so it is not read; estimated without "
-        + "ZeRO (give the file on the command line)")
+      note(
+        keyPath,
+        "the DeepSpeed config '\(file)' is outside the config's folder, so it is not read; estimated without "
+          + "ZeRO (give the file on the command line)")
       return
     }
     let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
@@ -50,8 +52,10 @@ extension ConfigReading {
       }
     }
     guard let data else {
-      note(keyPath, "the DeepSpeed config '\(file)' is not beside the config or in the current folder; estimated without "
-        + "ZeRO (give the DeepSpeed file to the command itself)")
+      note(
+        keyPath,
+        "the DeepSpeed config '\(file)' is not beside the config or in the current folder; estimated without "
+          + "ZeRO (give the DeepSpeed file to the command itself)")
       return
     }
     var engine = TrainingSetup()
@@ -61,7 +65,11 @@ extension ConfigReading {
       throw invalid(keyPath, "the DeepSpeed config it names: \(error.description)")
     }
     deepSpeedConfig = data
-    use(keyPath, remark: "\(engine.engine.label), offload \(engine.offload.description) over the GPU count given to the command (the gpus setting)")
+    use(
+      keyPath,
+      remark:
+        "\(engine.engine.label), offload \(engine.offload.description) over the GPU count given to the command (the gpus setting)"
+    )
   }
 
   /// `fsdp`: `full_shard` (as a list or words) maps onto the FSDP model, whose GPU count the
@@ -72,7 +80,8 @@ extension ConfigReading {
       shardsOverGPUs = true
       use(keyPath, remark: "FSDP full sharding over the GPU count given to the command (the gpus setting)")
     } else if words.contains("shard_grad_op") || words.contains("no_shard") {
-      note(keyPath, "FSDP '\(words.joined(separator: " "))' is not modelled; estimated as one GPU holding the whole model")
+      note(
+        keyPath, "FSDP '\(words.joined(separator: " "))' is not modelled; estimated as one GPU holding the whole model")
     } else {
       consume(keyPath, "no sharding strategy named: not sharded")
     }
@@ -85,7 +94,11 @@ extension ConfigReading {
   /// already uses, so no byte changes.
   mutating func readPacking(_ keyPath: String) throws(TrainingConfigError) {
     guard let on = try bool(keyPath) else { return }
-    use(keyPath, remark: on ? "packed to the sequence length (the estimate's length)" : "not packed; the sequence length is the longest sample")
+    use(
+      keyPath,
+      remark: on
+        ? "packed to the sequence length (the estimate's length)"
+        : "not packed; the sequence length is the longest sample")
   }
 
   /// A LoRA rank key.
@@ -102,7 +115,9 @@ extension ConfigReading {
   }
 
   mutating func readSequenceLength(_ keyPath: String) throws(TrainingConfigError) {
-    if let tokens = try integer(keyPath, in: 1...TrainingSetup.maximumSequenceLength) { use(keyPath, .sequenceLength(tokens)) }
+    if let tokens = try integer(keyPath, in: 1...TrainingSetup.maximumSequenceLength) {
+      use(keyPath, .sequenceLength(tokens))
+    }
   }
 
   mutating func readBatchSize(_ keyPath: String) throws(TrainingConfigError) {

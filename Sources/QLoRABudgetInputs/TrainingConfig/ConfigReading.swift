@@ -84,7 +84,9 @@ struct ConfigReading {
 
   func text(_ keyPath: String) throws(TrainingConfigError) -> String? {
     guard let value = node(keyPath) else { return nil }
-    guard let text = value.scalarText else { throw invalid(keyPath, "expected a single value, not a list or a mapping") }
+    guard let text = value.scalarText else {
+      throw invalid(keyPath, "expected a single value, not a list or a mapping")
+    }
     return text
   }
 
@@ -114,13 +116,15 @@ struct ConfigReading {
   /// Records the key as used, with the settings it changed.
   mutating func use(_ keyPath: String, _ changes: SettingChange...) {
     consumed.insert(keyPath)
-    used.append(TrainingConfig.Use(key: key(keyPath), value: node(keyPath).map(Self.shown) ?? "", changes: changes, remark: nil))
+    used.append(
+      TrainingConfig.Use(key: key(keyPath), value: node(keyPath).map(Self.shown) ?? "", changes: changes, remark: nil))
   }
 
   /// Records the key as used without changing a setting, saying what it means for the estimate.
   mutating func use(_ keyPath: String, remark: String) {
     consumed.insert(keyPath)
-    used.append(TrainingConfig.Use(key: key(keyPath), value: node(keyPath).map(Self.shown) ?? "", changes: [], remark: remark))
+    used.append(
+      TrainingConfig.Use(key: key(keyPath), value: node(keyPath).map(Self.shown) ?? "", changes: [], remark: remark))
   }
 
   /// Records a framework default for a key the file leaves out.
@@ -132,7 +136,8 @@ struct ConfigReading {
   mutating func note(_ keyPath: String, _ note: String, _ nearest: SettingChange...) {
     consumed.insert(keyPath)
     // A value quoted into the note may hold escaped control characters: keep the note one line.
-    let printable = String(String.UnicodeScalarView(note.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "?" : $0 }))
+    let printable = String(
+      String.UnicodeScalarView(note.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "?" : $0 }))
     notModelled.append(TrainingConfig.Note(key: key(keyPath), note: printable, changes: nearest))
   }
 

@@ -1,7 +1,7 @@
-import Foundation
-import Safetensors
 import FileSafety
+import Foundation
 import QLoRABudget
+import Safetensors
 
 /// Reads a DeepSpeed config (the JSON passed to `deepspeed --deepspeed_config` or HF
 /// `TrainingArguments(deepspeed=...)`) onto a setup: the ZeRO stage becomes the engine, the
@@ -24,14 +24,18 @@ public enum DeepSpeedConfigFile {
     case 2: setup.engine = .zero2
     case 3: setup.engine = .zero3
     case let stage:
-      throw DeepSpeedConfigError(field: "zero_optimization.stage", value: stage.map { String($0) } ?? "missing", allowed: "1, 2 or 3")
+      throw DeepSpeedConfigError(
+        field: "zero_optimization.stage", value: stage.map { String($0) } ?? "missing", allowed: "1, 2 or 3")
     }
     setup.offload = []
-    if try device(zero["offload_optimizer"], "zero_optimization.offload_optimizer.device") { setup.offload.insert(.optimizer) }
+    if try device(zero["offload_optimizer"], "zero_optimization.offload_optimizer.device") {
+      setup.offload.insert(.optimizer)
+    }
     if try device(zero["offload_param"], "zero_optimization.offload_param.device") { setup.offload.insert(.parameters) }
     var buckets = DeepSpeedBuckets()
     if zero["reduce_bucket_size"] != nil {
-      buckets.reduceBucketSize = try number(zero["reduce_bucket_size"], "zero_optimization.reduce_bucket_size", auto: true)
+      buckets.reduceBucketSize = try number(
+        zero["reduce_bucket_size"], "zero_optimization.reduce_bucket_size", auto: true)
     }
     if zero["stage3_prefetch_bucket_size"] != nil {
       buckets.prefetchBucketSize = try number(
@@ -41,7 +45,9 @@ public enum DeepSpeedConfigFile {
       buckets.persistenceThreshold = try number(
         zero["stage3_param_persistence_threshold"], "zero_optimization.stage3_param_persistence_threshold", auto: true)
     }
-    if let live = try number(zero["stage3_max_live_parameters"], "zero_optimization.stage3_max_live_parameters", auto: false) {
+    if let live = try number(
+      zero["stage3_max_live_parameters"], "zero_optimization.stage3_max_live_parameters", auto: false)
+    {
       buckets.maxLiveParameters = live
     }
     setup.deepSpeed = buckets
@@ -65,7 +71,8 @@ public enum DeepSpeedConfigFile {
     case .number(let number)? where number.isFinite && number >= 0 && number <= 1e15 && number == number.rounded():
       return Int64(number)
     case let other?:
-      throw DeepSpeedConfigError(field: key, value: render(other), allowed: "a whole number of at least 0" + (auto ? " or \"auto\"" : ""))
+      throw DeepSpeedConfigError(
+        field: key, value: render(other), allowed: "a whole number of at least 0" + (auto ? " or \"auto\"" : ""))
     }
   }
 
@@ -78,7 +85,9 @@ public enum DeepSpeedConfigFile {
     switch device.lowercased() {
     case "cpu": return true
     case "none": return false
-    default: throw DeepSpeedConfigError(field: key, value: device, allowed: "\"cpu\" or \"none\" (NVMe offload is not modelled)")
+    default:
+      throw DeepSpeedConfigError(
+        field: key, value: device, allowed: "\"cpu\" or \"none\" (NVMe offload is not modelled)")
     }
   }
 

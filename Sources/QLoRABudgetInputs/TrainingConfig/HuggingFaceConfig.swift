@@ -8,7 +8,9 @@ extension ConfigReading {
   mutating func readHuggingFace() throws(TrainingConfigError) {
     // TRL's SFTConfig (its own keys) trains with SFTTrainer: the trl recipe, checkpointing on by
     // default (sft_config.py); plain TrainingArguments with peft: hf-peft, checkpointing off.
-    let sftKeys = ["max_length", "max_seq_length", "packing", "dataset_text_field", "completion_only_loss", "assistant_only_loss"]
+    let sftKeys = [
+      "max_length", "max_seq_length", "packing", "dataset_text_field", "completion_only_loss", "assistant_only_loss",
+    ]
     if sftKeys.contains(where: has) {
       useDefault("recipe", "trl (SFTConfig keys)", .recipe(.trl))
     } else {
@@ -56,7 +58,9 @@ extension ConfigReading {
       let doubleQuant = try bool(prefix + "bnb_4bit_use_double_quant") ?? false
       use(prefix + "load_in_4bit", .quantization(quantization), .doubleQuantization(doubleQuant))
       if has(prefix + "bnb_4bit_quant_type") { use(prefix + "bnb_4bit_quant_type", .quantization(quantization)) }
-      if has(prefix + "bnb_4bit_use_double_quant") { use(prefix + "bnb_4bit_use_double_quant", .doubleQuantization(doubleQuant)) }
+      if has(prefix + "bnb_4bit_use_double_quant") {
+        use(prefix + "bnb_4bit_use_double_quant", .doubleQuantization(doubleQuant))
+      }
       if let dtype = try text(prefix + "bnb_4bit_compute_dtype") {
         guard let compute = FrameworkVocabulary.computeDtype(dtype) else {
           throw invalid(prefix + "bnb_4bit_compute_dtype", "use bfloat16 or float16 (float32 compute is not modelled)")
@@ -75,7 +79,9 @@ extension ConfigReading {
   /// per-architecture default targets when `target_modules` is absent.
   mutating func readPeftAdapter(prefix: String) throws(TrainingConfigError) {
     let isAdapterFile = prefix.isEmpty && has("peft_type")
-    guard isAdapterFile || has(prefix + "r") || has(prefix + "target_modules") || has(prefix + "lora_alpha") else { return }
+    guard isAdapterFile || has(prefix + "r") || has(prefix + "target_modules") || has(prefix + "lora_alpha") else {
+      return
+    }
     if isAdapterFile { useDefault("recipe", "transformers + peft", .recipe(.hfPeft)) }
     useDefault(prefix + "r", "8", .rank(8))
     useDefault(prefix + "lora_alpha", "8", .alpha(8))
@@ -96,12 +102,17 @@ extension ConfigReading {
     }
     try readModulesToSave(prefix + "modules_to_save")
     if try bool(prefix + "ensure_weight_tying") == true {
-      note(prefix + "ensure_weight_tying", "tying the saved copies of tied embeddings back together is not modelled; "
-        + "each listed module counted as its own copy (an upper bound)")
+      note(
+        prefix + "ensure_weight_tying",
+        "tying the saved copies of tied embeddings back together is not modelled; "
+          + "each listed module counted as its own copy (an upper bound)")
     }
     if has(prefix + "trainable_token_indices") {
-      note(prefix + "trainable_token_indices", "trainable token rows are not modelled: their parameters are small, but "
-        + "each forward builds a full vocab x hidden copy of the embedding (index_copy) and backward its dense gradient")
+      note(
+        prefix + "trainable_token_indices",
+        "trainable token rows are not modelled: their parameters are small, but "
+          + "each forward builds a full vocab x hidden copy of the embedding (index_copy) and backward its dense gradient"
+      )
     }
   }
 

@@ -18,7 +18,8 @@ extension ConfigReading {
     if let stage = try text("stage") {
       stage == "sft" || stage == "pt"
         ? use("stage", remark: "one forward and backward per sample")
-        : note("stage", "stage '\(stage)' is not modelled; estimated as sft (one sequence per sample, no reference model)")
+        : note(
+          "stage", "stage '\(stage)' is not modelled; estimated as sft (one sequence per sample, no reference model)")
     }
     if let type = try text("finetuning_type") {
       switch type {
@@ -52,7 +53,8 @@ extension ConfigReading {
     try readHuggingFaceOptimizer("optim")
     try readPrecision()
     if try bool("pure_bf16") == true {
-      note("pure_bf16", "pure bf16 (no fp32 copy of the trainable parameters) is not modelled; adapters counted in fp32")
+      note(
+        "pure_bf16", "pure bf16 (no fp32 copy of the trainable parameters) is not modelled; adapters counted in fp32")
     }
     try readDeepSpeed("deepspeed")
     if try bool("use_unsloth") == true { use("use_unsloth", .recipe(.unsloth)) } else { consume("use_unsloth", "off") }

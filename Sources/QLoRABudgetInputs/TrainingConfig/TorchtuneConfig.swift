@@ -12,8 +12,12 @@ extension ConfigReading {
     try readFlag("model.use_dora") { .dora($0) }
     if let attention = try names("model.lora_attn_modules") {
       let mlp = try bool("model.apply_lora_to_mlp") ?? false
-      use("model.lora_attn_modules", .targets(.modules(FrameworkVocabulary.torchtuneTargets(attention: attention, mlp: mlp))))
-      if has("model.apply_lora_to_mlp") { use("model.apply_lora_to_mlp", remark: mlp ? "gate_proj, up_proj, down_proj" : "no MLP adapters") }
+      use(
+        "model.lora_attn_modules",
+        .targets(.modules(FrameworkVocabulary.torchtuneTargets(attention: attention, mlp: mlp))))
+      if has("model.apply_lora_to_mlp") {
+        use("model.apply_lora_to_mlp", remark: mlp ? "gate_proj, up_proj, down_proj" : "no MLP adapters")
+      }
     }
     if try bool("model.apply_lora_to_output") == true {
       note("model.apply_lora_to_output", "a LoRA adapter on the output projection (lm_head) is not modelled")
@@ -32,7 +36,9 @@ extension ConfigReading {
     }
     try readFlag("enable_activation_checkpointing") { .gradientCheckpointing($0) }
     if try bool("enable_activation_offloading") == true {
-      note("enable_activation_offloading", "activation offloading to the CPU is not modelled; estimated with activations on the GPU")
+      note(
+        "enable_activation_offloading",
+        "activation offloading to the CPU is not modelled; estimated with activations on the GPU")
     } else {
       consume("enable_activation_offloading", "off")
     }
@@ -45,7 +51,9 @@ extension ConfigReading {
       if let optimizer = FrameworkVocabulary.optimizer(torchtune: component) {
         let momentum = try number("optimizer.momentum", in: 0...1) ?? 0
         use("optimizer._component_", .optimizer(optimizer == .sgd && momentum > 0 ? .sgdMomentum : optimizer))
-        consume("optimizer.momentum", optimizer == .sgd ? "the momentum buffer (sgd with momentum > 0)" : "no bearing on this optimizer's state")
+        consume(
+          "optimizer.momentum",
+          optimizer == .sgd ? "the momentum buffer (sgd with momentum > 0)" : "no bearing on this optimizer's state")
       } else {
         note("optimizer._component_", "optimizer '\(component)' is not modelled; nearest used: adamw")
       }

@@ -1,7 +1,7 @@
-import Foundation
-import Safetensors
 import FileSafety
+import Foundation
 import QLoRABudget
+import Safetensors
 
 /// A training run as its framework's config file defines it (LLaMA-Factory, Axolotl, HF
 /// `TrainingArguments` / TRL `SFTConfig` JSON with PEFT and `BitsAndBytesConfig` fields, PEFT's

@@ -9,10 +9,11 @@ enum CompareCommand: Command {
   static let summary = "Compare one setup on several GPUs, or several setups."
   static let arguments = "<model> --gpu <gpu,...> [--setups <s,...>] [options]"
   static let setups = OptionSpec.value(
-        "--setups", "setups",
-        "Variants of the setup the other options give, joined by commas; join changes with '+' "
-          + "(e.g. lora-16bit+adamw-8bit).",
-        values: SetupVariant.all.map(\.name), default: "qlora,lora-16bit,full-finetune with one GPU, the setup as given with several")
+    "--setups", "setups",
+    "Variants of the setup the other options give, joined by commas; join changes with '+' "
+      + "(e.g. lora-16bit+adamw-8bit).",
+    values: SetupVariant.all.map(\.name),
+    default: "qlora,lora-16bit,full-finetune with one GPU, the setup as given with several")
   static let json = OptionSpec.flag("--json", "Print one JSON object (see docs/planning.md).")
   static let options: [OptionSpec] =
     [
@@ -34,12 +35,16 @@ enum CompareCommand: Command {
 
   static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws -> ExitStatus {
     let request = try EstimateRequest(arguments, context, models: .one, gpus: .list)
-    let (model, source, base, gpus, config, summary) = (request.model, request.source, request.setup, request.gpus, request.config, request.summary)
+    let (model, source, base, gpus, config, summary) = (
+      request.model, request.source, request.setup, request.gpus, request.config, request.summary
+    )
     var variants: [SetupVariant] = gpus.count == 1 ? SetupVariant.methods : [try SetupVariant.named("as-given")]
     if let names = try PlanningOptions.list(arguments, setups) {
       variants = []
       for variantName in names {
-        do { variants.append(try SetupVariant.named(variantName)) } catch { throw UsageError.invalidValue(error.value, for: setups.name, error.expected) }
+        do { variants.append(try SetupVariant.named(variantName)) } catch {
+          throw UsageError.invalidValue(error.value, for: setups.name, error.expected)
+        }
       }
     }
     for warning in model.warnings { context.warn(warning) }
@@ -47,7 +52,9 @@ enum CompareCommand: Command {
     // One column per GPU (one setup), or one column per setup judged on every GPU.
     let byGPU = variants.count == 1 && gpus.count > 1
     let plans: [(label: String, setup: TrainingSetup, gpus: [GPU])] =
-      byGPU ? gpus.map { (CommandLineTool.oneLine($0.name), variants[0].applied(to: base), [$0]) } : variants.map { ($0.name, $0.applied(to: base), gpus) }
+      byGPU
+      ? gpus.map { (CommandLineTool.oneLine($0.name), variants[0].applied(to: base), [$0]) }
+      : variants.map { ($0.name, $0.applied(to: base), gpus) }
     PlanningOptions.warnIncompatibilities(plans.flatMap { plan in plan.gpus.map { (plan.setup, $0) } }, context)
     var columns: [Column] = []
     for plan in plans {
@@ -58,21 +65,27 @@ enum CompareCommand: Command {
       for gpu in plan.gpus {
         let planner = Planner(model: model, setup: plan.setup, gpu: gpu)
         evaluations.append(try PlanningOptions.run { () throws(PlanningError) in try planner.evaluate(plan.setup) })
-        fewest.append(try PlanningOptions.run { () throws(PlanningError) in
-          (try planner.fewestGPUs(accepting: .fits), try planner.fewestGPUs(accepting: .tight))
-        })
-        withoutOffload.append(try PlanningOptions.run { () throws(PlanningError) in
-          try planner.fewestGPUs(over: Planner.EngineChoice.ladder.filter { $0.offload.isEmpty })
-        })
+        fewest.append(
+          try PlanningOptions.run { () throws(PlanningError) in
+            (try planner.fewestGPUs(accepting: .fits), try planner.fewestGPUs(accepting: .tight))
+          })
+        withoutOffload.append(
+          try PlanningOptions.run { () throws(PlanningError) in
+            try planner.fewestGPUs(over: Planner.EngineChoice.ladder.filter { $0.offload.isEmpty })
+          })
       }
-      columns.append(Column(label: plan.label, estimate: estimate, evaluations: evaluations, fewestGPUs: fewest, fewestWithoutOffload: withoutOffload))
+      columns.append(
+        Column(
+          label: plan.label, estimate: estimate, evaluations: evaluations, fewestGPUs: fewest,
+          fewestWithoutOffload: withoutOffload))
     }
 
     if let path = arguments.value(PlanningOptions.svg) {
       let bars = columns.map { SVGChart.Bar(label: $0.label, segments: SVGChart.segments($0.estimate)) }
       try PlanningOptions.write(
         SVGChart.stackedBars(
-          title: "\(model.name): peak process memory by part", bars: bars, capacities: gpus.map { ($0.name, $0.capacity) }),
+          title: "\(model.name): peak process memory by part", bars: bars,
+          capacities: gpus.map { ($0.name, $0.capacity) }),
         to: path, arguments)
     }
     if arguments.has(json) {
@@ -81,32 +94,52 @@ enum CompareCommand: Command {
       context.print(object.rendered())
       return .success
     }
-    let origin = ModelSourceOptions.text(source, argument: arguments.positionals.first ?? config?.model, summary: summary)
-    context.standardOutput(text(model, columns, gpus: gpus, byGPU: byGPU, color: context.usesColor)
-      + origin.map { $0 + "\n" }.joined())
+    let origin = ModelSourceOptions.text(
+      source, argument: arguments.positionals.first ?? config?.model, summary: summary)
+    context.standardOutput(
+      text(model, columns, gpus: gpus, byGPU: byGPU, color: context.usesColor)
+        + origin.map { $0 + "\n" }.joined())
     return .success
   }
 
   static func json(_ model: ModelArchitecture, _ columns: [Column]) -> JSONOutput {
     .object([
       ("model", .string(model.name)), ("margin", EstimateJSON.margin()),
-      ("columns", .array(columns.map { column in
-        .object([
-          ("label", .string(column.label)),
-          ("estimate", EstimateJSON.object(column.estimate)),
-          ("host", HostOptions.json(HostMemory(column.estimate), capacity: nil)),
-          ("gpus", .array(column.evaluations.indices.map { index in
-            guard case .object(let members) = EstimateJSON.evaluation(column.evaluations[index]) else { return .null }
-            let fewest = column.fewestGPUs[index]
-            return .object(members + [
-              ("fewest_gpus", .object([
-                ("fits", fewest.fits.map(EstimateJSON.gpuPlan) ?? .null), ("tight", fewest.tight.map(EstimateJSON.gpuPlan) ?? .null),
-              ])),
-              ("fewest_gpus_without_offload", column.fewestWithoutOffload[index].map(EstimateJSON.gpuPlan) ?? .null),
+      (
+        "columns",
+        .array(
+          columns.map { column in
+            .object([
+              ("label", .string(column.label)),
+              ("estimate", EstimateJSON.object(column.estimate)),
+              ("host", HostOptions.json(HostMemory(column.estimate), capacity: nil)),
+              (
+                "gpus",
+                .array(
+                  column.evaluations.indices.map { index in
+                    guard case .object(let members) = EstimateJSON.evaluation(column.evaluations[index]) else {
+                      return .null
+                    }
+                    let fewest = column.fewestGPUs[index]
+                    return .object(
+                      members + [
+                        (
+                          "fewest_gpus",
+                          .object([
+                            ("fits", fewest.fits.map(EstimateJSON.gpuPlan) ?? .null),
+                            ("tight", fewest.tight.map(EstimateJSON.gpuPlan) ?? .null),
+                          ])
+                        ),
+                        (
+                          "fewest_gpus_without_offload",
+                          column.fewestWithoutOffload[index].map(EstimateJSON.gpuPlan) ?? .null
+                        ),
+                      ])
+                  })
+              ),
             ])
-          })),
-        ])
-      })),
+          })
+      ),
     ])
   }
 
@@ -119,8 +152,10 @@ enum CompareCommand: Command {
         let present = estimates.contains { $0.components.contains { $0.kind == kind && $0.device == device } }
         guard present else { continue }
         let cells = estimates.map { estimate -> (String, Verdict?) in
-          (estimate.components.contains { $0.kind == kind && $0.device == device }
-            ? EstimateText.gib(estimate.bytes(of: kind, on: device)) : "-", nil)
+          (
+            estimate.components.contains { $0.kind == kind && $0.device == device }
+              ? EstimateText.gib(estimate.bytes(of: kind, on: device)) : "-", nil
+          )
         }
         rows.append((kind.label + (device == .host ? " (host)" : ""), cells))
       }
@@ -131,12 +166,18 @@ enum CompareCommand: Command {
     let groups = byGPU ? [nil] : gpus.map { Optional($0) }
     for group in groups {
       func cell(_ column: Column) -> (Evaluation, fits: Planner.GPUPlan?, withoutOffload: Planner.GPUPlan?)? {
-        guard let index = group.map({ g in column.evaluations.firstIndex { $0.gpu.name == g.name } }) ?? 0 else { return nil }
+        guard let index = group.map({ g in column.evaluations.firstIndex { $0.gpu.name == g.name } }) ?? 0 else {
+          return nil
+        }
         return (column.evaluations[index], column.fewestGPUs[index].fits, column.fewestWithoutOffload[index])
       }
-      rows.append((group.map { "Verdict \(CommandLineTool.oneLine($0.name))" } ?? "Verdict", columns.map { column in
-        cell(column).map { ($0.0.verdict.label, $0.0.verdict) } ?? ("-", nil)
-      }))
+      rows.append(
+        (
+          group.map { "Verdict \(CommandLineTool.oneLine($0.name))" } ?? "Verdict",
+          columns.map { column in
+            cell(column).map { ($0.0.verdict.label, $0.0.verdict) } ?? ("-", nil)
+          }
+        ))
       // The fewest GPUs as `solve --find gpus` answers: the count and the engine (+ offload).
       func plan(_ plan: Planner.GPUPlan?) -> String {
         guard let plan else { return ">\(NumberText.grouped(TrainingSetup.maximumGPUCount))" }
@@ -144,13 +185,23 @@ enum CompareCommand: Command {
         return "\(NumberText.grouped(plan.count)) \(plan.choice.engine.rawValue)\(offload)"
       }
       let indent = group == nil ? "" : "  "
-      rows.append((indent + "Fewest GPUs that fit", columns.map { column in (cell(column).map { plan($0.fits) } ?? "-", nil) }))
-      rows.append((indent + "  without offload", columns.map { column in (cell(column).map { plan($0.withoutOffload) } ?? "-", nil) }))
+      rows.append(
+        (indent + "Fewest GPUs that fit", columns.map { column in (cell(column).map { plan($0.fits) } ?? "-", nil) }))
+      rows.append(
+        (
+          indent + "  without offload",
+          columns.map { column in (cell(column).map { plan($0.withoutOffload) } ?? "-", nil) }
+        ))
     }
-    var lines = ["\(CommandLineTool.oneLine(model.name)): \(NumberText.grouped(model.parameterCount)) parameters; GiB (2^30 bytes)"]
+    var lines = [
+      "\(CommandLineTool.oneLine(model.name)): \(NumberText.grouped(model.parameterCount)) parameters; GiB (2^30 bytes)"
+    ]
     lines += HelpText.wrap("Verdict: " + VerdictText.definition + ".", width: 80)
     if !byGPU {
-      lines.append("GPUs: " + gpus.map { "\(CommandLineTool.oneLine($0.name)) (\($0.capacity.formatted(.binary)))" }.joined(separator: ", "))
+      lines.append(
+        "GPUs: "
+          + gpus.map { "\(CommandLineTool.oneLine($0.name)) (\($0.capacity.formatted(.binary)))" }.joined(
+            separator: ", "))
     }
     // Nothing is cut: a label or cell wider than the usual 24 and 14 columns widens its column
     // (a header one space before it, cells two).
@@ -162,15 +213,17 @@ enum CompareCommand: Command {
     for start in stride(from: 0, to: columns.count, by: perBlock) {
       let range = start..<min(columns.count, start + perBlock)
       lines.append("")
-      lines.append(HelpText.pad("", labelWidth) + range.map { EstimateText.leftPad(columns[$0].label, widths[$0]) }.joined())
+      lines.append(
+        HelpText.pad("", labelWidth) + range.map { EstimateText.leftPad(columns[$0].label, widths[$0]) }.joined())
       lines.append(String(repeating: "-", count: labelWidth + range.map { widths[$0] }.reduce(0, +)))
       for (label, cells) in rows {
-        lines.append(HelpText.pad(label, labelWidth)
-          + range.map { index in
-            let (text, verdict) = cells[index]
-            let padded = EstimateText.leftPad(text, widths[index])
-            return verdict.map { VerdictText.colored(padded, $0, color) } ?? padded
-          }.joined())
+        lines.append(
+          HelpText.pad(label, labelWidth)
+            + range.map { index in
+              let (text, verdict) = cells[index]
+              let padded = EstimateText.leftPad(text, widths[index])
+              return verdict.map { VerdictText.colored(padded, $0, color) } ?? padded
+            }.joined())
       }
     }
     lines.append("")
@@ -179,7 +232,9 @@ enum CompareCommand: Command {
       lines += HelpText.wrap("\(column.label): " + describe(column.estimate.setup), width: 76).enumerated()
         .map { ($0 == 0 ? "- " : "  ") + $1 }
     }
-    if byGPU, let first = columns.first { lines += HelpText.wrap(describe(first.estimate.setup), width: 76).map { "  " + $0 } }
+    if byGPU, let first = columns.first {
+      lines += HelpText.wrap(describe(first.estimate.setup), width: 76).map { "  " + $0 }
+    }
     // The estimates' version notes (e.g. unquantized fused MoE experts), each once.
     var notes: [String] = []
     for note in columns.flatMap(\.estimate.notes) where !notes.contains(note) { notes.append(note) }
@@ -193,7 +248,8 @@ enum CompareCommand: Command {
     if setup.isFullFineTune {
       base = "full fine-tuning in \(setup.computeDtype.rawValue)"
     } else {
-      let quant = setup.quantization.isFourBit
+      let quant =
+        setup.quantization.isFourBit
         ? setup.quantization.rawValue + (setup.usesDoubleQuantization ? "+dq" : "")
         : setup.quantization == .none ? "16-bit" : setup.quantization.rawValue
       base = "\(quant) base, LoRA" + (varying ? "" : " r=\(setup.lora.rank)") + " on \(setup.lora.targets.description)"

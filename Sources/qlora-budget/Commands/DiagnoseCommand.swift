@@ -10,7 +10,10 @@ enum DiagnoseCommand: Command {
   static let arguments = "<message|file|-> [<model>] [options]"
   static let json = OptionSpec.flag("--json", "Print one JSON object (see docs/cli.md).")
   static let options: [OptionSpec] =
-    [EstimateRequest.gpuOption("gpu", "The GPU preset the run failed on (its architecture; the capacity is the message's).")]
+    [
+      EstimateRequest.gpuOption(
+        "gpu", "The GPU preset the run failed on (its architecture; the capacity is the message's).")
+    ]
     + ModelSourceOptions.specs + SetupOptions.specs + [json]
 
   static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws -> ExitStatus {
@@ -25,10 +28,12 @@ enum DiagnoseCommand: Command {
       guard let message = messages.first(where: { $0.totalCapacity != nil }) else {
         throw DiagnosisDetailError.noCapacity
       }
-      let diagnosis = try OutOfMemoryDiagnosis(message: message, model: request.model, setup: request.setup, gpu: request.gpu)
+      let diagnosis = try OutOfMemoryDiagnosis(
+        message: message, model: request.model, setup: request.setup, gpu: request.gpu)
       let planner = Planner(model: request.model, setup: request.setup, gpu: diagnosis.gpu)
       let changes = try PlanningOptions.run { () throws(PlanningError) in try planner.changes() }
-      report = DiagnosisReport(diagnosis: diagnosis, messageNumber: (messages.firstIndex(of: message) ?? 0) + 1, changes: changes)
+      report = DiagnosisReport(
+        diagnosis: diagnosis, messageNumber: (messages.firstIndex(of: message) ?? 0) + 1, changes: changes)
     }
     if arguments.has(json) {
       context.print(DiagnosisJSON.object(messages, report).rendered())

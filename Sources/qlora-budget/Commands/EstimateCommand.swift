@@ -68,6 +68,8 @@ enum OutputOptions {
     let bar = SVGChart.Bar(label: estimate.gpu?.name ?? estimate.model.name, segments: SVGChart.segments(estimate))
     let capacities = estimate.gpu.map { [($0.name, $0.capacity)] } ?? []
     try PlanningOptions.write(
-      SVGChart.stackedBars(title: "\(estimate.model.name): GPU memory by component", bars: [bar], capacities: capacities), to: path, arguments)
+      SVGChart.stackedBars(
+        title: "\(estimate.model.name): GPU memory by component", bars: [bar], capacities: capacities), to: path,
+      arguments)
   }
 }

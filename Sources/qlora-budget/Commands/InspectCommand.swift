@@ -73,20 +73,29 @@ enum InspectCommand: Command {
       ("files", .array(inventory.files.map { .string($0.path) })),
       ("tensor_count", .integer(Int64(inventory.tensors.count))),
       ("total_bytes", .bytes(inventory.totalBytes)),
-      ("groups", .array(inventory.groups.map { group in
-        .object([
-          ("role", .string(group.role.rawValue)), ("dtype", .string(group.dtype.rawValue)),
-          ("tensors", .integer(Int64(group.count))), ("elements", .integer(group.elements)), ("bytes", .bytes(group.bytes)),
-        ])
-      })),
+      (
+        "groups",
+        .array(
+          inventory.groups.map { group in
+            .object([
+              ("role", .string(group.role.rawValue)), ("dtype", .string(group.dtype.rawValue)),
+              ("tensors", .integer(Int64(group.count))), ("elements", .integer(group.elements)),
+              ("bytes", .bytes(group.bytes)),
+            ])
+          })
+      ),
     ]
     if let bits = inventory.fourBitBitsPerParameter {
-      members.append(("four_bit", .object([
-        ("weights", .integer(Int64(inventory.fourBitWeights.count))),
-        ("parameters", .integer(inventory.fourBitWeights.reduce(Int64(0)) { $0 + $1.parameters })),
-        ("bytes", .bytes(ByteCount.sum(inventory.fourBitWeights.map(\.bytes)))),
-        ("bits_per_parameter", .number(bits)),
-      ])))
+      members.append(
+        (
+          "four_bit",
+          .object([
+            ("weights", .integer(Int64(inventory.fourBitWeights.count))),
+            ("parameters", .integer(inventory.fourBitWeights.reduce(Int64(0)) { $0 + $1.parameters })),
+            ("bytes", .bytes(ByteCount.sum(inventory.fourBitWeights.map(\.bytes)))),
+            ("bits_per_parameter", .number(bits)),
+          ])
+        ))
     } else {
       members.append(("four_bit", .null))
     }
@@ -98,8 +107,10 @@ enum InspectCommand: Command {
     output.write("[\n")
     for (index, tensor) in inventory.tensors.enumerated() {
       let element = JSONOutput.object([
-        ("name", .string(tensor.name)), ("role", .string(tensor.role.rawValue)), ("dtype", .string(tensor.dtype.rawValue)),
-        ("shape", .array(tensor.shape.map { .integer($0) })), ("bytes", .bytes(tensor.bytes)), ("file", .string(tensor.file)),
+        ("name", .string(tensor.name)), ("role", .string(tensor.role.rawValue)),
+        ("dtype", .string(tensor.dtype.rawValue)),
+        ("shape", .array(tensor.shape.map { .integer($0) })), ("bytes", .bytes(tensor.bytes)),
+        ("file", .string(tensor.file)),
       ])
       output.write((index == 0 ? "    " : ",\n    ") + element.rendered(indent: 4))
     }

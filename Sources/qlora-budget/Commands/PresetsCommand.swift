@@ -18,13 +18,15 @@ enum PresetsCommand: Command {
       var rows: [JSONOutput] = []
       for name in context.presets.modelNames {
         let model = try context.presets.model(named: name)
-        rows.append(.object([
-          ("name", .string(name)), ("model_type", .string(model.modelType)),
-          ("parameters", .integer(model.parameterCount)),
-        ]))
+        rows.append(
+          .object([
+            ("name", .string(name)), ("model_type", .string(model.modelType)),
+            ("parameters", .integer(model.parameterCount)),
+          ]))
         if !json {
-          context.print(HelpText.pad(name, 28) + HelpText.pad(model.modelType, 12)
-            + EstimateText.leftPad(NumberText.grouped(model.parameterCount), 20) + " params")
+          context.print(
+            HelpText.pad(name, 28) + HelpText.pad(model.modelType, 12)
+              + EstimateText.leftPad(NumberText.grouped(model.parameterCount), 20) + " params")
         }
       }
       if json { context.print(JSONOutput.array(rows).rendered()) }
@@ -34,8 +36,9 @@ enum PresetsCommand: Command {
         context.print(JSONOutput.array(gpus.map(EstimateJSON.gpu)).rendered())
       } else {
         for gpu in gpus {
-          context.print(HelpText.pad(gpu.name, 24) + HelpText.pad(String(gpu.displayName.prefix(32)), 34)
-            + EstimateText.leftPad(NumberText.grouped(gpu.capacity.bytes >> 20) + " MiB", 13))
+          context.print(
+            HelpText.pad(gpu.name, 24) + HelpText.pad(String(gpu.displayName.prefix(32)), 34)
+              + EstimateText.leftPad(NumberText.grouped(gpu.capacity.bytes >> 20) + " MiB", 13))
         }
       }
     default:

@@ -1,9 +1,9 @@
+import FileSafety
 import Foundation
 import NF4Quantization
 import QLoRABudget
-import Safetensors
-import FileSafety
 import QLoRABudgetInputs
+import Safetensors
 
 /// `qlora-budget quantize IN OUT`: a checkpoint (file or model folder) in bitsandbytes' 4-bit layout.
 enum QuantizeCommand: Command {
@@ -20,7 +20,8 @@ enum QuantizeCommand: Command {
     try arguments.expectPositionals(atMost: 2)
     let inputPath = try arguments.positional(0, named: "in.safetensors|folder")
     let outputPath = try arguments.positional(1, named: "out.safetensors|folder")
-    for (path, label) in [(inputPath, "in.safetensors|folder"), (outputPath, "out.safetensors|folder")] where path.isEmpty {
+    for (path, label) in [(inputPath, "in.safetensors|folder"), (outputPath, "out.safetensors|folder")]
+    where path.isEmpty {
       throw UsageError.invalidValue(path, for: label, "give a path")
     }
     let input = URL(fileURLWithPath: inputPath)
@@ -33,7 +34,8 @@ enum QuantizeCommand: Command {
     if arguments.has(force), FileIdentity(path: output.path) != FileIdentity(path: input.path) {
       try PreviousQuantizedOutput.checkReplaceable(output.path)
     }
-    let threads = try arguments.integer(threads, in: 1...1024).map(Int.init) ?? ProcessInfo.processInfo.activeProcessorCount
+    let threads =
+      try arguments.integer(threads, in: 1...1024).map(Int.init) ?? ProcessInfo.processInfo.activeProcessorCount
     var quantizer = CheckpointQuantizer(settings: settings, threads: threads)
     let showsProgress = !arguments.has(quiet) && isatty(STDERR_FILENO) == 1
     if showsProgress { quantizer.progress = ProgressLine.reporter(context.standardError) }
@@ -43,12 +45,16 @@ enum QuantizeCommand: Command {
     let outputBytes = ByteCount(report.outputBytes)
     context.print(
       "Quantized \(report.quantized.count) weights to \(settings.type.rawValue) (blocks of \(settings.blockSize), "
-        + "double quantization \(settings.doubleQuantization ? "on" : "off")); copied \(report.copied.count) tensors unchanged.")
-    context.print("Wrote \(CommandLineTool.oneLine(output.path)): \(NumberText.grouped(outputBytes.bytes)) bytes of tensors (\(outputBytes.formatted())) "
-      + "in \(report.files.count) file(s), from \(NumberText.grouped(inputBytes.bytes)) bytes (\(inputBytes.formatted())).")
+        + "double quantization \(settings.doubleQuantization ? "on" : "off")); copied \(report.copied.count) tensors unchanged."
+    )
+    context.print(
+      "Wrote \(CommandLineTool.oneLine(output.path)): \(NumberText.grouped(outputBytes.bytes)) bytes of tensors (\(outputBytes.formatted())) "
+        + "in \(report.files.count) file(s), from \(NumberText.grouped(inputBytes.bytes)) bytes (\(inputBytes.formatted()))."
+    )
     if !report.keptModules.isEmpty {
-      context.print("Kept in 16-bit (llm_int8_skip_modules): \(CommandLineTool.oneLine(report.keptModules.prefix(4).joined(separator: ", ")))"
-        + (report.keptModules.count > 4 ? " and \(report.keptModules.count - 4) more" : "") + ".")
+      context.print(
+        "Kept in 16-bit (llm_int8_skip_modules): \(CommandLineTool.oneLine(report.keptModules.prefix(4).joined(separator: ", ")))"
+          + (report.keptModules.count > 4 ? " and \(report.keptModules.count - 4) more" : "") + ".")
     }
     for skipped in report.skippedFiles { context.warn("not copied: \(CommandLineTool.oneLine(skipped))") }
     return .success
@@ -89,11 +95,13 @@ enum ProgressLine {
 
 /// `--quant`, `--blocksize`, `--double-quant`: the 4-bit settings, as bitsandbytes names them.
 enum QuantizationOptions {
-  static let quant = OptionSpec.value("--quant", "type", "The 4-bit type.", values: FourBitType.allCases.map(\.rawValue), default: "nf4")
+  static let quant = OptionSpec.value(
+    "--quant", "type", "The 4-bit type.", values: FourBitType.allCases.map(\.rawValue), default: "nf4")
   static let blockSize = OptionSpec.value(
     "--blocksize", "n", "Elements per absmax block.", values: Setting.blockSize.domain.listedValues, default: "64")
   static let doubleQuantization = OptionSpec.value(
-    "--double-quant", "bool", "Quantize the absmax values to 8 bits (QLoRA's double quantization).", values: ["true", "false"],
+    "--double-quant", "bool", "Quantize the absmax values to 8 bits (QLoRA's double quantization).",
+    values: ["true", "false"],
     default: "true")
   static let specs: [OptionSpec] = [quant, blockSize, doubleQuantization]
 

@@ -25,14 +25,15 @@ enum SolveCommand: Command {
   }
 
   static let find = OptionSpec.value(
-        "--find", "what",
-        "What to solve for: the largest rank, seq-len or batch that fits, the fewest GPUs (with the engine and offload), the "
-          + "smallest GPU preset, the single changes that make the run fit, or all of them.",
-        values: Question.allCases.map(\.rawValue), default: "all")
+    "--find", "what",
+    "What to solve for: the largest rank, seq-len or batch that fits, the fewest GPUs (with the engine and offload), the "
+      + "smallest GPU preset, the single changes that make the run fit, or all of them.",
+    values: Question.allCases.map(\.rawValue), default: "all")
   static let json = OptionSpec.flag("--json", "Print one JSON object (see docs/planning.md).")
   static let options: [OptionSpec] =
     [
-      EstimateRequest.gpuOption("gpu|size", "The GPU to plan for: a preset or a capacity such as 24GB (all but --find gpu need it)."),
+      EstimateRequest.gpuOption(
+        "gpu|size", "The GPU to plan for: a preset or a capacity such as 24GB (all but --find gpu need it)."),
       find, PlanningOptions.svg, PlanningOptions.force,
     ] + ModelSourceOptions.specs + SetupOptions.specs + [json]
 
@@ -70,14 +71,17 @@ enum SolveCommand: Command {
     let (result, svg) = try solve(request, estimate, find: find, presets: context.presets)
     if let path = arguments.value(PlanningOptions.svg) {
       guard let svg else {
-        throw UsageError("'--svg' draws memory against rank or sequence length: use it with --gpu and --find rank, seq-len, batch or all.")
+        throw UsageError(
+          "'--svg' draws memory against rank or sequence length: use it with --gpu and --find rank, seq-len, batch or all."
+        )
       }
       try PlanningOptions.write(svg, to: path, arguments)
     }
     if arguments.has(Self.json) {
       context.print(json(result).rendered())
     } else {
-      let origin = ModelSourceOptions.text(request.source, argument: arguments.positionals.first ?? request.config?.model, summary: request.summary)
+      let origin = ModelSourceOptions.text(
+        request.source, argument: arguments.positionals.first ?? request.config?.model, summary: request.summary)
       context.standardOutput((text(result, color: context.usesColor) + origin).joined(separator: "\n") + "\n")
     }
     return .success
@@ -92,7 +96,8 @@ enum SolveCommand: Command {
     var svg: String?
     if let gpu = request.gpu {
       let planner = Planner(model: request.model, setup: request.setup, gpu: gpu)
-      var onGPU = Result.OnGPU(gpu: gpu, current: try PlanningOptions.run { () throws(PlanningError) in try planner.evaluate(request.setup) })
+      var onGPU = Result.OnGPU(
+        gpu: gpu, current: try PlanningOptions.run { () throws(PlanningError) in try planner.evaluate(request.setup) })
       for question in Question.allCases where wants(question) {
         guard let setting = question.setting else { continue }
         if setting == .rank, request.setup.isFullFineTune { continue }
@@ -119,8 +124,10 @@ enum SolveCommand: Command {
     if wants(.gpu) {
       let gpus = try presets.allGPUs()
       result.smallest = try PlanningOptions.run { () throws(PlanningError) in
-        (try Planner.smallestGPU(model: request.model, setup: request.setup, among: gpus, accepting: .fits),
-         try Planner.smallestGPU(model: request.model, setup: request.setup, among: gpus, accepting: .tight))
+        (
+          try Planner.smallestGPU(model: request.model, setup: request.setup, among: gpus, accepting: .fits),
+          try Planner.smallestGPU(model: request.model, setup: request.setup, among: gpus, accepting: .tight)
+        )
       }
     }
     return (result, svg)
@@ -132,9 +139,12 @@ enum SolveCommand: Command {
     if let onGPU = result.onGPU {
       let (gpu, current) = (onGPU.gpu, onGPU.current)
       let gpuCount = result.request.setup.gpuCount
-      lines.append("GPU: \(gpuCount > 1 ? "\(gpuCount) x " : "")\(CommandLineTool.oneLine(gpu.displayName)), usable \(gpu.capacity.formatted(.binary)) each")
-      lines.append("As given: \(current.bytes.formatted(.binary)) peak process" + (gpuCount > 1 ? " per GPU" : "")
-        + ", " + VerdictText.word(current.verdict, color))
+      lines.append(
+        "GPU: \(gpuCount > 1 ? "\(gpuCount) x " : "")\(CommandLineTool.oneLine(gpu.displayName)), usable \(gpu.capacity.formatted(.binary)) each"
+      )
+      lines.append(
+        "As given: \(current.bytes.formatted(.binary)) peak process" + (gpuCount > 1 ? " per GPU" : "")
+          + ", " + VerdictText.word(current.verdict, color))
       lines += HelpText.wrap(VerdictText.definition + ".", width: 80)
       lines.append("")
       for answer in onGPU.largest { lines += describe(answer) }
@@ -158,7 +168,10 @@ enum SolveCommand: Command {
     if let smallest = result.smallest {
       for (label, found) in [("Smallest GPU that fits", smallest.fits), ("  may fit (tight)", smallest.tight)] {
         if let found {
-          lines.append(row(label, CommandLineTool.oneLine(found.gpu.name), "\(gib(found.bytes)) of \(found.gpu.capacity.formatted(.binary))"))
+          lines.append(
+            row(
+              label, CommandLineTool.oneLine(found.gpu.name),
+              "\(gib(found.bytes)) of \(found.gpu.capacity.formatted(.binary))"))
         } else {
           lines.append(row(label, "none", "no preset that can run it has room"))
         }
@@ -171,7 +184,8 @@ enum SolveCommand: Command {
   static func json(_ result: Result) -> JSONOutput {
     let request = result.request
     var json: [(String, JSONOutput)] = [
-      ("model", .string(request.model.name)), ("setup", EstimateJSON.setup(request.setup)), ("margin", EstimateJSON.margin()),
+      ("model", .string(request.model.name)), ("setup", EstimateJSON.setup(request.setup)),
+      ("margin", EstimateJSON.margin()),
     ]
     if let onGPU = result.onGPU {
       json += [("gpu", EstimateJSON.gpu(onGPU.gpu)), ("as_given", EstimateJSON.evaluation(onGPU.current))]
@@ -179,19 +193,27 @@ enum SolveCommand: Command {
         json.append(("largest", .object(onGPU.largest.map { ($0.setting.rawValue, answerJSON($0)) })))
       }
       if let fewest = onGPU.fewest {
-        json.append(("fewest_gpus", .object([
-          (Verdict.fits.rawValue, fewest.fits.map(EstimateJSON.gpuPlan) ?? .null),
-          (Verdict.tight.rawValue, fewest.tight.map(EstimateJSON.gpuPlan) ?? .null),
-        ])))
+        json.append(
+          (
+            "fewest_gpus",
+            .object([
+              (Verdict.fits.rawValue, fewest.fits.map(EstimateJSON.gpuPlan) ?? .null),
+              (Verdict.tight.rawValue, fewest.tight.map(EstimateJSON.gpuPlan) ?? .null),
+            ])
+          ))
         json.append(("fewest_gpus_without_offload", fewest.withoutOffload.map(EstimateJSON.gpuPlan) ?? .null))
       }
       if let changes = onGPU.changes { json.append(("changes", .array(changes.map(FitChangeText.json)))) }
     }
     if let smallest = result.smallest {
-      json.append(("smallest_gpu", .object([
-        (Verdict.fits.rawValue, smallest.fits.map(EstimateJSON.evaluation) ?? .null),
-        (Verdict.tight.rawValue, smallest.tight.map(EstimateJSON.evaluation) ?? .null),
-      ])))
+      json.append(
+        (
+          "smallest_gpu",
+          .object([
+            (Verdict.fits.rawValue, smallest.fits.map(EstimateJSON.evaluation) ?? .null),
+            (Verdict.tight.rawValue, smallest.tight.map(EstimateJSON.evaluation) ?? .null),
+          ])
+        ))
     }
     json += request.summary.jsonMembers
     return .object(json)
@@ -201,12 +223,19 @@ enum SolveCommand: Command {
 
   /// The fewest-GPUs answer: the count, engine and offload, the host memory it takes, and the
   /// same engine on one GPU fewer (which does not fit).
-  static func gpuPlanLines(_ label: String, _ plan: Planner.GPUPlan, among: String = "no engine or offload") -> [String] {
-    var lines = [row(label, NumberText.grouped(plan.count), "\(gib(plan.evaluation.bytes)) per GPU, \(plan.evaluation.verdict.label)")]
-    lines.append("  engine \(plan.choice.description)"
-      + (plan.evaluation.estimate.map { "; host \(gib(HostMemory($0).peak)) per GPU process" } ?? ""))
+  static func gpuPlanLines(_ label: String, _ plan: Planner.GPUPlan, among: String = "no engine or offload") -> [String]
+  {
+    var lines = [
+      row(
+        label, NumberText.grouped(plan.count), "\(gib(plan.evaluation.bytes)) per GPU, \(plan.evaluation.verdict.label)"
+      )
+    ]
+    lines.append(
+      "  engine \(plan.choice.description)"
+        + (plan.evaluation.estimate.map { "; host \(gib(HostMemory($0).peak)) per GPU process" } ?? ""))
     if let fewer = plan.oneFewer {
-      lines.append("  on \(fewer.setup.gpuCount): \(gib(fewer.bytes)) per GPU, \(fewer.verdict.label) (\(among) does on fewer)")
+      lines.append(
+        "  on \(fewer.setup.gpuCount): \(gib(fewer.bytes)) per GPU, \(fewer.verdict.label) (\(among) does on fewer)")
     }
     return lines
   }
@@ -246,12 +275,15 @@ enum SolveCommand: Command {
     .object([
       ("fits", answer.fitting.map(foundJSON) ?? .null),
       ("tight", answer.mayFit.map(foundJSON) ?? .null),
-      ("beyond", answer.beyond.map { beyond in
-        .object([
-          ("value", answer.setting.integer(in: beyond.setup).map { .integer($0) } ?? .null),
-          ("evaluation", EstimateJSON.evaluation(beyond)),
-        ])
-      } ?? .null),
+      (
+        "beyond",
+        answer.beyond.map { beyond in
+          .object([
+            ("value", answer.setting.integer(in: beyond.setup).map { .integer($0) } ?? .null),
+            ("evaluation", EstimateJSON.evaluation(beyond)),
+          ])
+        } ?? .null
+      ),
       ("limit", .integer(answer.setting.searchRange?.upperBound ?? 0)),
       ("probes", .integer(Int64(answer.probes))),
     ])
@@ -266,16 +298,23 @@ enum SolveCommand: Command {
     let boundary = answer.mayFit?.value ?? 1
     let end = min(range.upperBound, max(2 * boundary, 2 * current, 8))
     var xs: [Int64] = (0...24).map { max(1, end * Int64($0) / 24) }
-    xs = Array(Set(xs + [answer.fitting?.value, answer.mayFit?.value, answer.mayFit.map { $0.value + 1 }]
-      .compactMap { $0 }.filter { $0 <= end })).sorted()
+    xs = Array(
+      Set(
+        xs
+          + [answer.fitting?.value, answer.mayFit?.value, answer.mayFit.map { $0.value + 1 }]
+          .compactMap { $0 }.filter { $0 <= end })
+    ).sorted()
     var points: [(Int64, ByteCount)] = []
     for x in xs {
       guard let change = setting.change(to: x) else { continue }
-      let evaluation = try PlanningOptions.run { () throws(PlanningError) in try planner.evaluate(change.applied(to: planner.setup)) }
+      let evaluation = try PlanningOptions.run { () throws(PlanningError) in
+        try planner.evaluate(change.applied(to: planner.setup))
+      }
       if !evaluation.bytes.isOverflow { points.append((x, evaluation.bytes)) }
     }
     return SVGChart.lines(
       title: "\(planner.model.name): peak process memory against \(setting.label)", xLabel: setting.label,
-      series: [SVGChart.Series(label: planner.model.name, points: points)], capacities: [(planner.gpu.name, planner.gpu.capacity)])
+      series: [SVGChart.Series(label: planner.model.name, points: points)],
+      capacities: [(planner.gpu.name, planner.gpu.capacity)])
   }
 }

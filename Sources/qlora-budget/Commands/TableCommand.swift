@@ -14,8 +14,10 @@ enum TableCommand: Command {
   enum Format: String, CaseIterable { case markdown, csv, json }
 
   static let ranks = OptionSpec.value("--ranks", "ranks", "LoRA ranks joined by commas.", default: "the --rank value")
-  static let lengths = OptionSpec.value("--seq-lens", "tokens", "Sequence lengths joined by commas.", default: "the --seq-len value")
-  static let format = OptionSpec.value("--format", "format", "Output format.", values: Format.allCases.map(\.rawValue), default: "markdown")
+  static let lengths = OptionSpec.value(
+    "--seq-lens", "tokens", "Sequence lengths joined by commas.", default: "the --seq-len value")
+  static let format = OptionSpec.value(
+    "--format", "format", "Output format.", values: Format.allCases.map(\.rawValue), default: "markdown")
   static let json = OptionSpec.flag("--json", "The same as --format json.")
   static let options: [OptionSpec] =
     [
@@ -32,7 +34,8 @@ enum TableCommand: Command {
     let lengths = try PlanningOptions.integers(arguments, Self.lengths, of: .sequenceLength) ?? [base.sequenceLength]
     _ = try PlanningOptions.run { () throws(PlanningError) in
       try PlanningGrid.checkedCellCount(
-        models: models.count, ranks: ranks.count, sequenceLengths: lengths.count, gpus: gpus.count, fullFineTune: base.isFullFineTune)
+        models: models.count, ranks: ranks.count, sequenceLengths: lengths.count, gpus: gpus.count,
+        fullFineTune: base.isFullFineTune)
     }
     for model in models { for warning in model.warnings { context.warn(warning) } }
     PlanningOptions.warnIncompatibilities(gpus.map { (base, $0) }, context)
@@ -82,7 +85,8 @@ enum TableCommand: Command {
 
   static func markdownHeader(_ gpus: [GPU]) -> String {
     "| Model | Rank | Seq len | "
-      + gpus.map { "\(CommandLineTool.oneLine($0.name)) (\(ByteCount.fixed($0.capacity.gibibytes, decimals: 1)) GiB)" }.joined(separator: " | ") + " |\n"
+      + gpus.map { "\(CommandLineTool.oneLine($0.name)) (\(ByteCount.fixed($0.capacity.gibibytes, decimals: 1)) GiB)" }
+      .joined(separator: " | ") + " |\n"
       + "| --- | ---: | ---: | " + gpus.map { _ in "---:" }.joined(separator: " | ") + " |\n"
   }
 
@@ -95,13 +99,16 @@ enum TableCommand: Command {
     let gpuCount = base.gpuCount
     // The engine the table's setup runs (FSDP by its short name, as the note always wrote it).
     let engine = base.engine == .fsdp ? "FSDP" : base.engine.label
-    let note = "GiB (2^30 bytes) of peak process memory" + (gpuCount > 1 ? ", per GPU of \(gpuCount) with \(engine)" : "")
+    let note =
+      "GiB (2^30 bytes) of peak process memory" + (gpuCount > 1 ? ", per GPU of \(gpuCount) with \(engine)" : "")
       + "; " + VerdictText.definition + ". Setup: " + CompareCommand.describe(base, varying: true) + "."
     return ([""] + HelpText.wrap(note, width: 80)).joined(separator: "\n") + "\n"
   }
 
   static func csvHeader(_ gpus: [GPU]) -> String {
-    "model,rank,seq_len," + gpus.map { "\(CommandLineTool.oneLine($0.name))_bytes,\(CommandLineTool.oneLine($0.name))_verdict" }.joined(separator: ",") + "\n"
+    "model,rank,seq_len,"
+      + gpus.map { "\(CommandLineTool.oneLine($0.name))_bytes,\(CommandLineTool.oneLine($0.name))_verdict" }.joined(
+        separator: ",") + "\n"
   }
 
   static func csv(_ row: PlanningGrid.Row) -> String {
@@ -145,7 +152,9 @@ enum TableCommand: Command {
         let x = byLength ? row.sequenceLength : row.rank
         if !row.bytes[index].isOverflow { byModel[row.model, default: []].append((x, row.bytes[index])) }
       }
-      for model in order { series.append(SVGChart.Series(label: "\(model) on \(gpu.name)", points: byModel[model] ?? [])) }
+      for model in order {
+        series.append(SVGChart.Series(label: "\(model) on \(gpu.name)", points: byModel[model] ?? []))
+      }
     }
     let fixed = byLength ? "r=\(first?.rank ?? 0)" : "\(first?.sequenceLength ?? 0) tokens"
     return SVGChart.lines(

@@ -1,7 +1,7 @@
 import Foundation
 import QLoRABudget
-import QLoRABudgetValidation
 import QLoRABudgetInputs
+import QLoRABudgetValidation
 
 /// `qlora-budget validate [--calibration DIR] [--output FILE]`: regenerates docs/validation.md
 /// and the verdict margin and recipe validation gaps derived from it
@@ -10,20 +10,26 @@ enum ValidateCommand: Command {
   static let name = "validate"
   static let summary = "Compare estimates with the calibration measurements; write docs/validation.md."
   static let arguments = "[options]"
-  static let calibration = OptionSpec.value("--calibration", "dir", "The calibration folder.", default: "Tests/Calibration/ in the package root")
-  static let output = OptionSpec.value("--output", "file", "Where to write the report ('-' for stdout).", default: "docs/validation.md")
+  static let calibration = OptionSpec.value(
+    "--calibration", "dir", "The calibration folder.", default: "Tests/Calibration/ in the package root")
+  static let output = OptionSpec.value(
+    "--output", "file", "Where to write the report ('-' for stdout).", default: "docs/validation.md")
   static let marginOutput = OptionSpec.value(
-    "--margin-output", "file", "Where to write the Swift source of the verdict margin and the recipes' validation gaps ('-' for stdout).",
+    "--margin-output", "file",
+    "Where to write the Swift source of the verdict margin and the recipes' validation gaps ('-' for stdout).",
     default: "Sources/QLoRABudget/Verdict/MeasuredMargin.swift")
   static let options: [OptionSpec] = [calibration, output, marginOutput, PlanningOptions.force]
 
   static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws -> ExitStatus {
     try arguments.expectPositionals(atMost: 0)
     let root = packageRoot()
-    let directory = arguments.value(calibration).map { URL(fileURLWithPath: $0) }
+    let directory =
+      arguments.value(calibration).map { URL(fileURLWithPath: $0) }
       ?? root.appendingPathComponent("Tests/Calibration")
-    guard FileManager.default.fileExists(atPath: directory.appendingPathComponent("cpu-steps/cpu-steps.json").path) else {
-      throw UsageError("No calibration data at \(directory.path): pass '--calibration <dir>'.", command: arguments.command)
+    guard FileManager.default.fileExists(atPath: directory.appendingPathComponent("cpu-steps/cpu-steps.json").path)
+    else {
+      throw UsageError(
+        "No calibration data at \(directory.path): pass '--calibration <dir>'.", command: arguments.command)
     }
     let report = try CalibrationValidation.run(directory: directory)
     let text = report.markdown()
@@ -35,29 +41,38 @@ enum ValidateCommand: Command {
       context.print("wrote \(output)")
     }
     let margin = report.verdictMargin
-    let marginPath = arguments.value(marginOutput)
+    let marginPath =
+      arguments.value(marginOutput)
       ?? root.appendingPathComponent("Sources/QLoRABudget/Verdict/MeasuredMargin.swift").path
     if marginPath == "-" {
       context.standardOutput(ValidationReport.marginSource(margin, gaps: report.recipeValidationGaps))
     } else {
-      try PlanningOptions.write(ValidationReport.marginSource(margin, gaps: report.recipeValidationGaps), to: marginPath, arguments)
+      try PlanningOptions.write(
+        ValidationReport.marginSource(margin, gaps: report.recipeValidationGaps), to: marginPath, arguments)
       context.print("wrote \(marginPath)")
     }
-    context.print("verdict margin: \(EstimateText.percent(margin.relative)), " + margin.statistic
-      + (margin == VerdictMargin.measured ? "" : "; rebuild: the built-in margin was \(EstimateText.percent(VerdictMargin.measured.relative))"))
+    context.print(
+      "verdict margin: \(EstimateText.percent(margin.relative)), " + margin.statistic
+        + (margin == VerdictMargin.measured
+          ? "" : "; rebuild: the built-in margin was \(EstimateText.percent(VerdictMargin.measured.relative))"))
     let allocated = report.absoluteErrors(dataSet: CalibrationValidation.gpuDataSet, figure: "peak_allocated")
-    context.print(String(format: "peak allocated: median %.2f%%, max %.2f%% over %d GPU cases; %d wrong fits",
-      ValidationReport.median(allocated), allocated.max() ?? 0, allocated.count, report.wrongFits.count))
+    context.print(
+      String(
+        format: "peak allocated: median %.2f%%, max %.2f%% over %d GPU cases; %d wrong fits",
+        ValidationReport.median(allocated), allocated.max() ?? 0, allocated.count, report.wrongFits.count))
     for dataSet in [CalibrationValidation.cpuDataSet, CalibrationValidation.cpuOutOfSampleDataSet] {
       let all = CalibrationValidation.cpuFigures.flatMap { report.absoluteErrors(dataSet: dataSet, figure: $0) }
       guard !all.isEmpty else { continue }
-      context.print(String(format: "%@: median %.2f%%, max %.2f%% over %d CPU figures (saved for backward, phase peaks)",
-        dataSet, ValidationReport.median(all), all.max() ?? 0, all.count))
+      context.print(
+        String(
+          format: "%@: median %.2f%%, max %.2f%% over %d CPU figures (saved for backward, phase peaks)",
+          dataSet, ValidationReport.median(all), all.max() ?? 0, all.count))
     }
     let wrong = report.published.filter(\.isWrongFit).count
-    context.print("published: \(report.published.count) rows mapped (\(report.published.filter { $0.trustGroup == "high" }.count) "
-      + "high trust), \(report.expressed.count) expressed but not validated, \(report.context.count) listed as context; "
-      + "\(wrong) wrong fits")
+    context.print(
+      "published: \(report.published.count) rows mapped (\(report.published.filter { $0.trustGroup == "high" }.count) "
+        + "high trust), \(report.expressed.count) expressed but not validated, \(report.context.count) listed as context; "
+        + "\(wrong) wrong fits")
     return .success
   }
 

@@ -6,11 +6,14 @@ import QLoRABudgetInputs
 /// devices, bucket keys, bf16/fp16 and micro-batch); the setting flags given beside it override it.
 enum DeepSpeedOption {
   static let spec = OptionSpec.value(
-    "--deepspeed", "file", "A DeepSpeed config JSON: its ZeRO stage, offload devices, bucket keys, bf16/fp16 and "
+    "--deepspeed", "file",
+    "A DeepSpeed config JSON: its ZeRO stage, offload devices, bucket keys, bf16/fp16 and "
       + "micro-batch (the other options override it).")
 
   /// The setup the config describes over `base`, or nil without `--deepspeed`.
-  static func setup(_ arguments: ParsedArguments, base: TrainingSetup = TrainingSetup()) throws(UsageError) -> TrainingSetup? {
+  static func setup(_ arguments: ParsedArguments, base: TrainingSetup = TrainingSetup()) throws(UsageError)
+    -> TrainingSetup?
+  {
     guard let path = arguments.value(spec) else { return nil }
     let data: Data
     do {

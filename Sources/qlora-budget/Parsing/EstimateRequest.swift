@@ -27,10 +27,12 @@ struct EstimateRequest {
   /// command with its own help.
   static func gpuOption(_ valueName: String, _ help: String) -> OptionSpec { .value("--gpu", valueName, help) }
   static let gpu = gpuOption(
-    "gpu|size", "A GPU preset, a capacity such as 24GB or 24GiB, or auto[:N] (this machine's GPU N, its free memory now).")
+    "gpu|size",
+    "A GPU preset, a capacity such as 24GB or 24GiB, or auto[:N] (this machine's GPU N, its free memory now).")
   /// `--models` (table).
   static let modelList = OptionSpec.value(
-    "--models", "models", "Model presets, Hub ids or config paths joined by commas.", default: "the --config file's model")
+    "--models", "models", "Model presets, Hub ids or config paths joined by commas.",
+    default: "the --config file's model")
 
   let models: [(model: ModelArchitecture, source: ModelResolver.Source)]
   let setup: TrainingSetup
@@ -65,27 +67,35 @@ struct EstimateRequest {
       models = resolved
     }
     // One model: its checkpoint's quantization_config applies over the config; several share the config's base.
-    let base = models.count == 1 ? TrainingSetup.configured(by: config, model: models[0].model) : config?.setup ?? TrainingSetup()
+    let base =
+      models.count == 1
+      ? TrainingSetup.configured(by: config, model: models[0].model) : config?.setup ?? TrainingSetup()
     setup = try SetupOptions.setup(from: arguments, base: base, environment: context.environment)
     summary = ConfigSummary(config: config, model: models[0].model, flags: try SetupOptions.changes(arguments))
     if config?.shardsOverGPUs == true, arguments.value(SetupOptions.spec(for: .gpuCount)) == nil {
-      context.warn("the config shards the model (FSDP or DeepSpeed) over GPUs the launcher decides; give --gpus N for the per-GPU figure (estimated for 1 GPU)")
+      context.warn(
+        "the config shards the model (FSDP or DeepSpeed) over GPUs the launcher decides; give --gpus N for the per-GPU figure (estimated for 1 GPU)"
+      )
     }
     switch gpuArity {
     case .optional, .required:
       if let gpuName = arguments.value(Self.gpu) {
         gpus = [try SetupOptions.gpu(gpuName, presets: context.presets, environment: context.environment)]
       } else if gpuArity == .required {
-        throw UsageError("Missing '--gpu <gpu|size>': a GPU preset or a capacity such as 24GB.", command: arguments.command)
+        throw UsageError(
+          "Missing '--gpu <gpu|size>': a GPU preset or a capacity such as 24GB.", command: arguments.command)
       } else {
         gpus = []
       }
     case .list:
       guard let names = try PlanningOptions.list(arguments, Self.gpu) else {
-        throw UsageError("Missing '--gpu <gpu,gpu...>': GPU presets or capacities joined by commas.", command: arguments.command)
+        throw UsageError(
+          "Missing '--gpu <gpu,gpu...>': GPU presets or capacities joined by commas.", command: arguments.command)
       }
       var resolved: [GPU] = []
-      for name in names { resolved.append(try SetupOptions.gpu(name, presets: context.presets, environment: context.environment)) }
+      for name in names {
+        resolved.append(try SetupOptions.gpu(name, presets: context.presets, environment: context.environment))
+      }
       gpus = resolved
     }
   }
@@ -109,7 +119,9 @@ struct EstimateRequest {
     }
     OutputOptions.write(
       estimate, arguments, context, changes: changes,
-      extraJSON: [("host", HostOptions.json(host, capacity: hostCapacity)), ("model_source", .string(request.source.description))]
+      extraJSON: [
+        ("host", HostOptions.json(host, capacity: hostCapacity)), ("model_source", .string(request.source.description)),
+      ]
         + request.summary.jsonMembers,
       extraText: HostOptions.text(host, capacity: hostCapacity)
         + ModelSourceOptions.text(request.source, argument: argument, summary: request.summary))

@@ -6,9 +6,11 @@ enum HostOptions {
   static let hostMemory = OptionSpec.value(
     "--host-memory", "size", "Host RAM, e.g. 64GiB: fit then also says whether the host holds the run.")
   static let shardSize = OptionSpec.value(
-    "--shard-size", "size", "The checkpoint's largest safetensors shard (read whole in 16-bit while quantizing).", default: "5GB")
+    "--shard-size", "size", "The checkpoint's largest safetensors shard (read whole in 16-bit while quantizing).",
+    default: "5GB")
   static let hostBaseline = OptionSpec.value(
-    "--host-baseline", "size", "Host memory of the training process itself (Python, torch, CUDA; an assumption).", default: "3GiB")
+    "--host-baseline", "size", "Host memory of the training process itself (Python, torch, CUDA; an assumption).",
+    default: "3GiB")
   static let specs: [OptionSpec] = [hostMemory, shardSize, hostBaseline]
 
   static func size(_ arguments: ParsedArguments, _ option: OptionSpec) throws(UsageError) -> ByteCount? {
@@ -21,7 +23,9 @@ enum HostOptions {
   }
 
   /// The host estimate and, when --host-memory is given, whether it suffices.
-  static func host(_ estimate: MemoryEstimate, _ arguments: ParsedArguments) throws(UsageError) -> (HostMemory, ByteCount?) {
+  static func host(_ estimate: MemoryEstimate, _ arguments: ParsedArguments) throws(UsageError) -> (
+    HostMemory, ByteCount?
+  ) {
     let host = HostMemory(
       estimate, shardSize: try size(arguments, shardSize) ?? HostMemory.defaultShardSize,
       baseline: try size(arguments, hostBaseline) ?? HostMemory.defaultBaseline)
@@ -35,7 +39,8 @@ enum HostOptions {
       "  = baseline \(host.baseline.formatted(.binary)) + max(one shard in 16-bit "
         + "\(host.loadTimeShard.formatted(.binary)),",
       "    paged state \(host.pagedOptimizerState.formatted(.binary))"
-        + (host.offloadedActivations > .zero ? " + offloaded activations \(host.offloadedActivations.formatted(.binary)))" : ")"),
+        + (host.offloadedActivations > .zero
+          ? " + offloaded activations \(host.offloadedActivations.formatted(.binary)))" : ")"),
     ]
     if host.offloaded > .zero {
       lines.append("  + offloaded by the engine \(host.offloaded.formatted(.binary)) (while loading and training)")

@@ -11,7 +11,8 @@ enum LocalGPUOption {
     var wanted = 0
     if text.hasPrefix("auto:") {
       guard let index = Int(text.dropFirst(5)), index >= 0 else {
-        throw UsageError.invalidValue(text, for: "--gpu", "'auto:N' takes a GPU index N (0, 1, ...) as CUDA numbers them")
+        throw UsageError.invalidValue(
+          text, for: "--gpu", "'auto:N' takes a GPU index N (0, 1, ...) as CUDA numbers them")
       }
       wanted = index
     }

@@ -6,7 +6,9 @@ import QLoRABudgetInputs
 /// other argument is the text itself. Reads at most ``OutOfMemoryReader/maximumInputBytes``
 /// (a local cap: the paste is refused past it, never read whole); invalid UTF-8 is repaired.
 enum MessageInput {
-  static func text(_ argument: String, standardInput: () -> Data? = { FileHandle.standardInput.readData(upTo: limit + 1) }) throws -> String {
+  static func text(
+    _ argument: String, standardInput: () -> Data? = { FileHandle.standardInput.readData(upTo: limit + 1) }
+  ) throws -> String {
     let data: Data
     if argument == "-" {
       data = standardInput() ?? Data()
@@ -27,7 +29,8 @@ enum MessageInput {
   private static func file(_ path: String) throws -> Data {
     let type = (try? FileManager.default.attributesOfItem(atPath: path))?[.type] as? FileAttributeType
     guard type == .typeRegular else {
-      throw MessageInputError(message: "'\(path)' is not a regular file: give the out-of-memory message, a text file, or '-' for stdin")
+      throw MessageInputError(
+        message: "'\(path)' is not a regular file: give the out-of-memory message, a text file, or '-' for stdin")
     }
     guard let handle = FileHandle(forReadingAtPath: path) else {
       throw MessageInputError(message: "'\(path)' cannot be read")

@@ -6,13 +6,13 @@ import QLoRABudgetInputs
 /// this reads the options and hands over.
 enum ModelSourceOptions {
   static let config = OptionSpec.value(
-      "--config", "file",
-      "The run's own training config (LLaMA-Factory, Axolotl or torchtune YAML; TrainingArguments/SFTConfig or "
-        + "adapter_config.json JSON): its model and settings. Flags given beside it override it.")
+    "--config", "file",
+    "The run's own training config (LLaMA-Factory, Axolotl or torchtune YAML; TrainingArguments/SFTConfig or "
+      + "adapter_config.json JSON): its model and settings. Flags given beside it override it.")
   static let download = OptionSpec.flag(
-      "--download",
-      "Fetch a Hub model's config.json (HTTPS, HF_TOKEN, HF_ENDPOINT) into the HF cache when it is neither a preset "
-        + "nor cached (also QLORA_BUDGET_DOWNLOAD=1).")
+    "--download",
+    "Fetch a Hub model's config.json (HTTPS, HF_TOKEN, HF_ENDPOINT) into the HF cache when it is neither a preset "
+      + "nor cached (also QLORA_BUDGET_DOWNLOAD=1).")
   static let specs: [OptionSpec] = [config, download]
 
   /// The config named by `--config`, if any.
@@ -37,7 +37,8 @@ enum ModelSourceOptions {
     }
     guard !argument.trimmingCharacters(in: .whitespaces).isEmpty else {
       throw UsageError(
-        "The argument '<model>' is empty: give a preset name, a config.json or model folder, or a Hub id.", command: arguments.command)
+        "The argument '<model>' is empty: give a preset name, a config.json or model folder, or a Hub id.",
+        command: arguments.command)
     }
     return try SetupOptions.model(argument, arguments, context: context)
   }
@@ -46,7 +47,8 @@ enum ModelSourceOptions {
   static func words(_ error: ModelSourceError) -> String {
     error.described { hint in
       guard hint == .notAllowed else { return hint.description }
-      return "Not downloaded: pass \(download.name) (or set \(ModelResolver.downloadVariable)=1) to fetch its config.json from the Hub"
+      return
+        "Not downloaded: pass \(download.name) (or set \(ModelResolver.downloadVariable)=1) to fetch its config.json from the Hub"
     }
   }
 

@@ -35,7 +35,8 @@ struct ParsedArguments {
         inlineValue = String(argument[argument.index(after: equals)...])
       }
       guard let spec = specs[name] else {
-        let hint = Suggestions.closest(to: name, among: options.map(\.name), limit: 1).first
+        let hint =
+          Suggestions.closest(to: name, among: options.map(\.name), limit: 1).first
           .map { " Did you mean '\($0)'?" } ?? ""
         throw UsageError("Unknown option '\(name)'.\(hint)", command: command)
       }

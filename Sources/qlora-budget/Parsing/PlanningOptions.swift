@@ -1,8 +1,8 @@
-import Foundation
-import Safetensors
-import QLoRABudget
 import FileSafety
+import Foundation
+import QLoRABudget
 import QLoRABudgetInputs
+import Safetensors
 
 /// What the planning commands (solve, table, compare) share: where to write a chart, how a
 /// planner's refusal reaches the command line, and comma-separated lists.
@@ -60,7 +60,9 @@ enum PlanningOptions {
   static func list(_ arguments: ParsedArguments, _ spec: OptionSpec) throws(UsageError) -> [String]? {
     let option = spec.name
     guard let text = arguments.value(spec) else { return nil }
-    let items = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+    let items = text.split(separator: ",", omittingEmptySubsequences: false).map {
+      $0.trimmingCharacters(in: .whitespaces)
+    }
     guard !items.contains(where: \.isEmpty) else {
       throw .invalidValue(text, for: option, "a list joined by commas, e.g. 'a,b'")
     }
@@ -68,7 +70,9 @@ enum PlanningOptions {
   }
 
   /// A comma-separated list of values of a whole-number setting.
-  static func integers(_ arguments: ParsedArguments, _ spec: OptionSpec, of setting: Setting) throws(UsageError) -> [Int64]? {
+  static func integers(_ arguments: ParsedArguments, _ spec: OptionSpec, of setting: Setting) throws(UsageError)
+    -> [Int64]?
+  {
     let option = spec.name
     guard let items = try list(arguments, spec) else { return nil }
     var numbers: [Int64] = []

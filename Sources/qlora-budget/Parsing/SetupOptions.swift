@@ -18,72 +18,103 @@ enum SetupOptions {
 
     /// The option as the parser and help see it.
     var spec: OptionSpec {
-      isSwitch ? .flag(name, help) : .value(name, valueName, help, values: setting.domain.listedValues, default: defaultText)
+      isSwitch
+        ? .flag(name, help) : .value(name, valueName, help, values: setting.domain.listedValues, default: defaultText)
     }
   }
 
   static let flags: [Flag] = [
-    Flag(setting: .quantization, name: "--quant", valueName: "type", help: "Base weight quantization.", defaultText: "nf4"),
-    Flag(setting: .doubleQuantization, name: "--double-quant", valueName: "bool",
+    Flag(
+      setting: .quantization, name: "--quant", valueName: "type", help: "Base weight quantization.", defaultText: "nf4"),
+    Flag(
+      setting: .doubleQuantization, name: "--double-quant", valueName: "bool",
       help: "Quantize the 4-bit absmax again (bnb_4bit_use_double_quant).", defaultText: "true"),
-    Flag(setting: .blockSize, name: "--blocksize", valueName: "n", help: "Elements per 4-bit absmax block.",
+    Flag(
+      setting: .blockSize, name: "--blocksize", valueName: "n", help: "Elements per 4-bit absmax block.",
       defaultText: "64"),
     Flag(setting: .rank, name: "--rank", valueName: "n", help: "LoRA rank r.", defaultText: "16"),
-    Flag(setting: .alpha, name: "--alpha", valueName: "n", help: "lora_alpha (changes no byte).", defaultText: "2 x rank"),
-    Flag(setting: .targets, name: "--targets", valueName: "modules",
+    Flag(
+      setting: .alpha, name: "--alpha", valueName: "n", help: "lora_alpha (changes no byte).", defaultText: "2 x rank"),
+    Flag(
+      setting: .targets, name: "--targets", valueName: "modules",
       help: "all-linear, peft-default, or module names joined by commas.", defaultText: "all-linear"),
-    Flag(setting: .dora, name: "--dora", valueName: "", help: "Weight-decomposed LoRA (adds a magnitude vector per module).",
+    Flag(
+      setting: .dora, name: "--dora", valueName: "",
+      help: "Weight-decomposed LoRA (adds a magnitude vector per module).",
       defaultText: nil, isSwitch: true),
-    Flag(setting: .loraDropout, name: "--lora-dropout", valueName: "p",
+    Flag(
+      setting: .loraDropout, name: "--lora-dropout", valueName: "p",
       help: "LoRA dropout; above 0 the branch keeps a dropped-out input copy.", defaultText: "0.05"),
-    Flag(setting: .modulesToSave, name: "--modules-to-save", valueName: "modules",
+    Flag(
+      setting: .modulesToSave, name: "--modules-to-save", valueName: "modules",
       help: "peft modules_to_save: each listed module (e.g. embed_tokens,lm_head) gets a full trainable copy, with its "
         + "gradient and optimizer state.", defaultText: "none"),
     Flag(setting: .optimizer, name: "--optimizer", valueName: "name", help: "Optimizer.", defaultText: "adamw"),
     Flag(setting: .computeDtype, name: "--dtype", valueName: "type", help: "Compute dtype.", defaultText: "bf16"),
-    Flag(setting: .recipe, name: "--recipe", valueName: "name", help: "Training framework recipe.", defaultText: "hf-peft"),
-    Flag(setting: .sequenceLength, name: "--seq-len", valueName: "tokens", help: "Sequence length.", defaultText: "2048"),
+    Flag(
+      setting: .recipe, name: "--recipe", valueName: "name", help: "Training framework recipe.", defaultText: "hf-peft"),
+    Flag(
+      setting: .sequenceLength, name: "--seq-len", valueName: "tokens", help: "Sequence length.", defaultText: "2048"),
     Flag(setting: .batchSize, name: "--batch", valueName: "n", help: "Micro-batch size per GPU.", defaultText: "1"),
-    Flag(setting: .gradientCheckpointing, name: "--grad-ckpt", valueName: "bool", help: "Gradient checkpointing.",
+    Flag(
+      setting: .gradientCheckpointing, name: "--grad-ckpt", valueName: "bool", help: "Gradient checkpointing.",
       defaultText: "the recipe's (on)"),
-    Flag(setting: .attention, name: "--attn", valueName: "impl", help: "Attention implementation.", defaultText: "sdpa"),
-    Flag(setting: .loss, name: "--loss", valueName: "kind",
+    Flag(
+      setting: .attention, name: "--attn", valueName: "impl", help: "Attention implementation.", defaultText: "sdpa"),
+    Flag(
+      setting: .loss, name: "--loss", valueName: "kind",
       help: "Cross-entropy: standard (full fp32 logits), chunked (the recipe's chunked loss), or a named one.",
       defaultText: "the recipe's (standard)"),
-    Flag(setting: .loop, name: "--loop", valueName: "style",
+    Flag(
+      setting: .loop, name: "--loop", valueName: "style",
       help: "What the loop keeps of the output: trainer (HF Trainer) or plain (out = model(...)).",
       defaultText: "the recipe's (trainer)"),
-    Flag(setting: .platform, name: "--platform", valueName: "kernels",
+    Flag(
+      setting: .platform, name: "--platform", valueName: "kernels",
       help: "Kernels the step runs on (cpu: compare with CPU-measured steps).", defaultText: "cuda"),
-    Flag(setting: .allocator, name: "--alloc-conf", valueName: "conf",
+    Flag(
+      setting: .allocator, name: "--alloc-conf", valueName: "conf",
       help: "CUDA caching allocator settings as PYTORCH_CUDA_ALLOC_CONF writes them (also read from that variable).",
       defaultText: "the recipe's (PyTorch defaults)"),
-    Flag(setting: .autocast, name: "--autocast", valueName: "bool", help: "Mixed-precision autocast (HF Trainer bf16/fp16=True).",
+    Flag(
+      setting: .autocast, name: "--autocast", valueName: "bool",
+      help: "Mixed-precision autocast (HF Trainer bf16/fp16=True).",
       defaultText: "true"),
-    Flag(setting: .gpuCount, name: "--gpus", valueName: "n",
+    Flag(
+      setting: .gpuCount, name: "--gpus", valueName: "n",
       help: "GPUs the run is spread over (see --engine); figures are per GPU.", defaultText: "1, or one per --nodes"),
-    Flag(setting: .fullFineTune, name: "--full-finetune", valueName: "",
+    Flag(
+      setting: .fullFineTune, name: "--full-finetune", valueName: "",
       help: "Full fine-tuning of every parameter instead of LoRA, for comparison.", defaultText: nil, isSwitch: true),
-    Flag(setting: .fullFineTunePrecision, name: "--precision", valueName: "mode",
+    Flag(
+      setting: .fullFineTunePrecision, name: "--precision", valueName: "mode",
       help: "Full fine-tuning: pure (weights, gradients, AdamW moments in --dtype: 8 B/param) or mixed (fp32 master "
         + "weights, gradients and moments: 16 B/param).", defaultText: "pure"),
-    Flag(setting: .engine, name: "--engine", valueName: "name",
+    Flag(
+      setting: .engine, name: "--engine", valueName: "name",
       help: "How --gpus GPUs share the model: FSDP FULL_SHARD or HYBRID_SHARD, or DeepSpeed ZeRO stage 1, 2, 3.",
       defaultText: "fsdp"),
-    Flag(setting: .nodeCount, name: "--nodes", valueName: "n",
+    Flag(
+      setting: .nodeCount, name: "--nodes", valueName: "n",
       help: "Machines the GPUs are in (a divisor of --gpus); fsdp-hybrid shards within one.", defaultText: "1"),
-    Flag(setting: .offload, name: "--offload", valueName: "what",
+    Flag(
+      setting: .offload, name: "--offload", valueName: "what",
       help: "Move to host memory: optimizer (ZeRO offload_optimizer), params (ZeRO-3 offload_param, FSDP CPUOffload), "
         + "or both joined by a comma.", defaultText: "none"),
-    Flag(setting: .reduceBucketSize, name: "--reduce-bucket-size", valueName: "elements",
-      help: "DeepSpeed reduce_bucket_size: gradient elements reduced at a time. 'auto': HF's value from the hidden size.",
+    Flag(
+      setting: .reduceBucketSize, name: "--reduce-bucket-size", valueName: "elements",
+      help:
+        "DeepSpeed reduce_bucket_size: gradient elements reduced at a time. 'auto': HF's value from the hidden size.",
       defaultText: "500000000"),
-    Flag(setting: .prefetchBucketSize, name: "--stage3-prefetch-bucket-size", valueName: "elements",
+    Flag(
+      setting: .prefetchBucketSize, name: "--stage3-prefetch-bucket-size", valueName: "elements",
       help: "DeepSpeed ZeRO-3 parameter elements fetched ahead of use. 'auto': HF's value from the hidden size.",
       defaultText: "50000000"),
-    Flag(setting: .maxLiveParameters, name: "--stage3-max-live-parameters", valueName: "elements",
+    Flag(
+      setting: .maxLiveParameters, name: "--stage3-max-live-parameters", valueName: "elements",
       help: "DeepSpeed ZeRO-3 parameter elements gathered at once, at most.", defaultText: "1000000000"),
-    Flag(setting: .persistenceThreshold, name: "--stage3-param-persistence-threshold", valueName: "elements",
+    Flag(
+      setting: .persistenceThreshold, name: "--stage3-param-persistence-threshold", valueName: "elements",
       help: "DeepSpeed ZeRO-3: tensors this small are not partitioned. 'auto': HF's value from the hidden size.",
       defaultText: "100000"),
   ]
@@ -151,7 +182,9 @@ enum SetupOptions {
   }
 
   /// Each flag given, as typed, with the change it makes.
-  private static func flagChanges(_ arguments: ParsedArguments) throws(UsageError) -> [(flag: String, change: SettingChange)] {
+  private static func flagChanges(_ arguments: ParsedArguments) throws(UsageError) -> [(
+    flag: String, change: SettingChange
+  )] {
     var changes: [(flag: String, change: SettingChange)] = []
     for flag in flags {
       let text: String
@@ -176,7 +209,7 @@ enum SetupOptions {
 
   /// A setup the estimator refused, as the command line's error: it names the flag.
   static func usageError(_ error: SetupError) -> UsageError {
-    if case let .outOfRange(setting, value, allowed) = error {
+    if case .outOfRange(let setting, let value, let allowed) = error {
       return .invalidValue(value, for: flag(for: setting), allowed)
     }
     return UsageError(error.description)
@@ -194,7 +227,8 @@ enum SetupOptions {
         readAs, for: "--read-as", "use one of \(ModelArchitecture.knownModelTypes.joined(separator: ", "))")
     }
     let resolver = ModelResolver(
-      presets: context.presets, environment: context.environment, allowsDownload: arguments.has(ModelSourceOptions.download))
+      presets: context.presets, environment: context.environment,
+      allowsDownload: arguments.has(ModelSourceOptions.download))
     do {
       return try resolver.resolve(argument, readAs: readAs)
     } catch {
@@ -225,8 +259,10 @@ enum SetupOptions {
       } catch {
         // `4090` is more likely part of a preset's name than a size without its unit.
         let key = text.lowercased()
-        let named = key.count >= 3 ? presets.gpuNames.filter { $0.contains(key) }.min { ($0.count, $0) < ($1.count, $1) } : nil
-        throw UsageError.invalidValue(text, for: EstimateRequest.gpu.name, error.description + (named.map { "; did you mean '\($0)'?" } ?? ""))
+        let named =
+          key.count >= 3 ? presets.gpuNames.filter { $0.contains(key) }.min { ($0.count, $0) < ($1.count, $1) } : nil
+        throw UsageError.invalidValue(
+          text, for: EstimateRequest.gpu.name, error.description + (named.map { "; did you mean '\($0)'?" } ?? ""))
       }
     }
     return try presets.gpu(named: text)

@@ -42,7 +42,8 @@ struct ConfigSummary {
       }
       if !checkpoint.keptUnquantized.isEmpty {
         lines += Self.wrapped(
-          "  unquantized ", "llm_int8_skip_modules keeps " + checkpoint.keptUnquantized.joined(separator: ", ")
+          "  unquantized ",
+          "llm_int8_skip_modules keeps " + checkpoint.keptUnquantized.joined(separator: ", ")
             + " (counted with the unquantized weights)")
       }
       for note in checkpoint.notes { lines += Self.wrapped("  not modelled ", note) }
@@ -55,7 +56,8 @@ struct ConfigSummary {
     }
     for override in config.overridden {
       lines += Self.wrapped(
-        "  overridden ", "\(Self.place(override.key)) \(override.value) by \(flag(override.change)) (\(Self.sets(override.change)))")
+        "  overridden ",
+        "\(Self.place(override.key)) \(override.value) by \(flag(override.change)) (\(Self.sets(override.change)))")
     }
     if !config.defaults.isEmpty {
       let defaults = config.defaults.map { "\($0.key.name) \($0.value)" }.joined(separator: ", ")
@@ -76,14 +78,18 @@ struct ConfigSummary {
   /// The config's accounting as JSON (null without a config).
   var json: JSONOutput {
     guard let config else { return .null }
-    func key(_ key: TrainingConfig.Key) -> [(String, JSONOutput)] { [("key", .string(key.name)), ("line", .integer(Int64(key.line)))] }
+    func key(_ key: TrainingConfig.Key) -> [(String, JSONOutput)] {
+      [("key", .string(key.name)), ("line", .integer(Int64(key.line)))]
+    }
     func uses(_ uses: [TrainingConfig.Use]) -> JSONOutput {
       .array(uses.map { .object(key($0.key) + [("value", .string($0.value)), ("sets", .string($0.effect))]) })
     }
     let overridden = config.overridden.map { override -> JSONOutput in
-      .object(key(override.key) + [
-        ("value", .string(override.value)), ("flag", .string(flag(override.change))), ("sets", .string(Self.sets(override.change))),
-      ])
+      .object(
+        key(override.key) + [
+          ("value", .string(override.value)), ("flag", .string(flag(override.change))),
+          ("sets", .string(Self.sets(override.change))),
+        ])
     }
     return .object([
       ("path", .string(config.path)), ("format", .string(config.format.rawValue)),
@@ -102,13 +108,23 @@ struct ConfigSummary {
     let split = checkpoint.overridden(by: flagSources.map(\.change))
     return .object([
       ("method", .string(checkpoint.method)),
-      ("used", .array(split.used.map { .object([("key", .string($0.key)), ("value", .string($0.value)), ("sets", .string(Self.sets($0.change)))]) })),
-      ("overridden", .array(split.overridden.map { field, change in
-        .object([
-          ("key", .string(field.key)), ("value", .string(field.value)), ("flag", .string(flag(change))),
-          ("sets", .string(Self.sets(change))),
-        ])
-      })),
+      (
+        "used",
+        .array(
+          split.used.map {
+            .object([("key", .string($0.key)), ("value", .string($0.value)), ("sets", .string(Self.sets($0.change)))])
+          })
+      ),
+      (
+        "overridden",
+        .array(
+          split.overridden.map { field, change in
+            .object([
+              ("key", .string(field.key)), ("value", .string(field.value)), ("flag", .string(flag(change))),
+              ("sets", .string(Self.sets(change))),
+            ])
+          })
+      ),
       ("kept_unquantized", .array(checkpoint.keptUnquantized.map { .string($0) })),
       ("not_modelled", .array(checkpoint.notes.map { .string($0) })),
     ])
@@ -134,6 +150,8 @@ struct ConfigSummary {
   /// `text` wrapped to 80 columns after `label`, continuation lines indented under it.
   private static func wrapped(_ label: String, _ text: String) -> [String] {
     let indent = String(repeating: " ", count: label.count)
-    return HelpText.wrap(text, width: 80 - label.count).enumerated().map { ($0.offset == 0 ? label : indent) + $0.element }
+    return HelpText.wrap(text, width: 80 - label.count).enumerated().map {
+      ($0.offset == 0 ? label : indent) + $0.element
+    }
   }
 }

@@ -10,7 +10,9 @@ enum DiagnosisJSON {
 
   static func message(_ message: OutOfMemoryMessage) -> JSONOutput {
     let bytes = { (value: Int64?) -> JSONOutput in value.map { JSONOutput.integer($0) } ?? .null }
-    let others: [JSONOutput] = message.otherProcesses.map { .object([("pid", .integer($0.pid)), ("bytes", .integer($0.bytes))]) }
+    let others: [JSONOutput] = message.otherProcesses.map {
+      .object([("pid", .integer($0.pid)), ("bytes", .integer($0.bytes))])
+    }
     var members: [(String, JSONOutput)] = [
       ("backend", .string(message.backend.rawValue)),
       ("rank", bytes(message.rank)),

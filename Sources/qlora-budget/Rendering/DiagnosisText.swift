@@ -47,38 +47,56 @@ enum DiagnosisText {
     var lines = ["Against the estimate for \(estimate.model.name) (message \(report.messageNumber)):"]
     var available = "  Capacity \(diagnosis.capacity.formatted(.binary))"
     if diagnosis.otherProcesses > .zero {
-      available += ", other processes hold \(size(diagnosis.otherProcesses.bytes)): \(diagnosis.available.formatted(.binary)) for this run"
+      available +=
+        ", other processes hold \(size(diagnosis.otherProcesses.bytes)): \(diagnosis.available.formatted(.binary)) for this run"
     }
     lines.append(available)
     if let own = diagnosis.ownProcess {
-      lines += HelpText.wrap("Process \(own.pid) (\(size(own.bytes))) is taken to be the run itself: it holds what PyTorch reserved.", width: 76).map { "  " + $0 }
+      lines += HelpText.wrap(
+        "Process \(own.pid) (\(size(own.bytes))) is taken to be the run itself: it holds what PyTorch reserved.",
+        width: 76
+      ).map { "  " + $0 }
     }
     lines.append("  Estimated process memory at each phase's peak:")
     for (phase, bytes) in diagnosis.phases {
       lines.append("    " + HelpText.pad(phase.rawValue, 28) + EstimateText.leftPad(bytes.formatted(.binary), 12))
     }
     if let verdict = estimate.verdict {
-      lines.append("  Verdict on what was available: " + VerdictText.word(verdict, color) + " ("
-        + "\(estimate.peak.process.formatted(.binary)) at the \(estimate.peak.phase.rawValue) peak)")
+      lines.append(
+        "  Verdict on what was available: " + VerdictText.word(verdict, color) + " ("
+          + "\(estimate.peak.process.formatted(.binary)) at the \(estimate.peak.phase.rawValue) peak)")
     }
     var why: [String] = []
     if estimate.verdict == .doesNotFit {
-      why.append("The estimate agrees: the run needs \((estimate.peak.process - diagnosis.available).formatted(.binary)) more than the GPU had for it.")
+      why.append(
+        "The estimate agrees: the run needs \((estimate.peak.process - diagnosis.available).formatted(.binary)) more than the GPU had for it."
+      )
     } else if estimate.verdict == .tight {
-      why.append("The estimate puts the run within its margin below the capacity (tight): it can fail with no other cause.")
+      why.append(
+        "The estimate puts the run within its margin below the capacity (tight): it can fail with no other cause.")
     } else {
-      why.append("The estimate says the setup as given fits: the failure comes from what the estimate does not hold (another setup, longer sequences, loading, evaluation) or from what follows.")
+      why.append(
+        "The estimate says the setup as given fits: the failure comes from what the estimate does not hold (another setup, longer sequences, loading, evaluation) or from what follows."
+      )
     }
     if let allocated = message.allocatedByPyTorch {
-      why.append("At the failure PyTorch had \(size(allocated)) allocated, against \(estimate.peak.allocated.formatted(.binary)) estimated at the peak.")
+      why.append(
+        "At the failure PyTorch had \(size(allocated)) allocated, against \(estimate.peak.allocated.formatted(.binary)) estimated at the peak."
+      )
     }
     if diagnosis.otherProcesses > .zero {
       why.append("Other processes held \(size(diagnosis.otherProcesses.bytes)) of the GPU.")
     }
-    if diagnosis.fragmentationIsTheDifference, let tried = message.triedToAllocate, let unallocated = message.reservedUnallocated {
-      why.append("Fragmentation is the difference: the \(size(tried)) request would have fit in the \(size(unallocated)) PyTorch held reserved but unallocated, had it been one block. Expandable segments let the allocator grow a segment instead:")
+    if diagnosis.fragmentationIsTheDifference, let tried = message.triedToAllocate,
+      let unallocated = message.reservedUnallocated
+    {
+      why.append(
+        "Fragmentation is the difference: the \(size(tried)) request would have fit in the \(size(unallocated)) PyTorch held reserved but unallocated, had it been one block. Expandable segments let the allocator grow a segment instead:"
+      )
     } else if let shortfall = diagnosis.shortfall, shortfall > .zero {
-      why.append("Allocated bytes are the difference: the request was \(shortfall.formatted(.binary)) more than was free, and more than reserved memory could hold.")
+      why.append(
+        "Allocated bytes are the difference: the request was \(shortfall.formatted(.binary)) more than was free, and more than reserved memory could hold."
+      )
     }
     for sentence in why { lines += HelpText.wrap(sentence, width: 76).map { "  " + $0 } }
     if diagnosis.fragmentationIsTheDifference { lines.append("    " + diagnosis.allocatorSetting) }

@@ -20,12 +20,18 @@ enum EstimateJSON {
       ("peak_process_bytes", .bytes(peak.process)),
       ("peak_phase", .string(peak.phase.rawValue)),
       ("reserve", reserveObject),
-      ("peak_parts", .array(estimate.peakParts.map { .object([("label", .string($0.label)), ("bytes", .bytes($0.bytes))]) })),
-      ("step", .object([
-        ("platform", .string(setup.platform.rawValue)),
-        ("saved_for_backward_bytes", .bytes(estimate.step.savedForBackward)),
-        ("phases", .object(estimate.step.phases.map { ($0.name.rawValue, .bytes($0.bytes)) })),
-      ])),
+      (
+        "peak_parts",
+        .array(estimate.peakParts.map { .object([("label", .string($0.label)), ("bytes", .bytes($0.bytes))]) })
+      ),
+      (
+        "step",
+        .object([
+          ("platform", .string(setup.platform.rawValue)),
+          ("saved_for_backward_bytes", .bytes(estimate.step.savedForBackward)),
+          ("phases", .object(estimate.step.phases.map { ($0.name.rawValue, .bytes($0.bytes)) })),
+        ])
+      ),
       ("gpu", estimate.gpu.map(gpu) ?? .null),
       ("headroom_bytes", estimate.headroom.map { .integer($0) } ?? .null),
       ("verdict", estimate.verdict.map { .string($0.rawValue) } ?? .null),
@@ -79,7 +85,9 @@ enum EstimateJSON {
 
   /// The verdict's margin and the statistic it is.
   static func margin() -> JSONOutput {
-    .object([("relative", .number(VerdictMargin.measured.relative)), ("statistic", .string(VerdictMargin.measured.statistic))])
+    .object([
+      ("relative", .number(VerdictMargin.measured.relative)), ("statistic", .string(VerdictMargin.measured.statistic)),
+    ])
   }
 
   /// An evaluation as every planning command writes it.
@@ -98,15 +106,18 @@ enum EstimateJSON {
 
   static func value(_ change: SettingChange) -> JSONOutput {
     switch change {
-    case .blockSize(let v), .rank(let v), .sequenceLength(let v), .batchSize(let v), .gpuCount(let v), .nodeCount(let v),
+    case .blockSize(let v), .rank(let v), .sequenceLength(let v), .batchSize(let v), .gpuCount(let v),
+      .nodeCount(let v),
       .maxLiveParameters(let v):
       return .integer(v)
     case .reduceBucketSize(let v), .prefetchBucketSize(let v), .persistenceThreshold(let v):
       return v.map { .integer($0) } ?? .string("auto")
     case .alpha(let x), .loraDropout(let x): return .number(x)
-    case .doubleQuantization(let b), .dora(let b), .gradientCheckpointing(let b), .autocast(let b), .fullFineTune(let b):
+    case .doubleQuantization(let b), .dora(let b), .gradientCheckpointing(let b), .autocast(let b),
+      .fullFineTune(let b):
       return .bool(b)
-    case .quantization, .targets, .modulesToSave, .optimizer, .computeDtype, .recipe, .attention, .loss, .fullFineTunePrecision, .engine,
+    case .quantization, .targets, .modulesToSave, .optimizer, .computeDtype, .recipe, .attention, .loss,
+      .fullFineTunePrecision, .engine,
       .offload, .loop, .platform, .allocator:
       return .string(change.valueText)
     }

@@ -11,7 +11,8 @@ enum EstimateText {
     lines.append(row("Component", "Where", "GiB", "GB"))
     lines.append(String(repeating: "-", count: 66))
     for component in estimate.components {
-      let label = component.kind.label
+      let label =
+        component.kind.label
         + (component.device == .host ? (component.kind == .optimizerState ? " (paged)" : " (host)") : "")
       let place = component.device == .host ? "host" : component.lifetime == .resident ? "gpu" : "gpu step"
       lines.append(row(label, place, gib(component.bytes), gb(component.bytes)))
@@ -39,7 +40,9 @@ enum EstimateText {
     }
     lines.append("")
     lines.append("Assumptions:")
-    lines += estimate.assumptions.flatMap { HelpText.wrap($0, width: 76).enumerated().map { ($0 == 0 ? "- " : "  ") + $1 } }
+    lines += estimate.assumptions.flatMap {
+      HelpText.wrap($0, width: 76).enumerated().map { ($0 == 0 ? "- " : "  ") + $1 }
+    }
     return lines.joined(separator: "\n") + "\n"
   }
 
@@ -48,16 +51,21 @@ enum EstimateText {
     let setup = estimate.setup
     // The name and type come from a folder or a config.json: control characters are shown escaped.
     let type = CommandLineTool.oneLine(model.modelType) + (model.readAs.map { " read as \($0)" } ?? "")
-    var lines = ["\(CommandLineTool.oneLine(model.name)): \(NumberText.grouped(model.parameterCount)) parameters (\(type))"]
+    var lines = [
+      "\(CommandLineTool.oneLine(model.name)): \(NumberText.grouped(model.parameterCount)) parameters (\(type))"
+    ]
     if setup.isFullFineTune {
-      let precision = setup.fullFineTunePrecision == .mixed
-        ? "mixed precision (fp32 master, \(setup.computeDtype.rawValue) autocast)" : "pure \(setup.computeDtype.rawValue)"
+      let precision =
+        setup.fullFineTunePrecision == .mixed
+        ? "mixed precision (fp32 master, \(setup.computeDtype.rawValue) autocast)"
+        : "pure \(setup.computeDtype.rawValue)"
       lines.append("full fine-tuning, \(precision), optimizer \(setup.optimizer.rawValue)")
     } else {
       let quant: String
       switch setup.quantization {
       case .nf4, .fp4:
-        quant = setup.quantization.rawValue.uppercased() + (setup.usesDoubleQuantization ? " + double quant" : "")
+        quant =
+          setup.quantization.rawValue.uppercased() + (setup.usesDoubleQuantization ? " + double quant" : "")
           + ", block \(setup.blockSize)"
       case .int8: quant = "int8"
       case .none: quant = "16-bit base"
@@ -88,7 +96,8 @@ enum EstimateText {
     let headroom = judgement.headroom
     let amount = ByteCount(headroom == Int64.min ? Int64.max : abs(headroom)).formatted(.binary)
     let percentText = percent(judgement.margin.relative)
-    let marginText = judgement.contextUncertainty > .zero
+    let marginText =
+      judgement.contextUncertainty > .zero
       ? "the \(percentText) margin by which real runs have exceeded estimates plus the CUDA context's "
         + "\(judgement.contextUncertainty.formatted(.binary)) of uncertainty (\(judgement.marginBytes.formatted(.binary)) in all)"
       : "the \(percentText) margin (\(judgement.marginBytes.formatted(.binary))) by which real runs have exceeded estimates"
@@ -103,7 +112,8 @@ enum EstimateText {
     case .doesNotFit:
       var words = "the estimated peak exceeds the usable capacity"
       if let completing = judgement.completingProcessPeak {
-        words += "; it completes at about \(completing.formatted(.binary)) if the allocator must release its cache "
+        words +=
+          "; it completes at about \(completing.formatted(.binary)) if the allocator must release its cache "
           + "(out-of-memory retries), not yet validated on real runs"
       }
       (text, detail) = ("DOES NOT FIT, \(amount) over", words)

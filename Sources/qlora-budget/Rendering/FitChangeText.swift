@@ -33,8 +33,10 @@ enum FitChangeText {
     .object([
       ("kind", .string(change.kind.rawValue)), ("option", .string(typed(change))),
       ("changes", .object(change.changes.map { ($0.setting.rawValue, EstimateJSON.value($0)) })),
-      ("note", .string(change.note)), ("cost", .string(String(describing: change.cost))), ("fraction", .number(change.fraction)),
-      ("evaluation", EstimateJSON.evaluation(change.evaluation)), ("setup", EstimateJSON.setup(change.evaluation.setup)),
+      ("note", .string(change.note)), ("cost", .string(String(describing: change.cost))),
+      ("fraction", .number(change.fraction)),
+      ("evaluation", EstimateJSON.evaluation(change.evaluation)),
+      ("setup", EstimateJSON.setup(change.evaluation.setup)),
     ])
   }
 }

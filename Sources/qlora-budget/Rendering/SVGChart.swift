@@ -15,7 +15,9 @@ enum SVGChart {
   }
 
   /// Fill colours by segment position (a colour-blind-safe qualitative palette, Okabe-Ito).
-  static let palette = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#999999", "#000000", "#882255"]
+  static let palette = [
+    "#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#999999", "#000000", "#882255",
+  ]
 
   /// The parts of the estimate's process peak (``MemoryEstimate/peakParts``): the bar's
   /// total is the peak the text prints.
@@ -27,13 +29,16 @@ enum SVGChart {
   static func stackedBars(title: String, bars: [Bar], capacities: [(String, ByteCount)]) -> String {
     let width = 160 + 110 * max(1, bars.count) + 230
     let height = 420
-    let plotTop = 50.0, plotBottom = 360.0, plotLeft = 70.0
+    let plotTop = 50.0
+    let plotBottom = 360.0
+    let plotLeft = 70.0
     let largest = (bars.map { ByteCount.sum($0.segments.map(\.bytes)) } + capacities.map(\.1)).max() ?? ByteCount(1)
     let scaleTop = niceCeiling(largest.gibibytes)
     func y(_ gib: Double) -> Double { plotBottom - (plotBottom - plotTop) * gib / scaleTop }
     var body: [String] = []
     body.append(text(x: Double(width) / 2, y: 24, title, anchor: "middle", size: 15, weight: "bold"))
-    body += axis(plotLeft: plotLeft, plotRight: plotLeft + 110 * Double(max(1, bars.count)) + 20, plotTop: plotTop,
+    body += axis(
+      plotLeft: plotLeft, plotRight: plotLeft + 110 * Double(max(1, bars.count)) + 20, plotTop: plotTop,
       plotBottom: plotBottom, scaleTop: scaleTop, unit: "GiB")
     var labels: [String] = []
     for (index, bar) in bars.enumerated() {
@@ -46,7 +51,8 @@ enum SVGChart {
         let top = y(base + gib)
         body.append(
           "<rect class=\"segment\" x=\"\(f(x))\" y=\"\(f(top))\" width=\"70\" height=\"\(f(y(base) - top))\" "
-            + "fill=\"\(colour)\"><title>\(escape(bar.label)): \(escape(segment.label)) \(segment.bytes.formatted(.binary))</title></rect>")
+            + "fill=\"\(colour)\"><title>\(escape(bar.label)): \(escape(segment.label)) \(segment.bytes.formatted(.binary))</title></rect>"
+        )
         base += gib
       }
       body.append(text(x: x + 35, y: y(base) - 6, ByteCount.fixed(base, decimals: 1), anchor: "middle", size: 11))
@@ -66,13 +72,17 @@ enum SVGChart {
       body.append(
         "<line class=\"capacity\" x1=\"\(f(plotLeft))\" y1=\"\(f(lineY))\" x2=\"\(f(right))\" y2=\"\(f(lineY))\" "
           + "stroke=\"#D00000\" stroke-width=\"2\" stroke-dasharray=\"6 4\"/>")
-      body.append(text(x: right + 4, y: labelY,
-        "\(name) \(capacity.formatted(.binary))", anchor: "start", size: 11, fill: "#D00000"))
+      body.append(
+        text(
+          x: right + 4, y: labelY,
+          "\(name) \(capacity.formatted(.binary))", anchor: "start", size: 11, fill: "#D00000"))
     }
     let legendX = plotLeft + 110 * Double(max(1, bars.count)) + 40
     for (index, label) in labels.enumerated() {
       let ly = plotTop + 40 + 18 * Double(index)
-      body.append("<rect x=\"\(f(legendX))\" y=\"\(f(ly - 10))\" width=\"12\" height=\"12\" fill=\"\(palette[index % palette.count])\"/>")
+      body.append(
+        "<rect x=\"\(f(legendX))\" y=\"\(f(ly - 10))\" width=\"12\" height=\"12\" fill=\"\(palette[index % palette.count])\"/>"
+      )
       body.append(text(x: legendX + 18, y: ly, label, anchor: "start", size: 11))
     }
     return document(width: width, height: height, body: body)
@@ -88,8 +98,12 @@ enum SVGChart {
   /// line per GPU, and below each capacity the band where the verdict is tight (within the
   /// ``VerdictMargin``).
   static func lines(title: String, xLabel: String, series: [Series], capacities: [(String, ByteCount)]) -> String {
-    let width = 640 + (series.count > 1 ? 220 : 0), height = 420
-    let plotLeft = 70.0, plotRight = 600.0, plotTop = 50.0, plotBottom = 350.0
+    let width = 640 + (series.count > 1 ? 220 : 0)
+    let height = 420
+    let plotLeft = 70.0
+    let plotRight = 600.0
+    let plotTop = 50.0
+    let plotBottom = 350.0
     let xs = series.flatMap { $0.points.map(\.0) }
     let maxX = Double(xs.max() ?? 1)
     let minX = Double(xs.min() ?? 0)
@@ -98,10 +112,13 @@ enum SVGChart {
     func x(_ value: Double) -> Double { plotLeft + (plotRight - plotLeft) * (value - minX) / max(1, maxX - minX) }
     func y(_ gib: Double) -> Double { plotBottom - (plotBottom - plotTop) * gib / scaleTop }
     var body: [String] = [text(x: Double(width) / 2, y: 24, title, anchor: "middle", size: 15, weight: "bold")]
-    body += axis(plotLeft: plotLeft, plotRight: plotRight, plotTop: plotTop, plotBottom: plotBottom, scaleTop: scaleTop, unit: "GiB")
+    body += axis(
+      plotLeft: plotLeft, plotRight: plotRight, plotTop: plotTop, plotBottom: plotBottom, scaleTop: scaleTop,
+      unit: "GiB")
     for tick in 0...4 {
       let value = minX + (maxX - minX) * Double(tick) / 4
-      body.append(text(x: x(value), y: plotBottom + 18, NumberText.grouped(Int64(value.rounded())), anchor: "middle", size: 11))
+      body.append(
+        text(x: x(value), y: plotBottom + 18, NumberText.grouped(Int64(value.rounded())), anchor: "middle", size: 11))
     }
     body.append(text(x: (plotLeft + plotRight) / 2, y: plotBottom + 40, xLabel, anchor: "middle", size: 12))
     let margin = VerdictMargin.measured.relative
@@ -115,13 +132,16 @@ enum SVGChart {
       body.append(
         "<line class=\"capacity\" x1=\"\(f(plotLeft))\" y1=\"\(f(capacityY))\" x2=\"\(f(plotRight))\" y2=\"\(f(capacityY))\" "
           + "stroke=\"#D00000\" stroke-width=\"2\" stroke-dasharray=\"6 4\"/>")
-      body.append(text(x: plotRight, y: capacityY - 6, "\(name) \(capacity.formatted(.binary)); shaded: tight",
-        anchor: "end", size: 11, fill: "#D00000"))
+      body.append(
+        text(
+          x: plotRight, y: capacityY - 6, "\(name) \(capacity.formatted(.binary)); shaded: tight",
+          anchor: "end", size: 11, fill: "#D00000"))
     }
     for (index, line) in series.enumerated() {
       let colour = palette[index % palette.count]
       let path = line.points.map { "\(f(x(Double($0.0)))),\(f(y($0.1.gibibytes)))" }.joined(separator: " ")
-      body.append("<polyline class=\"memory\" points=\"\(path)\" fill=\"none\" stroke=\"\(colour)\" stroke-width=\"2\"/>")
+      body.append(
+        "<polyline class=\"memory\" points=\"\(path)\" fill=\"none\" stroke=\"\(colour)\" stroke-width=\"2\"/>")
       for point in line.points {
         body.append(
           "<circle cx=\"\(f(x(Double(point.0))))\" cy=\"\(f(y(point.1.gibibytes)))\" r=\"2.5\" fill=\"\(colour)\">"
@@ -129,7 +149,8 @@ enum SVGChart {
       }
       if series.count > 1 {
         let ly = plotTop + 18 * Double(index)
-        body.append("<rect x=\"\(f(plotRight + 20))\" y=\"\(f(ly - 10))\" width=\"12\" height=\"12\" fill=\"\(colour)\"/>")
+        body.append(
+          "<rect x=\"\(f(plotRight + 20))\" y=\"\(f(ly - 10))\" width=\"12\" height=\"12\" fill=\"\(colour)\"/>")
         body.append(text(x: plotRight + 38, y: ly, line.label, anchor: "start", size: 11))
       }
     }
@@ -138,7 +159,9 @@ enum SVGChart {
 
   // MARK: - Pieces
 
-  static func axis(plotLeft: Double, plotRight: Double, plotTop: Double, plotBottom: Double, scaleTop: Double, unit: String) -> [String] {
+  static func axis(
+    plotLeft: Double, plotRight: Double, plotTop: Double, plotBottom: Double, scaleTop: Double, unit: String
+  ) -> [String] {
     var lines = [
       "<line x1=\"\(f(plotLeft))\" y1=\"\(f(plotTop))\" x2=\"\(f(plotLeft))\" y2=\"\(f(plotBottom))\" stroke=\"#333333\"/>",
       "<line x1=\"\(f(plotLeft))\" y1=\"\(f(plotBottom))\" x2=\"\(f(plotRight))\" y2=\"\(f(plotBottom))\" stroke=\"#333333\"/>",
@@ -146,8 +169,12 @@ enum SVGChart {
     for tick in 0...5 {
       let value = scaleTop * Double(tick) / 5
       let tickY = plotBottom - (plotBottom - plotTop) * Double(tick) / 5
-      lines.append("<line x1=\"\(f(plotLeft - 4))\" y1=\"\(f(tickY))\" x2=\"\(f(plotRight))\" y2=\"\(f(tickY))\" stroke=\"#DDDDDD\"/>")
-      lines.append(text(x: plotLeft - 8, y: tickY + 4, ByteCount.fixed(value, decimals: value < 10 ? 1 : 0), anchor: "end", size: 11))
+      lines.append(
+        "<line x1=\"\(f(plotLeft - 4))\" y1=\"\(f(tickY))\" x2=\"\(f(plotRight))\" y2=\"\(f(tickY))\" stroke=\"#DDDDDD\"/>"
+      )
+      lines.append(
+        text(
+          x: plotLeft - 8, y: tickY + 4, ByteCount.fixed(value, decimals: value < 10 ? 1 : 0), anchor: "end", size: 11))
     }
     lines.append(text(x: 18, y: (plotTop + plotBottom) / 2, unit, anchor: "middle", size: 12))
     return lines
@@ -165,7 +192,8 @@ enum SVGChart {
   }
 
   static func text(
-    x: Double, y: Double, _ content: String, anchor: String, size: Int, weight: String = "normal", fill: String = "#222222"
+    x: Double, y: Double, _ content: String, anchor: String, size: Int, weight: String = "normal",
+    fill: String = "#222222"
   ) -> String {
     "<text x=\"\(f(x))\" y=\"\(f(y))\" text-anchor=\"\(anchor)\" font-size=\"\(size)\" font-weight=\"\(weight)\" fill=\"\(fill)\">\(escape(content))</text>"
   }
@@ -176,7 +204,9 @@ enum SVGChart {
     var magnitude = 1.0
     while magnitude * 10 <= value { magnitude *= 10 }
     while magnitude > value { magnitude /= 10 }
-    for step in [1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0] where step * magnitude >= value * 1.05 { return step * magnitude }
+    for step in [1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0] where step * magnitude >= value * 1.05 {
+      return step * magnitude
+    }
     return 10 * magnitude
   }
 

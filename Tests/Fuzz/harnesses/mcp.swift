@@ -7,7 +7,7 @@
 // replies than lines; no crash, no hang.
 import Foundation
 
-private var server: MCPServer { MCPServer(runCommand: { _ in (.success, "{\n  \"verdict\": \"fits\"\n}\n", "") })}
+private var server: MCPServer { MCPServer(runCommand: { _ in (.success, "{\n  \"verdict\": \"fits\"\n}\n", "") }) }
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzMCP(_ start: UnsafePointer<UInt8>, _ count: Int) -> CInt {
@@ -26,7 +26,8 @@ public func fuzzMCP(_ start: UnsafePointer<UInt8>, _ count: Int) -> CInt {
       continue
     }
     require(object["jsonrpc"] as? String == "2.0", "a reply without jsonrpc 2.0: \(reply)")
-    require((object["result"] != nil) != (object["error"] != nil), "a reply with neither or both result and error: \(reply)")
+    require(
+      (object["result"] != nil) != (object["error"] != nil), "a reply with neither or both result and error: \(reply)")
   }
   return 0
 }

@@ -16,7 +16,8 @@ import QLoRABudget
 import QLoRABudgetInputs
 import Safetensors
 
-private let path = FileManager.default.temporaryDirectory.appendingPathComponent("qlora-budget-fuzz-quantstate-\(getpid()).safetensors")
+private let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+  "qlora-budget-fuzz-quantstate-\(getpid()).safetensors")
 private let shapes: [[Int]] = [[64, 4], [3, 5], [1000], [2, 3, 300]]
 
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -31,8 +32,9 @@ public func fuzzQuantState(_ start: UnsafePointer<UInt8>, _ count: Int) -> CInt 
       weights = file.header.tensors.map(\.name).filter { $0.hasSuffix(".weight") }
     }
   } else {
-    guard let settings = try? QuantizationSettings(
-      type: selector & 1 == 0 ? .nf4 : .fp4, blockSize: 64, doubleQuantization: selector & 2 != 0)
+    guard
+      let settings = try? QuantizationSettings(
+        type: selector & 1 == 0 ? .nf4 : .fp4, blockSize: 64, doubleQuantization: selector & 2 != 0)
     else { return 0 }
     let shape = shapes[Int(selector >> 2) % shapes.count]
     let values = (0..<shape.reduce(1, *)).map { Float(($0 * 7919) % 201 - 100) / 100 }
@@ -42,7 +44,8 @@ public func fuzzQuantState(_ start: UnsafePointer<UInt8>, _ count: Int) -> CInt 
     var entries = BnbCheckpointLayout.entries(weightName: "m.weight", tensor: tensor, dtype: "bfloat16")
       .map { (spec: $0.spec, bytes: $0.bytes) }
     let state = entries.removeLast()  // the JSON: replaced by the input
-    entries.append((SafetensorsTensorSpec(name: state.spec.name, dtype: .u8, shape: [Int64(rest.count)]), [UInt8](rest)))
+    entries.append(
+      (SafetensorsTensorSpec(name: state.spec.name, dtype: .u8, shape: [Int64(rest.count)]), [UInt8](rest)))
     guard let writer = try? SafetensorsWriter(url: path, tensors: entries.map(\.spec)) else { return 0 }
     for entry in entries { try? writer.write(entry.spec.name, bytes: entry.bytes) }
     try? writer.finish()

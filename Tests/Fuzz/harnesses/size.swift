@@ -26,9 +26,10 @@ public func fuzzSize(_ start: UnsafePointer<UInt8>, _ count: Int) -> CInt {
   }
   // `--gpu` with a leading digit is a capacity (preset-name lookup is the cli harness's).
   if text.first?.isNumber == true { _ = try? SetupOptions.gpu(text, presets: .bundled, environment: [:]) }
-  for option in ["--rank", "--seq-len", "--batch", "--blocksize", "--alpha", "--lora-dropout", "--double-quant",
-    "--quant", "--optimizer", "--recipe", "--targets", "--attn", "--dtype"]
-  {
+  for option in [
+    "--rank", "--seq-len", "--batch", "--blocksize", "--alpha", "--lora-dropout", "--double-quant",
+    "--quant", "--optimizer", "--recipe", "--targets", "--attn", "--dtype",
+  ] {
     guard let arguments = try? ParsedArguments([option, text], command: "estimate", options: SetupOptions.specs) else {
       continue
     }

@@ -47,7 +47,8 @@ package struct AllocatorReserve: Hashable, Sendable {
     }
     let counts = [2: "two", 3: "three"]
     let words = groups.map { group in
-      (group.count > 1 ? "\(counts[group.count] ?? String(group.count)) \(group.bytes.formatted()) blocks" : group.bytes.formatted())
+      (group.count > 1
+        ? "\(counts[group.count] ?? String(group.count)) \(group.bytes.formatted()) blocks" : group.bytes.formatted())
         + " left by " + group.tensor.rawValue
     }
     return cachedFree.formatted() + " cached free at the step's allocated peak"
@@ -79,7 +80,8 @@ package struct AllocatorReserve: Hashable, Sendable {
     }
     let run = memo?.run(schedule, settings, replay: whole) ?? whole()
     return AllocatorReserve(
-      peakReserved: ByteCount(run.peakReserved), cachedFree: ByteCount(run.cachedFree), settings: settings, loader: loader,
+      peakReserved: ByteCount(run.peakReserved), cachedFree: ByteCount(run.cachedFree), settings: settings,
+      loader: loader,
       completing: Deferred {
         guard let capacity, capacity > .zero, run.peakReserved > capacity.bytes else { return nil }
         return completingPeak(schedule, settings: settings, capacity: capacity.bytes, pool: pool).map(ByteCount.init)
@@ -89,7 +91,9 @@ package struct AllocatorReserve: Hashable, Sendable {
           CachedBlock(bytes: ByteCount($0.bytes), leftBy: $0.tensor)
         }
       },
-      otherLoader: Deferred { ByteCount(replay(otherLoader(), settings: settings, stoppingAt: nil, pool: pool).peakReserved) })
+      otherLoader: Deferred {
+        ByteCount(replay(otherLoader(), settings: settings, stoppingAt: nil, pool: pool).peakReserved)
+      })
   }
 
   /// The peak reserved within `capacity` bytes, or nil when an allocation fails even after the
@@ -130,14 +134,18 @@ package struct AllocatorReserve: Hashable, Sendable {
         // Unlimited capacity: the simulation never runs out of memory.
         live[Int(id)] = allocator.malloc(bytes, tensor) ?? -1
         if measuring && allocator.allocated > peakAllocated {
-          (peakAllocated, peakEvent, cachedFree) = (allocator.allocated, index, allocator.reserved - allocator.allocated)
+          (peakAllocated, peakEvent, cachedFree) = (
+            allocator.allocated, index, allocator.reserved - allocator.allocated
+          )
         }
       case .free(let id):
         allocator.free(live[Int(id)])
       case .phase(let phase):
         measuring = measuring || phase == .forward
       }
-      if index == stop { return (allocator.peakReserved, peakEvent, cachedFree, allocator.freeBlocks(limit: namedBlocks)) }
+      if index == stop {
+        return (allocator.peakReserved, peakEvent, cachedFree, allocator.freeBlocks(limit: namedBlocks))
+      }
     }
     return (allocator.peakReserved, peakEvent, cachedFree, [])
   }

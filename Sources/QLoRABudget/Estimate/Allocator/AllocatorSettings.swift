@@ -75,7 +75,8 @@ public struct AllocatorSettings: Hashable, Sendable {
       default:
         throw AllocatorSettingsError(
           key: key, value: value,
-          expected: "one of expandable_segments, max_split_size_mb, garbage_collection_threshold, roundup_power2_divisions")
+          expected:
+            "one of expandable_segments, max_split_size_mb, garbage_collection_threshold, roundup_power2_divisions")
       }
     }
   }

@@ -98,13 +98,15 @@ struct CachingAllocatorSimulation<Pool: FreeBlockPool> {
     }
     guard let index = found else { return nil }
     let remaining = blocks[Int(index)].size - size
-    let split = small || settings.expandableSegments
+    let split =
+      small || settings.expandableSegments
       ? remaining >= Self.minimumBlock : size < maxSplit && remaining > Self.smallSize
     if split {
       let block = blocks[Int(index)]
-      let rest = makeBlock(Block(
-        size: remaining, address: block.address + size, previous: index, next: block.next,
-        allocated: false, small: small, tensor: block.tensor))
+      let rest = makeBlock(
+        Block(
+          size: remaining, address: block.address + size, previous: index, next: block.next,
+          allocated: false, small: small, tensor: block.tensor))
       if block.next >= 0 { blocks[Int(block.next)].previous = rest }
       blocks[Int(index)].next = rest
       blocks[Int(index)].size = size
@@ -183,7 +185,9 @@ struct CachingAllocatorSimulation<Pool: FreeBlockPool> {
   }
 
   private mutating func bestFit(small: Bool, size: Int64) -> Int32? {
-    guard let candidate = small ? smallPool.smallest(atLeast: size) : largePool.smallest(atLeast: size) else { return nil }
+    guard let candidate = small ? smallPool.smallest(atLeast: size) : largePool.smallest(atLeast: size) else {
+      return nil
+    }
     if size < maxSplit && candidate.size >= maxSplit { return nil }
     if size >= maxSplit && candidate.size >= size + Self.largeBuffer { return nil }
     remove(candidate.block)
@@ -225,9 +229,10 @@ struct CachingAllocatorSimulation<Pool: FreeBlockPool> {
   private mutating func newSegment(small: Bool, size: Int64) -> Int32? {
     let bytes = Self.segmentSize(size)
     guard makeRoom(bytes, small: small) else { return nil }
-    let index = makeBlock(Block(
-      size: bytes, address: nextAddress, previous: -1, next: -1, allocated: false, small: small,
-      tensor: .other))
+    let index = makeBlock(
+      Block(
+        size: bytes, address: nextAddress, previous: -1, next: -1, allocated: false, small: small,
+        tensor: .other))
     // Segments never touch: nothing merges across them.
     nextAddress += bytes + Self.roundLarge
     grow(by: bytes)
@@ -255,9 +260,10 @@ struct CachingAllocatorSimulation<Pool: FreeBlockPool> {
       return current.block
     }
     let start = current?.end ?? (small ? 0 : Int64(1) << 50)
-    let index = makeBlock(Block(
-      size: bytes, address: start, previous: current?.block ?? -1, next: -1, allocated: false,
-      small: small, tensor: .other))
+    let index = makeBlock(
+      Block(
+        size: bytes, address: start, previous: current?.block ?? -1, next: -1, allocated: false,
+        small: small, tensor: .other))
     if let current { blocks[Int(current.block)].next = index }
     expandableTail[small] = (index, start + bytes)
     return index

@@ -4,7 +4,9 @@ struct FreeBlockKey: Comparable, Sendable {
   let size: Int64
   let address: Int64
   let block: Int32
-  static func < (a: FreeBlockKey, b: FreeBlockKey) -> Bool { a.size != b.size ? a.size < b.size : a.address < b.address }
+  static func < (a: FreeBlockKey, b: FreeBlockKey) -> Bool {
+    a.size != b.size ? a.size < b.size : a.address < b.address
+  }
 }
 
 /// The cached free blocks of one pool (small or large) of ``CachingAllocatorSimulation``:

@@ -83,7 +83,9 @@ package struct AllocationSchedule: Sendable {
 /// measured runs (`torch.cuda.reset_peak_memory_stats()` between them resets the allocated
 /// peak, never the reserved bytes).
 package enum SchedulePhase: String, Hashable, Sendable {
-  case loading, warmUp = "warm_up", forward, backward, optimizer
+  case loading
+  case warmUp = "warm_up"
+  case forward, backward, optimizer
 }
 
 /// What a scheduled tensor is: names the free blocks it leaves behind.

@@ -55,7 +55,9 @@ struct GradientTiming {
     var after: [ByteCount] = []
     var inLayers: [TrainableTensorGroup] = []
     for group in trainable {
-      let tensors = Array(repeating: ByteCount.elements(group.elementsPerTensor, bytesEach: group.dtype.byteWidth), count: Int(group.tensorCount))
+      let tensors = Array(
+        repeating: ByteCount.elements(group.elementsPerTensor, bytesEach: group.dtype.byteWidth),
+        count: Int(group.tensorCount))
       switch Self.outside(group.path, tied: model.tiesWordEmbeddings) {
       case true?: before += tensors
       case false?: after += tensors
@@ -66,7 +68,9 @@ struct GradientTiming {
     // A stack of two layer kinds (an MoE with dense layers) has per-kind groups that do not
     // split over the layers: there every gradient is charged before the layers, as an upper
     // bound (and one that never falls as layers are added).
-    if inLayers.count + trainable.filter({ Self.outside($0.path, tied: model.tiesWordEmbeddings) != nil }).count < trainable.count {
+    if inLayers.count + trainable.filter({ Self.outside($0.path, tied: model.tiesWordEmbeddings) != nil }).count
+      < trainable.count
+    {
       beforeLayers = TensorOrder.layerMajor(trainable)
       perLayer = Array(repeating: [], count: layers)
       afterLayers = []
@@ -77,7 +81,8 @@ struct GradientTiming {
     for group in inLayers {
       let each = Int(group.tensorCount) / layers
       for layer in 0..<layers {
-        perLayer[layer] += Array(repeating: ByteCount.elements(group.elementsPerTensor, bytesEach: group.dtype.byteWidth), count: each)
+        perLayer[layer] += Array(
+          repeating: ByteCount.elements(group.elementsPerTensor, bytesEach: group.dtype.byteWidth), count: each)
       }
     }
     beforeLayers = before

@@ -25,7 +25,8 @@ public enum CheckpointLoader: Hashable, Sendable {
   /// The model in words.
   public var label: String {
     switch self {
-    case .threaded(let count): return "\(count) worker threads staging copies ahead of the quantizing thread (transformers 5)"
+    case .threaded(let count):
+      return "\(count) worker threads staging copies ahead of the quantizing thread (transformers 5)"
     case .sequential: return "one tensor at a time (transformers 4.x loader)"
     }
   }
@@ -112,14 +113,17 @@ struct LoadingSchedule {
         let result = BaseWeights.fourBitBytes(module.weightElements, setup)
         let packed = ByteCount.elements(module.weightElements, bitsEach: 4)
         // bitsandbytes' quantize_4bit allocates the absmax (and other statistics) before the packed weight.
-        item = Item(staging: .elements(module.weightElements, bytesEach: load), quantized: [result - packed, packed], upcast: nil)
+        item = Item(
+          staging: .elements(module.weightElements, bytesEach: load), quantized: [result - packed, packed], upcast: nil)
         quantizedTotal = quantizedTotal + module.instanceCount * result
       case .int8:
-        let result = ByteCount.elements(module.weightElements, bytesEach: 1) + .elements(module.outFeatures, bytesEach: 4)
+        let result =
+          ByteCount.elements(module.weightElements, bytesEach: 1) + .elements(module.outFeatures, bytesEach: 4)
         item = Item(staging: .elements(module.weightElements, bytesEach: load), quantized: [result], upcast: nil)
         quantizedTotal = quantizedTotal + module.instanceCount * result
       case .none:
-        let width = setup.isFullFineTune ? setup.fullFineTuneParameterDtype.byteWidth : setup.computeDtype.tensorDtype.byteWidth
+        let width =
+          setup.isFullFineTune ? setup.fullFineTuneParameterDtype.byteWidth : setup.computeDtype.tensorDtype.byteWidth
         let weight = ByteCount.elements(module.weightElements, bytesEach: width)
         item = Item(staging: weight, quantized: [], upcast: nil)
         linearTotal = linearTotal + module.instanceCount * weight
@@ -130,7 +134,8 @@ struct LoadingSchedule {
     // Embedding and (untied, unquantized) lm_head: loaded in 16 bits, cast by prepare.
     let final = setup.unquantizedDtypes.embeddings.resolved(setup.computeDtype).byteWidth
     let headElements = BaseWeights.outputHead(model, setup) == nil ? inventory.lmHeadElements : 0
-    let embeddingWidth = quantization.isQuantized ? final : (setup.isFullFineTune ? setup.fullFineTuneParameterDtype.byteWidth : final)
+    let embeddingWidth =
+      quantization.isQuantized ? final : (setup.isFullFineTune ? setup.fullFineTuneParameterDtype.byteWidth : final)
     func large(_ elements: Int64) -> Item? {
       guard elements > 0 else { return nil }
       let loaded = ByteCount.elements(elements, bytesEach: min(load, embeddingWidth))
@@ -144,9 +149,11 @@ struct LoadingSchedule {
       quantizedTotal = quantizedTotal + result
       return Item(staging: .elements(elements, bytesEach: load), quantized: [result], upcast: nil)
     }
-    let unquantizedNamed = ByteCount.sum([head, embedding].compactMap { $0.map { $0.upcast ?? $0.staging } }) + linearTotal
+    let unquantizedNamed =
+      ByteCount.sum([head, embedding].compactMap { $0.map { $0.upcast ?? $0.staging } }) + linearTotal
     // A component the items do not reproduce (an engine's shards, another layout) is one block.
-    let itemsMatch = detailed && quantizedTotal <= bytes(.quantizedWeights) && unquantizedNamed <= bytes(.unquantizedWeights)
+    let itemsMatch =
+      detailed && quantizedTotal <= bytes(.quantizedWeights) && unquantizedNamed <= bytes(.unquantizedWeights)
       && perLayer.allSatisfy { $0 > 0 } && linears.allSatisfy { $0.instanceCount % Int64(layers) == 0 }
     guard itemsMatch else {
       for kind in [MemoryComponent.Kind.quantizedWeights, .unquantizedWeights] {
@@ -167,7 +174,8 @@ struct LoadingSchedule {
       switch step {
       case .stage(let index):
         let item = items[index]
-        let tensor: ScheduledTensor = !item.quantized.isEmpty ? .stagingCopy : item.upcast != nil ? .originalWeight : .unquantizedWeight
+        let tensor: ScheduledTensor =
+          !item.quantized.isEmpty ? .stagingCopy : item.upcast != nil ? .originalWeight : .unquantizedWeight
         staged[index] = schedule.allocate(item.staging, tensor)
       case .take(let index):
         guard !items[index].quantized.isEmpty else { continue }

@@ -20,7 +20,8 @@ struct StepSchedule {
   /// Returns the ids of the gradients, freed by the next step's zero_grad.
   /// The warm-up step marks no phases (its moments are not the measured ones).
   func emit(
-    into schedule: inout AllocationSchedule, previousGradients: [Int32], optimizerState: [ByteCount], workspaces: [ByteCount],
+    into schedule: inout AllocationSchedule, previousGradients: [Int32], optimizerState: [ByteCount],
+    workspaces: [ByteCount],
     marksPhases: Bool
   ) -> [Int32] {
     func enter(_ phase: SchedulePhase) { if marksPhases { schedule.enter(phase) } }
@@ -92,7 +93,9 @@ struct StepSchedule {
     enter(.backward)
     if workspaces.count > 1 { schedule.allocate(workspaces[1], .workspace) }
     let chunkAgain = loss.tokenChunking?.checkpointsChunks == true ? schedule.allocate(loss.chunk, .logits) : -1
-    let lossGradients = [schedule.allocate(loss.gradient, .lossGradient), schedule.allocate(loss.gradient, .lossGradient)]
+    let lossGradients = [
+      schedule.allocate(loss.gradient, .lossGradient), schedule.allocate(loss.gradient, .lossGradient),
+    ]
     schedule.free(lossGradients)
     schedule.free([chunkAgain, finalNorm, weightCopy, softcap, logProbabilities, inputGradient])
     if !loss.isFused { schedule.free(labels) }
@@ -134,8 +137,11 @@ struct StepSchedule {
     var leftovers: [Int32] = []
     if checkpointing {
       leftovers.append(incoming)
-      if keptInputs[0] == moment.residualGradient { leftovers += kept[0] }
-      else { leftovers.append(schedule.allocate(moment.residualGradient, .residualGradient)) }
+      if keptInputs[0] == moment.residualGradient {
+        leftovers += kept[0]
+      } else {
+        leftovers.append(schedule.allocate(moment.residualGradient, .residualGradient))
+      }
       if step.keepsCheckpointArguments { leftovers += [rotary, mask] } else { schedule.free([rotary, mask]) }
     } else {
       schedule.free([incoming, rotary, mask])

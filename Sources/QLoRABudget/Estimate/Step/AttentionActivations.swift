@@ -78,7 +78,10 @@ struct AttentionActivations {
       let native = context.platform == .cpu && model.headDimension <= 256
       let kv = native ? model.keyValueWidth : queryWidth
       saved.append(TensorTerm("q", context.perToken(queryWidth, a)))
-      saved.append(TensorTerm(native ? "k, v (grouped-query attention native)" : "k, v expanded to every head", 2 * context.perToken(kv, a)))
+      saved.append(
+        TensorTerm(
+          native ? "k, v (grouped-query attention native)" : "k, v expanded to every head", 2 * context.perToken(kv, a))
+      )
       saved.append(TensorTerm("attention output", context.perToken(queryWidth, a)))
       saved.append(TensorTerm("log-sum-exp", logSumExp))
       forwardTransients = []
@@ -122,7 +125,8 @@ struct AttentionActivations {
       forwardTransients = [scores * square, masked * square]
       // The chain in element widths: matmul, scaling, softcapping's three, mask, softmax, cast.
       // Each op holds its input beside its output.
-      let chain: [Int64] = [scores, scores] + (softcaps ? [scores, scores, scores] : []) + [masked, 4] + (a == 4 ? [] : [a])
+      let chain: [Int64] =
+        [scores, scores] + (softcaps ? [scores, scores, scores] : []) + [masked, 4] + (a == 4 ? [] : [a])
       let first = chain.indices.dropLast().max { chain[$0] + chain[$0 + 1] < chain[$1] + chain[$1 + 1] } ?? 0
       var chainMoment = [chain[first], chain[first + 1]]
       // `softmax(x, dtype=float32)` on a 16-bit input converts it to an fp32 copy before the
@@ -145,7 +149,9 @@ struct AttentionActivations {
       // The cast probabilities are saved by probs @ v alone, so its node releases them
       // (`Node::release_variables` after `apply`) before ToCopyBackward and softmax's backward
       // run: those moments hold every saved tensor but that copy.
-      let moments: [[Int64]] = [[a, cast], softmaxBackward, [masked, scores]].map { Self.net($0, released: probabilitiesCopy) }
+      let moments: [[Int64]] = [[a, cast], softmaxBackward, [masked, scores]].map {
+        Self.net($0, released: probabilitiesCopy)
+      }
       let largest = moments.max { $0.reduce(0, +) < $1.reduce(0, +) } ?? []
       backwardTransients = largest.filter { $0 > 0 }.map { $0 * square }
       outputWidth = a

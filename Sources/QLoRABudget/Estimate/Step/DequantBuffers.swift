@@ -71,13 +71,15 @@ struct DequantBuffers: Sendable {
   }
 
   var source: String {
-    isInt8 ? "bitsandbytes 0.50.2 autograd/_functions.py MatMul8bitLt.backward"
+    isInt8
+      ? "bitsandbytes 0.50.2 autograd/_functions.py MatMul8bitLt.backward"
       : "bitsandbytes 0.50.2 MatMul4Bit / Linear4bit.set_compute_type"
   }
 
   var formula: String {
     if isInt8, let largest {
-      return "int8 backward (input gradient): largest weight \(largest.path) \(largest.outFeatures) x \(largest.inFeatures) "
+      return
+        "int8 backward (input gradient): largest weight \(largest.path) \(largest.outFeatures) x \(largest.inFeatures) "
         + "rebuilt in its input's dtype (\(width) B) = \(NumberText.grouped(largestBytes.bytes)); none in forward"
     }
     guard let largest else { return "no 4-bit weights: no dequantization buffer" }

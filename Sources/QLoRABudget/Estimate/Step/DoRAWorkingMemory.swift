@@ -54,11 +54,14 @@ struct DoRAWorkingMemory {
       // base: fp32 after a norm upcast by prepare_model_for_kbit_training), else F.linear's.
       TensorTerm(
         "\(module.name) DoRA: base_result",
-        context.perToken(module.outFeatures, context.setup.lora.dropout > 0 ? matmul : context.projectionOutput(input: inputWidth))),
+        context.perToken(
+          module.outFeatures, context.setup.lora.dropout > 0 ? matmul : context.projectionOutput(input: inputWidth))),
       TensorTerm("\(module.name) DoRA: lora_result", context.perToken(module.outFeatures, matmul)),
     ]
     if context.setup.lora.dropout > 0 {
-      saved.append(TensorTerm("\(module.name) DoRA: weight read by F.linear", ByteCount(bytes(weight, context.autocast ? matmul : x))))
+      saved.append(
+        TensorTerm(
+          "\(module.name) DoRA: weight read by F.linear", ByteCount(bytes(weight, context.autocast ? matmul : x))))
     }
     self.saved = saved
   }

@@ -36,7 +36,9 @@ struct FeedForwardActivations {
   }
 
   /// The routed experts of one sparse layer (without the shared expert).
-  static func experts(_ context: StepContext, _ moe: MixtureOfExperts, outputWidth g: Int64) -> (saved: [TensorTerm], transient: ByteCount) {
+  static func experts(_ context: StepContext, _ moe: MixtureOfExperts, outputWidth g: Int64) -> (
+    saved: [TensorTerm], transient: ByteCount
+  ) {
     let rows = StepContext.product([context.tokens, moe.expertRowsPerToken]) ?? Int64.max
     let hidden = context.model.hiddenSize
     let expertWidth = context.autocast ? context.compute : g
@@ -44,7 +46,8 @@ struct FeedForwardActivations {
       TensorTerm(
         "experts: gate, activation, up outputs for tokens*k = \(rows) rows (uniform routing: tokens*k/E per expert)",
         StepContext.bytes(rows, moe.expertIntermediateSize, width: 3 * expertWidth)),
-      TensorTerm("experts' outputs kept by the routing-weight product", StepContext.bytes(rows, hidden, width: expertWidth)),
+      TensorTerm(
+        "experts' outputs kept by the routing-weight product", StepContext.bytes(rows, hidden, width: expertWidth)),
       TensorTerm("router probabilities (fp32)", context.perToken(moe.expertCount, 4)),
     ]
     let perExpertRows = max(1, rows / max(1, moe.expertCount))

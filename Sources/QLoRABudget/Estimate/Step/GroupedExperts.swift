@@ -25,19 +25,27 @@ enum GroupedExperts {
     moe.style == .glm && !context.setup.recipe.linearRoles.contains(moe.expertRole)
   }
 
-  static func activations(_ context: StepContext, _ moe: MixtureOfExperts) -> (saved: [TensorTerm], transients: [ByteCount]) {
+  static func activations(_ context: StepContext, _ moe: MixtureOfExperts) -> (
+    saved: [TensorTerm], transients: [ByteCount]
+  ) {
     let rows = StepContext.product([context.tokens, moe.expertsPerToken]) ?? Int64.max
     let width = context.lmHead
     let size = moe.expertIntermediateSize
     let routerWidth = context.autocast ? context.compute : 4
     let saved = [
-      TensorTerm("experts: gate_up output (S = tokens*k = \(rows) rows)", StepContext.bytes(rows, 2 * size, width: width)),
+      TensorTerm(
+        "experts: gate_up output (S = tokens*k = \(rows) rows)", StepContext.bytes(rows, 2 * size, width: width)),
       TensorTerm("experts: activation output", StepContext.bytes(rows, size, width: width)),
-      TensorTerm("experts: down output kept by the routing-weight product", StepContext.bytes(rows, context.model.hiddenSize, width: width)),
-      TensorTerm("experts: sort indices, routing weights, offsets", StepContext.bytes(rows, 3 * 8 + routerWidth, width: 1) + .elements(moe.expertCount, bytesEach: 4)),
+      TensorTerm(
+        "experts: down output kept by the routing-weight product",
+        StepContext.bytes(rows, context.model.hiddenSize, width: width)),
+      TensorTerm(
+        "experts: sort indices, routing weights, offsets",
+        StepContext.bytes(rows, 3 * 8 + routerWidth, width: 1) + .elements(moe.expertCount, bytesEach: 4)),
       TensorTerm(
         "router: scores, masked scores, mask, top-k indices and weights, denominator",
-        context.perToken(moe.expertCount * (2 * routerWidth + 1) + moe.expertsPerToken * (8 + routerWidth) + routerWidth, 1)),
+        context.perToken(
+          moe.expertCount * (2 * routerWidth + 1) + moe.expertsPerToken * (8 + routerWidth) + routerWidth, 1)),
     ]
     // Backward: the gate_up output's gradient beside the activation's and the product's.
     let transients = [

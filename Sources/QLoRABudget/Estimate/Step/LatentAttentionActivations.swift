@@ -58,7 +58,8 @@ extension AttentionActivations {
       TensorTerm(a == p ? "v, a view of kv_b_proj's output" : "v cast", context.perToken(valueStorage, a)),
     ]
     let square = StepContext.bytes(batch, heads, seq, seq, width: 1)
-    let mathFallback = attention == .sdpa && context.platform == .cpu
+    let mathFallback =
+      attention == .sdpa && context.platform == .cpu
       && mla.queryKeyHeadDimension != mla.valueHeadDimension
     switch attention {
     case .sdpa where mathFallback:
@@ -82,7 +83,8 @@ extension AttentionActivations {
       checkpointedForwardTransients = []
       scoreSavedCount = 0
       backwardTransients = [
-        context.perToken(queryKey, a), context.perToken(queryKey, a), context.perToken(value, a), context.perToken(value, a),
+        context.perToken(queryKey, a), context.perToken(queryKey, a), context.perToken(value, a),
+        context.perToken(value, a),
       ]
     case .eager:
       // The standard eager walk's first term is its q, expanded k and v; the rest are score-sized.

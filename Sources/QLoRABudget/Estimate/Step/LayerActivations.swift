@@ -42,9 +42,12 @@ struct LayerActivations {
   private let attentionTermCount: Int
 
   /// The dense layer, and the sparse (MoE) layer when the model has one.
-  static func layers(_ context: StepContext, adapted: [LinearModule]) -> (dense: LayerActivations, sparse: LayerActivations?) {
+  static func layers(_ context: StepContext, adapted: [LinearModule]) -> (
+    dense: LayerActivations, sparse: LayerActivations?
+  ) {
     let dense = LayerActivations(context, adapted: adapted, sparse: false)
-    let sparse = (context.model.layout.mixtureOfExperts?.sparseLayerCount ?? 0) > 0
+    let sparse =
+      (context.model.layout.mixtureOfExperts?.sparseLayerCount ?? 0) > 0
       ? LayerActivations(context, adapted: adapted, sparse: true) : nil
     return (dense, sparse)
   }
@@ -69,7 +72,8 @@ struct LayerActivations {
     let normCount = Int64(model.layout.normsPerLayer.count)
     // The norms before attention (one; Gemma 2/3 also normalise attention's output).
     let attentionNorms = normCount > 2 ? normCount / 2 : 1
-    saved.append(TensorTerm("\(attentionNorms) attention norm(s): fp32 input + rsqrt", attentionNorms * context.normSaved))
+    saved.append(
+      TensorTerm("\(attentionNorms) attention norm(s): fp32 input + rsqrt", attentionNorms * context.normSaved))
 
     var masksOnNormOutput = ByteCount.zero
     // DoRA's per-module moments (``DoRAWorkingMemory``): the largest in forward (grad off in a
@@ -84,7 +88,9 @@ struct LayerActivations {
     let int8Inputs = Self.int8SavedInputs(context)
     var int8OnlyAttentionInput = ByteCount.zero
     // Expert and router LoRA branches are not modelled (not nn.Linear in transformers 5).
-    func lora(_ slot: LinearModule.Input, input features: Int64, width: Int64, label: String, alreadySaved: Bool = false) {
+    func lora(
+      _ slot: LinearModule.Input, input features: Int64, width: Int64, label: String, alreadySaved: Bool = false
+    ) {
       let modules = adapted.filter { $0.input == slot && $0.role == .projection }
       var shared = false
       for module in modules {
@@ -95,7 +101,9 @@ struct LayerActivations {
           saved += dora.saved
           // Grad off, a checkpointed layer saves nothing: beside the residual stream only the
           // module's input and peft's cast of it are live at its DoRA moment.
-          let input = context.perToken(features, width) + context.perToken(features, LoRABranch.castWidth(context, inputWidth: width))
+          let input =
+            context.perToken(features, width)
+            + context.perToken(features, LoRABranch.castWidth(context, inputWidth: width))
           doraForward = max(doraForward, checkpointing ? dora.withoutGrad + input : dora.withGrad)
           if slot.isAttention {
             doraAttention = max(doraAttention, dora.withGrad)
@@ -108,7 +116,9 @@ struct LayerActivations {
       }
       let keptByInt8 = int8Inputs.contains(slot)
       if (shared || keptByInt8) && !alreadySaved {
-        let readers = !keptByInt8 ? "the LoRA branches" : shared ? "the LoRA branches and LLM.int8's backward" : "LLM.int8's backward"
+        let readers =
+          !keptByInt8
+          ? "the LoRA branches" : shared ? "the LoRA branches and LLM.int8's backward" : "LLM.int8's backward"
         saved.append(TensorTerm("\(label), kept for \(readers)", context.perToken(features, width)))
         if slot == .attentionInput && !shared { int8OnlyAttentionInput = context.perToken(features, width) }
       }
@@ -130,14 +140,17 @@ struct LayerActivations {
     saved += attention.saved
     let scoreTerms = (saved.count - attention.scoreSavedCount)..<saved.count
     lora(
-      .attentionOutput, input: model.attentionOutputWidth, width: attention.outputWidth, label: "attention output (o_proj input)",
+      .attentionOutput, input: model.attentionOutputWidth, width: attention.outputWidth,
+      label: "attention output (o_proj input)",
       alreadySaved: attention.savesOutput)
 
     let attentionSaved = saved.total
     // Zero-byte terms are dropped below; count the attention block's among the rest.
     let attentionTerms = saved.filter { $0.bytes > .zero }.count
-    saved.append(TensorTerm(
-      "\(normCount - attentionNorms) MLP norm(s): fp32 input + rsqrt", (normCount - attentionNorms) * context.normSaved))
+    saved.append(
+      TensorTerm(
+        "\(normCount - attentionNorms) MLP norm(s): fp32 input + rsqrt",
+        (normCount - attentionNorms) * context.normSaved))
 
     // MLP: gate/up read the second norm's output.
     var transient: [ByteCount] = []
@@ -154,18 +167,24 @@ struct LayerActivations {
         transient = [experts.transient]
       }
       if moe.sharedExpertIntermediateSize > 0 {
-        let shared = FeedForwardActivations(context, intermediate: moe.sharedExpertIntermediateSize, outputWidth: mlpWidth)
+        let shared = FeedForwardActivations(
+          context, intermediate: moe.sharedExpertIntermediateSize, outputWidth: mlpWidth)
         saved += shared.saved.map { TensorTerm("shared expert: " + $0.name, $0.bytes) }
-        lora(.sharedExpertIntermediate, input: moe.sharedExpertIntermediateSize, width: mlpWidth, label: "shared expert down input")
+        lora(
+          .sharedExpertIntermediate, input: moe.sharedExpertIntermediateSize, width: mlpWidth,
+          label: "shared expert down input")
       }
     } else {
       let mlp = FeedForwardActivations(context, intermediate: model.intermediateSize, outputWidth: mlpWidth)
       saved += mlp.saved
       transient = mlp.backwardTransients
-      lora(.feedForwardIntermediate, input: mlp.downInput.features, width: mlp.downInput.width, label: "down_proj input")
+      lora(
+        .feedForwardIntermediate, input: mlp.downInput.features, width: mlp.downInput.width, label: "down_proj input")
     }
     self.saved = saved.filter { $0.bytes > .zero }
-    checkpointedForwardWorkingSet = saved.indices.filter { !scoreTerms.contains($0) }.map { saved[$0].bytes }.filter { $0 > .zero }
+    checkpointedForwardWorkingSet = saved.indices.filter { !scoreTerms.contains($0) }.map { saved[$0].bytes }.filter {
+      $0 > .zero
+    }
     self.attentionSaved = attentionSaved
     savedForInputGradient = context.normSaved + masksOnNormOutput + int8OnlyAttentionInput
     savesCachedKeyValue = attention.savesCachedKeyValue
@@ -183,11 +202,15 @@ struct LayerActivations {
     forwardTransients = larger(
       checkpointing ? attention.checkpointedForwardTransients : attention.forwardTransients, dora: doraForwardNet,
       beside: DequantBuffers(context).bytes)
-    feedForwardBackwardTransients = checkpointing
+    feedForwardBackwardTransients =
+      checkpointing
       ? larger(transient, dora: doraFeedForward, beside: DequantBuffers.largest(context) { !$0.input.isAttention })
       : transient
-    attentionBackwardTransients = checkpointing
-      ? larger(attention.backwardTransients, dora: doraAttention, beside: DequantBuffers.largest(context) { $0.input.isAttention })
+    attentionBackwardTransients =
+      checkpointing
+      ? larger(
+        attention.backwardTransients, dora: doraAttention,
+        beside: DequantBuffers.largest(context) { $0.input.isAttention })
       : attention.backwardTransients
   }
 }
@@ -259,12 +282,14 @@ struct StackActivations {
     let sparseCount = layers.sparse == nil ? 0 : (model.layout.mixtureOfExperts?.sparseLayerCount ?? 0)
     let denseCount = model.layerCount - sparseCount
     let largest = max(layers.dense.savedBytes, layers.sparse?.savedBytes ?? .zero)
-    forwardTransients = (layers.sparse?.forwardTransient ?? .zero) > layers.dense.forwardTransient
+    forwardTransients =
+      (layers.sparse?.forwardTransient ?? .zero) > layers.dense.forwardTransient
       ? layers.sparse?.forwardTransients ?? [] : layers.dense.forwardTransients
     dense = layers.dense
     sparse = layers.sparse
     self.sparseCount = sparseCount
-    largestLayer = (layers.sparse?.savedBytes ?? .zero) > layers.dense.savedBytes ? layers.sparse ?? layers.dense : layers.dense
+    largestLayer =
+      (layers.sparse?.savedBytes ?? .zero) > layers.dense.savedBytes ? layers.sparse ?? layers.dense : layers.dense
     let checkpoints = context.setup.usesGradientCheckpointing
     savesCachedKeyValue = layers.dense.savesCachedKeyValue && layers.sparse?.savesCachedKeyValue != false
     let denseMoment = BackwardMoment(context, layer: layers.dense, recomputed: checkpoints)
@@ -272,7 +297,8 @@ struct StackActivations {
     self.denseMoment = denseMoment
     self.sparseMoment = sparseMoment
     backwardMoment = sparseMoment.map { $0.bytes > denseMoment.bytes ? $0 : denseMoment } ?? denseMoment
-    backwardLayer = sparseMoment.map { $0.bytes > denseMoment.bytes } == true ? layers.sparse ?? layers.dense : layers.dense
+    backwardLayer =
+      sparseMoment.map { $0.bytes > denseMoment.bytes } == true ? layers.sparse ?? layers.dense : layers.dense
     perLayer = layers.dense.saved
     self.largest = largest
     layerCount = model.layerCount
@@ -289,7 +315,8 @@ struct StackActivations {
       terms = [TensorTerm("kept layer inputs", kept), TensorTerm("one recomputed layer", largest)]
     } else {
       let first = denseCount == 0 ? layers.sparse ?? layers.dense : layers.dense
-      kept = denseCount * layers.dense.savedBytes + sparseCount * (layers.sparse?.savedBytes ?? .zero)
+      kept =
+        denseCount * layers.dense.savedBytes + sparseCount * (layers.sparse?.savedBytes ?? .zero)
         - first.savedForInputGradient
       offloadedToHost = .zero
       recomputedLayer = .zero
@@ -312,7 +339,8 @@ struct StackActivations {
     let denseCount = count - sparseCount
     // The kind with the larger backward moment goes last (first in backward).
     let larger: Kind = (sparseMoment?.bytes ?? .zero) > denseMoment.bytes ? .sparse : .dense
-    var kinds: [Kind] = larger == .sparse
+    var kinds: [Kind] =
+      larger == .sparse
       ? Array(repeating: .dense, count: denseCount) + Array(repeating: .sparse, count: sparseCount)
       : Array(repeating: .sparse, count: sparseCount) + Array(repeating: .dense, count: denseCount)
     // The estimate's backward moment is the larger of the two kinds' even when the stack has
@@ -335,7 +363,8 @@ struct StackActivations {
   var formula: String {
     let perLayer = perLayer.map { "\($0.name) \(NumberText.grouped($0.bytes.bytes))" }.joined(separator: "; ")
     if checkpointing && offloads {
-      return "checkpointing with the layer inputs offloaded to host memory (Unsloth): on the GPU min(\(layerCount) x input, "
+      return
+        "checkpointing with the layer inputs offloaded to host memory (Unsloth): on the GPU min(\(layerCount) x input, "
         + "max(3 x input, \(layerCount) x 2 MiB)) with input = b*s*h*\(residualWidth) B: \(NumberText.grouped(kept.bytes)) "
         + "+ one recomputed layer \(NumberText.grouped(largest.bytes)) [\(perLayer)]"
     }

@@ -50,9 +50,10 @@ struct LoRABranch {
       let maskWidth: Int64 = context.platform == .cuda ? 1 : castWidth
       mask = context.perToken(inFeatures, maskWidth)
       own.append(TensorTerm("dropout mask", mask))
-      own.append(TensorTerm(
-        matmulWidth == castWidth ? "dropped-out input" : "dropped-out input cast for lora_A",
-        context.perToken(inFeatures, matmulWidth)))
+      own.append(
+        TensorTerm(
+          matmulWidth == castWidth ? "dropped-out input" : "dropped-out input cast for lora_A",
+          context.perToken(inFeatures, matmulWidth)))
     } else if matmulWidth != castWidth {
       own.append(TensorTerm("input cast for lora_A", context.perToken(inFeatures, matmulWidth)))
     } else if copied {

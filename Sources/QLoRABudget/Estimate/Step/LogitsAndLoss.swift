@@ -73,7 +73,8 @@ struct LogitsAndLoss {
     let width = context.autocast ? context.compute : context.normOutput
     logitsWidth = width
     tokens = context.tokens
-    weightCopy = context.autocast && context.lmHead != context.compute
+    weightCopy =
+      context.autocast && context.lmHead != context.compute
       ? StepContext.bytes(vocabulary, model.hiddenSize, width: context.compute) : .zero
     let standard = Standard(context, width: width)
     let plain = setup.trainingLoop == .plain
@@ -85,7 +86,8 @@ struct LogitsAndLoss {
       let probabilityWidth: Int64 = chunking.float32LogProbabilities ? 4 : width
       implementation = setup.lossImplementation
       tokenChunking = chunking
-      let inFlight = (chunking.keepsLogits ? 0 : width) + (probabilityWidth == width ? 0 : 4)
+      let inFlight =
+        (chunking.keepsLogits ? 0 : width) + (probabilityWidth == width ? 0 : 4)
         + (chunking.checkpointsChunks ? probabilityWidth : 0)
       logits = chunking.keepsLogits ? context.perToken(vocabulary, width) : .zero
       softcap = .zero
@@ -127,7 +129,9 @@ struct LogitsAndLoss {
     let logits, softcap, upcast, logProbabilities, gradient: ByteCount
     /// The larger of the forward and backward moments (the tensors both share excluded).
     func largestMoment(keepingLogits: Bool) -> ByteCount {
-      max(logits + softcap + upcast + logProbabilities, softcap + logProbabilities + 2 * gradient + (keepingLogits ? logits : .zero))
+      max(
+        logits + softcap + upcast + logProbabilities,
+        softcap + logProbabilities + 2 * gradient + (keepingLogits ? logits : .zero))
     }
 
     init(_ context: StepContext, width: Int64) {
@@ -141,7 +145,9 @@ struct LogitsAndLoss {
 
   /// One chunk's live bytes and the saved input gradient of a fused chunked loss (nil for a
   /// token-chunked one).
-  private static func chunkMoment(_ loss: ChunkedLoss, _ context: StepContext, width: Int64) -> (moment: ByteCount, inputGradient: ByteCount)? {
+  private static func chunkMoment(_ loss: ChunkedLoss, _ context: StepContext, width: Int64) -> (
+    moment: ByteCount, inputGradient: ByteCount
+  )? {
     let vocabulary = context.model.vocabularySize
     let hidden = context.model.hiddenSize
     let inputGradient = context.perToken(hidden, context.normOutput)
@@ -176,13 +182,15 @@ struct LogitsAndLoss {
   /// The loss's forward moment: logits, their softcapped and fp32 copies and the
   /// log-probabilities together (chunked: the saved input gradient and one chunk).
   var forwardMoment: ByteCount {
-    finalNorm + lastHiddenState + weightCopy + logits + softcap + upcast + logProbabilities + labels + inputGradient + chunk
+    finalNorm + lastHiddenState + weightCopy + logits + softcap + upcast + logProbabilities + labels + inputGradient
+      + chunk
   }
 
   /// The loss's backward moment: log-probabilities and two gradients, the softcap's saved
   /// output and what the loop holds (chunked: the saved input gradient).
   var backwardMoment: ByteCount {
-    isFused ? finalNorm + weightCopy + inputGradient
+    isFused
+      ? finalNorm + weightCopy + inputGradient
       : finalNorm + weightCopy + softcap + logProbabilities + 2 * gradient + heldOutput + labels
         + (tokenChunking?.checkpointsChunks == true ? chunk : .zero)
   }
@@ -193,7 +201,8 @@ struct LogitsAndLoss {
       return "cross-entropy over token chunks of \(g(chunking.chunkTokens(tokens))) tokens: "
         + (logits > .zero ? "logit chunks kept b*s*V*\(logitsWidth) B = \(g(logits.bytes)); " : "")
         + (chunk > .zero ? "one chunk's logits in flight \(g(chunk.bytes)); " : "")
-        + (chunking.checkpointsChunks ? "each chunk checkpointed (recomputed in backward); "
+        + (chunking.checkpointsChunks
+          ? "each chunk checkpointed (recomputed in backward); "
           : "every chunk's log-softmax saved \(g(logProbabilities.bytes)); ")
         + "backward: 2 gradients of one chunk \(g(gradient.bytes)); "
         + "final norm input \(g(finalNorm.bytes))"

@@ -16,7 +16,10 @@ package struct StepProfile: Hashable, Sendable {
 
   public func hash(into hasher: inout Hasher) {
     hasher.combine(savedForBackward)
-    for phase in phases { hasher.combine(phase.name); hasher.combine(phase.bytes) }
+    for phase in phases {
+      hasher.combine(phase.name)
+      hasher.combine(phase.bytes)
+    }
   }
 
   /// The largest moment and its phase.
@@ -76,8 +79,11 @@ struct StepPeak {
     // Without checkpointing transformers keeps use_cache on: the output's DynamicCache holds
     // a copy (`torch.cat` in `DynamicLayer.update`) of every layer's k (after rotary) and v
     // (MLA: its compressed latent, ``ModelArchitecture/cachedKeyValueWidth``).
-    keyValueCache = checkpointing
-      ? .zero : model.layerCount * context.perToken(model.cachedKeyValueWidth, context.projectionOutput(input: context.normOutput))
+    keyValueCache =
+      checkpointing
+      ? .zero
+      : model.layerCount
+        * context.perToken(model.cachedKeyValueWidth, context.projectionOutput(input: context.normOutput))
     rotary = Self.rotaryTables(context)
     autocastCache = Self.autocastWeightCache(context, trainable)
     // Sharded, each GPU steps its own shard; with the optimizer on the host, none on the GPU.
@@ -88,10 +94,13 @@ struct StepPeak {
     // window and full-attention layers and build one mask per type (modeling_gemma2.py
     // `causal_mask_mapping`; measured: out-of-sample `gemma-2-2b-s1024-b1-r16-gc-eager-plain`,
     // whose two-layer build holds two s x s masks).
-    let maskTypes: Int64 = model.modelType.hasPrefix("gemma2") || model.modelType.hasPrefix("gemma3")
+    let maskTypes: Int64 =
+      model.modelType.hasPrefix("gemma2") || model.modelType.hasPrefix("gemma3")
       ? min(2, model.layerCount) : 1
-    causalMask = setup.attention == .eager
-      ? maskTypes * StepContext.bytes(setup.batchSize, setup.sequenceLength, setup.sequenceLength, width: context.residual)
+    causalMask =
+      setup.attention == .eager
+      ? maskTypes
+        * StepContext.bytes(setup.batchSize, setup.sequenceLength, setup.sequenceLength, width: context.residual)
       : .zero
     // peft's prepare_model_for_kbit_training enables checkpointing without kwargs, which torch
     // runs reentrant (CheckpointFunction keeps its non-tensor arguments in ctx); transformers'
@@ -99,7 +108,8 @@ struct StepPeak {
     // L3157), which keeps none.
     let reentrant = context.isQuantized
     keepsCheckpointArguments = checkpointing && reentrant
-    graphLeftovers = checkpointing
+    graphLeftovers =
+      checkpointing
       ? 2 * context.perToken(model.hiddenSize, context.residual) + (reentrant ? rotary + causalMask : .zero) : .zero
     // Without checkpointing autograd saves autocast's weight casts too (lora_A/B's matmuls need
     // them for their inputs' gradients) until each layer's backward; checkpointed layers ran
@@ -127,7 +137,8 @@ struct StepPeak {
     var backwardLayer = ByteCount.zero
     for index in stride(from: layers - 1, through: 0, by: -1) {
       gradientsAlive = gradientsAlive + ByteCount.sum(gradientTiming.perLayer[index])
-      backwardLayer = max(backwardLayer, outsideLayers + keptBelow + gradientsAlive + stack.backwardMoment(of: kinds[index]).bytes)
+      backwardLayer = max(
+        backwardLayer, outsideLayers + keptBelow + gradientsAlive + stack.backwardMoment(of: kinds[index]).bytes)
       keptBelow = keptBelow - keptParts[index]
     }
     // The end of backward: every gradient, what the loop and the graph still hold, and a tied
@@ -136,15 +147,20 @@ struct StepPeak {
     // incoming gradient; the lm_head copy's fp32 gradient has its own moment beside the 16-bit
     // logits gradient (``SavedModuleCopies``, measured in Fixtures/modules-to-save-steps).
     let copiesLast = SavedModuleCopies.gradientsAfterTheLayers(trainable, onGPU: gradients) > .zero
-    let endOfBackward = held + gradients + graphLeftovers + gradientTiming.tiedEmbeddingAccumulation
+    let endOfBackward =
+      held + gradients + graphLeftovers + gradientTiming.tiedEmbeddingAccumulation
       + (copiesLast ? context.perToken(model.hiddenSize, context.residual) : .zero)
     let headGradient = SavedModuleCopies.headGradient(trainable)
-    let backwardHead = headGradient > .zero
+    let backwardHead =
+      headGradient > .zero
       ? kept + heldBeyondSaved + headGradient + context.perToken(model.vocabularySize, context.compute) : .zero
     let optimizer = held + gradients + optimizerTemporaries + graphLeftovers
     profile = StepProfile(
       savedForBackward: (checkpointing ? stack.kept : stack.kept + rotary + savedCasts) + loss.saved,
-      phases: [(.forward, forward), (.backward, max(backwardLoss, backwardLayer, endOfBackward, backwardHead)), (.optimizer, optimizer)])
+      phases: [
+        (.forward, forward), (.backward, max(backwardLoss, backwardLayer, endOfBackward, backwardHead)),
+        (.optimizer, optimizer),
+      ])
   }
 
   /// Rotary `cos` and `sin`, `b x s x rotary_dim` each, cast to the hidden states' dtype

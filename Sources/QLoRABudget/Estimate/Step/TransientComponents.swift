@@ -11,7 +11,8 @@ struct TransientComponents {
     self.step = step
     self.setup = setup
     let cuda = setup.platform == .cuda
-    let runtime = cuda
+    let runtime =
+      cuda
       ? RuntimeOverhead.context(for: gpu) : (.zero, "no CUDA context (CPU platform)", "platform cpu")
     context = runtime.bytes
     let workspaces = RuntimeOverhead.cublasWorkspaces(for: gpu, platform: setup.platform)
@@ -21,9 +22,11 @@ struct TransientComponents {
       MemoryComponent(
         .activations, lifetime: .transient, bytes: step.stack.kept + step.stack.recomputedLayer + step.keyValueCache,
         formula: step.stack.formula
-          + (step.keyValueCache > .zero ? "; + key/value cache (use_cache on without checkpointing) \(g(step.keyValueCache.bytes))" : ""),
+          + (step.keyValueCache > .zero
+            ? "; + key/value cache (use_cache on without checkpointing) \(g(step.keyValueCache.bytes))" : ""),
         source: "tensor by tensor from transformers 5.23 modeling code, peft 0.21.2 bnb.py, bitsandbytes 0.50.2, "
-          + "PyTorch derivatives.yaml; checked against cpu-steps and fitcheck-t4 (docs/estimation.md, docs/validation.md)"),
+          + "PyTorch derivatives.yaml; checked against cpu-steps and fitcheck-t4 (docs/estimation.md, docs/validation.md)"
+      ),
       MemoryComponent(
         .logits, lifetime: .transient, bytes: max(step.loss.forwardMoment, step.loss.backwardMoment),
         formula: step.loss.formula + " (the larger of the forward and backward moments)",
@@ -33,7 +36,8 @@ struct TransientComponents {
         source: step.dequant.source),
       MemoryComponent(
         .cublasWorkspaces, lifetime: .transient, bytes: workspaces,
-        formula: workspaces == .zero ? "no cuBLAS (not a CUDA device)"
+        formula: workspaces == .zero
+          ? "no cuBLAS (not a CUDA device)"
           : "2 handles (forward thread, autograd thread) x \(NumberText.grouped(workspaces.bytes / 2)) B",
         source: "PyTorch CublasHandlePool.cpp getChosenWorkspaceSize (:4096:2:16:8 before Hopper, 32 MiB on sm90); "
           + "allocated through the caching allocator"),
@@ -63,15 +67,19 @@ struct TransientComponents {
         ? "plain loop: the model output (logits\(setup.usesGradientCheckpointing ? "" : ", key/value cache")) stays referenced "
           + "through backward and the optimizer step"
         : "trainer loop (HF Trainer compute_loss): only the loss survives forward; the logits are freed before backward",
-      "kernels: \(setup.platform.rawValue)" + (setup.platform == .cpu ? " (no CUDA context, cuBLAS workspace or allocator reserve)" : ""),
+      "kernels: \(setup.platform.rawValue)"
+        + (setup.platform == .cpu ? " (no CUDA context, cuBLAS workspace or allocator reserve)" : ""),
     ]
     if setup.usesGradientCheckpointing {
-      lines.append(setup.recipe.offloadsCheckpointInputs
-        ? "checkpointing offloads each layer's input to pinned host memory (Unsloth; the host activations row) and "
-          + "recomputes one layer at a time; the GPU keeps the last layer's input and up to two copy-back buffers"
-        : "checkpointing keeps each layer's input and recomputes one layer at a time (reentrant or not: same bytes)")
+      lines.append(
+        setup.recipe.offloadsCheckpointInputs
+          ? "checkpointing offloads each layer's input to pinned host memory (Unsloth; the host activations row) and "
+            + "recomputes one layer at a time; the GPU keeps the last layer's input and up to two copy-back buffers"
+          : "checkpointing keeps each layer's input and recomputes one layer at a time (reentrant or not: same bytes)")
     }
-    if setup.lora.dropout > 0, !setup.isFullFineTune { lines.append("lora_dropout > 0: each LoRA branch keeps its own dropped-out input and mask") }
+    if setup.lora.dropout > 0, !setup.isFullFineTune {
+      lines.append("lora_dropout > 0: each LoRA branch keeps its own dropped-out input and mask")
+    }
     return lines
   }
 

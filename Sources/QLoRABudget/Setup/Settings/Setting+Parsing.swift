@@ -19,7 +19,8 @@ extension Setting {
     switch self {
     case .quantization: return .quantization(try choice(text) { BaseQuantization(rawValue: $0) })
     case .doubleQuantization: return .doubleQuantization(try boolean(text))
-    case .blockSize: return .blockSize(try choice(text) { Int64($0).flatMap { TrainingSetup.blockSizes.contains($0) ? $0 : nil } })
+    case .blockSize:
+      return .blockSize(try choice(text) { Int64($0).flatMap { TrainingSetup.blockSizes.contains($0) ? $0 : nil } })
     case .rank: return .rank(try integer(text))
     case .alpha: return .alpha(try number(text))
     case .targets:
@@ -29,15 +30,21 @@ extension Setting {
       default:
         let names = trimmed.split(separator: ",", omittingEmptySubsequences: false)
           .map { $0.trimmingCharacters(in: .whitespaces) }
-        guard !names.contains(where: \.isEmpty) else { throw failure(text, "module names joined by commas, e.g. 'q_proj,v_proj'") }
+        guard !names.contains(where: \.isEmpty) else {
+          throw failure(text, "module names joined by commas, e.g. 'q_proj,v_proj'")
+        }
         return .targets(.modules(names))
       }
     case .dora: return .dora(try boolean(text))
     case .loraDropout: return .loraDropout(try number(text))
     case .modulesToSave:
       if trimmed.lowercased() == "none" { return .modulesToSave([]) }
-      let names = trimmed.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-      guard !names.contains(where: \.isEmpty) else { throw failure(text, "none, or module names joined by commas, e.g. 'embed_tokens,lm_head'") }
+      let names = trimmed.split(separator: ",", omittingEmptySubsequences: false).map {
+        $0.trimmingCharacters(in: .whitespaces)
+      }
+      guard !names.contains(where: \.isEmpty) else {
+        throw failure(text, "none, or module names joined by commas, e.g. 'embed_tokens,lm_head'")
+      }
       return .modulesToSave(names)
     case .optimizer: return .optimizer(try choice(text) { Optimizer(rawValue: $0) })
     case .computeDtype: return .computeDtype(try choice(text) { ComputeDtype(rawValue: $0) })
@@ -46,7 +53,8 @@ extension Setting {
     case .batchSize: return .batchSize(try integer(text))
     case .gradientCheckpointing: return .gradientCheckpointing(try boolean(text))
     case .attention:
-      return .attention(try choice(text) { AttentionImplementation(rawValue: $0) ?? AttentionImplementation(transformersName: $0) })
+      return .attention(
+        try choice(text) { AttentionImplementation(rawValue: $0) ?? AttentionImplementation(transformersName: $0) })
     case .loss: return .loss(try choice(text) { LossKind(rawValue: $0) })
     case .autocast: return .autocast(try boolean(text))
     case .gpuCount: return .gpuCount(try integer(text))
@@ -98,8 +106,12 @@ extension Setting {
   /// A whole number in the setting's range.
   private func integer(_ text: String) throws(SettingValueError) -> Int64 {
     guard case .integers(let range) = domain else { throw failure(text) }
-    guard let value = Int64(text.trimmingCharacters(in: .whitespaces)) else { throw failure(text, "expected a whole number") }
-    guard range.contains(value) else { throw failure(text, "must be between \(range.lowerBound) and \(range.upperBound)") }
+    guard let value = Int64(text.trimmingCharacters(in: .whitespaces)) else {
+      throw failure(text, "expected a whole number")
+    }
+    guard range.contains(value) else {
+      throw failure(text, "must be between \(range.lowerBound) and \(range.upperBound)")
+    }
     return value
   }
 
@@ -109,7 +121,9 @@ extension Setting {
     guard let value = Double(text.trimmingCharacters(in: .whitespaces)), value.isFinite else {
       throw failure(text, "expected a number")
     }
-    guard range.contains(value) else { throw failure(text, "must be between \(range.lowerBound) and \(range.upperBound)") }
+    guard range.contains(value) else {
+      throw failure(text, "must be between \(range.lowerBound) and \(range.upperBound)")
+    }
     return value
   }
 

@@ -67,7 +67,8 @@ public enum Setting: String, CaseIterable, Hashable, Sendable {
     case .engine: return "multi-GPU engine"
     case .nodeCount: return "node count"
     case .offload: return "engine offload"
-    case .reduceBucketSize, .prefetchBucketSize, .maxLiveParameters, .persistenceThreshold: return "DeepSpeed " + rawValue
+    case .reduceBucketSize, .prefetchBucketSize, .maxLiveParameters, .persistenceThreshold:
+      return "DeepSpeed " + rawValue
     case .loop: return "training loop"
     case .platform: return "kernel platform"
     case .allocator: return "allocator settings"
@@ -170,7 +171,8 @@ public enum Setting: String, CaseIterable, Hashable, Sendable {
     case .blockSize: return .blockSize(value)
     case .gpuCount: return .gpuCount(value)
     case .nodeCount: return .nodeCount(value)
-    case .quantization, .doubleQuantization, .alpha, .targets, .dora, .loraDropout, .modulesToSave, .optimizer, .computeDtype, .recipe,
+    case .quantization, .doubleQuantization, .alpha, .targets, .dora, .loraDropout, .modulesToSave, .optimizer,
+      .computeDtype, .recipe,
       .gradientCheckpointing, .attention, .loss, .autocast, .fullFineTune, .fullFineTunePrecision, .engine, .offload,
       .reduceBucketSize, .prefetchBucketSize, .maxLiveParameters, .persistenceThreshold, .loop, .platform, .allocator:
       return nil

@@ -84,13 +84,15 @@ public enum SettingChange: Hashable, Sendable {
     case .engine(let e): return e.rawValue
     case .offload(let o): return o.description
     case .nodeCount(let v), .maxLiveParameters(let v): return String(v)
-    case .reduceBucketSize(let v), .prefetchBucketSize(let v), .persistenceThreshold(let v): return v.map(String.init) ?? "auto"
+    case .reduceBucketSize(let v), .prefetchBucketSize(let v), .persistenceThreshold(let v):
+      return v.map(String.init) ?? "auto"
     case .loop(let l): return l.rawValue
     case .platform(let p): return p.rawValue
     case .allocator(let a): return a.isDefault ? Self.defaultAllocatorText : a.configuration
     case .targets(let t): return t.description
     case .modulesToSave(let names): return names.isEmpty ? "none" : names.joined(separator: ",")
-    case .doubleQuantization(let b), .dora(let b), .gradientCheckpointing(let b), .autocast(let b), .fullFineTune(let b):
+    case .doubleQuantization(let b), .dora(let b), .gradientCheckpointing(let b), .autocast(let b),
+      .fullFineTune(let b):
       return b ? "true" : "false"
     case .blockSize(let v), .rank(let v), .sequenceLength(let v), .batchSize(let v), .gpuCount(let v): return String(v)
     case .alpha(let x), .loraDropout(let x): return Setting.numberText(x)
@@ -103,9 +105,11 @@ public enum SettingChange: Hashable, Sendable {
   /// The value of a whole-number setting (nil for the others).
   public var integerValue: Int64? {
     switch self {
-    case .rank(let v), .sequenceLength(let v), .batchSize(let v), .blockSize(let v), .gpuCount(let v), .nodeCount(let v):
+    case .rank(let v), .sequenceLength(let v), .batchSize(let v), .blockSize(let v), .gpuCount(let v),
+      .nodeCount(let v):
       return v
-    case .quantization, .doubleQuantization, .alpha, .targets, .dora, .loraDropout, .modulesToSave, .optimizer, .computeDtype, .recipe,
+    case .quantization, .doubleQuantization, .alpha, .targets, .dora, .loraDropout, .modulesToSave, .optimizer,
+      .computeDtype, .recipe,
       .gradientCheckpointing, .attention, .loss, .autocast, .fullFineTune, .fullFineTunePrecision, .engine, .offload,
       .reduceBucketSize, .prefetchBucketSize, .maxLiveParameters, .persistenceThreshold, .loop, .platform, .allocator:
       return nil

@@ -39,7 +39,10 @@ struct MCPLineReader {
 
   /// What is left at the end of input: a last line without a newline.
   mutating func finish() -> [Line] {
-    defer { pending = Data(); discarding = false }
+    defer {
+      pending = Data()
+      discarding = false
+    }
     if discarding { return [.tooLong] }
     return trimmed(pending).map { [.message($0)] } ?? []
   }

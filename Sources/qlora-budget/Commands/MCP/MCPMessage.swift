@@ -61,10 +61,17 @@ struct MCPError: Error, Equatable {
   var data: JSONOutput? = nil
 
   static let parse = MCPError(code: -32700, message: "Parse error: the line is not JSON")
-  static let lineTooLong = MCPError(code: -32600, message: "Invalid Request: the line is longer than \(MCPLineReader.maximumLineBytes) bytes")
-  static func invalidRequest(_ reason: String) -> MCPError { MCPError(code: -32600, message: "Invalid Request: \(reason)") }
-  static func methodNotFound(_ method: String) -> MCPError { MCPError(code: -32601, message: "Method not found: \(method)") }
-  static func invalidParams(_ reason: String) -> MCPError { MCPError(code: -32602, message: "Invalid params: \(reason)") }
+  static let lineTooLong = MCPError(
+    code: -32600, message: "Invalid Request: the line is longer than \(MCPLineReader.maximumLineBytes) bytes")
+  static func invalidRequest(_ reason: String) -> MCPError {
+    MCPError(code: -32600, message: "Invalid Request: \(reason)")
+  }
+  static func methodNotFound(_ method: String) -> MCPError {
+    MCPError(code: -32601, message: "Method not found: \(method)")
+  }
+  static func invalidParams(_ reason: String) -> MCPError {
+    MCPError(code: -32602, message: "Invalid params: \(reason)")
+  }
   static func unsupportedVersion(_ requested: String, supported: [String]) -> MCPError {
     MCPError(
       code: -32022, message: "Unsupported protocol version: \(requested)",

@@ -52,15 +52,21 @@ struct MCPServer {
     case "initialize":
       let requested = params["protocolVersion"] as? String ?? ""
       let version = Self.handshakeRevisions.contains(requested) ? requested : Self.handshakeRevisions[0]
-      return Self.compact(.object([
-        ("protocolVersion", .string(version)), ("capabilities", Self.capabilities), ("serverInfo", Self.serverInfo),
-        ("instructions", .string("Memory of QLoRA/LoRA fine-tunes before renting a GPU, and why a run went out of memory.")),
-      ]))
+      return Self.compact(
+        .object([
+          ("protocolVersion", .string(version)), ("capabilities", Self.capabilities), ("serverInfo", Self.serverInfo),
+          (
+            "instructions",
+            .string("Memory of QLoRA/LoRA fine-tunes before renting a GPU, and why a run went out of memory.")
+          ),
+        ]))
     case "server/discover":
-      return Self.compact(.object([
-        ("supportedVersions", .array(Self.supportedRevisions.map { .string($0) })), ("capabilities", Self.capabilities),
-        ("serverInfo", Self.serverInfo), ("resultType", .string("complete")),
-      ]))
+      return Self.compact(
+        .object([
+          ("supportedVersions", .array(Self.supportedRevisions.map { .string($0) })),
+          ("capabilities", Self.capabilities),
+          ("serverInfo", Self.serverInfo), ("resultType", .string("complete")),
+        ]))
     case "ping":
       return Self.compact(.object(complete))
     case "tools/list":
@@ -87,7 +93,9 @@ struct MCPServer {
   private func call(_ tool: MCPTool, _ commandLine: [String], modern: Bool) -> String {
     let (status, output, errors) = runCommand(commandLine)
     let complete = modern ? ",\"resultType\":\"complete\"" : ""
-    guard [.success, .tight, .doesNotFit].contains(status), let parsed = try? JSONSerialization.jsonObject(with: Data(output.utf8)) else {
+    guard [.success, .tight, .doesNotFit].contains(status),
+      let parsed = try? JSONSerialization.jsonObject(with: Data(output.utf8))
+    else {
       let first = errors.split(separator: "\n").first.map(String.init) ?? "the command failed (exit \(status.rawValue))"
       let message = first.hasPrefix("Error: ") ? String(first.dropFirst(7)) : first
       let content = JSONOutput.array([.object([("type", .string("text")), ("text", .string(message))])])
@@ -105,7 +113,10 @@ struct MCPServer {
   // Computed, not a stored global: an enum payload held in a global reads as a leak to LeakSanitizer.
   static var capabilities: JSONOutput { .object([("tools", .object([("listChanged", .bool(false))]))]) }
   static var serverInfo: JSONOutput {
-    .object([("name", .string("qlora-budget")), ("version", .string(String(HelpText.version.split(separator: " ").last ?? "")))])
+    .object([
+      ("name", .string("qlora-budget")),
+      ("version", .string(String(HelpText.version.split(separator: " ").last ?? ""))),
+    ])
   }
 
   /// `JSONOutput` on one line.
@@ -118,7 +129,8 @@ struct MCPServer {
   }
 
   static func line(_ head: [(String, JSONOutput)], result: String) -> String {
-    "{" + head.map { JSONOutput.quoted($0.0) + ":" + compact($0.1) }.joined(separator: ",") + ",\"result\":" + result + "}"
+    "{" + head.map { JSONOutput.quoted($0.0) + ":" + compact($0.1) }.joined(separator: ",") + ",\"result\":" + result
+      + "}"
   }
 
   static func error(id: JSONOutput, _ error: MCPError) -> String {

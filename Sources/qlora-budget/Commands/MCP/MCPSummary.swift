@@ -15,32 +15,40 @@ enum MCPSummary {
     /// The planner's single changes the command listed, up to five.
     func changes() -> String {
       guard let changes = object["changes"] as? [[String: Any]], !changes.isEmpty else { return "" }
-      return "; single changes that fit: " + changes.prefix(5).compactMap { $0["option"] as? String }.joined(separator: "; ")
+      return "; single changes that fit: "
+        + changes.prefix(5).compactMap { $0["option"] as? String }.joined(separator: "; ")
     }
     switch tool {
     case "fit", "estimate":
-      var text = "\(model): peak process memory \(bytes(object["peak_process_bytes"])) (\(object["peak_phase"] as? String ?? "?"))"
+      var text =
+        "\(model): peak process memory \(bytes(object["peak_process_bytes"])) (\(object["peak_phase"] as? String ?? "?"))"
       if let gpu, let verdict = object["verdict"] as? String {
-        text += " on \(gpu["name"] as? String ?? "the GPU") with \(bytes(gpu["capacity_bytes"])) usable: \(verdict.replacingOccurrences(of: "_", with: " "))"
+        text +=
+          " on \(gpu["name"] as? String ?? "the GPU") with \(bytes(gpu["capacity_bytes"])) usable: \(verdict.replacingOccurrences(of: "_", with: " "))"
       }
       return text + changes() + "."
     case "solve":
       var text = "\(model)"
       if let asGiven = object["as_given"] as? [String: Any] {
-        text += " as given: \(bytes(asGiven["bytes"])), \((asGiven["verdict"] as? String ?? "?").replacingOccurrences(of: "_", with: " "))"
+        text +=
+          " as given: \(bytes(asGiven["bytes"])), \((asGiven["verdict"] as? String ?? "?").replacingOccurrences(of: "_", with: " "))"
       }
       return text + changes() + "."
     case "diagnose":
       let messages = object["messages"] as? [[String: Any]] ?? []
       var text = "\(messages.count) out-of-memory message\(messages.count == 1 ? "" : "s")"
       if let first = messages.first {
-        text += "; the first tried to allocate \(bytes(first["tried_to_allocate_bytes"])) with \(bytes(first["free_bytes"])) free"
+        text +=
+          "; the first tried to allocate \(bytes(first["tried_to_allocate_bytes"])) with \(bytes(first["free_bytes"])) free"
           + " of \(bytes(first["total_capacity_bytes"]))"
       }
       if let diagnosis = object["diagnosis"] as? [String: Any] {
-        text += ". Estimated peak \(bytes(diagnosis["peak_process_bytes"])) of \(bytes(diagnosis["available_bytes"])) available: "
+        text +=
+          ". Estimated peak \(bytes(diagnosis["peak_process_bytes"])) of \(bytes(diagnosis["available_bytes"])) available: "
           + (diagnosis["verdict"] as? String ?? "?").replacingOccurrences(of: "_", with: " ")
-        if let setting = diagnosis["allocator_setting"] as? String { text += "; fragmentation is the difference: set \(setting)" }
+        if let setting = diagnosis["allocator_setting"] as? String {
+          text += "; fragmentation is the difference: set \(setting)"
+        }
       }
       return text + "."
     default:

@@ -35,7 +35,8 @@ struct MCPTool {
   static let all: [MCPTool] = [
     MCPTool(
       command: FitCommand.self,
-      description: "Whether a QLoRA/LoRA fine-tune fits a GPU: verdict (fits, tight, does_not_fit), peak memory and headroom, "
+      description:
+        "Whether a QLoRA/LoRA fine-tune fits a GPU: verdict (fits, tight, does_not_fit), peak memory and headroom, "
         + "every component in bytes. gpu 'auto' reads this machine's GPU with nvidia-smi.",
       positionals: [model(required: false)], requiredOptions: ["gpu"]),
     MCPTool(
@@ -43,16 +44,21 @@ struct MCPTool {
       positionals: [model(required: false)]),
     MCPTool(
       command: SolveCommand.self,
-      description: "The largest rank, sequence length or batch that fits, the fewest GPUs, the smallest GPU preset, and the "
+      description:
+        "The largest rank, sequence length or batch that fits, the fewest GPUs, the smallest GPU preset, and the "
         + "single changes that make a run fit.",
       positionals: [model(required: false)]),
     MCPTool(
       command: DiagnoseCommand.self,
-      description: "Read PyTorch's CUDA/HIP out-of-memory message (every figure in exact bytes); with the run's model and "
+      description:
+        "Read PyTorch's CUDA/HIP out-of-memory message (every figure in exact bytes); with the run's model and "
         + "settings, explain the failure against the estimate and list the smallest changes that make it fit.",
       positionals: [
-        Positional(name: "message", description: "The out-of-memory message as printed (a whole log excerpt is fine).", required: true),
-        Positional(name: "model", description: "The run's model: a preset name, a Hugging Face id or a config.json path."),
+        Positional(
+          name: "message", description: "The out-of-memory message as printed (a whole log excerpt is fine).",
+          required: true),
+        Positional(
+          name: "model", description: "The run's model: a preset name, a Hugging Face id or a config.json path."),
       ]),
     MCPTool(
       command: PresetsCommand.self, description: "The built-in model or GPU presets.",
@@ -62,14 +68,17 @@ struct MCPTool {
   static func model(required: Bool) -> Positional {
     Positional(
       name: "model",
-      description: "A preset name (see the presets tool), a Hugging Face model id, or a path to a config.json or model folder "
+      description:
+        "A preset name (see the presets tool), a Hugging Face model id, or a path to a config.json or model folder "
         + "(optional with config).", required: required)
   }
 
   /// The tool as `tools/list` describes it, with its JSON Schema.
   var listing: JSONOutput {
     var properties: [(String, JSONOutput)] = positionals.map { positional in
-      var schema: [(String, JSONOutput)] = [("type", .string("string")), ("description", .string(positional.description))]
+      var schema: [(String, JSONOutput)] = [
+        ("type", .string("string")), ("description", .string(positional.description)),
+      ]
       if !positional.values.isEmpty { schema.append(("enum", .array(positional.values.map { .string($0) }))) }
       return (positional.name, .object(schema))
     }
@@ -92,10 +101,13 @@ struct MCPTool {
     return .object([
       ("name", .string(name)),
       ("description", .string(description)),
-      ("inputSchema", .object([
-        ("type", .string("object")), ("properties", .object(properties)),
-        ("required", .array(required.map { .string($0) })), ("additionalProperties", .bool(false)),
-      ])),
+      (
+        "inputSchema",
+        .object([
+          ("type", .string("object")), ("properties", .object(properties)),
+          ("required", .array(required.map { .string($0) })), ("additionalProperties", .bool(false)),
+        ])
+      ),
     ])
   }
 
@@ -112,7 +124,9 @@ struct MCPTool {
         guard let flag = MCPArguments.boolean(value) else { throw .invalidParams("'\(key)' must be true or false") }
         if flag { line.append(option.name) }
       } else {
-        guard let text = MCPArguments.text(value) else { throw .invalidParams("'\(key)' must be a string, number or boolean") }
+        guard let text = MCPArguments.text(value) else {
+          throw .invalidParams("'\(key)' must be a string, number or boolean")
+        }
         line.append(option.name + "=" + text)
       }
     }
