@@ -31,13 +31,7 @@ struct SortedFreeBlockPool: FreeBlockPool {
   init() {}
 
   private func position(_ key: FreeBlockKey) -> Int {
-    var low = 0
-    var high = sorted.count
-    while low < high {
-      let middle = (low + high) / 2
-      if sorted[middle] < key { low = middle + 1 } else { high = middle }
-    }
-    return low
+    sorted.firstIndex(notBelow: { $0 < key })
   }
 
   mutating func insert(_ key: FreeBlockKey) {
@@ -76,24 +70,12 @@ struct SizeBucketedFreeBlockPool: FreeBlockPool {
 
   /// The index of the first size >= `size`.
   private func sizeIndex(_ size: Int64) -> Int {
-    var low = 0
-    var high = sizes.count
-    while low < high {
-      let middle = (low + high) / 2
-      if sizes[middle] < size { low = middle + 1 } else { high = middle }
-    }
-    return low
+    sizes.firstIndex(notBelow: { $0 < size })
   }
 
   /// The index of the first entry of `bucket` at or above `address`.
   private static func addressIndex(_ address: Int64, in bucket: [Entry]) -> Int {
-    var low = 0
-    var high = bucket.count
-    while low < high {
-      let middle = (low + high) / 2
-      if bucket[middle].address < address { low = middle + 1 } else { high = middle }
-    }
-    return low
+    bucket.firstIndex(notBelow: { $0.address < address })
   }
 
   mutating func insert(_ key: FreeBlockKey) {
@@ -135,5 +117,19 @@ struct SizeBucketedFreeBlockPool: FreeBlockPool {
       for entry in bucket { result.append(FreeBlockKey(size: size, address: entry.address, block: entry.block)) }
     }
     return result
+  }
+}
+
+extension Array {
+  /// The first index whose element is not below the bound (a lower bound by bisection), for an
+  /// array ordered so that `isBelow` holds for a prefix and fails for the rest.
+  fileprivate func firstIndex(notBelow isBelow: (Element) -> Bool) -> Int {
+    var low = 0
+    var high = count
+    while low < high {
+      let middle = (low + high) / 2
+      if isBelow(self[middle]) { low = middle + 1 } else { high = middle }
+    }
+    return low
   }
 }
