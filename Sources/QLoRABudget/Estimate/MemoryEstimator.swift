@@ -65,7 +65,7 @@ public enum MemoryEstimator {
     init(model: ModelArchitecture, setup: TrainingSetup, gpu: GPU?) throws(SetupError) {
       try setup.validate()
       self.setup = setup
-      let adapted = try adaptedModules(model, setup)
+      let adapted = try loraTargets(model, setup)
       let saved = try SavedModuleCopies(model, setup)
       let trainable = saved.ordered(around: trainableTensors(model, setup, adapted: adapted))
       self.trainable = trainable
@@ -116,14 +116,14 @@ public enum MemoryEstimator {
   /// `.cpu` against PyTorch's CPU allocator).
   package static func stepProfile(model: ModelArchitecture, setup: TrainingSetup) throws(SetupError) -> StepProfile {
     try setup.validate()
-    let adapted = try adaptedModules(model, setup)
+    let adapted = try loraTargets(model, setup)
     let trainable = try SavedModuleCopies(model, setup).ordered(
       around: trainableTensors(model, setup, adapted: adapted))
     return stepPeak(model, setup, trainable, adapted: adapted).profile
   }
 
   static func stepPeak(
-    _ model: ModelArchitecture, _ setup: TrainingSetup, _ trainable: [TrainableTensorGroup], adapted: [LinearModule]
+    _ model: ModelArchitecture, _ setup: TrainingSetup, _ trainable: [TrainableTensorGroup], adapted: LoRATargetSet
   ) -> StepPeak {
     let context = StepContext(model: model, setup: setup)
     // Sharded, each GPU keeps its share of the gradients (the full layer is in the gather buffer).
@@ -132,22 +132,23 @@ public enum MemoryEstimator {
     return StepPeak(context, adapted: adapted, trainable: trainable, gradients: gradients)
   }
 
-  /// The modules LoRA adapts (none for full fine-tuning).
-  static func adaptedModules(_ model: ModelArchitecture, _ setup: TrainingSetup) throws(SetupError) -> [LinearModule] {
-    guard !setup.isFullFineTune else { return [] }
-    return try model.adaptedModules(setup.lora.targets, roles: setup.recipe.linearRoles)
+  /// The modules and parameters LoRA adapts (none for full fine-tuning).
+  static func loraTargets(_ model: ModelArchitecture, _ setup: TrainingSetup) throws(SetupError) -> LoRATargetSet {
+    guard !setup.isFullFineTune else { return LoRATargetSet(modules: [], parameters: []) }
+    return try model.loraTargets(setup.lora.targets, recipe: setup.recipe)
   }
 
   /// The tensors the optimizer updates: LoRA adapters, or every parameter for full fine-tuning
   /// (``SavedModuleCopies`` adds the modules_to_save copies).
   static func trainableTensors(
-    _ model: ModelArchitecture, _ setup: TrainingSetup, adapted: [LinearModule]
+    _ model: ModelArchitecture, _ setup: TrainingSetup, adapted: LoRATargetSet
   ) -> [TrainableTensorGroup] {
     if setup.isFullFineTune {
       return model.allParameterTensors(dtype: setup.fullFineTuneParameterDtype)
     }
-    return model.loraTensors(
-      on: adapted, configuration: setup.lora, dtype: setup.adapterDtype.resolved(setup.computeDtype))
+    let dtype = setup.adapterDtype.resolved(setup.computeDtype)
+    return model.loraTensors(on: adapted.modules, configuration: setup.lora, dtype: dtype)
+      + model.loraTensors(on: adapted.parameters, rank: setup.lora.rank, dtype: dtype)
   }
 
   private static func assumptions(_ setup: TrainingSetup) -> [String] {

@@ -91,6 +91,29 @@ extension ModelArchitecture {
     }
   }
 
+  /// The trainable tensors of LoRA on `parameters` (peft's `ParamWrapper`, ``AdaptedParameter``):
+  /// per instance `lora_A` (`rank x E x in`) and `lora_B` (`out x rank x E`), at the parameter's
+  /// own rank (`2r` for a fused `gate_up_proj`). peft casts them to the parameter's dtype
+  /// (`_move_adapter_to_device_of_base_layer`), then, as every adapter, to fp32
+  /// (`autocast_adapter_dtype`): `dtype` is the recipe's adapter dtype, as for modules.
+  package func loraTensors(
+    on parameters: [AdaptedParameter], rank: Int64, dtype: TensorDtype
+  ) -> [TrainableTensorGroup] {
+    parameters.flatMap { parameter -> [TrainableTensorGroup] in
+      let width = saturatingProduct(saturatingProduct(rank, parameter.rankMultiple), parameter.expertCount)
+      return [
+        TrainableTensorGroup(
+          module: parameter.path, tensor: ".lora_A",
+          elementsPerTensor: saturatingProduct(width, parameter.inFeatures), tensorCount: parameter.instanceCount,
+          dtype: dtype),
+        TrainableTensorGroup(
+          module: parameter.path, tensor: ".lora_B",
+          elementsPerTensor: saturatingProduct(parameter.outFeatures, width), tensorCount: parameter.instanceCount,
+          dtype: dtype),
+      ]
+    }
+  }
+
   /// Every parameter tensor, for full fine-tuning.
   package func allParameterTensors(dtype: TensorDtype) -> [TrainableTensorGroup] {
     var groups: [TrainableTensorGroup] = []

@@ -22,7 +22,10 @@ extension Recipe {
       "transformers 5.23 integrations/bitsandbytes.py: only nn.Linear/Conv1D become Linear4bit; MoE experts are "
         + "fused 3-D parameters and routers TopKRouter modules (bitsandbytes issue #1849)",
       "checked to the byte against Tests/Calibration/hf-peft-bnb-bytes.json; docs/recipes.md",
-    ])
+      "peft >= 0.20 (measured: 0.21.2) utils/transformers_weight_conversion.py _convert_peft_config_moe: all-linear on "
+        + "the fused MoE families becomes LoRA on the fused experts and the router (target_parameters; docs/models.md)",
+    ],
+    allLinearToPeft: .string)
 
   /// transformers 4.x + peft: as ``hfPeft``, but MoE experts (and routers) are separate
   /// nn.Linear modules, so bitsandbytes quantizes them.
@@ -112,7 +115,10 @@ extension Recipe {
       "llamafactory 0.9.5 model/model_utils/checkpointing.py prepare_model_for_training "
         + "(upcast_layernorm=False, upcast_lmhead_output=False)",
       "model/adapter.py: cast_trainable_params_to_fp32; hparams/finetuning_args.py; docs/recipes.md",
-    ])
+      "model/model_utils/misc.py find_all_linear_modules: lora_target all is the list of the linear modules' leaf "
+        + "names, which peft >= 0.19 rewrites on the fused MoE families (docs/models.md)",
+    ],
+    allLinearToPeft: .linearNames)
 
   /// ms-swift (`swift sft --train_type lora --quant_method bnb --quant_bits 4`).
   public static let msSwift = Recipe(
@@ -133,7 +139,10 @@ extension Recipe {
       "ms-swift 4.6.0 swift/llm/model/register.py (bnb config, skip modules) and swift/llm/train/tuner.py "
         + "prepare_adapter (lora_dtype=None keeps peft's fp32 adapters); docs/recipes.md",
       "note: without ms-swift's quant_method bnb, quant_bits 4 does not quantize",
-    ])
+      "all-linear: ms-swift's find_all_linears (not read here: assumed) hands peft the linear modules' leaf names, which peft "
+        + ">= 0.19 rewrites on the fused MoE families (docs/models.md)",
+    ],
+    allLinearToPeft: .linearNames)
 
   /// Every recipe, in the order help text lists them.
   public static let all: [Recipe] = [

@@ -83,7 +83,9 @@ extension Recipe {
       "src/axolotl/utils/__init__.py set_pytorch_cuda_alloc_conf: with torch >= 2.2 and PYTORCH_CUDA_ALLOC_CONF "
         + "unset, sets expandable_segments:True,roundup_power2_divisions:16",
     ],
-    allocator: AllocatorSettings(expandableSegments: true, roundupPower2Divisions: 16))
+    allocator: AllocatorSettings(expandableSegments: true, roundupPower2Divisions: 16),
+    // lora_target_linear: axolotl's find_all_linear_names, the linear modules' leaf names (not read here: assumed).
+    allLinearToPeft: .linearNames)
 
   /// TRL `SFTTrainer` with a peft config on a bitsandbytes 4-bit model.
   public static let trl = Recipe(
@@ -107,5 +109,7 @@ extension Recipe {
         + "checkpointed chunk; sft_config.py L135: gradient_checkpointing defaults to True",
       "sft_config.py L225-254 packing (rows of max_length) and padding_free (the batch flattened into one row): the "
         + "same tokens per step, so sequence length x batch is the packed length",
-    ])
+      "peft_config passes LoraConfig(target_modules=\"all-linear\") to peft as it is (docs/models.md)",
+    ],
+    allLinearToPeft: .string)
 }

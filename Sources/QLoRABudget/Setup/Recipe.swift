@@ -45,13 +45,18 @@ public struct Recipe: Hashable, Sendable {
   public let loader: CheckpointLoader
   /// The allocator settings the framework sets itself (`PYTORCH_CUDA_ALLOC_CONF`).
   public let allocator: AllocatorSettings
+  /// How the framework hands `all-linear` to peft on transformers 5, where peft rewrites the
+  /// targets of the MoE families whose experts were fused (``PeftExpertTargets``); nil when the
+  /// recipe is not peft on transformers 5.
+  public let allLinearToPeft: AllLinearToPeft?
 
   public init(
     name: String, summary: String, withQuantizedBase: UnquantizedDtypes, withSixteenBitBase: UnquantizedDtypes,
     adapters: DtypeRule, linearRoles: Set<LinearModule.Role>, checkpointsByDefault: Bool, usesChunkedCrossEntropy: Bool,
     chunkedLoss: ChunkedLoss?, loop: TrainingLoop, sources: [String], offloadsCheckpointInputs: Bool = false,
     fourBitLayout: FourBitLayout = .bitsandbytes, quantizesOutputHead: Bool = false,
-    loader: CheckpointLoader = .threaded(workers: 4), allocator: AllocatorSettings = .pytorchDefault
+    loader: CheckpointLoader = .threaded(workers: 4), allocator: AllocatorSettings = .pytorchDefault,
+    allLinearToPeft: AllLinearToPeft? = nil
   ) {
     self.name = name
     self.summary = summary
@@ -69,7 +74,18 @@ public struct Recipe: Hashable, Sendable {
     self.quantizesOutputHead = quantizesOutputHead
     self.loader = loader
     self.allocator = allocator
+    self.allLinearToPeft = allLinearToPeft
   }
+}
+
+/// What peft receives for `all-linear` on transformers 5.
+public enum AllLinearToPeft: Hashable, Sendable {
+  /// The string itself (`LoraConfig(target_modules="all-linear")`): peft resolves it, adding the
+  /// transformers 4 expert and router names of the fused MoE families.
+  case string
+  /// The leaf names of the model's linear modules, found by the framework (LLaMA-Factory's
+  /// `find_all_linear_modules`): peft rewrites only the names that list holds.
+  case linearNames
 }
 
 extension Recipe.UnquantizedDtypes {

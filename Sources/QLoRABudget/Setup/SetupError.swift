@@ -6,6 +6,9 @@ public enum SetupError: Error, Hashable, Sendable, CustomStringConvertible {
   case noTargetModules(model: String)
   /// peft's default targets asked for a `model_type` peft has no default for (it raises).
   case noPeftDefaultTargets(modelType: String, model: String)
+  /// One transformers 4 name of an expert pair peft fuses into one transformers 5 parameter,
+  /// without the other (peft raises `ValueError`: "Cannot convert PEFT target(s) ...").
+  case partialFusedExpertTargets(named: [String], missing: [String], fused: String, model: String)
   /// An estimate whose byte counts would not fit in 63 bits.
   case overflow(component: String)
 
@@ -21,6 +24,10 @@ public enum SetupError: Error, Hashable, Sendable, CustomStringConvertible {
     case .noPeftDefaultTargets(let modelType, let model):
       return "peft has no default LoRA target modules for model_type '\(modelType)' ('\(model)') and raises "
         + "when none are given; use all-linear or name the modules to adapt"
+    case .partialFusedExpertTargets(let named, let missing, let fused, let model):
+      return "target module(s) \(named.joined(separator: ", ")) of '\(model)' are fused with "
+        + "\(missing.joined(separator: ", ")) into \(fused) in transformers 5, and peft raises ValueError when only "
+        + "part of them is named; name all of them"
     case .overflow(let component):
       return "the \(component) bytes of this setup overflow a 64-bit count; the setup is too large to estimate"
     }

@@ -35,7 +35,8 @@ This copy (Tests/Calibration/measured/) adds to the team's tool: `use_dora` (pef
 layer extrapolation); and `peak_backward_at` / `peak_forward_at`, the operators running at each
 phase's peak (outermost first, the innermost six), to see at which moment the peak happens.
 The MODELS table also has `mla-tiny` and `mla-tiny-noq`, DeepSeek-V3-shaped models at small widths
-(Tests/QLoRABudgetTests/Fixtures/mla-steps).
+(Tests/QLoRABudgetTests/Fixtures/mla-steps), and `qwen3-moe-tiny`, a Qwen3-MoE-shaped one whose all-linear
+LoRA peft turns into adapters on the fused experts (Tests/Calibration/measured/README.md, issue 21's MoE part).
 """
 import argparse, gc, json, os, shutil, sys, tempfile, time
 import torch
@@ -61,6 +62,9 @@ MODELS = {
   "mla-tiny": ("deepseek_v3", dict(vocab_size=32000, hidden_size=1024, intermediate_size=2816, moe_intermediate_size=512, num_hidden_layers=8, num_attention_heads=16, num_key_value_heads=16, q_lora_rank=384, kv_lora_rank=256, qk_nope_head_dim=64, qk_rope_head_dim=32, v_head_dim=64, n_routed_experts=16, num_experts_per_tok=4, n_shared_experts=1, first_k_dense_replace=1, n_group=1, topk_group=1, tie_word_embeddings=False)),
   # The same without the query latent (q_lora_rank null: q_proj, as DeepSeek-V2-Lite and Moonlight), two shared experts.
   "mla-tiny-noq": ("deepseek_v3", dict(vocab_size=32000, hidden_size=768, intermediate_size=2048, moe_intermediate_size=384, num_hidden_layers=6, num_attention_heads=12, num_key_value_heads=12, q_lora_rank=None, kv_lora_rank=192, qk_nope_head_dim=64, qk_rope_head_dim=32, v_head_dim=64, n_routed_experts=8, num_experts_per_tok=2, n_shared_experts=2, first_k_dense_replace=1, n_group=1, topk_group=1, tie_word_embeddings=False)),
+  # Qwen3-MoE-shaped at small widths (every layer sparse, 16 experts, top 4): on transformers 5, peft turns
+  # all-linear into LoRA on the fused experts and the router (target_parameters; lora_dropout must be 0).
+  "qwen3-moe-tiny": ("qwen3_moe", dict(vocab_size=32000, hidden_size=1024, intermediate_size=2816, moe_intermediate_size=512, num_hidden_layers=8, num_attention_heads=16, num_key_value_heads=4, head_dim=64, num_experts=16, num_experts_per_tok=4, norm_topk_prob=True, tie_word_embeddings=False)),
 }
 
 ALL = "all-linear"

@@ -67,8 +67,8 @@ struct StepPeak {
   let keepsCheckpointArguments: Bool
   let profile: StepProfile
 
-  init(_ context: StepContext, adapted: [LinearModule], trainable: [TrainableTensorGroup], gradients: ByteCount) {
-    stack = StackActivations(context, adapted: adapted)
+  init(_ context: StepContext, adapted: LoRATargetSet, trainable: [TrainableTensorGroup], gradients: ByteCount) {
+    stack = StackActivations(context, adapted: adapted.modules)
     loss = LogitsAndLoss(context)
     dequant = DequantBuffers(context)
     self.gradients = gradients
