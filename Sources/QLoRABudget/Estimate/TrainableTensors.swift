@@ -10,13 +10,20 @@ package struct TrainableTensorGroup: Hashable, Sendable {
   public let elementsPerTensor: Int64
   public let tensorCount: Int64
   public let dtype: TensorDtype
+  /// Whether the step reads the tensor only through views (peft's adapters on a fused expert
+  /// stack, reshaped per expert), so autocast never caches a cast of it (it caches leaves only).
+  let isReadThroughViews: Bool
 
-  init(module: String, tensor: String = "", elementsPerTensor: Int64, tensorCount: Int64, dtype: TensorDtype) {
+  init(
+    module: String, tensor: String = "", elementsPerTensor: Int64, tensorCount: Int64, dtype: TensorDtype,
+    isReadThroughViews: Bool = false
+  ) {
     self.module = module
     self.tensor = tensor
     self.elementsPerTensor = elementsPerTensor
     self.tensorCount = tensorCount
     self.dtype = dtype
+    self.isReadThroughViews = isReadThroughViews
   }
 
   /// e.g. `self_attn.q_proj.lora_A`.
@@ -27,7 +34,8 @@ package struct TrainableTensorGroup: Hashable, Sendable {
   /// The same tensors in another dtype (DeepSpeed's optimizer steps an fp32 copy of them).
   func retyped(_ dtype: TensorDtype) -> TrainableTensorGroup {
     TrainableTensorGroup(
-      module: module, tensor: tensor, elementsPerTensor: elementsPerTensor, tensorCount: tensorCount, dtype: dtype)
+      module: module, tensor: tensor, elementsPerTensor: elementsPerTensor, tensorCount: tensorCount, dtype: dtype,
+      isReadThroughViews: isReadThroughViews)
   }
   public var bytes: ByteCount { .elements(elements, bytesEach: dtype.byteWidth) }
 }
@@ -105,11 +113,11 @@ extension ModelArchitecture {
         TrainableTensorGroup(
           module: parameter.path, tensor: ".lora_A",
           elementsPerTensor: saturatingProduct(width, parameter.inFeatures), tensorCount: parameter.instanceCount,
-          dtype: dtype),
+          dtype: dtype, isReadThroughViews: parameter.expertCount > 1),
         TrainableTensorGroup(
           module: parameter.path, tensor: ".lora_B",
           elementsPerTensor: saturatingProduct(parameter.outFeatures, width), tensorCount: parameter.instanceCount,
-          dtype: dtype),
+          dtype: dtype, isReadThroughViews: parameter.expertCount > 1),
       ]
     }
   }

@@ -42,13 +42,13 @@ struct LayerActivations {
   private let attentionTermCount: Int
 
   /// The dense layer, and the sparse (MoE) layer when the model has one.
-  static func layers(_ context: StepContext, adapted: [LinearModule]) -> (
+  static func layers(_ context: StepContext, adapted: LoRATargetSet) -> (
     dense: LayerActivations, sparse: LayerActivations?
   ) {
-    let dense = LayerActivations(context, adapted: adapted, sparse: false)
+    let dense = LayerActivations(context, adapted: adapted.modules, sparse: false)
     let sparse =
       (context.model.layout.mixtureOfExperts?.sparseLayerCount ?? 0) > 0
-      ? LayerActivations(context, adapted: adapted, sparse: true) : nil
+      ? LayerActivations(context, adapted: adapted.modules, experts: adapted.parameters, sparse: true) : nil
     return (dense, sparse)
   }
 
@@ -64,7 +64,7 @@ struct LayerActivations {
     return Set(quantized.filter { $0.role == .projection }.map(\.input))
   }
 
-  private init(_ context: StepContext, adapted: [LinearModule], sparse: Bool) {
+  private init(_ context: StepContext, adapted: [LinearModule], experts: [AdaptedParameter] = [], sparse: Bool) {
     let model = context.model
     let hidden = model.hiddenSize
     let n = context.normOutput
@@ -87,7 +87,7 @@ struct LayerActivations {
     // (``int8SavedInputs``): one tensor per input, shared with the LoRA branches reading it.
     let int8Inputs = Self.int8SavedInputs(context)
     var int8OnlyAttentionInput = ByteCount.zero
-    // Expert and router LoRA branches are not modelled (not nn.Linear in transformers 5).
+    // LoRA on fused experts is no branch: peft merges it into the stack (``ExpertAdapterWeights``).
     func lora(
       _ slot: LinearModule.Input, input features: Int64, width: Int64, label: String, alreadySaved: Bool = false
     ) {
@@ -165,6 +165,10 @@ struct LayerActivations {
         let experts = FeedForwardActivations.experts(context, moe, outputWidth: mlpWidth)
         saved += experts.saved
         transient = [experts.transient]
+      }
+      if !experts.isEmpty {
+        saved += ExpertAdapterWeights.saved(context, experts, moe)
+        transient = ExpertAdapterWeights.backwardTransients(context, experts, moe, activations: transient)
       }
       if moe.sharedExpertIntermediateSize > 0 {
         let shared = FeedForwardActivations(
@@ -276,7 +280,7 @@ struct StackActivations {
     min(layers * input, max(3 * input, layers * offloadMinimumBytes))
   }
 
-  init(_ context: StepContext, adapted: [LinearModule]) {
+  init(_ context: StepContext, adapted: LoRATargetSet) {
     let model = context.model
     let layers = LayerActivations.layers(context, adapted: adapted)
     let sparseCount = layers.sparse == nil ? 0 : (model.layout.mixtureOfExperts?.sparseLayerCount ?? 0)

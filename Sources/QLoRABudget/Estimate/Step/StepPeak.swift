@@ -68,7 +68,7 @@ struct StepPeak {
   let profile: StepProfile
 
   init(_ context: StepContext, adapted: LoRATargetSet, trainable: [TrainableTensorGroup], gradients: ByteCount) {
-    stack = StackActivations(context, adapted: adapted.modules)
+    stack = StackActivations(context, adapted: adapted)
     loss = LogitsAndLoss(context)
     dequant = DequantBuffers(context)
     self.gradients = gradients
@@ -177,7 +177,10 @@ struct StepPeak {
   /// `arg.is_leaf() && arg.requires_grad()`).
   static func autocastWeightCache(_ context: StepContext, _ trainable: [TrainableTensorGroup]) -> ByteCount {
     guard context.autocast else { return .zero }
-    let cast = trainable.filter { $0.dtype.byteWidth != context.compute && !SavedModuleCopies.isCopy($0) }
+    // peft reads an expert stack's adapters through reshapes (``ExpertAdapterWeights``): no leaf, no cache.
+    let cast = trainable.filter {
+      $0.dtype.byteWidth != context.compute && !SavedModuleCopies.isCopy($0) && !$0.isReadThroughViews
+    }
       .reduce(Int64(0)) { $0 + $1.elements }
     return ByteCount.elements(cast, bytesEach: context.compute)
   }
