@@ -17,6 +17,8 @@ enum TrainableState {
       .adapters, lifetime: .resident, bytes: ByteCount.sum(tensors.map(\.bytes)),
       formula: "\(NumberText.grouped(elements)) params = sum over adapted modules of r*(in+out)"
         + (lora.usesDoRA ? " + out (DoRA magnitude)" : "")
+        + (tensors.contains { $0.isReadThroughViews }
+          ? " and over adapted expert stacks of r*E*(in+out) (peft target_parameters; gate_up_proj at 2r)" : "")
         + ", r = \(lora.rank); x \(dtype.byteWidth) B (\(dtype.rawValue))"
         + (saved.formula.map { "; + " + $0 } ?? ""),
       source: "peft tuners/lora/layer.py (lora_A: r x in, lora_B: out x r); recipe '\(setup.recipe.name)' adapter dtype"

@@ -6,35 +6,49 @@ enum VersionNotes {
       + expertTargetNotes(model, setup)
   }
 
-  /// peft 0.21.2 on transformers 5 rewrites the targets of the MoE families whose experts were
-  /// fused between transformers 4 and 5 (`utils/transformers_weight_conversion.py`
-  /// `_convert_peft_config_moe`, for the model types of transformers' `_MODEL_TO_CONVERSION_PATTERN`
-  /// with a `qwen2_moe` or `mixtral` pattern): `all-linear` and the v4 expert names (`gate_proj`,
-  /// `up_proj`, `down_proj`, Mixtral's `w1`/`w2`/`w3`) become `target_parameters` on the fused experts
-  /// (`gate_up_proj` at rank 2r) and the router's `gate.weight`, and those names no longer adapt
-  /// the dense and shared MLPs. Its `ParamWrapper` refuses `lora_dropout` above 0. Measured on a
-  /// DeepSeek-V3-shaped model (get_peft_model, transformers 5.25.0): attention modules plus
-  /// `mlp.experts` and `mlp.gate`, 1,458,432 LoRA parameters per sparse layer at r = 16 (E = 16,
-  /// hidden 1,024, intermediate 512). Not modelled: the estimate counts the modules peft's
-  /// `all-linear` rule names (docs/models.md).
-  static let peftRewritesExpertTargets: Set<String> = ["mixtral", "qwen3_moe", "glm4_moe", "deepseek_v3"]
-
+  /// What peft's rewrite of the targets (``PeftExpertTargets``) adapts instead of the named
+  /// modules: shown because it is most of the trainable parameters and their state.
   private static func expertTargetNotes(_ model: ModelArchitecture, _ setup: TrainingSetup) -> [String] {
-    guard !setup.isFullFineTune, Self.peftRewritesExpertTargets.contains(model.modelType),
-      let moe = model.layout.mixtureOfExperts, !setup.recipe.linearRoles.contains(moe.expertRole)
-    else { return [] }
-    let expertNames: Set<String> = ["gate_proj", "up_proj", "down_proj", "w1", "w2", "w3", "gate"]
-    switch setup.lora.targets {
-    case .allLinear: break
-    case .modules(let names) where !expertNames.isDisjoint(with: names): break
-    default: return []
+    guard let parameters = expertParameters(model, setup) else { return [] }
+    let rank = setup.lora.rank
+    let elements = model.loraTensors(on: parameters, rank: rank, dtype: .float32).reduce(Int64(0)) {
+      saturatingSum($0, $1.elements)
     }
+    // `gate_up_proj`, `down_proj`, `gate.weight`: what peft's target_parameters name.
+    let names = parameters.map { $0.path.split(separator: ".").suffix($0.expertCount > 1 ? 1 : 2).joined(separator: ".") }
     return [
-      "peft 0.21.2 on transformers 5 turns these targets into LoRA on \(model.modelType)'s fused experts and router "
-        + "(target_parameters; gate_up_proj at rank 2r) instead of any dense or shared-expert MLP, and then refuses lora_dropout "
-        + "above 0: this estimate counts the modules peft's all-linear rule names, not those expert adapters. Name "
-        + "the attention projections to train what is estimated (docs/models.md)."
+      "peft (0.20 and later) on transformers 5 turns these targets on \(model.peftModelType) into LoRA on the fused "
+        + "experts and the router (target_parameters \(names.joined(separator: ", ")); gate_up_proj at rank "
+        + "\(2 * rank)), and no longer on any dense or shared-expert MLP: \(NumberText.grouped(elements)) of the "
+        + "trainable parameters, counted here with their gradients, optimizer state and the merged expert stacks "
+        + "each sparse layer holds (docs/models.md). Name the attention projections as targets to train those only."
+    ] + failures(model, setup)
+  }
+
+  /// What makes peft's `ParamWrapper`, which the rewritten targets use, raise `ValueError` at
+  /// `get_peft_model` (peft 0.21.2 `tuners/lora/layer.py` `ParamWrapper.__init__`/`update_layer`):
+  /// `lora_dropout` above 0, DoRA. The run as configured does not start: said beside the verdict
+  /// and among the warnings.
+  static func failures(_ model: ModelArchitecture, _ setup: TrainingSetup) -> [String] {
+    guard expertParameters(model, setup) != nil else { return [] }
+    var settings: [String] = []
+    if setup.lora.dropout > 0 { settings.append("lora_dropout \(setup.lora.dropout) (set it to 0)") }
+    if setup.lora.usesDoRA { settings.append("DoRA (turn it off)") }
+    guard !settings.isEmpty else { return [] }
+    return [
+      "this run does not start: peft's LoRA on fused expert parameters (ParamWrapper) raises ValueError at "
+        + "get_peft_model with \(settings.joined(separator: " and ")); the figures are for the run once it does, "
+        + "the other adapters keeping the configured settings (docs/models.md)"
     ]
+  }
+
+  /// The parameters peft adapts through `ParamWrapper` for this setup, or nil when none.
+  private static func expertParameters(_ model: ModelArchitecture, _ setup: TrainingSetup) -> [AdaptedParameter]? {
+    guard !setup.isFullFineTune,
+      let parameters = try? model.loraTargets(setup.lora.targets, recipe: setup.recipe).parameters,
+      !parameters.isEmpty
+    else { return nil }
+    return parameters
   }
 
   /// LoRA on an `nn.Linear` subclass whose forward returns a tuple (Llama 4's `Llama4Router`):

@@ -1,4 +1,4 @@
-/// What a DeepSeek-V3 / GLM-4 MoE or Qwen2/3-MoE sparse block saves in transformers 5, where the
+/// What a DeepSeek-V3 / GLM-4 MoE, Qwen2/3-MoE or Mixtral sparse block saves in transformers 5, where the
 /// experts are fused 3-D parameters run by `grouped_mm` (the default `experts_implementation`).
 ///
 /// transformers 5.25.0 `integrations/moe.py` `grouped_mm_experts_forward`, for `T` tokens routed
@@ -14,8 +14,8 @@
 /// fp32 input and weight, which autocast runs in the compute dtype) saves its sigmoid scores and
 /// their masked copy (`T x E`), the `T x E` bool mask, the top-k indices (int64) and weights, and
 /// the normalising denominator; its expert-group top-k (`n_group` > 1) adds a few int64 values per
-/// token, not counted. The Qwen router (`Qwen3MoeTopKRouter`: fp32 softmax of the logits, top-k,
-/// the optional `norm_topk_prob` division) saves the `T x E` fp32 probabilities, the top-k indices
+/// token, not counted. The Qwen and Mixtral routers (`Qwen3MoeTopKRouter`, `MixtralTopKRouter`: fp32
+/// softmax of the logits, top-k, the `norm_topk_prob` division, always in Mixtral's) saves the `T x E` fp32 probabilities, the top-k indices
 /// (int64) and fp32 values, and the `T x 1` fp32 denominator (counted whether or not the config
 /// normalises: 4 B per token).
 /// Measured: the sparse layer of the MLA steps (Tests/QLoRABudgetTests/Fixtures/mla-steps),
@@ -23,12 +23,13 @@
 /// hidden 1,024, intermediate 512, fp32 experts, bf16 autocast; the Qwen block: the `qwen3-moe-tiny`
 /// steps (Tests/Calibration/cpu-steps/out-of-sample.json; ``ExpertAdapterWeights``), whose one-layer
 /// build saves the same expert tensors and 16,384 + 8,192 + 4,096 + 1,024 B of router for T = 256,
-/// k = 4, E = 16. Mixtral's block (not measured) keeps the per-row model of ``FeedForwardActivations``.
+/// k = 4, E = 16. Mixtral's block is read, not measured: transformers 5.25.0 `modeling_mixtral.py`
+/// decorates `MixtralExperts` with the same `use_experts_implementation`.
 enum GroupedExperts {
-  /// Whether the sparse block runs this way: the GLM-4 / DeepSeek-V3 or Qwen block with its experts
-  /// fused (transformers 5; the recipe does not hold them as `nn.Linear`).
+  /// Whether the sparse block runs this way: the GLM-4 / DeepSeek-V3, Qwen or Mixtral block with
+  /// its experts fused (transformers 5; the recipe does not hold them as `nn.Linear`).
   static func applies(_ context: StepContext, _ moe: MixtureOfExperts) -> Bool {
-    [.glm, .qwen].contains(moe.style) && !context.setup.recipe.linearRoles.contains(moe.expertRole)
+    [.glm, .qwen, .mixtral].contains(moe.style) && !context.setup.recipe.linearRoles.contains(moe.expertRole)
   }
 
   static func activations(_ context: StepContext, _ moe: MixtureOfExperts) -> (
@@ -48,7 +49,7 @@ enum GroupedExperts {
       TensorTerm(
         "experts: sort indices, routing weights, offsets",
         StepContext.bytes(rows, 3 * 8 + routerWidth, width: 1) + .elements(moe.expertCount, bytesEach: 4)),
-      moe.style == .qwen
+      moe.style != .glm
         ? TensorTerm(
           "router: fp32 probabilities, top-k indices and values, denominator",
           context.perToken(moe.expertCount * 4 + moe.expertsPerToken * (8 + 4) + 4, 1))
