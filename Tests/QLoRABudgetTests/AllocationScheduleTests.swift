@@ -67,7 +67,15 @@ import Testing
           setup.batchSize * model.attentionHeadCount * setup.sequenceLength * setup.sequenceLength
             * setup.computeDtype.tensorDtype.byteWidth)
         : .zero
-      #expect(peak <= former && former - peak <= walk.step.gradients + castProbabilities, "\(row.model) \(row.variant)")
+      // Issue 21 (MoE): on transformers 5 peft adapts the fused experts of these families (their
+      // LoRA, gradients, state and merged stacks, PeftExpertTargetsTests) and their sparse blocks run
+      // grouped_mm in the experts' dtype: their peaks rise, not compared with the former ones.
+      let fusedExperts = model.layout.mixtureOfExperts.map {
+        [.qwen, .mixtral, .glm].contains($0.style) && !setup.recipe.linearRoles.contains($0.expertRole)
+      }
+      if fusedExperts != true {
+        #expect(peak <= former && former - peak <= walk.step.gradients + castProbabilities, "\(row.model) \(row.variant)")
+      }
       if walk.step.gradientTiming.beforeLayers.count == 1 && walk.step.gradientTiming.perLayer.allSatisfy(\.isEmpty) {
         #expect(peak == former, "\(row.model) \(row.variant): sharded gradients are charged as before")
       }
