@@ -3,8 +3,8 @@
 ///
 /// peft 0.21.2 `tuners/lora/layer.py` `ParamWrapper._activate_lora`: with one adapter, `E` > 1 and
 /// a parameter that is not float8, the stack is parametrized by `_LoraFactorsProxy`, which returns
-/// `torch.baddbmm(W, lhs, rhs, alpha=scaling)`: the whole merged stack `W + scale x B A`, in the
-/// parameter's dtype (fp32 after `prepare_model_for_kbit_training`), cached by
+/// `torch.baddbmm(W, lhs, rhs, alpha=scaling)` with autocast off: the whole merged stack
+/// `W + scale x B A`, in the parameter's dtype (fp32 after `prepare_model_for_kbit_training`), cached by
 /// `parametrize.cached()` for the module's forward. peft nests the `gate_up_proj` wrapper inside the
 /// `down_proj` one, so both merged stacks exist while the experts run, and `grouped_mm` saves them
 /// for its weight gradient (a merged stack is not a parameter): they are what a sparse layer saves
