@@ -74,7 +74,8 @@ import Testing
         [.qwen, .mixtral, .glm].contains($0.style) && !setup.recipe.linearRoles.contains($0.expertRole)
       }
       if fusedExperts != true {
-        #expect(peak <= former && former - peak <= walk.step.gradients + castProbabilities, "\(row.model) \(row.variant)")
+        #expect(
+          peak <= former && former - peak <= walk.step.gradients + castProbabilities, "\(row.model) \(row.variant)")
       }
       if walk.step.gradientTiming.beforeLayers.count == 1 && walk.step.gradientTiming.perLayer.allSatisfy(\.isEmpty) {
         #expect(peak == former, "\(row.model) \(row.variant): sharded gradients are charged as before")

@@ -107,7 +107,10 @@ import Testing
       let message = try #require(try Self.models()[name]?["partial_pair_error"] as? String)
       #expect(message.contains("without also targeting \(other)"))
       let model = try PresetCatalog.bundled.model(named: name)
-      #expect(throws: SetupError.partialFusedExpertTargets(named: [half], missing: [other], fused: "gate_up_proj", model: name)) {
+      #expect(
+        throws: SetupError.partialFusedExpertTargets(
+          named: [half], missing: [other], fused: "gate_up_proj", model: name)
+      ) {
         try model.loraTargets(.modules(["q_proj", half]), recipe: .hfPeft)
       }
       // Under transformers 4 the same names are nn.Linear modules, adapted as such.
@@ -128,10 +131,16 @@ import Testing
     #expect(failing.warnings.contains { $0.contains("raises ValueError") && $0.contains("lora_dropout 0.05") })
     #expect(failing.notes.contains { $0.contains("raises ValueError") })
     setup.lora.dropout = 0
-    #expect(!(try MemoryEstimator.estimate(model: model, setup: setup, gpu: gpu)).warnings.contains { $0.contains("ValueError") })
+    #expect(
+      !(try MemoryEstimator.estimate(model: model, setup: setup, gpu: gpu)).warnings.contains {
+        $0.contains("ValueError")
+      })
     setup.lora.dropout = 0.05
     setup.recipe = .hfPeftTransformers4
-    #expect(!(try MemoryEstimator.estimate(model: model, setup: setup, gpu: gpu)).warnings.contains { $0.contains("ValueError") })
+    #expect(
+      !(try MemoryEstimator.estimate(model: model, setup: setup, gpu: gpu)).warnings.contains {
+        $0.contains("ValueError")
+      })
   }
 
   /// What adapting the stacks adds to a sparse layer's saved tensors, measured by a
@@ -166,6 +175,7 @@ import Testing
   }
 
   static func heldOut() throws -> [String: [String: Any]] {
-    try #require(try TestData.json(try TestData.calibration("cpu-steps/out-of-sample.json")) as? [String: [String: Any]])
+    try #require(
+      try TestData.json(try TestData.calibration("cpu-steps/out-of-sample.json")) as? [String: [String: Any]])
   }
 }

@@ -68,7 +68,8 @@ enum PeftExpertTargets {
   }
 
   static func names(mixtralPattern: Bool) -> Names {
-    mixtralPattern ? Names(gate: "w1", up: "w3", down: "w2") : Names(gate: "gate_proj", up: "up_proj", down: "down_proj")
+    mixtralPattern
+      ? Names(gate: "w1", up: "w3", down: "w2") : Names(gate: "gate_proj", up: "up_proj", down: "down_proj")
   }
 }
 

@@ -15,7 +15,9 @@ enum VersionNotes {
       saturatingSum($0, $1.elements)
     }
     // `gate_up_proj`, `down_proj`, `gate.weight`: what peft's target_parameters name.
-    let names = parameters.map { $0.path.split(separator: ".").suffix($0.expertCount > 1 ? 1 : 2).joined(separator: ".") }
+    let names = parameters.map {
+      $0.path.split(separator: ".").suffix($0.expertCount > 1 ? 1 : 2).joined(separator: ".")
+    }
     return [
       "peft (0.20 and later) on transformers 5 turns these targets on \(model.peftModelType) into LoRA on the fused "
         + "experts and the router (target_parameters \(names.joined(separator: ", ")); gate_up_proj at rank "

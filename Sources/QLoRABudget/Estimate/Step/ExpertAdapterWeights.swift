@@ -35,7 +35,8 @@ enum ExpertAdapterWeights {
         TensorTerm(
           "LoRA-merged \(stack.path) (W + scale x B A, \(NumberText.grouped(stack.elements)) elements)",
           bytes(stack, context)),
-        TensorTerm("\(stack.path) input kept for its gradient", StepContext.bytes(rows, stack.inFeatures, width: context.lmHead)),
+        TensorTerm(
+          "\(stack.path) input kept for its gradient", StepContext.bytes(rows, stack.inFeatures, width: context.lmHead)),
       ]
     }
     if let router = parameters.first(where: { $0.expertCount == 1 }) {
@@ -59,7 +60,9 @@ enum ExpertAdapterWeights {
     let rows = StepContext.product([context.tokens, moe.expertRowsPerToken]) ?? Int64.max
     let adapterWidth = context.setup.adapterDtype.resolved(context.setup.computeDtype).byteWidth
     let order = Array(stacks(parameters).reversed())
-    func input(_ stack: AdaptedParameter) -> Int64 { StepContext.bytes(rows, stack.inFeatures, width: context.lmHead).bytes }
+    func input(_ stack: AdaptedParameter) -> Int64 {
+      StepContext.bytes(rows, stack.inFeatures, width: context.lmHead).bytes
+    }
     func adapters(_ stack: AdaptedParameter) -> Int64 {
       let width = saturatingProduct(saturatingProduct(context.setup.lora.rank, stack.rankMultiple), stack.expertCount)
       return saturatingProduct(saturatingProduct(width, stack.inFeatures + stack.outFeatures), adapterWidth)

@@ -181,7 +181,7 @@ struct StepPeak {
     let cast = trainable.filter {
       $0.dtype.byteWidth != context.compute && !SavedModuleCopies.isCopy($0) && !$0.isReadThroughViews
     }
-      .reduce(Int64(0)) { $0 + $1.elements }
+    .reduce(Int64(0)) { $0 + $1.elements }
     return ByteCount.elements(cast, bytesEach: context.compute)
   }
 }
