@@ -66,12 +66,27 @@ struct StepSchedule {
       }
       castIDs.append(schedule.allocate(casts[index], .stepConstant))
       cacheIDs.append(schedule.allocate(caches[index], .keyValueCache))
-      let working = stack.forwardWorkingSet.map { schedule.allocate($0, .recomputedActivation) }
+      let attentionCount = stack.forwardAttentionWorkingSetCount
+      let attention = stack.forwardWorkingSet.prefix(attentionCount).map {
+        schedule.allocate($0, .recomputedActivation)
+      }
       let temporaries = stack.forwardTransients.map { schedule.allocate($0, .forwardTemporary) }
-      let dequant = schedule.allocate(step.dequant.bytes, .dequantizedWeight)
-      schedule.free(dequant)
-      schedule.free(temporaries)
-      schedule.free(working)
+      let feedForwardWorking = stack.forwardWorkingSet.dropFirst(attentionCount)
+      // A checkpointed forward in op order: attention's tensors and its temporaries, then the
+      // MLP's once those are freed (they then carve the blocks the scores leave, as the real
+      // sequence does). The last layer, where every kept input is live, reaches the estimate's
+      // forward moment: every working tensor beside the temporaries.
+      if index == layers - 1 {
+        let feedForward = feedForwardWorking.map { schedule.allocate($0, .recomputedActivation) }
+        schedule.free(schedule.allocate(step.dequant.bytes, .dequantizedWeight))
+        schedule.free(temporaries)
+        schedule.free(feedForward)
+      } else {
+        schedule.free(schedule.allocate(step.dequant.bytes, .dequantizedWeight))
+        schedule.free(temporaries)
+        schedule.free(feedForwardWorking.map { schedule.allocate($0, .recomputedActivation) })
+      }
+      schedule.free(attention)
     }
     // The loss, inside the model's forward.
     let finalNorm = schedule.allocate(loss.finalNorm, .savedActivation)
