@@ -75,14 +75,17 @@ struct StepSchedule {
       // A checkpointed forward in op order: attention's tensors and its temporaries, then the
       // MLP's once those are freed (they then carve the blocks the scores leave, as the real
       // sequence does). The last layer, where every kept input is live, reaches the estimate's
-      // forward moment: every working tensor beside the temporaries.
+      // forward moment: every working tensor beside the temporaries and the dequantized weight.
+      // The other checkpointed layers allocate no dequantized weight: the recorded sequences of
+      // the allocator study (fitcheck-t4, grad off) dequantize 4-bit weights only in backward,
+      // and a weight-sized block freed in every layer is what the next kept input would carve.
       if index == layers - 1 {
         let feedForward = feedForwardWorking.map { schedule.allocate($0, .recomputedActivation) }
         schedule.free(schedule.allocate(step.dequant.bytes, .dequantizedWeight))
         schedule.free(temporaries)
         schedule.free(feedForward)
       } else {
-        schedule.free(schedule.allocate(step.dequant.bytes, .dequantizedWeight))
+        if !checkpointing { schedule.free(schedule.allocate(step.dequant.bytes, .dequantizedWeight)) }
         schedule.free(temporaries)
         schedule.free(feedForwardWorking.map { schedule.allocate($0, .recomputedActivation) })
       }
