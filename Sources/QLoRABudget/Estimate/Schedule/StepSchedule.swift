@@ -129,12 +129,8 @@ struct StepSchedule {
       var recomputedAttention: [Int32] = []
       var recomputedFeedForward: [Int32] = []
       if checkpointing {
-        recomputedAttention = layer.attentionSavedTerms.flatMap(\.parts).map {
-          schedule.allocate($0, .recomputedActivation)
-        }
-        recomputedFeedForward = layer.feedForwardSavedTerms.flatMap(\.parts).map {
-          schedule.allocate($0, .recomputedActivation)
-        }
+        recomputedAttention = layer.attentionSavedTerms.map { schedule.allocate($0.bytes, .recomputedActivation) }
+        recomputedFeedForward = layer.feedForwardSavedTerms.map { schedule.allocate($0.bytes, .recomputedActivation) }
       }
       var block = layer.feedForwardBackwardTransients.map { schedule.allocate($0, .backwardTemporary) }
       block.append(schedule.allocate(moment.feedForwardDequant, .dequantizedWeight))
