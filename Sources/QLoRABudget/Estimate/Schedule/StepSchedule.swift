@@ -1,7 +1,8 @@
 /// One training step as allocations and frees, walked in the order ``StepPeak`` reasons about
 /// it, so that the live bytes of each phase reach exactly that phase's moment above the
 /// resident bytes: forward layer by layer (kept inputs or saved tensors, the working set, the
-/// temporaries, the dequantized weight), the loss, backward (the loss's gradients, then layer
+/// temporaries, the dequantized weight; a checkpointed layer in op order, the last one holding
+/// the whole moment), the loss, backward (the loss's gradients, then layer
 /// by layer in reverse: the MLP block, then attention's, each layer's kept tensors freed after
 /// it), then the optimizer step with its temporaries.
 ///
