@@ -108,6 +108,60 @@ import Testing
     // The same tensors, in another order.
     #expect(threaded.events.count == sequential.events.count)
   }
+
+  /// A checkpointed forward layer in op order (fitcheck-t4's TinyLlama, eager, b=2, s=2048, 22
+  /// layers, fp32 residual stream): the MLP's gate, activation and up outputs are three tensors
+  /// of 2*2048 tokens x 5632 x 4 B; every layer but the last allocates them once its two fp32
+  /// score tensors (2 x 32 heads x 2048 x 2048 x 4 B) are freed, the last beside them (the
+  /// forward moment); no layer before the last dequantizes a weight (grad off).
+  @Test func aCheckpointedForwardLayerAllocatesItsMLPAfterItsScores() throws {
+    let models = try TestData.json(try TestData.calibration("gpu-measured/fitcheck-t4/models.json"))
+    var config = try #require(models["TinyLlama/TinyLlama-1.1B-Chat-v1.0"] as? [String: Any])
+    config.removeValue(forKey: "parameters")
+    let model = try TestData.model(config, name: "tinyllama")
+    var setup = TrainingSetup()
+    setup.lora = LoRAConfiguration(rank: 32, targets: .modules(["q_proj", "k_proj", "v_proj", "o_proj"]), dropout: 0)
+    setup.computeDtype = .fp16
+    setup.sequenceLength = 2048
+    setup.batchSize = 2
+    setup.gradientCheckpointing = true
+    setup.attention = .eager
+    setup.usesAutocast = false
+    setup.loop = .plain
+    let gpu = GPU.custom(capacity: .gibibytes(80), label: "80GiB")
+    let schedule = try MemoryEstimator.schedule(model: model, setup: setup, gpu: gpu, loader: .sequential)
+    let mlpTensor: Int64 = 2 * 2048 * 5632 * 4
+    let scores: Int64 = 2 * 32 * 2048 * 2048 * 4
+    var inForward = false
+    var liveScores = Set<Int32>()
+    var scoresSeen = 0
+    var mlpBesideScores = 0
+    var mlpAlone = 0
+    var dequantized = 0
+    for event in schedule.events {
+      switch event {
+      case .phase(let phase):
+        inForward = phase == .forward
+      case .allocate(let id, let bytes, let tensor) where inForward:
+        if tensor == .forwardTemporary && bytes == scores {
+          liveScores.insert(id)
+          scoresSeen += 1
+        }
+        if tensor == .recomputedActivation && bytes == mlpTensor {
+          if liveScores.isEmpty { mlpAlone += 1 } else { mlpBesideScores += 1 }
+        }
+        if tensor == .dequantizedWeight { dequantized += 1 }
+      case .free(let id) where inForward:
+        liveScores.remove(id)
+      default:
+        break
+      }
+    }
+    #expect(scoresSeen == 2 * 22)
+    #expect(mlpAlone == 3 * 21)
+    #expect(mlpBesideScores == 3)
+    #expect(dequantized == 1)
+  }
 }
 
 /// transformers 5's loader: 4 workers stage copies first come first served, never waiting for

@@ -1,7 +1,8 @@
 /// One training step as allocations and frees, walked in the order ``StepPeak`` reasons about
 /// it, so that the live bytes of each phase reach exactly that phase's moment above the
 /// resident bytes: forward layer by layer (kept inputs or saved tensors, the working set, the
-/// temporaries, the dequantized weight), the loss, backward (the loss's gradients, then layer
+/// temporaries, the dequantized weight; a checkpointed layer in op order, the last one holding
+/// the whole moment), the loss, backward (the loss's gradients, then layer
 /// by layer in reverse: the MLP block, then attention's, each layer's kept tensors freed after
 /// it), then the optimizer step with its temporaries.
 ///
@@ -66,12 +67,30 @@ struct StepSchedule {
       }
       castIDs.append(schedule.allocate(casts[index], .stepConstant))
       cacheIDs.append(schedule.allocate(caches[index], .keyValueCache))
-      let working = stack.forwardWorkingSet.map { schedule.allocate($0, .recomputedActivation) }
+      let attentionCount = stack.forwardAttentionWorkingSetCount
+      let attention = stack.forwardWorkingSet.prefix(attentionCount).map {
+        schedule.allocate($0, .recomputedActivation)
+      }
       let temporaries = stack.forwardTransients.map { schedule.allocate($0, .forwardTemporary) }
-      let dequant = schedule.allocate(step.dequant.bytes, .dequantizedWeight)
-      schedule.free(dequant)
-      schedule.free(temporaries)
-      schedule.free(working)
+      let feedForwardWorking = stack.forwardWorkingSet.dropFirst(attentionCount)
+      // A checkpointed forward in op order: attention's tensors and its temporaries, then the
+      // MLP's once those are freed (they then carve the blocks the scores leave, as the real
+      // sequence does). The last layer, where every kept input is live, reaches the estimate's
+      // forward moment: every working tensor beside the temporaries and the dequantized weight.
+      // The other checkpointed layers allocate no dequantized weight: the recorded sequences of
+      // the allocator study (fitcheck-t4, grad off) dequantize 4-bit weights only in backward,
+      // and a weight-sized block freed in every layer is what the next kept input would carve.
+      if index == layers - 1 {
+        let feedForward = feedForwardWorking.map { schedule.allocate($0, .recomputedActivation) }
+        schedule.free(schedule.allocate(step.dequant.bytes, .dequantizedWeight))
+        schedule.free(temporaries)
+        schedule.free(feedForward)
+      } else {
+        if !checkpointing { schedule.free(schedule.allocate(step.dequant.bytes, .dequantizedWeight)) }
+        schedule.free(temporaries)
+        schedule.free(feedForwardWorking.map { schedule.allocate($0, .recomputedActivation) })
+      }
+      schedule.free(attention)
     }
     // The loss, inside the model's forward.
     let finalNorm = schedule.allocate(loss.finalNorm, .savedActivation)

@@ -80,8 +80,8 @@ struct AttentionActivations {
       saved.append(TensorTerm("q", context.perToken(queryWidth, a)))
       saved.append(
         TensorTerm(
-          native ? "k, v (grouped-query attention native)" : "k, v expanded to every head", 2 * context.perToken(kv, a))
-      )
+          native ? "k, v (grouped-query attention native)" : "k, v expanded to every head", 2 * context.perToken(kv, a),
+          tensors: 2))
       saved.append(TensorTerm("attention output", context.perToken(queryWidth, a)))
       saved.append(TensorTerm("log-sum-exp", logSumExp))
       forwardTransients = []
@@ -92,7 +92,7 @@ struct AttentionActivations {
     case .flash:
       let a = context.compute
       saved.append(TensorTerm("q", context.perToken(queryWidth, a)))
-      saved.append(TensorTerm("k, v (GQA native)", 2 * context.perToken(model.keyValueWidth, a)))
+      saved.append(TensorTerm("k, v (GQA native)", 2 * context.perToken(model.keyValueWidth, a), tensors: 2))
       saved.append(TensorTerm("attention output", context.perToken(queryWidth, a)))
       saved.append(TensorTerm("log-sum-exp", logSumExp))
       forwardTransients = []
@@ -108,7 +108,7 @@ struct AttentionActivations {
       let scores = a
       let masked = max(scores, context.residual)
       let square = StepContext.bytes(batch, heads, seq, seq, width: 1)
-      saved.append(TensorTerm("q, expanded k and v", 3 * context.perToken(queryWidth, a)))
+      saved.append(TensorTerm("q, expanded k and v", 3 * context.perToken(queryWidth, a), tensors: 3))
       let softcaps = model.modelType == "gemma2"
       // Gemma-2's attn_logit_softcapping (`scores / cap`, `tanh`, `* cap`, transformers
       // modeling_gemma2.py eager_attention_forward): tanh saves its output.

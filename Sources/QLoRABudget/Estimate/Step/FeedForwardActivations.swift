@@ -25,7 +25,9 @@ struct FeedForwardActivations {
   init(_ context: StepContext, intermediate: Int64, outputWidth g: Int64) {
     switch context.model.layout.feedForward {
     case .gated:
-      saved = [TensorTerm("gate output, activation output, up output", 3 * context.perToken(intermediate, g))]
+      saved = [
+        TensorTerm("gate output, activation output, up output", 3 * context.perToken(intermediate, g), tensors: 3)
+      ]
     case .fusedGateUp:
       saved = [TensorTerm("gate_up output, activation output", 3 * context.perToken(intermediate, g))]
     case .plain:

@@ -28,8 +28,12 @@ struct LayerActivations {
   /// MLP block and of the attention block, one entry per tensor.
   let forwardTransients: [ByteCount]
   /// What a checkpointed forward (grad off) is taken to hold beside its temporaries: the
-  /// tensors the layer saves, less attention's score-sized ones (``AttentionActivations``).
+  /// tensors the layer saves, less attention's score-sized ones (``AttentionActivations``),
+  /// one entry per tensor: the attention block's first (``checkpointedForwardAttentionCount``),
+  /// then the MLP block's.
   let checkpointedForwardWorkingSet: [ByteCount]
+  /// How many of ``checkpointedForwardWorkingSet``'s first tensors are the attention block's.
+  let checkpointedForwardAttentionCount: Int
   let feedForwardBackwardTransients: [ByteCount]
   let attentionBackwardTransients: [ByteCount]
   var forwardTransient: ByteCount { ByteCount.sum(forwardTransients) }
@@ -145,6 +149,7 @@ struct LayerActivations {
       alreadySaved: attention.savesOutput)
 
     let attentionSaved = saved.total
+    let attentionEnd = saved.count
     // Zero-byte terms are dropped below; count the attention block's among the rest.
     let attentionTerms = saved.filter { $0.bytes > .zero }.count
     saved.append(
@@ -186,9 +191,9 @@ struct LayerActivations {
         .feedForwardIntermediate, input: mlp.downInput.features, width: mlp.downInput.width, label: "down_proj input")
     }
     self.saved = saved.filter { $0.bytes > .zero }
-    checkpointedForwardWorkingSet = saved.indices.filter { !scoreTerms.contains($0) }.map { saved[$0].bytes }.filter {
-      $0 > .zero
-    }
+    let working = saved.indices.filter { !scoreTerms.contains($0) && saved[$0].bytes > .zero }
+    checkpointedForwardWorkingSet = working.flatMap { saved[$0].parts }
+    checkpointedForwardAttentionCount = working.filter { $0 < attentionEnd }.map { saved[$0].tensors }.reduce(0, +)
     self.attentionSaved = attentionSaved
     savedForInputGradient = context.normSaved + masksOnNormOutput + int8OnlyAttentionInput
     savesCachedKeyValue = attention.savesCachedKeyValue
@@ -245,6 +250,8 @@ struct StackActivations {
   /// The working set of a checkpointed forward layer beside its temporaries (that layer
   /// kind's), zero without checkpointing (``LayerActivations/checkpointedForwardWorkingSet``).
   var forwardWorkingSet: [ByteCount] { checkpointing ? largestLayer.checkpointedForwardWorkingSet : [] }
+  /// How many of ``forwardWorkingSet``'s first tensors are the attention block's.
+  var forwardAttentionWorkingSetCount: Int { checkpointing ? largestLayer.checkpointedForwardAttentionCount : 0 }
   /// The layer kind whose backward moment is the larger.
   let backwardLayer: LayerActivations
   /// Whether every layer's attention saves the key/value cache's own tensors.

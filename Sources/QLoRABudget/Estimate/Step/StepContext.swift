@@ -2,13 +2,19 @@
 package struct TensorTerm: Hashable, Sendable {
   private let label: Deferred<String>
   public let bytes: ByteCount
+  /// How many equal tensors the bytes are (the allocation schedule allocates each on its own).
+  let tensors: Int
   /// What the tensor is, for formulas (built only when read).
   public var name: String { label.value }
 
-  public init(_ name: @autoclosure @escaping @Sendable () -> String, _ bytes: ByteCount) {
+  public init(_ name: @autoclosure @escaping @Sendable () -> String, _ bytes: ByteCount, tensors: Int = 1) {
     self.label = Deferred(name)
     self.bytes = bytes
+    self.tensors = max(1, tensors)
   }
+
+  /// The bytes of each tensor, the remainder on the last.
+  var parts: [ByteCount] { StepSchedule.split(bytes, tensors) }
 }
 
 extension Array where Element == TensorTerm {
