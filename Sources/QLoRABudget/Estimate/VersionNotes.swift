@@ -3,7 +3,7 @@
 enum VersionNotes {
   static func notes(_ model: ModelArchitecture, _ setup: TrainingSetup) -> [String] {
     attentionNotes(model, setup) + expertNotes(model, setup) + routerNotes(model, setup)
-      + expertTargetNotes(model, setup)
+      + expertTargetNotes(model, setup) + Gemma3nNotes.notes(model, setup)
   }
 
   /// peft 0.21.2 on transformers 5 rewrites the targets of the MoE families whose experts were

@@ -1,0 +1,123 @@
+import Foundation
+import Testing
+
+@testable import QLoRABudget
+@testable import QLoRABudgetInputs
+
+/// Gemma 3n (`gemma3n_text`, and `gemma3n` with the text model under `text_config`):
+/// transformers 5.25.0 `modeling_gemma3n.py`.
+///
+/// The preset totals are checked against transformers on the meta device by
+/// `MetaDeviceCountTests` (`Fixtures/families/meta_counts.py gemma-3n-e2b gemma-3n-e4b`:
+/// 4,435,182,688 and 6,835,235,568); here the same totals are written out from the config.
+@Suite struct Gemma3nTests {
+  /// A small config: 6 layers, the last 1 KV-shared, the first 2 sparse, two intermediate sizes.
+  static var tiny: [String: Any] {
+    [
+      "model_type": "gemma3n_text", "hidden_size": 64, "intermediate_size": [128, 128, 128, 96, 96, 96],
+      "num_hidden_layers": 6, "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16,
+      "vocab_size": 1000, "vocab_size_per_layer_input": 500, "hidden_size_per_layer_input": 8,
+      "laurel_rank": 4, "altup_num_inputs": 4, "num_kv_shared_layers": 1,
+      "activation_sparsity_pattern": [0.95, 0.95, 0, 0, 0, 0],
+    ]
+  }
+
+  /// E2B (30 layers, 10 shared, intermediate 8,192) and E4B (35, 15, 16,384): hidden 2,048,
+  /// 8 heads and 2 KV heads of 256, vocabulary 262,400 (tied), per-layer vocabulary 262,144 x 256,
+  /// Laurel rank 64, 4 AltUp inputs.
+  @Test(arguments: [("gemma-3n-e2b", 30, 10, 8192, 4_435_182_688), ("gemma-3n-e4b", 35, 15, 16384, 6_835_235_568)])
+  func presetTotalsWrittenOutFromTheConfig(
+    _ name: String, _ layers: Int64, _ shared: Int64, _ intermediate: Int64, _ meta: Int64
+  ) throws {
+    let model = try PresetCatalog.bundled.model(named: name)
+    let h: Int64 = 2048
+    let p: Int64 = 256
+    // q and o (2,048 x 2,048 each), gate/up/down, AltUp (4x4 + 4x16 + 2,048x4), Laurel (2 x
+    // 2,048 x 64), per-layer gate and projection (2 x 2,048 x 256), eight hidden-wide norms
+    // (four layer norms, router_norm, correct_output_scale, post_laurel_norm,
+    // post_per_layer_input_norm) and q_norm (256).
+    let everyLayer = 2 * h * h + 3 * h * intermediate + (16 + 64 + h * 4) + 2 * h * 64 + 2 * h * p + 8 * h + 256
+    // k and v (2,048 x 512 each) and k_norm only where the layer owns its keys and values.
+    let owningLayer = 2 * h * 512 + 256
+    // embed_tokens, embed_tokens_per_layer, per_layer_model_projection, 3 + 3 AltUp
+    // projections, the final norm and per_layer_projection_norm.
+    let model_level = 262_400 * h + 262_144 * layers * p + h * layers * p + 6 * h * h + h + p
+    let written = layers * everyLayer + (layers - shared) * owningLayer + model_level
+    #expect(written == meta)
+    #expect(model.parameterCount == written)
+  }
+
+  @Test func kvSharedLayersBuildNoKeyOrValueProjections() throws {
+    let model = try TestData.model(Self.tiny)
+    func count(_ path: String) -> Int64 {
+      model.inventory.linears.filter { $0.path == path }.reduce(0) { $0 + $1.instanceCount }
+    }
+    #expect(count("self_attn.q_proj") == 6 && count("self_attn.k_proj") == 5 && count("self_attn.v_proj") == 5)
+    #expect(model.inventory.norms.first { $0.path == "self_attn.k_norm" }?.instanceCount == 5)
+    // Two MLP groups, by intermediate size; the largest is the dense MLP width the step takes.
+    let gates = model.inventory.linears.filter { $0.path == "mlp.gate_proj" }
+    #expect(gates.map(\.outFeatures) == [128, 96] && gates.map(\.instanceCount) == [3, 3])
+    #expect(model.intermediateSize == 128)
+    #expect(model.layout.gemma3n?.sparseActivationLayers == 2)
+    // 5 of 6 layers sliding, the sixth full: two rotary types.
+    #expect(model.layout.gemma3n?.layerTypeCount == 2)
+    #expect(model.inventory.perLayerEmbeddingElements == 500 * 6 * 8)
+  }
+
+  /// transformers 5.25 + bitsandbytes quantize every nn.Linear but lm_head, and the first
+  /// training forward then fails on AltUp's in-place clamp of `prediction_coefs`' weight; a
+  /// working run keeps the two coefficient Linears out of bitsandbytes (measured on a tiny
+  /// model, docs/models.md). They stay adaptable by all-linear.
+  @Test func theAltUpCoefficientsAreAdaptedButNeverQuantized() throws {
+    let model = try TestData.model(Self.tiny)
+    for recipe in Recipe.all {
+      let quantized = model.quantizedLinears(in: recipe.linearRoles).map(\.name)
+      #expect(!quantized.contains("correction_coefs") && !quantized.contains("prediction_coefs"), "\(recipe.name)")
+      #expect(quantized.contains("modality_router") && quantized.contains("per_layer_model_projection"))
+      let adapted = try model.adaptedModules(.allLinear, roles: recipe.linearRoles)
+      // Per layer q, o, gate, up, down, 3 AltUp, 2 Laurel, 2 per-layer (13 x 6) + k, v (2 x 5);
+      // model-level per_layer_model_projection and 3 + 3 AltUp projections.
+      #expect(adapted.reduce(0) { $0 + $1.instanceCount } == 13 * 6 + 2 * 5 + 7, "\(recipe.name)")
+    }
+    var setup = TrainingSetup()
+    setup.quantization = .nf4
+    let estimate = try MemoryEstimator.estimate(model: model, setup: setup, gpu: nil)
+    // 6 x (4 x 4 + 4 x 16) coefficient elements beside the embeddings, norms and buffers: fp32.
+    let unquantized = try #require(estimate.components.first { $0.kind == .unquantizedWeights })
+    let inventory = model.inventory
+    let buffers: Int64 = 2 * 2 * 8 * 4 + (6 + 4) * 2
+    #expect(
+      unquantized.bytes.bytes == 4 * (inventory.embeddingElements + inventory.normElements + 6 * (16 + 64)) + buffers)
+  }
+
+  @Test func theWrapperIsReadFromTextConfigAndPeftHasNoDefault() throws {
+    let wrapped = try TestData.model(["model_type": "gemma3n", "text_config": Self.tiny])
+    #expect(wrapped.modelType == "gemma3n_text" && wrapped.wrapperModelType == "gemma3n")
+    #expect(wrapped.parameterCount == (try TestData.model(Self.tiny)).parameterCount)
+    // peft 0.21.2's mapping has neither gemma3n nor gemma3n_text.
+    #expect(throws: SetupError.noPeftDefaultTargets(modelType: "gemma3n", model: "test")) {
+      try wrapped.adaptedModules(.peftDefault)
+    }
+  }
+
+  @Test func badPerLayerListsAreNamed() throws {
+    var config = Self.tiny
+    config["intermediate_size"] = [128, 128]
+    #expect(throws: ArchitectureError.self) { try TestData.model(config) }
+    do {
+      _ = try TestData.model(config)
+    } catch let error as ArchitectureError {
+      #expect(error.description.contains("intermediate_size") && error.description.contains("a list of 2"))
+    }
+    config = Self.tiny
+    config["num_kv_shared_layers"] = 6
+    #expect(throws: ArchitectureError.self) { try TestData.model(config) }
+    config = Self.tiny
+    config["activation_sparsity_pattern"] = [1.5, 0, 0, 0, 0, 0]
+    #expect(throws: ArchitectureError.self) { try TestData.model(config) }
+    // Every shared layer's type must be produced by an earlier layer: the one full layer is the shared one.
+    config = Self.tiny
+    config["layer_types"] = [String](repeating: "sliding_attention", count: 5) + ["full_attention"]
+    #expect(throws: ArchitectureError.self) { try TestData.model(config) }
+  }
+}
