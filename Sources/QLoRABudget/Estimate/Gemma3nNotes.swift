@@ -20,6 +20,12 @@ enum Gemma3nNotes {
           + "quantized they fail the first forward (transformers 5.25). Estimated as a working run that keeps them out: "
           + "llm_int8_skip_modules=[\"correction_coefs\", \"prediction_coefs\", \"lm_head\"] (docs/models.md).")
     }
+    if !setup.usesGradientCheckpointing {
+      notes.append(
+        "Gemma 3n without gradient checkpointing: each layer also saves its AltUp and Laurel tensors (several copies of "
+          + "the hidden state), which the estimate does not count: the activations are an underestimate here "
+          + "(validated with checkpointing only; docs/models.md).")
+    }
     return notes
   }
 }
