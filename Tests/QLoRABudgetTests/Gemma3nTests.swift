@@ -92,6 +92,30 @@ import Testing
       unquantized.bytes.bytes == 4 * (inventory.embeddingElements + inventory.normElements + 6 * (16 + 64)) + buffers)
   }
 
+  /// The notes a Gemma 3n estimate carries: the towers not counted (294,126,912 + 681,348,640 +
+  /// 4,460,544 + 3,345,408 parameters, the E2B meta-device total 5,418,464,192 less the text model's
+  /// 4,435,182,688), the skip list a 4-bit run needs, and under transformers 4.57 the shared layer's
+  /// unused k_proj and v_proj (64 x 32 each) and k_norm (16).
+  @Test func theNotesSayWhatIsNotCounted() throws {
+    let model = try TestData.model(Self.tiny)
+    let withTowers: Int64 = 5_418_464_192 - 4_435_182_688
+    let towers: Int64 = 294_126_912 + 681_348_640 + 4_460_544 + 3_345_408
+    #expect(withTowers == towers)
+    var setup = TrainingSetup()
+    setup.quantization = .nf4
+    let notes = try MemoryEstimator.estimate(model: model, setup: setup, gpu: nil).notes
+    #expect(notes.contains { $0.contains("983,281,504 parameters not counted") })
+    #expect(notes.contains { $0.contains("llm_int8_skip_modules") && $0.contains("prediction_coefs") })
+    #expect(!notes.contains { $0.contains("4.57") && $0.contains("KV-shared") })
+    setup.recipe = .hfPeftTransformers4
+    let tf4 = try MemoryEstimator.estimate(model: model, setup: setup, gpu: nil).notes
+    let unused: Int64 = 2 * 64 * 32 + 16
+    #expect(unused == 4112)
+    #expect(tf4.contains { $0.contains("4,112 parameters not counted") })
+    setup.quantization = .none
+    #expect(!(try MemoryEstimator.estimate(model: model, setup: setup, gpu: nil)).notes.contains { $0.contains("llm_int8") })
+  }
+
   @Test func theWrapperIsReadFromTextConfigAndPeftHasNoDefault() throws {
     let wrapped = try TestData.model(["model_type": "gemma3n", "text_config": Self.tiny])
     #expect(wrapped.modelType == "gemma3n_text" && wrapped.wrapperModelType == "gemma3n")

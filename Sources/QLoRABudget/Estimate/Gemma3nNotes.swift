@@ -6,18 +6,33 @@ enum Gemma3nNotes {
   /// device (transformers 5.25.0, timm 1.0.31; docs/models.md).
   static let towerParameters: Int64 = 294_126_912 + 681_348_640 + 4_460_544 + 3_345_408
 
+  /// The towers' resident bytes in a 4-bit run of the hf-peft recipe (NF4, double quant, block
+  /// 64, fp32 upcast): the vision tower's convolution weights in fp32 (it has no `nn.Linear`),
+  /// the audio tower's and the embedders' 135 `Linear4bit`s and their other parameters in fp32
+  /// (the same meta-device build, with bitsandbytes' buffer formula applied per weight).
+  static let towerFourBitBytes: Int64 = 1_176_507_648 + 352_672_084 + 3_229_764 + 2_422_596
+
   static func notes(_ model: ModelArchitecture, _ setup: TrainingSetup) -> [String] {
-    guard model.layout.gemma3n != nil else { return [] }
+    guard let g = model.layout.gemma3n else { return [] }
     var notes = [
       "Gemma 3n: this is the text model. The Hub checkpoints load as Gemma3nForConditionalGeneration, whose vision "
-        + "and audio towers add \(NumberText.grouped(towerParameters)) parameters not counted here (at most "
-        + "\(ByteCount.elements(towerParameters, bytesEach: 4).formatted(.decimal)) if all stayed fp32; peft's all-linear "
-        + "also adapts the audio tower's Linears) (docs/models.md)."
+        + "and audio towers add \(NumberText.grouped(towerParameters)) parameters not counted here (about "
+        + "\(ByteCount(towerFourBitBytes).formatted(.decimal)) resident under NF4 with double quant and the fp32 "
+        + "upcast, at most \(ByteCount.elements(towerParameters, bytesEach: 4).formatted(.decimal)) in fp32; peft's "
+        + "all-linear also adapts the audio tower's Linears) (docs/models.md)."
     ]
+    if setup.recipe == .hfPeftTransformers4, g.keyValueSharedLayers > 0 {
+      let kv = model.keyValueWidth * model.hiddenSize
+      let unused = g.keyValueSharedLayers * (2 * kv + model.headDimension)
+      notes.append(
+        "Gemma 3n in transformers 4.57: the \(g.keyValueSharedLayers) KV-shared layers also build k_proj, v_proj and k_norm "
+          + "they never use (4-bit, and adapted by all-linear), \(NumberText.grouped(unused)) parameters not counted here "
+          + "(the estimate follows transformers 5, which builds none; docs/models.md).")
+    }
     if setup.effectiveQuantization.isQuantized {
       notes.append(
         "Gemma 3n under bitsandbytes: AltUp clamps correction_coefs' and prediction_coefs' weights in training, and "
-          + "quantized they fail the first forward (transformers 5.25). Estimated as a working run that keeps them out: "
+          + "quantized they fail the first forward (transformers 5.25 and 4.57.1). Estimated as a working run that keeps them out: "
           + "llm_int8_skip_modules=[\"correction_coefs\", \"prediction_coefs\", \"lm_head\"] (docs/models.md).")
     }
     if !setup.usesGradientCheckpointing {
