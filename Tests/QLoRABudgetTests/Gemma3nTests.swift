@@ -7,9 +7,10 @@ import Testing
 /// Gemma 3n (`gemma3n_text`, and `gemma3n` with the text model under `text_config`):
 /// transformers 5.25.0 `modeling_gemma3n.py`.
 ///
-/// The preset totals are checked against transformers on the meta device by
+/// The presets are the multimodal checkpoints (`Gemma3nForConditionalGeneration`, towers
+/// included); their totals are checked against transformers on the meta device by
 /// `MetaDeviceCountTests` (`Fixtures/families/meta_counts.py gemma-3n-e2b gemma-3n-e4b`:
-/// 4,435,182,688 and 6,835,235,568); here the same totals are written out from the config.
+/// 5,418,464,192 and 7,818,517,072); here the same totals are written out from the config.
 @Suite struct Gemma3nTests {
   /// A small config: 6 layers, the last 1 KV-shared, the first 2 sparse, two intermediate sizes.
   static var tiny: [String: Any] {
@@ -22,10 +23,11 @@ import Testing
     ]
   }
 
-  /// E2B (30 layers, 10 shared, intermediate 8,192) and E4B (35, 15, 16,384): hidden 2,048,
+  /// E2B (30 layers, 10 shared, intermediate 8,192) and E4B (35, 15, 16,384), text models of
+  /// 4,435,182,688 and 6,835,235,568 parameters (`Gemma3nForCausalLM` on the meta device): hidden 2,048,
   /// 8 heads and 2 KV heads of 256, vocabulary 262,400 (tied), per-layer vocabulary 262,144 x 256,
   /// Laurel rank 64, 4 AltUp inputs.
-  @Test(arguments: [("gemma-3n-e2b", 30, 10, 8192, 4_435_182_688), ("gemma-3n-e4b", 35, 15, 16384, 6_835_235_568)])
+  @Test(arguments: [("gemma-3n-e2b", 30, 10, 8192, 5_418_464_192), ("gemma-3n-e4b", 35, 15, 16384, 7_818_517_072)])
   func presetTotalsWrittenOutFromTheConfig(
     _ name: String, _ layers: Int64, _ shared: Int64, _ intermediate: Int64, _ meta: Int64
   ) throws {
@@ -41,10 +43,26 @@ import Testing
     let owningLayer = 2 * h * 512 + 256
     // embed_tokens, embed_tokens_per_layer, per_layer_model_projection, 3 + 3 AltUp
     // projections, the final norm and per_layer_projection_norm.
-    let model_level = 262_400 * h + 262_144 * layers * p + h * layers * p + 6 * h * h + h + p
-    let written = layers * everyLayer + (layers - shared) * owningLayer + model_level
-    #expect(written == meta)
-    #expect(model.parameterCount == written)
+    let modelLevel = 262_400 * h + 262_144 * layers * p + h * layers * p + 6 * h * h + h + p
+    let text = layers * everyLayer + (layers - shared) * owningLayer + modelLevel
+    #expect(model.parameterCount == text + Self.towers(textHidden: h))
+    #expect(model.parameterCount == meta)
+  }
+
+  /// The towers of Gemma3nConfig's defaults (``Gemma3nTowers``), written out: MobileNetV5
+  /// (294,126,912, timm on the meta device); the audio conformer (hidden 1,536, 12 blocks, 8
+  /// heads, kernel 5): per block 9 hidden-wide norms, two feed-forward modules (2 x 2 x 1,536 x
+  /// 6,144), q/k/v/pos_proj/post (5 x 1,536^2), linear_start (1,536 x 3,072) and linear_end,
+  /// per_dim_scale (192) and the depthwise kernel (1,536 x 5); the subsampling convolutions
+  /// (1 -> 128 -> 32 channels, 3 x 3) with their norms and input_proj_linear (32 x 32 -> 1,536);
+  /// the embedders (128 x their hidden, two norms, a projection to the text hidden).
+  static func towers(textHidden: Int64) -> Int64 {
+    let a: Int64 = 1536
+    let block = 9 * a + 2 * 2 * a * 6144 + 5 * a * a + a * 2 * a + a * a + 192 + a * 5
+    let subsampling: Int64 = 128 * 9 + 128 + 32 * 128 * 9 + 32 + 32 * 32 * a
+    let embedVision: Int64 = 128 * 2048 + 2 * 2048 + 2048 * textHidden
+    let embedAudio = 128 * a + 2 * a + a * textHidden
+    return 294_126_912 + 12 * block + subsampling + embedVision + embedAudio
   }
 
   @Test func kvSharedLayersBuildNoKeyOrValueProjections() throws {
@@ -92,7 +110,7 @@ import Testing
       unquantized.bytes.bytes == 4 * (inventory.embeddingElements + inventory.normElements + 6 * (16 + 64)) + buffers)
   }
 
-  /// The notes a Gemma 3n estimate carries: the towers not counted (294,126,912 + 681,348,640 +
+  /// The notes a text-only Gemma 3n estimate carries: what the towers would add (294,126,912 + 681,348,640 +
   /// 4,460,544 + 3,345,408 parameters, the E2B meta-device total 5,418,464,192 less the text model's
   /// 4,435,182,688), the skip list a 4-bit run needs, and under transformers 4.57 the shared layer's
   /// unused k_proj and v_proj (64 x 32 each) and k_norm (16).
@@ -104,7 +122,7 @@ import Testing
     var setup = TrainingSetup()
     setup.quantization = .nf4
     let notes = try MemoryEstimator.estimate(model: model, setup: setup, gpu: nil).notes
-    #expect(notes.contains { $0.contains("983,281,504 parameters not counted") })
+    #expect(notes.contains { $0.contains("983,281,504 parameters (about") })
     #expect(notes.contains { $0.contains("llm_int8_skip_modules") && $0.contains("prediction_coefs") })
     #expect(!notes.contains { $0.contains("4.57") && $0.contains("KV-shared") })
     setup.recipe = .hfPeftTransformers4
@@ -119,7 +137,16 @@ import Testing
   @Test func theWrapperIsReadFromTextConfigAndPeftHasNoDefault() throws {
     let wrapped = try TestData.model(["model_type": "gemma3n", "text_config": Self.tiny])
     #expect(wrapped.modelType == "gemma3n_text" && wrapped.wrapperModelType == "gemma3n")
-    #expect(wrapped.parameterCount == (try TestData.model(Self.tiny)).parameterCount)
+    // The multimodal config loads the towers too (Gemma3nConfig's defaults when absent).
+    #expect(wrapped.parameterCount == (try TestData.model(Self.tiny)).parameterCount + Self.towers(textHidden: 64))
+    // The published towers with the published text hidden: the meta-device total less the text model's.
+    let published: Int64 = 5_418_464_192 - 4_435_182_688
+    #expect(Self.towers(textHidden: 2048) == published)
+    #expect(throws: ArchitectureError.self) {
+      try TestData.model([
+        "model_type": "gemma3n", "text_config": Self.tiny, "vision_config": ["architecture": "mobilenetv5_300m_l"],
+      ])
+    }
     // peft 0.21.2's mapping has neither gemma3n nor gemma3n_text.
     #expect(throws: SetupError.noPeftDefaultTargets(modelType: "gemma3n", model: "test")) {
       try wrapped.adaptedModules(.peftDefault)

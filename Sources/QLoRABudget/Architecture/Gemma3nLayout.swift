@@ -45,7 +45,7 @@ extension ModuleInventory {
   /// Gemma 3n's text model, tensor by tensor (transformers 5.25.0; see ``Gemma3nLayout``).
   static func gemma3n(
     hidden h: Int64, layers: Int64, heads: Int64, keyValueHeads: Int64, headDimension d: Int64, vocabulary: Int64,
-    tied: Bool, layout g: Gemma3nLayout
+    tied: Bool, layout g: Gemma3nLayout, towers: Gemma3nTowers? = nil
   ) -> ModuleInventory {
     var linears: [LinearModule] = []
     func linear(
@@ -102,12 +102,16 @@ extension ModuleInventory {
     norm("self_attn.k_norm", d, count: owning)
     norm("final_norm", h, count: 1)
     norm("per_layer_projection_norm", p, count: 1)
+    linears += towers?.linears ?? []
+    norms += towers?.otherParameters ?? []
 
     // Rotary: inv_freq and original_inv_freq (head_dim / 2 fp32 each) per layer type. Scalar
     // buffers, made under the load dtype (16-bit, 2 bytes each, measured after loading in
     // bfloat16): two embed_scale, one router_input_scale per layer, per_layer_projection_scale
     // and per_layer_input_scale.
-    let buffers = ByteCount.elements(2 * g.layerTypeCount * (d / 2), bytesEach: 4) + .elements(layers + 4, bytesEach: 2)
+    let buffers =
+      ByteCount.elements(2 * g.layerTypeCount * (d / 2), bytesEach: 4) + .elements(layers + 4, bytesEach: 2)
+      + (towers?.bufferBytes ?? .zero)
     let embedding = vocabulary * h
     return ModuleInventory(
       linears: linears, norms: norms, tokenEmbeddingElements: embedding, positionEmbeddingElements: 0,

@@ -40,6 +40,7 @@ extension ModelArchitecture {
   /// ``init(configData:name:readAs:)``.
   package init(config members: [String: JSONValue], name: String, readAs: String? = nil) throws(ArchitectureError) {
     let checkpointQuantization = try CheckpointQuantization(config: members, model: name)
+    let wrapper = members
     var members = members
     var wrapperType: String? = nil
     if let text = members["text_config"]?.objectValue {
@@ -61,7 +62,7 @@ extension ModelArchitecture {
     if modelType == "gpt2" {
       try self.init(gpt2: reader, name: name, type: type)
     } else if modelType == "gemma3n_text" {
-      try self.init(gemma3n: reader, name: name, type: type)
+      try self.init(gemma3n: reader, wrapper: wrapperType == "gemma3n" ? wrapper : nil, name: name, type: type)
     } else {
       try self.init(decoder: reader, modelType: modelType, name: name, type: type)
     }

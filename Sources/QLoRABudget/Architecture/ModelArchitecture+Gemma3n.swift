@@ -1,8 +1,11 @@
 extension ModelArchitecture {
   /// Gemma 3n's text model (`gemma3n_text`, nested under `text_config` in the multimodal
   /// `gemma3n` checkpoints), with `Gemma3nTextConfig`'s defaults (transformers 5.25.0
-  /// `configuration_gemma3n.py`) for absent keys; see ``Gemma3nLayout``.
-  init(gemma3n reader: ConfigReader, name: String, type: DeclaredType) throws(ArchitectureError) {
+  /// `configuration_gemma3n.py`) for absent keys; see ``Gemma3nLayout``. `wrapper`, the
+  /// multimodal config's members, adds its vision and audio towers (``Gemma3nTowers``).
+  init(
+    gemma3n reader: ConfigReader, wrapper: [String: JSONValue]?, name: String, type: DeclaredType
+  ) throws(ArchitectureError) {
     let hidden = try reader.optionalDimension("hidden_size") ?? 2048
     let layers = try reader.optionalDimension("num_hidden_layers") ?? 35
     let heads = try reader.optionalDimension("num_attention_heads") ?? 8
@@ -41,13 +44,16 @@ extension ModelArchitecture {
       throw .invalidValue(
         key: "attention_bias", value: "true", reason: "Gemma 3n is modelled without attention biases", model: name)
     }
+    let towers = try wrapper.map { members throws(ArchitectureError) in
+      try Gemma3nTowers(config: members, textHidden: hidden, model: name)
+    }
     self.init(
       name: name, type: type, hiddenSize: hidden, layerCount: layers, attentionHeadCount: heads,
       keyValueHeadCount: kvHeads, headDimension: headDimension, intermediateSize: intermediate.map(\.size).max() ?? 0,
       vocabularySize: vocabulary, tiesWordEmbeddings: tied, layout: decoder,
       inventory: .gemma3n(
         hidden: hidden, layers: layers, heads: heads, keyValueHeads: kvHeads, headDimension: headDimension,
-        vocabulary: vocabulary, tied: tied, layout: layout))
+        vocabulary: vocabulary, tied: tied, layout: layout, towers: towers))
   }
 
   /// `intermediate_size`: one value for every layer or a list of one per layer (default 16,384).

@@ -14,13 +14,7 @@ enum Gemma3nNotes {
 
   static func notes(_ model: ModelArchitecture, _ setup: TrainingSetup) -> [String] {
     guard let g = model.layout.gemma3n else { return [] }
-    var notes = [
-      "Gemma 3n: this is the text model. The Hub checkpoints load as Gemma3nForConditionalGeneration, whose vision "
-        + "and audio towers add \(NumberText.grouped(towerParameters)) parameters not counted here (about "
-        + "\(ByteCount(towerFourBitBytes).formatted(.decimal)) resident under NF4 with double quant and the fp32 "
-        + "upcast, at most \(ByteCount.elements(towerParameters, bytesEach: 4).formatted(.decimal)) in fp32; peft's "
-        + "all-linear also adapts the audio tower's Linears) (docs/models.md)."
-    ]
+    var notes = [towerNote(model, setup)]
     if setup.recipe == .hfPeftTransformers4, g.keyValueSharedLayers > 0 {
       let kv = model.keyValueWidth * model.hiddenSize
       let unused = g.keyValueSharedLayers * (2 * kv + model.headDimension)
@@ -42,5 +36,27 @@ enum Gemma3nNotes {
           + "(validated with checkpointing only; docs/models.md).")
     }
     return notes
+  }
+
+  /// The towers: counted when the config is the multimodal one, else what loading it would add.
+  private static func towerNote(_ model: ModelArchitecture, _ setup: TrainingSetup) -> String {
+    guard model.wrapperModelType == "gemma3n" else {
+      return "Gemma 3n: a text-only config (Gemma3nForCausalLM). The Hub checkpoints (model_type gemma3n) load as "
+        + "Gemma3nForConditionalGeneration, whose vision and audio towers add \(NumberText.grouped(towerParameters)) "
+        + "parameters (about \(ByteCount(towerFourBitBytes).formatted(.decimal)) resident under NF4 with double quant and "
+        + "the fp32 upcast; docs/models.md)."
+    }
+    let adapted = (try? model.adaptedModules(setup.lora.targets, roles: setup.recipe.linearRoles)) ?? []
+    let towers = adapted.filter { $0.path.hasPrefix("audio_tower.") }
+    let lora = model.loraTensors(on: towers, configuration: setup.lora, dtype: .float32).reduce(0) { $0 + $1.elements }
+    let unused =
+      setup.isFullFineTune || lora == 0
+      ? ""
+      : " LoRA adapts \(NumberText.grouped(lora)) parameters in the audio tower, which get no gradient with text-only "
+        + "batches: their gradients and optimizer state are counted anyway (over by at most "
+        + "\(ByteCount.elements(lora, bytesEach: 12).formatted(.decimal)) in fp32 AdamW)."
+    return "Gemma 3n: the vision and audio towers are counted as resident weights (they load with "
+      + "Gemma3nForConditionalGeneration); with text-only batches they do not run, but their two embedders run on "
+      + "every token (their activations are read from the modeling code, not measured).\(unused) (docs/models.md)"
   }
 }

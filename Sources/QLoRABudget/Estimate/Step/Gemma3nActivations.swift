@@ -26,6 +26,25 @@ enum Gemma3nActivations {
       + 2 * context.perToken(g.perLayerInputWidth, 4) + 2 * context.perToken(1, 4)
   }
 
+  /// A multimodal config's embedders (``Gemma3nTowers``): `Gemma3nModel.forward` runs
+  /// `embed_vision` and `embed_audio` on every token (a placeholder id where the token is text)
+  /// and keeps the text embedding with `torch.where`. Each keeps its embedding's fp32 output (the
+  /// hard-embedding norm's input), its LoRA branch on `embedding_projection` and the
+  /// post-projection norm's fp32 input, with the norms' `tokens x 1` fp32 statistics. Read from
+  /// the modeling code, not measured (the measured steps are the text model's).
+  static func embedders(_ context: StepContext, adapted: [LinearModule]) -> ByteCount {
+    let projections = context.model.inventory.linears.filter {
+      $0.path.hasPrefix("embed_") && $0.path.hasSuffix(".embedding_projection")
+    }
+    return projections.reduce(ByteCount.zero) { total, module in
+      let branch =
+        adapted.contains { $0.path == module.path }
+        ? LoRABranch(context, inFeatures: module.inFeatures, inputWidth: 4).own.total : .zero
+      return total + context.perToken(module.inFeatures, 4) + context.perToken(module.outFeatures, 4)
+        + 2 * context.perToken(1, 4) + branch
+    }
+  }
+
   /// The model-level tensors saved outside the decoder layers.
   static func modelLevelSaved(_ context: StepContext, adapted: [LinearModule]) -> [TensorTerm] {
     guard let g = context.model.layout.gemma3n else { return [] }
@@ -49,6 +68,7 @@ enum Gemma3nActivations {
         projections * (2 * context.perToken(hidden, residual) + 2 * context.perToken(1, 4))),
       TensorTerm("their LoRA branches", altUpBranches),
       TensorTerm("per_layer_model_projection's LoRA branch", branch("per_layer_model_projection")),
+      TensorTerm("the multimodal embedders run on every token", embedders(context, adapted: adapted)),
     ].filter { $0.bytes > .zero }
   }
 }
