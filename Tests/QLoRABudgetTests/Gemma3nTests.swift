@@ -131,7 +131,8 @@ import Testing
     #expect(unused == 4112)
     #expect(tf4.contains { $0.contains("4,112 parameters not counted") })
     setup.quantization = .none
-    #expect(!(try MemoryEstimator.estimate(model: model, setup: setup, gpu: nil)).notes.contains { $0.contains("llm_int8") })
+    #expect(
+      !(try MemoryEstimator.estimate(model: model, setup: setup, gpu: nil)).notes.contains { $0.contains("llm_int8") })
   }
 
   @Test func theWrapperIsReadFromTextConfigAndPeftHasNoDefault() throws {

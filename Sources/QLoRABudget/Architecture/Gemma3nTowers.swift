@@ -91,7 +91,8 @@ struct Gemma3nTowers {
     let chunk = try audio.optionalDimension("conf_attention_chunk_size") ?? 12
     let left = try audio.optionalDimension("conf_attention_context_left") ?? 13
     let right = try audio.optionalCount("conf_attention_context_right") ?? 0
-    bufferBytes = blocks * (.elements(h / 2 + 7, bytesEach: 4) + .elements(chunk * (chunk + left - 1 + right), bytesEach: 1))
+    bufferBytes =
+      blocks * (.elements(h / 2 + 7, bytesEach: 4) + .elements(chunk * (chunk + left - 1 + right), bytesEach: 1))
     self.linears = linears
     self.otherParameters = other
   }

@@ -37,7 +37,9 @@ extension ModelArchitecture {
     let decoder = DecoderLayout(
       attention: .separate(queryKeyValueBias: false, outputBias: false), feedForward: .gated(bias: false),
       queryKeyNorm: .perHead,
-      normsPerLayer: ["input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm", "post_feedforward_layernorm"],
+      normsPerLayer: [
+        "input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm", "post_feedforward_layernorm",
+      ],
       normHasBias: false, positionEmbedding: .rotary(dimension: headDimension, embeddingCount: layout.layerTypeCount),
       rotaryEndsInConcatenation: false, mixtureOfExperts: nil, gemma3n: layout)
     guard try !reader.bool("attention_bias", default: false) else {
@@ -136,7 +138,8 @@ extension ModelArchitecture {
       }
       for value in values {
         guard case .string(let text) = value else {
-          throw .invalidValue(key: key, value: ConfigReader.render(value), reason: "expected a string", model: reader.model)
+          throw .invalidValue(
+            key: key, value: ConfigReader.render(value), reason: "expected a string", model: reader.model)
         }
         types.append(text)
       }

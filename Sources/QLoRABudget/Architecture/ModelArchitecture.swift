@@ -85,10 +85,12 @@ public struct ModelArchitecture: Hashable, Sendable {
     self.tiesWordEmbeddings = tiesWordEmbeddings
     self.layout = layout
     // Gemma 3n builds its own (``Gemma3nLayout``); every other family derives it from the layout.
-    self.inventory = inventory ?? ModuleInventory.build(
-      hidden: hiddenSize, layers: layerCount, queryWidth: attentionHeadCount * headDimension,
-      keyValueWidth: keyValueHeadCount * headDimension, headDimension: headDimension,
-      intermediate: intermediateSize, vocabulary: vocabularySize, tied: tiesWordEmbeddings, layout: layout)
+    self.inventory =
+      inventory
+      ?? ModuleInventory.build(
+        hidden: hiddenSize, layers: layerCount, queryWidth: attentionHeadCount * headDimension,
+        keyValueWidth: keyValueHeadCount * headDimension, headDimension: headDimension,
+        intermediate: intermediateSize, vocabulary: vocabularySize, tied: tiesWordEmbeddings, layout: layout)
   }
 }
 

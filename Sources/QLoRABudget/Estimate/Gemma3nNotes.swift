@@ -19,20 +19,21 @@ enum Gemma3nNotes {
       let kv = model.keyValueWidth * model.hiddenSize
       let unused = g.keyValueSharedLayers * (2 * kv + model.headDimension)
       notes.append(
-        "Gemma 3n in transformers 4.57: the \(g.keyValueSharedLayers) KV-shared layers also build k_proj, v_proj and k_norm "
-          + "they never use (4-bit, and adapted by all-linear), \(NumberText.grouped(unused)) parameters not counted here "
-          + "(the estimate follows transformers 5, which builds none; docs/models.md).")
+        "Gemma 3n in transformers 4.57: the \(g.keyValueSharedLayers) KV-shared layers also build k_proj, v_proj "
+          + "and k_norm they never use (4-bit, and adapted by all-linear), \(NumberText.grouped(unused)) parameters "
+          + "not counted here (the estimate follows transformers 5, which builds none; docs/models.md).")
     }
     if setup.effectiveQuantization.isQuantized {
       notes.append(
-        "Gemma 3n under bitsandbytes: AltUp clamps correction_coefs' and prediction_coefs' weights in training, and "
-          + "quantized they fail the first forward (transformers 5.25 and 4.57.1). Estimated as a working run that keeps them out: "
-          + "llm_int8_skip_modules=[\"correction_coefs\", \"prediction_coefs\", \"lm_head\"] (docs/models.md).")
+        "Gemma 3n under bitsandbytes: AltUp clamps correction_coefs' and prediction_coefs' weights in training, "
+          + "and quantized they fail the first forward (transformers 5.25 and 4.57.1). Estimated as a working run "
+          + "that keeps them out: llm_int8_skip_modules=[\"correction_coefs\", \"prediction_coefs\", \"lm_head\"] "
+          + "(docs/models.md).")
     }
     if !setup.usesGradientCheckpointing {
       notes.append(
-        "Gemma 3n without gradient checkpointing: each layer also saves its AltUp and Laurel tensors (several copies of "
-          + "the hidden state), which the estimate does not count: the activations are an underestimate here "
+        "Gemma 3n without gradient checkpointing: each layer also saves its AltUp and Laurel tensors (several "
+          + "copies of the hidden state), which the estimate does not count: the activations are an underestimate here "
           + "(validated with checkpointing only; docs/models.md).")
     }
     return notes
@@ -41,10 +42,11 @@ enum Gemma3nNotes {
   /// The towers: counted when the config is the multimodal one, else what loading it would add.
   private static func towerNote(_ model: ModelArchitecture, _ setup: TrainingSetup) -> String {
     guard model.wrapperModelType == "gemma3n" else {
-      return "Gemma 3n: a text-only config (Gemma3nForCausalLM). The Hub checkpoints (model_type gemma3n) load as "
-        + "Gemma3nForConditionalGeneration, whose vision and audio towers add \(NumberText.grouped(towerParameters)) "
-        + "parameters (about \(ByteCount(towerFourBitBytes).formatted(.decimal)) resident under NF4 with double quant and "
-        + "the fp32 upcast; docs/models.md)."
+      return "Gemma 3n: a text-only config (Gemma3nForCausalLM). The Hub checkpoints (model_type gemma3n) load "
+        + "as Gemma3nForConditionalGeneration, whose vision and audio towers add "
+        + "\(NumberText.grouped(towerParameters)) parameters (about "
+        + "\(ByteCount(towerFourBitBytes).formatted(.decimal)) resident under NF4 with double quant and the fp32 "
+        + "upcast; docs/models.md)."
     }
     let adapted = (try? model.adaptedModules(setup.lora.targets, roles: setup.recipe.linearRoles)) ?? []
     let towers = adapted.filter { $0.path.hasPrefix("audio_tower.") }

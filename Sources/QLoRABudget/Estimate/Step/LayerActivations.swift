@@ -310,7 +310,8 @@ struct StackActivations {
     if context.setup.usesGradientCheckpointing {
       let input =
         context.perToken(model.hiddenSize, context.residual) + Gemma3nActivations.extraKeptPerLayer(context)
-      let inputs = offloads ? Self.keptOnGPUWithOffload(input: input, layers: model.layerCount) : model.layerCount * input
+      let inputs =
+        offloads ? Self.keptOnGPUWithOffload(input: input, layers: model.layerCount) : model.layerCount * input
       kept = inputs + modelLevel.total
       let stored = context.perToken(model.hiddenSize, min(context.residual, 2))
       offloadedToHost =
