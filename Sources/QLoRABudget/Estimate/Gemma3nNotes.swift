@@ -59,6 +59,6 @@ enum Gemma3nNotes {
         + "\(ByteCount.elements(lora, bytesEach: 12).formatted(.decimal)) in fp32 AdamW)."
     return "Gemma 3n: the vision and audio towers are counted as resident weights (they load with "
       + "Gemma3nForConditionalGeneration); with text-only batches they do not run, but their two embedders run on "
-      + "every token (their activations are read from the modeling code, not measured).\(unused) (docs/models.md)"
+      + "every token and are counted.\(unused) (docs/models.md)"
   }
 }
