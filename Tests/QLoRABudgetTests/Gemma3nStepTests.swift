@@ -54,7 +54,8 @@ import Testing
       #expect(lora.reduce(0) { $0 + $1.elements } == measured, "\(name)")
     }
   }
-  /// The multimodal embedders' saved tensors, against a saved-tensors hook walk (torch 2.15.0,
+  /// The multimodal embedders' saved tensors, against a saved-tensors hook walk
+  /// (Fixtures/gemma3n-steps/embedders_saved.py; torch 2.15.0,
   /// transformers 5.25.0, peft 0.21.2, bitsandbytes 0.50.2, timm 1.0.31; NF4, all-linear r 16,
   /// dropout 0.05, checkpointing, CPU autocast, 64 tokens): a Gemma3nForConditionalGeneration
   /// whose text model has 2 layers of hidden 256 (per-layer width 32, vocabulary 262,400), the
