@@ -60,6 +60,8 @@ package struct DecoderLayout: Hashable, Sendable {
   /// The decoder layer's MLP module name: `mlp`, or `feed_forward` (Llama 4).
   public var feedForwardPrefix: String = "mlp"
   public var mixtureOfExperts: MixtureOfExperts?
+  /// Gemma 3n's AltUp, Laurel, per-layer inputs and KV sharing, when the model is Gemma 3n.
+  public var gemma3n: Gemma3nLayout? = nil
 }
 
 /// DeepSeek-V3's multi-head latent attention (`DeepseekV3Attention`, transformers 4.57.1 and 5.25.0

@@ -7,6 +7,7 @@ extension ModelArchitecture {
   public static let knownModelTypes: [String] = [
     "llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3", "gemma3_text", "phi3",
     "mixtral", "qwen2_moe", "qwen3_moe", "glm4_moe", "deepseek_v3", "gpt_oss", "llama4", "llama4_text", "olmo2", "gpt2",
+    "gemma3n_text",
   ]
 
   /// The most parameters a config may describe (10^15); larger is refused, not estimated.
@@ -39,6 +40,7 @@ extension ModelArchitecture {
   /// ``init(configData:name:readAs:)``.
   package init(config members: [String: JSONValue], name: String, readAs: String? = nil) throws(ArchitectureError) {
     let checkpointQuantization = try CheckpointQuantization(config: members, model: name)
+    let wrapper = members
     var members = members
     var wrapperType: String? = nil
     if let text = members["text_config"]?.objectValue {
@@ -59,6 +61,8 @@ extension ModelArchitecture {
     let type = DeclaredType(declared: declared, readAs: readAs == declared ? nil : readAs)
     if modelType == "gpt2" {
       try self.init(gpt2: reader, name: name, type: type)
+    } else if modelType == "gemma3n_text" {
+      try self.init(gemma3n: reader, wrapper: wrapperType == "gemma3n" ? wrapper : nil, name: name, type: type)
     } else {
       try self.init(decoder: reader, modelType: modelType, name: name, type: type)
     }

@@ -70,7 +70,7 @@ public struct ModelArchitecture: Hashable, Sendable {
     name: String, type: DeclaredType, hiddenSize: Int64, layerCount: Int64,
     attentionHeadCount: Int64, keyValueHeadCount: Int64, headDimension: Int64,
     intermediateSize: Int64, vocabularySize: Int64, tiesWordEmbeddings: Bool,
-    layout: DecoderLayout
+    layout: DecoderLayout, inventory: ModuleInventory? = nil
   ) {
     self.name = name
     self.modelType = type.declared
@@ -84,10 +84,13 @@ public struct ModelArchitecture: Hashable, Sendable {
     self.vocabularySize = vocabularySize
     self.tiesWordEmbeddings = tiesWordEmbeddings
     self.layout = layout
-    self.inventory = ModuleInventory.build(
-      hidden: hiddenSize, layers: layerCount, queryWidth: attentionHeadCount * headDimension,
-      keyValueWidth: keyValueHeadCount * headDimension, headDimension: headDimension,
-      intermediate: intermediateSize, vocabulary: vocabularySize, tied: tiesWordEmbeddings, layout: layout)
+    // Gemma 3n builds its own (``Gemma3nLayout``); every other family derives it from the layout.
+    self.inventory =
+      inventory
+      ?? ModuleInventory.build(
+        hidden: hiddenSize, layers: layerCount, queryWidth: attentionHeadCount * headDimension,
+        keyValueWidth: keyValueHeadCount * headDimension, headDimension: headDimension,
+        intermediate: intermediateSize, vocabulary: vocabularySize, tied: tiesWordEmbeddings, layout: layout)
   }
 }
 

@@ -27,9 +27,13 @@ public struct LinearModule: Hashable, Sendable {
     /// then fails), so a working 4.57 run skips them too: no recipe quantizes this role, and
     /// ``alwaysAdapted`` makes it a LoRA candidate under every recipe.
     case routerLinearSubclass = "router-linear-subclass"
+    /// `nn.Linear` modules whose weight the model reads directly and that a working 4-bit run
+    /// must keep out of bitsandbytes (Gemma 3n's AltUp `correction_coefs` / `prediction_coefs`,
+    /// ``Gemma3nLayout``): never quantized, adapted by `all-linear` like any `nn.Linear`.
+    case keptUnquantized = "kept-unquantized"
 
     /// Roles peft can adapt whether or not a recipe's framework quantizes them.
-    public static let alwaysAdapted: Set<Role> = [.routerLinearSubclass]
+    public static let alwaysAdapted: Set<Role> = [.routerLinearSubclass, .keptUnquantized]
   }
 
   /// Which activation of the layer the module reads: LoRA branches reading the same tensor
@@ -53,6 +57,10 @@ public struct LinearModule: Hashable, Sendable {
     case sharedExpertIntermediate
     /// An expert's gated product (expert down projections).
     case expertIntermediate
+    /// A tensor of Gemma 3n's AltUp, per-layer-input or model-level path (``Gemma3nLayout``): the
+    /// module's parameters and LoRA adapters are counted; its step activations are
+    /// ``Gemma3nActivations``'.
+    case gemma3nPath
 
     /// Whether the module belongs to the attention block (its backward runs after the MLP's).
     public var isAttention: Bool { [.attentionInput, .attentionOutput, .queryLatent, .keyValueLatent].contains(self) }
@@ -123,6 +131,8 @@ package struct ModuleInventory: Hashable, Sendable {
   public let positionEmbeddingElements: Int64
   /// `vocab x hidden` output projection elements; 0 when tied to the token embedding.
   public let lmHeadElements: Int64
+  /// Gemma 3n's `embed_tokens_per_layer` (``Gemma3nLayout``); 0 for every other family.
+  public let perLayerEmbeddingElements: Int64
   /// Non-parameter buffers (rotary `inv_freq` and `original_inv_freq`, MoE router biases; fp32).
   public let bufferBytes: ByteCount
   /// What ``bufferBytes`` holds, in words (`rotary inv_freq`).
@@ -132,9 +142,10 @@ package struct ModuleInventory: Hashable, Sendable {
 
   public init(
     linears: [LinearModule], norms: [VectorParameter], tokenEmbeddingElements: Int64,
-    positionEmbeddingElements: Int64, lmHeadElements: Int64, bufferBytes: ByteCount,
-    bufferContents: String = "rotary inv_freq"
+    positionEmbeddingElements: Int64, lmHeadElements: Int64, perLayerEmbeddingElements: Int64 = 0,
+    bufferBytes: ByteCount, bufferContents: String = "rotary inv_freq"
   ) {
+    self.perLayerEmbeddingElements = perLayerEmbeddingElements
     self.linears = linears
     self.norms = norms
     self.tokenEmbeddingElements = tokenEmbeddingElements
@@ -162,7 +173,7 @@ package struct ModuleInventory: Hashable, Sendable {
 
   /// Embeddings, position embeddings and lm_head: the large tensors bitsandbytes never quantizes.
   public var embeddingElements: Int64 {
-    tokenEmbeddingElements + positionEmbeddingElements + lmHeadElements
+    tokenEmbeddingElements + positionEmbeddingElements + lmHeadElements + perLayerEmbeddingElements
   }
 
   /// Every parameter of the model.

@@ -3,7 +3,7 @@
 enum VersionNotes {
   static func notes(_ model: ModelArchitecture, _ setup: TrainingSetup) -> [String] {
     attentionNotes(model, setup) + expertNotes(model, setup) + routerNotes(model, setup)
-      + expertTargetNotes(model, setup)
+      + expertTargetNotes(model, setup) + Gemma3nNotes.notes(model, setup)
   }
 
   /// What peft's rewrite of the targets (``PeftExpertTargets``) adapts instead of the named

@@ -36,7 +36,9 @@ layer extrapolation); and `peak_backward_at` / `peak_forward_at`, the operators 
 phase's peak (outermost first, the innermost six), to see at which moment the peak happens.
 The MODELS table also has `mla-tiny` and `mla-tiny-noq`, DeepSeek-V3-shaped models at small widths
 (Tests/QLoRABudgetTests/Fixtures/mla-steps), and `qwen3-moe-tiny`, a Qwen3-MoE-shaped one whose all-linear
-LoRA peft turns into adapters on the fused experts (Tests/Calibration/measured/README.md, issue 21's MoE part).
+LoRA peft turns into adapters on the fused experts (Tests/Calibration/measured/README.md, issue 21's MoE part); `gemma-3n-e2b`,
+Gemma 3n E2B's text model with uniform built layers and its AltUp coefficients kept out of bitsandbytes
+(Tests/QLoRABudgetTests/Fixtures/gemma3n-steps).
 """
 import argparse, gc, json, os, shutil, sys, tempfile, time
 import torch
@@ -62,6 +64,9 @@ MODELS = {
   "mla-tiny": ("deepseek_v3", dict(vocab_size=32000, hidden_size=1024, intermediate_size=2816, moe_intermediate_size=512, num_hidden_layers=8, num_attention_heads=16, num_key_value_heads=16, q_lora_rank=384, kv_lora_rank=256, qk_nope_head_dim=64, qk_rope_head_dim=32, v_head_dim=64, n_routed_experts=16, num_experts_per_tok=4, n_shared_experts=1, first_k_dense_replace=1, n_group=1, topk_group=1, tie_word_embeddings=False)),
   # The same without the query latent (q_lora_rank null: q_proj, as DeepSeek-V2-Lite and Moonlight), two shared experts.
   "mla-tiny-noq": ("deepseek_v3", dict(vocab_size=32000, hidden_size=768, intermediate_size=2048, moe_intermediate_size=384, num_hidden_layers=6, num_attention_heads=12, num_key_value_heads=12, q_lora_rank=None, kv_lora_rank=192, qk_nope_head_dim=64, qk_rope_head_dim=32, v_head_dim=64, n_routed_experts=8, num_experts_per_tok=2, n_shared_experts=2, first_k_dense_replace=1, n_group=1, topk_group=1, tie_word_embeddings=False)),
+  # Gemma 3n E2B's text model (the gemma-3n-e2b preset); every built layer owns its K/V, is sliding and takes the
+  # Gaussian top-k of the gate (as the real model's first 10 layers): see build().
+  "gemma-3n-e2b": ("gemma3n_text", dict(vocab_size=262400, vocab_size_per_layer_input=262144, hidden_size=2048, hidden_size_per_layer_input=256, intermediate_size=8192, num_hidden_layers=30, num_attention_heads=8, num_key_value_heads=2, head_dim=256, laurel_rank=64, altup_num_inputs=4, tie_word_embeddings=True)),
   # Qwen3-MoE-shaped at small widths (every layer sparse, 16 experts, top 4): on transformers 5, peft turns
   # all-linear into LoRA on the fused experts and the router (target_parameters; lora_dropout must be 0).
   "qwen3-moe-tiny": ("qwen3_moe", dict(vocab_size=32000, hidden_size=1024, intermediate_size=2816, moe_intermediate_size=512, num_hidden_layers=8, num_attention_heads=16, num_key_value_heads=4, head_dim=64, num_experts=16, num_experts_per_tok=4, norm_topk_prob=True, tie_word_embeddings=False)),
@@ -126,12 +131,22 @@ def phase_ranges(prof):
 
 def build(spec, layers, folder):
     model_type, kw = MODELS[spec["model"]]
-    cfg = AutoConfig.for_model(model_type, **{**kw, "num_hidden_layers": layers})
+    kw = {**kw, "num_hidden_layers": layers}
+    skip = None
+    if model_type == "gemma3n_text":
+        # Uniform built layers (so the 1- and 2-layer builds extrapolate): none KV-shared, each
+        # sparse (0.95) and sliding. The AltUp coefficient Linears stay out of bitsandbytes:
+        # Gemma3nTextAltUp clamps their weights in training, and a 4-bit uint8 weight fails
+        # ("result type Float can't be cast to the desired output type unsigned char").
+        kw.update(num_kv_shared_layers=0, intermediate_size=[kw["intermediate_size"]] * layers,
+                  activation_sparsity_pattern=[0.95] * layers, layer_types=["sliding_attention"] * layers)
+        skip = ["correction_coefs", "prediction_coefs", "lm_head"]
+    cfg = AutoConfig.for_model(model_type, **kw)
     m = AutoModelForCausalLM.from_config(cfg, dtype=torch.bfloat16)
     m.save_pretrained(folder); del m; gc.collect()
     if spec["quant"] in ("nf4", "fp4"):
         bnb = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type=spec["quant"], bnb_4bit_use_double_quant=True,
-                                 bnb_4bit_compute_dtype=torch.bfloat16)
+                                 bnb_4bit_compute_dtype=torch.bfloat16, llm_int8_skip_modules=skip)
         q = AutoModelForCausalLM.from_pretrained(folder, quantization_config=bnb, device_map="cpu", dtype=torch.bfloat16,
                                                  attn_implementation=spec["attn"])
         q = prepare_model_for_kbit_training(q, use_gradient_checkpointing=spec["gc"])

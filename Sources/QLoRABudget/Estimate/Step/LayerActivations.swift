@@ -316,22 +316,28 @@ struct StackActivations {
     residualWidth = context.residual
     checkpointing = context.setup.usesGradientCheckpointing
     offloads = context.setup.recipe.offloadsCheckpointInputs
+    // Gemma 3n's AltUp stack and per-layer inputs (``Gemma3nActivations``); nothing elsewhere.
+    let modelLevel = Gemma3nActivations.modelLevelSaved(context, adapted: adapted)
     if context.setup.usesGradientCheckpointing {
-      let input = context.perToken(model.hiddenSize, context.residual)
-      kept = offloads ? Self.keptOnGPUWithOffload(input: input, layers: model.layerCount) : model.layerCount * input
+      let input =
+        context.perToken(model.hiddenSize, context.residual) + Gemma3nActivations.extraKeptPerLayer(context)
+      let inputs =
+        offloads ? Self.keptOnGPUWithOffload(input: input, layers: model.layerCount) : model.layerCount * input
+      kept = inputs + modelLevel.total
       let stored = context.perToken(model.hiddenSize, min(context.residual, 2))
       offloadedToHost =
         offloads && input > Self.offloadMinimumBytes ? (model.layerCount - 1) * stored : .zero
       recomputedLayer = largest
-      terms = [TensorTerm("kept layer inputs", kept), TensorTerm("one recomputed layer", largest)]
+      terms = [TensorTerm("kept layer inputs", inputs)] + modelLevel + [TensorTerm("one recomputed layer", largest)]
     } else {
       let first = denseCount == 0 ? layers.sparse ?? layers.dense : layers.dense
-      kept =
+      let layersSaved =
         denseCount * layers.dense.savedBytes + sparseCount * (layers.sparse?.savedBytes ?? .zero)
         - first.savedForInputGradient
+      kept = layersSaved + modelLevel.total
       offloadedToHost = .zero
       recomputedLayer = .zero
-      terms = [TensorTerm("every layer's saved tensors", kept)]
+      terms = [TensorTerm("every layer's saved tensors", layersSaved)] + modelLevel
     }
   }
 

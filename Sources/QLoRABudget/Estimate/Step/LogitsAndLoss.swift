@@ -8,8 +8,8 @@
 ///   compute dtype and that copy (`vocab x hidden`) is saved for backward (autocast caches casts
 ///   only for leaf tensors that require grad; lm_head is frozen, so the mm saves the copy).
 /// - Logits are `tokens x vocab` in the compute dtype under autocast, else in the hidden dtype.
-/// - Gemma-2's `final_logit_softcapping` (`logits / cap`, `tanh`, `* cap`, transformers
-///   `modeling_gemma2.py` `Gemma2ForCausalLM.forward`) makes vocabulary-sized tensors: tanh saves
+/// - Gemma-2's and Gemma 3n's `final_logit_softcapping` (`logits / cap`, `tanh`, `* cap`, transformers
+///   `modeling_gemma2.py` `Gemma2ForCausalLM.forward`, `modeling_gemma3n.py` alike) makes vocabulary-sized tensors: tanh saves
 ///   its output for backward, and the divided logits exist beside it for a moment.
 /// - `logits.float()` (a fp32 copy unless already fp32), then `cross_entropy` = `log_softmax`
 ///   (its fp32 output is saved) + `nll_loss` (saves the int64 labels; ForCausalLMLoss pads them).
@@ -136,7 +136,7 @@ struct LogitsAndLoss {
 
     init(_ context: StepContext, width: Int64) {
       logits = context.perToken(context.model.vocabularySize, width)
-      softcap = context.model.modelType == "gemma2" ? logits : .zero
+      softcap = ["gemma2", "gemma3n_text"].contains(context.model.modelType) ? logits : .zero
       upcast = width == 4 ? .zero : context.perToken(context.model.vocabularySize, 4)
       logProbabilities = context.perToken(context.model.vocabularySize, 4)
       gradient = logProbabilities

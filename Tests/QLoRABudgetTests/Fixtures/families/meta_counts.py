@@ -15,6 +15,9 @@ preset in Presets/models. transformers 4.57.1 runs in its own virtualenv beside 
         > Tests/QLoRABudgetTests/Fixtures/families/meta-counts-tf4.json
 
 The committed files were made with transformers 5.25.0 / 4.57.1, peft 0.21.2, torch 2.15.0 (CPU).
+The Gemma 3n presets are multimodal (`gemma3n`): transformers builds their MobileNetV5 vision
+tower through timm, so their entries were counted in a virtualenv with timm 1.0.31 and pillow
+added (`python3 -m venv --system-site-packages v && v/bin/pip install timm pillow`).
 
 Output: {"transformers": version, "peft": version, "models": {preset: {...}}} with, per preset,
 `parameters` (tied tensors once), `all_linear_modules` (adapted module instances),
