@@ -317,7 +317,7 @@ struct StackActivations {
     checkpointing = context.setup.usesGradientCheckpointing
     offloads = context.setup.recipe.offloadsCheckpointInputs
     // Gemma 3n's AltUp stack and per-layer inputs (``Gemma3nActivations``); nothing elsewhere.
-    let modelLevel = Gemma3nActivations.modelLevelSaved(context, adapted: adapted)
+    let modelLevel = Gemma3nActivations.modelLevelSaved(context, adapted: adapted.modules)
     if context.setup.usesGradientCheckpointing {
       let input =
         context.perToken(model.hiddenSize, context.residual) + Gemma3nActivations.extraKeptPerLayer(context)
