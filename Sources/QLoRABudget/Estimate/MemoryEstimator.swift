@@ -37,9 +37,19 @@ public enum MemoryEstimator {
   public static func peakAllocated(model: ModelArchitecture, setup: TrainingSetup, gpu: GPU?) throws(SetupError)
     -> ByteCount
   {
+    try peakCachingNothing(model: model, setup: setup, gpu: gpu).allocated
+  }
+
+  /// The peak were the caching allocator to hold nothing beyond its tensors (reserved equal to
+  /// allocated; the process peak is allocated plus the CUDA context): the estimate's peak
+  /// without the allocator simulation. Its process figure is a floor of the estimate's (the
+  /// reserve only adds), which is what lets a planner rule a setup out without simulating it.
+  package static func peakCachingNothing(model: ModelArchitecture, setup: TrainingSetup, gpu: GPU?) throws(SetupError)
+    -> PeakMemory
+  {
     let walk = try Walk(model: model, setup: setup, gpu: gpu)
     let resident = ByteCount.sum(walk.components.filter { $0.device == .gpu && $0.lifetime == .resident }.map(\.bytes))
-    return walk.transient.peak(resident: resident + (walk.gather?.bytes ?? .zero), reserved: nil).allocated
+    return walk.transient.peak(resident: resident + (walk.gather?.bytes ?? .zero), reserved: nil)
   }
 
   /// The run as an ordered stream of allocations and frees (loading, a warm-up step, the

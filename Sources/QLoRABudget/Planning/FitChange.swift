@@ -79,6 +79,8 @@ extension Planner {
       let changed = SettingChange.apply(changes, to: setup)
       // A change the setup refuses (e.g. a chunked loss under a recipe without one) is no candidate.
       guard (try? changed.validate()) != nil else { return }
+      // A change whose floor does not fit cannot fit: no allocator simulation for it.
+      guard try FloorEvaluation(setup: changed, gpu: gpu, model: model).verdict == .fits else { return }
       let evaluation = try evaluate(changed)
       guard evaluation.verdict == .fits else { return }
       found.append(

@@ -73,11 +73,14 @@ public struct Planner: Sendable {
   }
 
   /// One setting searched on this planner: every value estimated once, however often the
-  /// searches ask for it.
+  /// searches ask for it, and simulated only when its verdict is asked: the bisection's bound
+  /// reads the floor alone (``FloorEvaluation``).
   final class Search {
     let planner: Planner
     let setting: Setting
     private var seen: [Int64: Evaluation] = [:]
+    private var floors: [Int64: FloorEvaluation] = [:]
+    /// Values estimated, whether for their floor or their verdict.
     private(set) var probes = 0
 
     init(planner: Planner, setting: Setting) {
@@ -85,13 +88,28 @@ public struct Planner: Sendable {
       self.setting = setting
     }
 
+    private func setup(at value: Int64) -> TrainingSetup {
+      setting.change(to: value)?.applied(to: planner.setup) ?? planner.setup
+    }
+
     /// The setup with `setting` at `value`, evaluated.
     func at(_ value: Int64) throws(PlanningError) -> Evaluation {
       if let evaluation = seen[value] { return evaluation }
-      probes += 1
-      let evaluation = try planner.evaluate(setting.change(to: value)?.applied(to: planner.setup) ?? planner.setup)
+      if floors[value] == nil { probes += 1 }
+      let evaluation = try planner.evaluate(setup(at: value))
       seen[value] = evaluation
       return evaluation
+    }
+
+    /// The floor's verdict of the setup with `setting` at `value`: the full evaluation's when
+    /// it is made, else ``FloorEvaluation``'s (the same verdict, without the simulation).
+    func floorVerdict(at value: Int64) throws(PlanningError) -> Verdict {
+      if let evaluation = seen[value] { return evaluation.floorVerdict }
+      if let floor = floors[value] { return floor.verdict }
+      probes += 1
+      let floor = try FloorEvaluation(setup: setup(at: value), gpu: planner.gpu, model: planner.model)
+      floors[value] = floor
+      return floor.verdict
     }
 
     /// The largest value in `range` whose verdict is at worst `worst`
@@ -99,7 +117,7 @@ public struct Planner: Sendable {
     func largest(in range: ClosedRange<Int64>, upTo worst: Verdict) throws(PlanningError) -> Found? {
       let value = try Bisection.largest(
         in: range,
-        bound: { (v: Int64) throws(PlanningError) -> Bool in try self.at(v).floorVerdict.isAccepted(upTo: worst) },
+        bound: { (v: Int64) throws(PlanningError) -> Bool in try self.floorVerdict(at: v).isAccepted(upTo: worst) },
         where: { (v: Int64) throws(PlanningError) -> Bool in try self.at(v).isAccepted(upTo: worst) })
       guard let value else { return nil }
       return Found(value: value, evaluation: try at(value))
@@ -265,16 +283,24 @@ extension Planner {
       let ceiling = min(limit / nodes, best.map { $0.count / nodes - 1 } ?? limit / nodes)
       guard ceiling >= 1 else { break }
       var seen: [Int64: Evaluation] = [:]
+      var floors: [Int64: Verdict] = [:]
       func on(_ perNode: Int64) throws(PlanningError) -> Evaluation {
         if let evaluation = seen[perNode] { return evaluation }
         let evaluation = try at(candidate, perNode * nodes)
         seen[perNode] = evaluation
         return evaluation
       }
+      // The bound reads the floor alone (``FloorEvaluation``), the full evaluation's when made.
+      func floor(_ perNode: Int64) throws(PlanningError) -> Verdict {
+        if let evaluation = seen[perNode] { return evaluation.floorVerdict }
+        if let verdict = floors[perNode] { return verdict }
+        let verdict = try FloorEvaluation(setup: onGPUs(candidate, perNode * nodes), gpu: gpu, model: model).verdict
+        floors[perNode] = verdict
+        return verdict
+      }
       let found = try Bisection.smallest(
         in: 1...ceiling,
-        bound: { (perNode: Int64) throws(PlanningError) -> Bool in try on(perNode).floorVerdict.isAccepted(upTo: worst)
-        },
+        bound: { (perNode: Int64) throws(PlanningError) -> Bool in try floor(perNode).isAccepted(upTo: worst) },
         where: { (perNode: Int64) throws(PlanningError) -> Bool in try on(perNode).isAccepted(upTo: worst) })
       if let found { best = (choice, found * nodes) }
     }
@@ -287,10 +313,15 @@ extension Planner {
       oneFewer: best.count > nodes ? try at(chosen, best.count - nodes) : nil)
   }
 
-  /// `setup` on `count` GPUs.
+  /// `setup` on `count` GPUs, evaluated.
   private func at(_ setup: TrainingSetup, _ count: Int64) throws(PlanningError) -> Evaluation {
+    try evaluate(onGPUs(setup, count))
+  }
+
+  /// `setup` on `count` GPUs.
+  private func onGPUs(_ setup: TrainingSetup, _ count: Int64) -> TrainingSetup {
     var setup = setup
     setup.gpuCount = count
-    return try evaluate(setup)
+    return setup
   }
 }

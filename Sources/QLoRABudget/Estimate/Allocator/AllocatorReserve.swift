@@ -65,7 +65,7 @@ package struct AllocatorReserve: Hashable, Sendable {
   ) -> AllocatorReserve {
     simulate(
       schedule, settings: settings, loader: loader, capacity: capacity, otherLoader: otherLoader,
-      pool: SizeBucketedFreeBlockPool.self, memo: .shared)
+      pool: SizeClassFreeBlockPool.self, memo: .shared)
   }
 
   /// Replays `schedule` through the allocator whose pools are `Pool`s (the test of the fast
