@@ -22,19 +22,51 @@ import Testing
       try PresetCatalog.bundled.gpu(named: "rtx-4090"),
     ]
     var verdicts: Set<Verdict> = []
+    var fullVerdicts: Set<Verdict> = []
     for (index, name) in models.enumerated() {
       let model = try PresetCatalog.bundled.model(named: name)
       let setup = try AllocationScheduleTests.setup(try #require(baseline.variants[variants[index % variants.count]]))
       for gpu in gpus {
-        let full = try Evaluation(setup: setup, gpu: gpu, model: model)
+        // Judged before the full evaluation, whose replay the memo would then hold.
         let floor = try FloorEvaluation(setup: setup, gpu: gpu, model: model)
-        #expect(floor == FloorEvaluation(full), "\(name) \(variants[index % variants.count]) \(gpu.name)")
+        let accepted = [Verdict.fits, .tight].map { floor.isAccepted(upTo: $0) }
+        let full = try Evaluation(setup: setup, gpu: gpu, model: model)
+        let label = "\(name) \(variants[index % variants.count]) \(gpu.name)"
+        #expect(floor.bytes == full.floor && floor.verdict == full.floorVerdict, "\(label)")
+        #expect(accepted == [full.isAccepted(upTo: .fits), full.isAccepted(upTo: .tight)], "\(label)")
         // The floor is a floor: the verdict is never better.
         #expect(full.verdict >= floor.verdict)
         verdicts.insert(floor.verdict)
+        fullVerdicts.insert(full.verdict)
       }
     }
-    #expect(verdicts == Set(Verdict.allCases))
+    #expect(verdicts == Set(Verdict.allCases) && fullVerdicts == Set(Verdict.allCases))
+  }
+
+  /// The replay that stops once the reserve passes a limit: over a limit one byte below the
+  /// peak reserved of the reference replay, not over the peak itself, over any lower limit;
+  /// a run replayed whole is remembered (the next question is answered from the memo).
+  @Test func theReplayStoppedAtALimitAnswersAsTheWholeReplay() throws {
+    for name in ["qwen3-14b", "llama-3.1-8b", "gemma-2-9b"] {
+      let model = try PresetCatalog.bundled.model(named: name)
+      var setup = TrainingSetup()
+      setup.attention = .eager
+      let walk = try MemoryEstimator.Walk(model: model, setup: setup, gpu: nil)
+      let schedule = walk.schedule(loader: setup.recipe.loader)
+      let reference = AllocatorReserve.simulate(
+        schedule, settings: setup.allocator, loader: setup.recipe.loader, capacity: nil, otherLoader: { schedule },
+        pool: SortedFreeBlockPool.self
+      ).peakReserved.bytes
+      let memo = ReplayMemo()
+      for limit in [reference / 2, reference - 1] {
+        #expect(AllocatorReserve.peakReserved(of: schedule, settings: setup.allocator, exceeds: limit, memo: memo))
+      }
+      #expect(memo.hits == 0)
+      #expect(!AllocatorReserve.peakReserved(of: schedule, settings: setup.allocator, exceeds: reference, memo: memo))
+      #expect(
+        AllocatorReserve.peakReserved(of: schedule, settings: setup.allocator, exceeds: reference - 1, memo: memo))
+      #expect(memo.hits == 1)
+    }
   }
 
   /// The searches as they were before the fast path: every probe a full evaluation (bound and

@@ -79,8 +79,9 @@ extension Planner {
       let changed = SettingChange.apply(changes, to: setup)
       // A change the setup refuses (e.g. a chunked loss under a recipe without one) is no candidate.
       guard (try? changed.validate()) != nil else { return }
-      // A change whose floor does not fit cannot fit: no allocator simulation for it.
-      guard try FloorEvaluation(setup: changed, gpu: gpu, model: model).verdict == .fits else { return }
+      // Judged first without building its estimate (``FloorEvaluation``): a change that does
+      // not fit is simulated only until that is certain.
+      guard try FloorEvaluation(setup: changed, gpu: gpu, model: model).isAccepted(upTo: .fits) else { return }
       let evaluation = try evaluate(changed)
       guard evaluation.verdict == .fits else { return }
       found.append(

@@ -101,15 +101,28 @@ public struct Planner: Sendable {
       return evaluation
     }
 
+    /// The floor of the setup with `setting` at `value` (``FloorEvaluation``).
+    private func floor(at value: Int64) throws(PlanningError) -> FloorEvaluation {
+      if let floor = floors[value] { return floor }
+      if seen[value] == nil { probes += 1 }
+      let floor = try FloorEvaluation(setup: setup(at: value), gpu: planner.gpu, model: planner.model)
+      floors[value] = floor
+      return floor
+    }
+
     /// The floor's verdict of the setup with `setting` at `value`: the full evaluation's when
     /// it is made, else ``FloorEvaluation``'s (the same verdict, without the simulation).
     func floorVerdict(at value: Int64) throws(PlanningError) -> Verdict {
       if let evaluation = seen[value] { return evaluation.floorVerdict }
-      if let floor = floors[value] { return floor.verdict }
-      probes += 1
-      let floor = try FloorEvaluation(setup: setup(at: value), gpu: planner.gpu, model: planner.model)
-      floors[value] = floor
-      return floor.verdict
+      return try floor(at: value).verdict
+    }
+
+    /// Whether the verdict of the setup with `setting` at `value` is at worst `worst`: the full
+    /// evaluation's when it is made, else ``FloorEvaluation/isAccepted(upTo:)`` (the same
+    /// answer, the allocator simulated only until its reserve rules the value out).
+    func isAccepted(_ value: Int64, upTo worst: Verdict) throws(PlanningError) -> Bool {
+      if let evaluation = seen[value] { return evaluation.isAccepted(upTo: worst) }
+      return try floor(at: value).isAccepted(upTo: worst)
     }
 
     /// The largest value in `range` whose verdict is at worst `worst`
@@ -118,7 +131,7 @@ public struct Planner: Sendable {
       let value = try Bisection.largest(
         in: range,
         bound: { (v: Int64) throws(PlanningError) -> Bool in try self.floorVerdict(at: v).isAccepted(upTo: worst) },
-        where: { (v: Int64) throws(PlanningError) -> Bool in try self.at(v).isAccepted(upTo: worst) })
+        where: { (v: Int64) throws(PlanningError) -> Bool in try self.isAccepted(v, upTo: worst) })
       guard let value else { return nil }
       return Found(value: value, evaluation: try at(value))
     }
@@ -282,26 +295,19 @@ extension Planner {
       candidate.offload = choice.offload
       let ceiling = min(limit / nodes, best.map { $0.count / nodes - 1 } ?? limit / nodes)
       guard ceiling >= 1 else { break }
-      var seen: [Int64: Evaluation] = [:]
-      var floors: [Int64: Verdict] = [:]
-      func on(_ perNode: Int64) throws(PlanningError) -> Evaluation {
-        if let evaluation = seen[perNode] { return evaluation }
-        let evaluation = try at(candidate, perNode * nodes)
-        seen[perNode] = evaluation
-        return evaluation
-      }
-      // The bound reads the floor alone (``FloorEvaluation``), the full evaluation's when made.
-      func floor(_ perNode: Int64) throws(PlanningError) -> Verdict {
-        if let evaluation = seen[perNode] { return evaluation.floorVerdict }
-        if let verdict = floors[perNode] { return verdict }
-        let verdict = try FloorEvaluation(setup: onGPUs(candidate, perNode * nodes), gpu: gpu, model: model).verdict
-        floors[perNode] = verdict
-        return verdict
+      // The bound reads the floor alone, the verdict simulates only as far as it must
+      // (``FloorEvaluation``); the answer's evaluations are made below.
+      var floors: [Int64: FloorEvaluation] = [:]
+      func floor(_ perNode: Int64) throws(PlanningError) -> FloorEvaluation {
+        if let floor = floors[perNode] { return floor }
+        let floor = try FloorEvaluation(setup: onGPUs(candidate, perNode * nodes), gpu: gpu, model: model)
+        floors[perNode] = floor
+        return floor
       }
       let found = try Bisection.smallest(
         in: 1...ceiling,
-        bound: { (perNode: Int64) throws(PlanningError) -> Bool in try floor(perNode).isAccepted(upTo: worst) },
-        where: { (perNode: Int64) throws(PlanningError) -> Bool in try on(perNode).isAccepted(upTo: worst) })
+        bound: { (perNode: Int64) throws(PlanningError) -> Bool in try floor(perNode).verdict.isAccepted(upTo: worst) },
+        where: { (perNode: Int64) throws(PlanningError) -> Bool in try floor(perNode).isAccepted(upTo: worst) })
       if let found { best = (choice, found * nodes) }
     }
     guard let best else { return nil }
