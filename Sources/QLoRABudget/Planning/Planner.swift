@@ -4,9 +4,11 @@
 ///
 /// Every answer comes from the estimator and the one ``Verdict``, searched by bisection on a
 /// monotone floor of the process peak, then verified with the real verdict walking down from
-/// that boundary (the simulated reserve is not monotone): about 17 estimates for a rank, 25 for a
-/// sequence length. The value returned is accepted and the next one is not; nothing above the
-/// floor's boundary is accepted.
+/// that boundary (the simulated reserve is not monotone): about 17 probes for a rank, 25 for a
+/// sequence length. A probe of the floor simulates nothing and a probe of the verdict
+/// simulates the allocator only until its reserve rules the value out (``FloorEvaluation``);
+/// only the values returned are estimated whole. The value returned is accepted and the next
+/// one is not; nothing above the floor's boundary is accepted.
 ///
 ///     let planner = Planner(model: qwen3_14b, setup: setup, gpu: rtx4090)
 ///     let answer = try planner.largest(.rank)
