@@ -59,12 +59,28 @@ struct BenchmarkOptions {
 enum Stopwatch {
   /// Seconds taken by `body`, the median of `runs` runs after one warm-up run.
   static func median(runs: Int, _ body: () -> Void) -> Double {
+    median(runs: runs, clock: { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }, body)
+  }
+
+  /// CPU seconds of the whole process (every thread) taken by `body`, the median of `runs`
+  /// runs after one warm-up run: on a shared machine, what the work costs whatever the wait.
+  static func medianCPU(runs: Int, _ body: () -> Void) -> Double {
+    median(
+      runs: runs,
+      clock: {
+        var time = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+      }, body)
+  }
+
+  private static func median(runs: Int, clock: () -> Double, _ body: () -> Void) -> Double {
     body()
     var times: [Double] = []
     for _ in 0..<runs {
-      let start = DispatchTime.now().uptimeNanoseconds
+      let start = clock()
       body()
-      times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+      times.append(clock() - start)
     }
     times.sort()
     return times.count % 2 == 1

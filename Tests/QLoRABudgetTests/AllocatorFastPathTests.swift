@@ -4,7 +4,7 @@ import Testing
 @testable import QLoRABudget
 @testable import QLoRABudgetInputs
 
-/// The allocator estimates use (``SizeBucketedFreeBlockPool``) answers exactly as the
+/// The allocator estimates use (``SizeClassFreeBlockPool``) answers exactly as the
 /// straightforward one (``SortedFreeBlockPool``, the oracle): every preset model's schedule
 /// replayed through both, under the schedule baseline's five setups and four allocator
 /// settings (rotated over the models), with a capacity small enough for some runs to need the
@@ -36,7 +36,7 @@ import Testing
       let capacity = gpu.capacity - walk.transient.context
       let fast = AllocatorReserve.simulate(
         schedule, settings: setup.allocator, loader: loader, capacity: capacity, otherLoader: { other },
-        pool: SizeBucketedFreeBlockPool.self)
+        pool: SizeClassFreeBlockPool.self)
       let reference = AllocatorReserve.simulate(
         schedule, settings: setup.allocator, loader: loader, capacity: capacity, otherLoader: { other },
         pool: SortedFreeBlockPool.self)
@@ -67,7 +67,7 @@ import Testing
     {
       let remembered = AllocatorReserve.simulate(
         again, settings: setup.allocator, loader: loader, capacity: capacity, otherLoader: { other },
-        pool: SizeBucketedFreeBlockPool.self, memo: memo)
+        pool: SizeClassFreeBlockPool.self, memo: memo)
       let reference = AllocatorReserve.simulate(
         again, settings: setup.allocator, loader: loader, capacity: capacity, otherLoader: { other },
         pool: SortedFreeBlockPool.self)

@@ -38,9 +38,7 @@ public enum MemoryEstimator {
   public static func peakAllocated(model: ModelArchitecture, setup: TrainingSetup, gpu: GPU?) throws(SetupError)
     -> ByteCount
   {
-    let walk = try Walk(model: model, setup: setup, gpu: gpu)
-    let resident = ByteCount.sum(walk.components.filter { $0.device == .gpu && $0.lifetime == .resident }.map(\.bytes))
-    return walk.transient.peak(resident: resident + (walk.gather?.bytes ?? .zero), reserved: nil).allocated
+    try Walk(model: model, setup: setup, gpu: gpu).peakCachingNothing.allocated
   }
 
   /// The run as an ordered stream of allocations and frees (loading, a warm-up step, the
@@ -90,6 +88,25 @@ public enum MemoryEstimator {
         throw .overflow(component: overflowed.kind.label.lowercased())
       }
       self.components = components
+    }
+
+    /// The peak were the caching allocator to hold nothing beyond its tensors (reserved equal
+    /// to allocated; the process peak is allocated plus the CUDA context): the estimate's peak
+    /// without the allocator simulation. Its process figure is a floor of the estimate's (the
+    /// reserve only adds), which is what lets a planner rule a setup out without simulating it.
+    var peakCachingNothing: PeakMemory {
+      let resident = ByteCount.sum(components.filter { $0.device == .gpu && $0.lifetime == .resident }.map(\.bytes))
+      return transient.peak(resident: resident + (gather?.bytes ?? .zero), reserved: nil)
+    }
+
+    /// Whether the estimate's simulated peak reserved would exceed `limit`, simulating only
+    /// until it does (false off CUDA, where nothing is reserved beyond the tensors; true for a
+    /// run past the simulation's arithmetic, which the estimate refuses as an overflow).
+    func reserveExceeds(_ limit: ByteCount) -> Bool {
+      guard setup.platform == .cuda else { return false }
+      let run = schedule(loader: setup.recipe.loader)
+      guard run.fitsTheAllocatorArithmetic else { return true }
+      return AllocatorReserve.peakReserved(of: run, settings: setup.allocator, exceeds: limit.bytes)
     }
 
     /// The allocator simulated over the run's schedule with the recipe's loader (nil off CUDA:

@@ -27,9 +27,9 @@ public struct Evaluation: Hashable, Sendable {
       self.estimate = estimate
       let peak = estimate.peak
       bytes = peak.process
-      verdict = Verdict(peak: bytes, capacity: gpu.capacity, allowance: estimate.contextUncertainty)
+      verdict = Self.verdict(of: bytes, on: gpu, setup: setup)
       floor = peak.allocated + (peak.process - peak.reserved)
-      floorVerdict = Verdict(peak: floor, capacity: gpu.capacity, allowance: estimate.contextUncertainty)
+      floorVerdict = Self.verdict(of: floor, on: gpu, setup: setup)
     } catch .overflow {
       estimate = nil
       bytes = .overflow
@@ -39,6 +39,12 @@ public struct Evaluation: Hashable, Sendable {
     } catch {
       throw .setup(error)
     }
+  }
+
+  /// The verdict of a process peak of `peak` for `setup` on `gpu`: the measured margin and the
+  /// CUDA context's uncertainty on that GPU (``MemoryEstimate/contextUncertainty``).
+  static func verdict(of peak: ByteCount, on gpu: GPU, setup: TrainingSetup) -> Verdict {
+    Verdict(peak: peak, capacity: gpu.capacity, allowance: MemoryEstimate.contextUncertainty(on: gpu, setup.platform))
   }
 
   /// The usable capacity minus the process peak, negative when over (`Int64.min` when the

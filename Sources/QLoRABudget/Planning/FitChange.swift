@@ -1,3 +1,5 @@
+import Foundation
+
 /// One change to a setup that makes it fit, and what it gives up.
 public struct FitChange: Hashable, Sendable {
   /// What a change costs, from nothing to training on less. Changes are ranked by this, then
@@ -69,25 +71,22 @@ extension Planner {
   /// fits with gradient accumulation keeping the effective batch; gradient checkpointing on;
   /// the 8-bit variant of the optimizer; NF4 instead of a 16-bit or int8 base; the largest
   /// rank and the longest sequence that fit (found by bisection).
+  ///
+  /// The candidates are independent: they are judged concurrently, one per core, and ranked
+  /// in one order whatever the scheduling, so the answer is the same on any machine.
   public func changes() throws(PlanningError) -> [FitChange] {
     let current = try evaluate(setup)
     guard current.verdict != .fits else { return [] }
-    var found: [FitChange] = []
+    var candidates: [Candidate] = []
     func consider(
       _ kind: FitChange.Kind, _ changes: [SettingChange], _ note: String, _ cost: FitChange.Cost, fraction: Double = 0
-    ) throws(PlanningError) {
-      let changed = SettingChange.apply(changes, to: setup)
-      // A change the setup refuses (e.g. a chunked loss under a recipe without one) is no candidate.
-      guard (try? changed.validate()) != nil else { return }
-      let evaluation = try evaluate(changed)
-      guard evaluation.verdict == .fits else { return }
-      found.append(
-        FitChange(kind: kind, changes: changes, note: note, cost: cost, fraction: fraction, evaluation: evaluation))
+    ) {
+      candidates.append(.change(kind, changes, note, cost, fraction: fraction))
     }
 
     if setup.attention == .eager {
       for attention in [AttentionImplementation.sdpa, .flash] {
-        try consider(.attention, [.attention(attention)], "exact attention without the s x s score matrix", .nothing)
+        consider(.attention, [.attention(attention)], "exact attention without the s x s score matrix", .nothing)
       }
     }
     if !setup.allocator.expandableSegments, let estimate = current.estimate, estimate.reserve != nil,
@@ -95,7 +94,7 @@ extension Planner {
     {
       var allocator = setup.allocator
       allocator.expandableSegments = true
-      try consider(
+      consider(
         .expandableSegments, [.allocator(allocator)],
         "PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True: segments grow by pages, so little of the "
           + "\((estimate.peak.reserved - estimate.peak.allocated).formatted(.binary)) the allocator caches beyond its tensors "
@@ -103,56 +102,134 @@ extension Planner {
     }
     let paged: [Optimizer: Optimizer] = [.adamw: .pagedAdamw, .adamw8bit: .pagedAdamw8bit]
     if let pagedOptimizer = paged[setup.optimizer] {
-      try consider(
+      consider(
         .pagedOptimizer, [.optimizer(pagedOptimizer)],
         "large moments move to host-backed memory; slower only when paging happens", .nothing)
     }
     if setup.effectiveQuantization.isFourBit, !setup.usesDoubleQuantization {
-      try consider(
+      consider(
         .doubleQuantization, [.doubleQuantization(true)],
         "quantizes the absmax constants (no loss reported, QLoRA paper)", .nothing)
     }
     if !setup.usesChunkedCrossEntropy {
-      try consider(
+      consider(
         .chunkedLoss, [.loss(.chunked)],
         "the same loss from fused chunked cross-entropy (Liger, Unsloth) without full fp32 logits", .nothing)
     }
-    if setup.batchSize > 1 {
-      if let batch = try Search(planner: self, setting: .batchSize).largest(in: 1...(setup.batchSize - 1), upTo: .fits)?
-        .value
-      {
-        let steps = (setup.batchSize + batch - 1) / batch
-        try consider(
-          .gradientAccumulation, [.batchSize(batch)],
-          "with \(steps) gradient accumulation steps: effective batch \(batch * steps) (asked \(setup.batchSize))",
-          .speed, fraction: 1 - Double(batch) / Double(setup.batchSize))
-      }
-    }
+    if setup.batchSize > 1 { candidates.append(.searched(.batchSize, current: setup.batchSize)) }
     if !setup.usesGradientCheckpointing {
-      try consider(
+      consider(
         .checkpointing, [.gradientCheckpointing(true)],
         "recomputes each layer's forward in backward: about a third more compute", .speed, fraction: 1.0 / 3)
     }
     let eightBit: [Optimizer: Optimizer] = [.adamw: .adamw8bit, .pagedAdamw: .pagedAdamw8bit]
     if let eightBitOptimizer = eightBit[setup.optimizer] {
-      try consider(
+      consider(
         .eightBitOptimizer, [.optimizer(eightBitOptimizer)],
         "8-bit blockwise moments (parity with 32-bit Adam reported by bitsandbytes)", .precision)
     }
     if !setup.isFullFineTune, !setup.quantization.isFourBit {
-      try consider(
+      consider(
         .quantizeBase, [.quantization(.nf4), .doubleQuantization(true)],
         "the frozen base in 4-bit NF4 (QLoRA) instead of \(setup.quantization.rawValue)", .precision)
     }
     for setting in [Setting.rank, .sequenceLength] {
       if setting == .rank, setup.isFullFineTune { continue }
       guard let current = setting.integer(in: setup), current > 1 else { continue }
-      let value = try Search(planner: self, setting: setting).largest(in: 1...(current - 1), upTo: .fits)?.value
-      guard let value, let change = setting.change(to: value) else { continue }
-      try consider(
-        setting == .rank ? .lowerRank : .shorterSequence, [change], "\(setting.label) \(value) instead of \(current)",
-        .capacity, fraction: 1 - Double(value) / Double(current))
+      candidates.append(.searched(setting, current: current))
     }
-    return found.sorted(by: FitChange.ranked)
+    // The candidates are independent: judged concurrently (one per core), then ranked from
+    // the one order they were listed in, so the answer is the same on any machine.
+    let listed = candidates
+    let results = ConcurrentResults<FitChange?>(count: listed.count)
+    DispatchQueue.concurrentPerform(iterations: listed.count) { index in
+      do throws(PlanningError) {
+        results.set(index, .success(try judge(listed[index])))
+      } catch {
+        results.set(index, .failure(error))
+      }
+    }
+    return try results.values().compactMap { $0 }.sorted(by: FitChange.ranked)
+  }
+
+  /// One candidate of ``changes()``: a change of settings, or the largest value of a setting
+  /// below the asked one (`current`) that fits.
+  private enum Candidate: Sendable {
+    case change(FitChange.Kind, [SettingChange], String, FitChange.Cost, fraction: Double)
+    case searched(Setting, current: Int64)
+  }
+
+  /// `candidate` as a change that fits, or nil.
+  private func judge(_ candidate: Candidate) throws(PlanningError) -> FitChange? {
+    switch candidate {
+    case .change(let kind, let changes, let note, let cost, let fraction):
+      return try fitting(kind, changes, note, cost, fraction: fraction, evaluated: nil)
+    case .searched(let setting, let current):
+      let found = try Search(planner: self, setting: setting).largest(in: 1...(current - 1), upTo: .fits)
+      guard let found, let change = setting.change(to: found.value) else { return nil }
+      let value = found.value
+      let fraction = 1 - Double(value) / Double(current)
+      switch setting {
+      case .batchSize:
+        let steps = (current + value - 1) / value
+        return try fitting(
+          .gradientAccumulation, [change],
+          "with \(steps) gradient accumulation steps: effective batch \(value * steps) (asked \(current))", .speed,
+          fraction: fraction, evaluated: found.evaluation)
+      default:
+        return try fitting(
+          setting == .rank ? .lowerRank : .shorterSequence, [change], "\(setting.label) \(value) instead of \(current)",
+          .capacity, fraction: fraction, evaluated: found.evaluation)
+      }
+    }
+  }
+
+  /// The change if its verdict is `fits`; nil when it does not fit or the setup refuses it (e.g.
+  /// a chunked loss under a recipe without one). `evaluated` is the changed setup's evaluation
+  /// when a search has made it.
+  private func fitting(
+    _ kind: FitChange.Kind, _ changes: [SettingChange], _ note: String, _ cost: FitChange.Cost, fraction: Double,
+    evaluated: Evaluation?
+  ) throws(PlanningError) -> FitChange? {
+    let changed = SettingChange.apply(changes, to: setup)
+    guard (try? changed.validate()) != nil else { return nil }
+    let evaluation: Evaluation
+    if let evaluated, evaluated.setup == changed {
+      evaluation = evaluated
+    } else {
+      // Judged first without building its estimate (``FloorEvaluation``): a change that does
+      // not fit is simulated only until that is certain.
+      guard try FloorEvaluation(setup: changed, gpu: gpu, model: model).isAccepted(upTo: .fits) else { return nil }
+      evaluation = try evaluate(changed)
+    }
+    guard evaluation.verdict == .fits else { return nil }
+    return FitChange(
+      kind: kind, changes: changes, note: note, cost: cost, fraction: fraction, evaluation: evaluation)
+  }
+}
+
+/// Results written by concurrent jobs, one slot each.
+private final class ConcurrentResults<T: Sendable>: @unchecked Sendable {
+  private let lock = NSLock()
+  private var slots: [Result<T, PlanningError>?]
+
+  init(count: Int) { slots = Array(repeating: nil, count: count) }
+
+  func set(_ index: Int, _ result: Result<T, PlanningError>) {
+    lock.lock()
+    slots[index] = result
+    lock.unlock()
+  }
+
+  /// Every result in order; the first failure thrown.
+  func values() throws(PlanningError) -> [T] {
+    lock.lock()
+    defer { lock.unlock() }
+    var values: [T] = []
+    for slot in slots {
+      guard let slot else { continue }
+      values.append(try slot.get())
+    }
+    return values
   }
 }

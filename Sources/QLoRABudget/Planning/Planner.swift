@@ -4,9 +4,11 @@
 ///
 /// Every answer comes from the estimator and the one ``Verdict``, searched by bisection on a
 /// monotone floor of the process peak, then verified with the real verdict walking down from
-/// that boundary (the simulated reserve is not monotone): about 17 estimates for a rank, 25 for a
-/// sequence length. The value returned is accepted and the next one is not; nothing above the
-/// floor's boundary is accepted.
+/// that boundary (the simulated reserve is not monotone): about 17 probes for a rank, 25 for a
+/// sequence length. A probe of the floor simulates nothing and a probe of the verdict
+/// simulates the allocator only until its reserve rules the value out (``FloorEvaluation``);
+/// only the values returned are estimated whole. The value returned is accepted and the next
+/// one is not; nothing above the floor's boundary is accepted.
 ///
 ///     let planner = Planner(model: qwen3_14b, setup: setup, gpu: rtx4090)
 ///     let answer = try planner.largest(.rank)
@@ -73,11 +75,14 @@ public struct Planner: Sendable {
   }
 
   /// One setting searched on this planner: every value estimated once, however often the
-  /// searches ask for it.
+  /// searches ask for it, and simulated only when its verdict is asked: the bisection's bound
+  /// reads the floor alone (``FloorEvaluation``).
   final class Search {
     let planner: Planner
     let setting: Setting
     private var seen: [Int64: Evaluation] = [:]
+    private var floors: [Int64: FloorEvaluation] = [:]
+    /// Values estimated, whether for their floor or their verdict.
     private(set) var probes = 0
 
     init(planner: Planner, setting: Setting) {
@@ -85,13 +90,41 @@ public struct Planner: Sendable {
       self.setting = setting
     }
 
+    private func setup(at value: Int64) -> TrainingSetup {
+      setting.change(to: value)?.applied(to: planner.setup) ?? planner.setup
+    }
+
     /// The setup with `setting` at `value`, evaluated.
     func at(_ value: Int64) throws(PlanningError) -> Evaluation {
       if let evaluation = seen[value] { return evaluation }
-      probes += 1
-      let evaluation = try planner.evaluate(setting.change(to: value)?.applied(to: planner.setup) ?? planner.setup)
+      if floors[value] == nil { probes += 1 }
+      let evaluation = try planner.evaluate(setup(at: value))
       seen[value] = evaluation
       return evaluation
+    }
+
+    /// The floor of the setup with `setting` at `value` (``FloorEvaluation``).
+    private func floor(at value: Int64) throws(PlanningError) -> FloorEvaluation {
+      if let floor = floors[value] { return floor }
+      if seen[value] == nil { probes += 1 }
+      let floor = try FloorEvaluation(setup: setup(at: value), gpu: planner.gpu, model: planner.model)
+      floors[value] = floor
+      return floor
+    }
+
+    /// The floor's verdict of the setup with `setting` at `value`: the full evaluation's when
+    /// it is made, else ``FloorEvaluation``'s (the same verdict, without the simulation).
+    func floorVerdict(at value: Int64) throws(PlanningError) -> Verdict {
+      if let evaluation = seen[value] { return evaluation.floorVerdict }
+      return try floor(at: value).verdict
+    }
+
+    /// Whether the verdict of the setup with `setting` at `value` is at worst `worst`: the full
+    /// evaluation's when it is made, else ``FloorEvaluation/isAccepted(upTo:)`` (the same
+    /// answer, the allocator simulated only until its reserve rules the value out).
+    func isAccepted(_ value: Int64, upTo worst: Verdict) throws(PlanningError) -> Bool {
+      if let evaluation = seen[value] { return evaluation.isAccepted(upTo: worst) }
+      return try floor(at: value).isAccepted(upTo: worst)
     }
 
     /// The largest value in `range` whose verdict is at worst `worst`
@@ -99,8 +132,8 @@ public struct Planner: Sendable {
     func largest(in range: ClosedRange<Int64>, upTo worst: Verdict) throws(PlanningError) -> Found? {
       let value = try Bisection.largest(
         in: range,
-        bound: { (v: Int64) throws(PlanningError) -> Bool in try self.at(v).floorVerdict.isAccepted(upTo: worst) },
-        where: { (v: Int64) throws(PlanningError) -> Bool in try self.at(v).isAccepted(upTo: worst) })
+        bound: { (v: Int64) throws(PlanningError) -> Bool in try self.floorVerdict(at: v).isAccepted(upTo: worst) },
+        where: { (v: Int64) throws(PlanningError) -> Bool in try self.isAccepted(v, upTo: worst) })
       guard let value else { return nil }
       return Found(value: value, evaluation: try at(value))
     }
@@ -264,18 +297,19 @@ extension Planner {
       candidate.offload = choice.offload
       let ceiling = min(limit / nodes, best.map { $0.count / nodes - 1 } ?? limit / nodes)
       guard ceiling >= 1 else { break }
-      var seen: [Int64: Evaluation] = [:]
-      func on(_ perNode: Int64) throws(PlanningError) -> Evaluation {
-        if let evaluation = seen[perNode] { return evaluation }
-        let evaluation = try at(candidate, perNode * nodes)
-        seen[perNode] = evaluation
-        return evaluation
+      // The bound reads the floor alone, the verdict simulates only as far as it must
+      // (``FloorEvaluation``); the answer's evaluations are made below.
+      var floors: [Int64: FloorEvaluation] = [:]
+      func floor(_ perNode: Int64) throws(PlanningError) -> FloorEvaluation {
+        if let floor = floors[perNode] { return floor }
+        let floor = try FloorEvaluation(setup: onGPUs(candidate, perNode * nodes), gpu: gpu, model: model)
+        floors[perNode] = floor
+        return floor
       }
       let found = try Bisection.smallest(
         in: 1...ceiling,
-        bound: { (perNode: Int64) throws(PlanningError) -> Bool in try on(perNode).floorVerdict.isAccepted(upTo: worst)
-        },
-        where: { (perNode: Int64) throws(PlanningError) -> Bool in try on(perNode).isAccepted(upTo: worst) })
+        bound: { (perNode: Int64) throws(PlanningError) -> Bool in try floor(perNode).verdict.isAccepted(upTo: worst) },
+        where: { (perNode: Int64) throws(PlanningError) -> Bool in try floor(perNode).isAccepted(upTo: worst) })
       if let found { best = (choice, found * nodes) }
     }
     guard let best else { return nil }
@@ -287,10 +321,15 @@ extension Planner {
       oneFewer: best.count > nodes ? try at(chosen, best.count - nodes) : nil)
   }
 
-  /// `setup` on `count` GPUs.
+  /// `setup` on `count` GPUs, evaluated.
   private func at(_ setup: TrainingSetup, _ count: Int64) throws(PlanningError) -> Evaluation {
+    try evaluate(onGPUs(setup, count))
+  }
+
+  /// `setup` on `count` GPUs.
+  private func onGPUs(_ setup: TrainingSetup, _ count: Int64) -> TrainingSetup {
     var setup = setup
     setup.gpuCount = count
-    return try evaluate(setup)
+    return setup
   }
 }

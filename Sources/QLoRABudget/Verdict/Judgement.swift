@@ -33,7 +33,11 @@ extension MemoryEstimate {
 
   /// ``CUDAContext/uncertainty`` of the estimate's GPU on CUDA; zero on the CPU platform or without a GPU.
   public var contextUncertainty: ByteCount {
-    guard let gpu, setup.platform == .cuda else { return .zero }
-    return CUDAContext.of(gpu).uncertainty
+    gpu.map { Self.contextUncertainty(on: $0, setup.platform) } ?? .zero
+  }
+
+  /// ``contextUncertainty`` of an estimate on `gpu` and `platform`.
+  static func contextUncertainty(on gpu: GPU, _ platform: KernelPlatform) -> ByteCount {
+    platform == .cuda ? CUDAContext.of(gpu).uncertainty : .zero
   }
 }

@@ -65,7 +65,7 @@ package struct AllocatorReserve: Hashable, Sendable {
   ) -> AllocatorReserve {
     simulate(
       schedule, settings: settings, loader: loader, capacity: capacity, otherLoader: otherLoader,
-      pool: SizeBucketedFreeBlockPool.self, memo: .shared)
+      pool: SizeClassFreeBlockPool.self, memo: .shared)
   }
 
   /// Replays `schedule` through the allocator whose pools are `Pool`s (the test of the fast
@@ -96,6 +96,21 @@ package struct AllocatorReserve: Hashable, Sendable {
       })
   }
 
+  /// Whether the peak reserved of `schedule` exceeds `limit` bytes: replayed only until the
+  /// reserved bytes (which never fall) pass it, so a run that is over a planner's limit is not
+  /// simulated to its end. A run replayed whole is remembered in `memo` for its estimate.
+  static func peakReserved(
+    of schedule: AllocationSchedule, settings: AllocatorSettings, exceeds limit: Int64, memo: ReplayMemo = .shared
+  ) -> Bool {
+    if let run = memo.remembered(schedule, settings) { return run.peakReserved > limit }
+    let run = replay(schedule, settings: settings, stoppingAt: nil, above: limit, pool: SizeClassFreeBlockPool.self)
+    guard run.peakReserved <= limit else { return true }
+    memo.remember(
+      ReplayMemo.Run(peakReserved: run.peakReserved, peakEvent: run.peakEvent, cachedFree: run.cachedFree),
+      of: schedule, settings)
+    return false
+  }
+
   /// The peak reserved within `capacity` bytes, or nil when an allocation fails even after the
   /// cache is released.
   private static func completingPeak<Pool: FreeBlockPool>(
@@ -119,8 +134,11 @@ package struct AllocatorReserve: Hashable, Sendable {
 
   /// The peak reserved, the event where the measured step's allocated bytes peak and the cached
   /// free bytes then; replayed up to `stoppingAt`, the free blocks at that event.
+  /// With `above`, the replay also stops once the reserved bytes pass it (the peak returned is
+  /// then above it, the rest is unfinished).
   private static func replay<Pool: FreeBlockPool>(
-    _ schedule: AllocationSchedule, settings: AllocatorSettings, stoppingAt stop: Int?, pool: Pool.Type
+    _ schedule: AllocationSchedule, settings: AllocatorSettings, stoppingAt stop: Int?, above limit: Int64 = .max,
+    pool: Pool.Type
   ) -> (peakReserved: Int64, peakEvent: Int, cachedFree: Int64, blocks: [(bytes: Int64, tensor: ScheduledTensor)]) {
     var allocator = CachingAllocatorSimulation<Pool>(settings: settings)
     var live = [Int32](repeating: -1, count: schedule.idLimit)
@@ -133,6 +151,7 @@ package struct AllocatorReserve: Hashable, Sendable {
       case .allocate(let id, let bytes, let tensor):
         // Unlimited capacity: the simulation never runs out of memory.
         live[Int(id)] = allocator.malloc(bytes, tensor) ?? -1
+        if allocator.reserved > limit { return (allocator.peakReserved, peakEvent, cachedFree, []) }
         if measuring && allocator.allocated > peakAllocated {
           (peakAllocated, peakEvent, cachedFree) = (
             allocator.allocated, index, allocator.reserved - allocator.allocated

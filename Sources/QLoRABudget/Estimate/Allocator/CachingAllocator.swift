@@ -276,6 +276,6 @@ struct CachingAllocatorSimulation<Pool: FreeBlockPool> {
 }
 
 /// The allocator estimates use.
-typealias CachingAllocator = CachingAllocatorSimulation<SizeBucketedFreeBlockPool>
+typealias CachingAllocator = CachingAllocatorSimulation<SizeClassFreeBlockPool>
 /// The same rules over the straightforward pool: the oracle of the fast one.
 typealias ReferenceCachingAllocator = CachingAllocatorSimulation<SortedFreeBlockPool>

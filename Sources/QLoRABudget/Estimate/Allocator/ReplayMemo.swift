@@ -34,24 +34,35 @@ final class ReplayMemo: @unchecked Sendable {
 
   /// The run of `schedule` under `settings`: remembered, or made by `replay` and remembered.
   func run(_ schedule: AllocationSchedule, _ settings: AllocatorSettings, replay: () -> Run) -> Run {
+    if let run = remembered(schedule, settings) { return run }
+    let run = replay()
+    remember(run, of: schedule, settings)
+    return run
+  }
+
+  /// The run of `schedule` under `settings` when it is remembered.
+  func remembered(_ schedule: AllocationSchedule, _ settings: AllocatorSettings) -> Run? {
     let fingerprint = Self.fingerprint(schedule.events)
     lock.lock()
-    if let index = entries.lastIndex(where: {
-      $0.fingerprint == fingerprint && $0.settings == settings && $0.events == schedule.events
-    }) {
-      let entry = entries.remove(at: index)
-      entries.append(entry)
-      hits += 1
-      lock.unlock()
-      return entry.run
-    }
-    lock.unlock()
-    let run = replay()
+    defer { lock.unlock() }
+    guard
+      let index = entries.lastIndex(where: {
+        $0.fingerprint == fingerprint && $0.settings == settings && $0.events == schedule.events
+      })
+    else { return nil }
+    let entry = entries.remove(at: index)
+    entries.append(entry)
+    hits += 1
+    return entry.run
+  }
+
+  /// Remembers `run` as the replay of `schedule` under `settings`.
+  func remember(_ run: Run, of schedule: AllocationSchedule, _ settings: AllocatorSettings) {
+    let fingerprint = Self.fingerprint(schedule.events)
     lock.lock()
     if entries.count == Self.capacity { entries.removeFirst() }
     entries.append(Entry(fingerprint: fingerprint, events: schedule.events, settings: settings, run: run))
     lock.unlock()
-    return run
   }
 
   /// A cheap mix of every event's size and kind (not a hash of quality: equal fingerprints are
