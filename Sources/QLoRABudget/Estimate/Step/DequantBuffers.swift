@@ -17,14 +17,19 @@
 /// .mul_(SCB / 127)`, an `out x in` weight in the dtype of the layer's input (`ctx.dtype_A`: the
 /// input is not cast, so fp32 where prepare_model_for_kbit_training upcast the norms, the compute
 /// dtype for o_proj after autocast's attention). Source: bitsandbytes `autograd/_functions.py`
-/// MatMul8bitLt.backward (the `req_gradA` branch).
+/// MatMul8bitLt.backward (the `req_gradA` branch). Its forward allocates no weight but the
+/// quantized input, the int32 product and its fp16 dequantization (``Int8Temporaries``): the
+/// projection whose forward allocates the most sets the forward term, and with checkpointing
+/// the recomputed forward's in backward too.
 struct DequantBuffers: Sendable {
-  /// The buffer forward holds (4-bit only; backward's are in ``BackwardMoment`` through ``largest(_:matching:)``).
+  /// The buffers forward holds (backward's are in ``BackwardMoment`` through ``largest(_:matching:)``).
   let bytes: ByteCount
   /// The largest buffer of the step, forward or backward: the breakdown's row.
   let largestBytes: ByteCount
   /// The largest quantized weight that is dequantized; nil without such weights.
   private let largest: LinearModule?
+  /// LLM.int8: the projection whose forward temporaries are the largest.
+  private let largestForward: LinearModule?
   /// lm_head's elements when the recipe quantizes it, else 0.
   private let head: Int64
   private let width: Int64
@@ -38,11 +43,14 @@ struct DequantBuffers: Sendable {
     self.head = head
     if isInt8 {
       let widest = modules.max { Self.int8Bytes($0, context) < Self.int8Bytes($1, context) }
+      let forward = modules.max { Self.int8Forward($0, context) < Self.int8Forward($1, context) }
       largest = widest
+      largestForward = forward
       width = widest.map { Self.inputWidth($0, context) } ?? context.compute
-      bytes = .zero
-      largestBytes = widest.map { Self.int8Bytes($0, context) } ?? .zero
+      bytes = forward.map { Self.int8Forward($0, context) } ?? .zero
+      largestBytes = max(bytes, widest.map { Self.int8Bytes($0, context) } ?? .zero)
     } else {
+      largestForward = nil
       largest = modules.max(by: { $0.weightElements < $1.weightElements })
       width = context.compute
       bytes = StepContext.bytes(max(largest?.weightElements ?? 0, head), width: context.compute)
@@ -51,12 +59,18 @@ struct DequantBuffers: Sendable {
   }
 
   /// The dequantized bytes of the largest quantized weight among the modules `matching` picks,
-  /// as backward rebuilds it for the input's gradient.
+  /// as backward rebuilds it for the input's gradient. LLM.int8 with checkpointing: or the
+  /// recomputed forward's temporaries of those modules when larger, a bound of that moment
+  /// (it comes before the block's backward temporaries and with the layer only partly rebuilt).
   static func largest(_ context: StepContext, matching: (LinearModule) -> Bool) -> ByteCount {
     let quantization = context.setup.effectiveQuantization
     guard quantization.isQuantized else { return .zero }
     let modules = context.model.quantizedLinears(in: context.setup.recipe.linearRoles).filter(matching)
-    if quantization == .int8 { return modules.map { int8Bytes($0, context) }.max() ?? .zero }
+    if quantization == .int8 {
+      let rebuilt = modules.map { int8Bytes($0, context) }.max() ?? .zero
+      guard context.setup.usesGradientCheckpointing else { return rebuilt }
+      return max(rebuilt, modules.map { int8Forward($0, context) }.max() ?? .zero)
+    }
     return StepContext.bytes(modules.map(\.weightElements).max() ?? 0, width: context.compute)
   }
 
@@ -67,20 +81,27 @@ struct DequantBuffers: Sendable {
   }
 
   private static func int8Bytes(_ module: LinearModule, _ context: StepContext) -> ByteCount {
-    StepContext.bytes(module.weightElements, width: inputWidth(module, context))
+    Int8Temporaries.rebuiltWeight(module, inputWidth: inputWidth(module, context))
+  }
+
+  private static func int8Forward(_ module: LinearModule, _ context: StepContext) -> ByteCount {
+    Int8Temporaries.forward(module, inputWidth: inputWidth(module, context), context)
   }
 
   var source: String {
     isInt8
-      ? "bitsandbytes 0.50.2 autograd/_functions.py MatMul8bitLt.backward"
+      ? "bitsandbytes 0.50.2 autograd/_functions.py MatMul8bitLt (MatMul8bitFp on CPU), backends/cuda/ops.py"
       : "bitsandbytes 0.50.2 MatMul4Bit / Linear4bit.set_compute_type"
   }
 
   var formula: String {
-    if isInt8, let largest {
-      return
-        "int8 backward (input gradient): largest weight \(largest.path) \(largest.outFeatures) x \(largest.inFeatures) "
-        + "rebuilt in its input's dtype (\(width) B) = \(NumberText.grouped(largestBytes.bytes)); none in forward"
+    if isInt8, let largest, let largestForward {
+      let forward = "int8 forward: \(largestForward.path) \(largestForward.outFeatures) x \(largestForward.inFeatures) "
+        + "allocates \(NumberText.grouped(bytes.bytes)) (quantized input, int32 product and its fp16 dequantization; "
+        + "on CPU the weight rebuilt)"
+      return forward + "; backward (input gradient): largest weight \(largest.path) \(largest.outFeatures) x "
+        + "\(largest.inFeatures) rebuilt in its input's dtype (\(width) B) = "
+        + NumberText.grouped(Int8Temporaries.rebuiltWeight(largest, inputWidth: width).bytes)
     }
     guard let largest else { return "no 4-bit weights: no dequantization buffer" }
     if head > largest.weightElements {
