@@ -22,13 +22,23 @@ struct QuantizationSkips: Hashable, Sendable {
     let matchers = patterns.map(Matcher.init)
     var skipped: [String: Int64] = [:]
     for module in inventory.linears where module.instanceCount == layers && layers <= Self.maximumLayersMatched {
-      let count = (0..<layers).filter { layer in
-        let name = "\(prefix).\(layer).\(module.path)"
-        return matchers.contains { $0.matches(name) }
-      }.count
+      let count = Self.skippedLayers(module.path, matchers, layers: layers, prefix: prefix).count
       if count > 0 { skipped[module.path] = Int64(count) }
     }
     return skipped
+  }
+
+  /// The layers (from 0) in which the patterns keep the module at `path` unquantized.
+  func skippedLayers(of path: String, layers: Int64, prefix: String) -> [Int64] {
+    guard layers <= Self.maximumLayersMatched else { return [] }
+    return Self.skippedLayers(path, patterns.map(Matcher.init), layers: layers, prefix: prefix)
+  }
+
+  private static func skippedLayers(_ path: String, _ matchers: [Matcher], layers: Int64, prefix: String) -> [Int64] {
+    (0..<layers).filter { layer in
+      let name = "\(prefix).\(layer).\(path)"
+      return matchers.contains { $0.matches(name) }
+    }
   }
 
   /// Names are built one per layer; a config with more layers than any model has is refused
@@ -69,6 +79,14 @@ extension ModelArchitecture {
         path: module.path, inFeatures: module.inFeatures, outFeatures: module.outFeatures, hasBias: module.hasBias,
         instanceCount: kept, role: module.role, input: module.input)
     }
+  }
+
+  /// The layers in which the checkpoint's `llm_int8_skip_modules` keeps `module` unquantized.
+  func skippedLayers(of module: LinearModule) -> Set<Int64> {
+    guard let quantization = checkpointQuantization, let skips = quantization.skips,
+      quantization.skippedInstances[module.path] != nil
+    else { return [] }
+    return Set(skips.skippedLayers(of: module.path, layers: layerCount, prefix: layerNamePrefix))
   }
 
   /// Elements of the linear weights of `roles` the checkpoint's `llm_int8_skip_modules` keeps unquantized.

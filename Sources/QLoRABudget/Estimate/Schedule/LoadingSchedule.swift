@@ -77,9 +77,11 @@ public enum CheckpointLoader: Hashable, Sendable {
 /// Loading on one GPU, in the loader's order: each checkpoint tensor's 16-bit staging copy, then
 /// its quantized buffers (the copy is freed) or the copy kept as the parameter; then
 /// `prepare_model_for_kbit_training` casting each 16-bit parameter to its final dtype in
-/// parameter order (the 16-bit original is freed), then the LoRA adapters. The totals are the
-/// resident components' bytes exactly: what the item list does not name (norms, biases,
-/// buffers: small tensors) is one summarised allocation per component.
+/// parameter order (the 16-bit original is freed), then the LoRA adapters. A checkpoint's
+/// `llm_int8_skip_modules` instances load like the embedding: their copy is the parameter,
+/// upcast by prepare in its layer's turn. The totals are the resident components' bytes
+/// exactly: what the item list does not name (norms, biases, buffers: small tensors) is one
+/// summarised allocation per component.
 struct LoadingSchedule {
   /// One checkpoint tensor: its staging copy and what it becomes.
   private struct Item {
@@ -106,7 +108,10 @@ struct LoadingSchedule {
     let layers = max(1, model.layerCount)
     var quantizedTotal = ByteCount.zero
     var linearTotal = ByteCount.zero
-    for module in linears {
+    // The layers in which the checkpoint keeps each module unquantized (none without skips).
+    let skippedLayers = linears.map { quantization.isQuantized ? model.skippedLayers(of: $0) : [] }
+    for (module, skipped) in zip(linears, skippedLayers) {
+      let quantizedCount = module.instanceCount - Int64(skipped.count)
       let item: Item
       switch quantization {
       case .nf4, .fp4:
@@ -115,12 +120,12 @@ struct LoadingSchedule {
         // bitsandbytes' quantize_4bit allocates the absmax (and other statistics) before the packed weight.
         item = Item(
           staging: .elements(module.weightElements, bytesEach: load), quantized: [result - packed, packed], upcast: nil)
-        quantizedTotal = quantizedTotal + module.instanceCount * result
+        quantizedTotal = quantizedTotal + quantizedCount * result
       case .int8:
         let result =
           ByteCount.elements(module.weightElements, bytesEach: 1) + .elements(module.outFeatures, bytesEach: 4)
         item = Item(staging: .elements(module.weightElements, bytesEach: load), quantized: [result], upcast: nil)
-        quantizedTotal = quantizedTotal + module.instanceCount * result
+        quantizedTotal = quantizedTotal + quantizedCount * result
       case .none:
         let width =
           setup.isFullFineTune ? setup.fullFineTuneParameterDtype.byteWidth : setup.computeDtype.tensorDtype.byteWidth
@@ -149,8 +154,14 @@ struct LoadingSchedule {
       quantizedTotal = quantizedTotal + result
       return Item(staging: .elements(elements, bytesEach: load), quantized: [result], upcast: nil)
     }
+    // A skipped instance is a 16-bit parameter (skips match one-instance-per-layer modules only).
+    let skippedItems = zip(linears, skippedLayers).map { $1.isEmpty ? nil : large($0.weightElements) }
+    let skippedTotal = ByteCount.sum(
+      zip(skippedItems, skippedLayers).map { item, layers in
+        Int64(layers.count) * (item.map { $0.upcast ?? $0.staging } ?? .zero)
+      })
     let unquantizedNamed =
-      ByteCount.sum([head, embedding].compactMap { $0.map { $0.upcast ?? $0.staging } }) + linearTotal
+      ByteCount.sum([head, embedding].compactMap { $0.map { $0.upcast ?? $0.staging } }) + linearTotal + skippedTotal
     // A component the items do not reproduce (an engine's shards, another layout) is one block.
     let itemsMatch =
       detailed && quantizedTotal <= bytes(.quantizedWeights) && unquantizedNamed <= bytes(.unquantizedWeights)
@@ -164,9 +175,15 @@ struct LoadingSchedule {
     }
     // transformers sorts keys naturally: lm_head, model.embed_tokens, model.layers.0..., model.norm.
     var items: [Item] = [quantizedHead ?? head, embedding].compactMap { $0 }
-    for _ in 0..<layers {
+    var skippedIndices: [Int] = []
+    for layer in 0..<layers {
       for (index, item) in layerItems.enumerated() {
-        for _ in 0..<perLayer[index] { items.append(item) }
+        if skippedLayers[index].contains(layer), let kept = skippedItems[index] {
+          skippedIndices.append(items.count)
+          items.append(kept)
+        } else {
+          for _ in 0..<perLayer[index] { items.append(item) }
+        }
       }
     }
     var staged: [Int32] = Array(repeating: -1, count: items.count)
@@ -186,10 +203,11 @@ struct LoadingSchedule {
     // Norms, biases, buffers and the like: small, summarised.
     schedule.allocate(bytes(.quantizedWeights) - quantizedTotal, .quantizedWeight)
     schedule.allocate(bytes(.unquantizedWeights) - unquantizedNamed, .unquantizedWeight)
-    // prepare_model_for_kbit_training, in parameter order: embed_tokens first, lm_head last.
+    // prepare_model_for_kbit_training, in parameter order: embed_tokens first, the layers' kept
+    // linears, lm_head last.
     let headIndex = quantizedHead == nil && head != nil ? 0 : -1
     let embeddingIndex = embedding == nil ? -1 : (quantizedHead != nil || head != nil ? 1 : 0)
-    for index in [embeddingIndex, headIndex] where index >= 0 {
+    for index in [embeddingIndex] + skippedIndices + [headIndex] where index >= 0 {
       guard let cast = items[index].upcast else { continue }
       schedule.allocate(cast, .unquantizedWeight)
       schedule.free(staged[index])
