@@ -148,7 +148,9 @@ import Testing
   /// (Tests/Calibration/measured/README.md, r = 8, 256 tokens, k = 4): the merged stacks 16 x 2 x
   /// 512 x 1,024 x 4 and 16 x 512 x 1,024 x 4, grouped_mm's fp32 inputs 1,024 x 1,024 x 4 and 1,024
   /// x 512 x 4, the router's bf16 input 256 x 1,024 x 2 and its adapters' bf16 casts 8 x 1,024 x 2
-  /// and 16 x 8 x 2.
+  /// and 16 x 8 x 2; and the router's merged weight as F.linear saves it, 16 x 1,024 x 2 (bf16
+  /// base), which that walk did not list and Tests/Calibration/measured/router_merged_walk.py
+  /// finds saved.
   @Test func savedTensorsOfAdaptedStacks() throws {
     let entry = try Self.heldOut()["qwen3-moe-tiny-s256-b1-r8-nogc-sdpa-nodrop"]
     let (model, setup) = try CalibrationValidation.cpuStepSetup(try #require(entry), name: "tiny")
@@ -158,7 +160,7 @@ import Testing
     let some = try MemoryEstimator.stepProfile(model: model, setup: attentionOnly).savedForBackward
     let added: Int64 =
       16 * 2 * 512 * 1024 * 4 + 16 * 512 * 1024 * 4 + 1024 * 1024 * 4 + 1024 * 512 * 4 + 256 * 1024 * 2 + 8 * 1024 * 2
-      + 16 * 8 * 2
+      + 16 * 8 * 2 + 16 * 1024 * 2
     #expect(all - some == ByteCount(8 * added))  // 8 layers
   }
 

@@ -20,14 +20,22 @@
 /// `GroupedMmBackward0`, its 33,554,432 B gradient beside both stacks, then 67,108,864 B for
 /// `gate_up_proj`'s. Saved tensors (a `saved_tensors_hooks` walk of the one-layer build, all-linear
 /// against q/k/v/o only): the two stacks, 4,194,304 and 2,097,152 B of `grouped_mm` inputs, the
-/// router's 524,288 B bf16 input and its adapters' autocast casts (``StepPeak``). The router's 2-D
-/// adapter (`_LoraParameterProxy`) adds a router-sized merged weight, `E x hidden`: not counted.
+/// router's 524,288 B bf16 input and its adapters' autocast casts (``StepPeak``).
+///
+/// The router's 2-D weight (`num_experts == 1`) goes through `_LoraParameterProxy` instead:
+/// `get_delta_weight` forms `B @ A x scale` cast to the parameter's dtype and the proxy returns
+/// `W + delta`, a merged `E x hidden` weight cached while the router's forward runs
+/// (`ParamWrapper.forward` wraps `base_layer(x)` in `_activate_lora`). `F.linear` saves the weight
+/// it multiplies for its input's gradient: the merged weight itself, or under autocast its cast to
+/// the compute dtype (the merged weight is no leaf, so autocast does not cache it). That saved
+/// copy is counted with the stacks; the delta and the uncast merged weight live only during the
+/// router's forward (an `E x hidden` pair, small beside the stacks) and are not.
 enum ExpertAdapterWeights {
   /// What a sparse layer saves because its stacks and router are adapted: the merged stacks
   /// (held while the experts run), `grouped_mm`'s input for each adapted stack (the weight's
   /// gradient needs it: `S = tokens x k` rows of `hidden` for `gate_up_proj`, of `intermediate`
-  /// for `down_proj`, in the experts' dtype), and the router's input cast (autocast's 16-bit copy
-  /// that `F.linear` keeps once its weight requires grad).
+  /// for `down_proj`, in the experts' dtype), the router's input cast (autocast's 16-bit copy
+  /// that `F.linear` keeps once its weight requires grad) and its merged weight.
   static func saved(_ context: StepContext, _ parameters: [AdaptedParameter], _ moe: MixtureOfExperts) -> [TensorTerm] {
     let rows = StepContext.product([context.tokens, moe.expertRowsPerToken]) ?? Int64.max
     var terms = stacks(parameters).flatMap { stack in
@@ -44,6 +52,10 @@ enum ExpertAdapterWeights {
         TensorTerm(
           "\(router.path) input cast kept for its gradient",
           context.perToken(router.inFeatures, context.autocast ? context.compute : context.normOutput)))
+      terms.append(
+        TensorTerm(
+          "LoRA-merged \(router.path) (W + scale x B A) as F.linear saves it",
+          .elements(router.elements, bytesEach: context.autocast ? context.compute : context.lmHead)))
     }
     return terms
   }
