@@ -168,7 +168,7 @@ public enum CalibrationValidation {
 
   /// The model and setup of one measure_step.py case: the model built from `model_config` in
   /// bf16 (`from_pretrained(..., dtype=torch.bfloat16)`), 4-bit with double quantization and
-  /// bf16 compute after `prepare_model_for_kbit_training`, or left bf16 (`quant` "none");
+  /// bf16 compute after `prepare_model_for_kbit_training` (LLM.int8 for `quant` "int8"), or left bf16 (`quant` "none");
   /// `lora_alpha = 2r`; DoRA when `use_dora`; AdamW; bf16 autocast when `autocast`; the CPU kernels.
   public static func cpuStepSetup(_ entry: [String: Any], name: String) throws -> (ModelArchitecture, TrainingSetup) {
     guard var config = entry["model_config"] as? [String: Any] else {
@@ -179,8 +179,8 @@ public enum CalibrationValidation {
     let model = try ModelArchitecture(configData: try JSONSerialization.data(withJSONObject: config), name: name)
     var setup = TrainingSetup()
     let quant = entry["quant"] as? String ?? "nf4"
-    guard let quantization = ["nf4": BaseQuantization.nf4, "fp4": .fp4, "none": .none][quant] else {
-      throw MappingMismatch(description: "quant \(quant) is not nf4, fp4 or none")
+    guard let quantization = ["nf4": BaseQuantization.nf4, "fp4": .fp4, "int8": .int8, "none": .none][quant] else {
+      throw MappingMismatch(description: "quant \(quant) is not nf4, fp4, int8 or none")
     }
     setup.quantization = quantization
     setup.usesDoubleQuantization = true

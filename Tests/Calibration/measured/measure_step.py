@@ -150,6 +150,11 @@ def build(spec, layers, folder):
         q = AutoModelForCausalLM.from_pretrained(folder, quantization_config=bnb, device_map="cpu", dtype=torch.bfloat16,
                                                  attn_implementation=spec["attn"])
         q = prepare_model_for_kbit_training(q, use_gradient_checkpointing=spec["gc"])
+    elif spec["quant"] == "int8":  # LLM.int8 (on CPU, training runs bitsandbytes' MatMul8bitFp)
+        bnb = BitsAndBytesConfig(load_in_8bit=True, llm_int8_skip_modules=skip)
+        q = AutoModelForCausalLM.from_pretrained(folder, quantization_config=bnb, device_map="cpu", dtype=torch.bfloat16,
+                                                 attn_implementation=spec["attn"])
+        q = prepare_model_for_kbit_training(q, use_gradient_checkpointing=spec["gc"])
     else:  # 16-bit base, no upcast
         q = AutoModelForCausalLM.from_pretrained(folder, device_map="cpu", dtype=torch.bfloat16, attn_implementation=spec["attn"])
         if spec["gc"]:
