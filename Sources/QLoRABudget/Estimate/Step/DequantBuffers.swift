@@ -17,10 +17,11 @@
 /// .mul_(SCB / 127)`, an `out x in` weight in the dtype of the layer's input (`ctx.dtype_A`: the
 /// input is not cast, so fp32 where prepare_model_for_kbit_training upcast the norms, the compute
 /// dtype for o_proj after autocast's attention). Source: bitsandbytes `autograd/_functions.py`
-/// MatMul8bitLt.backward (the `req_gradA` branch). Its forward allocates no weight but the
-/// quantized input, the int32 product and its fp16 dequantization (``Int8Temporaries``): the
-/// projection whose forward allocates the most sets the forward term, and with checkpointing
-/// the recomputed forward's in backward too.
+/// MatMul8bitLt.backward (the `req_gradA` branch). On CUDA its forward allocates no weight but the
+/// quantized input, the int32 product and its fp16 dequantization; on CPU, `MatMul8bitFp`
+/// rebuilds the weight in forward too (``Int8Temporaries``): the projection whose forward
+/// allocates the most sets the forward term, and with checkpointing the recomputed forward's in
+/// backward too.
 struct DequantBuffers: Sendable {
   /// The buffers forward holds (backward's are in ``BackwardMoment`` through ``largest(_:matching:)``).
   let bytes: ByteCount
@@ -34,11 +35,14 @@ struct DequantBuffers: Sendable {
   private let head: Int64
   private let width: Int64
   private let isInt8: Bool
+  /// bitsandbytes trains int8 on CPU through `MatMul8bitFp` (``Int8Temporaries``).
+  private let onCPU: Bool
 
   init(_ context: StepContext) {
     let quantization = context.setup.effectiveQuantization
     let modules = quantization.isQuantized ? context.model.quantizedLinears(in: context.setup.recipe.linearRoles) : []
     isInt8 = quantization == .int8
+    onCPU = context.platform == .cpu
     let head = BaseWeights.outputHead(context.model, context.setup) ?? 0
     self.head = head
     if isInt8 {
@@ -96,9 +100,13 @@ struct DequantBuffers: Sendable {
 
   var formula: String {
     if isInt8, let largest, let largestForward {
-      let forward = "int8 forward: \(largestForward.path) \(largestForward.outFeatures) x \(largestForward.inFeatures) "
-        + "allocates \(NumberText.grouped(bytes.bytes)) (quantized input, int32 product and its fp16 dequantization; "
-        + "on CPU the weight rebuilt)"
+      let what =
+        onCPU
+        ? "MatMul8bitFp rebuilds the weight"
+        : "MatMul8bitLt: quantized input, int32 product and its fp16 dequantization"
+      let forward =
+        "int8 forward: \(largestForward.path) \(largestForward.outFeatures) x \(largestForward.inFeatures) "
+        + "allocates \(NumberText.grouped(bytes.bytes)) (\(what))"
       return forward + "; backward (input gradient): largest weight \(largest.path) \(largest.outFeatures) x "
         + "\(largest.inFeatures) rebuilt in its input's dtype (\(width) B) = "
         + NumberText.grouped(Int8Temporaries.rebuiltWeight(largest, inputWidth: width).bytes)
