@@ -29,16 +29,17 @@ struct LayerActivations {
   let forwardTransients: [ByteCount]
   /// What a checkpointed forward (grad off) holds in each block at that block's largest moment,
   /// one entry per tensor; empty without checkpointing. Grad off, each intermediate dies after
-  /// its last use, so the blocks' tensors are never alive together (``checkpointedForwardMoment``).
+  /// its last use, so the blocks' tensors are never alive together (``forwardMoment``).
   /// Attention's, beside ``forwardTransients``: at eager's score chain the first norm's output,
   /// q, k, v and their expanded copies (``AttentionActivations/checkpointedForwardWorking``);
   /// elsewhere attention's saved tensors but the score-sized ones.
   let checkpointedForwardAttention: [ByteCount]
   /// The MLP's: its saved tensors (the norm's, gate/up/act outputs, the LoRA inputs).
   let checkpointedForwardFeedForward: [ByteCount]
-  /// The larger of the two blocks' moments, without the dequantized weight: attention's working
-  /// set and temporaries (a DoRA moment among them when it is the larger), or the MLP's.
-  var checkpointedForwardMoment: ByteCount {
+  /// The layer's forward moment without the dequantized weight: with checkpointing the larger of
+  /// the blocks' (attention's working set and temporaries, a DoRA moment among them when it is the
+  /// larger, or the MLP's working set); without, its temporary.
+  var forwardMoment: ByteCount {
     max(ByteCount.sum(checkpointedForwardAttention) + forwardTransient, ByteCount.sum(checkpointedForwardFeedForward))
   }
   /// Whether attention's moment is the larger (and so the one the dequantized weight joins).
@@ -276,7 +277,7 @@ struct StackActivations {
   var forwardAttentionWorkingSet: [ByteCount] { forwardLayer.checkpointedForwardAttention }
   var forwardFeedForwardWorkingSet: [ByteCount] { forwardLayer.checkpointedForwardFeedForward }
   /// A forward layer's moment above the bytes kept during forward, without the dequantized weight.
-  var forwardMoment: ByteCount { forwardLayer.checkpointedForwardMoment }
+  var forwardMoment: ByteCount { forwardLayer.forwardMoment }
   /// Whether the forward moment is attention's (the dequantized weight joins that block).
   var forwardMomentIsAttention: Bool { forwardLayer.forwardMomentIsAttention }
   /// The layer kind whose backward moment is the larger.
@@ -322,7 +323,7 @@ struct StackActivations {
     let largest = max(layers.dense.savedBytes, layers.sparse?.savedBytes ?? .zero)
     let checkpoints = context.setup.usesGradientCheckpointing
     forwardLayer =
-      layers.sparse.map { $0.checkpointedForwardMoment > layers.dense.checkpointedForwardMoment ? $0 : layers.dense }
+      layers.sparse.map { $0.forwardMoment > layers.dense.forwardMoment ? $0 : layers.dense }
       ?? layers.dense
     dense = layers.dense
     sparse = layers.sparse

@@ -120,7 +120,7 @@ struct StepPeak {
     let cacheBeyondSaved = stack.savesCachedKeyValue ? .zero : keyValueCache
     let duringForward = kept + cacheBeyondSaved + (autocastCache - savedCasts)
     // One layer's forward: the larger of its blocks' moments (grad off with checkpointing, each
-    // block's tensors alone; ``LayerActivations/checkpointedForwardMoment``) and the dequantized weight.
+    // block's tensors alone; ``LayerActivations/forwardMoment``) and the dequantized weight.
     let forwardLayer = duringForward + stack.forwardMoment + dequant.bytes
     let forward = max(forwardLayer, duringForward + loss.forwardMoment)
     let held = loss.heldOutput + (plain ? keyValueCache : .zero)
