@@ -67,30 +67,25 @@ struct StepSchedule {
       }
       castIDs.append(schedule.allocate(casts[index], .stepConstant))
       cacheIDs.append(schedule.allocate(caches[index], .keyValueCache))
-      let attentionCount = stack.forwardAttentionWorkingSetCount
-      let attention = stack.forwardWorkingSet.prefix(attentionCount).map {
-        schedule.allocate($0, .recomputedActivation)
-      }
+      // A checkpointed forward in op order (grad off): attention's tensors and its temporaries,
+      // freed before the MLP's tensors are made. The last layer, where every kept input is live,
+      // reaches the estimate's forward moment: the dequantized weight joins the block whose moment
+      // is the larger. The other checkpointed layers allocate no dequantized weight: the recorded
+      // sequences of the allocator study (fitcheck-t4, grad off) dequantize 4-bit weights only in
+      // backward, and a weight-sized block freed in every layer is what the next kept input would carve.
+      let dequantized = index == layers - 1 || !checkpointing
+      let attention = stack.forwardAttentionWorkingSet.map { schedule.allocate($0, .recomputedActivation) }
       let temporaries = stack.forwardTransients.map { schedule.allocate($0, .forwardTemporary) }
-      let feedForwardWorking = stack.forwardWorkingSet.dropFirst(attentionCount)
-      // A checkpointed forward in op order: attention's tensors and its temporaries, then the
-      // MLP's once those are freed (they then carve the blocks the scores leave, as the real
-      // sequence does). The last layer, where every kept input is live, reaches the estimate's
-      // forward moment: every working tensor beside the temporaries and the dequantized weight.
-      // The other checkpointed layers allocate no dequantized weight: the recorded sequences of
-      // the allocator study (fitcheck-t4, grad off) dequantize 4-bit weights only in backward,
-      // and a weight-sized block freed in every layer is what the next kept input would carve.
-      if index == layers - 1 {
-        let feedForward = feedForwardWorking.map { schedule.allocate($0, .recomputedActivation) }
+      if dequantized && stack.forwardMomentIsAttention {
         schedule.free(schedule.allocate(step.dequant.bytes, .dequantizedWeight))
-        schedule.free(temporaries)
-        schedule.free(feedForward)
-      } else {
-        if !checkpointing { schedule.free(schedule.allocate(step.dequant.bytes, .dequantizedWeight)) }
-        schedule.free(temporaries)
-        schedule.free(feedForwardWorking.map { schedule.allocate($0, .recomputedActivation) })
       }
+      schedule.free(temporaries)
       schedule.free(attention)
+      let feedForward = stack.forwardFeedForwardWorkingSet.map { schedule.allocate($0, .recomputedActivation) }
+      if dequantized && !stack.forwardMomentIsAttention {
+        schedule.free(schedule.allocate(step.dequant.bytes, .dequantizedWeight))
+      }
+      schedule.free(feedForward)
     }
     // The loss, inside the model's forward.
     let finalNorm = schedule.allocate(loss.finalNorm, .savedActivation)

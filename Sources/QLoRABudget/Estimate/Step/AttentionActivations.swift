@@ -45,6 +45,13 @@ struct AttentionActivations {
   /// probabilities are not held beside them (the allocator study's recorded sequence of
   /// fitcheck-t4's TinyLlama eager at 2,048 tokens: two 1 GiB fp32 score tensors at a time).
   let checkpointedForwardTransients: [ByteCount]
+  /// What else a checkpointed forward holds at eager's score moment, one entry per tensor: q, k
+  /// and v after rotary, in the projections' dtype (autocast's casts for `q k^T` die with the
+  /// matmul), and with grouped-query attention k and v expanded to every head (`repeat_kv`; the
+  /// caller still references the unexpanded ones). Nil where no score moment exists (SDPA,
+  /// flash-attention): there the attention block's saved tensors stand in (``LayerActivations``).
+  /// Measured: the checkpointed forwards of Tests/Calibration/measured/forward-steps.json.
+  let checkpointedForwardWorking: [ByteCount]?
   /// How many of the last saved tensors are of score size (the probabilities, their cast,
   /// Gemma-2's tanh output).
   let scoreSavedCount: Int
@@ -87,6 +94,7 @@ struct AttentionActivations {
       forwardTransients = []
       checkpointedForwardTransients = []
       scoreSavedCount = 0
+      checkpointedForwardWorking = nil
       backwardTransients = Array(repeating: context.perToken(queryWidth, a), count: 4)
       outputWidth = a
     case .flash:
@@ -98,6 +106,7 @@ struct AttentionActivations {
       forwardTransients = []
       checkpointedForwardTransients = []
       scoreSavedCount = 0
+      checkpointedForwardWorking = nil
       backwardTransients = [
         context.perToken(queryWidth, a), context.perToken(queryWidth, a),
         context.perToken(model.keyValueWidth, a), context.perToken(model.keyValueWidth, a),
@@ -137,7 +146,19 @@ struct AttentionActivations {
       if masked != 4 && !fusedHalf && masked + 8 > chainMoment.reduce(0, +) {
         chainMoment = [masked, 4, 4]
       }
+      // `scores + mask` with a mask wider than the scores (16-bit scores under autocast beside an
+      // fp32 mask): the CPU's TensorIterator first copies the scores to the common dtype
+      // (`promote_inputs_to_common_dtype`; CUDA casts inside the kernel): the scores, the copy
+      // and the sum at once (held out: SmolLM2-360M NF4 eager at 4,096 tokens under autocast,
+      // its checkpointed forward's peak in `aten::add`).
+      if context.platform == .cpu && masked != scores && scores + 2 * masked > chainMoment.reduce(0, +) {
+        chainMoment = [scores, masked, masked]
+      }
       checkpointedForwardTransients = chainMoment.map { $0 * square }
+      let expanded = model.keyValueHeadCount == heads ? [] : Array(repeating: context.perToken(queryWidth, p), count: 2)
+      checkpointedForwardWorking =
+        [context.perToken(queryWidth, p)] + Array(repeating: context.perToken(model.keyValueWidth, p), count: 2)
+        + expanded
       // Backward, node by node (the saved probabilities are counted above): probs @ v's backward
       // makes the probabilities' gradient in the matmul dtype, ToCopyBackward its fp32 copy when
       // the probabilities were cast; softmax's backward writes the masked scores' gradient

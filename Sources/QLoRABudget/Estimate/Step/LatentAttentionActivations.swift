@@ -73,6 +73,7 @@ extension AttentionActivations {
       forwardTransients = [4 * square]
       // Without grad the scores and the probabilities made from them are alive together.
       checkpointedForwardTransients = [4 * square, 4 * square]
+      checkpointedForwardWorking = nil
       scoreSavedCount = 1
       backwardTransients = [4 * square, 4 * square]
     case .sdpa, .flash:
@@ -81,6 +82,7 @@ extension AttentionActivations {
       saved.append(TensorTerm("log-sum-exp", StepContext.bytes(batch, heads, seq, width: 4)))
       forwardTransients = []
       checkpointedForwardTransients = []
+      checkpointedForwardWorking = nil
       scoreSavedCount = 0
       backwardTransients = [
         context.perToken(queryKey, a), context.perToken(queryKey, a), context.perToken(value, a),
@@ -92,6 +94,8 @@ extension AttentionActivations {
       saved += queryKeyValue + standard.saved.dropFirst()
       forwardTransients = standard.forwardTransients
       checkpointedForwardTransients = standard.checkpointedForwardTransients
+      // MLA's q, k and v are not the standard walk's: its saved tensors stand in.
+      checkpointedForwardWorking = nil
       scoreSavedCount = standard.scoreSavedCount
       backwardTransients = standard.backwardTransients
     }

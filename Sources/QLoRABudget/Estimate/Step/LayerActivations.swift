@@ -27,13 +27,25 @@ struct LayerActivations {
   /// The tensors of the largest forward temporary and of the largest backward temporary of the
   /// MLP block and of the attention block, one entry per tensor.
   let forwardTransients: [ByteCount]
-  /// What a checkpointed forward (grad off) is taken to hold beside its temporaries: the
-  /// tensors the layer saves, less attention's score-sized ones (``AttentionActivations``),
-  /// one entry per tensor: the attention block's first (``checkpointedForwardAttentionCount``),
-  /// then the MLP block's.
-  let checkpointedForwardWorkingSet: [ByteCount]
-  /// How many of ``checkpointedForwardWorkingSet``'s first tensors are the attention block's.
-  let checkpointedForwardAttentionCount: Int
+  /// What a checkpointed forward (grad off) holds in each block at that block's largest moment,
+  /// one entry per tensor; empty without checkpointing. Grad off, each intermediate dies after
+  /// its last use, so the blocks' tensors are never alive together (``forwardMoment``).
+  /// Attention's, beside ``forwardTransients``: at eager's score chain the first norm's output,
+  /// q, k, v and their expanded copies (``AttentionActivations/checkpointedForwardWorking``);
+  /// elsewhere attention's saved tensors but the score-sized ones.
+  let checkpointedForwardAttention: [ByteCount]
+  /// The MLP's: its saved tensors (the norm's, gate/up/act outputs, the LoRA inputs).
+  let checkpointedForwardFeedForward: [ByteCount]
+  /// The layer's forward moment without the dequantized weight: with checkpointing the larger of
+  /// the blocks' (attention's working set and temporaries, a DoRA moment among them when it is the
+  /// larger, or the MLP's working set); without, its temporary.
+  var forwardMoment: ByteCount {
+    max(ByteCount.sum(checkpointedForwardAttention) + forwardTransient, ByteCount.sum(checkpointedForwardFeedForward))
+  }
+  /// Whether attention's moment is the larger (and so the one the dequantized weight joins).
+  var forwardMomentIsAttention: Bool {
+    ByteCount.sum(checkpointedForwardAttention) + forwardTransient >= ByteCount.sum(checkpointedForwardFeedForward)
+  }
   let feedForwardBackwardTransients: [ByteCount]
   let attentionBackwardTransients: [ByteCount]
   var forwardTransient: ByteCount { ByteCount.sum(forwardTransients) }
@@ -192,8 +204,10 @@ struct LayerActivations {
     }
     self.saved = saved.filter { $0.bytes > .zero }
     let working = saved.indices.filter { !scoreTerms.contains($0) && saved[$0].bytes > .zero }
-    checkpointedForwardWorkingSet = working.flatMap { saved[$0].parts }
-    checkpointedForwardAttentionCount = working.filter { $0 < attentionEnd }.map { saved[$0].tensors }.reduce(0, +)
+    let attentionWorking =
+      attention.checkpointedForwardWorking.map { [context.perToken(hidden, n)] + $0 }
+      ?? working.filter { $0 < attentionEnd }.flatMap { saved[$0].parts }
+    let feedForwardWorking = working.filter { $0 >= attentionEnd }.flatMap { saved[$0].parts }
     self.attentionSaved = attentionSaved
     savedForInputGradient = context.normSaved + masksOnNormOutput + int8OnlyAttentionInput
     savesCachedKeyValue = attention.savesCachedKeyValue
@@ -204,13 +218,24 @@ struct LayerActivations {
     func larger(_ transients: [ByteCount], dora: ByteCount, beside dequant: ByteCount) -> [ByteCount] {
       dora > ByteCount.sum(transients) + dequant ? [dora - dequant] : transients
     }
-    // A checkpointed forward (grad off) does not hold the saved tensors the forward moment
-    // counts as its working set: its DoRA moment is taken net of them.
-    let layerSaved = ByteCount.sum(checkpointedForwardWorkingSet)
-    let doraForwardNet = !checkpointing ? doraForward : doraForward > layerSaved ? doraForward - layerSaved : .zero
-    forwardTransients = larger(
-      checkpointing ? attention.checkpointedForwardTransients : attention.forwardTransients, dora: doraForwardNet,
-      beside: DequantBuffers(context).bytes)
+    let dequant = DequantBuffers(context).bytes
+    if !checkpointing {
+      checkpointedForwardAttention = []
+      checkpointedForwardFeedForward = []
+      forwardTransients = larger(attention.forwardTransients, dora: doraForward, beside: dequant)
+    } else {
+      // Grad off: each block's tensors beside the dequantized weight; DoRA's moment, when it is
+      // the larger, stands in for attention's temporaries, net of attention's working set.
+      // Without a score chain (SDPA, flash-attention) the blocks' moments are not measured apart:
+      // the layer's whole working set is taken as attention's, the former upper bound.
+      let measuredApart = attention.checkpointedForwardWorking != nil
+      checkpointedForwardAttention = measuredApart ? attentionWorking : attentionWorking + feedForwardWorking
+      checkpointedForwardFeedForward = measuredApart ? feedForwardWorking : []
+      let chain = attention.checkpointedForwardTransients
+      let attentionBytes = ByteCount.sum(checkpointedForwardAttention)
+      let blocks = max(attentionBytes + ByteCount.sum(chain), ByteCount.sum(checkpointedForwardFeedForward))
+      forwardTransients = doraForward > blocks + dequant ? [doraForward - dequant - attentionBytes] : chain
+    }
     feedForwardBackwardTransients =
       checkpointing
       ? larger(transient, dora: doraFeedForward, beside: DequantBuffers.largest(context) { !$0.input.isAttention })
@@ -238,20 +263,23 @@ struct StackActivations {
   let kept: ByteCount
   /// The largest recomputed layer (checkpointing) or zero.
   let recomputedLayer: ByteCount
-  /// The tensors of the larger forward temporary of the two layer kinds.
-  let forwardTransients: [ByteCount]
+  /// The tensors of the forward temporary of the layer kind with the larger forward moment.
+  var forwardTransients: [ByteCount] { forwardLayer.forwardTransients }
   var forwardTransient: ByteCount { ByteCount.sum(forwardTransients) }
   /// The dense layer and the sparse (MoE) one, with how many of each the stack has.
   let dense: LayerActivations
   let sparse: LayerActivations?
   let sparseCount: Int64
-  /// The layer kind whose saved tensors are the largest (the one recomputed in the moments).
-  let largestLayer: LayerActivations
-  /// The working set of a checkpointed forward layer beside its temporaries (that layer
-  /// kind's), zero without checkpointing (``LayerActivations/checkpointedForwardWorkingSet``).
-  var forwardWorkingSet: [ByteCount] { checkpointing ? largestLayer.checkpointedForwardWorkingSet : [] }
-  /// How many of ``forwardWorkingSet``'s first tensors are the attention block's.
-  var forwardAttentionWorkingSetCount: Int { checkpointing ? largestLayer.checkpointedForwardAttentionCount : 0 }
+  /// The layer kind whose forward moment (working set and temporaries) is the larger.
+  private let forwardLayer: LayerActivations
+  /// The blocks' working sets of a checkpointed forward layer (the kind with the larger forward
+  /// moment), empty without checkpointing (``LayerActivations/checkpointedForwardAttention``).
+  var forwardAttentionWorkingSet: [ByteCount] { forwardLayer.checkpointedForwardAttention }
+  var forwardFeedForwardWorkingSet: [ByteCount] { forwardLayer.checkpointedForwardFeedForward }
+  /// A forward layer's moment above the bytes kept during forward, without the dequantized weight.
+  var forwardMoment: ByteCount { forwardLayer.forwardMoment }
+  /// Whether the forward moment is attention's (the dequantized weight joins that block).
+  var forwardMomentIsAttention: Bool { forwardLayer.forwardMomentIsAttention }
   /// The layer kind whose backward moment is the larger.
   let backwardLayer: LayerActivations
   /// Whether every layer's attention saves the key/value cache's own tensors.
@@ -293,15 +321,13 @@ struct StackActivations {
     let sparseCount = layers.sparse == nil ? 0 : (model.layout.mixtureOfExperts?.sparseLayerCount ?? 0)
     let denseCount = model.layerCount - sparseCount
     let largest = max(layers.dense.savedBytes, layers.sparse?.savedBytes ?? .zero)
-    forwardTransients =
-      (layers.sparse?.forwardTransient ?? .zero) > layers.dense.forwardTransient
-      ? layers.sparse?.forwardTransients ?? [] : layers.dense.forwardTransients
+    let checkpoints = context.setup.usesGradientCheckpointing
+    forwardLayer =
+      layers.sparse.map { $0.forwardMoment > layers.dense.forwardMoment ? $0 : layers.dense }
+      ?? layers.dense
     dense = layers.dense
     sparse = layers.sparse
     self.sparseCount = sparseCount
-    largestLayer =
-      (layers.sparse?.savedBytes ?? .zero) > layers.dense.savedBytes ? layers.sparse ?? layers.dense : layers.dense
-    let checkpoints = context.setup.usesGradientCheckpointing
     savesCachedKeyValue = layers.dense.savesCachedKeyValue && layers.sparse?.savesCachedKeyValue != false
     let denseMoment = BackwardMoment(context, layer: layers.dense, recomputed: checkpoints)
     let sparseMoment = layers.sparse.map { BackwardMoment(context, layer: $0, recomputed: checkpoints) }

@@ -119,7 +119,9 @@ struct StepPeak {
     // The cache is counted beside the saved tensors unless it is their storage.
     let cacheBeyondSaved = stack.savesCachedKeyValue ? .zero : keyValueCache
     let duringForward = kept + cacheBeyondSaved + (autocastCache - savedCasts)
-    let forwardLayer = duringForward + ByteCount.sum(stack.forwardWorkingSet) + stack.forwardTransient + dequant.bytes
+    // One layer's forward: the larger of its blocks' moments (grad off with checkpointing, each
+    // block's tensors alone; ``LayerActivations/forwardMoment``) and the dequantized weight.
+    let forwardLayer = duringForward + stack.forwardMoment + dequant.bytes
     let forward = max(forwardLayer, duringForward + loss.forwardMoment)
     let held = loss.heldOutput + (plain ? keyValueCache : .zero)
     let heldBeyondSaved = plain ? cacheBeyondSaved : .zero
