@@ -4,9 +4,8 @@ import QLoRABudget
 /// Each alias (lower case) and, for models, each Hub id (lower case), to its preset's name.
 ///
 /// Building these parses every preset (86% of the instructions of a cold `fit` when it was done
-/// at start-up), so they
-/// are built once, on the first lookup that needs them, and shared by the copies of a catalog
-/// (`lock` guards `built`, hence the unchecked `Sendable`).
+/// at start-up), so they are built once, on the first lookup that needs them, and shared by the
+/// copies of a catalog (`lock` guards `built`, hence the unchecked `Sendable`).
 final class PresetIndex: @unchecked Sendable {
   struct Lookups {
     let modelAliases: [String: String]
