@@ -96,6 +96,26 @@ import Testing
     return true
   }
 
+  /// The room a schedule reserves up front holds the whole run of every preset model under the
+  /// five setups, so building none of them copies its events to grow (issue 19); and the
+  /// reservation stays within its cap for a model with absurdly many layers.
+  @Test func theReservedRoomHoldsEveryPresetSchedule() throws {
+    let data = try TestData.calibration("schedule/main-peak-allocated.json")
+    let baseline = try JSONDecoder().decode(Baseline.self, from: data)
+    let gpu = GPU.custom(capacity: .gibibytes(80), label: "80GiB")
+    for row in baseline.rows {
+      let model = try PresetCatalog.bundled.model(named: row.model)
+      let setup = try Self.setup(try #require(baseline.variants[row.variant]))
+      let walk = try MemoryEstimator.Walk(model: model, setup: setup, gpu: gpu)
+      let built = walk.schedule(loader: .threaded(workers: 4)).events.count
+      let room = AllocationSchedule(layers: model.layerCount, trainable: walk.trainable).events.capacity
+      #expect(built <= room, "\(row.model) \(row.variant): \(built) events, room for \(room)")
+    }
+    let group = TrainableTensorGroup(module: "m", elementsPerTensor: 1, tensorCount: .max, dtype: .float32)
+    let huge = AllocationSchedule(layers: .max, trainable: [group, group]).events.capacity
+    #expect(huge >= 1 << 22 && huge < 1 << 23)
+  }
+
   @Test func sequentialLoadingReachesTheSamePhases() throws {
     let model = try PresetCatalog.bundled.model(named: "qwen2.5-7b")
     let gpu = GPU.custom(capacity: .gibibytes(80), label: "80GiB")

@@ -14,33 +14,14 @@ public struct PresetCatalog: Sendable {
   /// The raw JSON text of each GPU preset, by preset name.
   public let gpuTexts: [String: String]
 
-  /// Each alias (lower case) and, for models, each Hub id (lower case), to its preset's name:
-  /// the presets are parsed for these once, here, not at every lookup.
-  let modelAliases: [String: String]
-  let gpuAliases: [String: String]
-  let hubIDs: [String: String]
+  /// The alias and Hub id lookups, built on first use: a lookup by exact preset name (what most
+  /// runs make) never parses the other presets.
+  let presetIndex: PresetIndex
 
   public init(modelTexts: [String: String], gpuTexts: [String: String]) {
     self.modelTexts = modelTexts
     self.gpuTexts = gpuTexts
-    modelAliases = Self.index(modelTexts, keys: ["aliases"])
-    gpuAliases = Self.index(gpuTexts, keys: ["aliases"])
-    hubIDs = Self.index(modelTexts, keys: ["hub_ids", "hf_repo"])
-  }
-
-  /// The lower-cased strings under `keys` (a string or an array of strings) of each preset, to
-  /// the preset's name; where two presets list the same string, the first name in order wins.
-  private static func index(_ texts: [String: String], keys: [String]) -> [String: String] {
-    var index: [String: String] = [:]
-    for name in texts.keys.sorted() {
-      guard case .object(let members)? = try? JSONValue(parsing: Data(texts[name, default: ""].utf8)) else { continue }
-      for key in keys {
-        let values: [JSONValue] =
-          if case .array(let listed)? = members[key] { listed } else { members[key].map { [$0] } ?? [] }
-        for case .string(let text) in values where index[text.lowercased()] == nil { index[text.lowercased()] = name }
-      }
-    }
-    return index
+    presetIndex = PresetIndex(modelTexts: modelTexts, gpuTexts: gpuTexts)
   }
 
   /// The presets compiled into the binary.
@@ -59,7 +40,7 @@ public struct PresetCatalog: Sendable {
   /// The model preset with this name or alias (case-insensitive); `readAs` as in
   /// ``ModelArchitecture/init(configData:name:readAs:)``.
   public func model(named name: String, readAs: String? = nil) throws(PresetError) -> ModelArchitecture {
-    guard let key = resolve(name, in: modelTexts, aliases: modelAliases) else {
+    guard let key = resolve(name, in: modelTexts, aliases: { presetIndex.lookups.modelAliases }) else {
       throw .unknownModel(name: name, suggestions: Suggestions.closest(to: name, among: modelNames))
     }
     do {
@@ -73,7 +54,7 @@ public struct PresetCatalog: Sendable {
 
   /// The GPU preset with this name or alias (case-insensitive).
   public func gpu(named name: String) throws(PresetError) -> GPU {
-    guard let key = resolve(name, in: gpuTexts, aliases: gpuAliases) else {
+    guard let key = resolve(name, in: gpuTexts, aliases: { presetIndex.lookups.gpuAliases }) else {
       throw .unknownGPU(name: name, suggestions: Suggestions.closest(to: name, among: gpuNames))
     }
     return try GPU(presetName: key, text: gpuTexts[key, default: ""])
@@ -109,10 +90,11 @@ public struct PresetCatalog: Sendable {
     }
   }
 
-  /// The preset key for a name or alias; nil when none matches.
-  private func resolve(_ name: String, in texts: [String: String], aliases: [String: String]) -> String? {
+  /// The preset key for a name or alias; nil when none matches. The aliases are read only when
+  /// no preset has the name.
+  private func resolve(_ name: String, in texts: [String: String], aliases: () -> [String: String]) -> String? {
     let wanted = name.lowercased()
-    return texts[wanted] != nil ? wanted : aliases[wanted]
+    return texts[wanted] != nil ? wanted : aliases()[wanted]
   }
 
   /// Preset files in one folder at most (each read as ``InputFile/preset``).

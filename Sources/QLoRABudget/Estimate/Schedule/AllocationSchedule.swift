@@ -18,7 +18,25 @@ package struct AllocationSchedule: Sendable {
   /// One more than the largest id: a replay indexes its live blocks by id in an array this long.
   var idLimit: Int { Int(nextID) + 1 }
 
-  init() {}
+  /// An empty schedule with room for the events of a run of `layers` layers training the
+  /// tensors of `trainable`, so that building it does not copy the events each time the array
+  /// doubles. Over the preset models under five setups (`AllocationScheduleTests`) a schedule
+  /// holds at most 26 events per trainable tensor plus 120 per layer (qwen3-14b, default setup:
+  /// 18,462 events for 560 tensors and 40 layers; MoE experts trained one by one: about 12 per
+  /// tensor); room for 32 and 200 leaves a third to spare, and an over-estimate costs only
+  /// address space that is never touched. Capped at ``reservedEventLimit``: a larger run grows
+  /// the array as it goes.
+  init(layers: Int64, trainable: [TrainableTensorGroup]) {
+    let limit = Int64(Self.reservedEventLimit)
+    var tensors: Int64 = 0
+    for group in trainable { tensors = min(tensors + min(max(group.tensorCount, 0), limit), limit) }
+    let layers = min(max(layers, 0), limit)
+    events.reserveCapacity(Int(min(32 * tensors + 200 * layers + 64, limit)))
+  }
+
+  /// The most events a schedule reserves room for up front (96 MiB at 24 bytes an event;
+  /// Qwen3-235B-A22B with every expert adapted reserves 2.4 M).
+  static let reservedEventLimit = 1 << 22
 
   /// Allocates `bytes` (nothing for zero bytes: the id is then ignored by ``free(_:)``).
   @discardableResult

@@ -6,7 +6,7 @@ enum RunSchedule {
     _ context: StepContext, step: StepPeak, trainable: [TrainableTensorGroup], components: [MemoryComponent],
     gather: MemoryComponent?, workspaces: ByteCount, loader: CheckpointLoader, sharded: Bool
   ) -> AllocationSchedule {
-    var schedule = AllocationSchedule()
+    var schedule = AllocationSchedule(layers: context.model.layerCount, trainable: trainable)
     schedule.enter(.loading)
     let resident = components.filter { $0.device == .gpu && $0.lifetime == .resident }
     LoadingSchedule.emit(
