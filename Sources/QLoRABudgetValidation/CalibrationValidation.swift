@@ -139,6 +139,34 @@ public enum CalibrationValidation {
   /// The figures of a cpu-steps case compared per case: the step profile's, by name.
   public static let cpuFigures = ["saved_for_backward", "peak_forward", "peak_backward", "peak_optimizer"]
 
+  /// The CPU-kernel step profile's figures of one case, keyed as ``cpuFigures``: what autograd
+  /// saves for backward and the peak of each phase, bytes above the resident ones.
+  public static func cpuEstimates(model: ModelArchitecture, setup: TrainingSetup) throws -> [String: ByteCount] {
+    let profile = try MemoryEstimator.stepProfile(model: model, setup: setup)
+    return ["saved_for_backward": profile.savedForBackward]
+      .merging(profile.phases.map { ("peak_" + $0.name.rawValue, $0.bytes) }) { a, _ in a }
+  }
+
+  /// The percent error, (estimated - measured) / measured x 100, of every ``cpuFigures`` figure
+  /// of every measure_step.py case in `entries` against its `full_model` measurement, keyed by
+  /// figure, then case name.
+  public static func cpuPercentErrors(_ entries: [String: [String: Any]]) throws -> [String: [String: Double]] {
+    var result: [String: [String: Double]] = [:]
+    for (name, entry) in entries {
+      let (model, setup) = try cpuStepSetup(entry, name: name)
+      let estimated = try cpuEstimates(model: model, setup: setup)
+      guard let full = entry["full_model"] as? [String: Any] else {
+        throw MappingMismatch(description: "\(name): no full_model")
+      }
+      for figure in cpuFigures {
+        guard let measured = (full[figure] as? NSNumber)?.int64Value, measured > 0, let bytes = estimated[figure]?.bytes
+        else { throw MappingMismatch(description: "\(name): no full_model \(figure)") }
+        result[figure, default: [:]][name] = Double(bytes - measured) / Double(measured) * 100
+      }
+    }
+    return result
+  }
+
   /// Each case of cpu-steps.json (measured by measure_step.py, README beside it) against the
   /// CPU-kernel step profile of the same setup.
   static func cpu(_ data: Data, dataSet: String, _ report: inout ValidationReport) throws {
@@ -150,9 +178,7 @@ public enum CalibrationValidation {
       }
       do {
         let (model, setup) = try cpuStepSetup(entry, name: name)
-        let profile = try MemoryEstimator.stepProfile(model: model, setup: setup)
-        let estimated = ["saved_for_backward": profile.savedForBackward]
-          .merging(profile.phases.map { ("peak_" + $0.name.rawValue, $0.bytes) }) { a, _ in a }
+        let estimated = try cpuEstimates(model: model, setup: setup)
         let summary = describe(setup, model: model)
         for figure in cpuFigures {
           report.rows.append(

@@ -16,21 +16,11 @@ import Testing
     let entries = try #require(
       try JSONSerialization.jsonObject(with: Data(contentsOf: fixture)) as? [String: [String: Any]])
     #expect(entries.count >= 2)
-    var result: [String: [String: Double]] = [:]
     for (name, entry) in entries {
-      let (model, setup) = try CalibrationValidation.cpuStepSetup(entry, name: name)
+      let (model, _) = try CalibrationValidation.cpuStepSetup(entry, name: name)
       #expect(model.layout.gemma3n?.altUpInputs == 4 && model.layerCount == 30, "\(name)")
-      let profile = try MemoryEstimator.stepProfile(model: model, setup: setup)
-      let estimated = ["saved_for_backward": profile.savedForBackward]
-        .merging(profile.phases.map { ("peak_" + $0.name.rawValue, $0.bytes) }) { a, _ in a }
-      let full = try #require(entry["full_model"] as? [String: Any])
-      for figure in CalibrationValidation.cpuFigures {
-        let measured = try #require((full[figure] as? NSNumber)?.int64Value)
-        let bytes = try #require(estimated[figure]).bytes
-        result[figure, default: [:]][name] = Double(bytes - measured) / Double(measured) * 100
-      }
     }
-    return result
+    return try CalibrationValidation.cpuPercentErrors(entries)
   }
 
   @Test func everyPhaseIsWithinTheBar() throws {

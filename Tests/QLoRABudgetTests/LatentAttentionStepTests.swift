@@ -19,20 +19,7 @@ import Testing
 
   /// Percent error of the estimate per figure and case, as CalibrationValidation compares cpu-steps.
   static func errors() throws -> [String: [String: Double]] {
-    var result: [String: [String: Double]] = [:]
-    for (name, entry) in try entries() {
-      let (model, setup) = try CalibrationValidation.cpuStepSetup(entry, name: name)
-      let profile = try MemoryEstimator.stepProfile(model: model, setup: setup)
-      let estimated = ["saved_for_backward": profile.savedForBackward]
-        .merging(profile.phases.map { ("peak_" + $0.name.rawValue, $0.bytes) }) { a, _ in a }
-      let full = try #require(entry["full_model"] as? [String: Any])
-      for figure in CalibrationValidation.cpuFigures {
-        let measured = try #require((full[figure] as? NSNumber)?.int64Value)
-        let bytes = try #require(estimated[figure]).bytes
-        result[figure, default: [:]][name] = Double(bytes - measured) / Double(measured) * 100
-      }
-    }
-    return result
+    try CalibrationValidation.cpuPercentErrors(try entries())
   }
 
   @Test func theStepsAreDeepSeekV3Shaped() throws {
