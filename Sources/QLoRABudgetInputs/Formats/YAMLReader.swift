@@ -133,13 +133,7 @@ struct YAMLParser {
     var firstLines: [String: Int] = [:]
     let firstLine = lines[index].number
     while true {
-      skipBlank()
-      guard index < lines.count, lines[index].start >= indent else { break }
-      let line = lines[index]
-      guard line.start == indent else {
-        throw YAMLError(
-          line: line.number, "unexpected indentation (a multi-line plain value is not supported; quote it on one line)")
-      }
+      guard let line = try nextLine(at: indent) else { break }
       if Self.isSequenceItem(line.bytes, line.start) {
         throw YAMLError(line: line.number, "a sequence item where 'key: value' was expected")
       }
@@ -156,17 +150,24 @@ struct YAMLParser {
     return YAMLNode(.mapping(entries), line: firstLine)
   }
 
+  /// The next non-blank line of a block at `indent`: nil when the block ends (end of input or a
+  /// line indented less); a line indented more is refused, as a multi-line plain value is.
+  private mutating func nextLine(at indent: Int) throws(YAMLError) -> Line? {
+    skipBlank()
+    guard index < lines.count, lines[index].start >= indent else { return nil }
+    let line = lines[index]
+    guard line.start == indent else {
+      throw YAMLError(
+        line: line.number, "unexpected indentation (a multi-line plain value is not supported; quote it on one line)")
+    }
+    return line
+  }
+
   private mutating func parseSequence(indent: Int, depth: Int) throws(YAMLError) -> YAMLNode {
     var elements: [YAMLNode] = []
     let firstLine = lines[index].number
     while true {
-      skipBlank()
-      guard index < lines.count, lines[index].start >= indent else { break }
-      let line = lines[index]
-      guard line.start == indent else {
-        throw YAMLError(
-          line: line.number, "unexpected indentation (a multi-line plain value is not supported; quote it on one line)")
-      }
+      guard let line = try nextLine(at: indent) else { break }
       guard Self.isSequenceItem(line.bytes, line.start) else { break }
       let content = skipSpaces(line.bytes, line.start + 1)
       var nested = false
