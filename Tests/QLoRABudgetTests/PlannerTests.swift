@@ -172,6 +172,31 @@ import Testing
     }
   }
 
+  /// A run that fits one GPU alone needs no engine: the plan of one GPU under plain FSDP names
+  /// none (it is the single-GPU run, the same bytes), while ZeRO on one GPU is named, because
+  /// DeepSpeed casts the module to the compute dtype (qwen3-8b on a T4 in fp16 fits only so).
+  @Test func oneGPUPlanNamesAnEngineOnlyWhenItChangesTheRun() throws {
+    let model = try Self.presets.model(named: "qwen3-8b")
+    let alone = try #require(
+      try Planner(model: model, setup: TrainingSetup(), gpu: try Self.presets.gpu(named: "a100-80gb")).fewestGPUs())
+    #expect(alone.count == 1 && alone.choice.engine == .fsdp && alone.engine == nil)
+    var fsdp = TrainingSetup()
+    fsdp.engine = .fsdp
+    var zero1 = fsdp
+    zero1.engine = .zero1
+    var offloaded = fsdp
+    offloaded.offload = .parameters
+    var two = fsdp
+    two.gpuCount = 2
+    #expect(!fsdp.usesEngine && zero1.usesEngine && offloaded.usesEngine && two.usesEngine)
+    var fp16 = TrainingSetup()
+    fp16.computeDtype = .fp16
+    let t4 = try Self.presets.gpu(named: "t4")
+    #expect(try Self.verdict(model, fp16, t4) != "fits")
+    let cast = try #require(try Planner(model: model, setup: fp16, gpu: t4).fewestGPUs())
+    #expect(cast.count == 1 && cast.engine?.engine.isDeepSpeed == true)
+  }
+
   @Test func changesAllFitAndComeRanked() throws {
     let model = try Self.presets.model(named: "qwen3-8b")
     let gpu = try Self.presets.gpu(named: "rtx-4090")

@@ -42,8 +42,8 @@ struct EngineSharding {
   /// GPUs one copy of the sharded state is spread over.
   var shardCount: Int64 { engine == .fsdpHybrid ? gpus / max(1, setup.nodeCount) : gpus }
 
-  /// Whether the engine changes anything: one GPU under plain FSDP is a single-GPU run.
-  var isActive: Bool { !(gpus == 1 && !engine.isDeepSpeed && setup.offload.isEmpty) }
+  /// Whether the engine changes anything (``TrainingSetup/usesEngine``).
+  var isActive: Bool { setup.usesEngine }
 
   private var offloadsParameters: Bool { setup.offload.contains(.parameters) }
   private var offloadsOptimizer: Bool {

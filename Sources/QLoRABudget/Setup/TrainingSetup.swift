@@ -30,6 +30,10 @@ public struct TrainingSetup: Hashable, Sendable {
   public var nodeCount: Int64 = 1
   /// What the engine keeps in host memory (ZeRO-Offload, FSDP CPU offload).
   public var offload: EngineOffload = []
+  /// Whether ``engine`` and ``offload`` change the run. On one GPU plain FSDP shards nothing,
+  /// so the run is the single-GPU one; DeepSpeed still casts the module to the compute dtype,
+  /// and offload still moves state to host memory.
+  public var usesEngine: Bool { !(gpuCount == 1 && !engine.isDeepSpeed && offload.isEmpty) }
   /// DeepSpeed's bucket and threshold keys (ZeRO engines only).
   public var deepSpeed = DeepSpeedBuckets()
   /// Full fine-tuning of every parameter, for comparison; LoRA and quantization settings are

@@ -181,8 +181,9 @@ enum CompareCommand: Command {
       // The fewest GPUs as `solve --find gpus` answers: the count and the engine (+ offload).
       func plan(_ plan: Planner.GPUPlan?) -> String {
         guard let plan else { return ">\(NumberText.grouped(TrainingSetup.maximumGPUCount))" }
-        let offload = plan.choice.offload.isEmpty ? "" : "+" + plan.choice.offload.description
-        return "\(NumberText.grouped(plan.count)) \(plan.choice.engine.rawValue)\(offload)"
+        guard let engine = plan.engine else { return "\(NumberText.grouped(plan.count)) GPU" }
+        let offload = engine.offload.isEmpty ? "" : "+" + engine.offload.description
+        return "\(NumberText.grouped(plan.count)) \(engine.engine.rawValue)\(offload)"
       }
       let indent = group == nil ? "" : "  "
       rows.append(

@@ -231,7 +231,7 @@ enum SolveCommand: Command {
       )
     ]
     lines.append(
-      "  engine \(plan.choice.description)"
+      "  engine \(plan.engine?.description ?? "none (one GPU)")"
         + (plan.evaluation.estimate.map { "; host \(gib(HostMemory($0).peak)) per GPU process" } ?? ""))
     if let fewer = plan.oneFewer {
       lines.append(

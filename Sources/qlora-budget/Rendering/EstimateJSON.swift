@@ -126,7 +126,7 @@ enum EstimateJSON {
   /// A fewest-GPUs answer as `solve` and `compare` write it (`fewest_gpus`).
   static func gpuPlan(_ plan: Planner.GPUPlan) -> JSONOutput {
     .object([
-      ("count", .integer(plan.count)), ("engine", .string(plan.choice.engine.rawValue)),
+      ("count", .integer(plan.count)), ("engine", plan.engine.map { .string($0.engine.rawValue) } ?? .null),
       ("offload", .string(plan.choice.offload.description)), ("bytes_per_gpu", .bytes(plan.evaluation.bytes)),
       ("host_bytes_per_process", plan.evaluation.estimate.map { .bytes(HostMemory($0).peak) } ?? .null),
       ("one_fewer_bytes_per_gpu", plan.oneFewer.map { .bytes($0.bytes) } ?? .null),
