@@ -188,19 +188,22 @@ extension ValidationReport {
     ### Analysis
 
     - **fsdp_qlora (high trust, peak reserved per GPU): eleven rows, six without and five with CPU offload.**
-      Median 4.4%; all but one within 13.3%. FSDP keeps its root unit (embeddings and lm_head) whole on every
-      GPU from the first forward to the end of backward (PyTorch `_post_forward_reshard`), which the gather
-      row counts; with `--use_cpu_offload true` (rows 093, 095-098, parameter offload) the parameter,
-      gradient and optimizer shards are in host memory and each GPU holds the gather buffers, the
-      activations and the runtime. fsdp_qlora's torch AdamW keeps bf16 moments for its bf16 adapters, as
-      the estimator now counts (torch `zeros_like(param)`). Row 088 (512 tokens) is 18% low: the source
-      itself notes that peak reserved is about the same at 512 and 2,048 tokens (4.98 vs 5.21 GiB) while peak
-      allocated differs, i.e. at short context the reserved peak is set by something other than the step
-      (fsdp_qlora loads and quantizes every weight on the GPU before FSDP shards it, and the caching
-      allocator keeps those blocks); not modelled, no constant fitted to it. Rows 095 (Yi-34B, -13%) and
-      097/098 (Mistral-7B, +12%) are the offload rows furthest off: with offload the peak is the gather plus
-      activations, so their errors are those of the activation and gather models alone; the five offload
-      rows' median is 12.0%.
+      FSDP keeps its root unit (embeddings and lm_head) whole on every GPU from the first forward to the end
+      of backward (PyTorch `_post_forward_reshard`), which the gather row counts; with `--use_cpu_offload
+      true` (rows 093, 095-098, parameter offload) the parameter, gradient and optimizer shards are in host
+      memory. bitsandbytes' 4-bit statistics are no parameter, so every GPU keeps all of them (on the GPU
+      under offload too), and loading is simulated as rank 0 runs it: each weight quantized on the GPU and
+      moved off it, then FSDP's wrap moving, broadcasting, flattening and sharding unit by unit, whose freed
+      blocks the step then carves (docs/estimation.md, "Several GPUs"). Yi-34B: 094 is -2.9% (`fits`; it ran:
+      23.76 GiB simulated and `does_not_fit` with loading as one block per component), 095 -0.1% at the card
+      (24.91 GiB before the cache is released: `does_not_fit`, it ran), 096 -3.3%. Row 088 (512 tokens) is
+      21% low: the source gives about 3.72 GiB reserved after the wrap for its setup, the simulation 3.20
+      GiB (fsdp_qlora quantizes with several loading threads, `n_loading_workers`, which the sequential
+      loader does not), and the peak there is set by loading. Rows 090/091 (+17%/+11%) and 097/098 (+48%) are
+      set by the warm-up step: in backward the schedule recomputes a checkpointed layer's saved terms one
+      allocation per term (StepSchedule), and for 097/098 the step's peak allocated alone (22.81 GiB) is
+      above the measured peak reserved (22.54 GiB), so the simulation does not complete on the card even
+      with the cache released and the figure shown is the uncapped peak; no constant was fitted to these rows.
     - **PEFT FSDP / ZeRO-3 70B (medium, nvidia-smi per GPU, unit unstated).** FSDP (100) -5% read as GB;
       ZeRO-3 (101) -11% (the ZeRO-3 engine: DeepSpeed casts the module to bf16 and keeps an fp32 master
       partition; DeepSpeed's default buckets); FSDP with CPU offload (099) -37%: the published 19.6 GB is a

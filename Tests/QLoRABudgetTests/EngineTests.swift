@@ -33,6 +33,12 @@ import Testing
   // per layer q,k,v,o: 16 x (4096 + 4096) each, gate/up: 16 x (4096 + 11008), down the same.
   static let trainable: Int64 = 32 * (4 * 16 * (4096 + 4096) + 3 * 16 * (4096 + 11008))
 
+  /// bitsandbytes' statistics of llama-2-7b's 224 NF4 weights (double quantization, block 64),
+  /// which no engine shards (they are `quant_state`, not a parameter): per weight of n elements
+  /// nb = n/64 uint8 absmax + 4*ceil(nb/256) nested absmax + 1,024 nested code + 4 offset + 64
+  /// code; per layer four 4096 x 4096 weights (nb 262,144) and three 11008 x 4096 (nb 704,512).
+  static let statistics: Int64 = 32 * (4 * (262_144 + 4 * 1024 + 1092) + 3 * (704_512 + 4 * 2752 + 1092))
+
   @Test func theTrainableCountIsTheArithmetic() throws {
     #expect(try Self.estimate(.zero1, gpus: 1).trainableParameters == Self.trainable)  // 39,976,960
   }
@@ -64,7 +70,8 @@ import Testing
   }
 
   /// ZeRO-1 shards only the optimizer state (plus the fp32 master partition); ZeRO-2 the
-  /// gradients too; ZeRO-3 the parameters as well, except tensors under the persistence threshold.
+  /// gradients too; ZeRO-3 the parameters as well, except tensors under the persistence threshold
+  /// and the 4-bit statistics.
   @Test func zeroStagesShardWhatTheyPartition() throws {
     let single = try Self.estimate(.zero1, gpus: 1)
     let quantized = Self.bytes(single, .quantizedWeights)
@@ -88,7 +95,8 @@ import Testing
     #expect(Self.bytes(zero2, .shardingBuffers) == Self.trainable * 2)
 
     let zero3 = try Self.estimate(.zero3, gpus: 4)
-    #expect(Self.bytes(zero3, .quantizedWeights) == Self.ceilDiv(quantized, 4))
+    #expect(Self.statistics == 103_013_248)
+    #expect(Self.bytes(zero3, .quantizedWeights) == Self.ceilDiv(quantized - Self.statistics, 4) + Self.statistics)
     #expect(Self.bytes(zero3, .unquantizedWeights) == Self.ceilDiv(unquantized, 4))
     // Every lora_A (16 x 4096 = 65,536) and the attention lora_B (4096 x 16) are at most 1e5
     // elements and stay whole; the MLP's 16 x 11008 = 176,128-element tensors are partitioned.
@@ -101,7 +109,7 @@ import Testing
   }
 
   /// `offload_optimizer`: the moments, the fp32 master and an fp32 gradient partition go to the
-  /// host; `offload_param` (ZeRO-3): the parameter partitions too.
+  /// host; `offload_param` (ZeRO-3): the parameter partitions too (the 4-bit statistics stay).
   @Test func zeroOffloadMovesItsPartitionsToTheHost() throws {
     let single = try Self.estimate(.zero3, gpus: 1)
     let quantized = Self.bytes(single, .quantizedWeights)
@@ -113,27 +121,31 @@ import Testing
     #expect(HostMemory(optimizer).offloaded.bytes == host)
 
     let both = try Self.estimate(.zero3, gpus: 2, offload: [.optimizer, .parameters])
-    #expect(Self.bytes(both, .quantizedWeights) == 0)
+    #expect(Self.bytes(both, .quantizedWeights) == Self.statistics)
     #expect(Self.bytes(both, .unquantizedWeights) == 0)
     let persistent: Int64 = 32 * (4 * 2 * 65_536 + 2 * 65_536 + 65_536) * 2
     #expect(Self.bytes(both, .adapters) == persistent)
     let parameters =
-      Self.ceilDiv(quantized, 2) + Self.ceilDiv(unquantized, 2) + Self.ceilDiv(Self.trainable * 2 - persistent, 2)
+      Self.ceilDiv(quantized - Self.statistics, 2) + Self.ceilDiv(unquantized, 2)
+      + Self.ceilDiv(Self.trainable * 2 - persistent, 2)
     #expect(Self.bytes(both, .offloadedToHost, on: .host) == host + parameters)
   }
 
   /// FSDP CPUOffload(offload_params=True): parameters, gradients and optimizer state shards on
-  /// the host; the GPU keeps the gather buffers (the root unit and two layers).
+  /// the host; the GPU keeps the gather buffers (the root unit and two layers) and the 4-bit
+  /// statistics.
   @Test func fsdpCPUOffloadKeepsOnlyTheGatherOnTheGPU() throws {
     let single = try Self.estimate(.fsdp, gpus: 1)
     let offloaded = try Self.estimate(.fsdp, gpus: 2, offload: .parameters)
-    for kind in [MemoryComponent.Kind.quantizedWeights, .unquantizedWeights, .adapters, .gradients, .optimizerState] {
+    for kind in [MemoryComponent.Kind.unquantizedWeights, .adapters, .gradients, .optimizerState] {
       #expect(Self.bytes(offloaded, kind) == 0, "\(kind)")
     }
-    let host = [MemoryComponent.Kind.quantizedWeights, .unquantizedWeights, .adapters, .gradients, .optimizerState]
+    #expect(Self.bytes(offloaded, .quantizedWeights) == Self.statistics)
+    let host = [MemoryComponent.Kind.unquantizedWeights, .adapters, .gradients, .optimizerState]
       .map { Self.ceilDiv(Self.bytes(single, $0), 2) }.reduce(0, +)
-    #expect(Self.bytes(offloaded, .offloadedToHost, on: .host) == host)
-    #expect(offloaded.residentBytes == .zero)
+    let packed = Self.bytes(single, .quantizedWeights) - Self.statistics
+    #expect(Self.bytes(offloaded, .offloadedToHost, on: .host) == host + Self.ceilDiv(packed, 2))
+    #expect(offloaded.residentBytes.bytes == Self.statistics)
     #expect(Self.bytes(offloaded, .shardingBuffers) == Self.bytes(try Self.estimate(.fsdp, gpus: 2), .shardingBuffers))
   }
 
@@ -142,11 +154,12 @@ import Testing
     let hybrid = try Self.estimate(.fsdpHybrid, gpus: 8, nodes: 2)
     let full = try Self.estimate(.fsdp, gpus: 4)
     let single = try Self.estimate(.fsdp, gpus: 1)
-    #expect(Self.bytes(hybrid, .quantizedWeights) == Self.ceilDiv(Self.bytes(single, .quantizedWeights), 4))
+    let packed = Self.bytes(single, .quantizedWeights) - Self.statistics
+    #expect(Self.bytes(hybrid, .quantizedWeights) == Self.ceilDiv(packed, 4) + Self.statistics)
     #expect(hybrid.residentBytes == full.residentBytes)
     #expect(
       Self.bytes(try Self.estimate(.fsdp, gpus: 8, nodes: 2), .quantizedWeights)
-        == Self.ceilDiv(Self.bytes(single, .quantizedWeights), 8))
+        == Self.ceilDiv(packed, 8) + Self.statistics)
   }
 
   @Test(arguments: [

@@ -136,7 +136,8 @@ struct EngineSharding {
             component.kind, lifetime: component.lifetime, bytes: persistentPart(component.kind),
             formula: "offloaded to host memory by \(engine.label)"
               + (persistentPart(component.kind) > .zero
-                ? "; tensors under stage3_param_persistence_threshold stay" : ""),
+                ? "; on the GPU: \(persistentText(component.kind)), \(NumberText.grouped(persistentPart(component.kind).bytes)) B"
+                : ""),
             source: component.source))
       }
     }
@@ -205,8 +206,44 @@ struct EngineSharding {
     }
   }
 
+  /// What every GPU keeps whole of a sharded (or offloaded) component: ZeRO-3's persistent
+  /// adapters, and bitsandbytes' 4-bit quantization statistics.
   private func persistentPart(_ kind: MemoryComponent.Kind) -> ByteCount {
-    kind == .adapters ? persistentAdapterBytes : .zero
+    switch kind {
+    case .adapters: return persistentAdapterBytes
+    case .quantizedWeights: return quantizationStatisticsBytes
+    default: return .zero
+    }
+  }
+
+  /// Why `persistentPart(kind)` stays on every GPU, in words.
+  private func persistentText(_ kind: MemoryComponent.Kind) -> String {
+    kind == .quantizedWeights
+      ? "4-bit quantization statistics (QuantState: absmax, nested absmax and codes) kept whole on every GPU"
+      : "tensors under stage3_param_persistence_threshold kept whole"
+  }
+
+  /// bitsandbytes' 4-bit statistics of every quantized weight: each weight's bytes beyond its
+  /// packed `ceil(n/2)`. They are not parameters: `Params4bit.quant_state` (bitsandbytes
+  /// nn/modules.py, mirrored on the module as `Linear4bit.quant_state` so that
+  /// `fix_4bit_weight_quant_state_from_module` can restore it after FSDP has replaced the
+  /// weight by a view of its flat parameter). FSDP flattens and shards parameters only, and
+  /// DeepSpeed ZeRO-3 partitions parameters only, so every GPU keeps all of them, and keeps
+  /// them on the GPU under parameter offload too: fsdp_qlora's `load_and_quantize` quantizes
+  /// every weight on each rank's GPU "to initialize quant_state on all ranks", then moves only
+  /// the packed data to CPU (rank 0) or meta (the others) (AnswerDotAI/fsdp_qlora train.py).
+  private var quantizationStatisticsBytes: ByteCount {
+    guard engine.shardsParameters, setup.effectiveQuantization.isFourBit,
+      setup.recipe.fourBitLayout == .bitsandbytes
+    else { return .zero }
+    let linears = model.quantizedLinears(in: setup.recipe.linearRoles)
+    let shapes =
+      linears.map { ($0.weightElements, $0.instanceCount) }
+      + (BaseWeights.outputHead(model, setup).map { [($0, Int64(1))] } ?? [])
+    return ByteCount.sum(
+      shapes.map { elements, count in
+        count * (BaseWeights.fourBitBytes(elements, setup) - .elements(elements, bitsEach: 4))
+      })
   }
 
   private func sharded(_ component: MemoryComponent, bytes: ByteCount, keeping kept: ByteCount) -> MemoryComponent {
@@ -217,9 +254,7 @@ struct EngineSharding {
       component.kind, device: component.device, lifetime: component.lifetime, bytes: share,
       formula:
         "(\(component.formula)) / \(count) GPUs, \(label) shard = \(NumberText.grouped((bytes - kept).bytes)) B / \(count)"
-        + (kept > .zero
-          ? " + \(NumberText.grouped(kept.bytes)) B of tensors under stage3_param_persistence_threshold kept whole"
-          : ""),
+        + (kept > .zero ? " + \(NumberText.grouped(kept.bytes)) B of \(persistentText(component.kind))" : ""),
       source: component.source)
   }
 

@@ -2,11 +2,11 @@
 ///
 /// | engine | frozen weights and adapters | gradients | optimizer state | extra on each GPU |
 /// | --- | --- | --- | --- | --- |
-/// | `fsdp` (FULL_SHARD) | / N | / N | / N | two layers' parameters + one layer's gradients |
+/// | `fsdp` (FULL_SHARD) | / N (bitsandbytes' 4-bit statistics whole) | / N | / N | two layers' parameters + one layer's gradients |
 /// | `fsdp-hybrid` (HYBRID_SHARD) | / (N / nodes) | / (N / nodes) | / (N / nodes) | as `fsdp` |
 /// | `zero1` | whole | whole | / N (+ fp32 master / N) | |
 /// | `zero2` | whole | / N | / N (+ fp32 master / N) | one gradient reduce bucket |
-/// | `zero3` | / N (tensors under the persistence threshold whole) | / N | / N (+ fp32 master / N) | the live and prefetched parameters, one reduce bucket |
+/// | `zero3` | / N (tensors under the persistence threshold and 4-bit statistics whole) | / N | / N (+ fp32 master / N) | the live and prefetched parameters, one reduce bucket |
 ///
 /// DeepSpeed with bf16/fp16 enabled casts the whole module to that dtype
 /// (`engine.py _configure_distributed_model`: `self.module.bfloat16()`), so under ZeRO the

@@ -8,13 +8,28 @@ enum RunSchedule {
   ) -> AllocationSchedule {
     var schedule = AllocationSchedule(layers: context.model.layerCount, trainable: trainable)
     schedule.enter(.loading)
+    let setup = context.setup
     let resident = components.filter { $0.device == .gpu && $0.lifetime == .resident }
-    LoadingSchedule.emit(
-      into: &schedule, model: context.model, setup: context.setup, resident: resident, trainable: trainable,
-      loader: loader, detailed: !sharded)
+    let fsdp = sharded && (setup.engine == .fsdp || setup.engine == .fsdpHybrid)
+    // FSDP all-gathers into its unsharded flat parameters, and reduce-scatters gradients, on
+    // streams of its own (`_unshard_stream`, `_post_backward_stream`: PyTorch
+    // `fsdp/_runtime_utils.py` `_unshard` allocates under `state._unshard_stream`), and the
+    // caching allocator never hands a block cached for one stream to another: these buffers
+    // neither reuse what loading leaves cached nor leave blocks the step's tensors can carve.
+    // Allocated first, the gather takes segments of its own, as it does in that stream's pool.
+    if fsdp, let gather { schedule.allocate(gather.bytes, .other) }
+    let shardedLoading = ShardedLoadingSchedule(
+      model: context.model, setup: setup, trainable: trainable,
+      shardCount: EngineSharding(setup: setup, model: context.model, trainable: trainable).shardCount,
+      offloadsParameters: setup.offload.contains(.parameters), loader: loader)
+    if !(fsdp && shardedLoading.emit(into: &schedule, resident: resident)) {
+      LoadingSchedule.emit(
+        into: &schedule, model: context.model, setup: setup, resident: resident, trainable: trainable,
+        loader: loader, detailed: !sharded)
+    }
     let loaded: Set<MemoryComponent.Kind> = [.quantizedWeights, .unquantizedWeights, .adapters, .optimizerState]
     for component in resident where !loaded.contains(component.kind) { schedule.allocate(component.bytes, .other) }
-    if let gather { schedule.allocate(gather.bytes, .other) }
+    if !fsdp, let gather { schedule.allocate(gather.bytes, .other) }
     let state = ByteCount.sum(resident.filter { $0.kind == .optimizerState }.map(\.bytes))
     let walk = StepSchedule(step: step, context: context, trainable: trainable)
     schedule.enter(.warmUp)
