@@ -74,8 +74,10 @@ struct StepSchedule {
       // allocated together. The other checkpointed layers allocate each block's own tensors, as the
       // recorded sequences of the allocator study show (fitcheck-t4, SDPA as eager: the norm output,
       // q/k/v and attention's output die before the MLP's norm and gate/up outputs are made), and no
-      // dequantized weight: those sequences dequantize 4-bit weights only in backward, and a
-      // weight-sized block freed in every layer is what the next kept input would carve.
+      // dequantized weight: a weight-sized block freed in every layer is what the next kept input
+      // would carve. (bitsandbytes 0.50.2 does dequantize in every forward projection on the T4;
+      // one such transient per layer leaves the simulated reserve of the SDPA runs unchanged,
+      // docs/estimation.md "The schedule".)
       let dequantized = index == layers - 1 || !checkpointing
       let blocks =
         dequantized
