@@ -183,6 +183,53 @@ import Testing
     #expect(mlpBesideScores == 0)
     #expect(dequantized == 1)
   }
+
+  /// TinyLlama with SDPA at 2 x 1,024 tokens (fitcheck-t4's run, fp16 without autocast, the norms
+  /// upcast to fp32 by prepare_model_for_kbit_training, so q, the expanded k and v and attention's
+  /// output are 2 x 1024 x 2048 x 4 B each) makes its MLP tensors (gate, activation and up outputs,
+  /// 2 x 1024 x 5632 x 4 B) in every layer before the last once those are freed, as the recorded
+  /// sequences of the allocator study do (grad off, op order); only the last layer, which reaches
+  /// the estimate's forward moment (SDPA's whole working set), holds both blocks together.
+  @Test func aCheckpointedSDPALayerBeforeTheLastAllocatesItsMLPAfterAttention() throws {
+    let models = try TestData.json(try TestData.calibration("gpu-measured/fitcheck-t4/models.json"))
+    var config = try #require(models["TinyLlama/TinyLlama-1.1B-Chat-v1.0"] as? [String: Any])
+    config.removeValue(forKey: "parameters")
+    let model = try TestData.model(config, name: "tinyllama")
+    var setup = TrainingSetup()
+    setup.lora = LoRAConfiguration(rank: 32, targets: .modules(["q_proj", "k_proj", "v_proj", "o_proj"]), dropout: 0)
+    setup.computeDtype = .fp16
+    setup.sequenceLength = 1024
+    setup.batchSize = 2
+    setup.gradientCheckpointing = true
+    setup.attention = .sdpa
+    setup.usesAutocast = false
+    setup.loop = .plain
+    let gpu = GPU.custom(capacity: .gibibytes(80), label: "80GiB")
+    let schedule = try MemoryEstimator.schedule(model: model, setup: setup, gpu: gpu, loader: .sequential)
+    let attentionTensor: Int64 = 2 * 1024 * 2048 * 4
+    let mlpTensor: Int64 = 2 * 1024 * 5632 * 4
+    var inForward = false
+    var liveAttention = Set<Int32>()
+    var mlpAlone = 0
+    var mlpBesideAttention = 0
+    for event in schedule.events {
+      switch event {
+      case .phase(let phase):
+        inForward = phase == .forward
+      case .allocate(let id, let bytes, let tensor) where inForward && tensor == .recomputedActivation:
+        if bytes == attentionTensor { liveAttention.insert(id) }
+        if bytes == mlpTensor {
+          if liveAttention.isEmpty { mlpAlone += 1 } else { mlpBesideAttention += 1 }
+        }
+      case .free(let id) where inForward:
+        liveAttention.remove(id)
+      default:
+        break
+      }
+    }
+    #expect(mlpAlone == 3 * 21)
+    #expect(mlpBesideAttention == 3)
+  }
 }
 
 /// transformers 5's loader: 4 workers stage copies first come first served, never waiting for

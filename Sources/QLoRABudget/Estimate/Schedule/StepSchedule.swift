@@ -70,18 +70,27 @@ struct StepSchedule {
       // A checkpointed forward in op order (grad off): attention's tensors and its temporaries,
       // freed before the MLP's tensors are made. The last layer, where every kept input is live,
       // reaches the estimate's forward moment: the dequantized weight joins the block whose moment
-      // is the larger. The other checkpointed layers allocate no dequantized weight: the recorded
-      // sequences of the allocator study (fitcheck-t4, grad off) dequantize 4-bit weights only in
-      // backward, and a weight-sized block freed in every layer is what the next kept input would carve.
+      // is the larger, and where that moment is the layer's whole working set (SDPA) the blocks are
+      // allocated together. The other checkpointed layers allocate each block's own tensors, as the
+      // recorded sequences of the allocator study show (fitcheck-t4, SDPA as eager: the norm output,
+      // q/k/v and attention's output die before the MLP's norm and gate/up outputs are made), and no
+      // dequantized weight: a weight-sized block freed in every layer is what the next kept input
+      // would carve. (bitsandbytes 0.50.2 does dequantize in every forward projection on the T4;
+      // one such transient per layer leaves the simulated reserve of the SDPA runs unchanged,
+      // docs/estimation.md "The schedule".)
       let dequantized = index == layers - 1 || !checkpointing
-      let attention = stack.forwardAttentionWorkingSet.map { schedule.allocate($0, .recomputedActivation) }
+      let blocks =
+        dequantized
+        ? (attention: stack.forwardAttentionWorkingSet, feedForward: stack.forwardFeedForwardWorkingSet)
+        : stack.forwardBlocksInOpOrder
+      let attention = blocks.attention.map { schedule.allocate($0, .recomputedActivation) }
       let temporaries = stack.forwardTransients.map { schedule.allocate($0, .forwardTemporary) }
       if dequantized && stack.forwardMomentIsAttention {
         schedule.free(schedule.allocate(step.dequant.bytes, .dequantizedWeight))
       }
       schedule.free(temporaries)
       schedule.free(attention)
-      let feedForward = stack.forwardFeedForwardWorkingSet.map { schedule.allocate($0, .recomputedActivation) }
+      let feedForward = blocks.feedForward.map { schedule.allocate($0, .recomputedActivation) }
       if dequantized && !stack.forwardMomentIsAttention {
         schedule.free(schedule.allocate(step.dequant.bytes, .dequantizedWeight))
       }

@@ -36,6 +36,12 @@ struct LayerActivations {
   let checkpointedForwardAttention: [ByteCount]
   /// The MLP's: its saved tensors (the norm's, gate/up/act outputs, the LoRA inputs).
   let checkpointedForwardFeedForward: [ByteCount]
+  /// The blocks' working sets apart, as a checkpointed forward allocates them in op order (grad
+  /// off, attention's tensors die before the MLP's are made): the same as the moment's blocks
+  /// where those are measured apart (eager); where the moment takes the whole working set as
+  /// attention's (SDPA, flash-attention), the attention block's share of it and the MLP's.
+  /// Empty without checkpointing.
+  let checkpointedForwardBlocksInOpOrder: (attention: [ByteCount], feedForward: [ByteCount])
   /// The layer's forward moment without the dequantized weight: with checkpointing the larger of
   /// the blocks' (attention's working set and temporaries, a DoRA moment among them when it is the
   /// larger, or the MLP's working set); without, its temporary.
@@ -222,6 +228,7 @@ struct LayerActivations {
     if !checkpointing {
       checkpointedForwardAttention = []
       checkpointedForwardFeedForward = []
+      checkpointedForwardBlocksInOpOrder = ([], [])
       forwardTransients = larger(attention.forwardTransients, dora: doraForward, beside: dequant)
     } else {
       // Grad off: each block's tensors beside the dequantized weight; DoRA's moment, when it is
@@ -231,6 +238,7 @@ struct LayerActivations {
       let measuredApart = attention.checkpointedForwardWorking != nil
       checkpointedForwardAttention = measuredApart ? attentionWorking : attentionWorking + feedForwardWorking
       checkpointedForwardFeedForward = measuredApart ? feedForwardWorking : []
+      checkpointedForwardBlocksInOpOrder = (attentionWorking, feedForwardWorking)
       let chain = attention.checkpointedForwardTransients
       let attentionBytes = ByteCount.sum(checkpointedForwardAttention)
       let blocks = max(attentionBytes + ByteCount.sum(chain), ByteCount.sum(checkpointedForwardFeedForward))
@@ -276,6 +284,11 @@ struct StackActivations {
   /// moment), empty without checkpointing (``LayerActivations/checkpointedForwardAttention``).
   var forwardAttentionWorkingSet: [ByteCount] { forwardLayer.checkpointedForwardAttention }
   var forwardFeedForwardWorkingSet: [ByteCount] { forwardLayer.checkpointedForwardFeedForward }
+  /// The same layer's blocks in op order, for a checkpointed layer that does not hold the moment
+  /// (``LayerActivations/checkpointedForwardBlocksInOpOrder``).
+  var forwardBlocksInOpOrder: (attention: [ByteCount], feedForward: [ByteCount]) {
+    forwardLayer.checkpointedForwardBlocksInOpOrder
+  }
   /// A forward layer's moment above the bytes kept during forward, without the dequantized weight.
   var forwardMoment: ByteCount { forwardLayer.forwardMoment }
   /// Whether the forward moment is attention's (the dequantized weight joins that block).
