@@ -3,7 +3,7 @@
 extension VerdictMargin {
   /// The margin every verdict uses: the largest underestimate of the process peak (measured / estimated - 1, rounded up to 0.01%) over the 22 measured GPU runs of fitcheck-t4 (docs/validation.md).
   public static let measured = VerdictMargin(
-    relative: 0.0247,
+    relative: 0.0301,
     statistic: "the largest underestimate of the process peak (measured / estimated - 1, rounded up to 0.01%) over the 22 measured GPU runs of fitcheck-t4 (docs/validation.md)")
 }
 
@@ -12,6 +12,6 @@ extension RecipeValidationGap {
   /// over their rows (Tests/Calibration/published, docs/validation.md).
   public static let measured: [RecipeValidationGap] = [
     RecipeValidationGap(recipe: "litgpt", rowCount: 11, lowestErrorPercent: -41.07, highestErrorPercent: -21.46),
-    RecipeValidationGap(recipe: "torchtune", rowCount: 6, lowestErrorPercent: -43.11, highestErrorPercent: 48.05),
+    RecipeValidationGap(recipe: "torchtune", rowCount: 6, lowestErrorPercent: -44.11, highestErrorPercent: 45.13),
   ]
 }

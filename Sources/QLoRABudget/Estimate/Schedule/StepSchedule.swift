@@ -79,8 +79,11 @@ struct StepSchedule {
       // one such transient per layer leaves the simulated reserve of the SDPA runs unchanged,
       // docs/estimation.md "The schedule".)
       let dequantized = index == layers - 1 || !checkpointing
+      // Only the measured step's last layer keeps the estimate's bound (its allocated peak is the
+      // breakdown's); the warm-up step's last layer runs in op order as the real one does.
+      let bound = dequantized && (marksPhases || !checkpointing)
       let blocks =
-        dequantized
+        bound
         ? (attention: stack.forwardAttentionWorkingSet, feedForward: stack.forwardFeedForwardWorkingSet)
         : stack.forwardBlocksInOpOrder
       let attention = blocks.attention.map { schedule.allocate($0, .recomputedActivation) }
