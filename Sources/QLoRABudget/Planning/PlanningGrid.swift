@@ -104,9 +104,10 @@ public struct PlanningGrid: Sendable {
         let size = min(Self.batch, count - first)
         upcoming += size
         let grid = self.grid
-        ready = ConcurrentResults<Row>.run(count: size) { (offset: Int) throws(PlanningError) in
-          try grid.row(first + offset)
-        }.results()[...]
+        ready =
+          ConcurrentResults<Row>.run(count: size) { (offset: Int) throws(PlanningError) in
+            try grid.row(first + offset)
+          }.results()[...]
       }
       return try ready.removeFirst().get()
     }
