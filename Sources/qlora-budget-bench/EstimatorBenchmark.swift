@@ -6,9 +6,9 @@ import QLoRABudgetInputs
 /// library on one core (the breakdown, the allocator simulated over the run's schedule, the
 /// verdict's input: what every `fit`, `solve` probe and `table` cell computes), the peak
 /// allocated alone per second (the same walk without the simulation), a rank solve by
-/// bisection, `fit`'s work for a tight verdict (the estimate and the planner's changes), a
-/// `table`'s time per cell, and the wall time of a cold `qlora-budget fit` process (the binary beside this one in the build
-/// folder).
+/// bisection, `fit`'s work for a verdict that is not `fits` (the estimate and the planner's
+/// changes), a `table`'s time per cell, and the wall time of a cold `qlora-budget fit` process
+/// (the binary beside this one in the build folder).
 struct EstimatorBenchmark: Benchmark {
   let name = "estimator"
 
@@ -64,9 +64,9 @@ struct EstimatorBenchmark: Benchmark {
     result.figures.append(("solve_rank_cpu_milliseconds", Stopwatch.medianCPU(runs: runs, solveRank) * 1e3))
     result.figures.append(("solve_rank_estimates", Double(probes)))
 
-    // What `fit` computes for a tight verdict (`fit qwen3-14b --gpu rtx-4090 --seq-len 2816`; the
-    // README's headline at r=32 fits since issue 17): the estimate, then the planner's single
-    // changes that make it fit.
+    // What `fit` computes for a verdict that is not `fits` (`fit qwen3-14b --gpu rtx-4090 --rank 32
+    // --seq-len 2816`: does not fit; the README's headline at r=32 fits since issue 17): the
+    // estimate, then the planner's single changes that make it fit.
     let fitRuns = options.quick ? 3 : 11
     var tight = setup
     tight.sequenceLength = 2_816
