@@ -93,7 +93,10 @@ public struct PlanningGrid: Sendable {
 
     init(grid: PlanningGrid) {
       self.grid = grid
-      count = grid.models.count * grid.ranks.count * grid.sequenceLengths.count
+      // A grid with no GPU has no cell to bound its rows: the product may not fit in an Int.
+      let (perModel, overflowed) = grid.ranks.count.multipliedReportingOverflow(by: grid.sequenceLengths.count)
+      let (rows, overflowedAgain) = perModel.multipliedReportingOverflow(by: grid.models.count)
+      count = overflowed || overflowedAgain ? Int.max : rows
     }
 
     /// The next row, estimated on every GPU; nil after the last.
@@ -117,7 +120,7 @@ public struct PlanningGrid: Sendable {
   func row(_ index: Int) throws(PlanningError) -> Row {
     let length = sequenceLengths[index % sequenceLengths.count]
     let rank = ranks[index / sequenceLengths.count % ranks.count]
-    let model = models[index / (sequenceLengths.count * ranks.count)]
+    let model = models[index / sequenceLengths.count / ranks.count]
     let setup = setup(rank: rank, sequenceLength: length)
     var cells: [Evaluation] = []
     for gpu in gpus { cells.append(try Evaluation(setup: setup, gpu: gpu, model: model)) }
