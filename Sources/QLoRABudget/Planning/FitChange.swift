@@ -1,5 +1,3 @@
-import Foundation
-
 /// One change to a setup that makes it fit, and what it gives up.
 public struct FitChange: Hashable, Sendable {
   /// What a change costs, from nothing to training on less. Changes are ranked by this, then
