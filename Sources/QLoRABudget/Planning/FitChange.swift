@@ -1,5 +1,3 @@
-import Foundation
-
 /// One change to a setup that makes it fit, and what it gives up.
 public struct FitChange: Hashable, Sendable {
   /// What a change costs, from nothing to training on less. Changes are ranked by this, then
@@ -141,13 +139,8 @@ extension Planner {
     // The candidates are independent: judged concurrently (one per core), then ranked from
     // the one order they were listed in, so the answer is the same on any machine.
     let listed = candidates
-    let results = ConcurrentResults<FitChange?>(count: listed.count)
-    DispatchQueue.concurrentPerform(iterations: listed.count) { index in
-      do throws(PlanningError) {
-        results.set(index, .success(try judge(listed[index])))
-      } catch {
-        results.set(index, .failure(error))
-      }
+    let results = ConcurrentResults<FitChange?>.run(count: listed.count) { (index: Int) throws(PlanningError) in
+      try judge(listed[index])
     }
     return try results.values().compactMap { $0 }.sorted(by: FitChange.ranked)
   }
@@ -205,31 +198,5 @@ extension Planner {
     guard evaluation.verdict == .fits else { return nil }
     return FitChange(
       kind: kind, changes: changes, note: note, cost: cost, fraction: fraction, evaluation: evaluation)
-  }
-}
-
-/// Results written by concurrent jobs, one slot each.
-private final class ConcurrentResults<T: Sendable>: @unchecked Sendable {
-  private let lock = NSLock()
-  private var slots: [Result<T, PlanningError>?]
-
-  init(count: Int) { slots = Array(repeating: nil, count: count) }
-
-  func set(_ index: Int, _ result: Result<T, PlanningError>) {
-    lock.lock()
-    slots[index] = result
-    lock.unlock()
-  }
-
-  /// Every result in order; the first failure thrown.
-  func values() throws(PlanningError) -> [T] {
-    lock.lock()
-    defer { lock.unlock() }
-    var values: [T] = []
-    for slot in slots {
-      guard let slot else { continue }
-      values.append(try slot.get())
-    }
-    return values
   }
 }

@@ -140,12 +140,15 @@ public struct Planner: Sendable {
   }
 
   /// The smallest of `gpus` (by capacity, then name) that can run the setup
-  /// (``GPU/canRun(_:)``) and whose verdict is at worst `worst`.
+  /// (``GPU/canRun(_:)``) and whose verdict is at worst `worst`. A GPU is judged first without
+  /// building its estimate (``FloorEvaluation/isAccepted(upTo:)``, the same answer): the smaller
+  /// GPUs the run does not fit on cost the estimator's walk, or a replay stopped at their limit.
   public static func smallestGPU(
     model: ModelArchitecture, setup: TrainingSetup, among gpus: [GPU], accepting worst: Verdict = .fits
   ) throws(PlanningError) -> Evaluation? {
     let ordered = gpus.filter { $0.canRun(setup) }.sorted { ($0.capacity, $0.name) < ($1.capacity, $1.name) }
     for gpu in ordered {
+      guard try FloorEvaluation(setup: setup, gpu: gpu, model: model).isAccepted(upTo: worst) else { continue }
       let evaluation = try Planner(model: model, setup: setup, gpu: gpu).evaluate(setup)
       if evaluation.isAccepted(upTo: worst) { return evaluation }
     }

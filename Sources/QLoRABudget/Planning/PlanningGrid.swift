@@ -1,8 +1,10 @@
+import Foundation
+
 /// A planning table: every model x LoRA rank x sequence length of a base setup, each judged
 /// on every GPU. `table` renders it; its cells are the same ``Evaluation`` `fit` prints.
 ///
-/// Rows are computed one at a time (``rows()``): a renderer that writes each row as it comes
-/// holds one row's estimates, whatever the cell count, so memory stays flat in the table's size.
+/// Rows are computed a few at a time (``rows()``): a renderer that writes each row as it comes
+/// holds a few rows' estimates, whatever the cell count, so memory stays flat in the table's size.
 public struct PlanningGrid: Sendable {
   /// One model, rank and sequence length, judged on each GPU in ``PlanningGrid/gpus`` order.
   public struct Row: Sendable {
@@ -70,29 +72,58 @@ public struct PlanningGrid: Sendable {
     for model in models { _ = try Evaluation(setup: setup(rank: rank, sequenceLength: length), gpu: gpu, model: model) }
   }
 
-  /// The rows in order, each estimated when it is reached.
+  /// The rows in order, estimated a few at a time as they are reached.
   public func rows() -> Rows { Rows(grid: self) }
 
-  /// The rows of a grid, one at a time.
+  /// The rows of a grid, one at a time. Rows are estimated in batches of ``Rows/batch``, one
+  /// row per core (each row's GPUs in turn, so those whose runs share a schedule share its
+  /// replay through ``ReplayMemo``), and handed out in order: the answers are the ones a row at a
+  /// time gives, an error surfaces at its row, and memory holds one batch whatever the cell count.
   public struct Rows: Sendable {
-    private let grid: PlanningGrid
-    private var model = 0
-    private var rank = 0
-    private var length = 0
+    /// Rows estimated together: one per core, at most 4, so that each row's replay is still in
+    /// ``ReplayMemo`` (8 runs) when its other GPUs ask for it.
+    static let batch = min(4, max(1, ProcessInfo.processInfo.activeProcessorCount))
 
-    init(grid: PlanningGrid) { self.grid = grid }
+    private let grid: PlanningGrid
+    private let count: Int
+    /// The next row to estimate, in models x ranks x sequence lengths order.
+    private var upcoming = 0
+    /// Rows estimated and not yet handed out, in order.
+    private var ready: ArraySlice<Result<Row, PlanningError>> = []
+
+    init(grid: PlanningGrid) {
+      self.grid = grid
+      // A grid with no GPU has no cell to bound its rows: the product may not fit in an Int.
+      let (perModel, overflowed) = grid.ranks.count.multipliedReportingOverflow(by: grid.sequenceLengths.count)
+      let (rows, overflowedAgain) = perModel.multipliedReportingOverflow(by: grid.models.count)
+      count = overflowed || overflowedAgain ? Int.max : rows
+    }
 
     /// The next row, estimated on every GPU; nil after the last.
     public mutating func next() throws(PlanningError) -> Row? {
-      guard model < grid.models.count, !grid.ranks.isEmpty, !grid.sequenceLengths.isEmpty else { return nil }
-      let architecture = grid.models[model]
-      let setup = grid.setup(rank: grid.ranks[rank], sequenceLength: grid.sequenceLengths[length])
-      var cells: [Evaluation] = []
-      for gpu in grid.gpus { cells.append(try Evaluation(setup: setup, gpu: gpu, model: architecture)) }
-      length += 1
-      if length == grid.sequenceLengths.count { (length, rank) = (0, rank + 1) }
-      if rank == grid.ranks.count { (rank, model) = (0, model + 1) }
-      return Row(model: architecture, setup: setup, cells: cells)
+      if ready.isEmpty {
+        guard upcoming < count else { return nil }
+        let first = upcoming
+        let size = min(Self.batch, count - first)
+        upcoming += size
+        let grid = self.grid
+        ready =
+          ConcurrentResults<Row>.run(count: size) { (offset: Int) throws(PlanningError) in
+            try grid.row(first + offset)
+          }.results()[...]
+      }
+      return try ready.removeFirst().get()
     }
+  }
+
+  /// Row `index` (models vary slowest, then ranks, then sequence lengths), estimated on every GPU.
+  func row(_ index: Int) throws(PlanningError) -> Row {
+    let length = sequenceLengths[index % sequenceLengths.count]
+    let rank = ranks[index / sequenceLengths.count % ranks.count]
+    let model = models[index / sequenceLengths.count / ranks.count]
+    let setup = setup(rank: rank, sequenceLength: length)
+    var cells: [Evaluation] = []
+    for gpu in gpus { cells.append(try Evaluation(setup: setup, gpu: gpu, model: model)) }
+    return Row(model: model, setup: setup, cells: cells)
   }
 }

@@ -68,7 +68,8 @@ enum SolveCommand: Command {
     let find = try arguments.choice(Self.find, as: Question.self) ?? .all
     let estimate = try request.estimate()
     for warning in SetupOptions.warnings(estimate) { context.warn(warning) }
-    let (result, svg) = try solve(request, estimate, find: find, presets: context.presets)
+    let (result, svg) = try solve(
+      request, estimate, find: find, presets: context.presets, chart: arguments.value(PlanningOptions.svg) != nil)
     if let path = arguments.value(PlanningOptions.svg) {
       guard let svg else {
         throw UsageError(
@@ -87,9 +88,10 @@ enum SolveCommand: Command {
     return .success
   }
 
-  /// Asks the planner what `find` asks; also the chart of the first searched setting.
+  /// Asks the planner what `find` asks; with `chart`, also the chart of the first searched
+  /// setting (about 25 more estimates, so only when it is drawn).
   static func solve(
-    _ request: EstimateRequest, _ estimate: MemoryEstimate, find: Question, presets: PresetCatalog
+    _ request: EstimateRequest, _ estimate: MemoryEstimate, find: Question, presets: PresetCatalog, chart wanted: Bool
   ) throws -> (Result, svg: String?) {
     let wants = { (question: Question) in find == .all || find == question }
     var result = Result(request: request, estimate: estimate)
@@ -103,7 +105,7 @@ enum SolveCommand: Command {
         if setting == .rank, request.setup.isFullFineTune { continue }
         let answer = try PlanningOptions.run { () throws(PlanningError) in try planner.largest(setting) }
         onGPU.largest.append(answer)
-        if svg == nil, find != .all || setting == .rank || request.setup.isFullFineTune {
+        if wanted, svg == nil, find != .all || setting == .rank || request.setup.isFullFineTune {
           svg = try chart(answer, planner)
         }
       }
