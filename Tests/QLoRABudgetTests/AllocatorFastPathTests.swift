@@ -4,8 +4,8 @@ import Testing
 @testable import QLoRABudget
 @testable import QLoRABudgetInputs
 
-/// The allocator estimates use (``SizeClassFreeBlockPool``) answers exactly as the
-/// straightforward one (``SortedFreeBlockPool``, the oracle): every preset model's schedule
+/// The allocator estimates use (``FlatCachingAllocator``) answers exactly as the
+/// straightforward one (``ReferenceCachingAllocator``, over ``SortedFreeBlockPool``: the oracle): every preset model's schedule
 /// replayed through both, under the schedule baseline's five setups and four allocator
 /// settings (rotated over the models), with a capacity small enough for some runs to need the
 /// out-of-memory retry. The reserves compare whole: the peak, the cached free bytes, the
@@ -36,7 +36,7 @@ import Testing
       let capacity = gpu.capacity - walk.transient.context
       let fast = AllocatorReserve.simulate(
         schedule, settings: setup.allocator, loader: loader, capacity: capacity, otherLoader: { other },
-        pool: SizeClassFreeBlockPool.self)
+        allocator: CachingAllocator.self)
       let reference = AllocatorReserve.simulate(
         schedule, settings: setup.allocator, loader: loader, capacity: capacity, otherLoader: { other },
         pool: SortedFreeBlockPool.self)
@@ -67,7 +67,7 @@ import Testing
     {
       let remembered = AllocatorReserve.simulate(
         again, settings: setup.allocator, loader: loader, capacity: capacity, otherLoader: { other },
-        pool: SizeClassFreeBlockPool.self, memo: memo)
+        allocator: CachingAllocator.self, memo: memo)
       let reference = AllocatorReserve.simulate(
         again, settings: setup.allocator, loader: loader, capacity: capacity, otherLoader: { other },
         pool: SortedFreeBlockPool.self)
