@@ -113,12 +113,12 @@ package struct AllocatorReserve: Hashable, Sendable {
   static func peakReserved(
     of schedule: AllocationSchedule, settings: AllocatorSettings, exceeds limit: Int64, memo: ReplayMemo = .shared
   ) -> Bool {
-    if let run = memo.remembered(schedule, settings) { return run.peakReserved > limit }
+    let key = ReplayMemo.Key(schedule, settings)
+    if let run = memo.remembered(key) { return run.peakReserved > limit }
     let run = replay(schedule, settings: settings, stoppingAt: nil, above: limit, allocator: CachingAllocator.self)
     guard run.peakReserved <= limit else { return true }
     memo.remember(
-      ReplayMemo.Run(peakReserved: run.peakReserved, peakEvent: run.peakEvent, cachedFree: run.cachedFree),
-      of: schedule, settings)
+      ReplayMemo.Run(peakReserved: run.peakReserved, peakEvent: run.peakEvent, cachedFree: run.cachedFree), for: key)
     return false
   }
 
