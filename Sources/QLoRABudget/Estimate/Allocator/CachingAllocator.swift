@@ -281,8 +281,9 @@ typealias CachingAllocator = FlatCachingAllocator
 typealias ReferenceCachingAllocator = CachingAllocatorSimulation<SortedFreeBlockPool>
 
 /// What a replay of a schedule asks of an allocator simulation: the fast one estimates use and
-/// the oracle it is tested against answer the same.
-protocol AllocatorSimulation: ~Copyable {
+/// the oracle it is tested against answer the same. Its metatype is sendable: a reserve's
+/// deferred figures replay through the allocator that made it.
+protocol AllocatorSimulation: ~Copyable, SendableMetatype {
   init(settings: AllocatorSettings, capacity: Int64?)
   /// The block allocated, or nil on an out-of-memory error.
   mutating func malloc(_ bytes: Int64, _ tensor: ScheduledTensor) -> Int32?
