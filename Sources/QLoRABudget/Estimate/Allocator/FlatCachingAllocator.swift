@@ -293,11 +293,18 @@ struct FlatCachingAllocator: ~Copyable {
 /// The cached free blocks of one pool of ``FlatCachingAllocator``, in the size classes of the
 /// pool it replaced: a power of two cut into 16 (sizes below 16 B a class each), so classes
 /// keep the size order and a class spans sizes within 1/16 of each other. Each class is a run
-/// of entries sorted by size then address in one shared buffer, and a bitmap names the classes
-/// that hold any: best-fit bisects one class and else takes the first entry of the next
-/// occupied class. A class that outgrows its run moves to the buffer's end with twice the room
-/// (the old run is left unused), so the buffer only grows while a replay meets more free
-/// blocks than ever before.
+/// of entries sorted by size then address inside its own region of one shared buffer, and a
+/// bitmap names the classes that hold any: best-fit bisects one class and else takes the
+/// first entry of the next occupied class.
+///
+/// A run moves whichever side of an insertion or removal is shorter, so it grows and shrinks
+/// at both ends. Most classes hold zero or one block, but a few hold a hundred blocks of one
+/// size, and there best-fit takes the lowest address (the run's front) while a freed block
+/// mostly lands near the front too: Qwen3-14B's replay inserted 16,291 entries and removed
+/// 15,947, 96% of the removals at the front, which a run that only moves its tail shifted by
+/// about 25 entries on average. A class that fills its region moves to the buffer's end with
+/// twice the room, centred (the old region is left unused), so the buffer only grows while a
+/// replay holds more free blocks than ever before.
 struct FlatFreeBlockPool: ~Copyable {
   struct Entry {
     let size: Int64
@@ -309,9 +316,11 @@ struct FlatFreeBlockPool: ~Copyable {
   private static let classCount = 64 << subdivisionBits
   private static let words = classCount / 64
 
-  /// Per class: the start of its run in `entries`, how many it holds, and its room.
+  /// Per class: where its run starts in `entries`, how many it holds, where its region
+  /// starts and how many entries the region holds.
   private let starts: UnsafeMutablePointer<Int32>
   private let counts: UnsafeMutablePointer<Int32>
+  private let regions: UnsafeMutablePointer<Int32>
   private let rooms: UnsafeMutablePointer<Int32>
   /// Bit `c % 64` of word `c / 64` is set when class `c` holds a block.
   private let occupied: UnsafeMutablePointer<UInt64>
@@ -320,10 +329,11 @@ struct FlatFreeBlockPool: ~Copyable {
   private var room = 256
 
   init() {
-    starts = .allocate(capacity: 3 * Self.classCount)
-    starts.initialize(repeating: 0, count: 3 * Self.classCount)
+    starts = .allocate(capacity: 4 * Self.classCount)
+    starts.initialize(repeating: 0, count: 4 * Self.classCount)
     counts = starts + Self.classCount
-    rooms = counts + Self.classCount
+    regions = counts + Self.classCount
+    rooms = regions + Self.classCount
     occupied = .allocate(capacity: Self.words)
     occupied.initialize(repeating: 0, count: Self.words)
     entries = .allocate(capacity: room)
@@ -343,7 +353,7 @@ struct FlatFreeBlockPool: ~Copyable {
     return exponent << subdivisionBits | Int((size >> (exponent - subdivisionBits)) & (bits - 1))
   }
 
-  /// The first position of class `c`'s run whose entry is not below (size, address).
+  /// The first place in class `c`'s run whose entry is not below (size, address).
   private func lowerBound(_ c: Int, _ size: Int64, _ address: Int64) -> Int {
     let run = entries + Int(starts[c])
     var low = 0
@@ -365,13 +375,17 @@ struct FlatFreeBlockPool: ~Copyable {
     let count = Int(counts[c])
     if count == Int(rooms[c]) { enlarge(c) }
     let at = lowerBound(c, size, address)
-    let run = entries + Int(starts[c])
-    var position = count
-    while position > at {
-      run[position] = run[position - 1]
-      position -= 1
+    let start = Int(starts[c])
+    let before = start - Int(regions[c])
+    let after = Int(rooms[c]) - before - count
+    if after == 0 || (before > 0 && at < count - at) {
+      // The entries before `at` move one down.
+      Self.move(entries + start - 1, from: entries + start, count: at)
+      starts[c] = Int32(start - 1)
+    } else {
+      Self.move(entries + start + at + 1, from: entries + start + at, count: count - at)
     }
-    run[at] = Entry(size: size, address: address, block: block)
+    entries[Int(starts[c]) + at] = Entry(size: size, address: address, block: block)
     counts[c] = Int32(count + 1)
     occupied[c >> 6] |= 1 << UInt64(c & 63)
   }
@@ -386,12 +400,33 @@ struct FlatFreeBlockPool: ~Copyable {
 
   /// Removes the entry at `position` (a class and a place in its run).
   mutating func remove(at position: (sizeClass: Int, index: Int)) {
-    let c = position.sizeClass
+    let (c, at) = position
     let count = Int(counts[c]) - 1
-    let run = entries + Int(starts[c])
-    for index in position.index..<count { run[index] = run[index + 1] }
+    let start = Int(starts[c])
+    if count == 0 {
+      // Empty: the next run starts in the middle of the region, room on both sides.
+      starts[c] = regions[c] + rooms[c] / 2
+      occupied[c >> 6] &= ~(1 << UInt64(c & 63))
+    } else if at < count - at {
+      // The entries before `at` move one up.
+      Self.move(entries + start + 1, from: entries + start, count: at)
+      starts[c] = Int32(start + 1)
+    } else {
+      Self.move(entries + start + at, from: entries + start + at + 1, count: count - at)
+    }
     counts[c] = Int32(count)
-    if count == 0 { occupied[c >> 6] &= ~(1 << UInt64(c & 63)) }
+  }
+
+  /// Moves `count` entries from `source` to `target` (the two may overlap). Most moves are of
+  /// none or a few entries, which a loop does faster than a call to `memmove`.
+  private static func move(_ target: UnsafeMutablePointer<Entry>, from source: UnsafeMutablePointer<Entry>, count: Int) {
+    if count > 8 {
+      target.moveInitialize(from: source, count: count)
+    } else if target < source {
+      for index in 0..<count { target[index] = source[index] }
+    } else {
+      for index in (0..<count).reversed() { target[index] = source[index] }
+    }
   }
 
   /// The smallest block of at least `size` bytes, the lowest address among equals, and where
@@ -426,7 +461,8 @@ struct FlatFreeBlockPool: ~Copyable {
     return keys
   }
 
-  /// Moves class `c`'s run to the end of the buffer with twice the room (at least 4).
+  /// Moves class `c`'s run to a new region at the buffer's end with twice the room (at least
+  /// 4), the run in its middle.
   private mutating func enlarge(_ c: Int) {
     let count = Int(counts[c])
     let grown = max(2 * count, 4)
@@ -437,8 +473,10 @@ struct FlatFreeBlockPool: ~Copyable {
       entries.deallocate()
       entries = larger
     }
-    (entries + used).moveInitialize(from: entries + Int(starts[c]), count: count)
-    starts[c] = Int32(used)
+    let start = used + (grown - count) / 2
+    (entries + start).moveInitialize(from: entries + Int(starts[c]), count: count)
+    starts[c] = Int32(start)
+    regions[c] = Int32(used)
     rooms[c] = Int32(grown)
     used += grown
   }
