@@ -69,6 +69,7 @@ struct FlatCachingAllocator: ~Copyable {
   }
 
   /// The size a request is rounded to.
+  @inline(__always)
   func roundedSize(_ bytes: Int64) -> Int64 {
     let minimum = Rules.minimumBlock
     if bytes < minimum { return minimum }
@@ -154,6 +155,7 @@ struct FlatCachingAllocator: ~Copyable {
   // MARK: - Blocks and pools
 
   /// A merged neighbour's size and name go to `block`; its slot is recycled.
+  @inline(__always)
   private mutating func absorb(_ other: Block, into block: inout Block, slot: Int32) {
     // The larger piece names the merged block.
     if other.size > block.size { block.tensor = other.tensor }
@@ -161,6 +163,7 @@ struct FlatCachingAllocator: ~Copyable {
     recycle(slot)
   }
 
+  @inline(__always)
   private mutating func makeBlock(_ block: Block) -> Int32 {
     if recycled >= 0 {
       let index = recycled
@@ -180,19 +183,23 @@ struct FlatCachingAllocator: ~Copyable {
     return blockCount - 1
   }
 
+  @inline(__always)
   private mutating func recycle(_ index: Int32) {
     blocks[Int(index)].next = recycled
     recycled = index
   }
 
+  @inline(__always)
   private mutating func pool(_ small: Bool, _ body: (inout FlatFreeBlockPool) -> Void) {
     if small { body(&smallPool) } else { body(&largePool) }
   }
 
+  @inline(__always)
   private mutating func remove(_ block: Block) {
     pool(block.small) { $0.remove(size: block.size, address: block.address) }
   }
 
+  @inline(__always)
   private mutating func bestFit(small: Bool, size: Int64) -> Int32 {
     var found: Int32 = -1
     let maxSplit = maxSplit
@@ -206,9 +213,12 @@ struct FlatCachingAllocator: ~Copyable {
     return found
   }
 
+  @inline(__always)
   private func tail(_ small: Bool) -> Int32 { small ? tailBlock.1 : tailBlock.0 }
+  @inline(__always)
   private func tailEnd(_ small: Bool) -> Int64 { small ? tailEnd.1 : tailEnd.0 }
 
+  @inline(__always)
   private mutating func setTail(_ small: Bool, _ block: Int32, _ end: Int64) {
     if small { (tailBlock.1, tailEnd.1) = (block, end) } else { (tailBlock.0, tailEnd.0) = (block, end) }
   }
@@ -284,6 +294,7 @@ struct FlatCachingAllocator: ~Copyable {
     return index
   }
 
+  @inline(__always)
   private mutating func grow(by bytes: Int64) {
     reserved += bytes
     peakReserved = max(peakReserved, reserved)
@@ -346,6 +357,7 @@ struct FlatFreeBlockPool: ~Copyable {
   }
 
   /// The class of `size` (> 0): classes grow with sizes.
+  @inline(__always)
   private static func sizeClass(_ size: Int64) -> Int {
     let bits = Int64(1) << subdivisionBits
     guard size >= bits else { return Int(max(size, 0)) }
@@ -354,6 +366,7 @@ struct FlatFreeBlockPool: ~Copyable {
   }
 
   /// The first place in class `c`'s run whose entry is not below (size, address).
+  @inline(__always)
   private func lowerBound(_ c: Int, _ size: Int64, _ address: Int64) -> Int {
     let run = entries + Int(starts[c])
     var low = 0
@@ -370,6 +383,7 @@ struct FlatFreeBlockPool: ~Copyable {
     return low
   }
 
+  @inline(__always)
   mutating func insert(size: Int64, address: Int64, block: Int32) {
     let c = Self.sizeClass(size)
     let count = Int(counts[c])
@@ -391,6 +405,7 @@ struct FlatFreeBlockPool: ~Copyable {
   }
 
   /// Removes the block of `size` at `address`, which the pool holds.
+  @inline(__always)
   mutating func remove(size: Int64, address: Int64) {
     let c = Self.sizeClass(size)
     let at = lowerBound(c, size, address)
@@ -399,6 +414,7 @@ struct FlatFreeBlockPool: ~Copyable {
   }
 
   /// Removes the entry at `position` (a class and a place in its run).
+  @inline(__always)
   mutating func remove(at position: (sizeClass: Int, index: Int)) {
     let (c, at) = position
     let count = Int(counts[c]) - 1
@@ -419,6 +435,7 @@ struct FlatFreeBlockPool: ~Copyable {
 
   /// Moves `count` entries from `source` to `target` (the two may overlap). Most moves are of
   /// none or a few entries, which a loop does faster than a call to `memmove`.
+  @inline(__always)
   private static func move(_ target: UnsafeMutablePointer<Entry>, from source: UnsafeMutablePointer<Entry>, count: Int) {
     if count > 8 {
       target.moveInitialize(from: source, count: count)
@@ -431,6 +448,7 @@ struct FlatFreeBlockPool: ~Copyable {
 
   /// The smallest block of at least `size` bytes, the lowest address among equals, and where
   /// it is.
+  @inline(__always)
   func smallest(atLeast size: Int64) -> (position: (sizeClass: Int, index: Int), entry: Entry)? {
     var c = Self.sizeClass(size)
     let at = lowerBound(c, size, -1)
