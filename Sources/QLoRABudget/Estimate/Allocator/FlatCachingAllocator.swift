@@ -5,21 +5,25 @@
 /// event cost about 830 instructions, nearly all of it the arrays' bookkeeping (uniqueness
 /// checks, bounds checks, generic insert and remove) around a few integer operations. Here the
 /// blocks are one buffer of structs indexed by `Int32`, freed slots form a list threaded
-/// through `next`, and each pool's size classes live in one buffer of entries: nothing is
-/// reference counted, checked for uniqueness or allocated per event. `AllocatorFastPathTests`
-/// replays every preset's schedule through this and the oracle and compares the reserves whole;
+/// through `next`, and the cached free blocks are linked lists threaded through the same
+/// structs (``FreeLists``): nothing is reference counted, checked for uniqueness or allocated
+/// per event. `AllocatorFastPathTests` replays every preset's schedule through this and the
+/// oracle and compares the reserves whole, and random sequences step by step;
 /// `CachingAllocatorTests` holds the rules written out by hand.
 ///
 /// Non-copyable: it owns its buffers and frees them when it ends.
 struct FlatCachingAllocator: ~Copyable {
   private typealias Rules = CachingAllocatorSimulation<SortedFreeBlockPool>
 
-  private struct Block {
+  fileprivate struct Block {
     var size: Int64
     var address: Int64
     var previous: Int32
     /// The next block of the segment; for a slot on the free list, the next free slot.
     var next: Int32
+    /// While cached free: the neighbours in its size class's list (-1: none).
+    var lower: Int32 = -1
+    var higher: Int32 = -1
     var allocated: Bool
     var small: Bool
     /// The tensor that last occupied it (what left it, once free).
@@ -38,8 +42,7 @@ struct FlatCachingAllocator: ~Copyable {
   private var blockCount: Int32 = 0
   /// The first slot of the list of slots freed by merges and released segments (-1: none).
   private var recycled: Int32 = -1
-  private var smallPool = FlatFreeBlockPool()
-  private var largePool = FlatFreeBlockPool()
+  private var pools = FreeLists()
   private var nextAddress: Int64 = 0
   /// Expandable segments: the last block of each pool's segment (-1: none) and the segment's
   /// end, index 1 for the small pool.
@@ -107,7 +110,7 @@ struct FlatCachingAllocator: ~Copyable {
       blocks[Int(index)].next = rest
       blocks[Int(index)].size = size
       if expandable && tail(small) == index { setTail(small, rest, tailEnd(small)) }
-      pool(small) { $0.insert(size: remaining, address: block.address + size, block: rest) }
+      pools.insert(rest, blocks)
     }
     blocks[Int(index)].allocated = true
     blocks[Int(index)].tensor = tensor
@@ -126,7 +129,7 @@ struct FlatCachingAllocator: ~Copyable {
     let previous = block.previous
     if previous >= 0, !blocks[Int(previous)].allocated {
       let other = blocks[Int(previous)]
-      remove(other)
+      pools.remove(previous, blocks)
       block.address = other.address
       block.previous = other.previous
       if other.previous >= 0 { blocks[Int(other.previous)].next = index }
@@ -135,20 +138,21 @@ struct FlatCachingAllocator: ~Copyable {
     let next = block.next
     if next >= 0, !blocks[Int(next)].allocated {
       let other = blocks[Int(next)]
-      remove(other)
+      pools.remove(next, blocks)
       block.next = other.next
       if other.next >= 0 { blocks[Int(other.next)].previous = index }
       if expandable && tail(block.small) == next { setTail(block.small, index, tailEnd(block.small)) }
       absorb(other, into: &block, slot: next)
     }
     blocks[Int(index)] = block
-    pool(block.small) { $0.insert(size: block.size, address: block.address, block: index) }
+    pools.insert(index, blocks)
   }
 
   /// The cached free blocks, largest first, with the tensor that left each (the oracle's order:
   /// the large pool's then the small pool's blocks by size and address, sorted by size).
   func freeBlocks(limit: Int) -> [(bytes: Int64, tensor: ScheduledTensor)] {
-    let all = (largePool.keys + smallPool.keys).sorted { $0.size > $1.size }.prefix(limit)
+    let all = (pools.keys(small: false, blocks) + pools.keys(small: true, blocks)).sorted { $0.size > $1.size }.prefix(
+      limit)
     return all.map { ($0.size, blocks[Int($0.block)].tensor) }
   }
 
@@ -190,26 +194,13 @@ struct FlatCachingAllocator: ~Copyable {
   }
 
   @inline(__always)
-  private mutating func pool(_ small: Bool, _ body: (inout FlatFreeBlockPool) -> Void) {
-    if small { body(&smallPool) } else { body(&largePool) }
-  }
-
-  @inline(__always)
-  private mutating func remove(_ block: Block) {
-    pool(block.small) { $0.remove(size: block.size, address: block.address) }
-  }
-
-  @inline(__always)
   private mutating func bestFit(small: Bool, size: Int64) -> Int32 {
-    var found: Int32 = -1
-    let maxSplit = maxSplit
-    pool(small) { pool in
-      guard let (position, candidate) = pool.smallest(atLeast: size) else { return }
-      if size < maxSplit && candidate.size >= maxSplit { return }
-      if size >= maxSplit && candidate.size >= size + Rules.largeBuffer { return }
-      pool.remove(at: position)
-      found = candidate.block
-    }
+    let found = pools.smallest(atLeast: size, small: small, blocks)
+    guard found >= 0 else { return -1 }
+    let candidate = blocks[Int(found)].size
+    if size < maxSplit && candidate >= maxSplit { return -1 }
+    if size >= maxSplit && candidate >= size + Rules.largeBuffer { return -1 }
+    pools.remove(found, blocks)
     return found
   }
 
@@ -232,9 +223,9 @@ struct FlatCachingAllocator: ~Copyable {
     retries += 1
     if !expandable {
       // Every free block that is a whole segment goes back to the driver.
-      for key in largePool.keys + smallPool.keys
+      for key in pools.keys(small: false, blocks) + pools.keys(small: true, blocks)
       where blocks[Int(key.block)].previous < 0 && blocks[Int(key.block)].next < 0 {
-        remove(blocks[Int(key.block)])
+        pools.remove(key.block, blocks)
         reserved -= key.size
         recycle(key.block)
       }
@@ -244,7 +235,7 @@ struct FlatCachingAllocator: ~Copyable {
         let last = tail(pool)
         guard last >= 0, !blocks[Int(last)].allocated else { continue }
         let unmapped = blocks[Int(last)].size
-        remove(blocks[Int(last)])
+        pools.remove(last, blocks)
         reserved -= unmapped
         let previous = blocks[Int(last)].previous
         if previous >= 0 { blocks[Int(previous)].next = -1 }
@@ -281,7 +272,7 @@ struct FlatCachingAllocator: ~Copyable {
     grow(by: bytes)
     let current = tail(small)
     if current >= 0 && !blocks[Int(current)].allocated {
-      remove(blocks[Int(current)])
+      pools.remove(current, blocks)
       blocks[Int(current)].size += bytes
       setTail(small, current, tailEnd(small) + bytes)
       return current
@@ -301,201 +292,158 @@ struct FlatCachingAllocator: ~Copyable {
   }
 }
 
-/// The cached free blocks of one pool of ``FlatCachingAllocator``, in the size classes of the
-/// pool it replaced: a power of two cut into 16 (sizes below 16 B a class each), so classes
-/// keep the size order and a class spans sizes within 1/16 of each other. Each class is a run
-/// of entries sorted by size then address inside its own region of one shared buffer, and a
-/// bitmap names the classes that hold any: best-fit bisects one class and else takes the
-/// first entry of the next occupied class.
-///
-/// A run moves whichever side of an insertion or removal is shorter, so it grows and shrinks
-/// at both ends. Most classes hold zero or one block, but a few hold a hundred blocks of one
-/// size, and there best-fit takes the lowest address (the run's front) while a freed block
-/// mostly lands near the front too: Qwen3-14B's replay inserted 16,291 entries and removed
-/// 15,947, 96% of the removals at the front, which a run that only moves its tail shifted by
-/// about 25 entries on average. A class that fills its region moves to the buffer's end with
-/// twice the room, centred (the old region is left unused), so the buffer only grows while a
-/// replay holds more free blocks than ever before.
-struct FlatFreeBlockPool: ~Copyable {
-  struct Entry {
-    let size: Int64
-    let address: Int64
-    let block: Int32
-  }
+/// The cached free blocks of both pools of ``FlatCachingAllocator``, in the size classes of
+/// the pool it replaced: a power of two cut into 16 (sizes below 16 B a class each), so
+/// classes keep the size order and a class spans sizes within 1/16 of each other. Each class
+/// is a doubly linked list, by size then address, threaded through the blocks themselves
+/// (`lower`, `higher`), with its ends kept per class, and a bitmap names the classes that hold
+/// any. Removing a block unlinks it. Inserting one, and best-fit within a class, walk the list
+/// from both ends at once, so they cost the shorter side: most classes hold zero or one block,
+/// but a few hold a hundred blocks of one size, where best-fit takes the lowest address (the
+/// front) and a freed block mostly lands at one end (Qwen3-14B's replay: 14,717 of 16,291
+/// insertions at an end of their class, 96% of removals at the front). Best-fit outside the
+/// request's class takes the first block of the next occupied class.
+private struct FreeLists: ~Copyable {
+  typealias Block = FlatCachingAllocator.Block
 
   private static let subdivisionBits = 4
+  /// Classes per pool; the large pool's lists come first, then the small pool's.
   private static let classCount = 64 << subdivisionBits
   private static let words = classCount / 64
 
-  /// Per class: where its run starts in `entries`, how many it holds, where its region
-  /// starts and how many entries the region holds.
-  private let starts: UnsafeMutablePointer<Int32>
-  private let counts: UnsafeMutablePointer<Int32>
-  private let regions: UnsafeMutablePointer<Int32>
-  private let rooms: UnsafeMutablePointer<Int32>
-  /// Bit `c % 64` of word `c / 64` is set when class `c` holds a block.
+  /// Per list: its lowest and highest block (-1: empty).
+  private let heads: UnsafeMutablePointer<Int32>
+  private let tails: UnsafeMutablePointer<Int32>
+  /// Bit `l % 64` of word `l / 64` is set when list `l` holds a block.
   private let occupied: UnsafeMutablePointer<UInt64>
-  private var entries: UnsafeMutablePointer<Entry>
-  private var used = 0
-  private var room = 256
 
   init() {
-    starts = .allocate(capacity: 4 * Self.classCount)
-    starts.initialize(repeating: 0, count: 4 * Self.classCount)
-    counts = starts + Self.classCount
-    regions = counts + Self.classCount
-    rooms = regions + Self.classCount
-    occupied = .allocate(capacity: Self.words)
-    occupied.initialize(repeating: 0, count: Self.words)
-    entries = .allocate(capacity: room)
+    heads = .allocate(capacity: 4 * Self.classCount)
+    heads.initialize(repeating: -1, count: 4 * Self.classCount)
+    tails = heads + 2 * Self.classCount
+    occupied = .allocate(capacity: 2 * Self.words)
+    occupied.initialize(repeating: 0, count: 2 * Self.words)
   }
 
   deinit {
-    starts.deallocate()
+    heads.deallocate()
     occupied.deallocate()
-    entries.deallocate()
   }
 
-  /// The class of `size` (> 0): classes grow with sizes.
+  /// The list of blocks of `size` (> 0) in the small or the large pool: classes grow with sizes.
   @inline(__always)
-  private static func sizeClass(_ size: Int64) -> Int {
+  private static func list(_ size: Int64, small: Bool) -> Int {
     let bits = Int64(1) << subdivisionBits
-    guard size >= bits else { return Int(max(size, 0)) }
+    let offset = small ? classCount : 0
+    guard size >= bits else { return offset + Int(max(size, 0)) }
     let exponent = 63 - size.leadingZeroBitCount
-    return exponent << subdivisionBits | Int((size >> (exponent - subdivisionBits)) & (bits - 1))
+    return offset + (exponent << subdivisionBits | Int((size >> (exponent - subdivisionBits)) & (bits - 1)))
   }
 
-  /// The first place in class `c`'s run whose entry is not below (size, address).
+  /// Whether `a` comes before `b`: by size, then address.
   @inline(__always)
-  private func lowerBound(_ c: Int, _ size: Int64, _ address: Int64) -> Int {
-    let run = entries + Int(starts[c])
-    var low = 0
-    var high = Int(counts[c])
-    while low < high {
-      let middle = (low + high) >> 1
-      let entry = run[middle]
-      if entry.size < size || (entry.size == size && entry.address < address) {
-        low = middle + 1
-      } else {
-        high = middle
+  private static func isBelow(_ a: Block, _ b: Block) -> Bool {
+    a.size != b.size ? a.size < b.size : a.address < b.address
+  }
+
+  /// Links block `x` (free, its size and address final) into its list.
+  @inline(__always)
+  mutating func insert(_ x: Int32, _ blocks: UnsafeMutablePointer<Block>) {
+    let block = blocks[Int(x)]
+    let l = Self.list(block.size, small: block.small)
+    var front = heads[l]
+    guard front >= 0 else {
+      heads[l] = x
+      tails[l] = x
+      blocks[Int(x)].lower = -1
+      blocks[Int(x)].higher = -1
+      occupied[l >> 6] |= 1 << UInt64(l & 63)
+      return
+    }
+    // Everything before `front` is below the block and nothing after `back` is: the first
+    // end to meet the block's place decides.
+    var back = tails[l]
+    while true {
+      if !Self.isBelow(blocks[Int(front)], block) {
+        let lower = blocks[Int(front)].lower
+        blocks[Int(x)].lower = lower
+        blocks[Int(x)].higher = front
+        blocks[Int(front)].lower = x
+        if lower >= 0 { blocks[Int(lower)].higher = x } else { heads[l] = x }
+        return
+      }
+      if Self.isBelow(blocks[Int(back)], block) {
+        let higher = blocks[Int(back)].higher
+        blocks[Int(x)].higher = higher
+        blocks[Int(x)].lower = back
+        blocks[Int(back)].higher = x
+        if higher >= 0 { blocks[Int(higher)].lower = x } else { tails[l] = x }
+        return
+      }
+      front = blocks[Int(front)].higher
+      back = blocks[Int(back)].lower
+    }
+  }
+
+  /// Unlinks block `x`, which its list holds.
+  @inline(__always)
+  mutating func remove(_ x: Int32, _ blocks: UnsafeMutablePointer<Block>) {
+    let block = blocks[Int(x)]
+    let (lower, higher) = (block.lower, block.higher)
+    if lower >= 0 { blocks[Int(lower)].higher = higher }
+    if higher >= 0 { blocks[Int(higher)].lower = lower }
+    guard lower < 0 || higher < 0 else { return }
+    let l = Self.list(block.size, small: block.small)
+    precondition(lower >= 0 || heads[l] == x, "a free block missing from its list")
+    if lower < 0 { heads[l] = higher }
+    if higher < 0 { tails[l] = lower }
+    if heads[l] < 0 { occupied[l >> 6] &= ~(1 << UInt64(l & 63)) }
+  }
+
+  /// The smallest block of at least `size` bytes in the small or the large pool, the lowest
+  /// address among equals; -1 when there is none.
+  @inline(__always)
+  func smallest(atLeast size: Int64, small: Bool, _ blocks: UnsafeMutablePointer<Block>) -> Int32 {
+    var l = Self.list(size, small: small)
+    let tail = tails[l]
+    if tail >= 0 && blocks[Int(tail)].size >= size {
+      // The first block of at least `size`: everything before `front` is smaller, `back` is
+      // large enough; the first end to meet the boundary decides.
+      var front = heads[l]
+      var back = tail
+      while true {
+        if blocks[Int(front)].size >= size { return front }
+        let lower = blocks[Int(back)].lower
+        if blocks[Int(lower)].size < size { return back }
+        front = blocks[Int(front)].higher
+        back = lower
       }
     }
-    return low
-  }
-
-  @inline(__always)
-  mutating func insert(size: Int64, address: Int64, block: Int32) {
-    let c = Self.sizeClass(size)
-    let count = Int(counts[c])
-    if count == Int(rooms[c]) { enlarge(c) }
-    let at = lowerBound(c, size, address)
-    let start = Int(starts[c])
-    let before = start - Int(regions[c])
-    let after = Int(rooms[c]) - before - count
-    if after == 0 || (before > 0 && at < count - at) {
-      // The entries before `at` move one down.
-      Self.move(entries + start - 1, from: entries + start, count: at)
-      starts[c] = Int32(start - 1)
-    } else {
-      Self.move(entries + start + at + 1, from: entries + start + at, count: count - at)
-    }
-    entries[Int(starts[c]) + at] = Entry(size: size, address: address, block: block)
-    counts[c] = Int32(count + 1)
-    occupied[c >> 6] |= 1 << UInt64(c & 63)
-  }
-
-  /// Removes the block of `size` at `address`, which the pool holds.
-  @inline(__always)
-  mutating func remove(size: Int64, address: Int64) {
-    let c = Self.sizeClass(size)
-    let at = lowerBound(c, size, address)
-    precondition(at < Int(counts[c]) && entries[Int(starts[c]) + at].address == address)
-    remove(at: (c, at))
-  }
-
-  /// Removes the entry at `position` (a class and a place in its run).
-  @inline(__always)
-  mutating func remove(at position: (sizeClass: Int, index: Int)) {
-    let (c, at) = position
-    let count = Int(counts[c]) - 1
-    let start = Int(starts[c])
-    if count == 0 {
-      // Empty: the next run starts in the middle of the region, room on both sides.
-      starts[c] = regions[c] + rooms[c] / 2
-      occupied[c >> 6] &= ~(1 << UInt64(c & 63))
-    } else if at < count - at {
-      // The entries before `at` move one up.
-      Self.move(entries + start + 1, from: entries + start, count: at)
-      starts[c] = Int32(start + 1)
-    } else {
-      Self.move(entries + start + at, from: entries + start + at + 1, count: count - at)
-    }
-    counts[c] = Int32(count)
-  }
-
-  /// Moves `count` entries from `source` to `target` (the two may overlap). Most moves are of
-  /// none or a few entries, which a loop does faster than a call to `memmove`.
-  @inline(__always)
-  private static func move(_ target: UnsafeMutablePointer<Entry>, from source: UnsafeMutablePointer<Entry>, count: Int) {
-    if count > 8 {
-      target.moveInitialize(from: source, count: count)
-    } else if target < source {
-      for index in 0..<count { target[index] = source[index] }
-    } else {
-      for index in (0..<count).reversed() { target[index] = source[index] }
-    }
-  }
-
-  /// The smallest block of at least `size` bytes, the lowest address among equals, and where
-  /// it is.
-  @inline(__always)
-  func smallest(atLeast size: Int64) -> (position: (sizeClass: Int, index: Int), entry: Entry)? {
-    var c = Self.sizeClass(size)
-    let at = lowerBound(c, size, -1)
-    if at < Int(counts[c]) { return ((c, at), entries[Int(starts[c]) + at]) }
-    // The first occupied class above.
-    c += 1
-    var word = c >> 6
-    guard word < Self.words else { return nil }
-    var bits = occupied[word] & (~0 << UInt64(c & 63))
+    // The first occupied list above, in the same pool.
+    let end = small ? 2 * Self.words : Self.words
+    l += 1
+    var word = l >> 6
+    guard word < end else { return -1 }
+    var bits = occupied[word] & (~0 << UInt64(l & 63))
     while bits == 0 {
       word += 1
-      guard word < Self.words else { return nil }
+      guard word < end else { return -1 }
       bits = occupied[word]
     }
-    c = word << 6 | bits.trailingZeroBitCount
-    return ((c, 0), entries[Int(starts[c])])
+    return heads[word << 6 | bits.trailingZeroBitCount]
   }
 
-  /// Every block, ascending by size then address.
-  var keys: [FreeBlockKey] {
+  /// Every block of the small or the large pool, ascending by size then address.
+  func keys(small: Bool, _ blocks: UnsafeMutablePointer<Block>) -> [FreeBlockKey] {
     var keys: [FreeBlockKey] = []
-    for c in 0..<Self.classCount {
-      let run = entries + Int(starts[c])
-      for index in 0..<Int(counts[c]) {
-        keys.append(FreeBlockKey(size: run[index].size, address: run[index].address, block: run[index].block))
+    let offset = small ? Self.classCount : 0
+    for l in offset..<offset + Self.classCount {
+      var x = heads[l]
+      while x >= 0 {
+        keys.append(FreeBlockKey(size: blocks[Int(x)].size, address: blocks[Int(x)].address, block: x))
+        x = blocks[Int(x)].higher
       }
     }
     return keys
-  }
-
-  /// Moves class `c`'s run to a new region at the buffer's end with twice the room (at least
-  /// 4), the run in its middle.
-  private mutating func enlarge(_ c: Int) {
-    let count = Int(counts[c])
-    let grown = max(2 * count, 4)
-    if used + grown > room {
-      room = max(2 * room, used + grown)
-      let larger = UnsafeMutablePointer<Entry>.allocate(capacity: room)
-      larger.moveInitialize(from: entries, count: used)
-      entries.deallocate()
-      entries = larger
-    }
-    let start = used + (grown - count) / 2
-    (entries + start).moveInitialize(from: entries + Int(starts[c]), count: count)
-    starts[c] = Int32(start)
-    regions[c] = Int32(used)
-    rooms[c] = Int32(grown)
-    used += grown
   }
 }

@@ -11,7 +11,7 @@ struct FreeBlockKey: Comparable, Sendable {
 
 /// The cached free blocks of one pool (small or large) of ``CachingAllocatorSimulation``, the
 /// oracle: what best-fit searches. ``SortedFreeBlockPool`` is the straightforward one; the
-/// allocator estimates use keeps its own (``FlatFreeBlockPool``).
+/// allocator estimates use keeps its own (`FreeLists`, in `FlatCachingAllocator.swift`).
 protocol FreeBlockPool: Sendable {
   init()
   mutating func insert(_ key: FreeBlockKey)
