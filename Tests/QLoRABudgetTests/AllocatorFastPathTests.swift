@@ -81,8 +81,8 @@ import Testing
   /// Random mallocs and frees, step by step through the fast allocator and the oracle, under
   /// each setting and a capacity that forces out-of-memory retries: thousands of blocks live
   /// at once (the fast allocator's block buffer grows past its first 1,024 slots), many of one
-  /// size (a size class's run outgrows its room and moves, several times), sizes from 1 B to
-  /// 300 MiB in both pools. After every step the two agree on every figure and on every free
+  /// size (long lists in one size class, inserted into and searched from both ends), sizes from
+  /// 1 B to 300 MiB in both pools. After every step the two agree on every figure and on every free
   /// block with its tensor.
   @Test func randomSequencesAgreeWithTheOracleAtEveryStep() {
     let sizes: [Int64] = [1, 511, 512, 4_096, 1 << 20, (1 << 20) + 1, 3 << 20, 12 << 20, 20 << 20, 300 << 20]
