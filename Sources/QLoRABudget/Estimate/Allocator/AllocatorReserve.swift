@@ -147,7 +147,9 @@ package struct AllocatorReserve: Hashable, Sendable {
   /// The peak reserved, the event where the measured step's allocated bytes peak and the cached
   /// free bytes then; replayed up to `stoppingAt`, the free blocks at that event.
   /// With `above`, the replay also stops once the reserved bytes pass it (the peak returned is
-  /// then above it, the rest is unfinished).
+  /// then above it, the rest is unfinished). Never inlined, so that a profile names the
+  /// replay whichever question asked for it.
+  @inline(never)
   private static func replay<Allocator: AllocatorSimulation & ~Copyable>(
     _ schedule: AllocationSchedule, settings: AllocatorSettings, stoppingAt stop: Int?, above limit: Int64 = .max,
     allocator: Allocator.Type
