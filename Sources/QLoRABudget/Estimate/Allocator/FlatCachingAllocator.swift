@@ -21,9 +21,10 @@ struct FlatCachingAllocator: ~Copyable {
     var previous: Int32
     /// The next block of the segment; for a slot on the free list, the next free slot.
     var next: Int32
-    /// While cached free: the neighbours in its size class's list (-1: none).
+    /// While cached free: the neighbours in its size class's list (-1: none), and the list.
     var lower: Int32 = -1
     var higher: Int32 = -1
+    var list: Int32 = -1
     var allocated: Bool
     var small: Bool
     /// The tensor that last occupied it (what left it, once free).
@@ -351,6 +352,7 @@ private struct FreeLists: ~Copyable {
   mutating func insert(_ x: Int32, _ blocks: UnsafeMutablePointer<Block>) {
     let block = blocks[Int(x)]
     let l = Self.list(block.size, small: block.small)
+    blocks[Int(x)].list = Int32(l)
     var front = heads[l]
     guard front >= 0 else {
       heads[l] = x
@@ -393,7 +395,7 @@ private struct FreeLists: ~Copyable {
     if lower >= 0 { blocks[Int(lower)].higher = higher }
     if higher >= 0 { blocks[Int(higher)].lower = lower }
     guard lower < 0 || higher < 0 else { return }
-    let l = Self.list(block.size, small: block.small)
+    let l = Int(block.list)
     precondition(lower >= 0 || heads[l] == x, "a free block missing from its list")
     if lower < 0 { heads[l] = higher }
     if higher < 0 { tails[l] = lower }
