@@ -1,11 +1,12 @@
 import Foundation
+import NF4Quantization
 import Testing
 
 @testable import QLoRABudget
 @testable import QLoRABudgetInputs
 
-/// The allocator estimates use (``SizeClassFreeBlockPool``) answers exactly as the
-/// straightforward one (``SortedFreeBlockPool``, the oracle): every preset model's schedule
+/// The allocator estimates use (``FlatCachingAllocator``) answers exactly as the
+/// straightforward one (``ReferenceCachingAllocator``, over ``SortedFreeBlockPool``: the oracle): every preset model's schedule
 /// replayed through both, under the schedule baseline's five setups and four allocator
 /// settings (rotated over the models), with a capacity small enough for some runs to need the
 /// out-of-memory retry. The reserves compare whole: the peak, the cached free bytes, the
@@ -36,7 +37,7 @@ import Testing
       let capacity = gpu.capacity - walk.transient.context
       let fast = AllocatorReserve.simulate(
         schedule, settings: setup.allocator, loader: loader, capacity: capacity, otherLoader: { other },
-        pool: SizeClassFreeBlockPool.self)
+        allocator: CachingAllocator.self)
       let reference = AllocatorReserve.simulate(
         schedule, settings: setup.allocator, loader: loader, capacity: capacity, otherLoader: { other },
         pool: SortedFreeBlockPool.self)
@@ -67,7 +68,7 @@ import Testing
     {
       let remembered = AllocatorReserve.simulate(
         again, settings: setup.allocator, loader: loader, capacity: capacity, otherLoader: { other },
-        pool: SizeClassFreeBlockPool.self, memo: memo)
+        allocator: CachingAllocator.self, memo: memo)
       let reference = AllocatorReserve.simulate(
         again, settings: setup.allocator, loader: loader, capacity: capacity, otherLoader: { other },
         pool: SortedFreeBlockPool.self)
@@ -75,5 +76,52 @@ import Testing
       #expect(remembered.completingPeakReserved == reference.completingPeakReserved)
     }
     #expect(memo.hits == 1)
+  }
+
+  /// Random mallocs and frees, step by step through the fast allocator and the oracle, under
+  /// each setting and a capacity that forces out-of-memory retries: thousands of blocks live
+  /// at once (the fast allocator's block buffer grows past its first 1,024 slots), many of one
+  /// size (long lists in one size class, inserted into and searched from both ends), sizes from
+  /// 1 B to 300 MiB in both pools. After every step the two agree on every figure and on every free
+  /// block with its tensor.
+  @Test func randomSequencesAgreeWithTheOracleAtEveryStep() {
+    let sizes: [Int64] = [1, 511, 512, 4_096, 1 << 20, (1 << 20) + 1, 3 << 20, 12 << 20, 20 << 20, 300 << 20]
+    let tensors = ScheduledTensor.allCases
+    for (round, settings) in Self.settings.enumerated() {
+      for capacity in [nil, Int64(6) << 30] as [Int64?] {
+        var random = SplitMix64(seed: UInt64(round + 1))
+        var fast = CachingAllocator(settings: settings, capacity: capacity)
+        var oracle = ReferenceCachingAllocator(settings: settings, capacity: capacity)
+        var live: [(fast: Int32, oracle: Int32)] = []
+        var failures = 0
+        for step in 0..<12_000 {
+          // Mostly allocations early (thousands live), mostly frees late.
+          if live.isEmpty || random.next() % 100 < (step < 6_000 ? 70 : 30) {
+            let base = sizes[Int(random.next() % UInt64(sizes.count))]
+            let bytes = base + Int64(random.next() % 4) * 512
+            let tensor = tensors[Int(random.next() % UInt64(tensors.count))]
+            let a = fast.malloc(bytes, tensor)
+            let b = oracle.malloc(bytes, tensor)
+            #expect((a == nil) == (b == nil), "round \(round) step \(step)")
+            if let a, let b { live.append((a, b)) } else { failures += 1 }
+          } else {
+            let (a, b) = live.remove(at: Int(random.next() % UInt64(live.count)))
+            fast.free(a)
+            oracle.free(b)
+          }
+          let same =
+            fast.allocated == oracle.allocated && fast.reserved == oracle.reserved
+            && fast.peakReserved == oracle.peakReserved && fast.peakAllocated == oracle.peakAllocated
+            && fast.retries == oracle.retries
+          #expect(same, "round \(round) step \(step)")
+          if !same { return }
+          if step % 500 == 0 || step == 11_999 {
+            let (x, y) = (fast.freeBlocks(limit: .max), oracle.freeBlocks(limit: .max))
+            #expect(x.map(\.bytes) == y.map(\.bytes) && x.map(\.tensor) == y.map(\.tensor), "round \(round)")
+          }
+        }
+        if capacity != nil { #expect(fast.retries > 0 && failures > 0, "round \(round)") }
+      }
+    }
   }
 }

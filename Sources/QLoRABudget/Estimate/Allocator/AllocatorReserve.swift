@@ -65,17 +65,27 @@ package struct AllocatorReserve: Hashable, Sendable {
   ) -> AllocatorReserve {
     simulate(
       schedule, settings: settings, loader: loader, capacity: capacity, otherLoader: otherLoader,
-      pool: SizeClassFreeBlockPool.self, memo: .shared)
+      allocator: CachingAllocator.self, memo: .shared)
   }
 
-  /// Replays `schedule` through the allocator whose pools are `Pool`s (the test of the fast
-  /// pool replays with the reference one), or takes the run from `memo` when it holds it.
+  /// Replays `schedule` through the oracle over `pool` (the tests' reference replay).
   static func simulate<Pool: FreeBlockPool>(
     _ schedule: AllocationSchedule, settings: AllocatorSettings, loader: CheckpointLoader, capacity: ByteCount?,
     otherLoader: @escaping @Sendable () -> AllocationSchedule, pool: Pool.Type, memo: ReplayMemo? = nil
   ) -> AllocatorReserve {
+    simulate(
+      schedule, settings: settings, loader: loader, capacity: capacity, otherLoader: otherLoader,
+      allocator: CachingAllocatorSimulation<Pool>.self, memo: memo)
+  }
+
+  /// Replays `schedule` through `Allocator` (the test of the fast allocator replays with the
+  /// oracle), or takes the run from `memo` when it holds it.
+  static func simulate<Allocator: AllocatorSimulation & ~Copyable>(
+    _ schedule: AllocationSchedule, settings: AllocatorSettings, loader: CheckpointLoader, capacity: ByteCount?,
+    otherLoader: @escaping @Sendable () -> AllocationSchedule, allocator: Allocator.Type, memo: ReplayMemo? = nil
+  ) -> AllocatorReserve {
     func whole() -> ReplayMemo.Run {
-      let run = replay(schedule, settings: settings, stoppingAt: nil, pool: pool)
+      let run = replay(schedule, settings: settings, stoppingAt: nil, allocator: allocator)
       return ReplayMemo.Run(peakReserved: run.peakReserved, peakEvent: run.peakEvent, cachedFree: run.cachedFree)
     }
     let run = memo?.run(schedule, settings, replay: whole) ?? whole()
@@ -84,15 +94,16 @@ package struct AllocatorReserve: Hashable, Sendable {
       loader: loader,
       completing: Deferred {
         guard let capacity, capacity > .zero, run.peakReserved > capacity.bytes else { return nil }
-        return completingPeak(schedule, settings: settings, capacity: capacity.bytes, pool: pool).map(ByteCount.init)
+        return completingPeak(schedule, settings: settings, capacity: capacity.bytes, allocator: allocator).map(
+          ByteCount.init)
       },
       blocks: Deferred {
-        replay(schedule, settings: settings, stoppingAt: run.peakEvent, pool: pool).blocks.map {
+        replay(schedule, settings: settings, stoppingAt: run.peakEvent, allocator: allocator).blocks.map {
           CachedBlock(bytes: ByteCount($0.bytes), leftBy: $0.tensor)
         }
       },
       otherLoader: Deferred {
-        ByteCount(replay(otherLoader(), settings: settings, stoppingAt: nil, pool: pool).peakReserved)
+        ByteCount(replay(otherLoader(), settings: settings, stoppingAt: nil, allocator: allocator).peakReserved)
       })
   }
 
@@ -102,70 +113,87 @@ package struct AllocatorReserve: Hashable, Sendable {
   static func peakReserved(
     of schedule: AllocationSchedule, settings: AllocatorSettings, exceeds limit: Int64, memo: ReplayMemo = .shared
   ) -> Bool {
-    if let run = memo.remembered(schedule, settings) { return run.peakReserved > limit }
-    let run = replay(schedule, settings: settings, stoppingAt: nil, above: limit, pool: SizeClassFreeBlockPool.self)
+    let key = ReplayMemo.Key(schedule, settings)
+    if let run = memo.remembered(key) { return run.peakReserved > limit }
+    let run = replay(schedule, settings: settings, stoppingAt: nil, above: limit, allocator: CachingAllocator.self)
     guard run.peakReserved <= limit else { return true }
     memo.remember(
-      ReplayMemo.Run(peakReserved: run.peakReserved, peakEvent: run.peakEvent, cachedFree: run.cachedFree),
-      of: schedule, settings)
+      ReplayMemo.Run(peakReserved: run.peakReserved, peakEvent: run.peakEvent, cachedFree: run.cachedFree), for: key)
     return false
   }
 
   /// The peak reserved within `capacity` bytes, or nil when an allocation fails even after the
   /// cache is released.
-  private static func completingPeak<Pool: FreeBlockPool>(
-    _ schedule: AllocationSchedule, settings: AllocatorSettings, capacity: Int64, pool: Pool.Type
+  private static func completingPeak<Allocator: AllocatorSimulation & ~Copyable>(
+    _ schedule: AllocationSchedule, settings: AllocatorSettings, capacity: Int64, allocator: Allocator.Type
   ) -> Int64? {
-    var allocator = CachingAllocatorSimulation<Pool>(settings: settings, capacity: capacity)
-    var live = [Int32](repeating: -1, count: schedule.idLimit)
-    for event in schedule.events {
-      switch event {
-      case .allocate(let id, let bytes, let tensor):
-        guard let block = allocator.malloc(bytes, tensor) else { return nil }
-        live[Int(id)] = block
-      case .free(let id):
-        allocator.free(live[Int(id)])
-      case .phase:
-        break
+    var allocator = Allocator(settings: settings, capacity: capacity)
+    return withLiveBlocks(schedule) { live, events in
+      for event in events {
+        switch event {
+        case .allocate(let id, let bytes, let tensor):
+          guard let block = allocator.malloc(bytes, tensor) else { return nil }
+          live[Int(id)] = block
+        case .free(let id):
+          allocator.free(live[Int(id)])
+        case .phase:
+          break
+        }
       }
+      return allocator.peakReserved
     }
-    return allocator.peakReserved
   }
 
   /// The peak reserved, the event where the measured step's allocated bytes peak and the cached
   /// free bytes then; replayed up to `stoppingAt`, the free blocks at that event.
   /// With `above`, the replay also stops once the reserved bytes pass it (the peak returned is
-  /// then above it, the rest is unfinished).
-  private static func replay<Pool: FreeBlockPool>(
+  /// then above it, the rest is unfinished). Never inlined, so that a profile names the
+  /// replay whichever question asked for it.
+  @inline(never)
+  private static func replay<Allocator: AllocatorSimulation & ~Copyable>(
     _ schedule: AllocationSchedule, settings: AllocatorSettings, stoppingAt stop: Int?, above limit: Int64 = .max,
-    pool: Pool.Type
+    allocator: Allocator.Type
   ) -> (peakReserved: Int64, peakEvent: Int, cachedFree: Int64, blocks: [(bytes: Int64, tensor: ScheduledTensor)]) {
-    var allocator = CachingAllocatorSimulation<Pool>(settings: settings)
-    var live = [Int32](repeating: -1, count: schedule.idLimit)
-    var measuring = false
-    var peakAllocated: Int64 = -1
-    var peakEvent = 0
-    var cachedFree: Int64 = 0
-    for (index, event) in schedule.events.enumerated() {
-      switch event {
-      case .allocate(let id, let bytes, let tensor):
-        // Unlimited capacity: the simulation never runs out of memory.
-        live[Int(id)] = allocator.malloc(bytes, tensor) ?? -1
-        if allocator.reserved > limit { return (allocator.peakReserved, peakEvent, cachedFree, []) }
-        if measuring && allocator.allocated > peakAllocated {
-          (peakAllocated, peakEvent, cachedFree) = (
-            allocator.allocated, index, allocator.reserved - allocator.allocated
-          )
+    var allocator = Allocator(settings: settings, capacity: nil)
+    let stop = stop ?? -1
+    return withLiveBlocks(schedule) { live, events in
+      var measuring = false
+      var peakAllocated: Int64 = -1
+      var peakEvent = 0
+      var cachedFree: Int64 = 0
+      for index in events.indices {
+        switch events[index] {
+        case .allocate(let id, let bytes, let tensor):
+          // Unlimited capacity: the simulation never runs out of memory.
+          live[Int(id)] = allocator.malloc(bytes, tensor) ?? -1
+          if allocator.reserved > limit { return (allocator.peakReserved, peakEvent, cachedFree, []) }
+          if measuring && allocator.allocated > peakAllocated {
+            (peakAllocated, peakEvent, cachedFree) = (
+              allocator.allocated, index, allocator.reserved - allocator.allocated
+            )
+          }
+        case .free(let id):
+          allocator.free(live[Int(id)])
+        case .phase(let phase):
+          measuring = measuring || phase == .forward
         }
-      case .free(let id):
-        allocator.free(live[Int(id)])
-      case .phase(let phase):
-        measuring = measuring || phase == .forward
+        if index == stop {
+          return (allocator.peakReserved, peakEvent, cachedFree, allocator.freeBlocks(limit: namedBlocks))
+        }
       }
-      if index == stop {
-        return (allocator.peakReserved, peakEvent, cachedFree, allocator.freeBlocks(limit: namedBlocks))
-      }
+      return (allocator.peakReserved, peakEvent, cachedFree, [])
     }
-    return (allocator.peakReserved, peakEvent, cachedFree, [])
+  }
+
+  /// Runs `body` over the schedule's events and a table of the block each live tensor id holds
+  /// (-1 at first), both unchecked: the ids are the schedule's own, below its `idLimit`.
+  private static func withLiveBlocks<Result>(
+    _ schedule: AllocationSchedule,
+    _ body: (UnsafeMutablePointer<Int32>, UnsafeBufferPointer<AllocationSchedule.Event>) -> Result
+  ) -> Result {
+    let live = UnsafeMutablePointer<Int32>.allocate(capacity: schedule.idLimit)
+    live.initialize(repeating: -1, count: schedule.idLimit)
+    defer { live.deallocate() }
+    return schedule.events.withUnsafeBufferPointer { body(live, $0) }
   }
 }

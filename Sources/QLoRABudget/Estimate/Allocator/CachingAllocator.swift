@@ -19,9 +19,9 @@
 /// - expandable segments: one segment per pool that grows at its end by 2 MiB (small) or
 ///   20 MiB (large) pages (`ExpandableSegment`), extending a free block at its end.
 ///
-/// Generic over how a pool keeps its free blocks (``FreeBlockPool``): the rules are written
-/// once; ``CachingAllocator`` is the one estimates use, ``ReferenceCachingAllocator`` the
-/// straightforward oracle it is tested against.
+/// Written straightforwardly, over Swift arrays and a pool of sorted keys
+/// (``ReferenceCachingAllocator``): the oracle. ``CachingAllocator``, the one estimates use,
+/// states the same rules over flat storage (``FlatCachingAllocator``) and is tested against it.
 struct CachingAllocatorSimulation<Pool: FreeBlockPool> {
   static var minimumBlock: Int64 { 512 }
   static var smallSize: Int64 { 1 << 20 }
@@ -276,6 +276,24 @@ struct CachingAllocatorSimulation<Pool: FreeBlockPool> {
 }
 
 /// The allocator estimates use.
-typealias CachingAllocator = CachingAllocatorSimulation<SizeClassFreeBlockPool>
+typealias CachingAllocator = FlatCachingAllocator
 /// The same rules over the straightforward pool: the oracle of the fast one.
 typealias ReferenceCachingAllocator = CachingAllocatorSimulation<SortedFreeBlockPool>
+
+/// What a replay of a schedule asks of an allocator simulation: the fast one estimates use and
+/// the oracle it is tested against answer the same. Its metatype is sendable: a reserve's
+/// deferred figures replay through the allocator that made it.
+protocol AllocatorSimulation: ~Copyable, SendableMetatype {
+  init(settings: AllocatorSettings, capacity: Int64?)
+  /// The block allocated, or nil on an out-of-memory error.
+  mutating func malloc(_ bytes: Int64, _ tensor: ScheduledTensor) -> Int32?
+  mutating func free(_ index: Int32)
+  var allocated: Int64 { get }
+  var reserved: Int64 { get }
+  var peakReserved: Int64 { get }
+  /// The cached free blocks, largest first, with the tensor that left each.
+  func freeBlocks(limit: Int) -> [(bytes: Int64, tensor: ScheduledTensor)]
+}
+
+extension CachingAllocatorSimulation: AllocatorSimulation {}
+extension FlatCachingAllocator: AllocatorSimulation {}

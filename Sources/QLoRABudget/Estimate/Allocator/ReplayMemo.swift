@@ -16,10 +16,26 @@ final class ReplayMemo: @unchecked Sendable {
     let cachedFree: Int64
   }
 
-  private struct Entry {
+  /// A schedule and settings as the memo looks them up: the fingerprint is computed once per
+  /// question, not once per lookup and once more per remembering.
+  struct Key {
     let fingerprint: Int
     let events: [AllocationSchedule.Event]
     let settings: AllocatorSettings
+
+    init(_ schedule: AllocationSchedule, _ settings: AllocatorSettings) {
+      fingerprint = ReplayMemo.fingerprint(schedule.events)
+      events = schedule.events
+      self.settings = settings
+    }
+
+    func matches(_ other: Key) -> Bool {
+      fingerprint == other.fingerprint && settings == other.settings && events == other.events
+    }
+  }
+
+  private struct Entry {
+    let key: Key
     let run: Run
   }
 
@@ -34,34 +50,29 @@ final class ReplayMemo: @unchecked Sendable {
 
   /// The run of `schedule` under `settings`: remembered, or made by `replay` and remembered.
   func run(_ schedule: AllocationSchedule, _ settings: AllocatorSettings, replay: () -> Run) -> Run {
-    if let run = remembered(schedule, settings) { return run }
+    let key = Key(schedule, settings)
+    if let run = remembered(key) { return run }
     let run = replay()
-    remember(run, of: schedule, settings)
+    remember(run, for: key)
     return run
   }
 
-  /// The run of `schedule` under `settings` when it is remembered.
-  func remembered(_ schedule: AllocationSchedule, _ settings: AllocatorSettings) -> Run? {
-    let fingerprint = Self.fingerprint(schedule.events)
+  /// The run of the schedule and settings `key` names, when it is remembered.
+  func remembered(_ key: Key) -> Run? {
     lock.lock()
     defer { lock.unlock() }
-    guard
-      let index = entries.lastIndex(where: {
-        $0.fingerprint == fingerprint && $0.settings == settings && $0.events == schedule.events
-      })
-    else { return nil }
+    guard let index = entries.lastIndex(where: { $0.key.matches(key) }) else { return nil }
     let entry = entries.remove(at: index)
     entries.append(entry)
     hits += 1
     return entry.run
   }
 
-  /// Remembers `run` as the replay of `schedule` under `settings`.
-  func remember(_ run: Run, of schedule: AllocationSchedule, _ settings: AllocatorSettings) {
-    let fingerprint = Self.fingerprint(schedule.events)
+  /// Remembers `run` as the replay of the schedule and settings `key` names.
+  func remember(_ run: Run, for key: Key) {
     lock.lock()
     if entries.count == Self.capacity { entries.removeFirst() }
-    entries.append(Entry(fingerprint: fingerprint, events: schedule.events, settings: settings, run: run))
+    entries.append(Entry(key: key, run: run))
     lock.unlock()
   }
 

@@ -1,0 +1,451 @@
+/// The caching allocator estimates replay their schedules through: the rules of
+/// ``CachingAllocatorSimulation`` (the oracle, documented there), over flat storage it owns.
+///
+/// A replay runs about 18,000 events per estimate. Written over Swift arrays of arrays, each
+/// event cost about 830 instructions, nearly all of it the arrays' bookkeeping (uniqueness
+/// checks, bounds checks, generic insert and remove) around a few integer operations. Here the
+/// blocks are one buffer of structs indexed by `Int32`, freed slots form a list threaded
+/// through `next`, and the cached free blocks are linked lists threaded through the same
+/// structs (``FreeLists``): nothing is reference counted, checked for uniqueness or allocated
+/// per event. `AllocatorFastPathTests` replays every preset's schedule through this and the
+/// oracle and compares the reserves whole, and random sequences step by step;
+/// `CachingAllocatorTests` holds the rules written out by hand.
+///
+/// Non-copyable: it owns its buffers and frees them when it ends.
+struct FlatCachingAllocator: ~Copyable {
+  private typealias Rules = CachingAllocatorSimulation<SortedFreeBlockPool>
+
+  fileprivate struct Block {
+    var size: Int64
+    var address: Int64
+    var previous: Int32
+    /// The next block of the segment; for a slot on the free list, the next free slot.
+    var next: Int32
+    /// While cached free: the neighbours in its size class's list (-1: none), and the list.
+    var lower: Int32 = -1
+    var higher: Int32 = -1
+    var list: Int32 = -1
+    var allocated: Bool
+    var small: Bool
+    /// The tensor that last occupied it (what left it, once free).
+    var tensor: ScheduledTensor
+  }
+
+  let settings: AllocatorSettings
+  /// What cudaMalloc may hand out in total (nil: unlimited).
+  let capacity: Int64?
+  private let expandable: Bool
+  private let maxSplit: Int64
+  /// `roundup_power2_divisions` when it applies (> 1), else 0.
+  private let divisions: Int64
+  private var blocks: UnsafeMutablePointer<Block>
+  private var blockCapacity: Int
+  private var blockCount: Int32 = 0
+  /// The first slot of the list of slots freed by merges and released segments (-1: none).
+  private var recycled: Int32 = -1
+  private var pools = FreeLists()
+  private var nextAddress: Int64 = 0
+  /// Expandable segments: the last block of each pool's segment (-1: none) and the segment's
+  /// end, index 1 for the small pool.
+  private var tailBlock: (Int32, Int32) = (-1, -1)
+  private var tailEnd: (Int64, Int64) = (0, 0)
+  private(set) var allocated: Int64 = 0
+  private(set) var reserved: Int64 = 0
+  private(set) var peakReserved: Int64 = 0
+  private(set) var peakAllocated: Int64 = 0
+  /// How many times a new segment would have exceeded the capacity and cached segments were
+  /// released to make room.
+  private(set) var retries = 0
+
+  init(settings: AllocatorSettings, capacity: Int64? = nil) {
+    self.settings = settings
+    self.capacity = capacity
+    expandable = settings.expandableSegments
+    maxSplit = settings.maxSplitBytes ?? Int64.max
+    let divisions = settings.roundupPower2Divisions ?? 0
+    self.divisions = divisions > 1 ? divisions : 0
+    blockCapacity = 1_024
+    blocks = .allocate(capacity: blockCapacity)
+  }
+
+  deinit {
+    blocks.deallocate()
+  }
+
+  /// The size a request is rounded to.
+  @inline(__always)
+  func roundedSize(_ bytes: Int64) -> Int64 {
+    let minimum = Rules.minimumBlock
+    if bytes < minimum { return minimum }
+    if divisions > 1, bytes > minimum * divisions {
+      if bytes & (bytes - 1) == 0 { return bytes }
+      let floor = Int64(1) << (63 - bytes.leadingZeroBitCount)
+      let step = floor >> (63 - divisions.leadingZeroBitCount)
+      if step == 0 { return floor << 1 }
+      let down = bytes & ~(step - 1)
+      return down == bytes ? bytes : down + step
+    }
+    return minimum * ((bytes + minimum - 1) / minimum)
+  }
+
+  /// Allocates `bytes` for `tensor`; returns the block, or nil when even after releasing the
+  /// cache the capacity is exceeded (an out-of-memory error).
+  mutating func malloc(_ bytes: Int64, _ tensor: ScheduledTensor) -> Int32? {
+    let size = roundedSize(bytes)
+    let small = size <= Rules.smallSize
+    var index = bestFit(small: small, size: size)
+    if index < 0 {
+      index = expandable ? expand(small: small, size: size) : newSegment(small: small, size: size)
+      if index < 0 { return nil }
+    }
+    let block = blocks[Int(index)]
+    let remaining = block.size - size
+    let split =
+      small || expandable ? remaining >= Rules.minimumBlock : size < maxSplit && remaining > Rules.smallSize
+    if split {
+      let rest = makeBlock(
+        Block(
+          size: remaining, address: block.address + size, previous: index, next: block.next, allocated: false,
+          small: small, tensor: block.tensor))
+      if block.next >= 0 { blocks[Int(block.next)].previous = rest }
+      blocks[Int(index)].next = rest
+      blocks[Int(index)].size = size
+      if expandable && tail(small) == index { setTail(small, rest, tailEnd(small)) }
+      pools.insert(rest, blocks)
+    }
+    blocks[Int(index)].allocated = true
+    blocks[Int(index)].tensor = tensor
+    allocated += blocks[Int(index)].size
+    peakAllocated = max(peakAllocated, allocated)
+    return index
+  }
+
+  /// Frees a block: merged with free neighbours, back into its pool.
+  mutating func free(_ index: Int32) {
+    precondition(index >= 0 && index < blockCount, "free of a block the allocator simulation never made")
+    var block = blocks[Int(index)]
+    precondition(block.allocated, "double free in the allocator simulation")
+    block.allocated = false
+    allocated -= block.size
+    let previous = block.previous
+    if previous >= 0, !blocks[Int(previous)].allocated {
+      let other = blocks[Int(previous)]
+      pools.remove(previous, blocks)
+      block.address = other.address
+      block.previous = other.previous
+      if other.previous >= 0 { blocks[Int(other.previous)].next = index }
+      absorb(other, into: &block, slot: previous)
+    }
+    let next = block.next
+    if next >= 0, !blocks[Int(next)].allocated {
+      let other = blocks[Int(next)]
+      pools.remove(next, blocks)
+      block.next = other.next
+      if other.next >= 0 { blocks[Int(other.next)].previous = index }
+      if expandable && tail(block.small) == next { setTail(block.small, index, tailEnd(block.small)) }
+      absorb(other, into: &block, slot: next)
+    }
+    blocks[Int(index)] = block
+    pools.insert(index, blocks)
+  }
+
+  /// The cached free blocks, largest first, with the tensor that left each (the oracle's order:
+  /// the large pool's then the small pool's blocks by size and address, sorted by size).
+  func freeBlocks(limit: Int) -> [(bytes: Int64, tensor: ScheduledTensor)] {
+    let all = (pools.keys(small: false, blocks) + pools.keys(small: true, blocks)).sorted { $0.size > $1.size }.prefix(
+      limit)
+    return all.map { ($0.size, blocks[Int($0.block)].tensor) }
+  }
+
+  // MARK: - Blocks and pools
+
+  /// A merged neighbour's size and name go to `block`; its slot is recycled.
+  @inline(__always)
+  private mutating func absorb(_ other: Block, into block: inout Block, slot: Int32) {
+    // The larger piece names the merged block.
+    if other.size > block.size { block.tensor = other.tensor }
+    block.size += other.size
+    recycle(slot)
+  }
+
+  @inline(__always)
+  private mutating func makeBlock(_ block: Block) -> Int32 {
+    if recycled >= 0 {
+      let index = recycled
+      recycled = blocks[Int(index)].next
+      blocks[Int(index)] = block
+      return index
+    }
+    if Int(blockCount) == blockCapacity {
+      let grown = UnsafeMutablePointer<Block>.allocate(capacity: blockCapacity * 2)
+      grown.moveInitialize(from: blocks, count: blockCapacity)
+      blocks.deallocate()
+      blocks = grown
+      blockCapacity *= 2
+    }
+    blocks[Int(blockCount)] = block
+    blockCount += 1
+    return blockCount - 1
+  }
+
+  @inline(__always)
+  private mutating func recycle(_ index: Int32) {
+    blocks[Int(index)].next = recycled
+    recycled = index
+  }
+
+  @inline(__always)
+  private mutating func bestFit(small: Bool, size: Int64) -> Int32 {
+    let found = pools.smallest(atLeast: size, small: small, blocks)
+    guard found >= 0 else { return -1 }
+    let candidate = blocks[Int(found)].size
+    if size < maxSplit && candidate >= maxSplit { return -1 }
+    if size >= maxSplit && candidate >= size + Rules.largeBuffer { return -1 }
+    pools.remove(found, blocks)
+    return found
+  }
+
+  @inline(__always)
+  private func tail(_ small: Bool) -> Int32 { small ? tailBlock.1 : tailBlock.0 }
+  @inline(__always)
+  private func tailEnd(_ small: Bool) -> Int64 { small ? tailEnd.1 : tailEnd.0 }
+
+  @inline(__always)
+  private mutating func setTail(_ small: Bool, _ block: Int32, _ end: Int64) {
+    if small { (tailBlock.1, tailEnd.1) = (block, end) } else { (tailBlock.0, tailEnd.0) = (block, end) }
+  }
+
+  // MARK: - Segments
+
+  /// Makes room for `bytes` more reserved bytes within the capacity, releasing cached segments
+  /// if it must; false when even that is not enough.
+  private mutating func makeRoom(_ bytes: Int64, small: Bool) -> Bool {
+    guard let capacity, reserved + bytes > capacity else { return true }
+    retries += 1
+    if !expandable {
+      // Every free block that is a whole segment goes back to the driver.
+      for key in pools.keys(small: false, blocks) + pools.keys(small: true, blocks)
+      where blocks[Int(key.block)].previous < 0 && blocks[Int(key.block)].next < 0 {
+        pools.remove(key.block, blocks)
+        reserved -= key.size
+        recycle(key.block)
+      }
+    } else {
+      // Expandable segments unmap the free pages at each segment's end.
+      for pool in [true, false] {
+        let last = tail(pool)
+        guard last >= 0, !blocks[Int(last)].allocated else { continue }
+        let unmapped = blocks[Int(last)].size
+        pools.remove(last, blocks)
+        reserved -= unmapped
+        let previous = blocks[Int(last)].previous
+        if previous >= 0 { blocks[Int(previous)].next = -1 }
+        recycle(last)
+        setTail(pool, previous, previous >= 0 ? tailEnd(pool) - unmapped : 0)
+      }
+    }
+    return reserved + bytes <= capacity
+  }
+
+  private mutating func newSegment(small: Bool, size: Int64) -> Int32 {
+    let bytes = Rules.segmentSize(size)
+    guard makeRoom(bytes, small: small) else { return -1 }
+    let index = makeBlock(
+      Block(size: bytes, address: nextAddress, previous: -1, next: -1, allocated: false, small: small, tensor: .other))
+    // Segments never touch: nothing merges across them.
+    nextAddress += bytes + Rules.roundLarge
+    grow(by: bytes)
+    return index
+  }
+
+  /// Grows the pool's expandable segment so that its last block holds `size`.
+  private mutating func expand(small: Bool, size: Int64) -> Int32 {
+    let page = small ? Rules.smallBuffer : Rules.largeBuffer
+    func missing() -> Int64 {
+      let last = tail(small)
+      let tailFree = last >= 0 && !blocks[Int(last)].allocated ? blocks[Int(last)].size : 0
+      return page * ((size - tailFree + page - 1) / page)
+    }
+    // Releasing the cache unmaps the free tail, so what is missing is counted again after it.
+    guard makeRoom(missing(), small: small) else { return -1 }
+    let bytes = missing()
+    if let capacity, reserved + bytes > capacity { return -1 }
+    grow(by: bytes)
+    let current = tail(small)
+    if current >= 0 && !blocks[Int(current)].allocated {
+      pools.remove(current, blocks)
+      blocks[Int(current)].size += bytes
+      setTail(small, current, tailEnd(small) + bytes)
+      return current
+    }
+    let start = current >= 0 ? tailEnd(small) : (small ? 0 : Int64(1) << 50)
+    let index = makeBlock(
+      Block(size: bytes, address: start, previous: current, next: -1, allocated: false, small: small, tensor: .other))
+    if current >= 0 { blocks[Int(current)].next = index }
+    setTail(small, index, start + bytes)
+    return index
+  }
+
+  @inline(__always)
+  private mutating func grow(by bytes: Int64) {
+    reserved += bytes
+    peakReserved = max(peakReserved, reserved)
+  }
+}
+
+/// The cached free blocks of both pools of ``FlatCachingAllocator``, in the size classes of
+/// the pool it replaced: a power of two cut into 16 (sizes below 16 B a class each), so
+/// classes keep the size order and a class spans sizes within 1/16 of each other. Each class
+/// is a doubly linked list, by size then address, threaded through the blocks themselves
+/// (`lower`, `higher`), with its ends kept per class, and a bitmap names the classes that hold
+/// any. Removing a block unlinks it. Inserting one, and best-fit within a class, walk the list
+/// from both ends at once, so they cost the shorter side: most classes hold zero or one block,
+/// but a few hold a hundred blocks of one size, where best-fit takes the lowest address (the
+/// front) and a freed block mostly lands at one end (Qwen3-14B's replay: 14,717 of 16,291
+/// insertions at an end of their class, 96% of removals at the front). Best-fit outside the
+/// request's class takes the first block of the next occupied class.
+private struct FreeLists: ~Copyable {
+  typealias Block = FlatCachingAllocator.Block
+
+  private static let subdivisionBits = 4
+  /// Classes per pool; the large pool's lists come first, then the small pool's.
+  private static let classCount = 64 << subdivisionBits
+  private static let words = classCount / 64
+
+  /// Per list: its lowest and highest block (-1: empty).
+  private let heads: UnsafeMutablePointer<Int32>
+  private let tails: UnsafeMutablePointer<Int32>
+  /// Bit `l % 64` of word `l / 64` is set when list `l` holds a block.
+  private let occupied: UnsafeMutablePointer<UInt64>
+
+  init() {
+    heads = .allocate(capacity: 4 * Self.classCount)
+    heads.initialize(repeating: -1, count: 4 * Self.classCount)
+    tails = heads + 2 * Self.classCount
+    occupied = .allocate(capacity: 2 * Self.words)
+    occupied.initialize(repeating: 0, count: 2 * Self.words)
+  }
+
+  deinit {
+    heads.deallocate()
+    occupied.deallocate()
+  }
+
+  /// The list of blocks of `size` (> 0) in the small or the large pool: classes grow with sizes.
+  @inline(__always)
+  private static func list(_ size: Int64, small: Bool) -> Int {
+    let bits = Int64(1) << subdivisionBits
+    let offset = small ? classCount : 0
+    guard size >= bits else { return offset + Int(max(size, 0)) }
+    let exponent = 63 - size.leadingZeroBitCount
+    return offset + (exponent << subdivisionBits | Int((size >> (exponent - subdivisionBits)) & (bits - 1)))
+  }
+
+  /// Whether `a` comes before `b`: by size, then address.
+  @inline(__always)
+  private static func isBelow(_ a: Block, _ b: Block) -> Bool {
+    a.size != b.size ? a.size < b.size : a.address < b.address
+  }
+
+  /// Links block `x` (free, its size and address final) into its list.
+  @inline(__always)
+  mutating func insert(_ x: Int32, _ blocks: UnsafeMutablePointer<Block>) {
+    let block = blocks[Int(x)]
+    let l = Self.list(block.size, small: block.small)
+    blocks[Int(x)].list = Int32(l)
+    var front = heads[l]
+    guard front >= 0 else {
+      heads[l] = x
+      tails[l] = x
+      blocks[Int(x)].lower = -1
+      blocks[Int(x)].higher = -1
+      occupied[l >> 6] |= 1 << UInt64(l & 63)
+      return
+    }
+    // Everything before `front` is below the block and nothing after `back` is: the first
+    // end to meet the block's place decides.
+    var back = tails[l]
+    while true {
+      if !Self.isBelow(blocks[Int(front)], block) {
+        let lower = blocks[Int(front)].lower
+        blocks[Int(x)].lower = lower
+        blocks[Int(x)].higher = front
+        blocks[Int(front)].lower = x
+        if lower >= 0 { blocks[Int(lower)].higher = x } else { heads[l] = x }
+        return
+      }
+      if Self.isBelow(blocks[Int(back)], block) {
+        let higher = blocks[Int(back)].higher
+        blocks[Int(x)].higher = higher
+        blocks[Int(x)].lower = back
+        blocks[Int(back)].higher = x
+        if higher >= 0 { blocks[Int(higher)].lower = x } else { tails[l] = x }
+        return
+      }
+      front = blocks[Int(front)].higher
+      back = blocks[Int(back)].lower
+    }
+  }
+
+  /// Unlinks block `x`, which its list holds.
+  @inline(__always)
+  mutating func remove(_ x: Int32, _ blocks: UnsafeMutablePointer<Block>) {
+    let block = blocks[Int(x)]
+    let (lower, higher) = (block.lower, block.higher)
+    if lower >= 0 { blocks[Int(lower)].higher = higher }
+    if higher >= 0 { blocks[Int(higher)].lower = lower }
+    guard lower < 0 || higher < 0 else { return }
+    let l = Int(block.list)
+    precondition(lower >= 0 || heads[l] == x, "a free block missing from its list")
+    if lower < 0 { heads[l] = higher }
+    if higher < 0 { tails[l] = lower }
+    if heads[l] < 0 { occupied[l >> 6] &= ~(1 << UInt64(l & 63)) }
+  }
+
+  /// The smallest block of at least `size` bytes in the small or the large pool, the lowest
+  /// address among equals; -1 when there is none.
+  @inline(__always)
+  func smallest(atLeast size: Int64, small: Bool, _ blocks: UnsafeMutablePointer<Block>) -> Int32 {
+    var l = Self.list(size, small: small)
+    let tail = tails[l]
+    if tail >= 0 && blocks[Int(tail)].size >= size {
+      // The first block of at least `size`: everything before `front` is smaller, `back` is
+      // large enough; the first end to meet the boundary decides.
+      var front = heads[l]
+      var back = tail
+      while true {
+        if blocks[Int(front)].size >= size { return front }
+        let lower = blocks[Int(back)].lower
+        if blocks[Int(lower)].size < size { return back }
+        front = blocks[Int(front)].higher
+        back = lower
+      }
+    }
+    // The first occupied list above, in the same pool.
+    let end = small ? 2 * Self.words : Self.words
+    l += 1
+    var word = l >> 6
+    guard word < end else { return -1 }
+    var bits = occupied[word] & (~0 << UInt64(l & 63))
+    while bits == 0 {
+      word += 1
+      guard word < end else { return -1 }
+      bits = occupied[word]
+    }
+    return heads[word << 6 | bits.trailingZeroBitCount]
+  }
+
+  /// Every block of the small or the large pool, ascending by size then address.
+  func keys(small: Bool, _ blocks: UnsafeMutablePointer<Block>) -> [FreeBlockKey] {
+    var keys: [FreeBlockKey] = []
+    let offset = small ? Self.classCount : 0
+    for l in offset..<offset + Self.classCount {
+      var x = heads[l]
+      while x >= 0 {
+        keys.append(FreeBlockKey(size: blocks[Int(x)].size, address: blocks[Int(x)].address, block: x))
+        x = blocks[Int(x)].higher
+      }
+    }
+    return keys
+  }
+}
