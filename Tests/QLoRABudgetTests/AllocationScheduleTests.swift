@@ -136,21 +136,7 @@ import Testing
   /// before the MLP's are made: the forward moment is the larger block's, Tests/Calibration/
   /// measured/README.md); no layer before the last dequantizes a weight (grad off).
   @Test func aCheckpointedForwardLayerAllocatesItsMLPAfterItsScores() throws {
-    let models = try TestData.json(try TestData.calibration("gpu-measured/fitcheck-t4/models.json"))
-    var config = try #require(models["TinyLlama/TinyLlama-1.1B-Chat-v1.0"] as? [String: Any])
-    config.removeValue(forKey: "parameters")
-    let model = try TestData.model(config, name: "tinyllama")
-    var setup = TrainingSetup()
-    setup.lora = LoRAConfiguration(rank: 32, targets: .modules(["q_proj", "k_proj", "v_proj", "o_proj"]), dropout: 0)
-    setup.computeDtype = .fp16
-    setup.sequenceLength = 2048
-    setup.batchSize = 2
-    setup.gradientCheckpointing = true
-    setup.attention = .eager
-    setup.usesAutocast = false
-    setup.loop = .plain
-    let gpu = GPU.custom(capacity: .gibibytes(80), label: "80GiB")
-    let schedule = try MemoryEstimator.schedule(model: model, setup: setup, gpu: gpu, loader: .sequential)
+    let schedule = try Self.tinyLlamaSchedule(sequenceLength: 2048, attention: .eager)
     let mlpTensor: Int64 = 2 * 2048 * 5632 * 4
     let scores: Int64 = 2 * 32 * 2048 * 2048 * 4
     var inForward = false
@@ -191,21 +177,7 @@ import Testing
   /// sequences of the allocator study do (grad off, op order); only the last layer, which reaches
   /// the estimate's forward moment (SDPA's whole working set), holds both blocks together.
   @Test func aCheckpointedSDPALayerBeforeTheLastAllocatesItsMLPAfterAttention() throws {
-    let models = try TestData.json(try TestData.calibration("gpu-measured/fitcheck-t4/models.json"))
-    var config = try #require(models["TinyLlama/TinyLlama-1.1B-Chat-v1.0"] as? [String: Any])
-    config.removeValue(forKey: "parameters")
-    let model = try TestData.model(config, name: "tinyllama")
-    var setup = TrainingSetup()
-    setup.lora = LoRAConfiguration(rank: 32, targets: .modules(["q_proj", "k_proj", "v_proj", "o_proj"]), dropout: 0)
-    setup.computeDtype = .fp16
-    setup.sequenceLength = 1024
-    setup.batchSize = 2
-    setup.gradientCheckpointing = true
-    setup.attention = .sdpa
-    setup.usesAutocast = false
-    setup.loop = .plain
-    let gpu = GPU.custom(capacity: .gibibytes(80), label: "80GiB")
-    let schedule = try MemoryEstimator.schedule(model: model, setup: setup, gpu: gpu, loader: .sequential)
+    let schedule = try Self.tinyLlamaSchedule(sequenceLength: 1024, attention: .sdpa)
     let attentionTensor: Int64 = 2 * 1024 * 2048 * 4
     let mlpTensor: Int64 = 2 * 1024 * 5632 * 4
     // The warm-up step (its phase marker) and the measured step's forward.
@@ -241,6 +213,29 @@ import Testing
     #expect(mlpAlone.measured == 3 * 21)
     #expect(mlpBesideAttention.measured == 3)
   }
+
+  /// fitcheck-t4's TinyLlama run (r=32 on q, k, v, o, no dropout, fp16 without autocast, batch 2,
+  /// checkpointing, the plain loop) at `sequenceLength` tokens with `attention`, on an 80 GiB
+  /// device, with the sequential loader.
+  static func tinyLlamaSchedule(sequenceLength: Int64, attention: AttentionImplementation) throws
+    -> AllocationSchedule
+  {
+    let models = try TestData.json(try TestData.calibration("gpu-measured/fitcheck-t4/models.json"))
+    var config = try #require(models["TinyLlama/TinyLlama-1.1B-Chat-v1.0"] as? [String: Any])
+    config.removeValue(forKey: "parameters")
+    let model = try TestData.model(config, name: "tinyllama")
+    var setup = TrainingSetup()
+    setup.lora = LoRAConfiguration(rank: 32, targets: .modules(["q_proj", "k_proj", "v_proj", "o_proj"]), dropout: 0)
+    setup.computeDtype = .fp16
+    setup.sequenceLength = sequenceLength
+    setup.batchSize = 2
+    setup.gradientCheckpointing = true
+    setup.attention = attention
+    setup.usesAutocast = false
+    setup.loop = .plain
+    let gpu = GPU.custom(capacity: .gibibytes(80), label: "80GiB")
+    return try MemoryEstimator.schedule(model: model, setup: setup, gpu: gpu, loader: .sequential)
+  }
 }
 
 /// transformers 5's loader: 4 workers stage copies first come first served, never waiting for
@@ -274,4 +269,5 @@ import Testing
   @Test func theSequentialLoaderTakesEachCopyBeforeTheNext() {
     #expect(CheckpointLoader.sequential.steps(stagingBytes: [1, 2]) == [.stage(0), .take(0), .stage(1), .take(1)])
   }
+
 }
