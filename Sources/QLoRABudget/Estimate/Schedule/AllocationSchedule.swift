@@ -52,7 +52,8 @@ package struct AllocationSchedule: Sendable {
     events.append(.free(id: id))
   }
 
-  mutating func free(_ ids: [Int32]) {
+  /// Frees each of `ids` in order (a reversed array is walked in place, not copied).
+  mutating func free<IDs: Sequence<Int32>>(_ ids: IDs) {
     for id in ids { free(id) }
   }
 

@@ -76,17 +76,15 @@ struct GradientTiming {
       afterLayers = []
       return
     }
-    // Layer-major within each layer, as peft registers them (``TensorOrder``).
-    var perLayer: [[ByteCount]] = Array(repeating: [], count: layers)
+    // Layer-major within each layer, as peft registers them (``TensorOrder``). Every layer holds
+    // the same tensors, so the layers share one array.
+    var layerTensors: [ByteCount] = []
     for group in inLayers {
-      let each = Int(group.tensorCount) / layers
-      for layer in 0..<layers {
-        perLayer[layer] += Array(
-          repeating: ByteCount.elements(group.elementsPerTensor, bytesEach: group.dtype.byteWidth), count: each)
-      }
+      let tensor = ByteCount.elements(group.elementsPerTensor, bytesEach: group.dtype.byteWidth)
+      layerTensors.append(contentsOf: repeatElement(tensor, count: Int(group.tensorCount) / layers))
     }
     beforeLayers = before
-    self.perLayer = perLayer
+    perLayer = Array(repeating: layerTensors, count: layers)
     afterLayers = after
   }
 

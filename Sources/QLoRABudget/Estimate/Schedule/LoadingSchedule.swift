@@ -94,7 +94,7 @@ struct LoadingSchedule {
 
   static func emit(
     into schedule: inout AllocationSchedule, model: ModelArchitecture, setup: TrainingSetup,
-    resident: [MemoryComponent], trainable: [TrainableTensorGroup], loader: CheckpointLoader, detailed: Bool
+    resident: [MemoryComponent], adapters: [ByteCount], loader: CheckpointLoader, detailed: Bool
   ) {
     func bytes(_ kind: MemoryComponent.Kind) -> ByteCount {
       ByteCount.sum(resident.filter { $0.kind == kind }.map(\.bytes))
@@ -170,7 +170,7 @@ struct LoadingSchedule {
       for kind in [MemoryComponent.Kind.quantizedWeights, .unquantizedWeights] {
         schedule.allocate(bytes(kind), kind == .quantizedWeights ? .quantizedWeight : .unquantizedWeight)
       }
-      emitAdapters(into: &schedule, bytes: bytes(.adapters), trainable: trainable, setup: setup)
+      emitAdapters(into: &schedule, bytes: bytes(.adapters), tensors: adapters)
       return
     }
     // transformers sorts keys naturally: lm_head, model.embed_tokens, model.layers.0..., model.norm.
@@ -212,15 +212,13 @@ struct LoadingSchedule {
       schedule.allocate(cast, .unquantizedWeight)
       schedule.free(staged[index])
     }
-    emitAdapters(into: &schedule, bytes: bytes(.adapters), trainable: trainable, setup: setup)
+    emitAdapters(into: &schedule, bytes: bytes(.adapters), tensors: adapters)
   }
 
-  /// The adapters, tensor by tensor in peft's order, when they are the component's bytes.
-  private static func emitAdapters(
-    into schedule: inout AllocationSchedule, bytes: ByteCount, trainable: [TrainableTensorGroup], setup: TrainingSetup
-  ) {
+  /// The adapters, tensor by tensor in peft's order (`tensors`, layer-major), when they are the
+  /// component's bytes.
+  private static func emitAdapters(into schedule: inout AllocationSchedule, bytes: ByteCount, tensors: [ByteCount]) {
     guard bytes > .zero else { return }
-    let tensors = TensorOrder.layerMajor(trainable)
     if ByteCount.sum(tensors) == bytes {
       for tensor in tensors { schedule.allocate(tensor, .adapter) }
     } else {

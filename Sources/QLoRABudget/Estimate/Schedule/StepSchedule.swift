@@ -14,6 +14,15 @@ struct StepSchedule {
   let step: StepPeak
   let context: StepContext
   let trainable: [TrainableTensorGroup]
+  /// The trainable tensors layer-major (``TensorOrder``): made once for the run's schedule.
+  let tensors: [ByteCount]
+
+  init(step: StepPeak, context: StepContext, trainable: [TrainableTensorGroup]) {
+    self.step = step
+    self.context = context
+    self.trainable = trainable
+    tensors = TensorOrder.layerMajor(trainable)
+  }
 
   /// One step: zero_grad frees `previousGradients`; `optimizerState` (bytes, created in this
   /// step's optimizer phase, empty once it exists) and `workspaces` (allocated at the first
@@ -195,8 +204,7 @@ struct StepSchedule {
 
   /// torch's foreach AdamW square roots, one per tensor, when they are the step's bytes.
   private func optimizerTemporaries() -> [ByteCount] {
-    let tensors = TensorOrder.layerMajor(trainable)
-    return ByteCount.sum(tensors) == step.optimizerTemporaries ? tensors : [step.optimizerTemporaries]
+    ByteCount.sum(tensors) == step.optimizerTemporaries ? tensors : [step.optimizerTemporaries]
   }
 
   /// `total` in `parts` pieces, the remainder on the last.
