@@ -55,9 +55,8 @@ struct GradientTiming {
     var after: [ByteCount] = []
     var inLayers: [TrainableTensorGroup] = []
     for group in trainable {
-      let tensors = Array(
-        repeating: ByteCount.elements(group.elementsPerTensor, bytesEach: group.dtype.byteWidth),
-        count: Int(group.tensorCount))
+      let tensors = repeatElement(
+        ByteCount.elements(group.elementsPerTensor, bytesEach: group.dtype.byteWidth), count: Int(group.tensorCount))
       switch Self.outside(group.path, tied: model.tiesWordEmbeddings) {
       case true?: before += tensors
       case false?: after += tensors

@@ -46,6 +46,13 @@ enum RunSchedule {
   /// trainable tensors layer-major.
   private static func optimizerStateTensors(_ state: ByteCount, _ tensors: [ByteCount]) -> [ByteCount] {
     let doubled = ByteCount.sum(tensors) + ByteCount.sum(tensors)
-    return doubled == state ? tensors.flatMap { [$0, $0] } : [state]
+    guard doubled == state else { return [state] }
+    var moments: [ByteCount] = []
+    moments.reserveCapacity(2 * tensors.count)
+    for tensor in tensors {
+      moments.append(tensor)
+      moments.append(tensor)
+    }
+    return moments
   }
 }
