@@ -15,6 +15,9 @@ package struct AllocationSchedule: Sendable {
 
   public private(set) var events: [Event] = []
   private var nextID: Int32 = 0
+  /// Every allocation so far with a whole extra segment's rounding and address gap (22 MiB)
+  /// each, while ``fitsTheAllocatorArithmetic`` holds.
+  private var allocatedWithGaps: Int64 = 0
   /// One more than the largest id: a replay indexes its live blocks by id in an array this long.
   var idLimit: Int { Int(nextID) + 1 }
 
@@ -42,6 +45,14 @@ package struct AllocationSchedule: Sendable {
   @discardableResult
   mutating func allocate(_ bytes: ByteCount, _ tensor: ScheduledTensor) -> Int32 {
     guard bytes > .zero else { return -1 }
+    if fitsTheAllocatorArithmetic {
+      let (sum, overflow) = allocatedWithGaps.addingReportingOverflow(bytes.bytes)
+      if overflow || sum >= (Int64(1) << 62) - (22 << 20) {
+        fitsTheAllocatorArithmetic = false
+      } else {
+        allocatedWithGaps = sum + (22 << 20)
+      }
+    }
     nextID += 1
     events.append(.allocate(id: nextID, bytes: bytes.bytes, tensor: tensor))
     return nextID
@@ -63,16 +74,9 @@ package struct AllocationSchedule: Sendable {
 
   /// Whether every allocation together, each with a whole extra segment's rounding and address
   /// gap (22 MiB), stays below 2^62 bytes: then no sum the allocator simulation makes (reserved
-  /// bytes, addresses) can overflow Int64.
-  var fitsTheAllocatorArithmetic: Bool {
-    var total: Int64 = 0
-    for case .allocate(_, let bytes, _) in events {
-      let (sum, overflow) = total.addingReportingOverflow(bytes)
-      guard !overflow, sum < (Int64(1) << 62) - (22 << 20) else { return false }
-      total = sum + (22 << 20)
-    }
-    return true
-  }
+  /// bytes, addresses) can overflow Int64. Kept as the events are added, not found by a pass
+  /// over them for each estimate.
+  private(set) var fitsTheAllocatorArithmetic = true
 
   /// The largest sum of live bytes in each phase (the running maximum from the phase's start,
   /// where it begins with what is live then). Phases absent from the stream are absent here.

@@ -55,22 +55,34 @@ public enum CheckpointLoader: Hashable, Sendable {
     }
     // Workers take tasks in submission order, each when it is free (the earliest first).
     var freeAt = Array(repeating: 0.0, count: count)
-    var timed: [(time: Double, order: Int, step: Step)] = []
+    var stages: [(time: Double, index: Int)] = []
+    stages.reserveCapacity(stagingBytes.count)
     var ready: [Double] = []
+    ready.reserveCapacity(stagingBytes.count)
     for (index, bytes) in stagingBytes.enumerated() {
       let worker = freeAt.indices.min { freeAt[$0] < freeAt[$1] }!
       let allocated = freeAt[worker] + Self.taskSeconds + Double(bytes) / Self.readBytesPerSecond
       freeAt[worker] = allocated + Double(bytes) / Self.copyBytesPerSecond
       ready.append(freeAt[worker])
-      timed.append((allocated, index, .stage(index)))
+      stages.append((allocated, index))
     }
+    stages.sort { ($0.time, $0.index) < ($1.time, $1.index) }
+    // The main thread takes the tensors in order at times that never decrease, so its steps are
+    // already in time order: merged with the sorted staging copies. At equal times, staging
+    // copies (submitted first) come before the main thread's steps.
+    var steps: [Step] = []
+    steps.reserveCapacity(2 * stagingBytes.count)
+    var next = 0
     var main = 0.0
     for index in stagingBytes.indices {
       main = max(main, ready[index]) + Self.takeSeconds
-      timed.append((main, stagingBytes.count + index, .take(index)))
+      while next < stages.count, stages[next].time <= main {
+        steps.append(.stage(stages[next].index))
+        next += 1
+      }
+      steps.append(.take(index))
     }
-    // At equal times, staging copies (submitted first) come before the main thread's steps.
-    return timed.sorted { ($0.time, $0.order) < ($1.time, $1.order) }.map(\.step)
+    return steps + stages[next...].map { .stage($0.index) }
   }
 }
 
