@@ -58,6 +58,13 @@ package struct AllocationSchedule: Sendable {
     return nextID
   }
 
+  /// Allocates each of `sizes` in order; their ids replace the contents of `ids`, whose storage
+  /// is reused (a layer's short-lived tensors need no new array in every layer).
+  mutating func allocate(_ sizes: [ByteCount], _ tensor: ScheduledTensor, ids: inout [Int32]) {
+    ids.removeAll(keepingCapacity: true)
+    for bytes in sizes { ids.append(allocate(bytes, tensor)) }
+  }
+
   mutating func free(_ id: Int32) {
     guard id >= 0 else { return }
     events.append(.free(id: id))

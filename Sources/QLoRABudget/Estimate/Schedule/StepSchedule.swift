@@ -57,6 +57,9 @@ struct StepSchedule {
     var castIDs: [Int32] = []
     var cacheIDs: [Int32] = []
     let keptInputs = Self.split(stack.kept, layers)
+    // Ids of a layer's short-lived tensors, freed within the layer: storage reused layer by layer.
+    var blockIDs: [Int32] = []
+    var temporaryIDs: [Int32] = []
     for index in 0..<layers {
       let layer = kinds[index]
       if checkpointing {
@@ -95,18 +98,18 @@ struct StepSchedule {
         bound
         ? (attention: stack.forwardAttentionWorkingSet, feedForward: stack.forwardFeedForwardWorkingSet)
         : stack.forwardBlocksInOpOrder
-      let attention = blocks.attention.map { schedule.allocate($0, .recomputedActivation) }
-      let temporaries = stack.forwardTransients.map { schedule.allocate($0, .forwardTemporary) }
+      schedule.allocate(blocks.attention, .recomputedActivation, ids: &blockIDs)
+      schedule.allocate(stack.forwardTransients, .forwardTemporary, ids: &temporaryIDs)
       if dequantized && stack.forwardMomentIsAttention {
         schedule.free(schedule.allocate(step.dequant.bytes, .dequantizedWeight))
       }
-      schedule.free(temporaries)
-      schedule.free(attention)
-      let feedForward = blocks.feedForward.map { schedule.allocate($0, .recomputedActivation) }
+      schedule.free(temporaryIDs)
+      schedule.free(blockIDs)
+      schedule.allocate(blocks.feedForward, .recomputedActivation, ids: &blockIDs)
       if dequantized && !stack.forwardMomentIsAttention {
         schedule.free(schedule.allocate(step.dequant.bytes, .dequantizedWeight))
       }
-      schedule.free(feedForward)
+      schedule.free(blockIDs)
     }
     // The loss, inside the model's forward.
     let finalNorm = schedule.allocate(loss.finalNorm, .savedActivation)
@@ -138,18 +141,19 @@ struct StepSchedule {
     var incoming = schedule.allocate(moment.residualGradient, .residualGradient)
     let timing = step.gradientTiming
     var gradients = timing.beforeLayers.map { schedule.allocate($0, .gradient) }
+    var recomputedAttention: [Int32] = []
+    var recomputedFeedForward: [Int32] = []
+    var block: [Int32] = []
     for index in stride(from: layers - 1, through: 0, by: -1) {
       let layer = kinds[index]
       let outgoing = schedule.allocate(moment.residualGradient, .residualGradient)
       // Each layer's own gradients appear as its backward runs (allocated before its moment).
-      gradients += timing.perLayer[index].map { schedule.allocate($0, .gradient) }
-      var recomputedAttention: [Int32] = []
-      var recomputedFeedForward: [Int32] = []
+      for bytes in timing.perLayer[index] { gradients.append(schedule.allocate(bytes, .gradient)) }
       if checkpointing {
         recomputedAttention = layer.attentionSavedTerms.map { schedule.allocate($0.bytes, .recomputedActivation) }
         recomputedFeedForward = layer.feedForwardSavedTerms.map { schedule.allocate($0.bytes, .recomputedActivation) }
       }
-      var block = layer.feedForwardBackwardTransients.map { schedule.allocate($0, .backwardTemporary) }
+      schedule.allocate(layer.feedForwardBackwardTransients, .backwardTemporary, ids: &block)
       block.append(schedule.allocate(moment.feedForwardDequant, .dequantizedWeight))
       schedule.free(block.reversed())
       schedule.free(recomputedFeedForward)
@@ -157,7 +161,7 @@ struct StepSchedule {
         schedule.free(Array(kept[index][(split + 1)...]))
         kept[index] = Array(kept[index][..<split])
       }
-      block = layer.attentionBackwardTransients.map { schedule.allocate($0, .backwardTemporary) }
+      schedule.allocate(layer.attentionBackwardTransients, .backwardTemporary, ids: &block)
       block.append(schedule.allocate(moment.attentionDequant, .dequantizedWeight))
       schedule.free(block.reversed())
       schedule.free(recomputedAttention)
