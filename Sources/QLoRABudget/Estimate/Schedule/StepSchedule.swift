@@ -61,10 +61,10 @@ struct StepSchedule {
     var blockIDs: [Int32] = []
     var temporaryIDs: [Int32] = []
     for index in 0..<layers {
-      let layer = kinds[index]
       if checkpointing {
         kept.append([schedule.allocate(keptInputs[index], .layerInput)])
       } else {
+        let layer = kinds[index]
         let less = index == 0 ? layer.savedForInputGradient : .zero
         var ids: [Int32] = []
         var attentionBytes = layer.attentionSaved - less
@@ -145,15 +145,19 @@ struct StepSchedule {
     var recomputedFeedForward: [Int32] = []
     var block: [Int32] = []
     for index in stride(from: layers - 1, through: 0, by: -1) {
-      let layer = kinds[index]
+      // The layer's fields are read in place: a copy of the whole layer retains every array in it.
       let outgoing = schedule.allocate(moment.residualGradient, .residualGradient)
       // Each layer's own gradients appear as its backward runs (allocated before its moment).
       for bytes in timing.perLayer[index] { gradients.append(schedule.allocate(bytes, .gradient)) }
       if checkpointing {
-        recomputedAttention = layer.attentionSavedTerms.map { schedule.allocate($0.bytes, .recomputedActivation) }
-        recomputedFeedForward = layer.feedForwardSavedTerms.map { schedule.allocate($0.bytes, .recomputedActivation) }
+        recomputedAttention = kinds[index].attentionSavedTerms.map {
+          schedule.allocate($0.bytes, .recomputedActivation)
+        }
+        recomputedFeedForward = kinds[index].feedForwardSavedTerms.map {
+          schedule.allocate($0.bytes, .recomputedActivation)
+        }
       }
-      schedule.allocate(layer.feedForwardBackwardTransients, .backwardTemporary, ids: &block)
+      schedule.allocate(kinds[index].feedForwardBackwardTransients, .backwardTemporary, ids: &block)
       block.append(schedule.allocate(moment.feedForwardDequant, .dequantizedWeight))
       schedule.free(block.reversed())
       schedule.free(recomputedFeedForward)
@@ -161,7 +165,7 @@ struct StepSchedule {
         schedule.free(Array(kept[index][(split + 1)...]))
         kept[index] = Array(kept[index][..<split])
       }
-      schedule.allocate(layer.attentionBackwardTransients, .backwardTemporary, ids: &block)
+      schedule.allocate(kinds[index].attentionBackwardTransients, .backwardTemporary, ids: &block)
       block.append(schedule.allocate(moment.attentionDequant, .dequantizedWeight))
       schedule.free(block.reversed())
       schedule.free(recomputedAttention)
