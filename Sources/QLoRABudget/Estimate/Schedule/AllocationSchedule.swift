@@ -18,6 +18,10 @@ package struct AllocationSchedule: Sendable {
   /// Every allocation so far with a whole extra segment's rounding and address gap (22 MiB)
   /// each, while ``fitsTheAllocatorArithmetic`` holds.
   private var allocatedWithGaps: Int64 = 0
+  /// A cheap mix of every event's size and kind so far, for ``ReplayMemo`` (not a hash of
+  /// quality: equal fingerprints are confirmed by comparing the events). Mixed in as the events
+  /// are added, not by a pass over them for each estimate.
+  private(set) var fingerprint = 0
   /// One more than the largest id: a replay indexes its live blocks by id in an array this long.
   var idLimit: Int { Int(nextID) + 1 }
 
@@ -55,6 +59,7 @@ package struct AllocationSchedule: Sendable {
     }
     nextID += 1
     events.append(.allocate(id: nextID, bytes: bytes.bytes, tensor: tensor))
+    fingerprint = (fingerprint &* 31) &+ Int(truncatingIfNeeded: bytes.bytes)
     return nextID
   }
 
@@ -68,6 +73,7 @@ package struct AllocationSchedule: Sendable {
   mutating func free(_ id: Int32) {
     guard id >= 0 else { return }
     events.append(.free(id: id))
+    fingerprint = (fingerprint &* 31) &+ Int(id)
   }
 
   /// Frees each of `ids` in order (a reversed array is walked in place, not copied).
@@ -77,6 +83,7 @@ package struct AllocationSchedule: Sendable {
 
   mutating func enter(_ phase: SchedulePhase) {
     events.append(.phase(phase))
+    fingerprint = fingerprint &* 31 &+ 7
   }
 
   /// Whether every allocation together, each with a whole extra segment's rounding and address
