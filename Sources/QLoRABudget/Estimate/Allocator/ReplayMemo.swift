@@ -4,9 +4,10 @@ import Foundation
 /// simulated again: a `table` row judged on several GPUs (the schedule depends on the GPU only
 /// through its cuBLAS workspaces, and the capacity only through the completing peak, computed
 /// when read), and any setup estimated again. Keyed by the schedule itself (every event) and the allocator settings, so a hit
-/// is exact whatever produced the schedule; a fingerprint of the events is compared first.
+/// is exact whatever produced the schedule; a fingerprint of the events
+/// (``AllocationSchedule/fingerprint``, mixed as the schedule is built) is compared first.
 /// Distinct schedules met in a cycle longer than ``capacity`` (a planner's bisection) never
-/// hit: they pay the fingerprint, about 1% of a replay.
+/// hit: they pay only the look-up.
 final class ReplayMemo: @unchecked Sendable {
   /// What a replay of a whole schedule yields: the peak reserved, the event at which the
   /// measured step's allocated bytes peak, and the cached free bytes then.
@@ -16,15 +17,14 @@ final class ReplayMemo: @unchecked Sendable {
     let cachedFree: Int64
   }
 
-  /// A schedule and settings as the memo looks them up: the fingerprint is computed once per
-  /// question, not once per lookup and once more per remembering.
+  /// A schedule and settings as the memo looks them up.
   struct Key {
     let fingerprint: Int
     let events: [AllocationSchedule.Event]
     let settings: AllocatorSettings
 
     init(_ schedule: AllocationSchedule, _ settings: AllocatorSettings) {
-      fingerprint = ReplayMemo.fingerprint(schedule.events)
+      fingerprint = schedule.fingerprint
       events = schedule.events
       self.settings = settings
     }
@@ -74,19 +74,5 @@ final class ReplayMemo: @unchecked Sendable {
     if entries.count == Self.capacity { entries.removeFirst() }
     entries.append(Entry(key: key, run: run))
     lock.unlock()
-  }
-
-  /// A cheap mix of every event's size and kind (not a hash of quality: equal fingerprints are
-  /// confirmed by comparing the events).
-  private static func fingerprint(_ events: [AllocationSchedule.Event]) -> Int {
-    var mix = events.count
-    for event in events {
-      switch event {
-      case .allocate(_, let bytes, _): mix = (mix &* 31) &+ Int(truncatingIfNeeded: bytes)
-      case .free(let id): mix = (mix &* 31) &+ Int(id)
-      case .phase: mix = mix &* 31 &+ 7
-      }
-    }
-    return mix
   }
 }

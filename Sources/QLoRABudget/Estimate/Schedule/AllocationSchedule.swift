@@ -15,6 +15,13 @@ package struct AllocationSchedule: Sendable {
 
   public private(set) var events: [Event] = []
   private var nextID: Int32 = 0
+  /// Every allocation so far with a whole extra segment's rounding and address gap (22 MiB)
+  /// each, while ``fitsTheAllocatorArithmetic`` holds.
+  private var allocatedWithGaps: Int64 = 0
+  /// A cheap mix of every event's size and kind so far, for ``ReplayMemo`` (not a hash of
+  /// quality: equal fingerprints are confirmed by comparing the events). Mixed in as the events
+  /// are added, not by a pass over them for each estimate.
+  private(set) var fingerprint = 0
   /// One more than the largest id: a replay indexes its live blocks by id in an array this long.
   var idLimit: Int { Int(nextID) + 1 }
 
@@ -42,36 +49,48 @@ package struct AllocationSchedule: Sendable {
   @discardableResult
   mutating func allocate(_ bytes: ByteCount, _ tensor: ScheduledTensor) -> Int32 {
     guard bytes > .zero else { return -1 }
+    if fitsTheAllocatorArithmetic {
+      let (sum, overflow) = allocatedWithGaps.addingReportingOverflow(bytes.bytes)
+      if overflow || sum >= (Int64(1) << 62) - (22 << 20) {
+        fitsTheAllocatorArithmetic = false
+      } else {
+        allocatedWithGaps = sum + (22 << 20)
+      }
+    }
     nextID += 1
     events.append(.allocate(id: nextID, bytes: bytes.bytes, tensor: tensor))
+    fingerprint = (fingerprint &* 31) &+ Int(truncatingIfNeeded: bytes.bytes)
     return nextID
+  }
+
+  /// Allocates each of `sizes` in order; their ids replace the contents of `ids`, whose storage
+  /// is reused (a layer's short-lived tensors need no new array in every layer).
+  mutating func allocate(_ sizes: [ByteCount], _ tensor: ScheduledTensor, ids: inout [Int32]) {
+    ids.removeAll(keepingCapacity: true)
+    for bytes in sizes { ids.append(allocate(bytes, tensor)) }
   }
 
   mutating func free(_ id: Int32) {
     guard id >= 0 else { return }
     events.append(.free(id: id))
+    fingerprint = (fingerprint &* 31) &+ Int(id)
   }
 
-  mutating func free(_ ids: [Int32]) {
+  /// Frees each of `ids` in order (a reversed array is walked in place, not copied).
+  mutating func free<IDs: Sequence<Int32>>(_ ids: IDs) {
     for id in ids { free(id) }
   }
 
   mutating func enter(_ phase: SchedulePhase) {
     events.append(.phase(phase))
+    fingerprint = fingerprint &* 31 &+ 7
   }
 
   /// Whether every allocation together, each with a whole extra segment's rounding and address
   /// gap (22 MiB), stays below 2^62 bytes: then no sum the allocator simulation makes (reserved
-  /// bytes, addresses) can overflow Int64.
-  var fitsTheAllocatorArithmetic: Bool {
-    var total: Int64 = 0
-    for case .allocate(_, let bytes, _) in events {
-      let (sum, overflow) = total.addingReportingOverflow(bytes)
-      guard !overflow, sum < (Int64(1) << 62) - (22 << 20) else { return false }
-      total = sum + (22 << 20)
-    }
-    return true
-  }
+  /// bytes, addresses) can overflow Int64. Kept as the events are added, not found by a pass
+  /// over them for each estimate.
+  private(set) var fitsTheAllocatorArithmetic = true
 
   /// The largest sum of live bytes in each phase (the running maximum from the phase's start,
   /// where it begins with what is live then). Phases absent from the stream are absent here.

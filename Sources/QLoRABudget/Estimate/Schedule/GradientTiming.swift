@@ -55,9 +55,8 @@ struct GradientTiming {
     var after: [ByteCount] = []
     var inLayers: [TrainableTensorGroup] = []
     for group in trainable {
-      let tensors = Array(
-        repeating: ByteCount.elements(group.elementsPerTensor, bytesEach: group.dtype.byteWidth),
-        count: Int(group.tensorCount))
+      let tensors = repeatElement(
+        ByteCount.elements(group.elementsPerTensor, bytesEach: group.dtype.byteWidth), count: Int(group.tensorCount))
       switch Self.outside(group.path, tied: model.tiesWordEmbeddings) {
       case true?: before += tensors
       case false?: after += tensors
@@ -76,17 +75,15 @@ struct GradientTiming {
       afterLayers = []
       return
     }
-    // Layer-major within each layer, as peft registers them (``TensorOrder``).
-    var perLayer: [[ByteCount]] = Array(repeating: [], count: layers)
+    // Layer-major within each layer, as peft registers them (``TensorOrder``). Every layer holds
+    // the same tensors, so the layers share one array.
+    var layerTensors: [ByteCount] = []
     for group in inLayers {
-      let each = Int(group.tensorCount) / layers
-      for layer in 0..<layers {
-        perLayer[layer] += Array(
-          repeating: ByteCount.elements(group.elementsPerTensor, bytesEach: group.dtype.byteWidth), count: each)
-      }
+      let tensor = ByteCount.elements(group.elementsPerTensor, bytesEach: group.dtype.byteWidth)
+      layerTensors.append(contentsOf: repeatElement(tensor, count: Int(group.tensorCount) / layers))
     }
     beforeLayers = before
-    self.perLayer = perLayer
+    perLayer = Array(repeating: layerTensors, count: layers)
     afterLayers = after
   }
 

@@ -55,22 +55,34 @@ public enum CheckpointLoader: Hashable, Sendable {
     }
     // Workers take tasks in submission order, each when it is free (the earliest first).
     var freeAt = Array(repeating: 0.0, count: count)
-    var timed: [(time: Double, order: Int, step: Step)] = []
+    var stages: [(time: Double, index: Int)] = []
+    stages.reserveCapacity(stagingBytes.count)
     var ready: [Double] = []
+    ready.reserveCapacity(stagingBytes.count)
     for (index, bytes) in stagingBytes.enumerated() {
       let worker = freeAt.indices.min { freeAt[$0] < freeAt[$1] }!
       let allocated = freeAt[worker] + Self.taskSeconds + Double(bytes) / Self.readBytesPerSecond
       freeAt[worker] = allocated + Double(bytes) / Self.copyBytesPerSecond
       ready.append(freeAt[worker])
-      timed.append((allocated, index, .stage(index)))
+      stages.append((allocated, index))
     }
+    stages.sort { ($0.time, $0.index) < ($1.time, $1.index) }
+    // The main thread takes the tensors in order at times that never decrease, so its steps are
+    // already in time order: merged with the sorted staging copies. At equal times, staging
+    // copies (submitted first) come before the main thread's steps.
+    var steps: [Step] = []
+    steps.reserveCapacity(2 * stagingBytes.count)
+    var next = 0
     var main = 0.0
     for index in stagingBytes.indices {
       main = max(main, ready[index]) + Self.takeSeconds
-      timed.append((main, stagingBytes.count + index, .take(index)))
+      while next < stages.count, stages[next].time <= main {
+        steps.append(.stage(stages[next].index))
+        next += 1
+      }
+      steps.append(.take(index))
     }
-    // At equal times, staging copies (submitted first) come before the main thread's steps.
-    return timed.sorted { ($0.time, $0.order) < ($1.time, $1.order) }.map(\.step)
+    return steps + stages[next...].map { .stage($0.index) }
   }
 }
 
@@ -94,7 +106,7 @@ struct LoadingSchedule {
 
   static func emit(
     into schedule: inout AllocationSchedule, model: ModelArchitecture, setup: TrainingSetup,
-    resident: [MemoryComponent], trainable: [TrainableTensorGroup], loader: CheckpointLoader, detailed: Bool
+    resident: [MemoryComponent], adapters: [ByteCount], loader: CheckpointLoader, detailed: Bool
   ) {
     func bytes(_ kind: MemoryComponent.Kind) -> ByteCount {
       ByteCount.sum(resident.filter { $0.kind == kind }.map(\.bytes))
@@ -170,7 +182,7 @@ struct LoadingSchedule {
       for kind in [MemoryComponent.Kind.quantizedWeights, .unquantizedWeights] {
         schedule.allocate(bytes(kind), kind == .quantizedWeights ? .quantizedWeight : .unquantizedWeight)
       }
-      emitAdapters(into: &schedule, bytes: bytes(.adapters), trainable: trainable, setup: setup)
+      emitAdapters(into: &schedule, bytes: bytes(.adapters), tensors: adapters)
       return
     }
     // transformers sorts keys naturally: lm_head, model.embed_tokens, model.layers.0..., model.norm.
@@ -212,15 +224,13 @@ struct LoadingSchedule {
       schedule.allocate(cast, .unquantizedWeight)
       schedule.free(staged[index])
     }
-    emitAdapters(into: &schedule, bytes: bytes(.adapters), trainable: trainable, setup: setup)
+    emitAdapters(into: &schedule, bytes: bytes(.adapters), tensors: adapters)
   }
 
-  /// The adapters, tensor by tensor in peft's order, when they are the component's bytes.
-  private static func emitAdapters(
-    into schedule: inout AllocationSchedule, bytes: ByteCount, trainable: [TrainableTensorGroup], setup: TrainingSetup
-  ) {
+  /// The adapters, tensor by tensor in peft's order (`tensors`, layer-major), when they are the
+  /// component's bytes.
+  private static func emitAdapters(into schedule: inout AllocationSchedule, bytes: ByteCount, tensors: [ByteCount]) {
     guard bytes > .zero else { return }
-    let tensors = TensorOrder.layerMajor(trainable)
     if ByteCount.sum(tensors) == bytes {
       for tensor in tensors { schedule.allocate(tensor, .adapter) }
     } else {

@@ -18,34 +18,41 @@ enum RunSchedule {
     // neither reuse what loading leaves cached nor leave blocks the step's tensors can carve.
     // Allocated first, the gather takes segments of its own, as it does in that stream's pool.
     if fsdp, let gather { schedule.allocate(gather.bytes, .other) }
+    let walk = StepSchedule(step: step, context: context, trainable: trainable)
     let shardedLoading = ShardedLoadingSchedule(
       model: context.model, setup: setup, trainable: trainable,
       shardCount: EngineSharding(setup: setup, model: context.model, trainable: trainable).shardCount,
       offloadsParameters: setup.offload.contains(.parameters), loader: loader)
     if !(fsdp && shardedLoading.emit(into: &schedule, resident: resident)) {
       LoadingSchedule.emit(
-        into: &schedule, model: context.model, setup: setup, resident: resident, trainable: trainable,
-        loader: loader, detailed: !sharded)
+        into: &schedule, model: context.model, setup: setup, resident: resident, adapters: walk.tensors, loader: loader,
+        detailed: !sharded)
     }
-    let loaded: Set<MemoryComponent.Kind> = [.quantizedWeights, .unquantizedWeights, .adapters, .optimizerState]
+    let loaded: [MemoryComponent.Kind] = [.quantizedWeights, .unquantizedWeights, .adapters, .optimizerState]
     for component in resident where !loaded.contains(component.kind) { schedule.allocate(component.bytes, .other) }
     if !fsdp, let gather { schedule.allocate(gather.bytes, .other) }
     let state = ByteCount.sum(resident.filter { $0.kind == .optimizerState }.map(\.bytes))
-    let walk = StepSchedule(step: step, context: context, trainable: trainable)
     schedule.enter(.warmUp)
     let half = ByteCount(workspaces.bytes / 2)
     let gradients = walk.emit(
-      into: &schedule, previousGradients: [], optimizerState: optimizerStateTensors(state, trainable),
+      into: &schedule, previousGradients: [], optimizerState: optimizerStateTensors(state, walk.tensors),
       workspaces: [half, workspaces - half], marksPhases: false)
     _ = walk.emit(into: &schedule, previousGradients: gradients, optimizerState: [], workspaces: [], marksPhases: true)
     return schedule
   }
 
   /// AdamW's two moments per tensor (`exp_avg`, `exp_avg_sq`, created together parameter by
-  /// parameter) when they are the state's bytes; else the state as one block.
-  private static func optimizerStateTensors(_ state: ByteCount, _ trainable: [TrainableTensorGroup]) -> [ByteCount] {
-    let tensors = TensorOrder.layerMajor(trainable)
+  /// parameter) when they are the state's bytes; else the state as one block. `tensors` are the
+  /// trainable tensors layer-major.
+  private static func optimizerStateTensors(_ state: ByteCount, _ tensors: [ByteCount]) -> [ByteCount] {
     let doubled = ByteCount.sum(tensors) + ByteCount.sum(tensors)
-    return doubled == state ? tensors.flatMap { [$0, $0] } : [state]
+    guard doubled == state else { return [state] }
+    var moments: [ByteCount] = []
+    moments.reserveCapacity(2 * tensors.count)
+    for tensor in tensors {
+      moments.append(tensor)
+      moments.append(tensor)
+    }
+    return moments
   }
 }

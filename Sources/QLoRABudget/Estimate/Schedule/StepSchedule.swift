@@ -14,6 +14,15 @@ struct StepSchedule {
   let step: StepPeak
   let context: StepContext
   let trainable: [TrainableTensorGroup]
+  /// The trainable tensors layer-major (``TensorOrder``): made once for the run's schedule.
+  let tensors: [ByteCount]
+
+  init(step: StepPeak, context: StepContext, trainable: [TrainableTensorGroup]) {
+    self.step = step
+    self.context = context
+    self.trainable = trainable
+    tensors = TensorOrder.layerMajor(trainable)
+  }
 
   /// One step: zero_grad frees `previousGradients`; `optimizerState` (bytes, created in this
   /// step's optimizer phase, empty once it exists) and `workspaces` (allocated at the first
@@ -48,11 +57,14 @@ struct StepSchedule {
     var castIDs: [Int32] = []
     var cacheIDs: [Int32] = []
     let keptInputs = Self.split(stack.kept, layers)
+    // Ids of a layer's short-lived tensors, freed within the layer: storage reused layer by layer.
+    var blockIDs: [Int32] = []
+    var temporaryIDs: [Int32] = []
     for index in 0..<layers {
-      let layer = kinds[index]
       if checkpointing {
         kept.append([schedule.allocate(keptInputs[index], .layerInput)])
       } else {
+        let layer = kinds[index]
         let less = index == 0 ? layer.savedForInputGradient : .zero
         var ids: [Int32] = []
         var attentionBytes = layer.attentionSaved - less
@@ -86,18 +98,18 @@ struct StepSchedule {
         bound
         ? (attention: stack.forwardAttentionWorkingSet, feedForward: stack.forwardFeedForwardWorkingSet)
         : stack.forwardBlocksInOpOrder
-      let attention = blocks.attention.map { schedule.allocate($0, .recomputedActivation) }
-      let temporaries = stack.forwardTransients.map { schedule.allocate($0, .forwardTemporary) }
+      schedule.allocate(blocks.attention, .recomputedActivation, ids: &blockIDs)
+      schedule.allocate(stack.forwardTransients, .forwardTemporary, ids: &temporaryIDs)
       if dequantized && stack.forwardMomentIsAttention {
         schedule.free(schedule.allocate(step.dequant.bytes, .dequantizedWeight))
       }
-      schedule.free(temporaries)
-      schedule.free(attention)
-      let feedForward = blocks.feedForward.map { schedule.allocate($0, .recomputedActivation) }
+      schedule.free(temporaryIDs)
+      schedule.free(blockIDs)
+      schedule.allocate(blocks.feedForward, .recomputedActivation, ids: &blockIDs)
       if dequantized && !stack.forwardMomentIsAttention {
         schedule.free(schedule.allocate(step.dequant.bytes, .dequantizedWeight))
       }
-      schedule.free(feedForward)
+      schedule.free(blockIDs)
     }
     // The loss, inside the model's forward.
     let finalNorm = schedule.allocate(loss.finalNorm, .savedActivation)
@@ -129,18 +141,23 @@ struct StepSchedule {
     var incoming = schedule.allocate(moment.residualGradient, .residualGradient)
     let timing = step.gradientTiming
     var gradients = timing.beforeLayers.map { schedule.allocate($0, .gradient) }
+    var recomputedAttention: [Int32] = []
+    var recomputedFeedForward: [Int32] = []
+    var block: [Int32] = []
     for index in stride(from: layers - 1, through: 0, by: -1) {
-      let layer = kinds[index]
+      // The layer's fields are read in place: a copy of the whole layer retains every array in it.
       let outgoing = schedule.allocate(moment.residualGradient, .residualGradient)
       // Each layer's own gradients appear as its backward runs (allocated before its moment).
-      gradients += timing.perLayer[index].map { schedule.allocate($0, .gradient) }
-      var recomputedAttention: [Int32] = []
-      var recomputedFeedForward: [Int32] = []
+      for bytes in timing.perLayer[index] { gradients.append(schedule.allocate(bytes, .gradient)) }
       if checkpointing {
-        recomputedAttention = layer.attentionSavedTerms.map { schedule.allocate($0.bytes, .recomputedActivation) }
-        recomputedFeedForward = layer.feedForwardSavedTerms.map { schedule.allocate($0.bytes, .recomputedActivation) }
+        recomputedAttention = kinds[index].attentionSavedTerms.map {
+          schedule.allocate($0.bytes, .recomputedActivation)
+        }
+        recomputedFeedForward = kinds[index].feedForwardSavedTerms.map {
+          schedule.allocate($0.bytes, .recomputedActivation)
+        }
       }
-      var block = layer.feedForwardBackwardTransients.map { schedule.allocate($0, .backwardTemporary) }
+      schedule.allocate(kinds[index].feedForwardBackwardTransients, .backwardTemporary, ids: &block)
       block.append(schedule.allocate(moment.feedForwardDequant, .dequantizedWeight))
       schedule.free(block.reversed())
       schedule.free(recomputedFeedForward)
@@ -148,7 +165,7 @@ struct StepSchedule {
         schedule.free(Array(kept[index][(split + 1)...]))
         kept[index] = Array(kept[index][..<split])
       }
-      block = layer.attentionBackwardTransients.map { schedule.allocate($0, .backwardTemporary) }
+      schedule.allocate(kinds[index].attentionBackwardTransients, .backwardTemporary, ids: &block)
       block.append(schedule.allocate(moment.attentionDequant, .dequantizedWeight))
       schedule.free(block.reversed())
       schedule.free(recomputedAttention)
@@ -195,8 +212,7 @@ struct StepSchedule {
 
   /// torch's foreach AdamW square roots, one per tensor, when they are the step's bytes.
   private func optimizerTemporaries() -> [ByteCount] {
-    let tensors = TensorOrder.layerMajor(trainable)
-    return ByteCount.sum(tensors) == step.optimizerTemporaries ? tensors : [step.optimizerTemporaries]
+    ByteCount.sum(tensors) == step.optimizerTemporaries ? tensors : [step.optimizerTemporaries]
   }
 
   /// `total` in `parts` pieces, the remainder on the last.

@@ -5,11 +5,11 @@ enum TensorOrder {
   /// `model.parameters()` in that order). Each entry is one tensor's bytes.
   static func layerMajor(_ groups: [TrainableTensorGroup]) -> [ByteCount] {
     let longest = groups.map(\.tensorCount).max() ?? 0
+    let each = groups.map { ByteCount.elements($0.elementsPerTensor, bytesEach: $0.dtype.byteWidth) }
     var sizes: [ByteCount] = []
+    sizes.reserveCapacity(Int(groups.reduce(0) { $0 + min(max($1.tensorCount, 0), 1 << 22) }))
     for index in 0..<longest {
-      for group in groups where index < group.tensorCount {
-        sizes.append(.elements(group.elementsPerTensor, bytesEach: group.dtype.byteWidth))
-      }
+      for (group, bytes) in zip(groups, each) where index < group.tensorCount { sizes.append(bytes) }
     }
     return sizes
   }
