@@ -57,6 +57,18 @@ import Testing
     #expect(context.basis == .assumed)
   }
 
+  /// Every CUDA context's source says the loading mode it assumes (pytorch/pytorch#86509: lazy
+  /// loading since PyTorch 1.13 with CUDA 11.7); a device without CUDA has no context to qualify.
+  @Test func theContextNamesTheLoadingModeItAssumes() throws {
+    for name in ["t4", "rtx-4090", "h100-80gb"] {
+      let source = RuntimeOverhead.context(for: try Self.presets.gpu(named: name)).source
+      #expect(source.contains("lazy module loading") && source.contains("pytorch/pytorch#86509"), "\(name)")
+    }
+    #expect(RuntimeOverhead.context(for: GPU.custom(capacity: .gibibytes(24), label: "24GiB")).source.contains("lazy"))
+    let apple = RuntimeOverhead.context(for: try Self.presets.gpu(named: "apple-m1-max-32gb"))
+    #expect(apple.bytes == .zero && !apple.source.contains("lazy"))
+  }
+
   /// The process peak is the reserved peak plus the context; off CUDA there is none.
   @Test func theProcessPeakCarriesTheContext() throws {
     let model = try Self.presets.model(named: "qwen3-0.6b")

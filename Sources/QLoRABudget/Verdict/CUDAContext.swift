@@ -35,6 +35,10 @@ public struct CUDAContext: Hashable, Sendable {
   public let formula: String
   public let source: String
 
+  /// What every figure assumes about how CUDA loads kernels, in words.
+  static let loadingAssumption =
+    "lazy module loading (PyTorch 1.13+ with CUDA 11.7+; EAGER held 666,632,192 B against 287,047,680 B, pytorch/pytorch#86509)"
+
   /// Off CUDA: no context.
   public static let none = CUDAContext(
     bytes: .zero, uncertainty: .zero, basis: .measured, formula: "no CUDA context", source: "not a CUDA device")

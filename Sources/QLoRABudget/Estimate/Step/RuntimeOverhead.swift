@@ -1,10 +1,13 @@
 /// What the GPU process holds beyond tensors: the CUDA context (``CUDAContext``) and the cuBLAS
 /// workspaces. Each constant names where it comes from.
 enum RuntimeOverhead {
-  /// The CUDA context for a GPU (nil: unknown device), by architecture (``CUDAContext``).
+  /// The CUDA context for a GPU (nil: unknown device), by architecture (``CUDAContext``); its
+  /// source names the loading mode every figure assumes, the CUDA and PyTorch versions that
+  /// set it.
   static func context(for gpu: GPU?) -> (bytes: ByteCount, formula: String, source: String) {
     let context = CUDAContext.of(gpu)
-    return (context.bytes, context.formula, context.source)
+    guard context.bytes > .zero else { return (context.bytes, context.formula, context.source) }
+    return (context.bytes, context.formula, context.source + "; " + CUDAContext.loadingAssumption)
   }
 
   /// The cuBLAS workspace of one handle and stream, allocated by the caching allocator (so it
