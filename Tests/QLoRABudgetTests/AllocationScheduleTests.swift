@@ -20,6 +20,15 @@ import Testing
   struct Baseline: Decodable {
     let variants: [String: String]
     let rows: [Row]
+
+    /// Tests/Calibration/schedule/main-peak-allocated.json: every preset model under five setups.
+    static func load() throws -> Baseline {
+      try JSONDecoder().decode(Baseline.self, from: try TestData.calibration("schedule/main-peak-allocated.json"))
+    }
+
+    /// The five setups' names and the preset models, each sorted.
+    var variantNames: [String] { variants.keys.sorted() }
+    var models: [String] { Array(Set(rows.map(\.model))).sorted() }
   }
 
   /// The fixture's flags as settings.
@@ -37,8 +46,7 @@ import Testing
   }
 
   @Test func theScheduleReachesEveryPhaseFigureAndTheFormerPeak() throws {
-    let data = try TestData.calibration("schedule/main-peak-allocated.json")
-    let baseline = try JSONDecoder().decode(Baseline.self, from: data)
+    let baseline = try Baseline.load()
     #expect(baseline.rows.count == 340)
     let gpu = GPU.custom(capacity: .gibibytes(80), label: "80GiB")
     for row in baseline.rows {
@@ -100,8 +108,7 @@ import Testing
   /// five setups, so building none of them copies its events to grow (issue 19); and the
   /// reservation stays within its cap for a model with absurdly many layers.
   @Test func theReservedRoomHoldsEveryPresetSchedule() throws {
-    let data = try TestData.calibration("schedule/main-peak-allocated.json")
-    let baseline = try JSONDecoder().decode(Baseline.self, from: data)
+    let baseline = try Baseline.load()
     let gpu = GPU.custom(capacity: .gibibytes(80), label: "80GiB")
     for row in baseline.rows {
       let model = try PresetCatalog.bundled.model(named: row.model)

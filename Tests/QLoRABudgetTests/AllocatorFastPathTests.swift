@@ -18,10 +18,8 @@ import Testing
   ]
 
   @Test func theFastPoolReplaysEveryPresetExactlyAsTheReference() throws {
-    let data = try TestData.calibration("schedule/main-peak-allocated.json")
-    let baseline = try JSONDecoder().decode(AllocationScheduleTests.Baseline.self, from: data)
-    let variants = baseline.variants.keys.sorted()
-    let models = Array(Set(baseline.rows.map(\.model))).sorted()
+    let baseline = try AllocationScheduleTests.Baseline.load()
+    let (variants, models) = (baseline.variantNames, baseline.models)
     #expect(models.count > 60 && variants.count == 5)
     var compared = 0
     var completing = 0

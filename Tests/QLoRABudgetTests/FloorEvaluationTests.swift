@@ -12,10 +12,8 @@ import Testing
   /// on a 24 and an 80 GiB GPU and on a preset GPU each: the floor and its verdict equal the
   /// full evaluation's, byte for byte.
   @Test func theFloorWithoutTheSimulationIsTheFullEvaluations() throws {
-    let data = try TestData.calibration("schedule/main-peak-allocated.json")
-    let baseline = try JSONDecoder().decode(AllocationScheduleTests.Baseline.self, from: data)
-    let variants = baseline.variants.keys.sorted()
-    let models = Array(Set(baseline.rows.map(\.model))).sorted()
+    let baseline = try AllocationScheduleTests.Baseline.load()
+    let (variants, models) = (baseline.variantNames, baseline.models)
     #expect(models.count > 60 && variants.count == 5)
     let gpus = [
       GPU.custom(capacity: .gibibytes(24), label: "gpu"), GPU.custom(capacity: .gibibytes(80), label: "gpu"),
