@@ -20,4 +20,48 @@ import Testing
     #expect(judgement.verdict == expected)
     #expect(try MemoryEstimator.estimate(model: model, setup: TrainingSetup(), gpu: nil).judgement == nil)
   }
+
+  /// The rules written out: past the capacity, a run is `tight` exactly when it completes within
+  /// the capacity once the allocator releases its cache, and the completing peak is read only
+  /// then.
+  @Test func theCompletingPeakMakesARunOverTheCapacityTight() {
+    let capacity = ByteCount(1_000)
+    #expect(Verdict(peak: ByteCount(1_100), capacity: capacity, completingPeak: ByteCount(1_000)) == .tight)
+    #expect(Verdict(peak: ByteCount(1_100), capacity: capacity, completingPeak: ByteCount(1_001)) == .doesNotFit)
+    #expect(Verdict(peak: ByteCount(1_100), capacity: capacity, completingPeak: nil) == .doesNotFit)
+    #expect(Verdict(peak: .overflow, capacity: capacity, completingPeak: ByteCount(900)) == .doesNotFit)
+    var read = false
+    let readPeak = { () -> ByteCount? in
+      read = true
+      return nil
+    }
+    // 900 x 1.2 = 1,080 > 1,000: tight on the margin, the completing peak unread.
+    let margin = VerdictMargin(relative: 0.2, statistic: "test")
+    #expect(Verdict(peak: ByteCount(900), capacity: capacity, margin: margin, completingPeak: readPeak()) == .tight)
+    #expect(Verdict(peak: ByteCount(800), capacity: capacity, margin: margin, completingPeak: readPeak()) == .fits)
+    #expect(!read)
+  }
+
+  /// Qwen3-14B at rank 48 on an RTX 4090: the simulated reserve passes the card, but replayed
+  /// within the card with the cache released the run completes, so it is `tight`, and the
+  /// judgement gives the process peak it completes at (that reserve plus the CUDA context).
+  @Test func aRunThatCompletesOnlyWithTheCacheReleasedIsTight() throws {
+    let model = try PresetCatalog.bundled.model(named: "qwen3-14b")
+    let gpu = try PresetCatalog.bundled.gpu(named: "rtx-4090")
+    var setup = TrainingSetup()
+    setup.lora.rank = 48
+    let estimate = try MemoryEstimator.estimate(model: model, setup: setup, gpu: gpu)
+    let judgement = try #require(estimate.judgement)
+    let completingReserved = try #require(estimate.reserve?.completingPeakReserved)
+    let context = estimate.peak.process - estimate.peak.reserved
+    #expect(estimate.peak.process > gpu.capacity)
+    #expect(completingReserved + context <= gpu.capacity)
+    #expect(judgement.completingProcessPeak == completingReserved + context)
+    #expect(judgement.verdict == .tight && estimate.verdict == .tight)
+    #expect(try Evaluation(setup: setup, gpu: gpu, model: model).verdict == .tight)
+    for worst in [Verdict.fits, .tight] {
+      let floor = try FloorEvaluation(setup: setup, gpu: gpu, model: model)
+      #expect(floor.isAccepted(upTo: worst) == (worst == .tight))
+    }
+  }
 }

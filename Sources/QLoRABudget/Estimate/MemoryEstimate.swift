@@ -68,9 +68,21 @@ public struct MemoryEstimate: Hashable, Sendable {
   }
 
   /// Fits, tight or does not fit on ``gpu`` (nil without a GPU): ``Verdict`` with the
-  /// measured margin and the CUDA context's uncertainty (``contextUncertainty``).
+  /// measured margin, the CUDA context's uncertainty (``contextUncertainty``) and the
+  /// ``completingProcessPeak``.
   public var verdict: Verdict? {
-    gpu.map { Verdict(peak: peak.process, capacity: $0.capacity, allowance: contextUncertainty) }
+    gpu.map {
+      Verdict(
+        peak: peak.process, capacity: $0.capacity, allowance: contextUncertainty,
+        completingPeak: completingProcessPeak)
+    }
+  }
+
+  /// When the simulated peak reserved exceeds the GPU but the run completes once the allocator
+  /// releases its cached segments on out-of-memory retries: the process peak it then reaches
+  /// (that reserved peak plus the CUDA context). nil otherwise, and off CUDA.
+  public var completingProcessPeak: ByteCount? {
+    reserve?.completingPeakReserved.map { $0 + (peak.process - peak.reserved) }
   }
 
   /// The usable capacity minus the process peak (negative when over); nil without a GPU.

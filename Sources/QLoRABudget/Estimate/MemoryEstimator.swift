@@ -109,6 +109,16 @@ public enum MemoryEstimator {
       return AllocatorReserve.peakReserved(of: run, settings: setup.allocator, exceeds: limit.bytes)
     }
 
+    /// Whether the run completes within `capacity` bytes reserved when the allocator releases its
+    /// cached segments on out-of-memory retries (``AllocatorReserve/completingPeakReserved``,
+    /// without the rest of the estimate). False off CUDA, where nothing is cached to release.
+    func completesReleasingCache(within capacity: ByteCount) -> Bool {
+      guard setup.platform == .cuda, capacity > .zero else { return false }
+      let run = schedule(loader: setup.recipe.loader)
+      guard run.fitsTheAllocatorArithmetic else { return false }
+      return AllocatorReserve.completes(run, settings: setup.allocator, within: capacity.bytes)
+    }
+
     /// The allocator simulated over the run's schedule with the recipe's loader (nil off CUDA:
     /// the CPU allocator keeps no cache).
     func reserve(capacity: ByteCount?) throws(SetupError) -> AllocatorReserve? {

@@ -8,7 +8,8 @@ public struct Evaluation: Hashable, Sendable {
   /// The process peak per GPU (``PeakMemory/process``), the figure the verdict holds against
   /// the capacity; ``ByteCount/overflow`` when the estimate overflowed.
   public let bytes: ByteCount
-  /// ``Verdict`` of ``bytes`` on ``gpu``.
+  /// The estimate's ``MemoryEstimate/verdict``: of ``bytes`` on ``gpu``, or `tight` when the
+  /// run exceeds the GPU as simulated but completes once the allocator releases its cache.
   public let verdict: Verdict
   /// The process peak were the caching allocator to hold nothing beyond its tensors: the peak
   /// allocated plus the CUDA context, at most ``bytes``. Unlike ``bytes`` (the simulated reserve
@@ -27,7 +28,7 @@ public struct Evaluation: Hashable, Sendable {
       self.estimate = estimate
       let peak = estimate.peak
       bytes = peak.process
-      verdict = Self.verdict(of: bytes, on: gpu, setup: setup)
+      verdict = estimate.verdict ?? Self.verdict(of: bytes, on: gpu, setup: setup)
       floor = peak.allocated + (peak.process - peak.reserved)
       floorVerdict = Self.verdict(of: floor, on: gpu, setup: setup)
     } catch .overflow {

@@ -38,16 +38,20 @@ struct FloorEvaluation: Sendable {
   /// peak is the larger of the allocated and reserved peaks plus the CUDA context; with the
   /// floor (allocated plus context) accepted, the verdict is accepted exactly when the reserve
   /// stays within the largest accepted process peak less the context, which the simulation
-  /// stops at as soon as it passes.
+  /// stops at as soon as it passes. Past the capacity, a run that completes once the allocator
+  /// releases its cache is `tight` (``Verdict``), so a planner accepting `tight` replays it
+  /// within the capacity to see whether it completes.
   func isAccepted(upTo worst: Verdict) -> Bool {
     guard verdict.isAccepted(upTo: worst), let walk else { return false }
     let peak = walk.peakCachingNothing
+    let context = peak.process - peak.reserved
     // The verdict grows with the peak: the largest accepted peak, from the floor (accepted) up.
     guard
       let largest = Bisection.largest(
         in: bytes.bytes...max(bytes.bytes, gpu.capacity.bytes),
         where: { Evaluation.verdict(of: ByteCount($0), on: gpu, setup: setup).isAccepted(upTo: worst) })
     else { return false }
-    return !walk.reserveExceeds(ByteCount(largest) - (peak.process - peak.reserved))
+    guard walk.reserveExceeds(ByteCount(largest) - context) else { return true }
+    return Verdict.tight.isAccepted(upTo: worst) && walk.completesReleasingCache(within: gpu.capacity - context)
   }
 }

@@ -13,9 +13,9 @@ public struct Judgement: Hashable, Sendable {
   /// The usable capacity minus the process peak (negative when over).
   public let headroom: Int64
   /// When the run does not fit as simulated but completes if the allocator releases its cached
-  /// segments on out-of-memory retries: the process peak it then reaches (the completing peak
-  /// reserved plus the CUDA context). Information only, never a `fits`: no boundary measurement
-  /// validates it yet.
+  /// segments on out-of-memory retries: the process peak it then reaches
+  /// (``MemoryEstimate/completingProcessPeak``). Such a run is `tight`, never `fits`: no
+  /// boundary measurement validates it yet.
   public let completingProcessPeak: ByteCount?
 }
 
@@ -24,11 +24,10 @@ extension MemoryEstimate {
   public var judgement: Judgement? {
     guard let verdict, let headroom else { return nil }
     let margin = VerdictMargin.measured
-    let completing = reserve?.completingPeakReserved.map { $0 + (peak.process - peak.reserved) }
     return Judgement(
       verdict: verdict, margin: margin,
       marginBytes: margin.upperBound(of: peak.process) - peak.process + contextUncertainty,
-      contextUncertainty: contextUncertainty, headroom: headroom, completingProcessPeak: completing)
+      contextUncertainty: contextUncertainty, headroom: headroom, completingProcessPeak: completingProcessPeak)
   }
 
   /// ``CUDAContext/uncertainty`` of the estimate's GPU on CUDA; zero on the CPU platform or without a GPU.

@@ -263,6 +263,10 @@ enum SolveCommand: Command {
     }
     if let mayFit = answer.mayFit {
       lines.append(row("  may fit (tight)", NumberText.grouped(mayFit.value), gib(mayFit.evaluation.bytes) + next))
+      if let completing = mayFit.evaluation.estimate?.completingProcessPeak, mayFit.evaluation.headroom < 0 {
+        lines.append(
+          "    over as simulated; completes at about \(gib(completing)) with the cache released")
+      }
     } else {
       lines.append(row("  may fit (tight)", "none", "nothing fits" + next))
     }

@@ -96,6 +96,10 @@ enum EstimateJSON {
       ("gpu", .string(evaluation.gpu.name)), ("capacity_bytes", .integer(evaluation.gpu.capacity.bytes)),
       ("bytes", .bytes(evaluation.bytes)), ("verdict", .string(evaluation.verdict.rawValue)),
       ("headroom_bytes", evaluation.bytes.isOverflow ? .null : .integer(evaluation.headroom)),
+      (
+        "completing_process_peak_bytes",
+        evaluation.headroom < 0 ? evaluation.estimate?.completingProcessPeak.map { .bytes($0) } ?? .null : .null
+      ),
     ])
   }
 

@@ -108,15 +108,23 @@ enum EstimateText {
     case .fits:
       (text, detail) = ("FITS, \(amount) headroom", "more than \(marginText)")
     case .tight:
-      (text, detail) = ("TIGHT, \(amount) headroom", "less than \(marginText)")
-    case .doesNotFit:
-      var words = "the estimated peak exceeds the usable capacity"
-      if let completing = judgement.completingProcessPeak {
-        words +=
-          "; it completes at about \(completing.formatted(.binary)) if the allocator must release its cache "
-          + "(out-of-memory retries), not yet validated on real runs"
+      if headroom < 0, let completing = judgement.completingProcessPeak {
+        (text, detail) = (
+          "TIGHT, \(amount) over as simulated",
+          "the simulated peak exceeds the usable capacity, but the run completes at about "
+            + "\(completing.formatted(.binary)) when the allocator releases its cache (out-of-memory retries, "
+            + "as real runs have), not yet validated this close to the capacity"
+        )
+      } else {
+        (text, detail) = ("TIGHT, \(amount) headroom", "less than \(marginText)")
       }
-      (text, detail) = ("DOES NOT FIT, \(amount) over", words)
+    case .doesNotFit:
+      (
+        text, detail
+      ) = (
+        "DOES NOT FIT, \(amount) over",
+        "the estimated peak exceeds the usable capacity, even with the allocator's cache released"
+      )
     }
     return [
       "GPU: \(CommandLineTool.oneLine(gpu.displayName)), usable \(gpu.capacity.formatted(.binary)) (\(gpu.capacity.formatted(.decimal)))",

@@ -20,9 +20,10 @@ enum VerdictText {
 
   /// What a chart or table note says the verdict means.
   static var definition: String {
-    "\"does not fit\": the estimated peak exceeds the usable capacity; \"tight\": it is below the capacity by "
+    "\"does not fit\": the estimated peak exceeds the usable capacity, even with the allocator's cache "
+      + "released; \"tight\": it is below the capacity by "
       + "less than the \(EstimateText.percent(VerdictMargin.measured.relative)) margin (the largest underestimate "
       + "measured on real runs, docs/validation.md) plus, on a GPU the CUDA context was not measured on, its "
-      + "uncertainty; \"fits\": otherwise"
+      + "uncertainty, or above it only until the allocator releases its cache; \"fits\": otherwise"
   }
 }

@@ -122,6 +122,12 @@ package struct AllocatorReserve: Hashable, Sendable {
     return false
   }
 
+  /// Whether `schedule` completes within `capacity` bytes reserved, the allocator releasing its
+  /// cache when an allocation would pass it.
+  static func completes(_ schedule: AllocationSchedule, settings: AllocatorSettings, within capacity: Int64) -> Bool {
+    completingPeak(schedule, settings: settings, capacity: capacity, allocator: CachingAllocator.self) != nil
+  }
+
   /// The peak reserved within `capacity` bytes, or nil when an allocation fails even after the
   /// cache is released.
   private static func completingPeak<Allocator: AllocatorSimulation & ~Copyable>(
