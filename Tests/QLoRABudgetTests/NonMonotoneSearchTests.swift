@@ -100,7 +100,8 @@ import Testing
 
   /// Expandable segments is offered when the cached free blocks are the difference: Qwen2.5-0.5B,
   /// eager attention, 4 x 4,096 tokens holds far more reserved than allocated; on a 44 GiB
-  /// device it does not fit as given and fits with expandable segments (the written-out rule).
+  /// device it passes the card as simulated (tight: it completes once the allocator releases its
+  /// cache) and fits with expandable segments (the written-out rule).
   @Test func expandableSegmentsIsAChangeWhenFragmentationIsTheDifference() throws {
     let model = try Self.presets.model(named: "qwen2.5-0.5b")
     let gpu = GPU.custom(capacity: .gibibytes(44), label: "44GiB")
@@ -108,7 +109,8 @@ import Testing
     setup.attention = .eager
     setup.batchSize = 4
     setup.sequenceLength = 4_096
-    #expect(try PlannerTests.verdict(model, setup, gpu) == "does_not_fit")
+    #expect(try PlannerTests.verdict(model, setup, gpu) == "tight")
+    #expect(try MemoryEstimator.estimate(model: model, setup: setup, gpu: gpu).peak.process > gpu.capacity)
     let changes = try Planner(model: model, setup: setup, gpu: gpu).changes()
     let expandable = try #require(changes.first { $0.kind == .expandableSegments })
     #expect(expandable.cost == .nothing)
