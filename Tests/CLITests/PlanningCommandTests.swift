@@ -15,17 +15,22 @@ import Testing
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
   /// The verdict rule written out here, on the library estimator's process peak (not through
-  /// the command under test): over the capacity does not fit; within the margin it is tight.
+  /// the command under test): over the capacity does not fit unless the run completes within it
+  /// once the allocator releases its cache (then tight); within the margin it is tight.
   static func verdict(_ model: String, _ gpu: String, _ change: (inout TrainingSetup) -> Void) throws -> String {
     var setup = TrainingSetup()
     change(&setup)
     let gpu = try presets.gpu(named: gpu)
-    let process = try MemoryEstimator.estimate(model: try presets.model(named: model), setup: setup, gpu: gpu).peak
-      .process.bytes
+    let estimate = try MemoryEstimator.estimate(model: try presets.model(named: model), setup: setup, gpu: gpu)
+    let process = estimate.peak.process.bytes
     // The CUDA context's uncertainty: 82 MiB on an Ampere GPU other than the RTX 3090 it was
     // published for (3.148 MiB per SM x (108 - 82) SMs, rounded up), none on Ada Lovelace.
     let allowance: Double = gpu.architecture == .ampere && gpu.name != "rtx-3090" ? 82 * 1_048_576 : 0
-    if process > gpu.capacity.bytes { return "does_not_fit" }
+    if process > gpu.capacity.bytes {
+      let context = estimate.peak.process - estimate.peak.reserved
+      guard let completing = estimate.reserve?.completingPeakReserved else { return "does_not_fit" }
+      return (completing + context) <= gpu.capacity ? "tight" : "does_not_fit"
+    }
     if (Double(process) * (1 + VerdictMargin.measured.relative)).rounded(.up) + allowance > Double(gpu.capacity.bytes) {
       return "tight"
     }
