@@ -33,7 +33,7 @@ enum EstimateText {
     if estimate.hostBytes > .zero {
       lines.append(row("Host memory of the step", "host", gib(estimate.hostBytes), gb(estimate.hostBytes)))
     }
-    lines += verdict(estimate, color: color)
+    lines += verdict(estimate, color: color, explain: explain)
     if let changes, let verdict = estimate.verdict, verdict != .fits {
       lines.append("")
       lines += FitChangeText.lines(changes, verdict: verdict, notes: explain)
@@ -91,7 +91,7 @@ enum EstimateText {
     return lines
   }
 
-  static func verdict(_ estimate: MemoryEstimate, color: Bool) -> [String] {
+  static func verdict(_ estimate: MemoryEstimate, color: Bool, explain: Bool = false) -> [String] {
     guard let gpu = estimate.gpu, let judgement = estimate.judgement else { return [] }
     let headroom = judgement.headroom
     let amount = ByteCount(headroom == Int64.min ? Int64.max : abs(headroom)).formatted(.binary)
@@ -114,6 +114,7 @@ enum EstimateText {
           "the simulated peak exceeds the usable capacity, but the run completes at about "
             + "\(completing.formatted(.binary)) when the allocator releases its cache (out-of-memory retries, "
             + "as real runs have), not yet validated this close to the capacity"
+            + (explain ? completingFormula(estimate, completing) : "")
         )
       } else {
         (text, detail) = ("TIGHT, \(amount) headroom", "less than \(marginText)")
@@ -132,6 +133,16 @@ enum EstimateText {
     ] + HelpText.wrap(detail, width: 71).map { "         " + $0 }
       + (estimate.validationGap.map { HelpText.wrap($0.description, width: 71).map { "         " + $0 } } ?? [])
       + estimate.notes.flatMap { HelpText.wrap("Note: " + $0, width: 78) }
+  }
+
+  /// How the completing peak is reached, for `--explain`.
+  static func completingFormula(_ estimate: MemoryEstimate, _ completing: ByteCount) -> String {
+    let context = estimate.peak.process - estimate.peak.reserved
+    let g = { NumberText.grouped(($0 as ByteCount).bytes) }
+    return "; = peak reserved \(g(completing - context)) B, the run's schedule replayed with the capacity less "
+      + "the CUDA runtime (\(g((estimate.gpu?.capacity ?? .zero) - context)) B) for the allocator, its cached "
+      + "segments released when an allocation would pass it (CUDACachingAllocator release_cached_blocks), "
+      + "+ CUDA runtime \(g(context)) B"
   }
 
   /// A fraction as a percentage with two decimals, e.g. `10.13%`.
