@@ -27,6 +27,27 @@ import Testing
     #expect(setup["quant"] as? String == "nf4")
   }
 
+  /// Qwen3-14B at rank 48 on an RTX 4090 passes the card as simulated but completes with the
+  /// allocator's cache released: `fit` says tight (exit 2), over by the library's process peak
+  /// less the capacity, completing at the library's completing peak; the JSON carries both.
+  @Test func aRunThatCompletesOnlyWithTheCacheReleasedIsTightAtTheTerminal() throws {
+    let arguments = ["fit", "qwen3-14b", "--gpu", "rtx-4090", "--rank", "48"]
+    let text = try BinaryRunner.run(arguments)
+    #expect(text.status == 2)
+    let json = try BinaryRunner.json(try BinaryRunner.run(arguments + ["--json"]))
+    let peak = try #require(json["peak_process_bytes"] as? Int64)
+    let reserve = try #require(json["reserve"] as? [String: Any])
+    let completingReserved = try #require(reserve["completing_peak_reserved_bytes"] as? Int64)
+    let reserved = try #require(json["peak_reserved_bytes"] as? Int64)
+    let capacity: Int64 = 25_222_447_104  // the RTX 4090's usable 24,054 MiB (Presets/gpus/rtx-4090.json)
+    #expect(json["verdict"] as? String == "tight")
+    #expect(peak > capacity && completingReserved + (peak - reserved) <= capacity)
+    #expect(json["completing_process_bytes"] as? Int64 == completingReserved + (peak - reserved))
+    let mib = { (bytes: Int64) in String(format: "%.2f", Double(bytes) / 1_048_576) }
+    #expect(text.standardOutput.contains("TIGHT, \(mib(peak - capacity)) MiB over as simulated"))
+    #expect(text.standardOutput.contains("completes"))
+  }
+
   /// A Kimi-K2-style config (`model_type` `kimi_k2`, DeepSeek-V3's layout under another name): not
   /// modelled, so refused; `--read-as deepseek_v3` reads it.
   @Test func anUnmodelledArchitectureExitsOneNamingTheModelledFamilies() throws {
