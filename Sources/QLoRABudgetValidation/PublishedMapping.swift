@@ -65,7 +65,7 @@ extension PublishedMapping {
       + "FSDP with use_orig_params=False flattens a unit's params into one bf16 tensor) = the trl recipe's rules",
     "loading: train.py quantizes with a thread pool (load_and_quantize_parallel, n_loading_workers threads, "
       + "hardware-dependent) = the trl recipe's threaded loader (4 threads in flight), not the sequential one",
-    "checkpointing: the rows' command has --reentrant_checkpointing True: checkpoint_wrapper(CheckpointImpl.REENTRANT) "
+    "checkpointing: the rows' command sets reentrant_checkpointing True: checkpoint_wrapper(CheckpointImpl.REENTRANT) "
       + "on every decoder layer after enable_input_require_grads(), the reentrant checkpointing the estimator "
       + "assumes for a quantized base",
     "loss fp32-logits: the runs (Feb-Mar 2024) used the transformers of the time (4.39 or older; the README "

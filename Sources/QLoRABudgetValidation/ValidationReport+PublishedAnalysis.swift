@@ -52,7 +52,7 @@ extension ValidationReport {
     + "that holds the model output through the optimizer step, the quantizing thread pool as the threaded "
     + "loader, and the GPU each row names. FSDP keeps its root unit (embeddings and lm_head) whole on every GPU "
     + "from the first forward to the end of backward (PyTorch `_post_forward_reshard`), which the gather row "
-    + "counts; with `--use_cpu_offload true` the parameter, gradient and optimizer shards are in host memory. "
+    + "counts; with use_cpu_offload true the parameter, gradient and optimizer shards are in host memory. "
     + "bitsandbytes' 4-bit statistics are no parameter, so every GPU keeps all of them (on the GPU under offload "
     + "too), and loading is simulated as rank 0 runs it: each weight quantized on the GPU and moved off it, then "
     + "FSDP's wrap moving, broadcasting, flattening and sharding unit by unit, whose freed blocks the step then "
