@@ -48,7 +48,7 @@ extension ValidationReport {
   /// How the rows are mapped and what the estimator models of FSDP (no figures).
   static let fsdpQLoRAMechanisms =
     "Mapped as train.py runs them (assumptions below): every tensor bf16 without autocast (the trl recipe's "
-    + "dtypes), the fp32-logits loss of the transformers fsdp_qlora pins, reentrant checkpointing, a plain loop "
+    + "dtypes), the fp32-logits loss of the transformers the runs used (2024, before 4.46), reentrant checkpointing, a plain loop "
     + "that holds the model output through the optimizer step, the quantizing thread pool as the threaded "
     + "loader, and the GPU each row names. FSDP keeps its root unit (embeddings and lm_head) whole on every GPU "
     + "from the first forward to the end of backward (PyTorch `_post_forward_reshard`), which the gather row "
