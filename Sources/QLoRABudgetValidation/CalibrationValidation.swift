@@ -34,6 +34,9 @@ public struct PublishedComparison: Sendable {
   public let verdict: Verdict?
   public let capacity: ByteCount?
   public let reportsOOM: Bool
+  /// Our peak reserved exceeds the GPU and `estimated` is the run's peak with the allocator
+  /// releasing its cache on out-of-memory retries (``PublishedMapping/Figure/reserved`` rows).
+  public let completesByReleasingCache: Bool
 
   /// `(estimated - measured) / measured * 100`, per reading.
   public var errors: [(unit: String, percent: Double)] {
@@ -361,10 +364,11 @@ public enum CalibrationValidation {
     let estimate = try MemoryEstimator.estimate(model: model, setup: mapping.setup, gpu: gpu)
     let peak = estimate.peak
     let ours: ByteCount
+    let releasedCache = estimate.reserve?.completingPeakReserved
     switch mapping.figure {
     case .allocated: ours = peak.allocated
     // A measured reserved peak never exceeds the GPU: past it the allocator released its cache.
-    case .reserved: ours = estimate.reserve?.completingPeakReserved ?? peak.reserved
+    case .reserved: ours = releasedCache ?? peak.reserved
     case .process, .budget: ours = peak.process
     }
     var readings: [(unit: String, bytes: Int64)] = []
@@ -378,10 +382,13 @@ public enum CalibrationValidation {
           ? "\(mapping.setup.engine.rawValue)\(mapping.setup.offload.isEmpty ? "" : " offload \(mapping.setup.offload.description)"), "
           : "")
         + "\(mapping.setup.recipe.name), " + describe(mapping.setup, model: model)
-        + (mapping.setup.usesChunkedCrossEntropy ? ", chunked loss" : "") + ", \(mapping.setup.optimizer.rawValue)",
+        + (mapping.setup.usesChunkedCrossEntropy ? ", chunked loss" : "")
+        + (mapping.setup.effectiveLoss == .fp32Logits ? ", fp32-logits loss" : "")
+        + ", \(mapping.setup.optimizer.rawValue)",
       assumptions: mapping.assumptions, figure: mapping.figure, value: value, unit: mapping.unit, readings: readings,
       estimated: ours.bytes, verdict: estimate.verdict, capacity: gpu?.capacity,
-      reportsOOM: "\(row["value"] ?? "")".uppercased().contains("OOM"))
+      reportsOOM: "\(row["value"] ?? "")".uppercased().contains("OOM"),
+      completesByReleasingCache: mapping.figure == .reserved && releasedCache != nil)
   }
 
   // MARK: Helpers

@@ -57,13 +57,23 @@ extension PublishedMapping {
   /// What every row of a framework built on HF's Trainer shares: checkpointing on, the Trainer's loop.
   private static let trainer: [SettingChange] = [.gradientCheckpointing(true), .loop(.trainer)]
   private static let fsdpQLoRA = [
-    "AnswerDotAI/fsdp_qlora train.py (read with the search tool): precision 'bf16' loads the base in bf16, "
-      + "model.to(bf16) before get_peft_model, no autocast (nullcontext), torch.optim.AdamW, non-reentrant "
-      + "checkpointing of every decoder layer; lora_target_modules 'all' = q,k,v,up,down,gate (no o_proj)",
-    "dtypes: base, norms, embeddings and adapters bf16 = the qlora-paper recipe's rules (its fp32 norms: < 1 MB)",
+    "AnswerDotAI/fsdp_qlora train.py at 049515f, the rows' defaults (fetched): precision 'bf16' loads the base in bf16 "
+      + "(torch_dtype bf16, quant_storage bf16), model.to(bf16) before get_peft_model, no FSDP mixed precision "
+      + "(mp_policy None) and no autocast (nullcontext), torch.optim.AdamW; lora_target_modules 'all' = "
+      + "q,k,v,up,down,gate (no o_proj)",
+    "dtypes: base, norms, embeddings and adapters all bf16 (README: 'cast all the model parameters to torch.bfloat16'; "
+      + "FSDP with use_orig_params=False flattens a unit's params into one bf16 tensor) = the trl recipe's rules",
+    "loading: train.py quantizes with a thread pool (load_and_quantize_parallel, n_loading_workers threads, "
+      + "hardware-dependent) = the trl recipe's threaded loader (4 threads in flight), not the sequential one",
+    "checkpointing: the rows' command sets reentrant_checkpointing True: checkpoint_wrapper(CheckpointImpl.REENTRANT) "
+      + "on every decoder layer after enable_input_require_grads(), the reentrant checkpointing the estimator "
+      + "assumes for a quantized base",
+    "loss fp32-logits: the runs (Feb-Mar 2024) used the transformers of the time (4.39 or older; the README "
+      + "later excludes 4.38.* and 4.39.*), whose LlamaForCausalLM.forward returns logits.float() and shifts them "
+      + "with a copy (until 4.45: huggingface/transformers#33902 moved the upcast into the loss for 4.46)",
     "dataset 'dummy': every sample is exactly context_length tokens",
-    "a plain loop: train.py keeps `output = model(...)` (its logits) through loss.backward() and optimizer.step(), "
-      + "then sets `output = None` before the next forward",
+    "a plain loop: train.py keeps `output = model(...)` (its fp32 logits) through loss.backward() and "
+      + "optimizer.step(), then sets `output = None` before the next forward",
   ]
   private static let trlShardedQLoRA = [
     "PEFT examples/sft (TRL SFTTrainer): for QLoRA under FSDP/ZeRO-3 TRL skips prepare_model_for_kbit_training "
@@ -89,27 +99,34 @@ extension PublishedMapping {
   /// Every published row that maps onto a setup we model.
   public static let all: [PublishedMapping] = fsdp + trl + axolotlRows + unslothRows + others
 
+  /// The rows of Answer.AI's fsdp_qlora benchmarks (benchmarks_03_2024.md), which the analysis
+  /// of docs/validation.md describes from their figures.
+  public static var fsdpQLoRAIDs: [String] { fsdp.map(\.id) }
+
+  /// The GPU is the row's: the first one named where the row names two that gave the same figure.
   private static let fsdp: [PublishedMapping] = [
-    ("088", "llama-2-7b", 512, 1, 2, false), ("089", "llama-2-7b", 2048, 1, 2, false),
-    ("090", "llama-2-7b", 2048, 4, 2, false),
-    ("091", "llama-2-7b", 2048, 10, 2, false), ("092", "llama-2-7b", 2048, 8, 1, false),
-    ("094", "yi-34b", 2048, 2, 2, false),
-    ("093", "llama-2-7b", 2048, 12, 2, true), ("095", "yi-34b", 2048, 4, 2, true),
-    ("096", "llama-2-70b", 2048, 2, 2, true),
-    ("097", "mistral-7b-v0.1", 2048, 12, 2, true), ("098", "mistral-7b-v0.1", 24_576, 1, 2, true),
-  ].map { id, model, seq, batch, gpus, offload in
+    ("088", "llama-2-7b", 512, 1, 2, false, "rtx-3090"), ("089", "llama-2-7b", 2048, 1, 2, false, "rtx-3090"),
+    ("090", "llama-2-7b", 2048, 4, 2, false, "rtx-3090"),
+    ("091", "llama-2-7b", 2048, 10, 2, false, "rtx-3090"), ("092", "llama-2-7b", 2048, 8, 1, false, "rtx-3090"),
+    ("094", "yi-34b", 2048, 2, 2, false, "rtx-3090"),
+    ("093", "llama-2-7b", 2048, 12, 2, true, "rtx-4090"), ("095", "yi-34b", 2048, 4, 2, true, "rtx-3090"),
+    ("096", "llama-2-70b", 2048, 2, 2, true, "rtx-3090"),
+    ("097", "mistral-7b-v0.1", 2048, 12, 2, true, "rtx-4090"),
+    ("098", "mistral-7b-v0.1", 24_576, 1, 2, true, "rtx-4090"),
+  ].map { id, model, seq, batch, gpus, offload, gpu in
     PublishedMapping(
-      id, model, gpu: "rtx-3090", .reserved, .gib,
+      id, model, gpu: gpu, .reserved, .gib,
       [
-        .recipe(.qloraPaper), .rank(64), .targets(fsdpTargets), .loraDropout(0.1), .sequenceLength(seq),
+        .recipe(.trl), .rank(64), .targets(fsdpTargets), .loraDropout(0.1), .sequenceLength(seq),
         .batchSize(batch),
-        .attention(.sdpa), .autocast(false), .gpuCount(gpus), .offload(offload ? .parameters : []),
+        .attention(.sdpa), .autocast(false), .loss(.fp32Logits), .gpuCount(gpus), .offload(offload ? .parameters : []),
         .gradientCheckpointing(true), .loop(.plain),
       ],
       assumptions: fsdpQLoRA + [
         gpus == 1
           ? "sharding_strategy 'ddp': a full copy on each GPU, estimated as one GPU"
-          : "FSDP FULL_SHARD over 2 GPUs"
+          : "FSDP FULL_SHARD over 2 GPUs",
+        gpu == "rtx-4090" ? "GPU: the row's '2x RTX 4090'" : "GPU: the row's (first named) RTX 3090",
       ]
         + (offload
           ? ["fsdp_qlora's use_cpu_offload true: FSDP CPUOffload(offload_params=True), parameter offload"] : [])

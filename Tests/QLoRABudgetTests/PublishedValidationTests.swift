@@ -72,4 +72,30 @@ import Testing
     #expect(errors.count == 11)
     #expect(ValidationReport.median(errors) <= 10)
   }
+
+  /// The analysis of the fsdp_qlora rows quotes only the errors the table prints for them (as
+  /// signed errors, or their sizes for the median and the largest) and every one of them: read
+  /// back from the generated document, the table's error column against the bullet's percentages.
+  @Test func fsdpQLoRAAnalysisQuotesOnlyTheTablesErrors() throws {
+    let markdown = try #require(Self.report).markdown()
+    let lines = markdown.components(separatedBy: "\n")
+    var tableErrors: [String] = []
+    for id in PublishedMapping.fsdpQLoRAIDs {
+      let row = try #require(lines.first { $0.hasPrefix("| \(id) |") }, "row \(id) in the table")
+      let cells = row.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+      tableErrors.append(try #require(cells[7].split(separator: " ").first.map(String.init), "\(id): \(cells[7])"))
+    }
+    #expect(tableErrors.count == 11)
+    let bullet = try #require(lines.first { $0.hasPrefix("- **fsdp_qlora") })
+    let regex = try NSRegularExpression(pattern: "[+-]?[0-9]+\\.[0-9]+%")
+    let quoted = regex.matches(in: bullet, range: NSRange(bullet.startIndex..., in: bullet)).map {
+      String(bullet[Range($0.range, in: bullet)!])
+    }
+    let sizes = Set(tableErrors.map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "+-")) })
+    for figure in quoted {
+      let signed = figure.hasPrefix("+") || figure.hasPrefix("-")
+      #expect(signed ? tableErrors.contains(figure) : sizes.contains(figure), "\(figure) is not a table error")
+    }
+    for error in tableErrors { #expect(quoted.contains(error), "\(error) not quoted") }
+  }
 }

@@ -70,13 +70,13 @@ public struct TrainingSetup: Hashable, Sendable {
   }
 
   /// Whether the loss is chunked, after the recipe's default.
-  public var usesChunkedCrossEntropy: Bool { effectiveLoss != .standard }
+  public var usesChunkedCrossEntropy: Bool { !effectiveLoss.isFullLogits }
 
-  /// The chunked loss that runs, or nil for transformers' standard loss (also when the recipe
+  /// The chunked loss that runs, or nil for a full-logits loss (also when the recipe
   /// has no chunked loss and none is named: ``validate()`` rejects that).
   public var lossImplementation: ChunkedLoss? {
     switch effectiveLoss {
-    case .standard: return nil
+    case .standard, .fp32Logits: return nil
     case .chunked: return recipe.chunkedLoss
     case .liger, .unsloth: return effectiveLoss.implementation
     }

@@ -63,7 +63,9 @@ enum SetupOptions {
       setting: .attention, name: "--attn", valueName: "impl", help: "Attention implementation.", defaultText: "sdpa"),
     Flag(
       setting: .loss, name: "--loss", valueName: "kind",
-      help: "Cross-entropy: standard (full fp32 logits), chunked (the recipe's chunked loss), or a named one.",
+      help:
+        "Cross-entropy: standard (full fp32 logits), fp32-logits (transformers <= 4.45: the model returns fp32 "
+        + "logits), chunked (the recipe's chunked loss), or a named one.",
       defaultText: "the recipe's (standard)"),
     Flag(
       setting: .loop, name: "--loop", valueName: "style",

@@ -19,6 +19,14 @@
 ///   forward returns; a plain loop keeps `out.logits` (their own dtype) through backward and the
 ///   optimizer step.
 ///
+/// The fp32-logits loss (``LossKind/fp32Logits``, transformers <= 4.45) runs the same operations
+/// with the upcast done by the model: `logits.float()` is what the forward returns (`tokens x
+/// vocab` fp32, which a plain loop holds), the 16-bit lm_head output is freed at the rebinding
+/// (the cast saves nothing for backward), and `logits[..., :-1, :].contiguous()` is a second fp32
+/// copy, freed when the forward returns, that takes the upcast's place (counted over every token:
+/// one position short of it). Backward: the same two fp32 gradients (the slice's backward writes
+/// a zero-filled `tokens x vocab` fp32 gradient beside log_softmax's).
+///
 /// Chunked losses (``ChunkedLoss``) never hold the full logits; the loss's gradient with respect
 /// to the final norm's output is computed during forward and saved (`tokens x hidden`):
 /// - Liger's fused linear cross-entropy runs lm_head and the loss over `chunk_size` tokens at a
@@ -49,6 +57,8 @@ struct LogitsAndLoss {
   let heldOutput: ByteCount
   let implementation: ChunkedLoss?
   let logitsWidth: Int64
+  /// The model returns fp32 logits and `upcast` is the loss's shifted copy (``LossKind/fp32Logits``).
+  let fp32Output: Bool
   let tokens: Int64
   /// A chunked loss's moment: one chunk (zero for the standard loss).
   let chunk: ByteCount
@@ -71,12 +81,13 @@ struct LogitsAndLoss {
     lastHiddenState = context.perToken(model.hiddenSize, context.normOutput)
     labels = context.perToken(1, 8)
     let width = context.autocast ? context.compute : context.normOutput
-    logitsWidth = width
+    fp32Output = setup.effectiveLoss == .fp32Logits
+    logitsWidth = fp32Output ? 4 : width
     tokens = context.tokens
     weightCopy =
       context.autocast && context.lmHead != context.compute
       ? StepContext.bytes(vocabulary, model.hiddenSize, width: context.compute) : .zero
-    let standard = Standard(context, width: width)
+    let standard = Standard(context, width: width, fp32Output: fp32Output)
     let plain = setup.trainingLoop == .plain
     if case .tokenChunks(let chunking) = setup.lossImplementation {
       // torchtune / LitGPT / TRL: every chunk's log-softmax stays saved (TRL checkpoints each
@@ -134,10 +145,12 @@ struct LogitsAndLoss {
         softcap + logProbabilities + 2 * gradient + (keepingLogits ? logits : .zero))
     }
 
-    init(_ context: StepContext, width: Int64) {
-      logits = context.perToken(context.model.vocabularySize, width)
+    /// `fp32Output`: the model returns the upcast logits and the loss shifts them with a copy
+    /// (``LossKind/fp32Logits``).
+    init(_ context: StepContext, width: Int64, fp32Output: Bool) {
+      logits = context.perToken(context.model.vocabularySize, fp32Output ? 4 : width)
       softcap = ["gemma2", "gemma3n_text"].contains(context.model.modelType) ? logits : .zero
-      upcast = width == 4 ? .zero : context.perToken(context.model.vocabularySize, 4)
+      upcast = width == 4 && !fp32Output ? .zero : context.perToken(context.model.vocabularySize, 4)
       logProbabilities = context.perToken(context.model.vocabularySize, 4)
       gradient = logProbabilities
     }
@@ -214,7 +227,8 @@ struct LogitsAndLoss {
     }
     return "logits b*s*V*\(logitsWidth) B = \(g(logits.bytes))"
       + (softcap > .zero ? " + softcapping tanh output \(g(softcap.bytes)) (saved)" : "")
-      + (upcast > .zero ? " + fp32 upcast \(g(upcast.bytes))" : "")
+      + (upcast > .zero
+        ? (fp32Output ? " (the model's fp32 upcast) + shifted fp32 copy " : " + fp32 upcast ") + g(upcast.bytes) : "")
       + " + log-softmax fp32 \(g(logProbabilities.bytes)) (saved); backward: 2 fp32 gradients of \(g(gradient.bytes))"
       + (heldOutput > .zero ? "; the plain loop keeps the logits through backward" : "")
       + (weightCopy > .zero ? "; lm_head weight cast by autocast \(g(weightCopy.bytes)) (saved)" : "")
