@@ -65,6 +65,15 @@ public struct PublishedComparison: Sendable {
     guard let capacity, let smallest = readings.map(\.bytes).min() else { return false }
     return smallest > capacity.bytes
   }
+
+  /// Our verdict says `does_not_fit` although the row ran: no out-of-memory report, a measured
+  /// peak (not a budget) no larger than the GPU (the larger reading, so an unstated unit cannot
+  /// make it so).
+  public var isWrongDoesNotFit: Bool {
+    guard verdict == .doesNotFit, figure != .budget, !reportsOOM else { return false }
+    guard let capacity, let largest = readings.map(\.bytes).max() else { return false }
+    return largest <= capacity.bytes
+  }
 }
 
 /// Every comparison of the estimator against Tests/Calibration/, and the summary statistics.

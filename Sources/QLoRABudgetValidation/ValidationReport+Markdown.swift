@@ -91,8 +91,8 @@ extension ValidationReport {
 
       ### Summary of mapped rows
 
-      | trust | rows | median abs error (GB reading) | max abs error (GB) | median abs error (GiB reading) | max abs error (GiB) | wrong `fits` |
-      | --- | ---: | ---: | ---: | ---: | ---: | ---: |
+      | trust | rows | median abs error (GB reading) | max abs error (GB) | median abs error (GiB reading) | max abs error (GiB) | wrong `fits` | `does_not_fit` on a run that ran |
+      | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
 
       """
     for group in ["high", "medium", "low", "all"] {
@@ -104,6 +104,7 @@ extension ValidationReport {
         cells += [Self.percent(Self.median(errors)), Self.percent(errors.max() ?? .nan)]
       }
       cells.append("\(rows.filter(\.isWrongFit).count)")
+      cells.append("\(rows.filter(\.isWrongDoesNotFit).count)")
       out += "| " + cells.joined(separator: " | ") + " |\n"
     }
     out += "\nA row with a stated unit counts in both columns with its one reading.\n"
@@ -124,7 +125,7 @@ extension ValidationReport {
         row.verdict.map { "\($0.rawValue)" + (row.capacity.map { " on \(Self.gib($0.bytes)) GiB" } ?? "") } ?? "no GPU"
       out +=
         "| \(row.id) | \(Self.cell(row.model)) | \(Self.cell(row.trust)) | \(Self.cell(row.setup)) | \(measured) | "
-        + "\(row.figure.rawValue) | \(ours) | \(errors) | \(verdict)\(row.isWrongFit ? " (WRONG)" : "") |\n"
+        + "\(row.figure.rawValue) | \(ours) | \(errors) | \(verdict)\(row.isWrongFit ? " (WRONG)" : "")\(row.isWrongDoesNotFit ? " (it ran)" : "") |\n"
     }
     out += "\n### Analysis\n\n" + fsdpQLoRAAnalysis() + Self.publishedAnalysis
     out += "\n#### Assumptions per mapped row\n\n"
