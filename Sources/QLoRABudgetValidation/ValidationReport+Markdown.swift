@@ -127,7 +127,7 @@ extension ValidationReport {
         "| \(row.id) | \(Self.cell(row.model)) | \(Self.cell(row.trust)) | \(Self.cell(row.setup)) | \(measured) | "
         + "\(row.figure.rawValue) | \(ours) | \(errors) | \(verdict)\(row.isWrongFit ? " (WRONG)" : "")\(row.isWrongDoesNotFit ? " (it ran)" : "") |\n"
     }
-    out += "\n### Analysis\n\n" + fsdpQLoRAAnalysis() + Self.publishedAnalysis
+    out += "\n### Analysis\n\n" + fsdpQLoRAAnalysis() + otherRowsAnalysis()
     out += "\n#### Assumptions per mapped row\n\n"
     for row in published {
       out += "- **\(row.id)**: " + row.assumptions.map(Self.cell).joined(separator: "; ") + "\n"
@@ -181,44 +181,6 @@ extension ValidationReport {
     }
     return out
   }
-
-  /// Where the estimator is off on the other mapped rows and why (written from the table above;
-  /// the figures quoted are those of the commit that wrote it).
-  static let publishedAnalysis = """
-    - **PEFT FSDP / ZeRO-3 70B (medium, nvidia-smi per GPU, unit unstated).** FSDP (100) -5% read as GB;
-      ZeRO-3 (101) -11% (the ZeRO-3 engine: DeepSpeed casts the module to bf16 and keeps an fp32 master
-      partition; DeepSpeed's default buckets); FSDP with CPU offload (099) -37%: the published 19.6 GB is a
-      screenshot of GPU monitoring, and what a process holds beyond the caching allocator under NCCL
-      (communicator buffers, cudaMalloc'd outside torch's pool) and accelerate's loading of the offloaded
-      model are not modelled; neither is measured in Tests/Calibration/, so no constant was added.
-    - **torchtune (row 059, medium, peak allocated "~9GB").** -14% with the torchtune recipe (torchao NF4,
-      bf16 model, full-logits loss of its time). The other torchtune rows are shown under "Expressed by a
-      recipe": their figures are set by model-init reserve (056/057: the source gives 9.13 GB reserved
-      before training) or by torch.compile (058, 060, 061), neither modelled.
-    - **LitGPT (expressed, not validated).** The litgpt recipe reproduces LitGPT's weights (4-bit lm_head,
-      bf16 everything, nf4 vs nf4-dq within 0.01 GB of the published differences) but its peaks are 20-43%
-      above our estimate: LitGPT's own model code without activation checkpointing keeps activations that
-      transformers' layers (the estimator's layer model) do not. Shown, kept out of the bar.
-    - **Unsloth blog budgets (low, derived).** The HF + FA2 column under the hf-peft recipe (fp32 embeddings and
-      norms after prepare_model_for_kbit_training, the documented default) runs from +17% at 932 tokens to
-      -2% at 28,454 (GB reading): the slope per token matches within a few percent. With a bf16 base instead
-      (llama-factory dtypes) the estimate would be far below every budget (10.2 GB at 932 tokens, 66 GB at
-      28,454), so the fp32 upcast is consistent with these rows. The Unsloth column was 30% to 295% high
-      before this change: the estimator held the full bf16 logits under the chunked loss and kept every
-      checkpointed layer input on the GPU, while Unsloth (sources in docs/recipes.md section 3) never
-      materialises the logits and offloads the layer inputs to host memory. Both are now modelled
-      (docs/estimation.md). What remains (+19% to +61%, GiB and GB readings) is Unsloth's own fused kernels (LoRA MLP and
-      attention backward written to hold fewer intermediates), which the estimator models as transformers'
-      layers; the 8 GB row (123) is also hit by the loss's chunk bound (4 GiB; Unsloth targets half the free
-      memory, which is smaller on an 8 GB card).
-    - **axolotl, LLaMA-Factory, ms-swift 1.x (low).** Informal or rounded figures with unstated metric, GPU or
-      real sequence lengths; rows 105/107/115 now use the axolotl recipe (same dtypes as before). Row 116 (+82%/+69%) is dominated by eager attention at 4,096 tokens x 2 (our
-      setup from the config, which enables no flash attention); with SDPA it would be 15.2 GB. Row 084
-      (+35%/+26%) takes max_length 2,048 as every sample's length, an upper bound the row itself says the
-      data rarely reaches. Rows 133/134 (LLaMA-Factory) are within -13% to +5% (GB reading).
-    - **No wrong `fits`** on any mapped row; where we err on a budget row it is towards `does_not_fit`.
-
-    """
 
   static func cell(_ text: String) -> String {
     text.replacingOccurrences(of: "|", with: "/").replacingOccurrences(of: "\n", with: " ")
