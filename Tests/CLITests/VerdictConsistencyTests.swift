@@ -53,8 +53,17 @@ import Testing
         let fitting = ((answer["fits"] as? [String: Any])?["value"] as? Int64) ?? 0
         let mayFit = ((answer["tight"] as? [String: Any])?["value"] as? Int64) ?? 0
         let value = Int64(rank)!
-        let fromSolve = value <= fitting ? "fits" : value <= mayFit ? "tight" : "does_not_fit"
+        // Above the fits answer nothing fits, above the tight answer nothing is accepted; below,
+        // a rank is worse than the answer only where solve reports a hole with its verdict.
+        let holes = try #require(answer["holes"] as? [[String: Any]])
+        let hole = holes.first { ($0["from"] as? Int64 ?? 0) <= value && value <= ($0["to"] as? Int64 ?? 0) }
+        let fromSolve =
+          hole?["verdict"] as? String ?? (value <= fitting ? "fits" : value <= mayFit ? "tight" : "does_not_fit")
         #expect(fromSolve == verdict, "solve: \(label)")
+        for found in ["fits", "tight"].compactMap({ answer[$0] as? [String: Any] })
+        where found["value"] as? Int64 == value {
+          #expect((found["evaluation"] as? [String: Any])?["verdict"] as? String == verdict, "solve's answer: \(label)")
+        }
         words.insert(verdict)
         cells += 1
       }

@@ -73,7 +73,10 @@ import Testing
   }
 
   /// On eager attention (the most irregular reserve), the largest sequence length and batch:
-  /// the answer fits by the written-out rule and one more does not, for `fits` and for `tight`.
+  /// each answer's verdict is fit's at that value (the written-out rule), the next value is not
+  /// accepted, and below the answers every value a hole names has that hole's verdict. A batch
+  /// is judged value by value (exhaustive); a sequence length's boundary is past the scan limit,
+  /// so it is walked to and bisected (``Bisection/largest(in:bound:where:)``, about 80 probes).
   @Test(arguments: [
     ("qwen2.5-0.5b", "a100-40gb", Setting.sequenceLength), ("qwen2.5-0.5b", "t4", .batchSize),
     ("llama-3.2-1b", "l4", .sequenceLength), ("llama-3.2-1b", "rtx-4090", .batchSize),
@@ -89,13 +92,21 @@ import Testing
     func verdict(_ value: Int64) throws -> String {
       try PlannerTests.verdict(model, try #require(setting.change(to: value)).applied(to: setup), gpu)
     }
+    #expect(answer.isExhaustive == (setting == .batchSize))
     let fitting = try #require(answer.fitting)
     #expect(try verdict(fitting.value) == "fits")
+    #expect(fitting.evaluation.verdict == .fits)
     #expect(try verdict(fitting.value + 1) != "fits")
     let mayFit = try #require(answer.mayFit)
+    #expect(try verdict(mayFit.value) == mayFit.evaluation.verdict.rawValue)
     #expect(try verdict(mayFit.value) != "does_not_fit")
     #expect(try verdict(mayFit.value + 1) == "does_not_fit")
-    #expect(answer.probes <= 80)
+    for hole in answer.holes {
+      for value in hole.values { #expect(try verdict(value) == hole.verdict.rawValue, "\(value)") }
+    }
+    // Exhaustive: the floor's bisection (18 probes at most over 1...65,536) and at most the
+    // scan limit's values; otherwise two walks and bisections.
+    #expect(answer.probes <= (answer.isExhaustive ? Int(Planner.scanLimit) + 20 : 80))
   }
 
   /// Expandable segments is offered when the cached free blocks are the difference: Qwen2.5-0.5B,

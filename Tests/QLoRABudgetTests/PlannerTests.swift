@@ -4,7 +4,7 @@ import Testing
 @testable import QLoRABudgetInputs
 
 /// The planners against the estimator: every answer is checked by calling the estimator
-/// directly on both sides of the boundary.
+/// directly on both sides of the boundary (PlannerExactnessTests: on every value below it).
 @Suite struct PlannerTests {
   static let presets = PresetCatalog.bundled
 
@@ -62,12 +62,20 @@ import Testing
       changed.lora.rank = rank
       return try Self.verdict(model, changed, gpu)
     }
+    // fit's verdict at each answer; the next value is not accepted; a value below that a hole
+    // names has the hole's verdict (exhaustive answers), and the other values below fit.
     if let fitting = answer.fitting {
       #expect(try verdict(fitting.value) == "fits")
       #expect(try verdict(fitting.value + 1) != "fits")
       #expect(fitting.evaluation.setup.lora.rank == fitting.value)
+      if answer.isExhaustive, fitting.value > 1,
+        !answer.holes.contains(where: { $0.values.contains(fitting.value - 1) })
+      {
+        #expect(try verdict(fitting.value - 1) == "fits")
+      }
     }
     if let mayFit = answer.mayFit {
+      #expect(try verdict(mayFit.value) == mayFit.evaluation.verdict.rawValue)
       #expect(try verdict(mayFit.value) != "does_not_fit")
       #expect(try verdict(mayFit.value + 1) == "does_not_fit")
       #expect(mayFit.value >= answer.fitting?.value ?? 0)
@@ -76,9 +84,14 @@ import Testing
     } else {
       #expect(try verdict(1) == "does_not_fit")
     }
-    // Two bisections of the floor over 1...65,536 (17 probes each, the second within the first's
-    // answer) and the walks down to the real verdict's boundary (NonMonotoneSearchTests).
-    #expect(answer.probes <= 50)
+    for hole in answer.holes {
+      for rank in [hole.values.lowerBound, hole.values.upperBound] {
+        #expect(try verdict(rank) == hole.verdict.rawValue, "rank \(rank)")
+      }
+    }
+    // Exhaustive: the floor's bisection over 1...65,536 (18 probes) and at most the scan limit's
+    // ranks. Otherwise two walks and bisections (NonMonotoneSearchTests): about 50.
+    #expect(answer.probes <= (answer.isExhaustive ? Int(Planner.scanLimit) + 20 : 50))
   }
 
   @Test func nothingFitsGivesNoValue() throws {

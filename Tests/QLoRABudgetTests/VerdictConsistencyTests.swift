@@ -73,9 +73,16 @@ import Testing
         }
         let answer = try #require(boundaries[key])
         let rank = row.setup.lora.rank
+        // Above the fits answer nothing fits, above the tight answer nothing is accepted; below,
+        // a rank is worse than the answer only where solve reports a hole with its verdict.
+        let hole = answer.holes.first { $0.values.contains(rank) }
         let solve: Verdict =
-          rank <= (answer.fitting?.value ?? 0) ? .fits : rank <= (answer.mayFit?.value ?? 0) ? .tight : .doesNotFit
+          hole?.verdict
+          ?? (rank <= (answer.fitting?.value ?? 0) ? .fits : rank <= (answer.mayFit?.value ?? 0) ? .tight : .doesNotFit)
         #expect(solve == fit, "solve: \(key) r\(rank)")
+        for found in [answer.fitting, answer.mayFit].compactMap({ $0 }) where found.value == rank {
+          #expect(found.evaluation.verdict == fit, "solve's answer: \(key) r\(rank)")
+        }
         seen.insert(fit)
         cells += 1
       }

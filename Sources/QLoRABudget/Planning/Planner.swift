@@ -2,18 +2,20 @@
 /// setup's ``TrainingSetup/gpuCount`` GPUs): the largest rank, sequence length or batch that
 /// fits, the fewest GPUs (with which engine and offload), the smallest GPU, and which single change makes a run fit.
 ///
-/// Every answer comes from the estimator and the one ``Verdict``, searched by bisection on a
-/// monotone floor of the process peak, then verified with the real verdict walking down from
-/// that boundary (the simulated reserve is not monotone): about 17 probes for a rank, 25 for a
-/// sequence length. A probe of the floor simulates nothing and a probe of the verdict
-/// simulates the allocator only until its reserve rules the value out (``FloorEvaluation``);
-/// only the values returned are estimated whole. The value returned is accepted and the next
-/// one is not; nothing above the floor's boundary is accepted.
+/// Every answer comes from the estimator and the one ``Verdict``. The simulated reserve is not
+/// monotone in rank, sequence length or batch (a larger value can pick a different segment
+/// pattern and cache less), the floor of the process peak (allocated plus context) is: the
+/// largest value is found by bisecting the floor to its boundary (nothing above it can be
+/// accepted) and judging every value from the range's start to that boundary, when they are at
+/// most ``scanLimit`` (``Search/answer(in:)``). A judgement simulates the allocator only until
+/// its reserve rules the value out (``FloorEvaluation``); only the values returned are
+/// estimated whole.
 ///
 ///     let planner = Planner(model: qwen3_14b, setup: setup, gpu: rtx4090)
 ///     let answer = try planner.largest(.rank)
 ///     answer.fitting?.value   // the largest LoRA rank whose verdict is `fits`
 ///     answer.mayFit?.value    // the largest whose verdict is `fits` or `tight`
+///     answer.holes            // the values below them that are not
 public struct Planner: Sendable {
   public let model: ModelArchitecture
   public let setup: TrainingSetup
@@ -36,27 +38,46 @@ public struct Planner: Sendable {
     public let evaluation: Evaluation
   }
 
+  /// Values judged one by one at most, from the range's start to the floor's boundary: each
+  /// costs about one estimate (judged 8 at a time, ``Search/batch``), so a rank search judges a
+  /// few hundred values on common GPUs and a sequence length search, whose boundary is
+  /// thousands, falls back to walking and bisecting (``Answer/isExhaustive`` false).
+  public static let scanLimit: Int64 = 2_048
+
+  /// Consecutive values below an answer that are not accepted as the answer is, with their
+  /// verdict (``Answer/holes``).
+  public struct Hole: Hashable, Sendable {
+    public let values: ClosedRange<Int64>
+    public let verdict: Verdict
+  }
+
   /// The answer to "what is the largest value of `setting` that fits".
   public struct Answer: Hashable, Sendable {
     public let setting: Setting
-    /// The largest value whose verdict is `fits`; nil when even the smallest is not.
+    /// The largest value whose verdict is `fits`; nil when none is.
     public let fitting: Found?
     /// The largest value whose verdict is `fits` or `tight` (at least ``fitting``); nil when
-    /// even the smallest does not fit.
+    /// none is.
     public let mayFit: Found?
     /// The evaluation just past ``mayFit`` (it does not fit), or at the smallest value when
     /// nothing fits; nil when ``mayFit`` is the largest value accepted.
     public let beyond: Evaluation?
+    /// Every value below ``fitting`` whose verdict is not `fits`, and every value below
+    /// ``mayFit`` that does not fit, in runs of one verdict, ascending: the values a reader
+    /// would take to fit because a larger one does. Empty when the search is not exhaustive.
+    public let holes: [Hole]
+    /// Whether every value from the range's start to the floor's boundary was judged (at most
+    /// ``Planner/scanLimit`` of them): then ``fitting`` and ``mayFit`` are the largest and
+    /// ``holes`` are all. Otherwise they were found by walking down from the floor's boundary
+    /// and bisecting (``Bisection/largest(in:bound:where:)``): each is accepted and the next
+    /// value is not, but a larger value between two rejected probes, and holes, may be missed.
+    public let isExhaustive: Bool
     /// Estimates the search made.
     public let probes: Int
   }
 
   /// The largest value of `setting` (one of ``Setting/searchable``) that fits, and the largest
-  /// that may fit, everything else fixed, searched by ``Bisection/largest(in:bound:where:)``
-  /// with the verdict on ``Evaluation/floor`` as the monotone bound: the simulated reserve is
-  /// not monotone in rank, sequence length or batch, the floor is. Each answer `a` is accepted,
-  /// `a + 1` is not (unless `a` is the range's end), and no value whose floor is rejected (so
-  /// none above the floor's boundary) is accepted.
+  /// that may fit, everything else fixed (``Search/answer(in:)``).
   public func largest(_ setting: Setting) throws(PlanningError) -> Answer {
     guard let range = setting.searchRange else {
       throw .notApplicable("the \(setting.label) is not a whole-number setting a planner searches")
@@ -64,79 +85,7 @@ public struct Planner: Sendable {
     if setting == .rank, setup.isFullFineTune {
       throw .notApplicable("full fine-tuning has no LoRA rank")
     }
-    let search = Search(planner: self, setting: setting)
-    let mayFit = try search.largest(in: range, upTo: .tight)
-    let fitting = try mayFit.flatMap { (found: Found) throws(PlanningError) in
-      try search.largest(in: range.lowerBound...found.value, upTo: .fits)
-    }
-    let next = mayFit.map { $0.value + 1 } ?? range.lowerBound
-    let beyond = range.contains(next) ? try search.at(next) : nil
-    return Answer(setting: setting, fitting: fitting, mayFit: mayFit, beyond: beyond, probes: search.probes)
-  }
-
-  /// One setting searched on this planner: every value estimated once, however often the
-  /// searches ask for it, and simulated only when its verdict is asked: the bisection's bound
-  /// reads the floor alone (``FloorEvaluation``).
-  final class Search {
-    let planner: Planner
-    let setting: Setting
-    private var seen: [Int64: Evaluation] = [:]
-    private var floors: [Int64: FloorEvaluation] = [:]
-    /// Values estimated, whether for their floor or their verdict.
-    private(set) var probes = 0
-
-    init(planner: Planner, setting: Setting) {
-      self.planner = planner
-      self.setting = setting
-    }
-
-    private func setup(at value: Int64) -> TrainingSetup {
-      setting.change(to: value)?.applied(to: planner.setup) ?? planner.setup
-    }
-
-    /// The setup with `setting` at `value`, evaluated.
-    func at(_ value: Int64) throws(PlanningError) -> Evaluation {
-      if let evaluation = seen[value] { return evaluation }
-      if floors[value] == nil { probes += 1 }
-      let evaluation = try planner.evaluate(setup(at: value))
-      seen[value] = evaluation
-      return evaluation
-    }
-
-    /// The floor of the setup with `setting` at `value` (``FloorEvaluation``).
-    private func floor(at value: Int64) throws(PlanningError) -> FloorEvaluation {
-      if let floor = floors[value] { return floor }
-      if seen[value] == nil { probes += 1 }
-      let floor = try FloorEvaluation(setup: setup(at: value), gpu: planner.gpu, model: planner.model)
-      floors[value] = floor
-      return floor
-    }
-
-    /// The floor's verdict of the setup with `setting` at `value`: the full evaluation's when
-    /// it is made, else ``FloorEvaluation``'s (the same verdict, without the simulation).
-    func floorVerdict(at value: Int64) throws(PlanningError) -> Verdict {
-      if let evaluation = seen[value] { return evaluation.floorVerdict }
-      return try floor(at: value).verdict
-    }
-
-    /// Whether the verdict of the setup with `setting` at `value` is at worst `worst`: the full
-    /// evaluation's when it is made, else ``FloorEvaluation/isAccepted(upTo:)`` (the same
-    /// answer, the allocator simulated only until its reserve rules the value out).
-    func isAccepted(_ value: Int64, upTo worst: Verdict) throws(PlanningError) -> Bool {
-      if let evaluation = seen[value] { return evaluation.isAccepted(upTo: worst) }
-      return try floor(at: value).isAccepted(upTo: worst)
-    }
-
-    /// The largest value in `range` whose verdict is at worst `worst`
-    /// (``Bisection/largest(in:bound:where:)`` on the floor's verdict).
-    func largest(in range: ClosedRange<Int64>, upTo worst: Verdict) throws(PlanningError) -> Found? {
-      let value = try Bisection.largest(
-        in: range,
-        bound: { (v: Int64) throws(PlanningError) -> Bool in try self.floorVerdict(at: v).isAccepted(upTo: worst) },
-        where: { (v: Int64) throws(PlanningError) -> Bool in try self.isAccepted(v, upTo: worst) })
-      guard let value else { return nil }
-      return Found(value: value, evaluation: try at(value))
-    }
+    return try Search(planner: self, setting: setting).answer(in: range)
   }
 
   /// The smallest of `gpus` (by capacity, then name) that can run the setup

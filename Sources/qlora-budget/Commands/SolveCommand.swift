@@ -270,7 +270,28 @@ enum SolveCommand: Command {
     } else {
       lines.append(row("  may fit (tight)", "none", "nothing fits" + next))
     }
+    if !answer.holes.isEmpty {
+      let runs = answer.holes.map { hole in
+        let values = hole.values
+        let span =
+          values.count == 1
+          ? NumberText.grouped(values.lowerBound)
+          : NumberText.grouped(values.lowerBound) + "-" + NumberText.grouped(values.upperBound)
+        return span + " " + hole.verdict.label
+      }
+      lines += note("Below these, not as they are: " + runs.joined(separator: ", ") + ".")
+    }
+    if !answer.isExhaustive {
+      lines += note(
+        "Not checked value by value (over \(NumberText.grouped(Planner.scanLimit)) values below the floor's "
+          + "boundary): walked down and bisected, so a larger value or a hole below may be missed.")
+    }
     return lines
+  }
+
+  /// `text` wrapped in 80 columns under an answer, indented by 2 and continued by 4.
+  static func note(_ text: String) -> [String] {
+    HelpText.wrap(text, width: 76).enumerated().map { ($0.offset == 0 ? "  " : "    ") + $0.element }
   }
 
   static func foundJSON(_ found: Planner.Found) -> JSONOutput {
@@ -290,6 +311,17 @@ enum SolveCommand: Command {
           ])
         } ?? .null
       ),
+      (
+        "holes",
+        .array(
+          answer.holes.map { hole in
+            .object([
+              ("from", .integer(hole.values.lowerBound)), ("to", .integer(hole.values.upperBound)),
+              ("verdict", .string(hole.verdict.rawValue)),
+            ])
+          })
+      ),
+      ("exhaustive", .bool(answer.isExhaustive)),
       ("limit", .integer(answer.setting.searchRange?.upperBound ?? 0)),
       ("probes", .integer(Int64(answer.probes))),
     ])
