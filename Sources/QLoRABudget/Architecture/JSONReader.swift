@@ -217,7 +217,7 @@ struct JSONReader {
       decoded.append(contentsOf: scalar.utf8)
     default:
       position = start
-      throw malformed("'\\\(Self.shown(escaped))' is not a JSON escape")
+      throw malformed("\(Self.shown(escaped)) after a backslash is not a JSON escape")
     }
   }
 
@@ -258,7 +258,7 @@ struct JSONReader {
 
   /// "expected X, found Y at line L, column C" for what is at `position`.
   private func unexpected(_ expected: String) -> JSONValueError {
-    let found = position < bytes.count ? "'\(Self.shown(bytes[position]))'" : "the end of the text"
+    let found = position < bytes.count ? Self.shown(bytes[position]) : "the end of the text"
     return malformed("expected \(expected), found \(found)")
   }
 
@@ -274,9 +274,9 @@ struct JSONReader {
     return .malformed(reason: "\(reason) at line \(line), column \(offset - lineStart + 1)")
   }
 
-  /// A byte as shown in an error: itself when printable ASCII, else its value.
+  /// A byte as shown in an error: itself in quotes when printable ASCII, else its value.
   private static func shown(_ byte: UInt8) -> String {
-    (0x21...0x7E).contains(byte) ? String(UnicodeScalar(byte)) : hex(byte)
+    (0x21...0x7E).contains(byte) ? "'\(UnicodeScalar(byte))'" : "byte \(hex(byte))"
   }
 
   private static func hex(_ byte: UInt8) -> String {
