@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@testable import QLoRABudgetInputs
+@testable import QLoRABudget
 
 /// `trimmingWhitespace()` removes what Foundation's `trimmingCharacters(in: .whitespaces)`
 /// removes (issue 19 replaced it in the CLI's argument checks and list options).
