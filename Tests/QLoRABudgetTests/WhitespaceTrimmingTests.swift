@@ -3,7 +3,7 @@ import Testing
 
 @testable import QLoRABudget
 
-/// `trimmingWhitespace()` removes what Foundation's `trimmingCharacters(in: .whitespaces)`
+/// `trimmingHorizontalWhitespace()` removes what Foundation's `trimmingCharacters(in: .whitespaces)`
 /// removes (issue 19 replaced it in the CLI's argument checks and list options).
 @Suite struct WhitespaceTrimmingTests {
   /// Every Unicode space separator (Zs, Unicode 15), the tab, and characters that look blank but
@@ -16,10 +16,10 @@ import Testing
 
   @Test(arguments: samples)
   func trimsWhatFoundationTrims(_ text: String) {
-    #expect(text.trimmingWhitespace() == text.trimmingCharacters(in: .whitespaces))
+    #expect(text.trimmingHorizontalWhitespace() == text.trimmingCharacters(in: .whitespaces))
     let padded = "x" + text + "x"
     let inner = padded.dropFirst().dropLast()
-    #expect(inner.trimmingWhitespace() == inner.trimmingCharacters(in: .whitespaces))
+    #expect(inner.trimmingHorizontalWhitespace() == inner.trimmingCharacters(in: .whitespaces))
   }
 
   /// Each scalar of the Basic Multilingual Plane alone, between letters and at both ends.
@@ -27,13 +27,15 @@ import Testing
     for value in UInt32(0)..<0x1_0000 {
       guard let scalar = Unicode.Scalar(value) else { continue }
       let text = "\(scalar)a\(scalar)"
-      #expect(text.trimmingWhitespace() == text.trimmingCharacters(in: .whitespaces), "U+\(String(value, radix: 16))")
+      #expect(
+        text.trimmingHorizontalWhitespace() == text.trimmingCharacters(in: .whitespaces),
+        "U+\(String(value, radix: 16))")
     }
   }
 
   @Test func theSpaceSeparatorsAreTrimmed() {
-    #expect("\u{A0}\u{3000}\ta\u{2003} ".trimmingWhitespace() == "a")
-    #expect("\u{A0}\u{3000}\t ".trimmingWhitespace().isEmpty)
-    #expect("\na\n".trimmingWhitespace() == "\na\n")
+    #expect("\u{A0}\u{3000}\ta\u{2003} ".trimmingHorizontalWhitespace() == "a")
+    #expect("\u{A0}\u{3000}\t ".trimmingHorizontalWhitespace().isEmpty)
+    #expect("\na\n".trimmingHorizontalWhitespace() == "\na\n")
   }
 }

@@ -71,7 +71,7 @@ enum HelpText {
         current += " "
         columns += 1
       }
-      current += word
+      current.append(contentsOf: word)
       columns += wordColumns
     }
     if !current.isEmpty { lines.append(current) }
