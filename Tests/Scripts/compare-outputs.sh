@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the same commands with two qlora-budget binaries and compares their standard output,
 # standard error and exit status byte for byte: every command of the CLI's main paths, each
-# preset model (estimate --json) and GPU (fit), help texts (word wrap), aliases, Hub ids, a
+# preset model (estimate --json) and GPU (fit), help texts (word wrap), model and GPU aliases, Hub ids, a
 # config.json file, a DeepSpeed config and errors. For a change that must not move any answer.
 #
 #     Tests/Scripts/compare-outputs.sh BASE_BINARY NEW_BINARY
@@ -56,9 +56,10 @@ done
 for gpu in $(ls "$root/Presets/gpus" | sed 's/\.json$//'); do
   commands+=("fit qwen3-8b --gpu $gpu")
 done
-for alias in $(grep -ho '"aliases": \[[^]]*' "$root"/Presets/*/*.json | grep -o '"[^"]*"' | grep -v aliases | tr -d '"' | head -20); do
-  commands+=("fit $alias --gpu rtx-4090")
-done
+aliases() { cat "$root"/Presets/$1/*.json | tr -d '\n' | grep -o '"aliases": *\[[^]]*' | grep -o '"[^"]*"' \
+  | grep -v aliases | tr -d '"' | head -15; }
+for alias in $(aliases models); do commands+=("fit $alias --gpu rtx-4090"); done
+for alias in $(aliases gpus); do commands+=("fit qwen3-8b --gpu $alias"); done
 
 differ=0
 for command in "${commands[@]}"; do
