@@ -94,7 +94,7 @@ enum CommandLineTool {
 @main
 struct QLoRABudgetTool {
   static func main() {
-    let environment = ProcessInfo.processInfo.environment
+    let environment = ProcessEnvironment.current()
     let context = CommandContext(
       standardOutput: { FileHandle.standardOutput.write(Data($0.utf8)) },
       standardError: { FileHandle.standardError.write(Data($0.utf8)) },

@@ -8,10 +8,11 @@ public struct DownloaderProcess: ConfigDownloading {
   /// The helper's file name; `swift build` puts it beside `qlora-budget`.
   public static let executableName = "qlora-budget-download"
 
-  /// The helper to run; nil when the running executable's folder is unknown.
+  /// The helper to run; nil for the one beside the running executable, looked up only when a
+  /// download starts (resolving the executable's path cost every cold run a few syscalls).
   public var executable: URL?
 
-  public init(executable: URL? = Bundle.main.executableURL.map(Self.helper(beside:))) {
+  public init(executable: URL? = nil) {
     self.executable = executable
   }
 
@@ -25,7 +26,9 @@ public struct DownloaderProcess: ConfigDownloading {
   {
     let endpoint = environment["HF_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 } ?? "the Hub"
     func failure(_ reason: String) -> ModelSourceError { .download(id: id.description, url: endpoint, reason: reason) }
-    guard let executable, FileManager.default.isExecutableFile(atPath: executable.path) else {
+    guard let executable = executable ?? Bundle.main.executableURL.map(Self.helper(beside:)),
+      FileManager.default.isExecutableFile(atPath: executable.path)
+    else {
       throw failure("the downloader \(Self.executableName) is not beside this executable")
     }
     let process = Process()

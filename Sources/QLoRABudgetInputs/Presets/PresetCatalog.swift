@@ -138,7 +138,7 @@ extension GPU {
   init(presetName: String, text json: String) throws(PresetError) {
     let members: [String: JSONValue]
     do {
-      guard let object = try JSONValue(parsing: Data(json.utf8)).objectValue else {
+      guard let object = try JSONValue(parsing: json).objectValue else {
         throw PresetError.malformedPreset(name: presetName, reason: "the top level is not a JSON object")
       }
       members = object

@@ -41,7 +41,7 @@ final class PresetIndex: @unchecked Sendable {
   private static func index(_ texts: [String: String], keys: [String]) -> [String: String] {
     var index: [String: String] = [:]
     for name in texts.keys.sorted() {
-      guard case .object(let members)? = try? JSONValue(parsing: Data(texts[name, default: ""].utf8)) else { continue }
+      guard case .object(let members)? = try? JSONValue(parsing: texts[name, default: ""]) else { continue }
       for key in keys {
         let values: [JSONValue] =
           if case .array(let listed)? = members[key] { listed } else { members[key].map { [$0] } ?? [] }

@@ -102,7 +102,7 @@ struct ConfigReading {
       }
       names = list
     } else if let text = value.scalarText {
-      names = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+      names = text.split(separator: ",").map { $0.trimmingHorizontalWhitespace() }
     } else {
       throw invalid(keyPath, "expected a list of names")
     }

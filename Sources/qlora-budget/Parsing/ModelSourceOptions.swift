@@ -35,7 +35,7 @@ enum ModelSourceOptions {
     } else {
       argument = try arguments.positional(0, named: "model")
     }
-    guard !argument.trimmingCharacters(in: .whitespaces).isEmpty else {
+    guard !argument.trimmingHorizontalWhitespace().isEmpty else {
       throw UsageError(
         "The argument '<model>' is empty: give a preset name, a config.json or model folder, or a Hub id.",
         command: arguments.command)

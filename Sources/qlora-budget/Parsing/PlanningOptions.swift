@@ -61,7 +61,7 @@ enum PlanningOptions {
     let option = spec.name
     guard let text = arguments.value(spec) else { return nil }
     let items = text.split(separator: ",", omittingEmptySubsequences: false).map {
-      $0.trimmingCharacters(in: .whitespaces)
+      $0.trimmingHorizontalWhitespace()
     }
     guard !items.contains(where: \.isEmpty) else {
       throw .invalidValue(text, for: option, "a list joined by commas, e.g. 'a,b'")

@@ -56,18 +56,36 @@ enum HelpText {
     text + String(repeating: " ", count: max(0, width - text.count))
   }
 
-  /// Greedy word wrap.
+  /// Greedy word wrap: words split at spaces, at most `width` columns (Characters) a line.
   static func wrap(_ text: String, width: Int) -> [String] {
     var lines: [String] = []
     var current = ""
-    for word in text.split(separator: " ") {
-      if !current.isEmpty, current.count + 1 + word.count > width {
+    var columns = 0
+    for (word, wordColumns) in words(text) {
+      if columns > 0, columns + 1 + wordColumns > width {
         lines.append(current)
         current = ""
+        columns = 0
       }
-      current += (current.isEmpty ? "" : " ") + word
+      if columns > 0 {
+        current += " "
+        columns += 1
+      }
+      current.append(contentsOf: word)
+      columns += wordColumns
     }
     if !current.isEmpty { lines.append(current) }
     return lines
+  }
+
+  /// The words between spaces, each with its Characters counted. ASCII text without `\r` (CR LF
+  /// is one Character) has one Character a byte, so it is split and counted on bytes: grapheme
+  /// breaking was most of a cold `fit`'s rendering (issue 19). A space that is a Character of
+  /// its own joins no neighbour, so a line's columns are its words' plus the spaces.
+  private static func words(_ text: String) -> [(Substring, Int)] {
+    if text.utf8.allSatisfy({ $0 < 0x80 && $0 != UInt8(ascii: "\r") }) {
+      return text.utf8.split(separator: UInt8(ascii: " ")).map { (Substring($0), $0.count) }
+    }
+    return text.split(separator: " ").map { ($0, $0.count) }
   }
 }

@@ -46,7 +46,7 @@ public struct AllocatorSettings: Hashable, Sendable {
   public init(configuration text: String) throws(AllocatorSettingsError) {
     self.init()
     for pair in text.split(whereSeparator: { $0 == "," || $0 == " " }) where !pair.isEmpty {
-      let parts = pair.split(separator: ":", maxSplits: 1).map { String($0).trimmingCharacters(in: .whitespaces) }
+      let parts = pair.split(separator: ":", maxSplits: 1).map { String($0).trimmingHorizontalWhitespace() }
       guard parts.count == 2 else { throw AllocatorSettingsError(key: String(pair), value: "", expected: "key:value") }
       let (key, value) = (parts[0], parts[1])
       switch key {

@@ -15,7 +15,7 @@ extension Setting {
   /// Reads `text` as a value of this setting (choices are case-insensitive). One switch over
   /// every setting, without a `default:` arm, so a new setting cannot be read as another one.
   public func parse(_ text: String) throws(SettingValueError) -> SettingChange {
-    let trimmed = text.trimmingCharacters(in: .whitespaces)
+    let trimmed = text.trimmingHorizontalWhitespace()
     switch self {
     case .quantization: return .quantization(try choice(text) { BaseQuantization(rawValue: $0) })
     case .doubleQuantization: return .doubleQuantization(try boolean(text))
@@ -29,7 +29,7 @@ extension Setting {
       case "peft-default": return .targets(.peftDefault)
       default:
         let names = trimmed.split(separator: ",", omittingEmptySubsequences: false)
-          .map { $0.trimmingCharacters(in: .whitespaces) }
+          .map { $0.trimmingHorizontalWhitespace() }
         guard !names.contains(where: \.isEmpty) else {
           throw failure(text, "module names joined by commas, e.g. 'q_proj,v_proj'")
         }
@@ -40,7 +40,7 @@ extension Setting {
     case .modulesToSave:
       if trimmed.lowercased() == "none" { return .modulesToSave([]) }
       let names = trimmed.split(separator: ",", omittingEmptySubsequences: false).map {
-        $0.trimmingCharacters(in: .whitespaces)
+        $0.trimmingHorizontalWhitespace()
       }
       guard !names.contains(where: \.isEmpty) else {
         throw failure(text, "none, or module names joined by commas, e.g. 'embed_tokens,lm_head'")
@@ -65,7 +65,7 @@ extension Setting {
     case .offload:
       var offload: EngineOffload = []
       for part in trimmed.lowercased().split(separator: ",", omittingEmptySubsequences: false) {
-        switch part.trimmingCharacters(in: .whitespaces) {
+        switch part.trimmingHorizontalWhitespace() {
         case "none": continue
         case "optimizer": offload.insert(.optimizer)
         case "params", "parameters": offload.insert(.parameters)
@@ -96,7 +96,7 @@ extension Setting {
 
   /// `true`/`false` (also yes/no, on/off, 1/0).
   private func boolean(_ text: String) throws(SettingValueError) -> Bool {
-    switch text.trimmingCharacters(in: .whitespaces).lowercased() {
+    switch text.trimmingHorizontalWhitespace().lowercased() {
     case "true", "yes", "on", "1": return true
     case "false", "no", "off", "0": return false
     default: throw failure(text)
@@ -106,7 +106,7 @@ extension Setting {
   /// A whole number in the setting's range.
   private func integer(_ text: String) throws(SettingValueError) -> Int64 {
     guard case .integers(let range) = domain else { throw failure(text) }
-    guard let value = Int64(text.trimmingCharacters(in: .whitespaces)) else {
+    guard let value = Int64(text.trimmingHorizontalWhitespace()) else {
       throw failure(text, "expected a whole number")
     }
     guard range.contains(value) else {
@@ -118,7 +118,7 @@ extension Setting {
   /// A finite number in the setting's range.
   private func number(_ text: String) throws(SettingValueError) -> Double {
     guard case .numbers(let range) = domain else { throw failure(text) }
-    guard let value = Double(text.trimmingCharacters(in: .whitespaces)), value.isFinite else {
+    guard let value = Double(text.trimmingHorizontalWhitespace()), value.isFinite else {
       throw failure(text, "expected a number")
     }
     guard range.contains(value) else {
@@ -130,7 +130,7 @@ extension Setting {
   /// A DeepSpeed element count; nil for `auto` where the setting allows it.
   private func elements(_ text: String) throws(SettingValueError) -> Int64? {
     guard case .elements(let allowsAuto) = domain else { throw failure(text) }
-    let trimmed = text.trimmingCharacters(in: .whitespaces)
+    let trimmed = text.trimmingHorizontalWhitespace()
     if allowsAuto, trimmed.lowercased() == "auto" { return nil }
     // DeepSpeed configs write sizes as 5e7 as often as 50000000.
     guard let value = Double(trimmed), value.isFinite, value == value.rounded() else {
@@ -144,7 +144,7 @@ extension Setting {
 
   /// One of the setting's listed choices (case-insensitive), read by `make`.
   private func choice<T>(_ text: String, _ make: (String) -> T?) throws(SettingValueError) -> T {
-    let key = text.trimmingCharacters(in: .whitespaces).lowercased()
+    let key = text.trimmingHorizontalWhitespace().lowercased()
     if let value = make(key) { return value }
     let names = domain.listedValues
     let hint = Suggestions.closest(to: key, among: names, limit: 1).first.map { " Did you mean '\($0)'?" } ?? ""
