@@ -5,8 +5,9 @@ import Testing
 @testable import QLoRABudgetInputs
 
 /// The planners' fast path: the floor without the allocator simulation (``FloorEvaluation``)
-/// is the full evaluation's, and a search that simulates only what the floor does not rule
-/// out answers exactly as one that simulates every probe.
+/// is the full evaluation's, and the replay stopped at a limit answers as the whole replay.
+/// The searches built on it are checked value by value against fit's estimator in
+/// PlannerExactnessTests.
 @Suite struct FloorEvaluationTests {
   /// Every preset model under the schedule baseline's five setups (rotated over the models),
   /// on a 24 and an 80 GiB GPU and on a preset GPU each: the floor and its verdict equal the
@@ -64,49 +65,6 @@ import Testing
       #expect(
         AllocatorReserve.peakReserved(of: schedule, settings: setup.allocator, exceeds: reference - 1, memo: memo))
       #expect(memo.hits == 1)
-    }
-  }
-
-  /// The searches as they were before the fast path: every probe a full evaluation (bound and
-  /// verdict alike), through the same ``Bisection``.
-  static func referenceLargest(
-    _ planner: Planner, _ setting: Setting, in range: ClosedRange<Int64>, upTo worst: Verdict
-  ) throws -> Int64? {
-    var seen: [Int64: Evaluation] = [:]
-    func at(_ value: Int64) throws(PlanningError) -> Evaluation {
-      if let evaluation = seen[value] { return evaluation }
-      let evaluation = try planner.evaluate(setting.change(to: value)?.applied(to: planner.setup) ?? planner.setup)
-      seen[value] = evaluation
-      return evaluation
-    }
-    return try Bisection.largest(
-      in: range, bound: { (v: Int64) throws(PlanningError) -> Bool in try at(v).floorVerdict.isAccepted(upTo: worst) },
-      where: { (v: Int64) throws(PlanningError) -> Bool in try at(v).isAccepted(upTo: worst) })
-  }
-
-  /// The README's headline (tight), an eager run whose reserve is far above its floor, and a
-  /// 16-bit run that does not fit: the largest rank, sequence length and batch found with the
-  /// floor first are the ones every-probe-simulated bisection finds, fitting and tight.
-  @Test(arguments: [
-    ("qwen3-14b", "rtx-4090", "--rank 32"),
-    ("qwen3-8b", "t4", "--attn eager --batch 4 --seq-len 1024"),
-    ("llama-3.1-8b", "a10g", "--quant none --seq-len 4096"),
-  ])
-  func searchesAnswerAsWhenEveryProbeIsSimulated(modelName: String, gpuName: String, flags: String) throws {
-    let model = try PresetCatalog.bundled.model(named: modelName)
-    let gpu = try PresetCatalog.bundled.gpu(named: gpuName)
-    var setup = try AllocationScheduleTests.setup(flags)
-    setup.computeDtype = gpu.supportsBFloat16 ? .bf16 : .fp16
-    let planner = Planner(model: model, setup: setup, gpu: gpu)
-    for setting in [Setting.rank, .sequenceLength, .batchSize] {
-      let range = try #require(setting.searchRange)
-      let answer = try planner.largest(setting)
-      let tight = try Self.referenceLargest(planner, setting, in: range, upTo: .tight)
-      #expect(answer.mayFit?.value == tight, "\(modelName) \(setting)")
-      let fits = try tight.flatMap {
-        try Self.referenceLargest(planner, setting, in: range.lowerBound...$0, upTo: .fits)
-      }
-      #expect(answer.fitting?.value == fits, "\(modelName) \(setting)")
     }
   }
 }
