@@ -29,6 +29,32 @@ package struct TrainableTensorGroup: Hashable, Sendable {
   /// e.g. `self_attn.q_proj.lora_A`.
   public var path: String { module + tensor }
 
+  // The tests below read ``path`` in its two parts: every estimate asks them of every group, and
+  // joining the path (a heap string) for each question was a tenth of the allocated walk's time
+  // (docs/performance.md, "A byte-only walk"). They compare UTF-8 code units: paths are ASCII.
+
+  /// Whether ``path`` is `other`.
+  func pathIs(_ other: String) -> Bool {
+    let (module, tensor, other) = (module.utf8, tensor.utf8, other.utf8)
+    return other.count == module.count + tensor.count && other.starts(with: module)
+      && other.dropFirst(module.count).elementsEqual(tensor)
+  }
+
+  /// Whether ``path`` starts with `prefix`.
+  func pathHasPrefix(_ prefix: String) -> Bool {
+    let (module, tensor, prefix) = (module.utf8, tensor.utf8, prefix.utf8)
+    guard prefix.count > module.count else { return module.starts(with: prefix) }
+    return prefix.starts(with: module) && tensor.starts(with: prefix.dropFirst(module.count))
+  }
+
+  /// Whether ``path`` ends with `suffix`.
+  func pathHasSuffix(_ suffix: String) -> Bool {
+    let (module, tensor, suffix) = (module.utf8, tensor.utf8, suffix.utf8)
+    guard suffix.count > tensor.count else { return tensor.reversed().starts(with: suffix.reversed()) }
+    return suffix.reversed().starts(with: tensor.reversed())
+      && module.reversed().starts(with: suffix.dropLast(tensor.count).reversed())
+  }
+
   public var elements: Int64 { elementsPerTensor * tensorCount }
 
   /// The same tensors in another dtype (DeepSpeed's optimizer steps an fp32 copy of them).
