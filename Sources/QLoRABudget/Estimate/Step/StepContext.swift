@@ -18,12 +18,16 @@ package struct TensorTerm: Hashable, Sendable {
 }
 
 extension Array where Element == TensorTerm {
-  var total: ByteCount { ByteCount.sum(map(\.bytes)) }
+  var total: ByteCount { ByteCount.sum(lazy.map(\.bytes)) }
 }
 
 /// What every activation formula needs: token count, the dtypes tensors take in this recipe
 /// and setup, and the platform. Built once per estimate.
-struct StepContext {
+///
+/// A class: every part of the step keeps it (and the formula text built on demand captures it),
+/// and copying a struct of the model and the setup retained each of their arrays and strings,
+/// a tenth of the allocated walk's time (docs/performance.md, "A byte-only walk").
+final class StepContext: Sendable {
   let model: ModelArchitecture
   let setup: TrainingSetup
   let platform: KernelPlatform
