@@ -31,28 +31,26 @@ package struct TrainableTensorGroup: Hashable, Sendable {
 
   // The tests below read ``path`` in its two parts: every estimate asks them of every group, and
   // joining the path (a heap string) for each question was a tenth of the allocated walk's time
-  // (docs/performance.md, "A byte-only walk"). They compare UTF-8 code units: paths are ASCII.
+  // (docs/performance.md, "A byte-only walk"). Paths are ASCII: their UTF-8 counts are their
+  // character counts.
 
   /// Whether ``path`` is `other`.
   func pathIs(_ other: String) -> Bool {
-    let (module, tensor, other) = (module.utf8, tensor.utf8, other.utf8)
-    return other.count == module.count + tensor.count && other.starts(with: module)
-      && other.dropFirst(module.count).elementsEqual(tensor)
+    other.utf8.count == module.utf8.count + tensor.utf8.count && other.hasPrefix(module) && other.hasSuffix(tensor)
   }
 
   /// Whether ``path`` starts with `prefix`.
   func pathHasPrefix(_ prefix: String) -> Bool {
-    let (module, tensor, prefix) = (module.utf8, tensor.utf8, prefix.utf8)
-    guard prefix.count > module.count else { return module.starts(with: prefix) }
-    return prefix.starts(with: module) && tensor.starts(with: prefix.dropFirst(module.count))
+    let beyondModule = prefix.utf8.count - module.utf8.count
+    guard beyondModule > 0 else { return module.hasPrefix(prefix) }
+    return prefix.hasPrefix(module) && tensor.hasPrefix(prefix.suffix(beyondModule))
   }
 
   /// Whether ``path`` ends with `suffix`.
   func pathHasSuffix(_ suffix: String) -> Bool {
-    let (module, tensor, suffix) = (module.utf8, tensor.utf8, suffix.utf8)
-    guard suffix.count > tensor.count else { return tensor.reversed().starts(with: suffix.reversed()) }
-    return suffix.reversed().starts(with: tensor.reversed())
-      && module.reversed().starts(with: suffix.dropLast(tensor.count).reversed())
+    let beyondTensor = suffix.utf8.count - tensor.utf8.count
+    guard beyondTensor > 0 else { return tensor.hasSuffix(suffix) }
+    return suffix.hasSuffix(tensor) && module.hasSuffix(suffix.prefix(beyondTensor))
   }
 
   public var elements: Int64 { elementsPerTensor * tensorCount }

@@ -50,6 +50,9 @@ final class StepContext: Sendable {
   let adapter: Int64
   /// The lm_head weight's width.
   let lmHead: Int64
+  /// The linear modules stored in 4 or 8 bits in this recipe (none unquantized): read by every
+  /// layer kind's dequantization terms, so listed once.
+  let quantizedLinears: [LinearModule]
 
   init(model: ModelArchitecture, setup: TrainingSetup) {
     self.model = model
@@ -65,6 +68,7 @@ final class StepContext: Sendable {
     isQuantized = setup.effectiveQuantization.isQuantized
     autocast = setup.usesAutocast
     adapter = setup.adapterDtype.resolved(computeDtype).byteWidth
+    quantizedLinears = isQuantized ? model.quantizedLinears(in: setup.recipe.linearRoles) : []
   }
 
   /// What one hidden-size norm saves. RMSNorm (llama, qwen, mistral, gemma, phi3) computes in
