@@ -52,6 +52,8 @@ struct GradientTiming {
     var before: [ByteCount] = []
     var after: [ByteCount] = []
     var inLayers: [TrainableTensorGroup] = []
+    // A group inside the layers whose tensors do not split evenly over them.
+    var uneven = false
     for group in trainable {
       let tensors = repeatElement(
         ByteCount.elements(group.elementsPerTensor, bytesEach: group.dtype.byteWidth), count: Int(group.tensorCount))
@@ -59,15 +61,18 @@ struct GradientTiming {
       case true?: before += tensors
       case false?: after += tensors
       case nil:
-        if group.tensorCount % Int64(layers) == 0 { inLayers.append(group) } else { before += tensors }
+        if group.tensorCount % Int64(layers) == 0 {
+          inLayers.append(group)
+        } else {
+          before += tensors
+          uneven = true
+        }
       }
     }
     // A stack of two layer kinds (an MoE with dense layers) has per-kind groups that do not
     // split over the layers: there every gradient is charged before the layers, as an upper
     // bound (and one that never falls as layers are added).
-    if inLayers.count + trainable.count(where: { Self.outside($0, tied: model.tiesWordEmbeddings) != nil })
-      < trainable.count
-    {
+    if uneven {
       beforeLayers = TensorOrder.layerMajor(trainable)
       perLayer = Array(repeating: [], count: layers)
       afterLayers = []

@@ -167,7 +167,7 @@ struct LayerActivations {
     let attentionSaved = saved.total
     let attentionEnd = saved.count
     // Zero-byte terms are dropped below; count the attention block's among the rest.
-    let attentionTerms = saved.filter { $0.bytes > .zero }.count
+    let attentionTerms = saved.count(where: { $0.bytes > .zero })
     saved.append(
       TensorTerm(
         "\(normCount - attentionNorms) MLP norm(s): fp32 input + rsqrt",
