@@ -30,8 +30,8 @@ package struct TrainableTensorGroup: Hashable, Sendable {
   public var path: String { module + tensor }
 
   // The tests below read ``path`` in its two parts: every estimate asks them of every group, and
-  // joining the path (a heap string) for each question was a tenth of the allocated walk's time
-  // (docs/performance.md, "A byte-only walk"). Paths are ASCII: their UTF-8 counts are their
+  // joining the path (a heap string) for each question, and comparing it, were about a quarter of
+  // the allocated walk's samples (docs/performance.md, "A byte-only walk"). Paths are ASCII: their UTF-8 counts are their
   // character counts.
 
   /// Whether ``path`` is `other`.

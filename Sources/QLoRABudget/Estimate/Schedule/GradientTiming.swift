@@ -24,8 +24,8 @@ struct GradientTiming {
   /// `aten::add` at 1, 2 and 4 layers: every gradient + 2 x 128,256 x 2,048 x 2 B).
   let tiedEmbeddingAccumulation: ByteCount
 
-  /// Paths of the tensors outside the decoder layers, and whether each one's gradient appears
-  /// before the layers' backward (`true`) or after it.
+  /// For a group outside the decoder layers (by its path), whether its gradient appears before
+  /// the layers' backward (`true`) or after it; nil for a group inside the layers.
   private static func outside(_ group: TrainableTensorGroup, tied: Bool) -> Bool? {
     // modules_to_save copies are untied: an embedding's copy is the last node, the others
     // (lm_head, norms) are reached from the loss.

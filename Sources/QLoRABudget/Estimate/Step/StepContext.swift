@@ -25,8 +25,8 @@ extension Array where Element == TensorTerm {
 /// and setup, and the platform. Built once per estimate.
 ///
 /// A class: every part of the step keeps it (and the formula text built on demand captures it),
-/// and copying a struct of the model and the setup retained each of their arrays and strings,
-/// a tenth of the allocated walk's time (docs/performance.md, "A byte-only walk").
+/// and copying a struct of the model and the setup retained each of their arrays and strings
+/// (about 5% of the allocated walk's samples; docs/performance.md, "A byte-only walk").
 final class StepContext: Sendable {
   let model: ModelArchitecture
   let setup: TrainingSetup
