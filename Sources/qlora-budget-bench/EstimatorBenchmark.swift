@@ -47,15 +47,21 @@ struct EstimatorBenchmark: Benchmark {
     result.figures.append(
       ("estimate_cpu_microseconds", Stopwatch.medianCPU(runs: runs, estimates) / Double(batch) * 1e6))
 
-    let allocatedSeconds = Stopwatch.median(runs: runs) {
+    func allocatedPeaks() {
       for index in 0..<allocatedBatch {
         var varied = setup
         varied.lora.rank = 8 + Int64(index & 63)
         if let peak = try? MemoryEstimator.peakAllocated(model: model, setup: varied, gpu: gpu) { sink &+= peak.bytes }
       }
     }
+    let allocatedSeconds = Stopwatch.median(runs: runs, allocatedPeaks)
     result.figures.append(("allocated_peaks_per_second_1_thread", Double(allocatedBatch) / allocatedSeconds))
     result.figures.append(("allocated_peak_microseconds", allocatedSeconds / Double(allocatedBatch) * 1e6))
+    result.figures.append(
+      (
+        "allocated_peak_cpu_microseconds",
+        Stopwatch.medianCPU(runs: runs, allocatedPeaks) / Double(allocatedBatch) * 1e6
+      ))
 
     let planner = Planner(model: model, setup: setup, gpu: gpu)
     var probes = 0

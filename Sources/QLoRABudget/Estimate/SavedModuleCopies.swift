@@ -75,7 +75,7 @@ struct SavedModuleCopies {
   /// Whether `group` is a saved module's copy. Autocast caches no cast of one: an embedding or
   /// norm copy feeds no autocast op, and the lm_head copy's 16-bit cast is the weight copy the loss
   /// counts for any fp32 lm_head (``LogitsAndLoss``), trained or not.
-  static func isCopy(_ group: TrainableTensorGroup) -> Bool { group.path.hasSuffix(copySuffix) }
+  static func isCopy(_ group: TrainableTensorGroup) -> Bool { group.pathHasSuffix(copySuffix) }
 
   /// `lora` with the copies where the model registers them, which is the order the optimizer
   /// steps them in: the embeddings' copies before every layer, the others (norms, lm_head) after.
@@ -84,16 +84,20 @@ struct SavedModuleCopies {
     return embeddings + lora + tensors.filter { !Self.isEmbeddingCopy($0) }
   }
 
-  private static func isEmbeddingCopy(_ group: TrainableTensorGroup) -> Bool {
-    ["embed_tokens", "wte", "wpe"].contains { group.path == $0 + copySuffix }
+  static func isEmbeddingCopy(_ group: TrainableTensorGroup) -> Bool {
+    embeddingCopyPaths.contains { group.pathIs($0) }
   }
+
+  /// The paths of the embeddings' copies (token, GPT-2's token and position embeddings).
+  private static let embeddingCopyPaths = ["embed_tokens", "wte", "wpe"].map { $0 + copySuffix }
+  private static let headCopyPath = "lm_head" + copySuffix
 
   /// The gradients of the embeddings' copies: made by the embedding's backward, the last node of
   /// backward, after every layer's moment. Their share of `onGPU`, the gradient bytes a GPU holds
   /// (all of them, or its shard under FSDP/ZeRO).
   static func gradientsAfterTheLayers(_ trainable: [TrainableTensorGroup], onGPU: ByteCount) -> ByteCount {
-    let late = ByteCount.sum(trainable.filter(isEmbeddingCopy).map(\.bytes))
-    let all = ByteCount.sum(trainable.map(\.bytes))
+    let late = ByteCount.sum(trainable.lazy.filter(isEmbeddingCopy).map(\.bytes))
+    let all = ByteCount.sum(trainable.lazy.map(\.bytes))
     guard late > .zero, all > .zero else { return .zero }
     return ByteCount(Int64((Double(late.bytes) / Double(all.bytes) * Double(onGPU.bytes)).rounded()))
   }
@@ -116,6 +120,6 @@ struct SavedModuleCopies {
   /// dimensions with only lm_head saved, the backward peak is 1,177 MB, where both at once would
   /// make it 1,430 MB; Fixtures/modules-to-save-steps.)
   static func headGradient(_ trainable: [TrainableTensorGroup]) -> ByteCount {
-    trainable.first(where: { $0.path == "lm_head" + copySuffix })?.bytes ?? .zero
+    trainable.first(where: { $0.pathIs(headCopyPath) })?.bytes ?? .zero
   }
 }

@@ -14,7 +14,7 @@ enum TrainableState {
     let dtype = tensors.first?.dtype ?? .float32
     let lora = setup.lora
     return MemoryComponent(
-      .adapters, lifetime: .resident, bytes: ByteCount.sum(tensors.map(\.bytes)),
+      .adapters, lifetime: .resident, bytes: ByteCount.sum(tensors.lazy.map(\.bytes)),
       formula: "\(NumberText.grouped(elements)) params = sum over adapted modules of r*(in+out)"
         + (lora.usesDoRA ? " + out (DoRA magnitude)" : "")
         + (tensors.contains { $0.isReadThroughViews }
@@ -37,12 +37,13 @@ enum TrainableState {
         byDtype.append((tensor.dtype, tensor.elements))
       }
     }
-    let terms = byDtype.map {
-      "\(NumberText.grouped($0.elements)) trainable params x \($0.dtype.byteWidth) B (\($0.dtype.rawValue) .grad)"
-    }
+    let terms = byDtype
     return MemoryComponent(
-      .gradients, lifetime: .transient, bytes: ByteCount.sum(tensors.map(\.bytes)),
-      formula: terms.joined(separator: " + "),
+      .gradients, lifetime: .transient, bytes: ByteCount.sum(tensors.lazy.map(\.bytes)),
+      formula: terms.map {
+        "\(NumberText.grouped($0.elements)) trainable params x \($0.dtype.byteWidth) B (\($0.dtype.rawValue) .grad)"
+      }
+      .joined(separator: " + "),
       source: "PyTorch autograd: .grad matches the parameter's dtype; freed by zero_grad(set_to_none=True)")
   }
 

@@ -24,25 +24,23 @@ struct GradientTiming {
   /// `aten::add` at 1, 2 and 4 layers: every gradient + 2 x 128,256 x 2,048 x 2 B).
   let tiedEmbeddingAccumulation: ByteCount
 
-  /// Paths of the tensors outside the decoder layers, and whether each one's gradient appears
-  /// before the layers' backward (`true`) or after it.
-  private static func outside(_ path: String, tied: Bool) -> Bool? {
+  /// For a group outside the decoder layers (by its path), whether its gradient appears before
+  /// the layers' backward (`true`) or after it; nil for a group inside the layers.
+  private static func outside(_ group: TrainableTensorGroup, tied: Bool) -> Bool? {
     // modules_to_save copies are untied: an embedding's copy is the last node, the others
     // (lm_head, norms) are reached from the loss.
-    if path.hasSuffix(SavedModuleCopies.copySuffix) {
-      return !["embed_tokens", "wte", "wpe"].contains { path == $0 + SavedModuleCopies.copySuffix }
-    }
-    if path.hasPrefix("lm_head") || path.hasPrefix("final_norm") { return true }
-    if path.hasPrefix("embed_tokens") || path.hasPrefix("wte") { return tied }
-    if path.hasPrefix("embed_positions") || path.hasPrefix("wpe") { return false }
+    if SavedModuleCopies.isCopy(group) { return !SavedModuleCopies.isEmbeddingCopy(group) }
+    if group.pathHasPrefix("lm_head") || group.pathHasPrefix("final_norm") { return true }
+    if group.pathHasPrefix("embed_tokens") || group.pathHasPrefix("wte") { return tied }
+    if group.pathHasPrefix("embed_positions") || group.pathHasPrefix("wpe") { return false }
     return nil
   }
 
   init(model: ModelArchitecture, trainable: [TrainableTensorGroup], gradients: ByteCount) {
     let layers = Int(max(1, model.layerCount))
-    let everything = ByteCount.sum(trainable.map(\.bytes))
-    let embedding = trainable.filter {
-      ($0.path.hasPrefix("embed_tokens") || $0.path.hasPrefix("wte")) && !SavedModuleCopies.isCopy($0)
+    let everything = ByteCount.sum(trainable.lazy.map(\.bytes))
+    let embedding = trainable.lazy.filter {
+      ($0.pathHasPrefix("embed_tokens") || $0.pathHasPrefix("wte")) && !SavedModuleCopies.isCopy($0)
     }
     tiedEmbeddingAccumulation = model.tiesWordEmbeddings ? 2 * ByteCount.sum(embedding.map(\.bytes)) : .zero
     guard everything == gradients else {
@@ -54,22 +52,27 @@ struct GradientTiming {
     var before: [ByteCount] = []
     var after: [ByteCount] = []
     var inLayers: [TrainableTensorGroup] = []
+    // A group inside the layers whose tensors do not split evenly over them.
+    var uneven = false
     for group in trainable {
       let tensors = repeatElement(
         ByteCount.elements(group.elementsPerTensor, bytesEach: group.dtype.byteWidth), count: Int(group.tensorCount))
-      switch Self.outside(group.path, tied: model.tiesWordEmbeddings) {
+      switch Self.outside(group, tied: model.tiesWordEmbeddings) {
       case true?: before += tensors
       case false?: after += tensors
       case nil:
-        if group.tensorCount % Int64(layers) == 0 { inLayers.append(group) } else { before += tensors }
+        if group.tensorCount % Int64(layers) == 0 {
+          inLayers.append(group)
+        } else {
+          before += tensors
+          uneven = true
+        }
       }
     }
     // A stack of two layer kinds (an MoE with dense layers) has per-kind groups that do not
     // split over the layers: there every gradient is charged before the layers, as an upper
     // bound (and one that never falls as layers are added).
-    if inLayers.count + trainable.filter({ Self.outside($0.path, tied: model.tiesWordEmbeddings) != nil }).count
-      < trainable.count
-    {
+    if uneven {
       beforeLayers = TensorOrder.layerMajor(trainable)
       perLayer = Array(repeating: [], count: layers)
       afterLayers = []

@@ -48,21 +48,20 @@ struct StepSchedule {
     let mask = schedule.allocate(step.causalMask, .stepConstant)
     if let first = workspaces.first { schedule.allocate(first, .workspace) }
     let cacheBeyondSaved = stack.savesCachedKeyValue ? .zero : step.keyValueCache
-    let casts = Self.split(step.autocastCache, layers)
-    let caches = Self.split(cacheBeyondSaved, layers)
     // Layer order: without checkpointing the first layer is dense (it saves less: no input
     // gradient) and the last is the kind whose backward moment is the larger.
     let kinds = stack.layerKinds(count: layers, checkpointing: checkpointing).map(stack.layer)
     var kept: [[Int32]] = []
     var castIDs: [Int32] = []
     var cacheIDs: [Int32] = []
-    let keptInputs = Self.split(stack.kept, layers)
+    // Each layer's share of what is split evenly over the layers.
+    func share(_ total: ByteCount, _ index: Int) -> ByteCount { Self.piece(index, of: total, in: layers) }
     // Ids of a layer's short-lived tensors, freed within the layer: storage reused layer by layer.
     var blockIDs: [Int32] = []
     var temporaryIDs: [Int32] = []
     for index in 0..<layers {
       if checkpointing {
-        kept.append([schedule.allocate(keptInputs[index], .layerInput)])
+        kept.append([schedule.allocate(share(stack.kept, index), .layerInput)])
       } else {
         let layer = kinds[index]
         let less = index == 0 ? layer.savedForInputGradient : .zero
@@ -77,8 +76,8 @@ struct StepSchedule {
         // The attention block's tensors first, then the MLP's: backward frees the MLP's first.
         kept.append(ids + [-2] + feedForward)
       }
-      castIDs.append(schedule.allocate(casts[index], .stepConstant))
-      cacheIDs.append(schedule.allocate(caches[index], .keyValueCache))
+      castIDs.append(schedule.allocate(share(step.autocastCache, index), .stepConstant))
+      cacheIDs.append(schedule.allocate(share(cacheBeyondSaved, index), .keyValueCache))
       // A checkpointed forward in op order (grad off): attention's tensors and its temporaries,
       // freed before the MLP's tensors are made. The last layer, where every kept input is live,
       // reaches the estimate's forward moment: the dequantized weight joins the block whose moment
@@ -173,14 +172,16 @@ struct StepSchedule {
       incoming = outgoing
       // The first layer's input is the embeddings' output, which the graph keeps with
       // checkpointing (graphLeftovers) while the loss lives.
-      if !(checkpointing && index == 0 && keptInputs[0] == moment.residualGradient) { schedule.free(kept[index]) }
+      if !(checkpointing && index == 0 && share(stack.kept, 0) == moment.residualGradient) {
+        schedule.free(kept[index])
+      }
     }
     // What the graph still references (checkpointing): the embeddings' output and its gradient,
     // and with reentrant checkpointing the rotary tables and the mask.
     var leftovers: [Int32] = []
     if checkpointing {
       leftovers.append(incoming)
-      if keptInputs[0] == moment.residualGradient {
+      if share(stack.kept, 0) == moment.residualGradient {
         leftovers += kept[0]
       } else {
         leftovers.append(schedule.allocate(moment.residualGradient, .residualGradient))
@@ -217,8 +218,14 @@ struct StepSchedule {
 
   /// `total` in `parts` pieces, the remainder on the last.
   static func split(_ total: ByteCount, _ parts: Int) -> [ByteCount] {
-    guard parts > 1, total > .zero else { return [total] + Array(repeating: .zero, count: max(0, parts - 1)) }
+    (0..<max(1, parts)).map { piece($0, of: total, in: parts) }
+  }
+
+  /// Piece `index` of ``split(_:_:)``, without building the array (the schedule reads one piece
+  /// per layer).
+  static func piece(_ index: Int, of total: ByteCount, in parts: Int) -> ByteCount {
+    guard parts > 1, total > .zero else { return index == 0 ? total : .zero }
     let each = ByteCount(total.bytes / Int64(parts))
-    return Array(repeating: each, count: parts - 1) + [total - (Int64(parts - 1) * each)]
+    return index == parts - 1 ? total - (Int64(parts - 1) * each) : each
   }
 }

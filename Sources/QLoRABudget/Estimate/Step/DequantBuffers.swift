@@ -40,7 +40,7 @@ struct DequantBuffers: Sendable {
 
   init(_ context: StepContext) {
     let quantization = context.setup.effectiveQuantization
-    let modules = quantization.isQuantized ? context.model.quantizedLinears(in: context.setup.recipe.linearRoles) : []
+    let modules = context.quantizedLinears
     isInt8 = quantization == .int8
     onCPU = context.platform == .cpu
     let head = BaseWeights.outputHead(context.model, context.setup) ?? 0
@@ -69,7 +69,7 @@ struct DequantBuffers: Sendable {
   static func largest(_ context: StepContext, matching: (LinearModule) -> Bool) -> ByteCount {
     let quantization = context.setup.effectiveQuantization
     guard quantization.isQuantized else { return .zero }
-    let modules = context.model.quantizedLinears(in: context.setup.recipe.linearRoles).filter(matching)
+    let modules = context.quantizedLinears.filter(matching)
     if quantization == .int8 {
       let rebuilt = modules.map { int8Bytes($0, context) }.max() ?? .zero
       guard context.setup.usesGradientCheckpointing else { return rebuilt }

@@ -82,8 +82,7 @@ struct LayerActivations {
   /// int8 projection of the layer keeps its input so, adapted or not.
   static func int8SavedInputs(_ context: StepContext) -> Set<LinearModule.Input> {
     guard context.setup.effectiveQuantization == .int8 else { return [] }
-    let quantized = context.model.quantizedLinears(in: context.setup.recipe.linearRoles)
-    return Set(quantized.filter { $0.role == .projection }.map(\.input))
+    return Set(context.quantizedLinears.lazy.filter { $0.role == .projection }.map(\.input))
   }
 
   private init(_ context: StepContext, adapted: [LinearModule], experts: [AdaptedParameter] = [], sparse: Bool) {
@@ -113,9 +112,8 @@ struct LayerActivations {
     func lora(
       _ slot: LinearModule.Input, input features: Int64, width: Int64, label: String, alreadySaved: Bool = false
     ) {
-      let modules = adapted.filter { $0.input == slot && $0.role == .projection }
       var shared = false
-      for module in modules {
+      for module in adapted where module.input == slot && module.role == .projection {
         let branch = LoRABranch(context, inFeatures: features, inputWidth: width)
         saved += branch.own.map { TensorTerm("\(module.name) LoRA: \($0.name)", $0.bytes) }
         if usesDoRA {
@@ -169,7 +167,7 @@ struct LayerActivations {
     let attentionSaved = saved.total
     let attentionEnd = saved.count
     // Zero-byte terms are dropped below; count the attention block's among the rest.
-    let attentionTerms = saved.filter { $0.bytes > .zero }.count
+    let attentionTerms = saved.count(where: { $0.bytes > .zero })
     saved.append(
       TensorTerm(
         "\(normCount - attentionNorms) MLP norm(s): fp32 input + rsqrt",

@@ -18,12 +18,16 @@ package struct TensorTerm: Hashable, Sendable {
 }
 
 extension Array where Element == TensorTerm {
-  var total: ByteCount { ByteCount.sum(map(\.bytes)) }
+  var total: ByteCount { ByteCount.sum(lazy.map(\.bytes)) }
 }
 
 /// What every activation formula needs: token count, the dtypes tensors take in this recipe
 /// and setup, and the platform. Built once per estimate.
-struct StepContext {
+///
+/// A class: every part of the step keeps it (and the formula text built on demand captures it),
+/// and copying a struct of the model and the setup retained each of their arrays and strings
+/// (about 5% of the allocated walk's samples; docs/performance.md, "A byte-only walk").
+final class StepContext: Sendable {
   let model: ModelArchitecture
   let setup: TrainingSetup
   let platform: KernelPlatform
@@ -46,6 +50,9 @@ struct StepContext {
   let adapter: Int64
   /// The lm_head weight's width.
   let lmHead: Int64
+  /// The linear modules stored in 4 or 8 bits in this recipe (none unquantized): read by every
+  /// layer kind's dequantization terms, so listed once.
+  let quantizedLinears: [LinearModule]
 
   init(model: ModelArchitecture, setup: TrainingSetup) {
     self.model = model
@@ -61,6 +68,7 @@ struct StepContext {
     isQuantized = setup.effectiveQuantization.isQuantized
     autocast = setup.usesAutocast
     adapter = setup.adapterDtype.resolved(computeDtype).byteWidth
+    quantizedLinears = isQuantized ? model.quantizedLinears(in: setup.recipe.linearRoles) : []
   }
 
   /// What one hidden-size norm saves. RMSNorm (llama, qwen, mistral, gemma, phi3) computes in

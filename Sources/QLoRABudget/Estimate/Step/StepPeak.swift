@@ -180,7 +180,7 @@ struct StepPeak {
   static func autocastWeightCache(_ context: StepContext, _ trainable: [TrainableTensorGroup]) -> ByteCount {
     guard context.autocast else { return .zero }
     // peft reads an expert stack's adapters through reshapes (``ExpertAdapterWeights``): no leaf, no cache.
-    let cast = trainable.filter {
+    let cast = trainable.lazy.filter {
       $0.dtype.byteWidth != context.compute && !SavedModuleCopies.isCopy($0) && !$0.isReadThroughViews
     }
     .reduce(Int64(0)) { $0 + $1.elements }
