@@ -53,6 +53,15 @@ import Testing
     let tight = try #require((rank["tight"] as? [String: Any])?["value"] as? Int64)
     #expect(try Self.verdict(model, gpu) { $0.lora.rank = tight } != "does_not_fit")
     #expect(try Self.verdict(model, gpu) { $0.lora.rank = tight + 1 } == "does_not_fit")
+    // The holes below the answers (PlannerExactnessTests checks them value by value): each run's
+    // ends have its verdict.
+    #expect(rank["exhaustive"] is Bool)
+    for hole in try #require(rank["holes"] as? [[String: Any]]) {
+      for end in ["from", "to"] {
+        let value = try #require(hole[end] as? Int64)
+        #expect(try Self.verdict(model, gpu) { $0.lora.rank = value } == hole["verdict"] as? String, "rank \(value)")
+      }
+    }
   }
 
   @Test func solveSmallestGPUNeverNamesOneBelowThePeakOrOneThatCannotRunIt() throws {

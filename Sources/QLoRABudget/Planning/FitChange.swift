@@ -68,8 +68,8 @@ extension Planner {
   /// optimizer; double quantization on; chunked cross-entropy; the largest micro-batch that
   /// fits with gradient accumulation keeping the effective batch; gradient checkpointing on;
   /// the 8-bit variant of the optimizer; NF4 instead of a 16-bit or int8 base; the largest
-  /// rank and the longest sequence below the asked ones that fit (``Search/answer(in:)``, the
-  /// search ``largest(_:)`` makes).
+  /// rank and the longest sequence below the asked ones that fit (``Search/largestFitting(in:)``:
+  /// ``largest(_:)``'s answer when that is below the asked one).
   ///
   /// The candidates are independent: they are judged concurrently, one per core, and ranked
   /// in one order whatever the scheduling, so the answer is the same on any machine.
@@ -159,8 +159,8 @@ extension Planner {
     case .change(let kind, let changes, let note, let cost, let fraction):
       return try fitting(kind, changes, note, cost, fraction: fraction, evaluated: nil)
     case .searched(let setting, let current):
-      // The search `solve` answers with, below the asked value: the same value when solve's is below it.
-      let found = try Search(planner: self, setting: setting).answer(in: 1...(current - 1)).fitting
+      // solve's answer when that is below the asked value (``Search/largestFitting(in:)``).
+      let found = try Search(planner: self, setting: setting).largestFitting(in: 1...(current - 1))
       guard let found, let change = setting.change(to: found.value) else { return nil }
       let value = found.value
       let fraction = 1 - Double(value) / Double(current)

@@ -38,24 +38,53 @@ extension Planner {
       return try walked(range)
     }
 
-    /// Every value in `values` judged, ``batch`` at a time from the top down, concurrently.
+    /// The largest value in `range` whose verdict is `fits`, without the holes below it: the
+    /// values from the floor's `fits` boundary down are judged ``batch`` at a time until one
+    /// fits, when they are at most ``Planner/scanLimit``; otherwise walked to and bisected. The
+    /// same value as ``answer(in:)``'s ``Answer/fitting`` when that is exhaustive.
+    func largestFitting(in range: ClosedRange<Int64>) throws(PlanningError) -> Found? {
+      let bound = try Bisection.largest(in: range) { (value: Int64) throws(PlanningError) -> Bool in
+        try self.floorVerdict(at: value).isAccepted(upTo: .fits)
+      }
+      guard let bound else { return nil }
+      guard bound - range.lowerBound < Planner.scanLimit else {
+        return try largest(in: range, upTo: .fits).map(found)
+      }
+      var top = bound
+      while top >= range.lowerBound {
+        let judged = try batch(from: top, downTo: range.lowerBound) { $0.isAccepted(upTo: .fits) }
+        if let index = judged.firstIndex(of: true) { return try found(top - Int64(index)) }
+        top -= Int64(judged.count)
+      }
+      return nil
+    }
+
+    /// `judge` of `top`, `top - 1`, ... down to ``batch`` values or `lowest`, concurrently
+    /// (``FloorEvaluation``, a floor already made reused).
+    private func batch<T: Sendable>(
+      from top: Int64, downTo lowest: Int64, _ judge: @escaping @Sendable (FloorEvaluation) -> T
+    ) throws(PlanningError) -> [T] {
+      let (planner, setting, known) = (self.planner, self.setting, floors)
+      let count = Int(min(Int64(Self.batch), top - lowest + 1))
+      let judged = try ConcurrentResults<T>.run(count: count) { (offset: Int) throws(PlanningError) in
+        let value = top - Int64(offset)
+        if let floor = known[value] { return judge(floor) }
+        return judge(
+          try FloorEvaluation(setup: planner.setup(setting, at: value), gpu: planner.gpu, model: planner.model))
+      }.values()
+      probes += (0..<count).filter { known[top - Int64($0)] == nil }.count
+      return judged
+    }
+
+    /// Every value in `values` judged, ``batch`` at a time from the top down.
     private func scanned(_ values: ClosedRange<Int64>, in range: ClosedRange<Int64>) throws(PlanningError) -> Answer {
       var verdicts: [Verdict] = []
       verdicts.reserveCapacity(Int(values.count))
-      let (planner, setting, known) = (self.planner, self.setting, floors)
-      var high = values.upperBound
-      while high >= values.lowerBound {
-        let top = high
-        let count = Int(min(Int64(Self.batch), top - values.lowerBound + 1))
-        let judged = try ConcurrentResults<Verdict>.run(count: count) { (offset: Int) throws(PlanningError) in
-          let value = top - Int64(offset)
-          if let floor = known[value] { return floor.fullVerdict }
-          return try FloorEvaluation(setup: planner.setup(setting, at: value), gpu: planner.gpu, model: planner.model)
-            .fullVerdict
-        }.values()
-        probes += (0..<count).filter { known[top - Int64($0)] == nil }.count
+      var top = values.upperBound
+      while top >= values.lowerBound {
+        let judged = try batch(from: top, downTo: values.lowerBound) { $0.fullVerdict }
         verdicts += judged
-        high = top - Int64(count)
+        top -= Int64(judged.count)
       }
       verdicts.reverse()
       let verdict = { (value: Int64) in verdicts[Int(value - values.lowerBound)] }
