@@ -80,9 +80,13 @@ public struct MemoryEstimate: Hashable, Sendable {
 
   /// When the simulated peak reserved exceeds the GPU but the run completes once the allocator
   /// releases its cached segments on out-of-memory retries: the process peak it then reaches
-  /// (that reserved peak plus the CUDA context). nil otherwise, and off CUDA.
+  /// (that reserved peak plus the CUDA context). nil otherwise, and off CUDA. A run whose
+  /// tensors alone (the peak allocated plus the context) pass the GPU cannot complete, so it is
+  /// not replayed a second time.
   public var completingProcessPeak: ByteCount? {
-    reserve?.completingPeakReserved.map { $0 + (peak.process - peak.reserved) }
+    let context = peak.process - peak.reserved
+    guard let gpu, peak.allocated + context <= gpu.capacity else { return nil }
+    return reserve?.completingPeakReserved.map { $0 + context }
   }
 
   /// The usable capacity minus the process peak (negative when over); nil without a GPU.
