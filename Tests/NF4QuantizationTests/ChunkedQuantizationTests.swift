@@ -8,7 +8,7 @@ import Testing
 /// give what the whole-tensor path gives: the same bytes in the checkpoint, the same error
 /// statistics, the same refusals with the same element index.
 @Suite struct ChunkedQuantizationTests {
-  /// 4 KiB chunks: 32 blocks of 64 bf16 values, so the weight below spans 19 chunks and ends in a
+  /// 4 KiB chunks: 32 blocks of 64 bf16 values, so the weight below spans 20 chunks and ends in a
   /// partial block (39 x 999 = 38,961 elements, odd).
   static let chunkBytes = 4096
   static let shape: [Int64] = [39, 999]
