@@ -145,13 +145,13 @@ public struct CheckpointInventory: Sendable {
   public static func role(of info: SafetensorsTensorInfo, hasPackedState: Bool) -> CheckpointTensorRole {
     let name = info.name
     if CheckpointTensorNames.quantStateOwner(name) != nil { return .quantState }
-    let isWeight = name.utf8.reversed().starts(with: ".weight".utf8.reversed())
+    let isWeight = CheckpointTensorNames.hasSuffix(name, ".weight")
     if info.dtype == .u8, isWeight, hasPackedState { return .fourBitPacked }
     let traits = CheckpointTensorNames.traits(name)
     if traits.isEmbedding { return .embedding }
     if traits.isOutputHead { return .lmHead }
     if info.shape.count == 1, traits.isNormModule { return .norm }
-    if name.utf8.reversed().starts(with: ".bias".utf8.reversed()) { return .bias }
+    if CheckpointTensorNames.hasSuffix(name, ".bias") { return .bias }
     if isWeight, info.shape.count == 2 { return .linear }
     return .other
   }
