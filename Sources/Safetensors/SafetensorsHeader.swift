@@ -36,9 +36,9 @@ public struct SafetensorsTensorInfo: Hashable, Sendable {
   /// The bytes of the tensor's data.
   public var byteCount: Int64 { dataOffsets.upperBound - dataOffsets.lowerBound }
 
-  /// The order of a header's tensors: by offsets, then by name. The name is compared only when
-  /// the offsets tie (a tuple of the three copies, retains and releases both names on every
-  /// comparison).
+  /// The order of a header's tensors: by offsets, then by name (compared only when the offsets
+  /// tie, without building a tuple that holds the names).
+  @inline(__always)
   static func precedesInDataOrder(_ a: SafetensorsTensorInfo, _ b: SafetensorsTensorInfo) -> Bool {
     if a.dataOffsets.lowerBound != b.dataOffsets.lowerBound {
       return a.dataOffsets.lowerBound < b.dataOffsets.lowerBound
@@ -144,7 +144,10 @@ public struct SafetensorsHeader: Hashable, Sendable {
     }
     try result.get()
     // Writers list tensors in data order, so usually one pass finds nothing to sort.
-    if !tensors.isSortedByDataOrder { tensors.sort(by: SafetensorsTensorInfo.precedesInDataOrder) }
+    // A closure literal, not the function itself: only a literal lets the compiler specialize
+    // the sort to it (passing the function retained and released both entries on every
+    // comparison: a quarter more CPU for a million tensors at one offset).
+    if !tensors.isSortedByDataOrder { tensors.sort { SafetensorsTensorInfo.precedesInDataOrder($0, $1) } }
     var positions: [String: Int] = [:]
     positions.reserveCapacity(tensors.count)
     // By index: a loop over copies of the entries retains and releases every name and shape.
