@@ -57,6 +57,16 @@ public enum CheckpointTensorNames {
     return name[..<utf8.index(utf8.startIndex, offsetBy: found + length - 1)]
   }
 
+  /// Whether `name`'s UTF-8 bytes end with `suffix`'s (`.weight`, `.bias`): one `memcmp`, no
+  /// generic sequence walk (`inspect` asks twice for each of a million names).
+  public static func hasSuffix(_ name: String, _ suffix: StaticString) -> Bool {
+    var name = name
+    let length = suffix.utf8CodeUnitCount
+    return name.withUTF8 { bytes in
+      bytes.count >= length && memcmp(bytes.baseAddress! + (bytes.count - length), suffix.utf8Start, length) == 0
+    }
+  }
+
   /// The module path components of a tensor name (`model.layers.0.mlp.up_proj.weight` ->
   /// `[model, layers, 0, mlp, up_proj]`).
   public static func modulePath(_ name: String) -> [Substring] {

@@ -136,6 +136,23 @@ import Testing
     }
   }
 
+  /// Tensors whose offsets tie (empty ones at one offset) are ordered by name, whether listed in
+  /// that order or not; an empty tensor at the end of a non-empty one is not an overlap, and a
+  /// name listed twice with the same offsets is still refused.
+  @Test func tiesAreOrderedByNameAndCompleteTiesRefused() throws {
+    let empty = #"{"dtype":"U8","shape":[0],"data_offsets":[2,2]}"#
+    let two = #"{"dtype":"U8","shape":[2],"data_offsets":[0,2]}"#
+    for json in [#"{"z":\#(empty),"b":\#(empty),"a":\#(two)}"#, #"{"a":\#(two),"b":\#(empty),"z":\#(empty)}"#] {
+      let header = try SafetensorsHeader(json: Array(json.utf8), fileSize: 8 + Int64(json.utf8.count) + 2)
+      #expect(header.tensors.map(\.name) == ["a", "b", "z"], "\(json)")
+    }
+    for json in [#"{"b":\#(empty),"a":\#(two),"b":\#(empty)}"#, #"{"b":\#(empty),"b":\#(empty)}"#] {
+      #expect(throws: SafetensorsError.duplicateTensor("b"), "\(json)") {
+        try SafetensorsHeader(json: Array(json.utf8), fileSize: 1 << 20)
+      }
+    }
+  }
+
   @Test func aHeaderThatIsNotUTF8OrNotJSONIsOneLine() {
     for json: [UInt8] in [
       [0xFF, 0xFE], [0xC0, 0x80], Array("{\"a\":".utf8), Array("[1]".utf8), Array("\"x\"".utf8), [],

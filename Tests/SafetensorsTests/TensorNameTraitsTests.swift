@@ -46,6 +46,26 @@ import Testing
     }
   }
 
+  /// `hasSuffix` (one `memcmp` on the bytes) against the suffix test on the UTF-8 view it
+  /// replaced, including names shorter than the suffix, a combining accent after the suffix
+  /// (Character-wise `String.hasSuffix` would differ there), digits and a 10,000-byte name.
+  @Test func suffixesOnBytesAgreeWithTheUTF8View() {
+    let names =
+      Self.names + [
+        ".weight", ".bias", "bias", "eight", "x.weight\u{301}", "x.bias.weight", "x.weight.bias", "0.1.2.bias",
+        "模型.bias", "é.weight", String(repeating: "layers.0.", count: 1_111) + "x.weight",
+      ]
+    for name in names {
+      for suffix: StaticString in [".weight", ".bias"] {
+        let expected = name.utf8.reversed().starts(with: "\(suffix)".utf8.reversed())
+        #expect(CheckpointTensorNames.hasSuffix(name, suffix) == expected, "\(name) \(suffix)")
+      }
+    }
+    #expect(CheckpointTensorNames.hasSuffix("m.layers.0.up_proj.weight", ".weight"))
+    #expect(!CheckpointTensorNames.hasSuffix("x.weight\u{301}", ".weight"))
+    #expect(!CheckpointTensorNames.hasSuffix("bias", ".bias"))
+  }
+
   @Test func quantStateOwnersOnBytes() {
     #expect(CheckpointTensorNames.quantStateOwner("m.weight.absmax") == "m.weight")
     #expect(CheckpointTensorNames.quantStateOwner("a.weight.b.weight.quant_map") == "a.weight.b.weight")

@@ -120,11 +120,11 @@ public struct CheckpointInventory: Sendable {
     var counts = [Int](repeating: 0, count: roles.count * dtypes.count)
     var elements = [Int64](repeating: 0, count: counts.count)
     var bytes = [ByteCount](repeating: ByteCount(0), count: counts.count)
-    let roleIndex = Dictionary(uniqueKeysWithValues: roles.enumerated().map { ($1, $0) })
-    let dtypeIndex = Dictionary(uniqueKeysWithValues: dtypes.enumerated().map { ($1, $0) })
+    // A search of the few cases, not a dictionary: hashing the role and the dtype of a million
+    // tensors cost more than summing them.
     tensors.withUnsafeBufferPointer { tensors in
       for tensor in tensors {
-        let cell = roleIndex[tensor.role]! * dtypes.count + dtypeIndex[tensor.dtype]!
+        let cell = roles.firstIndex(of: tensor.role)! * dtypes.count + dtypes.firstIndex(of: tensor.dtype)!
         counts[cell] += 1
         elements[cell] += tensor.elements
         bytes[cell] = bytes[cell] + tensor.bytes
@@ -145,13 +145,13 @@ public struct CheckpointInventory: Sendable {
   public static func role(of info: SafetensorsTensorInfo, hasPackedState: Bool) -> CheckpointTensorRole {
     let name = info.name
     if CheckpointTensorNames.quantStateOwner(name) != nil { return .quantState }
-    let isWeight = name.utf8.reversed().starts(with: ".weight".utf8.reversed())
+    let isWeight = CheckpointTensorNames.hasSuffix(name, ".weight")
     if info.dtype == .u8, isWeight, hasPackedState { return .fourBitPacked }
     let traits = CheckpointTensorNames.traits(name)
     if traits.isEmbedding { return .embedding }
     if traits.isOutputHead { return .lmHead }
     if info.shape.count == 1, traits.isNormModule { return .norm }
-    if name.utf8.reversed().starts(with: ".bias".utf8.reversed()) { return .bias }
+    if CheckpointTensorNames.hasSuffix(name, ".bias") { return .bias }
     if isWeight, info.shape.count == 2 { return .linear }
     return .other
   }
