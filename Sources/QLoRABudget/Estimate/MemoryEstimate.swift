@@ -84,9 +84,8 @@ public struct MemoryEstimate: Hashable, Sendable {
   /// tensors alone (the peak allocated plus the context) pass the GPU cannot complete, so it is
   /// not replayed a second time.
   public var completingProcessPeak: ByteCount? {
-    let context = peak.process - peak.reserved
-    guard let gpu, peak.allocated + context <= gpu.capacity else { return nil }
-    return reserve?.completingPeakReserved.map { $0 + context }
+    guard let gpu, peak.allocated + peak.context <= gpu.capacity else { return nil }
+    return reserve?.completingPeakReserved.map { $0 + peak.context }
   }
 
   /// The usable capacity minus the process peak (negative when over); nil without a GPU.
@@ -110,6 +109,9 @@ public struct PeakMemory: Hashable, Sendable {
   public let process: ByteCount
   /// The phase of the step that sets the peak.
   public let phase: StepPhase
+
+  /// The CUDA runtime the process holds beyond the allocator's reserve (process minus reserved).
+  public var context: ByteCount { process - reserved }
 
   public init(allocated: ByteCount, reserved: ByteCount, process: ByteCount, phase: StepPhase) {
     self.allocated = allocated

@@ -29,7 +29,7 @@ public struct Evaluation: Hashable, Sendable {
       let peak = estimate.peak
       bytes = peak.process
       verdict = estimate.verdict ?? Self.verdict(of: bytes, on: gpu, setup: setup)
-      floor = peak.allocated + (peak.process - peak.reserved)
+      floor = peak.allocated + peak.context
       floorVerdict = Self.verdict(of: floor, on: gpu, setup: setup)
     } catch .overflow {
       estimate = nil

@@ -44,7 +44,7 @@ struct FloorEvaluation: Sendable {
   func isAccepted(upTo worst: Verdict) -> Bool {
     guard verdict.isAccepted(upTo: worst), let walk else { return false }
     let peak = walk.peakCachingNothing
-    let context = peak.process - peak.reserved
+    let context = peak.context
     // The verdict grows with the peak: the largest accepted peak, from the floor (accepted) up.
     guard
       let largest = Bisection.largest(

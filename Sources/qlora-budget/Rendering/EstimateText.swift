@@ -120,12 +120,8 @@ enum EstimateText {
         (text, detail) = ("TIGHT, \(amount) headroom", "less than \(marginText)")
       }
     case .doesNotFit:
-      (
-        text, detail
-      ) = (
-        "DOES NOT FIT, \(amount) over",
-        "the estimated peak exceeds the usable capacity, even with the allocator's cache released"
-      )
+      text = "DOES NOT FIT, \(amount) over"
+      detail = "the estimated peak exceeds the usable capacity, even with the allocator's cache released"
     }
     return [
       "GPU: \(CommandLineTool.oneLine(gpu.displayName)), usable \(gpu.capacity.formatted(.binary)) (\(gpu.capacity.formatted(.decimal)))",
@@ -137,7 +133,7 @@ enum EstimateText {
 
   /// How the completing peak is reached, for `--explain`.
   static func completingFormula(_ estimate: MemoryEstimate, _ completing: ByteCount) -> String {
-    let context = estimate.peak.process - estimate.peak.reserved
+    let context = estimate.peak.context
     let g = { NumberText.grouped(($0 as ByteCount).bytes) }
     return "; = peak reserved \(g(completing - context)) B, the run's schedule replayed with the capacity less "
       + "the CUDA runtime (\(g((estimate.gpu?.capacity ?? .zero) - context)) B) for the allocator, its cached "
