@@ -62,6 +62,15 @@ public enum MemoryEstimator {
     let transient: TransientComponents
 
     init(model: ModelArchitecture, setup: TrainingSetup, gpu: GPU?) throws(SetupError) {
+      try self.init(model: model, setup: setup, gpu: gpu, lossChunkBudget: LogitsAndLoss.unslothChunkCap)
+      if let budget = lossChunkBudgetFromFreeMemory(gpu), budget < LogitsAndLoss.unslothChunkCap {
+        self = try Walk(model: model, setup: setup, gpu: gpu, lossChunkBudget: budget)
+      }
+    }
+
+    private init(
+      model: ModelArchitecture, setup: TrainingSetup, gpu: GPU?, lossChunkBudget: ByteCount
+    ) throws(SetupError) {
       try setup.validate()
       self.setup = setup
       let adapted = try loraTargets(model, setup)
@@ -79,8 +88,8 @@ public enum MemoryEstimator {
       components += TrainableState.optimizerState(stepped, setup.optimizer)
       engine = EngineSharding(setup: setup, model: model, trainable: trainable)
       (components, gather) = engine.apply(components)
-      context = StepContext(model: model, setup: setup)
-      step = stepPeak(model, setup, trainable, adapted: adapted)
+      context = StepContext(model: model, setup: setup, lossChunkBudget: lossChunkBudget)
+      step = stepPeak(model, setup, trainable, adapted: adapted, lossChunkBudget: lossChunkBudget)
       transient = TransientComponents(step: step, setup: setup, gpu: gpu)
       components += transient.components
       if let gather { components.append(gather) }
@@ -88,6 +97,22 @@ public enum MemoryEstimator {
         throw .overflow(component: overflowed.kind.label.lowercased())
       }
       self.components = components
+    }
+
+    /// Unsloth's fused loss sizes its chunks from the device's free memory when it runs
+    /// (``StepContext/lossChunkBudget``): half of the capacity less the CUDA context and what the
+    /// allocator has reserved just before the run's first loss chunk (the warm-up step's; loading
+    /// and that step's forward do not depend on the chunk), at most the 4 GiB cap. The measured
+    /// step's loss is counted with the same chunks: it finds no more memory free (the reserve
+    /// never falls), so its own chunks are no larger. Nil when no loss chunks by free memory or
+    /// no GPU is known (the cap then holds).
+    private func lossChunkBudgetFromFreeMemory(_ gpu: GPU?) -> ByteCount? {
+      guard case .unsloth = setup.lossImplementation, setup.platform == .cuda, let gpu else { return nil }
+      let run = schedule(loader: setup.recipe.loader)
+      guard run.fitsTheAllocatorArithmetic, let index = run.firstLossChunk else { return nil }
+      let reserved = ByteCount(AllocatorReserve.reserved(of: run, settings: setup.allocator, before: index))
+      let free = gpu.capacity - transient.context - reserved
+      return min(ByteCount(free.bytes / 2), LogitsAndLoss.unslothChunkCap)
     }
 
     /// The peak were the caching allocator to hold nothing beyond its tensors (reserved equal
@@ -151,9 +176,10 @@ public enum MemoryEstimator {
   }
 
   static func stepPeak(
-    _ model: ModelArchitecture, _ setup: TrainingSetup, _ trainable: [TrainableTensorGroup], adapted: LoRATargetSet
+    _ model: ModelArchitecture, _ setup: TrainingSetup, _ trainable: [TrainableTensorGroup], adapted: LoRATargetSet,
+    lossChunkBudget: ByteCount = LogitsAndLoss.unslothChunkCap
   ) -> StepPeak {
-    let context = StepContext(model: model, setup: setup)
+    let context = StepContext(model: model, setup: setup, lossChunkBudget: lossChunkBudget)
     // Sharded, each GPU keeps its share of the gradients (the full layer is in the gather buffer).
     let gradients = EngineSharding(setup: setup, model: model, trainable: trainable)
       .gradientsOnGPU(ByteCount.sum(trainable.map(\.bytes)))
@@ -204,11 +230,12 @@ public enum MemoryEstimator {
     }
     if let loss = setup.lossImplementation { lines.append("loss: \(loss.label) chunked cross-entropy") }
     if setup.lossImplementation == .unsloth {
-      // unsloth_zoo fused_losses/cross_entropy_loss.py _get_chunk_multiplier (cached at the first call).
+      // unsloth_zoo fused_losses/cross_entropy_loss.py get_chunk_size / _auto_target_gb_from.
       lines.append(
-        "Unsloth sizes its loss chunks at run time from half the GPU memory free at its first call, "
-          + "capped at 4 GiB (UNSLOTH_CE_LOSS_TARGET_GB overrides): counted at the cap, an upper bound when less "
-          + "than 8 GiB is free then")
+        "Unsloth sizes its loss chunks at run time from half the GPU memory free when the loss runs, "
+          + "capped at 4 GiB (UNSLOTH_CE_LOSS_TARGET_GB overrides): counted from what the simulated run leaves "
+          + "free at its first call on the GPU given (the cap without one); the measured step finds no more free, "
+          + "so its chunks are no larger")
     }
     return lines
   }

@@ -122,6 +122,13 @@ package struct AllocatorReserve: Hashable, Sendable {
     return false
   }
 
+  /// The bytes reserved just before event `index` (the whole run's, when it is past the end):
+  /// with unlimited capacity nothing is released, so the peak so far is what is held.
+  static func reserved(of schedule: AllocationSchedule, settings: AllocatorSettings, before index: Int) -> Int64 {
+    guard index > 0 else { return 0 }
+    return replay(schedule, settings: settings, stoppingAt: index - 1, allocator: CachingAllocator.self).peakReserved
+  }
+
   /// Whether `schedule` completes within `capacity` bytes reserved, the allocator releasing its
   /// cache when an allocation would pass it.
   static func completes(_ schedule: AllocationSchedule, settings: AllocatorSettings, within capacity: Int64) -> Bool {

@@ -81,6 +81,16 @@ package struct AllocationSchedule: Sendable {
     for id in ids { free(id) }
   }
 
+  /// The index of the event where the run's first loss chunk is allocated (the warm-up step's):
+  /// what the device has free just before it sizes a loss that chunks by free memory
+  /// (``StepContext/lossChunkBudget``). Nil before a loss is scheduled.
+  private(set) var firstLossChunk: Int?
+
+  /// Notes that the next event allocates a loss chunk.
+  mutating func markLossChunk() {
+    if firstLossChunk == nil { firstLossChunk = events.count }
+  }
+
   mutating func enter(_ phase: SchedulePhase) {
     events.append(.phase(phase))
     fingerprint = fingerprint &* 31 &+ 7

@@ -120,6 +120,7 @@ struct StepSchedule {
     let upcast = schedule.allocate(loss.upcast, .logits)
     let logProbabilities = schedule.allocate(loss.logProbabilities, .logits)
     let inputGradient = schedule.allocate(loss.inputGradient, .logits)
+    schedule.markLossChunk()
     let chunk = schedule.allocate(loss.chunk, .logits)
     schedule.free([chunk, upcast, lastHidden])
     if loss.heldOutput == .zero { schedule.free(logits) }

@@ -34,11 +34,15 @@
 ///   into the chunk's logits (`tokens x vocab` in the matmul dtype), plus `grad_input =
 ///   zeros_like(_input)` and an fp32 loss per token. Source: liger_kernel
 ///   `ops/fused_linear_cross_entropy.py` `fused_linear_cross_entropy_forward`.
-/// - Unsloth sizes chunks at 16 B per logit (`_CE_BYTES_PER_LOGIT`) with a target of at most
-///   4 GiB (`_CE_TARGET_GB_CAP`); one chunk holds at most `min(b*s*V*16 B, 4 GiB)`. When the whole
-///   loss fits one chunk, that chunk runs the standard loss's operations on every token, so it is
-///   counted as the standard loss. Sources: unsloth/models/llama.py CausalLM_fast_forward,
-///   unsloth_zoo/fused_losses/cross_entropy_loss.py (docs/recipes.md section 3).
+/// - Unsloth counts 16 B per logit (`_CE_BYTES_PER_LOGIT`) against a per-chunk budget of
+///   `min(free / 2, 4 GiB)` (`_auto_target_gb_from`: the device's free memory read when the loss
+///   runs, ``StepContext/lossChunkBudget``), less the input gradient it allocates whatever the
+///   chunking (`fixed_gb`, when smaller than the budget), and splits the tokens into a multiple of
+///   4 chunks (`get_chunk_size`), each of `ceil(tokens / chunks)` tokens (``unslothChunks(tokens:
+///   vocabulary:fixed:budget:)``). When the whole loss fits one chunk, that chunk runs the
+///   standard loss's operations on every token, so it is counted as the standard loss. Sources:
+///   unsloth/models/llama.py CausalLM_fast_forward, unsloth_zoo/fused_losses/cross_entropy_loss.py
+///   (docs/recipes.md section 3).
 /// A chunked loss never counts more than the standard loss of the same setup: when its chunk
 /// and saved gradient come to no less than the standard loss's largest moment (Unsloth with a
 /// single chunk runs the standard operations on every token), the standard tensors are counted.
@@ -67,11 +71,28 @@ struct LogitsAndLoss {
   /// How the tokens are chunked when the loss is `tokenChunks` (torchtune, LitGPT, TRL); nil
   /// for a fused loss and the standard one.
   let tokenChunking: TokenChunking?
+  /// Unsloth's fused loss: its chunk count and the budget it was sized to (nil otherwise).
+  let unslothChunking: (chunks: Int64, budget: ByteCount)?
 
-  /// The largest chunk of Unsloth's fused cross-entropy: its `_CE_TARGET_GB_CAP` (4 GiB).
+  /// Unsloth's largest per-chunk budget (`_CE_CAP_MIN_GB`, 4 GiB), also its budget when the
+  /// device's free memory cannot be read (no GPU given here).
   static let unslothChunkCap = ByteCount.gibibytes(4)
   /// Unsloth's `_CE_BYTES_PER_LOGIT`: bytes per token x vocabulary element while a chunk runs.
   static let unslothBytesPerLogit: Int64 = 16
+
+  /// How many chunks Unsloth's fused loss splits `tokens` into (`get_chunk_size`): one when the
+  /// whole loss (`tokens x vocabulary x 16 B`) fits the budget less the `fixed` bytes no
+  /// chunking shrinks (only when those are smaller than the budget), else the whole over that
+  /// target rounded up to a multiple of 4, at most one token a chunk. No budget at all (no
+  /// free memory) is one token a chunk: the run is out of memory before its loss anyway.
+  static func unslothChunks(tokens: Int64, vocabulary: Int64, fixed: ByteCount, budget: ByteCount) -> Int64 {
+    let whole = StepContext.bytes(tokens, vocabulary, width: unslothBytesPerLogit)
+    let target = fixed > .zero && fixed < budget ? budget - fixed : budget
+    guard whole > target else { return 1 }
+    guard target > .zero, !whole.isOverflow else { return max(tokens, 1) }
+    let quarters = whole.bytes / (4 * target.bytes) + (whole.bytes % (4 * target.bytes) == 0 ? 0 : 1)
+    return min(4 * quarters, max(tokens, 1))
+  }
 
   init(_ context: StepContext) {
     let model = context.model
@@ -108,6 +129,7 @@ struct LogitsAndLoss {
       gradient = StepContext.bytes(chunkTokens, vocabulary, width: probabilityWidth)
       heldOutput = logits
       inputGradient = .zero
+      unslothChunking = nil
     } else if let fused = setup.lossImplementation.flatMap({ Self.chunkMoment($0, context, width: width) }),
       fused.moment + fused.inputGradient < standard.largestMoment(keepingLogits: plain)
     {
@@ -121,6 +143,7 @@ struct LogitsAndLoss {
       heldOutput = .zero
       chunk = fused.moment
       inputGradient = fused.inputGradient
+      unslothChunking = fused.unslothChunks.map { ($0, context.lossChunkBudget) }
     } else {
       implementation = nil
       tokenChunking = nil
@@ -132,6 +155,7 @@ struct LogitsAndLoss {
       heldOutput = plain ? standard.logits : .zero
       chunk = .zero
       inputGradient = .zero
+      unslothChunking = nil
     }
   }
 
@@ -159,7 +183,7 @@ struct LogitsAndLoss {
   /// One chunk's live bytes and the saved input gradient of a fused chunked loss (nil for a
   /// token-chunked one).
   private static func chunkMoment(_ loss: ChunkedLoss, _ context: StepContext, width: Int64) -> (
-    moment: ByteCount, inputGradient: ByteCount
+    moment: ByteCount, inputGradient: ByteCount, unslothChunks: Int64?
   )? {
     let vocabulary = context.model.vocabularySize
     let hidden = context.model.hiddenSize
@@ -169,10 +193,15 @@ struct LogitsAndLoss {
       let increase = (vocabulary + hidden - 1) / hidden
       let rows = min(context.tokens, nextPowerOfTwo((context.tokens + increase - 1) / increase))
       let logits = StepContext.bytes(rows, vocabulary, width: width)
-      return (logits + context.perToken(1, 4), inputGradient)
+      return (logits + context.perToken(1, 4), inputGradient, nil)
     case .unsloth:
-      let whole = context.perToken(vocabulary, unslothBytesPerLogit)
-      return (min(whole, unslothChunkCap) + context.perToken(1, 4), inputGradient)
+      let chunks = unslothChunks(
+        tokens: context.tokens, vocabulary: vocabulary, fixed: inputGradient, budget: context.lossChunkBudget)
+      let chunkTokens = context.tokens / chunks + (context.tokens % chunks == 0 ? 0 : 1)
+      return (
+        StepContext.bytes(chunkTokens, vocabulary, width: unslothBytesPerLogit) + context.perToken(1, 4), inputGradient,
+        chunks
+      )
     case .tokenChunks:
       return nil
     }
@@ -221,8 +250,13 @@ struct LogitsAndLoss {
         + "final norm input \(g(finalNorm.bytes))"
     }
     if let implementation {
-      return "\(implementation.label) chunked cross-entropy: full logits never materialised; one chunk "
-        + "\(g(chunk.bytes)) + the saved gradient of the final norm's output \(g(inputGradient.bytes)); "
+      let sizing = unslothChunking.map { chunking in
+        "\(g(chunking.chunks)) chunks of \(g(tokens / chunking.chunks + (tokens % chunking.chunks == 0 ? 0 : 1))) "
+          + "tokens at \(Self.unslothBytesPerLogit) B a logit (within \(g(chunking.budget.bytes)): half the memory free "
+          + "when the loss first runs, at most \(g(Self.unslothChunkCap.bytes)), less the input gradient); "
+      }
+      return "\(implementation.label) chunked cross-entropy: full logits never materialised; " + (sizing ?? "")
+        + "one chunk \(g(chunk.bytes)) + the saved gradient of the final norm's output \(g(inputGradient.bytes)); "
         + "final norm input \(g(finalNorm.bytes))"
     }
     return "logits b*s*V*\(logitsWidth) B = \(g(logits.bytes))"

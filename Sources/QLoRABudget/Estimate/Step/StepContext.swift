@@ -53,10 +53,15 @@ final class StepContext: Sendable {
   /// The linear modules stored in 4 or 8 bits in this recipe (none unquantized): read by every
   /// layer kind's dequantization terms, so listed once.
   let quantizedLinears: [LinearModule]
+  /// What a loss that sizes its chunks from the device's free memory may use per chunk (Unsloth's
+  /// fused cross-entropy, ``LogitsAndLoss``): half the memory free when the loss first runs, at
+  /// most its 4 GiB cap, which is also the budget when no device is known.
+  let lossChunkBudget: ByteCount
 
-  init(model: ModelArchitecture, setup: TrainingSetup) {
+  init(model: ModelArchitecture, setup: TrainingSetup, lossChunkBudget: ByteCount = LogitsAndLoss.unslothChunkCap) {
     self.model = model
     self.setup = setup
+    self.lossChunkBudget = lossChunkBudget
     self.platform = setup.platform
     tokens = Self.product([setup.batchSize, setup.sequenceLength]) ?? Int64.max
     let computeDtype = setup.computeDtype
