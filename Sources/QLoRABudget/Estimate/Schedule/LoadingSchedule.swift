@@ -37,7 +37,8 @@ public enum CheckpointLoader: Hashable, Sendable {
       return "\(count) worker threads staging copies ahead of the quantizing thread (transformers 5)"
     case .sequential: return "one tensor at a time (transformers 4.x loader)"
     case .torchtune01:
-      return "model built on the GPU, layers deep-copied, then loaded; whole-tensor NF4 quantization (torchtune 0.1, torchao 0.1)"
+      return
+        "model built on the GPU, layers deep-copied, then loaded; whole-tensor NF4 quantization (torchtune 0.1, torchao 0.1)"
     }
   }
 
