@@ -279,7 +279,8 @@ extension PublishedMapping {
         "max length 1024 taken as every sample's length (a cut-off: real lengths are shorter)",
       ]),
     torchtune01Row(
-      "056", "QLoRA tutorial (torchtune 0914d5cfb, 2024-04-15): the same 9.29 GB after training; 9.13 GB reserved "
+      "056",
+      "QLoRA tutorial (torchtune 0914d5cfb, 2024-04-15): the same 9.29 GB after training; 9.13 GB reserved "
         + "already after model init, which the torchtune-0.1 loader's build, deep copies and load reach"),
   ]
 
