@@ -25,9 +25,11 @@
 /// Each quantization and dequantization is ``TorchAO01Quantization``'s op sequence. The
 /// checkpoint copy is taken in the load width (the compute dtype); an fp16 checkpoint
 /// (Llama-2-7b-hf) adds to_nf4's `.to(torch.bfloat16)` copy beside it during the load, after
-/// the build has set the reserve (replayed for row 056: the same peak either way). Norms,
-/// rotary caches and the rest of the 16-bit component are summarised at the end like
-/// ``LoadingSchedule``'s; the totals are the resident components' bytes exactly.
+/// the deep copies have set the reserve. Norms and the rest of the 16-bit component are
+/// summarised at the end like ``LoadingSchedule``'s (the totals are the resident components'
+/// bytes exactly); torchtune's per-layer rotary caches (`max_seq_len x head_dim` fp32) are not
+/// in the components. Neither changes row 056's model-init reserve in the allocator study's
+/// replay (Tests/Calibration/allocator/torchtune01_init.py: 9.133 GB in every variant).
 struct TorchtuneLoadingSchedule {
   let model: ModelArchitecture
   let setup: TrainingSetup
