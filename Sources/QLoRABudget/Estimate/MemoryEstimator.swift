@@ -9,14 +9,40 @@ public enum MemoryEstimator {
   public static func estimate(
     model: ModelArchitecture, setup: TrainingSetup, gpu: GPU?
   ) throws(SetupError) -> MemoryEstimate {
-    let walk = try Walk(model: model, setup: setup, gpu: gpu)
+    try estimate(try Walk(model: model, setup: setup, gpu: gpu), model: model, gpu: gpu, schedule: nil)
+  }
+
+  /// `setup` estimated on each of `gpus`, in order, each what ``estimate(model:setup:gpu:)``
+  /// gives: the run's schedule depends on the GPU only through ``Walk/ScheduleKey`` (the cuBLAS
+  /// workspaces; a loss chunked by free memory), so GPUs that agree on it share one build of the
+  /// schedule, and with it one replay (``ReplayMemo`` matches the same events at once).
+  public static func estimates(
+    model: ModelArchitecture, setup: TrainingSetup, gpus: [GPU]
+  ) -> [Result<MemoryEstimate, SetupError>] {
+    var built: [Walk.ScheduleKey: AllocationSchedule] = [:]
+    return gpus.map { gpu in
+      Result { () throws(SetupError) -> MemoryEstimate in
+        let walk = try Walk(model: model, setup: setup, gpu: gpu)
+        let key = walk.scheduleKey
+        let schedule = built[key] ?? walk.schedule(loader: setup.recipe.loader)
+        built[key] = schedule
+        return try estimate(walk, model: model, gpu: gpu, schedule: schedule)
+      }
+    }
+  }
+
+  /// The estimate of `walk`, its run's schedule (with the recipe's loader) built unless given.
+  private static func estimate(
+    _ walk: Walk, model: ModelArchitecture, gpu: GPU?, schedule: AllocationSchedule?
+  ) throws(SetupError) -> MemoryEstimate {
+    let setup = walk.setup
     var components = walk.components
     let transient = walk.transient
     let resident = ByteCount.sum(
       components.filter { $0.device == .gpu && $0.lifetime == .resident }.map(\.bytes))
     // The engine's gather buffers are in use whenever a layer computes: count them with the base.
     // The allocator may use what the GPU has beyond the CUDA context before it must release its cache.
-    let reserve = try walk.reserve(capacity: gpu.map { $0.capacity - walk.transient.context })
+    let reserve = try walk.reserve(capacity: gpu.map { $0.capacity - walk.transient.context }, schedule: schedule)
     let peak = transient.peak(resident: resident + (walk.gather?.bytes ?? .zero), reserved: reserve?.peakReserved)
     if peak.process.isOverflow { throw .overflow(component: "peak") }
     components.insert(
@@ -155,16 +181,34 @@ public enum MemoryEstimator {
 
     /// The allocator simulated over the run's schedule with the recipe's loader (nil off CUDA:
     /// the CPU allocator keeps no cache).
-    func reserve(capacity: ByteCount?) throws(SetupError) -> AllocatorReserve? {
+    func reserve(capacity: ByteCount?, schedule built: AllocationSchedule? = nil) throws(SetupError)
+      -> AllocatorReserve?
+    {
       guard setup.platform == .cuda else { return nil }
       let loader = setup.recipe.loader
-      let run = self.schedule(loader: loader)
+      let run = built ?? self.schedule(loader: loader)
       // The simulation adds sizes (segments, addresses) in Int64: past what it can hold exactly,
       // the run is beyond any GPU anyway and is refused like every other overflow.
       guard run.fitsTheAllocatorArithmetic else { throw .overflow(component: "peak") }
       return AllocatorReserve.simulate(
         run, settings: setup.allocator, loader: loader, capacity: capacity,
-        otherLoader: { [self] in schedule(loader: loader.alternative) })
+        otherLoader: { [self] in self.schedule(loader: loader.alternative) })
+    }
+
+    /// What the run's schedule depends on beyond the model and the setup: the cuBLAS workspaces,
+    /// the loss's chunk budget (Unsloth's, from the GPU's free memory) and the resident bytes,
+    /// each of which can vary with the GPU.
+    struct ScheduleKey: Hashable {
+      let workspaces: ByteCount
+      let lossChunkBudget: ByteCount
+      let resident: [ByteCount]
+    }
+
+    var scheduleKey: ScheduleKey {
+      ScheduleKey(
+        workspaces: transient.workspaces, lossChunkBudget: context.lossChunkBudget,
+        resident: components.filter { $0.device == .gpu && $0.lifetime == .resident }.map(\.bytes)
+          + [gather?.bytes ?? .zero])
     }
 
     func schedule(loader: CheckpointLoader) -> AllocationSchedule {

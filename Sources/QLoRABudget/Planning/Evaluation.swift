@@ -21,10 +21,17 @@ public struct Evaluation: Hashable, Sendable {
 
   /// Estimates `setup` on `gpu`; an overflowing setup does not fit.
   public init(setup: TrainingSetup, gpu: GPU, model: ModelArchitecture) throws(PlanningError) {
+    try self.init(
+      setup: setup, gpu: gpu,
+      estimated: Result { () throws(SetupError) in try MemoryEstimator.estimate(model: model, setup: setup, gpu: gpu) })
+  }
+
+  /// `setup` on `gpu` judged from its estimate (or the error that refused it).
+  init(setup: TrainingSetup, gpu: GPU, estimated: Result<MemoryEstimate, SetupError>) throws(PlanningError) {
     self.setup = setup
     self.gpu = gpu
     do {
-      let estimate = try MemoryEstimator.estimate(model: model, setup: setup, gpu: gpu)
+      let estimate = try estimated.get()
       self.estimate = estimate
       let peak = estimate.peak
       bytes = peak.process

@@ -123,7 +123,9 @@ public struct PlanningGrid: Sendable {
     let model = models[index / sequenceLengths.count / ranks.count]
     let setup = setup(rank: rank, sequenceLength: length)
     var cells: [Evaluation] = []
-    for gpu in gpus { cells.append(try Evaluation(setup: setup, gpu: gpu, model: model)) }
+    for (gpu, estimated) in zip(gpus, MemoryEstimator.estimates(model: model, setup: setup, gpus: gpus)) {
+      cells.append(try Evaluation(setup: setup, gpu: gpu, estimated: estimated))
+    }
     return Row(model: model, setup: setup, cells: cells)
   }
 }
