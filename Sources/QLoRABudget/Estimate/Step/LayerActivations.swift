@@ -101,7 +101,8 @@ struct LayerActivations {
       fused == nil
       ? TensorTerm("\(attentionNorms) attention norm(s): fp32 input + rsqrt", attentionNorms * context.normSaved)
       : TensorTerm(
-        checkpointing ? "attention norm: fp32 rsqrt (its input is the kept layer input)" : "attention norm: input + fp32 rsqrt",
+        checkpointing
+          ? "attention norm: fp32 rsqrt (its input is the kept layer input)" : "attention norm: input + fp32 rsqrt",
         FusedDecoderKernels.normSaved(context, inputKeptElsewhere: checkpointing))
     saved.append(attentionNorm)
 
