@@ -61,6 +61,18 @@ struct FusedDecoderKernels {
       !sparse && fuses(["gate_proj", "up_proj", "down_proj"], reading: [.feedForwardInput, .feedForwardIntermediate])
   }
 
+  /// The kernels in words, for the estimate's assumptions.
+  var description: String {
+    let blocks = [(fusesQueryKeyValue, "q/k/v"), (fusesOutput, "o_proj"), (fusesFeedForward, "the MLP")]
+      .filter(\.0).map(\.1)
+    let lora =
+      blocks.isEmpty
+      ? "no LoRA block fused (dropout above 0, DoRA, a base bias or a block not fully adapted): peft's branches"
+      : "fused LoRA functions for \(blocks.joined(separator: ", ")) keep their inputs (the MLP also its gate and up "
+        + "outputs) and no x*A"
+    return "the recipe's own decoder kernels (Unsloth): RMSNorm keeps its input and an fp32 rsqrt; " + lora
+  }
+
   /// Whether the LoRA branches reading `slot` are one fused function, which saves that input
   /// (shared with whatever else keeps it) and nothing of its own.
   func fuses(_ slot: LinearModule.Input) -> Bool {

@@ -25,6 +25,8 @@ struct LayerActivations {
   let savedForInputGradient: ByteCount
   /// Whether attention saves the key/value cache's own tensors (``AttentionActivations``).
   let savesCachedKeyValue: Bool
+  /// The framework's own kernels the layer runs, or nil for transformers' layers.
+  let fusedKernels: FusedDecoderKernels?
   /// The tensors of the largest forward temporary and of the largest backward temporary of the
   /// MLP block and of the attention block, one entry per tensor.
   let forwardTransients: [ByteCount]
@@ -243,6 +245,7 @@ struct LayerActivations {
     let firstNorm = fused == nil ? context.normSaved : attentionNorm.bytes
     savedForInputGradient = firstNorm + masksOnNormOutput + int8OnlyAttentionInput
     savesCachedKeyValue = attention.savesCachedKeyValue
+    fusedKernels = fused
     attentionTermCount = attentionTerms
     // A DoRA moment stands in for a block's temporary and dequantized weight (counted beside
     // the transient) when it is the larger; with checkpointing the recomputed forward's moment

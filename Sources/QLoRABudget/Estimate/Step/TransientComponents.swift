@@ -77,6 +77,7 @@ struct TransientComponents {
             + "recomputes one layer at a time; the GPU keeps the last layer's input and up to two copy-back buffers"
           : "checkpointing keeps each layer's input and recomputes one layer at a time (reentrant or not: same bytes)")
     }
+    if let kernels = step.stack.dense.fusedKernels { lines.append(kernels.description) }
     if setup.lora.dropout > 0, !setup.isFullFineTune {
       lines.append("lora_dropout > 0: each LoRA branch keeps its own dropped-out input and mask")
     }
