@@ -38,13 +38,19 @@ struct FusedDecoderKernels {
   /// Whether gate, up and down run as `LoRA_MLP`.
   let fusesFeedForward: Bool
 
+  /// Whether the model runs the framework's own layers: its decoder layers and its final norm
+  /// (`LlamaModel_fast_forward` ends in `fast_rms_layernorm(self.norm, ...)`).
+  static func runs(_ context: StepContext) -> Bool {
+    let model = context.model
+    return context.setup.recipe.fusedKernelModelTypes.contains(model.modelType) && model.readAs == nil
+      && model.wrapperModelType == nil && context.setup.effectiveQuantization != .int8
+      && model.layout.normsPerLayer.count == 2 && !model.layout.normHasBias
+  }
+
   /// The layer's kernels, or nil when the layer is transformers'.
   init?(_ context: StepContext, adapted: [LinearModule], sparse: Bool) {
+    guard Self.runs(context) else { return nil }
     let model = context.model
-    guard context.setup.recipe.fusedKernelModelTypes.contains(model.modelType), model.readAs == nil,
-      model.wrapperModelType == nil, context.setup.effectiveQuantization != .int8,
-      model.layout.normsPerLayer.count == 2, !model.layout.normHasBias
-    else { return nil }
     let lora = context.setup.lora
     let patches = lora.dropout == 0 && !lora.usesDoRA
     func fuses(_ names: [String], reading inputs: Set<LinearModule.Input>) -> Bool {
