@@ -26,6 +26,8 @@ struct TransientComponents {
             ? "; + key/value cache (use_cache on without checkpointing) \(g(step.keyValueCache.bytes))" : ""),
         source: "tensor by tensor from transformers 5.23 modeling code, peft 0.21.2 bnb.py, bitsandbytes 0.50.2, "
           + "PyTorch derivatives.yaml; checked against cpu-steps and fitcheck-t4 (docs/estimation.md, docs/validation.md)"
+          + (step.stack.dense.fusedKernels == nil
+            ? "" : "; the layers as Unsloth 2026.8.19's own kernels run them (kernels/fast_lora.py, rms_layernorm.py)")
       ),
       MemoryComponent(
         .logits, lifetime: .transient, bytes: max(step.loss.forwardMoment, step.loss.backwardMoment),
