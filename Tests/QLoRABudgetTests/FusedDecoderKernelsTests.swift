@@ -71,7 +71,8 @@ import Testing
   }
 
   /// The kernels belong to Unsloth's FastLlamaModel families on its recipe: another recipe, a
-  /// model type Unsloth sends to FastModel (Gemma 2 here) or 8-bit loading runs transformers' layers.
+  /// model type Unsloth sends to FastModel (Gemma 2 here), 8-bit loading or full fine-tuning runs
+  /// transformers' layers.
   @Test func onlyUnslothsFastLlamaModelRunsThem() throws {
     let llama = try PresetCatalog.bundled.model(named: "llama-3.1-8b")
     let gemma = try PresetCatalog.bundled.model(named: "gemma-2-2b")
@@ -80,6 +81,8 @@ import Testing
     peft.recipe = .hfPeft
     var int8 = unsloth
     int8.quantization = .int8
+    var full = unsloth
+    full.isFullFineTune = true
     func kernels(_ model: ModelArchitecture, _ setup: TrainingSetup) throws -> FusedDecoderKernels? {
       let adapted = try MemoryEstimator.loraTargets(model, setup)
       return FusedDecoderKernels(StepContext(model: model, setup: setup), adapted: adapted.modules, sparse: false)
@@ -89,6 +92,7 @@ import Testing
     #expect(try kernels(llama, peft) == nil)
     #expect(try kernels(gemma, unsloth) == nil)
     #expect(try kernels(llama, int8) == nil)
+    #expect(!FusedDecoderKernels.runs(StepContext(model: llama, setup: full)))
   }
 
   /// q_proj and v_proj alone (peft's default targets): no block has all its modules adapted, so

@@ -28,8 +28,9 @@
 ///     de into DW, e and g in place, so `DW` is its one temporary of that size.
 /// - Dropout above 0, DoRA, a base bias or a block not fully adapted: that block stays peft's
 ///   (``LoRABranch``), as `patch_peft_model` leaves it; the norms stay Unsloth's.
-/// Other model types (`FastModel`, compiled by unsloth_zoo), 8-bit loading (`load_in_8bit` goes to
-/// `FastModel` too) and multimodal wrappers are transformers' layers here.
+/// Other model types (`FastModel`, compiled by unsloth_zoo), 8-bit loading and full fine-tuning
+/// (`FastLanguageModel.from_pretrained` sends `load_in_8bit` and `full_finetuning` to `FastModel`
+/// too) and multimodal wrappers are transformers' layers here.
 struct FusedDecoderKernels {
   /// Whether q, k and v run as `LoRA_QKV`.
   let fusesQueryKeyValue: Bool
@@ -43,7 +44,7 @@ struct FusedDecoderKernels {
   static func runs(_ context: StepContext) -> Bool {
     let model = context.model
     return context.setup.recipe.fusedKernelModelTypes.contains(model.modelType) && model.readAs == nil
-      && model.wrapperModelType == nil && context.setup.effectiveQuantization != .int8
+      && model.wrapperModelType == nil && !context.setup.isFullFineTune && context.setup.effectiveQuantization != .int8
       && model.layout.normsPerLayer.count == 2 && !model.layout.normHasBias
   }
 
