@@ -159,8 +159,9 @@ extension ValidationReport {
 
       ### Expressed by a recipe, not yet validated
 
-      These rows' setups are expressed by a recipe (torchtune, litgpt), but each figure depends on something the
-      estimator does not model yet (the last column), so they are shown and kept out of the summary and the bar.
+      These rows' setups are expressed by a recipe (torchtune, torchtune-0.1, litgpt), but each figure depends on
+      something the estimator does not model yet (the last column), so they are shown and kept out of the summary
+      and the bar.
 
       | id | model | trust | setup as mapped | measured | figure | ours | error | not modelled |
       | --- | --- | --- | --- | ---: | --- | ---: | ---: | --- |

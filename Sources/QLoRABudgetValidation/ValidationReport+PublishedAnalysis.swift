@@ -97,9 +97,14 @@ extension ValidationReport {
         NCCL (communicator buffers, cudaMalloc'd outside torch's pool) and accelerate's loading of the offloaded
         model are not modelled; neither is measured in Tests/Calibration/, so no constant was added.
       - **torchtune (row 059, medium, peak allocated "~9GB").** \(one("059")) with the torchtune recipe (torchao
-        NF4, bf16 model, full-logits loss of its time). The other torchtune rows are shown under "Expressed by a
-        recipe": their figures are set by model-init reserve (056/057: the source gives 9.13 GB reserved
-        before training) or by torch.compile (058, 060, 061), neither modelled.
+        NF4, bf16 model, full-logits loss of its time).
+      - **torchtune 0.1 (row 056, high, peak reserved).** \(one("056")) with the torchtune-0.1 recipe: the peak
+        reserved is set at model init (the source gives 9.13 GB reserved before training, 9.29 GB after), by
+        torchao 0.1 quantizing each weight whole (two bf16 differences of 16 x the weight's elements) while
+        torchtune 0.1 builds the model on the GPU, deep-copies its layers (each copy dequantized and quantized
+        again) and loads the checkpoint; the replayed model init reaches 9.13 GB within 0.1%. Row 057 (8.57 GB,
+        same code two days later) and the torch.compile rows (058, 060, 061) are shown under "Expressed by a
+        recipe".
       - **LitGPT (expressed, not validated).** The litgpt recipe reproduces LitGPT's weights (4-bit lm_head,
         bf16 everything, nf4 vs nf4-dq within 0.01 GB of the published differences) but our estimate is
         \(span(ids(34...40) + ids(49...52))) against its peaks: LitGPT's own model code without activation

@@ -18,16 +18,21 @@ import Testing
     #expect(report.recipeValidationGaps == RecipeValidationGap.measured)
   }
 
-  /// docs/validation.md: LitGPT between -41% and -21%, torchtune as far as +58%.
+  /// docs/validation.md: LitGPT between -41% and -21%; torchtune as far as +45% (torch.compile
+  /// rows); torchtune 0.1 +0.00% (row 056) to +8.41% (row 057, unexplained by its source).
   @Test func litgptAndTorchtuneEstimatesCarryTheWarning() throws {
     let model = try PresetCatalog.bundled.model(named: "llama-3.1-8b")
-    for recipe in [Recipe.litgpt, .torchtune] {
+    let farthest: [(recipe: Recipe, error: (RecipeValidationGap) -> Bool)] = [
+      (.litgpt, { $0.lowestErrorPercent < -20 }), (.torchtune, { $0.highestErrorPercent > 40 }),
+      (.torchtune01, { $0.lowestErrorPercent == 0 && $0.highestErrorPercent > 8 }),
+    ]
+    for (recipe, error) in farthest {
       var setup = TrainingSetup()
       setup.recipe = recipe
       let estimate = try MemoryEstimator.estimate(model: model, setup: setup, gpu: nil)
       let gap = try #require(estimate.validationGap)
       #expect(gap.recipe == recipe.name)
-      #expect(gap.lowestErrorPercent < -20)
+      #expect(error(gap), "\(gap)")
       #expect(estimate.warnings.contains(gap.description))
     }
     let validated = try MemoryEstimator.estimate(model: model, setup: TrainingSetup(), gpu: nil)

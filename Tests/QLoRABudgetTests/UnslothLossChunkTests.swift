@@ -79,3 +79,34 @@ import Testing
     #expect(large.step.loss.chunk.bytes == 2_048 * 128_256 * 16 + 8_192 * 4)
   }
 }
+
+/// The planners bisect a bound that grows with the setting (``FloorEvaluation/boundVerdict``):
+/// Unsloth's floor falls where its chunk count steps up (from one chunk, the standard loss, to
+/// four), so bisecting the floor itself could stop below values that are accepted.
+@Suite struct UnslothSearchBoundTests {
+  @Test func theBoundNeverImprovesAsTheSequenceGrowsWhereTheFloorFalls() throws {
+    let model = try PresetCatalog.bundled.model(named: "llama-3.1-8b")
+    var setup = TrainingSetup()
+    setup.recipe = .unsloth
+    setup.lora.rank = 16
+    var floorFell = false
+    for gigabytes: Int64 in [8, 12, 16] {
+      let gpu = GPU.custom(capacity: .gigabytes(gigabytes), label: "\(gigabytes) GB")
+      var previous: (floor: ByteCount, bound: Verdict)?
+      for length in stride(from: Int64(768), through: 3_072, by: 256) {
+        setup.sequenceLength = length
+        let floor = try FloorEvaluation(setup: setup, gpu: gpu, model: model)
+        // A lower bound: never worse than the floor's verdict, so nothing it rejects is accepted.
+        #expect(floor.boundVerdict.isAccepted(upTo: floor.verdict), "\(gigabytes) GB, \(length) tokens")
+        if let previous {
+          #expect(previous.bound.isAccepted(upTo: floor.boundVerdict), "\(gigabytes) GB, \(length) tokens")
+          if floor.bytes < previous.floor { floorFell = true }
+        }
+        previous = (floor.bytes, floor.boundVerdict)
+      }
+    }
+    // The case exists: somewhere a longer sequence's floor is below a shorter one's (on a card
+    // with room for the whole loss in one chunk at the shorter length, four at the longer).
+    #expect(floorFell)
+  }
+}

@@ -17,14 +17,15 @@ enum BaseWeights {
       let bytes = ByteCount.sum(shapes.map { elements, count in count * fourBitBytes(elements, setup) })
       let headText =
         head.map { " + lm_head \(NumberText.grouped($0)) elements (4-bit: the recipe quantizes every nn.Linear)" } ?? ""
-      if setup.recipe.fourBitLayout == .torchao {
+      if setup.recipe.fourBitLayout.isTorchAO {
         let d = setup.computeDtype.tensorDtype.byteWidth
+        let factors = setup.recipe.fourBitLayout == .torchao01 ? "256*ceil(nb/256)" : "ceil(nb/256)"
         return MemoryComponent(
           .quantizedWeights, lifetime: .resident, bytes: bytes,
           formula:
             "\(NumberText.grouped(weightCount)) torchao NF4Tensor weights, \(NumberText.grouped(elementCount)) elements\(headText): "
             + "per weight of n elements, nb = ceil(n/\(setup.blockSize)): n/2 packed + nb (int8 scalers) + "
-            + "\(d)*ceil(nb/256) (quantization factors) + \(d) (scaler mean) + 16*\(d) (code)",
+            + "\(d)*\(factors) (quantization factors) + \(d) (scaler mean) + 16*\(d) (code)",
           source: "torchao nf4_tensor.py NF4Tensor.from_tensor / double_quantize_scalers (TorchAONF4Buffers)")
       }
       let state =
@@ -63,9 +64,10 @@ enum BaseWeights {
       return FourBitWeightBuffers(
         elementCount: elements, blockSize: setup.blockSize, doubleQuantization: setup.usesDoubleQuantization
       ).total
-    case .torchao:
+    case .torchao, .torchao01:
       return TorchAONF4Buffers(
-        elementCount: elements, blockSize: setup.blockSize, dtype: setup.computeDtype.tensorDtype
+        elementCount: elements, blockSize: setup.blockSize, dtype: setup.computeDtype.tensorDtype,
+        keepsFactorPerScaler: setup.recipe.fourBitLayout == .torchao01
       ).total
     }
   }

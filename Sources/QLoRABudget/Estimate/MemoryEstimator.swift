@@ -68,7 +68,9 @@ public enum MemoryEstimator {
       }
     }
 
-    private init(
+    /// The walk with the loss's chunks sized to `lossChunkBudget` rather than from the GPU's free
+    /// memory (zero: one token a chunk, the finest).
+    init(
       model: ModelArchitecture, setup: TrainingSetup, gpu: GPU?, lossChunkBudget: ByteCount
     ) throws(SetupError) {
       try setup.validate()
@@ -107,12 +109,19 @@ public enum MemoryEstimator {
     /// never falls), so its own chunks are no larger. Nil when no loss chunks by free memory or
     /// no GPU is known (the cap then holds).
     private func lossChunkBudgetFromFreeMemory(_ gpu: GPU?) -> ByteCount? {
-      guard case .unsloth = setup.lossImplementation, setup.platform == .cuda, let gpu else { return nil }
+      guard Self.chunksLossByFreeMemory(setup), let gpu else { return nil }
       let run = schedule(loader: setup.recipe.loader)
       guard run.fitsTheAllocatorArithmetic, let index = run.firstLossChunk else { return nil }
       let reserved = ByteCount(AllocatorReserve.reserved(of: run, settings: setup.allocator, before: index))
       let free = gpu.capacity - transient.context - reserved
       return min(ByteCount(free.bytes / 2), LogitsAndLoss.unslothChunkCap)
+    }
+
+    /// Whether `setup`'s loss sizes its chunks from the GPU's free memory (Unsloth's fused loss on
+    /// CUDA): its bytes then depend on the rest of the run, and fall where a chunk count steps up.
+    static func chunksLossByFreeMemory(_ setup: TrainingSetup) -> Bool {
+      guard case .unsloth = setup.lossImplementation else { return false }
+      return setup.platform == .cuda
     }
 
     /// The peak were the caching allocator to hold nothing beyond its tensors (reserved equal

@@ -15,6 +15,12 @@
 /// fp32 nested absmax), the scalers are linear int8 and their per-256 factors stay in the
 /// weight's dtype: about 4.126 bits per parameter in bf16. torchao asserts that `n` is a
 /// multiple of 64 and `n / 64` a multiple of 256; other shapes are counted rounded up.
+///
+/// torchao 0.1 (`nf4tensor.py` @ff288954, v0.1, 2024-04-04, the version torchtune 0.1 pinned)
+/// computes the factors as `256 / (2 * scaler_absmax)` over the absmax expanded to one entry per
+/// scaler, then keeps `quantization_factor[:, 0]`: a view, so the whole `nb`-entry storage stays
+/// alive (`keepsFactorPerScaler`: `nb x d` bytes instead of `ceil(nb/256) x d`). torchao made it
+/// contiguous in #298 (2024-05-31).
 package struct TorchAONF4Buffers: Hashable, Sendable {
   /// Scalers per quantization factor (torchtune's `scaler_block_size`).
   public static let scalerBlockSize: Int64 = 256
@@ -25,11 +31,12 @@ package struct TorchAONF4Buffers: Hashable, Sendable {
   public let scalerMean: ByteCount
   public let code: ByteCount
 
-  /// The buffers for a weight of `elementCount` elements stored in `dtype`.
+  /// The buffers for a weight of `elementCount` elements stored in `dtype`; `keepsFactorPerScaler`
+  /// for torchao 0.1's factor storage (one entry per scaler).
   ///
   /// A negative `elementCount` or a `blockSize` under 1 makes every buffer
   /// ``ByteCount/overflow`` (refused by the estimator), never a trap.
-  public init(elementCount: Int64, blockSize: Int64, dtype: TensorDtype) {
+  public init(elementCount: Int64, blockSize: Int64, dtype: TensorDtype, keepsFactorPerScaler: Bool = false) {
     guard elementCount >= 0, blockSize > 0 else {
       (quantizedData, quantizedScalers, quantizationFactor, scalerMean, code) = (
         .overflow, .overflow, .overflow, .overflow, .overflow
@@ -39,7 +46,9 @@ package struct TorchAONF4Buffers: Hashable, Sendable {
     let blocks = Self.ceilDiv(elementCount, blockSize)
     quantizedData = .elements(elementCount, bitsEach: 4)
     quantizedScalers = .elements(blocks, bytesEach: 1)
-    quantizationFactor = .elements(Self.ceilDiv(blocks, Self.scalerBlockSize), bytesEach: dtype.byteWidth)
+    let factors = Self.ceilDiv(blocks, Self.scalerBlockSize)
+    quantizationFactor = .elements(
+      keepsFactorPerScaler ? factors * Self.scalerBlockSize : factors, bytesEach: dtype.byteWidth)
     scalerMean = .elements(1, bytesEach: dtype.byteWidth)
     code = .elements(16, bytesEach: dtype.byteWidth)
   }

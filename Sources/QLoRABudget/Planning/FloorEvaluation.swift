@@ -7,10 +7,17 @@
 /// The verdict is always the full evaluation's `floorVerdict`, and the bytes its `floor`
 /// unless the full estimate overflows where the floor does not (then that `floor` is
 /// ``ByteCount/overflow``; both verdicts reject, since an accepted floor is within a GPU's
-/// capacity). The full verdict is never better than the floor's, so a planner bisects on this.
+/// capacity). The full verdict is never better than the floor's, so a planner bisects on it
+/// (``boundVerdict``).
 struct FloorEvaluation: Sendable {
   let bytes: ByteCount
   let verdict: Verdict
+  /// What a planner bisects on: the floor's verdict, which grows with every searched setting,
+  /// except where the loss sizes its chunks from the GPU's free memory (Unsloth's): that floor
+  /// falls where a chunk count steps up, so the bound is then the verdict of the floor with the
+  /// finest chunks (one token a chunk), which is never above the floor and grows with the
+  /// setting. Nothing it rejects can be accepted.
+  let boundVerdict: Verdict
   private let setup: TrainingSetup
   private let gpu: GPU
   /// The estimator's walk; nil when it overflowed.
@@ -31,6 +38,17 @@ struct FloorEvaluation: Sendable {
       throw .setup(error)
     }
     verdict = Evaluation.verdict(of: bytes, on: gpu, setup: setup)
+    boundVerdict =
+      MemoryEstimator.Walk.chunksLossByFreeMemory(setup) && walk != nil
+      ? Self.finestChunksVerdict(setup: setup, gpu: gpu, model: model) : verdict
+  }
+
+  /// The verdict of the floor with the loss in chunks of one token.
+  private static func finestChunksVerdict(setup: TrainingSetup, gpu: GPU, model: ModelArchitecture) -> Verdict {
+    guard let walk = try? MemoryEstimator.Walk(model: model, setup: setup, gpu: gpu, lossChunkBudget: .zero) else {
+      return .doesNotFit
+    }
+    return Evaluation.verdict(of: walk.peakCachingNothing.process, on: gpu, setup: setup)
   }
 
   /// Whether a planner accepting verdicts up to `worst` accepts the full evaluation's verdict:

@@ -22,12 +22,12 @@ extension Planner {
     /// The largest value in `range` whose verdict is `fits`, the largest that is `fits` or
     /// `tight`, and the values below them that are not (``Answer``). The floor's verdict is
     /// bisected to its boundary: nothing above it can be accepted, the floor being monotone
-    /// and never above the process peak. When the range's start to that boundary holds at most
+    /// and never above the process peak (``FloorEvaluation/boundVerdict``). When the range's start to that boundary holds at most
     /// ``Planner/scanLimit`` values, every one is judged (``scanned(_:in:)``), from the
     /// boundary down; otherwise the answers are walked to and bisected (``walked(_:)``).
     func answer(in range: ClosedRange<Int64>) throws(PlanningError) -> Answer {
       let bound = try Bisection.largest(in: range) { (value: Int64) throws(PlanningError) -> Bool in
-        try self.floorVerdict(at: value).isAccepted(upTo: .tight)
+        try self.boundVerdict(at: value).isAccepted(upTo: .tight)
       }
       guard let bound else {
         return try answer(fitting: nil, mayFit: nil, in: range, holes: [], isExhaustive: true)
@@ -44,7 +44,7 @@ extension Planner {
     /// same value as ``answer(in:)``'s ``Answer/fitting`` when that is exhaustive.
     func largestFitting(in range: ClosedRange<Int64>) throws(PlanningError) -> Found? {
       let bound = try Bisection.largest(in: range) { (value: Int64) throws(PlanningError) -> Bool in
-        try self.floorVerdict(at: value).isAccepted(upTo: .fits)
+        try self.boundVerdict(at: value).isAccepted(upTo: .fits)
       }
       guard let bound else { return nil }
       guard bound - range.lowerBound < Planner.scanLimit else {
@@ -146,11 +146,13 @@ extension Planner {
       return floor
     }
 
-    /// The floor's verdict of the setup with `setting` at `value`: the full evaluation's when
-    /// it is made, else ``FloorEvaluation``'s (the same verdict, without the simulation).
-    private func floorVerdict(at value: Int64) throws(PlanningError) -> Verdict {
-      if let evaluation = seen[value] { return evaluation.floorVerdict }
-      return try floor(at: value).verdict
+    /// The verdict a search bisects on for the setup with `setting` at `value`
+    /// (``FloorEvaluation/boundVerdict``): the floor's, the full evaluation's when it is made.
+    private func boundVerdict(at value: Int64) throws(PlanningError) -> Verdict {
+      if let evaluation = seen[value], !MemoryEstimator.Walk.chunksLossByFreeMemory(evaluation.setup) {
+        return evaluation.floorVerdict
+      }
+      return try floor(at: value).boundVerdict
     }
 
     /// Whether the verdict of the setup with `setting` at `value` is at worst `worst`: the full
@@ -166,7 +168,7 @@ extension Planner {
     private func largest(in range: ClosedRange<Int64>, upTo worst: Verdict) throws(PlanningError) -> Int64? {
       try Bisection.largest(
         in: range,
-        bound: { (v: Int64) throws(PlanningError) -> Bool in try self.floorVerdict(at: v).isAccepted(upTo: worst) },
+        bound: { (v: Int64) throws(PlanningError) -> Bool in try self.boundVerdict(at: v).isAccepted(upTo: worst) },
         where: { (v: Int64) throws(PlanningError) -> Bool in try self.isAccepted(v, upTo: worst) })
     }
   }

@@ -151,7 +151,9 @@ extension Recipe {
 
   /// Every recipe, in the order help text lists them.
   public static let all: [Recipe] = [
-    .hfPeft, .hfPeftTransformers4, .qloraPaper, .unsloth, .llamaFactory, .msSwift, .torchtune, .litgpt, .axolotl, .trl,
+    .hfPeft, .hfPeftTransformers4, .qloraPaper, .unsloth, .llamaFactory, .msSwift, .torchtune, .torchtune01, .litgpt,
+    .axolotl,
+    .trl,
   ]
 
   /// The recipe with this name, or nil.

@@ -31,6 +31,37 @@ extension Recipe {
     ],
     fourBitLayout: .torchao, loader: .sequential)
 
+  /// torchtune 0.1 (April 2024: `lora_finetune_single_device` with `qlora_llama2_7b`) on torchao
+  /// 0.1, the stack of torchtune's first published QLoRA figures: the model built on the GPU with
+  /// its layers deep-copied and every 4-bit weight quantized whole (``CheckpointLoader/torchtune01``),
+  /// torchao 0.1's factor storage, and `nn.CrossEntropyLoss` on the full logits.
+  public static let torchtune01 = Recipe(
+    name: "torchtune-0.1",
+    summary: "torchtune 0.1 + torchao 0.1 (2024-04): as torchtune, but model init quantizes each NF4 weight whole "
+      + "three times (built, deep-copied per layer, loaded), the factors keep one entry per scaler, and the loss "
+      + "is nn.CrossEntropyLoss on the full logits",
+    withQuantizedBase: .allCompute,
+    withSixteenBitBase: .allCompute,
+    adapters: .compute,
+    linearRoles: [.projection],
+    checkpointsByDefault: true,
+    usesChunkedCrossEntropy: false,
+    chunkedLoss: nil,
+    loop: .trainer,
+    sources: [
+      "torchtune 0914d5cfb (2024-04-15, torchtune 0.1) recipes/lora_finetune_single_device.py _setup_model: "
+        + "config.instantiate under utils.set_default_dtype(self._dtype) and the device; model.load_state_dict of the "
+        + "CPU checkpoint; memory_stats_log after init; configs/llama2/7B_qlora_single_device.yaml: rank 8, alpha 16, "
+        + "q,k,v,output_proj + MLP, torch.nn.CrossEntropyLoss, enable_activation_checkpointing True",
+      "torchtune 0914d5cfb models/llama2/_component_builders.py lora_llama2 (one layer, then "
+        + "modules/transformer.py _get_clones: copy.deepcopy per layer); modules/peft/lora.py _create_weight_and_bias "
+        + "(to_nf4(linear.weight) for LoRA targets only); utils/_register_nf4_dispatch_ops.py clone and inplace_copy",
+      "torchao v0.1 (ff288954, pinned torchao==0.1 by torchtune's pyproject.toml) dtypes/nf4tensor.py: from_tensor, "
+        + "double_quantize_scalers (quantization_factor[:, 0], a view), quantize_tensor_nearest on the whole tensor, "
+        + "get_original_weight (TorchAO01Quantization)",
+    ],
+    fourBitLayout: .torchao01, loader: .torchtune01)
+
   /// LitGPT `litgpt finetune_lora --quantize bnb.nf4|bnb.nf4-dq --precision bf16-true`.
   public static let litgpt = Recipe(
     name: "litgpt",

@@ -3,6 +3,12 @@
 public enum FourBitLayout: String, Hashable, Sendable {
   case bitsandbytes
   case torchao
+  /// torchao 0.1 (April 2024): as ``torchao``, but each weight's quantization factors keep the
+  /// storage of one factor per scaler (``TorchAONF4Buffers/init(elementCount:blockSize:dtype:keepsFactorPerScaler:)``).
+  case torchao01 = "torchao-0.1"
+
+  /// Whether the weights are torchao `NF4Tensor`s (either version).
+  var isTorchAO: Bool { self != .bitsandbytes }
 }
 
 /// What a chunked cross-entropy keeps, when the loss is chunked (the setup's choice or the

@@ -12,6 +12,7 @@ extension RecipeValidationGap {
   /// over their rows (Tests/Calibration/published, docs/validation.md).
   public static let measured: [RecipeValidationGap] = [
     RecipeValidationGap(recipe: "litgpt", rowCount: 11, lowestErrorPercent: -41.07, highestErrorPercent: -21.46),
-    RecipeValidationGap(recipe: "torchtune", rowCount: 6, lowestErrorPercent: -44.11, highestErrorPercent: 45.13),
+    RecipeValidationGap(recipe: "torchtune", rowCount: 4, lowestErrorPercent: -13.82, highestErrorPercent: 45.13),
+    RecipeValidationGap(recipe: "torchtune-0.1", rowCount: 2, lowestErrorPercent: 0.0, highestErrorPercent: 8.41),
   ]
 }

@@ -138,6 +138,7 @@ package enum SchedulePhase: String, Hashable, Sendable {
 /// What a scheduled tensor is: names the free blocks it leaves behind.
 package enum ScheduledTensor: String, Hashable, Sendable, CaseIterable {
   case stagingCopy = "16-bit staging copies of loading"
+  case quantizationTemporary = "4-bit quantization temporaries of loading"
   case quantizedWeight = "quantized weights"
   case originalWeight = "16-bit weights upcast to fp32"
   case unquantizedWeight = "unquantized weights"

@@ -13,12 +13,20 @@ public enum CheckpointLoader: Hashable, Sendable {
   /// transformers 4.x (`_load_state_dict_into_meta_model`): one tensor at a time, copied and
   /// quantized before the next.
   case sequential
+  /// torchtune 0.1 (April 2024) with torchao 0.1: the model is built on the GPU, each base
+  /// weight quantized as it is made, one decoder layer deep-copied per layer (each copy of a
+  /// 4-bit weight dequantized and quantized again), then every 4-bit weight quantized once more
+  /// from the checkpoint by `load_state_dict`; torchao 0.1 quantizes a whole weight at once
+  /// (``TorchtuneLoadingSchedule``, ``TorchAO01Quantization``).
+  case torchtune01
 
   /// The other model, which brackets the truth with this one (the thread timing is not known).
   var alternative: CheckpointLoader {
     switch self {
     case .threaded: return .sequential
     case .sequential: return .threaded(workers: 4)
+    // One thread, in program order: no timing to bracket.
+    case .torchtune01: return .torchtune01
     }
   }
 
@@ -28,6 +36,9 @@ public enum CheckpointLoader: Hashable, Sendable {
     case .threaded(let count):
       return "\(count) worker threads staging copies ahead of the quantizing thread (transformers 5)"
     case .sequential: return "one tensor at a time (transformers 4.x loader)"
+    case .torchtune01:
+      return
+        "model built on the GPU, layers deep-copied, then loaded; whole-tensor NF4 quantization (torchtune 0.1, torchao 0.1)"
     }
   }
 

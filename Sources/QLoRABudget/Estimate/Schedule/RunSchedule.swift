@@ -23,7 +23,10 @@ enum RunSchedule {
       model: context.model, setup: setup, trainable: trainable,
       shardCount: EngineSharding(setup: setup, model: context.model, trainable: trainable).shardCount,
       offloadsParameters: setup.offload.contains(.parameters), loader: loader)
-    if !(fsdp && shardedLoading.emit(into: &schedule, resident: resident)) {
+    let torchtune = TorchtuneLoadingSchedule(model: context.model, setup: setup, trainable: trainable)
+    if !(fsdp && shardedLoading.emit(into: &schedule, resident: resident))
+      && !(loader == .torchtune01 && !sharded && torchtune.emit(into: &schedule, resident: resident))
+    {
       LoadingSchedule.emit(
         into: &schedule, model: context.model, setup: setup, resident: resident, adapters: walk.tensors, loader: loader,
         detailed: !sharded)
