@@ -45,6 +45,17 @@ import Testing
     #expect(!layer.saved.contains { $0.name.contains("x*A") || $0.name.contains("fp32 input") })
   }
 
+  /// Without checkpointing nothing else keeps the layer input, so the first norm's saved input is
+  /// the layer's own: 4,096 x 2 + 4 = 8,196 per token (102,536 - 4 + 8,196 = 110,728 in all), and
+  /// the first layer, whose input (the embeddings) does not require grad, saves none of it.
+  @Test func withoutCheckpointingTheFirstNormKeepsTheLayerInput() throws {
+    var setup = Self.unslothSetup(dropout: 0)
+    setup.gradientCheckpointing = false
+    let (layer, _) = try Self.denseLayer("llama-3.1-8b", setup)
+    #expect(layer.savedBytes == ByteCount(Self.tokens * 110_728))
+    #expect(layer.savedForInputGradient == ByteCount(Self.tokens * 8_196))
+  }
+
   /// With dropout the LoRA branches stay peft's (`patch_peft_model` patches only `lora_dropout
   /// == 0`); the norms are still Unsloth's. Per token, CUDA autocast (peft's bnb branch does not
   /// cast; the mask is 1 B, the dropped-out copy bf16, x*A 32 x 2 = 64):
