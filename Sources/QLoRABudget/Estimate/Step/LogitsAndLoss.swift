@@ -112,7 +112,7 @@ struct LogitsAndLoss {
     weightCopy =
       context.autocast && context.lmHead != context.compute
       ? StepContext.bytes(vocabulary, model.hiddenSize, width: context.compute) : .zero
-    let standard = Standard(context, width: width, fp32Output: fp32Output)
+    let standard = Standard(context, width: width, logitsWidth: logitsWidth, fp32Output: fp32Output)
     let plain = setup.trainingLoop == .plain
     if case .tokenChunks(let chunking) = setup.lossImplementation {
       // torchtune / LitGPT / TRL: every chunk's log-softmax stays saved (TRL checkpoints each
@@ -173,10 +173,10 @@ struct LogitsAndLoss {
         softcap + logProbabilities + 2 * gradient + (keepingLogits ? logits : .zero))
     }
 
-    /// `fp32Output`: the model returns the upcast logits and the loss shifts them with a copy
-    /// (``LossKind/fp32Logits``).
-    init(_ context: StepContext, width: Int64, fp32Output: Bool) {
-      logits = context.perToken(context.model.vocabularySize, fp32Output ? 4 : width)
+    /// `fp32Output`: the model returns the upcast logits (`logitsWidth` 4) and the loss shifts
+    /// them with a copy (``LossKind/fp32Logits``).
+    init(_ context: StepContext, width: Int64, logitsWidth: Int64, fp32Output: Bool) {
+      logits = context.perToken(context.model.vocabularySize, logitsWidth)
       softcap = ["gemma2", "gemma3n_text"].contains(context.model.modelType) ? logits : .zero
       upcast = width == 4 && !fp32Output ? .zero : context.perToken(context.model.vocabularySize, 4)
       logProbabilities = context.perToken(context.model.vocabularySize, 4)
