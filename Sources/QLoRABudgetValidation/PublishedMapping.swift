@@ -218,8 +218,9 @@ extension PublishedMapping {
     }
     let hfNote = "column 'Hugging Face + FA2': transformers + peft = the hf-peft recipe"
     let unslothNote =
-      "column 'Unsloth': the unsloth recipe (double quant on, its BitsAndBytesConfig); its CPU "
-      + "offload of checkpointed layer inputs is not modelled"
+      "column 'Unsloth': the unsloth recipe (double quant on, its BitsAndBytesConfig), with its offload of "
+      + "checkpointed layer inputs to host memory and its own decoder kernels (RMSNorm; dropout 0: fused LoRA "
+      + "QKV, O and MLP)"
     return hf.map { row($0.0, "llama-3.1-8b", $0.1, $0.2, .hfPeft, hfNote) }
       + unsloth.map { row($0.0, "llama-3.1-8b", $0.1, $0.2, .unsloth, unslothNote) }
       + [
@@ -274,8 +275,9 @@ extension PublishedMapping {
         .batchSize(4), .attention(.flash),
       ] + trainer,
       assumptions: [
-        "LLaMA-Factory with use_unsloth: the unsloth recipe (chunked loss; its CPU offload of checkpoints is not "
-          + "modelled); other settings as row 133",
+        "LLaMA-Factory with use_unsloth: the unsloth recipe (chunked loss, offloaded checkpoints, Unsloth's "
+          + "RMSNorm; q_proj and v_proj alone complete no fused LoRA block, so the branches are peft's); other "
+          + "settings as row 133",
         "max length 1024 taken as every sample's length (a cut-off: real lengths are shorter)",
       ]),
     torchtune01Row(

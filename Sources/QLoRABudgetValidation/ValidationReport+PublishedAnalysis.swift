@@ -113,11 +113,12 @@ extension ValidationReport {
       - **Unsloth blog budgets (low, derived).** The HF + FA2 column under the hf-peft recipe (fp32 embeddings
         and norms after prepare_model_for_kbit_training, the documented default) is \(span(ids(117...122)))
         (GB reading) from 932 to 28,454 tokens: the slope per token follows the budgets. The Unsloth column is
-        modelled with Unsloth's chunked loss (the full logits never materialised) and its offload of the
-        checkpointed layer inputs to host memory (docs/recipes.md section 3, docs/estimation.md); what remains
-        (\(span(ids(123...129), ["GB", "GiB"])), both readings) is Unsloth's own fused kernels (LoRA MLP and
-        attention backward written to hold fewer intermediates), which the estimator models as transformers'
-        layers; the 8 GB row (123, \(one("123"))) is also hit by the loss's chunk bound (4 GiB; Unsloth targets
+        modelled with Unsloth's chunked loss (the full logits never materialised), its offload of the
+        checkpointed layer inputs to host memory and its own decoder kernels (RMSNorm, and with dropout 0 the
+        fused LoRA QKV / O / MLP autograd functions, which save the norms' bf16 outputs and the MLP's gate and up
+        outputs only; docs/recipes.md section 3, docs/estimation.md): rows 123-129 are
+        \(span(ids(123...129), ["GB", "GiB"])) (both readings), the 70B rows 131/132 \(span(["131", "132"], ["GB", "GiB"])).
+        The 8 GB row (123, \(one("123"))) is also hit by the loss's chunk bound (4 GiB; Unsloth targets
         half the free memory, which is smaller on an 8 GB card).
       - **axolotl, LLaMA-Factory, ms-swift 1.x (low).** Informal or rounded figures with unstated metric, GPU or
         real sequence lengths; rows 105/107/115 use the axolotl recipe. Row 116 (\(one("116")) GB,

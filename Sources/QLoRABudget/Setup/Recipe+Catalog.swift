@@ -93,8 +93,13 @@ extension Recipe {
       "unsloth_zoo gradient_checkpointing.py UnslothCheckpointFunction: each checkpointed layer's input is copied to "
         + "pinned host buffers when larger than MINIMUM_SIZE (2 MiB), except the last layer's; backward copies it back "
         + "into reusable GPU buffers (double-buffered when > 512 MiB is free); docs/recipes.md section 3",
+      "decoder layers: unsloth models/loader.py dispatches llama, mistral, qwen2 and qwen3 (4- or 16-bit) to "
+        + "FastLlamaModel, whose LlamaDecoderLayer_fast_forward runs kernels/rms_layernorm.py; with lora_dropout 0 "
+        + "and bias none, llama.py patch_peft_model swaps in kernels/fast_lora.py LoRA_QKV, LoRA_W and LoRA_MLP; "
+        + "docs/recipes.md section 3",
     ],
-    offloadsCheckpointInputs: true)
+    offloadsCheckpointInputs: true,
+    fusedKernelModelTypes: ["llama", "mistral", "qwen2", "qwen3"])
 
   /// LLaMA-Factory: its own model preparation instead of peft's.
   public static let llamaFactory = Recipe(

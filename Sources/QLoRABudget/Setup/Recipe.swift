@@ -31,6 +31,10 @@ public struct Recipe: Hashable, Sendable {
   /// Whether gradient checkpointing copies each checkpointed layer's input to host memory and
   /// back in backward (Unsloth's `use_gradient_checkpointing="unsloth"`).
   public let offloadsCheckpointInputs: Bool
+  /// The `model_type`s whose decoder layers the framework runs through its own kernels instead of
+  /// transformers' modules (Unsloth's `FastLlamaModel` families): its RMSNorm, and with LoRA
+  /// dropout 0 its fused LoRA autograd functions (``FusedDecoderKernels``). Empty: transformers'.
+  public let fusedKernelModelTypes: Set<String>
   /// The loop the recipe's framework runs (what it keeps of the model output).
   public let loop: TrainingLoop
   /// Where each fact comes from.
@@ -54,6 +58,7 @@ public struct Recipe: Hashable, Sendable {
     name: String, summary: String, withQuantizedBase: UnquantizedDtypes, withSixteenBitBase: UnquantizedDtypes,
     adapters: DtypeRule, linearRoles: Set<LinearModule.Role>, checkpointsByDefault: Bool, usesChunkedCrossEntropy: Bool,
     chunkedLoss: ChunkedLoss?, loop: TrainingLoop, sources: [String], offloadsCheckpointInputs: Bool = false,
+    fusedKernelModelTypes: Set<String> = [],
     fourBitLayout: FourBitLayout = .bitsandbytes, quantizesOutputHead: Bool = false,
     loader: CheckpointLoader = .threaded(workers: 4), allocator: AllocatorSettings = .pytorchDefault,
     allLinearToPeft: AllLinearToPeft? = nil
@@ -70,6 +75,7 @@ public struct Recipe: Hashable, Sendable {
     self.loop = loop
     self.sources = sources
     self.offloadsCheckpointInputs = offloadsCheckpointInputs
+    self.fusedKernelModelTypes = fusedKernelModelTypes
     self.fourBitLayout = fourBitLayout
     self.quantizesOutputHead = quantizesOutputHead
     self.loader = loader

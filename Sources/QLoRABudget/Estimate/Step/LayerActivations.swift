@@ -3,7 +3,8 @@
 ///
 /// RMSNorm (`hs.float() * rsqrt(mean(hs^2) + eps)`, then `weight * hs.to(input_dtype)` with a
 /// frozen weight) saves its fp32 input and the `tokens x 1` fp32 rsqrt (``StepContext/normSaved``). Projections, LoRA branches,
-/// attention and MLP: see ``LoRABranch``, ``AttentionActivations``, ``FeedForwardActivations``.
+/// attention and MLP: see ``LoRABranch``, ``AttentionActivations``, ``FeedForwardActivations``;
+/// a layer run through the framework's own kernels (Unsloth): ``FusedDecoderKernels``.
 /// A LoRA branch that saves its input tensor itself shares it with every branch reading the
 /// same tensor (q/k/v read one norm output): it is counted once.
 ///
@@ -24,6 +25,8 @@ struct LayerActivations {
   let savedForInputGradient: ByteCount
   /// Whether attention saves the key/value cache's own tensors (``AttentionActivations``).
   let savesCachedKeyValue: Bool
+  /// The framework's own kernels the layer runs, or nil for transformers' layers.
+  let fusedKernels: FusedDecoderKernels?
   /// The tensors of the largest forward temporary and of the largest backward temporary of the
   /// MLP block and of the attention block, one entry per tensor.
   let forwardTransients: [ByteCount]
@@ -93,8 +96,17 @@ struct LayerActivations {
     let normCount = Int64(model.layout.normsPerLayer.count)
     // The norms before attention (one; Gemma 2/3 also normalise attention's output).
     let attentionNorms = normCount > 2 ? normCount / 2 : 1
-    saved.append(
-      TensorTerm("\(attentionNorms) attention norm(s): fp32 input + rsqrt", attentionNorms * context.normSaved))
+    let checkpointing = context.setup.usesGradientCheckpointing
+    let fused = FusedDecoderKernels(context, adapted: adapted, sparse: sparse)
+    // The framework's RMSNorm keeps the layer input itself, which checkpointing keeps already.
+    let attentionNorm =
+      fused == nil
+      ? TensorTerm("\(attentionNorms) attention norm(s): fp32 input + rsqrt", attentionNorms * context.normSaved)
+      : TensorTerm(
+        checkpointing
+          ? "attention norm: fp32 rsqrt (its input is the kept layer input)" : "attention norm: input + fp32 rsqrt",
+        FusedDecoderKernels.normSaved(context, inputKeptElsewhere: checkpointing))
+    saved.append(attentionNorm)
 
     var masksOnNormOutput = ByteCount.zero
     // DoRA's per-module moments (``DoRAWorkingMemory``): the largest in forward (grad off in a
@@ -103,7 +115,6 @@ struct LayerActivations {
     var doraForward = ByteCount.zero
     var doraAttention = ByteCount.zero
     var doraFeedForward = ByteCount.zero
-    let checkpointing = context.setup.usesGradientCheckpointing
     // LLM.int8 keeps each quantized projection's input for backward, adapted or not
     // (``int8SavedInputs``): one tensor per input, shared with the LoRA branches reading it.
     let int8Inputs = Self.int8SavedInputs(context)
@@ -112,8 +123,14 @@ struct LayerActivations {
     func lora(
       _ slot: LinearModule.Input, input features: Int64, width: Int64, label: String, alreadySaved: Bool = false
     ) {
+      // A fused LoRA function saves its input (shared) and nothing of its own.
+      let fusedSlot = fused?.fuses(slot) == true
       var shared = false
       for module in adapted where module.input == slot && module.role == .projection {
+        if fusedSlot {
+          shared = true
+          continue
+        }
         let branch = LoRABranch(context, inFeatures: features, inputWidth: width)
         saved += branch.own.map { TensorTerm("\(module.name) LoRA: \($0.name)", $0.bytes) }
         if usesDoRA {
@@ -136,9 +153,9 @@ struct LayerActivations {
       }
       let keptByInt8 = int8Inputs.contains(slot)
       if (shared || keptByInt8) && !alreadySaved {
+        let branches = fusedSlot ? "the fused LoRA function" : "the LoRA branches"
         let readers =
-          !keptByInt8
-          ? "the LoRA branches" : shared ? "the LoRA branches and LLM.int8's backward" : "LLM.int8's backward"
+          !keptByInt8 ? branches : shared ? "\(branches) and LLM.int8's backward" : "LLM.int8's backward"
         saved.append(TensorTerm("\(label), kept for \(readers)", context.perToken(features, width)))
         if slot == .attentionInput && !shared { int8OnlyAttentionInput = context.perToken(features, width) }
       }
@@ -169,12 +186,18 @@ struct LayerActivations {
     // Zero-byte terms are dropped below; count the attention block's among the rest.
     let attentionTerms = saved.count(where: { $0.bytes > .zero })
     saved.append(
-      TensorTerm(
-        "\(normCount - attentionNorms) MLP norm(s): fp32 input + rsqrt",
-        (normCount - attentionNorms) * context.normSaved))
+      fused == nil
+        ? TensorTerm(
+          "\(normCount - attentionNorms) MLP norm(s): fp32 input + rsqrt",
+          (normCount - attentionNorms) * context.normSaved)
+        : TensorTerm(
+          "MLP norm: input (residual + attention output) + fp32 rsqrt",
+          FusedDecoderKernels.normSaved(context, inputKeptElsewhere: false)))
 
     // MLP: gate/up read the second norm's output.
     var transient: [ByteCount] = []
+    // The fused MLP's swiglu output, alive in forward beside what it saves (``FusedDecoderKernels``).
+    var fusedForwardTransient: [ByteCount] = []
     lora(sparse ? .sparseInput : .feedForwardInput, input: hidden, width: n, label: "MLP input (norm output)")
     let mlpWidth = context.projectionOutput(input: n)
     if sparse, let moe = model.layout.mixtureOfExperts {
@@ -199,6 +222,11 @@ struct LayerActivations {
           .sharedExpertIntermediate, input: moe.sharedExpertIntermediateSize, width: mlpWidth,
           label: "shared expert down input")
       }
+    } else if fused?.fusesFeedForward == true {
+      let intermediate = model.intermediateSize
+      saved.append(FusedDecoderKernels.feedForwardSaved(context, intermediate: intermediate, outputWidth: mlpWidth))
+      transient = [FusedDecoderKernels.feedForwardTransient(context, intermediate: intermediate, outputWidth: mlpWidth)]
+      fusedForwardTransient = transient
     } else {
       let mlp = FeedForwardActivations(context, intermediate: model.intermediateSize, outputWidth: mlpWidth)
       saved += mlp.saved
@@ -211,10 +239,13 @@ struct LayerActivations {
     let attentionWorking =
       attention.checkpointedForwardWorking.map { [context.perToken(hidden, n)] + $0 }
       ?? working.filter { $0 < attentionEnd }.flatMap { saved[$0].parts }
-    let feedForwardWorking = working.filter { $0 >= attentionEnd }.flatMap { saved[$0].parts }
+    let feedForwardWorking = working.filter { $0 >= attentionEnd }.flatMap { saved[$0].parts } + fusedForwardTransient
     self.attentionSaved = attentionSaved
-    savedForInputGradient = context.normSaved + masksOnNormOutput + int8OnlyAttentionInput
+    // The first norm's saved tensors (one norm's, however many precede attention).
+    let firstNorm = fused == nil ? context.normSaved : attentionNorm.bytes
+    savedForInputGradient = firstNorm + masksOnNormOutput + int8OnlyAttentionInput
     savesCachedKeyValue = attention.savesCachedKeyValue
+    fusedKernels = fused
     attentionTermCount = attentionTerms
     // A DoRA moment stands in for a block's temporary and dequantized weight (counted beside
     // the transient) when it is the larger; with checkpointing the recomputed forward's moment
@@ -227,7 +258,10 @@ struct LayerActivations {
       checkpointedForwardAttention = []
       checkpointedForwardFeedForward = []
       checkpointedForwardBlocksInOpOrder = ([], [])
-      forwardTransients = larger(attention.forwardTransients, dora: doraForward, beside: dequant)
+      let attentionTransients = larger(attention.forwardTransients, dora: doraForward, beside: dequant)
+      forwardTransients =
+        ByteCount.sum(fusedForwardTransient) > ByteCount.sum(attentionTransients)
+        ? fusedForwardTransient : attentionTransients
     } else {
       // Grad off: each block's tensors beside the dequantized weight; DoRA's moment, when it is
       // the larger, stands in for attention's temporaries, net of attention's working set.

@@ -1,7 +1,8 @@
 /// The final norm, lm_head's logits and the cross-entropy loss, per loss implementation and loop.
 ///
 /// Standard loss (transformers `ForCausalLMLoss`):
-/// - The final norm saves its fp32 input (``StepContext/normSaved``); its output
+/// - The final norm saves its fp32 input (``StepContext/normSaved``; Unsloth's its input as it is,
+///   ``FusedDecoderKernels``); its output
 ///   (`last_hidden_state`, `tokens x hidden`) stays referenced until the model's forward returns,
 ///   so it is live during the loss, which runs inside that forward.
 /// - Under autocast, lm_head's weight (fp32 after prepare_model_for_kbit_training) is cast to the
@@ -98,7 +99,10 @@ struct LogitsAndLoss {
     let model = context.model
     let vocabulary = model.vocabularySize
     let setup = context.setup
-    finalNorm = context.normSaved
+    // Unsloth's final norm keeps its 16-bit input, not an fp32 copy (``FusedDecoderKernels``).
+    finalNorm =
+      FusedDecoderKernels.runs(context)
+      ? FusedDecoderKernels.normSaved(context, inputKeptElsewhere: false) : context.normSaved
     lastHiddenState = context.perToken(model.hiddenSize, context.normOutput)
     labels = context.perToken(1, 8)
     let width = context.autocast ? context.compute : context.normOutput

@@ -26,6 +26,8 @@ struct TransientComponents {
             ? "; + key/value cache (use_cache on without checkpointing) \(g(step.keyValueCache.bytes))" : ""),
         source: "tensor by tensor from transformers 5.23 modeling code, peft 0.21.2 bnb.py, bitsandbytes 0.50.2, "
           + "PyTorch derivatives.yaml; checked against cpu-steps and fitcheck-t4 (docs/estimation.md, docs/validation.md)"
+          + (step.stack.dense.fusedKernels == nil
+            ? "" : "; the layers as Unsloth 2026.8.19's own kernels run them (kernels/fast_lora.py, rms_layernorm.py)")
       ),
       MemoryComponent(
         .logits, lifetime: .transient, bytes: max(step.loss.forwardMoment, step.loss.backwardMoment),
@@ -77,6 +79,7 @@ struct TransientComponents {
             + "recomputes one layer at a time; the GPU keeps the last layer's input and up to two copy-back buffers"
           : "checkpointing keeps each layer's input and recomputes one layer at a time (reentrant or not: same bytes)")
     }
+    if let kernels = step.stack.dense.fusedKernels { lines.append(kernels.description) }
     if setup.lora.dropout > 0, !setup.isFullFineTune {
       lines.append("lora_dropout > 0: each LoRA branch keeps its own dropped-out input and mask")
     }
