@@ -412,7 +412,7 @@ public enum CalibrationValidation {
 
   static func describe(_ setup: TrainingSetup, model: ModelArchitecture) -> String {
     "\(setup.effectiveQuantization.rawValue)\(setup.usesDoubleQuantization ? "+dq" : ""), r\(setup.lora.rank)\(setup.lora.usesDoRA ? " DoRA" : "") "
-      + "\(setup.lora.targets.description), drop \(setup.lora.dropout), s\(setup.sequenceLength) b\(setup.batchSize), "
+      + "\(setup.lora.targets.description), drop \(setup.loraDropout), s\(setup.sequenceLength) b\(setup.batchSize), "
       + "\(setup.attention.rawValue), gc \(setup.usesGradientCheckpointing ? "on" : "off"), "
       + "autocast \(setup.usesAutocast ? "on" : "off"), \(setup.computeDtype.rawValue), L\(model.layerCount), "
       + "\(setup.trainingLoop.rawValue) loop" + (setup.isFullFineTune ? ", full fine-tune" : "")

@@ -28,7 +28,7 @@ import Testing
               var base = TrainingSetup()
               base.attention = attention
               base.usesAutocast = autocast
-              base.lora.dropout = dropout
+              base.lora.givenDropout = dropout
               base.gradientCheckpointing = checkpointing
               base.sequenceLength = 512
               try Self.expectNonDecreasing(model, base, \.lora.rank, [8, 16, 64, 256])

@@ -130,12 +130,12 @@ import Testing
     let failing = try MemoryEstimator.estimate(model: model, setup: setup, gpu: gpu)
     #expect(failing.warnings.contains { $0.contains("raises ValueError") && $0.contains("lora_dropout 0.05") })
     #expect(failing.notes.contains { $0.contains("raises ValueError") })
-    setup.lora.dropout = 0
+    setup.lora.givenDropout = 0
     #expect(
       !(try MemoryEstimator.estimate(model: model, setup: setup, gpu: gpu)).warnings.contains {
         $0.contains("ValueError")
       })
-    setup.lora.dropout = 0.05
+    setup.lora.givenDropout = 0.05
     setup.recipe = .hfPeftTransformers4
     #expect(
       !(try MemoryEstimator.estimate(model: model, setup: setup, gpu: gpu)).warnings.contains {

@@ -15,7 +15,8 @@ import Testing
     #expect(try setting.parse(current.valueText) == current)
     // Settings whose default is the recipe's (nil in the setup) read back as an explicit value.
     #expect(
-      current.applied(to: setup) == setup || [.gradientCheckpointing, .loss, .loop, .allocator].contains(setting))
+      current.applied(to: setup) == setup
+        || [.gradientCheckpointing, .loss, .loop, .allocator, .loraDropout].contains(setting))
     if case .choices(let names) = setting.domain {
       for name in names {
         let change = try setting.parse(name.uppercased())

@@ -113,7 +113,7 @@ import Testing
     ])
     var setup = TrainingSetup()
     setup.recipe = .llamaFactory
-    setup.lora.dropout = 0
+    setup.lora.givenDropout = 0
     setup.gradientCheckpointing = false
     setup.sequenceLength = 64
     let cuda = try MemoryEstimator.stepProfile(model: model, setup: setup)

@@ -143,8 +143,8 @@ import Testing
     expected.quantization = .nf4
     expected.usesDoubleQuantization = true
     expected.lora = LoRAConfiguration(
-      rank: 16, alpha: 32, targets: .modules(["q_proj", "k_proj", "v_proj", "o_proj", "down_proj", "up_proj"]),
-      dropout: 0.05)
+      rank: 16, alpha: 32, targets: .modules(["q_proj", "k_proj", "v_proj", "o_proj", "down_proj", "up_proj"]))
+    // No lora_dropout in the file: the recipe's default (0.05) applies.
     expected.sequenceLength = 2048
     expected.batchSize = 1
     expected.attention = .flash

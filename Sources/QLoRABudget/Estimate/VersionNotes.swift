@@ -34,7 +34,7 @@ enum VersionNotes {
   static func failures(_ model: ModelArchitecture, _ setup: TrainingSetup) -> [String] {
     guard expertParameters(model, setup) != nil else { return [] }
     var settings: [String] = []
-    if setup.lora.dropout > 0 { settings.append("lora_dropout \(setup.lora.dropout) (set it to 0)") }
+    if setup.loraDropout > 0 { settings.append("lora_dropout \(setup.loraDropout) (set it to 0)") }
     if setup.lora.usesDoRA { settings.append("DoRA (turn it off)") }
     guard !settings.isEmpty else { return [] }
     return [

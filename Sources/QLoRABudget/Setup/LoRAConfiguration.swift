@@ -42,8 +42,9 @@ public struct LoRAConfiguration: Hashable, Sendable {
   public var targets: LoRATargets
   /// DoRA adds a magnitude vector of `out` elements per adapted module.
   public var usesDoRA: Bool
-  /// `lora_dropout`; above 0 the branch keeps a dropped-out copy of its input for backward.
-  public var dropout: Double
+  /// `lora_dropout` as given; nil: the recipe's default (``TrainingSetup/loraDropout``, which
+  /// the estimate reads). Above 0 the branch keeps a dropped-out copy of its input for backward.
+  public var givenDropout: Double?
   /// peft's `modules_to_save`: modules (matched by the end of their path, as peft does) wrapped in
   /// `ModulesToSaveWrapper`, which keeps the original frozen and trains a full copy of it.
   public var modulesToSave: [String] = []
@@ -51,19 +52,19 @@ public struct LoRAConfiguration: Hashable, Sendable {
   /// `alpha` nil: alpha follows the rank.
   public init(
     rank: Int64 = 16, alpha: Double? = nil, targets: LoRATargets = .allLinear, usesDoRA: Bool = false,
-    dropout: Double = 0.05
+    dropout: Double? = nil
   ) {
     self.rank = rank
     self.givenAlpha = alpha
     self.targets = targets
     self.usesDoRA = usesDoRA
-    self.dropout = dropout
+    self.givenDropout = dropout
   }
 
   /// Equal when every value is: an alpha that follows the rank equals the same alpha given.
   public static func == (a: LoRAConfiguration, b: LoRAConfiguration) -> Bool {
     a.rank == b.rank && a.alpha == b.alpha && a.targets == b.targets && a.usesDoRA == b.usesDoRA
-      && a.dropout == b.dropout
+      && a.givenDropout == b.givenDropout
   }
 
   public func hash(into hasher: inout Hasher) {
@@ -71,6 +72,6 @@ public struct LoRAConfiguration: Hashable, Sendable {
     hasher.combine(alpha)
     hasher.combine(targets)
     hasher.combine(usesDoRA)
-    hasher.combine(dropout)
+    hasher.combine(givenDropout)
   }
 }

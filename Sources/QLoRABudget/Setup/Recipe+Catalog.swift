@@ -99,7 +99,7 @@ extension Recipe {
         + "docs/recipes.md section 3",
     ],
     offloadsCheckpointInputs: true,
-    fusedKernelModelTypes: ["llama", "mistral", "qwen2", "qwen3"])
+    fusedKernelModelTypes: ["llama", "mistral", "qwen2", "qwen3"], defaultLoRADropout: 0)
 
   /// LLaMA-Factory: its own model preparation instead of peft's.
   public static let llamaFactory = Recipe(

@@ -35,6 +35,10 @@ public struct Recipe: Hashable, Sendable {
   /// transformers' modules (Unsloth's `FastLlamaModel` families): its RMSNorm, and with LoRA
   /// dropout 0 its fused LoRA autograd functions (``FusedDecoderKernels``). Empty: transformers'.
   public let fusedKernelModelTypes: Set<String>
+  /// `lora_dropout` when the setup does not give one: 0.05 (this tool's default, what most
+  /// guides use), 0 for Unsloth (`FastLanguageModel.get_peft_model`'s default, which its fused
+  /// LoRA kernels need).
+  public let defaultLoRADropout: Double
   /// The loop the recipe's framework runs (what it keeps of the model output).
   public let loop: TrainingLoop
   /// Where each fact comes from.
@@ -58,7 +62,7 @@ public struct Recipe: Hashable, Sendable {
     name: String, summary: String, withQuantizedBase: UnquantizedDtypes, withSixteenBitBase: UnquantizedDtypes,
     adapters: DtypeRule, linearRoles: Set<LinearModule.Role>, checkpointsByDefault: Bool, usesChunkedCrossEntropy: Bool,
     chunkedLoss: ChunkedLoss?, loop: TrainingLoop, sources: [String], offloadsCheckpointInputs: Bool = false,
-    fusedKernelModelTypes: Set<String> = [],
+    fusedKernelModelTypes: Set<String> = [], defaultLoRADropout: Double = 0.05,
     fourBitLayout: FourBitLayout = .bitsandbytes, quantizesOutputHead: Bool = false,
     loader: CheckpointLoader = .threaded(workers: 4), allocator: AllocatorSettings = .pytorchDefault,
     allLinearToPeft: AllLinearToPeft? = nil
@@ -76,6 +80,7 @@ public struct Recipe: Hashable, Sendable {
     self.sources = sources
     self.offloadsCheckpointInputs = offloadsCheckpointInputs
     self.fusedKernelModelTypes = fusedKernelModelTypes
+    self.defaultLoRADropout = defaultLoRADropout
     self.fourBitLayout = fourBitLayout
     self.quantizesOutputHead = quantizesOutputHead
     self.loader = loader

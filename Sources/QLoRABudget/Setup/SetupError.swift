@@ -48,8 +48,8 @@ extension TrainingSetup {
   public func validate() throws(SetupError) {
     if !isFullFineTune {
       try Self.check(.rank, lora.rank, 1...LoRAConfiguration.maximumRank)
-      guard lora.dropout.isFinite, (0..<1).contains(lora.dropout) else {
-        throw .outOfRange(setting: .loraDropout, value: String(lora.dropout), allowed: "a number in [0, 1)")
+      guard loraDropout.isFinite, (0..<1).contains(loraDropout) else {
+        throw .outOfRange(setting: .loraDropout, value: String(loraDropout), allowed: "a number in [0, 1)")
       }
       guard lora.alpha.isFinite, lora.alpha > 0 else {
         throw .outOfRange(setting: .alpha, value: String(lora.alpha), allowed: "a positive number")

@@ -57,6 +57,8 @@ public struct TrainingSetup: Hashable, Sendable {
 
   /// Whether gradient checkpointing is on, after the recipe's default.
   public var usesGradientCheckpointing: Bool { gradientCheckpointing ?? recipe.checkpointsByDefault }
+  /// `lora_dropout`: as given, else the recipe's default (``Recipe/defaultLoRADropout``).
+  public var loraDropout: Double { lora.givenDropout ?? recipe.defaultLoRADropout }
 
   /// The loop after the recipe's default.
   public var trainingLoop: TrainingLoop { loop ?? recipe.loop }

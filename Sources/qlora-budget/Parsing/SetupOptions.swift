@@ -44,7 +44,8 @@ enum SetupOptions {
       defaultText: nil, isSwitch: true),
     Flag(
       setting: .loraDropout, name: "--lora-dropout", valueName: "p",
-      help: "LoRA dropout; above 0 the branch keeps a dropped-out input copy.", defaultText: "0.05"),
+      help: "LoRA dropout; above 0 the branch keeps a dropped-out input copy.",
+      defaultText: "0.05; 0 with --recipe unsloth"),
     Flag(
       setting: .modulesToSave, name: "--modules-to-save", valueName: "modules",
       help: "peft modules_to_save: each listed module (e.g. embed_tokens,lm_head) gets a full trainable copy, with its "

@@ -55,10 +55,10 @@ struct DoRAWorkingMemory {
       TensorTerm(
         "\(module.name) DoRA: base_result",
         context.perToken(
-          module.outFeatures, context.setup.lora.dropout > 0 ? matmul : context.projectionOutput(input: inputWidth))),
+          module.outFeatures, context.setup.loraDropout > 0 ? matmul : context.projectionOutput(input: inputWidth))),
       TensorTerm("\(module.name) DoRA: lora_result", context.perToken(module.outFeatures, matmul)),
     ]
-    if context.setup.lora.dropout > 0 {
+    if context.setup.loraDropout > 0 {
       saved.append(
         TensorTerm(
           "\(module.name) DoRA: weight read by F.linear", ByteCount(bytes(weight, context.autocast ? matmul : x))))

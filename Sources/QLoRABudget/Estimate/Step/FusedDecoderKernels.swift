@@ -53,7 +53,7 @@ struct FusedDecoderKernels {
     guard Self.runs(context) else { return nil }
     let model = context.model
     let lora = context.setup.lora
-    let patches = lora.dropout == 0 && !lora.usesDoRA
+    let patches = context.setup.loraDropout == 0 && !lora.usesDoRA
     func fuses(_ names: [String], reading inputs: Set<LinearModule.Input>) -> Bool {
       let modules = model.inventory.linears.filter { inputs.contains($0.input) && $0.role == .projection }
       return patches

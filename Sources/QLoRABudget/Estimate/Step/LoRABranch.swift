@@ -46,7 +46,7 @@ struct LoRABranch {
     var own: [TensorTerm] = []
     var shared = false
     var mask = ByteCount.zero
-    if context.setup.lora.dropout > 0 {
+    if context.setup.loraDropout > 0 {
       let maskWidth: Int64 = context.platform == .cuda ? 1 : castWidth
       mask = context.perToken(inFeatures, maskWidth)
       own.append(TensorTerm("dropout mask", mask))

@@ -80,7 +80,7 @@ struct TransientComponents {
           : "checkpointing keeps each layer's input and recomputes one layer at a time (reentrant or not: same bytes)")
     }
     if let kernels = step.stack.dense.fusedKernels { lines.append(kernels.description) }
-    if setup.lora.dropout > 0, !setup.isFullFineTune {
+    if setup.loraDropout > 0, !setup.isFullFineTune {
       lines.append("lora_dropout > 0: each LoRA branch keeps its own dropped-out input and mask")
     }
     return lines

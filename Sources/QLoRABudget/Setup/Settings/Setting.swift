@@ -189,7 +189,7 @@ public enum Setting: String, CaseIterable, Hashable, Sendable {
     case .alpha: return .alpha(setup.lora.alpha)
     case .targets: return .targets(setup.lora.targets)
     case .dora: return .dora(setup.lora.usesDoRA)
-    case .loraDropout: return .loraDropout(setup.lora.dropout)
+    case .loraDropout: return .loraDropout(setup.loraDropout)
     case .modulesToSave: return .modulesToSave(setup.lora.modulesToSave)
     case .optimizer: return .optimizer(setup.optimizer)
     case .computeDtype: return .computeDtype(setup.computeDtype)

@@ -128,7 +128,7 @@ public enum SettingChange: Hashable, Sendable {
     case .alpha(let x): changed.lora.alpha = x
     case .targets(let t): changed.lora.targets = t
     case .dora(let b): changed.lora.usesDoRA = b
-    case .loraDropout(let x): changed.lora.dropout = x
+    case .loraDropout(let x): changed.lora.givenDropout = x
     case .modulesToSave(let names): changed.lora.modulesToSave = names
     case .optimizer(let o): changed.optimizer = o
     case .computeDtype(let d): changed.computeDtype = d
