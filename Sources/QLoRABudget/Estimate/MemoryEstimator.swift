@@ -61,8 +61,9 @@ public enum MemoryEstimator {
     let context: StepContext
     let transient: TransientComponents
 
-    init(model: ModelArchitecture, setup: TrainingSetup, gpu: GPU?) throws(SetupError) {
+    init(model declared: ModelArchitecture, setup: TrainingSetup, gpu: GPU?) throws(SetupError) {
       try setup.validate()
+      let model = declared.built(by: setup.recipe)
       self.setup = setup
       let adapted = try loraTargets(model, setup)
       let saved = try SavedModuleCopies(model, setup)
@@ -142,8 +143,11 @@ public enum MemoryEstimator {
 
   /// The step's moments above the resident bytes, on the setup's platform (validation compares
   /// `.cpu` against PyTorch's CPU allocator).
-  package static func stepProfile(model: ModelArchitecture, setup: TrainingSetup) throws(SetupError) -> StepProfile {
+  package static func stepProfile(model declared: ModelArchitecture, setup: TrainingSetup) throws(SetupError)
+    -> StepProfile
+  {
     try setup.validate()
+    let model = declared.built(by: setup.recipe)
     let adapted = try loraTargets(model, setup)
     let trainable = try SavedModuleCopies(model, setup).ordered(
       around: trainableTensors(model, setup, adapted: adapted))

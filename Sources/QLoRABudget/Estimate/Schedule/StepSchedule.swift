@@ -46,6 +46,9 @@ struct StepSchedule {
     enter(.forward)
     let rotary = schedule.allocate(step.rotary, .stepConstant)
     let mask = schedule.allocate(step.causalMask, .stepConstant)
+    // What the previous step leaves alive until this forward returns (``StepPeak/previousStep``);
+    // the warm-up step has no previous step.
+    let previous = marksPhases ? schedule.allocate(step.previousStep, .previousStep) : -1
     if let first = workspaces.first { schedule.allocate(first, .workspace) }
     let cacheBeyondSaved = stack.savesCachedKeyValue ? .zero : step.keyValueCache
     // Layer order: without checkpointing the first layer is dense (it saves less: no input
@@ -116,12 +119,16 @@ struct StepSchedule {
     let weightCopy = schedule.allocate(loss.weightCopy, .logits)
     let labels = schedule.allocate(loss.labels, .logits)
     let logits = schedule.allocate(loss.logits, .logits)
+    // A 4-bit lm_head's dequantized weight beside every logit (``StepPeak/outputHeadMoment``).
+    if step.outputHeadMoment > .zero {
+      schedule.free(schedule.allocate(step.outputHeadDequant, .dequantizedWeight))
+    }
     let softcap = schedule.allocate(loss.softcap, .logits)
     let upcast = schedule.allocate(loss.upcast, .logits)
     let logProbabilities = schedule.allocate(loss.logProbabilities, .logits)
     let inputGradient = schedule.allocate(loss.inputGradient, .logits)
     let chunk = schedule.allocate(loss.chunk, .logits)
-    schedule.free([chunk, upcast, lastHidden])
+    schedule.free([chunk, upcast, lastHidden, previous])
     if loss.heldOutput == .zero { schedule.free(logits) }
     if loss.isFused { schedule.free(labels) }
     if checkpointing { schedule.free(castIDs) }

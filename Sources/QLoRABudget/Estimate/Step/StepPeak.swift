@@ -65,6 +65,17 @@ struct StepPeak {
   let graphLeftovers: ByteCount
   /// Whether reentrant checkpointing keeps the rotary tables and the mask in the graph.
   let keepsCheckpointArguments: Bool
+  /// What the previous step leaves alive through this step's forward when the loop rebinds its
+  /// output only as the forward returns (``FrameworkModelCode/keepsPreviousStepThroughForward``):
+  /// its logits, and through their graph the inputs its 4-bit matmuls keep
+  /// (``FrameworkModelCode/fourBitMatmulKeepsInput``; backward released every saved variable,
+  /// not those). Zero otherwise.
+  let previousStep: ByteCount
+  /// The forward moment at a quantized lm_head's dequantization: every logit computed so far (the
+  /// chunks the loop keeps) beside the dequantized head; zero when lm_head is not 4-bit.
+  let outputHeadMoment: ByteCount
+  /// lm_head's dequantized weight at ``outputHeadMoment``.
+  let outputHeadDequant: ByteCount
   let profile: StepProfile
 
   init(_ context: StepContext, adapted: LoRATargetSet, trainable: [TrainableTensorGroup], gradients: ByteCount) {
@@ -78,9 +89,10 @@ struct StepPeak {
     let checkpointing = setup.usesGradientCheckpointing
     // Without checkpointing transformers keeps use_cache on: the output's DynamicCache holds
     // a copy (`torch.cat` in `DynamicLayer.update`) of every layer's k (after rotary) and v
-    // (MLA: its compressed latent, ``ModelArchitecture/cachedKeyValueWidth``).
+    // (MLA: its compressed latent, ``ModelArchitecture/cachedKeyValueWidth``). A framework's own
+    // model code (``FrameworkModelCode``) has no such cache in training.
     keyValueCache =
-      checkpointing
+      checkpointing || setup.recipe.modelCode != nil
       ? .zero
       : model.layerCount
         * context.perToken(model.cachedKeyValueWidth, context.projectionOutput(input: context.normOutput))
@@ -118,11 +130,15 @@ struct StepPeak {
     let kept = stack.kept + rotary + causalMask + savedCasts
     // The cache is counted beside the saved tensors unless it is their storage.
     let cacheBeyondSaved = stack.savesCachedKeyValue ? .zero : keyValueCache
-    let duringForward = kept + cacheBeyondSaved + (autocastCache - savedCasts)
+    let head = BaseWeights.outputHead(model, setup) ?? 0
+    previousStep = Self.previousStep(context, stack: stack, loss: loss, quantizedHead: head > 0)
+    let duringForward = kept + cacheBeyondSaved + (autocastCache - savedCasts) + previousStep
     // One layer's forward: the larger of its blocks' moments (grad off with checkpointing, each
     // block's tensors alone; ``LayerActivations/forwardMoment``) and the dequantized weight.
     let forwardLayer = duringForward + stack.forwardMoment + dequant.bytes
-    let forward = max(forwardLayer, duringForward + loss.forwardMoment)
+    outputHeadDequant = StepContext.bytes(head, width: DequantBuffers.fourBitWidth(context))
+    outputHeadMoment = head > 0 ? duringForward + loss.headMoment + outputHeadDequant : .zero
+    let forward = max(forwardLayer, duringForward + loss.forwardMoment, outputHeadMoment)
     let held = loss.heldOutput + (plain ? keyValueCache : .zero)
     let heldBeyondSaved = plain ? cacheBeyondSaved : .zero
     // The loss's backward moment counts the held logits itself.
@@ -163,6 +179,19 @@ struct StepPeak {
         (.forward, forward), (.backward, max(backwardLoss, backwardLayer, endOfBackward, backwardHead)),
         (.optimizer, optimizer),
       ])
+  }
+
+  /// The previous step's tensors alive through this forward (``previousStep``): the logits the
+  /// loop keeps and the inputs the 4-bit matmuls keep, every layer's (the first layer's attention
+  /// input excepted: the embeddings do not require grad, so its matmuls keep nothing) and
+  /// lm_head's (the final norm's output) when lm_head is 4-bit.
+  static func previousStep(_ context: StepContext, stack: StackActivations, loss: LogitsAndLoss, quantizedHead: Bool)
+    -> ByteCount
+  {
+    guard context.setup.recipe.modelCode?.keepsPreviousStepThroughForward == true else { return .zero }
+    let keepsInputs = !LayerActivations.matmulKeptInputs(context).isEmpty
+    let head = keepsInputs && quantizedHead ? loss.lastHiddenState : .zero
+    return stack.keptByMatmul + head + loss.heldOutput
   }
 
   /// Rotary `cos` and `sin`, `b x s x rotary_dim` each, cast to the hidden states' dtype
