@@ -18,7 +18,9 @@ import Testing
     #expect(report.recipeValidationGaps == RecipeValidationGap.measured)
   }
 
-  /// docs/validation.md: LitGPT between -41% and -21%, torchtune as far as +58%.
+  /// docs/validation.md: LitGPT over its 2023 resource-table rows by more than 10% (the recipe
+  /// models the 2024 code: a previous step's graph those rows' first step does not have),
+  /// torchtune as far as -44% under.
   @Test func litgptAndTorchtuneEstimatesCarryTheWarning() throws {
     let model = try PresetCatalog.bundled.model(named: "llama-3.1-8b")
     for recipe in [Recipe.litgpt, .torchtune] {
@@ -27,7 +29,7 @@ import Testing
       let estimate = try MemoryEstimator.estimate(model: model, setup: setup, gpu: nil)
       let gap = try #require(estimate.validationGap)
       #expect(gap.recipe == recipe.name)
-      #expect(gap.lowestErrorPercent < -20)
+      #expect(recipe == .litgpt ? gap.highestErrorPercent > 10 : gap.lowestErrorPercent < -20)
       #expect(estimate.warnings.contains(gap.description))
     }
     let validated = try MemoryEstimator.estimate(model: model, setup: TrainingSetup(), gpu: nil)

@@ -20,12 +20,20 @@ struct TransientComponents {
     let g = NumberText.grouped
     components = [
       MemoryComponent(
-        .activations, lifetime: .transient, bytes: step.stack.kept + step.stack.recomputedLayer + step.keyValueCache,
+        .activations, lifetime: .transient,
+        bytes: step.stack.kept + step.stack.recomputedLayer + step.keyValueCache + step.previousStep,
         formula: step.stack.formula
           + (step.keyValueCache > .zero
-            ? "; + key/value cache (use_cache on without checkpointing) \(g(step.keyValueCache.bytes))" : ""),
-        source: "tensor by tensor from transformers 5.23 modeling code, peft 0.21.2 bnb.py, bitsandbytes 0.50.2, "
-          + "PyTorch derivatives.yaml; checked against cpu-steps and fitcheck-t4 (docs/estimation.md, docs/validation.md)"
+            ? "; + key/value cache (use_cache on without checkpointing) \(g(step.keyValueCache.bytes))" : "")
+          + (step.previousStep > .zero
+            ? "; + the previous step's logits and the inputs its 4-bit matmuls keep, alive until this forward "
+              + "returns \(g(step.previousStep.bytes))" : ""),
+        source: setup.recipe.modelCode != nil
+          ? "tensor by tensor from the recipe's own model code and the bitsandbytes it pinned (docs/recipes.md), "
+            + "PyTorch derivatives.yaml; checked on CPU with that code (docs/validation.md)"
+          : "tensor by tensor from transformers 5.23 modeling code, peft 0.21.2 bnb.py, bitsandbytes 0.50.2, "
+            + "PyTorch derivatives.yaml; checked against cpu-steps and fitcheck-t4 (docs/estimation.md, "
+            + "docs/validation.md)"
       ),
       MemoryComponent(
         .logits, lifetime: .transient, bytes: max(step.loss.forwardMoment, step.loss.backwardMoment),
@@ -77,8 +85,17 @@ struct TransientComponents {
             + "recomputes one layer at a time; the GPU keeps the last layer's input and up to two copy-back buffers"
           : "checkpointing keeps each layer's input and recomputes one layer at a time (reentrant or not: same bytes)")
     }
+    if setup.recipe.modelCode?.keepsPreviousStepThroughForward == true {
+      lines.append(
+        "the loop rebinds its output when the next forward returns (LitGPT's `logits = model(...)`): the previous "
+          + "step's logits, and what its graph still holds, live through this step's forward")
+    }
     if setup.lora.dropout > 0, !setup.isFullFineTune {
-      lines.append("lora_dropout > 0: each LoRA branch keeps its own dropped-out input and mask")
+      lines.append(
+        setup.recipe.modelCode?.fusedQueryKeyValue == true
+          ? "lora_dropout > 0: the adapters on q, k and v (one LoRA module over the fused qkv) share one dropped-out "
+            + "input and mask; every other LoRA branch keeps its own"
+          : "lora_dropout > 0: each LoRA branch keeps its own dropped-out input and mask")
     }
     return lines
   }
