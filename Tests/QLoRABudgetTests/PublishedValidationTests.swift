@@ -77,14 +77,15 @@ import Testing
   }
 
   /// The bar on the high-trust rows (peak reserved per GPU, fsdp_qlora, with and without CPU
-  /// offload): median absolute error at most 10% (issue 14). No bar on the max: eleven rows of
-  /// one benchmark, with reserved memory that depends on the allocator's history (row 088: the
-  /// source says 512 tokens reserve about what 2,048 do), do not support one.
+  /// offload; peak allocated, LitGPT's config hub, each in its stated unit): median absolute error
+  /// at most 10% (issue 14). No bar on the max: eleven rows of one benchmark, with reserved memory
+  /// that depends on the allocator's history (row 088: the source says 512 tokens reserve about
+  /// what 2,048 do), do not support one; LitGPTStepTests holds the config hub rows to 5% each.
   @Test func highTrustMedianErrorIsUnderTenPercent() throws {
     let report = try #require(Self.report)
     let errors = report.published.filter { $0.trustGroup == "high" }.compactMap { $0.errorPercent(reading: "GiB") }.map(
       abs)
-    #expect(errors.count == 11)
+    #expect(errors.count == 18)
     #expect(ValidationReport.median(errors) <= 10)
   }
 
