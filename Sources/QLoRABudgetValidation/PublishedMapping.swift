@@ -282,7 +282,8 @@ extension PublishedMapping {
 
   /// Rows a recipe now expresses whose figure depends on something the estimator does not model
   /// yet (the reason): compared and shown, but not part of the accuracy bar.
-  public static let expressedOnly: [(mapping: PublishedMapping, reason: String)] = litgptResourceTableRows + torchtuneRows
+  public static let expressedOnly: [(mapping: PublishedMapping, reason: String)] =
+    litgptResourceTableRows + torchtuneRows
 
   private static let litgptNote = [
     "litgpt recipe: Fabric BitsandbytesPrecision (every nn.Linear 4-bit, lm_head too), bf16-true, no activation "

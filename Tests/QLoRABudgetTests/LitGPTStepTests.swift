@@ -50,6 +50,25 @@ import Testing
     #expect(step.keyValueCache == .zero)
   }
 
+  /// LoRA on q, k and v: `zero_pad` returns the LoRA output as it is (no `index_copy`), and the
+  /// three adapters still share one dropout.
+  @Test func allThreeAdaptedSaveNoIndexCopySource() throws {
+    var setup = Self.configHubSetup()
+    setup.lora.targets = .modules(["q_proj", "k_proj", "v_proj"])
+    let step = try Self.walk("llama-2-7b", setup).step
+    let tokens: Int64 = 1024
+    let hidden: Int64 = 4096
+    let norm = tokens * hidden * 4 + tokens * 4
+    let oneDropout = tokens * hidden * 1 + tokens * hidden * 2
+    let products = 3 * tokens * 32 * 2
+    let attention = tokens * hidden * 2 * 4 + tokens * 32 * 4
+    let fusedOutputByView = tokens * (hidden + hidden) * 2
+    let mlp = 3 * tokens * 11008 * 2
+    let keptByMatmul = 3 * tokens * hidden * 2 + tokens * 11008 * 2
+    let expected = 2 * norm + oneDropout + products + attention + fusedOutputByView + mlp + keptByMatmul
+    #expect(step.stack.dense.savedBytes == ByteCount(expected))
+  }
+
   /// The previous step through this forward: every layer's matmul-kept inputs (not the first
   /// layer's attention input: the embeddings need no gradient), lm_head's input (the final norm's
   /// output) and the logits the loop keeps.

@@ -104,7 +104,7 @@ struct LayerActivations {
 
   /// What LitGPT's fused q/k/v saves beyond separate projections
   /// (``FrameworkModelCode/fusedQueryKeyValue``): `zero_pad`'s `index_copy` source (the LoRA
-  /// output over the adapted projections' widths, in lora_B's dtype) unless all three are
+  /// output over the adapted projections' widths, in lora_B's dtype) unless all of q, k and v are
   /// adapted, and, with as many key/value heads as query heads, the fused output's q and k parts,
   /// which v's view keeps (v itself is counted with attention).
   static func fusedQueryKeyValueTerms(_ context: StepContext, adapted: [LinearModule], projectionWidth: Int64)
@@ -113,7 +113,8 @@ struct LayerActivations {
     let model = context.model
     let widths = adapted.filter { $0.input == .attentionInput && $0.role == .projection }.map(\.outFeatures)
     var terms: [TensorTerm] = []
-    if !widths.isEmpty && widths.count < 3 {
+    // All three adapted (q, k and v, or a config's own fused qkv_proj): zero_pad returns its input.
+    if !widths.isEmpty && widths.reduce(0, +) < model.queryWidth + 2 * model.keyValueWidth {
       let loraWidth = context.autocast ? context.compute : context.adapter
       terms.append(
         TensorTerm("fused q/k/v LoRA: zero_pad's index_copy source", context.perToken(widths.reduce(0, +), loraWidth)))
