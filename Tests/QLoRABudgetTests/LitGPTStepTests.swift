@@ -82,6 +82,16 @@ import Testing
     #expect(step.previousStep == ByteCount(32 * perLayer - firstAttentionInput + headInput + logits))
   }
 
+  /// The kept inputs outlive backward (node attributes, not saved variables): through the
+  /// optimizer step every layer's (the first layer's attention input excepted) and lm_head's.
+  @Test func theKeptInputsOutliveBackward() throws {
+    let step = try Self.walk("llama-2-7b", Self.configHubSetup()).step
+    let tokens: Int64 = 1024
+    let retained = 32 * (3 * tokens * 4096 * 2 + tokens * 11008 * 2) - tokens * 4096 * 2 + tokens * 4096 * 2
+    let optimizer = try #require(step.profile.phases.first { $0.name == .optimizer }).bytes
+    #expect(optimizer == step.loss.heldOutput + step.gradients + step.optimizerTemporaries + ByteCount(retained))
+  }
+
   /// lm_head's dequantization: fp16 (Fabric quantized from fp16), then its bf16 copy.
   @Test func theHeadIsDequantizedThroughFP16() throws {
     let step = try Self.walk("llama-2-7b", Self.configHubSetup()).step

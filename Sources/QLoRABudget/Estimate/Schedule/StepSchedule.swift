@@ -53,7 +53,8 @@ struct StepSchedule {
     let cacheBeyondSaved = stack.savesCachedKeyValue ? .zero : step.keyValueCache
     // Layer order: without checkpointing the first layer is dense (it saves less: no input
     // gradient) and the last is the kind whose backward moment is the larger.
-    let kinds = stack.layerKinds(count: layers, checkpointing: checkpointing).map(stack.layer)
+    let layerKinds = stack.layerKinds(count: layers, checkpointing: checkpointing)
+    let kinds = layerKinds.map(stack.layer)
     var kept: [[Int32]] = []
     var castIDs: [Int32] = []
     var cacheIDs: [Int32] = []
@@ -128,7 +129,10 @@ struct StepSchedule {
     let logProbabilities = schedule.allocate(loss.logProbabilities, .logits)
     let inputGradient = schedule.allocate(loss.inputGradient, .logits)
     let chunk = schedule.allocate(loss.chunk, .logits)
-    schedule.free([chunk, upcast, lastHidden, previous])
+    // lm_head's input stays when its 4-bit matmul keeps it (``StepPeak/retainedHeadInput``).
+    schedule.free([chunk, upcast, previous])
+    var retained: [Int32] = []
+    if step.retainedHeadInput > .zero { retained.append(lastHidden) } else { schedule.free(lastHidden) }
     if loss.heldOutput == .zero { schedule.free(logits) }
     if loss.isFused { schedule.free(labels) }
     if checkpointing { schedule.free(castIDs) }
@@ -182,6 +186,13 @@ struct StepSchedule {
       if !(checkpointing && index == 0 && share(stack.kept, 0) == moment.residualGradient) {
         schedule.free(kept[index])
       }
+      // What its 4-bit matmuls keep outlives the layer's backward (``StepPeak/retainsMatmulInputs``):
+      // the same tensors, allocated again where they were freed.
+      if step.retainsMatmulInputs {
+        for bytes in stack.retainedAfterBackward(layerKinds[index], first: index == 0) {
+          retained.append(schedule.allocate(bytes, .savedActivation))
+        }
+      }
     }
     // What the graph still references (checkpointing): the embeddings' output and its gradient,
     // and with reentrant checkpointing the rotary tables and the mask.
@@ -215,6 +226,7 @@ struct StepSchedule {
     schedule.free(temporaries)
     schedule.free(leftovers)
     schedule.free(held)
+    schedule.free(retained)
     return gradients
   }
 

@@ -29,6 +29,8 @@ struct LayerActivations {
   let keptByMatmul: ByteCount
   /// The attention input among ``keptByMatmul``: the first layer's matmuls do not keep it.
   let attentionInputKeptByMatmul: ByteCount
+  /// ``keptByMatmul`` tensor by tensor, the attention input's (when kept) first.
+  let keptByMatmulParts: [ByteCount]
   /// The tensors of the largest forward temporary and of the largest backward temporary of the
   /// MLP block and of the attention block, one entry per tensor.
   let forwardTransients: [ByteCount]
@@ -157,7 +159,7 @@ struct LayerActivations {
     // projection reading the attention input (``FrameworkModelCode/fusedQueryKeyValue``).
     let fused = context.setup.recipe.modelCode?.fusedQueryKeyValue == true
     var fusedDropoutCounted = false
-    var keptByMatmulBytes = ByteCount.zero
+    var keptByMatmulParts: [ByteCount] = []
     var attentionInputKeptByMatmul = ByteCount.zero
     // LoRA on fused experts is no branch: peft merges it into the stack (``ExpertAdapterWeights``).
     func lora(
@@ -192,7 +194,7 @@ struct LayerActivations {
       let keptByMatmul = keptInputs.contains(slot)
       if keptByMatmul {
         let bytes = context.perToken(features, width)
-        keptByMatmulBytes = keptByMatmulBytes + bytes
+        keptByMatmulParts.append(bytes)
         if slot == .attentionInput { attentionInputKeptByMatmul = bytes }
       }
       if (shared || keptByMatmul) && !alreadySaved {
@@ -277,7 +279,8 @@ struct LayerActivations {
     self.attentionSaved = attentionSaved
     savedForInputGradient = context.normSaved + masksOnNormOutput + keptOnlyAttentionInput
     savesCachedKeyValue = attention.savesCachedKeyValue
-    self.keptByMatmul = keptByMatmulBytes
+    self.keptByMatmul = ByteCount.sum(keptByMatmulParts)
+    self.keptByMatmulParts = keptByMatmulParts
     self.attentionInputKeptByMatmul = attentionInputKeptByMatmul
     attentionTermCount = attentionTerms
     // A DoRA moment stands in for a block's temporary and dequantized weight (counted beside
@@ -366,6 +369,16 @@ struct StackActivations {
     return (layerCount - sparseCount) * dense.keptByMatmul + sparseCount * (sparse?.keptByMatmul ?? .zero)
       - first.attentionInputKeptByMatmul
   }
+  /// What a layer's 4-bit matmuls keep in their nodes after its backward
+  /// (``FrameworkModelCode/fourBitMatmulKeepsInput``: an attribute, not a saved variable, so
+  /// backward does not release it), tensor by tensor; the first layer's attention input is not
+  /// kept (the embeddings need no gradient). Empty unless the recipe's matmuls keep them.
+  func retainedAfterBackward(_ kind: Kind, first: Bool) -> [ByteCount] {
+    let layer = layer(kind)
+    guard first, layer.attentionInputKeptByMatmul > .zero else { return layer.keptByMatmulParts }
+    return Array(layer.keptByMatmulParts.dropFirst())
+  }
+
   /// The layer backward moment above the kept bytes, walked block by block (``BackwardMoment``):
   /// the larger kind's, and each kind's.
   let backwardMoment: BackwardMoment

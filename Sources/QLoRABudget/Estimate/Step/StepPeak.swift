@@ -76,6 +76,12 @@ struct StepPeak {
   let outputHeadMoment: ByteCount
   /// lm_head's dequantized weight at ``outputHeadMoment``.
   let outputHeadDequant: ByteCount
+  /// Whether the 4-bit matmuls' kept inputs outlive backward (``FrameworkModelCode/fourBitMatmulKeepsInput``):
+  /// each layer's from the end of its backward, lm_head's (the final norm's output, ``retainedHeadInput``)
+  /// from the loss on, all of them through the optimizer step (``StackActivations/retainedAfterBackward``).
+  let retainsMatmulInputs: Bool
+  /// lm_head's kept input when ``retainsMatmulInputs`` and lm_head is 4-bit; zero otherwise.
+  let retainedHeadInput: ByteCount
   let profile: StepProfile
 
   init(_ context: StepContext, adapted: LoRATargetSet, trainable: [TrainableTensorGroup], gradients: ByteCount) {
@@ -132,6 +138,9 @@ struct StepPeak {
     let cacheBeyondSaved = stack.savesCachedKeyValue ? .zero : keyValueCache
     let head = BaseWeights.outputHead(model, setup) ?? 0
     previousStep = Self.previousStep(context, stack: stack, loss: loss, quantizedHead: head > 0)
+    retainsMatmulInputs =
+      setup.recipe.modelCode?.fourBitMatmulKeepsInput == true && !LayerActivations.matmulKeptInputs(context).isEmpty
+    retainedHeadInput = retainsMatmulInputs && head > 0 ? loss.lastHiddenState : .zero
     let duringForward = kept + cacheBeyondSaved + (autocastCache - savedCasts) + previousStep
     // One layer's forward: the larger of its blocks' moments (grad off with checkpointing, each
     // block's tensors alone; ``LayerActivations/forwardMoment``) and the dequantized weight.
@@ -142,7 +151,7 @@ struct StepPeak {
     let held = loss.heldOutput + (plain ? keyValueCache : .zero)
     let heldBeyondSaved = plain ? cacheBeyondSaved : .zero
     // The loss's backward moment counts the held logits itself.
-    let backwardLoss = kept + loss.backwardMoment + heldBeyondSaved
+    let backwardLoss = kept + loss.backwardMoment + heldBeyondSaved + retainedHeadInput
     // Layer by layer in reverse: what the layers below still keep, the gradients of the layers
     // done (``GradientTiming``), and this layer's moment; the largest over the layers.
     let layers = Int(max(1, model.layerCount))
@@ -153,11 +162,16 @@ struct StepPeak {
     var keptBelow = ByteCount.sum(keptParts)
     var gradientsAlive = ByteCount.sum(gradientTiming.beforeLayers)
     var backwardLayer = ByteCount.zero
+    var retained = retainedHeadInput
     for index in stride(from: layers - 1, through: 0, by: -1) {
       gradientsAlive = gradientsAlive + ByteCount.sum(gradientTiming.perLayer[index])
       backwardLayer = max(
-        backwardLayer, outsideLayers + keptBelow + gradientsAlive + stack.backwardMoment(of: kinds[index]).bytes)
+        backwardLayer,
+        outsideLayers + keptBelow + gradientsAlive + retained + stack.backwardMoment(of: kinds[index]).bytes)
       keptBelow = keptBelow - keptParts[index]
+      if retainsMatmulInputs {
+        retained = retained + ByteCount.sum(stack.retainedAfterBackward(kinds[index], first: index == 0))
+      }
     }
     // The end of backward: every gradient, what the loop and the graph still hold, and a tied
     // embedding's out-of-place accumulation.
@@ -166,13 +180,13 @@ struct StepPeak {
     // logits gradient (``SavedModuleCopies``, measured in Fixtures/modules-to-save-steps).
     let copiesLast = SavedModuleCopies.gradientsAfterTheLayers(trainable, onGPU: gradients) > .zero
     let endOfBackward =
-      held + gradients + graphLeftovers + gradientTiming.tiedEmbeddingAccumulation
+      held + gradients + graphLeftovers + retained + gradientTiming.tiedEmbeddingAccumulation
       + (copiesLast ? context.perToken(model.hiddenSize, context.residual) : .zero)
     let headGradient = SavedModuleCopies.headGradient(trainable)
     let backwardHead =
       headGradient > .zero
       ? kept + heldBeyondSaved + headGradient + context.perToken(model.vocabularySize, context.compute) : .zero
-    let optimizer = held + gradients + optimizerTemporaries + graphLeftovers
+    let optimizer = held + gradients + optimizerTemporaries + graphLeftovers + retained
     profile = StepProfile(
       savedForBackward: (checkpointing ? stack.kept : stack.kept + rotary + savedCasts) + loss.saved,
       phases: [
