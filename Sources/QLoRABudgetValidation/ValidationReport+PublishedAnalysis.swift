@@ -105,11 +105,21 @@ extension ValidationReport {
         again) and loads the checkpoint; the replayed model init reaches 9.13 GB within 0.1%. Row 057 (8.57 GB,
         same code two days later) and the torch.compile rows (058, 060, 061) are shown under "Expressed by a
         recipe".
-      - **LitGPT (expressed, not validated).** The litgpt recipe reproduces LitGPT's weights (4-bit lm_head,
-        bf16 everything, nf4 vs nf4-dq within 0.01 GB of the published differences) but our estimate is
-        \(span(ids(34...40) + ids(49...52))) against its peaks: LitGPT's own model code without activation
-        checkpointing keeps activations that transformers' layers (the estimator's layer model) do not. Shown,
-        kept out of the bar.
+      - **LitGPT config hub (high, peak allocated, 2024 code).** \(span(ids(34...40))) with the litgpt recipe,
+        which models LitGPT's own model code and the bitsandbytes it pinned (docs/recipes.md, LitGPT): the
+        4-bit matmuls of bitsandbytes 0.41-0.42 keep their inputs in their nodes (`ctx.tensors = (A, B)`),
+        which the loop's `logits` still holds through the next forward; the fused qkv with one LoRA module
+        (one dropout, `zero_pad`'s saved `index_copy` source, with multi-head attention v's view keeping the
+        whole fused output), the attention output's reshape copy, no key/value cache, an own 4-bit lm_head
+        dequantized to fp16 and cast to bf16 beside every logit. The tensor list was measured on CPU with
+        LitGPT 00af8b0d's own code at Llama-3.2-1B's dimensions (16 layers, 512 tokens x 2, a stand-in
+        4-bit matmul that keeps its input as bitsandbytes 0.41 does): its steady step's peak within 0.1% of
+        the bytes the list adds up to (docs/recipes.md). No constant was fitted to these rows.
+      - **lit-gpt resource tables (expressed, not validated, Oct 2023 code).** \(span(ids(49...52))): lit-gpt
+        8641822 runs the longest sample first (no previous step's graph beside the peak step) and its
+        RMSNorm keeps a bf16, not fp32, input; counted so, the estimates would be 6-9% under, as far under
+        as the same table's bf16 LoRA rows: what the 2023 code keeps beyond that is not found. Shown, kept
+        out of the bar.
       - **Unsloth blog budgets (low, derived).** The HF + FA2 column under the hf-peft recipe (fp32 embeddings
         and norms after prepare_model_for_kbit_training, the documented default) is \(span(ids(117...122)))
         (GB reading) from 932 to 28,454 tokens: the slope per token follows the budgets. The Unsloth column is

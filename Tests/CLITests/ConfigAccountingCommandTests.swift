@@ -61,7 +61,8 @@ import Testing
     #expect(refused.standardError.contains("--modules-to-save") && refused.standardError.contains("score"))
   }
 
-  /// docs/validation.md: LitGPT's estimates are 21-41% under its published measurements.
+  /// docs/validation.md: LitGPT's estimates are 3.86% under to 13.32% over its published
+  /// measurements (over: lit-gpt's 2023 resource tables, not reproduced).
   @Test func anUnvalidatedRecipeSaysSoBesideTheVerdictAndInJSON() throws {
     let text = try BinaryRunner.run(["fit", "llama-3.1-8b", "--recipe", "litgpt", "--gpu", "80GB"]).standardOutput
     let lines = text.split(separator: "\n").map(String.init)
@@ -70,7 +71,7 @@ import Testing
     let json = try BinaryRunner.json(
       try BinaryRunner.run(["fit", "llama-3.1-8b", "--recipe", "litgpt", "--gpu", "80GB", "--json"]))
     let warnings = try #require(json["warnings"] as? [String])
-    #expect(warnings.contains { $0.contains("recipe litgpt is not validated") && $0.contains("-41.07%") })
+    #expect(warnings.contains { $0.contains("recipe litgpt is not validated") && $0.contains("+13.32%") })
     let validated = try BinaryRunner.json(try BinaryRunner.run(["fit", "llama-3.1-8b", "--gpu", "80GB", "--json"]))
     #expect((validated["warnings"] as? [String])?.contains { $0.contains("not validated") } == false)
   }

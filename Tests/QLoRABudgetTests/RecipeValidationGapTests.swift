@@ -18,12 +18,14 @@ import Testing
     #expect(report.recipeValidationGaps == RecipeValidationGap.measured)
   }
 
-  /// docs/validation.md: LitGPT between -41% and -21%; torchtune as far as +45% (torch.compile
-  /// rows); torchtune 0.1 +0.00% (row 056) to +8.41% (row 057, unexplained by its source).
+  /// docs/validation.md: LitGPT over its 2023 resource-table rows by more than 10% (the recipe
+  /// models the 2024 code: a previous step's graph those rows' first step does not have);
+  /// torchtune as far as +45% (torch.compile rows); torchtune 0.1 +0.00% (row 056) to +8.41%
+  /// (row 057, unexplained by its source).
   @Test func litgptAndTorchtuneEstimatesCarryTheWarning() throws {
     let model = try PresetCatalog.bundled.model(named: "llama-3.1-8b")
     let farthest: [(recipe: Recipe, error: (RecipeValidationGap) -> Bool)] = [
-      (.litgpt, { $0.lowestErrorPercent < -20 }), (.torchtune, { $0.highestErrorPercent > 40 }),
+      (.litgpt, { $0.highestErrorPercent > 10 }), (.torchtune, { $0.highestErrorPercent > 40 }),
       (.torchtune01, { $0.lowestErrorPercent == 0 && $0.highestErrorPercent > 8 }),
     ]
     for (recipe, error) in farthest {

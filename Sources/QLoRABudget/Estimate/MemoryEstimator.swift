@@ -97,9 +97,10 @@ public enum MemoryEstimator {
     /// The walk with the loss's chunks sized to `lossChunkBudget` rather than from the GPU's free
     /// memory (zero: one token a chunk, the finest).
     init(
-      model: ModelArchitecture, setup: TrainingSetup, gpu: GPU?, lossChunkBudget: ByteCount
+      model declared: ModelArchitecture, setup: TrainingSetup, gpu: GPU?, lossChunkBudget: ByteCount
     ) throws(SetupError) {
       try setup.validate()
+      let model = declared.built(by: setup.recipe)
       self.setup = setup
       let adapted = try loraTargets(model, setup)
       let saved = try SavedModuleCopies(model, setup)
@@ -220,8 +221,11 @@ public enum MemoryEstimator {
 
   /// The step's moments above the resident bytes, on the setup's platform (validation compares
   /// `.cpu` against PyTorch's CPU allocator).
-  package static func stepProfile(model: ModelArchitecture, setup: TrainingSetup) throws(SetupError) -> StepProfile {
+  package static func stepProfile(model declared: ModelArchitecture, setup: TrainingSetup) throws(SetupError)
+    -> StepProfile
+  {
     try setup.validate()
+    let model = declared.built(by: setup.recipe)
     let adapted = try loraTargets(model, setup)
     let trainable = try SavedModuleCopies(model, setup).ordered(
       around: trainableTensors(model, setup, adapted: adapted))

@@ -65,9 +65,10 @@ extension Recipe {
   /// LitGPT `litgpt finetune_lora --quantize bnb.nf4|bnb.nf4-dq --precision bf16-true`.
   public static let litgpt = Recipe(
     name: "litgpt",
-    summary: "LitGPT QLoRA: Fabric's BitsandbytesPrecision makes every nn.Linear 4-bit (lm_head too); bf16-true: "
-      + "base, norms, embeddings and adapters bf16; no activation checkpointing; lm_head and cross-entropy in chunks "
-      + "of 128 tokens with bf16 log-softmax; bnb PagedAdamW",
+    summary: "LitGPT QLoRA: Fabric's BitsandbytesPrecision makes every nn.Linear 4-bit (lm_head too, its own); "
+      + "bf16-true: base, norms, embeddings and adapters bf16; no activation checkpointing; LitGPT's own model code "
+      + "(fused qkv, one LoRA module over it); bitsandbytes 0.41-0.42, whose 4-bit matmuls keep their inputs; "
+      + "lm_head and cross-entropy in chunks of 128 tokens with bf16 log-softmax; bnb PagedAdamW",
     withQuantizedBase: .allCompute,
     withSixteenBitBase: .allCompute,
     adapters: .compute,
@@ -86,8 +87,17 @@ extension Recipe {
         + "litgpt/utils.py L302-331: F.cross_entropy on each bf16 logit chunk, the list of chunks kept",
       "litgpt/finetune/lora.py L301-304: the longest sequence sets model.max_seq_length; batches are padded to their "
         + "longest sample, so a published peak is at the longest batch (the fixed length is the sequence length)",
+      "the 2024 code the config hub table measured (4a9b7e62, 00af8b0d): litgpt/model.py CausalSelfAttention (fused "
+        + "attn linear, q/k via torch.cat after apply_rope, v.reshape of the permuted qkv, y.reshape(B, T, C) of the "
+        + "transposed SDPA output), litgpt/lora.py LoRAQKVLinear.forward (one lora_dropout, zero_pad index_copy), "
+        + "GPT.lm_head its own nn.Linear; finetune/lora.py fit: logits rebound after model() returns; pyproject "
+        + "bitsandbytes==0.41.0/0.42.0 (MatMul4Bit ctx.tensors = (A, B)); lightning bitsandbytes.py "
+        + "_Linear4bit.quantize (weight.to(torch.half))",
     ],
-    quantizesOutputHead: true, loader: .sequential)
+    quantizesOutputHead: true, loader: .sequential,
+    modelCode: FrameworkModelCode(
+      fusedQueryKeyValue: true, keepsPreviousStepThroughForward: true, ownsOutputHead: true,
+      fourBitMatmulKeepsInput: true, quantizesFromHalf: true))
 
   /// axolotl with `adapter: qlora` (HF Trainer + peft), sample packing and optional Liger / CCE.
   public static let axolotl = Recipe(

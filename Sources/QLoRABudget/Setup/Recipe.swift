@@ -57,6 +57,9 @@ public struct Recipe: Hashable, Sendable {
   /// targets of the MoE families whose experts were fused (``PeftExpertTargets``); nil when the
   /// recipe is not peft on transformers 5.
   public let allLinearToPeft: AllLinearToPeft?
+  /// What the framework's own model code does that transformers' layers do not, when it has its
+  /// own (``FrameworkModelCode``); nil: transformers' modeling code.
+  public let modelCode: FrameworkModelCode?
 
   public init(
     name: String, summary: String, withQuantizedBase: UnquantizedDtypes, withSixteenBitBase: UnquantizedDtypes,
@@ -65,7 +68,7 @@ public struct Recipe: Hashable, Sendable {
     fusedKernelModelTypes: Set<String> = [], defaultLoRADropout: Double = 0.05,
     fourBitLayout: FourBitLayout = .bitsandbytes, quantizesOutputHead: Bool = false,
     loader: CheckpointLoader = .threaded(workers: 4), allocator: AllocatorSettings = .pytorchDefault,
-    allLinearToPeft: AllLinearToPeft? = nil
+    allLinearToPeft: AllLinearToPeft? = nil, modelCode: FrameworkModelCode? = nil
   ) {
     self.name = name
     self.summary = summary
@@ -86,6 +89,7 @@ public struct Recipe: Hashable, Sendable {
     self.loader = loader
     self.allocator = allocator
     self.allLinearToPeft = allLinearToPeft
+    self.modelCode = modelCode
   }
 }
 

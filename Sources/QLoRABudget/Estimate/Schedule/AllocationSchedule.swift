@@ -157,6 +157,7 @@ package enum ScheduledTensor: String, Hashable, Sendable, CaseIterable {
   case lossGradient = "loss gradients"
   case stepConstant = "rotary tables, causal mask, autocast casts"
   case keyValueCache = "key/value cache"
+  case previousStep = "the previous step's logits and graph"
   case optimizerTemporary = "optimizer temporaries"
   case other = "other tensors"
 }

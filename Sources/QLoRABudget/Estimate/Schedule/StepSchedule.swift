@@ -46,11 +46,15 @@ struct StepSchedule {
     enter(.forward)
     let rotary = schedule.allocate(step.rotary, .stepConstant)
     let mask = schedule.allocate(step.causalMask, .stepConstant)
+    // What the previous step leaves alive until this forward returns (``StepPeak/previousStep``);
+    // the warm-up step has no previous step.
+    let previous = marksPhases ? schedule.allocate(step.previousStep, .previousStep) : -1
     if let first = workspaces.first { schedule.allocate(first, .workspace) }
     let cacheBeyondSaved = stack.savesCachedKeyValue ? .zero : step.keyValueCache
     // Layer order: without checkpointing the first layer is dense (it saves less: no input
     // gradient) and the last is the kind whose backward moment is the larger.
-    let kinds = stack.layerKinds(count: layers, checkpointing: checkpointing).map(stack.layer)
+    let layerKinds = stack.layerKinds(count: layers, checkpointing: checkpointing)
+    let kinds = layerKinds.map(stack.layer)
     var kept: [[Int32]] = []
     var castIDs: [Int32] = []
     var cacheIDs: [Int32] = []
@@ -116,13 +120,20 @@ struct StepSchedule {
     let weightCopy = schedule.allocate(loss.weightCopy, .logits)
     let labels = schedule.allocate(loss.labels, .logits)
     let logits = schedule.allocate(loss.logits, .logits)
+    // A 4-bit lm_head's dequantized weight beside every logit (``StepPeak/outputHeadMoment``).
+    if step.outputHeadMoment > .zero {
+      schedule.free(schedule.allocate(step.outputHeadDequant, .dequantizedWeight))
+    }
     let softcap = schedule.allocate(loss.softcap, .logits)
     let upcast = schedule.allocate(loss.upcast, .logits)
     let logProbabilities = schedule.allocate(loss.logProbabilities, .logits)
     let inputGradient = schedule.allocate(loss.inputGradient, .logits)
     schedule.markLossChunk()
     let chunk = schedule.allocate(loss.chunk, .logits)
-    schedule.free([chunk, upcast, lastHidden])
+    // lm_head's input stays when its 4-bit matmul keeps it (``StepPeak/retainedHeadInput``).
+    schedule.free([chunk, upcast, previous])
+    var retained: [Int32] = []
+    if step.retainedHeadInput > .zero { retained.append(lastHidden) } else { schedule.free(lastHidden) }
     if loss.heldOutput == .zero { schedule.free(logits) }
     if loss.isFused { schedule.free(labels) }
     if checkpointing { schedule.free(castIDs) }
@@ -176,6 +187,13 @@ struct StepSchedule {
       if !(checkpointing && index == 0 && share(stack.kept, 0) == moment.residualGradient) {
         schedule.free(kept[index])
       }
+      // What its 4-bit matmuls keep outlives the layer's backward (``StepPeak/retainsMatmulInputs``):
+      // the same tensors, allocated again where they were freed.
+      if step.retainsMatmulInputs {
+        for bytes in stack.retainedAfterBackward(layerKinds[index], first: index == 0) {
+          retained.append(schedule.allocate(bytes, .savedActivation))
+        }
+      }
     }
     // What the graph still references (checkpointing): the embeddings' output and its gradient,
     // and with reentrant checkpointing the rotary tables and the mask.
@@ -209,6 +227,7 @@ struct StepSchedule {
     schedule.free(temporaries)
     schedule.free(leftovers)
     schedule.free(held)
+    schedule.free(retained)
     return gradients
   }
 

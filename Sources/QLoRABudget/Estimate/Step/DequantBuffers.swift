@@ -34,6 +34,8 @@ struct DequantBuffers: Sendable {
   /// lm_head's elements when the recipe quantizes it, else 0.
   private let head: Int64
   private let width: Int64
+  /// The compute dtype's width (``width`` is larger when the moment has an fp16 copy too).
+  private let compute: Int64
   private let isInt8: Bool
   /// bitsandbytes trains int8 on CPU through `MatMul8bitFp` (``Int8Temporaries``).
   private let onCPU: Bool
@@ -42,6 +44,7 @@ struct DequantBuffers: Sendable {
     let quantization = context.setup.effectiveQuantization
     let modules = context.quantizedLinears
     isInt8 = quantization == .int8
+    compute = context.compute
     onCPU = context.platform == .cpu
     let head = BaseWeights.outputHead(context.model, context.setup) ?? 0
     self.head = head
@@ -56,8 +59,8 @@ struct DequantBuffers: Sendable {
     } else {
       largestForward = nil
       largest = modules.max(by: { $0.weightElements < $1.weightElements })
-      width = context.compute
-      bytes = StepContext.bytes(max(largest?.weightElements ?? 0, head), width: context.compute)
+      width = Self.fourBitWidth(context)
+      bytes = StepContext.bytes(max(largest?.weightElements ?? 0, head), width: width)
       largestBytes = bytes
     }
   }
@@ -75,7 +78,15 @@ struct DequantBuffers: Sendable {
       guard context.setup.usesGradientCheckpointing else { return rebuilt }
       return max(rebuilt, modules.map { int8Forward($0, context) }.max() ?? .zero)
     }
-    return StepContext.bytes(modules.map(\.weightElements).max() ?? 0, width: context.compute)
+    return StepContext.bytes(modules.map(\.weightElements).max() ?? 0, width: fourBitWidth(context))
+  }
+
+  /// Bytes per element of a 4-bit weight's dequantization moment: the compute dtype, plus the
+  /// fp16 buffer `dequantize_4bit` returns first when the weights were quantized from fp16 and
+  /// the compute dtype is another (``FrameworkModelCode/quantizesFromHalf``).
+  static func fourBitWidth(_ context: StepContext) -> Int64 {
+    let fromHalf = context.setup.recipe.modelCode?.quantizesFromHalf == true && context.setup.computeDtype != .fp16
+    return context.compute + (fromHalf ? 2 : 0)
   }
 
   /// The width of an int8 layer's input: the norm's output, or for the attention output the
@@ -112,11 +123,14 @@ struct DequantBuffers: Sendable {
         + NumberText.grouped(Int8Temporaries.rebuiltWeight(largest, inputWidth: width).bytes)
     }
     guard let largest else { return "no 4-bit weights: no dequantization buffer" }
+    let into =
+      width > compute
+      ? "to fp16, then cast to the compute dtype (2 + \(compute) B)" : "to the compute dtype (\(width) B)"
     if head > largest.weightElements {
-      return "largest 4-bit weight lm_head \(NumberText.grouped(head)) elements dequantized to the compute dtype "
-        + "(\(width) B) = \(NumberText.grouped(bytes.bytes))"
+      return "largest 4-bit weight lm_head \(NumberText.grouped(head)) elements dequantized \(into) = "
+        + NumberText.grouped(bytes.bytes)
     }
     return "largest 4-bit weight \(largest.path) \(largest.outFeatures) x \(largest.inFeatures) "
-      + "dequantized to the compute dtype (\(width) B) = \(NumberText.grouped(bytes.bytes))"
+      + "dequantized \(into) = \(NumberText.grouped(bytes.bytes))"
   }
 }

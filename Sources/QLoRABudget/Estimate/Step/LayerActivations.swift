@@ -27,6 +27,13 @@ struct LayerActivations {
   let savesCachedKeyValue: Bool
   /// The framework's own kernels the layer runs, or nil for transformers' layers.
   let fusedKernels: FusedDecoderKernels?
+  /// The inputs the quantized matmuls keep in their nodes (``matmulKeptInputs``), saved or not
+  /// by anything else: what the layer's graph holds after backward released its saved tensors.
+  let keptByMatmul: ByteCount
+  /// The attention input among ``keptByMatmul``: the first layer's matmuls do not keep it.
+  let attentionInputKeptByMatmul: ByteCount
+  /// ``keptByMatmul`` tensor by tensor, the attention input's (when kept) first.
+  let keptByMatmulParts: [ByteCount]
   /// The tensors of the largest forward temporary and of the largest backward temporary of the
   /// MLP block and of the attention block, one entry per tensor.
   let forwardTransients: [ByteCount]
@@ -77,15 +84,53 @@ struct LayerActivations {
     return (dense, sparse)
   }
 
-  /// The inputs LLM.int8 keeps for backward: bitsandbytes 0.50.2 `MatMul8bitLt.forward` stores
-  /// `ctx.tensors = (CAt, subA, A)` whenever its input or weight requires grad, with `A` the
-  /// input itself (`A.reshape(-1, in)`, a view; the fp16 cast it quantizes is a temporary) and
-  /// `CAt` None for a frozen weight (the fast path quantizes A row-wise only). `subA`, A's
-  /// outlier columns above `llm_int8_threshold`, depends on the data and is not counted. Every
-  /// int8 projection of the layer keeps its input so, adapted or not.
-  static func int8SavedInputs(_ context: StepContext) -> Set<LinearModule.Input> {
-    guard context.setup.effectiveQuantization == .int8 else { return [] }
+  /// The inputs the quantized matmuls keep for backward. LLM.int8: bitsandbytes 0.50.2
+  /// `MatMul8bitLt.forward` stores `ctx.tensors = (CAt, subA, A)` whenever its input or weight
+  /// requires grad, with `A` the input itself (`A.reshape(-1, in)`, a view; the fp16 cast it
+  /// quantizes is a temporary) and `CAt` None for a frozen weight (the fast path quantizes A
+  /// row-wise only). `subA`, A's outlier columns above `llm_int8_threshold`, depends on the data
+  /// and is not counted. 4-bit: only with the bitsandbytes a recipe pinned before 0.44
+  /// (``FrameworkModelCode/fourBitMatmulKeepsInput``, `ctx.tensors = (A, B)`). Every quantized
+  /// projection of the layer keeps its input so, adapted or not.
+  static func matmulKeptInputs(_ context: StepContext) -> Set<LinearModule.Input> {
+    guard keeperName(context) != nil else { return [] }
     return Set(context.quantizedLinears.lazy.filter { $0.role == .projection }.map(\.input))
+  }
+
+  /// What keeps the quantized projections' inputs, or nil when nothing does.
+  private static func keeperName(_ context: StepContext) -> String? {
+    switch context.setup.effectiveQuantization {
+    case .int8: return "LLM.int8's backward"
+    case .nf4, .fp4:
+      return context.setup.recipe.modelCode?.fourBitMatmulKeepsInput == true ? "MatMul4Bit's ctx.tensors" : nil
+    case .none: return nil
+    }
+  }
+
+  /// What LitGPT's fused q/k/v saves beyond separate projections
+  /// (``FrameworkModelCode/fusedQueryKeyValue``): `zero_pad`'s `index_copy` source (the LoRA
+  /// output over the adapted projections' widths, in lora_B's dtype) unless all of q, k and v are
+  /// adapted, and, with as many key/value heads as query heads, the fused output's q and k parts,
+  /// which v's view keeps (v itself is counted with attention).
+  static func fusedQueryKeyValueTerms(_ context: StepContext, adapted: [LinearModule], projectionWidth: Int64)
+    -> [TensorTerm]
+  {
+    let model = context.model
+    let widths = adapted.filter { $0.input == .attentionInput && $0.role == .projection }.map(\.outFeatures)
+    var terms: [TensorTerm] = []
+    // All three adapted (q, k and v, or a config's own fused qkv_proj): zero_pad returns its input.
+    if !widths.isEmpty && widths.reduce(0, +) < model.queryWidth + 2 * model.keyValueWidth {
+      let loraWidth = context.autocast ? context.compute : context.adapter
+      terms.append(
+        TensorTerm("fused q/k/v LoRA: zero_pad's index_copy source", context.perToken(widths.reduce(0, +), loraWidth)))
+    }
+    if model.keyValueHeadCount == model.attentionHeadCount {
+      terms.append(
+        TensorTerm(
+          "fused qkv output's q and k, kept by v's view",
+          context.perToken(model.queryWidth + model.keyValueWidth, projectionWidth)))
+    }
+    return terms
   }
 
   private init(_ context: StepContext, adapted: [LinearModule], experts: [AdaptedParameter] = [], sparse: Bool) {
@@ -115,10 +160,18 @@ struct LayerActivations {
     var doraForward = ByteCount.zero
     var doraAttention = ByteCount.zero
     var doraFeedForward = ByteCount.zero
-    // LLM.int8 keeps each quantized projection's input for backward, adapted or not
-    // (``int8SavedInputs``): one tensor per input, shared with the LoRA branches reading it.
-    let int8Inputs = Self.int8SavedInputs(context)
-    var int8OnlyAttentionInput = ByteCount.zero
+    // LLM.int8 (and 4-bit before bitsandbytes 0.44) keeps each quantized projection's input for
+    // backward, adapted or not (``matmulKeptInputs``): one tensor per input, shared with the LoRA
+    // branches reading it.
+    let keptInputs = Self.matmulKeptInputs(context)
+    let keeper = Self.keeperName(context) ?? ""
+    var keptOnlyAttentionInput = ByteCount.zero
+    // LitGPT's one LoRA module over the fused q/k/v output: one dropout for every adapted
+    // projection reading the attention input (``FrameworkModelCode/fusedQueryKeyValue``).
+    let fusedQKV = context.setup.recipe.modelCode?.fusedQueryKeyValue == true
+    var fusedDropoutCounted = false
+    var keptByMatmulParts: [ByteCount] = []
+    var attentionInputKeptByMatmul = ByteCount.zero
     // LoRA on fused experts is no branch: peft merges it into the stack (``ExpertAdapterWeights``).
     func lora(
       _ slot: LinearModule.Input, input features: Int64, width: Int64, label: String, alreadySaved: Bool = false
@@ -132,7 +185,11 @@ struct LayerActivations {
           continue
         }
         let branch = LoRABranch(context, inFeatures: features, inputWidth: width)
-        saved += branch.own.map { TensorTerm("\(module.name) LoRA: \($0.name)", $0.bytes) }
+        let sharesDropout = fusedQKV && slot == .attentionInput && fusedDropoutCounted
+        fusedDropoutCounted = fusedDropoutCounted || (fusedQKV && slot == .attentionInput)
+        saved += (sharesDropout ? [branch.product] : branch.own).map {
+          TensorTerm("\(module.name) LoRA: \($0.name)", $0.bytes)
+        }
         if usesDoRA {
           let dora = DoRAWorkingMemory(context, module: module, inputWidth: width)
           saved += dora.saved
@@ -148,16 +205,20 @@ struct LayerActivations {
             doraFeedForward = max(doraFeedForward, dora.withGrad)
           }
         }
-        if slot == .attentionInput { masksOnNormOutput = masksOnNormOutput + branch.mask }
+        if slot == .attentionInput && !sharesDropout { masksOnNormOutput = masksOnNormOutput + branch.mask }
         shared = shared || branch.savesSharedInput
       }
-      let keptByInt8 = int8Inputs.contains(slot)
-      if (shared || keptByInt8) && !alreadySaved {
+      let keptByMatmul = keptInputs.contains(slot)
+      if keptByMatmul {
+        let bytes = context.perToken(features, width)
+        keptByMatmulParts.append(bytes)
+        if slot == .attentionInput { attentionInputKeptByMatmul = bytes }
+      }
+      if (shared || keptByMatmul) && !alreadySaved {
         let branches = fusedSlot ? "the fused LoRA function" : "the LoRA branches"
-        let readers =
-          !keptByInt8 ? branches : shared ? "\(branches) and LLM.int8's backward" : "LLM.int8's backward"
+        let readers = !keptByMatmul ? branches : shared ? "\(branches) and \(keeper)" : keeper
         saved.append(TensorTerm("\(label), kept for \(readers)", context.perToken(features, width)))
-        if slot == .attentionInput && !shared { int8OnlyAttentionInput = context.perToken(features, width) }
+        if slot == .attentionInput && !shared { keptOnlyAttentionInput = context.perToken(features, width) }
       }
     }
 
@@ -176,10 +237,14 @@ struct LayerActivations {
     }
     saved += attention.saved
     let scoreTerms = (saved.count - attention.scoreSavedCount)..<saved.count
+    // LitGPT's o_proj reads a reshape copy of the attention output (``FrameworkModelCode``).
     lora(
       .attentionOutput, input: model.attentionOutputWidth, width: attention.outputWidth,
-      label: "attention output (o_proj input)",
-      alreadySaved: attention.savesOutput)
+      label: fusedQKV ? "attention output's reshape copy (o_proj input)" : "attention output (o_proj input)",
+      alreadySaved: attention.savesOutput && !fusedQKV)
+    if fusedQKV && model.latentAttention == nil {
+      saved += Self.fusedQueryKeyValueTerms(context, adapted: adapted, projectionWidth: projection)
+    }
 
     let attentionSaved = saved.total
     let attentionEnd = saved.count
@@ -243,9 +308,12 @@ struct LayerActivations {
     self.attentionSaved = attentionSaved
     // The first norm's saved tensors (one norm's, however many precede attention).
     let firstNorm = fused == nil ? context.normSaved : attentionNorm.bytes
-    savedForInputGradient = firstNorm + masksOnNormOutput + int8OnlyAttentionInput
+    savedForInputGradient = firstNorm + masksOnNormOutput + keptOnlyAttentionInput
     savesCachedKeyValue = attention.savesCachedKeyValue
     fusedKernels = fused
+    self.keptByMatmul = ByteCount.sum(keptByMatmulParts)
+    self.keptByMatmulParts = keptByMatmulParts
+    self.attentionInputKeptByMatmul = attentionInputKeptByMatmul
     attentionTermCount = attentionTerms
     // A DoRA moment stands in for a block's temporary and dequantized weight (counted beside
     // the transient) when it is the larger; with checkpointing the recomputed forward's moment
@@ -329,6 +397,23 @@ struct StackActivations {
   let backwardLayer: LayerActivations
   /// Whether every layer's attention saves the key/value cache's own tensors.
   let savesCachedKeyValue: Bool
+  /// What the quantized matmuls of every layer keep in their nodes
+  /// (``LayerActivations/keptByMatmul``), the first layer's attention input excepted.
+  var keptByMatmul: ByteCount {
+    let first = sparseCount == layerCount ? layer(.sparse) : dense
+    return (layerCount - sparseCount) * dense.keptByMatmul + sparseCount * (sparse?.keptByMatmul ?? .zero)
+      - first.attentionInputKeptByMatmul
+  }
+  /// What a layer's 4-bit matmuls keep in their nodes after its backward
+  /// (``FrameworkModelCode/fourBitMatmulKeepsInput``: an attribute, not a saved variable, so
+  /// backward does not release it), tensor by tensor; the first layer's attention input is not
+  /// kept (the embeddings need no gradient). Empty unless the recipe's matmuls keep them.
+  func retainedAfterBackward(_ kind: Kind, first: Bool) -> [ByteCount] {
+    let layer = layer(kind)
+    guard first, layer.attentionInputKeptByMatmul > .zero else { return layer.keptByMatmulParts }
+    return Array(layer.keptByMatmulParts.dropFirst())
+  }
+
   /// The layer backward moment above the kept bytes, walked block by block (``BackwardMoment``):
   /// the larger kind's, and each kind's.
   let backwardMoment: BackwardMoment

@@ -30,6 +30,9 @@ struct LoRABranch {
   /// The dropout mask among `own`: saved only when the branch's input requires grad (the
   /// product `x * noise` needs it for x's gradient alone).
   let mask: ByteCount
+  /// lora_B's input x*A, the last of `own`: what a branch sharing another's dropout
+  /// (``FrameworkModelCode/fusedQueryKeyValue``) saves on its own.
+  var product: TensorTerm { own[own.count - 1] }
 
   /// The width of x after peft's cast (the dropout's input).
   static func castWidth(_ context: StepContext, inputWidth: Int64) -> Int64 {

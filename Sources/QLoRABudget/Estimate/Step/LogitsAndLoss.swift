@@ -232,6 +232,10 @@ struct LogitsAndLoss {
       + chunk
   }
 
+  /// What exists at lm_head's last chunk, before the loss runs: the final norm's saved input
+  /// and output, every logit, the labels (the moment a 4-bit lm_head's dequantized weight joins).
+  var headMoment: ByteCount { finalNorm + lastHiddenState + weightCopy + labels + logits }
+
   /// The loss's backward moment: log-probabilities and two gradients, the softcap's saved
   /// output and what the loop holds (chunked: the saved input gradient).
   var backwardMoment: ByteCount {

@@ -65,6 +65,23 @@ struct StepPeak {
   let graphLeftovers: ByteCount
   /// Whether reentrant checkpointing keeps the rotary tables and the mask in the graph.
   let keepsCheckpointArguments: Bool
+  /// What the previous step leaves alive through this step's forward when the loop rebinds its
+  /// output only as the forward returns (``FrameworkModelCode/keepsPreviousStepThroughForward``):
+  /// its logits, and through their graph the inputs its 4-bit matmuls keep
+  /// (``FrameworkModelCode/fourBitMatmulKeepsInput``; backward released every saved variable,
+  /// not those). Zero otherwise.
+  let previousStep: ByteCount
+  /// The forward moment at a quantized lm_head's dequantization: every logit computed so far (the
+  /// chunks the loop keeps) beside the dequantized head; zero when lm_head is not 4-bit.
+  let outputHeadMoment: ByteCount
+  /// lm_head's dequantized weight at ``outputHeadMoment``.
+  let outputHeadDequant: ByteCount
+  /// Whether the 4-bit matmuls' kept inputs outlive backward (``FrameworkModelCode/fourBitMatmulKeepsInput``):
+  /// each layer's from the end of its backward, lm_head's (the final norm's output, ``retainedHeadInput``)
+  /// from the loss on, all of them through the optimizer step (``StackActivations/retainedAfterBackward``).
+  let retainsMatmulInputs: Bool
+  /// lm_head's kept input when ``retainsMatmulInputs`` and lm_head is 4-bit; zero otherwise.
+  let retainedHeadInput: ByteCount
   let profile: StepProfile
 
   init(_ context: StepContext, adapted: LoRATargetSet, trainable: [TrainableTensorGroup], gradients: ByteCount) {
@@ -78,9 +95,10 @@ struct StepPeak {
     let checkpointing = setup.usesGradientCheckpointing
     // Without checkpointing transformers keeps use_cache on: the output's DynamicCache holds
     // a copy (`torch.cat` in `DynamicLayer.update`) of every layer's k (after rotary) and v
-    // (MLA: its compressed latent, ``ModelArchitecture/cachedKeyValueWidth``).
+    // (MLA: its compressed latent, ``ModelArchitecture/cachedKeyValueWidth``). A framework's own
+    // model code (``FrameworkModelCode``) has no such cache in training.
     keyValueCache =
-      checkpointing
+      checkpointing || setup.recipe.modelCode != nil
       ? .zero
       : model.layerCount
         * context.perToken(model.cachedKeyValueWidth, context.projectionOutput(input: context.normOutput))
@@ -118,15 +136,22 @@ struct StepPeak {
     let kept = stack.kept + rotary + causalMask + savedCasts
     // The cache is counted beside the saved tensors unless it is their storage.
     let cacheBeyondSaved = stack.savesCachedKeyValue ? .zero : keyValueCache
-    let duringForward = kept + cacheBeyondSaved + (autocastCache - savedCasts)
+    let head = BaseWeights.outputHead(model, setup) ?? 0
+    previousStep = Self.previousStep(context, stack: stack, loss: loss, quantizedHead: head > 0)
+    retainsMatmulInputs =
+      setup.recipe.modelCode?.fourBitMatmulKeepsInput == true && !LayerActivations.matmulKeptInputs(context).isEmpty
+    retainedHeadInput = retainsMatmulInputs && head > 0 ? loss.lastHiddenState : .zero
+    let duringForward = kept + cacheBeyondSaved + (autocastCache - savedCasts) + previousStep
     // One layer's forward: the larger of its blocks' moments (grad off with checkpointing, each
     // block's tensors alone; ``LayerActivations/forwardMoment``) and the dequantized weight.
     let forwardLayer = duringForward + stack.forwardMoment + dequant.bytes
-    let forward = max(forwardLayer, duringForward + loss.forwardMoment)
+    outputHeadDequant = StepContext.bytes(head, width: DequantBuffers.fourBitWidth(context))
+    outputHeadMoment = head > 0 ? duringForward + loss.headMoment + outputHeadDequant : .zero
+    let forward = max(forwardLayer, duringForward + loss.forwardMoment, outputHeadMoment)
     let held = loss.heldOutput + (plain ? keyValueCache : .zero)
     let heldBeyondSaved = plain ? cacheBeyondSaved : .zero
     // The loss's backward moment counts the held logits itself.
-    let backwardLoss = kept + loss.backwardMoment + heldBeyondSaved
+    let backwardLoss = kept + loss.backwardMoment + heldBeyondSaved + retainedHeadInput
     // Layer by layer in reverse: what the layers below still keep, the gradients of the layers
     // done (``GradientTiming``), and this layer's moment; the largest over the layers.
     let layers = Int(max(1, model.layerCount))
@@ -137,11 +162,16 @@ struct StepPeak {
     var keptBelow = ByteCount.sum(keptParts)
     var gradientsAlive = ByteCount.sum(gradientTiming.beforeLayers)
     var backwardLayer = ByteCount.zero
+    var retained = retainedHeadInput
     for index in stride(from: layers - 1, through: 0, by: -1) {
       gradientsAlive = gradientsAlive + ByteCount.sum(gradientTiming.perLayer[index])
       backwardLayer = max(
-        backwardLayer, outsideLayers + keptBelow + gradientsAlive + stack.backwardMoment(of: kinds[index]).bytes)
+        backwardLayer,
+        outsideLayers + keptBelow + gradientsAlive + retained + stack.backwardMoment(of: kinds[index]).bytes)
       keptBelow = keptBelow - keptParts[index]
+      if retainsMatmulInputs {
+        retained = retained + ByteCount.sum(stack.retainedAfterBackward(kinds[index], first: index == 0))
+      }
     }
     // The end of backward: every gradient, what the loop and the graph still hold, and a tied
     // embedding's out-of-place accumulation.
@@ -150,19 +180,32 @@ struct StepPeak {
     // logits gradient (``SavedModuleCopies``, measured in Fixtures/modules-to-save-steps).
     let copiesLast = SavedModuleCopies.gradientsAfterTheLayers(trainable, onGPU: gradients) > .zero
     let endOfBackward =
-      held + gradients + graphLeftovers + gradientTiming.tiedEmbeddingAccumulation
+      held + gradients + graphLeftovers + retained + gradientTiming.tiedEmbeddingAccumulation
       + (copiesLast ? context.perToken(model.hiddenSize, context.residual) : .zero)
     let headGradient = SavedModuleCopies.headGradient(trainable)
     let backwardHead =
       headGradient > .zero
       ? kept + heldBeyondSaved + headGradient + context.perToken(model.vocabularySize, context.compute) : .zero
-    let optimizer = held + gradients + optimizerTemporaries + graphLeftovers
+    let optimizer = held + gradients + optimizerTemporaries + graphLeftovers + retained
     profile = StepProfile(
       savedForBackward: (checkpointing ? stack.kept : stack.kept + rotary + savedCasts) + loss.saved,
       phases: [
         (.forward, forward), (.backward, max(backwardLoss, backwardLayer, endOfBackward, backwardHead)),
         (.optimizer, optimizer),
       ])
+  }
+
+  /// The previous step's tensors alive through this forward (``previousStep``): the logits the
+  /// loop keeps and the inputs the 4-bit matmuls keep, every layer's (the first layer's attention
+  /// input excepted: the embeddings do not require grad, so its matmuls keep nothing) and
+  /// lm_head's (the final norm's output) when lm_head is 4-bit.
+  static func previousStep(_ context: StepContext, stack: StackActivations, loss: LogitsAndLoss, quantizedHead: Bool)
+    -> ByteCount
+  {
+    guard context.setup.recipe.modelCode?.keepsPreviousStepThroughForward == true else { return .zero }
+    let keepsInputs = !LayerActivations.matmulKeptInputs(context).isEmpty
+    let head = keepsInputs && quantizedHead ? loss.lastHiddenState : .zero
+    return stack.keptByMatmul + head + loss.heldOutput
   }
 
   /// Rotary `cos` and `sin`, `b x s x rotary_dim` each, cast to the hidden states' dtype

@@ -20,14 +20,23 @@ struct TransientComponents {
     let g = NumberText.grouped
     components = [
       MemoryComponent(
-        .activations, lifetime: .transient, bytes: step.stack.kept + step.stack.recomputedLayer + step.keyValueCache,
+        .activations, lifetime: .transient,
+        bytes: step.stack.kept + step.stack.recomputedLayer + step.keyValueCache + step.previousStep,
         formula: step.stack.formula
           + (step.keyValueCache > .zero
-            ? "; + key/value cache (use_cache on without checkpointing) \(g(step.keyValueCache.bytes))" : ""),
-        source: "tensor by tensor from transformers 5.23 modeling code, peft 0.21.2 bnb.py, bitsandbytes 0.50.2, "
-          + "PyTorch derivatives.yaml; checked against cpu-steps and fitcheck-t4 (docs/estimation.md, docs/validation.md)"
-          + (step.stack.dense.fusedKernels == nil
-            ? "" : "; the layers as Unsloth 2026.8.19's own kernels run them (kernels/fast_lora.py, rms_layernorm.py)")
+            ? "; + key/value cache (use_cache on without checkpointing) \(g(step.keyValueCache.bytes))" : "")
+          + (step.previousStep > .zero
+            ? "; + the previous step's logits and the inputs its 4-bit matmuls keep, alive until this forward "
+              + "returns \(g(step.previousStep.bytes))" : ""),
+        source: setup.recipe.modelCode != nil
+          ? "tensor by tensor from the recipe's own model code and the bitsandbytes it pinned (docs/recipes.md), "
+            + "PyTorch derivatives.yaml; checked on CPU with that code (docs/validation.md)"
+          : "tensor by tensor from transformers 5.23 modeling code, peft 0.21.2 bnb.py, bitsandbytes 0.50.2, "
+            + "PyTorch derivatives.yaml; checked against cpu-steps and fitcheck-t4 (docs/estimation.md, "
+            + "docs/validation.md)"
+            + (step.stack.dense.fusedKernels == nil
+              ? ""
+              : "; the layers as Unsloth 2026.8.19's own kernels run them (kernels/fast_lora.py, rms_layernorm.py)")
       ),
       MemoryComponent(
         .logits, lifetime: .transient, bytes: max(step.loss.forwardMoment, step.loss.backwardMoment),
@@ -80,8 +89,17 @@ struct TransientComponents {
           : "checkpointing keeps each layer's input and recomputes one layer at a time (reentrant or not: same bytes)")
     }
     if let kernels = step.stack.dense.fusedKernels { lines.append(kernels.description) }
+    if setup.recipe.modelCode?.keepsPreviousStepThroughForward == true {
+      lines.append(
+        "the loop rebinds its output when the next forward returns (LitGPT's `logits = model(...)`): the previous "
+          + "step's logits, and what its graph still holds, live through this step's forward")
+    }
     if setup.loraDropout > 0, !setup.isFullFineTune {
-      lines.append("lora_dropout > 0: each LoRA branch keeps its own dropped-out input and mask")
+      lines.append(
+        setup.recipe.modelCode?.fusedQueryKeyValue == true
+          ? "lora_dropout > 0: the adapters on q, k and v (one LoRA module over the fused qkv) share one dropped-out "
+            + "input and mask; every other LoRA branch keeps its own"
+          : "lora_dropout > 0: each LoRA branch keeps its own dropped-out input and mask")
     }
     return lines
   }
