@@ -35,6 +35,8 @@ import Testing
     Case(
       model: "qwen2.5-0.5b", gpu: "t4", changes: [.attention(.eager), .computeDtype(.fp16)], setting: .batchSize,
       hasHoles: false),
+    // Unsloth: its loss chunks follow each rank's free memory, and the search bisects its bound.
+    Case(model: "llama-3.1-8b", gpu: "rtx-3060-12gb", changes: [.recipe(.unsloth)], setting: .rank, hasHoles: false),
   ]
 
   /// fit's verdict for every value from 1 up to the first whose floor (peak allocated plus
