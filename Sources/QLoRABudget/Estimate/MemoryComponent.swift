@@ -50,6 +50,8 @@ public struct MemoryComponent: Hashable, Sendable {
   public let device: Device
   public let lifetime: Lifetime
   public let bytes: ByteCount
+  /// Whether it stays on the GPU for the whole run (the resident bytes a step adds to).
+  public var isResidentOnGPU: Bool { device == .gpu && lifetime == .resident }
   private let formulaText: Deferred<String>
   private let sourceText: Deferred<String>
 

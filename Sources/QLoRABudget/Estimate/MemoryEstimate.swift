@@ -54,7 +54,7 @@ public struct MemoryEstimate: Hashable, Sendable {
 
   /// The GPU bytes that stay allocated for the whole run.
   public var residentBytes: ByteCount {
-    ByteCount.sum(components.filter { $0.device == .gpu && $0.lifetime == .resident }.map(\.bytes))
+    ByteCount.sum(components.filter(\.isResidentOnGPU).map(\.bytes))
   }
 
   /// Host (CPU) memory the step needs: paged optimizer state.
@@ -133,7 +133,7 @@ extension MemoryEstimate {
   /// components are each their own largest moment, so they are not added one by one), the
   /// allocator's reserve and the CUDA runtime. Charts draw these parts.
   public var peakParts: [PeakPart] {
-    var parts = components.filter { $0.device == .gpu && $0.lifetime == .resident && $0.bytes > .zero }
+    var parts = components.filter { $0.isResidentOnGPU && $0.bytes > .zero }
       .map { PeakPart(label: $0.kind.label, bytes: $0.bytes) }
     let transient = peak.allocated - residentBytes
     if transient > .zero {

@@ -39,7 +39,7 @@ public enum MemoryEstimator {
     var components = walk.components
     let transient = walk.transient
     let resident = ByteCount.sum(
-      components.filter { $0.device == .gpu && $0.lifetime == .resident }.map(\.bytes))
+      components.filter(\.isResidentOnGPU).map(\.bytes))
     // The engine's gather buffers are in use whenever a layer computes: count them with the base.
     // The allocator may use what the GPU has beyond the CUDA context before it must release its cache.
     let reserve = try walk.reserve(capacity: gpu.map { $0.capacity - walk.transient.context }, schedule: schedule)
@@ -156,7 +156,7 @@ public enum MemoryEstimator {
     /// without the allocator simulation. Its process figure is a floor of the estimate's (the
     /// reserve only adds), which is what lets a planner rule a setup out without simulating it.
     var peakCachingNothing: PeakMemory {
-      let resident = ByteCount.sum(components.filter { $0.device == .gpu && $0.lifetime == .resident }.map(\.bytes))
+      let resident = ByteCount.sum(components.filter(\.isResidentOnGPU).map(\.bytes))
       return transient.peak(resident: resident + (gather?.bytes ?? .zero), reserved: nil)
     }
 
@@ -208,7 +208,7 @@ public enum MemoryEstimator {
     var scheduleKey: ScheduleKey {
       ScheduleKey(
         workspaces: transient.workspaces, lossChunkBudget: context.lossChunkBudget,
-        resident: components.filter { $0.device == .gpu && $0.lifetime == .resident }.map(\.bytes)
+        resident: components.filter(\.isResidentOnGPU).map(\.bytes)
           + [gather?.bytes ?? .zero])
     }
 

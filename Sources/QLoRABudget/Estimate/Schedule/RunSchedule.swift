@@ -9,7 +9,7 @@ enum RunSchedule {
     var schedule = AllocationSchedule(layers: context.model.layerCount, trainable: trainable)
     schedule.enter(.loading)
     let setup = context.setup
-    let resident = components.filter { $0.device == .gpu && $0.lifetime == .resident }
+    let resident = components.filter(\.isResidentOnGPU)
     let fsdp = sharded && (setup.engine == .fsdp || setup.engine == .fsdpHybrid)
     // FSDP all-gathers into its unsharded flat parameters, and reduce-scatters gradients, on
     // streams of its own (`_unshard_stream`, `_post_backward_stream`: PyTorch

@@ -27,13 +27,13 @@ struct LayerActivations {
   let savesCachedKeyValue: Bool
   /// The framework's own kernels the layer runs, or nil for transformers' layers.
   let fusedKernels: FusedDecoderKernels?
-  /// The inputs the quantized matmuls keep in their nodes (``matmulKeptInputs``), saved or not
-  /// by anything else: what the layer's graph holds after backward released its saved tensors.
-  let keptByMatmul: ByteCount
   /// The attention input among ``keptByMatmul``: the first layer's matmuls do not keep it.
   let attentionInputKeptByMatmul: ByteCount
   /// ``keptByMatmul`` tensor by tensor, the attention input's (when kept) first.
   let keptByMatmulParts: [ByteCount]
+  /// The inputs the quantized matmuls keep in their nodes (``matmulKeptInputs``), saved or not
+  /// by anything else: what the layer's graph holds after backward released its saved tensors.
+  var keptByMatmul: ByteCount { ByteCount.sum(keptByMatmulParts) }
   /// The tensors of the largest forward temporary and of the largest backward temporary of the
   /// MLP block and of the attention block, one entry per tensor.
   let forwardTransients: [ByteCount]
@@ -311,7 +311,6 @@ struct LayerActivations {
     savedForInputGradient = firstNorm + masksOnNormOutput + keptOnlyAttentionInput
     savesCachedKeyValue = attention.savesCachedKeyValue
     fusedKernels = fused
-    self.keptByMatmul = ByteCount.sum(keptByMatmulParts)
     self.keptByMatmulParts = keptByMatmulParts
     self.attentionInputKeptByMatmul = attentionInputKeptByMatmul
     attentionTermCount = attentionTerms
