@@ -22,6 +22,12 @@ public struct PublishedComparison: Sendable {
   public let model: String
   public let trust: String
   public let setup: String
+  /// The mapped setup's recipe (``Recipe/name``), and whether the run used FSDP or DeepSpeed
+  /// (the mapped setup's ``TrainingSetup/usesEngine``) or several GPUs (the row's `num_gpus`:
+  /// fsdp_qlora's DDP rows run FSDP NO_SHARD on two GPUs and are estimated as one): which verdict
+  /// margin the row tests (``ValidationReport/engineVerdictMargin``).
+  public let recipe: String
+  public let usesEngine: Bool
   public let assumptions: [String]
   public let figure: PublishedMapping.Figure
   /// The figure as published, in `unit`.
@@ -394,6 +400,7 @@ public enum CalibrationValidation {
         + (mapping.setup.usesChunkedCrossEntropy ? ", chunked loss" : "")
         + (mapping.setup.effectiveLoss == .fp32Logits ? ", fp32-logits loss" : "")
         + ", \(mapping.setup.optimizer.rawValue)",
+      recipe: mapping.setup.recipe.name, usesEngine: mapping.setup.usesEngine || int(row["num_gpus"]) > 1,
       assumptions: mapping.assumptions, figure: mapping.figure, value: value, unit: mapping.unit, readings: readings,
       estimated: ours.bytes, verdict: estimate.verdict, capacity: gpu?.capacity,
       reportsOOM: "\(row["value"] ?? "")".uppercased().contains("OOM"),

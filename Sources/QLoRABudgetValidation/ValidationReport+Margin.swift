@@ -7,21 +7,70 @@ extension ValidationReport {
   /// shows, the figure the verdict holds against the capacity) of real GPU runs.
   public static let marginFigure = (dataSet: CalibrationValidation.gpuDataSet, figure: "process")
 
-  /// The largest relative underestimate of the process peak over the measured GPU runs:
-  /// `max(measured / estimated - 1)`, at least 0. A run whose estimate plus this margin is
-  /// within the capacity would have fitted even with the worst error observed.
+  /// The margin of a verdict on one GPU without an engine: the largest relative underestimate
+  /// `max(measured / estimated - 1)`, at least 0, of the process peak over the measured GPU runs
+  /// and of the measured figure over the high-trust published rows of such setups that measure
+  /// the peak reserved or the process (``marginRows(usingEngine:)``). A run whose estimate plus
+  /// this margin is within the capacity would have fitted even with the worst error observed.
   public var verdictMargin: VerdictMargin {
-    let rows = rows.filter { $0.dataSet == Self.marginFigure.dataSet && $0.figure == Self.marginFigure.figure }
-    let worst = rows.map { Double($0.measured) / Double($0.estimated) - 1 }.max() ?? 0
-    let rounded = (max(0, worst) * 10_000).rounded(.up) / 10_000
+    let runs = rows.filter { $0.dataSet == Self.marginFigure.dataSet && $0.figure == Self.marginFigure.figure }
+    let published = marginRows(usingEngine: false)
+    let worst = runs.map { Double($0.measured) / Double($0.estimated) - 1 } + published.map(Self.underestimate)
     return VerdictMargin(
-      relative: rounded,
-      statistic: "the largest underestimate of the process peak (measured / estimated - 1, rounded up to 0.01%) "
-        + "over the \(rows.count) measured GPU runs of \(Self.marginFigure.dataSet) (docs/validation.md)")
+      relative: Self.roundedUp(worst.max() ?? 0),
+      statistic: "the largest underestimate (measured / estimated - 1, rounded up to 0.01%) of the process peak "
+        + "over the \(runs.count) measured GPU runs of \(Self.marginFigure.dataSet)"
+        + (published.isEmpty
+          ? "" : " and of the measured peak over \(Self.count(published.count, "published one-GPU run")) of high trust")
+        + " (docs/validation.md)")
   }
 
+  /// The margin of a verdict on a setup under FSDP or DeepSpeed (``TrainingSetup/usesEngine``):
+  /// the same statistic over the high-trust published rows of such setups, per GPU; the one-GPU
+  /// margin when no row measures one.
+  public var engineVerdictMargin: VerdictMargin {
+    let published = marginRows(usingEngine: true)
+    guard !published.isEmpty else {
+      let plain = verdictMargin
+      return VerdictMargin(
+        relative: plain.relative, statistic: plain.statistic + "; no published run under FSDP or DeepSpeed measures it")
+    }
+    return VerdictMargin(
+      relative: Self.roundedUp(published.map(Self.underestimate).max() ?? 0),
+      statistic: "the largest underestimate (measured / estimated - 1, rounded up to 0.01%) of the measured peak "
+        + "per GPU over \(Self.count(published.count, "published run")) of high trust under FSDP or DeepSpeed "
+        + "(docs/validation.md)")
+  }
+
+  /// The published rows a verdict margin is taken from: mapped, of high trust, measuring the
+  /// peak reserved or the process (what the verdict judges; a reserved peak is below the
+  /// process by the CUDA context, so its underestimate is the larger), with a recipe that is
+  /// validated (a recipe with a ``RecipeValidationGap`` says so with its own errors), under an
+  /// engine or not.
+  func marginRows(usingEngine: Bool) -> [PublishedComparison] {
+    let unvalidated = Set(recipeValidationGaps.map(\.recipe))
+    return published.filter {
+      $0.trustGroup == "high" && [.reserved, .process].contains($0.figure) && !unvalidated.contains($0.recipe)
+        && $0.usesEngine == usingEngine
+    }
+  }
+
+  /// How far the row's measured figure exceeds our estimate, relative to it: the larger of its
+  /// readings when the unit is not stated.
+  static func underestimate(_ row: PublishedComparison) -> Double {
+    row.readings.map { Double($0.bytes) / Double(row.estimated) - 1 }.max() ?? 0
+  }
+
+  /// `value`, at least 0, rounded up to 0.01%.
+  static func roundedUp(_ value: Double) -> Double { (max(0, value) * 10_000).rounded(.up) / 10_000 }
+
+  /// `1 published run`, `the 10 published runs`.
+  static func count(_ count: Int, _ noun: String) -> String { count == 1 ? "1 \(noun)" : "the \(count) \(noun)s" }
+
   /// The Swift source of MeasuredMargin.swift for `margin` and the recipes' validation `gaps`.
-  public static func marginSource(_ margin: VerdictMargin, gaps: [RecipeValidationGap]) -> String {
+  public static func marginSource(
+    _ margin: VerdictMargin, engine: VerdictMargin, gaps: [RecipeValidationGap]
+  ) -> String {
     let rows = gaps.map {
       "    RecipeValidationGap(recipe: \(quoted($0.recipe)), rowCount: \($0.rowCount), "
         + "lowestErrorPercent: \($0.lowestErrorPercent), highestErrorPercent: \($0.highestErrorPercent)),\n"
@@ -30,10 +79,15 @@ extension ValidationReport {
       // Generated by `qlora-budget validate` from the validation data; do not edit by hand.
 
       extension VerdictMargin {
-        /// The margin every verdict uses: \(margin.statistic).
+        /// The margin of a verdict on one GPU without an engine: \(margin.statistic).
         public static let measured = VerdictMargin(
           relative: \(margin.relative),
           statistic: \(quoted(margin.statistic)))
+
+        /// The margin of a verdict under FSDP or DeepSpeed: \(engine.statistic).
+        public static let measuredUnderEngine = VerdictMargin(
+          relative: \(engine.relative),
+          statistic: \(quoted(engine.statistic)))
       }
 
       extension RecipeValidationGap {

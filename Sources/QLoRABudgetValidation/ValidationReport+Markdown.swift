@@ -41,14 +41,22 @@ extension ValidationReport {
       + (wrongFits.isEmpty ? "." : ": " + wrongFits.joined(separator: "; ")) + "\n"
     let margin = verdictMargin
     out +=
-      "\nVerdict margin: \(Self.percent(margin.relative * 100)), \(margin.statistic). Every verdict uses it "
-      + "(docs/planning.md, \"One verdict\"): `fits` needs the estimate plus the margin within the capacity; "
+      "\nVerdict margin: \(Self.percent(margin.relative * 100)), \(margin.statistic). Every verdict on a setup "
+      + "without FSDP or DeepSpeed uses it (docs/planning.md, \"One verdict\"): `fits` needs the estimate plus the margin within the capacity; "
       + "`tight` is within the capacity but not the margin. The process figure is the simulated caching "
       + "allocator's peak reserved (PyTorch 2.10's rules over the estimator's own schedule of loading, a warm-up "
       + "step and the step, with the recipe's loader: transformers 5's 4 threads in flight here) plus the CUDA "
       + "context. What the simulation cannot know is the loader's thread timing: `peak_reserved_other_loader` is "
       + "the same runs with the sequential loader, the other end of the bracket; the margin covers the estimate "
       + "as made, and that row shows how much of the remaining error the timing can move.\n"
+    let engineMargin = engineVerdictMargin
+    out +=
+      "\nVerdict margin under FSDP or DeepSpeed: \(Self.percent(engineMargin.relative * 100)), "
+      + "\(engineMargin.statistic): the published rows under \"Mapped rows\" below that ran on several GPUs. "
+      + "Every verdict on a setup that runs under an engine (several GPUs, or offload) uses it instead: none of "
+      + "the 22 runs above ran under one, and the published runs that did exceeded their estimates by more "
+      + "(their analysis below names what is not modelled: the quantizing thread pool's size on the run's host, "
+      + "and what the larger runs held beyond the step).\n"
     out += """
 
       The bar (Tests/QLoRABudgetTests/ValidationTests.swift, issue 11): peak allocated median <= 3% and max <= 8%

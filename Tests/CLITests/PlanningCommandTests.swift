@@ -31,7 +31,9 @@ import Testing
       guard let completing = estimate.reserve?.completingPeakReserved else { return "does_not_fit" }
       return (completing + context) <= gpu.capacity ? "tight" : "does_not_fit"
     }
-    if (Double(process) * (1 + VerdictMargin.measured.relative)).rounded(.up) + allowance > Double(gpu.capacity.bytes) {
+    if (Double(process) * (1 + (setup.usesEngine ? VerdictMargin.measuredUnderEngine : .measured).relative)).rounded(
+      .up) + allowance > Double(gpu.capacity.bytes)
+    {
       return "tight"
     }
     return "fits"

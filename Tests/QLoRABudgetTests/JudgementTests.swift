@@ -21,15 +21,44 @@ import Testing
     #expect(try MemoryEstimator.estimate(model: model, setup: TrainingSetup(), gpu: nil).judgement == nil)
   }
 
+  /// A setup under FSDP (two GPUs) is judged with the margin the published runs under an engine
+  /// measured, a one-GPU setup with the one-GPU margin, in the estimate and in the planners'
+  /// evaluation alike: on a card 10% above the process peak (plus the context's uncertainty), the
+  /// first is `tight` and the second `fits`, the two margins being about 23% and 3%.
+  @Test func aSetupUnderAnEngineIsJudgedWithTheEngineMargin() throws {
+    #expect(VerdictMargin.measured.relative < 0.10 && VerdictMargin.measuredUnderEngine.relative > 0.10)
+    let model = try PresetCatalog.bundled.model(named: "llama-2-7b")
+    var underEngine = TrainingSetup()
+    underEngine.gpuCount = 2
+    underEngine.engine = .fsdp
+    for (setup, expected) in [(underEngine, Verdict.tight), (TrainingSetup(), .fits)] {
+      let probe = try MemoryEstimator.estimate(
+        model: model, setup: setup, gpu: .custom(capacity: ByteCount(80_000_000_000), label: "probe"))
+      let peak = probe.peak.process.bytes
+      let allowance = probe.contextUncertainty.bytes
+      let gpu = GPU.custom(capacity: ByteCount(Int64((Double(peak) * 1.10).rounded(.up)) + allowance), label: "card")
+      let estimate = try MemoryEstimator.estimate(model: model, setup: setup, gpu: gpu)
+      #expect(estimate.peak.process.bytes == peak)
+      let judgement = try #require(estimate.judgement)
+      #expect(judgement.margin == (setup.usesEngine ? .measuredUnderEngine : .measured))
+      #expect(judgement.verdict == expected)
+      #expect(try Evaluation(setup: setup, gpu: gpu, model: model).verdict == expected)
+    }
+  }
+
   /// The rules written out: past the capacity, a run is `tight` exactly when it completes within
   /// the capacity once the allocator releases its cache, and the completing peak is read only
   /// then.
   @Test func theCompletingPeakMakesARunOverTheCapacityTight() {
     let capacity = ByteCount(1_000)
-    #expect(Verdict(peak: ByteCount(1_100), capacity: capacity, completingPeak: ByteCount(1_000)) == .tight)
-    #expect(Verdict(peak: ByteCount(1_100), capacity: capacity, completingPeak: ByteCount(1_001)) == .doesNotFit)
-    #expect(Verdict(peak: ByteCount(1_100), capacity: capacity, completingPeak: nil) == .doesNotFit)
-    #expect(Verdict(peak: .overflow, capacity: capacity, completingPeak: ByteCount(900)) == .doesNotFit)
+    let none = VerdictMargin(relative: 0, statistic: "test")
+    #expect(
+      Verdict(peak: ByteCount(1_100), capacity: capacity, margin: none, completingPeak: ByteCount(1_000)) == .tight)
+    #expect(
+      Verdict(peak: ByteCount(1_100), capacity: capacity, margin: none, completingPeak: ByteCount(1_001)) == .doesNotFit
+    )
+    #expect(Verdict(peak: ByteCount(1_100), capacity: capacity, margin: none, completingPeak: nil) == .doesNotFit)
+    #expect(Verdict(peak: .overflow, capacity: capacity, margin: none, completingPeak: ByteCount(900)) == .doesNotFit)
     var read = false
     let readPeak = { () -> ByteCount? in
       read = true

@@ -23,7 +23,9 @@ import Testing
       guard let completing = estimate.reserve?.completingPeakReserved else { return "does_not_fit" }
       return (completing + context).bytes <= capacity ? "tight" : "does_not_fit"
     }
-    if (Double(process) * (1 + VerdictMargin.measured.relative)).rounded(.up) + allowance > Double(capacity) {
+    if (Double(process) * (1 + (setup.usesEngine ? VerdictMargin.measuredUnderEngine : .measured).relative)).rounded(
+      .up) + allowance > Double(capacity)
+    {
       return "tight"
     }
     return "fits"

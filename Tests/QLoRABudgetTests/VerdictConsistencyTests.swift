@@ -49,6 +49,27 @@ import Testing
     }
   }
 
+  /// The margin under FSDP or DeepSpeed covers every high-trust published run that used one:
+  /// Answer.AI's fsdp_qlora benchmark rows 088-098 (peak reserved per GPU, GiB; 092 ran FSDP's
+  /// NO_SHARD on two GPUs), each measured figure at most our estimate times one plus the margin,
+  /// and the margin no larger than the worst of them needs (rounded up to 0.01%).
+  @Test func theEngineMarginIsTheLargestUnderestimateOfThePublishedRunsUnderAnEngine() throws {
+    let report = try CalibrationValidation.run(
+      cpuSteps: nil, gpuRuns: [], gpuModels: nil,
+      published: try TestData.calibration("published/measurements.json"))
+    let ids = (88...98).map { String(format: "%03d", $0) }
+    let rows = report.published.filter { ids.contains($0.id) }
+    #expect(rows.count == ids.count)
+    var worst = 0.0
+    for row in rows {
+      let measured = try #require(row.readings.first { $0.unit == "GiB" }).bytes
+      #expect(Double(row.estimated) * (1 + VerdictMargin.measuredUnderEngine.relative) >= Double(measured), "\(row.id)")
+      worst = max(worst, Double(measured) / Double(row.estimated) - 1)
+    }
+    #expect(VerdictMargin.measuredUnderEngine.relative >= worst)
+    #expect(VerdictMargin.measuredUnderEngine.relative < worst + 0.0001 + 1e-12)
+  }
+
   @Test func fitTableCompareAndSolveAgreeOnAGridOfSetups() throws {
     let models = try Self.models.map { try Self.presets.model(named: $0) }
     let gpus = try Self.gpus.map { try Self.presets.gpu(named: $0) }

@@ -68,12 +68,12 @@ public struct MemoryEstimate: Hashable, Sendable {
   }
 
   /// Fits, tight or does not fit on ``gpu`` (nil without a GPU): ``Verdict`` with the
-  /// measured margin, the CUDA context's uncertainty (``contextUncertainty``) and the
+  /// setup's measured margin (``VerdictMargin/of(_:)``), the CUDA context's uncertainty (``contextUncertainty``) and the
   /// ``completingProcessPeak``.
   public var verdict: Verdict? {
     gpu.map {
       Verdict(
-        peak: peak.process, capacity: $0.capacity, allowance: contextUncertainty,
+        peak: peak.process, capacity: $0.capacity, margin: .of(setup), allowance: contextUncertainty,
         completingPeak: completingProcessPeak)
     }
   }

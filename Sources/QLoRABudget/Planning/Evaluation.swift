@@ -49,10 +49,13 @@ public struct Evaluation: Hashable, Sendable {
     }
   }
 
-  /// The verdict of a process peak of `peak` for `setup` on `gpu`: the measured margin and the
+  /// The verdict of a process peak of `peak` for `setup` on `gpu`: the setup's measured margin
+  /// (``VerdictMargin/of(_:)``) and the
   /// CUDA context's uncertainty on that GPU (``MemoryEstimate/contextUncertainty``).
   static func verdict(of peak: ByteCount, on gpu: GPU, setup: TrainingSetup) -> Verdict {
-    Verdict(peak: peak, capacity: gpu.capacity, allowance: MemoryEstimate.contextUncertainty(on: gpu, setup.platform))
+    Verdict(
+      peak: peak, capacity: gpu.capacity, margin: .of(setup),
+      allowance: MemoryEstimate.contextUncertainty(on: gpu, setup.platform))
   }
 
   /// The usable capacity minus the process peak, negative when over (`Int64.min` when the

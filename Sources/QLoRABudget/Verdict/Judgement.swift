@@ -23,7 +23,7 @@ extension MemoryEstimate {
   /// ``verdict`` with its margin and headroom; nil without a GPU.
   public var judgement: Judgement? {
     guard let verdict, let headroom else { return nil }
-    let margin = VerdictMargin.measured
+    let margin = VerdictMargin.of(setup)
     return Judgement(
       verdict: verdict, margin: margin,
       marginBytes: margin.upperBound(of: peak.process) - peak.process + contextUncertainty,

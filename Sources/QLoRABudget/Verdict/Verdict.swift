@@ -8,7 +8,8 @@
 /// | `fits` | the estimated peak plus the margin and the allowance is at most the capacity |
 ///
 /// The margin is one-sided: it is the largest *underestimate* the validation data shows, so a
-/// run judged `fits` has room even if the estimate errs as badly as it ever has on real runs.
+/// run judged `fits` has room even if the estimate errs as badly as it ever has on real runs;
+/// setups under FSDP or DeepSpeed have their own (``VerdictMargin/of(_:)``).
 /// The allowance is what a figure the runs did not measure may add, in bytes: the CUDA context's
 /// uncertainty on a GPU other than the one it was measured on (``CUDAContext/uncertainty``).
 ///
@@ -27,7 +28,7 @@ public enum Verdict: String, CaseIterable, Comparable, Hashable, Sendable {
   /// process peak the run reaches when the allocator releases its cache to complete (nil when it
   /// does not complete within the capacity), read only when `peak` exceeds the capacity.
   public init(
-    peak: ByteCount, capacity: ByteCount, margin: VerdictMargin = .measured, allowance: ByteCount = .zero,
+    peak: ByteCount, capacity: ByteCount, margin: VerdictMargin, allowance: ByteCount = .zero,
     completingPeak: @autoclosure () -> ByteCount? = nil
   ) {
     if peak.isOverflow || peak > capacity {
@@ -76,6 +77,14 @@ public struct VerdictMargin: Hashable, Sendable {
   public init(relative: Double, statistic: String) {
     self.relative = relative.isFinite ? max(0, relative) : 0
     self.statistic = statistic
+  }
+
+  /// The margin of every verdict on `setup`: ``measuredUnderEngine`` when it runs under FSDP or
+  /// DeepSpeed (``TrainingSetup/usesEngine``; the published runs under them show larger
+  /// underestimates than runs on one GPU), else ``measured``. Both are generated from the
+  /// validation data (MeasuredMargin.swift, docs/validation.md).
+  public static func of(_ setup: TrainingSetup) -> VerdictMargin {
+    setup.usesEngine ? .measuredUnderEngine : .measured
   }
 
   /// The estimate plus the margin, rounded up to a whole byte.

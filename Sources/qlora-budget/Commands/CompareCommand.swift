@@ -85,7 +85,7 @@ enum CompareCommand: Command {
       try PlanningOptions.write(
         SVGChart.stackedBars(
           title: "\(model.name): peak process memory by part", bars: bars,
-          capacities: gpus.map { ($0.name, $0.capacity) }),
+          capacities: gpus.map { ($0.name, $0.capacity) }, margin: .of(base)),
         to: path, arguments)
     }
     if arguments.has(json) {
@@ -104,7 +104,8 @@ enum CompareCommand: Command {
 
   static func json(_ model: ModelArchitecture, _ columns: [Column]) -> JSONOutput {
     .object([
-      ("model", .string(model.name)), ("margin", EstimateJSON.margin()),
+      ("model", .string(model.name)),
+      ("margin", EstimateJSON.margin(.of(columns.first?.estimate.setup ?? TrainingSetup()))),
       (
         "columns",
         .array(

@@ -69,7 +69,8 @@ enum OutputOptions {
     let capacities = estimate.gpu.map { [($0.name, $0.capacity)] } ?? []
     try PlanningOptions.write(
       SVGChart.stackedBars(
-        title: "\(estimate.model.name): GPU memory by component", bars: [bar], capacities: capacities), to: path,
+        title: "\(estimate.model.name): GPU memory by component", bars: [bar], capacities: capacities,
+        margin: .of(estimate.setup)), to: path,
       arguments)
   }
 }

@@ -187,7 +187,7 @@ enum SolveCommand: Command {
     let request = result.request
     var json: [(String, JSONOutput)] = [
       ("model", .string(request.model.name)), ("setup", EstimateJSON.setup(request.setup)),
-      ("margin", EstimateJSON.margin()),
+      ("margin", EstimateJSON.margin(.of(request.setup))),
     ]
     if let onGPU = result.onGPU {
       json += [("gpu", EstimateJSON.gpu(onGPU.gpu)), ("as_given", EstimateJSON.evaluation(onGPU.current))]
@@ -353,6 +353,6 @@ enum SolveCommand: Command {
     return SVGChart.lines(
       title: "\(planner.model.name): peak process memory against \(setting.label)", xLabel: setting.label,
       series: [SVGChart.Series(label: planner.model.name, points: points)],
-      capacities: [(planner.gpu.name, planner.gpu.capacity)])
+      capacities: [(planner.gpu.name, planner.gpu.capacity)], margin: .of(planner.setup))
   }
 }

@@ -60,7 +60,8 @@ enum TableCommand: Command {
     }
     switch format {
     case .json:
-      context.standardOutput("{\n  \"margin\": " + EstimateJSON.margin().rendered(indent: 2) + ",\n  \"rows\": [")
+      context.standardOutput(
+        "{\n  \"margin\": " + EstimateJSON.margin(.of(base)).rendered(indent: 2) + ",\n  \"rows\": [")
       var empty = true
       try write { row, first in
         empty = false
@@ -76,7 +77,8 @@ enum TableCommand: Command {
       context.standardOutput(markdownNote(base))
     }
     if let path = arguments.value(PlanningOptions.svg) {
-      try PlanningOptions.write(chart(points, gpus: grid.gpus, byLength: lengths.count > 1), to: path, arguments)
+      try PlanningOptions.write(
+        chart(points, gpus: grid.gpus, byLength: lengths.count > 1, margin: .of(base)), to: path, arguments)
     }
     return .success
   }
@@ -141,7 +143,7 @@ enum TableCommand: Command {
 
   /// Memory against sequence length (several lengths) or rank: one line per model and GPU,
   /// each with its GPU's capacity line.
-  static func chart(_ rows: [ChartRow], gpus: [GPU], byLength: Bool) -> String {
+  static func chart(_ rows: [ChartRow], gpus: [GPU], byLength: Bool, margin: VerdictMargin) -> String {
     var series: [SVGChart.Series] = []
     let first = rows.first
     for (index, gpu) in gpus.enumerated() {
@@ -160,6 +162,6 @@ enum TableCommand: Command {
     return SVGChart.lines(
       title: "Peak process memory against " + (byLength ? "sequence length" : "rank") + " (\(fixed))",
       xLabel: byLength ? "sequence length" : "LoRA rank", series: series,
-      capacities: gpus.map { ($0.name, $0.capacity) })
+      capacities: gpus.map { ($0.name, $0.capacity) }, margin: margin)
   }
 }

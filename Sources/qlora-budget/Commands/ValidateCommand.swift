@@ -41,20 +41,25 @@ enum ValidateCommand: Command {
       context.print("wrote \(output)")
     }
     let margin = report.verdictMargin
+    let engineMargin = report.engineVerdictMargin
+    let source = ValidationReport.marginSource(margin, engine: engineMargin, gaps: report.recipeValidationGaps)
     let marginPath =
       arguments.value(marginOutput)
       ?? root.appendingPathComponent("Sources/QLoRABudget/Verdict/MeasuredMargin.swift").path
     if marginPath == "-" {
-      context.standardOutput(ValidationReport.marginSource(margin, gaps: report.recipeValidationGaps))
+      context.standardOutput(source)
     } else {
-      try PlanningOptions.write(
-        ValidationReport.marginSource(margin, gaps: report.recipeValidationGaps), to: marginPath, arguments)
+      try PlanningOptions.write(source, to: marginPath, arguments)
       context.print("wrote \(marginPath)")
     }
-    context.print(
-      "verdict margin: \(EstimateText.percent(margin.relative)), " + margin.statistic
-        + (margin == VerdictMargin.measured
-          ? "" : "; rebuild: the built-in margin was \(EstimateText.percent(VerdictMargin.measured.relative))"))
+    for (label, derived, built) in [
+      ("verdict margin", margin, VerdictMargin.measured),
+      ("verdict margin under FSDP or DeepSpeed", engineMargin, VerdictMargin.measuredUnderEngine),
+    ] {
+      context.print(
+        "\(label): \(EstimateText.percent(derived.relative)), " + derived.statistic
+          + (derived == built ? "" : "; rebuild: the built-in margin was \(EstimateText.percent(built.relative))"))
+    }
     let allocated = report.absoluteErrors(dataSet: CalibrationValidation.gpuDataSet, figure: "peak_allocated")
     context.print(
       String(

@@ -36,7 +36,7 @@ enum EstimateJSON {
       ("headroom_bytes", estimate.headroom.map { .integer($0) } ?? .null),
       ("verdict", estimate.verdict.map { .string($0.rawValue) } ?? .null),
       ("completing_process_bytes", estimate.judgement?.completingProcessPeak.map { .bytes($0) } ?? .null),
-      ("margin", margin()),
+      ("margin", margin(estimate.judgement?.margin ?? .of(estimate.setup))),
       ("context_uncertainty_bytes", estimate.gpu == nil ? .null : .bytes(estimate.contextUncertainty)),
       ("assumptions", .array(estimate.assumptions.map { .string($0) })),
       ("warnings", .array(estimate.warnings.map { .string($0) })),
@@ -83,11 +83,9 @@ enum EstimateJSON {
     .object([("kind", .string(incompatibility.kind)), ("message", .string(incompatibility.description))])
   }
 
-  /// The verdict's margin and the statistic it is.
-  static func margin() -> JSONOutput {
-    .object([
-      ("relative", .number(VerdictMargin.measured.relative)), ("statistic", .string(VerdictMargin.measured.statistic)),
-    ])
+  /// A verdict's margin (``VerdictMargin/of(_:)``) and the statistic it is.
+  static func margin(_ margin: VerdictMargin) -> JSONOutput {
+    .object([("relative", .number(margin.relative)), ("statistic", .string(margin.statistic))])
   }
 
   /// An evaluation as every planning command writes it.

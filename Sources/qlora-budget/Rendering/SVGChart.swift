@@ -26,7 +26,9 @@ enum SVGChart {
   }
 
   /// Stacked horizontal-axis bars (one column per bar), with a dashed capacity line per GPU.
-  static func stackedBars(title: String, bars: [Bar], capacities: [(String, ByteCount)]) -> String {
+  static func stackedBars(
+    title: String, bars: [Bar], capacities: [(String, ByteCount)], margin: VerdictMargin
+  ) -> String {
     let width = 160 + 110 * max(1, bars.count) + 230
     let height = 420
     let plotTop = 50.0
@@ -64,7 +66,7 @@ enum SVGChart {
       let labelY = max(lineY + 4, lastLabelY + 13)
       lastLabelY = labelY
       let right = plotLeft + 110 * Double(max(1, bars.count)) + 20
-      let bandY = y(capacity.gibibytes / (1 + VerdictMargin.measured.relative))
+      let bandY = y(capacity.gibibytes / (1 + margin.relative))
       body.append(
         "<rect class=\"tight-band\" x=\"\(f(plotLeft))\" y=\"\(f(lineY))\" width=\"\(f(right - plotLeft))\" "
           + "height=\"\(f(bandY - lineY))\" fill=\"#E69F00\" fill-opacity=\"0.18\"><title>\(escape(name)): tight below "
@@ -97,7 +99,9 @@ enum SVGChart {
   /// Memory against a setting (rank, sequence length): one line per series, a dashed capacity
   /// line per GPU, and below each capacity the band where the verdict is tight (within the
   /// ``VerdictMargin``).
-  static func lines(title: String, xLabel: String, series: [Series], capacities: [(String, ByteCount)]) -> String {
+  static func lines(
+    title: String, xLabel: String, series: [Series], capacities: [(String, ByteCount)], margin: VerdictMargin
+  ) -> String {
     let width = 640 + (series.count > 1 ? 220 : 0)
     let height = 420
     let plotLeft = 70.0
@@ -121,14 +125,13 @@ enum SVGChart {
         text(x: x(value), y: plotBottom + 18, NumberText.grouped(Int64(value.rounded())), anchor: "middle", size: 11))
     }
     body.append(text(x: (plotLeft + plotRight) / 2, y: plotBottom + 40, xLabel, anchor: "middle", size: 12))
-    let margin = VerdictMargin.measured.relative
     for (name, capacity) in capacities {
       let capacityY = y(capacity.gibibytes)
-      let bandY = y(capacity.gibibytes / (1 + margin))
+      let bandY = y(capacity.gibibytes / (1 + margin.relative))
       body.append(
         "<rect class=\"tight-band\" x=\"\(f(plotLeft))\" y=\"\(f(capacityY))\" width=\"\(f(plotRight - plotLeft))\" "
           + "height=\"\(f(bandY - capacityY))\" fill=\"#E69F00\" fill-opacity=\"0.18\"><title>\(escape(name)): tight "
-          + "(within the \(EstimateText.percent(margin)) margin)</title></rect>")
+          + "(within the \(EstimateText.percent(margin.relative)) margin)</title></rect>")
       body.append(
         "<line class=\"capacity\" x1=\"\(f(plotLeft))\" y1=\"\(f(capacityY))\" x2=\"\(f(plotRight))\" y2=\"\(f(capacityY))\" "
           + "stroke=\"#D00000\" stroke-width=\"2\" stroke-dasharray=\"6 4\"/>")

@@ -22,8 +22,9 @@ enum VerdictText {
   static var definition: String {
     "\"does not fit\": the estimated peak exceeds the usable capacity, even with the allocator's cache "
       + "released; \"tight\": it is below the capacity by "
-      + "less than the \(EstimateText.percent(VerdictMargin.measured.relative)) margin (the largest underestimate "
-      + "measured on real runs, docs/validation.md) plus, on a GPU the CUDA context was not measured on, its "
+      + "less than the \(EstimateText.percent(VerdictMargin.measured.relative)) margin "
+      + "(\(EstimateText.percent(VerdictMargin.measuredUnderEngine.relative)) under FSDP or DeepSpeed; the largest "
+      + "underestimate measured on real runs, docs/validation.md) plus, on a GPU the CUDA context was not measured on, its "
       + "uncertainty, or above it only until the allocator releases its cache; \"fits\": otherwise"
   }
 }
