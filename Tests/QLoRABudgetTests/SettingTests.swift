@@ -85,6 +85,9 @@ import Testing
       ("qlora+full-finetune", "qlora", "full-finetune", "fine-tuning method"),
       ("nf4+fp4", "nf4", "fp4", "base quantization"), ("dq+no-dq", "dq", "no-dq", "double quantization"),
       ("unsloth+lora-16bit+axolotl", "unsloth", "axolotl", "recipe"),
+      // A 16-bit base, int8 base or full fine-tuning leaves no 4-bit type to name.
+      ("lora-16bit+fp4", "lora-16bit", "fp4", "base quantization"),
+      ("nf4+lora-int8", "nf4", "lora-int8", "base quantization"),
     ] {
       do {
         _ = try SetupVariant.named(joined)
