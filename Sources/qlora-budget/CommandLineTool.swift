@@ -9,10 +9,12 @@ enum CommandLineTool {
     var arguments = arguments
     var context = context
     do {
-      if let index = arguments.firstIndex(of: "--presets"), index + 1 < arguments.count {
-        context.presets = try PresetCatalog(directory: URL(fileURLWithPath: arguments[index + 1]))
-        arguments.removeSubrange(index...(index + 1))
-      }
+      let (folder, rest) = try PresetsOption.extract(from: arguments)
+      arguments = rest
+      if let folder { context.presets = try PresetCatalog(directory: folder) }
+    } catch let error as UsageError {
+      context.standardError("Error: \(oneLine(error.message))\nSee 'qlora-budget help'.\n")
+      return .usage
     } catch {
       context.standardError("Error: \(oneLine(ErrorWording.words(error)))\n")
       return .failure

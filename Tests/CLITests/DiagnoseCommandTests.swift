@@ -129,6 +129,27 @@ private func mib(_ hundredths: Int64) -> Int64 { (hundredths * (1 << 20) + 50) /
     #expect(text.standardOutput.contains("\n    PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True\n"))
   }
 
+  /// A tight verdict over the capacity (Qwen3-14B r=32 against 22.05 GiB = 23,676,007,219 B: a
+  /// 23,840,423,936 B peak that completes only with the allocator's cache released) is not
+  /// "within its margin below the capacity": the explanation says it is over, as fit does.
+  @Test func aTightRunOverTheCapacityIsNotCalledBelowIt() throws {
+    let message =
+      "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 1.16 GiB. GPU 0 has a total capacity of "
+      + "22.05 GiB of which 145.50 MiB is free. Including non-PyTorch memory, this process has 21.90 GiB memory in "
+      + "use. Of the allocated memory 20.13 GiB is allocated by PyTorch, and 1.31 GiB is reserved by PyTorch but "
+      + "unallocated."
+    let setup = ["diagnose", message, "qwen3-14b", "--rank", "32"]
+    let diagnosis = try #require(
+      try BinaryRunner.json(try BinaryRunner.run(setup + ["--json"]))["diagnosis"] as? [String: Any])
+    #expect((diagnosis["available_bytes"] as? NSNumber)?.int64Value == 23_676_007_219)
+    #expect(diagnosis["verdict"] as? String == "tight")
+    #expect(((diagnosis["peak_process_bytes"] as? NSNumber)?.int64Value ?? 0) > 23_676_007_219)
+    // The explanation is wrapped in 80 columns: read it as one line.
+    let text = try BinaryRunner.run(setup).standardOutput.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+    #expect(!text.contains("within its margin below the capacity"))
+    #expect(text.contains("over what the GPU had for it as simulated"))
+  }
+
   /// Other processes' memory is taken off the capacity. The message lists five processes and
   /// no "this process" clause (PyTorch in a container): process 62200, holding 21.98 GiB, at
   /// least the 21.51 GiB + 2.30 MiB PyTorch reserved, is the run itself; the other four hold

@@ -1,4 +1,5 @@
 import Foundation
+import QLoRABudget
 import Testing
 
 @testable import qlora_budget
@@ -67,6 +68,20 @@ import Testing
     if let first = (cli["changes"] as? [[String: Any]])?.first?["option"] as? String {
       #expect(text.contains("; single changes that fit: " + first))
     }
+  }
+
+  /// A tight peak above the capacity (Qwen3-14B r=32 on an L4, 23,840,423,936 B against
+  /// 23,675,797,504 B) is summarised with the process peak the run completes at, as fit prints it.
+  @Test func aTightPeakOverTheCapacityIsSummarisedWithItsCompletion() throws {
+    let fit = try BinaryRunner.json(
+      try BinaryRunner.run(["fit", "qwen3-14b", "--rank", "32", "--gpu", "l4", "--json"]))
+    #expect(fit["verdict"] as? String == "tight")
+    #expect((fit["peak_process_bytes"] as? Int64 ?? 0) > 23_675_797_504)
+    let completing = try #require(fit["completing_process_bytes"] as? Int64)
+    #expect(
+      MCPSummary.text(tool: "fit", fit).contains(
+        "usable: tight (over as simulated; completes at about \(ByteCount(completing).formatted(.binary)) with "
+          + "the cache released)"))
   }
 
   /// The 2026-07-28 revision: no handshake; server/discover and requests naming their revision

@@ -329,6 +329,57 @@ import Testing
     #expect(document.count(of: "line", class: "capacity") == 1)
   }
 
+  /// A peak above the capacity is accepted as tight only because the run completes once the
+  /// allocator releases its cache; wherever solve shows such a peak ("22.20 GiB
+  /// of 22.05 GiB"), it says so, as fit does. Qwen3-14B r=32 on an L4: 23,840,423,936 B against
+  /// the L4's 23,675,797,504 B (Presets/gpus/l4.json).
+  @Test func aTightPeakOverTheCapacitySaysWhereItCompletes() throws {
+    let setup = ["qwen3-14b", "--rank", "32"]
+    let json = try BinaryRunner.json(
+      try BinaryRunner.run(["solve"] + setup + ["--gpu", "l4", "--find", "gpu", "--json"]))
+    let asGiven = try #require(json["as_given"] as? [String: Any])
+    #expect(asGiven["verdict"] as? String == "tight")
+    #expect((asGiven["bytes"] as? Int64 ?? 0) > 23_675_797_504)
+    let completing = try #require(asGiven["completing_process_peak_bytes"] as? Int64)
+    let note =
+      "    over as simulated; completes at about \(ByteCount(completing).formatted(.binary)) with the cache released"
+    let tightGPU = try #require((json["smallest_gpu"] as? [String: Any])?["tight"] as? [String: Any])
+    #expect(tightGPU["gpu"] as? String == "l4")
+    let lines = try BinaryRunner.run(["solve"] + setup + ["--gpu", "l4", "--find", "gpu"]).standardOutput
+      .components(separatedBy: "\n")
+    for shown in ["As given: ", "  may fit (tight)   "] {
+      let index = try #require(lines.firstIndex { $0.hasPrefix(shown) }, "\(shown)")
+      #expect(lines[index + 1] == note, "the line under '\(lines[index])'")
+    }
+  }
+
+  /// `--host-memory` is one machine's RAM, and a machine runs one process per GPU it holds: the
+  /// Answer.AI run (two GPUs, one machine, FSDP CPU offload; "roughly 55GB of CPU RAM") needs two
+  /// processes' worth, so 40 GiB is not enough though one process needs less.
+  @Test func hostMemoryCountsEveryGPUProcessOnTheMachine() throws {
+    let arguments = [
+      "fit", "llama-2-70b", "--gpu", "rtx-4090", "--gpus", "2", "--offload", "params", "--recipe", "qlora-paper",
+      "--rank", "64", "--seq-len", "2048", "--batch", "2", "--host-memory", "40GiB",
+    ]
+    let result = try BinaryRunner.run(arguments + ["--json"])
+    let host = try #require(try BinaryRunner.json(result)["host"] as? [String: Any])
+    let perProcess = try #require(host["peak_bytes"] as? Int64)
+    #expect(perProcess < 40 << 30)
+    #expect(host["processes_per_machine"] as? Int64 == 2)
+    #expect(host["per_machine_bytes"] as? Int64 == 2 * perProcess)
+    #expect(2 * perProcess > 40 << 30)
+    #expect(host["fits"] as? Bool == false)
+    #expect(result.status == 3)
+    let text = try BinaryRunner.run(arguments)
+    #expect(text.standardOutput.contains("  per GPU process; x 2 on each machine = "))
+    #expect(text.standardOutput.contains("Host RAM 40.00 GiB per machine: NOT ENOUGH"))
+    // Two machines of one GPU each: each holds one process.
+    let spread = try BinaryRunner.json(try BinaryRunner.run(arguments + ["--nodes", "2", "--json"]))
+    let spreadHost = try #require(spread["host"] as? [String: Any])
+    #expect(spreadHost["processes_per_machine"] as? Int64 == 1)
+    #expect(spreadHost["per_machine_bytes"] as? Int64 == spreadHost["peak_bytes"] as? Int64)
+  }
+
   @Test func svgRendersWithRsvgConvertWhenInstalled() throws {
     let converter = URL(fileURLWithPath: "/usr/bin/rsvg-convert")
     guard FileManager.default.isExecutableFile(atPath: converter.path) else { return }

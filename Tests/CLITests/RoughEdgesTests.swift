@@ -189,6 +189,30 @@ import Testing
     }
   }
 
+  /// `--presets` without a value, twice, or empty is refused by name (exit 64), not read as an
+  /// unknown option or command, nor as the current folder.
+  @Test func presetsFolderIsGivenOnceWithAValue() throws {
+    let presets = DocsTests.packageRoot.appendingPathComponent("Presets").path
+    for (arguments, message) in [
+      (["fit", "qwen3-0.6b", "--gpu", "l4", "--presets"], "Error: Missing value for '--presets <dir>'."),
+      (
+        ["--presets", presets, "--presets", presets, "presets", "gpus"],
+        "Error: The option '--presets' is given more than once."
+      ),
+      (
+        ["--presets", "", "presets", "gpus"],
+        "Error: The value '' is invalid for '--presets': give a folder laid out like Presets/"
+      ),
+    ] {
+      let result = try BinaryRunner.run(arguments)
+      #expect(result.status == 64, "\(arguments)")
+      #expect(result.standardError.hasPrefix(message + "\n"), "\(result.standardError)")
+      #expect(result.standardOutput.isEmpty)
+    }
+    let after = try BinaryRunner.run(["presets", "gpus", "--presets", presets])
+    #expect(after.status == 0 && after.standardOutput.contains("rtx-4090"))
+  }
+
   /// Hardware advice follows the vendor: no Ampere or bitsandbytes key for an Apple GPU.
   @Test func appleGPUsGetAppleAdvice() throws {
     let apple = try BinaryRunner.run(["fit", "qwen3-8b", "--gpu", "apple-m1-max-32gb"])

@@ -283,4 +283,22 @@ import Testing
     let smallHost = HostMemory(small)
     #expect(smallHost.loadTimeShard.bytes == 2 * small.model.parameterCount)
   }
+
+  /// A machine holds one process per GPU it has (`gpuCount / nodeCount`), and a host's RAM is
+  /// judged against all of them, not against one.
+  @Test func hostMemoryIsJudgedPerMachine() throws {
+    let model = try Self.presets.model(named: "llama-2-70b")
+    var setup = TrainingSetup()
+    setup.gpuCount = 4
+    setup.offload = [.parameters]
+    for (nodes, processes) in [(Int64(1), Int64(4)), (2, 2), (4, 1)] {
+      setup.nodeCount = nodes
+      let host = HostMemory(try MemoryEstimator.estimate(model: model, setup: setup, gpu: nil))
+      #expect(host.processesPerMachine == processes)
+      #expect(host.perMachine.bytes == processes * host.peak.bytes)
+      #expect(host.fits(in: host.perMachine))
+      #expect(!host.fits(in: host.perMachine - ByteCount(1)))
+      #expect(host.fits(in: host.peak) == (processes == 1))
+    }
+  }
 }

@@ -76,6 +76,36 @@ import Testing
     #expect(throws: SettingValueError.self) { try SetupVariant.named("qlora+lora-16bt") }
   }
 
+  /// Two variants that choose the same thing contradict each other; joined, the last would win
+  /// silently (`compare --setups adamw-8bit+paged-adamw-8bit` judged paged AdamW 8-bit, where
+  /// `fit` refuses two `--optimizer`s). Variants that change different things still join.
+  @Test func variantsThatChooseTheSameThingDoNotJoin() throws {
+    for (joined, first, second, what) in [
+      ("adamw-8bit+paged-adamw-8bit", "adamw-8bit", "paged-adamw-8bit", "optimizer"),
+      ("qlora+full-finetune", "qlora", "full-finetune", "fine-tuning method"),
+      ("nf4+fp4", "nf4", "fp4", "base quantization"), ("dq+no-dq", "dq", "no-dq", "double quantization"),
+      ("unsloth+lora-16bit+axolotl", "unsloth", "axolotl", "recipe"),
+      // A 16-bit base, int8 base or full fine-tuning leaves no 4-bit type to name.
+      ("lora-16bit+fp4", "lora-16bit", "fp4", "base quantization"),
+      ("nf4+lora-int8", "nf4", "lora-int8", "base quantization"),
+    ] {
+      do {
+        _ = try SetupVariant.named(joined)
+        Issue.record("'\(joined)' was accepted")
+      } catch {
+        #expect(error.value == joined)
+        #expect(error.expected.hasPrefix("'\(first)' and '\(second)' both set the \(what)"), "\(error.expected)")
+      }
+    }
+    var base = TrainingSetup()
+    base.quantization = .fp4
+    let joined = try SetupVariant.named("lora-16bit+adamw-8bit+no-grad-ckpt").applied(to: base)
+    #expect(joined.quantization == BaseQuantization.none && joined.optimizer == .adamw8bit)
+    #expect(joined.gradientCheckpointing == false)
+    // qlora keeps a 4-bit base's type; fp4 then names it: a refinement, not a contradiction.
+    #expect(try SetupVariant.named("qlora+fp4").applied(to: TrainingSetup()).quantization == .fp4)
+  }
+
   @Test func theGridCrossesEveryModelRankAndLength() throws {
     let models = try ["qwen3-0.6b", "qwen3-4b"].map { try PresetCatalog.bundled.model(named: $0) }
     let gpus = try ["t4", "h100-80gb"].map { try PresetCatalog.bundled.gpu(named: $0) }

@@ -17,8 +17,10 @@
 ///   transformers and bitsandbytes loaded. An assumption, not a measurement of this project:
 ///   ``defaultBaseline`` unless given.
 ///
-/// The host needs `baseline + offloaded + max(load-time shard, paged state + offloaded
+/// Each GPU process needs `baseline + offloaded + max(load-time shard, paged state + offloaded
 /// activations)`: loading ends before the optimizer allocates its state and the first step runs.
+/// A machine runs one process per GPU it holds (`gpuCount / nodeCount`), each with its own
+/// baseline, shard, paged state and offloaded partition, so its RAM must hold that many.
 public struct HostMemory: Hashable, Sendable {
   /// `save_pretrained`'s default `max_shard_size` in transformers 4.x and 5 ("5GB").
   public static let defaultShardSize = ByteCount.gigabytes(5)
@@ -31,14 +33,18 @@ public struct HostMemory: Hashable, Sendable {
   public let loadTimeShard: ByteCount
   public let offloaded: ByteCount
   public let baseline: ByteCount
+  /// The training processes on each machine: one per GPU it holds.
+  public let processesPerMachine: Int64
 
   /// Host memory while the model loads: the baseline, offloaded state, and one shard in 16-bit.
   public var atLoad: ByteCount { baseline + offloaded + loadTimeShard }
   /// Host memory while training: the baseline, offloaded state, the paged optimizer state and
   /// offloaded activations.
   public var whileTraining: ByteCount { baseline + offloaded + pagedOptimizerState + offloadedActivations }
-  /// The most the host holds at any time.
+  /// The most one GPU process holds at any time.
   public var peak: ByteCount { max(atLoad, whileTraining) }
+  /// The most one machine holds: every process on it at its peak (they load and train together).
+  public var perMachine: ByteCount { processesPerMachine * peak }
 
   /// The host side of `estimate`.
   public init(
@@ -52,8 +58,9 @@ public struct HostMemory: Hashable, Sendable {
     loadTimeShard = min(shardSize, sixteenBit)
     self.offloaded = offloaded + estimate.bytes(of: .offloadedToHost, on: .host)
     self.baseline = baseline
+    processesPerMachine = estimate.setup.gpuCount / max(1, estimate.setup.nodeCount)
   }
 
-  /// Whether a host with `capacity` of RAM holds the run.
-  public func fits(in capacity: ByteCount) -> Bool { peak <= capacity }
+  /// Whether a machine with `capacity` of RAM holds its share of the run: every GPU process on it.
+  public func fits(in capacity: ByteCount) -> Bool { perMachine <= capacity }
 }

@@ -4,7 +4,8 @@ import QLoRABudgetInputs
 /// `--host-memory`, `--shard-size`, `--host-baseline`: the host side of `fit` and `estimate`.
 enum HostOptions {
   static let hostMemory = OptionSpec.value(
-    "--host-memory", "size", "Host RAM, e.g. 64GiB: fit then also says whether the host holds the run.")
+    "--host-memory", "size",
+    "Host RAM of each machine, e.g. 64GiB: fit then also says whether it holds the GPU processes it runs.")
   static let shardSize = OptionSpec.value(
     "--shard-size", "size", "The checkpoint's largest safetensors shard (read whole in 16-bit while quantizing).",
     default: "5GB")
@@ -33,6 +34,7 @@ enum HostOptions {
   }
 
   static func text(_ host: HostMemory, capacity: ByteCount?) -> [String] {
+    let processes = host.processesPerMachine
     var lines = [
       "Host memory: \(host.peak.formatted(.binary)) at most "
         + "(loading \(host.atLoad.formatted(.binary)), training \(host.whileTraining.formatted(.binary)))",
@@ -45,8 +47,14 @@ enum HostOptions {
     if host.offloaded > .zero {
       lines.append("  + offloaded by the engine \(host.offloaded.formatted(.binary)) (while loading and training)")
     }
+    if processes > 1 {
+      lines.append(
+        "  per GPU process; x \(processes) on each machine = \(host.perMachine.formatted(.binary)) per machine")
+    }
     if let capacity {
-      lines.append("Host RAM \(capacity.formatted(.binary)): " + (host.fits(in: capacity) ? "enough" : "NOT ENOUGH"))
+      lines.append(
+        "Host RAM \(capacity.formatted(.binary))" + (processes > 1 ? " per machine" : "") + ": "
+          + (host.fits(in: capacity) ? "enough" : "NOT ENOUGH"))
     }
     return lines
   }
@@ -57,7 +65,8 @@ enum HostOptions {
       ("offloaded_bytes", .bytes(host.offloaded)), ("offloaded_activations_bytes", .bytes(host.offloadedActivations)),
       ("baseline_bytes", .bytes(host.baseline)),
       ("at_load_bytes", .bytes(host.atLoad)), ("while_training_bytes", .bytes(host.whileTraining)),
-      ("peak_bytes", .bytes(host.peak)), ("capacity_bytes", .bytes(capacity)),
+      ("peak_bytes", .bytes(host.peak)), ("processes_per_machine", .integer(host.processesPerMachine)),
+      ("per_machine_bytes", .bytes(host.perMachine)), ("capacity_bytes", .bytes(capacity)),
       ("fits", capacity.map { .bool(host.fits(in: $0)) } ?? .null),
     ])
   }

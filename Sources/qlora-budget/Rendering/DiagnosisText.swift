@@ -71,6 +71,13 @@ enum DiagnosisText {
       why.append(
         "The estimate agrees: the run needs \((estimate.peak.process - diagnosis.available).formatted(.binary)) more than the GPU had for it."
       )
+    } else if estimate.verdict == .tight, let completing = estimate.completingProcessPeak,
+      estimate.peak.process > diagnosis.available
+    {
+      why.append(
+        "The estimate puts the run \((estimate.peak.process - diagnosis.available).formatted(.binary)) over what the GPU had "
+          + "for it as simulated; it completes, at about \(completing.formatted(.binary)), only when the allocator "
+          + "releases its cache on out-of-memory retries (tight): it can fail with no other cause.")
     } else if estimate.verdict == .tight {
       why.append(
         "The estimate puts the run within its margin below the capacity (tight): it can fail with no other cause.")

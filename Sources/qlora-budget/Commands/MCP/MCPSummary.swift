@@ -18,6 +18,11 @@ enum MCPSummary {
       return "; single changes that fit: "
         + changes.prefix(5).compactMap { $0["option"] as? String }.joined(separator: "; ")
     }
+    /// A peak over the capacity accepted as tight: the process peak the run completes at.
+    func completion(_ value: Any?) -> String {
+      guard let completing = value as? NSNumber else { return "" }
+      return " (over as simulated; completes at about \(bytes(completing)) with the cache released)"
+    }
     switch tool {
     case "fit", "estimate":
       var text =
@@ -25,6 +30,7 @@ enum MCPSummary {
       if let gpu, let verdict = object["verdict"] as? String {
         text +=
           " on \(gpu["name"] as? String ?? "the GPU") with \(bytes(gpu["capacity_bytes"])) usable: \(verdict.replacingOccurrences(of: "_", with: " "))"
+          + completion(object["completing_process_bytes"])
       }
       return text + changes() + "."
     case "solve":
@@ -32,6 +38,7 @@ enum MCPSummary {
       if let asGiven = object["as_given"] as? [String: Any] {
         text +=
           " as given: \(bytes(asGiven["bytes"])), \((asGiven["verdict"] as? String ?? "?").replacingOccurrences(of: "_", with: " "))"
+          + completion(asGiven["completing_process_peak_bytes"])
       }
       return text + changes() + "."
     case "diagnose":
