@@ -161,4 +161,64 @@ import Testing
     #expect(throws: AllocatorSettingsError.self) { try AllocatorSettings(configuration: "roundup_power2_divisions:3") }
     #expect(throws: AllocatorSettingsError.self) { try AllocatorSettings(configuration: "max_split_size_mb:10") }
   }
+
+  /// PyTorch's keys that change nothing a training step reserves (pinned host memory, locking,
+  /// CUDA graphs, the native backend named) are read, shown, and leave every figure as without
+  /// them; a user's environment holding one does not stop the tool.
+  @Test func readsPytorchKeysWithoutEffectOnTheGPU() throws {
+    let text =
+      "pinned_use_cuda_host_register:True,pinned_num_register_threads:8,release_lock_on_cudamalloc:True,"
+      + "backend:native,expandable_segments:True"
+    let settings = try AllocatorSettings(configuration: text)
+    #expect(settings.expandableSegments)
+    #expect(
+      settings.withoutEffect == [
+        "pinned_use_cuda_host_register:True", "pinned_num_register_threads:8", "release_lock_on_cudamalloc:True",
+        "backend:native",
+      ])
+    #expect(settings.configuration.hasSuffix("backend:native"))
+    let model = try PresetCatalog.bundled.model(named: "qwen3-8b")
+    let gpu = try PresetCatalog.bundled.gpu(named: "rtx-4090")
+    var plain = TrainingSetup()
+    plain.allocatorConfiguration = try AllocatorSettings(configuration: "expandable_segments:True")
+    var withKeys = plain
+    withKeys.allocatorConfiguration = settings
+    let a = try MemoryEstimator.estimate(model: model, setup: plain, gpu: gpu).peak
+    let b = try MemoryEstimator.estimate(model: model, setup: withKeys, gpu: gpu).peak
+    #expect(a.reserved == b.reserved && a.process == b.process)
+  }
+
+  /// What it refuses, it says why: an unknown key as unknown, a value by what the key takes, a
+  /// setting PyTorch reads but the simulation does not follow as not modelled; a bracketed list
+  /// is one entry, its commas inside it.
+  @Test func namesWhyItRefuses() {
+    func problem(_ text: String) -> AllocatorSettingsError.Problem? {
+      do {
+        _ = try AllocatorSettings(configuration: text)
+        return nil
+      } catch {
+        return error.problem
+      }
+    }
+    #expect(problem("bogus:1") == .unknownKey)
+    #expect(problem("pinned_num_register_threads:0") == .expected("a positive whole number"))
+    guard case .notModelled = problem("backend:cudaMallocAsync") else {
+      Issue.record("cudaMallocAsync")
+      return
+    }
+    guard case .notModelled = problem("max_non_split_rounding_mb:64") else {
+      Issue.record("max_non_split_rounding_mb")
+      return
+    }
+    do {
+      _ = try AllocatorSettings(configuration: "expandable_segments:True,roundup_power2_divisions:[256:1,512:2,>:8]")
+      Issue.record("the list form was read")
+    } catch {
+      #expect(error.key == "roundup_power2_divisions" && error.value == "[256:1,512:2,>:8]")
+      guard case .notModelled = error.problem else {
+        Issue.record("\(error.problem)")
+        return
+      }
+    }
+  }
 }
