@@ -77,7 +77,10 @@ struct TransientComponents {
       setup.trainingLoop == .plain
         ? "plain loop: the model output (logits\(setup.usesGradientCheckpointing ? "" : ", key/value cache")) stays referenced "
           + "through backward and the optimizer step"
-        : "trainer loop (HF Trainer compute_loss): only the loss survives forward; the logits are freed before backward",
+        : step.loss.heldOutput > .zero
+          ? "the loop keeps the loss and its list of logit chunks through backward and the optimizer step"
+          : "trainer loop (HF Trainer's compute_loss, or the framework's own step): only the loss survives forward; "
+            + "the logits are freed before backward",
       "kernels: \(setup.platform.rawValue)"
         + (setup.platform == .cpu ? " (no CUDA context, cuBLAS workspace or allocator reserve)" : ""),
     ]
