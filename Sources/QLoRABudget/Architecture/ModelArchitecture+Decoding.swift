@@ -51,6 +51,7 @@ extension ModelArchitecture {
     // Not used by the estimate, but a negative or fractional window means a broken config:
     // refused like any other dimension rather than accepted silently.
     _ = try reader.optionalDimension("sliding_window")
+    let contextLength = try reader.optionalDimension("max_position_embeddings", "n_positions")
     let declared = try reader.string("model_type") ?? ""
     if let readAs, !Self.knownModelTypes.contains(readAs) {
       throw .unknownFamily(readAs)
@@ -75,6 +76,7 @@ extension ModelArchitecture {
         key: key, value: value, reason: "the model would have more than 10^15 parameters", model: name)
     }
     self.wrapperModelType = wrapperType
+    self.trainedContextLength = contextLength
     var checkpoint = checkpointQuantization
     checkpoint?.resolveSkips(inventory, layers: layerCount, prefix: layerNamePrefix)
     self.checkpointQuantization = checkpoint

@@ -11,6 +11,7 @@ extension ModelArchitecture {
       headDimension: headDimension, intermediateSize: intermediateSize, vocabularySize: vocabularySize,
       tiesWordEmbeddings: false, layout: layout)
     untied.wrapperModelType = wrapperModelType
+    untied.trainedContextLength = trainedContextLength
     untied.checkpointQuantization = checkpointQuantization
     return untied
   }

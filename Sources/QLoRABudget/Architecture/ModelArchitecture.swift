@@ -24,6 +24,10 @@ public struct ModelArchitecture: Hashable, Sendable {
   /// The top-level `model_type` of a multimodal config whose language model was read from
   /// `text_config` (`gemma3`, `llama4`); nil when the config is the language model's own.
   public internal(set) var wrapperModelType: String?
+  /// The positions the model was built for (`max_position_embeddings`, GPT-2's `n_positions`);
+  /// nil when the config does not say. A longer sequence is counted as asked, with a warning
+  /// (``ContextLengthWarning``).
+  public internal(set) var trainedContextLength: Int64?
   /// The bitsandbytes `quantization_config` of a pre-quantized checkpoint's config.json, if any.
   package internal(set) var checkpointQuantization: CheckpointQuantization?
   /// Things a person should know about how the config was read (a `model_type` read as another).

@@ -23,6 +23,8 @@ public struct MemoryEstimate: Hashable, Sendable {
   public var warnings: [String] {
     modelWarnings + incompatibilities.map(\.description) + (validationGap.map { [$0.description] } ?? [])
   }
+  /// A sequence longer than the model was built for (``ContextLengthWarning``), part of ``warnings``.
+  public var sequenceLengthWarnings: [String] { ContextLengthWarning.warnings(model, setup) }
   /// Set when the setup's recipe is not validated (``RecipeValidationGap``).
   public var validationGap: RecipeValidationGap? { RecipeValidationGap.of(setup.recipe) }
   private let modelWarnings: [String]

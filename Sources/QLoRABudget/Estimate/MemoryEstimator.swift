@@ -53,7 +53,7 @@ public enum MemoryEstimator {
       trainableParameters: walk.trainable.reduce(0) { $0 + $1.elements }, peak: peak, step: walk.step.profile,
       reserve: reserve,
       assumptions: assumptions(setup) + [walk.engine.assumption].compactMap { $0 } + transient.assumptions,
-      warnings: model.warnings + VersionNotes.failures(model, setup),
+      warnings: model.warnings + VersionNotes.failures(model, setup) + ContextLengthWarning.warnings(model, setup),
       incompatibilities: gpu?.incompatibilities(with: setup) ?? [],
       notes: VersionNotes.notes(model, setup))
   }

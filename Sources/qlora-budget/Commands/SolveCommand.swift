@@ -263,6 +263,7 @@ enum SolveCommand: Command {
     var lines: [String] = []
     if let fitting = answer.fitting {
       lines.append(row(label + " that fits", NumberText.grouped(fitting.value), gib(fitting.evaluation.bytes)))
+      lines += (fitting.evaluation.estimate?.sequenceLengthWarnings ?? []).flatMap(note)
     } else {
       lines.append(row(label + " that fits", "none", "nothing fits with the margin"))
     }

@@ -250,7 +250,7 @@ enum SetupOptions {
 
   /// Everything an estimate warns about, as stderr shows it.
   static func warnings(_ estimate: MemoryEstimate) -> [String] {
-    estimate.model.warnings + estimate.incompatibilities.map(warning)
+    estimate.model.warnings + estimate.sequenceLengthWarnings + estimate.incompatibilities.map(warning)
   }
 
   /// A GPU preset name or a capacity such as `24GB` / `24GiB`.
