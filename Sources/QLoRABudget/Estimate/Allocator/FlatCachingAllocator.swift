@@ -72,6 +72,28 @@ struct FlatCachingAllocator: ~Copyable {
     blocks.deallocate()
   }
 
+  /// An allocator in the same state with storage of its own: after the same events both
+  /// answer the same (a replay resumed from a shared prefix, ``ReplayPrefixes``).
+  func copy() -> FlatCachingAllocator {
+    var other = FlatCachingAllocator(settings: settings, capacity: capacity)
+    other.blocks.deallocate()
+    other.blocks = .allocate(capacity: blockCapacity)
+    other.blocks.initialize(from: blocks, count: Int(blockCount))
+    other.blockCapacity = blockCapacity
+    other.blockCount = blockCount
+    other.recycled = recycled
+    other.pools.copyLists(from: pools)
+    other.nextAddress = nextAddress
+    other.tailBlock = tailBlock
+    other.tailEnd = tailEnd
+    other.allocated = allocated
+    other.reserved = reserved
+    other.peakReserved = peakReserved
+    other.peakAllocated = peakAllocated
+    other.retries = retries
+    return other
+  }
+
   /// The size a request is rounded to.
   @inline(__always)
   func roundedSize(_ bytes: Int64) -> Int64 {
@@ -329,6 +351,12 @@ private struct FreeLists: ~Copyable {
   deinit {
     heads.deallocate()
     occupied.deallocate()
+  }
+
+  /// Takes the lists of `other` (their blocks copied at the same indices).
+  mutating func copyLists(from other: borrowing FreeLists) {
+    heads.update(from: other.heads, count: 4 * Self.classCount)
+    occupied.update(from: other.occupied, count: 2 * Self.words)
   }
 
   /// The list of blocks of `size` (> 0) in the small or the large pool: classes grow with sizes.
