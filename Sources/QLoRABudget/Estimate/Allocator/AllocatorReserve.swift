@@ -61,6 +61,10 @@ package struct AllocatorReserve: Hashable, Sendable {
   /// The replays estimates keep part way through, shared by every question in the process.
   static let prefixes = ReplayPrefixes<CachingAllocator>()
 
+  /// Forgets the replays kept part way, so that the next estimate replays from the start (the
+  /// bench's figure for an estimate that shares nothing with the one before).
+  package static func forgetKeptReplays() { prefixes.forget() }
+
   /// Replays `schedule` through the allocator.
   static func simulate(
     _ schedule: AllocationSchedule, settings: AllocatorSettings, loader: CheckpointLoader, capacity: ByteCount?,

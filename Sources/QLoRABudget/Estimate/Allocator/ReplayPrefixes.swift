@@ -90,6 +90,13 @@ final class ReplayPrefixes<Allocator: AllocatorSimulation & ~Copyable>: @uncheck
     entries.append(Entry(events: events, settings: settings, snapshot: snapshot))
   }
 
+  /// Forgets every schedule (the bench times estimates that share no prefix with this).
+  func forget() {
+    lock.lock()
+    defer { lock.unlock() }
+    entries.removeAll()
+  }
+
   /// How many leading events `a` and `b` share, counting at most `limit`.
   private static func sharedPrefix(
     _ a: [AllocationSchedule.Event], _ b: [AllocationSchedule.Event], upTo limit: Int
