@@ -4,7 +4,8 @@ import QLoRABudgetInputs
 
 /// How fast planning is, each the median of several runs: full estimates per second in the
 /// library on one core (the breakdown, the allocator simulated over the run's schedule, the
-/// verdict's input: what every `fit`, `solve` probe and `table` cell computes), the peak
+/// verdict's input: what every `fit`, `solve` probe and `table` cell computes; once resuming
+/// each replay where it parts from the one before, once replaying each from the start), the peak
 /// allocated alone per second (the same walk without the simulation), a rank solve by
 /// bisection, `fit`'s work for a verdict that is not `fits` (the estimate and the planner's
 /// changes), a `table`'s time per cell, and the wall time of a cold `qlora-budget fit` process
@@ -46,6 +47,21 @@ struct EstimatorBenchmark: Benchmark {
     result.figures.append(("estimate_microseconds", estimateSeconds / Double(batch) * 1e6))
     result.figures.append(
       ("estimate_cpu_microseconds", Stopwatch.medianCPU(runs: runs, estimates) / Double(batch) * 1e6))
+
+    // The same estimates, each replaying its schedule from the start: what an estimate costs
+    // when it shares no prefix with the one before (a cold `fit`, a new model).
+    func unsharedEstimates() {
+      for index in 0..<batch {
+        var varied = setup
+        varied.lora.rank = 8 + Int64(index & 63)
+        AllocatorReserve.forgetKeptReplays()
+        if let estimate = try? MemoryEstimator.estimate(model: model, setup: varied, gpu: gpu) {
+          sink &+= estimate.residentBytes.bytes
+        }
+      }
+    }
+    result.figures.append(
+      ("estimate_unshared_cpu_microseconds", Stopwatch.medianCPU(runs: runs, unsharedEstimates) / Double(batch) * 1e6))
 
     func allocatedPeaks() {
       for index in 0..<allocatedBatch {

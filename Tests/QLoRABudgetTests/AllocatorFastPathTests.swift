@@ -78,7 +78,7 @@ import Testing
 
   /// Random mallocs and frees, step by step through the fast allocator and the oracle, under
   /// each setting and a capacity that forces out-of-memory retries: thousands of blocks live
-  /// at once (the fast allocator's block buffer grows past its first 1,024 slots), many of one
+  /// at once (``ReplayPrefixTests`` grows the block buffer from a few slots), many of one
   /// size (long lists in one size class, inserted into and searched from both ends), sizes from
   /// 1 B to 300 MiB in both pools. After every step the two agree on every figure and on every free
   /// block with its tensor.

@@ -58,6 +58,13 @@ package struct AllocatorReserve: Hashable, Sendable {
   /// How many blocks are named.
   static let namedBlocks = 3
 
+  /// The replays estimates keep part way through, shared by every question in the process.
+  static let prefixes = ReplayPrefixes<CachingAllocator>()
+
+  /// Forgets the replays kept part way, so that the next estimate replays from the start (the
+  /// bench's figure for an estimate that shares nothing with the one before).
+  package static func forgetKeptReplays() { prefixes.forget() }
+
   /// Replays `schedule` through the allocator.
   static func simulate(
     _ schedule: AllocationSchedule, settings: AllocatorSettings, loader: CheckpointLoader, capacity: ByteCount?,
@@ -65,7 +72,7 @@ package struct AllocatorReserve: Hashable, Sendable {
   ) -> AllocatorReserve {
     simulate(
       schedule, settings: settings, loader: loader, capacity: capacity, otherLoader: otherLoader,
-      allocator: CachingAllocator.self, memo: .shared)
+      allocator: CachingAllocator.self, memo: .shared, prefixes: prefixes)
   }
 
   /// Replays `schedule` through the oracle over `pool` (the tests' reference replay).
@@ -79,13 +86,15 @@ package struct AllocatorReserve: Hashable, Sendable {
   }
 
   /// Replays `schedule` through `Allocator` (the test of the fast allocator replays with the
-  /// oracle), or takes the run from `memo` when it holds it.
+  /// oracle), or takes the run from `memo` when it holds it; resumed from `prefixes` where
+  /// they hold a replay of the same first events.
   static func simulate<Allocator: AllocatorSimulation & ~Copyable>(
     _ schedule: AllocationSchedule, settings: AllocatorSettings, loader: CheckpointLoader, capacity: ByteCount?,
-    otherLoader: @escaping @Sendable () -> AllocationSchedule, allocator: Allocator.Type, memo: ReplayMemo? = nil
+    otherLoader: @escaping @Sendable () -> AllocationSchedule, allocator: Allocator.Type, memo: ReplayMemo? = nil,
+    prefixes: ReplayPrefixes<Allocator>? = nil
   ) -> AllocatorReserve {
     func whole() -> ReplayMemo.Run {
-      let run = replay(schedule, settings: settings, stoppingAt: nil, allocator: allocator)
+      let run = replay(schedule, settings: settings, stoppingAt: nil, allocator: allocator, prefixes: prefixes)
       return ReplayMemo.Run(peakReserved: run.peakReserved, peakEvent: run.peakEvent, cachedFree: run.cachedFree)
     }
     let run = memo?.run(schedule, settings, replay: whole) ?? whole()
@@ -98,9 +107,10 @@ package struct AllocatorReserve: Hashable, Sendable {
           ByteCount.init)
       },
       blocks: Deferred {
-        replay(schedule, settings: settings, stoppingAt: run.peakEvent, allocator: allocator).blocks.map {
-          CachedBlock(bytes: ByteCount($0.bytes), leftBy: $0.tensor)
-        }
+        replay(schedule, settings: settings, stoppingAt: run.peakEvent, allocator: allocator, prefixes: prefixes)
+          .blocks.map {
+            CachedBlock(bytes: ByteCount($0.bytes), leftBy: $0.tensor)
+          }
       },
       otherLoader: Deferred {
         ByteCount(replay(otherLoader(), settings: settings, stoppingAt: nil, allocator: allocator).peakReserved)
@@ -111,11 +121,14 @@ package struct AllocatorReserve: Hashable, Sendable {
   /// reserved bytes (which never fall) pass it, so a run that is over a planner's limit is not
   /// simulated to its end. A run replayed whole is remembered in `memo` for its estimate.
   static func peakReserved(
-    of schedule: AllocationSchedule, settings: AllocatorSettings, exceeds limit: Int64, memo: ReplayMemo = .shared
+    of schedule: AllocationSchedule, settings: AllocatorSettings, exceeds limit: Int64, memo: ReplayMemo = .shared,
+    prefixes: ReplayPrefixes<CachingAllocator>? = prefixes
   ) -> Bool {
     let key = ReplayMemo.Key(schedule, settings)
     if let run = memo.remembered(key) { return run.peakReserved > limit }
-    let run = replay(schedule, settings: settings, stoppingAt: nil, above: limit, allocator: CachingAllocator.self)
+    let run = replay(
+      schedule, settings: settings, stoppingAt: nil, above: limit, allocator: CachingAllocator.self,
+      prefixes: prefixes)
     guard run.peakReserved <= limit else { return true }
     memo.remember(
       ReplayMemo.Run(peakReserved: run.peakReserved, peakEvent: run.peakEvent, cachedFree: run.cachedFree), for: key)
@@ -124,9 +137,14 @@ package struct AllocatorReserve: Hashable, Sendable {
 
   /// The bytes reserved just before event `index` (the whole run's, when it is past the end):
   /// with unlimited capacity nothing is released, so the peak so far is what is held.
-  static func reserved(of schedule: AllocationSchedule, settings: AllocatorSettings, before index: Int) -> Int64 {
+  static func reserved(
+    of schedule: AllocationSchedule, settings: AllocatorSettings, before index: Int,
+    prefixes: ReplayPrefixes<CachingAllocator>? = prefixes
+  ) -> Int64 {
     guard index > 0 else { return 0 }
-    return replay(schedule, settings: settings, stoppingAt: index - 1, allocator: CachingAllocator.self).peakReserved
+    return replay(
+      schedule, settings: settings, stoppingAt: index - 1, allocator: CachingAllocator.self, prefixes: prefixes
+    ).peakReserved
   }
 
   /// Whether `schedule` completes within `capacity` bytes reserved, the allocator releasing its
@@ -160,42 +178,33 @@ package struct AllocatorReserve: Hashable, Sendable {
   /// The peak reserved, the event where the measured step's allocated bytes peak and the cached
   /// free bytes then; replayed up to `stoppingAt`, the free blocks at that event.
   /// With `above`, the replay also stops once the reserved bytes pass it (the peak returned is
-  /// then above it, the rest is unfinished). Never inlined, so that a profile names the
-  /// replay whichever question asked for it.
+  /// then above it, the rest is unfinished). Resumed from `prefixes` where they hold a replay of
+  /// the same first events, and kept part way for the next schedule. Never inlined, so that a
+  /// profile names the replay whichever question asked for it.
   @inline(never)
   private static func replay<Allocator: AllocatorSimulation & ~Copyable>(
     _ schedule: AllocationSchedule, settings: AllocatorSettings, stoppingAt stop: Int?, above limit: Int64 = .max,
-    allocator: Allocator.Type
+    allocator: Allocator.Type, prefixes: ReplayPrefixes<Allocator>? = nil
   ) -> (peakReserved: Int64, peakEvent: Int, cachedFree: Int64, blocks: [(bytes: Int64, tensor: ScheduledTensor)]) {
-    var allocator = Allocator(settings: settings, capacity: nil)
-    let stop = stop ?? -1
-    return withLiveBlocks(schedule) { live, events in
-      var measuring = false
-      var peakAllocated: Int64 = -1
-      var peakEvent = 0
-      var cachedFree: Int64 = 0
-      for index in events.indices {
-        switch events[index] {
-        case .allocate(let id, let bytes, let tensor):
-          // Unlimited capacity: the simulation never runs out of memory.
-          live[Int(id)] = allocator.malloc(bytes, tensor) ?? -1
-          if allocator.reserved > limit { return (allocator.peakReserved, peakEvent, cachedFree, []) }
-          if measuring && allocator.allocated > peakAllocated {
-            (peakAllocated, peakEvent, cachedFree) = (
-              allocator.allocated, index, allocator.reserved - allocator.allocated
-            )
-          }
-        case .free(let id):
-          allocator.free(live[Int(id)])
-        case .phase(let phase):
-          measuring = measuring || phase == .forward
-        }
-        if index == stop {
-          return (allocator.peakReserved, peakEvent, cachedFree, allocator.freeBlocks(limit: namedBlocks))
-        }
+    let events = schedule.events
+    // The free blocks are read at `stop` when the schedule reaches it.
+    let stops = stop.map { $0 >= 0 && $0 < events.count } ?? false
+    let end = stops ? stop! + 1 : events.count
+    let plan = prefixes?.plan(events, settings, end: end)
+    var progress =
+      plan?.resume?.progress.copy(idLimit: schedule.idLimit)
+      ?? ReplayProgress<Allocator>(settings: settings, idLimit: schedule.idLimit)
+    var kept = plan?.resume
+    let completed = events.withUnsafeBufferPointer { events in
+      if let keepAt = plan?.keepAt {
+        guard progress.advance(events, to: keepAt, above: limit) else { return false }
+        kept = ReplayPrefixes.Snapshot(position: keepAt, progress: progress.copy(idLimit: schedule.idLimit))
       }
-      return (allocator.peakReserved, peakEvent, cachedFree, [])
+      return progress.advance(events, to: end, above: limit)
     }
+    prefixes?.remember(schedule.events, settings, snapshot: kept)
+    let blocks = completed && stops ? progress.allocator.freeBlocks(limit: namedBlocks) : []
+    return (progress.allocator.peakReserved, progress.peakEvent, progress.cachedFree, blocks)
   }
 
   /// Runs `body` over the schedule's events and a table of the block each live tensor id holds

@@ -293,7 +293,12 @@ protocol AllocatorSimulation: ~Copyable, SendableMetatype {
   var peakReserved: Int64 { get }
   /// The cached free blocks, largest first, with the tensor that left each.
   func freeBlocks(limit: Int) -> [(bytes: Int64, tensor: ScheduledTensor)]
+  /// An allocator in the same state that shares nothing with this one.
+  func copy() -> Self
 }
 
-extension CachingAllocatorSimulation: AllocatorSimulation {}
+extension CachingAllocatorSimulation: AllocatorSimulation {
+  /// A value: the copy is the value.
+  func copy() -> Self { self }
+}
 extension FlatCachingAllocator: AllocatorSimulation {}
