@@ -79,7 +79,7 @@ struct AttentionActivations {
       saved.append(TensorTerm("q/k norm inputs", context.perToken(queryWidth + model.keyValueWidth, p)))
     }
     let logSumExp = StepContext.bytes(batch, heads, seq, width: 4)
-    switch context.setup.attention {
+    switch context.attention {
     case .sdpa:
       let a = context.autocast ? context.compute : p
       let native = context.platform == .cpu && model.headDimension <= 256
@@ -93,6 +93,25 @@ struct AttentionActivations {
       saved.append(TensorTerm("log-sum-exp", logSumExp))
       forwardTransients = []
       checkpointedForwardTransients = []
+      scoreSavedCount = 0
+      checkpointedForwardWorking = nil
+      backwardTransients = Array(repeating: context.perToken(queryWidth, a), count: 4)
+      outputWidth = a
+    case .xformers:
+      // xformers takes q, k and v as they come (no autocast cast): the projections' dtype.
+      let a = p
+      let grouped = model.keyValueHeadCount != heads
+      let unexpandedKeyValue = Array(repeating: context.perToken(model.keyValueWidth, a), count: 2)
+      saved.append(TensorTerm("q", context.perToken(queryWidth, a)))
+      saved.append(
+        TensorTerm(
+          grouped ? "k, v copied to every query head (Unsloth's expand + reshape for xformers)" : "k, v",
+          2 * context.perToken(grouped ? queryWidth : model.keyValueWidth, a), tensors: 2))
+      saved.append(TensorTerm("attention output", context.perToken(queryWidth, a)))
+      saved.append(TensorTerm("log-sum-exp", logSumExp))
+      // The unexpanded k and v stay referenced by the attention forward's locals until it returns.
+      forwardTransients = grouped ? unexpandedKeyValue : []
+      checkpointedForwardTransients = forwardTransients
       scoreSavedCount = 0
       checkpointedForwardWorking = nil
       backwardTransients = Array(repeating: context.perToken(queryWidth, a), count: 4)
@@ -186,14 +205,20 @@ struct AttentionActivations {
     // one `T x q x 4` per layer short without it). CUDA's kernels
     // return `b x s x heads x d` outputs.
     let copiedForOutput = context.platform == .cpu && model.layout.rotaryEndsInConcatenation
-    savesOutput = context.setup.attention != .eager && !copiedForOutput
+    savesOutput = context.attention != .eager && !copiedForOutput
     let unexpanded: Bool
-    switch context.setup.attention {
+    switch context.attention {
     case .sdpa: unexpanded = context.platform == .cpu && model.headDimension <= 256 || model.keyValueHeadCount == heads
     case .eager: unexpanded = model.keyValueHeadCount == heads
     case .flash: unexpanded = true
+    case .xformers: unexpanded = model.keyValueHeadCount == heads
     }
-    let kernelWidth = context.setup.attention == .flash ? context.compute : (context.autocast ? context.compute : p)
+    let kernelWidth: Int64
+    switch context.attention {
+    case .flash: kernelWidth = context.compute
+    case .xformers: kernelWidth = p
+    case .sdpa, .eager: kernelWidth = context.autocast ? context.compute : p
+    }
     savesCachedKeyValue = unexpanded && kernelWidth == p
   }
 
