@@ -220,7 +220,9 @@ extension PublishedMapping {
     let unslothNote =
       "column 'Unsloth': the unsloth recipe (double quant on, its BitsAndBytesConfig), with its offload of "
       + "checkpointed layer inputs to host memory and its own decoder kernels (RMSNorm; dropout 0: fused LoRA "
-      + "QKV, O and MLP)"
+      + "QKV, O and MLP); attention flash-attn, set: the Dec 2024 README's install for Ampere and newer GPUs (the "
+      + "'-ampere' extras its install script picks on sm 8.0+, the blog's A100) adds flash-attn>=2.6.3, which "
+      + "Unsloth's layers take before xformers (the recipe's default, what a plain pip install brings)"
     return hf.map { row($0.0, "llama-3.1-8b", $0.1, $0.2, .hfPeft, hfNote) }
       + unsloth.map { row($0.0, "llama-3.1-8b", $0.1, $0.2, .unsloth, unslothNote) }
       + [
