@@ -30,8 +30,18 @@ public struct PublishedMapping: Sendable {
   public let gpu: String?
   public let figure: Figure
   public let unit: Unit
-  public let setup: TrainingSetup
+  public private(set) var setup: TrainingSetup
   public let assumptions: [String]
+
+  /// The same row under the attention its recipe's own layers run by default
+  /// (``Recipe/ownLayerAttention``: Unsloth's xformers) when the mapping names another; nil
+  /// otherwise. docs/validation.md shows what the row's figure would be so.
+  var withRecipesOwnAttention: PublishedMapping? {
+    guard let own = setup.recipe.ownLayerAttention, let given = setup.givenAttention, given != own else { return nil }
+    var mapping = self
+    mapping.setup.givenAttention = nil
+    return mapping
+  }
 
   /// The row's setup: ``TrainingSetup/init()`` with `changes` made, in the settings vocabulary
   /// the command line and the training configs use.

@@ -68,14 +68,6 @@ extension TrainingSetup {
           "standard, or a named implementation (\(LossKind.allCases.filter { $0.implementation != nil }.map(\.rawValue).joined(separator: ", "))): "
           + "recipe \(recipe.name) has no chunked loss")
     }
-    if givenAttention == .xformers, recipe.ownLayerAttention == nil {
-      let recipes = Recipe.all.filter { $0.ownLayerAttention != nil }.map(\.name).joined(separator: ", ")
-      throw .outOfRange(
-        setting: .attention, value: AttentionImplementation.xformers.rawValue,
-        allowed:
-          "eager, sdpa or flash: recipe \(recipe.name) runs transformers' attention, which has no xformers; "
-          + "xformers runs in the own attention layers of recipe \(recipes)")
-    }
     try Self.check(.sequenceLength, sequenceLength, 1...Self.maximumSequenceLength)
     try Self.check(.batchSize, batchSize, 1...Self.maximumBatchSize)
     try Self.check(.gpuCount, gpuCount, 1...Self.maximumGPUCount)

@@ -10,9 +10,10 @@ extension TrainingSetup {
   }
 
   /// The attention the estimate models for `model`: ``attention``, except xformers where the
-  /// model's layers are transformers' (a model type the recipe does not run through its own
-  /// layers): there SDPA, since transformers has no xformers attention and Unsloth's
-  /// `FastModel` asks for SDPA when flash-attn is not installed (`models/_utils.py`).
+  /// model's layers are transformers' (any recipe without own layers, or a model type the recipe
+  /// does not run through them): there SDPA, since transformers has no xformers attention (xformers
+  /// installed changes nothing there) and Unsloth's `FastModel` asks for SDPA when flash-attn is
+  /// not installed (`models/_utils.py`).
   public func attention(for model: ModelArchitecture) -> AttentionImplementation {
     attention == .xformers && !runsOwnLayers(of: model) ? .sdpa : attention
   }
