@@ -19,6 +19,12 @@
 ///   output (counted once, see ``LayerActivations``); not on CPU after Phi-3's `cat` rotary.
 /// - `flash`: flash-attention 2 casts q, k, v to the compute dtype, supports GQA natively, and
 ///   saves q, k, v, the output and the log-sum-exp.
+/// - `xformers` (Unsloth's own layers, ``Recipe/ownLayerAttention``): unsloth `run_attention` copies
+///   k and v to every query head under grouped-query attention (`expand` then `reshape`, as the
+///   hidden states require grad), and xformers' `_fMHA` saves q, those copies, the output and the
+///   log-sum-exp, in the projections' dtype (no autocast cast); the unexpanded k and v stay alive
+///   through the forward. Backward as SDPA's (its cutlass operator is PyTorch's memory-efficient
+///   kernel). docs/estimation.md, "Unsloth's attention".
 /// - `eager`: `softmax(q k^T * scale + mask, dtype=float32)` then `probs @ v`. Saves q, the
 ///   expanded k and v, the fp32 probabilities (`b x heads x s x s x 4`) and, when the second
 ///   matmul runs in another dtype (autocast, or a 16-bit query), the probabilities' cast copy.
