@@ -111,4 +111,26 @@ import Testing
       try count(.xformers, bytes: Self.unexpanded, .forwardTemporary)
         - count(.flash, bytes: Self.unexpanded, .forwardTemporary) == 2 * 4)
   }
+
+  /// Unsloth's qwen3 normalises q and k per head with `fast_rms_layernorm` (models/qwen3.py), which
+  /// saves its input as it is and an fp32 rsqrt per row: per token (256 + 64) x 2 = 640 B of inputs
+  /// and (8 + 2) x 4 = 40 B of rsqrt, x 2,048 tokens: 1,310,720 and 81,920.
+  @Test func qwen3QueryKeyNormsKeepTheirRsqrt() throws {
+    let qwen3 = try TestData.model([
+      "model_type": "qwen3", "hidden_size": 512, "num_hidden_layers": 2, "num_attention_heads": 8,
+      "num_key_value_heads": 2, "head_dim": 32, "intermediate_size": 1024, "vocab_size": 1000,
+      "tie_word_embeddings": false,
+    ])
+    let context = StepContext(model: qwen3, setup: Self.setup())
+    let layer = LayerActivations.layers(context, adapted: try MemoryEstimator.loraTargets(qwen3, Self.setup())).dense
+    let terms = Array(layer.attentionSavedTerms)
+    #expect(terms.first { $0.name == "q/k norm inputs" }?.bytes == ByteCount(1_310_720))
+    #expect(terms.first { $0.name.hasPrefix("q/k norms' fp32 rsqrt") }?.bytes == ByteCount(81_920))
+    var peft = Self.setup()
+    peft.recipe = .hfPeft
+    let transformers = LayerActivations.layers(
+      StepContext(model: qwen3, setup: peft), adapted: try MemoryEstimator.loraTargets(qwen3, peft)
+    ).dense
+    #expect(!transformers.saved.contains { $0.name.hasPrefix("q/k norms' fp32 rsqrt") })
+  }
 }

@@ -83,6 +83,15 @@ struct AttentionActivations {
     case .none: break
     case .perHead, .perProjection:
       saved.append(TensorTerm("q/k norm inputs", context.perToken(queryWidth + model.keyValueWidth, p)))
+      // Unsloth's qwen3 runs q_norm and k_norm as `fast_rms_layernorm` on the `b x s x heads x d`
+      // views (unsloth models/qwen3.py): `Fast_RMS_Layernorm` also saves its fp32 rsqrt, one per row,
+      // that is per head and token.
+      if FusedDecoderKernels.runs(context) {
+        saved.append(
+          TensorTerm(
+            "q/k norms' fp32 rsqrt per head (Unsloth's RMSNorm)",
+            context.perToken(heads + model.keyValueHeadCount, 4)))
+      }
     }
     let logSumExp = StepContext.bytes(batch, heads, seq, width: 4)
     switch context.attention {
