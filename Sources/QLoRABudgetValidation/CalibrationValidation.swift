@@ -94,6 +94,9 @@ public struct ValidationReport: Sendable {
   /// Published rows a recipe expresses but whose figure depends on something not modelled yet
   /// (``PublishedMapping/expressedOnly``): compared, shown, and kept out of the accuracy bar.
   public var expressed: [(comparison: PublishedComparison, reason: String)] = []
+  /// Mapped rows compared again under their recipe's default attention
+  /// (``PublishedMapping/withRecipesOwnAttention``): shown in the analysis, kept out of the bar.
+  public var recipesOwnAttention: [PublishedComparison] = []
   /// Published rows that do not map, shown as context with the reason (`reason`).
   public var context: [[String: String]] = []
   /// Cases that could not be estimated, with the reason.
@@ -350,6 +353,9 @@ public enum CalibrationValidation {
       }
       do {
         report.published.append(try compare(row, mapping))
+        if let variant = mapping.withRecipesOwnAttention {
+          report.recipesOwnAttention.append(try compare(row, variant))
+        }
       } catch {
         report.skipped.append("published \(id): \(error)")
       }

@@ -30,8 +30,18 @@ public struct PublishedMapping: Sendable {
   public let gpu: String?
   public let figure: Figure
   public let unit: Unit
-  public let setup: TrainingSetup
+  public private(set) var setup: TrainingSetup
   public let assumptions: [String]
+
+  /// The same row under the attention its recipe's own layers run by default
+  /// (``Recipe/ownLayerAttention``: Unsloth's xformers) when the mapping names another; nil
+  /// otherwise. docs/validation.md shows what the row's figure would be so.
+  var withRecipesOwnAttention: PublishedMapping? {
+    guard let own = setup.recipe.ownLayerAttention, let given = setup.givenAttention, given != own else { return nil }
+    var mapping = self
+    mapping.setup.givenAttention = nil
+    return mapping
+  }
 
   /// The row's setup: ``TrainingSetup/init()`` with `changes` made, in the settings vocabulary
   /// the command line and the training configs use.
@@ -220,7 +230,9 @@ extension PublishedMapping {
     let unslothNote =
       "column 'Unsloth': the unsloth recipe (double quant on, its BitsAndBytesConfig), with its offload of "
       + "checkpointed layer inputs to host memory and its own decoder kernels (RMSNorm; dropout 0: fused LoRA "
-      + "QKV, O and MLP)"
+      + "QKV, O and MLP); attention flash-attn, set: the Dec 2024 README's install for Ampere and newer GPUs (the "
+      + "'-ampere' extras its install script picks on sm 8.0+, the blog's A100) adds flash-attn>=2.6.3, which "
+      + "Unsloth's layers take before xformers (the recipe's default, what a plain pip install brings)"
     return hf.map { row($0.0, "llama-3.1-8b", $0.1, $0.2, .hfPeft, hfNote) }
       + unsloth.map { row($0.0, "llama-3.1-8b", $0.1, $0.2, .unsloth, unslothNote) }
       + [

@@ -76,17 +76,27 @@ extension ValidationReport {
   /// mechanisms in words, every figure read from the rows of the tables above, so none can go stale.
   func otherRowsAnalysis() -> String {
     let rows = published + expressed.map(\.comparison)
-    func error(_ id: String, _ unit: String) -> Double? {
-      rows.first { $0.id == id }?.errorPercent(reading: unit)
+    func error(_ id: String, _ unit: String, in compared: [PublishedComparison]? = nil) -> Double? {
+      (compared ?? rows).first { $0.id == id }?.errorPercent(reading: unit)
     }
     /// One row's error, "-10.19%"; "n/a" when the row is missing.
-    func one(_ id: String, _ unit: String = "GB") -> String { error(id, unit).map(Self.signedPercent) ?? "n/a" }
+    func one(_ id: String, _ unit: String = "GB", in compared: [PublishedComparison]? = nil) -> String {
+      error(id, unit, in: compared).map(Self.signedPercent) ?? "n/a"
+    }
     /// The smallest to the largest error of `ids` over `units`, "+9.09% to +16.88%".
     func span(_ ids: [String], _ units: [String] = ["GB"]) -> String {
       let errors = ids.flatMap { id in units.compactMap { error(id, $0) } }
       guard let low = errors.min(), let high = errors.max() else { return "n/a" }
       return Self.signedPercent(low) + " to " + Self.signedPercent(high)
     }
+    /// Each Unsloth row's errors (GB / GiB reading) as mapped and under the recipe's default
+    /// attention: "123 +5.85/-1.42% -> +6.93/-0.42%".
+    let ownAttention = recipesOwnAttention.filter { (123...132).contains(Int($0.id) ?? 0) }.map { row in
+      let pair = { (compared: [PublishedComparison]?) in
+        one(row.id, in: compared).dropLast() + "/" + one(row.id, "GiB", in: compared)
+      }
+      return "\(row.id) \(pair(nil)) -> \(pair(recipesOwnAttention))"
+    }.joined(separator: ", ")
     let ids = { (range: ClosedRange<Int>) in range.map { String(format: "%03d", $0) } }
     let wrongDoesNotFit = published.filter(\.isWrongDoesNotFit).map(\.id)
     return """
@@ -130,6 +140,12 @@ extension ValidationReport {
         \(span(ids(123...129), ["GB", "GiB"])) (both readings), the 70B rows 131/132 \(span(["131", "132"], ["GB", "GiB"])).
         The 8 GB row (123, \(one("123"))) is also hit by the loss's chunk bound (4 GiB; Unsloth targets
         half the free memory, which is smaller on an 8 GB card).
+        These rows run flash-attn, which the blog does not state: Unsloth's Dec 2024 README installs the
+        '-ampere' extras (flash-attn>=2.6.3) on sm 8.0+ GPUs such as the blog's A100, and Unsloth's layers take
+        flash-attn before xformers. Under the recipe's default, xformers (what a plain pip install brings: k
+        and v copied to every query head and saved so, `2*T*(q - kv)*2` B more in the recomputed layer: 12,288
+        B per token for Llama 3.1 8B, 28,672 for Llama 3.3 70B), row by row (GB/GiB reading, as mapped -> xformers): \(ownAttention).
+        The allocated peak grows by that much; the simulated reserve, with tensors of gigabytes each, moves either way.
       - **axolotl, LLaMA-Factory, ms-swift 1.x (low).** Informal or rounded figures with unstated metric, GPU or
         real sequence lengths; rows 105/107/115 use the axolotl recipe. Row 116 (\(one("116")) GB,
         \(one("116", "GiB")) GiB) is dominated by eager attention at 4,096 tokens x 2 (our setup from the config,

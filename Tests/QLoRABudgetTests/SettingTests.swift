@@ -16,7 +16,7 @@ import Testing
     // Settings whose default is the recipe's (nil in the setup) read back as an explicit value.
     #expect(
       current.applied(to: setup) == setup
-        || [.gradientCheckpointing, .loss, .loop, .allocator, .loraDropout].contains(setting))
+        || [.gradientCheckpointing, .loss, .loop, .allocator, .loraDropout, .attention].contains(setting))
     if case .choices(let names) = setting.domain {
       for name in names {
         let change = try setting.parse(name.uppercased())

@@ -100,7 +100,7 @@ enum VersionNotes {
 
   /// Attention sinks (gpt-oss) have no SDPA path in transformers (`_supports_sdpa = False`).
   private static func attentionNotes(_ model: ModelArchitecture, _ setup: TrainingSetup) -> [String] {
-    guard model.layout.hasAttentionSinks, setup.attention == .sdpa else { return [] }
+    guard model.layout.hasAttentionSinks, setup.attention(for: model) == .sdpa else { return [] }
     return [
       "\(model.modelType) has no SDPA attention in transformers (attention sinks; _supports_sdpa = False): it runs "
         + "eager attention, with its sequence x sequence scores, unless a flash-attention kernel that takes sinks "

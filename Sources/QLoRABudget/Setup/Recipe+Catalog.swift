@@ -97,9 +97,13 @@ extension Recipe {
         + "FastLlamaModel, whose LlamaDecoderLayer_fast_forward runs kernels/rms_layernorm.py; with lora_dropout 0 "
         + "and bias none, llama.py patch_peft_model swaps in kernels/fast_lora.py LoRA_QKV, LoRA_W and LoRA_MLP; "
         + "docs/recipes.md section 3",
+      "attention in those layers: unsloth utils/attention_dispatch.py select_attention_backend (flash-attn if "
+        + "installed on sm 8.0+, else xformers, else SDPA); the unsloth wheels on PyPI (2024.12.4, 2025.6.1, 2026.8.1) "
+        + "require xformers on Linux and Windows x86-64 and never flash-attn: xformers; docs/estimation.md",
     ],
     offloadsCheckpointInputs: true,
-    fusedKernelModelTypes: ["llama", "mistral", "qwen2", "qwen3"], defaultLoRADropout: 0)
+    fusedKernelModelTypes: ["llama", "mistral", "qwen2", "qwen3"], ownLayerAttention: .xformers,
+    defaultLoRADropout: 0)
 
   /// LLaMA-Factory: its own model preparation instead of peft's.
   public static let llamaFactory = Recipe(

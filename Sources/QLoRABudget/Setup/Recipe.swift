@@ -35,6 +35,13 @@ public struct Recipe: Hashable, Sendable {
   /// transformers' modules (Unsloth's `FastLlamaModel` families): its RMSNorm, and with LoRA
   /// dropout 0 its fused LoRA autograd functions (``FusedDecoderKernels``). Empty: transformers'.
   public let fusedKernelModelTypes: Set<String>
+  /// The attention backend the framework's own layers (``fusedKernelModelTypes``) run when the
+  /// setup names none; nil: transformers' default (SDPA). Unsloth's `select_attention_backend`
+  /// takes flash-attn when it is installed (and the GPU is sm 8.0+), else xformers, else SDPA; a
+  /// plain `pip install unsloth` brings xformers and no flash-attn (the wheel's Requires-Dist),
+  /// so xformers. A setting given names what is installed instead: flash (flash-attn), xformers,
+  /// or SDPA (neither).
+  public let ownLayerAttention: AttentionImplementation?
   /// `lora_dropout` when the setup does not give one: 0.05 (this tool's default, what most
   /// guides use), 0 for Unsloth (`FastLanguageModel.get_peft_model`'s default, which its fused
   /// LoRA kernels need).
@@ -65,7 +72,8 @@ public struct Recipe: Hashable, Sendable {
     name: String, summary: String, withQuantizedBase: UnquantizedDtypes, withSixteenBitBase: UnquantizedDtypes,
     adapters: DtypeRule, linearRoles: Set<LinearModule.Role>, checkpointsByDefault: Bool, usesChunkedCrossEntropy: Bool,
     chunkedLoss: ChunkedLoss?, loop: TrainingLoop, sources: [String], offloadsCheckpointInputs: Bool = false,
-    fusedKernelModelTypes: Set<String> = [], defaultLoRADropout: Double = 0.05,
+    fusedKernelModelTypes: Set<String> = [], ownLayerAttention: AttentionImplementation? = nil,
+    defaultLoRADropout: Double = 0.05,
     fourBitLayout: FourBitLayout = .bitsandbytes, quantizesOutputHead: Bool = false,
     loader: CheckpointLoader = .threaded(workers: 4), allocator: AllocatorSettings = .pytorchDefault,
     allLinearToPeft: AllLinearToPeft? = nil, modelCode: FrameworkModelCode? = nil
@@ -83,6 +91,7 @@ public struct Recipe: Hashable, Sendable {
     self.sources = sources
     self.offloadsCheckpointInputs = offloadsCheckpointInputs
     self.fusedKernelModelTypes = fusedKernelModelTypes
+    self.ownLayerAttention = ownLayerAttention
     self.defaultLoRADropout = defaultLoRADropout
     self.fourBitLayout = fourBitLayout
     self.quantizesOutputHead = quantizesOutputHead

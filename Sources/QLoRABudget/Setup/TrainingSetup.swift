@@ -16,7 +16,16 @@ public struct TrainingSetup: Hashable, Sendable {
   public var batchSize: Int64 = 1
   /// nil: the recipe's default.
   public var gradientCheckpointing: Bool? = nil
-  public var attention: AttentionImplementation = .sdpa
+  /// The attention the setup names; nil: the recipe's (``attention``).
+  public var givenAttention: AttentionImplementation? = nil
+  /// The attention as given, else the backend the recipe's own layers pick
+  /// (``Recipe/ownLayerAttention``: xformers for Unsloth), else SDPA (transformers' default).
+  /// The layers of a model the recipe runs through transformers run SDPA in its place
+  /// (``attention(for:)``).
+  public var attention: AttentionImplementation {
+    get { givenAttention ?? recipe.ownLayerAttention ?? .sdpa }
+    set { givenAttention = newValue }
+  }
   /// Forward and loss under `torch.autocast` (HF Trainer with bf16/fp16=True). Without it peft
   /// casts the LoRA branch's input to the adapters' dtype.
   public var usesAutocast: Bool = true

@@ -231,11 +231,13 @@ enum CompareCommand: Command {
     lines.append("")
     lines.append("Setups:")
     for column in columns where !byGPU {
-      lines += HelpText.wrap("\(column.label): " + describe(column.estimate.setup), width: 76).enumerated()
+      lines += HelpText.wrap(
+        "\(column.label): " + describe(column.estimate.setup, model: column.estimate.model), width: 76
+      ).enumerated()
         .map { ($0 == 0 ? "- " : "  ") + $1 }
     }
     if byGPU, let first = columns.first {
-      lines += HelpText.wrap(describe(first.estimate.setup), width: 76).map { "  " + $0 }
+      lines += HelpText.wrap(describe(first.estimate.setup, model: first.estimate.model), width: 76).map { "  " + $0 }
     }
     // The estimates' version notes (e.g. unquantized fused MoE experts), each once.
     var notes: [String] = []
@@ -244,8 +246,10 @@ enum CompareCommand: Command {
     return lines.joined(separator: "\n") + "\n"
   }
 
-  /// The setup in one line; `varying` leaves out the rank and length a table varies.
-  static func describe(_ setup: TrainingSetup, varying: Bool = false) -> String {
+  /// The setup in one line; `varying` leaves out the rank and length a table varies. With the
+  /// model, the attention its layers run (``TrainingSetup/attention(for:)``), else the setup's.
+  static func describe(_ setup: TrainingSetup, model: ModelArchitecture? = nil, varying: Bool = false) -> String {
+    let attention = model.map { setup.attention(for: $0) } ?? setup.attention
     let base: String
     if setup.isFullFineTune {
       base = "full fine-tuning in \(setup.computeDtype.rawValue)"
@@ -258,6 +262,6 @@ enum CompareCommand: Command {
     }
     return base + ", \(setup.optimizer.rawValue), " + (varying ? "the row's tokens" : "\(setup.sequenceLength) tokens")
       + " x \(setup.batchSize), "
-      + "checkpointing \(setup.usesGradientCheckpointing ? "on" : "off"), \(setup.attention.rawValue), recipe \(setup.recipe.name)"
+      + "checkpointing \(setup.usesGradientCheckpointing ? "on" : "off"), \(attention.rawValue), recipe \(setup.recipe.name)"
   }
 }

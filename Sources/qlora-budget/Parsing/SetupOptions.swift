@@ -61,7 +61,10 @@ enum SetupOptions {
       setting: .gradientCheckpointing, name: "--grad-ckpt", valueName: "bool", help: "Gradient checkpointing.",
       defaultText: "the recipe's (on)"),
     Flag(
-      setting: .attention, name: "--attn", valueName: "impl", help: "Attention implementation.", defaultText: "sdpa"),
+      setting: .attention, name: "--attn", valueName: "impl",
+      help: "Attention implementation; with --recipe unsloth, the backend its own layers run (flash: flash-attn "
+        + "installed, xformers, or sdpa: neither).",
+      defaultText: "sdpa; xformers in Unsloth's own layers"),
     Flag(
       setting: .loss, name: "--loss", valueName: "kind",
       help:

@@ -76,7 +76,7 @@ enum EstimateText {
     }
     lines.append(
       "\(setup.sequenceLength) tokens x batch \(setup.batchSize), \(setup.optimizer.rawValue), "
-        + "\(setup.computeDtype.rawValue), \(setup.attention.rawValue), checkpointing "
+        + "\(setup.computeDtype.rawValue), \(setup.attention(for: model).rawValue), checkpointing "
         + (setup.usesGradientCheckpointing ? "on" : "off"))
     lines.append(
       "recipe \(setup.recipe.name), \(setup.trainingLoop.rawValue) loop"

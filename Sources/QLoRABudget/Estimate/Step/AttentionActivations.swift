@@ -19,6 +19,12 @@
 ///   output (counted once, see ``LayerActivations``); not on CPU after Phi-3's `cat` rotary.
 /// - `flash`: flash-attention 2 casts q, k, v to the compute dtype, supports GQA natively, and
 ///   saves q, k, v, the output and the log-sum-exp.
+/// - `xformers` (Unsloth's own layers, ``Recipe/ownLayerAttention``): unsloth `run_attention` copies
+///   k and v to every query head under grouped-query attention (`expand` then `reshape`, as the
+///   hidden states require grad), and xformers' `_fMHA` saves q, those copies, the output and the
+///   log-sum-exp, in the projections' dtype (no autocast cast); the unexpanded k and v stay alive
+///   through the forward. Backward as SDPA's (its cutlass operator is PyTorch's memory-efficient
+///   kernel). docs/estimation.md, "Unsloth's attention".
 /// - `eager`: `softmax(q k^T * scale + mask, dtype=float32)` then `probs @ v`. Saves q, the
 ///   expanded k and v, the fp32 probabilities (`b x heads x s x s x 4`) and, when the second
 ///   matmul runs in another dtype (autocast, or a 16-bit query), the probabilities' cast copy.
@@ -77,9 +83,18 @@ struct AttentionActivations {
     case .none: break
     case .perHead, .perProjection:
       saved.append(TensorTerm("q/k norm inputs", context.perToken(queryWidth + model.keyValueWidth, p)))
+      // Unsloth's qwen3 runs q_norm and k_norm as `fast_rms_layernorm` on the `b x s x heads x d`
+      // views (unsloth models/qwen3.py): `Fast_RMS_Layernorm` also saves its fp32 rsqrt, one per row,
+      // that is per head and token.
+      if FusedDecoderKernels.runs(context) {
+        saved.append(
+          TensorTerm(
+            "q/k norms' fp32 rsqrt per head (Unsloth's RMSNorm)",
+            context.perToken(heads + model.keyValueHeadCount, 4)))
+      }
     }
     let logSumExp = StepContext.bytes(batch, heads, seq, width: 4)
-    switch context.setup.attention {
+    switch context.attention {
     case .sdpa:
       let a = context.autocast ? context.compute : p
       let native = context.platform == .cpu && model.headDimension <= 256
@@ -93,6 +108,25 @@ struct AttentionActivations {
       saved.append(TensorTerm("log-sum-exp", logSumExp))
       forwardTransients = []
       checkpointedForwardTransients = []
+      scoreSavedCount = 0
+      checkpointedForwardWorking = nil
+      backwardTransients = Array(repeating: context.perToken(queryWidth, a), count: 4)
+      outputWidth = a
+    case .xformers:
+      // xformers takes q, k and v as they come (no autocast cast): the projections' dtype.
+      let a = p
+      let grouped = model.keyValueHeadCount != heads
+      let unexpandedKeyValue = Array(repeating: context.perToken(model.keyValueWidth, a), count: 2)
+      saved.append(TensorTerm("q", context.perToken(queryWidth, a)))
+      saved.append(
+        TensorTerm(
+          grouped ? "k, v copied to every query head (Unsloth's expand + reshape for xformers)" : "k, v",
+          2 * context.perToken(grouped ? queryWidth : model.keyValueWidth, a), tensors: 2))
+      saved.append(TensorTerm("attention output", context.perToken(queryWidth, a)))
+      saved.append(TensorTerm("log-sum-exp", logSumExp))
+      // The unexpanded k and v stay referenced by the attention forward's locals until it returns.
+      forwardTransients = grouped ? unexpandedKeyValue : []
+      checkpointedForwardTransients = forwardTransients
       scoreSavedCount = 0
       checkpointedForwardWorking = nil
       backwardTransients = Array(repeating: context.perToken(queryWidth, a), count: 4)
@@ -186,14 +220,20 @@ struct AttentionActivations {
     // one `T x q x 4` per layer short without it). CUDA's kernels
     // return `b x s x heads x d` outputs.
     let copiedForOutput = context.platform == .cpu && model.layout.rotaryEndsInConcatenation
-    savesOutput = context.setup.attention != .eager && !copiedForOutput
+    savesOutput = context.attention != .eager && !copiedForOutput
     let unexpanded: Bool
-    switch context.setup.attention {
+    switch context.attention {
     case .sdpa: unexpanded = context.platform == .cpu && model.headDimension <= 256 || model.keyValueHeadCount == heads
     case .eager: unexpanded = model.keyValueHeadCount == heads
     case .flash: unexpanded = true
+    case .xformers: unexpanded = model.keyValueHeadCount == heads
     }
-    let kernelWidth = context.setup.attention == .flash ? context.compute : (context.autocast ? context.compute : p)
+    let kernelWidth: Int64
+    switch context.attention {
+    case .flash: kernelWidth = context.compute
+    case .xformers: kernelWidth = p
+    case .sdpa, .eager: kernelWidth = context.autocast ? context.compute : p
+    }
     savesCachedKeyValue = unexpanded && kernelWidth == p
   }
 

@@ -38,15 +38,15 @@ struct FusedDecoderKernels {
   let fusesOutput: Bool
   /// Whether gate, up and down run as `LoRA_MLP`.
   let fusesFeedForward: Bool
+  /// The attention backend the layers run (``TrainingSetup/attention(for:)``), whether the setup
+  /// named it, and whether keys and values have fewer heads than queries.
+  let attention: AttentionImplementation
+  let attentionGiven: Bool
+  let groupedQuery: Bool
 
   /// Whether the model runs the framework's own layers: its decoder layers and its final norm
   /// (`LlamaModel_fast_forward` ends in `fast_rms_layernorm(self.norm, ...)`).
-  static func runs(_ context: StepContext) -> Bool {
-    let model = context.model
-    return context.setup.recipe.fusedKernelModelTypes.contains(model.modelType) && model.readAs == nil
-      && model.wrapperModelType == nil && !context.setup.isFullFineTune && context.setup.effectiveQuantization != .int8
-      && model.layout.normsPerLayer.count == 2 && !model.layout.normHasBias
-  }
+  static func runs(_ context: StepContext) -> Bool { context.setup.runsOwnLayers(of: context.model) }
 
   /// The layer's kernels, or nil when the layer is transformers'.
   init?(_ context: StepContext, adapted: [LinearModule], sparse: Bool) {
@@ -62,6 +62,9 @@ struct FusedDecoderKernels {
             && adapted.contains { $0.name == name && inputs.contains($0.input) }
         }
     }
+    attention = context.attention
+    attentionGiven = context.setup.givenAttention != nil
+    groupedQuery = model.keyValueHeadCount != model.attentionHeadCount
     fusesQueryKeyValue = fuses(["q_proj", "k_proj", "v_proj"], reading: [.attentionInput])
     fusesOutput = fuses(["o_proj"], reading: [.attentionOutput])
     fusesFeedForward =
@@ -78,6 +81,19 @@ struct FusedDecoderKernels {
       : "fused LoRA functions for \(blocks.joined(separator: ", ")) keep their inputs (the MLP also its gate and up "
         + "outputs) and no x*A"
     return "the recipe's own decoder kernels (Unsloth): RMSNorm keeps its input and an fp32 rsqrt; " + lora
+  }
+
+  /// The attention the layers run, in words, for the estimate's assumptions.
+  var attentionDescription: String {
+    let choice =
+      "Unsloth's select_attention_backend takes flash-attn when installed (sm 8.0+), else xformers, else SDPA"
+    let chosen =
+      attentionGiven
+      ? "attention in those layers: \(attention.rawValue), as set (\(choice))"
+      : "attention in those layers: \(attention.rawValue), what a plain pip install of unsloth runs (it brings "
+        + "xformers, not flash-attn; \(choice))"
+    guard attention == .xformers, groupedQuery else { return chosen }
+    return chosen + "; k and v are copied to every query head for xformers and saved so"
   }
 
   /// Whether the LoRA branches reading `slot` are one fused function, which saves that input

@@ -49,7 +49,7 @@ extension AttentionActivations {
     }
     let keyValueNormInput = p == 4 ? mla.compressedWidth : mla.keyValueRank
     saved.append(TensorTerm("kv_a_layernorm: fp32 input + rsqrt", context.perToken(keyValueNormInput, 4) + rsqrt))
-    let attention = context.setup.attention
+    let attention = context.attention
     let a = attention == .flash ? context.compute : (context.autocast ? context.compute : p)
     let valueStorage = a == p ? heads * (mla.unrotatedHeadDimension + mla.valueHeadDimension) : value
     let queryKeyValue = [
@@ -76,7 +76,8 @@ extension AttentionActivations {
       checkpointedForwardWorking = nil
       scoreSavedCount = 1
       backwardTransients = [4 * square, 4 * square]
-    case .sdpa, .flash:
+    // xformers never reaches MLA: only the recipe's own layers run it (``TrainingSetup/attention(for:)``).
+    case .sdpa, .flash, .xformers:
       saved += queryKeyValue
       saved.append(TensorTerm("attention output", context.perToken(value, a)))
       saved.append(TensorTerm("log-sum-exp", StepContext.bytes(batch, heads, seq, width: 4)))

@@ -31,6 +31,9 @@ final class StepContext: Sendable {
   let model: ModelArchitecture
   let setup: TrainingSetup
   let platform: KernelPlatform
+  /// The attention the layers run (``TrainingSetup/attention(for:)``): the recipe's own layers'
+  /// backend unless the setup names one.
+  let attention: AttentionImplementation
   /// Tokens in the micro-batch, b*s.
   let tokens: Int64
   /// The compute dtype's width (2 for bf16/fp16).
@@ -63,6 +66,7 @@ final class StepContext: Sendable {
     self.setup = setup
     self.lossChunkBudget = lossChunkBudget
     self.platform = setup.platform
+    attention = setup.attention(for: model)
     tokens = Self.product([setup.batchSize, setup.sequenceLength]) ?? Int64.max
     let computeDtype = setup.computeDtype
     compute = computeDtype.tensorDtype.byteWidth

@@ -116,7 +116,7 @@ struct StepPeak {
       model.modelType.hasPrefix("gemma2") || model.modelType.hasPrefix("gemma3")
       ? min(2, model.layerCount) : 1
     causalMask =
-      setup.attention == .eager
+      context.attention == .eager
       ? maskTypes
         * StepContext.bytes(setup.batchSize, setup.sequenceLength, setup.sequenceLength, width: context.residual)
       : .zero

@@ -91,7 +91,7 @@ struct TransientComponents {
             + "recomputes one layer at a time; the GPU keeps the last layer's input and up to two copy-back buffers"
           : "checkpointing keeps each layer's input and recomputes one layer at a time (reentrant or not: same bytes)")
     }
-    if let kernels = step.stack.dense.fusedKernels { lines.append(kernels.description) }
+    if let kernels = step.stack.dense.fusedKernels { lines += [kernels.description, kernels.attentionDescription] }
     if setup.recipe.modelCode?.keepsPreviousStepThroughForward == true {
       lines.append(
         "the loop rebinds its output when the next forward returns (LitGPT's `logits = model(...)`): the previous "
