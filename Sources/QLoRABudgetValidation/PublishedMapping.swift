@@ -402,6 +402,7 @@ extension PublishedMapping {
 
   /// Why a row does not map, for every row not in ``all``.
   public static func reason(_ row: [String: Any]) -> String {
+    if let reason = moreRunsReason(row) { return reason }
     let id = row["id"] as? String ?? ""
     func field(_ key: String) -> String { (row[key] as? String ?? "").lowercased() }
     if field("quantization").contains("gptq") { return "GPTQ int4 (auto-gptq), not bitsandbytes" }
