@@ -97,7 +97,8 @@ extension PublishedMapping {
   ]
 
   /// Every published row that maps onto a setup we model.
-  public static let all: [PublishedMapping] = fsdp + trl + axolotlRows + unslothRows + others + litgptConfigHubRows
+  public static let all: [PublishedMapping] =
+    fsdp + trl + axolotlRows + unslothRows + others + litgptConfigHubRows + moreRuns
 
   /// The rows of Answer.AI's fsdp_qlora benchmarks (benchmarks_03_2024.md), which the analysis
   /// of docs/validation.md describes from their figures.
