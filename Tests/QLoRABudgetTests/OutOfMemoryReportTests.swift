@@ -23,9 +23,11 @@ import Testing
     let report = try Self.report()
     #expect(report.skipped.isEmpty, "\(report.skipped)")
     let more = try Self.rows("published/more-runs.json").compactMap { $0["id"] as? String }
-    #expect(more.count == 38)
-    let compared = Set(report.expressed.map(\.comparison.id)).intersection(more)
-    #expect(compared == Set(PublishedMapping.otherLibraryVersions.map(\.mapping.id)))
+    #expect(more.count == 48)
+    let compared = Set(report.expressed.map(\.comparison.id) + report.published.map(\.id)).intersection(more)
+    #expect(
+      compared
+        == Set(PublishedMapping.otherLibraryVersions.map(\.mapping.id) + PublishedMapping.moreRuns.map(\.id)))
     let listed = report.context.compactMap { $0["id"] }.filter { $0.hasPrefix("p2-") }
     #expect(compared.count + listed.count == more.count)
     let reports = try Self.rows("published/oom-reports.json").compactMap { $0["id"] as? String }
@@ -44,7 +46,8 @@ import Testing
     #expect(report.outOfMemory.filter { !$0.reportsOOM }.map(\.id).isEmpty)
   }
 
-  /// Never `fits` on a run that ran out of memory. o-002 is judged `fits` today: the baseline
+  /// Never `fits` on a run that ran out of memory. o-002 and o-007 (the same setup on transformers
+  /// 4.48 and 4.45) are judged `fits` today: the baseline
   /// config's fp32 norms make the residual stream fp32 (an RMSNorm with an fp32 weight returns fp32,
   /// a 4-bit projection its input's dtype), 2 B x 8,192 x 16,384 tokens x 80 layer inputs = 21.47 GB
   /// more than the estimate's bf16 stream (docs/validation.md, fms-acceleration). Once the estimator
@@ -57,8 +60,8 @@ import Testing
           !row.isWrongFit,
           "\(row.id): \(String(describing: row.verdict)) at \(row.estimated) B on \(String(describing: row.capacity))")
       }
-      if row.id == "o-002" {
-        withKnownIssue("o-002: the fp32 residual stream of fp32 norms over a 4-bit base is not modelled", check)
+      if ["o-002", "o-007"].contains(row.id) {
+        withKnownIssue("\(row.id): the fp32 residual stream of fp32 norms over a 4-bit base is not modelled", check)
       } else {
         check()
       }
