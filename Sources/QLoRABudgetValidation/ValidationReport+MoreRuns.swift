@@ -10,18 +10,20 @@ extension ValidationReport {
   /// The analysis bullet of the fms-acceleration rows: the mapped transformers 4.45 rows, the
   /// transformers 4.48 rows shown beside the expressed ones, and the out-of-memory reports.
   func fmsAccelerationAnalysis() -> String {
-    let rows = published + expressed.map(\.comparison)
+    let all = published + expressed.map(\.comparison)
     func ids(_ range: ClosedRange<Int>) -> [String] { range.map { String(format: "p2-%03d", $0) } }
     func errors(_ ids: [String]) -> String {
       ids.compactMap { id in
-        rows.first { $0.id == id }.flatMap { row in row.errors.first.map { "\(id) \(Self.signedPercent($0.percent))" } }
+        all.first { $0.id == id }.flatMap { row in row.errors.first.map { "\(id) \(Self.signedPercent($0.percent))" } }
       }.joined(separator: ", ")
     }
     let mapped = published.filter { ids(39...44).contains($0.id) }
     guard !mapped.isEmpty else { return "" }
     let underestimates = mapped.filter { $0.figure == .process }.map { ($0.id, Self.underestimate($0)) }
     let worst = underestimates.max { $0.1 < $1.1 }
-    let newer = rows.filter { ids(1...6).contains($0.id) && $0.figure == .process }
+    let newer = all.filter { ids(1...6).contains($0.id) && $0.figure == .process }
+    let fitcheck = rows.filter { $0.dataSet == Self.marginFigure.dataSet && $0.figure == Self.marginFigure.figure }
+    let fitcheckWorst = Self.roundedUp(fitcheck.map { Double($0.measured) / Double($0.estimated) - 1 }.max() ?? 0)
     let newerMargin = Self.roundedUp(newer.map(Self.underestimate).max() ?? 0)
     let wrong = wrongFitsOnOutOfMemoryReports.map(\.id)
     return """
@@ -31,7 +33,7 @@ extension ValidationReport {
         odd ids; peak allocated, even ids). The peak allocated is reproduced; the process is not: nvidia-smi
         shows more cached memory above the allocated peak than the simulated allocator keeps (the peak is at the
         loss, beside fp32 logits of 2.10 or 4.19 GB); \(worst.map { "\($0.0) sets the one-GPU margin (\(Self.percent(Self.roundedUp($0.1) * 100)))" } ?? ""),
-        which the fitcheck runs alone put at their own worst. On transformers 4.48.1 (shown under "Expressed by a
+        where the fitcheck runs alone give \(Self.percent(fitcheckWorst * 100)). On transformers 4.48.1 (shown under "Expressed by a
         recipe"): \(errors(ids(1...6))): 4.46-4.49's ForCausalLMLoss shifts fp32 logits with a copy beside the
         bf16 logits the output keeps, a loss neither `standard` nor `fp32-logits` models (counted, these process
         rows would need \(Self.percent(newerMargin * 100))). The baseline-peft-bnb config (TRL's preparation: the
