@@ -39,6 +39,8 @@ public struct PublishedComparison: Sendable {
   public let estimated: Int64
   public let verdict: Verdict?
   public let capacity: ByteCount?
+  /// The row ran out of memory: its value says OOM, or it is an out-of-memory report
+  /// (oom-reports.json, `outcome` "out of memory").
   public let reportsOOM: Bool
   /// Our peak reserved exceeds the GPU and `estimated` is the run's peak with the allocator
   /// releasing its cache on out-of-memory retries (``PublishedMapping/Figure/reserved`` rows).
@@ -99,6 +101,11 @@ public struct ValidationReport: Sendable {
   public var recipesOwnAttention: [PublishedComparison] = []
   /// Published rows that do not map, shown as context with the reason (`reason`).
   public var context: [[String: String]] = []
+  /// Real out-of-memory reports (published/oom-reports.json) mapped onto a setup we model
+  /// (``PublishedMapping/outOfMemoryReports``): their verdict must never be `fits`.
+  public var outOfMemory: [PublishedComparison] = []
+  /// Out-of-memory reports that do not map, with the reason (`reason`), as ``context``.
+  public var outOfMemoryContext: [[String: String]] = []
   /// Cases that could not be estimated, with the reason.
   public var skipped: [String] = []
 
@@ -140,18 +147,24 @@ public enum CalibrationValidation {
       cpuSteps: try data("cpu-steps/cpu-steps.json"), cpuOutOfSample: try data("cpu-steps/out-of-sample.json"),
       gpuRuns: try ["final-t4-20260921.json", "t4-qlora-2026-09-01.json"].compactMap { try data(gpuFolder + $0) },
       gpuModels: try data(gpuFolder + "models.json"),
-      published: try data("published/measurements.json"))
+      published: try data("published/measurements.json"), morePublished: try data("published/more-runs.json"),
+      outOfMemory: try data("published/oom-reports.json"))
   }
 
+  /// `published` and `morePublished` are lists of published rows read alike (measurements.json and
+  /// more-runs.json); `outOfMemory` lists out-of-memory reports (oom-reports.json).
   public static func run(
-    cpuSteps: Data?, cpuOutOfSample: Data? = nil, gpuRuns: [Data], gpuModels: Data?, published: Data?
+    cpuSteps: Data?, cpuOutOfSample: Data? = nil, gpuRuns: [Data], gpuModels: Data?, published: Data?,
+    morePublished: Data? = nil, outOfMemory: Data? = nil
   ) throws -> ValidationReport {
     var report = ValidationReport()
     if let cpuSteps { try cpu(cpuSteps, dataSet: cpuDataSet, &report) }
     if let cpuOutOfSample { try cpu(cpuOutOfSample, dataSet: cpuOutOfSampleDataSet, &report) }
     let models = try gpuModels.flatMap { try JSONSerialization.jsonObject(with: $0) as? [String: [String: Any]] } ?? [:]
     for file in gpuRuns { try gpu(file, models: models, &report) }
-    if let published { try self.published(published, &report) }
+    let publishedFiles = [published, morePublished].compactMap { $0 }
+    if !publishedFiles.isEmpty { try self.published(publishedFiles, &report) }
+    if let outOfMemory { try self.outOfMemory(outOfMemory, &report) }
     return report
   }
 
@@ -326,10 +339,13 @@ public enum CalibrationValidation {
 
   // MARK: Published figures
 
-  static func published(_ data: Data, _ report: inout ValidationReport) throws {
-    guard let rows = try JSONSerialization.jsonObject(with: data) as? [[String: Any]] else { return }
+  static func published(_ files: [Data], _ report: inout ValidationReport) throws {
+    let rows = try files.flatMap { try JSONSerialization.jsonObject(with: $0) as? [[String: Any]] ?? [] }
     let mappings = Dictionary(uniqueKeysWithValues: PublishedMapping.all.map { ($0.id, $0) })
-    let expressed = Dictionary(uniqueKeysWithValues: PublishedMapping.expressedOnly.map { ($0.mapping.id, $0) })
+    let expressed = Dictionary(
+      uniqueKeysWithValues: (PublishedMapping.expressedOnly + PublishedMapping.otherLibraryVersions).map {
+        ($0.mapping.id, $0)
+      })
     for row in rows {
       let id = row["id"] as? String ?? "?"
       if let (mapping, reason) = expressed[id] {
@@ -341,14 +357,7 @@ public enum CalibrationValidation {
         continue
       }
       guard let mapping = mappings[id] else {
-        var fields = ["reason": PublishedMapping.reason(row)]
-        for key in [
-          "id", "model", "quantization", "framework", "gpu", "value", "unit", "metric", "trust", "seq_len",
-          "batch_size", "lora_rank",
-        ] {
-          if let value = row[key], !(value is NSNull) { fields[key] = "\(value)" }
-        }
-        report.context.append(fields)
+        report.context.append(contextFields(row))
         continue
       }
       do {
@@ -360,6 +369,36 @@ public enum CalibrationValidation {
         report.skipped.append("published \(id): \(error)")
       }
     }
+  }
+
+  /// Each out-of-memory report against our estimate of its mapped setup; the rest as context.
+  static func outOfMemory(_ data: Data, _ report: inout ValidationReport) throws {
+    guard let rows = try JSONSerialization.jsonObject(with: data) as? [[String: Any]] else { return }
+    let mappings = Dictionary(uniqueKeysWithValues: PublishedMapping.outOfMemoryReports.map { ($0.id, $0) })
+    for row in rows {
+      let id = row["id"] as? String ?? "?"
+      guard let mapping = mappings[id] else {
+        report.outOfMemoryContext.append(contextFields(row))
+        continue
+      }
+      do {
+        report.outOfMemory.append(try compare(row, mapping))
+      } catch {
+        report.skipped.append("out-of-memory report \(id): \(error)")
+      }
+    }
+  }
+
+  /// A row that does not map, as docs/validation.md lists it: its setup fields and why.
+  static func contextFields(_ row: [String: Any]) -> [String: String] {
+    var fields = ["reason": PublishedMapping.reason(row)]
+    for key in [
+      "id", "model", "quantization", "framework", "gpu", "value", "unit", "metric", "trust", "seq_len",
+      "batch_size", "lora_rank",
+    ] {
+      if let value = row[key], !(value is NSNull) { fields[key] = "\(value)" }
+    }
+    return fields
   }
 
   struct MappingMismatch: Error, CustomStringConvertible { let description: String }
@@ -409,7 +448,8 @@ public enum CalibrationValidation {
       recipe: mapping.setup.recipe.name, usesEngine: mapping.setup.usesEngine || int(row["num_gpus"]) > 1,
       assumptions: mapping.assumptions, figure: mapping.figure, value: value, unit: mapping.unit, readings: readings,
       estimated: ours.bytes, verdict: estimate.verdict, capacity: gpu?.capacity,
-      reportsOOM: "\(row["value"] ?? "")".uppercased().contains("OOM"),
+      reportsOOM: "\(row["value"] ?? "")".uppercased().contains("OOM")
+        || (row["outcome"] as? String ?? "").lowercased() == "out of memory",
       completesByReleasingCache: mapping.figure == .reserved && releasedCache != nil)
   }
 

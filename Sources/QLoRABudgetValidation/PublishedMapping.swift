@@ -107,7 +107,8 @@ extension PublishedMapping {
   ]
 
   /// Every published row that maps onto a setup we model.
-  public static let all: [PublishedMapping] = fsdp + trl + axolotlRows + unslothRows + others + litgptConfigHubRows
+  public static let all: [PublishedMapping] =
+    fsdp + trl + axolotlRows + unslothRows + others + litgptConfigHubRows + moreRuns
 
   /// The rows of Answer.AI's fsdp_qlora benchmarks (benchmarks_03_2024.md), which the analysis
   /// of docs/validation.md describes from their figures.
@@ -414,6 +415,7 @@ extension PublishedMapping {
 
   /// Why a row does not map, for every row not in ``all``.
   public static func reason(_ row: [String: Any]) -> String {
+    if let reason = moreRunsReason(row) { return reason }
     let id = row["id"] as? String ?? ""
     func field(_ key: String) -> String { (row[key] as? String ?? "").lowercased() }
     if field("quantization").contains("gptq") { return "GPTQ int4 (auto-gptq), not bitsandbytes" }

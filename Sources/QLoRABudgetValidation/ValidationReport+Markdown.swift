@@ -88,7 +88,8 @@ extension ValidationReport {
 
       ## Published measurements
 
-      Tests/Calibration/published/measurements.json, row by row (Sources/QLoRABudgetValidation/PublishedMapping.swift).
+      Tests/Calibration/published/measurements.json and more-runs.json, row by row
+      (Sources/QLoRABudgetValidation/PublishedMapping.swift, PublishedMapping+MoreRuns.swift).
       A row is mapped when its setup is one we model: bitsandbytes 4-bit under transformers + peft in one of our
       recipes, a preset model, and enough of the setup; FSDP/ZeRO-3 rows map onto the GPU count and engine (with its offload). Unstated settings
       take the framework's documented default (docs/recipes.md), written under the row. Our figure is the one the
@@ -135,12 +136,13 @@ extension ValidationReport {
         "| \(row.id) | \(Self.cell(row.model)) | \(Self.cell(row.trust)) | \(Self.cell(row.setup)) | \(measured) | "
         + "\(row.figure.rawValue) | \(ours) | \(errors) | \(verdict)\(row.isWrongFit ? " (WRONG)" : "")\(row.isWrongDoesNotFit ? " (it ran)" : "") |\n"
     }
-    out += "\n### Analysis\n\n" + fsdpQLoRAAnalysis() + otherRowsAnalysis()
+    out += "\n### Analysis\n\n" + fsdpQLoRAAnalysis() + otherRowsAnalysis() + fmsAccelerationAnalysis()
     out += "\n#### Assumptions per mapped row\n\n"
     for row in published {
       out += "- **\(row.id)**: " + row.assumptions.map(Self.cell).joined(separator: "; ") + "\n"
     }
     out += expressedMarkdown()
+    out += outOfMemoryMarkdown()
     out += """
 
       ### Not mapped (context)
@@ -167,9 +169,9 @@ extension ValidationReport {
 
       ### Expressed by a recipe, not yet validated
 
-      These rows' setups are expressed by a recipe (torchtune, torchtune-0.1, litgpt), but each figure depends on
-      something the estimator does not model yet (the last column), so they are shown and kept out of the summary
-      and the bar.
+      These rows' setups are expressed by a recipe (torchtune, torchtune-0.1, litgpt; fms-acceleration's runs on
+      transformers 4.48), but each figure depends on something the estimator does not model yet (the last column),
+      so they are shown and kept out of the summary, the bar and the verdict margins.
 
       | id | model | trust | setup as mapped | measured | figure | ours | error | not modelled |
       | --- | --- | --- | --- | ---: | --- | ---: | ---: | --- |

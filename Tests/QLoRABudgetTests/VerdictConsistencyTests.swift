@@ -29,6 +29,11 @@ import Testing
     #expect(Verdict.fits < .tight && Verdict.tight < .doesNotFit)
   }
 
+  /// The one-GPU margin covers the fitcheck runs' process peaks and the high-trust published
+  /// one-GPU runs that measure the process: fms-acceleration's transformers 4.45 rows p2-039, p2-041
+  /// and p2-043 (nvidia-smi, GiB); no other published one-GPU row of high trust measures the
+  /// process or the peak reserved with a validated recipe (056 is torchtune-0.1's, a recipe with a
+  /// validation gap). The margin is the worst of them, rounded up to 0.01%.
   @Test func theMarginIsTheLargestUnderestimateOfTheValidationData() throws {
     let folder = "gpu-measured/fitcheck-t4/"
     let report = try CalibrationValidation.run(
@@ -37,15 +42,24 @@ import Testing
         try TestData.calibration(folder + "final-t4-20260921.json"),
         try TestData.calibration(folder + "t4-qlora-2026-09-01.json"),
       ],
-      gpuModels: try TestData.calibration(folder + "models.json"), published: nil)
+      gpuModels: try TestData.calibration(folder + "models.json"),
+      published: try TestData.calibration("published/measurements.json"),
+      morePublished: try TestData.calibration("published/more-runs.json"))
     let rows = report.rows.filter { $0.dataSet == "fitcheck-t4" && $0.figure == "process" }
     #expect(rows.count >= 20)
-    let worst = rows.map { Double($0.measured) / Double($0.estimated) - 1 }.max() ?? 0
+    var measuredAndEstimated = rows.map { (name: $0.caseName, measured: $0.measured, estimated: $0.estimated) }
+    for id in ["p2-039", "p2-041", "p2-043"] {
+      let row = try #require(report.published.first { $0.id == id })
+      #expect(row.figure == .process && row.trustGroup == "high" && !row.usesEngine)
+      let measured = try #require(row.readings.first { $0.unit == "GiB" }).bytes
+      measuredAndEstimated.append((id, measured, row.estimated))
+    }
+    let worst = measuredAndEstimated.map { Double($0.measured) / Double($0.estimated) - 1 }.max() ?? 0
     // Covers every observed underestimate, by at most the 0.01% rounding.
     #expect(VerdictMargin.measured.relative >= worst)
     #expect(VerdictMargin.measured.relative < max(0, worst) + 0.0001 + 1e-12)
-    for row in rows {
-      #expect(Double(row.estimated) * (1 + VerdictMargin.measured.relative) >= Double(row.measured), "\(row.caseName)")
+    for row in measuredAndEstimated {
+      #expect(Double(row.estimated) * (1 + VerdictMargin.measured.relative) >= Double(row.measured), "\(row.name)")
     }
   }
 

@@ -78,6 +78,10 @@ enum ValidateCommand: Command {
       "published: \(report.published.count) rows mapped (\(report.published.filter { $0.trustGroup == "high" }.count) "
         + "high trust), \(report.expressed.count) expressed but not validated, \(report.context.count) listed as context; "
         + "\(wrong) wrong fits")
+    let wrongOnOOM = report.wrongFitsOnOutOfMemoryReports.map(\.id)
+    context.print(
+      "out-of-memory reports: \(report.outOfMemory.count) mapped, \(report.outOfMemoryContext.count) listed; judged fits: "
+        + (wrongOnOOM.isEmpty ? "none" : wrongOnOOM.joined(separator: ", ")))
     return .success
   }
 
