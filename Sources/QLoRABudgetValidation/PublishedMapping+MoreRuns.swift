@@ -118,7 +118,7 @@ extension PublishedMapping {
       + "q,k,v,o (and c_attn, which only gpt_bigcode has), bf16 True, torch_dtype bfloat16; defaults.yaml "
       + "use_flash_attn True, gradient_checkpointing True (transformers' default: reentrant), no accumulation; "
       + "optimizer transformers' default adamw_torch",
-    "benchmark.py defaults --packing_matrix True, --max_seq_len_matrix 4096: TRL's ConstantLengthDataset yields "
+    "benchmark.py defaults packing_matrix True, max_seq_len_matrix 4096: TRL's ConstantLengthDataset yields "
       + "rows of exactly 4,096 tokens; batch = effective batch (4 or 8) on one GPU",
     "plugin loader (framework_plugin_bnb.py): BitsAndBytesConfig(load_in_4bit, nf4, bnb_4bit_use_double_quant=True, "
       + "compute dtype bf16); transformers 4.x loads shard by shard on one thread (the llama-factory recipe's loader is "
