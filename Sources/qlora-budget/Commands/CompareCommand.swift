@@ -89,7 +89,7 @@ enum CompareCommand: Command {
         to: path, arguments)
     }
     if arguments.has(json) {
-      var object = json(model, columns)
+      var object = json(model, columns, base: base)
       if case .object(let members) = object { object = .object(members + summary.jsonMembers) }
       context.print(object.rendered())
       return .success
@@ -102,10 +102,9 @@ enum CompareCommand: Command {
     return .success
   }
 
-  static func json(_ model: ModelArchitecture, _ columns: [Column]) -> JSONOutput {
+  static func json(_ model: ModelArchitecture, _ columns: [Column], base: TrainingSetup) -> JSONOutput {
     .object([
-      ("model", .string(model.name)),
-      ("margin", EstimateJSON.margin(.of(columns.first?.estimate.setup ?? TrainingSetup()))),
+      ("model", .string(model.name)), ("margin", EstimateJSON.margin(.of(base))),
       (
         "columns",
         .array(

@@ -36,7 +36,7 @@ enum EstimateJSON {
       ("headroom_bytes", estimate.headroom.map { .integer($0) } ?? .null),
       ("verdict", estimate.verdict.map { .string($0.rawValue) } ?? .null),
       ("completing_process_bytes", estimate.judgement?.completingProcessPeak.map { .bytes($0) } ?? .null),
-      ("margin", margin(estimate.judgement?.margin ?? .of(estimate.setup))),
+      ("margin", margin(.of(estimate.setup))),
       ("context_uncertainty_bytes", estimate.gpu == nil ? .null : .bytes(estimate.contextUncertainty)),
       ("assumptions", .array(estimate.assumptions.map { .string($0) })),
       ("warnings", .array(estimate.warnings.map { .string($0) })),
