@@ -229,7 +229,8 @@ public enum CalibrationValidation {
   /// The model and setup of one measure_step.py case: the model built from `model_config` in
   /// bf16 (`from_pretrained(..., dtype=torch.bfloat16)`), 4-bit with double quantization and
   /// bf16 compute after `prepare_model_for_kbit_training` (LLM.int8 for `quant` "int8"), or left bf16 (`quant` "none");
-  /// `lora_alpha = 2r`; DoRA when `use_dora`; AdamW; bf16 autocast when `autocast`; the CPU kernels.
+  /// `lora_alpha = 2r`; DoRA when `use_dora`; AdamW; bf16 autocast when `autocast`; the CPU kernels;
+  /// the recipe named by `recipe` when given (its dtype casts applied after get_peft_model).
   public static func cpuStepSetup(_ entry: [String: Any], name: String) throws -> (ModelArchitecture, TrainingSetup) {
     guard var config = entry["model_config"] as? [String: Any] else {
       throw MappingMismatch(description: "no model_config")
@@ -258,6 +259,10 @@ public enum CalibrationValidation {
     setup.loop = TrainingLoop(rawValue: entry["loop"] as? String ?? "trainer") ?? .trainer
     setup.optimizer = Optimizer(rawValue: entry["optimizer"] as? String ?? "adamw") ?? .adamw
     setup.platform = .cpu
+    if let name = entry["recipe"] as? String {
+      guard let recipe = Recipe.named(name) else { throw MappingMismatch(description: "recipe \(name) is unknown") }
+      setup.recipe = recipe
+    }
     return (model, setup)
   }
 

@@ -32,7 +32,7 @@ extension PublishedMapping {
     ].map {
       (
         fmsAcceleration($0.0, "mistral-7b-v0.1", .transformers448, accelerated: false, batch: $0.1, $0.2, $0.3),
-        shiftedLogitsCopy + " " + float32ResidualStream
+        shiftedLogitsCopy + " " + float32Adapters
       )
     }
     + [
@@ -41,7 +41,7 @@ extension PublishedMapping {
     ].map {
       (
         fmsAcceleration($0.0, "mistral-7b-v0.1", .transformers445, accelerated: false, batch: $0.1, $0.2, $0.3),
-        float32ResidualStream
+        float32Adapters
       )
     }
 
@@ -66,7 +66,7 @@ extension PublishedMapping {
     if (row["hf_model_id"] as? String ?? "").contains("Mixtral") {
       return "Mixtral under transformers 4.48: its experts are nn.Linear modules, which bitsandbytes quantizes; the "
         + "accelerated config's dtype rules (llama-factory) come with transformers 5's bf16 fused experts, and the "
-        + "baseline config's (qlora-paper) carry the baseline Mistral rows' unmodelled fp32 residual stream"
+        + "baseline config's (qlora-paper) carry the baseline Mistral rows' fp32 adapters"
     }
     return "not mapped"
   }
@@ -148,13 +148,11 @@ extension PublishedMapping {
     + "the `standard` loss (transformers 5: labels padded, no copy), and not the fp32 output logits of `fp32-logits` "
     + "(<= 4.45); not modelled"
 
-  /// Why the baseline rows exceed the accelerated ones: the residual stream turns fp32.
-  private static let float32ResidualStream =
-    "With fp32 norms, transformers' RMSNorm returns fp32 (`self.weight * hidden_states.to(input_dtype)`, an fp32 "
-    + "weight), bitsandbytes returns a 4-bit projection's output in its input's dtype, so the MLP output and with it the "
-    + "residual stream are fp32 from the first layer on: every checkpointed layer input is 4 B per element, where the "
-    + "estimator takes the residual stream's width from the embeddings (bf16 here). The transformers 4.48 rows show it "
-    + "to the byte: p2-008 - p2-002 (peak allocated, batch 4) = 4,295,499,776 B = 2 B x 4,096 x 16,384 tokens x 32 "
-    + "layer inputs (4,294,967,296) + 532,480 B (65 norms x 4,096 x 2 B more in fp32), and p2-010 - p2-004 (batch 8) "
-    + "= 8,590,467,072 B = 8,589,934,592 + 532,480 B; not modelled"
+  /// What keeps the baseline rows out of the validated ones: TRL's adapters stay fp32.
+  private static let float32Adapters =
+    "TRL's preparation keeps peft's adapters fp32 where the qlora-paper recipe casts them to bf16 (qlora.py "
+    + "`module.to(torch.bfloat16)` on every LoraLayer): 8 B per trainable parameter more (0.11 GB on Mistral-7B) and "
+    + "the autocast casts of the adapters; no recipe has the qlora-paper dtypes with fp32 adapters. The fp32 "
+    + "residual stream these rows show (p2-008 - p2-002, peak allocated at batch 4 = 4,295,499,776 B: 2 B x 4,096 x "
+    + "16,384 tokens x 32 + 532,480 B of fp32 norm weights) is modelled"
 }

@@ -38,10 +38,11 @@ extension ValidationReport {
         bf16 logits the output keeps, a loss neither `standard` nor `fp32-logits` models (counted, these process
         rows would need \(Self.percent(newerMargin * 100))). The baseline-peft-bnb config (TRL's preparation: the
         qlora-paper recipe's dtypes, with fp32 adapters) is \(errors(ids(7...10) + ids(45...48))): with fp32 norms
-        the residual stream turns fp32 (an RMSNorm with an fp32 weight returns fp32, a 4-bit projection returns
-        its input's dtype), so every checkpointed layer input holds 4 B per element, not the 2 B the estimator
-        takes from the embeddings' dtype; the transformers 4.48 rows confirm it to the byte (row reasons below).
-        Out-of-memory reports judged `fits`: \(wrong.isEmpty ? "none" : wrong.joined(separator: ", "))\(wrong.isEmpty ? "." : " (WRONG: the same fp32 residual stream, 2 B x 8,192 x 16,384 tokens x 80 layer inputs = 21.47 GB at batch 4 on Llama-2-70B, is missing from the estimate).")
+        the residual stream turns fp32 after the first layer (an RMSNorm with an fp32 weight returns fp32, a 4-bit
+        projection returns its input's dtype), so every checkpointed layer input but the first holds 4 B per
+        element; the estimate models it, and its peak allocated meets the measured one. The process figures are
+        over: the simulated allocator keeps more cached at the loss than nvidia-smi showed (not explained yet).
+        Out-of-memory reports judged `fits`: \(wrong.isEmpty ? "none" : wrong.joined(separator: ", "))\(wrong.isEmpty ? "." : " (WRONG: see the reports below).")
 
       """
   }

@@ -117,6 +117,14 @@ import Testing
 /// The command line's own rough edges: exit codes, cut columns, colour, escapes, advice and
 /// suggestions.
 @Suite struct CommandLineEdgesTests {
+  /// A signed size is a size refused, not an unknown GPU name.
+  @Test(arguments: ["-1GB", "+0GiB", ".0GB"])
+  func aSignedOrDottedGPUSizeIsRefusedAsASize(_ size: String) throws {
+    let result = try BinaryRunner.run(["fit", "qwen3-8b", "--gpu", size])
+    #expect(result.status == 64, "\(result.standardError)")
+    #expect(result.standardError.contains("'\(size)' is not a positive size"), "\(result.standardError)")
+  }
+
   @Test func helpForAnUnknownCommandIsAUsageError() throws {
     let help = try BinaryRunner.run(["help", "nonsense"])
     let direct = try BinaryRunner.run(["nonsense"])

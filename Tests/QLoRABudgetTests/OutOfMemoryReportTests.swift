@@ -47,24 +47,16 @@ import Testing
   }
 
   /// Never `fits` on a run that ran out of memory. o-002 and o-007 (the same setup on transformers
-  /// 4.48 and 4.45) are judged `fits` today: the baseline
-  /// config's fp32 norms make the residual stream fp32 (an RMSNorm with an fp32 weight returns fp32,
-  /// a 4-bit projection its input's dtype), 2 B x 8,192 x 16,384 tokens x 80 layer inputs = 21.47 GB
-  /// more than the estimate's bf16 stream (docs/validation.md, fms-acceleration). Once the estimator
-  /// models it, the known issue is no longer recorded and this test says so.
+  /// 4.48 and 4.45) were judged `fits` while the estimator took the residual stream's width from
+  /// the embeddings: the baseline config's fp32 norms make it fp32 (an RMSNorm with an fp32 weight
+  /// returns fp32, a 4-bit projection its input's dtype), 2 B x 8,192 x 16,384 tokens x 79 layer
+  /// inputs more than a bf16 stream (docs/validation.md, fms-acceleration).
   @Test func noOutOfMemoryReportIsJudgedFits() throws {
     let report = try Self.report()
     for row in report.outOfMemory {
-      let check = {
-        #expect(
-          !row.isWrongFit,
-          "\(row.id): \(String(describing: row.verdict)) at \(row.estimated) B on \(String(describing: row.capacity))")
-      }
-      if ["o-002", "o-007"].contains(row.id) {
-        withKnownIssue("\(row.id): the fp32 residual stream of fp32 norms over a 4-bit base is not modelled", check)
-      } else {
-        check()
-      }
+      #expect(
+        !row.isWrongFit,
+        "\(row.id): \(String(describing: row.verdict)) at \(row.estimated) B on \(String(describing: row.capacity))")
     }
   }
 

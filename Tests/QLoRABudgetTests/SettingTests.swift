@@ -30,6 +30,8 @@ import Testing
     (Setting.rank, "0"), (.rank, "65537"), (.rank, "x"), (.sequenceLength, "-1"), (.blockSize, "16"),
     (.loraDropout, "1"), (.loraDropout, "nan"), (.alpha, "inf"), (.optimizer, "adam"), (.recipe, "hf"),
     (.doubleQuantization, "maybe"), (.targets, "q_proj,,v_proj"), (.fullFineTunePrecision, "fp8"),
+    // Double.init reads hexadecimal; a setting does not.
+    (.alpha, "0x10"), (.loraDropout, "0x1p-4"), (.reduceBucketSize, "0x100"),
   ])
   func invalidValuesNameTheSetting(setting: Setting, text: String) {
     do {

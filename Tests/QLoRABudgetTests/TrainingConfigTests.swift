@@ -233,6 +233,19 @@ import Testing
     }
   }
 
+  /// A number in quotes is text to YAML: refused, and the message says why (it reads like one).
+  @Test func aQuotedNumberIsRefusedWithTheReason() {
+    #expect(
+      performing: {
+        try TrainingConfig(data: Data("base_model: m\nadapter: qlora\nlora_r: '16'\n".utf8), path: "a.yaml")
+      },
+      throws: {
+        ($0 as? TrainingConfigError)?.description
+          == "a.yaml:3: 'lora_r': the value '16' is invalid: expected a whole number (it is in quotes, which YAML reads "
+          + "as text: write 16 without them)"
+      })
+  }
+
   @Test func yamlErrorsAndUnknownFormatsNameTheFile() {
     #expect(
       throws: TrainingConfigError(path: "a.yaml", line: 2, "anchors ('&name') are not supported; write the value out")

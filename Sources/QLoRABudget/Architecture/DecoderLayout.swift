@@ -50,6 +50,9 @@ package struct DecoderLayout: Hashable, Sendable {
   public var normsPerLayer: [String]
   /// Whether norms are LayerNorm with a bias (GPT-2) rather than RMSNorm.
   public var normHasBias: Bool
+  /// Whether a norm returns its input's dtype whatever its weight's (Gemma's RMSNorm:
+  /// `output.type_as(x)`) rather than the product's (`weight * hidden_states.to(input_dtype)`).
+  public var normReturnsInputDtype: Bool = false
   public var positionEmbedding: PositionEmbedding
   /// Whether the rotary embedding ends in `torch.cat([rotated, passed])` (Phi-3's and GLM-4 MoE's
   /// `apply_rotary_pos_emb`), which leaves the query contiguous in `b x heads x s x d`.

@@ -138,6 +138,7 @@ extension ModelArchitecture {
       queryKeyNorm: try family.queryKeyNorm(reader),
       normsPerLayer: family.normsPerLayer,
       normHasBias: false,
+      normReturnsInputDtype: [.gemma, .gemma2, .gemma3].contains(family),
       positionEmbedding: .rotary(dimension: rotaryDimension, embeddingCount: family == .gemma3 ? 2 : 1),
       rotaryEndsInConcatenation: [.phi3, .glm4MoE].contains(family),
       hasAttentionSinks: family == .gptOss,

@@ -40,7 +40,8 @@ extension ModelArchitecture {
       normsPerLayer: [
         "input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm", "post_feedforward_layernorm",
       ],
-      normHasBias: false, positionEmbedding: .rotary(dimension: headDimension, embeddingCount: layout.layerTypeCount),
+      normHasBias: false, normReturnsInputDtype: true,
+      positionEmbedding: .rotary(dimension: headDimension, embeddingCount: layout.layerTypeCount),
       rotaryEndsInConcatenation: false, mixtureOfExperts: nil, gemma3n: layout)
     guard try !reader.bool("attention_bias", default: false) else {
       throw .invalidValue(

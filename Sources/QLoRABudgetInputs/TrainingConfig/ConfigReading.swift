@@ -59,7 +59,7 @@ struct ConfigReading {
   func integer(_ keyPath: String, in range: ClosedRange<Int64>) throws(TrainingConfigError) -> Int64? {
     guard let value = node(keyPath) else { return nil }
     guard let number = value.integerValue ?? value.numberValue.flatMap({ Int64(exactly: $0) }) else {
-      throw invalid(keyPath, "expected a whole number")
+      throw invalid(keyPath, "expected a whole number" + Self.quotedNumberHint(value))
     }
     guard range.contains(number) else {
       throw invalid(keyPath, "must be between \(range.lowerBound) and \(range.upperBound)")
@@ -69,11 +69,23 @@ struct ConfigReading {
 
   func number(_ keyPath: String, in range: ClosedRange<Double>) throws(TrainingConfigError) -> Double? {
     guard let value = node(keyPath) else { return nil }
-    guard let number = value.numberValue else { throw invalid(keyPath, "expected a number") }
+    guard let number = value.numberValue else {
+      throw invalid(keyPath, "expected a number" + Self.quotedNumberHint(value))
+    }
     guard range.contains(number) else {
       throw invalid(keyPath, "must be between \(range.lowerBound) and \(range.upperBound)")
     }
     return number
+  }
+
+  /// Why a number in quotes is refused: YAML reads it as text, and the frameworks differ on
+  /// whether they convert it back (axolotl's pydantic models do; llama-factory's dataclasses and
+  /// torchtune's components take the text as it is).
+  private static func quotedNumberHint(_ value: YAMLNode) -> String {
+    guard case .scalar(let text, isQuoted: true) = value.content,
+      YAMLNode(.scalar(text, isQuoted: false), line: value.line).numberValue != nil
+    else { return "" }
+    return " (it is in quotes, which YAML reads as text: write \(text) without them)"
   }
 
   func bool(_ keyPath: String) throws(TrainingConfigError) -> Bool? {

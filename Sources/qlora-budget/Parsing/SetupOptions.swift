@@ -259,7 +259,8 @@ enum SetupOptions {
   /// A GPU preset name or a capacity such as `24GB` / `24GiB`.
   static func gpu(_ text: String, presets: PresetCatalog, environment: [String: String]) throws -> GPU {
     if LocalGPUOption.isLocal(text) { return try LocalGPUOption.gpu(text, presets: presets, environment: environment) }
-    if let first = text.first, first.isNumber {
+    // A sign or a leading dot starts a size too (`-1GB` is a size refused, not an unknown GPU).
+    if let first = text.first, first.isNumber || "+-.".contains(first) {
       do {
         return GPU.custom(capacity: try ByteCount(parsing: text), label: text)
       } catch {

@@ -56,6 +56,7 @@ struct StepSchedule {
     let layerKinds = stack.layerKinds(count: layers, checkpointing: checkpointing)
     let kinds = layerKinds.map(stack.layer)
     var kept: [[Int32]] = []
+    let keptInputs = checkpointing ? stack.keptParts(layerKinds, checkpointing: true) : []
     var castIDs: [Int32] = []
     var cacheIDs: [Int32] = []
     // Each layer's share of what is split evenly over the layers.
@@ -65,7 +66,7 @@ struct StepSchedule {
     var temporaryIDs: [Int32] = []
     for index in 0..<layers {
       if checkpointing {
-        kept.append([schedule.allocate(share(stack.kept, index), .layerInput)])
+        kept.append([schedule.allocate(keptInputs[index], .layerInput)])
       } else {
         let layer = kinds[index]
         let less = index == 0 ? layer.savedForInputGradient : .zero
@@ -157,7 +158,9 @@ struct StepSchedule {
     var block: [Int32] = []
     for index in stride(from: layers - 1, through: 0, by: -1) {
       // The layer's fields are read in place: a copy of the whole layer retains every array in it.
-      let outgoing = schedule.allocate(moment.residualGradient, .residualGradient)
+      // The first layer's goes to its input, the embeddings' output, in their dtype.
+      let outgoing = schedule.allocate(
+        index == 0 ? moment.firstLayerInputGradient : moment.residualGradient, .residualGradient)
       // Each layer's own gradients appear as its backward runs (allocated before its moment).
       for bytes in timing.perLayer[index] { gradients.append(schedule.allocate(bytes, .gradient)) }
       if checkpointing {
@@ -184,7 +187,7 @@ struct StepSchedule {
       incoming = outgoing
       // The first layer's input is the embeddings' output, which the graph keeps with
       // checkpointing (graphLeftovers) while the loss lives.
-      if !(checkpointing && index == 0 && share(stack.kept, 0) == moment.residualGradient) {
+      if !(checkpointing && index == 0 && keptInputs[0] == moment.firstLayerInputGradient) {
         schedule.free(kept[index])
       }
       // What its 4-bit matmuls keep outlives the layer's backward (``StepPeak/retainsMatmulInputs``):
@@ -200,10 +203,10 @@ struct StepSchedule {
     var leftovers: [Int32] = []
     if checkpointing {
       leftovers.append(incoming)
-      if share(stack.kept, 0) == moment.residualGradient {
+      if keptInputs[0] == moment.firstLayerInputGradient {
         leftovers += kept[0]
       } else {
-        leftovers.append(schedule.allocate(moment.residualGradient, .residualGradient))
+        leftovers.append(schedule.allocate(moment.firstLayerInputGradient, .residualGradient))
       }
       if step.keepsCheckpointArguments { leftovers += [rotary, mask] } else { schedule.free([rotary, mask]) }
     } else {

@@ -149,7 +149,7 @@ struct AttentionActivations {
     case .eager:
       let a = context.autocast ? context.compute : p
       let scores = a
-      let masked = max(scores, context.residual)
+      let masked = max(scores, context.embeddingOutput)
       let square = StepContext.bytes(batch, heads, seq, seq, width: 1)
       saved.append(TensorTerm("q, expanded k and v", 3 * context.perToken(queryWidth, a), tensors: 3))
       let softcaps = model.modelType == "gemma2"

@@ -20,6 +20,11 @@ struct BackwardMoment {
   var bytes: ByteCount { max(feedForward, attention) }
   /// The residual stream's gradient: one comes in, one goes out (`tokens x hidden` each).
   let residualGradient: ByteCount
+  /// The gradient the first layer sends out, for its input (the embeddings' output): narrower
+  /// than the stream's when the stream turns fp32 after it (``StepContext/stream``).
+  let firstLayerInputGradient: ByteCount
+  /// How much less the first layer's moment is than the others' for that narrower gradient.
+  var firstLayerNarrowing: ByteCount { residualGradient - firstLayerInputGradient }
   /// The largest 4-bit weight of each block, dequantized.
   let feedForwardDequant: ByteCount
   let attentionDequant: ByteCount
@@ -27,7 +32,8 @@ struct BackwardMoment {
   init(_ context: StepContext, layer: LayerActivations, recomputed: Bool) {
     let onTop = recomputed ? layer.savedBytes : .zero
     let feedForwardSaved = layer.savedBytes - layer.attentionSaved
-    residualGradient = context.perToken(context.model.hiddenSize, context.residual)
+    residualGradient = context.perToken(context.model.hiddenSize, context.stream)
+    firstLayerInputGradient = context.perToken(context.model.hiddenSize, context.embeddingOutput)
     let upstream = 2 * residualGradient
     feedForwardDequant = DequantBuffers.largest(context) { !$0.input.isAttention }
     attentionDequant = DequantBuffers.largest(context) { $0.input.isAttention }

@@ -109,7 +109,7 @@ struct FusedDecoderKernels {
 
   /// What one RMSNorm saves: the fp32 rsqrt per token, and its input unless something else keeps it.
   static func normSaved(_ context: StepContext, inputKeptElsewhere: Bool) -> ByteCount {
-    let input = inputKeptElsewhere ? .zero : context.perToken(context.model.hiddenSize, context.residual)
+    let input = inputKeptElsewhere ? .zero : context.perToken(context.model.hiddenSize, context.stream)
     return input + context.perToken(1, 4)
   }
 

@@ -22,7 +22,7 @@ enum Gemma3nActivations {
   static func extraKeptPerLayer(_ context: StepContext) -> ByteCount {
     guard let g = context.model.layout.gemma3n else { return .zero }
     let hidden = context.model.hiddenSize
-    return (g.altUpInputs - 1) * context.perToken(hidden, context.residual)
+    return (g.altUpInputs - 1) * context.perToken(hidden, context.stream)
       + 2 * context.perToken(g.perLayerInputWidth, 4) + 2 * context.perToken(1, 4)
   }
 
@@ -51,7 +51,7 @@ enum Gemma3nActivations {
   static func modelLevelSaved(_ context: StepContext, adapted: [LinearModule]) -> [TensorTerm] {
     guard let g = context.model.layout.gemma3n else { return [] }
     let hidden = context.model.hiddenSize
-    let residual = context.residual
+    let residual = context.stream
     let projections = 2 * (g.altUpInputs - 1)
     func branch(_ path: String) -> ByteCount {
       guard adapted.contains(where: { $0.path == path }) else { return .zero }

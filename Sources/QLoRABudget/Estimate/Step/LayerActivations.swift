@@ -368,6 +368,9 @@ struct LayerActivations {
 struct StackActivations {
   /// Bytes held across the step until backward reaches each layer.
   let kept: ByteCount
+  /// With checkpointing, how much less the first layer's kept input is than the others'
+  /// (the embeddings' output beside an fp32 stream); zero otherwise.
+  private let firstInputNarrowing: ByteCount
   /// The largest recomputed layer (checkpointing) or zero.
   let recomputedLayer: ByteCount
   /// The tensors of the forward temporary of the layer kind with the larger forward moment.
@@ -427,6 +430,7 @@ struct StackActivations {
   private let largest: ByteCount
   let layerCount: Int64
   private let residualWidth: Int64
+  private let embeddingWidth: Int64
   private let checkpointing: Bool
   private let offloads: Bool
 
@@ -468,18 +472,25 @@ struct StackActivations {
     perLayer = layers.dense.saved
     self.largest = largest
     layerCount = model.layerCount
-    residualWidth = context.residual
+    residualWidth = context.stream
+    embeddingWidth = context.embeddingOutput
     checkpointing = context.setup.usesGradientCheckpointing
     offloads = context.setup.recipe.offloadsCheckpointInputs
     // Gemma 3n's AltUp stack and per-layer inputs (``Gemma3nActivations``); nothing elsewhere.
     let modelLevel = Gemma3nActivations.modelLevelSaved(context, adapted: adapted.modules)
     if context.setup.usesGradientCheckpointing {
       let input =
-        context.perToken(model.hiddenSize, context.residual) + Gemma3nActivations.extraKeptPerLayer(context)
+        context.perToken(model.hiddenSize, context.stream) + Gemma3nActivations.extraKeptPerLayer(context)
+      // The first layer's input is the embeddings' output, narrower than the stream after it
+      // when the stream turns fp32 (``StepContext/stream``).
+      firstInputNarrowing =
+        offloads ? .zero : context.perToken(model.hiddenSize, context.stream - context.embeddingOutput)
       let inputs =
-        offloads ? Self.keptOnGPUWithOffload(input: input, layers: model.layerCount) : model.layerCount * input
+        offloads
+        ? Self.keptOnGPUWithOffload(input: input, layers: model.layerCount)
+        : model.layerCount * input - firstInputNarrowing
       kept = inputs + modelLevel.total
-      let stored = context.perToken(model.hiddenSize, min(context.residual, 2))
+      let stored = context.perToken(model.hiddenSize, min(context.stream, 2))
       offloadedToHost =
         offloads && input > Self.offloadMinimumBytes ? (model.layerCount - 1) * stored : .zero
       recomputedLayer = largest
@@ -490,6 +501,7 @@ struct StackActivations {
         denseCount * layers.dense.savedBytes + sparseCount * (layers.sparse?.savedBytes ?? .zero)
         - first.savedForInputGradient
       kept = layersSaved + modelLevel.total
+      firstInputNarrowing = .zero
       offloadedToHost = .zero
       recomputedLayer = .zero
       terms = [TensorTerm("every layer's saved tensors", layersSaved)] + modelLevel
@@ -523,10 +535,14 @@ struct StackActivations {
   }
 
   /// What each layer of `kinds` keeps until its backward: its input with checkpointing (the
-  /// kept inputs split evenly), else its saved tensors (the first layer's less what it saves
-  /// only for its input's gradient).
+  /// kept inputs split evenly, the first layer's narrower by ``firstInputNarrowing``), else its
+  /// saved tensors (the first layer's less what it saves only for its input's gradient).
   func keptParts(_ kinds: [Kind], checkpointing: Bool) -> [ByteCount] {
-    if checkpointing { return StepSchedule.split(kept, kinds.count) }
+    if checkpointing {
+      var parts = StepSchedule.split(kept + firstInputNarrowing, kinds.count)
+      parts[0] = parts[0] - firstInputNarrowing
+      return parts
+    }
     return kinds.enumerated().map { index, kind in
       layer(kind).savedBytes - (index == 0 ? layer(kind).savedForInputGradient : .zero)
     }
@@ -539,6 +555,11 @@ struct StackActivations {
         "checkpointing with the layer inputs offloaded to host memory (Unsloth): on the GPU min(\(layerCount) x input, "
         + "max(3 x input, \(layerCount) x 2 MiB)) with input = b*s*h*\(residualWidth) B: \(NumberText.grouped(kept.bytes)) "
         + "+ one recomputed layer \(NumberText.grouped(largest.bytes)) [\(perLayer)]"
+    }
+    if checkpointing && firstInputNarrowing > .zero {
+      return "checkpointing: the first layer's input (the embeddings' output) b*s*h*\(embeddingWidth) B + "
+        + "\(layerCount - 1) layer inputs x b*s*h*\(residualWidth) B (the stream turns fp32 at the first MLP) = "
+        + "\(NumberText.grouped(kept.bytes)) + one recomputed layer \(NumberText.grouped(largest.bytes)) [\(perLayer)]"
     }
     if checkpointing {
       return "checkpointing: \(layerCount) layer inputs x b*s*h*\(residualWidth) B = "

@@ -38,11 +38,19 @@ final class StepContext: Sendable {
   let tokens: Int64
   /// The compute dtype's width (2 for bf16/fp16).
   let compute: Int64
-  /// The residual stream's dtype width: the embeddings' dtype (fp32 when the recipe upcast them,
-  /// as peft's prepare_model_for_kbit_training does), since every layer adds into it.
-  let residual: Int64
+  /// The embeddings' output width: their dtype (fp32 when the recipe upcast them, as peft's
+  /// prepare_model_for_kbit_training does). The first layer's input, and the dtype transformers
+  /// builds the rotary tables and the causal mask in (`inputs_embeds.dtype`).
+  let embeddingOutput: Int64
+  /// The residual stream's width from the first layer's MLP on: each layer adds its MLP's output
+  /// into the stream, and the sum takes the wider dtype. A 4-bit projection returns its input's
+  /// dtype, so with fp32 norm weights over 16-bit embeddings (the QLoRA paper's casts) the MLP
+  /// reads an fp32 norm output, returns fp32, and every later layer's input is fp32
+  /// (measured: Fixtures/float32-norm-steps; the fms-acceleration baseline rows).
+  let stream: Int64
   /// A norm's output width: the norm weight times the input (`weight * hs.to(input_dtype)`),
-  /// promoted to the wider of the two.
+  /// promoted to the wider of the two; Gemma's norms return their input's dtype
+  /// (`output.type_as(x)`).
   let normOutput: Int64
   /// The width of a 4-bit projection's output for an input of width w: bitsandbytes casts the
   /// result back to the input dtype (`Linear4bit.forward ... .to(inp_dtype)`); a 16-bit base
@@ -71,11 +79,16 @@ final class StepContext: Sendable {
     let computeDtype = setup.computeDtype
     compute = computeDtype.tensorDtype.byteWidth
     let dtypes = setup.unquantizedDtypes
-    residual = dtypes.embeddings.resolved(computeDtype).byteWidth
-    normOutput = max(residual, dtypes.norms.resolved(computeDtype).byteWidth)
+    embeddingOutput = dtypes.embeddings.resolved(computeDtype).byteWidth
+    normOutput =
+      model.layout.normReturnsInputDtype
+      ? embeddingOutput : max(embeddingOutput, dtypes.norms.resolved(computeDtype).byteWidth)
     lmHead = dtypes.embeddings.resolved(computeDtype).byteWidth
     isQuantized = setup.effectiveQuantization.isQuantized
     autocast = setup.usesAutocast
+    stream = max(
+      embeddingOutput,
+      Self.projectionOutput(input: normOutput, quantized: isQuantized, autocast: autocast, compute: compute))
     adapter = setup.adapterDtype.resolved(computeDtype).byteWidth
     quantizedLinears = isQuantized ? model.quantizedLinears(in: setup.recipe.linearRoles) : []
   }
@@ -87,13 +100,17 @@ final class StepContext: Sendable {
   /// and the fp32 mean and rstd.
   var normSaved: ByteCount {
     let hidden = model.hiddenSize
-    if model.layout.normHasBias { return perToken(hidden, residual) + 2 * perToken(1, 4) }
+    if model.layout.normHasBias { return perToken(hidden, stream) + 2 * perToken(1, 4) }
     return perToken(hidden, 4) + perToken(1, 4)
   }
 
   /// The output width of a frozen base projection fed an input of width `input`.
   func projectionOutput(input: Int64) -> Int64 {
-    if isQuantized { return input }
+    Self.projectionOutput(input: input, quantized: isQuantized, autocast: autocast, compute: compute)
+  }
+
+  private static func projectionOutput(input: Int64, quantized: Bool, autocast: Bool, compute: Int64) -> Int64 {
+    if quantized { return input }
     return autocast ? compute : input
   }
 

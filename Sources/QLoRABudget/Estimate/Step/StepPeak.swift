@@ -118,7 +118,7 @@ struct StepPeak {
     causalMask =
       context.attention == .eager
       ? maskTypes
-        * StepContext.bytes(setup.batchSize, setup.sequenceLength, setup.sequenceLength, width: context.residual)
+        * StepContext.bytes(setup.batchSize, setup.sequenceLength, setup.sequenceLength, width: context.embeddingOutput)
       : .zero
     // peft's prepare_model_for_kbit_training enables checkpointing without kwargs, which torch
     // runs reentrant (CheckpointFunction keeps its non-tensor arguments in ctx); transformers'
@@ -128,7 +128,8 @@ struct StepPeak {
     keepsCheckpointArguments = checkpointing && reentrant
     graphLeftovers =
       checkpointing
-      ? 2 * context.perToken(model.hiddenSize, context.residual) + (reentrant ? rotary + causalMask : .zero) : .zero
+      ? 2 * context.perToken(model.hiddenSize, context.embeddingOutput) + (reentrant ? rotary + causalMask : .zero)
+      : .zero
     // Without checkpointing autograd saves autocast's weight casts too (lora_A/B's matmuls need
     // them for their inputs' gradients) until each layer's backward; checkpointed layers ran
     // forward without grad, so there the cache lives only until autocast exits.
@@ -165,9 +166,11 @@ struct StepPeak {
     var retained = retainedHeadInput
     for index in stride(from: layers - 1, through: 0, by: -1) {
       gradientsAlive = gradientsAlive + ByteCount.sum(gradientTiming.perLayer[index])
+      // The first layer sends out its input's gradient, in the embeddings' dtype.
+      let moment = stack.backwardMoment(of: kinds[index])
+      let narrowing = index == 0 ? moment.firstLayerNarrowing : .zero
       backwardLayer = max(
-        backwardLayer,
-        outsideLayers + keptBelow + gradientsAlive + retained + stack.backwardMoment(of: kinds[index]).bytes)
+        backwardLayer, outsideLayers + keptBelow + gradientsAlive + retained + moment.bytes - narrowing)
       keptBelow = keptBelow - keptParts[index]
       if retainsMatmulInputs {
         retained = retained + ByteCount.sum(stack.retainedAfterBackward(kinds[index], first: index == 0))
@@ -181,7 +184,7 @@ struct StepPeak {
     let copiesLast = SavedModuleCopies.gradientsAfterTheLayers(trainable, onGPU: gradients) > .zero
     let endOfBackward =
       held + gradients + graphLeftovers + retained + gradientTiming.tiedEmbeddingAccumulation
-      + (copiesLast ? context.perToken(model.hiddenSize, context.residual) : .zero)
+      + (copiesLast ? context.perToken(model.hiddenSize, context.embeddingOutput) : .zero)
     let headGradient = SavedModuleCopies.headGradient(trainable)
     let backwardHead =
       headGradient > .zero
@@ -213,7 +216,7 @@ struct StepPeak {
   /// module; computed once per forward and read by every layer.
   static func rotaryTables(_ context: StepContext) -> ByteCount {
     guard case .rotary(let dimension, let count) = context.model.layout.positionEmbedding else { return .zero }
-    return 2 * count * context.perToken(dimension, context.residual)
+    return 2 * count * context.perToken(dimension, context.embeddingOutput)
   }
 
   /// Under `torch.autocast` the 16-bit casts of fp32 leaf tensors that require grad (the

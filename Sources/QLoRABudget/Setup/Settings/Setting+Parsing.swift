@@ -118,7 +118,7 @@ extension Setting {
   /// A finite number in the setting's range.
   private func number(_ text: String) throws(SettingValueError) -> Double {
     guard case .numbers(let range) = domain else { throw failure(text) }
-    guard let value = Double(text.trimmingHorizontalWhitespace()), value.isFinite else {
+    guard let value = Self.decimal(text.trimmingHorizontalWhitespace()), value.isFinite else {
       throw failure(text, "expected a number")
     }
     guard range.contains(value) else {
@@ -133,7 +133,7 @@ extension Setting {
     let trimmed = text.trimmingHorizontalWhitespace()
     if allowsAuto, trimmed.lowercased() == "auto" { return nil }
     // DeepSpeed configs write sizes as 5e7 as often as 50000000.
-    guard let value = Double(trimmed), value.isFinite, value == value.rounded() else {
+    guard let value = Self.decimal(trimmed), value.isFinite, value == value.rounded() else {
       throw failure(text, "expected a whole number of elements" + (allowsAuto ? " or auto" : ""))
     }
     guard value >= 0, value <= Double(Setting.maximumBucketElements) else {
@@ -149,6 +149,14 @@ extension Setting {
     let names = domain.listedValues
     let hint = Suggestions.closest(to: key, among: names, limit: 1).first.map { " Did you mean '\($0)'?" } ?? ""
     throw failure(text, "use one of \(names.joined(separator: ", ")).\(hint)")
+  }
+
+  /// A decimal number (`16`, `0.05`, `5e7`), or nil: `Double.init` also reads hexadecimal
+  /// (`0x10`), `nan` and `inf`, which no training config means here.
+  private static func decimal(_ text: String) -> Double? {
+    guard text.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || "+-.eE".utf8.contains($0) })
+    else { return nil }
+    return Double(text)
   }
 
   /// A number as the shortest text that reads back the same (`16`, `0.05`).
