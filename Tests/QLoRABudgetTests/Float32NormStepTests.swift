@@ -53,7 +53,7 @@ import Testing
 
   /// Every case, at its full depth: what autograd saves and each phase's peak within 1% of the
   /// measured step (extrapolated from the one- and two-layer builds).
-  @Test(arguments: ["smollm2-s512-b1-r16-gc-qlora-paper"])
+  @Test(arguments: ["smollm2-s512-b1-r16-gc-qlora-paper", "smollm2-s512-b1-r16-nogc-qlora-paper"])
   func theStepAgreesWithTheMeasuredOne(_ name: String) throws {
     let entry = try #require(try Self.entries()[name])
     let layers = try #require((entry["model_config"] as? [String: Any])?["num_hidden_layers"] as? Int)
