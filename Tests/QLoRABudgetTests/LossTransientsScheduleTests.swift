@@ -5,7 +5,7 @@ import Testing
 
 /// The loss's transients below the moments (issue 17), as transformers 4.45.2's
 /// MistralForCausalLM makes them on torch 2.4.1 (recorded on the meta device with the real
-/// transformers / peft / bitsandbytes code, docs/estimation.md "The loss's transients"):
+/// transformers / peft / bitsandbytes code, docs/estimation.md, "The schedule": the loss's transients):
 /// fms-acceleration's p2-041 setup, Mistral-7B (vocabulary 32,000) at 8 x 4,096 = 32,768 tokens.
 /// Every logit is 32,768 x 32,000 = 1,048,576,000 elements: 2,097,152,000 B in bf16,
 /// 4,194,304,000 B in fp32.

@@ -30,7 +30,7 @@
 ///
 /// Two transients below the moments that only the allocator sees (``headOutput``,
 /// ``backwardCopies``), as transformers 4.45.2's MistralForCausalLM on torch 2.4.1 makes them
-/// (recorded on the meta device, docs/estimation.md "The loss's transients"):
+/// (recorded on the meta device, docs/estimation.md, "The schedule": the loss's transients):
 /// - The fp32-logits loss's lm_head output in the compute dtype (`self.lm_head(...).float()`): the
 ///   upcast copies it and it is freed at once, leaving a block of its size cached while the
 ///   fp32 tensors, each larger, cannot use it.
