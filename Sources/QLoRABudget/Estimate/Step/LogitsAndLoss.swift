@@ -25,8 +25,8 @@
 /// vocab` fp32, which a plain loop holds), the 16-bit lm_head output is freed at the rebinding
 /// (the cast saves nothing for backward), and `logits[..., :-1, :].contiguous()` is a second fp32
 /// copy, freed when the forward returns, that takes the upcast's place (counted over every token:
-/// one position short of it). Backward: the same two fp32 gradients (the slice's backward writes
-/// a zero-filled `tokens x vocab` fp32 gradient beside log_softmax's).
+/// one position short of it). Backward: the same two fp32 gradients, nll_loss's and
+/// log_softmax's (the shift's slice gradients come after them, below that moment).
 ///
 /// Two transients below the moments that only the allocator sees (``headOutput``,
 /// ``backwardCopies``), as transformers 4.45.2's MistralForCausalLM on torch 2.4.1 makes them
