@@ -30,10 +30,15 @@ extension ValidationReport {
       - **fms-acceleration (high, A100-80GB; IBM's reference benchmark, fixed 4,096-token packed rows at batch 4
         and 8).** The accelerated-peft-bnb config has the llama-factory recipe's dtypes (base bf16, adapters fp32).
         On transformers 4.45.2 (mapped, `fp32-logits` loss): \(errors(ids(39...44))) (process from nvidia-smi,
-        odd ids; peak allocated, even ids). The peak allocated is reproduced; the process is not: nvidia-smi
-        shows more cached memory above the allocated peak than the simulated allocator keeps (the peak is at the
-        loss, beside fp32 logits of 2.10 or 4.19 GB); \(worst.map { "\($0.0) sets the one-GPU margin (\(Self.percent(Self.roundedUp($0.1) * 100)))" } ?? ""),
-        where the fitcheck runs alone give \(Self.percent(fitcheckWorst * 100)). On transformers 4.48.1 (shown under "Expressed by a
+        odd ids; peak allocated, even ids). The peak allocated is reproduced, and the process since the schedule
+        has the loss's transients (issue 17): the 16-bit lm_head output that `.float()` replaces is freed beside
+        fp32 logits of 2.10 or 4.19 GB, each fp32 tensor after it is twice its size, so its block stays cached
+        and free at the loss's peak, as the run's own code recorded on the meta device shows (docs/estimation.md,
+        "The schedule"); \(worst.map { worst in
+          worst.1 > fitcheckWorst
+          ? "\(worst.0) sets the one-GPU margin (\(Self.percent(Self.roundedUp(worst.1) * 100))), where the fitcheck runs alone give \(Self.percent(fitcheckWorst * 100))"
+          : "their largest underestimate (\(worst.0), \(Self.percent(Self.roundedUp(worst.1) * 100))) is within the fitcheck runs' \(Self.percent(fitcheckWorst * 100))" } ?? "").
+        On transformers 4.48.1 (shown under "Expressed by a
         recipe"): \(errors(ids(1...6))): 4.46-4.49's ForCausalLMLoss shifts fp32 logits with a copy beside the
         bf16 logits the output keeps, a loss neither `standard` nor `fp32-logits` models (counted, these process
         rows would need \(Self.percent(newerMargin * 100))). The baseline-peft-bnb config (TRL's preparation: the

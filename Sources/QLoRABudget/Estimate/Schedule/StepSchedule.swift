@@ -120,7 +120,10 @@ struct StepSchedule {
     let lastHidden = schedule.allocate(loss.lastHiddenState, .logits)
     let weightCopy = schedule.allocate(loss.weightCopy, .logits)
     let labels = schedule.allocate(loss.labels, .logits)
+    // The fp32-logits loss's 16-bit lm_head output, freed once `.float()` has copied it.
+    let headOutput = schedule.allocate(loss.headOutput, .logits)
     let logits = schedule.allocate(loss.logits, .logits)
+    schedule.free(headOutput)
     // A 4-bit lm_head's dequantized weight beside every logit (``StepPeak/outputHeadMoment``).
     if step.outputHeadMoment > .zero {
       schedule.free(schedule.allocate(step.outputHeadDequant, .dequantizedWeight))
@@ -143,14 +146,22 @@ struct StepSchedule {
     enter(.backward)
     if workspaces.count > 1 { schedule.allocate(workspaces[1], .workspace) }
     let chunkAgain = loss.tokenChunking?.checkpointsChunks == true ? schedule.allocate(loss.chunk, .logits) : -1
-    let lossGradients = [
-      schedule.allocate(loss.gradient, .lossGradient), schedule.allocate(loss.gradient, .lossGradient),
-    ]
-    schedule.free(lossGradients)
-    schedule.free([chunkAgain, finalNorm, weightCopy, softcap, logProbabilities, inputGradient])
+    let nllGradient = schedule.allocate(loss.gradient, .lossGradient)
+    var lossGradient = schedule.allocate(loss.gradient, .lossGradient)
+    // Log-softmax's backward is done: its saved output and the gradient it took go; then the
+    // gradients of the shift's slices and the upcast, each beside the one before it, the last
+    // live until lm_head's backward has made its input gradient.
+    schedule.free([logProbabilities, nllGradient])
+    for bytes in loss.backwardCopies {
+      let next = schedule.allocate(bytes, .lossGradient)
+      schedule.free(lossGradient)
+      lossGradient = next
+    }
+    schedule.free([chunkAgain, finalNorm, weightCopy, softcap, inputGradient])
     if !loss.isFused { schedule.free(labels) }
     let moment = stack.backwardMoment
     var incoming = schedule.allocate(moment.residualGradient, .residualGradient)
+    schedule.free(lossGradient)
     let timing = step.gradientTiming
     var gradients = timing.beforeLayers.map { schedule.allocate($0, .gradient) }
     var recomputedAttention: [Int32] = []

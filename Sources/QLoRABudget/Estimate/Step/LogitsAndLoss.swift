@@ -25,8 +25,22 @@
 /// vocab` fp32, which a plain loop holds), the 16-bit lm_head output is freed at the rebinding
 /// (the cast saves nothing for backward), and `logits[..., :-1, :].contiguous()` is a second fp32
 /// copy, freed when the forward returns, that takes the upcast's place (counted over every token:
-/// one position short of it). Backward: the same two fp32 gradients (the slice's backward writes
-/// a zero-filled `tokens x vocab` fp32 gradient beside log_softmax's).
+/// one position short of it). Backward: the same two fp32 gradients, nll_loss's and
+/// log_softmax's (the shift's slice gradients come after them, below that moment).
+///
+/// Two transients below the moments that only the allocator sees (``headOutput``,
+/// ``backwardCopies``), as transformers 4.45.2's MistralForCausalLM on torch 2.4.1 makes them
+/// (recorded on the meta device, docs/estimation.md, "The schedule": the loss's transients):
+/// - The fp32-logits loss's lm_head output in the compute dtype (`self.lm_head(...).float()`): the
+///   upcast copies it and it is freed at once, leaving a block of its size cached while the
+///   fp32 tensors, each larger, cannot use it.
+/// - After log-softmax's backward (its saved output and the incoming gradient freed), autograd
+///   makes one gradient per view or cast between the loss and lm_head, each beside the one
+///   before it: the fp32-logits loss's shift `logits[..., :-1, :]` is two slices, whose
+///   backwards each write a zero-filled fp32 gradient (the shifted shape, then every token), and
+///   the upcast's backward (`ToCopyBackward`) a gradient in the logits' own dtype, live until
+///   lm_head's backward has made its input gradient. The standard loss's upcast makes the last
+///   one only.
 ///
 /// Chunked losses (``ChunkedLoss``) never hold the full logits; the loss's gradient with respect
 /// to the final norm's output is computed during forward and saved (`tokens x hidden`):
@@ -65,6 +79,12 @@ struct LogitsAndLoss {
   /// The model returns fp32 logits and `upcast` is the loss's shifted copy (``LossKind/fp32Logits``).
   let fp32Output: Bool
   let tokens: Int64
+  /// The fp32-logits loss's lm_head output in the compute dtype, freed once `logits.float()` has
+  /// copied it (zero otherwise).
+  let headOutput: ByteCount
+  /// The gradients backward makes after log-softmax's, in order, each beside the one before
+  /// it (the standard loss's and the fp32-logits loss's; empty for a chunked loss).
+  let backwardCopies: [ByteCount]
   /// A chunked loss's moment: one chunk (zero for the standard loss).
   let chunk: ByteCount
   /// The gradient with respect to the final norm's output a fused chunked loss saves.
@@ -134,6 +154,8 @@ struct LogitsAndLoss {
       heldOutput = logits
       inputGradient = .zero
       unslothChunking = nil
+      headOutput = .zero
+      backwardCopies = []
     } else if let fused = setup.lossImplementation.flatMap({ Self.chunkMoment($0, context, width: width) }),
       fused.moment + fused.inputGradient < standard.largestMoment(keepingLogits: plain)
     {
@@ -148,6 +170,8 @@ struct LogitsAndLoss {
       chunk = fused.moment
       inputGradient = fused.inputGradient
       unslothChunking = fused.unslothChunks.map { ($0, context.lossChunkBudget) }
+      headOutput = .zero
+      backwardCopies = []
     } else {
       implementation = nil
       tokenChunking = nil
@@ -160,12 +184,15 @@ struct LogitsAndLoss {
       chunk = .zero
       inputGradient = .zero
       unslothChunking = nil
+      headOutput = standard.headOutput
+      backwardCopies = standard.backwardCopies
     }
   }
 
   /// The standard loss's tensors.
   private struct Standard {
-    let logits, softcap, upcast, logProbabilities, gradient: ByteCount
+    let logits, softcap, upcast, logProbabilities, gradient, headOutput: ByteCount
+    let backwardCopies: [ByteCount]
     /// The larger of the forward and backward moments (the tensors both share excluded).
     func largestMoment(keepingLogits: Bool) -> ByteCount {
       max(
@@ -181,6 +208,12 @@ struct LogitsAndLoss {
       upcast = width == 4 && !fp32Output ? .zero : context.perToken(context.model.vocabularySize, 4)
       logProbabilities = context.perToken(context.model.vocabularySize, 4)
       gradient = logProbabilities
+      // The upcast's gradient in the dtype it was cast from (none when the logits are fp32 already).
+      let cast = width == 4 ? [ByteCount]() : [context.perToken(context.model.vocabularySize, width)]
+      headOutput = fp32Output ? cast.first ?? .zero : .zero
+      // The fp32-logits loss's shift first: its two slices (`[..., :-1, :]`: the trailing `:`, then
+      // the `:-1`), counted over every token as the shifted copy is.
+      backwardCopies = (fp32Output ? [gradient, logits] : []) + cast
     }
   }
 
