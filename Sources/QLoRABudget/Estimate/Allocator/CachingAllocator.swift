@@ -179,6 +179,16 @@ struct CachingAllocatorSimulation<Pool: FreeBlockPool> {
     return all.map { ($0.size, blocks[Int($0.block)].tensor) }
   }
 
+  /// The unmapped ranges of the pool's expandable segment, as offsets from its start, by
+  /// address (the last runs to the end of its address space); none before it is made. What
+  /// tests read of the mapped pages.
+  func unmappedRanges(small: Bool) -> [Range<Int64>] {
+    let base = Self.segmentBase(small: small)
+    return (unmapped[small] ?? []).map {
+      blocks[Int($0)].address - base..<blocks[Int($0)].address - base + blocks[Int($0)].size
+    }
+  }
+
   // MARK: - Pools
 
   private mutating func makeBlock(_ block: Block) -> Int32 {

@@ -183,6 +183,16 @@ struct FlatCachingAllocator: ~Copyable {
     return all.map { ($0.size, blocks[Int($0.block)].tensor) }
   }
 
+  /// The unmapped ranges of the pool's expandable segment, as offsets from its start, by
+  /// address (the last runs to the end of its address space); none before it is made. What
+  /// tests read of the mapped pages.
+  func unmappedRanges(small: Bool) -> [Range<Int64>] {
+    let base = Rules.segmentBase(small: small)
+    return (small ? unmappedSmall : unmappedLarge).map {
+      blocks[Int($0)].address - base..<blocks[Int($0)].address - base + blocks[Int($0)].size
+    }
+  }
+
   // MARK: - Blocks and pools
 
   /// A merged neighbour's size and name go to `block`; its slot is recycled.
