@@ -23,11 +23,13 @@ import Testing
     #expect(models.count > 60 && variants.count == 5)
     var compared = 0
     var completing = 0
+    var expandableRetries = 0
     for (index, name) in models.enumerated() {
       let model = try PresetCatalog.bundled.model(named: name)
       var setup = try AllocationScheduleTests.setup(try #require(baseline.variants[variants[index % variants.count]]))
       setup.allocatorConfiguration = Self.settings[index % Self.settings.count]
-      let gpu = GPU.custom(capacity: .gibibytes(index % 2 == 0 ? 24 : 80), label: "gpu")
+      // Capacities not in step with the settings: each setting meets both.
+      let gpu = GPU.custom(capacity: .gibibytes(index % 3 == 0 ? 80 : 24), label: "gpu")
       let walk = try MemoryEstimator.Walk(model: model, setup: setup, gpu: gpu)
       let loader = setup.recipe.loader
       let schedule = walk.schedule(loader: loader)
@@ -42,11 +44,14 @@ import Testing
       #expect(fast == reference, "\(name) \(setup.allocator.configuration)")
       #expect(fast.largestFreeBlocks == reference.largestFreeBlocks, "\(name)")
       compared += 1
+      #expect(fast.completingPeakReserved == reference.completingPeakReserved, "\(name)")
       if reference.completingPeakReserved != nil { completing += 1 }
+      // Over the capacity, the completing replay runs into out-of-memory retries.
+      if setup.allocator.expandableSegments && reference.peakReserved > capacity { expandableRetries += 1 }
     }
     #expect(compared == models.count)
-    // The out-of-memory retry path is exercised too.
-    #expect(completing > 0)
+    // The out-of-memory retry path is exercised too, expandable segments' included.
+    #expect(completing > 0 && expandableRetries > 0, "\(completing) completing, \(expandableRetries) expandable over")
   }
 
   /// A schedule met again takes its run from the memo: the same reserve as the reference
@@ -120,6 +125,56 @@ import Testing
         }
         if capacity != nil { #expect(fast.retries > 0 && failures > 0, "round \(round)") }
       }
+    }
+  }
+
+  /// Expandable segments under a capacity that forces out-of-memory retries every few dozen
+  /// steps: releases unmap free pages in the middle of both pools' segments and later requests
+  /// map into those gaps. Step by step the fast allocator and the oracle agree on every figure,
+  /// every free block and every unmapped range; gaps (more than one unmapped range) appear and
+  /// are filled again.
+  @Test func expandableSegmentsAgreeWithTheOracleThroughOutOfMemoryRetries() {
+    let sizes: [Int64] = [700, 300 << 10, 1 << 20, 3 << 20, 9 << 20, 20 << 20, 45 << 20, 130 << 20]
+    for (round, settings) in [
+      AllocatorSettings(expandableSegments: true),
+      AllocatorSettings(expandableSegments: true, roundupPower2Divisions: 16),
+    ].enumerated() {
+      var random = SplitMix64(seed: UInt64(100 + round))
+      let capacity = Int64(1) << 30
+      var fast = CachingAllocator(settings: settings, capacity: capacity)
+      var oracle = ReferenceCachingAllocator(settings: settings, capacity: capacity)
+      var live: [(fast: Int32, oracle: Int32)] = []
+      var failures = 0
+      var mostGaps = 0
+      var gapsFilled = 0
+      for step in 0..<8_000 {
+        let gapsBefore = fast.unmappedRanges(small: false).count + fast.unmappedRanges(small: true).count
+        let retriesBefore = fast.retries
+        if live.isEmpty || random.next() % 100 < 55 {
+          let bytes = sizes[Int(random.next() % UInt64(sizes.count))] + Int64(random.next() % 64) * 512
+          let a = fast.malloc(bytes, .other)
+          let b = oracle.malloc(bytes, .other)
+          #expect((a == nil) == (b == nil), "round \(round) step \(step)")
+          if let a, let b { live.append((a, b)) } else { failures += 1 }
+        } else {
+          let (a, b) = live.remove(at: Int(random.next() % UInt64(live.count)))
+          fast.free(a)
+          oracle.free(b)
+        }
+        let same =
+          fast.allocated == oracle.allocated && fast.reserved == oracle.reserved
+          && fast.peakReserved == oracle.peakReserved && fast.retries == oracle.retries
+          && fast.unmappedRanges(small: false) == oracle.unmappedRanges(small: false)
+          && fast.unmappedRanges(small: true) == oracle.unmappedRanges(small: true)
+          && fast.freeBlocks(limit: .max).map(\.bytes) == oracle.freeBlocks(limit: .max).map(\.bytes)
+        #expect(same, "round \(round) step \(step)")
+        if !same { return }
+        let gaps = fast.unmappedRanges(small: false).count + fast.unmappedRanges(small: true).count
+        mostGaps = max(mostGaps, gaps)
+        if gaps < gapsBefore && fast.retries == retriesBefore { gapsFilled += 1 }
+      }
+      #expect(fast.retries > 20 && failures > 0, "round \(round)")
+      #expect(mostGaps > 4 && gapsFilled > 0, "round \(round): \(mostGaps) ranges at most, \(gapsFilled) filled")
     }
   }
 }

@@ -78,6 +78,67 @@ import Testing
     #expect(b.reserved == 50 * Self.mib)
   }
 
+  /// PyTorch 2.10's expandable segments on an out-of-memory retry, by hand: the large pool maps
+  /// 20 MiB pages (`kLargeBuffer`); a release unmaps the whole pages inside every free block
+  /// (`release_blocks` -> `unmap_block`), the rest of a page shared with a live block staying
+  /// mapped; a request is mapped into the lowest unmapped range that, with the free blocks
+  /// around it, holds it (`find_expandable_block`). Offsets and sizes in MiB from the
+  /// segment's start; reserved = mapped pages.
+  @Test func expandableSegmentsUnmapFreePagesAndRefillTheLowestGap() throws {
+    let m = Self.mib
+    let space = CachingAllocatorSimulation<SortedFreeBlockPool>.addressSpace
+    var a = CachingAllocator(settings: AllocatorSettings(expandableSegments: true), capacity: 160 * m)
+    // 50 maps pages [0, 60): 50 allocated, [50, 60) free. 10 takes that free block whole.
+    let fifty = try take(&a, 50 * m, .other)
+    let ten = try take(&a, 10 * m, .other)
+    // 40 maps [60, 100).
+    let forty = try take(&a, 40 * m, .other)
+    #expect(a.reserved == 100 * m && a.unmappedRanges(small: false) == [100 * m..<space])
+    a.free(fifty)
+    // 70: no free block holds it; 4 pages at the end would make 180 > 160. The release unmaps
+    // the 2 whole pages of the free [0, 50) (page [40, 60) holds the live 10: [40, 50) stays
+    // free and mapped): 60 mapped. [0, 40) with [40, 50) holds 50 < 70, so the end: [100, 180)
+    // mapped, 140 reserved, [170, 180) free.
+    _ = try take(&a, 70 * m, .other)
+    #expect(a.retries == 1 && a.reserved == 140 * m && a.peakReserved == 140 * m)
+    #expect(a.unmappedRanges(small: false) == [0..<40 * m, 180 * m..<space])
+    #expect(a.freeBlocks(limit: 9).map(\.bytes) == [10 * m, 10 * m])
+    // 20: no free block holds it; the lowest range, [0, 40), does: one page there, [0, 20).
+    _ = try take(&a, 20 * m, .other)
+    #expect(a.retries == 1 && a.reserved == 160 * m)
+    #expect(a.unmappedRanges(small: false) == [20 * m..<40 * m, 180 * m..<space])
+    // Freeing the 10 and the 40 leaves [40, 100) free. 70: [20, 40) then [40, 100) hold 80,
+    // one page to map: 180 > 160. The release unmaps [40, 100), merged with [20, 40); the
+    // request needs 4 pages of [20, 100) then: 100 + 80 > 160, out of memory.
+    a.free(ten)
+    a.free(forty)
+    #expect(a.malloc(70 * m, .other) == nil)
+    #expect(a.retries == 2 && a.reserved == 100 * m && a.peakReserved == 160 * m)
+    #expect(a.unmappedRanges(small: false) == [20 * m..<100 * m, 180 * m..<space])
+    // 50 then fits the gap: 3 pages, [20, 80), 50 allocated and [70, 80) free.
+    _ = try take(&a, 50 * m, .other)
+    #expect(a.retries == 2 && a.reserved == 160 * m && a.allocated == 140 * m)
+    #expect(a.unmappedRanges(small: false) == [80 * m..<100 * m, 180 * m..<space])
+    #expect(a.freeBlocks(limit: 9).map(\.bytes) == [10 * m, 10 * m])
+  }
+
+  /// Before this model, a release unmapped only the free tail of each segment: a retry that
+  /// needs pages freed in the middle of the segment failed. The small pool's first page needs
+  /// 2 MiB beyond the capacity; the large pool's free 50 MiB block in front gives back its two
+  /// whole pages.
+  @Test func expandableSegmentsReleaseFreePagesInTheMiddle() throws {
+    let m = Self.mib
+    var a = CachingAllocator(settings: AllocatorSettings(expandableSegments: true), capacity: 100 * m)
+    let fifty = try take(&a, 50 * m, .other)
+    _ = try take(&a, 10 * m, .other)
+    _ = try take(&a, 40 * m, .other)
+    a.free(fifty)
+    // 1 MiB: the small pool, a 2 MiB page: 102 > 100. Released [0, 40): 60, then 62.
+    _ = try take(&a, Self.mib, .other)
+    #expect(a.retries == 1 && a.reserved == 62 * m && a.peakReserved == 100 * m)
+    #expect(a.unmappedRanges(small: true).first == 2 * m..<CachingAllocatorSimulation<SortedFreeBlockPool>.addressSpace)
+  }
+
   @Test func roundupPowerOfTwoDivisions() {
     let a = CachingAllocator(settings: AllocatorSettings(roundupPower2Divisions: 4))
     // 1,200 MiB lies between 1,024 and 2,048 MiB, in steps of 256 MiB: 1,280 MiB.

@@ -26,6 +26,8 @@ struct FlatCachingAllocator: ~Copyable {
     var higher: Int32 = -1
     var list: Int32 = -1
     var allocated: Bool
+    /// False for an unmapped range of an expandable segment (neither allocated nor free).
+    var mapped = true
     var small: Bool
     /// The tensor that last occupied it (what left it, once free).
     var tensor: ScheduledTensor
@@ -45,10 +47,10 @@ struct FlatCachingAllocator: ~Copyable {
   private var recycled: Int32 = -1
   private var pools = FreeLists()
   private var nextAddress: Int64 = 0
-  /// Expandable segments: the last block of each pool's segment (-1: none) and the segment's
-  /// end, index 1 for the small pool.
-  private var tailBlock: (Int32, Int32) = (-1, -1)
-  private var tailEnd: (Int64, Int64) = (0, 0)
+  /// Expandable segments: each pool's unmapped ranges, by address (`BlockPool::unmapped`); the
+  /// last runs to the end of the segment's address space. Empty until the segment is made.
+  private var unmappedLarge: [Int32] = []
+  private var unmappedSmall: [Int32] = []
   private(set) var allocated: Int64 = 0
   private(set) var reserved: Int64 = 0
   private(set) var peakReserved: Int64 = 0
@@ -88,8 +90,8 @@ struct FlatCachingAllocator: ~Copyable {
     other.recycled = recycled
     other.pools.copyLists(from: pools)
     other.nextAddress = nextAddress
-    other.tailBlock = tailBlock
-    other.tailEnd = tailEnd
+    other.unmappedLarge = unmappedLarge
+    other.unmappedSmall = unmappedSmall
     other.allocated = allocated
     other.reserved = reserved
     other.peakReserved = peakReserved
@@ -136,7 +138,6 @@ struct FlatCachingAllocator: ~Copyable {
       if block.next >= 0 { blocks[Int(block.next)].previous = rest }
       blocks[Int(index)].next = rest
       blocks[Int(index)].size = size
-      if expandable && tail(small) == index { setTail(small, rest, tailEnd(small)) }
       pools.insert(rest, blocks)
     }
     blocks[Int(index)].allocated = true
@@ -154,7 +155,7 @@ struct FlatCachingAllocator: ~Copyable {
     block.allocated = false
     allocated -= block.size
     let previous = block.previous
-    if previous >= 0, !blocks[Int(previous)].allocated {
+    if previous >= 0, isFree(previous) {
       let other = blocks[Int(previous)]
       pools.remove(previous, blocks)
       block.address = other.address
@@ -163,12 +164,11 @@ struct FlatCachingAllocator: ~Copyable {
       absorb(other, into: &block, slot: previous)
     }
     let next = block.next
-    if next >= 0, !blocks[Int(next)].allocated {
+    if next >= 0, isFree(next) {
       let other = blocks[Int(next)]
       pools.remove(next, blocks)
       block.next = other.next
       if other.next >= 0 { blocks[Int(other.next)].previous = index }
-      if expandable && tail(block.small) == next { setTail(block.small, index, tailEnd(block.small)) }
       absorb(other, into: &block, slot: next)
     }
     blocks[Int(index)] = block
@@ -181,6 +181,16 @@ struct FlatCachingAllocator: ~Copyable {
     let all = (pools.keys(small: false, blocks) + pools.keys(small: true, blocks)).sorted { $0.size > $1.size }.prefix(
       limit)
     return all.map { ($0.size, blocks[Int($0.block)].tensor) }
+  }
+
+  /// The unmapped ranges of the pool's expandable segment, as offsets from its start, by
+  /// address (the last runs to the end of its address space); none before it is made. What
+  /// tests read of the mapped pages.
+  func unmappedRanges(small: Bool) -> [Range<Int64>] {
+    let base = Rules.segmentBase(small: small)
+    return (small ? unmappedSmall : unmappedLarge).map {
+      blocks[Int($0)].address - base..<blocks[Int($0)].address - base + blocks[Int($0)].size
+    }
   }
 
   // MARK: - Blocks and pools
@@ -231,51 +241,40 @@ struct FlatCachingAllocator: ~Copyable {
     return found
   }
 
+  /// Free and mapped: what a freed neighbour merges with.
   @inline(__always)
-  private func tail(_ small: Bool) -> Int32 { small ? tailBlock.1 : tailBlock.0 }
-  @inline(__always)
-  private func tailEnd(_ small: Bool) -> Int64 { small ? tailEnd.1 : tailEnd.0 }
-
-  @inline(__always)
-  private mutating func setTail(_ small: Bool, _ block: Int32, _ end: Int64) {
-    if small { (tailBlock.1, tailEnd.1) = (block, end) } else { (tailBlock.0, tailEnd.0) = (block, end) }
+  private func isFree(_ index: Int32) -> Bool {
+    !blocks[Int(index)].allocated && blocks[Int(index)].mapped
   }
 
   // MARK: - Segments
 
   /// Makes room for `bytes` more reserved bytes within the capacity, releasing cached segments
   /// if it must; false when even that is not enough.
-  private mutating func makeRoom(_ bytes: Int64, small: Bool) -> Bool {
+  private mutating func makeRoom(_ bytes: Int64) -> Bool {
     guard let capacity, reserved + bytes > capacity else { return true }
     retries += 1
-    if !expandable {
-      // Every free block that is a whole segment goes back to the driver.
-      for key in pools.keys(small: false, blocks) + pools.keys(small: true, blocks)
-      where blocks[Int(key.block)].previous < 0 && blocks[Int(key.block)].next < 0 {
+    releaseCache()
+    return reserved + bytes <= capacity
+  }
+
+  /// `release_cached_blocks`: every free block that is a whole segment goes back to the driver;
+  /// with expandable segments, every free block unmaps the whole pages inside it.
+  private mutating func releaseCache() {
+    for key in pools.keys(small: false, blocks) + pools.keys(small: true, blocks) {
+      if expandable {
+        unmapPages(of: key.block)
+      } else if blocks[Int(key.block)].previous < 0 && blocks[Int(key.block)].next < 0 {
         pools.remove(key.block, blocks)
         reserved -= key.size
         recycle(key.block)
       }
-    } else {
-      // Expandable segments unmap the free pages at each segment's end.
-      for pool in [true, false] {
-        let last = tail(pool)
-        guard last >= 0, !blocks[Int(last)].allocated else { continue }
-        let unmapped = blocks[Int(last)].size
-        pools.remove(last, blocks)
-        reserved -= unmapped
-        let previous = blocks[Int(last)].previous
-        if previous >= 0 { blocks[Int(previous)].next = -1 }
-        recycle(last)
-        setTail(pool, previous, previous >= 0 ? tailEnd(pool) - unmapped : 0)
-      }
     }
-    return reserved + bytes <= capacity
   }
 
   private mutating func newSegment(small: Bool, size: Int64) -> Int32 {
     let bytes = Rules.segmentSize(size)
-    guard makeRoom(bytes, small: small) else { return -1 }
+    guard makeRoom(bytes) else { return -1 }
     let index = makeBlock(
       Block(size: bytes, address: nextAddress, previous: -1, next: -1, allocated: false, small: small, tensor: .other))
     // Segments never touch: nothing merges across them.
@@ -284,32 +283,178 @@ struct FlatCachingAllocator: ~Copyable {
     return index
   }
 
-  /// Grows the pool's expandable segment so that its last block holds `size`.
+  // MARK: - Expandable segments
+
+  /// `try_allocate_expandable_block`: maps pages of the pool's expandable segment so that a
+  /// free block holds `size`, releasing the cache first if the pages would pass the capacity.
   private mutating func expand(small: Bool, size: Int64) -> Int32 {
-    let page = small ? Rules.smallBuffer : Rules.largeBuffer
-    func missing() -> Int64 {
-      let last = tail(small)
-      let tailFree = last >= 0 && !blocks[Int(last)].allocated ? blocks[Int(last)].size : 0
-      return page * ((size - tailFree + page - 1) / page)
+    var found = expansion(small: small, size: size)
+    if let capacity, reserved + found.bytes > capacity {
+      retries += 1
+      releaseCache()
+      // Released pages are unmapped ranges now: the request may go lower.
+      found = expansion(small: small, size: size)
+      guard reserved + found.bytes <= capacity else { return -1 }
     }
-    // Releasing the cache unmaps the free tail, so what is missing is counted again after it.
-    guard makeRoom(missing(), small: small) else { return -1 }
-    let bytes = missing()
-    if let capacity, reserved + bytes > capacity { return -1 }
-    grow(by: bytes)
-    let current = tail(small)
-    if current >= 0 && !blocks[Int(current)].allocated {
-      pools.remove(current, blocks)
-      blocks[Int(current)].size += bytes
-      setTail(small, current, tailEnd(small) + bytes)
-      return current
+    var block = found.start
+    if !blocks[Int(block)].mapped { block = mapPages(of: block, min(blocks[Int(block)].size, size)) }
+    while blocks[Int(block)].size < size {
+      let range = blocks[Int(block)].next
+      block = mapPages(of: range, min(size - blocks[Int(block)].size, blocks[Int(range)].size))
     }
-    let start = current >= 0 ? tailEnd(small) : (small ? 0 : Int64(1) << 50)
-    let index = makeBlock(
-      Block(size: bytes, address: start, previous: current, next: -1, allocated: false, small: small, tensor: .other))
-    if current >= 0 { blocks[Int(current)].next = index }
-    setTail(small, index, start + bytes)
+    pools.remove(block, blocks)
+    return block
+  }
+
+  /// `find_expandable_block`: the block the request is mapped from, the lowest-address unmapped
+  /// range (or the free block just before it) where free blocks and unmapped ranges in a row
+  /// hold `size`; and the bytes `try_allocate_expandable_block` maps from there.
+  private mutating func expansion(small: Bool, size: Int64) -> (start: Int32, bytes: Int64) {
+    if (small ? unmappedSmall : unmappedLarge).isEmpty {
+      let index = makeBlock(
+        Block(
+          size: Rules.addressSpace, address: Rules.segmentBase(small: small), previous: -1, next: -1,
+          allocated: false, mapped: false, small: small, tensor: .other))
+      if small { unmappedSmall = [index] } else { unmappedLarge = [index] }
+    }
+    let page = Rules.page(small: small)
+    for range in small ? unmappedSmall : unmappedLarge {
+      let previous = blocks[Int(range)].previous
+      let start = previous >= 0 && isFree(previous) ? previous : range
+      var room: Int64 = 0
+      var block = start
+      while room < size && block >= 0 && !blocks[Int(block)].allocated {
+        room += blocks[Int(block)].size
+        block = blocks[Int(block)].next
+      }
+      guard room >= size else { continue }
+      // What `map_block` maps on the way: whole pages, a whole range then its free neighbour.
+      var bytes: Int64 = 0
+      var held: Int64 = 0
+      block = start
+      while held < size {
+        let current = blocks[Int(block)]
+        if current.mapped {
+          held += current.size
+        } else {
+          let pages = page * ((min(current.size, size - held) + page - 1) / page)
+          bytes += pages
+          held += pages
+        }
+        block = current.next
+      }
+      return (start, bytes)
+    }
+    preconditionFailure("an expandable segment's last range runs to the end of its address space")
+  }
+
+  /// `map_block`: maps the pages holding the first `bytes` of an unmapped range (the rest stays
+  /// unmapped) and merges them with their free neighbours into a free block, returned.
+  private mutating func mapPages(of range: Int32, _ bytes: Int64) -> Int32 {
+    let whole = blocks[Int(range)]
+    let page = Rules.page(small: whole.small)
+    let mapped = page * ((bytes + page - 1) / page)
+    var index = range
+    if mapped < whole.size {
+      // The unmapped rest keeps the range's slot and its place among the unmapped ranges.
+      index = makeBlock(
+        Block(
+          size: mapped, address: whole.address, previous: whole.previous, next: range, allocated: false,
+          small: whole.small, tensor: .other))
+      if whole.previous >= 0 { blocks[Int(whole.previous)].next = index }
+      blocks[Int(range)].previous = index
+      blocks[Int(range)].address += mapped
+      blocks[Int(range)].size -= mapped
+    } else {
+      blocks[Int(range)].mapped = true
+      blocks[Int(range)].tensor = .other
+      if whole.small { unmappedSmall.removeAll { $0 == range } } else { unmappedLarge.removeAll { $0 == range } }
+    }
+    grow(by: mapped)
+    var block = blocks[Int(index)]
+    // Fresh pages held no tensor: a free neighbour names the block (the larger, if two).
+    var naming: Int64 = 0
+    let previous = block.previous
+    if previous >= 0, isFree(previous) {
+      let other = blocks[Int(previous)]
+      pools.remove(previous, blocks)
+      block.address = other.address
+      block.previous = other.previous
+      if other.previous >= 0 { blocks[Int(other.previous)].next = index }
+      (block.tensor, naming) = (other.tensor, other.size)
+      block.size += other.size
+      recycle(previous)
+    }
+    let next = block.next
+    if next >= 0, isFree(next) {
+      let other = blocks[Int(next)]
+      pools.remove(next, blocks)
+      block.next = other.next
+      if other.next >= 0 { blocks[Int(other.next)].previous = index }
+      if other.size > naming { block.tensor = other.tensor }
+      block.size += other.size
+      recycle(next)
+    }
+    blocks[Int(index)] = block
+    pools.insert(index, blocks)
     return index
+  }
+
+  /// `unmap_block`: unmaps the whole pages inside a free block of an expandable segment; the
+  /// parts of pages it shares with other blocks stay mapped, as free blocks.
+  private mutating func unmapPages(of index: Int32) {
+    let block = blocks[Int(index)]
+    let base = Rules.segmentBase(small: block.small)
+    let page = Rules.page(small: block.small)
+    let begin = base + page * ((block.address - base + page - 1) / page)
+    let end = base + page * ((block.address + block.size - base) / page)
+    guard begin < end else { return }
+    pools.remove(index, blocks)
+    var range = block
+    if begin > block.address {
+      let before = makeBlock(
+        Block(
+          size: begin - block.address, address: block.address, previous: block.previous, next: index,
+          allocated: false, small: block.small, tensor: block.tensor))
+      if block.previous >= 0 { blocks[Int(block.previous)].next = before }
+      range.previous = before
+      pools.insert(before, blocks)
+    }
+    if end < block.address + block.size {
+      let after = makeBlock(
+        Block(
+          size: block.address + block.size - end, address: end, previous: index, next: block.next,
+          allocated: false, small: block.small, tensor: block.tensor))
+      if block.next >= 0 { blocks[Int(block.next)].previous = after }
+      range.next = after
+      pools.insert(after, blocks)
+    }
+    (range.address, range.size, range.mapped, range.tensor) = (begin, end - begin, false, .other)
+    reserved -= end - begin
+    // Merged with unmapped neighbours, in the pool's unmapped ranges by address.
+    var ranges = block.small ? unmappedSmall : unmappedLarge
+    let previous = range.previous
+    if previous >= 0, !blocks[Int(previous)].mapped {
+      let other = blocks[Int(previous)]
+      range.address = other.address
+      range.previous = other.previous
+      if other.previous >= 0 { blocks[Int(other.previous)].next = index }
+      range.size += other.size
+      ranges.removeAll { $0 == previous }
+      recycle(previous)
+    }
+    let next = range.next
+    if next >= 0, !blocks[Int(next)].mapped {
+      let other = blocks[Int(next)]
+      range.next = other.next
+      if other.next >= 0 { blocks[Int(other.next)].previous = index }
+      range.size += other.size
+      ranges.removeAll { $0 == next }
+      recycle(next)
+    }
+    blocks[Int(index)] = range
+    ranges.insert(index, at: ranges.firstIndex { blocks[Int($0)].address > range.address } ?? ranges.count)
+    if block.small { unmappedSmall = ranges } else { unmappedLarge = ranges }
   }
 
   @inline(__always)
