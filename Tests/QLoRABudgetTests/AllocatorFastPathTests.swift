@@ -93,37 +93,27 @@ import Testing
     for (round, settings) in Self.settings.enumerated() {
       for capacity in [nil, Int64(6) << 30] as [Int64?] {
         var random = SplitMix64(seed: UInt64(round + 1))
-        var fast = CachingAllocator(settings: settings, capacity: capacity)
-        var oracle = ReferenceCachingAllocator(settings: settings, capacity: capacity)
-        var live: [(fast: Int32, oracle: Int32)] = []
-        var failures = 0
+        var pair = LockstepAllocators(settings: settings, capacity: capacity)
         for step in 0..<12_000 {
           // Mostly allocations early (thousands live), mostly frees late.
-          if live.isEmpty || random.next() % 100 < (step < 6_000 ? 70 : 30) {
+          if pair.live.isEmpty || random.next() % 100 < (step < 6_000 ? 70 : 30) {
             let base = sizes[Int(random.next() % UInt64(sizes.count))]
             let bytes = base + Int64(random.next() % 4) * 512
             let tensor = tensors[Int(random.next() % UInt64(tensors.count))]
-            let a = fast.malloc(bytes, tensor)
-            let b = oracle.malloc(bytes, tensor)
-            #expect((a == nil) == (b == nil), "round \(round) step \(step)")
-            if let a, let b { live.append((a, b)) } else { failures += 1 }
+            let agreed = pair.malloc(bytes, tensor)
+            #expect(agreed, "round \(round) step \(step)")
           } else {
-            let (a, b) = live.remove(at: Int(random.next() % UInt64(live.count)))
-            fast.free(a)
-            oracle.free(b)
+            pair.freeOne(&random)
           }
-          let same =
-            fast.allocated == oracle.allocated && fast.reserved == oracle.reserved
-            && fast.peakReserved == oracle.peakReserved && fast.peakAllocated == oracle.peakAllocated
-            && fast.retries == oracle.retries
+          let same = pair.sameFigures && pair.fast.peakAllocated == pair.oracle.peakAllocated
           #expect(same, "round \(round) step \(step)")
           if !same { return }
           if step % 500 == 0 || step == 11_999 {
-            let (x, y) = (fast.freeBlocks(limit: .max), oracle.freeBlocks(limit: .max))
+            let (x, y) = (pair.fast.freeBlocks(limit: .max), pair.oracle.freeBlocks(limit: .max))
             #expect(x.map(\.bytes) == y.map(\.bytes) && x.map(\.tensor) == y.map(\.tensor), "round \(round)")
           }
         }
-        if capacity != nil { #expect(fast.retries > 0 && failures > 0, "round \(round)") }
+        if capacity != nil { #expect(pair.fast.retries > 0 && pair.failures > 0, "round \(round)") }
       }
     }
   }
@@ -140,41 +130,65 @@ import Testing
       AllocatorSettings(expandableSegments: true, roundupPower2Divisions: 16),
     ].enumerated() {
       var random = SplitMix64(seed: UInt64(100 + round))
-      let capacity = Int64(1) << 30
-      var fast = CachingAllocator(settings: settings, capacity: capacity)
-      var oracle = ReferenceCachingAllocator(settings: settings, capacity: capacity)
-      var live: [(fast: Int32, oracle: Int32)] = []
-      var failures = 0
+      var pair = LockstepAllocators(settings: settings, capacity: Int64(1) << 30)
       var mostGaps = 0
       var gapsFilled = 0
+      func gaps() -> Int { pair.fast.unmappedRanges(small: false).count + pair.fast.unmappedRanges(small: true).count }
       for step in 0..<8_000 {
-        let gapsBefore = fast.unmappedRanges(small: false).count + fast.unmappedRanges(small: true).count
-        let retriesBefore = fast.retries
-        if live.isEmpty || random.next() % 100 < 55 {
+        let gapsBefore = gaps()
+        let retriesBefore = pair.fast.retries
+        if pair.live.isEmpty || random.next() % 100 < 55 {
           let bytes = sizes[Int(random.next() % UInt64(sizes.count))] + Int64(random.next() % 64) * 512
-          let a = fast.malloc(bytes, .other)
-          let b = oracle.malloc(bytes, .other)
-          #expect((a == nil) == (b == nil), "round \(round) step \(step)")
-          if let a, let b { live.append((a, b)) } else { failures += 1 }
+          let agreed = pair.malloc(bytes, .other)
+          #expect(agreed, "round \(round) step \(step)")
         } else {
-          let (a, b) = live.remove(at: Int(random.next() % UInt64(live.count)))
-          fast.free(a)
-          oracle.free(b)
+          pair.freeOne(&random)
         }
         let same =
-          fast.allocated == oracle.allocated && fast.reserved == oracle.reserved
-          && fast.peakReserved == oracle.peakReserved && fast.retries == oracle.retries
-          && fast.unmappedRanges(small: false) == oracle.unmappedRanges(small: false)
-          && fast.unmappedRanges(small: true) == oracle.unmappedRanges(small: true)
-          && fast.freeBlocks(limit: .max).map(\.bytes) == oracle.freeBlocks(limit: .max).map(\.bytes)
+          pair.sameFigures && pair.fast.unmappedRanges(small: false) == pair.oracle.unmappedRanges(small: false)
+          && pair.fast.unmappedRanges(small: true) == pair.oracle.unmappedRanges(small: true)
+          && pair.fast.freeBlocks(limit: .max).map(\.bytes) == pair.oracle.freeBlocks(limit: .max).map(\.bytes)
         #expect(same, "round \(round) step \(step)")
         if !same { return }
-        let gaps = fast.unmappedRanges(small: false).count + fast.unmappedRanges(small: true).count
-        mostGaps = max(mostGaps, gaps)
-        if gaps < gapsBefore && fast.retries == retriesBefore { gapsFilled += 1 }
+        mostGaps = max(mostGaps, gaps())
+        if gaps() < gapsBefore && pair.fast.retries == retriesBefore { gapsFilled += 1 }
       }
-      #expect(fast.retries > 20 && failures > 0, "round \(round)")
+      #expect(pair.fast.retries > 20 && pair.failures > 0, "round \(round)")
       #expect(mostGaps > 4 && gapsFilled > 0, "round \(round): \(mostGaps) ranges at most, \(gapsFilled) filled")
     }
+  }
+}
+
+/// The fast allocator and the oracle driven by the same mallocs and frees.
+private struct LockstepAllocators: ~Copyable {
+  var fast: CachingAllocator
+  var oracle: ReferenceCachingAllocator
+  var live: [(fast: Int32, oracle: Int32)] = []
+  /// Requests both refused (out of memory after the retry).
+  var failures = 0
+
+  init(settings: AllocatorSettings, capacity: Int64?) {
+    fast = CachingAllocator(settings: settings, capacity: capacity)
+    oracle = ReferenceCachingAllocator(settings: settings, capacity: capacity)
+  }
+
+  /// Requests `bytes` of both; false when one succeeded and the other did not.
+  mutating func malloc(_ bytes: Int64, _ tensor: ScheduledTensor) -> Bool {
+    let (a, b) = (fast.malloc(bytes, tensor), oracle.malloc(bytes, tensor))
+    if let a, let b { live.append((a, b)) } else { failures += 1 }
+    return (a == nil) == (b == nil)
+  }
+
+  /// Frees the same randomly chosen live block in both.
+  mutating func freeOne(_ random: inout SplitMix64) {
+    let (a, b) = live.remove(at: Int(random.next() % UInt64(live.count)))
+    fast.free(a)
+    oracle.free(b)
+  }
+
+  /// Allocated, reserved, peak reserved and retries agree.
+  var sameFigures: Bool {
+    fast.allocated == oracle.allocated && fast.reserved == oracle.reserved && fast.peakReserved == oracle.peakReserved
+      && fast.retries == oracle.retries
   }
 }

@@ -154,25 +154,7 @@ struct FlatCachingAllocator: ~Copyable {
     precondition(block.allocated, "double free in the allocator simulation")
     block.allocated = false
     allocated -= block.size
-    let previous = block.previous
-    if previous >= 0, isFree(previous) {
-      let other = blocks[Int(previous)]
-      pools.remove(previous, blocks)
-      block.address = other.address
-      block.previous = other.previous
-      if other.previous >= 0 { blocks[Int(other.previous)].next = index }
-      absorb(other, into: &block, slot: previous)
-    }
-    let next = block.next
-    if next >= 0, isFree(next) {
-      let other = blocks[Int(next)]
-      pools.remove(next, blocks)
-      block.next = other.next
-      if other.next >= 0 { blocks[Int(other.next)].previous = index }
-      absorb(other, into: &block, slot: next)
-    }
-    blocks[Int(index)] = block
-    pools.insert(index, blocks)
+    mergeWithFreeNeighbours(index, &block, namingBytes: block.size)
   }
 
   /// The cached free blocks, largest first, with the tensor that left each (the oracle's order:
@@ -195,13 +177,37 @@ struct FlatCachingAllocator: ~Copyable {
 
   // MARK: - Blocks and pools
 
-  /// A merged neighbour's size and name go to `block`; its slot is recycled.
+  /// Merges `block` (at `index`, out of its pool) with its free neighbours and puts the result
+  /// into its pool. The largest piece names the merged block, each neighbour weighed against
+  /// the bytes merged before it: `namingBytes` is what the block itself weighs (its size when a
+  /// tensor freed it; zero for freshly mapped pages, which held none).
   @inline(__always)
-  private mutating func absorb(_ other: Block, into block: inout Block, slot: Int32) {
-    // The larger piece names the merged block.
-    if other.size > block.size { block.tensor = other.tensor }
-    block.size += other.size
-    recycle(slot)
+  private mutating func mergeWithFreeNeighbours(_ index: Int32, _ block: inout Block, namingBytes: Int64) {
+    var naming = namingBytes
+    let previous = block.previous
+    if previous >= 0, isFree(previous) {
+      let other = blocks[Int(previous)]
+      pools.remove(previous, blocks)
+      block.address = other.address
+      block.previous = other.previous
+      if other.previous >= 0 { blocks[Int(other.previous)].next = index }
+      if other.size > naming { block.tensor = other.tensor }
+      naming += other.size
+      block.size += other.size
+      recycle(previous)
+    }
+    let next = block.next
+    if next >= 0, isFree(next) {
+      let other = blocks[Int(next)]
+      pools.remove(next, blocks)
+      block.next = other.next
+      if other.next >= 0 { blocks[Int(other.next)].previous = index }
+      if other.size > naming { block.tensor = other.tensor }
+      block.size += other.size
+      recycle(next)
+    }
+    blocks[Int(index)] = block
+    pools.insert(index, blocks)
   }
 
   @inline(__always)
@@ -373,30 +379,7 @@ struct FlatCachingAllocator: ~Copyable {
     grow(by: mapped)
     var block = blocks[Int(index)]
     // Fresh pages held no tensor: a free neighbour names the block (the larger, if two).
-    var naming: Int64 = 0
-    let previous = block.previous
-    if previous >= 0, isFree(previous) {
-      let other = blocks[Int(previous)]
-      pools.remove(previous, blocks)
-      block.address = other.address
-      block.previous = other.previous
-      if other.previous >= 0 { blocks[Int(other.previous)].next = index }
-      (block.tensor, naming) = (other.tensor, other.size)
-      block.size += other.size
-      recycle(previous)
-    }
-    let next = block.next
-    if next >= 0, isFree(next) {
-      let other = blocks[Int(next)]
-      pools.remove(next, blocks)
-      block.next = other.next
-      if other.next >= 0 { blocks[Int(other.next)].previous = index }
-      if other.size > naming { block.tensor = other.tensor }
-      block.size += other.size
-      recycle(next)
-    }
-    blocks[Int(index)] = block
-    pools.insert(index, blocks)
+    mergeWithFreeNeighbours(index, &block, namingBytes: 0)
     return index
   }
 
