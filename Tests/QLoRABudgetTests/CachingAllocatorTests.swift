@@ -122,6 +122,34 @@ import Testing
     #expect(a.freeBlocks(limit: 9).map(\.bytes) == [10 * m, 10 * m])
   }
 
+  /// PyTorch 2.10's `get_free_block` with expandable segments, by hand: a free block bordering
+  /// an unmapped range weighs its size plus the range's (`expandable_size`), and from the
+  /// smallest block that fits, the search moves to the next block by size while that one weighs
+  /// less. Offsets and sizes in MiB; the large pool maps 20 MiB pages.
+  @Test func expandableSegmentsPassOverAFreeTailThatCouldGrow() throws {
+    try passesOverTheGrowableTail(CachingAllocator.self)
+    try passesOverTheGrowableTail(ReferenceCachingAllocator.self)
+  }
+
+  func passesOverTheGrowableTail<A: AllocatorSimulation & ~Copyable>(_ type: A.Type) throws {
+    let m = Self.mib
+    var a = A(settings: AllocatorSettings(expandableSegments: true), capacity: nil)
+    // 12 maps [0, 20): [12, 20) free. 10: no free block holds it; [12, 20) and one more page,
+    // [12, 40), hold it: [12, 22) allocated, [22, 40) free. 12 takes [22, 34): [34, 40) free.
+    let blocks = [12 * m, 10 * m, 12 * m].map { a.malloc($0, .other) }
+    let ten = try #require(blocks[1])
+    #expect(blocks.allSatisfy { $0 != nil })
+    // Freed, the 10 at [12, 22) is free between two live blocks: it cannot grow.
+    a.free(ten)
+    // 5: the smallest free block is the tail [34, 40) (6, and the unmapped rest of the address
+    // space after it); the next by size, [12, 22), weighs 10: taken, [17, 22) left free.
+    let five = a.malloc(5 * m, .other)
+    let (reserved, allocated, free) = (a.reserved, a.allocated, a.freeBlocks(limit: 9).map(\.bytes))
+    #expect(five != nil && reserved == 40 * m && allocated == 29 * m)
+    // Plain best fit would have cut the tail: 10 and 1 left free.
+    #expect(free == [6 * m, 5 * m])
+  }
+
   /// Before this model, a release unmapped only the free tail of each segment: a retry that
   /// needs pages freed in the middle of the segment failed. The small pool's first page needs
   /// 2 MiB beyond the capacity; the large pool's free 50 MiB block in front gives back its two

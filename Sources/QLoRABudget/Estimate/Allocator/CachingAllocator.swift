@@ -6,7 +6,11 @@
 /// - up to 1 MiB it comes from the small pool, above from the large pool;
 /// - reuse: the smallest cached free block of the same pool that is large enough (ties: the
 ///   lowest address); with `max_split_size`, an oversize block never serves a request below
-///   it, and serves a larger one only within 20 MiB (`get_free_block`);
+///   it, and serves a larger one only within 20 MiB (`get_free_block`); with expandable
+///   segments, a free block bordering an unmapped range weighs its size plus the range's, and
+///   from the smallest fitting block the search moves on to the next (by size, then address)
+///   while the next weighs less (`get_free_block`'s `expandable_size`): a segment's free tail,
+///   which could grow, is passed over for a larger block that cannot;
 /// - otherwise a new segment (`get_allocation_size`): 2 MiB for a small request, 20 MiB for a
 ///   request under 10 MiB, else the request rounded up to 2 MiB;
 /// - the rest of a block is split off when it is >= 512 B (small pool, or expandable
@@ -233,8 +237,20 @@ struct CachingAllocatorSimulation<Pool: FreeBlockPool> {
   }
 
   private mutating func bestFit(small: Bool, size: Int64) -> Int32? {
-    guard let candidate = small ? smallPool.smallest(atLeast: size) : largePool.smallest(atLeast: size) else {
+    guard var candidate = small ? smallPool.smallest(atLeast: size) : largePool.smallest(atLeast: size) else {
       return nil
+    }
+    if settings.expandableSegments {
+      // A block bordering an unmapped range weighs what it could grow to.
+      func weight(_ key: FreeBlockKey) -> Int64 {
+        let next = blocks[Int(key.block)].next
+        return key.size + (next >= 0 && !blocks[Int(next)].mapped ? blocks[Int(next)].size : 0)
+      }
+      while let next = small ? smallPool.successor(of: candidate) : largePool.successor(of: candidate),
+        weight(next) < weight(candidate)
+      {
+        candidate = next
+      }
     }
     if size < maxSplit && candidate.size >= maxSplit { return nil }
     if size >= maxSplit && candidate.size >= size + Self.largeBuffer { return nil }

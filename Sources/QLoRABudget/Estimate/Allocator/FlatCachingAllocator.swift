@@ -238,13 +238,31 @@ struct FlatCachingAllocator: ~Copyable {
 
   @inline(__always)
   private mutating func bestFit(small: Bool, size: Int64) -> Int32 {
-    let found = pools.smallest(atLeast: size, small: small, blocks)
+    var found = pools.smallest(atLeast: size, small: small, blocks)
     guard found >= 0 else { return -1 }
+    if expandable {
+      // A block bordering an unmapped range weighs what it could grow to (the oracle's rule).
+      var weight = expandableWeight(found)
+      while true {
+        let next = pools.successor(of: found, blocks)
+        guard next >= 0 else { break }
+        let nextWeight = expandableWeight(next)
+        guard nextWeight < weight else { break }
+        (found, weight) = (next, nextWeight)
+      }
+    }
     let candidate = blocks[Int(found)].size
     if size < maxSplit && candidate >= maxSplit { return -1 }
     if size >= maxSplit && candidate >= size + Rules.largeBuffer { return -1 }
     pools.remove(found, blocks)
     return found
+  }
+
+  /// A free block's size plus the unmapped range right after it, if any (`expandable_size`).
+  @inline(__always)
+  private func expandableWeight(_ index: Int32) -> Int64 {
+    let next = blocks[Int(index)].next
+    return blocks[Int(index)].size + (next >= 0 && !blocks[Int(next)].mapped ? blocks[Int(next)].size : 0)
   }
 
   /// Free and mapped: what a freed neighbour merges with.
@@ -566,7 +584,7 @@ private struct FreeLists: ~Copyable {
   /// address among equals; -1 when there is none.
   @inline(__always)
   func smallest(atLeast size: Int64, small: Bool, _ blocks: UnsafeMutablePointer<Block>) -> Int32 {
-    var l = Self.list(size, small: small)
+    let l = Self.list(size, small: small)
     let tail = tails[l]
     if tail >= 0 && blocks[Int(tail)].size >= size {
       // The first block of at least `size`: everything before `front` is smaller, `back` is
@@ -581,12 +599,25 @@ private struct FreeLists: ~Copyable {
         back = lower
       }
     }
-    // The first occupied list above, in the same pool.
+    return firstBlock(above: l, small: small)
+  }
+
+  /// The block after `x` (which a list holds), by size then address, in its pool; -1 when
+  /// it is the pool's largest.
+  @inline(__always)
+  func successor(of x: Int32, _ blocks: UnsafeMutablePointer<Block>) -> Int32 {
+    let block = blocks[Int(x)]
+    return block.higher >= 0 ? block.higher : firstBlock(above: Int(block.list), small: block.small)
+  }
+
+  /// The first block of the first occupied list above list `l`, in the same pool; -1: none.
+  @inline(__always)
+  private func firstBlock(above l: Int, small: Bool) -> Int32 {
     let end = small ? 2 * Self.words : Self.words
-    l += 1
-    var word = l >> 6
+    let above = l + 1
+    var word = above >> 6
     guard word < end else { return -1 }
-    var bits = occupied[word] & (~0 << UInt64(l & 63))
+    var bits = occupied[word] & (~0 << UInt64(above & 63))
     while bits == 0 {
       word += 1
       guard word < end else { return -1 }

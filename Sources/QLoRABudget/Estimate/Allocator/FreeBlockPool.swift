@@ -19,6 +19,8 @@ protocol FreeBlockPool: Sendable {
   mutating func remove(_ key: FreeBlockKey)
   /// The smallest block of at least `size` bytes, the lowest address among equals.
   func smallest(atLeast size: Int64) -> FreeBlockKey?
+  /// The block after `key` (which the pool holds), by size then address.
+  func successor(of key: FreeBlockKey) -> FreeBlockKey?
   /// Every block, ascending by size then address.
   var keys: [FreeBlockKey] { get }
 }
@@ -45,6 +47,11 @@ struct SortedFreeBlockPool: FreeBlockPool {
 
   func smallest(atLeast size: Int64) -> FreeBlockKey? {
     let at = position(FreeBlockKey(size: size, address: -1, block: -1))
+    return at < sorted.count ? sorted[at] : nil
+  }
+
+  func successor(of key: FreeBlockKey) -> FreeBlockKey? {
+    let at = position(key) + 1
     return at < sorted.count ? sorted[at] : nil
   }
 
