@@ -45,8 +45,10 @@ extension ValidationReport {
         qlora-paper recipe's dtypes, with fp32 adapters) is \(errors(ids(7...10) + ids(45...48))): with fp32 norms
         the residual stream turns fp32 after the first layer (an RMSNorm with an fp32 weight returns fp32, a 4-bit
         projection returns its input's dtype), so every checkpointed layer input but the first holds 4 B per
-        element; the estimate models it, and its peak allocated meets the measured one. The process figures are
-        over: the simulated allocator keeps more cached at the loss than nvidia-smi showed (not explained yet).
+        element; the estimate models it, and its peak allocated meets the measured one. Its recorded sequence
+        (transformers 4.45.2, docs/estimation.md, "The schedule") puts each recomputed MLP tensor of backward in
+        the blocks the loss freed, as the schedule does; what keeps p2-045 and p2-047 over is the forward's
+        reserve (the 4.48.1 rows also miss the loss's copy).
         Out-of-memory reports judged `fits`: \(wrong.isEmpty ? "none" : wrong.joined(separator: ", "))\(wrong.isEmpty ? "." : " (WRONG: see the reports below).")
 
       """

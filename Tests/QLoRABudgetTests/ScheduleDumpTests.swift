@@ -55,4 +55,24 @@ import Testing
     }
     #expect(runs == 22)
   }
+
+  /// fms-acceleration's one-GPU rows as mapped (``PublishedMapping/moreRuns`` and the rows kept
+  /// beside them), each row's schedule checked the same way and, with
+  /// `QLORA_BUDGET_DUMP_SCHEDULES`, written as `<id>.txt` for the recorded sequences of
+  /// Tests/Calibration/allocator/fms_baseline_trace.py.
+  @Test func everyFMSAccelerationRowHasAConsistentSchedule() throws {
+    let directory = ProcessInfo.processInfo.environment["QLORA_BUDGET_DUMP_SCHEDULES"].map { URL(fileURLWithPath: $0) }
+    let mappings = PublishedMapping.moreRuns + PublishedMapping.otherLibraryVersions.map(\.mapping)
+    for mapping in mappings where mapping.figure == .process {
+      let model = try PresetCatalog.bundled.model(named: mapping.model)
+      let gpu = try PresetCatalog.bundled.gpu(named: try #require(mapping.gpu))
+      let schedule = try MemoryEstimator.schedule(
+        model: model, setup: mapping.setup, gpu: gpu, loader: mapping.setup.recipe.loader)
+      #expect(AllocationScheduleTests.freesOnlyLiveTensors(schedule), "\(mapping.id)")
+      if let directory {
+        try Self.text(schedule).write(
+          to: directory.appendingPathComponent("\(mapping.id).txt"), atomically: true, encoding: .utf8)
+      }
+    }
+  }
 }

@@ -77,7 +77,7 @@ struct StepSchedule {
           attentionBytes = attentionBytes - bytes
           ids.append(schedule.allocate(bytes, .savedActivation))
         }
-        let feedForward = layer.feedForwardSavedTerms.map { schedule.allocate($0.bytes, .savedActivation) }
+        let feedForward = layer.feedForwardSavedTerms.flatMap(\.parts).map { schedule.allocate($0, .savedActivation) }
         // The attention block's tensors first, then the MLP's: backward frees the MLP's first.
         kept.append(ids + [-2] + feedForward)
       }
@@ -174,12 +174,14 @@ struct StepSchedule {
         index == 0 ? moment.firstLayerInputGradient : moment.residualGradient, .residualGradient)
       // Each layer's own gradients appear as its backward runs (allocated before its moment).
       for bytes in timing.perLayer[index] { gradients.append(schedule.allocate(bytes, .gradient)) }
+      // The recomputed forward saves each of a term's equal tensors on its own (the gate, activation
+      // and up outputs are three tensors): smaller blocks fit where freed loss tensors left room.
       if checkpointing {
-        recomputedAttention = kinds[index].attentionSavedTerms.map {
-          schedule.allocate($0.bytes, .recomputedActivation)
+        recomputedAttention = kinds[index].attentionSavedTerms.flatMap(\.parts).map {
+          schedule.allocate($0, .recomputedActivation)
         }
-        recomputedFeedForward = kinds[index].feedForwardSavedTerms.map {
-          schedule.allocate($0.bytes, .recomputedActivation)
+        recomputedFeedForward = kinds[index].feedForwardSavedTerms.flatMap(\.parts).map {
+          schedule.allocate($0, .recomputedActivation)
         }
       }
       schedule.allocate(kinds[index].feedForwardBackwardTransients, .backwardTemporary, ids: &block)
