@@ -94,7 +94,8 @@ import Testing
   /// The allocation schedule carries the copies as tensors of their own: each attention block
   /// (two layers, each walked in the warm-up's and the measured step's forward and again when
   /// backward recomputes it: 8 blocks) allocates two more 1,048,576 B tensors under xformers than
-  /// under flash-attn, and the checkpointed forwards (4 blocks) the two unexpanded 262,144 B ones.
+  /// under flash-attn, backward (4 blocks) their two gradients, and the checkpointed forwards
+  /// (4 blocks) the two unexpanded 262,144 B ones.
   @Test func theScheduleAllocatesTheCopies() throws {
     let model = try Self.groupedQueryModel()
     let gpu = GPU.custom(capacity: .gibibytes(80), label: "80GiB")
@@ -106,7 +107,15 @@ import Testing
         return size == bytes && (tensor == nil || kind == tensor)
       }.count
     }
-    #expect(try count(.xformers, bytes: Self.perHead) - count(.flash, bytes: Self.perHead) == 2 * 8)
+    // Every attention block, checkpointed forward or backward's recompute (recomputed layer
+    // tensors), holds the two copies, each a tensor of its own.
+    #expect(
+      try count(.xformers, bytes: Self.perHead, .recomputedActivation)
+        - count(.flash, bytes: Self.perHead, .recomputedActivation) == 2 * 8)
+    // Backward's attention (4 blocks) makes the copies' two gradients.
+    #expect(
+      try count(.xformers, bytes: Self.perHead, .backwardTemporary)
+        - count(.flash, bytes: Self.perHead, .backwardTemporary) == 2 * 4)
     #expect(
       try count(.xformers, bytes: Self.unexpanded, .forwardTemporary)
         - count(.flash, bytes: Self.unexpanded, .forwardTemporary) == 2 * 4)
